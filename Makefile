@@ -1,0 +1,188 @@
+# heapline - plain GNU make. `make help` lists the targets.
+#
+#   make            build collector (libheapline.so) and the heapline program
+#   make deps       install missing Debian packages (root, or sudo)
+#   make test       deps + build + every test CI runs
+#   make demo       deps + build + the leaky demo service under heapline
+#   make bench      overhead against the bare run and heaptrack, file size, scan speed
+#   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
+#   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (build-fuzz/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# BUILD=dir puts every output under dir (default build/), so several trees of
+# objects can live side by side. V=1 shows the commands.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+FUZZ_TIME ?= 30
+CC       ?= cc
+CXX      ?= c++
+WERROR   ?= 0
+SANITIZER ?=
+
+PKGS_CFLAGS := $(shell pkg-config --cflags msgpack libunwind libdw libzstd ncursesw cmocka 2>/dev/null)
+MSGPACK_LIBS := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
+ZSTD_LIBS    := $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
+UNWIND_LIBS  := $(shell pkg-config --libs libunwind 2>/dev/null || echo -lunwind)
+DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
+CURSES_LIBS  := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Wvla -Wpointer-arith
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+OPT      ?= -O2 -g
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP $(PKGS_CFLAGS) -Iprotocol
+ifneq ($(SANITIZER),)
+CFLAGS_ALL += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZER)
+endif
+CFLAGS_ALL += $(CFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROTO_SRC := $(wildcard protocol/*.c)
+COLL_SRC  := $(wildcard collector/*.c)
+TUI_SRC   := $(wildcard tui/*.c)
+PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/%.o)
+PROTO_PIC := $(PROTO_SRC:%.c=$(BUILD)/pic/%.o)
+COLL_OBJ  := $(COLL_SRC:%.c=$(BUILD)/pic/%.o)
+TUI_OBJ   := $(TUI_SRC:%.c=$(BUILD)/%.o)
+TUI_LIBOBJ := $(filter-out $(BUILD)/tui/main.o,$(TUI_OBJ))
+
+LIB     := $(BUILD)/libheapline.so
+BIN     := $(BUILD)/heapline
+PROTOLIB := $(BUILD)/libhlproto.a
+TUILIB  := $(BUILD)/libhltui.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test unit integration e2e fuzz-smoke demo bench asan fuzz install uninstall \
+        clean format help
+all: $(LIB) $(BIN)
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC [pic] $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	    -fno-omit-frame-pointer -c $< -o $@
+
+$(PROTOLIB): $(PROTO_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TUILIB): $(TUI_LIBOBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
+	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(DW_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
+	    -lpthread -ldl
+
+$(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm
+
+# Unit tests: one binary per tests/unit/test_<stem>.c, linked with the protocol
+# and the TUI library (never the collector, which defines malloc). A test of a
+# collector module names its objects in TEST_OBJS_<stem> below.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Itui -Icollector -o $@ $< $(TEST_OBJS_$*) $(TUILIB) $(PROTOLIB) \
+	    $(LDFLAGS) $(CMOCKA_LIBS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm $(TEST_LIBS_$*)
+
+# --- per-test extra objects (append here) ---
+# --- end per-test ---
+
+DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
+            libdw-dev libelf-dev libzstd-dev tmux clang libclang-rt-14-dev gdb sqlite3 \
+            util-linux procps file zstd python3
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all present"; fi
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "  RUN     $$t"; $$t; done
+
+integration: all
+	$(Q)BUILD=$(BUILD) tests/collector/run.sh
+
+e2e: all
+	$(Q)BUILD=$(BUILD) tests/e2e/run.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_TIME=5
+	@echo "make test: all passed"
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) assets/demo.sh
+
+bench: all
+	$(Q)BUILD=$(BUILD) tests/bench/run.sh
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZER=address,undefined OPT="-O1 -g" unit
+
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c, corpus in tests/fuzz/corpus/<name>/
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC)
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $(PKGS_CFLAGS) -Iprotocol -Itui -o $@ $< $(PROTO_SRC) $(filter-out tui/main.c,$(TUI_SRC)) \
+	    $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
+	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \
+	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 \
+	        build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1 \
+	        || { tail -40 build-fuzz/$$n.log; exit 1; }; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/heapline $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/heapline
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/heapline/libheapline.so
+	install -m 644 collector/heapline.h $(DESTDIR)$(PREFIX)/include/heapline.h
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/heapline $(DESTDIR)$(PREFIX)/lib/heapline/libheapline.so \
+	    $(DESTDIR)$(PREFIX)/include/heapline.h
+	-rmdir $(DESTDIR)$(PREFIX)/lib/heapline
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+format:
+	clang-format -i $(PROTO_SRC) $(COLL_SRC) $(TUI_SRC) protocol/*.h collector/*.h tui/*.h
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

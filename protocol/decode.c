@@ -1,0 +1,558 @@
+/*
+ * decode.c - streaming, bounds-checked decoding of heapline messages.
+ *
+ * Invariant: msgpack-c only ever sees one complete message whose every
+ * declared count has been checked against the bytes actually present, so the
+ * memory it allocates is bounded by a small multiple of WIRE_MAX_MESSAGE and a
+ * truncated stream is told apart from a corrupt one before any allocation.
+ */
+#include "decode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Walks the msgpack structure at p[0..len) without decoding it. Returns the
+ * byte length of the first complete object, WIRE_ENEEDMORE if the bytes end
+ * inside it, or WIRE_ECORRUPT / WIRE_ETOOBIG. The outer object must be an
+ * array. */
+static long msg_extent(const unsigned char *p, size_t len)
+{
+    size_t off = 0;
+    uint64_t pending = 1; /* objects still to walk */
+    int first = 1;
+
+    while (pending > 0) {
+        uint64_t skip = 0, children = 0;
+        unsigned char c;
+
+        if (off >= WIRE_MAX_MESSAGE)
+            return WIRE_ETOOBIG;
+        if (off >= len)
+            return WIRE_ENEEDMORE;
+        c = p[off++];
+        if (first && !((c >= 0x90 && c <= 0x9f) || c == 0xdc || c == 0xdd))
+            return WIRE_ECORRUPT;
+        first = 0;
+        pending--;
+
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (c >= 0x80 && c <= 0x8f) {
+            children = 2u * (c & 0x0f);
+        } else if (c >= 0x90 && c <= 0x9f) {
+            children = c & 0x0f;
+        } else if (c >= 0xa0 && c <= 0xbf) {
+            skip = c & 0x1f;
+        } else {
+            unsigned w; /* width of a length field */
+            uint64_t n = 0;
+
+            switch (c) {
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: case 0xca: skip = 4; break;
+            case 0xcf: case 0xd3: case 0xcb: skip = 8; break;
+            case 0xd4: skip = 2; break; /* fixext 1 */
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            default: break;
+            }
+            if (skip == 0) {
+                switch (c) {
+                case 0xc4: case 0xd9: case 0xc7: w = 1; break;
+                case 0xc5: case 0xda: case 0xc8: case 0xdc: case 0xde: w = 2; break;
+                case 0xc6: case 0xdb: case 0xc9: case 0xdd: case 0xdf: w = 4; break;
+                default: return WIRE_ECORRUPT; /* 0xc1: never used */
+                }
+                if (len - off < w)
+                    return WIRE_ENEEDMORE;
+                for (unsigned i = 0; i < w; i++)
+                    n = (n << 8) | p[off + i];
+                off += w;
+                if (c == 0xdc || c == 0xdd)
+                    children = n;
+                else if (c == 0xde || c == 0xdf)
+                    children = 2 * n;
+                else if (c == 0xc7 || c == 0xc8 || c == 0xc9)
+                    skip = n + 1; /* ext: type byte + data */
+                else
+                    skip = n;
+            }
+        }
+        if (skip > WIRE_MAX_MESSAGE || children > WIRE_MAX_MESSAGE)
+            return WIRE_ETOOBIG;
+        if (skip) {
+            if (off + skip > WIRE_MAX_MESSAGE)
+                return WIRE_ETOOBIG;
+            if (len - off < skip)
+                return WIRE_ENEEDMORE;
+            off += skip;
+        }
+        pending += children;
+        /* every object takes at least one byte */
+        if (pending > WIRE_MAX_MESSAGE - off)
+            return WIRE_ETOOBIG;
+    }
+    return (long)off;
+}
+
+/* ---- field readers: each returns 0 or WIRE_ECORRUPT ---- */
+
+static int get_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > INT64_MAX)
+            return WIRE_ECORRUPT;
+        *out = (int64_t)o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return 0;
+    }
+    return WIRE_ECORRUPT;
+}
+
+static int get_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return WIRE_ECORRUPT;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int get_u32(const msgpack_object *o, uint32_t max, uint32_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return WIRE_ECORRUPT;
+    *out = (uint32_t)o->via.u64;
+    return 0;
+}
+
+static int get_s32(const msgpack_object *o, int32_t *out)
+{
+    int64_t v;
+
+    if (get_i64(o, &v) || v < INT32_MIN || v > INT32_MAX)
+        return WIRE_ECORRUPT;
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int get_str(const msgpack_object *o, struct wire_str *s)
+{
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        s->ptr = NULL;
+        s->len = 0;
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > WIRE_MAX_STRING)
+        return WIRE_ECORRUPT;
+    s->ptr = o->via.str.ptr;
+    s->len = o->via.str.size;
+    return 0;
+}
+
+static int get_list(const msgpack_object *o, uint32_t k, struct wire_list *l)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % k != 0)
+        return WIRE_ECORRUPT;
+    l->items = o->via.array.ptr;
+    l->n = o->via.array.size;
+    return 0;
+}
+
+/* Minimum element counts, type included, by message type. */
+static const uint8_t min_elems[WIRE_TYPE_MAX + 1] = {
+    [WIRE_HELLO] = 8,    [WIRE_MODULE] = 6,   [WIRE_FRAME] = 6,   [WIRE_STACKS] = 2,
+    [WIRE_THREAD] = 4,   [WIRE_TAG] = 3,      [WIRE_MARKER] = 3,  [WIRE_EVENTS] = 3,
+    [WIRE_TICK] = 9,     [WIRE_SNAPSHOT] = 9, [WIRE_HISTORY] = 2, [WIRE_REQUEST] = 3,
+    [WIRE_RESPONSE] = 4, [WIRE_MISSED] = 2,   [WIRE_END] = 4,     [WIRE_DISABLED] = 3,
+};
+
+static int parse_request(const msgpack_object *e, uint32_t n, struct wire_msg *m)
+{
+    int r = 0;
+
+    memset(&m->u.request, 0, sizeof(m->u.request));
+    r |= get_u32(&e[1], UINT32_MAX, &m->u.request.id);
+    r |= get_u32(&e[2], WIRE_REQ_MAX, &m->u.request.kind);
+    if (r)
+        return WIRE_ECORRUPT;
+    switch (m->u.request.kind) {
+    case WIRE_REQ_OBJECTS:
+        if (n < 5 || get_list(&e[3], 1, &m->u.request.stacks) ||
+            get_u32(&e[4], WIRE_MAX_OBJECTS, &m->u.request.max))
+            return WIRE_ECORRUPT;
+        for (uint32_t i = 0; i < m->u.request.stacks.n; i++) {
+            uint32_t id;
+            if (get_u32(&m->u.request.stacks.items[i], WIRE_MAX_STACK_ID, &id))
+                return WIRE_ECORRUPT;
+        }
+        return 0;
+    case WIRE_REQ_READ:
+        if (n < 5 || get_u64(&e[3], &m->u.request.addr) ||
+            get_u32(&e[4], WIRE_MAX_READ, &m->u.request.len))
+            return WIRE_ECORRUPT;
+        return 0;
+    case WIRE_REQ_SCAN:
+        if (n < 6 || get_u64(&e[3], &m->u.request.addr) ||
+            get_u32(&e[4], 1000, &m->u.request.max_depth) ||
+            get_u32(&e[5], 1000000, &m->u.request.max_fanout))
+            return WIRE_ECORRUPT;
+        return 0;
+    default:
+        return WIRE_ECORRUPT;
+    }
+}
+
+static int parse_response(const msgpack_object *e, uint32_t n, const msgpack_object *all,
+                          struct wire_msg *m)
+{
+    memset(&m->u.response, 0, sizeof(m->u.response));
+    m->u.response.raw = all;
+    if (get_u32(&e[1], UINT32_MAX, &m->u.response.id) || get_s32(&e[2], &m->u.response.status))
+        return WIRE_ECORRUPT;
+    if (m->u.response.status != 0)
+        return get_str(&e[3], &m->u.response.message);
+    if (get_u32(&e[3], UINT32_MAX, &m->u.response.kind))
+        return WIRE_ECORRUPT;
+    switch (m->u.response.kind) {
+    case WIRE_REQ_OBJECTS:
+        if (n < 6 || get_u64(&e[4], &m->u.response.total) ||
+            get_list(&e[5], 6, &m->u.response.objects))
+            return WIRE_ECORRUPT;
+        return 0;
+    case WIRE_REQ_READ:
+        if (n < 7 || get_u64(&e[4], &m->u.response.addr) || get_u64(&e[5], &m->u.response.size) ||
+            e[6].type != MSGPACK_OBJECT_BIN || e[6].via.bin.size > WIRE_MAX_READ)
+            return WIRE_ECORRUPT;
+        m->u.response.bytes.ptr = e[6].via.bin.ptr;
+        m->u.response.bytes.len = e[6].via.bin.size;
+        return 0;
+    default:
+        return 0; /* other payloads: the caller reads raw */
+    }
+}
+
+static int parse_state(const msgpack_object *e, struct wire_msg *m)
+{
+    struct wire_totals *t = &m->u.state.totals;
+    int r = 0;
+
+    r |= get_i64(&e[1], &t->time);
+    r |= get_u64(&e[2], &t->heap_bytes);
+    r |= get_u64(&e[3], &t->heap_blocks);
+    r |= get_u64(&e[4], &t->rss);
+    r |= get_u64(&e[5], &t->allocations);
+    r |= get_u64(&e[6], &t->frees);
+    r |= get_u64(&e[7], &t->bytes_allocated);
+    r |= get_list(&e[8], 5, &m->u.state.sites);
+    return r ? WIRE_ECORRUPT : 0;
+}
+
+static int parse(const msgpack_object *o, struct wire_msg *m)
+{
+    const msgpack_object *e;
+    uint32_t n, type;
+    int r = 0;
+
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1)
+        return WIRE_ECORRUPT;
+    e = o->via.array.ptr;
+    n = o->via.array.size;
+    if (get_u32(&e[0], UINT32_MAX, &type) || type == 0)
+        return WIRE_ECORRUPT;
+    if (type > WIRE_TYPE_MAX)
+        return 0; /* a newer message: skipped by the caller */
+    if (n < min_elems[type])
+        return WIRE_ECORRUPT;
+    m->type = (int)type;
+
+    switch (type) {
+    case WIRE_HELLO:
+        r |= get_u32(&e[1], UINT32_MAX, &m->u.hello.version);
+        r |= get_u32(&e[2], UINT32_MAX, &m->u.hello.pid);
+        r |= get_str(&e[3], &m->u.hello.exe);
+        r |= get_i64(&e[4], &m->u.hello.start_unix_ns);
+        r |= get_u32(&e[5], UINT32_MAX, &m->u.hello.page_size);
+        r |= get_u32(&e[6], 4096, &m->u.hello.max_depth);
+        r |= get_u32(&e[7], UINT32_MAX, &m->u.hello.flags);
+        if (!r && m->u.hello.version > WIRE_VERSION)
+            return WIRE_EVERSION;
+        break;
+    case WIRE_MODULE:
+        r |= get_u32(&e[1], WIRE_MAX_MODULE_ID, &m->u.module.id);
+        r |= get_str(&e[2], &m->u.module.path);
+        r |= get_u64(&e[3], &m->u.module.base);
+        r |= get_u64(&e[4], &m->u.module.size);
+        r |= get_str(&e[5], &m->u.module.build_id);
+        break;
+    case WIRE_FRAME:
+        r |= get_u64(&e[1], &m->u.frame.ip);
+        r |= get_u32(&e[2], WIRE_MAX_MODULE_ID, &m->u.frame.module);
+        r |= get_str(&e[3], &m->u.frame.function);
+        r |= get_str(&e[4], &m->u.frame.file);
+        r |= get_u32(&e[5], UINT32_MAX, &m->u.frame.line);
+        m->u.frame.inlined.items = NULL;
+        m->u.frame.inlined.n = 0;
+        if (!r && n >= 7) {
+            r |= get_list(&e[6], 3, &m->u.frame.inlined);
+            if (!r && m->u.frame.inlined.n > 3 * WIRE_MAX_INLINED)
+                r = WIRE_ECORRUPT;
+        }
+        break;
+    case WIRE_STACKS:
+        r |= get_list(&e[1], 3, &m->u.stacks);
+        break;
+    case WIRE_THREAD:
+        r |= get_u32(&e[1], WIRE_MAX_THREAD_ID, &m->u.thread.id);
+        r |= get_u32(&e[2], UINT32_MAX, &m->u.thread.os_tid);
+        r |= get_str(&e[3], &m->u.thread.name);
+        break;
+    case WIRE_TAG:
+        r |= get_u32(&e[1], WIRE_MAX_TAG_ID, &m->u.tag.id);
+        r |= get_str(&e[2], &m->u.tag.name);
+        break;
+    case WIRE_MARKER:
+        r |= get_i64(&e[1], &m->u.marker.time);
+        r |= get_str(&e[2], &m->u.marker.label);
+        break;
+    case WIRE_EVENTS:
+        r |= get_i64(&e[1], &m->u.events.base_time);
+        r |= get_list(&e[2], 1, &m->u.events.ops);
+        break;
+    case WIRE_TICK:
+    case WIRE_SNAPSHOT:
+        r |= parse_state(e, m);
+        break;
+    case WIRE_HISTORY:
+        r |= get_list(&e[1], 4, &m->u.history);
+        break;
+    case WIRE_REQUEST:
+        r |= parse_request(e, n, m);
+        break;
+    case WIRE_RESPONSE:
+        r |= parse_response(e, n, o, m);
+        break;
+    case WIRE_MISSED:
+        r |= get_u64(&e[1], &m->u.missed);
+        break;
+    case WIRE_END:
+        r |= get_i64(&e[1], &m->u.end.time);
+        r |= get_u32(&e[2], UINT32_MAX, &m->u.end.reason);
+        r |= get_s32(&e[3], &m->u.end.status);
+        break;
+    case WIRE_DISABLED:
+        r |= get_i64(&e[1], &m->u.disabled.time);
+        r |= get_str(&e[2], &m->u.disabled.reason);
+        break;
+    }
+    if (r == WIRE_EVERSION)
+        return r;
+    return r ? WIRE_ECORRUPT : 1;
+}
+
+int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m, size_t *used)
+{
+    long ext = msg_extent((const unsigned char *)buf, len);
+    msgpack_object obj;
+    size_t off = 0;
+    int r;
+
+    if (ext < 0)
+        return (int)ext;
+    msgpack_zone_clear(zone);
+    if (msgpack_unpack(buf, (size_t)ext, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
+        off != (size_t)ext)
+        return WIRE_ECORRUPT;
+    *used = off;
+    memset(m, 0, sizeof(*m));
+    r = parse(&obj, m);
+    if (r == 0)
+        m->type = 0; /* unknown newer type: caller skips */
+    return r < 0 ? r : 1;
+}
+
+void decode_init(struct decode *d)
+{
+    memset(d, 0, sizeof(*d));
+    msgpack_zone_init(&d->zone, 64 * 1024);
+}
+
+void decode_free(struct decode *d)
+{
+    free(d->buf);
+    msgpack_zone_destroy(&d->zone);
+    memset(d, 0, sizeof(*d));
+}
+
+int decode_feed(struct decode *d, const void *bytes, size_t n)
+{
+    if (d->dead)
+        return d->dead;
+    if (d->off > 0 && (d->off == d->len || d->off > d->cap / 2)) {
+        memmove(d->buf, d->buf + d->off, d->len - d->off);
+        d->len -= d->off;
+        d->off = 0;
+    }
+    if (n > d->cap - d->len) {
+        size_t want = d->cap ? d->cap : 64 * 1024;
+        char *nb;
+
+        while (want - d->len < n)
+            want *= 2;
+        nb = realloc(d->buf, want);
+        if (!nb)
+            return WIRE_ENOMEM;
+        d->buf = nb;
+        d->cap = want;
+    }
+    memcpy(d->buf + d->len, bytes, n);
+    d->len += n;
+    return 0;
+}
+
+int decode_next(struct decode *d, struct wire_msg *m)
+{
+    for (;;) {
+        size_t used = 0;
+        int r;
+
+        if (d->dead)
+            return d->dead;
+        r = decode_one(d->buf + d->off, d->len - d->off, &d->zone, m, &used);
+        if (r == WIRE_ENEEDMORE)
+            return r;
+        if (r < 0) {
+            d->dead = r;
+            return r;
+        }
+        d->off += used;
+        d->consumed += used;
+        if (m->type != 0)
+            return 1;
+    }
+}
+
+void decode_events_begin(struct events_iter *it, const struct wire_msg *m)
+{
+    it->ops = m->u.events.ops;
+    it->i = 0;
+    it->time = m->u.events.base_time;
+    it->addr = 0;
+}
+
+int decode_events_next(struct events_iter *it, struct wire_event *ev)
+{
+    const msgpack_object *x = it->ops.items + it->i;
+    uint32_t left = it->ops.n - it->i;
+    uint32_t op;
+    int64_t dt, da, da2;
+
+    if (left == 0)
+        return 0;
+    if (get_u32(&x[0], WIRE_OP_MAX, &op) || op == 0)
+        return WIRE_ECORRUPT;
+    memset(ev, 0, sizeof(*ev));
+    ev->op = (uint8_t)op;
+    switch (op) {
+    case WIRE_OP_ALLOC:
+        if (left < 5 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
+            get_u64(&x[3], &ev->size) || get_i64(&x[4], &da))
+            return WIRE_ECORRUPT;
+        it->time += dt;
+        it->addr += (uint64_t)da;
+        ev->time = it->time;
+        ev->addr = it->addr;
+        it->i += 5;
+        return 1;
+    case WIRE_OP_FREE:
+        if (left < 3 || get_i64(&x[1], &dt) || get_i64(&x[2], &da))
+            return WIRE_ECORRUPT;
+        it->time += dt;
+        it->addr += (uint64_t)da;
+        ev->time = it->time;
+        ev->addr = it->addr;
+        it->i += 3;
+        return 1;
+    case WIRE_OP_REALLOC:
+        if (left < 6 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
+            get_u64(&x[3], &ev->size) || get_i64(&x[4], &da) || get_i64(&x[5], &da2))
+            return WIRE_ECORRUPT;
+        it->time += dt;
+        ev->old_addr = it->addr + (uint64_t)da;
+        ev->addr = ev->old_addr + (uint64_t)da2;
+        it->addr = ev->addr;
+        ev->time = it->time;
+        it->i += 6;
+        return 1;
+    case WIRE_OP_THREAD:
+        if (left < 2 || get_u32(&x[1], WIRE_MAX_THREAD_ID, &ev->id))
+            return WIRE_ECORRUPT;
+        it->i += 2;
+        return 1;
+    default: /* WIRE_OP_TAG */
+        if (left < 2 || get_u32(&x[1], WIRE_MAX_TAG_ID, &ev->id))
+            return WIRE_ECORRUPT;
+        it->i += 2;
+        return 1;
+    }
+}
+
+int decode_stack_at(const struct wire_list *l, uint32_t i, struct wire_stack_node *node)
+{
+    const msgpack_object *x = l->items + 3 * i;
+
+    if (3 * (uint64_t)i + 3 > l->n || get_u32(&x[0], WIRE_MAX_STACK_ID, &node->id) ||
+        get_u32(&x[1], WIRE_MAX_STACK_ID, &node->parent) || get_u64(&x[2], &node->ip) ||
+        node->parent >= node->id)
+        return WIRE_ECORRUPT;
+    return 1;
+}
+
+int decode_site_at(const struct wire_list *l, uint32_t i, struct wire_site *s)
+{
+    const msgpack_object *x = l->items + 5 * i;
+
+    if (5 * (uint64_t)i + 5 > l->n || get_u32(&x[0], WIRE_MAX_STACK_ID, &s->stack) ||
+        get_i64(&x[1], &s->live_bytes) || get_i64(&x[2], &s->live_blocks) ||
+        get_u64(&x[3], &s->allocations) || get_u64(&x[4], &s->bytes_allocated))
+        return WIRE_ECORRUPT;
+    return 1;
+}
+
+int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history_row *row)
+{
+    const msgpack_object *x = l->items + 4 * i;
+
+    if (4 * (uint64_t)i + 4 > l->n || get_i64(&x[0], &row->time) ||
+        get_u64(&x[1], &row->heap_bytes) || get_u64(&x[2], &row->heap_blocks) ||
+        get_u64(&x[3], &row->rss))
+        return WIRE_ECORRUPT;
+    return 1;
+}
+
+int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *o)
+{
+    const msgpack_object *x = l->items + 6 * i;
+
+    if (6 * (uint64_t)i + 6 > l->n || get_u64(&x[0], &o->addr) || get_u64(&x[1], &o->size) ||
+        get_u32(&x[2], WIRE_MAX_STACK_ID, &o->stack) || get_i64(&x[3], &o->time) ||
+        get_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) || get_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag))
+        return WIRE_ECORRUPT;
+    return 1;
+}
+
+int decode_inline_at(const struct wire_list *l, uint32_t i, struct wire_str *function,
+                     struct wire_str *file, uint32_t *line)
+{
+    const msgpack_object *x = l->items + 3 * i;
+
+    if (3 * (uint64_t)i + 3 > l->n || get_str(&x[0], function) || get_str(&x[1], file) ||
+        get_u32(&x[2], UINT32_MAX, line))
+        return WIRE_ECORRUPT;
+    return 1;
+}

@@ -1,0 +1,155 @@
+/*
+ * decode.h - a streaming decoder for heapline messages from hostile bytes.
+ *
+ * Feed bytes as they arrive; take messages out one at a time. A stream that
+ * stops inside a message is "need more" (WIRE_ENEEDMORE), never an error;
+ * every corrupt length, count, id or type is WIRE_ECORRUPT or WIRE_ETOOBIG,
+ * after which the decoder refuses further input. Memory is bounded by
+ * WIRE_MAX_MESSAGE plus the bytes the caller feeds and has not consumed.
+ *
+ * Not thread-safe: one decoder per stream. Strings and arrays in a decoded
+ * message point into the decoder and stay valid until the next call of
+ * decode_next() or decode_feed().
+ */
+#ifndef HEAPLINE_DECODE_H
+#define HEAPLINE_DECODE_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode.h"
+#include "wire.h"
+
+/* A string slice (not NUL-terminated). len 0 and ptr NULL for nil. */
+struct wire_str {
+    const char *ptr;
+    uint32_t len;
+};
+
+/* A validated flat array of items; walk it with the iterators below. */
+struct wire_list {
+    const msgpack_object *items;
+    uint32_t n;
+};
+
+struct wire_msg {
+    int type; /* enum wire_type */
+    union {
+        struct {
+            uint32_t version, pid, page_size, max_depth, flags;
+            struct wire_str exe;
+            int64_t start_unix_ns;
+        } hello;
+        struct {
+            uint32_t id;
+            struct wire_str path, build_id;
+            uint64_t base, size;
+        } module;
+        struct {
+            uint64_t ip;
+            uint32_t module, line;
+            struct wire_str function, file;
+            struct wire_list inlined; /* triples: function, file, line */
+        } frame;
+        struct wire_list stacks; /* triples: id, parent, ip */
+        struct {
+            uint32_t id, os_tid;
+            struct wire_str name;
+        } thread;
+        struct {
+            uint32_t id;
+            struct wire_str name;
+        } tag;
+        struct {
+            int64_t time;
+            struct wire_str label;
+        } marker;
+        struct {
+            int64_t base_time;
+            struct wire_list ops;
+        } events;
+        struct {
+            struct wire_totals totals;
+            struct wire_list sites; /* quintuples, see struct wire_site */
+        } state;                    /* TICK and SNAPSHOT */
+        struct wire_list history;   /* quadruples, see struct wire_history_row */
+        struct {
+            uint32_t id, kind;
+            uint64_t addr;
+            uint32_t len, max, max_depth, max_fanout;
+            struct wire_list stacks; /* OBJECTS: stack ids */
+        } request;
+        struct {
+            uint32_t id;
+            int32_t status;
+            uint32_t kind;             /* when status == 0 */
+            struct wire_str message;   /* when status != 0 */
+            uint64_t addr, size, total;
+            struct wire_str bytes;     /* READ */
+            struct wire_list objects;  /* OBJECTS: sextuples, see struct wire_object */
+            const msgpack_object *raw; /* the whole message, for other payloads */
+        } response;
+        uint64_t missed;
+        struct {
+            int64_t time;
+            uint32_t reason;
+            int32_t status;
+        } end;
+        struct {
+            int64_t time;
+            struct wire_str reason;
+        } disabled;
+    } u;
+};
+
+struct decode {
+    char *buf;       /* pending bytes, owned */
+    size_t len, cap; /* bytes in buf, its capacity */
+    size_t off;      /* bytes of buf already consumed */
+    msgpack_zone zone;
+    msgpack_object obj;
+    int dead; /* a corrupt message was seen: the stream is over */
+    uint64_t consumed; /* total bytes of complete messages taken out */
+};
+
+void decode_init(struct decode *d);
+void decode_free(struct decode *d);
+
+/* Appends n bytes. Returns 0, or WIRE_ENOMEM, or WIRE_ETOOBIG when the pending
+ * bytes would pass WIRE_MAX_MESSAGE + n with no complete message in them. */
+int decode_feed(struct decode *d, const void *bytes, size_t n);
+
+/* Takes the next message out. Returns 1 with *m filled, WIRE_ENEEDMORE when
+ * the pending bytes end inside a message, or a negative error (sticky). */
+int decode_next(struct decode *d, struct wire_msg *m);
+
+/* Decodes one message from buf[0..len) without a decoder (used by tests and
+ * fuzzers). *used is set to the bytes the message took. */
+int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m, size_t *used);
+
+/* Iterators over validated lists. Each returns 1 with the item, 0 at the end,
+ * or WIRE_ECORRUPT (the list is malformed at that point). */
+struct events_iter {
+    struct wire_list ops;
+    uint32_t i;
+    int64_t time;
+    uint64_t addr;
+};
+void decode_events_begin(struct events_iter *it, const struct wire_msg *m);
+int decode_events_next(struct events_iter *it, struct wire_event *ev);
+
+int decode_stack_at(const struct wire_list *l, uint32_t i, struct wire_stack_node *node);
+int decode_site_at(const struct wire_list *l, uint32_t i, struct wire_site *site);
+int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history_row *row);
+int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *obj);
+int decode_inline_at(const struct wire_list *l, uint32_t i, struct wire_str *function,
+                     struct wire_str *file, uint32_t *line);
+
+/* Number of items of a list of k-tuples (lists are checked to be multiples). */
+static inline uint32_t wire_list_count(const struct wire_list *l, uint32_t k)
+{
+    return l->n / k;
+}
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * encode.c - msgpack encoding of heapline messages into caller-owned buffers.
+ *
+ * Invariant: a message is either appended whole or not at all. The packer's
+ * callback refuses to pass the buffer's capacity and raises a flag; every
+ * encoder checks the flag at the end and rolls the length back.
+ */
+#include "encode.h"
+
+#include <msgpack.h>
+#include <string.h>
+
+static int encode_write(void *data, const char *buf, size_t len)
+{
+    struct encode_buf *b = data;
+
+    if (b->overflow || len > b->cap - b->len) {
+        b->overflow = 1;
+        return -1;
+    }
+    memcpy(b->data + b->len, buf, len);
+    b->len += len;
+    return 0;
+}
+
+void encode_init(struct encode_buf *b, char *mem, size_t cap)
+{
+    b->data = mem;
+    b->len = 0;
+    b->cap = cap;
+    b->overflow = 0;
+}
+
+size_t encode_events_bound(size_t n)
+{
+    /* header + base time, then at most 1 + 6 * 9 bytes an event */
+    return 16 + n * 55;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n;
+
+    if (!s) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    n = strlen(s);
+    if (n > WIRE_MAX_STRING)
+        n = WIRE_MAX_STRING;
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+/* Starts a message: remembers the rollback point, writes the array header and
+ * the type. */
+static size_t begin(struct encode_buf *b, msgpack_packer *pk, size_t n_elems, int type)
+{
+    size_t mark = b->len;
+
+    b->overflow = 0;
+    msgpack_packer_init(pk, b, encode_write);
+    msgpack_pack_array(pk, n_elems);
+    msgpack_pack_int(pk, type);
+    return mark;
+}
+
+static int finish(struct encode_buf *b, size_t mark)
+{
+    if (b->overflow) {
+        b->len = mark;
+        b->overflow = 0;
+        return WIRE_ENOSPACE;
+    }
+    return 0;
+}
+
+int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
+                 uint32_t page_size, uint32_t max_depth, uint32_t flags)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 8, WIRE_HELLO);
+
+    msgpack_pack_uint32(&pk, WIRE_VERSION);
+    msgpack_pack_uint32(&pk, pid);
+    pack_str(&pk, exe);
+    msgpack_pack_int64(&pk, start_unix_ns);
+    msgpack_pack_uint32(&pk, page_size);
+    msgpack_pack_uint32(&pk, max_depth);
+    msgpack_pack_uint32(&pk, flags);
+    return finish(b, mark);
+}
+
+int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
+                  uint64_t size, const char *build_id)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 6, WIRE_MODULE);
+
+    msgpack_pack_uint32(&pk, id);
+    pack_str(&pk, path);
+    msgpack_pack_uint64(&pk, base);
+    msgpack_pack_uint64(&pk, size);
+    pack_str(&pk, build_id);
+    return finish(b, mark);
+}
+
+int encode_frame(struct encode_buf *b, const struct wire_frame *f)
+{
+    msgpack_packer pk;
+    uint32_t n_in = f->n_inlined > WIRE_MAX_INLINED ? WIRE_MAX_INLINED : f->n_inlined;
+    size_t mark = begin(b, &pk, 7, WIRE_FRAME);
+
+    msgpack_pack_uint64(&pk, f->ip);
+    msgpack_pack_uint32(&pk, f->module);
+    pack_str(&pk, f->function);
+    pack_str(&pk, f->file);
+    msgpack_pack_uint32(&pk, f->line);
+    msgpack_pack_array(&pk, (size_t)n_in * 3);
+    for (uint32_t i = 0; i < n_in; i++) {
+        pack_str(&pk, f->inlined[i].function);
+        pack_str(&pk, f->inlined[i].file);
+        msgpack_pack_uint32(&pk, f->inlined[i].line);
+    }
+    return finish(b, mark);
+}
+
+int encode_stacks(struct encode_buf *b, const struct wire_stack_node *nodes, size_t n)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 2, WIRE_STACKS);
+
+    msgpack_pack_array(&pk, n * 3);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_uint32(&pk, nodes[i].id);
+        msgpack_pack_uint32(&pk, nodes[i].parent);
+        msgpack_pack_uint64(&pk, nodes[i].ip);
+    }
+    return finish(b, mark);
+}
+
+int encode_thread(struct encode_buf *b, uint32_t id, uint32_t os_tid, const char *name)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 4, WIRE_THREAD);
+
+    msgpack_pack_uint32(&pk, id);
+    msgpack_pack_uint32(&pk, os_tid);
+    pack_str(&pk, name);
+    return finish(b, mark);
+}
+
+int encode_tag(struct encode_buf *b, uint32_t id, const char *name)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 3, WIRE_TAG);
+
+    msgpack_pack_uint32(&pk, id);
+    pack_str(&pk, name);
+    return finish(b, mark);
+}
+
+int encode_marker(struct encode_buf *b, int64_t time, const char *label)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 3, WIRE_MARKER);
+
+    msgpack_pack_int64(&pk, time);
+    pack_str(&pk, label);
+    return finish(b, mark);
+}
+
+static size_t op_items(int op)
+{
+    switch (op) {
+    case WIRE_OP_ALLOC:
+        return 5;
+    case WIRE_OP_FREE:
+        return 3;
+    case WIRE_OP_REALLOC:
+        return 6;
+    default:
+        return 2; /* THREAD, TAG */
+    }
+}
+
+int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n)
+{
+    msgpack_packer pk;
+    size_t items = 0;
+    int64_t t = base_time;
+    uint64_t a = 0;
+    size_t mark;
+
+    for (size_t i = 0; i < n; i++)
+        items += op_items(ev[i].op);
+    mark = begin(b, &pk, 3, WIRE_EVENTS);
+    msgpack_pack_int64(&pk, base_time);
+    msgpack_pack_array(&pk, items);
+    for (size_t i = 0; i < n && !b->overflow; i++) {
+        const struct wire_event *e = &ev[i];
+
+        msgpack_pack_int(&pk, e->op);
+        switch (e->op) {
+        case WIRE_OP_ALLOC:
+            msgpack_pack_int64(&pk, e->time - t);
+            msgpack_pack_uint32(&pk, e->stack);
+            msgpack_pack_uint64(&pk, e->size);
+            msgpack_pack_int64(&pk, (int64_t)(e->addr - a));
+            t = e->time;
+            a = e->addr;
+            break;
+        case WIRE_OP_FREE:
+            msgpack_pack_int64(&pk, e->time - t);
+            msgpack_pack_int64(&pk, (int64_t)(e->addr - a));
+            t = e->time;
+            a = e->addr;
+            break;
+        case WIRE_OP_REALLOC:
+            msgpack_pack_int64(&pk, e->time - t);
+            msgpack_pack_uint32(&pk, e->stack);
+            msgpack_pack_uint64(&pk, e->size);
+            msgpack_pack_int64(&pk, (int64_t)(e->old_addr - a));
+            msgpack_pack_int64(&pk, (int64_t)(e->addr - e->old_addr));
+            t = e->time;
+            a = e->addr;
+            break;
+        default:
+            msgpack_pack_uint32(&pk, e->id);
+            break;
+        }
+    }
+    return finish(b, mark);
+}
+
+static int encode_state(struct encode_buf *b, int type, const struct wire_totals *t,
+                        const struct wire_site *d, size_t n)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 9, type);
+
+    msgpack_pack_int64(&pk, t->time);
+    msgpack_pack_uint64(&pk, t->heap_bytes);
+    msgpack_pack_uint64(&pk, t->heap_blocks);
+    msgpack_pack_uint64(&pk, t->rss);
+    msgpack_pack_uint64(&pk, t->allocations);
+    msgpack_pack_uint64(&pk, t->frees);
+    msgpack_pack_uint64(&pk, t->bytes_allocated);
+    msgpack_pack_array(&pk, n * 5);
+    for (size_t i = 0; i < n && !b->overflow; i++) {
+        msgpack_pack_uint32(&pk, d[i].stack);
+        msgpack_pack_int64(&pk, d[i].live_bytes);
+        msgpack_pack_int64(&pk, d[i].live_blocks);
+        msgpack_pack_uint64(&pk, d[i].allocations);
+        msgpack_pack_uint64(&pk, d[i].bytes_allocated);
+    }
+    return finish(b, mark);
+}
+
+int encode_tick(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *d,
+                size_t n)
+{
+    return encode_state(b, WIRE_TICK, t, d, n);
+}
+
+int encode_snapshot(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *s,
+                    size_t n)
+{
+    return encode_state(b, WIRE_SNAPSHOT, t, s, n);
+}
+
+int encode_history(struct encode_buf *b, const struct wire_history_row *rows, size_t n)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 2, WIRE_HISTORY);
+
+    msgpack_pack_array(&pk, n * 4);
+    for (size_t i = 0; i < n && !b->overflow; i++) {
+        msgpack_pack_int64(&pk, rows[i].time);
+        msgpack_pack_uint64(&pk, rows[i].heap_bytes);
+        msgpack_pack_uint64(&pk, rows[i].heap_blocks);
+        msgpack_pack_uint64(&pk, rows[i].rss);
+    }
+    return finish(b, mark);
+}
+
+int encode_missed(struct encode_buf *b, uint64_t missed)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 2, WIRE_MISSED);
+
+    msgpack_pack_uint64(&pk, missed);
+    return finish(b, mark);
+}
+
+int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 4, WIRE_END);
+
+    msgpack_pack_int64(&pk, time);
+    msgpack_pack_uint32(&pk, reason);
+    msgpack_pack_int32(&pk, status);
+    return finish(b, mark);
+}
+
+int encode_disabled(struct encode_buf *b, int64_t time, const char *reason)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 3, WIRE_DISABLED);
+
+    msgpack_pack_int64(&pk, time);
+    pack_str(&pk, reason);
+    return finish(b, mark);
+}
+
+int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,
+                       uint32_t max)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 5, WIRE_REQUEST);
+
+    msgpack_pack_uint32(&pk, req_id);
+    msgpack_pack_int(&pk, WIRE_REQ_OBJECTS);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n && !b->overflow; i++)
+        msgpack_pack_uint32(&pk, stacks[i]);
+    msgpack_pack_uint32(&pk, max);
+    return finish(b, mark);
+}
+
+int encode_req_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint32_t len)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 5, WIRE_REQUEST);
+
+    msgpack_pack_uint32(&pk, req_id);
+    msgpack_pack_int(&pk, WIRE_REQ_READ);
+    msgpack_pack_uint64(&pk, addr);
+    msgpack_pack_uint32(&pk, len);
+    return finish(b, mark);
+}
+
+int encode_req_scan(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint32_t max_depth,
+                    uint32_t max_fanout)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 6, WIRE_REQUEST);
+
+    msgpack_pack_uint32(&pk, req_id);
+    msgpack_pack_int(&pk, WIRE_REQ_SCAN);
+    msgpack_pack_uint64(&pk, addr);
+    msgpack_pack_uint32(&pk, max_depth);
+    msgpack_pack_uint32(&pk, max_fanout);
+    return finish(b, mark);
+}
+
+int encode_resp_error(struct encode_buf *b, uint32_t req_id, int32_t status, const char *msg)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 4, WIRE_RESPONSE);
+
+    msgpack_pack_uint32(&pk, req_id);
+    msgpack_pack_int32(&pk, status);
+    pack_str(&pk, msg);
+    return finish(b, mark);
+}
+
+int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire_object *o,
+                        size_t n, uint64_t total)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 6, WIRE_RESPONSE);
+
+    msgpack_pack_uint32(&pk, req_id);
+    msgpack_pack_int32(&pk, 0);
+    msgpack_pack_int(&pk, WIRE_REQ_OBJECTS);
+    msgpack_pack_uint64(&pk, total);
+    msgpack_pack_array(&pk, n * 6);
+    for (size_t i = 0; i < n && !b->overflow; i++) {
+        msgpack_pack_uint64(&pk, o[i].addr);
+        msgpack_pack_uint64(&pk, o[i].size);
+        msgpack_pack_uint32(&pk, o[i].stack);
+        msgpack_pack_int64(&pk, o[i].time);
+        msgpack_pack_uint32(&pk, o[i].thread);
+        msgpack_pack_uint32(&pk, o[i].tag);
+    }
+    return finish(b, mark);
+}
+
+int encode_resp_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint64_t size,
+                     const void *bytes, uint32_t len)
+{
+    msgpack_packer pk;
+    size_t mark = begin(b, &pk, 7, WIRE_RESPONSE);
+
+    msgpack_pack_uint32(&pk, req_id);
+    msgpack_pack_int32(&pk, 0);
+    msgpack_pack_int(&pk, WIRE_REQ_READ);
+    msgpack_pack_uint64(&pk, addr);
+    msgpack_pack_uint64(&pk, size);
+    msgpack_pack_bin(&pk, len);
+    msgpack_pack_bin_body(&pk, bytes, len);
+    return finish(b, mark);
+}

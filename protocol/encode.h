@@ -1,0 +1,136 @@
+/*
+ * encode.h - packs heapline messages into a buffer the caller owns.
+ *
+ * Nothing here allocates or blocks, so the collector may call it from any
+ * thread it owns (never from a signal handler: msgpack-c is not audited for
+ * that). Every encode_* appends exactly one message or nothing: on
+ * WIRE_ENOSPACE the buffer is left as it was.
+ */
+#ifndef HEAPLINE_ENCODE_H
+#define HEAPLINE_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct encode_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int overflow; /* set by the packer callback when data would pass cap */
+};
+
+/* One allocation event as the collector sees it (absolute values). */
+struct wire_event {
+    uint8_t op;        /* enum wire_op */
+    uint32_t stack;    /* ALLOC, REALLOC */
+    uint32_t id;       /* THREAD: thread id; TAG: tag id */
+    int64_t time;      /* ALLOC, FREE, REALLOC */
+    uint64_t size;     /* ALLOC, REALLOC */
+    uint64_t addr;     /* ALLOC, FREE: the block; REALLOC: the new block */
+    uint64_t old_addr; /* REALLOC: the old block */
+};
+
+struct wire_stack_node {
+    uint32_t id;
+    uint32_t parent;
+    uint64_t ip;
+};
+
+/* Heap totals carried by TICK and SNAPSHOT. */
+struct wire_totals {
+    int64_t time;
+    uint64_t heap_bytes;
+    uint64_t heap_blocks;
+    uint64_t rss;
+    uint64_t allocations;
+    uint64_t frees;
+    uint64_t bytes_allocated;
+};
+
+/* Per-stack figures: deltas in TICK, absolute values in SNAPSHOT. */
+struct wire_site {
+    uint32_t stack;
+    int64_t live_bytes;
+    int64_t live_blocks;
+    uint64_t allocations;
+    uint64_t bytes_allocated;
+};
+
+struct wire_inline {
+    const char *function;
+    const char *file;
+    uint32_t line;
+};
+
+struct wire_frame {
+    uint64_t ip;
+    uint32_t module;
+    const char *function; /* may be NULL: unknown */
+    const char *file;     /* may be NULL */
+    uint32_t line;
+    const struct wire_inline *inlined; /* outermost last; may be NULL */
+    uint32_t n_inlined;
+};
+
+struct wire_history_row {
+    int64_t time;
+    uint64_t heap_bytes;
+    uint64_t heap_blocks;
+    uint64_t rss;
+};
+
+/* Points b at mem[0..cap). */
+void encode_init(struct encode_buf *b, char *mem, size_t cap);
+
+/* Bytes an EVENTS message of these events needs at most. */
+size_t encode_events_bound(size_t n);
+
+/* Each returns 0 or WIRE_ENOSPACE (buffer unchanged). Strings longer than
+ * WIRE_MAX_STRING are truncated; NULL strings are encoded as nil. */
+int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
+                 uint32_t page_size, uint32_t max_depth, uint32_t flags);
+int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
+                  uint64_t size, const char *build_id);
+int encode_frame(struct encode_buf *b, const struct wire_frame *f);
+int encode_stacks(struct encode_buf *b, const struct wire_stack_node *nodes, size_t n);
+int encode_thread(struct encode_buf *b, uint32_t id, uint32_t os_tid, const char *name);
+int encode_tag(struct encode_buf *b, uint32_t id, const char *name);
+int encode_marker(struct encode_buf *b, int64_t time, const char *label);
+int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n);
+int encode_tick(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *d,
+                size_t n);
+int encode_snapshot(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *s,
+                    size_t n);
+int encode_history(struct encode_buf *b, const struct wire_history_row *rows, size_t n);
+int encode_missed(struct encode_buf *b, uint64_t missed);
+int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status);
+int encode_disabled(struct encode_buf *b, int64_t time, const char *reason);
+
+/* Requests (client side). */
+int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,
+                       uint32_t max);
+int encode_req_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint32_t len);
+int encode_req_scan(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint32_t max_depth,
+                    uint32_t max_fanout);
+
+/* Responses (collector side). The payload of a response is written by the
+ * caller between encode_resp_begin() and nothing else: begin writes the
+ * array header for 3 + n_payload elements, then the caller packs n_payload
+ * objects with the packer returned by encode_packer(). */
+struct wire_object {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t stack;
+    int64_t time;
+    uint32_t thread;
+    uint32_t tag;
+};
+int encode_resp_error(struct encode_buf *b, uint32_t req_id, int32_t status, const char *msg);
+int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire_object *o,
+                        size_t n, uint64_t total);
+int encode_resp_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint64_t size,
+                     const void *bytes, uint32_t len);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * recfile.c - record file framing and its zstd layer.
+ *
+ * Invariant (writer): bytes handed to recfile_write() are whole messages, so
+ * ending a zstd frame between two calls puts a frame boundary on a message
+ * boundary. Invariant (reader): a decode error is reported only for bytes
+ * that are present and wrong; missing bytes at the end are "truncated".
+ */
+#include "recfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "wire.h"
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return WIRE_EIO;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int recfile_writer_open(struct recfile_writer *w, int fd, int level)
+{
+    unsigned char hdr[WIRE_FILE_HEADER_SIZE];
+    uint32_t version = WIRE_VERSION, flags = level > 0 ? WIRE_FILE_ZSTD : 0;
+
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    if (level > 0) {
+        w->cctx = ZSTD_createCCtx();
+        w->out_cap = ZSTD_CStreamOutSize();
+        w->out = malloc(w->out_cap);
+        if (!w->cctx || !w->out) {
+            recfile_writer_close(w);
+            return WIRE_ENOMEM;
+        }
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
+    }
+    memcpy(hdr, WIRE_FILE_MAGIC, 8);
+    for (int i = 0; i < 4; i++) {
+        hdr[8 + i] = (unsigned char)(version >> (8 * i));
+        hdr[12 + i] = (unsigned char)(flags >> (8 * i));
+    }
+    w->err = write_all(fd, (const char *)hdr, sizeof(hdr));
+    w->file_bytes = sizeof(hdr);
+    return w->err;
+}
+
+static int compress_step(struct recfile_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective mode)
+{
+    for (;;) {
+        ZSTD_outBuffer out = {w->out, w->out_cap, 0};
+        size_t left = ZSTD_compressStream2(w->cctx, &out, in, mode);
+
+        if (ZSTD_isError(left))
+            return WIRE_ECOMPRESS;
+        if (out.pos > 0) {
+            int r = write_all(w->fd, w->out, out.pos);
+            if (r)
+                return r;
+            w->file_bytes += out.pos;
+        }
+        if (mode == ZSTD_e_continue ? in->pos == in->size : left == 0)
+            return 0;
+    }
+}
+
+int recfile_write(struct recfile_writer *w, const void *buf, size_t n, int flush)
+{
+    ZSTD_inBuffer in = {buf, n, 0};
+    int r;
+
+    if (w->err)
+        return w->err;
+    w->raw_bytes += n;
+    if (!w->cctx) {
+        r = write_all(w->fd, buf, n);
+        w->file_bytes += n;
+        return w->err = r;
+    }
+    w->in_frame += n;
+    if (w->in_frame >= RECFILE_FRAME_BYTES) {
+        r = compress_step(w, &in, ZSTD_e_end);
+        w->in_frame = 0;
+    } else {
+        r = compress_step(w, &in, flush ? ZSTD_e_flush : ZSTD_e_continue);
+    }
+    return w->err = r;
+}
+
+int recfile_writer_close(struct recfile_writer *w)
+{
+    int r = w->err;
+
+    if (w->cctx && !r) {
+        ZSTD_inBuffer in = {NULL, 0, 0};
+        r = compress_step(w, &in, ZSTD_e_end);
+    }
+    ZSTD_freeCCtx(w->cctx);
+    free(w->out);
+    w->cctx = NULL;
+    w->out = NULL;
+    return r;
+}
+
+int recfile_open(struct recfile_reader *r, const char *path)
+{
+    unsigned char hdr[WIRE_FILE_HEADER_SIZE];
+    struct stat st;
+    size_t got = 0;
+    uint32_t flags = 0;
+
+    memset(r, 0, sizeof(*r));
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return WIRE_EIO;
+    if (fstat(r->fd, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            close(r->fd);
+            r->fd = -1;
+            errno = EISDIR;
+            return WIRE_EIO;
+        }
+        r->file_size = (uint64_t)st.st_size;
+    }
+    while (got < sizeof(hdr)) {
+        ssize_t n = read(r->fd, hdr + got, sizeof(hdr) - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < sizeof(hdr) || memcmp(hdr, WIRE_FILE_MAGIC, 8) != 0) {
+        close(r->fd);
+        r->fd = -1;
+        return WIRE_EMAGIC;
+    }
+    for (int i = 0; i < 4; i++) {
+        r->version |= (uint32_t)hdr[8 + i] << (8 * i);
+        flags |= (uint32_t)hdr[12 + i] << (8 * i);
+    }
+    if (r->version > WIRE_VERSION) {
+        close(r->fd);
+        r->fd = -1;
+        return WIRE_EVERSION;
+    }
+    r->compressed = (flags & WIRE_FILE_ZSTD) != 0;
+    r->in_file_off = sizeof(hdr);
+    r->frame_start = sizeof(hdr);
+    r->frame_done = 1;
+    if (r->compressed) {
+        r->dctx = ZSTD_createDCtx();
+        r->in_cap = ZSTD_DStreamInSize();
+        r->in = malloc(r->in_cap);
+        if (!r->dctx || !r->in) {
+            recfile_close(r);
+            return WIRE_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int fill(struct recfile_reader *r)
+{
+    ssize_t n;
+
+    if (r->in_off > 0) {
+        memmove(r->in, r->in + r->in_off, r->in_len - r->in_off);
+        r->in_file_off += r->in_off;
+        r->in_len -= r->in_off;
+        r->in_off = 0;
+    }
+    do {
+        n = read(r->fd, r->in + r->in_len, r->in_cap - r->in_len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return WIRE_EIO;
+    if (n == 0)
+        r->eof = 1;
+    r->in_len += (size_t)n;
+    return 0;
+}
+
+ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap)
+{
+    if (!r->compressed) {
+        ssize_t n;
+        do {
+            n = read(r->fd, out, cap);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return WIRE_EIO;
+        r->in_file_off += (uint64_t)n;
+        return n;
+    }
+    for (;;) {
+        ZSTD_outBuffer o = {out, cap, 0};
+        ZSTD_inBuffer in;
+        size_t ret;
+
+        if (r->in_off == r->in_len) {
+            if (r->eof) {
+                r->truncated = !r->frame_done;
+                return 0;
+            }
+            if (fill(r))
+                return WIRE_EIO;
+            continue;
+        }
+        if (r->frame_done)
+            r->frame_start = r->in_file_off + r->in_off;
+        in.src = r->in;
+        in.size = r->in_len;
+        in.pos = r->in_off;
+        ret = ZSTD_decompressStream(r->dctx, &o, &in);
+        r->in_off = in.pos;
+        if (ZSTD_isError(ret))
+            return WIRE_ECOMPRESS;
+        r->frame_done = ret == 0;
+        if (o.pos > 0)
+            return (ssize_t)o.pos;
+        if (r->in_off == r->in_len && !r->eof && fill(r))
+            return WIRE_EIO;
+    }
+}
+
+int64_t recfile_boundary(const struct recfile_reader *r)
+{
+    if (!r->compressed)
+        return (int64_t)r->in_file_off;
+    if (!r->frame_done)
+        return -1;
+    return (int64_t)(r->in_file_off + r->in_off);
+}
+
+int recfile_seek(struct recfile_reader *r, uint64_t offset)
+{
+    if (lseek(r->fd, (off_t)offset, SEEK_SET) < 0)
+        return WIRE_EIO;
+    r->in_file_off = offset;
+    r->in_len = r->in_off = 0;
+    r->eof = 0;
+    r->truncated = 0;
+    r->frame_done = 1;
+    r->frame_start = offset;
+    if (r->dctx)
+        ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    return 0;
+}
+
+void recfile_close(struct recfile_reader *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->in);
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+}

@@ -1,0 +1,75 @@
+/*
+ * recfile.h - the record file: a 16-byte header, then the message stream,
+ * compressed as a sequence of zstd frames.
+ *
+ * The writer ends a zstd frame at message boundaries every so often
+ * (RECFILE_FRAME_BYTES of input), so every frame start is also a message start
+ * and a reader can seek to it; it flushes on request, so a file cut short
+ * decompresses up to the last flush. The reader treats a file that stops
+ * inside a frame as truncated, not corrupt: everything before is returned.
+ */
+#ifndef HEAPLINE_RECFILE_H
+#define HEAPLINE_RECFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RECFILE_FRAME_BYTES (8u << 20)
+
+struct recfile_writer {
+    int fd;
+    void *cctx;       /* ZSTD_CCtx, NULL when uncompressed */
+    char *out;        /* compressed bytes waiting for write(2) */
+    size_t out_cap;
+    uint64_t in_frame; /* uncompressed bytes in the current frame */
+    uint64_t raw_bytes, file_bytes;
+    int err;          /* sticky: after a write error nothing more is written */
+};
+
+/* Writes the header to fd (owned by the caller, kept open). level <= 0 means
+ * no compression. Allocates (zstd context and buffers): call it from a thread
+ * where malloc is safe. Returns 0 or a negative wire_err. */
+int recfile_writer_open(struct recfile_writer *w, int fd, int level);
+
+/* Appends whole messages. flush != 0 pushes all of it to the file (so a crash
+ * after this call loses nothing written so far). Returns 0 or a negative
+ * wire_err (sticky). Never blocks on anything but write(2) to fd. */
+int recfile_write(struct recfile_writer *w, const void *buf, size_t n, int flush);
+
+/* Ends the last frame and frees the writer's memory; does not close fd. */
+int recfile_writer_close(struct recfile_writer *w);
+
+struct recfile_reader {
+    int fd;
+    int compressed;
+    void *dctx;
+    char *in;
+    size_t in_len, in_off, in_cap;
+    uint64_t in_file_off;  /* file offset of in[0] */
+    uint64_t frame_start;  /* file offset where the frame being decoded started */
+    int frame_done;        /* the last byte returned ended a frame */
+    int eof;
+    int truncated;         /* the file stops inside a compressed frame */
+    uint32_t version;
+    uint64_t file_size;
+};
+
+/* Opens path and checks its header. Returns 0, WIRE_EMAGIC (not a recording),
+ * WIRE_EVERSION, or WIRE_EIO with errno set. */
+int recfile_open(struct recfile_reader *r, const char *path);
+
+/* Reads up to cap decompressed bytes. Returns the count, 0 at the end of the
+ * data (check r->truncated), or WIRE_ECOMPRESS / WIRE_EIO. */
+ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap);
+
+/* File offset of the next byte recfile_read() will return when it is at a
+ * frame boundary (r->frame_done or before the first read), else -1. */
+int64_t recfile_boundary(const struct recfile_reader *r);
+
+/* Restarts reading at a boundary offset returned by recfile_boundary(). */
+int recfile_seek(struct recfile_reader *r, uint64_t offset);
+
+void recfile_close(struct recfile_reader *r);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * wire.h - the one definition of heapline's messages (socket and record file).
+ *
+ * A stream is a sequence of msgpack arrays; element 0 is the message type, the
+ * rest are the fields listed below, in order. Trailing fields may be added in
+ * later versions (decoders ignore extra elements); message ids are never
+ * renumbered and fields are never reordered.
+ *
+ * Compactness: allocation events travel in batches (WIRE_EVENTS) as one flat
+ * msgpack array of small integers. Inside a batch times and addresses are
+ * deltas from the previous event of the same batch (the first from the
+ * batch's base time and from 0), so a typical event is 5 to 9 bytes before
+ * the record file's zstd layer.
+ *
+ * Messages (-> collector to client, <- client to collector):
+ *
+ *  -> HELLO    [1, version, pid, exe, start_unix_ns, page_size, max_depth, flags]
+ *  -> MODULE   [2, module_id, path, base, size, build_id]
+ *  -> FRAME    [3, ip, module_id, function, file, line, [function, file, line]...inlined]
+ *  -> STACKS   [4, [id, parent_id, ip, id, parent_id, ip, ...]]      stack trie nodes
+ *  -> THREAD   [5, thread_id, os_tid, name]                          (again on rename)
+ *  -> TAG      [6, tag_id, name]
+ *  -> MARKER   [7, time, label]
+ *  -> EVENTS   [8, base_time, [op, fields..., op, fields...]]         see enum wire_op
+ *  -> TICK     [9, time, heap_bytes, heap_blocks, rss, allocations, frees, bytes_allocated,
+ *               [stack_id, d_live_bytes, d_live_blocks, d_allocations, d_bytes_allocated, ...]]
+ *  -> SNAPSHOT [10, time, heap_bytes, heap_blocks, rss, allocations, frees, bytes_allocated,
+ *               [stack_id, live_bytes, live_blocks, allocations, bytes_allocated, ...]]
+ *               absolute per-stack state; sent on attach before streaming.
+ *  -> HISTORY  [11, [time, heap_bytes, heap_blocks, rss, ...]]         totals of past ticks
+ *  <- REQUEST  [12, request_id, kind, args...]                          see enum wire_req
+ *  -> RESPONSE [13, request_id, status, payload...]                     status 0 or -errno-like
+ *  -> MISSED   [14, events_missed]   this client fell behind; ticks still keep figures exact
+ *  -> END      [15, time, reason, status]                               program ended
+ *  -> DISABLED [16, time, reason]    the collector turned itself off; figures stop here
+ *
+ * A TICK or SNAPSHOT whose site list would pass WIRE_MAX_MESSAGE is sent as
+ * several messages with the same time and totals: readers add the lists up.
+ *
+ * Times are CLOCK_MONOTONIC nanoseconds since the collector started. Stack id 0
+ * is the root (empty stack); a node's parent id is always smaller than its id.
+ */
+#ifndef HEAPLINE_WIRE_H
+#define HEAPLINE_WIRE_H
+
+#include <stdint.h>
+
+#define WIRE_VERSION 1
+
+/* Record file: WIRE_FILE_MAGIC (8 bytes), then a u32 little-endian version,
+ * then a u32 little-endian flags word, then the stream (zstd frames when
+ * WIRE_FILE_ZSTD is set, raw msgpack otherwise). */
+#define WIRE_FILE_MAGIC "HEAPLINE"
+#define WIRE_FILE_HEADER_SIZE 16
+#define WIRE_FILE_ZSTD 1u
+
+/* Bounds every decoder enforces; anything larger is corrupt. */
+#define WIRE_MAX_MESSAGE (4u << 20) /* bytes of one encoded message */
+#define WIRE_MAX_STRING 4096u        /* encoders truncate, decoders refuse longer */
+#define WIRE_MAX_STACK_ID 0x7fffffffu
+#define WIRE_MAX_MODULE_ID 0xffffu
+#define WIRE_MAX_THREAD_ID 0xffffffu
+#define WIRE_MAX_TAG_ID 0xffffu
+#define WIRE_MAX_INLINED 32u
+
+enum wire_type {
+    WIRE_HELLO = 1,
+    WIRE_MODULE = 2,
+    WIRE_FRAME = 3,
+    WIRE_STACKS = 4,
+    WIRE_THREAD = 5,
+    WIRE_TAG = 6,
+    WIRE_MARKER = 7,
+    WIRE_EVENTS = 8,
+    WIRE_TICK = 9,
+    WIRE_SNAPSHOT = 10,
+    WIRE_HISTORY = 11,
+    WIRE_REQUEST = 12,
+    WIRE_RESPONSE = 13,
+    WIRE_MISSED = 14,
+    WIRE_END = 15,
+    WIRE_DISABLED = 16,
+    WIRE_TYPE_MAX = 16
+};
+
+/* Operations inside an EVENTS batch. dt is the time delta (signed) from the
+ * previous event of the batch; da the address delta (signed) from the previous
+ * address mentioned in the batch. */
+enum wire_op {
+    WIRE_OP_ALLOC = 1,   /* dt, stack_id, size, da                         */
+    WIRE_OP_FREE = 2,    /* dt, da                                          */
+    WIRE_OP_REALLOC = 3, /* dt, stack_id, size, da_old, da_new  (old != 0)  */
+    WIRE_OP_THREAD = 4,  /* thread_id: following events happen on it        */
+    WIRE_OP_TAG = 5,     /* tag_id: following allocations carry it (0 none) */
+    WIRE_OP_MAX = 5
+};
+
+/* HELLO flags */
+#define WIRE_HELLO_FP 1u /* frame-pointer walk in use */
+
+/* END reasons */
+enum wire_end {
+    WIRE_END_EXIT = 1,   /* exit()/return from main: status is the exit code */
+    WIRE_END_SIGNAL = 2, /* fatal signal: status is the signal number */
+    WIRE_END_EXEC = 3,   /* the process exec'd another image */
+    WIRE_END_DETACH = 4  /* the collector closed this stream (shutdown) */
+};
+
+/* Requests, element 2 of REQUEST; arguments follow. */
+enum wire_req {
+    WIRE_REQ_OBJECTS = 1, /* stack_ids[] , max: live objects of those stacks, oldest first */
+    WIRE_REQ_READ = 2,    /* address, length (<= WIRE_MAX_READ): first bytes of a live block */
+    WIRE_REQ_SCAN = 3,    /* address, max_depth, max_fanout: backreference chains */
+    WIRE_REQ_MAX = 3
+};
+
+#define WIRE_MAX_READ 4096u
+#define WIRE_MAX_OBJECTS 100000u
+
+/* Error codes of protocol functions (negative return values). */
+enum wire_err {
+    WIRE_OK = 0,
+    WIRE_ENEEDMORE = -1, /* not an error: the stream stops inside a message */
+    WIRE_ECORRUPT = -2,  /* bytes are not a valid message */
+    WIRE_ETOOBIG = -3,   /* a length, count or id beyond the bounds above */
+    WIRE_EVERSION = -4,  /* a newer major version than this build reads */
+    WIRE_ENOSPACE = -5,  /* encoder: the caller's buffer is too small */
+    WIRE_ENOMEM = -6,
+    WIRE_EMAGIC = -7,    /* not a heapline recording */
+    WIRE_EIO = -8,
+    WIRE_ECOMPRESS = -9, /* zstd layer failed */
+    WIRE_ERR_COUNT = 10
+};
+
+/* Returns a static string for a wire_err code. Thread-safe. */
+const char *wire_strerror(int err);
+
+#endif
