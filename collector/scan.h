@@ -1,0 +1,58 @@
+/*
+ * scan.h - backreference scans: what keeps one live block alive.
+ *
+ * The contract between the collector core (collector thread, live table,
+ * thread registry) and the scan engine. All calls happen on the collector
+ * thread. scan_start() fork()s: the child holds a copy-on-write snapshot of the
+ * whole address space consistent with the live table (only the collector
+ * thread mutates the table, and it is the thread that forks), scans, writes
+ * its result to a pipe and _exit()s. The parent is paused only for fork().
+ */
+#ifndef HEAPLINE_SCAN_H
+#define HEAPLINE_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode.h"
+
+typedef void scan_block_fn(void *arg, uint64_t addr, uint64_t size, uint32_t stack);
+
+struct scan_range {
+    uint64_t lo, hi;    /* [lo, hi) */
+    uint32_t thread_id; /* heapline thread id for stacks */
+};
+
+/* What the collector core gives the engine; read in the forked child, where
+ * for_each_block must not allocate or lock. */
+struct scan_source {
+    void (*for_each_block)(void *ctx, scan_block_fn *fn, void *arg);
+    void *ctx;
+    size_t n_blocks;                 /* blocks for_each_block will report */
+    const struct scan_range *stacks; /* thread stacks of the program's threads */
+    size_t n_stacks;
+};
+
+struct scan_job;
+
+/* Starts a scan for the chains that reach target (an address inside a live
+ * block). Returns the job, or NULL with *err set to a static message. */
+struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
+                            uint32_t max_depth, uint32_t max_fanout, const char **err);
+
+/* The pipe to poll for POLLIN while the job runs. */
+int scan_job_fd(const struct scan_job *job);
+
+/* Reads what the child has written. Returns 1 when the result is complete,
+ * 0 when more is to come, negative when the child failed (the job can still
+ * be encoded: it answers with an error response). */
+int scan_job_read(struct scan_job *job);
+
+/* Encodes the RESPONSE for the job's request into b (kind WIRE_REQ_SCAN, or an
+ * error response). Returns 0 or WIRE_ENOSPACE. */
+int scan_job_encode(struct scan_job *job, struct encode_buf *b);
+
+/* Reaps the child (killing it if still running) and frees the job. */
+void scan_job_free(struct scan_job *job);
+
+#endif
