@@ -1,0 +1,55 @@
+#!/bin/sh
+# demo.sh - build the demo services and show the leak (called by `make demo`).
+#
+# On a terminal: the leaky service under `heapline run` (the live TUI).
+# Otherwise (CI, a pipe), or while `heapline run` does not exist yet:
+# `heapline record` of the leaky service, then `heapline report` of it, and
+# the same for its fixed twin, for comparison.
+#
+# Environment: BUILD (default build), DEMO_ARGS (extra service arguments).
+set -eu
+
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+HL=$BUILD/heapline
+OUT=$BUILD/assets
+CC=${CC:-cc}
+mkdir -p "$OUT"
+
+for s in leaky_service fixed_service; do
+    if [ ! -x "$OUT/$s" ] || [ "assets/$s.c" -nt "$OUT/$s" ] || [ assets/leaky_service.c -nt "$OUT/$s" ]; then
+        echo "  CC      $OUT/$s"
+        $CC -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+            -o "$OUT/$s" "assets/$s.c"
+    fi
+done
+
+if [ ! -x "$HL" ]; then
+    echo "demo: $HL is missing; build it with: make BUILD=$BUILD" >&2
+    exit 1
+fi
+
+# `heapline run` exists once its usage names it.
+has_run=0
+if "$HL" --help 2>&1 | grep -q 'heapline run'; then
+    has_run=1
+fi
+
+if [ -t 1 ] && [ -t 0 ] && [ "$has_run" = 1 ]; then
+    echo "demo: the leaky service under heapline run (q quits)"
+    # shellcheck disable=SC2086
+    exec "$HL" run -o "$OUT/leaky.heapline" -- "$OUT/leaky_service" ${DEMO_ARGS:-}
+fi
+
+for s in leaky_service fixed_service; do
+    rec=$OUT/${s%_service}.heapline
+    echo "demo: heapline record -o $rec -- $OUT/$s ${DEMO_ARGS:-}"
+    # shellcheck disable=SC2086
+    "$HL" record -o "$rec" -- "$OUT/$s" ${DEMO_ARGS:-}
+    echo
+    echo "demo: heapline report $rec --top 8"
+    "$HL" report "$rec" --top 8
+    echo
+done
+echo "demo: the leaky service keeps every loader alive (loader_load_table above);"
+echo "demo: the fixed one releases them after each unload. Replay with: $HL replay $OUT/leaky.heapline"
