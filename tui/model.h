@@ -1,0 +1,374 @@
+/*
+ * model.h - everything heapline knows about one profiled run, fed one decoded
+ * message at a time, queried at any time point. No curses, no I/O.
+ *
+ * The model is fed by a source (child, socket, file) through model_apply(),
+ * its only mutator. Views and the report read it through the const queries
+ * below; nothing here keeps a pointer into a wire message.
+ *
+ * Figures. A *site* is (function, file, line, module) of the attributed frame
+ * of a stack: the first frame, from the leaf toward the root, that is not
+ * allocator plumbing (libc, libstdc++, libgcc_s, ld-linux, libheapline, and
+ * operator new / strdup-like wrappers). Every figure is kept per stack and
+ * summed per site.
+ *
+ * Authority. A stream that carries events from its first message (a record
+ * file) is *exact per event*: the site table, the totals and the peak come
+ * from the events, and ticks add RSS and are cross-checked (see
+ * model_summary.tick_mismatches). A stream that started with a SNAPSHOT
+ * (attach, run) or was downgraded (MISSED) takes the site table and totals
+ * from SNAPSHOT + TICK deltas, which the collector keeps exact; events then add
+ * only object-level detail (objects, temporaries). The switch is seamless: the
+ * first tick after a MISSED rebases every stack on the tick state.
+ *
+ * Time. Times are nanoseconds since the collector started (wire time). The
+ * model keeps a timeline of points (one per tick, or per MODEL_BUCKET_NS of
+ * events when a stream has no ticks) with per-stack deltas, plus periodic
+ * per-site checkpoints, so the state at any time is a checkpoint plus a short
+ * replay. State "at time T" is the state after the last point whose time is
+ * <= T. The exact per-event peak is available with MODEL_AT_PEAK.
+ *
+ * Not thread-safe: one thread owns a model. Every pointer a query returns
+ * stays valid until the next model_apply() or model_free(), except where
+ * noted (strings of sites, frames, threads, tags and markers live as long as
+ * the model).
+ */
+#ifndef HEAPLINE_MODEL_H
+#define HEAPLINE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wire_msg;
+struct model;
+
+#define MODEL_BUCKET_NS 10000000LL /* 10 ms: timeline resolution without ticks */
+#define MODEL_NONE UINT32_MAX
+
+/* ---- life cycle ------------------------------------------------------- */
+
+/* Returns a new, empty model, or NULL when out of memory. */
+struct model *model_new(void);
+void model_free(struct model *m);
+
+/*
+ * Applies one decoded message (any type; REQUEST is ignored, RESPONSE is kept
+ * as the last response, see model_last_objects()). Returns 0, or -1 with
+ * model_error() set when the message is inconsistent with what came before
+ * (an undefined parent, a stack id redefined differently, out of memory);
+ * the model stays usable and keeps what it had. Bounded work per message
+ * except the rebase after MISSED (linear in stacks).
+ */
+int model_apply(struct model *m, const struct wire_msg *msg);
+
+/* The last error of model_apply(), "" when none. */
+const char *model_error(const struct model *m);
+
+/* Increases every time model_apply() changes something visible: views cache
+ * query results and recompute only when it moves. */
+uint64_t model_generation(const struct model *m);
+
+/* ---- run summary (status line, header, report) ------------------------ */
+
+enum model_state {
+    MODEL_WAITING = 0,  /* nothing received yet */
+    MODEL_RUNNING = 1,  /* HELLO seen, no END */
+    MODEL_ENDED = 2,    /* END seen: end_reason, end_status */
+    MODEL_DISABLED = 3  /* DISABLED seen: the collector stopped, figures stop */
+};
+
+struct model_summary {
+    int state;                   /* enum model_state */
+    uint32_t pid;
+    const char *exe;             /* "" when unknown */
+    int64_t start_unix_ns;
+    uint32_t version, page_size, max_depth, hello_flags;
+
+    int64_t time_first;          /* time of the first timeline point (0 when none) */
+    int64_t time_last;           /* latest time seen in any message: the run's duration */
+    uint64_t heap_bytes, heap_blocks, rss;          /* now */
+    uint64_t allocations, frees, bytes_allocated;   /* whole run so far */
+    uint64_t peak_bytes;         /* exact: per event when events are authoritative */
+    int64_t peak_time;
+    uint64_t peak_rss;
+    uint64_t leaked_bytes, leaked_blocks;           /* live now (= at end once ended) */
+    uint64_t temporary;          /* temporary allocations (events only) */
+
+    uint64_t events;             /* alloc/free/realloc events applied */
+    uint64_t messages;           /* messages applied */
+    uint64_t unmatched_frees;    /* FREE/REALLOC of an address not in the live table */
+    uint64_t missed;             /* events the collector says this client missed */
+    uint64_t tick_mismatches;    /* ticks whose totals disagreed with the events */
+    int events_exact;            /* 1: figures from events; 0: from ticks */
+    int attached;                /* the stream started with a SNAPSHOT */
+
+    uint32_t end_reason;         /* enum wire_end, when state == MODEL_ENDED */
+    int32_t end_status;
+    int64_t end_time;
+    const char *disabled_reason; /* when state == MODEL_DISABLED */
+};
+
+/* Always valid (never NULL). */
+const struct model_summary *model_summary(const struct model *m);
+
+/* ---- timeline ---------------------------------------------------------- */
+
+#define MODEL_POINT_HISTORY 1u /* from HISTORY: totals only, before the client attached */
+
+struct model_point {
+    int64_t time;
+    uint64_t heap_bytes, heap_blocks, rss;
+    uint64_t allocations, frees, bytes_allocated; /* cumulative; 0 in HISTORY points */
+    uint32_t flags;
+};
+
+/* The whole-run series, oldest first (the sparkline). *n gets the count. */
+const struct model_point *model_timeline(const struct model *m, uint32_t *n);
+
+/* Index of the last point with time <= t, or MODEL_NONE when t is before the
+ * first point. */
+uint32_t model_point_at(const struct model *m, int64_t t);
+
+/* Samples heap bytes (and rss when rss != NULL) at k evenly spaced times over
+ * [t0, t1] (the value at each time, per model_point_at; 0 before the first
+ * point). For drawing the header sparkline at any width. */
+void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k,
+                         int64_t *heap, int64_t *rss);
+
+struct model_marker {
+    int64_t time;
+    const char *label;
+};
+
+/* Markers in time order. */
+const struct model_marker *model_markers(const struct model *m, uint32_t *n);
+
+/* Index of the first marker with time > t (next) or the last with time < t
+ * (prev, dir < 0); MODEL_NONE when there is none. */
+uint32_t model_marker_near(const struct model *m, int64_t t, int dir);
+
+/* ---- definitions ------------------------------------------------------- */
+
+struct model_inline {
+    const char *function, *file;
+    uint32_t line;
+};
+
+struct model_frame {
+    uint64_t ip;
+    const char *function; /* "" when unknown */
+    const char *file;     /* "" when unknown */
+    uint32_t line;
+    const char *module;   /* basename, "" when unknown */
+    uint32_t n_inlined;   /* inlined frames at this ip, innermost first */
+    const struct model_inline *inlined;
+};
+
+/* The frame of an instruction pointer, or a frame with empty names. */
+const struct model_frame *model_frame(const struct model *m, uint64_t ip);
+
+struct model_thread {
+    uint32_t id, os_tid;
+    const char *name; /* "" when unnamed */
+};
+
+/* Threads by heapline thread id; NULL for ids never defined. */
+const struct model_thread *model_thread(const struct model *m, uint32_t id);
+uint32_t model_thread_limit(const struct model *m); /* ids are < this */
+
+/* Tag names by id (0 is "no tag"); NULL for ids never defined. */
+const char *model_tag_name(const struct model *m, uint32_t id);
+uint32_t model_tag_limit(const struct model *m); /* ids are < this */
+
+/* ---- sites ------------------------------------------------------------- */
+
+struct model_site {
+    uint32_t id;
+    const char *function; /* "" unknown: shown as the ip */
+    const char *file;     /* "" unknown */
+    uint32_t line;
+    const char *module;   /* basename */
+    uint64_t ip;          /* of the attributed frame (first stack seen) */
+    uint32_t n_stacks;    /* distinct stacks attributed to this site */
+    uint32_t tag;         /* first tag seen on an allocation here, 0 none */
+    uint32_t thread;      /* first thread seen allocating here */
+};
+
+/* Sites have ids 0..model_site_count()-1, in order of first sight. */
+uint32_t model_site_count(const struct model *m);
+const struct model_site *model_site(const struct model *m, uint32_t site);
+
+/* Site of a stack id (MODEL_NONE when the stack is unknown). */
+uint32_t model_stack_site(const struct model *m, uint32_t stack);
+
+/* 1 when an allocation of this site carried the tag / ran on the thread
+ * (events only; in ticks-only streams every site matches). */
+int model_site_has_tag(const struct model *m, uint32_t site, uint32_t tag);
+int model_site_has_thread(const struct model *m, uint32_t site, uint32_t thread);
+
+/* ---- the state at a time point ------------------------------------------ */
+
+enum model_at {
+    MODEL_AT_TIME = 0, /* query.time */
+    MODEL_AT_END = 1,  /* the latest state */
+    MODEL_AT_PEAK = 2  /* the exact state at the total heap peak */
+};
+
+struct model_query {
+    int at;               /* enum model_at */
+    int64_t time;         /* MODEL_AT_TIME */
+    int64_t window;       /* growth = live(t) - live(t - window); 0: growth since start */
+    int64_t spark_from;   /* per-site sparkline over [spark_from, spark_to] ... */
+    int64_t spark_to;
+    uint32_t spark_points; /* ... with this many samples; 0: no sparkline */
+};
+
+struct model_row {
+    uint32_t site;
+    int64_t live_bytes, live_blocks;       /* at the time */
+    uint64_t allocations, bytes_allocated; /* up to the time */
+    int64_t growth;                        /* live bytes over the window */
+    uint64_t peak_bytes;                   /* the site's highest live bytes, whole run */
+    uint64_t leaked_bytes, leaked_blocks;  /* live at the latest state */
+    uint64_t temporary;                    /* temporary allocations, whole run */
+    const int64_t *spark;                  /* spark_points live-byte samples, or NULL */
+};
+
+struct model_view {
+    int64_t time;                    /* the resolved time */
+    struct model_point totals;       /* totals at that time */
+    struct model_row *rows;          /* one per site, by site id; sort/filter freely */
+    uint32_t n_rows;
+    /* private: buffers reused by the next model_view_at() on the same view */
+    int64_t *spark_buf;
+    size_t spark_cap;
+    uint32_t rows_cap;
+};
+
+/* A zeroed view is an empty view: struct model_view v = {0}. */
+
+/*
+ * Fills v with every site's figures at the query's time. Cost: one
+ * checkpoint copy plus the deltas since it (bounded), plus a sweep over the
+ * sparkline range when spark_points > 0. Returns 0, or -1 when out of memory.
+ */
+int model_view_at(const struct model *m, const struct model_query *q, struct model_view *v);
+void model_view_free(struct model_view *v);
+
+enum model_sort {
+    MODEL_SORT_LIVE_BYTES = 0,
+    MODEL_SORT_LIVE_BLOCKS,
+    MODEL_SORT_ALLOCATIONS,
+    MODEL_SORT_BYTES_ALLOCATED,
+    MODEL_SORT_GROWTH,
+    MODEL_SORT_PEAK,
+    MODEL_SORT_LEAKED,
+    MODEL_SORT_TEMPORARY,
+    MODEL_SORT_FUNCTION,
+    MODEL_SORT_FILE,
+    MODEL_SORT_COUNT
+};
+
+/* Sorts rows by key, largest first for figures and A-Z for names (reverse
+ * flips it); ties by site id, so the order is stable across redraws. */
+void model_rows_sort(const struct model *m, struct model_row *rows, uint32_t n, int key,
+                     int reverse);
+
+#define MODEL_FILTER_ACTIVE 1u    /* drop rows with no live bytes and no allocations */
+#define MODEL_FILTER_LEAKS 2u     /* keep rows with leaked bytes */
+#define MODEL_FILTER_TEMPORARY 4u /* keep rows with temporary allocations */
+#define MODEL_FILTER_LIVE 8u      /* keep rows with live bytes > 0 at the time */
+
+struct model_filter {
+    const char *text; /* case-insensitive substring of function, file or module; NULL any */
+    uint32_t tag;     /* MODEL_NONE: any */
+    uint32_t thread;  /* MODEL_NONE: any */
+    unsigned flags;   /* MODEL_FILTER_* */
+};
+
+/* Keeps the rows that pass f, in order, compacted to the front. Returns the
+ * new count. */
+uint32_t model_rows_filter(const struct model *m, struct model_row *rows, uint32_t n,
+                           const struct model_filter *f);
+
+/* ---- the stack tree of a site ------------------------------------------- */
+
+enum model_tree_dir {
+    MODEL_TREE_TOP_DOWN = 0, /* roots are the outermost frames (main), leaves allocate */
+    MODEL_TREE_BOTTOM_UP = 1 /* roots are the allocating frames, children their callers */
+};
+
+struct model_tree_node {
+    uint64_t key;          /* stable across rebuilds and time: hash of the frame path */
+    uint32_t parent;       /* index, MODEL_NONE for a root */
+    uint32_t first_child;  /* index, MODEL_NONE; children sorted by incl_bytes, largest first */
+    uint32_t next_sibling; /* index, MODEL_NONE */
+    uint32_t depth;        /* 0 for roots */
+    const struct model_frame *frame;
+    int64_t own_bytes, own_blocks;   /* of stacks that end here */
+    int64_t incl_bytes, incl_blocks; /* this node and below */
+    uint64_t allocations;            /* inclusive, up to the time */
+    uint64_t bytes_allocated;        /* inclusive, up to the time */
+};
+
+struct model_tree {
+    struct model_tree_node *nodes; /* nodes[0..n); roots have parent MODEL_NONE */
+    uint32_t n;
+    uint32_t first_root;           /* MODEL_NONE when the tree is empty */
+    uint32_t cap;                  /* private */
+};
+
+/*
+ * Builds the tree of every stack attributed to `site` with figures at the
+ * query's time (q->at, q->time; window and sparkline ignored). Reuses t's
+ * memory; a zeroed struct is empty. site == MODEL_NONE builds the tree of
+ * all stacks. Nodes are in depth-first order (a node's subtree follows it).
+ * Returns 0 or -1 when out of memory.
+ */
+int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q,
+                     int dir, struct model_tree *t);
+void model_tree_free(struct model_tree *t);
+
+/* Index of the node with this key, or MODEL_NONE (to restore a cursor). */
+uint32_t model_tree_find(const struct model_tree *t, uint64_t key);
+
+/* ---- objects ------------------------------------------------------------ */
+
+struct model_object {
+    uint64_t addr, size;
+    uint32_t stack, thread, tag;
+    int64_t time; /* allocation time */
+};
+
+/*
+ * The live objects of a site (MODEL_NONE: all sites) allocated at or before
+ * `time` that are live in the latest state, oldest first, at most max. The
+ * array is malloc'ed for the caller (free it); *total gets the number of
+ * matches before the max cut. Returns the count, or -1 when out of memory.
+ * Objects exist only for blocks whose ALLOC the model saw (events).
+ */
+int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
+                  struct model_object **out, uint64_t *total);
+
+/* The last RESPONSE received (copied out of the wire message). seq counts
+ * responses, so a view sees a new one. READ: bytes/n_bytes; OBJECTS:
+ * objects/n_objects and total; status != 0: message. */
+struct model_response {
+    uint64_t seq;          /* 0: none yet */
+    uint32_t id;
+    int32_t status;
+    uint32_t kind;         /* enum wire_req */
+    const char *message;
+    uint64_t addr, size, total;
+    const unsigned char *bytes;
+    uint32_t n_bytes;
+    const struct model_object *objects;
+    uint32_t n_objects;
+};
+const struct model_response *model_last_response(const struct model *m);
+
+/* The stack of a stack id as frames, leaf first; returns the depth (<= max). */
+uint32_t model_stack_frames(const struct model *m, uint32_t stack,
+                            const struct model_frame **out, uint32_t max);
+
+#endif
