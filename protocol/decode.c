@@ -393,6 +393,8 @@ int decode_feed(struct decode *d, const void *bytes, size_t n)
 {
     if (d->dead)
         return d->dead;
+    if (n == 0)
+        return 0;
     if (d->off > 0 && (d->off == d->len || d->off > d->cap / 2)) {
         memmove(d->buf, d->buf + d->off, d->len - d->off);
         d->len -= d->off;

@@ -1,0 +1,351 @@
+/*
+ * test_protocol.c - round trips, truncation and corruption of the wire format
+ * and of the record file layer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "encode.h"
+#include "recfile.h"
+#include "wire.h"
+
+static char mem[1 << 16];
+
+/* A stream with one message of every kind the collector sends. */
+static size_t build_stream(char *out, size_t cap)
+{
+    struct encode_buf b;
+    struct wire_stack_node nodes[] = {{1, 0, 0x401000}, {2, 1, 0x401234}};
+    struct wire_event ev[] = {
+        {.op = WIRE_OP_THREAD, .id = 3},
+        {.op = WIRE_OP_ALLOC, .time = 1000, .stack = 2, .size = 100, .addr = 0x5000},
+        {.op = WIRE_OP_REALLOC, .time = 1500, .stack = 2, .size = 200, .old_addr = 0x5000,
+         .addr = 0x4000},
+        {.op = WIRE_OP_TAG, .id = 7},
+        {.op = WIRE_OP_FREE, .time = 900, .addr = 0x4000},
+    };
+    struct wire_totals t = {.time = 10000000, .heap_bytes = 200, .heap_blocks = 1, .rss = 4096,
+                            .allocations = 2, .frees = 1, .bytes_allocated = 300};
+    struct wire_site s[] = {{2, 200, 1, 2, 300}, {1, -5, -1, 0, 0}};
+    struct wire_inline in[] = {{"inner", "a.c", 3}};
+    struct wire_frame f = {0x401234, 1, "leaf", "x.c", 42, in, 1};
+    struct wire_history_row h[] = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+
+    encode_init(&b, out, cap);
+    assert_int_equal(encode_hello(&b, 1234, "/bin/prog", 99, 4096, 64, 0), 0);
+    assert_int_equal(encode_module(&b, 1, "/bin/prog", 0x400000, 0x2000, "abcd"), 0);
+    assert_int_equal(encode_frame(&b, &f), 0);
+    assert_int_equal(encode_stacks(&b, nodes, 2), 0);
+    assert_int_equal(encode_thread(&b, 3, 4321, "worker"), 0);
+    assert_int_equal(encode_tag(&b, 7, "loader"), 0);
+    assert_int_equal(encode_marker(&b, 500, "load app"), 0);
+    assert_int_equal(encode_events(&b, 1000, ev, 5), 0);
+    assert_int_equal(encode_tick(&b, &t, s, 2), 0);
+    assert_int_equal(encode_snapshot(&b, &t, s, 1), 0);
+    assert_int_equal(encode_history(&b, h, 2), 0);
+    assert_int_equal(encode_missed(&b, 77), 0);
+    assert_int_equal(encode_end(&b, 123, WIRE_END_EXIT, 3), 0);
+    return b.len;
+}
+
+static void test_roundtrip(void **state)
+{
+    size_t n = build_stream(mem, sizeof(mem));
+    struct decode d;
+    struct wire_msg m;
+    struct wire_event e;
+    struct events_iter it;
+    struct wire_site s;
+    struct wire_stack_node node;
+    struct wire_history_row row;
+    struct wire_str fn, file;
+    uint32_t line;
+
+    decode_init(&d);
+    assert_int_equal(decode_feed(&d, mem, n), 0);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_HELLO);
+    assert_int_equal(m.u.hello.pid, 1234);
+    assert_int_equal(m.u.hello.exe.len, 9);
+    assert_memory_equal(m.u.hello.exe.ptr, "/bin/prog", 9);
+    assert_int_equal(m.u.hello.max_depth, 64);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_MODULE);
+    assert_int_equal(m.u.module.base, 0x400000);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_FRAME);
+    assert_int_equal(m.u.frame.line, 42);
+    assert_int_equal(m.u.frame.inlined.n, 3);
+    assert_int_equal(decode_inline_at(&m.u.frame.inlined, 0, &fn, &file, &line), 1);
+    assert_memory_equal(fn.ptr, "inner", 5);
+    assert_int_equal(line, 3);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_STACKS);
+    assert_int_equal(wire_list_count(&m.u.stacks, 3), 2);
+    assert_int_equal(decode_stack_at(&m.u.stacks, 1, &node), 1);
+    assert_int_equal(node.id, 2);
+    assert_int_equal(node.parent, 1);
+    assert_int_equal(node.ip, 0x401234);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_THREAD);
+    assert_int_equal(m.u.thread.os_tid, 4321);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_TAG);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_MARKER);
+    assert_int_equal(m.u.marker.time, 500);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_EVENTS);
+    decode_events_begin(&it, &m);
+    assert_int_equal(decode_events_next(&it, &e), 1);
+    assert_int_equal(e.op, WIRE_OP_THREAD);
+    assert_int_equal(e.id, 3);
+    assert_int_equal(decode_events_next(&it, &e), 1);
+    assert_int_equal(e.op, WIRE_OP_ALLOC);
+    assert_int_equal(e.time, 1000);
+    assert_int_equal(e.addr, 0x5000);
+    assert_int_equal(e.size, 100);
+    assert_int_equal(e.stack, 2);
+    assert_int_equal(decode_events_next(&it, &e), 1);
+    assert_int_equal(e.op, WIRE_OP_REALLOC);
+    assert_int_equal(e.old_addr, 0x5000);
+    assert_int_equal(e.addr, 0x4000);
+    assert_int_equal(e.size, 200);
+    assert_int_equal(decode_events_next(&it, &e), 1);
+    assert_int_equal(e.op, WIRE_OP_TAG);
+    assert_int_equal(e.id, 7);
+    assert_int_equal(decode_events_next(&it, &e), 1);
+    assert_int_equal(e.op, WIRE_OP_FREE);
+    assert_int_equal(e.time, 900); /* times may go backwards across threads */
+    assert_int_equal(e.addr, 0x4000);
+    assert_int_equal(decode_events_next(&it, &e), 0);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_TICK);
+    assert_int_equal(m.u.state.totals.bytes_allocated, 300);
+    assert_int_equal(decode_site_at(&m.u.state.sites, 1, &s), 1);
+    assert_int_equal(s.live_bytes, -5);
+    assert_int_equal(s.live_blocks, -1);
+
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_SNAPSHOT);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_HISTORY);
+    assert_int_equal(decode_history_at(&m.u.history, 1, &row), 1);
+    assert_int_equal(row.rss, 8);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.u.missed, 77);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_END);
+    assert_int_equal(m.u.end.status, 3);
+    assert_int_equal(decode_next(&d, &m), WIRE_ENEEDMORE);
+    decode_free(&d);
+}
+
+/* Every cut of a valid stream is "need more", never an error; the messages
+ * before the cut all come out. */
+static void test_every_truncation(void **state)
+{
+    size_t n = build_stream(mem, sizeof(mem));
+    size_t full = 0;
+    struct decode d;
+    struct wire_msg m;
+
+    decode_init(&d);
+    decode_feed(&d, mem, n);
+    while (decode_next(&d, &m) == 1)
+        full++;
+    decode_free(&d);
+    assert_int_equal(full, 13);
+
+    for (size_t cut = 0; cut < n; cut++) {
+        size_t got = 0;
+        int r;
+
+        decode_init(&d);
+        decode_feed(&d, mem, cut);
+        while ((r = decode_next(&d, &m)) == 1)
+            got++;
+        assert_int_equal(r, WIRE_ENEEDMORE);
+        assert_true(got < full);
+        /* the rest arrives byte by byte */
+        for (size_t i = cut; i < n; i++) {
+            decode_feed(&d, mem + i, 1);
+            while ((r = decode_next(&d, &m)) == 1)
+                got++;
+            assert_int_equal(r, WIRE_ENEEDMORE);
+        }
+        assert_int_equal(got, full);
+        decode_free(&d);
+    }
+}
+
+static int decode_bytes(const void *bytes, size_t n)
+{
+    struct decode d;
+    struct wire_msg m;
+    int r;
+
+    decode_init(&d);
+    decode_feed(&d, bytes, n);
+    while ((r = decode_next(&d, &m)) == 1)
+        ;
+    decode_free(&d);
+    return r;
+}
+
+static void test_corrupt(void **state)
+{
+    /* not an array */
+    assert_int_equal(decode_bytes("\x01", 1), WIRE_ECORRUPT);
+    /* reserved byte 0xc1 */
+    assert_int_equal(decode_bytes("\x92\x01\xc1", 3), WIRE_ECORRUPT);
+    /* array claiming 4 billion elements: too big, decided before any allocation */
+    assert_int_equal(decode_bytes("\xdd\xff\xff\xff\xff", 5), WIRE_ETOOBIG);
+    /* string claiming 4 GB */
+    assert_int_equal(decode_bytes("\x92\x06\xdb\xff\xff\xff\xff", 7), WIRE_ETOOBIG);
+    /* type 0 and a string as the type */
+    assert_int_equal(decode_bytes("\x91\x00", 2), WIRE_ECORRUPT);
+    assert_int_equal(decode_bytes("\x91\xa1x", 3), WIRE_ECORRUPT);
+    /* HELLO with too few fields */
+    assert_int_equal(decode_bytes("\x92\x01\x01", 3), WIRE_ECORRUPT);
+    /* STACKS whose list is not a multiple of 3 */
+    assert_int_equal(decode_bytes("\x92\x04\x92\x01\x00", 5), WIRE_ECORRUPT);
+    /* an unknown newer message type is skipped, not an error */
+    assert_int_equal(decode_bytes("\x92\x63\x01", 3), WIRE_ENEEDMORE);
+    /* a newer protocol version is refused with its own code */
+    assert_int_equal(decode_bytes("\x98\x01\x63\x01\xc0\x00\x00\x00\x00", 9), WIRE_EVERSION);
+}
+
+static void test_stack_parent_order(void **state)
+{
+    struct encode_buf b;
+    struct wire_stack_node bad[] = {{1, 1, 0x10}};
+    struct decode d;
+    struct wire_msg m;
+    struct wire_stack_node node;
+
+    encode_init(&b, mem, sizeof(mem));
+    encode_stacks(&b, bad, 1);
+    decode_init(&d);
+    decode_feed(&d, mem, b.len);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(decode_stack_at(&m.u.stacks, 0, &node), WIRE_ECORRUPT);
+    decode_free(&d);
+}
+
+static void test_encoder_full_buffer(void **state)
+{
+    char small[20];
+    struct encode_buf b;
+
+    encode_init(&b, small, sizeof(small));
+    assert_int_equal(encode_thread(&b, 1, 2, "a"), 0);
+    size_t len = b.len;
+    assert_int_equal(encode_hello(&b, 1, "/a/very/long/executable/path", 0, 4096, 64, 0),
+                     WIRE_ENOSPACE);
+    assert_int_equal(b.len, len); /* nothing appended */
+}
+
+static void roundtrip_file(int level, int cut_tail)
+{
+    char path[] = "/tmp/heapline-test-XXXXXX";
+    int fd = mkstemp(path);
+    struct recfile_writer w;
+    struct recfile_reader r;
+    size_t n = build_stream(mem, sizeof(mem));
+    static char back[1 << 17];
+    size_t got = 0;
+    ssize_t k;
+
+    assert_true(fd >= 0);
+    assert_int_equal(recfile_writer_open(&w, fd, level), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(recfile_write(&w, mem, n, 1), 0);
+    if (!cut_tail)
+        assert_int_equal(recfile_writer_close(&w), 0);
+    else
+        recfile_writer_close(&w); /* then cut below */
+    if (cut_tail)
+        assert_int_equal(ftruncate(fd, lseek(fd, 0, SEEK_END) - 3), 0);
+    close(fd);
+
+    assert_int_equal(recfile_open(&r, path), 0);
+    while ((k = recfile_read(&r, back + got, sizeof(back) - got)) > 0)
+        got += (size_t)k;
+    assert_int_equal(k, 0);
+    if (!cut_tail) {
+        assert_int_equal(got, 4 * n);
+        assert_memory_equal(back, mem, n);
+        assert_memory_equal(back + 3 * n, mem, n);
+        assert_false(r.truncated);
+    } else {
+        assert_true(got >= 3 * n); /* everything flushed before the cut */
+        assert_memory_equal(back + 2 * n, mem, n);
+        if (level > 0)
+            assert_true(r.truncated);
+    }
+    recfile_close(&r);
+    unlink(path);
+}
+
+static void test_recfile_zstd(void **state)
+{
+    roundtrip_file(3, 0);
+}
+
+static void test_recfile_raw(void **state)
+{
+    roundtrip_file(0, 0);
+}
+
+static void test_recfile_truncated(void **state)
+{
+    roundtrip_file(3, 1);
+}
+
+static void test_recfile_not_a_recording(void **state)
+{
+    struct recfile_reader r;
+    char path[] = "/tmp/heapline-test-XXXXXX";
+    int fd = mkstemp(path);
+
+    assert_int_equal(write(fd, "hello world, not a recording", 28), 28);
+    close(fd);
+    assert_int_equal(recfile_open(&r, path), WIRE_EMAGIC);
+    unlink(path);
+    assert_int_equal(recfile_open(&r, "/nonexistent/heapline"), WIRE_EIO);
+    assert_string_equal(wire_strerror(WIRE_EMAGIC), "not a heapline recording");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_stack_parent_order),
+        cmocka_unit_test(test_encoder_full_buffer),
+        cmocka_unit_test(test_recfile_zstd),
+        cmocka_unit_test(test_recfile_raw),
+        cmocka_unit_test(test_recfile_truncated),
+        cmocka_unit_test(test_recfile_not_a_recording),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
