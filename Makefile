@@ -65,7 +65,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps test unit integration backrefs e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -134,10 +134,14 @@ integration: all
 e2e: all
 	$(Q)BUILD=$(BUILD) tests/e2e/run.sh
 
+backrefs: all
+	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory backrefs
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_TIME=5
 	@echo "make test: all passed"
