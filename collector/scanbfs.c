@@ -1,0 +1,462 @@
+/*
+ * scanbfs.c - breadth-first backreference search, without malloc.
+ *
+ * The cost of a level is one pass over every root word and every live block
+ * word; the check per word is designed around the SMALL frontier of the level
+ * (at most max_fanout blocks, plus the target at level 0), not around the
+ * millions of live blocks: a subtraction and one unsigned compare against the
+ * frontier's [min, max) span, then a bit of an 8 KiB page filter, and only then
+ * a binary search in the sorted frontier ranges. Blocks are radix-sorted by
+ * address first so the heap is walked in address order (prefetch-friendly).
+ *
+ * Invariant: node i > 0 always points into a node j < i (BFS order), so every
+ * chain walked through `to` reaches node 0 (the target).
+ */
+#include "scanbfs.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+struct blk {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t stack;
+    uint32_t pad;
+};
+
+#define FILTER_BITS 16 /* page filter: 2^16 bits = 8 KiB */
+#define FILTER_WORDS ((1u << FILTER_BITS) / 64)
+#define FILTER_MASK ((1u << FILTER_BITS) - 1)
+
+struct frontier_range {
+    uint64_t lo, hi;
+    uint32_t node;
+};
+
+struct bfs {
+    const struct scanbfs_params *p;
+    struct blk *blocks;
+    size_t n_blocks, cap_blocks;
+    uint64_t *visited; /* bit per block: already a node */
+    struct scanbfs_node *nodes;
+    size_t n_nodes;
+    /* frontier of the level being scanned, sorted by lo */
+    struct frontier_range *fr;
+    size_t n_fr;
+    uint64_t fmin, fspan;
+    uint64_t filter[FILTER_WORDS];
+    /* this level */
+    uint32_t level;
+    uint32_t added;     /* heap nodes added at this level */
+    uint32_t roots;     /* root nodes in all */
+    uint32_t max_fanout, max_roots;
+    uint32_t flags;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Populated at once: one mmap call instead of a page fault per 4 KiB. */
+static void *map(size_t bytes)
+{
+    void *p;
+
+    if (bytes == 0)
+        bytes = 1;
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+             0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
+}
+
+size_t scanbfs_max_nodes(const struct scanbfs_params *p)
+{
+    size_t depth = p->max_depth ? p->max_depth : 10;
+    size_t fanout = p->max_fanout ? p->max_fanout : 64;
+    size_t roots = p->max_roots ? p->max_roots : fanout;
+
+    return 1 + depth * fanout + roots;
+}
+
+/* ---- collecting and sorting the blocks ---- */
+
+static void collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stack)
+{
+    struct bfs *s = arg;
+    struct blk *b;
+
+    if (s->n_blocks >= s->cap_blocks)
+        return;
+    b = &s->blocks[s->n_blocks++];
+    b->addr = addr;
+    b->size = size;
+    b->stack = stack;
+    b->pad = 0;
+}
+
+#define RADIX_MAX_BITS 11 /* 2048 buckets: the scatter targets stay in L2 */
+
+/* LSD radix sort of a[0..n) by addr, using tmp[0..n) and hist (2^11
+ * counters). Keys are (addr - min) >> tz, tz being the alignment every
+ * address shares, so a heap of a few GiB sorts in 3 passes. Returns the array
+ * that holds the result (a or tmp). */
+static struct blk *radix_sort(struct blk *a, struct blk *tmp, size_t n, uint64_t *hist)
+{
+    uint64_t min = UINT64_MAX, max = 0, any = 0, span;
+    unsigned tz, bits, passes, width;
+    int sorted = 1;
+
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = a[i].addr;
+        if (k < min)
+            min = k;
+        if (k > max)
+            max = k;
+        any |= k;
+        if (i && a[i - 1].addr > k)
+            sorted = 0;
+    }
+    if (sorted || n < 2)
+        return a;
+    tz = any ? (unsigned)__builtin_ctzll(any) : 0;
+    span = (max - min) >> tz;
+    bits = span ? 64 - (unsigned)__builtin_clzll(span) : 1;
+    passes = (bits + RADIX_MAX_BITS - 1) / RADIX_MAX_BITS;
+    width = (bits + passes - 1) / passes;
+    for (unsigned p = 0; p < passes; p++) {
+        unsigned shift = p * width;
+        uint64_t mask = (1ull << width) - 1, sum = 0;
+        struct blk *t;
+
+        memset(hist, 0, sizeof(uint64_t) << width);
+        for (size_t i = 0; i < n; i++)
+            hist[(((a[i].addr - min) >> tz) >> shift) & mask]++;
+        for (uint64_t d = 0; d <= mask; d++) {
+            uint64_t c = hist[d];
+            hist[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[hist[(((a[i].addr - min) >> tz) >> shift) & mask]++] = a[i];
+        t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
+}
+
+/* Index of the block containing addr, or -1. A block of size 0 contains only
+ * its own address. */
+static long find_block(const struct bfs *s, uint64_t addr)
+{
+    size_t lo = 0, hi = s->n_blocks;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->blocks[mid].addr <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return -1;
+    lo--;
+    if (addr == s->blocks[lo].addr || addr - s->blocks[lo].addr < s->blocks[lo].size)
+        return (long)lo;
+    return -1;
+}
+
+/* ---- the frontier ---- */
+
+static void frontier_build(struct bfs *s, size_t first, size_t end)
+{
+    s->n_fr = 0;
+    memset(s->filter, 0, sizeof(s->filter));
+    for (size_t i = first; i < end; i++) {
+        const struct scanbfs_node *nd = &s->nodes[i];
+        struct frontier_range r;
+        size_t j;
+
+        if (nd->kind != SCANBFS_HEAP)
+            continue;
+        r.lo = nd->addr;
+        r.hi = nd->addr + (nd->size ? nd->size : 1);
+        r.node = (uint32_t)i;
+        /* insertion sort: the frontier is small */
+        for (j = s->n_fr; j > 0 && s->fr[j - 1].lo > r.lo; j--)
+            s->fr[j] = s->fr[j - 1];
+        s->fr[j] = r;
+        s->n_fr++;
+        if (((r.hi - 1) >> 12) - (r.lo >> 12) >= FILTER_MASK) {
+            memset(s->filter, 0xff, sizeof(s->filter));
+        } else {
+            for (uint64_t pg = r.lo >> 12; pg <= (r.hi - 1) >> 12; pg++)
+                s->filter[(pg & FILTER_MASK) >> 6] |= 1ull << (pg & 63);
+        }
+    }
+    if (s->n_fr) {
+        s->fmin = s->fr[0].lo;
+        s->fspan = 0;
+        for (size_t i = 0; i < s->n_fr; i++)
+            if (s->fr[i].hi - s->fmin > s->fspan)
+                s->fspan = s->fr[i].hi - s->fmin;
+    } else {
+        s->fmin = 0;
+        s->fspan = 0;
+    }
+}
+
+/* Frontier range index containing v, or -1. */
+static inline long frontier_find(const struct bfs *s, uint64_t v)
+{
+    uint64_t pg = v >> 12;
+    size_t lo = 0, hi = s->n_fr;
+
+    if (!(s->filter[(pg & FILTER_MASK) >> 6] & (1ull << (pg & 63))))
+        return -1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->fr[mid].lo <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return -1;
+    lo--;
+    return v < s->fr[lo].hi ? (long)lo : -1;
+}
+
+/* A word at word_addr (inside a root, or block b when kind == HEAP) holds v,
+ * which points into frontier range fi. */
+static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t holder_lo,
+                   uint64_t word_addr, uint64_t v, long fi)
+{
+    const struct frontier_range *r = &s->fr[fi];
+    struct scanbfs_node *to = &s->nodes[r->node];
+    struct scanbfs_node *nd;
+
+    to->inbound++;
+    if (kind == SCANBFS_HEAP) {
+        if (s->visited[b >> 6] & (1ull << (b & 63)))
+            return; /* already a node: an earlier level, or found at this one */
+        if (s->added >= s->max_fanout) {
+            s->flags |= SCANBFS_FANOUT_LIMIT;
+            return;
+        }
+        s->visited[b >> 6] |= 1ull << (b & 63);
+        s->added++;
+        nd = &s->nodes[s->n_nodes++];
+        nd->addr = s->blocks[b].addr;
+        nd->size = s->blocks[b].size;
+        nd->id = s->blocks[b].stack;
+        nd->inbound = 0;
+    } else {
+        if (s->roots >= s->max_roots) {
+            s->flags |= SCANBFS_FANOUT_LIMIT;
+            return;
+        }
+        s->roots++;
+        nd = &s->nodes[s->n_nodes++];
+        nd->addr = word_addr;
+        nd->size = 8;
+        nd->id = id;
+        nd->inbound = -1;
+    }
+    nd->kind = kind;
+    nd->offset = word_addr - holder_lo;
+    nd->interior = v - r->lo;
+    nd->to = r->node;
+    nd->level = s->level + 1;
+}
+
+/* Scans words [lo, hi) (lo 8-byte aligned). The hot loop: eight words at a
+ * time are tested against the frontier span with branch-free compares. */
+static void scan_words(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind,
+                       uint32_t id, size_t b, uint64_t holder_lo)
+{
+    const uint64_t *w = (const uint64_t *)(uintptr_t)lo_addr;
+    size_t n = (size_t)((hi_addr - lo_addr) / 8);
+    const uint64_t fmin = s->fmin, fspan = s->fspan;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        unsigned any = 0;
+        for (unsigned k = 0; k < 8; k++)
+            any |= (w[i + k] - fmin) < fspan;
+        if (__builtin_expect(any, 0)) {
+            for (unsigned k = 0; k < 8; k++) {
+                uint64_t v = w[i + k];
+                long fi;
+                if (v - fmin < fspan && (fi = frontier_find(s, v)) >= 0)
+                    on_hit(s, kind, id, b, holder_lo, (uint64_t)(uintptr_t)&w[i + k], v, fi);
+            }
+        }
+    }
+    for (; i < n; i++) {
+        uint64_t v = w[i];
+        long fi;
+        if (v - fmin < fspan && (fi = frontier_find(s, v)) >= 0)
+            on_hit(s, kind, id, b, holder_lo, (uint64_t)(uintptr_t)&w[i], v, fi);
+    }
+}
+
+static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n_roots)
+{
+    const struct scanbfs_params *p = s->p;
+
+    for (size_t i = 0; i < n_roots; i++) {
+        uint64_t lo = (roots[i].lo + 7) & ~(uint64_t)7, hi = roots[i].hi & ~(uint64_t)7;
+        if (hi <= lo)
+            continue;
+        if (p->skip_hi > p->skip_lo && lo < p->skip_hi && p->skip_lo < hi)
+            continue;
+        scan_words(s, lo, hi, roots[i].kind, roots[i].id, 0, roots[i].lo);
+    }
+    for (size_t b = 0; b < s->n_blocks; b++) {
+        uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
+        uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
+        if (hi > lo)
+            scan_words(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
+    }
+}
+
+int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
+                const struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
+                struct scanbfs_stats *st)
+{
+    uint64_t t0 = now_ns(), t1;
+    uint32_t max_depth = p->max_depth ? p->max_depth : 10;
+    uint32_t extra = p->extra_levels ? p->extra_levels : 1;
+    uint32_t root_level = 0; /* level (1-based hops) of the first root; 0: none */
+    size_t cap = src->n_blocks;
+    size_t blocks_bytes = cap * sizeof(struct blk);
+    size_t visited_bytes = (cap / 64 + 1) * 8;
+    size_t hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
+    size_t fr_bytes;
+    struct blk *a, *tmp, *sorted;
+    uint64_t *hist;
+    struct bfs *s;
+    size_t level_first, level_end;
+    long tb;
+
+    memset(st, 0, sizeof(*st));
+    *n_nodes = 0;
+    s = map(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    memset(s, 0, sizeof(*s));
+    s->p = p;
+    s->nodes = nodes;
+    s->max_fanout = p->max_fanout ? p->max_fanout : 64;
+    s->max_roots = p->max_roots ? p->max_roots : s->max_fanout;
+    fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
+    a = map(blocks_bytes);
+    tmp = map(blocks_bytes);
+    hist = map(hist_bytes);
+    s->visited = map(visited_bytes);
+    s->fr = map(fr_bytes);
+    if (!a || !tmp || !hist || !s->visited || !s->fr) {
+        unmap(a, blocks_bytes);
+        unmap(tmp, blocks_bytes);
+        unmap(hist, hist_bytes);
+        unmap(s->visited, visited_bytes);
+        unmap(s->fr, fr_bytes);
+        unmap(s, sizeof(*s));
+        return -ENOMEM;
+    }
+
+    s->blocks = a;
+    s->cap_blocks = cap;
+    src->for_each_block(src->ctx, collect_block, s);
+    sorted = radix_sort(a, tmp, s->n_blocks, hist);
+    s->blocks = sorted;
+    st->n_blocks = s->n_blocks;
+    for (size_t b = 0; b < s->n_blocks; b++)
+        st->heap_bytes += s->blocks[b].size;
+    for (size_t i = 0; i < n_roots; i++)
+        if (roots[i].hi > roots[i].lo)
+            st->root_bytes += roots[i].hi - roots[i].lo;
+    t1 = now_ns();
+    st->prep_ns = t1 - t0;
+
+    tb = find_block(s, p->target);
+    if (tb < 0) {
+        unmap(a, blocks_bytes);
+        unmap(tmp, blocks_bytes);
+        unmap(hist, hist_bytes);
+        unmap(s->visited, visited_bytes);
+        unmap(s->fr, fr_bytes);
+        unmap(s, sizeof(*s));
+        return -ENOENT;
+    }
+    s->visited[(size_t)tb >> 6] |= 1ull << ((size_t)tb & 63);
+    nodes[0].addr = s->blocks[tb].addr;
+    nodes[0].size = s->blocks[tb].size;
+    nodes[0].offset = 0;
+    nodes[0].interior = p->target - s->blocks[tb].addr;
+    nodes[0].inbound = 0;
+    nodes[0].kind = SCANBFS_HEAP;
+    nodes[0].id = s->blocks[tb].stack;
+    nodes[0].to = 0;
+    nodes[0].level = 0;
+    s->n_nodes = 1;
+
+    level_first = 0;
+    level_end = 1;
+    for (s->level = 0;; s->level++) {
+        frontier_build(s, level_first, level_end);
+        if (s->n_fr == 0)
+            break;
+        if (s->level >= max_depth) {
+            s->flags |= SCANBFS_DEPTH_LIMIT;
+            for (size_t i = level_first; i < level_end; i++)
+                if (nodes[i].kind == SCANBFS_HEAP)
+                    nodes[i].inbound = -1;
+            break;
+        }
+        if (root_level && s->level >= root_level + extra) {
+            s->flags |= SCANBFS_STOPPED_EARLY;
+            for (size_t i = level_first; i < level_end; i++)
+                if (nodes[i].kind == SCANBFS_HEAP)
+                    nodes[i].inbound = -1;
+            break;
+        }
+        s->added = 0;
+        scan_level(s, roots, n_roots);
+        st->levels++;
+        st->bytes_scanned += st->heap_bytes + st->root_bytes;
+        if (!root_level && s->roots) {
+            root_level = s->level + 1;
+            st->first_root_ns = now_ns() - t0;
+        }
+        level_first = level_end;
+        level_end = s->n_nodes;
+    }
+    st->scan_ns = now_ns() - t1;
+    if (!s->roots && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))
+        s->flags |= SCANBFS_UNREACHABLE;
+    st->flags = s->flags;
+    *n_nodes = s->n_nodes;
+
+    unmap(a, blocks_bytes);
+    unmap(tmp, blocks_bytes);
+    unmap(hist, hist_bytes);
+    unmap(s->visited, visited_bytes);
+    unmap(s->fr, fr_bytes);
+    unmap(s, sizeof(*s));
+    st->duration_ns = now_ns() - t0;
+    return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * scanbfs.h - the breadth-first backreference search over one address space.
+ *
+ * Given the live blocks (a scan_source), the root ranges (writable module
+ * segments, thread stacks) and a target address, finds the holders of the
+ * target's block level by level: each level scans every root word and every
+ * live block word once for values pointing into the current frontier (the
+ * blocks found at the previous level). The result is a tree of nodes in BFS
+ * order: node 0 is the target block, every other node holds a pointer into an
+ * earlier node (its `to`). Root nodes (globals, stack words) end chains.
+ *
+ * Never calls malloc and takes no lock: it runs in the forked scan child (and
+ * directly in tests and benchmarks). Memory comes from mmap and is returned
+ * before it returns.
+ */
+#ifndef HEAPLINE_SCANBFS_H
+#define HEAPLINE_SCANBFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scan.h"
+
+enum scanbfs_kind {
+    SCANBFS_HEAP = 1,   /* a live block */
+    SCANBFS_GLOBAL = 2, /* a word of a module's writable segment */
+    SCANBFS_STACK = 3   /* a word of a thread stack */
+};
+
+/* Result flags */
+#define SCANBFS_UNREACHABLE 1u   /* fully explored, no root holds the target: leaked */
+#define SCANBFS_DEPTH_LIMIT 2u   /* the last level's nodes were not scanned */
+#define SCANBFS_FANOUT_LIMIT 4u  /* some holders were left out (fan-out or root limit) */
+#define SCANBFS_STOPPED_EARLY 8u /* stopped one level after the first root */
+
+struct scanbfs_root {
+    uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
+    uint32_t kind;   /* SCANBFS_GLOBAL or SCANBFS_STACK */
+    uint32_t id;     /* GLOBAL: caller's module index; STACK: heapline thread id */
+};
+
+struct scanbfs_node {
+    uint64_t addr;     /* HEAP: block address; roots: address of the pointer word */
+    uint64_t size;     /* HEAP: block size; roots: 8 */
+    uint64_t offset;   /* HEAP: offset of the pointer inside the block; roots: from root lo */
+    uint64_t interior; /* offset inside node `to` the pointer points at (0: its start) */
+    int64_t inbound;   /* words anywhere pointing into this node; -1: not counted */
+    uint32_t kind;     /* enum scanbfs_kind */
+    uint32_t id;       /* HEAP: stack id; GLOBAL: module index; STACK: thread id */
+    uint32_t to;       /* index of the node this one points into (node 0: 0) */
+    uint32_t level;    /* hops from the target */
+};
+
+struct scanbfs_params {
+    uint64_t target;     /* an address inside a live block */
+    uint32_t max_depth;  /* hops; 0 means 10 */
+    uint32_t max_fanout; /* heap holders added per level; 0 means 64 */
+    uint32_t max_roots;  /* root nodes in all; 0 means max_fanout */
+    uint32_t extra_levels; /* levels still scanned after the first root (default 1) */
+    uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
+};
+
+struct scanbfs_stats {
+    uint32_t flags;
+    uint32_t levels;         /* levels scanned */
+    uint64_t n_blocks;       /* blocks in the snapshot */
+    uint64_t heap_bytes;     /* bytes of live blocks (one level) */
+    uint64_t root_bytes;     /* bytes of root ranges (one level) */
+    uint64_t bytes_scanned;  /* all levels */
+    uint64_t prep_ns;        /* collect and sort the blocks */
+    uint64_t scan_ns;        /* all levels */
+    uint64_t first_root_ns;  /* from start to the level that found the first root; 0: none */
+    uint64_t duration_ns;    /* everything */
+};
+
+/* Upper bound on the nodes scanbfs_run() writes for these parameters. */
+size_t scanbfs_max_nodes(const struct scanbfs_params *p);
+
+/* Runs the search. nodes must hold scanbfs_max_nodes(p) entries. Returns 0
+ * with *n_nodes and *st set, -ENOENT when target is in no live block, -ENOMEM
+ * when mmap fails. Async-signal-safe in the sense that matters after fork():
+ * only mmap, munmap and clock_gettime are called. */
+int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
+                const struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
+                struct scanbfs_stats *st);
+
+#endif
