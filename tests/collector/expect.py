@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""expect.py - check a `heapline report --json` output against expected figures.
+
+usage: expect.py NAME REPORT.json EXPR...
+
+EXPR (site figures are summed over every site whose function is FUNC; C++
+names match without their parameter list; a missing site counts as zeros):
+  FUNC.FIELD=N     exact     (FIELD: allocations bytes_allocated live_blocks live_bytes peak_bytes)
+  FUNC.FIELD>=N    at least; FUNC.FIELD<=N at most
+  .FIELD=N         a total of the report (.FIELD>=N, .FIELD<=N too)
+  FUNC.module~SUB  every site of FUNC has SUB in its module
+  FUNC!            no site of FUNC allocated anything
+  ~REGEX           some site's function matches REGEX (re.search)
+  named>=P         at least P% of the allocations are at sites with a function name
+  nonneg           no live figure is negative, anywhere
+  consistent       totals equal the sum over sites (allocations, bytes_allocated,
+                   live_blocks, live_bytes); needs every site in the report
+Prints "PASS NAME" or "FAIL NAME: what differed, expected vs got"; exits 1 on FAIL.
+"""
+import json
+import re
+import sys
+
+
+def base(fn):
+    fn = fn or ""
+    i = fn.find("(")
+    return fn[:i] if i > 0 else fn
+
+
+def main():
+    name, path, exprs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    try:
+        with open(path) as f:
+            text = f.read()
+        rep = json.loads(text)
+    except Exception as e:  # noqa: BLE001 - any failure is the test's failure
+        snippet = text[:160].replace("\n", " ") if "text" in locals() else ""
+        print(f"FAIL {name}: report is not JSON ({e}): {snippet!r}")
+        return 1
+    sites = rep.get("sites") or []
+    errs = []
+
+    def of(func):
+        return [s for s in sites if base(s.get("function")) == func]
+
+    def fig(func, field):
+        if func == "":
+            return rep.get(field)
+        return sum(s.get(field) or 0 for s in of(func))
+
+    for e in exprs:
+        m = re.fullmatch(r"([\w:~]*)\.(\w+)(=|>=|<=)(-?\d+)", e)
+        if m:
+            func, field, op, want = m.group(1), m.group(2), m.group(3), int(m.group(4))
+            got = fig(func, field)
+            ok = got is not None and (
+                (op == "=" and got == want) or (op == ">=" and got >= want) or (op == "<=" and got <= want))
+            if not ok:
+                where = func or "total"
+                more = "" if (func == "" or of(func)) else " (no such site)"
+                errs.append(f"{where}.{field} expected {op if op != '=' else ''}{want} got {got}{more}")
+            continue
+        m = re.fullmatch(r"(\w+)\.module~(.+)", e)
+        if m:
+            func, sub = m.group(1), m.group(2)
+            mods = [s.get("module") for s in of(func)]
+            if not mods or any(sub not in (x or "") for x in mods):
+                errs.append(f"{func}.module expected *{sub}* got {mods or '(no such site)'}")
+            continue
+        m = re.fullmatch(r"(\w+)!", e)
+        if m:
+            func = m.group(1)
+            if fig(func, "allocations"):
+                errs.append(f"{func} expected absent got {fig(func, 'allocations')} allocations")
+            continue
+        if e.startswith("~"):
+            rx = re.compile(e[1:])
+            if not any(rx.search(s.get("function") or "") for s in sites):
+                names = sorted({s.get("function") or "?" for s in sites})[:8]
+                errs.append(f"no site function matches /{e[1:]}/ (some are: {names})")
+            continue
+        m = re.fullmatch(r"named>=(\d+)", e)
+        if m:
+            tot = sum(s.get("allocations") or 0 for s in sites)
+            named = sum(s.get("allocations") or 0 for s in sites
+                        if re.match(r"[A-Za-z_]", s.get("function") or "")
+                        and not re.match(r"\?\?|0x", s.get("function") or ""))
+            pct = 100.0 * named / tot if tot else 0.0
+            if pct < int(m.group(1)):
+                errs.append(f"allocations at named sites expected >={m.group(1)}% got {pct:.1f}%")
+            continue
+        if e == "nonneg":
+            for s in sites + [rep]:
+                for field in ("live_blocks", "live_bytes"):
+                    if (s.get(field) or 0) < 0:
+                        errs.append(f"{s.get('function', 'total')}.{field} negative: {s.get(field)}")
+            continue
+        if e == "consistent":
+            for field in ("allocations", "bytes_allocated", "live_blocks", "live_bytes"):
+                tot, ssum = rep.get(field), sum(s.get(field) or 0 for s in sites)
+                if tot != ssum:
+                    errs.append(f"total {field} {tot} != sum over {len(sites)} sites {ssum}")
+            continue
+        errs.append(f"bad expression {e!r}")
+
+    if errs:
+        print(f"FAIL {name}: " + "; ".join(errs))
+        return 1
+    print(f"PASS {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,491 @@
+#!/bin/bash
+# tests/collector/run.sh - exactness tests of the collector and `heapline report`.
+#
+# Builds the small target programs of this folder into $BUILD/tests/collector,
+# records each with `heapline record`, and checks the figures of
+# `heapline report --json` per site (blocks, bytes, allocations) with expect.py.
+# One line per test: PASS, FAIL (what differed: expected vs got) or SKIP (a
+# missing tool, never a wrong figure). Exits 1 if any test failed.
+#
+# Environment: BUILD (default build), ONLY (a regex: run only the tests whose
+# name matches), KEEP=1 (keep the work directory).
+set -u
+
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+HL=$PWD/$BUILD/heapline
+LIB=$PWD/$BUILD/libheapline.so
+T=$PWD/$BUILD/tests/collector
+W=$T/work
+SRC=$PWD/tests/collector
+EXPECT="python3 $SRC/expect.py"
+ONLY=${ONLY:-.}
+TMO=${TMO:-180}
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+FAILS=""
+
+pass() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); FAILS="$FAILS $1"; }
+skip() { echo "SKIP $1: $2"; SKIPPED=$((SKIPPED + 1)); }
+want() { echo "$1" | grep -Eq -- "$ONLY"; }
+# expect NAME JSON EXPR...: one PASS/FAIL line from expect.py
+expect() {
+    local out
+    out=$($EXPECT "$@")
+    case $out in
+    PASS*) echo "$out"; PASSED=$((PASSED + 1)) ;;
+    *) echo "$out"; FAILED=$((FAILED + 1)); FAILS="$FAILS $1" ;;
+    esac
+}
+
+for f in "$HL" "$LIB"; do
+    if [ ! -e "$f" ]; then
+        echo "FAIL setup: $f is missing (make BUILD=$BUILD)"
+        exit 1
+    fi
+done
+
+# ---- build the targets ----
+mkdir -p "$T"
+rm -rf "$W"
+mkdir -p "$W"
+CFLAGS="-std=gnu11 -O0 -g -fno-omit-frame-pointer -Wall -Wno-unused-result -pthread"
+build() { # build OUT CC ARGS...: compile, or report the failure and exit
+    local out=$1
+    shift
+    if ! "$@" -o "$T/$out" 2>"$W/build-$out.log"; then
+        echo "FAIL build $out: $(head -5 "$W/build-$out.log")"
+        exit 1
+    fi
+}
+build t_alloc cc $CFLAGS "$SRC/t_alloc.c"
+build t_alloc_O2 cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_alloc.c"
+build t_peak cc $CFLAGS "$SRC/t_peak.c"
+build t_cxx g++ -std=c++17 -O0 -g -fno-omit-frame-pointer -Wall "$SRC/t_cxx.cpp"
+build t_threads cc $CFLAGS "$SRC/t_threads.c"
+build t_handoff cc $CFLAGS "$SRC/t_handoff.c"
+build t_fork cc $CFLAGS "$SRC/t_fork.c"
+build t_execd cc $CFLAGS "$SRC/t_execd.c"
+cp "$SRC/t_exec_wrapper.sh" "$T/t_exec_wrapper.sh"
+build libt_dlib.so cc $CFLAGS -shared -fPIC "$SRC/t_dlib.c"
+build t_dlopen cc $CFLAGS "$SRC/t_dlopen.c" -ldl
+build libt_ctorlib.so cc $CFLAGS -shared -fPIC "$SRC/t_ctorlib.c"
+build t_ctor cc $CFLAGS "$SRC/t_ctor.c" -L"$T" -lt_ctorlib -Wl,-rpath,"$T"
+build t_kill cc $CFLAGS "$SRC/t_kill.c"
+build t_exit_thread cc $CFLAGS "$SRC/t_exit_thread.c"
+build t_sockclient cc $CFLAGS "$SRC/t_sockclient.c"
+build t_sleeper cc $CFLAGS "$SRC/t_sleeper.c"
+
+# rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
+# sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
+rec() {
+    local name=$1
+    shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    env ${envs[@]+"${envs[@]}"} timeout "$TMO" "$HL" record -o "$W/$name.heapline" -- "$@" \
+        >"$W/$name.log" 2>&1 </dev/null
+    RC=$?
+}
+# rep NAME AT [FILE]: report --json at AT into $W/NAME.AT.json; sets RRC
+rep() {
+    local file=${3:-$W/$1.heapline}
+    timeout "$TMO" "$HL" report "$file" --json --at "$2" --top 1000000 \
+        >"$W/$1.$2.json" 2>"$W/$1.$2.err"
+    RRC=$?
+}
+# recorded NAME EXPECTED_RC: FAIL and return 1 if record or report failed
+recorded() {
+    if [ "$RC" != "$2" ]; then
+        fail "$1" "heapline record exited $RC, expected $2: $(tail -3 "$W/$1.log" | tr '\n' ' ')"
+        return 1
+    fi
+    if [ ! -s "$W/$1.heapline" ]; then
+        fail "$1" "no recording at $W/$1.heapline"
+        return 1
+    fi
+    return 0
+}
+reported() { # reported NAME AT
+    rep "$1" "$2" "${3:-}"
+    if [ "$RRC" != 0 ]; then
+        fail "$1@$2" "heapline report --json --at $2 exited $RRC: $(head -3 "$W/$1.$2.err" | tr '\n' ' ')"
+        return 1
+    fi
+    return 0
+}
+
+# ---- the malloc family, exact per site and in total ----
+ALLOC_EXPECT=(
+    site_malloc.allocations=10 site_malloc.bytes_allocated=5500 site_malloc.live_blocks=6
+    site_malloc.live_bytes=4500 site_malloc.peak_bytes=5500
+    site_malloc0.allocations=3 site_malloc0.bytes_allocated=0 site_malloc0.live_blocks=3
+    site_malloc0.live_bytes=0
+    site_calloc.allocations=4 site_calloc.bytes_allocated=960 site_calloc.live_blocks=3
+    site_calloc.live_bytes=720
+    site_realloc_src.allocations=2 site_realloc_src.bytes_allocated=200
+    site_realloc_src.live_blocks=0 site_realloc_src.live_bytes=0 site_realloc_src.peak_bytes=200
+    site_realloc_grow.allocations=1 site_realloc_grow.bytes_allocated=5000
+    site_realloc_grow.live_blocks=1 site_realloc_grow.live_bytes=5000
+    site_realloc_shrink.allocations=1 site_realloc_shrink.bytes_allocated=10
+    site_realloc_shrink.live_blocks=1 site_realloc_shrink.live_bytes=10
+    site_realloc_null.allocations=2 site_realloc_null.bytes_allocated=1554
+    site_realloc_null.live_blocks=2 site_realloc_null.live_bytes=1554
+    site_realloc0_src.allocations=1 site_realloc0_src.bytes_allocated=300
+    site_realloc0_src.live_blocks=0 site_realloc0_src.live_bytes=0
+    site_realloc_zero.allocations=0 site_realloc_zero.live_blocks=0 site_realloc_zero.live_bytes=0
+    site_realloc_loop.allocations=100 site_realloc_loop.bytes_allocated=80800
+    site_realloc_loop.live_blocks=1 site_realloc_loop.live_bytes=1600 site_realloc_loop.peak_bytes=1600
+    site_reallocarray.allocations=2 site_reallocarray.bytes_allocated=243
+    site_reallocarray.live_blocks=1 site_reallocarray.live_bytes=180
+    site_posix_memalign.allocations=3 site_posix_memalign.bytes_allocated=3000
+    site_posix_memalign.live_blocks=2 site_posix_memalign.live_bytes=2000
+    site_aligned_alloc.allocations=2 site_aligned_alloc.bytes_allocated=1024
+    site_aligned_alloc.live_blocks=2 site_aligned_alloc.live_bytes=1024
+    site_memalign.allocations=2 site_memalign.bytes_allocated=600
+    site_memalign.live_blocks=1 site_memalign.live_bytes=300
+    site_valloc.allocations=1 site_valloc.bytes_allocated=5000
+    site_valloc.live_blocks=1 site_valloc.live_bytes=5000
+    site_pvalloc.allocations=1 site_pvalloc.bytes_allocated=100
+    site_pvalloc.live_blocks=1 site_pvalloc.live_bytes=100
+    .allocations=135 .bytes_allocated=104291 .live_blocks=25 .live_bytes=21988 .peak_bytes=21988
+    nonneg consistent
+)
+for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
+    "alloc-fp:t_alloc:HEAPLINE_UNWIND=fp" "alloc-O2-nofp:t_alloc_O2:"; do
+    IFS=: read -r name prog envv <<<"$v"
+    want "$name" || continue
+    rec "$name" $envv -- "$T/$prog"
+    recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" "${ALLOC_EXPECT[@]}"
+done
+
+# ---- peak: exact even when it lasts microseconds ----
+for v in "peak:" "peak-held:300"; do
+    IFS=: read -r name arg <<<"$v"
+    want "$name" || continue
+    rec "$name" -- "$T/t_peak" $arg
+    recorded "$name" 0 || continue
+    reported "$name" end && expect "$name@end" "$W/$name.end.json" \
+        site_peak_a.allocations=10 site_peak_a.live_blocks=0 site_peak_a.peak_bytes=10485760 \
+        site_peak_b.allocations=5 site_peak_b.live_blocks=5 site_peak_b.live_bytes=5242880 \
+        site_peak_b.peak_bytes=5242880 .peak_bytes=10485760 .live_bytes=5242880 \
+        .allocations=15 .bytes_allocated=15728640 consistent
+    reported "$name" peak && expect "$name@peak" "$W/$name.peak.json" \
+        site_peak_a.live_blocks=10 site_peak_a.live_bytes=10485760 site_peak_b.live_blocks=0 \
+        site_peak_b.live_bytes=0 .live_bytes=10485760 .live_blocks=10
+done
+
+# ---- C++ new/delete: the site is the caller of operator new ----
+if want cxx; then
+    rec cxx -- "$T/t_cxx"
+    recorded cxx 0 && reported cxx end && expect cxx "$W/cxx.end.json" \
+        site_new_obj.allocations=5 site_new_obj.bytes_allocated=240 site_new_obj.live_blocks=3 \
+        site_new_obj.live_bytes=144 \
+        site_new_array.allocations=3 site_new_array.bytes_allocated=3000 \
+        site_new_array.live_blocks=2 site_new_array.live_bytes=2000 \
+        site_new_cookie.allocations=2 site_new_cookie.bytes_allocated=176 \
+        site_new_cookie.live_blocks=1 site_new_cookie.live_bytes=88 \
+        site_new_aligned.allocations=2 site_new_aligned.bytes_allocated=256 \
+        site_new_aligned.live_blocks=1 site_new_aligned.live_bytes=128 \
+        site_new_nothrow.allocations=1 site_new_nothrow.bytes_allocated=77 \
+        site_new_nothrow.live_blocks=1 site_new_nothrow.live_bytes=77 nonneg consistent
+fi
+
+# ---- threads ----
+if want threads; then
+    rec threads -- "$T/t_threads"
+    recorded threads 0 && reported threads end && expect threads "$W/threads.end.json" \
+        site_thread_alloc.allocations=800000 site_thread_alloc.bytes_allocated=329600000 \
+        site_thread_alloc.live_blocks=8000 site_thread_alloc.live_bytes=128000 nonneg consistent
+fi
+if want handoff; then
+    rec handoff -- "$T/t_handoff"
+    recorded handoff 0 && reported handoff end && expect handoff "$W/handoff.end.json" \
+        site_handoff.allocations=200000 site_handoff.bytes_allocated=8000000 \
+        site_handoff.live_blocks=0 site_handoff.live_bytes=0 nonneg consistent
+fi
+if want exit-thread; then
+    rec exit-thread -- "$T/t_exit_thread"
+    recorded exit-thread 0 && reported exit-thread end && expect exit-thread \
+        "$W/exit-thread.end.json" site_spin.allocations>=1000 site_spin.live_blocks'<='4 nonneg consistent
+fi
+
+# ---- fork: the child records to FILE.<pid>, the parent is unaffected ----
+FORK_PARENT=(site_parent_before.allocations=2 site_parent_before.live_blocks=2
+    site_parent_before.live_bytes=2000 site_parent_after.allocations=4
+    site_parent_after.live_blocks=4 site_parent_after.live_bytes=1000 site_child! nonneg consistent)
+if want fork; then
+    rec fork -- "$T/t_fork" "$W/fork.childpid"
+    if recorded fork 0; then
+        reported fork end && expect fork-parent "$W/fork.end.json" "${FORK_PARENT[@]}"
+        cpid=$(cat "$W/fork.childpid" 2>/dev/null)
+        if [ -z "$cpid" ]; then
+            fail fork-child "the target did not write its child's pid"
+        elif [ ! -s "$W/fork.heapline.$cpid" ]; then
+            fail fork-child "no child recording at fork.heapline.$cpid (files: $(cd "$W" && echo fork.heapline*))"
+        else
+            reported fork-child end "$W/fork.heapline.$cpid" && expect fork-child \
+                "$W/fork-child.end.json" site_child.allocations=3 site_child.live_blocks=3 \
+                site_child.live_bytes=1500 site_parent_before! site_parent_after! nonneg consistent
+        fi
+    fi
+    rec fork-off HEAPLINE_FORK=off -- "$T/t_fork" "$W/fork-off.childpid"
+    if recorded fork-off 0; then
+        reported fork-off end && expect fork-off-parent "$W/fork-off.end.json" "${FORK_PARENT[@]}"
+        extra=$(cd "$W" && ls fork-off.heapline.* 2>/dev/null)
+        if [ -n "$extra" ]; then
+            fail fork-off-child "HEAPLINE_FORK=off, yet a child recording exists: $extra"
+        else
+            pass fork-off-child "no child recording"
+        fi
+    fi
+fi
+
+# ---- exec: a wrapper script execs the real program ----
+if want exec; then
+    rec exec -- "$T/t_exec_wrapper.sh"
+    recorded exec 0 && reported exec end && expect exec "$W/exec.end.json" \
+        site_execd.allocations=6 site_execd.bytes_allocated=24576 site_execd.live_blocks=4 \
+        site_execd.live_bytes=16384 nonneg
+fi
+
+# ---- dlopen'd library, dlclose'd before exit ----
+if want dlopen; then
+    rec dlopen -- "$T/t_dlopen" "$T/libt_dlib.so"
+    recorded dlopen 0 && reported dlopen end && expect dlopen "$W/dlopen.end.json" \
+        lib_site_alloc.allocations=5 lib_site_alloc.bytes_allocated=500 \
+        lib_site_alloc.live_blocks=3 lib_site_alloc.live_bytes=300 \
+        lib_site_alloc.module~libt_dlib.so lib_site_ctor.allocations=1 \
+        lib_site_ctor.live_bytes=55 lib_site_ctor.module~libt_dlib.so nonneg consistent
+fi
+
+# ---- constructors before main (the executable's and a linked library's) ----
+if want ctor; then
+    rec ctor -- "$T/t_ctor"
+    recorded ctor 0 && reported ctor end && expect ctor "$W/ctor.end.json" \
+        ctor_site_early.allocations=2 ctor_site_early.live_bytes=128 \
+        ctor_site.allocations=7 ctor_site.live_blocks=7 ctor_site.live_bytes=861 \
+        ctorlib_site.allocations=3 ctorlib_site.live_bytes=963 ctorlib_site.module~libt_ctorlib.so \
+        main_site.allocations=1 main_site.live_bytes=10 nonneg consistent
+fi
+
+# ---- a program that dies: SIGKILL, abort, SIGSEGV ----
+for v in "kill:KILL:137" "abort:abort:134" "segv:segv:139"; do
+    IFS=: read -r name how code <<<"$v"
+    want "$name" || continue
+    rm -f "$W/$name.pid"
+    mode=$how
+    [ "$how" = KILL ] && mode=""
+    timeout "$TMO" "$HL" record -o "$W/$name.heapline" -- "$T/t_kill" "$W/$name.pid" $mode \
+        >"$W/$name.log" 2>&1 </dev/null &
+    rpid=$!
+    for _ in $(seq 100); do [ -s "$W/$name.pid" ] && break; sleep 0.1; done
+    if [ ! -s "$W/$name.pid" ]; then
+        kill "$rpid" 2>/dev/null
+        wait "$rpid"
+        fail "$name" "the target never started: $(tail -3 "$W/$name.log" | tr '\n' ' ')"
+        continue
+    fi
+    if [ "$how" = KILL ]; then
+        sleep 1 # the collector had a second to write what it knew
+        kill -KILL "$(cat "$W/$name.pid")"
+    fi
+    wait "$rpid"
+    RC=$?
+    recorded "$name" "$code" || continue
+    "$HL" report "$W/$name.heapline" >"$W/$name.txt" 2>&1
+    trc=$?
+    if [ "$trc" != 0 ]; then
+        fail "$name-report" "heapline report exited $trc: $(head -3 "$W/$name.txt" | tr '\n' ' ')"
+    elif ! grep -qi truncat "$W/$name.txt"; then
+        fail "$name-report" "no 'truncated' note in the text report of a killed program"
+    else
+        pass "$name-report" "exit 0, $(grep -i -m1 truncat "$W/$name.txt" | cut -c1-80)"
+    fi
+    reported "$name" end && expect "$name" "$W/$name.end.json" site_kill.allocations=1000 \
+        site_kill.live_blocks=1000 site_kill.live_bytes=64000 nonneg
+done
+
+# ---- real programs nobody here wrote: sqlite3, python3 ----
+# heaptrack_count OUT CMD...: heaptrack's "calls to allocation functions", or empty
+heaptrack_count() {
+    local out=$1
+    shift
+    rm -f "$out".*
+    (ulimit -v 8000000; timeout "$TMO" heaptrack -o "$out" "$@") >"$out.log" 2>&1 </dev/null || return 1
+    local f
+    f=$(ls "$out".*st "$out".zst "$out".gz 2>/dev/null | head -1)
+    [ -n "$f" ] || return 1
+    heaptrack_print -f "$f" 2>/dev/null | sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p'
+}
+# compare NAME OURS_JSON RESET_CMD CMD...: our allocation count against heaptrack's (2 runs)
+compare_heaptrack() {
+    local name=$1 json=$2 reset=$3
+    shift 3
+    if ! command -v heaptrack >/dev/null || ! command -v heaptrack_print >/dev/null; then
+        skip "$name-vs-heaptrack" "heaptrack is not installed"
+        return
+    fi
+    local ours a b
+    ours=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["allocations"])' "$json")
+    eval "$reset"
+    a=$(heaptrack_count "$W/ht-$name-1" "$@")
+    eval "$reset"
+    b=$(heaptrack_count "$W/ht-$name-2" "$@")
+    if [ -z "$a" ] || [ -z "$b" ]; then
+        skip "$name-vs-heaptrack" "heaptrack did not produce a count: $(tail -2 "$W/ht-$name-1.log" | tr '\n' ' ')"
+    elif [ "$a" = "$b" ] && [ "$ours" = "$a" ]; then
+        pass "$name-vs-heaptrack" "allocations $ours = heaptrack's $a"
+    elif [ "$a" != "$b" ] && [ "$ours" -ge "$(( a < b ? a : b ))" ] && [ "$ours" -le "$(( a > b ? a : b ))" ]; then
+        pass "$name-vs-heaptrack" "allocations $ours within heaptrack's two runs ($a, $b)"
+    else
+        fail "$name-vs-heaptrack" "allocations expected $a (heaptrack; second run $b) got $ours"
+    fi
+}
+
+if want sqlite; then
+    if ! command -v sqlite3 >/dev/null; then
+        skip sqlite "sqlite3 is not installed (apt-get install -y sqlite3)"
+    else
+        python3 - "$W/inserts.sql" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);\nBEGIN;\n")
+    for i in range(5000):
+        f.write(f"INSERT INTO t(name, v) VALUES('name-{i * 7919 % 10007}', {i * 0.5});\n")
+    f.write("COMMIT;\nCREATE INDEX t_name ON t(name);\n")
+    f.write("SELECT count(*), sum(v), max(name) FROM t;\n")
+EOF
+        SQL=(sqlite3 -batch "$W/db.sqlite" ".read $W/inserts.sql")
+        rm -f "$W/db.sqlite"
+        rec sqlite -- "${SQL[@]}"
+        if recorded sqlite 0 && reported sqlite end; then
+            expect sqlite "$W/sqlite.end.json" .allocations'>='5000 .live_bytes'>='0 nonneg \
+                consistent named'>='90 '~^sqlite3'
+            compare_heaptrack sqlite "$W/sqlite.end.json" "rm -f $W/db.sqlite" "${SQL[@]}"
+        fi
+    fi
+fi
+
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+PYCODE='d = {i: str(i) * 3 for i in range(20000)}
+import json
+s = json.dumps(d)
+l = [list(range(i % 50)) for i in range(5000)]
+print(len(s), sum(map(len, l)))'
+if want python; then
+    if [ -z "$PY" ]; then
+        skip python "python3 is not installed"
+    else
+        rec python PYTHONMALLOC=malloc PYTHONHASHSEED=0 -- "$PY" -B -S -c "$PYCODE"
+        if recorded python 0 && reported python end; then
+            expect python "$W/python.end.json" .allocations'>='20000 nonneg consistent \
+                named'>='90 '~PyMem_|_PyObject_|PyObject_'
+            compare_heaptrack python "$W/python.end.json" ":" \
+                env PYTHONMALLOC=malloc PYTHONHASHSEED=0 "$PY" -B -S -c "$PYCODE"
+        fi
+        # `python3` as a shell-script wrapper that execs the interpreter (pyenv's shim)
+        P3=$(command -v python3)
+        if head -c 2 "$P3" | grep -q '#!'; then
+            rec python-wrapper PYTHONMALLOC=malloc PYTHONHASHSEED=0 -- python3 -B -S -c "$PYCODE"
+            recorded python-wrapper 0 && reported python-wrapper end && expect python-wrapper \
+                "$W/python-wrapper.end.json" .allocations'>='20000 '~PyMem_|_PyObject_|PyObject_'
+        else
+            skip python-wrapper "python3 ($P3) is not a script here"
+        fi
+    fi
+fi
+
+# ---- security: socket directory 0700, socket 0600, other users refused ----
+# wait_socket DIR: print the first socket in DIR within 5 s
+wait_socket() {
+    local s
+    for _ in $(seq 50); do
+        s=$(find "$1" -maxdepth 1 -type s 2>/dev/null | head -1)
+        [ -n "$s" ] && { echo "$s"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+# as UID CMD...: run CMD as UID (group the same), no supplementary groups
+as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups "$@"; }
+if want security; then
+    if ! command -v setpriv >/dev/null || [ "$(id -u)" != 0 ]; then
+        skip security "needs root and setpriv (util-linux)"
+    else
+        # 1. the collector of root: default directory, modes, another user refused by the modes
+        dir=/tmp/heapline-0
+        env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET LD_PRELOAD="$LIB" "$T/t_sleeper" 4000 \
+            >"$W/sec1.log" 2>&1 &
+        tpid=$!
+        if ! sock=$(wait_socket "$dir"); then
+            fail security-socket "no socket in $dir within 5 s ($(tail -2 "$W/sec1.log" | tr '\n' ' '))"
+        else
+            dm=$(stat -c '%a %u' "$dir")
+            sm=$(stat -c '%a %u' "$sock")
+            if [ "$dm" = "700 0" ] && [ "$sm" = "600 0" ]; then
+                pass security-modes "$dir 0700, $(basename "$sock") 0600, owned by uid 0"
+            else
+                fail security-modes "expected dir '700 0' socket '600 0', got dir '$dm' socket '$sm'"
+            fi
+            own=$("$T/t_sockclient" "$sock")
+            other=$(as 65534 "$T/t_sockclient" "$sock")
+            case "$own|$other" in
+            accepted*"|refused"*) pass security-other-user "same user: $own; uid 65534: $other" ;;
+            *) fail security-other-user "expected same user accepted, uid 65534 refused; got '$own', '$other'" ;;
+            esac
+        fi
+        wait "$tpid"
+
+        # 2. SO_PEERCRED: a client that may pass the file modes (CAP_DAC_OVERRIDE) but is
+        #    another user is still refused by the peer uid check
+        rm -rf /tmp/heapline-65533
+        as 65533 env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET LD_PRELOAD="$LIB" "$T/t_sleeper" 4000 \
+            >"$W/sec2.log" 2>&1 &
+        tpid=$!
+        if ! sock=$(wait_socket /tmp/heapline-65533); then
+            fail security-peercred "no socket in /tmp/heapline-65533 within 5 s ($(tail -2 "$W/sec2.log" | tr '\n' ' '))"
+        else
+            own=$(as 65533 "$T/t_sockclient" "$sock")
+            other=$(as 65534 --inh-caps=+dac_override --ambient-caps=+dac_override \
+                "$T/t_sockclient" "$sock" 2>&1)
+            case "$own|$other" in
+            accepted*"|refused-closed"*) pass security-peercred "uid 65533: $own; uid 65534 with CAP_DAC_OVERRIDE: $other" ;;
+            accepted*"|refused-connect"*)
+                skip security-peercred "could not bypass the file modes to test SO_PEERCRED ($other)" ;;
+            *) fail security-peercred "expected uid 65533 accepted, uid 65534 (CAP_DAC_OVERRIDE) refused after connect; got '$own', '$other'" ;;
+            esac
+        fi
+        wait "$tpid"
+
+        # 3. a socket directory writable by others, or owned by another user, is refused
+        for v in "65532:65532:777" "65531:0:700"; do
+            IFS=: read -r u owner mode <<<"$v"
+            d=/tmp/heapline-$u
+            rm -rf "$d"
+            mkdir -m "$mode" "$d"
+            chown "$owner" "$d"
+            chmod "$mode" "$d"
+            as "$u" env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET LD_PRELOAD="$LIB" "$T/t_sleeper" 1000 \
+                >"$W/sec3-$u.log" 2>&1
+            rc=$?
+            s=$(find "$d" -maxdepth 1 -type s 2>/dev/null | head -1)
+            if [ "$rc" != 0 ]; then
+                fail "security-baddir-$mode-owner$owner" "the program exited $rc: $(tail -2 "$W/sec3-$u.log" | tr '\n' ' ')"
+            elif [ -n "$s" ]; then
+                fail "security-baddir-$mode-owner$owner" "socket created in $d (mode $mode, owner $owner): $s"
+            else
+                pass "security-baddir-$mode-owner$owner" "no socket; said: $(head -1 "$W/sec3-$u.log" | cut -c1-90)"
+            fi
+            rm -rf "$d"
+        done
+    fi
+fi
+
+echo "collector tests: $PASSED passed, $FAILED failed, $SKIPPED skipped${FAILS:+ (failed:$FAILS)}"
+[ "${KEEP:-0}" = 1 ] || [ "$FAILED" != 0 ] || rm -rf "$W"
+[ "$FAILED" = 0 ]
