@@ -109,6 +109,11 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 	    $(LDFLAGS) $(CMOCKA_LIBS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm $(TEST_LIBS_$*)
 
 # --- per-test extra objects (append here) ---
+SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
+             $(BUILD)/pic/collector/scanroots.o
+TEST_OBJS_scan := $(SCAN_OBJS)
+TEST_LIBS_scan := -lelf
+$(BUILD)/tests/test_scan: $(SCAN_OBJS)
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \

@@ -55,4 +55,9 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b);
 /* Reaps the child (killing it if still running) and frees the job. */
 void scan_job_free(struct scan_job *job);
 
+/* For tests and benchmarks (no socket): polls and reads until the job is
+ * complete or timeout_ms passes. Returns scan_job_read()'s result, 0 on
+ * timeout. */
+int scan_job_wait(struct scan_job *job, int timeout_ms);
+
 #endif

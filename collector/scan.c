@@ -1,0 +1,390 @@
+/*
+ * scan.c - backreference scan jobs: snapshot by fork, search in the child,
+ * name and encode in the parent.
+ *
+ * The child is made with a raw clone(2) with no exit signal rather than
+ * fork(): no atfork handler runs on either side (the collector's and the
+ * program's), glibc's malloc locks are not taken (the pause is the page-table
+ * copy only), and the program never sees a SIGCHLD or a child in its own
+ * waitpid(-1) (reaped here with __WALL). The child blocks every signal, dies
+ * with its parent thread, calls nothing but syscalls and the malloc-free
+ * engine (scanbfs), writes a flat result to a pipe and _exit()s.
+ */
+#include "scan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scanbfs.h"
+#include "scanmsg.h"
+#include "scanroots.h"
+
+_Static_assert((int)SCANBFS_HEAP == (int)SCANMSG_HEAP && (int)SCANBFS_GLOBAL == (int)SCANMSG_GLOBAL &&
+                   (int)SCANBFS_STACK == (int)SCANMSG_STACK,
+               "node kinds");
+_Static_assert(SCANBFS_UNREACHABLE == SCANMSG_UNREACHABLE &&
+                   SCANBFS_DEPTH_LIMIT == SCANMSG_DEPTH_LIMIT &&
+                   SCANBFS_FANOUT_LIMIT == SCANMSG_FANOUT_LIMIT &&
+                   SCANBFS_STOPPED_EARLY == SCANMSG_STOPPED_EARLY,
+               "flags");
+
+#define SCAN_MAGIC 0x5343414eu /* "SCAN" */
+
+/* What the child writes: this header, then n_nodes struct scanbfs_node. */
+struct scan_child_hdr {
+    uint32_t magic;
+    int32_t status; /* 0 or -errno of scanbfs_run */
+    uint32_t n_nodes;
+    uint32_t pad;
+    struct scanbfs_stats st;
+};
+
+struct scan_job {
+    pid_t pid; /* 0 once reaped */
+    int fd;
+    uint32_t req_id;
+    struct scanbfs_params params;
+    uint64_t pause_ns;
+    char *buf;
+    size_t len, cap;
+    int state; /* 0 running, 1 complete, negative failed */
+    int32_t status;
+    char err[160];
+    struct scanroots roots;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(3);
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* The scan child. Never returns. */
+static void scan_child(struct scan_job *job, const struct scan_source *src, int wfd,
+                       pid_t parent)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+    struct scan_child_hdr hdr;
+    struct scanbfs_root *roots;
+    struct scanbfs_node *nodes;
+    struct sigaction sa;
+    sigset_t all;
+    size_t cap_roots = job->roots.n_roots * 4 + 16, n_roots, n_nodes = 0;
+    size_t cap_nodes = scanbfs_max_nodes(&job->params);
+
+    sigfillset(&all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, (size_t)_NSIG / 8);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        sigaction(fatal[i], &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(4);
+
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.magic = SCAN_MAGIC;
+    roots = mmap(NULL, cap_roots * sizeof(*roots), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    nodes = mmap(NULL, cap_nodes * sizeof(*nodes), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (roots == MAP_FAILED || nodes == MAP_FAILED) {
+        hdr.status = -ENOMEM;
+    } else {
+        n_roots = scanroots_clip(job->roots.roots, job->roots.n_roots, roots, cap_roots);
+        hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
+    }
+    hdr.n_nodes = hdr.status == 0 ? (uint32_t)n_nodes : 0;
+    write_all(wfd, &hdr, sizeof(hdr));
+    if (hdr.n_nodes)
+        write_all(wfd, nodes, n_nodes * sizeof(*nodes));
+    _exit(0);
+}
+
+struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
+                            uint32_t max_depth, uint32_t max_fanout, const char **err)
+{
+    struct scan_job *job;
+    int fds[2];
+    uint64_t t0;
+    pid_t parent = getpid();
+    long pid;
+    char here;
+
+    if (!src || !src->for_each_block) {
+        *err = "scan: no block source";
+        return NULL;
+    }
+    job = calloc(1, sizeof(*job));
+    if (!job) {
+        *err = "scan: out of memory";
+        return NULL;
+    }
+    job->req_id = req_id;
+    job->params.target = target;
+    job->params.max_depth = max_depth ? max_depth : 10;
+    job->params.max_fanout = max_fanout ? max_fanout : 64;
+    job->params.max_roots = job->params.max_fanout;
+    job->params.extra_levels = 1;
+    /* this thread's stack is the collector's (the child runs on a copy of it):
+     * what it holds is the request, not the program's references */
+    for (size_t i = 0; i < src->n_stacks; i++) {
+        uint64_t a = (uint64_t)(uintptr_t)&here;
+        if (a >= src->stacks[i].lo && a < src->stacks[i].hi) {
+            job->params.skip_lo = src->stacks[i].lo;
+            job->params.skip_hi = src->stacks[i].hi;
+        }
+    }
+    if (scanroots_collect(&job->roots, src->stacks, src->n_stacks)) {
+        free(job);
+        *err = "scan: out of memory";
+        return NULL;
+    }
+    if (pipe2(fds, O_CLOEXEC)) {
+        scanroots_free(&job->roots);
+        free(job);
+        *err = "scan: pipe failed";
+        return NULL;
+    }
+    t0 = mono_ns();
+    pid = syscall(SYS_clone, 0L /* no exit signal */, NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        close(fds[0]);
+        scan_child(job, src, fds[1], parent);
+    }
+    job->pause_ns = mono_ns() - t0;
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        scanroots_free(&job->roots);
+        free(job);
+        *err = "scan: fork failed";
+        return NULL;
+    }
+    job->pid = (pid_t)pid;
+    job->fd = fds[0];
+    fcntl(job->fd, F_SETFL, fcntl(job->fd, F_GETFL) | O_NONBLOCK);
+    return job;
+}
+
+int scan_job_fd(const struct scan_job *job)
+{
+    return job->fd;
+}
+
+static void reap(struct scan_job *job, int *wstatus)
+{
+    *wstatus = 0;
+    if (job->pid > 0) {
+        while (waitpid(job->pid, wstatus, __WALL) < 0 && errno == EINTR)
+            ;
+        job->pid = 0;
+    }
+}
+
+static int fail(struct scan_job *job, int32_t status, const char *msg)
+{
+    job->state = -1;
+    job->status = status;
+    snprintf(job->err, sizeof(job->err), "%s", msg);
+    return -1;
+}
+
+int scan_job_read(struct scan_job *job)
+{
+    const struct scan_child_hdr *hdr;
+    int wstatus;
+
+    if (job->state != 0)
+        return job->state > 0 ? 1 : -1;
+    for (;;) {
+        ssize_t got;
+        if (job->cap - job->len < 65536) {
+            size_t cap = job->cap ? job->cap * 2 : 65536 * 2;
+            char *n = realloc(job->buf, cap);
+            if (!n)
+                return fail(job, -ENOMEM, "scan: out of memory");
+            job->buf = n;
+            job->cap = cap;
+        }
+        got = read(job->fd, job->buf + job->len, job->cap - job->len);
+        if (got > 0) {
+            job->len += (size_t)got;
+            continue;
+        }
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        break; /* EOF or error */
+    }
+    reap(job, &wstatus);
+    hdr = (const struct scan_child_hdr *)(void *)job->buf;
+    if (job->len < sizeof(*hdr) || hdr->magic != SCAN_MAGIC) {
+        char msg[96];
+        if (WIFSIGNALED(wstatus))
+            snprintf(msg, sizeof(msg), "scan: the scan process died of signal %d",
+                     WTERMSIG(wstatus));
+        else
+            snprintf(msg, sizeof(msg), "scan: the scan process failed");
+        return fail(job, -EIO, msg);
+    }
+    if (hdr->status == -ENOENT) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "no live block at 0x%llx",
+                 (unsigned long long)job->params.target);
+        return fail(job, -ENOENT, msg);
+    }
+    if (hdr->status != 0)
+        return fail(job, hdr->status, "scan: out of memory in the scan process");
+    if (job->len != sizeof(*hdr) + (size_t)hdr->n_nodes * sizeof(struct scanbfs_node) ||
+        hdr->n_nodes == 0)
+        return fail(job, -EIO, "scan: truncated result");
+    job->state = 1;
+    return 1;
+}
+
+/* Fills out[] from the child's nodes, naming globals and stacks. names holds
+ * 256 bytes per node. */
+static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in, size_t n,
+                       struct scanmsg_node *out, char *names)
+{
+    const struct scanroots *r = &job->roots;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct scanbfs_node *s = &in[i];
+        struct scanmsg_node *d = &out[i];
+
+        memset(d, 0, sizeof(*d));
+        d->kind = s->kind;
+        d->addr = s->addr;
+        d->size = s->size;
+        d->offset = s->offset;
+        d->to = s->to;
+        d->interior = s->interior;
+        d->id = s->id;
+        d->inbound = s->inbound;
+        d->level = s->level;
+        if (s->kind == SCANBFS_GLOBAL && s->id < r->n_mods) {
+            const struct scanroots_module *m = &r->mods[s->id];
+            char *sym = names + i * 256;
+            uint64_t start;
+            d->module.ptr = m->path;
+            d->module.len = (uint32_t)strlen(m->path);
+            d->module_offset = s->addr - m->base;
+            d->offset = d->module_offset;
+            if (scanroots_symbol(m->path, d->module_offset, sym, 256, &start) == 0) {
+                d->symbol.ptr = sym;
+                d->symbol.len = (uint32_t)strlen(sym);
+                d->offset = d->module_offset - start;
+            }
+        } else if (s->kind == SCANBFS_STACK) {
+            for (size_t k = 0; k < r->n_roots; k++)
+                if (r->roots[k].kind == SCANBFS_STACK && s->addr >= r->roots[k].lo &&
+                    s->addr < r->roots[k].hi)
+                    d->offset = s->addr - r->roots[k].lo;
+        }
+    }
+}
+
+int scan_job_encode(struct scan_job *job, struct encode_buf *b)
+{
+    const struct scan_child_hdr *hdr;
+    struct scanmsg_result res;
+    struct scanmsg_node *nodes;
+    char *names;
+    size_t n;
+    int rc;
+
+    if (job->state == 0)
+        fail(job, -EAGAIN, "scan: not finished");
+    if (job->state < 0)
+        return encode_resp_error(b, job->req_id, job->status, job->err);
+    hdr = (const struct scan_child_hdr *)(void *)job->buf;
+    n = hdr->n_nodes;
+    nodes = calloc(n, sizeof(*nodes));
+    names = calloc(n, 256);
+    if (!nodes || !names) {
+        free(nodes);
+        free(names);
+        return encode_resp_error(b, job->req_id, -ENOMEM, "scan: out of memory");
+    }
+    name_nodes(job, (const struct scanbfs_node *)(const void *)(job->buf + sizeof(*hdr)), n,
+               nodes, names);
+    memset(&res, 0, sizeof(res));
+    res.target = job->params.target;
+    res.flags = hdr->st.flags;
+    res.levels = hdr->st.levels;
+    res.duration_ns = hdr->st.duration_ns;
+    res.bytes_scanned = hdr->st.bytes_scanned;
+    res.pause_ns = job->pause_ns;
+    res.n_blocks = hdr->st.n_blocks;
+    res.heap_bytes = hdr->st.heap_bytes;
+    /* too big for the caller's buffer: keep a prefix (still a valid tree) */
+    while ((rc = scanmsg_encode(b, job->req_id, &res, nodes, n)) == WIRE_ENOSPACE && n > 1) {
+        n /= 2;
+        res.flags |= SCANMSG_FANOUT_LIMIT;
+    }
+    free(nodes);
+    free(names);
+    return rc;
+}
+
+void scan_job_free(struct scan_job *job)
+{
+    int wstatus;
+
+    if (!job)
+        return;
+    if (job->pid > 0)
+        kill(job->pid, SIGKILL);
+    reap(job, &wstatus);
+    if (job->fd >= 0)
+        close(job->fd);
+    free(job->buf);
+    scanroots_free(&job->roots);
+    free(job);
+}
+
+int scan_job_wait(struct scan_job *job, int timeout_ms)
+{
+    uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    int rc;
+
+    while ((rc = scan_job_read(job)) == 0) {
+        struct pollfd p = {job->fd, POLLIN, 0};
+        uint64_t now = mono_ns();
+        if (now >= end)
+            return 0;
+        poll(&p, 1, (int)((end - now) / 1000000u) + 1);
+    }
+    return rc;
+}

@@ -1,0 +1,312 @@
+/*
+ * scanroots.c - gathering, clipping and naming the roots of a scan.
+ *
+ * Invariant: the child only reads what the parent gathered before the fork
+ * plus /proc/self/maps through raw read(2); no loader or stdio lock is
+ * touched after the fork.
+ */
+#include "scanroots.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct collect_ctx {
+    struct scanroots *r;
+    size_t cap_mods, cap_roots;
+    int failed;
+};
+
+static int push_root(struct collect_ctx *c, const struct scanbfs_root *root)
+{
+    struct scanroots *r = c->r;
+
+    if (r->n_roots == c->cap_roots) {
+        size_t cap = c->cap_roots ? 2 * c->cap_roots : 64;
+        struct scanbfs_root *n = realloc(r->roots, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        r->roots = n;
+        c->cap_roots = cap;
+    }
+    r->roots[r->n_roots++] = *root;
+    return 0;
+}
+
+static int own_module(const struct dl_phdr_info *info)
+{
+    uint64_t self = (uint64_t)(uintptr_t)&scanroots_collect;
+
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return 0; /* the executable: never skipped (tests link the engine into it) */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uint64_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
+
+static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct collect_ctx *c = arg;
+    struct scanroots *r = c->r;
+    char exe[4096];
+    const char *path = info->dlpi_name;
+    int any = 0;
+
+    (void)size;
+    if (own_module(info))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_W))
+            any = 1;
+    if (!any)
+        return 0;
+    if (!path || !path[0]) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[n > 0 ? n : 0] = 0;
+        path = exe;
+    }
+    if (r->n_mods == c->cap_mods) {
+        size_t cap = c->cap_mods ? 2 * c->cap_mods : 32;
+        struct scanroots_module *n = realloc(r->mods, cap * sizeof(*n));
+        if (!n) {
+            c->failed = 1;
+            return 1;
+        }
+        r->mods = n;
+        c->cap_mods = cap;
+    }
+    r->mods[r->n_mods].base = info->dlpi_addr;
+    r->mods[r->n_mods].path = strdup(path);
+    if (!r->mods[r->n_mods].path) {
+        c->failed = 1;
+        return 1;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        struct scanbfs_root root;
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz == 0)
+            continue;
+        root.lo = info->dlpi_addr + ph->p_vaddr;
+        root.hi = root.lo + ph->p_memsz;
+        root.kind = SCANBFS_GLOBAL;
+        root.id = (uint32_t)r->n_mods;
+        if (push_root(c, &root)) {
+            c->failed = 1;
+            r->n_mods++;
+            return 1;
+        }
+    }
+    r->n_mods++;
+    return 0;
+}
+
+int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks)
+{
+    struct collect_ctx c = {r, 0, 0, 0};
+
+    memset(r, 0, sizeof(*r));
+    dl_iterate_phdr(collect_module, &c);
+    for (size_t i = 0; i < n_stacks && !c.failed; i++) {
+        struct scanbfs_root root;
+        root.lo = stacks[i].lo;
+        root.hi = stacks[i].hi;
+        root.kind = SCANBFS_STACK;
+        root.id = stacks[i].thread_id;
+        if (root.hi > root.lo && push_root(&c, &root))
+            c.failed = 1;
+    }
+    if (c.failed) {
+        scanroots_free(r);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void scanroots_free(struct scanroots *r)
+{
+    for (size_t i = 0; i < r->n_mods; i++)
+        free(r->mods[i].path);
+    free(r->mods);
+    free(r->roots);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- clipping in the child ---- */
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    return -1;
+}
+
+/* Parses "lo-hi rwxp ..." at line[0..len). Returns 1 for a readable mapping. */
+static int parse_map_line(const char *line, size_t len, uint64_t *lo, uint64_t *hi)
+{
+    size_t i = 0;
+    int v;
+
+    *lo = *hi = 0;
+    while (i < len && (v = hexval(line[i])) >= 0) {
+        *lo = (*lo << 4) | (uint64_t)v;
+        i++;
+    }
+    if (i >= len || line[i++] != '-')
+        return 0;
+    while (i < len && (v = hexval(line[i])) >= 0) {
+        *hi = (*hi << 4) | (uint64_t)v;
+        i++;
+    }
+    if (i + 1 >= len || line[i] != ' ')
+        return 0;
+    return line[i + 1] == 'r';
+}
+
+static size_t clip_mapping(const struct scanbfs_root *in, size_t n, uint64_t lo, uint64_t hi,
+                           struct scanbfs_root *out, size_t k, size_t cap)
+{
+    for (size_t i = 0; i < n && k < cap; i++) {
+        uint64_t a = in[i].lo > lo ? in[i].lo : lo;
+        uint64_t b = in[i].hi < hi ? in[i].hi : hi;
+        if (a < b) {
+            out[k] = in[i];
+            out[k].lo = a;
+            out[k].hi = b;
+            k++;
+        }
+    }
+    return k;
+}
+
+size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
+                      size_t cap)
+{
+    enum { BUF = 1 << 16 };
+    char *buf = mmap(NULL, BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t have = 0, k = 0;
+    int fd, ok = 0;
+
+    if (buf == MAP_FAILED)
+        goto unclipped;
+    fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        munmap(buf, BUF);
+        goto unclipped;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf + have, BUF - have);
+        size_t start = 0;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+        for (size_t i = 0; i < have; i++) {
+            uint64_t lo, hi;
+            if (buf[i] != '\n')
+                continue;
+            if (parse_map_line(buf + start, i - start, &lo, &hi))
+                k = clip_mapping(in, n, lo, hi, out, k, cap);
+            ok = 1;
+            start = i + 1;
+        }
+        memmove(buf, buf + start, have - start);
+        have -= start;
+        if (have == BUF)
+            have = 0; /* a line longer than the buffer: drop it */
+    }
+    close(fd);
+    munmap(buf, BUF);
+    if (ok)
+        return k;
+unclipped:
+    for (k = 0; k < n && k < cap; k++)
+        out[k] = in[k];
+    return k;
+}
+
+/* ---- naming ---- */
+
+int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t cap,
+                     uint64_t *sym_start)
+{
+    Elf *elf;
+    Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
+    int fd, found = -1;
+
+    sym[0] = 0;
+    *sym_start = 0;
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    elf = elf_begin(fd, ELF_C_READ, NULL);
+    if (!elf) {
+        close(fd);
+        return -1;
+    }
+    while ((scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh))
+            continue;
+        if (sh.sh_type == SHT_SYMTAB)
+            symtab = scn;
+        else if (sh.sh_type == SHT_DYNSYM)
+            dynsym = scn;
+    }
+    for (int pass = 0; pass < 2 && found < 0; pass++) {
+        Elf_Scn *s = pass == 0 ? symtab : dynsym;
+        GElf_Shdr sh;
+        Elf_Data *data;
+        size_t count;
+        uint64_t best_size = UINT64_MAX;
+
+        if (!s || !gelf_getshdr(s, &sh) || sh.sh_entsize == 0)
+            continue;
+        data = elf_getdata(s, NULL);
+        if (!data)
+            continue;
+        count = sh.sh_size / sh.sh_entsize;
+        for (size_t i = 0; i < count; i++) {
+            GElf_Sym st;
+            int type;
+            const char *name;
+            if (!gelf_getsym(data, (int)i, &st))
+                continue;
+            type = GELF_ST_TYPE(st.st_info);
+            if (type != STT_OBJECT && type != STT_COMMON && type != STT_NOTYPE)
+                continue;
+            if (st.st_shndx == SHN_UNDEF || st.st_size == 0)
+                continue;
+            if (module_offset < st.st_value || module_offset - st.st_value >= st.st_size)
+                continue;
+            if (st.st_size >= best_size)
+                continue; /* the tightest symbol wins */
+            name = elf_strptr(elf, sh.sh_link, st.st_name);
+            if (!name || !name[0])
+                continue;
+            best_size = st.st_size;
+            snprintf(sym, cap, "%s", name);
+            *sym_start = st.st_value;
+            found = 0;
+        }
+    }
+    elf_end(elf);
+    close(fd);
+    return found;
+}

@@ -1,0 +1,54 @@
+/*
+ * scanroots.h - the roots of a backreference scan and their names.
+ *
+ * Roots are the writable PT_LOAD segments (data, bss) of every loaded module
+ * except libheapline.so itself, and the program's thread stacks. They are
+ * gathered on the collector thread before the fork (dl_iterate_phdr takes a
+ * loader lock that another thread may hold at fork time, so the child must
+ * not call it), clipped to readable mappings in the child (guard pages), and
+ * named back on the collector thread (symbol from .symtab, static ones too,
+ * else .dynsym).
+ */
+#ifndef HEAPLINE_SCANROOTS_H
+#define HEAPLINE_SCANROOTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scanbfs.h"
+
+struct scanroots_module {
+    uint64_t base;  /* load bias (dlpi_addr) */
+    char *path;     /* owned; the executable's real path for the main program */
+};
+
+struct scanroots {
+    struct scanroots_module *mods;
+    size_t n_mods;
+    struct scanbfs_root *roots; /* module segments (id: index in mods), then stacks */
+    size_t n_roots;
+};
+
+/* Collects module segments and the stacks of src into r. Collector thread
+ * (allocates with malloc). Returns 0 or -ENOMEM. The module containing this
+ * code is skipped when it is a shared object (libheapline.so); when the
+ * engine is linked into an executable (tests, benchmarks) nothing is skipped. */
+int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks);
+
+void scanroots_free(struct scanroots *r);
+
+/* In the scan child: copies roots to out (capacity cap), clipped to the
+ * readable mappings of /proc/self/maps; a range may split. Uses only open,
+ * read, close, mmap, munmap. Returns the number of ranges written; when the
+ * maps cannot be read, copies the ranges unclipped. */
+size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
+                      size_t cap);
+
+/* Names the global at module_offset (from the module's load base) in the
+ * module file at path: the symbol covering it (objects first), copied into
+ * sym (NUL-terminated, "" when none), its start's offset in *sym_start.
+ * Collector thread. Returns 0 when a symbol covers it, -1 otherwise. */
+int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t cap,
+                     uint64_t *sym_start);
+
+#endif

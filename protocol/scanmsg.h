@@ -1,0 +1,86 @@
+/*
+ * scanmsg.h - the payload of a RESPONSE to WIRE_REQ_SCAN: backreference chains.
+ *
+ *  RESPONSE [13, request_id, 0, 3, target, flags, levels, duration_ns, bytes_scanned,
+ *            pause_ns, n_blocks, heap_bytes, [node, node, ...]]
+ *  node:    kind, address, size, offset, to, interior, id, inbound, level,
+ *           symbol, module, module_offset                          (12 items each)
+ *
+ * Node 0 is the target block (to = 0). Every other node holds a pointer into
+ * node `to` < its own index, so walking `to` from any node ends at node 0:
+ * a chain, from a holder down to the target. kind:
+ *   HEAP    address/size: the holder block; id: its allocation stack id;
+ *           offset: where the pointer sits inside the block.
+ *   GLOBAL  address: the pointer word; symbol/module: the symbol covering it
+ *           (nil when none) and the module's path; offset: from the symbol's
+ *           start (from the module base when no symbol); module_offset: from
+ *           the module's load base.
+ *   STACK   address: the pointer word; id: heapline thread id; offset: from
+ *           the stack's low end.
+ * interior: offset inside node `to` the pointer points at (0: its start; for
+ * node 0 the requested address's offset in the target block). inbound: words
+ * anywhere that point into the node (-1: not counted, e.g. beyond the depth).
+ */
+#ifndef HEAPLINE_SCANMSG_H
+#define HEAPLINE_SCANMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "encode.h"
+
+enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
+
+/* flags */
+#define SCANMSG_UNREACHABLE 1u   /* fully explored, no root holds the target: leaked */
+#define SCANMSG_DEPTH_LIMIT 2u   /* stopped at the depth limit */
+#define SCANMSG_FANOUT_LIMIT 4u  /* some holders left out by the fan-out limit */
+#define SCANMSG_STOPPED_EARLY 8u /* stopped one level after the shortest chain */
+
+#define SCANMSG_NODE_ITEMS 12u
+#define SCANMSG_MAX_NODES 100000u
+
+struct scanmsg_result {
+    uint64_t target; /* the requested address */
+    uint32_t flags, levels;
+    uint64_t duration_ns;   /* the scan child's work */
+    uint64_t bytes_scanned; /* all levels */
+    uint64_t pause_ns;      /* the program's pause for fork() */
+    uint64_t n_blocks, heap_bytes;
+    struct wire_list nodes; /* decode side: validated 12-tuples */
+};
+
+struct scanmsg_node {
+    uint32_t kind; /* enum scanmsg_kind */
+    uint64_t addr, size, offset;
+    uint32_t to;
+    uint64_t interior;
+    uint32_t id;
+    int64_t inbound;
+    uint32_t level;
+    struct wire_str symbol, module; /* GLOBAL; nil otherwise */
+    uint64_t module_offset;
+};
+
+/* Appends the RESPONSE (status 0, kind WIRE_REQ_SCAN) with n nodes. r->nodes is
+ * ignored. Returns 0 or WIRE_ENOSPACE (buffer unchanged). Never allocates. */
+int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_result *r,
+                   const struct scanmsg_node *nodes, size_t n);
+
+/* Reads a decoded RESPONSE (m->u.response.status == 0, kind WIRE_REQ_SCAN)
+ * from m->u.response.raw. Every node is checked (kind, to < index, strings,
+ * counts). Returns 0 or WIRE_ECORRUPT / WIRE_ETOOBIG. r->nodes points into the
+ * message: valid as long as m is. */
+int scanmsg_decode(const struct wire_msg *m, struct scanmsg_result *r);
+
+/* Node i of a decoded result (i < scanmsg_count(r)). Returns 0 or
+ * WIRE_ECORRUPT. Strings point into the message. */
+int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_node *node);
+
+static inline uint32_t scanmsg_count(const struct scanmsg_result *r)
+{
+    return r->nodes.n / SCANMSG_NODE_ITEMS;
+}
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * test_scan.c - the backreference engine over real memory of this process:
+ * a fake block source over malloc'd blocks, roots given by hand (scanbfs) or
+ * gathered from the loaded modules through a real forked job (scan_start),
+ * and the scan result message round trip (scanmsg), hostile bytes included.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "scan.h"
+#include "scanbfs.h"
+#include "scanmsg.h"
+
+/* The table of blocks lives in mmap'd memory: in a global it would be a root
+ * holding every block. */
+struct table {
+    uint64_t addr[64];
+    uint64_t size[64];
+    uint32_t n;
+};
+
+static struct table *tab;
+
+static void tab_each(void *ctx, scan_block_fn *fn, void *arg)
+{
+    struct table *t = ctx;
+
+    for (uint32_t i = 0; i < t->n; i++)
+        fn(arg, t->addr[i], t->size[i], 100 + i);
+}
+
+static void **blk(uint32_t i, size_t size)
+{
+    void **p = calloc(1, size);
+
+    assert_non_null(p);
+    tab->addr[i] = (uint64_t)(uintptr_t)p;
+    tab->size[i] = size;
+    if (tab->n <= i)
+        tab->n = i + 1;
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tab = mmap(NULL, sizeof(*tab), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(tab != MAP_FAILED);
+    memset(tab, 0, sizeof(*tab));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (uint32_t i = 0; i < tab->n; i++)
+        free((void *)(uintptr_t)tab->addr[i]);
+    munmap(tab, sizeof(*tab));
+    return 0;
+}
+
+static struct scan_source source(void)
+{
+    struct scan_source s = {tab_each, tab, tab->n, NULL, 0};
+    return s;
+}
+
+static struct scanbfs_node nodes[4096];
+
+static int run(uint64_t target, const struct scanbfs_root *roots, size_t n_roots, uint32_t depth,
+               uint32_t fanout, size_t *n, struct scanbfs_stats *st)
+{
+    struct scan_source src = source();
+    struct scanbfs_params p = {.target = target, .max_depth = depth, .max_fanout = fanout};
+
+    assert_true(scanbfs_max_nodes(&p) <= 4096);
+    return scanbfs_run(&src, roots, n_roots, &p, nodes, n, st);
+}
+
+/* root word -> C -> B -> A (interior pointer at A+16) */
+static void test_chain_to_root(void **state)
+{
+    void **a = blk(0, 64), **b = blk(1, 48), **c = blk(2, 32);
+    void *rootmem[4] = {0};
+    struct scanbfs_root root = {(uint64_t)(uintptr_t)rootmem, (uint64_t)(uintptr_t)(rootmem + 4),
+                                SCANBFS_GLOBAL, 7};
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    b[3] = (char *)a + 16;
+    c[1] = b;
+    rootmem[2] = c;
+    assert_int_equal(run((uint64_t)(uintptr_t)a + 8, &root, 1, 10, 64, &n, &st), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(nodes[0].addr, (uint64_t)(uintptr_t)a);
+    assert_int_equal(nodes[0].interior, 8);
+    assert_int_equal(nodes[0].id, 100);
+    assert_int_equal(nodes[0].inbound, 1);
+    assert_int_equal(nodes[1].kind, SCANBFS_HEAP);
+    assert_int_equal(nodes[1].addr, (uint64_t)(uintptr_t)b);
+    assert_int_equal(nodes[1].offset, 24);
+    assert_int_equal(nodes[1].interior, 16);
+    assert_int_equal(nodes[1].to, 0);
+    assert_int_equal(nodes[1].size, 48);
+    assert_int_equal(nodes[1].id, 101);
+    assert_int_equal(nodes[2].addr, (uint64_t)(uintptr_t)c);
+    assert_int_equal(nodes[2].offset, 8);
+    assert_int_equal(nodes[2].to, 1);
+    assert_int_equal(nodes[2].level, 2);
+    assert_int_equal(nodes[3].kind, SCANBFS_GLOBAL);
+    assert_int_equal(nodes[3].addr, (uint64_t)(uintptr_t)&rootmem[2]);
+    assert_int_equal(nodes[3].offset, 16);
+    assert_int_equal(nodes[3].id, 7);
+    assert_int_equal(nodes[3].to, 2);
+    assert_int_equal(nodes[3].level, 3);
+    assert_int_equal(st.flags & SCANBFS_UNREACHABLE, 0);
+    assert_int_equal(st.n_blocks, 3);
+    assert_int_equal(st.heap_bytes, 64 + 48 + 32);
+}
+
+/* A <-> B, nothing else: leaked */
+static void test_cycle_unreachable(void **state)
+{
+    void **a = blk(0, 32), **b = blk(1, 32);
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    blk(2, 64)[0] = (void *)0x10; /* unrelated */
+    a[0] = b;
+    b[1] = a;
+    assert_int_equal(run((uint64_t)(uintptr_t)a, NULL, 0, 10, 64, &n, &st), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(nodes[1].addr, (uint64_t)(uintptr_t)b);
+    assert_int_equal(nodes[1].offset, 8);
+    assert_true(st.flags & SCANBFS_UNREACHABLE);
+    assert_int_equal(nodes[0].inbound, 1);
+    assert_int_equal(nodes[1].inbound, 1);
+}
+
+/* ten holders, fan-out 4: the first four by address, every reference counted */
+static void test_fanout_and_inbound(void **state)
+{
+    void **t = blk(0, 16);
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    for (uint32_t i = 1; i <= 10; i++)
+        blk(i, 16)[1] = t;
+    t[0] = t; /* a self reference counts too */
+    assert_int_equal(run((uint64_t)(uintptr_t)t, NULL, 0, 10, 4, &n, &st), 0);
+    assert_int_equal(nodes[0].inbound, 11);
+    assert_true(st.flags & SCANBFS_FANOUT_LIMIT);
+    assert_false(st.flags & SCANBFS_UNREACHABLE);
+    assert_int_equal(n, 5);
+    for (size_t i = 2; i < n; i++)
+        assert_true(nodes[i].addr > nodes[i - 1].addr);
+}
+
+static void test_depth_limit(void **state)
+{
+    void **prev = blk(0, 16);
+    uint64_t target = (uint64_t)(uintptr_t)prev;
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    for (uint32_t i = 1; i < 8; i++) {
+        void **p = blk(i, 16);
+        p[0] = prev;
+        prev = p;
+    }
+    assert_int_equal(run(target, NULL, 0, 3, 64, &n, &st), 0);
+    assert_int_equal(n, 4);
+    assert_true(st.flags & SCANBFS_DEPTH_LIMIT);
+    assert_false(st.flags & SCANBFS_UNREACHABLE);
+    assert_int_equal(nodes[3].level, 3);
+    assert_int_equal(nodes[3].inbound, -1);
+    assert_int_equal(st.levels, 3);
+}
+
+static void test_stack_root_and_not_found(void **state)
+{
+    void **a = blk(0, 40);
+    void *stack[16] = {0};
+    struct scanbfs_root root = {(uint64_t)(uintptr_t)stack, (uint64_t)(uintptr_t)(stack + 16),
+                                SCANBFS_STACK, 3};
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    stack[5] = (char *)a + 39;
+    assert_int_equal(run((uint64_t)(uintptr_t)a, &root, 1, 10, 64, &n, &st), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(nodes[1].kind, SCANBFS_STACK);
+    assert_int_equal(nodes[1].id, 3);
+    assert_int_equal(nodes[1].offset, 40);
+    assert_int_equal(nodes[1].interior, 39);
+    /* one past the end is not inside */
+    assert_int_equal(run((uint64_t)(uintptr_t)a + 40, &root, 1, 10, 64, &n, &st), -ENOENT);
+}
+
+/* ---- through a real job: fork, roots from the loaded modules ---- */
+
+void *scan_test_holder; /* a global of this executable */
+static void *scan_test_static_holder;
+
+static void decode_job(struct scan_job *job, struct scanmsg_result *r, msgpack_zone *zone,
+                       struct wire_msg *m, char *buf, size_t cap)
+{
+    struct encode_buf b;
+    size_t used;
+
+    encode_init(&b, buf, cap);
+    assert_int_equal(scan_job_encode(job, &b), 0);
+    assert_int_equal(decode_one(buf, b.len, zone, m, &used), 1);
+    assert_int_equal(used, b.len);
+    assert_int_equal(m->type, WIRE_RESPONSE);
+    assert_int_equal(m->u.response.id, 42);
+    if (m->u.response.status == 0)
+        assert_int_equal(scanmsg_decode(m, r), 0);
+}
+
+static void test_job_global(void **state)
+{
+    void **a = blk(0, 64), **b = blk(1, 128);
+    struct scan_source src = source();
+    const char *err = NULL;
+    struct scan_job *job;
+    struct scanmsg_result r;
+    struct scanmsg_node nd;
+    struct wire_msg m;
+    msgpack_zone zone;
+    static char buf[1 << 16];
+
+    (void)state;
+    b[5] = a;
+    scan_test_holder = b;
+    scan_test_static_holder = (char *)a + 8;
+    job = scan_start(&src, 42, (uint64_t)(uintptr_t)a, 10, 64, &err);
+    assert_non_null(job);
+    assert_true(scan_job_fd(job) >= 0);
+    assert_int_equal(scan_job_wait(job, 10000), 1);
+    msgpack_zone_init(&zone, 4096);
+    decode_job(job, &r, &zone, &m, buf, sizeof(buf));
+    assert_int_equal(r.target, (uint64_t)(uintptr_t)a);
+    assert_int_equal(r.n_blocks, 2);
+    assert_true(r.pause_ns > 0);
+    assert_int_equal(scanmsg_count(&r), 4);
+    /* level 1: the static global (root) and b, in scan order: roots first */
+    assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
+    assert_int_equal(nd.kind, SCANMSG_GLOBAL);
+    assert_int_equal(nd.addr, (uint64_t)(uintptr_t)&scan_test_static_holder);
+    assert_int_equal(nd.symbol.len, strlen("scan_test_static_holder"));
+    assert_memory_equal(nd.symbol.ptr, "scan_test_static_holder", nd.symbol.len);
+    assert_int_equal(nd.offset, 0);
+    assert_int_equal(nd.interior, 8);
+    assert_non_null(nd.module.ptr);
+    assert_true(nd.module.len > 9);
+    assert_memory_equal(nd.module.ptr + nd.module.len - 9, "test_scan", 9);
+    assert_int_equal(scanmsg_node_at(&r, 2, &nd), 0);
+    assert_int_equal(nd.kind, SCANMSG_HEAP);
+    assert_int_equal(nd.addr, (uint64_t)(uintptr_t)b);
+    assert_int_equal(nd.offset, 40);
+    assert_int_equal(nd.id, 101);
+    assert_int_equal(scanmsg_node_at(&r, 3, &nd), 0);
+    assert_int_equal(nd.kind, SCANMSG_GLOBAL);
+    assert_int_equal(nd.to, 2);
+    assert_memory_equal(nd.symbol.ptr, "scan_test_holder", nd.symbol.len);
+    scan_job_free(job);
+
+    /* an address in no block: an error response */
+    job = scan_start(&src, 42, 16, 10, 64, &err);
+    assert_non_null(job);
+    assert_int_equal(scan_job_wait(job, 10000), -1);
+    decode_job(job, &r, &zone, &m, buf, sizeof(buf));
+    assert_int_equal(m.u.response.status, -ENOENT);
+    assert_memory_equal(m.u.response.message.ptr, "no live block at 0x10", 21);
+    scan_job_free(job);
+    msgpack_zone_destroy(&zone);
+    scan_test_holder = scan_test_static_holder = NULL;
+}
+
+/* ---- the message against hostile bytes ---- */
+
+static void test_scanmsg_hostile(void **state)
+{
+    static char buf[4096];
+    struct scanmsg_node in[3] = {
+        {.kind = SCANMSG_HEAP, .addr = 0x1000, .size = 64, .id = 9, .inbound = 2},
+        {.kind = SCANMSG_HEAP, .addr = 0x2000, .size = 32, .offset = 8, .to = 0, .level = 1},
+        {.kind = SCANMSG_GLOBAL, .addr = 0x3000, .to = 1, .symbol = {"g", 1},
+         .module = {"/bin/x", 6}, .module_offset = 0x30, .level = 2, .inbound = -1},
+    };
+    struct scanmsg_result r = {.target = 0x1008, .flags = 0, .levels = 2};
+    struct encode_buf b;
+    struct wire_msg m;
+    msgpack_zone zone;
+    size_t used;
+
+    (void)state;
+    msgpack_zone_init(&zone, 4096);
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
+    assert_int_equal(decode_one(buf, b.len, &zone, &m, &used), 1);
+    assert_int_equal(scanmsg_decode(&m, &r), 0);
+    assert_int_equal(scanmsg_count(&r), 3);
+    /* a node pointing forward (a cycle for a reader) is corrupt */
+    in[1].to = 2;
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
+    assert_int_equal(decode_one(buf, b.len, &zone, &m, &used), 1);
+    assert_int_equal(scanmsg_decode(&m, &r), WIRE_ECORRUPT);
+    in[1].to = 0;
+    in[2].kind = 4;
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
+    assert_int_equal(decode_one(buf, b.len, &zone, &m, &used), 1);
+    assert_int_equal(scanmsg_decode(&m, &r), WIRE_ECORRUPT);
+    /* too small a buffer: nothing written */
+    encode_init(&b, buf, 20);
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), WIRE_ENOSPACE);
+    assert_int_equal(b.len, 0);
+    msgpack_zone_destroy(&zone);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_chain_to_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycle_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_and_inbound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stack_root_and_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_global, setup, teardown),
+        cmocka_unit_test(test_scanmsg_hostile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
