@@ -1,0 +1,2283 @@
+/*
+ * model.c - the run's state, built one decoded message at a time.
+ *
+ * Invariant: `cur` (per stack) is the authoritative current state and every
+ * change to it is also written to the delta log, grouped by timeline point;
+ * the per-site checkpoints are copies of the per-site sums at some points.
+ * So the state at any point = nearest checkpoint + the log since it, and the
+ * latest state = cur. Whether `cur` follows the events or the ticks is fixed
+ * by the stream (see model.h, "Authority").
+ *
+ * Strings, frames and sites live in chunks that never move, so pointers
+ * handed to views stay valid for the model's life.
+ */
+#include "model.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "wire.h"
+
+#define CHUNK 1024u
+#define MAX_SITE_TAGS 16u
+#define MAX_SITE_THREADS 32u
+#define SET_OVERFLOW UINT32_MAX
+
+struct fig {
+    int64_t live_bytes, live_blocks;
+    uint64_t allocations, bytes_allocated;
+};
+
+struct delta {
+    uint32_t stack;
+    uint32_t pad;
+    struct fig d;
+};
+
+struct stack_node {
+    uint32_t parent;
+    uint32_t site;  /* MODEL_NONE until first used */
+    uint32_t frame; /* index of the frame of ip */
+    uint32_t defined;
+    uint64_t ip;
+};
+
+struct live {
+    uint64_t addr; /* 0: empty slot */
+    uint64_t size;
+    int64_t time;
+    uint32_t stack, thread, tag, pad;
+};
+
+struct site_ext {
+    uint32_t tags[MAX_SITE_TAGS];
+    uint32_t n_tags; /* SET_OVERFLOW: too many to list, matches any */
+    uint32_t threads[MAX_SITE_THREADS];
+    uint32_t n_threads;
+    uint64_t temporary;
+    uint64_t peak_bytes;
+};
+
+struct checkpoint {
+    uint32_t point; /* state after this point */
+    uint32_t n_sites;
+    struct fig *sites;
+};
+
+struct str_entry {
+    const char *s;
+    uint32_t hash;
+};
+
+struct model {
+    char err[256];
+    uint64_t gen;
+    struct model_summary sum;
+    int hello_seen, any_event, any_tick, rebase_pending;
+
+    /* strings: chunked pool + open-addressing set */
+    char **pools;
+    size_t n_pools, pool_used, pool_cap;
+    struct str_entry *strs;
+    size_t strs_cap, strs_n;
+
+    /* modules by id */
+    const char **mod_base; /* basename */
+    uint32_t n_mods;
+
+    /* frames: chunked, + ip -> index hash */
+    struct model_frame **frame_chunks;
+    uint32_t n_frames;
+    uint32_t *frame_hash; /* index+1, 0 empty */
+    uint32_t frame_hash_cap;
+    struct model_frame unknown_frame;
+
+    /* stacks */
+    struct stack_node *nodes;
+    uint32_t n_nodes; /* array length (max id + 1) */
+    uint32_t n_defined;
+    struct fig *cur; /* authoritative, per stack */
+    struct fig *tk;  /* from SNAPSHOT + TICK, per stack */
+    struct fig *pk;  /* at the exact peak (events), per stack */
+    uint8_t *pk_dirty;
+    uint32_t *dirty;
+    uint32_t n_dirty, dirty_cap;
+
+    /* sites: chunked, + key hash */
+    struct model_site **site_chunks;
+    struct site_ext **ext_chunks;
+    uint32_t n_sites;
+    uint32_t *site_hash; /* index+1 */
+    uint32_t site_hash_cap;
+    struct fig *site_cur; /* per site, authoritative */
+    uint32_t site_cap;
+
+    /* timeline */
+    struct model_point *points;
+    uint64_t *delta_end; /* log index after each point */
+    uint32_t n_points, points_cap;
+    struct delta *log;
+    uint64_t n_log, log_cap;
+    struct checkpoint *cps;
+    uint32_t n_cps, cps_cap;
+    uint64_t log_at_cp;
+
+    /* open bucket (events) */
+    uint32_t *pend_idx; /* per stack: index into pend + 1 */
+    struct delta *pend;
+    uint32_t n_pend, pend_cap;
+    int bucket_open;
+    int64_t bucket_start, bucket_last;
+
+    /* peak totals (exact) */
+    struct model_point peak_pt;
+
+    /* markers, threads, tags */
+    struct model_marker *markers;
+    uint32_t n_markers, markers_cap;
+    struct model_thread *threads;
+    uint32_t threads_cap;
+    const char **tags;
+    uint32_t tags_cap;
+
+    /* event stream state */
+    uint32_t ev_thread;
+    uint32_t *thr_tag;     /* per thread: current tag */
+    uint64_t *thr_last;    /* per thread: address of the last event's alloc, 0 none */
+    uint32_t thr_cap;
+
+    /* live table */
+    struct live *lt;
+    uint64_t lt_cap, lt_n;
+
+    /* other blocks that live as long as the model (inlined frame arrays) */
+    void **misc;
+    size_t n_misc;
+
+    /* last response */
+    struct model_response resp;
+    struct model_object *resp_objs;
+    unsigned char *resp_bytes;
+    char *resp_msg;
+
+    /* latest tick totals (ticks authority), rss */
+    uint64_t rss;
+};
+
+/* ------------------------------------------------------------------ util */
+
+static int fail(struct model *m, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(m->err, sizeof(m->err), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 16;
+    void *q;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* grow for uint32_t capacities */
+static int grow32(void **p, uint32_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap;
+    int r;
+
+    if (need > UINT32_MAX / 2)
+        return -1;
+    r = grow(p, &c, need, elem);
+    *cap = (uint32_t)c;
+    return r;
+}
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Interns n bytes of s; returns a NUL-terminated string that lives as long
+ * as the model, or NULL when out of memory. */
+static const char *intern(struct model *m, const char *s, size_t n)
+{
+    uint32_t h = hash_bytes(s, n);
+    size_t i;
+    char *p;
+
+    if (!s || n == 0)
+        return "";
+    if (m->strs_n * 2 >= m->strs_cap) {
+        size_t nc = m->strs_cap ? m->strs_cap * 2 : 1024;
+        struct str_entry *t = calloc(nc, sizeof(*t));
+
+        if (!t)
+            return NULL;
+        for (size_t j = 0; j < m->strs_cap; j++) {
+            if (!m->strs[j].s)
+                continue;
+            size_t k = m->strs[j].hash & (nc - 1);
+            while (t[k].s)
+                k = (k + 1) & (nc - 1);
+            t[k] = m->strs[j];
+        }
+        free(m->strs);
+        m->strs = t;
+        m->strs_cap = nc;
+    }
+    for (i = h & (m->strs_cap - 1); m->strs[i].s; i = (i + 1) & (m->strs_cap - 1))
+        if (m->strs[i].hash == h && strncmp(m->strs[i].s, s, n) == 0 && m->strs[i].s[n] == 0)
+            return m->strs[i].s;
+    if (m->pool_used + n + 1 > m->pool_cap || m->n_pools == 0) {
+        size_t cap = n + 1 > 65536 ? n + 1 : 65536;
+        char **np = realloc(m->pools, (m->n_pools + 1) * sizeof(*np));
+
+        if (!np)
+            return NULL;
+        m->pools = np;
+        if (!(np[m->n_pools] = malloc(cap)))
+            return NULL;
+        m->n_pools++;
+        m->pool_used = 0;
+        m->pool_cap = cap;
+    }
+    p = m->pools[m->n_pools - 1] + m->pool_used;
+    memcpy(p, s, n);
+    p[n] = 0;
+    m->pool_used += n + 1;
+    m->strs[i].s = p;
+    m->strs[i].hash = h;
+    m->strs_n++;
+    return p;
+}
+
+static const char *intern_w(struct model *m, const struct wire_str *s)
+{
+    return intern(m, s->ptr, s->len);
+}
+
+static const char *basename_of(const char *p)
+{
+    const char *s = strrchr(p, '/');
+
+    return s ? s + 1 : p;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+static struct model_frame *frame_at(const struct model *m, uint32_t i)
+{
+    return &m->frame_chunks[i / CHUNK][i % CHUNK];
+}
+
+static uint32_t frame_find(const struct model *m, uint64_t ip)
+{
+    if (!m->frame_hash_cap)
+        return MODEL_NONE;
+    for (uint32_t i = (uint32_t)mix64(ip) & (m->frame_hash_cap - 1); m->frame_hash[i];
+         i = (i + 1) & (m->frame_hash_cap - 1))
+        if (frame_at(m, m->frame_hash[i] - 1)->ip == ip)
+            return m->frame_hash[i] - 1;
+    return MODEL_NONE;
+}
+
+/* Returns the index of the frame of ip, creating an empty one. */
+static uint32_t frame_get(struct model *m, uint64_t ip)
+{
+    uint32_t f = frame_find(m, ip), i;
+    struct model_frame *fr;
+
+    if (f != MODEL_NONE)
+        return f;
+    if ((m->n_frames + 1) * 2 > m->frame_hash_cap) {
+        uint32_t nc = m->frame_hash_cap ? m->frame_hash_cap * 2 : 4096;
+        uint32_t *t = calloc(nc, sizeof(*t));
+
+        if (!t)
+            return MODEL_NONE;
+        for (uint32_t j = 0; j < m->n_frames; j++) {
+            uint32_t k = (uint32_t)mix64(frame_at(m, j)->ip) & (nc - 1);
+            while (t[k])
+                k = (k + 1) & (nc - 1);
+            t[k] = j + 1;
+        }
+        free(m->frame_hash);
+        m->frame_hash = t;
+        m->frame_hash_cap = nc;
+    }
+    if (m->n_frames % CHUNK == 0) {
+        struct model_frame **c =
+            realloc(m->frame_chunks, (m->n_frames / CHUNK + 1) * sizeof(*c));
+        if (!c)
+            return MODEL_NONE;
+        m->frame_chunks = c;
+        if (!(c[m->n_frames / CHUNK] = calloc(CHUNK, sizeof(**c))))
+            return MODEL_NONE;
+    }
+    f = m->n_frames++;
+    fr = frame_at(m, f);
+    fr->ip = ip;
+    fr->function = fr->file = fr->module = "";
+    for (i = (uint32_t)mix64(ip) & (m->frame_hash_cap - 1); m->frame_hash[i];
+         i = (i + 1) & (m->frame_hash_cap - 1))
+        ;
+    m->frame_hash[i] = f + 1;
+    return f;
+}
+
+const struct model_frame *model_frame(const struct model *m, uint64_t ip)
+{
+    uint32_t f = frame_find(m, ip);
+
+    return f == MODEL_NONE ? &m->unknown_frame : frame_at(m, f);
+}
+
+/* ----------------------------------------------------------------- sites */
+
+static struct model_site *site_at(const struct model *m, uint32_t i)
+{
+    return &m->site_chunks[i / CHUNK][i % CHUNK];
+}
+
+static struct site_ext *ext_at(const struct model *m, uint32_t i)
+{
+    return &m->ext_chunks[i / CHUNK][i % CHUNK];
+}
+
+static const char *const plumbing_modules[] = {
+    "libc.so", "libc-", "libstdc++.so", "libgcc_s", "ld-linux", "libheapline.so", "libc++.so",
+    "libc++abi.so", "ld-musl", NULL};
+
+static const char *const plumbing_functions[] = {
+    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
+    "memalign", "valloc", "pvalloc", "strdup", "strndup", "wcsdup", "xmalloc", "xcalloc",
+    "xrealloc", "xzalloc", "xstrdup", "xstrndup", "xmemdup", "g_malloc", "g_malloc0",
+    "g_realloc", "g_strdup", "g_strndup", "g_try_malloc", "__libc_malloc", "__libc_calloc",
+    "__libc_realloc", "__libc_memalign", NULL};
+
+/* 1 when a frame is allocator plumbing that a site should look through. */
+static int frame_is_plumbing(const struct model_frame *f)
+{
+    const char *fn = f->function;
+
+    for (int i = 0; plumbing_modules[i]; i++)
+        if (strncmp(f->module, plumbing_modules[i], strlen(plumbing_modules[i])) == 0)
+            return 1;
+    if (!strncmp(fn, "operator new", 12) || !strncmp(fn, "operator delete", 15) ||
+        !strncmp(fn, "_Znw", 4) || !strncmp(fn, "_Zna", 4))
+        return 1;
+    for (int i = 0; plumbing_functions[i]; i++)
+        if (strcmp(fn, plumbing_functions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static uint32_t site_key_hash(const struct model_site *s)
+{
+    uint64_t h = (uintptr_t)s->function * 31 + (uintptr_t)s->file * 17 + s->line * 7 +
+                 (uintptr_t)s->module * 3;
+
+    if (!*s->function)
+        h ^= s->ip;
+    return (uint32_t)mix64(h);
+}
+
+static int site_key_eq(const struct model_site *a, const struct model_site *b)
+{
+    return a->function == b->function && a->file == b->file && a->line == b->line &&
+           a->module == b->module && (*a->function || a->ip == b->ip);
+}
+
+/* Finds or adds the site of frame f. Returns its id or MODEL_NONE (OOM). */
+static uint32_t site_get(struct model *m, const struct model_frame *f)
+{
+    struct model_site key = {.function = f->function, .file = f->file, .line = f->line,
+                             .module = f->module, .ip = f->ip};
+    uint32_t h = site_key_hash(&key), i, id;
+
+    if ((m->n_sites + 1) * 2 > m->site_hash_cap) {
+        uint32_t nc = m->site_hash_cap ? m->site_hash_cap * 2 : 1024;
+        uint32_t *t = calloc(nc, sizeof(*t));
+
+        if (!t)
+            return MODEL_NONE;
+        for (uint32_t j = 0; j < m->n_sites; j++) {
+            uint32_t k = site_key_hash(site_at(m, j)) & (nc - 1);
+            while (t[k])
+                k = (k + 1) & (nc - 1);
+            t[k] = j + 1;
+        }
+        free(m->site_hash);
+        m->site_hash = t;
+        m->site_hash_cap = nc;
+    }
+    for (i = h & (m->site_hash_cap - 1); m->site_hash[i]; i = (i + 1) & (m->site_hash_cap - 1))
+        if (site_key_eq(site_at(m, m->site_hash[i] - 1), &key))
+            return m->site_hash[i] - 1;
+    if (m->n_sites % CHUNK == 0) {
+        size_t nch = m->n_sites / CHUNK + 1;
+        struct model_site **c = realloc(m->site_chunks, nch * sizeof(*c));
+        struct site_ext **e;
+
+        if (!c)
+            return MODEL_NONE;
+        m->site_chunks = c;
+        e = realloc(m->ext_chunks, nch * sizeof(*e));
+        if (!e)
+            return MODEL_NONE;
+        m->ext_chunks = e;
+        c[nch - 1] = calloc(CHUNK, sizeof(**c));
+        e[nch - 1] = calloc(CHUNK, sizeof(**e));
+        if (!c[nch - 1] || !e[nch - 1])
+            return MODEL_NONE;
+    }
+    if (grow32((void **)&m->site_cur, &m->site_cap, m->n_sites + 1, sizeof(struct fig)))
+        return MODEL_NONE;
+    id = m->n_sites++;
+    key.id = id;
+    key.thread = MODEL_NONE;
+    *site_at(m, id) = key;
+    m->site_hash[i] = id + 1;
+    return id;
+}
+
+/* The site of a defined stack, computed at first use. */
+static uint32_t stack_site(struct model *m, uint32_t stack)
+{
+    struct stack_node *n;
+    uint32_t s, pick = MODEL_NONE, leaf_frame = MODEL_NONE;
+
+    if (stack >= m->n_nodes || !m->nodes[stack].defined)
+        stack = 0;
+    n = &m->nodes[stack];
+    if (n->site != MODEL_NONE)
+        return n->site;
+    for (s = stack; s != 0; s = m->nodes[s].parent) {
+        const struct model_frame *f = frame_at(m, m->nodes[s].frame);
+
+        if (leaf_frame == MODEL_NONE)
+            leaf_frame = m->nodes[s].frame;
+        if (!frame_is_plumbing(f)) {
+            pick = m->nodes[s].frame;
+            break;
+        }
+    }
+    if (pick == MODEL_NONE)
+        pick = leaf_frame;
+    if (pick == MODEL_NONE)
+        n->site = site_get(m, &m->unknown_frame);
+    else
+        n->site = site_get(m, frame_at(m, pick));
+    if (n->site != MODEL_NONE)
+        site_at(m, n->site)->n_stacks++;
+    return n->site;
+}
+
+static void site_note(struct model *m, uint32_t site, uint32_t tag, uint32_t thread)
+{
+    struct site_ext *e = ext_at(m, site);
+    struct model_site *s = site_at(m, site);
+    uint32_t i;
+
+    if (s->thread == MODEL_NONE) {
+        s->thread = thread;
+        s->tag = tag;
+    }
+    if (e->n_tags != SET_OVERFLOW) {
+        for (i = 0; i < e->n_tags && e->tags[i] != tag; i++)
+            ;
+        if (i == e->n_tags) {
+            if (e->n_tags == MAX_SITE_TAGS)
+                e->n_tags = SET_OVERFLOW;
+            else
+                e->tags[e->n_tags++] = tag;
+        }
+    }
+    if (e->n_threads != SET_OVERFLOW) {
+        for (i = 0; i < e->n_threads && e->threads[i] != thread; i++)
+            ;
+        if (i == e->n_threads) {
+            if (e->n_threads == MAX_SITE_THREADS)
+                e->n_threads = SET_OVERFLOW;
+            else
+                e->threads[e->n_threads++] = thread;
+        }
+    }
+}
+
+/* -------------------------------------------------------- stacks, arrays */
+
+static int stacks_reserve(struct model *m, uint32_t n)
+{
+    uint32_t old = m->n_nodes, cap = old;
+
+    if (n <= old)
+        return 0;
+    if (cap < 1024)
+        cap = 1024;
+    while (cap < n)
+        cap *= 2;
+    /* arrays are sized together; track by n_nodes = capacity */
+    struct stack_node *nn = realloc(m->nodes, (size_t)cap * sizeof(*nn));
+    if (!nn)
+        return -1;
+    m->nodes = nn;
+    for (uint32_t i = old; i < cap; i++)
+        nn[i] = (struct stack_node){.site = MODEL_NONE, .frame = MODEL_NONE};
+#define GROWARR(arr, T)                                                                            \
+    do {                                                                                           \
+        T *q_ = realloc(m->arr, (size_t)cap * sizeof(T));                                         \
+        if (!q_)                                                                                   \
+            return -1;                                                                             \
+        memset(q_ + old, 0, (size_t)(cap - old) * sizeof(T));                                      \
+        m->arr = q_;                                                                               \
+    } while (0)
+    GROWARR(cur, struct fig);
+    GROWARR(tk, struct fig);
+    GROWARR(pk, struct fig);
+    GROWARR(pk_dirty, uint8_t);
+    GROWARR(pend_idx, uint32_t);
+#undef GROWARR
+    m->n_nodes = cap;
+    return 0;
+}
+
+static int thr_reserve(struct model *m, uint32_t id)
+{
+    uint32_t old = m->thr_cap, cap = old ? old : 64;
+
+    if (id < old)
+        return 0;
+    while (cap <= id)
+        cap *= 2;
+    uint32_t *t = realloc(m->thr_tag, cap * sizeof(*t));
+    if (!t)
+        return -1;
+    m->thr_tag = t;
+    uint64_t *l = realloc(m->thr_last, cap * sizeof(*l));
+    if (!l)
+        return -1;
+    m->thr_last = l;
+    memset(t + old, 0, (cap - old) * sizeof(*t));
+    memset(l + old, 0, (cap - old) * sizeof(*l));
+    m->thr_cap = cap;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- life */
+
+struct model *model_new(void)
+{
+    struct model *m = calloc(1, sizeof(*m));
+
+    if (!m)
+        return NULL;
+    m->unknown_frame.function = m->unknown_frame.file = m->unknown_frame.module = "";
+    m->sum.exe = "";
+    m->sum.disabled_reason = "";
+    m->sum.events_exact = 1;
+    if (stacks_reserve(m, 1024)) {
+        free(m);
+        return NULL;
+    }
+    m->nodes[0].defined = 1;
+    m->n_defined = 1;
+    return m;
+}
+
+void model_free(struct model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_pools; i++)
+        free(m->pools[i]);
+    free(m->pools);
+    for (size_t i = 0; i < m->n_misc; i++)
+        free(m->misc[i]);
+    free(m->misc);
+    free(m->strs);
+    free(m->mod_base);
+    for (uint32_t i = 0; i * CHUNK < m->n_frames; i++)
+        free(m->frame_chunks[i]);
+    free(m->frame_chunks);
+    free(m->frame_hash);
+    free(m->nodes);
+    free(m->cur);
+    free(m->tk);
+    free(m->pk);
+    free(m->pk_dirty);
+    free(m->dirty);
+    for (uint32_t i = 0; i * CHUNK < m->n_sites; i++) {
+        free(m->site_chunks[i]);
+        free(m->ext_chunks[i]);
+    }
+    free(m->site_chunks);
+    free(m->ext_chunks);
+    free(m->site_hash);
+    free(m->site_cur);
+    free(m->points);
+    free(m->delta_end);
+    free(m->log);
+    for (uint32_t i = 0; i < m->n_cps; i++)
+        free(m->cps[i].sites);
+    free(m->cps);
+    free(m->pend_idx);
+    free(m->pend);
+    free(m->markers);
+    free(m->threads);
+    free(m->tags);
+    free(m->thr_tag);
+    free(m->thr_last);
+    free(m->lt);
+    free(m->resp_objs);
+    free(m->resp_bytes);
+    free(m->resp_msg);
+    free(m);
+}
+
+const char *model_error(const struct model *m)
+{
+    return m->err;
+}
+
+uint64_t model_generation(const struct model *m)
+{
+    return m->gen;
+}
+
+const struct model_summary *model_summary(const struct model *m)
+{
+    return &m->sum;
+}
+
+/* ------------------------------------------------------------ live table */
+
+static uint64_t lt_slot(const struct model *m, uint64_t addr)
+{
+    return mix64(addr) & (m->lt_cap - 1);
+}
+
+static struct live *lt_find(const struct model *m, uint64_t addr)
+{
+    if (!m->lt_cap)
+        return NULL;
+    for (uint64_t i = lt_slot(m, addr);; i = (i + 1) & (m->lt_cap - 1)) {
+        if (m->lt[i].addr == addr)
+            return &m->lt[i];
+        if (!m->lt[i].addr)
+            return NULL;
+    }
+}
+
+static int lt_insert(struct model *m, const struct live *e)
+{
+    uint64_t i;
+
+    if ((m->lt_n + 1) * 4 > m->lt_cap * 3) {
+        uint64_t nc = m->lt_cap ? m->lt_cap * 2 : 4096;
+        struct live *t = calloc(nc, sizeof(*t));
+
+        if (!t)
+            return -1;
+        for (uint64_t j = 0; j < m->lt_cap; j++) {
+            if (!m->lt[j].addr)
+                continue;
+            uint64_t k = mix64(m->lt[j].addr) & (nc - 1);
+            while (t[k].addr)
+                k = (k + 1) & (nc - 1);
+            t[k] = m->lt[j];
+        }
+        free(m->lt);
+        m->lt = t;
+        m->lt_cap = nc;
+    }
+    for (i = lt_slot(m, e->addr); m->lt[i].addr; i = (i + 1) & (m->lt_cap - 1))
+        ;
+    m->lt[i] = *e;
+    m->lt_n++;
+    return 0;
+}
+
+/* Removes the entry at e (a pointer into the table), backward-shift style. */
+static void lt_remove(struct model *m, struct live *e)
+{
+    uint64_t mask = m->lt_cap - 1, i = (uint64_t)(e - m->lt), j = i;
+
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->lt[j].addr)
+            break;
+        uint64_t k = mix64(m->lt[j].addr) & mask;
+        /* can the entry at j move to i? only if k is not cyclically in (i, j] */
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            m->lt[i] = m->lt[j];
+            i = j;
+        }
+    }
+    m->lt[i].addr = 0;
+    m->lt_n--;
+}
+
+/* --------------------------------------------------------- delta logging */
+
+static int log_push(struct model *m, uint32_t stack, const struct fig *d)
+{
+    if (m->n_log == m->log_cap) {
+        size_t cap = (size_t)m->log_cap;
+
+        if (grow((void **)&m->log, &cap, (size_t)m->n_log + 1, sizeof(struct delta)))
+            return -1;
+        m->log_cap = cap;
+    }
+    m->log[m->n_log++] = (struct delta){.stack = stack, .d = *d};
+    return 0;
+}
+
+static void fig_add(struct fig *a, const struct fig *d)
+{
+    a->live_bytes += d->live_bytes;
+    a->live_blocks += d->live_blocks;
+    a->allocations += d->allocations;
+    a->bytes_allocated += d->bytes_allocated;
+}
+
+/* Applies a per-stack change to the authoritative state (site sums, site
+ * peaks, exact-peak dirtiness). Does not log. */
+static void cur_apply(struct model *m, uint32_t stack, const struct fig *d)
+{
+    uint32_t site = m->nodes[stack].site;
+
+    fig_add(&m->cur[stack], d);
+    if (site != MODEL_NONE) {
+        struct fig *sf = &m->site_cur[site];
+        struct site_ext *e = ext_at(m, site);
+
+        fig_add(sf, d);
+        if (sf->live_bytes > 0 && (uint64_t)sf->live_bytes > e->peak_bytes)
+            e->peak_bytes = (uint64_t)sf->live_bytes;
+    }
+    if (!m->pk_dirty[stack]) {
+        if (m->n_dirty == m->dirty_cap &&
+            grow32((void **)&m->dirty, &m->dirty_cap, m->n_dirty + 1, sizeof(uint32_t)))
+            return; /* peak state loses precision, never memory safety */
+        m->pk_dirty[stack] = 1;
+        m->dirty[m->n_dirty++] = stack;
+    }
+}
+
+/* Adds a change to the open bucket. */
+static int pend_add(struct model *m, uint32_t stack, const struct fig *d)
+{
+    uint32_t i = m->pend_idx[stack];
+
+    if (!i) {
+        if (grow32((void **)&m->pend, &m->pend_cap, m->n_pend + 1, sizeof(struct delta)))
+            return -1;
+        m->pend[m->n_pend] = (struct delta){.stack = stack};
+        i = m->pend_idx[stack] = ++m->n_pend;
+    }
+    fig_add(&m->pend[i - 1].d, d);
+    return 0;
+}
+
+static struct model_point totals_now(const struct model *m, int64_t time)
+{
+    struct model_point p = {.time = time,
+                            .heap_bytes = m->sum.heap_bytes,
+                            .heap_blocks = m->sum.heap_blocks,
+                            .rss = m->sum.rss,
+                            .allocations = m->sum.allocations,
+                            .frees = m->sum.frees,
+                            .bytes_allocated = m->sum.bytes_allocated};
+    return p;
+}
+
+static int checkpoint_maybe(struct model *m)
+{
+    uint64_t spacing = 65536;
+    struct checkpoint *c;
+
+    if ((uint64_t)m->n_sites * 4 > spacing)
+        spacing = (uint64_t)m->n_sites * 4;
+    if (m->n_log - m->log_at_cp < spacing)
+        return 0;
+    if (grow32((void **)&m->cps, &m->cps_cap, m->n_cps + 1, sizeof(*m->cps)))
+        return -1;
+    c = &m->cps[m->n_cps];
+    c->sites = malloc((size_t)(m->n_sites ? m->n_sites : 1) * sizeof(struct fig));
+    if (!c->sites)
+        return -1;
+    memcpy(c->sites, m->site_cur, (size_t)m->n_sites * sizeof(struct fig));
+    c->n_sites = m->n_sites;
+    c->point = m->n_points - 1;
+    m->n_cps++;
+    m->log_at_cp = m->n_log;
+    return 0;
+}
+
+/* The last point grew (a continuation part of a tick): a checkpoint taken
+ * at it must include the new deltas. */
+static int cp_refresh_last(struct model *m)
+{
+    struct checkpoint *c;
+
+    if (!m->n_cps || m->cps[m->n_cps - 1].point != m->n_points - 1)
+        return 0;
+    c = &m->cps[m->n_cps - 1];
+    if (c->n_sites < m->n_sites) {
+        struct fig *f = realloc(c->sites, (size_t)m->n_sites * sizeof(*f));
+        if (!f)
+            return fail(m, "out of memory");
+        c->sites = f;
+    }
+    memcpy(c->sites, m->site_cur, (size_t)m->n_sites * sizeof(struct fig));
+    c->n_sites = m->n_sites;
+    m->log_at_cp = m->n_log;
+    return 0;
+}
+
+/* Appends a timeline point whose deltas are the log since the previous one. */
+static int point_push(struct model *m, const struct model_point *p)
+{
+    if (m->n_points == m->points_cap) {
+        uint32_t cap = m->points_cap;
+
+        if (grow32((void **)&m->points, &cap, m->n_points + 1, sizeof(*m->points)))
+            return -1;
+        uint32_t cap2 = m->points_cap;
+        if (grow32((void **)&m->delta_end, &cap2, m->n_points + 1, sizeof(*m->delta_end)))
+            return -1;
+        m->points_cap = cap;
+    }
+    m->points[m->n_points] = *p;
+    m->delta_end[m->n_points] = m->n_log;
+    m->n_points++;
+    if (m->sum.time_first == 0 && m->n_points == 1)
+        m->sum.time_first = p->time;
+    return checkpoint_maybe(m);
+}
+
+/* Closes the open event bucket as a timeline point at `time`. */
+static int bucket_close(struct model *m, int64_t time, uint64_t rss)
+{
+    struct model_point p;
+
+    if (!m->bucket_open)
+        return 0;
+    for (uint32_t i = 0; i < m->n_pend; i++) {
+        m->pend_idx[m->pend[i].stack] = 0;
+        if (log_push(m, m->pend[i].stack, &m->pend[i].d))
+            return -1;
+    }
+    m->n_pend = 0;
+    m->bucket_open = 0;
+    if (time < m->bucket_last)
+        time = m->bucket_last;
+    p = totals_now(m, time);
+    p.rss = rss;
+    return point_push(m, &p);
+}
+
+static void see_time(struct model *m, int64_t t)
+{
+    if (t > m->sum.time_last)
+        m->sum.time_last = t;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void peak_check(struct model *m, int64_t time)
+{
+    if (m->sum.heap_bytes <= m->sum.peak_bytes)
+        return;
+    m->sum.peak_bytes = m->sum.heap_bytes;
+    m->sum.peak_time = time;
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        uint32_t s = m->dirty[i];
+        m->pk[s] = m->cur[s];
+        m->pk_dirty[s] = 0;
+    }
+    m->n_dirty = 0;
+    m->peak_pt = totals_now(m, time);
+}
+
+/* A change from an event: authoritative in events mode. */
+static int event_change(struct model *m, uint32_t stack, const struct fig *d, int64_t time)
+{
+    if (!m->sum.events_exact)
+        return 0;
+    if (m->bucket_open && time >= m->bucket_start + MODEL_BUCKET_NS) {
+        if (bucket_close(m, m->bucket_last, m->rss))
+            return -1;
+    }
+    if (!m->bucket_open) {
+        m->bucket_open = 1;
+        m->bucket_start = time;
+    }
+    if (time > m->bucket_last)
+        m->bucket_last = time;
+    cur_apply(m, stack, d);
+    if (pend_add(m, stack, d))
+        return -1;
+    if (d->live_blocks > 0) {
+        m->sum.allocations += (uint64_t)d->live_blocks;
+        m->sum.bytes_allocated += d->bytes_allocated;
+    } else if (d->live_blocks < 0) {
+        m->sum.frees += (uint64_t)-d->live_blocks;
+    }
+    m->sum.heap_bytes += (uint64_t)d->live_bytes;
+    m->sum.heap_blocks += (uint64_t)d->live_blocks;
+    peak_check(m, time);
+    return 0;
+}
+
+static uint32_t ev_stack(struct model *m, uint32_t stack)
+{
+    if (stack >= m->n_nodes || !m->nodes[stack].defined)
+        stack = 0;
+    if (stack_site(m, stack) == MODEL_NONE)
+        return MODEL_NONE;
+    return stack;
+}
+
+static int ev_release(struct model *m, struct live *e, int64_t time, uint32_t thread)
+{
+    struct fig d = {.live_bytes = -(int64_t)e->size, .live_blocks = -1};
+    uint32_t stack = e->stack;
+
+    if (m->thr_last[thread] == e->addr) {
+        uint32_t site = m->nodes[stack].site;
+        if (site != MODEL_NONE)
+            ext_at(m, site)->temporary++;
+        m->sum.temporary++;
+    }
+    lt_remove(m, e);
+    return event_change(m, stack, &d, time);
+}
+
+static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, uint64_t addr, int64_t time)
+{
+    uint32_t th = m->ev_thread, tag = m->thr_tag[th];
+    struct live *old, e;
+    struct fig d = {.live_bytes = (int64_t)size, .live_blocks = 1, .allocations = 1,
+                    .bytes_allocated = size};
+
+    stack = ev_stack(m, stack);
+    if (stack == MODEL_NONE)
+        return fail(m, "out of memory");
+    if (addr == 0)
+        return 0;
+    old = lt_find(m, addr);
+    if (old) { /* the free was lost: release the old block quietly */
+        m->sum.unmatched_frees++;
+        if (ev_release(m, old, time, th))
+            return -1;
+    }
+    e = (struct live){.addr = addr, .size = size, .time = time, .stack = stack, .thread = th,
+                      .tag = tag};
+    if (lt_insert(m, &e))
+        return fail(m, "out of memory");
+    site_note(m, m->nodes[stack].site, tag, th);
+    m->thr_last[th] = addr;
+    return event_change(m, stack, &d, time);
+}
+
+static int ev_free(struct model *m, uint64_t addr, int64_t time)
+{
+    struct live *e = lt_find(m, addr);
+    int r = 0;
+
+    if (addr == 0)
+        return 0;
+    if (!e)
+        m->sum.unmatched_frees++;
+    else
+        r = ev_release(m, e, time, m->ev_thread);
+    m->thr_last[m->ev_thread] = 0;
+    return r;
+}
+
+static int apply_events(struct model *m, const struct wire_msg *msg)
+{
+    struct events_iter it;
+    struct wire_event ev;
+    int r;
+
+    decode_events_begin(&it, msg);
+    while ((r = decode_events_next(&it, &ev)) == 1) {
+        if (ev.op == WIRE_OP_THREAD) {
+            if (thr_reserve(m, ev.id))
+                return fail(m, "out of memory");
+            m->ev_thread = ev.id;
+            continue;
+        }
+        if (ev.op == WIRE_OP_TAG) {
+            m->thr_tag[m->ev_thread] = ev.id;
+            continue;
+        }
+        see_time(m, ev.time);
+        m->sum.events++;
+        m->any_event = 1;
+        if (ev.op == WIRE_OP_ALLOC) {
+            if (ev_alloc(m, ev.stack, ev.size, ev.addr, ev.time))
+                return -1;
+        } else if (ev.op == WIRE_OP_FREE) {
+            if (ev_free(m, ev.addr, ev.time))
+                return -1;
+        } else { /* REALLOC: releases the old block, one allocation at its site */
+            struct live *e = lt_find(m, ev.old_addr);
+
+            if (!e) {
+                m->sum.unmatched_frees++;
+            } else {
+                m->thr_last[m->ev_thread] = 0; /* a realloc is no temporary */
+                if (ev_release(m, e, ev.time, m->ev_thread))
+                    return -1;
+            }
+            if (ev_alloc(m, ev.stack, ev.size, ev.addr, ev.time))
+                return -1;
+            m->thr_last[m->ev_thread] = 0;
+        }
+    }
+    if (r < 0)
+        return fail(m, "corrupt event batch");
+    return 0;
+}
+
+/* ----------------------------------------------------------------- ticks */
+
+static int tick_check_consistency(struct model *m, const struct wire_totals *t)
+{
+    if (m->sum.heap_bytes != t->heap_bytes || m->sum.heap_blocks != t->heap_blocks ||
+        m->sum.allocations != t->allocations || m->sum.frees != t->frees ||
+        m->sum.bytes_allocated != t->bytes_allocated)
+        m->sum.tick_mismatches++;
+    return 0;
+}
+
+/* Ticks are authoritative from now on: rebase cur on tk. */
+static int rebase_on_ticks(struct model *m)
+{
+    for (uint32_t s = 0; s < m->n_nodes; s++) {
+        struct fig d = {m->tk[s].live_bytes - m->cur[s].live_bytes,
+                        m->tk[s].live_blocks - m->cur[s].live_blocks,
+                        m->tk[s].allocations - m->cur[s].allocations,
+                        m->tk[s].bytes_allocated - m->cur[s].bytes_allocated};
+        if (!d.live_bytes && !d.live_blocks && !d.allocations && !d.bytes_allocated)
+            continue;
+        if (stack_site(m, s) == MODEL_NONE)
+            return fail(m, "out of memory");
+        cur_apply(m, s, &d);
+        if (log_push(m, s, &d))
+            return fail(m, "out of memory");
+    }
+    return 0;
+}
+
+static int apply_state(struct model *m, const struct wire_msg *msg)
+{
+    const struct wire_totals *t = &msg->u.state.totals;
+    int snap = msg->type == WIRE_SNAPSHOT;
+    uint32_t n = wire_list_count(&msg->u.state.sites, 5);
+    struct model_point last = {0};
+    int same = 0;
+
+    see_time(m, t->time);
+    /* a snapshot with history before any event: we joined a running program */
+    if (snap && !m->any_event && !m->sum.attached && (t->allocations || t->heap_bytes)) {
+        m->sum.attached = 1;
+        m->sum.events_exact = 0;
+        if (m->bucket_open && bucket_close(m, m->bucket_last, m->rss))
+            return fail(m, "out of memory");
+    }
+    if (m->n_points) {
+        last = m->points[m->n_points - 1];
+        same = m->any_tick && last.time == t->time && last.heap_bytes == t->heap_bytes &&
+               last.allocations == t->allocations && !(last.flags & MODEL_POINT_HISTORY);
+    }
+    m->any_tick = 1;
+    m->rss = t->rss;
+    m->sum.rss = t->rss;
+    if (t->rss > m->sum.peak_rss)
+        m->sum.peak_rss = t->rss;
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct wire_site ws;
+        struct fig d;
+        uint32_t s;
+
+        if (decode_site_at(&msg->u.state.sites, i, &ws) != 1)
+            return fail(m, "corrupt site list");
+        s = ev_stack(m, ws.stack);
+        if (s == MODEL_NONE)
+            return fail(m, "out of memory");
+        if (snap)
+            d = (struct fig){ws.live_bytes - m->tk[s].live_bytes,
+                             ws.live_blocks - m->tk[s].live_blocks,
+                             ws.allocations - m->tk[s].allocations,
+                             ws.bytes_allocated - m->tk[s].bytes_allocated};
+        else
+            d = (struct fig){ws.live_bytes, ws.live_blocks, ws.allocations, ws.bytes_allocated};
+        fig_add(&m->tk[s], &d);
+        if (!m->sum.events_exact && !m->rebase_pending) {
+            cur_apply(m, s, &d);
+            if (log_push(m, s, &d))
+                return fail(m, "out of memory");
+        }
+    }
+
+    if (m->sum.events_exact) {
+        /* events rule; the tick closes the bucket and brings RSS */
+        if (!snap)
+            tick_check_consistency(m, t);
+        if (m->bucket_open) {
+            if (bucket_close(m, t->time, t->rss))
+                return fail(m, "out of memory");
+        } else if (same) {
+            m->points[m->n_points - 1].rss = t->rss;
+        } else {
+            struct model_point p = totals_now(m, t->time > m->bucket_last ? t->time
+                                                                          : m->bucket_last);
+            p.rss = t->rss;
+            if (point_push(m, &p))
+                return fail(m, "out of memory");
+        }
+        return 0;
+    }
+    if (m->rebase_pending) {
+        m->rebase_pending = 0;
+        if (rebase_on_ticks(m))
+            return -1;
+    }
+    m->sum.heap_bytes = t->heap_bytes;
+    m->sum.heap_blocks = t->heap_blocks;
+    m->sum.allocations = t->allocations;
+    m->sum.frees = t->frees;
+    m->sum.bytes_allocated = t->bytes_allocated;
+    if (same) {
+        /* a continuation part of the same tick: deltas join the last point */
+        m->delta_end[m->n_points - 1] = m->n_log;
+        return cp_refresh_last(m);
+    }
+    {
+        struct model_point p = totals_now(m, t->time);
+        if (point_push(m, &p))
+            return fail(m, "out of memory");
+    }
+    if (t->heap_bytes > m->sum.peak_bytes) {
+        m->sum.peak_bytes = t->heap_bytes;
+        m->sum.peak_time = t->time;
+        m->peak_pt = m->points[m->n_points - 1];
+    }
+    return 0;
+}
+
+static int apply_history(struct model *m, const struct wire_msg *msg)
+{
+    uint32_t n = wire_list_count(&msg->u.history, 4), k = 0;
+    int64_t first = m->n_points ? m->points[0].time : INT64_MAX;
+    struct model_point *tmp;
+
+    tmp = calloc(n ? n : 1, sizeof(*tmp));
+    if (!tmp)
+        return fail(m, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        struct wire_history_row r;
+
+        if (decode_history_at(&msg->u.history, i, &r) != 1) {
+            free(tmp);
+            return fail(m, "corrupt history");
+        }
+        if (r.time >= first || (k && r.time <= tmp[k - 1].time))
+            continue;
+        tmp[k++] = (struct model_point){.time = r.time, .heap_bytes = r.heap_bytes,
+                                        .heap_blocks = r.heap_blocks, .rss = r.rss,
+                                        .flags = MODEL_POINT_HISTORY};
+        if (r.rss > m->sum.peak_rss)
+            m->sum.peak_rss = r.rss;
+    }
+    if (k) {
+        uint32_t cap = m->points_cap, cap2 = m->points_cap;
+        if (grow32((void **)&m->points, &cap, m->n_points + k, sizeof(*m->points)) ||
+            grow32((void **)&m->delta_end, &cap2, m->n_points + k, sizeof(*m->delta_end))) {
+            free(tmp);
+            return fail(m, "out of memory");
+        }
+        m->points_cap = cap;
+        memmove(m->points + k, m->points, m->n_points * sizeof(*m->points));
+        memmove(m->delta_end + k, m->delta_end, m->n_points * sizeof(*m->delta_end));
+        memcpy(m->points, tmp, k * sizeof(*tmp));
+        for (uint32_t i = 0; i < k; i++)
+            m->delta_end[i] = 0;
+        for (uint32_t i = 0; i < m->n_cps; i++)
+            m->cps[i].point += k;
+        m->n_points += k;
+        m->sum.time_first = m->points[0].time;
+    }
+    free(tmp);
+    return 0;
+}
+
+/* ----------------------------------------------------------- definitions */
+
+static int apply_stacks(struct model *m, const struct wire_msg *msg)
+{
+    uint32_t n = wire_list_count(&msg->u.stacks, 3);
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct wire_stack_node sn;
+        struct stack_node *nd;
+        uint32_t f;
+
+        if (decode_stack_at(&msg->u.stacks, i, &sn) != 1)
+            return fail(m, "corrupt stack list");
+        if (sn.id == 0 || sn.parent >= sn.id)
+            return fail(m, "stack %u: parent %u is not below it", sn.id, sn.parent);
+        /* ids are handed out in sequence: refuse a jump that would make us
+         * allocate for ids nobody defined */
+        if (sn.id > (m->n_defined + (1u << 20)) * 4u)
+            return fail(m, "stack %u: id out of sequence", sn.id);
+        if (sn.parent >= m->n_nodes || !m->nodes[sn.parent].defined)
+            return fail(m, "stack %u: undefined parent %u", sn.id, sn.parent);
+        if (stacks_reserve(m, sn.id + 1))
+            return fail(m, "out of memory");
+        nd = &m->nodes[sn.id];
+        if (nd->defined) {
+            if (nd->parent != sn.parent || nd->ip != sn.ip)
+                return fail(m, "stack %u redefined", sn.id);
+            continue;
+        }
+        f = frame_get(m, sn.ip);
+        if (f == MODEL_NONE)
+            return fail(m, "out of memory");
+        nd->parent = sn.parent;
+        nd->ip = sn.ip;
+        nd->frame = f;
+        nd->defined = 1;
+        m->n_defined++;
+    }
+    return 0;
+}
+
+static int apply_frame(struct model *m, const struct wire_msg *msg)
+{
+    uint32_t f = frame_get(m, msg->u.frame.ip), n;
+    struct model_frame *fr;
+    struct model_inline *inl = NULL;
+
+    if (f == MODEL_NONE)
+        return fail(m, "out of memory");
+    fr = frame_at(m, f);
+    fr->function = intern_w(m, &msg->u.frame.function);
+    fr->file = intern_w(m, &msg->u.frame.file);
+    fr->line = msg->u.frame.line;
+    fr->module = msg->u.frame.module < m->n_mods && m->mod_base[msg->u.frame.module]
+                     ? m->mod_base[msg->u.frame.module]
+                     : "";
+    n = wire_list_count(&msg->u.frame.inlined, 3);
+    if (n) {
+        char *raw = malloc((size_t)n * sizeof(*inl));
+        void **nm;
+
+        if (!raw)
+            return fail(m, "out of memory");
+        nm = realloc(m->misc, (m->n_misc + 1) * sizeof(*nm));
+        if (!nm) {
+            free(raw);
+            return fail(m, "out of memory");
+        }
+        m->misc = nm;
+        m->misc[m->n_misc++] = raw;
+        inl = (struct model_inline *)raw;
+        for (uint32_t i = 0; i < n; i++) {
+            struct wire_str fn, file;
+            uint32_t line;
+
+            if (decode_inline_at(&msg->u.frame.inlined, i, &fn, &file, &line) != 1)
+                return fail(m, "corrupt inlined list");
+            inl[i].function = intern_w(m, &fn);
+            inl[i].file = intern_w(m, &file);
+            inl[i].line = line;
+            if (!inl[i].function || !inl[i].file)
+                return fail(m, "out of memory");
+        }
+    }
+    if (!fr->function || !fr->file) {
+        fr->function = fr->file = "";
+        return fail(m, "out of memory");
+    }
+    fr->inlined = inl;
+    fr->n_inlined = inl ? n : 0;
+    return 0;
+}
+
+static int apply_module(struct model *m, const struct wire_msg *msg)
+{
+    uint32_t id = msg->u.module.id;
+    const char *p = intern_w(m, &msg->u.module.path);
+
+    if (!p)
+        return fail(m, "out of memory");
+    if (id >= m->n_mods) {
+        const char **t = realloc(m->mod_base, (id + 1) * sizeof(*t));
+        if (!t)
+            return fail(m, "out of memory");
+        for (uint32_t i = m->n_mods; i <= id; i++)
+            t[i] = NULL;
+        m->mod_base = t;
+        m->n_mods = id + 1;
+    }
+    m->mod_base[id] = intern(m, basename_of(p), strlen(basename_of(p)));
+    return m->mod_base[id] ? 0 : fail(m, "out of memory");
+}
+
+static int apply_thread(struct model *m, const struct wire_msg *msg)
+{
+    uint32_t id = msg->u.thread.id;
+    const char *name = intern_w(m, &msg->u.thread.name);
+
+    if (!name || grow32((void **)&m->threads, &m->threads_cap, id + 1, sizeof(*m->threads)) ||
+        thr_reserve(m, id))
+        return fail(m, "out of memory");
+    m->threads[id] = (struct model_thread){.id = id, .os_tid = msg->u.thread.os_tid,
+                                           .name = name};
+    return 0;
+}
+
+static int apply_tag(struct model *m, const struct wire_msg *msg)
+{
+    uint32_t id = msg->u.tag.id;
+    const char *name = intern_w(m, &msg->u.tag.name);
+
+    if (!name || grow32((void **)&m->tags, &m->tags_cap, id + 1, sizeof(*m->tags)))
+        return fail(m, "out of memory");
+    m->tags[id] = name;
+    return 0;
+}
+
+static int apply_marker(struct model *m, const struct wire_msg *msg)
+{
+    const char *label = intern_w(m, &msg->u.marker.label);
+    uint32_t i;
+
+    if (!label ||
+        grow32((void **)&m->markers, &m->markers_cap, m->n_markers + 1, sizeof(*m->markers)))
+        return fail(m, "out of memory");
+    see_time(m, msg->u.marker.time);
+    /* keep time order (markers from threads may arrive slightly out of order) */
+    for (i = m->n_markers; i > 0 && m->markers[i - 1].time > msg->u.marker.time; i--)
+        m->markers[i] = m->markers[i - 1];
+    m->markers[i] = (struct model_marker){.time = msg->u.marker.time, .label = label};
+    m->n_markers++;
+    return 0;
+}
+
+static int apply_response(struct model *m, const struct wire_msg *msg)
+{
+    struct model_response *r = &m->resp;
+    uint32_t n;
+
+    free(m->resp_objs);
+    free(m->resp_bytes);
+    free(m->resp_msg);
+    m->resp_objs = NULL;
+    m->resp_bytes = NULL;
+    m->resp_msg = NULL;
+    *r = (struct model_response){.seq = r->seq + 1, .id = msg->u.response.id,
+                                 .status = msg->u.response.status,
+                                 .kind = msg->u.response.kind, .message = "",
+                                 .addr = msg->u.response.addr, .size = msg->u.response.size,
+                                 .total = msg->u.response.total};
+    if (msg->u.response.message.len) {
+        m->resp_msg = strndup(msg->u.response.message.ptr, msg->u.response.message.len);
+        if (m->resp_msg)
+            r->message = m->resp_msg;
+    }
+    if (msg->u.response.bytes.len) {
+        m->resp_bytes = malloc(msg->u.response.bytes.len);
+        if (m->resp_bytes) {
+            memcpy(m->resp_bytes, msg->u.response.bytes.ptr, msg->u.response.bytes.len);
+            r->bytes = m->resp_bytes;
+            r->n_bytes = msg->u.response.bytes.len;
+        }
+    }
+    n = wire_list_count(&msg->u.response.objects, 6);
+    if (n) {
+        m->resp_objs = calloc(n, sizeof(*m->resp_objs));
+        if (!m->resp_objs)
+            return fail(m, "out of memory");
+        for (uint32_t i = 0; i < n; i++) {
+            struct wire_object o;
+            if (decode_object_at(&msg->u.response.objects, i, &o) != 1)
+                return fail(m, "corrupt object list");
+            m->resp_objs[i] = (struct model_object){.addr = o.addr, .size = o.size,
+                                                    .stack = o.stack, .thread = o.thread,
+                                                    .tag = o.tag, .time = o.time};
+        }
+        r->objects = m->resp_objs;
+        r->n_objects = n;
+    }
+    return 0;
+}
+
+const struct model_response *model_last_response(const struct model *m)
+{
+    return &m->resp;
+}
+
+int model_apply(struct model *m, const struct wire_msg *msg)
+{
+    int r = 0;
+
+    m->sum.messages++;
+    switch (msg->type) {
+    case WIRE_HELLO:
+        m->hello_seen = 1;
+        m->sum.pid = msg->u.hello.pid;
+        m->sum.exe = intern_w(m, &msg->u.hello.exe);
+        if (!m->sum.exe)
+            m->sum.exe = "";
+        m->sum.start_unix_ns = msg->u.hello.start_unix_ns;
+        m->sum.version = msg->u.hello.version;
+        m->sum.page_size = msg->u.hello.page_size;
+        m->sum.max_depth = msg->u.hello.max_depth;
+        m->sum.hello_flags = msg->u.hello.flags;
+        if (m->sum.state == MODEL_WAITING)
+            m->sum.state = MODEL_RUNNING;
+        break;
+    case WIRE_MODULE:
+        r = apply_module(m, msg);
+        break;
+    case WIRE_FRAME:
+        r = apply_frame(m, msg);
+        break;
+    case WIRE_STACKS:
+        r = apply_stacks(m, msg);
+        break;
+    case WIRE_THREAD:
+        r = apply_thread(m, msg);
+        break;
+    case WIRE_TAG:
+        r = apply_tag(m, msg);
+        break;
+    case WIRE_MARKER:
+        r = apply_marker(m, msg);
+        break;
+    case WIRE_EVENTS:
+        if (thr_reserve(m, m->ev_thread))
+            return fail(m, "out of memory");
+        r = apply_events(m, msg);
+        break;
+    case WIRE_TICK:
+    case WIRE_SNAPSHOT:
+        r = apply_state(m, msg);
+        break;
+    case WIRE_HISTORY:
+        r = apply_history(m, msg);
+        break;
+    case WIRE_RESPONSE:
+        r = apply_response(m, msg);
+        break;
+    case WIRE_MISSED:
+        m->sum.missed += msg->u.missed;
+        if (m->sum.events_exact) {
+            m->sum.events_exact = 0;
+            if (m->bucket_open && bucket_close(m, m->bucket_last, m->rss))
+                return fail(m, "out of memory");
+            m->rebase_pending = 1;
+        }
+        break;
+    case WIRE_END:
+        see_time(m, msg->u.end.time);
+        if (m->bucket_open && bucket_close(m, m->bucket_last, m->rss))
+            return fail(m, "out of memory");
+        m->sum.state = MODEL_ENDED;
+        m->sum.end_reason = msg->u.end.reason;
+        m->sum.end_status = msg->u.end.status;
+        m->sum.end_time = msg->u.end.time;
+        break;
+    case WIRE_DISABLED:
+        see_time(m, msg->u.disabled.time);
+        if (m->bucket_open && bucket_close(m, m->bucket_last, m->rss))
+            return fail(m, "out of memory");
+        m->sum.state = MODEL_DISABLED;
+        m->sum.disabled_reason = intern_w(m, &msg->u.disabled.reason);
+        if (!m->sum.disabled_reason)
+            m->sum.disabled_reason = "";
+        break;
+    default: /* REQUEST, unknown newer types */
+        break;
+    }
+    m->sum.leaked_bytes = m->sum.heap_bytes;
+    m->sum.leaked_blocks = m->sum.heap_blocks;
+    m->gen++;
+    return r;
+}
+
+/* ------------------------------------------------------------- timeline */
+
+const struct model_point *model_timeline(const struct model *m, uint32_t *n)
+{
+    *n = m->n_points;
+    return m->points;
+}
+
+uint32_t model_point_at(const struct model *m, int64_t t)
+{
+    uint32_t lo = 0, hi = m->n_points;
+
+    if (!m->n_points || m->points[0].time > t)
+        return MODEL_NONE;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->points[mid].time <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k,
+                         int64_t *heap, int64_t *rss)
+{
+    for (uint32_t i = 0; i < k; i++) {
+        int64_t t = k == 1 ? t1 : t0 + (int64_t)((double)(t1 - t0) * i / (k - 1));
+        uint32_t p = model_point_at(m, t);
+
+        if (heap)
+            heap[i] = p == MODEL_NONE ? 0 : (int64_t)m->points[p].heap_bytes;
+        if (rss)
+            rss[i] = p == MODEL_NONE ? 0 : (int64_t)m->points[p].rss;
+    }
+}
+
+const struct model_marker *model_markers(const struct model *m, uint32_t *n)
+{
+    *n = m->n_markers;
+    return m->markers;
+}
+
+uint32_t model_marker_near(const struct model *m, int64_t t, int dir)
+{
+    if (dir >= 0) {
+        for (uint32_t i = 0; i < m->n_markers; i++)
+            if (m->markers[i].time > t)
+                return i;
+        return MODEL_NONE;
+    }
+    for (uint32_t i = m->n_markers; i > 0; i--)
+        if (m->markers[i - 1].time < t)
+            return i - 1;
+    return MODEL_NONE;
+}
+
+const struct model_thread *model_thread(const struct model *m, uint32_t id)
+{
+    if (id >= m->threads_cap || !m->threads[id].name)
+        return NULL;
+    return &m->threads[id];
+}
+
+uint32_t model_thread_limit(const struct model *m)
+{
+    return m->threads_cap;
+}
+
+const char *model_tag_name(const struct model *m, uint32_t id)
+{
+    return id < m->tags_cap ? m->tags[id] : NULL;
+}
+
+uint32_t model_tag_limit(const struct model *m)
+{
+    return m->tags_cap;
+}
+
+uint32_t model_site_count(const struct model *m)
+{
+    return m->n_sites;
+}
+
+const struct model_site *model_site(const struct model *m, uint32_t site)
+{
+    return site < m->n_sites ? site_at(m, site) : NULL;
+}
+
+uint32_t model_stack_site(const struct model *m, uint32_t stack)
+{
+    if (stack >= m->n_nodes || !m->nodes[stack].defined)
+        return MODEL_NONE;
+    return m->nodes[stack].site;
+}
+
+int model_site_has_tag(const struct model *m, uint32_t site, uint32_t tag)
+{
+    const struct site_ext *e;
+
+    if (site >= m->n_sites)
+        return 0;
+    e = ext_at(m, site);
+    if (e->n_tags == SET_OVERFLOW || (!m->any_event))
+        return 1;
+    for (uint32_t i = 0; i < e->n_tags; i++)
+        if (e->tags[i] == tag)
+            return 1;
+    return 0;
+}
+
+int model_site_has_thread(const struct model *m, uint32_t site, uint32_t thread)
+{
+    const struct site_ext *e;
+
+    if (site >= m->n_sites)
+        return 0;
+    e = ext_at(m, site);
+    if (e->n_threads == SET_OVERFLOW || (!m->any_event))
+        return 1;
+    for (uint32_t i = 0; i < e->n_threads; i++)
+        if (e->threads[i] == thread)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------- state at a time */
+
+/* Per-site figures after point p (MODEL_NONE: before everything) into out
+ * (n_sites entries). */
+static void sites_at_point(const struct model *m, uint32_t p, struct fig *out)
+{
+    uint64_t from = 0, to;
+    uint32_t lo = 0, hi = m->n_cps, cp = MODEL_NONE;
+
+    memset(out, 0, (size_t)m->n_sites * sizeof(*out));
+    if (p == MODEL_NONE)
+        return;
+    while (lo < hi) { /* last checkpoint with point <= p */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->cps[mid].point <= p) {
+            cp = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (cp != MODEL_NONE) {
+        memcpy(out, m->cps[cp].sites, (size_t)m->cps[cp].n_sites * sizeof(*out));
+        from = m->delta_end[m->cps[cp].point];
+    }
+    to = m->delta_end[p];
+    for (uint64_t i = from; i < to; i++) {
+        uint32_t s = m->nodes[m->log[i].stack].site;
+        if (s != MODEL_NONE)
+            fig_add(&out[s], &m->log[i].d);
+    }
+}
+
+/* Resolves a query to a point (MODEL_NONE), "latest" (*latest = 1) or the
+ * exact peak (*peak = 1); returns the resolved time. */
+static int64_t resolve(const struct model *m, const struct model_query *q, uint32_t *p,
+                       int *latest, int *peak)
+{
+    *latest = *peak = 0;
+    *p = MODEL_NONE;
+    if (q->at == MODEL_AT_END || (q->at == MODEL_AT_TIME && q->time >= m->sum.time_last &&
+                                  (m->n_points == 0 || q->time >= m->points[m->n_points - 1].time))) {
+        *latest = 1;
+        return q->at == MODEL_AT_END ? m->sum.time_last : q->time;
+    }
+    if (q->at == MODEL_AT_PEAK) {
+        if (m->sum.events_exact && m->any_event) {
+            *peak = 1;
+        } else {
+            *p = model_point_at(m, m->sum.peak_time);
+        }
+        return m->sum.peak_time;
+    }
+    *p = model_point_at(m, q->time);
+    return q->time;
+}
+
+static void sites_resolved(const struct model *m, uint32_t p, int latest, int peak,
+                           struct fig *out)
+{
+    if (latest) {
+        memcpy(out, m->site_cur, (size_t)m->n_sites * sizeof(*out));
+    } else if (peak) {
+        /* pk holds every stack's figures at the last peak */
+        memset(out, 0, (size_t)m->n_sites * sizeof(*out));
+        for (uint32_t s = 0; s < m->n_nodes; s++)
+            if (m->nodes[s].site != MODEL_NONE)
+                fig_add(&out[m->nodes[s].site], &m->pk[s]);
+    } else {
+        sites_at_point(m, p, out);
+    }
+}
+
+int model_view_at(const struct model *m, const struct model_query *q, struct model_view *v)
+{
+    uint32_t ns = m->n_sites, p;
+    int latest, peak;
+    struct fig *now, *then = NULL;
+    int64_t t;
+
+    if (v->rows_cap < ns || !v->rows) {
+        struct model_row *r = realloc(v->rows, (size_t)(ns ? ns : 1) * sizeof(*r));
+        if (!r)
+            return -1;
+        v->rows = r;
+        v->rows_cap = ns ? ns : 1;
+    }
+    now = calloc(ns ? ns : 1, sizeof(*now));
+    if (!now)
+        return -1;
+    t = resolve(m, q, &p, &latest, &peak);
+    sites_resolved(m, p, latest, peak, now);
+    v->time = t;
+    if (latest)
+        v->totals = totals_now(m, t);
+    else if (peak)
+        v->totals = m->peak_pt;
+    else if (p == MODEL_NONE)
+        v->totals = (struct model_point){.time = t};
+    else
+        v->totals = m->points[p];
+    if (!latest && !peak)
+        v->totals.time = t;
+    if (peak) {
+        v->totals.rss = 0;
+        uint32_t pp = model_point_at(m, t);
+        if (pp != MODEL_NONE)
+            v->totals.rss = m->points[pp].rss;
+    }
+
+    if (q->window > 0) {
+        then = calloc(ns ? ns : 1, sizeof(*then));
+        if (!then) {
+            free(now);
+            return -1;
+        }
+        sites_at_point(m, model_point_at(m, t - q->window), then);
+    }
+    for (uint32_t s = 0; s < ns; s++) {
+        struct model_row *r = &v->rows[s];
+        const struct site_ext *e = ext_at(m, s);
+
+        *r = (struct model_row){.site = s,
+                                .live_bytes = now[s].live_bytes,
+                                .live_blocks = now[s].live_blocks,
+                                .allocations = now[s].allocations,
+                                .bytes_allocated = now[s].bytes_allocated,
+                                .growth = now[s].live_bytes - (then ? then[s].live_bytes : 0),
+                                .peak_bytes = e->peak_bytes,
+                                .leaked_bytes = m->site_cur[s].live_bytes > 0
+                                                    ? (uint64_t)m->site_cur[s].live_bytes
+                                                    : 0,
+                                .leaked_blocks = m->site_cur[s].live_blocks > 0
+                                                     ? (uint64_t)m->site_cur[s].live_blocks
+                                                     : 0,
+                                .temporary = e->temporary};
+    }
+    v->n_rows = ns;
+    free(then);
+
+    if (q->spark_points > 0 && ns > 0) {
+        uint32_t k = q->spark_points;
+        size_t need = (size_t)ns * k;
+        struct fig *acc = now; /* reuse */
+        uint32_t pi;
+        uint64_t li;
+
+        if (v->spark_cap < need) {
+            int64_t *b = realloc(v->spark_buf, need * sizeof(*b));
+            if (!b) {
+                free(now);
+                return -1;
+            }
+            v->spark_buf = b;
+            v->spark_cap = need;
+        }
+        /* sweep: state at spark_from, then forward point by point */
+        pi = model_point_at(m, q->spark_from);
+        sites_at_point(m, pi, acc);
+        pi = pi == MODEL_NONE ? 0 : pi + 1;
+        li = pi ? m->delta_end[pi - 1] : 0;
+        for (uint32_t j = 0; j < k; j++) {
+            int64_t st = k == 1 ? q->spark_to
+                                : q->spark_from +
+                                      (int64_t)((double)(q->spark_to - q->spark_from) * j /
+                                                (k - 1));
+            while (pi < m->n_points && m->points[pi].time <= st) {
+                for (; li < m->delta_end[pi]; li++) {
+                    uint32_t s = m->nodes[m->log[li].stack].site;
+                    if (s != MODEL_NONE)
+                        fig_add(&acc[s], &m->log[li].d);
+                }
+                pi++;
+            }
+            if (pi >= m->n_points && st >= m->sum.time_last) {
+                for (uint32_t s = 0; s < ns; s++)
+                    v->spark_buf[(size_t)s * k + j] = m->site_cur[s].live_bytes;
+            } else {
+                for (uint32_t s = 0; s < ns; s++)
+                    v->spark_buf[(size_t)s * k + j] = acc[s].live_bytes;
+            }
+        }
+        for (uint32_t s = 0; s < ns; s++)
+            v->rows[s].spark = v->spark_buf + (size_t)s * k;
+    }
+    free(now);
+    return 0;
+}
+
+void model_view_free(struct model_view *v)
+{
+    free(v->rows);
+    free(v->spark_buf);
+    memset(v, 0, sizeof(*v));
+}
+
+/* --------------------------------------------------------- sort, filter */
+
+static const struct model *sort_model;
+static int sort_key, sort_rev;
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return a < b ? 1 : a > b ? -1 : 0; /* largest first */
+}
+
+static int row_cmp(const void *pa, const void *pb)
+{
+    const struct model_row *a = pa, *b = pb;
+    int c = 0;
+
+    switch (sort_key) {
+    case MODEL_SORT_LIVE_BYTES: c = cmp_i64(a->live_bytes, b->live_bytes); break;
+    case MODEL_SORT_LIVE_BLOCKS: c = cmp_i64(a->live_blocks, b->live_blocks); break;
+    case MODEL_SORT_ALLOCATIONS:
+        c = cmp_i64((int64_t)a->allocations, (int64_t)b->allocations);
+        break;
+    case MODEL_SORT_BYTES_ALLOCATED:
+        c = cmp_i64((int64_t)a->bytes_allocated, (int64_t)b->bytes_allocated);
+        break;
+    case MODEL_SORT_GROWTH: c = cmp_i64(a->growth, b->growth); break;
+    case MODEL_SORT_PEAK: c = cmp_i64((int64_t)a->peak_bytes, (int64_t)b->peak_bytes); break;
+    case MODEL_SORT_LEAKED:
+        c = cmp_i64((int64_t)a->leaked_bytes, (int64_t)b->leaked_bytes);
+        break;
+    case MODEL_SORT_TEMPORARY:
+        c = cmp_i64((int64_t)a->temporary, (int64_t)b->temporary);
+        break;
+    case MODEL_SORT_FUNCTION:
+        c = strcmp(model_site(sort_model, a->site)->function,
+                   model_site(sort_model, b->site)->function);
+        break;
+    case MODEL_SORT_FILE: {
+        const struct model_site *x = model_site(sort_model, a->site);
+        const struct model_site *y = model_site(sort_model, b->site);
+        c = strcmp(x->file, y->file);
+        if (!c)
+            c = x->line < y->line ? -1 : x->line > y->line;
+        break;
+    }
+    }
+    if (sort_rev)
+        c = -c;
+    if (!c)
+        c = a->site < b->site ? -1 : a->site > b->site;
+    return c;
+}
+
+void model_rows_sort(const struct model *m, struct model_row *rows, uint32_t n, int key,
+                     int reverse)
+{
+    sort_model = m;
+    sort_key = key;
+    sort_rev = reverse;
+    qsort(rows, n, sizeof(*rows), row_cmp);
+}
+
+static int icontains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    if (!n)
+        return 1;
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+uint32_t model_rows_filter(const struct model *m, struct model_row *rows, uint32_t n,
+                           const struct model_filter *f)
+{
+    uint32_t k = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct model_row *r = &rows[i];
+        const struct model_site *s = model_site(m, r->site);
+
+        if (!s)
+            continue;
+        if ((f->flags & MODEL_FILTER_ACTIVE) && r->live_bytes == 0 && r->allocations == 0)
+            continue;
+        if ((f->flags & MODEL_FILTER_LIVE) && r->live_bytes <= 0)
+            continue;
+        if ((f->flags & MODEL_FILTER_LEAKS) && r->leaked_bytes == 0)
+            continue;
+        if ((f->flags & MODEL_FILTER_TEMPORARY) && r->temporary == 0)
+            continue;
+        if (f->tag != MODEL_NONE && !model_site_has_tag(m, r->site, f->tag))
+            continue;
+        if (f->thread != MODEL_NONE && !model_site_has_thread(m, r->site, f->thread))
+            continue;
+        if (f->text && *f->text && !icontains(s->function, f->text) &&
+            !icontains(s->file, f->text) && !icontains(s->module, f->text))
+            continue;
+        rows[k++] = *r;
+    }
+    return k;
+}
+
+/* ------------------------------------------------------------ the tree */
+
+struct tnode {
+    uint64_t key;
+    uint32_t parent, first_child, next_sibling, depth;
+    const struct model_frame *frame;
+    struct fig own, incl;
+};
+
+struct tbuild {
+    struct tnode *n;
+    uint32_t len, cap;
+    uint32_t *hash; /* index + 1 */
+    uint32_t hcap;
+};
+
+static uint64_t key_step(uint64_t parent_key, uint64_t ip)
+{
+    return mix64(parent_key * 0x9e3779b97f4a7c15ULL ^ ip) | 1;
+}
+
+/* Finds or adds the child of parent (MODEL_NONE: root) for frame ip. */
+static uint32_t tb_child(struct tbuild *b, uint32_t parent, uint64_t ip,
+                         const struct model_frame *fr)
+{
+    uint64_t pk = parent == MODEL_NONE ? 0 : b->n[parent].key;
+    uint64_t key = key_step(pk, ip);
+    uint32_t i;
+
+    if ((b->len + 1) * 2 > b->hcap) {
+        uint32_t nc = b->hcap ? b->hcap * 2 : 256;
+        uint32_t *t = calloc(nc, sizeof(*t));
+        if (!t)
+            return MODEL_NONE;
+        for (uint32_t j = 0; j < b->len; j++) {
+            uint32_t k = (uint32_t)b->n[j].key & (nc - 1);
+            while (t[k])
+                k = (k + 1) & (nc - 1);
+            t[k] = j + 1;
+        }
+        free(b->hash);
+        b->hash = t;
+        b->hcap = nc;
+    }
+    for (i = (uint32_t)key & (b->hcap - 1); b->hash[i]; i = (i + 1) & (b->hcap - 1))
+        if (b->n[b->hash[i] - 1].key == key)
+            return b->hash[i] - 1;
+    if (grow32((void **)&b->n, &b->cap, b->len + 1, sizeof(*b->n)))
+        return MODEL_NONE;
+    b->n[b->len] = (struct tnode){.key = key, .parent = parent, .first_child = MODEL_NONE,
+                                  .next_sibling = MODEL_NONE,
+                                  .depth = parent == MODEL_NONE ? 0 : b->n[parent].depth + 1,
+                                  .frame = fr};
+    b->hash[i] = b->len + 1;
+    return b->len++;
+}
+
+static const struct tnode *tsort_base;
+
+static int child_cmp(const void *pa, const void *pb)
+{
+    const struct tnode *a = &tsort_base[*(const uint32_t *)pa];
+    const struct tnode *b = &tsort_base[*(const uint32_t *)pb];
+
+    if (a->incl.live_bytes != b->incl.live_bytes)
+        return a->incl.live_bytes > b->incl.live_bytes ? -1 : 1;
+    if (a->incl.allocations != b->incl.allocations)
+        return a->incl.allocations > b->incl.allocations ? -1 : 1;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* Per-stack figures at the query's time for stacks of `site` (MODEL_NONE:
+ * all) into out (n_nodes entries). */
+static void stacks_at(const struct model *m, uint32_t site, const struct model_query *q,
+                      struct fig *out)
+{
+    uint32_t p;
+    int latest, peak;
+
+    resolve(m, q, &p, &latest, &peak);
+    if (latest) {
+        memcpy(out, m->cur, (size_t)m->n_nodes * sizeof(*out));
+        return;
+    }
+    if (peak) {
+        memcpy(out, m->pk, (size_t)m->n_nodes * sizeof(*out));
+        return;
+    }
+    memset(out, 0, (size_t)m->n_nodes * sizeof(*out));
+    if (p == MODEL_NONE)
+        return;
+    for (uint64_t i = 0; i < m->delta_end[p]; i++) {
+        uint32_t s = m->log[i].stack;
+        if (site == MODEL_NONE || m->nodes[s].site == site)
+            fig_add(&out[s], &m->log[i].d);
+    }
+}
+
+int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q, int dir,
+                     struct model_tree *t)
+{
+    struct tbuild b = {0};
+    struct fig *st = calloc(m->n_nodes, sizeof(*st));
+    uint32_t *path = NULL, path_cap = 0, *order = NULL, *stackv = NULL;
+    uint32_t n_order = 0;
+    int rc = -1;
+
+    if (!st)
+        return -1;
+    stacks_at(m, site, q, st);
+    for (uint32_t s = 1; s < m->n_nodes; s++) {
+        uint32_t depth = 0, cur = MODEL_NONE;
+
+        if (!m->nodes[s].defined || m->nodes[s].site == MODEL_NONE)
+            continue;
+        if (site != MODEL_NONE && m->nodes[s].site != site)
+            continue;
+        if (!st[s].live_bytes && !st[s].live_blocks && !st[s].allocations)
+            continue;
+        for (uint32_t x = s; x != 0; x = m->nodes[x].parent) {
+            if (grow32((void **)&path, &path_cap, depth + 1, sizeof(*path)))
+                goto out;
+            path[depth++] = x;
+        }
+        /* path[0] is the leaf, path[depth-1] the outermost frame */
+        for (uint32_t i = 0; i < depth; i++) {
+            uint32_t x = dir == MODEL_TREE_TOP_DOWN ? path[depth - 1 - i] : path[i];
+            cur = tb_child(&b, cur, m->nodes[x].ip, frame_at(m, m->nodes[x].frame));
+            if (cur == MODEL_NONE)
+                goto out;
+            fig_add(&b.n[cur].incl, &st[s]);
+        }
+        if (cur != MODEL_NONE)
+            fig_add(&b.n[cur].own, &st[s]);
+    }
+    /* link children, sorted, then emit depth-first */
+    {
+        uint32_t *kids = malloc(((size_t)b.len + 1) * sizeof(*kids));
+        uint32_t *cnt = calloc((size_t)b.len + 1, sizeof(*cnt));
+        uint32_t *start = calloc((size_t)b.len + 2, sizeof(*start));
+        uint32_t *fill;
+
+        if (!kids || !cnt || !start) {
+            free(kids);
+            free(cnt);
+            free(start);
+            goto out;
+        }
+        /* bucket children by parent (slot b.len is the roots) */
+        for (uint32_t i = 0; i < b.len; i++)
+            cnt[b.n[i].parent == MODEL_NONE ? b.len : b.n[i].parent]++;
+        for (uint32_t i = 0; i <= b.len; i++)
+            start[i + 1] = start[i] + cnt[i];
+        fill = cnt;
+        memset(fill, 0, ((size_t)b.len + 1) * sizeof(*fill));
+        for (uint32_t i = 0; i < b.len; i++) {
+            uint32_t pslot = b.n[i].parent == MODEL_NONE ? b.len : b.n[i].parent;
+            kids[start[pslot] + fill[pslot]++] = i;
+        }
+        tsort_base = b.n;
+        for (uint32_t i = 0; i <= b.len; i++)
+            if (start[i + 1] - start[i] > 1)
+                qsort(kids + start[i], start[i + 1] - start[i], sizeof(*kids), child_cmp);
+        /* iterative DFS */
+        order = malloc(((size_t)b.len + 1) * sizeof(*order));
+        stackv = malloc(((size_t)b.len + 1) * sizeof(*stackv));
+        if (!order || !stackv) {
+            free(kids);
+            free(cnt);
+            free(start);
+            goto out;
+        }
+        {
+            uint32_t sp = 0;
+            for (uint32_t i = start[b.len + 1]; i > start[b.len]; i--)
+                stackv[sp++] = kids[i - 1];
+            while (sp) {
+                uint32_t x = stackv[--sp];
+                order[n_order++] = x;
+                for (uint32_t i = start[x + 1]; i > start[x]; i--)
+                    stackv[sp++] = kids[i - 1];
+            }
+        }
+        free(kids);
+        free(cnt);
+        free(start);
+    }
+    if (t->cap < b.len || !t->nodes) {
+        struct model_tree_node *nn = realloc(t->nodes, ((size_t)b.len + 1) * sizeof(*nn));
+        if (!nn)
+            goto out;
+        t->nodes = nn;
+        t->cap = b.len + 1;
+    }
+    {
+        /* new index of each build node */
+        uint32_t *newi = stackv; /* reuse */
+        for (uint32_t i = 0; i < n_order; i++)
+            newi[order[i]] = i;
+        for (uint32_t i = 0; i < n_order; i++) {
+            const struct tnode *x = &b.n[order[i]];
+            t->nodes[i] = (struct model_tree_node){
+                .key = x->key,
+                .parent = x->parent == MODEL_NONE ? MODEL_NONE : newi[x->parent],
+                .first_child = MODEL_NONE,
+                .next_sibling = MODEL_NONE,
+                .depth = x->depth,
+                .frame = x->frame,
+                .own_bytes = x->own.live_bytes,
+                .own_blocks = x->own.live_blocks,
+                .incl_bytes = x->incl.live_bytes,
+                .incl_blocks = x->incl.live_blocks,
+                .allocations = x->incl.allocations,
+                .bytes_allocated = x->incl.bytes_allocated};
+        }
+        /* links: walking backwards, each node becomes its parent's first child */
+        uint32_t last_root = MODEL_NONE;
+        for (uint32_t i = n_order; i > 0; i--) {
+            struct model_tree_node *x = &t->nodes[i - 1];
+            if (x->parent == MODEL_NONE) {
+                x->next_sibling = last_root;
+                last_root = i - 1;
+            } else {
+                x->next_sibling = t->nodes[x->parent].first_child;
+                t->nodes[x->parent].first_child = i - 1;
+            }
+        }
+        t->first_root = last_root;
+        t->n = n_order;
+    }
+    rc = 0;
+out:
+    free(st);
+    free(path);
+    free(order);
+    free(stackv);
+    free(b.n);
+    free(b.hash);
+    return rc;
+}
+
+void model_tree_free(struct model_tree *t)
+{
+    free(t->nodes);
+    memset(t, 0, sizeof(*t));
+}
+
+uint32_t model_tree_find(const struct model_tree *t, uint64_t key)
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->nodes[i].key == key)
+            return i;
+    return MODEL_NONE;
+}
+
+/* --------------------------------------------------------------- objects */
+
+static int obj_cmp(const void *pa, const void *pb)
+{
+    const struct model_object *a = pa, *b = pb;
+
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
+                  struct model_object **out, uint64_t *total)
+{
+    struct model_object *v = NULL;
+    size_t n = 0, cap = 0;
+
+    *out = NULL;
+    *total = 0;
+    for (uint64_t i = 0; i < m->lt_cap; i++) {
+        const struct live *e = &m->lt[i];
+        if (!e->addr || e->time > time)
+            continue;
+        if (site != MODEL_NONE && m->nodes[e->stack].site != site)
+            continue;
+        if (grow((void **)&v, &cap, n + 1, sizeof(*v))) {
+            free(v);
+            return -1;
+        }
+        v[n++] = (struct model_object){.addr = e->addr, .size = e->size, .stack = e->stack,
+                                       .thread = e->thread, .tag = e->tag, .time = e->time};
+    }
+    if (n)
+        qsort(v, n, sizeof(*v), obj_cmp);
+    *total = n;
+    if (n > max)
+        n = max;
+    *out = v;
+    return (int)n;
+}
+
+uint32_t model_stack_frames(const struct model *m, uint32_t stack,
+                            const struct model_frame **out, uint32_t max)
+{
+    uint32_t n = 0;
+
+    if (stack >= m->n_nodes || !m->nodes[stack].defined)
+        return 0;
+    for (uint32_t s = stack; s != 0 && n < max; s = m->nodes[s].parent)
+        out[n++] = frame_at(m, m->nodes[s].frame);
+    return n;
+}
