@@ -2281,3 +2281,62 @@ uint32_t model_stack_frames(const struct model *m, uint32_t stack,
         out[n++] = frame_at(m, m->nodes[s].frame);
     return n;
 }
+
+void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap,
+                     uint64_t *rss)
+{
+    uint64_t h = 0, r = 0;
+
+    if (j > m->n_points)
+        j = m->n_points;
+    for (; i < j; i++) {
+        if (m->points[i].heap_bytes > h)
+            h = m->points[i].heap_bytes;
+        if (m->points[i].rss > r)
+            r = m->points[i].rss;
+    }
+    if (heap)
+        *heap = h;
+    if (rss)
+        *rss = r;
+}
+
+int model_live_since(const struct model *m, int64_t t0, uint64_t *bytes, uint64_t *blocks)
+{
+    memset(bytes, 0, (size_t)m->n_sites * sizeof(*bytes));
+    memset(blocks, 0, (size_t)m->n_sites * sizeof(*blocks));
+    for (uint64_t i = 0; i < m->lt_cap; i++) {
+        const struct live *e = &m->lt[i];
+        uint32_t s;
+
+        if (!e->addr || e->time < t0)
+            continue;
+        s = m->nodes[e->stack].site;
+        if (s == MODEL_NONE)
+            continue;
+        bytes[s] += e->size;
+        blocks[s]++;
+    }
+    return 0;
+}
+
+void model_group_live(const struct model *m, int group_by_thread, uint64_t *bytes,
+                      uint64_t *blocks)
+{
+    uint32_t lim = group_by_thread ? m->threads_cap : m->tags_cap;
+
+    memset(bytes, 0, (size_t)lim * sizeof(*bytes));
+    memset(blocks, 0, (size_t)lim * sizeof(*blocks));
+    for (uint64_t i = 0; i < m->lt_cap; i++) {
+        const struct live *e = &m->lt[i];
+        uint32_t k;
+
+        if (!e->addr)
+            continue;
+        k = group_by_thread ? e->thread : e->tag;
+        if (k >= lim)
+            continue;
+        bytes[k] += e->size;
+        blocks[k]++;
+    }
+}

@@ -135,6 +135,10 @@ uint32_t model_point_at(const struct model *m, int64_t t);
 void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k,
                          int64_t *heap, int64_t *rss);
 
+/* Largest heap bytes and rss over points [i, j) (one sparkline cell). */
+void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap,
+                     uint64_t *rss);
+
 struct model_marker {
     int64_t time;
     const char *label;
@@ -349,6 +353,19 @@ struct model_object {
  */
 int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
                   struct model_object **out, uint64_t *total);
+
+/*
+ * Per site (arrays of model_site_count() entries, caller-owned): bytes and
+ * blocks allocated at or after t0 that are still live in the latest state
+ * ("never freed since a chosen time"; events only). Returns 0.
+ */
+int model_live_since(const struct model *m, int64_t t0, uint64_t *bytes, uint64_t *blocks);
+
+/* Live bytes and blocks in the latest state per tag (group_by_thread == 0)
+ * or per thread (1), from the live table (events only): arrays of
+ * model_tag_limit() / model_thread_limit() entries, caller-owned. */
+void model_group_live(const struct model *m, int group_by_thread, uint64_t *bytes,
+                      uint64_t *blocks);
 
 /* The last RESPONSE received (copied out of the wire message). seq counts
  * responses, so a view sees a new one. READ: bytes/n_bytes; OBJECTS:
