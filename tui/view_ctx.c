@@ -1,0 +1,118 @@
+/*
+ * view_ctx.c - small helpers every screen uses: the cursor's query, colours
+ * with a NO_COLOR fallback, cut-and-pad drawing, site names, status messages.
+ */
+#include "view_ctx.h"
+
+#include <curses.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "widget.h"
+
+int64_t view_ctx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void view_ctx_query(const struct ui *ui, struct model_query *q)
+{
+    memset(q, 0, sizeof *q);
+    if (ui->at == VIEW_AT_FOLLOW) {
+        q->at = MODEL_AT_END;
+    } else if (ui->at == VIEW_AT_PEAK) {
+        q->at = MODEL_AT_PEAK;
+    } else {
+        q->at = MODEL_AT_TIME;
+        q->time = ui->cursor;
+    }
+}
+
+int64_t view_ctx_cursor_time(const struct ui *ui)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    if (ui->at == VIEW_AT_FOLLOW)
+        return s->time_last;
+    if (ui->at == VIEW_AT_PEAK)
+        return s->peak_time;
+    return ui->cursor;
+}
+
+int view_ctx_attr(const struct ui *ui, int pair)
+{
+    if (ui->color)
+        return COLOR_PAIR(pair) | (pair == VIEW_PAIR_TITLE || pair == VIEW_PAIR_COLHEAD ? A_BOLD : 0);
+    switch (pair) {
+    case VIEW_PAIR_TITLE:
+    case VIEW_PAIR_STATUS:
+    case VIEW_PAIR_SELECTED:
+        return A_REVERSE;
+    case VIEW_PAIR_COLHEAD:
+    case VIEW_PAIR_PEAK:
+    case VIEW_PAIR_CURSOR:
+    case VIEW_PAIR_WARN:
+        return A_BOLD;
+    case VIEW_PAIR_DIM:
+        return A_DIM;
+    default:
+        return A_NORMAL;
+    }
+}
+
+void view_ctx_put(int y, int x, const char *text, int w, int attr)
+{
+    if (w <= 0)
+        return;
+    attrset(attr);
+    move(y, x);
+    int used = 0;
+    const char *p = text ? text : "";
+    /* cut at w cells on a code point boundary */
+    const char *end = p;
+    while (*end && used < w) {
+        end++;
+        while (((unsigned char)*end & 0xc0) == 0x80)
+            end++;
+        used++;
+    }
+    if (end > p)
+        addnstr(p, (int)(end - p));
+    for (; used < w; used++)
+        addch(' ');
+    attrset(A_NORMAL);
+}
+
+const char *view_ctx_site_name(const struct model_site *s, char *buf, size_t n)
+{
+    if (s->function && s->function[0])
+        return s->function;
+    snprintf(buf, n, "0x%" PRIx64, s->ip);
+    return buf;
+}
+
+const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n)
+{
+    if (s->file && s->file[0]) {
+        const char *base = s->file;
+        snprintf(buf, n, "%s:%u", base, s->line);
+    } else if (s->module && s->module[0]) {
+        snprintf(buf, n, "%s", s->module);
+    } else {
+        snprintf(buf, n, "?");
+    }
+    return buf;
+}
+
+void view_ctx_message(struct ui *ui, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->msg, sizeof ui->msg, fmt, ap);
+    va_end(ap);
+    ui->msg_until_ms = view_ctx_now_ms() + 4000;
+}

@@ -1,0 +1,248 @@
+/*
+ * view_header.c - the whole-run sparkline and the figures at the cursor.
+ *
+ * The graph always spans the whole run [time_first, time_last]; one column
+ * is (time_last - time_first) / width, the step of the time cursor. The
+ * figures shown are the model_view totals of the cursor's query, the very
+ * figures `heapline report --at` prints.
+ */
+#include "view_header.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "view_ctx.h"
+#include "widget.h"
+
+#define GUTTER 5 /* "heap " */
+#define SCALE 7  /* " 12.3M" */
+
+static int heap_rows(const struct ui *ui)
+{
+    return ui->rows >= 48 ? 4 : ui->rows >= 36 ? 2 : 1;
+}
+
+int view_header_height(const struct ui *ui)
+{
+    /* heap rows, rss row, axis row, figures row */
+    return heap_rows(ui) + 3;
+}
+
+static void run_span(const struct ui *ui, int64_t *t0, int64_t *t1)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    *t0 = s->time_first;
+    *t1 = s->time_last > s->time_first ? s->time_last : s->time_first;
+}
+
+int64_t view_header_step(const struct ui *ui)
+{
+    int64_t t0, t1;
+    int w = ui->graph_w > 0 ? ui->graph_w : ui->cols - GUTTER - SCALE;
+    run_span(ui, &t0, &t1);
+    if (w < 1)
+        w = 1;
+    int64_t step = (t1 - t0) / w;
+    return step > 0 ? step : 1;
+}
+
+/* Column of time t over a graph of w cells spanning [t0, t1]. */
+static int col_of(int64_t t, int64_t t0, int64_t t1, int w)
+{
+    if (t1 <= t0 || w <= 1)
+        return 0;
+    if (t <= t0)
+        return 0;
+    if (t >= t1)
+        return w - 1;
+    long double f = (long double)(t - t0) * w / (long double)(t1 - t0);
+    int c = (int)f;
+    return c >= w ? w - 1 : c;
+}
+
+int view_header_time_at(const struct ui *ui, int x, int64_t *t)
+{
+    if (ui->graph_w <= 0 || x < ui->graph_x || x >= ui->graph_x + ui->graph_w)
+        return -1;
+    int c = x - ui->graph_x;
+    if (ui->graph_t1 <= ui->graph_t0) {
+        *t = ui->graph_t0;
+        return 0;
+    }
+    /* the end of the column's span, so the column's last state shows */
+    long double span = (long double)(ui->graph_t1 - ui->graph_t0);
+    *t = ui->graph_t0 + (int64_t)(span * (c + 1) / ui->graph_w);
+    if (c == ui->graph_w - 1)
+        *t = ui->graph_t1;
+    return 0;
+}
+
+static void draw_graph_rows(struct ui *ui, int y, int rows, const int64_t *v, int nv, int64_t max,
+                            int pair, int cursor_col, int peak_col, const char *label,
+                            const char *scale)
+{
+    char buf[4096];
+    int per = widget_spark_per_cell(ui->spark_mode);
+    for (int r = 0; r < rows; r++) {
+        view_ctx_put(y + r, 0, r == rows - 1 ? label : "", GUTTER,
+                     view_ctx_attr(ui, VIEW_PAIR_DIM));
+        widget_spark(buf, sizeof buf, v, nv, max, ui->spark_mode, rows, r);
+        view_ctx_put(y + r, GUTTER, buf, ui->graph_w, view_ctx_attr(ui, pair));
+        /* the cursor column in reverse video, the peak in its colour */
+        int w = ui->graph_w;
+        (void)w;
+        if (peak_col >= 0 && peak_col != cursor_col) {
+            char cell[8];
+            widget_spark(cell, sizeof cell, v + peak_col * per, per, max, ui->spark_mode, rows,
+                         r);
+            view_ctx_put(y + r, GUTTER + peak_col, cell, 1,
+                         view_ctx_attr(ui, VIEW_PAIR_PEAK) | A_BOLD);
+        }
+        if (cursor_col >= 0) {
+            char cell[8];
+            int64_t cv[2] = {v[cursor_col * per], per > 1 ? v[cursor_col * per + 1] : 0};
+            widget_spark(cell, sizeof cell, cv, per, max, ui->spark_mode, rows, r);
+            view_ctx_put(y + r, GUTTER + cursor_col, cell, 1,
+                         view_ctx_attr(ui, VIEW_PAIR_CURSOR) | A_REVERSE);
+        }
+        view_ctx_put(y + r, GUTTER + ui->graph_w, r == 0 ? scale : "", SCALE,
+                     view_ctx_attr(ui, VIEW_PAIR_DIM));
+    }
+}
+
+static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
+{
+    char line[2048];
+    int w = ui->graph_w;
+    uint32_t nm = 0;
+    const struct model_marker *mk = model_markers(ui->m, &nm);
+
+    if (w > (int)sizeof line - 1)
+        w = (int)sizeof line - 1;
+    memset(line, ' ', (size_t)w);
+    line[w] = '\0';
+    view_ctx_put(y, 0, "", ui->cols, A_NORMAL);
+    /* marker labels first (they may be overwritten by glyphs), then glyphs */
+    for (uint32_t i = 0; i < nm; i++) {
+        int c = col_of(mk[i].time, ui->graph_t0, ui->graph_t1, w);
+        int len = (int)strlen(mk[i].label);
+        int next = i + 1 < nm ? col_of(mk[i + 1].time, ui->graph_t0, ui->graph_t1, w) : w;
+        for (int k = 0; k < len && c + 1 + k < next - 1 && c + 1 + k < w; k++)
+            line[c + 1 + k] = mk[i].label[k];
+    }
+    view_ctx_put(y, GUTTER, line, w, view_ctx_attr(ui, VIEW_PAIR_MARKER));
+    for (uint32_t i = 0; i < nm; i++) {
+        int c = col_of(mk[i].time, ui->graph_t0, ui->graph_t1, w);
+        view_ctx_put(y, GUTTER + c, ui->ascii ? "|" : "\u25c6", 1,
+                     view_ctx_attr(ui, VIEW_PAIR_MARKER) | A_BOLD);
+    }
+    if (peak_col >= 0)
+        view_ctx_put(y, GUTTER + peak_col, ui->ascii ? "P" : "\u25b2", 1,
+                     view_ctx_attr(ui, VIEW_PAIR_PEAK) | A_BOLD);
+    if (cursor_col >= 0)
+        view_ctx_put(y, GUTTER + cursor_col, ui->ascii ? "^" : "\u2191", 1,
+                     view_ctx_attr(ui, VIEW_PAIR_CURSOR) | A_BOLD);
+    view_ctx_put(y, 0, nm ? "mark" : "", GUTTER - 1, view_ctx_attr(ui, VIEW_PAIR_DIM));
+}
+
+static void draw_figures(struct ui *ui, int y)
+{
+    const struct model_point *p = &ui->mv.totals;
+    const struct model_summary *s = model_summary(ui->m);
+    char heap[16], rss[16], blocks[16], rate[16], peak[16], pt[16], exact[32], line[512];
+    int64_t t = ui->mv.time;
+
+    widget_fmt_bytes(heap, sizeof heap, (int64_t)p->heap_bytes, 0);
+    widget_fmt_bytes(rss, sizeof rss, (int64_t)p->rss, 0);
+    widget_fmt_count(blocks, sizeof blocks, p->heap_blocks);
+    widget_fmt_bytes(peak, sizeof peak, (int64_t)s->peak_bytes, 0);
+    widget_fmt_time(pt, sizeof pt, s->peak_time);
+    widget_fmt_exact(exact, sizeof exact, (int64_t)p->heap_bytes);
+
+    /* allocations per second over the second before the cursor */
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(ui->m, &np);
+    uint64_t a1 = p->allocations, a0 = 0;
+    int64_t span = 1000000000LL;
+    uint32_t i0 = model_point_at(ui->m, t - span);
+    if (i0 != MODEL_NONE && i0 < np) {
+        a0 = tl[i0].allocations;
+    } else if (np > 0) {
+        a0 = 0;
+        span = t - s->time_first > 0 ? t - s->time_first : 1;
+        if (span > 1000000000LL)
+            span = 1000000000LL;
+    }
+    double r = a1 >= a0 ? (double)(a1 - a0) * 1e9 / (double)(span > 0 ? span : 1) : 0;
+    widget_fmt_count(rate, sizeof rate, (uint64_t)(r + 0.5));
+
+    if (ui->cols >= 120)
+        snprintf(line, sizeof line,
+                 "heap %s (%s B)  rss %s  blocks %s  allocs/s %s  peak %s at %s", heap, exact,
+                 rss, blocks, rate, peak, pt);
+    else
+        snprintf(line, sizeof line, "heap %s  rss %s  blocks %s  allocs/s %s  peak %s at %s",
+                 heap, rss, blocks, rate, peak, pt);
+    view_ctx_put(y, 0, line, ui->cols, A_NORMAL);
+}
+
+void view_header_draw(struct ui *ui, int y)
+{
+    int64_t t0, t1;
+    int hr = heap_rows(ui);
+    int per = widget_spark_per_cell(ui->spark_mode);
+    const struct model_summary *s = model_summary(ui->m);
+
+    run_span(ui, &t0, &t1);
+    ui->graph_x = GUTTER;
+    ui->graph_w = ui->cols - GUTTER - SCALE;
+    if (ui->graph_w < 1)
+        ui->graph_w = 1;
+    ui->graph_t0 = t0;
+    ui->graph_t1 = t1;
+    ui->graph_y0 = y;
+    ui->graph_y1 = y + hr + 2; /* heap rows, rss row, axis row */
+
+    int k = ui->graph_w * per;
+    int64_t *heap = calloc((size_t)k, sizeof *heap);
+    int64_t *rss = calloc((size_t)k, sizeof *rss);
+    if (!heap || !rss) {
+        free(heap);
+        free(rss);
+        view_ctx_put(y, 0, "out of memory", ui->cols, A_BOLD);
+        return;
+    }
+    uint32_t np = 0;
+    model_timeline(ui->m, &np);
+    if (np > 0)
+        model_sample_totals(ui->m, t0, t1, (uint32_t)k, heap, rss);
+
+    int64_t hmax = (int64_t)s->peak_bytes, rmax = (int64_t)s->peak_rss;
+    for (int i = 0; i < k; i++) {
+        if (heap[i] > hmax)
+            hmax = heap[i];
+        if (rss[i] > rmax)
+            rmax = rss[i];
+    }
+    int cursor_col = np ? col_of(view_ctx_cursor_time(ui), t0, t1, ui->graph_w) : -1;
+    int peak_col = np && s->peak_bytes ? col_of(s->peak_time, t0, t1, ui->graph_w) : -1;
+    /* the peak column shows the peak itself even when sampling missed it */
+    if (peak_col >= 0) {
+        int64_t *pk = &heap[peak_col * per + (per - 1)];
+        if (*pk < (int64_t)s->peak_bytes)
+            *pk = (int64_t)s->peak_bytes;
+    }
+    char hs[16], rs[16];
+    widget_fmt_bytes(hs + 1, sizeof hs - 1, hmax, 0);
+    widget_fmt_bytes(rs + 1, sizeof rs - 1, rmax, 0);
+    hs[0] = rs[0] = ' ';
+    draw_graph_rows(ui, y, hr, heap, k, hmax, VIEW_PAIR_HEAP, cursor_col, peak_col, "heap", hs);
+    draw_graph_rows(ui, y + hr, 1, rss, k, rmax, VIEW_PAIR_RSS, cursor_col, -1, "rss", rs);
+    draw_axis(ui, y + hr + 1, cursor_col, peak_col);
+    draw_figures(ui, y + hr + 2);
+    free(heap);
+    free(rss);
+}

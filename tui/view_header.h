@@ -1,0 +1,27 @@
+/*
+ * view_header.h - the header: the whole-run memory sparkline (heap, and RSS
+ * below it), the peak and markers, the time cursor, and the figures at the
+ * cursor.
+ */
+#ifndef HEAPLINE_VIEW_HEADER_H
+#define HEAPLINE_VIEW_HEADER_H
+
+#include <stdint.h>
+
+struct ui;
+
+/* Rows the header takes at the current terminal size. */
+int view_header_height(const struct ui *ui);
+
+/* Draws the header from row y; remembers the graph's geometry in ui for
+ * view_header_time_at(). */
+void view_header_draw(struct ui *ui, int y);
+
+/* The time of screen column x over the graph of the last draw; returns 0 and
+ * sets *t when x is on the graph, -1 otherwise. */
+int view_header_time_at(const struct ui *ui, int x, int64_t *t);
+
+/* The time span of one graph column (the cursor's step), at least 1 ns. */
+int64_t view_header_step(const struct ui *ui);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * view_objects.c - the live objects of a site, oldest first.
+ *
+ * Objects exist for the blocks whose ALLOC the model saw (recordings and live
+ * streams that keep events); the list is the model's answer at the cursor's
+ * time, cut at MAX_OBJECTS.
+ */
+#include "view_objects.h"
+
+#include <curses.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "model.h"
+#include "view_ctx.h"
+#include "view_sites.h"
+#include "widget.h"
+
+#define MAX_OBJECTS 10000u
+
+void view_objects_refresh(struct ui *ui)
+{
+    struct view_objects *v = &ui->objects;
+    struct model_object *objs = NULL;
+    uint64_t total = 0;
+    int n = model_objects(ui->m, v->site, view_ctx_cursor_time(ui), MAX_OBJECTS, &objs, &total);
+    if (n < 0) {
+        view_ctx_message(ui, "out of memory listing objects");
+        return;
+    }
+    free(v->objs);
+    v->objs = objs;
+    v->n = n;
+    v->total = total;
+    v->valid = 1;
+    view_objects_move(ui, 0, 0);
+}
+
+void view_objects_move(struct ui *ui, int delta, int to)
+{
+    struct view_objects *v = &ui->objects;
+    int sel = to ? delta : v->sel + delta;
+    if (sel >= v->n)
+        sel = v->n - 1;
+    if (sel < 0)
+        sel = 0;
+    v->sel = sel;
+    int h = ui->table_h > 0 ? ui->table_h : 1;
+    if (v->sel < v->top)
+        v->top = v->sel;
+    if (v->sel >= v->top + h)
+        v->top = v->sel - h + 1;
+    if (v->top > v->n - h)
+        v->top = v->n - h;
+    if (v->top < 0)
+        v->top = 0;
+}
+
+void view_objects_draw(struct ui *ui, int y, int h)
+{
+    struct view_objects *v = &ui->objects;
+    char line[2048], title[512], name[64], where[512];
+    const struct model_site *s = model_site(ui->m, v->site);
+    int64_t now = view_ctx_cursor_time(ui);
+
+    if (h < 3)
+        return;
+    snprintf(title, sizeof title, "Live objects of %s (%s): %" PRIu64 "%s, oldest first   Esc: back",
+             view_ctx_site_name(s, name, sizeof name), view_ctx_site_where(s, where, sizeof where),
+             v->total, v->total > (uint64_t)v->n ? " (first shown)" : "");
+    view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+    struct widget_col hc[] = {
+        {"ADDRESS", 18, WIDGET_LEFT}, {"SIZE", 10, WIDGET_RIGHT}, {"AGE", 10, WIDGET_RIGHT},
+        {"ALLOCATED", 10, WIDGET_RIGHT}, {"THREAD", 10, WIDGET_LEFT}, {"TAG", -1, WIDGET_LEFT},
+    };
+    widget_row(line, sizeof line, hc, 6, ui->cols);
+    view_ctx_put(y + 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
+    ui->table_y = y + 2;
+    ui->table_h = h - 3;
+    view_objects_move(ui, 0, 0);
+    for (int i = 0; i < ui->table_h; i++) {
+        int li = v->top + i;
+        if (li >= v->n) {
+            view_ctx_put(y + 2 + i, 0,
+                         li == 0 && i == 0 ? "  (no live objects known for this site)" : "",
+                         ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
+            continue;
+        }
+        const struct model_object *o = &v->objs[li];
+        char addr[32], size[32], age[32], at[32], thr[64];
+        snprintf(addr, sizeof addr, "0x%" PRIx64, o->addr);
+        widget_fmt_exact(size, sizeof size, (int64_t)o->size);
+        widget_fmt_time(age, sizeof age, now - o->time);
+        widget_fmt_time(at, sizeof at, o->time);
+        const struct model_thread *t = model_thread(ui->m, o->thread);
+        if (t && t->name[0])
+            snprintf(thr, sizeof thr, "%s", t->name);
+        else if (t)
+            snprintf(thr, sizeof thr, "%u", t->os_tid);
+        else
+            snprintf(thr, sizeof thr, "#%u", o->thread);
+        const char *tag = o->tag ? model_tag_name(ui->m, o->tag) : "";
+        struct widget_col c[] = {
+            {addr, 18, WIDGET_LEFT}, {size, 10, WIDGET_RIGHT}, {age, 10, WIDGET_RIGHT},
+            {at, 10, WIDGET_RIGHT},  {thr, 10, WIDGET_LEFT},   {tag ? tag : "", -1, WIDGET_LEFT},
+        };
+        widget_row(line, sizeof line, c, 6, ui->cols);
+        view_ctx_put(y + 2 + i, 0, line, ui->cols,
+                     li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
+    }
+    view_ctx_put(y + h - 1, 0,
+                 v->n ? "Enter: what keeps it alive (heapline backrefs PID --address ADDR)" : "",
+                 ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
+}
+
+void view_objects_free(struct ui *ui)
+{
+    free(ui->objects.objs);
+    ui->objects.objs = NULL;
+    ui->objects.n = 0;
+}
+
+int ui_act_open_objects(struct ui *ui, int key)
+{
+    uint32_t site = ui->view == VIEW_TREE ? ui->tree.site : view_sites_selected(ui);
+    if (site == MODEL_NONE) {
+        view_ctx_message(ui, "select a site first");
+        return KEYS_REDRAW;
+    }
+    ui->objects.from_view = ui->view;
+    ui->objects.site = site;
+    ui->objects.sel = ui->objects.top = 0;
+    ui->view = VIEW_OBJECTS;
+    return KEYS_REQUERY;
+}
+
+int ui_act_open_refs(struct ui *ui, int key)
+{
+    struct view_objects *v = &ui->objects;
+    if (v->n == 0)
+        return KEYS_NONE;
+    view_ctx_message(ui, "backreferences: run heapline backrefs PID --address 0x%" PRIx64,
+                     v->objs[v->sel].addr);
+    return KEYS_REDRAW;
+}

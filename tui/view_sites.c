@@ -1,0 +1,449 @@
+/*
+ * view_sites.c - the call-site table.
+ *
+ * The rows come from model_view_at() (ui->mv, recomputed by ui.c); this view
+ * filters, sorts and groups them into lines and keeps the selection on the
+ * same site id across live updates. Drawing touches only the visible lines,
+ * so tens of thousands of sites scroll without lag.
+ */
+#include "view_sites.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "model.h"
+#include "view_ctx.h"
+#include "widget.h"
+
+static const struct {
+    int key;
+    const char *name;
+} sort_keys[] = {
+    {MODEL_SORT_LIVE_BYTES, "live bytes"},   {MODEL_SORT_LIVE_BLOCKS, "blocks"},
+    {MODEL_SORT_ALLOCATIONS, "allocations"}, {MODEL_SORT_GROWTH, "growth"},
+    {MODEL_SORT_BYTES_ALLOCATED, "total"},   {MODEL_SORT_PEAK, "peak"},
+    {MODEL_SORT_LEAKED, "leaked"},           {MODEL_SORT_TEMPORARY, "temporaries"},
+    {MODEL_SORT_FUNCTION, "function"},       {MODEL_SORT_FILE, "file"},
+};
+#define N_SORT ((int)(sizeof sort_keys / sizeof sort_keys[0]))
+
+int view_sites_spark_cells(const struct ui *ui)
+{
+    return ui->cols >= 150 ? 24 : ui->cols >= 110 ? 16 : 10;
+}
+
+static int file_width(const struct ui *ui)
+{
+    return ui->cols >= 150 ? 30 : ui->cols >= 110 ? 24 : 16;
+}
+
+static int ensure_lines(struct view_sites *v, uint32_t n)
+{
+    if (n <= v->cap)
+        return 0;
+    uint32_t cap = v->cap ? v->cap : 256;
+    while (cap < n)
+        cap *= 2;
+    struct view_line *l = realloc(v->lines, cap * sizeof *l);
+    if (!l)
+        return -1;
+    v->lines = l;
+    v->cap = cap;
+    return 0;
+}
+
+static uint32_t group_of(const struct ui *ui, uint32_t site)
+{
+    const struct model_site *s = model_site(ui->m, site);
+    if (!s)
+        return 0;
+    return ui->sites.group == VIEW_GROUP_TAG ? s->tag : s->thread;
+}
+
+struct group_sum {
+    uint32_t id;
+    int64_t bytes;
+    uint32_t count;
+};
+
+static int cmp_group(const void *a, const void *b)
+{
+    const struct group_sum *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void view_sites_rebuild(struct ui *ui)
+{
+    struct view_sites *v = &ui->sites;
+    struct model_view *mv = &ui->mv;
+    struct model_filter f = {0};
+    int sort = sort_keys[v->sort].key;
+
+    f.text = v->filter[0] ? v->filter : NULL;
+    f.tag = MODEL_NONE;
+    f.thread = MODEL_NONE;
+    f.flags = MODEL_FILTER_ACTIVE;
+    if (ui->leaks)
+        f.flags |= MODEL_FILTER_LEAKS;
+    if (ui->temporaries)
+        f.flags |= MODEL_FILTER_TEMPORARY;
+    mv->n_rows = model_rows_filter(ui->m, mv->rows, mv->n_rows, &f);
+    model_rows_sort(ui->m, mv->rows, mv->n_rows, sort, v->reverse);
+
+    v->n_lines = 0;
+    if (v->group == VIEW_GROUP_NONE) {
+        if (ensure_lines(v, mv->n_rows) < 0)
+            return;
+        for (uint32_t i = 0; i < mv->n_rows; i++)
+            v->lines[v->n_lines++] = (struct view_line){.row = i};
+    } else {
+        uint32_t limit = v->group == VIEW_GROUP_TAG ? model_tag_limit(ui->m)
+                                                    : model_thread_limit(ui->m);
+        struct group_sum *g = calloc(limit + 1, sizeof *g);
+        if (!g || ensure_lines(v, mv->n_rows + limit + 1) < 0) {
+            free(g);
+            return;
+        }
+        for (uint32_t i = 0; i <= limit; i++)
+            g[i].id = i;
+        for (uint32_t i = 0; i < mv->n_rows; i++) {
+            uint32_t id = group_of(ui, mv->rows[i].site);
+            if (id > limit)
+                id = limit;
+            g[id].bytes += mv->rows[i].live_bytes;
+            g[id].count++;
+        }
+        qsort(g, limit + 1, sizeof *g, cmp_group);
+        for (uint32_t k = 0; k <= limit; k++) {
+            if (!g[k].count)
+                continue;
+            v->lines[v->n_lines++] = (struct view_line){
+                .row = MODEL_NONE, .group = g[k].id, .bytes = g[k].bytes, .count = g[k].count};
+            for (uint32_t i = 0; i < mv->n_rows; i++) {
+                uint32_t id = group_of(ui, mv->rows[i].site);
+                if ((id > limit ? limit : id) == g[k].id)
+                    v->lines[v->n_lines++] = (struct view_line){.row = i};
+            }
+        }
+        free(g);
+    }
+
+    /* keep the selection on the same site (or heading) */
+    int found = -1;
+    for (uint32_t i = 0; i < v->n_lines && v->sel_site != MODEL_NONE; i++) {
+        const struct view_line *l = &v->lines[i];
+        if (l->row != MODEL_NONE && mv->rows[l->row].site == v->sel_site) {
+            found = (int)i;
+            break;
+        }
+    }
+    if (found < 0 && v->sel_site == MODEL_NONE) {
+        for (uint32_t i = 0; i < v->n_lines; i++)
+            if (v->lines[i].row == MODEL_NONE && v->lines[i].group == v->sel_group) {
+                found = (int)i;
+                break;
+            }
+    }
+    if (found >= 0)
+        v->sel = found;
+    view_sites_move(ui, 0, 0);
+}
+
+void view_sites_move(struct ui *ui, int delta, int to)
+{
+    struct view_sites *v = &ui->sites;
+    int n = (int)v->n_lines;
+    int sel = to ? delta : v->sel + delta;
+    if (sel >= n)
+        sel = n - 1;
+    if (sel < 0)
+        sel = 0;
+    v->sel = sel;
+    if (n > 0) {
+        const struct view_line *l = &v->lines[sel];
+        if (l->row != MODEL_NONE) {
+            v->sel_site = ui->mv.rows[l->row].site;
+        } else {
+            v->sel_site = MODEL_NONE;
+            v->sel_group = l->group;
+        }
+    }
+    int h = ui->table_h > 0 ? ui->table_h : 1;
+    if (v->sel < v->top)
+        v->top = v->sel;
+    if (v->sel >= v->top + h)
+        v->top = v->sel - h + 1;
+    if (v->top > n - h)
+        v->top = n - h;
+    if (v->top < 0)
+        v->top = 0;
+}
+
+uint32_t view_sites_selected(const struct ui *ui)
+{
+    const struct view_sites *v = &ui->sites;
+    if (v->sel < 0 || (uint32_t)v->sel >= v->n_lines)
+        return MODEL_NONE;
+    const struct view_line *l = &v->lines[v->sel];
+    return l->row == MODEL_NONE ? MODEL_NONE : ui->mv.rows[l->row].site;
+}
+
+/* The third figure column: growth, or leaked bytes, or temporaries. */
+static const char *third_head(const struct ui *ui)
+{
+    return ui->leaks ? "LEAKED" : ui->temporaries ? "TEMP" : "GROWTH";
+}
+
+static int sort_of_col(const char *head)
+{
+    if (!strcmp(head, "LIVE"))
+        return MODEL_SORT_LIVE_BYTES;
+    if (!strcmp(head, "BLOCKS"))
+        return MODEL_SORT_LIVE_BLOCKS;
+    if (!strcmp(head, "ALLOCS"))
+        return MODEL_SORT_ALLOCATIONS;
+    if (!strcmp(head, "GROWTH"))
+        return MODEL_SORT_GROWTH;
+    if (!strcmp(head, "LEAKED"))
+        return MODEL_SORT_LEAKED;
+    if (!strcmp(head, "TEMP"))
+        return MODEL_SORT_TEMPORARY;
+    if (!strcmp(head, "TOTAL"))
+        return MODEL_SORT_BYTES_ALLOCATED;
+    if (!strcmp(head, "PEAK"))
+        return MODEL_SORT_PEAK;
+    if (!strcmp(head, "FUNCTION"))
+        return MODEL_SORT_FUNCTION;
+    if (!strcmp(head, "FILE:LINE"))
+        return MODEL_SORT_FILE;
+    return -1;
+}
+
+#define MAX_COLS 10
+
+/* Builds the column heads; wide screens get TOTAL and PEAK too. */
+static int heads(const struct ui *ui, struct widget_col *c, char bufs[][24])
+{
+    int wide = ui->cols >= 130;
+    const char *names[MAX_COLS];
+    int widths[MAX_COLS], n = 0;
+    names[n] = "FUNCTION", widths[n++] = -1;
+    names[n] = "FILE:LINE", widths[n++] = file_width(ui);
+    names[n] = "LIVE", widths[n++] = 6;
+    names[n] = "BLOCKS", widths[n++] = 6;
+    names[n] = "ALLOCS", widths[n++] = 6;
+    names[n] = third_head(ui), widths[n++] = 7;
+    if (wide) {
+        names[n] = "TOTAL", widths[n++] = 6;
+        names[n] = "PEAK", widths[n++] = 6;
+    }
+    names[n] = "TREND", widths[n++] = view_sites_spark_cells(ui);
+    int sort = sort_keys[ui->sites.sort].key;
+    for (int i = 0; i < n; i++) {
+        int mark = sort_of_col(names[i]) == sort;
+        snprintf(bufs[i], 24, "%s%s", names[i],
+                 mark ? (ui->sites.reverse ? (ui->ascii ? "^" : "\u25b4")
+                                           : (ui->ascii ? "v" : "\u25be"))
+                      : "");
+        c[i].text = bufs[i];
+        c[i].width = widths[i];
+        c[i].align = i < 2 || i == n - 1 ? WIDGET_LEFT : WIDGET_RIGHT;
+    }
+    return n;
+}
+
+static void draw_row(struct ui *ui, int y, const struct model_row *r, int selected)
+{
+    struct widget_col c[MAX_COLS];
+    char hb[MAX_COLS][24];
+    char name[64], where[512], live[16], blocks[16], allocs[16], third[16], total[16], peak[16];
+    char spark[256], line[2048];
+    int n = heads(ui, c, hb);
+    const struct model_site *s = model_site(ui->m, r->site);
+
+    c[0].text = view_ctx_site_name(s, name, sizeof name);
+    c[1].text = view_ctx_site_where(s, where, sizeof where);
+    c[1].align = WIDGET_LEFT_CUT_HEAD;
+    widget_fmt_bytes(live, sizeof live, r->live_bytes, 0);
+    widget_fmt_count(blocks, sizeof blocks, (uint64_t)(r->live_blocks > 0 ? r->live_blocks : 0));
+    widget_fmt_count(allocs, sizeof allocs, r->allocations);
+    if (ui->leaks)
+        widget_fmt_bytes(third, sizeof third, (int64_t)r->leaked_bytes, 0);
+    else if (ui->temporaries)
+        widget_fmt_count(third, sizeof third, r->temporary);
+    else
+        widget_fmt_bytes(third, sizeof third, r->growth, 1);
+    c[2].text = live;
+    c[3].text = blocks;
+    c[4].text = allocs;
+    c[5].text = third;
+    int k = 6;
+    if (n == 9) {
+        widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
+        widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
+        c[k++].text = total;
+        c[k++].text = peak;
+    }
+    spark[0] = '\0';
+    if (r->spark && ui->mv.rows && ui->mv_spark_points > 0) {
+        int64_t max = 0;
+        for (uint32_t i = 0; i < ui->mv_spark_points; i++)
+            if (r->spark[i] > max)
+                max = r->spark[i];
+        widget_spark(spark, sizeof spark, r->spark, (int)ui->mv_spark_points, max,
+                     ui->spark_mode, 1, 0);
+    }
+    c[k].text = spark;
+    widget_row(line, sizeof line, c, n, ui->cols);
+    int attr = selected ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL;
+    view_ctx_put(y, 0, line, ui->cols, attr);
+    if (!selected && ui->color && !ui->leaks && !ui->temporaries && r->growth > 0) {
+        /* colour the growth figure: its place follows from the layout */
+        int fixed = n - 1;
+        for (int i = 1; i < n; i++)
+            fixed += c[i].width;
+        int x = (ui->cols - fixed > 0 ? ui->cols - fixed : 0) + 1;
+        for (int i = 1; i < 5; i++)
+            x += c[i].width + 1;
+        mvchgat(y, x, 7, A_BOLD, VIEW_PAIR_GROW, NULL);
+    }
+}
+
+static void draw_heading(struct ui *ui, int y, const struct view_line *l, int selected)
+{
+    char line[512], bytes[16];
+    const char *name = NULL;
+    char tbuf[64];
+    widget_fmt_bytes(bytes, sizeof bytes, l->bytes, 0);
+    if (ui->sites.group == VIEW_GROUP_TAG) {
+        name = l->group ? model_tag_name(ui->m, l->group) : "(no tag)";
+        if (!name)
+            name = "?";
+        snprintf(line, sizeof line, "tag %s: %s live in %u site%s", name, bytes, l->count,
+                 l->count == 1 ? "" : "s");
+    } else {
+        const struct model_thread *t = model_thread(ui->m, l->group);
+        if (t && t->name[0])
+            snprintf(tbuf, sizeof tbuf, "%s (tid %u)", t->name, t->os_tid);
+        else if (t)
+            snprintf(tbuf, sizeof tbuf, "tid %u", t->os_tid);
+        else
+            snprintf(tbuf, sizeof tbuf, "#%u", l->group);
+        snprintf(line, sizeof line, "thread %s: %s live in %u site%s", tbuf, bytes, l->count,
+                 l->count == 1 ? "" : "s");
+    }
+    int attr = selected ? view_ctx_attr(ui, VIEW_PAIR_SELECTED)
+                        : view_ctx_attr(ui, VIEW_PAIR_COLHEAD);
+    view_ctx_put(y, 0, line, ui->cols, attr);
+}
+
+static void draw_detail(struct ui *ui, int y)
+{
+    char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[64];
+    uint32_t site = view_sites_selected(ui);
+    if (site == MODEL_NONE) {
+        const char *s = ui->sites.n_lines ? "" : ui->sites.filter[0] ? "no site matches the filter"
+                                                                     : "no allocation sites yet";
+        view_ctx_put(y, 0, s, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
+        return;
+    }
+    const struct model_row *r = &ui->mv.rows[ui->sites.lines[ui->sites.sel].row];
+    const struct model_site *s = model_site(ui->m, site);
+    widget_fmt_exact(lb, sizeof lb, r->live_bytes);
+    widget_fmt_exact(blocks, sizeof blocks, r->live_blocks);
+    widget_fmt_exact(allocs, sizeof allocs, (int64_t)r->allocations);
+    widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
+    widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
+    snprintf(line, sizeof line, "%s: live %s B in %s blocks, %s allocs (%s), peak %s  %s:%u %s",
+             view_ctx_site_name(s, name, sizeof name), lb, blocks, allocs, total, peak,
+             s->file[0] ? s->file : "?", s->line, s->module);
+    view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
+}
+
+void view_sites_draw(struct ui *ui, int y, int h)
+{
+    struct view_sites *v = &ui->sites;
+    struct widget_col c[MAX_COLS];
+    char hb[MAX_COLS][24], line[2048];
+
+    if (h < 3)
+        return;
+    int n = heads(ui, c, hb);
+    widget_row(line, sizeof line, c, n, ui->cols);
+    view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
+    ui->table_y = y + 1;
+    ui->table_h = h - 2;
+    view_sites_move(ui, 0, 0);
+    for (int i = 0; i < ui->table_h; i++) {
+        int li = v->top + i;
+        if (li >= (int)v->n_lines) {
+            view_ctx_put(y + 1 + i, 0, "", ui->cols, A_NORMAL);
+            continue;
+        }
+        const struct view_line *l = &v->lines[li];
+        if (l->row == MODEL_NONE)
+            draw_heading(ui, y + 1 + i, l, li == v->sel);
+        else
+            draw_row(ui, y + 1 + i, &ui->mv.rows[l->row], li == v->sel);
+    }
+    draw_detail(ui, y + h - 1);
+}
+
+void view_sites_free(struct ui *ui)
+{
+    free(ui->sites.lines);
+    ui->sites.lines = NULL;
+    ui->sites.cap = ui->sites.n_lines = 0;
+}
+
+/* ---- actions ---- */
+
+int ui_act_sort_next(struct ui *ui, int key)
+{
+    ui->sites.sort = (ui->sites.sort + 1) % N_SORT;
+    view_ctx_message(ui, "sorted by %s", sort_keys[ui->sites.sort].name);
+    return KEYS_REQUERY;
+}
+
+int ui_act_sort_prev(struct ui *ui, int key)
+{
+    ui->sites.sort = (ui->sites.sort + N_SORT - 1) % N_SORT;
+    view_ctx_message(ui, "sorted by %s", sort_keys[ui->sites.sort].name);
+    return KEYS_REQUERY;
+}
+
+int ui_act_sort_reverse(struct ui *ui, int key)
+{
+    ui->sites.reverse = !ui->sites.reverse;
+    return KEYS_REQUERY;
+}
+
+int ui_act_filter(struct ui *ui, int key)
+{
+    ui->prompt = 1;
+    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", ui->sites.filter);
+    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", ui->sites.filter);
+    ui->prompt_len = strlen(ui->prompt_buf);
+    curs_set(1);
+    return KEYS_REDRAW;
+}
+
+int ui_act_group_tag(struct ui *ui, int key)
+{
+    ui->sites.group = ui->sites.group == VIEW_GROUP_TAG ? VIEW_GROUP_NONE : VIEW_GROUP_TAG;
+    view_ctx_message(ui, ui->sites.group ? "grouped by tag" : "not grouped");
+    return KEYS_REQUERY;
+}
+
+int ui_act_group_thread(struct ui *ui, int key)
+{
+    ui->sites.group =
+        ui->sites.group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
+    view_ctx_message(ui, ui->sites.group ? "grouped by thread" : "not grouped");
+    return KEYS_REQUERY;
+}

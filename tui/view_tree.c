@@ -1,0 +1,332 @@
+/*
+ * view_tree.c - the stack tree of a site.
+ *
+ * Invariant: the cursor is a node key, not an index; after every rebuild the
+ * key is looked up again (model_tree_find), and collapsed nodes are a set of
+ * keys. A node whose key vanished (its stacks were freed) loses the cursor to
+ * the first line.
+ */
+#include "view_tree.h"
+
+#include <curses.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "model.h"
+#include "view_ctx.h"
+#include "widget.h"
+
+static int is_collapsed(const struct view_tree *v, uint64_t key)
+{
+    for (uint32_t i = 0; i < v->n_collapsed; i++)
+        if (v->collapsed[i] == key)
+            return 1;
+    return 0;
+}
+
+static void set_collapsed(struct view_tree *v, uint64_t key, int on)
+{
+    for (uint32_t i = 0; i < v->n_collapsed; i++) {
+        if (v->collapsed[i] == key) {
+            if (!on)
+                v->collapsed[i] = v->collapsed[--v->n_collapsed];
+            return;
+        }
+    }
+    if (!on)
+        return;
+    if (v->n_collapsed == v->collapsed_cap) {
+        uint32_t cap = v->collapsed_cap ? v->collapsed_cap * 2 : 32;
+        uint64_t *c = realloc(v->collapsed, cap * sizeof *c);
+        if (!c)
+            return;
+        v->collapsed = c;
+        v->collapsed_cap = cap;
+    }
+    v->collapsed[v->n_collapsed++] = key;
+}
+
+void view_tree_open(struct ui *ui, uint32_t site)
+{
+    struct view_tree *v = &ui->tree;
+    v->site = site;
+    v->dir = MODEL_TREE_TOP_DOWN;
+    v->n_collapsed = 0;
+    v->sel_key = 0;
+    v->sel = v->top = 0;
+    v->built = 0;
+}
+
+static void add_vis(struct view_tree *v, uint32_t node)
+{
+    if (v->n_vis == v->vis_cap) {
+        uint32_t cap = v->vis_cap ? v->vis_cap * 2 : 256;
+        uint32_t *p = realloc(v->vis, cap * sizeof *p);
+        if (!p)
+            return;
+        v->vis = p;
+        v->vis_cap = cap;
+    }
+    v->vis[v->n_vis++] = node;
+}
+
+static void walk(struct view_tree *v, uint32_t first)
+{
+    /* iterative pre-order walk over siblings and the children of expanded nodes */
+    const struct model_tree *t = &v->tree;
+    uint32_t node = first;
+    while (node != MODEL_NONE) {
+        add_vis(v, node);
+        const struct model_tree_node *nd = &t->nodes[node];
+        if (nd->first_child != MODEL_NONE && !is_collapsed(v, nd->key)) {
+            node = nd->first_child;
+            continue;
+        }
+        /* up until a node with a next sibling */
+        while (node != MODEL_NONE && t->nodes[node].next_sibling == MODEL_NONE)
+            node = t->nodes[node].parent;
+        if (node != MODEL_NONE)
+            node = t->nodes[node].next_sibling;
+    }
+}
+
+void view_tree_rebuild(struct ui *ui)
+{
+    struct view_tree *v = &ui->tree;
+    struct model_query q;
+    view_ctx_query(ui, &q);
+    if (model_tree_build(ui->m, v->site, &q, v->dir, &v->tree) < 0) {
+        view_ctx_message(ui, "out of memory building the tree");
+        return;
+    }
+    v->built = 1;
+    v->n_vis = 0;
+    if (v->tree.n > 0 && v->tree.first_root != MODEL_NONE)
+        walk(v, v->tree.first_root);
+    /* put the cursor back on its node */
+    int sel = 0;
+    if (v->sel_key) {
+        uint32_t idx = model_tree_find(&v->tree, v->sel_key);
+        if (idx != MODEL_NONE) {
+            for (uint32_t i = 0; i < v->n_vis; i++)
+                if (v->vis[i] == idx) {
+                    sel = (int)i;
+                    break;
+                }
+        } else {
+            sel = v->sel; /* same line as before, clamped */
+        }
+    }
+    v->sel = sel;
+    view_tree_move(ui, 0, 0);
+}
+
+int view_tree_lines(const struct ui *ui)
+{
+    return (int)ui->tree.n_vis;
+}
+
+void view_tree_move(struct ui *ui, int delta, int to)
+{
+    struct view_tree *v = &ui->tree;
+    int n = (int)v->n_vis;
+    int sel = to ? delta : v->sel + delta;
+    if (sel >= n)
+        sel = n - 1;
+    if (sel < 0)
+        sel = 0;
+    v->sel = sel;
+    if (n > 0)
+        v->sel_key = v->tree.nodes[v->vis[sel]].key;
+    int h = ui->table_h > 0 ? ui->table_h : 1;
+    if (v->sel < v->top)
+        v->top = v->sel;
+    if (v->sel >= v->top + h)
+        v->top = v->sel - h + 1;
+    if (v->top > n - h)
+        v->top = n - h;
+    if (v->top < 0)
+        v->top = 0;
+}
+
+void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
+                      char *buf, size_t n)
+{
+    /* ancestors from the root down: does each have a later sibling? */
+    uint32_t chain[64];
+    int depth = 0;
+    size_t pos = 0;
+    const struct model_tree_node *nd = &t->nodes[node];
+    for (uint32_t a = nd->parent; a != MODEL_NONE && depth < 64; a = t->nodes[a].parent)
+        chain[depth++] = a;
+    buf[0] = '\0';
+    /* chain[depth-1] is the root; guides for the ancestors below the root */
+    for (int i = depth - 2; i >= 0; i--) {
+        int more = t->nodes[chain[i]].next_sibling != MODEL_NONE;
+        const char *g = more ? (ascii ? "| " : "\u2502 ") : "  ";
+        pos += (size_t)snprintf(buf + pos, pos < n ? n - pos : 0, "%s", g);
+    }
+    if (nd->parent != MODEL_NONE) {
+        int last = nd->next_sibling == MODEL_NONE;
+        const char *g = last ? (ascii ? "`-" : "\u2514\u2500") : (ascii ? "|-" : "\u251c\u2500");
+        pos += (size_t)snprintf(buf + pos, pos < n ? n - pos : 0, "%s", g);
+    }
+    const char *e = nd->first_child == MODEL_NONE ? (ascii ? " " : " ")
+                    : collapsed                    ? (ascii ? "+" : "\u25b8")
+                                                   : (ascii ? "-" : "\u25be");
+    snprintf(buf + pos, pos < n ? n - pos : 0, "%s ", e);
+}
+
+static const char *frame_name(const struct model_frame *f, char *buf, size_t n)
+{
+    if (f && f->function && f->function[0])
+        return f->function;
+    snprintf(buf, n, "0x%" PRIx64, f ? f->ip : 0);
+    return buf;
+}
+
+void view_tree_draw(struct ui *ui, int y, int h)
+{
+    struct view_tree *v = &ui->tree;
+    char line[2048], title[1200], name[64], where[512], pre[1024], text[1536];
+    char incl[16], own[16], blocks[16], allocs[16];
+    const struct model_site *s = model_site(ui->m, v->site);
+    int fw = ui->cols >= 150 ? 40 : ui->cols >= 110 ? 30 : 20;
+
+    if (h < 3)
+        return;
+    view_ctx_site_where(s, where, sizeof where);
+    snprintf(title, sizeof title, "Stack tree of %s (%s), %s   b: flip  Esc: back",
+             view_ctx_site_name(s, name, sizeof name), where,
+             v->dir == MODEL_TREE_TOP_DOWN ? "top-down (callers first)"
+                                           : "bottom-up (allocating frame first)");
+    view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+    struct widget_col hc[] = {
+        {"INCL", 6, WIDGET_RIGHT}, {"OWN", 6, WIDGET_RIGHT},  {"BLOCKS", 6, WIDGET_RIGHT},
+        {"ALLOCS", 6, WIDGET_RIGHT}, {"FRAME", -1, WIDGET_LEFT}, {"FILE:LINE", fw, WIDGET_LEFT},
+    };
+    widget_row(line, sizeof line, hc, 6, ui->cols);
+    view_ctx_put(y + 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
+    ui->table_y = y + 2;
+    ui->table_h = h - 3;
+    view_tree_move(ui, 0, 0);
+    for (int i = 0; i < ui->table_h; i++) {
+        int li = v->top + i;
+        if (li >= (int)v->n_vis) {
+            view_ctx_put(y + 2 + i, 0, li == 0 && i == 0 ? "  (no live stacks at this time)" : "",
+                         ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
+            continue;
+        }
+        const struct model_tree_node *nd = &v->tree.nodes[v->vis[li]];
+        widget_fmt_bytes(incl, sizeof incl, nd->incl_bytes, 0);
+        widget_fmt_bytes(own, sizeof own, nd->own_bytes, 0);
+        widget_fmt_count(blocks, sizeof blocks, (uint64_t)(nd->incl_blocks > 0 ? nd->incl_blocks : 0));
+        widget_fmt_count(allocs, sizeof allocs, nd->allocations);
+        view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, pre,
+                         sizeof pre);
+        snprintf(text, sizeof text, "%s%s", pre, frame_name(nd->frame, name, sizeof name));
+        char fl[512];
+        if (nd->frame && nd->frame->file && nd->frame->file[0])
+            snprintf(fl, sizeof fl, "%s:%u", nd->frame->file, nd->frame->line);
+        else
+            snprintf(fl, sizeof fl, "%s", nd->frame && nd->frame->module ? nd->frame->module : "?");
+        struct widget_col c[] = {
+            {incl, 6, WIDGET_RIGHT}, {own, 6, WIDGET_RIGHT},  {blocks, 6, WIDGET_RIGHT},
+            {allocs, 6, WIDGET_RIGHT}, {text, -1, WIDGET_LEFT}, {fl, fw, WIDGET_LEFT_CUT_HEAD},
+        };
+        widget_row(line, sizeof line, c, 6, ui->cols);
+        view_ctx_put(y + 2 + i, 0, line, ui->cols,
+                     li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
+    }
+    /* detail: the selected frame in full */
+    if (v->n_vis > 0) {
+        const struct model_tree_node *nd = &v->tree.nodes[v->vis[v->sel]];
+        char ib[32], ob[32];
+        widget_fmt_exact(ib, sizeof ib, nd->incl_bytes);
+        widget_fmt_exact(ob, sizeof ob, nd->own_bytes);
+        snprintf(line, sizeof line, "%s: inclusive %s B, own %s B  %s:%u %s",
+                 frame_name(nd->frame, name, sizeof name), ib, ob,
+                 nd->frame && nd->frame->file[0] ? nd->frame->file : "?",
+                 nd->frame ? nd->frame->line : 0, nd->frame ? nd->frame->module : "");
+        view_ctx_put(y + h - 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
+    } else {
+        view_ctx_put(y + h - 1, 0, "", ui->cols, A_NORMAL);
+    }
+}
+
+void view_tree_free(struct ui *ui)
+{
+    model_tree_free(&ui->tree.tree);
+    free(ui->tree.vis);
+    free(ui->tree.collapsed);
+    memset(&ui->tree, 0, sizeof ui->tree);
+}
+
+/* ---- actions ---- */
+
+static const struct model_tree_node *sel_node(struct ui *ui)
+{
+    struct view_tree *v = &ui->tree;
+    if (!v->built || v->n_vis == 0)
+        return NULL;
+    return &v->tree.nodes[v->vis[v->sel]];
+}
+
+int ui_act_tree_flip(struct ui *ui, int key)
+{
+    ui->tree.dir = ui->tree.dir == MODEL_TREE_TOP_DOWN ? MODEL_TREE_BOTTOM_UP : MODEL_TREE_TOP_DOWN;
+    ui->tree.n_collapsed = 0;
+    ui->tree.sel_key = 0;
+    ui->tree.sel = ui->tree.top = 0;
+    return KEYS_REQUERY;
+}
+
+int ui_act_tree_toggle(struct ui *ui, int key)
+{
+    const struct model_tree_node *nd = sel_node(ui);
+    if (!nd || nd->first_child == MODEL_NONE)
+        return KEYS_NONE;
+    set_collapsed(&ui->tree, nd->key, !is_collapsed(&ui->tree, nd->key));
+    return KEYS_REQUERY;
+}
+
+int ui_act_tree_expand(struct ui *ui, int key)
+{
+    const struct model_tree_node *nd = sel_node(ui);
+    if (!nd || nd->first_child == MODEL_NONE)
+        return KEYS_NONE;
+    if (is_collapsed(&ui->tree, nd->key)) {
+        set_collapsed(&ui->tree, nd->key, 0);
+        return KEYS_REQUERY;
+    }
+    view_tree_move(ui, 1, 0); /* already open: step into it */
+    return KEYS_REDRAW;
+}
+
+int ui_act_tree_collapse(struct ui *ui, int key)
+{
+    const struct model_tree_node *nd = sel_node(ui);
+    if (!nd)
+        return KEYS_NONE;
+    if (nd->first_child != MODEL_NONE && !is_collapsed(&ui->tree, nd->key)) {
+        set_collapsed(&ui->tree, nd->key, 1);
+        return KEYS_REQUERY;
+    }
+    if (nd->parent != MODEL_NONE) {
+        for (uint32_t i = 0; i < ui->tree.n_vis; i++)
+            if (ui->tree.vis[i] == nd->parent) {
+                view_tree_move(ui, (int)i, 1);
+                break;
+            }
+    }
+    return KEYS_REDRAW;
+}
+
+int ui_act_tree_expand_all(struct ui *ui, int key)
+{
+    ui->tree.n_collapsed = 0;
+    return KEYS_REQUERY;
+}

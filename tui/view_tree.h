@@ -1,0 +1,37 @@
+/*
+ * view_tree.h - the stack tree of one site, top-down or bottom-up, with
+ * expand/collapse. The tree is rebuilt from the model at the cursor's time;
+ * the cursor and the collapsed nodes are kept by stable node keys (tmux
+ * mode-tree style), so they survive live updates and time moves.
+ */
+#ifndef HEAPLINE_VIEW_TREE_H
+#define HEAPLINE_VIEW_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ui;
+struct model_tree;
+
+/* Opens the tree of a site (resets direction, expansion and cursor). */
+void view_tree_open(struct ui *ui, uint32_t site);
+
+/* Rebuilds from the model at the cursor's query. */
+void view_tree_rebuild(struct ui *ui);
+
+/* Draws in rows [y, y + h). */
+void view_tree_draw(struct ui *ui, int y, int h);
+
+void view_tree_move(struct ui *ui, int delta, int to);
+
+/* The visible line count (for paging). */
+int view_tree_lines(const struct ui *ui);
+
+void view_tree_free(struct ui *ui);
+
+/* Pure helper (tested): the guide prefix of visible node `node` into buf:
+ * "│ ├─" style (UTF-8) or "| |-" (ascii), then the expander. */
+void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
+                      char *buf, size_t n);
+
+#endif
