@@ -98,8 +98,7 @@ const char *view_ctx_site_name(const struct model_site *s, char *buf, size_t n)
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n)
 {
     if (s->file && s->file[0]) {
-        const char *base = s->file;
-        snprintf(buf, n, "%s:%u", base, s->line);
+        snprintf(buf, n, "%s:%u", s->file, s->line);
     } else if (s->module && s->module[0]) {
         snprintf(buf, n, "%s", s->module);
     } else {

@@ -80,6 +80,33 @@ int view_header_time_at(const struct ui *ui, int x, int64_t *t)
     return 0;
 }
 
+/* Each of the k samples is the largest value over its slice of [t0, t1], so
+ * a short spike between two samples still shows (htop samples by time, we
+ * sample by range). */
+static void sample_max(const struct ui *ui, int64_t t0, int64_t t1, int k, int64_t *heap,
+                       int64_t *rss)
+{
+    uint32_t np = 0;
+    model_timeline(ui->m, &np);
+    long double span = (long double)(t1 - t0);
+    for (int i = 0; i < k; i++) {
+        int64_t a = t0 + (int64_t)(span * i / k);
+        int64_t b = t0 + (int64_t)(span * (i + 1) / k);
+        uint32_t i0 = model_point_at(ui->m, a);
+        uint32_t i1 = model_point_at(ui->m, i + 1 == k ? t1 : b - 1);
+        uint64_t h = 0, r = 0;
+        if (i1 == MODEL_NONE) {
+            heap[i] = rss[i] = 0;
+            continue;
+        }
+        if (i0 == MODEL_NONE)
+            i0 = 0;
+        model_range_max(ui->m, i0, i1 + 1, &h, &r);
+        heap[i] = (int64_t)h;
+        rss[i] = (int64_t)r;
+    }
+}
+
 static void draw_graph_rows(struct ui *ui, int y, int rows, const int64_t *v, int nv, int64_t max,
                             int pair, int cursor_col, int peak_col, const char *label,
                             const char *scale)
@@ -145,7 +172,7 @@ static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
     if (cursor_col >= 0)
         view_ctx_put(y, GUTTER + cursor_col, ui->ascii ? "^" : "\u2191", 1,
                      view_ctx_attr(ui, VIEW_PAIR_CURSOR) | A_BOLD);
-    view_ctx_put(y, 0, nm ? "mark" : "", GUTTER - 1, view_ctx_attr(ui, VIEW_PAIR_DIM));
+
 }
 
 static void draw_figures(struct ui *ui, int y)
@@ -168,15 +195,13 @@ static void draw_figures(struct ui *ui, int y)
     uint64_t a1 = p->allocations, a0 = 0;
     int64_t span = 1000000000LL;
     uint32_t i0 = model_point_at(ui->m, t - span);
-    if (i0 != MODEL_NONE && i0 < np) {
+    if (i0 != MODEL_NONE && i0 < np && t - span >= 0) {
         a0 = tl[i0].allocations;
-    } else if (np > 0) {
-        a0 = 0;
-        span = t - s->time_first > 0 ? t - s->time_first : 1;
-        if (span > 1000000000LL)
-            span = 1000000000LL;
+    } else {
+        a0 = 0; /* less than a second since the collector started */
+        span = t;
     }
-    double r = a1 >= a0 ? (double)(a1 - a0) * 1e9 / (double)(span > 0 ? span : 1) : 0;
+    double r = a1 >= a0 && span > 0 ? (double)(a1 - a0) * 1e9 / (double)span : 0;
     widget_fmt_count(rate, sizeof rate, (uint64_t)(r + 0.5));
 
     if (ui->cols >= 120)
@@ -218,7 +243,7 @@ void view_header_draw(struct ui *ui, int y)
     uint32_t np = 0;
     model_timeline(ui->m, &np);
     if (np > 0)
-        model_sample_totals(ui->m, t0, t1, (uint32_t)k, heap, rss);
+        sample_max(ui, t0, t1, k, heap, rss);
 
     int64_t hmax = (int64_t)s->peak_bytes, rmax = (int64_t)s->peak_rss;
     for (int i = 0; i < k; i++) {

@@ -84,6 +84,20 @@ void view_sites_rebuild(struct ui *ui)
     struct model_filter f = {0};
     int sort = sort_keys[v->sort].key;
 
+    if (ui->leaks && ui->mark >= 0) {
+        /* "never freed since the mark": replace the leaked figures */
+        uint32_t ns = model_site_count(ui->m);
+        uint64_t *bytes = calloc(ns + 1, sizeof *bytes), *blocks = calloc(ns + 1, sizeof *blocks);
+        if (bytes && blocks && model_live_since(ui->m, ui->mark, bytes, blocks) == 0) {
+            for (uint32_t i = 0; i < mv->n_rows; i++) {
+                uint32_t site = mv->rows[i].site;
+                mv->rows[i].leaked_bytes = site < ns ? bytes[site] : 0;
+                mv->rows[i].leaked_blocks = site < ns ? blocks[site] : 0;
+            }
+        }
+        free(bytes);
+        free(blocks);
+    }
     f.text = v->filter[0] ? v->filter : NULL;
     f.tag = MODEL_NONE;
     f.thread = MODEL_NONE;
@@ -269,6 +283,12 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     c[0].text = view_ctx_site_name(s, name, sizeof name);
     c[1].text = view_ctx_site_where(s, where, sizeof where);
     c[1].align = WIDGET_LEFT_CUT_HEAD;
+    if (widget_width(c[1].text) > c[1].width) {
+        /* too long: the file's base name keeps the part that tells */
+        const char *slash = strrchr(c[1].text, '/');
+        if (slash)
+            c[1].text = slash + 1;
+    }
     widget_fmt_bytes(live, sizeof live, r->live_bytes, 0);
     widget_fmt_count(blocks, sizeof blocks, (uint64_t)(r->live_blocks > 0 ? r->live_blocks : 0));
     widget_fmt_count(allocs, sizeof allocs, r->allocations);
@@ -359,9 +379,9 @@ static void draw_detail(struct ui *ui, int y)
     widget_fmt_exact(allocs, sizeof allocs, (int64_t)r->allocations);
     widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
     widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
-    snprintf(line, sizeof line, "%s: live %s B in %s blocks, %s allocs (%s), peak %s  %s:%u %s",
-             view_ctx_site_name(s, name, sizeof name), lb, blocks, allocs, total, peak,
-             s->file[0] ? s->file : "?", s->line, s->module);
+    snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s:%u %s  total %s, peak %s",
+             view_ctx_site_name(s, name, sizeof name), lb, blocks, allocs,
+             s->file[0] ? s->file : "?", s->line, s->module, total, peak);
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }
 

@@ -201,8 +201,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
     view_ctx_site_where(s, where, sizeof where);
     snprintf(title, sizeof title, "Stack tree of %s (%s), %s   b: flip  Esc: back",
              view_ctx_site_name(s, name, sizeof name), where,
-             v->dir == MODEL_TREE_TOP_DOWN ? "top-down (callers first)"
-                                           : "bottom-up (allocating frame first)");
+             v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
         {"INCL", 6, WIDGET_RIGHT}, {"OWN", 6, WIDGET_RIGHT},  {"BLOCKS", 6, WIDGET_RIGHT},
