@@ -69,6 +69,14 @@ int source_read(struct source *src, struct model *m, int max_messages);
 
 int source_state(const struct source *src);
 
+/* 1 when complete messages are already buffered (or a file has more to
+ * read): call source_read() again without waiting on source_fd(). */
+int source_busy(const struct source *src);
+
+/* Model errors met while applying (the model keeps going); the first one's
+ * text, with its stream offset, is in first_error ("" when none). */
+uint64_t source_model_errors(const struct source *src, const char **first_error);
+
 /* One line: the error, or a state description ("connected to 1234",
  * "program exited with status 0", "end of recording"). Never NULL. */
 const char *source_message(const struct source *src);

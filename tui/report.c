@@ -1,0 +1,401 @@
+/*
+ * report.c - `heapline report`: text for humans, JSON for scripts.
+ *
+ * The JSON field names are a promise (DESIGN.md, "CLI contract"): never
+ * rename them; add new ones. Every figure comes from the same model queries
+ * the TUI uses, so the two agree at the same time point.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "model.h"
+#include "source.h"
+#include "wire.h"
+
+int report_parse_at(const char *s, struct report_options *o)
+{
+    char *end;
+    double v;
+
+    o->at_text = s;
+    if (strcmp(s, "peak") == 0) {
+        o->at = REPORT_AT_PEAK;
+        return 0;
+    }
+    if (strcmp(s, "end") == 0) {
+        o->at = REPORT_AT_END;
+        return 0;
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 1e9)
+        return -1;
+    o->at = REPORT_AT_TIME;
+    o->time = (int64_t)llround(v * 1e9);
+    return 0;
+}
+
+static double secs(int64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static const char *fn_name(const struct model_site *s, char *buf, size_t n)
+{
+    if (*s->function)
+        return s->function;
+    snprintf(buf, n, "0x%llx", (unsigned long long)s->ip);
+    return buf;
+}
+
+static void fmt_bytes(char *buf, size_t n, double b)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    int neg = b < 0;
+
+    if (neg)
+        b = -b;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, n, "%s%.0f %s", neg ? "-" : "", b, unit[u]);
+    else
+        snprintf(buf, n, "%s%.2f %s", neg ? "-" : "", b, unit[u]);
+}
+
+/* Sites first by live bytes, then bytes allocated, then id. */
+static int cmp_live(const void *pa, const void *pb)
+{
+    const struct model_row *a = pa, *b = pb;
+
+    if (a->live_bytes != b->live_bytes)
+        return a->live_bytes > b->live_bytes ? -1 : 1;
+    if (a->bytes_allocated != b->bytes_allocated)
+        return a->bytes_allocated > b->bytes_allocated ? -1 : 1;
+    return a->site < b->site ? -1 : a->site > b->site;
+}
+
+static int cmp_leak(const void *pa, const void *pb)
+{
+    const struct model_row *a = pa, *b = pb;
+
+    if (a->leaked_bytes != b->leaked_bytes)
+        return a->leaked_bytes > b->leaked_bytes ? -1 : 1;
+    return a->site < b->site ? -1 : a->site > b->site;
+}
+
+static int cmp_temp(const void *pa, const void *pb)
+{
+    const struct model_row *a = pa, *b = pb;
+
+    if (a->temporary != b->temporary)
+        return a->temporary > b->temporary ? -1 : 1;
+    return a->site < b->site ? -1 : a->site > b->site;
+}
+
+static void json_site_id(struct json *j, const struct model_site *s)
+{
+    char buf[32];
+
+    json_str(j, "function", fn_name(s, buf, sizeof(buf)));
+    json_str(j, "file", s->file);
+    json_u64(j, "line", s->line);
+    json_str(j, "module", s->module);
+}
+
+static void write_json(const struct model *m, const struct report_options *o,
+                       const struct model_view *v, struct model_row *rows, uint32_t n,
+                       int truncated, FILE *out)
+{
+    const struct model_summary *sum = model_summary(m);
+    uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
+    struct json j;
+
+    json_init(&j, out, 1);
+    json_object_begin(&j, NULL);
+    json_str(&j, "exe", sum->exe);
+    json_u64(&j, "pid", sum->pid);
+    json_str(&j, "at", o->at == REPORT_AT_PEAK ? "peak" : o->at == REPORT_AT_END ? "end"
+                                                                               : "time");
+    json_f64(&j, "time", secs(v->time));
+    json_f64(&j, "duration", secs(sum->time_last));
+    json_u64(&j, "allocations", v->totals.allocations);
+    json_u64(&j, "frees", v->totals.frees);
+    json_u64(&j, "bytes_allocated", v->totals.bytes_allocated);
+    json_u64(&j, "live_bytes", v->totals.heap_bytes);
+    json_u64(&j, "live_blocks", v->totals.heap_blocks);
+    json_u64(&j, "rss", v->totals.rss);
+    json_u64(&j, "peak_bytes", sum->peak_bytes);
+    json_f64(&j, "peak_time", secs(sum->peak_time));
+    json_u64(&j, "peak_rss", sum->peak_rss);
+    json_u64(&j, "leaked_bytes", sum->leaked_bytes);
+    json_u64(&j, "leaked_blocks", sum->leaked_blocks);
+    json_u64(&j, "temporary_allocations", sum->temporary);
+    json_u64(&j, "total_allocations", sum->allocations);
+    json_u64(&j, "total_frees", sum->frees);
+    json_u64(&j, "total_bytes_allocated", sum->bytes_allocated);
+    json_u64(&j, "unmatched_frees", sum->unmatched_frees);
+    json_u64(&j, "missed_events", sum->missed);
+    json_bool(&j, "truncated", truncated);
+    if (sum->state == MODEL_ENDED) {
+        json_str(&j, "end", sum->end_reason == WIRE_END_SIGNAL ? "signal"
+                            : sum->end_reason == WIRE_END_EXEC ? "exec"
+                            : sum->end_reason == WIRE_END_EXIT ? "exit"
+                                                               : "detach");
+        json_i64(&j, "end_status", sum->end_status);
+    } else {
+        json_str(&j, "end", NULL);
+    }
+    json_array_begin(&j, "sites");
+    for (uint32_t i = 0; i < top; i++) {
+        const struct model_row *r = &rows[i];
+        json_object_begin(&j, NULL);
+        json_site_id(&j, model_site(m, r->site));
+        json_i64(&j, "live_bytes", r->live_bytes);
+        json_i64(&j, "live_blocks", r->live_blocks);
+        json_u64(&j, "allocations", r->allocations);
+        json_u64(&j, "bytes_allocated", r->bytes_allocated);
+        json_u64(&j, "peak_bytes", r->peak_bytes);
+        json_u64(&j, "leaked_bytes", r->leaked_bytes);
+        json_u64(&j, "temporary", r->temporary);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+
+    qsort(rows, n, sizeof(*rows), cmp_leak);
+    json_array_begin(&j, "leaks");
+    for (uint32_t i = 0, k = 0; i < n && k < top; i++) {
+        if (!rows[i].leaked_bytes && !rows[i].leaked_blocks)
+            continue;
+        k++;
+        json_object_begin(&j, NULL);
+        json_site_id(&j, model_site(m, rows[i].site));
+        json_u64(&j, "bytes", rows[i].leaked_bytes);
+        json_u64(&j, "blocks", rows[i].leaked_blocks);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+
+    qsort(rows, n, sizeof(*rows), cmp_temp);
+    json_array_begin(&j, "temporary");
+    for (uint32_t i = 0, k = 0; i < n && k < top; i++) {
+        if (!rows[i].temporary)
+            continue;
+        k++;
+        json_object_begin(&j, NULL);
+        json_site_id(&j, model_site(m, rows[i].site));
+        json_u64(&j, "count", rows[i].temporary);
+        json_u64(&j, "allocations", model_site(m, rows[i].site) ? rows[i].allocations : 0);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+
+    {
+        uint32_t nm;
+        const struct model_marker *mk = model_markers(m, &nm);
+        json_array_begin(&j, "markers");
+        for (uint32_t i = 0; i < nm; i++) {
+            json_object_begin(&j, NULL);
+            json_f64(&j, "time", secs(mk[i].time));
+            json_str(&j, "label", mk[i].label);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+    }
+    json_object_end(&j);
+    fputc('\n', out);
+}
+
+static void text_site(FILE *out, const struct model *m, const struct model_row *r,
+                      const char *fig1, const char *fig2)
+{
+    const struct model_site *s = model_site(m, r->site);
+    char buf[32];
+
+    fprintf(out, "  %12s %9s  %s", fig1, fig2, fn_name(s, buf, sizeof(buf)));
+    if (*s->file)
+        fprintf(out, "  %s:%u", s->file, s->line);
+    if (*s->module)
+        fprintf(out, "  [%s]", s->module);
+    fputc('\n', out);
+}
+
+static void write_text(const struct model *m, const struct report_options *o,
+                       const struct model_view *v, struct model_row *rows, uint32_t n,
+                       int truncated, FILE *out)
+{
+    const struct model_summary *sum = model_summary(m);
+    uint32_t top = o->top < 0 ? 10 : (uint32_t)o->top;
+    char b1[32], b2[32], b3[32];
+    uint32_t shown = 0;
+
+    fprintf(out, "heapline report: %s (pid %u)%s\n", *sum->exe ? sum->exe : "(unknown program)",
+            sum->pid, truncated ? "  [recording truncated]" : "");
+    fprintf(out, "duration      %.3f s", secs(sum->time_last));
+    if (sum->state == MODEL_ENDED) {
+        if (sum->end_reason == WIRE_END_SIGNAL)
+            fprintf(out, ", killed by signal %d", sum->end_status);
+        else if (sum->end_reason == WIRE_END_EXIT)
+            fprintf(out, ", exit status %d", sum->end_status);
+        else if (sum->end_reason == WIRE_END_EXEC)
+            fprintf(out, ", exec'd another program");
+    }
+    fputc('\n', out);
+    fmt_bytes(b1, sizeof(b1), (double)sum->peak_bytes);
+    fprintf(out, "peak heap     %s (%llu bytes) at %.3f s\n", b1,
+            (unsigned long long)sum->peak_bytes, secs(sum->peak_time));
+    if (sum->peak_rss) {
+        fmt_bytes(b1, sizeof(b1), (double)sum->peak_rss);
+        fprintf(out, "peak rss      %s\n", b1);
+    }
+    fmt_bytes(b1, sizeof(b1), (double)sum->bytes_allocated);
+    fprintf(out, "total         %llu allocations, %llu frees, %s allocated\n",
+            (unsigned long long)sum->allocations, (unsigned long long)sum->frees, b1);
+    fmt_bytes(b1, sizeof(b1), (double)sum->leaked_bytes);
+    fprintf(out, "leaked        %s in %llu blocks (live at end)\n", b1,
+            (unsigned long long)sum->leaked_blocks);
+    fprintf(out, "temporary     %llu allocations freed right away\n",
+            (unsigned long long)sum->temporary);
+    if (sum->missed)
+        fprintf(out, "missed        %llu events (figures from ticks)\n",
+                (unsigned long long)sum->missed);
+
+    fmt_bytes(b1, sizeof(b1), (double)v->totals.heap_bytes);
+    fprintf(out, "\nAt %s (%.3f s): %s live in %llu blocks; %llu allocations, %llu frees so far\n",
+            o->at == REPORT_AT_PEAK ? "the peak" : o->at == REPORT_AT_END ? "the end" : "time",
+            secs(v->time), b1, (unsigned long long)v->totals.heap_blocks,
+            (unsigned long long)v->totals.allocations, (unsigned long long)v->totals.frees);
+    fprintf(out, "\nTop sites by live bytes:\n  %12s %9s  %s\n", "live", "blocks",
+            "function  file:line  [module]");
+    for (uint32_t i = 0; i < n && shown < top; i++) {
+        if (rows[i].live_bytes <= 0)
+            break;
+        fmt_bytes(b2, sizeof(b2), (double)rows[i].live_bytes);
+        snprintf(b3, sizeof(b3), "%lld", (long long)rows[i].live_blocks);
+        text_site(out, m, &rows[i], b2, b3);
+        shown++;
+    }
+    if (!shown)
+        fprintf(out, "  (nothing live)\n");
+
+    qsort(rows, n, sizeof(*rows), cmp_leak);
+    fprintf(out, "\nLeaked (live at end) by site:\n  %12s %9s\n", "bytes", "blocks");
+    shown = 0;
+    for (uint32_t i = 0; i < n && shown < top && rows[i].leaked_bytes; i++, shown++) {
+        fmt_bytes(b2, sizeof(b2), (double)rows[i].leaked_bytes);
+        snprintf(b3, sizeof(b3), "%llu", (unsigned long long)rows[i].leaked_blocks);
+        text_site(out, m, &rows[i], b2, b3);
+    }
+    if (!shown)
+        fprintf(out, "  (no leaks)\n");
+
+    qsort(rows, n, sizeof(*rows), cmp_temp);
+    fprintf(out, "\nTemporary allocations by site:\n  %12s %9s\n", "temporary", "allocs");
+    shown = 0;
+    for (uint32_t i = 0; i < n && shown < top && rows[i].temporary; i++, shown++) {
+        snprintf(b2, sizeof(b2), "%llu", (unsigned long long)rows[i].temporary);
+        snprintf(b3, sizeof(b3), "%llu", (unsigned long long)rows[i].allocations);
+        text_site(out, m, &rows[i], b2, b3);
+    }
+    if (!shown)
+        fprintf(out, "  (none)\n");
+}
+
+int report_write(const struct model *m, const struct report_options *o, int truncated,
+                 FILE *out, char *err, size_t errsz)
+{
+    const struct model_summary *sum = model_summary(m);
+    struct model_query q = {0};
+    struct model_view v = {0};
+    uint32_t n = 0;
+
+    if (o->at == REPORT_AT_TIME) {
+        if (o->time > sum->time_last) {
+            snprintf(err, errsz, "--at %s: beyond the end of the recording (%.3f s)",
+                     o->at_text ? o->at_text : "", secs(sum->time_last));
+            return -1;
+        }
+        q.at = MODEL_AT_TIME;
+        q.time = o->time;
+    } else {
+        q.at = o->at == REPORT_AT_PEAK ? MODEL_AT_PEAK : MODEL_AT_END;
+    }
+    if (model_view_at(m, &q, &v) != 0) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    /* only sites that exist at the time: something allocated or live */
+    for (uint32_t i = 0; i < v.n_rows; i++)
+        if (v.rows[i].allocations || v.rows[i].live_bytes || v.rows[i].live_blocks ||
+            v.rows[i].leaked_bytes || v.rows[i].temporary)
+            v.rows[n++] = v.rows[i];
+    qsort(v.rows, n, sizeof(*v.rows), cmp_live);
+    if (o->json)
+        write_json(m, o, &v, v.rows, n, truncated, out);
+    else
+        write_text(m, o, &v, v.rows, n, truncated, out);
+    model_view_free(&v);
+    return 0;
+}
+
+int report_main(const char *path, const struct report_options *o, FILE *out, FILE *errf)
+{
+    char err[1024];
+    struct source *src = source_open_file(path, err, sizeof(err));
+    struct model *m;
+    const char *first;
+    int rc = 0;
+
+    if (!src) {
+        fprintf(errf, "heapline: %s\n", err);
+        return 1;
+    }
+    m = model_new();
+    if (!m) {
+        source_close(src);
+        fprintf(errf, "heapline: out of memory\n");
+        return 1;
+    }
+    while (source_state(src) == SOURCE_OPEN)
+        if (source_read(src, m, 1 << 16) < 0)
+            break;
+    if (source_state(src) == SOURCE_FAILED) {
+        fprintf(errf, "heapline: %s\n", source_message(src));
+        rc = 1;
+        goto out;
+    }
+    if (model_summary(m)->messages == 0) {
+        fprintf(errf, "heapline: %s: the recording is empty%s\n", path,
+                source_truncated(src) ? " (recording truncated)" : "");
+        rc = 1;
+        goto out;
+    }
+    if (source_model_errors(src, &first))
+        fprintf(errf, "heapline: %s: %llu inconsistent messages ignored (first at %s)\n", path,
+                (unsigned long long)source_model_errors(src, NULL), first);
+    if (source_truncated(src))
+        fprintf(errf,
+                "heapline: %s: recording truncated (the program died?); reporting up to its last "
+                "complete message\n",
+                path);
+    if (report_write(m, o, source_truncated(src), out, err, sizeof(err)) != 0) {
+        fprintf(errf, "heapline: %s\n", err);
+        rc = 1;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(errf, "heapline: writing the report: %s\n", strerror(errno));
+        rc = 1;
+    }
+out:
+    model_free(m);
+    source_close(src);
+    return rc;
+}

@@ -1,0 +1,40 @@
+/*
+ * report.h - `heapline report`: a recording summarised as text or JSON.
+ *
+ * The report reads the whole recording into a model (bounded memory: the
+ * model keeps figures, not events) and prints the state at one time point:
+ * the peak, the end, or a number of seconds since the start.
+ */
+#ifndef HEAPLINE_REPORT_H
+#define HEAPLINE_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct model;
+
+enum report_at { REPORT_AT_END = 0, REPORT_AT_PEAK = 1, REPORT_AT_TIME = 2 };
+
+struct report_options {
+    int json;
+    int top;        /* sites listed; < 0: all (JSON default), text default 10 */
+    int at;         /* enum report_at */
+    int64_t time;   /* REPORT_AT_TIME: ns since the start */
+    const char *at_text; /* the --at argument as given, for messages */
+};
+
+/* Parses an --at argument ("peak", "end", seconds >= 0). Returns 0 or -1. */
+int report_parse_at(const char *s, struct report_options *o);
+
+/* Writes the report of a loaded model. truncated: the recording was cut
+ * short. Returns 0, or -1 with a one-line message in err (e.g. --at beyond
+ * the end). */
+int report_write(const struct model *m, const struct report_options *o, int truncated,
+                 FILE *out, char *err, size_t errsz);
+
+/* `heapline report FILE ...`: loads path, writes the report to out, and one
+ * line per problem to errf ("heapline: " prefixed). Returns the exit
+ * status. */
+int report_main(const char *path, const struct report_options *o, FILE *out, FILE *errf);
+
+#endif

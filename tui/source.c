@@ -1,0 +1,699 @@
+/*
+ * source.c - the three sources of messages: a recording, a socket, a child.
+ *
+ * All three end in the same place: bytes go into one streaming decoder and
+ * each complete message into model_apply(), at most max_messages per call,
+ * so a caller's loop stays responsive however fast bytes arrive. A socket
+ * source can also tee what it receives into a record file (attach -o).
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "encode.h"
+#include "model.h"
+#include "recfile.h"
+#include "sockpath.h"
+#include "wire.h"
+
+#define READ_CHUNK (256u << 10)
+
+struct source {
+    int kind, state;
+    char msg[512];
+    char name[PATH_MAX];
+    struct decode dec;
+    char *buf;
+    int pending;       /* decoder may hold complete messages */
+    uint64_t model_errs;
+    char first_err[512];
+
+    /* file */
+    struct recfile_reader rf;
+    int rf_open, truncated, file_eof;
+
+    /* socket */
+    int fd;
+    char sock_path[PATH_MAX];
+    uint32_t next_req;
+    uint64_t received;
+    struct recfile_writer rec;
+    int rec_fd, recording;
+
+    /* child */
+    pid_t pid;
+    int child_done, child_status;
+    char log_path[PATH_MAX];
+    struct timespec started;
+};
+
+static struct source *source_alloc(int kind)
+{
+    struct source *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->buf = malloc(READ_CHUNK);
+    if (!s->buf) {
+        free(s);
+        return NULL;
+    }
+    s->kind = kind;
+    s->fd = -1;
+    s->rec_fd = -1;
+    s->next_req = 1;
+    decode_init(&s->dec);
+    return s;
+}
+
+static void set_msg(struct source *s, int state, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_msg(struct source *s, int state, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
+    va_end(ap);
+    s->state = state;
+}
+
+/* ------------------------------------------------------------------ file */
+
+struct source *source_open_file(const char *path, char *err, size_t errsz)
+{
+    struct source *s;
+    int r;
+
+    s = source_alloc(SOURCE_FILE);
+    if (!s) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    snprintf(s->name, sizeof(s->name), "%s", path);
+    r = recfile_open(&s->rf, path);
+    if (r != 0) {
+        if (r == WIRE_EMAGIC)
+            snprintf(err, errsz, "%s: not a heapline recording", path);
+        else if (r == WIRE_EVERSION)
+            snprintf(err, errsz, "%s: recorded by a newer heapline (format version)", path);
+        else if (r == WIRE_EIO)
+            snprintf(err, errsz, "%s: %s", path, errno ? strerror(errno) : "read error");
+        else
+            snprintf(err, errsz, "%s: %s", path, wire_strerror(r));
+        source_close(s);
+        return NULL;
+    }
+    s->rf_open = 1;
+    set_msg(s, SOURCE_OPEN, "replaying %s", path);
+    return s;
+}
+
+/* Pulls one chunk from the file into the decoder. Returns 1 when bytes were
+ * fed, 0 at the end, -1 on error (state set). */
+static int file_fill(struct source *s)
+{
+    ssize_t n;
+    int r;
+
+    if (s->file_eof)
+        return 0;
+    n = recfile_read(&s->rf, s->buf, READ_CHUNK);
+    if (n < 0) {
+        set_msg(s, SOURCE_FAILED, "%s: corrupt data near byte %llu of the file (%s)", s->name,
+                (unsigned long long)s->rf.in_file_off, wire_strerror((int)n));
+        return -1;
+    }
+    if (n == 0) {
+        s->file_eof = 1;
+        if (s->rf.truncated)
+            s->truncated = 1;
+        return 0;
+    }
+    r = decode_feed(&s->dec, s->buf, (size_t)n);
+    if (r != 0) {
+        set_msg(s, SOURCE_FAILED, "%s: corrupt data at stream offset %llu (%s)", s->name,
+                (unsigned long long)s->dec.consumed, wire_strerror(r));
+        return -1;
+    }
+    return 1;
+}
+
+/* --------------------------------------------------------------- common */
+
+/* Applies buffered messages. Returns count applied, or -1 (decoder error). */
+static int drain(struct source *s, struct model *m, int max, int *needmore)
+{
+    struct wire_msg msg;
+    int n = 0, r;
+
+    *needmore = 0;
+    while (n < max) {
+        uint64_t off = s->dec.consumed;
+
+        r = decode_next(&s->dec, &msg);
+        if (r == WIRE_ENEEDMORE) {
+            *needmore = 1;
+            s->pending = 0;
+            return n;
+        }
+        if (r < 0) {
+            set_msg(s, SOURCE_FAILED, "%s: corrupt data at stream offset %llu (%s)", s->name,
+                    (unsigned long long)off, wire_strerror(r));
+            return -1;
+        }
+        if (msg.type == 0)
+            continue; /* a newer message type: skipped */
+        if (model_apply(m, &msg) != 0) {
+            if (s->model_errs++ == 0)
+                snprintf(s->first_err, sizeof(s->first_err), "stream offset %llu: %s",
+                         (unsigned long long)off, model_error(m));
+        }
+        n++;
+    }
+    s->pending = 1;
+    return n;
+}
+
+static void describe_end(struct source *s, const struct model *m)
+{
+    const struct model_summary *sum = model_summary(m);
+    char extra[PATH_MAX + 32] = "";
+
+    if (s->log_path[0])
+        snprintf(extra, sizeof(extra), " (output in %s)", s->log_path);
+    if (sum->state == MODEL_ENDED) {
+        switch (sum->end_reason) {
+        case WIRE_END_EXIT:
+            set_msg(s, SOURCE_DONE, "program exited with status %d%s", sum->end_status, extra);
+            return;
+        case WIRE_END_SIGNAL:
+            set_msg(s, SOURCE_DONE, "program killed by signal %d (%s)%s", sum->end_status,
+                    strsignal(sum->end_status), extra);
+            return;
+        case WIRE_END_EXEC:
+            set_msg(s, SOURCE_DONE, "program exec'd another image%s", extra);
+            return;
+        default:
+            set_msg(s, SOURCE_DONE, "the collector closed the stream%s", extra);
+            return;
+        }
+    }
+    if (s->kind == SOURCE_CHILD && s->child_done) {
+        int st = s->child_status;
+        if (WIFSIGNALED(st))
+            set_msg(s, SOURCE_DONE, "program killed by signal %d (%s)%s", WTERMSIG(st),
+                    strsignal(WTERMSIG(st)), extra);
+        else
+            set_msg(s, SOURCE_DONE, "program exited with status %d%s", WEXITSTATUS(st), extra);
+        return;
+    }
+    set_msg(s, SOURCE_DONE, "connection closed by %s", s->name);
+}
+
+/* ------------------------------------------------------------- sockets */
+
+static int sock_connect(const char *path, int *err)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        *err = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static int start_recording(struct source *s, const char *record_path, char *err, size_t errsz)
+{
+    int r;
+
+    if (!record_path)
+        return 0;
+    s->rec_fd = open(record_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (s->rec_fd < 0) {
+        snprintf(err, errsz, "%s: %s", record_path, strerror(errno));
+        return -1;
+    }
+    r = recfile_writer_open(&s->rec, s->rec_fd, 3);
+    if (r != 0) {
+        snprintf(err, errsz, "%s: %s", record_path, wire_strerror(r));
+        close(s->rec_fd);
+        s->rec_fd = -1;
+        return -1;
+    }
+    s->recording = 1;
+    return 0;
+}
+
+struct source *source_open_socket(const char *target, const char *record_path, char *err,
+                                  size_t errsz)
+{
+    struct source *s = source_alloc(SOURCE_SOCKET);
+    int e = 0;
+
+    if (!s) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (sockpath_resolve(target, s->sock_path, sizeof(s->sock_path), err, errsz) != 0) {
+        source_close(s);
+        return NULL;
+    }
+    snprintf(s->name, sizeof(s->name), "%s", s->sock_path);
+    s->fd = sock_connect(s->sock_path, &e);
+    if (s->fd < 0) {
+        if (e == ECONNREFUSED)
+            snprintf(err, errsz, "%s: nobody is listening (the program has ended?)",
+                     s->sock_path);
+        else
+            snprintf(err, errsz, "%s: %s", s->sock_path, strerror(e));
+        source_close(s);
+        return NULL;
+    }
+    if (start_recording(s, record_path, err, errsz) != 0) {
+        source_close(s);
+        return NULL;
+    }
+    set_msg(s, SOURCE_OPEN, "attached to %s", s->sock_path);
+    return s;
+}
+
+/* Reads what the socket has. Returns 1 when bytes came, 0 when none (would
+ * block), -1 on end/error (state set by the caller via *eof). */
+static int sock_fill(struct source *s, int *eof)
+{
+    ssize_t n = read(s->fd, s->buf, READ_CHUNK);
+    int r;
+
+    *eof = 0;
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        if (errno == ECONNRESET) {
+            *eof = 1;
+            return -1;
+        }
+        set_msg(s, SOURCE_FAILED, "%s: %s", s->name, strerror(errno));
+        return -1;
+    }
+    if (n == 0) {
+        *eof = 1;
+        return -1;
+    }
+    s->received += (uint64_t)n;
+    if (s->recording && recfile_write(&s->rec, s->buf, (size_t)n, 0) != 0) {
+        s->recording = 0; /* keep watching; the file stays valid up to here */
+    }
+    r = decode_feed(&s->dec, s->buf, (size_t)n);
+    if (r != 0) {
+        set_msg(s, SOURCE_FAILED, "%s: corrupt data at stream offset %llu (%s)", s->name,
+                (unsigned long long)s->dec.consumed, wire_strerror(r));
+        return -1;
+    }
+    return 1;
+}
+
+/* --------------------------------------------------------------- child */
+
+struct source *source_open_child(char *const argv[], const char *record_path, char *err,
+                                 size_t errsz)
+{
+    struct source *s = source_alloc(SOURCE_CHILD);
+    char lib[PATH_MAX], dir[PATH_MAX], rec_abs[2 * PATH_MAX + 2] = "";
+    int exec_pipe[2];
+    pid_t pid;
+    int e;
+    ssize_t n;
+
+    if (!s) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    if (sockpath_lib(lib, sizeof(lib), err, errsz) != 0 ||
+        sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0) {
+        source_close(s);
+        return NULL;
+    }
+    if (record_path) {
+        if (record_path[0] == '/') {
+            snprintf(rec_abs, sizeof(rec_abs), "%s", record_path);
+        } else {
+            char cwd[PATH_MAX];
+            if (!getcwd(cwd, sizeof(cwd))) {
+                snprintf(err, errsz, "getcwd: %s", strerror(errno));
+                source_close(s);
+                return NULL;
+            }
+            snprintf(rec_abs, sizeof(rec_abs), "%s/%s", cwd, record_path);
+        }
+    }
+    if (strlen(dir) > 80 ||
+        snprintf(s->sock_path, sizeof(s->sock_path), "%.80s/run-%d.sock", dir, (int)getpid()) >=
+            (int)sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errsz, "%s: socket path too long", s->sock_path);
+        source_close(s);
+        return NULL;
+    }
+    snprintf(s->log_path, sizeof(s->log_path), "%.80s/run-%d.log", dir, (int)getpid());
+    unlink(s->sock_path);
+    snprintf(s->name, sizeof(s->name), "%s", argv[0]);
+    if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
+        snprintf(err, errsz, "pipe: %s", strerror(errno));
+        source_close(s);
+        return NULL;
+    }
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, errsz, "fork: %s", strerror(errno));
+        close(exec_pipe[0]);
+        close(exec_pipe[1]);
+        source_close(s);
+        return NULL;
+    }
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDONLY);
+        int lfd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const char *pre = getenv("LD_PRELOAD");
+        char preload[2 * PATH_MAX];
+
+        if (fd >= 0)
+            dup2(fd, 0);
+        if (lfd >= 0) {
+            dup2(lfd, 1);
+            dup2(lfd, 2);
+        }
+        if (pre && *pre)
+            snprintf(preload, sizeof(preload), "%s:%s", lib, pre);
+        else
+            snprintf(preload, sizeof(preload), "%s", lib);
+        setenv("LD_PRELOAD", preload, 1);
+        setenv("HEAPLINE_SOCKET", s->sock_path, 1);
+        if (rec_abs[0])
+            setenv("HEAPLINE_RECORD", rec_abs, 1);
+        else
+            unsetenv("HEAPLINE_RECORD");
+        execvp(argv[0], argv);
+        e = errno;
+        if (write(exec_pipe[1], &e, sizeof(e)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(exec_pipe[1]);
+    do
+        n = read(exec_pipe[0], &e, sizeof(e));
+    while (n < 0 && errno == EINTR);
+    close(exec_pipe[0]);
+    if (n == (ssize_t)sizeof(e)) {
+        waitpid(pid, NULL, 0);
+        snprintf(err, errsz, "%s: %s", argv[0], strerror(e));
+        source_close(s);
+        return NULL;
+    }
+    s->pid = pid;
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
+    set_msg(s, SOURCE_CONNECTING, "starting %s", argv[0]);
+    return s;
+}
+
+static void child_reap(struct source *s)
+{
+    int st;
+
+    if (s->pid > 0 && !s->child_done && waitpid(s->pid, &st, WNOHANG) == s->pid) {
+        s->child_done = 1;
+        s->child_status = st;
+    }
+}
+
+/* ------------------------------------------------------------- generic */
+
+int source_read(struct source *src, struct model *m, int max_messages)
+{
+    int total = 0, needmore, n, eof;
+
+    if (src->state == SOURCE_FAILED)
+        return -1;
+    if (src->kind == SOURCE_CHILD) {
+        child_reap(src);
+        if (src->state == SOURCE_CONNECTING) {
+            int e = 0;
+            src->fd = sock_connect(src->sock_path, &e);
+            if (src->fd < 0) {
+                if (src->child_done) {
+                    src->fd = -1;
+                    describe_end(src, m);
+                    snprintf(src->msg + strlen(src->msg), sizeof(src->msg) - strlen(src->msg),
+                             " before heapline could attach");
+                }
+                return 0;
+            }
+            set_msg(src, SOURCE_OPEN, "running %s (pid %d)", src->name, (int)src->pid);
+        }
+    }
+    if (src->state != SOURCE_OPEN)
+        return 0;
+    for (;;) {
+        n = drain(src, m, max_messages - total, &needmore);
+        if (n < 0)
+            return -1;
+        total += n;
+        if (!needmore || total >= max_messages)
+            return total;
+        if (src->kind == SOURCE_FILE) {
+            n = file_fill(src);
+            if (n < 0)
+                return -1;
+            if (n == 0) {
+                if (src->dec.len > src->dec.off)
+                    src->truncated = 1;
+                set_msg(src, SOURCE_DONE, "end of recording%s",
+                        src->truncated ? " (recording truncated)" : "");
+                return total;
+            }
+        } else {
+            n = sock_fill(src, &eof);
+            if (n == 0)
+                return total;
+            if (n < 0) {
+                if (eof) {
+                    child_reap(src);
+                    describe_end(src, m);
+                    if (src->recording)
+                        recfile_write(&src->rec, "", 0, 1);
+                    return total;
+                }
+                return -1;
+            }
+        }
+    }
+}
+
+void source_close(struct source *s)
+{
+    if (!s)
+        return;
+    if (s->rf_open)
+        recfile_close(&s->rf);
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->rec_fd >= 0) {
+        if (s->recording)
+            recfile_writer_close(&s->rec);
+        close(s->rec_fd);
+    }
+    if (s->kind == SOURCE_CHILD && s->pid > 0) {
+        child_reap(s);
+        if (!s->child_done) {
+            /* the user quit `run`: the program goes with the TUI */
+            kill(s->pid, SIGTERM);
+            for (int i = 0; i < 100 && !s->child_done; i++) {
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+                child_reap(s);
+            }
+            if (!s->child_done) {
+                kill(s->pid, SIGKILL);
+                waitpid(s->pid, NULL, 0);
+            }
+        }
+        unlink(s->sock_path);
+    }
+    decode_free(&s->dec);
+    free(s->buf);
+    free(s);
+}
+
+int source_kind(const struct source *src)
+{
+    return src->kind;
+}
+
+int source_fd(const struct source *src)
+{
+    if (src->kind == SOURCE_FILE)
+        return -1;
+    return src->state == SOURCE_OPEN ? src->fd : -1;
+}
+
+int source_state(const struct source *src)
+{
+    return src->state;
+}
+
+int source_busy(const struct source *src)
+{
+    if (src->state != SOURCE_OPEN)
+        return 0;
+    return src->kind == SOURCE_FILE || src->pending;
+}
+
+uint64_t source_model_errors(const struct source *src, const char **first_error)
+{
+    if (first_error)
+        *first_error = src->first_err;
+    return src->model_errs;
+}
+
+const char *source_message(const struct source *src)
+{
+    return src->msg;
+}
+
+const char *source_name(const struct source *src)
+{
+    return src->name;
+}
+
+int source_truncated(const struct source *src)
+{
+    return src->truncated;
+}
+
+void source_progress(const struct source *src, uint64_t *done, uint64_t *total)
+{
+    if (src->kind == SOURCE_FILE) {
+        struct stat st;
+        *done = src->rf.in_file_off;
+        *total = fstat(src->rf.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        return;
+    }
+    *done = src->received;
+    *total = 0;
+}
+
+static int send_all(struct source *s, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(s->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+                if (poll(&pfd, 1, 1000) <= 0)
+                    return -1;
+                continue;
+            }
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int send_req(struct source *s, struct encode_buf *b)
+{
+    if (s->kind == SOURCE_FILE || s->state != SOURCE_OPEN || s->fd < 0)
+        return -1;
+    if (send_all(s, b->data, b->len) != 0)
+        return -1;
+    return 0;
+}
+
+int source_request_objects(struct source *src, const uint32_t *stacks, size_t n, uint32_t max)
+{
+    struct encode_buf b;
+    size_t cap = 64 + n * 6;
+    char *mem = malloc(cap);
+    uint32_t id = src->next_req++;
+    int r = -1;
+
+    if (!mem)
+        return -1;
+    encode_init(&b, mem, cap);
+    if (encode_req_objects(&b, id, stacks, n, max) == 0 && send_req(src, &b) == 0)
+        r = (int)id;
+    free(mem);
+    return r;
+}
+
+int source_request_read(struct source *src, uint64_t addr, uint32_t len)
+{
+    struct encode_buf b;
+    char mem[64];
+    uint32_t id = src->next_req++;
+
+    encode_init(&b, mem, sizeof(mem));
+    if (encode_req_read(&b, id, addr, len) != 0 || send_req(src, &b) != 0)
+        return -1;
+    return (int)id;
+}
+
+int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth,
+                        uint32_t max_fanout)
+{
+    struct encode_buf b;
+    char mem[64];
+    uint32_t id = src->next_req++;
+
+    encode_init(&b, mem, sizeof(mem));
+    if (encode_req_scan(&b, id, addr, max_depth, max_fanout) != 0 || send_req(src, &b) != 0)
+        return -1;
+    return (int)id;
+}
+
+pid_t source_child_pid(const struct source *src)
+{
+    return src->kind == SOURCE_CHILD ? src->pid : 0;
+}
+
+int source_child_status(struct source *src, int *status)
+{
+    if (src->kind != SOURCE_CHILD)
+        return 0;
+    child_reap(src);
+    if (!src->child_done)
+        return 0;
+    *status = src->child_status;
+    return 1;
+}
