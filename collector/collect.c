@@ -1,0 +1,889 @@
+/*
+ * collect.c - the collector thread.
+ *
+ * Every millisecond it drains all rings (copying events out, so producers
+ * never wait on anything slower than a copy), merges them by time, applies
+ * them to the live table and the per-site figures, and encodes the result.
+ * Invariants of the emitted stream: every stack node, frame, module, thread
+ * and tag is defined before the first message that uses it (parents before
+ * children); every FREE and every REALLOC's old block refers to a block that
+ * is live in the stream; a block is never allocated twice without a FREE in
+ * between. Events that arrive out of order across threads are normalised to
+ * keep these true (see apply()). Its own mallocs go to the real allocator:
+ * the thread's guard is set for its whole life.
+ */
+#include "collect.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "live.h"
+#include "recfile.h"
+#include "ring.h"
+#include "server.h"
+#include "sites.h"
+#include "symbols.h"
+#include "tags.h"
+#include "track.h"
+#include "trie.h"
+#include "unwind.h"
+#include "wire.h"
+
+#define OUT_CAP (WIRE_MAX_MESSAGE + (1u << 20))
+#define BATCH_MAX 8192u
+#define HISTORY_MAX 100000u
+#define SITES_CHUNK 20000u
+#define NODES_CHUNK 50000u
+#define HISTORY_CHUNK 20000u
+
+void core_shutdown(uint32_t reason, int32_t status); /* core.c */
+
+struct staged {
+    struct ring_event ev;
+    uint32_t thread;
+};
+
+struct run {
+    size_t pos, end; /* into stage[] */
+};
+
+struct thread_info {
+    uint32_t id;
+    pid_t tid;
+    char name[64];
+};
+
+static struct {
+    pthread_t thread;
+    atomic_int alive;
+    atomic_int stop;
+    uint32_t end_reason;
+    int32_t end_status;
+    int64_t start_unix_ns;
+    char exe[PATH_MAX];
+
+    int rec_fd;
+    int rec_ok;
+    struct recfile_writer rec;
+    char *out;
+    struct encode_buf eb;
+    char *scratch;
+    struct encode_buf sb;
+
+    struct staged *stage;
+    size_t n_stage, cap_stage;
+    struct run *runs;
+    size_t n_runs, cap_runs;
+
+    struct wire_event batch[BATCH_MAX];
+    size_t n_batch;
+    uint32_t batch_thread, batch_tag;
+    int64_t batch_base;
+
+    uint32_t *pending; /* stack ids to define before the batch */
+    size_t n_pending, cap_pending;
+    struct wire_stack_node *nodes;
+    size_t cap_nodes;
+    uint32_t tags_sent;
+
+    struct wire_totals totals;
+    uint64_t peak;
+    struct wire_history_row *history;
+    size_t hist_head, hist_n;
+    struct wire_site *sites_buf;
+
+    char *defs; /* every definition message sent so far, for new clients */
+    size_t defs_len, defs_cap;
+
+    struct thread_info *threads;
+    size_t n_threads, cap_threads;
+
+    int64_t next_tick;
+    int ticks;
+    int disabled_sent;
+    int server_on;
+} C = {.rec_fd = -1};
+
+int collect_alive(void)
+{
+    return atomic_load_explicit(&C.alive, memory_order_relaxed);
+}
+
+struct encode_buf *collect_scratch(void)
+{
+    encode_init(&C.sb, C.scratch, OUT_CAP);
+    return &C.sb;
+}
+
+/* ---- output ---- */
+
+static void out_flush(int flush)
+{
+    if (C.rec_ok && (C.eb.len || flush)) {
+        if (recfile_write(&C.rec, C.eb.data, C.eb.len, flush) < 0) {
+            C.rec_ok = 0;
+            core_say("record file write failed: recording stops here");
+        }
+    }
+    C.eb.len = 0;
+}
+
+static void defs_append(const char *p, size_t n)
+{
+    if (C.defs_len + n > C.defs_cap) {
+        size_t cap = C.defs_cap ? C.defs_cap : 1 << 16;
+        char *d;
+
+        while (cap < C.defs_len + n)
+            cap *= 2;
+        d = realloc(C.defs, cap);
+        if (!d)
+            return;
+        C.defs = d;
+        C.defs_cap = cap;
+    }
+    memcpy(C.defs + C.defs_len, p, n);
+    C.defs_len += n;
+}
+
+enum { K_STREAM = 0, K_DEF = 1 };
+
+/* Runs an encode_* call into the output buffer, flushing first when it does
+ * not fit, then hands the message to the clients (and the definition log). */
+#define EMIT(kind, n_events, call)                                                                 \
+    do {                                                                                           \
+        size_t mark_ = C.eb.len;                                                                   \
+        struct encode_buf *b = &C.eb;                                                              \
+        if ((call) == WIRE_ENOSPACE) {                                                             \
+            out_flush(0);                                                                          \
+            mark_ = 0;                                                                             \
+            if ((call) != 0)                                                                       \
+                break;                                                                             \
+        }                                                                                          \
+        if ((kind) == K_DEF)                                                                       \
+            defs_append(C.eb.data + mark_, C.eb.len - mark_);                                      \
+        if (C.server_on)                                                                           \
+            server_broadcast(C.eb.data + mark_, C.eb.len - mark_, (n_events));                     \
+    } while (0)
+
+/* ---- definitions ---- */
+
+static void thread_name(pid_t tid, char *name, size_t cap)
+{
+    char path[64];
+    int fd;
+    ssize_t n = -1;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, name, cap - 1);
+        close(fd);
+    }
+    if (n < 0)
+        n = 0;
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
+        n--;
+    name[n] = 0;
+}
+
+static struct thread_info *thread_get(uint32_t id)
+{
+    for (size_t i = 0; i < C.n_threads; i++)
+        if (C.threads[i].id == id)
+            return &C.threads[i];
+    return NULL;
+}
+
+static void thread_announce(struct ring *r)
+{
+    struct thread_info *t;
+
+    if (C.n_threads == C.cap_threads) {
+        size_t cap = C.cap_threads ? C.cap_threads * 2 : 64;
+        void *p = realloc(C.threads, cap * sizeof(*C.threads));
+
+        if (!p)
+            return;
+        C.threads = p;
+        C.cap_threads = cap;
+    }
+    t = &C.threads[C.n_threads++];
+    t->id = r->thread_id;
+    t->tid = r->tid;
+    thread_name(r->tid, t->name, sizeof(t->name));
+    EMIT(K_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
+}
+
+static void threads_rename(void)
+{
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        struct thread_info *t = thread_get(r->thread_id);
+        char name[64];
+
+        if (!t || atomic_load(&r->dead))
+            continue;
+        thread_name(r->tid, name, sizeof(name));
+        if (name[0] && strcmp(name, t->name) != 0) {
+            memcpy(t->name, name, sizeof(name));
+            EMIT(K_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
+        }
+    }
+}
+
+static void pending_add(uint32_t stack)
+{
+    struct site *s = sites_get(stack);
+
+    if (s->defined || stack == 0)
+        return;
+    s->defined = 2; /* queued */
+    if (C.n_pending == C.cap_pending) {
+        size_t cap = C.cap_pending ? C.cap_pending * 2 : 4096;
+        void *p = realloc(C.pending, cap * sizeof(*C.pending));
+
+        if (!p)
+            return;
+        C.pending = p;
+        C.cap_pending = cap;
+    }
+    C.pending[C.n_pending++] = stack;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    const struct wire_stack_node *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void emit_frame(uint64_t ip)
+{
+    struct wire_frame f;
+    const struct symbols_module *mod;
+
+    if (!symbols_first(ip))
+        return;
+    symbols_frame(ip, &f, &mod);
+    if (mod)
+        EMIT(K_DEF, 0, encode_module(b, mod->id, mod->path, mod->base, mod->size, mod->build_id));
+    EMIT(K_DEF, 0, encode_frame(b, &f));
+}
+
+/* Sends the stack nodes (with their frames) that queued stacks need. */
+static void define_pending(void)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < C.n_pending; i++) {
+        uint32_t id = C.pending[i];
+
+        while (id != 0) {
+            struct site *s = sites_get(id);
+            uint32_t parent;
+            uint64_t ip;
+
+            if (s->defined == 1 || trie_node(id, &parent, &ip) < 0)
+                break;
+            s->defined = 1;
+            if (n == C.cap_nodes) {
+                size_t cap = C.cap_nodes ? C.cap_nodes * 2 : 4096;
+                void *p = realloc(C.nodes, cap * sizeof(*C.nodes));
+
+                if (!p)
+                    break;
+                C.nodes = p;
+                C.cap_nodes = cap;
+            }
+            C.nodes[n++] = (struct wire_stack_node){id, parent, ip};
+            id = parent;
+        }
+    }
+    C.n_pending = 0;
+    if (!n)
+        return;
+    qsort(C.nodes, n, sizeof(*C.nodes), cmp_node);
+    for (size_t i = 0; i < n; i++)
+        emit_frame(C.nodes[i].ip);
+    for (size_t i = 0; i < n; i += NODES_CHUNK) {
+        size_t k = n - i < NODES_CHUNK ? n - i : NODES_CHUNK;
+
+        EMIT(K_DEF, 0, encode_stacks(b, C.nodes + i, k));
+    }
+}
+
+static void define_tags(void)
+{
+    uint32_t n = tags_count();
+
+    if (C.tags_sent == 0)
+        C.tags_sent = 1;
+    for (; C.tags_sent < n; C.tags_sent++)
+        EMIT(K_DEF, 0, encode_tag(b, C.tags_sent, tags_name(C.tags_sent)));
+}
+
+/* ---- events ---- */
+
+static void batch_flush(void)
+{
+    size_t n_real = 0;
+
+    if (!C.n_batch)
+        return;
+    define_tags();
+    define_pending();
+    for (size_t i = 0; i < C.n_batch; i++)
+        n_real += C.batch[i].op <= WIRE_OP_REALLOC;
+    EMIT(K_STREAM, (uint32_t)n_real, encode_events(b, C.batch_base, C.batch, C.n_batch));
+    C.n_batch = 0;
+    C.batch_thread = C.batch_tag = UINT32_MAX;
+}
+
+static void batch_push(const struct wire_event *e)
+{
+    if (C.n_batch + 3 > BATCH_MAX)
+        batch_flush();
+    if (C.n_batch == 0)
+        C.batch_base = e->time;
+    C.batch[C.n_batch++] = *e;
+}
+
+static void batch_context(uint32_t thread, uint32_t tag, int with_tag)
+{
+    if (C.n_batch + 3 > BATCH_MAX)
+        batch_flush();
+    if (thread != C.batch_thread) {
+        if (C.n_batch == 0)
+            C.batch_base = 0;
+        C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
+        C.batch_thread = thread;
+    }
+    if (with_tag && tag != C.batch_tag) {
+        C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
+        C.batch_tag = tag;
+    }
+}
+
+static void note_alloc(uint32_t stack, uint64_t size)
+{
+    C.totals.heap_bytes += size;
+    C.totals.heap_blocks++;
+    C.totals.allocations++;
+    C.totals.bytes_allocated += size;
+    if (C.totals.heap_bytes > C.peak)
+        C.peak = C.totals.heap_bytes;
+    sites_alloc(stack, size);
+    pending_add(stack);
+}
+
+static void note_free(const struct live_entry *e)
+{
+    C.totals.heap_bytes -= e->size;
+    C.totals.heap_blocks--;
+    C.totals.frees++;
+    sites_free(e->stack, e->size);
+}
+
+static void emit_free(uint64_t addr, int64_t time)
+{
+    struct wire_event w = {.op = WIRE_OP_FREE, .time = time, .addr = addr};
+
+    batch_push(&w);
+}
+
+/* A block at addr is being allocated: if the table still holds an older
+ * incarnation (its free is on another thread's ring, not seen yet), that
+ * block is released now; the straggling free is dropped later. */
+static void evict(uint64_t addr, int64_t time)
+{
+    struct live_entry *e = live_find(addr);
+
+    if (e) {
+        note_free(e);
+        emit_free(addr, time);
+        live_remove(e);
+    }
+}
+
+static void insert(uint64_t addr, uint64_t size, uint32_t stack, int64_t time, uint32_t thread,
+                   uint16_t tag)
+{
+    struct live_entry e = {addr, size, time, stack, (uint16_t)thread, tag};
+
+    if (live_insert(&e) < 0)
+        core_disable("cannot grow the live-allocation table");
+}
+
+static void apply(const struct staged *s)
+{
+    const struct ring_event *ev = &s->ev;
+    struct live_entry *e;
+
+    switch (ev->op) {
+    case RING_ALLOC: {
+        struct wire_event w = {.op = WIRE_OP_ALLOC, .time = ev->time, .addr = ev->addr,
+                               .size = ev->size, .stack = ev->stack};
+
+        batch_context(s->thread, ev->tag, 1);
+        evict(ev->addr, ev->time);
+        insert(ev->addr, ev->size, ev->stack, ev->time, s->thread, ev->tag);
+        note_alloc(ev->stack, ev->size);
+        batch_push(&w);
+        break;
+    }
+    case RING_FREE:
+        e = live_find(ev->addr);
+        if (!e || e->time > ev->time)
+            break; /* unknown block, or a straggler of an evicted incarnation */
+        batch_context(s->thread, 0, 0);
+        note_free(e);
+        live_remove(e);
+        emit_free(ev->addr, ev->time);
+        break;
+    case RING_REALLOC: {
+        int64_t t0 = ev->time - (int64_t)ev->dt0;
+        int old_live;
+        struct wire_event w = {.op = WIRE_OP_REALLOC, .time = ev->time, .addr = ev->addr,
+                               .old_addr = ev->old_addr, .size = ev->size, .stack = ev->stack};
+
+        batch_context(s->thread, ev->tag, 1);
+        e = live_find(ev->old_addr);
+        old_live = e && e->time <= t0;
+        if (ev->addr != ev->old_addr)
+            evict(ev->addr, ev->time);
+        if (old_live) {
+            e = live_find(ev->old_addr); /* evict() may have moved it */
+            note_free(e);
+            live_remove(e);
+        } else {
+            w.op = WIRE_OP_ALLOC;
+            if (ev->addr == ev->old_addr)
+                evict(ev->addr, ev->time);
+        }
+        insert(ev->addr, ev->size, ev->stack, ev->time, s->thread, ev->tag);
+        note_alloc(ev->stack, ev->size);
+        batch_push(&w);
+        break;
+    }
+    case RING_MARK:
+        batch_flush();
+        EMIT(K_DEF, 0, encode_marker(b, ev->time, tags_string(ev->addr)));
+        break;
+    }
+}
+
+/* ---- drain and merge ---- */
+
+static int stage_reserve(size_t more)
+{
+    if (C.n_stage + more <= C.cap_stage)
+        return 0;
+    size_t cap = C.cap_stage ? C.cap_stage : 65536;
+    while (cap < C.n_stage + more)
+        cap *= 2;
+    void *p = realloc(C.stage, cap * sizeof(*C.stage));
+    if (!p)
+        return -1;
+    C.stage = p;
+    C.cap_stage = cap;
+    return 0;
+}
+
+static int run_push(size_t pos, size_t end)
+{
+    if (C.n_runs == C.cap_runs) {
+        size_t cap = C.cap_runs ? C.cap_runs * 2 : 64;
+        void *p = realloc(C.runs, cap * sizeof(*C.runs));
+
+        if (!p)
+            return -1;
+        C.runs = p;
+        C.cap_runs = cap;
+    }
+    C.runs[C.n_runs++] = (struct run){pos, end};
+    return 0;
+}
+
+/* Copies every ring's pending events into stage[] (one sorted run per ring)
+ * and frees the ring space. Releases rings whose thread has gone. */
+static size_t drain_copy(int check_gone)
+{
+    size_t total = 0;
+    pid_t pid = getpid();
+    struct ring *r, *next;
+
+    C.n_stage = 0;
+    C.n_runs = 0;
+    for (r = ring_list(); r; r = next) {
+        next = r->next;
+        int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+        size_t n = (size_t)(h - t), start = C.n_stage;
+
+        if (!r->announced) {
+            r->announced = 1;
+            thread_announce(r);
+        }
+        if (n && stage_reserve(n) == 0) {
+            for (uint64_t i = t; i < h; i++) {
+                C.stage[C.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
+                C.stage[C.n_stage].thread = r->thread_id;
+                C.n_stage++;
+            }
+            atomic_store_explicit(&r->tail, h, memory_order_release);
+            run_push(start, C.n_stage);
+            total += n;
+        } else if (n) {
+            core_disable("out of memory on the collector thread");
+        }
+        if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
+            dead = 1;
+        if (dead && atomic_load(&r->head) == atomic_load(&r->tail))
+            ring_release(r);
+    }
+    return total;
+}
+
+/* k-way merge of the runs by time (a binary heap of run indexes). */
+static void merge_apply(void)
+{
+    size_t k = C.n_runs;
+    size_t *heap;
+
+    if (k == 0)
+        return;
+    if (k == 1) {
+        for (size_t i = C.runs[0].pos; i < C.runs[0].end; i++)
+            apply(&C.stage[i]);
+        return;
+    }
+    heap = malloc(k * sizeof(*heap));
+    if (!heap)
+        return;
+#define KEY(r) (C.stage[C.runs[r].pos].ev.time)
+    size_t n = 0;
+    for (size_t r = 0; r < k; r++) {
+        size_t i = n++;
+
+        heap[i] = r;
+        while (i > 0 && KEY(heap[(i - 1) / 2]) > KEY(heap[i])) {
+            size_t t = heap[i];
+            heap[i] = heap[(i - 1) / 2];
+            heap[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+    }
+    while (n > 0) {
+        size_t r = heap[0];
+
+        apply(&C.stage[C.runs[r].pos++]);
+        if (C.runs[r].pos == C.runs[r].end)
+            heap[0] = heap[--n];
+        size_t i = 0;
+        for (;;) {
+            size_t l = 2 * i + 1, m = i;
+
+            if (l < n && KEY(heap[l]) < KEY(heap[m]))
+                m = l;
+            if (l + 1 < n && KEY(heap[l + 1]) < KEY(heap[m]))
+                m = l + 1;
+            if (m == i)
+                break;
+            size_t t = heap[i];
+            heap[i] = heap[m];
+            heap[m] = t;
+            i = m;
+        }
+    }
+#undef KEY
+    free(heap);
+}
+
+static size_t drain(int check_gone)
+{
+    size_t n = drain_copy(check_gone);
+
+    merge_apply();
+    batch_flush();
+    return n;
+}
+
+/* ---- ticks ---- */
+
+static uint64_t read_rss(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+    unsigned long long size = 0, res = 0;
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+        return 0;
+    return res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void exit_status_cb(int status, void *arg)
+{
+    core_shutdown(WIRE_END_EXIT, status);
+}
+
+static void tick(int64_t now)
+{
+    size_t n;
+    int first = 1;
+
+    C.totals.time = now;
+    C.totals.rss = read_rss();
+    threads_rename();
+    define_tags();
+    define_pending();
+    do {
+        n = sites_take_deltas(C.sites_buf, SITES_CHUNK);
+        if (n || first)
+            EMIT(K_STREAM, 0, encode_tick(b, &C.totals, C.sites_buf, n));
+        first = 0;
+    } while (n == SITES_CHUNK);
+    C.history[(C.hist_head + C.hist_n) % HISTORY_MAX] =
+        (struct wire_history_row){now, C.totals.heap_bytes, C.totals.heap_blocks, C.totals.rss};
+    if (C.hist_n < HISTORY_MAX)
+        C.hist_n++;
+    else
+        C.hist_head = (C.hist_head + 1) % HISTORY_MAX;
+    if (C.server_on)
+        server_tick();
+    out_flush(1);
+    unwind_refresh();
+    if (++C.ticks == 2) {
+        /* main() runs by now: an on_exit handler registered now runs before
+         * the libraries' destructors and learns the exit status */
+        on_exit(exit_status_cb, NULL);
+    }
+}
+
+/* ---- attach ---- */
+
+void collect_attach_burst(collect_send_fn *send, void *arg)
+{
+    struct encode_buf *b = collect_scratch();
+    uint32_t cursor = 0;
+    size_t n;
+
+    encode_hello(b, (uint32_t)getpid(), C.exe, C.start_unix_ns, (uint32_t)sysconf(_SC_PAGESIZE),
+                 (uint32_t)core_cfg.depth, core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0);
+    send(arg, b->data, b->len);
+    if (C.defs_len)
+        send(arg, C.defs, C.defs_len);
+    for (size_t i = 0; i < C.hist_n; i += HISTORY_CHUNK) {
+        struct wire_history_row rows[256];
+        size_t k = C.hist_n - i < HISTORY_CHUNK ? C.hist_n - i : HISTORY_CHUNK;
+        /* rows are in a ring: copy them out in order through the scratch */
+        struct wire_history_row *tmp = malloc(k * sizeof(*tmp));
+
+        (void)rows;
+        if (!tmp)
+            break;
+        for (size_t j = 0; j < k; j++)
+            tmp[j] = C.history[(C.hist_head + i + j) % HISTORY_MAX];
+        b = collect_scratch();
+        if (encode_history(b, tmp, k) == 0)
+            send(arg, b->data, b->len);
+        free(tmp);
+    }
+    struct wire_totals t = C.totals;
+    t.time = core_now();
+    int first = 1;
+    do {
+        n = sites_absolute(C.sites_buf, SITES_CHUNK, &cursor);
+        if (n || first) {
+            b = collect_scratch();
+            if (encode_snapshot(b, &t, C.sites_buf, n) == 0)
+                send(arg, b->data, b->len);
+        }
+        first = 0;
+    } while (n);
+}
+
+/* ---- thread ---- */
+
+static void final_messages(void)
+{
+    int64_t now;
+
+    drain(1);
+    atomic_store(&core_on, 0);
+    drain(1);
+    now = core_now();
+    if (core_disabled_reason() && !C.disabled_sent) {
+        C.disabled_sent = 1;
+        EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason()));
+    }
+    tick(now);
+    EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
+    out_flush(1);
+}
+
+static void *collect_main(void *arg)
+{
+    track_guard = 1;
+    symbols_init();
+    C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+    while (!atomic_load(&C.stop)) {
+        size_t n = drain(C.ticks % 16 == 0);
+        int64_t now = core_now();
+
+        if (!atomic_load_explicit(&core_on, memory_order_relaxed) && core_disabled_reason() &&
+            !C.disabled_sent) {
+            C.disabled_sent = 1;
+            drain(0);
+            EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason()));
+            tick(now);
+        }
+        if (now >= C.next_tick) {
+            tick(now);
+            C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
+        }
+        if (C.server_on) {
+            server_poll(n ? 0 : 1);
+        } else if (!n) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    final_messages();
+    if (C.server_on)
+        server_close(1000);
+    C.server_on = 0;
+    if (C.rec_ok)
+        recfile_writer_close(&C.rec);
+    C.rec_ok = 0;
+    if (C.rec_fd >= 0)
+        close(C.rec_fd);
+    C.rec_fd = -1;
+    symbols_fini();
+    atomic_store(&C.alive, 0);
+    return NULL;
+}
+
+int collect_start(const char *record_path, const char *socket_path, const char **why)
+{
+    struct timespec ts;
+    sigset_t all, old;
+    pthread_attr_t attr;
+    ssize_t n;
+
+    memset(&C, 0, sizeof(C));
+    C.rec_fd = -1;
+    C.batch_thread = C.batch_tag = UINT32_MAX;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
+    C.exe[n > 0 ? n : 0] = 0;
+    C.out = malloc(OUT_CAP);
+    C.scratch = malloc(OUT_CAP);
+    C.history = malloc(HISTORY_MAX * sizeof(*C.history));
+    C.sites_buf = malloc(SITES_CHUNK * sizeof(*C.sites_buf));
+    if (!C.out || !C.scratch || !C.history || !C.sites_buf) {
+        *why = "out of memory at start-up";
+        return -1;
+    }
+    encode_init(&C.eb, C.out, OUT_CAP);
+    if (record_path[0]) {
+        C.rec_fd = open(record_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (C.rec_fd < 0) {
+            *why = "cannot create the record file";
+            return -1;
+        }
+        if (recfile_writer_open(&C.rec, C.rec_fd, core_cfg.compress) < 0) {
+            *why = "cannot write the record file";
+            return -1;
+        }
+        C.rec_ok = 1;
+    }
+    if (socket_path[0]) {
+        const char *swhy = NULL;
+        char def[108];
+        int is_default = server_default_path(def, sizeof(def)) == 0 &&
+                         strcmp(def, socket_path) == 0;
+
+        if (server_open(socket_path, is_default, &swhy) == 0) {
+            C.server_on = 1;
+        } else {
+            char msg[200];
+
+            snprintf(msg, sizeof(msg), "socket off: %s", swhy);
+            core_say(msg);
+        }
+    }
+    if (!C.rec_ok && !C.server_on) {
+        *why = "no output";
+        return -1;
+    }
+    EMIT(K_STREAM, 0,
+         encode_hello(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
+                      (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
+                      core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0));
+    out_flush(1);
+
+    atomic_store(&C.alive, 1);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    int r = pthread_create(&C.thread, &attr, collect_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        atomic_store(&C.alive, 0);
+        *why = "cannot start the collector thread";
+        return -1;
+    }
+    return 0;
+}
+
+void collect_stop(uint32_t reason, int32_t status)
+{
+    struct timespec ts;
+
+    if (!atomic_load(&C.alive))
+        return;
+    if (pthread_equal(pthread_self(), C.thread))
+        return;
+    C.end_reason = reason;
+    C.end_status = status;
+    atomic_store(&C.stop, 1);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    if (pthread_timedjoin_np(C.thread, NULL, &ts) != 0)
+        core_say("collector thread did not stop in time; the recording may lack its end");
+}
+
+void collect_atfork_child(void)
+{
+    /* The parent's collector thread does not exist here. Close its outputs
+     * without flushing or unlinking; drop its memory (it is the parent's). */
+    atomic_store(&C.alive, 0);
+    if (C.rec_fd >= 0)
+        close(C.rec_fd);
+    C.rec_fd = -1;
+    C.rec_ok = 0;
+    if (C.server_on)
+        server_atfork_child();
+    C.server_on = 0;
+}

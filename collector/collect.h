@@ -1,0 +1,38 @@
+/*
+ * collect.h - the collector thread: drains the rings, keeps the exact state,
+ * symbolizes, encodes, writes the record file and feeds the socket server.
+ */
+#ifndef HEAPLINE_COLLECT_H
+#define HEAPLINE_COLLECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode.h"
+
+/* Opens the outputs (record file at record_path unless "", socket unless
+ * socket_path is "") and starts the collector thread. Called with the guard
+ * set, from the constructor or a fork child. Returns 0 or -1 with *why set. */
+int collect_start(const char *record_path, const char *socket_path, const char **why);
+
+/* Stops the thread after a final drain, tick and END(reason, status); closes
+ * the outputs. Waits at most a few seconds. Any thread but the collector. */
+void collect_stop(uint32_t reason, int32_t status);
+
+/* Nonzero while the collector thread runs. Async-signal-safe. */
+int collect_alive(void);
+
+/* Fork child: forgets the parent's outputs (closes their fds without
+ * touching the files or the socket path) and all collector state. */
+void collect_atfork_child(void);
+
+/* For the server: everything a new client needs before streaming (HELLO,
+ * definitions, HISTORY, SNAPSHOT). Calls send(arg, bytes, n) per chunk. */
+typedef void collect_send_fn(void *arg, const char *bytes, size_t n);
+void collect_attach_burst(collect_send_fn *send, void *arg);
+
+/* The collector's scratch encode buffer (WIRE_MAX_MESSAGE bytes) for
+ * responses, reset to empty. Collector thread. */
+struct encode_buf *collect_scratch(void);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * core.c - start-up, configuration, shutdown, fork and exec handling.
+ *
+ * Invariant: tracking is on (core_on) only while a collector thread runs and
+ * the process owns its outputs. A fork child starts a fresh, empty collector
+ * with its own outputs (or none with HEAPLINE_FORK=off) and never writes the
+ * parent's file; a scan child (forked by the collector) never starts one.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collect.h"
+#include "live.h"
+#include "ring.h"
+#include "server.h"
+#include "sites.h"
+#include "tags.h"
+#include "track.h"
+#include "trie.h"
+#include "unwind.h"
+
+struct core_config core_cfg;
+atomic_int core_on;
+int64_t core_start_ns;
+
+static const char *_Atomic core_reason;
+static atomic_int scan_forking;
+static int scan_child;
+static char record_base[4096]; /* HEAPLINE_RECORD as given */
+static char socket_base[108];  /* HEAPLINE_SOCKET as given, "" default */
+static int socket_off;
+static int started;
+
+void hooks_init(void); /* hooks.c */
+
+void core_say(const char *msg)
+{
+    char line[512];
+    size_t n = 0, m = strlen(msg);
+
+    memcpy(line, "heapline: ", 10);
+    n = 10;
+    if (m > sizeof(line) - n - 1)
+        m = sizeof(line) - n - 1;
+    memcpy(line + n, msg, m);
+    n += m;
+    line[n++] = '\n';
+    (void)!write(2, line, n);
+}
+
+void core_disable(const char *reason)
+{
+    const char *expect = NULL;
+
+    atomic_store(&core_on, 0);
+    if (atomic_compare_exchange_strong(&core_reason, &expect, reason)) {
+        char msg[300];
+
+        snprintf(msg, sizeof(msg), "tracking off: %s", reason);
+        core_say(msg);
+    }
+}
+
+const char *core_disabled_reason(void)
+{
+    return atomic_load(&core_reason);
+}
+
+int core_collector_alive(void)
+{
+    return collect_alive();
+}
+
+void core_scan_fork_enter(void)
+{
+    atomic_store(&scan_forking, 1);
+}
+
+void core_scan_fork_leave(void)
+{
+    atomic_store(&scan_forking, 0);
+}
+
+int core_in_scan_child(void)
+{
+    return scan_child;
+}
+
+static int env_int(const char *name, int def, int lo, int hi)
+{
+    const char *v = getenv(name);
+    char *end;
+    long x;
+
+    if (!v || !*v)
+        return def;
+    x = strtol(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return def;
+    return (int)x;
+}
+
+static void read_config(void)
+{
+    const char *v;
+
+    memset(&core_cfg, 0, sizeof(core_cfg));
+    v = getenv("HEAPLINE_RECORD");
+    if (v && *v)
+        snprintf(record_base, sizeof(record_base), "%s", v);
+    v = getenv("HEAPLINE_SOCKET");
+    socket_off = v && strcmp(v, "off") == 0;
+    if (v && *v && !socket_off)
+        snprintf(socket_base, sizeof(socket_base), "%s", v);
+    core_cfg.compress = env_int("HEAPLINE_COMPRESS", 3, 0, 22);
+    core_cfg.depth = env_int("HEAPLINE_DEPTH", 64, 1, CORE_MAX_DEPTH);
+    core_cfg.tick_ms = env_int("HEAPLINE_TICK_MS", 10, 1, 60000);
+    v = getenv("HEAPLINE_UNWIND");
+    core_cfg.unwind = v && strcmp(v, "fp") == 0 ? CORE_UNWIND_FP : CORE_UNWIND_LIBUNWIND;
+    v = getenv("HEAPLINE_FORK");
+    core_cfg.fork_off = v && strcmp(v, "off") == 0;
+}
+
+/* Output paths for this process: the owner (the first process of the run, or
+ * an exec'd image of it) uses the paths as given; any other process (a fork
+ * child, or what a fork child exec'd) appends its pid. */
+static void choose_paths(int owner)
+{
+    pid_t pid = getpid();
+
+    core_cfg.record[0] = 0;
+    core_cfg.socket[0] = 0;
+    if (record_base[0]) {
+        if (owner)
+            snprintf(core_cfg.record, sizeof(core_cfg.record), "%s", record_base);
+        else
+            if (snprintf(core_cfg.record, sizeof(core_cfg.record), "%s.%d", record_base,
+                         (int)pid) >= (int)sizeof(core_cfg.record))
+                core_cfg.record[0] = 0;
+    }
+    if (!socket_off) {
+        if (!socket_base[0])
+            server_default_path(core_cfg.socket, sizeof(core_cfg.socket));
+        else if (owner)
+            snprintf(core_cfg.socket, sizeof(core_cfg.socket), "%s", socket_base);
+        else
+            if (snprintf(core_cfg.socket, sizeof(core_cfg.socket), "%s.%d", socket_base,
+                         (int)pid) >= (int)sizeof(core_cfg.socket))
+                core_cfg.socket[0] = 0;
+    }
+}
+
+/* Maps fresh state and starts the collector. Guard held by the caller. */
+static void core_start(void)
+{
+    struct timespec ts;
+    const char *why = "cannot map collector tables";
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    core_start_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (!core_cfg.record[0] && !core_cfg.socket[0]) {
+        core_disable("no output (HEAPLINE_RECORD unset and HEAPLINE_SOCKET=off)");
+        return;
+    }
+    if (trie_init() < 0 || tags_init() < 0 || live_init() < 0 || sites_init() < 0) {
+        core_disable(why);
+        return;
+    }
+    if (collect_start(core_cfg.record, core_cfg.socket, &why) < 0) {
+        core_disable(why);
+        return;
+    }
+    started = 1;
+    atomic_store(&core_on, 1);
+}
+
+static void atfork_prepare(void)
+{
+    if (atomic_load(&scan_forking))
+        return;
+    tags_atfork_prepare();
+    ring_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+    if (atomic_load(&scan_forking))
+        return;
+    ring_atfork_parent();
+    tags_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+    int guard = track_guard;
+
+    if (atomic_load(&scan_forking)) {
+        /* the scan engine's child: pass-through hooks, no collector */
+        scan_child = 1;
+        atomic_store(&core_on, 0);
+        return;
+    }
+    atomic_store(&core_on, 0);
+    track_guard = 1;
+    ring_atfork_child();
+    track_atfork_child();
+    collect_atfork_child();
+    trie_reset();
+    tags_reset();
+    live_reset();
+    sites_reset();
+    started = 0;
+    atomic_store(&core_reason, NULL);
+    if (!core_cfg.fork_off && (record_base[0] || !socket_off)) {
+        choose_paths(0);
+        core_start();
+    }
+    track_guard = guard;
+}
+
+__attribute__((constructor(101))) static void core_ctor(void)
+{
+    const char *owner;
+    char pidbuf[24];
+    int is_owner;
+
+    hooks_init();
+    track_guard = 1;
+    read_config();
+    owner = getenv("HEAPLINE_OWNER_PID");
+    snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
+    if (!owner || !*owner) {
+        setenv("HEAPLINE_OWNER_PID", pidbuf, 1);
+        is_owner = 1;
+    } else {
+        is_owner = strcmp(owner, pidbuf) == 0;
+    }
+    if (!is_owner && core_cfg.fork_off) {
+        track_guard = 0;
+        return; /* a fork child's exec'd image with HEAPLINE_FORK=off */
+    }
+    if (track_init() < 0 || unwind_init(core_cfg.unwind == CORE_UNWIND_FP) < 0) {
+        core_disable("cannot set up stack capture");
+        track_guard = 0;
+        return;
+    }
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    choose_paths(is_owner);
+    core_start();
+    track_guard = 0;
+}
+
+/* Called by collect.c's on_exit handler (with the exit status) or by the
+ * destructor, whichever runs first. */
+void core_shutdown(uint32_t reason, int32_t status);
+void core_shutdown(uint32_t reason, int32_t status)
+{
+    int guard = track_guard;
+
+    if (!started || scan_child)
+        return;
+    started = 0;
+    track_guard = 1;
+    collect_stop(reason, status);
+    track_guard = guard;
+}
+
+__attribute__((destructor(101))) static void core_dtor(void)
+{
+    core_shutdown(WIRE_END_EXIT, 0);
+}

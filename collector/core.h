@@ -1,0 +1,68 @@
+/*
+ * core.h - the collector's process-wide state: configuration, on/off switch,
+ * clock, start-up, shutdown and fork handling.
+ *
+ * Tracking is on only while core_on != 0. Hooks read it with a relaxed load;
+ * any module that hits an internal failure calls core_disable(), after which
+ * the hooks are pass-through for good (until a fork child starts afresh).
+ */
+#ifndef HEAPLINE_CORE_H
+#define HEAPLINE_CORE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define CORE_MAX_DEPTH 256
+
+enum core_unwind { CORE_UNWIND_LIBUNWIND = 0, CORE_UNWIND_FP = 1 };
+
+struct core_config {
+    char record[4096]; /* record file path, "" for none */
+    int compress;      /* zstd level, 0 raw */
+    char socket[108];  /* socket path, "" when off */
+    int depth;         /* stack depth limit */
+    int unwind;        /* enum core_unwind */
+    int tick_ms;
+    int fork_off;      /* HEAPLINE_FORK=off */
+};
+
+extern struct core_config core_cfg;
+extern atomic_int core_on;      /* hot path: track or pass through */
+extern int64_t core_start_ns;   /* CLOCK_MONOTONIC at start */
+
+/* ns since the collector started. Async-signal-safe. */
+static inline int64_t core_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - core_start_ns;
+}
+
+/* Turns tracking off for good: writes "heapline: tracking off: <reason>" once
+ * to stderr with write(2) and asks the collector thread to emit DISABLED.
+ * reason must be a static string. Async-signal-safe, any thread. */
+void core_disable(const char *reason);
+
+/* The reason given to the first core_disable(), or NULL. */
+const char *core_disabled_reason(void);
+
+/* One line on stderr ("heapline: <msg>\n") with write(2). Any thread. */
+void core_say(const char *msg);
+
+/* The collector thread's state: nonzero while it runs and drains rings. */
+int core_collector_alive(void);
+
+/* The scan engine fork()s from the collector thread. Between enter and leave,
+ * the atfork handlers do nothing in the parent, and the child turns tracking
+ * off (hooks pass through, nothing is written, no collector starts): the scan
+ * child never reinitialises the collector. core_in_scan_child() is nonzero in
+ * such a child. The collector core calls enter/leave around scan_start(); the
+ * scan engine needs them only if it fork()s from elsewhere. */
+void core_scan_fork_enter(void);
+void core_scan_fork_leave(void);
+int core_in_scan_child(void);
+
+#endif

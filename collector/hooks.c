@@ -1,0 +1,335 @@
+/*
+ * hooks.c - the libc names: malloc calloc realloc reallocarray free cfree
+ * posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size.
+ *
+ * Hot-path contract. On the application's thread a tracked call does only:
+ *   - the recursion guard (initial-exec TLS) and a relaxed load of core_on;
+ *   - the real allocator call;
+ *   - one stack capture (libunwind, or a validated frame-pointer walk);
+ *   - one stack-id lookup (per-thread cache, else the lock-free trie);
+ *   - one CLOCK_MONOTONIC read and one fixed-size copy into the thread's ring.
+ * No lock shared between threads (except once per thread, at registration),
+ * no I/O, no malloc of ours. A free is recorded before the real free (so the
+ * address cannot be reused before its event exists); an allocation after the
+ * real call returns. realloc is one event. While the guard is set (nested
+ * calls, the collector thread) or tracking is off, every name passes through.
+ *
+ * Before dlsym has resolved the real functions (dlsym itself calls calloc),
+ * blocks come from a static bootstrap arena; they are never given to the real
+ * free, realloc or malloc_usable_size.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <malloc.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "track.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+void cfree(void *p);
+
+struct real_fns {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+};
+
+static struct real_fns real;
+static atomic_int resolving;
+
+/* ---- bootstrap arena ---- */
+
+#define ARENA_SIZE (256u << 10)
+static _Alignas(64) char arena[ARENA_SIZE];
+static atomic_size_t arena_used;
+
+static inline int in_arena(const void *p)
+{
+    return (const char *)p >= arena && (const char *)p < arena + ARENA_SIZE;
+}
+
+/* Each block is preceded by 16 bytes holding its size. */
+static void *arena_alloc(size_t size, size_t align)
+{
+    size_t need, off, start;
+
+    if (align < 16)
+        align = 16;
+    if (size > ARENA_SIZE)
+        return NULL;
+    need = size + 16 + align;
+    off = atomic_fetch_add(&arena_used, (need + 15) & ~(size_t)15);
+    if (off + need > ARENA_SIZE)
+        return NULL;
+    start = ((uintptr_t)(arena + off + 16) + align - 1) & ~(uintptr_t)(align - 1);
+    ((size_t *)start)[-1] = size;
+    return (void *)start; /* zero-filled: static storage, never reused */
+}
+
+static inline size_t arena_size(const void *p)
+{
+    return ((const size_t *)p)[-1];
+}
+
+static void resolve(void)
+{
+    int expect = 0;
+
+    if (!atomic_compare_exchange_strong(&resolving, &expect, 1))
+        return; /* someone (maybe dlsym, through calloc) is resolving */
+    real.malloc = dlsym(RTLD_NEXT, "malloc");
+    real.free = dlsym(RTLD_NEXT, "free");
+    real.calloc = dlsym(RTLD_NEXT, "calloc");
+    real.realloc = dlsym(RTLD_NEXT, "realloc");
+    real.posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+    real.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+    real.memalign = dlsym(RTLD_NEXT, "memalign");
+    real.valloc = dlsym(RTLD_NEXT, "valloc");
+    real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+    real.malloc_usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
+    if (!real.malloc || !real.free || !real.calloc || !real.realloc || !real.memalign) {
+        static const char msg[] = "heapline: cannot find the real allocator\n";
+        (void)!write(2, msg, sizeof(msg) - 1);
+        _exit(127);
+    }
+}
+
+static inline int ready(void)
+{
+    if (__builtin_expect(real.free != NULL, 1))
+        return 1;
+    resolve();
+    return real.free != NULL;
+}
+
+static inline int tracking(void)
+{
+    return !track_guard && atomic_load_explicit(&core_on, memory_order_relaxed);
+}
+
+/* Used by core.c during start-up. */
+void hooks_init(void);
+void hooks_init(void)
+{
+    ready();
+}
+
+EXPORT void *malloc(size_t size)
+{
+    void *p;
+
+    if (!ready())
+        return arena_alloc(size, 16);
+    if (!tracking())
+        return real.malloc(size);
+    track_guard = 1;
+    p = real.malloc(size);
+    if (p)
+        track_alloc(p, size);
+    track_guard = 0;
+    return p;
+}
+
+EXPORT void free(void *p)
+{
+    if (!p || in_arena(p))
+        return;
+    if (!ready())
+        return;
+    if (!tracking()) {
+        real.free(p);
+        return;
+    }
+    track_guard = 1;
+    track_free(p);
+    real.free(p);
+    track_guard = 0;
+}
+
+EXPORT void cfree(void *p)
+{
+    free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    void *p;
+
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!ready())
+        return arena_alloc(total, 16);
+    if (!tracking())
+        return real.calloc(n, size);
+    track_guard = 1;
+    p = real.calloc(n, size);
+    if (p)
+        track_alloc(p, total);
+    track_guard = 0;
+    return p;
+}
+
+/* realloc of a bootstrap block: copy out, never free the arena. */
+static void *realloc_from_arena(void *old, size_t size)
+{
+    size_t old_size = arena_size(old);
+    void *p = malloc(size ? size : 1);
+
+    if (p)
+        memcpy(p, old, old_size < size ? old_size : size);
+    return p;
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+    void *p;
+    int64_t t0;
+
+    if (old && in_arena(old))
+        return realloc_from_arena(old, size);
+    if (!ready()) {
+        if (old)
+            return NULL;
+        return arena_alloc(size, 16);
+    }
+    if (!tracking())
+        return real.realloc(old, size);
+    if (!old)
+        return malloc(size);
+    track_guard = 1;
+    if (size == 0) {
+        /* glibc frees and returns NULL: a FREE, recorded before the free */
+        track_free(old);
+        p = real.realloc(old, 0);
+        if (p)
+            track_alloc(p, 0);
+        track_guard = 0;
+        return p;
+    }
+    t0 = core_now();
+    p = real.realloc(old, size);
+    if (p)
+        track_realloc(old, p, size, t0);
+    track_guard = 0;
+    return p;
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+    size_t total;
+
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+static void *aligned_common(void *(*fn)(size_t, size_t), size_t align, size_t size)
+{
+    void *p;
+
+    if (!tracking())
+        return fn(align, size);
+    track_guard = 1;
+    p = fn(align, size);
+    if (p)
+        track_alloc(p, size);
+    track_guard = 0;
+    return p;
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    int r;
+
+    if (!ready()) {
+        void *p = arena_alloc(size, align);
+        if (!p)
+            return ENOMEM;
+        *out = p;
+        return 0;
+    }
+    if (!tracking())
+        return real.posix_memalign(out, align, size);
+    track_guard = 1;
+    r = real.posix_memalign(out, align, size);
+    if (r == 0 && *out)
+        track_alloc(*out, size);
+    track_guard = 0;
+    return r;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    if (!ready())
+        return arena_alloc(size, align);
+    return aligned_common(real.aligned_alloc ? real.aligned_alloc : real.memalign, align, size);
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+    if (!ready())
+        return arena_alloc(size, align);
+    return aligned_common(real.memalign, align, size);
+}
+
+EXPORT void *valloc(size_t size)
+{
+    void *p;
+
+    if (!ready())
+        return arena_alloc(size, 4096);
+    if (!tracking())
+        return real.valloc(size);
+    track_guard = 1;
+    p = real.valloc(size);
+    if (p)
+        track_alloc(p, size);
+    track_guard = 0;
+    return p;
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+    void *p;
+
+    if (!ready())
+        return arena_alloc(size, 4096);
+    if (!tracking())
+        return real.pvalloc(size);
+    track_guard = 1;
+    p = real.pvalloc(size);
+    if (p)
+        track_alloc(p, size);
+    track_guard = 0;
+    return p;
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (in_arena(p))
+        return arena_size(p);
+    if (!ready() || !real.malloc_usable_size)
+        return 0;
+    return real.malloc_usable_size(p);
+}

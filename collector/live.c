@@ -1,0 +1,154 @@
+/*
+ * live.c - the live-allocation table.
+ *
+ * Invariant: for every entry, no empty slot lies between its home slot and
+ * its slot (linear probing, backward-shift deletion, no tombstones). The home
+ * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
+ * power of two: it grows by 1.5x when 3/4 full (to 1/2) and shrinks to 3/4 of
+ * its size when under 0.45 full (to 0.6), so a live block costs 43 to 64 bytes
+ * of table while the heap grows or holds, at most 71 after it shrank.
+ */
+#include "live.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#define LIVE_MIN_CAP 4096u
+
+static struct live_entry *live_tab;
+static size_t live_cap, live_n;
+
+static struct live_entry *table_map(size_t cap)
+{
+    void *m = mmap(NULL, cap * sizeof(struct live_entry), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    return m == MAP_FAILED ? NULL : m;
+}
+
+int live_init(void)
+{
+    live_tab = table_map(LIVE_MIN_CAP);
+    live_cap = LIVE_MIN_CAP;
+    live_n = 0;
+    return live_tab ? 0 : -1;
+}
+
+void live_reset(void)
+{
+    if (live_tab)
+        munmap(live_tab, live_cap * sizeof(struct live_entry));
+    live_tab = NULL;
+    live_cap = live_n = 0;
+}
+
+static inline size_t home(uint64_t addr, size_t cap)
+{
+    uint64_t h = (addr >> 4) * 0x9E3779B97F4A7C15ull;
+
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
+
+struct live_entry *live_find(uint64_t addr)
+{
+    if (!live_tab || !addr)
+        return NULL;
+    for (size_t i = home(addr, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
+        if (live_tab[i].addr == addr)
+            return &live_tab[i];
+        if (live_tab[i].addr == 0)
+            return NULL;
+    }
+}
+
+static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
+{
+    size_t i = home(e->addr, cap);
+
+    while (tab[i].addr)
+        i = i + 1 == cap ? 0 : i + 1;
+    tab[i] = *e;
+}
+
+static int resize(size_t cap)
+{
+    struct live_entry *t = table_map(cap);
+
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < live_cap; i++)
+        if (live_tab[i].addr)
+            put(t, cap, &live_tab[i]);
+    munmap(live_tab, live_cap * sizeof(struct live_entry));
+    live_tab = t;
+    live_cap = cap;
+    return 0;
+}
+
+int live_insert(const struct live_entry *e)
+{
+    if (!live_tab)
+        return -1;
+    if ((live_n + 1) * 4 > live_cap * 3 && resize(live_cap + live_cap / 2) < 0)
+        return -1;
+    put(live_tab, live_cap, e);
+    live_n++;
+    return 0;
+}
+
+void live_remove(struct live_entry *e)
+{
+    size_t i = (size_t)(e - live_tab), j = i;
+
+    for (;;) {
+        j = j + 1 == live_cap ? 0 : j + 1;
+        if (!live_tab[j].addr)
+            break;
+        size_t h = home(live_tab[j].addr, live_cap);
+        /* can entry j move back to i? only if its home is not in (i, j] */
+        int in_between = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (!in_between) {
+            live_tab[i] = live_tab[j];
+            i = j;
+        }
+    }
+    memset(&live_tab[i], 0, sizeof(live_tab[i]));
+    live_n--;
+    if (live_cap > LIVE_MIN_CAP && live_n * 20 < live_cap * 9) {
+        size_t cap = live_cap * 3 / 4;
+
+        if (cap < LIVE_MIN_CAP)
+            cap = LIVE_MIN_CAP;
+        resize(cap); /* on failure keep the bigger table */
+    }
+}
+
+size_t live_count(void)
+{
+    return live_n;
+}
+
+size_t live_bytes_used(void)
+{
+    return live_cap * sizeof(struct live_entry);
+}
+
+void live_foreach(live_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < live_cap; i++)
+        if (live_tab[i].addr)
+            fn(arg, &live_tab[i]);
+}
+
+struct live_entry *live_find_containing(uint64_t addr)
+{
+    for (size_t i = 0; i < live_cap; i++) {
+        struct live_entry *e = &live_tab[i];
+
+        if (e->addr && addr >= e->addr && addr - e->addr < (e->size ? e->size : 1))
+            return e;
+    }
+    return NULL;
+}

@@ -1,0 +1,139 @@
+/*
+ * ring.c - per-thread event rings and the thread registry.
+ *
+ * Invariant: a ring is unmapped only by the collector thread, only once it is
+ * unlinked, dead (its thread exited or marked it) and drained; a producer never
+ * touches a ring after marking it dead. The registry mutex is the only lock,
+ * taken once per thread at registration and by the collector when it unlinks.
+ */
+#include "ring.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static pthread_mutex_t ring_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct ring *_Atomic ring_head;
+static uint32_t ring_next_id = 1;
+
+struct ring *ring_register(void)
+{
+    struct ring *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                          -1, 0);
+    pthread_attr_t attr;
+
+    if (r == MAP_FAILED)
+        return NULL;
+    r->tid = (pid_t)syscall(SYS_gettid);
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            r->stack_lo = (uint64_t)(uintptr_t)addr;
+            r->stack_hi = r->stack_lo + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_lock(&ring_mutex);
+    r->thread_id = ring_next_id++;
+    r->next = atomic_load_explicit(&ring_head, memory_order_relaxed);
+    atomic_store_explicit(&ring_head, r, memory_order_release);
+    pthread_mutex_unlock(&ring_mutex);
+    return r;
+}
+
+struct ring *ring_list(void)
+{
+    return atomic_load_explicit(&ring_head, memory_order_acquire);
+}
+
+void ring_release(struct ring *r)
+{
+    pthread_mutex_lock(&ring_mutex);
+    struct ring *p = atomic_load_explicit(&ring_head, memory_order_relaxed);
+
+    if (p == r) {
+        atomic_store_explicit(&ring_head, r->next, memory_order_release);
+    } else {
+        while (p && p->next != r)
+            p = p->next;
+        if (p)
+            p->next = r->next;
+    }
+    pthread_mutex_unlock(&ring_mutex);
+    munmap(r, sizeof(*r));
+}
+
+struct ring_event *ring_slot(struct ring *r)
+{
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    unsigned spins = 0;
+    int64_t waited_from = 0;
+
+    while (h - atomic_load_explicit(&r->tail, memory_order_acquire) >= RING_EVENTS) {
+        /* Full: wait for the collector, but never for a collector that is not
+         * there, and never forever. */
+        if (!atomic_load_explicit(&core_on, memory_order_relaxed))
+            return NULL;
+        if (!core_collector_alive()) {
+            core_disable("collector thread not running");
+            return NULL;
+        }
+        if (++spins < 64) {
+            __builtin_ia32_pause();
+        } else if (spins < 128) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 50000};
+            int64_t now = core_now();
+
+            if (!waited_from)
+                waited_from = now;
+            else if (now - waited_from > 10 * 1000000000LL) {
+                core_disable("collector thread stalled for 10 s");
+                return NULL;
+            }
+            nanosleep(&ts, NULL);
+        }
+    }
+    return &r->ev[h & (RING_EVENTS - 1)];
+}
+
+void ring_atfork_prepare(void)
+{
+    pthread_mutex_lock(&ring_mutex);
+}
+
+void ring_atfork_parent(void)
+{
+    pthread_mutex_unlock(&ring_mutex);
+}
+
+void ring_forget_all(void)
+{
+    struct ring *r = atomic_exchange(&ring_head, NULL);
+
+    while (r) {
+        struct ring *next = r->next;
+
+        munmap(r, sizeof(*r));
+        r = next;
+    }
+}
+
+void ring_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    memcpy(&ring_mutex, &fresh, sizeof(fresh));
+    ring_forget_all();
+    ring_next_id = 1;
+}

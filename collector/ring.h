@@ -1,0 +1,100 @@
+/*
+ * ring.h - per-thread single-producer single-consumer event rings and the
+ * registry of threads that own them.
+ *
+ * Each application thread that allocates owns one ring (mmap'd, never
+ * malloc'd). The thread is the only producer; the collector thread is the only
+ * consumer. head is written only by the producer, tail only by the consumer;
+ * both only grow. The registry list is pushed under a mutex (once per thread)
+ * and unlinked only by the collector thread.
+ */
+#ifndef HEAPLINE_RING_H
+#define HEAPLINE_RING_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RING_EVENTS 8192u /* power of two */
+#define RING_TAG_DEPTH 64
+#define RING_CACHE 256u   /* power of two */
+
+enum ring_op {
+    RING_ALLOC = 1,
+    RING_FREE = 2,
+    RING_REALLOC = 3,
+    RING_MARK = 4 /* addr = string offset, size = length (tags.h) */
+};
+
+struct ring_event {
+    int64_t time;      /* ns since start; REALLOC: after the real call */
+    uint64_t addr;     /* the block; REALLOC: the new block */
+    uint64_t old_addr; /* REALLOC: the old block */
+    uint64_t size;
+    uint32_t stack;
+    uint32_t dt0;      /* REALLOC: ns between the call's start and time */
+    uint16_t tag;
+    uint8_t op;        /* enum ring_op */
+    uint8_t pad[5];
+};
+
+struct ring_cache_entry {
+    uint64_t hash;
+    uintptr_t ip0;
+    uint32_t depth;
+    uint32_t leaf;
+};
+
+struct ring {
+    _Atomic uint64_t head; /* producer */
+    char pad0[56];
+    _Atomic uint64_t tail; /* consumer */
+    char pad1[56];
+    atomic_int dead;       /* the thread has exited (set by the thread itself) */
+    uint32_t thread_id;    /* heapline thread id, 1.. */
+    pid_t tid;
+    uint64_t stack_lo, stack_hi; /* the thread's stack, [lo, hi) */
+    struct ring *next;           /* registry list */
+    /* producer-private */
+    uint16_t tags[RING_TAG_DEPTH];
+    int tag_depth;
+    struct ring_cache_entry cache[RING_CACHE];
+    /* collector-private */
+    char name[64];
+    int announced;
+    struct ring_event ev[RING_EVENTS];
+};
+
+/* Maps and registers a ring for the calling thread (stack bounds, tid, a
+ * fresh thread id). Returns NULL when mmap fails. Takes the registry mutex;
+ * may call malloc through pthread_getattr_np (the caller holds the guard). */
+struct ring *ring_register(void);
+
+/* Head of the registry list (acquire). Collector thread. */
+struct ring *ring_list(void);
+
+/* Unlinks a drained, dead ring and unmaps it. Collector thread only. */
+void ring_release(struct ring *r);
+
+/* Producer: the slot to fill, waiting while the ring is full. Returns NULL
+ * (without waiting) when tracking is off or the collector is not running. */
+struct ring_event *ring_slot(struct ring *r);
+
+/* Producer: publishes the slot returned by ring_slot(). */
+static inline void ring_commit(struct ring *r)
+{
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+/* fork handling: prepare locks the registry mutex, parent unlocks, child
+ * forgets every ring (unmapping them) and resets the mutex and ids. */
+void ring_atfork_prepare(void);
+void ring_atfork_parent(void);
+void ring_atfork_child(void);
+
+/* Unmaps every ring and empties the registry (shutdown or fork child). */
+void ring_forget_all(void);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * server.h - the live socket: private directory, 0600 socket, peer uid check,
+ * any number of clients, each with a bounded output buffer written without
+ * blocking; requests (objects, read, scan) answered on the collector thread.
+ */
+#ifndef HEAPLINE_SERVER_H
+#define HEAPLINE_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The default socket path for this process ($XDG_RUNTIME_DIR/heapline/<pid>.sock
+ * or /tmp/heapline-<uid>/<pid>.sock) into buf. Returns 0 or -1. */
+int server_default_path(char *buf, size_t cap);
+
+/* Creates (if needed) and checks the socket's directory when it is the
+ * default one, binds and listens. Returns 0, or -1 with *why set (the caller
+ * says it once and goes on without a socket). Collector start-up. */
+int server_open(const char *path, int check_dir, const char **why);
+
+/* Collector thread. Sends data (whole messages) to every client; n_events > 0
+ * marks an EVENTS message, which a client that cannot keep up does not get
+ * (it is counted as missed). Never blocks. */
+void server_broadcast(const char *data, size_t n, uint32_t n_events);
+
+/* Collector thread, each tick: tells downgraded clients their missed count. */
+void server_tick(void);
+
+/* Collector thread: waits up to timeout_ms for socket activity and handles
+ * it (accept, requests, writes, scan results). */
+void server_poll(int timeout_ms);
+
+/* Shutdown: tries for up to timeout_ms to deliver what is queued, closes
+ * every connection and the listener, unlinks the socket path. */
+void server_close(int timeout_ms);
+
+/* Fork child: closes the parent's sockets without unlinking anything. */
+void server_atfork_child(void);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * sites.h - per-stack figures (live bytes and blocks, allocations, bytes
+ * allocated), their deltas since the last tick, and which stack nodes have
+ * been sent. Indexed by stack id; collector thread only.
+ */
+#ifndef HEAPLINE_SITES_H
+#define HEAPLINE_SITES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode.h"
+
+struct site {
+    int64_t live_bytes, live_blocks;
+    uint64_t allocations, bytes_allocated;
+    int64_t d_live_bytes, d_live_blocks;
+    uint64_t d_allocations, d_bytes_allocated;
+    uint8_t dirty;   /* in the dirty list */
+    uint8_t defined; /* its STACKS node was sent */
+};
+
+int sites_init(void);
+void sites_reset(void);
+
+/* The site of a stack id (< TRIE_MAX_NODES). */
+struct site *sites_get(uint32_t stack);
+
+void sites_alloc(uint32_t stack, uint64_t size);
+void sites_free(uint32_t stack, uint64_t size);
+
+/* Moves up to max deltas into out and clears them. Returns the count; call
+ * again while it returns max. */
+size_t sites_take_deltas(struct wire_site *out, size_t max);
+
+/* Absolute figures of every site with allocations, starting at *cursor
+ * (start with 0). Returns the count; 0 when done. */
+size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * symbols.c - symbolization with libdwfl.
+ *
+ * Invariant: a module gets its id (1..) the first time one of its ips is
+ * described, and keeps it; the id lives in the Dwfl_Module's user data, so a
+ * re-report after dlopen keeps the ids of modules that stayed. An ip outside
+ * every module is described with module 0 and no names.
+ */
+#include "symbols.h"
+
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "wire.h"
+
+static Dwfl *dwfl;
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .debuginfo_path = &debuginfo_path,
+};
+static uint32_t next_module = 1;
+static int64_t last_report;
+
+static uint64_t *seen; /* open addressing set of ips, 0 = empty */
+static size_t seen_cap, seen_n;
+
+static char *(*demangle)(const char *, char *, size_t *, int *);
+static char *names[WIRE_MAX_INLINED + 2]; /* demangled strings of the last call */
+static int n_names;
+static struct wire_inline inl[WIRE_MAX_INLINED];
+static struct symbols_module modinfo;
+static char build_id_hex[2 * 64 + 1];
+
+static void report(void)
+{
+    dwfl_report_begin_add(dwfl);
+    dwfl_linux_proc_report(dwfl, getpid());
+    dwfl_report_end(dwfl, NULL, NULL);
+    last_report = core_now();
+}
+
+int symbols_init(void)
+{
+    dwfl = dwfl_begin(&callbacks);
+    if (!dwfl)
+        return -1;
+    report();
+    return 0;
+}
+
+void symbols_fini(void)
+{
+    if (dwfl)
+        dwfl_end(dwfl);
+    dwfl = NULL;
+    free(seen);
+    seen = NULL;
+    seen_cap = seen_n = 0;
+}
+
+int symbols_first(uint64_t ip)
+{
+    if ((seen_n + 1) * 2 > seen_cap) {
+        size_t cap = seen_cap ? seen_cap * 2 : 4096;
+        uint64_t *t = calloc(cap, sizeof(*t));
+
+        if (!t)
+            return 1;
+        for (size_t i = 0; i < seen_cap; i++) {
+            if (!seen[i])
+                continue;
+            size_t j = (seen[i] * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = seen[i];
+        }
+        free(seen);
+        seen = t;
+        seen_cap = cap;
+    }
+    uint64_t key = ip ? ip : 1;
+    size_t j = (key * 0x9E3779B97F4A7C15ull >> 20) & (seen_cap - 1);
+    while (seen[j]) {
+        if (seen[j] == key)
+            return 0;
+        j = (j + 1) & (seen_cap - 1);
+    }
+    seen[j] = key;
+    seen_n++;
+    return 1;
+}
+
+static const char *keep(char *s)
+{
+    if (s && n_names < (int)(sizeof(names) / sizeof(names[0])))
+        names[n_names++] = s;
+    else
+        free(s);
+    return s;
+}
+
+static const char *nice_name(const char *name)
+{
+    if (!name || name[0] != '_' || name[1] != 'Z')
+        return name;
+    if (!demangle)
+        demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
+                                                                          "__cxa_demangle");
+    if (demangle) {
+        int status = -1;
+        char *d = demangle(name, NULL, NULL, &status);
+
+        if (d && status == 0)
+            return keep(d);
+        free(d);
+    }
+    return name;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+
+    if (!n)
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+    if (!n)
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+    return nice_name(n);
+}
+
+/* Inlined frames at pc: f->function/file/line become the innermost inlined
+ * function, inl[] the functions it is inlined into, with their call sites. */
+static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const char *outer)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
+    int n;
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+
+    if (!cu)
+        return;
+    n = dwarf_getscopes(cu, pc - bias, &scopes);
+    if (n <= 0) {
+        free(scopes);
+        return;
+    }
+    dwarf_getsrcfiles(cu, &files, &nfiles);
+    /* scopes[0] is innermost; collect inlined_subroutine entries in order */
+    const char *fn = NULL;
+    uint32_t k = 0;
+    for (int i = 0; i < n && k < WIRE_MAX_INLINED; i++) {
+        if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+            continue;
+        Dwarf_Attribute a;
+        Dwarf_Word cf = 0, cl = 0;
+        const char *name = die_name(&scopes[i]);
+
+        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &cf);
+        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &cl);
+        if (k == 0) {
+            fn = name; /* innermost: keeps the line table's file:line */
+        } else {
+            inl[k - 1].function = name;
+        }
+        /* the caller of this inlined body is the next enclosing function */
+        inl[k].file = files ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
+        inl[k].line = (uint32_t)cl;
+        inl[k].function = outer; /* replaced if another inlined level follows */
+        k++;
+    }
+    free(scopes);
+    if (k > 0) {
+        f->function = fn ? fn : f->function;
+        f->inlined = inl;
+        f->n_inlined = k;
+    }
+}
+
+void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod)
+{
+    Dwfl_Module *m;
+    Dwarf_Addr pc = ip ? ip - 1 : 0;
+
+    for (int i = 0; i < n_names; i++)
+        free(names[i]);
+    n_names = 0;
+    memset(f, 0, sizeof(*f));
+    f->ip = ip;
+    *mod = NULL;
+    if (!dwfl)
+        return;
+    m = dwfl_addrmodule(dwfl, pc);
+    if (!m && core_now() - last_report > 100000000) {
+        report(); /* a module loaded since: dlopen */
+        m = dwfl_addrmodule(dwfl, pc);
+    }
+    if (!m)
+        return;
+
+    void **user;
+    Dwarf_Addr start, end;
+    const char *path = dwfl_module_info(m, &user, &start, &end, NULL, NULL, NULL, NULL);
+    if (!*user) {
+        const unsigned char *bits;
+        GElf_Addr vaddr;
+        int len = dwfl_module_build_id(m, &bits, &vaddr);
+
+        *user = (void *)(uintptr_t)next_module++;
+        modinfo.id = (uint32_t)(uintptr_t)*user;
+        modinfo.path = path;
+        modinfo.base = start;
+        modinfo.size = end - start;
+        modinfo.build_id = NULL;
+        if (len > 0 && len <= 64) {
+            for (int i = 0; i < len; i++)
+                snprintf(build_id_hex + 2 * i, 3, "%02x", bits[i]);
+            modinfo.build_id = build_id_hex;
+        }
+        *mod = &modinfo;
+    }
+    f->module = (uint32_t)(uintptr_t)*user;
+
+    GElf_Off off;
+    GElf_Sym sym;
+    const char *name = dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL);
+    f->function = nice_name(name);
+
+    Dwfl_Line *line = dwfl_module_getsrc(m, pc);
+    if (line) {
+        int lineno = 0;
+        const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+
+        f->file = file;
+        f->line = lineno > 0 ? (uint32_t)lineno : 0;
+    }
+    inlined(m, pc, f, f->function);
+}

@@ -1,0 +1,38 @@
+/*
+ * symbols.h - instruction pointer -> function, file:line, module (elfutils
+ * libdw), resolved once per ip on the collector thread.
+ *
+ * Names come from the module's symbol tables (.symtab included, so static
+ * functions are named) and DWARF line tables when present; C++ names are
+ * demangled with __cxa_demangle when libstdc++ is loaded. Ips are return
+ * addresses, so lookups use ip - 1. Not thread-safe: collector thread only.
+ */
+#ifndef HEAPLINE_SYMBOLS_H
+#define HEAPLINE_SYMBOLS_H
+
+#include <stdint.h>
+
+#include "encode.h"
+
+struct symbols_module {
+    uint32_t id;
+    const char *path;
+    uint64_t base, size;
+    const char *build_id; /* hex, or NULL */
+};
+
+int symbols_init(void);
+void symbols_fini(void);
+
+/* Returns 1 the first time ip is seen (the caller must send its FRAME), 0
+ * after. */
+int symbols_first(uint64_t ip);
+
+/* Describes ip. If its module has not been described yet, *mod points to it
+ * (send the MODULE first), else NULL. Strings stay valid until the next call. */
+void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
+
+/* Modules already described, for a client that attaches later: nothing to do,
+ * MODULE messages are kept in the collector's definition log. */
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * track.c - per-thread capture: stack, stack id, clock, one ring event.
+ *
+ * Invariant: the thread's ring pointer is set once per thread (re-registered
+ * only after the thread-exit destructor dropped it) and only this thread
+ * writes its ring's head, tag stack and stack cache.
+ */
+#include "track.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "core.h"
+#include "heapline.h"
+#include "ring.h"
+#include "tags.h"
+#include "trie.h"
+#include "unwind.h"
+
+__thread int track_guard;
+static __thread struct ring *track_ring;
+static pthread_key_t track_key;
+static int track_key_ok;
+
+static void track_thread_exit(void *arg)
+{
+    struct ring *r = arg;
+
+    if (r && r == track_ring) {
+        track_ring = NULL;
+        atomic_store_explicit(&r->dead, 1, memory_order_release);
+    }
+}
+
+int track_init(void)
+{
+    if (!track_key_ok && pthread_key_create(&track_key, track_thread_exit) == 0)
+        track_key_ok = 1;
+    return track_key_ok ? 0 : -1;
+}
+
+void track_atfork_child(void)
+{
+    track_ring = NULL;
+    if (track_key_ok)
+        pthread_setspecific(track_key, NULL);
+}
+
+static struct ring *track_get_ring(void)
+{
+    struct ring *r = track_ring;
+
+    if (__builtin_expect(r != NULL, 1))
+        return r;
+    r = ring_register();
+    if (!r) {
+        core_disable("cannot map a thread buffer");
+        return NULL;
+    }
+    track_ring = r;
+    if (track_key_ok)
+        pthread_setspecific(track_key, r);
+    return r;
+}
+
+static inline uint64_t hash_ips(const uintptr_t *ips, int n)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
+
+    for (int i = 0; i < n; i++) {
+        h ^= ips[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return h;
+}
+
+/* Captures and interns the caller's stack. */
+static inline uint32_t track_stack(struct ring *r)
+{
+    uintptr_t ips[CORE_MAX_DEPTH];
+    int n = unwind_capture(ips, core_cfg.depth, r->stack_lo, r->stack_hi);
+    uint64_t h;
+    struct ring_cache_entry *c;
+
+    if (n <= 0)
+        return 0;
+    h = hash_ips(ips, n);
+    c = &r->cache[h & (RING_CACHE - 1)];
+    if (c->hash == h && c->ip0 == ips[0] && c->depth == (uint32_t)n && c->leaf)
+        return c->leaf;
+    uint32_t leaf = trie_intern(ips, n);
+    c->hash = h;
+    c->ip0 = ips[0];
+    c->depth = (uint32_t)n;
+    c->leaf = leaf;
+    return leaf;
+}
+
+static inline uint16_t track_tag(const struct ring *r)
+{
+    int d = r->tag_depth > RING_TAG_DEPTH ? RING_TAG_DEPTH : r->tag_depth;
+
+    return d > 0 ? r->tags[d - 1] : 0;
+}
+
+void track_alloc(void *p, size_t size)
+{
+    struct ring *r = track_get_ring();
+    struct ring_event *e;
+    uint32_t stack;
+
+    if (!r)
+        return;
+    stack = track_stack(r);
+    e = ring_slot(r);
+    if (!e)
+        return;
+    e->op = RING_ALLOC;
+    e->time = core_now();
+    e->addr = (uintptr_t)p;
+    e->size = size;
+    e->stack = stack;
+    e->tag = track_tag(r);
+    ring_commit(r);
+}
+
+void track_free(void *p)
+{
+    struct ring *r = track_get_ring();
+    struct ring_event *e;
+
+    if (!r)
+        return;
+    e = ring_slot(r);
+    if (!e)
+        return;
+    e->op = RING_FREE;
+    e->time = core_now();
+    e->addr = (uintptr_t)p;
+    ring_commit(r);
+}
+
+void track_realloc(void *old_p, void *new_p, size_t size, int64_t t0)
+{
+    struct ring *r = track_get_ring();
+    struct ring_event *e;
+    uint32_t stack;
+    int64_t t1;
+
+    if (!r)
+        return;
+    stack = track_stack(r);
+    e = ring_slot(r);
+    if (!e)
+        return;
+    t1 = core_now();
+    e->op = RING_REALLOC;
+    e->time = t1;
+    e->dt0 = t1 - t0 > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
+    e->addr = (uintptr_t)new_p;
+    e->old_addr = (uintptr_t)old_p;
+    e->size = size;
+    e->stack = stack;
+    e->tag = track_tag(r);
+    ring_commit(r);
+}
+
+/* ---- public API (heapline.h) ---- */
+
+__attribute__((visibility("default"))) void heapline_tag_push(const char *name)
+{
+    struct ring *r;
+
+    if (track_guard || !atomic_load_explicit(&core_on, memory_order_relaxed) || !name)
+        return;
+    track_guard = 1;
+    r = track_get_ring();
+    if (r) {
+        uint16_t id = tags_intern(name);
+
+        if (r->tag_depth < RING_TAG_DEPTH)
+            r->tags[r->tag_depth] = id;
+        r->tag_depth++;
+    }
+    track_guard = 0;
+}
+
+__attribute__((visibility("default"))) void heapline_tag_pop(void)
+{
+    struct ring *r = track_ring;
+
+    if (r && r->tag_depth > 0)
+        r->tag_depth--;
+}
+
+__attribute__((visibility("default"))) void heapline_mark(const char *label)
+{
+    struct ring *r;
+
+    if (track_guard || !atomic_load_explicit(&core_on, memory_order_relaxed))
+        return;
+    track_guard = 1;
+    r = track_get_ring();
+    if (r) {
+        uint32_t len = 0;
+        uint64_t off = tags_store(label, &len);
+        struct ring_event *e = off == UINT64_MAX ? NULL : ring_slot(r);
+
+        if (e) {
+            e->op = RING_MARK;
+            e->time = core_now();
+            e->addr = off;
+            e->size = len;
+            ring_commit(r);
+        }
+    }
+    track_guard = 0;
+}
