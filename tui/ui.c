@@ -111,7 +111,10 @@ static void draw_title(struct ui *ui)
                        : ui->src                  ? source_name(ui->src)
                                                   : "";
     snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
-    widget_fmt_time(t, sizeof t, view_ctx_cursor_time(ui));
+    /* shown rounded up to the millisecond: `report --at` with the time shown
+     * answers the state shown (the next point is at least a tick later) */
+    int64_t ct = view_ctx_cursor_time(ui);
+    widget_fmt_time(t, sizeof t, ui->at == VIEW_AT_TIME ? (ct + 999999) / 1000000 * 1000000 : ct);
     widget_fmt_time(d, sizeof d, s->time_last);
     const char *mode = ui->at == VIEW_AT_FOLLOW ? (ui->src && ui->src_state <= SOURCE_OPEN
                                                        ? "follow"
@@ -263,21 +266,60 @@ int ui_act_help(struct ui *ui, int key)
     return KEYS_REDRAW;
 }
 
-static int move_to(struct ui *ui, int64_t t)
+/* Puts the cursor at time t, on the timeline point at or before t (after
+ * it when up != 0 or when t is before the first point). */
+static int move_to_dir(struct ui *ui, int64_t t, int up)
 {
     const struct model_summary *s = model_summary(ui->m);
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(ui->m, &np);
     if (t < s->time_first)
         t = s->time_first;
     if (t > s->time_last)
         t = s->time_last;
+    if (np > 0) {
+        uint32_t i = model_point_at(ui->m, t);
+        if (i == MODEL_NONE)
+            i = 0;
+        else if (up && tl[i].time < t && i + 1 < np)
+            i++;
+        t = tl[i].time;
+    }
     ui->at = VIEW_AT_TIME;
     ui->cursor = t;
     return KEYS_REQUERY;
 }
 
+static int move_to(struct ui *ui, int64_t t)
+{
+    return move_to_dir(ui, t, 0);
+}
+
+/* Moves by whole graph columns and lands on a timeline point (the time of a
+ * tick), so the time shown is the time of the state shown; never stays put
+ * when a point exists in that direction. */
 static int move_by(struct ui *ui, int64_t cols)
 {
-    return move_to(ui, view_ctx_cursor_time(ui) + cols * view_header_step(ui));
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(ui->m, &np);
+    int64_t now = view_ctx_cursor_time(ui);
+    int64_t t = now + cols * view_header_step(ui);
+    if (np == 0)
+        return move_to(ui, t);
+    uint32_t cur = model_point_at(ui->m, now);
+    uint32_t i = model_point_at(ui->m, t);
+    if (cols > 0) {
+        if (i == MODEL_NONE)
+            i = 0;
+        if (cur != MODEL_NONE && i <= cur)
+            i = cur + 1 < np ? cur + 1 : cur;
+    } else {
+        if (i == MODEL_NONE)
+            i = 0;
+        if (cur != MODEL_NONE && i >= cur)
+            i = cur > 0 ? cur - 1 : 0;
+    }
+    return move_to(ui, tl[i].time);
 }
 
 int ui_act_time_back(struct ui *ui, int key)
@@ -322,14 +364,24 @@ static int marker(struct ui *ui, int dir)
 {
     uint32_t n = 0;
     const struct model_marker *mk = model_markers(ui->m, &n);
-    uint32_t i = model_marker_near(ui->m, view_ctx_cursor_time(ui), dir);
+    int64_t now = view_ctx_cursor_time(ui);
+    uint32_t i = model_marker_near(ui->m, now, dir);
+    if (dir < 0 && i != MODEL_NONE && i < n) {
+        /* the cursor sits on the point just after marker i: skip to the one before */
+        uint32_t np = 0;
+        const struct model_point *tl = model_timeline(ui->m, &np);
+        uint32_t p = model_point_at(ui->m, mk[i].time);
+        uint32_t after = p == MODEL_NONE ? 0 : (tl[p].time < mk[i].time && p + 1 < np ? p + 1 : p);
+        if (np && tl[after].time == now)
+            i = model_marker_near(ui->m, mk[i].time, -1);
+    }
     if (i == MODEL_NONE || i >= n) {
         view_ctx_message(ui, n ? "no %s marker" : "no markers in this run",
                          dir > 0 ? "next" : "previous");
         return KEYS_REDRAW;
     }
     view_ctx_message(ui, "marker: %s", mk[i].label);
-    return move_to(ui, mk[i].time);
+    return move_to_dir(ui, mk[i].time, 1);
 }
 
 int ui_act_marker_next(struct ui *ui, int key)

@@ -1,0 +1,262 @@
+#!/bin/bash
+# tests/e2e/run.sh - end-to-end tests of the heapline TUI in tmux.
+#
+# A private tmux server (-L heapline-e2e-PID, no config) runs `heapline replay`
+# of a recording made here by `heapline record` of tests/e2e/e2e_target.c
+# (known sizes from distinct functions), and `heapline run` of the same
+# program, at 80x24 and 160x50. Keys are sent with send-keys; every check
+# polls capture-pane until the text a person would see is there (timeout:
+# E2E_TIMEOUT seconds). Figures on screen are compared with
+# `heapline report --json --at` at the same time point.
+#
+#   BUILD=build tests/e2e/run.sh          (make e2e)
+#   E2E_SAVE=assets/screens tests/e2e/run.sh   also saves each screen as text
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+HL=$PWD/$BUILD/heapline
+[ -x "$HL" ] || { echo "e2e: $HL not built" >&2; exit 1; }
+command -v tmux >/dev/null || { echo "e2e: tmux is not installed (make deps)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "e2e: python3 is not installed (make deps)" >&2; exit 1; }
+
+. tests/e2e/lib.sh
+
+TMP=$(mktemp -d /tmp/heapline-e2e.XXXXXX)
+trap 'e2e_cleanup; rm -rf "$TMP"' EXIT
+# the TUIs must not find a user's sockets or settings
+export XDG_RUNTIME_DIR=$TMP/run
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+unset NO_COLOR HEAPLINE_ASCII HEAPLINE_SPARK
+
+pass() { echo "  ok    $*"; }
+
+# ---- the program and its recording ----
+${CC:-cc} -O0 -g -fno-omit-frame-pointer -Icollector tests/e2e/e2e_target.c -o "$TMP/e2e_target"
+REC=$TMP/rec.heapline
+"$HL" record -o "$REC" -- "$TMP/e2e_target" >/dev/null 2>"$TMP/record.err" ||
+    { cat "$TMP/record.err" >&2; e2e_fail "heapline record failed"; }
+
+# report FILE-TAG --at X: writes $TMP/FILE-TAG.json
+report() { "$HL" report "$REC" --json --at "$2" >"$TMP/$1.json"; }
+# json TAG EXPR: evaluates EXPR over the report d
+json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/$1.json" "$2"; }
+# site TAG FUNCTION FIELD
+site() { json "$1" "next((s['$3'] for s in d['sites'] if s['function']=='$2'), 0)"; }
+exact() { python3 -c 'import sys; print(f"{int(sys.argv[1]):,}")' "$1"; }
+# the TUI's human byte format (widget_fmt_bytes)
+human() {
+    python3 - "$1" <<'PY'
+import sys
+v = int(sys.argv[1])
+if v < 1024:
+    print(f"{v}B"); sys.exit()
+units = " KMGTPE"; u = 0; x = float(v)
+while x >= 1024 and u + 1 < len(units):
+    x /= 1024; u += 1
+if x < 9.995: print(f"{x:.2f}{units[u]}")
+elif x < 99.95: print(f"{x:.1f}{units[u]}")
+elif x < 1023.5: print(f"{x:.0f}{units[u]}")
+else: print(f"{x/1024:.2f}{units[u+1]}")
+PY
+}
+has_braille() {
+    e2e_screen | python3 -c 'import sys; l=sys.stdin.read().splitlines(); n=int(sys.argv[1]); sys.exit(0 if any(0x2801 <= ord(c) <= 0x28ff for c in l[n]) else 1)' "$1"
+}
+no_wide_chars() {
+    e2e_screen | python3 -c 'import sys; t=sys.stdin.read(); bad=[c for c in t if ord(c) > 127]; sys.exit(1 if bad else 0)'
+}
+
+report end end
+report peak peak
+END_LIVE=$(json end 'd["live_bytes"]')
+PEAK=$(json peak 'd["live_bytes"]')
+[ "$(json peak 'd["peak_bytes"]')" = "$PEAK" ] || e2e_fail "report: live at the peak != peak_bytes"
+CONFIG_END=$(site end config_alloc live_bytes)
+[ "$CONFIG_END" = 1048576 ] || e2e_fail "report: config_alloc live $CONFIG_END, want 1048576"
+echo "e2e: recording: live at end $END_LIVE B, peak $PEAK B"
+
+# ---- replay at 80x24 ----
+echo "e2e: replay 80x24"
+e2e_start r80 80 24 "$HL" replay "$REC"
+e2e_wait_for "heapline  replay"
+e2e_wait_for "end of recording"
+e2e_wait_for "config_alloc"
+e2e_assert_screen "FUNCTION"
+e2e_assert_screen "[end]"
+e2e_assert_screen "config_alloc: live $(exact "$CONFIG_END") B"
+e2e_assert_screen "heap $(human "$END_LIVE") "
+has_braille 1 || e2e_fail "no braille sparkline in the heap row"
+has_braille 2 || e2e_fail "no braille sparkline in the rss row"
+e2e_assert_screen "loaded"   # a marker label on the axis
+pass "sites, figures at the end equal report --at end, braille sparklines, markers"
+e2e_save sites-80x24
+
+T0=$(e2e_cursor_time)
+e2e_keys Home
+e2e_wait_for "[cursor]"
+e2e_wait_time_change "$T0"
+T1=$(e2e_cursor_time)
+e2e_keys Right
+e2e_wait_time_change "$T1"
+T2=$(e2e_cursor_time)
+python3 -c "import sys; sys.exit(0 if float('${T2%s}') > float('${T1%s}') else 1)" ||
+    e2e_fail "Right moved the cursor back: $T1 -> $T2"
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do e2e_keys Right; done
+# keys are handled in order: once w's message shows, every Right has landed
+e2e_keys w
+e2e_wait_for "growth over 60s"
+T3=$(e2e_cursor_time)
+report t3 "${T3%s}"
+e2e_assert_screen "heap $(human "$(json t3 'd["live_bytes"]')") "
+pass "Home, Right move the cursor ($T0 -> $T1 -> $T2 -> $T3); heap at $T3 equals report --at"
+
+e2e_keys End
+e2e_wait_for "[end]"
+e2e_keys p
+e2e_wait_for "[peak]"
+e2e_assert_screen "heap $(human "$PEAK") "
+e2e_assert_screen "temp_alloc"
+pass "End, p: the peak's heap equals report --at peak"
+e2e_keys n
+e2e_wait_for "marker: spike-freed"
+e2e_keys N N
+e2e_wait_for "marker: loaded"
+pass "n / N walk the markers"
+
+# the stack tree of the top site at the end
+e2e_keys End g
+e2e_wait_for "[end]"
+e2e_keys Enter
+e2e_wait_for "Stack tree of config_alloc"
+e2e_wait_for "load_config"
+e2e_assert_screen "run_phases"
+e2e_assert_screen "main"
+e2e_save tree-80x24
+e2e_keys g -
+e2e_wait_gone "load_config"
+e2e_keys Space
+e2e_wait_for "load_config"
+pass "Enter opens the tree; collapse hides and expand shows the callers"
+e2e_keys b
+e2e_wait_for "bottom-up"
+e2e_keys Escape
+e2e_wait_for "FUNCTION"
+e2e_wait_gone "Stack tree"
+pass "b flips the tree, Esc goes back"
+
+e2e_keys '?'
+e2e_wait_for "Keys (from the key table"
+e2e_assert_screen "time cursor back one column"
+e2e_save help-80x24
+e2e_keys x
+e2e_wait_gone "Keys (from the key table"
+pass "? shows the help generated from the key table"
+
+e2e_keys / c a c h e Enter
+e2e_wait_for "cache_alloc"
+e2e_wait_gone "config_alloc"
+e2e_keys / C-u Enter
+e2e_wait_for "config_alloc"
+pass "/ filters the sites by text"
+
+e2e_keys L
+e2e_wait_for "LEAKS"
+e2e_wait_for "leak_alloc"
+e2e_wait_gone "temp_alloc"
+e2e_keys L
+e2e_wait_gone "LEAKS"
+e2e_keys t
+e2e_wait_for "tag cache"
+e2e_keys t
+e2e_wait_gone "tag cache"
+pass "L shows the leaks, t groups by tag"
+
+e2e_keys q
+e2e_assert_restored 0
+pass "q quits and the terminal is restored"
+
+# ---- replay at 160x50 ----
+echo "e2e: replay 160x50"
+e2e_start r160 160 50 "$HL" replay "$REC"
+e2e_wait_for "end of recording"
+e2e_wait_for "heap $(human "$END_LIVE") ($(exact "$END_LIVE") B)"
+e2e_assert_screen "leak_alloc"
+e2e_save sites-160x50
+e2e_keys p
+e2e_wait_for "[peak]"
+e2e_wait_for "($(exact "$PEAK") B)"
+e2e_save peak-160x50
+e2e_keys Home
+e2e_wait_for "[cursor]"
+for _ in $(seq 1 40); do e2e_keys Right; done
+e2e_keys w
+e2e_wait_for "growth over 60s"
+T4=$(e2e_cursor_time)
+report t4 "${T4%s}"
+e2e_wait_for "($(exact "$(json t4 'd["live_bytes"]')") B)"
+pass "160x50: exact heap at the end, at the peak and at $T4 equal report --at"
+e2e_keys End g Enter
+e2e_wait_for "Stack tree of config_alloc"
+e2e_save tree-160x50
+e2e_keys Escape '?'
+e2e_wait_for "Keys (from the key table"
+e2e_save help-160x50
+e2e_keys q
+e2e_keys q
+e2e_assert_restored 0
+pass "160x50 tree, help, quit"
+
+# ---- resize ----
+echo "e2e: resize"
+e2e_start rz 80 24 "$HL" replay "$REC"
+e2e_wait_for "end of recording"
+T resize-window -t rz -x 120 -y 40
+e2e_wait_for "allocs/s"
+e2e_wait_re "^FUNCTION +FILE:LINE"
+T resize-window -t rz -x 80 -y 24
+e2e_wait_for "config_alloc"
+e2e_keys q
+e2e_assert_restored 0
+pass "resize redraws at the new size"
+
+# ---- ASCII fallback and NO_COLOR ----
+echo "e2e: ASCII and NO_COLOR"
+e2e_start asc 80 24 HEAPLINE_ASCII=1 NO_COLOR=1 "$HL" replay "$REC"
+e2e_wait_for "end of recording"
+e2e_wait_for "config_alloc"
+no_wide_chars || e2e_fail "HEAPLINE_ASCII=1 still draws non-ASCII characters"
+e2e_screen | sed -n 2p | grep -q '[#*+=]' || e2e_fail "no ASCII sparkline"
+if T capture-pane -e -p -t asc | grep -qE $'\e\\[(3|4)[0-7]m'; then
+    e2e_fail "NO_COLOR set but colours drawn"
+fi
+e2e_save sites-ascii-80x24
+e2e_keys Enter
+e2e_wait_for "Stack tree"
+e2e_wait_re '`-'
+no_wide_chars || e2e_fail "ASCII tree guides expected"
+e2e_keys q
+e2e_assert_restored 0
+E2E_LANG=C e2e_start clang 80 24 "$HL" replay "$REC"
+e2e_wait_for "config_alloc"
+no_wide_chars || e2e_fail "LANG=C: the TUI should fall back to ASCII"
+e2e_keys q
+e2e_assert_restored 0
+pass "ASCII fallback (HEAPLINE_ASCII=1 and a non-UTF-8 locale), NO_COLOR"
+
+# ---- heapline run: live ----
+echo "e2e: run"
+e2e_start live 80 24 "$HL" run -- "$TMP/e2e_target" slow
+e2e_wait_for "heapline  live"
+e2e_wait_for "config_alloc" 20
+e2e_wait_for "cache_alloc" 20
+e2e_save live-80x24
+e2e_wait_re "exited" 30
+e2e_assert_screen "config_alloc"
+e2e_assert_screen "leak_alloc"
+e2e_save live-exited-80x24
+e2e_keys q
+e2e_assert_restored 0
+pass "run: live sites appear, the exit is shown and the final state kept"
+
+echo "e2e: all passed"
