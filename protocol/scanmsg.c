@@ -149,18 +149,48 @@ static int node_read(const msgpack_object *e, uint32_t index, struct scanmsg_nod
 
 int scanmsg_decode(const struct wire_msg *m, struct scanmsg_result *r)
 {
-    const msgpack_object *raw, *e;
-    uint32_t n;
-    struct scanmsg_node nd;
-
     memset(r, 0, sizeof(*r));
     if (m->type != WIRE_RESPONSE || m->u.response.status != 0 ||
         m->u.response.kind != WIRE_REQ_SCAN)
         return WIRE_ECORRUPT;
-    raw = m->u.response.raw;
+    return scanmsg_decode_object(m->u.response.raw, r);
+}
+
+int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone,
+                         struct scanmsg_result *r)
+{
+    struct wire_msg m;
+    msgpack_object obj;
+    size_t used = 0, off = 0;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = decode_one(buf, len, zone, &m, &used);
+    if (rc != 1)
+        return rc < 0 ? rc : WIRE_ECORRUPT;
+    if (m.type != WIRE_RESPONSE || m.u.response.status != 0 ||
+        m.u.response.kind != WIRE_REQ_SCAN)
+        return WIRE_ECORRUPT;
+    /* walked and parsed above: unpacking the same bytes again is bounded */
+    if (msgpack_unpack(buf, used, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS || off != used)
+        return WIRE_ECORRUPT;
+    return scanmsg_decode_object(&obj, r);
+}
+
+int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
+{
+    const msgpack_object *e;
+    uint32_t n, kind;
+    struct scanmsg_node nd;
+
+    memset(r, 0, sizeof(*r));
     if (!raw || raw->type != MSGPACK_OBJECT_ARRAY || raw->via.array.size < 13)
         return WIRE_ECORRUPT;
     e = raw->via.array.ptr;
+    if (e[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || e[0].via.u64 != WIRE_RESPONSE ||
+        e[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || e[2].via.u64 != 0 ||
+        rd_u32(&e[3], UINT32_MAX, &kind) || kind != WIRE_REQ_SCAN)
+        return WIRE_ECORRUPT;
     if (rd_u64(&e[4], &r->target) || rd_u32(&e[5], UINT32_MAX, &r->flags) ||
         rd_u32(&e[6], UINT32_MAX, &r->levels) || rd_u64(&e[7], &r->duration_ns) ||
         rd_u64(&e[8], &r->bytes_scanned) || rd_u64(&e[9], &r->pause_ns) ||

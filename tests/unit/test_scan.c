@@ -218,20 +218,21 @@ static void test_stack_root_and_not_found(void **state)
 void *scan_test_holder; /* a global of this executable */
 static void *scan_test_static_holder;
 
-static void decode_job(struct scan_job *job, struct scanmsg_result *r, msgpack_zone *zone,
+/* From bytes: decode.c's response.raw points into decode_one()'s own stack
+ * frame (a bug reported to the protocol owner), so it is not used here. */
+static void decode_job(struct scan_job *job, struct scanmsg_result *r, struct decode *d,
                        struct wire_msg *m, char *buf, size_t cap)
 {
     struct encode_buf b;
-    size_t used;
 
     encode_init(&b, buf, cap);
     assert_int_equal(scan_job_encode(job, &b), 0);
-    assert_int_equal(decode_one(buf, b.len, zone, m, &used), 1);
-    assert_int_equal(used, b.len);
+    assert_int_equal(decode_feed(d, buf, b.len), 0);
+    assert_int_equal(decode_next(d, m), 1);
     assert_int_equal(m->type, WIRE_RESPONSE);
     assert_int_equal(m->u.response.id, 42);
     if (m->u.response.status == 0)
-        assert_int_equal(scanmsg_decode(m, r), 0);
+        assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d->zone, r), 0);
 }
 
 static void test_job_global(void **state)
@@ -243,7 +244,7 @@ static void test_job_global(void **state)
     struct scanmsg_result r;
     struct scanmsg_node nd;
     struct wire_msg m;
-    msgpack_zone zone;
+    struct decode zone;
     static char buf[1 << 16];
 
     (void)state;
@@ -254,7 +255,7 @@ static void test_job_global(void **state)
     assert_non_null(job);
     assert_true(scan_job_fd(job) >= 0);
     assert_int_equal(scan_job_wait(job, 10000), 1);
-    msgpack_zone_init(&zone, 4096);
+    decode_init(&zone);
     decode_job(job, &r, &zone, &m, buf, sizeof(buf));
     assert_int_equal(r.target, (uint64_t)(uintptr_t)a);
     assert_int_equal(r.n_blocks, 2);
@@ -270,7 +271,7 @@ static void test_job_global(void **state)
     assert_int_equal(nd.interior, 8);
     assert_non_null(nd.module.ptr);
     assert_true(nd.module.len > 9);
-    assert_memory_equal(nd.module.ptr + nd.module.len - 9, "test_scan", 9);
+    assert_non_null(memmem(nd.module.ptr, nd.module.len, "/test_scan", 10));
     assert_int_equal(scanmsg_node_at(&r, 2, &nd), 0);
     assert_int_equal(nd.kind, SCANMSG_HEAP);
     assert_int_equal(nd.addr, (uint64_t)(uintptr_t)b);
@@ -290,7 +291,7 @@ static void test_job_global(void **state)
     assert_int_equal(m.u.response.status, -ENOENT);
     assert_memory_equal(m.u.response.message.ptr, "no live block at 0x10", 21);
     scan_job_free(job);
-    msgpack_zone_destroy(&zone);
+    decode_free(&zone);
     scan_test_holder = scan_test_static_holder = NULL;
 }
 
@@ -307,34 +308,33 @@ static void test_scanmsg_hostile(void **state)
     };
     struct scanmsg_result r = {.target = 0x1008, .flags = 0, .levels = 2};
     struct encode_buf b;
-    struct wire_msg m;
-    msgpack_zone zone;
-    size_t used;
+    struct decode d;
 
     (void)state;
-    msgpack_zone_init(&zone, 4096);
+    decode_init(&d);
+    /* truncated: need more */
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(decode_one(buf, b.len, &zone, &m, &used), 1);
-    assert_int_equal(scanmsg_decode(&m, &r), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len - 1, &d.zone, &r), WIRE_ENEEDMORE);
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), 0);
     assert_int_equal(scanmsg_count(&r), 3);
     /* a node pointing forward (a cycle for a reader) is corrupt */
     in[1].to = 2;
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(decode_one(buf, b.len, &zone, &m, &used), 1);
-    assert_int_equal(scanmsg_decode(&m, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
     in[1].to = 0;
     in[2].kind = 4;
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(decode_one(buf, b.len, &zone, &m, &used), 1);
-    assert_int_equal(scanmsg_decode(&m, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
     /* too small a buffer: nothing written */
     encode_init(&b, buf, 20);
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), WIRE_ENOSPACE);
     assert_int_equal(b.len, 0);
-    msgpack_zone_destroy(&zone);
+    decode_free(&d);
 }
 
 int main(void)

@@ -1,0 +1,40 @@
+/*
+ * fuzz_scanmsg.c - libFuzzer target: arbitrary bytes as a scan RESPONSE,
+ * through the decoder, scanmsg_decode() and every output format of
+ * `heapline backrefs` (text, JSON, DOT), which walk every chain.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backrefs.h"
+#include "decode.h"
+#include "model.h"
+#include "scanmsg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct model *model;
+    static FILE *devnull;
+    static msgpack_zone zone;
+    static bool zone_ready;
+    struct scanmsg_result r;
+    struct scanmsg_node nd;
+
+    if (!model)
+        model = model_new();
+    if (!devnull)
+        devnull = fopen("/dev/null", "w");
+    if (!zone_ready)
+        zone_ready = msgpack_zone_init(&zone, 4096);
+    if (scanmsg_decode_bytes((const char *)data, size, &zone, &r) == 0) {
+        for (uint32_t i = 0; i < scanmsg_count(&r); i++)
+            scanmsg_node_at(&r, i, &nd);
+        for (int f = BACKREFS_TEXT; f <= BACKREFS_DOT; f++)
+            backrefs_print(devnull, f, model, &r);
+    }
+    return 0;
+}
