@@ -140,8 +140,9 @@ static size_t help_walk(size_t want, char *buf, size_t n, int width, int *found)
                     if (in_section(b, t))
                         listed = 1;
                 if (!listed && (b->screens & sections[s].mask)) {
+                    /* the first specific section (not "Everywhere") it touches */
                     size_t first = SECTIONS_N;
-                    for (size_t t = 0; t < SECTIONS_N && first == SECTIONS_N; t++)
+                    for (size_t t = 1; t < SECTIONS_N && first == SECTIONS_N; t++)
                         if (b->screens & sections[t].mask)
                             first = t;
                     placed = first == s;

@@ -177,12 +177,12 @@ static void draw_status(struct ui *ui)
         warn = 1;
     widget_fmt_count(rate, sizeof rate, (uint64_t)(ui->ev_rate + 0.5));
     widget_fmt_count(missed, sizeof missed, s->missed);
-    snprintf(line, sizeof line, " %s: %s%s%s | %s ev/s | missed %s | %u sites", kind_name(ui),
-             state, s->state == MODEL_DISABLED ? " (collector disabled: " : "",
-             s->state == MODEL_DISABLED ? s->disabled_reason : "", rate, missed,
-             model_site_count(ui->m));
-    if (s->state == MODEL_DISABLED)
-        strncat(line, ")", sizeof line - strlen(line) - 1);
+    /* short figures first, so the state message is what an 80-column line cuts */
+    snprintf(line, sizeof line, " %s | %u sites | %s ev/s | missed %s | %s%s%s%s", kind_name(ui),
+             model_site_count(ui->m), rate, missed, state,
+             s->state == MODEL_DISABLED ? " (collector disabled: " : "",
+             s->state == MODEL_DISABLED ? s->disabled_reason : "",
+             s->state == MODEL_DISABLED ? ")" : "");
     int attr = view_ctx_attr(ui, warn ? VIEW_PAIR_WARN : VIEW_PAIR_STATUS);
     view_ctx_put(y, 0, line, ui->cols, attr);
     const char *right = " ?:help q:quit ";

@@ -232,9 +232,12 @@ void view_tree_draw(struct ui *ui, int y, int h)
             snprintf(fl, sizeof fl, "%s:%u", nd->frame->file, nd->frame->line);
         else
             snprintf(fl, sizeof fl, "%s", nd->frame && nd->frame->module ? nd->frame->module : "?");
+        const char *flp = fl;
+        if (widget_width(fl) > fw && strrchr(fl, '/'))
+            flp = strrchr(fl, '/') + 1; /* the base name keeps the part that tells */
         struct widget_col c[] = {
             {incl, 6, WIDGET_RIGHT}, {own, 6, WIDGET_RIGHT},  {blocks, 6, WIDGET_RIGHT},
-            {allocs, 6, WIDGET_RIGHT}, {text, -1, WIDGET_LEFT}, {fl, fw, WIDGET_LEFT_CUT_HEAD},
+            {allocs, 6, WIDGET_RIGHT}, {text, -1, WIDGET_LEFT}, {flp, fw, WIDGET_LEFT_CUT_HEAD},
         };
         widget_row(line, sizeof line, c, 6, ui->cols);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,
@@ -246,10 +249,12 @@ void view_tree_draw(struct ui *ui, int y, int h)
         char ib[32], ob[32];
         widget_fmt_exact(ib, sizeof ib, nd->incl_bytes);
         widget_fmt_exact(ob, sizeof ob, nd->own_bytes);
-        snprintf(line, sizeof line, "%s: inclusive %s B, own %s B  %s:%u %s",
-                 frame_name(nd->frame, name, sizeof name), ib, ob,
-                 nd->frame && nd->frame->file[0] ? nd->frame->file : "?",
-                 nd->frame ? nd->frame->line : 0, nd->frame ? nd->frame->module : "");
+        char where2[600] = "";
+        if (nd->frame && nd->frame->file[0])
+            snprintf(where2, sizeof where2, "%s:%u ", nd->frame->file, nd->frame->line);
+        snprintf(line, sizeof line, "%s: inclusive %s B, own %s B  %s%s",
+                 frame_name(nd->frame, name, sizeof name), ib, ob, where2,
+                 nd->frame ? nd->frame->module : "");
         view_ctx_put(y + h - 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     } else {
         view_ctx_put(y + h - 1, 0, "", ui->cols, A_NORMAL);
