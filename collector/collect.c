@@ -112,6 +112,7 @@ static struct {
     int ticks;
     int disabled_sent;
     int server_on;
+    int symbols_on;
 } C = {.rec_fd = -1};
 
 int collect_alive(void)
@@ -274,6 +275,10 @@ static void emit_frame(uint64_t ip)
 
     if (!symbols_first(ip))
         return;
+    if (!C.symbols_on) {
+        C.symbols_on = 1;
+        symbols_init();
+    }
     symbols_frame(ip, &f, &mod);
     if (mod)
         EMIT(K_DEF, 0, encode_module(b, mod->id, mod->path, mod->base, mod->size, mod->build_id));
@@ -671,11 +676,7 @@ static void tick(int64_t now)
         server_tick();
     out_flush(1);
     unwind_refresh();
-    if (++C.ticks == 2) {
-        /* main() runs by now: an on_exit handler registered now runs before
-         * the libraries' destructors and learns the exit status */
-        on_exit(exit_status_cb, NULL);
-    }
+    C.ticks++;
 }
 
 /* ---- attach ---- */
@@ -742,13 +743,21 @@ static void final_messages(void)
 
 static void *collect_main(void *arg)
 {
+    int exit_hooked = 0;
+
     track_guard = 1;
-    symbols_init();
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         size_t n = drain(C.ticks % 16 == 0);
         int64_t now = core_now();
 
+        if (!exit_hooked && now > 3000000) {
+            /* main() runs by now: an on_exit handler registered after libc's
+             * own exit handler runs before the libraries' destructors and
+             * learns the exit status */
+            exit_hooked = 1;
+            on_exit(exit_status_cb, NULL);
+        }
         if (!atomic_load_explicit(&core_on, memory_order_relaxed) && core_disabled_reason() &&
             !C.disabled_sent) {
             C.disabled_sent = 1;

@@ -29,7 +29,7 @@
 #include "scan.h"
 #include "wire.h"
 
-#define SERVER_SOFT_LIMIT (32u << 20)
+#define SERVER_SOFT_LIMIT (16u << 20)
 #define SERVER_HARD_LIMIT (256u << 20)
 #define SERVER_MAX_CLIENTS 64
 

@@ -110,6 +110,10 @@ static const char *keep(char *s)
 
 static const char *nice_name(const char *name)
 {
+    const char *at = name ? strchr(name, '@') : NULL;
+
+    if (at && at > name) /* symbol version: "foo@@GLIBC_2.34" */
+        name = keep(strndup(name, (size_t)(at - name)));
     if (!name || name[0] != '_' || name[1] != 'Z')
         return name;
     if (!demangle)
