@@ -746,23 +746,17 @@ int backrefs_main(int argc, char **argv)
                     fanout = x;
             }
         } else if (a[0] == '-' && a[1]) {
-            usage(stderr);
-            return fail("unknown option %s", a);
+            return fail("unknown option %s (see --help)", a);
         } else if (!target) {
             target = a;
         } else {
-            usage(stderr);
-            return fail("unexpected argument %s", a);
+            return fail("unexpected argument %s (see --help)", a);
         }
     }
-    if (!target) {
-        usage(stderr);
-        return fail("missing PID or SOCKET");
-    }
-    if ((site != NULL) == (address != NULL)) {
-        usage(stderr);
+    if (!target)
+        return fail("missing PID or SOCKET (see --help)");
+    if ((site != NULL) == (address != NULL))
         return fail("give exactly one of --site FUNCTION and --address ADDR");
-    }
     if (address) {
         char *end;
         errno = 0;

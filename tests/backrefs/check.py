@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""check.py SCENARIO READY_LINE JSON_FILE [MODULE_DIR]: asserts the exact chains
+`heapline backrefs --json` printed for a scenario of graphs.c."""
+import json
+import os
+import sys
+
+scenario, ready, path = sys.argv[1], sys.argv[2], sys.argv[3]
+fields = dict(kv.split("=", 1) for kv in ready.split()[1:])
+p = [fields.get("p%d" % i) for i in range(4)]
+r = json.load(open(path))
+
+
+def fail(msg):
+    print("FAIL %s: %s\n%s" % (scenario, msg, json.dumps(r, indent=1)))
+    sys.exit(1)
+
+
+def eq(what, got, want):
+    if got != want:
+        fail("%s: got %r, want %r" % (what, got, want))
+
+
+def hop_global(h, symbol, module, interior=0):
+    eq("kind", h["kind"], "global")
+    eq("symbol", h["symbol"], symbol)
+    eq("module", os.path.basename(h["module"]), module)
+    eq("offset", h["offset"], 0)
+    eq("interior", h["interior"], interior)
+
+
+def hop_heap(h, addr, size, function, offset, inbound=1):
+    eq("kind", h["kind"], "heap")
+    eq("address", int(h["address"], 16), int(addr, 16))
+    eq("size", h["size"], size)
+    eq("function", h["function"], function)
+    eq("offset", h["offset"], offset)
+    eq("inbound", h["inbound"], inbound)
+    eq("interior", h["interior"], 0)
+
+
+t = r["target"]
+eq("target address", int(t["address"], 16), int(p[2 if scenario == "site" else 0], 16))
+chains = r["chains"]
+if scenario == "global":
+    eq("target", (t["size"], t["function"], t["inbound"]), (100, "alloc_target", 1))
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 1)
+    hop_global(chains[0][0], "g_holder", "graphs")
+elif scenario == "static":
+    eq("target", (t["size"], t["function"], t["inbound"]), (200, "alloc_target", 1))
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 1)
+    hop_global(chains[0][0], "s_holder", "graphs")
+elif scenario == "dlopen":
+    eq("target", (t["size"], t["function"], t["inbound"]), (300, "alloc_target", 1))
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 1)
+    hop_global(chains[0][0], "brlib_holder", "libbrlib.so")
+elif scenario == "stack":
+    eq("target", (t["size"], t["function"], t["inbound"]), (72, "alloc_target", 1))
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 1)
+    h = chains[0][0]
+    eq("kind", h["kind"], "stack")
+    eq("thread", h["thread"], 2)
+elif scenario in ("chain", "threads"):
+    eq("target", (t["size"], t["function"], t["inbound"]), (128, "alloc_target", 1))
+    eq("chains", len(chains), 1)
+    c = chains[0]
+    eq("hops", len(c), 4)
+    hop_heap(c[0], p[1], 64, "alloc_link_a", 16)
+    hop_heap(c[1], p[2], 48, "alloc_link_b", 8)
+    hop_heap(c[2], p[3], 96, "alloc_link_c", 24)
+    hop_global(c[3], "g_chain", "graphs")
+    eq("unreachable", r["unreachable"], False)
+elif scenario == "interior":
+    eq("target", (t["size"], t["function"], t["inbound"]), (256, "alloc_target", 1))
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 1)
+    hop_global(chains[0][0], "g_interior", "graphs", interior=40)
+elif scenario == "cycle":
+    eq("target", (t["size"], t["function"], t["inbound"]), (64, "alloc_link_a", 1))
+    eq("chains", chains, [])
+    eq("unreachable", r["unreachable"], True)
+    eq("holders", len(r["holders"]), 1)
+    hop_heap(r["holders"][0], p[1], 48, "alloc_link_b", 40)
+    eq("points_to", int(r["holders"][0]["points_to"], 16), int(p[0], 16))
+elif scenario == "site":
+    # --site alloc_link_b on the chain: b <- c (+24) <- g_chain
+    eq("target", (t["size"], t["function"], t["inbound"]), (48, "alloc_link_b", 1))
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 2)
+    hop_heap(chains[0][0], p[3], 96, "alloc_link_c", 24)
+    hop_global(chains[0][1], "g_chain", "graphs")
+else:
+    fail("unknown scenario")
+print("ok   %s" % scenario)

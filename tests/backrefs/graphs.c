@@ -1,0 +1,160 @@
+/*
+ * graphs.c - programs with known reference graphs for `heapline backrefs`.
+ *
+ *   graphs SCENARIO [LIB]
+ *
+ * Builds the graph of SCENARIO, prints one line "ready pid=P target=0x.. ..."
+ * (the addresses the runner asserts), then waits to be killed. Pointers to the
+ * graph are kept only where the scenario says: helpers are noinline and the
+ * stack is scrubbed before waiting, so no stale copy becomes a root.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+
+void *g_holder;          /* a global of the executable */
+static void *volatile s_holder __attribute__((used)); /* a static global */
+void **g_chain;          /* the root of a heap chain */
+void *g_interior;        /* points 40 bytes into its target */
+static void *s_keep[4];  /* scenario-private pointers, printed then cleared */
+
+NOINLINE void *alloc_target(size_t n)
+{
+    return calloc(1, n);
+}
+
+NOINLINE void **alloc_link_a(void)
+{
+    return calloc(1, 64);
+}
+
+NOINLINE void **alloc_link_b(void)
+{
+    return calloc(1, 48);
+}
+
+NOINLINE void **alloc_link_c(void)
+{
+    return calloc(1, 96);
+}
+
+/* Clears the dead frames below the caller (the allocator hooks' frames hold
+ * the last addresses they handled). */
+NOINLINE static void scrub(void)
+{
+    char junk[64 * 1024];
+
+    explicit_bzero(junk, sizeof(junk));
+}
+
+static void ready(void)
+{
+    printf("ready pid=%d", (int)getpid());
+    for (int i = 0; i < 4; i++)
+        printf(" p%d=%p", i, s_keep[i]);
+    printf("\n");
+    fflush(stdout);
+    memset(s_keep, 0, sizeof(s_keep));
+}
+
+static volatile int stop;
+
+static void *thread_holder(void *arg)
+{
+    void *volatile mine = alloc_target(72); /* held by this stack only */
+
+    (void)arg;
+    s_keep[0] = mine;
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    for (;;)
+        pause();
+    return (void *)mine;
+}
+
+static void *thread_churn(void *arg)
+{
+    void *ring[256] = {0};
+    unsigned i = (unsigned)(uintptr_t)arg;
+
+    for (;;) {
+        free(ring[i % 256]);
+        ring[i % 256] = malloc(16 + (i * 7919) % 2000);
+        i++;
+    }
+    return NULL;
+}
+
+NOINLINE static int build(const char *scenario, const char *lib)
+{
+    if (!strcmp(scenario, "global")) {
+        g_holder = alloc_target(100);
+        s_keep[0] = g_holder;
+    } else if (!strcmp(scenario, "static")) {
+        s_holder = alloc_target(200);
+        s_keep[0] = s_holder;
+    } else if (!strcmp(scenario, "dlopen")) {
+        void *h = dlopen(lib, RTLD_NOW);
+        void (*hold)(void *);
+        if (!h) {
+            fprintf(stderr, "dlopen: %s\n", dlerror());
+            return 1;
+        }
+        *(void **)&hold = dlsym(h, "brlib_hold");
+        s_keep[0] = alloc_target(300);
+        hold(s_keep[0]);
+    } else if (!strcmp(scenario, "stack")) {
+        pthread_t t;
+        pthread_create(&t, NULL, thread_holder, NULL);
+        while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST))
+            usleep(1000);
+    } else if (!strcmp(scenario, "chain") || !strcmp(scenario, "threads")) {
+        /* g_chain -> c (+24) -> b (+8) -> a (+16) -> target */
+        void *t = alloc_target(128);
+        void **a = alloc_link_a(), **b = alloc_link_b(), **c = alloc_link_c();
+        a[2] = t;
+        b[1] = a;
+        c[3] = b;
+        g_chain = c;
+        s_keep[0] = t;
+        s_keep[1] = a;
+        s_keep[2] = b;
+        s_keep[3] = c;
+        if (!strcmp(scenario, "threads"))
+            for (int i = 0; i < 4; i++) {
+                pthread_t th;
+                pthread_create(&th, NULL, thread_churn, (void *)(uintptr_t)(i * 1000));
+            }
+    } else if (!strcmp(scenario, "interior")) {
+        char *t = alloc_target(256);
+        g_interior = t + 40;
+        s_keep[0] = t;
+    } else if (!strcmp(scenario, "cycle")) {
+        /* a <-> b, nothing else holds them */
+        void **a = alloc_link_a(), **b = alloc_link_b();
+        a[0] = b;
+        b[5] = a;
+        s_keep[0] = a;
+        s_keep[1] = b;
+    } else {
+        fprintf(stderr, "unknown scenario %s\n", scenario);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || build(argv[1], argc > 2 ? argv[2] : ""))
+        return 2;
+    ready();
+    scrub();
+    for (;;)
+        pause();
+}
