@@ -746,6 +746,7 @@ static void *collect_main(void *arg)
     int exit_hooked = 0;
 
     track_guard = 1;
+    pthread_setname_np(pthread_self(), "heapline");
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         size_t n = drain(C.ticks % 16 == 0);

@@ -155,7 +155,7 @@ static inline int in_range(const struct range *r, uintptr_t a)
     return a >= r->lo && a < r->hi;
 }
 
-static int is_exec(const struct exec_table *t, uintptr_t a)
+static const struct range *find_exec(const struct exec_table *t, uintptr_t a)
 {
     size_t lo = 0, hi = t->n;
 
@@ -167,16 +167,18 @@ static int is_exec(const struct exec_table *t, uintptr_t a)
         else if (a >= t->r[mid].hi)
             lo = mid + 1;
         else
-            return 1;
+            return &t->r[mid];
     }
-    return 0;
+    return NULL;
 }
 
-/* Returns the frames, or -1 when the chain breaks early. */
+/* Returns the frames, or -1 when the chain breaks early. Consecutive return
+ * addresses are mostly in one module: the last range found is tried first. */
 static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi)
 {
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t *fp = __builtin_frame_address(0);
+    struct range last = {0, 0};
     int n = 0, skipping = 1;
 
     if (!t)
@@ -187,8 +189,13 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
         if (f < lo || f + 16 > hi || (f & 15))
             return -1;
         uintptr_t next = fp[0], ret = fp[1];
-        if (!is_exec(t, ret))
-            return -1;
+        if (!in_range(&last, ret)) {
+            const struct range *r = find_exec(t, ret);
+
+            if (!r)
+                return -1;
+            last = *r;
+        }
         if (skipping && in_range(&self_range, ret)) {
             /* the collector's own frame */
         } else {
@@ -197,12 +204,10 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
         }
         if (next == 0)
             return n;
-        if (next <= f) {
+        if (next <= f || next + 16 > hi || (next & 15)) {
             /* the chain left frame-pointer code: complete if it went through libc */
             return in_range(&libc_range, ret) ? n : -1;
         }
-        if (next < lo || next + 16 > hi || (next & 15))
-            return in_range(&libc_range, ret) ? n : -1;
         fp = (uintptr_t *)next;
     }
     return n;
