@@ -223,6 +223,8 @@ static void thread_announce(struct ring *r)
     t->id = r->thread_id;
     t->tid = r->tid;
     thread_name(r->tid, t->name, sizeof(t->name));
+    if (!t->name[0])
+        memcpy(t->name, r->self_name, sizeof(r->self_name)); /* the thread is gone */
     EMIT(K_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
 }
 
@@ -554,8 +556,15 @@ static size_t drain_copy(int check_gone)
         }
         if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
             dead = 1;
-        if (dead && atomic_load(&r->head) == atomic_load(&r->tail))
+        if (dead && atomic_load(&r->head) == atomic_load(&r->tail)) {
+            struct thread_info *ti = thread_get(r->thread_id);
+
+            if (ti && r->self_name[0] && strncmp(ti->name, r->self_name, 15) != 0) {
+                memcpy(ti->name, r->self_name, sizeof(r->self_name));
+                EMIT(K_DEF, 0, encode_thread(b, ti->id, (uint32_t)ti->tid, ti->name));
+            }
             ring_release(r);
+        }
     }
     return total;
 }

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ struct ring *ring_register(void)
     if (r == MAP_FAILED)
         return NULL;
     r->tid = (pid_t)syscall(SYS_gettid);
+    prctl(PR_GET_NAME, r->self_name, 0, 0, 0);
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
         size_t size;

@@ -55,12 +55,12 @@ struct ring {
     pid_t tid;
     uint64_t stack_lo, stack_hi; /* the thread's stack, [lo, hi) */
     struct ring *next;           /* registry list */
+    char self_name[16];          /* the thread's name at registration and at exit */
     /* producer-private */
     uint16_t tags[RING_TAG_DEPTH];
     int tag_depth;
     struct ring_cache_entry cache[RING_CACHE];
     /* collector-private */
-    char name[64];
     int announced;
     struct ring_event ev[RING_EVENTS];
 };

@@ -9,7 +9,9 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -93,6 +95,30 @@ static int check_dir(const char *dir, const char **why)
     return 0;
 }
 
+/* Sockets left by processes that died without cleaning up (SIGKILL, _exit,
+ * exec of a program without the collector) in our private directory. */
+static void remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        char path[300];
+
+        if (pid <= 0 || strcmp(end, ".sock") != 0)
+            continue;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 int server_open(const char *path, int check, const char **why)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -112,6 +138,7 @@ int server_open(const char *path, int check, const char **why)
             *slash = 0;
             if (check_dir(dir, why) < 0)
                 return -1;
+            remove_stale(dir);
         }
     }
     listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "core.h"
 #include "heapline.h"
@@ -28,6 +29,7 @@ static void track_thread_exit(void *arg)
 
     if (r && r == track_ring) {
         track_ring = NULL;
+        prctl(PR_GET_NAME, r->self_name, 0, 0, 0); /* a name set late is not lost */
         atomic_store_explicit(&r->dead, 1, memory_order_release);
     }
 }
