@@ -141,6 +141,29 @@ static void draw_title(struct ui *ui)
         view_ctx_put(0, ui->cols - rw, right, rw, attr);
 }
 
+/* Copies msg with every path shortened to its last component, so the state
+ * ("connection closed by /run/user/1000/heapline/123.sock") fits 80 columns. */
+static void short_paths(char *out, size_t n, const char *msg)
+{
+    size_t o = 0;
+    const char *p = msg;
+    while (*p && o + 1 < n) {
+        const char *end = p;
+        while (*end && *end != ' ')
+            end++;
+        const char *start = p;
+        for (const char *q = p; q < end; q++)
+            if (*q == '/' && q + 1 < end)
+                start = q + 1;
+        for (const char *q = start; q < end && o + 1 < n; q++)
+            out[o++] = *q;
+        p = end;
+        while (*p == ' ' && o + 1 < n)
+            out[o++] = *p++;
+    }
+    out[o] = '\0';
+}
+
 static void draw_status(struct ui *ui)
 {
     char line[512], rate[16], missed[32];
@@ -177,12 +200,17 @@ static void draw_status(struct ui *ui)
         warn = 1;
     widget_fmt_count(rate, sizeof rate, (uint64_t)(ui->ev_rate + 0.5));
     widget_fmt_count(missed, sizeof missed, s->missed);
-    /* short figures first, so the state message is what an 80-column line cuts */
-    snprintf(line, sizeof line, " %s | %u sites | %s ev/s | missed %s | %s%s%s%s", kind_name(ui),
-             model_site_count(ui->m), rate, missed, state,
-             s->state == MODEL_DISABLED ? " (collector disabled: " : "",
-             s->state == MODEL_DISABLED ? s->disabled_reason : "",
-             s->state == MODEL_DISABLED ? ")" : "");
+    char st[256];
+    snprintf(st, sizeof st, "%s", state);
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(line, sizeof line, " %s | %s%s%s%s | %s ev/s | missed %s | %u sites",
+                 kind_name(ui), st, s->state == MODEL_DISABLED ? " (collector disabled: " : "",
+                 s->state == MODEL_DISABLED ? s->disabled_reason : "",
+                 s->state == MODEL_DISABLED ? ")" : "", rate, missed, model_site_count(ui->m));
+        if (widget_width(line) <= ui->cols - 2)
+            break;
+        short_paths(st, sizeof st, state); /* too long: paths by their last component */
+    }
     int attr = view_ctx_attr(ui, warn ? VIEW_PAIR_WARN : VIEW_PAIR_STATUS);
     view_ctx_put(y, 0, line, ui->cols, attr);
     const char *right = " ?:help q:quit ";

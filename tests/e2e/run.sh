@@ -88,7 +88,7 @@ e2e_assert_screen "config_alloc: live $(exact "$CONFIG_END") B"
 e2e_assert_screen "heap $(human "$END_LIVE") "
 has_braille 1 || e2e_fail "no braille sparkline in the heap row"
 has_braille 2 || e2e_fail "no braille sparkline in the rss row"
-e2e_assert_screen "loaded"   # a marker label on the axis
+e2e_assert_screen "◆spike-freed"   # the last marker and its label on the axis
 pass "sites, figures at the end equal report --at end, braille sparklines, markers"
 e2e_save sites-80x24
 
@@ -171,6 +171,24 @@ e2e_wait_for "tag cache"
 e2e_keys t
 e2e_wait_gone "tag cache"
 pass "L shows the leaks, t groups by tag"
+
+# mouse (X10 reports, as TERM=screen's kmous): press and release at a cell
+click() { # X Y (0-based)
+    local x y
+    x=$(printf "\\$(printf '%03o' $((33 + $1)))")
+    y=$(printf "\\$(printf '%03o' $((33 + $2)))")
+    e2e_keys -l $'\e[M '"$x$y"
+    e2e_keys -l $'\e[M#'"$x$y"
+}
+e2e_keys End
+e2e_wait_for "[end]"
+click 20 1
+e2e_wait_for "[cursor]"
+e2e_keys End
+e2e_wait_for "[end]"
+click 3 9 # the fourth site row
+e2e_wait_re "^temp_alloc: live"
+pass "mouse: a click on the timeline moves the cursor, a click on a row selects it"
 
 e2e_keys q
 e2e_assert_restored 0
@@ -258,5 +276,22 @@ e2e_save live-exited-80x24
 e2e_keys q
 e2e_assert_restored 0
 pass "run: live sites appear, the exit is shown and the final state kept"
+
+# ---- heapline attach: a running program, then its socket drops ----
+echo "e2e: attach"
+LD_PRELOAD=$PWD/$BUILD/libheapline.so "$TMP/e2e_target" slow &
+TPID=$!
+for _ in $(seq 1 100); do [ -S "$XDG_RUNTIME_DIR/heapline/$TPID.sock" ] && break; sleep 0.05; done
+[ -S "$XDG_RUNTIME_DIR/heapline/$TPID.sock" ] || e2e_fail "no socket for the target"
+e2e_start att 80 24 XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$HL" attach "$TPID"
+e2e_wait_for "heapline  attached"
+e2e_wait_for "config_alloc" 20
+kill -9 "$TPID"
+wait "$TPID" 2>/dev/null || true
+e2e_wait_re "attached \| connection closed" 20
+e2e_assert_screen "config_alloc"
+e2e_keys q
+e2e_assert_restored 0
+pass "attach: sites of a running program; the dropped socket is shown, the state kept"
 
 echo "e2e: all passed"
