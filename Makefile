@@ -114,6 +114,11 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
 TEST_OBJS_scan := $(SCAN_OBJS)
 TEST_LIBS_scan := -lelf
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
+TEST_OBJS_live := $(BUILD)/pic/collector/live.o
+$(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o
+TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o
+TEST_LIBS_trie := -lpthread
+$(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \

@@ -1,0 +1,91 @@
+/*
+ * test_live.c - the live-allocation table against a reference model: random
+ * inserts and removals keep exactly the right entries, growth and shrinking
+ * keep them, and the table stays within its memory bound per live block.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "live.h"
+
+#define N 200000
+
+static uint64_t addrs[N];
+static int present[N];
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void count_cb(void *arg, const struct live_entry *e)
+{
+    (*(size_t *)arg)++;
+}
+
+static void test_model(void **state)
+{
+    uint64_t s = 88172645463325252ull;
+    size_t live = 0, max_live = 0;
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (int i = 0; i < N; i++)
+        addrs[i] = 0x10000 + (uint64_t)i * 48;
+    for (int step = 0; step < 2000000; step++) {
+        int i = (int)(rnd(&s) % (step < 1000000 ? N : N / 8));
+        struct live_entry *e = live_find(addrs[i]);
+
+        if (present[i]) {
+            assert_non_null(e);
+            assert_int_equal(e->size, (uint64_t)i);
+            assert_int_equal(e->stack, (uint32_t)i * 3);
+            live_remove(e);
+            present[i] = 0;
+            live--;
+        } else {
+            struct live_entry n = {addrs[i], (uint64_t)i, step, (uint32_t)i * 3, 1, 2};
+
+            assert_null(e);
+            assert_int_equal(live_insert(&n), 0);
+            present[i] = 1;
+            live++;
+        }
+        if (live > max_live)
+            max_live = live;
+        if (live > 10000 && step % 9973 == 0)
+            assert_true(live_bytes_used() <= live * 72);
+    }
+    assert_int_equal(live_count(), live);
+    size_t seen = 0;
+    live_foreach(count_cb, &seen);
+    assert_int_equal(seen, live);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(live_find(addrs[i]) != NULL, present[i]);
+    /* interior lookups */
+    for (int i = 0; i < N; i++)
+        if (present[i] && i > 4) {
+            struct live_entry *e = live_find_containing(addrs[i] + 3);
+            assert_non_null(e);
+            assert_int_equal(e->addr, addrs[i]);
+            break;
+        }
+    live_reset();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
