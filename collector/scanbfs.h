@@ -58,6 +58,7 @@ struct scanbfs_params {
     uint32_t max_roots;  /* root nodes in all; 0 means max_fanout */
     uint32_t extra_levels; /* levels still scanned after the first root (default 1) */
     uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
+    uint32_t no_simd;          /* tests: the portable loop even where AVX2 is there */
 };
 
 struct scanbfs_stats {

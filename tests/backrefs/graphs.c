@@ -49,7 +49,7 @@ NOINLINE void **alloc_link_c(void)
  * the last addresses they handled). */
 NOINLINE static void scrub(void)
 {
-    char junk[64 * 1024];
+    char junk[512 * 1024];
 
     explicit_bzero(junk, sizeof(junk));
 }
@@ -72,6 +72,7 @@ static void *thread_holder(void *arg)
 
     (void)arg;
     s_keep[0] = mine;
+    scrub();
     __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
     for (;;)
         pause();

@@ -11,7 +11,8 @@ LIB=$(realpath "$BUILD/libheapline.so")
 OUT=$BUILD/tests/backrefs
 mkdir -p "$OUT"
 CC=${CC:-cc}
-$CC -O1 -g -fno-omit-frame-pointer -o "$OUT/graphs" tests/backrefs/graphs.c -ldl -lpthread || exit 1
+# bind now: a lazy PLT resolution saves registers (holding graph pointers) in dead stack
+$CC -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl -lpthread || exit 1
 $CC -O1 -g -shared -fPIC -o "$OUT/libbrlib.so" tests/backrefs/brlib.c || exit 1
 
 fails=0

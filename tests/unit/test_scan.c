@@ -77,15 +77,29 @@ static struct scan_source source(void)
 }
 
 static struct scanbfs_node nodes[4096];
+static struct scanbfs_node nodes_scalar[4096];
 
+/* Runs the search twice, with and without SIMD: both must agree exactly. */
 static int run(uint64_t target, const struct scanbfs_root *roots, size_t n_roots, uint32_t depth,
                uint32_t fanout, size_t *n, struct scanbfs_stats *st)
 {
     struct scan_source src = source();
     struct scanbfs_params p = {.target = target, .max_depth = depth, .max_fanout = fanout};
+    struct scanbfs_stats st2;
+    size_t n2;
+    int rc, rc2;
 
     assert_true(scanbfs_max_nodes(&p) <= 4096);
-    return scanbfs_run(&src, roots, n_roots, &p, nodes, n, st);
+    rc = scanbfs_run(&src, roots, n_roots, &p, nodes, n, st);
+    p.no_simd = 1;
+    rc2 = scanbfs_run(&src, roots, n_roots, &p, nodes_scalar, &n2, &st2);
+    assert_int_equal(rc, rc2);
+    if (rc == 0) {
+        assert_int_equal(*n, n2);
+        assert_int_equal(st->flags, st2.flags);
+        assert_memory_equal(nodes, nodes_scalar, n2 * sizeof(nodes[0]));
+    }
+    return rc;
 }
 
 /* root word -> C -> B -> A (interior pointer at A+16) */
