@@ -1,0 +1,219 @@
+/*
+ * test_view.c - the screens' logic without a terminal: the site table's
+ * sorting, filtering, grouping and a selection that stays on its site while
+ * new data arrives; the stack tree's guides, collapse and a cursor kept by
+ * node key across rebuilds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode.h"
+#include "encode.h"
+#include "keys.h"
+#include "model.h"
+#include "view_ctx.h"
+#include "view_sites.h"
+#include "view_tree.h"
+
+static char mem[1 << 16];
+static struct encode_buf buf;
+
+static void flush(struct model *m)
+{
+    size_t off = 0;
+    while (off < buf.len) {
+        msgpack_zone z;
+        struct wire_msg msg;
+        size_t used = 0;
+        msgpack_zone_init(&z, 4096);
+        assert_int_equal(decode_one(buf.data + off, buf.len - off, &z, &msg, &used), 1);
+        assert_int_equal(model_apply(m, &msg), 0);
+        msgpack_zone_destroy(&z);
+        off += used;
+    }
+    encode_init(&buf, mem, sizeof mem);
+}
+
+/* main (1) -> run (2) -> alpha (3) | beta (4) | gamma (5); beta also via
+ * main -> other (6) -> beta (7) */
+static struct model *make_model(void)
+{
+    struct model *m = model_new();
+    static const char *names[] = {"main", "run", "alpha", "beta", "gamma", "other"};
+    encode_init(&buf, mem, sizeof mem);
+    encode_hello(&buf, 42, "/bin/t", 0, 4096, 64, 0);
+    encode_module(&buf, 1, "/bin/t", 0x400000, 0x10000, "");
+    for (int i = 0; i < 6; i++) {
+        struct wire_frame f = {.ip = 0x401000 + 0x100 * (uint64_t)i, .module = 1,
+                               .function = names[i], .file = "t.c", .line = 10 + (uint32_t)i};
+        encode_frame(&buf, &f);
+    }
+    struct wire_stack_node n[] = {{1, 0, 0x401000}, {2, 1, 0x401100}, {3, 2, 0x401200},
+                                  {4, 2, 0x401300}, {5, 2, 0x401400}, {6, 1, 0x401500},
+                                  {7, 6, 0x401300}};
+    encode_stacks(&buf, n, 7);
+    encode_tag(&buf, 1, "cache");
+    encode_thread(&buf, 1, 100, "main");
+    flush(m);
+    return m;
+}
+
+static void alloc(struct model *m, int64_t t, uint32_t stack, uint64_t size, uint64_t addr,
+                  uint32_t tag)
+{
+    struct wire_event ev[] = {
+        {.op = WIRE_OP_THREAD, .id = 1},
+        {.op = WIRE_OP_TAG, .id = tag},
+        {.op = WIRE_OP_ALLOC, .stack = stack, .time = t, .size = size, .addr = addr},
+    };
+    encode_events(&buf, t, ev, 3);
+    flush(m);
+}
+
+static void refresh(struct ui *ui)
+{
+    struct model_query q;
+    view_ctx_query(ui, &q);
+    assert_int_equal(model_view_at(ui->m, &q, &ui->mv), 0);
+    view_sites_rebuild(ui);
+}
+
+static const char *line_name(struct ui *ui, uint32_t i)
+{
+    const struct view_line *l = &ui->sites.lines[i];
+    if (l->row == MODEL_NONE)
+        return "(heading)";
+    return model_site(ui->m, ui->mv.rows[l->row].site)->function;
+}
+
+static void test_sites(void **state)
+{
+    struct model *m = make_model();
+    struct ui ui;
+    (void)state;
+    memset(&ui, 0, sizeof ui);
+    ui.m = m;
+    ui.table_h = 10;
+    ui.cols = 80;
+    ui.sites.sel_site = MODEL_NONE;
+
+    alloc(m, 20000000, 3, 300, 0x1000, 0); /* alpha 300 */
+    alloc(m, 40000000, 4, 200, 0x2000, 1); /* beta 200 + 50, tagged */
+    alloc(m, 50000000, 7, 50, 0x2800, 1);
+    alloc(m, 60000000, 5, 100, 0x3000, 0); /* gamma 100 */
+    refresh(&ui);
+    assert_int_equal(ui.sites.n_lines, 3);
+    assert_string_equal(line_name(&ui, 0), "alpha");
+    assert_string_equal(line_name(&ui, 1), "beta");
+    assert_int_equal(ui.mv.rows[ui.sites.lines[1].row].live_bytes, 250);
+    assert_string_equal(line_name(&ui, 2), "gamma");
+
+    /* select beta; gamma overtakes everyone: the selection stays on beta */
+    view_sites_move(&ui, 1, 0);
+    assert_string_equal(model_site(m, view_sites_selected(&ui))->function, "beta");
+    alloc(m, 80000000, 5, 1000, 0x4000, 0);
+    refresh(&ui);
+    assert_string_equal(line_name(&ui, 0), "gamma");
+    assert_int_equal(ui.sites.sel, 2);
+    assert_string_equal(model_site(m, view_sites_selected(&ui))->function, "beta");
+
+    /* the filter keeps the sites whose names match */
+    strcpy(ui.sites.filter, "ALP");
+    refresh(&ui);
+    assert_int_equal(ui.sites.n_lines, 1);
+    assert_string_equal(line_name(&ui, 0), "alpha");
+    ui.sites.filter[0] = '\0';
+
+    /* grouped by tag: the untagged group (1400 B) first, then "cache" */
+    ui.sites.group = VIEW_GROUP_TAG;
+    refresh(&ui);
+    assert_int_equal(ui.sites.n_lines, 5);
+    assert_int_equal(ui.sites.lines[0].row, MODEL_NONE);
+    assert_int_equal(ui.sites.lines[0].group, 0);
+    assert_int_equal(ui.sites.lines[0].bytes, 1400);
+    assert_int_equal(ui.sites.lines[3].row, MODEL_NONE);
+    assert_int_equal(ui.sites.lines[3].group, 1);
+    assert_int_equal(ui.sites.lines[3].bytes, 250);
+    assert_string_equal(line_name(&ui, 4), "beta");
+
+    /* the state at an earlier time */
+    ui.sites.group = VIEW_GROUP_NONE;
+    ui.at = VIEW_AT_TIME;
+    ui.cursor = 45000000; /* events-only points close per 10 ms bucket */
+    refresh(&ui);
+    assert_int_equal(ui.mv.totals.heap_bytes, 500);
+
+    view_sites_free(&ui);
+    model_view_free(&ui.mv);
+    model_free(m);
+}
+
+static void test_tree(void **state)
+{
+    struct model *m = make_model();
+    struct ui ui;
+    char pre[256];
+    (void)state;
+    memset(&ui, 0, sizeof ui);
+    ui.m = m;
+    ui.table_h = 10;
+    alloc(m, 1000, 4, 200, 0x2000, 0);
+    alloc(m, 2000, 7, 50, 0x2800, 0);
+
+    uint32_t beta = model_stack_site(m, 4);
+    view_tree_open(&ui, beta);
+    view_tree_rebuild(&ui);
+    /* main -> run -> beta, main -> other -> beta */
+    assert_int_equal(ui.tree.n_vis, 5);
+    const struct model_tree *t = &ui.tree.tree;
+    assert_string_equal(t->nodes[ui.tree.vis[0]].frame->function, "main");
+    assert_int_equal(t->nodes[ui.tree.vis[0]].incl_bytes, 250);
+    assert_string_equal(t->nodes[ui.tree.vis[1]].frame->function, "run");
+    view_tree_prefix(t, ui.tree.vis[0], 0, 0, pre, sizeof pre);
+    assert_string_equal(pre, "\u25be ");
+    view_tree_prefix(t, ui.tree.vis[1], 0, 0, pre, sizeof pre);
+    assert_string_equal(pre, "\u251c\u2500\u25be ");
+    view_tree_prefix(t, ui.tree.vis[2], 0, 0, pre, sizeof pre);
+    assert_string_equal(pre, "\u2502 \u2514\u2500  ");
+    view_tree_prefix(t, ui.tree.vis[2], 0, 1, pre, sizeof pre);
+    assert_string_equal(pre, "| `-  ");
+    view_tree_prefix(t, ui.tree.vis[3], 1, 1, pre, sizeof pre);
+    assert_string_equal(pre, "`-+ ");
+
+    /* the cursor on "other"; collapse "run"; new data: the cursor stays on "other" */
+    view_tree_move(&ui, 3, 1);
+    assert_string_equal(t->nodes[ui.tree.vis[ui.tree.sel]].frame->function, "other");
+    view_tree_move(&ui, 1, 1);
+    assert_int_equal(ui_act_tree_collapse(&ui, '-'), KEYS_REQUERY);
+    view_tree_rebuild(&ui);
+    assert_int_equal(ui.tree.n_vis, 4);
+    view_tree_move(&ui, 2, 1);
+    alloc(m, 3000, 3, 10, 0x3000, 0); /* another site: the tree of beta is unchanged */
+    view_tree_rebuild(&ui);
+    t = &ui.tree.tree;
+    assert_string_equal(t->nodes[ui.tree.vis[ui.tree.sel]].frame->function, "other");
+    assert_int_equal(ui.tree.n_vis, 4);
+
+    /* bottom-up: beta first */
+    ui_act_tree_flip(&ui, 'b');
+    view_tree_rebuild(&ui);
+    t = &ui.tree.tree;
+    assert_string_equal(t->nodes[ui.tree.vis[0]].frame->function, "beta");
+
+    view_tree_free(&ui);
+    model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sites),
+        cmocka_unit_test(test_tree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
