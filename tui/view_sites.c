@@ -367,8 +367,12 @@ static void draw_detail(struct ui *ui, int y)
     char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[64];
     uint32_t site = view_sites_selected(ui);
     if (site == MODEL_NONE) {
-        const char *s = ui->sites.n_lines ? "" : ui->sites.filter[0] ? "no site matches the filter"
-                                                                     : "no allocation sites yet";
+        const char *s = ui->sites.n_lines          ? ""
+                        : ui->sites.filter[0]       ? "no site matches the filter"
+                        : ui->leaks                 ? "no leaks: nothing allocated is live at the end"
+                        : ui->temporaries           ? "no short-lived allocations"
+                        : model_site_count(ui->m)   ? "no site has live bytes or allocations here"
+                                                    : "no allocation sites yet";
         view_ctx_put(y, 0, s, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
         return;
     }
