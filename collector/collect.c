@@ -46,7 +46,6 @@
 #define NODES_CHUNK 50000u
 #define HISTORY_CHUNK 20000u
 
-void core_shutdown(uint32_t reason, int32_t status); /* core.c */
 
 struct staged {
     struct ring_event ev;
@@ -654,11 +653,6 @@ static uint64_t read_rss(void)
     return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static void exit_status_cb(int status, void *arg)
-{
-    core_shutdown(WIRE_END_EXIT, status);
-}
-
 static void tick(int64_t now)
 {
     size_t n;
@@ -752,8 +746,6 @@ static void final_messages(void)
 
 static void *collect_main(void *arg)
 {
-    int exit_hooked = 0;
-
     track_guard = 1;
     pthread_setname_np(pthread_self(), "heapline");
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
@@ -761,13 +753,6 @@ static void *collect_main(void *arg)
         size_t n = drain(C.ticks % 16 == 0);
         int64_t now = core_now();
 
-        if (!exit_hooked && now > 3000000) {
-            /* main() runs by now: an on_exit handler registered after libc's
-             * own exit handler runs before the libraries' destructors and
-             * learns the exit status */
-            exit_hooked = 1;
-            on_exit(exit_status_cb, NULL);
-        }
         if (!atomic_load_explicit(&core_on, memory_order_relaxed) && core_disabled_reason() &&
             !C.disabled_sent) {
             C.disabled_sent = 1;
@@ -905,4 +890,5 @@ void collect_atfork_child(void)
     if (C.server_on)
         server_atfork_child();
     C.server_on = 0;
+    symbols_forget();
 }

@@ -8,6 +8,7 @@
  */
 #include "core.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -258,10 +259,7 @@ __attribute__((constructor(101))) static void core_ctor(void)
     track_guard = 0;
 }
 
-/* Called by collect.c's on_exit handler (with the exit status) or by the
- * destructor, whichever runs first. */
-void core_shutdown(uint32_t reason, int32_t status);
-void core_shutdown(uint32_t reason, int32_t status)
+static void core_shutdown(uint32_t reason, int32_t status)
 {
     int guard = track_guard;
 
@@ -273,7 +271,45 @@ void core_shutdown(uint32_t reason, int32_t status)
     track_guard = guard;
 }
 
+/* The exit status, for END. An on_exit handler learns it; it must be
+ * registered after libc registered its own exit handler (which runs the
+ * libraries' destructors, ours included), that is when main() starts: hence
+ * the wrapper of __libc_start_main below. The handler only records the status:
+ * the program's static destructors, which run after it, may still free. */
+static int exit_status;
+
+static void exit_status_cb(int status, void *arg)
+{
+    exit_status = status;
+}
+
+typedef int main_fn(int, char **, char **);
+static main_fn *real_main;
+
+static int main_wrapper(int argc, char **argv, char **envp)
+{
+    on_exit(exit_status_cb, NULL);
+    return real_main(argc, argv, envp);
+}
+
+__attribute__((visibility("default"))) int __libc_start_main(main_fn *main, int argc,
+                                                             char **argv, void (*init)(void),
+                                                             void (*fini)(void),
+                                                             void (*rtld_fini)(void),
+                                                             void *stack_end);
+int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
+                      void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void),
+                void *) = dlsym(RTLD_NEXT, "__libc_start_main");
+
+    if (!real)
+        _exit(127);
+    real_main = main;
+    return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
 __attribute__((destructor(101))) static void core_dtor(void)
 {
-    core_shutdown(WIRE_END_EXIT, 0);
+    core_shutdown(WIRE_END_EXIT, exit_status);
 }

@@ -250,3 +250,13 @@ void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_modul
     }
     inlined(m, pc, f, f->function);
 }
+
+void symbols_forget(void)
+{
+    dwfl = NULL;
+    seen = NULL;
+    seen_cap = seen_n = 0;
+    next_module = 1;
+    n_names = 0;
+    demangle = NULL;
+}

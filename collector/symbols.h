@@ -32,7 +32,8 @@ int symbols_first(uint64_t ip);
  * (send the MODULE first), else NULL. Strings stay valid until the next call. */
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
 
-/* Modules already described, for a client that attaches later: nothing to do,
- * MODULE messages are kept in the collector's definition log. */
+/* Fork child: forgets everything (the parent's state is left untouched in
+ * the child's copy of memory, never freed). */
+void symbols_forget(void);
 
 #endif
