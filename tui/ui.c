@@ -853,6 +853,8 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
             do {
                 n = source_read(src, m, READ_BATCH);
             } while (n > 0 && view_ctx_now_ms() < deadline);
+            if (ui->view == VIEW_OBJECTS && view_objects_poll(ui))
+                dirty = 1;
             int st = source_state(src);
             if (st != ui->src_state) {
                 ui->src_state = st;

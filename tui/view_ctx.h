@@ -82,6 +82,10 @@ struct view_objects {
     int sel, top;
     int from_view; /* where Esc goes back to */
     int valid;
+    int live;          /* the list comes from the collector (REQ_OBJECTS), not the model */
+    int req_id;        /* the request whose answer is awaited, 0 none */
+    uint64_t resp_seq; /* model_last_response() seq already seen */
+    int waiting;
 };
 
 struct ui {

@@ -15,15 +15,70 @@
 
 #include "keys.h"
 #include "model.h"
+#include "source.h"
 #include "view_ctx.h"
 #include "view_sites.h"
 #include "widget.h"
 
 #define MAX_OBJECTS 10000u
 
+#define LIVE_OBJECTS 1000u /* asked of the collector */
+#define MAX_SITE_STACKS 4096u
+
+uint32_t view_objects_site_stacks(const struct model *m, uint32_t site, uint32_t *out,
+                                  uint32_t max)
+{
+    uint32_t n = 0, misses = 0;
+    for (uint32_t id = 1; misses < 4096 && n < max && id < UINT32_MAX; id++) {
+        uint32_t s = model_stack_site(m, id);
+        if (s == MODEL_NONE) {
+            misses++;
+            continue;
+        }
+        misses = 0;
+        if (s == site)
+            out[n++] = id;
+    }
+    return n;
+}
+
+int view_objects_poll(struct ui *ui)
+{
+    struct view_objects *v = &ui->objects;
+    const struct model_response *r = model_last_response(ui->m);
+    if (!v->waiting || !r || r->seq == v->resp_seq)
+        return 0;
+    v->resp_seq = r->seq;
+    if ((int)r->id != v->req_id)
+        return 0;
+    v->waiting = 0;
+    if (r->status != 0) {
+        view_ctx_message(ui, "objects: %s", r->message ? r->message : "the collector refused");
+        return 1;
+    }
+    struct model_object *copy = NULL;
+    if (r->n_objects) {
+        copy = malloc(r->n_objects * sizeof *copy);
+        if (!copy) {
+            view_ctx_message(ui, "out of memory");
+            return 1;
+        }
+        memcpy(copy, r->objects, r->n_objects * sizeof *copy);
+    }
+    free(v->objs);
+    v->objs = copy;
+    v->n = (int)r->n_objects;
+    v->total = r->total;
+    v->valid = 1;
+    view_objects_move(ui, 0, 0);
+    return 1;
+}
+
 void view_objects_refresh(struct ui *ui)
 {
     struct view_objects *v = &ui->objects;
+    if (v->live)
+        return; /* the collector's answer stands until asked again */
     struct model_object *objs = NULL;
     uint64_t total = 0;
     int n = model_objects(ui->m, v->site, view_ctx_cursor_time(ui), MAX_OBJECTS, &objs, &total);
@@ -85,7 +140,9 @@ void view_objects_draw(struct ui *ui, int y, int h)
         int li = v->top + i;
         if (li >= v->n) {
             view_ctx_put(y + 2 + i, 0,
-                         li == 0 && i == 0 ? "  (no live objects known for this site)" : "",
+                         li == 0 && i == 0 ? (v->waiting ? "  asking the collector..."
+                                                         : "  (no live objects known for this site)")
+                                           : "",
                          ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
             continue;
         }
@@ -130,10 +187,30 @@ int ui_act_open_objects(struct ui *ui, int key)
         view_ctx_message(ui, "select a site first");
         return KEYS_REDRAW;
     }
-    ui->objects.from_view = ui->view;
-    ui->objects.site = site;
-    ui->objects.sel = ui->objects.top = 0;
+    struct view_objects *v = &ui->objects;
+    v->from_view = ui->view;
+    v->site = site;
+    v->sel = v->top = 0;
+    v->live = 0;
+    v->waiting = 0;
     ui->view = VIEW_OBJECTS;
+    /* a running program: ask the collector (it knows objects from before an attach) */
+    if (ui->src && ui->src_state == SOURCE_OPEN && source_kind(ui->src) != SOURCE_FILE) {
+        uint32_t *stacks = malloc(MAX_SITE_STACKS * sizeof *stacks);
+        uint32_t n = stacks ? view_objects_site_stacks(ui->m, site, stacks, MAX_SITE_STACKS) : 0;
+        int id = n ? source_request_objects(ui->src, stacks, n, LIVE_OBJECTS) : -1;
+        free(stacks);
+        if (id > 0) {
+            v->live = 1;
+            v->waiting = 1;
+            v->req_id = id;
+            v->resp_seq = model_last_response(ui->m) ? model_last_response(ui->m)->seq : 0;
+            free(v->objs);
+            v->objs = NULL;
+            v->n = 0;
+            v->total = 0;
+        }
+    }
     return KEYS_REQUERY;
 }
 
