@@ -153,7 +153,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
     job->params.max_depth = max_depth ? max_depth : 10;
     job->params.max_fanout = max_fanout ? max_fanout : 64;
     job->params.max_roots = job->params.max_fanout;
-    job->params.extra_levels = 1;
+    job->params.extra_levels = 0; /* shortest chains only */
     /* this thread's stack is the collector's (the child runs on a copy of it):
      * what it holds is the request, not the program's references */
     for (size_t i = 0; i < src->n_stacks; i++) {
@@ -348,6 +348,8 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     res.pause_ns = job->pause_ns;
     res.n_blocks = hdr->st.n_blocks;
     res.heap_bytes = hdr->st.heap_bytes;
+    res.prep_ns = hdr->st.prep_ns;
+    res.chain_ns = hdr->st.first_root_ns;
     /* too big for the caller's buffer: keep a prefix (still a valid tree) */
     while ((rc = scanmsg_encode(b, job->req_id, &res, nodes, n)) == WIRE_ENOSPACE && n > 1) {
         n /= 2;

@@ -391,7 +391,7 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
 {
     uint64_t t0 = now_ns(), t1;
     uint32_t max_depth = p->max_depth ? p->max_depth : 10;
-    uint32_t extra = p->extra_levels ? p->extra_levels : 1;
+    uint32_t extra = p->extra_levels;
     uint32_t root_level = 0; /* level (1-based hops) of the first root; 0: none */
     size_t cap = src->n_blocks;
     size_t blocks_bytes = cap * sizeof(struct blk);

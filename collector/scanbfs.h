@@ -31,7 +31,7 @@ enum scanbfs_kind {
 #define SCANBFS_UNREACHABLE 1u   /* fully explored, no root holds the target: leaked */
 #define SCANBFS_DEPTH_LIMIT 2u   /* the last level's nodes were not scanned */
 #define SCANBFS_FANOUT_LIMIT 4u  /* some holders were left out (fan-out or root limit) */
-#define SCANBFS_STOPPED_EARLY 8u /* stopped one level after the first root */
+#define SCANBFS_STOPPED_EARLY 8u /* stopped extra_levels after the level of the first root */
 
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
@@ -56,7 +56,7 @@ struct scanbfs_params {
     uint32_t max_depth;  /* hops; 0 means 10 */
     uint32_t max_fanout; /* heap holders added per level; 0 means 64 */
     uint32_t max_roots;  /* root nodes in all; 0 means max_fanout */
-    uint32_t extra_levels; /* levels still scanned after the first root (default 1) */
+    uint32_t extra_levels; /* levels still scanned after the level of the first root */
     uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
     uint32_t no_simd;          /* tests: the portable loop even where AVX2 is there */
 };

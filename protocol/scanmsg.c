@@ -47,7 +47,7 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
         n = SCANMSG_MAX_NODES;
     b->overflow = 0;
     msgpack_packer_init(&pk, b, scanmsg_write);
-    msgpack_pack_array(&pk, 13);
+    msgpack_pack_array(&pk, 15);
     msgpack_pack_int(&pk, WIRE_RESPONSE);
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
@@ -76,6 +76,8 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
         pack_wstr(&pk, nd->module);
         msgpack_pack_uint64(&pk, nd->module_offset);
     }
+    msgpack_pack_uint64(&pk, r->prep_ns);
+    msgpack_pack_uint64(&pk, r->chain_ns);
     if (b->overflow) {
         b->len = mark;
         b->overflow = 0;
@@ -205,6 +207,8 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
         return WIRE_ECORRUPT; /* node 0, the target, is always there */
     r->nodes.items = e[12].via.array.ptr;
     r->nodes.n = e[12].via.array.size;
+    if (raw->via.array.size >= 15 && (rd_u64(&e[13], &r->prep_ns) || rd_u64(&e[14], &r->chain_ns)))
+        return WIRE_ECORRUPT;
     for (uint32_t i = 0; i < n; i++)
         if (node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, &nd)) {
             memset(r, 0, sizeof(*r));

@@ -2,7 +2,7 @@
  * scanmsg.h - the payload of a RESPONSE to WIRE_REQ_SCAN: backreference chains.
  *
  *  RESPONSE [13, request_id, 0, 3, target, flags, levels, duration_ns, bytes_scanned,
- *            pause_ns, n_blocks, heap_bytes, [node, node, ...]]
+ *            pause_ns, n_blocks, heap_bytes, [node, node, ...], prep_ns, chain_ns]
  *  node:    kind, address, size, offset, to, interior, id, inbound, level,
  *           symbol, module, module_offset                          (12 items each)
  *
@@ -36,7 +36,7 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_UNREACHABLE 1u   /* fully explored, no root holds the target: leaked */
 #define SCANMSG_DEPTH_LIMIT 2u   /* stopped at the depth limit */
 #define SCANMSG_FANOUT_LIMIT 4u  /* some holders left out by the fan-out limit */
-#define SCANMSG_STOPPED_EARLY 8u /* stopped one level after the shortest chain */
+#define SCANMSG_STOPPED_EARLY 8u /* stopped after the level of the shortest chains */
 
 #define SCANMSG_NODE_ITEMS 12u
 #define SCANMSG_MAX_NODES 100000u
@@ -49,6 +49,8 @@ struct scanmsg_result {
     uint64_t pause_ns;      /* the program's pause for fork() */
     uint64_t n_blocks, heap_bytes;
     struct wire_list nodes; /* decode side: validated 12-tuples */
+    uint64_t prep_ns;       /* collecting and sorting the blocks (0: not sent) */
+    uint64_t chain_ns;      /* from the start to the first full chain (0: none) */
 };
 
 struct scanmsg_node {

@@ -33,6 +33,7 @@
 #define BACKREFS_REQ_OBJECTS 1
 #define BACKREFS_REQ_SCAN 2
 #define BACKREFS_MAX_OBJECTS 64
+#define BACKREFS_TEXT_HOLDERS 20 /* holders listed in text when no chain reaches a root */
 
 struct conn {
     int fd;
@@ -306,6 +307,11 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
         else
             fputs("no root found within the limits\n", out);
         for (uint32_t i = 1; i < count; i++) {
+            if (i > BACKREFS_TEXT_HOLDERS) {
+                fprintf(out, "  ... %" PRIu32 " more holders (--json or --dot lists them)\n",
+                        count - i);
+                break;
+            }
             if (scanmsg_node_at(r, i, &nd) || scanmsg_node_at(r, nd.to, &to))
                 continue;
             fputs("  held by ", out);

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -143,6 +144,46 @@ NOINLINE static int build(const char *scenario, const char *lib)
         b[5] = a;
         s_keep[0] = a;
         s_keep[1] = b;
+    } else if (!strcmp(scenario, "big")) {
+        /* LIB is a size in MB: blocks of 16..496 bytes holding random words
+         * and a pointer to a random block each (one inbound reference a
+         * block on average); a chain of 4 blocks from g_chain to p0 */
+        size_t want = (size_t)atol(lib) << 20, total = 0, n = 0, cap = want / 16 + 16;
+        uint64_t x = 88172645463325252ull;
+        void ***all = malloc(cap * sizeof(*all));
+        while (total < want && n < cap) {
+            size_t sz;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            sz = 16 + (x % 31) * 16;
+            all[n++] = malloc(sz);
+            total += sz;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t *w = (uint64_t *)all[i];
+            size_t words = malloc_usable_size(w) / 8;
+            for (size_t k = 2; k < words && k < 62; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                w[k] = x & 0xffffffffffffull;
+            }
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            w[0] = (uint64_t)(uintptr_t)all[x % n];
+            w[1] = 0;
+        }
+        {
+            void **chain[5];
+            for (int k = 0; k < 5; k++) {
+                size_t j = n / 5 * k;
+                while (malloc_usable_size(all[j]) < 32)
+                    j++;
+                chain[k] = all[j];
+            }
+            for (int k = 1; k < 5; k++)
+                chain[k][2] = chain[k - 1];
+            g_chain = chain[4];
+            s_keep[0] = chain[0];
+        }
+        free(all);
+        printf("big: %zu blocks, %zu MB\n", n, total >> 20);
     } else {
         fprintf(stderr, "unknown scenario %s\n", scenario);
         return 1;
