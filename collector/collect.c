@@ -355,22 +355,22 @@ static void batch_flush(void)
     C.batch_thread = C.batch_tag = UINT32_MAX;
 }
 
+/* apply() makes room for one event's entries first (APPLY_MAX), so a batch
+ * never splits between an event and the THREAD/TAG entries it relies on. */
+#define APPLY_MAX 8
+
 static void batch_push(const struct wire_event *e)
 {
-    if (C.n_batch + 3 > BATCH_MAX)
-        batch_flush();
     if (C.n_batch == 0)
         C.batch_base = e->time;
     C.batch[C.n_batch++] = *e;
 }
 
-static void batch_context(uint32_t thread, uint32_t tag, int with_tag)
+static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
 {
-    if (C.n_batch + 3 > BATCH_MAX)
-        batch_flush();
+    if (C.n_batch == 0)
+        C.batch_base = time;
     if (thread != C.batch_thread) {
-        if (C.n_batch == 0)
-            C.batch_base = 0;
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         C.batch_thread = thread;
     }
@@ -435,12 +435,14 @@ static void apply(const struct staged *s)
     const struct ring_event *ev = &s->ev;
     struct live_entry *e;
 
+    if (C.n_batch + APPLY_MAX > BATCH_MAX)
+        batch_flush();
     switch (ev->op) {
     case RING_ALLOC: {
         struct wire_event w = {.op = WIRE_OP_ALLOC, .time = ev->time, .addr = ev->addr,
                                .size = ev->size, .stack = ev->stack};
 
-        batch_context(s->thread, ev->tag, 1);
+        batch_context(s->thread, ev->tag, 1, ev->time);
         evict(ev->addr, ev->time);
         insert(ev->addr, ev->size, ev->stack, ev->time, s->thread, ev->tag);
         note_alloc(ev->stack, ev->size);
@@ -451,7 +453,7 @@ static void apply(const struct staged *s)
         e = live_find(ev->addr);
         if (!e || e->time > ev->time)
             break; /* unknown block, or a straggler of an evicted incarnation */
-        batch_context(s->thread, 0, 0);
+        batch_context(s->thread, 0, 0, ev->time);
         note_free(e);
         live_remove(e);
         emit_free(ev->addr, ev->time);
@@ -462,7 +464,7 @@ static void apply(const struct staged *s)
         struct wire_event w = {.op = WIRE_OP_REALLOC, .time = ev->time, .addr = ev->addr,
                                .old_addr = ev->old_addr, .size = ev->size, .stack = ev->stack};
 
-        batch_context(s->thread, ev->tag, 1);
+        batch_context(s->thread, ev->tag, 1, ev->time);
         e = live_find(ev->old_addr);
         old_live = e && e->time <= t0;
         if (ev->addr != ev->old_addr)
