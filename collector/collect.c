@@ -121,7 +121,7 @@ int collect_alive(void)
 
 struct encode_buf *collect_scratch(void)
 {
-    encode_init(&C.sb, C.scratch, OUT_CAP);
+    encode_init(&C.sb, C.scratch, WIRE_MAX_MESSAGE); /* a reader's bound */
     return &C.sb;
 }
 

@@ -31,8 +31,9 @@ void collect_atfork_child(void);
 typedef void collect_send_fn(void *arg, const char *bytes, size_t n);
 void collect_attach_burst(collect_send_fn *send, void *arg);
 
-/* The collector's scratch encode buffer (WIRE_MAX_MESSAGE bytes) for
- * responses, reset to empty. Collector thread. */
+/* The collector's scratch encode buffer for responses, reset to empty; its
+ * capacity is WIRE_MAX_MESSAGE, so whatever fits is readable. Collector
+ * thread. */
 struct encode_buf *collect_scratch(void);
 
 #endif
