@@ -880,6 +880,19 @@ void collect_stop(uint32_t reason, int32_t status)
         core_say("collector thread did not stop in time; the recording may lack its end");
 }
 
+void collect_crash(int sig)
+{
+    struct timespec ts = {0, 1000000};
+
+    if (!atomic_load(&C.alive) || pthread_equal(pthread_self(), C.thread))
+        return;
+    C.end_reason = WIRE_END_SIGNAL;
+    C.end_status = sig;
+    atomic_store(&C.stop, 1);
+    for (int i = 0; i < 2000 && atomic_load(&C.alive); i++)
+        nanosleep(&ts, NULL);
+}
+
 void collect_atfork_child(void)
 {
     /* The parent's collector thread does not exist here. Close its outputs

@@ -19,6 +19,11 @@ int collect_start(const char *record_path, const char *socket_path, const char *
  * the outputs. Waits at most a few seconds. Any thread but the collector. */
 void collect_stop(uint32_t reason, int32_t status);
 
+/* A fatal signal on an application thread: asks the collector thread to
+ * finish the outputs with END(WIRE_END_SIGNAL, sig) and waits for it, at most
+ * two seconds. Async-signal-safe (flags, nanosleep). */
+void collect_crash(int sig);
+
 /* Nonzero while the collector thread runs. Async-signal-safe. */
 int collect_alive(void);
 

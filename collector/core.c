@@ -183,6 +183,40 @@ static void core_start(void)
     atomic_store(&core_on, 1);
 }
 
+/* Fatal signals whose disposition is the default: finish the recording with
+ * END(signal), then die of the signal as the program would have. A handler
+ * the program installs later simply replaces ours. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+                                    SIGTERM, SIGINT, SIGHUP};
+
+static void fatal_handler(int sig)
+{
+    int saved = errno;
+
+    track_guard = 1;
+    atomic_store(&core_on, 0);
+    collect_crash(sig);
+    signal(sig, SIG_DFL);
+    errno = saved;
+    raise(sig);
+}
+
+static void install_fatal_handlers(void)
+{
+    for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
+        struct sigaction old, sa;
+
+        if (sigaction(fatal_signals[i], NULL, &old) < 0 || old.sa_handler != SIG_DFL ||
+            (old.sa_flags & SA_SIGINFO))
+            continue;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = fatal_handler;
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        sigaction(fatal_signals[i], &sa, NULL);
+    }
+}
+
 static void atfork_prepare(void)
 {
     if (atomic_load(&scan_forking))
@@ -256,6 +290,8 @@ __attribute__((constructor(101))) static void core_ctor(void)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
     core_start();
+    if (started)
+        install_fatal_handlers();
     track_guard = 0;
 }
 
