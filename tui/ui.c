@@ -740,6 +740,10 @@ static void update_rate(struct ui *ui, int64_t now)
         return;
     }
     int64_t dt = now - ui->ev_prev_ms;
+    if (ui->src_state == SOURCE_DONE || ui->src_state == SOURCE_FAILED) {
+        ui->ev_rate = 0; /* nothing more comes */
+        return;
+    }
     if (dt < 1000)
         return;
     ui->ev_rate = (double)(s->events - ui->ev_prev) * 1000.0 / (double)dt;

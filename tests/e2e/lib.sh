@@ -31,7 +31,7 @@ e2e_start() {
     shift 3
     E2E_SESSION=$name
     T kill-session -t "$name" 2>/dev/null || true
-    T new-session -d -s "$name" -x "$w" -y "$h" \
+    T new-session -d -s "$name" -x "$w" -y "$h" -c "${E2E_CWD:-$PWD}" \
         "env LANG=${E2E_LANG:-C.UTF-8} LC_ALL=${E2E_LANG:-C.UTF-8} $*; echo \"heapline-exit=\$?\"; exec sleep 3600"
     T set-option -t "$name" -g status off >/dev/null 2>&1 || true
 }

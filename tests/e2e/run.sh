@@ -33,7 +33,9 @@ pass() { echo "  ok    $*"; }
 
 # ---- the program and its recording ----
 ${CC:-cc} -O0 -g -fno-omit-frame-pointer -Icollector tests/e2e/e2e_target.c -o "$TMP/e2e_target"
-REC=$TMP/rec.heapline
+REC=$TMP/e2e.heapline
+# the TUIs run in $TMP, so titles show short names (the screens go to the README)
+export E2E_CWD=$TMP
 "$HL" record -o "$REC" -- "$TMP/e2e_target" >/dev/null 2>"$TMP/record.err" ||
     { cat "$TMP/record.err" >&2; e2e_fail "heapline record failed"; }
 
@@ -78,7 +80,7 @@ echo "e2e: recording: live at end $END_LIVE B, peak $PEAK B"
 
 # ---- replay at 80x24 ----
 echo "e2e: replay 80x24"
-e2e_start r80 80 24 "$HL" replay "$REC"
+e2e_start r80 80 24 "$HL" replay e2e.heapline
 e2e_wait_for "heapline  replay"
 e2e_wait_for "end of recording"
 e2e_wait_for "config_alloc"
@@ -196,7 +198,7 @@ pass "q quits and the terminal is restored"
 
 # ---- replay at 160x50 ----
 echo "e2e: replay 160x50"
-e2e_start r160 160 50 "$HL" replay "$REC"
+e2e_start r160 160 50 "$HL" replay e2e.heapline
 e2e_wait_for "end of recording"
 e2e_wait_for "heap $(human "$END_LIVE") ($(exact "$END_LIVE") B)"
 e2e_assert_screen "leak_alloc"
@@ -227,7 +229,7 @@ pass "160x50 tree, help, quit"
 
 # ---- resize ----
 echo "e2e: resize"
-e2e_start rz 80 24 "$HL" replay "$REC"
+e2e_start rz 80 24 "$HL" replay e2e.heapline
 e2e_wait_for "end of recording"
 T resize-window -t rz -x 120 -y 40
 e2e_wait_for "allocs/s"
@@ -240,7 +242,7 @@ pass "resize redraws at the new size"
 
 # ---- ASCII fallback and NO_COLOR ----
 echo "e2e: ASCII and NO_COLOR"
-e2e_start asc 80 24 HEAPLINE_ASCII=1 NO_COLOR=1 "$HL" replay "$REC"
+e2e_start asc 80 24 HEAPLINE_ASCII=1 NO_COLOR=1 "$HL" replay e2e.heapline
 e2e_wait_for "end of recording"
 e2e_wait_for "config_alloc"
 no_wide_chars || e2e_fail "HEAPLINE_ASCII=1 still draws non-ASCII characters"
@@ -255,7 +257,7 @@ e2e_wait_re '`-'
 no_wide_chars || e2e_fail "ASCII tree guides expected"
 e2e_keys q
 e2e_assert_restored 0
-E2E_LANG=C e2e_start clang 80 24 "$HL" replay "$REC"
+E2E_LANG=C e2e_start clang 80 24 "$HL" replay e2e.heapline
 e2e_wait_for "config_alloc"
 no_wide_chars || e2e_fail "LANG=C: the TUI should fall back to ASCII"
 e2e_keys q
@@ -264,7 +266,7 @@ pass "ASCII fallback (HEAPLINE_ASCII=1 and a non-UTF-8 locale), NO_COLOR"
 
 # ---- heapline run: live ----
 echo "e2e: run"
-e2e_start live 80 24 "$HL" run -- "$TMP/e2e_target" slow
+e2e_start live 80 24 "$HL" run -- ./e2e_target slow
 e2e_wait_for "heapline  live"
 e2e_wait_for "config_alloc" 20
 e2e_wait_for "cache_alloc" 20
