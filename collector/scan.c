@@ -36,7 +36,8 @@ _Static_assert((int)SCANBFS_HEAP == (int)SCANMSG_HEAP && (int)SCANBFS_GLOBAL == 
 _Static_assert(SCANBFS_UNREACHABLE == SCANMSG_UNREACHABLE &&
                    SCANBFS_DEPTH_LIMIT == SCANMSG_DEPTH_LIMIT &&
                    SCANBFS_FANOUT_LIMIT == SCANMSG_FANOUT_LIMIT &&
-                   SCANBFS_STOPPED_EARLY == SCANMSG_STOPPED_EARLY,
+                   SCANBFS_STOPPED_EARLY == SCANMSG_STOPPED_EARLY &&
+                   SCANBFS_UNREADABLE == SCANMSG_UNREADABLE,
                "flags");
 
 #define SCAN_MAGIC 0x5343414eu /* "SCAN" */
@@ -91,7 +92,7 @@ static void write_all(int fd, const void *p, size_t n)
 static void scan_child(struct scan_job *job, const struct scan_source *src, int wfd,
                        pid_t parent)
 {
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+    static const int fatal[] = {SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
     struct scan_child_hdr hdr;
     struct scanbfs_root *roots;
     struct scanbfs_node *nodes;
@@ -119,6 +120,9 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
     if (roots == MAP_FAILED || nodes == MAP_FAILED) {
         hdr.status = -ENOMEM;
     } else {
+        job->params.own[0].lo = (uint64_t)(uintptr_t)roots;
+        job->params.own[0].hi = (uint64_t)(uintptr_t)(roots + cap_roots);
+        job->params.n_own = 1;
         n_roots = scanroots_clip(job->roots.roots, job->roots.n_roots, roots, cap_roots);
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
     }
@@ -154,6 +158,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
     job->params.max_fanout = max_fanout ? max_fanout : 64;
     job->params.max_roots = job->params.max_fanout;
     job->params.extra_levels = 0; /* shortest chains only */
+    job->params.catch_faults = 1;  /* set in the child only: scan_child() runs the search */
     /* this thread's stack is the collector's (the child runs on a copy of it):
      * what it holds is the request, not the program's references */
     for (size_t i = 0; i < src->n_stacks; i++) {

@@ -15,6 +15,9 @@
 #include "scanbfs.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -53,6 +56,10 @@ struct bfs {
     uint32_t roots;     /* root nodes in all */
     uint32_t max_fanout, max_roots;
     uint32_t flags;
+    /* scan_level()'s cursor: survives a fault's siglongjmp */
+    volatile int phase;   /* 0 roots, 1 blocks */
+    volatile size_t cur;
+    volatile uint64_t faults;
 };
 
 static uint64_t now_ns(void)
@@ -176,6 +183,26 @@ static long find_block(const struct bfs *s, uint64_t addr)
     if (addr == s->blocks[lo].addr || addr - s->blocks[lo].addr < s->blocks[lo].size)
         return (long)lo;
     return -1;
+}
+
+/* Blocks overlapping [lo, hi) get size 0 (never scanned): a stale table
+ * entry (freed and unmapped since) whose range the scan's own mmap()s reuse
+ * would otherwise make this search read its own arrays of addresses. */
+static void exclude_range(struct bfs *s, uint64_t lo, uint64_t hi)
+{
+    size_t a = 0, b = s->n_blocks;
+
+    while (a < b) { /* first block with addr >= lo */
+        size_t mid = a + (b - a) / 2;
+        if (s->blocks[mid].addr < lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a > 0 && s->blocks[a - 1].addr + s->blocks[a - 1].size > lo)
+        a--;
+    for (; a < s->n_blocks && s->blocks[a].addr < hi; a++)
+        s->blocks[a].size = 0;
 }
 
 /* ---- the frontier ---- */
@@ -364,25 +391,57 @@ static scan_words_fn *pick_scan_words(const struct scanbfs_params *p)
     return scan_words;
 }
 
+/* Fault recovery (catch_faults): the live table lags the program by the
+ * events not yet drained, so a block freed just before the fork may be
+ * unmapped (large blocks are munmap()ed at once). A SIGSEGV/SIGBUS while
+ * reading a range jumps back to scan_level(), which skips that range. The
+ * cursor lives in the struct (volatile) so it survives the jump. */
+static sigjmp_buf *fault_jmp;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    if (fault_jmp)
+        siglongjmp(*fault_jmp, 1);
+    _exit(128 + sig);
+}
+
 static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n_roots)
 {
     const struct scanbfs_params *p = s->p;
-    scan_words_fn *scan = pick_scan_words(p);
+    scan_words_fn *volatile scan = pick_scan_words(p);
+    sigjmp_buf jb;
 
-    for (size_t i = 0; i < n_roots; i++) {
-        uint64_t lo = (roots[i].lo + 7) & ~(uint64_t)7, hi = roots[i].hi & ~(uint64_t)7;
+    s->phase = 0;
+    s->cur = 0;
+    if (p->catch_faults) {
+        if (sigsetjmp(jb, 1)) {
+            s->faults++;
+            s->cur++;
+        }
+        fault_jmp = &jb;
+    }
+    for (; s->phase == 0 && s->cur < n_roots; s->cur++) {
+        const struct scanbfs_root *r = &roots[s->cur];
+        uint64_t lo = (r->lo + 7) & ~(uint64_t)7, hi = r->hi & ~(uint64_t)7;
         if (hi <= lo)
             continue;
         if (p->skip_hi > p->skip_lo && lo < p->skip_hi && p->skip_lo < hi)
             continue;
-        scan(s, lo, hi, roots[i].kind, roots[i].id, 0, roots[i].lo);
+        scan(s, lo, hi, r->kind, r->id, 0, r->lo);
     }
-    for (size_t b = 0; b < s->n_blocks; b++) {
+    if (s->phase == 0) {
+        s->phase = 1;
+        s->cur = 0;
+    }
+    for (; s->cur < s->n_blocks; s->cur++) {
+        size_t b = s->cur;
         uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
         uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
         if (hi > lo)
             scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
     }
+    fault_jmp = NULL;
 }
 
 int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
@@ -430,6 +489,19 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         return -ENOMEM;
     }
 
+    if (p->catch_faults) {
+        struct sigaction sa;
+        sigset_t faults;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_fault;
+        sa.sa_flags = SA_NODEFER;
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGBUS, &sa, NULL);
+        sigemptyset(&faults);
+        sigaddset(&faults, SIGSEGV);
+        sigaddset(&faults, SIGBUS);
+        sigprocmask(SIG_UNBLOCK, &faults, NULL);
+    }
     s->blocks = a;
     s->cap_blocks = cap;
     src->for_each_block(src->ctx, collect_block, s);
@@ -444,6 +516,17 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     t1 = now_ns();
     st->prep_ns = t1 - t0;
 
+    exclude_range(s, (uint64_t)(uintptr_t)a, (uint64_t)(uintptr_t)a + blocks_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)tmp, (uint64_t)(uintptr_t)tmp + blocks_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)hist, (uint64_t)(uintptr_t)hist + hist_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s->visited,
+                  (uint64_t)(uintptr_t)s->visited + visited_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + fr_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
+    exclude_range(s, (uint64_t)(uintptr_t)nodes,
+                  (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
+    for (uint32_t i = 0; i < p->n_own && i < 4; i++)
+        exclude_range(s, p->own[i].lo, p->own[i].hi);
     tb = find_block(s, p->target);
     if (tb < 0) {
         unmap(a, blocks_bytes);
@@ -501,6 +584,9 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     if (!s->roots && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))
         s->flags |= SCANBFS_UNREACHABLE;
     st->flags = s->flags;
+    st->faults = s->faults;
+    if (s->faults)
+        st->flags |= SCANBFS_UNREADABLE;
     *n_nodes = s->n_nodes;
 
     unmap(a, blocks_bytes);

@@ -31,6 +31,7 @@ enum scanbfs_kind {
 #define SCANBFS_UNREACHABLE 1u   /* fully explored, no root holds the target: leaked */
 #define SCANBFS_DEPTH_LIMIT 2u   /* the last level's nodes were not scanned */
 #define SCANBFS_FANOUT_LIMIT 4u  /* some holders were left out (fan-out or root limit) */
+#define SCANBFS_UNREADABLE 16u   /* some ranges could not be read (freed since) */
 #define SCANBFS_STOPPED_EARLY 8u /* stopped extra_levels after the level of the first root */
 
 struct scanbfs_root {
@@ -59,6 +60,12 @@ struct scanbfs_params {
     uint32_t extra_levels; /* levels still scanned after the level of the first root */
     uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
     uint32_t no_simd;          /* tests: the portable loop even where AVX2 is there */
+    uint32_t catch_faults;     /* scan child only: skip ranges that fault (installs
+                                  SIGSEGV/SIGBUS handlers for good) */
+    struct {
+        uint64_t lo, hi;
+    } own[4];                  /* the caller's own mappings: blocks there are stale */
+    uint32_t n_own;
 };
 
 struct scanbfs_stats {
@@ -72,6 +79,7 @@ struct scanbfs_stats {
     uint64_t scan_ns;        /* all levels */
     uint64_t first_root_ns;  /* from start to the level that found the first root; 0: none */
     uint64_t duration_ns;    /* everything */
+    uint64_t faults;         /* ranges skipped because reading them faulted */
 };
 
 /* Upper bound on the nodes scanbfs_run() writes for these parameters. */

@@ -36,6 +36,7 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_UNREACHABLE 1u   /* fully explored, no root holds the target: leaked */
 #define SCANMSG_DEPTH_LIMIT 2u   /* stopped at the depth limit */
 #define SCANMSG_FANOUT_LIMIT 4u  /* some holders left out by the fan-out limit */
+#define SCANMSG_UNREADABLE 16u   /* some blocks could not be read (freed meanwhile) */
 #define SCANMSG_STOPPED_EARLY 8u /* stopped after the level of the shortest chains */
 
 #define SCANMSG_NODE_ITEMS 12u

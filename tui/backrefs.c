@@ -323,11 +323,16 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
         fputs("(depth limit reached: longer chains not followed)\n", out);
     if (r->flags & SCANMSG_FANOUT_LIMIT)
         fputs("(fan-out limit reached: some holders left out)\n", out);
+    if (r->flags & SCANMSG_UNREADABLE)
+        fputs("(some blocks could not be read: freed while the scan started)\n", out);
     fprintf(out,
             "scanned %.1f MB in %" PRIu32 " level%s (%" PRIu64 " live blocks) in %.1f ms; "
             "the program paused %.2f ms\n",
             (double)r->bytes_scanned / 1e6, r->levels, r->levels == 1 ? "" : "s", r->n_blocks,
             (double)r->duration_ns / 1e6, (double)r->pause_ns / 1e6);
+    if (r->chain_ns)
+        fprintf(out, "first chain after %.1f ms (blocks collected and sorted in %.1f ms)\n",
+                (double)r->chain_ns / 1e6, (double)r->prep_ns / 1e6);
 }
 
 static void print_json(FILE *out, const struct model *m, const struct scanmsg_result *r,
@@ -370,13 +375,15 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
     }
     fprintf(out,
             "%s],\n \"unreachable\": %s, \"depth_limited\": %s, \"fanout_limited\": %s, "
-            "\"levels\": %" PRIu32 ", \"blocks\": %" PRIu64 ", \"heap_bytes\": %" PRIu64
-            ", \"bytes_scanned\": %" PRIu64 ", \"scan_ms\": %.3f, \"pause_ms\": %.3f}\n",
+            "\"unreadable\": %s, \"levels\": %" PRIu32 ", \"blocks\": %" PRIu64
+            ", \"heap_bytes\": %" PRIu64 ", \"bytes_scanned\": %" PRIu64
+            ", \"scan_ms\": %.3f, \"chain_ms\": %.3f, \"prep_ms\": %.3f, \"pause_ms\": %.3f}\n",
             holders ? "\n " : "", r->flags & SCANMSG_UNREACHABLE ? "true" : "false",
             r->flags & SCANMSG_DEPTH_LIMIT ? "true" : "false",
-            r->flags & SCANMSG_FANOUT_LIMIT ? "true" : "false", r->levels, r->n_blocks,
+            r->flags & SCANMSG_FANOUT_LIMIT ? "true" : "false",
+            r->flags & SCANMSG_UNREADABLE ? "true" : "false", r->levels, r->n_blocks,
             r->heap_bytes, r->bytes_scanned, (double)r->duration_ns / 1e6,
-            (double)r->pause_ns / 1e6);
+            (double)r->chain_ns / 1e6, (double)r->prep_ns / 1e6, (double)r->pause_ns / 1e6);
 }
 
 static void print_dot(FILE *out, const struct model *m, const struct scanmsg_result *r)
