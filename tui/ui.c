@@ -44,6 +44,32 @@ static void on_quit_signal(int sig)
     quit_signal = sig;
 }
 
+/* A crash while curses is on: give the terminal back first (htop does the
+ * same; endwin is not async-signal-safe, but the process is dying anyway and
+ * a wrecked terminal is worse), then die of the same signal. */
+static volatile sig_atomic_t curses_on;
+
+static void on_crash(int sig)
+{
+    if (curses_on) {
+        curses_on = 0;
+        endwin();
+        static const char msg[] = "heapline: crashed; the terminal was restored\n";
+        ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)r;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void restore_at_exit(void)
+{
+    if (curses_on) {
+        curses_on = 0;
+        endwin();
+    }
+}
+
 static const int64_t windows_ns[] = {1000000000LL, 10000000000LL, 60000000000LL, 0};
 static const char *windows_name[] = {"1s", "10s", "60s", "whole run"};
 #define N_WINDOWS 4
@@ -790,6 +816,23 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGHUP, &sa, &old_hup);
+    struct sigaction crash, old_crash[4];
+    static const int crash_sigs[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
+    memset(&crash, 0, sizeof crash);
+    crash.sa_handler = on_crash;
+    sigemptyset(&crash.sa_mask);
+    for (int i = 0; i < 4; i++)
+        sigaction(crash_sigs[i], &crash, &old_crash[i]);
+    static int atexit_done;
+    if (!atexit_done && atexit(restore_at_exit) == 0)
+        atexit_done = 1;
+    /* a request written to a socket the collector just closed must not kill us */
+    struct sigaction ign, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    curses_on = 1;
 
     cbreak();
     noecho();
@@ -895,8 +938,12 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
             dirty = 1;
     }
 
+    curses_on = 0;
     endwin();
     delscreen(scr);
+    for (int i = 0; i < 4; i++)
+        sigaction(crash_sigs[i], &old_crash[i], NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
