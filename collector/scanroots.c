@@ -145,6 +145,9 @@ void scanroots_free(struct scanroots *r)
 
 /* ---- clipping in the child ---- */
 
+static size_t clip_maps(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
+                        size_t cap);
+
 static int hexval(char ch)
 {
     if (ch >= '0' && ch <= '9')
@@ -192,8 +195,48 @@ static size_t clip_mapping(const struct scanbfs_root *in, size_t n, uint64_t lo,
     return k;
 }
 
+/* Raises a stack's lo past the pages never touched: a thread's stack mapping
+ * is 8 MiB, but it grows down from hi and the untouched low end (not
+ * resident) holds nothing. Only that prefix is cut, so a page swapped out
+ * in the middle is still scanned. Returns 0 when nothing is left. */
+static int trim_stack(struct scanbfs_root *r)
+{
+    enum { CHUNK = 4096 };
+    unsigned char vec[CHUNK];
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t lo = r->lo & ~(page - 1);
+
+    while (lo < r->hi) {
+        uint64_t pages = (r->hi - lo + page - 1) / page;
+        if (pages > CHUNK)
+            pages = CHUNK;
+        if (mincore((void *)(uintptr_t)lo, pages * page, vec) != 0)
+            return 1; /* cannot tell: keep it whole */
+        for (uint64_t i = 0; i < pages; i++) {
+            if (vec[i] & 1) {
+                if (lo + i * page > r->lo)
+                    r->lo = lo + i * page;
+                return 1;
+            }
+        }
+        lo += pages * page;
+    }
+    return 0;
+}
+
 size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
                       size_t cap)
+{
+    size_t k = clip_maps(in, n, out, cap), kept = 0;
+
+    for (size_t i = 0; i < k; i++)
+        if (out[i].kind != SCANBFS_STACK || trim_stack(&out[i]))
+            out[kept++] = out[i];
+    return kept;
+}
+
+static size_t clip_maps(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
+                        size_t cap)
 {
     enum { BUF = 1 << 16 };
     char *buf = mmap(NULL, BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -38,9 +38,10 @@ int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size
 void scanroots_free(struct scanroots *r);
 
 /* In the scan child: copies roots to out (capacity cap), clipped to the
- * readable mappings of /proc/self/maps; a range may split. Uses only open,
- * read, close, mmap, munmap. Returns the number of ranges written; when the
- * maps cannot be read, copies the ranges unclipped. */
+ * readable mappings of /proc/self/maps (a range may split), stacks without
+ * their never-touched low end (mincore). Uses only open, read, close, mmap,
+ * munmap, mincore. Returns the number of ranges written; when the maps
+ * cannot be read, copies the ranges unclipped. */
 size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
                       size_t cap);
 
