@@ -38,6 +38,7 @@
 #include "trie.h"
 #include "unwind.h"
 #include "wire.h"
+#include "writer.h"
 
 #define OUT_CAP (WIRE_MAX_MESSAGE + (1u << 20))
 #define BATCH_MAX 8192u
@@ -73,7 +74,6 @@ static struct {
 
     int rec_fd;
     int rec_ok;
-    struct recfile_writer rec;
     char *out;
     struct encode_buf eb;
     char *scratch;
@@ -127,13 +127,13 @@ struct encode_buf *collect_scratch(void)
 
 /* ---- output ---- */
 
+/* Hands the output buffer to the writer thread and continues in the other
+ * one; without a record file the bytes only went to the clients. */
 static void out_flush(int flush)
 {
     if (C.rec_ok && (C.eb.len || flush)) {
-        if (recfile_write(&C.rec, C.eb.data, C.eb.len, flush) < 0) {
-            C.rec_ok = 0;
-            core_say("record file write failed: recording stops here");
-        }
+        C.out = writer_submit(C.eb.len, flush);
+        encode_init(&C.eb, C.out, OUT_CAP);
     }
     C.eb.len = 0;
 }
@@ -778,7 +778,7 @@ static void *collect_main(void *arg)
         server_close(1000);
     C.server_on = 0;
     if (C.rec_ok)
-        recfile_writer_close(&C.rec);
+        writer_stop();
     C.rec_ok = 0;
     if (C.rec_fd >= 0)
         close(C.rec_fd);
@@ -802,27 +802,33 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
     C.exe[n > 0 ? n : 0] = 0;
-    C.out = malloc(OUT_CAP);
     C.scratch = malloc(OUT_CAP);
     C.history = malloc(HISTORY_MAX * sizeof(*C.history));
     C.sites_buf = malloc(SITES_CHUNK * sizeof(*C.sites_buf));
-    if (!C.out || !C.scratch || !C.history || !C.sites_buf) {
+    if (!C.scratch || !C.history || !C.sites_buf) {
         *why = "out of memory at start-up";
         return -1;
     }
-    encode_init(&C.eb, C.out, OUT_CAP);
     if (record_path[0]) {
         C.rec_fd = open(record_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (C.rec_fd < 0) {
             *why = "cannot create the record file";
             return -1;
         }
-        if (recfile_writer_open(&C.rec, C.rec_fd, core_cfg.compress) < 0) {
+        if (writer_start(C.rec_fd, core_cfg.compress, OUT_CAP) < 0) {
             *why = "cannot write the record file";
             return -1;
         }
         C.rec_ok = 1;
+        C.out = writer_buffer();
+    } else {
+        C.out = malloc(OUT_CAP);
+        if (!C.out) {
+            *why = "out of memory at start-up";
+            return -1;
+        }
     }
+    encode_init(&C.eb, C.out, OUT_CAP);
     if (socket_path[0]) {
         const char *swhy = NULL;
         char def[108];
@@ -902,6 +908,7 @@ void collect_atfork_child(void)
         close(C.rec_fd);
     C.rec_fd = -1;
     C.rec_ok = 0;
+    writer_atfork_child();
     if (C.server_on)
         server_atfork_child();
     C.server_on = 0;

@@ -1,0 +1,130 @@
+/*
+ * writer.c - the record-file thread.
+ *
+ * Invariant: buf[i] is owned by exactly one side: the collector fills
+ * buf[fill]; the writer owns buf[1 - fill] while job_len > 0 or job_flush is
+ * pending. Handover and completion go through one mutex and condition
+ * variable; the writer's mallocs (zstd) are untracked: its guard is set.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "recfile.h"
+#include "track.h"
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct recfile_writer rec;
+    char *buf[2];
+    int fill;          /* index of the buffer the collector fills */
+    size_t job_len;    /* bytes handed over, 0 when the writer is idle */
+    int job_flush;
+    int job_pending;   /* a job is waiting or running */
+    int stop;
+    int running;
+    atomic_int failed;
+} W;
+
+static void *writer_main(void *arg)
+{
+    track_guard = 1;
+    pthread_setname_np(pthread_self(), "heapline-write");
+    pthread_mutex_lock(&W.mu);
+    for (;;) {
+        while (!W.job_pending && !W.stop)
+            pthread_cond_wait(&W.cv, &W.mu);
+        if (!W.job_pending && W.stop)
+            break;
+        const char *data = W.buf[1 - W.fill];
+        size_t n = W.job_len;
+        int flush = W.job_flush;
+
+        pthread_mutex_unlock(&W.mu);
+        if (!atomic_load(&W.failed) && recfile_write(&W.rec, data, n, flush) < 0) {
+            atomic_store(&W.failed, 1);
+            core_say("record file write failed: recording stops here");
+        }
+        pthread_mutex_lock(&W.mu);
+        W.job_pending = 0;
+        W.job_len = 0;
+        pthread_cond_broadcast(&W.cv);
+    }
+    pthread_mutex_unlock(&W.mu);
+    return NULL;
+}
+
+int writer_start(int fd, int level, size_t cap)
+{
+    sigset_t all, old;
+    int r;
+
+    memset(&W, 0, sizeof(W));
+    pthread_mutex_init(&W.mu, NULL);
+    pthread_cond_init(&W.cv, NULL);
+    W.buf[0] = malloc(cap);
+    W.buf[1] = malloc(cap);
+    if (!W.buf[0] || !W.buf[1] || recfile_writer_open(&W.rec, fd, level) < 0)
+        return -1;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(&W.thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        recfile_writer_close(&W.rec);
+        return -1;
+    }
+    W.running = 1;
+    return 0;
+}
+
+char *writer_buffer(void)
+{
+    return W.buf[W.fill];
+}
+
+char *writer_submit(size_t n, int flush)
+{
+    pthread_mutex_lock(&W.mu);
+    while (W.job_pending)
+        pthread_cond_wait(&W.cv, &W.mu);
+    if (n || flush) {
+        W.job_len = n;
+        W.job_flush = flush;
+        W.job_pending = 1;
+        W.fill = 1 - W.fill;
+        pthread_cond_broadcast(&W.cv);
+    }
+    pthread_mutex_unlock(&W.mu);
+    return W.buf[W.fill];
+}
+
+int writer_failed(void)
+{
+    return atomic_load(&W.failed);
+}
+
+void writer_stop(void)
+{
+    if (!W.running)
+        return;
+    pthread_mutex_lock(&W.mu);
+    W.stop = 1;
+    pthread_cond_broadcast(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    pthread_join(W.thread, NULL);
+    W.running = 0;
+    recfile_writer_close(&W.rec);
+}
+
+void writer_atfork_child(void)
+{
+    memset(&W, 0, sizeof(W)); /* the parent's buffers stay in its memory */
+}

@@ -1,0 +1,37 @@
+/*
+ * writer.h - the record file's own thread: compression and write(2) run
+ * beside the collector thread instead of inside it.
+ *
+ * The collector fills one of two buffers while the writer compresses the
+ * other (double buffering, no copy). Handing a buffer over waits while the
+ * writer is still busy with the previous one: the file stays lossless and the
+ * collector is slowed, never the order of the stream.
+ */
+#ifndef HEAPLINE_WRITER_H
+#define HEAPLINE_WRITER_H
+
+#include <stddef.h>
+
+/* Writes the file header to fd (kept open, owned by the caller), allocates
+ * two buffers of cap bytes and starts the thread. Returns 0 or -1. */
+int writer_start(int fd, int level, size_t cap);
+
+/* The buffer to fill next (cap bytes). */
+char *writer_buffer(void);
+
+/* Hands over the buffer returned by writer_buffer() holding n bytes of whole
+ * messages; flush != 0 pushes everything to the file once written. Returns
+ * the next buffer to fill (waiting until it is free). */
+char *writer_submit(size_t n, int flush);
+
+/* Nonzero after a write error (said once on stderr); the file stops there. */
+int writer_failed(void);
+
+/* Waits for everything handed over, ends the zstd stream, stops the thread.
+ * Does not close fd. */
+void writer_stop(void);
+
+/* Fork child: forgets the parent's writer (its thread does not exist here). */
+void writer_atfork_child(void);
+
+#endif
