@@ -1,0 +1,46 @@
+#!/bin/bash
+# tests/bench/scan.sh - backreference scan figures (issue 4): the engine alone
+# (scan_bench) and end to end through the collector and `heapline backrefs`
+# on a real program with ~100 MB and ~1 GiB of live heap in millions of
+# blocks. BUILD=dir (default build). Prints figures; not a timed test.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+CC=${CC:-cc}
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+$CC -O2 -g -std=c11 -D_GNU_SOURCE -Iprotocol -Icollector -o "$OUT/scan_bench" \
+    tests/bench/scan_bench.c collector/scan.c collector/scanbfs.c collector/scanroots.c \
+    protocol/*.c $(pkg-config --cflags --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd) \
+    -lelf || exit 1
+$CC -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl \
+    -lpthread || exit 1
+
+"$OUT/scan_bench" 100 1024
+
+echo "end to end (program under the collector, heapline backrefs --json):"
+for mb in 100 1024; do
+    log="$OUT/graphs-$mb.out"
+    LD_PRELOAD=$(realpath "$BUILD/libheapline.so") "$OUT/graphs" big "$mb" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do grep -q '^ready ' "$log" && break; sleep 0.1; done
+    target=$(sed -n 's/.* p0=\(0x[0-9a-f]*\).*/\1/p' "$log")
+    for _ in $(seq 1 100); do [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] && break; sleep 0.1; done
+    for run in 1 2 3; do
+        if "$BUILD/heapline" backrefs "$pid" --address "$target" --json >"$OUT/scan-$mb.json"; then
+            python3 - "$OUT/scan-$mb.json" "$mb" "$(grep -m1 '^big:' "$log")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+hops = len(r["chains"][0]) if r["chains"] else 0
+per_level = (r["scan_ms"] - r["prep_ms"]) / max(r["levels"], 1)
+gbs = (r["bytes_scanned"] / max(r["levels"], 1)) / (per_level * 1e6) if per_level > 0 else 0
+print("  %5s MB (%s): chain of %d hops in %.0f ms (sort %.0f ms, %d levels, %.1f GB/s a level), "
+      "whole scan %.0f ms, program paused %.1f ms"
+      % (sys.argv[2], sys.argv[3].split(": ", 1)[1], hops, r["chain_ms"], r["prep_ms"],
+         r["levels"], gbs, r["scan_ms"], r["pause_ms"]))
+PY
+        fi
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null
+done
