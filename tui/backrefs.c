@@ -185,9 +185,15 @@ static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node
             fprintf(out, "global 0x%" PRIx64 " (%s +0x%" PRIx64 ")", n->addr, base_name(mod),
                     n->module_offset);
         break;
-    default:
-        fprintf(out, "thread %" PRIu32 " stack (0x%" PRIx64 ")", n->id, n->addr);
+    default: {
+        const struct model_thread *t = m ? model_thread(m, n->id) : NULL;
+        fprintf(out, "thread %" PRIu32, n->id);
+        if (t && t->os_tid)
+            fprintf(out, " (tid %" PRIu32 "%s%s)", t->os_tid, t->name && t->name[0] ? ", " : "",
+                    t->name ? t->name : "");
+        fprintf(out, " stack, 0x%" PRIx64, n->addr);
         break;
+    }
     }
     if (n->interior)
         fprintf(out, " -> +%" PRIu64 " inside", n->interior);
@@ -244,9 +250,17 @@ static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node
             fputs("null", out);
         fprintf(out, ", \"module_offset\": %" PRIu64, n->module_offset);
         break;
-    default:
+    default: {
+        const struct model_thread *t = m ? model_thread(m, n->id) : NULL;
         fprintf(out, ", \"thread\": %" PRIu32, n->id);
+        if (t && t->os_tid)
+            fprintf(out, ", \"tid\": %" PRIu32, t->os_tid);
+        if (t && t->name && t->name[0]) {
+            fputs(", \"thread_name\": ", out);
+            json_str(out, t->name, strlen(t->name));
+        }
         break;
+    }
     }
     fputc('}', out);
 }

@@ -64,6 +64,7 @@ elif scenario == "stack":
     h = chains[0][0]
     eq("kind", h["kind"], "stack")
     eq("thread", h["thread"], 2)
+    eq("tid known", h.get("tid", 0) > 0, True)
 elif scenario in ("chain", "threads"):
     eq("target", (t["size"], t["function"], t["inbound"]), (128, "alloc_target", 1))
     eq("chains", len(chains), 1)
