@@ -125,7 +125,9 @@ static void read_config(void)
     core_cfg.depth = env_int("HEAPLINE_DEPTH", 64, 1, CORE_MAX_DEPTH);
     core_cfg.tick_ms = env_int("HEAPLINE_TICK_MS", 10, 1, 60000);
     v = getenv("HEAPLINE_UNWIND");
-    core_cfg.unwind = v && strcmp(v, "fp") == 0 ? CORE_UNWIND_FP : CORE_UNWIND_LIBUNWIND;
+    core_cfg.unwind = !v || !*v || strcmp(v, "auto") == 0 ? CORE_UNWIND_AUTO
+                      : strcmp(v, "fp") == 0                 ? CORE_UNWIND_FP
+                                                             : CORE_UNWIND_LIBUNWIND;
     v = getenv("HEAPLINE_FORK");
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
 }
@@ -282,11 +284,12 @@ __attribute__((constructor(101))) static void core_ctor(void)
         track_guard = 0;
         return; /* a fork child's exec'd image with HEAPLINE_FORK=off */
     }
-    if (track_init() < 0 || unwind_init(core_cfg.unwind == CORE_UNWIND_FP) < 0) {
+    if (track_init() < 0) {
         core_disable("cannot set up stack capture");
         track_guard = 0;
         return;
     }
+    core_cfg.unwind = unwind_init(core_cfg.unwind);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
     core_start();

@@ -16,14 +16,14 @@
 
 #define CORE_MAX_DEPTH 256
 
-enum core_unwind { CORE_UNWIND_LIBUNWIND = 0, CORE_UNWIND_FP = 1 };
+enum core_unwind { CORE_UNWIND_LIBUNWIND = 0, CORE_UNWIND_FP = 1, CORE_UNWIND_AUTO = 2 };
 
 struct core_config {
     char record[4096]; /* record file path, "" for none */
     int compress;      /* zstd level, 0 raw */
     char socket[108];  /* socket path, "" when off */
     int depth;         /* stack depth limit */
-    int unwind;        /* enum core_unwind */
+    int unwind;        /* enum core_unwind: asked for, then in effect */
     int tick_ms;
     int fork_off;      /* HEAPLINE_FORK=off */
 };

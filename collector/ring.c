@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "unwind.h"
 
 static pthread_mutex_t ring_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *_Atomic ring_head;
@@ -44,6 +45,7 @@ struct ring *ring_register(void)
         }
         pthread_attr_destroy(&attr);
     }
+    unwind_roots(r->roots);
     pthread_mutex_lock(&ring_mutex);
     r->thread_id = ring_next_id++;
     r->next = atomic_load_explicit(&ring_head, memory_order_relaxed);

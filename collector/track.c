@@ -88,7 +88,7 @@ static inline uint64_t hash_ips(const uintptr_t *ips, int n)
 static inline uint32_t track_stack(struct ring *r)
 {
     uintptr_t ips[CORE_MAX_DEPTH];
-    int n = unwind_capture(ips, core_cfg.depth, r->stack_lo, r->stack_hi);
+    int n = unwind_capture(ips, core_cfg.depth, r->stack_lo, r->stack_hi, r->roots);
     uint64_t h;
     struct ring_cache_entry *set;
 

@@ -2,13 +2,15 @@
  * unwind.c - stack capture.
  *
  * The frame-pointer walk trusts a frame only if it lies inside the thread's
- * stack, above the previous one, 16-byte aligned, and its return address
- * lands in an executable mapping; reading *fp is therefore always safe. A chain
- * that ends in libc (which calls main and thread functions and has no frame
- * pointers on most distributions) or at a zero frame pointer is complete; any
- * other break falls back to unw_backtrace for that call. The executable-range
- * table is published as an immutable array; old arrays are never freed, so a
- * reader on any thread can keep using the one it loaded.
+ * stack, above the previous one and 16-byte aligned (so reading it is always
+ * safe), and its return address lands in the code of a module that keeps
+ * frame pointers (ehframe.h): a function without them would leave its
+ * caller's frame out silently. A return address in other code ends the walk:
+ * it is complete if the address is one of the thread's roots (libc calling
+ * main() or the thread function), otherwise the call falls back to
+ * unw_backtrace. The executable-range table is published as an immutable
+ * array; old arrays are never freed, so a reader on any thread can keep using
+ * the one it loaded.
  */
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
@@ -21,9 +23,11 @@
 #include <sys/mman.h>
 
 #include "core.h"
+#include "ehframe.h"
 
 struct range {
     uintptr_t lo, hi;
+    int fp; /* the module keeps frame pointers */
 };
 
 struct exec_table {
@@ -32,22 +36,44 @@ struct exec_table {
 };
 
 static struct exec_table *_Atomic exec_tab;
-static struct range self_range, libc_range, unw_range;
+static struct range self_range, unw_range;
 static unsigned long long exec_adds, exec_subs;
 static int unwind_fp;
+static int main_fp;
 static atomic_ullong fp_fallback;
 
 struct scan_ctx {
     struct range *out;
     size_t n, cap;
-    uintptr_t want; /* find the module containing this address ... */
-    struct range found; /* ... and return its executable range */
+    const struct exec_table *old; /* flags to reuse */
+    uintptr_t want;               /* find the module containing this address ... */
+    struct range found;           /* ... and return its executable range */
     unsigned long long adds, subs;
+    int first_fp; /* the first module (the main executable) keeps frame pointers */
+    int first_seen;
 };
+
+static const struct range *find_exec(const struct exec_table *t, uintptr_t a)
+{
+    size_t lo = 0, hi = t->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (a < t->r[mid].lo)
+            hi = mid;
+        else if (a >= t->r[mid].hi)
+            lo = mid + 1;
+        else
+            return &t->r[mid];
+    }
+    return NULL;
+}
 
 static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct scan_ctx *c = arg;
+    int fp = -1;
 
     c->adds = info->dlpi_adds;
     c->subs = info->dlpi_subs;
@@ -57,10 +83,20 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (c->out && c->n < c->cap)
-            c->out[c->n++] = (struct range){lo, hi};
+        if (c->out && c->n < c->cap) {
+            if (fp < 0) {
+                const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
+
+                fp = o && o->lo == lo && o->hi == hi ? o->fp : ehframe_uses_fp(info);
+            }
+            c->out[c->n++] = (struct range){lo, hi, fp};
+        }
         if (c->want >= lo && c->want < hi)
-            c->found = (struct range){lo, hi};
+            c->found = (struct range){lo, hi, 0};
+    }
+    if (!c->first_seen) {
+        c->first_seen = 1;
+        c->first_fp = fp > 0;
     }
     return 0;
 }
@@ -94,6 +130,7 @@ static void build_table(void)
         memset(&c, 0, sizeof(c));
         c.out = t->r;
         c.cap = cap;
+        c.old = atomic_load(&exec_tab);
         dl_iterate_phdr(collect_cb, &c);
         if (c.n < cap)
             break;
@@ -110,6 +147,7 @@ static void build_table(void)
         }
     exec_adds = c.adds;
     exec_subs = c.subs;
+    main_fp = c.first_fp;
     atomic_store_explicit(&exec_tab, t, memory_order_release);
 }
 
@@ -133,21 +171,20 @@ void unwind_refresh(void)
         build_table();
 }
 
-int unwind_init(int use_fp)
+int unwind_init(int mode)
 {
-    Dl_info di;
-
-    unwind_fp = use_fp;
     self_range = module_range((const void *)unwind_init);
     unw_range = module_range((const void *)unw_backtrace);
-    if (dladdr(dlsym(RTLD_NEXT, "malloc"), &di) && di.dli_fbase) {
-        void *libc_start = dlsym(RTLD_DEFAULT, "__libc_start_main");
-        libc_range = module_range(libc_start ? libc_start : di.dli_saddr);
-    }
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    if (use_fp)
-        build_table();
-    return 0;
+    if (mode == CORE_UNWIND_LIBUNWIND)
+        return mode;
+    build_table();
+    if (!atomic_load(&exec_tab))
+        return CORE_UNWIND_LIBUNWIND;
+    if (mode == CORE_UNWIND_AUTO && !main_fp)
+        return CORE_UNWIND_LIBUNWIND;
+    unwind_fp = 1;
+    return CORE_UNWIND_FP;
 }
 
 static inline int in_range(const struct range *r, uintptr_t a)
@@ -155,30 +192,56 @@ static inline int in_range(const struct range *r, uintptr_t a)
     return a >= r->lo && a < r->hi;
 }
 
-static const struct range *find_exec(const struct exec_table *t, uintptr_t a)
+static int capture_unw(uintptr_t *ips, int max)
 {
-    size_t lo = 0, hi = t->n;
+    void *buf[CORE_MAX_DEPTH + 16];
+    int want = max + 16, n, skip = 0;
 
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-
-        if (a < t->r[mid].lo)
-            hi = mid;
-        else if (a >= t->r[mid].hi)
-            lo = mid + 1;
-        else
-            return &t->r[mid];
-    }
-    return NULL;
+    if (want > (int)(sizeof(buf) / sizeof(buf[0])))
+        want = (int)(sizeof(buf) / sizeof(buf[0]));
+    n = unw_backtrace(buf, want);
+    while (skip < n && (in_range(&self_range, (uintptr_t)buf[skip]) ||
+                        in_range(&unw_range, (uintptr_t)buf[skip])))
+        skip++;
+    n -= skip;
+    if (n > max)
+        n = max;
+    for (int i = 0; i < n; i++)
+        ips[i] = (uintptr_t)buf[skip + i];
+    return n;
 }
 
-/* Returns the frames, or -1 when the chain breaks early. Consecutive return
- * addresses are mostly in one module: the last range found is tried first. */
-static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi)
+void unwind_roots(uint64_t roots[UNWIND_ROOTS])
+{
+    void *buf[CORE_MAX_DEPTH];
+    int n;
+
+    memset(roots, 0, UNWIND_ROOTS * sizeof(roots[0]));
+    if (!unwind_fp)
+        return;
+    n = unw_backtrace(buf, CORE_MAX_DEPTH);
+    if (n <= 0 || n == CORE_MAX_DEPTH)
+        return; /* too deep to see the top: the walk will fall back */
+    for (int i = 0; i < UNWIND_ROOTS && i < n; i++)
+        roots[i] = (uint64_t)(uintptr_t)buf[n - 1 - i];
+}
+
+static inline int is_root(const uint64_t *roots, uintptr_t ret)
+{
+    for (int i = 0; i < UNWIND_ROOTS; i++)
+        if (roots[i] == ret)
+            return 1;
+    return 0;
+}
+
+/* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
+ * return addresses are mostly in one module: the last range is tried first. */
+static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi,
+                                             const uint64_t *roots)
 {
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t *fp = __builtin_frame_address(0);
-    struct range last = {0, 0};
+    struct range last = {0, 0, 0};
     int n = 0, skipping = 1;
 
     if (!t)
@@ -202,40 +265,22 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
             skipping = 0;
             ips[n++] = ret;
         }
+        if (!last.fp) /* code without frame pointers: its caller is unknown */
+            return is_root(roots, ret) ? n : -1;
         if (next == 0)
             return n;
-        if (next <= f || next + 16 > hi || (next & 15)) {
-            /* the chain left frame-pointer code: complete if it went through libc */
-            return in_range(&libc_range, ret) ? n : -1;
-        }
+        if (next <= f || next + 16 > hi || (next & 15))
+            return -1;
         fp = (uintptr_t *)next;
     }
     return n;
 }
 
-static int capture_unw(uintptr_t *ips, int max)
-{
-    void *buf[CORE_MAX_DEPTH + 16];
-    int want = max + 16, n, skip = 0;
-
-    if (want > (int)(sizeof(buf) / sizeof(buf[0])))
-        want = (int)(sizeof(buf) / sizeof(buf[0]));
-    n = unw_backtrace(buf, want);
-    while (skip < n && (in_range(&self_range, (uintptr_t)buf[skip]) ||
-                        in_range(&unw_range, (uintptr_t)buf[skip])))
-        skip++;
-    n -= skip;
-    if (n > max)
-        n = max;
-    for (int i = 0; i < n; i++)
-        ips[i] = (uintptr_t)buf[skip + i];
-    return n;
-}
-
-int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi)
+int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+                   const uint64_t *roots)
 {
     if (unwind_fp && stack_hi) {
-        int n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi);
+        int n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots);
 
         if (n >= 0)
             return n;

@@ -1,27 +1,40 @@
 /*
  * unwind.h - stack capture for the hot path: libunwind's unw_backtrace, or a
- * validated frame-pointer walk that falls back to it when the chain breaks.
+ * validated frame-pointer walk that falls back to it for any call whose chain
+ * it cannot trust.
  */
 #ifndef HEAPLINE_UNWIND_H
 #define HEAPLINE_UNWIND_H
 
 #include <stdint.h>
 
-/* Finds the collector's own code and libc, sets up libunwind's cache and the
- * executable-range table. Returns 0 or -1. Call once before tracking. */
-int unwind_init(int use_fp);
+#define UNWIND_ROOTS 4
+
+/* Finds the collector's own code, sets up libunwind's cache and, for the
+ * frame-pointer walk, the table of executable ranges with, per module,
+ * whether it keeps frame pointers. mode is enum core_unwind; AUTO walks frame
+ * pointers when the main executable keeps them. Returns the mode in effect
+ * (CORE_UNWIND_FP or CORE_UNWIND_LIBUNWIND). Call once before tracking. */
+int unwind_init(int mode);
+
+/* The outermost return addresses of the calling thread (where main() or the
+ * thread function was called from), for the walk to know a complete chain.
+ * Fills roots[UNWIND_ROOTS] (zeros when unknown). Thread registration. */
+void unwind_roots(uint64_t roots[UNWIND_ROOTS]);
 
 /* Captures up to max return addresses of the calling thread, innermost first,
  * without the collector's own frames. stack_lo/hi bound the frame-pointer
- * walk (0/0 forces libunwind). Returns the count. No locks of ours, no
- * allocation of ours (libunwind may allocate: the caller holds the guard). */
-int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi);
+ * walk (0/0 forces libunwind), roots are the thread's unwind_roots(). Returns
+ * the count. No locks of ours, no allocation of ours (libunwind may allocate:
+ * the caller holds the guard). */
+int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+                   const uint64_t *roots);
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
  * or unloaded since the last call (cheap when nothing changed). */
 void unwind_refresh(void);
 
-/* Frame-pointer walks that broke early and fell back to libunwind. */
+/* Frame-pointer walks that could not be trusted and fell back to libunwind. */
 uint64_t unwind_fallbacks(void);
 
 #endif
