@@ -144,6 +144,7 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_u64(&j, "total_bytes_allocated", sum->bytes_allocated);
     json_u64(&j, "unmatched_frees", sum->unmatched_frees);
     json_u64(&j, "missed_events", sum->missed);
+    json_u64(&j, "tick_mismatches", sum->tick_mismatches);
     json_bool(&j, "truncated", truncated);
     if (sum->state == MODEL_ENDED) {
         json_str(&j, "end", sum->end_reason == WIRE_END_SIGNAL ? "signal"
