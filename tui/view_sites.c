@@ -9,6 +9,7 @@
 #include "view_sites.h"
 
 #include <curses.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,18 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
         for (int i = 1; i < 5; i++)
             x += c[i].width + 1;
         mvchgat(y, x, 7, A_BOLD, VIEW_PAIR_GROW, NULL);
+    }
+    /* the time cursor inside the trend: the cell in reverse video */
+    int cells = c[n - 1].width;
+    int64_t t0 = ui->mv_spark_from, t1 = ui->mv_spark_to, tc = view_ctx_cursor_time(ui);
+    if (spark[0] && cells > 0 && t1 > t0 && ui->at != VIEW_AT_FOLLOW) {
+        /* the model samples at t0 + (t1 - t0) * j / (k - 1) */
+        int np = (int)ui->mv_spark_points, per = widget_spark_per_cell(ui->spark_mode);
+        long double f = np > 1 ? (long double)(tc - t0) * (np - 1) / (long double)(t1 - t0) : 0;
+        int j = f < 0 ? 0 : (int)ceill(f); /* the first sample at or after the cursor */
+        int cc = j / per >= cells ? cells - 1 : j / per;
+        mvchgat(y, ui->cols - cells + cc, 1, (attr_t)attr ^ A_REVERSE,
+                (short)PAIR_NUMBER(attr), NULL);
     }
 }
 
