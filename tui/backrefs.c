@@ -575,6 +575,9 @@ static int conn_until(struct conn *c, struct wire_msg *m, backrefs_stop_fn *stop
 {
     char buf[65536];
 
+    /* each wait (snapshot, objects, scan) has its own 10 s */
+    c->deadline_ms = now_ms() + BACKREFS_TIMEOUT_MS;
+
     for (;;) {
         int rc;
         c->msg_lo = c->dec.off;
@@ -797,7 +800,6 @@ int backrefs_main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     c.fd = -1;
     c.what = path;
-    c.deadline_ms = now_ms() + BACKREFS_TIMEOUT_MS;
     decode_init(&c.dec);
     c.model = model_new();
     if (!c.model || !msgpack_zone_init(&zone, 65536)) {

@@ -58,6 +58,19 @@ scan_check() {
     python3 tests/backrefs/check.py "$name" "$READY" "$OUT/$name.json" || fails=$((fails + 1))
 }
 
+# expect_error WANT ARGS...: one line on stderr matching WANT, non-zero status
+expect_error() {
+    local want=$1; shift
+    local err
+    if err=$("$HL" backrefs "$@" 2>&1 >/dev/null); then
+        echo "FAIL error ($*): exit status 0"; fails=$((fails + 1))
+    elif ! echo "$err" | grep -q -- "$want" || [ "$(echo "$err" | wc -l)" -ne 1 ]; then
+        echo "FAIL error ($*): got '$err', want '$want'"; fails=$((fails + 1))
+    else
+        echo "ok   error: $err"
+    fi
+}
+
 for sc in global static stack chain interior cycle; do
     start $sc || continue
     scan_check $sc "$PID" --address "$(p0)"
@@ -88,17 +101,6 @@ start chain && {
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["chains"]==[] and r["depth_limited"] and not r["unreachable"] and len(r["holders"])==2, r' \
         "$OUT/depth.json" && echo "ok   depth" || fails=$((fails + 1))
     # errors: one line on stderr, non-zero status
-    expect_error() {
-        local want=$1; shift
-        local err
-        if err=$("$HL" backrefs "$@" 2>&1 >/dev/null); then
-            echo "FAIL error ($*): exit status 0"; fails=$((fails + 1))
-        elif ! echo "$err" | grep -q -- "$want" || [ "$(echo "$err" | wc -l)" -ne 1 ]; then
-            echo "FAIL error ($*): got '$err', want '$want'"; fails=$((fails + 1))
-        else
-            echo "ok   error: $err"
-        fi
-    }
     expect_error "no allocation site named nosuchfunction" "$PID" --site nosuchfunction
     expect_error "bad address: zz" "$PID" --address zz
     expect_error "not inside a live block\|no live block" "$PID" --address 0x10
@@ -108,6 +110,33 @@ start chain && {
     expect_error "/nonexistent.sock: No such file or directory" /nonexistent.sock --address 0x10
     kill "$PID"
 }
+
+# a socket that never answers (timeout) and one that sends garbage
+fake=$OUT/fake.sock
+for mode in silent garbage; do
+    rm -f "$fake"
+    python3 - "$fake" "$mode" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+if sys.argv[2] == "garbage":
+    c.sendall(b"\xc1" * 64)
+time.sleep(12)
+PY
+    fpid=$!
+    pids+=("$fpid")
+    for _ in $(seq 1 100); do [ -S "$fake" ] && break; sleep 0.05; done
+    start_s=$(date +%s)
+    if [ $mode = silent ]; then
+        expect_error "timeout after 10 s waiting for the collector" "$fake" --address 0x10
+        [ $(( $(date +%s) - start_s )) -le 12 ] || { echo "FAIL timeout took too long"; fails=$((fails + 1)); }
+    else
+        expect_error "bad data from the collector" "$fake" --address 0x10
+    fi
+    kill "$fpid" 2>/dev/null
+done
 
 # a multi-threaded program allocating during the scans: right chain every time,
 # no deadlock, the program keeps running and allocating
