@@ -112,6 +112,7 @@ static struct {
     int disabled_sent;
     int server_on;
     int symbols_on;
+    uint64_t n_events, n_evicted, n_stragglers, n_unknown_frees;
 } C = {.rec_fd = -1};
 
 int collect_alive(void)
@@ -415,6 +416,7 @@ static void evict(uint64_t addr, int64_t time)
     struct live_entry *e = live_find(addr);
 
     if (e) {
+        C.n_evicted++;
         note_free(e);
         emit_free(addr, time);
         live_remove(e);
@@ -437,6 +439,7 @@ static void apply(const struct staged *s)
 
     if (C.n_batch + APPLY_MAX > BATCH_MAX)
         batch_flush();
+    C.n_events++;
     switch (ev->op) {
     case RING_ALLOC: {
         struct wire_event w = {.op = WIRE_OP_ALLOC, .time = ev->time, .addr = ev->addr,
@@ -451,8 +454,14 @@ static void apply(const struct staged *s)
     }
     case RING_FREE:
         e = live_find(ev->addr);
-        if (!e || e->time > ev->time)
-            break; /* unknown block, or a straggler of an evicted incarnation */
+        if (!e || e->time > ev->time) {
+            /* unknown block, or a straggler of an evicted incarnation */
+            if (e)
+                C.n_stragglers++;
+            else
+                C.n_unknown_frees++;
+            break;
+        }
         batch_context(s->thread, 0, 0, ev->time);
         note_free(e);
         live_remove(e);
@@ -744,6 +753,19 @@ static void final_messages(void)
     tick(now);
     EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
     out_flush(1);
+    if (getenv("HEAPLINE_STATS")) {
+        char msg[400];
+
+        snprintf(msg, sizeof(msg),
+                 "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
+                 "of unknown blocks, %llu frame-pointer fallbacks, %llu waits on a full "
+                 "buffer, live table %zu bytes for %zu blocks",
+                 (unsigned long long)C.n_events, (unsigned long long)C.n_evicted,
+                 (unsigned long long)C.n_stragglers, (unsigned long long)C.n_unknown_frees,
+                 (unsigned long long)unwind_fallbacks(), (unsigned long long)ring_waits(),
+                 live_bytes_used(), live_count());
+        core_say(msg);
+    }
 }
 
 static void *collect_main(void *arg)

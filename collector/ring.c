@@ -24,6 +24,12 @@
 static pthread_mutex_t ring_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *_Atomic ring_head;
 static uint32_t ring_next_id = 1;
+static atomic_ullong ring_waited;
+
+uint64_t ring_waits(void)
+{
+    return atomic_load(&ring_waited);
+}
 
 struct ring *ring_register(void)
 {
@@ -83,6 +89,8 @@ struct ring_event *ring_slot(struct ring *r)
     int64_t waited_from = 0;
 
     while (h - atomic_load_explicit(&r->tail, memory_order_acquire) >= RING_EVENTS) {
+        if (spins == 0)
+            atomic_fetch_add_explicit(&ring_waited, 1, memory_order_relaxed);
         /* Full: wait for the collector, but never for a collector that is not
          * there, and never forever. */
         if (!atomic_load_explicit(&core_on, memory_order_relaxed))

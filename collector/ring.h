@@ -83,6 +83,9 @@ void ring_release(struct ring *r);
  * (without waiting) when tracking is off or the collector is not running. */
 struct ring_event *ring_slot(struct ring *r);
 
+/* How many times a producer found its ring full and waited. */
+uint64_t ring_waits(void);
+
 /* Producer: publishes the slot returned by ring_slot(). */
 static inline void ring_commit(struct ring *r)
 {
