@@ -129,7 +129,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
         {"ADDRESS", 18, WIDGET_LEFT}, {"SIZE", 10, WIDGET_RIGHT}, {"AGE", 10, WIDGET_RIGHT},
-        {"ALLOCATED", 10, WIDGET_RIGHT}, {"THREAD", 10, WIDGET_LEFT}, {"TAG", -1, WIDGET_LEFT},
+        {"ALLOCATED", 10, WIDGET_RIGHT}, {"THREAD", 16, WIDGET_LEFT}, {"TAG", -1, WIDGET_LEFT},
     };
     widget_row(line, sizeof line, hc, 6, ui->cols);
     view_ctx_put(y + 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
@@ -162,7 +162,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
         const char *tag = o->tag ? model_tag_name(ui->m, o->tag) : "";
         struct widget_col c[] = {
             {addr, 18, WIDGET_LEFT}, {size, 10, WIDGET_RIGHT}, {age, 10, WIDGET_RIGHT},
-            {at, 10, WIDGET_RIGHT},  {thr, 10, WIDGET_LEFT},   {tag ? tag : "", -1, WIDGET_LEFT},
+            {at, 10, WIDGET_RIGHT},  {thr, 16, WIDGET_LEFT},   {tag ? tag : "", -1, WIDGET_LEFT},
         };
         widget_row(line, sizeof line, c, 6, ui->cols);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,
