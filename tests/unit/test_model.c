@@ -1,0 +1,758 @@
+/*
+ * test_model.c - the model: exact figures at time points from synthetic
+ * streams (events, ticks, both), site attribution, peak, leaks, temporaries,
+ * trees, sorting, filters, checkpoints, and inconsistent input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "encode.h"
+#include "model.h"
+#include "wire.h"
+
+#define MS 1000000LL
+
+static char mem[1 << 20];
+static struct encode_buf B;
+
+/* Decodes every message of B and applies it; returns the number of
+ * model_apply() errors. */
+static int flush_into(struct model *m)
+{
+    msgpack_zone zone;
+    size_t off = 0;
+    int errs = 0;
+
+    msgpack_zone_init(&zone, 4096);
+    while (off < B.len) {
+        struct wire_msg msg;
+        size_t used = 0;
+        int r = decode_one(B.data + off, B.len - off, &zone, &msg, &used);
+        assert_int_equal(r, 1);
+        if (model_apply(m, &msg) != 0)
+            errs++;
+        off += used;
+    }
+    msgpack_zone_destroy(&zone);
+    encode_init(&B, mem, sizeof(mem));
+    return errs;
+}
+
+/*
+ * Stacks (leaf last):
+ *   1 main                       site main
+ *   2 main > load_config         site load_config
+ *   3 main > load_config > malloc(libc)            -> load_config
+ *   4 main > parse
+ *   5 main > parse > strdup(libc)                  -> parse
+ *   6 main > parse > xmalloc(app, a wrapper)
+ *   7 main > parse > xmalloc > malloc(libc)         -> parse
+ *   8 main > _Znwm(libstdc++) > malloc(libc)        -> main
+ *   9 _Znwm > malloc (nothing but plumbing)         -> the leaf, malloc
+ */
+static void defs(void)
+{
+    struct wire_frame f[] = {
+        {0x100, 2, "main", "app.c", 10, NULL, 0},
+        {0x200, 2, "load_config", "app.c", 20, NULL, 0},
+        {0x300, 2, "parse", "app.c", 30, NULL, 0},
+        {0x400, 2, "xmalloc", "util.c", 40, NULL, 0},
+        {0x900, 1, "malloc", NULL, 0, NULL, 0},
+        {0x910, 1, "strdup", NULL, 0, NULL, 0},
+        {0x500, 3, "_Znwm", NULL, 0, NULL, 0},
+    };
+    struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}, {4, 1, 0x300},
+                                  {5, 4, 0x910}, {6, 4, 0x400}, {7, 6, 0x900}, {8, 1, 0x500},
+                                  {10, 8, 0x900}, {11, 0, 0x500}, {12, 11, 0x900}};
+
+    assert_int_equal(encode_hello(&B, 4242, "/bin/app", 1, 4096, 64, 0), 0);
+    assert_int_equal(encode_module(&B, 1, "/usr/lib/x86_64-linux-gnu/libc.so.6", 0, 0, NULL), 0);
+    assert_int_equal(encode_module(&B, 2, "/bin/app", 0, 0, NULL), 0);
+    assert_int_equal(encode_module(&B, 3, "/usr/lib/libstdc++.so.6", 0, 0, NULL), 0);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        assert_int_equal(encode_frame(&B, &f[i]), 0);
+    assert_int_equal(encode_stacks(&B, n, sizeof(n) / sizeof(n[0])), 0);
+    assert_int_equal(encode_thread(&B, 1, 100, "main"), 0);
+    assert_int_equal(encode_thread(&B, 2, 101, "worker"), 0);
+    assert_int_equal(encode_tag(&B, 1, "loader"), 0);
+}
+
+static struct model *new_model(void)
+{
+    struct model *m = model_new();
+
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    defs();
+    assert_int_equal(flush_into(m), 0);
+    return m;
+}
+
+static uint32_t site_named(const struct model *m, const char *fn)
+{
+    for (uint32_t i = 0; i < model_site_count(m); i++)
+        if (!strcmp(model_site(m, i)->function, fn))
+            return i;
+    return MODEL_NONE;
+}
+
+static const struct model_row *row_of(const struct model_view *v, uint32_t site)
+{
+    for (uint32_t i = 0; i < v->n_rows; i++)
+        if (v->rows[i].site == site)
+            return &v->rows[i];
+    return NULL;
+}
+
+static void view_at(const struct model *m, int at, int64_t t, struct model_view *v)
+{
+    struct model_query q = {.at = at, .time = t};
+
+    assert_int_equal(model_view_at(m, &q, v), 0);
+}
+
+#define EV_ALLOC(t_, st_, sz_, a_) {.op = WIRE_OP_ALLOC, .time = (t_), .stack = (st_), .size = (sz_), .addr = (a_)}
+#define EV_FREE(t_, a_) {.op = WIRE_OP_FREE, .time = (t_), .addr = (a_)}
+#define EV_THREAD(id_) {.op = WIRE_OP_THREAD, .id = (id_)}
+#define EV_TAG(id_) {.op = WIRE_OP_TAG, .id = (id_)}
+
+static void test_attribution(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {EV_THREAD(1),          EV_ALLOC(1, 3, 1, 0x10),
+                              EV_ALLOC(2, 5, 1, 0x20), EV_ALLOC(3, 7, 1, 0x30),
+                              EV_ALLOC(4, 10, 1, 0x40), EV_ALLOC(5, 12, 1, 0x50),
+                              EV_ALLOC(6, 1, 1, 0x60)};
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 7), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_string_equal(model_site(m, model_stack_site(m, 3))->function, "load_config");
+    assert_string_equal(model_site(m, model_stack_site(m, 5))->function, "parse");
+    assert_int_equal(model_stack_site(m, 7), model_stack_site(m, 5));
+    assert_string_equal(model_site(m, model_stack_site(m, 10))->function, "main");
+    assert_int_equal(model_stack_site(m, 10), model_stack_site(m, 1));
+    assert_string_equal(model_site(m, model_stack_site(m, 12))->function, "malloc");
+    assert_string_equal(model_site(m, model_stack_site(m, 12))->module, "libc.so.6");
+    assert_string_equal(model_site(m, model_stack_site(m, 3))->file, "app.c");
+    assert_int_equal(model_site(m, model_stack_site(m, 3))->line, 20);
+    assert_string_equal(model_site(m, model_stack_site(m, 3))->module, "app");
+    assert_int_equal(model_site(m, model_stack_site(m, 5))->n_stacks, 2);
+    model_free(m);
+}
+
+/* The reference run: three timeline buckets (3 ms, 15 ms, 25 ms), then END. */
+static struct model *reference_run(void)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {
+        EV_THREAD(1),
+        EV_ALLOC(1 * MS, 3, 100, 0xA0),  /* load_config */
+        EV_ALLOC(2 * MS, 5, 50, 0xB0),   /* parse */
+        EV_FREE(3 * MS, 0xA0),
+        EV_ALLOC(15 * MS, 7, 200, 0xC0), /* parse */
+        EV_ALLOC(25 * MS, 3, 300, 0xD0), /* load_config */
+        EV_ALLOC(26 * MS, 1, 10, 0xE0),  /* main: the peak, 560; temporary */
+        EV_FREE(27 * MS, 0xE0),
+        EV_FREE(28 * MS, 0x999),         /* unknown: ignored */
+        EV_FREE(29 * MS, 0xC0),
+    };
+
+    assert_int_equal(encode_events(&B, 0, ev, sizeof(ev) / sizeof(ev[0])), 0);
+    assert_int_equal(encode_marker(&B, 14 * MS, "phase 2"), 0);
+    assert_int_equal(encode_end(&B, 30 * MS, WIRE_END_EXIT, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    return m;
+}
+
+static void test_events_exact(void **state)
+{
+    struct model *m = reference_run();
+    const struct model_summary *s = model_summary(m);
+    struct model_view v = {0};
+    uint32_t lc = site_named(m, "load_config"), pa = site_named(m, "parse"),
+             mn = site_named(m, "main");
+    const struct model_row *r;
+
+    (void)state;
+    assert_int_equal(s->state, MODEL_ENDED);
+    assert_int_equal(s->pid, 4242);
+    assert_string_equal(s->exe, "/bin/app");
+    assert_int_equal(s->events_exact, 1);
+    assert_int_equal(s->allocations, 5);
+    assert_int_equal(s->frees, 3);
+    assert_int_equal(s->bytes_allocated, 660);
+    assert_int_equal(s->heap_bytes, 350);
+    assert_int_equal(s->heap_blocks, 2);
+    assert_int_equal(s->peak_bytes, 560);
+    assert_int_equal(s->peak_time, 26 * MS);
+    assert_int_equal(s->unmatched_frees, 1);
+    assert_int_equal(s->temporary, 1);
+    assert_int_equal(s->leaked_bytes, 350);
+    assert_int_equal(s->time_last, 30 * MS);
+
+    /* end */
+    view_at(m, MODEL_AT_END, 0, &v);
+    r = row_of(&v, lc);
+    assert_int_equal(r->live_bytes, 300);
+    assert_int_equal(r->live_blocks, 1);
+    assert_int_equal(r->allocations, 2);
+    assert_int_equal(r->bytes_allocated, 400);
+    assert_int_equal(r->peak_bytes, 300);
+    assert_int_equal(r->leaked_bytes, 300);
+    r = row_of(&v, pa);
+    assert_int_equal(r->live_bytes, 50);
+    assert_int_equal(r->allocations, 2);
+    assert_int_equal(r->peak_bytes, 250);
+    r = row_of(&v, mn);
+    assert_int_equal(r->live_bytes, 0);
+    assert_int_equal(r->temporary, 1);
+    assert_int_equal(v.totals.heap_bytes, 350);
+    assert_int_equal(v.totals.allocations, 5);
+
+    /* 5 ms: after the first bucket (ends at 3 ms) */
+    view_at(m, MODEL_AT_TIME, 5 * MS, &v);
+    assert_int_equal(v.time, 5 * MS);
+    assert_int_equal(row_of(&v, lc)->live_bytes, 0);
+    assert_int_equal(row_of(&v, lc)->allocations, 1);
+    assert_int_equal(row_of(&v, pa)->live_bytes, 50);
+    assert_int_equal(v.totals.heap_bytes, 50);
+    assert_int_equal(v.totals.allocations, 2);
+    assert_int_equal(v.totals.frees, 1);
+
+    /* 20 ms */
+    view_at(m, MODEL_AT_TIME, 20 * MS, &v);
+    assert_int_equal(row_of(&v, pa)->live_bytes, 250);
+    assert_int_equal(row_of(&v, pa)->live_blocks, 2);
+    assert_int_equal(v.totals.heap_bytes, 250);
+
+    /* before anything */
+    view_at(m, MODEL_AT_TIME, 0, &v);
+    assert_int_equal(row_of(&v, pa)->live_bytes, 0);
+    assert_int_equal(v.totals.heap_bytes, 0);
+
+    /* the exact peak */
+    view_at(m, MODEL_AT_PEAK, 0, &v);
+    assert_int_equal(v.time, 26 * MS);
+    assert_int_equal(v.totals.heap_bytes, 560);
+    assert_int_equal(v.totals.allocations, 5);
+    assert_int_equal(v.totals.frees, 1);
+    assert_int_equal(row_of(&v, lc)->live_bytes, 300);
+    assert_int_equal(row_of(&v, pa)->live_bytes, 250);
+    assert_int_equal(row_of(&v, mn)->live_bytes, 10);
+    assert_int_equal(row_of(&v, mn)->allocations, 1);
+
+    /* markers */
+    {
+        uint32_t n;
+        const struct model_marker *mk = model_markers(m, &n);
+        assert_int_equal(n, 1);
+        assert_string_equal(mk[0].label, "phase 2");
+        assert_int_equal(model_marker_near(m, 0, 1), 0);
+        assert_int_equal(model_marker_near(m, 14 * MS, 1), MODEL_NONE);
+        assert_int_equal(model_marker_near(m, 20 * MS, -1), 0);
+    }
+    model_view_free(&v);
+    model_free(m);
+}
+
+static void test_timeline_and_growth(void **state)
+{
+    struct model *m = reference_run();
+    uint32_t n, pa = site_named(m, "parse");
+    const struct model_point *p = model_timeline(m, &n);
+    struct model_query q = {.at = MODEL_AT_TIME, .time = 20 * MS, .window = 10 * MS,
+                            .spark_from = 0, .spark_to = 30 * MS, .spark_points = 4};
+    struct model_view v = {0};
+    int64_t heap[3];
+
+    (void)state;
+    assert_int_equal(n, 3);
+    assert_int_equal(p[0].time, 3 * MS);
+    assert_int_equal(p[0].heap_bytes, 50);
+    assert_int_equal(p[1].time, 15 * MS);
+    assert_int_equal(p[1].heap_bytes, 250);
+    assert_int_equal(p[2].time, 29 * MS);
+    assert_int_equal(p[2].heap_bytes, 350);
+    assert_int_equal(model_point_at(m, 2 * MS), MODEL_NONE);
+    assert_int_equal(model_point_at(m, 3 * MS), 0);
+    assert_int_equal(model_point_at(m, 16 * MS), 1);
+    assert_int_equal(model_point_at(m, 99 * MS), 2);
+
+    model_sample_totals(m, 0, 20 * MS, 3, heap, NULL);
+    assert_int_equal(heap[0], 0);
+    assert_int_equal(heap[1], 50);
+    assert_int_equal(heap[2], 250);
+
+    assert_int_equal(model_view_at(m, &q, &v), 0);
+    /* parse: 250 at 20 ms, 50 at 10 ms */
+    assert_int_equal(row_of(&v, pa)->growth, 200);
+    /* sparkline at 0, 10, 20, 30 ms */
+    assert_non_null(row_of(&v, pa)->spark);
+    assert_int_equal(row_of(&v, pa)->spark[0], 0);
+    assert_int_equal(row_of(&v, pa)->spark[1], 50);
+    assert_int_equal(row_of(&v, pa)->spark[2], 250);
+    assert_int_equal(row_of(&v, pa)->spark[3], 50);
+    {
+        uint64_t h, r;
+        model_range_max(m, 0, 3, &h, &r);
+        assert_int_equal(h, 350);
+    }
+    model_view_free(&v);
+    model_free(m);
+}
+
+static void test_tree(void **state)
+{
+    struct model *m = reference_run();
+    struct model_query q = {.at = MODEL_AT_TIME, .time = 20 * MS};
+    struct model_tree t = {0};
+    uint32_t pa = site_named(m, "parse"), i, c;
+    uint64_t key;
+
+    (void)state;
+    /* top-down at 20 ms: main > parse > {xmalloc > malloc: 200, strdup: 50} */
+    assert_int_equal(model_tree_build(m, pa, &q, MODEL_TREE_TOP_DOWN, &t), 0);
+    assert_int_equal(t.n, 5);
+    i = t.first_root;
+    assert_int_equal(i, 0);
+    assert_string_equal(t.nodes[i].frame->function, "main");
+    assert_int_equal(t.nodes[i].incl_bytes, 250);
+    assert_int_equal(t.nodes[i].own_bytes, 0);
+    assert_int_equal(t.nodes[i].next_sibling, MODEL_NONE);
+    i = t.nodes[i].first_child;
+    assert_string_equal(t.nodes[i].frame->function, "parse");
+    c = t.nodes[i].first_child;
+    assert_string_equal(t.nodes[c].frame->function, "xmalloc"); /* largest first */
+    assert_int_equal(t.nodes[c].incl_bytes, 200);
+    assert_int_equal(t.nodes[c].depth, 2);
+    assert_string_equal(t.nodes[t.nodes[c].first_child].frame->function, "malloc");
+    assert_int_equal(t.nodes[t.nodes[c].first_child].own_bytes, 200);
+    c = t.nodes[c].next_sibling;
+    assert_string_equal(t.nodes[c].frame->function, "strdup");
+    assert_int_equal(t.nodes[c].own_bytes, 50);
+    assert_int_equal(t.nodes[c].allocations, 1);
+    key = t.nodes[c].key;
+
+    /* at the end strdup's block is still live, xmalloc's is freed: order flips,
+     * keys stay */
+    q.at = MODEL_AT_END;
+    assert_int_equal(model_tree_build(m, pa, &q, MODEL_TREE_TOP_DOWN, &t), 0);
+    c = model_tree_find(&t, key);
+    assert_int_not_equal(c, MODEL_NONE);
+    assert_string_equal(t.nodes[c].frame->function, "strdup");
+    assert_int_equal(t.nodes[t.nodes[c].parent].first_child, c);
+
+    /* bottom-up: roots are the allocating frames */
+    q.at = MODEL_AT_TIME;
+    assert_int_equal(model_tree_build(m, pa, &q, MODEL_TREE_BOTTOM_UP, &t), 0);
+    i = t.first_root;
+    assert_string_equal(t.nodes[i].frame->function, "malloc");
+    assert_int_equal(t.nodes[i].incl_bytes, 200);
+    assert_string_equal(t.nodes[t.nodes[i].first_child].frame->function, "xmalloc");
+    i = t.nodes[i].next_sibling;
+    assert_string_equal(t.nodes[i].frame->function, "strdup");
+    assert_int_equal(t.nodes[i].next_sibling, MODEL_NONE);
+
+    /* depth-first order: every node's parent comes before it */
+    for (i = 0; i < t.n; i++)
+        if (t.nodes[i].parent != MODEL_NONE)
+            assert_true(t.nodes[i].parent < i);
+    model_tree_free(&t);
+    model_free(m);
+}
+
+static void test_sort_filter(void **state)
+{
+    struct model *m = reference_run();
+    struct model_view v = {0};
+    struct model_filter f = {.tag = MODEL_NONE, .thread = MODEL_NONE};
+    uint32_t n;
+
+    (void)state;
+    view_at(m, MODEL_AT_TIME, 20 * MS, &v);
+    model_rows_sort(m, v.rows, v.n_rows, MODEL_SORT_LIVE_BYTES, 0);
+    assert_string_equal(model_site(m, v.rows[0].site)->function, "parse");
+    model_rows_sort(m, v.rows, v.n_rows, MODEL_SORT_FUNCTION, 0);
+    assert_string_equal(model_site(m, v.rows[0].site)->function, "load_config");
+    model_rows_sort(m, v.rows, v.n_rows, MODEL_SORT_FUNCTION, 1);
+    assert_string_equal(model_site(m, v.rows[0].site)->function, "parse");
+    model_rows_sort(m, v.rows, v.n_rows, MODEL_SORT_ALLOCATIONS, 0);
+    assert_string_equal(model_site(m, v.rows[0].site)->function, "parse");
+
+    f.text = "PARS";
+    n = model_rows_filter(m, v.rows, v.n_rows, &f);
+    assert_int_equal(n, 1);
+    assert_string_equal(model_site(m, v.rows[0].site)->function, "parse");
+
+    view_at(m, MODEL_AT_END, 0, &v);
+    f.text = NULL;
+    f.flags = MODEL_FILTER_LEAKS;
+    n = model_rows_filter(m, v.rows, v.n_rows, &f);
+    assert_int_equal(n, 2); /* load_config 300, parse 50 */
+    view_at(m, MODEL_AT_END, 0, &v);
+    f.flags = MODEL_FILTER_TEMPORARY;
+    n = model_rows_filter(m, v.rows, v.n_rows, &f);
+    assert_int_equal(n, 1);
+    assert_string_equal(model_site(m, v.rows[0].site)->function, "main");
+    view_at(m, MODEL_AT_END, 0, &v);
+    f.flags = 0;
+    f.thread = 2; /* nothing ran on the worker */
+    assert_int_equal(model_rows_filter(m, v.rows, v.n_rows, &f), 0);
+    model_view_free(&v);
+    model_free(m);
+}
+
+static void test_tags_threads_objects(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {
+        EV_THREAD(2), EV_TAG(1), EV_ALLOC(1 * MS, 3, 64, 0x1000),
+        EV_THREAD(1), EV_ALLOC(2 * MS, 3, 32, 0x2000),
+        EV_THREAD(2), EV_ALLOC(3 * MS, 5, 16, 0x3000), /* thread 2 still carries tag 1 */
+        EV_THREAD(1), EV_ALLOC(4 * MS, 3, 8, 0x4000),
+    };
+    struct model_object *o;
+    uint64_t total, bytes[64], blocks[64];
+    uint32_t lc, pa;
+    int n;
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, sizeof(ev) / sizeof(ev[0])), 0);
+    assert_int_equal(flush_into(m), 0);
+    lc = site_named(m, "load_config");
+    pa = site_named(m, "parse");
+    assert_true(model_site_has_tag(m, lc, 1));
+    assert_true(model_site_has_tag(m, lc, 0));
+    assert_true(model_site_has_tag(m, pa, 1));
+    assert_false(model_site_has_tag(m, pa, 0));
+    assert_true(model_site_has_thread(m, pa, 2));
+    assert_false(model_site_has_thread(m, pa, 1));
+    assert_string_equal(model_tag_name(m, 1), "loader");
+    assert_string_equal(model_thread(m, 2)->name, "worker");
+    assert_int_equal(model_thread(m, 2)->os_tid, 101);
+
+    n = model_objects(m, lc, 3 * MS, 10, &o, &total);
+    assert_int_equal(n, 2);
+    assert_int_equal(total, 2);
+    assert_int_equal(o[0].addr, 0x1000); /* oldest first */
+    assert_int_equal(o[0].tag, 1);
+    assert_int_equal(o[0].thread, 2);
+    assert_int_equal(o[1].addr, 0x2000);
+    assert_int_equal(o[1].tag, 0);
+    free(o);
+    n = model_objects(m, MODEL_NONE, INT64_MAX, 1, &o, &total);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 4);
+    free(o);
+
+    assert_true(model_tag_limit(m) <= 64);
+    model_group_live(m, 0, bytes, blocks);
+    assert_int_equal(bytes[1], 80);
+    assert_int_equal(bytes[0], 40);
+    assert_int_equal(blocks[0], 2);
+    model_live_since(m, 2 * MS, bytes, blocks);
+    assert_int_equal(bytes[lc], 40);
+    assert_int_equal(blocks[lc], 2);
+    assert_int_equal(bytes[pa], 16);
+    model_free(m);
+}
+
+/* Realloc: one allocation at its site, the old block released. */
+static void test_realloc_event(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {
+        EV_THREAD(1),
+        EV_ALLOC(1, 3, 100, 0x1000),
+        {.op = WIRE_OP_REALLOC, .time = 2, .stack = 5, .size = 300, .old_addr = 0x1000,
+         .addr = 0x2000},
+    };
+    struct model_view v = {0};
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
+    assert_int_equal(flush_into(m), 0);
+    view_at(m, MODEL_AT_END, 0, &v);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 0);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->allocations, 1);
+    assert_int_equal(row_of(&v, site_named(m, "parse"))->live_bytes, 300);
+    assert_int_equal(row_of(&v, site_named(m, "parse"))->allocations, 1);
+    assert_int_equal(model_summary(m)->allocations, 2);
+    assert_int_equal(model_summary(m)->frees, 1);
+    assert_int_equal(model_summary(m)->heap_blocks, 1);
+    assert_int_equal(model_summary(m)->temporary, 0);
+    model_view_free(&v);
+    model_free(m);
+}
+
+/* Events and ticks together: ticks agree, and a disagreement is counted. */
+static void test_events_and_ticks_agree(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100, 0x1000),
+                              EV_ALLOC(2 * MS, 5, 40, 0x2000)};
+    struct wire_totals t = {.time = 10 * MS, .heap_bytes = 140, .heap_blocks = 2, .rss = 8192,
+                            .allocations = 2, .frees = 0, .bytes_allocated = 140};
+    struct wire_site d[] = {{3, 100, 1, 1, 100}, {5, 40, 1, 1, 40}};
+    struct wire_event ev2[] = {EV_FREE(11 * MS, 0x1000)};
+    struct model_view v = {0};
+    uint32_t n;
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
+    assert_int_equal(encode_tick(&B, &t, d, 2), 0);
+    assert_int_equal(encode_events(&B, 0, ev2, 1), 0);
+    t = (struct wire_totals){.time = 20 * MS, .heap_bytes = 40, .heap_blocks = 1, .rss = 9000,
+                             .allocations = 2, .frees = 1, .bytes_allocated = 140};
+    d[0] = (struct wire_site){3, -100, -1, 0, 0};
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->tick_mismatches, 0);
+    assert_int_equal(model_summary(m)->events_exact, 1);
+    assert_int_equal(model_summary(m)->rss, 9000);
+    model_timeline(m, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(model_timeline(m, &n)[0].rss, 8192);
+    assert_int_equal(model_timeline(m, &n)[0].time, 10 * MS);
+    view_at(m, MODEL_AT_TIME, 15 * MS, &v);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 100);
+
+    /* a tick that disagrees with the events */
+    t.time = 30 * MS;
+    t.heap_bytes = 41;
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->tick_mismatches, 1);
+    assert_int_equal(model_summary(m)->heap_bytes, 40); /* events rule */
+    model_view_free(&v);
+    model_free(m);
+}
+
+/* Attach: SNAPSHOT (absolute) + HISTORY + TICK deltas; ticks are the truth. */
+static void test_ticks_only(void **state)
+{
+    struct model *m = new_model();
+    struct wire_history_row h[] = {{1 * MS, 10, 1, 100}, {2 * MS, 20, 2, 200}};
+    struct wire_totals t = {.time = 5 * MS, .heap_bytes = 500, .heap_blocks = 5, .rss = 4096,
+                            .allocations = 9, .frees = 4, .bytes_allocated = 900};
+    struct wire_site snap[] = {{3, 300, 3, 5, 500}, {5, 200, 2, 4, 400}};
+    struct wire_site d[] = {{3, -300, -3, 0, 0}, {7, 64, 1, 1, 64}};
+    struct wire_event ev[] = {EV_THREAD(1), EV_FREE(6 * MS, 0x777) /* from before attach */};
+    struct model_view v = {0};
+    uint32_t n, lc, pa;
+    const struct model_point *p;
+
+    (void)state;
+    assert_int_equal(encode_history(&B, h, 2), 0);
+    assert_int_equal(encode_snapshot(&B, &t, snap, 2), 0);
+    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    t = (struct wire_totals){.time = 15 * MS, .heap_bytes = 264, .heap_blocks = 3, .rss = 5000,
+                             .allocations = 10, .frees = 7, .bytes_allocated = 964};
+    assert_int_equal(encode_tick(&B, &t, d, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+    lc = site_named(m, "load_config");
+    pa = site_named(m, "parse");
+    assert_int_equal(model_summary(m)->events_exact, 0);
+    assert_int_equal(model_summary(m)->attached, 1);
+    assert_int_equal(model_summary(m)->unmatched_frees, 1);
+    assert_int_equal(model_summary(m)->heap_bytes, 264);
+    assert_int_equal(model_summary(m)->peak_bytes, 500);
+    assert_int_equal(model_summary(m)->peak_time, 5 * MS);
+    p = model_timeline(m, &n);
+    assert_int_equal(n, 4);
+    assert_int_equal(p[0].flags, MODEL_POINT_HISTORY);
+    assert_int_equal(p[1].heap_bytes, 20);
+    assert_int_equal(p[2].time, 5 * MS);
+
+    view_at(m, MODEL_AT_TIME, 10 * MS, &v);
+    assert_int_equal(row_of(&v, lc)->live_bytes, 300);
+    assert_int_equal(row_of(&v, lc)->allocations, 5);
+    assert_int_equal(row_of(&v, pa)->live_bytes, 200);
+    view_at(m, MODEL_AT_END, 0, &v);
+    assert_int_equal(row_of(&v, lc)->live_bytes, 0);
+    assert_int_equal(row_of(&v, pa)->live_bytes, 264);
+    assert_int_equal(row_of(&v, pa)->live_blocks, 3);
+    assert_int_equal(row_of(&v, pa)->allocations, 5);
+    assert_int_equal(row_of(&v, pa)->peak_bytes, 264);
+    view_at(m, MODEL_AT_PEAK, 0, &v);
+    assert_int_equal(row_of(&v, lc)->live_bytes, 300);
+    assert_int_equal(v.totals.heap_bytes, 500);
+    view_at(m, MODEL_AT_TIME, 1 * MS, &v); /* history: totals only */
+    assert_int_equal(v.totals.heap_bytes, 10);
+    assert_int_equal(row_of(&v, lc)->live_bytes, 0);
+    model_view_free(&v);
+    model_free(m);
+}
+
+/* A tick split into two messages (same time and totals) is one point. */
+static void test_tick_parts(void **state)
+{
+    struct model *m = new_model();
+    struct wire_totals t = {.time = 5 * MS, .heap_bytes = 30, .heap_blocks = 2,
+                            .allocations = 2, .bytes_allocated = 30};
+    struct wire_site s0[] = {{1, 0, 0, 0, 0}};
+    struct wire_site a[] = {{3, 10, 1, 1, 10}}, b[] = {{5, 20, 1, 1, 20}};
+    struct model_view v = {0};
+    uint32_t n;
+
+    (void)state;
+    t.allocations = 1; /* a non-empty snapshot: attach mode */
+    t.heap_bytes = 1;
+    assert_int_equal(encode_snapshot(&B, &t, s0, 1), 0);
+    t.time = 10 * MS;
+    t.heap_bytes = 30;
+    t.allocations = 2;
+    assert_int_equal(encode_tick(&B, &t, a, 1), 0);
+    assert_int_equal(encode_tick(&B, &t, b, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    model_timeline(m, &n);
+    assert_int_equal(n, 2);
+    view_at(m, MODEL_AT_TIME, 10 * MS, &v);
+    assert_int_equal(row_of(&v, site_named(m, "parse"))->live_bytes, 20);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 10);
+    model_view_free(&v);
+    model_free(m);
+}
+
+/* MISSED: events stop being the truth; the next tick rebases every stack. */
+static void test_missed_rebase(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100, 0x1000)};
+    struct wire_totals t = {.time = 10 * MS, .heap_bytes = 100, .heap_blocks = 1,
+                            .allocations = 1, .bytes_allocated = 100};
+    struct wire_site d[] = {{3, 100, 1, 1, 100}};
+    struct wire_site d2[] = {{3, 50, 1, 1, 50}, {5, 70, 1, 1, 70}};
+    struct model_view v = {0};
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(encode_missed(&B, 2), 0);
+    t = (struct wire_totals){.time = 20 * MS, .heap_bytes = 220, .heap_blocks = 3,
+                             .allocations = 3, .bytes_allocated = 220};
+    assert_int_equal(encode_tick(&B, &t, d2, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->events_exact, 0);
+    assert_int_equal(model_summary(m)->missed, 2);
+    assert_int_equal(model_summary(m)->heap_bytes, 220);
+    view_at(m, MODEL_AT_END, 0, &v);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 150);
+    assert_int_equal(row_of(&v, site_named(m, "parse"))->live_bytes, 70);
+    view_at(m, MODEL_AT_TIME, 15 * MS, &v);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 100);
+    model_view_free(&v);
+    model_free(m);
+}
+
+/* Many ticks: checkpoints must give the same answers as a plain sum. */
+static void test_checkpoints(void **state)
+{
+    enum { TICKS = 3000, STACKS = 11 };
+    static const uint32_t ids[STACKS] = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12};
+    struct model *m = new_model();
+    struct wire_site d[STACKS];
+    struct wire_site s0[] = {{1, 1, 1, 1, 1}};
+    struct wire_totals t = {.time = 0, .allocations = 1, .heap_bytes = 1, .heap_blocks = 1,
+                            .bytes_allocated = 1};
+    int64_t *expect = calloc((size_t)TICKS * 64, sizeof(*expect));
+    int64_t live[64] = {0};
+    struct model_view v = {0};
+
+    (void)state;
+    live[model_stack_site(m, 1) == MODEL_NONE ? 0 : 0] = 0;
+    assert_int_equal(encode_snapshot(&B, &t, s0, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    for (int k = 0; k < TICKS; k++) {
+        for (int s = 0; s < STACKS; s++)
+            d[s] = (struct wire_site){ids[s], (k * 7 + s * 13) % 50 - 20, 0, 1, 1};
+        t.time = (int64_t)(k + 1) * 10 * MS;
+        assert_int_equal(encode_tick(&B, &t, d, STACKS), 0);
+        assert_int_equal(flush_into(m), 0);
+        for (int s = 0; s < STACKS; s++) {
+            uint32_t site = model_stack_site(m, ids[s]);
+            live[site] += d[s].live_bytes;
+        }
+        live[model_stack_site(m, 1)] += k == 0 ? 1 : 0; /* the snapshot's byte */
+        memcpy(expect + (size_t)k * 64, live, sizeof(live));
+    }
+    for (int k = 0; k < TICKS; k += 97) {
+        view_at(m, MODEL_AT_TIME, (int64_t)(k + 1) * 10 * MS + 5, &v);
+        for (uint32_t s = 0; s < model_site_count(m); s++)
+            assert_int_equal(row_of(&v, s)->live_bytes, expect[(size_t)k * 64 + s]);
+    }
+    free(expect);
+    model_view_free(&v);
+    model_free(m);
+}
+
+static void test_inconsistent(void **state)
+{
+    struct model *m = new_model();
+    struct wire_stack_node bad_parent[] = {{20, 19, 0x100}};
+    struct wire_stack_node jump[] = {{0x7ffffff0, 1, 0x100}};
+    struct wire_stack_node redefine[] = {{2, 1, 0x999}};
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1, 999, 10, 0x1000)}; /* undefined stack */
+
+    (void)state;
+    assert_int_equal(encode_stacks(&B, bad_parent, 1), 0);
+    assert_int_equal(flush_into(m), 1);
+    assert_non_null(strstr(model_error(m), "undefined parent"));
+    assert_int_equal(encode_stacks(&B, jump, 1), 0);
+    assert_int_equal(flush_into(m), 1);
+    assert_int_equal(encode_stacks(&B, redefine, 1), 0);
+    assert_int_equal(flush_into(m), 1);
+    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 10);
+    assert_int_equal(model_stack_site(m, 999), MODEL_NONE);
+    model_free(m);
+}
+
+static void test_disabled_and_response(void **state)
+{
+    struct model *m = new_model();
+    struct wire_object o[] = {{0x1000, 64, 3, 5, 1, 0}};
+
+    (void)state;
+    assert_int_equal(encode_resp_objects(&B, 9, o, 1, 7), 0);
+    assert_int_equal(encode_disabled(&B, 5 * MS, "out of memory"), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->state, MODEL_DISABLED);
+    assert_string_equal(model_summary(m)->disabled_reason, "out of memory");
+    assert_int_equal(model_last_response(m)->seq, 1);
+    assert_int_equal(model_last_response(m)->id, 9);
+    assert_int_equal(model_last_response(m)->n_objects, 1);
+    assert_int_equal(model_last_response(m)->objects[0].addr, 0x1000);
+    model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_events_exact),
+        cmocka_unit_test(test_timeline_and_growth),
+        cmocka_unit_test(test_tree),
+        cmocka_unit_test(test_sort_filter),
+        cmocka_unit_test(test_tags_threads_objects),
+        cmocka_unit_test(test_realloc_event),
+        cmocka_unit_test(test_events_and_ticks_agree),
+        cmocka_unit_test(test_ticks_only),
+        cmocka_unit_test(test_tick_parts),
+        cmocka_unit_test(test_missed_rebase),
+        cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_inconsistent),
+        cmocka_unit_test(test_disabled_and_response),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
