@@ -17,10 +17,10 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <unistd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 struct blk {
     uint64_t addr;
@@ -444,6 +444,24 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
     fault_jmp = NULL;
 }
 
+/* The search's own mappings, released together. */
+struct bfs_maps {
+    struct blk *a, *tmp;
+    uint64_t *hist;
+    size_t blocks_bytes, visited_bytes, hist_bytes, fr_bytes;
+};
+
+static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
+{
+    unmap(m->a, m->blocks_bytes);
+    unmap(m->tmp, m->blocks_bytes);
+    unmap(m->hist, m->hist_bytes);
+    unmap(s->visited, m->visited_bytes);
+    unmap(s->fr, m->fr_bytes);
+    unmap(s, sizeof(*s));
+    return rc;
+}
+
 int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
                 const struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
                 struct scanbfs_stats *st)
@@ -453,12 +471,8 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     uint32_t extra = p->extra_levels;
     uint32_t root_level = 0; /* level (1-based hops) of the first root; 0: none */
     size_t cap = src->n_blocks;
-    size_t blocks_bytes = cap * sizeof(struct blk);
-    size_t visited_bytes = (cap / 64 + 1) * 8;
-    size_t hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
-    size_t fr_bytes;
-    struct blk *a, *tmp, *sorted;
-    uint64_t *hist;
+    struct bfs_maps m;
+    struct blk *sorted;
     struct bfs *s;
     size_t level_first, level_end;
     long tb;
@@ -473,21 +487,17 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     s->nodes = nodes;
     s->max_fanout = p->max_fanout ? p->max_fanout : 64;
     s->max_roots = p->max_roots ? p->max_roots : s->max_fanout;
-    fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
-    a = map(blocks_bytes);
-    tmp = map(blocks_bytes);
-    hist = map(hist_bytes);
-    s->visited = map(visited_bytes);
-    s->fr = map(fr_bytes);
-    if (!a || !tmp || !hist || !s->visited || !s->fr) {
-        unmap(a, blocks_bytes);
-        unmap(tmp, blocks_bytes);
-        unmap(hist, hist_bytes);
-        unmap(s->visited, visited_bytes);
-        unmap(s->fr, fr_bytes);
-        unmap(s, sizeof(*s));
-        return -ENOMEM;
-    }
+    m.blocks_bytes = cap * sizeof(struct blk);
+    m.visited_bytes = (cap / 64 + 1) * 8;
+    m.hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
+    m.fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
+    m.a = map(m.blocks_bytes);
+    m.tmp = map(m.blocks_bytes);
+    m.hist = map(m.hist_bytes);
+    s->visited = map(m.visited_bytes);
+    s->fr = map(m.fr_bytes);
+    if (!m.a || !m.tmp || !m.hist || !s->visited || !s->fr)
+        return bfs_release(s, &m, -ENOMEM);
 
     if (p->catch_faults) {
         struct sigaction sa;
@@ -502,10 +512,10 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         sigaddset(&faults, SIGBUS);
         sigprocmask(SIG_UNBLOCK, &faults, NULL);
     }
-    s->blocks = a;
+    s->blocks = m.a;
     s->cap_blocks = cap;
     src->for_each_block(src->ctx, collect_block, s);
-    sorted = radix_sort(a, tmp, s->n_blocks, hist);
+    sorted = radix_sort(m.a, m.tmp, s->n_blocks, m.hist);
     s->blocks = sorted;
     st->n_blocks = s->n_blocks;
     for (size_t b = 0; b < s->n_blocks; b++)
@@ -516,27 +526,20 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     t1 = now_ns();
     st->prep_ns = t1 - t0;
 
-    exclude_range(s, (uint64_t)(uintptr_t)a, (uint64_t)(uintptr_t)a + blocks_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)tmp, (uint64_t)(uintptr_t)tmp + blocks_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)hist, (uint64_t)(uintptr_t)hist + hist_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)m.a, (uint64_t)(uintptr_t)m.a + m.blocks_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)m.tmp, (uint64_t)(uintptr_t)m.tmp + m.blocks_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)m.hist, (uint64_t)(uintptr_t)m.hist + m.hist_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s->visited,
-                  (uint64_t)(uintptr_t)s->visited + visited_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + fr_bytes);
+                  (uint64_t)(uintptr_t)s->visited + m.visited_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m.fr_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
     exclude_range(s, (uint64_t)(uintptr_t)nodes,
                   (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
         exclude_range(s, p->own[i].lo, p->own[i].hi);
     tb = find_block(s, p->target);
-    if (tb < 0) {
-        unmap(a, blocks_bytes);
-        unmap(tmp, blocks_bytes);
-        unmap(hist, hist_bytes);
-        unmap(s->visited, visited_bytes);
-        unmap(s->fr, fr_bytes);
-        unmap(s, sizeof(*s));
-        return -ENOENT;
-    }
+    if (tb < 0)
+        return bfs_release(s, &m, -ENOENT);
     s->visited[(size_t)tb >> 6] |= 1ull << ((size_t)tb & 63);
     nodes[0].addr = s->blocks[tb].addr;
     nodes[0].size = s->blocks[tb].size;
@@ -588,13 +591,7 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     if (s->faults)
         st->flags |= SCANBFS_UNREADABLE;
     *n_nodes = s->n_nodes;
-
-    unmap(a, blocks_bytes);
-    unmap(tmp, blocks_bytes);
-    unmap(hist, hist_bytes);
-    unmap(s->visited, visited_bytes);
-    unmap(s->fr, fr_bytes);
-    unmap(s, sizeof(*s));
+    bfs_release(s, &m, 0);
     st->duration_ns = now_ns() - t0;
     return 0;
 }

@@ -87,8 +87,10 @@ size_t scanbfs_max_nodes(const struct scanbfs_params *p);
 
 /* Runs the search. nodes must hold scanbfs_max_nodes(p) entries. Returns 0
  * with *n_nodes and *st set, -ENOENT when target is in no live block, -ENOMEM
- * when mmap fails. Async-signal-safe in the sense that matters after fork():
- * only mmap, munmap and clock_gettime are called. */
+ * when mmap fails. Safe in a forked child of a multi-threaded process: no
+ * malloc, no lock; only mmap, munmap, madvise-free syscalls, clock_gettime
+ * and, with catch_faults, sigaction and sigprocmask. Not thread-safe
+ * (catch_faults uses one static jump buffer). */
 int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
                 const struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
                 struct scanbfs_stats *st);
