@@ -77,6 +77,8 @@ static const struct keys_binding table[] = {
     /* objects */
     {{'\n', '\r', KEY_ENTER, 0}, "Enter", "what keeps this object alive (live only)",
      KEYS_OBJECTS, ui_act_open_refs},
+    {{'D', 0}, "D", "write the chains as Graphviz DOT (heapline-0xADDR.dot)", KEYS_REFS,
+     ui_act_refs_dot},
     /* back */
     {{ESC, KEY_BACKSPACE, 127, CTRL('h'), 0}, "Esc Bksp", "back to the previous screen",
      KEYS_TREE | KEYS_OBJECTS | KEYS_REFS, ui_act_back},
@@ -113,6 +115,7 @@ static const struct {
     {"Call sites and objects", KEYS_SITES | KEYS_OBJECTS},
     {"Stack tree", KEYS_TREE},
     {"Objects", KEYS_OBJECTS},
+    {"What keeps an object alive", KEYS_REFS},
     {"Other screens", KEYS_TREE | KEYS_OBJECTS | KEYS_REFS},
 };
 #define SECTIONS_N (sizeof sections / sizeof sections[0])

@@ -29,6 +29,7 @@
 #include "view_ctx.h"
 #include "view_header.h"
 #include "view_objects.h"
+#include "view_refs.h"
 #include "view_sites.h"
 #include "view_tree.h"
 #include "widget.h"
@@ -295,8 +296,10 @@ static void draw(struct ui *ui)
         draw_help(ui);
     } else if (ui->view == VIEW_TREE) {
         view_tree_draw(ui, y, h);
-    } else if (ui->view == VIEW_OBJECTS || ui->view == VIEW_REFS) {
+    } else if (ui->view == VIEW_OBJECTS) {
         view_objects_draw(ui, y, h);
+    } else if (ui->view == VIEW_REFS) {
+        view_refs_draw(ui, y, h);
     } else {
         view_sites_draw(ui, y, h);
     }
@@ -516,8 +519,10 @@ static void list_move(struct ui *ui, int delta, int to)
 {
     if (ui->view == VIEW_TREE)
         view_tree_move(ui, delta, to);
-    else if (ui->view == VIEW_OBJECTS || ui->view == VIEW_REFS)
+    else if (ui->view == VIEW_OBJECTS)
         view_objects_move(ui, delta, to);
+    else if (ui->view == VIEW_REFS)
+        view_refs_move(ui, delta, to);
     else
         view_sites_move(ui, delta, to);
 }
@@ -675,8 +680,10 @@ static int mouse_key(struct ui *ui)
         int line;
         if (ui->view == VIEW_TREE)
             line = ui->tree.top + ev.y - ui->table_y;
-        else if (ui->view == VIEW_OBJECTS || ui->view == VIEW_REFS)
+        else if (ui->view == VIEW_OBJECTS)
             line = ui->objects.top + ev.y - ui->table_y;
+        else if (ui->view == VIEW_REFS)
+            line = ui->refs.top + ev.y - ui->table_y;
         else
             line = ui->sites.top + ev.y - ui->table_y;
         list_move(ui, line, 1);
@@ -902,6 +909,8 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
             } while (n > 0 && view_ctx_now_ms() < deadline);
             if (ui->view == VIEW_OBJECTS && view_objects_poll(ui))
                 dirty = 1;
+            if (ui->view == VIEW_REFS && view_refs_poll(ui))
+                dirty = 1;
             int st = source_state(src);
             if (st != ui->src_state) {
                 ui->src_state = st;
@@ -950,6 +959,7 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     view_sites_free(ui);
     view_tree_free(ui);
     view_objects_free(ui);
+    view_refs_free(ui);
     model_view_free(&ui->mv);
     return 0;
 }

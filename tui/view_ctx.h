@@ -88,6 +88,38 @@ struct view_objects {
     int waiting;
 };
 
+enum view_refs_state { VIEW_REFS_NONE = 0, VIEW_REFS_SCANNING, VIEW_REFS_DONE, VIEW_REFS_FAILED };
+
+/* One hop of a scan result, copied out of the model (its memory moves on). */
+struct view_refs_node {
+    uint32_t kind, to, id, depth;
+    uint64_t addr, size, offset, interior, module_offset;
+    int64_t inbound;
+    char symbol[128], module[256];
+};
+
+struct view_refs_line {
+    uint32_t node;
+    uint32_t depth;
+};
+
+struct view_refs {
+    int state;                 /* enum view_refs_state */
+    uint64_t addr, size;       /* the object */
+    int scan_req, read_req;    /* requests whose answers are awaited */
+    uint64_t scan_seq, resp_seq;
+    char error[256];
+    struct view_refs_node *nodes;
+    uint32_t n_nodes;
+    uint32_t flags, levels;
+    uint64_t duration_ns, bytes_scanned, pause_ns;
+    struct view_refs_line *lines;
+    uint32_t n_lines;
+    unsigned char peek[64];    /* the object's first bytes */
+    uint32_t n_peek;
+    int sel, top;
+};
+
 struct ui {
     struct model *model;        /* for model_apply through the source only */
     const struct model *m;      /* what views read */
@@ -124,6 +156,7 @@ struct ui {
     struct view_sites sites;
     struct view_tree tree;
     struct view_objects objects;
+    struct view_refs refs;
 
     /* filter prompt */
     int prompt;
@@ -208,5 +241,6 @@ int ui_act_tree_toggle(struct ui *ui, int key);
 int ui_act_tree_expand(struct ui *ui, int key);
 int ui_act_tree_collapse(struct ui *ui, int key);
 int ui_act_tree_expand_all(struct ui *ui, int key);
+int ui_act_refs_dot(struct ui *ui, int key);
 
 #endif

@@ -17,6 +17,7 @@
 #include "model.h"
 #include "source.h"
 #include "view_ctx.h"
+#include "view_refs.h"
 #include "view_sites.h"
 #include "widget.h"
 
@@ -169,7 +170,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
                      li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
     }
     view_ctx_put(y + h - 1, 0,
-                 v->n ? "Enter: what keeps it alive (heapline backrefs PID --address ADDR)" : "",
+                 v->n ? "Enter: what keeps the object alive (a running program)" : "",
                  ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
 }
 
@@ -219,7 +220,5 @@ int ui_act_open_refs(struct ui *ui, int key)
     struct view_objects *v = &ui->objects;
     if (v->n == 0)
         return KEYS_NONE;
-    view_ctx_message(ui, "backreferences: run heapline backrefs PID --address 0x%" PRIx64,
-                     v->objs[v->sel].addr);
-    return KEYS_REDRAW;
+    return view_refs_open(ui, v->objs[v->sel].addr, v->objs[v->sel].size);
 }

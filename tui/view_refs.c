@@ -1,0 +1,405 @@
+/*
+ * view_refs.c - the backreference view of one object.
+ *
+ * The scan result is read through protocol/scanmsg (already validated: every
+ * node's `to` is an earlier node), so the tree is built in one pass: the
+ * children of node i are the nodes whose `to` is i. Lines are rebuilt only
+ * when a new result arrives; the peek (REQ_READ) is asked after the scan
+ * answered, so the two responses never race for model_last_response().
+ */
+#include "view_refs.h"
+
+#include <curses.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "model.h"
+#include "scanmsg.h"
+#include "source.h"
+#include "view_ctx.h"
+#include "widget.h"
+
+/* The model's copy of the last scan response (tui/MODEL_REQUESTS.md item 7).
+ * Weak until the model defines it: without it the view says so. */
+const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *seq)
+    __attribute__((weak));
+
+#define REFS_DEPTH 12
+#define REFS_FANOUT 16
+#define REFS_PEEK 64u
+#define REFS_MAX_LINES 5000u
+
+static void clear_lines(struct view_refs *v)
+{
+    free(v->lines);
+    free(v->nodes);
+    v->lines = NULL;
+    v->nodes = NULL;
+    v->n_lines = v->n_nodes = 0;
+}
+
+int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
+{
+    struct view_refs *v = &ui->refs;
+    if (!ui->src || ui->src_state != SOURCE_OPEN || source_kind(ui->src) == SOURCE_FILE) {
+        view_ctx_message(ui, "what holds an object: needs a running program (run or attach)");
+        return KEYS_REDRAW;
+    }
+    int id = source_request_scan(ui->src, addr, REFS_DEPTH, REFS_FANOUT);
+    if (id <= 0) {
+        view_ctx_message(ui, "could not ask the collector for a scan");
+        return KEYS_REDRAW;
+    }
+    clear_lines(v);
+    v->addr = addr;
+    v->size = size;
+    v->scan_req = id;
+    v->read_req = 0;
+    v->n_peek = 0;
+    v->state = VIEW_REFS_SCANNING;
+    v->sel = v->top = 0;
+    if (!model_last_scan) {
+        view_ctx_message(ui, "this build shows no scan results: heapline backrefs %s --address 0x%" PRIx64,
+                         source_name(ui->src), addr);
+        return KEYS_REDRAW;
+    }
+    v->scan_seq = 0;
+    model_last_scan(ui->m, &v->scan_seq);
+    const struct model_response *r = model_last_response(ui->m);
+    v->resp_seq = r ? r->seq : 0;
+    ui->view = VIEW_REFS;
+    return KEYS_REQUERY;
+}
+
+static void wcopy(char *buf, size_t n, struct wire_str s)
+{
+    size_t k = s.len < n - 1 ? s.len : n - 1;
+    if (s.ptr)
+        memcpy(buf, s.ptr, k);
+    else
+        k = 0;
+    buf[k] = '\0';
+}
+
+/* Copies the result out of the model (its memory moves on with the stream),
+ * then lays the tree out depth first from node 0 (the object). */
+static int take_result(struct view_refs *v, const struct scanmsg_result *r)
+{
+    uint32_t n = scanmsg_count(r);
+    if (n > REFS_MAX_LINES)
+        n = REFS_MAX_LINES;
+    v->nodes = calloc(n + 1, sizeof *v->nodes);
+    v->lines = calloc(n + 1, sizeof *v->lines);
+    uint32_t *first = malloc((n + 1) * sizeof *first);
+    uint32_t *next = malloc((n + 1) * sizeof *next);
+    uint32_t *stack = malloc((n + 1) * sizeof *stack);
+    int rc = -1;
+    if (!v->nodes || !v->lines || !first || !next || !stack)
+        goto out;
+    for (uint32_t i = 0; i < n; i++) {
+        struct scanmsg_node nd;
+        struct view_refs_node *c = &v->nodes[i];
+        if (scanmsg_node_at(r, i, &nd) < 0)
+            goto out;
+        c->kind = nd.kind;
+        c->to = nd.to;
+        c->id = nd.id;
+        c->addr = nd.addr;
+        c->size = nd.size;
+        c->offset = nd.offset;
+        c->interior = nd.interior;
+        c->inbound = nd.inbound;
+        c->module_offset = nd.module_offset;
+        wcopy(c->symbol, sizeof c->symbol, nd.symbol);
+        wcopy(c->module, sizeof c->module, nd.module);
+        c->depth = i && nd.to < i ? v->nodes[nd.to].depth + 1 : 0;
+        first[i] = next[i] = UINT32_MAX;
+    }
+    v->n_nodes = n;
+    v->flags = r->flags;
+    v->levels = r->levels;
+    v->duration_ns = r->duration_ns;
+    v->bytes_scanned = r->bytes_scanned;
+    v->pause_ns = r->pause_ns;
+    /* children in index order (shortest chains first): link from the end */
+    for (uint32_t i = n; i-- > 1;) {
+        next[i] = first[v->nodes[i].to];
+        first[v->nodes[i].to] = i;
+    }
+    uint32_t sp = 0;
+    if (n)
+        stack[sp++] = 0;
+    while (sp) {
+        uint32_t i = stack[--sp];
+        struct view_refs_line *l = &v->lines[v->n_lines++];
+        l->node = i;
+        l->depth = 0;
+        l->depth = v->nodes[i].depth;
+        /* push the children reversed, so the first comes out first */
+        uint32_t mark = sp;
+        for (uint32_t c = first[i]; c != UINT32_MAX && sp < n; c = next[c])
+            stack[sp++] = c;
+        for (uint32_t a = mark, b = sp; b > a + 1; a++, b--) {
+            uint32_t t = stack[a];
+            stack[a] = stack[b - 1];
+            stack[b - 1] = t;
+        }
+    }
+    rc = 0;
+out:
+    free(first);
+    free(next);
+    free(stack);
+    return rc;
+}
+
+int view_refs_poll(struct ui *ui)
+{
+    struct view_refs *v = &ui->refs;
+    int changed = 0;
+    if (v->state == VIEW_REFS_SCANNING && model_last_scan) {
+        uint64_t seq = 0;
+        const struct scanmsg_result *r = model_last_scan(ui->m, &seq);
+        const struct model_response *resp = model_last_response(ui->m);
+        if (resp && resp->seq != v->resp_seq && (int)resp->id == v->scan_req && resp->status) {
+            v->state = VIEW_REFS_FAILED;
+            snprintf(v->error, sizeof v->error, "%s",
+                     resp->message ? resp->message : "the scan failed");
+            return 1;
+        }
+        if (r && seq != v->scan_seq && r->target == v->addr) {
+            v->scan_seq = seq;
+            clear_lines(v);
+            if (take_result(v, r) < 0) {
+                v->state = VIEW_REFS_FAILED;
+                snprintf(v->error, sizeof v->error, "the scan result is malformed");
+                return 1;
+            }
+            v->state = VIEW_REFS_DONE;
+            changed = 1;
+            /* now the peek */
+            if (ui->src && ui->src_state == SOURCE_OPEN) {
+                v->read_req = source_request_read(ui->src, v->addr, REFS_PEEK);
+                v->resp_seq = resp ? resp->seq : 0;
+            }
+        }
+    }
+    if (v->read_req > 0) {
+        const struct model_response *resp = model_last_response(ui->m);
+        if (resp && resp->seq != v->resp_seq && (int)resp->id == v->read_req) {
+            v->resp_seq = resp->seq;
+            v->read_req = 0;
+            if (resp->status == 0) {
+                v->n_peek = resp->n_bytes < sizeof v->peek ? resp->n_bytes : sizeof v->peek;
+                memcpy(v->peek, resp->bytes, v->n_peek);
+            }
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+void view_refs_move(struct ui *ui, int delta, int to)
+{
+    struct view_refs *v = &ui->refs;
+    int n = (int)v->n_lines;
+    int sel = to ? delta : v->sel + delta;
+    if (sel >= n)
+        sel = n - 1;
+    if (sel < 0)
+        sel = 0;
+    v->sel = sel;
+    int h = ui->table_h > 0 ? ui->table_h : 1;
+    if (v->sel < v->top)
+        v->top = v->sel;
+    if (v->sel >= v->top + h)
+        v->top = v->sel - h + 1;
+    if (v->top > n - h)
+        v->top = n - h;
+    if (v->top < 0)
+        v->top = 0;
+}
+
+static void site_name(const struct model *m, uint32_t stack, char *buf, size_t n)
+{
+    uint32_t s = model_stack_site(m, stack);
+    const struct model_site *site = s == MODEL_NONE ? NULL : model_site(m, s);
+    if (!site)
+        snprintf(buf, n, "stack %u", stack);
+    else if (site->file[0])
+        snprintf(buf, n, "%s %s:%u", site->function[0] ? site->function : "?", site->file,
+                 site->line);
+    else
+        snprintf(buf, n, "%s", site->function[0] ? site->function : "?");
+}
+
+/* One hop as text: the holder, where the pointer sits, the references to it. */
+static void hop_text(const struct ui *ui, const struct view_refs_node *nd, int is_target, char *buf,
+                     size_t n)
+{
+    char site[512], refs[48] = "";
+    if (nd->inbound >= 0)
+        snprintf(refs, sizeof refs, "  [%" PRId64 " ref%s]", nd->inbound,
+                 nd->inbound == 1 ? "" : "s");
+    switch (nd->kind) {
+    case SCANMSG_HEAP:
+        site_name(ui->m, nd->id, site, sizeof site);
+        if (is_target)
+            snprintf(buf, n, "object 0x%" PRIx64 " (%" PRIu64 " B) from %s%s", nd->addr, nd->size,
+                     site, refs);
+        else
+            snprintf(buf, n, "heap 0x%" PRIx64 " +%" PRIu64 " (%" PRIu64 " B) from %s%s", nd->addr,
+                     nd->offset, nd->size, site, refs);
+        break;
+    case SCANMSG_GLOBAL: {
+        const char *base = strrchr(nd->module, '/') ? strrchr(nd->module, '/') + 1 : nd->module;
+        if (nd->symbol[0])
+            snprintf(buf, n, "global %s +%" PRIu64 " in %s  (root)", nd->symbol, nd->offset, base);
+        else
+            snprintf(buf, n, "global 0x%" PRIx64 " in %s +0x%" PRIx64 "  (root)", nd->addr, base,
+                     nd->module_offset);
+        break;
+    }
+    default: {
+        const struct model_thread *t = model_thread(ui->m, nd->id);
+        if (t && t->name[0])
+            snprintf(buf, n, "stack of thread %s (tid %u) at 0x%" PRIx64 "  (root)", t->name,
+                     t->os_tid, nd->addr);
+        else
+            snprintf(buf, n, "stack of thread %u at 0x%" PRIx64 "  (root)", nd->id, nd->addr);
+        break;
+    }
+    }
+    if (nd->interior && !is_target) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, "  -> +%" PRIu64 " inside", nd->interior);
+    }
+}
+
+static void peek_line(const struct view_refs *v, char *buf, size_t n)
+{
+    size_t o = (size_t)snprintf(buf, n, "first bytes: ");
+    uint32_t k = v->n_peek < 16 ? v->n_peek : 16;
+    for (uint32_t i = 0; i < k && o + 4 < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%02x ", v->peek[i]);
+    if (o + 2 < n)
+        buf[o++] = '|';
+    for (uint32_t i = 0; i < v->n_peek && o + 2 < n && i < 32; i++)
+        buf[o++] = v->peek[i] >= 32 && v->peek[i] < 127 ? (char)v->peek[i] : '.';
+    if (o + 2 < n)
+        buf[o++] = '|';
+    buf[o] = '\0';
+}
+
+void view_refs_draw(struct ui *ui, int y, int h)
+{
+    struct view_refs *v = &ui->refs;
+    char line[2048], text[1024], pre[512];
+
+    if (h < 4)
+        return;
+    switch (v->state) {
+    case VIEW_REFS_SCANNING:
+        snprintf(line, sizeof line, "What keeps 0x%" PRIx64 " alive: scanning...   Esc: back",
+                 v->addr);
+        break;
+    case VIEW_REFS_FAILED:
+        snprintf(line, sizeof line, "What keeps 0x%" PRIx64 " alive: %s   Esc: back", v->addr,
+                 v->error);
+        break;
+    default: {
+        char mb[16];
+        widget_fmt_bytes(mb, sizeof mb, (int64_t)v->bytes_scanned, 0);
+        snprintf(line, sizeof line,
+                 "What keeps 0x%" PRIx64 " alive: %u levels, %s scanned in %.1f ms (pause %.1f ms)"
+                 "   D: DOT  Esc: back",
+                 v->addr, v->levels, mb, (double)v->duration_ns / 1e6,
+                 (double)v->pause_ns / 1e6);
+        break;
+    }
+    }
+    view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+    const char *flag = "";
+    if (v->state == VIEW_REFS_DONE) {
+        if (v->flags & SCANMSG_UNREACHABLE)
+            flag = "no root holds it: unreachable, leaked";
+        else if (v->flags & SCANMSG_DEPTH_LIMIT)
+            flag = "stopped at the depth limit";
+        else if (v->flags & SCANMSG_FANOUT_LIMIT)
+            flag = "some holders left out (fan-out limit)";
+    }
+    if (v->n_peek)
+        peek_line(v, text, sizeof text);
+    else
+        text[0] = '\0';
+    snprintf(line, sizeof line, "%s%s%s", text, text[0] && flag[0] ? "   " : "", flag);
+    view_ctx_put(y + 1, 0, line, ui->cols,
+                 flag[0] ? view_ctx_attr(ui, VIEW_PAIR_WARN) : view_ctx_attr(ui, VIEW_PAIR_DIM));
+    ui->table_y = y + 2;
+    ui->table_h = h - 2;
+    view_refs_move(ui, 0, 0);
+    for (int i = 0; i < ui->table_h; i++) {
+        int li = v->top + i;
+        if (li >= (int)v->n_lines) {
+            view_ctx_put(y + 2 + i, 0, "", ui->cols, A_NORMAL);
+            continue;
+        }
+        const struct view_refs_node *nd = &v->nodes[v->lines[li].node];
+        int d = v->lines[li].depth;
+        size_t o = 0;
+        for (int k = 0; k < d && o + 8 < sizeof pre; k++)
+            o += (size_t)snprintf(pre + o, sizeof pre - o, "%s",
+                                  k == d - 1 ? (ui->ascii ? "`- " : "\u2514\u2500 ") : "   ");
+        pre[o] = '\0';
+        hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
+        snprintf(line, sizeof line, "%s%s", pre, text);
+        view_ctx_put(y + 2 + i, 0, line, ui->cols,
+                     li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
+    }
+}
+
+void view_refs_free(struct ui *ui)
+{
+    clear_lines(&ui->refs);
+}
+
+static void dot_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+int ui_act_refs_dot(struct ui *ui, int key)
+{
+    struct view_refs *v = &ui->refs;
+    char path[64], text[1024];
+    if (v->state != VIEW_REFS_DONE)
+        return KEYS_NONE;
+    snprintf(path, sizeof path, "heapline-0x%" PRIx64 ".dot", v->addr);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        view_ctx_message(ui, "cannot write %s", path);
+        return KEYS_REDRAW;
+    }
+    fprintf(f, "digraph backrefs {\n  rankdir=BT;\n  node [shape=box, fontname=monospace];\n");
+    for (uint32_t i = 0; i < v->n_nodes; i++) {
+        hop_text(ui, &v->nodes[i], i == 0, text, sizeof text);
+        fprintf(f, "  n%u [label=\"", i);
+        dot_escape(f, text);
+        fprintf(f, "\"%s];\n", i == 0 ? ", style=bold" : "");
+        if (i)
+            fprintf(f, "  n%u -> n%u;\n", i, v->nodes[i].to);
+    }
+    fprintf(f, "}\n");
+    if (fclose(f) != 0)
+        view_ctx_message(ui, "cannot write %s", path);
+    else
+        view_ctx_message(ui, "wrote %s (dot -Tpng %s > chain.png)", path, path);
+    return KEYS_REDRAW;
+}
