@@ -9,6 +9,7 @@
 #include "symbols.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -20,11 +21,50 @@
 #include "core.h"
 #include "wire.h"
 
+/* Separate debug information is looked up locally only: by build id under
+ * /usr/lib/debug, then by .gnu_debuglink next to the file, in .debug/ and
+ * under /usr/lib/debug. Never through debuginfod: a network download (or even
+ * loading libcurl) inside the profiled program would stall the collector and,
+ * through its full buffers, the program. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                          const char *file_name, const char *debuglink_file,
+                          GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                          debuglink_crc, debuginfo_file_name);
+    char dir[4096], path[4096 + 300];
+    const char *slash;
+
+    if (fd >= 0 || !file_name || !debuglink_file || strchr(debuglink_file, '/'))
+        return fd;
+    slash = strrchr(file_name, '/');
+    if (!slash || (size_t)(slash - file_name) >= sizeof(dir))
+        return -1;
+    memcpy(dir, file_name, (size_t)(slash - file_name));
+    dir[slash - file_name] = 0;
+    for (int i = 0; i < 3; i++) {
+        if (i == 0)
+            snprintf(path, sizeof(path), "%s/%s", dir, debuglink_file);
+        else if (i == 1)
+            snprintf(path, sizeof(path), "%s/.debug/%s", dir, debuglink_file);
+        else
+            snprintf(path, sizeof(path), "/usr/lib/debug%s/%s", dir, debuglink_file);
+        if (strcmp(path, file_name) == 0)
+            continue;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            *debuginfo_file_name = strdup(path);
+            return fd;
+        }
+    }
+    return -1;
+}
+
 static Dwfl *dwfl;
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .debuginfo_path = &debuginfo_path,
 };
 static uint32_t next_module = 1;
