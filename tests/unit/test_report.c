@@ -1,0 +1,344 @@
+/*
+ * test_report.c - `heapline report` on synthetic recordings: the exact JSON,
+ * the time points, the text report, and every error message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "recfile.h"
+#include "report.h"
+#include "wire.h"
+
+#define MS 1000000LL
+
+static char mem[1 << 16];
+static char dir[] = "/tmp/test_report.XXXXXX";
+static char path[256];
+
+/* main > work > malloc(libc): site "work"; main > malloc: site "main". */
+static size_t build(char *out, size_t cap, int with_end)
+{
+    struct encode_buf b;
+    struct wire_frame f[] = {{0x100, 2, "main", "app.c", 10, NULL, 0},
+                             {0x200, 2, "work", "app.c", 20, NULL, 0},
+                             {0x900, 1, "malloc", NULL, 0, NULL, 0}};
+    struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}, {4, 1, 0x900}};
+    struct wire_event ev[] = {
+        {.op = WIRE_OP_THREAD, .id = 1},
+        {.op = WIRE_OP_ALLOC, .time = 1 * MS, .stack = 3, .size = 1000, .addr = 0x1000},
+        {.op = WIRE_OP_ALLOC, .time = 2 * MS, .stack = 4, .size = 24, .addr = 0x2000},
+        {.op = WIRE_OP_FREE, .time = 3 * MS, .addr = 0x2000}, /* temporary */
+        {.op = WIRE_OP_ALLOC, .time = 500 * MS, .stack = 3, .size = 3000, .addr = 0x3000},
+        {.op = WIRE_OP_FREE, .time = 1500 * MS, .addr = 0x3000}, /* temporary too */
+        {.op = WIRE_OP_ALLOC, .time = 1600 * MS, .stack = 4, .size = 7, .addr = 0x4000},
+    };
+
+    encode_init(&b, out, cap);
+    assert_int_equal(encode_hello(&b, 77, "/bin/app", 0, 4096, 64, 0), 0);
+    assert_int_equal(encode_module(&b, 1, "/lib/libc.so.6", 0, 0, NULL), 0);
+    assert_int_equal(encode_module(&b, 2, "/bin/app", 0, 0, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(encode_frame(&b, &f[i]), 0);
+    assert_int_equal(encode_stacks(&b, n, 4), 0);
+    assert_int_equal(encode_events(&b, 0, ev, sizeof(ev) / sizeof(ev[0])), 0);
+    assert_int_equal(encode_marker(&b, 1 * MS, "start"), 0);
+    if (with_end)
+        assert_int_equal(encode_end(&b, 2000 * MS, WIRE_END_EXIT, 0), 0);
+    return b.len;
+}
+
+static void write_file(const char *p, const void *data, size_t n, int compress)
+{
+    struct recfile_writer w;
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    assert_true(fd >= 0);
+    assert_int_equal(recfile_writer_open(&w, fd, compress ? 3 : 0), 0);
+    assert_int_equal(recfile_write(&w, data, n, 1), 0);
+    assert_int_equal(recfile_writer_close(&w), 0);
+    close(fd);
+}
+
+/* Runs report_main; returns the status, *out and *err malloc'ed. */
+static int run(const char *file, const char *at, int json, int top, char **out, char **err)
+{
+    struct report_options o = {.json = json, .top = top, .at = REPORT_AT_END};
+    size_t no, ne;
+    FILE *fo = open_memstream(out, &no), *fe = open_memstream(err, &ne);
+    int rc;
+
+    if (at)
+        assert_int_equal(report_parse_at(at, &o), 0);
+    rc = report_main(file, &o, fo, fe);
+    fclose(fo);
+    fclose(fe);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/run.heapline", dir);
+    write_file(path, mem, build(mem, sizeof(mem), 1), 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char expected_end[] =
+    "{\n"
+    "  \"exe\": \"/bin/app\",\n"
+    "  \"pid\": 77,\n"
+    "  \"at\": \"end\",\n"
+    "  \"time\": 2,\n"
+    "  \"duration\": 2,\n"
+    "  \"allocations\": 4,\n"
+    "  \"frees\": 2,\n"
+    "  \"bytes_allocated\": 4031,\n"
+    "  \"live_bytes\": 1007,\n"
+    "  \"live_blocks\": 2,\n"
+    "  \"rss\": 0,\n"
+    "  \"peak_bytes\": 4000,\n"
+    "  \"peak_time\": 0.5,\n"
+    "  \"peak_rss\": 0,\n"
+    "  \"leaked_bytes\": 1007,\n"
+    "  \"leaked_blocks\": 2,\n"
+    "  \"temporary_allocations\": 2,\n"
+    "  \"total_allocations\": 4,\n"
+    "  \"total_frees\": 2,\n"
+    "  \"total_bytes_allocated\": 4031,\n"
+    "  \"unmatched_frees\": 0,\n"
+    "  \"missed_events\": 0,\n"
+    "  \"tick_mismatches\": 0,\n"
+    "  \"truncated\": false,\n"
+    "  \"end\": \"exit\",\n"
+    "  \"end_status\": 0,\n"
+    "  \"sites\": [\n"
+    "    {\n"
+    "      \"function\": \"work\",\n"
+    "      \"file\": \"app.c\",\n"
+    "      \"line\": 20,\n"
+    "      \"module\": \"app\",\n"
+    "      \"live_bytes\": 1000,\n"
+    "      \"live_blocks\": 1,\n"
+    "      \"allocations\": 2,\n"
+    "      \"bytes_allocated\": 4000,\n"
+    "      \"peak_bytes\": 4000,\n"
+    "      \"leaked_bytes\": 1000,\n"
+    "      \"temporary\": 1\n"
+    "    },\n"
+    "    {\n"
+    "      \"function\": \"main\",\n"
+    "      \"file\": \"app.c\",\n"
+    "      \"line\": 10,\n"
+    "      \"module\": \"app\",\n"
+    "      \"live_bytes\": 7,\n"
+    "      \"live_blocks\": 1,\n"
+    "      \"allocations\": 2,\n"
+    "      \"bytes_allocated\": 31,\n"
+    "      \"peak_bytes\": 24,\n"
+    "      \"leaked_bytes\": 7,\n"
+    "      \"temporary\": 1\n"
+    "    }\n"
+    "  ],\n"
+    "  \"leaks\": [\n"
+    "    {\n"
+    "      \"function\": \"work\",\n"
+    "      \"file\": \"app.c\",\n"
+    "      \"line\": 20,\n"
+    "      \"module\": \"app\",\n"
+    "      \"bytes\": 1000,\n"
+    "      \"blocks\": 1\n"
+    "    },\n"
+    "    {\n"
+    "      \"function\": \"main\",\n"
+    "      \"file\": \"app.c\",\n"
+    "      \"line\": 10,\n"
+    "      \"module\": \"app\",\n"
+    "      \"bytes\": 7,\n"
+    "      \"blocks\": 1\n"
+    "    }\n"
+    "  ],\n"
+    "  \"temporary\": [\n"
+    "    {\n"
+    "      \"function\": \"work\",\n"
+    "      \"file\": \"app.c\",\n"
+    "      \"line\": 20,\n"
+    "      \"module\": \"app\",\n"
+    "      \"count\": 1,\n"
+    "      \"allocations\": 2\n"
+    "    },\n"
+    "    {\n"
+    "      \"function\": \"main\",\n"
+    "      \"file\": \"app.c\",\n"
+    "      \"line\": 10,\n"
+    "      \"module\": \"app\",\n"
+    "      \"count\": 1,\n"
+    "      \"allocations\": 2\n"
+    "    }\n"
+    "  ],\n"
+    "  \"markers\": [\n"
+    "    {\n"
+    "      \"time\": 0.001,\n"
+    "      \"label\": \"start\"\n"
+    "    }\n"
+    "  ]\n"
+    "}\n";
+
+static void test_json_end(void **state)
+{
+    char *out, *err;
+
+    (void)state;
+    assert_int_equal(run(path, NULL, 1, -1, &out, &err), 0);
+    assert_string_equal(out, expected_end);
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+}
+
+static void test_json_peak_and_time(void **state)
+{
+    char *out, *err;
+
+    (void)state;
+    assert_int_equal(run(path, "peak", 1, 1, &out, &err), 0);
+    assert_non_null(strstr(out, "\"at\": \"peak\",\n  \"time\": 0.5,\n"));
+    assert_non_null(strstr(out, "\"allocations\": 3,\n  \"frees\": 1,\n"
+                                "  \"bytes_allocated\": 4024,\n  \"live_bytes\": 4000,\n"
+                                "  \"live_blocks\": 2,\n"));
+    /* --top 1: one site, the largest */
+    assert_non_null(strstr(out, "\"function\": \"work\",\n      \"file\": \"app.c\",\n"
+                                "      \"line\": 20,\n      \"module\": \"app\",\n"
+                                "      \"live_bytes\": 4000,\n      \"live_blocks\": 2,\n"));
+    assert_null(strstr(strstr(out, "\"sites\""), "\"function\": \"main\",\n      \"file\": "
+                                                 "\"app.c\",\n      \"line\": 10,\n      "
+                                                 "\"module\": \"app\",\n      \"live_bytes\""));
+    free(out);
+    free(err);
+
+    /* 1.0 s: after the 500 ms bucket, before the free at 1.5 s */
+    assert_int_equal(run(path, "1.0", 1, -1, &out, &err), 0);
+    assert_non_null(strstr(out, "\"time\": 1,\n"));
+    assert_non_null(strstr(out, "\"allocations\": 3,\n  \"frees\": 1,\n"
+                                "  \"bytes_allocated\": 4024,\n  \"live_bytes\": 4000,\n"));
+    free(out);
+    free(err);
+
+    assert_int_equal(run(path, "0", 1, -1, &out, &err), 0);
+    assert_non_null(strstr(out, "\"allocations\": 0,\n  \"frees\": 0,\n"));
+    free(out);
+    free(err);
+}
+
+static void test_text(void **state)
+{
+    char *out, *err;
+
+    (void)state;
+    assert_int_equal(run(path, NULL, 0, -1, &out, &err), 0);
+    assert_non_null(strstr(out, "heapline report: /bin/app (pid 77)\n"));
+    assert_non_null(strstr(out, "peak heap     3.91 KiB (4000 bytes) at 0.500 s\n"));
+    assert_non_null(strstr(out, "total         4 allocations, 2 frees, 3.94 KiB allocated\n"));
+    assert_non_null(strstr(out, "      1000 B         1  work  app.c:20  [app]\n"));
+    assert_non_null(strstr(out, "Temporary allocations by site:"));
+    assert_non_null(strstr(out, "             1         2  main  app.c:10  [app]\n"));
+    free(out);
+    free(err);
+}
+
+static void test_errors(void **state)
+{
+    char *out, *err, p[300];
+    struct report_options o = {0};
+
+    (void)state;
+    snprintf(p, sizeof(p), "%s/missing.heapline", dir);
+    assert_int_equal(run(p, NULL, 1, -1, &out, &err), 1);
+    assert_string_equal(out, "");
+    assert_non_null(strstr(err, "missing.heapline: No such file or directory\n"));
+    assert_int_equal(strncmp(err, "heapline: ", 10), 0);
+    free(out);
+    free(err);
+
+    snprintf(p, sizeof(p), "%s/notes.txt", dir);
+    {
+        FILE *f = fopen(p, "w");
+        fputs("these are not the bytes you are looking for\n", f);
+        fclose(f);
+    }
+    assert_int_equal(run(p, NULL, 1, -1, &out, &err), 1);
+    assert_non_null(strstr(err, "notes.txt: not a heapline recording\n"));
+    free(out);
+    free(err);
+
+    assert_int_equal(run(path, "9.5", 1, -1, &out, &err), 1);
+    assert_string_equal(out, "");
+    assert_non_null(strstr(err, "--at 9.5: beyond the end of the recording (2.000 s)\n"));
+    free(out);
+    free(err);
+
+    /* corrupt: a valid header and a garbage stream */
+    snprintf(p, sizeof(p), "%s/corrupt.heapline", dir);
+    write_file(p, "\x93\xc1\xc1\xc1garbage", 10, 0);
+    assert_int_equal(run(p, NULL, 1, -1, &out, &err), 1);
+    assert_non_null(strstr(err, "corrupt data at stream offset 0"));
+    free(out);
+    free(err);
+
+    assert_int_equal(report_parse_at("peak", &o), 0);
+    assert_int_equal(o.at, REPORT_AT_PEAK);
+    assert_int_equal(report_parse_at("2.5", &o), 0);
+    assert_int_equal(o.time, 2500 * MS);
+    assert_int_equal(report_parse_at("-1", &o), -1);
+    assert_int_equal(report_parse_at("soon", &o), -1);
+}
+
+/* A recording cut short: reported up to its last complete message. */
+static void test_truncated(void **state)
+{
+    char *out, *err, p[300];
+    size_t n = build(mem, sizeof(mem), 0);
+
+    (void)state;
+    snprintf(p, sizeof(p), "%s/cut.heapline", dir);
+    write_file(p, mem, n - 3, 0); /* the last message (a marker) is cut */
+    assert_int_equal(run(p, NULL, 1, -1, &out, &err), 0);
+    assert_non_null(strstr(err, "recording truncated"));
+    assert_non_null(strstr(out, "\"truncated\": true,"));
+    assert_non_null(strstr(out, "\"live_bytes\": 1007,"));
+    assert_non_null(strstr(out, "\"end\": null,"));
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_end),
+        cmocka_unit_test(test_json_peak_and_time),
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_truncated),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
