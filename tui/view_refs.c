@@ -32,7 +32,7 @@ const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *se
 #define REFS_PEEK 64u
 #define REFS_MAX_LINES 5000u
 
-static void clear_lines(struct view_refs *v)
+void view_refs_clear(struct view_refs *v)
 {
     free(v->lines);
     free(v->nodes);
@@ -53,7 +53,7 @@ int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
         view_ctx_message(ui, "could not ask the collector for a scan");
         return KEYS_REDRAW;
     }
-    clear_lines(v);
+    view_refs_clear(v);
     v->addr = addr;
     v->size = size;
     v->scan_req = id;
@@ -86,7 +86,7 @@ static void wcopy(char *buf, size_t n, struct wire_str s)
 
 /* Copies the result out of the model (its memory moves on with the stream),
  * then lays the tree out depth first from node 0 (the object). */
-static int take_result(struct view_refs *v, const struct scanmsg_result *r)
+int view_refs_take(struct view_refs *v, const struct scanmsg_result *r)
 {
     uint32_t n = scanmsg_count(r);
     if (n > REFS_MAX_LINES)
@@ -172,8 +172,8 @@ int view_refs_poll(struct ui *ui)
         }
         if (r && seq != v->scan_seq && r->target == v->addr) {
             v->scan_seq = seq;
-            clear_lines(v);
-            if (take_result(v, r) < 0) {
+            view_refs_clear(v);
+            if (view_refs_take(v, r) < 0) {
                 v->state = VIEW_REFS_FAILED;
                 snprintf(v->error, sizeof v->error, "the scan result is malformed");
                 return 1;
@@ -237,8 +237,8 @@ static void site_name(const struct model *m, uint32_t stack, char *buf, size_t n
 }
 
 /* One hop as text: the holder, where the pointer sits, the references to it. */
-static void hop_text(const struct ui *ui, const struct view_refs_node *nd, int is_target, char *buf,
-                     size_t n)
+void view_refs_hop_text(const struct ui *ui, const struct view_refs_node *nd, int is_target,
+                        char *buf, size_t n)
 {
     char site[512], refs[48] = "";
     if (nd->inbound >= 0)
@@ -354,7 +354,7 @@ void view_refs_draw(struct ui *ui, int y, int h)
             o += (size_t)snprintf(pre + o, sizeof pre - o, "%s",
                                   k == d - 1 ? (ui->ascii ? "`- " : "\u2514\u2500 ") : "   ");
         pre[o] = '\0';
-        hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
+        view_refs_hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
         snprintf(line, sizeof line, "%s%s", pre, text);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,
                      li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
@@ -363,7 +363,7 @@ void view_refs_draw(struct ui *ui, int y, int h)
 
 void view_refs_free(struct ui *ui)
 {
-    clear_lines(&ui->refs);
+    view_refs_clear(&ui->refs);
 }
 
 static void dot_escape(FILE *f, const char *s)
@@ -389,7 +389,7 @@ int ui_act_refs_dot(struct ui *ui, int key)
     }
     fprintf(f, "digraph backrefs {\n  rankdir=BT;\n  node [shape=box, fontname=monospace];\n");
     for (uint32_t i = 0; i < v->n_nodes; i++) {
-        hop_text(ui, &v->nodes[i], i == 0, text, sizeof text);
+        view_refs_hop_text(ui, &v->nodes[i], i == 0, text, sizeof text);
         fprintf(f, "  n%u [label=\"", i);
         dot_escape(f, text);
         fprintf(f, "\"%s];\n", i == 0 ? ", style=bold" : "");

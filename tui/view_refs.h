@@ -8,6 +8,7 @@
 #ifndef HEAPLINE_VIEW_REFS_H
 #define HEAPLINE_VIEW_REFS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ui;
@@ -22,5 +23,22 @@ int view_refs_poll(struct ui *ui);
 void view_refs_draw(struct ui *ui, int y, int h);
 void view_refs_move(struct ui *ui, int delta, int to);
 void view_refs_free(struct ui *ui);
+
+struct view_refs;
+struct view_refs_node;
+struct scanmsg_result;
+
+/* Copies a decoded scan result into v (nodes, tree lines depth first from
+ * the object, children in result order: shortest chains first). Returns 0
+ * or -1 (out of memory, malformed node). */
+int view_refs_take(struct view_refs *v, const struct scanmsg_result *r);
+
+/* Frees v's nodes and lines. */
+void view_refs_clear(struct view_refs *v);
+
+/* One hop as a line of text: "heap 0x... +8 (64 B) from processor_create
+ * file:line  [2 refs]", "global instance_map +16 in leaky_service  (root)". */
+void view_refs_hop_text(const struct ui *ui, const struct view_refs_node *nd, int is_target,
+                        char *buf, size_t n);
 
 #endif

@@ -16,7 +16,9 @@
 #include "encode.h"
 #include "keys.h"
 #include "model.h"
+#include "scanmsg.h"
 #include "view_ctx.h"
+#include "view_refs.h"
 #include "view_sites.h"
 #include "view_tree.h"
 
@@ -209,11 +211,68 @@ static void test_tree(void **state)
     model_free(m);
 }
 
+/* object <- processor (heap) <- slots (heap) <- instance_map (global);
+ * object <- a thread's stack */
+static void test_refs(void **state)
+{
+    struct model *m = make_model();
+    struct ui ui;
+    char text[512];
+    (void)state;
+    memset(&ui, 0, sizeof ui);
+    ui.m = m;
+    ui.table_h = 10;
+    alloc(m, 20000000, 3, 4096, 0x10000, 0); /* alpha: the object */
+    alloc(m, 30000000, 4, 64, 0x20000, 0);   /* beta: the processor */
+
+    struct scanmsg_result r = {.target = 0x10000, .levels = 3, .flags = 0};
+    struct scanmsg_node n[5] = {
+        {.kind = SCANMSG_HEAP, .addr = 0x10000, .size = 4096, .id = 3, .inbound = 2},
+        {.kind = SCANMSG_HEAP, .addr = 0x20000, .size = 64, .offset = 8, .to = 0, .id = 4,
+         .inbound = 1},
+        {.kind = SCANMSG_STACK, .addr = 0x7ff0, .to = 0, .id = 1, .inbound = -1},
+        {.kind = SCANMSG_HEAP, .addr = 0x30000, .size = 256, .offset = 16, .to = 1, .id = 5,
+         .interior = 0, .inbound = 1},
+        {.kind = SCANMSG_GLOBAL, .addr = 0x404040, .offset = 0, .to = 3, .inbound = -1,
+         .symbol = {"instance_map", 12}, .module = {"/srv/leaky_service", 18}},
+    };
+    char wbuf[4096];
+    struct encode_buf eb;
+    encode_init(&eb, wbuf, sizeof wbuf);
+    assert_int_equal(scanmsg_encode(&eb, 7, &r, n, 5), 0);
+    msgpack_zone z;
+    msgpack_zone_init(&z, 4096);
+    struct scanmsg_result got;
+    assert_int_equal(scanmsg_decode_bytes(eb.data, eb.len, &z, &got), 0);
+
+    assert_int_equal(view_refs_take(&ui.refs, &got), 0);
+    msgpack_zone_destroy(&z); /* the view keeps its own copy */
+    assert_int_equal(ui.refs.n_lines, 5);
+    /* depth first: object, processor, slots, instance_map, then the stack */
+    static const uint32_t order[] = {0, 1, 3, 4, 2};
+    static const uint32_t depth[] = {0, 1, 2, 3, 1};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ui.refs.lines[i].node, order[i]);
+        assert_int_equal(ui.refs.lines[i].depth, depth[i]);
+    }
+    view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
+    assert_string_equal(text, "object 0x10000 (4096 B) from alpha t.c:12  [2 refs]");
+    view_refs_hop_text(&ui, &ui.refs.nodes[1], 0, text, sizeof text);
+    assert_string_equal(text, "heap 0x20000 +8 (64 B) from beta t.c:13  [1 ref]");
+    view_refs_hop_text(&ui, &ui.refs.nodes[4], 0, text, sizeof text);
+    assert_string_equal(text, "global instance_map +0 in leaky_service  (root)");
+    view_refs_hop_text(&ui, &ui.refs.nodes[2], 0, text, sizeof text);
+    assert_string_equal(text, "stack of thread main (tid 100) at 0x7ff0  (root)");
+    view_refs_clear(&ui.refs);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sites),
         cmocka_unit_test(test_tree),
+        cmocka_unit_test(test_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
