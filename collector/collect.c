@@ -159,6 +159,8 @@ static void defs_append(const char *p, size_t n)
 
 enum { K_STREAM = 0, K_DEF = 1 };
 
+static void relieve_rings(void);
+
 /* Runs an encode_* call into the output buffer, flushing first when it does
  * not fit, then hands the message to the clients (and the definition log). */
 #define EMIT(kind, n_events, call)                                                                 \
@@ -281,6 +283,7 @@ static void emit_frame(uint64_t ip)
         C.symbols_on = 1;
         symbols_init();
     }
+    relieve_rings();
     symbols_frame(ip, &f, &mod);
     if (mod)
         EMIT(K_DEF, 0, encode_module(b, mod->id, mod->path, mod->base, mod->size, mod->build_id));
@@ -531,6 +534,42 @@ static int run_push(size_t pos, size_t end)
     return 0;
 }
 
+/* Moves every ring's pending events into its backlog, so producers do not
+ * wait while the collector is busy with something slow (symbolizing a
+ * module with large debug information). Called between such steps. */
+static void relieve_rings(void)
+{
+    static int64_t last;
+    int64_t now = core_now();
+
+    if (now - last < 500000)
+        return;
+    last = now;
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+        size_t n = (size_t)(h - t);
+
+        if (!n)
+            continue;
+        if (r->n_backlog + n > r->cap_backlog) {
+            size_t cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
+            void *p;
+
+            while (cap < r->n_backlog + n)
+                cap *= 2;
+            p = realloc(r->backlog, cap * sizeof(*r->backlog));
+            if (!p)
+                continue;
+            r->backlog = p;
+            r->cap_backlog = cap;
+        }
+        for (uint64_t i = t; i < h; i++)
+            r->backlog[r->n_backlog++] = r->ev[i & (RING_EVENTS - 1)];
+        atomic_store_explicit(&r->tail, h, memory_order_release);
+    }
+}
+
 /* Copies every ring's pending events into stage[] (one sorted run per ring)
  * and frees the ring space. Releases rings whose thread has gone. */
 static size_t drain_copy(int check_gone)
@@ -552,6 +591,15 @@ static size_t drain_copy(int check_gone)
             r->announced = 1;
             thread_announce(r);
         }
+        if (r->n_backlog && stage_reserve(r->n_backlog + n) == 0) {
+            for (size_t i = 0; i < r->n_backlog; i++) {
+                C.stage[C.n_stage].ev = r->backlog[i];
+                C.stage[C.n_stage].thread = r->thread_id;
+                C.n_stage++;
+            }
+            total += r->n_backlog;
+            r->n_backlog = 0;
+        }
         if (n && stage_reserve(n) == 0) {
             for (uint64_t i = t; i < h; i++) {
                 C.stage[C.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
@@ -559,20 +607,22 @@ static size_t drain_copy(int check_gone)
                 C.n_stage++;
             }
             atomic_store_explicit(&r->tail, h, memory_order_release);
-            run_push(start, C.n_stage);
             total += n;
         } else if (n) {
             core_disable("out of memory on the collector thread");
         }
+        if (C.n_stage > start)
+            run_push(start, C.n_stage);
         if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
             dead = 1;
-        if (dead && atomic_load(&r->head) == atomic_load(&r->tail)) {
+        if (dead && !r->n_backlog && atomic_load(&r->head) == atomic_load(&r->tail)) {
             struct thread_info *ti = thread_get(r->thread_id);
 
             if (ti && r->self_name[0] && strncmp(ti->name, r->self_name, 15) != 0) {
                 memcpy(ti->name, r->self_name, sizeof(r->self_name));
                 EMIT(K_DEF, 0, encode_thread(b, ti->id, (uint32_t)ti->tid, ti->name));
             }
+            free(r->backlog);
             ring_release(r);
         }
     }
