@@ -34,10 +34,15 @@ enum scanbfs_kind {
 #define SCANBFS_UNREADABLE 16u   /* some ranges could not be read (freed since) */
 #define SCANBFS_STOPPED_EARLY 8u /* stopped extra_levels after the level of the first root */
 
+/* Root flags */
+#define SCANBFS_ROOT_ALLOCATOR 1u /* the malloc implementation's module (libc): its
+                                     pointers to free chunk headers are not references */
+
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
     uint32_t kind;   /* SCANBFS_GLOBAL or SCANBFS_STACK */
     uint32_t id;     /* GLOBAL: caller's module index; STACK: heapline thread id */
+    uint32_t flags;  /* SCANBFS_ROOT_* */
 };
 
 struct scanbfs_node {

@@ -56,6 +56,16 @@ static int own_module(const struct dl_phdr_info *info)
     return 0;
 }
 
+/* The C library: its malloc keeps chunk pointers in its own data. */
+static int is_allocator(const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base ? base + 1 : path;
+    return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0 ||
+           strncmp(base, "libc.musl", 9) == 0 || strncmp(base, "ld-musl", 7) == 0;
+}
+
 static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct collect_ctx *c = arg;
@@ -102,6 +112,7 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
         root.hi = root.lo + ph->p_memsz;
         root.kind = SCANBFS_GLOBAL;
         root.id = (uint32_t)r->n_mods;
+        root.flags = is_allocator(path) ? SCANBFS_ROOT_ALLOCATOR : 0;
         if (push_root(c, &root)) {
             c->failed = 1;
             r->n_mods++;
@@ -124,6 +135,7 @@ int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size
         root.hi = stacks[i].hi;
         root.kind = SCANBFS_STACK;
         root.id = stacks[i].thread_id;
+        root.flags = 0;
         if (root.hi > root.lo && push_root(&c, &root))
             c.failed = 1;
     }

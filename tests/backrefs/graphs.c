@@ -144,6 +144,18 @@ NOINLINE static int build(const char *scenario, const char *lib)
         b[5] = a;
         s_keep[0] = a;
         s_keep[1] = b;
+    } else if (!strcmp(scenario, "arena")) {
+        /* a leaked 24-byte block right before a free 2000-byte chunk: glibc's
+         * unsorted bin (in libc's data) points at that chunk's header, which
+         * overlaps the leaked block's last word. Still a leak. */
+        for (int i = 0; i < 100 && !s_keep[0]; i++) {
+            void *a = alloc_target(24), *x = malloc(2000);
+            if ((char *)x - (char *)a == 32) {
+                s_holder = malloc(24); /* keeps x off the top chunk */
+                free(x);
+                s_keep[0] = a;
+            }
+        }
     } else if (!strcmp(scenario, "big")) {
         /* LIB is a size in MB: blocks of 16..496 bytes holding random words
          * and a pointer to a random block each (one inbound reference a

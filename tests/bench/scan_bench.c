@@ -148,6 +148,7 @@ static void bench(size_t mb)
     printf("heap %zu MB in %zu blocks (built in %.1f s)\n", mb, h.n, build_s);
 
     /* the engine alone, in this process */
+    memset(&root, 0, sizeof(root));
     root.lo = (uint64_t)(uintptr_t)&bench_root;
     root.hi = root.lo + 8;
     root.kind = SCANBFS_GLOBAL;

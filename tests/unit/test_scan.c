@@ -108,7 +108,7 @@ static void test_chain_to_root(void **state)
     void **a = blk(0, 64), **b = blk(1, 48), **c = blk(2, 32);
     void *rootmem[4] = {0};
     struct scanbfs_root root = {(uint64_t)(uintptr_t)rootmem, (uint64_t)(uintptr_t)(rootmem + 4),
-                                SCANBFS_GLOBAL, 7};
+                                SCANBFS_GLOBAL, 7, 0};
     struct scanbfs_stats st;
     size_t n;
 
@@ -211,7 +211,7 @@ static void test_stack_root_and_not_found(void **state)
     void **a = blk(0, 40);
     void *stack[16] = {0};
     struct scanbfs_root root = {(uint64_t)(uintptr_t)stack, (uint64_t)(uintptr_t)(stack + 16),
-                                SCANBFS_STACK, 3};
+                                SCANBFS_STACK, 3, 0};
     struct scanbfs_stats st;
     size_t n;
 
@@ -225,6 +225,38 @@ static void test_stack_root_and_not_found(void **state)
     assert_int_equal(nodes[1].interior, 39);
     /* one past the end is not inside */
     assert_int_equal(run((uint64_t)(uintptr_t)a + 40, &root, 1, 10, 64, &n, &st), -ENOENT);
+}
+
+/* glibc's main_arena points at free chunk headers, which overlap the last
+ * word of the live block before them: not a reference from libc's data */
+static void test_allocator_root(void **state)
+{
+    void **a = blk(0, 24);
+    void *libc[4] = {0};
+    struct scanbfs_root root = {(uint64_t)(uintptr_t)libc, (uint64_t)(uintptr_t)(libc + 4),
+                                SCANBFS_GLOBAL, 1, SCANBFS_ROOT_ALLOCATOR};
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    libc[0] = (char *)a + 16; /* the next chunk's header */
+    libc[1] = (char *)a + 16;
+    assert_int_equal(run((uint64_t)(uintptr_t)a, &root, 1, 10, 64, &n, &st), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(nodes[0].inbound, 0);
+    assert_true(st.flags & SCANBFS_UNREACHABLE);
+    /* a real pointer from libc (to the start) still holds it */
+    libc[2] = a;
+    assert_int_equal(run((uint64_t)(uintptr_t)a, &root, 1, 10, 64, &n, &st), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(nodes[1].kind, SCANBFS_GLOBAL);
+    assert_int_equal(nodes[1].offset, 16);
+    assert_int_equal(nodes[0].inbound, 1);
+    /* from another module, the same word is a reference */
+    root.flags = 0;
+    libc[2] = NULL;
+    assert_int_equal(run((uint64_t)(uintptr_t)a, &root, 1, 10, 64, &n, &st), 0);
+    assert_int_equal(nodes[0].inbound, 2);
 }
 
 /* ---- through a real job: fork, roots from the loaded modules ---- */
@@ -394,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fanout_and_inbound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_root_and_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocator_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_global, setup, teardown),
         cmocka_unit_test(test_scanmsg_hostile),
     };
