@@ -31,8 +31,10 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
         if (!strcmp(argv[2], "abort"))
             abort();
-        if (!strcmp(argv[2], "segv"))
-            *(volatile int *)t_sink = 0;
+        if (!strcmp(argv[2], "segv")) {
+            int *volatile nowhere = NULL;
+            *nowhere = 0;
+        }
     }
     for (;;)
         pause();
