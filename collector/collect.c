@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -839,10 +841,13 @@ static void *collect_main(void *arg)
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
         if (C.server_on) {
-            server_poll(n ? 0 : 1);
+            server_poll(n ? 0 : 1, ring_wake_fd);
         } else if (!n) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
+            struct pollfd p = {ring_wake_fd, POLLIN, 0};
+            uint64_t v;
+
+            if (poll(&p, 1, 1) > 0)
+                (void)!read(ring_wake_fd, &v, sizeof(v));
         }
     }
     final_messages();
@@ -926,6 +931,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
                       core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0));
     out_flush(1);
 
+    if (ring_wake_fd < 0)
+        ring_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     atomic_store(&C.alive, 1);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -980,6 +987,9 @@ void collect_atfork_child(void)
         close(C.rec_fd);
     C.rec_fd = -1;
     C.rec_ok = 0;
+    if (ring_wake_fd >= 0)
+        close(ring_wake_fd);
+    ring_wake_fd = -1;
     writer_atfork_child();
     if (C.server_on)
         server_atfork_child();

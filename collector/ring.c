@@ -25,6 +25,7 @@ static pthread_mutex_t ring_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *_Atomic ring_head;
 static uint32_t ring_next_id = 1;
 static atomic_ullong ring_waited;
+int ring_wake_fd = -1;
 
 uint64_t ring_waits(void)
 {
@@ -115,6 +116,12 @@ struct ring_event *ring_slot(struct ring *r)
             }
             nanosleep(&ts, NULL);
         }
+    }
+    if (h - atomic_load_explicit(&r->tail, memory_order_relaxed) == RING_EVENTS / 2 &&
+        ring_wake_fd >= 0) {
+        uint64_t one = 1;
+
+        (void)!write(ring_wake_fd, &one, sizeof(one)); /* async-signal-safe */
     }
     return &r->ev[h & (RING_EVENTS - 1)];
 }

@@ -85,6 +85,11 @@ void ring_release(struct ring *r);
  * (without waiting) when tracking is off or the collector is not running. */
 struct ring_event *ring_slot(struct ring *r);
 
+/* An eventfd the collector polls: a producer writes to it when its ring
+ * reaches half full, so a sleeping collector wakes before the ring fills.
+ * -1 when none. Set by the collector at start. */
+extern int ring_wake_fd;
+
 /* How many times a producer found its ring full and waited. */
 uint64_t ring_waits(void);
 

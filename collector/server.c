@@ -520,10 +520,10 @@ static void scan_progress(int i)
         client_drop(i);
 }
 
-void server_poll(int timeout_ms)
+void server_poll(int timeout_ms, int wake_fd)
 {
-    struct pollfd pfd[1 + 2 * SERVER_MAX_CLIENTS];
-    int who[1 + 2 * SERVER_MAX_CLIENTS], what[1 + 2 * SERVER_MAX_CLIENTS];
+    struct pollfd pfd[2 + 2 * SERVER_MAX_CLIENTS];
+    int who[2 + 2 * SERVER_MAX_CLIENTS], what[2 + 2 * SERVER_MAX_CLIENTS];
     int n = 0;
 
     if (listen_fd < 0)
@@ -531,6 +531,9 @@ void server_poll(int timeout_ms)
     pfd[n] = (struct pollfd){listen_fd, POLLIN, 0};
     who[n] = -1;
     what[n++] = 0;
+    pfd[n] = (struct pollfd){wake_fd, POLLIN, 0}; /* fd -1 is ignored by poll */
+    who[n] = -1;
+    what[n++] = 2;
     for (int i = 0; i < n_clients; i++) {
         struct client *c = clients[i];
 
@@ -547,7 +550,12 @@ void server_poll(int timeout_ms)
         return;
     /* handle clients from the last so that drops (which move the last
      * client into the hole) do not disturb indexes still to visit */
-    for (int k = n - 1; k >= 1; k--) {
+    if (pfd[1].revents & POLLIN) {
+        uint64_t v;
+
+        (void)!read(wake_fd, &v, sizeof(v));
+    }
+    for (int k = n - 1; k >= 2; k--) {
         int i = who[k];
 
         if (!pfd[k].revents || i >= n_clients)

@@ -26,9 +26,10 @@ void server_broadcast(const char *data, size_t n, uint32_t n_events);
 /* Collector thread, each tick: tells downgraded clients their missed count. */
 void server_tick(void);
 
-/* Collector thread: waits up to timeout_ms for socket activity and handles
- * it (accept, requests, writes, scan results). */
-void server_poll(int timeout_ms);
+/* Collector thread: waits up to timeout_ms for socket activity (or for
+ * wake_fd, an eventfd it empties, when >= 0) and handles it (accept,
+ * requests, writes, scan results). */
+void server_poll(int timeout_ms, int wake_fd);
 
 /* Shutdown: tries for up to timeout_ms to deliver what is queued, closes
  * every connection and the listener, unlinks the socket path. */
