@@ -5,6 +5,23 @@
  * Tracking is on only while core_on != 0. Hooks read it with a relaxed load;
  * any module that hits an internal failure calls core_disable(), after which
  * the hooks are pass-through for good (until a fork child starts afresh).
+ *
+ * Environment (read once at start-up):
+ *   HEAPLINE_RECORD=path    record file (a fork child, or what it exec's, uses
+ *                           path.<pid>; the first process and what it exec's
+ *                           use path itself, see HEAPLINE_OWNER_PID)
+ *   HEAPLINE_COMPRESS=n     zstd level, default 3, 0 = raw msgpack
+ *   HEAPLINE_SOCKET=off|path  live socket, default
+ *                           $XDG_RUNTIME_DIR/heapline/<pid>.sock or
+ *                           /tmp/heapline-<uid>/<pid>.sock
+ *   HEAPLINE_DEPTH=n        stack depth limit, default 64, at most 256
+ *   HEAPLINE_UNWIND=auto|fp|libunwind   default auto: the validated frame-
+ *                           pointer walk when the executable keeps frame
+ *                           pointers, libunwind otherwise
+ *   HEAPLINE_TICK_MS=n      tick period, default 10
+ *   HEAPLINE_FORK=off       fork children (and what they exec) run untracked
+ *   HEAPLINE_STATS=1        the collector's counters on stderr at exit
+ *   HEAPLINE_OWNER_PID      set by the collector to the first process's pid
  */
 #ifndef HEAPLINE_CORE_H
 #define HEAPLINE_CORE_H
