@@ -923,10 +923,11 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
         now = view_ctx_now_ms();
         update_rate(ui, now);
         if (model_generation(m) != ui->mv_gen) {
-            /* new data: recompute at most every 100 ms, or 4x the last cost */
-            int64_t cost = ui->last_query_ms ? 0 : 0;
-            (void)cost;
-            if (now - ui->last_query_ms >= 100 || !src_active)
+            /* new data: recompute at most every 100 ms, and spend at most a
+             * fifth of the time on it (huge site tables), so keys and the
+             * source keep their share */
+            int64_t every = ui->query_cost_ms * 5 > 100 ? ui->query_cost_ms * 5 : 100;
+            if (now - ui->last_query_ms >= every || !src_active)
                 need_query = 1;
         }
         if (ui->msg[0] && now >= ui->msg_until_ms && now - ui->msg_until_ms < 400)
@@ -936,6 +937,7 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
                 int64_t t0 = view_ctx_now_ms();
                 requery(ui);
                 ui->last_query_ms = t0;
+                ui->query_cost_ms = view_ctx_now_ms() - t0;
                 need_query = 0;
             }
             draw(ui);

@@ -147,6 +147,7 @@ struct ui {
     int64_t mv_spark_from, mv_spark_to;
     uint32_t mv_spark_points;
     int64_t last_query_ms;
+    int64_t query_cost_ms;      /* how long the last recompute took */
 
     /* the header's geometry of the last draw (mouse clicks on the timeline) */
     int graph_x, graph_w, graph_y0, graph_y1;
