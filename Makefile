@@ -112,7 +112,6 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanroots.o
 TEST_OBJS_scan := $(SCAN_OBJS)
-TEST_LIBS_scan := -lelf
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o
 $(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o

@@ -10,13 +10,12 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct collect_ctx {
@@ -296,72 +295,89 @@ unclipped:
 
 /* ---- naming ---- */
 
+/* The symbol table of an ELF64 file mapped at f[0..size): .symtab when
+ * present (static symbols too), else .dynsym. Every offset is checked against
+ * the file's size. Returns 0 with the table, its string table and count. */
+static int elf_symtab(const unsigned char *f, size_t size, const Elf64_Sym **syms, size_t *n,
+                      const char **strs, size_t *strs_size)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)f;
+    const Elf64_Shdr *sh;
+    int pick = -1;
+
+    if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+        eh->e_shoff > size || (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
+        return -1;
+    sh = (const Elf64_Shdr *)(const void *)(f + eh->e_shoff);
+    for (int i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type == SHT_SYMTAB)
+            pick = i;
+        else if (sh[i].sh_type == SHT_DYNSYM && pick < 0)
+            pick = i;
+    }
+    if (pick < 0 || sh[pick].sh_link >= eh->e_shnum)
+        return -1;
+    {
+        const Elf64_Shdr *st = &sh[pick], *str = &sh[st->sh_link];
+        if (st->sh_offset > size || st->sh_size > size - st->sh_offset ||
+            str->sh_offset > size || str->sh_size > size - str->sh_offset ||
+            st->sh_entsize != sizeof(Elf64_Sym) || st->sh_offset % 8 != 0)
+            return -1;
+        *syms = (const Elf64_Sym *)(const void *)(f + st->sh_offset);
+        *n = st->sh_size / sizeof(Elf64_Sym);
+        *strs = (const char *)(f + str->sh_offset);
+        *strs_size = str->sh_size;
+    }
+    return 0;
+}
+
 int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start)
 {
-    Elf *elf;
-    Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
+    struct stat stt;
+    unsigned char *f;
+    const Elf64_Sym *syms;
+    const char *strs;
+    size_t n, strs_size;
+    uint64_t best_size = UINT64_MAX;
     int fd, found = -1;
 
     sym[0] = 0;
     *sym_start = 0;
-    if (elf_version(EV_CURRENT) == EV_NONE)
-        return -1;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    elf = elf_begin(fd, ELF_C_READ, NULL);
-    if (!elf) {
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || stt.st_size <= 0) {
         close(fd);
         return -1;
     }
-    while ((scn = elf_nextscn(elf, scn)) != NULL) {
-        GElf_Shdr sh;
-        if (!gelf_getshdr(scn, &sh))
-            continue;
-        if (sh.sh_type == SHT_SYMTAB)
-            symtab = scn;
-        else if (sh.sh_type == SHT_DYNSYM)
-            dynsym = scn;
-    }
-    for (int pass = 0; pass < 2 && found < 0; pass++) {
-        Elf_Scn *s = pass == 0 ? symtab : dynsym;
-        GElf_Shdr sh;
-        Elf_Data *data;
-        size_t count;
-        uint64_t best_size = UINT64_MAX;
-
-        if (!s || !gelf_getshdr(s, &sh) || sh.sh_entsize == 0)
-            continue;
-        data = elf_getdata(s, NULL);
-        if (!data)
-            continue;
-        count = sh.sh_size / sh.sh_entsize;
-        for (size_t i = 0; i < count; i++) {
-            GElf_Sym st;
-            int type;
-            const char *name;
-            if (!gelf_getsym(data, (int)i, &st))
-                continue;
-            type = GELF_ST_TYPE(st.st_info);
+    f = mmap(NULL, (size_t)stt.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (f == MAP_FAILED)
+        return -1;
+    if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            const Elf64_Sym *st = &syms[i];
+            int type = ELF64_ST_TYPE(st->st_info);
+            size_t len;
             if (type != STT_OBJECT && type != STT_COMMON && type != STT_NOTYPE)
                 continue;
-            if (st.st_shndx == SHN_UNDEF || st.st_size == 0)
+            if (st->st_shndx == SHN_UNDEF || st->st_size == 0 || st->st_name >= strs_size)
                 continue;
-            if (module_offset < st.st_value || module_offset - st.st_value >= st.st_size)
+            if (module_offset < st->st_value || module_offset - st->st_value >= st->st_size)
                 continue;
-            if (st.st_size >= best_size)
+            if (st->st_size >= best_size)
                 continue; /* the tightest symbol wins */
-            name = elf_strptr(elf, sh.sh_link, st.st_name);
-            if (!name || !name[0])
-                continue;
-            best_size = st.st_size;
-            snprintf(sym, cap, "%s", name);
-            *sym_start = st.st_value;
+            len = strnlen(strs + st->st_name, strs_size - st->st_name);
+            if (len == 0 || len == strs_size - st->st_name)
+                continue; /* empty, or not terminated inside the table */
+            best_size = st->st_size;
+            snprintf(sym, cap, "%s", strs + st->st_name);
+            *sym_start = st->st_value;
             found = 0;
         }
     }
-    elf_end(elf);
-    close(fd);
+    munmap(f, (size_t)stt.st_size);
     return found;
 }
