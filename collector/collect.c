@@ -202,28 +202,33 @@ static void thread_name(pid_t tid, char *name, size_t cap)
     name[n] = 0;
 }
 
+/* Thread ids are handed out in order from 1: the table is indexed by id. */
 static struct thread_info *thread_get(uint32_t id)
 {
-    for (size_t i = 0; i < C.n_threads; i++)
-        if (C.threads[i].id == id)
-            return &C.threads[i];
-    return NULL;
+    return id < C.n_threads && C.threads[id].id == id ? &C.threads[id] : NULL;
 }
 
 static void thread_announce(struct ring *r)
 {
     struct thread_info *t;
 
-    if (C.n_threads == C.cap_threads) {
+    if (r->thread_id >= C.cap_threads) {
         size_t cap = C.cap_threads ? C.cap_threads * 2 : 64;
-        void *p = realloc(C.threads, cap * sizeof(*C.threads));
+        void *p;
 
+        while (cap <= r->thread_id)
+            cap *= 2;
+        p = realloc(C.threads, cap * sizeof(*C.threads));
         if (!p)
             return;
+        memset((struct thread_info *)p + C.cap_threads, 0,
+               (cap - C.cap_threads) * sizeof(*C.threads));
         C.threads = p;
         C.cap_threads = cap;
     }
-    t = &C.threads[C.n_threads++];
+    if (r->thread_id >= C.n_threads)
+        C.n_threads = r->thread_id + 1;
+    t = &C.threads[r->thread_id];
     t->id = r->thread_id;
     t->tid = r->tid;
     thread_name(r->tid, t->name, sizeof(t->name));
@@ -431,7 +436,7 @@ static void evict(uint64_t addr, int64_t time)
 static void insert(uint64_t addr, uint64_t size, uint32_t stack, int64_t time, uint32_t thread,
                    uint16_t tag)
 {
-    struct live_entry e = {addr, size, time, stack, (uint16_t)thread, tag};
+    struct live_entry e = {addr, size, time, stack, thread & 0xffffff, tag};
 
     if (live_insert(&e) < 0)
         core_disable("cannot grow the live-allocation table");

@@ -17,9 +17,9 @@ struct live_entry {
     uint64_t addr; /* 0: empty slot */
     uint64_t size;
     int64_t time;
-    uint32_t stack;
-    uint16_t thread;
-    uint16_t tag;
+    uint64_t stack : 24;  /* < TRIE_MAX_NODES */
+    uint64_t thread : 24; /* <= WIRE_MAX_THREAD_ID */
+    uint64_t tag : 16;    /* <= WIRE_MAX_TAG_ID */
 };
 
 int live_init(void);

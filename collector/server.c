@@ -313,7 +313,9 @@ static void obj_cb(void *arg, const struct live_entry *e)
 {
     struct obj_ctx *c = arg;
 
-    if (!bsearch(&e->stack, c->stacks, c->n_stacks, sizeof(uint32_t), cmp_u32))
+    uint32_t stack = (uint32_t)e->stack;
+
+    if (!bsearch(&stack, c->stacks, c->n_stacks, sizeof(uint32_t), cmp_u32))
         return;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 1024;
@@ -324,7 +326,8 @@ static void obj_cb(void *arg, const struct live_entry *e)
         c->out = p;
         c->cap = cap;
     }
-    c->out[c->n++] = (struct wire_object){e->addr, e->size, e->stack, e->time, e->thread, e->tag};
+    c->out[c->n++] = (struct wire_object){e->addr, e->size, (uint32_t)e->stack, e->time,
+                                          (uint32_t)e->thread, (uint32_t)e->tag};
 }
 
 static int cmp_obj(const void *a, const void *b)
@@ -404,7 +407,7 @@ static void scan_block_cb(void *arg, const struct live_entry *e)
 {
     struct scan_walk *w = arg;
 
-    w->fn(w->arg, e->addr, e->size, e->stack);
+    w->fn(w->arg, e->addr, e->size, (uint32_t)e->stack);
 }
 
 static void scan_blocks(void *ctx, scan_block_fn *fn, void *arg)
