@@ -581,6 +581,8 @@ static int thr_reserve(struct model *m, uint32_t id)
 
     if (id < old)
         return 0;
+    if (id > old * 2u + 65536u) /* ids are handed out in sequence */
+        return -1;
     while (cap <= id)
         cap *= 2;
     uint32_t *t = realloc(m->thr_tag, cap * sizeof(*t));
@@ -766,10 +768,21 @@ static int log_push(struct model *m, uint32_t stack, const struct fig *d)
     return 0;
 }
 
+/* Wrapping arithmetic: hostile figures may overflow, never into UB. */
+static int64_t wadd(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static int64_t wsub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 static void fig_add(struct fig *a, const struct fig *d)
 {
-    a->live_bytes += d->live_bytes;
-    a->live_blocks += d->live_blocks;
+    a->live_bytes = wadd(a->live_bytes, d->live_bytes);
+    a->live_blocks = wadd(a->live_blocks, d->live_blocks);
     a->allocations += d->allocations;
     a->bytes_allocated += d->bytes_allocated;
 }
@@ -975,7 +988,7 @@ static uint32_t ev_stack(struct model *m, uint32_t stack)
 
 static int ev_release(struct model *m, struct live *e, int64_t time, uint32_t thread)
 {
-    struct fig d = {.live_bytes = -(int64_t)e->size, .live_blocks = -1};
+    struct fig d = {.live_bytes = (int64_t)(0 - e->size), .live_blocks = -1};
     uint32_t stack = e->stack;
 
     if (m->thr_last[thread] == e->addr) {
@@ -1040,7 +1053,7 @@ static int apply_events(struct model *m, const struct wire_msg *msg)
     while ((r = decode_events_next(&it, &ev)) == 1) {
         if (ev.op == WIRE_OP_THREAD) {
             if (thr_reserve(m, ev.id))
-                return fail(m, "out of memory");
+                return fail(m, "thread %u: id out of sequence", ev.id);
             m->ev_thread = ev.id;
             continue;
         }
@@ -1092,8 +1105,8 @@ static int tick_check_consistency(struct model *m, const struct wire_totals *t)
 static int rebase_on_ticks(struct model *m)
 {
     for (uint32_t s = 0; s < m->n_nodes; s++) {
-        struct fig d = {m->tk[s].live_bytes - m->cur[s].live_bytes,
-                        m->tk[s].live_blocks - m->cur[s].live_blocks,
+        struct fig d = {wsub(m->tk[s].live_bytes, m->cur[s].live_bytes),
+                        wsub(m->tk[s].live_blocks, m->cur[s].live_blocks),
                         m->tk[s].allocations - m->cur[s].allocations,
                         m->tk[s].bytes_allocated - m->cur[s].bytes_allocated};
         if (!d.live_bytes && !d.live_blocks && !d.allocations && !d.bytes_allocated)
@@ -1145,8 +1158,8 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
         if (s == MODEL_NONE)
             return fail(m, "out of memory");
         if (snap)
-            d = (struct fig){ws.live_bytes - m->tk[s].live_bytes,
-                             ws.live_blocks - m->tk[s].live_blocks,
+            d = (struct fig){wsub(ws.live_bytes, m->tk[s].live_bytes),
+                             wsub(ws.live_blocks, m->tk[s].live_blocks),
                              ws.allocations - m->tk[s].allocations,
                              ws.bytes_allocated - m->tk[s].bytes_allocated};
         else
@@ -1268,7 +1281,7 @@ static int apply_stacks(struct model *m, const struct wire_msg *msg)
             return fail(m, "stack %u: parent %u is not below it", sn.id, sn.parent);
         /* ids are handed out in sequence: refuse a jump that would make us
          * allocate for ids nobody defined */
-        if (sn.id > (m->n_defined + (1u << 20)) * 4u)
+        if (sn.id > m->n_defined * 2u + 65536u)
             return fail(m, "stack %u: id out of sequence", sn.id);
         if (sn.parent >= m->n_nodes || !m->nodes[sn.parent].defined)
             return fail(m, "stack %u: undefined parent %u", sn.id, sn.parent);
@@ -1369,8 +1382,9 @@ static int apply_thread(struct model *m, const struct wire_msg *msg)
     uint32_t id = msg->u.thread.id;
     const char *name = intern_w(m, &msg->u.thread.name);
 
-    if (!name || grow32((void **)&m->threads, &m->threads_cap, id + 1, sizeof(*m->threads)) ||
-        thr_reserve(m, id))
+    if (thr_reserve(m, id))
+        return fail(m, "thread %u: id out of sequence", id);
+    if (!name || grow32((void **)&m->threads, &m->threads_cap, id + 1, sizeof(*m->threads)))
         return fail(m, "out of memory");
     m->threads[id] = (struct model_thread){.id = id, .os_tid = msg->u.thread.os_tid,
                                            .name = name};
@@ -1801,7 +1815,7 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
                                 .live_blocks = now[s].live_blocks,
                                 .allocations = now[s].allocations,
                                 .bytes_allocated = now[s].bytes_allocated,
-                                .growth = now[s].live_bytes - (then ? then[s].live_bytes : 0),
+                                .growth = wsub(now[s].live_bytes, then ? then[s].live_bytes : 0),
                                 .peak_bytes = e->peak_bytes,
                                 .leaked_bytes = m->site_cur[s].live_bytes > 0
                                                     ? (uint64_t)m->site_cur[s].live_bytes
