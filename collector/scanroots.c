@@ -296,10 +296,11 @@ unclipped:
 /* ---- naming ---- */
 
 /* The symbol table of an ELF64 file mapped at f[0..size): .symtab when
- * present (static symbols too), else .dynsym. Every offset is checked against
- * the file's size. Returns 0 with the table, its string table and count. */
+ * present (static symbols too; *full = 1), else .dynsym. Every offset is
+ * checked against the file's size. Returns 0 with the table, its string table
+ * and count. */
 static int elf_symtab(const unsigned char *f, size_t size, const Elf64_Sym **syms, size_t *n,
-                      const char **strs, size_t *strs_size)
+                      const char **strs, size_t *strs_size, int *full)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)f;
     const Elf64_Shdr *sh;
@@ -328,12 +329,55 @@ static int elf_symtab(const unsigned char *f, size_t size, const Elf64_Sym **sym
         *n = st->sh_size / sizeof(Elf64_Sym);
         *strs = (const char *)(f + str->sh_offset);
         *strs_size = str->sh_size;
+        *full = st->sh_type == SHT_SYMTAB;
     }
     return 0;
 }
 
+/* The GNU build id of an ELF64 file as lowercase hex into out (cap >= 2 *
+ * 64 + 1). Returns 0 when found. */
+static int elf_build_id(const unsigned char *f, size_t size, char *out, size_t cap)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)f;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(const void *)(f + eh->e_shoff);
+
+    for (int i = 0; i < eh->e_shnum; i++) {
+        size_t off = sh[i].sh_offset, end;
+        if (sh[i].sh_type != SHT_NOTE || off > size || sh[i].sh_size > size - off)
+            continue;
+        end = off + sh[i].sh_size;
+        while (end - off >= sizeof(Elf64_Nhdr)) {
+            const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(const void *)(f + off);
+            size_t name = (nh->n_namesz + 3) & ~(size_t)3, desc = (nh->n_descsz + 3) & ~(size_t)3;
+            off += sizeof(*nh);
+            if (name > end - off || desc > end - off - name)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(f + off, "GNU", 4) == 0 && nh->n_descsz > 0 && nh->n_descsz <= 64 &&
+                cap > 2 * (size_t)nh->n_descsz) {
+                for (uint32_t k = 0; k < nh->n_descsz; k++)
+                    snprintf(out + 2 * k, 3, "%02x", f[off + name + k]);
+                return 0;
+            }
+            off += name + desc;
+        }
+    }
+    return -1;
+}
+
+static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t cap,
+                     uint64_t *sym_start, int follow_debug);
+
 int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start)
+{
+    return symbol_in(path, module_offset, sym, cap, sym_start, 1);
+}
+
+/* Looks in path; when it has no .symtab (stripped) and follow_debug, in its
+ * separate debug file (/usr/lib/debug/.build-id/xx/yyyy.debug) first. */
+static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t cap,
+                     uint64_t *sym_start, int follow_debug)
 {
     struct stat stt;
     unsigned char *f;
@@ -341,7 +385,7 @@ int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t
     const char *strs;
     size_t n, strs_size;
     uint64_t best_size = UINT64_MAX;
-    int fd, found = -1;
+    int fd, found = -1, full = 0;
 
     sym[0] = 0;
     *sym_start = 0;
@@ -356,7 +400,18 @@ int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t
     close(fd);
     if (f == MAP_FAILED)
         return -1;
-    if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size) == 0) {
+    if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size, &full) == 0 && !full &&
+        follow_debug) {
+        char id[160], dbg[256];
+        if (elf_build_id(f, (size_t)stt.st_size, id, sizeof(id)) == 0) {
+            snprintf(dbg, sizeof(dbg), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+            if (symbol_in(dbg, module_offset, sym, cap, sym_start, 0) == 0) {
+                munmap(f, (size_t)stt.st_size);
+                return 0;
+            }
+        }
+    }
+    if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size, &full) == 0) {
         for (size_t i = 0; i < n; i++) {
             const Elf64_Sym *st = &syms[i];
             int type = ELF64_ST_TYPE(st->st_info);
