@@ -130,18 +130,18 @@ int sockpath_lib(char *buf, size_t n, char *err, size_t errsz)
     }
     len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (len > 0) {
+        static const char *const rel[] = {"/libheapline.so", "/../lib/heapline/libheapline.so"};
+        char cand[PATH_MAX + 64], real[PATH_MAX];
+
         exe[len] = 0;
         slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            snprintf(buf, n, "%s/libheapline.so", exe);
-            if (access(buf, R_OK) == 0)
-                return 0;
-            snprintf(buf, n, "%s/../lib/heapline/libheapline.so", exe);
-            if (access(buf, R_OK) == 0) {
-                char real[PATH_MAX];
-                if (realpath(buf, real))
-                    snprintf(buf, n, "%s", real);
+            for (int i = 0; i < 2; i++) {
+                snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]);
+                if (access(cand, R_OK) != 0 || !realpath(cand, real) || strlen(real) >= n)
+                    continue;
+                memcpy(buf, real, strlen(real) + 1);
                 return 0;
             }
         }
