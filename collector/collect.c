@@ -999,5 +999,5 @@ void collect_atfork_child(void)
     if (C.server_on)
         server_atfork_child();
     C.server_on = 0;
-    symbols_forget();
+    symbols_atfork_child();
 }

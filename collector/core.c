@@ -23,6 +23,7 @@
 #include "ring.h"
 #include "server.h"
 #include "sites.h"
+#include "symbols.h"
 #include "tags.h"
 #include "track.h"
 #include "trie.h"
@@ -223,6 +224,7 @@ static void atfork_prepare(void)
 {
     if (atomic_load(&scan_forking))
         return;
+    symbols_atfork_prepare();
     tags_atfork_prepare();
     ring_atfork_prepare();
 }
@@ -233,6 +235,7 @@ static void atfork_parent(void)
         return;
     ring_atfork_parent();
     tags_atfork_parent();
+    symbols_atfork_parent();
 }
 
 static void atfork_child(void)

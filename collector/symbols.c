@@ -9,6 +9,7 @@
 #include "symbols.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -88,20 +89,29 @@ static void report(void)
     last_report = core_now();
 }
 
+/* Held by the collector around every use of the Dwfl, and by fork() (atfork
+ * prepare), so a fork child gets a consistent copy it can keep using. */
+static pthread_mutex_t sym_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int symbols_init(void)
 {
+    if (dwfl)
+        return 0; /* inherited through fork: its parsed tables stay useful */
+    pthread_mutex_lock(&sym_mu);
     dwfl = dwfl_begin(&callbacks);
-    if (!dwfl)
-        return -1;
-    report();
-    return 0;
+    if (dwfl)
+        report();
+    pthread_mutex_unlock(&sym_mu);
+    return dwfl ? 0 : -1;
 }
 
 void symbols_fini(void)
 {
+    pthread_mutex_lock(&sym_mu);
     if (dwfl)
         dwfl_end(dwfl);
     dwfl = NULL;
+    pthread_mutex_unlock(&sym_mu);
     free(seen);
     seen = NULL;
     seen_cap = seen_n = 0;
@@ -231,7 +241,16 @@ static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const
     }
 }
 
+static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
+
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod)
+{
+    pthread_mutex_lock(&sym_mu);
+    frame_locked(ip, f, mod);
+    pthread_mutex_unlock(&sym_mu);
+}
+
+static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod)
 {
     Dwfl_Module *m;
     Dwarf_Addr pc = ip ? ip - 1 : 0;
@@ -291,12 +310,34 @@ void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_modul
     inlined(m, pc, f, f->function);
 }
 
-void symbols_forget(void)
+void symbols_atfork_prepare(void)
 {
-    dwfl = NULL;
+    pthread_mutex_lock(&sym_mu);
+}
+
+void symbols_atfork_parent(void)
+{
+    pthread_mutex_unlock(&sym_mu);
+}
+
+static int forget_module(Dwfl_Module *m, void **user, const char *name, Dwarf_Addr start,
+                         void *arg)
+{
+    *user = NULL;
+    return DWARF_CB_OK;
+}
+
+void symbols_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    memcpy(&sym_mu, &fresh, sizeof(fresh));
+    /* The child's stream starts empty: every frame and module is new to it.
+     * The Dwfl and what it parsed stay (the parent's copy, consistent since
+     * fork() held sym_mu). */
     seen = NULL;
     seen_cap = seen_n = 0;
     next_module = 1;
-    n_names = 0;
-    demangle = NULL;
+    if (dwfl)
+        dwfl_getmodules(dwfl, forget_module, NULL, 0);
 }

@@ -21,6 +21,7 @@ struct symbols_module {
     const char *build_id; /* hex, or NULL */
 };
 
+/* Creates the symbolizer, or keeps the one inherited through fork. */
 int symbols_init(void);
 void symbols_fini(void);
 
@@ -32,8 +33,11 @@ int symbols_first(uint64_t ip);
  * (send the MODULE first), else NULL. Strings stay valid until the next call. */
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
 
-/* Fork child: forgets everything (the parent's state is left untouched in
- * the child's copy of memory, never freed). */
-void symbols_forget(void);
+/* fork: prepare waits for the symbolizer to be idle; the child keeps the
+ * parsed debug information but forgets which frames and modules were sent
+ * (its stream starts empty). */
+void symbols_atfork_prepare(void);
+void symbols_atfork_parent(void);
+void symbols_atfork_child(void);
 
 #endif
