@@ -421,7 +421,7 @@ static void print_dot(FILE *out, const struct model *m, const struct scanmsg_res
             else
                 fprintf(out, "stack %" PRIu32, nd.id);
             if (nd.inbound >= 0)
-                fprintf(out, "\\n%" PRId64 " refs", nd.inbound);
+                fprintf(out, "\\n%" PRId64 " ref%s", nd.inbound, nd.inbound == 1 ? "" : "s");
             fprintf(out, "\"%s];\n", i == 0 ? ", style=bold, color=red" : "");
             break;
         case SCANMSG_GLOBAL:
