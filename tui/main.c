@@ -55,7 +55,11 @@ static int usage(const char *cmd, const char *why)
     for (int i = 0; usage_lines[i]; i++) {
         const char *u = usage_lines[i] + strlen("heapline ");
         if (cmd && strncmp(u, cmd, strlen(cmd)) == 0 && u[strlen(cmd)] == ' ') {
-            fprintf(stderr, "usage: %s\n", usage_lines[i]);
+            fputs("usage: ", stderr);
+            for (const char *p = usage_lines[i]; *p; p++) /* one space between words */
+                if (!(p[0] == ' ' && p[1] == ' '))
+                    fputc(*p, stderr);
+            fputc('\n', stderr);
             return 2;
         }
     }

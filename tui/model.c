@@ -708,7 +708,7 @@ static int lt_insert(struct model *m, const struct live *e)
 {
     uint64_t i;
 
-    if ((m->lt_n + 1) * 4 > m->lt_cap * 3) {
+    if ((m->lt_n + 1) * 2 > m->lt_cap) { /* load <= 1/2: misses stay short */
         uint64_t nc = m->lt_cap ? m->lt_cap * 2 : 4096;
         struct live *t = calloc(nc, sizeof(*t));
 

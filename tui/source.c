@@ -546,6 +546,11 @@ void source_close(struct source *s)
             }
         }
         unlink(s->sock_path);
+        if (s->log_path[0]) { /* keep the program's output only if there is some */
+            struct stat st;
+            if (stat(s->log_path, &st) == 0 && st.st_size == 0)
+                unlink(s->log_path);
+        }
     }
     decode_free(&s->dec);
     free(s->buf);
