@@ -87,7 +87,9 @@ static void *thread_churn(void *arg)
 
     for (;;) {
         free(ring[i % 256]);
-        ring[i % 256] = malloc(16 + (i * 7919) % 2000);
+        /* one in 16 above the mmap threshold: freed blocks are unmapped at
+         * once, before the collector's table catches up */
+        ring[i % 256] = malloc(i % 16 ? 16 + (i * 7919) % 2000 : 256 * 1024);
         i++;
     }
     return NULL;
@@ -128,6 +130,8 @@ NOINLINE static int build(const char *scenario, const char *lib)
         s_keep[1] = a;
         s_keep[2] = b;
         s_keep[3] = c;
+        if (!strcmp(scenario, "threads"))
+            mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* fixed: 256 KiB blocks stay mmap()ed */
         if (!strcmp(scenario, "threads"))
             for (int i = 0; i < 4; i++) {
                 pthread_t th;
