@@ -601,29 +601,9 @@ static int thr_reserve(struct model *m, uint32_t id)
 
 /* ---------------------------------------------------------------- life */
 
-struct model *model_new(void)
+/* Frees everything the model owns except the struct itself. */
+static void model_fini(struct model *m)
 {
-    struct model *m = calloc(1, sizeof(*m));
-
-    if (!m)
-        return NULL;
-    m->unknown_frame.function = m->unknown_frame.file = m->unknown_frame.module = "";
-    m->sum.exe = "";
-    m->sum.disabled_reason = "";
-    m->sum.events_exact = 1;
-    if (stacks_reserve(m, 1024)) {
-        free(m);
-        return NULL;
-    }
-    m->nodes[0].defined = 1;
-    m->n_defined = 1;
-    return m;
-}
-
-void model_free(struct model *m)
-{
-    if (!m)
-        return;
     for (size_t i = 0; i < m->n_pools; i++)
         free(m->pools[i]);
     free(m->pools);
@@ -667,7 +647,57 @@ void model_free(struct model *m)
     free(m->resp_objs);
     free(m->resp_bytes);
     free(m->resp_msg);
+}
+
+static int model_init(struct model *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->unknown_frame.function = m->unknown_frame.file = m->unknown_frame.module = "";
+    m->sum.exe = "";
+    m->sum.disabled_reason = "";
+    m->sum.events_exact = 1;
+    if (stacks_reserve(m, 1024))
+        return -1;
+    m->nodes[0].defined = 1;
+    m->n_defined = 1;
+    return 0;
+}
+
+struct model *model_new(void)
+{
+    struct model *m = calloc(1, sizeof(*m));
+
+    if (!m)
+        return NULL;
+    if (model_init(m) != 0) {
+        model_fini(m);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void model_free(struct model *m)
+{
+    if (!m)
+        return;
+    model_fini(m);
     free(m);
+}
+
+int model_reset(struct model *m)
+{
+    uint64_t gen = m->gen;
+
+    model_fini(m);
+    if (model_init(m) != 0) {
+        model_fini(m);
+        memset(m, 0, sizeof(*m));
+        m->gen = gen + 1;
+        return -1;
+    }
+    m->gen = gen + 1;
+    return 0;
 }
 
 const char *model_error(const struct model *m)

@@ -61,6 +61,12 @@ void model_free(struct model *m);
  */
 int model_apply(struct model *m, const struct wire_msg *msg);
 
+/* Forgets everything (a new stream begins: the program exec'd and its new
+ * image's collector starts afresh). The pointer stays valid; every pointer
+ * the model handed out before does not; model_generation() keeps growing.
+ * Returns 0, or -1 when out of memory (the model is then unusable: free it). */
+int model_reset(struct model *m);
+
 /* The last error of model_apply(), "" when none. */
 const char *model_error(const struct model *m);
 

@@ -58,6 +58,7 @@ struct source {
     /* child */
     pid_t pid;
     int child_done, child_status;
+    int reset_on_connect; /* the program exec'd: the next stream is a new run */
     char log_path[PATH_MAX];
     struct timespec started;
 };
@@ -476,6 +477,13 @@ int source_read(struct source *src, struct model *m, int max_messages)
                 }
                 return 0;
             }
+            if (src->reset_on_connect) {
+                src->reset_on_connect = 0;
+                if (model_reset(m) != 0) {
+                    set_msg(src, SOURCE_FAILED, "out of memory");
+                    return -1;
+                }
+            }
             set_msg(src, SOURCE_OPEN, "running %s (pid %d)", src->name, (int)src->pid);
         }
     }
@@ -506,6 +514,20 @@ int source_read(struct source *src, struct model *m, int max_messages)
             if (n < 0) {
                 if (eof) {
                     child_reap(src);
+                    if (src->kind == SOURCE_CHILD && !src->child_done &&
+                        model_summary(m)->state == MODEL_ENDED &&
+                        model_summary(m)->end_reason == WIRE_END_EXEC) {
+                        /* a wrapper exec'd the real program: its collector
+                         * opens the same socket path again */
+                        close(src->fd);
+                        src->fd = -1;
+                        decode_free(&src->dec);
+                        decode_init(&src->dec);
+                        src->pending = 0;
+                        src->reset_on_connect = 1;
+                        set_msg(src, SOURCE_CONNECTING, "%s exec'd; following it", src->name);
+                        return total;
+                    }
                     describe_end(src, m);
                     if (src->recording)
                         recfile_write(&src->rec, "", 0, 1);
@@ -618,7 +640,7 @@ void source_progress(const struct source *src, uint64_t *done, uint64_t *total)
 static int send_all(struct source *s, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(s->fd, p, n);
+        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
