@@ -226,12 +226,18 @@ void unwind_roots(uint64_t roots[UNWIND_ROOTS])
         roots[i] = (uint64_t)(uintptr_t)buf[n - 1 - i];
 }
 
-static inline int is_root(const uint64_t *roots, uintptr_t ret)
+/* If ret is one of the thread's roots, appends the roots outside it (so the
+ * stack ends as libunwind's would) and returns the new count; else -1. */
+static inline int end_at_root(const uint64_t *roots, uintptr_t ret, uintptr_t *ips, int n,
+                              int max)
 {
     for (int i = 0; i < UNWIND_ROOTS; i++)
-        if (roots[i] == ret)
-            return 1;
-    return 0;
+        if (roots[i] == ret) {
+            while (--i >= 0 && n < max && roots[i])
+                ips[n++] = (uintptr_t)roots[i];
+            return n;
+        }
+    return -1;
 }
 
 /* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
@@ -266,7 +272,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
             ips[n++] = ret;
         }
         if (!last.fp) /* code without frame pointers: its caller is unknown */
-            return is_root(roots, ret) ? n : -1;
+            return end_at_root(roots, ret, ips, n, max);
         if (next == 0)
             return n;
         if (next <= f || next + 16 > hi || (next & 15))
