@@ -1821,9 +1821,13 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
         v->totals = m->points[p];
     if (!latest && !peak)
         v->totals.time = t;
-    if (peak) {
-        v->totals.rss = 0;
+    if (peak) { /* rss of the point that holds the peak (the first one if none yet) */
         uint32_t pp = model_point_at(m, t);
+        v->totals.rss = 0;
+        if (pp == MODEL_NONE && m->n_points)
+            pp = 0;
+        else if (pp != MODEL_NONE && m->points[pp].time < t && pp + 1 < m->n_points)
+            pp++;
         if (pp != MODEL_NONE)
             v->totals.rss = m->points[pp].rss;
     }

@@ -736,6 +736,31 @@ static void test_disabled_and_response(void **state)
     model_free(m);
 }
 
+/* A new stream (the program exec'd): everything is forgotten, the
+ * generation keeps growing, and the new stream's ids are fresh. */
+static void test_reset(void **state)
+{
+    struct model *m = reference_run();
+    uint64_t gen = model_generation(m);
+    struct model_view v = {0};
+    uint32_t n;
+
+    (void)state;
+    assert_int_equal(model_reset(m), 0);
+    assert_true(model_generation(m) > gen);
+    assert_int_equal(model_site_count(m), 0);
+    assert_int_equal(model_summary(m)->allocations, 0);
+    assert_int_equal(model_summary(m)->state, MODEL_WAITING);
+    model_timeline(m, &n);
+    assert_int_equal(n, 0);
+    defs(); /* the same stack ids again: no "redefined" error */
+    assert_int_equal(flush_into(m), 0);
+    view_at(m, MODEL_AT_END, 0, &v);
+    assert_int_equal(v.totals.heap_bytes, 0);
+    model_view_free(&v);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_inconsistent),
         cmocka_unit_test(test_disabled_and_response),
+        cmocka_unit_test(test_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
