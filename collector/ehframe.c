@@ -263,7 +263,7 @@ static int segment_of(const struct dl_phdr_info *info, uintptr_t addr, uintptr_t
     return -1;
 }
 
-int ehframe_uses_fp(const struct dl_phdr_info *info)
+int ehframe_fp_percent(const struct dl_phdr_info *info)
 {
     const uint8_t *hdr = NULL;
     uintptr_t lo, hi;
@@ -338,5 +338,5 @@ int ehframe_uses_fp(const struct dl_phdr_info *info)
         if (cie.rbp || cfa_uses_rbp(&r, cie.fde_enc))
             fp_bytes += range;
     }
-    return total_bytes > 0 && fp_bytes * 10 >= total_bytes * 7;
+    return total_bytes > 0 ? (int)(fp_bytes * 100 / total_bytes) : 0;
 }

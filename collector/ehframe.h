@@ -8,13 +8,13 @@
 
 #include <link.h>
 
-/* Returns 1 when functions covering at least 70% of the module's code bytes
- * define their frame address from rbp (the module was built with frame
- * pointers; the rest is typically start-up stubs and hand-written assembly),
- * 0 when not, or when the tables are missing or in an encoding this reader
+/* The share (0-100) of the module's code bytes, by function, that defines
+ * its frame address from rbp: near 100 for a module built with frame
+ * pointers (the rest is typically start-up stubs and hand-written assembly),
+ * near 0 without. 0 when the tables are missing or in an encoding this reader
  * does not know.
  * Reads only the module's mapped, read-only tables, with bounds checks.
  * Collector start-up and collector thread (after dlopen). */
-int ehframe_uses_fp(const struct dl_phdr_info *info);
+int ehframe_fp_percent(const struct dl_phdr_info *info);
 
 #endif

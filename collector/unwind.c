@@ -40,6 +40,10 @@ static struct range self_range, unw_range;
 static unsigned long long exec_adds, exec_subs;
 static int unwind_fp;
 static int main_fp;
+/* % of a module's code with frame pointers for the walk to trust it: 70 when
+ * choosing by itself (auto), 30 when frame pointers were asked for (small
+ * programs are mostly start-up stubs, which have none). */
+static int fp_threshold = 70;
 static atomic_ullong fp_fallback;
 
 struct scan_ctx {
@@ -87,7 +91,8 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
             if (fp < 0) {
                 const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
 
-                fp = o && o->lo == lo && o->hi == hi ? o->fp : ehframe_uses_fp(info);
+                fp = o && o->lo == lo && o->hi == hi ? o->fp
+                                                    : ehframe_fp_percent(info) >= fp_threshold;
             }
             c->out[c->n++] = (struct range){lo, hi, fp};
         }
@@ -178,6 +183,8 @@ int unwind_init(int mode)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     if (mode == CORE_UNWIND_LIBUNWIND)
         return mode;
+    if (mode == CORE_UNWIND_FP)
+        fp_threshold = 30;
     build_table();
     if (!atomic_load(&exec_tab))
         return CORE_UNWIND_LIBUNWIND;
