@@ -827,6 +827,8 @@ static void final_messages(void)
 
 static void *collect_main(void *arg)
 {
+    int64_t last_busy = 0;
+
     track_guard = 1;
     pthread_setname_np(pthread_self(), "heapline");
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
@@ -845,13 +847,22 @@ static void *collect_main(void *arg)
             tick(now);
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
+        /* Drain every millisecond while the program allocates; when it has
+         * been quiet for 100 ms, sleep until the next tick (a producer whose
+         * ring gets half full wakes us through ring_wake_fd). */
+        if (n)
+            last_busy = now;
+        int wait_ms = n ? 0 : now - last_busy < 100000000 ? 1
+                                : (int)((C.next_tick - now) / 1000000) + 1;
+        if (wait_ms > core_cfg.tick_ms)
+            wait_ms = core_cfg.tick_ms;
         if (C.server_on) {
-            server_poll(n ? 0 : 1, ring_wake_fd);
-        } else if (!n) {
+            server_poll(wait_ms, ring_wake_fd);
+        } else if (wait_ms) {
             struct pollfd p = {ring_wake_fd, POLLIN, 0};
             uint64_t v;
 
-            if (poll(&p, 1, 1) > 0)
+            if (poll(&p, 1, wait_ms) > 0)
                 (void)!read(ring_wake_fd, &v, sizeof(v));
         }
     }
