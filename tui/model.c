@@ -734,7 +734,10 @@ static struct live *lt_find(const struct model *m, uint64_t addr)
     }
 }
 
-static int lt_insert(struct model *m, const struct live *e)
+/* The slot of addr: its live entry (*found = 1) or the empty slot where it
+ * goes (*found = 0; fill it and count it in lt_n). One probe sequence, so an
+ * allocation costs one walk of the table. NULL when out of memory. */
+static struct live *lt_slot_for(struct model *m, uint64_t addr, int *found)
 {
     uint64_t i;
 
@@ -743,7 +746,7 @@ static int lt_insert(struct model *m, const struct live *e)
         struct live *t = calloc(nc, sizeof(*t));
 
         if (!t)
-            return -1;
+            return NULL;
         for (uint64_t j = 0; j < m->lt_cap; j++) {
             if (!m->lt[j].addr)
                 continue;
@@ -756,11 +759,14 @@ static int lt_insert(struct model *m, const struct live *e)
         m->lt = t;
         m->lt_cap = nc;
     }
-    for (i = lt_slot(m, e->addr); m->lt[i].addr; i = (i + 1) & (m->lt_cap - 1))
-        ;
-    m->lt[i] = *e;
-    m->lt_n++;
-    return 0;
+    for (i = lt_slot(m, addr); m->lt[i].addr; i = (i + 1) & (m->lt_cap - 1)) {
+        if (m->lt[i].addr == addr) {
+            *found = 1;
+            return &m->lt[i];
+        }
+    }
+    *found = 0;
+    return &m->lt[i];
 }
 
 /* Removes the entry at e (a pointer into the table), backward-shift style. */
@@ -1034,7 +1040,8 @@ static int ev_release(struct model *m, struct live *e, int64_t time, uint32_t th
 static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, uint64_t addr, int64_t time)
 {
     uint32_t th = m->ev_thread, tag = m->thr_tag[th];
-    struct live *old, e;
+    struct live *slot;
+    int found;
     struct fig d = {.live_bytes = (int64_t)size, .live_blocks = 1, .allocations = 1,
                     .bytes_allocated = size};
 
@@ -1043,16 +1050,18 @@ static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, uint64_t add
         return fail(m, "out of memory");
     if (addr == 0)
         return 0;
-    old = lt_find(m, addr);
-    if (old) { /* the free was lost: release the old block quietly */
+    slot = lt_slot_for(m, addr, &found);
+    if (slot && found) { /* the free was lost: release the old block quietly */
         m->sum.unmatched_frees++;
-        if (ev_release(m, old, time, th))
+        if (ev_release(m, slot, time, th))
             return -1;
+        slot = lt_slot_for(m, addr, &found);
     }
-    e = (struct live){.addr = addr, .size = size, .time = time, .stack = stack, .thread = th,
-                      .tag = tag};
-    if (lt_insert(m, &e))
+    if (!slot)
         return fail(m, "out of memory");
+    *slot = (struct live){.addr = addr, .size = size, .time = time, .stack = stack, .thread = th,
+                          .tag = tag};
+    m->lt_n++;
     site_note(m, m->nodes[stack].site, tag, th);
     m->thr_last[th] = addr;
     return event_change(m, stack, &d, time);
