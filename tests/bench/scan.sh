@@ -23,8 +23,13 @@ for mb in 100 1024; do
     log="$OUT/graphs-$mb.out"
     LD_PRELOAD=$(realpath "$BUILD/libheapline.so") "$OUT/graphs" big "$mb" >"$log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 600); do grep -q '^ready ' "$log" && break; sleep 0.1; done
+    for _ in $(seq 1 1200); do grep -q '^ready ' "$log" && break; sleep 0.1; done
     target=$(sed -n 's/.* p0=\(0x[0-9a-f]*\).*/\1/p' "$log")
+    if [ -z "$target" ]; then
+        echo "  $mb MB: the program was not ready after 120 s"
+        kill "$pid" 2>/dev/null
+        continue
+    fi
     for _ in $(seq 1 100); do [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] && break; sleep 0.1; done
     for run in 1 2 3; do
         if "$BUILD/heapline" backrefs "$pid" --address "$target" --json >"$OUT/scan-$mb.json"; then
