@@ -51,5 +51,19 @@ for s in leaky_service fixed_service; do
     "$HL" report "$rec" --top 8
     echo
 done
-echo "demo: the leaky service keeps every loader alive (loader_load_table above);"
-echo "demo: the fixed one releases them after each unload. Replay with: $HL replay $OUT/leaky.heapline"
+# The objgraph step of the story: what keeps the oldest loader table alive?
+LIB=$BUILD/libheapline.so
+if [ -e "$LIB" ]; then
+    log=$OUT/leaky-live.log
+    LD_PRELOAD=$PWD/$LIB "$OUT/leaky_service" --apps 4 --pause 700 >"$log" 2>&1 &
+    pid=$!
+    i=0
+    while [ "$i" -lt 100 ] && ! grep -q "app 2" "$log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    echo "demo: heapline backrefs $pid --site loader_load_table   (the service is still running)"
+    "$HL" backrefs "$pid" --site loader_load_table || echo "demo: backrefs failed"
+    wait "$pid" || true
+    echo
+fi
+echo "demo: the leaky service keeps every loader alive (loader_load_table above), held through"
+echo "demo: the global instance_map; the fixed one releases them after each unload."
+echo "demo: explore the recordings with: $HL replay $OUT/leaky.heapline"
