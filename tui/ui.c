@@ -911,6 +911,25 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
                 dirty = 1;
             if (ui->view == VIEW_REFS && view_refs_poll(ui))
                 dirty = 1;
+            /* the program exec'd: the model started afresh (model_reset) and
+             * every id and pointer the screens hold is stale */
+            const struct model_summary *su = model_summary(m);
+            if (su->messages < ui->seen_messages ||
+                (ui->seen_start && su->start_unix_ns != ui->seen_start)) {
+                ui->view = VIEW_SITES;
+                ui->tree.built = 0;
+                ui->tree.n_vis = 0;
+                ui->objects.n = 0;
+                ui->refs.state = VIEW_REFS_NONE;
+                ui->sites.sel_site = MODEL_NONE;
+                ui->at = VIEW_AT_FOLLOW;
+                ui->mark = -1;
+                need_query = dirty = 1;
+                ui->last_query_ms = 0;
+                view_ctx_message(ui, "the program exec'd: a new run begins");
+            }
+            ui->seen_messages = su->messages;
+            ui->seen_start = su->start_unix_ns;
             int st = source_state(src);
             if (st != ui->src_state) {
                 ui->src_state = st;

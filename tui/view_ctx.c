@@ -89,6 +89,8 @@ void view_ctx_put(int y, int x, const char *text, int w, int attr)
 
 const char *view_ctx_site_name(const struct model_site *s, char *buf, size_t n)
 {
+    if (!s)
+        return "?";
     if (s->function && s->function[0])
         return s->function;
     snprintf(buf, n, "0x%" PRIx64, s->ip);
@@ -97,6 +99,10 @@ const char *view_ctx_site_name(const struct model_site *s, char *buf, size_t n)
 
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n)
 {
+    if (!s) {
+        snprintf(buf, n, "?");
+        return buf;
+    }
     if (s->file && s->file[0]) {
         snprintf(buf, n, "%s:%u", s->file, s->line);
     } else if (s->module && s->module[0]) {

@@ -148,6 +148,8 @@ struct ui {
     uint32_t mv_spark_points;
     int64_t last_query_ms;
     int64_t query_cost_ms;      /* how long the last recompute took */
+    uint64_t seen_messages;     /* model_summary messages: falls when the model is reset */
+    int64_t seen_start;         /* HELLO start time: changes when a new stream begins */
 
     /* the header's geometry of the last draw (mouse clicks on the timeline) */
     int graph_x, graph_w, graph_y0, graph_y1;

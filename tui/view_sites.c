@@ -285,6 +285,8 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     char spark[256], line[2048];
     int n = heads(ui, c, hb);
     const struct model_site *s = model_site(ui->m, r->site);
+    if (!s)
+        return; /* the model was reset since the rows were made: redrawn at once */
 
     c[0].text = view_ctx_site_name(s, name, sizeof name);
     c[1].text = view_ctx_site_where(s, where, sizeof where);
@@ -396,6 +398,8 @@ static void draw_detail(struct ui *ui, int y)
     }
     const struct model_row *r = &ui->mv.rows[ui->sites.lines[ui->sites.sel].row];
     const struct model_site *s = model_site(ui->m, site);
+    if (!s)
+        return;
     widget_fmt_exact(lb, sizeof lb, r->live_bytes);
     widget_fmt_exact(blocks, sizeof blocks, r->live_blocks);
     widget_fmt_exact(allocs, sizeof allocs, (int64_t)r->allocations);
