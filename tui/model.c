@@ -125,6 +125,8 @@ struct model {
     struct checkpoint *cps;
     uint32_t n_cps, cps_cap;
     uint64_t log_at_cp;
+    uint64_t log_budget, next_compact_log; /* compaction thresholds (entries) */
+    uint32_t point_budget, next_compact_points;
 
     /* open bucket (events) */
     uint32_t *pend_idx; /* per stack: index into pend + 1 */
@@ -660,6 +662,7 @@ static int model_init(struct model *m)
         return -1;
     m->nodes[0].defined = 1;
     m->n_defined = 1;
+    model_set_budget(m, 1u << 21, 1u << 18);
     return 0;
 }
 
@@ -918,6 +921,126 @@ static int cp_refresh_last(struct model *m)
     return 0;
 }
 
+/* Rebuilds every checkpoint from the log (after a compaction). */
+static int checkpoints_rebuild(struct model *m)
+{
+    struct fig *acc = calloc(m->n_sites ? m->n_sites : 1, sizeof(*acc));
+    uint64_t li = 0;
+
+    if (!acc)
+        return -1;
+    for (uint32_t i = 0; i < m->n_cps; i++)
+        free(m->cps[i].sites);
+    m->n_cps = 0;
+    m->log_at_cp = 0;
+    for (uint32_t p = 0; p < m->n_points; p++) {
+        for (; li < m->delta_end[p]; li++) {
+            uint32_t site = m->nodes[m->log[li].stack].site;
+            if (site != MODEL_NONE)
+                fig_add(&acc[site], &m->log[li].d);
+        }
+        uint64_t spacing = (uint64_t)m->n_sites * 4 > 65536 ? (uint64_t)m->n_sites * 4 : 65536;
+        if (li - m->log_at_cp >= spacing && p + 1 < m->n_points) {
+            struct checkpoint *c;
+            if (grow32((void **)&m->cps, &m->cps_cap, m->n_cps + 1, sizeof(*m->cps)))
+                goto fail;
+            c = &m->cps[m->n_cps];
+            c->sites = malloc((size_t)(m->n_sites ? m->n_sites : 1) * sizeof(*acc));
+            if (!c->sites)
+                goto fail;
+            memcpy(c->sites, acc, (size_t)m->n_sites * sizeof(*acc));
+            c->n_sites = m->n_sites;
+            c->point = p;
+            m->n_cps++;
+            m->log_at_cp = li;
+        }
+    }
+    free(acc);
+    return 0;
+fail:
+    free(acc);
+    return -1;
+}
+
+/*
+ * Bounded memory for long runs: when the log or the timeline passes its
+ * budget, the older half of the timeline is merged pairwise (a point keeps
+ * the later of two, its deltas summed per stack), so old history gets
+ * coarser while recent history keeps full resolution. The peak, the totals
+ * and the latest state are untouched.
+ */
+static int compact(struct model *m)
+{
+    uint32_t half = (m->n_points / 2) & ~1u, np = 0, *idx = NULL;
+    uint64_t rd = 0, wr = 0;
+    struct delta *tmp = NULL;
+    uint32_t tmp_n = 0, tmp_cap = 0;
+
+    if (half < 2)
+        return 0;
+    idx = calloc(m->n_nodes, sizeof(*idx));
+    if (!idx)
+        return -1;
+    for (uint32_t p = 0; p < m->n_points; p++) {
+        int merge = p < half && (p & 1) == 0; /* p joins p + 1 */
+        uint64_t end = m->delta_end[p];
+
+        for (; rd < end; rd++) {
+            const struct delta *d = &m->log[rd];
+            uint32_t k = idx[d->stack];
+            if (!k) {
+                if (grow32((void **)&tmp, &tmp_cap, tmp_n + 1, sizeof(*tmp))) {
+                    free(idx);
+                    free(tmp);
+                    return -1;
+                }
+                tmp[tmp_n] = (struct delta){.stack = d->stack};
+                k = idx[d->stack] = ++tmp_n;
+            }
+            fig_add(&tmp[k - 1].d, &d->d);
+        }
+        if (merge)
+            continue;
+        /* tmp has the deltas of the (merged) point: write them back */
+        for (uint32_t i = 0; i < tmp_n; i++) {
+            idx[tmp[i].stack] = 0;
+            m->log[wr++] = tmp[i];
+        }
+        tmp_n = 0;
+        if (p > 0 && p <= half && (p & 1)) /* the later of a merged pair */
+            m->points[p].flags |= m->points[p - 1].flags;
+        m->points[np] = m->points[p];
+        m->delta_end[np] = wr;
+        np++;
+    }
+    free(idx);
+    free(tmp);
+    m->n_points = np;
+    m->n_log = wr;
+    return checkpoints_rebuild(m);
+}
+
+static int compact_maybe(struct model *m)
+{
+    if (m->n_log < m->next_compact_log && m->n_points < m->next_compact_points)
+        return 0;
+    if (compact(m) != 0)
+        return -1;
+    /* the timeline always shrinks by a quarter; when merging does not
+     * shrink the log (every stack distinct), wait for it to grow by half
+     * again: never a compaction per point */
+    m->next_compact_points = m->point_budget;
+    m->next_compact_log = m->n_log < m->log_budget - m->log_budget / 4 ? m->log_budget
+                                                                        : m->n_log + m->n_log / 2;
+    return 0;
+}
+
+void model_set_budget(struct model *m, uint64_t log_entries, uint32_t points)
+{
+    m->log_budget = m->next_compact_log = log_entries < 1024 ? 1024 : log_entries;
+    m->point_budget = m->next_compact_points = points < 16 ? 16 : points;
+}
+
 /* Appends a timeline point whose deltas are the log since the previous one. */
 static int point_push(struct model *m, const struct model_point *p)
 {
@@ -936,6 +1059,8 @@ static int point_push(struct model *m, const struct model_point *p)
     m->n_points++;
     if (m->sum.time_first == 0 && m->n_points == 1)
         m->sum.time_first = p->time;
+    if (compact_maybe(m) != 0)
+        return -1;
     return checkpoint_maybe(m);
 }
 

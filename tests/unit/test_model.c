@@ -695,6 +695,64 @@ static void test_checkpoints(void **state)
     model_free(m);
 }
 
+/* A small budget: the timeline stays bounded, every answer is still the
+ * exact state at some tick at or before the asked time, recent ticks keep
+ * full resolution, and the latest state is exact. */
+static void test_compaction(void **state)
+{
+    enum { TICKS = 2000, STACKS = 11 };
+    static const uint32_t ids[STACKS] = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12};
+    struct model *m = new_model();
+    struct wire_site d[STACKS];
+    struct wire_site s0[] = {{1, 1, 1, 1, 1}};
+    struct wire_totals t = {.time = 0, .allocations = 1, .heap_bytes = 1, .heap_blocks = 1};
+    int64_t *expect = calloc((size_t)TICKS * 64, sizeof(*expect));
+    int64_t live[64] = {0};
+    struct model_view v = {0};
+    const struct model_point *pts;
+    uint32_t n;
+
+    (void)state;
+    model_set_budget(m, 1024, 64);
+    assert_int_equal(encode_snapshot(&B, &t, s0, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    live[model_stack_site(m, 1)] = 1;
+    for (int k = 0; k < TICKS; k++) {
+        for (int s = 0; s < STACKS; s++)
+            d[s] = (struct wire_site){ids[s], (k * 7 + s * 13) % 50 - 20, 0, 1, 1};
+        t.time = (int64_t)(k + 1) * 10 * MS;
+        t.heap_bytes = (uint64_t)k;
+        assert_int_equal(encode_tick(&B, &t, d, STACKS), 0);
+        assert_int_equal(flush_into(m), 0);
+        for (int s = 0; s < STACKS; s++)
+            live[model_stack_site(m, ids[s])] += d[s].live_bytes;
+        memcpy(expect + (size_t)k * 64, live, sizeof(live));
+    }
+    pts = model_timeline(m, &n);
+    assert_true(n <= 100);
+    assert_int_equal(pts[n - 1].time, (int64_t)TICKS * 10 * MS); /* the latest tick kept */
+    assert_int_equal(pts[n - 2].time, (int64_t)(TICKS - 1) * 10 * MS);
+    for (int k = 0; k < TICKS; k += 37) {
+        int64_t at = (int64_t)(k + 1) * 10 * MS + 5;
+        uint32_t p = model_point_at(m, at);
+        int kk;
+
+        view_at(m, MODEL_AT_TIME, at, &v);
+        if (p == MODEL_NONE || pts[p].time == 0)
+            continue; /* before the first kept tick: the snapshot point */
+        kk = (int)(pts[p].time / (10 * MS)) - 1;
+        assert_true(kk <= k);
+        for (uint32_t s = 0; s < model_site_count(m); s++)
+            assert_int_equal(row_of(&v, s)->live_bytes, expect[(size_t)kk * 64 + s]);
+    }
+    view_at(m, MODEL_AT_END, 0, &v);
+    for (uint32_t s = 0; s < model_site_count(m); s++)
+        assert_int_equal(row_of(&v, s)->live_bytes, expect[(size_t)(TICKS - 1) * 64 + s]);
+    free(expect);
+    model_view_free(&v);
+    model_free(m);
+}
+
 static void test_inconsistent(void **state)
 {
     struct model *m = new_model();
@@ -776,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_tick_parts),
         cmocka_unit_test(test_missed_rebase),
         cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_inconsistent),
         cmocka_unit_test(test_disabled_and_response),
         cmocka_unit_test(test_reset),
