@@ -65,6 +65,19 @@ PY
 has_braille() {
     e2e_screen | python3 -c 'import sys; l=sys.stdin.read().splitlines(); n=int(sys.argv[1]); sys.exit(0 if any(0x2801 <= ord(c) <= 0x28ff for c in l[n]) else 1)' "$1"
 }
+# every site row shows the report's live bytes, live blocks and allocations
+# (figures under 1000 print exactly; the test's counts are)
+check_rows() { # REPORT-TAG
+    local fn lb bl al
+    for fn in config_alloc cache_alloc temp_alloc leak_alloc; do
+        lb=$(human "$(site "$1" $fn live_bytes)")
+        bl=$(site "$1" $fn live_blocks)
+        al=$(site "$1" $fn allocations)
+        [ "$al" = 0 ] && continue
+        e2e_wait_re "^$fn +[^ ]+ +$lb +$bl +$al " ||
+            e2e_fail "row of $fn: want $lb $bl $al"
+    done
+}
 no_wide_chars() {
     e2e_screen | python3 -c 'import sys; t=sys.stdin.read(); bad=[c for c in t if ord(c) > 127]; sys.exit(1 if bad else 0)'
 }
@@ -202,10 +215,14 @@ e2e_start r160 160 50 "$HL" replay e2e.heapline
 e2e_wait_for "end of recording"
 e2e_wait_for "heap $(human "$END_LIVE") ($(exact "$END_LIVE") B)"
 e2e_assert_screen "leak_alloc"
+e2e_assert_screen "blocks $(json end 'd["live_blocks"]') "
+check_rows end
 e2e_save sites-160x50
 e2e_keys p
 e2e_wait_for "[peak]"
 e2e_wait_for "($(exact "$PEAK") B)"
+e2e_assert_screen "blocks $(json peak 'd["live_blocks"]') "
+check_rows peak
 e2e_save peak-160x50
 e2e_keys Home
 e2e_wait_for "[cursor]"
@@ -215,7 +232,8 @@ e2e_wait_for "growth over 60s"
 T4=$(e2e_cursor_time)
 report t4 "${T4%s}"
 e2e_wait_for "($(exact "$(json t4 'd["live_bytes"]')") B)"
-pass "160x50: exact heap at the end, at the peak and at $T4 equal report --at"
+check_rows t4
+pass "160x50: heap, blocks and every site row at the end, the peak and $T4 equal report --at"
 e2e_keys End g Enter
 e2e_wait_for "Stack tree of config_alloc"
 e2e_save tree-160x50
