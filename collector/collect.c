@@ -115,6 +115,7 @@ static struct {
     int server_on;
     int symbols_on;
     uint64_t n_events, n_evicted, n_stragglers, n_unknown_frees;
+    atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C = {.rec_fd = -1};
 
 int collect_alive(void)
@@ -833,7 +834,10 @@ static void *collect_main(void *arg)
     pthread_setname_np(pthread_self(), "heapline");
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
+        uint64_t sync = atomic_load(&C.sync_req);
         size_t n = drain(C.ticks % 16 == 0);
+
+        atomic_store(&C.sync_done, sync);
         int64_t now = core_now();
 
         if (!atomic_load_explicit(&core_on, memory_order_relaxed) && core_disabled_reason() &&
@@ -991,6 +995,20 @@ void collect_crash(int sig)
     C.end_status = sig;
     atomic_store(&C.stop, 1);
     for (int i = 0; i < 2000 && atomic_load(&C.alive); i++)
+        nanosleep(&ts, NULL);
+}
+
+void collect_sync(void)
+{
+    struct timespec ts = {0, 200000};
+    uint64_t want, one = 1;
+
+    if (!atomic_load(&C.alive) || pthread_equal(pthread_self(), C.thread))
+        return;
+    want = atomic_fetch_add(&C.sync_req, 1) + 1;
+    if (ring_wake_fd >= 0)
+        (void)!write(ring_wake_fd, &one, sizeof(one));
+    for (int i = 0; i < 10000 && atomic_load(&C.alive) && atomic_load(&C.sync_done) < want; i++)
         nanosleep(&ts, NULL);
 }
 

@@ -24,6 +24,12 @@ void collect_stop(uint32_t reason, int32_t status);
  * two seconds. Async-signal-safe (flags, nanosleep). */
 void collect_crash(int sig);
 
+/* Waits (at most two seconds) until the collector has drained every event
+ * committed before the call and sent the definitions they need: called before
+ * dlclose() so the library's frames are named while it is still mapped. Any
+ * thread but the collector; no-op when the collector is not running. */
+void collect_sync(void);
+
 /* Nonzero while the collector thread runs. Async-signal-safe. */
 int collect_alive(void);
 

@@ -351,6 +351,25 @@ int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
     return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
+/* dlclose: the collector names the library's frames before it goes away. */
+__attribute__((visibility("default"))) int dlclose(void *handle);
+int dlclose(void *handle)
+{
+    static int (*real_dlclose)(void *);
+    int guard = track_guard;
+
+    if (!real_dlclose)
+        real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    if (!real_dlclose)
+        return -1;
+    if (!guard && started) {
+        track_guard = 1;
+        collect_sync();
+        track_guard = guard;
+    }
+    return real_dlclose(handle);
+}
+
 __attribute__((destructor(101))) static void core_dtor(void)
 {
     core_shutdown(WIRE_END_EXIT, exit_status);

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <link.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -69,7 +70,6 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 static uint32_t next_module = 1;
-static int64_t last_report;
 
 static uint64_t *seen; /* open addressing set of ips, 0 = empty */
 static size_t seen_cap, seen_n;
@@ -81,12 +81,38 @@ static struct wire_inline inl[WIRE_MAX_INLINED];
 static struct symbols_module modinfo;
 static char build_id_hex[2 * 64 + 1];
 
+static unsigned long long seen_adds, seen_subs;
+
+static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    unsigned long long *c = arg;
+
+    c[0] = info->dlpi_adds;
+    c[1] = info->dlpi_subs;
+    return 1;
+}
+
+/* Whether modules were loaded or unloaded since the last report (an address
+ * in no known module is then worth a new report; else it is JIT code or
+ * garbage and a report would only cost time). */
+static int modules_changed(void)
+{
+    unsigned long long c[2] = {0, 0};
+
+    dl_iterate_phdr(count_cb, c);
+    return c[0] != seen_adds || c[1] != seen_subs;
+}
+
 static void report(void)
 {
+    unsigned long long c[2] = {0, 0};
+
+    dl_iterate_phdr(count_cb, c);
+    seen_adds = c[0];
+    seen_subs = c[1];
     dwfl_report_begin_add(dwfl);
     dwfl_linux_proc_report(dwfl, getpid());
     dwfl_report_end(dwfl, NULL, NULL);
-    last_report = core_now();
 }
 
 /* Held by the collector around every use of the Dwfl, and by fork() (atfork
@@ -264,7 +290,7 @@ static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols
     if (!dwfl)
         return;
     m = dwfl_addrmodule(dwfl, pc);
-    if (!m && core_now() - last_report > 100000000) {
+    if (!m && modules_changed()) {
         report(); /* a module loaded since: dlopen */
         m = dwfl_addrmodule(dwfl, pc);
     }
