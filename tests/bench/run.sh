@@ -60,7 +60,7 @@ json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval
 
 echo "heapline bench - $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "churn: $CALLS allocation calls in 2 threads, call depths 5-25, 4 sites; median of $RUNS runs"
-echo "(the collector thread shares the $(nproc) CPUs with the 2 program threads)"
+echo "(the collector thread shares the $(nproc) CPUs with the 2 program threads; load average at start: $(cut -d" " -f1-3 /proc/loadavg))"
 echo
 
 # ---- 1. churn under heapline ----
