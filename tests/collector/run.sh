@@ -32,12 +32,18 @@ fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); FAILS="$FAILS $1"; }
 skip() { echo "SKIP $1: $2"; SKIPPED=$((SKIPPED + 1)); }
 want() { echo "$1" | grep -Eq -- "$ONLY"; }
 # expect NAME JSON EXPR...: one PASS/FAIL line from expect.py
-expect() {
-    local out
-    out=$($EXPECT "$@")
+expect() { judge "$($EXPECT "$@")"; }
+# judge LINE: count a PASS/FAIL line printed by a checker
+judge() {
+    local out=$1
     case $out in
     PASS*) echo "$out"; PASSED=$((PASSED + 1)) ;;
-    *) echo "$out"; FAILED=$((FAILED + 1)); FAILS="$FAILS $1" ;;
+    *)
+        echo "$out"
+        local n=${out#* }
+        FAILED=$((FAILED + 1))
+        FAILS="$FAILS ${n%%:*}"
+        ;;
     esac
 }
 
@@ -152,7 +158,10 @@ ALLOC_EXPECT=(
     site_valloc.live_blocks=1 site_valloc.live_bytes=5000
     site_pvalloc.allocations=1 site_pvalloc.bytes_allocated=100
     site_pvalloc.live_blocks=1 site_pvalloc.live_bytes=100
-    .allocations=135 .bytes_allocated=104291 .live_blocks=25 .live_bytes=21988 .peak_bytes=21988
+    site_realloc_fail_src.allocations=1 site_realloc_fail_src.live_blocks=1
+    site_realloc_fail_src.live_bytes=50 site_realloc_fail.allocations=0
+    site_realloc_fail.live_blocks=0 site_calloc_fail.allocations=0 site_malloc_fail.allocations=0
+    .allocations=136 .bytes_allocated=104341 .live_blocks=26 .live_bytes=22038 .peak_bytes=22038
     nonneg consistent
 )
 for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
@@ -330,6 +339,34 @@ for v in "kill:KILL:137" "abort:abort:134" "segv:segv:139"; do
     reported "$name" end && expect "$name" "$W/$name.end.json" site_kill.allocations=1000 \
         site_kill.live_blocks=1000 site_kill.live_bytes=64000 nonneg
 done
+
+# ---- the demo services of assets/: their figures are known too ----
+if want demo; then
+    for s in leaky fixed; do
+        cc -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -o "$T/${s}_service" \
+            "$PWD/assets/${s}_service.c" 2>"$W/build-$s.log" || { fail "demo-$s" "build: $(head -3 "$W/build-$s.log")"; continue; }
+        rec "demo-$s" -- "$T/${s}_service" --apps 2 --pause 50 --quiet
+        recorded "demo-$s" 0 && reported "demo-$s" end || continue
+        judge "$(python3 - "$W/demo-$s.end.json" "demo-$s-markers" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = ["load kwik_e_mart", "unload kwik_e_mart", "load video_discovery", "unload video_discovery"]
+got = [m.get("label") for m in d.get("markers") or []]
+print(f"PASS {sys.argv[2]}" if got == want else f"FAIL {sys.argv[2]}: markers expected {want} got {got}")
+PYEOF
+)"
+    done
+    # 2 apps x 3 processors, loaders of 2 and 3 MiB in 4 tables: 15 MiB in 24 blocks stay
+    # live in the leaky one; the fixed one holds at most one app's 9 MiB, and nothing at the end
+    [ -s "$W/demo-leaky.end.json" ] && expect demo-leaky "$W/demo-leaky.end.json" \
+        loader_load_table.allocations=24 loader_load_table.live_blocks=24 \
+        loader_load_table.live_bytes=15728640 loader_create.live_blocks=6 \
+        processor_create.live_blocks=6 nonneg consistent
+    [ -s "$W/demo-fixed.end.json" ] && expect demo-fixed "$W/demo-fixed.end.json" \
+        loader_load_table.allocations=24 loader_load_table.live_blocks=0 \
+        loader_load_table.peak_bytes=9437184 loader_create.live_blocks=0 \
+        processor_create.live_blocks=0 nonneg consistent
+fi
 
 # ---- real programs nobody here wrote: sqlite3, python3 ----
 # heaptrack_count OUT ENVS CMD...: heaptrack's "calls to allocation functions", or empty.

@@ -32,6 +32,10 @@ SITE void *site_aligned_alloc(size_t align, size_t n) { return sink(aligned_allo
 SITE void *site_memalign(size_t align, size_t n) { return sink(memalign(align, n)); }
 SITE void *site_valloc(size_t n) { return sink(valloc(n)); }
 SITE void *site_pvalloc(size_t n) { return sink(pvalloc(n)); }
+SITE void *site_realloc_fail_src(size_t n) { return sink(malloc(n)); }
+SITE void *site_realloc_fail(void *p, size_t n) { return sink(realloc(p, n)); }
+SITE void *site_calloc_fail(size_t k, size_t n) { return sink(calloc(k, n)); }
+SITE void *site_malloc_fail(size_t n) { return sink(malloc(n)); }
 
 int main(void)
 {
@@ -104,5 +108,12 @@ int main(void)
     /* valloc(5000), pvalloc(100): the sizes asked for, not the page-rounded ones. */
     T_ASSERT(((uintptr_t)site_valloc(5000) & 4095) == 0);
     T_ASSERT(((uintptr_t)site_pvalloc(100) & 4095) == 0);
+
+    /* Failures allocate nothing; a failed realloc leaves its block where it was. */
+    void *keep = site_realloc_fail_src(50);
+    T_ASSERT(site_realloc_fail(keep, SIZE_MAX / 2) == NULL);
+    T_ASSERT(site_calloc_fail(SIZE_MAX / 2, 4) == NULL);
+    T_ASSERT(site_malloc_fail(SIZE_MAX / 2) == NULL);
+    T_ASSERT(malloc_usable_size(keep) >= 50);
     return 0;
 }
