@@ -266,12 +266,36 @@ static void atfork_child(void)
     track_guard = guard;
 }
 
+/* Start-up runs once: from the first allocation made after libc is
+ * initialized (so allocations in the constructors of libraries initialized
+ * before ours are tracked), or from our constructor, whichever comes first. */
+static atomic_int init_state; /* 0 not yet, 1 running or done */
+
+static void core_init(void);
+
+int core_early_start(void)
+{
+    extern char **environ;
+
+    if (atomic_load_explicit(&init_state, memory_order_relaxed) || !environ)
+        return 0; /* done, or libc not initialized yet (environ is set by it) */
+    core_init();
+    return atomic_load_explicit(&core_on, memory_order_relaxed);
+}
+
 __attribute__((constructor(101))) static void core_ctor(void)
+{
+    core_init();
+}
+
+static void core_init(void)
 {
     const char *owner;
     char pidbuf[24];
-    int is_owner;
+    int is_owner, expect = 0, guard = track_guard;
 
+    if (!atomic_compare_exchange_strong(&init_state, &expect, 1))
+        return;
     hooks_init();
     track_guard = 1;
     read_config();
@@ -284,12 +308,12 @@ __attribute__((constructor(101))) static void core_ctor(void)
         is_owner = strcmp(owner, pidbuf) == 0;
     }
     if (!is_owner && core_cfg.fork_off) {
-        track_guard = 0;
+        track_guard = guard;
         return; /* a fork child's exec'd image with HEAPLINE_FORK=off */
     }
     if (track_init() < 0) {
         core_disable("cannot set up stack capture");
-        track_guard = 0;
+        track_guard = guard;
         return;
     }
     core_cfg.unwind = unwind_init(core_cfg.unwind);
@@ -298,7 +322,7 @@ __attribute__((constructor(101))) static void core_ctor(void)
     core_start();
     if (started)
         install_fatal_handlers();
-    track_guard = 0;
+    track_guard = guard;
 }
 
 static void core_shutdown(uint32_t reason, int32_t status)

@@ -66,6 +66,11 @@ void core_disable(const char *reason);
 /* The reason given to the first core_disable(), or NULL. */
 const char *core_disabled_reason(void);
 
+/* Hooks, when tracking is off: starts the collector if it has not started
+ * yet and libc is initialized. Returns nonzero when tracking is now on. Not
+ * on the hot path (only until start-up has run). */
+int core_early_start(void);
+
 /* One line on stderr ("heapline: <msg>\n") with write(2). Any thread. */
 void core_say(const char *msg);
 

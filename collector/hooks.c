@@ -118,7 +118,11 @@ static inline int ready(void)
 
 static inline int tracking(void)
 {
-    return !track_guard && atomic_load_explicit(&core_on, memory_order_relaxed);
+    if (track_guard)
+        return 0;
+    if (__builtin_expect(atomic_load_explicit(&core_on, memory_order_relaxed), 1))
+        return 1;
+    return core_early_start(); /* before our constructor, or tracking off */
 }
 
 /* Used by core.c during start-up. */
