@@ -103,6 +103,15 @@ static uint64_t build(struct heap *h, size_t mb)
     for (int k = 1; k < 5; k++)
         ((uint64_t *)(uintptr_t)chain[k])[2] = chain[k - 1];
     bench_root = (void *)(uintptr_t)chain[4];
+    /* the collector's live table hands blocks out in hash order, not by address */
+    for (size_t i = h->n - 1; i > 0; i--) {
+        size_t j = rnd() % (i + 1);
+        uint64_t t = h->addr[i], z = h->size[i];
+        h->addr[i] = h->addr[j];
+        h->size[i] = h->size[j];
+        h->addr[j] = t;
+        h->size[j] = z;
+    }
     return chain[0];
 }
 
