@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "collect.h"
@@ -40,6 +41,7 @@ static char record_base[4096]; /* HEAPLINE_RECORD as given */
 static char socket_base[108];  /* HEAPLINE_SOCKET as given, "" default */
 static int socket_off;
 static int started;
+static pid_t core_pid; /* the process the collector runs in */
 
 void hooks_init(void); /* hooks.c */
 
@@ -183,6 +185,7 @@ static void core_start(void)
         return;
     }
     started = 1;
+    core_pid = getpid();
     atomic_store(&core_on, 1);
 }
 
@@ -373,6 +376,31 @@ int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
         _exit(127);
     real_main = main;
     return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/* _exit and _Exit (fork children, shells) skip the destructors: finish the
+ * recording here. Not in a vfork child, which shares the parent's memory and
+ * collector (its pid is not the one the collector started in). */
+static void exit_now(int status)
+{
+    if (started && !scan_child && getpid() == core_pid && !track_guard)
+        core_shutdown(WIRE_END_EXIT, status);
+}
+
+__attribute__((visibility("default"), noreturn)) void _exit(int status);
+void _exit(int status)
+{
+    exit_now(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+__attribute__((visibility("default"), noreturn)) void _Exit(int status);
+void _Exit(int status)
+{
+    exit_now(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
 }
 
 /* dlclose: the collector names the library's frames before it goes away. */
