@@ -662,7 +662,7 @@ static int model_init(struct model *m)
         return -1;
     m->nodes[0].defined = 1;
     m->n_defined = 1;
-    model_set_budget(m, 1u << 21, 1u << 18);
+    model_set_budget(m, 3u << 19, 1u << 18); /* 1.5M entries: the log array stays 2M */
     return 0;
 }
 

@@ -64,7 +64,7 @@ int model_apply(struct model *m, const struct wire_msg *msg);
 /* Memory bounds: when the delta log passes log_entries (40 bytes each) or
  * the timeline passes points, the older half of the timeline is merged
  * pairwise (coarser old history, same recent detail, exact peak and latest
- * state). Defaults: 2M entries, 256k points. */
+ * state). Defaults: 1.5M entries (60 MB), 256k points. */
 void model_set_budget(struct model *m, uint64_t log_entries, uint32_t points);
 
 /* Forgets everything (a new stream begins: the program exec'd and its new
