@@ -358,7 +358,7 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
 int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m, size_t *used)
 {
     long ext = msg_extent((const unsigned char *)buf, len);
-    msgpack_object obj;
+    msgpack_object obj, *objp;
     size_t off = 0;
     int r;
 
@@ -370,7 +370,12 @@ int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg 
         return WIRE_ECORRUPT;
     *used = off;
     memset(m, 0, sizeof(*m));
-    r = parse(&obj, m);
+    /* keep the root in the zone: response.raw must outlive this frame */
+    objp = msgpack_zone_malloc(zone, sizeof(*objp));
+    if (!objp)
+        return WIRE_ENOMEM;
+    *objp = obj;
+    r = parse(objp, m);
     if (r == 0)
         m->type = 0; /* unknown newer type: caller skips */
     return r < 0 ? r : 1;
