@@ -250,7 +250,7 @@ static inline int end_at_root(const uint64_t *roots, uintptr_t ret, uintptr_t *i
 /* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
  * return addresses are mostly in one module: the last range is tried first. */
 static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi,
-                                             const uint64_t *roots)
+                                             const uint64_t *roots, uintptr_t *stop)
 {
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t *fp = __builtin_frame_address(0);
@@ -278,8 +278,10 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
             skipping = 0;
             ips[n++] = ret;
         }
-        if (!last.fp) /* code without frame pointers: its caller is unknown */
+        if (!last.fp) { /* code without frame pointers: its caller is unknown */
+            *stop = ret;
             return end_at_root(roots, ret, ips, n, max);
+        }
         if (next == 0)
             return n;
         if (next <= f || next + 16 > hi || (next & 15))
@@ -289,17 +291,38 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
     return n;
 }
 
-int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   const uint64_t *roots)
+/* The walk stopped at stop, in code without frame pointers, and libunwind
+ * found ips[0..n). If stop is among the outermost frames, they are this
+ * thread's roots (a thread registered early, in a library constructor, saw
+ * other outermost frames than main's): learn them, so the next walk ends
+ * there. */
+static void learn_roots(uint64_t *roots, uintptr_t stop, const uintptr_t *ips, int n, int max)
 {
-    if (unwind_fp && stack_hi) {
-        int n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots);
+    if (n <= 0 || n >= max)
+        return;
+    for (int k = n - 1; k >= 0 && k >= n - UNWIND_ROOTS; k--)
+        if (ips[k] == stop) {
+            for (int i = 0; i < UNWIND_ROOTS; i++)
+                roots[i] = i < n ? (uint64_t)ips[n - 1 - i] : 0;
+            return;
+        }
+}
 
+int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi, uint64_t *roots)
+{
+    uintptr_t stop = 0;
+    int n;
+
+    if (unwind_fp && stack_hi) {
+        n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop);
         if (n >= 0)
             return n;
         atomic_fetch_add_explicit(&fp_fallback, 1, memory_order_relaxed);
     }
-    return capture_unw(ips, max);
+    n = capture_unw(ips, max);
+    if (stop)
+        learn_roots(roots, stop, ips, n, max);
+    return n;
 }
 
 uint64_t unwind_fallbacks(void)

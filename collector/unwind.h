@@ -24,11 +24,12 @@ void unwind_roots(uint64_t roots[UNWIND_ROOTS]);
 
 /* Captures up to max return addresses of the calling thread, innermost first,
  * without the collector's own frames. stack_lo/hi bound the frame-pointer
- * walk (0/0 forces libunwind), roots are the thread's unwind_roots(). Returns
- * the count. No locks of ours, no allocation of ours (libunwind may allocate:
- * the caller holds the guard). */
+ * walk (0/0 forces libunwind), roots are the thread's unwind_roots(), which
+ * a fallback to libunwind may correct (the calling thread's own array).
+ * Returns the count. No locks of ours, no allocation of ours (libunwind may
+ * allocate: the caller holds the guard). */
 int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   const uint64_t *roots);
+                   uint64_t *roots);
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
  * or unloaded since the last call (cheap when nothing changed). */
