@@ -189,11 +189,13 @@ static void core_start(void)
     atomic_store(&core_on, 1);
 }
 
-/* Fatal signals whose disposition is the default: finish the recording with
+/* Crash signals whose disposition is the default: finish the recording with
  * END(signal), then die of the signal as the program would have. A handler
- * the program installs later simply replaces ours. */
-static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
-                                    SIGTERM, SIGINT, SIGHUP};
+ * the program installs later simply replaces ours. Not SIGINT, SIGTERM or
+ * SIGHUP: programs look at those dispositions at start-up (Python installs
+ * its KeyboardInterrupt handler only over the default one); a recording cut
+ * by them is readable up to its last tick. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
 static void fatal_handler(int sig)
 {
