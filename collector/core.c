@@ -1,5 +1,8 @@
 /*
- * core.c - start-up, configuration, shutdown, fork and exec handling.
+ * core.c - start-up, configuration, shutdown, fork and exec handling, and the
+ * few libc names besides the allocator that the collector needs to see:
+ * __libc_start_main (the exit status), _exit/_Exit (finish the recording),
+ * dlclose (name a library's frames before it goes away).
  *
  * Invariant: tracking is on (core_on) only while a collector thread runs and
  * the process owns its outputs. A fork child starts a fresh, empty collector
