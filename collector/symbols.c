@@ -37,6 +37,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
     char dir[4096], path[4096 + 300];
     const char *slash;
 
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC); /* nothing of ours leaks into exec */
     if (fd >= 0 || !file_name || !debuglink_file || strchr(debuglink_file, '/'))
         return fd;
     slash = strrchr(file_name, '/');
@@ -62,10 +64,32 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
     return -1;
 }
 
+/* The module's file, opened close-on-exec (libdwfl's own lookup would leave
+ * the program's exec'd children holding our descriptors). */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, Dwarf_Addr base,
+                    char **file_name, Elf **elfp)
+{
+    int fd = -1;
+
+    if (module_name && module_name[0] == '/') {
+        fd = open(module_name, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            *file_name = strdup(module_name);
+            if (*file_name)
+                return fd;
+            close(fd);
+        }
+    }
+    fd = dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp);
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
 static Dwfl *dwfl;
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
+    .find_elf = find_elf,
     .find_debuginfo = find_debuginfo,
     .debuginfo_path = &debuginfo_path,
 };
