@@ -892,7 +892,8 @@ static int checkpoint_maybe(struct model *m)
     c->sites = malloc((size_t)(m->n_sites ? m->n_sites : 1) * sizeof(struct fig));
     if (!c->sites)
         return -1;
-    memcpy(c->sites, m->site_cur, (size_t)m->n_sites * sizeof(struct fig));
+    if (m->n_sites)
+        memcpy(c->sites, m->site_cur, (size_t)m->n_sites * sizeof(struct fig));
     c->n_sites = m->n_sites;
     c->point = m->n_points - 1;
     m->n_cps++;
@@ -915,7 +916,8 @@ static int cp_refresh_last(struct model *m)
             return fail(m, "out of memory");
         c->sites = f;
     }
-    memcpy(c->sites, m->site_cur, (size_t)m->n_sites * sizeof(struct fig));
+    if (m->n_sites)
+        memcpy(c->sites, m->site_cur, (size_t)m->n_sites * sizeof(struct fig));
     c->n_sites = m->n_sites;
     m->log_at_cp = m->n_log;
     return 0;
@@ -1913,7 +1915,8 @@ static void sites_resolved(const struct model *m, uint32_t p, int latest, int pe
                            struct fig *out)
 {
     if (latest) {
-        memcpy(out, m->site_cur, (size_t)m->n_sites * sizeof(*out));
+        if (m->n_sites)
+            memcpy(out, m->site_cur, (size_t)m->n_sites * sizeof(*out));
     } else if (peak) {
         /* pk holds every stack's figures at the last peak */
         memset(out, 0, (size_t)m->n_sites * sizeof(*out));

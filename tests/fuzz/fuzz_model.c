@@ -6,10 +6,12 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "decode.h"
 #include "model.h"
+#include "report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +51,23 @@ static void query(const struct model *m)
     model_marker_near(m, 0, 1);
     model_view_free(&v);
     model_tree_free(&t);
+
+    /* the report, both formats, at the peak and at a time */
+    {
+        static FILE *devnull;
+        struct report_options ro = {.json = (int)(s->events & 1), .top = 3, .at = REPORT_AT_PEAK};
+        char err[256];
+
+        if (!devnull)
+            devnull = fopen("/dev/null", "w");
+        if (devnull) {
+            report_write(m, &ro, 0, devnull, err, sizeof(err));
+            ro.at = REPORT_AT_TIME;
+            ro.time = s->time_last / 3;
+            ro.json = !ro.json;
+            report_write(m, &ro, 1, devnull, err, sizeof(err));
+        }
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
