@@ -167,7 +167,7 @@ static int drain(struct source *s, struct model *m, int max, int *needmore)
     while (n < max) {
         uint64_t off = s->dec.consumed;
 
-        r = decode_next(&s->dec, &msg);
+        r = s->dec.len > s->dec.off ? decode_next(&s->dec, &msg) : WIRE_ENEEDMORE;
         if (r == WIRE_ENEEDMORE) {
             *needmore = 1;
             s->pending = 0;

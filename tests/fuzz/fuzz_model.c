@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int piece = 0; piece < 2; piece++) {
         if (decode_feed(&d, data + (piece ? half : 0), piece ? size - half : half) != 0)
             break;
-        while (decode_next(&d, &msg) == 1)
+        while (d.len > d.off && decode_next(&d, &msg) == 1)
             if (msg.type)
                 model_apply(m, &msg);
     }
