@@ -118,6 +118,10 @@ $(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o
 TEST_LIBS_trie := -lpthread
 $(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o
+NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
+             $(BUILD)/pic/collector/sites.o
+TEST_OBJS_normalise := $(NORM_OBJS)
+$(BUILD)/tests/test_normalise: $(NORM_OBJS)
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \

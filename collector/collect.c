@@ -30,6 +30,7 @@
 
 #include "core.h"
 #include "live.h"
+#include "normalise.h"
 #include "recfile.h"
 #include "ring.h"
 #include "server.h"
@@ -97,8 +98,7 @@ static struct {
     size_t cap_nodes;
     uint32_t tags_sent;
 
-    struct wire_totals totals;
-    uint64_t peak;
+    uint64_t rss; /* at the last tick */
     struct wire_history_row *history;
     size_t hist_head, hist_n;
     struct wire_site *sites_buf;
@@ -114,7 +114,8 @@ static struct {
     int disabled_sent;
     int server_on;
     int symbols_on;
-    uint64_t n_events, n_evicted, n_stragglers, n_unknown_frees;
+    struct normalise_totals nt;
+    struct normalise_stats ns;
     atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C = {.rec_fd = -1};
 
@@ -367,9 +368,9 @@ static void batch_flush(void)
     C.batch_thread = C.batch_tag = UINT32_MAX;
 }
 
-/* apply() makes room for one event's entries first (APPLY_MAX), so a batch
- * never splits between an event and the THREAD/TAG entries it relies on. */
-#define APPLY_MAX 8
+/* apply() makes room for one event's entries first (NORMALISE_MAX_OUT), so
+ * a batch never splits between an event and the THREAD/TAG entries it
+ * relies on. */
 
 static void batch_push(const struct wire_event *e)
 {
@@ -392,122 +393,36 @@ static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t t
     }
 }
 
-static void note_alloc(uint32_t stack, uint64_t size)
+static void norm_context(void *arg, uint32_t thread, uint32_t tag, int with_tag, int64_t time)
 {
-    C.totals.heap_bytes += size;
-    C.totals.heap_blocks++;
-    C.totals.allocations++;
-    C.totals.bytes_allocated += size;
-    if (C.totals.heap_bytes > C.peak)
-        C.peak = C.totals.heap_bytes;
-    sites_alloc(stack, size);
+    batch_context(thread, tag, with_tag, time);
+}
+
+static void norm_event(void *arg, const struct wire_event *e)
+{
+    batch_push(e);
+}
+
+static void norm_stack(void *arg, uint32_t stack)
+{
     pending_add(stack);
 }
 
-static void note_free(const struct live_entry *e)
-{
-    C.totals.heap_bytes -= e->size;
-    C.totals.heap_blocks--;
-    C.totals.frees++;
-    sites_free(e->stack, e->size);
-}
-
-static void emit_free(uint64_t addr, int64_t time)
-{
-    struct wire_event w = {.op = WIRE_OP_FREE, .time = time, .addr = addr};
-
-    batch_push(&w);
-}
-
-/* A block at addr is being allocated: if the table still holds an older
- * incarnation (its free is on another thread's ring, not seen yet), that
- * block is released now; the straggling free is dropped later. */
-static void evict(uint64_t addr, int64_t time)
-{
-    struct live_entry *e = live_find(addr);
-
-    if (e) {
-        C.n_evicted++;
-        note_free(e);
-        emit_free(addr, time);
-        live_remove(e);
-    }
-}
-
-static void insert(uint64_t addr, uint64_t size, uint32_t stack, int64_t time, uint32_t thread,
-                   uint16_t tag)
-{
-    struct live_entry e = {addr, size, time, stack, thread & 0xffffff, tag};
-
-    if (live_insert(&e) < 0)
-        core_disable("cannot grow the live-allocation table");
-}
+static const struct normalise_ops norm_ops = {norm_context, norm_event, norm_stack, NULL};
 
 static void apply(const struct staged *s)
 {
     const struct ring_event *ev = &s->ev;
-    struct live_entry *e;
 
-    if (C.n_batch + APPLY_MAX > BATCH_MAX)
+    if (C.n_batch + NORMALISE_MAX_OUT > BATCH_MAX)
         batch_flush();
-    C.n_events++;
-    switch (ev->op) {
-    case RING_ALLOC: {
-        struct wire_event w = {.op = WIRE_OP_ALLOC, .time = ev->time, .addr = ev->addr,
-                               .size = ev->size, .stack = ev->stack};
-
-        batch_context(s->thread, ev->tag, 1, ev->time);
-        evict(ev->addr, ev->time);
-        insert(ev->addr, ev->size, ev->stack, ev->time, s->thread, ev->tag);
-        note_alloc(ev->stack, ev->size);
-        batch_push(&w);
-        break;
-    }
-    case RING_FREE:
-        e = live_find(ev->addr);
-        if (!e || e->time > ev->time) {
-            /* unknown block, or a straggler of an evicted incarnation */
-            if (e)
-                C.n_stragglers++;
-            else
-                C.n_unknown_frees++;
-            break;
-        }
-        batch_context(s->thread, 0, 0, ev->time);
-        note_free(e);
-        live_remove(e);
-        emit_free(ev->addr, ev->time);
-        break;
-    case RING_REALLOC: {
-        int64_t t0 = ev->time - (int64_t)ev->dt0;
-        int old_live;
-        struct wire_event w = {.op = WIRE_OP_REALLOC, .time = ev->time, .addr = ev->addr,
-                               .old_addr = ev->old_addr, .size = ev->size, .stack = ev->stack};
-
-        batch_context(s->thread, ev->tag, 1, ev->time);
-        e = live_find(ev->old_addr);
-        old_live = e && e->time <= t0;
-        if (ev->addr != ev->old_addr)
-            evict(ev->addr, ev->time);
-        if (old_live) {
-            e = live_find(ev->old_addr); /* evict() may have moved it */
-            note_free(e);
-            live_remove(e);
-        } else {
-            w.op = WIRE_OP_ALLOC;
-            if (ev->addr == ev->old_addr)
-                evict(ev->addr, ev->time);
-        }
-        insert(ev->addr, ev->size, ev->stack, ev->time, s->thread, ev->tag);
-        note_alloc(ev->stack, ev->size);
-        batch_push(&w);
-        break;
-    }
-    case RING_MARK:
+    if (ev->op == RING_MARK) {
         batch_flush();
         EMIT(K_DEF, 0, encode_marker(b, ev->time, tags_string(ev->addr)));
-        break;
+        return;
     }
+    if (normalise_apply(ev, s->thread, &norm_ops, &C.nt, &C.ns) < 0)
+        core_disable("cannot grow the live-allocation table");
 }
 
 /* ---- drain and merge ---- */
@@ -703,6 +618,12 @@ static size_t drain(int check_gone)
 
 /* ---- ticks ---- */
 
+static struct wire_totals totals(int64_t time)
+{
+    return (struct wire_totals){time,           C.nt.heap_bytes,  C.nt.heap_blocks, C.rss,
+                                C.nt.allocations, C.nt.frees, C.nt.bytes_allocated};
+}
+
 static uint64_t read_rss(void)
 {
     char buf[128];
@@ -726,20 +647,21 @@ static void tick(int64_t now)
 {
     size_t n;
     int first = 1;
+    struct wire_totals tot;
 
-    C.totals.time = now;
-    C.totals.rss = read_rss();
+    C.rss = read_rss();
+    tot = totals(now);
     threads_rename();
     define_tags();
     define_pending();
     do {
         n = sites_take_deltas(C.sites_buf, SITES_CHUNK);
         if (n || first)
-            EMIT(K_STREAM, 0, encode_tick(b, &C.totals, C.sites_buf, n));
+            EMIT(K_STREAM, 0, encode_tick(b, &tot, C.sites_buf, n));
         first = 0;
     } while (n == SITES_CHUNK);
     C.history[(C.hist_head + C.hist_n) % HISTORY_MAX] =
-        (struct wire_history_row){now, C.totals.heap_bytes, C.totals.heap_blocks, C.totals.rss};
+        (struct wire_history_row){now, tot.heap_bytes, tot.heap_blocks, tot.rss};
     if (C.hist_n < HISTORY_MAX)
         C.hist_n++;
     else
@@ -780,8 +702,7 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
             send(arg, b->data, b->len);
         free(tmp);
     }
-    struct wire_totals t = C.totals;
-    t.time = core_now();
+    struct wire_totals t = totals(core_now());
     int first = 1;
     do {
         n = sites_absolute(C.sites_buf, SITES_CHUNK, &cursor);
@@ -818,8 +739,8 @@ static void final_messages(void)
                  "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
                  "of unknown blocks, %llu frame-pointer fallbacks, %llu waits on a full "
                  "buffer, live table %zu bytes for %zu blocks",
-                 (unsigned long long)C.n_events, (unsigned long long)C.n_evicted,
-                 (unsigned long long)C.n_stragglers, (unsigned long long)C.n_unknown_frees,
+                 (unsigned long long)C.ns.events, (unsigned long long)C.ns.evicted,
+                 (unsigned long long)C.ns.stragglers, (unsigned long long)C.ns.unknown_frees,
                  (unsigned long long)unwind_fallbacks(), (unsigned long long)ring_waits(),
                  live_bytes_used(), live_count());
         core_say(msg);

@@ -1,0 +1,200 @@
+/*
+ * test_normalise.c - events of several threads arriving out of order become a
+ * stream a reader can trust: implicit frees for reused addresses, straggling
+ * and unknown frees dropped, realloc in every combination; exact totals.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "live.h"
+#include "normalise.h"
+#include "sites.h"
+
+#define MAXOUT 64
+
+static struct wire_event out[MAXOUT];
+static int n_out;
+static uint64_t stream_live[MAXOUT]; /* addresses live in the emitted stream */
+static int n_live;
+
+static int live_index(uint64_t a)
+{
+    for (int i = 0; i < n_live; i++)
+        if (stream_live[i] == a)
+            return i;
+    return -1;
+}
+
+static void ctx(void *arg, uint32_t thread, uint32_t tag, int with_tag, int64_t time)
+{
+}
+
+/* Checks the stream as a reader would. */
+static void ev(void *arg, const struct wire_event *e)
+{
+    int i;
+
+    assert_true(n_out < MAXOUT);
+    out[n_out++] = *e;
+    switch (e->op) {
+    case WIRE_OP_ALLOC:
+        assert_int_equal(live_index(e->addr), -1);
+        stream_live[n_live++] = e->addr;
+        break;
+    case WIRE_OP_FREE:
+        i = live_index(e->addr);
+        assert_int_not_equal(i, -1);
+        stream_live[i] = stream_live[--n_live];
+        break;
+    case WIRE_OP_REALLOC:
+        i = live_index(e->old_addr);
+        assert_int_not_equal(i, -1);
+        stream_live[i] = stream_live[--n_live];
+        assert_int_equal(live_index(e->addr), -1);
+        stream_live[n_live++] = e->addr;
+        break;
+    }
+}
+
+static void stk(void *arg, uint32_t stack)
+{
+}
+
+static const struct normalise_ops ops = {ctx, ev, stk, NULL};
+static struct normalise_totals tot;
+static struct normalise_stats st;
+
+static int setup(void **state)
+{
+    n_out = n_live = 0;
+    memset(&tot, 0, sizeof(tot));
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(live_init(), 0);
+    assert_int_equal(sites_init(), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    live_reset();
+    sites_reset();
+    return 0;
+}
+
+static void alloc(uint32_t thread, uint64_t addr, uint64_t size, int64_t t, uint32_t stack)
+{
+    struct ring_event e = {.op = RING_ALLOC, .time = t, .addr = addr, .size = size,
+                           .stack = stack};
+
+    assert_int_equal(normalise_apply(&e, thread, &ops, &tot, &st), 0);
+}
+
+static void release(uint32_t thread, uint64_t addr, int64_t t)
+{
+    struct ring_event e = {.op = RING_FREE, .time = t, .addr = addr};
+
+    assert_int_equal(normalise_apply(&e, thread, &ops, &tot, &st), 0);
+}
+
+static void re(uint32_t thread, uint64_t old, uint64_t addr, uint64_t size, int64_t t0,
+               int64_t t1, uint32_t stack)
+{
+    struct ring_event e = {.op = RING_REALLOC, .time = t1, .dt0 = (uint32_t)(t1 - t0),
+                           .addr = addr, .old_addr = old, .size = size, .stack = stack};
+
+    assert_int_equal(normalise_apply(&e, thread, &ops, &tot, &st), 0);
+}
+
+static void test_simple(void **state)
+{
+    alloc(1, 0x1000, 100, 10, 5);
+    release(1, 0x1000, 20);
+    release(1, 0x2000, 21); /* never seen: dropped */
+    assert_int_equal(n_out, 2);
+    assert_int_equal(tot.allocations, 1);
+    assert_int_equal(tot.frees, 1);
+    assert_int_equal(tot.heap_bytes, 0);
+    assert_int_equal(tot.peak, 100);
+    assert_int_equal(st.unknown_frees, 1);
+    assert_int_equal(sites_get(5)->allocations, 1);
+    assert_int_equal(sites_get(5)->live_blocks, 0);
+}
+
+/* Thread 1 frees X at 30 but its event arrives after thread 2's malloc of X
+ * at 35: the old X is evicted, the late free dropped, the new X freed later. */
+static void test_straggler(void **state)
+{
+    alloc(1, 0x1000, 100, 10, 5);
+    alloc(2, 0x1000, 200, 35, 6);
+    release(1, 0x1000, 30);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.stragglers, 1);
+    assert_int_equal(tot.heap_bytes, 200);
+    release(2, 0x1000, 40);
+    assert_int_equal(tot.allocations, 2);
+    assert_int_equal(tot.frees, 2);
+    assert_int_equal(tot.heap_blocks, 0);
+    assert_int_equal(n_live, 0);
+    assert_int_equal(sites_get(5)->live_blocks, 0);
+    assert_int_equal(sites_get(6)->live_blocks, 0);
+}
+
+static void test_reallocs(void **state)
+{
+    alloc(1, 0x1000, 10, 10, 5);
+    re(1, 0x1000, 0x2000, 20, 15, 16, 7);          /* moves */
+    assert_int_equal(out[n_out - 1].op, WIRE_OP_REALLOC);
+    re(1, 0x2000, 0x2000, 30, 17, 18, 7);          /* in place */
+    assert_int_equal(out[n_out - 1].op, WIRE_OP_REALLOC);
+    re(1, 0x9000, 0x3000, 40, 19, 20, 8);          /* old block unknown: an ALLOC */
+    assert_int_equal(out[n_out - 1].op, WIRE_OP_ALLOC);
+    assert_int_equal(tot.allocations, 4);
+    assert_int_equal(tot.frees, 2);
+    assert_int_equal(tot.heap_bytes, 70);
+    assert_int_equal(live_count(), 2);
+    assert_int_equal(live_find(0x2000)->size, 30);
+}
+
+/* Thread 1 reallocs A (started at 15) but A was reused by thread 2 at 20
+ * after the real realloc released it: the old block is not released again. */
+static void test_realloc_straggler(void **state)
+{
+    alloc(1, 0xA000, 10, 10, 5);
+    alloc(2, 0xA000, 11, 20, 6);                   /* evicts the first A */
+    re(1, 0xA000, 0xB000, 12, 15, 25, 7);
+    assert_int_equal(out[n_out - 1].op, WIRE_OP_ALLOC);
+    assert_non_null(live_find(0xA000));
+    assert_int_equal(live_find(0xA000)->size, 11);
+    assert_int_equal(tot.heap_blocks, 2);
+}
+
+/* realloc onto an address whose free has not arrived yet. */
+static void test_realloc_onto_live(void **state)
+{
+    alloc(1, 0xA000, 10, 10, 5);
+    alloc(2, 0xB000, 20, 11, 6);
+    re(1, 0xA000, 0xB000, 30, 20, 21, 7);
+    release(2, 0xB000, 18);                        /* straggler */
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.stragglers, 1);
+    assert_int_equal(tot.heap_blocks, 1);
+    assert_int_equal(tot.heap_bytes, 30);
+    assert_int_equal(n_live, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_simple, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_straggler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reallocs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_straggler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_onto_live, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
