@@ -9,7 +9,7 @@
  * children); every FREE and every REALLOC's old block refers to a block that
  * is live in the stream; a block is never allocated twice without a FREE in
  * between. Events that arrive out of order across threads are normalised to
- * keep these true (see apply()). Its own mallocs go to the real allocator:
+ * keep these true (normalise.h). Its own mallocs go to the real allocator:
  * the thread's guard is set for its whole life.
  */
 #include "collect.h"
