@@ -271,6 +271,8 @@ int main(int argc, char **argv)
         printf("heapline %s (wire format %d)\n", HEAPLINE_VERSION, WIRE_VERSION);
         return 0;
     }
+    if (!strcmp(cmd, "backrefs")) /* it has its own --help */
+        return backrefs_main(argc, argv);
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
             break;
@@ -289,8 +291,6 @@ int main(int argc, char **argv)
         return cmd_replay(argc, argv);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc, argv);
-    if (!strcmp(cmd, "backrefs"))
-        return backrefs_main(argc, argv);
     {
         char why[256];
         snprintf(why, sizeof(why), "unknown command '%s'", cmd);

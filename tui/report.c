@@ -155,6 +155,8 @@ static void write_json(const struct model *m, const struct report_options *o,
     } else {
         json_str(&j, "end", NULL);
     }
+    if (sum->state == MODEL_DISABLED)
+        json_str(&j, "disabled", sum->disabled_reason);
     json_array_begin(&j, "sites");
     for (uint32_t i = 0; i < top; i++) {
         const struct model_row *r = &rows[i];
@@ -268,6 +270,14 @@ static void write_text(const struct model *m, const struct report_options *o,
     if (sum->missed)
         fprintf(out, "missed        %llu events (figures from ticks)\n",
                 (unsigned long long)sum->missed);
+    if (sum->state == MODEL_DISABLED)
+        fprintf(out, "disabled      the collector stopped tracking: %s\n", sum->disabled_reason);
+    {
+        uint32_t nm;
+        const struct model_marker *mk = model_markers(m, &nm);
+        for (uint32_t i = 0; i < nm; i++)
+            fprintf(out, "marker        %.3f s  %s\n", secs(mk[i].time), mk[i].label);
+    }
 
     fmt_bytes(b1, sizeof(b1), (double)v->totals.heap_bytes);
     fprintf(out, "\nAt %s (%.3f s): %s live in %llu blocks; %llu allocations, %llu frees so far\n",
