@@ -36,24 +36,26 @@ for v in fp:-fno-omit-frame-pointer nofp:-fomit-frame-pointer; do
 done
 
 now() { date +%s.%N; }
-# timed CMD...: run once, print the wall seconds; "fail(RC)" when it failed
+# timed CMD...: run once, print "WALL CPU" seconds (CPU = user + system of the whole process
+# tree, from /usr/bin/time); "fail(RC)" when it failed
 timed() {
-    local s e rc
+    local s e rc cpu
     s=$(now)
-    "$@" >"$B/last.log" 2>&1 </dev/null
+    /usr/bin/time -f "%U %S" -o "$B/last.time" "$@" >"$B/last.log" 2>&1 </dev/null
     rc=$?
     e=$(now)
     if [ "$rc" != 0 ]; then echo "fail($rc)"; return 1; fi
-    awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f\n", e - s }'
+    cpu=$(awk '{ u = $1; s = $2 } END { printf "%.3f", u + s }' "$B/last.time")
+    awk -v s="$s" -v e="$e" -v c="$cpu" 'BEGIN { printf "%.3f %s\n", e - s, c }'
 }
-# median CMD...: median wall seconds of RUNS runs, or fail(RC)
+# median CMD...: "WALL CPU" of the run with the median wall time of RUNS runs, or fail(RC)
 median() {
     local i t ts=()
     for i in $(seq "$RUNS"); do
         t=$(timed "$@") || { echo "$t"; return 1; }
         ts+=("$t")
     done
-    printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+    printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a + 0 == a) printf "%.2fx", a / b; else print "-" }'; }
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$@"; }
@@ -64,17 +66,31 @@ echo "(the collector thread shares the $(nproc) CPUs with the 2 program threads;
 echo
 
 # ---- 1. churn under heapline ----
-printf '%-34s %10s %10s %10s %10s %10s\n' "run" "seconds" "vs bare" "vs unw" "B/event" "lost"
+cc -std=gnu11 -O2 -g -fno-omit-frame-pointer -shared -fPIC -o "$B/unw_shim.so" tests/bench/unw_shim.c \
+    $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread || exit 1
+printf '%-36s %7s %7s %8s %8s %8s %8s %6s\n' "run" "wall s" "cpu s" "wall/bare" "cpu/bare" \
+    "wall/shim" "B/event" "lost"
+row() { # row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST
+    local w c bw bc sw
+    read -r w c <<<"$2"
+    read -r bw bc <<<"$3"
+    read -r sw _ <<<"$4"
+    printf '%-36s %7s %7s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" "$(ratio "$w" "$bw")" \
+        "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$5" "$6"
+}
 for bin in fp nofp; do
     prog=$B/churn_$bin
     bare=$(median "$prog" "$CALLS")
-    printf '%-34s %10s\n' "churn_$bin bare" "$bare"
-    unw=""
+    row "churn_$bin bare" "$bare" "$bare" "" "" ""
+    declare -A shim=()
+    for u in libunwind fp; do
+        shim[$u]=$(median env LD_PRELOAD="$B/unw_shim.so" UNW_SHIM=$u "$prog" "$CALLS")
+        row "churn_$bin shim: $u walk only" "${shim[$u]}" "$bare" "${shim[$u]}" "" ""
+    done
     for mode in libunwind fp default; do
         rec=$B/churn_$bin.$mode.heapline
         if [ "$mode" = default ]; then envs=(env -u HEAPLINE_UNWIND); else envs=(env HEAPLINE_UNWIND=$mode); fi
         t=$(median "${envs[@]}" "$HL" record -o "$rec" -- "$prog" "$CALLS")
-        [ "$mode" = libunwind ] && unw=$t
         bpe="-"
         lost="-"
         if [ -s "$rec" ] && "$HL" report "$rec" --json --top 100 >"$B/rep.json" 2>"$B/rep.err"; then
@@ -84,15 +100,19 @@ for bin in fp nofp; do
             ours=$(json "$B/rep.json" "sum(s['allocations'] for s in sites if s['function'].startswith('site_'))")
             lost=$((CALLS - ours))
         elif [ -s "$rec" ]; then
-            bpe="report failed: $(head -1 "$B/rep.err")"
+            bpe="report-failed"
         fi
-        printf '%-34s %10s %10s %10s %10s %10s\n' "churn_$bin heapline record ($mode)" "$t" \
-            "$(ratio "$t" "$bare")" "$(ratio "$t" "$unw")" "$bpe" "$lost"
+        ref=${shim[$mode]:-${shim[fp]}}
+        [ "$mode" = default ] && [ "$bin" = nofp ] && ref=${shim[libunwind]}
+        row "churn_$bin heapline ($mode)" "$t" "$bare" "$ref" "$bpe" "$lost"
     done
-    [ "$bin" = fp ] && BARE_FP=$bare
+    [ "$bin" = fp ] && BARE_FP=${bare%% *}
 done
-echo "  B/event: record file bytes / (allocations + frees); lost: CALLS minus the allocations"
-echo "  the report counts at churn's sites (0 = no event lost)"
+echo "  wall/shim: against the shim with the same walk (default: fp on churn_fp, libunwind on"
+echo "  churn_nofp, whose frame-pointer chain breaks). B/event: record file bytes / (allocations +"
+echo "  frees). lost: CALLS minus the allocations the report counts at churn's sites."
+echo "  Targets (issue 2): heapline <= 1.3x the bare libunwind walk without frame pointers,"
+echo "  <= 1.5x the uninstrumented run with them; <= 8 bytes/event."
 echo
 
 # ---- 2. heaptrack ----
@@ -134,7 +154,9 @@ else
         # the largest run it survives here: 300k calls (it dies at about 330k)
         small=300000
         bare_s=$(median "$B/churn_fp" "$small")
+        bare_s=${bare_s%% *}
         hl_s=$(median "$HL" record -o "$B/churn_small.heapline" -- "$B/churn_fp" "$small")
+        hl_s=${hl_s%% *}
         ts=()
         for _ in $(seq "$RUNS"); do ht "$small"; [ -z "$HT_WHY" ] && ts+=("$HT_T"); done
         if [ ${#ts[@]} -gt 0 ]; then
