@@ -362,7 +362,11 @@ static main_fn *real_main;
 
 static int main_wrapper(int argc, char **argv, char **envp)
 {
+    int guard = track_guard;
+
+    track_guard = 1; /* the exit-handler list is ours, not the program's */
     on_exit(exit_status_cb, NULL);
+    track_guard = guard;
     return real_main(argc, argv, envp);
 }
 
