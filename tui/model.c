@@ -160,6 +160,11 @@ struct model {
     void **misc;
     size_t n_misc;
 
+    /* strings and frames of streams before a model_reset(): views may still
+     * hold pointers to them until they query again */
+    void **grave;
+    size_t n_grave;
+
     /* last response */
     struct model_response resp;
     struct model_object *resp_objs;
@@ -685,20 +690,54 @@ void model_free(struct model *m)
     if (!m)
         return;
     model_fini(m);
+    for (size_t i = 0; i < m->n_grave; i++)
+        free(m->grave[i]);
+    free(m->grave);
     free(m);
+}
+
+/* Moves the blocks that hold strings and frames to the grave (freed by
+ * model_free), so pointers handed out before a reset stay valid. */
+static int bury(struct model *m)
+{
+    size_t n = m->n_pools + m->n_misc + (m->n_frames + CHUNK - 1) / CHUNK;
+    void **g = realloc(m->grave, (m->n_grave + n + 1) * sizeof(*g));
+
+    if (!g)
+        return -1;
+    m->grave = g;
+    for (size_t i = 0; i < m->n_pools; i++)
+        g[m->n_grave++] = m->pools[i];
+    for (size_t i = 0; i < m->n_misc; i++)
+        g[m->n_grave++] = m->misc[i];
+    for (uint32_t i = 0; i * CHUNK < m->n_frames; i++)
+        g[m->n_grave++] = m->frame_chunks[i];
+    m->n_pools = m->n_misc = 0;
+    m->n_frames = 0;
+    return 0;
 }
 
 int model_reset(struct model *m)
 {
     uint64_t gen = m->gen;
+    void **grave;
+    size_t n_grave;
 
+    if (bury(m) != 0)
+        return -1;
+    grave = m->grave;
+    n_grave = m->n_grave;
     model_fini(m);
     if (model_init(m) != 0) {
         model_fini(m);
         memset(m, 0, sizeof(*m));
+        m->grave = grave;
+        m->n_grave = n_grave;
         m->gen = gen + 1;
         return -1;
     }
+    m->grave = grave;
+    m->n_grave = n_grave;
     m->gen = gen + 1;
     return 0;
 }

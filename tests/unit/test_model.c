@@ -802,9 +802,15 @@ static void test_reset(void **state)
     uint64_t gen = model_generation(m);
     struct model_view v = {0};
     uint32_t n;
+    const struct model_frame *old = model_frame(m, 0x300);
+    const char *fn = model_site(m, site_named(m, "parse"))->function;
 
     (void)state;
+    assert_string_equal(old->function, "parse");
     assert_int_equal(model_reset(m), 0);
+    /* what views held before the reset is still readable */
+    assert_string_equal(old->function, "parse");
+    assert_string_equal(fn, "parse");
     assert_true(model_generation(m) > gen);
     assert_int_equal(model_site_count(m), 0);
     assert_int_equal(model_summary(m)->allocations, 0);
