@@ -68,8 +68,10 @@ int model_apply(struct model *m, const struct wire_msg *msg);
 void model_set_budget(struct model *m, uint64_t log_entries, uint32_t points);
 
 /* Forgets everything (a new stream begins: the program exec'd and its new
- * image's collector starts afresh). The pointer stays valid; every pointer
- * the model handed out before does not; model_generation() keeps growing.
+ * image's collector starts afresh). The pointer stays valid, and so do the
+ * strings and frames handed out before (until model_free); site ids, rows,
+ * trees and other pointers do not (model_site() of an old id may return
+ * NULL). model_generation() keeps growing.
  * Returns 0, or -1 when out of memory (the model is then unusable: free it). */
 int model_reset(struct model *m);
 
