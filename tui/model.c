@@ -1446,6 +1446,11 @@ static int apply_history(struct model *m, const struct wire_msg *msg)
                                         .flags = MODEL_POINT_HISTORY};
         if (r.rss > m->sum.peak_rss)
             m->sum.peak_rss = r.rss;
+        if (r.heap_bytes > m->sum.peak_bytes) { /* a peak before we attached */
+            m->sum.peak_bytes = r.heap_bytes;
+            m->sum.peak_time = r.time;
+            m->peak_pt = tmp[k - 1];
+        }
     }
     if (k) {
         uint32_t cap = m->points_cap, cap2 = m->points_cap;

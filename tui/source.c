@@ -59,6 +59,8 @@ struct source {
     pid_t pid;
     int child_done, child_status;
     int reset_on_connect; /* the program exec'd: the next stream is a new run */
+    char rec_path[2 * PATH_MAX + 2]; /* run -o: the collector's recording */
+    int from_file;        /* run: the program ended before we attached; its recording */
     char log_path[PATH_MAX];
     struct timespec started;
 };
@@ -440,6 +442,7 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
         return NULL;
     }
     s->pid = pid;
+    snprintf(s->rec_path, sizeof(s->rec_path), "%s", rec_abs);
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     set_msg(s, SOURCE_CONNECTING, "starting %s", argv[0]);
     return s;
@@ -471,6 +474,19 @@ int source_read(struct source *src, struct model *m, int max_messages)
             if (src->fd < 0) {
                 if (src->child_done) {
                     src->fd = -1;
+                    /* too quick to watch live: show what it recorded, if anything */
+                    if (src->rec_path[0] && recfile_open(&src->rf, src->rec_path) == 0) {
+                        if (src->reset_on_connect && model_reset(m) != 0) {
+                            set_msg(src, SOURCE_FAILED, "out of memory");
+                            return -1;
+                        }
+                        src->reset_on_connect = 0;
+                        src->rf_open = 1;
+                        src->from_file = 1;
+                        set_msg(src, SOURCE_OPEN, "program ended before heapline attached: "
+                                                  "reading its recording");
+                        return source_read(src, m, max_messages);
+                    }
                     describe_end(src, m);
                     snprintf(src->msg + strlen(src->msg), sizeof(src->msg) - strlen(src->msg),
                              " before heapline could attach");
@@ -496,15 +512,18 @@ int source_read(struct source *src, struct model *m, int max_messages)
         total += n;
         if (!needmore || total >= max_messages)
             return total;
-        if (src->kind == SOURCE_FILE) {
+        if (src->kind == SOURCE_FILE || src->from_file) {
             n = file_fill(src);
             if (n < 0)
                 return -1;
             if (n == 0) {
                 if (src->dec.len > src->dec.off)
                     src->truncated = 1;
-                set_msg(src, SOURCE_DONE, "end of recording%s",
-                        src->truncated ? " (recording truncated)" : "");
+                if (src->from_file)
+                    describe_end(src, m);
+                else
+                    set_msg(src, SOURCE_DONE, "end of recording%s",
+                            src->truncated ? " (recording truncated)" : "");
                 return total;
             }
         } else {
@@ -586,7 +605,7 @@ int source_kind(const struct source *src)
 
 int source_fd(const struct source *src)
 {
-    if (src->kind == SOURCE_FILE)
+    if (src->kind == SOURCE_FILE || src->from_file)
         return -1;
     return src->state == SOURCE_OPEN ? src->fd : -1;
 }
@@ -600,7 +619,7 @@ int source_busy(const struct source *src)
 {
     if (src->state != SOURCE_OPEN)
         return 0;
-    return src->kind == SOURCE_FILE || src->pending;
+    return src->kind == SOURCE_FILE || src->from_file || src->pending;
 }
 
 uint64_t source_model_errors(const struct source *src, const char **first_error)
