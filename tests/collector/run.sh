@@ -165,12 +165,47 @@ ALLOC_EXPECT=(
     nonneg consistent
 )
 for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
-    "alloc-fp:t_alloc:HEAPLINE_UNWIND=fp" "alloc-O2-nofp:t_alloc_O2:"; do
+    "alloc-fp:t_alloc:HEAPLINE_UNWIND=fp" "alloc-O2-nofp:t_alloc_O2:" \
+    "alloc-depth1:t_alloc:HEAPLINE_DEPTH=1"; do
     IFS=: read -r name prog envv <<<"$v"
     want "$name" || continue
     rec "$name" $envv -- "$T/$prog"
     recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" "${ALLOC_EXPECT[@]}"
 done
+
+# without the wrapper: LD_PRELOAD and HEAPLINE_RECORD, as the README shows
+if want alloc-preload; then
+    LD_PRELOAD="$LIB" HEAPLINE_RECORD="$W/alloc-preload.heapline" HEAPLINE_SOCKET=off \
+        "$T/t_alloc" >"$W/alloc-preload.log" 2>&1 </dev/null
+    RC=$?
+    recorded alloc-preload 0 && reported alloc-preload end &&
+        expect alloc-preload "$W/alloc-preload.end.json" "${ALLOC_EXPECT[@]}"
+fi
+
+# record exits with the program's status
+if want record-status; then
+    rec record-status -- sh -c 'exit 3'
+    if [ "$RC" = 3 ]; then pass record-status "exit 3 passed through"; else fail record-status "heapline record of 'exit 3' exited $RC"; fi
+fi
+
+# report errors: one line on stderr, non-zero, no crash
+if want report-errors; then
+    printf 'not a recording\n' >"$W/not-a-recording.heapline"
+    head -c 9 "$W/alloc.heapline" >"$W/cut-header.heapline" 2>/dev/null || : >"$W/cut-header.heapline"
+    bad=""
+    for f in "$W/no-such-file.heapline" "$W/not-a-recording.heapline" "$W/cut-header.heapline" "$W"; do
+        "$HL" report "$f" --json >"$W/err.out" 2>"$W/err.err"
+        rc=$?
+        lines=$(wc -l <"$W/err.err")
+        if [ "$rc" = 0 ] || [ "$rc" -ge 128 ] || [ "$lines" != 1 ]; then
+            bad="$bad; $(basename "$f"): exit $rc, $lines stderr lines"
+        fi
+    done
+    "$HL" report "$W/alloc.heapline" --at banana >/dev/null 2>"$W/err.err"
+    rc=$?
+    if [ "$rc" = 0 ] || [ "$rc" -ge 128 ]; then bad="$bad; --at banana: exit $rc"; fi
+    if [ -n "$bad" ]; then fail report-errors "${bad#; }"; else pass report-errors "missing, not a recording, cut header, a directory, --at banana: one line, non-zero"; fi
+fi
 
 # ---- peak: exact even when it lasts microseconds ----
 for v in "peak:" "peak-held:300"; do
@@ -185,8 +220,14 @@ for v in "peak:" "peak-held:300"; do
         .allocations=15 .bytes_allocated=15728640 consistent
     reported "$name" peak && expect "$name@peak" "$W/$name.peak.json" \
         site_peak_a.live_blocks=10 site_peak_a.live_bytes=10485760 site_peak_b.live_blocks=0 \
-        site_peak_b.live_bytes=0 .live_bytes=10485760 .live_blocks=10
+        site_peak_b.live_bytes=0 .live_blocks=10 .live_bytes=10485760
 done
+# --at SECONDS: in the middle of the 300 ms hold, the 10 MiB are live
+if want peak-held; then
+    reported peak-held 0.15 && expect "peak-held@0.15" "$W/peak-held.0.15.json" \
+        site_peak_a.live_blocks=10 site_peak_a.live_bytes=10485760 site_peak_b.live_blocks=0 \
+        site_peak_a.allocations=10 site_peak_b.allocations=0 .live_bytes=10485760
+fi
 
 # ---- C++ new/delete: the site is the caller of operator new ----
 if want cxx; then
@@ -276,6 +317,9 @@ if want exec; then
     recorded exec 0 && reported exec end && expect exec "$W/exec.end.json" \
         site_execd.allocations=6 site_execd.bytes_allocated=24576 site_execd.live_blocks=4 \
         site_execd.live_bytes=16384 nonneg
+    # env(1) execs the program: the recording is the exec'd program's alone, totals included
+    rec exec-env -- env HEAPLINE_TEST=1 "$T/t_alloc"
+    recorded exec-env 0 && reported exec-env end && expect exec-env "$W/exec-env.end.json" "${ALLOC_EXPECT[@]}"
 fi
 
 # ---- dlopen'd library, dlclose'd before exit ----
@@ -603,6 +647,7 @@ if want security; then
             fi
             rm -rf "$d"
         done
+        rm -rf /tmp/heapline-65533
     fi
 fi
 
