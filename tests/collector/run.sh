@@ -250,13 +250,15 @@ if want threads; then
     rec threads -- "$T/t_threads"
     recorded threads 0 && reported threads end && expect threads "$W/threads.end.json" \
         site_thread_alloc.allocations=800000 site_thread_alloc.bytes_allocated=329600000 \
-        site_thread_alloc.live_blocks=8000 site_thread_alloc.live_bytes=128000 nonneg consistent
+        site_thread_alloc.live_blocks=8000 site_thread_alloc.live_bytes=128000 .frees'>='792000 \
+        .unmatched_frees=0 .missed_events=0 nonneg consistent
 fi
 if want handoff; then
     rec handoff -- "$T/t_handoff"
     recorded handoff 0 && reported handoff end && expect handoff "$W/handoff.end.json" \
         site_handoff.allocations=200000 site_handoff.bytes_allocated=8000000 \
-        site_handoff.live_blocks=0 site_handoff.live_bytes=0 nonneg consistent
+        site_handoff.live_blocks=0 site_handoff.live_bytes=0 .unmatched_frees=0 .missed_events=0 \
+        nonneg consistent
 fi
 if want exit-thread; then
     rec exit-thread -- "$T/t_exit_thread"
@@ -597,6 +599,15 @@ if want security; then
                 fail security-modes "expected dir '700 0' socket '600 0', got dir '$dm' socket '$sm'"
             fi
             own=$("$T/t_sockclient" "$sock")
+            # any number of clients at once: two more, concurrently
+            "$T/t_sockclient" "$sock" >"$W/sec1-a.out" &
+            "$T/t_sockclient" "$sock" >"$W/sec1-b.out" &
+            wait %2 %3 2>/dev/null
+            two="$(cat "$W/sec1-a.out") / $(cat "$W/sec1-b.out")"
+            case "$two" in
+            accepted*" / accepted"*) pass socket-two-clients "$two" ;;
+            *) fail socket-two-clients "expected two concurrent clients accepted, got '$two'" ;;
+            esac
             other=$(as 65534 "$T/t_sockclient" "$sock")
             case "$own|$other" in
             accepted*"|refused"*) pass security-other-user "same user: $own; uid 65534: $other" ;;
