@@ -101,6 +101,8 @@ struct view_refs_node {
 struct view_refs_line {
     uint32_t node;
     uint32_t depth;
+    uint32_t last;  /* no later sibling: "└─", else "├─" */
+    uint64_t more;  /* bit k: the ancestor at depth k has a later sibling ("│") */
 };
 
 struct view_refs {

@@ -96,8 +96,9 @@ int view_refs_take(struct view_refs *v, const struct scanmsg_result *r)
     uint32_t *first = malloc((n + 1) * sizeof *first);
     uint32_t *next = malloc((n + 1) * sizeof *next);
     uint32_t *stack = malloc((n + 1) * sizeof *stack);
+    uint64_t *mask = malloc((n + 1) * sizeof *mask);
     int rc = -1;
-    if (!v->nodes || !v->lines || !first || !next || !stack)
+    if (!v->nodes || !v->lines || !first || !next || !stack || !mask)
         goto out;
     for (uint32_t i = 0; i < n; i++) {
         struct scanmsg_node nd;
@@ -130,19 +131,28 @@ int view_refs_take(struct view_refs *v, const struct scanmsg_result *r)
         first[v->nodes[i].to] = i;
     }
     uint32_t sp = 0;
-    if (n)
+    if (n) {
+        mask[0] = 0;
         stack[sp++] = 0;
+    }
     while (sp) {
         uint32_t i = stack[--sp];
         struct view_refs_line *l = &v->lines[v->n_lines++];
         l->node = i;
-        l->depth = 0;
         l->depth = v->nodes[i].depth;
+        l->last = next[i] == UINT32_MAX;
+        l->more = mask[i];
+        /* what the children draw above them: this node's own continuation */
+        uint64_t cm = mask[i];
+        if (!l->last && l->depth < 64)
+            cm |= 1ull << l->depth;
         /* push the children reversed, so the first comes out first */
-        uint32_t mark = sp;
-        for (uint32_t c = first[i]; c != UINT32_MAX && sp < n; c = next[c])
+        uint32_t from = sp;
+        for (uint32_t c = first[i]; c != UINT32_MAX && sp < n; c = next[c]) {
+            mask[c] = cm;
             stack[sp++] = c;
-        for (uint32_t a = mark, b = sp; b > a + 1; a++, b--) {
+        }
+        for (uint32_t a = from, b = sp; b > a + 1; a++, b--) {
             uint32_t t = stack[a];
             stack[a] = stack[b - 1];
             stack[b - 1] = t;
@@ -153,6 +163,7 @@ out:
     free(first);
     free(next);
     free(stack);
+    free(mask);
     return rc;
 }
 
@@ -200,6 +211,20 @@ int view_refs_poll(struct ui *ui)
         }
     }
     return changed;
+}
+
+void view_refs_prefix(const struct view_refs_line *l, int ascii, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (uint32_t k = 1; k <= l->depth && o + 8 < n; k++) {
+        const char *g;
+        if (k == l->depth)
+            g = l->last ? (ascii ? "`- " : "\u2514\u2500 ") : (ascii ? "|- " : "\u251c\u2500 ");
+        else
+            g = k < 64 && (l->more >> k & 1) ? (ascii ? "|  " : "\u2502  ") : "   ";
+        o += (size_t)snprintf(buf + o, n - o, "%s", g);
+    }
 }
 
 void view_refs_move(struct ui *ui, int delta, int to)
@@ -348,12 +373,7 @@ void view_refs_draw(struct ui *ui, int y, int h)
             continue;
         }
         const struct view_refs_node *nd = &v->nodes[v->lines[li].node];
-        int d = v->lines[li].depth;
-        size_t o = 0;
-        for (int k = 0; k < d && o + 8 < sizeof pre; k++)
-            o += (size_t)snprintf(pre + o, sizeof pre - o, "%s",
-                                  k == d - 1 ? (ui->ascii ? "`- " : "\u2514\u2500 ") : "   ");
-        pre[o] = '\0';
+        view_refs_prefix(&v->lines[li], ui->ascii, pre, sizeof pre);
         view_refs_hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
         snprintf(line, sizeof line, "%s%s", pre, text);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,

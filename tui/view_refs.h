@@ -33,6 +33,10 @@ struct scanmsg_result;
  * or -1 (out of memory, malformed node). */
 int view_refs_take(struct view_refs *v, const struct scanmsg_result *r);
 
+/* The tree guides of a line: "│  ├─ " (UTF-8) or "|  |- " (ascii). */
+struct view_refs_line;
+void view_refs_prefix(const struct view_refs_line *l, int ascii, char *buf, size_t n);
+
 /* Frees v's nodes and lines. */
 void view_refs_clear(struct view_refs *v);
 

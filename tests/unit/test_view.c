@@ -255,6 +255,13 @@ static void test_refs(void **state)
         assert_int_equal(ui.refs.lines[i].node, order[i]);
         assert_int_equal(ui.refs.lines[i].depth, depth[i]);
     }
+    /* guides: the processor's chain runs on beside the stack, the last child */
+    view_refs_prefix(&ui.refs.lines[1], 0, text, sizeof text);
+    assert_string_equal(text, "\u251c\u2500 ");
+    view_refs_prefix(&ui.refs.lines[3], 0, text, sizeof text);
+    assert_string_equal(text, "\u2502     \u2514\u2500 ");
+    view_refs_prefix(&ui.refs.lines[4], 1, text, sizeof text);
+    assert_string_equal(text, "`- ");
     view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
     assert_string_equal(text, "object 0x10000 (4096 B) from alpha t.c:12  [2 refs]");
     view_refs_hop_text(&ui, &ui.refs.nodes[1], 0, text, sizeof text);
