@@ -54,6 +54,7 @@ struct source {
     uint64_t received;
     struct recfile_writer rec;
     int rec_fd, recording;
+    time_t rec_flushed; /* CLOCK_MONOTONIC second of the last flush */
 
     /* child */
     pid_t pid;
@@ -333,8 +334,17 @@ static int sock_fill(struct source *s, int *eof)
         return -1;
     }
     s->received += (uint64_t)n;
-    if (s->recording && recfile_write(&s->rec, s->buf, (size_t)n, 0) != 0) {
-        s->recording = 0; /* keep watching; the file stays valid up to here */
+    if (s->recording) {
+        /* flushed about once a second: a crash of heapline loses little */
+        struct timespec now;
+        int flush;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        flush = now.tv_sec != s->rec_flushed;
+        if (flush)
+            s->rec_flushed = now.tv_sec;
+        if (recfile_write(&s->rec, s->buf, (size_t)n, flush) != 0)
+            s->recording = 0; /* keep watching; the file stays valid up to here */
     }
     r = decode_feed(&s->dec, s->buf, (size_t)n);
     if (r != 0) {
