@@ -177,6 +177,7 @@ struct model {
 
 /* ------------------------------------------------------------------ util */
 
+static int fail(struct model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct model *m, const char *fmt, ...)
 {
     va_list ap;
