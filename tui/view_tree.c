@@ -226,7 +226,24 @@ void view_tree_draw(struct ui *ui, int y, int h)
         widget_fmt_count(allocs, sizeof allocs, nd->allocations);
         view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, pre,
                          sizeof pre);
-        snprintf(text, sizeof text, "%s%s", pre, frame_name(nd->frame, name, sizeof name));
+        /* deep stacks: the guides may take at most half the frame column;
+         * the outer ones give way to a "+N" count of the levels hidden */
+        const char *pp = pre;
+        char hidden[16] = "";
+        int frame_w = ui->cols - 4 * 7 - fw - 1;
+        int pw = widget_width(pre);
+        if (frame_w > 8 && pw > frame_w / 2) {
+            int drop = pw - frame_w / 2 + 4;
+            drop += drop & 1; /* whole guides: two cells each */
+            for (int k = 0; k < drop && *pp; k++) {
+                pp++;
+                while (((unsigned char)*pp & 0xc0) == 0x80)
+                    pp++;
+            }
+            snprintf(hidden, sizeof hidden, "+%d", drop / 2);
+        }
+        snprintf(text, sizeof text, "%s%-*s%s%s", hidden, hidden[0] ? 4 - (int)strlen(hidden) : 0,
+                 "", pp, frame_name(nd->frame, name, sizeof name));
         char fl[512];
         if (nd->frame && nd->frame->file && nd->frame->file[0])
             snprintf(fl, sizeof fl, "%s:%u", nd->frame->file, nd->frame->line);
