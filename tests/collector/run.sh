@@ -622,11 +622,12 @@ if want python; then
 fi
 
 # ---- security: socket directory 0700, socket 0600, other users refused ----
-# wait_socket DIR: print the first socket in DIR within 5 s
+# wait_socket DIR PID: print the socket of process PID in DIR (PID.sock, or a socket whose
+# name holds PID) within 5 s; other processes' sockets may be there too
 wait_socket() {
     local s
     for _ in $(seq 50); do
-        s=$(find "$1" -maxdepth 1 -type s 2>/dev/null | head -1)
+        s=$(find "$1" -maxdepth 1 -type s \( -name "$2.sock" -o -name "*[!0-9]$2.sock" \) 2>/dev/null | head -1)
         [ -n "$s" ] && { echo "$s"; return 0; }
         sleep 0.1
     done
@@ -643,7 +644,7 @@ if want security; then
         env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET LD_PRELOAD="$LIB" "$T/t_sleeper" 4000 \
             >"$W/sec1.log" 2>&1 &
         tpid=$!
-        if ! sock=$(wait_socket "$dir"); then
+        if ! sock=$(wait_socket "$dir" "$tpid"); then
             fail security-socket "no socket in $dir within 5 s ($(tail -2 "$W/sec1.log" | tr '\n' ' '))"
         else
             dm=$(stat -c '%a %u' "$dir")
@@ -656,8 +657,9 @@ if want security; then
             own=$("$T/t_sockclient" "$sock")
             # any number of clients at once: two more, concurrently
             "$T/t_sockclient" "$sock" >"$W/sec1-a.out" &
+            c1=$!
             "$T/t_sockclient" "$sock" >"$W/sec1-b.out" &
-            wait %2 %3 2>/dev/null
+            wait "$c1" $!
             two="$(cat "$W/sec1-a.out") / $(cat "$W/sec1-b.out")"
             case "$two" in
             accepted*" / accepted"*) pass socket-two-clients "$two" ;;
@@ -670,14 +672,20 @@ if want security; then
             esac
         fi
         wait "$tpid"
+        if [ -n "${sock:-}" ] && [ -e "$sock" ]; then
+            fail socket-removed "$sock is left behind after the program exited"
+        elif [ -n "${sock:-}" ]; then
+            pass socket-removed "the socket is gone when the program exits"
+        fi
 
         # 2. SO_PEERCRED: a client that may pass the file modes (CAP_DAC_OVERRIDE) but is
         #    another user is still refused by the peer uid check
         rm -rf /tmp/heapline-65533
-        as 65533 env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET LD_PRELOAD="$LIB" "$T/t_sleeper" 4000 \
-            >"$W/sec2.log" 2>&1 &
+        # setpriv, env and t_sleeper exec each other: $! is t_sleeper's pid
+        setpriv --reuid=65533 --regid=65533 --clear-groups env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET \
+            LD_PRELOAD="$LIB" "$T/t_sleeper" 4000 >"$W/sec2.log" 2>&1 &
         tpid=$!
-        if ! sock=$(wait_socket /tmp/heapline-65533); then
+        if ! sock=$(wait_socket /tmp/heapline-65533 "$tpid"); then
             fail security-peercred "no socket in /tmp/heapline-65533 within 5 s ($(tail -2 "$W/sec2.log" | tr '\n' ' '))"
         else
             own=$(as 65533 "$T/t_sockclient" "$sock")
