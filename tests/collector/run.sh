@@ -85,6 +85,7 @@ build t_exit_thread cc $CFLAGS "$SRC/t_exit_thread.c"
 build t_sockclient cc $CFLAGS "$SRC/t_sockclient.c"
 build t_sleeper cc $CFLAGS "$SRC/t_sleeper.c"
 build t_atexit cc $CFLAGS "$SRC/t_atexit.c"
+build t_tls cc $CFLAGS "$SRC/t_tls.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -260,6 +261,13 @@ if want handoff; then
         site_handoff.allocations=200000 site_handoff.bytes_allocated=8000000 \
         site_handoff.live_blocks=0 site_handoff.live_bytes=0 .unmatched_frees=0 .missed_events=0 \
         nonneg consistent
+fi
+if want tls; then
+    rec tls -- "$T/t_tls"
+    recorded tls 0 && reported tls end && expect tls "$W/tls.end.json" \
+        site_tls.allocations=4000 site_tls.bytes_allocated=223808 site_tls.live_blocks=0 \
+        site_tls.live_bytes=0 site_tls_after.live_blocks=1 site_tls_after.live_bytes=16 \
+        .unmatched_frees=0 nonneg consistent
 fi
 if want exit-thread; then
     rec exit-thread -- "$T/t_exit_thread"
