@@ -58,6 +58,7 @@ struct staged {
 
 struct run {
     size_t pos, end; /* into stage[] */
+    struct ring *ring;
 };
 
 struct thread_info {
@@ -442,7 +443,7 @@ static int stage_reserve(size_t more)
     return 0;
 }
 
-static int run_push(size_t pos, size_t end)
+static int run_push(size_t pos, size_t end, struct ring *ring)
 {
     if (C.n_runs == C.cap_runs) {
         size_t cap = C.cap_runs ? C.cap_runs * 2 : 64;
@@ -453,7 +454,7 @@ static int run_push(size_t pos, size_t end)
         C.runs = p;
         C.cap_runs = cap;
     }
-    C.runs[C.n_runs++] = (struct run){pos, end};
+    C.runs[C.n_runs++] = (struct run){pos, end, ring};
     return 0;
 }
 
@@ -493,19 +494,15 @@ static void relieve_rings(void)
     }
 }
 
-/* Copies every ring's pending events into stage[] (one sorted run per ring)
- * and frees the ring space. Releases rings whose thread has gone. */
-static size_t drain_copy(int check_gone)
+/* Copies every ring's pending events (its backlog first) into stage[], one
+ * time-sorted run per ring, and frees the ring space. */
+static size_t drain_copy(void)
 {
     size_t total = 0;
-    pid_t pid = getpid();
-    struct ring *r, *next;
 
     C.n_stage = 0;
     C.n_runs = 0;
-    for (r = ring_list(); r; r = next) {
-        next = r->next;
-        int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
+    for (struct ring *r = ring_list(); r; r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
         size_t n = (size_t)(h - t), start = C.n_stage;
@@ -514,28 +511,73 @@ static size_t drain_copy(int check_gone)
             r->announced = 1;
             thread_announce(r);
         }
-        if (r->n_backlog && stage_reserve(r->n_backlog + n) == 0) {
-            for (size_t i = 0; i < r->n_backlog; i++) {
-                C.stage[C.n_stage].ev = r->backlog[i];
-                C.stage[C.n_stage].thread = r->thread_id;
-                C.n_stage++;
-            }
-            total += r->n_backlog;
-            r->n_backlog = 0;
-        }
-        if (n && stage_reserve(n) == 0) {
-            for (uint64_t i = t; i < h; i++) {
-                C.stage[C.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
-                C.stage[C.n_stage].thread = r->thread_id;
-                C.n_stage++;
-            }
-            atomic_store_explicit(&r->tail, h, memory_order_release);
-            total += n;
-        } else if (n) {
+        if (stage_reserve(r->n_backlog + n) < 0) {
             core_disable("out of memory on the collector thread");
+            continue;
         }
+        for (size_t i = 0; i < r->n_backlog; i++) {
+            C.stage[C.n_stage].ev = r->backlog[i];
+            C.stage[C.n_stage].thread = r->thread_id;
+            C.n_stage++;
+        }
+        r->n_backlog = 0;
+        for (uint64_t i = t; i < h; i++) {
+            C.stage[C.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
+            C.stage[C.n_stage].thread = r->thread_id;
+            C.n_stage++;
+        }
+        atomic_store_explicit(&r->tail, h, memory_order_release);
+        total += C.n_stage - start;
         if (C.n_stage > start)
-            run_push(start, C.n_stage);
+            run_push(start, C.n_stage, r);
+    }
+    return total;
+}
+
+/* Events later than the drain's watermark were not applied: they go back,
+ * in order, to the front of their ring's backlog (behind nothing: what
+ * relieve_rings() added meanwhile is newer). */
+static void carry_over(void)
+{
+    for (size_t i = 0; i < C.n_runs; i++) {
+        struct run *u = &C.runs[i];
+        struct ring *r = u->ring;
+        size_t k = u->end - u->pos;
+
+        if (!k)
+            continue;
+        if (r->n_backlog + k > r->cap_backlog) {
+            size_t cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
+            void *p;
+
+            while (cap < r->n_backlog + k)
+                cap *= 2;
+            p = realloc(r->backlog, cap * sizeof(*r->backlog));
+            if (!p) {
+                core_disable("out of memory on the collector thread");
+                continue;
+            }
+            r->backlog = p;
+            r->cap_backlog = cap;
+        }
+        memmove(r->backlog + k, r->backlog, r->n_backlog * sizeof(*r->backlog));
+        for (size_t j = 0; j < k; j++)
+            r->backlog[j] = C.stage[u->pos + j].ev;
+        r->n_backlog += k;
+        u->pos = u->end;
+    }
+}
+
+/* Unmaps the rings of threads that have exited, once everything is applied. */
+static void release_dead(int check_gone)
+{
+    pid_t pid = getpid();
+    struct ring *next;
+
+    for (struct ring *r = ring_list(); r; r = next) {
+        int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
+
+        next = r->next;
         if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
             dead = 1;
         if (dead && !r->n_backlog && atomic_load(&r->head) == atomic_load(&r->tail)) {
@@ -549,11 +591,11 @@ static size_t drain_copy(int check_gone)
             ring_release(r);
         }
     }
-    return total;
 }
 
-/* k-way merge of the runs by time (a binary heap of run indexes). */
-static void merge_apply(void)
+/* k-way merge of the runs by time (a binary heap of run indexes), applying
+ * events up to the watermark. */
+static void merge_apply(int64_t watermark)
 {
     size_t k = C.n_runs;
     size_t *heap;
@@ -561,8 +603,10 @@ static void merge_apply(void)
     if (k == 0)
         return;
     if (k == 1) {
-        for (size_t i = C.runs[0].pos; i < C.runs[0].end; i++)
-            apply(&C.stage[i]);
+        struct run *u = &C.runs[0];
+
+        while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark)
+            apply(&C.stage[u->pos++]);
         return;
     }
     heap = malloc(k * sizeof(*heap));
@@ -581,7 +625,7 @@ static void merge_apply(void)
             i = (i - 1) / 2;
         }
     }
-    while (n > 0) {
+    while (n > 0 && KEY(heap[0]) <= watermark) {
         size_t r = heap[0];
 
         apply(&C.stage[C.runs[r].pos++]);
@@ -607,12 +651,22 @@ static void merge_apply(void)
     free(heap);
 }
 
-static size_t drain(int check_gone)
+/* One pass. Only events stamped before the pass began are applied: an event
+ * is committed before anything it causes on another thread starts (a block is
+ * handed over after malloc returned, and the free reads the clock after
+ * that), so everything that happened before an applied event has been
+ * committed by the time its ring is read, and a free never arrives before
+ * its block's allocation. Later events wait for the next pass; final applies
+ * everything. */
+static size_t drain(int check_gone, int final)
 {
-    size_t n = drain_copy(check_gone);
+    int64_t watermark = final ? INT64_MAX : core_now();
+    size_t n = drain_copy();
 
-    merge_apply();
+    merge_apply(watermark);
+    carry_over();
     batch_flush();
+    release_dead(check_gone);
     return n;
 }
 
@@ -721,9 +775,9 @@ static void final_messages(void)
 {
     int64_t now;
 
-    drain(1);
+    drain(1, 1);
     atomic_store(&core_on, 0);
-    drain(1);
+    drain(1, 1);
     now = core_now();
     if (core_disabled_reason() && !C.disabled_sent) {
         C.disabled_sent = 1;
@@ -756,7 +810,7 @@ static void *collect_main(void *arg)
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);
-        size_t n = drain(C.ticks % 16 == 0);
+        size_t n = drain(C.ticks % 16 == 0, 0);
 
         atomic_store(&C.sync_done, sync);
         int64_t now = core_now();
@@ -764,7 +818,7 @@ static void *collect_main(void *arg)
         if (!atomic_load_explicit(&core_on, memory_order_relaxed) && core_disabled_reason() &&
             !C.disabled_sent) {
             C.disabled_sent = 1;
-            drain(0);
+            drain(0, 1);
             EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason()));
             tick(now);
         }
