@@ -86,6 +86,10 @@ build t_sockclient cc $CFLAGS "$SRC/t_sockclient.c"
 build t_sleeper cc $CFLAGS "$SRC/t_sleeper.c"
 build t_atexit cc $CFLAGS "$SRC/t_atexit.c"
 build t_tls cc $CFLAGS "$SRC/t_tls.c"
+build t_spawn cc $CFLAGS "$SRC/t_spawn.c"
+build t_big cc $CFLAGS "$SRC/t_big.c"
+build t_closefds cc $CFLAGS "$SRC/t_closefds.c"
+build t_threadchurn cc $CFLAGS "$SRC/t_threadchurn.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -269,6 +273,13 @@ if want tls; then
         site_tls.live_bytes=0 site_tls_after.live_blocks=1 site_tls_after.live_bytes=16 \
         .unmatched_frees=0 nonneg consistent
 fi
+if want thread-churn; then
+    rec thread-churn -- "$T/t_threadchurn"
+    recorded thread-churn 0 && reported thread-churn end && expect thread-churn \
+        "$W/thread-churn.end.json" site_churn.allocations=20000 site_churn.bytes_allocated=1280000 \
+        site_churn.live_blocks=2000 site_churn.live_bytes=128000 .unmatched_frees=0 \
+        .missed_events=0 nonneg consistent
+fi
 if want exit-thread; then
     rec exit-thread -- "$T/t_exit_thread"
     recorded exit-thread 0 && reported exit-thread end && expect exit-thread \
@@ -351,6 +362,43 @@ if want ctor; then
         ctor_site.allocations=7 ctor_site.live_blocks=7 ctor_site.live_bytes=861 \
         ctorlib_site.allocations=3 ctorlib_site.live_bytes=963 ctorlib_site.module~libt_ctorlib.so \
         main_site.allocations=1 main_site.live_bytes=10 nonneg consistent
+fi
+
+# ---- system(3), posix_spawn(3): vfork-style children do not disturb the parent ----
+if want spawn; then
+    rec spawn -- "$T/t_spawn"
+    recorded spawn 0 && reported spawn end && expect spawn "$W/spawn.end.json" \
+        site_spawn_before.allocations=5 site_spawn_before.live_bytes=500 \
+        site_spawn_between.allocations=5 site_spawn_between.live_bytes=1000 \
+        site_spawn_after.allocations=5 site_spawn_after.live_bytes=1500 nonneg consistent
+fi
+
+# ---- blocks from mmap, realloc through mremap ----
+if want big; then
+    rec big -- "$T/t_big"
+    recorded big 0 && reported big end && expect big "$W/big.end.json" \
+        site_big_malloc.allocations=1 site_big_malloc.bytes_allocated=209715200 \
+        site_big_malloc.live_blocks=0 site_big_malloc.peak_bytes=209715200 \
+        site_big_calloc.live_blocks=1 site_big_calloc.live_bytes=67108864 \
+        site_big_src.allocations=1 site_big_src.live_blocks=0 \
+        site_big_grow.allocations=1 site_big_grow.bytes_allocated=3145728 site_big_grow.live_blocks=0 \
+        site_big_shrink.allocations=1 site_big_shrink.live_blocks=1 site_big_shrink.live_bytes=100 \
+        .peak_bytes=209715200 .live_bytes=67108964 .allocations=5 consistent
+fi
+
+# ---- a program that closes every descriptor it did not open, then opens its own ----
+if want closefds; then
+    rec closefds -- "$T/t_closefds" "$W/closefds.out"
+    if recorded closefds 0; then
+        got=$(od -c "$W/closefds.out" 2>/dev/null | head -3 | tr -s ' ' | tr '\n' ' ')
+        if [ "$(cat "$W/closefds.out" 2>/dev/null)" != "$(printf 'hello\nbye')" ]; then
+            fail closefds-file "the program's own file was changed: $got"
+        else
+            pass closefds-file "the program's file holds exactly its own bytes"
+        fi
+        reported closefds end && expect closefds "$W/closefds.end.json" \
+            site_daemon.allocations=10 site_daemon.live_blocks=6 site_daemon.live_bytes=6000 nonneg
+    fi
 fi
 
 # ---- memory freed on the way out (atexit handlers, destructors) is not leaked ----
