@@ -401,6 +401,30 @@ if want closefds; then
     fi
 fi
 
+# ---- a script that opens its own descriptors 3-6 (exec 3>file), as scripts do ----
+if want script-fds; then
+    cp "$SRC/t_fds.sh" "$T/t_fds.sh"
+    rm -f "$W"/fds.out.*
+    rec script-fds -- "$T/t_fds.sh" "$W/fds.out"
+    if recorded script-fds 0; then
+        bad=""
+        for fd in 3 4 5 6; do
+            want_txt=$(printf 'hello %s\nbye %s 10893' "$fd" "$fd")
+            if [ "$(tr -d '\000' <"$W/fds.out.$fd" 2>/dev/null)" != "$want_txt" ] ||
+                [ "$(wc -c <"$W/fds.out.$fd" 2>/dev/null)" != "$((${#want_txt} + 1))" ]; then
+                bad="$bad; fd $fd: $(wc -c <"$W/fds.out.$fd" 2>/dev/null) bytes, starting $(od -An -c "$W/fds.out.$fd" 2>/dev/null | head -2 | tr -s ' ' | tr '\n' ' ' | cut -c1-60)"
+            fi
+        done
+        if [ -n "$bad" ]; then
+            fail script-fds "the script's own files were changed (expected 'hello N\\nbye N 10893'):${bad#;}"
+        else
+            pass script-fds "files on descriptors 3-6 hold exactly the script's lines"
+        fi
+        grep -q "write failed" "$W/script-fds.log" &&
+            fail script-fds-recording "$(grep -m1 "write failed" "$W/script-fds.log")"
+    fi
+fi
+
 # ---- memory freed on the way out (atexit handlers, destructors) is not leaked ----
 if want atexit; then
     rec atexit -- "$T/t_atexit"
