@@ -90,6 +90,7 @@ build t_spawn cc $CFLAGS "$SRC/t_spawn.c"
 build t_big cc $CFLAGS "$SRC/t_big.c"
 build t_closefds cc $CFLAGS "$SRC/t_closefds.c"
 build t_threadchurn cc $CFLAGS "$SRC/t_threadchurn.c"
+build t_sighandler cc $CFLAGS "$SRC/t_sighandler.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -434,6 +435,16 @@ if want atexit; then
         site_dtor.allocations=1 site_dtor.live_blocks=0 site_leak.live_blocks=1 \
         site_leak.live_bytes=77 .live_bytes=77 .leaked_bytes=77 .leaked_blocks=1 consistent
 fi
+
+# ---- a program's own SIGSEGV/SIGABRT handlers still run (and recover) ----
+for v in "sighandler:late" "sighandler-early:early"; do
+    IFS=: read -r name arg <<<"$v"
+    want "$name" || continue
+    rec "$name" -- "$T/t_sighandler" "$arg"
+    recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" \
+        site_sig_before.allocations=3 site_sig_before.live_bytes=30 \
+        site_sig_after.allocations=4 site_sig_after.live_bytes=80 nonneg consistent
+done
 
 # ---- a program that dies: SIGKILL, abort, SIGSEGV ----
 for v in "kill:KILL:137" "abort:abort:134" "segv:segv:139"; do
