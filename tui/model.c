@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "scanmsg.h"
 #include "wire.h"
 
 #define CHUNK 1024u
@@ -170,6 +171,13 @@ struct model {
     struct model_object *resp_objs;
     unsigned char *resp_bytes;
     char *resp_msg;
+
+    /* the last scan response, re-encoded into memory the model owns */
+    char *scan_buf;
+    msgpack_zone scan_zone;
+    int scan_zone_on;
+    struct scanmsg_result scan;
+    uint64_t scan_seq;
 
     /* latest tick totals (ticks authority), rss */
     uint64_t rss;
@@ -655,6 +663,9 @@ static void model_fini(struct model *m)
     free(m->resp_objs);
     free(m->resp_bytes);
     free(m->resp_msg);
+    free(m->scan_buf);
+    if (m->scan_zone_on)
+        msgpack_zone_destroy(&m->scan_zone);
 }
 
 static int model_init(struct model *m)
@@ -1630,6 +1641,78 @@ static int apply_marker(struct model *m, const struct wire_msg *msg)
     return 0;
 }
 
+/* Keeps a copy of a scan result: its nodes re-encoded into a buffer of our
+ * own and decoded again there, so it outlives the stream's buffers. An
+ * invalid result is not kept (the RESPONSE itself still is). */
+static int keep_scan(struct model *m, const struct wire_msg *msg)
+{
+    struct scanmsg_result r;
+    struct scanmsg_node *nodes;
+    struct encode_buf eb;
+    uint32_t n;
+    size_t cap;
+    char *buf;
+    int rc;
+
+    if (scanmsg_decode(msg, &r) != 0)
+        return 0;
+    n = scanmsg_count(&r);
+    nodes = calloc(n ? n : 1, sizeof(*nodes));
+    cap = 256 + (size_t)n * 160;
+    for (uint32_t i = 0; nodes && i < n; i++) {
+        if (scanmsg_node_at(&r, i, &nodes[i]) < 0) {
+            free(nodes);
+            return 0;
+        }
+        cap += nodes[i].symbol.len + nodes[i].module.len;
+    }
+    buf = nodes ? malloc(cap) : NULL;
+    if (!buf) {
+        free(nodes);
+        return fail(m, "out of memory");
+    }
+    encode_init(&eb, buf, cap);
+    rc = scanmsg_encode(&eb, msg->u.response.id, &r, nodes, n);
+    free(nodes);
+    if (rc != 0) {
+        free(buf);
+        return 0;
+    }
+    if (m->scan_zone_on)
+        msgpack_zone_destroy(&m->scan_zone);
+    free(m->scan_buf);
+    m->scan_buf = buf;
+    msgpack_zone_init(&m->scan_zone, 4096);
+    m->scan_zone_on = 1;
+    if (scanmsg_decode_bytes(buf, eb.len, &m->scan_zone, &m->scan) != 0) {
+        m->scan_seq = 0; /* cannot happen: we encoded it; never expose half a result */
+        return 0;
+    }
+    m->scan_seq++;
+    return 0;
+}
+
+const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *seq)
+{
+    if (seq)
+        *seq = m->scan_seq;
+    return m->scan_seq ? &m->scan : NULL;
+}
+
+uint32_t model_site_stacks(const struct model *m, uint32_t site, uint32_t *out, uint32_t max)
+{
+    uint32_t n = 0;
+
+    for (uint32_t s = 1; s < m->n_nodes; s++) {
+        if (!m->nodes[s].defined || m->nodes[s].site != site)
+            continue;
+        if (n < max)
+            out[n] = s;
+        n++;
+    }
+    return n;
+}
+
 static int apply_response(struct model *m, const struct wire_msg *msg)
 {
     struct model_response *r = &m->resp;
@@ -1641,6 +1724,9 @@ static int apply_response(struct model *m, const struct wire_msg *msg)
     m->resp_objs = NULL;
     m->resp_bytes = NULL;
     m->resp_msg = NULL;
+    if (msg->u.response.status == 0 && msg->u.response.kind == WIRE_REQ_SCAN &&
+        keep_scan(m, msg) < 0)
+        return -1;
     *r = (struct model_response){.seq = r->seq + 1, .id = msg->u.response.id,
                                  .status = msg->u.response.status,
                                  .kind = msg->u.response.kind, .message = "",

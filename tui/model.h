@@ -363,7 +363,12 @@ struct model_object {
  * `time` that are live in the latest state, oldest first, at most max. The
  * array is malloc'ed for the caller (free it); *total gets the number of
  * matches before the max cut. Returns the count, or -1 when out of memory.
- * Objects exist only for blocks whose ALLOC the model saw (events).
+ * Objects exist only for blocks whose ALLOC the model saw (events): on a
+ * live source that attached to a running program (summary.attached) blocks
+ * allocated before the attach are missing, so there a site's live blocks can
+ * exceed its objects; ask the collector instead (model_site_stacks() +
+ * source_request_objects(), answer in model_last_response()). In a replay
+ * the objects are those live in the latest state (leaks when ended).
  */
 int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
                   struct model_object **out, uint64_t *total);
@@ -397,6 +402,18 @@ struct model_response {
     uint32_t n_objects;
 };
 const struct model_response *model_last_response(const struct model *m);
+
+struct scanmsg_result;
+
+/* The last RESPONSE of kind WIRE_REQ_SCAN, decoded (protocol/scanmsg.h) in
+ * memory the model owns; walk it with scanmsg_node_at(). NULL when none yet.
+ * *seq (may be NULL) counts scan results, so a view sees a new one. Valid
+ * until the next scan result, model_reset() or model_free(). */
+const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *seq);
+
+/* Stack ids attributed to `site` (for REQ_OBJECTS on a live source), at most
+ * max into out, in id order. Returns the total count (may exceed max). */
+uint32_t model_site_stacks(const struct model *m, uint32_t site, uint32_t *out, uint32_t max);
 
 /* The stack of a stack id as frames, leaf first; returns the depth (<= max). */
 uint32_t model_stack_frames(const struct model *m, uint32_t stack,

@@ -16,6 +16,7 @@
 #include "decode.h"
 #include "encode.h"
 #include "model.h"
+#include "scanmsg.h"
 #include "wire.h"
 
 #define MS 1000000LL
@@ -794,6 +795,45 @@ static void test_disabled_and_response(void **state)
     model_free(m);
 }
 
+/* A scan result outlives the message it came in; stacks of a site. */
+static void test_scan_and_site_stacks(void **state)
+{
+    struct model *m = reference_run();
+    struct scanmsg_result r = {.target = 0xD0, .levels = 2, .n_blocks = 3};
+    struct scanmsg_node nodes[] = {
+        {.kind = SCANMSG_HEAP, .addr = 0xD0, .size = 300, .to = 0, .id = 3, .inbound = 1},
+        {.kind = SCANMSG_GLOBAL, .addr = 0x601000, .to = 0, .inbound = 1, .level = 1,
+         .symbol = {"table", 5}, .module = {"/bin/app", 8}},
+    };
+    const struct scanmsg_result *got;
+    struct scanmsg_node n1;
+    uint64_t seq = 99;
+    uint32_t st[8];
+
+    (void)state;
+    assert_null(model_last_scan(m, &seq));
+    assert_int_equal(seq, 0);
+    assert_int_equal(scanmsg_encode(&B, 5, &r, nodes, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+    memset(mem, 0xee, sizeof(mem)); /* the stream's bytes are gone */
+    got = model_last_scan(m, &seq);
+    assert_non_null(got);
+    assert_int_equal(seq, 1);
+    assert_int_equal(got->target, 0xD0);
+    assert_int_equal(scanmsg_count(got), 2);
+    assert_int_equal(scanmsg_node_at(got, 1, &n1), 0);
+    assert_int_equal(n1.kind, SCANMSG_GLOBAL);
+    assert_int_equal(n1.symbol.len, 5);
+    assert_memory_equal(n1.symbol.ptr, "table", 5);
+    assert_int_equal(model_last_response(m)->kind, WIRE_REQ_SCAN);
+
+    assert_int_equal(model_site_stacks(m, site_named(m, "parse"), st, 8), 2);
+    assert_int_equal(st[0], 5);
+    assert_int_equal(st[1], 7);
+    assert_int_equal(model_site_stacks(m, site_named(m, "parse"), st, 1), 2);
+    model_free(m);
+}
+
 /* A new stream (the program exec'd): everything is forgotten, the
  * generation keeps growing, and the new stream's ids are fresh. */
 static void test_reset(void **state)
@@ -843,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_inconsistent),
         cmocka_unit_test(test_disabled_and_response),
+        cmocka_unit_test(test_scan_and_site_stacks),
         cmocka_unit_test(test_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
