@@ -75,6 +75,7 @@ int record_main(const char *out, char *const argv[])
         sigaction(SIGQUIT, &old_quit, NULL);
         setenv("LD_PRELOAD", preload, 1);
         setenv("HEAPLINE_RECORD", abs_out, 1);
+        unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
         execvp(argv[0], argv);
         e = errno;
         if (write(exec_pipe[1], &e, sizeof(e)) < 0)

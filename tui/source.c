@@ -430,6 +430,7 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
             snprintf(preload, sizeof(preload), "%s", lib);
         setenv("LD_PRELOAD", preload, 1);
         setenv("HEAPLINE_SOCKET", s->sock_path, 1);
+        unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
         if (rec_abs[0])
             setenv("HEAPLINE_RECORD", rec_abs, 1);
         else
