@@ -8,7 +8,9 @@
 # missing tool, never a wrong figure). Exits 1 if any test failed.
 #
 # Environment: BUILD (default build), ONLY (a regex: run only the tests whose
-# name matches), KEEP=1 (keep the work directory).
+# name matches), KEEP=1 (keep the work directory), KNOWN_FAIL (names of tests whose
+# failure is known and tracked: they print XFAIL and do not fail the run; a trailing *
+# matches a prefix), TMO (seconds each command may take, default 180).
 set -u
 
 cd "$(dirname "$0")/../.."
@@ -27,8 +29,29 @@ FAILED=0
 SKIPPED=0
 FAILS=""
 
+XFAILED=0
+# known() NAME: NAME is listed in KNOWN_FAIL (space-separated names; a name ending in * is a prefix)
+known() {
+    local k
+    for k in ${KNOWN_FAIL:-}; do
+        case $k in
+        *\*) case $1 in "${k%\*}"*) return 0 ;; esac ;;
+        *) [ "$1" = "$k" ] && return 0 ;;
+        esac
+    done
+    return 1
+}
 pass() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); FAILS="$FAILS $1"; }
+fail() {
+    if known "$1"; then
+        echo "XFAIL $1: $2"
+        XFAILED=$((XFAILED + 1))
+        return
+    fi
+    echo "FAIL $1: $2"
+    FAILED=$((FAILED + 1))
+    FAILS="$FAILS $1"
+}
 skip() { echo "SKIP $1: $2"; SKIPPED=$((SKIPPED + 1)); }
 want() { echo "$1" | grep -Eq -- "$ONLY"; }
 # expect NAME JSON EXPR...: one PASS/FAIL line from expect.py
@@ -39,10 +62,8 @@ judge() {
     case $out in
     PASS*) echo "$out"; PASSED=$((PASSED + 1)) ;;
     *)
-        echo "$out"
         local n=${out#* }
-        FAILED=$((FAILED + 1))
-        FAILS="$FAILS ${n%%:*}"
+        fail "${n%%:*}" "${n#*: }"
         ;;
     esac
 }
@@ -816,6 +837,6 @@ if want security; then
     fi
 fi
 
-echo "collector tests: $PASSED passed, $FAILED failed, $SKIPPED skipped${FAILS:+ (failed:$FAILS)}"
+echo "collector tests: $PASSED passed, $FAILED failed, $SKIPPED skipped${KNOWN_FAIL:+, $XFAILED known failures (KNOWN_FAIL)}${FAILS:+ (failed:$FAILS)}"
 [ "${KEEP:-0}" = 1 ] || [ "$FAILED" != 0 ] || rm -rf "$W"
 [ "$FAILED" = 0 ]
