@@ -375,6 +375,10 @@ int report_main(const char *path, const struct report_options *o, FILE *out, FIL
         fprintf(errf, "heapline: out of memory\n");
         return 1;
     }
+    /* --at SECONDS: full timeline resolution (a one-shot command may use the
+     * memory; the TUI keeps the default budget) */
+    if (o->at == REPORT_AT_TIME)
+        model_set_budget(m, UINT64_MAX / 2, UINT32_MAX / 2);
     while (source_state(src) == SOURCE_OPEN)
         if (source_read(src, m, 1 << 16) < 0)
             break;
