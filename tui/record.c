@@ -21,6 +21,15 @@
 
 #include "sockpath.h"
 
+static volatile sig_atomic_t child_pid;
+
+/* SIGTERM/SIGHUP to heapline go on to the program: we only wait for it. */
+static void forward(int sig)
+{
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+}
+
 int record_main(const char *out, char *const argv[])
 {
     char lib[PATH_MAX], err[PATH_MAX + 64], abs_out[2 * PATH_MAX + 2], cwd[PATH_MAX];
@@ -83,6 +92,13 @@ int record_main(const char *out, char *const argv[])
         _exit(127);
     }
     close(exec_pipe[1]);
+    child_pid = pid;
+    {
+        struct sigaction fw = {.sa_handler = forward};
+        sigemptyset(&fw.sa_mask);
+        sigaction(SIGTERM, &fw, NULL);
+        sigaction(SIGHUP, &fw, NULL);
+    }
     do
         n = read(exec_pipe[0], &e, sizeof(e));
     while (n < 0 && errno == EINTR);
