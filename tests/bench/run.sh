@@ -68,15 +68,17 @@ echo
 # ---- 1. churn under heapline ----
 cc -std=gnu11 -O2 -g -fno-omit-frame-pointer -shared -fPIC -o "$B/unw_shim.so" tests/bench/unw_shim.c \
     $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread || exit 1
-printf '%-36s %7s %7s %8s %8s %8s %8s %6s\n' "run" "wall s" "cpu s" "wall/bare" "cpu/bare" \
-    "wall/shim" "B/event" "lost"
+printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "run" "wall s" "cpu s" "wall/bare" "cpu/bare" \
+    "wall/shim" "+cpu ns" "B/event" "lost"
 row() { # row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST
-    local w c bw bc sw
+    local w c bw bc sw extra
     read -r w c <<<"$2"
     read -r bw bc <<<"$3"
     read -r sw _ <<<"$4"
-    printf '%-36s %7s %7s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" "$(ratio "$w" "$bw")" \
-        "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$5" "$6"
+    extra=$(awk -v c="${c:-x}" -v b="$bc" -v n="$CALLS" \
+        'BEGIN { if (c + 0 == c && b + 0 == b) printf "%.0f", (c - b) * 1e9 / n; else print "-" }')
+    printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" "$(ratio "$w" "$bw")" \
+        "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$extra" "$5" "$6"
 }
 for bin in fp nofp; do
     prog=$B/churn_$bin
@@ -109,7 +111,8 @@ for bin in fp nofp; do
     [ "$bin" = fp ] && BARE_FP=${bare%% *}
 done
 echo "  wall/shim: against the shim with the same walk (default: fp on churn_fp, libunwind on"
-echo "  churn_nofp, whose frame-pointer chain breaks). B/event: record file bytes / (allocations +"
+echo "  churn_nofp, whose frame-pointer chain breaks). +cpu ns: CPU time (all threads) added per"
+echo "  allocation call, against the bare run. B/event: record file bytes / (allocations +"
 echo "  frees). lost: CALLS minus the allocations the report counts at churn's sites."
 echo "  Targets (issue 2): heapline <= 1.3x the bare libunwind walk without frame pointers,"
 echo "  <= 1.5x the uninstrumented run with them; <= 8 bytes/event."
