@@ -17,11 +17,9 @@ CC=${CC:-cc}
 mkdir -p "$OUT"
 
 for s in leaky_service fixed_service; do
-    if [ ! -x "$OUT/$s" ] || [ "assets/$s.c" -nt "$OUT/$s" ] || [ assets/leaky_service.c -nt "$OUT/$s" ]; then
-        echo "  CC      $OUT/$s"
-        $CC -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
-            -o "$OUT/$s" "assets/$s.c"
-    fi
+    echo "  CC      $OUT/$s"
+    $CC -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+        -o "$OUT/$s" "assets/$s.c"
 done
 
 if [ ! -x "$HL" ]; then

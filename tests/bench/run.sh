@@ -16,7 +16,7 @@
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 HL=$PWD/$BUILD/heapline
 LIB=$PWD/$BUILD/libheapline.so

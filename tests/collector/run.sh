@@ -13,7 +13,7 @@
 # matches a prefix), TMO (seconds each command may take, default 180).
 set -u
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 HL=$PWD/$BUILD/heapline
 LIB=$PWD/$BUILD/libheapline.so
@@ -546,11 +546,11 @@ fi
 # program does not link libstdc++ itself: that is subtracted. Its "leaked" excludes the
 # leaks it suppresses (glibc's own); ours counts every byte live at exit: they are added.
 heaptrack_count() {
-    local out=$1 envs=$2
+    local out=$1 henv=$2
     shift 2
     rm -f "$out".*
     # shellcheck disable=SC2086
-    (ulimit -v 8000000; env $envs timeout "$TMO" heaptrack -o "$out" "$@") >"$out.log" 2>&1 </dev/null || return 1
+    (ulimit -v 8000000; env $henv timeout "$TMO" heaptrack -o "$out" "$@") >"$out.log" 2>&1 </dev/null || return 1
     local f
     f=$(ls "$out".*st "$out".zst "$out".gz 2>/dev/null | head -1)
     [ -n "$f" ] || return 1
@@ -600,7 +600,7 @@ if total is not None and peak and leak:
 # allocations of difference (said in the PASS line), for programs whose allocations depend
 # on the environment (then peak and leaked are compared within 1%)
 compare_heaptrack() {
-    local name=$1 json=$2 reset=$3 tol=$4 envs=$5
+    local name=$1 json=$2 reset=$3 tol=$4 henv=$5
     shift 5
     if ! command -v heaptrack >/dev/null || ! command -v heaptrack_print >/dev/null; then
         skip "$name-vs-heaptrack" "heaptrack is not installed"
@@ -608,9 +608,9 @@ compare_heaptrack() {
     fi
     local a b
     eval "$reset"
-    a=$(heaptrack_count "$W/ht-$name-1" "$envs" "$@")
+    a=$(heaptrack_count "$W/ht-$name-1" "$henv" "$@")
     eval "$reset"
-    b=$(heaptrack_count "$W/ht-$name-2" "$envs" "$@")
+    b=$(heaptrack_count "$W/ht-$name-2" "$henv" "$@")
     if [ -z "$a" ] || [ -z "$b" ]; then
         skip "$name-vs-heaptrack" "heaptrack did not produce a summary: $(tail -2 "$W/ht-$name-1.log" | tr '\n' ' ')"
         return
