@@ -537,6 +537,13 @@ PYEOF
         processor_create.live_blocks=0 nonneg consistent
 fi
 
+# the committed sample recording still reads (3 apps: 3 x 3 loaders of 2, 3, 2 MiB)
+if want demo-sample; then
+    reported demo-sample end "$PWD/assets/sample.heapline" && expect demo-sample \
+        "$W/demo-sample.end.json" loader_load_table.live_blocks=36 \
+        loader_load_table.live_bytes=22020096 processor_create.live_blocks=9 nonneg consistent
+fi
+
 # ---- real programs nobody here wrote: sqlite3, python3 ----
 # heaptrack_count OUT ENVS CMD...: prints "CALLS PEAK_LO PEAK_HI LEAK_LO LEAK_HI" from heaptrack's
 # summary, or nothing. ENVS (VAR=VAL ...) go into heaptrack's environment: `heaptrack env
