@@ -12,6 +12,8 @@ names match without their parameter list; a missing site counts as zeros):
   FUNC!            no site of FUNC allocated anything
   ~REGEX           some site's function matches REGEX (re.search)
   named>=P         at least P% of the allocations are at sites with a function name
+  sites<=N         at most N sites listed (--top N)
+  sorted           sites are listed largest live bytes first
   nonneg           no live figure is negative, anywhere
   consistent       totals equal the sum over sites (allocations, bytes_allocated,
                    live_blocks, live_bytes); needs every site in the report
@@ -89,6 +91,16 @@ def main():
             pct = 100.0 * named / tot if tot else 0.0
             if pct < int(m.group(1)):
                 errs.append(f"allocations at named sites expected >={m.group(1)}% got {pct:.1f}%")
+            continue
+        m = re.fullmatch(r"sites<=(\d+)", e)
+        if m:
+            if len(sites) > int(m.group(1)):
+                errs.append(f"{len(sites)} sites listed, expected at most {m.group(1)} (--top)")
+            continue
+        if e == "sorted":
+            lb = [s.get("live_bytes") or 0 for s in sites]
+            if lb != sorted(lb, reverse=True):
+                errs.append(f"sites not sorted by live bytes, largest first: {lb[:8]}")
             continue
         if e == "nonneg":
             for s in sites + [rep]:

@@ -200,6 +200,12 @@ for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
     rec "$name" $envv -- "$T/$prog"
     recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" "${ALLOC_EXPECT[@]}"
 done
+if want alloc-top; then
+    "$HL" report "$W/alloc.heapline" --json --at end --top 3 >"$W/alloc-top.json" 2>"$W/alloc-top.err"
+    expect alloc-top "$W/alloc-top.json" sites'<='3 sorted site_valloc.live_bytes=5000 \
+        site_realloc_grow.live_bytes=5000 site_malloc.live_bytes=4500 .live_bytes=22038
+    expect alloc-sorted "$W/alloc.end.json" sorted
+fi
 
 # without the wrapper: LD_PRELOAD and HEAPLINE_RECORD, as the README shows
 if want alloc-preload; then
