@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "fds.h"
 #include "live.h"
 #include "normalise.h"
 #include "recfile.h"
@@ -76,7 +77,6 @@ static struct {
     int64_t start_unix_ns;
     char exe[PATH_MAX];
 
-    int rec_fd;
     int rec_ok;
     char *out;
     struct encode_buf eb;
@@ -118,7 +118,7 @@ static struct {
     struct normalise_totals nt;
     struct normalise_stats ns;
     atomic_ullong sync_req, sync_done; /* collect_sync() */
-} C = {.rec_fd = -1};
+} C;
 
 int collect_alive(void)
 {
@@ -852,9 +852,6 @@ static void *collect_main(void *arg)
     if (C.rec_ok)
         writer_stop();
     C.rec_ok = 0;
-    if (C.rec_fd >= 0)
-        close(C.rec_fd);
-    C.rec_fd = -1;
     symbols_fini();
     atomic_store(&C.alive, 0);
     return NULL;
@@ -868,7 +865,6 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     ssize_t n;
 
     memset(&C, 0, sizeof(C));
-    C.rec_fd = -1;
     C.batch_thread = C.batch_tag = UINT32_MAX;
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -882,15 +878,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
         return -1;
     }
     if (record_path[0]) {
-        C.rec_fd = open(record_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (C.rec_fd < 0) {
-            *why = "cannot create the record file";
+        if (writer_start(record_path, core_cfg.compress, OUT_CAP, why) < 0)
             return -1;
-        }
-        if (writer_start(C.rec_fd, core_cfg.compress, OUT_CAP) < 0) {
-            *why = "cannot write the record file";
-            return -1;
-        }
         C.rec_ok = 1;
         C.out = writer_buffer();
     } else {
@@ -926,8 +915,10 @@ int collect_start(const char *record_path, const char *socket_path, const char *
                       core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0));
     out_flush(1);
 
-    if (ring_wake_fd < 0)
+    if (ring_wake_fd < 0) {
         ring_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        fds_protect(ring_wake_fd);
+    }
     atomic_store(&C.alive, 1);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -992,12 +983,9 @@ void collect_atfork_child(void)
     /* The parent's collector thread does not exist here. Close its outputs
      * without flushing or unlinking; drop its memory (it is the parent's). */
     atomic_store(&C.alive, 0);
-    if (C.rec_fd >= 0)
-        close(C.rec_fd);
-    C.rec_fd = -1;
     C.rec_ok = 0;
     if (ring_wake_fd >= 0)
-        close(ring_wake_fd);
+        fds_close(ring_wake_fd);
     ring_wake_fd = -1;
     writer_atfork_child();
     if (C.server_on)

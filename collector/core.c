@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "collect.h"
+#include "fds.h"
 #include "live.h"
 #include "ring.h"
 #include "server.h"
@@ -325,6 +326,7 @@ static void core_init(void)
         return;
     }
     core_cfg.unwind = unwind_init(core_cfg.unwind);
+    fds_protect_libunwind();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
     core_start();

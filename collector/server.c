@@ -26,6 +26,7 @@
 #include "collect.h"
 #include "core.h"
 #include "decode.h"
+#include "fds.h"
 #include "live.h"
 #include "ring.h"
 #include "scan.h"
@@ -151,11 +152,12 @@ int server_open(const char *path, int check, const char **why)
     if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
         listen(listen_fd, 16) < 0) {
         *why = "cannot bind the socket";
-        close(listen_fd);
+        fds_close(listen_fd);
         listen_fd = -1;
         return -1;
     }
     memcpy(sock_path, path, n + 1);
+    fds_protect(listen_fd);
     n_clients = 0;
     return 0;
 }
@@ -164,7 +166,7 @@ static void client_drop(int i)
 {
     struct client *c = clients[i];
 
-    close(c->fd);
+    fds_close(c->fd);
     if (c->scan && scan_job_free)
         scan_job_free(c->scan);
     decode_free(&c->dec);
@@ -250,6 +252,7 @@ static void accept_clients(void)
             continue;
         }
         c->fd = fd;
+        fds_protect(fd);
         decode_init(&c->dec);
         clients[n_clients++] = c;
         collect_attach_burst(burst_send, c);
@@ -605,7 +608,7 @@ void server_close(int timeout_ms)
     while (n_clients)
         client_drop(n_clients - 1);
     if (listen_fd >= 0) {
-        close(listen_fd);
+        fds_close(listen_fd);
         unlink(sock_path);
     }
     listen_fd = -1;
@@ -614,9 +617,9 @@ void server_close(int timeout_ms)
 void server_atfork_child(void)
 {
     for (int i = 0; i < n_clients; i++)
-        close(clients[i]->fd);
+        fds_close(clients[i]->fd);
     n_clients = 0; /* the parent's memory: left alone */
     if (listen_fd >= 0)
-        close(listen_fd);
+        fds_close(listen_fd);
     listen_fd = -1;
 }

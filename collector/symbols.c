@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "fds.h"
 #include "wire.h"
 
 /* Separate debug information is looked up locally only: by build id under
@@ -37,8 +38,10 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
     char dir[4096], path[4096 + 300];
     const char *slash;
 
-    if (fd >= 0)
+    if (fd >= 0) {
         fcntl(fd, F_SETFD, FD_CLOEXEC); /* nothing of ours leaks into exec */
+        fds_protect(fd);
+    }
     if (fd >= 0 || !file_name || !debuglink_file || strchr(debuglink_file, '/'))
         return fd;
     slash = strrchr(file_name, '/');
@@ -58,6 +61,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             *debuginfo_file_name = strdup(path);
+            fds_protect(fd);
             return fd;
         }
     }
@@ -75,14 +79,18 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, 
         fd = open(module_name, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             *file_name = strdup(module_name);
-            if (*file_name)
+            if (*file_name) {
+                fds_protect(fd);
                 return fd;
+            }
             close(fd);
         }
     }
     fd = dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp);
-    if (fd >= 0)
+    if (fd >= 0) {
         fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fds_protect(fd);
+    }
     return fd;
 }
 

@@ -11,12 +11,18 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "core.h"
+#include "fdid.h"
+#include "fds.h"
 #include "recfile.h"
 #include "track.h"
+#include "wire.h"
 
 static struct {
     pthread_t thread;
@@ -31,7 +37,29 @@ static struct {
     int stop;
     int running;
     atomic_int failed;
+    char path[4096];
+    struct fdid id; /* what rec.fd names */
 } W;
+
+/* The descriptor still names our file, or the path is reopened. */
+static int writer_check_fd(void)
+{
+    int fd;
+
+    if (fdid_same(W.rec.fd, &W.id))
+        return 0;
+    /* closed, or the number now names one of the program's files: leave it */
+    fd = open(W.path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0 || fdid_take(fd, &W.id) < 0) {
+        if (fd >= 0)
+            close(fd);
+        W.rec.fd = -1;
+        return -1;
+    }
+    fds_protect(fd);
+    W.rec.fd = fd;
+    return 0;
+}
 
 static void *writer_main(void *arg)
 {
@@ -48,7 +76,8 @@ static void *writer_main(void *arg)
         int flush = W.job_flush;
 
         pthread_mutex_unlock(&W.mu);
-        if (!atomic_load(&W.failed) && recfile_write(&W.rec, data, n, flush) < 0) {
+        if (!atomic_load(&W.failed) &&
+            (writer_check_fd() < 0 || recfile_write(&W.rec, data, n, flush) < 0)) {
             atomic_store(&W.failed, 1);
             core_say("record file write failed: recording stops here");
         }
@@ -61,24 +90,38 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int writer_start(int fd, int level, size_t cap)
+int writer_start(const char *path, int level, size_t cap, const char **why)
 {
     sigset_t all, old;
-    int r;
+    int r, fd;
 
     memset(&W, 0, sizeof(W));
     pthread_mutex_init(&W.mu, NULL);
     pthread_cond_init(&W.cv, NULL);
+    snprintf(W.path, sizeof(W.path), "%s", path);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || fdid_take(fd, &W.id) < 0) {
+        *why = "cannot create the record file";
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fds_protect(fd);
     W.buf[0] = malloc(cap);
     W.buf[1] = malloc(cap);
-    if (!W.buf[0] || !W.buf[1] || recfile_writer_open(&W.rec, fd, level) < 0)
+    if (!W.buf[0] || !W.buf[1] || recfile_writer_open(&W.rec, fd, level) < 0) {
+        *why = "cannot write the record file";
+        fds_close(fd);
         return -1;
+    }
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     r = pthread_create(&W.thread, NULL, writer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         recfile_writer_close(&W.rec);
+        fds_close(fd);
+        *why = "cannot start the writer thread";
         return -1;
     }
     W.running = 1;
@@ -121,10 +164,16 @@ void writer_stop(void)
     pthread_mutex_unlock(&W.mu);
     pthread_join(W.thread, NULL);
     W.running = 0;
-    recfile_writer_close(&W.rec);
+    if (atomic_load(&W.failed) || writer_check_fd() < 0)
+        W.rec.err = WIRE_EIO;        /* write nothing more */
+    recfile_writer_close(&W.rec);    /* ends the last zstd frame */
+    if (fdid_same(W.rec.fd, &W.id))
+        fds_close(W.rec.fd);
 }
 
 void writer_atfork_child(void)
 {
+    if (W.running && fdid_same(W.rec.fd, &W.id))
+        fds_close(W.rec.fd);
     memset(&W, 0, sizeof(W)); /* the parent's buffers stay in its memory */
 }

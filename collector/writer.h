@@ -12,9 +12,13 @@
 
 #include <stddef.h>
 
-/* Writes the file header to fd (kept open, owned by the caller), allocates
- * two buffers of cap bytes and starts the thread. Returns 0 or -1. */
-int writer_start(int fd, int level, size_t cap);
+/* Creates (truncates) the record file at path, writes its header, allocates
+ * two buffers of cap bytes and starts the thread. Returns 0, or -1 with *why
+ * set. The file is the writer's: before each write it checks that its
+ * descriptor still names the file (fdid.h) and, if the program closed or
+ * replaced it, reopens the path for appending; the program's files are never
+ * written. */
+int writer_start(const char *path, int level, size_t cap, const char **why);
 
 /* The buffer to fill next (cap bytes). */
 char *writer_buffer(void);
@@ -27,11 +31,12 @@ char *writer_submit(size_t n, int flush);
 /* Nonzero after a write error (said once on stderr); the file stops there. */
 int writer_failed(void);
 
-/* Waits for everything handed over, ends the zstd stream, stops the thread.
- * Does not close fd. */
+/* Waits for everything handed over, ends the zstd stream, stops the thread
+ * and closes the file. */
 void writer_stop(void);
 
-/* Fork child: forgets the parent's writer (its thread does not exist here). */
+/* Fork child: forgets the parent's writer (its thread does not exist here);
+ * closes the descriptor if it is still the parent's file. */
 void writer_atfork_child(void);
 
 #endif

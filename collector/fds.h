@@ -1,0 +1,28 @@
+/*
+ * fds.h - the collector's descriptors survive the program closing them.
+ *
+ * Daemons close every descriptor they did not open, and libunwind re-creates
+ * (closing whatever the numbers now name) a pipe it finds closed, which would
+ * close the program's own files. close, close_range and closefrom are
+ * interposed so that they skip the descriptors registered here and pretend
+ * success for them; the program never owned them. dup2 onto one of them is
+ * not prevented: the collector checks its descriptors before use (fdid.h).
+ */
+#ifndef HEAPLINE_FDS_H
+#define HEAPLINE_FDS_H
+
+/* Registers fd as the collector's. Any thread; async-signal-safe. */
+void fds_protect(int fd);
+
+/* Unregisters fd and really closes it. */
+void fds_close(int fd);
+
+/* Start-up: registers the descriptors libunwind opens for itself (it opens
+ * them on its first unwind, which this call makes). Guard held. */
+void fds_protect_libunwind(void);
+
+/* Fork child: the registered descriptors are the parent's; forget them (the
+ * collector's own code closes those it must). */
+void fds_atfork_child(void);
+
+#endif
