@@ -200,6 +200,25 @@ for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
     rec "$name" $envv -- "$T/$prog"
     recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" "${ALLOC_EXPECT[@]}"
 done
+# recordings are self-contained: the report names sites after the binary is gone
+if want self-contained; then
+    mkdir -p "$W/gone"
+    cp "$T/t_dlopen" "$T/libt_dlib.so" "$W/gone/"
+    rec self-contained -- "$W/gone/t_dlopen" "$W/gone/libt_dlib.so"
+    rm -rf "$W/gone"
+    recorded self-contained 0 && reported self-contained end && expect self-contained \
+        "$W/self-contained.end.json" lib_site_alloc.allocations=5 lib_site_alloc.live_bytes=300 \
+        lib_site_alloc.module~libt_dlib.so main.allocations'>='0 nonneg consistent
+    judge "$(python3 - "$W/self-contained.end.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = [x for x in d["sites"] if x["function"] == "lib_site_alloc"]
+ok = s and all(x.get("file", "").endswith("t_dlib.c") and x.get("line") for x in s)
+print("PASS self-contained-lines" if ok else
+      f"FAIL self-contained-lines: lib_site_alloc file:line expected t_dlib.c:N got {[(x.get('file'), x.get('line')) for x in s]}")
+PYEOF
+)"
+fi
 if want alloc-top; then
     "$HL" report "$W/alloc.heapline" --json --at end --top 3 >"$W/alloc-top.json" 2>"$W/alloc-top.err"
     expect alloc-top "$W/alloc-top.json" sites'<='3 sorted site_valloc.live_bytes=5000 \
