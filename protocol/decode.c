@@ -430,6 +430,8 @@ int decode_next(struct decode *d, struct wire_msg *m)
 
         if (d->dead)
             return d->dead;
+        if (d->off == d->len)
+            return WIRE_ENEEDMORE;
         r = decode_one(d->buf + d->off, d->len - d->off, &d->zone, m, &used);
         if (r == WIRE_ENEEDMORE)
             return r;
