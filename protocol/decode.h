@@ -108,7 +108,6 @@ struct decode {
     size_t len, cap; /* bytes in buf, its capacity */
     size_t off;      /* bytes of buf already consumed */
     msgpack_zone zone;
-    msgpack_object obj;
     int dead; /* a corrupt message was seen: the stream is over */
     uint64_t consumed; /* total bytes of complete messages taken out */
 };
