@@ -867,6 +867,8 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
         int timeout = 250;
         if (src_active && fd < 0)
             timeout = ui->src_state == SOURCE_CONNECTING ? 20 : 0;
+        if (src_active && source_busy(src))
+            timeout = 0; /* messages already buffered: no new bytes will wake us */
         if (dirty || need_query) {
             int wait = (int)(last_draw + FRAME_MS - now);
             if (wait < 0)

@@ -26,23 +26,6 @@
 #define LIVE_OBJECTS 1000u /* asked of the collector */
 #define MAX_SITE_STACKS 4096u
 
-uint32_t view_objects_site_stacks(const struct model *m, uint32_t site, uint32_t *out,
-                                  uint32_t max)
-{
-    uint32_t n = 0, misses = 0;
-    for (uint32_t id = 1; misses < 4096 && n < max && id < UINT32_MAX; id++) {
-        uint32_t s = model_stack_site(m, id);
-        if (s == MODEL_NONE) {
-            misses++;
-            continue;
-        }
-        misses = 0;
-        if (s == site)
-            out[n++] = id;
-    }
-    return n;
-}
-
 int view_objects_poll(struct ui *ui)
 {
     struct view_objects *v = &ui->objects;
@@ -198,7 +181,9 @@ int ui_act_open_objects(struct ui *ui, int key)
     /* a running program: ask the collector (it knows objects from before an attach) */
     if (ui->src && ui->src_state == SOURCE_OPEN && source_kind(ui->src) != SOURCE_FILE) {
         uint32_t *stacks = malloc(MAX_SITE_STACKS * sizeof *stacks);
-        uint32_t n = stacks ? view_objects_site_stacks(ui->m, site, stacks, MAX_SITE_STACKS) : 0;
+        uint32_t n = stacks ? model_site_stacks(ui->m, site, stacks, MAX_SITE_STACKS) : 0;
+        if (n > MAX_SITE_STACKS)
+            n = MAX_SITE_STACKS; /* the oldest stacks; the collector caps the answer anyway */
         int id = n ? source_request_objects(ui->src, stacks, n, LIVE_OBJECTS) : -1;
         free(stacks);
         if (id > 0) {

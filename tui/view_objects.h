@@ -6,8 +6,6 @@
 #define HEAPLINE_VIEW_OBJECTS_H
 
 struct ui;
-struct model;
-#include <stdint.h>
 
 /* Re-reads the objects of ui->objects.site at the cursor's time. */
 void view_objects_refresh(struct ui *ui);
@@ -19,10 +17,5 @@ void view_objects_free(struct ui *ui);
 /* Takes in a RESPONSE the view waits for (called after every source read).
  * Returns 1 when the screen changed. */
 int view_objects_poll(struct ui *ui);
-
-/* The stack ids attributed to a site, at most max into out; returns the
- * count (a helper over model_stack_site(): ids are dense from 1). */
-uint32_t view_objects_site_stacks(const struct model *m, uint32_t site, uint32_t *out,
-                                  uint32_t max);
 
 #endif

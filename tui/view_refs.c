@@ -4,7 +4,8 @@
  * The scan result is read through protocol/scanmsg (already validated: every
  * node's `to` is an earlier node), so the tree is built in one pass: the
  * children of node i are the nodes whose `to` is i. Lines are rebuilt only
- * when a new result arrives; the peek (REQ_READ) is asked after the scan
+ * when a new result arrives (copied: the model keeps only the last one); the
+ * peek (REQ_READ) is asked after the scan
  * answered, so the two responses never race for model_last_response().
  */
 #include "view_refs.h"
@@ -21,11 +22,6 @@
 #include "source.h"
 #include "view_ctx.h"
 #include "widget.h"
-
-/* The model's copy of the last scan response (tui/MODEL_REQUESTS.md item 7).
- * Weak until the model defines it: without it the view says so. */
-const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *seq)
-    __attribute__((weak));
 
 #define REFS_DEPTH 12
 #define REFS_FANOUT 16
@@ -61,11 +57,6 @@ int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
     v->n_peek = 0;
     v->state = VIEW_REFS_SCANNING;
     v->sel = v->top = 0;
-    if (!model_last_scan) {
-        view_ctx_message(ui, "this build shows no scan results: heapline backrefs %s --address 0x%" PRIx64,
-                         source_name(ui->src), addr);
-        return KEYS_REDRAW;
-    }
     v->scan_seq = 0;
     model_last_scan(ui->m, &v->scan_seq);
     const struct model_response *r = model_last_response(ui->m);
@@ -171,7 +162,7 @@ int view_refs_poll(struct ui *ui)
 {
     struct view_refs *v = &ui->refs;
     int changed = 0;
-    if (v->state == VIEW_REFS_SCANNING && model_last_scan) {
+    if (v->state == VIEW_REFS_SCANNING) {
         uint64_t seq = 0;
         const struct scanmsg_result *r = model_last_scan(ui->m, &seq);
         const struct model_response *resp = model_last_response(ui->m);
