@@ -916,8 +916,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     out_flush(1);
 
     if (ring_wake_fd < 0) {
-        ring_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        fds_protect(ring_wake_fd);
+        ring_wake_fd = fds_adopt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     }
     atomic_store(&C.alive, 1);
     sigfillset(&all);

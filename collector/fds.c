@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <libunwind.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +34,23 @@ void fds_protect(int fd)
         if (atomic_compare_exchange_strong(&fds[i], &expect, fd + 1))
             return;
     }
+}
+
+static int high_base(void);
+
+int fds_adopt(int fd)
+{
+    int base = high_base(), high;
+
+    if (fd < 0)
+        return fd;
+    high = fd < base ? fcntl(fd, F_DUPFD_CLOEXEC, base) : -1;
+    if (high >= 0) {
+        syscall(SYS_close, fd);
+        fd = high;
+    }
+    fds_protect(fd);
+    return fd;
 }
 
 static int is_protected(int fd)
@@ -59,17 +78,59 @@ void fds_close(int fd)
     syscall(SYS_close, fd);
 }
 
+/* The base of high descriptor numbers (see fds_adopt). */
+static int high_base(void)
+{
+    struct rlimit rl;
+    long base = 512;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (long)rl.rlim_cur / 2 < base)
+        base = (long)rl.rlim_cur / 2;
+    return (int)base;
+}
+
 void fds_protect_libunwind(void)
 {
-    unsigned char before[256];
+    enum { N = 2048 };
+    static unsigned char before[N], filled[N];
+    int base = high_base(), null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     void *buf[4];
 
-    for (int fd = 0; fd < 256; fd++)
-        before[fd] = fcntl(fd, F_GETFD) >= 0;
-    unw_backtrace(buf, 4); /* libunwind opens its memory-validation pipe */
-    for (int fd = 0; fd < 256; fd++)
+    for (int fd = 0; fd < N; fd++) {
+        before[fd] = fd == null || fcntl(fd, F_GETFD) >= 0;
+        filled[fd] = 0;
+    }
+    /* Occupy every free number below the base, so that the pipe libunwind
+     * opens on its first unwind lands high, away from the numbers scripts
+     * use (exec 3<file): libunwind reads from that pipe. */
+    for (int fd = 0; fd < base && fd < N && null >= 0; fd++)
+        if (!before[fd] && dup2(null, fd) == fd)
+            filled[fd] = 1;
+    unw_backtrace(buf, 4);
+    for (int fd = 0; fd < N; fd++)
+        if (filled[fd])
+            syscall(SYS_close, fd);
+    if (null >= 0)
+        syscall(SYS_close, null);
+    for (int fd = 0; fd < N; fd++)
         if (!before[fd] && fcntl(fd, F_GETFD) >= 0)
             fds_protect(fd);
+    /* libunwind versions that open the pipe in their own constructor (before
+     * ours): a pipe whose two ends are both open here, close-on-exec (so
+     * made in this image, not inherited) and non-blocking. */
+    struct stat a, b;
+    for (int fd = 0; fd + 1 < N; fd++) {
+        if (fstat(fd, &a) < 0 || !S_ISFIFO(a.st_mode) || !(fcntl(fd, F_GETFD) & FD_CLOEXEC) ||
+            !(fcntl(fd, F_GETFL) & O_NONBLOCK))
+            continue;
+        if (fstat(fd + 1, &b) == 0 && S_ISFIFO(b.st_mode) && b.st_ino == a.st_ino &&
+            (fcntl(fd + 1, F_GETFD) & FD_CLOEXEC)) {
+            fds_protect(fd);
+            fds_protect(fd + 1);
+            break;
+        }
+    }
 }
 
 void fds_atfork_child(void)

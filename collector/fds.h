@@ -14,11 +14,18 @@
 /* Registers fd as the collector's. Any thread; async-signal-safe. */
 void fds_protect(int fd);
 
+/* Moves a new descriptor of the collector's to a high number (at least 512,
+ * or half the descriptor limit), away from the small numbers programs and
+ * shell scripts pick for themselves (exec 3>file), registers it and returns
+ * it (fd itself if it cannot be moved). */
+int fds_adopt(int fd);
+
 /* Unregisters fd and really closes it. */
 void fds_close(int fd);
 
-/* Start-up: registers the descriptors libunwind opens for itself (it opens
- * them on its first unwind, which this call makes). Guard held. */
+/* Start-up: registers the pipe libunwind opens for itself (in its
+ * constructor, or on its first unwind, which this call makes, then at a high
+ * number). Guard held. */
 void fds_protect_libunwind(void);
 
 /* Fork child: the registered descriptors are the parent's; forget them (the

@@ -142,7 +142,7 @@ int server_open(const char *path, int check, const char **why)
             remove_stale(dir);
         }
     }
-    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    listen_fd = fds_adopt(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (listen_fd < 0) {
         *why = "cannot create a socket";
         return -1;
@@ -157,7 +157,6 @@ int server_open(const char *path, int check, const char **why)
         return -1;
     }
     memcpy(sock_path, path, n + 1);
-    fds_protect(listen_fd);
     n_clients = 0;
     return 0;
 }
@@ -251,8 +250,7 @@ static void accept_clients(void)
             close(fd);
             continue;
         }
-        c->fd = fd;
-        fds_protect(fd);
+        c->fd = fds_adopt(fd);
         decode_init(&c->dec);
         clients[n_clients++] = c;
         collect_attach_burst(burst_send, c);

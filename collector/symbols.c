@@ -38,10 +38,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
     char dir[4096], path[4096 + 300];
     const char *slash;
 
-    if (fd >= 0) {
-        fcntl(fd, F_SETFD, FD_CLOEXEC); /* nothing of ours leaks into exec */
-        fds_protect(fd);
-    }
+    if (fd >= 0)
+        fd = fds_adopt(fd); /* close-on-exec, high, spared by close() */
     if (fd >= 0 || !file_name || !debuglink_file || strchr(debuglink_file, '/'))
         return fd;
     slash = strrchr(file_name, '/');
@@ -61,15 +59,15 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             *debuginfo_file_name = strdup(path);
-            fds_protect(fd);
-            return fd;
+            return fds_adopt(fd);
         }
     }
     return -1;
 }
 
 /* The module's file, opened close-on-exec (libdwfl's own lookup would leave
- * the program's exec'd children holding our descriptors). */
+ * the program's exec'd children holding our descriptors), at a high number
+ * the program's close() spares (fds.h). */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, Dwarf_Addr base,
                     char **file_name, Elf **elfp)
 {
@@ -79,15 +77,15 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, 
         fd = open(module_name, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             *file_name = strdup(module_name);
-            if (*file_name) {
-                fds_protect(fd);
-                return fd;
-            }
+            if (*file_name)
+                return fds_adopt(fd);
             close(fd);
         }
     }
     fd = dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp);
-    if (fd >= 0) {
+    if (fd >= 0 && !*elfp)
+        return fds_adopt(fd);
+    if (fd >= 0) { /* an Elf already reads it: keep the number */
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         fds_protect(fd);
     }

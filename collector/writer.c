@@ -56,7 +56,7 @@ static int writer_check_fd(void)
         W.rec.fd = -1;
         return -1;
     }
-    fds_protect(fd);
+    fd = fds_adopt(fd);
     W.rec.fd = fd;
     return 0;
 }
@@ -106,7 +106,7 @@ int writer_start(const char *path, int level, size_t cap, const char **why)
             close(fd);
         return -1;
     }
-    fds_protect(fd);
+    fd = fds_adopt(fd);
     W.buf[0] = malloc(cap);
     W.buf[1] = malloc(cap);
     if (!W.buf[0] || !W.buf[1] || recfile_writer_open(&W.rec, fd, level) < 0) {
