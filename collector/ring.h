@@ -56,7 +56,7 @@ struct ring {
     uint32_t thread_id;    /* heapline thread id, 1.. */
     pid_t tid;
     uint64_t stack_lo, stack_hi; /* the thread's stack, [lo, hi) */
-    uint64_t roots[UNWIND_ROOTS]; /* unwind_roots(): where the thread's stack starts */
+    struct unwind_root roots[UNWIND_ROOTS]; /* where the thread's stack starts */
     struct ring *next;           /* registry list */
     char self_name[16];          /* the thread's name at registration and at exit */
     /* producer-private */

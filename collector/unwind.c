@@ -218,30 +218,41 @@ static int capture_unw(uintptr_t *ips, int max)
     return n;
 }
 
-void unwind_roots(uint64_t roots[UNWIND_ROOTS])
+void unwind_roots(struct unwind_root roots[UNWIND_ROOTS])
 {
-    void *buf[CORE_MAX_DEPTH];
-    int n;
+    struct unwind_root all[CORE_MAX_DEPTH];
+    unw_context_t uc;
+    unw_cursor_t cur;
+    int n = 0;
 
     memset(roots, 0, UNWIND_ROOTS * sizeof(roots[0]));
-    if (!unwind_fp)
+    if (!unwind_fp || unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
         return;
-    n = unw_backtrace(buf, CORE_MAX_DEPTH);
-    if (n <= 0 || n == CORE_MAX_DEPTH)
+    while (n < CORE_MAX_DEPTH) {
+        unw_word_t ip = 0, sp = 0;
+
+        unw_get_reg(&cur, UNW_REG_IP, &ip);
+        unw_get_reg(&cur, UNW_REG_SP, &sp);
+        all[n++] = (struct unwind_root){ip, sp};
+        if (unw_step(&cur) <= 0)
+            break;
+    }
+    if (n == CORE_MAX_DEPTH)
         return; /* too deep to see the top: the walk will fall back */
     for (int i = 0; i < UNWIND_ROOTS && i < n; i++)
-        roots[i] = (uint64_t)(uintptr_t)buf[n - 1 - i];
+        roots[i] = all[n - 1 - i];
 }
 
-/* If ret is one of the thread's roots, appends the roots outside it (so the
- * stack ends as libunwind's would) and returns the new count; else -1. */
-static inline int end_at_root(const uint64_t *roots, uintptr_t ret, uintptr_t *ips, int n,
-                              int max)
+/* If the frame returning to ret with stack pointer sp is one of the thread's
+ * roots, appends the roots outside it (so the stack ends as libunwind's
+ * would) and returns the new count; else -1. */
+static inline int end_at_root(const struct unwind_root *roots, uintptr_t ret, uintptr_t sp,
+                              uintptr_t *ips, int n, int max)
 {
     for (int i = 0; i < UNWIND_ROOTS; i++)
-        if (roots[i] == ret) {
-            while (--i >= 0 && n < max && roots[i])
-                ips[n++] = (uintptr_t)roots[i];
+        if (roots[i].ip == ret && roots[i].sp == sp) {
+            while (--i >= 0 && n < max && roots[i].ip)
+                ips[n++] = (uintptr_t)roots[i].ip;
             return n;
         }
     return -1;
@@ -250,7 +261,7 @@ static inline int end_at_root(const uint64_t *roots, uintptr_t ret, uintptr_t *i
 /* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
  * return addresses are mostly in one module: the last range is tried first. */
 static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi,
-                                             const uint64_t *roots, uintptr_t *stop)
+                                             const struct unwind_root *roots, uintptr_t *stop)
 {
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t *fp = __builtin_frame_address(0);
@@ -280,7 +291,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
         }
         if (!last.fp) { /* code without frame pointers: its caller is unknown */
             *stop = ret;
-            return end_at_root(roots, ret, ips, n, max);
+            return end_at_root(roots, ret, f + 16, ips, n, max);
         }
         if (next == 0)
             return n;
@@ -292,23 +303,27 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
 }
 
 /* The walk stopped at stop, in code without frame pointers, and libunwind
- * found ips[0..n). If stop is among the outermost frames, they are this
- * thread's roots (a thread registered early, in a library constructor, saw
- * other outermost frames than main's): learn them, so the next walk ends
- * there. */
-static void learn_roots(uint64_t *roots, uintptr_t stop, const uintptr_t *ips, int n, int max)
+ * found ips[0..n). If stop is among the outermost frames and not a root yet,
+ * the thread's roots were taken somewhere else (a thread registered early,
+ * in a library constructor, saw other outermost frames than main's): take
+ * them again from here, so the next walk ends there. */
+static void learn_roots(struct unwind_root *roots, uintptr_t stop, const uintptr_t *ips, int n,
+                        int max)
 {
     if (n <= 0 || n >= max)
         return;
+    for (int i = 0; i < UNWIND_ROOTS; i++)
+        if (roots[i].ip == stop)
+            return; /* known (a recursive function at another depth) */
     for (int k = n - 1; k >= 0 && k >= n - UNWIND_ROOTS; k--)
         if (ips[k] == stop) {
-            for (int i = 0; i < UNWIND_ROOTS; i++)
-                roots[i] = i < n ? (uint64_t)ips[n - 1 - i] : 0;
+            unwind_roots(roots);
             return;
         }
 }
 
-int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi, uint64_t *roots)
+int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+                   struct unwind_root *roots)
 {
     uintptr_t stop = 0;
     int n;

@@ -10,6 +10,13 @@
 
 #define UNWIND_ROOTS 4
 
+/* One of a thread's outermost frames: the return address and the stack
+ * pointer of the frame it returns to (so a recursive function's return
+ * address, the same at every depth, matches only at the right depth). */
+struct unwind_root {
+    uint64_t ip, sp;
+};
+
 /* Finds the collector's own code, sets up libunwind's cache and, for the
  * frame-pointer walk, the table of executable ranges with, per module,
  * whether it keeps frame pointers. mode is enum core_unwind; AUTO walks frame
@@ -17,10 +24,11 @@
  * (CORE_UNWIND_FP or CORE_UNWIND_LIBUNWIND). Call once before tracking. */
 int unwind_init(int mode);
 
-/* The outermost return addresses of the calling thread (where main() or the
- * thread function was called from), for the walk to know a complete chain.
- * Fills roots[UNWIND_ROOTS] (zeros when unknown). Thread registration. */
-void unwind_roots(uint64_t roots[UNWIND_ROOTS]);
+/* The outermost frames of the calling thread (where main() or the thread
+ * function was called from), for the walk to know a complete chain. Fills
+ * roots[UNWIND_ROOTS], outermost first (zeros when unknown). Thread
+ * registration; slow (libunwind steps through the whole stack). */
+void unwind_roots(struct unwind_root roots[UNWIND_ROOTS]);
 
 /* Captures up to max return addresses of the calling thread, innermost first,
  * without the collector's own frames. stack_lo/hi bound the frame-pointer
@@ -29,7 +37,7 @@ void unwind_roots(uint64_t roots[UNWIND_ROOTS]);
  * Returns the count. No locks of ours, no allocation of ours (libunwind may
  * allocate: the caller holds the guard). */
 int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   uint64_t *roots);
+                   struct unwind_root *roots);
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
  * or unloaded since the last call (cheap when nothing changed). */
