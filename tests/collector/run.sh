@@ -235,6 +235,17 @@ if want alloc-preload; then
         expect alloc-preload "$W/alloc-preload.end.json" "${ALLOC_EXPECT[@]}"
 fi
 
+# nowhere to send the data: the collector turns itself off, the program runs unchanged
+if want no-output; then
+    env -u HEAPLINE_RECORD HEAPLINE_SOCKET=off LD_PRELOAD="$LIB" "$T/t_alloc" >"$W/no-output.log" 2>&1
+    rc=$?
+    if [ "$rc" = 0 ] && [ "$(wc -l <"$W/no-output.log")" -le 1 ]; then
+        pass no-output "exit 0, said: $(head -1 "$W/no-output.log" | cut -c1-80)"
+    else
+        fail no-output "exit $rc, output: $(head -3 "$W/no-output.log" | tr '\n' ' ')"
+    fi
+fi
+
 # record exits with the program's status
 if want record-status; then
     rec record-status -- sh -c 'exit 3'
