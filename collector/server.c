@@ -26,6 +26,7 @@
 #include "collect.h"
 #include "core.h"
 #include "decode.h"
+#include "fdid.h"
 #include "fds.h"
 #include "live.h"
 #include "ring.h"
@@ -47,6 +48,7 @@ extern void scan_job_free(struct scan_job *job) __attribute__((weak));
 
 struct client {
     int fd;
+    struct fdid id; /* what fd names: a program may dup2 over it */
     char *buf;
     size_t len, off, cap;
     int ticks_only;
@@ -56,6 +58,7 @@ struct client {
 };
 
 static int listen_fd = -1;
+static struct fdid listen_id;
 static char sock_path[108];
 static struct client *clients[SERVER_MAX_CLIENTS];
 static int n_clients;
@@ -157,6 +160,7 @@ int server_open(const char *path, int check, const char **why)
         return -1;
     }
     memcpy(sock_path, path, n + 1);
+    fdid_take(listen_fd, &listen_id);
     n_clients = 0;
     return 0;
 }
@@ -165,7 +169,8 @@ static void client_drop(int i)
 {
     struct client *c = clients[i];
 
-    fds_close(c->fd);
+    if (fdid_same(c->fd, &c->id))
+        fds_close(c->fd); /* else the number is the program's now: leave it */
     if (c->scan && scan_job_free)
         scan_job_free(c->scan);
     decode_free(&c->dec);
@@ -214,6 +219,10 @@ static void client_write(int i)
 {
     struct client *c = clients[i];
 
+    if (!fdid_same(c->fd, &c->id)) {
+        client_drop(i);
+        return;
+    }
     while (c->off < c->len) {
         ssize_t w = send(c->fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -251,6 +260,7 @@ static void accept_clients(void)
             continue;
         }
         c->fd = fds_adopt(fd);
+        fdid_take(c->fd, &c->id);
         decode_init(&c->dec);
         clients[n_clients++] = c;
         collect_attach_burst(burst_send, c);
@@ -467,10 +477,15 @@ static void client_requests(int i)
 {
     struct client *c = clients[i];
     char buf[65536];
-    ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    ssize_t r;
     struct wire_msg m;
     int rc;
 
+    if (!fdid_same(c->fd, &c->id)) {
+        client_drop(i);
+        return;
+    }
+    r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
         client_drop(i);
         return;
@@ -582,7 +597,7 @@ void server_poll(int timeout_ms, int wake_fd)
         }
         client_write(i);
     }
-    if (pfd[0].revents & POLLIN)
+    if ((pfd[0].revents & POLLIN) && fdid_same(listen_fd, &listen_id))
         accept_clients();
 }
 
