@@ -71,31 +71,33 @@ static void restore_at_exit(void)
     }
 }
 
-static const int64_t windows_ns[] = {1000000000LL, 10000000000LL, 60000000000LL, 0};
-static const char *windows_name[] = {"1s", "10s", "60s", "whole run"};
+/* growth windows: 0 is the visible range (what the timeline shows) */
+static const int64_t windows_ns[] = {0, 1000000000LL, 10000000000LL, 60000000000LL};
+static const char *windows_name[] = {"the visible window", "1s", "10s", "60s"};
 #define N_WINDOWS 4
 
 /* ---- figures ---- */
 
 static int64_t growth_window(const struct ui *ui)
 {
-    if (ui->mark >= 0) {
-        int64_t w = view_ctx_cursor_time(ui) - ui->mark;
-        return w > 0 ? w : 1;
-    }
-    return windows_ns[ui->window_idx];
+    int64_t c = view_ctx_cursor_time(ui), t0, t1;
+    if (ui->mark >= 0)
+        return c - ui->mark > 0 ? c - ui->mark : 1;
+    if (windows_ns[ui->window_idx])
+        return windows_ns[ui->window_idx];
+    view_ctx_visible(ui, &t0, &t1);
+    return c - t0 > 0 ? c - t0 : 1;
 }
 
 /* Recomputes the figures at the cursor and rebuilds the current screen. */
 static void requery(struct ui *ui)
 {
-    const struct model_summary *s = model_summary(ui->m);
     struct model_query q;
+    view_ctx_pan(ui);
     view_ctx_query(ui, &q);
     q.window = growth_window(ui);
     int cells = view_sites_spark_cells(ui);
-    q.spark_from = s->time_first;
-    q.spark_to = s->time_last > s->time_first ? s->time_last : s->time_first;
+    view_ctx_visible(ui, &q.spark_from, &q.spark_to);
     q.spark_points = (uint32_t)(cells * widget_spark_per_cell(ui->spark_mode));
     if (model_view_at(ui->m, &q, &ui->mv) < 0) {
         view_ctx_message(ui, "out of memory computing the figures");
@@ -149,6 +151,11 @@ static void draw_title(struct ui *ui)
                        : ui->at == VIEW_AT_PEAK ? "peak"
                                                 : "cursor";
     size_t e = 0;
+    if (ui->zoom_span > 0) {
+        char zs[32];
+        widget_fmt_time(zs, sizeof zs, ui->zoom_span);
+        e += (size_t)snprintf(extra + e, sizeof extra - e, " zoom %s", zs);
+    }
     if (ui->mark >= 0) {
         char mk[32];
         widget_fmt_time(mk, sizeof mk, ui->mark);
@@ -468,6 +475,35 @@ int ui_act_mark(struct ui *ui, int key)
         widget_fmt_time(t, sizeof t, ui->mark);
         view_ctx_message(ui, "growth counts from %s", t);
     }
+    return KEYS_REQUERY;
+}
+
+int ui_act_zoom_in(struct ui *ui, int key)
+{
+    int64_t t0, t1;
+    view_ctx_visible(ui, &t0, &t1);
+    int64_t span = (t1 - t0) / 2;
+    if (span < 10000000LL) { /* a tick */
+        view_ctx_message(ui, "zoomed in all the way");
+        return KEYS_REDRAW;
+    }
+    ui->zoom_span = span;
+    ui->zoom_t0 = view_ctx_cursor_time(ui) - span / 2; /* centred on the cursor */
+    view_ctx_pan(ui);
+    return KEYS_REQUERY;
+}
+
+int ui_act_zoom_out(struct ui *ui, int key)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    if (ui->zoom_span <= 0)
+        return KEYS_NONE;
+    ui->zoom_span *= 2;
+    if (ui->zoom_span >= s->time_last - s->time_first)
+        ui->zoom_span = 0; /* the whole run again */
+    else
+        ui->zoom_t0 = view_ctx_cursor_time(ui) - ui->zoom_span / 2;
+    view_ctx_pan(ui);
     return KEYS_REQUERY;
 }
 
@@ -796,7 +832,7 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     ui->src = src;
     ui->opt = opt;
     ui->mark = -1;
-    ui->window_idx = 1;
+    ui->window_idx = 0;
     ui->sites.sel_site = MODEL_NONE;
     ui->src_state = src ? source_state(src) : SOURCE_DONE;
 

@@ -43,6 +43,35 @@ int64_t view_ctx_cursor_time(const struct ui *ui)
     return ui->cursor;
 }
 
+void view_ctx_visible(const struct ui *ui, int64_t *t0, int64_t *t1)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    int64_t f = s->time_first, l = s->time_last > s->time_first ? s->time_last : s->time_first;
+    *t0 = f;
+    *t1 = l;
+    if (ui->zoom_span <= 0 || ui->zoom_span >= l - f)
+        return;
+    if (ui->at == VIEW_AT_FOLLOW) {
+        *t0 = l - ui->zoom_span;
+        return;
+    }
+    *t0 = ui->zoom_t0 < f ? f : ui->zoom_t0 > l - ui->zoom_span ? l - ui->zoom_span : ui->zoom_t0;
+    *t1 = *t0 + ui->zoom_span;
+}
+
+void view_ctx_pan(struct ui *ui)
+{
+    int64_t t0, t1, c = view_ctx_cursor_time(ui);
+    if (ui->zoom_span <= 0)
+        return;
+    view_ctx_visible(ui, &t0, &t1);
+    if (c < t0)
+        t0 = c;
+    else if (c > t1)
+        t0 = c - ui->zoom_span;
+    ui->zoom_t0 = t0;
+}
+
 int view_ctx_attr(const struct ui *ui, int pair)
 {
     if (ui->color)

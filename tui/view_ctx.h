@@ -139,6 +139,8 @@ struct ui {
     int at;                     /* enum view_at */
     int64_t cursor;             /* VIEW_AT_TIME */
     int64_t mark;               /* -1: none */
+    int64_t zoom_span;          /* the timeline shows this much time; 0: the whole run */
+    int64_t zoom_t0;            /* its start when zoomed (panned to keep the cursor in) */
     int window_idx;             /* growth window preset */
     int leaks, temporaries;     /* toggles */
 
@@ -188,6 +190,13 @@ void view_ctx_query(const struct ui *ui, struct model_query *q);
 
 /* The time the cursor stands at (resolved: follow -> latest, peak -> peak). */
 int64_t view_ctx_cursor_time(const struct ui *ui);
+
+/* The time range the timeline shows: the whole run, or the zoomed window
+ * (which ends at the latest time while following). */
+void view_ctx_visible(const struct ui *ui, int64_t *t0, int64_t *t1);
+
+/* Pans the zoomed window so the cursor stays inside it. */
+void view_ctx_pan(struct ui *ui);
 
 /* Curses attribute of a pair (A_NORMAL without colour, with fallbacks). */
 int view_ctx_attr(const struct ui *ui, int pair);
@@ -247,5 +256,7 @@ int ui_act_tree_expand(struct ui *ui, int key);
 int ui_act_tree_collapse(struct ui *ui, int key);
 int ui_act_tree_expand_all(struct ui *ui, int key);
 int ui_act_refs_dot(struct ui *ui, int key);
+int ui_act_zoom_in(struct ui *ui, int key);
+int ui_act_zoom_out(struct ui *ui, int key);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * view_header.c - the whole-run sparkline and the figures at the cursor.
  *
- * The graph always spans the whole run [time_first, time_last]; one column
- * is (time_last - time_first) / width, the step of the time cursor. The
+ * The graph spans the visible range (the whole run, or the zoomed window);
+ * one column is that range / width, the step of the time cursor. The
  * figures shown are the model_view totals of the cursor's query, the very
  * figures `heapline report --at` prints.
  */
@@ -33,9 +33,7 @@ int view_header_height(const struct ui *ui)
 
 static void run_span(const struct ui *ui, int64_t *t0, int64_t *t1)
 {
-    const struct model_summary *s = model_summary(ui->m);
-    *t0 = s->time_first;
-    *t1 = s->time_last > s->time_first ? s->time_last : s->time_first;
+    view_ctx_visible(ui, t0, t1);
 }
 
 int64_t view_header_step(const struct ui *ui)
@@ -154,6 +152,8 @@ static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
     view_ctx_put(y, 0, "", ui->cols, A_NORMAL);
     /* marker labels first (they may be overwritten by glyphs), then glyphs */
     for (uint32_t i = 0; i < nm; i++) {
+        if (mk[i].time < ui->graph_t0 || mk[i].time > ui->graph_t1)
+            continue;
         int c = col_of(mk[i].time, ui->graph_t0, ui->graph_t1, w);
         int len = (int)strlen(mk[i].label);
         int next = i + 1 < nm ? col_of(mk[i + 1].time, ui->graph_t0, ui->graph_t1, w) : w;
@@ -162,6 +162,8 @@ static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
     }
     view_ctx_put(y, GUTTER, line, w, view_ctx_attr(ui, VIEW_PAIR_MARKER));
     for (uint32_t i = 0; i < nm; i++) {
+        if (mk[i].time < ui->graph_t0 || mk[i].time > ui->graph_t1)
+            continue;
         int c = col_of(mk[i].time, ui->graph_t0, ui->graph_t1, w);
         view_ctx_put(y, GUTTER + c, ui->ascii ? "|" : "\u25c6", 1,
                      view_ctx_attr(ui, VIEW_PAIR_MARKER) | A_BOLD);
@@ -245,7 +247,9 @@ void view_header_draw(struct ui *ui, int y)
     if (np > 0)
         sample_max(ui, t0, t1, k, heap, rss);
 
-    int64_t hmax = (int64_t)s->peak_bytes, rmax = (int64_t)s->peak_rss;
+    /* the whole run scales to the peak; a zoomed window to its own highest */
+    int zoomed = t0 > s->time_first || t1 < s->time_last;
+    int64_t hmax = zoomed ? 0 : (int64_t)s->peak_bytes, rmax = zoomed ? 0 : (int64_t)s->peak_rss;
     for (int i = 0; i < k; i++) {
         if (heap[i] > hmax)
             hmax = heap[i];
@@ -253,7 +257,9 @@ void view_header_draw(struct ui *ui, int y)
             rmax = rss[i];
     }
     int cursor_col = np ? col_of(view_ctx_cursor_time(ui), t0, t1, ui->graph_w) : -1;
-    int peak_col = np && s->peak_bytes ? col_of(s->peak_time, t0, t1, ui->graph_w) : -1;
+    int peak_col = np && s->peak_bytes && s->peak_time >= t0 && s->peak_time <= t1
+                       ? col_of(s->peak_time, t0, t1, ui->graph_w)
+                       : -1;
     /* the peak column shows the peak itself even when sampling missed it */
     if (peak_col >= 0) {
         int64_t *pk = &heap[peak_col * per + (per - 1)];

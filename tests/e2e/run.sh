@@ -120,7 +120,7 @@ python3 -c "import sys; sys.exit(0 if float('${T2%s}') > float('${T1%s}') else 1
 for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do e2e_keys Right; done
 # keys are handled in order: once w's message shows, every Right has landed
 e2e_keys w
-e2e_wait_for "growth over 60s"
+e2e_wait_for "growth over 1s"
 T3=$(e2e_cursor_time)
 report t3 "${T3%s}"
 e2e_assert_screen "heap $(human "$(json t3 'd["live_bytes"]')") "
@@ -133,6 +133,12 @@ e2e_wait_for "[peak]"
 e2e_assert_screen "heap $(human "$PEAK") "
 e2e_assert_screen "temp_alloc"
 pass "End, p: the peak's heap equals report --at peak"
+e2e_keys z
+e2e_wait_re "zoom [0-9.]+s t="
+e2e_assert_screen "heap $(human "$PEAK") "   # zooming keeps the cursor's state
+e2e_keys Z
+e2e_wait_gone "zoom "
+pass "z / Z zoom the timeline around the cursor and back"
 e2e_keys n
 e2e_wait_for "marker: spike-freed"
 e2e_keys N N
@@ -228,7 +234,7 @@ e2e_keys Home
 e2e_wait_for "[cursor]"
 for _ in $(seq 1 40); do e2e_keys Right; done
 e2e_keys w
-e2e_wait_for "growth over 60s"
+e2e_wait_for "growth over 1s"
 T4=$(e2e_cursor_time)
 report t4 "${T4%s}"
 e2e_wait_for "($(exact "$(json t4 'd["live_bytes"]')") B)"

@@ -32,7 +32,8 @@ static void test_lookup(void **state)
     /* keys of one screen do nothing on another */
     assert_null(keys_lookup(KEYS_SITES, 'b'));
     assert_null(keys_lookup(KEYS_TREE, '/'));
-    assert_null(keys_lookup(KEYS_SITES, 'Z'));
+    assert_null(keys_lookup(KEYS_SITES, 'Q'));
+    assert_ptr_equal(keys_lookup(KEYS_TREE, 'z')->action, ui_act_zoom_in);
 }
 
 static void test_no_duplicates(void **state)
