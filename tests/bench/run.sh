@@ -9,7 +9,7 @@
 #     timeout, and said so when it does not), else on the largest run it
 #     survives; its compressed trace size per call.
 #  3. collector memory per live allocation (churn --live: 100k and 1M blocks).
-#  4. tests/bench/scan_bench.c, if present (backreference scan speed).
+#  4. the backreference scan: tests/bench/scan.sh (its engineer's), else scan_bench.c.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3),
@@ -208,7 +208,10 @@ fi
 echo
 
 # ---- 4. backreference scan ----
-if [ -f tests/bench/scan_bench.c ]; then
+if [ -x tests/bench/scan.sh ] || [ -f tests/bench/scan.sh ]; then
+    echo "backreference scan (tests/bench/scan.sh):"
+    BUILD=$BUILD bash tests/bench/scan.sh 2>&1 | sed 's/^/  /'
+elif [ -f tests/bench/scan_bench.c ]; then
     echo "backreference scan (tests/bench/scan_bench.c):"
     SCAN_SRC=$(ls collector/scan*.c 2>/dev/null | tr '\n' ' ')
     # shellcheck disable=SC2086
