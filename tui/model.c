@@ -490,11 +490,16 @@ static uint32_t site_get(struct model *m, const struct model_frame *f)
     return id;
 }
 
-/* The site of a defined stack, computed at first use. */
+/* The site of a defined stack, computed at first use: the first frame from the
+ * leaf that is not allocator plumbing and has a name. Static functions of a
+ * stripped library have no name (sqlite3's allocator wrappers, say): the site
+ * is then the first named caller (sqlite3_prepare_v2), which tells a user more
+ * than an address. Without any named frame, the first non-plumbing frame; without
+ * that, the leaf. */
 static uint32_t stack_site(struct model *m, uint32_t stack)
 {
     struct stack_node *n;
-    uint32_t s, pick = MODEL_NONE, leaf_frame = MODEL_NONE;
+    uint32_t s, pick = MODEL_NONE, unnamed = MODEL_NONE, leaf_frame = MODEL_NONE;
 
     if (stack >= m->n_nodes || !m->nodes[stack].defined)
         stack = 0;
@@ -506,11 +511,17 @@ static uint32_t stack_site(struct model *m, uint32_t stack)
 
         if (leaf_frame == MODEL_NONE)
             leaf_frame = m->nodes[s].frame;
-        if (!frame_is_plumbing(f)) {
+        if (frame_is_plumbing(f))
+            continue;
+        if (*f->function) {
             pick = m->nodes[s].frame;
             break;
         }
+        if (unnamed == MODEL_NONE)
+            unnamed = m->nodes[s].frame;
     }
+    if (pick == MODEL_NONE)
+        pick = unnamed;
     if (pick == MODEL_NONE)
         pick = leaf_frame;
     if (pick == MODEL_NONE)
