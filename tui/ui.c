@@ -496,10 +496,13 @@ int ui_act_zoom_in(struct ui *ui, int key)
 int ui_act_zoom_out(struct ui *ui, int key)
 {
     const struct model_summary *s = model_summary(ui->m);
+    int64_t full = s->time_last - s->time_first;
+
     if (ui->zoom_span <= 0)
         return KEYS_NONE;
     ui->zoom_span *= 2;
-    if (ui->zoom_span >= s->time_last - s->time_first)
+    /* zoom-in halved an integer span: doubling it back may fall a nanosecond short */
+    if (ui->zoom_span >= full - full / 64)
         ui->zoom_span = 0; /* the whole run again */
     else
         ui->zoom_t0 = view_ctx_cursor_time(ui) - ui->zoom_span / 2;
