@@ -22,7 +22,7 @@
  * the batch's base time, which is in nanoseconds), so an event's time is
  * base_time + 1000 * (sum of dt so far): events have microsecond resolution
  * relative to their batch. Addresses are known to the collector only: ask
- * with WIRE_REQ_OBJECTS. A typical event is 3 to 6 bytes before the record
+ * with WIRE_REQ_OBJECTS. A typical event is 3 to 8 bytes before the record
  * file's zstd layer.
  *
  * Messages (-> collector to client, <- client to collector):
