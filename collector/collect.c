@@ -422,8 +422,12 @@ static void apply(const struct staged *s)
         EMIT(K_DEF, 0, encode_marker(b, ev->time, tags_string(ev->addr)));
         return;
     }
-    if (normalise_apply(ev, s->thread, &norm_ops, &C.nt, &C.ns) < 0)
+    int r = normalise_apply(ev, s->thread, &norm_ops, &C.nt, &C.ns);
+
+    if (r == -1)
         core_disable("cannot grow the live-allocation table");
+    else if (r < 0)
+        core_disable("a block lies above 2^48 (not supported)");
 }
 
 /* ---- drain and merge ---- */
@@ -762,7 +766,7 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
         n = sites_absolute(C.sites_buf, SITES_CHUNK, &cursor);
         if (n || first) {
             b = collect_scratch();
-            if (encode_snapshot(b, &t, C.sites_buf, n) == 0)
+            if (encode_snapshot(b, &t, C.sites_buf, n, C.nt.seq) == 0)
                 send(arg, b->data, b->len);
         }
         first = 0;

@@ -53,7 +53,7 @@ static inline size_t home(uint64_t addr, size_t cap)
 
 struct live_entry *live_find(uint64_t addr)
 {
-    if (!live_tab || !addr)
+    if (!live_tab || !addr || addr >> LIVE_ADDR_BITS)
         return NULL;
     for (size_t i = home(addr, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
         if (live_tab[i].addr == addr)

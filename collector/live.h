@@ -1,11 +1,17 @@
 /*
  * live.h - the exact table of live allocations (address -> size, stack, time,
- * thread, tag), owned by the collector thread.
+ * allocation sequence number, thread, tag), owned by the collector thread.
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
  * memory: 32-byte entries kept between 0.45 and 3/4 full (see live.c), so the
  * table costs 43 to 71 bytes per live block. Only the collector thread reads or writes it; a
  * fork()ed scan child may walk it with live_foreach (no allocation, no lock).
+ *
+ * An entry packs 256 bits: addresses and sizes take 48 bits (Linux hands a
+ * program addresses above 2^48 only when it asks for them with an mmap hint;
+ * such a block is refused and tracking stops, see normalise.c), the time 56
+ * bits of nanoseconds (2.28 years from the collector's start), the sequence
+ * number its 40 wire bits (wire.h), stack, thread and tag their wire bounds.
  */
 #ifndef HEAPLINE_LIVE_H
 #define HEAPLINE_LIVE_H
@@ -13,14 +19,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LIVE_ADDR_BITS 48
+#define LIVE_TIME_BITS 56
+
 struct live_entry {
-    uint64_t addr; /* 0: empty slot */
-    uint64_t size;
-    int64_t time;
-    uint64_t stack : 24;  /* < TRIE_MAX_NODES */
-    uint64_t thread : 24; /* <= WIRE_MAX_THREAD_ID */
-    uint64_t tag : 16;    /* <= WIRE_MAX_TAG_ID */
-};
+    uint64_t addr : LIVE_ADDR_BITS; /* 0: empty slot */
+    uint64_t tag : 16;              /* <= WIRE_MAX_TAG_ID */
+    uint64_t size : LIVE_ADDR_BITS;
+    uint64_t time : LIVE_TIME_BITS; /* ns since the collector started */
+    uint64_t seq : 40;              /* allocation sequence number, mod 2^WIRE_SEQ_BITS */
+    uint64_t stack : 24;            /* < TRIE_MAX_NODES */
+    uint64_t thread : 24;           /* <= WIRE_MAX_THREAD_ID */
+} __attribute__((packed, aligned(8)));
+
+_Static_assert(sizeof(struct live_entry) == 32, "a live entry is 32 bytes");
+
+/* Whether a block fits an entry (its address and size within LIVE_ADDR_BITS). */
+static inline int live_fits(uint64_t addr, uint64_t size)
+{
+    return (addr >> LIVE_ADDR_BITS) == 0 && (size >> LIVE_ADDR_BITS) == 0;
+}
 
 int live_init(void);
 void live_reset(void);

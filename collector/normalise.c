@@ -12,6 +12,11 @@
  * older than the live incarnation is that straggler, dropped. A REALLOC
  * carries both the time before the call (for its old block) and after (for
  * its new one).
+ *
+ * The stream names blocks by allocation sequence number, not address (wire.h):
+ * each emitted ALLOC or REALLOC takes t->seq + 1, kept in its live entry, and
+ * a FREE or a REALLOC's old block is sent as back = t->seq - its seq, both
+ * taken before the event's own allocation.
  */
 #include "normalise.h"
 
@@ -25,18 +30,24 @@ static void note_alloc(struct normalise_totals *t, const struct normalise_ops *o
     t->heap_blocks++;
     t->allocations++;
     t->bytes_allocated += size;
+    t->seq++;
     if (t->heap_bytes > t->peak)
         t->peak = t->heap_bytes;
     sites_alloc(stack, size);
     ops->stack(ops->arg, stack);
 }
 
-static void note_free(struct normalise_totals *t, const struct live_entry *e)
+/* Releases e (a pointer from live_find()) and returns its back. */
+static uint64_t release(struct normalise_totals *t, struct live_entry *e)
 {
+    uint64_t back = (t->seq - e->seq) & WIRE_SEQ_MASK;
+
     t->heap_bytes -= e->size;
     t->heap_blocks--;
     t->frees++;
     sites_free((uint32_t)e->stack, e->size);
+    live_remove(e);
+    return back;
 }
 
 /* An older incarnation of addr still in the table is released now. */
@@ -46,19 +57,29 @@ static void evict(uint64_t addr, int64_t time, const struct normalise_ops *ops,
     struct live_entry *e = live_find(addr);
 
     if (e) {
-        struct wire_event w = {.op = WIRE_OP_FREE, .time = time, .addr = addr};
+        struct wire_event w = {.op = WIRE_OP_FREE, .time = time};
 
         st->evicted++;
-        note_free(t, e);
-        live_remove(e);
+        w.back = release(t, e);
         ops->event(ops->arg, &w);
     }
 }
 
-static int insert(const struct ring_event *ev, uint32_t thread)
+/* Enters the block of ev with the next sequence number; note_alloc() then
+ * takes that number. Returns 0, -1 (the table cannot grow) or -2 (the block
+ * does not fit an entry). */
+static int insert(const struct ring_event *ev, uint32_t thread, const struct normalise_totals *t)
 {
-    struct live_entry e = {ev->addr, ev->size, ev->time, ev->stack, thread & 0xffffff, ev->tag};
+    struct live_entry e = {.addr = ev->addr,
+                           .tag = ev->tag,
+                           .size = ev->size,
+                           .time = (uint64_t)ev->time,
+                           .seq = (t->seq + 1) & WIRE_SEQ_MASK,
+                           .stack = ev->stack,
+                           .thread = thread & 0xffffff};
 
+    if (!live_fits(ev->addr, ev->size))
+        return -2;
     return live_insert(&e);
 }
 
@@ -66,16 +87,16 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
                     struct normalise_totals *t, struct normalise_stats *st)
 {
     struct live_entry *e;
-    struct wire_event w = {.time = ev->time, .addr = ev->addr, .size = ev->size,
-                           .stack = ev->stack};
+    struct wire_event w = {.time = ev->time, .size = ev->size, .stack = ev->stack};
+    int r;
 
     st->events++;
     switch (ev->op) {
     case RING_ALLOC:
         ops->context(ops->arg, thread, ev->tag, 1, ev->time);
         evict(ev->addr, ev->time, ops, t, st);
-        if (insert(ev, thread) < 0)
-            return -1;
+        if ((r = insert(ev, thread, t)) < 0)
+            return r;
         note_alloc(t, ops, ev->stack, ev->size);
         w.op = WIRE_OP_ALLOC;
         ops->event(ops->arg, &w);
@@ -86,14 +107,13 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
             st->unknown_frees++;
             return 0;
         }
-        if (e->time > ev->time) {
+        if ((int64_t)e->time > ev->time) {
             st->stragglers++;
             return 0;
         }
         ops->context(ops->arg, thread, 0, 0, ev->time);
-        note_free(t, e);
-        live_remove(e);
-        w = (struct wire_event){.op = WIRE_OP_FREE, .time = ev->time, .addr = ev->addr};
+        w = (struct wire_event){.op = WIRE_OP_FREE, .time = ev->time};
+        w.back = release(t, e);
         ops->event(ops->arg, &w);
         return 0;
     case RING_REALLOC: {
@@ -102,20 +122,18 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
 
         ops->context(ops->arg, thread, ev->tag, 1, ev->time);
         e = live_find(ev->old_addr);
-        old_live = e && e->time <= t0; /* else: unknown, or already evicted */
+        old_live = e && (int64_t)e->time <= t0; /* else: unknown, or already evicted */
         if (ev->addr != ev->old_addr || !old_live)
             evict(ev->addr, ev->time, ops, t, st);
         if (old_live) {
             e = live_find(ev->old_addr); /* evict() may have moved it */
-            note_free(t, e);
-            live_remove(e);
             w.op = WIRE_OP_REALLOC;
-            w.old_addr = ev->old_addr;
+            w.back = release(t, e);
         } else {
             w.op = WIRE_OP_ALLOC;
         }
-        if (insert(ev, thread) < 0)
-            return -1;
+        if ((r = insert(ev, thread, t)) < 0)
+            return r;
         note_alloc(t, ops, ev->stack, ev->size);
         ops->event(ops->arg, &w);
         return 0;

@@ -6,7 +6,8 @@
  * threads arrive: every FREE and every REALLOC's old block is a block live in
  * the stream; no address is allocated twice without a FREE in between; frees
  * of blocks never seen (allocated before tracking, by the bootstrap arena)
- * are dropped. Collector thread only.
+ * are dropped. Blocks are named by allocation sequence number (wire.h): the
+ * events carry back, not addresses. Collector thread only.
  */
 #ifndef HEAPLINE_NORMALISE_H
 #define HEAPLINE_NORMALISE_H
@@ -18,6 +19,7 @@
 
 struct normalise_totals {
     uint64_t heap_bytes, heap_blocks, allocations, frees, bytes_allocated, peak;
+    uint64_t seq; /* allocation sequence number of the last ALLOC/REALLOC emitted, 0 none */
 };
 
 struct normalise_stats {
@@ -40,8 +42,9 @@ struct normalise_ops {
 /* The most wire events (context entries included) one call can produce. */
 #define NORMALISE_MAX_OUT 5
 
-/* Applies one ALLOC, FREE or REALLOC of the given thread. Returns 0, or -1
- * when the live table cannot grow (the caller turns tracking off). */
+/* Applies one ALLOC, FREE or REALLOC of the given thread. Returns 0, -1 when
+ * the live table cannot grow, or -2 when a block's address or size passes
+ * LIVE_ADDR_BITS (live.h); on either the caller turns tracking off. */
 int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct normalise_ops *ops,
                     struct normalise_totals *t, struct normalise_stats *st);
 

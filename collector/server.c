@@ -337,8 +337,9 @@ static void obj_cb(void *arg, const struct live_entry *e)
         c->out = p;
         c->cap = cap;
     }
-    c->out[c->n++] = (struct wire_object){e->addr, e->size, (uint32_t)e->stack, e->time,
-                                          (uint32_t)e->thread, (uint32_t)e->tag};
+    c->out[c->n++] = (struct wire_object){e->addr,           e->size,          (uint32_t)e->stack,
+                                          (int64_t)e->time,  (uint32_t)e->thread,
+                                          (uint32_t)e->tag, e->seq};
 }
 
 static int cmp_obj(const void *a, const void *b)

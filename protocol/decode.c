@@ -222,7 +222,7 @@ static int parse_response(const msgpack_object *e, uint32_t n, const msgpack_obj
     switch (m->u.response.kind) {
     case WIRE_REQ_OBJECTS:
         if (n < 6 || get_u64(&e[4], &m->u.response.total) ||
-            get_list(&e[5], 6, &m->u.response.objects))
+            get_list(&e[5], 7, &m->u.response.objects))
             return WIRE_ECORRUPT;
         return 0;
     case WIRE_REQ_READ:
@@ -237,7 +237,7 @@ static int parse_response(const msgpack_object *e, uint32_t n, const msgpack_obj
     }
 }
 
-static int parse_state(const msgpack_object *e, struct wire_msg *m)
+static int parse_state(const msgpack_object *e, uint32_t n, struct wire_msg *m)
 {
     struct wire_totals *t = &m->u.state.totals;
     int r = 0;
@@ -250,6 +250,10 @@ static int parse_state(const msgpack_object *e, struct wire_msg *m)
     r |= get_u64(&e[6], &t->frees);
     r |= get_u64(&e[7], &t->bytes_allocated);
     r |= get_list(&e[8], 5, &m->u.state.sites);
+    m->u.state.seq = 0;
+    if (m->type == WIRE_SNAPSHOT && n >= 10 &&
+        (get_u64(&e[9], &m->u.state.seq) || m->u.state.seq > WIRE_SEQ_MASK))
+        r = WIRE_ECORRUPT;
     return r ? WIRE_ECORRUPT : 0;
 }
 
@@ -326,7 +330,7 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         break;
     case WIRE_TICK:
     case WIRE_SNAPSHOT:
-        r |= parse_state(e, m);
+        r |= parse_state(e, n, m);
         break;
     case WIRE_HISTORY:
         r |= get_list(&e[1], 4, &m->u.history);
@@ -450,8 +454,21 @@ void decode_events_begin(struct events_iter *it, const struct wire_msg *m)
 {
     it->ops = m->u.events.ops;
     it->i = 0;
-    it->time = m->u.events.base_time;
-    it->addr = 0;
+    it->base = m->u.events.base_time;
+    it->us = 0;
+}
+
+/* Adds a microsecond delta; refuses a time beyond what int64 nanoseconds
+ * hold (hostile input). */
+static int add_micros(struct events_iter *it, int64_t dt, int64_t *time)
+{
+    int64_t us, ns;
+
+    if (__builtin_add_overflow(it->us, dt, &us) || __builtin_mul_overflow(us, 1000, &ns) ||
+        __builtin_add_overflow(it->base, ns, time))
+        return WIRE_ECORRUPT;
+    it->us = us;
+    return 0;
 }
 
 int decode_events_next(struct events_iter *it, struct wire_event *ev)
@@ -459,7 +476,7 @@ int decode_events_next(struct events_iter *it, struct wire_event *ev)
     const msgpack_object *x = it->ops.items + it->i;
     uint32_t left = it->ops.n - it->i;
     uint32_t op;
-    int64_t dt, da, da2;
+    int64_t dt;
 
     if (left == 0)
         return 0;
@@ -469,34 +486,23 @@ int decode_events_next(struct events_iter *it, struct wire_event *ev)
     ev->op = (uint8_t)op;
     switch (op) {
     case WIRE_OP_ALLOC:
-        if (left < 5 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            get_u64(&x[3], &ev->size) || get_i64(&x[4], &da))
+        if (left < 4 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
+            get_u64(&x[3], &ev->size) || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
-        it->time += dt;
-        it->addr += (uint64_t)da;
-        ev->time = it->time;
-        ev->addr = it->addr;
-        it->i += 5;
+        it->i += 4;
         return 1;
     case WIRE_OP_FREE:
-        if (left < 3 || get_i64(&x[1], &dt) || get_i64(&x[2], &da))
+        if (left < 3 || get_i64(&x[1], &dt) || get_u64(&x[2], &ev->back) ||
+            ev->back > WIRE_SEQ_MASK || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
-        it->time += dt;
-        it->addr += (uint64_t)da;
-        ev->time = it->time;
-        ev->addr = it->addr;
         it->i += 3;
         return 1;
     case WIRE_OP_REALLOC:
-        if (left < 6 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            get_u64(&x[3], &ev->size) || get_i64(&x[4], &da) || get_i64(&x[5], &da2))
+        if (left < 5 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
+            get_u64(&x[3], &ev->size) || get_u64(&x[4], &ev->back) ||
+            ev->back > WIRE_SEQ_MASK || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
-        it->time += dt;
-        ev->old_addr = it->addr + (uint64_t)da;
-        ev->addr = ev->old_addr + (uint64_t)da2;
-        it->addr = ev->addr;
-        ev->time = it->time;
-        it->i += 6;
+        it->i += 5;
         return 1;
     case WIRE_OP_THREAD:
         if (left < 2 || get_u32(&x[1], WIRE_MAX_THREAD_ID, &ev->id))
@@ -546,11 +552,12 @@ int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history
 
 int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *o)
 {
-    const msgpack_object *x = l->items + 6 * i;
+    const msgpack_object *x = l->items + 7 * i;
 
-    if (6 * (uint64_t)i + 6 > l->n || get_u64(&x[0], &o->addr) || get_u64(&x[1], &o->size) ||
+    if (7 * (uint64_t)i + 7 > l->n || get_u64(&x[0], &o->addr) || get_u64(&x[1], &o->size) ||
         get_u32(&x[2], WIRE_MAX_STACK_ID, &o->stack) || get_i64(&x[3], &o->time) ||
-        get_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) || get_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag))
+        get_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) || get_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag) ||
+        get_u64(&x[6], &o->seq) || o->seq > WIRE_SEQ_MASK)
         return WIRE_ECORRUPT;
     return 1;
 }

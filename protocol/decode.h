@@ -72,6 +72,7 @@ struct wire_msg {
         struct {
             struct wire_totals totals;
             struct wire_list sites; /* quintuples, see struct wire_site */
+            uint64_t seq;           /* SNAPSHOT: last allocation seq (0 when absent) */
         } state;                    /* TICK and SNAPSHOT */
         struct wire_list history;   /* quadruples, see struct wire_history_row */
         struct {
@@ -87,7 +88,7 @@ struct wire_msg {
             struct wire_str message;   /* when status != 0 */
             uint64_t addr, size, total;
             struct wire_str bytes;     /* READ */
-            struct wire_list objects;  /* OBJECTS: sextuples, see struct wire_object */
+            struct wire_list objects;  /* OBJECTS: septuples, see struct wire_object */
             const msgpack_object *raw; /* the whole message, for other payloads */
         } response;
         uint64_t missed;
@@ -128,12 +129,14 @@ int decode_next(struct decode *d, struct wire_msg *m);
 int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m, size_t *used);
 
 /* Iterators over validated lists. Each returns 1 with the item, 0 at the end,
- * or WIRE_ECORRUPT (the list is malformed at that point). */
+ * or WIRE_ECORRUPT (the list is malformed at that point). Events come out
+ * with absolute nanosecond times (microsecond resolution) and back as sent
+ * (< 2^WIRE_SEQ_BITS); numbering the allocations is the reader's job. */
 struct events_iter {
     struct wire_list ops;
     uint32_t i;
-    int64_t time;
-    uint64_t addr;
+    int64_t base;
+    int64_t us; /* microseconds from base of the last event */
 };
 void decode_events_begin(struct events_iter *it, const struct wire_msg *m);
 int decode_events_next(struct events_iter *it, struct wire_event *ev);

@@ -33,8 +33,8 @@ void encode_init(struct encode_buf *b, char *mem, size_t cap)
 
 size_t encode_events_bound(size_t n)
 {
-    /* header + base time, then at most 1 + 6 * 9 bytes an event */
-    return 16 + n * 55;
+    /* header + base time, then at most 1 + 4 * 9 bytes an event */
+    return 16 + n * 37;
 }
 
 static void pack_str(msgpack_packer *pk, const char *s)
@@ -174,22 +174,30 @@ static size_t op_items(int op)
 {
     switch (op) {
     case WIRE_OP_ALLOC:
-        return 5;
+        return 4;
     case WIRE_OP_FREE:
         return 3;
     case WIRE_OP_REALLOC:
-        return 6;
+        return 5;
     default:
         return 2; /* THREAD, TAG */
     }
+}
+
+/* Whole microseconds from base to t, rounded down (also below base), so the
+ * decoded times keep the events' order. */
+static int64_t micros(int64_t t, int64_t base)
+{
+    int64_t d = t - base;
+
+    return d >= 0 ? d / 1000 : -((999 - d) / 1000);
 }
 
 int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n)
 {
     msgpack_packer pk;
     size_t items = 0;
-    int64_t t = base_time;
-    uint64_t a = 0;
+    int64_t us = 0; /* the previous event's time, microseconds from base_time */
     size_t mark;
 
     for (size_t i = 0; i < n; i++)
@@ -199,31 +207,22 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
     msgpack_pack_array(&pk, items);
     for (size_t i = 0; i < n && !b->overflow; i++) {
         const struct wire_event *e = &ev[i];
+        int64_t t;
 
         msgpack_pack_int(&pk, e->op);
         switch (e->op) {
         case WIRE_OP_ALLOC:
-            msgpack_pack_int64(&pk, e->time - t);
-            msgpack_pack_uint32(&pk, e->stack);
-            msgpack_pack_uint64(&pk, e->size);
-            msgpack_pack_int64(&pk, (int64_t)(e->addr - a));
-            t = e->time;
-            a = e->addr;
-            break;
         case WIRE_OP_FREE:
-            msgpack_pack_int64(&pk, e->time - t);
-            msgpack_pack_int64(&pk, (int64_t)(e->addr - a));
-            t = e->time;
-            a = e->addr;
-            break;
         case WIRE_OP_REALLOC:
-            msgpack_pack_int64(&pk, e->time - t);
-            msgpack_pack_uint32(&pk, e->stack);
-            msgpack_pack_uint64(&pk, e->size);
-            msgpack_pack_int64(&pk, (int64_t)(e->old_addr - a));
-            msgpack_pack_int64(&pk, (int64_t)(e->addr - e->old_addr));
-            t = e->time;
-            a = e->addr;
+            t = micros(e->time, base_time);
+            msgpack_pack_int64(&pk, t - us);
+            us = t;
+            if (e->op != WIRE_OP_FREE) {
+                msgpack_pack_uint32(&pk, e->stack);
+                msgpack_pack_uint64(&pk, e->size);
+            }
+            if (e->op != WIRE_OP_ALLOC)
+                msgpack_pack_uint64(&pk, e->back & WIRE_SEQ_MASK);
             break;
         default:
             msgpack_pack_uint32(&pk, e->id);
@@ -233,11 +232,12 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
     return finish(b, mark);
 }
 
+/* TICK: 9 elements; SNAPSHOT: 10, the last the allocation sequence number. */
 static int encode_state(struct encode_buf *b, int type, const struct wire_totals *t,
-                        const struct wire_site *d, size_t n)
+                        const struct wire_site *d, size_t n, uint64_t seq)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 9, type);
+    size_t mark = begin(b, &pk, type == WIRE_SNAPSHOT ? 10 : 9, type);
 
     msgpack_pack_int64(&pk, t->time);
     msgpack_pack_uint64(&pk, t->heap_bytes);
@@ -254,19 +254,21 @@ static int encode_state(struct encode_buf *b, int type, const struct wire_totals
         msgpack_pack_uint64(&pk, d[i].allocations);
         msgpack_pack_uint64(&pk, d[i].bytes_allocated);
     }
+    if (type == WIRE_SNAPSHOT)
+        msgpack_pack_uint64(&pk, seq & WIRE_SEQ_MASK);
     return finish(b, mark);
 }
 
 int encode_tick(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *d,
                 size_t n)
 {
-    return encode_state(b, WIRE_TICK, t, d, n);
+    return encode_state(b, WIRE_TICK, t, d, n, 0);
 }
 
 int encode_snapshot(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *s,
-                    size_t n)
+                    size_t n, uint64_t seq)
 {
-    return encode_state(b, WIRE_SNAPSHOT, t, s, n);
+    return encode_state(b, WIRE_SNAPSHOT, t, s, n, seq);
 }
 
 int encode_history(struct encode_buf *b, const struct wire_history_row *rows, size_t n)
@@ -376,7 +378,7 @@ int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire
     msgpack_pack_int32(&pk, 0);
     msgpack_pack_int(&pk, WIRE_REQ_OBJECTS);
     msgpack_pack_uint64(&pk, total);
-    msgpack_pack_array(&pk, n * 6);
+    msgpack_pack_array(&pk, n * 7);
     for (size_t i = 0; i < n && !b->overflow; i++) {
         msgpack_pack_uint64(&pk, o[i].addr);
         msgpack_pack_uint64(&pk, o[i].size);
@@ -384,6 +386,7 @@ int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire
         msgpack_pack_int64(&pk, o[i].time);
         msgpack_pack_uint32(&pk, o[i].thread);
         msgpack_pack_uint32(&pk, o[i].tag);
+        msgpack_pack_uint64(&pk, o[i].seq & WIRE_SEQ_MASK);
     }
     return finish(b, mark);
 }

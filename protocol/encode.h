@@ -21,15 +21,16 @@ struct encode_buf {
     int overflow; /* set by the packer callback when data would pass cap */
 };
 
-/* One allocation event as the collector sees it (absolute values). */
+/* One allocation event as the collector sees it (absolute time). The
+ * encoder is stateless: the caller numbers the allocations and fills back
+ * (wire.h, "Compactness"). */
 struct wire_event {
-    uint8_t op;        /* enum wire_op */
-    uint32_t stack;    /* ALLOC, REALLOC */
-    uint32_t id;       /* THREAD: thread id; TAG: tag id */
-    int64_t time;      /* ALLOC, FREE, REALLOC */
-    uint64_t size;     /* ALLOC, REALLOC */
-    uint64_t addr;     /* ALLOC, FREE: the block; REALLOC: the new block */
-    uint64_t old_addr; /* REALLOC: the old block */
+    uint8_t op;    /* enum wire_op */
+    uint32_t stack; /* ALLOC, REALLOC */
+    uint32_t id;    /* THREAD: thread id; TAG: tag id */
+    int64_t time;   /* ALLOC, FREE, REALLOC: nanoseconds (sent as microseconds) */
+    uint64_t size;  /* ALLOC, REALLOC */
+    uint64_t back;  /* FREE: the block; REALLOC: the old block (< 2^WIRE_SEQ_BITS) */
 };
 
 struct wire_stack_node {
@@ -101,8 +102,9 @@ int encode_marker(struct encode_buf *b, int64_t time, const char *label);
 int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n);
 int encode_tick(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *d,
                 size_t n);
+/* seq: the last allocation sequence number emitted (wire.h), 0 none. */
 int encode_snapshot(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *s,
-                    size_t n);
+                    size_t n, uint64_t seq);
 int encode_history(struct encode_buf *b, const struct wire_history_row *rows, size_t n);
 int encode_missed(struct encode_buf *b, uint64_t missed);
 int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status);
@@ -126,6 +128,7 @@ struct wire_object {
     int64_t time;
     uint32_t thread;
     uint32_t tag;
+    uint64_t seq; /* allocation sequence number (wire.h), matches the events */
 };
 int encode_resp_error(struct encode_buf *b, uint32_t req_id, int32_t status, const char *msg);
 int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire_object *o,

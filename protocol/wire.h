@@ -7,10 +7,23 @@
  * renumbered and fields are never reordered.
  *
  * Compactness: allocation events travel in batches (WIRE_EVENTS) as one flat
- * msgpack array of small integers. Inside a batch times and addresses are
- * deltas from the previous event of the same batch (the first from the
- * batch's base time and from 0), so a typical event is 5 to 9 bytes before
- * the record file's zstd layer.
+ * msgpack array of small integers, and carry no addresses. Every ALLOC and
+ * every REALLOC (its new block) takes the next number of the process's
+ * allocation sequence, seq: 1 for the first allocation the collector emits
+ * (a fork child starts its own at 1), counted in the order of the stream. A
+ * FREE (and a REALLOC's old block) names its block by back = seq_now -
+ * seq_of_the_block, where seq_now is the seq of the last allocation before
+ * this event (the block allocated just before has back 0). Both sides compute
+ * seq and back mod 2^40: a block still live 2^40 allocations later cannot be
+ * told apart and is not supported. A record file starts at seq 0; a client
+ * that attaches mid-run learns seq_now from SNAPSHOT, and a back reaching
+ * before it names a block allocated before the attach. Inside a batch, times
+ * are microsecond deltas from the previous event of the batch (the first from
+ * the batch's base time, which is in nanoseconds), so an event's time is
+ * base_time + 1000 * (sum of dt so far): events have microsecond resolution
+ * relative to their batch. Addresses are known to the collector only: ask
+ * with WIRE_REQ_OBJECTS. A typical event is 3 to 8 bytes before the record
+ * file's zstd layer.
  *
  * Messages (-> collector to client, <- client to collector):
  *
@@ -25,8 +38,9 @@
  *  -> TICK     [9, time, heap_bytes, heap_blocks, rss, allocations, frees, bytes_allocated,
  *               [stack_id, d_live_bytes, d_live_blocks, d_allocations, d_bytes_allocated, ...]]
  *  -> SNAPSHOT [10, time, heap_bytes, heap_blocks, rss, allocations, frees, bytes_allocated,
- *               [stack_id, live_bytes, live_blocks, allocations, bytes_allocated, ...]]
- *               absolute per-stack state; sent on attach before streaming.
+ *               [stack_id, live_bytes, live_blocks, allocations, bytes_allocated, ...], seq]
+ *               absolute per-stack state; sent on attach before streaming. seq: the
+ *               seq of the last allocation emitted before it (0 none; absent: 0).
  *  -> HISTORY  [11, [time, heap_bytes, heap_blocks, rss, ...]]         totals of past ticks
  *  <- REQUEST  [12, request_id, kind, args...]                          see enum wire_req
  *  -> RESPONSE [13, request_id, status, payload...]                     status 0 or -errno-like
@@ -37,7 +51,8 @@
  * A TICK or SNAPSHOT whose site list would pass WIRE_MAX_MESSAGE is sent as
  * several messages with the same time and totals: readers add the lists up.
  *
- * Times are CLOCK_MONOTONIC nanoseconds since the collector started. Stack id 0
+ * Times are CLOCK_MONOTONIC nanoseconds since the collector started (events:
+ * microsecond resolution, see above). Stack id 0
  * is the root (empty stack); a node's parent id is always smaller than its id.
  */
 #ifndef HEAPLINE_WIRE_H
@@ -83,17 +98,22 @@ enum wire_type {
     WIRE_TYPE_MAX = 16
 };
 
-/* Operations inside an EVENTS batch. dt is the time delta (signed) from the
- * previous event of the batch; da the address delta (signed) from the previous
- * address mentioned in the batch. */
+/* Operations inside an EVENTS batch. dt is the time delta (signed, in
+ * microseconds) from the previous event of the batch; back the distance in
+ * allocation sequence numbers from the last allocation before the event to
+ * the block freed (see "Compactness"). ALLOC and REALLOC take the next seq. */
 enum wire_op {
-    WIRE_OP_ALLOC = 1,   /* dt, stack_id, size, da                         */
-    WIRE_OP_FREE = 2,    /* dt, da                                          */
-    WIRE_OP_REALLOC = 3, /* dt, stack_id, size, da_old, da_new  (old != 0)  */
+    WIRE_OP_ALLOC = 1,   /* dt, stack_id, size                             */
+    WIRE_OP_FREE = 2,    /* dt, back                                        */
+    WIRE_OP_REALLOC = 3, /* dt, stack_id, size, back_old  (old block live)  */
     WIRE_OP_THREAD = 4,  /* thread_id: following events happen on it        */
     WIRE_OP_TAG = 5,     /* tag_id: following allocations carry it (0 none) */
     WIRE_OP_MAX = 5
 };
+
+/* Allocation sequence numbers and backs are taken mod 2^WIRE_SEQ_BITS. */
+#define WIRE_SEQ_BITS 40
+#define WIRE_SEQ_MASK ((UINT64_C(1) << WIRE_SEQ_BITS) - 1)
 
 /* HELLO flags */
 #define WIRE_HELLO_FP 1u /* frame-pointer walk in use */
@@ -108,7 +128,9 @@ enum wire_end {
 
 /* Requests, element 2 of REQUEST; arguments follow. */
 enum wire_req {
-    WIRE_REQ_OBJECTS = 1, /* stack_ids[] , max: live objects of those stacks, oldest first */
+    WIRE_REQ_OBJECTS = 1, /* stack_ids[] , max: live objects of those stacks, oldest first;
+                           * response [13, id, 0, 1, total, [addr, size, stack, time, thread,
+                           * tag, seq, ...]] (seq: the block's allocation sequence number) */
     WIRE_REQ_READ = 2,    /* address, length (<= WIRE_MAX_READ): first bytes of a live block */
     WIRE_REQ_SCAN = 3,    /* address, max_depth, max_fanout: backreference chains */
     WIRE_REQ_MAX = 3

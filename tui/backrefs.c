@@ -692,7 +692,7 @@ static int pick_site_object(struct conn *c, const char *function, uint64_t *addr
         return response_error(&m);
     if (m.u.response.kind != WIRE_REQ_OBJECTS)
         return fail("unexpected answer from the collector");
-    for (uint32_t i = 0; i < wire_list_count(&m.u.response.objects, 6); i++) {
+    for (uint32_t i = 0; i < wire_list_count(&m.u.response.objects, 7); i++) {
         if (decode_object_at(&m.u.response.objects, i, &obj) < 0)
             return fail("bad data from the collector");
         if (!found || obj.time < best.time) {

@@ -47,8 +47,11 @@ struct stack_node {
     uint64_t ip;
 };
 
+/* A live block, named by its allocation sequence number in the model's
+ * numbering (wire.h): seq counts the ALLOC/REALLOC events seen from the
+ * stream's start (a SNAPSHOT sets where it starts), without the 2^40 wrap. */
 struct live {
-    uint64_t addr; /* 0: empty slot */
+    uint64_t seq; /* 0: empty slot */
     uint64_t size;
     int64_t time;
     uint32_t stack, thread, tag, pad;
@@ -150,7 +153,9 @@ struct model {
     /* event stream state */
     uint32_t ev_thread;
     uint32_t *thr_tag;     /* per thread: current tag */
-    uint64_t *thr_last;    /* per thread: address of the last event's alloc, 0 none */
+    uint64_t *thr_last;    /* per thread: seq of the last event's alloc, 0 none */
+    uint64_t ev_seq;       /* seq of the last allocation seen */
+    uint64_t seq_base;     /* seqs up to this were allocated before the stream began */
     uint32_t thr_cap;
 
     /* live table */
@@ -782,27 +787,27 @@ const struct model_summary *model_summary(const struct model *m)
 
 /* ------------------------------------------------------------ live table */
 
-static uint64_t lt_slot(const struct model *m, uint64_t addr)
+static uint64_t lt_slot(const struct model *m, uint64_t seq)
 {
-    return mix64(addr) & (m->lt_cap - 1);
+    return mix64(seq) & (m->lt_cap - 1);
 }
 
-static struct live *lt_find(const struct model *m, uint64_t addr)
+static struct live *lt_find(const struct model *m, uint64_t seq)
 {
     if (!m->lt_cap)
         return NULL;
-    for (uint64_t i = lt_slot(m, addr);; i = (i + 1) & (m->lt_cap - 1)) {
-        if (m->lt[i].addr == addr)
+    for (uint64_t i = lt_slot(m, seq);; i = (i + 1) & (m->lt_cap - 1)) {
+        if (m->lt[i].seq == seq)
             return &m->lt[i];
-        if (!m->lt[i].addr)
+        if (!m->lt[i].seq)
             return NULL;
     }
 }
 
-/* The slot of addr: its live entry (*found = 1) or the empty slot where it
+/* The slot of seq: its live entry (*found = 1) or the empty slot where it
  * goes (*found = 0; fill it and count it in lt_n). One probe sequence, so an
  * allocation costs one walk of the table. NULL when out of memory. */
-static struct live *lt_slot_for(struct model *m, uint64_t addr, int *found)
+static struct live *lt_slot_for(struct model *m, uint64_t seq, int *found)
 {
     uint64_t i;
 
@@ -813,10 +818,10 @@ static struct live *lt_slot_for(struct model *m, uint64_t addr, int *found)
         if (!t)
             return NULL;
         for (uint64_t j = 0; j < m->lt_cap; j++) {
-            if (!m->lt[j].addr)
+            if (!m->lt[j].seq)
                 continue;
-            uint64_t k = mix64(m->lt[j].addr) & (nc - 1);
-            while (t[k].addr)
+            uint64_t k = mix64(m->lt[j].seq) & (nc - 1);
+            while (t[k].seq)
                 k = (k + 1) & (nc - 1);
             t[k] = m->lt[j];
         }
@@ -824,8 +829,8 @@ static struct live *lt_slot_for(struct model *m, uint64_t addr, int *found)
         m->lt = t;
         m->lt_cap = nc;
     }
-    for (i = lt_slot(m, addr); m->lt[i].addr; i = (i + 1) & (m->lt_cap - 1)) {
-        if (m->lt[i].addr == addr) {
+    for (i = lt_slot(m, seq); m->lt[i].seq; i = (i + 1) & (m->lt_cap - 1)) {
+        if (m->lt[i].seq == seq) {
             *found = 1;
             return &m->lt[i];
         }
@@ -841,16 +846,16 @@ static void lt_remove(struct model *m, struct live *e)
 
     for (;;) {
         j = (j + 1) & mask;
-        if (!m->lt[j].addr)
+        if (!m->lt[j].seq)
             break;
-        uint64_t k = mix64(m->lt[j].addr) & mask;
+        uint64_t k = mix64(m->lt[j].seq) & mask;
         /* can the entry at j move to i? only if k is not cyclically in (i, j] */
         if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
             m->lt[i] = m->lt[j];
             i = j;
         }
     }
-    m->lt[i].addr = 0;
+    m->lt[i].seq = 0;
     m->lt_n--;
 }
 
@@ -1216,7 +1221,7 @@ static int ev_release(struct model *m, struct live *e, int64_t time, uint32_t th
     struct fig d = {.live_bytes = (int64_t)(0 - e->size), .live_blocks = -1};
     uint32_t stack = e->stack;
 
-    if (m->thr_last[thread] == e->addr) {
+    if (m->thr_last[thread] == e->seq) {
         uint32_t site = m->nodes[stack].site;
         if (site != MODEL_NONE)
             ext_at(m, site)->temporary++;
@@ -1226,7 +1231,25 @@ static int ev_release(struct model *m, struct live *e, int64_t time, uint32_t th
     return event_change(m, stack, &d, time);
 }
 
-static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, uint64_t addr, int64_t time)
+/* The live block a FREE or REALLOC names by back, or NULL: counted as an
+ * unmatched free unless the block was allocated before the stream began
+ * (an attach: its figures come from the ticks). */
+static struct live *ev_target(struct model *m, uint64_t back)
+{
+    struct live *e;
+
+    if (back >= m->ev_seq - m->seq_base) { /* before the stream's first allocation */
+        if (!m->seq_base)
+            m->sum.unmatched_frees++;
+        return NULL;
+    }
+    e = lt_find(m, m->ev_seq - back);
+    if (!e)
+        m->sum.unmatched_frees++;
+    return e;
+}
+
+static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, int64_t time)
 {
     uint32_t th = m->ev_thread, tag = m->thr_tag[th];
     struct live *slot;
@@ -1237,35 +1260,23 @@ static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, uint64_t add
     stack = ev_stack(m, stack);
     if (stack == MODEL_NONE)
         return fail(m, "out of memory");
-    if (addr == 0)
-        return 0;
-    slot = lt_slot_for(m, addr, &found);
-    if (slot && found) { /* the free was lost: release the old block quietly */
-        m->sum.unmatched_frees++;
-        if (ev_release(m, slot, time, th))
-            return -1;
-        slot = lt_slot_for(m, addr, &found);
-    }
+    slot = lt_slot_for(m, ++m->ev_seq, &found); /* a new seq: never found */
     if (!slot)
         return fail(m, "out of memory");
-    *slot = (struct live){.addr = addr, .size = size, .time = time, .stack = stack, .thread = th,
-                          .tag = tag};
+    *slot = (struct live){.seq = m->ev_seq, .size = size, .time = time, .stack = stack,
+                          .thread = th, .tag = tag};
     m->lt_n++;
     site_note(m, m->nodes[stack].site, tag, th);
-    m->thr_last[th] = addr;
+    m->thr_last[th] = m->ev_seq;
     return event_change(m, stack, &d, time);
 }
 
-static int ev_free(struct model *m, uint64_t addr, int64_t time)
+static int ev_free(struct model *m, uint64_t back, int64_t time)
 {
-    struct live *e = lt_find(m, addr);
+    struct live *e = ev_target(m, back);
     int r = 0;
 
-    if (addr == 0)
-        return 0;
-    if (!e)
-        m->sum.unmatched_frees++;
-    else
+    if (e)
         r = ev_release(m, e, time, m->ev_thread);
     m->thr_last[m->ev_thread] = 0;
     return r;
@@ -1293,22 +1304,20 @@ static int apply_events(struct model *m, const struct wire_msg *msg)
         m->sum.events++;
         m->any_event = 1;
         if (ev.op == WIRE_OP_ALLOC) {
-            if (ev_alloc(m, ev.stack, ev.size, ev.addr, ev.time))
+            if (ev_alloc(m, ev.stack, ev.size, ev.time))
                 return -1;
         } else if (ev.op == WIRE_OP_FREE) {
-            if (ev_free(m, ev.addr, ev.time))
+            if (ev_free(m, ev.back, ev.time))
                 return -1;
         } else { /* REALLOC: releases the old block, one allocation at its site */
-            struct live *e = lt_find(m, ev.old_addr);
+            struct live *e = ev_target(m, ev.back);
 
-            if (!e) {
-                m->sum.unmatched_frees++;
-            } else {
+            if (e) {
                 m->thr_last[m->ev_thread] = 0; /* a realloc is no temporary */
                 if (ev_release(m, e, ev.time, m->ev_thread))
                     return -1;
             }
-            if (ev_alloc(m, ev.stack, ev.size, ev.addr, ev.time))
+            if (ev_alloc(m, ev.stack, ev.size, ev.time))
                 return -1;
             m->thr_last[m->ev_thread] = 0;
         }
@@ -1357,6 +1366,10 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
     int same = 0;
 
     see_time(m, t->time);
+    /* before any event, a snapshot says where the allocation sequence stands:
+     * blocks numbered up to there were allocated before we joined */
+    if (snap && !m->any_event)
+        m->ev_seq = m->seq_base = msg->u.state.seq;
     /* a snapshot with history before any event: we joined a running program */
     if (snap && !m->any_event && !m->sum.attached && (t->allocations || t->heap_bytes)) {
         m->sum.attached = 1;
@@ -1756,7 +1769,7 @@ static int apply_response(struct model *m, const struct wire_msg *msg)
             r->n_bytes = msg->u.response.bytes.len;
         }
     }
-    n = wire_list_count(&msg->u.response.objects, 6);
+    n = wire_list_count(&msg->u.response.objects, 7);
     if (n) {
         m->resp_objs = calloc(n, sizeof(*m->resp_objs));
         if (!m->resp_objs)
@@ -1765,7 +1778,7 @@ static int apply_response(struct model *m, const struct wire_msg *msg)
             struct wire_object o;
             if (decode_object_at(&msg->u.response.objects, i, &o) != 1)
                 return fail(m, "corrupt object list");
-            m->resp_objs[i] = (struct model_object){.addr = o.addr, .size = o.size,
+            m->resp_objs[i] = (struct model_object){.addr = o.addr, .seq = o.seq, .size = o.size,
                                                     .stack = o.stack, .thread = o.thread,
                                                     .tag = o.tag, .time = o.time};
         }
@@ -2564,7 +2577,7 @@ static int obj_cmp(const void *pa, const void *pb)
 
     if (a->time != b->time)
         return a->time < b->time ? -1 : 1;
-    return a->addr < b->addr ? -1 : a->addr > b->addr;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
 int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
@@ -2577,7 +2590,7 @@ int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t m
     *total = 0;
     for (uint64_t i = 0; i < m->lt_cap; i++) {
         const struct live *e = &m->lt[i];
-        if (!e->addr || e->time > time)
+        if (!e->seq || e->time > time)
             continue;
         if (site != MODEL_NONE && m->nodes[e->stack].site != site)
             continue;
@@ -2585,7 +2598,8 @@ int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t m
             free(v);
             return -1;
         }
-        v[n++] = (struct model_object){.addr = e->addr, .size = e->size, .stack = e->stack,
+        v[n++] = (struct model_object){.seq = e->seq & WIRE_SEQ_MASK, .size = e->size,
+                                       .stack = e->stack,
                                        .thread = e->thread, .tag = e->tag, .time = e->time};
     }
     if (n)
@@ -2636,7 +2650,7 @@ int model_live_since(const struct model *m, int64_t t0, uint64_t *bytes, uint64_
         const struct live *e = &m->lt[i];
         uint32_t s;
 
-        if (!e->addr || e->time < t0)
+        if (!e->seq || e->time < t0)
             continue;
         s = m->nodes[e->stack].site;
         if (s == MODEL_NONE)
@@ -2658,7 +2672,7 @@ void model_group_live(const struct model *m, int group_by_thread, uint64_t *byte
         const struct live *e = &m->lt[i];
         uint32_t k;
 
-        if (!e->addr)
+        if (!e->seq)
             continue;
         k = group_by_thread ? e->thread : e->tag;
         if (k >= lim)

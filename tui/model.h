@@ -21,7 +21,8 @@
  * only object-level detail (objects, temporaries). The switch is seamless: the
  * first tick after a MISSED rebases every stack on the tick state.
  *
- * Time. Times are nanoseconds since the collector started (wire time). The
+ * Time. Times are nanoseconds since the collector started (wire time; events
+ * have microsecond resolution, wire.h). The
  * model keeps a timeline of points (one per tick, or per MODEL_BUCKET_NS of
  * events when a stream has no ticks) with per-stack deltas, plus periodic
  * per-site checkpoints, so the state at any time is a checkpoint plus a short
@@ -110,7 +111,8 @@ struct model_summary {
 
     uint64_t events;             /* alloc/free/realloc events applied */
     uint64_t messages;           /* messages applied */
-    uint64_t unmatched_frees;    /* FREE/REALLOC of an address not in the live table */
+    uint64_t unmatched_frees;    /* FREE/REALLOC naming no live block (blocks allocated
+                                  * before an attach excepted) */
     uint64_t missed;             /* events the collector says this client missed */
     uint64_t tick_mismatches;    /* ticks whose totals disagreed with the events */
     int events_exact;            /* 1: figures from events; 0: from ticks */
@@ -352,8 +354,12 @@ uint32_t model_tree_find(const struct model_tree *t, uint64_t key);
 
 /* ---- objects ------------------------------------------------------------ */
 
+/* An object from the model (events) has no address (addr 0): the stream
+ * names blocks by allocation sequence number (wire.h); one from the
+ * collector (OBJECTS response) has both. */
 struct model_object {
     uint64_t addr, size;
+    uint64_t seq; /* allocation sequence number, mod 2^WIRE_SEQ_BITS */
     uint32_t stack, thread, tag;
     int64_t time; /* allocation time */
 };

@@ -3,7 +3,9 @@
  *
  * Objects exist for the blocks whose ALLOC the model saw (recordings and live
  * streams that keep events); the list is the model's answer at the cursor's
- * time, cut at MAX_OBJECTS.
+ * time, cut at MAX_OBJECTS. Those have no address (the stream names blocks by
+ * allocation sequence number: shown as #seq); a running program's collector
+ * answers with addresses.
  */
 #include "view_objects.h"
 
@@ -132,7 +134,10 @@ void view_objects_draw(struct ui *ui, int y, int h)
         }
         const struct model_object *o = &v->objs[li];
         char addr[32], size[32], age[32], at[32], thr[64];
-        snprintf(addr, sizeof addr, "0x%" PRIx64, o->addr);
+        if (o->addr)
+            snprintf(addr, sizeof addr, "0x%" PRIx64, o->addr);
+        else /* from the events: named by allocation sequence number */
+            snprintf(addr, sizeof addr, "#%" PRIu64, o->seq);
         widget_fmt_exact(size, sizeof size, (int64_t)o->size);
         widget_fmt_time(age, sizeof age, now - o->time);
         widget_fmt_time(at, sizeof at, o->time);
@@ -205,5 +210,9 @@ int ui_act_open_refs(struct ui *ui, int key)
     struct view_objects *v = &ui->objects;
     if (v->n == 0)
         return KEYS_NONE;
+    if (!v->objs[v->sel].addr) {
+        view_ctx_message(ui, "a recording keeps no addresses: attach to the running program");
+        return KEYS_REDRAW;
+    }
     return view_refs_open(ui, v->objs[v->sel].addr, v->objs[v->sel].size);
 }

@@ -49,11 +49,16 @@ static void test_model(void **state)
             assert_non_null(e);
             assert_int_equal(e->size, (uint64_t)i);
             assert_int_equal(e->stack, (uint32_t)i * 3);
+            assert_int_equal(e->seq, e->time);
+            assert_int_equal(e->tag, 2);
+            assert_int_equal(e->thread, 1);
             live_remove(e);
             present[i] = 0;
             live--;
         } else {
-            struct live_entry n = {addrs[i], (uint64_t)i, step, (uint32_t)i * 3, 1, 2};
+            struct live_entry n = {.addr = addrs[i], .tag = 2, .size = (uint64_t)i,
+                                   .time = (uint64_t)step, .seq = (uint64_t)step,
+                                   .stack = (uint32_t)i * 3, .thread = 1};
 
             assert_null(e);
             assert_int_equal(live_insert(&n), 0);
@@ -82,10 +87,38 @@ static void test_model(void **state)
     live_reset();
 }
 
+/* Every field keeps its full range in the packed entry. */
+static void test_fields(void **state)
+{
+    struct live_entry n = {.addr = (1ull << 48) - 16, .tag = 0xffff, .size = (1ull << 48) - 1,
+                           .time = (1ull << 56) - 1, .seq = (1ull << 40) - 1,
+                           .stack = 0xffffff, .thread = 0xffffff};
+    struct live_entry *e;
+
+    (void)state;
+    assert_int_equal(sizeof(struct live_entry), 32);
+    assert_true(live_fits(n.addr, n.size));
+    assert_false(live_fits(1ull << 48, 1));
+    assert_false(live_fits(0x1000, 1ull << 48));
+    assert_int_equal(live_init(), 0);
+    assert_int_equal(live_insert(&n), 0);
+    e = live_find((1ull << 48) - 16);
+    assert_non_null(e);
+    assert_int_equal(e->size, (1ull << 48) - 1);
+    assert_int_equal(e->time, (1ull << 56) - 1);
+    assert_int_equal(e->seq, (1ull << 40) - 1);
+    assert_int_equal(e->stack, 0xffffff);
+    assert_int_equal(e->thread, 0xffffff);
+    assert_int_equal(e->tag, 0xffff);
+    assert_null(live_find(1ull << 48));
+    live_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model),
+        cmocka_unit_test(test_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

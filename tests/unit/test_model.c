@@ -120,18 +120,19 @@ static void view_at(const struct model *m, int at, int64_t t, struct model_view 
     assert_int_equal(model_view_at(m, &q, v), 0);
 }
 
-#define EV_ALLOC(t_, st_, sz_, a_) {.op = WIRE_OP_ALLOC, .time = (t_), .stack = (st_), .size = (sz_), .addr = (a_)}
-#define EV_FREE(t_, a_) {.op = WIRE_OP_FREE, .time = (t_), .addr = (a_)}
+/* Blocks are named by allocation sequence number (wire.h): the n-th ALLOC or
+ * REALLOC of a stream is seq n, and a FREE names seq_now - back. */
+#define EV_ALLOC(t_, st_, sz_) {.op = WIRE_OP_ALLOC, .time = (t_), .stack = (st_), .size = (sz_)}
+#define EV_FREE(t_, back_) {.op = WIRE_OP_FREE, .time = (t_), .back = (back_)}
 #define EV_THREAD(id_) {.op = WIRE_OP_THREAD, .id = (id_)}
 #define EV_TAG(id_) {.op = WIRE_OP_TAG, .id = (id_)}
 
 static void test_attribution(void **state)
 {
     struct model *m = new_model();
-    struct wire_event ev[] = {EV_THREAD(1),          EV_ALLOC(1, 3, 1, 0x10),
-                              EV_ALLOC(2, 5, 1, 0x20), EV_ALLOC(3, 7, 1, 0x30),
-                              EV_ALLOC(4, 10, 1, 0x40), EV_ALLOC(5, 12, 1, 0x50),
-                              EV_ALLOC(6, 1, 1, 0x60)};
+    struct wire_event ev[] = {EV_THREAD(1),       EV_ALLOC(1, 3, 1),  EV_ALLOC(2, 5, 1),
+                              EV_ALLOC(3, 7, 1),  EV_ALLOC(4, 10, 1), EV_ALLOC(5, 12, 1),
+                              EV_ALLOC(6, 1, 1)};
 
     (void)state;
     assert_int_equal(encode_events(&B, 0, ev, 7), 0);
@@ -156,15 +157,15 @@ static struct model *reference_run(void)
     struct model *m = new_model();
     struct wire_event ev[] = {
         EV_THREAD(1),
-        EV_ALLOC(1 * MS, 3, 100, 0xA0),  /* load_config */
-        EV_ALLOC(2 * MS, 5, 50, 0xB0),   /* parse */
-        EV_FREE(3 * MS, 0xA0),
-        EV_ALLOC(15 * MS, 7, 200, 0xC0), /* parse */
-        EV_ALLOC(25 * MS, 3, 300, 0xD0), /* load_config */
-        EV_ALLOC(26 * MS, 1, 10, 0xE0),  /* main: the peak, 560; temporary */
-        EV_FREE(27 * MS, 0xE0),
-        EV_FREE(28 * MS, 0x999),         /* unknown: ignored */
-        EV_FREE(29 * MS, 0xC0),
+        EV_ALLOC(1 * MS, 3, 100),  /* seq 1, load_config */
+        EV_ALLOC(2 * MS, 5, 50),   /* seq 2, parse */
+        EV_FREE(3 * MS, 1),        /* seq 1 */
+        EV_ALLOC(15 * MS, 7, 200), /* seq 3, parse */
+        EV_ALLOC(25 * MS, 3, 300), /* seq 4, load_config */
+        EV_ALLOC(26 * MS, 1, 10),  /* seq 5, main: the peak, 560; temporary */
+        EV_FREE(27 * MS, 0),       /* seq 5 */
+        EV_FREE(28 * MS, 4),       /* seq 1 again: not live, ignored */
+        EV_FREE(29 * MS, 2),       /* seq 3 */
     };
 
     assert_int_equal(encode_events(&B, 0, ev, sizeof(ev) / sizeof(ev[0])), 0);
@@ -416,10 +417,10 @@ static void test_tags_threads_objects(void **state)
 {
     struct model *m = new_model();
     struct wire_event ev[] = {
-        EV_THREAD(2), EV_TAG(1), EV_ALLOC(1 * MS, 3, 64, 0x1000),
-        EV_THREAD(1), EV_ALLOC(2 * MS, 3, 32, 0x2000),
-        EV_THREAD(2), EV_ALLOC(3 * MS, 5, 16, 0x3000), /* thread 2 still carries tag 1 */
-        EV_THREAD(1), EV_ALLOC(4 * MS, 3, 8, 0x4000),
+        EV_THREAD(2), EV_TAG(1), EV_ALLOC(1 * MS, 3, 64),
+        EV_THREAD(1), EV_ALLOC(2 * MS, 3, 32),
+        EV_THREAD(2), EV_ALLOC(3 * MS, 5, 16), /* thread 2 still carries tag 1 */
+        EV_THREAD(1), EV_ALLOC(4 * MS, 3, 8),
     };
     struct model_object *o;
     uint64_t total, bytes[64], blocks[64];
@@ -444,10 +445,11 @@ static void test_tags_threads_objects(void **state)
     n = model_objects(m, lc, 3 * MS, 10, &o, &total);
     assert_int_equal(n, 2);
     assert_int_equal(total, 2);
-    assert_int_equal(o[0].addr, 0x1000); /* oldest first */
+    assert_int_equal(o[0].seq, 1); /* oldest first */
+    assert_int_equal(o[0].addr, 0);  /* the events carry no addresses */
     assert_int_equal(o[0].tag, 1);
     assert_int_equal(o[0].thread, 2);
-    assert_int_equal(o[1].addr, 0x2000);
+    assert_int_equal(o[1].seq, 2);
     assert_int_equal(o[1].tag, 0);
     free(o);
     n = model_objects(m, MODEL_NONE, INT64_MAX, 1, &o, &total);
@@ -473,9 +475,8 @@ static void test_realloc_event(void **state)
     struct model *m = new_model();
     struct wire_event ev[] = {
         EV_THREAD(1),
-        EV_ALLOC(1, 3, 100, 0x1000),
-        {.op = WIRE_OP_REALLOC, .time = 2, .stack = 5, .size = 300, .old_addr = 0x1000,
-         .addr = 0x2000},
+        EV_ALLOC(1, 3, 100),
+        {.op = WIRE_OP_REALLOC, .time = 2, .stack = 5, .size = 300, .back = 0},
     };
     struct model_view v = {0};
 
@@ -499,12 +500,11 @@ static void test_realloc_event(void **state)
 static void test_events_and_ticks_agree(void **state)
 {
     struct model *m = new_model();
-    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100, 0x1000),
-                              EV_ALLOC(2 * MS, 5, 40, 0x2000)};
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 5, 40)};
     struct wire_totals t = {.time = 10 * MS, .heap_bytes = 140, .heap_blocks = 2, .rss = 8192,
                             .allocations = 2, .frees = 0, .bytes_allocated = 140};
     struct wire_site d[] = {{3, 100, 1, 1, 100}, {5, 40, 1, 1, 40}};
-    struct wire_event ev2[] = {EV_FREE(11 * MS, 0x1000)};
+    struct wire_event ev2[] = {EV_FREE(11 * MS, 1)}; /* seq 1 */
     struct model_view v = {0};
     uint32_t n;
 
@@ -547,15 +547,18 @@ static void test_ticks_only(void **state)
                             .allocations = 9, .frees = 4, .bytes_allocated = 900};
     struct wire_site snap[] = {{3, 300, 3, 5, 500}, {5, 200, 2, 4, 400}};
     struct wire_site d[] = {{3, -300, -3, 0, 0}, {7, 64, 1, 1, 64}};
-    struct wire_event ev[] = {EV_THREAD(1), EV_FREE(6 * MS, 0x777) /* from before attach */};
+    /* seq 42 at the attach: back 0 and back 2 name blocks from before it,
+     * back 0 after one allocation a block allocated since */
+    struct wire_event ev[] = {EV_THREAD(1), EV_FREE(6 * MS, 0), EV_FREE(6 * MS, 2),
+                              EV_ALLOC(7 * MS, 7, 64), EV_FREE(8 * MS, 0)};
     struct model_view v = {0};
     uint32_t n, lc, pa;
     const struct model_point *p;
 
     (void)state;
     assert_int_equal(encode_history(&B, h, 2), 0);
-    assert_int_equal(encode_snapshot(&B, &t, snap, 2), 0);
-    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    assert_int_equal(encode_snapshot(&B, &t, snap, 2, 42), 0);
+    assert_int_equal(encode_events(&B, 0, ev, 5), 0);
     t = (struct wire_totals){.time = 15 * MS, .heap_bytes = 264, .heap_blocks = 3, .rss = 5000,
                              .allocations = 10, .frees = 7, .bytes_allocated = 964};
     assert_int_equal(encode_tick(&B, &t, d, 2), 0);
@@ -564,7 +567,8 @@ static void test_ticks_only(void **state)
     pa = site_named(m, "parse");
     assert_int_equal(model_summary(m)->events_exact, 0);
     assert_int_equal(model_summary(m)->attached, 1);
-    assert_int_equal(model_summary(m)->unmatched_frees, 1);
+    assert_int_equal(model_summary(m)->unmatched_frees, 0); /* blocks from before the attach */
+    assert_int_equal(model_summary(m)->temporary, 1);
     assert_int_equal(model_summary(m)->heap_bytes, 264);
     assert_int_equal(model_summary(m)->peak_bytes, 500);
     assert_int_equal(model_summary(m)->peak_time, 5 * MS);
@@ -608,7 +612,7 @@ static void test_tick_parts(void **state)
     (void)state;
     t.allocations = 1; /* a non-empty snapshot: attach mode */
     t.heap_bytes = 1;
-    assert_int_equal(encode_snapshot(&B, &t, s0, 1), 0);
+    assert_int_equal(encode_snapshot(&B, &t, s0, 1, 0), 0);
     t.time = 10 * MS;
     t.heap_bytes = 30;
     t.allocations = 2;
@@ -628,7 +632,7 @@ static void test_tick_parts(void **state)
 static void test_missed_rebase(void **state)
 {
     struct model *m = new_model();
-    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100, 0x1000)};
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100)};
     struct wire_totals t = {.time = 10 * MS, .heap_bytes = 100, .heap_blocks = 1,
                             .allocations = 1, .bytes_allocated = 100};
     struct wire_site d[] = {{3, 100, 1, 1, 100}};
@@ -671,7 +675,7 @@ static void test_checkpoints(void **state)
 
     (void)state;
     live[model_stack_site(m, 1) == MODEL_NONE ? 0 : 0] = 0;
-    assert_int_equal(encode_snapshot(&B, &t, s0, 1), 0);
+    assert_int_equal(encode_snapshot(&B, &t, s0, 1, 0), 0);
     assert_int_equal(flush_into(m), 0);
     for (int k = 0; k < TICKS; k++) {
         for (int s = 0; s < STACKS; s++)
@@ -715,7 +719,7 @@ static void test_compaction(void **state)
 
     (void)state;
     model_set_budget(m, 1024, 64);
-    assert_int_equal(encode_snapshot(&B, &t, s0, 1), 0);
+    assert_int_equal(encode_snapshot(&B, &t, s0, 1, 0), 0);
     assert_int_equal(flush_into(m), 0);
     live[model_stack_site(m, 1)] = 1;
     for (int k = 0; k < TICKS; k++) {
@@ -760,7 +764,7 @@ static void test_inconsistent(void **state)
     struct wire_stack_node bad_parent[] = {{20, 19, 0x100}};
     struct wire_stack_node jump[] = {{0x7ffffff0, 1, 0x100}};
     struct wire_stack_node redefine[] = {{2, 1, 0x999}};
-    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1, 999, 10, 0x1000)}; /* undefined stack */
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1, 999, 10)}; /* undefined stack */
 
     (void)state;
     assert_int_equal(encode_stacks(&B, bad_parent, 1), 0);
@@ -780,7 +784,7 @@ static void test_inconsistent(void **state)
 static void test_disabled_and_response(void **state)
 {
     struct model *m = new_model();
-    struct wire_object o[] = {{0x1000, 64, 3, 5, 1, 0}};
+    struct wire_object o[] = {{0x1000, 64, 3, 5, 1, 0, 77}};
 
     (void)state;
     assert_int_equal(encode_resp_objects(&B, 9, o, 1, 7), 0);
@@ -792,6 +796,7 @@ static void test_disabled_and_response(void **state)
     assert_int_equal(model_last_response(m)->id, 9);
     assert_int_equal(model_last_response(m)->n_objects, 1);
     assert_int_equal(model_last_response(m)->objects[0].addr, 0x1000);
+    assert_int_equal(model_last_response(m)->objects[0].seq, 77);
     model_free(m);
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_normalise.c - events of several threads arriving out of order become a
  * stream a reader can trust: implicit frees for reused addresses, straggling
- * and unknown frees dropped, realloc in every combination; exact totals.
+ * and unknown frees dropped, realloc in every combination; exact totals. The
+ * reader names blocks by allocation sequence number, as a client does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,8 +20,9 @@
 
 static struct wire_event out[MAXOUT];
 static int n_out;
-static uint64_t stream_live[MAXOUT]; /* addresses live in the emitted stream */
+static uint64_t stream_live[MAXOUT]; /* seqs live in the emitted stream */
 static int n_live;
+static uint64_t reader_seq; /* the reader's allocation sequence number */
 
 static int live_index(uint64_t a)
 {
@@ -43,20 +45,18 @@ static void ev(void *arg, const struct wire_event *e)
     out[n_out++] = *e;
     switch (e->op) {
     case WIRE_OP_ALLOC:
-        assert_int_equal(live_index(e->addr), -1);
-        stream_live[n_live++] = e->addr;
+        stream_live[n_live++] = ++reader_seq;
         break;
     case WIRE_OP_FREE:
-        i = live_index(e->addr);
+        i = live_index(reader_seq - e->back);
         assert_int_not_equal(i, -1);
         stream_live[i] = stream_live[--n_live];
         break;
     case WIRE_OP_REALLOC:
-        i = live_index(e->old_addr);
+        i = live_index(reader_seq - e->back);
         assert_int_not_equal(i, -1);
         stream_live[i] = stream_live[--n_live];
-        assert_int_equal(live_index(e->addr), -1);
-        stream_live[n_live++] = e->addr;
+        stream_live[n_live++] = ++reader_seq;
         break;
     }
 }
@@ -72,6 +72,7 @@ static struct normalise_stats st;
 static int setup(void **state)
 {
     n_out = n_live = 0;
+    reader_seq = 0;
     memset(&tot, 0, sizeof(tot));
     memset(&st, 0, sizeof(st));
     assert_int_equal(live_init(), 0);
@@ -131,11 +132,15 @@ static void test_straggler(void **state)
 {
     alloc(1, 0x1000, 100, 10, 5);
     alloc(2, 0x1000, 200, 35, 6);
+    assert_int_equal(out[1].op, WIRE_OP_FREE); /* the implicit free of seq 1 */
+    assert_int_equal(out[1].back, 0);
+    assert_int_equal(live_find(0x1000)->seq, 2);
     release(1, 0x1000, 30);
     assert_int_equal(st.evicted, 1);
     assert_int_equal(st.stragglers, 1);
     assert_int_equal(tot.heap_bytes, 200);
     release(2, 0x1000, 40);
+    assert_int_equal(out[n_out - 1].back, 0);
     assert_int_equal(tot.allocations, 2);
     assert_int_equal(tot.frees, 2);
     assert_int_equal(tot.heap_blocks, 0);
@@ -149,6 +154,7 @@ static void test_reallocs(void **state)
     alloc(1, 0x1000, 10, 10, 5);
     re(1, 0x1000, 0x2000, 20, 15, 16, 7);          /* moves */
     assert_int_equal(out[n_out - 1].op, WIRE_OP_REALLOC);
+    assert_int_equal(out[n_out - 1].back, 0);
     re(1, 0x2000, 0x2000, 30, 17, 18, 7);          /* in place */
     assert_int_equal(out[n_out - 1].op, WIRE_OP_REALLOC);
     re(1, 0x9000, 0x3000, 40, 19, 20, 8);          /* old block unknown: an ALLOC */
@@ -158,6 +164,40 @@ static void test_reallocs(void **state)
     assert_int_equal(tot.heap_bytes, 70);
     assert_int_equal(live_count(), 2);
     assert_int_equal(live_find(0x2000)->size, 30);
+    assert_int_equal(live_find(0x2000)->seq, 3);
+    assert_int_equal(live_find(0x3000)->seq, 4);
+    assert_int_equal(tot.seq, 4);
+}
+
+/* back counts allocations between, whatever the thread; mod 2^40. */
+static void test_back(void **state)
+{
+    alloc(1, 0x1000, 1, 10, 5);
+    alloc(2, 0x2000, 2, 11, 5);
+    alloc(1, 0x3000, 3, 12, 5);
+    release(2, 0x1000, 13);
+    assert_int_equal(out[n_out - 1].back, 2);
+    re(1, 0x2000, 0x4000, 4, 14, 15, 5);
+    assert_int_equal(out[n_out - 1].back, 1);
+    release(1, 0x4000, 16);
+    assert_int_equal(out[n_out - 1].back, 0);
+    assert_int_equal(n_live, 1);
+    /* near the wrap: seqs and backs stay 40 bits */
+    tot.seq = WIRE_SEQ_MASK - 1;
+    alloc(1, 0x5000, 1, 20, 5); /* seq 2^40 - 1 */
+    alloc(1, 0x6000, 1, 21, 5); /* seq 2^40 = 0 mod 2^40 */
+    assert_int_equal(live_find(0x6000)->seq, 0);
+    release(1, 0x5000, 22);
+    assert_int_equal(out[n_out - 1].back, 1);
+}
+
+/* A block above 2^48 is refused (the caller stops tracking). */
+static void test_high_address(void **state)
+{
+    struct ring_event e = {.op = RING_ALLOC, .time = 1, .addr = 1ull << 48, .size = 8};
+
+    assert_int_equal(normalise_apply(&e, 1, &ops, &tot, &st), -2);
+    assert_int_equal(live_count(), 0);
 }
 
 /* Thread 1 reallocs A (started at 15) but A was reused by thread 2 at 20
@@ -195,6 +235,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reallocs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_realloc_straggler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_realloc_onto_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_high_address, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,11 +28,10 @@ static size_t build_stream(char *out, size_t cap)
     struct wire_stack_node nodes[] = {{1, 0, 0x401000}, {2, 1, 0x401234}};
     struct wire_event ev[] = {
         {.op = WIRE_OP_THREAD, .id = 3},
-        {.op = WIRE_OP_ALLOC, .time = 1000, .stack = 2, .size = 100, .addr = 0x5000},
-        {.op = WIRE_OP_REALLOC, .time = 1500, .stack = 2, .size = 200, .old_addr = 0x5000,
-         .addr = 0x4000},
+        {.op = WIRE_OP_ALLOC, .time = 1999, .stack = 2, .size = 100},
+        {.op = WIRE_OP_REALLOC, .time = 3500, .stack = 2, .size = 200, .back = 0},
         {.op = WIRE_OP_TAG, .id = 7},
-        {.op = WIRE_OP_FREE, .time = 900, .addr = 0x4000},
+        {.op = WIRE_OP_FREE, .time = 900, .back = WIRE_SEQ_MASK},
     };
     struct wire_totals t = {.time = 10000000, .heap_bytes = 200, .heap_blocks = 1, .rss = 4096,
                             .allocations = 2, .frees = 1, .bytes_allocated = 300};
@@ -51,7 +50,7 @@ static size_t build_stream(char *out, size_t cap)
     assert_int_equal(encode_marker(&b, 500, "load app"), 0);
     assert_int_equal(encode_events(&b, 1000, ev, 5), 0);
     assert_int_equal(encode_tick(&b, &t, s, 2), 0);
-    assert_int_equal(encode_snapshot(&b, &t, s, 1), 0);
+    assert_int_equal(encode_snapshot(&b, &t, s, 1, 12345), 0);
     assert_int_equal(encode_history(&b, h, 2), 0);
     assert_int_equal(encode_missed(&b, 77), 0);
     assert_int_equal(encode_end(&b, 123, WIRE_END_EXIT, 3), 0);
@@ -118,22 +117,21 @@ static void test_roundtrip(void **state)
     assert_int_equal(e.id, 3);
     assert_int_equal(decode_events_next(&it, &e), 1);
     assert_int_equal(e.op, WIRE_OP_ALLOC);
-    assert_int_equal(e.time, 1000);
-    assert_int_equal(e.addr, 0x5000);
+    assert_int_equal(e.time, 1000); /* microsecond resolution from the base */
     assert_int_equal(e.size, 100);
     assert_int_equal(e.stack, 2);
     assert_int_equal(decode_events_next(&it, &e), 1);
     assert_int_equal(e.op, WIRE_OP_REALLOC);
-    assert_int_equal(e.old_addr, 0x5000);
-    assert_int_equal(e.addr, 0x4000);
+    assert_int_equal(e.time, 3000);
+    assert_int_equal(e.back, 0);
     assert_int_equal(e.size, 200);
     assert_int_equal(decode_events_next(&it, &e), 1);
     assert_int_equal(e.op, WIRE_OP_TAG);
     assert_int_equal(e.id, 7);
     assert_int_equal(decode_events_next(&it, &e), 1);
     assert_int_equal(e.op, WIRE_OP_FREE);
-    assert_int_equal(e.time, 900); /* times may go backwards across threads */
-    assert_int_equal(e.addr, 0x4000);
+    assert_int_equal(e.time, 0); /* backwards across threads: rounded down too */
+    assert_int_equal(e.back, WIRE_SEQ_MASK);
     assert_int_equal(decode_events_next(&it, &e), 0);
 
     assert_int_equal(decode_next(&d, &m), 1);
@@ -145,6 +143,7 @@ static void test_roundtrip(void **state)
 
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_SNAPSHOT);
+    assert_int_equal(m.u.state.seq, 12345);
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_HISTORY);
     assert_int_equal(decode_history_at(&m.u.history, 1, &row), 1);
@@ -334,10 +333,37 @@ static void test_recfile_not_a_recording(void **state)
     assert_string_equal(wire_strerror(WIRE_EMAGIC), "not a heapline recording");
 }
 
+/* OBJECTS responses carry addresses and the sequence numbers of the events. */
+static void test_objects(void **state)
+{
+    struct encode_buf b;
+    struct wire_object o[] = {{0x7f0000001000, 24, 5, 1000, 2, 0, 1},
+                              {0x7f0000002000, 48, 6, 2000, 1, 3, WIRE_SEQ_MASK}};
+    struct wire_object got;
+    struct wire_msg m;
+    msgpack_zone z;
+    size_t used;
+
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_resp_objects(&b, 9, o, 2, 7), 0);
+    msgpack_zone_init(&z, 4096);
+    assert_int_equal(decode_one(mem, b.len, &z, &m, &used), 1);
+    assert_int_equal(m.type, WIRE_RESPONSE);
+    assert_int_equal(m.u.response.total, 7);
+    assert_int_equal(wire_list_count(&m.u.response.objects, 7), 2);
+    assert_int_equal(decode_object_at(&m.u.response.objects, 1, &got), 1);
+    assert_int_equal(got.addr, 0x7f0000002000);
+    assert_int_equal(got.tag, 3);
+    assert_int_equal(got.seq, WIRE_SEQ_MASK);
+    assert_int_equal(decode_object_at(&m.u.response.objects, 2, &got), WIRE_ECORRUPT);
+    msgpack_zone_destroy(&z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_objects),
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stack_parent_order),

@@ -36,12 +36,12 @@ static size_t build(char *out, size_t cap, int with_end)
     struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}, {4, 1, 0x900}};
     struct wire_event ev[] = {
         {.op = WIRE_OP_THREAD, .id = 1},
-        {.op = WIRE_OP_ALLOC, .time = 1 * MS, .stack = 3, .size = 1000, .addr = 0x1000},
-        {.op = WIRE_OP_ALLOC, .time = 2 * MS, .stack = 4, .size = 24, .addr = 0x2000},
-        {.op = WIRE_OP_FREE, .time = 3 * MS, .addr = 0x2000}, /* temporary */
-        {.op = WIRE_OP_ALLOC, .time = 500 * MS, .stack = 3, .size = 3000, .addr = 0x3000},
-        {.op = WIRE_OP_FREE, .time = 1500 * MS, .addr = 0x3000}, /* temporary too */
-        {.op = WIRE_OP_ALLOC, .time = 1600 * MS, .stack = 4, .size = 7, .addr = 0x4000},
+        {.op = WIRE_OP_ALLOC, .time = 1 * MS, .stack = 3, .size = 1000}, /* seq 1 */
+        {.op = WIRE_OP_ALLOC, .time = 2 * MS, .stack = 4, .size = 24},   /* seq 2 */
+        {.op = WIRE_OP_FREE, .time = 3 * MS, .back = 0}, /* seq 2, temporary */
+        {.op = WIRE_OP_ALLOC, .time = 500 * MS, .stack = 3, .size = 3000}, /* seq 3 */
+        {.op = WIRE_OP_FREE, .time = 1500 * MS, .back = 0}, /* seq 3, temporary too */
+        {.op = WIRE_OP_ALLOC, .time = 1600 * MS, .stack = 4, .size = 7},
     };
 
     encode_init(&b, out, cap);

@@ -36,8 +36,8 @@ static size_t stream(char *out, size_t cap)
     struct wire_stack_node n[] = {{1, 0, 0x100}};
     struct wire_event ev[] = {
         {.op = WIRE_OP_THREAD, .id = 1},
-        {.op = WIRE_OP_ALLOC, .time = 1000, .stack = 1, .size = 4096, .addr = 0x10000},
-        {.op = WIRE_OP_ALLOC, .time = 2000, .stack = 1, .size = 100, .addr = 0x20000},
+        {.op = WIRE_OP_ALLOC, .time = 1000, .stack = 1, .size = 4096},
+        {.op = WIRE_OP_ALLOC, .time = 2000, .stack = 1, .size = 100},
     };
 
     encode_init(&b, out, cap);

@@ -65,13 +65,12 @@ static struct model *make_model(void)
     return m;
 }
 
-static void alloc(struct model *m, int64_t t, uint32_t stack, uint64_t size, uint64_t addr,
-                  uint32_t tag)
+static void alloc(struct model *m, int64_t t, uint32_t stack, uint64_t size, uint32_t tag)
 {
     struct wire_event ev[] = {
         {.op = WIRE_OP_THREAD, .id = 1},
         {.op = WIRE_OP_TAG, .id = tag},
-        {.op = WIRE_OP_ALLOC, .stack = stack, .time = t, .size = size, .addr = addr},
+        {.op = WIRE_OP_ALLOC, .stack = stack, .time = t, .size = size},
     };
     encode_events(&buf, t, ev, 3);
     flush(m);
@@ -104,10 +103,10 @@ static void test_sites(void **state)
     ui.cols = 80;
     ui.sites.sel_site = MODEL_NONE;
 
-    alloc(m, 20000000, 3, 300, 0x1000, 0); /* alpha 300 */
-    alloc(m, 40000000, 4, 200, 0x2000, 1); /* beta 200 + 50, tagged */
-    alloc(m, 50000000, 7, 50, 0x2800, 1);
-    alloc(m, 60000000, 5, 100, 0x3000, 0); /* gamma 100 */
+    alloc(m, 20000000, 3, 300, 0); /* alpha 300 */
+    alloc(m, 40000000, 4, 200, 1); /* beta 200 + 50, tagged */
+    alloc(m, 50000000, 7, 50, 1);
+    alloc(m, 60000000, 5, 100, 0); /* gamma 100 */
     refresh(&ui);
     assert_int_equal(ui.sites.n_lines, 3);
     assert_string_equal(line_name(&ui, 0), "alpha");
@@ -118,7 +117,7 @@ static void test_sites(void **state)
     /* select beta; gamma overtakes everyone: the selection stays on beta */
     view_sites_move(&ui, 1, 0);
     assert_string_equal(model_site(m, view_sites_selected(&ui))->function, "beta");
-    alloc(m, 80000000, 5, 1000, 0x4000, 0);
+    alloc(m, 80000000, 5, 1000, 0);
     refresh(&ui);
     assert_string_equal(line_name(&ui, 0), "gamma");
     assert_int_equal(ui.sites.sel, 2);
@@ -164,8 +163,8 @@ static void test_tree(void **state)
     memset(&ui, 0, sizeof ui);
     ui.m = m;
     ui.table_h = 10;
-    alloc(m, 1000, 4, 200, 0x2000, 0);
-    alloc(m, 2000, 7, 50, 0x2800, 0);
+    alloc(m, 1000, 4, 200, 0);
+    alloc(m, 2000, 7, 50, 0);
 
     uint32_t beta = model_stack_site(m, 4);
     view_tree_open(&ui, beta);
@@ -195,7 +194,7 @@ static void test_tree(void **state)
     view_tree_rebuild(&ui);
     assert_int_equal(ui.tree.n_vis, 4);
     view_tree_move(&ui, 2, 1);
-    alloc(m, 3000, 3, 10, 0x3000, 0); /* another site: the tree of beta is unchanged */
+    alloc(m, 3000, 3, 10, 0); /* another site: the tree of beta is unchanged */
     view_tree_rebuild(&ui);
     t = &ui.tree.tree;
     assert_string_equal(t->nodes[ui.tree.vis[ui.tree.sel]].frame->function, "other");
@@ -222,8 +221,8 @@ static void test_refs(void **state)
     memset(&ui, 0, sizeof ui);
     ui.m = m;
     ui.table_h = 10;
-    alloc(m, 20000000, 3, 4096, 0x10000, 0); /* alpha: the object */
-    alloc(m, 30000000, 4, 64, 0x20000, 0);   /* beta: the processor */
+    alloc(m, 20000000, 3, 4096, 0); /* alpha: the object */
+    alloc(m, 30000000, 4, 64, 0);   /* beta: the processor */
 
     struct scanmsg_result r = {.target = 0x10000, .levels = 3, .flags = 0};
     struct scanmsg_node n[5] = {
