@@ -286,6 +286,8 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         r |= get_u32(&e[7], UINT32_MAX, &m->u.hello.flags);
         if (!r && m->u.hello.version > WIRE_VERSION)
             return WIRE_EVERSION;
+        if (!r && m->u.hello.version < WIRE_MIN_VERSION)
+            return WIRE_EOLDVERSION;
         break;
     case WIRE_MODULE:
         r |= get_u32(&e[1], WIRE_MAX_MODULE_ID, &m->u.module.id);
@@ -354,7 +356,7 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         r |= get_str(&e[2], &m->u.disabled.reason);
         break;
     }
-    if (r == WIRE_EVERSION)
+    if (r == WIRE_EVERSION || r == WIRE_EOLDVERSION)
         return r;
     return r ? WIRE_ECORRUPT : 1;
 }

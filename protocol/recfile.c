@@ -155,10 +155,10 @@ int recfile_open(struct recfile_reader *r, const char *path)
         r->version |= (uint32_t)hdr[8 + i] << (8 * i);
         flags |= (uint32_t)hdr[12 + i] << (8 * i);
     }
-    if (r->version > WIRE_VERSION) {
+    if (r->version > WIRE_VERSION || r->version < WIRE_MIN_VERSION) {
         close(r->fd);
         r->fd = -1;
-        return WIRE_EVERSION;
+        return r->version > WIRE_VERSION ? WIRE_EVERSION : WIRE_EOLDVERSION;
     }
     r->compressed = (flags & WIRE_FILE_ZSTD) != 0;
     r->in_file_off = sizeof(hdr);

@@ -56,7 +56,7 @@ struct recfile_reader {
 };
 
 /* Opens path and checks its header. Returns 0, WIRE_EMAGIC (not a recording),
- * WIRE_EVERSION, or WIRE_EIO with errno set. */
+ * WIRE_EVERSION, WIRE_EOLDVERSION, or WIRE_EIO with errno set. */
 int recfile_open(struct recfile_reader *r, const char *path);
 
 /* Reads up to cap decompressed bytes. Returns the count, 0 at the end of the

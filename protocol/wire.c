@@ -14,6 +14,7 @@ static const char *const wire_errors[WIRE_ERR_COUNT] = {
     [7] = "not a heapline recording",
     [8] = "input/output error",
     [9] = "compressed stream is corrupt",
+    [10] = "recorded by an older, incompatible heapline",
 };
 
 const char *wire_strerror(int err)

@@ -60,7 +60,10 @@
 
 #include <stdint.h>
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
+/* The oldest version this build reads: version 1 (addresses in events, times in
+ * ns) was never released, but its files would decode into wrong figures. */
+#define WIRE_MIN_VERSION 2
 
 /* Record file: WIRE_FILE_MAGIC (8 bytes), then a u32 little-endian version,
  * then a u32 little-endian flags word, then the stream (zstd frames when
@@ -151,7 +154,8 @@ enum wire_err {
     WIRE_EMAGIC = -7,    /* not a heapline recording */
     WIRE_EIO = -8,
     WIRE_ECOMPRESS = -9, /* zstd layer failed */
-    WIRE_ERR_COUNT = 10
+    WIRE_EOLDVERSION = -10, /* an older, incompatible version */
+    WIRE_ERR_COUNT = 11
 };
 
 /* Returns a static string for a wire_err code. Thread-safe. */

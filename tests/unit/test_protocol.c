@@ -230,6 +230,9 @@ static void test_corrupt(void **state)
     assert_int_equal(decode_bytes("\x92\x63\x01", 3), WIRE_ENEEDMORE);
     /* a newer protocol version is refused with its own code */
     assert_int_equal(decode_bytes("\x98\x01\x63\x01\xc0\x00\x00\x00\x00", 9), WIRE_EVERSION);
+    /* and version 1 (addresses in events) is refused rather than misread */
+    assert_int_equal(decode_bytes("\x98\x01\x01\x01\xc0\x00\x00\x00\x00", 9),
+                     WIRE_EOLDVERSION);
 }
 
 static void test_stack_parent_order(void **state)
