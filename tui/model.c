@@ -1312,14 +1312,12 @@ static int apply_events(struct model *m, const struct wire_msg *msg)
         } else { /* REALLOC: releases the old block, one allocation at its site */
             struct live *e = ev_target(m, ev.back);
 
-            if (e) {
-                m->thr_last[m->ev_thread] = 0; /* a realloc is no temporary */
-                if (ev_release(m, e, ev.time, m->ev_thread))
-                    return -1;
-            }
+            /* as heaptrack counts it: a block released by the realloc right after
+             * its allocation was temporary, and the new block may be too */
+            if (e && ev_release(m, e, ev.time, m->ev_thread))
+                return -1;
             if (ev_alloc(m, ev.stack, ev.size, ev.time))
                 return -1;
-            m->thr_last[m->ev_thread] = 0;
         }
     }
     if (r < 0)
