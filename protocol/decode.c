@@ -98,9 +98,9 @@ static long msg_extent(const unsigned char *p, size_t len)
     return (long)off;
 }
 
-/* ---- field readers: each returns 0 or WIRE_ECORRUPT ---- */
+/* ---- field readers (decode.h): each returns 0 or WIRE_ECORRUPT ---- */
 
-static int get_i64(const msgpack_object *o, int64_t *out)
+int decode_i64(const msgpack_object *o, int64_t *out)
 {
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
         if (o->via.u64 > INT64_MAX)
@@ -115,7 +115,7 @@ static int get_i64(const msgpack_object *o, int64_t *out)
     return WIRE_ECORRUPT;
 }
 
-static int get_u64(const msgpack_object *o, uint64_t *out)
+int decode_u64(const msgpack_object *o, uint64_t *out)
 {
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return WIRE_ECORRUPT;
@@ -123,7 +123,7 @@ static int get_u64(const msgpack_object *o, uint64_t *out)
     return 0;
 }
 
-static int get_u32(const msgpack_object *o, uint32_t max, uint32_t *out)
+int decode_u32(const msgpack_object *o, uint32_t max, uint32_t *out)
 {
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
         return WIRE_ECORRUPT;
@@ -131,17 +131,17 @@ static int get_u32(const msgpack_object *o, uint32_t max, uint32_t *out)
     return 0;
 }
 
-static int get_s32(const msgpack_object *o, int32_t *out)
+int decode_s32(const msgpack_object *o, int32_t *out)
 {
     int64_t v;
 
-    if (get_i64(o, &v) || v < INT32_MIN || v > INT32_MAX)
+    if (decode_i64(o, &v) || v < INT32_MIN || v > INT32_MAX)
         return WIRE_ECORRUPT;
     *out = (int32_t)v;
     return 0;
 }
 
-static int get_str(const msgpack_object *o, struct wire_str *s)
+int decode_str(const msgpack_object *o, struct wire_str *s)
 {
     if (o->type == MSGPACK_OBJECT_NIL) {
         s->ptr = NULL;
@@ -155,7 +155,7 @@ static int get_str(const msgpack_object *o, struct wire_str *s)
     return 0;
 }
 
-static int get_list(const msgpack_object *o, uint32_t k, struct wire_list *l)
+int decode_list(const msgpack_object *o, uint32_t k, struct wire_list *l)
 {
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % k != 0)
         return WIRE_ECORRUPT;
@@ -177,30 +177,30 @@ static int parse_request(const msgpack_object *e, uint32_t n, struct wire_msg *m
     int r = 0;
 
     memset(&m->u.request, 0, sizeof(m->u.request));
-    r |= get_u32(&e[1], UINT32_MAX, &m->u.request.id);
-    r |= get_u32(&e[2], WIRE_REQ_MAX, &m->u.request.kind);
+    r |= decode_u32(&e[1], UINT32_MAX, &m->u.request.id);
+    r |= decode_u32(&e[2], WIRE_REQ_MAX, &m->u.request.kind);
     if (r)
         return WIRE_ECORRUPT;
     switch (m->u.request.kind) {
     case WIRE_REQ_OBJECTS:
-        if (n < 5 || get_list(&e[3], 1, &m->u.request.stacks) ||
-            get_u32(&e[4], WIRE_MAX_OBJECTS, &m->u.request.max))
+        if (n < 5 || decode_list(&e[3], 1, &m->u.request.stacks) ||
+            decode_u32(&e[4], WIRE_MAX_OBJECTS, &m->u.request.max))
             return WIRE_ECORRUPT;
         for (uint32_t i = 0; i < m->u.request.stacks.n; i++) {
             uint32_t id;
-            if (get_u32(&m->u.request.stacks.items[i], WIRE_MAX_STACK_ID, &id))
+            if (decode_u32(&m->u.request.stacks.items[i], WIRE_MAX_STACK_ID, &id))
                 return WIRE_ECORRUPT;
         }
         return 0;
     case WIRE_REQ_READ:
-        if (n < 5 || get_u64(&e[3], &m->u.request.addr) ||
-            get_u32(&e[4], WIRE_MAX_READ, &m->u.request.len))
+        if (n < 5 || decode_u64(&e[3], &m->u.request.addr) ||
+            decode_u32(&e[4], WIRE_MAX_READ, &m->u.request.len))
             return WIRE_ECORRUPT;
         return 0;
     case WIRE_REQ_SCAN:
-        if (n < 6 || get_u64(&e[3], &m->u.request.addr) ||
-            get_u32(&e[4], 1000, &m->u.request.max_depth) ||
-            get_u32(&e[5], 1000000, &m->u.request.max_fanout))
+        if (n < 6 || decode_u64(&e[3], &m->u.request.addr) ||
+            decode_u32(&e[4], 1000, &m->u.request.max_depth) ||
+            decode_u32(&e[5], 1000000, &m->u.request.max_fanout))
             return WIRE_ECORRUPT;
         return 0;
     default:
@@ -213,20 +213,20 @@ static int parse_response(const msgpack_object *e, uint32_t n, const msgpack_obj
 {
     memset(&m->u.response, 0, sizeof(m->u.response));
     m->u.response.raw = all;
-    if (get_u32(&e[1], UINT32_MAX, &m->u.response.id) || get_s32(&e[2], &m->u.response.status))
+    if (decode_u32(&e[1], UINT32_MAX, &m->u.response.id) || decode_s32(&e[2], &m->u.response.status))
         return WIRE_ECORRUPT;
     if (m->u.response.status != 0)
-        return get_str(&e[3], &m->u.response.message);
-    if (get_u32(&e[3], UINT32_MAX, &m->u.response.kind))
+        return decode_str(&e[3], &m->u.response.message);
+    if (decode_u32(&e[3], UINT32_MAX, &m->u.response.kind))
         return WIRE_ECORRUPT;
     switch (m->u.response.kind) {
     case WIRE_REQ_OBJECTS:
-        if (n < 6 || get_u64(&e[4], &m->u.response.total) ||
-            get_list(&e[5], 7, &m->u.response.objects))
+        if (n < 6 || decode_u64(&e[4], &m->u.response.total) ||
+            decode_list(&e[5], 7, &m->u.response.objects))
             return WIRE_ECORRUPT;
         return 0;
     case WIRE_REQ_READ:
-        if (n < 7 || get_u64(&e[4], &m->u.response.addr) || get_u64(&e[5], &m->u.response.size) ||
+        if (n < 7 || decode_u64(&e[4], &m->u.response.addr) || decode_u64(&e[5], &m->u.response.size) ||
             e[6].type != MSGPACK_OBJECT_BIN || e[6].via.bin.size > WIRE_MAX_READ)
             return WIRE_ECORRUPT;
         m->u.response.bytes.ptr = e[6].via.bin.ptr;
@@ -242,17 +242,17 @@ static int parse_state(const msgpack_object *e, uint32_t n, struct wire_msg *m)
     struct wire_totals *t = &m->u.state.totals;
     int r = 0;
 
-    r |= get_i64(&e[1], &t->time);
-    r |= get_u64(&e[2], &t->heap_bytes);
-    r |= get_u64(&e[3], &t->heap_blocks);
-    r |= get_u64(&e[4], &t->rss);
-    r |= get_u64(&e[5], &t->allocations);
-    r |= get_u64(&e[6], &t->frees);
-    r |= get_u64(&e[7], &t->bytes_allocated);
-    r |= get_list(&e[8], 5, &m->u.state.sites);
+    r |= decode_i64(&e[1], &t->time);
+    r |= decode_u64(&e[2], &t->heap_bytes);
+    r |= decode_u64(&e[3], &t->heap_blocks);
+    r |= decode_u64(&e[4], &t->rss);
+    r |= decode_u64(&e[5], &t->allocations);
+    r |= decode_u64(&e[6], &t->frees);
+    r |= decode_u64(&e[7], &t->bytes_allocated);
+    r |= decode_list(&e[8], 5, &m->u.state.sites);
     m->u.state.seq = 0;
     if (m->type == WIRE_SNAPSHOT && n >= 10 &&
-        (get_u64(&e[9], &m->u.state.seq) || m->u.state.seq > WIRE_SEQ_MASK))
+        (decode_u64(&e[9], &m->u.state.seq) || m->u.state.seq > WIRE_SEQ_MASK))
         r = WIRE_ECORRUPT;
     return r ? WIRE_ECORRUPT : 0;
 }
@@ -267,7 +267,7 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         return WIRE_ECORRUPT;
     e = o->via.array.ptr;
     n = o->via.array.size;
-    if (get_u32(&e[0], UINT32_MAX, &type) || type == 0)
+    if (decode_u32(&e[0], UINT32_MAX, &type) || type == 0)
         return WIRE_ECORRUPT;
     if (type > WIRE_TYPE_MAX)
         return 0; /* a newer message: skipped by the caller */
@@ -277,65 +277,65 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
 
     switch (type) {
     case WIRE_HELLO:
-        r |= get_u32(&e[1], UINT32_MAX, &m->u.hello.version);
-        r |= get_u32(&e[2], UINT32_MAX, &m->u.hello.pid);
-        r |= get_str(&e[3], &m->u.hello.exe);
-        r |= get_i64(&e[4], &m->u.hello.start_unix_ns);
-        r |= get_u32(&e[5], UINT32_MAX, &m->u.hello.page_size);
-        r |= get_u32(&e[6], 4096, &m->u.hello.max_depth);
-        r |= get_u32(&e[7], UINT32_MAX, &m->u.hello.flags);
+        r |= decode_u32(&e[1], UINT32_MAX, &m->u.hello.version);
+        r |= decode_u32(&e[2], UINT32_MAX, &m->u.hello.pid);
+        r |= decode_str(&e[3], &m->u.hello.exe);
+        r |= decode_i64(&e[4], &m->u.hello.start_unix_ns);
+        r |= decode_u32(&e[5], UINT32_MAX, &m->u.hello.page_size);
+        r |= decode_u32(&e[6], 4096, &m->u.hello.max_depth);
+        r |= decode_u32(&e[7], UINT32_MAX, &m->u.hello.flags);
         if (!r && m->u.hello.version > WIRE_VERSION)
             return WIRE_EVERSION;
         if (!r && m->u.hello.version < WIRE_MIN_VERSION)
             return WIRE_EOLDVERSION;
         break;
     case WIRE_MODULE:
-        r |= get_u32(&e[1], WIRE_MAX_MODULE_ID, &m->u.module.id);
-        r |= get_str(&e[2], &m->u.module.path);
-        r |= get_u64(&e[3], &m->u.module.base);
-        r |= get_u64(&e[4], &m->u.module.size);
-        r |= get_str(&e[5], &m->u.module.build_id);
+        r |= decode_u32(&e[1], WIRE_MAX_MODULE_ID, &m->u.module.id);
+        r |= decode_str(&e[2], &m->u.module.path);
+        r |= decode_u64(&e[3], &m->u.module.base);
+        r |= decode_u64(&e[4], &m->u.module.size);
+        r |= decode_str(&e[5], &m->u.module.build_id);
         break;
     case WIRE_FRAME:
-        r |= get_u64(&e[1], &m->u.frame.ip);
-        r |= get_u32(&e[2], WIRE_MAX_MODULE_ID, &m->u.frame.module);
-        r |= get_str(&e[3], &m->u.frame.function);
-        r |= get_str(&e[4], &m->u.frame.file);
-        r |= get_u32(&e[5], UINT32_MAX, &m->u.frame.line);
+        r |= decode_u64(&e[1], &m->u.frame.ip);
+        r |= decode_u32(&e[2], WIRE_MAX_MODULE_ID, &m->u.frame.module);
+        r |= decode_str(&e[3], &m->u.frame.function);
+        r |= decode_str(&e[4], &m->u.frame.file);
+        r |= decode_u32(&e[5], UINT32_MAX, &m->u.frame.line);
         m->u.frame.inlined.items = NULL;
         m->u.frame.inlined.n = 0;
         if (!r && n >= 7) {
-            r |= get_list(&e[6], 3, &m->u.frame.inlined);
+            r |= decode_list(&e[6], 3, &m->u.frame.inlined);
             if (!r && m->u.frame.inlined.n > 3 * WIRE_MAX_INLINED)
                 r = WIRE_ECORRUPT;
         }
         break;
     case WIRE_STACKS:
-        r |= get_list(&e[1], 3, &m->u.stacks);
+        r |= decode_list(&e[1], 3, &m->u.stacks);
         break;
     case WIRE_THREAD:
-        r |= get_u32(&e[1], WIRE_MAX_THREAD_ID, &m->u.thread.id);
-        r |= get_u32(&e[2], UINT32_MAX, &m->u.thread.os_tid);
-        r |= get_str(&e[3], &m->u.thread.name);
+        r |= decode_u32(&e[1], WIRE_MAX_THREAD_ID, &m->u.thread.id);
+        r |= decode_u32(&e[2], UINT32_MAX, &m->u.thread.os_tid);
+        r |= decode_str(&e[3], &m->u.thread.name);
         break;
     case WIRE_TAG:
-        r |= get_u32(&e[1], WIRE_MAX_TAG_ID, &m->u.tag.id);
-        r |= get_str(&e[2], &m->u.tag.name);
+        r |= decode_u32(&e[1], WIRE_MAX_TAG_ID, &m->u.tag.id);
+        r |= decode_str(&e[2], &m->u.tag.name);
         break;
     case WIRE_MARKER:
-        r |= get_i64(&e[1], &m->u.marker.time);
-        r |= get_str(&e[2], &m->u.marker.label);
+        r |= decode_i64(&e[1], &m->u.marker.time);
+        r |= decode_str(&e[2], &m->u.marker.label);
         break;
     case WIRE_EVENTS:
-        r |= get_i64(&e[1], &m->u.events.base_time);
-        r |= get_list(&e[2], 1, &m->u.events.ops);
+        r |= decode_i64(&e[1], &m->u.events.base_time);
+        r |= decode_list(&e[2], 1, &m->u.events.ops);
         break;
     case WIRE_TICK:
     case WIRE_SNAPSHOT:
         r |= parse_state(e, n, m);
         break;
     case WIRE_HISTORY:
-        r |= get_list(&e[1], 4, &m->u.history);
+        r |= decode_list(&e[1], 4, &m->u.history);
         break;
     case WIRE_REQUEST:
         r |= parse_request(e, n, m);
@@ -344,16 +344,16 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         r |= parse_response(e, n, o, m);
         break;
     case WIRE_MISSED:
-        r |= get_u64(&e[1], &m->u.missed);
+        r |= decode_u64(&e[1], &m->u.missed);
         break;
     case WIRE_END:
-        r |= get_i64(&e[1], &m->u.end.time);
-        r |= get_u32(&e[2], UINT32_MAX, &m->u.end.reason);
-        r |= get_s32(&e[3], &m->u.end.status);
+        r |= decode_i64(&e[1], &m->u.end.time);
+        r |= decode_u32(&e[2], UINT32_MAX, &m->u.end.reason);
+        r |= decode_s32(&e[3], &m->u.end.status);
         break;
     case WIRE_DISABLED:
-        r |= get_i64(&e[1], &m->u.disabled.time);
-        r |= get_str(&e[2], &m->u.disabled.reason);
+        r |= decode_i64(&e[1], &m->u.disabled.time);
+        r |= decode_str(&e[2], &m->u.disabled.reason);
         break;
     }
     if (r == WIRE_EVERSION || r == WIRE_EOLDVERSION)
@@ -482,37 +482,37 @@ int decode_events_next(struct events_iter *it, struct wire_event *ev)
 
     if (left == 0)
         return 0;
-    if (get_u32(&x[0], WIRE_OP_MAX, &op) || op == 0)
+    if (decode_u32(&x[0], WIRE_OP_MAX, &op) || op == 0)
         return WIRE_ECORRUPT;
     memset(ev, 0, sizeof(*ev));
     ev->op = (uint8_t)op;
     switch (op) {
     case WIRE_OP_ALLOC:
-        if (left < 4 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            get_u64(&x[3], &ev->size) || add_micros(it, dt, &ev->time))
+        if (left < 4 || decode_i64(&x[1], &dt) || decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
+            decode_u64(&x[3], &ev->size) || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
         it->i += 4;
         return 1;
     case WIRE_OP_FREE:
-        if (left < 3 || get_i64(&x[1], &dt) || get_u64(&x[2], &ev->back) ||
+        if (left < 3 || decode_i64(&x[1], &dt) || decode_u64(&x[2], &ev->back) ||
             ev->back > WIRE_SEQ_MASK || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
         it->i += 3;
         return 1;
     case WIRE_OP_REALLOC:
-        if (left < 5 || get_i64(&x[1], &dt) || get_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            get_u64(&x[3], &ev->size) || get_u64(&x[4], &ev->back) ||
+        if (left < 5 || decode_i64(&x[1], &dt) || decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
+            decode_u64(&x[3], &ev->size) || decode_u64(&x[4], &ev->back) ||
             ev->back > WIRE_SEQ_MASK || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
         it->i += 5;
         return 1;
     case WIRE_OP_THREAD:
-        if (left < 2 || get_u32(&x[1], WIRE_MAX_THREAD_ID, &ev->id))
+        if (left < 2 || decode_u32(&x[1], WIRE_MAX_THREAD_ID, &ev->id))
             return WIRE_ECORRUPT;
         it->i += 2;
         return 1;
     default: /* WIRE_OP_TAG */
-        if (left < 2 || get_u32(&x[1], WIRE_MAX_TAG_ID, &ev->id))
+        if (left < 2 || decode_u32(&x[1], WIRE_MAX_TAG_ID, &ev->id))
             return WIRE_ECORRUPT;
         it->i += 2;
         return 1;
@@ -523,8 +523,8 @@ int decode_stack_at(const struct wire_list *l, uint32_t i, struct wire_stack_nod
 {
     const msgpack_object *x = l->items + 3 * i;
 
-    if (3 * (uint64_t)i + 3 > l->n || get_u32(&x[0], WIRE_MAX_STACK_ID, &node->id) ||
-        get_u32(&x[1], WIRE_MAX_STACK_ID, &node->parent) || get_u64(&x[2], &node->ip) ||
+    if (3 * (uint64_t)i + 3 > l->n || decode_u32(&x[0], WIRE_MAX_STACK_ID, &node->id) ||
+        decode_u32(&x[1], WIRE_MAX_STACK_ID, &node->parent) || decode_u64(&x[2], &node->ip) ||
         node->parent >= node->id)
         return WIRE_ECORRUPT;
     return 1;
@@ -534,9 +534,9 @@ int decode_site_at(const struct wire_list *l, uint32_t i, struct wire_site *s)
 {
     const msgpack_object *x = l->items + 5 * i;
 
-    if (5 * (uint64_t)i + 5 > l->n || get_u32(&x[0], WIRE_MAX_STACK_ID, &s->stack) ||
-        get_i64(&x[1], &s->live_bytes) || get_i64(&x[2], &s->live_blocks) ||
-        get_u64(&x[3], &s->allocations) || get_u64(&x[4], &s->bytes_allocated))
+    if (5 * (uint64_t)i + 5 > l->n || decode_u32(&x[0], WIRE_MAX_STACK_ID, &s->stack) ||
+        decode_i64(&x[1], &s->live_bytes) || decode_i64(&x[2], &s->live_blocks) ||
+        decode_u64(&x[3], &s->allocations) || decode_u64(&x[4], &s->bytes_allocated))
         return WIRE_ECORRUPT;
     return 1;
 }
@@ -545,9 +545,9 @@ int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history
 {
     const msgpack_object *x = l->items + 4 * i;
 
-    if (4 * (uint64_t)i + 4 > l->n || get_i64(&x[0], &row->time) ||
-        get_u64(&x[1], &row->heap_bytes) || get_u64(&x[2], &row->heap_blocks) ||
-        get_u64(&x[3], &row->rss))
+    if (4 * (uint64_t)i + 4 > l->n || decode_i64(&x[0], &row->time) ||
+        decode_u64(&x[1], &row->heap_bytes) || decode_u64(&x[2], &row->heap_blocks) ||
+        decode_u64(&x[3], &row->rss))
         return WIRE_ECORRUPT;
     return 1;
 }
@@ -556,10 +556,10 @@ int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *
 {
     const msgpack_object *x = l->items + 7 * i;
 
-    if (7 * (uint64_t)i + 7 > l->n || get_u64(&x[0], &o->addr) || get_u64(&x[1], &o->size) ||
-        get_u32(&x[2], WIRE_MAX_STACK_ID, &o->stack) || get_i64(&x[3], &o->time) ||
-        get_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) || get_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag) ||
-        get_u64(&x[6], &o->seq) || o->seq > WIRE_SEQ_MASK)
+    if (7 * (uint64_t)i + 7 > l->n || decode_u64(&x[0], &o->addr) || decode_u64(&x[1], &o->size) ||
+        decode_u32(&x[2], WIRE_MAX_STACK_ID, &o->stack) || decode_i64(&x[3], &o->time) ||
+        decode_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) || decode_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag) ||
+        decode_u64(&x[6], &o->seq) || o->seq > WIRE_SEQ_MASK)
         return WIRE_ECORRUPT;
     return 1;
 }
@@ -569,8 +569,8 @@ int decode_inline_at(const struct wire_list *l, uint32_t i, struct wire_str *fun
 {
     const msgpack_object *x = l->items + 3 * i;
 
-    if (3 * (uint64_t)i + 3 > l->n || get_str(&x[0], function) || get_str(&x[1], file) ||
-        get_u32(&x[2], UINT32_MAX, line))
+    if (3 * (uint64_t)i + 3 > l->n || decode_str(&x[0], function) || decode_str(&x[1], file) ||
+        decode_u32(&x[2], UINT32_MAX, line))
         return WIRE_ECORRUPT;
     return 1;
 }

@@ -128,6 +128,17 @@ int decode_next(struct decode *d, struct wire_msg *m);
  * fuzzers). *used is set to the bytes the message took. */
 int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m, size_t *used);
 
+/* Field readers for modules that decode further payloads (scanmsg.c). Each
+ * returns 0 with *out set, or WIRE_ECORRUPT when o is not of the type or is
+ * beyond the bound; strings accept nil and at most WIRE_MAX_STRING bytes, lists
+ * must hold a multiple of k items. */
+int decode_i64(const msgpack_object *o, int64_t *out);
+int decode_u64(const msgpack_object *o, uint64_t *out);
+int decode_u32(const msgpack_object *o, uint32_t max, uint32_t *out);
+int decode_s32(const msgpack_object *o, int32_t *out);
+int decode_str(const msgpack_object *o, struct wire_str *s);
+int decode_list(const msgpack_object *o, uint32_t k, struct wire_list *l);
+
 /* Iterators over validated lists. Each returns 1 with the item, 0 at the end,
  * or WIRE_ECORRUPT (the list is malformed at that point). Events come out
  * with absolute nanosecond times (microsecond resolution) and back as sent

@@ -39,22 +39,22 @@ size_t encode_events_bound(size_t n)
 
 static void pack_str(msgpack_packer *pk, const char *s)
 {
-    size_t n;
+    encode_str(pk, s, s ? strlen(s) : 0);
+}
 
+void encode_str(msgpack_packer *pk, const char *s, size_t n)
+{
     if (!s) {
         msgpack_pack_nil(pk);
         return;
     }
-    n = strlen(s);
     if (n > WIRE_MAX_STRING)
         n = WIRE_MAX_STRING;
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
 }
 
-/* Starts a message: remembers the rollback point, writes the array header and
- * the type. */
-static size_t begin(struct encode_buf *b, msgpack_packer *pk, size_t n_elems, int type)
+size_t encode_begin(struct encode_buf *b, msgpack_packer *pk, size_t n_elems, int type)
 {
     size_t mark = b->len;
 
@@ -65,7 +65,7 @@ static size_t begin(struct encode_buf *b, msgpack_packer *pk, size_t n_elems, in
     return mark;
 }
 
-static int finish(struct encode_buf *b, size_t mark)
+int encode_finish(struct encode_buf *b, size_t mark)
 {
     if (b->overflow) {
         b->len = mark;
@@ -79,7 +79,7 @@ int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t st
                  uint32_t page_size, uint32_t max_depth, uint32_t flags)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 8, WIRE_HELLO);
+    size_t mark = encode_begin(b, &pk, 8, WIRE_HELLO);
 
     msgpack_pack_uint32(&pk, WIRE_VERSION);
     msgpack_pack_uint32(&pk, pid);
@@ -88,28 +88,28 @@ int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t st
     msgpack_pack_uint32(&pk, page_size);
     msgpack_pack_uint32(&pk, max_depth);
     msgpack_pack_uint32(&pk, flags);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
                   uint64_t size, const char *build_id)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 6, WIRE_MODULE);
+    size_t mark = encode_begin(b, &pk, 6, WIRE_MODULE);
 
     msgpack_pack_uint32(&pk, id);
     pack_str(&pk, path);
     msgpack_pack_uint64(&pk, base);
     msgpack_pack_uint64(&pk, size);
     pack_str(&pk, build_id);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_frame(struct encode_buf *b, const struct wire_frame *f)
 {
     msgpack_packer pk;
     uint32_t n_in = f->n_inlined > WIRE_MAX_INLINED ? WIRE_MAX_INLINED : f->n_inlined;
-    size_t mark = begin(b, &pk, 7, WIRE_FRAME);
+    size_t mark = encode_begin(b, &pk, 7, WIRE_FRAME);
 
     msgpack_pack_uint64(&pk, f->ip);
     msgpack_pack_uint32(&pk, f->module);
@@ -122,13 +122,13 @@ int encode_frame(struct encode_buf *b, const struct wire_frame *f)
         pack_str(&pk, f->inlined[i].file);
         msgpack_pack_uint32(&pk, f->inlined[i].line);
     }
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_stacks(struct encode_buf *b, const struct wire_stack_node *nodes, size_t n)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 2, WIRE_STACKS);
+    size_t mark = encode_begin(b, &pk, 2, WIRE_STACKS);
 
     msgpack_pack_array(&pk, n * 3);
     for (size_t i = 0; i < n; i++) {
@@ -136,38 +136,38 @@ int encode_stacks(struct encode_buf *b, const struct wire_stack_node *nodes, siz
         msgpack_pack_uint32(&pk, nodes[i].parent);
         msgpack_pack_uint64(&pk, nodes[i].ip);
     }
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_thread(struct encode_buf *b, uint32_t id, uint32_t os_tid, const char *name)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 4, WIRE_THREAD);
+    size_t mark = encode_begin(b, &pk, 4, WIRE_THREAD);
 
     msgpack_pack_uint32(&pk, id);
     msgpack_pack_uint32(&pk, os_tid);
     pack_str(&pk, name);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_tag(struct encode_buf *b, uint32_t id, const char *name)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 3, WIRE_TAG);
+    size_t mark = encode_begin(b, &pk, 3, WIRE_TAG);
 
     msgpack_pack_uint32(&pk, id);
     pack_str(&pk, name);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_marker(struct encode_buf *b, int64_t time, const char *label)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 3, WIRE_MARKER);
+    size_t mark = encode_begin(b, &pk, 3, WIRE_MARKER);
 
     msgpack_pack_int64(&pk, time);
     pack_str(&pk, label);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 static size_t op_items(int op)
@@ -202,7 +202,7 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
 
     for (size_t i = 0; i < n; i++)
         items += op_items(ev[i].op);
-    mark = begin(b, &pk, 3, WIRE_EVENTS);
+    mark = encode_begin(b, &pk, 3, WIRE_EVENTS);
     msgpack_pack_int64(&pk, base_time);
     msgpack_pack_array(&pk, items);
     for (size_t i = 0; i < n && !b->overflow; i++) {
@@ -229,7 +229,7 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
             break;
         }
     }
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 /* TICK: 9 elements; SNAPSHOT: 10, the last the allocation sequence number. */
@@ -237,7 +237,7 @@ static int encode_state(struct encode_buf *b, int type, const struct wire_totals
                         const struct wire_site *d, size_t n, uint64_t seq)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, type == WIRE_SNAPSHOT ? 10 : 9, type);
+    size_t mark = encode_begin(b, &pk, type == WIRE_SNAPSHOT ? 10 : 9, type);
 
     msgpack_pack_int64(&pk, t->time);
     msgpack_pack_uint64(&pk, t->heap_bytes);
@@ -256,7 +256,7 @@ static int encode_state(struct encode_buf *b, int type, const struct wire_totals
     }
     if (type == WIRE_SNAPSHOT)
         msgpack_pack_uint64(&pk, seq & WIRE_SEQ_MASK);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_tick(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *d,
@@ -274,7 +274,7 @@ int encode_snapshot(struct encode_buf *b, const struct wire_totals *t, const str
 int encode_history(struct encode_buf *b, const struct wire_history_row *rows, size_t n)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 2, WIRE_HISTORY);
+    size_t mark = encode_begin(b, &pk, 2, WIRE_HISTORY);
 
     msgpack_pack_array(&pk, n * 4);
     for (size_t i = 0; i < n && !b->overflow; i++) {
@@ -283,44 +283,44 @@ int encode_history(struct encode_buf *b, const struct wire_history_row *rows, si
         msgpack_pack_uint64(&pk, rows[i].heap_blocks);
         msgpack_pack_uint64(&pk, rows[i].rss);
     }
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_missed(struct encode_buf *b, uint64_t missed)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 2, WIRE_MISSED);
+    size_t mark = encode_begin(b, &pk, 2, WIRE_MISSED);
 
     msgpack_pack_uint64(&pk, missed);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 4, WIRE_END);
+    size_t mark = encode_begin(b, &pk, 4, WIRE_END);
 
     msgpack_pack_int64(&pk, time);
     msgpack_pack_uint32(&pk, reason);
     msgpack_pack_int32(&pk, status);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_disabled(struct encode_buf *b, int64_t time, const char *reason)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 3, WIRE_DISABLED);
+    size_t mark = encode_begin(b, &pk, 3, WIRE_DISABLED);
 
     msgpack_pack_int64(&pk, time);
     pack_str(&pk, reason);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,
                        uint32_t max)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 5, WIRE_REQUEST);
+    size_t mark = encode_begin(b, &pk, 5, WIRE_REQUEST);
 
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int(&pk, WIRE_REQ_OBJECTS);
@@ -328,51 +328,51 @@ int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *st
     for (size_t i = 0; i < n && !b->overflow; i++)
         msgpack_pack_uint32(&pk, stacks[i]);
     msgpack_pack_uint32(&pk, max);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_req_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint32_t len)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 5, WIRE_REQUEST);
+    size_t mark = encode_begin(b, &pk, 5, WIRE_REQUEST);
 
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int(&pk, WIRE_REQ_READ);
     msgpack_pack_uint64(&pk, addr);
     msgpack_pack_uint32(&pk, len);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_req_scan(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint32_t max_depth,
                     uint32_t max_fanout)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 6, WIRE_REQUEST);
+    size_t mark = encode_begin(b, &pk, 6, WIRE_REQUEST);
 
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int(&pk, WIRE_REQ_SCAN);
     msgpack_pack_uint64(&pk, addr);
     msgpack_pack_uint32(&pk, max_depth);
     msgpack_pack_uint32(&pk, max_fanout);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_resp_error(struct encode_buf *b, uint32_t req_id, int32_t status, const char *msg)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 4, WIRE_RESPONSE);
+    size_t mark = encode_begin(b, &pk, 4, WIRE_RESPONSE);
 
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, status);
     pack_str(&pk, msg);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire_object *o,
                         size_t n, uint64_t total)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 6, WIRE_RESPONSE);
+    size_t mark = encode_begin(b, &pk, 6, WIRE_RESPONSE);
 
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
@@ -388,14 +388,14 @@ int encode_resp_objects(struct encode_buf *b, uint32_t req_id, const struct wire
         msgpack_pack_uint32(&pk, o[i].tag);
         msgpack_pack_uint64(&pk, o[i].seq & WIRE_SEQ_MASK);
     }
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }
 
 int encode_resp_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint64_t size,
                      const void *bytes, uint32_t len)
 {
     msgpack_packer pk;
-    size_t mark = begin(b, &pk, 7, WIRE_RESPONSE);
+    size_t mark = encode_begin(b, &pk, 7, WIRE_RESPONSE);
 
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
@@ -404,5 +404,5 @@ int encode_resp_read(struct encode_buf *b, uint32_t req_id, uint64_t addr, uint6
     msgpack_pack_uint64(&pk, size);
     msgpack_pack_bin(&pk, len);
     msgpack_pack_bin_body(&pk, bytes, len);
-    return finish(b, mark);
+    return encode_finish(b, mark);
 }

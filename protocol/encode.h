@@ -9,6 +9,7 @@
 #ifndef HEAPLINE_ENCODE_H
 #define HEAPLINE_ENCODE_H
 
+#include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,6 +110,16 @@ int encode_history(struct encode_buf *b, const struct wire_history_row *rows, si
 int encode_missed(struct encode_buf *b, uint64_t missed);
 int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status);
 int encode_disabled(struct encode_buf *b, int64_t time, const char *reason);
+
+/* For modules that define further messages (scanmsg.c): encode_begin() starts
+ * one message of n_elems elements, type included (its array header and type),
+ * with pk writing into b, and returns the rollback mark; the caller packs the
+ * other n_elems - 1 elements and ends with encode_finish(b, mark), which
+ * returns 0 or WIRE_ENOSPACE with b as it was before encode_begin().
+ * encode_str() packs s[0..n) truncated to WIRE_MAX_STRING, or nil for NULL. */
+size_t encode_begin(struct encode_buf *b, msgpack_packer *pk, size_t n_elems, int type);
+int encode_finish(struct encode_buf *b, size_t mark);
+void encode_str(msgpack_packer *pk, const char *s, size_t n);
 
 /* Requests (client side). */
 int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,

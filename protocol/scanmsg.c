@@ -10,45 +10,20 @@
 #include <msgpack.h>
 #include <string.h>
 
-static int scanmsg_write(void *data, const char *buf, size_t len)
-{
-    struct encode_buf *b = data;
-
-    if (b->overflow || len > b->cap - b->len) {
-        b->overflow = 1;
-        return -1;
-    }
-    memcpy(b->data + b->len, buf, len);
-    b->len += len;
-    return 0;
-}
-
 static void pack_wstr(msgpack_packer *pk, struct wire_str s)
 {
-    uint32_t n = s.len;
-
-    if (!s.ptr) {
-        msgpack_pack_nil(pk);
-        return;
-    }
-    if (n > WIRE_MAX_STRING)
-        n = WIRE_MAX_STRING;
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s.ptr, n);
+    encode_str(pk, s.ptr, s.len);
 }
 
 int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_result *r,
                    const struct scanmsg_node *nodes, size_t n)
 {
     msgpack_packer pk;
-    size_t mark = b->len;
+    size_t mark;
 
     if (n > SCANMSG_MAX_NODES)
         n = SCANMSG_MAX_NODES;
-    b->overflow = 0;
-    msgpack_packer_init(&pk, b, scanmsg_write);
-    msgpack_pack_array(&pk, 15);
-    msgpack_pack_int(&pk, WIRE_RESPONSE);
+    mark = encode_begin(b, &pk, 15, WIRE_RESPONSE);
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
     msgpack_pack_int(&pk, WIRE_REQ_SCAN);
@@ -78,69 +53,19 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
     }
     msgpack_pack_uint64(&pk, r->prep_ns);
     msgpack_pack_uint64(&pk, r->chain_ns);
-    if (b->overflow) {
-        b->len = mark;
-        b->overflow = 0;
-        return WIRE_ENOSPACE;
-    }
-    return 0;
+    return encode_finish(b, mark);
 }
 
 /* ---- decoding: every field checked ---- */
 
-static int rd_u64(const msgpack_object *o, uint64_t *out)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return WIRE_ECORRUPT;
-    *out = o->via.u64;
-    return 0;
-}
-
-static int rd_u32(const msgpack_object *o, uint32_t max, uint32_t *out)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
-        return WIRE_ECORRUPT;
-    *out = (uint32_t)o->via.u64;
-    return 0;
-}
-
-static int rd_i64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > INT64_MAX)
-            return WIRE_ECORRUPT;
-        *out = (int64_t)o->via.u64;
-        return 0;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *out = o->via.i64;
-        return 0;
-    }
-    return WIRE_ECORRUPT;
-}
-
-static int rd_str(const msgpack_object *o, struct wire_str *s)
-{
-    if (o->type == MSGPACK_OBJECT_NIL) {
-        s->ptr = NULL;
-        s->len = 0;
-        return 0;
-    }
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > WIRE_MAX_STRING)
-        return WIRE_ECORRUPT;
-    s->ptr = o->via.str.ptr;
-    s->len = o->via.str.size;
-    return 0;
-}
-
 static int node_read(const msgpack_object *e, uint32_t index, struct scanmsg_node *nd)
 {
-    if (rd_u32(&e[0], SCANMSG_STACK, &nd->kind) || nd->kind < SCANMSG_HEAP ||
-        rd_u64(&e[1], &nd->addr) || rd_u64(&e[2], &nd->size) || rd_u64(&e[3], &nd->offset) ||
-        rd_u32(&e[4], UINT32_MAX, &nd->to) || rd_u64(&e[5], &nd->interior) ||
-        rd_u32(&e[6], UINT32_MAX, &nd->id) || rd_i64(&e[7], &nd->inbound) ||
-        rd_u32(&e[8], UINT32_MAX, &nd->level) || rd_str(&e[9], &nd->symbol) ||
-        rd_str(&e[10], &nd->module) || rd_u64(&e[11], &nd->module_offset))
+    if (decode_u32(&e[0], SCANMSG_STACK, &nd->kind) || nd->kind < SCANMSG_HEAP ||
+        decode_u64(&e[1], &nd->addr) || decode_u64(&e[2], &nd->size) || decode_u64(&e[3], &nd->offset) ||
+        decode_u32(&e[4], UINT32_MAX, &nd->to) || decode_u64(&e[5], &nd->interior) ||
+        decode_u32(&e[6], UINT32_MAX, &nd->id) || decode_i64(&e[7], &nd->inbound) ||
+        decode_u32(&e[8], UINT32_MAX, &nd->level) || decode_str(&e[9], &nd->symbol) ||
+        decode_str(&e[10], &nd->module) || decode_u64(&e[11], &nd->module_offset))
         return WIRE_ECORRUPT;
     if (index == 0 ? (nd->to != 0 || nd->kind != SCANMSG_HEAP) : nd->to >= index)
         return WIRE_ECORRUPT;
@@ -191,12 +116,12 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
     e = raw->via.array.ptr;
     if (e[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || e[0].via.u64 != WIRE_RESPONSE ||
         e[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || e[2].via.u64 != 0 ||
-        rd_u32(&e[3], UINT32_MAX, &kind) || kind != WIRE_REQ_SCAN)
+        decode_u32(&e[3], UINT32_MAX, &kind) || kind != WIRE_REQ_SCAN)
         return WIRE_ECORRUPT;
-    if (rd_u64(&e[4], &r->target) || rd_u32(&e[5], UINT32_MAX, &r->flags) ||
-        rd_u32(&e[6], UINT32_MAX, &r->levels) || rd_u64(&e[7], &r->duration_ns) ||
-        rd_u64(&e[8], &r->bytes_scanned) || rd_u64(&e[9], &r->pause_ns) ||
-        rd_u64(&e[10], &r->n_blocks) || rd_u64(&e[11], &r->heap_bytes))
+    if (decode_u64(&e[4], &r->target) || decode_u32(&e[5], UINT32_MAX, &r->flags) ||
+        decode_u32(&e[6], UINT32_MAX, &r->levels) || decode_u64(&e[7], &r->duration_ns) ||
+        decode_u64(&e[8], &r->bytes_scanned) || decode_u64(&e[9], &r->pause_ns) ||
+        decode_u64(&e[10], &r->n_blocks) || decode_u64(&e[11], &r->heap_bytes))
         return WIRE_ECORRUPT;
     if (e[12].type != MSGPACK_OBJECT_ARRAY || e[12].via.array.size % SCANMSG_NODE_ITEMS != 0)
         return WIRE_ECORRUPT;
@@ -207,7 +132,7 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
         return WIRE_ECORRUPT; /* node 0, the target, is always there */
     r->nodes.items = e[12].via.array.ptr;
     r->nodes.n = e[12].via.array.size;
-    if (raw->via.array.size >= 15 && (rd_u64(&e[13], &r->prep_ns) || rd_u64(&e[14], &r->chain_ns)))
+    if (raw->via.array.size >= 15 && (decode_u64(&e[13], &r->prep_ns) || decode_u64(&e[14], &r->chain_ns)))
         return WIRE_ECORRUPT;
     for (uint32_t i = 0; i < n; i++)
         if (node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, &nd)) {
