@@ -150,3 +150,23 @@ void view_ctx_message(struct ui *ui, const char *fmt, ...)
     va_end(ap);
     ui->msg_until_ms = view_ctx_now_ms() + 4000;
 }
+
+void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, int to)
+{
+    int h = ui->table_h > 0 ? ui->table_h : 1;
+    int s = to ? delta : *sel + delta;
+
+    if (s >= n)
+        s = n - 1;
+    if (s < 0)
+        s = 0;
+    *sel = s;
+    if (*sel < *top)
+        *top = *sel;
+    if (*sel >= *top + h)
+        *top = *sel - h + 1;
+    if (*top > n - h)
+        *top = n - h;
+    if (*top < 0)
+        *top = 0;
+}

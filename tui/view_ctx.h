@@ -198,6 +198,11 @@ void view_ctx_visible(const struct ui *ui, int64_t *t0, int64_t *t1);
 /* Pans the zoomed window so the cursor stays inside it. */
 void view_ctx_pan(struct ui *ui);
 
+/* Moves a list selection (by delta, or to row delta when to != 0) within n rows
+ * and scrolls *top so that it shows in the table's height. Every list view
+ * moves its cursor through this. */
+void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, int to);
+
 /* Curses attribute of a pair (A_NORMAL without colour, with fallbacks). */
 int view_ctx_attr(const struct ui *ui, int pair);
 

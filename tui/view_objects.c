@@ -83,21 +83,8 @@ void view_objects_refresh(struct ui *ui)
 void view_objects_move(struct ui *ui, int delta, int to)
 {
     struct view_objects *v = &ui->objects;
-    int sel = to ? delta : v->sel + delta;
-    if (sel >= v->n)
-        sel = v->n - 1;
-    if (sel < 0)
-        sel = 0;
-    v->sel = sel;
-    int h = ui->table_h > 0 ? ui->table_h : 1;
-    if (v->sel < v->top)
-        v->top = v->sel;
-    if (v->sel >= v->top + h)
-        v->top = v->sel - h + 1;
-    if (v->top > v->n - h)
-        v->top = v->n - h;
-    if (v->top < 0)
-        v->top = 0;
+
+    view_ctx_move(ui, &v->sel, &v->top, v->n, delta, to);
 }
 
 void view_objects_draw(struct ui *ui, int y, int h)

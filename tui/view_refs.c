@@ -221,22 +221,8 @@ void view_refs_prefix(const struct view_refs_line *l, int ascii, char *buf, size
 void view_refs_move(struct ui *ui, int delta, int to)
 {
     struct view_refs *v = &ui->refs;
-    int n = (int)v->n_lines;
-    int sel = to ? delta : v->sel + delta;
-    if (sel >= n)
-        sel = n - 1;
-    if (sel < 0)
-        sel = 0;
-    v->sel = sel;
-    int h = ui->table_h > 0 ? ui->table_h : 1;
-    if (v->sel < v->top)
-        v->top = v->sel;
-    if (v->sel >= v->top + h)
-        v->top = v->sel - h + 1;
-    if (v->top > n - h)
-        v->top = n - h;
-    if (v->top < 0)
-        v->top = 0;
+
+    view_ctx_move(ui, &v->sel, &v->top, (int)v->n_lines, delta, to);
 }
 
 static void site_name(const struct model *m, uint32_t stack, char *buf, size_t n)

@@ -178,14 +178,10 @@ void view_sites_move(struct ui *ui, int delta, int to)
 {
     struct view_sites *v = &ui->sites;
     int n = (int)v->n_lines;
-    int sel = to ? delta : v->sel + delta;
-    if (sel >= n)
-        sel = n - 1;
-    if (sel < 0)
-        sel = 0;
-    v->sel = sel;
+
+    view_ctx_move(ui, &v->sel, &v->top, n, delta, to);
     if (n > 0) {
-        const struct view_line *l = &v->lines[sel];
+        const struct view_line *l = &v->lines[v->sel];
         if (l->row != MODEL_NONE) {
             v->sel_site = ui->mv.rows[l->row].site;
         } else {
@@ -193,15 +189,6 @@ void view_sites_move(struct ui *ui, int delta, int to)
             v->sel_group = l->group;
         }
     }
-    int h = ui->table_h > 0 ? ui->table_h : 1;
-    if (v->sel < v->top)
-        v->top = v->sel;
-    if (v->sel >= v->top + h)
-        v->top = v->sel - h + 1;
-    if (v->top > n - h)
-        v->top = n - h;
-    if (v->top < 0)
-        v->top = 0;
 }
 
 uint32_t view_sites_selected(const struct ui *ui)

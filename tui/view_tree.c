@@ -133,23 +133,10 @@ void view_tree_move(struct ui *ui, int delta, int to)
 {
     struct view_tree *v = &ui->tree;
     int n = (int)v->n_vis;
-    int sel = to ? delta : v->sel + delta;
-    if (sel >= n)
-        sel = n - 1;
-    if (sel < 0)
-        sel = 0;
-    v->sel = sel;
+
+    view_ctx_move(ui, &v->sel, &v->top, n, delta, to);
     if (n > 0)
-        v->sel_key = v->tree.nodes[v->vis[sel]].key;
-    int h = ui->table_h > 0 ? ui->table_h : 1;
-    if (v->sel < v->top)
-        v->top = v->sel;
-    if (v->sel >= v->top + h)
-        v->top = v->sel - h + 1;
-    if (v->top > n - h)
-        v->top = n - h;
-    if (v->top < 0)
-        v->top = 0;
+        v->sel_key = v->tree.nodes[v->vis[v->sel]].key;
 }
 
 void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
