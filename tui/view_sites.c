@@ -371,7 +371,7 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
 
 static void draw_detail(struct ui *ui, int y)
 {
-    char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[64];
+    char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[64], where[600];
     uint32_t site = view_sites_selected(ui);
     if (site == MODEL_NONE) {
         const char *s = ui->sites.n_lines          ? ""
@@ -392,9 +392,13 @@ static void draw_detail(struct ui *ui, int y)
     widget_fmt_exact(allocs, sizeof allocs, (int64_t)r->allocations);
     widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
     widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
-    snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s:%u %s  total %s, peak %s",
-             view_ctx_site_name(s, name, sizeof name), lb, blocks, allocs,
-             s->file[0] ? s->file : "?", s->line, s->module, total, peak);
+    if (s->file[0])
+        snprintf(where, sizeof where, "%s:%u ", s->file, s->line);
+    else
+        where[0] = '\0'; /* no debug information: the module says enough */
+    snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s%s  total %s, peak %s",
+             view_ctx_site_name(s, name, sizeof name), lb, blocks, allocs, where, s->module,
+             total, peak);
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }
 
