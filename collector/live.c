@@ -15,8 +15,12 @@
 
 #define LIVE_MIN_CAP 4096u
 
-static struct live_entry *live_tab;
-static size_t live_cap, live_n;
+/* Named for live_prefetch() in live.h; only this file writes them. */
+struct live_entry *live_tab_;
+size_t live_cap_;
+#define live_tab live_tab_
+#define live_cap live_cap_
+static size_t live_n;
 
 static struct live_entry *table_map(size_t cap)
 {
@@ -42,14 +46,7 @@ void live_reset(void)
     live_cap = live_n = 0;
 }
 
-static inline size_t home(uint64_t addr, size_t cap)
-{
-    uint64_t h = (addr >> 4) * 0x9E3779B97F4A7C15ull;
-
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return (size_t)(((unsigned __int128)h * cap) >> 64);
-}
+#define home live_home
 
 struct live_entry *live_find(uint64_t addr)
 {
@@ -60,6 +57,21 @@ struct live_entry *live_find(uint64_t addr)
             return &live_tab[i];
         if (live_tab[i].addr == 0)
             return NULL;
+    }
+}
+
+struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
+{
+    *slot = NULL;
+    if (!live_tab || !addr || addr >> LIVE_ADDR_BITS)
+        return NULL;
+    for (size_t i = home(addr, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
+        if (live_tab[i].addr == addr)
+            return &live_tab[i];
+        if (live_tab[i].addr == 0) {
+            *slot = &live_tab[i];
+            return NULL;
+        }
     }
 }
 
@@ -94,6 +106,15 @@ int live_insert(const struct live_entry *e)
     if ((live_n + 1) * 4 > live_cap * 3 && resize(live_cap + live_cap / 2) < 0)
         return -1;
     put(live_tab, live_cap, e);
+    live_n++;
+    return 0;
+}
+
+int live_insert_at(const struct live_entry *e, struct live_entry *slot)
+{
+    if (!slot || (live_n + 1) * 4 > live_cap * 3)
+        return live_insert(e); /* it grows first: the slot moves */
+    *slot = *e;
     live_n++;
     return 0;
 }
