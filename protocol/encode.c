@@ -193,6 +193,95 @@ static int64_t micros(int64_t t, int64_t base)
     return d >= 0 ? d / 1000 : -((999 - d) / 1000);
 }
 
+/* The fast path of encode_events() writes msgpack straight into the buffer,
+ * choosing the same (smallest) forms as msgpack-c's msgpack_pack_int64 and
+ * msgpack_pack_uint64, so the bytes are identical (test_protocol checks). */
+static inline unsigned char *put_be(unsigned char *p, unsigned char tag, uint64_t v, int bytes)
+{
+    *p++ = tag;
+    for (int i = bytes - 1; i >= 0; i--)
+        *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+static inline unsigned char *put_uint(unsigned char *p, uint64_t d)
+{
+    if (d < (1u << 7)) {
+        *p++ = (unsigned char)d;
+        return p;
+    }
+    if (d < (1u << 8))
+        return put_be(p, 0xcc, d, 1);
+    if (d < (1u << 16))
+        return put_be(p, 0xcd, d, 2);
+    if (d < (1ull << 32))
+        return put_be(p, 0xce, d, 4);
+    return put_be(p, 0xcf, d, 8);
+}
+
+static inline unsigned char *put_int(unsigned char *p, int64_t d)
+{
+    if (d >= -(1 << 5) && d < (1 << 7)) { /* positive or negative fixint */
+        *p++ = (unsigned char)d;
+        return p;
+    }
+    if (d >= 0)
+        return put_uint(p, (uint64_t)d); /* msgpack-c packs d >= 0 as unsigned */
+    if (d >= -(1 << 7))
+        return put_be(p, 0xd0, (uint64_t)d, 1);
+    if (d >= -(1 << 15))
+        return put_be(p, 0xd1, (uint64_t)d, 2);
+    if (d >= -(1ll << 31))
+        return put_be(p, 0xd2, (uint64_t)d, 4);
+    return put_be(p, 0xd3, (uint64_t)d, 8);
+}
+
+static int encode_events_direct(struct encode_buf *b, int64_t base_time,
+                                const struct wire_event *ev, size_t n, size_t items)
+{
+    unsigned char *p0 = (unsigned char *)b->data + b->len, *p = p0;
+    int64_t us = 0;
+
+    *p++ = 0x93; /* array of 3 */
+    *p++ = WIRE_EVENTS;
+    p = put_int(p, base_time);
+    if (items < 16)
+        *p++ = (unsigned char)(0x90 | items);
+    else if (items < 65536)
+        p = put_be(p, 0xdc, items, 2);
+    else
+        p = put_be(p, 0xdd, items, 4);
+    for (size_t i = 0; i < n; i++) {
+        const struct wire_event *e = &ev[i];
+        int64_t t;
+
+        p = put_uint(p, e->op);
+        switch (e->op) {
+        case WIRE_OP_ALLOC:
+        case WIRE_OP_REALLOC:
+            t = micros(e->time, base_time);
+            p = put_int(p, t - us);
+            us = t;
+            p = put_uint(p, e->stack);
+            p = put_uint(p, e->size);
+            if (e->op == WIRE_OP_REALLOC)
+                p = put_uint(p, e->back & WIRE_SEQ_MASK);
+            break;
+        case WIRE_OP_FREE:
+            t = micros(e->time, base_time);
+            p = put_int(p, t - us);
+            us = t;
+            p = put_uint(p, e->back & WIRE_SEQ_MASK);
+            break;
+        default:
+            p = put_uint(p, e->id);
+            break;
+        }
+    }
+    b->len += (size_t)(p - p0);
+    return 0;
+}
+
 int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n)
 {
     msgpack_packer pk;
@@ -202,6 +291,8 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
 
     for (size_t i = 0; i < n; i++)
         items += op_items(ev[i].op);
+    if (b->len <= b->cap && b->cap - b->len >= encode_events_bound(n))
+        return encode_events_direct(b, base_time, ev, n, items);
     mark = begin(b, &pk, 3, WIRE_EVENTS);
     msgpack_pack_int64(&pk, base_time);
     msgpack_pack_array(&pk, items);
