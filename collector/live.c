@@ -128,12 +128,18 @@ void live_remove(struct live_entry *e)
         if (!live_tab[j].addr)
             break;
         size_t h = home(live_tab[j].addr, live_cap);
-        /* can entry j move back to i? only if its home is not in (i, j] */
-        int in_between = i <= j ? (h > i && h <= j) : (h > i || h <= j);
-        if (!in_between) {
-            live_tab[i] = live_tab[j];
-            i = j;
-        }
+        /* Can entry j move back to i? Only if its home is not in (i, j]
+         * (cyclically), i.e. j is at least as far from its home as from i.
+         * Whether it moves is a coin toss to the branch predictor: entry j
+         * is always stored, to i or onto itself, and i follows by a mask. */
+        size_t from_home = j >= h ? j - h : j + live_cap - h;
+        size_t from_i = j >= i ? j - i : j + live_cap - i;
+        size_t move = -(size_t)(from_home >= from_i); /* all ones: it moves */
+        struct live_entry tmp = live_tab[j];
+
+        __asm__("" : "+r"(move)); /* a mask, not a branch */
+        live_tab[j ^ ((i ^ j) & move)] = tmp;
+        i ^= (i ^ j) & move;
     }
     memset(&live_tab[i], 0, sizeof(live_tab[i]));
     live_n--;
