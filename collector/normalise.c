@@ -72,16 +72,12 @@ static int evict_entry(struct live_entry *e, int64_t time, const struct normalis
 static int insert(const struct ring_event *ev, uint32_t thread, const struct normalise_totals *t,
                   struct live_entry *slot)
 {
-    struct live_entry e = {.addr = ev->addr,
-                           .tag = ev->tag,
-                           .size = ev->size,
-                           .time = (uint64_t)ev->time,
-                           .seq = (t->seq + 1) & WIRE_SEQ_MASK,
-                           .stack = ev->stack,
-                           .thread = thread & 0xffffff};
+    struct live_entry e;
 
     if (!live_fits(ev->addr, ev->size))
         return -2;
+    live_pack(&e, ev->addr, ev->tag, ev->size, (uint64_t)ev->time, (t->seq + 1) & WIRE_SEQ_MASK,
+              ev->stack, thread & 0xffffff);
     return live_insert_at(&e, slot);
 }
 
