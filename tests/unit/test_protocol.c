@@ -288,7 +288,8 @@ static void test_events_direct_matches_packer(void **state)
             int64_t m;
 
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            m = mags[x % (uint64_t)nm] * 1000 + (int64_t)((x >> 8) % 2000);
+            m = (mags[x % (uint64_t)nm] >> (x & 1 ? 10 : 0) & ((1ll << 52) - 1)) * 1000 +
+                (int64_t)((x >> 8) % 2000);
             memset(e, 0, sizeof(*e));
             e->op = (uint8_t)(1 + (x >> 20) % 5);
             e->time = base + ((x >> 24) & 1 ? m : -m);
@@ -308,6 +309,26 @@ static void test_events_direct_matches_packer(void **state)
         assert_memory_equal(fast, slow, bf.len);
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     }
+    /* every width boundary of every field */
+    for (int k = 0; k < 64; k++)
+        for (int64_t d = -1; d <= 1; d++) {
+            uint64_t v = (1ull << k) + (uint64_t)d;
+            struct wire_event e[4] = {
+                {.op = WIRE_OP_ALLOC, .time = (int64_t)(v >> 12) * 1000, .stack = (uint32_t)v,
+                 .size = v},
+                {.op = WIRE_OP_REALLOC, .time = (int64_t)(v >> 12) * 1000, .size = v, .back = v},
+                {.op = WIRE_OP_FREE, .time = (int64_t)(v >> 13) * 1000, .back = v},
+                {.op = WIRE_OP_THREAD, .id = (uint32_t)v},
+            };
+            struct encode_buf bf, bs;
+
+            encode_init(&bf, fast, sizeof(fast));
+            assert_int_equal(encode_events(&bf, (int64_t)(v >> 3), e, 4), 0);
+            encode_init(&bs, slow, bf.len);
+            assert_int_equal(encode_events(&bs, (int64_t)(v >> 3), e, 4), 0);
+            assert_int_equal(bs.len, bf.len);
+            assert_memory_equal(fast, slow, bf.len);
+        }
 }
 
 static void roundtrip_file(int level, int cut_tail)
