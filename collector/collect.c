@@ -597,21 +597,6 @@ static void release_dead(int check_gone)
     }
 }
 
-/* Events of a run are applied in order: the live-table slots of the one
- * PREFETCH_AHEAD further on are fetched meanwhile (the table outgrows L1). */
-#define PREFETCH_AHEAD 8
-
-static inline void prefetch_run(const struct run *u)
-{
-    if (u->pos + PREFETCH_AHEAD < u->end) {
-        const struct ring_event *ev = &C.stage[u->pos + PREFETCH_AHEAD].ev;
-
-        live_prefetch(ev->addr);
-        if (ev->op == RING_REALLOC)
-            live_prefetch(ev->old_addr);
-    }
-}
-
 /* k-way merge of the runs by time (a binary heap of run indexes), applying
  * events up to the watermark. */
 static void merge_apply(int64_t watermark)
@@ -624,10 +609,8 @@ static void merge_apply(int64_t watermark)
     if (k == 1) {
         struct run *u = &C.runs[0];
 
-        while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark) {
-            prefetch_run(u);
+        while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark)
             apply(&C.stage[u->pos++]);
-        }
         return;
     }
     heap = malloc(k * sizeof(*heap));
@@ -649,7 +632,6 @@ static void merge_apply(int64_t watermark)
     while (n > 0 && KEY(heap[0]) <= watermark) {
         size_t r = heap[0];
 
-        prefetch_run(&C.runs[r]);
         apply(&C.stage[C.runs[r].pos++]);
         if (C.runs[r].pos == C.runs[r].end)
             heap[0] = heap[--n];

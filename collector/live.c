@@ -15,12 +15,8 @@
 
 #define LIVE_MIN_CAP 4096u
 
-/* Named for live_prefetch() in live.h; only this file writes them. */
-struct live_entry *live_tab_;
-size_t live_cap_;
-#define live_tab live_tab_
-#define live_cap live_cap_
-static size_t live_n;
+static struct live_entry *live_tab;
+static size_t live_cap, live_n;
 
 static struct live_entry *table_map(size_t cap)
 {
@@ -46,7 +42,14 @@ void live_reset(void)
     live_cap = live_n = 0;
 }
 
-#define home live_home
+static inline size_t home(uint64_t addr, size_t cap)
+{
+    uint64_t h = (addr >> 4) * 0x9E3779B97F4A7C15ull;
+
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
 
 struct live_entry *live_find(uint64_t addr)
 {

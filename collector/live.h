@@ -79,23 +79,6 @@ struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot);
  * put() would stop at that slot. */
 int live_insert_at(const struct live_entry *e, struct live_entry *slot);
 
-/* Hints that addr will be looked up soon (the table is bigger than L1). */
-extern struct live_entry *live_tab_;
-extern size_t live_cap_;
-static inline size_t live_home(uint64_t addr, size_t cap)
-{
-    uint64_t h = (addr >> 4) * 0x9E3779B97F4A7C15ull;
-
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return (size_t)(((unsigned __int128)h * cap) >> 64);
-}
-static inline void live_prefetch(uint64_t addr)
-{
-    if (live_tab_)
-        __builtin_prefetch(&live_tab_[live_home(addr, live_cap_)]);
-}
-
 /* Removes the entry returned by live_find(). Invalidates entry pointers. */
 void live_remove(struct live_entry *e);
 
