@@ -613,6 +613,23 @@ static void merge_apply(int64_t watermark)
             apply(&C.stage[u->pos++]);
         return;
     }
+    if (k == 2) { /* two threads: the heap below, without it (same ties: stay) */
+        struct run *a = &C.runs[0], *o = &C.runs[1], *t;
+
+        if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
+            t = a, a = o, o = t;
+        while (C.stage[a->pos].ev.time <= watermark) {
+            apply(&C.stage[a->pos++]);
+            if (a->pos == a->end) {
+                while (o->pos < o->end && C.stage[o->pos].ev.time <= watermark)
+                    apply(&C.stage[o->pos++]);
+                return;
+            }
+            if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
+                t = a, a = o, o = t;
+        }
+        return;
+    }
     heap = malloc(k * sizeof(*heap));
     if (!heap)
         return;
