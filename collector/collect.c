@@ -90,6 +90,7 @@ static struct {
 
     struct wire_event batch[BATCH_MAX];
     size_t n_batch;
+    size_t batch_items, batch_real; /* msgpack items; ALLOC/FREE/REALLOC entries */
     uint32_t batch_thread, batch_tag;
     int64_t batch_base;
 
@@ -362,10 +363,11 @@ static void batch_flush(void)
         return;
     define_tags();
     define_pending();
-    for (size_t i = 0; i < C.n_batch; i++)
-        n_real += C.batch[i].op <= WIRE_OP_REALLOC;
-    EMIT(K_STREAM, (uint32_t)n_real, encode_events(b, C.batch_base, C.batch, C.n_batch));
+    n_real = C.batch_real;
+    EMIT(K_STREAM, (uint32_t)n_real,
+         encode_events_counted(b, C.batch_base, C.batch, C.n_batch, C.batch_items));
     C.n_batch = 0;
+    C.batch_items = C.batch_real = 0;
     C.batch_thread = C.batch_tag = UINT32_MAX;
 }
 
@@ -378,6 +380,8 @@ static void batch_push(const struct wire_event *e)
     if (C.n_batch == 0)
         C.batch_base = e->time;
     C.batch[C.n_batch++] = *e;
+    C.batch_items += encode_events_items(e->op);
+    C.batch_real += e->op <= WIRE_OP_REALLOC;
 }
 
 static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
@@ -386,10 +390,12 @@ static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t t
         C.batch_base = time;
     if (thread != C.batch_thread) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
+        C.batch_items += 2;
         C.batch_thread = thread;
     }
     if (with_tag && tag != C.batch_tag) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
+        C.batch_items += 2;
         C.batch_tag = tag;
     }
 }

@@ -284,13 +284,20 @@ static int encode_events_direct(struct encode_buf *b, int64_t base_time,
 
 int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n)
 {
-    msgpack_packer pk;
     size_t items = 0;
-    int64_t us = 0; /* the previous event's time, microseconds from base_time */
-    size_t mark;
 
     for (size_t i = 0; i < n; i++)
         items += op_items(ev[i].op);
+    return encode_events_counted(b, base_time, ev, n, items);
+}
+
+int encode_events_counted(struct encode_buf *b, int64_t base_time, const struct wire_event *ev,
+                          size_t n, size_t items)
+{
+    msgpack_packer pk;
+    int64_t us = 0; /* the previous event's time, microseconds from base_time */
+    size_t mark;
+
     if (b->len <= b->cap && b->cap - b->len >= encode_events_bound(n))
         return encode_events_direct(b, base_time, ev, n, items);
     mark = begin(b, &pk, 3, WIRE_EVENTS);

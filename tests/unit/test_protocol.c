@@ -307,6 +307,14 @@ static void test_events_direct_matches_packer(void **state)
         assert_int_equal(encode_events(&bs, base, ev, n), 0);
         assert_int_equal(bs.len, bf.len);
         assert_memory_equal(fast, slow, bf.len);
+        /* the collector's way: item count kept while the batch was built */
+        size_t items = 0;
+        for (size_t i = 0; i < n; i++)
+            items += encode_events_items(ev[i].op);
+        encode_init(&bs, slow, sizeof(slow));
+        assert_int_equal(encode_events_counted(&bs, base, ev, n, items), 0);
+        assert_int_equal(bs.len, bf.len);
+        assert_memory_equal(fast, slow, bf.len);
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     }
     /* every width boundary of every field */
