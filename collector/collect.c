@@ -379,7 +379,17 @@ static void batch_push(const struct wire_event *e)
 {
     if (C.n_batch == 0)
         C.batch_base = e->time;
-    C.batch[C.n_batch++] = *e;
+    struct wire_event *d = &C.batch[C.n_batch++];
+
+    /* field by field: e was just built with narrow stores (op, stack), which
+     * a whole-struct copy would reload with wide loads (a store-forwarding
+     * stall per event) */
+    d->op = e->op;
+    d->stack = e->stack;
+    d->id = e->id;
+    d->time = e->time;
+    d->size = e->size;
+    d->back = e->back;
     C.batch_items += encode_events_items(e->op);
     C.batch_real += e->op <= WIRE_OP_REALLOC;
 }
