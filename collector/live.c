@@ -119,7 +119,15 @@ int live_insert_at(const struct live_entry *e, struct live_entry *slot)
 {
     if (!slot || (live_n + 1) * 4 > live_cap * 3)
         return live_insert(e); /* it grows first: the slot moves */
-    *slot = *e;
+    /* word by word: e was just filled by live_pack()'s 8-byte stores; the
+     * struct copy's 16-byte loads would not be forwarded from them */
+    for (int k = 0; k < 4; k++) {
+        uint64_t w;
+
+        memcpy(&w, (const char *)e + 8 * k, 8);
+        __asm__("" : "+r"(w));
+        memcpy((char *)slot + 8 * k, &w, 8);
+    }
     live_n++;
     return 0;
 }
