@@ -90,6 +90,7 @@ static struct {
 
     struct wire_event batch[BATCH_MAX];
     size_t n_batch;
+    size_t batch_items, batch_real; /* msgpack items; ALLOC/FREE/REALLOC entries */
     uint32_t batch_thread, batch_tag;
     int64_t batch_base;
 
@@ -362,10 +363,11 @@ static void batch_flush(void)
         return;
     define_tags();
     define_pending();
-    for (size_t i = 0; i < C.n_batch; i++)
-        n_real += C.batch[i].op <= WIRE_OP_REALLOC;
-    EMIT(K_STREAM, (uint32_t)n_real, encode_events(b, C.batch_base, C.batch, C.n_batch));
+    n_real = C.batch_real;
+    EMIT(K_STREAM, (uint32_t)n_real,
+         encode_events_counted(b, C.batch_base, C.batch, C.n_batch, C.batch_items));
     C.n_batch = 0;
+    C.batch_items = C.batch_real = 0;
     C.batch_thread = C.batch_tag = UINT32_MAX;
 }
 
@@ -377,7 +379,19 @@ static void batch_push(const struct wire_event *e)
 {
     if (C.n_batch == 0)
         C.batch_base = e->time;
-    C.batch[C.n_batch++] = *e;
+    struct wire_event *d = &C.batch[C.n_batch++];
+
+    /* field by field: e was just built with narrow stores (op, stack), which
+     * a whole-struct copy would reload with wide loads (a store-forwarding
+     * stall per event) */
+    d->op = e->op;
+    d->stack = e->stack;
+    d->id = e->id;
+    d->time = e->time;
+    d->size = e->size;
+    d->back = e->back;
+    C.batch_items += encode_events_items(e->op);
+    C.batch_real += e->op <= WIRE_OP_REALLOC;
 }
 
 static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
@@ -386,10 +400,12 @@ static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t t
         C.batch_base = time;
     if (thread != C.batch_thread) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
+        C.batch_items += 2;
         C.batch_thread = thread;
     }
     if (with_tag && tag != C.batch_tag) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
+        C.batch_items += 2;
         C.batch_tag = tag;
     }
 }
@@ -611,6 +627,23 @@ static void merge_apply(int64_t watermark)
 
         while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark)
             apply(&C.stage[u->pos++]);
+        return;
+    }
+    if (k == 2) { /* two threads: the heap below, without it (same ties: stay) */
+        struct run *a = &C.runs[0], *o = &C.runs[1], *t;
+
+        if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
+            t = a, a = o, o = t;
+        while (C.stage[a->pos].ev.time <= watermark) {
+            apply(&C.stage[a->pos++]);
+            if (a->pos == a->end) {
+                while (o->pos < o->end && C.stage[o->pos].ev.time <= watermark)
+                    apply(&C.stage[o->pos++]);
+                return;
+            }
+            if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
+                t = a, a = o, o = t;
+        }
         return;
     }
     heap = malloc(k * sizeof(*heap));

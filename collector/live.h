@@ -34,6 +34,26 @@ struct live_entry {
 
 _Static_assert(sizeof(struct live_entry) == 32, "a live entry is 32 bytes");
 
+/* Fills an entry as the bit-field initializer would, but from four whole
+ * words: the initializer is compiled to narrow stores and a wide reload, a
+ * store-forwarding stall on every insert. Values are cut to their widths.
+ * (GCC's x86-64 layout: fields from bit 0 up, straddling words when packed;
+ * test_live checks it against the bit fields.) */
+static inline void live_pack(struct live_entry *dst, uint64_t addr, uint64_t tag, uint64_t size,
+                             uint64_t time, uint64_t seq, uint64_t stack, uint64_t thread)
+{
+    const uint64_t m48 = (1ull << 48) - 1, m24 = (1ull << 24) - 1;
+    uint64_t w[4];
+
+    time &= (1ull << LIVE_TIME_BITS) - 1;
+    seq &= (1ull << 40) - 1;
+    w[0] = (addr & m48) | (tag << 48);
+    w[1] = (size & m48) | (time << 48);         /* time bits 0..15 */
+    w[2] = (time >> 16) | (seq << 40);          /* time bits 16..55, seq bits 0..23 */
+    w[3] = (seq >> 24) | ((stack & m24) << 16) | ((thread & m24) << 40);
+    __builtin_memcpy(dst, w, sizeof(w));
+}
+
 /* Whether a block fits an entry (its address and size within LIVE_ADDR_BITS). */
 static inline int live_fits(uint64_t addr, uint64_t size)
 {
@@ -49,6 +69,15 @@ struct live_entry *live_find(uint64_t addr);
 /* Adds a block (addr must not be live). Returns 0 or -1 (out of memory: the
  * caller turns tracking off). Invalidates entry pointers. */
 int live_insert(const struct live_entry *e);
+
+/* live_find() that also sets *slot to where addr would be inserted (the
+ * empty slot that ended the probe) when it is not live, else to NULL. */
+struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot);
+
+/* live_insert() given the slot from live_find_slot() for e->addr, with no
+ * insert or remove since (NULL: probe again). Same result and same layout:
+ * put() would stop at that slot. */
+int live_insert_at(const struct live_entry *e, struct live_entry *slot);
 
 /* Removes the entry returned by live_find(). Invalidates entry pointers. */
 void live_remove(struct live_entry *e);

@@ -50,37 +50,35 @@ static uint64_t release(struct normalise_totals *t, struct live_entry *e)
     return back;
 }
 
-/* An older incarnation of addr still in the table is released now. */
-static void evict(uint64_t addr, int64_t time, const struct normalise_ops *ops,
-                  struct normalise_totals *t, struct normalise_stats *st)
+/* An older incarnation e (from live_find) still in the table is released
+ * now. Returns whether there was one (entry pointers are then stale). */
+static int evict_entry(struct live_entry *e, int64_t time, const struct normalise_ops *ops,
+                       struct normalise_totals *t, struct normalise_stats *st)
 {
-    struct live_entry *e = live_find(addr);
-
     if (e) {
         struct wire_event w = {.op = WIRE_OP_FREE, .time = time};
 
         st->evicted++;
         w.back = release(t, e);
         ops->event(ops->arg, &w);
+        return 1;
     }
+    return 0;
 }
 
-/* Enters the block of ev with the next sequence number; note_alloc() then
- * takes that number. Returns 0, -1 (the table cannot grow) or -2 (the block
- * does not fit an entry). */
-static int insert(const struct ring_event *ev, uint32_t thread, const struct normalise_totals *t)
+/* Enters the block of ev with the next sequence number, at slot when not
+ * NULL (live_find_slot); note_alloc() then takes that number. Returns 0, -1
+ * (the table cannot grow) or -2 (the block does not fit an entry). */
+static int insert(const struct ring_event *ev, uint32_t thread, const struct normalise_totals *t,
+                  struct live_entry *slot)
 {
-    struct live_entry e = {.addr = ev->addr,
-                           .tag = ev->tag,
-                           .size = ev->size,
-                           .time = (uint64_t)ev->time,
-                           .seq = (t->seq + 1) & WIRE_SEQ_MASK,
-                           .stack = ev->stack,
-                           .thread = thread & 0xffffff};
+    struct live_entry e;
 
     if (!live_fits(ev->addr, ev->size))
         return -2;
-    return live_insert(&e);
+    live_pack(&e, ev->addr, ev->tag, ev->size, (uint64_t)ev->time, (t->seq + 1) & WIRE_SEQ_MASK,
+              ev->stack, thread & 0xffffff);
+    return live_insert_at(&e, slot);
 }
 
 int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct normalise_ops *ops,
@@ -92,15 +90,20 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
 
     st->events++;
     switch (ev->op) {
-    case RING_ALLOC:
+    case RING_ALLOC: {
+        struct live_entry *slot;
+
         ops->context(ops->arg, thread, ev->tag, 1, ev->time);
-        evict(ev->addr, ev->time, ops, t, st);
-        if ((r = insert(ev, thread, t)) < 0)
+        /* one probe finds an older incarnation or the slot to fill */
+        if (evict_entry(live_find_slot(ev->addr, &slot), ev->time, ops, t, st))
+            slot = NULL;
+        if ((r = insert(ev, thread, t, slot)) < 0)
             return r;
         note_alloc(t, ops, ev->stack, ev->size);
         w.op = WIRE_OP_ALLOC;
         ops->event(ops->arg, &w);
         return 0;
+    }
     case RING_FREE:
         e = live_find(ev->addr);
         if (!e) {
@@ -123,16 +126,16 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
         ops->context(ops->arg, thread, ev->tag, 1, ev->time);
         e = live_find(ev->old_addr);
         old_live = e && (int64_t)e->time <= t0; /* else: unknown, or already evicted */
-        if (ev->addr != ev->old_addr || !old_live)
-            evict(ev->addr, ev->time, ops, t, st);
+        if ((ev->addr != ev->old_addr || !old_live) &&
+            evict_entry(live_find(ev->addr), ev->time, ops, t, st) && old_live)
+            e = live_find(ev->old_addr); /* the eviction may have moved it */
         if (old_live) {
-            e = live_find(ev->old_addr); /* evict() may have moved it */
             w.op = WIRE_OP_REALLOC;
             w.back = release(t, e);
         } else {
             w.op = WIRE_OP_ALLOC;
         }
-        if ((r = insert(ev, thread, t)) < 0)
+        if ((r = insert(ev, thread, t, NULL)) < 0)
             return r;
         note_alloc(t, ops, ev->stack, ev->size);
         ops->event(ops->arg, &w);

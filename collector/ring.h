@@ -19,7 +19,8 @@
 
 #define RING_EVENTS 8192u /* power of two */
 #define RING_TAG_DEPTH 64
-#define RING_CACHE 256u   /* power of two */
+#define RING_CACHE 512u   /* power of two */
+#define RING_CACHE_WAYS 4u
 
 enum ring_op {
     RING_ALLOC = 1,

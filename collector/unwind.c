@@ -258,11 +258,46 @@ static inline int end_at_root(const struct unwind_root *roots, uintptr_t ret, ui
     return -1;
 }
 
-/* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
- * return addresses are mostly in one module: the last range is tried first. */
-static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi,
-                                             const struct unwind_root *roots, uintptr_t *stop)
+/* The ranges this thread's walks found last (most recent first), valid
+ * while hot_tab is the published table: a walk crosses the same few modules
+ * every time (ours, the program's, libc's), and the binary search for each
+ * was a third of the walk. Initial-exec TLS, like the hooks' guard. */
+#define HOT_RANGES 4
+static __thread const struct exec_table *hot_tab;
+static __thread struct range hot[HOT_RANGES];
+
+static inline int find_hot(const struct exec_table *t, uintptr_t a, struct range *out)
 {
+    const struct range *r;
+    int i;
+
+    if (hot_tab == t) {
+        for (i = 0; i < HOT_RANGES; i++)
+            if (in_range(&hot[i], a)) {
+                *out = hot[i];
+                return 1;
+            }
+    } else {
+        memset(hot, 0, sizeof(hot));
+        hot_tab = t;
+    }
+    r = find_exec(t, a);
+    if (!r)
+        return 0;
+    memmove(&hot[1], &hot[0], (HOT_RANGES - 1) * sizeof(hot[0]));
+    hot[0] = *r;
+    *out = *r;
+    return 1;
+}
+
+/* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
+ * return addresses are mostly in one module: the last range is tried first,
+ * then the thread's hot ranges, then the table. */
+static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi,
+                                             const struct unwind_root *roots, uintptr_t *stop,
+                                             uint64_t *hash)
+{
+    uint64_t h = UNWIND_HASH_SEED;
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t *fp = __builtin_frame_address(0);
     struct range last = {0, 0, 0};
@@ -276,29 +311,31 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t 
         if (f < lo || f + 16 > hi || (f & 15))
             return -1;
         uintptr_t next = fp[0], ret = fp[1];
-        if (!in_range(&last, ret)) {
-            const struct range *r = find_exec(t, ret);
-
-            if (!r)
-                return -1;
-            last = *r;
-        }
+        if (!in_range(&last, ret) && !find_hot(t, ret, &last))
+            return -1;
         if (skipping && in_range(&self_range, ret)) {
             /* the collector's own frame */
         } else {
             skipping = 0;
             ips[n++] = ret;
+            h = unwind_hash_step(h, ret);
         }
         if (!last.fp) { /* code without frame pointers: its caller is unknown */
+            int m = end_at_root(roots, ret, f + 16, ips, n, max);
+
             *stop = ret;
-            return end_at_root(roots, ret, f + 16, ips, n, max);
+            for (int i = n; i < m; i++)
+                h = unwind_hash_step(h, ips[i]);
+            *hash = unwind_hash_final(h, m);
+            return m;
         }
         if (next == 0)
-            return n;
+            break;
         if (next <= f || next + 16 > hi || (next & 15))
             return -1;
         fp = (uintptr_t *)next;
     }
+    *hash = unwind_hash_final(h, n);
     return n;
 }
 
@@ -323,13 +360,13 @@ static void learn_roots(struct unwind_root *roots, uintptr_t stop, const uintptr
 }
 
 int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   struct unwind_root *roots)
+                   struct unwind_root *roots, uint64_t *hash)
 {
     uintptr_t stop = 0;
     int n;
 
     if (unwind_fp && stack_hi) {
-        n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop);
+        n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop, hash);
         if (n >= 0)
             return n;
         atomic_fetch_add_explicit(&fp_fallback, 1, memory_order_relaxed);
@@ -337,6 +374,7 @@ int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi
     n = capture_unw(ips, max);
     if (stop)
         learn_roots(roots, stop, ips, n, max);
+    *hash = unwind_hash(ips, n > 0 ? n : 0);
     return n;
 }
 

@@ -30,14 +30,38 @@ int unwind_init(int mode);
  * registration; slow (libunwind steps through the whole stack). */
 void unwind_roots(struct unwind_root roots[UNWIND_ROOTS]);
 
+/* The stack hash of the per-thread stack cache: one multiply chain over the
+ * return addresses, innermost first, then the count. The frame-pointer walk
+ * computes it as it goes (the multiplies hide behind the loads of the
+ * chain); unwind_hash() computes the same over an array. */
+#define UNWIND_HASH_SEED 0x9E3779B97F4A7C15ull
+static inline uint64_t unwind_hash_step(uint64_t h, uintptr_t ip)
+{
+    return (h ^ ip) * 0xff51afd7ed558ccdull;
+}
+static inline uint64_t unwind_hash_final(uint64_t h, int n)
+{
+    h = (h ^ (uint64_t)n) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 32);
+}
+static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
+{
+    uint64_t h = UNWIND_HASH_SEED;
+
+    for (int i = 0; i < n; i++)
+        h = unwind_hash_step(h, ips[i]);
+    return unwind_hash_final(h, n);
+}
+
 /* Captures up to max return addresses of the calling thread, innermost first,
- * without the collector's own frames. stack_lo/hi bound the frame-pointer
- * walk (0/0 forces libunwind), roots are the thread's unwind_roots(), which
- * a fallback to libunwind may correct (the calling thread's own array).
- * Returns the count. No locks of ours, no allocation of ours (libunwind may
- * allocate: the caller holds the guard). */
+ * without the collector's own frames, and sets *hash to unwind_hash() of
+ * them. stack_lo/hi bound the frame-pointer walk (0/0 forces libunwind),
+ * roots are the thread's unwind_roots(), which a fallback to libunwind may
+ * correct (the calling thread's own array). Returns the count. No locks of
+ * ours, no allocation of ours (libunwind may allocate: the caller holds the
+ * guard). */
 int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   struct unwind_root *roots);
+                   struct unwind_root *roots, uint64_t *hash);
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
  * or unloaded since the last call (cheap when nothing changed). */

@@ -195,13 +195,20 @@ static int64_t micros(int64_t t, int64_t base)
 
 int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n)
 {
-    msgpack_packer pk;
     size_t items = 0;
-    int64_t us = 0; /* the previous event's time, microseconds from base_time */
-    size_t mark;
 
     for (size_t i = 0; i < n; i++)
         items += op_items(ev[i].op);
+    return encode_events_counted(b, base_time, ev, n, items);
+}
+
+int encode_events_counted(struct encode_buf *b, int64_t base_time, const struct wire_event *ev,
+                          size_t n, size_t items)
+{
+    msgpack_packer pk;
+    int64_t us = 0; /* the previous event's time, microseconds from base_time */
+    size_t mark;
+
     mark = encode_begin(b, &pk, 3, WIRE_EVENTS);
     msgpack_pack_int64(&pk, base_time);
     msgpack_pack_array(&pk, items);

@@ -101,6 +101,15 @@ int encode_thread(struct encode_buf *b, uint32_t id, uint32_t os_tid, const char
 int encode_tag(struct encode_buf *b, uint32_t id, const char *name);
 int encode_marker(struct encode_buf *b, int64_t time, const char *label);
 int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_event *ev, size_t n);
+/* encode_events() given the msgpack item count of the events, kept by a
+ * caller that builds the batch: ALLOC 4, FREE 3, REALLOC 5, else 2 (THREAD,
+ * TAG) - encode_events_items(). Saves a pass over a large batch. */
+int encode_events_counted(struct encode_buf *b, int64_t base_time, const struct wire_event *ev,
+                          size_t n, size_t items);
+static inline size_t encode_events_items(int op)
+{
+    return op == WIRE_OP_ALLOC ? 4 : op == WIRE_OP_FREE ? 3 : op == WIRE_OP_REALLOC ? 5 : 2;
+}
 int encode_tick(struct encode_buf *b, const struct wire_totals *t, const struct wire_site *d,
                 size_t n);
 /* seq: the last allocation sequence number emitted (wire.h), 0 none. */

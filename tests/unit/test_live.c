@@ -114,11 +114,41 @@ static void test_fields(void **state)
     live_reset();
 }
 
+/* live_pack() builds the same 32 bytes as the bit-field initializer, values
+ * cut to their widths alike. */
+static void test_pack(void **state)
+{
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+
+    (void)state;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v[7];
+        struct live_entry a, b;
+
+        for (int k = 0; k < 7; k++) {
+            v[k] = rnd(&s);
+            if (i & 1)
+                v[k] >>= rnd(&s) % 64; /* small values too */
+        }
+        memset(&a, 0, sizeof(a));
+        a.addr = v[0];
+        a.tag = v[1];
+        a.size = v[2];
+        a.time = v[3];
+        a.seq = v[4];
+        a.stack = v[5];
+        a.thread = v[6];
+        live_pack(&b, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+        assert_memory_equal(&a, &b, sizeof(a));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,80 @@ static void test_encoder_full_buffer(void **state)
     assert_int_equal(b.len, len); /* nothing appended */
 }
 
+/* encode_events() into a roomy buffer, into one of exactly the size needed,
+ * and encode_events_counted() (the collector's way) write the same bytes, for
+ * every width of every field (times before the base and far after it). */
+static void test_events_encodings_agree(void **state)
+{
+    static struct wire_event ev[3000];
+    static char fast[3000 * 40 + 64], slow[3000 * 40 + 64];
+    static const int64_t mags[] = {0,         1,          31,          32,          127,
+                                   128,       255,        256,         65535,       65536,
+                                   1ll << 31, 1ll << 32,  (1ll << 40), (1ll << 62)};
+    uint64_t x = 88172645463325252ull;
+    const int nm = (int)(sizeof(mags) / sizeof(mags[0]));
+
+    for (int round = 0; round < 50; round++) {
+        size_t n = round == 0 ? 0 : 1 + (size_t)(x % 3000);
+        int64_t base = round % 3 == 0 ? 0 : (int64_t)(x % (1ull << 40)) - (1ll << 39);
+        struct encode_buf bf, bs;
+
+        for (size_t i = 0; i < n; i++) {
+            struct wire_event *e = &ev[i];
+            int64_t m;
+
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            m = (mags[x % (uint64_t)nm] >> (x & 1 ? 10 : 0) & ((1ll << 52) - 1)) * 1000 +
+                (int64_t)((x >> 8) % 2000);
+            memset(e, 0, sizeof(*e));
+            e->op = (uint8_t)(1 + (x >> 20) % 5);
+            e->time = base + ((x >> 24) & 1 ? m : -m);
+            e->stack = (uint32_t)mags[(x >> 28) % (uint64_t)nm];
+            e->size = (uint64_t)mags[(x >> 32) % (uint64_t)nm] + ((x >> 36) & 3);
+            e->back = (uint64_t)mags[(x >> 40) % (uint64_t)nm] + ((x >> 44) & 1);
+            e->id = (uint32_t)mags[(x >> 48) % (uint64_t)nm];
+        }
+        encode_init(&bf, fast, sizeof(fast));
+        assert_true(encode_events_bound(n) <= sizeof(fast));
+        assert_int_equal(encode_events(&bf, base, ev, n), 0);
+        /* exactly the room it needs */
+        encode_init(&bs, slow, bf.len);
+        assert_true(encode_events_bound(n) > bf.len);
+        assert_int_equal(encode_events(&bs, base, ev, n), 0);
+        assert_int_equal(bs.len, bf.len);
+        assert_memory_equal(fast, slow, bf.len);
+        /* the collector's way: item count kept while the batch was built */
+        size_t items = 0;
+        for (size_t i = 0; i < n; i++)
+            items += encode_events_items(ev[i].op);
+        encode_init(&bs, slow, sizeof(slow));
+        assert_int_equal(encode_events_counted(&bs, base, ev, n, items), 0);
+        assert_int_equal(bs.len, bf.len);
+        assert_memory_equal(fast, slow, bf.len);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    }
+    /* every width boundary of every field */
+    for (int k = 0; k < 64; k++)
+        for (int64_t d = -1; d <= 1; d++) {
+            uint64_t v = (1ull << k) + (uint64_t)d;
+            struct wire_event e[4] = {
+                {.op = WIRE_OP_ALLOC, .time = (int64_t)(v >> 12) * 1000, .stack = (uint32_t)v,
+                 .size = v},
+                {.op = WIRE_OP_REALLOC, .time = (int64_t)(v >> 12) * 1000, .size = v, .back = v},
+                {.op = WIRE_OP_FREE, .time = (int64_t)(v >> 13) * 1000, .back = v},
+                {.op = WIRE_OP_THREAD, .id = (uint32_t)v},
+            };
+            struct encode_buf bf, bs;
+
+            encode_init(&bf, fast, sizeof(fast));
+            assert_int_equal(encode_events(&bf, (int64_t)(v >> 3), e, 4), 0);
+            encode_init(&bs, slow, bf.len);
+            assert_int_equal(encode_events(&bs, (int64_t)(v >> 3), e, 4), 0);
+            assert_int_equal(bs.len, bf.len);
+            assert_memory_equal(fast, slow, bf.len);
+        }
+}
+
 static void roundtrip_file(int level, int cut_tail)
 {
     char path[] = "/tmp/heapline-test-XXXXXX";
@@ -371,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stack_parent_order),
         cmocka_unit_test(test_encoder_full_buffer),
+        cmocka_unit_test(test_events_encodings_agree),
         cmocka_unit_test(test_recfile_zstd),
         cmocka_unit_test(test_recfile_raw),
         cmocka_unit_test(test_recfile_truncated),
