@@ -181,7 +181,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC)
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \
-	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 \
+	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
 	        build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1 \
 	        || { tail -40 build-fuzz/$$n.log; exit 1; }; done
 
