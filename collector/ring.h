@@ -17,7 +17,7 @@
 
 #include "unwind.h"
 
-#define RING_EVENTS 8192u /* power of two */
+#define RING_EVENTS 32768u /* power of two */
 #define RING_TAG_DEPTH 64
 #define RING_CACHE 512u   /* power of two */
 #define RING_CACHE_WAYS 4u

@@ -73,7 +73,10 @@ static inline uint32_t track_stack(struct ring *r)
 {
     uintptr_t ips[CORE_MAX_DEPTH];
     uint64_t h;
-    int n = unwind_capture(ips, core_cfg.depth, r->stack_lo, r->stack_hi, r->roots, &h);
+    /* the walk starts at this frame (ours, skipped like the ones below it):
+     * walk_fp's and unwind_capture's frames are not walked */
+    int n = unwind_capture(__builtin_frame_address(0), ips, core_cfg.depth, r->stack_lo,
+                           r->stack_hi, r->roots, &h);
     struct ring_cache_entry *set;
     unsigned w;
 

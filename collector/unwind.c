@@ -293,13 +293,14 @@ static inline int find_hot(const struct exec_table *t, uintptr_t a, struct range
 /* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
  * return addresses are mostly in one module: the last range is tried first,
  * then the thread's hot ranges, then the table. */
-static __attribute__((noinline)) int walk_fp(uintptr_t *ips, int max, uintptr_t lo, uintptr_t hi,
+static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, int max,
+                                             uintptr_t lo, uintptr_t hi,
                                              const struct unwind_root *roots, uintptr_t *stop,
                                              uint64_t *hash)
 {
     uint64_t h = UNWIND_HASH_SEED;
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
-    uintptr_t *fp = __builtin_frame_address(0);
+    uintptr_t *fp = start ? start : __builtin_frame_address(0);
     struct range last = {0, 0, 0};
     int n = 0, skipping = 1;
 
@@ -359,14 +360,14 @@ static void learn_roots(struct unwind_root *roots, uintptr_t stop, const uintptr
         }
 }
 
-int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
                    struct unwind_root *roots, uint64_t *hash)
 {
     uintptr_t stop = 0;
     int n;
 
     if (unwind_fp && stack_hi) {
-        n = walk_fp(ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop, hash);
+        n = walk_fp(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop, hash);
         if (n >= 0)
             return n;
         atomic_fetch_add_explicit(&fp_fallback, 1, memory_order_relaxed);

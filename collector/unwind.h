@@ -57,10 +57,12 @@ static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
  * without the collector's own frames, and sets *hash to unwind_hash() of
  * them. stack_lo/hi bound the frame-pointer walk (0/0 forces libunwind),
  * roots are the thread's unwind_roots(), which a fallback to libunwind may
- * correct (the calling thread's own array). Returns the count. No locks of
- * ours, no allocation of ours (libunwind may allocate: the caller holds the
- * guard). */
-int unwind_capture(uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+ * correct (the calling thread's own array). start is the frame the
+ * frame-pointer walk starts at (the caller's __builtin_frame_address(0), so
+ * the frames of the capture itself are not walked; NULL: here). Returns the
+ * count. No locks of ours, no allocation of ours (libunwind may allocate:
+ * the caller holds the guard). */
+int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
                    struct unwind_root *roots, uint64_t *hash);
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
