@@ -31,12 +31,6 @@ void encode_init(struct encode_buf *b, char *mem, size_t cap)
     b->overflow = 0;
 }
 
-size_t encode_events_bound(size_t n)
-{
-    /* header + base time, then at most 1 + 4 * 9 bytes an event */
-    return 16 + n * 37;
-}
-
 static void pack_str(msgpack_packer *pk, const char *s)
 {
     encode_str(pk, s, s ? strlen(s) : 0);

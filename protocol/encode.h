@@ -86,9 +86,6 @@ struct wire_history_row {
 /* Points b at mem[0..cap). */
 void encode_init(struct encode_buf *b, char *mem, size_t cap);
 
-/* Bytes an EVENTS message of these events needs at most. */
-size_t encode_events_bound(size_t n);
-
 /* Each returns 0 or WIRE_ENOSPACE (buffer unchanged). Strings longer than
  * WIRE_MAX_STRING are truncated; NULL strings are encoded as nil. */
 int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,

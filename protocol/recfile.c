@@ -170,7 +170,6 @@ int recfile_open(struct recfile_reader *r, const char *path)
     }
     r->compressed = (flags & WIRE_FILE_ZSTD) != 0;
     r->in_file_off = sizeof(hdr);
-    r->frame_start = sizeof(hdr);
     r->frame_done = 1;
     if (r->compressed) {
         r->dctx = ZSTD_createDCtx();
@@ -231,8 +230,6 @@ ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap)
                 return WIRE_EIO;
             continue;
         }
-        if (r->frame_done)
-            r->frame_start = r->in_file_off + r->in_off;
         in.src = r->in;
         in.size = r->in_len;
         in.pos = r->in_off;
@@ -246,30 +243,6 @@ ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap)
         if (r->in_off == r->in_len && !r->eof && fill(r))
             return WIRE_EIO;
     }
-}
-
-int64_t recfile_boundary(const struct recfile_reader *r)
-{
-    if (!r->compressed)
-        return (int64_t)r->in_file_off;
-    if (!r->frame_done)
-        return -1;
-    return (int64_t)(r->in_file_off + r->in_off);
-}
-
-int recfile_seek(struct recfile_reader *r, uint64_t offset)
-{
-    if (lseek(r->fd, (off_t)offset, SEEK_SET) < 0)
-        return WIRE_EIO;
-    r->in_file_off = offset;
-    r->in_len = r->in_off = 0;
-    r->eof = 0;
-    r->truncated = 0;
-    r->frame_done = 1;
-    r->frame_start = offset;
-    if (r->dctx)
-        ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
-    return 0;
 }
 
 void recfile_close(struct recfile_reader *r)

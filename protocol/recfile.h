@@ -4,7 +4,8 @@
  *
  * The writer ends a zstd frame at message boundaries every so often
  * (RECFILE_FRAME_BYTES of input), so every frame start is also a message start
- * and a reader can seek to it; it flushes on request, so a file cut short
+ * (where an indexing reader could start; today's reader reads from the top);
+ * it flushes on request, so a file cut short
  * decompresses up to the last flush. The reader treats a file that stops
  * inside a frame as truncated, not corrupt: everything before is returned.
  */
@@ -47,7 +48,6 @@ struct recfile_reader {
     char *in;
     size_t in_len, in_off, in_cap;
     uint64_t in_file_off;  /* file offset of in[0] */
-    uint64_t frame_start;  /* file offset where the frame being decoded started */
     int frame_done;        /* the last byte returned ended a frame */
     int eof;
     int truncated;         /* the file stops inside a compressed frame */
@@ -62,13 +62,6 @@ int recfile_open(struct recfile_reader *r, const char *path);
 /* Reads up to cap decompressed bytes. Returns the count, 0 at the end of the
  * data (check r->truncated), or WIRE_ECOMPRESS / WIRE_EIO. */
 ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap);
-
-/* File offset of the next byte recfile_read() will return when it is at a
- * frame boundary (r->frame_done or before the first read), else -1. */
-int64_t recfile_boundary(const struct recfile_reader *r);
-
-/* Restarts reading at a boundary offset returned by recfile_boundary(). */
-int recfile_seek(struct recfile_reader *r, uint64_t offset);
 
 void recfile_close(struct recfile_reader *r);
 
