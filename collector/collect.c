@@ -37,6 +37,7 @@
 #include "server.h"
 #include "sites.h"
 #include "symbols.h"
+#include "stamp.h"
 #include "tags.h"
 #include "track.h"
 #include "trie.h"
@@ -118,6 +119,7 @@ static struct {
     int symbols_on;
     struct normalise_totals nt;
     struct normalise_stats ns;
+    struct stamp_map map; /* ring event stamps -> ns */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C;
 
@@ -427,9 +429,15 @@ static void norm_stack(void *arg, uint32_t stack)
 
 static const struct normalise_ops norm_ops = {norm_context, norm_event, norm_stack, NULL};
 
-static void apply(const struct staged *s)
+/* Applies one staged event, its stamps converted to ns first (in place:
+ * a staged event is applied once). */
+static void apply(struct staged *s)
 {
-    const struct ring_event *ev = &s->ev;
+    struct ring_event *ev = &s->ev;
+
+    ev->time = stamp_ns(&C.map, ev->time);
+    if (ev->op == RING_REALLOC)
+        ev->dt0 = (uint32_t)stamp_span_ns(&C.map, ev->dt0);
 
     if (C.n_batch + NORMALISE_MAX_OUT > BATCH_MAX)
         batch_flush();
@@ -697,7 +705,7 @@ static void merge_apply(int64_t watermark)
  * everything. */
 static size_t drain(int check_gone, int final)
 {
-    int64_t watermark = final ? INT64_MAX : core_now();
+    int64_t now = stamp_map_advance(&C.map), watermark = final ? INT64_MAX : now;
     size_t n = drain_copy();
 
     merge_apply(watermark);
@@ -903,6 +911,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
 
     memset(&C, 0, sizeof(C));
     C.batch_thread = C.batch_tag = UINT32_MAX;
+    stamp_map_start(&C.map); /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);

@@ -28,6 +28,7 @@
 #include "ring.h"
 #include "server.h"
 #include "sites.h"
+#include "stamp.h"
 #include "symbols.h"
 #include "tags.h"
 #include "track.h"
@@ -176,6 +177,7 @@ static void core_start(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     core_start_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    stamp_init();
     if (!core_cfg.record[0] && !core_cfg.socket[0]) {
         core_disable("no output (HEAPLINE_RECORD unset and HEAPLINE_SOCKET=off)");
         return;

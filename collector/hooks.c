@@ -7,7 +7,7 @@
  *   - the real allocator call;
  *   - one stack capture (libunwind, or a validated frame-pointer walk);
  *   - one stack-id lookup (per-thread cache, else the lock-free trie);
- *   - one CLOCK_MONOTONIC read and one fixed-size copy into the thread's ring.
+ *   - one time stamp (stamp.h) and one fixed-size copy into the thread's ring.
  * No lock shared between threads (except once per thread, at registration),
  * no I/O, no malloc of ours. A free is recorded before the real free (so the
  * address cannot be reused before its event exists); an allocation after the
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "stamp.h"
 #include "track.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -227,7 +228,7 @@ EXPORT void *realloc(void *old, size_t size)
         track_guard = 0;
         return p;
     }
-    t0 = core_now();
+    t0 = stamp_now();
     p = real.realloc(old, size);
     if (p)
         track_realloc(old, p, size, t0);

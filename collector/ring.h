@@ -30,12 +30,12 @@ enum ring_op {
 };
 
 struct ring_event {
-    int64_t time;      /* ns since start; REALLOC: after the real call */
+    int64_t time;      /* stamp_now() (stamp.h); REALLOC: after the real call */
     uint64_t addr;     /* the block; REALLOC: the new block */
     uint64_t old_addr; /* REALLOC: the old block */
     uint64_t size;
     uint32_t stack;
-    uint32_t dt0;      /* REALLOC: ns between the call's start and time */
+    uint32_t dt0;      /* REALLOC: stamp units between the call's start and time */
     uint16_t tag;
     uint8_t op;        /* enum ring_op */
     uint8_t pad[5];

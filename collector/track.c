@@ -14,6 +14,7 @@
 #include "core.h"
 #include "heapline.h"
 #include "ring.h"
+#include "stamp.h"
 #include "tags.h"
 #include "trie.h"
 #include "unwind.h"
@@ -121,7 +122,7 @@ void track_alloc(void *p, size_t size)
     if (!e)
         return;
     e->op = RING_ALLOC;
-    e->time = core_now();
+    e->time = stamp_now();
     e->addr = (uintptr_t)p;
     e->size = size;
     e->stack = stack;
@@ -140,7 +141,7 @@ void track_free(void *p)
     if (!e)
         return;
     e->op = RING_FREE;
-    e->time = core_now();
+    e->time = stamp_now();
     e->addr = (uintptr_t)p;
     ring_commit(r);
 }
@@ -158,7 +159,7 @@ void track_realloc(void *old_p, void *new_p, size_t size, int64_t t0)
     e = ring_slot(r);
     if (!e)
         return;
-    t1 = core_now();
+    t1 = stamp_now();
     e->op = RING_REALLOC;
     e->time = t1;
     e->dt0 = t1 - t0 > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
@@ -213,7 +214,7 @@ __attribute__((visibility("default"))) void heapline_mark(const char *label)
 
         if (e) {
             e->op = RING_MARK;
-            e->time = core_now();
+            e->time = stamp_now();
             e->addr = off;
             e->size = len;
             ring_commit(r);

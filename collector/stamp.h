@@ -1,0 +1,92 @@
+/*
+ * stamp.h - the time stamps of ring events, and the collector's map from
+ * stamps to nanoseconds.
+ *
+ * A stamp is the CPU's time-stamp counter (rdtsc, about 9 ns here) where the
+ * kernel keeps time with it itself, else core_now()'s nanoseconds
+ * (clock_gettime, about 24 ns). Every allocation call reads one or two, so the
+ * difference is a tenth of what the collector costs the program's threads.
+ *
+ * The kernel uses the TSC as its clocksource only once it found it invariant
+ * and in step across CPUs, so stamps of different threads compare like
+ * CLOCK_MONOTONIC readings. rdtsc is not ordered with the instructions around
+ * it, which is safe where the hooks read it: a FREE's stamp is read before
+ * the real free() (whose stores become visible to other threads only after
+ * the rdtsc retired), and an allocation's after the stack walk, hundreds of
+ * instructions after the real call returned, more than the CPU can reorder.
+ *
+ * The collector thread converts stamps to nanoseconds since start: at every
+ * drain it reads a (TSC, CLOCK_MONOTONIC) pair, and stamps are mapped on the
+ * line through the last two pairs at least STAMP_MIN_SEGMENT_NS apart, so the
+ * map is continuous and increasing, and exact within the read jitter (tens of
+ * ns) for every stamp between the two pairs, where nearly all of a drain's
+ * events lie.
+ */
+#ifndef HEAPLINE_STAMP_H
+#define HEAPLINE_STAMP_H
+
+#include <stdint.h>
+
+#include "core.h"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#define STAMP_MIN_SEGMENT_NS 100000 /* 100 us: the pairs' jitter is < 1e-3 of it */
+
+/* Nonzero when stamps are TSC readings. Set by stamp_init(), before tracking
+ * starts; read-only afterwards. */
+extern int stamp_tsc;
+
+/* Decides the stamp source (the kernel's clocksource is "tsc", and the CPU
+ * says its TSC is invariant). Not async-signal-safe; start-up only. */
+void stamp_init(void);
+
+/* The calling thread's stamp. Async-signal-safe. */
+static inline int64_t stamp_now(void)
+{
+#if defined(__x86_64__)
+    if (__builtin_expect(stamp_tsc, 1))
+        return (int64_t)__rdtsc();
+#endif
+    return core_now();
+}
+
+/* stamp -> ns: ns0 + (stamp - tsc0) * mult / 2^32. The identity without TSC. */
+struct stamp_map {
+    int64_t tsc0, ns0;  /* the older pair of the segment */
+    uint64_t mult;      /* ns per tick, 32.32 fixed point; 0: no segment yet */
+    int64_t tsc1, ns1;  /* the newer pair */
+};
+
+/* Starts the map with a first pair (collector start, before any event). */
+void stamp_map_start(struct stamp_map *m);
+
+/* Reads a pair and, when it is at least STAMP_MIN_SEGMENT_NS past the newer
+ * pair, makes the segment end there (the first segment waits for that much
+ * time to pass). Returns the pair's stamp: every stamp read before the call
+ * is <= it. Collector thread. */
+int64_t stamp_map_advance(struct stamp_map *m);
+
+/* Nanoseconds since start of stamp s (on the current segment's line, beyond
+ * it for stamps outside, never below 0). */
+static inline int64_t stamp_ns(const struct stamp_map *m, int64_t s)
+{
+    int64_t d, ns;
+
+    if (!stamp_tsc)
+        return s;
+    d = s - m->tsc0;
+    ns = d >= 0 ? m->ns0 + (int64_t)(((unsigned __int128)d * m->mult) >> 32)
+                : m->ns0 - (int64_t)(((unsigned __int128)-d * m->mult) >> 32);
+    return ns > 0 ? ns : 0;
+}
+
+/* Nanoseconds of a span of d stamp units. */
+static inline uint64_t stamp_span_ns(const struct stamp_map *m, uint64_t d)
+{
+    return stamp_tsc ? (uint64_t)(((unsigned __int128)d * m->mult) >> 32) : d;
+}
+
+#endif
