@@ -122,6 +122,8 @@ NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
              $(BUILD)/pic/collector/sites.o
 TEST_OBJS_normalise := $(NORM_OBJS)
 $(BUILD)/tests/test_normalise: $(NORM_OBJS)
+TEST_OBJS_stamp := $(BUILD)/pic/collector/stamp.o
+$(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
