@@ -55,8 +55,8 @@ int recfile_writer_open(struct recfile_writer *w, int fd, int level)
              * repeats: the fast strategy with a mid-sized hash table keeps
              * level 3's ratio (within 1%) at two thirds of its CPU. */
             ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_strategy, ZSTD_fast);
-            ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_hashLog, 16);
-            ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_minMatch, 5);
+            ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_hashLog, 15);
+            ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_minMatch, 6);
         }
     }
     memcpy(hdr, WIRE_FILE_MAGIC, 8);
