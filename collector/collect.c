@@ -454,6 +454,20 @@ static void apply(struct staged *s)
         core_disable("a block lies above 2^48 (not supported)");
 }
 
+/* Applies the next event of run u, first starting the load of the live
+ * table slot that the event PREFETCH_AHEAD places later in the run will
+ * look up: the table outgrows the caches, and each lookup was one miss. */
+#define PREFETCH_AHEAD 12
+static void apply_next(struct run *u)
+{
+    if (u->pos + PREFETCH_AHEAD < u->end) {
+        const struct ring_event *ahead = &C.stage[u->pos + PREFETCH_AHEAD].ev;
+
+        live_prefetch(ahead->op == RING_REALLOC ? ahead->old_addr : ahead->addr);
+    }
+    apply(&C.stage[u->pos++]);
+}
+
 /* ---- drain and merge ---- */
 
 static int stage_reserve(size_t more)
@@ -634,7 +648,7 @@ static void merge_apply(int64_t watermark)
         struct run *u = &C.runs[0];
 
         while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark)
-            apply(&C.stage[u->pos++]);
+            apply_next(u);
         return;
     }
     if (k == 2) { /* two threads: the heap below, without it (same ties: stay) */
@@ -643,10 +657,10 @@ static void merge_apply(int64_t watermark)
         if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
             t = a, a = o, o = t;
         while (C.stage[a->pos].ev.time <= watermark) {
-            apply(&C.stage[a->pos++]);
+            apply_next(a);
             if (a->pos == a->end) {
                 while (o->pos < o->end && C.stage[o->pos].ev.time <= watermark)
-                    apply(&C.stage[o->pos++]);
+                    apply_next(o);
                 return;
             }
             if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
@@ -673,7 +687,7 @@ static void merge_apply(int64_t watermark)
     while (n > 0 && KEY(heap[0]) <= watermark) {
         size_t r = heap[0];
 
-        apply(&C.stage[C.runs[r].pos++]);
+        apply_next(&C.runs[r]);
         if (C.runs[r].pos == C.runs[r].end)
             heap[0] = heap[--n];
         size_t i = 0;

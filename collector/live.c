@@ -53,6 +53,12 @@ static inline size_t home(uint64_t addr, size_t cap)
     return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
 
+void live_prefetch(uint64_t addr)
+{
+    if (live_tab)
+        __builtin_prefetch(&live_tab[home(addr, live_cap)], 1);
+}
+
 struct live_entry *live_find(uint64_t addr)
 {
     if (!live_tab || !addr || addr >> LIVE_ADDR_BITS)

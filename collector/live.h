@@ -66,6 +66,10 @@ void live_reset(void);
 /* The entry of a live block starting at addr, or NULL. */
 struct live_entry *live_find(uint64_t addr);
 
+/* Starts loading the slot where a lookup of addr begins (for a lookup soon
+ * after: the table outgrows the caches). No effect on the table. */
+void live_prefetch(uint64_t addr);
+
 /* Adds a block (addr must not be live). Returns 0 or -1 (out of memory: the
  * caller turns tracking off). Invalidates entry pointers. */
 int live_insert(const struct live_entry *e);
