@@ -125,31 +125,34 @@ static const char *base_name(const char *path)
 }
 
 struct site_name {
-    const char *function, *file, *module;
+    const char *function, *file, *module; /* function: model_site_label() */
     uint32_t line;
     int known;
+    char label[160];
 };
 
-static struct site_name site_of(const struct model *m, uint32_t stack)
+static void site_of(const struct model *m, uint32_t stack, struct site_name *n)
 {
-    struct site_name n = {"", "", "", 0, 0};
     uint32_t site = m ? model_stack_site(m, stack) : MODEL_NONE;
     const struct model_site *s;
 
+    n->function = n->file = n->module = "";
+    n->line = 0;
+    n->known = 0;
     if (site == MODEL_NONE || !(s = model_site(m, site)))
-        return n;
-    n.function = s->function ? s->function : "";
-    n.file = s->file ? s->file : "";
-    n.module = s->module ? s->module : "";
-    n.line = s->line;
-    n.known = n.function[0] != 0;
-    return n;
+        return;
+    n->function = model_site_label(s, n->label, sizeof(n->label));
+    n->file = s->file ? s->file : "";
+    n->module = s->module ? s->module : "";
+    n->line = s->line;
+    n->known = 1;
 }
 
 static void text_site(FILE *out, const struct model *m, uint32_t stack)
 {
-    struct site_name s = site_of(m, stack);
+    struct site_name s;
 
+    site_of(m, stack, &s);
     if (!s.known) {
         fprintf(out, "stack %" PRIu32, stack);
         return;
@@ -203,7 +206,9 @@ static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node
 
 static void json_site(FILE *out, const struct model *m, uint32_t stack)
 {
-    struct site_name s = site_of(m, stack);
+    struct site_name s;
+
+    site_of(m, stack, &s);
 
     fputs(", \"function\": ", out);
     if (s.known)
@@ -414,7 +419,7 @@ static void print_dot(FILE *out, const struct model *m, const struct scanmsg_res
         fprintf(out, "  n%" PRIu32 " [label=\"", i);
         switch (nd.kind) {
         case SCANMSG_HEAP:
-            s = site_of(m, nd.id);
+            site_of(m, nd.id, &s);
             fprintf(out, "0x%" PRIx64 "\\n%" PRIu64 " bytes\\n", nd.addr, nd.size);
             if (s.known)
                 dot_str(out, s.function, strlen(s.function));

@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,10 @@ struct model {
     size_t strs_cap, strs_n;
 
     /* modules by id */
-    const char **mod_base; /* basename */
+    struct model_mod {
+        const char *name; /* basename */
+        uint64_t base;    /* load address */
+    } *mods;
     uint32_t n_mods;
 
     /* frames: chunked, + ip -> index hash */
@@ -379,6 +383,28 @@ static uint32_t frame_get(struct model *m, uint64_t ip)
     return f;
 }
 
+static const char *ip_label(const char *function, const char *module, uint64_t offset,
+                            uint64_t ip, char *buf, size_t n)
+{
+    if (function && *function)
+        return function;
+    if (module && *module)
+        snprintf(buf, n, "%s+0x%" PRIx64, module, offset);
+    else
+        snprintf(buf, n, "0x%" PRIx64, ip);
+    return buf;
+}
+
+const char *model_frame_label(const struct model_frame *f, char *buf, size_t n)
+{
+    return f ? ip_label(f->function, f->module, f->offset, f->ip, buf, n) : "?";
+}
+
+const char *model_site_label(const struct model_site *s, char *buf, size_t n)
+{
+    return s ? ip_label(s->function, s->module, s->offset, s->ip, buf, n) : "?";
+}
+
 const struct model_frame *model_frame(const struct model *m, uint64_t ip)
 {
     uint32_t f = frame_find(m, ip);
@@ -446,7 +472,7 @@ static int site_key_eq(const struct model_site *a, const struct model_site *b)
 static uint32_t site_get(struct model *m, const struct model_frame *f)
 {
     struct model_site key = {.function = f->function, .file = f->file, .line = f->line,
-                             .module = f->module, .ip = f->ip};
+                             .module = f->module, .ip = f->ip, .offset = f->offset};
     uint32_t h = site_key_hash(&key), i, id;
 
     if ((m->n_sites + 1) * 2 > m->site_hash_cap) {
@@ -643,7 +669,7 @@ static void model_fini(struct model *m)
         free(m->misc[i]);
     free(m->misc);
     free(m->strs);
-    free(m->mod_base);
+    free(m->mods);
     for (uint32_t i = 0; i * CHUNK < m->n_frames; i++)
         free(m->frame_chunks[i]);
     free(m->frame_chunks);
@@ -1561,9 +1587,14 @@ static int apply_frame(struct model *m, const struct wire_msg *msg)
     fr->function = intern_w(m, &msg->u.frame.function);
     fr->file = intern_w(m, &msg->u.frame.file);
     fr->line = msg->u.frame.line;
-    fr->module = msg->u.frame.module < m->n_mods && m->mod_base[msg->u.frame.module]
-                     ? m->mod_base[msg->u.frame.module]
-                     : "";
+    if (msg->u.frame.module < m->n_mods && m->mods[msg->u.frame.module].name) {
+        const struct model_mod *mod = &m->mods[msg->u.frame.module];
+
+        fr->module = mod->name;
+        fr->offset = msg->u.frame.ip - mod->base;
+    } else {
+        fr->module = "";
+    }
     n = wire_list_count(&msg->u.frame.inlined, 3);
     if (n) {
         char *raw = malloc((size_t)n * sizeof(*inl));
@@ -1609,16 +1640,17 @@ static int apply_module(struct model *m, const struct wire_msg *msg)
     if (!p)
         return fail(m, "out of memory");
     if (id >= m->n_mods) {
-        const char **t = realloc(m->mod_base, (id + 1) * sizeof(*t));
+        struct model_mod *t = realloc(m->mods, (id + 1) * sizeof(*t));
         if (!t)
             return fail(m, "out of memory");
         for (uint32_t i = m->n_mods; i <= id; i++)
-            t[i] = NULL;
-        m->mod_base = t;
+            t[i] = (struct model_mod){NULL, 0};
+        m->mods = t;
         m->n_mods = id + 1;
     }
-    m->mod_base[id] = intern(m, basename_of(p), strlen(basename_of(p)));
-    return m->mod_base[id] ? 0 : fail(m, "out of memory");
+    m->mods[id].name = intern(m, basename_of(p), strlen(basename_of(p)));
+    m->mods[id].base = msg->u.module.base;
+    return m->mods[id].name ? 0 : fail(m, "out of memory");
 }
 
 static int apply_thread(struct model *m, const struct wire_msg *msg)

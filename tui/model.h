@@ -180,9 +180,15 @@ struct model_frame {
     const char *file;     /* "" when unknown */
     uint32_t line;
     const char *module;   /* basename, "" when unknown */
+    uint64_t offset;      /* ip - the module's load address (module known) */
     uint32_t n_inlined;   /* inlined frames at this ip, innermost first */
     const struct model_inline *inlined;
 };
+
+/* A frame's name for people: its function; without one, "module+0xOFFSET"
+ * (stable across runs, and what addr2line -e takes for a PIE or library),
+ * else "0xIP". Returns function, or buf filled. */
+const char *model_frame_label(const struct model_frame *f, char *buf, size_t n);
 
 /* The frame of an instruction pointer, or a frame with empty names. */
 const struct model_frame *model_frame(const struct model *m, uint64_t ip);
@@ -209,10 +215,14 @@ struct model_site {
     uint32_t line;
     const char *module;   /* basename */
     uint64_t ip;          /* of the attributed frame (first stack seen) */
+    uint64_t offset;      /* its offset in the module (model_frame) */
     uint32_t n_stacks;    /* distinct stacks attributed to this site */
     uint32_t tag;         /* first tag seen on an allocation here, 0 none */
     uint32_t thread;      /* first thread seen allocating here */
 };
+
+/* model_frame_label() for a site (its attributed frame). */
+const char *model_site_label(const struct model_site *s, char *buf, size_t n);
 
 /* Sites have ids 0..model_site_count()-1, in order of first sight. */
 uint32_t model_site_count(const struct model *m);

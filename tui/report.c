@@ -45,14 +45,6 @@ static double secs(int64_t ns)
     return (double)ns / 1e9;
 }
 
-static const char *fn_name(const struct model_site *s, char *buf, size_t n)
-{
-    if (*s->function)
-        return s->function;
-    snprintf(buf, n, "0x%llx", (unsigned long long)s->ip);
-    return buf;
-}
-
 static void fmt_bytes(char *buf, size_t n, double b)
 {
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -103,12 +95,20 @@ static int cmp_temp(const void *pa, const void *pb)
 
 static void json_site_id(struct json *j, const struct model_site *s)
 {
-    char buf[32];
+    char buf[160];
 
-    json_str(j, "function", fn_name(s, buf, sizeof(buf)));
+    json_str(j, "function", model_site_label(s, buf, sizeof(buf)));
     json_str(j, "file", s->file);
     json_u64(j, "line", s->line);
     json_str(j, "module", s->module);
+}
+
+/* Ends a site's object with its offset in the module (addr2line's address
+ * for an unnamed site), after the figures that scripts read by position too. */
+static void json_site_end(struct json *j, const struct model_site *s)
+{
+    json_u64(j, "offset", s ? s->offset : 0);
+    json_object_end(j);
 }
 
 static void write_json(const struct model *m, const struct report_options *o,
@@ -169,7 +169,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_u64(&j, "peak_bytes", r->peak_bytes);
         json_u64(&j, "leaked_bytes", r->leaked_bytes);
         json_u64(&j, "temporary", r->temporary);
-        json_object_end(&j);
+        json_site_end(&j, model_site(m, r->site));
     }
     json_array_end(&j);
 
@@ -183,7 +183,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_site_id(&j, model_site(m, rows[i].site));
         json_u64(&j, "bytes", rows[i].leaked_bytes);
         json_u64(&j, "blocks", rows[i].leaked_blocks);
-        json_object_end(&j);
+        json_site_end(&j, model_site(m, rows[i].site));
     }
     json_array_end(&j);
 
@@ -197,7 +197,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_site_id(&j, model_site(m, rows[i].site));
         json_u64(&j, "count", rows[i].temporary);
         json_u64(&j, "allocations", model_site(m, rows[i].site) ? rows[i].allocations : 0);
-        json_object_end(&j);
+        json_site_end(&j, model_site(m, rows[i].site));
     }
     json_array_end(&j);
 
@@ -221,9 +221,9 @@ static void text_site(FILE *out, const struct model *m, const struct model_row *
                       const char *fig1, const char *fig2)
 {
     const struct model_site *s = model_site(m, r->site);
-    char buf[32];
+    char buf[160];
 
-    fprintf(out, "  %12s %9s  %s", fig1, fig2, fn_name(s, buf, sizeof(buf)));
+    fprintf(out, "  %12s %9s  %s", fig1, fig2, model_site_label(s, buf, sizeof(buf)));
     if (*s->file)
         fprintf(out, "  %s:%u", s->file, s->line);
     if (*s->module)

@@ -116,16 +116,6 @@ void view_ctx_put(int y, int x, const char *text, int w, int attr)
     attrset(A_NORMAL);
 }
 
-const char *view_ctx_site_name(const struct model_site *s, char *buf, size_t n)
-{
-    if (!s)
-        return "?";
-    if (s->function && s->function[0])
-        return s->function;
-    snprintf(buf, n, "0x%" PRIx64, s->ip);
-    return buf;
-}
-
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n)
 {
     if (!s) {

@@ -209,9 +209,6 @@ int view_ctx_attr(const struct ui *ui, int pair);
 /* Draws text at (y, x), cut at w cells, padded with spaces to w. */
 void view_ctx_put(int y, int x, const char *text, int w, int attr);
 
-/* "function" or "0x1234" when the name is unknown. */
-const char *view_ctx_site_name(const struct model_site *s, char *buf, size_t n);
-
 /* "file:line", "module" when no file. */
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n);
 

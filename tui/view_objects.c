@@ -90,14 +90,14 @@ void view_objects_move(struct ui *ui, int delta, int to)
 void view_objects_draw(struct ui *ui, int y, int h)
 {
     struct view_objects *v = &ui->objects;
-    char line[2048], title[512], name[64], where[512];
+    char line[2048], title[512], name[160], where[512];
     const struct model_site *s = model_site(ui->m, v->site);
     int64_t now = view_ctx_cursor_time(ui);
 
     if (h < 3)
         return;
     snprintf(title, sizeof title, "Live objects of %s (%s): %" PRIu64 "%s, oldest first   Esc: back",
-             view_ctx_site_name(s, name, sizeof name), view_ctx_site_where(s, where, sizeof where),
+             model_site_label(s, name, sizeof name), view_ctx_site_where(s, where, sizeof where),
              v->total, v->total > (uint64_t)v->n ? " (first shown)" : "");
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {

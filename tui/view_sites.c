@@ -268,14 +268,14 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
 {
     struct widget_col c[MAX_COLS];
     char hb[MAX_COLS][24];
-    char name[64], where[512], live[16], blocks[16], allocs[16], third[16], total[16], peak[16];
+    char name[160], where[512], live[16], blocks[16], allocs[16], third[16], total[16], peak[16];
     char spark[256], line[2048];
     int n = heads(ui, c, hb);
     const struct model_site *s = model_site(ui->m, r->site);
     if (!s)
         return; /* the model was reset since the rows were made: redrawn at once */
 
-    c[0].text = view_ctx_site_name(s, name, sizeof name);
+    c[0].text = model_site_label(s, name, sizeof name);
     c[1].text = view_ctx_site_where(s, where, sizeof where);
     c[1].align = WIDGET_LEFT_CUT_HEAD;
     if (widget_width(c[1].text) > c[1].width) {
@@ -371,7 +371,7 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
 
 static void draw_detail(struct ui *ui, int y)
 {
-    char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[64], where[600];
+    char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[160], where[600];
     uint32_t site = view_sites_selected(ui);
     if (site == MODEL_NONE) {
         const char *s = ui->sites.n_lines          ? ""
@@ -397,7 +397,7 @@ static void draw_detail(struct ui *ui, int y)
     else
         where[0] = '\0'; /* no debug information: the module says enough */
     snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s%s  total %s, peak %s",
-             view_ctx_site_name(s, name, sizeof name), lb, blocks, allocs, where, s->module,
+             model_site_label(s, name, sizeof name), lb, blocks, allocs, where, s->module,
              total, peak);
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }

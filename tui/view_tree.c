@@ -167,18 +167,10 @@ void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, 
     snprintf(buf + pos, pos < n ? n - pos : 0, "%s ", e);
 }
 
-static const char *frame_name(const struct model_frame *f, char *buf, size_t n)
-{
-    if (f && f->function && f->function[0])
-        return f->function;
-    snprintf(buf, n, "0x%" PRIx64, f ? f->ip : 0);
-    return buf;
-}
-
 void view_tree_draw(struct ui *ui, int y, int h)
 {
     struct view_tree *v = &ui->tree;
-    char line[2048], title[1200], name[64], where[512], pre[1024], text[1536];
+    char line[2048], title[1200], name[160], where[512], pre[1024], text[1536];
     char incl[16], own[16], blocks[16], allocs[16];
     const struct model_site *s = model_site(ui->m, v->site);
     int fw = ui->cols >= 150 ? 40 : ui->cols >= 110 ? 30 : 20;
@@ -187,7 +179,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
         return;
     view_ctx_site_where(s, where, sizeof where);
     snprintf(title, sizeof title, "Stack tree of %s (%s), %s   b: flip  Esc: back",
-             view_ctx_site_name(s, name, sizeof name), where,
+             model_site_label(s, name, sizeof name), where,
              v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
@@ -230,7 +222,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
             snprintf(hidden, sizeof hidden, "+%d", drop / 2);
         }
         snprintf(text, sizeof text, "%s%-*s%s%s", hidden, hidden[0] ? 4 - (int)strlen(hidden) : 0,
-                 "", pp, frame_name(nd->frame, name, sizeof name));
+                 "", pp, model_frame_label(nd->frame, name, sizeof name));
         char fl[512];
         if (nd->frame && nd->frame->file && nd->frame->file[0])
             snprintf(fl, sizeof fl, "%s:%u", nd->frame->file, nd->frame->line);
@@ -257,7 +249,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
         if (nd->frame && nd->frame->file[0])
             snprintf(where2, sizeof where2, "%s:%u ", nd->frame->file, nd->frame->line);
         snprintf(line, sizeof line, "%s: inclusive %s B, own %s B  %s%s",
-                 frame_name(nd->frame, name, sizeof name), ib, ob, where2,
+                 model_frame_label(nd->frame, name, sizeof name), ib, ob, where2,
                  nd->frame ? nd->frame->module : "");
         view_ctx_put(y + h - 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     } else {

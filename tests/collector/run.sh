@@ -707,7 +707,7 @@ unnamed_note() {
 import json, re, sys
 d = json.load(open(sys.argv[2]))
 tot = sum(s["allocations"] for s in d["sites"]) or 1
-un = [s for s in d["sites"] if not re.match(r"[A-Za-z_]", s["function"] or "") or s["function"].startswith("0x")]
+un = [s for s in d["sites"] if re.fullmatch(r"(\S+\+)?0x[0-9a-f]+", s["function"] or "0x0")]
 n = sum(s["allocations"] for s in un)
 if n:
     top = max(un, key=lambda s: s["allocations"])

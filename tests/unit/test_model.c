@@ -127,6 +127,37 @@ static void view_at(const struct model *m, int at, int64_t t, struct model_view 
 #define EV_THREAD(id_) {.op = WIRE_OP_THREAD, .id = (id_)}
 #define EV_TAG(id_) {.op = WIRE_OP_TAG, .id = (id_)}
 
+/* An unnamed frame is "module+0xOFFSET" (ip minus the module's load
+ * address: what addr2line takes), "0xIP" without a module; a named one its
+ * function. Sites carry the offset of their frame. */
+static void test_labels(void **state)
+{
+    struct model *m = model_new();
+    struct wire_frame f[] = {{0x5555000012f9, 4, NULL, NULL, 0, NULL, 0},
+                             {0x7777, 99, NULL, NULL, 0, NULL, 0}};
+    struct wire_stack_node n[] = {{1, 0, 0x5555000012f9}, {2, 0, 0x7777}};
+    struct wire_event ev[] = {EV_ALLOC(10, 1, 100)};
+    char buf[64];
+
+    (void)state;
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    assert_int_equal(encode_hello(&B, 1, "/usr/bin/git", 1, 4096, 64, 0), 0);
+    assert_int_equal(encode_module(&B, 4, "/usr/bin/git", 0x555500000000, 0x400000, NULL), 0);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(encode_frame(&B, &f[i]), 0);
+    assert_int_equal(encode_stacks(&B, n, 2), 0);
+    assert_int_equal(encode_events(&B, 0, ev, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_string_equal(model_frame_label(model_frame(m, 0x5555000012f9), buf, sizeof(buf)),
+                        "git+0x12f9");
+    assert_string_equal(model_frame_label(model_frame(m, 0x7777), buf, sizeof(buf)), "0x7777");
+    assert_int_equal(model_site_count(m), 1);
+    assert_int_equal(model_site(m, 0)->offset, 0x12f9);
+    assert_string_equal(model_site_label(model_site(m, 0), buf, sizeof(buf)), "git+0x12f9");
+    model_free(m);
+}
+
 static void test_attribution(void **state)
 {
     struct model *m = new_model();
@@ -874,6 +905,7 @@ static void test_reset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_labels),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_events_exact),
         cmocka_unit_test(test_timeline_and_growth),

@@ -47,7 +47,7 @@ static size_t build(char *out, size_t cap, int with_end)
     encode_init(&b, out, cap);
     assert_int_equal(encode_hello(&b, 77, "/bin/app", 0, 4096, 64, 0), 0);
     assert_int_equal(encode_module(&b, 1, "/lib/libc.so.6", 0, 0, NULL), 0);
-    assert_int_equal(encode_module(&b, 2, "/bin/app", 0, 0, NULL), 0);
+    assert_int_equal(encode_module(&b, 2, "/bin/app", 0x40, 0x1000, NULL), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(encode_frame(&b, &f[i]), 0);
     assert_int_equal(encode_stacks(&b, n, 4), 0);
@@ -144,7 +144,8 @@ static const char expected_end[] =
     "      \"bytes_allocated\": 4000,\n"
     "      \"peak_bytes\": 4000,\n"
     "      \"leaked_bytes\": 1000,\n"
-    "      \"temporary\": 1\n"
+    "      \"temporary\": 1,\n"
+    "      \"offset\": 448\n"
     "    },\n"
     "    {\n"
     "      \"function\": \"main\",\n"
@@ -157,7 +158,8 @@ static const char expected_end[] =
     "      \"bytes_allocated\": 31,\n"
     "      \"peak_bytes\": 24,\n"
     "      \"leaked_bytes\": 7,\n"
-    "      \"temporary\": 1\n"
+    "      \"temporary\": 1,\n"
+    "      \"offset\": 192\n"
     "    }\n"
     "  ],\n"
     "  \"leaks\": [\n"
@@ -167,7 +169,8 @@ static const char expected_end[] =
     "      \"line\": 20,\n"
     "      \"module\": \"app\",\n"
     "      \"bytes\": 1000,\n"
-    "      \"blocks\": 1\n"
+    "      \"blocks\": 1,\n"
+    "      \"offset\": 448\n"
     "    },\n"
     "    {\n"
     "      \"function\": \"main\",\n"
@@ -175,7 +178,8 @@ static const char expected_end[] =
     "      \"line\": 10,\n"
     "      \"module\": \"app\",\n"
     "      \"bytes\": 7,\n"
-    "      \"blocks\": 1\n"
+    "      \"blocks\": 1,\n"
+    "      \"offset\": 192\n"
     "    }\n"
     "  ],\n"
     "  \"temporary\": [\n"
@@ -185,7 +189,8 @@ static const char expected_end[] =
     "      \"line\": 20,\n"
     "      \"module\": \"app\",\n"
     "      \"count\": 1,\n"
-    "      \"allocations\": 2\n"
+    "      \"allocations\": 2,\n"
+    "      \"offset\": 448\n"
     "    },\n"
     "    {\n"
     "      \"function\": \"main\",\n"
@@ -193,7 +198,8 @@ static const char expected_end[] =
     "      \"line\": 10,\n"
     "      \"module\": \"app\",\n"
     "      \"count\": 1,\n"
-    "      \"allocations\": 2\n"
+    "      \"allocations\": 2,\n"
+    "      \"offset\": 192\n"
     "    }\n"
     "  ],\n"
     "  \"markers\": [\n"
