@@ -298,7 +298,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
                                              const struct unwind_root *roots, uintptr_t *stop,
                                              uint64_t *hash)
 {
-    uint64_t h = UNWIND_HASH_SEED;
+    struct unwind_hasher h = unwind_hash_init();
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t *fp = start ? start : __builtin_frame_address(0);
     struct range last = {0, 0, 0};
@@ -319,15 +319,15 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
         } else {
             skipping = 0;
             ips[n++] = ret;
-            h = unwind_hash_step(h, ret);
+            unwind_hash_step(&h, ret);
         }
         if (!last.fp) { /* code without frame pointers: its caller is unknown */
             int m = end_at_root(roots, ret, f + 16, ips, n, max);
 
             *stop = ret;
             for (int i = n; i < m; i++)
-                h = unwind_hash_step(h, ips[i]);
-            *hash = unwind_hash_final(h, m);
+                unwind_hash_step(&h, ips[i]);
+            *hash = unwind_hash_final(&h, m);
             return m;
         }
         if (next == 0)
@@ -336,7 +336,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
             return -1;
         fp = (uintptr_t *)next;
     }
-    *hash = unwind_hash_final(h, n);
+    *hash = unwind_hash_final(&h, n);
     return n;
 }
 
