@@ -50,8 +50,8 @@ int recfile_writer_open(struct recfile_writer *w, int fd, int level)
             return WIRE_ENOMEM;
         }
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
-        if (level == 3) {
-            /* The default. Event streams are short varints with few long
+        if (level == RECFILE_LEVEL_DEFAULT) {
+            /* Level 3, tuned: event streams are short varints with few long
              * repeats: the fast strategy with a mid-sized hash table keeps
              * level 3's ratio (within 1%) at two thirds of its CPU. */
             ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_strategy, ZSTD_fast);
