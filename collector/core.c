@@ -25,6 +25,7 @@
 #include "collect.h"
 #include "fds.h"
 #include "live.h"
+#include "recfile.h"
 #include "ring.h"
 #include "server.h"
 #include "sites.h"
@@ -129,7 +130,7 @@ static void read_config(void)
     socket_off = v && strcmp(v, "off") == 0;
     if (v && *v && !socket_off)
         snprintf(socket_base, sizeof(socket_base), "%s", v);
-    core_cfg.compress = env_int("HEAPLINE_COMPRESS", 3, 0, 22);
+    core_cfg.compress = env_int("HEAPLINE_COMPRESS", RECFILE_LEVEL_DEFAULT, 0, 22);
     core_cfg.depth = env_int("HEAPLINE_DEPTH", 64, 1, CORE_MAX_DEPTH);
     core_cfg.tick_ms = env_int("HEAPLINE_TICK_MS", 10, 1, 60000);
     v = getenv("HEAPLINE_UNWIND");

@@ -50,8 +50,8 @@ int recfile_writer_open(struct recfile_writer *w, int fd, int level)
             return WIRE_ENOMEM;
         }
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
-        if (level == 3) {
-            /* The default. Event streams are short varints with few long
+        if (level == RECFILE_LEVEL_DEFAULT) {
+            /* Level 3, tuned: event streams are short varints with few long
              * repeats; most of the gain is the entropy coding of literals.
              * The fast strategy with a small hash table and 6-byte matches:
              * files 5% larger than level 3's at 57% of its CPU (zstd -b on

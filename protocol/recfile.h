@@ -18,6 +18,10 @@
 
 #define RECFILE_FRAME_BYTES (8u << 20)
 
+/* The zstd level of every recording unless HEAPLINE_COMPRESS says otherwise;
+ * recfile_writer_open() tunes this level's parameters for event streams. */
+#define RECFILE_LEVEL_DEFAULT 3
+
 struct recfile_writer {
     int fd;
     void *cctx;       /* ZSTD_CCtx, NULL when uncompressed */

@@ -267,7 +267,7 @@ static int start_recording(struct source *s, const char *record_path, char *err,
         snprintf(err, errsz, "%s: %s", record_path, strerror(errno));
         return -1;
     }
-    r = recfile_writer_open(&s->rec, s->rec_fd, 3);
+    r = recfile_writer_open(&s->rec, s->rec_fd, RECFILE_LEVEL_DEFAULT);
     if (r != 0) {
         snprintf(err, errsz, "%s: %s", record_path, wire_strerror(r));
         close(s->rec_fd);

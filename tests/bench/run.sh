@@ -5,11 +5,18 @@
 #     5-25, 4 sites), built with and without frame pointers: wall time bare,
 #     under `heapline record` with HEAPLINE_UNWIND=libunwind, =fp and the
 #     default; the ratios; record bytes per event; events lost.
-#  2. heaptrack on the same run where it works (under a memory limit and a
+#  2. spare core: churn_fp with one program thread (CALLS/2 calls), bare, under
+#     the fp shim and under `heapline record`, so the collector's threads have
+#     a CPU of their own: the overhead on the program's own thread.
+#  3. the floor: a lower bound for the 2-thread and 1-thread fp runs from parts
+#     measured here: the fp shim's wall, the CPU to compress each recording's
+#     stream again through the collector's writer and two timestamps per call
+#     (tests/bench/zfloor.c), against the bare run and heapline's.
+#  4. heaptrack on the same run where it works (under a memory limit and a
 #     timeout, and said so when it does not), else on the largest run it
 #     survives; its compressed trace size per call.
-#  3. collector memory per live allocation (churn --live: 100k and 1M blocks).
-#  4. the backreference scan: tests/bench/scan.sh (its engineer's), else scan_bench.c.
+#  5. collector memory per live allocation (churn --live: 100k and 1M blocks).
+#  6. the backreference scan: tests/bench/scan.sh (its engineer's), else scan_bench.c.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3),
@@ -26,6 +33,8 @@ RUNS=${RUNS:-3}
 HT_MEM_KB=${HT_MEM_KB:-8000000}
 HT_TIMEOUT=${HT_TIMEOUT:-120}
 mkdir -p "$B"
+# what a bench program linking $BUILD/libhlproto.a needs
+PROTO_LIBS=$(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
 
 for f in "$HL" "$LIB"; do
     [ -e "$f" ] || { echo "bench: $f is missing (make BUILD=$BUILD)" >&2; exit 1; }
@@ -68,17 +77,35 @@ echo
 # ---- 1. churn under heapline ----
 cc -std=gnu11 -O2 -g -fno-omit-frame-pointer -shared -fPIC -o "$B/unw_shim.so" tests/bench/unw_shim.c \
     $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread || exit 1
-printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "run" "wall s" "cpu s" "wall/bare" "cpu/bare" \
-    "wall/shim" "+cpu ns" "B/event" "lost"
-row() { # row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST
+header() {
+    printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "run" "wall s" "cpu s" "wall/bare" "cpu/bare" \
+        "wall/shim" "+cpu ns" "B/event" "lost"
+}
+header
+row() { # row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST [CALLS]
     local w c bw bc sw extra
     read -r w c <<<"$2"
     read -r bw bc <<<"$3"
     read -r sw _ <<<"$4"
-    extra=$(awk -v c="${c:-x}" -v b="$bc" -v n="$CALLS" \
+    extra=$(awk -v c="${c:-x}" -v b="$bc" -v n="${7:-$CALLS}" \
         'BEGIN { if (c + 0 == c && b + 0 == b) printf "%.0f", (c - b) * 1e9 / n; else print "-" }')
     printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" "$(ratio "$w" "$bw")" \
         "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$extra" "$5" "$6"
+}
+# rec_stats FILE CALLS: "BYTES_PER_EVENT LOST" of a recording of churn making CALLS calls ("-" when
+# unknown); churn's own calls are exactly CALLS at its 4 sites
+rec_stats() {
+    local events ours
+    if [ -s "$1" ] && "$HL" report "$1" --json --top 100 >"$B/rep.json" 2>"$B/rep.err"; then
+        events=$(json "$B/rep.json" 'allocations + frees')
+        ours=$(json "$B/rep.json" "sum(s['allocations'] for s in sites if s['function'].startswith('site_'))")
+        awk -v s="$(stat -c %s "$1")" -v e="$events" -v n="$2" -v o="$ours" \
+            'BEGIN { printf "%.2f %d\n", s / e, n - o }'
+    elif [ -s "$1" ]; then
+        echo "report-failed -"
+    else
+        echo "- -"
+    fi
 }
 for bin in fp nofp; do
     prog=$B/churn_$bin
@@ -93,22 +120,13 @@ for bin in fp nofp; do
         rec=$B/churn_$bin.$mode.heapline
         if [ "$mode" = default ]; then envs=(env -u HEAPLINE_UNWIND); else envs=(env HEAPLINE_UNWIND=$mode); fi
         t=$(median "${envs[@]}" "$HL" record -o "$rec" -- "$prog" "$CALLS")
-        bpe="-"
-        lost="-"
-        if [ -s "$rec" ] && "$HL" report "$rec" --json --top 100 >"$B/rep.json" 2>"$B/rep.err"; then
-            events=$(json "$B/rep.json" 'allocations + frees')
-            bpe=$(awk -v s="$(stat -c %s "$rec")" -v e="$events" 'BEGIN { printf "%.2f", s / e }')
-            # churn's own calls are exactly CALLS at its 4 sites
-            ours=$(json "$B/rep.json" "sum(s['allocations'] for s in sites if s['function'].startswith('site_'))")
-            lost=$((CALLS - ours))
-        elif [ -s "$rec" ]; then
-            bpe="report-failed"
-        fi
         ref=${shim[$mode]:-${shim[fp]}}
         [ "$mode" = default ] && [ "$bin" = nofp ] && ref=${shim[libunwind]}
-        row "churn_$bin heapline ($mode)" "$t" "$bare" "$ref" "$bpe" "$lost"
+        # shellcheck disable=SC2046
+        row "churn_$bin heapline ($mode)" "$t" "$bare" "$ref" $(rec_stats "$rec" "$CALLS")
+        [ "$bin$mode" = fpdefault ] && HL_FP=${t%% *}
     done
-    [ "$bin" = fp ] && BARE_FP=${bare%% *}
+    [ "$bin" = fp ] && BARE_FP=${bare%% *} && SHIM_FP=${shim[fp]%% *}
 done
 echo "  wall/shim: against the shim with the same walk (default: fp on churn_fp, libunwind on"
 echo "  churn_nofp, whose frame-pointer chain breaks). +cpu ns: CPU time (all threads) added per"
@@ -118,7 +136,82 @@ echo "  Targets (issue 2): heapline <= 1.3x the bare libunwind walk without fram
 echo "  <= 1.5x the uninstrumented run with them; <= 8 bytes/event."
 echo
 
-# ---- 2. heaptrack ----
+# ---- 2. spare core: one program thread ----
+HALF=$((CALLS / 2))
+echo "spare core: churn_fp with ONE program thread and $HALF calls, so the collector's threads"
+echo "have the other CPU: the overhead on the program's own thread, as a user with idle cores sees it"
+[ "$(nproc)" -lt 2 ] && echo "(this machine has 1 CPU: no core is spare, the rows are shown anyway)"
+header
+bare1=$(median "$B/churn_fp" "$HALF" 1)
+row "churn_fp 1 thread bare" "$bare1" "$bare1" "" "" "" "$HALF"
+shim1=$(median env LD_PRELOAD="$B/unw_shim.so" UNW_SHIM=fp "$B/churn_fp" "$HALF" 1)
+row "churn_fp 1 thread shim: fp walk only" "$shim1" "$bare1" "$shim1" "" "" "$HALF"
+rec1=$B/churn_fp1.default.heapline
+t=$(median env -u HEAPLINE_UNWIND "$HL" record -o "$rec1" -- "$B/churn_fp" "$HALF" 1)
+# shellcheck disable=SC2046
+row "churn_fp 1 thread heapline (default)" "$t" "$bare1" "$shim1" $(rec_stats "$rec1" "$HALF") "$HALF"
+HL_FP1=${t%% *}
+echo "  wall/shim: against the fp shim on the same single thread. cpu s and +cpu ns include the"
+echo "  collector's threads, which run on the CPU the program leaves idle."
+echo
+
+# ---- 3. floor ----
+# Parts measured in this run: the fp shim's wall (walk + hook), the CPU to compress each
+# recording's own stream again through the collector's writer (tests/bench/zfloor.c) and the
+# cheapest timestamp, two per call. The 2-thread floor spreads the extra CPU over all CPUs,
+# which assumes the program's 2 threads fill them (true on a 2-CPU machine).
+echo "floor: what no collector can avoid on this machine (parts measured in this run)"
+# shellcheck disable=SC2086
+if ! cc -std=gnu11 -O2 -g -Wall -Wextra -Iprotocol -o "$B/zfloor" tests/bench/zfloor.c \
+    "$BUILD/libhlproto.a" $PROTO_LIBS >"$B/zfloor_build.log" 2>&1; then
+    echo "  zfloor build failed: $(head -3 "$B/zfloor_build.log" | tr '\n' ' ')"
+elif ! st=$("$B/zfloor" --stamps) || ! z2=$("$B/zfloor" "$B/churn_fp.default.heapline" "$CALLS") ||
+    ! z1=$("$B/zfloor" "$rec1" "$HALF"); then
+    echo "  zfloor failed (are the recordings of section 1 and 2 there?)"
+else
+    [ "$(nproc)" != 2 ] && echo "  ($(nproc) CPUs: the 2-thread floor assumes the program's 2 threads fill every CPU)"
+    awk -v st="$st" -v z2="$z2" -v z1="$z1" -v n="$CALLS" -v n1="$HALF" -v ncpu="$(nproc)" \
+        -v bare="$BARE_FP" -v shim="$SHIM_FP" -v hl="$HL_FP" \
+        -v bare1="${bare1%% *}" -v shim1="${shim1%% *}" -v hl1="$HL_FP1" '
+        function kv(text, key, lines, i, f) {
+            split(text, lines, "\n")
+            for (i in lines) { split(lines[i], f, " "); if (f[1] == key) return f[2] }
+            return ""
+        }
+        function x(a, b) { return (a + 0 == a && b > 0) ? sprintf("%.2fx", a / b) : "-" }
+        BEGIN {
+            tsc = kv(st, "stamp_rdtsc_ns"); cg = kv(st, "stamp_clock_gettime_ns")
+            c2 = kv(z2, "compress_cpu_s"); c1 = kv(z1, "compress_cpu_s")
+            printf "  one timestamp: clock_gettime(CLOCK_MONOTONIC) %.1f ns (what the collector reads),\n", cg
+            printf "    rdtsc %.1f ns (the cheapest, counted below); best of %s loops\n", tsc, kv(st, "reps")
+            printf "  compressing churn_fp\047s default recording again through the collector\047s writer (level %s,\n", kv(z2, "level")
+            printf "    %s KiB flushes, into /dev/null, best of %s): its %.1f MB stream to %.1f MB in %.3f s CPU,\n",
+                kv(z2, "flush_bytes") / 1024, kv(z2, "reps"), kv(z2, "raw_bytes") / 1e6, kv(z2, "file_bytes") / 1e6, c2
+            printf "    %.0f ns per call\n", kv(z2, "compress_ns_per_call")
+            f2 = shim + (c2 + 2 * tsc * 1e-9 * n) / ncpu
+            printf "  2 threads: fp shim %.3f s + (%.3f s + 2 x %.1f ns x %d calls) / %d CPUs\n",
+                shim, c2, tsc, n, ncpu
+            printf "    = %.3f s = %s bare; heapline default measured %.3f s = %s this floor.\n",
+                f2, x(f2, bare), hl, x(hl, f2)
+            printf "    With both CPUs busy with the program, the walk, two cheapest timestamps and compressing\n"
+            printf "    the stream to this size already cost %s the bare run, before any bookkeeping (live\n", x(f2, bare)
+            printf "    table, encoding, ring transfer).\n"
+            if (ncpu < 2)
+                exit
+            a1 = shim1 + 2 * tsc * 1e-9 * n1
+            f1 = a1 > c1 ? a1 : c1
+            printf "  1 thread (spare core): fp shim %.3f s + 2 x %.1f ns x %d calls on the program thread\n",
+                shim1, tsc, n1
+            printf "    = %.3f s; compressing its own recording (%.1f MB) takes %.3f s CPU on the idle CPU,\n",
+                a1, kv(z1, "raw_bytes") / 1e6, c1
+            printf "    %s. Floor %.3f s = %s bare;\n", c1 < a1 ? "less than that" : "more: it is the floor",
+                f1, x(f1, bare1)
+            printf "    heapline default measured %.3f s = %s this floor.\n", hl1, x(hl1, f1)
+        }'
+fi
+echo
+
+# ---- 4. heaptrack ----
 # ht CALLS: run heaptrack once on churn_fp under the limits; sets HT_T, HT_CALLS, HT_BYTES, HT_WHY
 ht() {
     local out=$B/ht.$1 s e rc f
@@ -183,7 +276,7 @@ else
 fi
 echo
 
-# ---- 3. collector memory per live allocation ----
+# ---- 5. collector memory per live allocation ----
 live() { # live N [heapline]: rss_kb of churn --live N
     if [ -n "${2:-}" ]; then
         "$HL" record -o "$B/live.heapline" -- "$B/churn_fp" --live "$1" 2>/dev/null
@@ -207,7 +300,7 @@ else
 fi
 echo
 
-# ---- 4. backreference scan ----
+# ---- 6. backreference scan ----
 if [ -x tests/bench/scan.sh ] || [ -f tests/bench/scan.sh ]; then
     echo "backreference scan (tests/bench/scan.sh):"
     BUILD=$BUILD bash tests/bench/scan.sh 2>&1 | sed 's/^/  /'
@@ -216,8 +309,7 @@ elif [ -f tests/bench/scan_bench.c ]; then
     SCAN_SRC=$(ls collector/scan*.c 2>/dev/null | tr '\n' ' ')
     # shellcheck disable=SC2086
     if cc -std=gnu11 -D_GNU_SOURCE -O2 -g -pthread -Icollector -Iprotocol -o "$B/scan_bench" \
-        tests/bench/scan_bench.c $SCAN_SRC "$BUILD/libhlproto.a" \
-        $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd) \
+        tests/bench/scan_bench.c $SCAN_SRC "$BUILD/libhlproto.a" $PROTO_LIBS \
         >"$B/scan_build.log" 2>&1; then
         "$B/scan_bench" 2>&1 | sed 's/^/  /'
     else
