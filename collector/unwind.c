@@ -290,53 +290,72 @@ static inline int find_hot(const struct exec_table *t, uintptr_t a, struct range
     return 1;
 }
 
+/* The walk's stack-cache hash: one multiply chain over the return addresses,
+ * then the count, and the high half folded down (the cache indexes sets
+ * with the low bits, which a product alone takes from the inputs' low bits). */
+#define WALK_HASH_SEED 0x9E3779B97F4A7C15ull
+static inline uint64_t walk_hash_step(uint64_t h, uintptr_t ret)
+{
+    return (h ^ ret) * 0xff51afd7ed558ccdull;
+}
+static inline uint64_t walk_hash_final(uint64_t h, int n)
+{
+    h = (h ^ (uint64_t)n) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 32);
+}
+
 /* Returns the frames, or -1 when the chain cannot be trusted. Consecutive
- * return addresses are mostly in one module: the last range is tried first,
- * then the thread's hot ranges, then the table. */
+ * return addresses are mostly in one module: the last range is tried first
+ * (one unsigned compare), then the thread's hot ranges, then the table. The
+ * loop is kept to the loads of the chain, a few compares and one multiply
+ * chain for the stack-cache hash, so it runs at about the latency of the
+ * frame-to-frame loads. */
 static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, int max,
                                              uintptr_t lo, uintptr_t hi,
                                              const struct unwind_root *roots, uintptr_t *stop,
                                              uint64_t *hash)
 {
-    struct unwind_hasher h = unwind_hash_init();
+    uint64_t h = WALK_HASH_SEED;
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
-    uintptr_t *fp = start ? start : __builtin_frame_address(0);
+    uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
     struct range last = {0, 0, 0};
-    int n = 0, skipping = 1;
+    uintptr_t last_span = 0; /* last.hi - last.lo */
+    int n = 0;
 
-    if (!t)
+    if (!t || f < lo || f + 16 > hi || (f & 15))
         return -1;
     while (n < max) {
-        uintptr_t f = (uintptr_t)fp;
-
-        if (f < lo || f + 16 > hi || (f & 15))
-            return -1;
+        const uintptr_t *fp = (const uintptr_t *)f;
         uintptr_t next = fp[0], ret = fp[1];
-        if (!in_range(&last, ret) && !find_hot(t, ret, &last))
-            return -1;
-        if (skipping && in_range(&self_range, ret)) {
-            /* the collector's own frame */
-        } else {
-            skipping = 0;
-            ips[n++] = ret;
-            unwind_hash_step(&h, ret);
+
+        if (__builtin_expect(ret - last.lo >= last_span, 0)) {
+            if (!find_hot(t, ret, &last))
+                return -1;
+            last_span = last.hi - last.lo;
         }
-        if (!last.fp) { /* code without frame pointers: its caller is unknown */
+        /* the collector's own frames come first, and are skipped */
+        if (__builtin_expect(n > 0, 1) || !in_range(&self_range, ret)) {
+            ips[n++] = ret;
+            h = walk_hash_step(h, ret);
+        }
+        if (__builtin_expect(!last.fp, 0)) { /* code without frame pointers: its caller is unknown */
             int m = end_at_root(roots, ret, f + 16, ips, n, max);
 
             *stop = ret;
             for (int i = n; i < m; i++)
-                unwind_hash_step(&h, ips[i]);
-            *hash = unwind_hash_final(&h, m);
+                h = walk_hash_step(h, ips[i]);
+            *hash = walk_hash_final(h, m);
             return m;
         }
         if (next == 0)
             break;
-        if (next <= f || next + 16 > hi || (next & 15))
+        /* next lies above this frame, 16-aligned, with its two words below hi
+         * (hi - 16 - f does not wrap: f + 16 <= hi holds for this frame) */
+        if (next - f - 1 >= hi - 16 - f || (next & 15))
             return -1;
-        fp = (uintptr_t *)next;
+        f = next;
     }
-    *hash = unwind_hash_final(&h, n);
+    *hash = walk_hash_final(h, n);
     return n;
 }
 
@@ -364,7 +383,7 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
                    struct unwind_root *roots, uint64_t *hash)
 {
     uintptr_t stop = 0;
-    int n;
+    int n = -1;
 
     if (unwind_fp && stack_hi) {
         n = walk_fp(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop, hash);

@@ -30,51 +30,45 @@ int unwind_init(int mode);
  * registration; slow (libunwind steps through the whole stack). */
 void unwind_roots(struct unwind_root roots[UNWIND_ROOTS]);
 
-/* The stack hash of the per-thread stack cache, over the return addresses
- * innermost first, then the count. Four multiply chains, each taking every
- * fourth address (the lanes rotate, so the order still counts): one chain
- * was a serial multiply per frame, 20 ns of a 20-frame libunwind capture,
- * and as long as the frame-pointer walk's own load chain. The walk updates
- * it as it goes; unwind_hash() computes the same over an array. */
-#define UNWIND_HASH_SEED 0x9E3779B97F4A7C15ull
-struct unwind_hasher {
-    uint64_t a, b, c, d;
-};
-static inline struct unwind_hasher unwind_hash_init(void)
-{
-    return (struct unwind_hasher){UNWIND_HASH_SEED, UNWIND_HASH_SEED ^ 1, UNWIND_HASH_SEED ^ 2,
-                                  UNWIND_HASH_SEED ^ 3};
-}
-static inline void unwind_hash_step(struct unwind_hasher *h, uintptr_t ip)
-{
-    uint64_t t = (h->a ^ ip) * 0xff51afd7ed558ccdull;
-
-    h->a = h->b;
-    h->b = h->c;
-    h->c = h->d;
-    h->d = t;
-}
-static inline uint64_t unwind_hash_final(const struct unwind_hasher *h, int n)
-{
-    uint64_t x = (h->a ^ (uint64_t)n) * 0xc4ceb9fe1a85ec53ull;
-
-    x = (x ^ h->b) * 0xff51afd7ed558ccdull;
-    x = (x ^ h->c) * 0xc4ceb9fe1a85ec53ull;
-    x = (x ^ h->d) * 0xff51afd7ed558ccdull;
-    return x ^ (x >> 32);
-}
+/* The stack hash of the per-thread stack cache for a libunwind capture,
+ * over the return addresses (innermost first) and their count. Four
+ * multiply chains, one per position mod 4, mixed in order at the end: a
+ * single chain was a serial multiply per frame, 20 ns of a 20-frame
+ * capture. (The frame-pointer walk hashes as it goes, with one chain that
+ * hides behind its loads; a stack captured both ways simply has two cache
+ * entries, for the same stack id.) */
 static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
 {
-    struct unwind_hasher h = unwind_hash_init();
+    const uint64_t k1 = 0xff51afd7ed558ccdull, k2 = 0xc4ceb9fe1a85ec53ull;
+    uint64_t a = 0x9E3779B97F4A7C15ull, b = a ^ 1, c = a ^ 2, d = a ^ 3, x;
+    int i = 0;
 
-    for (int i = 0; i < n; i++)
-        unwind_hash_step(&h, ips[i]);
-    return unwind_hash_final(&h, n);
+    for (; i + 4 <= n; i += 4) {
+        a = (a ^ ips[i]) * k1;
+        b = (b ^ ips[i + 1]) * k1;
+        c = (c ^ ips[i + 2]) * k1;
+        d = (d ^ ips[i + 3]) * k1;
+    }
+    switch (n - i) {
+    case 3:
+        c = (c ^ ips[i + 2]) * k1;
+        /* fall through */
+    case 2:
+        b = (b ^ ips[i + 1]) * k1;
+        /* fall through */
+    case 1:
+        a = (a ^ ips[i]) * k1;
+    }
+    x = (a ^ (uint64_t)n) * k2;
+    x = (x ^ b) * k1;
+    x = (x ^ c) * k2;
+    x = (x ^ d) * k1;
+    return x ^ (x >> 32);
 }
 
 /* Captures up to max return addresses of the calling thread, innermost first,
- * without the collector's own frames, and sets *hash to unwind_hash() of
- * them. stack_lo/hi bound the frame-pointer walk (0/0 forces libunwind),
+ * without the collector's own frames, and sets *hash to their stack-cache
+ * hash (see unwind_hash()). stack_lo/hi bound the frame-pointer walk (0/0 forces libunwind),
  * roots are the thread's unwind_roots(), which a fallback to libunwind may
  * correct (the calling thread's own array). start is the frame the
  * frame-pointer walk starts at (the caller's __builtin_frame_address(0), so
