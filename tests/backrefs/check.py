@@ -87,6 +87,11 @@ elif scenario == "cycle":
     eq("holders", len(r["holders"]), 1)
     hop_heap(r["holders"][0], p[1], 48, "alloc_link_b", 40)
     eq("points_to", int(r["holders"][0]["points_to"], 16), int(p[0], 16))
+elif scenario == "deadframe":
+    # the only copies are in dead frames of a thread blocked in read()
+    eq("target", (t["size"], t["function"], t["inbound"]), (88, "alloc_target", 0))
+    eq("chains", chains, [])
+    eq("unreachable", r["unreachable"], True)
 elif scenario == "arena":
     eq("target", (t["size"], t["function"], t["inbound"]), (24, "alloc_target", 0))
     eq("chains", chains, [])
