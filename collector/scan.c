@@ -325,6 +325,7 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
                 if (r->roots[k].kind == SCANBFS_STACK && s->addr >= r->roots[k].lo &&
                     s->addr < r->roots[k].hi)
                     d->offset = s->addr - r->roots[k].lo;
+            d->live_frame = (uint32_t)scansp_cut(&job->sps, s->id);
         }
     }
 }

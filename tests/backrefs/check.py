@@ -65,6 +65,8 @@ elif scenario == "stack":
     eq("kind", h["kind"], "stack")
     eq("thread", h["thread"], 2)
     eq("tid known", h.get("tid", 0) > 0, True)
+    # the thread is blocked in pause(): its stack was scanned from its sp
+    eq("live_frame", h["live_frame"], True)
 elif scenario in ("chain", "threads"):
     eq("target", (t["size"], t["function"], t["inbound"]), (128, "alloc_target", 1))
     eq("chains", len(chains), 1)
