@@ -110,7 +110,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 
 # --- per-test extra objects (append here) ---
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
-             $(BUILD)/pic/collector/scanroots.o
+             $(BUILD)/pic/collector/scanroots.o $(BUILD)/pic/collector/scansp.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o
@@ -122,6 +122,9 @@ NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
              $(BUILD)/pic/collector/sites.o
 TEST_OBJS_normalise := $(NORM_OBJS)
 $(BUILD)/tests/test_normalise: $(NORM_OBJS)
+TEST_OBJS_scansp := $(BUILD)/pic/collector/scansp.o
+TEST_LIBS_scansp := -lpthread
+$(BUILD)/tests/test_scansp: $(BUILD)/pic/collector/scansp.o
 TEST_OBJS_stamp := $(BUILD)/pic/collector/stamp.o
 $(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
 # --- end per-test ---

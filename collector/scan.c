@@ -29,6 +29,7 @@
 #include "scanbfs.h"
 #include "scanmsg.h"
 #include "scanroots.h"
+#include "scansp.h"
 
 _Static_assert((int)SCANBFS_HEAP == (int)SCANMSG_HEAP && (int)SCANBFS_GLOBAL == (int)SCANMSG_GLOBAL &&
                    (int)SCANBFS_STACK == (int)SCANMSG_STACK,
@@ -63,6 +64,7 @@ struct scan_job {
     int32_t status;
     char err[160];
     struct scanroots roots;
+    struct scansp sps; /* where the stacks of blocked threads start */
 };
 
 static uint64_t mono_ns(void)
@@ -123,6 +125,8 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
         job->params.own[0].lo = (uint64_t)(uintptr_t)roots;
         job->params.own[0].hi = (uint64_t)(uintptr_t)(roots + cap_roots);
         job->params.n_own = 1;
+        /* our copy of the roots: the parent names hops from the whole ranges */
+        scansp_apply(&job->sps, job->roots.roots, job->roots.n_roots, 5000);
         n_roots = scanroots_clip(job->roots.roots, job->roots.n_roots, roots, cap_roots);
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
     }
@@ -179,6 +183,9 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         *err = "scan: pipe failed";
         return NULL;
     }
+    /* right before the snapshot: the threads blocked now most likely still
+     * are at the clone; scansp_settle() checks that they were */
+    scansp_begin(&job->sps, src->stacks, src->n_stacks);
     t0 = mono_ns();
     pid = syscall(SYS_clone, 0L /* no exit signal */, NULL, NULL, NULL, NULL);
     if (pid == 0) {
@@ -186,9 +193,11 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         scan_child(job, src, fds[1], parent);
     }
     job->pause_ns = mono_ns() - t0;
+    scansp_settle(&job->sps); /* the child waits for it before it scans */
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
+        scansp_free(&job->sps);
         scanroots_free(&job->roots);
         free(job);
         *err = "scan: fork failed";
@@ -316,6 +325,7 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
                 if (r->roots[k].kind == SCANBFS_STACK && s->addr >= r->roots[k].lo &&
                     s->addr < r->roots[k].hi)
                     d->offset = s->addr - r->roots[k].lo;
+            d->live_frame = (uint32_t)scansp_cut(&job->sps, s->id);
         }
     }
 }
@@ -378,6 +388,7 @@ void scan_job_free(struct scan_job *job)
         close(job->fd);
     free(job->buf);
     scanroots_free(&job->roots);
+    scansp_free(&job->sps);
     free(job);
 }
 

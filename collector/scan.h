@@ -7,12 +7,15 @@
  * whole address space consistent with the live table (only the collector
  * thread mutates the table, and it is the thread that forks), scans, writes
  * its result to a pipe and _exit()s. The parent is paused only for fork().
+ * Thread stacks are scanned from their stack pointers where the threads are
+ * blocked in the kernel across the snapshot (scansp.h), whole otherwise.
  */
 #ifndef HEAPLINE_SCAN_H
 #define HEAPLINE_SCAN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "encode.h"
 
@@ -21,6 +24,9 @@ typedef void scan_block_fn(void *arg, uint64_t addr, uint64_t size, uint32_t sta
 struct scan_range {
     uint64_t lo, hi;    /* [lo, hi) */
     uint32_t thread_id; /* heapline thread id for stacks */
+    pid_t tid;          /* the thread's kernel id, 0 when unknown: a thread blocked
+                           in the kernel has its stack scanned from its stack
+                           pointer only (scansp.h) */
 };
 
 /* What the collector core gives the engine; read in the forked child, where

@@ -458,7 +458,7 @@ static void req_scan(struct client *c, const struct wire_msg *m, struct encode_b
                 break;
             stacks = p;
         }
-        stacks[n++] = (struct scan_range){r->stack_lo, r->stack_hi, r->thread_id};
+        stacks[n++] = (struct scan_range){r->stack_lo, r->stack_hi, r->thread_id, r->tid};
     }
     src.for_each_block = scan_blocks;
     src.ctx = NULL;

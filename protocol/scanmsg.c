@@ -19,11 +19,11 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
                    const struct scanmsg_node *nodes, size_t n)
 {
     msgpack_packer pk;
-    size_t mark;
+    size_t mark, live = 0;
 
     if (n > SCANMSG_MAX_NODES)
         n = SCANMSG_MAX_NODES;
-    mark = encode_begin(b, &pk, 15, WIRE_RESPONSE);
+    mark = encode_begin(b, &pk, 16, WIRE_RESPONSE);
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
     msgpack_pack_int(&pk, WIRE_REQ_SCAN);
@@ -53,6 +53,12 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
     }
     msgpack_pack_uint64(&pk, r->prep_ns);
     msgpack_pack_uint64(&pk, r->chain_ns);
+    for (size_t i = 0; i < n; i++)
+        live += nodes[i].kind == SCANMSG_STACK && nodes[i].live_frame;
+    msgpack_pack_array(&pk, live);
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].kind == SCANMSG_STACK && nodes[i].live_frame)
+            msgpack_pack_uint32(&pk, (uint32_t)i);
     return encode_finish(b, mark);
 }
 
@@ -134,17 +140,35 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
     r->nodes.n = e[12].via.array.size;
     if (raw->via.array.size >= 15 && (decode_u64(&e[13], &r->prep_ns) || decode_u64(&e[14], &r->chain_ns)))
         return WIRE_ECORRUPT;
+    if (raw->via.array.size >= 16) { /* absent from older collectors: nothing known live */
+        uint32_t idx;
+        if (e[15].type != MSGPACK_OBJECT_ARRAY || e[15].via.array.size > n)
+            goto corrupt;
+        for (uint32_t i = 0; i < e[15].via.array.size; i++)
+            if (decode_u32(&e[15].via.array.ptr[i], n - 1, &idx))
+                goto corrupt;
+        r->live.items = e[15].via.array.ptr;
+        r->live.n = e[15].via.array.size;
+    }
     for (uint32_t i = 0; i < n; i++)
-        if (node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, &nd)) {
-            memset(r, 0, sizeof(*r));
-            return WIRE_ECORRUPT;
-        }
+        if (node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, &nd))
+            goto corrupt;
     return 0;
+corrupt:
+    memset(r, 0, sizeof(*r));
+    return WIRE_ECORRUPT;
 }
 
 int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_node *node)
 {
+    int rc;
+
     if (i >= scanmsg_count(r))
         return WIRE_ECORRUPT;
-    return node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, node);
+    rc = node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, node);
+    node->live_frame = 0;
+    for (uint32_t k = 0; rc == 0 && k < r->live.n; k++)
+        if (r->live.items[k].via.u64 == i) /* checked by the decoder: u32 < count */
+            node->live_frame = node->kind == SCANMSG_STACK;
+    return rc;
 }

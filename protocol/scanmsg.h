@@ -2,7 +2,8 @@
  * scanmsg.h - the payload of a RESPONSE to WIRE_REQ_SCAN: backreference chains.
  *
  *  RESPONSE [13, request_id, 0, 3, target, flags, levels, duration_ns, bytes_scanned,
- *            pause_ns, n_blocks, heap_bytes, [node, node, ...], prep_ns, chain_ns]
+ *            pause_ns, n_blocks, heap_bytes, [node, node, ...], prep_ns, chain_ns,
+ *            [live, ...]]
  *  node:    kind, address, size, offset, to, interior, id, inbound, level,
  *           symbol, module, module_offset                          (12 items each)
  *
@@ -16,7 +17,11 @@
  *           start (from the module base when no symbol); module_offset: from
  *           the module's load base.
  *   STACK   address: the pointer word; id: heapline thread id; offset: from
- *           the stack's low end.
+ *           the stack's low end (of its mapping). A node whose index is in
+ *           the trailing `live` list lies in a live frame: the thread was
+ *           blocked in the kernel and its stack was scanned from its stack
+ *           pointer. Other stack nodes were found in a whole stack (the thread
+ *           was running): they may be stale words of dead frames.
  * interior: offset inside node `to` the pointer points at (0: its start; for
  * node 0 the requested address's offset in the target block). inbound: words
  * anywhere that point into the node (-1: not counted, e.g. beyond the depth).
@@ -52,6 +57,8 @@ struct scanmsg_result {
     struct wire_list nodes; /* decode side: validated 12-tuples */
     uint64_t prep_ns;       /* collecting and sorting the blocks (0: not sent) */
     uint64_t chain_ns;      /* from the start to the first full chain (0: none) */
+    struct wire_list live;  /* decode side: node indexes (u32) of stack words in live
+                               frames; encode side: ignored (from nodes[].live_frame) */
 };
 
 struct scanmsg_node {
@@ -64,6 +71,7 @@ struct scanmsg_node {
     uint32_t level;
     struct wire_str symbol, module; /* GLOBAL; nil otherwise */
     uint64_t module_offset;
+    uint32_t live_frame; /* STACK: 1 in a live frame (sent in the result's `live`) */
 };
 
 /* Appends the RESPONSE (status 0, kind WIRE_REQ_SCAN) with n nodes. r->nodes is
@@ -87,8 +95,9 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r);
 int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone,
                          struct scanmsg_result *r);
 
-/* Node i of a decoded result (i < scanmsg_count(r)). Returns 0 or
- * WIRE_ECORRUPT. Strings point into the message. */
+/* Node i of a decoded result (i < scanmsg_count(r)), live_frame set from the
+ * result's `live` list. Returns 0 or WIRE_ECORRUPT. Strings point into the
+ * message. */
 int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_node *node);
 
 static inline uint32_t scanmsg_count(const struct scanmsg_result *r)

@@ -264,6 +264,7 @@ static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node
             fputs(", \"thread_name\": ", out);
             json_str(out, t->name, strlen(t->name));
         }
+        fprintf(out, ", \"live_frame\": %s", n->live_frame ? "true" : "false");
         break;
     }
     }

@@ -65,6 +65,8 @@ elif scenario == "stack":
     eq("kind", h["kind"], "stack")
     eq("thread", h["thread"], 2)
     eq("tid known", h.get("tid", 0) > 0, True)
+    # the thread is blocked in pause(): its stack was scanned from its sp
+    eq("live_frame", h["live_frame"], True)
 elif scenario in ("chain", "threads"):
     eq("target", (t["size"], t["function"], t["inbound"]), (128, "alloc_target", 1))
     eq("chains", len(chains), 1)
@@ -87,6 +89,11 @@ elif scenario == "cycle":
     eq("holders", len(r["holders"]), 1)
     hop_heap(r["holders"][0], p[1], 48, "alloc_link_b", 40)
     eq("points_to", int(r["holders"][0]["points_to"], 16), int(p[0], 16))
+elif scenario == "deadframe":
+    # the only copies are in dead frames of a thread blocked in read()
+    eq("target", (t["size"], t["function"], t["inbound"]), (88, "alloc_target", 0))
+    eq("chains", chains, [])
+    eq("unreachable", r["unreachable"], True)
 elif scenario == "arena":
     eq("target", (t["size"], t["function"], t["inbound"]), (24, "alloc_target", 0))
     eq("chains", chains, [])

@@ -80,6 +80,39 @@ static void *thread_holder(void *arg)
     return (void *)mine;
 }
 
+/* Allocates into a volatile local depth frames down and returns: the
+ * pointer stays in dead frames below the caller's stack pointer (nothing
+ * overwrites them: the caller then only blocks in read(), a shallow call). */
+NOINLINE static void bury(int depth)
+{
+    volatile char pad[256];
+    void *volatile local;
+
+    pad[0] = (char)depth;
+    if (depth > 0) {
+        bury(depth - 1);
+    } else {
+        local = alloc_target(88);
+        s_keep[0] = local;
+    }
+    (void)pad[0];
+}
+
+static int block_fd[2] = {-1, -1};
+
+static void *thread_deadframe(void *arg)
+{
+    char c;
+
+    (void)arg;
+    bury(32);
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    for (;;)
+        if (read(block_fd[0], &c, 1) <= 0)
+            pause(); /* never written, never closed: read() blocks */
+    return NULL;
+}
+
 static void *thread_churn(void *arg)
 {
     void *ring[256] = {0};
@@ -116,6 +149,14 @@ NOINLINE static int build(const char *scenario, const char *lib)
     } else if (!strcmp(scenario, "stack")) {
         pthread_t t;
         pthread_create(&t, NULL, thread_holder, NULL);
+        while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST))
+            usleep(1000);
+    } else if (!strcmp(scenario, "deadframe")) {
+        /* only dead frames of a thread blocked in read() point at the target */
+        pthread_t t;
+        if (pipe(block_fd))
+            return 1;
+        pthread_create(&t, NULL, thread_deadframe, NULL);
         while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST))
             usleep(1000);
     } else if (!strcmp(scenario, "chain") || !strcmp(scenario, "threads")) {

@@ -12,7 +12,8 @@
  *
  * Build (make bench does it):
  *   cc -O2 -D_GNU_SOURCE -Iprotocol -Icollector tests/bench/scan_bench.c \
- *      collector/scan.c collector/scanbfs.c collector/scanroots.c protocol/[a-z]*.c \
+ *      collector/scan.c collector/scanbfs.c collector/scanroots.c collector/scansp.c \
+ *      protocol/[a-z]*.c \
  *      $(pkg-config --cflags --libs msgpack libzstd) -o scan_bench
  *   scan_bench [MB...]        default: 100 1024
  */

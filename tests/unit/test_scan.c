@@ -411,6 +411,24 @@ static void test_scanmsg_hostile(void **state)
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
     assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    /* a stack word in a live frame: its index in the trailing list */
+    in[2] = (struct scanmsg_node){.kind = SCANMSG_STACK, .addr = 0x7000, .size = 8, .to = 1,
+                                  .id = 3, .level = 2, .inbound = -1, .live_frame = 1};
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), 0);
+    {
+        struct scanmsg_node nd;
+        assert_int_equal(r.live.n, 1);
+        assert_int_equal(scanmsg_node_at(&r, 2, &nd), 0);
+        assert_int_equal(nd.live_frame, 1);
+        assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
+        assert_int_equal(nd.live_frame, 0);
+    }
+    /* ... and an index past the nodes is corrupt (the list [2] ends the message) */
+    assert_int_equal((unsigned char)buf[b.len - 2], 0x91);
+    buf[b.len - 1] = 3;
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
     /* too small a buffer: nothing written */
     encode_init(&b, buf, 20);
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), WIRE_ENOSPACE);
