@@ -377,10 +377,25 @@ static void batch_flush(void)
  * a batch never splits between an event and the THREAD/TAG entries it
  * relies on. */
 
+/* Event times go out in whole EVENT_QUANTUM_NS. Per-event microseconds
+ * were most of a recording of a real program: sqlite3 inserting 200k rows
+ * (1.2M events) took 277 KB with them, 56 KB in 100 us steps (the deltas are
+ * then mostly 0, and zstd finds the program's repeating patterns again);
+ * churn's stream, whose events are 100 ns apart, is unchanged. The peak
+ * stays exact (the model marks it by event, not by time), and 100 us is
+ * finer than anything the timeline shows. Ticks keep nanoseconds. */
+#define EVENT_QUANTUM_NS 100000
+static inline int64_t event_time(int64_t t)
+{
+    return t - t % EVENT_QUANTUM_NS;
+}
+
 static void batch_push(const struct wire_event *e)
 {
+    int64_t t = event_time(e->time);
+
     if (C.n_batch == 0)
-        C.batch_base = e->time;
+        C.batch_base = t;
     struct wire_event *d = &C.batch[C.n_batch++];
 
     /* field by field: e was just built with narrow stores (op, stack), which
@@ -389,7 +404,7 @@ static void batch_push(const struct wire_event *e)
     d->op = e->op;
     d->stack = e->stack;
     d->id = e->id;
-    d->time = e->time;
+    d->time = t;
     d->size = e->size;
     d->back = e->back;
     C.batch_items += encode_events_items(e->op);
@@ -399,7 +414,7 @@ static void batch_push(const struct wire_event *e)
 static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
 {
     if (C.n_batch == 0)
-        C.batch_base = time;
+        C.batch_base = event_time(time);
     if (thread != C.batch_thread) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         C.batch_items += 2;

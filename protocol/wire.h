@@ -21,7 +21,8 @@
  * are microsecond deltas from the previous event of the batch (the first from
  * the batch's base time, which is in nanoseconds), so an event's time is
  * base_time + 1000 * (sum of dt so far): events have microsecond resolution
- * relative to their batch. Addresses are known to the collector only: ask
+ * relative to their batch. (The collector writes them in whole 100 us steps,
+ * which keeps the deltas mostly 0; readers take any microsecond value.) Addresses are known to the collector only: ask
  * with WIRE_REQ_OBJECTS. A typical event is 3 to 8 bytes before the record
  * file's zstd layer.
  *
