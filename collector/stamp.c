@@ -64,5 +64,10 @@ int64_t stamp_map_advance(struct stamp_map *m)
         m->ns1 = ns;
         m->mult = (uint64_t)((((unsigned __int128)(ns - m->ns0)) << 32) / (uint64_t)(tsc - m->tsc0));
     }
-    return tsc;
+    /* not the stamp just read: a drain applies stamps up to the newer pair
+     * only, so every stamp is converted between two pairs, never on a line
+     * extrapolated past them that the next segment would not continue (the
+     * map would then step back by up to the pairs' jitter, and a free right
+     * after its allocation could look older than it) */
+    return m->tsc1;
 }

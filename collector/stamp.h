@@ -19,8 +19,9 @@
  * drain it reads a (TSC, CLOCK_MONOTONIC) pair, and stamps are mapped on the
  * line through the last two pairs at least STAMP_MIN_SEGMENT_NS apart, so the
  * map is continuous and increasing, and exact within the read jitter (tens of
- * ns) for every stamp between the two pairs, where nearly all of a drain's
- * events lie.
+ * ns) for every stamp between the two pairs. A drain applies events up to the
+ * newer pair only, so in stream order converted times never step back (only
+ * an event committed late, behind a preempted thread, is extrapolated).
  */
 #ifndef HEAPLINE_STAMP_H
 #define HEAPLINE_STAMP_H
@@ -65,8 +66,8 @@ void stamp_map_start(struct stamp_map *m);
 
 /* Reads a pair and, when it is at least STAMP_MIN_SEGMENT_NS past the newer
  * pair, makes the segment end there (the first segment waits for that much
- * time to pass). Returns the pair's stamp: every stamp read before the call
- * is <= it. Collector thread. */
+ * time to pass). Returns the newer pair's stamp, the drain's watermark:
+ * stamps up to it lie on the segment. Collector thread. */
 int64_t stamp_map_advance(struct stamp_map *m);
 
 /* Nanoseconds since start of stamp s (on the current segment's line, beyond

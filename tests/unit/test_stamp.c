@@ -57,6 +57,7 @@ static void test_tsc_map(void **state)
         pause_us(i % 4 == 0 ? 20 : 400); /* some drains closer than a segment */
         w = stamp_map_advance(&m);
         assert_true(w >= prev_stamp);
+        assert_true(w == m.tsc1); /* drains apply stamps up to the newer pair only */
         /* the last drain's stamp, converted on the new segment, does not go
          * below what it converted to on the old one by more than the jitter */
         assert_true(stamp_ns(&m, prev_stamp) + 2000 >= prev_ns);
