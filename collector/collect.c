@@ -515,6 +515,63 @@ static int run_push(size_t pos, size_t end, struct ring *ring)
     return 0;
 }
 
+/* ---- backlogs ----
+ * A ring's backlog holds, oldest first in backlog[backlog_head, n_backlog),
+ * events moved out of the ring while the collector was busy (relieve_rings)
+ * and events a merge could not apply yet (carry_over). All of them are older
+ * than what is still in the ring. */
+
+static size_t backlog_len(const struct ring *r)
+{
+    return r->n_backlog - r->backlog_head;
+}
+
+/* Makes the backlog an array of cap >= at + len + more events whose live
+ * part starts at index at (moving it there). Returns 0 or -1 (out of memory). */
+static int backlog_layout(struct ring *r, size_t more, size_t at)
+{
+    size_t len = backlog_len(r), cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
+
+    while (cap < at + len + more)
+        cap *= 2;
+    if (cap != r->cap_backlog) {
+        void *p = realloc(r->backlog, cap * sizeof(*r->backlog));
+
+        if (!p)
+            return -1;
+        r->backlog = p;
+        r->cap_backlog = cap;
+    }
+    if (r->backlog_head != at)
+        memmove(r->backlog + at, r->backlog + r->backlog_head, len * sizeof(*r->backlog));
+    r->backlog_head = at;
+    r->n_backlog = at + len;
+    return 0;
+}
+
+/* Room for more events at the end of the backlog. */
+static int backlog_reserve(struct ring *r, size_t more)
+{
+    if (r->n_backlog + more <= r->cap_backlog)
+        return 0;
+    return backlog_layout(r, more, 0);
+}
+
+/* Consumes k events from the front. An empty backlog starts over at 0, and
+ * one that a burst made large is given back. */
+static void backlog_consume(struct ring *r, size_t k)
+{
+    r->backlog_head += k;
+    if (r->backlog_head < r->n_backlog)
+        return;
+    r->backlog_head = r->n_backlog = 0;
+    if (r->cap_backlog > 4 * RING_EVENTS) {
+        free(r->backlog);
+        r->backlog = NULL;
+        r->cap_backlog = 0;
+    }
+}
+
 /* Moves every ring's pending events into its backlog, so producers do not
  * wait while the collector is busy with something slow (symbolizing a
  * module with large debug information). Called between such steps. */
@@ -531,59 +588,70 @@ static void relieve_rings(void)
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
         size_t n = (size_t)(h - t);
 
-        if (!n)
+        if (!n || backlog_reserve(r, n) < 0)
             continue;
-        if (r->n_backlog + n > r->cap_backlog) {
-            size_t cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
-            void *p;
-
-            while (cap < r->n_backlog + n)
-                cap *= 2;
-            p = realloc(r->backlog, cap * sizeof(*r->backlog));
-            if (!p)
-                continue;
-            r->backlog = p;
-            r->cap_backlog = cap;
-        }
         for (uint64_t i = t; i < h; i++)
             r->backlog[r->n_backlog++] = r->ev[i & (RING_EVENTS - 1)];
         atomic_store_explicit(&r->tail, h, memory_order_release);
     }
 }
 
-/* Copies every ring's pending events (its backlog first) into stage[], one
- * time-sorted run per ring, and frees the ring space. */
-static size_t drain_copy(void)
+/* Copies pending events into stage[], one time-sorted run per ring, its
+ * backlog first, and frees the ring space: at most DRAIN_BUDGET in all (at
+ * least DRAIN_MIN_QUOTA a ring), so stage[] stays bounded however far the
+ * collector fell behind (a 4M-event stage was 235 MB). Where a ring's events
+ * were cut short, *limit is lowered to the stamp of its first one left
+ * behind: nothing later may be applied before it is staged. */
+#define DRAIN_BUDGET 262144u
+#define DRAIN_MIN_QUOTA 4096u
+static size_t drain_copy(int64_t *limit)
 {
-    size_t total = 0;
+    size_t total = 0, rings = 0, quota;
 
     C.n_stage = 0;
     C.n_runs = 0;
+    for (struct ring *r = ring_list(); r; r = r->next)
+        rings++;
+    quota = rings ? DRAIN_BUDGET / rings : DRAIN_BUDGET;
+    if (quota < DRAIN_MIN_QUOTA)
+        quota = DRAIN_MIN_QUOTA;
     for (struct ring *r = ring_list(); r; r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-        size_t n = (size_t)(h - t), start = C.n_stage;
+        size_t from_log = backlog_len(r), from_ring = (size_t)(h - t), start = C.n_stage;
+        const struct ring_event *left = NULL; /* the first event left behind */
 
         if (!r->announced) {
             r->announced = 1;
             thread_announce(r);
         }
-        if (stage_reserve(r->n_backlog + n) < 0) {
+        if (from_log > quota)
+            from_log = quota;
+        if (from_ring > quota - from_log)
+            from_ring = quota - from_log;
+        if (stage_reserve(from_log + from_ring) < 0) {
             core_disable("out of memory on the collector thread");
             continue;
         }
-        for (size_t i = 0; i < r->n_backlog; i++) {
-            C.stage[C.n_stage].ev = r->backlog[i];
+        for (size_t i = 0; i < from_log; i++) {
+            C.stage[C.n_stage].ev = r->backlog[r->backlog_head + i];
             C.stage[C.n_stage].thread = r->thread_id;
             C.n_stage++;
         }
-        r->n_backlog = 0;
-        for (uint64_t i = t; i < h; i++) {
+        backlog_consume(r, from_log);
+        for (uint64_t i = t; i < t + from_ring; i++) {
             C.stage[C.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
             C.stage[C.n_stage].thread = r->thread_id;
             C.n_stage++;
         }
-        atomic_store_explicit(&r->tail, h, memory_order_release);
+        /* read before the slots are handed back to the producer */
+        if (backlog_len(r))
+            left = &r->backlog[r->backlog_head];
+        else if (t + from_ring < h)
+            left = &r->ev[(t + from_ring) & (RING_EVENTS - 1)];
+        if (left && left->time < *limit)
+            *limit = left->time;
+        atomic_store_explicit(&r->tail, t + from_ring, memory_order_release);
         total += C.n_stage - start;
         if (C.n_stage > start)
             run_push(start, C.n_stage, r);
@@ -591,9 +659,8 @@ static size_t drain_copy(void)
     return total;
 }
 
-/* Events later than the drain's watermark were not applied: they go back,
- * in order, to the front of their ring's backlog (behind nothing: what
- * relieve_rings() added meanwhile is newer). */
+/* Events later than the merge's watermark were not applied: they go back,
+ * in order, to the front of their ring's backlog (older than all of it). */
 static void carry_over(void)
 {
     for (size_t i = 0; i < C.n_runs; i++) {
@@ -603,24 +670,13 @@ static void carry_over(void)
 
         if (!k)
             continue;
-        if (r->n_backlog + k > r->cap_backlog) {
-            size_t cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
-            void *p;
-
-            while (cap < r->n_backlog + k)
-                cap *= 2;
-            p = realloc(r->backlog, cap * sizeof(*r->backlog));
-            if (!p) {
-                core_disable("out of memory on the collector thread");
-                continue;
-            }
-            r->backlog = p;
-            r->cap_backlog = cap;
+        if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
+            core_disable("out of memory on the collector thread");
+            continue;
         }
-        memmove(r->backlog + k, r->backlog, r->n_backlog * sizeof(*r->backlog));
+        r->backlog_head -= k;
         for (size_t j = 0; j < k; j++)
-            r->backlog[j] = C.stage[u->pos + j].ev;
-        r->n_backlog += k;
+            r->backlog[r->backlog_head + j] = C.stage[u->pos + j].ev;
         u->pos = u->end;
     }
 }
@@ -637,7 +693,7 @@ static void release_dead(int check_gone)
         next = r->next;
         if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
             dead = 1;
-        if (dead && !r->n_backlog && atomic_load(&r->head) == atomic_load(&r->tail)) {
+        if (dead && !backlog_len(r) && atomic_load(&r->head) == atomic_load(&r->tail)) {
             struct thread_info *ti = thread_get(r->thread_id);
 
             if (ti && r->self_name[0] && strncmp(ti->name, r->self_name, 15) != 0) {
@@ -734,12 +790,17 @@ static void merge_apply(int64_t watermark)
  * everything. */
 static size_t drain(int check_gone, int final)
 {
-    int64_t now = stamp_map_advance(&C.map), watermark = final ? INT64_MAX : now;
-    size_t n = drain_copy();
+    int64_t now = stamp_map_advance(&C.map), watermark = final ? INT64_MAX : now, limit;
+    size_t n = 0, k;
 
-    merge_apply(watermark);
-    carry_over();
-    batch_flush();
+    do { /* in budgets: until no ring was cut short before the watermark */
+        limit = INT64_MAX;
+        k = drain_copy(&limit);
+        n += k;
+        merge_apply(watermark < limit ? watermark : limit);
+        carry_over();
+        batch_flush();
+    } while (k && limit < watermark);
     release_dead(check_gone);
     return n;
 }

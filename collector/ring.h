@@ -66,8 +66,8 @@ struct ring {
     struct ring_cache_entry cache[RING_CACHE];
     /* collector-private */
     int announced;
-    struct ring_event *backlog; /* events moved out while the collector was busy */
-    size_t n_backlog, cap_backlog;
+    struct ring_event *backlog; /* events moved out while the collector was busy, */
+    size_t backlog_head, n_backlog, cap_backlog; /* in backlog[backlog_head, n_backlog) */
     struct ring_event ev[RING_EVENTS];
 };
 
