@@ -120,6 +120,7 @@ static struct {
     struct normalise_totals nt;
     struct normalise_stats ns;
     struct stamp_map map; /* ring event stamps -> ns */
+    int64_t watermark;    /* of the last drain */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C;
 
@@ -793,6 +794,9 @@ static size_t drain(int check_gone, int final)
     int64_t now = stamp_map_advance(&C.map), watermark = final ? INT64_MAX : now, limit;
     size_t n = 0, k;
 
+    if (!final && now == C.watermark)
+        return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
+    C.watermark = now;
     do { /* in budgets: until no ring was cut short before the watermark */
         limit = INT64_MAX;
         k = drain_copy(&limit);
