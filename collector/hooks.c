@@ -228,7 +228,7 @@ EXPORT void *realloc(void *old, size_t size)
         track_guard = 0;
         return p;
     }
-    t0 = stamp_now();
+    t0 = stamp_now_ordered();
     p = real.realloc(old, size);
     if (p)
         track_realloc(old, p, size, t0);

@@ -34,10 +34,15 @@ void stamp_init(void)
 #endif
 }
 
-/* A (stamp, ns) pair read back to back. */
+/* A (stamp, ns) pair read back to back. The stamp is the drain's
+ * watermark: it must be read before the rings are (the fence after it),
+ * and no earlier than what came before (the one inside). */
 static void pair(int64_t *tsc, int64_t *ns)
 {
-    *tsc = stamp_now();
+    *tsc = stamp_now_ordered();
+#if defined(__x86_64__)
+    _mm_lfence();
+#endif
     *ns = core_now();
 }
 

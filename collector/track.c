@@ -141,7 +141,7 @@ void track_free(void *p)
     if (!e)
         return;
     e->op = RING_FREE;
-    e->time = stamp_now();
+    e->time = stamp_now_ordered();
     e->addr = (uintptr_t)p;
     ring_commit(r);
 }

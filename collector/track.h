@@ -18,7 +18,7 @@ extern __thread int track_guard;
 
 void track_alloc(void *p, size_t size);
 void track_free(void *p);
-/* old != NULL, new != NULL; t0 = stamp_now() taken before the real realloc. */
+/* old != NULL, new != NULL; t0 = stamp_now_ordered() taken before the real realloc. */
 void track_realloc(void *old_p, void *new_p, size_t size, int64_t t0);
 
 /* Thread-exit key (created at start-up; its destructor marks the ring dead). */
