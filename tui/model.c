@@ -849,7 +849,8 @@ static struct model_point totals_now(const struct model *m, int64_t time)
                             .rss = m->sum.rss,
                             .allocations = m->sum.allocations,
                             .frees = m->sum.frees,
-                            .bytes_allocated = m->sum.bytes_allocated};
+                            .bytes_allocated = m->sum.bytes_allocated,
+                            .events = m->ev_in_state};
     return p;
 }
 
@@ -1089,9 +1090,12 @@ static void peak_check(struct model *m, int64_t time)
 /* A change from an event: authoritative in events mode. */
 static int event_change(struct model *m, uint32_t stack, const struct fig *d, int64_t time)
 {
-    if (!m->sum.events_exact)
+    if (!m->sum.events_exact) {
+        m->ev_in_state = m->sum.events; /* ticks rule: a point holds what came before it */
         return 0;
+    }
     if (m->bucket_open && time >= m->bucket_start + MODEL_BUCKET_NS) {
+        /* the point closed here holds the events before this one */
         if (bucket_close(m, m->bucket_last, m->rss))
             return -1;
     }
@@ -1101,6 +1105,7 @@ static int event_change(struct model *m, uint32_t stack, const struct fig *d, in
     }
     if (time > m->bucket_last)
         m->bucket_last = time;
+    m->ev_in_state = m->sum.events; /* this event's change is in the state from here on */
     cur_apply(m, stack, d);
     if (pend_add(m, stack, d))
         return -1;
@@ -2073,6 +2078,21 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
     return 0;
 }
 
+int model_query_events(const struct model *m, const struct model_query *q, uint64_t *events)
+{
+    uint32_t p;
+    int latest, peak;
+
+    resolve(m, q, &p, &latest, &peak);
+    if (latest)
+        *events = m->sum.events;
+    else if (peak)
+        *events = m->peak_pt.events;
+    else
+        *events = p == MODEL_NONE ? 0 : m->points[p].events;
+    return latest || *events == m->sum.events;
+}
+
 void model_view_free(struct model_view *v)
 {
     free(v->rows);
@@ -2450,26 +2470,30 @@ static int obj_cmp(const void *pa, const void *pb)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
-                  struct model_object **out, uint64_t *total)
+int model_objects_in(const struct model *m, const struct liveset *ls, uint32_t site, int64_t time,
+                     uint32_t max, struct model_object **out, uint64_t *total)
 {
     struct model_object *v = NULL;
     size_t n = 0, cap = 0;
 
     *out = NULL;
     *total = 0;
-    for (uint64_t i = 0; i < m->ls.cap; i++) {
-        const struct liveset_block *e = &m->ls.slots[i];
+    for (uint64_t i = 0; i < ls->cap; i++) {
+        const struct liveset_block *e = &ls->slots[i];
+        uint32_t stack = e->stack;
+
         if (!e->seq || e->time > time)
             continue;
-        if (site != MODEL_NONE && m->nodes[e->stack].site != site)
+        if (stack >= m->n_nodes || !m->nodes[stack].defined)
+            stack = 0; /* as ev_stack() files it */
+        if (site != MODEL_NONE && m->nodes[stack].site != site)
             continue;
         if (grow((void **)&v, &cap, n + 1, sizeof(*v))) {
             free(v);
             return -1;
         }
         v[n++] = (struct model_object){.seq = e->seq & WIRE_SEQ_MASK, .size = e->size,
-                                       .stack = e->stack,
+                                       .stack = stack,
                                        .thread = e->thread, .tag = e->tag, .time = e->time};
     }
     if (n)
@@ -2479,6 +2503,12 @@ int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t m
         n = max;
     *out = v;
     return (int)n;
+}
+
+int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
+                  struct model_object **out, uint64_t *total)
+{
+    return model_objects_in(m, &m->ls, site, time, max, out, total);
 }
 
 uint32_t model_stack_frames(const struct model *m, uint32_t stack,
