@@ -119,11 +119,12 @@ void view_objects_refresh(struct ui *ui)
     view_ctx_query(ui, &q);
     if (ui->src && source_kind(ui->src) == SOURCE_FILE && !model_query_events(ui->m, &q, &events)) {
         rewind_to(ui, events);
-        set_list(ui, NULL, 0, 0);
         if (v->rw) {
             v->reading = 1;
             view_objects_work(ui, 0); /* answers at once when the state is at hand */
         }
+        if (!v->rw || v->reading)
+            set_list(ui, NULL, 0, 0); /* the list waits for the rewind, or cannot be had */
         return;
     }
     struct model_object *objs = NULL;
@@ -154,6 +155,7 @@ int view_objects_work(struct ui *ui, int64_t deadline_ms)
         view_ctx_message(ui, "objects: %s", rewind_error(v->rw));
         rewind_close(v->rw);
         v->rw = NULL;
+        set_list(ui, NULL, 0, 0);
         return 1;
     }
     list_rewound(ui);
