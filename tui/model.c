@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "liveset.h"
 #include "scanmsg.h"
 #include "wire.h"
 
@@ -46,16 +47,6 @@ struct stack_node {
     uint32_t frame; /* index of the frame of ip */
     uint32_t defined;
     uint64_t ip;
-};
-
-/* A live block, named by its allocation sequence number in the model's
- * numbering (wire.h): seq counts the ALLOC/REALLOC events seen from the
- * stream's start (a SNAPSHOT sets where it starts), without the 2^40 wrap. */
-struct live {
-    uint64_t seq; /* 0: empty slot */
-    uint64_t size;
-    int64_t time;
-    uint32_t stack, thread, tag, pad;
 };
 
 struct site_ext {
@@ -154,17 +145,9 @@ struct model {
     const char **tags;
     uint32_t tags_cap;
 
-    /* event stream state */
-    uint32_t ev_thread;
-    uint32_t *thr_tag;     /* per thread: current tag */
-    uint64_t *thr_last;    /* per thread: seq of the last event's alloc, 0 none */
-    uint64_t ev_seq;       /* seq of the last allocation seen */
-    uint64_t seq_base;     /* seqs up to this were allocated before the stream began */
-    uint32_t thr_cap;
-
-    /* live table */
-    struct live *lt;
-    uint64_t lt_cap, lt_n;
+    /* the blocks live in the latest state, and the event stream's numbering */
+    struct liveset ls;
+    uint64_t ev_in_state; /* events whose changes the figures hold (points record it) */
 
     /* other blocks that live as long as the model (inlined frame arrays) */
     void **misc;
@@ -633,30 +616,6 @@ static int stacks_reserve(struct model *m, uint32_t n)
     return 0;
 }
 
-static int thr_reserve(struct model *m, uint32_t id)
-{
-    uint32_t old = m->thr_cap, cap = old ? old : 64;
-
-    if (id < old)
-        return 0;
-    if (id > old * 2u + 65536u) /* ids are handed out in sequence */
-        return -1;
-    while (cap <= id)
-        cap *= 2;
-    uint32_t *t = realloc(m->thr_tag, cap * sizeof(*t));
-    if (!t)
-        return -1;
-    m->thr_tag = t;
-    uint64_t *l = realloc(m->thr_last, cap * sizeof(*l));
-    if (!l)
-        return -1;
-    m->thr_last = l;
-    memset(t + old, 0, (cap - old) * sizeof(*t));
-    memset(l + old, 0, (cap - old) * sizeof(*l));
-    m->thr_cap = cap;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- life */
 
 /* Frees everything the model owns except the struct itself. */
@@ -699,9 +658,7 @@ static void model_fini(struct model *m)
     free(m->markers);
     free(m->threads);
     free(m->tags);
-    free(m->thr_tag);
-    free(m->thr_last);
-    free(m->lt);
+    liveset_free(&m->ls);
     free(m->resp_objs);
     free(m->resp_bytes);
     free(m->resp_msg);
@@ -811,80 +768,6 @@ const struct model_summary *model_summary(const struct model *m)
     return &m->sum;
 }
 
-/* ------------------------------------------------------------ live table */
-
-static uint64_t lt_slot(const struct model *m, uint64_t seq)
-{
-    return mix64(seq) & (m->lt_cap - 1);
-}
-
-static struct live *lt_find(const struct model *m, uint64_t seq)
-{
-    if (!m->lt_cap)
-        return NULL;
-    for (uint64_t i = lt_slot(m, seq);; i = (i + 1) & (m->lt_cap - 1)) {
-        if (m->lt[i].seq == seq)
-            return &m->lt[i];
-        if (!m->lt[i].seq)
-            return NULL;
-    }
-}
-
-/* The slot of seq: its live entry (*found = 1) or the empty slot where it
- * goes (*found = 0; fill it and count it in lt_n). One probe sequence, so an
- * allocation costs one walk of the table. NULL when out of memory. */
-static struct live *lt_slot_for(struct model *m, uint64_t seq, int *found)
-{
-    uint64_t i;
-
-    if ((m->lt_n + 1) * 2 > m->lt_cap) { /* load <= 1/2: misses stay short */
-        uint64_t nc = m->lt_cap ? m->lt_cap * 2 : 4096;
-        struct live *t = calloc(nc, sizeof(*t));
-
-        if (!t)
-            return NULL;
-        for (uint64_t j = 0; j < m->lt_cap; j++) {
-            if (!m->lt[j].seq)
-                continue;
-            uint64_t k = mix64(m->lt[j].seq) & (nc - 1);
-            while (t[k].seq)
-                k = (k + 1) & (nc - 1);
-            t[k] = m->lt[j];
-        }
-        free(m->lt);
-        m->lt = t;
-        m->lt_cap = nc;
-    }
-    for (i = lt_slot(m, seq); m->lt[i].seq; i = (i + 1) & (m->lt_cap - 1)) {
-        if (m->lt[i].seq == seq) {
-            *found = 1;
-            return &m->lt[i];
-        }
-    }
-    *found = 0;
-    return &m->lt[i];
-}
-
-/* Removes the entry at e (a pointer into the table), backward-shift style. */
-static void lt_remove(struct model *m, struct live *e)
-{
-    uint64_t mask = m->lt_cap - 1, i = (uint64_t)(e - m->lt), j = i;
-
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!m->lt[j].seq)
-            break;
-        uint64_t k = mix64(m->lt[j].seq) & mask;
-        /* can the entry at j move to i? only if k is not cyclically in (i, j] */
-        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-            m->lt[i] = m->lt[j];
-            i = j;
-        }
-    }
-    m->lt[i].seq = 0;
-    m->lt_n--;
-}
-
 /* --------------------------------------------------------- delta logging */
 
 static int log_push(struct model *m, uint32_t stack, const struct fig *d)
@@ -966,7 +849,8 @@ static struct model_point totals_now(const struct model *m, int64_t time)
                             .rss = m->sum.rss,
                             .allocations = m->sum.allocations,
                             .frees = m->sum.frees,
-                            .bytes_allocated = m->sum.bytes_allocated};
+                            .bytes_allocated = m->sum.bytes_allocated,
+                            .events = m->ev_in_state};
     return p;
 }
 
@@ -1206,9 +1090,12 @@ static void peak_check(struct model *m, int64_t time)
 /* A change from an event: authoritative in events mode. */
 static int event_change(struct model *m, uint32_t stack, const struct fig *d, int64_t time)
 {
-    if (!m->sum.events_exact)
+    if (!m->sum.events_exact) {
+        m->ev_in_state = m->sum.events; /* ticks rule: a point holds what came before it */
         return 0;
+    }
     if (m->bucket_open && time >= m->bucket_start + MODEL_BUCKET_NS) {
+        /* the point closed here holds the events before this one */
         if (bucket_close(m, m->bucket_last, m->rss))
             return -1;
     }
@@ -1218,6 +1105,7 @@ static int event_change(struct model *m, uint32_t stack, const struct fig *d, in
     }
     if (time > m->bucket_last)
         m->bucket_last = time;
+    m->ev_in_state = m->sum.events; /* this event's change is in the state from here on */
     cur_apply(m, stack, d);
     if (pend_add(m, stack, d))
         return -1;
@@ -1242,113 +1130,68 @@ static uint32_t ev_stack(struct model *m, uint32_t stack)
     return stack;
 }
 
-static int ev_release(struct model *m, struct live *e, int64_t time, uint32_t thread)
+/* The hooks of the model's liveset: an event's meaning for the figures. The
+ * numbering, matching and thread state are liveset.c's, shared with rewind. */
+static void ev_event(void *ctx, int64_t time)
 {
-    struct fig d = {.live_bytes = (int64_t)(0 - e->size), .live_blocks = -1};
-    uint32_t stack = e->stack;
+    struct model *m = ctx;
 
-    if (m->thr_last[thread] == e->seq) {
-        uint32_t site = m->nodes[stack].site;
+    see_time(m, time);
+    m->sum.events++;
+    m->any_event = 1;
+}
+
+static int ev_alloc(void *ctx, struct liveset_block *b)
+{
+    struct model *m = ctx;
+    uint32_t stack = ev_stack(m, b->stack);
+    struct fig d = {.live_bytes = (int64_t)b->size, .live_blocks = 1, .allocations = 1,
+                    .bytes_allocated = b->size};
+
+    if (stack == MODEL_NONE)
+        return fail(m, "out of memory");
+    b->stack = stack;
+    site_note(m, m->nodes[stack].site, b->tag, b->thread);
+    return event_change(m, stack, &d, b->time);
+}
+
+static int ev_release(void *ctx, const struct liveset_block *b, int64_t time, int temporary)
+{
+    struct model *m = ctx;
+    struct fig d = {.live_bytes = (int64_t)(0 - b->size), .live_blocks = -1};
+
+    if (temporary) {
+        uint32_t site = m->nodes[b->stack].site;
         if (site != MODEL_NONE)
             ext_at(m, site)->temporary++;
         m->sum.temporary++;
     }
-    lt_remove(m, e);
-    return event_change(m, stack, &d, time);
+    return event_change(m, b->stack, &d, time);
 }
 
-/* The live block a FREE or REALLOC names by back, or NULL: counted as an
- * unmatched free unless the block was allocated before the stream began
- * (an attach: its figures come from the ticks). */
-static struct live *ev_target(struct model *m, uint64_t back)
-{
-    struct live *e;
-
-    if (back >= m->ev_seq - m->seq_base) { /* before the stream's first allocation */
-        if (!m->seq_base)
-            m->sum.unmatched_frees++;
-        return NULL;
-    }
-    e = lt_find(m, m->ev_seq - back);
-    if (!e)
-        m->sum.unmatched_frees++;
-    return e;
-}
-
-static int ev_alloc(struct model *m, uint32_t stack, uint64_t size, int64_t time)
-{
-    uint32_t th = m->ev_thread, tag = m->thr_tag[th];
-    struct live *slot;
-    int found;
-    struct fig d = {.live_bytes = (int64_t)size, .live_blocks = 1, .allocations = 1,
-                    .bytes_allocated = size};
-
-    stack = ev_stack(m, stack);
-    if (stack == MODEL_NONE)
-        return fail(m, "out of memory");
-    slot = lt_slot_for(m, ++m->ev_seq, &found); /* a new seq: never found */
-    if (!slot)
-        return fail(m, "out of memory");
-    *slot = (struct live){.seq = m->ev_seq, .size = size, .time = time, .stack = stack,
-                          .thread = th, .tag = tag};
-    m->lt_n++;
-    site_note(m, m->nodes[stack].site, tag, th);
-    m->thr_last[th] = m->ev_seq;
-    return event_change(m, stack, &d, time);
-}
-
-static int ev_free(struct model *m, uint64_t back, int64_t time)
-{
-    struct live *e = ev_target(m, back);
-    int r = 0;
-
-    if (e)
-        r = ev_release(m, e, time, m->ev_thread);
-    m->thr_last[m->ev_thread] = 0;
-    return r;
-}
+static const struct liveset_hooks ev_hooks = {
+    .event = ev_event, .alloc = ev_alloc, .release = ev_release};
 
 static int apply_events(struct model *m, const struct wire_msg *msg)
 {
     struct events_iter it;
-    struct wire_event ev;
     int r;
 
     decode_events_begin(&it, msg);
-    while ((r = decode_events_next(&it, &ev)) == 1) {
-        if (ev.op == WIRE_OP_THREAD) {
-            if (thr_reserve(m, ev.id))
-                return fail(m, "thread %u: id out of sequence", ev.id);
-            m->ev_thread = ev.id;
-            continue;
-        }
-        if (ev.op == WIRE_OP_TAG) {
-            m->thr_tag[m->ev_thread] = ev.id;
-            continue;
-        }
-        see_time(m, ev.time);
-        m->sum.events++;
-        m->any_event = 1;
-        if (ev.op == WIRE_OP_ALLOC) {
-            if (ev_alloc(m, ev.stack, ev.size, ev.time))
-                return -1;
-        } else if (ev.op == WIRE_OP_FREE) {
-            if (ev_free(m, ev.back, ev.time))
-                return -1;
-        } else { /* REALLOC: releases the old block, one allocation at its site */
-            struct live *e = ev_target(m, ev.back);
-
-            /* as heaptrack counts it: a block released by the realloc right after
-             * its allocation was temporary, and the new block may be too */
-            if (e && ev_release(m, e, ev.time, m->ev_thread))
-                return -1;
-            if (ev_alloc(m, ev.stack, ev.size, ev.time))
-                return -1;
-        }
-    }
-    if (r < 0)
+    r = liveset_apply(&m->ls, &it, UINT64_MAX, &ev_hooks, m);
+    m->sum.unmatched_frees = m->ls.unmatched;
+    switch (r) {
+    case LIVESET_DONE:
+        return 0;
+    case LIVESET_ETHREAD:
+        return fail(m, "thread %u: id out of sequence", m->ls.bad_thread);
+    case LIVESET_ENOMEM:
+        return fail(m, "out of memory");
+    case LIVESET_EHOOK:
+        return -1; /* the hook said why, when it could */
+    default:
         return fail(m, "corrupt event batch");
-    return 0;
+    }
 }
 
 /* ----------------------------------------------------------------- ticks */
@@ -1393,7 +1236,7 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
     /* before any event, a snapshot says where the allocation sequence stands:
      * blocks numbered up to there were allocated before we joined */
     if (snap && !m->any_event)
-        m->ev_seq = m->seq_base = msg->u.state.seq;
+        liveset_begin_at(&m->ls, msg->u.state.seq);
     /* a snapshot with history before any event: we joined a running program */
     if (snap && !m->any_event && !m->sum.attached && (t->allocations || t->heap_bytes)) {
         m->sum.attached = 1;
@@ -1658,8 +1501,12 @@ static int apply_thread(struct model *m, const struct wire_msg *msg)
     uint32_t id = msg->u.thread.id;
     const char *name = intern_w(m, &msg->u.thread.name);
 
-    if (thr_reserve(m, id))
+    int r = liveset_reserve_thread(&m->ls, id);
+
+    if (r == LIVESET_ETHREAD)
         return fail(m, "thread %u: id out of sequence", id);
+    if (r != 0)
+        return fail(m, "out of memory");
     if (!name || grow32((void **)&m->threads, &m->threads_cap, id + 1, sizeof(*m->threads)))
         return fail(m, "out of memory");
     m->threads[id] = (struct model_thread){.id = id, .os_tid = msg->u.thread.os_tid,
@@ -1862,8 +1709,6 @@ int model_apply(struct model *m, const struct wire_msg *msg)
         r = apply_marker(m, msg);
         break;
     case WIRE_EVENTS:
-        if (thr_reserve(m, m->ev_thread))
-            return fail(m, "out of memory");
         r = apply_events(m, msg);
         break;
     case WIRE_TICK:
@@ -2231,6 +2076,21 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
     }
     free(now);
     return 0;
+}
+
+int model_query_events(const struct model *m, const struct model_query *q, uint64_t *events)
+{
+    uint32_t p;
+    int latest, peak;
+
+    resolve(m, q, &p, &latest, &peak);
+    if (latest)
+        *events = m->sum.events;
+    else if (peak)
+        *events = m->peak_pt.events;
+    else
+        *events = p == MODEL_NONE ? 0 : m->points[p].events;
+    return latest || *events == m->sum.events;
 }
 
 void model_view_free(struct model_view *v)
@@ -2610,26 +2470,30 @@ static int obj_cmp(const void *pa, const void *pb)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
-                  struct model_object **out, uint64_t *total)
+int model_objects_in(const struct model *m, const struct liveset *ls, uint32_t site, int64_t time,
+                     uint32_t max, struct model_object **out, uint64_t *total)
 {
     struct model_object *v = NULL;
     size_t n = 0, cap = 0;
 
     *out = NULL;
     *total = 0;
-    for (uint64_t i = 0; i < m->lt_cap; i++) {
-        const struct live *e = &m->lt[i];
+    for (uint64_t i = 0; i < ls->cap; i++) {
+        const struct liveset_block *e = &ls->slots[i];
+        uint32_t stack = e->stack;
+
         if (!e->seq || e->time > time)
             continue;
-        if (site != MODEL_NONE && m->nodes[e->stack].site != site)
+        if (stack >= m->n_nodes || !m->nodes[stack].defined)
+            stack = 0; /* as ev_stack() files it */
+        if (site != MODEL_NONE && m->nodes[stack].site != site)
             continue;
         if (grow((void **)&v, &cap, n + 1, sizeof(*v))) {
             free(v);
             return -1;
         }
         v[n++] = (struct model_object){.seq = e->seq & WIRE_SEQ_MASK, .size = e->size,
-                                       .stack = e->stack,
+                                       .stack = stack,
                                        .thread = e->thread, .tag = e->tag, .time = e->time};
     }
     if (n)
@@ -2639,6 +2503,12 @@ int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t m
         n = max;
     *out = v;
     return (int)n;
+}
+
+int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
+                  struct model_object **out, uint64_t *total)
+{
+    return model_objects_in(m, &m->ls, site, time, max, out, total);
 }
 
 uint32_t model_stack_frames(const struct model *m, uint32_t stack,
@@ -2676,8 +2546,8 @@ int model_live_since(const struct model *m, int64_t t0, uint64_t *bytes, uint64_
 {
     memset(bytes, 0, (size_t)m->n_sites * sizeof(*bytes));
     memset(blocks, 0, (size_t)m->n_sites * sizeof(*blocks));
-    for (uint64_t i = 0; i < m->lt_cap; i++) {
-        const struct live *e = &m->lt[i];
+    for (uint64_t i = 0; i < m->ls.cap; i++) {
+        const struct liveset_block *e = &m->ls.slots[i];
         uint32_t s;
 
         if (!e->seq || e->time < t0)
@@ -2698,8 +2568,8 @@ void model_group_live(const struct model *m, int group_by_thread, uint64_t *byte
 
     memset(bytes, 0, (size_t)lim * sizeof(*bytes));
     memset(blocks, 0, (size_t)lim * sizeof(*blocks));
-    for (uint64_t i = 0; i < m->lt_cap; i++) {
-        const struct live *e = &m->lt[i];
+    for (uint64_t i = 0; i < m->ls.cap; i++) {
+        const struct liveset_block *e = &m->ls.slots[i];
         uint32_t k;
 
         if (!e->seq)

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct liveset;
 struct wire_msg;
 struct model;
 
@@ -135,6 +136,9 @@ struct model_point {
     int64_t time;
     uint64_t heap_bytes, heap_blocks, rss;
     uint64_t allocations, frees, bytes_allocated; /* cumulative; 0 in HISTORY points */
+    uint64_t events; /* ALLOC/FREE/REALLOC events of the stream, in stream order, whose
+                      * changes this state holds (a prefix of the stream: where a second
+                      * reader stops to rebuild it, see model_query_events()) */
     uint32_t flags;
 };
 
@@ -299,6 +303,17 @@ enum model_sort {
     MODEL_SORT_COUNT
 };
 
+/*
+ * Where the state a query resolves to lies in the stream: *events gets the
+ * number of ALLOC/FREE/REALLOC events (stream order) whose changes it holds,
+ * the same state model_view_at() shows (the point at or before the time, or
+ * the exact peak). A second reader of the same stream that stops after that
+ * many events (liveset_apply()'s limit) holds exactly that state's live
+ * blocks (rewind.c). Returns 1 when that is every event read so far (the
+ * latest state: model_objects() answers it), else 0.
+ */
+int model_query_events(const struct model *m, const struct model_query *q, uint64_t *events);
+
 /* Sorts rows by key, largest first for figures and A-Z for names (reverse
  * flips it); ties by site id, so the order is stable across redraws. */
 void model_rows_sort(const struct model *m, struct model_row *rows, uint32_t n, int key,
@@ -384,10 +399,16 @@ struct model_object {
  * allocated before the attach are missing, so there a site's live blocks can
  * exceed its objects; ask the collector instead (model_site_stacks() +
  * source_request_objects(), answer in model_last_response()). In a replay
- * the objects are those live in the latest state (leaks when ended).
+ * the objects are those live in the latest state (leaks when ended); those
+ * of an earlier state come from a rewind of the recording (rewind.h).
  */
 int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t max,
                   struct model_object **out, uint64_t *total);
+
+/* The same list from another liveset of this model's stream (a rewind's):
+ * stacks and sites as the model files them. */
+int model_objects_in(const struct model *m, const struct liveset *ls, uint32_t site, int64_t time,
+                     uint32_t max, struct model_object **out, uint64_t *total);
 
 /*
  * Per site (arrays of model_site_count() entries, caller-owned): bytes and

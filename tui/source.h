@@ -81,7 +81,8 @@ uint64_t source_model_errors(const struct source *src, const char **first_error)
  * "program exited with status 0", "end of recording"). Never NULL. */
 const char *source_message(const struct source *src);
 
-/* Name for the status line: the file path, the socket path, the command. */
+/* Name for the status line: the file path (as opened: a file source can be
+ * opened again by it), the socket path, the command. */
 const char *source_name(const struct source *src);
 
 /* File: the recording stops inside a message (a crash cut it short). */

@@ -908,6 +908,8 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
             timeout = ui->src_state == SOURCE_CONNECTING ? 20 : 0;
         if (src_active && source_busy(src))
             timeout = 0; /* messages already buffered: no new bytes will wake us */
+        if (ui->view == VIEW_OBJECTS && ui->objects.reading)
+            timeout = 0; /* the objects view reads the recording again */
         if (dirty || need_query) {
             int wait = (int)(last_draw + FRAME_MS - now);
             if (wait < 0)
@@ -979,6 +981,11 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
                     need_query = 1; /* the final state, at once */
             }
         }
+
+        /* a slice of the objects view's rewind (replay, cursor in the past) */
+        if (ui->view == VIEW_OBJECTS && ui->objects.reading &&
+            view_objects_work(ui, view_ctx_now_ms() + READ_SLICE_MS))
+            dirty = 1;
 
         now = view_ctx_now_ms();
         update_rate(ui, now);

@@ -13,6 +13,7 @@
 
 #include "model.h"
 
+struct rewind;
 struct source;
 struct ui_options;
 
@@ -86,6 +87,12 @@ struct view_objects {
     int req_id;        /* the request whose answer is awaited, 0 none */
     uint64_t resp_seq; /* model_last_response() seq already seen */
     int waiting;
+    /* replay, cursor before the latest state: the recording read again up to
+     * the cursor's state (rewind.h). Kept while the state stays, so another
+     * site or a later cursor does not read from the top again. */
+    struct rewind *rw;
+    int reading;       /* rw is still reading: the list waits for it */
+    char rw_error[256]; /* why the earlier state cannot be listed, "" none */
 };
 
 enum view_refs_state { VIEW_REFS_NONE = 0, VIEW_REFS_SCANNING, VIEW_REFS_DONE, VIEW_REFS_FAILED };

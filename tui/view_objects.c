@@ -2,10 +2,13 @@
  * view_objects.c - the live objects of a site, oldest first.
  *
  * Objects exist for the blocks whose ALLOC the model saw (recordings and live
- * streams that keep events); the list is the model's answer at the cursor's
- * time, cut at MAX_OBJECTS. Those have no address (the stream names blocks by
- * allocation sequence number: shown as #seq); a running program's collector
- * answers with addresses.
+ * streams that keep events), cut at MAX_OBJECTS. The model keeps the blocks of
+ * the latest state: that answers the present. In a replay with the cursor on
+ * an earlier state, the recording is read again up to that state (rewind.h),
+ * a slice per pass of the loop, so the list is exactly the blocks live there,
+ * blocks freed later included. Those have no address (the stream names
+ * blocks by allocation sequence number: shown as #seq); a running program's
+ * collector answers with addresses.
  */
 #include "view_objects.h"
 
@@ -17,6 +20,7 @@
 
 #include "keys.h"
 #include "model.h"
+#include "rewind.h"
 #include "source.h"
 #include "view_ctx.h"
 #include "view_refs.h"
@@ -26,6 +30,7 @@
 #define MAX_OBJECTS 10000u
 
 #define LIVE_OBJECTS 1000u /* asked of the collector */
+#define REWIND_BATCH 64     /* messages per rewind_step(): an EVENTS batch is at most 8192 events */
 #define MAX_SITE_STACKS 4096u
 
 int view_objects_poll(struct ui *ui)
@@ -60,11 +65,68 @@ int view_objects_poll(struct ui *ui)
     return 1;
 }
 
+static void set_list(struct ui *ui, struct model_object *objs, int n, uint64_t total)
+{
+    struct view_objects *v = &ui->objects;
+
+    free(v->objs);
+    v->objs = objs;
+    v->n = n;
+    v->total = total;
+    v->valid = 1;
+    view_objects_move(ui, 0, 0);
+}
+
+/* The rewind's answer, once it has read up to the state. */
+static void list_rewound(struct ui *ui)
+{
+    struct view_objects *v = &ui->objects;
+    struct model_object *objs = NULL;
+    uint64_t total = 0;
+    int n = rewind_objects(v->rw, ui->m, v->site, MAX_OBJECTS, &objs, &total);
+
+    if (n < 0) {
+        view_ctx_message(ui, "out of memory listing objects");
+        n = 0;
+    }
+    set_list(ui, objs, n, total);
+}
+
+/* Aims the rewind at the state after `events` events: the one it holds or
+ * reads toward, a later one (it goes on), or an earlier one (from the top). */
+static void rewind_to(struct ui *ui, uint64_t events)
+{
+    struct view_objects *v = &ui->objects;
+    char err[256];
+
+    if (v->rw && rewind_retarget(v->rw, events) == 0)
+        return;
+    rewind_close(v->rw);
+    v->rw = rewind_open(source_name(ui->src), events, ui->m, err, sizeof err);
+    if (!v->rw)
+        snprintf(v->rw_error, sizeof v->rw_error, "%s", err);
+}
+
 void view_objects_refresh(struct ui *ui)
 {
     struct view_objects *v = &ui->objects;
     if (v->live)
         return; /* the collector's answer stands until asked again */
+    v->reading = 0;
+    v->rw_error[0] = '\0';
+    struct model_query q;
+    uint64_t events;
+    view_ctx_query(ui, &q);
+    if (ui->src && source_kind(ui->src) == SOURCE_FILE && !model_query_events(ui->m, &q, &events)) {
+        rewind_to(ui, events);
+        if (v->rw) {
+            v->reading = 1;
+            view_objects_work(ui, 0); /* answers at once when the state is at hand */
+        }
+        if (!v->rw || v->reading)
+            set_list(ui, NULL, 0, 0); /* the list waits for the rewind, or cannot be had */
+        return;
+    }
     struct model_object *objs = NULL;
     uint64_t total = 0;
     int n = model_objects(ui->m, v->site, view_ctx_cursor_time(ui), MAX_OBJECTS, &objs, &total);
@@ -72,12 +134,32 @@ void view_objects_refresh(struct ui *ui)
         view_ctx_message(ui, "out of memory listing objects");
         return;
     }
-    free(v->objs);
-    v->objs = objs;
-    v->n = n;
-    v->total = total;
-    v->valid = 1;
-    view_objects_move(ui, 0, 0);
+    set_list(ui, objs, n, total);
+}
+
+int view_objects_work(struct ui *ui, int64_t deadline_ms)
+{
+    struct view_objects *v = &ui->objects;
+    int r;
+
+    if (!v->reading)
+        return 0;
+    do {
+        r = rewind_step(v->rw, REWIND_BATCH);
+    } while (r == 0 && view_ctx_now_ms() < deadline_ms);
+    if (r == 0)
+        return 1; /* the progress figure moved */
+    v->reading = 0;
+    if (r < 0) {
+        snprintf(v->rw_error, sizeof v->rw_error, "%s", rewind_error(v->rw));
+        view_ctx_message(ui, "objects: %s", rewind_error(v->rw));
+        rewind_close(v->rw);
+        v->rw = NULL;
+        set_list(ui, NULL, 0, 0);
+        return 1;
+    }
+    list_rewound(ui);
+    return 1;
 }
 
 void view_objects_move(struct ui *ui, int delta, int to)
@@ -93,12 +175,24 @@ void view_objects_draw(struct ui *ui, int y, int h)
     char line[2048], title[512], name[160], where[512];
     const struct model_site *s = model_site(ui->m, v->site);
     int64_t now = view_ctx_cursor_time(ui);
+    char count[32], reading[128] = "", rw_error[300], upto[32];
 
     if (h < 3)
         return;
-    snprintf(title, sizeof title, "Live objects of %s (%s): %" PRIu64 "%s, oldest first   Esc: back",
+    snprintf(count, sizeof count, "%" PRIu64, v->total);
+    if (v->reading) {
+        uint64_t target = rewind_target(v->rw), done = rewind_events_read(v->rw);
+        /* the time as the title shows it (rounded up to the millisecond) */
+        widget_fmt_time(upto, sizeof upto, ui->at == VIEW_AT_TIME ? (now + 999999) / 1000000 * 1000000
+                                                               : now);
+        snprintf(reading, sizeof reading, "  reading the recording up to %s... %d%%", upto,
+                 target ? (int)(done * 100 / target) : 100);
+        snprintf(count, sizeof count, "...");
+    }
+    snprintf(rw_error, sizeof rw_error, "  (%s)", v->rw_error);
+    snprintf(title, sizeof title, "Live objects of %s (%s): %s%s, oldest first   Esc: back",
              model_site_label(s, name, sizeof name), view_ctx_site_where(s, where, sizeof where),
-             v->total, v->total > (uint64_t)v->n ? " (first shown)" : "");
+             count, v->total > (uint64_t)v->n ? " (first shown)" : "");
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
         {"ADDRESS", 18, WIDGET_LEFT}, {"SIZE", 10, WIDGET_RIGHT}, {"AGE", 10, WIDGET_RIGHT},
@@ -112,11 +206,12 @@ void view_objects_draw(struct ui *ui, int y, int h)
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= v->n) {
-            view_ctx_put(y + 2 + i, 0,
-                         li == 0 && i == 0 ? (v->waiting ? "  asking the collector..."
-                                                         : "  (no live objects known for this site)")
-                                           : "",
-                         ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
+            const char *empty = v->waiting     ? "  asking the collector..."
+                                : v->reading   ? reading
+                                : v->rw_error[0] ? rw_error
+                                               : "  (no live objects known for this site)";
+            view_ctx_put(y + 2 + i, 0, li == 0 && i == 0 ? empty : "", ui->cols,
+                         view_ctx_attr(ui, VIEW_PAIR_DIM));
             continue;
         }
         const struct model_object *o = &v->objs[li];
@@ -154,6 +249,9 @@ void view_objects_free(struct ui *ui)
     free(ui->objects.objs);
     ui->objects.objs = NULL;
     ui->objects.n = 0;
+    rewind_close(ui->objects.rw);
+    ui->objects.rw = NULL;
+    ui->objects.reading = 0;
 }
 
 int ui_act_open_objects(struct ui *ui, int key)

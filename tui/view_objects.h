@@ -7,8 +7,18 @@
 
 struct ui;
 
-/* Re-reads the objects of ui->objects.site at the cursor's time. */
+#include <stdint.h>
+
+/* Re-reads the objects of ui->objects.site at the cursor's state. In a
+ * replay with the cursor before the latest state, that starts (or aims) a
+ * rewind of the recording: the list waits for view_objects_work(). */
 void view_objects_refresh(struct ui *ui);
+
+/* Reads the recording toward the cursor's state until deadline_ms
+ * (view_ctx_now_ms(); at least one slice), while the view waits for it
+ * (ui->objects.reading). Returns 1 when the screen changed (progress, the
+ * list, an error), 0 when there was nothing to do. */
+int view_objects_work(struct ui *ui, int64_t deadline_ms);
 
 void view_objects_draw(struct ui *ui, int y, int h);
 void view_objects_move(struct ui *ui, int delta, int to);

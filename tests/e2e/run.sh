@@ -215,6 +215,39 @@ e2e_keys q
 e2e_assert_restored 0
 pass "q quits and the terminal is restored"
 
+# ---- replay: a site's objects at an earlier state ----
+# cache_alloc's 64 blocks live from the "cached" marker to just before the end,
+# so none is left in the latest state: the list at "spike-freed" comes from
+# reading the recording again up to the cursor's state.
+echo "e2e: replay objects at the cursor"
+[ "$(site end cache_alloc live_blocks)" = 0 ] || e2e_fail "report: cache_alloc live at the end"
+e2e_start ro 80 24 "$HL" replay e2e.heapline
+e2e_wait_for "end of recording"
+e2e_keys Home
+e2e_wait_for "[cursor]"
+e2e_keys n n
+e2e_wait_for "marker: spike-freed"
+T5=$(e2e_cursor_time)
+report t5 "${T5%s}"
+[ "$(site t5 cache_alloc live_blocks)" = 64 ] || e2e_fail "report --at $T5: cache_alloc not 64 blocks"
+e2e_keys / c a c h e Enter
+e2e_wait_gone "config_alloc"
+e2e_wait_re "^cache_alloc +[^ ]+ +1.00M +64 +64 "
+e2e_keys g o
+e2e_wait_re "^Live objects of cache_alloc \(.*e2e_target.c:[0-9]+\): 64, oldest first"
+e2e_wait_re "^#[0-9]+ +16,384 +[0-9.]+s +[0-9.]+s +e2e_target +cache"
+ROWS=$(e2e_screen | grep -cE "^#[0-9]+ +16,384 ")
+[ "$ROWS" = 15 ] || e2e_fail "$ROWS rows of 16,384 B shown, want a full page of 15"
+e2e_save objects-replay-past-80x24
+e2e_keys Escape End
+e2e_wait_for "[end]"
+e2e_keys o
+e2e_wait_for "Live objects of cache_alloc"
+e2e_wait_for "(no live objects known for this site)"
+e2e_keys q
+e2e_assert_restored 0
+pass "replay: objects at $T5 list cache_alloc's 64 blocks of 16,384 B (freed later), none at the end"
+
 # ---- replay at 160x50 ----
 echo "e2e: replay 160x50"
 e2e_start r160 160 50 "$HL" replay e2e.heapline
