@@ -33,16 +33,6 @@ void liveset_begin_at(struct liveset *ls, uint64_t seq)
         ls->seq = ls->seq_base = seq;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 static struct liveset_block *find(const struct liveset *ls, uint64_t seq)
 {
     if (!ls->cap)

@@ -19,6 +19,18 @@
 
 #include "decode.h"
 
+/* The 64-bit finalizer of MurmurHash3: the hash of the model's and the live
+ * set's open-addressing tables (sequence numbers, ips). */
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 struct liveset_block {
     uint64_t seq; /* the stream's allocation number (1 the first), without the 2^40
                    * wrap; 0: an empty slot */

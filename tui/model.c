@@ -228,16 +228,6 @@ static uint32_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* Interns n bytes of s; returns a NUL-terminated string that lives as long
  * as the model, or NULL when out of memory. */
 static const char *intern(struct model *m, const char *s, size_t n)
