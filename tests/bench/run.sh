@@ -17,9 +17,13 @@
 #     survives; its compressed trace size per call.
 #  5. collector memory per live allocation (churn --live: 100k and 1M blocks).
 #  6. the backreference scan: tests/bench/scan.sh (its engineer's), else scan_bench.c.
+#  7. real programs: sqlite3 (tests/bench/real.sql, a fresh database each run) and the python3
+#     interpreter itself (tests/bench/real_json.py, PYTHONMALLOC=malloc), each bare, under
+#     `heapline record` and under heaptrack: wall, the program's peak RSS, the output file's
+#     size, and both tools' allocation counts side by side. REAL=0 skips it.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
-# Environment: BUILD (default build), CALLS (4000000), RUNS (3),
+# Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
 
@@ -315,4 +319,139 @@ elif [ -f tests/bench/scan_bench.c ]; then
     else
         echo "  build failed: $(head -3 "$B/scan_build.log" | tr '\n' ' ')"
     fi
+fi
+echo
+
+# ---- 7. real programs ----
+# real_once TAG IN CMD...: run CMD once, stdin from IN, output to TAG.log; print "WALL RSS_KB",
+# RSS_KB being /usr/bin/time's %M: the largest resident set of any process in CMD's tree; on
+# failure "fail(RC): " and the last line CMD printed
+real_once() {
+    local tag=$1 in=$2 s e rc
+    shift 2
+    s=$(now)
+    /usr/bin/time -f %M -o "$tag.time" "$@" <"$in" >"$tag.log" 2>&1
+    rc=$?
+    e=$(now)
+    if [ "$rc" != 0 ]; then echo "fail($rc): $(tail -1 "$tag.log")"; return 1; fi
+    awk -v s="$s" -v e="$e" -v m="$(tail -1 "$tag.time")" 'BEGIN { printf "%.3f %d\n", e - s, m }'
+}
+# real_median TAG IN PREP CMD...: RUNS runs of CMD (PREP, a command, before each; "{RUN}" in CMD
+# replaced by the run's number); print "WALL RSS_KB N" of the run with the median wall time, N
+# being its number, so its TAG.N.* files can be read; real_once's failure when a run failed
+real_median() {
+    local tag=$1 in=$2 prep=$3 i t ts=()
+    shift 3
+    for i in $(seq "$RUNS"); do
+        $prep
+        t=$(real_once "$tag.$i" "$in" "${@//\{RUN\}/$i}") || { echo "$t"; return 1; }
+        ts+=("$t $i")
+    done
+    printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+}
+# mb BYTES [DECIMALS]: in MB (10^6 bytes), or "-"
+mb() {
+    awk -v b="${1:-x}" -v d="${2:-1}" 'BEGIN { if (b + 0 == b && b > 0) printf "%.*f", d, b / 1e6; else print "-" }'
+}
+# ht_bytes "10.90M": one of heaptrack_print's sizes (powers of 1000) in bytes
+ht_bytes() {
+    awk -v v="$1" 'BEGIN { u = substr(v, length(v)); n = substr(v, 1, length(v) - 1)
+        print (u == "K") ? n * 1e3 : (u == "M") ? n * 1e6 : (u == "G") ? n * 1e9 : n + 0 }'
+}
+real_row() { # real_row LABEL WALL BARE_WALL RSS_BYTES [FILE_BYTES ALLOCATIONS]
+    printf '  %-20s %8s %7s %8s %9s %12s\n' "$1" "$2" "$(ratio "$2" "$3")" "$(mb "$4")" \
+        "$(mb "${5:-}" 3)" "${6:--}"
+}
+# real NAME IN PREP CMD...: the rows of one program: bare, under heapline, under heaptrack
+real() {
+    local name=$1 in=$2 prep=$3 t w kb n bw rec hl_n ht_n f print rss
+    shift 3
+    local tag=$B/real.$name
+    t=$(real_median "$tag.bare" "$in" "$prep" "$@")
+    if [ "${t#fail}" != "$t" ]; then echo "  $name bare: $t"; return; fi
+    read -r bw kb n <<<"$t"
+    real_row "$name bare" "$bw" "$bw" "$((kb * 1024))"
+
+    # default settings: none of the user's HEAPLINE_* variables, this build's collector
+    # shellcheck disable=SC2046
+    t=$(real_median "$tag.heapline" "$in" "$prep" \
+        env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
+        "$HL" record -o "$tag.heapline.{RUN}.heapline" -- "$@")
+    if [ "${t#fail}" != "$t" ]; then
+        echo "  $name heapline: $t"
+    else
+        read -r w kb n <<<"$t"
+        rec=$tag.heapline.$n.heapline
+        hl_n=-
+        "$HL" report "$rec" --json --top 1 >"$B/rep.json" 2>"$B/rep.err" &&
+            hl_n=$(json "$B/rep.json" allocations)
+        real_row "$name heapline" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
+    fi
+
+    if ! command -v heaptrack >/dev/null || ! command -v heaptrack_print >/dev/null; then
+        echo "  $name heaptrack: not installed"
+        return
+    fi
+    rm -f "$tag".heaptrack.*.zst "$tag".heaptrack.*.gz
+    t=$(real_median "$tag.heaptrack" "$in" "$prep" \
+        timeout "$HT_TIMEOUT" heaptrack -o "$tag.heaptrack.{RUN}" "$@")
+    if [ "${t#fail}" != "$t" ]; then
+        echo "  $name heaptrack: $t"
+        return
+    fi
+    read -r w kb n <<<"$t"
+    for f in "$tag.heaptrack.$n".zst "$tag.heaptrack.$n".gz ""; do [ -e "$f" ] && break; done
+    if [ -z "$f" ]; then
+        echo "  $name heaptrack: wrote no trace: $(tail -1 "$tag.heaptrack.$n.log")"
+        return
+    fi
+    print=$(heaptrack_print -f "$f" -p 0 -a 0 -T 0 2>/dev/null)
+    ht_n=$(sed -n 's/^calls to allocation functions: \([0-9]*\).*/\1/p' <<<"$print")
+    rss=$(sed -n 's/^peak RSS (including heaptrack overhead): \([0-9.]*[KMGB]*\).*/\1/p' <<<"$print")
+    [ -n "$rss" ] && rss=$(ht_bytes "$rss")
+    real_row "$name heaptrack" "$w" "$bw" "$rss" "$(stat -c %s "$f")" "${ht_n:--}"
+    printf '  %-20s %25s    heapline - heaptrack: %s\n' "  largest process" "$(mb "$((kb * 1024))")" \
+        "$(awk -v a="${hl_n:-x}" -v b="${ht_n:-x}" \
+            'BEGIN { if (a + 0 == a && b + 0 == b) printf "%+d", a - b; else print "-" }')"
+}
+
+if [ "${REAL:-1}" = 0 ]; then
+    echo "real programs: skipped (REAL=0)"
+else
+    echo "real programs: each bare, under \`heapline record\` (default settings) and under"
+    echo "heaptrack; median of $RUNS runs (RSS, file and count from that run). RSS: the program's"
+    echo "peak resident set, the collector or injected library included (for heapline,"
+    echo "/usr/bin/time's largest process: the program, not the launcher). MB = 10^6 bytes."
+    printf '  %-20s %8s %7s %8s %9s %12s\n' "run" "wall s" "x bare" "RSS MB" "file MB" "allocations"
+    SQLITE=$(command -v sqlite3)
+    if [ -z "$SQLITE" ]; then
+        echo "  sqlite3: not installed (apt-get install sqlite3)"
+    else
+        echo "  sqlite3 $("$SQLITE" --version | cut -d' ' -f1) ($SQLITE): tests/bench/real.sql on stdin," \
+            "a fresh database each run"
+        real_fresh_db() { rm -f "$B/real.db" "$B/real.db-journal" "$B/real.db-wal"; }
+        real sqlite3 tests/bench/real.sql real_fresh_db "$SQLITE" "$B/real.db"
+        rm -f "$B/real.db"
+    fi
+    # python3 may be a shim (pyenv's is a shell script that forks helpers): time the interpreter
+    PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+    if [ -z "$PY" ] || [ ! -x "$PY" ]; then
+        echo "  python3: not found"
+    else
+        py_on_path=
+        if [ "$(command -v python3)" != "$PY" ]; then
+            py_on_path=" (the interpreter itself; python3 on PATH is $(command -v python3))"
+        fi
+        echo "  python3 $("$PY" -c 'import platform; print(platform.python_version())'):" \
+            "tests/bench/real_json.py 100000 with PYTHONMALLOC=malloc, run as"
+        echo "  $PY$py_on_path"
+        # in the environment of heaptrack's script, not through env(1): heaptrack would trace env
+        (export PYTHONMALLOC=malloc; real python3 /dev/null true "$PY" tests/bench/real_json.py 100000)
+    fi
+    echo "  heaptrack's RSS is the program's peak as heaptrack samples it (every 10 ms); its"
+    echo "  interpreter runs beside it: \"largest process\" is /usr/bin/time's largest of the program,"
+    echo "  heaptrack_interpret and zstd. file: heapline's .heapline, heaptrack's .zst. allocations:"
+    echo "  heapline report's; heaptrack_print's \"calls to allocation functions\", which counts one"
+    echo "  of heaptrack's own (libstdc++'s pool, at load). sqlite3's count varies by a few dozen a"
+    echo "  run (randomblob)."
 fi

@@ -1,0 +1,7 @@
+CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL);
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200000)
+INSERT INTO t SELECT i, hex(randomblob(16)), random() FROM n;
+COMMIT;
+CREATE INDEX tb ON t(b);
+SELECT count(*), sum(length(b)) FROM t GROUP BY a % 7;
