@@ -575,7 +575,13 @@ static void backlog_consume(struct ring *r, size_t k)
 
 /* Moves every ring's pending events into its backlog, so producers do not
  * wait while the collector is busy with something slow (symbolizing a
- * module with large debug information). Called between such steps. */
+ * module with large debug information). Called between such steps. A
+ * backlog takes at most BACKLOG_MAX events (25 MB, 150 ms of python3 at
+ * full speed): past that, the program waits on its full ring as it would
+ * without relief. A collector that stays slower than the program (python3,
+ * whose new frames kept it symbolizing) otherwise grew one to 8M events,
+ * 400 MB. */
+#define BACKLOG_MAX (1u << 19)
 static void relieve_rings(void)
 {
     static int64_t last;
@@ -587,13 +593,17 @@ static void relieve_rings(void)
     for (struct ring *r = ring_list(); r; r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-        size_t n = (size_t)(h - t);
+        size_t n = (size_t)(h - t), len = backlog_len(r);
 
+        if (len >= BACKLOG_MAX)
+            continue;
+        if (n > BACKLOG_MAX - len)
+            n = BACKLOG_MAX - len;
         if (!n || backlog_reserve(r, n) < 0)
             continue;
-        for (uint64_t i = t; i < h; i++)
+        for (uint64_t i = t; i < t + n; i++)
             r->backlog[r->n_backlog++] = r->ev[i & (RING_EVENTS - 1)];
-        atomic_store_explicit(&r->tail, h, memory_order_release);
+        atomic_store_explicit(&r->tail, t + n, memory_order_release);
     }
 }
 
