@@ -352,36 +352,73 @@ static const char *die_name(Dwarf_Die *die)
     return nice_name(n);
 }
 
+/* The DIEs whose code contains pc, from the CU down, innermost last, at
+ * most max: what dwarf_getscopes() returns (in the other order), found by
+ * descending only into the child that contains pc at each level, where
+ * dwarf_getscopes() visits every DIE of the CU (in CPython's ceval.c that
+ * was a fifth of the collector thread on a python3 run). Namespaces and
+ * modules have no ranges of their own: they are searched. */
+#define SCOPES_MAX 64
+static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out, int max)
+{
+    Dwarf_Die die = *cu;
+    int n = 0;
+
+    while (n < max) {
+        Dwarf_Die child;
+        int found = 0;
+
+        if (dwarf_child(&die, &child) != 0)
+            break;
+        do {
+            int tag = dwarf_tag(&child);
+
+            if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+                tag == DW_TAG_lexical_block || tag == DW_TAG_entry_point) {
+                found = dwarf_haspc(&child, pc) > 0;
+            } else if (tag == DW_TAG_namespace || tag == DW_TAG_module) {
+                int m = scopes_at(&child, pc, out + n, max - n);
+
+                if (m > 0)
+                    return n + m;
+            }
+        } while (!found && dwarf_siblingof(&child, &child) == 0);
+        if (!found)
+            break;
+        out[n++] = child;
+        die = child;
+    }
+    return n;
+}
+
 /* Inlined frames at pc: f->function/file/line become the innermost inlined
  * function, inl[] the functions it is inlined into, with their call sites. */
 static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const char *outer)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias), path[SCOPES_MAX];
     int n;
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
 
     if (!cu)
         return;
-    n = dwarf_getscopes(cu, pc - bias, &scopes);
-    if (n <= 0) {
-        free(scopes);
+    n = scopes_at(cu, pc - bias, path, SCOPES_MAX);
+    if (n <= 0)
         return;
-    }
     dwarf_getsrcfiles(cu, &files, &nfiles);
-    /* scopes[0] is innermost; collect inlined_subroutine entries in order */
+    /* innermost first: collect inlined_subroutine entries in order */
     const char *fn = NULL;
     uint32_t k = 0;
-    for (int i = 0; i < n && k < WIRE_MAX_INLINED; i++) {
-        if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+    for (int i = n - 1; i >= 0 && k < WIRE_MAX_INLINED; i--) {
+        if (dwarf_tag(&path[i]) != DW_TAG_inlined_subroutine)
             continue;
         Dwarf_Attribute a;
         Dwarf_Word cf = 0, cl = 0;
-        const char *name = die_name(&scopes[i]);
+        const char *name = die_name(&path[i]);
 
-        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &cf);
-        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &cl);
+        dwarf_formudata(dwarf_attr(&path[i], DW_AT_call_file, &a), &cf);
+        dwarf_formudata(dwarf_attr(&path[i], DW_AT_call_line, &a), &cl);
         if (k == 0) {
             fn = name; /* innermost: keeps the line table's file:line */
         } else {
@@ -393,7 +430,6 @@ static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const
         inl[k].function = outer; /* replaced if another inlined level follows */
         k++;
     }
-    free(scopes);
     if (k > 0) {
         f->function = fn ? fn : f->function;
         f->inlined = inl;

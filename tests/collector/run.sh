@@ -112,6 +112,7 @@ build t_big cc $CFLAGS "$SRC/t_big.c"
 build t_closefds cc $CFLAGS "$SRC/t_closefds.c"
 build t_threadchurn cc $CFLAGS "$SRC/t_threadchurn.c"
 build t_sighandler cc $CFLAGS "$SRC/t_sighandler.c"
+build t_inline cc ${CFLAGS/-O0 -g/-O2 -g} "$SRC/t_inline.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -716,6 +717,16 @@ if n:
           "allocations): the leaf is a static function of a stripped library")
 PYEOF
 }
+
+# inlined frames: the site is the innermost inlined function, and every
+# level of the chain is named (the middle one too)
+if want inline; then
+    rec inline -- "$T/t_inline"
+    recorded inline 0 && reported inline end && expect inline "$W/inline.end.json" \
+        t_inline_inner.allocations=7 t_inline_inner.live_blocks=7 t_inline_inner.live_bytes=280 \
+        .allocations=7 nonneg consistent &&
+        frames_named inline-chain "$W/inline.heapline" 't_inline_middle'
+fi
 
 if want sqlite; then
     if ! command -v sqlite3 >/dev/null; then
