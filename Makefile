@@ -72,12 +72,20 @@ all: $(LIB) $(BIN)
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
-$(BUILD)/%.o: %.c
+# Objects also depend on the flags they were built with, so WERROR=1 (or OPT,
+# CFLAGS, SANITIZER) after a plain build recompiles instead of saying nothing
+# is to be done: the stamp is rewritten only when the flags differ.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(CFLAGS_ALL) $(LDFLAGS)
+$(shell mkdir -p $(BUILD) && { echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) || \
+    echo '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/pic/%.o: %.c
+$(BUILD)/pic/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC [pic] $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
@@ -202,7 +210,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/lib/heapline
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz $(BUILD)
 
 format:
 	clang-format -i $(PROTO_SRC) $(COLL_SRC) $(TUI_SRC) protocol/*.h collector/*.h tui/*.h
