@@ -8,6 +8,7 @@
  */
 #include "record.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,11 +18,88 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "decode.h"
+#include "recfile.h"
 #include "sockpath.h"
 
 static volatile sig_atomic_t child_pid;
+
+/* The program named in a recording's HELLO, into exe (basename; "?" when
+ * the file does not start with one). */
+static void recorded_exe(const char *path, char *exe, size_t cap)
+{
+    struct recfile_reader r;
+    struct decode d;
+    struct wire_msg m;
+    char buf[4096];
+    ssize_t n;
+
+    snprintf(exe, cap, "?");
+    if (recfile_open(&r, path) != 0)
+        return;
+    decode_init(&d);
+    while ((n = recfile_read(&r, buf, sizeof(buf))) > 0 && decode_feed(&d, buf, (size_t)n) == 0) {
+        int k = decode_next(&d, &m);
+
+        if (k == WIRE_ENEEDMORE)
+            continue;
+        if (k == 1 && m.type == WIRE_HELLO) {
+            const char *p = m.u.hello.exe.ptr, *slash;
+            size_t len = m.u.hello.exe.len;
+
+            slash = p ? memrchr(p, '/', len) : NULL;
+            if (slash) {
+                len -= (size_t)(slash + 1 - p);
+                p = slash + 1;
+            }
+            if (p)
+                snprintf(exe, cap, "%.*s", (int)len, p);
+        }
+        break;
+    }
+    decode_free(&d);
+    recfile_close(&r);
+}
+
+/* Says where the recordings of the program's fork children went: the
+ * collector writes each to FILE.<pid> (HEAPLINE_FORK=off: none), and a user
+ * who recorded `gcc` wants cc1's. Lists those written since start. */
+static void say_children(const char *abs_out, const char *out, time_t start)
+{
+    const char *slash = strrchr(abs_out, '/'), *base = slash + 1;
+    char dir[PATH_MAX], path[2 * PATH_MAX + 2], exe[64], list[600] = "";
+    size_t blen = strlen(base), used = 0;
+    unsigned count = 0;
+    struct dirent *e;
+    struct stat sb;
+    DIR *dp;
+
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - abs_out), abs_out);
+    if (!(dp = opendir(dir[0] ? dir : "/")))
+        return;
+    while ((e = readdir(dp))) {
+        const char *pid = e->d_name + blen + 1;
+
+        if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.' || !*pid ||
+            strspn(pid, "0123456789") != strlen(pid))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) != 0 || sb.st_mtime < start)
+            continue;
+        if (count++ < 4) {
+            recorded_exe(path, exe, sizeof(exe));
+            used += (size_t)snprintf(list + used, used < sizeof(list) ? sizeof(list) - used : 0,
+                                     "%s %s.%s (%s)", count > 1 ? "," : "", out, pid, exe);
+        }
+    }
+    closedir(dp);
+    if (count)
+        fprintf(stderr, "heapline: %u child process%s recorded too:%s%s\n", count,
+                count == 1 ? "" : "es", list, count > 4 ? ", ..." : "");
+}
 
 /* SIGTERM/SIGHUP to heapline go on to the program: we only wait for it. */
 static void forward(int sig)
@@ -38,6 +116,7 @@ int record_main(const char *out, char *const argv[])
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
     int exec_pipe[2], st, e;
     struct stat sb;
+    time_t start = time(NULL);
     pid_t pid;
     ssize_t n;
 
@@ -120,6 +199,7 @@ int record_main(const char *out, char *const argv[])
                         "the collector: a static binary, or setuid?)\n", out);
     else if (sb.st_size == 0)
         fprintf(stderr, "heapline: %s: the recording is empty\n", out);
+    say_children(abs_out, out, start);
     if (WIFSIGNALED(st))
         return 128 + WTERMSIG(st);
     return WEXITSTATUS(st);

@@ -362,6 +362,13 @@ if want fork; then
             reported fork-child end "$W/fork.heapline.$cpid" && expect fork-child \
                 "$W/fork-child.end.json" site_child.allocations=3 site_child.live_blocks=3 \
                 site_child.live_bytes=1500 site_parent_before! site_parent_after! nonneg consistent
+            # record says where the child's recording went, and what it ran
+            want_line="heapline: 1 child process recorded too: $W/fork.heapline.$cpid (t_fork)"
+            if grep -qxF "$want_line" "$W/fork.log"; then
+                pass fork-told "$want_line"
+            else
+                fail fork-told "record did not say: $want_line (it said: $(tail -2 "$W/fork.log"))"
+            fi
         fi
     fi
     rec fork-off HEAPLINE_FORK=off -- "$T/t_fork" "$W/fork-off.childpid"
