@@ -613,7 +613,7 @@ static void relieve_rings(void)
  * collector fell behind (a 4M-event stage was 235 MB). Where a ring's events
  * were cut short, *limit is lowered to the stamp of its first one left
  * behind: nothing later may be applied before it is staged. */
-#define DRAIN_BUDGET 262144u
+#define DRAIN_BUDGET 65536u
 #define DRAIN_MIN_QUOTA 4096u
 static size_t drain_copy(int64_t *limit)
 {
