@@ -424,12 +424,42 @@ int ui_act_time_peak(struct ui *ui, int key)
     return KEYS_REQUERY;
 }
 
+/* The time of the timeline point the cursor lands on for time t: the first
+ * point at or after it (the state just after a marker), within the run. */
+static int64_t landing(const struct ui *ui, int64_t t)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(ui->m, &np);
+    uint32_t i;
+
+    if (t < s->time_first)
+        t = s->time_first;
+    if (t > s->time_last)
+        t = s->time_last;
+    if (!np || (i = model_point_at(ui->m, t)) == MODEL_NONE)
+        return t;
+    return tl[i].time < t && i + 1 < np ? tl[i + 1].time : tl[i].time;
+}
+
 static int marker(struct ui *ui, int dir)
 {
     uint32_t n = 0;
     const struct model_marker *mk = model_markers(ui->m, &n);
     int64_t now = view_ctx_cursor_time(ui);
     uint32_t i = model_marker_near(ui->m, now, dir);
+    if (dir > 0) {
+        /* the next marker whose state is not behind the cursor's, after the
+         * one n went to last while the cursor has stayed there: so markers
+         * that share a point (or come before the first, as a program's
+         * start-up often does) are each visited, in order */
+        uint32_t from = ui->marker_last != MODEL_NONE && ui->marker_at == now ? ui->marker_last + 1 : 0;
+
+        for (i = from; i < n && landing(ui, mk[i].time) < now; i++)
+            ;
+        if (i >= n)
+            i = MODEL_NONE;
+    }
     if (dir < 0 && i != MODEL_NONE && i < n) {
         /* the cursor sits on the point just after marker i: skip to the one before */
         uint32_t np = 0;
@@ -445,7 +475,10 @@ static int marker(struct ui *ui, int dir)
         return KEYS_REDRAW;
     }
     view_ctx_message(ui, "marker: %s", mk[i].label);
-    return move_to_dir(ui, mk[i].time, 1);
+    int r = move_to_dir(ui, mk[i].time, 1);
+    ui->marker_last = i;
+    ui->marker_at = ui->cursor;
+    return r;
 }
 
 int ui_act_marker_next(struct ui *ui, int key)
@@ -835,6 +868,7 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     ui->src = src;
     ui->opt = opt;
     ui->mark = -1;
+    ui->marker_last = MODEL_NONE;
     ui->window_idx = 0;
     ui->sites.sel_site = MODEL_NONE;
     ui->src_state = src ? source_state(src) : SOURCE_DONE;

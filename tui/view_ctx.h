@@ -146,6 +146,8 @@ struct ui {
     int at;                     /* enum view_at */
     int64_t cursor;             /* VIEW_AT_TIME */
     int64_t mark;               /* -1: none */
+    uint32_t marker_last;       /* the marker n last went to, MODEL_NONE: none, */
+    int64_t marker_at;          /* while the cursor is still at this time */
     int64_t zoom_span;          /* the timeline shows this much time; 0: the whole run */
     int64_t zoom_t0;            /* its start when zoomed (panned to keep the cursor in) */
     int window_idx;             /* growth window preset */

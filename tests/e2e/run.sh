@@ -225,6 +225,8 @@ e2e_start ro 80 24 "$HL" replay e2e.heapline
 e2e_wait_for "end of recording"
 e2e_keys Home
 e2e_wait_for "[cursor]"
+e2e_keys n
+e2e_wait_for "marker: loaded"    # before the first point: n still visits it
 e2e_keys n n
 e2e_wait_for "marker: spike-freed"
 T5=$(e2e_cursor_time)
