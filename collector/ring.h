@@ -30,7 +30,7 @@ enum ring_op {
 };
 
 struct ring_event {
-    int64_t time;      /* stamp_now() (stamp.h); REALLOC: after the real call */
+    int64_t time;      /* a stamp (stamp.h); REALLOC: after the real call */
     uint64_t addr;     /* the block; REALLOC: the new block */
     uint64_t old_addr; /* REALLOC: the old block */
     uint64_t size;
