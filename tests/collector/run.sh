@@ -202,6 +202,33 @@ for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
     recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" "${ALLOC_EXPECT[@]}"
 done
 # recordings are self-contained: the report names sites after the binary is gone
+# a stripped program: its sites are module+0xOFFSET, and each offset is the
+# address addr2line names in the unstripped binary, with that site's counts
+if want stripped; then
+    cp "$T/t_alloc" "$W/t_alloc_stripped"
+    strip "$W/t_alloc_stripped"
+    rec stripped -- "$W/t_alloc_stripped"
+    recorded stripped 0 && reported stripped end && judge "$(python3 - "$W/stripped.end.json" \
+        "$T/t_alloc" <<'PYEOF'
+import json, re, subprocess, sys
+d = json.load(open(sys.argv[1]))
+named = {}
+for x in d["sites"]:
+    m = re.fullmatch(r"t_alloc_stripped\+0x([0-9a-f]+)", x["function"])
+    if m and int(m.group(1), 16) == x["offset"]:
+        fn = subprocess.run(["addr2line", "-f", "-e", sys.argv[2], hex(x["offset"] - 1)],
+                            capture_output=True, text=True).stdout.split("\n")[0]
+        named[fn] = named.get(fn, 0) + x["allocations"]
+# as ALLOC_EXPECT counts them in the unstripped run
+want = {"site_malloc": 10, "site_calloc": 4, "site_realloc_loop": 100, "site_posix_memalign": 3}
+if all(named.get(k) == v for k, v in want.items()):
+    print(f"PASS stripped: sites are t_alloc_stripped+0xOFFSET; addr2line names {len(named)} of them, with their counts")
+else:
+    print(f"FAIL stripped: expected t_alloc_stripped+0xOFFSET sites that addr2line names {want}, got {named}")
+PYEOF
+)"
+fi
+
 if want self-contained; then
     mkdir -p "$W/gone"
     cp "$T/t_dlopen" "$T/libt_dlib.so" "$W/gone/"
