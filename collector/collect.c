@@ -120,7 +120,6 @@ static struct {
     struct normalise_totals nt;
     struct normalise_stats ns;
     struct stamp_map map; /* ring event stamps -> ns */
-    int64_t watermark;    /* of the last drain */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C;
 
@@ -801,12 +800,13 @@ static void merge_apply(int64_t watermark)
  * everything. */
 static size_t drain(int check_gone, int final)
 {
-    int64_t now = stamp_map_advance(&C.map), watermark = final ? INT64_MAX : now, limit;
+    int64_t watermark, limit;
     size_t n = 0, k;
 
-    if (!final && now == C.watermark)
+    if (!stamp_map_advance(&C.map, &watermark) && !final)
         return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
-    C.watermark = now;
+    if (final)
+        watermark = INT64_MAX;
     do { /* in budgets: until no ring was cut short before the watermark */
         limit = INT64_MAX;
         k = drain_copy(&limit);

@@ -53,12 +53,15 @@ void stamp_map_start(struct stamp_map *m)
         pair(&m->tsc1, &m->ns1);
 }
 
-int64_t stamp_map_advance(struct stamp_map *m)
+int stamp_map_advance(struct stamp_map *m, int64_t *watermark)
 {
     int64_t tsc, ns;
+    int moved = 0;
 
-    if (!stamp_tsc)
-        return core_now();
+    if (!stamp_tsc) {
+        *watermark = core_now();
+        return 1;
+    }
     do
         pair(&tsc, &ns);
     while (!m->mult && ns - m->ns1 < STAMP_MIN_SEGMENT_NS); /* once, at start */
@@ -68,11 +71,13 @@ int64_t stamp_map_advance(struct stamp_map *m)
         m->tsc1 = tsc;
         m->ns1 = ns;
         m->mult = (uint64_t)((((unsigned __int128)(ns - m->ns0)) << 32) / (uint64_t)(tsc - m->tsc0));
+        moved = 1;
     }
     /* not the stamp just read: a drain applies stamps up to the newer pair
      * only, so every stamp is converted between two pairs, never on a line
      * extrapolated past them that the next segment would not continue (the
      * map would then step back by up to the pairs' jitter, and a free right
      * after its allocation could look older than it) */
-    return m->tsc1;
+    *watermark = m->tsc1;
+    return moved;
 }

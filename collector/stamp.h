@@ -87,9 +87,10 @@ void stamp_map_start(struct stamp_map *m);
 
 /* Reads a pair and, when it is at least STAMP_MIN_SEGMENT_NS past the newer
  * pair, makes the segment end there (the first segment waits for that much
- * time to pass). Returns the newer pair's stamp, the drain's watermark:
- * stamps up to it lie on the segment. Collector thread. */
-int64_t stamp_map_advance(struct stamp_map *m);
+ * time to pass). Sets *watermark to the newer pair's stamp (stamps up to it
+ * lie on the segment) and returns whether the segment moved (always 1
+ * without a TSC, where the watermark is the ns read now). Collector thread. */
+int stamp_map_advance(struct stamp_map *m, int64_t *watermark);
 
 /* Nanoseconds since start of stamp s (on the current segment's line, beyond
  * it for stamps outside, never below 0). */
