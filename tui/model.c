@@ -1791,20 +1791,6 @@ const struct model_marker *model_markers(const struct model *m, uint32_t *n)
     return m->markers;
 }
 
-uint32_t model_marker_near(const struct model *m, int64_t t, int dir)
-{
-    if (dir >= 0) {
-        for (uint32_t i = 0; i < m->n_markers; i++)
-            if (m->markers[i].time > t)
-                return i;
-        return MODEL_NONE;
-    }
-    for (uint32_t i = m->n_markers; i > 0; i--)
-        if (m->markers[i - 1].time < t)
-            return i - 1;
-    return MODEL_NONE;
-}
-
 const struct model_thread *model_thread(const struct model *m, uint32_t id)
 {
     if (id >= m->threads_cap || !m->threads[id].name)

@@ -167,10 +167,6 @@ struct model_marker {
 /* Markers in time order. */
 const struct model_marker *model_markers(const struct model *m, uint32_t *n);
 
-/* Index of the first marker with time > t (next) or the last with time < t
- * (prev, dir < 0); MODEL_NONE when there is none. */
-uint32_t model_marker_near(const struct model *m, int64_t t, int dir);
-
 /* ---- definitions ------------------------------------------------------- */
 
 struct model_inline {

@@ -332,7 +332,10 @@ int ui_act_help(struct ui *ui, int key)
 
 /* Puts the cursor at time t, on the timeline point at or before t (after
  * it when up != 0 or when t is before the first point). */
-static int move_to_dir(struct ui *ui, int64_t t, int up)
+/* The time of the timeline point the cursor lands on for time t (within the
+ * run): the last point at or before it, or with up the first at or after it
+ * (the state just after a marker). */
+static int64_t landing(const struct ui *ui, int64_t t, int up)
 {
     const struct model_summary *s = model_summary(ui->m);
     uint32_t np = 0;
@@ -349,8 +352,13 @@ static int move_to_dir(struct ui *ui, int64_t t, int up)
             i++;
         t = tl[i].time;
     }
+    return t;
+}
+
+static int move_to_dir(struct ui *ui, int64_t t, int up)
+{
     ui->at = VIEW_AT_TIME;
-    ui->cursor = t;
+    ui->cursor = landing(ui, t, up);
     return KEYS_REQUERY;
 }
 
@@ -424,30 +432,13 @@ int ui_act_time_peak(struct ui *ui, int key)
     return KEYS_REQUERY;
 }
 
-/* The time of the timeline point the cursor lands on for time t: the first
- * point at or after it (the state just after a marker), within the run. */
-static int64_t landing(const struct ui *ui, int64_t t)
-{
-    const struct model_summary *s = model_summary(ui->m);
-    uint32_t np = 0;
-    const struct model_point *tl = model_timeline(ui->m, &np);
-    uint32_t i;
-
-    if (t < s->time_first)
-        t = s->time_first;
-    if (t > s->time_last)
-        t = s->time_last;
-    if (!np || (i = model_point_at(ui->m, t)) == MODEL_NONE)
-        return t;
-    return tl[i].time < t && i + 1 < np ? tl[i + 1].time : tl[i].time;
-}
-
 static int marker(struct ui *ui, int dir)
 {
     uint32_t n = 0;
     const struct model_marker *mk = model_markers(ui->m, &n);
     int64_t now = view_ctx_cursor_time(ui);
-    uint32_t i = model_marker_near(ui->m, now, dir);
+    uint32_t i;
+
     if (dir > 0) {
         /* the next marker whose state is not behind the cursor's, after the
          * one n went to last while the cursor has stayed there: so markers
@@ -455,19 +446,14 @@ static int marker(struct ui *ui, int dir)
          * start-up often does) are each visited, in order */
         uint32_t from = ui->marker_last != MODEL_NONE && ui->marker_at == now ? ui->marker_last + 1 : 0;
 
-        for (i = from; i < n && landing(ui, mk[i].time) < now; i++)
+        for (i = from; i < n && landing(ui, mk[i].time, 1) < now; i++)
             ;
-        if (i >= n)
-            i = MODEL_NONE;
-    }
-    if (dir < 0 && i != MODEL_NONE && i < n) {
-        /* the cursor sits on the point just after marker i: skip to the one before */
-        uint32_t np = 0;
-        const struct model_point *tl = model_timeline(ui->m, &np);
-        uint32_t p = model_point_at(ui->m, mk[i].time);
-        uint32_t after = p == MODEL_NONE ? 0 : (tl[p].time < mk[i].time && p + 1 < np ? p + 1 : p);
-        if (np && tl[after].time == now)
-            i = model_marker_near(ui->m, mk[i].time, -1);
+    } else {
+        /* the last marker whose state is before the cursor's (markers that
+         * share the cursor's point are behind it already) */
+        for (i = n; i > 0 && landing(ui, mk[i - 1].time, 1) >= now; i--)
+            ;
+        i = i ? i - 1 : n;
     }
     if (i == MODEL_NONE || i >= n) {
         view_ctx_message(ui, n ? "no %s marker" : "no markers in this run",

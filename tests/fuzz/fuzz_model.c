@@ -48,7 +48,7 @@ static void query(const struct model *m)
     free(k);
     model_timeline(m, &n);
     model_range_max(m, 0, n, NULL, NULL);
-    model_marker_near(m, 0, 1);
+    model_markers(m, &n);
     model_view_free(&v);
     model_tree_free(&t);
 
