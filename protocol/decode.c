@@ -458,6 +458,7 @@ void decode_events_begin(struct events_iter *it, const struct wire_msg *m)
     it->i = 0;
     it->base = m->u.events.base_time;
     it->us = 0;
+    it->ref = 0;
 }
 
 /* Adds a microsecond delta; refuses a time beyond what int64 nanoseconds
@@ -473,37 +474,61 @@ static int add_micros(struct events_iter *it, int64_t dt, int64_t *time)
     return 0;
 }
 
+/* The freed block's back from the field sent: back itself, or a step from
+ * the block freed before (wire.h, enum wire_op), a signed 40-bit value. */
+#define STEP_LIMIT ((int64_t)1 << (WIRE_SEQ_BITS - 1))
+static int freed_back(struct events_iter *it, const msgpack_object *x, int step, uint64_t *back)
+{
+    if (step) {
+        int64_t d;
+
+        if (decode_i64(x, &d) || d < -STEP_LIMIT || d >= STEP_LIMIT)
+            return WIRE_ECORRUPT;
+        *back = (it->ref - (uint64_t)d) & WIRE_SEQ_MASK;
+    } else if (decode_u64(x, back) || *back > WIRE_SEQ_MASK) {
+        return WIRE_ECORRUPT;
+    }
+    it->ref = *back;
+    return 0;
+}
+
 int decode_events_next(struct events_iter *it, struct wire_event *ev)
 {
     const msgpack_object *x = it->ops.items + it->i;
     uint32_t left = it->ops.n - it->i;
     uint32_t op;
     int64_t dt;
+    int step;
 
     if (left == 0)
         return 0;
     if (decode_u32(&x[0], WIRE_OP_MAX, &op) || op == 0)
         return WIRE_ECORRUPT;
     memset(ev, 0, sizeof(*ev));
+    step = op == WIRE_OP_FREE_STEP || op == WIRE_OP_REALLOC_STEP;
+    if (step)
+        op = op == WIRE_OP_FREE_STEP ? WIRE_OP_FREE : WIRE_OP_REALLOC;
     ev->op = (uint8_t)op;
     switch (op) {
     case WIRE_OP_ALLOC:
         if (left < 4 || decode_i64(&x[1], &dt) || decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
             decode_u64(&x[3], &ev->size) || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
+        it->ref = (it->ref + 1) & WIRE_SEQ_MASK;
         it->i += 4;
         return 1;
     case WIRE_OP_FREE:
-        if (left < 3 || decode_i64(&x[1], &dt) || decode_u64(&x[2], &ev->back) ||
-            ev->back > WIRE_SEQ_MASK || add_micros(it, dt, &ev->time))
+        if (left < 3 || decode_i64(&x[1], &dt) || freed_back(it, &x[2], step, &ev->back) ||
+            add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
         it->i += 3;
         return 1;
     case WIRE_OP_REALLOC:
         if (left < 5 || decode_i64(&x[1], &dt) || decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            decode_u64(&x[3], &ev->size) || decode_u64(&x[4], &ev->back) ||
-            ev->back > WIRE_SEQ_MASK || add_micros(it, dt, &ev->time))
+            decode_u64(&x[3], &ev->size) || freed_back(it, &x[4], step, &ev->back) ||
+            add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
+        it->ref = (it->ref + 1) & WIRE_SEQ_MASK; /* after its old block's back */
         it->i += 5;
         return 1;
     case WIRE_OP_THREAD:

@@ -141,13 +141,15 @@ int decode_list(const msgpack_object *o, uint32_t k, struct wire_list *l);
 
 /* Iterators over validated lists. Each returns 1 with the item, 0 at the end,
  * or WIRE_ECORRUPT (the list is malformed at that point). Events come out
- * with absolute nanosecond times (microsecond resolution) and back as sent
- * (< 2^WIRE_SEQ_BITS); numbering the allocations is the reader's job. */
+ * with absolute nanosecond times (microsecond resolution) and back
+ * (< 2^WIRE_SEQ_BITS): FREE_STEP and REALLOC_STEP come out as FREE and
+ * REALLOC with their back. Numbering the allocations is the reader's job. */
 struct events_iter {
     struct wire_list ops;
     uint32_t i;
     int64_t base;
     int64_t us; /* microseconds from base of the last event */
+    uint64_t ref; /* the back, as of now, of the block freed last (wire.h) */
 };
 void decode_events_begin(struct events_iter *it, const struct wire_msg *m);
 int decode_events_next(struct events_iter *it, struct wire_event *ev);

@@ -196,11 +196,35 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
     return encode_events_counted(b, base_time, ev, n, items);
 }
 
+/* Bytes msgpack takes for v (the packer picks the shortest form). */
+static int packed_size(int64_t v)
+{
+    if (v >= 0)
+        return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v <= UINT32_MAX ? 5 : 9;
+    return v >= -32 ? 1 : v >= -128 ? 2 : v >= -32768 ? 3 : v >= INT32_MIN ? 5 : 9;
+}
+
+/* The block freed, as step from the previously freed one (ref: that block's
+ * back as of now) when that packs shorter than back (wire.h, enum wire_op):
+ * sets *op to its _STEP form and returns the step, else returns back. */
+static int64_t free_ref(uint64_t back, uint64_t ref, int *op)
+{
+    uint64_t d = (ref - back) & WIRE_SEQ_MASK;
+    /* sign-extend the 40-bit difference */
+    int64_t step = (int64_t)(d << (64 - WIRE_SEQ_BITS)) >> (64 - WIRE_SEQ_BITS);
+
+    if (packed_size(step) >= packed_size((int64_t)back))
+        return (int64_t)back;
+    *op = *op == WIRE_OP_FREE ? WIRE_OP_FREE_STEP : WIRE_OP_REALLOC_STEP;
+    return step;
+}
+
 int encode_events_counted(struct encode_buf *b, int64_t base_time, const struct wire_event *ev,
                           size_t n, size_t items)
 {
     msgpack_packer pk;
-    int64_t us = 0; /* the previous event's time, microseconds from base_time */
+    int64_t us = 0;   /* the previous event's time, microseconds from base_time */
+    uint64_t ref = 0; /* the back, as of now, of the block freed last (wire.h) */
     size_t mark;
 
     mark = encode_begin(b, &pk, 3, WIRE_EVENTS);
@@ -208,24 +232,33 @@ int encode_events_counted(struct encode_buf *b, int64_t base_time, const struct 
     msgpack_pack_array(&pk, items);
     for (size_t i = 0; i < n && !b->overflow; i++) {
         const struct wire_event *e = &ev[i];
-        int64_t t;
+        int op = e->op;
+        int64_t t, freed = 0;
 
-        msgpack_pack_int(&pk, e->op);
         switch (e->op) {
         case WIRE_OP_ALLOC:
         case WIRE_OP_FREE:
         case WIRE_OP_REALLOC:
+            if (e->op != WIRE_OP_ALLOC) {
+                uint64_t back = e->back & WIRE_SEQ_MASK;
+
+                freed = free_ref(back, ref, &op);
+                ref = back;
+            }
             t = micros(e->time, base_time);
+            msgpack_pack_int(&pk, op);
             msgpack_pack_int64(&pk, t - us);
             us = t;
             if (e->op != WIRE_OP_FREE) {
                 msgpack_pack_uint32(&pk, e->stack);
                 msgpack_pack_uint64(&pk, e->size);
+                ref = (ref + 1) & WIRE_SEQ_MASK; /* the event's own allocation */
             }
             if (e->op != WIRE_OP_ALLOC)
-                msgpack_pack_uint64(&pk, e->back & WIRE_SEQ_MASK);
+                msgpack_pack_int64(&pk, freed);
             break;
         default:
+            msgpack_pack_int(&pk, op);
             msgpack_pack_uint32(&pk, e->id);
             break;
         }

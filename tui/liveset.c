@@ -180,8 +180,7 @@ int liveset_apply(struct liveset *ls, struct events_iter *it, uint64_t limit,
     if ((r = liveset_reserve_thread(ls, ls->thread)) != 0)
         return r;
     for (;;) {
-        uint32_t i0 = it->i; /* where this event starts, to stop before it */
-        int64_t us0 = it->us;
+        struct events_iter at = *it; /* where this event starts, to stop before it */
 
         r = decode_events_next(it, &ev);
         if (r == 0)
@@ -201,8 +200,7 @@ int liveset_apply(struct liveset *ls, struct events_iter *it, uint64_t limit,
             continue;
         }
         if (ls->events >= limit) {
-            it->i = i0;
-            it->us = us0;
+            *it = at;
             return LIVESET_LIMIT;
         }
         ls->events++;

@@ -337,6 +337,130 @@ static void test_events_encodings_agree(void **state)
         }
 }
 
+/* Decodes the one EVENTS message in buf into out (backs as readers see
+ * them); returns how many, and counts the _STEP ops sent in *steps. */
+static size_t decode_batch(const char *buf, size_t len, struct wire_event *out, size_t cap,
+                           size_t *steps)
+{
+    struct decode d;
+    struct wire_msg m;
+    struct events_iter it;
+    size_t n = 0;
+    int r;
+
+    decode_init(&d);
+    assert_int_equal(decode_feed(&d, buf, len), 0);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_EVENTS);
+    *steps = 0;
+    decode_events_begin(&it, &m);
+    for (;;) {
+        uint32_t at = it.i;
+
+        r = decode_events_next(&it, &out[n]);
+        if (r <= 0)
+            break;
+        uint64_t op = m.u.events.ops.items[at].via.u64;
+        *steps += op == WIRE_OP_FREE_STEP || op == WIRE_OP_REALLOC_STEP;
+        assert_true(++n <= cap);
+    }
+    assert_int_equal(r, 0);
+    decode_free(&d);
+    return n;
+}
+
+/* FREE_STEP / REALLOC_STEP: the encoder picks them where they pack shorter,
+ * and the decoder gives back every back as it was. */
+static void test_events_steps(void **state)
+{
+    static struct wire_event ev[4000], got[4000];
+    static char buf[4000 * 40 + 64];
+    struct encode_buf b;
+    size_t n = 0, steps;
+    uint64_t x = 2463534242ull;
+
+    /* 300 blocks, then torn down oldest first: backs 299, 298, ... 0, while
+     * each step is 1 (the first from seq_now at the batch's start, 0) */
+    for (int i = 0; i < 300; i++)
+        ev[n++] = (struct wire_event){.op = WIRE_OP_ALLOC, .stack = 2, .size = 48};
+    for (int i = 0; i < 300; i++)
+        ev[n++] = (struct wire_event){.op = WIRE_OP_FREE, .back = (uint64_t)(299 - i)};
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(encode_events(&b, 0, ev, n), 0);
+    assert_int_equal(decode_batch(buf, b.len, got, 4000, &steps), n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(got[i].op, ev[i].op);
+        assert_int_equal(got[i].back, ev[i].back);
+    }
+    /* a step of 1 (1 byte) beats backs 299..128 (3 and 2 bytes) and ties
+     * with backs 127..0, which go as backs: 172 steps */
+    assert_int_equal(steps, 172);
+
+    /* random batches: every magnitude of back, reallocs, wrap-around near 2^40 */
+    static const uint64_t mags[] = {0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536,
+                                    (1ull << 32) - 1, 1ull << 32, WIRE_SEQ_MASK - 1,
+                                    WIRE_SEQ_MASK};
+    const size_t nm = sizeof(mags) / sizeof(mags[0]);
+    for (int round = 0; round < 40; round++) {
+        n = 1 + (size_t)(x % 4000);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            ev[i] = (struct wire_event){.op = (uint8_t)(1 + x % 3), .stack = 5, .size = 16};
+            /* near the previous back (a step) or anywhere */
+            if (x & 8 && i > 0)
+                ev[i].back = (ev[i - 1].back + (x >> 8) % 5 - 2) & WIRE_SEQ_MASK;
+            else
+                ev[i].back = mags[(x >> 16) % nm] + (x >> 40) % 3;
+            ev[i].back &= WIRE_SEQ_MASK;
+            if (ev[i].op == WIRE_OP_ALLOC)
+                ev[i].back = 0;
+        }
+        encode_init(&b, buf, sizeof(buf));
+        assert_int_equal(encode_events(&b, 0, ev, n), 0);
+        assert_int_equal(decode_batch(buf, b.len, got, 4000, &steps), n);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(got[i].op, ev[i].op);
+            assert_int_equal(got[i].back, ev[i].back);
+        }
+    }
+}
+
+/* A step beyond 40 signed bits is corrupt; so is one that is not an integer. */
+static void test_events_bad_step(void **state)
+{
+    /* [8, 0, [6, 0, step]] */
+    static const char big[] = "\x93\x08\x00\x93\x06\x00\xcf\x00\x00\x00\x80\x00\x00\x00\x00";
+    static const char neg[] = "\x93\x08\x00\x93\x06\x00\xd3\xff\xff\xff\x7f\xff\xff\xff\xff";
+    static const char str[] = "\x93\x08\x00\x93\x06\x00\xa1x";
+    static const char ok[] = "\x93\x08\x00\x93\x06\x00\xd3\xff\xff\xff\x80\x00\x00\x00\x00";
+    const struct {
+        const char *p;
+        size_t n;
+        int want;
+    } cases[] = {{big, sizeof(big) - 1, WIRE_ECORRUPT},
+                 {neg, sizeof(neg) - 1, WIRE_ECORRUPT},
+                 {str, sizeof(str) - 1, WIRE_ECORRUPT},
+                 {ok, sizeof(ok) - 1, 1}};
+
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct decode d;
+        struct wire_msg m;
+        struct events_iter it;
+        struct wire_event e;
+
+        decode_init(&d);
+        assert_int_equal(decode_feed(&d, cases[k].p, cases[k].n), 0);
+        assert_int_equal(decode_next(&d, &m), 1);
+        decode_events_begin(&it, &m);
+        assert_int_equal(decode_events_next(&it, &e), cases[k].want);
+        if (cases[k].want == 1) { /* step -2^39 from ref 0: back 2^39 */
+            assert_int_equal(e.op, WIRE_OP_FREE);
+            assert_int_equal(e.back, 1ull << 39);
+        }
+        decode_free(&d);
+    }
+}
+
 static void roundtrip_file(int level, int cut_tail)
 {
     char path[] = "/tmp/heapline-test-XXXXXX";
@@ -444,6 +568,8 @@ int main(void)
         cmocka_unit_test(test_stack_parent_order),
         cmocka_unit_test(test_encoder_full_buffer),
         cmocka_unit_test(test_events_encodings_agree),
+        cmocka_unit_test(test_events_steps),
+        cmocka_unit_test(test_events_bad_step),
         cmocka_unit_test(test_recfile_zstd),
         cmocka_unit_test(test_recfile_raw),
         cmocka_unit_test(test_recfile_truncated),
