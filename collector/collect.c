@@ -475,7 +475,7 @@ static void apply(struct staged *s)
 #define PREFETCH_AHEAD 12
 static void apply_next(struct run *u)
 {
-    if (u->pos + PREFETCH_AHEAD < u->end) {
+    if (live_prefetch_worth && u->pos + PREFETCH_AHEAD < u->end) {
         const struct ring_event *ahead = &C.stage[u->pos + PREFETCH_AHEAD].ev;
 
         live_prefetch(ahead->op == RING_REALLOC ? ahead->old_addr : ahead->addr);

@@ -197,7 +197,7 @@ int encode_events(struct encode_buf *b, int64_t base_time, const struct wire_eve
 }
 
 /* Bytes msgpack takes for v (the packer picks the shortest form). */
-static int packed_size(int64_t v)
+static inline int packed_size(int64_t v)
 {
     if (v >= 0)
         return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v <= UINT32_MAX ? 5 : 9;
@@ -207,7 +207,7 @@ static int packed_size(int64_t v)
 /* The block freed, as step from the previously freed one (ref: that block's
  * back as of now) when that packs shorter than back (wire.h, enum wire_op):
  * sets *op to its _STEP form and returns the step, else returns back. */
-static int64_t free_ref(uint64_t back, uint64_t ref, int *op)
+static inline int64_t free_ref(uint64_t back, uint64_t ref, int *op)
 {
     uint64_t d = (ref - back) & WIRE_SEQ_MASK;
     /* sign-extend the 40-bit difference */
