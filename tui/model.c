@@ -494,6 +494,27 @@ static uint32_t site_get(struct model *m, const struct model_frame *f)
     return id;
 }
 
+/* The node of a defined stack whose frame is its site (stack_site's rule),
+ * 0 for the empty stack. */
+static uint32_t site_node(const struct model *m, uint32_t stack)
+{
+    uint32_t unnamed = 0, leaf = 0;
+
+    for (uint32_t s = stack; s != 0; s = m->nodes[s].parent) {
+        const struct model_frame *f = frame_at(m, m->nodes[s].frame);
+
+        if (!leaf)
+            leaf = s;
+        if (frame_is_plumbing(f))
+            continue;
+        if (*f->function)
+            return s;
+        if (!unnamed)
+            unnamed = s;
+    }
+    return unnamed ? unnamed : leaf;
+}
+
 /* The site of a defined stack, computed at first use: the first frame from the
  * leaf that is not allocator plumbing and has a name. Static functions of a
  * stripped library have no name (sqlite3's allocator wrappers, say): the site
@@ -503,35 +524,15 @@ static uint32_t site_get(struct model *m, const struct model_frame *f)
 static uint32_t stack_site(struct model *m, uint32_t stack)
 {
     struct stack_node *n;
-    uint32_t s, pick = MODEL_NONE, unnamed = MODEL_NONE, leaf_frame = MODEL_NONE;
+    uint32_t x;
 
     if (stack >= m->n_nodes || !m->nodes[stack].defined)
         stack = 0;
     n = &m->nodes[stack];
     if (n->site != MODEL_NONE)
         return n->site;
-    for (s = stack; s != 0; s = m->nodes[s].parent) {
-        const struct model_frame *f = frame_at(m, m->nodes[s].frame);
-
-        if (leaf_frame == MODEL_NONE)
-            leaf_frame = m->nodes[s].frame;
-        if (frame_is_plumbing(f))
-            continue;
-        if (*f->function) {
-            pick = m->nodes[s].frame;
-            break;
-        }
-        if (unnamed == MODEL_NONE)
-            unnamed = m->nodes[s].frame;
-    }
-    if (pick == MODEL_NONE)
-        pick = unnamed;
-    if (pick == MODEL_NONE)
-        pick = leaf_frame;
-    if (pick == MODEL_NONE)
-        n->site = site_get(m, &m->unknown_frame);
-    else
-        n->site = site_get(m, frame_at(m, pick));
+    x = site_node(m, stack);
+    n->site = site_get(m, x ? frame_at(m, m->nodes[x].frame) : &m->unknown_frame);
     if (n->site != MODEL_NONE)
         site_at(m, n->site)->n_stacks++;
     return n->site;
@@ -2276,6 +2277,72 @@ static void stacks_at(const struct model *m, uint32_t site, const struct model_q
         if (site == MODEL_NONE || m->nodes[s].site == site)
             fig_add(&out[s], &m->log[i].d);
     }
+}
+
+/* Caller keys as sites are keyed: function, file, line and module (names are
+ * interned), the ip when the function is unknown. */
+static int same_caller(const struct model_frame *a, const struct model_frame *b)
+{
+    if (!a || !b)
+        return a == b;
+    return a->function == b->function && a->file == b->file && a->line == b->line &&
+           a->module == b->module && (*a->function || a->ip == b->ip);
+}
+
+static int caller_cmp(const void *pa, const void *pb)
+{
+    const struct model_caller *a = pa, *b = pb;
+
+    if (a->live_bytes != b->live_bytes)
+        return a->live_bytes > b->live_bytes ? -1 : 1;
+    if (a->allocations != b->allocations)
+        return a->allocations > b->allocations ? -1 : 1;
+    return 0;
+}
+
+int model_site_callers(const struct model *m, uint32_t site, const struct model_query *q,
+                       struct model_caller *out, uint32_t max)
+{
+    struct fig *st = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*st));
+    struct model_caller *c = NULL;
+    uint32_t n = 0, cap = 0;
+
+    if (!st)
+        return -1;
+    stacks_at(m, site, q, st);
+    for (uint32_t s = 1; s < m->n_nodes; s++) {
+        const struct stack_node *node = &m->nodes[s];
+        const struct model_frame *f = NULL;
+        uint32_t x, i;
+
+        if (!node->defined || node->site != site ||
+            (!st[s].live_bytes && !st[s].live_blocks && !st[s].allocations))
+            continue;
+        x = site_node(m, s);
+        if (x && m->nodes[x].parent)
+            f = frame_at(m, m->nodes[m->nodes[x].parent].frame);
+        for (i = 0; i < n && !same_caller(c[i].frame, f); i++)
+            ;
+        if (i == n) {
+            if (grow32((void **)&c, &cap, n + 1, sizeof(*c))) {
+                free(c);
+                free(st);
+                return -1;
+            }
+            c[n++] = (struct model_caller){.frame = f};
+        }
+        c[i].live_bytes = wadd(c[i].live_bytes, st[s].live_bytes);
+        c[i].live_blocks = wadd(c[i].live_blocks, st[s].live_blocks);
+        c[i].allocations += st[s].allocations;
+        c[i].bytes_allocated += st[s].bytes_allocated;
+    }
+    if (n > 1)
+        qsort(c, n, sizeof(*c), caller_cmp);
+    if (n && max)
+        memcpy(out, c, (n < max ? n : max) * sizeof(*c));
+    free(c);
+    free(st);
+    return (int)n;
 }
 
 int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q, int dir,

@@ -373,6 +373,25 @@ void model_tree_free(struct model_tree *t);
 /* Index of the node with this key, or MODEL_NONE (to restore a cursor). */
 uint32_t model_tree_find(const struct model_tree *t, uint64_t key);
 
+/* One caller of a site: the frame right above the site's own frame in some
+ * of its stacks, with those stacks' figures. */
+struct model_caller {
+    const struct model_frame *frame; /* NULL: the site's frame is the outermost */
+    int64_t live_bytes, live_blocks;       /* at the query's time */
+    uint64_t allocations, bytes_allocated; /* up to it */
+};
+
+/*
+ * The callers of a site at the query's time (q->at, q->time), summed by
+ * caller as sites are (function, file, line, module), largest live bytes
+ * first, then most allocations: where the memory of an allocation wrapper
+ * (Perl_safesysmalloc, a stripped program's xmalloc) comes from. At most max
+ * into out. Returns the number of distinct callers (may exceed max), or -1
+ * when out of memory.
+ */
+int model_site_callers(const struct model *m, uint32_t site, const struct model_query *q,
+                       struct model_caller *out, uint32_t max);
+
 /* ---- objects ------------------------------------------------------------ */
 
 /* An object from the model (events) has no address (addr 0): the stream

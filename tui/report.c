@@ -111,9 +111,49 @@ static void json_site_end(struct json *j, const struct model_site *s)
     json_object_end(j);
 }
 
+/* Callers listed per site: in JSON, and at most in text (fewer: see
+ * text_callers). */
+#define REPORT_CALLERS 5
+
+/* A caller's frame as json_site_id names a site; all empty for none (the
+ * site's frame was the outermost). */
+static void json_frame_id(struct json *j, const struct model_frame *f)
+{
+    char buf[160];
+
+    json_str(j, "function", f ? model_frame_label(f, buf, sizeof(buf)) : "");
+    json_str(j, "file", f ? f->file : "");
+    json_u64(j, "line", f ? f->line : 0);
+    json_str(j, "module", f ? f->module : "");
+    json_u64(j, "offset", f ? f->offset : 0);
+}
+
+/* "callers": where the site's memory comes from, one frame up (see
+ * model_site_callers), largest live bytes first. */
+static void json_callers(struct json *j, const struct model *m, const struct model_query *q,
+                         uint32_t site)
+{
+    struct model_caller c[REPORT_CALLERS];
+    int n = model_site_callers(m, site, q, c, REPORT_CALLERS);
+
+    json_array_begin(j, "callers");
+    for (int i = 0; i < n && i < REPORT_CALLERS; i++) {
+        json_object_begin(j, NULL);
+        json_frame_id(j, c[i].frame);
+        json_i64(j, "live_bytes", c[i].live_bytes);
+        json_i64(j, "live_blocks", c[i].live_blocks);
+        json_u64(j, "allocations", c[i].allocations);
+        json_u64(j, "bytes_allocated", c[i].bytes_allocated);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    if (n > REPORT_CALLERS)
+        json_u64(j, "more_callers", (uint64_t)n - REPORT_CALLERS);
+}
+
 static void write_json(const struct model *m, const struct report_options *o,
-                       const struct model_view *v, struct model_row *rows, uint32_t n,
-                       int truncated, FILE *out)
+                       const struct model_query *q, const struct model_view *v,
+                       struct model_row *rows, uint32_t n, int truncated, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
     uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
@@ -169,7 +209,9 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_u64(&j, "peak_bytes", r->peak_bytes);
         json_u64(&j, "leaked_bytes", r->leaked_bytes);
         json_u64(&j, "temporary", r->temporary);
-        json_site_end(&j, model_site(m, r->site));
+        json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
+        json_callers(&j, m, q, r->site);
+        json_object_end(&j);
     }
     json_array_end(&j);
 
@@ -231,9 +273,45 @@ static void text_site(FILE *out, const struct model *m, const struct model_row *
     fputc('\n', out);
 }
 
+/* Under a site of the top list, its callers with live bytes when it has two
+ * or more of them (an allocation wrapper: Perl_safesysmalloc, git's xmalloc),
+ * at most 3, then how many more have live bytes; a site with one caller is
+ * its own story. */
+static void text_callers(FILE *out, const struct model *m, const struct model_query *q,
+                         uint32_t site)
+{
+    int n = model_site_callers(m, site, q, NULL, 0), live = 0, shown = 0;
+    struct model_caller *c = n > 1 ? malloc((size_t)n * sizeof(*c)) : NULL;
+    char fig1[32], fig2[32], buf[160];
+
+    if (!c || model_site_callers(m, site, q, c, (uint32_t)n) != n) {
+        free(c);
+        return;
+    }
+    while (live < n && c[live].live_bytes > 0) /* sorted: live bytes first */
+        live++;
+    for (; live >= 2 && shown < live && shown < 3; shown++) {
+        const struct model_frame *f = c[shown].frame;
+
+        fmt_bytes(fig1, sizeof(fig1), (double)c[shown].live_bytes);
+        snprintf(fig2, sizeof(fig2), "%lld", (long long)c[shown].live_blocks);
+        fprintf(out, "  %12s %9s    <- %s", fig1, fig2,
+                f ? model_frame_label(f, buf, sizeof(buf)) : "(outermost frame)");
+        if (f && *f->file)
+            fprintf(out, "  %s:%u", f->file, f->line);
+        if (f && *f->module)
+            fprintf(out, "  [%s]", f->module);
+        fputc('\n', out);
+    }
+    if (live > shown && shown)
+        fprintf(out, "  %12s %9s    <- %d more caller%s with live bytes\n", "", "", live - shown,
+                live - shown == 1 ? "" : "s");
+    free(c);
+}
+
 static void write_text(const struct model *m, const struct report_options *o,
-                       const struct model_view *v, struct model_row *rows, uint32_t n,
-                       int truncated, FILE *out)
+                       const struct model_query *q, const struct model_view *v,
+                       struct model_row *rows, uint32_t n, int truncated, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
     uint32_t top = o->top < 0 ? 10 : (uint32_t)o->top;
@@ -292,6 +370,7 @@ static void write_text(const struct model *m, const struct report_options *o,
         fmt_bytes(b2, sizeof(b2), (double)rows[i].live_bytes);
         snprintf(b3, sizeof(b3), "%lld", (long long)rows[i].live_blocks);
         text_site(out, m, &rows[i], b2, b3);
+        text_callers(out, m, q, rows[i].site);
         shown++;
     }
     if (!shown)
@@ -350,9 +429,9 @@ int report_write(const struct model *m, const struct report_options *o, int trun
             v.rows[n++] = v.rows[i];
     qsort(v.rows, n, sizeof(*v.rows), cmp_live);
     if (o->json)
-        write_json(m, o, &v, v.rows, n, truncated, out);
+        write_json(m, o, &q, &v, v.rows, n, truncated, out);
     else
-        write_text(m, o, &v, v.rows, n, truncated, out);
+        write_text(m, o, &q, &v, v.rows, n, truncated, out);
     model_view_free(&v);
     return 0;
 }

@@ -113,6 +113,7 @@ build t_closefds cc $CFLAGS "$SRC/t_closefds.c"
 build t_threadchurn cc $CFLAGS "$SRC/t_threadchurn.c"
 build t_sighandler cc $CFLAGS "$SRC/t_sighandler.c"
 build t_inline cc ${CFLAGS/-O0 -g/-O2 -g} "$SRC/t_inline.c"
+build t_wrapper cc $CFLAGS "$SRC/t_wrapper.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -201,6 +202,48 @@ for v in "alloc:t_alloc:" "alloc-libunwind:t_alloc:HEAPLINE_UNWIND=libunwind" \
     rec "$name" $envv -- "$T/$prog"
     recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" "${ALLOC_EXPECT[@]}"
 done
+# an allocation wrapper called from three functions: the report lists its callers
+# under it, in text and in JSON, with each caller's exact figures
+if want wrapper; then
+    rec wrapper -- "$T/t_wrapper"
+    if recorded wrapper 0 && reported wrapper end; then
+        "$HL" report "$W/wrapper.heapline" >"$W/wrapper.txt" 2>&1
+        judge "$(python3 - "$W/wrapper.end.json" "$W/wrapper.txt" <<'PY'
+import json, re, sys
+rep = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+site = [s for s in rep["sites"] if s["function"] == "site_wrap"]
+errs = []
+if len(site) != 1:
+    errs.append(f"site_wrap sites: {len(site)}")
+else:
+    s = site[0]
+    got = (s["live_bytes"], s["live_blocks"], s["allocations"])
+    if got != (13400, 18, 23):
+        errs.append(f"site_wrap live/blocks/allocations {got}, expected (13400, 18, 23)")
+    calls = [(c["function"], c["live_bytes"], c["live_blocks"], c["allocations"],
+              c["bytes_allocated"]) for c in s.get("callers", [])]
+    want = [("caller_big", 8000, 4, 4, 8000), ("caller_mid", 4000, 4, 4, 4000),
+            ("caller_small", 1400, 10, 10, 1400), ("caller_small", 0, 0, 5, 50)]
+    if calls != want:
+        errs.append(f"callers {calls}, expected {want}")
+    lines = {c["line"] for c in s.get("callers", []) if c["function"] == "caller_small"}
+    if len(lines) != 2:
+        errs.append(f"caller_small's two call lines are not told apart: {lines}")
+# text: the three callers with live bytes, largest first, under the site
+m = re.search(r"\n +13\.09 KiB +18  site_wrap .*\n"
+              r" +7\.81 KiB +4    <- caller_big  \S+t_wrapper\.c:\d+  \[t_wrapper\]\n"
+              r" +3\.91 KiB +4    <- caller_mid  .*\n"
+              r" +1\.37 KiB +10    <- caller_small  .*\n", text)
+if not m:
+    errs.append("text report lacks site_wrap and its three callers: " +
+                " | ".join(l for l in text.splitlines() if "wrap" in l or "<-" in l))
+print("FAIL wrapper: " + "; ".join(errs) if errs else
+      "PASS wrapper: site_wrap's callers: caller_big 8000, caller_mid 4000, caller_small 1400 (+50 freed), text and JSON")
+PY
+)"
+    fi
+fi
 # recordings are self-contained: the report names sites after the binary is gone
 # a stripped program: its sites are module+0xOFFSET, and each offset is the
 # address addr2line names in the unstripped binary, with that site's counts
