@@ -3,8 +3,9 @@
  * allocation sequence number, thread, tag), owned by the collector thread.
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
- * memory: 32-byte entries kept between 0.45 and 3/4 full (see live.c), so the
- * table costs 43 to 71 bytes per live block. Only the collector thread reads or writes it; a
+ * memory: 32-byte entries kept between 0.3 and 3/4 full (see live.c), so the
+ * table costs 43 to 64 bytes per live block as the heap grows, at most 107
+ * after it shrank. Only the collector thread reads or writes it; a
  * fork()ed scan child may walk it with live_foreach (no allocation, no lock).
  *
  * An entry packs 256 bits: addresses and sizes take 48 bits (Linux hands a
