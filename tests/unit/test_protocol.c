@@ -369,13 +369,30 @@ static size_t decode_batch(const char *buf, size_t len, struct wire_event *out, 
     return n;
 }
 
+/* Encodes n events (at most 4000) as one batch and decodes them: every op
+ * and back comes out as it went in. Returns how many went as _STEP. */
+static size_t events_roundtrip(const struct wire_event *ev, size_t n)
+{
+    static struct wire_event got[4000];
+    static char buf[4000 * 40 + 64];
+    struct encode_buf b;
+    size_t steps;
+
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(encode_events(&b, 0, ev, n), 0);
+    assert_int_equal(decode_batch(buf, b.len, got, 4000, &steps), n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(got[i].op, ev[i].op);
+        assert_int_equal(got[i].back, ev[i].back);
+    }
+    return steps;
+}
+
 /* FREE_STEP / REALLOC_STEP: the encoder picks them where they pack shorter,
  * and the decoder gives back every back as it was. */
 static void test_events_steps(void **state)
 {
-    static struct wire_event ev[4000], got[4000];
-    static char buf[4000 * 40 + 64];
-    struct encode_buf b;
+    static struct wire_event ev[4000];
     size_t n = 0, steps;
     uint64_t x = 2463534242ull;
 
@@ -385,13 +402,7 @@ static void test_events_steps(void **state)
         ev[n++] = (struct wire_event){.op = WIRE_OP_ALLOC, .stack = 2, .size = 48};
     for (int i = 0; i < 300; i++)
         ev[n++] = (struct wire_event){.op = WIRE_OP_FREE, .back = (uint64_t)(299 - i)};
-    encode_init(&b, buf, sizeof(buf));
-    assert_int_equal(encode_events(&b, 0, ev, n), 0);
-    assert_int_equal(decode_batch(buf, b.len, got, 4000, &steps), n);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(got[i].op, ev[i].op);
-        assert_int_equal(got[i].back, ev[i].back);
-    }
+    steps = events_roundtrip(ev, n);
     /* a step of 1 (1 byte) beats backs 299..128 (3 and 2 bytes) and ties
      * with backs 127..0, which go as backs: 172 steps */
     assert_int_equal(steps, 172);
@@ -415,13 +426,7 @@ static void test_events_steps(void **state)
             if (ev[i].op == WIRE_OP_ALLOC)
                 ev[i].back = 0;
         }
-        encode_init(&b, buf, sizeof(buf));
-        assert_int_equal(encode_events(&b, 0, ev, n), 0);
-        assert_int_equal(decode_batch(buf, b.len, got, 4000, &steps), n);
-        for (size_t i = 0; i < n; i++) {
-            assert_int_equal(got[i].op, ev[i].op);
-            assert_int_equal(got[i].back, ev[i].back);
-        }
+        events_roundtrip(ev, n);
     }
 }
 
