@@ -170,6 +170,7 @@ static const uint8_t min_elems[WIRE_TYPE_MAX + 1] = {
     [WIRE_THREAD] = 4,   [WIRE_TAG] = 3,      [WIRE_MARKER] = 3,  [WIRE_EVENTS] = 3,
     [WIRE_TICK] = 9,     [WIRE_SNAPSHOT] = 9, [WIRE_HISTORY] = 2, [WIRE_REQUEST] = 3,
     [WIRE_RESPONSE] = 4, [WIRE_MISSED] = 2,   [WIRE_END] = 4,     [WIRE_DISABLED] = 3,
+    [WIRE_STACK_STEPS] = 2,
 };
 
 static int parse_request(const msgpack_object *e, uint32_t n, struct wire_msg *m)
@@ -274,6 +275,7 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
     if (n < min_elems[type])
         return WIRE_ECORRUPT;
     m->type = (int)type;
+    m->steps = 0;
 
     switch (type) {
     case WIRE_HELLO:
@@ -311,7 +313,10 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         }
         break;
     case WIRE_STACKS:
+    case WIRE_STACK_STEPS:
         r |= decode_list(&e[1], 3, &m->u.stacks);
+        m->steps = type == WIRE_STACK_STEPS;
+        m->type = WIRE_STACKS;
         break;
     case WIRE_THREAD:
         r |= decode_u32(&e[1], WIRE_MAX_THREAD_ID, &m->u.thread.id);
@@ -544,14 +549,41 @@ int decode_events_next(struct events_iter *it, struct wire_event *ev)
     }
 }
 
-int decode_stack_at(const struct wire_list *l, uint32_t i, struct wire_stack_node *node)
+void decode_stacks_begin(struct stacks_iter *it, const struct wire_msg *m)
 {
-    const msgpack_object *x = l->items + 3 * i;
+    it->l = m->u.stacks;
+    it->i = 0;
+    it->steps = m->steps;
+    it->id = 0;
+    it->ip = 0;
+}
 
-    if (3 * (uint64_t)i + 3 > l->n || decode_u32(&x[0], WIRE_MAX_STACK_ID, &node->id) ||
-        decode_u32(&x[1], WIRE_MAX_STACK_ID, &node->parent) || decode_u64(&x[2], &node->ip) ||
-        node->parent >= node->id)
-        return WIRE_ECORRUPT;
+int decode_stacks_next(struct stacks_iter *it, struct wire_stack_node *node)
+{
+    const msgpack_object *x = it->l.items + it->i;
+
+    if ((uint64_t)it->i + 3 > it->l.n)
+        return 0;
+    if (!it->steps) {
+        if (decode_u32(&x[0], WIRE_MAX_STACK_ID, &node->id) ||
+            decode_u32(&x[1], WIRE_MAX_STACK_ID, &node->parent) || decode_u64(&x[2], &node->ip) ||
+            node->parent >= node->id)
+            return WIRE_ECORRUPT;
+    } else {
+        uint32_t step, back;
+        int64_t ip_step;
+
+        if (decode_u32(&x[0], WIRE_MAX_STACK_ID, &step) || step == 0 ||
+            step > WIRE_MAX_STACK_ID - it->id || decode_u32(&x[1], WIRE_MAX_STACK_ID, &back) ||
+            back == 0 || back > it->id + step || decode_i64(&x[2], &ip_step))
+            return WIRE_ECORRUPT;
+        node->id = it->id + step;
+        node->parent = node->id - back;
+        node->ip = it->ip + (uint64_t)ip_step;
+        it->id = node->id;
+        it->ip = node->ip;
+    }
+    it->i += 3;
     return 1;
 }
 

@@ -34,7 +34,8 @@ struct wire_list {
 };
 
 struct wire_msg {
-    int type; /* enum wire_type */
+    int type;  /* enum wire_type; STACK_STEPS comes out as STACKS, with steps set */
+    int steps; /* STACKS: sent as STACK_STEPS (read them with decode_stacks_next) */
     union {
         struct {
             uint32_t version, pid, page_size, max_depth, flags;
@@ -154,7 +155,16 @@ struct events_iter {
 void decode_events_begin(struct events_iter *it, const struct wire_msg *m);
 int decode_events_next(struct events_iter *it, struct wire_event *ev);
 
-int decode_stack_at(const struct wire_list *l, uint32_t i, struct wire_stack_node *node);
+/* The nodes of a STACKS message, in order (either form). */
+struct stacks_iter {
+    struct wire_list l;
+    uint32_t i;
+    int steps;
+    uint32_t id; /* the previous node's, for steps */
+    uint64_t ip;
+};
+void decode_stacks_begin(struct stacks_iter *it, const struct wire_msg *m);
+int decode_stacks_next(struct stacks_iter *it, struct wire_stack_node *node);
 int decode_site_at(const struct wire_list *l, uint32_t i, struct wire_site *site);
 int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history_row *row);
 int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *obj);

@@ -119,16 +119,31 @@ int encode_frame(struct encode_buf *b, const struct wire_frame *f)
     return encode_finish(b, mark);
 }
 
+/* STACK_STEPS when the nodes come in ascending ids with their parents below
+ * them (as the collector sends them), else STACKS. */
 int encode_stacks(struct encode_buf *b, const struct wire_stack_node *nodes, size_t n)
 {
     msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, 2, WIRE_STACKS);
+    size_t mark;
+    int steps = 1;
 
+    for (size_t i = 0; i < n && steps; i++)
+        steps = nodes[i].parent < nodes[i].id && (i == 0 || nodes[i].id > nodes[i - 1].id);
+    mark = encode_begin(b, &pk, 2, steps ? WIRE_STACK_STEPS : WIRE_STACKS);
     msgpack_pack_array(&pk, n * 3);
     for (size_t i = 0; i < n; i++) {
-        msgpack_pack_uint32(&pk, nodes[i].id);
-        msgpack_pack_uint32(&pk, nodes[i].parent);
-        msgpack_pack_uint64(&pk, nodes[i].ip);
+        if (steps) {
+            uint32_t prev_id = i ? nodes[i - 1].id : 0;
+            uint64_t prev_ip = i ? nodes[i - 1].ip : 0;
+
+            msgpack_pack_uint32(&pk, nodes[i].id - prev_id);
+            msgpack_pack_uint32(&pk, nodes[i].id - nodes[i].parent);
+            msgpack_pack_int64(&pk, (int64_t)(nodes[i].ip - prev_ip));
+        } else {
+            msgpack_pack_uint32(&pk, nodes[i].id);
+            msgpack_pack_uint32(&pk, nodes[i].parent);
+            msgpack_pack_uint64(&pk, nodes[i].ip);
+        }
     }
     return encode_finish(b, mark);
 }

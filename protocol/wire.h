@@ -33,6 +33,13 @@
  *  -> MODULE   [2, module_id, path, base, size, build_id]
  *  -> FRAME    [3, ip, module_id, function, file, line, [function, file, line]...inlined]
  *  -> STACKS   [4, [id, parent_id, ip, id, parent_id, ip, ...]]      stack trie nodes
+ *  -> STACK_STEPS [17, [id_step, parent_back, ip_step, ...]]       (version 3) the same
+ *               nodes as steps, ids ascending: id = the previous node's id + id_step
+ *               (>= 1; the first from 0), parent_id = id - parent_back (1..id), ip = the
+ *               previous node's ip + ip_step (signed, mod 2^64; the first from 0). Eight-byte
+ *               addresses were most of a recording's definitions: python3's JSON bench
+ *               went from 2.0 to 1.6 MB, sqlite3's from 56 to 46 KB. Decoders hand it
+ *               out as STACKS.
  *  -> THREAD   [5, thread_id, os_tid, name]                          (again on rename)
  *  -> TAG      [6, tag_id, name]
  *  -> MARKER   [7, time, label]
@@ -102,7 +109,8 @@ enum wire_type {
     WIRE_MISSED = 14,
     WIRE_END = 15,
     WIRE_DISABLED = 16,
-    WIRE_TYPE_MAX = 16
+    WIRE_STACK_STEPS = 17,
+    WIRE_TYPE_MAX = 17
 };
 
 /* Operations inside an EVENTS batch. dt is the time delta (signed, in

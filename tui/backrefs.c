@@ -555,10 +555,10 @@ static int conn_send(struct conn *c, const char *buf, size_t len)
 static void note_stacks(struct conn *c, const struct wire_msg *m)
 {
     struct wire_stack_node node;
+    struct stacks_iter it;
 
-    for (uint32_t i = 0; i < wire_list_count(&m->u.stacks, 3); i++) {
-        if (decode_stack_at(&m->u.stacks, i, &node) != 1)
-            break;
+    decode_stacks_begin(&it, m);
+    while (decode_stacks_next(&it, &node) == 1) {
         if (c->n_stacks == c->cap_stacks) {
             size_t cap = c->cap_stacks ? 2 * c->cap_stacks : 1024;
             uint32_t *n = realloc(c->stacks, cap * sizeof(*n));

@@ -1372,14 +1372,16 @@ static int apply_history(struct model *m, const struct wire_msg *msg)
 
 static int apply_stacks(struct model *m, const struct wire_msg *msg)
 {
-    uint32_t n = wire_list_count(&msg->u.stacks, 3);
+    struct stacks_iter it;
+    struct wire_stack_node sn;
+    int r;
 
-    for (uint32_t i = 0; i < n; i++) {
-        struct wire_stack_node sn;
+    decode_stacks_begin(&it, msg);
+    while ((r = decode_stacks_next(&it, &sn)) != 0) {
         struct stack_node *nd;
         uint32_t f;
 
-        if (decode_stack_at(&msg->u.stacks, i, &sn) != 1)
+        if (r < 0)
             return fail(m, "corrupt stack list");
         if (sn.id == 0 || sn.parent >= sn.id)
             return fail(m, "stack %u: parent %u is not below it", sn.id, sn.parent);

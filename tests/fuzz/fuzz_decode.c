@@ -11,6 +11,7 @@ static void walk(const struct wire_msg *m)
 {
     struct wire_event ev;
     struct events_iter it;
+    struct stacks_iter sit;
     struct wire_stack_node node;
     struct wire_site site;
     struct wire_history_row row;
@@ -25,8 +26,9 @@ static void walk(const struct wire_msg *m)
             ;
         break;
     case WIRE_STACKS:
-        for (uint32_t i = 0; i < wire_list_count(&m->u.stacks, 3); i++)
-            decode_stack_at(&m->u.stacks, i, &node);
+        decode_stacks_begin(&sit, m);
+        while (decode_stacks_next(&sit, &node) == 1)
+            ;
         break;
     case WIRE_TICK:
     case WIRE_SNAPSHOT:

@@ -64,6 +64,7 @@ static void test_roundtrip(void **state)
     struct wire_msg m;
     struct wire_event e;
     struct events_iter it;
+    struct stacks_iter sit;
     struct wire_site s;
     struct wire_stack_node node;
     struct wire_history_row row;
@@ -94,11 +95,18 @@ static void test_roundtrip(void **state)
 
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_STACKS);
+    assert_true(m.steps); /* ascending ids: sent as STACK_STEPS */
     assert_int_equal(wire_list_count(&m.u.stacks, 3), 2);
-    assert_int_equal(decode_stack_at(&m.u.stacks, 1, &node), 1);
+    decode_stacks_begin(&sit, &m);
+    assert_int_equal(decode_stacks_next(&sit, &node), 1);
+    assert_int_equal(node.id, 1);
+    assert_int_equal(node.parent, 0);
+    assert_int_equal(node.ip, 0x401000);
+    assert_int_equal(decode_stacks_next(&sit, &node), 1);
     assert_int_equal(node.id, 2);
     assert_int_equal(node.parent, 1);
     assert_int_equal(node.ip, 0x401234);
+    assert_int_equal(decode_stacks_next(&sit, &node), 0);
 
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_THREAD);
@@ -235,21 +243,81 @@ static void test_corrupt(void **state)
                      WIRE_EOLDVERSION);
 }
 
+/* Decodes the STACKS message in mem[0, len) and walks its nodes into out;
+ * returns what the walk ended with (0 at the end, or an error). */
+static int walk_stacks(size_t len, struct wire_stack_node *out, size_t cap, size_t *n)
+{
+    struct decode d;
+    struct wire_msg m;
+    struct stacks_iter it;
+    int r;
+
+    decode_init(&d);
+    assert_int_equal(decode_feed(&d, mem, len), 0);
+    assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_STACKS);
+    decode_stacks_begin(&it, &m);
+    for (*n = 0; (r = decode_stacks_next(&it, &out[*n])) == 1;)
+        assert_true(++*n < cap);
+    decode_free(&d);
+    return r;
+}
+
+/* A node whose parent is not below it is corrupt (sent as absolute STACKS:
+ * the encoder keeps steps for ascending ids with parents below). */
 static void test_stack_parent_order(void **state)
 {
     struct encode_buf b;
-    struct wire_stack_node bad[] = {{1, 1, 0x10}};
-    struct decode d;
-    struct wire_msg m;
-    struct wire_stack_node node;
+    struct wire_stack_node bad[] = {{1, 1, 0x10}}, got[4];
+    size_t n;
 
     encode_init(&b, mem, sizeof(mem));
     encode_stacks(&b, bad, 1);
-    decode_init(&d);
-    decode_feed(&d, mem, b.len);
-    assert_int_equal(decode_next(&d, &m), 1);
-    assert_int_equal(decode_stack_at(&m.u.stacks, 0, &node), WIRE_ECORRUPT);
-    decode_free(&d);
+    assert_int_equal(walk_stacks(b.len, got, 4, &n), WIRE_ECORRUPT);
+}
+
+/* Both forms give the nodes back as sent: steps across modules (ips far
+ * apart, down and up) and the top of the id range; out-of-order ids go as
+ * absolute STACKS. Corrupt steps: a zero id step, a parent_back past the
+ * root, a non-integer. */
+static void test_stack_steps(void **state)
+{
+    struct wire_stack_node up[] = {{1, 0, 0x7f0000001000ull},
+                                   {2, 1, 0x401000},
+                                   {9, 2, 0xffffffffff600000ull},
+                                   {10, 0, 0},
+                                   {WIRE_MAX_STACK_ID, 9, 0x7f0000001000ull}};
+    struct wire_stack_node unordered[] = {{5, 1, 0x10}, {3, 1, 0x20}};
+    struct wire_stack_node got[8];
+    struct encode_buf b;
+    size_t n;
+
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_stacks(&b, up, 5), 0);
+    assert_int_equal((unsigned char)mem[1], WIRE_STACK_STEPS);
+    assert_int_equal(walk_stacks(b.len, got, 8, &n), 0);
+    assert_int_equal(n, 5);
+    assert_memory_equal(got, up, sizeof(up));
+
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_stacks(&b, unordered, 2), 0);
+    assert_int_equal((unsigned char)mem[1], WIRE_STACKS);
+    assert_int_equal(walk_stacks(b.len, got, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_memory_equal(got, unordered, sizeof(unordered));
+
+    /* [17, [id_step, parent_back, ip_step]] */
+    static const struct {
+        const char *p;
+        size_t n;
+    } bad[] = {{"\x92\x11\x93\x00\x00\x05", 6},   /* id step 0 */
+               {"\x92\x11\x93\x02\x03\x05", 6},   /* parent 2 - 3 */
+               {"\x92\x11\x93\x02\x01\xa1x", 7}}; /* ip step a string */
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        memcpy(mem, bad[k].p, bad[k].n);
+        assert_int_equal(walk_stacks(bad[k].n, got, 8, &n), WIRE_ECORRUPT);
+        assert_int_equal(n, 0);
+    }
 }
 
 static void test_encoder_full_buffer(void **state)
@@ -571,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stack_parent_order),
+        cmocka_unit_test(test_stack_steps),
         cmocka_unit_test(test_encoder_full_buffer),
         cmocka_unit_test(test_events_encodings_agree),
         cmocka_unit_test(test_events_steps),
