@@ -2282,7 +2282,7 @@ static void stacks_at(const struct model *m, uint32_t site, const struct model_q
 }
 
 /* Caller keys as sites are keyed: function, file, line and module (names are
- * interned), the ip when the function is unknown. */
+ * interned), the ip when the function is unknown; NULL is the outermost. */
 static int same_caller(const struct model_frame *a, const struct model_frame *b)
 {
     if (!a || !b)
@@ -2291,60 +2291,126 @@ static int same_caller(const struct model_frame *a, const struct model_frame *b)
            a->module == b->module && (*a->function || a->ip == b->ip);
 }
 
+static uint64_t caller_hash(uint32_t site, const struct model_frame *f)
+{
+    uint64_t h = (uint64_t)site * 0x9E3779B97F4A7C15ull;
+
+    if (f)
+        h ^= (uintptr_t)f->function * 31 + (uintptr_t)f->file * 17 + f->line * 7 +
+             (uintptr_t)f->module * 3 + (*f->function ? 0 : f->ip);
+    return mix64(h);
+}
+
+/* By site, then largest live bytes, most allocations, most bytes, lowest ip:
+ * the same order for the same recording on every run. */
 static int caller_cmp(const void *pa, const void *pb)
 {
     const struct model_caller *a = pa, *b = pb;
+    uint64_t ia = a->frame ? a->frame->ip : 0, ib = b->frame ? b->frame->ip : 0;
 
+    if (a->site != b->site)
+        return a->site < b->site ? -1 : 1;
     if (a->live_bytes != b->live_bytes)
         return a->live_bytes > b->live_bytes ? -1 : 1;
     if (a->allocations != b->allocations)
         return a->allocations > b->allocations ? -1 : 1;
-    return 0;
+    if (a->bytes_allocated != b->bytes_allocated)
+        return a->bytes_allocated > b->bytes_allocated ? -1 : 1;
+    return ia < ib ? -1 : ia > ib;
 }
 
-int model_site_callers(const struct model *m, uint32_t site, const struct model_query *q,
-                       struct model_caller *out, uint32_t max)
+int model_callers(const struct model *m, const struct model_query *q, struct model_callers *t)
 {
     struct fig *st = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*st));
+    uint32_t n = 0, cap = 0, hcap = 1024, *hash = calloc(hcap, sizeof(*hash));
     struct model_caller *c = NULL;
-    uint32_t n = 0, cap = 0;
 
-    if (!st)
-        return -1;
-    stacks_at(m, site, q, st);
+    memset(t, 0, sizeof(*t));
+    if (!st || !hash)
+        goto oom;
+    stacks_at(m, MODEL_NONE, q, st);
     for (uint32_t s = 1; s < m->n_nodes; s++) {
         const struct stack_node *node = &m->nodes[s];
         const struct model_frame *f = NULL;
-        uint32_t x, i;
+        uint32_t x, k;
 
-        if (!node->defined || node->site != site ||
+        if (!node->defined || node->site == MODEL_NONE ||
             (!st[s].live_bytes && !st[s].live_blocks && !st[s].allocations))
             continue;
         x = site_node(m, s);
         if (x && m->nodes[x].parent)
             f = frame_at(m, m->nodes[m->nodes[x].parent].frame);
-        for (i = 0; i < n && !same_caller(c[i].frame, f); i++)
-            ;
-        if (i == n) {
-            if (grow32((void **)&c, &cap, n + 1, sizeof(*c))) {
-                free(c);
-                free(st);
-                return -1;
+        if ((n + 1) * 2 > hcap) { /* hash holds entry index + 1, at most half full */
+            uint32_t nc = hcap * 2, *nh = calloc(nc, sizeof(*nh));
+
+            if (!nh)
+                goto oom;
+            for (uint32_t e = 0; e < n; e++) {
+                for (k = (uint32_t)caller_hash(c[e].site, c[e].frame) & (nc - 1); nh[k];
+                     k = (k + 1) & (nc - 1))
+                    ;
+                nh[k] = e + 1;
             }
-            c[n++] = (struct model_caller){.frame = f};
+            free(hash);
+            hash = nh;
+            hcap = nc;
         }
-        c[i].live_bytes = wadd(c[i].live_bytes, st[s].live_bytes);
-        c[i].live_blocks = wadd(c[i].live_blocks, st[s].live_blocks);
-        c[i].allocations += st[s].allocations;
-        c[i].bytes_allocated += st[s].bytes_allocated;
+        for (k = (uint32_t)caller_hash(node->site, f) & (hcap - 1); hash[k];
+             k = (k + 1) & (hcap - 1)) {
+            const struct model_caller *e = &c[hash[k] - 1];
+
+            if (e->site == node->site && same_caller(e->frame, f))
+                break;
+        }
+        if (!hash[k]) {
+            if (grow32((void **)&c, &cap, n + 1, sizeof(*c)))
+                goto oom;
+            c[n] = (struct model_caller){.site = node->site, .frame = f};
+            hash[k] = ++n;
+        }
+        struct model_caller *e = &c[hash[k] - 1];
+        e->live_bytes = wadd(e->live_bytes, st[s].live_bytes);
+        e->live_blocks = wadd(e->live_blocks, st[s].live_blocks);
+        e->allocations += st[s].allocations;
+        e->bytes_allocated += st[s].bytes_allocated;
     }
     if (n > 1)
         qsort(c, n, sizeof(*c), caller_cmp);
-    if (n && max)
-        memcpy(out, c, (n < max ? n : max) * sizeof(*c));
-    free(c);
+    t->start = calloc((size_t)m->n_sites + 1, sizeof(*t->start));
+    if (!t->start)
+        goto oom;
+    for (uint32_t e = 0; e < n; e++)
+        t->start[c[e].site + 1]++;
+    for (uint32_t i = 0; i < m->n_sites; i++)
+        t->start[i + 1] += t->start[i];
+    t->c = c;
+    t->n_sites = m->n_sites;
+    free(hash);
     free(st);
-    return (int)n;
+    return 0;
+oom:
+    free(c);
+    free(hash);
+    free(st);
+    return -1;
+}
+
+const struct model_caller *model_callers_of(const struct model_callers *t, uint32_t site,
+                                            uint32_t *n)
+{
+    if (!t->start || site >= t->n_sites) {
+        *n = 0;
+        return NULL;
+    }
+    *n = t->start[site + 1] - t->start[site];
+    return t->c + t->start[site];
+}
+
+void model_callers_free(struct model_callers *t)
+{
+    free(t->c);
+    free(t->start);
+    memset(t, 0, sizeof(*t));
 }
 
 int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q, int dir,

@@ -376,21 +376,32 @@ uint32_t model_tree_find(const struct model_tree *t, uint64_t key);
 /* One caller of a site: the frame right above the site's own frame in some
  * of its stacks, with those stacks' figures. */
 struct model_caller {
+    uint32_t site;
     const struct model_frame *frame; /* NULL: the site's frame is the outermost */
     int64_t live_bytes, live_blocks;       /* at the query's time */
     uint64_t allocations, bytes_allocated; /* up to it */
 };
 
+struct model_callers {
+    struct model_caller *c; /* by site, each site's callers in order */
+    uint32_t *start;        /* site s has c[start[s], start[s + 1]) */
+    uint32_t n_sites;
+};
+
 /*
- * The callers of a site at the query's time (q->at, q->time), summed by
- * caller as sites are (function, file, line, module), largest live bytes
- * first, then most allocations: where the memory of an allocation wrapper
- * (Perl_safesysmalloc, a stripped program's xmalloc) comes from. At most max
- * into out. Returns the number of distinct callers (may exceed max), or -1
- * when out of memory.
+ * Every site's callers at the query's time (q->at, q->time), in one pass over
+ * the stacks: where the memory of an allocation wrapper (Perl_safesysmalloc,
+ * a stripped program's xmalloc) comes from. Callers are summed as sites are
+ * (function, file, line, module) and ordered largest live bytes first, then
+ * most allocations. Returns 0, or -1 when out of memory (t is then empty).
+ * Free with model_callers_free().
  */
-int model_site_callers(const struct model *m, uint32_t site, const struct model_query *q,
-                       struct model_caller *out, uint32_t max);
+int model_callers(const struct model *m, const struct model_query *q, struct model_callers *t);
+
+/* The callers of one site, *n of them (none for an unknown site). */
+const struct model_caller *model_callers_of(const struct model_callers *t, uint32_t site,
+                                            uint32_t *n);
+void model_callers_free(struct model_callers *t);
 
 /* ---- objects ------------------------------------------------------------ */
 

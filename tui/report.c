@@ -111,8 +111,7 @@ static void json_site_end(struct json *j, const struct model_site *s)
     json_object_end(j);
 }
 
-/* Callers listed per site: in JSON, and at most in text (fewer: see
- * text_callers). */
+/* Callers listed per site in JSON (the text lists three: text_callers). */
 #define REPORT_CALLERS 5
 
 /* A caller's frame as json_site_id names a site; all empty for none (the
@@ -129,15 +128,14 @@ static void json_frame_id(struct json *j, const struct model_frame *f)
 }
 
 /* "callers": where the site's memory comes from, one frame up (see
- * model_site_callers), largest live bytes first. */
-static void json_callers(struct json *j, const struct model *m, const struct model_query *q,
-                         uint32_t site)
+ * model_callers), largest live bytes first. */
+static void json_callers(struct json *j, const struct model_callers *t, uint32_t site)
 {
-    struct model_caller c[REPORT_CALLERS];
-    int n = model_site_callers(m, site, q, c, REPORT_CALLERS);
+    uint32_t n;
+    const struct model_caller *c = model_callers_of(t, site, &n);
 
     json_array_begin(j, "callers");
-    for (int i = 0; i < n && i < REPORT_CALLERS; i++) {
+    for (uint32_t i = 0; i < n && i < REPORT_CALLERS; i++) {
         json_object_begin(j, NULL);
         json_frame_id(j, c[i].frame);
         json_i64(j, "live_bytes", c[i].live_bytes);
@@ -148,11 +146,11 @@ static void json_callers(struct json *j, const struct model *m, const struct mod
     }
     json_array_end(j);
     if (n > REPORT_CALLERS)
-        json_u64(j, "more_callers", (uint64_t)n - REPORT_CALLERS);
+        json_u64(j, "more_callers", n - REPORT_CALLERS);
 }
 
 static void write_json(const struct model *m, const struct report_options *o,
-                       const struct model_query *q, const struct model_view *v,
+                       const struct model_callers *callers, const struct model_view *v,
                        struct model_row *rows, uint32_t n, int truncated, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
@@ -210,7 +208,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_u64(&j, "leaked_bytes", r->leaked_bytes);
         json_u64(&j, "temporary", r->temporary);
         json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
-        json_callers(&j, m, q, r->site);
+        json_callers(&j, callers, r->site);
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -277,18 +275,13 @@ static void text_site(FILE *out, const struct model *m, const struct model_row *
  * or more of them (an allocation wrapper: Perl_safesysmalloc, git's xmalloc),
  * at most 3, then how many more have live bytes; a site with one caller is
  * its own story. */
-static void text_callers(FILE *out, const struct model *m, const struct model_query *q,
-                         uint32_t site)
+static void text_callers(FILE *out, const struct model_callers *t, uint32_t site)
 {
-    int n = model_site_callers(m, site, q, NULL, 0), live = 0, shown = 0;
-    struct model_caller *c = n > 1 ? malloc((size_t)n * sizeof(*c)) : NULL;
+    uint32_t n, live = 0, shown = 0;
+    const struct model_caller *c = model_callers_of(t, site, &n);
     char fig1[32], fig2[32], buf[160];
 
-    if (!c || model_site_callers(m, site, q, c, (uint32_t)n) != n) {
-        free(c);
-        return;
-    }
-    while (live < n && c[live].live_bytes > 0) /* sorted: live bytes first */
+    while (live < n && c[live].live_bytes > 0) /* in order: live bytes first */
         live++;
     for (; live >= 2 && shown < live && shown < 3; shown++) {
         const struct model_frame *f = c[shown].frame;
@@ -304,13 +297,12 @@ static void text_callers(FILE *out, const struct model *m, const struct model_qu
         fputc('\n', out);
     }
     if (live > shown && shown)
-        fprintf(out, "  %12s %9s    <- %d more caller%s with live bytes\n", "", "", live - shown,
+        fprintf(out, "  %12s %9s    <- %u more caller%s with live bytes\n", "", "", live - shown,
                 live - shown == 1 ? "" : "s");
-    free(c);
 }
 
 static void write_text(const struct model *m, const struct report_options *o,
-                       const struct model_query *q, const struct model_view *v,
+                       const struct model_callers *callers, const struct model_view *v,
                        struct model_row *rows, uint32_t n, int truncated, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
@@ -370,7 +362,7 @@ static void write_text(const struct model *m, const struct report_options *o,
         fmt_bytes(b2, sizeof(b2), (double)rows[i].live_bytes);
         snprintf(b3, sizeof(b3), "%lld", (long long)rows[i].live_blocks);
         text_site(out, m, &rows[i], b2, b3);
-        text_callers(out, m, q, rows[i].site);
+        text_callers(out, callers, rows[i].site);
         shown++;
     }
     if (!shown)
@@ -405,6 +397,7 @@ int report_write(const struct model *m, const struct report_options *o, int trun
     const struct model_summary *sum = model_summary(m);
     struct model_query q = {0};
     struct model_view v = {0};
+    struct model_callers callers;
     uint32_t n = 0;
 
     if (o->at == REPORT_AT_TIME) {
@@ -428,10 +421,16 @@ int report_write(const struct model *m, const struct report_options *o, int trun
             v.rows[i].leaked_bytes || v.rows[i].temporary)
             v.rows[n++] = v.rows[i];
     qsort(v.rows, n, sizeof(*v.rows), cmp_live);
+    if (model_callers(m, &q, &callers) != 0) {
+        model_view_free(&v);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
     if (o->json)
-        write_json(m, o, &q, &v, v.rows, n, truncated, out);
+        write_json(m, o, &callers, &v, v.rows, n, truncated, out);
     else
-        write_text(m, o, &q, &v, v.rows, n, truncated, out);
+        write_text(m, o, &callers, &v, v.rows, n, truncated, out);
+    model_callers_free(&callers);
     model_view_free(&v);
     return 0;
 }

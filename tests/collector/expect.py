@@ -16,7 +16,8 @@ names match without their parameter list; a missing site counts as zeros):
   sorted           sites are listed largest live bytes first
   nonneg           no live figure is negative, anywhere
   consistent       totals equal the sum over sites (allocations, bytes_allocated,
-                   live_blocks, live_bytes); needs every site in the report
+                   live_blocks, live_bytes), and each site's figures the sum over its
+                   callers when all are listed; needs every site in the report
 Prints "PASS NAME" or "FAIL NAME: what differed, expected vs got"; exits 1 on FAIL.
 """
 import json
@@ -113,6 +114,13 @@ def main():
                 tot, ssum = rep.get(field), sum(s.get(field) or 0 for s in sites)
                 if tot != ssum:
                     errs.append(f"total {field} {tot} != sum over {len(sites)} sites {ssum}")
+                # a site's callers, when all are listed, add up to the site
+                for s in sites:
+                    if "callers" in s and "more_callers" not in s:
+                        csum = sum(c.get(field) or 0 for c in s["callers"])
+                        if csum != (s.get(field) or 0):
+                            errs.append(f"{s.get('function')}: {field} {s.get(field)} != "
+                                        f"sum over its callers {csum}")
             continue
         errs.append(f"bad expression {e!r}")
 
