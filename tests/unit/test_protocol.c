@@ -243,6 +243,17 @@ static void test_corrupt(void **state)
                      WIRE_EOLDVERSION);
 }
 
+/* Decodes the one message in buf[0, len), which must be of this type, with
+ * d (decode_free() it after using m). */
+static void decode_only(struct decode *d, const char *buf, size_t len, int type,
+                        struct wire_msg *m)
+{
+    decode_init(d);
+    assert_int_equal(decode_feed(d, buf, len), 0);
+    assert_int_equal(decode_next(d, m), 1);
+    assert_int_equal(m->type, type);
+}
+
 /* Decodes the STACKS message in mem[0, len) and walks its nodes into out;
  * returns what the walk ended with (0 at the end, or an error). */
 static int walk_stacks(size_t len, struct wire_stack_node *out, size_t cap, size_t *n)
@@ -252,15 +263,28 @@ static int walk_stacks(size_t len, struct wire_stack_node *out, size_t cap, size
     struct stacks_iter it;
     int r;
 
-    decode_init(&d);
-    assert_int_equal(decode_feed(&d, mem, len), 0);
-    assert_int_equal(decode_next(&d, &m), 1);
-    assert_int_equal(m.type, WIRE_STACKS);
+    decode_only(&d, mem, len, WIRE_STACKS, &m);
     decode_stacks_begin(&it, &m);
     for (*n = 0; (r = decode_stacks_next(&it, &out[*n])) == 1;)
         assert_true(++*n < cap);
     decode_free(&d);
     return r;
+}
+
+/* Encodes n nodes (at most 8), checks the message type the encoder chose,
+ * and decodes them back as they were. */
+static void stacks_roundtrip(const struct wire_stack_node *nodes, size_t n, int type)
+{
+    struct wire_stack_node got[8];
+    struct encode_buf b;
+    size_t k;
+
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_stacks(&b, nodes, n), 0);
+    assert_int_equal((unsigned char)mem[1], type);
+    assert_int_equal(walk_stacks(b.len, got, 8, &k), 0);
+    assert_int_equal(k, n);
+    assert_memory_equal(got, nodes, n * sizeof(*nodes));
 }
 
 /* A node whose parent is not below it is corrupt (sent as absolute STACKS:
@@ -289,22 +313,10 @@ static void test_stack_steps(void **state)
                                    {WIRE_MAX_STACK_ID, 9, 0x7f0000001000ull}};
     struct wire_stack_node unordered[] = {{5, 1, 0x10}, {3, 1, 0x20}};
     struct wire_stack_node got[8];
-    struct encode_buf b;
     size_t n;
 
-    encode_init(&b, mem, sizeof(mem));
-    assert_int_equal(encode_stacks(&b, up, 5), 0);
-    assert_int_equal((unsigned char)mem[1], WIRE_STACK_STEPS);
-    assert_int_equal(walk_stacks(b.len, got, 8, &n), 0);
-    assert_int_equal(n, 5);
-    assert_memory_equal(got, up, sizeof(up));
-
-    encode_init(&b, mem, sizeof(mem));
-    assert_int_equal(encode_stacks(&b, unordered, 2), 0);
-    assert_int_equal((unsigned char)mem[1], WIRE_STACKS);
-    assert_int_equal(walk_stacks(b.len, got, 8, &n), 0);
-    assert_int_equal(n, 2);
-    assert_memory_equal(got, unordered, sizeof(unordered));
+    stacks_roundtrip(up, 5, WIRE_STACK_STEPS);
+    stacks_roundtrip(unordered, 2, WIRE_STACKS);
 
     /* [17, [id_step, parent_back, ip_step]] */
     static const struct {
@@ -416,10 +428,7 @@ static size_t decode_batch(const char *buf, size_t len, struct wire_event *out, 
     size_t n = 0;
     int r;
 
-    decode_init(&d);
-    assert_int_equal(decode_feed(&d, buf, len), 0);
-    assert_int_equal(decode_next(&d, &m), 1);
-    assert_int_equal(m.type, WIRE_EVENTS);
+    decode_only(&d, buf, len, WIRE_EVENTS, &m);
     *steps = 0;
     decode_events_begin(&it, &m);
     for (;;) {
@@ -521,9 +530,7 @@ static void test_events_bad_step(void **state)
         struct events_iter it;
         struct wire_event e;
 
-        decode_init(&d);
-        assert_int_equal(decode_feed(&d, cases[k].p, cases[k].n), 0);
-        assert_int_equal(decode_next(&d, &m), 1);
+        decode_only(&d, cases[k].p, cases[k].n, WIRE_EVENTS, &m);
         decode_events_begin(&it, &m);
         assert_int_equal(decode_events_next(&it, &e), cases[k].want);
         if (cases[k].want == 1) { /* step -2^39 from ref 0: back 2^39 */
