@@ -441,11 +441,17 @@ static int site_key_eq(const struct model_site *a, const struct model_site *b)
            a->module == b->module && (*a->function || a->ip == b->ip);
 }
 
+/* A frame's key as a site: what site_key_hash and site_key_eq compare. */
+static struct model_site frame_key(const struct model_frame *f)
+{
+    return (struct model_site){.function = f->function, .file = f->file, .line = f->line,
+                               .module = f->module, .ip = f->ip, .offset = f->offset};
+}
+
 /* Finds or adds the site of frame f. Returns its id or MODEL_NONE (OOM). */
 static uint32_t site_get(struct model *m, const struct model_frame *f)
 {
-    struct model_site key = {.function = f->function, .file = f->file, .line = f->line,
-                             .module = f->module, .ip = f->ip, .offset = f->offset};
+    struct model_site key = frame_key(f);
     uint32_t h = site_key_hash(&key), i, id;
 
     if ((m->n_sites + 1) * 2 > m->site_hash_cap) {
@@ -2281,24 +2287,26 @@ static void stacks_at(const struct model *m, uint32_t site, const struct model_q
     }
 }
 
-/* Caller keys as sites are keyed: function, file, line and module (names are
- * interned), the ip when the function is unknown; NULL is the outermost. */
+/* Callers are keyed as sites are (frame_key); NULL is the outermost. */
 static int same_caller(const struct model_frame *a, const struct model_frame *b)
 {
+    struct model_site ka, kb;
+
     if (!a || !b)
         return a == b;
-    return a->function == b->function && a->file == b->file && a->line == b->line &&
-           a->module == b->module && (*a->function || a->ip == b->ip);
+    ka = frame_key(a);
+    kb = frame_key(b);
+    return site_key_eq(&ka, &kb);
 }
 
 static uint64_t caller_hash(uint32_t site, const struct model_frame *f)
 {
-    uint64_t h = (uint64_t)site * 0x9E3779B97F4A7C15ull;
+    struct model_site k;
 
-    if (f)
-        h ^= (uintptr_t)f->function * 31 + (uintptr_t)f->file * 17 + f->line * 7 +
-             (uintptr_t)f->module * 3 + (*f->function ? 0 : f->ip);
-    return mix64(h);
+    if (!f)
+        return mix64(site);
+    k = frame_key(f);
+    return mix64(((uint64_t)site << 32) ^ site_key_hash(&k));
 }
 
 /* By site, then largest live bytes, most allocations, most bytes, lowest ip:

@@ -16,6 +16,7 @@
 #include "decode.h"
 #include "encode.h"
 #include "model.h"
+#include "t_model.h"
 #include "scanmsg.h"
 #include "wire.h"
 
@@ -95,14 +96,6 @@ static struct model *new_model(void)
     defs();
     assert_int_equal(flush_into(m), 0);
     return m;
-}
-
-static uint32_t site_named(const struct model *m, const char *fn)
-{
-    for (uint32_t i = 0; i < model_site_count(m); i++)
-        if (!strcmp(model_site(m, i)->function, fn))
-            return i;
-    return MODEL_NONE;
 }
 
 static const struct model_row *row_of(const struct model_view *v, uint32_t site)

@@ -19,6 +19,7 @@
 #include "decode.h"
 #include "encode.h"
 #include "model.h"
+#include "t_model.h"
 #include "recfile.h"
 #include "rewind.h"
 #include "wire.h"
@@ -95,14 +96,6 @@ static struct model *recorded(uint32_t pid)
     assert_int_equal(encode_end(&B, 4 * S, WIRE_END_EXIT, 0), 0);
     apply_all(m);
     return m;
-}
-
-static uint32_t site_named(const struct model *m, const char *fn)
-{
-    for (uint32_t i = 0; i < model_site_count(m); i++)
-        if (!strcmp(model_site(m, i)->function, fn))
-            return i;
-    return MODEL_NONE;
 }
 
 /* Where the cursor's state lies; 1 when it is the latest. */
