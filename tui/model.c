@@ -149,7 +149,7 @@ struct model {
     struct liveset ls;
     uint64_t ev_in_state; /* events whose changes the figures hold (points record it) */
 
-    /* other blocks that live as long as the model (inlined frame arrays) */
+    /* other blocks that live as long as the model (the frames inlined at an ip) */
     void **misc;
     size_t n_misc;
 
@@ -397,9 +397,24 @@ static struct site_ext *ext_at(const struct model *m, uint32_t i)
     return &m->ext_chunks[i / CHUNK][i % CHUNK];
 }
 
+/* ---- allocator plumbing: the frames a site looks through ----
+ * One predicate per kind, in a table: a frame is plumbing when any says so.
+ * Inlined frames are frames like the others (model.h), so the same rules see
+ * through std::vector's inlined allocator as through libstdc++'s operator
+ * new. */
+
 static const char *const plumbing_modules[] = {
     "libc.so", "libc-", "libstdc++.so", "libgcc_s", "ld-linux", "libheapline.so", "libc++.so",
     "libc++abi.so", "ld-musl", NULL};
+
+/* The C and C++ runtimes, the loader and the collector itself. */
+static int in_runtime_module(const struct model_frame *f)
+{
+    for (int i = 0; plumbing_modules[i]; i++)
+        if (strncmp(f->module, plumbing_modules[i], strlen(plumbing_modules[i])) == 0)
+            return 1;
+    return 0;
+}
 
 static const char *const plumbing_functions[] = {
     "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
@@ -408,19 +423,69 @@ static const char *const plumbing_functions[] = {
     "g_realloc", "g_strdup", "g_strndup", "g_try_malloc", "__libc_malloc", "__libc_calloc",
     "__libc_realloc", "__libc_memalign", NULL};
 
-/* 1 when a frame is allocator plumbing that a site should look through. */
-static int frame_is_plumbing(const struct model_frame *f)
+/* The allocation functions and their well-known wrappers, by name. */
+static int is_allocation_function(const struct model_frame *f)
 {
     const char *fn = f->function;
 
-    for (int i = 0; plumbing_modules[i]; i++)
-        if (strncmp(f->module, plumbing_modules[i], strlen(plumbing_modules[i])) == 0)
-            return 1;
     if (!strncmp(fn, "operator new", 12) || !strncmp(fn, "operator delete", 15) ||
         !strncmp(fn, "_Znw", 4) || !strncmp(fn, "_Zna", 4))
         return 1;
     for (int i = 0; plumbing_functions[i]; i++)
         if (strcmp(fn, plumbing_functions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Where a demangled C++ name's qualified name starts: after its return type
+ * (a template function's demangled name has one: "void std::vector<int>::
+ * _M_realloc_insert<int const&>(...)"), at the last space outside <> and ()
+ * before the parameter list. */
+static const char *cxx_qualified_name(const char *fn)
+{
+    const char *start = fn;
+    int depth = 0;
+
+    if (!strncmp(fn, "operator", 8))
+        return fn;
+    for (const char *p = fn; *p; p++) {
+        if (*p == '<' || *p == '(') {
+            if (*p == '(' && depth == 0)
+                break;
+            depth++;
+        } else if ((*p == '>' || *p == ')') && depth > 0) {
+            depth--;
+        } else if (*p == ' ' && depth == 0) {
+            start = p + 1;
+        }
+    }
+    return start;
+}
+
+/* The C++ standard library as the compiler inlines it into the program: a
+ * function of namespace std or __gnu_cxx (std::__new_allocator<T>::allocate,
+ * std::vector<T>::_M_realloc_insert), or any frame whose line is in the
+ * library's headers (/usr/include/c++/12/bits/stl_tree.h, libc++'s
+ * include/c++/v1). */
+static int is_cxx_library(const struct model_frame *f)
+{
+    const char *q = cxx_qualified_name(f->function);
+
+    return !strncmp(q, "std::", 5) || !strncmp(q, "__gnu_cxx::", 11) ||
+           strstr(f->file, "/include/c++/") != NULL;
+}
+
+static int (*const plumbing_rules[])(const struct model_frame *) = {
+    in_runtime_module,
+    is_allocation_function,
+    is_cxx_library,
+};
+
+/* 1 when a frame is allocator plumbing that a site should look through. */
+static int frame_is_plumbing(const struct model_frame *f)
+{
+    for (size_t i = 0; i < sizeof(plumbing_rules) / sizeof(plumbing_rules[0]); i++)
+        if (plumbing_rules[i](f))
             return 1;
     return 0;
 }
@@ -500,45 +565,61 @@ static uint32_t site_get(struct model *m, const struct model_frame *f)
     return id;
 }
 
-/* The node of a defined stack whose frame is its site (stack_site's rule),
- * 0 for the empty stack. */
-static uint32_t site_node(const struct model *m, uint32_t stack)
+/* The frames of a stack, leaf first, the inlined ones included (model.h):
+ * a node's innermost frame, outward through `outer`, then the parent node's
+ * innermost. node is 0 (and f NULL) past the outermost. */
+struct fwalk {
+    uint32_t node;
+    const struct model_frame *f;
+};
+
+static struct fwalk fwalk_at(const struct model *m, uint32_t node)
 {
-    uint32_t unnamed = 0, leaf = 0;
+    return (struct fwalk){node, node ? frame_at(m, m->nodes[node].frame) : NULL};
+}
 
-    for (uint32_t s = stack; s != 0; s = m->nodes[s].parent) {
-        const struct model_frame *f = frame_at(m, m->nodes[s].frame);
+static struct fwalk fwalk_next(const struct model *m, struct fwalk w)
+{
+    if (w.f->outer)
+        return (struct fwalk){w.node, w.f->outer};
+    return fwalk_at(m, m->nodes[w.node].parent);
+}
 
-        if (!leaf)
-            leaf = s;
-        if (frame_is_plumbing(f))
+/* Where in a defined stack its site's frame is (stack_site's rule); node 0
+ * for the empty stack. */
+static struct fwalk site_frame(const struct model *m, uint32_t stack)
+{
+    struct fwalk unnamed = {0, NULL}, leaf = fwalk_at(m, stack);
+
+    for (struct fwalk w = leaf; w.node != 0; w = fwalk_next(m, w)) {
+        if (frame_is_plumbing(w.f))
             continue;
-        if (*f->function)
-            return s;
-        if (!unnamed)
-            unnamed = s;
+        if (*w.f->function)
+            return w;
+        if (!unnamed.node)
+            unnamed = w;
     }
-    return unnamed ? unnamed : leaf;
+    return unnamed.node ? unnamed : leaf;
 }
 
 /* The site of a defined stack, computed at first use: the first frame from the
- * leaf that is not allocator plumbing and has a name. Static functions of a
- * stripped library have no name (sqlite3's allocator wrappers, say): the site
- * is then the first named caller (sqlite3_prepare_v2), which tells a user more
- * than an address. Without any named frame, the first non-plumbing frame; without
- * that, the leaf. */
+ * leaf (inlined frames included) that is not allocator plumbing and has a name.
+ * Static functions of a stripped library have no name (sqlite3's allocator
+ * wrappers, say): the site is then the first named caller (sqlite3_prepare_v2),
+ * which tells a user more than an address. Without any named frame, the first
+ * non-plumbing frame; without that, the leaf. */
 static uint32_t stack_site(struct model *m, uint32_t stack)
 {
     struct stack_node *n;
-    uint32_t x;
+    struct fwalk w;
 
     if (stack >= m->n_nodes || !m->nodes[stack].defined)
         stack = 0;
     n = &m->nodes[stack];
     if (n->site != MODEL_NONE)
         return n->site;
-    x = site_node(m, stack);
-    n->site = site_get(m, x ? frame_at(m, m->nodes[x].frame) : &m->unknown_frame);
+    w = site_frame(m, stack);
+    n->site = site_get(m, w.f ? w.f : &m->unknown_frame);
     if (n->site != MODEL_NONE)
         site_at(m, n->site)->n_stacks++;
     return n->site;
@@ -1417,11 +1498,49 @@ static int apply_stacks(struct model *m, const struct wire_msg *msg)
     return 0;
 }
 
+/* The frames a FRAME's inlined list names, outward from fr: each a frame of
+ * its own at fr's ip (model.h), in one block the model keeps. */
+static int frame_chain(struct model *m, struct model_frame *fr, const struct wire_list *inlined)
+{
+    uint32_t n = wire_list_count(inlined, 3);
+    struct model_frame *chain;
+    void **nm;
+
+    fr->inline_depth = 0;
+    fr->outer = NULL;
+    if (!n)
+        return 0;
+    chain = calloc(n, sizeof(*chain));
+    nm = chain ? realloc(m->misc, (m->n_misc + 1) * sizeof(*nm)) : NULL;
+    if (!nm) {
+        free(chain);
+        return fail(m, "out of memory");
+    }
+    m->misc = nm;
+    m->misc[m->n_misc++] = chain;
+    for (uint32_t i = 0; i < n; i++) {
+        struct wire_str fn, file;
+        uint32_t line;
+
+        if (decode_inline_at(inlined, i, &fn, &file, &line) != 1)
+            return fail(m, "corrupt inlined list");
+        chain[i] = (struct model_frame){.ip = fr->ip, .function = intern_w(m, &fn),
+                                        .file = intern_w(m, &file), .line = line,
+                                        .module = fr->module, .offset = fr->offset,
+                                        .inline_depth = n - 1 - i,
+                                        .outer = i + 1 < n ? &chain[i + 1] : NULL};
+        if (!chain[i].function || !chain[i].file)
+            return fail(m, "out of memory");
+    }
+    fr->inline_depth = n;
+    fr->outer = chain;
+    return 0;
+}
+
 static int apply_frame(struct model *m, const struct wire_msg *msg)
 {
-    uint32_t f = frame_get(m, msg->u.frame.ip), n;
+    uint32_t f = frame_get(m, msg->u.frame.ip);
     struct model_frame *fr;
-    struct model_inline *inl = NULL;
 
     if (f == MODEL_NONE)
         return fail(m, "out of memory");
@@ -1429,6 +1548,10 @@ static int apply_frame(struct model *m, const struct wire_msg *msg)
     fr->function = intern_w(m, &msg->u.frame.function);
     fr->file = intern_w(m, &msg->u.frame.file);
     fr->line = msg->u.frame.line;
+    if (!fr->function || !fr->file) {
+        fr->function = fr->file = "";
+        return fail(m, "out of memory");
+    }
     if (msg->u.frame.module < m->n_mods && m->mods[msg->u.frame.module].name) {
         const struct model_mod *mod = &m->mods[msg->u.frame.module];
 
@@ -1437,41 +1560,7 @@ static int apply_frame(struct model *m, const struct wire_msg *msg)
     } else {
         fr->module = "";
     }
-    n = wire_list_count(&msg->u.frame.inlined, 3);
-    if (n) {
-        char *raw = malloc((size_t)n * sizeof(*inl));
-        void **nm;
-
-        if (!raw)
-            return fail(m, "out of memory");
-        nm = realloc(m->misc, (m->n_misc + 1) * sizeof(*nm));
-        if (!nm) {
-            free(raw);
-            return fail(m, "out of memory");
-        }
-        m->misc = nm;
-        m->misc[m->n_misc++] = raw;
-        inl = (struct model_inline *)raw;
-        for (uint32_t i = 0; i < n; i++) {
-            struct wire_str fn, file;
-            uint32_t line;
-
-            if (decode_inline_at(&msg->u.frame.inlined, i, &fn, &file, &line) != 1)
-                return fail(m, "corrupt inlined list");
-            inl[i].function = intern_w(m, &fn);
-            inl[i].file = intern_w(m, &file);
-            inl[i].line = line;
-            if (!inl[i].function || !inl[i].file)
-                return fail(m, "out of memory");
-        }
-    }
-    if (!fr->function || !fr->file) {
-        fr->function = fr->file = "";
-        return fail(m, "out of memory");
-    }
-    fr->inlined = inl;
-    fr->n_inlined = inl ? n : 0;
-    return 0;
+    return frame_chain(m, fr, &msg->u.frame.inlined);
 }
 
 static int apply_module(struct model *m, const struct wire_msg *msg)
@@ -2205,17 +2294,21 @@ struct tbuild {
     uint32_t hcap;
 };
 
-static uint64_t key_step(uint64_t parent_key, uint64_t ip)
+/* A frame's identity in a tree path: its ip, and its depth among the
+ * frames inlined there (0 for the machine function keeps the keys of stacks
+ * without inlining what they were). */
+static uint64_t key_step(uint64_t parent_key, const struct model_frame *fr)
 {
-    return mix64(parent_key * 0x9e3779b97f4a7c15ULL ^ ip) | 1;
+    uint64_t id = fr->ip ^ ((uint64_t)fr->inline_depth << 56);
+
+    return mix64(parent_key * 0x9e3779b97f4a7c15ULL ^ id) | 1;
 }
 
-/* Finds or adds the child of parent (MODEL_NONE: root) for frame ip. */
-static uint32_t tb_child(struct tbuild *b, uint32_t parent, uint64_t ip,
-                         const struct model_frame *fr)
+/* Finds or adds the child of parent (MODEL_NONE: root) for frame fr. */
+static uint32_t tb_child(struct tbuild *b, uint32_t parent, const struct model_frame *fr)
 {
     uint64_t pk = parent == MODEL_NONE ? 0 : b->n[parent].key;
-    uint64_t key = key_step(pk, ip);
+    uint64_t key = key_step(pk, fr);
     uint32_t i;
 
     if ((b->len + 1) * 2 > b->hcap) {
@@ -2324,6 +2417,10 @@ static int caller_cmp(const void *pa, const void *pb)
         return a->allocations > b->allocations ? -1 : 1;
     if (a->bytes_allocated != b->bytes_allocated)
         return a->bytes_allocated > b->bytes_allocated ? -1 : 1;
+    if (ia != ib)
+        return ia < ib ? -1 : 1;
+    ia = a->frame ? a->frame->inline_depth : 0;
+    ib = b->frame ? b->frame->inline_depth : 0;
     return ia < ib ? -1 : ia > ib;
 }
 
@@ -2334,20 +2431,22 @@ int model_callers(const struct model *m, const struct model_query *q, struct mod
     struct model_caller *c = NULL;
 
     memset(t, 0, sizeof(*t));
-    if (!st || !hash)
+    t->top_stack = calloc((size_t)m->n_sites + 1, sizeof(*t->top_stack));
+    if (!st || !hash || !t->top_stack)
         goto oom;
     stacks_at(m, MODEL_NONE, q, st);
     for (uint32_t s = 1; s < m->n_nodes; s++) {
         const struct stack_node *node = &m->nodes[s];
         const struct model_frame *f = NULL;
-        uint32_t x, k;
+        struct fwalk w;
+        uint32_t k;
 
         if (!node->defined || node->site == MODEL_NONE ||
             (!st[s].live_bytes && !st[s].live_blocks && !st[s].allocations))
             continue;
-        x = site_node(m, s);
-        if (x && m->nodes[x].parent)
-            f = frame_at(m, m->nodes[m->nodes[x].parent].frame);
+        w = site_frame(m, s);
+        if (w.node)
+            f = fwalk_next(m, w).f; /* the frame the site's was inlined into, or its caller */
         if ((n + 1) * 2 > hcap) { /* hash holds entry index + 1, at most half full */
             uint32_t nc = hcap * 2, *nh = calloc(nc, sizeof(*nh));
 
@@ -2376,6 +2475,10 @@ int model_callers(const struct model *m, const struct model_query *q, struct mod
             c[n] = (struct model_caller){.site = node->site, .frame = f};
             hash[k] = ++n;
         }
+        uint32_t *top = &t->top_stack[node->site];
+        if (!*top || st[s].live_bytes > st[*top].live_bytes ||
+            (st[s].live_bytes == st[*top].live_bytes && st[s].allocations > st[*top].allocations))
+            *top = s;
         struct model_caller *e = &c[hash[k] - 1];
         e->live_bytes = wadd(e->live_bytes, st[s].live_bytes);
         e->live_blocks = wadd(e->live_blocks, st[s].live_blocks);
@@ -2400,7 +2503,14 @@ oom:
     free(c);
     free(hash);
     free(st);
+    free(t->top_stack);
+    t->top_stack = NULL;
     return -1;
+}
+
+uint32_t model_callers_top_stack(const struct model_callers *t, uint32_t site)
+{
+    return t->top_stack && site < t->n_sites ? t->top_stack[site] : 0;
 }
 
 const struct model_caller *model_callers_of(const struct model_callers *t, uint32_t site,
@@ -2418,6 +2528,7 @@ void model_callers_free(struct model_callers *t)
 {
     free(t->c);
     free(t->start);
+    free(t->top_stack);
     memset(t, 0, sizeof(*t));
 }
 
@@ -2426,7 +2537,8 @@ int model_tree_build(const struct model *m, uint32_t site, const struct model_qu
 {
     struct tbuild b = {0};
     struct fig *st = calloc(m->n_nodes, sizeof(*st));
-    uint32_t *path = NULL, path_cap = 0, *order = NULL, *stackv = NULL;
+    const struct model_frame **path = NULL;
+    uint32_t path_cap = 0, *order = NULL, *stackv = NULL;
     uint32_t n_order = 0;
     int rc = -1;
 
@@ -2442,15 +2554,14 @@ int model_tree_build(const struct model *m, uint32_t site, const struct model_qu
             continue;
         if (!st[s].live_bytes && !st[s].live_blocks && !st[s].allocations)
             continue;
-        for (uint32_t x = s; x != 0; x = m->nodes[x].parent) {
+        for (struct fwalk w = fwalk_at(m, s); w.node != 0; w = fwalk_next(m, w)) {
             if (grow32((void **)&path, &path_cap, depth + 1, sizeof(*path)))
                 goto out;
-            path[depth++] = x;
+            path[depth++] = w.f;
         }
         /* path[0] is the leaf, path[depth-1] the outermost frame */
         for (uint32_t i = 0; i < depth; i++) {
-            uint32_t x = dir == MODEL_TREE_TOP_DOWN ? path[depth - 1 - i] : path[i];
-            cur = tb_child(&b, cur, m->nodes[x].ip, frame_at(m, m->nodes[x].frame));
+            cur = tb_child(&b, cur, dir == MODEL_TREE_TOP_DOWN ? path[depth - 1 - i] : path[i]);
             if (cur == MODEL_NONE)
                 goto out;
             fig_add(&b.n[cur].incl, &st[s]);
@@ -2637,8 +2748,8 @@ uint32_t model_stack_frames(const struct model *m, uint32_t stack,
 
     if (stack >= m->n_nodes || !m->nodes[stack].defined)
         return 0;
-    for (uint32_t s = stack; s != 0 && n < max; s = m->nodes[s].parent)
-        out[n++] = frame_at(m, m->nodes[s].frame);
+    for (struct fwalk w = fwalk_at(m, stack); w.node != 0 && n < max; w = fwalk_next(m, w))
+        out[n++] = w.f;
     return n;
 }
 

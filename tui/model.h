@@ -169,11 +169,13 @@ const struct model_marker *model_markers(const struct model *m, uint32_t *n);
 
 /* ---- definitions ------------------------------------------------------- */
 
-struct model_inline {
-    const char *function, *file;
-    uint32_t line;
-};
-
+/* A frame of a stack as people read it. One return address (ip) holds a
+ * frame per function inlined there, each a frame of its own, in order:
+ * model_frame(ip) is the innermost (file:line from the line table), and
+ * `outer` leads outward, same ip, each at the line of its call to the one
+ * before, to the function the machine code belongs to (outer NULL). Every
+ * query that walks stacks (sites, callers, trees, model_stack_frames) walks
+ * these frames. */
 struct model_frame {
     uint64_t ip;
     const char *function; /* "" when unknown */
@@ -181,8 +183,9 @@ struct model_frame {
     uint32_t line;
     const char *module;   /* basename, "" when unknown */
     uint64_t offset;      /* ip - the module's load address (module known) */
-    uint32_t n_inlined;   /* inlined frames at this ip, innermost first */
-    const struct model_inline *inlined;
+    uint32_t inline_depth;            /* 0: the machine code's own function; k: inlined k calls
+                                       * deep into it */
+    const struct model_frame *outer;  /* the frame it is inlined into, NULL when depth 0 */
 };
 
 /* A frame's name for people: its function; without one, "module+0xOFFSET"
@@ -385,6 +388,8 @@ struct model_caller {
 struct model_callers {
     struct model_caller *c; /* by site, each site's callers in order */
     uint32_t *start;        /* site s has c[start[s], start[s + 1]) */
+    uint32_t *top_stack;    /* by site: its stack with the most live bytes, then
+                             * allocations, then the lowest id (0: none) */
     uint32_t n_sites;
 };
 
@@ -397,6 +402,11 @@ struct model_callers {
  * Free with model_callers_free().
  */
 int model_callers(const struct model *m, const struct model_query *q, struct model_callers *t);
+
+/* The heaviest stack of a site at the query's time (its top_stack), 0 when
+ * none: with model_stack_frames(), the whole chain a site's memory comes
+ * through, inlined frames included. */
+uint32_t model_callers_top_stack(const struct model_callers *t, uint32_t site);
 
 /* The callers of one site, *n of them (none for an unknown site). */
 const struct model_caller *model_callers_of(const struct model_callers *t, uint32_t site,

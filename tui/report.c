@@ -149,6 +149,28 @@ static void json_callers(struct json *j, const struct model_callers *t, uint32_t
         json_u64(j, "more_callers", n - REPORT_CALLERS);
 }
 
+/* Frames of a site's stack listed in JSON, leaf first. */
+#define REPORT_STACK_FRAMES 128
+
+/* "stack": the site's heaviest stack at the time (model_callers_top_stack),
+ * leaf first, every inlined level a frame of its own ("inlined": true when the
+ * frame's code was inlined into the next one). */
+static void json_stack(struct json *j, const struct model *m, const struct model_callers *t,
+                       uint32_t site)
+{
+    const struct model_frame *f[REPORT_STACK_FRAMES];
+    uint32_t n = model_stack_frames(m, model_callers_top_stack(t, site), f, REPORT_STACK_FRAMES);
+
+    json_array_begin(j, "stack");
+    for (uint32_t i = 0; i < n; i++) {
+        json_object_begin(j, NULL);
+        json_frame_id(j, f[i]);
+        json_bool(j, "inlined", f[i]->outer != NULL);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void write_json(const struct model *m, const struct report_options *o,
                        const struct model_callers *callers, const struct model_view *v,
                        struct model_row *rows, uint32_t n, int truncated, FILE *out)
@@ -209,6 +231,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_u64(&j, "temporary", r->temporary);
         json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
         json_callers(&j, callers, r->site);
+        json_stack(&j, m, callers, r->site);
         json_object_end(&j);
     }
     json_array_end(&j);

@@ -6,6 +6,7 @@ usage: expect.py NAME REPORT.json EXPR...
 EXPR (site figures are summed over every site whose function is FUNC; C++
 names match without their parameter list; a missing site counts as zeros):
   FUNC.FIELD=N     exact     (FIELD: allocations bytes_allocated live_blocks live_bytes peak_bytes)
+                   (FUNC@LINE.FIELD=N: only the sites of FUNC at that line)
   FUNC.FIELD>=N    at least; FUNC.FIELD<=N at most
   .FIELD=N         a total of the report (.FIELD>=N, .FIELD<=N too)
   FUNC.module~SUB  every site of FUNC has SUB in its module
@@ -14,6 +15,11 @@ names match without their parameter list; a missing site counts as zeros):
   named>=P         at least P% of the allocations are at sites with a function name
   sites<=N         at most N sites listed (--top N)
   sorted           sites are listed largest live bytes first
+  FUNC@LINE.stack~REGEX  the site's stack, written leaf first as "function@line>..."
+                   (functions without their parameter list), matches REGEX (re.search)
+  a2l=EXE          every frame of EXE in the sites' stacks is what `addr2line -f -i -C`
+                   says of its address: the inlined functions one frame each, in order,
+                   each with its own file (base name) and line
   nonneg           no live figure is negative, anywhere
   consistent       totals equal the sum over sites (allocations, bytes_allocated,
                    live_blocks, live_bytes), and each site's figures the sum over its
@@ -21,7 +27,9 @@ names match without their parameter list; a missing site counts as zeros):
 Prints "PASS NAME" or "FAIL NAME: what differed, expected vs got"; exits 1 on FAIL.
 """
 import json
+import os
 import re
+import subprocess
 import sys
 
 
@@ -29,6 +37,39 @@ def base(fn):
     fn = fn or ""
     i = fn.find("(")
     return fn[:i] if i > 0 else fn
+
+
+def a2l_check(exe, sites):
+    """The frames of exe in the sites' stacks against addr2line -f -i -C: one
+    run of frames at one offset is one address, innermost first."""
+    errs, seen = [], set()
+    mod = os.path.basename(exe)
+    for s in sites:
+        st = s.get("stack", [])
+        i = 0
+        while i < len(st):
+            j = i
+            while j + 1 < len(st) and st[j].get("inlined") and st[j + 1].get("offset") == st[i].get("offset"):
+                j += 1
+            run, i = st[i:j + 1], j + 1
+            off = run[0].get("offset")
+            if run[0].get("module") != mod or off in seen or not off:
+                continue
+            seen.add(off)
+            out = subprocess.run(["addr2line", "-f", "-i", "-C", "-e", exe, hex(off - 1)],
+                                 capture_output=True, text=True).stdout.splitlines()
+            want = []
+            for k in range(0, len(out) - 1, 2):
+                fl, _, ln = out[k + 1].partition(" ")[0].rpartition(":")
+                want.append((base(out[k]), os.path.basename(fl) if fl != "??" else "",
+                             int(ln) if ln.isdigit() else 0))
+            got = [(base(f.get("function")), os.path.basename(f.get("file") or ""), f.get("line"))
+                   for f in run]
+            if got != want:
+                errs.append(f"{mod}+{off - 1:#x}: addr2line -i says {want}, the stack has {got}")
+    if not seen:
+        errs.append(f"no frame of {mod} in any stack")
+    return errs
 
 
 def main():
@@ -45,7 +86,9 @@ def main():
     errs = []
 
     def of(func):
-        return [s for s in sites if base(s.get("function")) == func]
+        func, _, line = func.partition("@")
+        return [s for s in sites if base(s.get("function")) == func
+                and (not line or s.get("line") == int(line))]
 
     def fig(func, field):
         if func == "":
@@ -53,7 +96,18 @@ def main():
         return sum(s.get(field) or 0 for s in of(func))
 
     for e in exprs:
-        m = re.fullmatch(r"([\w:~]*)\.(\w+)(=|>=|<=)(-?\d+)", e)
+        m = re.fullmatch(r"([\w:~]*(?:@\d+)?)\.stack~(.+)", e)
+        if m:
+            stacks = [">".join(f"{base(f.get('function'))}@{f.get('line')}" for f in s.get("stack", []))
+                      for s in of(m.group(1))]
+            if not any(re.search(m.group(2), st) for st in stacks):
+                errs.append(f"{m.group(1)}.stack expected /{m.group(2)}/ got {stacks or '(no such site)'}")
+            continue
+        m = re.fullmatch(r"a2l=(.+)", e)
+        if m:
+            errs += a2l_check(m.group(1), sites)
+            continue
+        m = re.fullmatch(r"([\w:~]*(?:@\d+)?)\.(\w+)(=|>=|<=)(-?\d+)", e)
         if m:
             func, field, op, want = m.group(1), m.group(2), m.group(3), int(m.group(4))
             got = fig(func, field)

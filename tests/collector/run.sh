@@ -113,6 +113,7 @@ build t_closefds cc $CFLAGS "$SRC/t_closefds.c"
 build t_threadchurn cc $CFLAGS "$SRC/t_threadchurn.c"
 build t_sighandler cc $CFLAGS "$SRC/t_sighandler.c"
 build t_inline cc ${CFLAGS/-O0 -g/-O2 -g} "$SRC/t_inline.c"
+build t_map g++ -std=c++17 -O2 -g -Wall "$SRC/t_map.cpp"
 build t_wrapper cc $CFLAGS "$SRC/t_wrapper.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
@@ -796,13 +797,30 @@ PYEOF
 }
 
 # inlined frames: the site is the innermost inlined function, and every
-# level of the chain is named (the middle one too)
+# level of the chain is a frame of its own in the site's stack, in order, each
+# at its own line, as addr2line -i names them (the middle one too)
 if want inline; then
     rec inline -- "$T/t_inline"
     recorded inline 0 && reported inline end && expect inline "$W/inline.end.json" \
-        t_inline_inner.allocations=7 t_inline_inner.live_blocks=7 t_inline_inner.live_bytes=280 \
-        .allocations=7 nonneg consistent &&
+        t_inline_inner@14.allocations=7 t_inline_inner.live_blocks=7 t_inline_inner.live_bytes=280 \
+        .allocations=7 nonneg consistent \
+        't_inline_inner@14.stack~^t_inline_inner@14>t_inline_middle@19>site_inline_outer@24>main@30>' \
+        "a2l=$T/t_inline" &&
         frames_named inline-chain "$W/inline.heapline" 't_inline_middle'
+fi
+
+# C++ at -O2: std::map and std::vector allocate through libstdc++ code inlined
+# into the program; each site is the program's own line (the inlined library
+# frames are plumbing), and its stack has every inlined level, as addr2line -i
+if want map; then
+    rec map -- "$T/t_map"
+    recorded map 0 && reported map end && expect map "$W/map.end.json" \
+        fill_map@20.allocations=1000 fill_map@20.live_blocks=1000 fill_map@20.live_bytes=48000 \
+        main@29.allocations=11 main@29.bytes_allocated=8188 main@29.live_blocks=1 \
+        main@29.live_bytes=4096 main@25.live_bytes=48 main@26.live_bytes=24 \
+        'fill_map@20.stack~^operator new@0>std::__new_allocator<[^@]*::allocate@137>[^@]*::allocate@464>[^@]*::_M_get_node@561>[^@]*::_M_create_node<[^@]*@611>[^@]*@1636>[^@]*::_M_emplace_hint_unique<[^@]*@2461>std::map<[^@]*::operator\[\]@530>fill_map@20>main@27>__libc_start_call_main@' \
+        'main@29.stack~^operator new@0>std::__new_allocator<int>::allocate@137>[^@]*@464>[^@]*::_M_allocate@378>void std::vector<[^@]*::_M_realloc_insert<int const&>@453>std::vector<[^@]*::push_back@1287>main@29>__libc_start_call_main@' \
+        "a2l=$T/t_map" nonneg consistent
 fi
 
 if want sqlite; then

@@ -394,6 +394,96 @@ static void test_tree(void **state)
     model_free(m);
 }
 
+/* Inlined frames are frames of their own, in order, everywhere. At 0x200
+ * the code of std::vector<int>::push_back (a libstdc++ header) is inlined
+ * into fill, itself inlined into run, whose machine code it is:
+ *   main > run > fill > push_back > malloc(libc)
+ * The site is fill app.c:20 (push_back is inlined plumbing), its caller run
+ * app.c:25, and the tree has a node per level. */
+static void test_inlined(void **state)
+{
+    static const struct wire_inline chain[] = {{"fill", "app.c", 20}, {"run", "app.c", 25}};
+    struct wire_frame f[] = {
+        {0x100, 2, "main", "app.c", 30, NULL, 0},
+        {0x200, 2, "std::vector<int, std::allocator<int> >::push_back(int const&)",
+         "/usr/include/c++/12/bits/stl_vector.h", 1287, chain, 2},
+        {0x900, 1, "malloc", NULL, 0, NULL, 0},
+    };
+    struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}};
+    struct wire_event ev[] = {EV_ALLOC(10, 3, 64), EV_ALLOC(20, 3, 64)};
+    static const char *const want[] = {"malloc", "std::vector<int, std::allocator<int> >::push_back(int const&)",
+                                       "fill", "run", "main"};
+    static const uint32_t lines[] = {0, 1287, 20, 25, 30}, depths[] = {0, 2, 1, 0, 0};
+    const struct model_frame *fr[8];
+    struct model_query q = {.at = MODEL_AT_END};
+    struct model_callers callers;
+    struct model_tree t = {0};
+    struct model *m = model_new();
+    uint32_t site, nc, i, k;
+    const struct model_caller *c;
+
+    (void)state;
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    assert_int_equal(encode_hello(&B, 1, "/bin/app", 1, 4096, 64, 0), 0);
+    assert_int_equal(encode_module(&B, 1, "/usr/lib/x86_64-linux-gnu/libc.so.6", 0, 0, NULL), 0);
+    assert_int_equal(encode_module(&B, 2, "/bin/app", 0, 0, NULL), 0);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(encode_frame(&B, &f[i]), 0);
+    assert_int_equal(encode_stacks(&B, n, 3), 0);
+    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+
+    /* the stack: five frames, three of them at one ip */
+    assert_int_equal(model_stack_frames(m, 3, fr, 8), 5);
+    for (i = 0; i < 5; i++) {
+        assert_string_equal(fr[i]->function, want[i]);
+        assert_int_equal(fr[i]->line, lines[i]);
+        assert_int_equal(fr[i]->inline_depth, depths[i]);
+    }
+    assert_true(fr[1]->ip == 0x200 && fr[2]->ip == 0x200 && fr[3]->ip == 0x200);
+    assert_ptr_equal(fr[1]->outer, fr[2]);
+    assert_ptr_equal(fr[2]->outer, fr[3]);
+    assert_null(fr[3]->outer);
+    assert_string_equal(fr[2]->module, "app");
+
+    /* the site: the user's line, not the inlined library's */
+    site = model_stack_site(m, 3);
+    assert_int_equal(site, site_named(m, "fill"));
+    assert_string_equal(model_site(m, site)->file, "app.c");
+    assert_int_equal(model_site(m, site)->line, 20);
+    assert_int_equal(site_named(m, "std::vector<int, std::allocator<int> >::push_back(int const&)"),
+                     MODEL_NONE);
+
+    /* its caller: the function fill is inlined into, at fill's call */
+    assert_int_equal(model_callers(m, &q, &callers), 0);
+    c = model_callers_of(&callers, site, &nc);
+    assert_int_equal(nc, 1);
+    assert_string_equal(c[0].frame->function, "run");
+    assert_int_equal(c[0].frame->line, 25);
+    assert_int_equal(c[0].live_bytes, 128);
+    assert_int_equal(model_callers_top_stack(&callers, site), 3);
+    model_callers_free(&callers);
+
+    /* the tree: a node per frame, in order, each with the figures */
+    assert_int_equal(model_tree_build(m, site, &q, MODEL_TREE_TOP_DOWN, &t), 0);
+    assert_int_equal(t.n, 5);
+    for (i = t.first_root, k = 5; i != MODEL_NONE; i = t.nodes[i].first_child) {
+        assert_string_equal(t.nodes[i].frame->function, want[--k]);
+        assert_int_equal(t.nodes[i].depth, 4 - k);
+        assert_int_equal(t.nodes[i].incl_bytes, 128);
+        assert_int_equal(t.nodes[i].next_sibling, MODEL_NONE);
+    }
+    assert_int_equal(k, 0);
+    assert_int_equal(model_tree_build(m, site, &q, MODEL_TREE_BOTTOM_UP, &t), 0);
+    assert_int_equal(t.n, 5);
+    for (i = t.first_root, k = 0; i != MODEL_NONE; i = t.nodes[i].first_child)
+        assert_string_equal(t.nodes[i].frame->function, want[k++]);
+    assert_int_equal(k, 5);
+    model_tree_free(&t);
+    model_free(m);
+}
+
 static void test_sort_filter(void **state)
 {
     struct model *m = reference_run();
@@ -901,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_events_exact),
         cmocka_unit_test(test_timeline_and_growth),
         cmocka_unit_test(test_tree),
+        cmocka_unit_test(test_inlined),
         cmocka_unit_test(test_sort_filter),
         cmocka_unit_test(test_tags_threads_objects),
         cmocka_unit_test(test_realloc_event),

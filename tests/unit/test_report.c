@@ -26,12 +26,15 @@ static char mem[1 << 16];
 static char dir[] = "/tmp/test_report.XXXXXX";
 static char path[256];
 
-/* main > work > malloc(libc): site "work"; main > malloc: site "main". */
+/* main > work > [inlined std::__new_allocator<char>::allocate] > malloc(libc):
+ * site "work" (the inlined allocator is plumbing); main > malloc: site "main". */
 static size_t build(char *out, size_t cap, int with_end)
 {
     struct encode_buf b;
+    static const struct wire_inline work[] = {{"work", "app.c", 20}};
     struct wire_frame f[] = {{0x100, 2, "main", "app.c", 10, NULL, 0},
-                             {0x200, 2, "work", "app.c", 20, NULL, 0},
+                             {0x200, 2, "std::__new_allocator<char>::allocate(unsigned long, void const*)",
+                              "/usr/include/c++/12/bits/new_allocator.h", 137, work, 1},
                              {0x900, 1, "malloc", NULL, 0, NULL, 0}};
     struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}, {4, 1, 0x900}};
     struct wire_event ev[] = {
@@ -158,6 +161,40 @@ static const char expected_end[] =
     "          \"allocations\": 2,\n"
     "          \"bytes_allocated\": 4000\n"
     "        }\n"
+    "      ],\n"
+    "      \"stack\": [\n"
+    "        {\n"
+    "          \"function\": \"malloc\",\n"
+    "          \"file\": \"\",\n"
+    "          \"line\": 0,\n"
+    "          \"module\": \"libc.so.6\",\n"
+    "          \"offset\": 2304,\n"
+    "          \"inlined\": false\n"
+    "        },\n"
+    "        {\n"
+    "          \"function\": \"std::__new_allocator<char>::allocate(unsigned long, void const*)\",\n"
+    "          \"file\": \"/usr/include/c++/12/bits/new_allocator.h\",\n"
+    "          \"line\": 137,\n"
+    "          \"module\": \"app\",\n"
+    "          \"offset\": 448,\n"
+    "          \"inlined\": true\n"
+    "        },\n"
+    "        {\n"
+    "          \"function\": \"work\",\n"
+    "          \"file\": \"app.c\",\n"
+    "          \"line\": 20,\n"
+    "          \"module\": \"app\",\n"
+    "          \"offset\": 448,\n"
+    "          \"inlined\": false\n"
+    "        },\n"
+    "        {\n"
+    "          \"function\": \"main\",\n"
+    "          \"file\": \"app.c\",\n"
+    "          \"line\": 10,\n"
+    "          \"module\": \"app\",\n"
+    "          \"offset\": 192,\n"
+    "          \"inlined\": false\n"
+    "        }\n"
     "      ]\n"
     "    },\n"
     "    {\n"
@@ -184,6 +221,24 @@ static const char expected_end[] =
     "          \"live_blocks\": 1,\n"
     "          \"allocations\": 2,\n"
     "          \"bytes_allocated\": 31\n"
+    "        }\n"
+    "      ],\n"
+    "      \"stack\": [\n"
+    "        {\n"
+    "          \"function\": \"malloc\",\n"
+    "          \"file\": \"\",\n"
+    "          \"line\": 0,\n"
+    "          \"module\": \"libc.so.6\",\n"
+    "          \"offset\": 2304,\n"
+    "          \"inlined\": false\n"
+    "        },\n"
+    "        {\n"
+    "          \"function\": \"main\",\n"
+    "          \"file\": \"app.c\",\n"
+    "          \"line\": 10,\n"
+    "          \"module\": \"app\",\n"
+    "          \"offset\": 192,\n"
+    "          \"inlined\": false\n"
     "        }\n"
     "      ]\n"
     "    }\n"
