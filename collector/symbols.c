@@ -204,7 +204,7 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
 
 /* The function symbol covering pc: of those starting at the greatest start
  * <= pc, the preferred alias; NULL when none covers it. */
-static const char *fsym_find(const struct fsyms *t, GElf_Addr pc)
+static const struct fsym *fsym_find(const struct fsyms *t, GElf_Addr pc)
 {
     size_t lo = 0, hi = t->n;
 
@@ -223,7 +223,112 @@ static const char *fsym_find(const struct fsyms *t, GElf_Addr pc)
         i--;
     for (size_t k = i; k < lo; k++)
         if (pc < t->v[k].hi)
-            return t->v[k].name;
+            return &t->v[k];
+    return NULL;
+}
+
+/* ---- compilation units ----
+ * libdwfl finds the CU of an address through .debug_aranges, which clang
+ * does not write (without -gdwarf-aranges): every address of a clang-built
+ * module then had no file, no line and no inlined frames. And between two
+ * aranges it answers with the CU before the gap (code without debug
+ * information, such as crt1.o's _start, gets a CU that does not cover it).
+ * So a CU is used only if its own ranges hold the address; otherwise the
+ * module's CU ranges, read once into a sorted array, are searched. */
+struct curange {
+    Dwarf_Addr lo, hi; /* module addresses (bias added) */
+    Dwarf_Die cu;
+    Dwarf_Addr bias;
+};
+struct curanges {
+    Dwfl_Module *m;
+    struct curange *v;
+    size_t n;
+};
+static struct curanges *curanges;
+static size_t n_curanges, cap_curanges;
+
+static int curange_cmp(const void *pa, const void *pb)
+{
+    const struct curange *a = pa, *b = pb;
+
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* The module's CU ranges, read at first use (NULL: none or out of memory). */
+static struct curanges *curanges_of(Dwfl_Module *m)
+{
+    struct curanges *t;
+    Dwarf_Die *cu = NULL;
+    Dwarf_Addr bias;
+    size_t cap = 0;
+
+    for (size_t i = 0; i < n_curanges; i++)
+        if (curanges[i].m == m)
+            return curanges[i].n ? &curanges[i] : NULL;
+    if (n_curanges == cap_curanges) {
+        size_t nc = cap_curanges ? cap_curanges * 2 : 16;
+        void *p = realloc(curanges, nc * sizeof(*curanges));
+
+        if (!p)
+            return NULL;
+        curanges = p;
+        cap_curanges = nc;
+    }
+    t = &curanges[n_curanges++];
+    *t = (struct curanges){m, NULL, 0};
+    while ((cu = dwfl_module_nextcu(m, cu, &bias)) != NULL) {
+        Dwarf_Addr base, lo, hi;
+        ptrdiff_t off = 0;
+
+        while ((off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0) {
+            if (lo == 0 || hi <= lo) /* a discarded section's tombstone */
+                continue;
+            if (t->n == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                void *p = realloc(t->v, nc * sizeof(*t->v));
+
+                if (!p) {
+                    free(t->v);
+                    *t = (struct curanges){m, NULL, 0};
+                    return NULL;
+                }
+                t->v = p;
+                cap = nc;
+            }
+            t->v[t->n++] = (struct curange){lo + bias, hi + bias, *cu, bias};
+        }
+    }
+    if (t->n)
+        qsort(t->v, t->n, sizeof(*t->v), curange_cmp);
+    return t->n ? t : NULL;
+}
+
+/* The CU whose own ranges hold pc, and its bias; NULL when none does. */
+static Dwarf_Die *module_cu(Dwfl_Module *m, Dwarf_Addr pc, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(m, pc, bias);
+    struct curanges *t;
+    size_t lo = 0, hi;
+
+    if (cu && dwarf_haspc(cu, pc - *bias) > 0)
+        return cu;
+    if (!(t = curanges_of(m)))
+        return NULL;
+    hi = t->n;
+    while (lo < hi) { /* the first range starting after pc */
+        size_t mid = (lo + hi) / 2;
+
+        if (t->v[mid].lo <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i > 0 && lo - i < 8; i--) /* nested or overlapping CUs: a few back */
+        if (pc < t->v[i - 1].hi) {
+            *bias = t->v[i - 1].bias;
+            return &t->v[i - 1].cu;
+        }
     return NULL;
 }
 
@@ -234,6 +339,11 @@ static void fsyms_free(void)
     free(fsyms);
     fsyms = NULL;
     n_fsyms = cap_fsyms = 0;
+    for (size_t i = 0; i < n_curanges; i++)
+        free(curanges[i].v);
+    free(curanges);
+    curanges = NULL;
+    n_curanges = cap_curanges = 0;
 }
 
 static void report(void)
@@ -391,25 +501,32 @@ static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out, int max)
     return n;
 }
 
-/* Inlined frames at pc: f->function/file/line become the innermost inlined
- * function, inl[] the functions it is inlined into, with their call sites. */
-static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const char *outer)
+/* Where the function around pc starts, from its DIE: the start of the range
+ * of the subprogram that holds pc (a function split in hot and cold parts has
+ * two). 0 when none does. */
+static Dwarf_Addr die_start(Dwarf_Die *fn, Dwarf_Addr pc)
 {
-    Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias), path[SCOPES_MAX];
-    int n;
+    Dwarf_Addr base, lo, hi;
+    ptrdiff_t off = 0;
+
+    while ((off = dwarf_ranges(fn, off, &base, &lo, &hi)) > 0)
+        if (lo <= pc && pc < hi)
+            return lo;
+    return 0;
+}
+
+/* Inlined frames at pc (path: the DIEs holding it, outermost first):
+ * f->function becomes the innermost inlined function (f->file/line, from the
+ * line table, are its own), inl[] the functions it is inlined into, each at
+ * its call to the one before; the last is `outer`, the machine function. */
+static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f, const char *outer)
+{
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
-
-    if (!cu)
-        return;
-    n = scopes_at(cu, pc - bias, path, SCOPES_MAX);
-    if (n <= 0)
-        return;
-    dwarf_getsrcfiles(cu, &files, &nfiles);
-    /* innermost first: collect inlined_subroutine entries in order */
     const char *fn = NULL;
     uint32_t k = 0;
+
+    dwarf_getsrcfiles(cu, &files, &nfiles);
     for (int i = n - 1; i >= 0 && k < WIRE_MAX_INLINED; i--) {
         if (dwarf_tag(&path[i]) != DW_TAG_inlined_subroutine)
             continue;
@@ -419,13 +536,12 @@ static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const
 
         dwarf_formudata(dwarf_attr(&path[i], DW_AT_call_file, &a), &cf);
         dwarf_formudata(dwarf_attr(&path[i], DW_AT_call_line, &a), &cl);
-        if (k == 0) {
+        if (k == 0)
             fn = name; /* innermost: keeps the line table's file:line */
-        } else {
+        else
             inl[k - 1].function = name;
-        }
         /* the caller of this inlined body is the next enclosing function */
-        inl[k].file = files ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
+        inl[k].file = files && cf < nfiles ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
         inl[k].line = (uint32_t)cl;
         inl[k].function = outer; /* replaced if another inlined level follows */
         k++;
@@ -435,6 +551,58 @@ static void inlined(Dwfl_Module *mod, Dwarf_Addr pc, struct wire_frame *f, const
         f->inlined = inl;
         f->n_inlined = k;
     }
+}
+
+/* Names ip's function, file:line and inlined frames so that a frame's line
+ * is its own: the function is the sized symbol that covers pc, else the
+ * subprogram DIE that holds it, else the nearest symbol below; its file:line
+ * is the line table's row for pc only when that row starts inside the same
+ * function (at or after the function's start, or its part's). A row from
+ * before the function's start belongs to other code: crt1.o's _start, which
+ * has no debug information, or an assembler function in a C file's code, got
+ * the line of whatever came before it. No known start, no line. */
+static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
+{
+    const struct fsyms *fs = fsyms_of(m);
+    const struct fsym *sym = fs ? fsym_find(fs, pc) : NULL;
+    const char *name = sym ? sym->name : NULL;
+    Dwarf_Addr start = sym ? sym->lo : 0, bias = 0;
+    Dwarf_Die *cu, path[SCOPES_MAX];
+    int n = 0;
+
+    if (!sym) {
+        GElf_Off off = 0;
+        GElf_Sym gs;
+
+        name = dwfl_module_addrinfo(m, pc, &off, &gs, NULL, NULL, NULL);
+        start = name ? pc - off : 0;
+    }
+    cu = module_cu(m, pc, &bias);
+    if (cu)
+        n = scopes_at(cu, pc - bias, path, SCOPES_MAX);
+    if (n > 0 && dwarf_tag(&path[0]) == DW_TAG_subprogram && !sym) {
+        Dwarf_Addr lo = die_start(&path[0], pc - bias);
+        const char *dn = die_name(&path[0]);
+
+        if (dn) {
+            name = dn;
+            start = lo ? lo + bias : 0;
+        }
+    }
+    f->function = nice_name(name);
+    if (!cu)
+        return;
+    Dwarf_Line *line = dwarf_getsrc_die(cu, pc - bias);
+    Dwarf_Addr row = 0;
+    if (line && start && dwarf_lineaddr(line, &row) == 0 && row + bias >= start) {
+        int lineno = 0;
+
+        f->file = dwarf_linesrc(line, NULL, NULL);
+        dwarf_lineno(line, &lineno);
+        f->line = lineno > 0 ? (uint32_t)lineno : 0;
+    }
+    if (n > 0 && start)
+        inlined(cu, path, n, f, f->function);
 }
 
 static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
@@ -489,27 +657,7 @@ static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols
         *mod = &modinfo;
     }
     f->module = (uint32_t)(uintptr_t)*user;
-
-    const struct fsyms *fs = fsyms_of(m);
-    const char *name = fs ? fsym_find(fs, pc) : NULL;
-
-    if (!name) {
-        GElf_Off off;
-        GElf_Sym sym;
-
-        name = dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL);
-    }
-    f->function = nice_name(name);
-
-    Dwfl_Line *line = dwfl_module_getsrc(m, pc);
-    if (line) {
-        int lineno = 0;
-        const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
-
-        f->file = file;
-        f->line = lineno > 0 ? (uint32_t)lineno : 0;
-    }
-    inlined(m, pc, f, f->function);
+    describe(m, pc, f);
 }
 
 void symbols_atfork_prepare(void)

@@ -20,6 +20,8 @@ names match without their parameter list; a missing site counts as zeros):
   a2l=EXE          every frame of EXE in the sites' stacks is what `addr2line -f -i -C`
                    says of its address: the inlined functions one frame each, in order,
                    each with its own file (base name) and line
+  llvm=EXE         the same against llvm-symbolizer (for clang's DWARF 5, which binutils
+                   2.40's addr2line misreads)
   nonneg           no live figure is negative, anywhere
   consistent       totals equal the sum over sites (allocations, bytes_allocated,
                    live_blocks, live_bytes), and each site's figures the sum over its
@@ -39,9 +41,26 @@ def base(fn):
     return fn[:i] if i > 0 else fn
 
 
-def a2l_check(exe, sites):
-    """The frames of exe in the sites' stacks against addr2line -f -i -C: one
-    run of frames at one offset is one address, innermost first."""
+def symbolize(tool, exe, addr):
+    """[(function, file base name, line)] of addr, innermost first."""
+    if tool == "llvm":
+        cmd = ["llvm-symbolizer", "--inlines", "--demangle", f"--obj={exe}", hex(addr)]
+    else:
+        cmd = ["addr2line", "-f", "-i", "-C", "-e", exe, hex(addr)]
+    out = [x for x in subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines() if x]
+    frames = []
+    for k in range(0, len(out) - 1, 2):
+        loc = out[k + 1].partition(" ")[0].split(":")
+        fl, ln = loc[0], loc[1] if len(loc) > 1 else "0"
+        frames.append((base(out[k]), os.path.basename(fl) if fl not in ("??", "") else "",
+                       int(ln) if ln.isdigit() else 0))
+    return frames
+
+
+def a2l_check(tool, exe, sites):
+    """The frames of exe in the sites' stacks against addr2line -f -i -C (or
+    llvm-symbolizer): one run of frames at one offset is one address,
+    innermost first."""
     errs, seen = [], set()
     mod = os.path.basename(exe)
     for s in sites:
@@ -56,17 +75,11 @@ def a2l_check(exe, sites):
             if run[0].get("module") != mod or off in seen or not off:
                 continue
             seen.add(off)
-            out = subprocess.run(["addr2line", "-f", "-i", "-C", "-e", exe, hex(off - 1)],
-                                 capture_output=True, text=True).stdout.splitlines()
-            want = []
-            for k in range(0, len(out) - 1, 2):
-                fl, _, ln = out[k + 1].partition(" ")[0].rpartition(":")
-                want.append((base(out[k]), os.path.basename(fl) if fl != "??" else "",
-                             int(ln) if ln.isdigit() else 0))
+            want = symbolize(tool, exe, off - 1)
             got = [(base(f.get("function")), os.path.basename(f.get("file") or ""), f.get("line"))
                    for f in run]
             if got != want:
-                errs.append(f"{mod}+{off - 1:#x}: addr2line -i says {want}, the stack has {got}")
+                errs.append(f"{mod}+{off - 1:#x}: {tool} says {want}, the stack has {got}")
     if not seen:
         errs.append(f"no frame of {mod} in any stack")
     return errs
@@ -103,9 +116,9 @@ def main():
             if not any(re.search(m.group(2), st) for st in stacks):
                 errs.append(f"{m.group(1)}.stack expected /{m.group(2)}/ got {stacks or '(no such site)'}")
             continue
-        m = re.fullmatch(r"a2l=(.+)", e)
+        m = re.fullmatch(r"(a2l|llvm)=(.+)", e)
         if m:
-            errs += a2l_check(m.group(1), sites)
+            errs += a2l_check(m.group(1), m.group(2), sites)
             continue
         m = re.fullmatch(r"([\w:~]*(?:@\d+)?)\.(\w+)(=|>=|<=)(-?\d+)", e)
         if m:
