@@ -299,7 +299,8 @@ static void emit_frame(uint64_t ip)
     relieve_rings();
     symbols_frame(ip, &f, &mod);
     if (mod)
-        EMIT(K_DEF, 0, encode_module(b, mod->id, mod->path, mod->base, mod->size, mod->build_id));
+        EMIT(K_DEF, 0, encode_module_symbols(b, mod->id, mod->path, mod->base, mod->size,
+                                                 mod->build_id, mod->symbols, mod->debug_file));
     EMIT(K_DEF, 0, encode_frame(b, &f));
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "collect.h"
+#include "debugfile.h"
 #include "fds.h"
 #include "live.h"
 #include "recfile.h"
@@ -139,6 +140,7 @@ static void read_config(void)
                                                              : CORE_UNWIND_LIBUNWIND;
     v = getenv("HEAPLINE_FORK");
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
+    debugfile_init(); /* HEAPLINE_DEBUG_DIR */
 }
 
 /* Output paths for this process: the owner (the first process of the run, or

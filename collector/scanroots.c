@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "debugfile.h"
+
 struct collect_ctx {
     struct scanroots *r;
     size_t cap_mods, cap_roots;
@@ -365,6 +367,33 @@ static int elf_build_id(const unsigned char *f, size_t size, char *out, size_t c
     return -1;
 }
 
+/* The .gnu_debuglink name of an ELF64 file (NUL-terminated inside the
+ * section), or NULL. */
+static const char *elf_debuglink(const unsigned char *f, size_t size)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)f;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(const void *)(f + eh->e_shoff), *names;
+
+    if (eh->e_shstrndx >= eh->e_shnum)
+        return NULL;
+    names = &sh[eh->e_shstrndx];
+    if (names->sh_offset > size || names->sh_size > size - names->sh_offset)
+        return NULL;
+    for (int i = 0; i < eh->e_shnum; i++) {
+        const char *n = (const char *)f + names->sh_offset + sh[i].sh_name;
+        size_t off = sh[i].sh_offset;
+
+        if (sh[i].sh_name >= names->sh_size ||
+            strnlen(n, names->sh_size - sh[i].sh_name) != 14 || memcmp(n, ".gnu_debuglink", 14))
+            continue;
+        if (sh[i].sh_type == SHT_NOBITS || off > size || sh[i].sh_size > size - off ||
+            strnlen((const char *)f + off, sh[i].sh_size) == sh[i].sh_size)
+            return NULL;
+        return (const char *)f + off;
+    }
+    return NULL;
+}
+
 static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start, int follow_debug);
 
@@ -375,7 +404,8 @@ int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t
 }
 
 /* Looks in path; when it has no .symtab (stripped) and follow_debug, in its
- * separate debug file (/usr/lib/debug/.build-id/xx/yyyy.debug) first. */
+ * separate debug file (debugfile.h: by build id, then by .gnu_debuglink)
+ * first. */
 static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start, int follow_debug)
 {
@@ -402,9 +432,13 @@ static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t
         return -1;
     if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size, &full) == 0 && !full &&
         follow_debug) {
-        char id[160], dbg[256];
-        if (elf_build_id(f, (size_t)stt.st_size, id, sizeof(id)) == 0) {
-            snprintf(dbg, sizeof(dbg), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+        char id[160], dbg[4096 + 300];
+        int has_id = elf_build_id(f, (size_t)stt.st_size, id, sizeof(id)) == 0;
+        int dfd = debugfile_open(path, has_id ? id : NULL, elf_debuglink(f, (size_t)stt.st_size),
+                                 dbg, sizeof(dbg));
+
+        if (dfd >= 0) {
+            close(dfd);
             if (symbol_in(dbg, module_offset, sym, cap, sym_start, 0) == 0) {
                 munmap(f, (size_t)stt.st_size);
                 return 0;

@@ -21,48 +21,42 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "debugfile.h"
 #include "fds.h"
 #include "wire.h"
 
-/* Separate debug information is looked up locally only: by build id under
- * /usr/lib/debug, then by .gnu_debuglink next to the file, in .debug/ and
- * under /usr/lib/debug. Never through debuginfod: a network download (or even
- * loading libcurl) inside the profiled program would stall the collector and,
- * through its full buffers, the program. */
+/* A module's build id as lowercase hex into out (2 * 64 + 1 bytes); NULL
+ * when it has none. */
+static const char *build_id_of(Dwfl_Module *mod, char *out)
+{
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(mod, &bits, &vaddr);
+
+    if (len <= 0 || len > 64)
+        return NULL;
+    for (int i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", bits[i]);
+    return out;
+}
+
+/* Separate debug information: the candidates of debugfile.h (local files
+ * only, never debuginfod), opened close-on-exec at a high number the
+ * program's close() spares (fds.h). libdwfl checks that the file matches. */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                           const char *file_name, const char *debuglink_file,
                           GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
-                                          debuglink_crc, debuginfo_file_name);
-    char dir[4096], path[4096 + 300];
-    const char *slash;
+    char id[2 * 64 + 1], path[4096 + 300];
+    int fd = debugfile_open(file_name, build_id_of(mod, id), debuglink_file, path, sizeof(path));
 
-    if (fd >= 0)
-        fd = fds_adopt(fd); /* close-on-exec, high, spared by close() */
-    if (fd >= 0 || !file_name || !debuglink_file || strchr(debuglink_file, '/'))
-        return fd;
-    slash = strrchr(file_name, '/');
-    if (!slash || (size_t)(slash - file_name) >= sizeof(dir))
+    if (fd < 0)
         return -1;
-    memcpy(dir, file_name, (size_t)(slash - file_name));
-    dir[slash - file_name] = 0;
-    for (int i = 0; i < 3; i++) {
-        if (i == 0)
-            snprintf(path, sizeof(path), "%s/%s", dir, debuglink_file);
-        else if (i == 1)
-            snprintf(path, sizeof(path), "%s/.debug/%s", dir, debuglink_file);
-        else
-            snprintf(path, sizeof(path), "/usr/lib/debug%s/%s", dir, debuglink_file);
-        if (strcmp(path, file_name) == 0)
-            continue;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            *debuginfo_file_name = strdup(path);
-            return fds_adopt(fd);
-        }
+    if (!(*debuginfo_file_name = strdup(path))) {
+        close(fd);
+        return -1;
     }
-    return -1;
+    return fds_adopt(fd);
 }
 
 /* The module's file, opened close-on-exec (libdwfl's own lookup would leave
@@ -605,6 +599,35 @@ static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
         inlined(cu, path, n, f, f->function);
 }
 
+/* Where a module's function names come from (enum wire_symbols): its own
+ * .symtab, else the separate debug file libdwfl found for it (loading the
+ * symbol table looks for one: find_debuginfo), else only its exported
+ * names. */
+static uint32_t symbols_source(Dwfl_Module *m, const char **debug_file)
+{
+    Dwarf_Addr bias;
+    Elf *elf = dwfl_module_getelf(m, &bias);
+    Elf_Scn *scn = NULL;
+    const char *dbg = NULL;
+
+    *debug_file = NULL;
+    if (!elf)
+        return WIRE_SYMBOLS_UNKNOWN;
+    while ((scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr sh;
+
+        if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+            return WIRE_SYMBOLS_OWN;
+    }
+    dwfl_module_getsymtab(m);
+    dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, &dbg);
+    if (dbg) {
+        *debug_file = dbg;
+        return WIRE_SYMBOLS_DEBUG_FILE;
+    }
+    return WIRE_SYMBOLS_EXPORTED;
+}
+
 static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
 
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod)
@@ -639,21 +662,13 @@ static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols
     Dwarf_Addr start, end;
     const char *path = dwfl_module_info(m, &user, &start, &end, NULL, NULL, NULL, NULL);
     if (!*user) {
-        const unsigned char *bits;
-        GElf_Addr vaddr;
-        int len = dwfl_module_build_id(m, &bits, &vaddr);
-
         *user = (void *)(uintptr_t)next_module++;
         modinfo.id = (uint32_t)(uintptr_t)*user;
         modinfo.path = path;
         modinfo.base = start;
         modinfo.size = end - start;
-        modinfo.build_id = NULL;
-        if (len > 0 && len <= 64) {
-            for (int i = 0; i < len; i++)
-                snprintf(build_id_hex + 2 * i, 3, "%02x", bits[i]);
-            modinfo.build_id = build_id_hex;
-        }
+        modinfo.symbols = symbols_source(m, &modinfo.debug_file); /* opens the file first */
+        modinfo.build_id = build_id_of(m, build_id_hex);
         *mod = &modinfo;
     }
     f->module = (uint32_t)(uintptr_t)*user;

@@ -3,7 +3,8 @@
  * libdw), resolved once per ip on the collector thread.
  *
  * Names come from the module's symbol tables (.symtab included, so static
- * functions are named) and DWARF line tables when present; C++ names are
+ * functions are named), from its separate debug file when it is stripped
+ * (debugfile.h), and DWARF line tables when present; C++ names are
  * demangled with __cxa_demangle when libstdc++ is loaded. Ips are return
  * addresses, so lookups use ip - 1. Not thread-safe: collector thread only.
  */
@@ -19,6 +20,8 @@ struct symbols_module {
     const char *path;
     uint64_t base, size;
     const char *build_id; /* hex, or NULL */
+    uint32_t symbols;       /* where its names come from: enum wire_symbols */
+    const char *debug_file; /* the separate debug file read, or NULL */
 };
 
 /* Creates the symbolizer, or keeps the one inherited through fork. */

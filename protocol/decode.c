@@ -297,6 +297,12 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         r |= decode_u64(&e[3], &m->u.module.base);
         r |= decode_u64(&e[4], &m->u.module.size);
         r |= decode_str(&e[5], &m->u.module.build_id);
+        m->u.module.symbols = WIRE_SYMBOLS_UNKNOWN;
+        m->u.module.debug_file = (struct wire_str){0};
+        if (!r && n >= 8) {
+            r |= decode_u32(&e[6], WIRE_SYMBOLS_MAX, &m->u.module.symbols);
+            r |= decode_str(&e[7], &m->u.module.debug_file);
+        }
         break;
     case WIRE_FRAME:
         r |= decode_u64(&e[1], &m->u.frame.ip);

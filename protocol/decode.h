@@ -46,6 +46,8 @@ struct wire_msg {
             uint32_t id;
             struct wire_str path, build_id;
             uint64_t base, size;
+            uint32_t symbols;            /* enum wire_symbols */
+            struct wire_str debug_file;  /* empty when none */
         } module;
         struct {
             uint64_t ip;

@@ -88,14 +88,23 @@ int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t st
 int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
                   uint64_t size, const char *build_id)
 {
+    return encode_module_symbols(b, id, path, base, size, build_id, WIRE_SYMBOLS_UNKNOWN, NULL);
+}
+
+int encode_module_symbols(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
+                          uint64_t size, const char *build_id, uint32_t symbols,
+                          const char *debug_file)
+{
     msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, 6, WIRE_MODULE);
+    size_t mark = encode_begin(b, &pk, 8, WIRE_MODULE);
 
     msgpack_pack_uint32(&pk, id);
     pack_str(&pk, path);
     msgpack_pack_uint64(&pk, base);
     msgpack_pack_uint64(&pk, size);
     pack_str(&pk, build_id);
+    msgpack_pack_uint32(&pk, symbols);
+    pack_str(&pk, debug_file);
     return encode_finish(b, mark);
 }
 

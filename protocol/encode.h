@@ -92,6 +92,12 @@ int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t st
                  uint32_t page_size, uint32_t max_depth, uint32_t flags);
 int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
                   uint64_t size, const char *build_id);
+/* MODULE with where its names come from: symbols is enum wire_symbols,
+ * debug_file the separate debug file read (NULL: none). encode_module() is
+ * this with WIRE_SYMBOLS_UNKNOWN. */
+int encode_module_symbols(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
+                          uint64_t size, const char *build_id, uint32_t symbols,
+                          const char *debug_file);
 int encode_frame(struct encode_buf *b, const struct wire_frame *f);
 int encode_stacks(struct encode_buf *b, const struct wire_stack_node *nodes, size_t n);
 int encode_thread(struct encode_buf *b, uint32_t id, uint32_t os_tid, const char *name);

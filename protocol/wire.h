@@ -30,7 +30,10 @@
  * Messages (-> collector to client, <- client to collector):
  *
  *  -> HELLO    [1, version, pid, exe, start_unix_ns, page_size, max_depth, flags]
- *  -> MODULE   [2, module_id, path, base, size, build_id]
+ *  -> MODULE   [2, module_id, path, base, size, build_id, symbols, debug_file]
+ *               symbols, debug_file (trailing, absent: 0 and nil): where the module's
+ *               function names come from, enum wire_symbols; debug_file the separate
+ *               debug file read (WIRE_SYMBOLS_DEBUG_FILE), else nil
  *  -> FRAME    [3, ip, module_id, function, file, line, [function, file, line]...inlined]
  *  -> STACKS   [4, [id, parent_id, ip, id, parent_id, ip, ...]]      stack trie nodes
  *  -> STACK_STEPS [17, [id_step, parent_back, ip_step, ...]]       (version 3) the same
@@ -111,6 +114,18 @@ enum wire_type {
     WIRE_DISABLED = 16,
     WIRE_STACK_STEPS = 17,
     WIRE_TYPE_MAX = 17
+};
+
+/* MODULE's symbols field: where a module's function names come from. A
+ * module with WIRE_SYMBOLS_EXPORTED is stripped: its static functions (a
+ * program's own allocation wrappers, say) have no name, and a debug file with
+ * its build id would give them one. */
+enum wire_symbols {
+    WIRE_SYMBOLS_UNKNOWN = 0,    /* an older collector did not say */
+    WIRE_SYMBOLS_OWN = 1,        /* its own symbol table (.symtab) */
+    WIRE_SYMBOLS_DEBUG_FILE = 2, /* a separate debug file: debug_file */
+    WIRE_SYMBOLS_EXPORTED = 3,   /* none but its exported names (.dynsym) */
+    WIRE_SYMBOLS_MAX = 3
 };
 
 /* Operations inside an EVENTS batch. dt is the time delta (signed, in

@@ -82,10 +82,7 @@ struct model {
     size_t strs_cap, strs_n;
 
     /* modules by id */
-    struct model_mod {
-        const char *name; /* basename */
-        uint64_t base;    /* load address */
-    } *mods;
+    struct model_module *mods; /* name NULL: never defined */
     uint32_t n_mods;
 
     /* frames: chunked, + ip -> index hash */
@@ -1553,7 +1550,7 @@ static int apply_frame(struct model *m, const struct wire_msg *msg)
         return fail(m, "out of memory");
     }
     if (msg->u.frame.module < m->n_mods && m->mods[msg->u.frame.module].name) {
-        const struct model_mod *mod = &m->mods[msg->u.frame.module];
+        const struct model_module *mod = &m->mods[msg->u.frame.module];
 
         fr->module = mod->name;
         fr->offset = msg->u.frame.ip - mod->base;
@@ -1567,21 +1564,38 @@ static int apply_module(struct model *m, const struct wire_msg *msg)
 {
     uint32_t id = msg->u.module.id;
     const char *p = intern_w(m, &msg->u.module.path);
+    struct model_module *mod;
 
     if (!p)
         return fail(m, "out of memory");
     if (id >= m->n_mods) {
-        struct model_mod *t = realloc(m->mods, (id + 1) * sizeof(*t));
+        struct model_module *t = realloc(m->mods, (id + 1) * sizeof(*t));
         if (!t)
             return fail(m, "out of memory");
         for (uint32_t i = m->n_mods; i <= id; i++)
-            t[i] = (struct model_mod){NULL, 0};
+            t[i] = (struct model_module){.id = i};
         m->mods = t;
         m->n_mods = id + 1;
     }
-    m->mods[id].name = intern(m, basename_of(p), strlen(basename_of(p)));
-    m->mods[id].base = msg->u.module.base;
-    return m->mods[id].name ? 0 : fail(m, "out of memory");
+    mod = &m->mods[id];
+    mod->path = p;
+    mod->name = intern(m, basename_of(p), strlen(basename_of(p)));
+    mod->base = msg->u.module.base;
+    mod->size = msg->u.module.size;
+    mod->build_id = intern_w(m, &msg->u.module.build_id);
+    mod->symbols = msg->u.module.symbols;
+    mod->debug_file = intern_w(m, &msg->u.module.debug_file);
+    return mod->name && mod->build_id && mod->debug_file ? 0 : fail(m, "out of memory");
+}
+
+uint32_t model_module_limit(const struct model *m)
+{
+    return m->n_mods;
+}
+
+const struct model_module *model_module(const struct model *m, uint32_t id)
+{
+    return id < m->n_mods && m->mods[id].name ? &m->mods[id] : NULL;
 }
 
 static int apply_thread(struct model *m, const struct wire_msg *msg)

@@ -196,6 +196,21 @@ const char *model_frame_label(const struct model_frame *f, char *buf, size_t n);
 /* The frame of an instruction pointer, or a frame with empty names. */
 const struct model_frame *model_frame(const struct model *m, uint64_t ip);
 
+/* A module (the executable, a library) as the collector described it. */
+struct model_module {
+    uint32_t id;
+    const char *path, *name;     /* name: the basename */
+    uint64_t base, size;         /* load address, bytes */
+    const char *build_id;        /* lowercase hex, "" when unknown */
+    uint32_t symbols;            /* where its function names come from: enum wire_symbols
+                                  * (WIRE_SYMBOLS_EXPORTED: stripped, no debug file found) */
+    const char *debug_file;      /* the separate debug file read, "" when none */
+};
+
+/* Modules by id; NULL for ids never defined. Ids are < model_module_limit(). */
+const struct model_module *model_module(const struct model *m, uint32_t id);
+uint32_t model_module_limit(const struct model *m);
+
 struct model_thread {
     uint32_t id, os_tid;
     const char *name; /* "" when unnamed */

@@ -171,6 +171,46 @@ static void json_stack(struct json *j, const struct model *m, const struct model
     json_array_end(j);
 }
 
+/* Stripped modules: no symbol table and no separate debug file found, so
+ * their static functions (a program's own allocation wrappers) have no name.
+ * The debug file that would name them is the one with their build id. */
+static int stripped(const struct model_module *mod)
+{
+    return mod && mod->symbols == WIRE_SYMBOLS_EXPORTED;
+}
+
+static void build_id_path(const struct model_module *mod, char *buf, size_t n)
+{
+    if (strlen(mod->build_id) > 2)
+        snprintf(buf, n, "/usr/lib/debug/.build-id/%.2s/%s.debug", mod->build_id,
+                 mod->build_id + 2);
+    else
+        snprintf(buf, n, "%s", "");
+}
+
+/* "no_symbols": each stripped module once, with the build id and the path a
+ * debug file would need. */
+static void json_no_symbols(struct json *j, const struct model *m)
+{
+    char path[300];
+
+    json_array_begin(j, "no_symbols");
+    for (uint32_t id = 0; id < model_module_limit(m); id++) {
+        const struct model_module *mod = model_module(m, id);
+
+        if (!stripped(mod))
+            continue;
+        build_id_path(mod, path, sizeof(path));
+        json_object_begin(j, NULL);
+        json_str(j, "module", mod->name);
+        json_str(j, "path", mod->path);
+        json_str(j, "build_id", mod->build_id);
+        json_str(j, "debug_file", path);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void write_json(const struct model *m, const struct report_options *o,
                        const struct model_callers *callers, const struct model_view *v,
                        struct model_row *rows, uint32_t n, int truncated, FILE *out)
@@ -276,6 +316,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         }
         json_array_end(&j);
     }
+    json_no_symbols(&j, m);
     json_object_end(&j);
     fputc('\n', out);
 }
@@ -365,6 +406,20 @@ static void write_text(const struct model *m, const struct report_options *o,
                 (unsigned long long)sum->missed);
     if (sum->state == MODEL_DISABLED)
         fprintf(out, "disabled      the collector stopped tracking: %s\n", sum->disabled_reason);
+    for (uint32_t id = 0; id < model_module_limit(m); id++) {
+        const struct model_module *mod = model_module(m, id);
+        char path[300];
+
+        if (!stripped(mod))
+            continue;
+        build_id_path(mod, path, sizeof(path));
+        fprintf(out, "no symbols    %s is stripped: its functions show as %s+0xOFFSET", mod->path,
+                mod->name);
+        if (*path)
+            fprintf(out, "; a debug file with build id %s would name them (%s)", mod->build_id,
+                    path);
+        fputc('\n', out);
+    }
     {
         uint32_t nm;
         const struct model_marker *mk = model_markers(m, &nm);

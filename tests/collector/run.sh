@@ -247,6 +247,74 @@ PY
 )"
     fi
 fi
+# stripped programs: where a module has no symbols, its separate debug file is
+# found by build id (under HEAPLINE_DEBUG_DIR here, /usr/lib/debug by default)
+# or by .gnu_debuglink (next to it, in .debug/); without one the report says,
+# once, that the module has no symbols and which build id a debug file needs
+# stripped NAME PROG [ENV=VAL]: record PROG, check the site and the note
+stripped() {
+    local name=$1 prog=$2 named=$3
+    shift 3
+    rec "$name" "$@" -- "$T/$prog"
+    recorded "$name" 0 && reported "$name" end || return
+    "$HL" report "$W/$name.heapline" >"$W/$name.txt" 2>&1
+    judge "$(python3 - "$name" "$W/$name.end.json" "$W/$name.txt" "$prog" \
+        "$(readelf -n "$T/$prog" 2>/dev/null | awk '/Build ID/ {print $3}')" "$named" <<'PY'
+import json, re, sys
+name, rep, text, prog, bid, named = sys.argv[1], json.load(open(sys.argv[2])), \
+    open(sys.argv[3]).read(), sys.argv[4], sys.argv[5], sys.argv[6] == "1"
+errs = []
+fig = lambda s: (s["live_bytes"], s["live_blocks"], s["allocations"])
+wrap = [s for s in rep["sites"] if fig(s) == (13400, 18, 23)]
+if len(wrap) != 1:
+    errs.append("no site with site_wrap's figures (13400 B, 18 blocks, 23 allocations): " +
+                str([(s["function"], fig(s)) for s in rep["sites"][:4]]))
+note = [x for x in rep.get("no_symbols", []) if x["module"] == prog]
+if named:
+    if wrap and (wrap[0]["function"], wrap[0]["line"] > 0) != ("site_wrap", True):
+        errs.append(f"site {wrap[0]['function']} line {wrap[0]['line']}, expected site_wrap at its line")
+    if wrap and sorted({c["function"] for c in wrap[0]["callers"]}) != ["caller_big", "caller_mid", "caller_small"]:
+        errs.append(f"callers {[c['function'] for c in wrap[0]['callers']]}")
+    if note or re.search(r"no symbols .*/" + re.escape(prog) + " ", text):
+        errs.append(f"a module with a debug file is called stripped: {note}")
+else:
+    if wrap and not re.fullmatch(re.escape(prog) + r"\+0x[0-9a-f]+", wrap[0]["function"]):
+        errs.append(f"site {wrap[0]['function']}, expected {prog}+0xOFFSET")
+    want = {"module": prog, "build_id": bid,
+            "debug_file": f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"}
+    if len(note) != 1 or {k: note[0].get(k) for k in want} != want:
+        errs.append(f"no_symbols {note}, expected one entry {want}")
+    said = re.findall(r"no symbols +\S*/" + re.escape(prog) + r" is stripped: .*", text)
+    if len(said) != 1 or f"build id {bid} would name them" not in said[0]:
+        errs.append("text: " + " | ".join(l for l in text.splitlines() if "symbols" in l))
+print(f"FAIL {name}: " + "; ".join(errs) if errs else
+      f"PASS {name}: " + (f"site_wrap named from the debug file" if named else
+                          f"{prog} has no symbols, build id {bid}: said once"))
+PY
+)"
+}
+if want stripped; then
+    if ! command -v objcopy >/dev/null || ! command -v readelf >/dev/null; then
+        skip stripped "objcopy/readelf (binutils) are not installed"
+    else
+        # by build id: the debug file under a root of our own
+        cp "$T/t_wrapper" "$T/t_wrapper_strip"
+        objcopy --only-keep-debug "$T/t_wrapper_strip" "$W/t_wrapper_strip.debug"
+        strip --strip-all "$T/t_wrapper_strip"
+        BID=$(readelf -n "$T/t_wrapper_strip" | awk '/Build ID/ {print $3}')
+        mkdir -p "$W/debug/.build-id/${BID:0:2}"
+        mv "$W/t_wrapper_strip.debug" "$W/debug/.build-id/${BID:0:2}/${BID:2}.debug"
+        stripped stripped-nodebug t_wrapper_strip 0
+        stripped stripped-buildid t_wrapper_strip 1 HEAPLINE_DEBUG_DIR="$W/debug"
+        # by .gnu_debuglink: no build id, the debug file in .debug/ beside the program
+        build t_wrapper_link cc $CFLAGS -Wl,--build-id=none "$SRC/t_wrapper.c"
+        mkdir -p "$T/.debug"
+        objcopy --only-keep-debug "$T/t_wrapper_link" "$T/.debug/t_wrapper_link.debug"
+        strip --strip-all "$T/t_wrapper_link"
+        (cd "$T/.debug" && objcopy --add-gnu-debuglink=t_wrapper_link.debug "$T/t_wrapper_link")
+        stripped stripped-debuglink t_wrapper_link 1
+    fi
+fi
 # recordings are self-contained: the report names sites after the binary is gone
 # a stripped program: its sites are module+0xOFFSET, and each offset is the
 # address addr2line names in the unstripped binary, with that site's counts

@@ -638,11 +638,46 @@ static void test_objects(void **state)
     msgpack_zone_destroy(&z);
 }
 
+/* MODULE says where the module's names come from; a MODULE of an older
+ * collector (six fields) reads as unknown; an out-of-range value is corrupt. */
+static void test_module_symbols(void **state)
+{
+    static const char old[] = {(char)0x96, 0x02, 0x01, 0xa2, '/', 'p', 0x00, 0x00, 0xc0};
+    static const char bad[] = {(char)0x98, 0x02, 0x01, 0xa2, '/', 'p', 0x00, 0x00, 0xc0,
+                                        0x09, 0xc0};
+    struct encode_buf b;
+    struct wire_msg m;
+    msgpack_zone z;
+    size_t used;
+
+    (void)state;
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_module_symbols(&b, 3, "/bin/prog", 0x400000, 0x2000, "abcd",
+                                           WIRE_SYMBOLS_DEBUG_FILE, "/dbg/.build-id/ab/cd.debug"),
+                     0);
+    msgpack_zone_init(&z, 4096);
+    assert_int_equal(decode_one(mem, b.len, &z, &m, &used), 1);
+    assert_int_equal(m.type, WIRE_MODULE);
+    assert_int_equal(m.u.module.symbols, WIRE_SYMBOLS_DEBUG_FILE);
+    assert_int_equal(m.u.module.debug_file.len, 26);
+    assert_memory_equal(m.u.module.debug_file.ptr, "/dbg/.build-id/ab/cd.debug", 26);
+
+    assert_int_equal(decode_one(old, sizeof(old), &z, &m, &used), 1);
+    assert_int_equal(m.type, WIRE_MODULE);
+    assert_int_equal(m.u.module.id, 1);
+    assert_int_equal(m.u.module.symbols, WIRE_SYMBOLS_UNKNOWN);
+    assert_int_equal(m.u.module.debug_file.len, 0);
+
+    assert_int_equal(decode_one(bad, sizeof(bad), &z, &m, &used), WIRE_ECORRUPT);
+    msgpack_zone_destroy(&z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_objects),
+        cmocka_unit_test(test_module_symbols),
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stack_parent_order),

@@ -49,8 +49,11 @@ static size_t build(char *out, size_t cap, int with_end)
 
     encode_init(&b, out, cap);
     assert_int_equal(encode_hello(&b, 77, "/bin/app", 0, 4096, 64, 0), 0);
-    assert_int_equal(encode_module(&b, 1, "/lib/libc.so.6", 0, 0, NULL), 0);
-    assert_int_equal(encode_module(&b, 2, "/bin/app", 0x40, 0x1000, NULL), 0);
+    assert_int_equal(encode_module_symbols(&b, 1, "/lib/libc.so.6", 0, 0, NULL, WIRE_SYMBOLS_OWN,
+                                           NULL), 0);
+    /* stripped, no debug file found: the report says so, with the build id */
+    assert_int_equal(encode_module_symbols(&b, 2, "/bin/app", 0x40, 0x1000, "4f1e2d3c",
+                                           WIRE_SYMBOLS_EXPORTED, NULL), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(encode_frame(&b, &f[i]), 0);
     assert_int_equal(encode_stacks(&b, n, 4), 0);
@@ -288,6 +291,14 @@ static const char expected_end[] =
     "      \"time\": 0.001,\n"
     "      \"label\": \"start\"\n"
     "    }\n"
+    "  ],\n"
+    "  \"no_symbols\": [\n"
+    "    {\n"
+    "      \"module\": \"app\",\n"
+    "      \"path\": \"/bin/app\",\n"
+    "      \"build_id\": \"4f1e2d3c\",\n"
+    "      \"debug_file\": \"/usr/lib/debug/.build-id/4f/1e2d3c.debug\"\n"
+    "    }\n"
     "  ]\n"
     "}\n";
 
@@ -349,6 +360,10 @@ static void test_text(void **state)
     assert_non_null(strstr(out, "      1000 B         1  work  app.c:20  [app]\n"));
     assert_non_null(strstr(out, "Temporary allocations by site:"));
     assert_non_null(strstr(out, "             1         2  main  app.c:10  [app]\n"));
+    assert_non_null(strstr(out, "no symbols    /bin/app is stripped: its functions show as "
+                                "app+0xOFFSET; a debug file with build id 4f1e2d3c would name "
+                                "them (/usr/lib/debug/.build-id/4f/1e2d3c.debug)\n"));
+    assert_null(strstr(out, "no symbols    /lib/libc.so.6"));
     free(out);
     free(err);
 }
