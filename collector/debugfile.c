@@ -45,18 +45,18 @@ static int try_open(const char *module_path, int len, const char *path, size_t c
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-int debugfile_open(const char *module_path, const char *build_id, const char *debuglink,
-                   char *path, size_t cap)
+int debugfile_open(const char *module_path, const char *build_id, const char *debuglink, char *path,
+                   size_t cap)
 {
     const char *root, *slash;
     int fd, dir_len;
 
     if (build_id && strlen(build_id) > 2)
         for (int i = 0; (root = root_at(i)) != NULL; i++) {
-            fd = try_open(module_path,
-                          snprintf(path, cap, "%s/.build-id/%.2s/%s.debug", root, build_id,
-                                   build_id + 2),
-                          path, cap);
+            fd = try_open(
+                module_path,
+                snprintf(path, cap, "%s/.build-id/%.2s/%s.debug", root, build_id, build_id + 2),
+                path, cap);
             if (fd >= 0)
                 return fd;
         }
@@ -70,11 +70,11 @@ int debugfile_open(const char *module_path, const char *build_id, const char *de
                   path, cap);
     if (fd < 0)
         fd = try_open(module_path,
-                      snprintf(path, cap, "%.*s/.debug/%s", dir_len, module_path, debuglink),
-                      path, cap);
+                      snprintf(path, cap, "%.*s/.debug/%s", dir_len, module_path, debuglink), path,
+                      cap);
     for (int i = 0; fd < 0 && (root = root_at(i)) != NULL; i++)
         fd = try_open(module_path,
-                      snprintf(path, cap, "%s%.*s/%s", root, dir_len, module_path, debuglink),
-                      path, cap);
+                      snprintf(path, cap, "%s%.*s/%s", root, dir_len, module_path, debuglink), path,
+                      cap);
     return fd;
 }

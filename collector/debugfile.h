@@ -29,7 +29,7 @@ void debugfile_init(void);
  * path in path[0..cap), or -1. The caller checks that the file matches
  * (libdwfl compares build ids). Async-signal-safe apart from snprintf.
  */
-int debugfile_open(const char *module_path, const char *build_id, const char *debuglink,
-                   char *path, size_t cap);
+int debugfile_open(const char *module_path, const char *build_id, const char *debuglink, char *path,
+                   size_t cap);
 
 #endif

@@ -169,6 +169,56 @@ void view_objects_move(struct ui *ui, int delta, int to)
     view_ctx_move(ui, &v->sel, &v->top, v->n, delta, to);
 }
 
+#define STACK_LINE_FRAMES 64
+
+/* A function's name without its C++ parameter list (and const): the line has
+ * room for the path, not for signatures. */
+static int short_name_len(const char *fn)
+{
+    size_t n = strlen(fn);
+    int depth = 0;
+
+    if (n > 6 && !strcmp(fn + n - 6, " const"))
+        n -= 6;
+    if (n == 0 || fn[n - 1] != ')')
+        return (int)n;
+    for (size_t i = n; i > 0; i--) {
+        depth += fn[i - 1] == ')' ? 1 : fn[i - 1] == '(' ? -1 : 0;
+        if (depth == 0)
+            return i > 1 ? (int)(i - 1) : (int)n;
+    }
+    return (int)n;
+}
+
+const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n)
+{
+    const struct model_frame *f[STACK_LINE_FRAMES];
+    const struct model_site *s = model_site(m, model_stack_site(m, stack));
+    uint32_t depth = model_stack_frames(m, stack, f, STACK_LINE_FRAMES), from = 0;
+    size_t len = 0;
+
+    buf[0] = 0;
+    for (uint32_t i = 0; s && i < depth; i++)
+        if (f[i]->function == s->function && f[i]->file == s->file && f[i]->line == s->line) {
+            from = i;
+            break;
+        }
+    for (uint32_t i = from; i < depth && len + 1 < n; i++) {
+        char name[160];
+        const char *file = strrchr(f[i]->file, '/') ? strrchr(f[i]->file, '/') + 1 : f[i]->file;
+        const char *label = model_frame_label(f[i], name, sizeof name);
+        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "",
+                         short_name_len(label), label);
+
+        len += w > 0 ? (size_t)w : 0;
+        if (*file && len + 1 < n) {
+            w = snprintf(buf + len, n - len, " %s:%u", file, f[i]->line);
+            len += w > 0 ? (size_t)w : 0;
+        }
+    }
+    return buf;
+}
+
 void view_objects_draw(struct ui *ui, int y, int h)
 {
     struct view_objects *v = &ui->objects;
@@ -177,7 +227,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
     int64_t now = view_ctx_cursor_time(ui);
     char count[32], reading[128] = "", rw_error[300], upto[32];
 
-    if (h < 3)
+    if (h < 4)
         return;
     snprintf(count, sizeof count, "%" PRIu64, v->total);
     if (v->reading) {
@@ -201,7 +251,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
     widget_row(line, sizeof line, hc, 6, ui->cols);
     view_ctx_put(y + 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
     ui->table_y = y + 2;
-    ui->table_h = h - 3;
+    ui->table_h = h - 4;
     view_objects_move(ui, 0, 0);
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
@@ -239,6 +289,13 @@ void view_objects_draw(struct ui *ui, int y, int h)
         view_ctx_put(y + 2 + i, 0, line, ui->cols,
                      li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
     }
+    char st[1024] = "";
+    if (v->n > 0 && v->sel < v->n) {
+        char frames[1000];
+        snprintf(st, sizeof st, "allocated at %s",
+                 view_objects_stack_line(ui->m, v->objs[v->sel].stack, frames, sizeof frames));
+    }
+    view_ctx_put(y + h - 2, 0, st, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     view_ctx_put(y + h - 1, 0,
                  v->n ? "Enter: what keeps the object alive (a running program)" : "",
                  ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));

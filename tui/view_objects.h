@@ -7,6 +7,7 @@
 
 struct ui;
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Re-reads the objects of ui->objects.site at the cursor's state. In a
@@ -23,6 +24,14 @@ int view_objects_work(struct ui *ui, int64_t deadline_ms);
 void view_objects_draw(struct ui *ui, int y, int h);
 void view_objects_move(struct ui *ui, int delta, int to);
 void view_objects_free(struct ui *ui);
+
+struct model;
+
+/* The allocation stack of an object, for its detail line: from its site's
+ * frame outward (the plumbing below the site is the stack tree's to show),
+ * every inlined level a frame of its own, "fn file:line < fn file:line < ..."
+ * with base file names, cut to n - 1 bytes. Returns buf. */
+const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n);
 
 /* Takes in a RESPONSE the view waits for (called after every source read).
  * Returns 1 when the screen changed. */

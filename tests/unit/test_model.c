@@ -411,8 +411,9 @@ static void test_inlined(void **state)
     };
     struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}};
     struct wire_event ev[] = {EV_ALLOC(10, 3, 64), EV_ALLOC(20, 3, 64)};
-    static const char *const want[] = {"malloc", "std::vector<int, std::allocator<int> >::push_back(int const&)",
-                                       "fill", "run", "main"};
+    static const char *const want[] = {
+        "malloc", "std::vector<int, std::allocator<int> >::push_back(int const&)", "fill", "run",
+        "main"};
     static const uint32_t lines[] = {0, 1287, 20, 25, 30}, depths[] = {0, 2, 1, 0, 0};
     const struct model_frame *fr[8];
     struct model_query q = {.at = MODEL_AT_END};

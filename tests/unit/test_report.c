@@ -33,7 +33,8 @@ static size_t build(char *out, size_t cap, int with_end)
     struct encode_buf b;
     static const struct wire_inline work[] = {{"work", "app.c", 20}};
     struct wire_frame f[] = {{0x100, 2, "main", "app.c", 10, NULL, 0},
-                             {0x200, 2, "std::__new_allocator<char>::allocate(unsigned long, void const*)",
+                             {0x200, 2,
+                              "std::__new_allocator<char>::allocate(unsigned long, void const*)",
                               "/usr/include/c++/12/bits/new_allocator.h", 137, work, 1},
                              {0x900, 1, "malloc", NULL, 0, NULL, 0}};
     struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}, {4, 1, 0x900}};

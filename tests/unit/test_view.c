@@ -18,6 +18,7 @@
 #include "model.h"
 #include "scanmsg.h"
 #include "view_ctx.h"
+#include "view_objects.h"
 #include "view_refs.h"
 #include "view_sites.h"
 #include "view_tree.h"
@@ -212,6 +213,41 @@ static void test_tree(void **state)
 
 /* object <- processor (heap) <- slots (heap) <- instance_map (global);
  * object <- a thread's stack */
+/* An object's allocation stack, as the objects view shows it: from the
+ * site's frame outward, inlined frames included, each with its line. At
+ * 0x402000 std::vector's push_back is inlined into fill, inlined into run. */
+static void test_objects_stack_line(void **state)
+{
+    static const struct wire_inline chain[] = {
+        {"fill(std::vector<int, std::allocator<int> >&)", "src/app.c", 20},
+        {"run", "src/app.c", 25}};
+    struct wire_frame f[] = {
+        {0x401000, 1, "main", "src/app.c", 30, NULL, 0},
+        {0x402000, 1, "std::vector<int, std::allocator<int> >::push_back(int const&)",
+         "/usr/include/c++/12/bits/stl_vector.h", 1287, chain, 2},
+        {0x403000, 1, "operator new(unsigned long)", NULL, 0, NULL, 0},
+    };
+    struct wire_stack_node n[] = {{1, 0, 0x401000}, {2, 1, 0x402000}, {3, 2, 0x403000}};
+    struct model *m = model_new();
+    char line[256];
+
+    (void)state;
+    encode_init(&buf, mem, sizeof mem);
+    encode_hello(&buf, 42, "/bin/app", 0, 4096, 64, 0);
+    encode_module(&buf, 1, "/bin/app", 0x400000, 0x10000, "");
+    for (int i = 0; i < 3; i++)
+        encode_frame(&buf, &f[i]);
+    encode_stacks(&buf, n, 3);
+    encode_thread(&buf, 1, 100, "main");
+    flush(m);
+    alloc(m, 1000, 3, 64, 0);
+    assert_string_equal(view_objects_stack_line(m, 3, line, sizeof line),
+                        "fill app.c:20 < run app.c:25 < main app.c:30");
+    /* cut to the buffer, never past it */
+    assert_int_equal(strlen(view_objects_stack_line(m, 3, line, 16)), 15);
+    model_free(m);
+}
+
 static void test_refs(void **state)
 {
     struct model *m = make_model();
@@ -278,6 +314,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sites),
         cmocka_unit_test(test_tree),
+        cmocka_unit_test(test_objects_stack_line),
         cmocka_unit_test(test_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
