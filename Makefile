@@ -118,8 +118,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 
 # --- per-test extra objects (append here) ---
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
-             $(BUILD)/pic/collector/scanroots.o $(BUILD)/pic/collector/scansp.o \
-             $(BUILD)/pic/collector/debugfile.o
+             $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
+             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o

@@ -28,6 +28,7 @@
 
 #include "scanbfs.h"
 #include "scanmsg.h"
+#include "scanpy.h"
 #include "scanroots.h"
 #include "scansp.h"
 
@@ -40,14 +41,23 @@ _Static_assert(SCANBFS_UNREACHABLE == SCANMSG_UNREACHABLE &&
                    SCANBFS_STOPPED_EARLY == SCANMSG_STOPPED_EARLY &&
                    SCANBFS_UNREADABLE == SCANMSG_UNREADABLE,
                "flags");
+_Static_assert(SCANBFS_CYCLE == SCANMSG_CYCLE && SCANPY_HOP_OBJECT == SCANMSG_PY_OBJECT &&
+                   SCANPY_HOP_PART == SCANMSG_PY_PART && SCANPY_HOP_MODULE == SCANMSG_PY_MODULE &&
+                   SCANPY_HOP_CLASS == SCANMSG_PY_CLASS,
+               "Python flags");
+
+#define SCAN_CENSUS_ROWS 4096u /* types in a census */
 
 #define SCAN_MAGIC 0x5343414eu /* "SCAN" */
 
-/* What the child writes: this header, then n_nodes struct scanbfs_node. */
+/* What the child writes: this header, then n_nodes struct scanbfs_node, then
+ * n_hops (0 or n_nodes) struct scanpy_hop, then n_census rows. */
 struct scan_child_hdr {
     uint32_t magic;
     int32_t status; /* 0 or -errno of scanbfs_run */
     uint32_t n_nodes;
+    uint32_t n_hops;
+    uint32_t n_census;
     uint32_t pad;
     struct scanbfs_stats st;
 };
@@ -65,6 +75,7 @@ struct scan_job {
     char err[160];
     struct scanroots roots;
     struct scansp sps; /* where the stacks of blocked threads start */
+    struct scanpy py;  /* the interpreter, when the program is a known CPython */
 };
 
 static uint64_t mono_ns(void)
@@ -98,6 +109,8 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
     struct scan_child_hdr hdr;
     struct scanbfs_root *roots;
     struct scanbfs_node *nodes;
+    struct scanpy_hop *hops = NULL;
+    struct scanpy_census_row *rows = NULL;
     struct sigaction sa;
     sigset_t all;
     size_t cap_roots = job->roots.n_roots * 4 + 16, n_roots, n_nodes = 0;
@@ -119,22 +132,65 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     nodes = mmap(NULL, cap_nodes * sizeof(*nodes), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (job->py.lay) {
+        void *h = mmap(NULL, cap_nodes * sizeof(*hops), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *c = mmap(NULL, SCAN_CENSUS_ROWS * sizeof(*rows), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (h != MAP_FAILED && c != MAP_FAILED && scanpy_begin(&job->py) == 0) {
+            hops = h;
+            rows = c;
+            job->params.py = &job->py;
+            job->params.hops = hops;
+            job->params.census = rows;
+            job->params.cap_census = SCAN_CENSUS_ROWS;
+            job->params.own[1].lo = (uint64_t)(uintptr_t)hops;
+            job->params.own[1].hi = (uint64_t)(uintptr_t)(hops + cap_nodes);
+            job->params.own[2].lo = (uint64_t)(uintptr_t)rows;
+            job->params.own[2].hi = (uint64_t)(uintptr_t)(rows + SCAN_CENSUS_ROWS);
+            job->params.own[3].lo = (uint64_t)(uintptr_t)job->py.cache;
+            job->params.own[3].hi = job->params.own[3].lo + 4 * 1024 * 1024;
+        }
+    }
     if (roots == MAP_FAILED || nodes == MAP_FAILED) {
         hdr.status = -ENOMEM;
+    } else if (job->params.target == 0 && !job->params.py) {
+        hdr.status = -ENOTSUP; /* a census needs a known Python */
     } else {
         job->params.own[0].lo = (uint64_t)(uintptr_t)roots;
         job->params.own[0].hi = (uint64_t)(uintptr_t)(roots + cap_roots);
-        job->params.n_own = 1;
+        job->params.n_own = job->params.py ? 4 : 1;
         /* our copy of the roots: the parent names hops from the whole ranges */
         scansp_apply(&job->sps, job->roots.roots, job->roots.n_roots, 5000);
         n_roots = scanroots_clip(job->roots.roots, job->roots.n_roots, roots, cap_roots);
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
     }
     hdr.n_nodes = hdr.status == 0 ? (uint32_t)n_nodes : 0;
+    hdr.n_hops = hops ? hdr.n_nodes : 0;
+    hdr.n_census = hdr.status == 0 && job->params.target == 0 ? (uint32_t)job->params.n_census : 0;
     write_all(wfd, &hdr, sizeof(hdr));
     if (hdr.n_nodes)
         write_all(wfd, nodes, n_nodes * sizeof(*nodes));
+    if (hdr.n_hops)
+        write_all(wfd, hops, hdr.n_hops * sizeof(*hops));
+    if (hdr.n_census)
+        write_all(wfd, rows, hdr.n_census * sizeof(*rows));
     _exit(0);
+}
+
+/* The interpreter's own module (the one whose data holds PyType_Type): its
+ * writable data is the interpreter's bookkeeping, not a Python holder. */
+static void mark_interpreter(struct scanroots *r, uint64_t type_type)
+{
+    for (size_t i = 0; i < r->n_roots; i++) {
+        const struct scanbfs_root *t = &r->roots[i];
+        if (t->kind != SCANBFS_GLOBAL || type_type < t->lo || type_type >= t->hi)
+            continue;
+        for (size_t k = 0; k < r->n_roots; k++)
+            if (r->roots[k].kind == SCANBFS_GLOBAL && r->roots[k].id == t->id)
+                r->roots[k].flags |= SCANBFS_ROOT_INTERP;
+        return;
+    }
 }
 
 struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
@@ -175,6 +231,18 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
     if (scanroots_collect(&job->roots, src->stacks, src->n_stacks)) {
         free(job);
         *err = "scan: out of memory";
+        return NULL;
+    }
+    if (scanpy_detect(&job->py) == 0) {
+        mark_interpreter(&job->roots, job->py.types[SCANPY_TYPE]);
+        /* a Python hop is up to two blocks (a list and its items, a dict and
+         * its keys, an instance and its values): the depth counts Python hops */
+        job->params.max_depth *= 2;
+    }
+    else if (target == 0) {
+        scanroots_free(&job->roots);
+        free(job);
+        *err = "census: not a Python program (CPython 3.11 with PYTHONMALLOC=malloc)";
         return NULL;
     }
     if (pipe2(fds, O_CLOEXEC)) {
@@ -277,19 +345,37 @@ int scan_job_read(struct scan_job *job)
                  (unsigned long long)job->params.target);
         return fail(job, -ENOENT, msg);
     }
+    if (hdr->status == -ENOTSUP)
+        return fail(job, -ENOTSUP, "census: the scan process could not map its tables");
     if (hdr->status != 0)
         return fail(job, hdr->status, "scan: out of memory in the scan process");
-    if (job->len != sizeof(*hdr) + (size_t)hdr->n_nodes * sizeof(struct scanbfs_node) ||
-        hdr->n_nodes == 0)
+    if (job->len != sizeof(*hdr) + (size_t)hdr->n_nodes * sizeof(struct scanbfs_node) +
+                        (size_t)hdr->n_hops * sizeof(struct scanpy_hop) +
+                        (size_t)hdr->n_census * sizeof(struct scanpy_census_row) ||
+        (hdr->n_nodes == 0 && job->params.target != 0) ||
+        (hdr->n_hops != 0 && hdr->n_hops != hdr->n_nodes))
         return fail(job, -EIO, "scan: truncated result");
     job->state = 1;
     return 1;
 }
 
+/* A child's fixed-size name as a wire string (nil when empty). */
+static struct wire_str wstr_of(const char *s, size_t cap)
+{
+    struct wire_str w = {NULL, 0};
+
+    if (s[0]) {
+        w.ptr = s;
+        w.len = (uint32_t)strnlen(s, cap);
+    }
+    return w;
+}
+
 /* Fills out[] from the child's nodes, naming globals and stacks. names holds
  * 256 bytes per node. */
-static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in, size_t n,
-                       struct scanmsg_node *out, char *names)
+static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in,
+                       const struct scanpy_hop *hops, size_t n, struct scanmsg_node *out,
+                       char *names)
 {
     const struct scanroots *r = &job->roots;
 
@@ -307,6 +393,13 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
         d->id = s->id;
         d->inbound = s->inbound;
         d->level = s->level;
+        if (hops) {
+            const struct scanpy_hop *h = &hops[i];
+            d->py_flags = h->flags;
+            d->py_type = wstr_of(h->type, sizeof(h->type));
+            d->py_via = wstr_of(h->via, sizeof(h->via));
+            d->py_owner = wstr_of(h->owner, sizeof(h->owner));
+        }
         if (s->kind == SCANBFS_GLOBAL && s->id < r->n_mods) {
             const struct scanroots_module *m = &r->mods[s->id];
             char *sym = names + i * 256;
@@ -335,6 +428,10 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     const struct scan_child_hdr *hdr;
     struct scanmsg_result res;
     struct scanmsg_node *nodes;
+    const struct scanbfs_node *in;
+    const struct scanpy_hop *hops;
+    const struct scanpy_census_row *crow;
+    struct scanmsg_row *rows = NULL;
     char *names;
     size_t n;
     int rc;
@@ -345,18 +442,41 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
         return encode_resp_error(b, job->req_id, job->status, job->err);
     hdr = (const struct scan_child_hdr *)(void *)job->buf;
     n = hdr->n_nodes;
+    in = (const struct scanbfs_node *)(const void *)(job->buf + sizeof(*hdr));
+    hops = (const struct scanpy_hop *)(const void *)(in + n);
+    memset(&res, 0, sizeof(res));
+    if (n == 0) { /* a census: node 0 is empty */
+        static const struct scanbfs_node none = {.kind = SCANBFS_HEAP};
+        n = 1;
+        in = &none;
+        hops = NULL;
+        res.flags |= SCANMSG_CENSUS;
+        crow = (const struct scanpy_census_row *)(const void *)(job->buf + sizeof(*hdr));
+        rows = calloc(hdr->n_census ? hdr->n_census : 1, sizeof(*rows));
+        if (!rows)
+            return encode_resp_error(b, job->req_id, -ENOMEM, "scan: out of memory");
+        for (size_t i = 0; i < hdr->n_census; i++) {
+            rows[i].name = wstr_of(crow[i].name, sizeof(crow[i].name));
+            rows[i].count = crow[i].count;
+            rows[i].bytes = crow[i].bytes;
+            rows[i].oldest = crow[i].oldest;
+        }
+        res.enc_rows = rows;
+        res.n_enc_rows = hdr->n_census;
+    }
     nodes = calloc(n, sizeof(*nodes));
     names = calloc(n, 256);
     if (!nodes || !names) {
         free(nodes);
         free(names);
+        free(rows);
         return encode_resp_error(b, job->req_id, -ENOMEM, "scan: out of memory");
     }
-    name_nodes(job, (const struct scanbfs_node *)(const void *)(job->buf + sizeof(*hdr)), n,
-               nodes, names);
-    memset(&res, 0, sizeof(res));
+    name_nodes(job, in, hdr->n_hops ? hops : NULL, n, nodes, names);
+    if (job->py.lay)
+        res.flags |= SCANMSG_PYTHON;
     res.target = job->params.target;
-    res.flags = hdr->st.flags;
+    res.flags |= hdr->st.flags;
     res.levels = hdr->st.levels;
     res.duration_ns = hdr->st.duration_ns;
     res.bytes_scanned = hdr->st.bytes_scanned;
@@ -372,6 +492,7 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     }
     free(nodes);
     free(names);
+    free(rows);
     return rc;
 }
 

@@ -19,7 +19,9 @@
 
 #include "encode.h"
 
-typedef void scan_block_fn(void *arg, uint64_t addr, uint64_t size, uint32_t stack);
+/* seq: the allocation's sequence number (its low 32 bits: the census's
+ * "oldest instance" compares them modulo 2^32) */
+typedef void scan_block_fn(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq);
 
 struct scan_range {
     uint64_t lo, hi;    /* [lo, hi) */

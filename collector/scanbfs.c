@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -26,7 +27,7 @@ struct blk {
     uint64_t addr;
     uint64_t size;
     uint32_t stack;
-    uint32_t pad;
+    uint32_t seq; /* low 32 bits of the allocation's sequence number */
 };
 
 /* kind bit passed down the scan loop for roots of the allocator's module */
@@ -38,11 +39,14 @@ struct blk {
 
 struct frontier_range {
     uint64_t lo, hi;
+    uint64_t ob; /* a Python object: references point exactly here (0: anywhere) */
     uint32_t node;
 };
 
 struct bfs {
     const struct scanbfs_params *p;
+    struct scanpy *py; /* NULL: not Python */
+    struct scanpy_view view;
     struct blk *blocks;
     size_t n_blocks, cap_blocks;
     uint64_t *visited; /* bit per block: already a node */
@@ -102,7 +106,7 @@ size_t scanbfs_max_nodes(const struct scanbfs_params *p)
 
 /* ---- collecting and sorting the blocks ---- */
 
-static void collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stack)
+static void collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq)
 {
     struct bfs *s = arg;
     struct blk *b;
@@ -113,7 +117,7 @@ static void collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stac
     b->addr = addr;
     b->size = size;
     b->stack = stack;
-    b->pad = 0;
+    b->seq = seq;
 }
 
 #define RADIX_MAX_BITS 11 /* 2048 buckets: the scatter targets stay in L2 */
@@ -188,6 +192,19 @@ static long find_block(const struct bfs *s, uint64_t addr)
     return -1;
 }
 
+/* scanpy's view of the snapshot: the live block containing addr. */
+static int view_find(const void *ctx, uint64_t addr, uint64_t *lo, uint64_t *size)
+{
+    const struct bfs *s = ctx;
+    long b = find_block(s, addr);
+
+    if (b < 0 || s->blocks[b].size == 0)
+        return -1;
+    *lo = s->blocks[b].addr;
+    *size = s->blocks[b].size;
+    return 0;
+}
+
 /* Blocks overlapping [lo, hi) get size 0 (never scanned): a stale table
  * entry (freed and unmapped since) whose range the scan's own mmap()s reuse
  * would otherwise make this search read its own arrays of addresses. */
@@ -219,11 +236,17 @@ static void frontier_build(struct bfs *s, size_t first, size_t end)
         struct frontier_range r;
         size_t j;
 
-        if (nd->kind != SCANBFS_HEAP)
-            continue;
+        if (nd->kind != SCANBFS_HEAP || nd->flags)
+            continue; /* a root, or a Python chain end */
         r.lo = nd->addr;
         r.hi = nd->addr + (nd->size ? nd->size : 1);
         r.node = (uint32_t)i;
+        r.ob = 0;
+        if (s->py) {
+            struct scanpy_obj o;
+            if (scanpy_object(s->py, &s->view, nd->addr, nd->size, &o))
+                r.ob = o.ob;
+        }
         /* insertion sort: the frontier is small */
         for (j = s->n_fr; j > 0 && s->fr[j - 1].lo > r.lo; j--)
             s->fr[j] = s->fr[j - 1];
@@ -269,6 +292,43 @@ static inline long frontier_find(const struct bfs *s, uint64_t v)
     return v < s->fr[lo].hi ? (long)lo : -1;
 }
 
+/* Python: whether the holder block b, already a node, is on the way from
+ * frontier node `node` down to the target (then the target holds itself). */
+static int on_own_chain(const struct bfs *s, size_t b, uint32_t node)
+{
+    for (;;) {
+        const struct scanbfs_node *nd = &s->nodes[node];
+        if (nd->kind == SCANBFS_HEAP && nd->addr == s->blocks[b].addr)
+            return 1;
+        if (node == 0)
+            return 0;
+        node = nd->to;
+    }
+}
+
+/* Python: whether the hit is no reference (a GC link, a dead object's stale
+ * word); *end is set when the holder ends the chain (module, class). */
+static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind, size_t b,
+                   uint64_t word_addr, uint64_t v, uint32_t *end)
+{
+    struct scanpy_obj o;
+
+    *end = 0;
+    if (r->ob && v != r->ob)
+        return 1; /* into its GC head (the GC's lists) or its middle: not a reference */
+    if (kind != SCANBFS_HEAP ||
+        !scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
+        return 0;
+    if (o.refcnt == 0)
+        return 1; /* dead: a free list's object keeps stale words */
+    if (r->ob && scanpy_is_data(&o))
+        return 1; /* a str's or bytes' contents: stale bytes, not references */
+    if (scanpy_is_gc_link(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
+        return 1;
+    *end = scanpy_chain_end(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr);
+    return 0;
+}
+
 /* A word at word_addr (inside a root, or block b when kind == HEAP) holds v,
  * which points into frontier range fi. */
 static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t holder_lo,
@@ -277,7 +337,10 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
     const struct frontier_range *r = &s->fr[fi];
     struct scanbfs_node *to = &s->nodes[r->node];
     struct scanbfs_node *nd;
+    uint32_t end = 0;
 
+    if (s->py && py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr, v, &end))
+        return;
     if (kind & SCANBFS_KIND_ALLOCATOR) {
         /* the allocator's own state (glibc's main_arena bins) points at free
          * chunk headers, which overlap the last word of the live block before
@@ -289,9 +352,12 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
         kind &= ~SCANBFS_KIND_ALLOCATOR;
     }
     to->inbound++;
-    if (kind == SCANBFS_HEAP) {
-        if (s->visited[b >> 6] & (1ull << (b & 63)))
+    if (kind == SCANBFS_HEAP && !end) {
+        if (s->visited[b >> 6] & (1ull << (b & 63))) {
+            if (s->py && on_own_chain(s, b, r->node))
+                s->flags |= SCANBFS_CYCLE;
             return; /* already a node: an earlier level, or found at this one */
+        }
         if (s->added >= s->max_fanout) {
             s->flags |= SCANBFS_FANOUT_LIMIT;
             return;
@@ -303,6 +369,22 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
         nd->size = s->blocks[b].size;
         nd->id = s->blocks[b].stack;
         nd->inbound = 0;
+        nd->flags = 0;
+    } else if (end) { /* a Python chain end: a root that is a block */
+        if (s->visited[b >> 6] & (1ull << (b & 63)))
+            return;
+        if (s->roots >= s->max_roots) {
+            s->flags |= SCANBFS_FANOUT_LIMIT;
+            return;
+        }
+        s->visited[b >> 6] |= 1ull << (b & 63);
+        s->roots++;
+        nd = &s->nodes[s->n_nodes++];
+        nd->addr = s->blocks[b].addr;
+        nd->size = s->blocks[b].size;
+        nd->id = s->blocks[b].stack;
+        nd->inbound = -1;
+        nd->flags = end == SCANPY_END_MODULE ? SCANBFS_NODE_END_MODULE : SCANBFS_NODE_END_CLASS;
     } else {
         if (s->roots >= s->max_roots) {
             s->flags |= SCANBFS_FANOUT_LIMIT;
@@ -314,6 +396,7 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
         nd->size = 8;
         nd->id = id;
         nd->inbound = -1;
+        nd->flags = 0;
     }
     nd->kind = kind;
     nd->offset = word_addr - holder_lo;
@@ -441,6 +524,8 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
             continue;
         if (p->skip_hi > p->skip_lo && lo < p->skip_hi && p->skip_lo < hi)
             continue;
+        if (s->py && (r->flags & SCANBFS_ROOT_INTERP))
+            continue;
         scan(s, lo, hi, r->kind | (r->flags & SCANBFS_ROOT_ALLOCATOR ? SCANBFS_KIND_ALLOCATOR : 0),
              r->id, 0, r->lo);
     }
@@ -454,6 +539,76 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
         if (hi > lo)
             scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
+    }
+    fault_jmp = NULL;
+}
+
+/* The census: every block through scanpy_census_add(), faults skipped as
+ * scan_level() skips them. */
+static void census(struct bfs *s, struct scanbfs_params *p)
+{
+    sigjmp_buf jb;
+
+    s->cur = 0;
+    if (p->catch_faults) {
+        if (sigsetjmp(jb, 1)) {
+            s->faults++;
+            s->cur++;
+        }
+        fault_jmp = &jb;
+    }
+    for (; s->cur < s->n_blocks; s->cur++) {
+        const struct blk *b = &s->blocks[s->cur];
+        if (b->size && scanpy_census_add(s->py, &s->view, b->addr, b->size, b->seq, p->census,
+                                         p->cap_census, &p->n_census))
+            s->flags |= SCANBFS_FANOUT_LIMIT; /* more types than rows */
+    }
+    fault_jmp = NULL;
+}
+
+/* Python names of every node (after the search): node i's type, and the slot
+ * through which it holds node `to`. Nodes are read in index order, so the
+ * node below (to < i) is named first. */
+static void name_python(struct bfs *s, const struct scanbfs_params *p)
+{
+    struct scanpy_hop *h = p->hops;
+    sigjmp_buf jb;
+    volatile size_t i = 0;
+
+    if (p->catch_faults) {
+        if (sigsetjmp(jb, 1))
+            i++; /* leave that node unnamed */
+        fault_jmp = &jb;
+    }
+    for (; i < s->n_nodes; i++) {
+        const struct scanbfs_node *nd = &s->nodes[i];
+        const struct scanbfs_node *below = &s->nodes[nd->to];
+        struct scanpy_obj o;
+        int part;
+
+        memset(&h[i], 0, sizeof(h[i]));
+        if (nd->kind != SCANBFS_HEAP || !scanpy_object(s->py, &s->view, nd->addr, nd->size, &o))
+            continue;
+        h[i].flags |= SCANPY_HOP_OBJECT;
+        snprintf(h[i].type, sizeof(h[i].type), "%s", o.name);
+        if (i == 0)
+            continue;
+        part = scanpy_name_slot(s->py, &s->view, &o, nd->addr, nd->offset, nd->interior,
+                                below->addr, nd->to ? (int64_t)below->offset : -1,
+                                (h[nd->to].flags & SCANPY_HOP_OBJECT) != 0, &h[i]);
+        if (part)
+            h[nd->to].flags |= SCANPY_HOP_PART;
+        if (nd->flags) { /* the chain's end: the dict below is its globals / __dict__ */
+            h[nd->to].flags |= SCANPY_HOP_PART;
+            snprintf(h[i].via, sizeof(h[i].via), "%s", h[nd->to].key);
+            if (nd->flags & SCANBFS_NODE_END_MODULE) {
+                h[i].flags |= SCANPY_HOP_MODULE;
+                scanpy_module_name(s->py, &o, h[i].owner, sizeof(h[i].owner));
+            } else {
+                h[i].flags |= SCANPY_HOP_CLASS;
+                scanpy_type_name(s->py, o.ob, h[i].owner, sizeof(h[i].owner));
+            }
+        }
     }
     fault_jmp = NULL;
 }
@@ -477,7 +632,7 @@ static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
 }
 
 int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
-                const struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
+                struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
                 struct scanbfs_stats *st)
 {
     uint64_t t0 = now_ns(), t1;
@@ -498,6 +653,11 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         return -ENOMEM;
     memset(s, 0, sizeof(*s));
     s->p = p;
+    s->py = p->py && p->py->lay ? p->py : NULL;
+    s->view.find = view_find;
+    s->view.ctx = s;
+    s->view.roots = roots;
+    s->view.n_roots = n_roots;
     s->nodes = nodes;
     s->max_fanout = p->max_fanout ? p->max_fanout : 64;
     s->max_roots = p->max_roots ? p->max_roots : s->max_fanout;
@@ -551,6 +711,17 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
                   (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
         exclude_range(s, p->own[i].lo, p->own[i].hi);
+    if (p->target == 0 && s->py && p->census) {
+        p->n_census = 0;
+        census(s, p);
+        st->flags = s->flags;
+        st->faults = s->faults;
+        st->scan_ns = now_ns() - t1;
+        st->bytes_scanned = st->heap_bytes;
+        bfs_release(s, &m, 0);
+        st->duration_ns = now_ns() - t0;
+        return 0;
+    }
     tb = find_block(s, p->target);
     if (tb < 0)
         return bfs_release(s, &m, -ENOENT);
@@ -604,6 +775,8 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     st->faults = s->faults;
     if (s->faults)
         st->flags |= SCANBFS_UNREADABLE;
+    if (s->py && p->hops)
+        name_python(s, p);
     *n_nodes = s->n_nodes;
     bfs_release(s, &m, 0);
     st->duration_ns = now_ns() - t0;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "scan.h"
+#include "scanpy.h"
 
 enum scanbfs_kind {
     SCANBFS_HEAP = 1,   /* a live block */
@@ -33,10 +34,19 @@ enum scanbfs_kind {
 #define SCANBFS_FANOUT_LIMIT 4u  /* some holders were left out (fan-out or root limit) */
 #define SCANBFS_UNREADABLE 16u   /* some ranges could not be read (freed since) */
 #define SCANBFS_STOPPED_EARLY 8u /* stopped extra_levels after the level of the first root */
+#define SCANBFS_CYCLE 32u        /* Python: a holder of the target is held by the target */
 
 /* Root flags */
 #define SCANBFS_ROOT_ALLOCATOR 1u /* the malloc implementation's module (libc): its
                                      pointers to free chunk headers are not references */
+#define SCANBFS_ROOT_INTERP 2u    /* the Python interpreter's module: its data is the
+                                     interpreter's bookkeeping (GC lists, type caches, free
+                                     lists, interned strings), not a holder: not scanned
+                                     when params.py is set */
+
+/* Node flags: a Python holder that ends a chain (not followed further) */
+#define SCANBFS_NODE_END_MODULE 1u /* a module object through its md_dict: a module global */
+#define SCANBFS_NODE_END_CLASS 2u  /* a type object through its tp_dict: a class attribute */
 
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
@@ -55,6 +65,8 @@ struct scanbfs_node {
     uint32_t id;       /* HEAP: stack id; GLOBAL: module index; STACK: thread id */
     uint32_t to;       /* index of the node this one points into (node 0: 0) */
     uint32_t level;    /* hops from the target */
+    uint32_t flags;    /* SCANBFS_NODE_* (a Python chain end: counts as a root) */
+    uint32_t pad;
 };
 
 struct scanbfs_params {
@@ -71,6 +83,16 @@ struct scanbfs_params {
         uint64_t lo, hi;
     } own[4];                  /* the caller's own mappings: blocks there are stale */
     uint32_t n_own;
+    /* Python (NULL: not Python): references to an object point at its PyObject
+     * (its GC links never count), dead objects (refcount 0, on a free list)
+     * hold nothing, a module's or a class's dict ends a chain, the
+     * interpreter's own data is not a root; and with hops (scanbfs_max_nodes
+     * entries) every node is named (type, slot). */
+    struct scanpy *py;
+    struct scanpy_hop *hops;
+    /* census (target 0, py set): rows by type into census[0..cap_census) */
+    struct scanpy_census_row *census;
+    size_t cap_census, n_census;
 };
 
 struct scanbfs_stats {
@@ -90,14 +112,15 @@ struct scanbfs_stats {
 /* Upper bound on the nodes scanbfs_run() writes for these parameters. */
 size_t scanbfs_max_nodes(const struct scanbfs_params *p);
 
-/* Runs the search. nodes must hold scanbfs_max_nodes(p) entries. Returns 0
+/* Runs the search (or, with target 0 and census set, the census: no nodes,
+ * p->n_census rows; p is written only there). nodes must hold scanbfs_max_nodes(p) entries. Returns 0
  * with *n_nodes and *st set, -ENOENT when target is in no live block, -ENOMEM
  * when mmap fails. Safe in a forked child of a multi-threaded process: no
  * malloc, no lock; only mmap, munmap, madvise-free syscalls, clock_gettime
  * and, with catch_faults, sigaction and sigprocmask. Not thread-safe
  * (catch_faults uses one static jump buffer). */
 int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
-                const struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
+                struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
                 struct scanbfs_stats *st);
 
 #endif

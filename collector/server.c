@@ -419,7 +419,7 @@ static void scan_block_cb(void *arg, const struct live_entry *e)
 {
     struct scan_walk *w = arg;
 
-    w->fn(w->arg, e->addr, e->size, (uint32_t)e->stack);
+    w->fn(w->arg, e->addr, e->size, (uint32_t)e->stack, (uint32_t)e->seq);
 }
 
 static void scan_blocks(void *ctx, scan_block_fn *fn, void *arg)
@@ -444,7 +444,7 @@ static void req_scan(struct client *c, const struct wire_msg *m, struct encode_b
         encode_resp_error(b, m->u.request.id, -EBUSY, "a scan is already running");
         return;
     }
-    if (!live_find_containing(m->u.request.addr)) {
+    if (m->u.request.addr != 0 && !live_find_containing(m->u.request.addr)) { /* 0: census */
         encode_resp_error(b, m->u.request.id, -EFAULT, "not inside a live block");
         return;
     }

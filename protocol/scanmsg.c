@@ -23,7 +23,9 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
 
     if (n > SCANMSG_MAX_NODES)
         n = SCANMSG_MAX_NODES;
-    mark = encode_begin(b, &pk, 16, WIRE_RESPONSE);
+    if (r->n_enc_rows > SCANMSG_MAX_ROWS)
+        return WIRE_ETOOBIG;
+    mark = encode_begin(b, &pk, 18, WIRE_RESPONSE);
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
     msgpack_pack_int(&pk, WIRE_REQ_SCAN);
@@ -59,6 +61,20 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
     for (size_t i = 0; i < n; i++)
         if (nodes[i].kind == SCANMSG_STACK && nodes[i].live_frame)
             msgpack_pack_uint32(&pk, (uint32_t)i);
+    msgpack_pack_array(&pk, r->flags & SCANMSG_PYTHON ? n * SCANMSG_PY_ITEMS : 0);
+    for (size_t i = 0; (r->flags & SCANMSG_PYTHON) && i < n && !b->overflow; i++) {
+        msgpack_pack_uint32(&pk, nodes[i].py_flags);
+        pack_wstr(&pk, nodes[i].py_type);
+        pack_wstr(&pk, nodes[i].py_via);
+        pack_wstr(&pk, nodes[i].py_owner);
+    }
+    msgpack_pack_array(&pk, r->n_enc_rows * SCANMSG_ROW_ITEMS);
+    for (size_t i = 0; i < r->n_enc_rows && !b->overflow; i++) {
+        pack_wstr(&pk, r->enc_rows[i].name);
+        msgpack_pack_uint64(&pk, r->enc_rows[i].count);
+        msgpack_pack_uint64(&pk, r->enc_rows[i].bytes);
+        msgpack_pack_uint64(&pk, r->enc_rows[i].oldest);
+    }
     return encode_finish(b, mark);
 }
 
@@ -150,6 +166,34 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
         r->live.items = e[15].via.array.ptr;
         r->live.n = e[15].via.array.size;
     }
+    if (raw->via.array.size >= 17) { /* Python names: none, or one 4-tuple a node */
+        const msgpack_object *py = &e[16];
+        struct wire_str str;
+        uint32_t f;
+        if (py->type != MSGPACK_OBJECT_ARRAY ||
+            (py->via.array.size != 0 && py->via.array.size != n * SCANMSG_PY_ITEMS))
+            goto corrupt;
+        for (uint32_t i = 0; i < py->via.array.size; i += SCANMSG_PY_ITEMS)
+            if (decode_u32(&py->via.array.ptr[i], 15, &f) ||
+                decode_str(&py->via.array.ptr[i + 1], &str) ||
+                decode_str(&py->via.array.ptr[i + 2], &str) ||
+                decode_str(&py->via.array.ptr[i + 3], &str))
+                goto corrupt;
+        r->py.items = py->via.array.ptr;
+        r->py.n = py->via.array.size;
+    }
+    if (raw->via.array.size >= 18) { /* census rows */
+        const msgpack_object *rows = &e[17];
+        struct scanmsg_row row;
+        if (rows->type != MSGPACK_OBJECT_ARRAY || rows->via.array.size % SCANMSG_ROW_ITEMS ||
+            rows->via.array.size / SCANMSG_ROW_ITEMS > SCANMSG_MAX_ROWS)
+            goto corrupt;
+        r->rows.items = rows->via.array.ptr;
+        r->rows.n = rows->via.array.size;
+        for (uint32_t i = 0; i < scanmsg_row_count(r); i++)
+            if (scanmsg_row_at(r, i, &row))
+                goto corrupt;
+    }
     for (uint32_t i = 0; i < n; i++)
         if (node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, &nd))
             goto corrupt;
@@ -167,8 +211,30 @@ int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_n
         return WIRE_ECORRUPT;
     rc = node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, node);
     node->live_frame = 0;
+    node->py_flags = 0;
+    memset(&node->py_type, 0, sizeof(node->py_type));
+    node->py_via = node->py_owner = node->py_type;
+    if (rc == 0 && r->py.n) { /* checked by the decoder: one 4-tuple a node */
+        const msgpack_object *p = &r->py.items[i * SCANMSG_PY_ITEMS];
+        if (decode_u32(&p[0], 15, &node->py_flags) || decode_str(&p[1], &node->py_type) ||
+            decode_str(&p[2], &node->py_via) || decode_str(&p[3], &node->py_owner))
+            return WIRE_ECORRUPT;
+    }
     for (uint32_t k = 0; rc == 0 && k < r->live.n; k++)
         if (r->live.items[k].via.u64 == i) /* checked by the decoder: u32 < count */
             node->live_frame = node->kind == SCANMSG_STACK;
     return rc;
+}
+
+int scanmsg_row_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_row *row)
+{
+    const msgpack_object *e;
+
+    if (i >= scanmsg_row_count(r))
+        return WIRE_ECORRUPT;
+    e = &r->rows.items[i * SCANMSG_ROW_ITEMS];
+    if (decode_str(&e[0], &row->name) || !row->name.ptr || decode_u64(&e[1], &row->count) ||
+        decode_u64(&e[2], &row->bytes) || decode_u64(&e[3], &row->oldest))
+        return WIRE_ECORRUPT;
+    return 0;
 }

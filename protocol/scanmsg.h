@@ -3,7 +3,7 @@
  *
  *  RESPONSE [13, request_id, 0, 3, target, flags, levels, duration_ns, bytes_scanned,
  *            pause_ns, n_blocks, heap_bytes, [node, node, ...], prep_ns, chain_ns,
- *            [live, ...]]
+ *            [live, ...], [py, py, ...], [row, row, ...]]
  *  node:    kind, address, size, offset, to, interior, id, inbound, level,
  *           symbol, module, module_offset                          (12 items each)
  *
@@ -25,6 +25,23 @@
  * interior: offset inside node `to` the pointer points at (0: its start; for
  * node 0 the requested address's offset in the target block). inbound: words
  * anywhere that point into the node (-1: not counted, e.g. beyond the depth).
+ *
+ * Python (trailing, absent from older collectors; empty when the program is
+ * not a CPython heapline knows): one py per node, in node order,
+ *  py:      py_flags, type, via, owner                              (4 items each)
+ * type: the Python type of the block (nil: not a Python object); via: the
+ * slot through which this node holds the node below it, in Python terms
+ * (".loader", "['app-3']", "[0]", ".cell_contents"; nil when none); flags:
+ *   SCANMSG_PY_OBJECT  the block is a Python object
+ *   SCANMSG_PY_PART    a buffer owned by the Python object holding it (a list's
+ *                      items, a dict's keys, an instance's values, a
+ *                      bytearray's bytes): renderers fold it into that holder
+ *   SCANMSG_PY_MODULE  a chain end: module `owner`, global variable `via`
+ *   SCANMSG_PY_CLASS   a chain end: class `owner`, attribute `via`
+ * A census (request address 0; flag SCANMSG_CENSUS; node 0 is empty, no
+ * chains) sends the live Python objects by type:
+ *  row:     type name, count, bytes, oldest                         (4 items each)
+ * oldest: the block of the instance allocated first.
  */
 #ifndef HEAPLINE_SCANMSG_H
 #define HEAPLINE_SCANMSG_H
@@ -43,6 +60,19 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_FANOUT_LIMIT 4u  /* some holders left out by the fan-out limit */
 #define SCANMSG_UNREADABLE 16u   /* some blocks could not be read (freed meanwhile) */
 #define SCANMSG_STOPPED_EARLY 8u /* stopped after the level of the shortest chains */
+#define SCANMSG_CYCLE 32u        /* Python: the target is held by a holder it holds */
+#define SCANMSG_CENSUS 64u       /* a census, not a scan: see the rows */
+#define SCANMSG_PYTHON 128u      /* the program is a CPython heapline knows: py items sent */
+
+/* py_flags */
+#define SCANMSG_PY_OBJECT 1u
+#define SCANMSG_PY_PART 2u
+#define SCANMSG_PY_MODULE 4u
+#define SCANMSG_PY_CLASS 8u
+
+#define SCANMSG_PY_ITEMS 4u
+#define SCANMSG_ROW_ITEMS 4u
+#define SCANMSG_MAX_ROWS 100000u
 
 #define SCANMSG_NODE_ITEMS 12u
 #define SCANMSG_MAX_NODES 100000u
@@ -59,6 +89,15 @@ struct scanmsg_result {
     uint64_t chain_ns;      /* from the start to the first full chain (0: none) */
     struct wire_list live;  /* decode side: node indexes (u32) of stack words in live
                                frames; encode side: ignored (from nodes[].live_frame) */
+    struct wire_list py;    /* decode side: validated 4-tuples (empty: no Python names) */
+    struct wire_list rows;  /* decode side: validated census 4-tuples */
+    const struct scanmsg_row *enc_rows; /* encode side: the census rows */
+    size_t n_enc_rows;
+};
+
+struct scanmsg_row {
+    struct wire_str name;
+    uint64_t count, bytes, oldest;
 };
 
 struct scanmsg_node {
@@ -72,9 +111,12 @@ struct scanmsg_node {
     struct wire_str symbol, module; /* GLOBAL; nil otherwise */
     uint64_t module_offset;
     uint32_t live_frame; /* STACK: 1 in a live frame (sent in the result's `live`) */
+    uint32_t py_flags;   /* SCANMSG_PY_*; 0 with nil strings when no Python names */
+    struct wire_str py_type, py_via, py_owner;
 };
 
-/* Appends the RESPONSE (status 0, kind WIRE_REQ_SCAN) with n nodes. r->nodes is
+/* Appends the RESPONSE (status 0, kind WIRE_REQ_SCAN) with n nodes (their py
+ * fields sent when r->flags has SCANMSG_PYTHON) and r->enc_rows. r->nodes is
  * ignored. Returns 0 or WIRE_ENOSPACE (buffer unchanged). Never allocates. */
 int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_result *r,
                    const struct scanmsg_node *nodes, size_t n);
@@ -104,5 +146,14 @@ static inline uint32_t scanmsg_count(const struct scanmsg_result *r)
 {
     return r->nodes.n / SCANMSG_NODE_ITEMS;
 }
+
+/* Census rows of a decoded result. */
+static inline uint32_t scanmsg_row_count(const struct scanmsg_result *r)
+{
+    return r->rows.n / SCANMSG_ROW_ITEMS;
+}
+
+/* Row i (i < scanmsg_row_count(r)). Returns 0 or WIRE_ECORRUPT. */
+int scanmsg_row_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_row *row);
 
 #endif

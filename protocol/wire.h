@@ -175,7 +175,9 @@ enum wire_req {
                            * response [13, id, 0, 1, total, [addr, size, stack, time, thread,
                            * tag, seq, ...]] (seq: the block's allocation sequence number) */
     WIRE_REQ_READ = 2,    /* address, length (<= WIRE_MAX_READ): first bytes of a live block */
-    WIRE_REQ_SCAN = 3,    /* address, max_depth, max_fanout: backreference chains */
+    WIRE_REQ_SCAN = 3,    /* address, max_depth, max_fanout: backreference chains (with
+                           * Python names for a CPython program: scanmsg.h); address 0:
+                           * the census of live Python objects by type instead */
     WIRE_REQ_MAX = 3
 };
 

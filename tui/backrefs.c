@@ -27,6 +27,7 @@
 #include "decode.h"
 #include "encode.h"
 #include "model.h"
+#include "pychain.h"
 #include "scanmsg.h"
 
 #define BACKREFS_TIMEOUT_MS 10000
@@ -71,8 +72,9 @@ static int64_t now_ms(void)
 
 static void usage(FILE *f)
 {
-    fputs("usage: heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR) [--depth N]\n"
-          "                         [--fanout N] [--json|--dot]\n",
+    fputs("usage: heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME)\n"
+          "                         [--depth N] [--fanout N] [--json|--dot]\n"
+          "       heapline backrefs PID|SOCKET --types [--growth SECONDS] [--top N] [--json]\n",
           f);
 }
 
@@ -202,6 +204,14 @@ static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node
         fprintf(out, " -> +%" PRIu64 " inside", n->interior);
     if (n->kind == SCANMSG_HEAP)
         text_refs(out, n->inbound);
+    if (n->py_flags & SCANMSG_PY_PART) {
+        fputs(": owned by the next", out);
+    } else {
+        char label[600];
+        pychain_label(n, label, sizeof(label));
+        if (label[0])
+            fprintf(out, ": %s", label);
+    }
 }
 
 static void json_site(FILE *out, const struct model *m, uint32_t stack)
@@ -223,14 +233,43 @@ static void json_site(FILE *out, const struct model *m, uint32_t stack)
     fprintf(out, ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32, s.line, stack);
 }
 
+/* A hop's Python fields: type, via (the slot), part (a buffer the next hop's
+ * object owns); a module global's symbol and module, a class attribute's
+ * symbol and class. */
+static void json_python(FILE *out, const struct scanmsg_node *n)
+{
+    fputs(", \"type\": ", out);
+    if (n->py_type.ptr)
+        json_str(out, n->py_type.ptr, n->py_type.len);
+    else
+        fputs("null", out);
+    fputs(", \"via\": ", out);
+    if (n->py_via.ptr)
+        json_str(out, n->py_via.ptr, n->py_via.len);
+    else
+        fputs("null", out);
+    fprintf(out, ", \"part\": %s", n->py_flags & SCANMSG_PY_PART ? "true" : "false");
+    if (pychain_is_end(n)) {
+        fputs(", \"symbol\": ", out);
+        json_str(out, n->py_via.ptr, n->py_via.len);
+        fputs(n->py_flags & SCANMSG_PY_MODULE ? ", \"module\": " : ", \"class\": ", out);
+        json_str(out, n->py_owner.ptr, n->py_owner.len);
+    }
+}
+
 static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node *n,
-                     const struct scanmsg_node *to)
+                     const struct scanmsg_node *to, int python)
 {
     static const char *const kinds[] = {"", "heap", "global", "stack"};
 
     fprintf(out, "{\"kind\": \"%s\", \"address\": \"0x%" PRIx64 "\", \"offset\": %" PRIu64
                  ", \"interior\": %" PRIu64,
-            kinds[n->kind], n->addr, n->offset, n->interior);
+            n->py_flags & SCANMSG_PY_MODULE  ? "global"
+            : n->py_flags & SCANMSG_PY_CLASS ? "class"
+                                              : kinds[n->kind],
+            n->addr, n->offset, n->interior);
+    if (python)
+        json_python(out, n);
     if (to)
         fprintf(out, ", \"points_to\": \"0x%" PRIx64 "\"", to->addr);
     switch (n->kind) {
@@ -292,14 +331,23 @@ static uint32_t chain_of(const struct scanmsg_result *r, uint32_t i, uint32_t *i
 
 static int is_root(const struct scanmsg_node *n)
 {
-    return n->kind == SCANMSG_GLOBAL || n->kind == SCANMSG_STACK;
+    return n->kind == SCANMSG_GLOBAL || n->kind == SCANMSG_STACK || pychain_is_end(n);
+}
+
+/* Chains to print in text: with Python names and a Python chain end found,
+ * the Python chains (native roots, the interpreter's C stack words, are
+ * counted); otherwise every root. */
+static int text_shows(const struct scanmsg_result *r, int py_ends, const struct scanmsg_node *n)
+{
+    return is_root(n) && (!r->py.n || !py_ends || pychain_is_end(n));
 }
 
 static void print_text(FILE *out, const struct model *m, const struct scanmsg_result *r,
                        uint32_t *idx)
 {
-    uint32_t count = scanmsg_count(r), chains = 0;
+    uint32_t count = scanmsg_count(r), chains = 0, py_ends = 0, native = 0;
     struct scanmsg_node t, nd, to;
+    char line[4096];
 
     scanmsg_node_at(r, 0, &t);
     fprintf(out, "0x%" PRIx64 ": %" PRIu64 " bytes allocated at ", t.addr, t.size);
@@ -307,13 +355,28 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
     if (r->target != t.addr)
         fprintf(out, " (0x%" PRIx64 " is +%" PRIu64 " inside)", r->target, r->target - t.addr);
     text_refs(out, t.inbound);
+    if (t.py_type.ptr)
+        fprintf(out, ": %.*s", (int)t.py_type.len, t.py_type.ptr);
+    else if (t.py_flags & SCANMSG_PY_PART)
+        fputs(": owned by the next", out);
     fputc('\n', out);
+    for (uint32_t i = 1; i < count; i++)
+        py_ends += scanmsg_node_at(r, i, &nd) == 0 && pychain_is_end(&nd);
     for (uint32_t i = 1; i < count; i++) {
         uint32_t n;
         if (scanmsg_node_at(r, i, &nd) || !is_root(&nd))
             continue;
+        if (!text_shows(r, py_ends, &nd)) {
+            native++;
+            continue;
+        }
         n = chain_of(r, i, idx, count);
-        fprintf(out, "chain %" PRIu32 " (%" PRIu32 " hop%s):\n", ++chains, n, n == 1 ? "" : "s");
+        fprintf(out, "chain %" PRIu32 " (%" PRIu32 " hop%s)", ++chains, n, n == 1 ? "" : "s");
+        if (r->py.n) {
+            pychain_line(r, idx, n, line, sizeof(line));
+            fprintf(out, ": %s", line);
+        }
+        fputs(":\n", out);
         for (uint32_t k = 0; k < n; k++) {
             scanmsg_node_at(r, idx[k], &nd);
             fputs("  <- ", out);
@@ -321,8 +384,15 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
             fputc('\n', out);
         }
     }
+    if (native)
+        fprintf(out, "(also held from %" PRIu32 " native root%s: C stacks or globals; --json "
+                     "lists them)\n",
+                native, native == 1 ? "" : "s");
     if (!chains) {
-        if (r->flags & SCANMSG_UNREACHABLE)
+        if ((r->flags & SCANMSG_UNREACHABLE) && (r->flags & SCANMSG_CYCLE))
+            fputs("unreachable: held only by a reference cycle (the Python gc would free it)\n",
+                  out);
+        else if (r->flags & SCANMSG_UNREACHABLE)
             fputs("unreachable: leaked (no root holds it)\n", out);
         else
             fputs("no root found within the limits\n", out);
@@ -381,7 +451,7 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
             scanmsg_node_at(r, idx[k], &nd);
             if (k)
                 fputs(", ", out);
-            json_hop(out, m, &nd, NULL);
+            json_hop(out, m, &nd, NULL, r->py.n != 0);
         }
         fputc(']', out);
     }
@@ -391,14 +461,36 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
             scanmsg_node_at(r, nd.to, &to))
             continue;
         fputs(holders++ ? ",\n  " : "\n  ", out);
-        json_hop(out, m, &nd, &to);
+        json_hop(out, m, &nd, &to, r->py.n != 0);
+    }
+    if (r->py.n) { /* the chains again, as objgraph would name them */
+        char line[4096];
+        uint32_t k = 0;
+        fputs(holders ? "\n ],\n \"python_chains\": [" : "],\n \"python_chains\": [", out);
+        for (uint32_t i = 1; i < count; i++) {
+            uint32_t n;
+            if (scanmsg_node_at(r, i, &nd) || !is_root(&nd))
+                continue;
+            n = chain_of(r, i, idx, count);
+            pychain_line(r, idx, n, line, sizeof(line));
+            fputs(k++ ? ",\n  " : "\n  ", out);
+            json_str(out, line, strlen(line));
+        }
+        fprintf(out, "%s],\n \"cycle\": %s", k ? "\n " : "",
+                r->flags & SCANMSG_CYCLE ? "true" : "false");
+        holders = 0;
+        fputs(", \"python\": true", out);
+        fputs(",\n \"unreachable\": ", out);
+        fputs(r->flags & SCANMSG_UNREACHABLE ? "true" : "false", out);
+    } else {
+        fprintf(out, "%s],\n \"unreachable\": %s", holders ? "\n " : "",
+                r->flags & SCANMSG_UNREACHABLE ? "true" : "false");
     }
     fprintf(out,
-            "%s],\n \"unreachable\": %s, \"depth_limited\": %s, \"fanout_limited\": %s, "
+            ", \"depth_limited\": %s, \"fanout_limited\": %s, "
             "\"unreadable\": %s, \"levels\": %" PRIu32 ", \"blocks\": %" PRIu64
             ", \"heap_bytes\": %" PRIu64 ", \"bytes_scanned\": %" PRIu64
             ", \"scan_ms\": %.3f, \"chain_ms\": %.3f, \"prep_ms\": %.3f, \"pause_ms\": %.3f}\n",
-            holders ? "\n " : "", r->flags & SCANMSG_UNREACHABLE ? "true" : "false",
             r->flags & SCANMSG_DEPTH_LIMIT ? "true" : "false",
             r->flags & SCANMSG_FANOUT_LIMIT ? "true" : "false",
             r->flags & SCANMSG_UNREADABLE ? "true" : "false", r->levels, r->n_blocks,
@@ -428,7 +520,16 @@ static void print_dot(FILE *out, const struct model *m, const struct scanmsg_res
                 fprintf(out, "stack %" PRIu32, nd.id);
             if (nd.inbound >= 0)
                 fprintf(out, "\\n%" PRId64 " ref%s", nd.inbound, nd.inbound == 1 ? "" : "s");
-            fprintf(out, "\"%s];\n", i == 0 ? ", style=bold, color=red" : "");
+            pychain_label(&nd, buf, sizeof(buf));
+            if (buf[0]) {
+                fputs("\\n", out);
+                dot_str(out, buf, strlen(buf));
+            } else if (nd.py_flags & SCANMSG_PY_PART) {
+                fputs("\\n(owned by the next)", out);
+            }
+            fprintf(out, "\"%s];\n", i == 0                          ? ", style=bold, color=red"
+                                      : pychain_is_end(&nd)           ? ", style=filled, fillcolor=lightblue"
+                                                                      : "");
             break;
         case SCANMSG_GLOBAL:
             if (nd.symbol.ptr)
@@ -732,10 +833,79 @@ static int scan_result(struct conn *c, msgpack_zone *zone, struct scanmsg_result
     return WIRE_ECORRUPT;
 }
 
+/* Sends a scan request for addr (0: the census) with id req and decodes the
+ * answer into r, from a copy of its bytes in *copy (the caller frees it) so
+ * r outlives later messages. Returns 0, or 1 after an error line. */
+static int request_scan(struct conn *c, msgpack_zone *zone, uint32_t req, uint64_t addr,
+                        uint32_t depth, uint32_t fanout, struct scanmsg_result *r, char **copy)
+{
+    static char out[256];
+    struct encode_buf b;
+    struct wire_msg m;
+    size_t pos;
+
+    *copy = NULL;
+    encode_init(&b, out, sizeof(out));
+    if (encode_req_scan(&b, req, addr, depth, fanout) || conn_send(c, b.data, b.len))
+        return 1;
+    if (!conn_until(c, &m, stop_at_response, &req))
+        return 1;
+    if (m.u.response.status != 0)
+        return response_error(&m);
+    for (pos = c->msg_lo; pos < c->msg_hi;) { /* the last message of the range is the answer */
+        struct wire_msg mm;
+        size_t used = 0;
+        if (decode_one(c->dec.buf + pos, c->msg_hi - pos, zone, &mm, &used) != 1 || used == 0)
+            break;
+        if (pos + used == c->msg_hi) {
+            *copy = malloc(used);
+            if (!*copy)
+                return fail("out of memory");
+            memcpy(*copy, c->dec.buf + pos, used);
+            if (scanmsg_decode_bytes(*copy, used, zone, r) != 0)
+                break;
+            return 0;
+        }
+        pos += used;
+    }
+    return fail("bad scan result from the collector");
+}
+
+/* --types [--growth S]: the census, and its growth over S seconds. */
+static int census_main(struct conn *c, msgpack_zone *zone, int format, unsigned long growth,
+                       unsigned long top)
+{
+    struct scanmsg_result a, b;
+    char *ca = NULL, *cb = NULL;
+    int rc = 1;
+
+    if (request_scan(c, zone, BACKREFS_REQ_SCAN, 0, 1, 1, &a, &ca))
+        goto done;
+    if (growth) {
+        struct timespec ts = {(time_t)growth, 0};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        if (request_scan(c, zone, BACKREFS_REQ_SCAN + 1, 0, 1, 1, &b, &cb))
+            goto done;
+    }
+    if (pychain_census_print(stdout, growth ? &b : &a, growth ? &a : NULL,
+                             format == BACKREFS_JSON, top) != 0 ||
+        fflush(stdout) != 0) {
+        fail("write error or bad census from the collector");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(ca);
+    free(cb);
+    return rc;
+}
+
 int backrefs_main(int argc, char **argv)
 {
-    const char *target = NULL, *site = NULL, *address = NULL;
-    unsigned long depth = 10, fanout = 64;
+    const char *target = NULL, *site = NULL, *address = NULL, *type = NULL;
+    unsigned long depth = 10, fanout = 64, growth = 0, top = 0;
+    int types = 0;
     int format = BACKREFS_TEXT, rc = 1;
     uint64_t addr = 0;
     uint32_t req = BACKREFS_REQ_SCAN;
@@ -761,8 +931,12 @@ int backrefs_main(int argc, char **argv)
             format = BACKREFS_JSON;
         } else if (strcmp(a, "--dot") == 0) {
             format = BACKREFS_DOT;
+        } else if (strcmp(a, "--types") == 0) {
+            types = 1;
         } else if (strcmp(a, "--site") == 0 || strcmp(a, "--address") == 0 ||
-                   strcmp(a, "--depth") == 0 || strcmp(a, "--fanout") == 0) {
+                   strcmp(a, "--depth") == 0 || strcmp(a, "--fanout") == 0 ||
+                   strcmp(a, "--type") == 0 || strcmp(a, "--growth") == 0 ||
+                   strcmp(a, "--top") == 0) {
             if (i + 1 >= argc)
                 return fail("%s needs a value", a);
             const char *v = argv[++i];
@@ -770,16 +944,22 @@ int backrefs_main(int argc, char **argv)
                 site = v;
             } else if (strcmp(a, "--address") == 0) {
                 address = v;
+            } else if (strcmp(a, "--type") == 0) {
+                type = v;
             } else {
                 unsigned long x;
                 errno = 0;
                 x = strtoul(v, &end, 10);
-                if (errno || *end || !*v || x == 0 || x > 1000)
+                if (errno || *end || !*v || x == 0 || x > (strcmp(a, "--top") == 0 ? 1000000 : 1000))
                     return fail("bad %s: %s", a + 2, v);
                 if (strcmp(a, "--depth") == 0)
                     depth = x;
-                else
+                else if (strcmp(a, "--fanout") == 0)
                     fanout = x;
+                else if (strcmp(a, "--growth") == 0)
+                    growth = x;
+                else
+                    top = x;
             }
         } else if (a[0] == '-' && a[1]) {
             return fail("unknown option %s (see --help)", a);
@@ -791,8 +971,14 @@ int backrefs_main(int argc, char **argv)
     }
     if (!target)
         return fail("missing PID or SOCKET (see --help)");
-    if ((site != NULL) == (address != NULL))
-        return fail("give exactly one of --site FUNCTION and --address ADDR");
+    if (types && (site || address || type))
+        return fail("--types takes no --site, --address or --type");
+    if ((growth || top) && !types)
+        return fail("--growth and --top go with --types");
+    if (types && format == BACKREFS_DOT)
+        return fail("--types prints text or --json");
+    if (!types && (site != NULL) + (address != NULL) + (type != NULL) != 1)
+        return fail("give exactly one of --site FUNCTION, --address ADDR and --type NAME");
     if (address) {
         char *end;
         errno = 0;
@@ -817,8 +1003,22 @@ int backrefs_main(int argc, char **argv)
         goto done;
     if (!conn_until(&c, &m, stop_at_snapshot, NULL))
         goto done;
+    if (types) {
+        rc = census_main(&c, &zone, format, growth, top);
+        goto done;
+    }
     if (site && pick_site_object(&c, site, &addr))
         goto done;
+    if (type) {
+        struct scanmsg_result census;
+        char *copy = NULL;
+        int bad = request_scan(&c, &zone, BACKREFS_REQ_SCAN + 2, 0, 1, 1, &census, &copy);
+        if (!bad && pychain_census_oldest(&census, type, &addr) != 0)
+            bad = fail("no live Python object of type %s", type);
+        free(copy);
+        if (bad)
+            goto done;
+    }
     encode_init(&b, out, sizeof(out));
     if (encode_req_scan(&b, req, addr, (uint32_t)depth, (uint32_t)fanout) ||
         conn_send(&c, b.data, b.len))

@@ -60,7 +60,7 @@ static void each(void *ctx, scan_block_fn *fn, void *arg)
     struct heap *h = ctx;
 
     for (size_t i = 0; i < h->n; i++)
-        fn(arg, h->addr[i], h->size[i], (uint32_t)(i % 97) + 1);
+        fn(arg, h->addr[i], h->size[i], (uint32_t)(i % 97) + 1, (uint32_t)i);
 }
 
 static void *map(size_t bytes)

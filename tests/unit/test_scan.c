@@ -37,7 +37,7 @@ static void tab_each(void *ctx, scan_block_fn *fn, void *arg)
     struct table *t = ctx;
 
     for (uint32_t i = 0; i < t->n; i++)
-        fn(arg, t->addr[i], t->size[i], 100 + i);
+        fn(arg, t->addr[i], t->size[i], 100 + i, i);
 }
 
 static void **blk(uint32_t i, size_t size)

@@ -1,0 +1,157 @@
+/*
+ * scanpy.h - Python objects in a scan snapshot: what a block is, what a slot is.
+ *
+ * When the program is CPython (a version with a row in the layout table) and
+ * runs with PYTHONMALLOC=malloc, every Python object is a live block. This
+ * module recognises one from its bytes (the object header at the layout's
+ * offset after the GC and managed-dict pre-headers, its ob_type validated by
+ * reading the type's own fields), names its type, and names the slot through
+ * which one object holds another (attribute, dict key, list index, cell,
+ * module global, class attribute), so a backreference chain reads as
+ * objgraph's show_backrefs does. It also counts live objects by type (the
+ * census, as objgraph's show_most_common_types).
+ *
+ * scanpy_detect() runs on the collector thread before the fork (dlsym); every
+ * other call runs in the scan child: no malloc, no lock, memory from mmap,
+ * and reads of anything that is not a live block go through
+ * process_vm_readv() so a bad pointer is an error, not a fault.
+ */
+#ifndef HEAPLINE_SCANPY_H
+#define HEAPLINE_SCANPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct scanpy_layout;
+
+/* Well-known type objects, from the interpreter's exported symbols. */
+enum scanpy_kind {
+    SCANPY_OTHER = 0,
+    SCANPY_TYPE,
+    SCANPY_DICT,
+    SCANPY_LIST,
+    SCANPY_TUPLE,
+    SCANPY_MODULE,
+    SCANPY_CELL,
+    SCANPY_FUNCTION,
+    SCANPY_BYTEARRAY,
+    SCANPY_STR,
+    SCANPY_BYTES,
+    SCANPY_INT,
+    SCANPY_FLOAT,
+    SCANPY_N_KINDS
+};
+
+struct scanpy {
+    uint32_t version;                   /* Py_Version (0x030b02f0 for 3.11.2); 0: not Python */
+    const struct scanpy_layout *lay;    /* NULL: not a known version */
+    uint64_t types[SCANPY_N_KINDS];     /* address of each well-known type (0: unknown) */
+    struct scanpy_cache *cache;         /* child: the type cache (scanpy_begin) */
+};
+
+/* Collector thread, before the fork. Fills py from the running program's
+ * exported symbols. Returns 0 when the program is a CPython with a known
+ * layout, -1 otherwise (py->version says which version it was, if any). */
+int scanpy_detect(struct scanpy *py);
+
+/* How the child sees the snapshot. find() returns 0 with the live block
+ * containing addr, -1 when none. */
+struct scanbfs_root;
+struct scanpy_view {
+    int (*find)(const void *ctx, uint64_t addr, uint64_t *lo, uint64_t *size);
+    const void *ctx;
+    const struct scanbfs_root *roots; /* static type objects live in GLOBAL roots */
+    size_t n_roots;
+};
+
+/* Child: maps the type cache. Returns 0 or -ENOMEM. */
+int scanpy_begin(struct scanpy *py);
+void scanpy_end(struct scanpy *py);
+
+/* A Python object found at a block. */
+struct scanpy_obj {
+    uint64_t ob;       /* address of the PyObject (inside the block) */
+    uint64_t type;     /* its type object */
+    uint64_t refcnt;
+    uint32_t kind;     /* enum scanpy_kind */
+    const char *name;  /* the type's name (in the cache, NUL-terminated) */
+};
+
+/* Whether the block [lo, lo+size) is a Python object. Returns 1 with *o set,
+ * 0 when it is not one. Reads the block directly (the caller catches faults);
+ * types through the cache. */
+int scanpy_object(struct scanpy *py, const struct scanpy_view *v, uint64_t lo, uint64_t size,
+                  struct scanpy_obj *o);
+
+/* Whether a pointer at byte `offset` of the object's block is the object's own
+ * bookkeeping (its PyGC_Head): never a reference. */
+int scanpy_is_gc_link(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
+                      uint64_t offset);
+
+/* Whether o's words are data that never refer to an object (str, bytes, int,
+ * float: a buffer's stale bytes look like pointers). */
+int scanpy_is_data(const struct scanpy_obj *o);
+
+/* Whether holder o ends a Python chain through the pointer at byte `offset`
+ * of its block: a module's md_dict (module global) or a type's tp_dict
+ * (class attribute). Returns SCANPY_END_MODULE, SCANPY_END_CLASS or 0. */
+#define SCANPY_END_MODULE 1u
+#define SCANPY_END_CLASS 2u
+uint32_t scanpy_chain_end(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
+                          uint64_t offset);
+
+/* One hop's Python names. flags (the same values as scanmsg.h's SCANMSG_PY_*): */
+#define SCANPY_HOP_OBJECT 1u /* the block is a Python object of type `type` */
+#define SCANPY_HOP_PART 2u   /* a buffer the Python object holding it owns (its list
+                                items, dict keys or values, bytearray bytes): folded */
+#define SCANPY_HOP_MODULE 4u /* chain end: module `owner`, global `via` */
+#define SCANPY_HOP_CLASS 8u  /* chain end: class `owner`, attribute `via` */
+#define SCANPY_NAME 96
+struct scanpy_hop {
+    uint32_t flags;           /* SCANMSG_PY_* */
+    char type[SCANPY_NAME];   /* the object's type name ("" when not an object) */
+    char via[SCANPY_NAME];    /* the slot: ".loader", "['app-3']", "[0]" ("" when none) */
+    char owner[SCANPY_NAME];  /* chain end: the module or class name */
+    char key[SCANPY_NAME];    /* a dict slot's key, unquoted (not sent) */
+};
+
+/* Names a holder's slot. holder is the node's block [lo, lo+size) holding,
+ * at byte `offset`, a pointer to `interior` bytes into the block below it;
+ * below_offset is where that block (when it is a buffer the holder owns: a
+ * list's items, a dict's keys or values) holds the pointer one hop further
+ * down (-1 when it holds none). Fills h->via (and owner for chain ends) and
+ * returns 1 when the block below is a buffer owned by the holder (a "part":
+ * renderers fold it into the holder). */
+int scanpy_name_slot(struct scanpy *py, const struct scanpy_view *v, const struct scanpy_obj *o,
+                     uint64_t lo, uint64_t offset, uint64_t interior, uint64_t below_lo,
+                     int64_t below_offset, int below_is_object, struct scanpy_hop *h);
+
+/* A dict's key at the entry holding byte `offset` of its keys block (kind
+ * from the block), as text into buf: "'app-3'" quoted (raw = 0) or app-3
+ * (raw = 1). Returns 0 or -1 when it is not an entry's value slot. */
+int scanpy_dict_key(struct scanpy *py, const struct scanpy_view *v, uint64_t keys_lo,
+                    uint64_t offset, int raw, char *buf, size_t cap);
+
+/* A module object's name (md_name), a type object's name (tp_name) into buf
+ * ("?" when unreadable). */
+void scanpy_module_name(const struct scanpy *py, const struct scanpy_obj *o, char *buf,
+                        size_t cap);
+void scanpy_type_name(const struct scanpy *py, uint64_t type, char *buf, size_t cap);
+
+/* The census: one row per type. */
+struct scanpy_census_row {
+    uint64_t type;
+    uint64_t count, bytes;
+    uint64_t oldest;     /* block address of the instance allocated first (lowest seq) */
+    uint32_t oldest_seq;
+    uint32_t pad;
+    char name[SCANPY_NAME];
+};
+
+/* Adds the block [lo, lo+size) allocated with sequence number seq to the
+ * rows (capacity cap, *n used). Returns 0, or -1 when a new type finds no
+ * room (the block is not counted). */
+int scanpy_census_add(struct scanpy *py, const struct scanpy_view *v, uint64_t lo, uint64_t size,
+                      uint32_t seq, struct scanpy_census_row *rows, size_t cap, size_t *n);
+
+#endif

@@ -1,0 +1,58 @@
+"""The seed's shape in Python, for tests/backrefs/run.sh (run with PYTHONMALLOC=malloc).
+
+Five apps are loaded; each Processor owns a ResourceLoader whose table holds a
+bytearray, and a module-global instance_map keeps every Processor alive. A
+Cached class keeps one more Processor in a class attribute, and two Nodes hold
+only each other (the gc is off, so the cycle stays). Prints one line
+"ready KEY=VALUE ..." with addresses, and the census of its own classes
+counted by gc.get_objects() and sys.getsizeof(), then waits for stdin to close.
+"""
+import gc
+import sys
+
+
+class ResourceLoader:
+    def __init__(self, size):
+        self.table = [bytearray(size)]
+
+
+class Processor:
+    def __init__(self, name, size):
+        self.name = name
+        self.loader = ResourceLoader(size)
+
+
+class Cached:
+    keep = {}
+
+
+class Node:
+    def __init__(self):
+        self.other = None
+
+
+def main():
+    gc.disable()
+    for i in range(5):
+        name = "app-%d" % i
+        instance_map[name] = Processor(name, 100000 + i)
+    Cached.keep["x"] = Processor("cached", 1000)
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    cycle = id(a)
+    del a, b
+    buf = instance_map["app-3"].loader.table[0]
+    counts = {}
+    for o in gc.get_objects():
+        t = type(o).__name__
+        if t in ("Processor", "ResourceLoader", "Node"):
+            n, size = counts.get(t, (0, 0))
+            counts[t] = (n + 1, size + sys.getsizeof(o))
+    census = " ".join("%s=%d/%d" % (t, n, s) for t, (n, s) in sorted(counts.items()))
+    print("ready app3=0x%x cycle=0x%x %s" % (id(buf), cycle, census), flush=True)
+    del buf
+    sys.stdin.read()
+
+
+instance_map = {}
+main()
