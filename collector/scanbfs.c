@@ -61,6 +61,7 @@ struct bfs {
     uint32_t level;
     uint32_t added;     /* heap nodes added at this level */
     uint32_t roots;     /* root nodes in all */
+    uint32_t ends;      /* Python chain ends in all (module globals, class attributes) */
     uint32_t max_fanout, max_roots;
     uint32_t flags;
     /* scan_level()'s cursor: survives a fault's siglongjmp */
@@ -373,12 +374,12 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
     } else if (end) { /* a Python chain end: a root that is a block */
         if (s->visited[b >> 6] & (1ull << (b & 63)))
             return;
-        if (s->roots >= s->max_roots) {
+        if (s->ends >= s->max_roots) {
             s->flags |= SCANBFS_FANOUT_LIMIT;
             return;
         }
         s->visited[b >> 6] |= 1ull << (b & 63);
-        s->roots++;
+        s->ends++;
         nd = &s->nodes[s->n_nodes++];
         nd->addr = s->blocks[b].addr;
         nd->size = s->blocks[b].size;
@@ -761,7 +762,9 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         scan_level(s, roots, n_roots);
         st->levels++;
         st->bytes_scanned += st->heap_bytes + st->root_bytes;
-        if (!root_level && s->roots) {
+        /* Python: native roots (C stack words, stale words in buffers) do not
+         * end the search; a module global or a class attribute does */
+        if (!root_level && (s->py ? s->ends : s->roots)) {
             root_level = s->level + 1;
             st->first_root_ns = now_ns() - t0;
         }
@@ -769,7 +772,7 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         level_end = s->n_nodes;
     }
     st->scan_ns = now_ns() - t1;
-    if (!s->roots && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))
+    if (!s->roots && !s->ends && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))
         s->flags |= SCANBFS_UNREACHABLE;
     st->flags = s->flags;
     st->faults = s->faults;

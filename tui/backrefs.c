@@ -871,21 +871,56 @@ static int request_scan(struct conn *c, msgpack_zone *zone, uint32_t req, uint64
     return fail("bad scan result from the collector");
 }
 
+/* Keeps reading the stream for ms milliseconds: a client that stops reading
+ * holds the collector back (its backlog fills), and the program with it.
+ * Returns 0, or 1 after an error line. */
+static int conn_wait(struct conn *c, int64_t ms)
+{
+    int64_t end = now_ms() + ms;
+    char buf[65536];
+
+    for (;;) {
+        struct wire_msg m;
+        int rc, left;
+        while ((rc = decode_next(&c->dec, &m)) == 1)
+            if (m.type == WIRE_END)
+                return fail("the program ended before the second census");
+        if (rc != WIRE_ENEEDMORE)
+            return fail("%s: bad data from the collector: %s", c->what, wire_strerror(rc));
+        left = (int)(end - now_ms());
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {c->fd, POLLIN, 0};
+        rc = poll(&p, 1, left);
+        if (rc <= 0)
+            continue;
+        ssize_t got = read(c->fd, buf, sizeof(buf));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return fail("%s: the collector closed the connection", c->what);
+        if ((rc = decode_feed(&c->dec, buf, (size_t)got)) < 0)
+            return fail("%s: %s", c->what, wire_strerror(rc));
+    }
+}
+
 /* --types [--growth S]: the census, and its growth over S seconds. */
 static int census_main(struct conn *c, msgpack_zone *zone, int format, unsigned long growth,
                        unsigned long top)
 {
     struct scanmsg_result a, b;
     char *ca = NULL, *cb = NULL;
+    msgpack_zone zb; /* the second result's own: decoding clears a zone */
     int rc = 1;
 
+    if (!msgpack_zone_init(&zb, 65536))
+        return fail("out of memory");
     if (request_scan(c, zone, BACKREFS_REQ_SCAN, 0, 1, 1, &a, &ca))
         goto done;
     if (growth) {
-        struct timespec ts = {(time_t)growth, 0};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-        if (request_scan(c, zone, BACKREFS_REQ_SCAN + 1, 0, 1, 1, &b, &cb))
+        if (conn_wait(c, (int64_t)growth * 1000))
+            goto done;
+        if (request_scan(c, &zb, BACKREFS_REQ_SCAN + 1, 0, 1, 1, &b, &cb))
             goto done;
     }
     if (pychain_census_print(stdout, growth ? &b : &a, growth ? &a : NULL,
@@ -898,6 +933,7 @@ static int census_main(struct conn *c, msgpack_zone *zone, int format, unsigned 
 done:
     free(ca);
     free(cb);
+    msgpack_zone_destroy(&zb);
     return rc;
 }
 

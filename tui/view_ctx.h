@@ -103,6 +103,8 @@ struct view_refs_node {
     uint64_t addr, size, offset, interior, module_offset;
     int64_t inbound;
     char symbol[128], module[256];
+    uint32_t py_flags; /* SCANMSG_PY_* */
+    char py[200];      /* Python label: "list [0]", "module __main__ global instance_map" */
 };
 
 struct view_refs_line {

@@ -18,6 +18,7 @@
 
 #include "keys.h"
 #include "model.h"
+#include "pychain.h"
 #include "scanmsg.h"
 #include "source.h"
 #include "view_ctx.h"
@@ -107,6 +108,8 @@ int view_refs_take(struct view_refs *v, const struct scanmsg_result *r)
         c->module_offset = nd.module_offset;
         wcopy(c->symbol, sizeof c->symbol, nd.symbol);
         wcopy(c->module, sizeof c->module, nd.module);
+        c->py_flags = nd.py_flags;
+        pychain_label(&nd, c->py, sizeof c->py);
         c->depth = i && nd.to < i ? v->nodes[nd.to].depth + 1 : 0;
         first[i] = next[i] = UINT32_MAX;
     }
@@ -279,6 +282,14 @@ void view_refs_hop_text(const struct ui *ui, const struct view_refs_node *nd, in
         size_t l = strlen(buf);
         snprintf(buf + l, n - l, "  -> +%" PRIu64 " inside", nd->interior);
     }
+    if (nd->py[0] || (nd->py_flags & SCANMSG_PY_PART)) { /* the Python name of the hop */
+        size_t l = strlen(buf);
+        if (nd->py_flags & SCANMSG_PY_PART)
+            snprintf(buf + l, n - l, "  = owned by the next");
+        else
+            snprintf(buf + l, n - l, "  = %s%s", nd->py,
+                     nd->py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS) ? "  (root)" : "");
+    }
 }
 
 static void peek_line(const struct view_refs *v, char *buf, size_t n)
@@ -326,7 +337,9 @@ void view_refs_draw(struct ui *ui, int y, int h)
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     const char *flag = "";
     if (v->state == VIEW_REFS_DONE) {
-        if (v->flags & SCANMSG_UNREACHABLE)
+        if ((v->flags & SCANMSG_UNREACHABLE) && (v->flags & SCANMSG_CYCLE))
+            flag = "held only by a reference cycle (the Python gc would free it)";
+        else if (v->flags & SCANMSG_UNREACHABLE)
             flag = "no root holds it: unreachable, leaked";
         else if (v->flags & SCANMSG_DEPTH_LIMIT)
             flag = "stopped at the depth limit";

@@ -5,10 +5,14 @@ bytearray, and a module-global instance_map keeps every Processor alive. A
 Cached class keeps one more Processor in a class attribute, and two Nodes hold
 only each other (the gc is off, so the cycle stays). Prints one line
 "ready KEY=VALUE ..." with addresses, and the census of its own classes
-counted by gc.get_objects() and sys.getsizeof(), then waits for stdin to close.
+counted by gc.get_objects() and sys.getsizeof(); then a thread adds a Tick to
+a list every 20 ms (the census's growth) while the main thread waits for stdin
+to close.
 """
 import gc
 import sys
+import threading
+import time
 
 
 class ResourceLoader:
@@ -31,12 +35,26 @@ class Node:
         self.other = None
 
 
+class Tick:
+    pass
+
+
+ticks = []
+
+
+def tick():
+    while True:
+        ticks.append(Tick())
+        time.sleep(0.02)
+
+
 def main():
     gc.disable()
     for i in range(5):
         name = "app-%d" % i
         instance_map[name] = Processor(name, 100000 + i)
     Cached.keep["x"] = Processor("cached", 1000)
+    cached = id(Cached.keep["x"])
     a, b = Node(), Node()
     a.other, b.other = b, a
     cycle = id(a)
@@ -49,8 +67,10 @@ def main():
             n, size = counts.get(t, (0, 0))
             counts[t] = (n + 1, size + sys.getsizeof(o))
     census = " ".join("%s=%d/%d" % (t, n, s) for t, (n, s) in sorted(counts.items()))
-    print("ready app3=0x%x cycle=0x%x %s" % (id(buf), cycle, census), flush=True)
+    print("ready app3=0x%x cycle=0x%x cached=0x%x %s" % (id(buf), cycle, cached, census),
+          flush=True)
     del buf
+    threading.Thread(target=tick, daemon=True).start()
     sys.stdin.read()
 
 

@@ -157,6 +157,74 @@ start threads && {
     kill "$PID"
 }
 
+# Python (Debian 12's CPython 3.11, every object a block with PYTHONMALLOC=malloc):
+# chains named as objgraph names them, a cycle, the census against the
+# program's own gc.get_objects()/sys.getsizeof(), its growth, --type
+PY=/usr/bin/python3
+if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    pyin=$OUT/pyservice.in
+    rm -f "$pyin"; mkfifo "$pyin"
+    exec 7<>"$pyin"
+    : >"$OUT/pyservice.out"
+    LD_PRELOAD=$LIB PYTHONMALLOC=malloc "$PY" tests/backrefs/pyservice.py <"$pyin" \
+        >"$OUT/pyservice.out" 2>"$OUT/pyservice.err" &
+    PID=$!
+    pids+=("$PID")
+    READY=""
+    for _ in $(seq 1 200); do
+        READY=$(grep -m1 '^ready ' "$OUT/pyservice.out" 2>/dev/null)
+        [ -n "$READY" ] && [ -S "/tmp/heapline-$(id -u)/$PID.sock" -o -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$PID.sock" ] && break
+        sleep 0.05
+    done
+    pyaddr() { echo "$READY" | sed -n "s/.* $1=\(0x[0-9a-f]*\).*/\1/p"; }
+    # pycheck NAME WHAT [WANT] -- ARGS...: backrefs --json ARGS, checked by pycheck.py
+    pycheck() {
+        local name=$1 what=$2 want=$3; shift 4
+        if ! "$HL" backrefs "$@" --json >"$OUT/$name.json" 2>"$OUT/$name.stderr"; then
+            echo "FAIL $name: $(cat "$OUT/$name.stderr")"; fails=$((fails + 1)); return
+        fi
+        python3 tests/backrefs/pycheck.py "$what" "$OUT/$name.json" "$want" || fails=$((fails + 1))
+    }
+    if [ -z "$READY" ]; then
+        echo "FAIL python: the program did not get ready"; cat "$OUT/pyservice.err"
+        fails=$((fails + 1))
+    else
+        app3="bytearray <- list [0] <- ResourceLoader .table <- Processor .loader <- dict ['app-3'] <- module __main__ global instance_map"
+        pycheck py_app3 chain "$app3" -- "$PID" --address "$(pyaddr app3)"
+        text=$("$HL" backrefs "$PID" --address "$(pyaddr app3)")
+        [ "$(echo "$text" | grep -c '^chain ')" = 1 ] &&
+            echo "$text" | grep -qF "chain 1 (11 hops): $app3:" &&
+            echo "ok   python text" || { echo "FAIL python text:"; echo "$text"; fails=$((fails + 1)); }
+        dot=$("$HL" backrefs "$PID" --address "$(pyaddr app3)" --dot)
+        echo "$dot" | grep -qF 'module __main__ global instance_map' &&
+            echo "$dot" | grep -qF "ResourceLoader .table" &&
+            echo "ok   python dot" || { echo "FAIL python dot:"; echo "$dot"; fails=$((fails + 1)); }
+        # the bytearray's buffer (oldest of its site: app-0's) folds into the bytearray
+        pycheck py_site chain "${app3/app-3/app-0}" -- "$PID" --site PyByteArray_Resize
+        pycheck py_class chain "Processor <- dict ['x'] <- class Cached attribute keep" -- \
+            "$PID" --address "$(pyaddr cached)"
+        pycheck py_type chain "Processor <- dict ['app-0'] <- module __main__ global instance_map" -- \
+            "$PID" --type Processor
+        pycheck py_cycle cycle "" -- "$PID" --address "$(pyaddr cycle)"
+        "$HL" backrefs "$PID" --address "$(pyaddr cycle)" |
+            grep -q '^unreachable: held only by a reference cycle' &&
+            echo "ok   python cycle text" || { echo "FAIL python cycle text"; fails=$((fails + 1)); }
+        pycheck py_census census "$READY" -- "$PID" --types
+        "$HL" backrefs "$PID" --types --top 3 | grep -q ' live Python objects of ' &&
+            echo "ok   census text" || { echo "FAIL census text"; fails=$((fails + 1)); }
+        pycheck py_growth growth "" -- "$PID" --types --growth 1
+        expect_error "no live Python object of type NoSuchType" "$PID" --type NoSuchType
+        expect_error "\-\-types takes no" "$PID" --types --site x
+    fi
+    exec 7>&-
+    kill "$PID" 2>/dev/null
+fi
+# a census of a program that is not Python: one error line
+start chain && {
+    expect_error "census: not a Python program" "$PID" --types
+    kill "$PID"
+}
+
 if [ "$fails" -ne 0 ]; then
     echo "backrefs: $fails failure(s)"
     exit 1

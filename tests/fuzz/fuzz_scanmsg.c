@@ -1,7 +1,8 @@
 /*
  * fuzz_scanmsg.c - libFuzzer target: arbitrary bytes as a scan RESPONSE,
  * through the decoder, scanmsg_decode() and every output format of
- * `heapline backrefs` (text, JSON, DOT), which walk every chain.
+ * `heapline backrefs` (text, JSON, DOT), which walk every chain, and the
+ * census (Python names and rows: pychain).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include "backrefs.h"
 #include "decode.h"
 #include "model.h"
+#include "pychain.h"
 #include "scanmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             scanmsg_node_at(&r, i, &nd);
         for (int f = BACKREFS_TEXT; f <= BACKREFS_DOT; f++)
             backrefs_print(devnull, f, model, &r);
+        pychain_census_print(devnull, &r, NULL, 0, 0);
+        pychain_census_print(devnull, &r, &r, 1, 0);
     }
     return 0;
 }

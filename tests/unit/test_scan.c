@@ -425,14 +425,74 @@ static void test_scanmsg_hostile(void **state)
         assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
         assert_int_equal(nd.live_frame, 0);
     }
-    /* ... and an index past the nodes is corrupt (the list [2] ends the message) */
-    assert_int_equal((unsigned char)buf[b.len - 2], 0x91);
-    buf[b.len - 1] = 3;
+    /* ... and an index past the nodes is corrupt (the list [2] comes before the
+     * two empty Python lists that end the message) */
+    assert_int_equal((unsigned char)buf[b.len - 4], 0x91);
+    assert_int_equal((unsigned char)buf[b.len - 2], 0x90);
+    assert_int_equal((unsigned char)buf[b.len - 1], 0x90);
+    buf[b.len - 3] = 3;
     assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
     /* too small a buffer: nothing written */
     encode_init(&b, buf, 20);
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), WIRE_ENOSPACE);
     assert_int_equal(b.len, 0);
+    decode_free(&d);
+}
+
+/* Python names and census rows: a round trip, then hostile variants. */
+static void test_scanmsg_python(void **state)
+{
+    static char buf[4096];
+    struct scanmsg_node in[2] = {
+        {.kind = SCANMSG_HEAP, .addr = 0x1000, .size = 56, .py_flags = SCANMSG_PY_OBJECT,
+         .py_type = {"bytearray", 9}},
+        {.kind = SCANMSG_HEAP, .addr = 0x2000, .size = 72, .to = 0, .level = 1,
+         .py_flags = SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE, .py_type = {"module", 6},
+         .py_via = {"instance_map", 12}, .py_owner = {"__main__", 8}},
+    };
+    struct scanmsg_row rows[1] = {{.name = {"Processor", 9}, .count = 6, .bytes = 336,
+                                   .oldest = 0x5000}};
+    struct scanmsg_result r = {.target = 0x1000, .flags = SCANMSG_PYTHON, .levels = 1,
+                               .enc_rows = rows, .n_enc_rows = 1};
+    struct scanmsg_node nd;
+    struct scanmsg_row row;
+    struct encode_buf b;
+    struct decode d;
+
+    (void)state;
+    decode_init(&d);
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 2), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), 0);
+    assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
+    assert_int_equal(nd.py_flags, SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE);
+    assert_int_equal(nd.py_via.len, 12);
+    assert_memory_equal(nd.py_via.ptr, "instance_map", 12);
+    assert_memory_equal(nd.py_owner.ptr, "__main__", 8);
+    assert_int_equal(scanmsg_node_at(&r, 0, &nd), 0);
+    assert_null(nd.py_via.ptr);
+    assert_int_equal(scanmsg_row_count(&r), 1);
+    assert_int_equal(scanmsg_row_at(&r, 0, &row), 0);
+    assert_int_equal(row.count, 6);
+    assert_int_equal(row.bytes, 336);
+    assert_int_equal(row.oldest, 0x5000);
+    /* py flags beyond the known ones are corrupt */
+    in[1].py_flags = 16;
+    r.enc_rows = rows;
+    r.n_enc_rows = 1;
+    r.flags = SCANMSG_PYTHON;
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 2), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    /* a row without a name is corrupt */
+    in[1].py_flags = SCANMSG_PY_OBJECT;
+    rows[0].name.ptr = NULL;
+    r.enc_rows = rows;
+    r.n_enc_rows = 1;
+    r.flags = SCANMSG_PYTHON;
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 2), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
     decode_free(&d);
 }
 
@@ -447,6 +507,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allocator_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_global, setup, teardown),
         cmocka_unit_test(test_scanmsg_hostile),
+        cmocka_unit_test(test_scanmsg_python),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
