@@ -43,10 +43,11 @@ _Static_assert(SCANBFS_UNREACHABLE == SCANMSG_UNREACHABLE &&
                "flags");
 _Static_assert(SCANBFS_CYCLE == SCANMSG_CYCLE && SCANPY_HOP_OBJECT == SCANMSG_PY_OBJECT &&
                    SCANPY_HOP_PART == SCANMSG_PY_PART && SCANPY_HOP_MODULE == SCANMSG_PY_MODULE &&
-                   SCANPY_HOP_CLASS == SCANMSG_PY_CLASS,
+                   SCANPY_HOP_CLASS == SCANMSG_PY_CLASS && SCANPY_HOP_FRAME == SCANMSG_PY_FRAME,
                "Python flags");
 
 #define SCAN_CENSUS_ROWS 4096u /* types in a census */
+#define SCAN_FRAME_ROOTS 4096u /* live Python frames scanned as roots */
 
 #define SCAN_MAGIC 0x5343414eu /* "SCAN" */
 
@@ -113,7 +114,7 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
     struct scanpy_census_row *rows = NULL;
     struct sigaction sa;
     sigset_t all;
-    size_t cap_roots = job->roots.n_roots * 4 + 16, n_roots, n_nodes = 0;
+    size_t cap_roots = job->roots.n_roots * 4 + 16 + SCAN_FRAME_ROOTS, n_roots, n_nodes = 0;
     size_t cap_nodes = scanbfs_max_nodes(&job->params);
 
     sigfillset(&all);
@@ -163,6 +164,9 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
         /* our copy of the roots: the parent names hops from the whole ranges */
         scansp_apply(&job->sps, job->roots.roots, job->roots.n_roots, 5000);
         n_roots = scanroots_clip(job->roots.roots, job->roots.n_roots, roots, cap_roots);
+        if (job->params.py)
+            n_roots = scanpy_frame_roots(&job->py, src->stacks, src->n_stacks, roots, n_roots,
+                                         cap_roots);
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
     }
     hdr.n_nodes = hdr.status == 0 ? (uint32_t)n_nodes : 0;

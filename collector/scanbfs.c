@@ -30,8 +30,10 @@ struct blk {
     uint32_t seq; /* low 32 bits of the allocation's sequence number */
 };
 
-/* kind bit passed down the scan loop for roots of the allocator's module */
+/* kind bits passed down the scan loop: roots of the allocator's module, a
+ * live Python frame's locals */
 #define SCANBFS_KIND_ALLOCATOR 0x100u
+#define SCANBFS_KIND_FRAME 0x200u
 
 #define FILTER_BITS 16 /* page filter: 2^16 bits = 8 KiB */
 #define FILTER_WORDS ((1u << FILTER_BITS) / 64)
@@ -340,8 +342,17 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
     struct scanbfs_node *nd;
     uint32_t end = 0;
 
-    if (s->py && py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr, v, &end))
-        return;
+    if (kind & SCANBFS_KIND_FRAME) {
+        kind &= ~SCANBFS_KIND_FRAME;
+        end = SCANBFS_NODE_END_FRAME;
+    }
+    if (s->py) {
+        uint32_t py_end;
+        if (py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr, v, &py_end))
+            return;
+        if (!end)
+            end = py_end;
+    }
     if (kind & SCANBFS_KIND_ALLOCATOR) {
         /* the allocator's own state (glibc's main_arena bins) points at free
          * chunk headers, which overlap the last word of the live block before
@@ -371,6 +382,18 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
         nd->id = s->blocks[b].stack;
         nd->inbound = 0;
         nd->flags = 0;
+    } else if (end == SCANBFS_NODE_END_FRAME) { /* a live frame's local */
+        if (s->ends >= s->max_roots) {
+            s->flags |= SCANBFS_FANOUT_LIMIT;
+            return;
+        }
+        s->ends++;
+        nd = &s->nodes[s->n_nodes++];
+        nd->addr = word_addr;
+        nd->size = 8;
+        nd->id = id;
+        nd->inbound = -1;
+        nd->flags = SCANBFS_NODE_END_FRAME;
     } else if (end) { /* a Python chain end: a root that is a block */
         if (s->visited[b >> 6] & (1ull << (b & 63)))
             return;
@@ -527,7 +550,11 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
             continue;
         if (s->py && (r->flags & SCANBFS_ROOT_INTERP))
             continue;
-        scan(s, lo, hi, r->kind | (r->flags & SCANBFS_ROOT_ALLOCATOR ? SCANBFS_KIND_ALLOCATOR : 0),
+        if (!s->py && (r->flags & SCANBFS_ROOT_FRAME))
+            continue;
+        scan(s, lo, hi,
+             r->kind | (r->flags & SCANBFS_ROOT_ALLOCATOR ? SCANBFS_KIND_ALLOCATOR : 0) |
+                 (r->flags & SCANBFS_ROOT_FRAME ? SCANBFS_KIND_FRAME : 0),
              r->id, 0, r->lo);
     }
     if (s->phase == 0) {
@@ -588,6 +615,18 @@ static void name_python(struct bfs *s, const struct scanbfs_params *p)
         int part;
 
         memset(&h[i], 0, sizeof(h[i]));
+        if (nd->kind == SCANBFS_STACK && (nd->flags & SCANBFS_NODE_END_FRAME)) {
+            for (size_t k = 0; k < s->view.n_roots; k++) {
+                const struct scanbfs_root *rt = &s->view.roots[k];
+                if ((rt->flags & SCANBFS_ROOT_FRAME) && nd->addr >= rt->lo && nd->addr < rt->hi &&
+                    scanpy_frame_local(s->py, rt->lo, nd->addr, h[i].owner, sizeof(h[i].owner),
+                                       h[i].via, sizeof(h[i].via)) == 0) {
+                    h[i].flags |= SCANPY_HOP_FRAME;
+                    break;
+                }
+            }
+            continue;
+        }
         if (nd->kind != SCANBFS_HEAP || !scanpy_object(s->py, &s->view, nd->addr, nd->size, &o))
             continue;
         h[i].flags |= SCANPY_HOP_OBJECT;

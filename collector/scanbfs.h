@@ -44,9 +44,12 @@ enum scanbfs_kind {
                                      lists, interned strings), not a holder: not scanned
                                      when params.py is set */
 
+#define SCANBFS_ROOT_FRAME 4u     /* a live Python frame's locals (scanpy_frame_roots) */
+
 /* Node flags: a Python holder that ends a chain (not followed further) */
 #define SCANBFS_NODE_END_MODULE 1u /* a module object through its md_dict: a module global */
 #define SCANBFS_NODE_END_CLASS 2u  /* a type object through its tp_dict: a class attribute */
+#define SCANBFS_NODE_END_FRAME 4u  /* a STACK node in a live Python frame's locals */
 
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */

@@ -42,6 +42,10 @@ struct scanpy_layout {
     uint16_t bytearray_bytes, bytearray_start;
     uint16_t str_length, str_state, str_ascii_data, str_compact_data;
     uint16_t long_digits;
+    /* live frames: _PyRuntime -> interpreter -> thread states -> frames */
+    uint16_t rt_interp_head, interp_threads_head, ts_next, ts_cframe, ts_native_tid;
+    uint16_t cframe_current, fr_code, fr_previous, fr_localsplus;
+    uint16_t co_nlocalsplus, co_localsplusnames, co_qualname;
 };
 
 static const struct scanpy_layout layouts[] = {
@@ -87,6 +91,20 @@ static const struct scanpy_layout layouts[] = {
         .str_ascii_data = 48,
         .str_compact_data = 72,
         .long_digits = 24,
+        /* internal/pycore_runtime.h, pycore_interp.h, cpython/pystate.h,
+         * internal/pycore_frame.h (_PyInterpreterFrame), cpython/code.h */
+        .rt_interp_head = 40,
+        .interp_threads_head = 16,
+        .ts_next = 8,
+        .ts_cframe = 56,
+        .ts_native_tid = 160,
+        .cframe_current = 8,
+        .fr_code = 32,
+        .fr_previous = 48,
+        .fr_localsplus = 72,
+        .co_nlocalsplus = 76,
+        .co_localsplusnames = 96,
+        .co_qualname = 128,
     },
 };
 
@@ -121,6 +139,7 @@ int scanpy_detect(struct scanpy *py)
             py->lay = &layouts[i];
     for (int k = 1; k < SCANPY_N_KINDS; k++)
         py->types[k] = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, kind_symbols[k]);
+    py->runtime = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
     if (!py->lay || !py->types[SCANPY_TYPE]) {
         py->lay = NULL;
         return -1;
@@ -599,5 +618,68 @@ int scanpy_census_add(struct scanpy *py, const struct scanpy_view *v, uint64_t l
         rows[i].oldest = lo;
         rows[i].oldest_seq = seq;
     }
+    return 0;
+}
+
+/* ---- live frames ---- */
+
+#define FRAMES_PER_THREAD 4096 /* a loop in a corrupt chain stops here */
+#define MAX_THREADS 4096
+
+size_t scanpy_frame_roots(struct scanpy *py, const struct scan_range *stacks, size_t n_stacks,
+                          struct scanbfs_root *roots, size_t n, size_t cap)
+{
+    const struct scanpy_layout *l = py->lay;
+    uint64_t interp, ts;
+    size_t threads = 0;
+
+    if (!l || !py->runtime)
+        return n;
+    interp = safe_word(py->runtime + l->rt_interp_head);
+    if (!interp)
+        return n;
+    for (ts = safe_word(interp + l->interp_threads_head); ts && threads < MAX_THREADS;
+         ts = safe_word(ts + l->ts_next), threads++) {
+        uint64_t tid = safe_word(ts + l->ts_native_tid), cframe = safe_word(ts + l->ts_cframe);
+        uint64_t fr = cframe ? safe_word(cframe + l->cframe_current) : 0;
+        uint32_t id = 0;
+
+        for (size_t i = 0; i < n_stacks; i++)
+            if (stacks[i].tid && (uint64_t)stacks[i].tid == tid)
+                id = stacks[i].thread_id;
+        for (int k = 0; fr && k < FRAMES_PER_THREAD && n < cap;
+             k++, fr = safe_word(fr + l->fr_previous)) {
+            uint64_t code = safe_word(fr + l->fr_code);
+            int32_t nlocals = 0;
+            if (!code || safe_read(code + l->co_nlocalsplus, &nlocals, sizeof(nlocals)) ||
+                nlocals <= 0 || nlocals > 65536)
+                continue;
+            roots[n].lo = fr + l->fr_localsplus;
+            roots[n].hi = roots[n].lo + 8 * (uint64_t)nlocals;
+            roots[n].kind = SCANBFS_STACK;
+            roots[n].id = id;
+            roots[n].flags = SCANBFS_ROOT_FRAME;
+            n++;
+        }
+    }
+    return n;
+}
+
+int scanpy_frame_local(const struct scanpy *py, uint64_t lo, uint64_t addr, char *func,
+                       size_t func_cap, char *var, size_t var_cap)
+{
+    const struct scanpy_layout *l = py->lay;
+    uint64_t fr = lo - l->fr_localsplus, code = safe_word(fr + l->fr_code), names;
+    uint64_t idx = (addr - lo) / 8;
+    size_t len;
+
+    if (!code || str_text(py, safe_word(code + l->co_qualname), func, func_cap - 2))
+        return -1;
+    len = strlen(func);
+    memcpy(func + len, "()", 3);
+    names = safe_word(code + l->co_localsplusnames);
+    if (idx >= safe_word(names + l->var_size) ||
+        str_text(py, safe_word(names + l->tuple_items + 8 * idx), var, var_cap))
+        snprintf(var, var_cap, "#%llu", (unsigned long long)idx);
     return 0;
 }

@@ -46,6 +46,7 @@ struct scanpy {
     uint32_t version;                   /* Py_Version (0x030b02f0 for 3.11.2); 0: not Python */
     const struct scanpy_layout *lay;    /* NULL: not a known version */
     uint64_t types[SCANPY_N_KINDS];     /* address of each well-known type (0: unknown) */
+    uint64_t runtime;                   /* &_PyRuntime (0: unknown: no frame locals) */
     struct scanpy_cache *cache;         /* child: the type cache (scanpy_begin) */
 };
 
@@ -106,6 +107,7 @@ uint32_t scanpy_chain_end(const struct scanpy *py, const struct scanpy_obj *o, u
                                 items, dict keys or values, bytearray bytes): folded */
 #define SCANPY_HOP_MODULE 4u /* chain end: module `owner`, global `via` */
 #define SCANPY_HOP_CLASS 8u  /* chain end: class `owner`, attribute `via` */
+#define SCANPY_HOP_FRAME 16u /* chain end: a live frame's local `via` of function `owner` */
 #define SCANPY_NAME 96
 struct scanpy_hop {
     uint32_t flags;           /* SCANMSG_PY_* */
@@ -137,6 +139,21 @@ int scanpy_dict_key(struct scanpy *py, const struct scanpy_view *v, uint64_t key
 void scanpy_module_name(const struct scanpy *py, const struct scanpy_obj *o, char *buf,
                         size_t cap);
 void scanpy_type_name(const struct scanpy *py, uint64_t type, char *buf, size_t cap);
+
+/* Child: appends one root per live frame of every Python thread (its locals:
+ * localsplus[0..co_nlocalsplus)), kind SCANBFS_STACK with the heapline thread
+ * id of its thread (from stacks by kernel tid, 0 when unknown) and flag
+ * SCANBFS_ROOT_FRAME, to roots[n..cap). The frames live in the interpreter's
+ * own mmap'ed data stack, which no other root covers. Returns the new count. */
+struct scan_range;
+size_t scanpy_frame_roots(struct scanpy *py, const struct scan_range *stacks, size_t n_stacks,
+                          struct scanbfs_root *roots, size_t n, size_t cap);
+
+/* Names the local at addr of the frame whose locals start at lo (a
+ * SCANBFS_ROOT_FRAME root): func "handle()" (its qualified name), var "p".
+ * Returns 0 or -1. */
+int scanpy_frame_local(const struct scanpy *py, uint64_t lo, uint64_t addr, char *func,
+                       size_t func_cap, char *var, size_t var_cap);
 
 /* The census: one row per type. */
 struct scanpy_census_row {

@@ -174,7 +174,7 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
             (py->via.array.size != 0 && py->via.array.size != n * SCANMSG_PY_ITEMS))
             goto corrupt;
         for (uint32_t i = 0; i < py->via.array.size; i += SCANMSG_PY_ITEMS)
-            if (decode_u32(&py->via.array.ptr[i], 15, &f) ||
+            if (decode_u32(&py->via.array.ptr[i], SCANMSG_PY_FLAGS, &f) ||
                 decode_str(&py->via.array.ptr[i + 1], &str) ||
                 decode_str(&py->via.array.ptr[i + 2], &str) ||
                 decode_str(&py->via.array.ptr[i + 3], &str))
@@ -216,7 +216,7 @@ int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_n
     node->py_via = node->py_owner = node->py_type;
     if (rc == 0 && r->py.n) { /* checked by the decoder: one 4-tuple a node */
         const msgpack_object *p = &r->py.items[i * SCANMSG_PY_ITEMS];
-        if (decode_u32(&p[0], 15, &node->py_flags) || decode_str(&p[1], &node->py_type) ||
+        if (decode_u32(&p[0], SCANMSG_PY_FLAGS, &node->py_flags) || decode_str(&p[1], &node->py_type) ||
             decode_str(&p[2], &node->py_via) || decode_str(&p[3], &node->py_owner))
             return WIRE_ECORRUPT;
     }

@@ -38,6 +38,8 @@
  *                      bytearray's bytes): renderers fold it into that holder
  *   SCANMSG_PY_MODULE  a chain end: module `owner`, global variable `via`
  *   SCANMSG_PY_CLASS   a chain end: class `owner`, attribute `via`
+ *   SCANMSG_PY_FRAME   a chain end (a STACK node): local `via` of the live
+ *                      frame of function `owner` ("handle()")
  * A census (request address 0; flag SCANMSG_CENSUS; node 0 is empty, no
  * chains) sends the live Python objects by type:
  *  row:     type name, count, bytes, oldest                         (4 items each)
@@ -69,6 +71,8 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_PY_PART 2u
 #define SCANMSG_PY_MODULE 4u
 #define SCANMSG_PY_CLASS 8u
+#define SCANMSG_PY_FRAME 16u
+#define SCANMSG_PY_FLAGS 31u /* all of them */
 
 #define SCANMSG_PY_ITEMS 4u
 #define SCANMSG_ROW_ITEMS 4u

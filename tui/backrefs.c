@@ -252,7 +252,10 @@ static void json_python(FILE *out, const struct scanmsg_node *n)
     if (pychain_is_end(n)) {
         fputs(", \"symbol\": ", out);
         json_str(out, n->py_via.ptr, n->py_via.len);
-        fputs(n->py_flags & SCANMSG_PY_MODULE ? ", \"module\": " : ", \"class\": ", out);
+        fputs(n->py_flags & SCANMSG_PY_MODULE  ? ", \"module\": "
+              : n->py_flags & SCANMSG_PY_CLASS ? ", \"class\": "
+                                                : ", \"frame\": ",
+              out);
         json_str(out, n->py_owner.ptr, n->py_owner.len);
     }
 }

@@ -12,7 +12,7 @@
 
 int pychain_is_end(const struct scanmsg_node *n)
 {
-    return (n->py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS)) != 0;
+    return (n->py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS | SCANMSG_PY_FRAME)) != 0;
 }
 
 static const char *str(struct wire_str s, char *buf, size_t cap)
@@ -37,6 +37,9 @@ void pychain_label(const struct scanmsg_node *n, char *buf, size_t cap)
                  str(n->py_via, b, sizeof(b)));
     else if (n->py_flags & SCANMSG_PY_CLASS)
         snprintf(buf, cap, "class %s attribute %s", str(n->py_owner, a, sizeof(a)),
+                 str(n->py_via, b, sizeof(b)));
+    else if (n->py_flags & SCANMSG_PY_FRAME)
+        snprintf(buf, cap, "%s local %s", str(n->py_owner, a, sizeof(a)),
                  str(n->py_via, b, sizeof(b)));
     else if (n->py_type.ptr && n->py_via.ptr)
         snprintf(buf, cap, "%s %s", str(n->py_type, a, sizeof(a)), str(n->py_via, b, sizeof(b)));

@@ -18,7 +18,8 @@
 
 #include "scanmsg.h"
 
-/* Whether node n ends a Python chain (module global, class attribute). */
+/* Whether node n ends a Python chain (module global, class attribute, a live
+ * frame's local). */
 int pychain_is_end(const struct scanmsg_node *n);
 
 /* The hop's Python label ("list [0]", "module __main__ global instance_map"),

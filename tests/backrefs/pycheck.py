@@ -20,7 +20,7 @@ def python_ends(r):
     """(line, hops) of chains ending at a module global or a class attribute."""
     out = []
     for line, chain in zip(r["python_chains"], r["chains"]):
-        if chain and chain[-1]["kind"] in ("global", "class") and "type" in chain[-1]:
+        if chain and ("symbol" in chain[-1] and "type" in chain[-1]):
             out.append((line, chain))
     return out
 
@@ -35,9 +35,13 @@ def check_chain(r, want):
         m = re.match(r".*<- module (\S+) global (\S+)$", want)
         if (end["symbol"], end["module"], end["type"]) != (m.group(2), m.group(1), "module"):
             fail("the end hop %r" % end)
-    else:
+    elif end["kind"] == "class":
         m = re.match(r".*<- class (\S+) attribute (\S+)$", want)
         if (end["symbol"], end["class"]) != (m.group(2), m.group(1)):
+            fail("the end hop %r" % end)
+    else:
+        m = re.match(r".*<- (\S+) local (\S+)$", want)
+        if (end["kind"], end["symbol"], end["frame"]) != ("stack", m.group(2), m.group(1)):
             fail("the end hop %r" % end)
     # every other shown hop: "TYPE VIA" as in the line
     named = ["%s %s" % (h["type"], h["via"]) if h["via"] else h["type"] for h in hops[:-1]]

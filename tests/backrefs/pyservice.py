@@ -55,6 +55,7 @@ def main():
         instance_map[name] = Processor(name, 100000 + i)
     Cached.keep["x"] = Processor("cached", 1000)
     cached = id(Cached.keep["x"])
+    held = Processor("held", 2000)  # a local of this live frame only
     a, b = Node(), Node()
     a.other, b.other = b, a
     cycle = id(a)
@@ -67,8 +68,8 @@ def main():
             n, size = counts.get(t, (0, 0))
             counts[t] = (n + 1, size + sys.getsizeof(o))
     census = " ".join("%s=%d/%d" % (t, n, s) for t, (n, s) in sorted(counts.items()))
-    print("ready app3=0x%x cycle=0x%x cached=0x%x %s" % (id(buf), cycle, cached, census),
-          flush=True)
+    print("ready app3=0x%x cycle=0x%x cached=0x%x local=0x%x %s"
+          % (id(buf), cycle, cached, id(held), census), flush=True)
     del buf
     threading.Thread(target=tick, daemon=True).start()
     sys.stdin.read()

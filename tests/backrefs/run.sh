@@ -203,6 +203,7 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
         pycheck py_site chain "${app3/app-3/app-0}" -- "$PID" --site PyByteArray_Resize
         pycheck py_class chain "Processor <- dict ['x'] <- class Cached attribute keep" -- \
             "$PID" --address "$(pyaddr cached)"
+        pycheck py_local chain "Processor <- main() local held" -- "$PID" --address "$(pyaddr local)"
         pycheck py_type chain "Processor <- dict ['app-0'] <- module __main__ global instance_map" -- \
             "$PID" --type Processor
         pycheck py_cycle cycle "" -- "$PID" --address "$(pyaddr cycle)"

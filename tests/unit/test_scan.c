@@ -477,7 +477,7 @@ static void test_scanmsg_python(void **state)
     assert_int_equal(row.bytes, 336);
     assert_int_equal(row.oldest, 0x5000);
     /* py flags beyond the known ones are corrupt */
-    in[1].py_flags = 16;
+    in[1].py_flags = 32;
     r.enc_rows = rows;
     r.n_enc_rows = 1;
     r.flags = SCANMSG_PYTHON;
