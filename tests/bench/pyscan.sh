@@ -1,0 +1,39 @@
+#!/bin/bash
+# tests/bench/pyscan.sh - the backreference chain of a Python object in a large
+# Python heap (tests/bench/pyheap.py under the collector, PYTHONMALLOC=malloc):
+# end-to-end time of `heapline backrefs` and the program's pause (fork), and
+# the census of the same heap. BUILD=dir, APPS=N (default 150000).
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+HL=$BUILD/heapline
+LIB=$(realpath "$BUILD/libheapline.so")
+APPS=${APPS:-150000}
+OUT=$(mktemp -d)
+trap 'exec 7>&-; kill $PID 2>/dev/null; rm -rf "$OUT"' EXIT
+mkfifo "$OUT/in"
+exec 7<>"$OUT/in"
+LD_PRELOAD=$LIB PYTHONMALLOC=malloc /usr/bin/python3 tests/bench/pyheap.py "$APPS" \
+    <"$OUT/in" >"$OUT/out" 2>"$OUT/err" &
+PID=$!
+for _ in $(seq 1 1200); do grep -q '^ready' "$OUT/out" && break; sleep 0.1; done
+ADDR=$(sed -n 's/^ready app=\(0x[0-9a-f]*\)$/\1/p' "$OUT/out")
+[ -n "$ADDR" ] || { echo "pyscan: the program did not get ready"; cat "$OUT/err"; exit 1; }
+rss=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+for i in 1 2 3; do
+    t0=$(date +%s%N)
+    "$HL" backrefs "$PID" --address "$ADDR" --json >"$OUT/r.json" || exit 1
+    t1=$(date +%s%N)
+    python3 - "$OUT/r.json" $(( (t1 - t0) / 1000000 )) "$rss" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+line = [l for l in r["python_chains"] if "global" in l][0]
+print("python chain in a %d MB heap (%d blocks, RSS %d MB): %s ms end to end, pause %.1f ms, "
+      "scan %.0f ms\n  %s" % (r["heap_bytes"] / 1e6, r["blocks"], int(sys.argv[3]) / 1024,
+                              sys.argv[2], r["pause_ms"], r["scan_ms"], line))
+PY
+done
+t0=$(date +%s%N)
+"$HL" backrefs "$PID" --types --top 5
+t1=$(date +%s%N)
+echo "census: $(( (t1 - t0) / 1000000 )) ms end to end"
