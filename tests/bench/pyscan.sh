@@ -24,6 +24,7 @@ for i in 1 2 3; do
     t0=$(date +%s%N)
     "$HL" backrefs "$PID" --address "$ADDR" --json >"$OUT/r.json" || exit 1
     t1=$(date +%s%N)
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print({k: r[k] for k in ('levels', 'bytes_scanned', 'prep_ms', 'chain_ms', 'scan_ms')})" "$OUT/r.json"
     python3 - "$OUT/r.json" $(( (t1 - t0) / 1000000 )) "$rss" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
