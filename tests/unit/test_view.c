@@ -309,6 +309,54 @@ static void test_refs(void **state)
     model_free(m);
 }
 
+/* A Python chain: each hop's Python name after "=", buffers "owned by the
+ * next", the module global marked as the root. */
+static void test_refs_python(void **state)
+{
+    struct model *m = make_model();
+    struct ui ui;
+    char text[512];
+    (void)state;
+    memset(&ui, 0, sizeof ui);
+    ui.m = m;
+    ui.table_h = 10;
+
+    struct scanmsg_result r = {.target = 0x10000, .levels = 3, .flags = SCANMSG_PYTHON};
+    struct scanmsg_node n[4] = {
+        {.kind = SCANMSG_HEAP, .addr = 0x10000, .size = 56, .id = 3, .inbound = 1,
+         .py_flags = SCANMSG_PY_OBJECT, .py_type = {"Processor", 9}},
+        {.kind = SCANMSG_HEAP, .addr = 0x20000, .size = 120, .offset = 48, .to = 0, .id = 4,
+         .inbound = 1, .py_flags = SCANMSG_PY_PART},
+        {.kind = SCANMSG_HEAP, .addr = 0x30000, .size = 64, .offset = 48, .to = 1, .id = 5,
+         .inbound = 1, .py_flags = SCANMSG_PY_OBJECT, .py_type = {"dict", 4},
+         .py_via = {"['app-0']", 9}},
+        {.kind = SCANMSG_HEAP, .addr = 0x40000, .size = 72, .offset = 32, .to = 2, .id = 5,
+         .inbound = -1, .py_flags = SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE,
+         .py_type = {"module", 6}, .py_via = {"instance_map", 12}, .py_owner = {"__main__", 8}},
+    };
+    char wbuf[4096];
+    struct encode_buf eb;
+    encode_init(&eb, wbuf, sizeof wbuf);
+    assert_int_equal(scanmsg_encode(&eb, 7, &r, n, 4), 0);
+    msgpack_zone z;
+    msgpack_zone_init(&z, 4096);
+    struct scanmsg_result got;
+    assert_int_equal(scanmsg_decode_bytes(eb.data, eb.len, &z, &got), 0);
+    assert_int_equal(view_refs_take(&ui.refs, &got), 0);
+    msgpack_zone_destroy(&z);
+    view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
+    assert_string_equal(text, "object 0x10000 (56 B) from stack 3  [1 ref]  = Processor");
+    view_refs_hop_text(&ui, &ui.refs.nodes[1], 0, text, sizeof text);
+    assert_string_equal(text, "heap 0x20000 +48 (120 B) from stack 4  [1 ref]  = owned by the next");
+    view_refs_hop_text(&ui, &ui.refs.nodes[2], 0, text, sizeof text);
+    assert_string_equal(text, "heap 0x30000 +48 (64 B) from stack 5  [1 ref]  = dict ['app-0']");
+    view_refs_hop_text(&ui, &ui.refs.nodes[3], 0, text, sizeof text);
+    assert_string_equal(text, "heap 0x40000 +32 (72 B) from stack 5  = module __main__ global "
+                              "instance_map  (root)");
+    view_refs_clear(&ui.refs);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_objects_stack_line),
         cmocka_unit_test(test_refs),
+        cmocka_unit_test(test_refs_python),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
