@@ -112,10 +112,10 @@ static const struct scanpy_layout layouts[] = {
 static const struct {
     uint16_t off;
     const char *name;
-} func_slots[] = {{16, "__globals__"},  {24, "__builtins__"},    {32, "__name__"},
-                  {40, "__qualname__"}, {48, "__code__"},        {56, "__defaults__"},
-                  {64, "__kwdefaults__"}, {72, "__closure__"},   {80, "__doc__"},
-                  {88, "__dict__"},     {104, "__module__"},     {112, "__annotations__"}};
+} func_slots[] = {{16, "__globals__"},    {24, "__builtins__"}, {32, "__name__"},
+                  {40, "__qualname__"},   {48, "__code__"},     {56, "__defaults__"},
+                  {64, "__kwdefaults__"}, {72, "__closure__"},  {80, "__doc__"},
+                  {88, "__dict__"},       {104, "__module__"},  {112, "__annotations__"}};
 
 static const char *const kind_symbols[SCANPY_N_KINDS] = {
     [SCANPY_TYPE] = "PyType_Type",         [SCANPY_DICT] = "PyDict_Type",
@@ -171,12 +171,12 @@ static uint64_t safe_word(uint64_t addr)
 #define CACHE_SLOTS 16384u
 
 struct type_entry {
-    uint64_t type;    /* 0: empty */
-    int32_t ok;       /* 1 a type, -1 not one */
+    uint64_t type; /* 0: empty */
+    int32_t ok;    /* 1 a type, -1 not one */
     uint32_t kind;
     uint64_t flags;
     uint64_t basicsize;
-    uint32_t pre;     /* pre-header bytes before the object */
+    uint32_t pre; /* pre-header bytes before the object */
     uint32_t pad;
     char name[SCANPY_NAME];
 };
@@ -350,9 +350,9 @@ uint32_t scanpy_chain_end(const struct scanpy *py, const struct scanpy_obj *o, u
         return SCANPY_END_MODULE;
     /* a type object: its type is `type` or a metatype */
     if (rel == py->lay->tp_dict &&
-        (o->kind == SCANPY_TYPE || (o->type != py->types[SCANPY_TYPE] && o->refcnt &&
-                                    safe_word(o->type + py->lay->tp_flags) &
-                                        py->lay->tpflag_type_subclass)))
+        (o->kind == SCANPY_TYPE ||
+         (o->type != py->types[SCANPY_TYPE] && o->refcnt &&
+          safe_word(o->type + py->lay->tp_flags) & py->lay->tpflag_type_subclass)))
         return SCANPY_END_CLASS;
     return 0;
 }
@@ -502,9 +502,8 @@ int scanpy_name_slot(struct scanpy *py, const struct scanpy_view *v, const struc
         break;
     case SCANPY_DICT:
         if (rel == l->dict_keys && !below_is_object) {
-            if (below_offset >= 0 &&
-                scanpy_dict_key(py, v, below_lo, (uint64_t)below_offset, 1, key, sizeof(key)) ==
-                    0) {
+            if (below_offset >= 0 && scanpy_dict_key(py, v, below_lo, (uint64_t)below_offset, 1,
+                                                     key, sizeof(key)) == 0) {
                 char q[SCANPY_NAME - 8];
                 snprintf(h->key, sizeof(h->key), "%s", key);
                 scanpy_dict_key(py, v, below_lo, (uint64_t)below_offset, 0, q, sizeof(q));
@@ -554,9 +553,10 @@ int scanpy_name_slot(struct scanpy *py, const struct scanpy_view *v, const struc
         if (scanpy_chain_end(py, o, lo, offset) || o->kind == SCANPY_TYPE ||
             o->type != py->types[SCANPY_TYPE]) {
             /* a type object (its type checked by scanpy_chain_end for tp_dict) */
-            const char *n = rel == l->tp_dict ? "__dict__"
-                            : rel == l->tp_mro ? "__mro__"
-                            : rel == l->tp_bases ? "__bases__" : "__base__";
+            const char *n = rel == l->tp_dict    ? "__dict__"
+                            : rel == l->tp_mro   ? "__mro__"
+                            : rel == l->tp_bases ? "__bases__"
+                                                 : "__base__";
             if (rel == l->tp_dict || o->kind == SCANPY_TYPE) {
                 snprintf(h->via, sizeof(h->via), ".%s", n);
                 return 0;
@@ -569,8 +569,7 @@ int scanpy_name_slot(struct scanpy *py, const struct scanpy_view *v, const struc
     return 0;
 }
 
-void scanpy_module_name(const struct scanpy *py, const struct scanpy_obj *o, char *buf,
-                        size_t cap)
+void scanpy_module_name(const struct scanpy *py, const struct scanpy_obj *o, char *buf, size_t cap)
 {
     if (str_text(py, safe_word(o->ob + py->lay->module_name), buf, cap))
         snprintf(buf, cap, "?");

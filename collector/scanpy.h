@@ -43,11 +43,11 @@ enum scanpy_kind {
 };
 
 struct scanpy {
-    uint32_t version;                   /* Py_Version (0x030b02f0 for 3.11.2); 0: not Python */
-    const struct scanpy_layout *lay;    /* NULL: not a known version */
-    uint64_t types[SCANPY_N_KINDS];     /* address of each well-known type (0: unknown) */
-    uint64_t runtime;                   /* &_PyRuntime (0: unknown: no frame locals) */
-    struct scanpy_cache *cache;         /* child: the type cache (scanpy_begin) */
+    uint32_t version;                /* Py_Version (0x030b02f0 for 3.11.2); 0: not Python */
+    const struct scanpy_layout *lay; /* NULL: not a known version */
+    uint64_t types[SCANPY_N_KINDS];  /* address of each well-known type (0: unknown) */
+    uint64_t runtime;                /* &_PyRuntime (0: unknown: no frame locals) */
+    struct scanpy_cache *cache;      /* child: the type cache (scanpy_begin) */
 };
 
 /* Collector thread, before the fork. Fills py from the running program's
@@ -71,11 +71,11 @@ void scanpy_end(struct scanpy *py);
 
 /* A Python object found at a block. */
 struct scanpy_obj {
-    uint64_t ob;       /* address of the PyObject (inside the block) */
-    uint64_t type;     /* its type object */
+    uint64_t ob;   /* address of the PyObject (inside the block) */
+    uint64_t type; /* its type object */
     uint64_t refcnt;
-    uint32_t kind;     /* enum scanpy_kind */
-    const char *name;  /* the type's name (in the cache, NUL-terminated) */
+    uint32_t kind;    /* enum scanpy_kind */
+    const char *name; /* the type's name (in the cache, NUL-terminated) */
 };
 
 /* Whether the block [lo, lo+size) is a Python object. Returns 1 with *o set,
@@ -101,20 +101,24 @@ int scanpy_is_data(const struct scanpy_obj *o);
 uint32_t scanpy_chain_end(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
                           uint64_t offset);
 
-/* One hop's Python names. flags (the same values as scanmsg.h's SCANMSG_PY_*): */
-#define SCANPY_HOP_OBJECT 1u /* the block is a Python object of type `type` */
-#define SCANPY_HOP_PART 2u   /* a buffer the Python object holding it owns (its list
-                                items, dict keys or values, bytearray bytes): folded */
-#define SCANPY_HOP_MODULE 4u /* chain end: module `owner`, global `via` */
-#define SCANPY_HOP_CLASS 8u  /* chain end: class `owner`, attribute `via` */
-#define SCANPY_HOP_FRAME 16u /* chain end: a live frame's local `via` of function `owner` */
+/* One hop's Python names. flags (the same values as scanmsg.h's SCANMSG_PY_*):
+ * OBJECT: the block is a Python object of type `type`; PART: a buffer the
+ * Python object holding it owns (its list items, dict keys or values,
+ * bytearray bytes), folded into it; MODULE, CLASS, FRAME: the chain ends at
+ * module `owner`'s global `via`, class `owner`'s attribute `via`, or the
+ * local `via` of a live frame of function `owner`. */
+#define SCANPY_HOP_OBJECT 1u
+#define SCANPY_HOP_PART 2u
+#define SCANPY_HOP_MODULE 4u
+#define SCANPY_HOP_CLASS 8u
+#define SCANPY_HOP_FRAME 16u
 #define SCANPY_NAME 96
 struct scanpy_hop {
-    uint32_t flags;           /* SCANMSG_PY_* */
-    char type[SCANPY_NAME];   /* the object's type name ("" when not an object) */
-    char via[SCANPY_NAME];    /* the slot: ".loader", "['app-3']", "[0]" ("" when none) */
-    char owner[SCANPY_NAME];  /* chain end: the module or class name */
-    char key[SCANPY_NAME];    /* a dict slot's key, unquoted (not sent) */
+    uint32_t flags;          /* SCANMSG_PY_* */
+    char type[SCANPY_NAME];  /* the object's type name ("" when not an object) */
+    char via[SCANPY_NAME];   /* the slot: ".loader", "['app-3']", "[0]" ("" when none) */
+    char owner[SCANPY_NAME]; /* chain end: the module or class name */
+    char key[SCANPY_NAME];   /* a dict slot's key, unquoted (not sent) */
 };
 
 /* Names a holder's slot. holder is the node's block [lo, lo+size) holding,
@@ -136,8 +140,7 @@ int scanpy_dict_key(struct scanpy *py, const struct scanpy_view *v, uint64_t key
 
 /* A module object's name (md_name), a type object's name (tp_name) into buf
  * ("?" when unreadable). */
-void scanpy_module_name(const struct scanpy *py, const struct scanpy_obj *o, char *buf,
-                        size_t cap);
+void scanpy_module_name(const struct scanpy *py, const struct scanpy_obj *o, char *buf, size_t cap);
 void scanpy_type_name(const struct scanpy *py, uint64_t type, char *buf, size_t cap);
 
 /* Child: appends one root per live frame of every Python thread (its locals:
@@ -159,7 +162,7 @@ int scanpy_frame_local(const struct scanpy *py, uint64_t lo, uint64_t addr, char
 struct scanpy_census_row {
     uint64_t type;
     uint64_t count, bytes;
-    uint64_t oldest;     /* block address of the instance allocated first (lowest seq) */
+    uint64_t oldest; /* block address of the instance allocated first (lowest seq) */
     uint32_t oldest_seq;
     uint32_t pad;
     char name[SCANPY_NAME];

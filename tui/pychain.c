@@ -205,8 +205,8 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
     }
     qsort(rows, n, sizeof(*rows), before ? by_delta : by_count);
     if (json)
-        fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"%s\": [", objects,
-                bytes, before ? "growth" : "types");
+        fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"%s\": [", objects, bytes,
+                before ? "growth" : "types");
     else if (before)
         fprintf(out, "%-32s %10s %10s\n", "type", "count", "growth");
     else
@@ -234,8 +234,8 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
     if (json)
         fprintf(out, "%s]}\n", shown ? "\n " : "");
     else if (!before)
-        fprintf(out, "%" PRIu64 " live Python objects of %zu types, %" PRIu64 " bytes\n",
-                objects, n, bytes);
+        fprintf(out, "%" PRIu64 " live Python objects of %zu types, %" PRIu64 " bytes\n", objects,
+                n, bytes);
     free(rows);
     free(old);
     return ferror(out) ? -1 : 0;
