@@ -77,6 +77,7 @@ struct scan_job {
     struct scanroots roots;
     struct scansp sps; /* where the stacks of blocked threads start */
     struct scanpy py;  /* the interpreter, when the program is a known CPython */
+    int pymalloc;      /* ... whose small objects are not heap blocks */
 };
 
 static uint64_t mono_ns(void)
@@ -238,6 +239,18 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         return NULL;
     }
     if (scanpy_detect(&job->py) == 0) {
+        /* the allocator is chosen at start-up from this variable: with
+         * pymalloc (the default) small objects live in its arenas, not in
+         * heap blocks, and no chain or census can see them */
+        const char *alloc = getenv("PYTHONMALLOC");
+        job->pymalloc = !alloc || (strcmp(alloc, "malloc") != 0 && strcmp(alloc, "malloc_debug") != 0);
+        if (target == 0 && job->pymalloc) {
+            scanroots_free(&job->roots);
+            free(job);
+            *err = "census: the Python objects are in pymalloc's arenas, not heap blocks: run "
+                   "the program with PYTHONMALLOC=malloc";
+            return NULL;
+        }
         mark_interpreter(&job->roots, job->py.types[SCANPY_TYPE]);
         /* a Python hop is up to two blocks (a list and its items, a dict and
          * its keys, an instance and its values): the depth counts Python hops */
@@ -478,7 +491,7 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     }
     name_nodes(job, in, hdr->n_hops ? hops : NULL, n, nodes, names);
     if (job->py.lay)
-        res.flags |= SCANMSG_PYTHON;
+        res.flags |= SCANMSG_PYTHON | (job->pymalloc ? SCANMSG_PYMALLOC : 0);
     res.target = job->params.target;
     res.flags |= hdr->st.flags;
     res.levels = hdr->st.levels;

@@ -65,6 +65,8 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_CYCLE 32u        /* Python: the target is held by a holder it holds */
 #define SCANMSG_CENSUS 64u       /* a census, not a scan: see the rows */
 #define SCANMSG_PYTHON 128u      /* the program is a CPython heapline knows: py items sent */
+#define SCANMSG_PYMALLOC 256u    /* ... but without PYTHONMALLOC=malloc: its small objects
+                                    live in pymalloc's arenas, unseen (chains are partial) */
 
 /* py_flags */
 #define SCANMSG_PY_OBJECT 1u

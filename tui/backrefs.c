@@ -387,6 +387,10 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
             fputc('\n', out);
         }
     }
+    if (r->flags & SCANMSG_PYMALLOC)
+        fputs("note: the program's small Python objects are in pymalloc's arenas, not heap "
+              "blocks, so chains through them are not seen: run it with PYTHONMALLOC=malloc\n",
+              out);
     if (native)
         fprintf(out, "(also held from %" PRIu32 " native root%s: C stacks or globals; --json "
                      "lists them)\n",
@@ -482,7 +486,8 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
         fprintf(out, "%s],\n \"cycle\": %s", k ? "\n " : "",
                 r->flags & SCANMSG_CYCLE ? "true" : "false");
         holders = 0;
-        fputs(", \"python\": true", out);
+        fprintf(out, ", \"python\": true, \"pymalloc\": %s",
+                r->flags & SCANMSG_PYMALLOC ? "true" : "false");
         fputs(",\n \"unreachable\": ", out);
         fputs(r->flags & SCANMSG_UNREACHABLE ? "true" : "false", out);
     } else {

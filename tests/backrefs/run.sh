@@ -219,6 +219,21 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     fi
     exec 7>&-
     kill "$PID" 2>/dev/null
+    # without PYTHONMALLOC=malloc the small objects are not blocks: say so
+    exec 7<>"$pyin"
+    : >"$OUT/pyservice.out"
+    LD_PRELOAD=$LIB "$PY" tests/backrefs/pyservice.py <"$pyin" >"$OUT/pyservice.out" 2>&1 &
+    PID=$!
+    pids+=("$PID")
+    for _ in $(seq 1 200); do
+        grep -q '^ready ' "$OUT/pyservice.out" 2>/dev/null && break
+        sleep 0.05
+    done
+    expect_error "census: the Python objects are in pymalloc's arenas" "$PID" --types
+    "$HL" backrefs "$PID" --site PyByteArray_Resize | grep -q "^note: .*run it with PYTHONMALLOC=malloc" &&
+        echo "ok   pymalloc note" || { echo "FAIL pymalloc note"; fails=$((fails + 1)); }
+    exec 7>&-
+    kill "$PID" 2>/dev/null
 fi
 # a census of a program that is not Python: one error line
 start chain && {
