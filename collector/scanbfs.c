@@ -324,8 +324,8 @@ static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind,
         return 0;
     if (o.refcnt == 0)
         return 1; /* dead: a free list's object keeps stale words */
-    if (r->ob && scanpy_is_data(&o))
-        return 1; /* a str's or bytes' contents: stale bytes, not references */
+    if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
+        return 1; /* a str's state bits, a bytes' contents: data, not references */
     if (scanpy_is_gc_link(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
         return 1;
     *end = scanpy_chain_end(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr);

@@ -312,8 +312,12 @@ int scanpy_object(struct scanpy *py, const struct scanpy_view *v, uint64_t lo, u
         t = *(const uint64_t *)(uintptr_t)(ob + l->ob_type);
         refcnt = *(const uint64_t *)(uintptr_t)ob;
         /* refcounts are small: a pointer there (a list's items) is not an object */
-        if (refcnt >= (1ull << 32) || !(e = type_at(py, v, t)) || e->pre != pres[i] ||
-            e->basicsize > size - pres[i])
+        if (refcnt >= (1ull << 32) || !(e = type_at(py, v, t)) || e->pre != pres[i])
+            continue;
+        /* a compact str is its header and its characters: smaller than the
+         * type's basic size (a PyUnicodeObject's) */
+        if ((e->kind == SCANPY_STR ? (uint64_t)l->str_ascii_data + 1 : e->basicsize) >
+            size - pres[i])
             continue;
         o->ob = ob;
         o->type = t;
@@ -333,10 +337,21 @@ int scanpy_is_gc_link(const struct scanpy *py, const struct scanpy_obj *o, uint6
     return py->lay && gc >= py->lay->gc_head && offset >= gc - py->lay->gc_head && offset < gc;
 }
 
-int scanpy_is_data(const struct scanpy_obj *o)
+int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
+                        uint64_t offset)
 {
-    return o->kind == SCANPY_STR || o->kind == SCANPY_BYTES || o->kind == SCANPY_INT ||
-           o->kind == SCANPY_FLOAT;
+    const struct scanpy_layout *l = py->lay;
+    int64_t rel = (int64_t)(lo + offset) - (int64_t)o->ob;
+
+    if (o->kind != SCANPY_STR && o->kind != SCANPY_BYTES && o->kind != SCANPY_INT &&
+        o->kind != SCANPY_FLOAT)
+        return 0;
+    if (rel == l->ob_type)
+        return 0;
+    /* PyASCIIObject.wstr, PyCompactUnicodeObject.utf8 */
+    if (o->kind == SCANPY_STR && (rel == l->str_ascii_data - 8 || rel == l->str_compact_data - 16))
+        return 0;
+    return 1;
 }
 
 uint32_t scanpy_chain_end(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,

@@ -89,9 +89,12 @@ int scanpy_object(struct scanpy *py, const struct scanpy_view *v, uint64_t lo, u
 int scanpy_is_gc_link(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
                       uint64_t offset);
 
-/* Whether o's words are data that never refer to an object (str, bytes, int,
- * float: a buffer's stale bytes look like pointers). */
-int scanpy_is_data(const struct scanpy_obj *o);
+/* Whether the word at byte `offset` of o's block is data, never a reference:
+ * anything but ob_type in a str, bytes, int or float (their lengths, hashes,
+ * state bits and contents look like pointers: a str's state word is often a
+ * heap address in a non-PIE python3), except a str's wstr and utf8 buffers. */
+int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
+                        uint64_t offset);
 
 /* Whether holder o ends a Python chain through the pointer at byte `offset`
  * of its block: a module's md_dict (module global) or a type's tp_dict

@@ -11,6 +11,7 @@ to close.
 """
 import gc
 import sys
+from abc import ABC
 import threading
 import time
 
@@ -20,13 +21,13 @@ class ResourceLoader:
         self.table = [bytearray(size)]
 
 
-class Processor:
+class Processor(ABC):  # as the seed's: its class is an ABCMeta
     def __init__(self, name, size):
         self.name = name
         self.loader = ResourceLoader(size)
 
 
-class Cached:
+class Cached(ABC):
     keep = {}
 
 
