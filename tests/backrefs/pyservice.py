@@ -65,7 +65,7 @@ def main():
     counts = {}
     for o in gc.get_objects():
         t = type(o).__name__
-        if t in ("Processor", "ResourceLoader", "Node", "function", "cell"):
+        if t in ("Processor", "ResourceLoader", "Node", "function"):
             n, size = counts.get(t, (0, 0))
             counts[t] = (n + 1, size + sys.getsizeof(o))
     census = " ".join("%s=%d/%d" % (t, n, s) for t, (n, s) in sorted(counts.items()))
