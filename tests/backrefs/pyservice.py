@@ -5,9 +5,9 @@ bytearray, and a module-global instance_map keeps every Processor alive. A
 Cached class keeps one more Processor in a class attribute, and two Nodes hold
 only each other (the gc is off, so the cycle stays). Prints one line
 "ready KEY=VALUE ..." with addresses, and the census of its own classes
-counted by gc.get_objects() and sys.getsizeof(); then a thread adds a Tick to
-a list every 20 ms (the census's growth) while the main thread waits for stdin
-to close.
+counted by gc.get_objects() and sys.getsizeof() (and its functions), while a
+thread adds a Tick to a list every 20 ms (the census's growth); then waits for
+stdin to close.
 """
 import gc
 import sys
@@ -62,6 +62,8 @@ def main():
     cycle = id(a)
     del a, b
     buf = instance_map["app-3"].loader.table[0]
+    threading.Thread(target=tick, daemon=True).start()
+    time.sleep(0.1)  # its start-up objects are made before the count
     counts = {}
     for o in gc.get_objects():
         t = type(o).__name__
@@ -72,7 +74,6 @@ def main():
     print("ready app3=0x%x cycle=0x%x cached=0x%x local=0x%x %s"
           % (id(buf), cycle, cached, id(held), census), flush=True)
     del buf
-    threading.Thread(target=tick, daemon=True).start()
     sys.stdin.read()
 
 
