@@ -257,9 +257,11 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         job->params.max_depth *= 2;
     }
     else if (target == 0) {
+        *err = job->py.version
+                   ? "census: this CPython version has no layout in heapline (3.11 has)"
+                   : "census: not a Python program (CPython 3.11 with PYTHONMALLOC=malloc)";
         scanroots_free(&job->roots);
         free(job);
-        *err = "census: not a Python program (CPython 3.11 with PYTHONMALLOC=malloc)";
         return NULL;
     }
     if (pipe2(fds, O_CLOEXEC)) {
