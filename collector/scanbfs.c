@@ -813,6 +813,8 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     st->scan_ns = now_ns() - t1;
     if (!s->roots && !s->ends && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))
         s->flags |= SCANBFS_UNREACHABLE;
+    if (!(s->flags & SCANBFS_UNREACHABLE))
+        s->flags &= ~SCANBFS_CYCLE; /* said of an unreachable target only */
     st->flags = s->flags;
     st->faults = s->faults;
     if (s->faults)

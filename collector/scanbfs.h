@@ -34,7 +34,8 @@ enum scanbfs_kind {
 #define SCANBFS_FANOUT_LIMIT 4u  /* some holders were left out (fan-out or root limit) */
 #define SCANBFS_UNREADABLE 16u   /* some ranges could not be read (freed since) */
 #define SCANBFS_STOPPED_EARLY 8u /* stopped extra_levels after the level of the first root */
-#define SCANBFS_CYCLE 32u        /* Python: a holder of the target is held by the target */
+#define SCANBFS_CYCLE 32u        /* Python, with UNREACHABLE: a holder of the target is held
+                                    by the target (held only by a reference cycle) */
 
 /* Root flags */
 #define SCANBFS_ROOT_ALLOCATOR 1u /* the malloc implementation's module (libc): its
