@@ -2308,13 +2308,23 @@ struct tbuild {
     uint32_t hcap;
 };
 
-/* A frame's identity in a tree path: its ip, and its depth among the
- * frames inlined there (0 for the machine function keeps the keys of stacks
- * without inlining what they were). */
+/* A frame's identity in a tree path: a named frame is keyed as a site is
+ * (frame_key: function, file, line, module), not by its return address, so
+ * the calls of one function from one line at several addresses are one
+ * node with their figures summed, as heaptrack shows them; an unnamed frame
+ * by its ip and its depth among the frames inlined there (0 for the machine
+ * function keeps the keys of stacks without inlining what they were). */
 static uint64_t key_step(uint64_t parent_key, const struct model_frame *fr)
 {
     uint64_t id = fr->ip ^ ((uint64_t)fr->inline_depth << 56);
 
+    if (fr->function[0]) {
+        struct model_site k = frame_key(fr);
+
+        id = mix64((uint64_t)site_key_hash(&k) << 32 ^ (uintptr_t)k.function ^
+                   (uint64_t)k.line * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)k.file * 31 ^
+                   (uintptr_t)k.module * 7);
+    }
     return mix64(parent_key * 0x9e3779b97f4a7c15ULL ^ id) | 1;
 }
 

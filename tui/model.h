@@ -359,6 +359,7 @@ enum model_tree_dir {
 
 struct model_tree_node {
     uint64_t key;          /* stable across rebuilds and time: hash of the frame path */
+                           /* (frames as sites are keyed: function, file, line, module) */
     uint32_t parent;       /* index, MODEL_NONE for a root */
     uint32_t first_child;  /* index, MODEL_NONE; children sorted by incl_bytes, largest first */
     uint32_t next_sibling; /* index, MODEL_NONE */
@@ -382,7 +383,9 @@ struct model_tree {
  * query's time (q->at, q->time; window and sparkline ignored). Reuses t's
  * memory; a zeroed struct is empty. site == MODEL_NONE builds the tree of
  * all stacks. Nodes are in depth-first order (a node's subtree follows it).
- * Returns 0 or -1 when out of memory.
+ * Sibling frames of one function and line (calls from several return
+ * addresses) are one node with their figures summed; unnamed frames stay
+ * apart by ip. Returns 0 or -1 when out of memory.
  */
 int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q,
                      int dir, struct model_tree *t);
