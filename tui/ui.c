@@ -234,13 +234,14 @@ static void draw_status(struct ui *ui)
         warn = 1;
     widget_fmt_count(rate, sizeof rate, (uint64_t)(ui->ev_rate + 0.5));
     widget_fmt_count(missed, sizeof missed, s->missed);
-    char st[256];
+    char st[256], sites[48];
     snprintf(st, sizeof st, "%s", state);
+    view_sites_count(ui, sites, sizeof sites);
     for (int pass = 0; pass < 2; pass++) {
-        snprintf(line, sizeof line, " %s | %s%s%s%s | %s ev/s | missed %s | %u sites",
+        snprintf(line, sizeof line, " %s | %s%s%s%s | %s ev/s | missed %s | %s",
                  kind_name(ui), st, s->state == MODEL_DISABLED ? " (collector disabled: " : "",
                  s->state == MODEL_DISABLED ? s->disabled_reason : "",
-                 s->state == MODEL_DISABLED ? ")" : "", rate, missed, model_site_count(ui->m));
+                 s->state == MODEL_DISABLED ? ")" : "", rate, missed, sites);
         if (widget_width(line) <= ui->cols - 2)
             break;
         short_paths(st, sizeof st, state); /* too long: paths by their last component */

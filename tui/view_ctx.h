@@ -73,6 +73,7 @@ struct view_tree {
     uint64_t sel_key;         /* the cursor, by stable node key */
     int sel, top;
     int built;
+    uint32_t skip;            /* tree levels scrolled off to the left (deep stacks) */
 };
 
 struct view_objects {

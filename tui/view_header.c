@@ -17,8 +17,9 @@
 #include "view_ctx.h"
 #include "widget.h"
 
-#define GUTTER 5 /* "heap " */
-#define SCALE 7  /* " 12.3M" */
+#define GUTTER 5      /* "heap " */
+#define SCALE 7       /* " 12.3M" */
+#define SCALE_ZOOM 12 /* " 48.1M-64.3M": a zoomed graph's range */
 
 static int heap_rows(const struct ui *ui)
 {
@@ -36,10 +37,25 @@ static void run_span(const struct ui *ui, int64_t *t0, int64_t *t1)
     view_ctx_visible(ui, t0, t1);
 }
 
+/* A zoomed graph spans what is visible, bottom to top, and says so in a
+ * wider scale column. */
+static int zoomed(const struct ui *ui, int64_t t0, int64_t t1)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    return t0 > s->time_first || t1 < s->time_last;
+}
+
+static int scale_w(const struct ui *ui)
+{
+    int64_t t0, t1;
+    run_span(ui, &t0, &t1);
+    return zoomed(ui, t0, t1) ? SCALE_ZOOM : SCALE;
+}
+
 int64_t view_header_step(const struct ui *ui)
 {
     int64_t t0, t1;
-    int w = ui->graph_w > 0 ? ui->graph_w : ui->cols - GUTTER - SCALE;
+    int w = ui->graph_w > 0 ? ui->graph_w : ui->cols - GUTTER - scale_w(ui);
     run_span(ui, &t0, &t1);
     if (w < 1)
         w = 1;
@@ -105,20 +121,26 @@ static void sample_max(const struct ui *ui, int64_t t0, int64_t t1, int k, int64
     }
 }
 
-static void draw_graph_rows(struct ui *ui, int y, int rows, const int64_t *v, int nv, int64_t max,
-                            int pair, int cursor_col, int peak_col, const char *label,
-                            const char *scale)
+/* Rows of one graph: the label on the top row (where a reader starts), the
+ * scale at the top right. Values are drawn as v - base over max - base
+ * (base 0 for the whole run). */
+static void draw_graph_rows(struct ui *ui, int y, int rows, int64_t *v, int nv, int64_t base,
+                            int64_t max, int pair, int cursor_col, int peak_col,
+                            const char *label, const char *scale, int sw)
 {
     char buf[4096];
     int per = widget_spark_per_cell(ui->spark_mode);
+    if (base > 0) {
+        /* the lowest visible value keeps one dot: an empty cell means no data */
+        for (int i = 0; i < nv; i++)
+            v[i] = v[i] > 0 ? (v[i] > base ? v[i] - base : 0) + 1 : 0;
+        max = max - base + 1;
+    }
     for (int r = 0; r < rows; r++) {
-        view_ctx_put(y + r, 0, r == rows - 1 ? label : "", GUTTER,
-                     view_ctx_attr(ui, VIEW_PAIR_DIM));
+        view_ctx_put(y + r, 0, r == 0 ? label : "", GUTTER, view_ctx_attr(ui, VIEW_PAIR_DIM));
         widget_spark(buf, sizeof buf, v, nv, max, ui->spark_mode, rows, r);
         view_ctx_put(y + r, GUTTER, buf, ui->graph_w, view_ctx_attr(ui, pair));
         /* the cursor column in reverse video, the peak in its colour */
-        int w = ui->graph_w;
-        (void)w;
         if (peak_col >= 0 && peak_col != cursor_col) {
             char cell[8];
             widget_spark(cell, sizeof cell, v + peak_col * per, per, max, ui->spark_mode, rows,
@@ -133,7 +155,7 @@ static void draw_graph_rows(struct ui *ui, int y, int rows, const int64_t *v, in
             view_ctx_put(y + r, GUTTER + cursor_col, cell, 1,
                          view_ctx_attr(ui, VIEW_PAIR_CURSOR) | A_REVERSE);
         }
-        view_ctx_put(y + r, GUTTER + ui->graph_w, r == 0 ? scale : "", SCALE,
+        view_ctx_put(y + r, GUTTER + ui->graph_w, r == 0 ? scale : "", sw,
                      view_ctx_attr(ui, VIEW_PAIR_DIM));
     }
 }
@@ -177,6 +199,32 @@ static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
 
 }
 
+double view_header_rate(const struct model *m, int64_t c0, int64_t c1)
+{
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(m, &np);
+    if (c1 <= c0 || np == 0)
+        return 0;
+    /* the state at c1 (the column's end) less the state just before c0 */
+    uint32_t i1 = model_point_at(m, c1 - 1);
+    uint32_t i0 = c0 > 0 ? model_point_at(m, c0 - 1) : MODEL_NONE;
+    uint64_t a1 = i1 == MODEL_NONE ? 0 : tl[i1].allocations;
+    uint64_t a0 = i0 == MODEL_NONE ? 0 : tl[i0].allocations;
+    return a1 > a0 ? (double)(a1 - a0) * 1e9 / (double)(c1 - c0) : 0;
+}
+
+void view_header_scale(char *buf, size_t n, int zoomed, int64_t base, int64_t max)
+{
+    char lo[16], hi[16];
+    widget_fmt_bytes(hi, sizeof hi, max, 0);
+    if (!zoomed) {
+        snprintf(buf, n, " %s", hi);
+        return;
+    }
+    widget_fmt_bytes(lo, sizeof lo, base, 0);
+    snprintf(buf, n, " %s-%s", lo, hi);
+}
+
 static void draw_figures(struct ui *ui, int y)
 {
     const struct model_point *p = &ui->mv.totals;
@@ -191,28 +239,33 @@ static void draw_figures(struct ui *ui, int y)
     widget_fmt_time(pt, sizeof pt, s->peak_time);
     widget_fmt_exact(exact, sizeof exact, (int64_t)p->heap_bytes);
 
-    /* allocations per second over the second before the cursor */
-    uint32_t np = 0;
-    const struct model_point *tl = model_timeline(ui->m, &np);
-    uint64_t a1 = p->allocations, a0 = 0;
-    int64_t span = 1000000000LL;
-    uint32_t i0 = model_point_at(ui->m, t - span);
-    if (i0 != MODEL_NONE && i0 < np && t - span >= 0) {
-        a0 = tl[i0].allocations;
-    } else {
-        a0 = 0; /* less than a second since the collector started */
-        span = t;
+    /* allocations per second in the graph column under the cursor */
+    int64_t c0 = t, c1 = t;
+    if (ui->graph_w > 0 && ui->graph_t1 > ui->graph_t0) {
+        long double span = (long double)(ui->graph_t1 - ui->graph_t0);
+        int c = (int)((long double)(t - ui->graph_t0) * ui->graph_w / span);
+        c = c < 0 ? 0 : c >= ui->graph_w ? ui->graph_w - 1 : c;
+        c0 = ui->graph_t0 + (int64_t)(span * c / ui->graph_w);
+        c1 = ui->graph_t0 + (int64_t)(span * (c + 1) / ui->graph_w);
     }
-    double r = a1 >= a0 && span > 0 ? (double)(a1 - a0) * 1e9 / (double)span : 0;
+    double r = view_header_rate(ui->m, c0, c1);
     widget_fmt_count(rate, sizeof rate, (uint64_t)(r + 0.5));
+    char over[32];
+    widget_fmt_time(over, sizeof over, c1 - c0);
 
-    if (ui->cols >= 120)
-        snprintf(line, sizeof line,
-                 "heap %s (%s B)  rss %s  blocks %s  allocs/s %s  peak %s at %s", heap, exact,
-                 rss, blocks, rate, peak, pt);
-    else
-        snprintf(line, sizeof line, "heap %s  rss %s  blocks %s  allocs/s %s  peak %s at %s",
-                 heap, rss, blocks, rate, peak, pt);
+    /* two spaces between figures; one where the terminal is narrow */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *sp = pass ? " " : "  ";
+        if (ui->cols >= 120)
+            snprintf(line, sizeof line, "heap %s (%s B)%srss %s%sblocks %s%sallocs/s %s over %s%s"
+                     "peak %s at %s", heap, exact, sp, rss, sp, blocks, sp, rate, over, sp, peak,
+                     pt);
+        else
+            snprintf(line, sizeof line, "heap %s%srss %s%sblocks %s%sallocs/s %s over %s%s"
+                     "peak %s at %s", heap, sp, rss, sp, blocks, sp, rate, over, sp, peak, pt);
+        if (widget_width(line) <= ui->cols)
+            break;
+    }
     view_ctx_put(y, 0, line, ui->cols, A_NORMAL);
 }
 
@@ -224,8 +277,9 @@ void view_header_draw(struct ui *ui, int y)
     const struct model_summary *s = model_summary(ui->m);
 
     run_span(ui, &t0, &t1);
+    int zoom = zoomed(ui, t0, t1), sw = zoom ? SCALE_ZOOM : SCALE;
     ui->graph_x = GUTTER;
-    ui->graph_w = ui->cols - GUTTER - SCALE;
+    ui->graph_w = ui->cols - GUTTER - sw;
     if (ui->graph_w < 1)
         ui->graph_w = 1;
     ui->graph_t0 = t0;
@@ -247,15 +301,21 @@ void view_header_draw(struct ui *ui, int y)
     if (np > 0)
         sample_max(ui, t0, t1, k, heap, rss);
 
-    /* the whole run scales to the peak; a zoomed window to its own highest */
-    int zoomed = t0 > s->time_first || t1 < s->time_last;
-    int64_t hmax = zoomed ? 0 : (int64_t)s->peak_bytes, rmax = zoomed ? 0 : (int64_t)s->peak_rss;
+    /* the whole run scales from 0 to the peak; a zoomed window from its own
+     * lowest to its own highest, and its scale says both */
+    int64_t hmax = zoom ? 0 : (int64_t)s->peak_bytes, rmax = zoom ? 0 : (int64_t)s->peak_rss;
+    int64_t hmin = INT64_MAX, rmin = INT64_MAX;
     for (int i = 0; i < k; i++) {
         if (heap[i] > hmax)
             hmax = heap[i];
         if (rss[i] > rmax)
             rmax = rss[i];
+        if (heap[i] > 0 && heap[i] < hmin)
+            hmin = heap[i];
+        if (rss[i] > 0 && rss[i] < rmin)
+            rmin = rss[i];
     }
+    int64_t hbase = zoom && hmin < hmax ? hmin : 0, rbase = zoom && rmin < rmax ? rmin : 0;
     int cursor_col = np ? col_of(view_ctx_cursor_time(ui), t0, t1, ui->graph_w) : -1;
     int peak_col = np && s->peak_bytes && s->peak_time >= t0 && s->peak_time <= t1
                        ? col_of(s->peak_time, t0, t1, ui->graph_w)
@@ -266,12 +326,13 @@ void view_header_draw(struct ui *ui, int y)
         if (*pk < (int64_t)s->peak_bytes)
             *pk = (int64_t)s->peak_bytes;
     }
-    char hs[16], rs[16];
-    widget_fmt_bytes(hs + 1, sizeof hs - 1, hmax, 0);
-    widget_fmt_bytes(rs + 1, sizeof rs - 1, rmax, 0);
-    hs[0] = rs[0] = ' ';
-    draw_graph_rows(ui, y, hr, heap, k, hmax, VIEW_PAIR_HEAP, cursor_col, peak_col, "heap", hs);
-    draw_graph_rows(ui, y + hr, 1, rss, k, rmax, VIEW_PAIR_RSS, cursor_col, -1, "rss", rs);
+    char hs[32], rs[32];
+    view_header_scale(hs, sizeof hs, zoom, hbase, hmax);
+    view_header_scale(rs, sizeof rs, zoom, rbase, rmax);
+    draw_graph_rows(ui, y, hr, heap, k, hbase, hmax, VIEW_PAIR_HEAP, cursor_col, peak_col, "heap",
+                    hs, sw);
+    draw_graph_rows(ui, y + hr, 1, rss, k, rbase, rmax, VIEW_PAIR_RSS, cursor_col, -1, "rss", rs,
+                    sw);
     draw_axis(ui, y + hr + 1, cursor_col, peak_col);
     draw_figures(ui, y + hr + 2);
     free(heap);

@@ -6,6 +6,7 @@
 #ifndef HEAPLINE_VIEW_HEADER_H
 #define HEAPLINE_VIEW_HEADER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ui;
@@ -23,5 +24,17 @@ int view_header_time_at(const struct ui *ui, int x, int64_t *t);
 
 /* The time span of one graph column (the cursor's step), at least 1 ns. */
 int64_t view_header_step(const struct ui *ui);
+
+struct model;
+
+/* Pure helper (tested): allocations per second over [c0, c1) (the graph
+ * column under the cursor): the allocations of the state at the column's
+ * end less those of the state before it, over its span. 0 for an empty
+ * span or no timeline. */
+double view_header_rate(const struct model *m, int64_t c0, int64_t c1);
+
+/* Pure helper (tested): a graph's scale for its top right: " 64.3M" from 0,
+ * or a zoomed graph's range " 48.1M-64.3M" (base to max). */
+void view_header_scale(char *buf, size_t n, int zoomed, int64_t base, int64_t max);
 
 #endif

@@ -240,13 +240,22 @@ void view_objects_draw(struct ui *ui, int y, int h)
         snprintf(count, sizeof count, "...");
     }
     snprintf(rw_error, sizeof rw_error, "  (%s)", v->rw_error);
+    char shown[48] = "";
+    if (v->total > (uint64_t)v->n)
+        snprintf(shown, sizeof shown, " (%d shown)", v->n);
     snprintf(title, sizeof title, "Live objects of %s (%s): %s%s, oldest first   Esc: back",
              model_site_label(s, name, sizeof name), view_ctx_site_where(s, where, sizeof where),
-             count, v->total > (uint64_t)v->n ? " (first shown)" : "");
+             count, shown);
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+    /* a recording names blocks by allocation number (it keeps no addresses) */
+    int addressed = v->n > 0 && v->objs[0].addr != 0;
     struct widget_col hc[] = {
-        {"ADDRESS", 18, WIDGET_LEFT}, {"SIZE", 10, WIDGET_RIGHT}, {"AGE", 10, WIDGET_RIGHT},
-        {"ALLOCATED", 10, WIDGET_RIGHT}, {"THREAD", 16, WIDGET_LEFT}, {"TAG", -1, WIDGET_LEFT},
+        {v->n > 0 && !addressed ? "ALLOCATION" : "ADDRESS", 16, WIDGET_LEFT},
+        {"SIZE", 10, WIDGET_RIGHT},
+        {"AGE", 10, WIDGET_RIGHT},
+        {"ALLOCATED", 10, WIDGET_RIGHT},
+        {"THREAD (TID)", 20, WIDGET_LEFT},
+        {"TAG", -1, WIDGET_LEFT},
     };
     widget_row(line, sizeof line, hc, 6, ui->cols);
     view_ctx_put(y + 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
@@ -273,17 +282,11 @@ void view_objects_draw(struct ui *ui, int y, int h)
         widget_fmt_exact(size, sizeof size, (int64_t)o->size);
         widget_fmt_time(age, sizeof age, now - o->time);
         widget_fmt_time(at, sizeof at, o->time);
-        const struct model_thread *t = model_thread(ui->m, o->thread);
-        if (t && t->name[0])
-            snprintf(thr, sizeof thr, "%s", t->name);
-        else if (t)
-            snprintf(thr, sizeof thr, "%u", t->os_tid);
-        else
-            snprintf(thr, sizeof thr, "#%u", o->thread);
+        view_objects_thread(model_thread(ui->m, o->thread), o->thread, thr, sizeof thr);
         const char *tag = o->tag ? model_tag_name(ui->m, o->tag) : "";
         struct widget_col c[] = {
-            {addr, 18, WIDGET_LEFT}, {size, 10, WIDGET_RIGHT}, {age, 10, WIDGET_RIGHT},
-            {at, 10, WIDGET_RIGHT},  {thr, 16, WIDGET_LEFT},   {tag ? tag : "", -1, WIDGET_LEFT},
+            {addr, 16, WIDGET_LEFT}, {size, 10, WIDGET_RIGHT}, {age, 10, WIDGET_RIGHT},
+            {at, 10, WIDGET_RIGHT},  {thr, 20, WIDGET_LEFT},   {tag ? tag : "", -1, WIDGET_LEFT},
         };
         widget_row(line, sizeof line, c, 6, ui->cols);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,
@@ -297,8 +300,21 @@ void view_objects_draw(struct ui *ui, int y, int h)
     }
     view_ctx_put(y + h - 2, 0, st, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     view_ctx_put(y + h - 1, 0,
-                 v->n ? "Enter: what keeps the object alive (a running program)" : "",
+                 !v->n        ? ""
+                 : addressed ? "Enter: what keeps the object alive"
+                             : "#N: the program's Nth allocation (a recording keeps no "
+                               "addresses)",
                  ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
+}
+
+void view_objects_thread(const struct model_thread *t, uint32_t id, char *buf, size_t n)
+{
+    if (t && t->name[0])
+        snprintf(buf, n, "%s (%u)", t->name, t->os_tid);
+    else if (t)
+        snprintf(buf, n, "(%u)", t->os_tid);
+    else
+        snprintf(buf, n, "#%u", id);
 }
 
 void view_objects_free(struct ui *ui)

@@ -6,6 +6,7 @@
 #define HEAPLINE_VIEW_OBJECTS_H
 
 struct ui;
+struct model_thread;
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,11 @@ struct model;
  * every inlined level a frame of its own, "fn file:line < fn file:line < ..."
  * with base file names, cut to n - 1 bytes. Returns buf. */
 const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n);
+
+/* Pure helper (tested): a block's thread for the THREAD column, its name
+ * and its OS tid: "w0 (4242)", "(4242)" unnamed, "#id" when the thread was
+ * never defined. */
+void view_objects_thread(const struct model_thread *t, uint32_t id, char *buf, size_t n);
 
 /* Takes in a RESPONSE the view waits for (called after every source read).
  * Returns 1 when the screen changed. */

@@ -191,6 +191,15 @@ void view_sites_move(struct ui *ui, int delta, int to)
     }
 }
 
+void view_sites_count(const struct ui *ui, char *buf, size_t n)
+{
+    uint32_t all = model_site_count(ui->m), shown = ui->mv_valid ? ui->mv.n_rows : all;
+    if (shown == all)
+        snprintf(buf, n, "%u site%s", all, all == 1 ? "" : "s");
+    else
+        snprintf(buf, n, "%u of %u sites", shown, all);
+}
+
 uint32_t view_sites_selected(const struct ui *ui)
 {
     const struct view_sites *v = &ui->sites;

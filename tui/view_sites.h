@@ -6,6 +6,7 @@
 #ifndef HEAPLINE_VIEW_SITES_H
 #define HEAPLINE_VIEW_SITES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ui;
@@ -21,6 +22,10 @@ void view_sites_draw(struct ui *ui, int y, int h);
 void view_sites_move(struct ui *ui, int delta, int to);
 
 /* The selected site, or MODEL_NONE. */
+/* The status bar's site count: "13 sites", or "1 of 13 sites" while a
+ * filter, the leaks or the cursor's time leave some out of the table. */
+void view_sites_count(const struct ui *ui, char *buf, size_t n);
+
 uint32_t view_sites_selected(const struct ui *ui);
 
 /* Cells of the per-site sparkline column at the current width. */

@@ -57,6 +57,7 @@ void view_tree_open(struct ui *ui, uint32_t site)
     v->n_collapsed = 0;
     v->sel_key = 0;
     v->sel = v->top = 0;
+    v->skip = 0;
     v->built = 0;
 }
 
@@ -139,38 +140,78 @@ void view_tree_move(struct ui *ui, int delta, int to)
         v->sel_key = v->tree.nodes[v->vis[v->sel]].key;
 }
 
-void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
-                      char *buf, size_t n)
+/* The guide a line draws for its ancestor a (an earlier level): a bar while
+ * a has later siblings below. */
+static const char *guide(const struct model_tree *t, uint32_t a, int ascii)
 {
-    /* ancestors from the root down: does each have a later sibling? */
-    uint32_t chain[64];
-    int depth = 0;
-    size_t pos = 0;
+    if (t->nodes[a].next_sibling != MODEL_NONE)
+        return ascii ? "| " : "\u2502 ";
+    return "  ";
+}
+
+void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
+                      uint32_t skip, char *buf, size_t n)
+{
     const struct model_tree_node *nd = &t->nodes[node];
-    for (uint32_t a = nd->parent; a != MODEL_NONE && depth < 64; a = t->nodes[a].parent)
-        chain[depth++] = a;
+    uint32_t depth = nd->depth, hidden = depth < skip ? depth : skip;
+    size_t pos = 0, len = 0;
+    char head[8] = "";
+
+    if (n == 0)
+        return;
     buf[0] = '\0';
-    /* chain[depth-1] is the root; guides for the ancestors below the root */
-    for (int i = depth - 2; i >= 0; i--) {
-        int more = t->nodes[chain[i]].next_sibling != MODEL_NONE;
-        const char *g = more ? (ascii ? "| " : "\u2502 ") : "  ";
-        pos += (size_t)snprintf(buf + pos, pos < n ? n - pos : 0, "%s", g);
+    if (skip > 0) {
+        snprintf(head, sizeof head, "+%u", hidden);
+        pos = (size_t)snprintf(buf, n, "%-4s", head);
+        if (pos >= n)
+            return;
     }
-    if (nd->parent != MODEL_NONE) {
-        int last = nd->next_sibling == MODEL_NONE;
-        const char *g = last ? (ascii ? "`-" : "\u2514\u2500") : (ascii ? "|-" : "\u251c\u2500");
-        pos += (size_t)snprintf(buf + pos, pos < n ? n - pos : 0, "%s", g);
+    /* the levels drawn: hidden+1 .. depth; the branch at depth, a guide
+     * for each ancestor between. Their bytes are counted first, then
+     * written right to left while walking up the parents. */
+    if (depth > hidden) {
+        const char *br = nd->next_sibling == MODEL_NONE ? (ascii ? "`-" : "\u2514\u2500")
+                                                         : (ascii ? "|-" : "\u251c\u2500");
+        uint32_t a = nd->parent;
+        len = strlen(br);
+        for (uint32_t d = depth - 1; d > hidden && a != MODEL_NONE; d--, a = t->nodes[a].parent)
+            len += strlen(guide(t, a, ascii));
+        if (pos + len < n) {
+            size_t at = pos + len - strlen(br);
+            memcpy(buf + at, br, strlen(br));
+            a = nd->parent;
+            for (uint32_t d = depth - 1; d > hidden && a != MODEL_NONE;
+                 d--, a = t->nodes[a].parent) {
+                const char *g = guide(t, a, ascii);
+                at -= strlen(g);
+                memcpy(buf + at, g, strlen(g));
+            }
+            pos += len;
+        }
+        buf[pos < n ? pos : n - 1] = '\0';
     }
-    const char *e = nd->first_child == MODEL_NONE ? (ascii ? " " : " ")
+    const char *e = nd->first_child == MODEL_NONE ? " "
                     : collapsed                    ? (ascii ? "+" : "\u25b8")
                                                    : (ascii ? "-" : "\u25be");
-    snprintf(buf + pos, pos < n ? n - pos : 0, "%s ", e);
+    if (pos < n)
+        snprintf(buf + pos, n - pos, "%s ", e);
+}
+
+uint32_t view_tree_skip(uint32_t skip, uint32_t depth, uint32_t levels)
+{
+    if (levels == 0)
+        levels = 1;
+    if (depth < skip)
+        return depth;
+    if (depth >= skip + levels)
+        return depth - levels + 1;
+    return skip;
 }
 
 void view_tree_draw(struct ui *ui, int y, int h)
 {
     struct view_tree *v = &ui->tree;
-    char line[2048], title[1200], name[160], where[512], pre[1024], text[1536];
+    char line[4096], title[1200], name[160], where[512], pre[2048], text[2304];
     char incl[16], own[16], blocks[16], allocs[16];
     const struct model_site *s = model_site(ui->m, v->site);
     int fw = ui->cols >= 150 ? 40 : ui->cols >= 110 ? 30 : 20;
@@ -191,6 +232,14 @@ void view_tree_draw(struct ui *ui, int y, int h)
     ui->table_y = y + 2;
     ui->table_h = h - 3;
     view_tree_move(ui, 0, 0);
+    /* deep stacks: the guides take at most half the frame column; beyond
+     * that whole levels scroll off to the left, the same for every line
+     * (a "+N" column says how many), following the cursor */
+    int frame_w = ui->cols - 4 * 7 - fw - 1;
+    int levels = (frame_w / 2 - 4) / 2;
+    if (v->n_vis > 0)
+        v->skip = view_tree_skip(v->skip, v->tree.nodes[v->vis[v->sel]].depth,
+                                 levels > 1 ? (uint32_t)levels : 1);
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= (int)v->n_vis) {
@@ -203,26 +252,9 @@ void view_tree_draw(struct ui *ui, int y, int h)
         widget_fmt_bytes(own, sizeof own, nd->own_bytes, 0);
         widget_fmt_count(blocks, sizeof blocks, (uint64_t)(nd->incl_blocks > 0 ? nd->incl_blocks : 0));
         widget_fmt_count(allocs, sizeof allocs, nd->allocations);
-        view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, pre,
-                         sizeof pre);
-        /* deep stacks: the guides may take at most half the frame column;
-         * the outer ones give way to a "+N" count of the levels hidden */
-        const char *pp = pre;
-        char hidden[16] = "";
-        int frame_w = ui->cols - 4 * 7 - fw - 1;
-        int pw = widget_width(pre);
-        if (frame_w > 8 && pw > frame_w / 2) {
-            int drop = pw - frame_w / 2 + 4;
-            drop += drop & 1; /* whole guides: two cells each */
-            for (int k = 0; k < drop && *pp; k++) {
-                pp++;
-                while (((unsigned char)*pp & 0xc0) == 0x80)
-                    pp++;
-            }
-            snprintf(hidden, sizeof hidden, "+%d", drop / 2);
-        }
-        snprintf(text, sizeof text, "%s%-*s%s%s", hidden, hidden[0] ? 4 - (int)strlen(hidden) : 0,
-                 "", pp, model_frame_label(nd->frame, name, sizeof name));
+        view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, v->skip,
+                         pre, sizeof pre);
+        snprintf(text, sizeof text, "%s%s", pre, model_frame_label(nd->frame, name, sizeof name));
         char fl[512];
         if (nd->frame && nd->frame->file && nd->frame->file[0])
             snprintf(fl, sizeof fl, "%s:%u", nd->frame->file, nd->frame->line);
@@ -281,6 +313,7 @@ int ui_act_tree_flip(struct ui *ui, int key)
     ui->tree.n_collapsed = 0;
     ui->tree.sel_key = 0;
     ui->tree.sel = ui->tree.top = 0;
+    ui->tree.skip = 0;
     return KEYS_REQUERY;
 }
 

@@ -29,9 +29,22 @@ int view_tree_lines(const struct ui *ui);
 
 void view_tree_free(struct ui *ui);
 
-/* Pure helper (tested): the guide prefix of visible node `node` into buf:
- * "│ ├─" style (UTF-8) or "| |-" (ascii), then the expander. */
+/*
+ * Pure helper (tested): the guide prefix of node `node` into buf (n bytes,
+ * cut when full): "│ ├─" style (UTF-8) or "| |-" (ascii), then the
+ * expander and a space. With skip > 0 the first `skip` levels are scrolled
+ * off to the left, the same for every line so the guide columns stay
+ * straight: the prefix opens with a 4-cell "+N  " (N = the levels hidden,
+ * min(depth, skip)) and a node at depth <= skip is drawn as a root. Any
+ * depth: the guides come from walking the parents, not a fixed array.
+ */
 void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
-                      char *buf, size_t n);
+                      uint32_t skip, char *buf, size_t n);
+
+/* Pure helper (tested): the levels to scroll off so the cursor's line (at
+ * depth `depth`) keeps its guides within `levels` levels; moves only when
+ * the cursor leaves the window [skip, skip + levels), so lines do not jump
+ * on every step. */
+uint32_t view_tree_skip(uint32_t skip, uint32_t depth, uint32_t levels);
 
 #endif

@@ -176,15 +176,15 @@ static void test_tree(void **state)
     assert_string_equal(t->nodes[ui.tree.vis[0]].frame->function, "main");
     assert_int_equal(t->nodes[ui.tree.vis[0]].incl_bytes, 250);
     assert_string_equal(t->nodes[ui.tree.vis[1]].frame->function, "run");
-    view_tree_prefix(t, ui.tree.vis[0], 0, 0, pre, sizeof pre);
+    view_tree_prefix(t, ui.tree.vis[0], 0, 0, 0, pre, sizeof pre);
     assert_string_equal(pre, "\u25be ");
-    view_tree_prefix(t, ui.tree.vis[1], 0, 0, pre, sizeof pre);
+    view_tree_prefix(t, ui.tree.vis[1], 0, 0, 0, pre, sizeof pre);
     assert_string_equal(pre, "\u251c\u2500\u25be ");
-    view_tree_prefix(t, ui.tree.vis[2], 0, 0, pre, sizeof pre);
+    view_tree_prefix(t, ui.tree.vis[2], 0, 0, 0, pre, sizeof pre);
     assert_string_equal(pre, "\u2502 \u2514\u2500  ");
-    view_tree_prefix(t, ui.tree.vis[2], 0, 1, pre, sizeof pre);
+    view_tree_prefix(t, ui.tree.vis[2], 0, 1, 0, pre, sizeof pre);
     assert_string_equal(pre, "| `-  ");
-    view_tree_prefix(t, ui.tree.vis[3], 1, 1, pre, sizeof pre);
+    view_tree_prefix(t, ui.tree.vis[3], 1, 1, 0, pre, sizeof pre);
     assert_string_equal(pre, "`-+ ");
 
     /* the cursor on "other"; collapse "run"; new data: the cursor stays on "other" */
