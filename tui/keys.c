@@ -83,6 +83,8 @@ static const struct keys_binding table[] = {
      KEYS_OBJECTS, ui_act_open_refs},
     {{'D', 0}, "D", "write the chains as Graphviz DOT (heapline-0xADDR.dot)", KEYS_REFS,
      ui_act_refs_dot},
+    {{'+', 0}, "+", "scan again 4x deeper (the depth limit: 12, 48, 192, 768, 1000)", KEYS_REFS,
+     ui_act_refs_deeper},
     /* back */
     {{ESC, KEY_BACKSPACE, 127, CTRL('h'), 0}, "Esc Bksp", "back to the previous screen",
      KEYS_TREE | KEYS_OBJECTS | KEYS_REFS, ui_act_back},

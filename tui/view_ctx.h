@@ -130,6 +130,8 @@ struct view_refs {
     unsigned char peek[64];    /* the object's first bytes */
     uint32_t n_peek;
     int sel, top;
+    uint32_t depth;            /* the scan's depth limit (hops); `+` deepens it */
+    uint32_t skip;             /* chain levels scrolled off to the left */
 };
 
 struct ui {
@@ -270,6 +272,7 @@ int ui_act_tree_expand(struct ui *ui, int key);
 int ui_act_tree_collapse(struct ui *ui, int key);
 int ui_act_tree_expand_all(struct ui *ui, int key);
 int ui_act_refs_dot(struct ui *ui, int key);
+int ui_act_refs_deeper(struct ui *ui, int key);
 int ui_act_zoom_in(struct ui *ui, int key);
 int ui_act_zoom_out(struct ui *ui, int key);
 

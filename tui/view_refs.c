@@ -22,9 +22,11 @@
 #include "scanmsg.h"
 #include "source.h"
 #include "view_ctx.h"
+#include "view_tree.h"
 #include "widget.h"
 
-#define REFS_DEPTH 12
+#define REFS_DEPTH 12      /* the first scan's depth limit */
+#define REFS_DEPTH_MAX 1000 /* the most a request may ask (protocol/decode.c) */
 #define REFS_FANOUT 16
 #define REFS_PEEK 64u
 #define REFS_MAX_LINES 5000u
@@ -38,14 +40,15 @@ void view_refs_clear(struct view_refs *v)
     v->n_lines = v->n_nodes = 0;
 }
 
-int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
+/* Asks for a scan of the object at addr to `depth` levels. */
+static int scan(struct ui *ui, uint64_t addr, uint64_t size, uint32_t depth)
 {
     struct view_refs *v = &ui->refs;
     if (!ui->src || ui->src_state != SOURCE_OPEN || source_kind(ui->src) == SOURCE_FILE) {
         view_ctx_message(ui, "what holds an object: needs a running program (run or attach)");
         return KEYS_REDRAW;
     }
-    int id = source_request_scan(ui->src, addr, REFS_DEPTH, REFS_FANOUT);
+    int id = source_request_scan(ui->src, addr, depth, REFS_FANOUT);
     if (id <= 0) {
         view_ctx_message(ui, "could not ask the collector for a scan");
         return KEYS_REDRAW;
@@ -53,6 +56,8 @@ int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
     view_refs_clear(v);
     v->addr = addr;
     v->size = size;
+    v->depth = depth;
+    v->skip = 0;
     v->scan_req = id;
     v->read_req = 0;
     v->n_peek = 0;
@@ -64,6 +69,30 @@ int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
     v->resp_seq = r ? r->seq : 0;
     ui->view = VIEW_REFS;
     return KEYS_REQUERY;
+}
+
+int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
+{
+    return scan(ui, addr, size, REFS_DEPTH);
+}
+
+uint32_t view_refs_deeper(uint32_t depth)
+{
+    if (depth >= REFS_DEPTH_MAX / 4)
+        return REFS_DEPTH_MAX;
+    return depth * 4;
+}
+
+int ui_act_refs_deeper(struct ui *ui, int key)
+{
+    struct view_refs *v = &ui->refs;
+    if (v->state == VIEW_REFS_SCANNING)
+        return KEYS_NONE;
+    if (v->depth >= REFS_DEPTH_MAX) {
+        view_ctx_message(ui, "the depth limit is at its most (%d levels)", REFS_DEPTH_MAX);
+        return KEYS_REDRAW;
+    }
+    return scan(ui, v->addr, v->size, view_refs_deeper(v->depth));
 }
 
 static void wcopy(char *buf, size_t n, struct wire_str s)
@@ -207,11 +236,23 @@ int view_refs_poll(struct ui *ui)
     return changed;
 }
 
-void view_refs_prefix(const struct view_refs_line *l, int ascii, char *buf, size_t n)
+void view_refs_prefix(const struct view_refs_line *l, int ascii, uint32_t skip, char *buf,
+                      size_t n)
 {
     size_t o = 0;
+    uint32_t hidden = l->depth < skip ? l->depth : skip;
+    if (n == 0)
+        return;
     buf[0] = '\0';
-    for (uint32_t k = 1; k <= l->depth && o + 8 < n; k++) {
+    if (skip > 0) {
+        char head[16];
+        int w = snprintf(head, sizeof head, "+%u", skip) + 1; /* the same on every line */
+        snprintf(head, sizeof head, "+%u", hidden);
+        o = (size_t)snprintf(buf, n, "%-*s", w < 4 ? 4 : w, head);
+        if (o >= n)
+            return;
+    }
+    for (uint32_t k = hidden + 1; k <= l->depth && o + 8 < n; k++) {
         const char *g;
         if (k == l->depth)
             g = l->last ? (ascii ? "`- " : "\u2514\u2500 ") : (ascii ? "|- " : "\u251c\u2500 ");
@@ -316,8 +357,9 @@ void view_refs_draw(struct ui *ui, int y, int h)
         return;
     switch (v->state) {
     case VIEW_REFS_SCANNING:
-        snprintf(line, sizeof line, "What keeps 0x%" PRIx64 " alive: scanning...   Esc: back",
-                 v->addr);
+        snprintf(line, sizeof line,
+                 "What keeps 0x%" PRIx64 " alive: scanning (depth limit %u)...   Esc: back",
+                 v->addr, v->depth);
         break;
     case VIEW_REFS_FAILED:
         snprintf(line, sizeof line, "What keeps 0x%" PRIx64 " alive: %s   Esc: back", v->addr,
@@ -327,9 +369,9 @@ void view_refs_draw(struct ui *ui, int y, int h)
         char mb[16];
         widget_fmt_bytes(mb, sizeof mb, (int64_t)v->bytes_scanned, 0);
         snprintf(line, sizeof line,
-                 "What keeps 0x%" PRIx64 " alive: %u levels, %s scanned in %.1f ms (pause %.1f ms)"
-                 "   D: DOT  Esc: back",
-                 v->addr, v->levels, mb, (double)v->duration_ns / 1e6,
+                 "What keeps 0x%" PRIx64 " alive: %u levels (limit %u), %s scanned in %.1f ms "
+                 "(pause %.1f ms)   +: deeper  D: DOT  Esc: back",
+                 v->addr, v->levels, v->depth, mb, (double)v->duration_ns / 1e6,
                  (double)v->pause_ns / 1e6);
         break;
     }
@@ -342,7 +384,8 @@ void view_refs_draw(struct ui *ui, int y, int h)
         else if (v->flags & SCANMSG_UNREACHABLE)
             flag = "no root holds it: unreachable, leaked";
         else if (v->flags & SCANMSG_DEPTH_LIMIT)
-            flag = "stopped at the depth limit";
+            flag = v->depth >= REFS_DEPTH_MAX ? "stopped at the depth limit (the most: 1000)"
+                                              : "stopped at the depth limit: + scans deeper";
         else if (v->flags & SCANMSG_FANOUT_LIMIT)
             flag = "some holders left out (fan-out limit)";
     }
@@ -350,12 +393,17 @@ void view_refs_draw(struct ui *ui, int y, int h)
         peek_line(v, text, sizeof text);
     else
         text[0] = '\0';
-    snprintf(line, sizeof line, "%s%s%s", text, text[0] && flag[0] ? "   " : "", flag);
+    snprintf(line, sizeof line, "%s%s%s", flag, text[0] && flag[0] ? "   " : "", text);
     view_ctx_put(y + 1, 0, line, ui->cols,
                  flag[0] ? view_ctx_attr(ui, VIEW_PAIR_WARN) : view_ctx_attr(ui, VIEW_PAIR_DIM));
     ui->table_y = y + 2;
     ui->table_h = h - 2;
     view_refs_move(ui, 0, 0);
+    /* long chains: the guides take at most a third of the line; beyond that
+     * whole levels scroll off to the left with the cursor (a "+N" column) */
+    int levels = (ui->cols / 3 - 4) / 3;
+    if (v->n_lines > 0)
+        v->skip = view_tree_skip(v->skip, v->lines[v->sel].depth, levels > 1 ? (uint32_t)levels : 1);
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= (int)v->n_lines) {
@@ -363,7 +411,7 @@ void view_refs_draw(struct ui *ui, int y, int h)
             continue;
         }
         const struct view_refs_node *nd = &v->nodes[v->lines[li].node];
-        view_refs_prefix(&v->lines[li], ui->ascii, pre, sizeof pre);
+        view_refs_prefix(&v->lines[li], ui->ascii, v->skip, pre, sizeof pre);
         view_refs_hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
         snprintf(line, sizeof line, "%s%s", pre, text);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,

@@ -155,14 +155,15 @@ void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, 
     const struct model_tree_node *nd = &t->nodes[node];
     uint32_t depth = nd->depth, hidden = depth < skip ? depth : skip;
     size_t pos = 0, len = 0;
-    char head[8] = "";
+    char head[16] = "";
 
     if (n == 0)
         return;
     buf[0] = '\0';
     if (skip > 0) {
+        int w = snprintf(head, sizeof head, "+%u", skip) + 1; /* the same on every line */
         snprintf(head, sizeof head, "+%u", hidden);
-        pos = (size_t)snprintf(buf, n, "%-4s", head);
+        pos = (size_t)snprintf(buf, n, "%-*s", w < 4 ? 4 : w, head);
         if (pos >= n)
             return;
     }

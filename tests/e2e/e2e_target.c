@@ -11,6 +11,19 @@
  * Markers "loaded", "cached", "spike-freed". With the argument "slow" every
  * pause is longer (a live `heapline run` test watches it). Prints nothing:
  * it runs under the TUI.
+ *
+ * With the argument "deep", other shapes instead, for the screens' edges:
+ *
+ *   deep_alloc    72 x 100 B: 24 descents 24 calls of descend() deep, each
+ *                 also allocating on the way back at depths 4 and 16 (tree
+ *                 guides at any depth)
+ *   pair_alloc     2 x 64 B from one line of make_pair() (two return
+ *                 addresses, one tree node)
+ *   many_alloc 10050 x 16 B (more objects than the objects view lists)
+ *
+ * With "list", a linked list of 1000 x 48 B (list_alloc) under the global
+ * list_head, newest first, and then it waits to be killed: the oldest entry
+ * is 1000 references from a root.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,9 +121,88 @@ __attribute__((noinline)) static void run_phases(void)
     pause_ms(150);
 }
 
+/* ---- deep ---- */
+
+__attribute__((noinline)) static void *deep_alloc(size_t n)
+{
+    void *p = malloc(n);
+    memset(p, 5, n);
+    return p;
+}
+
+__attribute__((noinline)) static void descend(int d)
+{
+    if (d == 0) {
+        keep[nkeep++] = deep_alloc(100);
+        return;
+    }
+    descend(d - 1);
+    if (d == 4 || d == 16) /* a second callee: a branch, so a guide runs down */
+        keep[nkeep++] = deep_alloc(100);
+}
+
+__attribute__((noinline)) static void *pair_alloc(size_t n)
+{
+    void *p = malloc(n);
+    memset(p, 6, n);
+    return p;
+}
+
+__attribute__((noinline)) static void make_pair(void)
+{
+    /* two calls on one line: two return addresses, one function and line */
+    keep[nkeep++] = pair_alloc(64), keep[nkeep++] = pair_alloc(64);
+}
+
+__attribute__((noinline)) static void *many_alloc(size_t n)
+{
+    return malloc(n);
+}
+
+__attribute__((noinline)) static void deep_phase(void)
+{
+    static void *many[10050];
+    for (int i = 0; i < 24; i++)
+        descend(24);
+    make_pair();
+    for (int i = 0; i < 10050; i++)
+        many[i] = many_alloc(16);
+    pause_ms(50);
+}
+
+struct entry {
+    struct entry *next;
+    char payload[40];
+};
+
+struct entry *list_head;
+
+__attribute__((noinline)) static struct entry *list_alloc(void)
+{
+    struct entry *e = malloc(sizeof *e);
+    memset(e->payload, 7, sizeof e->payload);
+    return e;
+}
+
+__attribute__((noinline)) static void list_phase(void)
+{
+    for (int i = 0; i < 1000; i++) {
+        struct entry *e = list_alloc();
+        e->next = list_head;
+        list_head = e;
+    }
+    for (;;)
+        pause_ms(100);
+}
+
 int main(int argc, char **argv)
 {
     slow = argc > 1 && strcmp(argv[1], "slow") == 0;
-    run_phases();
+    if (argc > 1 && strcmp(argv[1], "deep") == 0)
+        deep_phase();
+    else if (argc > 1 && strcmp(argv[1], "list") == 0)
+        list_phase();
+    else
+        run_phases();
     return 0;
 }

@@ -18,10 +18,12 @@
 #include "model.h"
 #include "scanmsg.h"
 #include "view_ctx.h"
+#include "view_header.h"
 #include "view_objects.h"
 #include "view_refs.h"
 #include "view_sites.h"
 #include "view_tree.h"
+#include "widget.h"
 
 static char mem[1 << 16];
 static struct encode_buf buf;
@@ -129,7 +131,15 @@ static void test_sites(void **state)
     refresh(&ui);
     assert_int_equal(ui.sites.n_lines, 1);
     assert_string_equal(line_name(&ui, 0), "alpha");
+    /* and the status bar counts what the table shows, of all */
+    char count[48];
+    ui.mv_valid = 1;
+    view_sites_count(&ui, count, sizeof count);
+    assert_string_equal(count, "1 of 3 sites");
     ui.sites.filter[0] = '\0';
+    refresh(&ui);
+    view_sites_count(&ui, count, sizeof count);
+    assert_string_equal(count, "3 sites");
 
     /* grouped by tag: the untagged group (1400 B) first, then "cache" */
     ui.sites.group = VIEW_GROUP_TAG;
@@ -291,11 +301,11 @@ static void test_refs(void **state)
         assert_int_equal(ui.refs.lines[i].depth, depth[i]);
     }
     /* guides: the processor's chain runs on beside the stack, the last child */
-    view_refs_prefix(&ui.refs.lines[1], 0, text, sizeof text);
+    view_refs_prefix(&ui.refs.lines[1], 0, 0, text, sizeof text);
     assert_string_equal(text, "\u251c\u2500 ");
-    view_refs_prefix(&ui.refs.lines[3], 0, text, sizeof text);
+    view_refs_prefix(&ui.refs.lines[3], 0, 0, text, sizeof text);
     assert_string_equal(text, "\u2502     \u2514\u2500 ");
-    view_refs_prefix(&ui.refs.lines[4], 1, text, sizeof text);
+    view_refs_prefix(&ui.refs.lines[4], 1, 0, text, sizeof text);
     assert_string_equal(text, "`- ");
     view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
     assert_string_equal(text, "object 0x10000 (4096 B) from alpha t.c:12  [2 refs]");
@@ -357,6 +367,154 @@ static void test_refs_python(void **state)
     model_free(m);
 }
 
+/* The cells of a UTF-8 line (one cell per code point: the guides are narrow). */
+static int cells(const char *s, unsigned *cp, int max)
+{
+    int n = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && n < max) {
+        unsigned c = *p++;
+        int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+        if (more)
+            c &= 0x3f >> more;
+        while (more-- && (*p & 0xc0) == 0x80)
+            c = c << 6 | (*p++ & 0x3f);
+        cp[n++] = c;
+    }
+    return n;
+}
+
+/*
+ * A chain 70 deep (deeper than the 64 ancestors the prefix once kept), with
+ * a second child at depths 5 and 30: drawn with any skip, every line's
+ * branch sits under its parent's expander, every bar under a bar or a tee,
+ * and every line deeper than skip is indented by its depth less skip.
+ */
+#define DEEP 70
+static void test_tree_deep(void **state)
+{
+    struct model_tree_node nd[DEEP + 2];
+    struct model_tree t = {.nodes = nd, .n = DEEP + 2, .first_root = 0};
+    static const uint32_t skips[] = {0, 1, 20, 69};
+    char pre[1024];
+    unsigned cp[DEEP + 2][600];
+    int len[DEEP + 2];
+    (void)state;
+    /* depth-first: 0..29 the chain, 30 the chain's next, ...; the second
+     * child of 4 (depth 5) and of 29 (depth 30) come after the chain */
+    memset(nd, 0, sizeof nd);
+    for (uint32_t i = 0; i < DEEP; i++)
+        nd[i] = (struct model_tree_node){.key = i + 1, .parent = i ? i - 1 : MODEL_NONE,
+                                         .first_child = i + 1 < DEEP ? i + 1 : MODEL_NONE,
+                                         .next_sibling = MODEL_NONE, .depth = i};
+    nd[DEEP] = (struct model_tree_node){.key = 100, .parent = 29, .first_child = MODEL_NONE,
+                                        .next_sibling = MODEL_NONE, .depth = 30};
+    nd[DEEP + 1] = (struct model_tree_node){.key = 101, .parent = 4, .first_child = MODEL_NONE,
+                                            .next_sibling = MODEL_NONE, .depth = 5};
+    nd[30].next_sibling = DEEP;
+    nd[5].next_sibling = DEEP + 1;
+    /* the drawing order: pre-order */
+    uint32_t order[DEEP + 2], k = 0;
+    for (uint32_t i = 0; i < 30; i++)
+        order[k++] = i;
+    for (uint32_t i = 30; i < DEEP; i++)
+        order[k++] = i;
+    order[k++] = DEEP;
+    order[k++] = DEEP + 1;
+
+    int checked = 0;
+    view_tree_prefix(&t, DEEP - 1, 0, 0, 0, pre, sizeof pre);
+    assert_int_equal(widget_width(pre), 2 * (DEEP - 1) + 2); /* every level drawn */
+    for (size_t si = 0; si < sizeof skips / sizeof skips[0]; si++) {
+        uint32_t skip = skips[si];
+        int off = skip ? (int)strlen("+") + snprintf(NULL, 0, "%u", skip) + 1 : 0;
+        if (off && off < 4)
+            off = 4;
+        for (uint32_t i = 0; i < k; i++) {
+            view_tree_prefix(&t, order[i], 0, 0, skip, pre, sizeof pre);
+            len[i] = cells(pre, cp[i], 600);
+            uint32_t d = nd[order[i]].depth;
+            int want = off + 2 * (int)(d > skip ? d - skip : 0) + 2;
+            assert_int_equal(len[i], want);
+            if (skip) {
+                char head[16];
+                snprintf(head, sizeof head, "+%u", d < skip ? d : skip);
+                assert_memory_equal(pre, head, strlen(head));
+            }
+        }
+        for (uint32_t i = 1; i < k; i++) {
+            const struct model_tree_node *x = &nd[order[i]];
+            /* the first child right under its parent: branch under expander */
+            if (x->parent == order[i - 1] && x->depth > skip) {
+                checked++;
+                assert_true(cp[i][len[i] - 4] == 0x2514 || cp[i][len[i] - 4] == 0x251c);
+                assert_int_equal(cp[i - 1][len[i] - 4], 0x25be);
+            }
+            for (int c = 0; c < len[i]; c++)
+                if (cp[i][c] == 0x2502)
+                    assert_true(c < len[i - 1] &&
+                                (cp[i - 1][c] == 0x2502 || cp[i - 1][c] == 0x251c));
+        }
+    }
+    assert_true(checked > 100);
+    /* the window follows the cursor, and only when it leaves */
+    assert_int_equal(view_tree_skip(0, 3, 5), 0);
+    assert_int_equal(view_tree_skip(0, 5, 5), 1);
+    assert_int_equal(view_tree_skip(1, 4, 5), 1);
+    assert_int_equal(view_tree_skip(10, 12, 5), 10);
+    assert_int_equal(view_tree_skip(10, 7, 5), 7);
+    assert_int_equal(view_tree_skip(10, 69, 5), 65);
+}
+
+/* allocs/s is over the column under the cursor: 0 in a quiet stretch */
+static void test_header(void **state)
+{
+    struct model *m = make_model();
+    char b[64];
+    (void)state;
+    alloc(m, 5000000, 3, 100, 0);   /* 1 allocation at 5 ms */
+    alloc(m, 6000000, 3, 100, 0);   /* and at 6 ms */
+    alloc(m, 500000000, 4, 100, 0); /* nothing until 500 ms */
+    alloc(m, 800000000, 4, 100, 0); /* the end: the point at 500 ms closes */
+    /* [0, 10 ms): 2 allocations = 200/s */
+    assert_true(view_header_rate(m, 0, 10000000) > 199.9 &&
+                view_header_rate(m, 0, 10000000) < 200.1);
+    /* [100, 400 ms): none, though the last second holds 2 */
+    assert_true(view_header_rate(m, 100000000, 400000000) == 0);
+    assert_true(view_header_rate(m, 400000000, 400000000) == 0);
+    view_header_scale(b, sizeof b, 0, 0, 4194304);
+    assert_string_equal(b, " 4.00M");
+    view_header_scale(b, sizeof b, 1, 2097152, 4194304);
+    assert_string_equal(b, " 2.00M-4.00M");
+    model_free(m);
+}
+
+static void test_labels(void **state)
+{
+    char b[64];
+    struct model_thread w = {.id = 3, .os_tid = 4242, .name = "w0"};
+    struct model_thread u = {.id = 4, .os_tid = 4243, .name = ""};
+    (void)state;
+    view_objects_thread(&w, 3, b, sizeof b);
+    assert_string_equal(b, "w0 (4242)");
+    view_objects_thread(&u, 4, b, sizeof b);
+    assert_string_equal(b, "(4243)");
+    view_objects_thread(NULL, 9, b, sizeof b);
+    assert_string_equal(b, "#9");
+    /* the scan's depth limit: 12, 48, 192, 768, then the most, 1000 */
+    assert_int_equal(view_refs_deeper(12), 48);
+    assert_int_equal(view_refs_deeper(192), 768);
+    assert_int_equal(view_refs_deeper(768), 1000);
+    assert_int_equal(view_refs_deeper(1000), 1000);
+    /* a chain line 500 deep with 490 levels scrolled off */
+    struct view_refs_line l = {.node = 1, .depth = 500, .last = 1, .more = 0};
+    char pre[256];
+    view_refs_prefix(&l, 1, 490, pre, sizeof pre);
+    assert_int_equal(strlen(pre), 5 + 9 * 3 + 3);
+    assert_memory_equal(pre, "+490 ", 5);
+    assert_string_equal(pre + strlen(pre) - 3, "`- ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +523,9 @@ int main(void)
         cmocka_unit_test(test_objects_stack_line),
         cmocka_unit_test(test_refs),
         cmocka_unit_test(test_refs_python),
+        cmocka_unit_test(test_tree_deep),
+        cmocka_unit_test(test_header),
+        cmocka_unit_test(test_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
