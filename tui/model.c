@@ -1095,9 +1095,16 @@ void model_set_budget(struct model *m, uint64_t log_entries, uint32_t points)
     m->point_budget = m->next_compact_points = points < 16 ? 16 : points;
 }
 
-/* Appends a timeline point whose deltas are the log since the previous one. */
-static int point_push(struct model *m, const struct model_point *p)
+/* Appends a timeline point whose deltas are the log since the previous one.
+ * Points stay in time order (model_point_at() searches them): one stamped
+ * before the last point joins it in time. */
+static int point_push(struct model *m, const struct model_point *pin)
 {
+    struct model_point pt = *pin;
+    const struct model_point *p = &pt;
+
+    if (m->n_points && pt.time < m->points[m->n_points - 1].time)
+        pt.time = m->points[m->n_points - 1].time;
     if (m->n_points == m->points_cap) {
         uint32_t cap = m->points_cap;
 
@@ -1356,11 +1363,15 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
     }
 
     if (m->sum.events_exact) {
-        /* events rule; the tick closes the bucket and brings RSS */
+        /* events rule; the tick closes the bucket and brings RSS. The point
+         * is the state after the bucket's events, so it is stamped with the
+         * last of them: a collector that starts late ticks before it has
+         * drained the events stamped before the tick, which come after it
+         * (a point at the tick's time would be later than theirs). */
         if (!snap)
             tick_check_consistency(m, t);
         if (m->bucket_open) {
-            if (bucket_close(m, t->time, t->rss))
+            if (bucket_close(m, m->bucket_last, t->rss))
                 return fail(m, "out of memory");
         } else if (same) {
             m->points[m->n_points - 1].rss = t->rss;

@@ -249,10 +249,14 @@ static void draw_status(struct ui *ui)
     int attr = view_ctx_attr(ui, warn ? VIEW_PAIR_WARN : VIEW_PAIR_STATUS);
     view_ctx_put(y, 0, line, ui->cols, attr);
     const char *right = " ?:help q:quit ";
-    if (ui->msg[0] && now < ui->msg_until_ms)
-        right = ui->msg;
-    int rw = widget_width(right) + 1;
     int lw = widget_width(line);
+    if (ui->msg[0] && now < ui->msg_until_ms) {
+        /* a fresh message wins its width over the state on the left */
+        right = ui->msg;
+        if (lw > ui->cols - widget_width(right) - 2)
+            lw = ui->cols - widget_width(right) - 2 > 0 ? ui->cols - widget_width(right) - 2 : 0;
+    }
+    int rw = widget_width(right) + 1;
     if (rw > ui->cols - lw - 1)
         rw = ui->cols - lw - 1;
     if (rw > 0) {

@@ -78,6 +78,28 @@ check_rows() { # REPORT-TAG
             e2e_fail "row of $fn: want $lb $bl $al"
     done
 }
+# the tree's guides are straight: under an expanded node (▾) its first child's
+# branch (├ └) sits in the expander's column, and every bar (│) continues a
+# bar or a tee in the row above. Prints the rows checked; fails on a bend.
+tree_straight() {
+    e2e_screen | python3 -c '
+import sys
+rows = sys.stdin.read().splitlines()
+body = [r for r in rows if any(c in r for c in "▾▸├└")]
+pairs = 0
+for a, b in zip(body, body[1:]):
+    e = a.find("▾")
+    k = min([i for i in (b.find("├"), b.find("└")) if i >= 0], default=-1)
+    if e >= 0 and k >= 0 and k <= e + 2 and b.find("▾") != k:
+        if k != e:
+            sys.exit("child branch at column %d under its parent expander at %d:\n%s\n%s" % (k, e, a, b))
+        pairs += 1
+    for c, ch in enumerate(b):
+        if ch == "│" and (c >= len(a) or a[c] not in "│├"):
+            sys.exit("a bar at column %d does not continue the row above:\n%s\n%s" % (c, a, b))
+print(pairs)
+'
+}
 no_wide_chars() {
     e2e_screen | python3 -c 'import sys; t=sys.stdin.read(); bad=[c for c in t if ord(c) > 127]; sys.exit(1 if bad else 0)'
 }
@@ -136,6 +158,12 @@ pass "End, p: the peak's heap equals report --at peak"
 e2e_keys z
 e2e_wait_re "zoom [0-9.]+s t="
 e2e_assert_screen "heap $(human "$PEAK") "   # zooming keeps the cursor's state
+# the zoomed graph spans its visible lowest to highest and says so: the peak
+# (4 MiB) over the 1 MiB of config_alloc before it
+e2e_wait_re "^heap .* [0-9.]+[BKMG]?-$(human "$PEAK")\$"
+e2e_screen | sed -n 2p | python3 -c 'import sys; l=sys.stdin.read()[5:-8]; sys.exit(0 if len(set(l)) > 2 else 1)' ||
+    e2e_fail "the zoomed heap row is one glyph"
+pass "a zoomed graph is scaled to what it shows ($(e2e_screen | sed -n 2p | awk '{print $NF}'))"
 e2e_keys Z
 e2e_wait_gone "zoom "
 pass "z / Z zoom the timeline around the cursor and back"
@@ -177,9 +205,11 @@ pass "? shows the help generated from the key table"
 e2e_keys / c a c h e Enter
 e2e_wait_for "cache_alloc"
 e2e_wait_gone "config_alloc"
+e2e_wait_re "missed 0 \| 1 of [0-9]+ sites"
 e2e_keys / C-u Enter
 e2e_wait_for "config_alloc"
-pass "/ filters the sites by text"
+e2e_wait_re "missed 0 \| [0-9]+ sites"
+pass "/ filters the sites by text; the status bar counts the sites shown of all"
 
 e2e_keys L
 e2e_wait_for "LEAKS"
@@ -227,6 +257,21 @@ e2e_keys Home
 e2e_wait_for "[cursor]"
 e2e_keys n
 e2e_wait_for "marker: loaded"    # before the first point: n still visits it
+# config_alloc's 4 blocks, then 150 ms with no allocation: a few columns on,
+# the rate over the cursor's column is 0 (a trailing second said 4 over the
+# time since the start)
+e2e_keys Right Right Right w
+e2e_wait_for "growth over"
+e2e_wait_re "allocs/s 0 over [0-9.]+m?s "
+T6=$(e2e_cursor_time)
+report t6 "${T6%s}"
+[ "$(json t6 'd["allocations"]')" = 4 ] || e2e_fail "report --at $T6: want 4 allocations so far"
+pass "allocs/s at $T6 (in a pause after 4 allocations) is 0, over the cursor's column"
+e2e_keys w w w
+e2e_keys Home
+e2e_wait_for "[cursor]"
+e2e_keys n
+e2e_wait_for "marker: loaded"
 e2e_keys n n
 e2e_wait_for "marker: spike-freed"
 T5=$(e2e_cursor_time)
@@ -237,7 +282,9 @@ e2e_wait_gone "config_alloc"
 e2e_wait_re "^cache_alloc +[^ ]+ +1.00M +64 +64 "
 e2e_keys g o
 e2e_wait_re "^Live objects of cache_alloc \(.*e2e_target.c:[0-9]+\): 64, oldest first"
-e2e_wait_re "^#[0-9]+ +16,384 +[0-9.]+s +[0-9.]+s +e2e_target +cache"
+e2e_wait_re "^ALLOCATION +SIZE +AGE +ALLOCATED +THREAD \(TID\)"
+e2e_wait_re "^#[0-9]+ +16,384 +[0-9.]+s +[0-9.]+s +e2e_target \($(json end 'd["pid"]')\) +cache"
+e2e_assert_screen "#N: the program's Nth allocation"
 ROWS=$(e2e_screen | grep -cE "^#[0-9]+ +16,384 ")
 [ "$ROWS" = 15 ] || e2e_fail "$ROWS rows of 16,384 B shown, want a full page of 15"
 e2e_save objects-replay-past-80x24
@@ -250,11 +297,58 @@ e2e_keys q
 e2e_assert_restored 0
 pass "replay: objects at $T5 list cache_alloc's 64 blocks of 16,384 B (freed later), none at the end"
 
+# ---- issue 11: the screens' edges (e2e_target deep) ----
+echo "e2e: one line's calls, deep stacks, more objects than listed"
+"$HL" record -o "$TMP/deep.heapline" -- "$TMP/e2e_target" deep >/dev/null 2>"$TMP/record.err" ||
+    { cat "$TMP/record.err" >&2; e2e_fail "heapline record (deep) failed"; }
+DPID=$("$HL" report "$TMP/deep.heapline" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+e2e_start deep 80 24 "$HL" replay deep.heapline
+e2e_wait_for "end of recording"
+e2e_keys / p a i r _ Enter
+e2e_wait_re "^pair_alloc "
+e2e_wait_re "missed 0 \| 1 of 3 sites"
+e2e_keys g Enter
+e2e_wait_for "Stack tree of pair_alloc"
+e2e_wait_for "pair_alloc  "
+# make_pair calls pair_alloc twice on one line: one frame, both calls' figures
+N=$(e2e_screen | grep -c "make_pair ")
+[ "$N" = 1 ] || e2e_fail "make_pair on $N rows: two calls from one line are one frame"
+e2e_wait_re "^ +128B +0B +2 +2 .*make_pair "
+pass "two calls from one line are one tree node (128 B, 2 blocks, 2 allocations)"
+e2e_keys Escape / C-u d e e p _ a Enter
+e2e_wait_re "^deep_alloc "
+e2e_keys g Enter
+e2e_wait_for "Stack tree of deep_alloc"
+# down the whole tree (36 rows, 30 levels): the guides stay straight on the way
+for i in $(seq 1 36); do
+    e2e_keys j
+    if [ $((i % 6)) = 0 ]; then
+        e2e_keys w
+        e2e_wait_for "growth over"
+        e2e_wait_re "^ +[0-9.]+[BK] +[0-9.]+[BK] +[0-9]+ +[0-9]+ \+[0-9]+ "
+        P=$(tree_straight) || e2e_fail "tree guides bend after $i rows down: $P"
+        [ "$P" -ge 4 ] || e2e_fail "only $P parent/child rows checked"
+    fi
+done
+e2e_save tree-deep-80x24
+pass "30 levels deep at 80 columns: whole levels scroll off (+N), the guides stay straight"
+e2e_keys Escape / C-u m a n y Enter
+e2e_wait_re "^many_alloc "
+e2e_keys g o
+e2e_wait_for "Live objects of many_alloc"
+e2e_wait_for ": 10050 (10000 shown), oldest first"
+e2e_wait_re "^#[0-9]+ +16 +[0-9.]+s +[0-9.]+s +e2e_target \($DPID\)"
+pass "objects: 10050 live, 10000 shown, said so; the thread with its tid"
+e2e_keys q
+e2e_assert_restored 0
+
 # ---- replay at 160x50 ----
 echo "e2e: replay 160x50"
 e2e_start r160 160 50 "$HL" replay e2e.heapline
 e2e_wait_for "end of recording"
 e2e_wait_for "heap $(human "$END_LIVE") ($(exact "$END_LIVE") B)"
+e2e_screen | sed -n 2p | grep -q "^heap " || e2e_fail "the heap graph's top row has no label"
+e2e_screen | sed -n 6p | grep -q "^rss " || e2e_fail "the rss row lost its label"
 e2e_assert_screen "leak_alloc"
 e2e_assert_screen "blocks $(json end 'd["live_blocks"]') "
 check_rows end
@@ -381,6 +475,29 @@ grep -q "instance_map" "$TMP"/heapline-0x*.dot || e2e_fail "the DOT file lacks t
 e2e_keys Escape
 e2e_wait_for "Live objects of"
 pass "objects oldest first; Enter: the chain to the global instance_map; D writes DOT"
+e2e_keys q
+e2e_assert_restored 0
+
+# ---- issue 11: the oldest entry of a 1000-entry list: + deepens the scan ----
+echo "e2e: backreferences 1000 levels deep"
+e2e_start list 100 30 "$HL" run -- ./e2e_target list
+e2e_wait_re "^list_alloc " 20
+e2e_keys g o
+e2e_wait_for "Live objects of list_alloc"
+e2e_wait_re "^0x[0-9a-f]+ +48 "
+e2e_keys Enter
+e2e_wait_re "alive: 12 levels \(limit 12\)" 20
+e2e_wait_for "stopped at the depth limit: + scans deeper"
+for d in 48 192 768 1000; do
+    e2e_keys +
+    e2e_wait_re "alive: [0-9]+ levels \(limit $d\)" 30
+done
+e2e_assert_not_screen "stopped at the depth limit"
+e2e_keys G
+e2e_wait_re "global list_head \+0 in e2e_target +\(root\)"
+e2e_wait_re "^\+[0-9]{3} "
+e2e_save list-refs-100x30
+pass "+ deepens the scan 12 -> 48 -> 192 -> 768 -> 1000: the oldest entry's chain ends at list_head"
 e2e_keys q
 e2e_assert_restored 0
 

@@ -701,6 +701,47 @@ static void test_realloc_event(void **state)
     model_free(m);
 }
 
+/*
+ * A collector that starts late ticks (at 85 ms) before it has drained the
+ * events stamped before the tick: they come after it. The timeline stays
+ * in time order, so the first point is the first state and a time finds
+ * the state of that time (perl, git: the first tick came at 0.5 s, Home
+ * landed there and showed an empty heap).
+ */
+static void test_late_first_tick(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100)};
+    struct wire_event ev2[] = {EV_THREAD(1), EV_ALLOC(5 * MS, 3, 100), EV_ALLOC(15 * MS, 3, 100),
+                               EV_ALLOC(25 * MS, 3, 100)};
+    struct wire_totals t = {.time = 85 * MS, .heap_bytes = 100, .heap_blocks = 1, .rss = 8192,
+                            .allocations = 1, .frees = 0, .bytes_allocated = 100};
+    struct wire_site d[] = {{3, 100, 1, 1, 100}};
+    struct model_view v = {0};
+    const struct model_point *tl;
+    uint32_t n;
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(encode_events(&B, 0, ev2, 4), 0);
+    assert_int_equal(encode_end(&B, 90 * MS, WIRE_END_EXIT, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    tl = model_timeline(m, &n);
+    assert_true(n >= 3);
+    for (uint32_t i = 1; i < n; i++)
+        assert_true(tl[i].time >= tl[i - 1].time);
+    assert_int_equal(tl[0].time, 1 * MS);
+    assert_int_equal(model_summary(m)->time_first, 1 * MS);
+    view_at(m, MODEL_AT_TIME, 10 * MS, &v);
+    assert_int_equal(v.totals.allocations, 2);
+    assert_int_equal(v.totals.heap_bytes, 200);
+    view_at(m, MODEL_AT_TIME, 20 * MS, &v);
+    assert_int_equal(v.totals.heap_bytes, 300);
+    model_view_free(&v);
+    model_free(m);
+}
+
 /* Events and ticks together: ticks agree, and a disagreement is counted. */
 static void test_events_and_ticks_agree(void **state)
 {
@@ -728,9 +769,13 @@ static void test_events_and_ticks_agree(void **state)
     model_timeline(m, &n);
     assert_int_equal(n, 2);
     assert_int_equal(model_timeline(m, &n)[0].rss, 8192);
-    assert_int_equal(model_timeline(m, &n)[0].time, 10 * MS);
-    view_at(m, MODEL_AT_TIME, 15 * MS, &v);
+    /* the point the tick closes is the state after its last event, at 2 ms */
+    assert_int_equal(model_timeline(m, &n)[0].time, 2 * MS);
+    view_at(m, MODEL_AT_TIME, 10 * MS, &v);
     assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 100);
+    /* the free at 11 ms is in the state at 15 ms, though its tick came at 20 */
+    view_at(m, MODEL_AT_TIME, 15 * MS, &v);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 0);
 
     /* a tick that disagrees with the events */
     t.time = 30 * MS;
@@ -1085,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_inlined),
         cmocka_unit_test(test_tree_merge),
+        cmocka_unit_test(test_late_first_tick),
         cmocka_unit_test(test_sort_filter),
         cmocka_unit_test(test_tags_threads_objects),
         cmocka_unit_test(test_realloc_event),
