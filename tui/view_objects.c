@@ -219,6 +219,13 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
     return buf;
 }
 
+/* A path's last component: the title keeps to one line. */
+static const char *view_objects_base(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b && b[1] ? b + 1 : path;
+}
+
 void view_objects_draw(struct ui *ui, int y, int h)
 {
     struct view_objects *v = &ui->objects;
@@ -244,8 +251,8 @@ void view_objects_draw(struct ui *ui, int y, int h)
     if (v->total > (uint64_t)v->n)
         snprintf(shown, sizeof shown, " (%d shown)", v->n);
     snprintf(title, sizeof title, "Live objects of %s (%s): %s%s, oldest first   Esc: back",
-             model_site_label(s, name, sizeof name), view_ctx_site_where(s, where, sizeof where),
-             count, shown);
+             model_site_label(s, name, sizeof name),
+             view_objects_base(view_ctx_site_where(s, where, sizeof where)), count, shown);
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     /* a recording names blocks by allocation number (it keeps no addresses) */
     int addressed = v->n > 0 && v->objs[0].addr != 0;
