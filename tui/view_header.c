@@ -199,18 +199,27 @@ static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
 
 }
 
-double view_header_rate(const struct model *m, int64_t c0, int64_t c1)
+double view_header_rate(const struct model *m, int64_t c0, int64_t c1, int64_t *span)
 {
     uint32_t np = 0;
     const struct model_point *tl = model_timeline(m, &np);
+    *span = c1 > c0 ? c1 - c0 : 0;
     if (c1 <= c0 || np == 0)
         return 0;
-    /* the state at c1 (the column's end) less the state just before c0 */
-    uint32_t i1 = model_point_at(m, c1 - 1);
-    uint32_t i0 = c0 > 0 ? model_point_at(m, c0 - 1) : MODEL_NONE;
-    uint64_t a1 = i1 == MODEL_NONE ? 0 : tl[i1].allocations;
-    uint64_t a0 = i0 == MODEL_NONE ? 0 : tl[i0].allocations;
-    return a1 > a0 ? (double)(a1 - a0) * 1e9 / (double)(c1 - c0) : 0;
+    /* the points in the column: their allocations happened after the point
+     * before them; none in it: the column is inside one point's span */
+    uint32_t lo = model_point_at(m, c0 - 1), hi = model_point_at(m, c1 - 1);
+    if (hi == lo) {
+        if (hi != MODEL_NONE && hi + 1 >= np)
+            return 0; /* after the last point: nothing known to have happened */
+        hi = hi == MODEL_NONE ? 0 : hi + 1;
+    }
+    int64_t t0 = lo == MODEL_NONE ? 0 : tl[lo].time, t1 = tl[hi].time;
+    uint64_t a0 = lo == MODEL_NONE ? 0 : tl[lo].allocations, a1 = tl[hi].allocations;
+    if (t1 <= t0)
+        return 0;
+    *span = t1 - t0;
+    return a1 > a0 ? (double)(a1 - a0) * 1e9 / (double)(t1 - t0) : 0;
 }
 
 void view_header_scale(char *buf, size_t n, int zoomed, int64_t base, int64_t max)
@@ -239,7 +248,8 @@ static void draw_figures(struct ui *ui, int y)
     widget_fmt_time(pt, sizeof pt, s->peak_time);
     widget_fmt_exact(exact, sizeof exact, (int64_t)p->heap_bytes);
 
-    /* allocations per second in the graph column under the cursor */
+    /* allocations per second in the graph column under the cursor, over the
+     * time the timeline's points can place them in */
     int64_t c0 = t, c1 = t;
     if (ui->graph_w > 0 && ui->graph_t1 > ui->graph_t0) {
         long double span = (long double)(ui->graph_t1 - ui->graph_t0);
@@ -248,10 +258,11 @@ static void draw_figures(struct ui *ui, int y)
         c0 = ui->graph_t0 + (int64_t)(span * c / ui->graph_w);
         c1 = ui->graph_t0 + (int64_t)(span * (c + 1) / ui->graph_w);
     }
-    double r = view_header_rate(ui->m, c0, c1);
+    int64_t span;
+    double r = view_header_rate(ui->m, c0, c1, &span);
     widget_fmt_count(rate, sizeof rate, (uint64_t)(r + 0.5));
     char over[32];
-    widget_fmt_time(over, sizeof over, c1 - c0);
+    widget_fmt_time(over, sizeof over, span);
 
     /* two spaces between figures; one where the terminal is narrow */
     for (int pass = 0; pass < 2; pass++) {

@@ -27,11 +27,13 @@ int64_t view_header_step(const struct ui *ui);
 
 struct model;
 
-/* Pure helper (tested): allocations per second over [c0, c1) (the graph
- * column under the cursor): the allocations of the state at the column's
- * end less those of the state before it, over its span. 0 for an empty
- * span or no timeline. */
-double view_header_rate(const struct model *m, int64_t c0, int64_t c1);
+/* Pure helper (tested): allocations per second in [c0, c1) (the graph
+ * column under the cursor). The timeline knows allocations only at its
+ * points, each counting those since the point before: the rate is over the
+ * span from the point before the column to the last point in it, or, with
+ * no point in the column, over the span of the point that contains it (0
+ * after the last point). *span gets the span used (the label says it). */
+double view_header_rate(const struct model *m, int64_t c0, int64_t c1, int64_t *span);
 
 /* Pure helper (tested): a graph's scale for its top right: " 64.3M" from 0,
  * or a zoomed graph's range " 48.1M-64.3M" (base to max). */

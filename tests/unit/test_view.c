@@ -474,14 +474,38 @@ static void test_header(void **state)
     (void)state;
     alloc(m, 5000000, 3, 100, 0);   /* 1 allocation at 5 ms */
     alloc(m, 6000000, 3, 100, 0);   /* and at 6 ms */
+    /* quiet: ticks at 300 (it closes the point at 6 ms), 400 and 450 ms */
+    for (int64_t t = 300000000; t <= 450000000; t += t < 400000000 ? 100000000 : 50000000) {
+        struct wire_totals tot = {.time = t, .heap_bytes = 200, .heap_blocks = 2, .rss = 4096,
+                                  .allocations = 2, .bytes_allocated = 200};
+        encode_tick(&buf, &tot, NULL, 0);
+        flush(m);
+    }
     alloc(m, 500000000, 4, 100, 0); /* nothing until 500 ms */
     alloc(m, 800000000, 4, 100, 0); /* the end: the point at 500 ms closes */
-    /* [0, 10 ms): 2 allocations = 200/s */
-    assert_true(view_header_rate(m, 0, 10000000) > 199.9 &&
-                view_header_rate(m, 0, 10000000) < 200.1);
-    /* [100, 400 ms): none, though the last second holds 2 */
-    assert_true(view_header_rate(m, 100000000, 400000000) == 0);
-    assert_true(view_header_rate(m, 400000000, 400000000) == 0);
+    int64_t span;
+    /* [0, 10 ms): the point at 6 ms holds 2 allocations since the start */
+    double r = view_header_rate(m, 0, 10000000, &span);
+    assert_int_equal(span, 6000000);
+    assert_true(r > 333.3 && r < 333.4);
+    /* [100, 300 ms): inside the span of the tick's point at 400 ms (nothing
+     * since 6 ms): 0, though the last second holds 2 */
+    r = view_header_rate(m, 100000000, 300000000, &span);
+    assert_int_equal(span, 394000000);
+    assert_true(r == 0);
+    /* [420, 460 ms): the point at 450 ms, nothing since 400 */
+    r = view_header_rate(m, 420000000, 460000000, &span);
+    assert_int_equal(span, 50000000);
+    assert_true(r == 0);
+    /* [460, 520 ms): the point at 500 ms, 1 allocation since 450 ms */
+    r = view_header_rate(m, 460000000, 520000000, &span);
+    assert_int_equal(span, 50000000);
+    assert_true(r > 19.99 && r < 20.01);
+    /* after the last point: nothing is known to have happened */
+    r = view_header_rate(m, 900000000, 910000000, &span);
+    assert_true(r == 0);
+    assert_int_equal(span, 10000000);
+    assert_true(view_header_rate(m, 400000000, 400000000, &span) == 0);
     view_header_scale(b, sizeof b, 0, 0, 4194304);
     assert_string_equal(b, " 4.00M");
     view_header_scale(b, sizeof b, 1, 2097152, 4194304);
