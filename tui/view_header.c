@@ -210,9 +210,12 @@ double view_header_rate(const struct model *m, int64_t c0, int64_t c1, int64_t *
      * before them; none in it: the column is inside one point's span */
     uint32_t lo = model_point_at(m, c0 - 1), hi = model_point_at(m, c1 - 1);
     if (hi == lo) {
-        if (hi != MODEL_NONE && hi + 1 >= np)
-            return 0; /* after the last point: nothing known to have happened */
-        hi = hi == MODEL_NONE ? 0 : hi + 1;
+        if (hi == MODEL_NONE)
+            hi = 0;
+        else if (hi + 1 < np)
+            hi++;
+        else /* after the last point (the present, live): the latest rate known */
+            lo = hi > 0 ? hi - 1 : MODEL_NONE;
     }
     int64_t t0 = lo == MODEL_NONE ? 0 : tl[lo].time, t1 = tl[hi].time;
     uint64_t a0 = lo == MODEL_NONE ? 0 : tl[lo].allocations, a1 = tl[hi].allocations;

@@ -31,8 +31,9 @@ struct model;
  * column under the cursor). The timeline knows allocations only at its
  * points, each counting those since the point before: the rate is over the
  * span from the point before the column to the last point in it, or, with
- * no point in the column, over the span of the point that contains it (0
- * after the last point). *span gets the span used (the label says it). */
+ * no point in the column, over the span of the point that contains it
+ * (after the last point, as live at the present: the last point's span).
+ * *span gets the span used (the label says it). */
 double view_header_rate(const struct model *m, int64_t c0, int64_t c1, int64_t *span);
 
 /* Pure helper (tested): a graph's scale for its top right: " 64.3M" from 0,
