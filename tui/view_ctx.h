@@ -101,6 +101,7 @@ enum view_refs_state { VIEW_REFS_NONE = 0, VIEW_REFS_SCANNING, VIEW_REFS_DONE, V
 /* One hop of a scan result, copied out of the model (its memory moves on). */
 struct view_refs_node {
     uint32_t kind, to, id, depth;
+    uint32_t last; /* the last holder of the node it holds (no "│" below it) */
     uint64_t addr, size, offset, interior, module_offset;
     int64_t inbound;
     char symbol[128], module[256];
@@ -112,7 +113,6 @@ struct view_refs_line {
     uint32_t node;
     uint32_t depth;
     uint32_t last;  /* no later sibling: "└─", else "├─" */
-    uint64_t more;  /* bit k: the ancestor at depth k has a later sibling ("│") */
 };
 
 struct view_refs {

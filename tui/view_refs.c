@@ -117,9 +117,8 @@ int view_refs_take(struct view_refs *v, const struct scanmsg_result *r)
     uint32_t *first = malloc((n + 1) * sizeof *first);
     uint32_t *next = malloc((n + 1) * sizeof *next);
     uint32_t *stack = malloc((n + 1) * sizeof *stack);
-    uint64_t *mask = malloc((n + 1) * sizeof *mask);
     int rc = -1;
-    if (!v->nodes || !v->lines || !first || !next || !stack || !mask)
+    if (!v->nodes || !v->lines || !first || !next || !stack)
         goto out;
     for (uint32_t i = 0; i < n; i++) {
         struct scanmsg_node nd;
@@ -154,27 +153,20 @@ int view_refs_take(struct view_refs *v, const struct scanmsg_result *r)
         first[v->nodes[i].to] = i;
     }
     uint32_t sp = 0;
-    if (n) {
-        mask[0] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        v->nodes[i].last = next[i] == UINT32_MAX;
+    if (n)
         stack[sp++] = 0;
-    }
     while (sp) {
         uint32_t i = stack[--sp];
         struct view_refs_line *l = &v->lines[v->n_lines++];
         l->node = i;
         l->depth = v->nodes[i].depth;
-        l->last = next[i] == UINT32_MAX;
-        l->more = mask[i];
-        /* what the children draw above them: this node's own continuation */
-        uint64_t cm = mask[i];
-        if (!l->last && l->depth < 64)
-            cm |= 1ull << l->depth;
+        l->last = v->nodes[i].last;
         /* push the children reversed, so the first comes out first */
         uint32_t from = sp;
-        for (uint32_t c = first[i]; c != UINT32_MAX && sp < n; c = next[c]) {
-            mask[c] = cm;
+        for (uint32_t c = first[i]; c != UINT32_MAX && sp < n; c = next[c])
             stack[sp++] = c;
-        }
         for (uint32_t a = from, b = sp; b > a + 1; a++, b--) {
             uint32_t t = stack[a];
             stack[a] = stack[b - 1];
@@ -186,7 +178,6 @@ out:
     free(first);
     free(next);
     free(stack);
-    free(mask);
     return rc;
 }
 
@@ -236,11 +227,12 @@ int view_refs_poll(struct ui *ui)
     return changed;
 }
 
-void view_refs_prefix(const struct view_refs_line *l, int ascii, uint32_t skip, char *buf,
-                      size_t n)
+void view_refs_prefix(const struct view_refs *v, uint32_t line, int ascii, uint32_t skip,
+                      char *buf, size_t n)
 {
-    size_t o = 0;
+    const struct view_refs_line *l = &v->lines[line];
     uint32_t hidden = l->depth < skip ? l->depth : skip;
+    size_t o = 0, len = 0;
     if (n == 0)
         return;
     buf[0] = '\0';
@@ -252,14 +244,28 @@ void view_refs_prefix(const struct view_refs_line *l, int ascii, uint32_t skip, 
         if (o >= n)
             return;
     }
-    for (uint32_t k = hidden + 1; k <= l->depth && o + 8 < n; k++) {
-        const char *g;
-        if (k == l->depth)
-            g = l->last ? (ascii ? "`- " : "\u2514\u2500 ") : (ascii ? "|- " : "\u251c\u2500 ");
-        else
-            g = k < 64 && (l->more >> k & 1) ? (ascii ? "|  " : "\u2502  ") : "   ";
-        o += (size_t)snprintf(buf + o, n - o, "%s", g);
+    if (l->depth <= hidden)
+        return;
+    /* the levels drawn: hidden+1 .. depth, the branch last; a bar for each
+     * holder between that has a later sibling. Counted, then written right
+     * to left while walking up the holders (any depth: no fixed mask). */
+    const char *br = l->last ? (ascii ? "`- " : "\u2514\u2500 ") : (ascii ? "|- " : "\u251c\u2500 ");
+    const char *bar = ascii ? "|  " : "\u2502  ";
+    uint32_t a = v->nodes[l->node].to;
+    len = strlen(br);
+    for (uint32_t d = l->depth - 1; d > hidden; d--, a = v->nodes[a].to)
+        len += v->nodes[a].last ? 3 : strlen(bar);
+    if (o + len >= n)
+        return;
+    size_t at = o + len - strlen(br);
+    memcpy(buf + at, br, strlen(br));
+    a = v->nodes[l->node].to;
+    for (uint32_t d = l->depth - 1; d > hidden; d--, a = v->nodes[a].to) {
+        const char *g = v->nodes[a].last ? "   " : bar;
+        at -= strlen(g);
+        memcpy(buf + at, g, strlen(g));
     }
+    buf[o + len] = '\0';
 }
 
 void view_refs_move(struct ui *ui, int delta, int to)
@@ -411,7 +417,7 @@ void view_refs_draw(struct ui *ui, int y, int h)
             continue;
         }
         const struct view_refs_node *nd = &v->nodes[v->lines[li].node];
-        view_refs_prefix(&v->lines[li], ui->ascii, v->skip, pre, sizeof pre);
+        view_refs_prefix(v, (uint32_t)li, ui->ascii, v->skip, pre, sizeof pre);
         view_refs_hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
         snprintf(line, sizeof line, "%s%s", pre, text);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,

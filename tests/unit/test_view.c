@@ -301,11 +301,11 @@ static void test_refs(void **state)
         assert_int_equal(ui.refs.lines[i].depth, depth[i]);
     }
     /* guides: the processor's chain runs on beside the stack, the last child */
-    view_refs_prefix(&ui.refs.lines[1], 0, 0, text, sizeof text);
+    view_refs_prefix(&ui.refs, 1, 0, 0, text, sizeof text);
     assert_string_equal(text, "\u251c\u2500 ");
-    view_refs_prefix(&ui.refs.lines[3], 0, 0, text, sizeof text);
+    view_refs_prefix(&ui.refs, 3, 0, 0, text, sizeof text);
     assert_string_equal(text, "\u2502     \u2514\u2500 ");
-    view_refs_prefix(&ui.refs.lines[4], 1, 0, text, sizeof text);
+    view_refs_prefix(&ui.refs, 4, 1, 0, text, sizeof text);
     assert_string_equal(text, "`- ");
     view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
     assert_string_equal(text, "object 0x10000 (4096 B) from alpha t.c:12  [2 refs]");
@@ -531,13 +531,32 @@ static void test_labels(void **state)
     assert_int_equal(view_refs_deeper(192), 768);
     assert_int_equal(view_refs_deeper(768), 1000);
     assert_int_equal(view_refs_deeper(1000), 1000);
-    /* a chain line 500 deep with 490 levels scrolled off */
-    struct view_refs_line l = {.node = 1, .depth = 500, .last = 1, .more = 0};
-    char pre[256];
-    view_refs_prefix(&l, 1, 490, pre, sizeof pre);
+    /* a chain 500 holders long, with a second holder at depth 100 (its bar
+     * runs down past depth 64, where a fixed mask once ended), 490 levels
+     * scrolled off at the deepest line */
+    static struct view_refs_node nodes[502];
+    static struct view_refs_line lines[502];
+    struct view_refs v = {.nodes = nodes, .lines = lines, .n_nodes = 502, .n_lines = 502};
+    char pre[2048];
+    for (uint32_t i = 0; i <= 500; i++) {
+        nodes[i] = (struct view_refs_node){.to = i ? i - 1 : 0, .depth = i, .last = 1};
+        lines[i] = (struct view_refs_line){.node = i, .depth = i, .last = 1};
+    }
+    nodes[501] = (struct view_refs_node){.to = 99, .depth = 100, .last = 1};
+    lines[501] = (struct view_refs_line){.node = 501, .depth = 100, .last = 1};
+    nodes[100].last = lines[100].last = 0; /* 501 is held too by 99, after 100 */
+    view_refs_prefix(&v, 500, 1, 490, pre, sizeof pre);
     assert_int_equal(strlen(pre), 5 + 9 * 3 + 3);
     assert_memory_equal(pre, "+490 ", 5);
     assert_string_equal(pre + strlen(pre) - 3, "`- ");
+    /* unscrolled at depth 200: the bar of the holder at depth 100 at its column */
+    view_refs_prefix(&v, 200, 1, 0, pre, sizeof pre);
+    assert_int_equal(strlen(pre), 200 * 3);
+    assert_int_equal(pre[99 * 3], '|');
+    assert_int_equal(pre[98 * 3], ' ');
+    assert_int_equal(pre[100 * 3], ' ');
+    view_refs_prefix(&v, 100, 1, 0, pre, sizeof pre);
+    assert_string_equal(pre + 99 * 3, "|- ");
 }
 
 int main(void)
