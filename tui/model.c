@@ -1638,6 +1638,31 @@ static int apply_tag(struct model *m, const struct wire_msg *msg)
     return 0;
 }
 
+/* In events mode, the state just after a marker is a point (n lands on it)
+ * when every event applied so far came before the marker (they do: the
+ * collector sends a marker after the events before it): the open bucket
+ * closes at the marker's time (no event falls between its last event and
+ * the marker, so its state holds there too), or, with none open, a point
+ * at the marker's time repeats the last state. Without it a collector whose
+ * first tick comes late leaves no state between a marker and the next
+ * events' point. */
+static int marker_point(struct model *m, int64_t time)
+{
+    struct model_point p;
+
+    if (!m->sum.events_exact || m->bucket_last > time)
+        return 0;
+    if (m->bucket_open)
+        return bucket_close(m, time, m->rss) ? fail(m, "out of memory") : 0;
+    if (!m->n_points || m->points[m->n_points - 1].time >= time)
+        return 0;
+    p = totals_now(m, time);
+    p.rss = m->rss;
+    if (point_push(m, &p))
+        return fail(m, "out of memory");
+    return 0;
+}
+
 static int apply_marker(struct model *m, const struct wire_msg *msg)
 {
     const char *label = intern_w(m, &msg->u.marker.label);
@@ -1652,7 +1677,7 @@ static int apply_marker(struct model *m, const struct wire_msg *msg)
         m->markers[i] = m->markers[i - 1];
     m->markers[i] = (struct model_marker){.time = msg->u.marker.time, .label = label};
     m->n_markers++;
-    return 0;
+    return marker_point(m, msg->u.marker.time);
 }
 
 /* Keeps a copy of a scan result: its nodes re-encoded into a buffer of our

@@ -742,6 +742,41 @@ static void test_late_first_tick(void **state)
     model_free(m);
 }
 
+/*
+ * The state just after a marker is a point of its own, so `n` lands on it,
+ * even with no tick between the marker and the next events (a collector
+ * that starts late); a marker after later events adds none.
+ */
+static void test_marker_point(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 3, 100)};
+    struct wire_event ev2[] = {EV_THREAD(1), EV_ALLOC(40 * MS, 5, 50)};
+    const struct model_point *tl;
+    uint32_t n, k = MODEL_NONE;
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
+    assert_int_equal(encode_marker(&B, 5 * MS, "loaded"), 0);
+    assert_int_equal(encode_events(&B, 0, ev2, 2), 0);
+    assert_int_equal(encode_marker(&B, 30 * MS, "late"), 0); /* after the 40 ms event */
+    assert_int_equal(encode_end(&B, 50 * MS, WIRE_END_EXIT, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    tl = model_timeline(m, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            assert_true(tl[i].time >= tl[i - 1].time);
+        if (tl[i].time == 5 * MS)
+            k = i;
+        assert_true(tl[i].time != 30 * MS);
+    }
+    assert_int_not_equal(k, MODEL_NONE);
+    assert_int_equal(tl[k].allocations, 2);
+    assert_int_equal(tl[k].heap_bytes, 200);
+    assert_int_equal(model_point_at(m, 39 * MS), k);
+    model_free(m);
+}
+
 /* Events and ticks together: ticks agree, and a disagreement is counted. */
 static void test_events_and_ticks_agree(void **state)
 {
@@ -1131,6 +1166,7 @@ int main(void)
         cmocka_unit_test(test_inlined),
         cmocka_unit_test(test_tree_merge),
         cmocka_unit_test(test_late_first_tick),
+        cmocka_unit_test(test_marker_point),
         cmocka_unit_test(test_sort_filter),
         cmocka_unit_test(test_tags_threads_objects),
         cmocka_unit_test(test_realloc_event),
