@@ -60,11 +60,17 @@
 #define SERVER_REPLY_SOFT (64u << 10)
 #define SERVER_REPLIES_ALL (8u << 20)
 #define SERVER_REQUEST_MAX (128u << 10)
+/* Objects in one answer (the TUI's objects view asks 10000; the answer's
+ * total says how many there are): an objects job holds 16 bytes a block
+ * while it walks and 48 when it answers. */
+#define SERVER_MAX_OBJECTS 10000u
 #define SERVER_MAX_CLIENTS 64
 #define SERVER_BACKLOG 128
-/* Time: request work per collector turn; live-table slots walked between
- * two looks at the clock. */
+/* Time: request work per collector turn, and in the long run a quarter of
+ * the time at most (of one core: the collector thread's); live-table slots
+ * walked between two looks at the clock. */
 #define SERVER_TURN_NS 1000000
+#define SERVER_WORK_SHARE 4
 #define SERVER_WALK_STEP 8192u
 /* A client that has taken none of what was sent to it for this long is
  * dropped; when all SERVER_MAX_CLIENTS places are taken, a newcomer takes
@@ -75,7 +81,7 @@
 #define SERVER_PROGRESS_NS (200 * 1000000LL) /* how often stalls are looked for */
 /* Scans: forked children at once, and requests waiting for one. */
 #define SERVER_MAX_SCANS 2
-#define SERVER_SCANS_WAITING 6
+#define SERVER_SCANS_WAITING 30
 
 /* The scan engine may not be linked in: call it through weak references. */
 extern struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id,
@@ -96,6 +102,14 @@ struct chunk {
 struct queue {
     struct chunk *head, *tail;
     size_t bytes; /* allocated, headers included */
+};
+
+/* A block selected for an objects answer. 16 bytes rather than a whole
+ * wire_object: the heap's sifts were cache misses (a 100000-object request
+ * on 300k blocks took 3x longer with 48-byte items). */
+struct sel_key {
+    int64_t time;
+    uint64_t addr;
 };
 
 /* The request in progress. */
@@ -119,8 +133,9 @@ struct job {
     /* objects */
     uint32_t *ids;
     size_t n_ids;
-    struct wire_object *sel; /* a max-heap by (time, addr) while walking */
+    struct sel_key *sel; /* a max-heap by (time, addr) while walking */
     size_t n_sel, cap_sel, max_sel;
+    struct wire_object *out; /* the answer, built from the live table */
     uint64_t total;
     /* find */
     uint64_t found;
@@ -136,6 +151,8 @@ struct client {
     int starved; /* dec holds no whole request: wait for more bytes */
     struct job job;
     struct scan_job *scan;
+    uint64_t scan_addr; /* what the running scan was asked */
+    uint32_t scan_depth, scan_fanout;
     int64_t last_progress; /* when it last took something or sent a byte */
     uint64_t sent;         /* bytes handed to the kernel since the last look */
     int outq;              /* unread bytes in the socket at the last look */
@@ -150,6 +167,24 @@ static size_t stream_all, replies_all; /* queued bytes of all clients */
 static uint64_t job_order;
 static int work_left; /* request work is waiting: do not sleep in poll */
 static int64_t next_progress;
+static size_t held_peak; /* most memory the clients held at once (HEAPLINE_STATS) */
+static int64_t work_tokens, work_refilled; /* ns of request work allowed now */
+
+/* What the clients hold of the program's memory now: queues, request
+ * decoders, jobs. */
+static size_t clients_held(void)
+{
+    size_t n = stream_all + replies_all;
+
+    for (int i = 0; i < n_clients; i++) {
+        const struct client *c = clients[i];
+
+        n += sizeof(*c) + c->dec.cap + c->job.cap_sel * sizeof(struct sel_key) +
+             (c->job.out ? c->job.n_sel * sizeof(struct wire_object) : 0) +
+             c->job.n_ids * sizeof(uint32_t);
+    }
+    return n;
+}
 
 int server_default_path(char *buf, size_t cap)
 {
@@ -337,6 +372,10 @@ static int furthest_behind(void)
  * SERVER_ALL_HARD of stream. */
 static void enforce_budget(void)
 {
+    size_t held = clients_held();
+
+    if (held > held_peak)
+        held_peak = held;
     while (stream_all > SERVER_ALL_HARD) {
         int w = furthest_behind();
 
@@ -518,13 +557,13 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Older first: by time, then address. */
-static int obj_before(const struct wire_object *x, const struct wire_object *y)
+static int obj_before(const struct sel_key *x, const struct sel_key *y)
 {
     return x->time != y->time ? x->time < y->time : x->addr < y->addr;
 }
 
 /* The max-heap of the selection (the newest kept block on top). */
-static void sift_down(struct wire_object *h, size_t n, size_t i)
+static void sift_down(struct sel_key *h, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, m = i;
@@ -535,17 +574,17 @@ static void sift_down(struct wire_object *h, size_t n, size_t i)
             m = l + 1;
         if (m == i)
             return;
-        struct wire_object t = h[i];
+        struct sel_key t = h[i];
         h[i] = h[m];
         h[m] = t;
         i = m;
     }
 }
 
-static void sift_up(struct wire_object *h, size_t i)
+static void sift_up(struct sel_key *h, size_t i)
 {
     while (i > 0 && obj_before(&h[(i - 1) / 2], &h[i])) {
-        struct wire_object t = h[i];
+        struct sel_key t = h[i];
         h[i] = h[(i - 1) / 2];
         h[(i - 1) / 2] = t;
         i = (i - 1) / 2;
@@ -556,14 +595,12 @@ static void obj_cb(void *arg, const struct live_entry *e)
 {
     struct job *j = arg;
     uint32_t stack = (uint32_t)e->stack;
-    struct wire_object o;
+    struct sel_key o;
 
     if (!bsearch(&stack, j->ids, j->n_ids, sizeof(uint32_t), cmp_u32))
         return;
     j->total++;
-    o = (struct wire_object){e->addr,          e->size,           (uint32_t)e->stack,
-                             (int64_t)e->time, (uint32_t)e->thread, (uint32_t)e->tag,
-                             e->seq};
+    o = (struct sel_key){(int64_t)e->time, e->addr};
     if (j->n_sel < j->max_sel) {
         if (j->n_sel == j->cap_sel) {
             size_t cap = j->cap_sel ? j->cap_sel * 2 : 256;
@@ -607,6 +644,7 @@ static void job_end(struct job *j)
 {
     free(j->ids);
     free(j->sel);
+    free(j->out);
     memset(j, 0, sizeof(*j));
 }
 
@@ -635,6 +673,25 @@ static void answer_error(int i, uint32_t req_id, int32_t status, const char *msg
 
     encode_resp_error(b, req_id, status, msg);
     reply(i, b);
+}
+
+/* The live block containing addr when it starts at most 4 KB before it
+ * (256 lookups at the 16-byte steps malloc aligns blocks to). NULL with
+ * *none set when the nearest block before ends before addr (blocks do not
+ * overlap: nothing contains it); NULL alone when a walk of the table must
+ * tell. */
+static struct live_entry *find_near(uint64_t addr, int *none)
+{
+    *none = 0;
+    for (uint64_t k = 0, a = addr & ~15ull; k < 256 && a >= 16 * k; k++) {
+        struct live_entry *e = live_find(a - 16 * k);
+
+        if (e) {
+            *none = addr - e->addr >= (e->size ? e->size : 1);
+            return *none ? NULL : e;
+        }
+    }
+    return NULL;
 }
 
 static int scans_running(void)
@@ -684,32 +741,47 @@ static void take_request(int i, const struct wire_msg *m)
         }
         qsort(j->ids, n, sizeof(*j->ids), cmp_u32);
         j->n_ids = n;
-        j->max_sel = max > WIRE_MAX_OBJECTS ? WIRE_MAX_OBJECTS : max;
+        j->max_sel = max > SERVER_MAX_OBJECTS ? SERVER_MAX_OBJECTS : max;
         j->kind = JOB_OBJECTS;
         break;
     }
     case WIRE_REQ_READ: {
-        struct live_entry *e = live_find(m->u.request.addr);
+        int none;
+        struct live_entry *e = find_near(m->u.request.addr, &none);
 
         if (e) {
             answer_read(i, id, e, m->u.request.len);
             return;
         }
+        if (none) {
+            answer_error(i, id, -EFAULT, "not inside a live block");
+            return;
+        }
         j->kind = JOB_FIND;
         break;
     }
-    case WIRE_REQ_SCAN:
+    case WIRE_REQ_SCAN: {
+        int none;
+
         if (!scan_start || !scan_job_fd || !scan_job_read || !scan_job_encode || !scan_job_free) {
             answer_error(i, id, -ENOSYS, "scan engine not available");
             return;
         }
         if (scans_asked() >= SERVER_MAX_SCANS + SERVER_SCANS_WAITING) {
             answer_error(i, id, -EBUSY,
-                         "too many scans at once (2 running, 6 waiting): try again later");
+                         "too many scans at once (2 running, 30 waiting): try again later");
             return;
         }
-        j->kind = live_find(m->u.request.addr) ? JOB_SCAN : JOB_FIND;
+        if (find_near(m->u.request.addr, &none)) {
+            j->kind = JOB_SCAN;
+        } else if (none) {
+            answer_error(i, id, -EFAULT, "not inside a live block");
+            return;
+        } else {
+            j->kind = JOB_FIND;
+        }
         break;
+    }
     default:
         answer_error(i, id, -EINVAL, "unknown request");
         return;
@@ -767,7 +839,6 @@ static void client_read(int i)
     }
     if (r < 0)
         return;
-    c->last_progress = core_now();
     c->starved = 0;
     if (decode_feed(&c->dec, buf, (size_t)r) < 0) {
         client_drop(i);
@@ -825,6 +896,9 @@ static void start_scan(int i)
     src.n_stacks = n;
     core_scan_fork_enter();
     c->scan = scan_start(&src, j->req_id, j->addr, j->depth, j->fanout, &err);
+    c->scan_addr = j->addr;
+    c->scan_depth = j->depth;
+    c->scan_fanout = j->fanout;
     core_scan_fork_leave();
     free(stacks);
     if (!c->scan)
@@ -832,16 +906,31 @@ static void start_scan(int i)
     job_end(j);
 }
 
-/* The oldest job of kind k (of the clients that may run it), or -1. */
+/* The bytes a job's answer may take (an objects answer: ~35 per object). */
+static size_t reply_estimate(const struct job *j)
+{
+    size_t n = j->kind == JOB_FIND ? WIRE_MAX_READ : j->max_sel * 40;
+
+    return (n < WIRE_MAX_MESSAGE ? n : WIRE_MAX_MESSAGE) + 64;
+}
+
+/* The oldest job that walks (want_walk) or waits for a scan slot, of those
+ * that may go on: a walk not started yet starts when its answer fits in
+ * what is left of SERVER_REPLIES_ALL (a large answer nobody reads does not
+ * hold back small ones), a scan while anything is left. -1 when none. */
 static int oldest_job(int want_walk)
 {
     int w = -1;
+    size_t room = replies_all < SERVER_REPLIES_ALL ? SERVER_REPLIES_ALL - replies_all : 0;
 
     for (int i = 0; i < n_clients; i++) {
         const struct job *j = &clients[i]->job;
         int walk = j->kind != JOB_NONE && j->kind != JOB_SCAN;
+        int started = j->kind != JOB_FIND && (j->kind != JOB_OBJECTS || j->cursor > 0);
 
         if (j->kind == JOB_NONE || walk != want_walk)
+            continue;
+        if (walk ? !started && reply_estimate(j) > room : room == 0)
             continue;
         if (w < 0 || j->order < clients[w]->job.order)
             w = i;
@@ -885,13 +974,20 @@ static void job_step(int i)
         break;
     case JOB_SORT:
         for (unsigned k = 0; k < SERVER_WALK_STEP && j->cursor > 1; k++) {
-            struct wire_object t = j->sel[0];
+            struct sel_key t = j->sel[0];
 
             j->sel[0] = j->sel[--j->cursor];
             j->sel[j->cursor] = t;
             sift_down(j->sel, j->cursor, 0);
         }
         if (j->cursor <= 1) {
+            j->out = malloc((j->n_sel ? j->n_sel : 1) * sizeof(*j->out));
+            if (!j->out) {
+                answer_error(i, j->req_id, -ENOMEM, "out of memory");
+                if (i < n_clients && clients[i] == c)
+                    job_end(j);
+                break;
+            }
             j->kind = JOB_CHECK;
             j->cursor = 0;
             j->found = 0; /* entries kept so far */
@@ -901,21 +997,23 @@ static void job_step(int i)
         size_t end = j->cursor + SERVER_WALK_STEP < j->n_sel ? j->cursor + SERVER_WALK_STEP : j->n_sel;
 
         for (; j->cursor < end; j->cursor++) {
-            const struct wire_object *o = &j->sel[j->cursor];
+            const struct sel_key *o = &j->sel[j->cursor];
             struct live_entry *e = live_find(o->addr);
-            int dup = j->found && j->sel[j->found - 1].addr == o->addr;
+            int dup = j->found && j->out[j->found - 1].addr == o->addr;
 
-            if (!e || e->seq != (o->seq & ((1ull << 40) - 1)) || dup) {
+            if (!e || (int64_t)e->time != o->time || dup) {
                 j->total -= j->total > 0;
                 continue;
             }
-            j->sel[j->found++] = *o;
+            j->out[j->found++] = (struct wire_object){
+                e->addr, e->size, (uint32_t)e->stack, (int64_t)e->time, (uint32_t)e->thread,
+                (uint32_t)e->tag, e->seq};
         }
         if (j->cursor == j->n_sel) {
             struct encode_buf *b = collect_scratch();
             size_t n = j->found;
 
-            while (encode_resp_objects(b, j->req_id, j->sel, n, j->total) == WIRE_ENOSPACE && n)
+            while (encode_resp_objects(b, j->req_id, j->out, n, j->total) == WIRE_ENOSPACE && n)
                 n /= 2;
             reply(i, b);
             if (i < n_clients && clients[i] == c)
@@ -928,35 +1026,111 @@ static void job_step(int i)
     }
 }
 
+/* When all clients' unsent replies reach SERVER_REPLIES_ALL, drops those
+ * that hold replies and have taken nothing for SERVER_EVICT_NS (largest
+ * first): a client that asks and never reads may not hold the others'
+ * answers back. */
+static void relieve_replies(void)
+{
+    int64_t now = core_now();
+
+    while (replies_all >= SERVER_REPLIES_ALL) {
+        int w = -1;
+
+        for (int i = 0; i < n_clients; i++) {
+            const struct client *c = clients[i];
+
+            if (c->replies.bytes && now - c->last_progress >= SERVER_EVICT_NS &&
+                (w < 0 || c->replies.bytes > clients[w]->replies.bytes))
+                w = i;
+        }
+        if (w < 0)
+            return;
+        client_drop(w);
+    }
+}
+
 /* Request work for this turn: new requests, walks (oldest first) and scans
  * waiting for a slot, for SERVER_TURN_NS at most. Sets work_left when some
  * is left for the next turn. */
 static void server_work(void)
 {
-    int64_t until = core_now() + SERVER_TURN_NS;
+    int64_t now = core_now(), until;
     int w;
+
+    work_tokens += (now - work_refilled) / SERVER_WORK_SHARE;
+    if (work_tokens > SERVER_TURN_NS)
+        work_tokens = SERVER_TURN_NS;
+    work_refilled = now;
+    until = now + work_tokens;
 
     for (int i = n_clients - 1; i >= 0; i--)
         if (i < n_clients && can_take_requests(clients[i]))
             client_decode(i);
     work_left = 0;
-    while ((w = oldest_job(1)) >= 0) {
-        if (replies_all >= SERVER_REPLIES_ALL)
-            break; /* the clients have not taken what they asked for yet */
+    relieve_replies();
+    while (work_tokens > 0 && (w = oldest_job(1)) >= 0) {
         job_step(w);
-        if (core_now() >= until) {
-            work_left = oldest_job(1) >= 0;
+        int64_t t = core_now();
+        work_tokens -= t - now;
+        now = t;
+        if (now >= until)
             break;
-        }
     }
-    while (scans_running() < SERVER_MAX_SCANS && replies_all < SERVER_REPLIES_ALL &&
-           (w = oldest_job(0)) >= 0)
+    /* more to do: come back at once while this turn's share lasts, else
+     * at the collector's own pace */
+    work_left = work_tokens > 0 && oldest_job(1) >= 0;
+    while (scans_running() < SERVER_MAX_SCANS && (w = oldest_job(0)) >= 0)
         start_scan(w);
     for (int i = n_clients - 1; i >= 0; i--)
         if (i < n_clients && clients[i]->replies.head)
             client_write(i);
     for (int i = 0; i < n_clients && !work_left; i++)
         work_left = can_take_requests(clients[i]) && !clients[i]->starved;
+}
+
+/* Queues the RESPONSE msg[0, n) with its request id replaced by id.
+ * Returns 0, 1 when msg is not a RESPONSE it can rewrite (nothing queued),
+ * or -1 when the client was dropped. */
+static int reply_as(int i, const char *msg, size_t n, uint32_t id)
+{
+    const unsigned char *p = (const unsigned char *)msg;
+    size_t off = (p[0] & 0xf0) == 0x90 ? 1 : p[0] == 0xdc ? 3 : p[0] == 0xdd ? 5 : 0;
+    size_t w = 0;
+    char *copy;
+    struct encode_buf b;
+
+    if (off && off + 1 < n && p[off] == WIRE_RESPONSE) {
+        unsigned char c = p[off + 1];
+
+        w = c <= 0x7f ? 1 : c == 0xcc ? 2 : c == 0xcd ? 3 : c == 0xce ? 5 : 0;
+    }
+    if (!w || off + 1 + w > n || !(copy = malloc(n + 8)))
+        return 1;
+    unsigned char *q = (unsigned char *)copy + off + 1;
+    size_t k = 0;
+
+    memcpy(copy, msg, off + 1);
+    if (id <= 0x7f) {
+        q[k++] = (unsigned char)id;
+    } else if (id <= 0xff) {
+        q[k++] = 0xcc;
+        q[k++] = (unsigned char)id;
+    } else if (id <= 0xffff) {
+        q[k++] = 0xcd;
+        q[k++] = (unsigned char)(id >> 8);
+        q[k++] = (unsigned char)id;
+    } else {
+        q[k++] = 0xce;
+        for (int s = 24; s >= 0; s -= 8)
+            q[k++] = (unsigned char)(id >> s);
+    }
+    memcpy(q + k, msg + off + 1 + w, n - off - 1 - w);
+    encode_init(&b, copy, n + 8);
+    b.len = n - w + k;
+    int r = reply(i, &b);
+    free(copy);
+    return r;
 }
 
 static void scan_progress(int i)
@@ -970,6 +1144,21 @@ static void scan_progress(int i)
     scan_job_encode(c->scan, b);
     scan_job_free(c->scan);
     c->scan = NULL;
+    /* the same scan asked by others while this one ran: answered by it
+     * (twenty `heapline backrefs --site F` at once pick the same block) */
+    for (int k = n_clients - 1; k >= 0; k--) {
+        struct job *j = k < n_clients ? &clients[k]->job : NULL;
+
+        if (k != i && j && j->kind == JOB_SCAN && j->addr == c->scan_addr &&
+            j->depth == c->scan_depth && j->fanout == c->scan_fanout) {
+            int q = reply_as(k, b->data, b->len, j->req_id);
+
+            if (q == 0)
+                job_end(j);
+            else if (q < 0 && i == n_clients)
+                i = k; /* client i was moved into k's place */
+        }
+    }
     reply(i, b);
 }
 
@@ -1042,10 +1231,19 @@ void server_poll(int timeout_ms, int wake_fd)
     if ((pfd[0].revents & POLLIN) && fdid_same(listen_fd, &listen_id))
         accept_clients();
     server_work();
+    size_t held = clients_held();
+    if (held > held_peak)
+        held_peak = held;
 }
 
 void server_close(int timeout_ms)
 {
+    if (getenv("HEAPLINE_STATS")) {
+        char msg[120];
+
+        snprintf(msg, sizeof(msg), "stats: clients held at most %zu bytes", held_peak);
+        core_say(msg);
+    }
     for (int t = 0; t < timeout_ms && n_clients; t += 10) {
         int pending = 0;
 
