@@ -9,7 +9,8 @@
  * trickling reads a byte every 2 ms, never reading), lockout (64 idle clients, then a newcomer after 3 s). Prints
  * "started" once every client is connected, then what it got:
  *
- *   objects asked A answered B failed F
+ *   objects asked A answered B failed F readers R served S (readers with an answer;
+ *   past SECONDS the hammer waits up to 60 s for each reader's first answer)
  *   scans ok O busy B failed F pending P slowest_ms S
  *   newcomer served|refused
  *   connected C refused R dropped D (of the clients that read)
@@ -36,6 +37,7 @@ struct cl {
     char out[8192];
     size_t out_len, out_off;
     int inflight;
+    int answers;
     uint32_t next_id;
     long long scan_sent_ms;
 };
@@ -179,6 +181,7 @@ static void on_message(struct cl *c, const struct wire_msg *m)
     c->inflight--;
     if (c->role == R_OBJ_READ) {
         answered += m->u.response.status == 0;
+        c->answers += m->u.response.status == 0;
         objects_failed += m->u.response.status != 0;
         if (c->inflight == 0)
             for (int k = 0; k < 12; k++)
@@ -263,7 +266,15 @@ int main(int argc, char **argv)
                                                                                   : "refused");
         decode_free(&d);
     }
-    while (now_ms() < end) {
+    for (;;) {
+        if (strcmp(mode, "scans") == 0 && scans_ok + scans_busy + scans_failed == n)
+            break; /* every scan answered */
+        /* past the end, wait (60 s at most) for every objects reader's first answer */
+        int unanswered = 0;
+        for (int i = 0; i < n; i++)
+            unanswered += cl[i].role == R_OBJ_READ && cl[i].fd >= 0 && cl[i].answers == 0;
+        if (now_ms() >= end && (!unanswered || now_ms() >= end + 60000))
+            break;
         struct pollfd p[80];
         char buf[65536];
 
@@ -319,7 +330,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (cl[i].role == R_SCAN && cl[i].inflight > 0)
             pending++;
-    printf("objects asked %lld answered %lld failed %lld\n", asked, answered, objects_failed);
+    int readers = 0, served = 0;
+    for (int i = 0; i < n; i++) {
+        readers += cl[i].role == R_OBJ_READ;
+        served += cl[i].role == R_OBJ_READ && cl[i].answers > 0;
+    }
+    printf("objects asked %lld answered %lld failed %lld readers %d served %d\n", asked, answered,
+           objects_failed, readers, served);
     printf("scans ok %lld busy %lld failed %lld pending %lld slowest_ms %lld\n", scans_ok,
            scans_busy, scans_failed, pending, slowest_ms);
     printf("connected %d refused %d dropped %d\n", connected, refused, dropped);

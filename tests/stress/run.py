@@ -131,18 +131,22 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
     text = open(f"{OUT}/{name}.err").read()
     r["tracking_off"] = "tracking off" in text
     held = [l for l in text.splitlines() if "clients held at most" in l]
-    r["held_mb"] = int(held[-1].split()[-2]) / 2**20 if held else None
+    # the collector's own account (HEAPLINE_STATS); -1 when it gave none
+    r["held_mb"] = int(held[-1].split()[-2]) / 2**20 if held else -1
     r["extra"] = extra() if callable(extra) else extra
     print(f"  {name}: {r['ops']} ops, longest malloc {r['wait_ms']:.1f} ms "
           f"(99.99% under {r['p9999_ms']:.2f} ms), peak RSS {r['peak_kb'] // 1024} MB, "
           f"scan children at once {r['max_children']}, clients held at most "
-          f"{r['held_mb'] if r['held_mb'] is None else round(r['held_mb'], 1)} MB, "
+          f"{r['held_mb']:.1f} MB, "
           f"hammer {r['hammer']}", flush=True)
     return r
 
 
 def hv(r, key, i):
-    return int(r["hammer"][key][i])
+    try:
+        return int(r["hammer"][key][i])
+    except (KeyError, IndexError, ValueError):
+        return -1
 
 
 build()
@@ -150,18 +154,20 @@ print(f"stress ({'full' if FULL else 'short'}): {HOLD} live blocks, {SECS} s per
 base = run("baseline", 4)
 check(not base["tracking_off"], "baseline", "tracking stays on")
 
-mix = run("mix", 4, "mix", 12)
+mix = run("mix", 4, "mix", 8)
 added = (mix["peak_kb"] - base["peak_kb"]) / 1024
 check(not mix["tracking_off"], "mix-tracking", "tracking stays on under 64 hostile clients")
 check(mix["wait_ms"] < WAIT_MS, "mix-wait",
       f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < {WAIT_MS} ms")
-check(mix["held_mb"] is not None and mix["held_mb"] <= MEM_MB and added <= MEM_MB, "mix-memory",
+check(0 <= mix["held_mb"] <= MEM_MB and added <= MEM_MB, "mix-memory",
       f"the clients held at most {mix['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no "
       f"clients; both <= {MEM_MB} MB")
-check(hv(mix, "objects", 3) > 0 and hv(mix, "scans", 1) > 0 and hv(mix, "scans", 5) == 0,
-      "mix-answers", "objects asked %s answered %s, scans ok %s busy %s failed %s" % (
-          mix["hammer"]["objects"][1], mix["hammer"]["objects"][3], mix["hammer"]["scans"][1],
-          mix["hammer"]["scans"][3], mix["hammer"]["scans"][5]))
+check(hv(mix, "objects", 9) == 8 and hv(mix, "objects", 5) == 0 and hv(mix, "scans", 1) > 0 and
+      hv(mix, "scans", 5) == 0, "mix-answers",
+      "objects asked %d answered %d failed %d, every reader answered (%d of 8); scans ok %d "
+      "busy %d failed %d" % (hv(mix, "objects", 1), hv(mix, "objects", 3), hv(mix, "objects", 5),
+                             hv(mix, "objects", 9), hv(mix, "scans", 1), hv(mix, "scans", 3),
+                             hv(mix, "scans", 5)))
 check(hv(mix, "connected", 0) == 64 and hv(mix, "connected", 2) == 0, "mix-connect",
       "64 clients connected, none refused")
 
@@ -171,7 +177,7 @@ check(not stalls["tracking_off"], "stalls-tracking", "tracking stays on")
 check(ratio >= THROUGHPUT, "stalls-throughput",
       f"{ratio * 100:.0f}% of the throughput without clients >= {THROUGHPUT * 100:.0f}%")
 added = (stalls["peak_kb"] - base["peak_kb"]) / 1024
-check(stalls["held_mb"] is not None and stalls["held_mb"] <= MEM_MB and added <= MEM_MB,
+check(0 <= stalls["held_mb"] <= MEM_MB and added <= MEM_MB,
       "stalls-memory", f"60 stalled/trickling clients held at most {stalls['held_mb']:.1f} MB; "
       f"peak RSS {added:+.1f} MB against no clients; both <= {MEM_MB} MB")
 
