@@ -217,5 +217,21 @@ check(okn == 20, "backrefs-answered", f"{okn} of 20 concurrent backrefs answered
 check(slow < BACKREFS_S, "backrefs-time", f"slowest {slow:.2f} s < {BACKREFS_S} s")
 check(not br["tracking_off"], "backrefs-tracking", "tracking stays on")
 
+# ---- address space: the collector starts in 250 MB (it needed 350-400 MB) ----
+import resource
+
+
+def limit_as():
+    resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
+
+
+q = subprocess.run([f"{OUT}/target", "1000", "1", "0.2"], input="go\n", capture_output=True,
+                   text=True, preexec_fn=limit_as, timeout=60,
+                   env=dict(os.environ, LD_PRELOAD=LIB, HEAPLINE_SOCKET=f"{OUT}/as.sock",
+                            HEAPLINE_RECORD=f"{OUT}/as.heapline"))
+check(q.returncode == 0 and "tracking off" not in q.stderr and "ops" in q.stdout, "address-space",
+      f"under ulimit -v 250 MB the program runs tracked (exit {q.returncode}"
+      f"{', said: ' + q.stderr.strip() if q.stderr.strip() else ''})")
+
 print("stress: all passed" if not fails else f"stress: {fails} failed", flush=True)
 sys.exit(1 if fails else 0)
