@@ -72,6 +72,7 @@
 #define SERVER_TURN_NS 1000000
 #define SERVER_WORK_SHARE 4
 #define SERVER_WALK_STEP 8192u
+#define SERVER_POLL_NS 1000000 /* a busy collector looks at its clients this often */
 /* A client that has taken none of what was sent to it for this long is
  * dropped; when all SERVER_MAX_CLIENTS places are taken, a newcomer takes
  * the place of the client that has taken nothing for the longest, if that is
@@ -152,7 +153,7 @@ struct client {
     struct job job;
     struct scan_job *scan;
     uint64_t scan_addr; /* what the running scan was asked */
-    uint32_t scan_depth, scan_fanout;
+    uint32_t scan_req, scan_depth, scan_fanout;
     int64_t last_progress; /* when it last took something or sent a byte */
     uint64_t sent;         /* bytes handed to the kernel since the last look */
     int outq;              /* unread bytes in the socket at the last look */
@@ -169,6 +170,7 @@ static int work_left; /* request work is waiting: do not sleep in poll */
 static int64_t next_progress;
 static size_t held_peak; /* most memory the clients held at once (HEAPLINE_STATS) */
 static int64_t work_tokens, work_refilled; /* ns of request work allowed now */
+static int64_t last_poll;
 
 /* What the clients hold of the program's memory now: queues, request
  * decoders, jobs. */
@@ -896,14 +898,15 @@ static void start_scan(int i)
     src.n_stacks = n;
     core_scan_fork_enter();
     c->scan = scan_start(&src, j->req_id, j->addr, j->depth, j->fanout, &err);
+    c->scan_req = j->req_id;
     c->scan_addr = j->addr;
     c->scan_depth = j->depth;
     c->scan_fanout = j->fanout;
     core_scan_fork_leave();
     free(stacks);
-    if (!c->scan)
-        answer_error(i, j->req_id, -EIO, err ? err : "scan failed");
     job_end(j);
+    if (!c->scan)
+        answer_error(i, c->scan_req, -EIO, err ? err : "scan failed");
 }
 
 /* The bytes a job's answer may take (an objects answer: ~35 per object). */
@@ -960,13 +963,14 @@ static void job_step(int i)
 
             if (!e) {
                 answer_error(i, j->req_id, -EFAULT, "not inside a live block");
-                job_end(j);
             } else if (j->kind_req == WIRE_REQ_READ) {
                 answer_read(i, j->req_id, e, j->len);
-                job_end(j);
             } else {
                 j->kind = JOB_SCAN;
+                break;
             }
+            if (i < n_clients && clients[i] == c) /* else dropped, job and all */
+                job_end(j);
         } else if (j->kind == JOB_OBJECTS && j->cursor >= live_slots()) {
             j->kind = JOB_SORT;
             j->cursor = j->n_sel; /* heap sort: the heap is sel[0, cursor) */
@@ -1170,6 +1174,13 @@ void server_poll(int timeout_ms, int wake_fd)
 
     if (listen_fd < 0)
         return;
+    /* a busy collector turns every few microseconds: look at the clients
+     * once a millisecond at most (with 60 of them a poll of every socket
+     * on each turn took a third of the collector's time) */
+    int64_t now = core_now();
+    if (timeout_ms == 0 && !work_left && now - last_poll < SERVER_POLL_NS)
+        return;
+    last_poll = now;
     if (work_left)
         timeout_ms = 0;
     pfd[n] = (struct pollfd){listen_fd, POLLIN, 0};
