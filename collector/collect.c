@@ -816,6 +816,8 @@ static size_t drain(int check_gone, int final)
         carry_over();
         batch_flush();
     } while (k && limit < watermark);
+    if (sites_failed())
+        core_disable("cannot grow the site table");
     release_dead(check_gone);
     return n;
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core.h"
 #include "trie.h"
 
 #define SITES_START_CAP (1u << 16)
@@ -23,7 +22,8 @@ static uint32_t *dirty;
 static size_t cap;
 static size_t n_dirty;
 static uint32_t max_id;
-static struct site spare; /* handed out when the table cannot grow (tracking is off) */
+static struct site spare; /* handed out when the table cannot grow */
+static int failed;
 
 int sites_init(void)
 {
@@ -56,9 +56,15 @@ void sites_reset(void)
     sites = NULL;
     dirty = NULL;
     cap = 0;
+    failed = 0;
 }
 
-/* Makes room for stack. Returns 0, or -1 (tracking is turned off). */
+int sites_failed(void)
+{
+    return failed;
+}
+
+/* Makes room for stack. Returns 0, or -1 (sites_failed() says so from then on). */
 static int grow(uint32_t stack)
 {
     size_t want = cap ? cap : SITES_START_CAP;
@@ -72,7 +78,7 @@ static int grow(uint32_t stack)
         return -1;
     s = mremap(sites, sizeof(struct site) * cap, sizeof(struct site) * want, MREMAP_MAYMOVE);
     if (s == MAP_FAILED) {
-        core_disable("cannot grow the site table");
+        failed = 1;
         return -1;
     }
     sites = s;
@@ -80,7 +86,9 @@ static int grow(uint32_t stack)
     if (d == MAP_FAILED) {
         /* sites already has want entries: shrink it back so cap is right for both */
         s = mremap(sites, sizeof(struct site) * want, sizeof(struct site) * cap, 0);
-        core_disable("cannot grow the site table");
+        if (s != MAP_FAILED)
+            sites = s;
+        failed = 1;
         return -1;
     }
     dirty = d;

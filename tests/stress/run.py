@@ -71,6 +71,20 @@ def cpu_s(pid):
         return 0.0
 
 
+def collector_cpu_s(pid):
+    """CPU seconds of the collector's thread (named heapline)."""
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                text = f.read()
+            if "(heapline)" in text:
+                fields = text.rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return 0.0
+
+
 def children(pid):
     n = 0
     try:
@@ -108,7 +122,7 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
         if not started.startswith("started"):
             print(started + h.stdout.read())
             raise SystemExit(f"FAIL {name}: the hammer did not start")
-    cpu0 = cpu_s(p.pid)
+    cpu0, coll0 = cpu_s(p.pid), collector_cpu_s(p.pid)
     p.stdin.write("go\n")
     p.stdin.flush()
     extra = during(sock) if during else None
@@ -125,6 +139,7 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
             break
         time.sleep(0.02)
     r["cpu_s"] = cpu_s(p.pid) - cpu0
+    r["collector_s"] = collector_cpu_s(p.pid) - coll0
     f = buf.split()
     r["ops"] = int(f[f.index("ops") + 1])
     r["wait_ms"] = float(f[f.index("maxwait_us") + 1]) / 1000
@@ -147,7 +162,8 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
     # the collector's own account (HEAPLINE_STATS); -1 when it gave none
     r["held_mb"] = int(held[-1].split()[-2]) / 2**20 if held else -1
     r["extra"] = extra() if callable(extra) else extra
-    print(f"  {name}: {r['ops']} ops in {r['cpu_s']:.2f} s of CPU, longest malloc {r['wait_ms']:.1f} ms "
+    print(f"  {name}: {r['ops']} ops in {r['cpu_s']:.2f} s of CPU ({r['collector_s']:.2f} s the "
+          f"collector's), longest malloc {r['wait_ms']:.1f} ms "
           f"(99.99% under {r['p9999_ms']:.2f} ms), peak RSS {r['peak_kb'] // 1024} MB, "
           f"scan children at once {r['max_children']}, clients held at most "
           f"{r['held_mb']:.1f} MB, "
