@@ -6,7 +6,9 @@
  * MODE: objects (8 clients asking objects, 12 at a time), mix (64 clients: objects pipelined and read (10000 at a time, as
  * the TUI asks), objects pipelined and never read (100000), reads pipelined and never read, scans, stalled, trickling,
  * idle), scans (63 clients, one scan each), stalls (30 stalled + 30
- * trickling reads a byte every 2 ms, never reading), lockout (64 idle clients, then a newcomer after 3 s). Prints
+ * trickling reads a byte every 2 ms, never reading), priority (one client
+ * lets the stream queue up for 1.5 s, then reads 16 bytes of a block: "priority
+ * answered bytes_before B ms M", the stream bytes read before the answer), lockout (64 idle clients, then a newcomer after 3 s). Prints
  * "started" once every client is connected, then what it got:
  *
  *   objects asked A answered B failed F readers R served S (readers with an answer;
@@ -237,6 +239,8 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "lockout") == 0) {
         for (; n < 64; n++)
             roles[n] = R_STALL;
+    } else if (strcmp(mode, "priority") == 0) {
+        n = 0; /* one client, below */
     } else {
         fprintf(stderr, "hammer: unknown mode %s\n", mode);
         return 2;
@@ -253,6 +257,39 @@ int main(int argc, char **argv)
     }
     printf("started\n");
     fflush(stdout);
+    if (strcmp(mode, "priority") == 0) {
+        /* a client that let the stream queue up for 1.5 s, then asks: how
+         * much of the queued stream comes before its answer */
+        struct decode d;
+        struct wire_msg m;
+        struct encode_buf b;
+        char out[64], buf[65536];
+        long long before = 0, t0;
+        int fd = dial(path), got_it = 0;
+
+        usleep(1500000);
+        decode_init(&d);
+        encode_init(&b, out, sizeof(out));
+        encode_req_read(&b, 7, addrs[0], 16); /* answered at once: only the queue counts */
+        t0 = now_ms();
+        if (fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len) {
+            while (!got_it && now_ms() < t0 + 20000) {
+                int rc;
+                while (!got_it && (rc = decode_next(&d, &m)) == 1)
+                    got_it = m.type == WIRE_RESPONSE && m.u.response.id == 7;
+                if (got_it)
+                    break;
+                ssize_t r = read(fd, buf, sizeof(buf));
+                if (r <= 0)
+                    break;
+                before += r;
+                decode_feed(&d, buf, (size_t)r);
+            }
+        }
+        printf("priority %s bytes_before %lld ms %lld\n", got_it ? "answered" : "unanswered",
+               before, now_ms() - t0);
+        decode_free(&d);
+    }
     if (strcmp(mode, "lockout") == 0) {
         struct decode d;
         struct wire_msg m;

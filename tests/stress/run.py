@@ -232,6 +232,12 @@ check(ok == 32 and busy == 31 and failed == 0 and pending == 0, "scans-answers",
       f"{failed} failed, {pending} unanswered")
 check(scans["wait_ms"] < WAIT_MS, "scans-wait", f"longest malloc {scans['wait_ms']:.1f} ms < {WAIT_MS} ms")
 
+prio = run("priority", 4, "priority", 4)
+pr = prio["hammer"].get("priority", ["?", "?", "-1", "?", "-1"])
+check(pr[0] == "answered" and 0 <= int(pr[2]) < (1 << 20), "priority",
+      f"an answer to a client 1.5 s behind the stream came after {pr[2]} B of it "
+      f"(< 1 MB: what the socket holds and the message being sent), in {pr[4]} ms")
+
 lock = run("lockout", 1, "lockout", 5)
 check(lock["hammer"].get("newcomer") == ["served"], "lockout",
       f"after 64 idle clients a newcomer is {lock['hammer'].get('newcomer')}")
