@@ -1285,6 +1285,7 @@ void server_atfork_child(void)
         fds_close(clients[i]->fd);
     n_clients = 0; /* the parent's memory: left alone */
     stream_all = replies_all = 0;
+    held_peak = 0;
     work_left = 0;
     if (listen_fd >= 0)
         fds_close(listen_fd);
