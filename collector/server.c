@@ -5,7 +5,7 @@
  * is non-blocking; every request is answered from work done in steps of at
  * most SERVER_TURN_NS per collector turn (objects and containing-block
  * lookups walk the live table a slice at a time; scans run in forked
- * children, at most SERVER_MAX_SCANS at once); and what the clients hold of
+ * children, at most max_scans at once); and what the clients hold of
  * the program's memory is bounded in all (see the limits below and README's
  * "What a client can cost the program"). A client is served one request at
  * a time: its next request is read once the last is answered, so a client
@@ -81,7 +81,7 @@
 #define SERVER_EVICT_NS (2 * 1000000000LL)
 #define SERVER_PROGRESS_NS (200 * 1000000LL) /* how often stalls are looked for */
 /* Scans: forked children at once, and requests waiting for one. */
-#define SERVER_MAX_SCANS 2
+#define SERVER_MAX_SCANS 2 /* on 4 CPUs or more; 1 below (a scan takes a CPU) */
 #define SERVER_SCANS_WAITING 30
 
 /* The scan engine may not be linked in: call it through weak references. */
@@ -171,6 +171,7 @@ static int64_t next_progress;
 static size_t held_peak; /* most memory the clients held at once (HEAPLINE_STATS) */
 static int64_t work_tokens, work_refilled; /* ns of request work allowed now */
 static int64_t last_poll;
+static int max_scans = 1; /* scan children at once (server_open) */
 
 /* What the clients hold of the program's memory now: queues, request
  * decoders, jobs. */
@@ -286,6 +287,7 @@ int server_open(const char *path, int check, const char **why)
     }
     memcpy(sock_path, path, n + 1);
     fdid_take(listen_fd, &listen_id);
+    max_scans = sysconf(_SC_NPROCESSORS_ONLN) >= 4 ? SERVER_MAX_SCANS : 1;
     n_clients = 0;
     return 0;
 }
@@ -769,9 +771,13 @@ static void take_request(int i, const struct wire_msg *m)
             answer_error(i, id, -ENOSYS, "scan engine not available");
             return;
         }
-        if (scans_asked() >= SERVER_MAX_SCANS + SERVER_SCANS_WAITING) {
-            answer_error(i, id, -EBUSY,
-                         "too many scans at once (2 running, 30 waiting): try again later");
+        if (scans_asked() >= max_scans + SERVER_SCANS_WAITING) {
+            char msg[80];
+
+            snprintf(msg, sizeof(msg),
+                     "too many scans at once (%d running, %d waiting): try again later",
+                     max_scans, SERVER_SCANS_WAITING);
+            answer_error(i, id, -EBUSY, msg);
             return;
         }
         if (find_near(m->u.request.addr, &none)) {
@@ -1084,7 +1090,7 @@ static void server_work(void)
     /* more to do: come back at once while this turn's share lasts, else
      * at the collector's own pace */
     work_left = work_tokens > 0 && oldest_job(1) >= 0;
-    while (scans_running() < SERVER_MAX_SCANS && (w = oldest_job(0)) >= 0)
+    while (scans_running() < max_scans && (w = oldest_job(0)) >= 0)
         start_scan(w);
     for (int i = n_clients - 1; i >= 0; i--)
         if (i < n_clients && clients[i]->replies.head)
