@@ -4,12 +4,13 @@
     BUILD=build tests/stress/run.py [--full]
 
 The short form (make test) holds 300k blocks and asserts what the design
-promises strictly (memory added by clients <= 64 MB, every request answered or
-refused with its status, at most 2 scan children, tracking never off, a
-newcomer served past 64 idle clients) and the time figures with a margin for a
-loaded machine (throughput per CPU second of the program, best of two
-interleaved runs, >= 50%: the runs of one build move by +-30% on a shared machine); --full (make stress) holds 2M blocks and asserts issue 12's
-figures exactly. Each figure is printed as measured.
+promises strictly (what the clients hold <= 64 MB, every request answered or
+refused with its status, the scan cap, tracking never off, a newcomer served
+past 64 idle clients, answers ahead of the stream) and the time figures with a
+margin for a loaded machine (throughput per CPU second of the program, best of
+two interleaved runs, >= 50%: one build's runs move by +-30% on a shared
+machine); --full (make stress) holds 2M blocks and asserts issue 12's figures
+exactly. Each figure is printed as measured.
 """
 import os, subprocess, sys, time
 
