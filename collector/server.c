@@ -947,6 +947,27 @@ static int oldest_job(int want_walk)
     return w;
 }
 
+static int reply_as(int i, const char *msg, size_t n, uint32_t id);
+
+/* The same objects request asked by others while c's was answered, not
+ * started yet: answered by it (twenty `heapline backrefs --site F` at once
+ * ask the same thing, and each walk of the table took its turn). */
+static void answer_same_objects(const struct client *c, const struct encode_buf *b)
+{
+    const struct job *j = &c->job;
+
+    for (int k = n_clients - 1; k >= 0; k--) {
+        struct job *o = k < n_clients ? &clients[k]->job : NULL;
+
+        if (!o || clients[k] == c || o->kind != JOB_OBJECTS || o->cursor || o->total ||
+            o->max_sel != j->max_sel || o->n_ids != j->n_ids ||
+            memcmp(o->ids, j->ids, j->n_ids * sizeof(*j->ids)) != 0)
+            continue;
+        if (reply_as(k, b->data, b->len, o->req_id) == 0)
+            job_end(o);
+    }
+}
+
 /* One step (SERVER_WALK_STEP slots or entries) of the client's job. */
 static void job_step(int i)
 {
@@ -1025,6 +1046,9 @@ static void job_step(int i)
 
             while (encode_resp_objects(b, j->req_id, j->out, n, j->total) == WIRE_ENOSPACE && n)
                 n /= 2;
+            answer_same_objects(c, b);
+            for (i = 0; i < n_clients && clients[i] != c; i++)
+                ; /* where c is now (a drop moves the last client) */
             reply(i, b);
             if (i < n_clients && clients[i] == c)
                 job_end(j);
