@@ -55,8 +55,13 @@
 #define SERVER_CHUNK (64u << 10)
 #define SERVER_CLIENT_SOFT (16u << 20)
 #define SERVER_CLIENT_HARD (20u << 20)
-#define SERVER_ALL_SOFT (24u << 20)
-#define SERVER_ALL_HARD (32u << 20)
+#define SERVER_ALL_SOFT (16u << 20)
+#define SERVER_ALL_HARD (40u << 20) /* > 2 x SERVER_ALL_SOFT: clients already past a
+                                     * share that shrank as others joined keep what
+                                     * is queued for them (up to the soft total), and
+                                     * the others may reach their share (the soft
+                                     * total again): only then do ticks and
+                                     * definitions of stalled clients pass it */
 #define SERVER_REPLY_SOFT (64u << 10)
 #define SERVER_REPLIES_ALL (8u << 20)
 #define SERVER_REQUEST_MAX (128u << 10)
