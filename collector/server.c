@@ -785,8 +785,8 @@ static void take_request(int i, const struct wire_msg *m)
             answer_error(i, id, -EBUSY, msg);
             return;
         }
-        if (find_near(m->u.request.addr, &none)) {
-            j->kind = JOB_SCAN;
+        if (m->u.request.addr == 0 || find_near(m->u.request.addr, &none)) {
+            j->kind = JOB_SCAN; /* address 0: the census (wire.h) */
         } else if (none) {
             answer_error(i, id, -EFAULT, "not inside a live block");
             return;
@@ -871,7 +871,7 @@ static void scan_block_cb(void *arg, const struct live_entry *e)
 {
     struct scan_walk *w = arg;
 
-    w->fn(w->arg, e->addr, e->size, (uint32_t)e->stack);
+    w->fn(w->arg, e->addr, e->size, (uint32_t)e->stack, (uint32_t)e->seq);
 }
 
 static void scan_blocks(void *ctx, scan_block_fn *fn, void *arg)
