@@ -5,6 +5,7 @@
 #   make test       deps + build + every test CI runs
 #   make demo       deps + build + the leaky demo service under heapline
 #   make bench      overhead against the bare run and heaptrack, file size, scan speed
+#   make stress     misbehaving clients against a 2M-block program: issue 12's figures
 #   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (build-fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -65,7 +66,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration backrefs e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps test unit integration backrefs stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -164,11 +165,20 @@ e2e: all
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
 
+# misbehaving clients against a program under the collector (tests/stress/run.py):
+# the short form in make test, issue 12's figures exactly in make stress
+stress-short: all
+	$(Q)BUILD=$(BUILD) tests/stress/run.py
+
+stress: all
+	$(Q)BUILD=$(BUILD) tests/stress/run.py --full
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory backrefs
+	$(Q)$(MAKE) --no-print-directory stress-short
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_TIME=5
 	@echo "make test: all passed"

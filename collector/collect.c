@@ -816,6 +816,8 @@ static size_t drain(int check_gone, int final)
         carry_over();
         batch_flush();
     } while (k && limit < watermark);
+    if (sites_failed())
+        core_disable("cannot grow the site table");
     release_dead(check_gone);
     return n;
 }
@@ -971,6 +973,14 @@ static void *collect_main(void *arg)
             drain(0, 1);
             EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason()));
             tick(now);
+            /* nothing is tracked from here on: give the program back what
+             * tracking held (the live table, 43-64 bytes a block; the
+             * staging buffer), which under `ulimit -v` it may need */
+            live_reset();
+            live_init();
+            free(C.stage);
+            C.stage = NULL;
+            C.n_stage = C.cap_stage = 0;
         }
         if (now >= C.next_tick) {
             tick(now);

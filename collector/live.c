@@ -21,6 +21,7 @@
 
 static struct live_entry *live_tab;
 static size_t live_cap, live_n;
+static unsigned live_gen; /* table_set() calls: slot numbers change */
 int live_prefetch_worth;
 
 /* Tables from this size up outgrow a core's L2 cache (1-2 MB on current
@@ -31,6 +32,7 @@ static void table_set(struct live_entry *t, size_t cap)
 {
     live_tab = t;
     live_cap = cap;
+    live_gen++;
     live_prefetch_worth = cap * sizeof(struct live_entry) >= LIVE_PREFETCH_BYTES;
 }
 
@@ -219,6 +221,26 @@ void live_foreach(live_fn *fn, void *arg)
     for (size_t i = 0; i < live_cap; i++)
         if (live_tab[i].addr)
             fn(arg, &live_tab[i]);
+}
+
+size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
+{
+    size_t end = from + n < live_cap ? from + n : live_cap;
+
+    for (size_t i = from; i < end; i++)
+        if (live_tab[i].addr)
+            fn(arg, &live_tab[i]);
+    return end;
+}
+
+size_t live_slots(void)
+{
+    return live_cap;
+}
+
+unsigned live_generation(void)
+{
+    return live_gen;
 }
 
 struct live_entry *live_find_containing(uint64_t addr)

@@ -98,6 +98,16 @@ typedef void live_fn(void *arg, const struct live_entry *e);
 /* Calls fn for every live entry. No allocation, no lock. */
 void live_foreach(live_fn *fn, void *arg);
 
+/* A walk in steps, for work spread over the collector's turns: calls fn for
+ * the live entries of slots [from, from + n) and returns where the next step
+ * starts (live_slots() at the end). Slots are renumbered when the table is
+ * resized (live_generation() changes: start again); between steps a removal
+ * may shift an entry from after the walk's position to before it (it is
+ * then not seen) or, at the table's wrap, the other way (seen twice). */
+size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg);
+size_t live_slots(void);
+unsigned live_generation(void);
+
 /* The live block containing addr (start <= addr < start + size), or NULL.
  * Walks the whole table: for rare requests only. */
 struct live_entry *live_find_containing(uint64_t addr);

@@ -1,7 +1,8 @@
 /*
  * server.h - the live socket: private directory, 0600 socket, peer uid check,
- * any number of clients, each with a bounded output buffer written without
- * blocking; requests (objects, read, scan) answered on the collector thread.
+ * up to 64 clients whose queues are bounded each and in all, written without
+ * blocking; requests (objects, read, scan) answered on the collector thread
+ * in steps bounded per turn, answers ahead of the queued stream (server.c).
  */
 #ifndef HEAPLINE_SERVER_H
 #define HEAPLINE_SERVER_H

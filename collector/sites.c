@@ -2,7 +2,11 @@
  * sites.c - per-stack figures.
  *
  * Invariant: a site is in the dirty list exactly when its dirty flag is set,
- * and only dirty sites have nonzero deltas.
+ * and only dirty sites have nonzero deltas. The tables are the collector
+ * thread's alone: they start at SITES_START_CAP entries and double (mremap)
+ * as stack ids grow, up to TRIE_MAX_NODES. Mapped whole at start-up they took
+ * 152 MB of address space, most of what kept a program under `ulimit -v`
+ * from starting with the collector (issue 12).
  */
 #include "sites.h"
 
@@ -11,22 +15,33 @@
 
 #include "trie.h"
 
+#define SITES_START_CAP (1u << 16)
+
 static struct site *sites;
 static uint32_t *dirty;
+static size_t cap;
 static size_t n_dirty;
 static uint32_t max_id;
+static struct site spare; /* handed out when the table cannot grow */
+static int failed;
 
 int sites_init(void)
 {
-    void *s = mmap(NULL, sizeof(struct site) * TRIE_MAX_NODES, PROT_READ | PROT_WRITE,
+    void *s = mmap(NULL, sizeof(struct site) * SITES_START_CAP, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    void *d = mmap(NULL, sizeof(uint32_t) * TRIE_MAX_NODES, PROT_READ | PROT_WRITE,
+    void *d = mmap(NULL, sizeof(uint32_t) * SITES_START_CAP, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-    if (s == MAP_FAILED || d == MAP_FAILED)
+    if (s == MAP_FAILED || d == MAP_FAILED) {
+        if (s != MAP_FAILED)
+            munmap(s, sizeof(struct site) * SITES_START_CAP);
+        if (d != MAP_FAILED)
+            munmap(d, sizeof(uint32_t) * SITES_START_CAP);
         return -1;
+    }
     sites = s;
     dirty = d;
+    cap = SITES_START_CAP;
     n_dirty = 0;
     max_id = 0;
     return 0;
@@ -35,22 +50,67 @@ int sites_init(void)
 void sites_reset(void)
 {
     if (sites)
-        munmap(sites, sizeof(struct site) * TRIE_MAX_NODES);
+        munmap(sites, sizeof(struct site) * cap);
     if (dirty)
-        munmap(dirty, sizeof(uint32_t) * TRIE_MAX_NODES);
+        munmap(dirty, sizeof(uint32_t) * cap);
     sites = NULL;
     dirty = NULL;
+    cap = 0;
+    failed = 0;
+}
+
+int sites_failed(void)
+{
+    return failed;
+}
+
+/* Makes room for stack. Returns 0, or -1 (sites_failed() says so from then on). */
+static int grow(uint32_t stack)
+{
+    size_t want = cap ? cap : SITES_START_CAP;
+    void *s, *d;
+
+    while (want <= stack)
+        want *= 2;
+    if (want > TRIE_MAX_NODES)
+        want = TRIE_MAX_NODES;
+    if (!sites || stack >= want)
+        return -1;
+    s = mremap(sites, sizeof(struct site) * cap, sizeof(struct site) * want, MREMAP_MAYMOVE);
+    if (s == MAP_FAILED) {
+        failed = 1;
+        return -1;
+    }
+    sites = s;
+    d = mremap(dirty, sizeof(uint32_t) * cap, sizeof(uint32_t) * want, MREMAP_MAYMOVE);
+    if (d == MAP_FAILED) {
+        /* sites already has want entries: shrink it back so cap is right for both */
+        s = mremap(sites, sizeof(struct site) * want, sizeof(struct site) * cap, 0);
+        if (s != MAP_FAILED)
+            sites = s;
+        failed = 1;
+        return -1;
+    }
+    dirty = d;
+    cap = want;
+    return 0;
 }
 
 struct site *sites_get(uint32_t stack)
 {
+    if (stack >= cap && grow(stack) < 0) {
+        memset(&spare, 0, sizeof(spare));
+        return &spare;
+    }
     return &sites[stack];
 }
 
 static inline struct site *touch(uint32_t stack)
 {
-    struct site *s = &sites[stack];
+    struct site *s = sites_get(stack);
 
+    if (s == &spare)
+        return s;
     if (!s->dirty) {
         s->dirty = 1;
         dirty[n_dirty++] = stack;

@@ -26,6 +26,10 @@ void sites_reset(void);
 /* The site of a stack id (< TRIE_MAX_NODES). */
 struct site *sites_get(uint32_t stack);
 
+/* Nonzero once the table could not grow (the collector turns tracking off):
+ * figures of stacks past it went to a spare site. */
+int sites_failed(void);
+
 void sites_alloc(uint32_t stack, uint64_t size);
 void sites_free(uint32_t stack, uint64_t size);
 

@@ -107,6 +107,12 @@ struct wire_msg {
     } u;
 };
 
+/* Where the walk of a partly received message stopped (decode.c). */
+struct decode_extent {
+    size_t off;       /* 0: at the message's start */
+    uint64_t pending; /* objects still to walk from off */
+};
+
 struct decode {
     char *buf;       /* pending bytes, owned */
     size_t len, cap; /* bytes in buf, its capacity */
@@ -114,6 +120,7 @@ struct decode {
     msgpack_zone zone;
     int dead; /* a corrupt message was seen: the stream is over */
     uint64_t consumed; /* total bytes of complete messages taken out */
+    struct decode_extent ext; /* the pending message's walk so far */
 };
 
 void decode_init(struct decode *d);

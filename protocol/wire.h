@@ -177,12 +177,14 @@ enum wire_req {
     WIRE_REQ_READ = 2,    /* address, length (<= WIRE_MAX_READ): first bytes of a live block */
     WIRE_REQ_SCAN = 3,    /* address, max_depth, max_fanout: backreference chains (with
                            * Python names for a CPython program: scanmsg.h); address 0:
-                           * the census of live Python objects by type instead */
+                           * the census of live Python objects by type instead; status
+                           * -EBUSY when too many scans are running and waiting */
     WIRE_REQ_MAX = 3
 };
 
 #define WIRE_MAX_READ 4096u
-#define WIRE_MAX_OBJECTS 100000u
+#define WIRE_MAX_OBJECTS 100000u /* decoders' bound; the collector answers 10000 at most
+                                  * (total says how many there are) */
 
 /* Error codes of protocol functions (negative return values). */
 enum wire_err {

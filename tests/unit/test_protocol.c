@@ -672,6 +672,40 @@ static void test_module_symbols(void **state)
     msgpack_zone_destroy(&z);
 }
 
+/* A request trickled in a byte at a time is walked once in all: the walk
+ * resumes at the object it could not finish (it was re-walked from the
+ * message's start on every byte, quadratic). */
+static void test_trickle_resumes(void **state)
+{
+    static uint32_t ids[12000];
+    struct encode_buf b;
+    struct decode d;
+    struct wire_msg m;
+    int r = WIRE_ENEEDMORE;
+
+    for (uint32_t i = 0; i < 12000; i++)
+        ids[i] = 100000 + i;
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_req_objects(&b, 7, ids, 12000, 50), 0);
+    assert_true(b.len > 50000);
+    decode_init(&d);
+    for (size_t i = 0; i < b.len; i++) {
+        decode_feed(&d, mem + i, 1);
+        r = decode_next(&d, &m);
+        if (i + 1 < b.len) {
+            assert_int_equal(r, WIRE_ENEEDMORE);
+            /* stopped inside the last (5-byte) id at most */
+            assert_true(d.ext.off + 5 >= i + 1 - d.off);
+        }
+    }
+    assert_int_equal(r, 1);
+    assert_int_equal(m.u.request.kind, WIRE_REQ_OBJECTS);
+    assert_int_equal(m.u.request.stacks.n, 12000);
+    assert_int_equal(m.u.request.stacks.items[11999].via.u64, 111999);
+    assert_int_equal(d.ext.off, 0);
+    decode_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_objects),
         cmocka_unit_test(test_module_symbols),
         cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_trickle_resumes),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stack_parent_order),
         cmocka_unit_test(test_stack_steps),
