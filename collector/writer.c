@@ -49,8 +49,8 @@ static int writer_check_fd(void)
     if (fdid_same(W.rec.fd, &W.id))
         return 0;
     /* closed, or the number now names one of the program's files: leave it */
-    fd = open(W.path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0 || fdid_take(fd, &W.id) < 0) {
+    fd = open(W.path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || !fdid_same(fd, &W.id)) { /* the same file, or none: never another */
         if (fd >= 0)
             close(fd);
         W.rec.fd = -1;
@@ -92,6 +92,8 @@ static void *writer_main(void *arg)
 
 int writer_start(const char *path, int level, size_t cap, const char **why)
 {
+    static char start_why[4200];
+    const char *err;
     sigset_t all, old;
     int r, fd;
 
@@ -99,9 +101,12 @@ int writer_start(const char *path, int level, size_t cap, const char **why)
     pthread_mutex_init(&W.mu, NULL);
     pthread_cond_init(&W.cv, NULL);
     snprintf(W.path, sizeof(W.path), "%s", path);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = recfile_create_safe(path, 0644, &err);
     if (fd < 0 || fdid_take(fd, &W.id) < 0) {
-        *why = "cannot create the record file";
+        /* the reason outlives this call: core_disable() keeps the pointer */
+        snprintf(start_why, sizeof(start_why), "cannot create the record file %s: %s", path,
+                 fd < 0 ? err : "fstat failed");
+        *why = start_why;
         if (fd >= 0)
             close(fd);
         return -1;

@@ -12,11 +12,14 @@
 
 #include <stddef.h>
 
-/* Creates (truncates) the record file at path, writes its header, allocates
- * two buffers of cap bytes and starts the thread. Returns 0, or -1 with *why
- * set. The file is the writer's: before each write it checks that its
- * descriptor still names the file (fdid.h) and, if the program closed or
- * replaced it, reopens the path for appending; the program's files are never
+/* Creates the record file at path (recfile_create_safe(): no link is
+ * followed, nothing but an empty file or an earlier recording of this user's
+ * is truncated), writes its header, allocates two buffers of cap bytes and
+ * starts the thread. Returns 0, or -1 with *why set (a static string naming
+ * the path and the reason). The file is the writer's: before each write it
+ * checks that its descriptor still names the file (fdid.h) and, if the
+ * program closed or replaced the descriptor, reopens the path for appending
+ * only if it still names that same file; the program's files are never
  * written. */
 int writer_start(const char *path, int level, size_t cap, const char **why);
 

@@ -18,6 +18,93 @@
 
 #include "wire.h"
 
+int recfile_create_safe(const char *path, int mode, const char **why)
+{
+    char magic[8];
+    struct stat before, st;
+    ssize_t n;
+    int fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0)
+        return fd;
+    if (errno != EEXIST) {
+        *why = strerror(errno);
+        return -1;
+    }
+    /* It exists (O_EXCL also says so for a symbolic link, dangling or not):
+     * look before opening, since opening a FIFO blocks and opening a device
+     * acts on it; then check that what was opened is what was looked at. */
+    if (lstat(path, &before) != 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    if (S_ISLNK(before.st_mode)) {
+        *why = "is a symbolic link (recordings are not written through links; name the target)";
+        errno = ELOOP;
+        return -1;
+    }
+    if (S_ISDIR(before.st_mode)) {
+        *why = strerror(errno = EISDIR);
+        return -1;
+    }
+    if (!S_ISREG(before.st_mode)) {
+        *why = "not a regular file (a device, FIFO or socket): refusing to write a recording "
+               "there";
+        errno = EINVAL;
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = errno == ELOOP ? "is a symbolic link (recordings are not written through links; "
+                                "name the target)"
+                              : strerror(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || st.st_dev != before.st_dev || st.st_ino != before.st_ino ||
+        !S_ISREG(st.st_mode)) {
+        close(fd);
+        *why = "changed while heapline opened it: not written";
+        errno = EAGAIN;
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        close(fd);
+        *why = "belongs to another user: not overwritten";
+        errno = EPERM;
+        return -1;
+    }
+    do
+        n = pread(fd, magic, sizeof(magic), 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 0 && (n != (ssize_t)sizeof(magic) || memcmp(magic, WIRE_FILE_MAGIC, 8) != 0)) {
+        close(fd);
+        *why = n < 0 ? strerror(errno)
+                     : "exists and is not a heapline recording: not overwritten (remove it, "
+                       "or choose another name)";
+        errno = n < 0 ? errno : EEXIST;
+        return -1;
+    }
+    if (ftruncate(fd, 0) != 0) {
+        *why = strerror(errno);
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+int recfile_remove_if_empty(int fd, const char *path)
+{
+    struct stat sb, now;
+    int empty = fstat(fd, &sb) == 0 && sb.st_size == 0;
+
+    if (empty && lstat(path, &now) == 0 && now.st_dev == sb.st_dev && now.st_ino == sb.st_ino)
+        unlink(path);
+    close(fd);
+    return empty;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {

@@ -22,6 +22,23 @@
  * recfile_writer_open() tunes this level's parameters for event streams. */
 #define RECFILE_LEVEL_DEFAULT 3
 
+/* Opens path to write a recording into, without following a symbolic link
+ * and without touching anything that is not a regular file of ours: a path
+ * that does not exist is created (O_EXCL, with mode); an existing regular file
+ * owned by this user that is empty or starts with WIRE_FILE_MAGIC (an earlier
+ * recording) is truncated; anything else is refused untouched, a FIFO or a
+ * device without being opened. Returns a descriptor (read-write, O_CLOEXEC,
+ * offset 0) or -1: then *why is a static phrase that completes "PATH: ..."
+ * (strerror(errno) for a system error, e.g. a missing directory). Thread-safe;
+ * allocates nothing. */
+int recfile_create_safe(const char *path, int mode, const char **why);
+
+/* For a launcher that made the file with recfile_create_safe() for a program
+ * to record into: closes fd and, when nothing was written into the file and
+ * path still names it, removes it (an empty file must not pass for a
+ * recording). Returns 1 when the file was empty, else 0. */
+int recfile_remove_if_empty(int fd, const char *path);
+
 struct recfile_writer {
     int fd;
     void *cctx;       /* ZSTD_CCtx, NULL when uncompressed */

@@ -87,7 +87,8 @@ static void say_children(const char *abs_out, const char *out, time_t start)
             strspn(pid, "0123456789") != strlen(pid))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (stat(path, &sb) != 0 || sb.st_mtime < start)
+        /* lstat: a planted link or FIFO is not one of ours (and would hang) */
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_mtime < start)
             continue;
         if (count++ < 4) {
             recorded_exe(path, exe, sizeof(exe));
@@ -108,40 +109,20 @@ static void forward(int sig)
         kill((pid_t)child_pid, sig);
 }
 
-int record_main(const char *out, char *const argv[])
+/* Runs argv with the collector recording into abs_out; *st gets its wait
+ * status. Returns 0, or the exit status of a failure already said. */
+static int run_recorded(const char *abs_out, char *const argv[], int *st)
 {
-    char lib[PATH_MAX], err[PATH_MAX + 64], abs_out[2 * PATH_MAX + 2], cwd[PATH_MAX];
-    char preload[2 * PATH_MAX + 2];
+    char lib[PATH_MAX], err[PATH_MAX + 64], preload[2 * PATH_MAX + 2];
     const char *pre = getenv("LD_PRELOAD");
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
-    int exec_pipe[2], st, e;
-    struct stat sb;
-    time_t start = time(NULL);
+    int exec_pipe[2], e;
     pid_t pid;
     ssize_t n;
 
     if (sockpath_lib(lib, sizeof(lib), err, sizeof(err)) != 0) {
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
-    }
-    if (out[0] == '/') {
-        snprintf(abs_out, sizeof(abs_out), "%s", out);
-    } else {
-        if (!getcwd(cwd, sizeof(cwd))) {
-            fprintf(stderr, "heapline: getcwd: %s\n", strerror(errno));
-            return 1;
-        }
-        snprintf(abs_out, sizeof(abs_out), "%s/%s", cwd, out);
-    }
-    /* a stale file would hide a recording that never started */
-    {
-        int fd = open(abs_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            fprintf(stderr, "heapline: %s: %s\n", out, strerror(errno));
-            return 1;
-        }
-        close(fd);
-        unlink(abs_out);
     }
     if (pre && *pre)
         snprintf(preload, sizeof(preload), "%s:%s", lib, pre);
@@ -182,7 +163,7 @@ int record_main(const char *out, char *const argv[])
         n = read(exec_pipe[0], &e, sizeof(e));
     while (n < 0 && errno == EINTR);
     close(exec_pipe[0]);
-    while (waitpid(pid, &st, 0) < 0) {
+    while (waitpid(pid, st, 0) < 0) {
         if (errno != EINTR) {
             fprintf(stderr, "heapline: waitpid: %s\n", strerror(errno));
             return 1;
@@ -194,11 +175,39 @@ int record_main(const char *out, char *const argv[])
         fprintf(stderr, "heapline: %s: %s\n", argv[0], strerror(e));
         return e == ENOENT ? 127 : 126;
     }
-    if (stat(abs_out, &sb) != 0)
+    return 0;
+}
+
+int record_main(const char *out, char *const argv[])
+{
+    char abs_out[2 * PATH_MAX + 2], cwd[PATH_MAX];
+    const char *why;
+    time_t start = time(NULL);
+    int st = 0, rc, out_fd;
+
+    if (out[0] == '/') {
+        snprintf(abs_out, sizeof(abs_out), "%s", out);
+    } else {
+        if (!getcwd(cwd, sizeof(cwd))) {
+            fprintf(stderr, "heapline: getcwd: %s\n", strerror(errno));
+            return 1;
+        }
+        snprintf(abs_out, sizeof(abs_out), "%s/%s", cwd, out);
+    }
+    /* Checked and emptied before the program starts, so a path that is
+     * refused fails here with one line and a stale recording cannot pass for
+     * this run's; the collector then opens it the same way. */
+    out_fd = recfile_create_safe(abs_out, 0644, &why);
+    if (out_fd < 0) {
+        fprintf(stderr, "heapline: %s: %s\n", out, why);
+        return 1;
+    }
+    rc = run_recorded(abs_out, argv, &st);
+    if (recfile_remove_if_empty(out_fd, abs_out) && rc == 0)
         fprintf(stderr, "heapline: %s: no recording was written (the program never loaded "
                         "the collector: a static binary, or setuid?)\n", out);
-    else if (sb.st_size == 0)
-        fprintf(stderr, "heapline: %s: the recording is empty\n", out);
+    if (rc)
+        return rc;
     say_children(abs_out, out, start);
     if (WIFSIGNALED(st))
         return 128 + WTERMSIG(st);

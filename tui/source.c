@@ -61,6 +61,7 @@ struct source {
     int child_done, child_status;
     int reset_on_connect; /* the program exec'd: the next stream is a new run */
     char rec_path[2 * PATH_MAX + 2]; /* run -o: the collector's recording */
+    int out_fd;           /* run -o: that file, made by recfile_create_safe() */
     int from_file;        /* run: the program ended before we attached; its recording */
     char log_path[PATH_MAX];
     struct timespec started;
@@ -80,6 +81,7 @@ static struct source *source_alloc(int kind)
     s->kind = kind;
     s->fd = -1;
     s->rec_fd = -1;
+    s->out_fd = -1;
     s->next_req = 1;
     decode_init(&s->dec);
     return s;
@@ -258,13 +260,14 @@ static int sock_connect(const char *path, int *err)
 
 static int start_recording(struct source *s, const char *record_path, char *err, size_t errsz)
 {
+    const char *why;
     int r;
 
     if (!record_path)
         return 0;
-    s->rec_fd = open(record_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    s->rec_fd = recfile_create_safe(record_path, 0600, &why);
     if (s->rec_fd < 0) {
-        snprintf(err, errsz, "%s: %s", record_path, strerror(errno));
+        snprintf(err, errsz, "%s: %s", record_path, why);
         return -1;
     }
     r = recfile_writer_open(&s->rec, s->rec_fd, RECFILE_LEVEL_DEFAULT);
@@ -362,6 +365,7 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
 {
     struct source *s = source_alloc(SOURCE_CHILD);
     char lib[PATH_MAX], dir[PATH_MAX], rec_abs[2 * PATH_MAX + 2] = "";
+    const char *why;
     int exec_pipe[2];
     pid_t pid;
     int e;
@@ -387,6 +391,14 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
                 return NULL;
             }
             snprintf(rec_abs, sizeof(rec_abs), "%s/%s", cwd, record_path);
+        }
+        /* refused here, before the program starts; the collector opens it alike */
+        s->out_fd = recfile_create_safe(rec_abs, 0644, &why);
+        snprintf(s->rec_path, sizeof(s->rec_path), "%s", rec_abs);
+        if (s->out_fd < 0) {
+            snprintf(err, errsz, "%s: %s", record_path, why);
+            source_close(s);
+            return NULL;
         }
     }
     if (strlen(dir) > 80 ||
@@ -453,7 +465,6 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
         return NULL;
     }
     s->pid = pid;
-    snprintf(s->rec_path, sizeof(s->rec_path), "%s", rec_abs);
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     set_msg(s, SOURCE_CONNECTING, "starting %s", argv[0]);
     return s;
@@ -604,6 +615,8 @@ void source_close(struct source *s)
                 unlink(s->log_path);
         }
     }
+    if (s->out_fd >= 0) /* after the program ended: it wrote all it would */
+        recfile_remove_if_empty(s->out_fd, s->rec_path);
     decode_free(&s->dec);
     free(s->buf);
     free(s);

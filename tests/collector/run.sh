@@ -981,6 +981,88 @@ if want python; then
     fi
 fi
 
+# ---- no file is clobbered: links are not followed, only regular files of ours written ----
+# clobber_state FILE...: type, mode, size and checksum of each (links not followed)
+clobber_state() {
+    local f
+    for f in "$@"; do
+        stat -c '%F %a %s %t:%T' "$f" 2>/dev/null || echo missing
+        [ -f "$f" ] && [ ! -L "$f" ] && md5sum <"$f"
+    done | tr '\n' ' '
+}
+if want no-clobber; then
+    C=$W/clobber
+    rm -rf "$C"
+    mkdir -p "$C"
+    printf 'precious\n' >"$C/victim"
+    mkfifo "$C/fifo"
+    ln -s "$C/victim" "$C/link"
+    ln -s "$C/nowhere" "$C/dangling"
+    printf 'my notes, not a recording\n' >"$C/notes.txt"
+    targets=(fifo link dangling notes.txt)
+    if [ "$(id -u)" = 0 ]; then
+        mknod "$C/null" c 1 3 && targets+=(null)
+    fi
+    for t in "${targets[@]}"; do
+        before=$(clobber_state "$C/$t" "$C/victim" "$C/nowhere")
+        timeout 10 "$HL" record -o "$C/$t" -- "$T/t_alloc" >"$C/$t.out" 2>"$C/$t.err"
+        rc=$?
+        after=$(clobber_state "$C/$t" "$C/victim" "$C/nowhere")
+        lines=$(wc -l <"$C/$t.err")
+        if [ "$rc" = 1 ] && [ "$lines" = 1 ] && [ "$before" = "$after" ]; then
+            pass "no-clobber-$t" "exit 1, untouched: $(cut -c1-110 "$C/$t.err")"
+        else
+            fail "no-clobber-$t" "record -o $t: exit $rc (expected 1, 124 is a hang), $lines stderr lines ($(head -2 "$C/$t.err" | tr '\n' ' ')), before '$before' after '$after'"
+        fi
+    done
+    # the collector's own open, without the launcher: the program runs on, untouched files
+    before=$(clobber_state "$C/link" "$C/victim" "$C/fifo")
+    timeout 10 env LD_PRELOAD="$LIB" HEAPLINE_RECORD="$C/link" HEAPLINE_SOCKET=off "$T/t_alloc" \
+        >"$C/preload.out" 2>&1 </dev/null
+    rc=$?
+    timeout 10 env LD_PRELOAD="$LIB" HEAPLINE_RECORD="$C/fifo" HEAPLINE_SOCKET=off "$T/t_alloc" \
+        >>"$C/preload.out" 2>&1 </dev/null
+    rc2=$?
+    after=$(clobber_state "$C/link" "$C/victim" "$C/fifo")
+    if [ "$rc$rc2" = 00 ] && [ "$before" = "$after" ] &&
+        [ "$(grep -c "cannot create the record file $C/" "$C/preload.out")" = 2 ]; then
+        pass no-clobber-collector "HEAPLINE_RECORD=link, =FIFO: program exit 0, untouched, said: $(head -1 "$C/preload.out" | cut -c1-100)"
+    else
+        fail no-clobber-collector "exit $rc/$rc2, before '$before' after '$after', said: $(head -3 "$C/preload.out" | tr '\n' ' ')"
+    fi
+    # an earlier recording is overwritten, as a user expects
+    cp "$W/alloc.heapline" "$C/old.heapline" 2>/dev/null || "$HL" record -o "$C/old.heapline" -- true
+    "$HL" record -o "$C/old.heapline" -- sh -c 'exit 0' >"$C/old.out" 2>&1
+    rc=$?
+    if [ "$rc" = 0 ] && "$HL" report "$C/old.heapline" --json 2>/dev/null | grep -q '"exe": "[^"]*sh"'; then
+        pass no-clobber-own "an earlier recording is overwritten by the new one"
+    else
+        fail no-clobber-own "record over an earlier recording: exit $rc, $(head -2 "$C/old.out" | tr '\n' ' '); report: $("$HL" report "$C/old.heapline" 2>&1 | head -1)"
+    fi
+    # fork children write FILE.<pid>: links planted for the next 400 pids are not followed
+    last=$(cat /proc/sys/kernel/ns_last_pid 2>/dev/null)
+    if [ -z "$last" ]; then
+        skip no-clobber-fork "no /proc/sys/kernel/ns_last_pid"
+    else
+        python3 -c 'import os, sys
+for p in range(int(sys.argv[2]) + 1, int(sys.argv[2]) + 401):
+    os.symlink(sys.argv[1] + "/victim", "%s/forked.heapline.%d" % (sys.argv[1], p))' "$C" "$last"
+        before=$(clobber_state "$C/victim")
+        "$HL" record -o "$C/forked.heapline" -- "$T/t_fork" "$C/forked.childpid" >"$C/forked.out" 2>&1
+        rc=$?
+        after=$(clobber_state "$C/victim")
+        cpid=$(cat "$C/forked.childpid" 2>/dev/null)
+        if [ -z "$cpid" ] || [ "$cpid" -le "$last" ] || [ "$cpid" -gt $((last + 400)) ]; then
+            skip no-clobber-fork "the child's pid '$cpid' fell outside the planted $((last + 1))..$((last + 400))"
+        elif [ "$rc" = 0 ] && [ "$before" = "$after" ] && [ -L "$C/forked.heapline.$cpid" ] &&
+            grep -q "cannot create the record file $C/forked.heapline.$cpid: is a symbolic link" "$C/forked.out"; then
+            pass no-clobber-fork "child $cpid: link left alone, victim untouched, parent recorded (exit 0)"
+        else
+            fail no-clobber-fork "exit $rc, victim before '$before' after '$after', said: $(head -3 "$C/forked.out" | tr '\n' ' ')"
+        fi
+    fi
+fi
+
 # ---- security: socket directory 0700, socket 0600, other users refused ----
 # wait_socket DIR PID: print the socket of process PID in DIR (PID.sock, or a socket whose
 # name holds PID) within 5 s; other processes' sockets may be there too
