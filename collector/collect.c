@@ -933,7 +933,7 @@ static void final_messages(void)
     now = core_now();
     if (core_disabled_reason() && !C.disabled_sent) {
         C.disabled_sent = 1;
-        EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason()));
+        EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
     }
     tick(now);
     EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
@@ -971,7 +971,7 @@ static void *collect_main(void *arg)
             !C.disabled_sent) {
             C.disabled_sent = 1;
             drain(0, 1);
-            EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason()));
+            EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
             tick(now);
             /* nothing is tracked from here on: give the program back what
              * tracking held (the live table, 43-64 bytes a block; the

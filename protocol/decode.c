@@ -374,6 +374,9 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
     case WIRE_DISABLED:
         r |= decode_i64(&e[1], &m->u.disabled.time);
         r |= decode_str(&e[2], &m->u.disabled.reason);
+        m->u.disabled.cause = 0;
+        if (n >= 4)
+            r |= decode_u32(&e[3], UINT32_MAX, &m->u.disabled.cause);
         break;
     }
     if (r == WIRE_EVERSION || r == WIRE_EOLDVERSION)

@@ -103,6 +103,7 @@ struct wire_msg {
         struct {
             int64_t time;
             struct wire_str reason;
+            uint32_t cause; /* enum wire_off; 0 when absent */
         } disabled;
     } u;
 };

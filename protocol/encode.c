@@ -368,13 +368,14 @@ int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t stat
     return encode_finish(b, mark);
 }
 
-int encode_disabled(struct encode_buf *b, int64_t time, const char *reason)
+int encode_disabled(struct encode_buf *b, int64_t time, const char *reason, uint32_t cause)
 {
     msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, 3, WIRE_DISABLED);
+    size_t mark = encode_begin(b, &pk, 4, WIRE_DISABLED);
 
     msgpack_pack_int64(&pk, time);
     pack_str(&pk, reason);
+    msgpack_pack_uint32(&pk, cause);
     return encode_finish(b, mark);
 }
 

@@ -121,7 +121,8 @@ int encode_snapshot(struct encode_buf *b, const struct wire_totals *t, const str
 int encode_history(struct encode_buf *b, const struct wire_history_row *rows, size_t n);
 int encode_missed(struct encode_buf *b, uint64_t missed);
 int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status);
-int encode_disabled(struct encode_buf *b, int64_t time, const char *reason);
+/* cause: enum wire_off */
+int encode_disabled(struct encode_buf *b, int64_t time, const char *reason, uint32_t cause);
 
 /* For modules that define further messages (scanmsg.c): encode_begin() starts
  * one message of n_elems elements, type included (its array header and type),

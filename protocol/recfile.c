@@ -259,6 +259,7 @@ int recfile_open(struct recfile_reader *r, const char *path)
     }
     r->compressed = (flags & WIRE_FILE_ZSTD) != 0;
     r->in_file_off = sizeof(hdr);
+    r->frame_off = sizeof(hdr);
     r->frame_done = 1;
     if (r->compressed) {
         r->dctx = ZSTD_createDCtx();
@@ -293,6 +294,23 @@ static int fill(struct recfile_reader *r)
     return 0;
 }
 
+/* After a decode error: back to the start of the current frame, to decode it
+ * again one input byte a call (so no call spans a good block and the bad
+ * one), dropping the bytes already returned. */
+static int restart_frame(struct recfile_reader *r)
+{
+    if (lseek(r->fd, (off_t)r->frame_off, SEEK_SET) < 0)
+        return -1;
+    ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+    r->in_file_off = r->frame_off;
+    r->in_len = r->in_off = 0;
+    r->eof = 0;
+    r->skip = r->frame_out;
+    r->frame_out = 0;
+    r->careful = 1;
+    return 0;
+}
+
 ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap)
 {
     if (!r->compressed) {
@@ -305,6 +323,8 @@ ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap)
         r->in_file_off += (uint64_t)n;
         return n;
     }
+    if (r->err)
+        return r->err;
     for (;;) {
         ZSTD_outBuffer o = {out, cap, 0};
         ZSTD_inBuffer in;
@@ -320,13 +340,30 @@ ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap)
             continue;
         }
         in.src = r->in;
-        in.size = r->in_len;
+        in.size = r->careful ? r->in_off + 1 : r->in_len;
         in.pos = r->in_off;
         ret = ZSTD_decompressStream(r->dctx, &o, &in);
+        if (ZSTD_isError(ret)) {
+            /* zstd drops the output of a call that fails, blocks decoded
+             * before the bad one included: read the frame again carefully */
+            if (r->careful || restart_frame(r) != 0)
+                return r->err = WIRE_ECOMPRESS;
+            continue;
+        }
         r->in_off = in.pos;
-        if (ZSTD_isError(ret))
-            return WIRE_ECOMPRESS;
         r->frame_done = ret == 0;
+        if (o.pos > 0 && r->skip) {
+            size_t drop = o.pos < r->skip ? o.pos : (size_t)r->skip;
+
+            memmove(out, (char *)out + drop, o.pos - drop);
+            o.pos -= drop;
+            r->skip -= drop;
+        }
+        r->frame_out += o.pos;
+        if (r->frame_done) {
+            r->frame_off = r->in_file_off + r->in_off;
+            r->frame_out = 0;
+        }
         if (o.pos > 0)
             return (ssize_t)o.pos;
         if (r->in_off == r->in_len && !r->eof && fill(r))

@@ -72,6 +72,11 @@ struct recfile_reader {
     int frame_done;        /* the last byte returned ended a frame */
     int eof;
     int truncated;         /* the file stops inside a compressed frame */
+    uint64_t frame_off;    /* file offset where the current zstd frame starts */
+    uint64_t frame_out;    /* bytes returned from the current frame */
+    uint64_t skip;         /* re-reading a frame: bytes already returned, dropped */
+    int careful;           /* re-reading a frame byte by byte up to a corrupt block */
+    int err;               /* sticky error, once the readable part is returned */
     uint32_t version;
     uint64_t file_size;
 };
@@ -81,7 +86,10 @@ struct recfile_reader {
 int recfile_open(struct recfile_reader *r, const char *path);
 
 /* Reads up to cap decompressed bytes. Returns the count, 0 at the end of the
- * data (check r->truncated), or WIRE_ECOMPRESS / WIRE_EIO. */
+ * data (check r->truncated), or WIRE_ECOMPRESS / WIRE_EIO. A corrupt zstd
+ * block: every byte decoded before it is returned first (the frame is read
+ * again, one input byte a call, up to the bad block), then WIRE_ECOMPRESS,
+ * with in_file_off + in_off near the bad byte. */
 ssize_t recfile_read(struct recfile_reader *r, void *out, size_t cap);
 
 void recfile_close(struct recfile_reader *r);

@@ -58,7 +58,10 @@
  *  -> RESPONSE [13, request_id, status, payload...]                     status 0 or -errno-like
  *  -> MISSED   [14, events_missed]   this client fell behind; ticks still keep figures exact
  *  -> END      [15, time, reason, status]                               program ended
- *  -> DISABLED [16, time, reason]    the collector turned itself off; figures stop here
+ *  -> DISABLED [16, time, reason, cause]  the collector turned itself off, or (cause != 0)
+ *               the record file could not be written: the recording's figures stop here.
+ *               cause: enum wire_off (absent: 0). A writer that fails ends its file with
+ *               this message, written where its last complete flush ended (recfile.h).
  *
  * A TICK or SNAPSHOT whose site list would pass WIRE_MAX_MESSAGE is sent as
  * several messages with the same time and totals: readers add the lists up.
@@ -167,6 +170,15 @@ enum wire_end {
     WIRE_END_SIGNAL = 2, /* fatal signal: status is the signal number */
     WIRE_END_EXEC = 3,   /* the process exec'd another image */
     WIRE_END_DETACH = 4  /* the collector closed this stream (shutdown) */
+};
+
+/* DISABLED causes. The reason text says it for people (it names the file and
+ * the system's error); the cause lets a reader classify it. */
+enum wire_off {
+    WIRE_OFF_COLLECTOR = 0,  /* the collector turned tracking off (stall, memory, ...) */
+    WIRE_OFF_DISK_FULL = 1,  /* record file: no space left on the device, or quota */
+    WIRE_OFF_FILE_LIMIT = 2, /* record file: the file size limit (RLIMIT_FSIZE) */
+    WIRE_OFF_WRITE_ERROR = 3 /* record file: another write error */
 };
 
 /* Requests, element 2 of REQUEST; arguments follow. */

@@ -1860,6 +1860,8 @@ int model_apply(struct model *m, const struct wire_msg *msg)
         r = apply_response(m, msg);
         break;
     case WIRE_MISSED:
+        if (!m->sum.missed && msg->u.missed)
+            m->sum.missed_time = m->sum.time_last;
         m->sum.missed += msg->u.missed;
         if (m->sum.events_exact) {
             m->sum.events_exact = 0;
@@ -1882,9 +1884,14 @@ int model_apply(struct model *m, const struct wire_msg *msg)
         if (m->bucket_open && bucket_close(m, m->bucket_last, m->rss))
             return fail(m, "out of memory");
         m->sum.state = MODEL_DISABLED;
-        m->sum.disabled_reason = intern_w(m, &msg->u.disabled.reason);
-        if (!m->sum.disabled_reason)
-            m->sum.disabled_reason = "";
+        if (!m->sum.disabled) { /* the first says when the figures stopped */
+            m->sum.disabled = 1;
+            m->sum.disabled_time = msg->u.disabled.time;
+            m->sum.disabled_cause = msg->u.disabled.cause;
+            m->sum.disabled_reason = intern_w(m, &msg->u.disabled.reason);
+            if (!m->sum.disabled_reason)
+                m->sum.disabled_reason = "";
+        }
         break;
     default: /* REQUEST, unknown newer types */
         break;

@@ -115,6 +115,7 @@ struct model_summary {
     uint64_t unmatched_frees;    /* FREE/REALLOC naming no live block (blocks allocated
                                   * before an attach excepted) */
     uint64_t missed;             /* events the collector says this client missed */
+    int64_t missed_time;         /* time_last when the first MISSED came */
     uint64_t tick_mismatches;    /* ticks whose totals disagreed with the events */
     int events_exact;            /* 1: figures from events; 0: from ticks */
     int attached;                /* the stream started with a SNAPSHOT */
@@ -122,7 +123,13 @@ struct model_summary {
     uint32_t end_reason;         /* enum wire_end, when state == MODEL_ENDED */
     int32_t end_status;
     int64_t end_time;
-    const char *disabled_reason; /* when state == MODEL_DISABLED */
+    /* DISABLED seen: the collector stopped tracking, or stopped writing the
+     * recording (cause, enum wire_off). It stays set when END follows, which it
+     * does: the run's figures stop at disabled_time whatever state says. */
+    int disabled;
+    const char *disabled_reason; /* "" until DISABLED */
+    int64_t disabled_time;
+    uint32_t disabled_cause;
 };
 
 /* Always valid (never NULL). */

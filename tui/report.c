@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "complete.h"
 #include "json.h"
 #include "model.h"
 #include "source.h"
@@ -211,9 +212,40 @@ static void json_no_symbols(struct json *j, const struct model *m)
     json_array_end(j);
 }
 
+/* "leaked_bytes" and the like: the figure when leaks are known, else null
+ * (not 0: nothing is proven either way). */
+static void json_leak(struct json *j, const char *key, const struct complete *c, uint64_t v)
+{
+    if (c->leaks_known)
+        json_u64(j, key, v);
+    else
+        json_str(j, key, NULL);
+}
+
+/* "complete", "incomplete" (null, or why and from when), "leaks_known" and
+ * why not: what a script must read before any figure. */
+static void json_verdict(struct json *j, const struct complete *c, const struct complete_input *in)
+{
+    json_bool(j, "complete", c->complete);
+    if (c->complete) {
+        json_str(j, "incomplete", NULL);
+    } else {
+        json_object_begin(j, "incomplete");
+        json_str(j, "reason", c->reason);
+        json_f64(j, "time", secs(c->time));
+        json_str(j, "message", c->message);
+        if (in->corrupt)
+            json_u64(j, "byte", in->corrupt_at);
+        json_object_end(j);
+    }
+    json_bool(j, "leaks_known", c->leaks_known);
+    json_str(j, "leaks_unknown_because", c->leaks_known ? NULL : c->leaks_why);
+}
+
 static void write_json(const struct model *m, const struct report_options *o,
                        const struct model_callers *callers, const struct model_view *v,
-                       struct model_row *rows, uint32_t n, int truncated, FILE *out)
+                       struct model_row *rows, uint32_t n, const struct complete_input *in,
+                       const struct complete *c, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
     uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
@@ -223,6 +255,7 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_object_begin(&j, NULL);
     json_str(&j, "exe", sum->exe);
     json_u64(&j, "pid", sum->pid);
+    json_verdict(&j, c, in);
     json_str(&j, "at", o->at == REPORT_AT_PEAK ? "peak" : o->at == REPORT_AT_END ? "end"
                                                                                : "time");
     json_f64(&j, "time", secs(v->time));
@@ -236,8 +269,8 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_u64(&j, "peak_bytes", sum->peak_bytes);
     json_f64(&j, "peak_time", secs(sum->peak_time));
     json_u64(&j, "peak_rss", sum->peak_rss);
-    json_u64(&j, "leaked_bytes", sum->leaked_bytes);
-    json_u64(&j, "leaked_blocks", sum->leaked_blocks);
+    json_leak(&j, "leaked_bytes", c, sum->leaked_bytes);
+    json_leak(&j, "leaked_blocks", c, sum->leaked_blocks);
     json_u64(&j, "temporary_allocations", sum->temporary);
     json_u64(&j, "total_allocations", sum->allocations);
     json_u64(&j, "total_frees", sum->frees);
@@ -245,7 +278,7 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_u64(&j, "unmatched_frees", sum->unmatched_frees);
     json_u64(&j, "missed_events", sum->missed);
     json_u64(&j, "tick_mismatches", sum->tick_mismatches);
-    json_bool(&j, "truncated", truncated);
+    json_bool(&j, "truncated", in->truncated);
     if (sum->state == MODEL_ENDED) {
         json_str(&j, "end", sum->end_reason == WIRE_END_SIGNAL ? "signal"
                             : sum->end_reason == WIRE_END_EXEC ? "exec"
@@ -255,7 +288,7 @@ static void write_json(const struct model *m, const struct report_options *o,
     } else {
         json_str(&j, "end", NULL);
     }
-    if (sum->state == MODEL_DISABLED)
+    if (sum->disabled)
         json_str(&j, "disabled", sum->disabled_reason);
     json_array_begin(&j, "sites");
     for (uint32_t i = 0; i < top; i++) {
@@ -267,7 +300,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_u64(&j, "allocations", r->allocations);
         json_u64(&j, "bytes_allocated", r->bytes_allocated);
         json_u64(&j, "peak_bytes", r->peak_bytes);
-        json_u64(&j, "leaked_bytes", r->leaked_bytes);
+        json_leak(&j, "leaked_bytes", c, r->leaked_bytes);
         json_u64(&j, "temporary", r->temporary);
         json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
         json_callers(&j, callers, r->site);
@@ -278,7 +311,7 @@ static void write_json(const struct model *m, const struct report_options *o,
 
     qsort(rows, n, sizeof(*rows), cmp_leak);
     json_array_begin(&j, "leaks");
-    for (uint32_t i = 0, k = 0; i < n && k < top; i++) {
+    for (uint32_t i = 0, k = 0; c->leaks_known && i < n && k < top; i++) {
         if (!rows[i].leaked_bytes && !rows[i].leaked_blocks)
             continue;
         k++;
@@ -367,7 +400,7 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
 
 static void write_text(const struct model *m, const struct report_options *o,
                        const struct model_callers *callers, const struct model_view *v,
-                       struct model_row *rows, uint32_t n, int truncated, FILE *out)
+                       struct model_row *rows, uint32_t n, const struct complete *c, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
     uint32_t top = o->top < 0 ? 10 : (uint32_t)o->top;
@@ -375,7 +408,9 @@ static void write_text(const struct model *m, const struct report_options *o,
     uint32_t shown = 0;
 
     fprintf(out, "heapline report: %s (pid %u)%s\n", *sum->exe ? sum->exe : "(unknown program)",
-            sum->pid, truncated ? "  [recording truncated]" : "");
+            sum->pid, c->complete ? "" : "  [INCOMPLETE recording]");
+    if (!c->complete)
+        fprintf(out, "INCOMPLETE    %s\n", c->message);
     fprintf(out, "duration      %.3f s", secs(sum->time_last));
     if (sum->state == MODEL_ENDED) {
         if (sum->end_reason == WIRE_END_SIGNAL)
@@ -397,15 +432,19 @@ static void write_text(const struct model *m, const struct report_options *o,
     fprintf(out, "total         %llu allocations, %llu frees, %s allocated\n",
             (unsigned long long)sum->allocations, (unsigned long long)sum->frees, b1);
     fmt_bytes(b1, sizeof(b1), (double)sum->leaked_bytes);
-    fprintf(out, "leaked        %s in %llu blocks (live at end)\n", b1,
-            (unsigned long long)sum->leaked_blocks);
+    if (c->leaks_known)
+        fprintf(out, "leaked        %s in %llu blocks (live at end)\n", b1,
+                (unsigned long long)sum->leaked_blocks);
+    else
+        fprintf(out, "leaked        not known: %s\n", c->leaks_why);
     fprintf(out, "temporary     %llu allocations freed right away\n",
             (unsigned long long)sum->temporary);
     if (sum->missed)
         fprintf(out, "missed        %llu events (figures from ticks)\n",
                 (unsigned long long)sum->missed);
-    if (sum->state == MODEL_DISABLED)
-        fprintf(out, "disabled      the collector stopped tracking: %s\n", sum->disabled_reason);
+    if (sum->disabled)
+        fprintf(out, "disabled      at %.3f s: %s\n", secs(sum->disabled_time),
+                sum->disabled_reason);
     for (uint32_t id = 0; id < model_module_limit(m); id++) {
         const struct model_module *mod = model_module(m, id);
         char path[300];
@@ -447,14 +486,18 @@ static void write_text(const struct model *m, const struct report_options *o,
         fprintf(out, "  (nothing live)\n");
 
     qsort(rows, n, sizeof(*rows), cmp_leak);
-    fprintf(out, "\nLeaked (live at end) by site:\n  %12s %9s\n", "bytes", "blocks");
+    if (!c->leaks_known)
+        fprintf(out, "\nLeaked: not known (%s): nothing is called a leak\n", c->leaks_why);
+    else
+        fprintf(out, "\nLeaked (live at end) by site:\n  %12s %9s\n", "bytes", "blocks");
     shown = 0;
-    for (uint32_t i = 0; i < n && shown < top && rows[i].leaked_bytes; i++, shown++) {
+    for (uint32_t i = 0; c->leaks_known && i < n && shown < top && rows[i].leaked_bytes;
+         i++, shown++) {
         fmt_bytes(b2, sizeof(b2), (double)rows[i].leaked_bytes);
         snprintf(b3, sizeof(b3), "%llu", (unsigned long long)rows[i].leaked_blocks);
         text_site(out, m, &rows[i], b2, b3);
     }
-    if (!shown)
+    if (!shown && c->leaks_known)
         fprintf(out, "  (no leaks)\n");
 
     qsort(rows, n, sizeof(*rows), cmp_temp);
@@ -469,10 +512,11 @@ static void write_text(const struct model *m, const struct report_options *o,
         fprintf(out, "  (none)\n");
 }
 
-int report_write(const struct model *m, const struct report_options *o, int truncated,
-                 FILE *out, char *err, size_t errsz)
+int report_write(const struct model *m, const struct report_options *o,
+                 const struct complete_input *in, FILE *out, char *err, size_t errsz)
 {
     const struct model_summary *sum = model_summary(m);
+    struct complete c;
     struct model_query q = {0};
     struct model_view v = {0};
     struct model_callers callers;
@@ -504,10 +548,11 @@ int report_write(const struct model *m, const struct report_options *o, int trun
         snprintf(err, errsz, "out of memory");
         return -1;
     }
+    complete_judge(m, in, &c);
     if (o->json)
-        write_json(m, o, &callers, &v, v.rows, n, truncated, out);
+        write_json(m, o, &callers, &v, v.rows, n, in, &c, out);
     else
-        write_text(m, o, &callers, &v, v.rows, n, truncated, out);
+        write_text(m, o, &callers, &v, v.rows, n, &c, out);
     model_callers_free(&callers);
     model_view_free(&v);
     return 0;
@@ -517,6 +562,8 @@ int report_main(const char *path, const struct report_options *o, FILE *out, FIL
 {
     char err[1024];
     struct source *src = source_open_file(path, err, sizeof(err));
+    struct complete_input in = {0};
+    struct complete c;
     struct model *m;
     const char *first;
     int rc = 0;
@@ -544,20 +591,24 @@ int report_main(const char *path, const struct report_options *o, FILE *out, FIL
         goto out;
     }
     if (model_summary(m)->messages == 0) {
-        fprintf(errf, "heapline: %s: the recording is empty%s\n", path,
-                source_truncated(src) ? " (recording truncated)" : "");
+        if (source_corrupt(src, NULL))
+            fprintf(errf, "heapline: %s\n", source_message(src));
+        else
+            fprintf(errf, "heapline: %s: the recording is empty%s\n", path,
+                    source_truncated(src) ? " (recording truncated)" : "");
         rc = 1;
         goto out;
     }
     if (source_model_errors(src, &first))
         fprintf(errf, "heapline: %s: %llu inconsistent messages ignored (first at %s)\n", path,
                 (unsigned long long)source_model_errors(src, NULL), first);
-    if (source_truncated(src))
-        fprintf(errf,
-                "heapline: %s: recording truncated (the program died?); reporting up to its last "
-                "complete message\n",
-                path);
-    if (report_write(m, o, source_truncated(src), out, err, sizeof(err)) != 0) {
+    in.truncated = source_truncated(src);
+    in.corrupt = source_corrupt(src, &in.corrupt_at);
+    source_verdict(src, m, &c);
+    if (!c.complete)
+        fprintf(errf, "heapline: %s: INCOMPLETE recording: %s; reporting what it holds\n", path,
+                c.message);
+    if (report_write(m, o, &in, out, err, sizeof(err)) != 0) {
         fprintf(errf, "heapline: %s\n", err);
         rc = 1;
     }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct complete_input;
 struct model;
 
 enum report_at { REPORT_AT_END = 0, REPORT_AT_PEAK = 1, REPORT_AT_TIME = 2 };
@@ -26,11 +27,12 @@ struct report_options {
 /* Parses an --at argument ("peak", "end", seconds >= 0). Returns 0 or -1. */
 int report_parse_at(const char *s, struct report_options *o);
 
-/* Writes the report of a loaded model. truncated: the recording was cut
- * short. Returns 0, or -1 with a one-line message in err (e.g. --at beyond
- * the end). */
-int report_write(const struct model *m, const struct report_options *o, int truncated,
-                 FILE *out, char *err, size_t errsz);
+/* Writes the report of a loaded model; in: what the reader of the file knows
+ * (truncated, corrupt), judged with the model by complete_judge(): an
+ * incomplete recording says so before any figure, and names no leak. Returns
+ * 0, or -1 with a one-line message in err (e.g. --at beyond the end). */
+int report_write(const struct model *m, const struct report_options *o,
+                 const struct complete_input *in, FILE *out, char *err, size_t errsz);
 
 /* `heapline report FILE ...`: loads path, writes the report to out, and one
  * line per problem to errf ("heapline: " prefixed). Returns the exit

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "complete.h"
 #include "decode.h"
 #include "encode.h"
 #include "model.h"
@@ -46,6 +47,8 @@ struct source {
     /* file */
     struct recfile_reader rf;
     int rf_open, truncated, file_eof;
+    int corrupt;          /* reading stopped at wrong bytes: done, not failed */
+    uint64_t corrupt_at;  /* near this byte of the file */
 
     /* socket */
     int fd;
@@ -130,6 +133,28 @@ struct source *source_open_file(const char *path, char *err, size_t errsz)
     return s;
 }
 
+/* Where stream offset off lies in the file: exact for an uncompressed file;
+ * for a compressed one, how far the reader has got (the bytes are inside a
+ * zstd block that ends there). */
+static uint64_t file_offset(const struct source *s, uint64_t off)
+{
+    if (!s->rf.compressed)
+        return WIRE_FILE_HEADER_SIZE + off;
+    return s->rf.in_file_off + s->rf.in_off;
+}
+
+/* A file's bytes are wrong from near `at` on: what came before is the
+ * recording, read to here (report and replay show it, and say where it
+ * stops); the source is done, not failed. */
+static void file_corrupt(struct source *s, uint64_t at, int err)
+{
+    s->corrupt = 1;
+    s->corrupt_at = at;
+    s->file_eof = 1;
+    set_msg(s, SOURCE_DONE, "%s: corrupt data near byte %llu of the file (%s): read up to there",
+            s->name, (unsigned long long)at, wire_strerror(err));
+}
+
 /* Pulls one chunk from the file into the decoder. Returns 1 when bytes were
  * fed, 0 at the end, -1 on error (state set). */
 static int file_fill(struct source *s)
@@ -141,9 +166,8 @@ static int file_fill(struct source *s)
         return 0;
     n = recfile_read(&s->rf, s->buf, READ_CHUNK);
     if (n < 0) {
-        set_msg(s, SOURCE_FAILED, "%s: corrupt data near byte %llu of the file (%s)", s->name,
-                (unsigned long long)s->rf.in_file_off, wire_strerror((int)n));
-        return -1;
+        file_corrupt(s, s->rf.in_file_off + s->rf.in_off, (int)n);
+        return 0;
     }
     if (n == 0) {
         s->file_eof = 1;
@@ -153,9 +177,8 @@ static int file_fill(struct source *s)
     }
     r = decode_feed(&s->dec, s->buf, (size_t)n);
     if (r != 0) {
-        set_msg(s, SOURCE_FAILED, "%s: corrupt data at stream offset %llu (%s)", s->name,
-                (unsigned long long)s->dec.consumed, wire_strerror(r));
-        return -1;
+        file_corrupt(s, file_offset(s, s->dec.consumed), r);
+        return 0;
     }
     return 1;
 }
@@ -176,6 +199,12 @@ static int drain(struct source *s, struct model *m, int max, int *needmore)
         if (r == WIRE_ENEEDMORE) {
             *needmore = 1;
             s->pending = 0;
+            return n;
+        }
+        if (r < 0 && (s->kind == SOURCE_FILE || s->from_file)) {
+            file_corrupt(s, file_offset(s, off), r);
+            s->pending = 0;
+            *needmore = 0;
             return n;
         }
         if (r < 0) {
@@ -539,13 +568,21 @@ int source_read(struct source *src, struct model *m, int max_messages)
             if (n < 0)
                 return -1;
             if (n == 0) {
+                if (src->corrupt)
+                    return total; /* file_corrupt() said where */
                 if (src->dec.len > src->dec.off)
                     src->truncated = 1;
-                if (src->from_file)
+                if (src->from_file) {
                     describe_end(src, m);
-                else
-                    set_msg(src, SOURCE_DONE, "end of recording%s",
-                            src->truncated ? " (recording truncated)" : "");
+                } else {
+                    struct complete c;
+
+                    source_verdict(src, m, &c);
+                    if (c.complete)
+                        set_msg(src, SOURCE_DONE, "end of recording");
+                    else
+                        set_msg(src, SOURCE_DONE, "end of recording: INCOMPLETE: %s", c.message);
+                }
                 return total;
             }
         } else {
@@ -766,4 +803,24 @@ int source_child_status(struct source *src, int *status)
         return 0;
     *status = src->child_status;
     return 1;
+}
+
+int source_corrupt(const struct source *src, uint64_t *at)
+{
+    if (at)
+        *at = src->corrupt_at;
+    return src->corrupt;
+}
+
+void source_verdict(const struct source *src, const struct model *m, struct complete *c)
+{
+    struct complete_input in = {
+        .truncated = src->truncated,
+        .corrupt = src->corrupt,
+        .corrupt_at = src->corrupt_at,
+        .live = src->kind != SOURCE_FILE && !src->from_file &&
+                (src->state == SOURCE_OPEN || src->state == SOURCE_CONNECTING),
+    };
+
+    complete_judge(m, &in, c);
 }

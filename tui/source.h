@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct complete;
 struct model;
 struct source;
 
@@ -87,6 +88,16 @@ const char *source_name(const struct source *src);
 
 /* File: the recording stops inside a message (a crash cut it short). */
 int source_truncated(const struct source *src);
+
+/* File: reading stopped at bytes that are not a recording's (the source is
+ * SOURCE_DONE: what came before was applied). *at (may be NULL) gets the
+ * byte of the file near which they are. */
+int source_corrupt(const struct source *src, uint64_t *at);
+
+/* The verdict on what m holds from this source (complete.h): the model's
+ * DISABLED, END and MISSED with the source's truncation and corruption; a
+ * running program's stream is not judged cut short. */
+void source_verdict(const struct source *src, const struct model *m, struct complete *c);
 
 /* Bytes of the stream consumed so far and, for files, the file size (for a
  * progress figure); *total is 0 when unknown. */

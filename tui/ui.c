@@ -230,7 +230,7 @@ static void draw_status(struct ui *ui)
     } else {
         state = s->state == MODEL_ENDED ? "ended" : "";
     }
-    if (s->state == MODEL_DISABLED)
+    if (s->disabled)
         warn = 1;
     widget_fmt_count(rate, sizeof rate, (uint64_t)(ui->ev_rate + 0.5));
     widget_fmt_count(missed, sizeof missed, s->missed);
@@ -239,9 +239,9 @@ static void draw_status(struct ui *ui)
     view_sites_count(ui, sites, sizeof sites);
     for (int pass = 0; pass < 2; pass++) {
         snprintf(line, sizeof line, " %s | %s%s%s%s | %s ev/s | missed %s | %s",
-                 kind_name(ui), st, s->state == MODEL_DISABLED ? " (collector disabled: " : "",
-                 s->state == MODEL_DISABLED ? s->disabled_reason : "",
-                 s->state == MODEL_DISABLED ? ")" : "", rate, missed, sites);
+                 kind_name(ui), st, s->disabled ? " (collector disabled: " : "",
+                 s->disabled ? s->disabled_reason : "", s->disabled ? ")" : "", rate, missed,
+                 sites);
         if (widget_width(line) <= ui->cols - 2)
             break;
         short_paths(st, sizeof st, state); /* too long: paths by their last component */

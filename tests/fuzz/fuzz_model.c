@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "complete.h"
 #include "decode.h"
 #include "model.h"
 #include "report.h"
@@ -61,11 +62,13 @@ static void query(const struct model *m)
         if (!devnull)
             devnull = fopen("/dev/null", "w");
         if (devnull) {
-            report_write(m, &ro, 0, devnull, err, sizeof(err));
+            struct complete_input cut = {.truncated = 1}, whole = {0};
+
+            report_write(m, &ro, &whole, devnull, err, sizeof(err));
             ro.at = REPORT_AT_TIME;
             ro.time = s->time_last / 3;
             ro.json = !ro.json;
-            report_write(m, &ro, 1, devnull, err, sizeof(err));
+            report_write(m, &ro, &cut, devnull, err, sizeof(err));
         }
     }
 }

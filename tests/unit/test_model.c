@@ -1073,7 +1073,7 @@ static void test_disabled_and_response(void **state)
 
     (void)state;
     assert_int_equal(encode_resp_objects(&B, 9, o, 1, 7), 0);
-    assert_int_equal(encode_disabled(&B, 5 * MS, "out of memory"), 0);
+    assert_int_equal(encode_disabled(&B, 5 * MS, "out of memory", WIRE_OFF_COLLECTOR), 0);
     assert_int_equal(flush_into(m), 0);
     assert_int_equal(model_summary(m)->state, MODEL_DISABLED);
     assert_string_equal(model_summary(m)->disabled_reason, "out of memory");

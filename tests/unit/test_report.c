@@ -115,6 +115,10 @@ static const char expected_end[] =
     "{\n"
     "  \"exe\": \"/bin/app\",\n"
     "  \"pid\": 77,\n"
+    "  \"complete\": true,\n"
+    "  \"incomplete\": null,\n"
+    "  \"leaks_known\": true,\n"
+    "  \"leaks_unknown_because\": null,\n"
     "  \"at\": \"end\",\n"
     "  \"time\": 2,\n"
     "  \"duration\": 2,\n"
@@ -404,7 +408,8 @@ static void test_errors(void **state)
     snprintf(p, sizeof(p), "%s/corrupt.heapline", dir);
     write_file(p, "\x93\xc1\xc1\xc1garbage", 10, 0);
     assert_int_equal(run(p, NULL, 1, -1, &out, &err), 1);
-    assert_non_null(strstr(err, "corrupt data at stream offset 0"));
+    assert_string_equal(out, "");
+    assert_non_null(strstr(err, "corrupt data near byte 16 of the file"));
     free(out);
     free(err);
 
@@ -434,6 +439,207 @@ static void test_truncated(void **state)
     free(err);
 }
 
+/* The reference run (no END) with more messages encoded after it. */
+static size_t build_then(char *out, size_t cap, int64_t t, const char *disabled, uint32_t cause,
+                         int end_reason, int end_status)
+{
+    struct encode_buf b;
+    size_t n = build(out, cap, 0);
+
+    encode_init(&b, out + n, cap - n);
+    if (disabled)
+        assert_int_equal(encode_disabled(&b, t, disabled, cause), 0);
+    if (end_reason)
+        assert_int_equal(encode_end(&b, t + 1 * MS, (uint32_t)end_reason, end_status), 0);
+    return n + b.len;
+}
+
+/* Report p as JSON and text into *json, *text; *err gets both runs' stderr
+ * (the text run's). Returns the JSON run's status. */
+static int run_both(const char *p, char **json, char **text, char **err)
+{
+    char *e1;
+    int rc = run(p, NULL, 1, -1, json, &e1);
+
+    free(e1);
+    assert_int_equal(run(p, NULL, 0, -1, text, err), rc);
+    return rc;
+}
+
+/* The collector turned itself off, then the program exited: the END that
+ * follows must not hide it, and what was live then is not a leak. */
+static void test_disabled_then_end(void **state)
+{
+    char *json, *text, *err, p[300];
+
+    (void)state;
+    snprintf(p, sizeof(p), "%s/disabled.heapline", dir);
+    write_file(p, mem,
+               build_then(mem, sizeof(mem), 1700 * MS, "collector thread stalled for 10 s",
+                          WIRE_OFF_COLLECTOR, WIRE_END_EXIT, 0),
+               1);
+    assert_int_equal(run_both(p, &json, &text, &err), 0);
+    assert_non_null(strstr(json, "  \"pid\": 77,\n  \"complete\": false,\n  \"incomplete\": {\n"
+                                 "    \"reason\": \"disabled\",\n    \"time\": 1.7,\n"
+                                 "    \"message\": \"the collector turned itself off at 1.700 s "
+                                 "(collector thread stalled for 10 s): figures stop there\"\n  },\n"
+                                 "  \"leaks_known\": false,\n  \"leaks_unknown_because\": \"the "
+                                 "recording is incomplete\",\n"));
+    assert_non_null(strstr(json, "\"leaked_bytes\": null,\n  \"leaked_blocks\": null,\n"));
+    assert_non_null(strstr(json, "\"disabled\": \"collector thread stalled for 10 s\",\n"));
+    assert_non_null(strstr(json, "\"leaks\": [],\n"));
+    assert_null(strstr(json, "\"leaked_bytes\": 1000"));
+    assert_non_null(strstr(json, "\"live_bytes\": 1007,\n")); /* the figures themselves stay */
+    assert_int_equal(strncmp(text,
+                             "heapline report: /bin/app (pid 77)  [INCOMPLETE recording]\n"
+                             "INCOMPLETE    the collector turned itself off at 1.700 s (collector "
+                             "thread stalled for 10 s): figures stop there\n",
+                             strlen("heapline report: /bin/app (pid 77)  [INCOMPLETE recording]\n"
+                                    "INCOMPLETE    the collector turned itself off at 1.700 s "
+                                    "(collector thread stalled for 10 s): figures stop there\n")),
+                     0);
+    assert_non_null(strstr(text, "leaked        not known: the recording is incomplete\n"));
+    assert_non_null(strstr(text, "disabled      at 1.700 s: collector thread stalled for 10 s\n"));
+    assert_non_null(strstr(text, "\nLeaked: not known (the recording is incomplete): nothing is "
+                                 "called a leak\n\nTemporary"));
+    assert_non_null(strstr(err, "/disabled.heapline: INCOMPLETE recording: the collector turned "
+                                "itself off at 1.700 s (collector thread stalled for 10 s): "
+                                "figures stop there; reporting what it holds\n"));
+    free(json);
+    free(text);
+    free(err);
+}
+
+/* The record file filled the disk: the collector's last message says so. */
+static void test_disk_full(void **state)
+{
+    char *json, *text, *err, p[300];
+
+    (void)state;
+    snprintf(p, sizeof(p), "%s/full.heapline", dir);
+    write_file(p, mem,
+               build_then(mem, sizeof(mem), 1800 * MS,
+                          "record file write failed: /mnt/x.hl: No space left on device",
+                          WIRE_OFF_DISK_FULL, 0, 0),
+               1);
+    assert_int_equal(run_both(p, &json, &text, &err), 0);
+    assert_non_null(strstr(json, "\"incomplete\": {\n    \"reason\": \"disk_full\",\n"
+                                 "    \"time\": 1.8,\n    \"message\": \"the recording stopped at "
+                                 "1.800 s, disk full (record file write failed: /mnt/x.hl: No "
+                                 "space left on device): figures stop there\"\n  },\n"));
+    assert_non_null(strstr(json, "\"leaked_bytes\": null,"));
+    assert_non_null(strstr(json, "\"end\": null,"));
+    assert_non_null(strstr(text, "\nINCOMPLETE    the recording stopped at 1.800 s, disk full "
+                                 "(record file write failed: /mnt/x.hl: No space left on device)"));
+    assert_null(strstr(text, "died"));
+    free(json);
+    free(text);
+    free(err);
+}
+
+/* Complete, but no exit: killed by a signal, or a stream without END. */
+static void test_leaks_need_an_exit(void **state)
+{
+    char *json, *text, *err, p[300];
+
+    (void)state;
+    snprintf(p, sizeof(p), "%s/segv.heapline", dir);
+    write_file(p, mem, build_then(mem, sizeof(mem), 1900 * MS, NULL, 0, WIRE_END_SIGNAL, 11), 0);
+    assert_int_equal(run_both(p, &json, &text, &err), 0);
+    assert_non_null(strstr(json, "\"complete\": true,\n  \"incomplete\": null,\n"
+                                 "  \"leaks_known\": false,\n  \"leaks_unknown_because\": \"the "
+                                 "program was killed by signal 11: what it held then was never "
+                                 "given a chance to be freed\",\n"));
+    assert_non_null(strstr(json, "\"leaked_bytes\": null,"));
+    assert_non_null(strstr(text, "heapline report: /bin/app (pid 77)\nduration      1.901 s, "
+                                 "killed by signal 11\n"));
+    assert_string_equal(err, "");
+    free(json);
+    free(text);
+    free(err);
+
+    /* whole messages, no END: the program (or the stream) was cut */
+    snprintf(p, sizeof(p), "%s/noend.heapline", dir);
+    write_file(p, mem, build(mem, sizeof(mem), 0), 0);
+    assert_int_equal(run_both(p, &json, &text, &err), 0);
+    assert_non_null(strstr(json, "\"reason\": \"no_end\",\n    \"time\": 1.6,\n"));
+    assert_non_null(strstr(json, "\"truncated\": false,"));
+    assert_non_null(strstr(err, "noend.heapline: INCOMPLETE recording: the recording stops at "
+                                "1.600 s without the program's end"));
+    free(json);
+    free(text);
+    free(err);
+}
+
+/* One wrong byte: everything before it is reported, and where it stops. */
+static void test_corrupt_middle(void **state)
+{
+    char *json, *text, *err, p[300], *bad;
+    size_t first = build(mem, sizeof(mem), 0); /* the reference run, without END */
+    size_t n;
+
+    (void)state;
+    n = build_then(mem, sizeof(mem), 1900 * MS, NULL, 0, WIRE_END_EXIT, 0);
+    /* the END message (after the reference run) becomes a msgpack "never used" byte */
+    mem[first] = (char)0xc1;
+    snprintf(p, sizeof(p), "%s/corrupt-end.heapline", dir);
+    write_file(p, mem, n, 0);
+    assert_int_equal(run_both(p, &json, &text, &err), 0);
+    bad = strstr(json, "\"incomplete\": {\n    \"reason\": \"corrupt\",\n");
+    assert_non_null(bad);
+    {
+        char want[128];
+
+        snprintf(want, sizeof(want), "\"byte\": %zu\n", (size_t)16 + first);
+        assert_non_null(strstr(bad, want));
+        snprintf(want, sizeof(want), "corrupt data near byte %zu of the file", (size_t)16 + first);
+        assert_non_null(strstr(err, want));
+    }
+    assert_non_null(strstr(json, "\"live_bytes\": 1007,")); /* all that came before */
+    assert_non_null(strstr(json, "\"leaked_bytes\": null,"));
+    assert_non_null(strstr(text, "[INCOMPLETE recording]\nINCOMPLETE    corrupt data near byte "));
+    free(json);
+    free(text);
+    free(err);
+}
+
+/* Compressed: a wrong byte in the second zstd block; the first is reported. */
+static void test_corrupt_compressed(void **state)
+{
+    char *json, *text, *err, p[300];
+    struct recfile_writer w;
+    struct encode_buf b;
+    size_t first = build(mem, sizeof(mem), 0);
+    off_t size;
+    int fd;
+
+    (void)state;
+    snprintf(p, sizeof(p), "%s/corrupt-z.heapline", dir);
+    fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(recfile_writer_open(&w, fd, 3), 0);
+    assert_int_equal(recfile_write(&w, mem, first, 1), 0);
+    size = lseek(fd, 0, SEEK_END);
+    encode_init(&b, mem, sizeof(mem));
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(encode_marker(&b, (1700 + i) * MS, "later, lost"), 0);
+    assert_int_equal(encode_end(&b, 1800 * MS, WIRE_END_EXIT, 0), 0);
+    assert_int_equal(recfile_write(&w, mem, b.len, 1), 0);
+    assert_int_equal(recfile_writer_close(&w), 0);
+    /* the second block's header: its type becomes "reserved" (3), which zstd refuses */
+    assert_int_equal(pwrite(fd, "\x07", 1, size), 1);
+    close(fd);
+    assert_int_equal(run_both(p, &json, &text, &err), 0);
+    assert_non_null(strstr(json, "\"reason\": \"corrupt\",\n"));
+    assert_non_null(strstr(json, "\"live_bytes\": 1007,"));
+    assert_null(strstr(json, "later, lost"));
+    assert_non_null(strstr(err, "corrupt data near byte "));
+    assert_non_null(strstr(err, "read up to 1.600 s")); /* the whole first block */
+    free(json);
+    free(text);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +648,11 @@ int main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_disabled_then_end),
+        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_leaks_need_an_exit),
+        cmocka_unit_test(test_corrupt_middle),
+        cmocka_unit_test(test_corrupt_compressed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
