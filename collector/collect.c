@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/auxv.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -717,11 +718,19 @@ static void release_dead(int check_gone)
     }
 }
 
-/* k-way merge of the runs by time (a binary heap of run indexes), applying
- * events up to the watermark. */
-static void merge_apply(int64_t watermark)
+/* Nonzero once the pass has run past its deadline (looked at every 1024
+ * events): the merge stops there, as if its watermark were the time reached,
+ * and the rest is carried over to the next pass. */
+static int merge_late(size_t *applied, int64_t deadline)
 {
-    size_t k = C.n_runs;
+    return (++*applied & 1023) == 0 && core_now() > deadline;
+}
+
+/* k-way merge of the runs by time (a binary heap of run indexes), applying
+ * events up to the watermark, or until the deadline. */
+static void merge_apply(int64_t watermark, int64_t deadline)
+{
+    size_t k = C.n_runs, applied = 0;
     size_t *heap;
 
     if (k == 0)
@@ -729,7 +738,8 @@ static void merge_apply(int64_t watermark)
     if (k == 1) {
         struct run *u = &C.runs[0];
 
-        while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark)
+        while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark &&
+               !merge_late(&applied, deadline))
             apply_next(u);
         return;
     }
@@ -738,10 +748,11 @@ static void merge_apply(int64_t watermark)
 
         if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
             t = a, a = o, o = t;
-        while (C.stage[a->pos].ev.time <= watermark) {
+        while (C.stage[a->pos].ev.time <= watermark && !merge_late(&applied, deadline)) {
             apply_next(a);
             if (a->pos == a->end) {
-                while (o->pos < o->end && C.stage[o->pos].ev.time <= watermark)
+                while (o->pos < o->end && C.stage[o->pos].ev.time <= watermark &&
+                       !merge_late(&applied, deadline))
                     apply_next(o);
                 return;
             }
@@ -766,7 +777,7 @@ static void merge_apply(int64_t watermark)
             i = (i - 1) / 2;
         }
     }
-    while (n > 0 && KEY(heap[0]) <= watermark) {
+    while (n > 0 && KEY(heap[0]) <= watermark && !merge_late(&applied, deadline)) {
         size_t r = heap[0];
 
         apply_next(&C.runs[r]);
@@ -798,10 +809,14 @@ static void merge_apply(int64_t watermark)
  * that), so everything that happened before an applied event has been
  * committed by the time its ring is read, and a free never arrives before
  * its block's allocation. Later events wait for the next pass; final applies
- * everything. */
+ * everything. A pass that is behind stops after a tick period, applied up to
+ * a time (the rest waits for the next pass): the loop ticks, and each tick
+ * flushes the record file, so the file lags the program by about one tick
+ * period (HEAPLINE_TICK_MS) however far behind the collector is. */
 static size_t drain(int check_gone, int final)
 {
     int64_t watermark, limit;
+    int64_t deadline = final ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     size_t n = 0, k;
 
     if (!stamp_map_advance(&C.map, &watermark) && !final)
@@ -812,10 +827,10 @@ static size_t drain(int check_gone, int final)
         limit = INT64_MAX;
         k = drain_copy(&limit);
         n += k;
-        merge_apply(watermark < limit ? watermark : limit);
+        merge_apply(watermark < limit ? watermark : limit, deadline);
         carry_over();
         batch_flush();
-    } while (k && limit < watermark);
+    } while (k && limit < watermark && core_now() <= deadline);
     if (sites_failed())
         core_disable("cannot grow the site table");
     release_dead(check_gone);
@@ -1015,6 +1030,17 @@ static void *collect_main(void *arg)
     symbols_fini();
     atomic_store(&C.alive, 0);
     return NULL;
+}
+
+extern void *__tls_get_addr(void *); /* ld.so's: new threads' TLS is allocated there */
+
+void collect_warm(void)
+{
+    if (symbols_init() != 0)
+        return;
+    symbols_warm((uint64_t)getauxval(AT_ENTRY) + 1);
+    symbols_warm((uint64_t)(uintptr_t)getpid + 1);
+    symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
 }
 
 int collect_start(const char *record_path, const char *socket_path, const char **why)

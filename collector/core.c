@@ -334,6 +334,8 @@ static void core_init(void)
     fds_protect_libunwind();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
+    if (core_cfg.record[0] || core_cfg.socket[0])
+        collect_warm(); /* before core_start() starts the run's clock */
     core_start();
     if (started)
         install_fatal_handlers();

@@ -381,6 +381,19 @@ void symbols_fini(void)
     seen_cap = seen_n = 0;
 }
 
+void symbols_warm(uint64_t ip)
+{
+    Dwfl_Module *m;
+
+    pthread_mutex_lock(&sym_mu);
+    m = dwfl ? dwfl_addrmodule(dwfl, ip - 1) : NULL;
+    if (m) {
+        fsyms_of(m);
+        dwfl_module_getsrc(m, ip - 1);
+    }
+    pthread_mutex_unlock(&sym_mu);
+}
+
 int symbols_first(uint64_t ip)
 {
     if ((seen_n + 1) * 2 > seen_cap) {

@@ -28,6 +28,12 @@ struct symbols_module {
 int symbols_init(void);
 void symbols_fini(void);
 
+/* Reads the symbol and line tables of ip's module now (a module's first
+ * lookup reads them: 0.1-0.3 s for libc's debug information), describing
+ * nothing: no MODULE or FRAME becomes due. Before the collector thread runs,
+ * or on it. */
+void symbols_warm(uint64_t ip);
+
 /* Returns 1 the first time ip is seen (the caller must send its FRAME), 0
  * after. */
 int symbols_first(uint64_t ip);

@@ -8,7 +8,9 @@
  */
 #include "writer.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "encode.h"
 #include "fdid.h"
 #include "fds.h"
 #include "recfile.h"
@@ -61,6 +64,43 @@ static int writer_check_fd(void)
     return 0;
 }
 
+static void writer_said(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void writer_said(const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    core_say(msg);
+}
+
+/* A write failed (disk full, the file size limit, an I/O error): the file is
+ * cut back to its last flush and ended there with a DISABLED that names the
+ * file, the error and the time, so a reader reports it as stopped by that,
+ * not as a program that died. Said once on stderr too. */
+static void writer_end_failed(void)
+{
+    static char reason[sizeof(W.path) + 200], msg[WIRE_MAX_STRING + 64]; /* encoded: truncated */
+    int e = W.rec.sys_errno;
+    uint32_t cause = e == ENOSPC || e == EDQUOT ? WIRE_OFF_DISK_FULL
+                     : e == EFBIG               ? WIRE_OFF_FILE_LIMIT
+                                                : WIRE_OFF_WRITE_ERROR;
+    int64_t now = core_now();
+    struct encode_buf b;
+    int saved;
+
+    snprintf(reason, sizeof(reason), "record file write failed: %s: %s%s", W.path,
+             e ? strerror(e) : "write error",
+             cause == WIRE_OFF_FILE_LIMIT ? " (the file size limit, ulimit -f)" : "");
+    encode_init(&b, msg, sizeof(msg));
+    saved = encode_disabled(&b, now, reason, cause) == 0 &&
+            recfile_writer_salvage(&W.rec, b.data, b.len) == 0;
+    writer_said("%s: recording stops here, at %.3f s%s", reason, (double)now / 1e9,
+                saved ? "" : " (and the file could not be ended cleanly)");
+}
+
 static void *writer_main(void *arg)
 {
     track_guard = 1;
@@ -76,10 +116,15 @@ static void *writer_main(void *arg)
         int flush = W.job_flush;
 
         pthread_mutex_unlock(&W.mu);
-        if (!atomic_load(&W.failed) &&
-            (writer_check_fd() < 0 || recfile_write(&W.rec, data, n, flush) < 0)) {
-            atomic_store(&W.failed, 1);
-            core_say("record file write failed: recording stops here");
+        if (!atomic_load(&W.failed)) {
+            if (writer_check_fd() < 0) {
+                atomic_store(&W.failed, 1);
+                writer_said("record file %s: closed or replaced by the program: recording "
+                            "stops here", W.path);
+            } else if (recfile_write(&W.rec, data, n, flush) < 0) {
+                atomic_store(&W.failed, 1);
+                writer_end_failed();
+            }
         }
         pthread_mutex_lock(&W.mu);
         W.job_pending = 0;

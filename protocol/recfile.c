@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -105,19 +106,88 @@ int recfile_remove_if_empty(int fd, const char *path)
     return empty;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* Appends n bytes to the recording, counting them in file_bytes. The file
+ * size limit (RLIMIT_FSIZE) is kept RECFILE_SALVAGE_ROOM away: writing up to
+ * it would leave no room to end the file, and past it sends SIGXFSZ, which
+ * kills a program that did not ignore it. On error, errno is kept in
+ * sys_errno. */
+static int writer_out(struct recfile_writer *w, const char *p, size_t n)
 {
+    if (w->size_limit && w->file_bytes + n > w->size_limit) {
+        w->sys_errno = EFBIG;
+        return WIRE_EIO;
+    }
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t k = write(w->fd, p, n);
 
-        if (w < 0) {
+        if (k < 0) {
             if (errno == EINTR)
                 continue;
+            w->sys_errno = errno;
             return WIRE_EIO;
         }
-        p += w;
-        n -= (size_t)w;
+        p += k;
+        n -= (size_t)k;
+        w->file_bytes += (uint64_t)k;
     }
+    return 0;
+}
+
+/* Everything written so far is whole (a flush or a frame end): remember
+ * where, and keep RECFILE_SALVAGE_ROOM allocated past it (without changing
+ * the file's size), so ending the file there still works on a full disk. */
+static void writer_whole(struct recfile_writer *w, int frame_open)
+{
+    w->whole_bytes = w->file_bytes;
+    w->frame_open = frame_open;
+    if (w->reserve_off || w->whole_bytes + RECFILE_SALVAGE_ROOM <= w->reserved_to)
+        return;
+    if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes,
+                  RECFILE_SALVAGE_ROOM * 4) == 0)
+        w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM * 4;
+    else if (errno != ENOSPC && errno != EINTR)
+        w->reserve_off = 1; /* not supported here: the salvage may still fit */
+}
+
+int recfile_writer_salvage(struct recfile_writer *w, const void *msg, size_t n)
+{
+    static const char last_block[3] = {1, 0, 0}; /* raw, size 0, last of its frame */
+    char *trailer = NULL;
+    size_t len = 0;
+    ssize_t k;
+
+    if (w->cctx) {
+        size_t cap = 3 + ZSTD_compressBound(n);
+
+        trailer = malloc(cap);
+        if (!trailer)
+            return WIRE_ENOMEM;
+        if (w->frame_open) {
+            memcpy(trailer, last_block, 3);
+            len = 3;
+        }
+        ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+        k = (ssize_t)ZSTD_compress2(w->cctx, trailer + len, cap - len, msg, n);
+        if (ZSTD_isError((size_t)k)) {
+            free(trailer);
+            return WIRE_ECOMPRESS;
+        }
+        len += (size_t)k;
+    }
+    if (len + n > RECFILE_SALVAGE_ROOM && !w->cctx) {
+        free(trailer);
+        return WIRE_ETOOBIG;
+    }
+    do
+        k = pwrite(w->fd, trailer ? trailer : msg, trailer ? len : n, (off_t)w->whole_bytes);
+    while (k < 0 && errno == EINTR);
+    if (!trailer)
+        len = n;
+    free(trailer);
+    if (k != (ssize_t)len || ftruncate(w->fd, (off_t)(w->whole_bytes + len)) != 0)
+        return WIRE_EIO;
+    w->file_bytes = w->whole_bytes + len;
+    w->err = WIRE_EIO; /* the file is ended: nothing more goes into it */
     return 0;
 }
 
@@ -153,8 +223,17 @@ int recfile_writer_open(struct recfile_writer *w, int fd, int level)
         hdr[8 + i] = (unsigned char)(version >> (8 * i));
         hdr[12 + i] = (unsigned char)(flags >> (8 * i));
     }
-    w->err = write_all(fd, (const char *)hdr, sizeof(hdr));
-    w->file_bytes = sizeof(hdr);
+    {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            w->size_limit = rl.rlim_cur > RECFILE_SALVAGE_ROOM + sizeof(hdr)
+                                ? (uint64_t)rl.rlim_cur - RECFILE_SALVAGE_ROOM
+                                : sizeof(hdr);
+    }
+    w->err = writer_out(w, (const char *)hdr, sizeof(hdr));
+    if (!w->err)
+        writer_whole(w, 0);
     return w->err;
 }
 
@@ -167,13 +246,15 @@ static int compress_step(struct recfile_writer *w, ZSTD_inBuffer *in, ZSTD_EndDi
         if (ZSTD_isError(left))
             return WIRE_ECOMPRESS;
         if (out.pos > 0) {
-            int r = write_all(w->fd, w->out, out.pos);
+            int r = writer_out(w, w->out, out.pos);
             if (r)
                 return r;
-            w->file_bytes += out.pos;
         }
-        if (mode == ZSTD_e_continue ? in->pos == in->size : left == 0)
+        if (mode == ZSTD_e_continue ? in->pos == in->size : left == 0) {
+            if (mode != ZSTD_e_continue)
+                writer_whole(w, mode == ZSTD_e_flush);
             return 0;
+        }
     }
 }
 
@@ -186,8 +267,9 @@ int recfile_write(struct recfile_writer *w, const void *buf, size_t n, int flush
         return w->err;
     w->raw_bytes += n;
     if (!w->cctx) {
-        r = write_all(w->fd, buf, n);
-        w->file_bytes += n;
+        r = writer_out(w, buf, n);
+        if (!r)
+            writer_whole(w, 0); /* whole messages */
         return w->err = r;
     }
     w->in_frame += n;
@@ -208,6 +290,10 @@ int recfile_writer_close(struct recfile_writer *w)
         ZSTD_inBuffer in = {NULL, 0, 0};
         r = compress_step(w, &in, ZSTD_e_end);
     }
+    if (w->reserved_to > w->file_bytes) /* the room kept past the end goes back */
+        fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)w->file_bytes,
+                  (off_t)(w->reserved_to - w->file_bytes));
+    w->reserved_to = 0;
     ZSTD_freeCCtx(w->cctx);
     free(w->out);
     w->cctx = NULL;

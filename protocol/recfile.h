@@ -47,7 +47,17 @@ struct recfile_writer {
     uint64_t in_frame; /* uncompressed bytes in the current frame */
     uint64_t raw_bytes, file_bytes;
     int err;          /* sticky: after a write error nothing more is written */
+    int sys_errno;    /* the errno of the failed write (EFBIG: the size limit) */
+    uint64_t whole_bytes;  /* the file up to here is whole: a flush or frame end */
+    int frame_open;        /* ... inside a zstd frame (a flush), not after its end */
+    uint64_t reserved_to;  /* space allocated up to here (fallocate, size kept) */
+    int reserve_off;       /* fallocate does not work on this file system */
+    uint64_t size_limit;   /* RLIMIT_FSIZE less RECFILE_SALVAGE_ROOM; 0 none */
 };
+
+/* Room kept for recfile_writer_salvage(): allocated past the last flush, and
+ * below the file size limit. */
+#define RECFILE_SALVAGE_ROOM 4096u
 
 /* Writes the header to fd (owned by the caller, kept open). level <= 0 means
  * no compression. Allocates (zstd context and buffers): call it from a thread
@@ -58,6 +68,14 @@ int recfile_writer_open(struct recfile_writer *w, int fd, int level);
  * after this call loses nothing written so far). Returns 0 or a negative
  * wire_err (sticky). Never blocks on anything but write(2) to fd. */
 int recfile_write(struct recfile_writer *w, const void *buf, size_t n, int flush);
+
+/* After a write error (disk full, the size limit): cuts the file back to
+ * where it was last whole (the last flush) and ends it there with msg (whole
+ * messages, at most ~3 KB: a DISABLED saying why), as a zstd frame of its
+ * own, in the room kept for it. A reader then finds a complete file whose
+ * last message says why it stops. Returns 0 or a negative wire_err;
+ * allocates (one buffer for the frame). */
+int recfile_writer_salvage(struct recfile_writer *w, const void *msg, size_t n);
 
 /* Ends the last frame and frees the writer's memory; does not close fd. */
 int recfile_writer_close(struct recfile_writer *w);

@@ -1880,13 +1880,18 @@ int model_apply(struct model *m, const struct wire_msg *msg)
         m->sum.end_time = msg->u.end.time;
         break;
     case WIRE_DISABLED:
-        see_time(m, msg->u.disabled.time);
+        /* the record file failed: its figures stop at its last whole flush,
+         * before the time of the failure */
+        if (msg->u.disabled.cause == WIRE_OFF_COLLECTOR)
+            see_time(m, msg->u.disabled.time);
         if (m->bucket_open && bucket_close(m, m->bucket_last, m->rss))
             return fail(m, "out of memory");
         m->sum.state = MODEL_DISABLED;
         if (!m->sum.disabled) { /* the first says when the figures stopped */
             m->sum.disabled = 1;
-            m->sum.disabled_time = msg->u.disabled.time;
+            m->sum.disabled_time = msg->u.disabled.cause == WIRE_OFF_COLLECTOR
+                                       ? msg->u.disabled.time
+                                       : m->sum.time_last;
             m->sum.disabled_cause = msg->u.disabled.cause;
             m->sum.disabled_reason = intern_w(m, &msg->u.disabled.reason);
             if (!m->sum.disabled_reason)

@@ -128,7 +128,8 @@ struct model_summary {
      * does: the run's figures stop at disabled_time whatever state says. */
     int disabled;
     const char *disabled_reason; /* "" until DISABLED */
-    int64_t disabled_time;
+    int64_t disabled_time;       /* the collector off: its time; the record file failed:
+                                  * the last time the file holds (its last flush) */
     uint32_t disabled_cause;
 };
 

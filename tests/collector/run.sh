@@ -117,6 +117,7 @@ build t_map g++ -std=c++17 -O2 -g -Wall "$SRC/t_map.cpp"
 build t_map_clang clang++ -std=c++17 -O2 -g -Wall -Wno-unknown-attributes "$SRC/t_map.cpp"
 build t_asmfn cc $CFLAGS -fno-toplevel-reorder "$SRC/t_asmfn.c"
 build t_wrapper cc $CFLAGS "$SRC/t_wrapper.c"
+build t_busy cc $CFLAGS "$SRC/t_busy.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -698,6 +699,106 @@ for v in "kill:KILL:137" "abort:abort:134" "segv:segv:139"; do
     reported "$name" end && expect "$name" "$W/$name.end.json" site_kill.allocations=1000 \
         site_kill.live_blocks=1000 site_kill.live_bytes=64000 nonneg
 done
+
+# ---- the record file lags the program by about a tick, under any load ----
+# eight threads allocate flat out; SIGKILL 1 s after they all run: the recording
+# must already hold their events (it stayed at the program's HELLO for 1-3 s)
+if want lag; then
+    rm -f "$W/lag.pid"
+    timeout "$TMO" "$HL" record -o "$W/lag.heapline" -- "$T/t_busy" "$W/lag.pid" \
+        >"$W/lag.log" 2>&1 </dev/null &
+    rpid=$!
+    for _ in $(seq 100); do [ -s "$W/lag.pid" ] && break; sleep 0.1; done
+    if [ ! -s "$W/lag.pid" ]; then
+        kill "$rpid" 2>/dev/null
+        fail lag "the target never started: $(tail -3 "$W/lag.log" | tr '\n' ' ')"
+    else
+        sleep 1
+        kill -KILL "$(cat "$W/lag.pid")"
+        wait "$rpid"
+        size=$(stat -c %s "$W/lag.heapline")
+        "$HL" report "$W/lag.heapline" --json >"$W/lag.json" 2>"$W/lag.err"
+        judge "$(python3 - "$W/lag.json" "$size" <<'PY'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except ValueError:
+    print(f"FAIL lag: no readable report of the {sys.argv[2]}-byte recording"); sys.exit()
+busy = [s for s in d["sites"] if s["function"] == "site_busy"]
+n = busy[0]["allocations"] if busy else 0
+if n >= 1000 and d["complete"] is False and d["incomplete"]["reason"] in ("truncated", "no_end"):
+    print(f"PASS lag: killed 1 s in: {n} site_busy allocations in the {sys.argv[2]}-byte file, reported incomplete ({d['incomplete']['reason']})")
+else:
+    print(f"FAIL lag: killed 1 s in: {n} site_busy allocations (expected >= 1000) in the {sys.argv[2]}-byte file; complete {d.get('complete')}")
+PY
+)"
+    fi
+fi
+
+# ---- the record file cannot grow: the file size limit, a full disk ----
+# the program runs on unharmed; the recording ends cleanly at its last flush with the
+# reason (file, error), and the report calls it incomplete, not "the program died"
+# full_check NAME FILE LOG REASON ERROR LIMIT: judge the recording and what was said
+full_check() {
+    judge "$(python3 - "$@" "$HL" <<'PY'
+import json, os, subprocess, sys
+name, path, log, reason, error, limit, hl = sys.argv[1:8]
+errs = []
+said = [l for l in open(log).read().splitlines() if "write failed" in l]
+if len(said) != 1 or path not in said[0] or error not in said[0]:
+    errs.append(f"the program's stderr should name {path} and '{error}' once: {said}")
+size = os.path.getsize(path)
+if int(limit) and size > int(limit):
+    errs.append(f"the file is {size} bytes, over the {limit}-byte limit")
+r = subprocess.run([hl, "report", path, "--json"], capture_output=True, text=True)
+try:
+    d = json.loads(r.stdout)
+except ValueError:
+    d = {}
+    errs.append(f"report exited {r.returncode}: {r.stderr.strip()[:200]}")
+inc = d.get("incomplete") or {}
+if d and (d.get("complete") is not False or inc.get("reason") != reason or path not in inc.get("message", "")):
+    errs.append(f"report: complete {d.get('complete')}, incomplete {inc}, expected reason {reason} naming the file")
+if d and (d.get("leaked_bytes") is not None or d.get("leaks")):
+    errs.append(f"report calls {d.get('leaked_bytes')} bytes leaked in an incomplete recording")
+if d and not d.get("allocations"):
+    errs.append("no allocations before the stop")
+t = subprocess.run([hl, "report", path], capture_output=True, text=True).stdout.splitlines()
+if len(t) < 2 or not t[1].startswith("INCOMPLETE ") or "died" in " ".join(t):
+    errs.append(f"the text report does not start with the INCOMPLETE line: {t[:2]}")
+print(f"FAIL {name}: " + "; ".join(errs) if errs else
+      f"PASS {name}: {size} bytes, {d['allocations']} allocations, then: {inc['message'][:90]}")
+PY
+)"
+}
+if want file-limit; then
+    (trap '' XFSZ; exec prlimit --fsize=8000 "$HL" record -o "$W/file-limit.heapline" -- \
+        "$T/t_threads") >"$W/file-limit.log" 2>&1 </dev/null
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        fail file-limit "heapline record exited $rc under an 8000-byte file size limit: $(tail -2 "$W/file-limit.log" | tr '\n' ' ')"
+    else
+        full_check file-limit "$W/file-limit.heapline" "$W/file-limit.log" file_size_limit \
+            "File too large" 8000
+    fi
+fi
+if want disk-full; then
+    M=$W/full
+    mkdir -p "$M"
+    if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=16k heapline-full "$M" 2>/dev/null; then
+        skip disk-full "needs root and a tmpfs mount"
+    else
+        "$HL" record -o "$M/full.heapline" -- "$T/t_threads" >"$W/disk-full.log" 2>&1 </dev/null
+        rc=$?
+        if [ "$rc" != 0 ]; then
+            fail disk-full "heapline record exited $rc on a full disk: $(tail -2 "$W/disk-full.log" | tr '\n' ' ')"
+        else
+            full_check disk-full "$M/full.heapline" "$W/disk-full.log" disk_full \
+                "No space left on device" 0
+        fi
+        umount "$M"
+    fi
+fi
 
 # ---- the demo services of assets/: their figures are known too ----
 if want demo; then
