@@ -38,7 +38,7 @@ endif
 OPT      ?= -O2 -g
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP $(PKGS_CFLAGS) -Iprotocol
 ifneq ($(SANITIZER),)
-CFLAGS_ALL += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+CFLAGS_ALL += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 CFLAGS_ALL += $(CFLAGS)
@@ -199,13 +199,13 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(PKGS_CFLAGS) -Iprotocol -Itui -o $@ $< $(PROTO_SRC) $(filter-out tui/main.c,$(TUI_SRC)) \
 	    $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \
-	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
 	        build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1 \
 	        || { tail -40 build-fuzz/$$n.log; exit 1; }; done
 

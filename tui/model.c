@@ -2593,7 +2593,7 @@ const struct model_caller *model_callers_of(const struct model_callers *t, uint3
         return NULL;
     }
     *n = t->start[site + 1] - t->start[site];
-    return t->c + t->start[site];
+    return *n ? t->c + t->start[site] : NULL; /* t->c is NULL when no site has callers */
 }
 
 void model_callers_free(struct model_callers *t)

@@ -434,7 +434,8 @@ int model_callers(const struct model *m, const struct model_query *q, struct mod
  * through, inlined frames included. */
 uint32_t model_callers_top_stack(const struct model_callers *t, uint32_t site);
 
-/* The callers of one site, *n of them (none for an unknown site). */
+/* The callers of one site, *n of them (none for an unknown site: NULL when
+ * *n is 0). */
 const struct model_caller *model_callers_of(const struct model_callers *t, uint32_t site,
                                             uint32_t *n);
 void model_callers_free(struct model_callers *t);
