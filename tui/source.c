@@ -67,6 +67,8 @@ struct source {
     int out_fd;           /* run -o: that file, made by recfile_create_safe() */
     int from_file;        /* run: the program ended before we attached; its recording */
     char log_path[PATH_MAX];
+    int log_fd;           /* the program's stdout and stderr */
+    int log_named;        /* log_fd is linked at log_path (else unnamed, O_TMPFILE) */
     struct timespec started;
 };
 
@@ -85,6 +87,7 @@ static struct source *source_alloc(int kind)
     s->fd = -1;
     s->rec_fd = -1;
     s->out_fd = -1;
+    s->log_fd = -1;
     s->next_req = 1;
     decode_init(&s->dec);
     return s;
@@ -225,12 +228,31 @@ static int drain(struct source *s, struct model *m, int max, int *needmore)
     return n;
 }
 
+/* The program's output is written to an unnamed file (O_TMPFILE) in the
+ * socket directory, so a TUI that is killed leaves nothing behind; once the
+ * program has ended (or the user quit), output there is kept as log_path.
+ * Returns 1 when log_path holds output. */
+static int log_keep(struct source *s)
+{
+    struct stat st;
+    char proc[64];
+
+    if (s->log_fd < 0 || fstat(s->log_fd, &st) != 0 || st.st_size == 0)
+        return 0;
+    if (s->log_named)
+        return 1;
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->log_fd);
+    unlink(s->log_path); /* a stale one of an earlier run with our pid */
+    s->log_named = linkat(AT_FDCWD, proc, AT_FDCWD, s->log_path, AT_SYMLINK_FOLLOW) == 0;
+    return s->log_named;
+}
+
 static void describe_end(struct source *s, const struct model *m)
 {
     const struct model_summary *sum = model_summary(m);
     char extra[PATH_MAX + 32] = "";
 
-    if (s->log_path[0])
+    if (log_keep(s))
         snprintf(extra, sizeof(extra), " (output in %s)", s->log_path);
     if (sum->state == MODEL_ENDED) {
         switch (sum->end_reason) {
@@ -438,6 +460,11 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
         return NULL;
     }
     snprintf(s->log_path, sizeof(s->log_path), "%.80s/run-%d.log", dir, (int)getpid());
+    s->log_fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (s->log_fd < 0) { /* no O_TMPFILE on this file system: a named file */
+        s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        s->log_named = s->log_fd >= 0;
+    }
     unlink(s->sock_path);
     snprintf(s->name, sizeof(s->name), "%s", argv[0]);
     if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
@@ -455,15 +482,14 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
     }
     if (pid == 0) {
         int fd = open("/dev/null", O_RDONLY);
-        int lfd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         const char *pre = getenv("LD_PRELOAD");
         char preload[2 * PATH_MAX];
 
         if (fd >= 0)
             dup2(fd, 0);
-        if (lfd >= 0) {
-            dup2(lfd, 1);
-            dup2(lfd, 2);
+        if (s->log_fd >= 0) {
+            dup2(s->log_fd, 1);
+            dup2(s->log_fd, 2);
         }
         if (pre && *pre)
             snprintf(preload, sizeof(preload), "%s:%s", lib, pre);
@@ -646,11 +672,13 @@ void source_close(struct source *s)
             }
         }
         unlink(s->sock_path);
-        if (s->log_path[0]) { /* keep the program's output only if there is some */
-            struct stat st;
-            if (stat(s->log_path, &st) == 0 && st.st_size == 0)
-                unlink(s->log_path);
-        }
+        /* keep the program's output only if there is some */
+        if (!log_keep(s) && s->log_named)
+            unlink(s->log_path);
+    }
+    if (s->log_fd >= 0) {
+        close(s->log_fd);
+        s->log_fd = -1;
     }
     if (s->out_fd >= 0) /* after the program ended: it wrote all it would */
         recfile_remove_if_empty(s->out_fd, s->rec_path);

@@ -515,4 +515,38 @@ pass "+ deepens the scan 12 -> 48 -> 192 -> 768 -> 1000: the oldest entry's chai
 e2e_keys q
 e2e_assert_restored 0
 
+# ---- issue 12: a recording that is not whole says so on the replay screen ----
+echo "e2e: incomplete recordings"
+size=$(stat -c %s "$REC")
+head -c $((size - 40)) "$REC" >"$TMP/cut.heapline"
+e2e_start cut 80 24 "$HL" replay cut.heapline
+e2e_wait_for "INCOMPLETE: recording truncated at"
+e2e_assert_screen "replay | end of recording: INCOMPLETE"
+e2e_keys q
+e2e_assert_restored 0
+pass "replay of a cut recording: the status line says INCOMPLETE and where it stops"
+
+# ---- issue 12: a killed `run` leaves no run-PID.log behind ----
+e2e_start killed 80 24 "$HL" run -- sh -c "'echo hello from the program; sleep 60'"
+e2e_wait_for "running sh"
+tui=$(pgrep -P "$(T list-panes -t killed -F '#{pane_pid}')" | head -1)
+prog=$(pgrep -P "$tui" | head -1)
+[ -n "$tui" ] && [ -n "$prog" ] || e2e_fail "no heapline ($tui) or program ($prog) process"
+sleeper=$(pgrep -P "$prog" | head -1)
+kill -KILL "$tui"
+kill "$prog" $sleeper
+for _ in $(seq 100); do kill -0 "$tui" 2>/dev/null || break; sleep 0.05; done
+left=$(ls "$XDG_RUNTIME_DIR/heapline/" | grep -x "run-$tui\.log" || true)
+[ -z "$left" ] || e2e_fail "a killed run left $left in $XDG_RUNTIME_DIR/heapline"
+pass "run killed by SIGKILL: no run-PID.log left in the socket directory"
+e2e_start told 80 24 "$HL" run -- sh -c "'echo hello from the program'"
+e2e_wait_for "(output in"
+tui=$(pgrep -P "$(T list-panes -t told -F '#{pane_pid}')" | head -1)
+grep -qx "hello from the program" "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ||
+    e2e_fail "the program's output is not in run-$tui.log"
+e2e_keys q
+e2e_assert_restored 0
+[ -e "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ] || e2e_fail "run-$tui.log was removed at quit"
+pass "the output of a program that ended is kept in run-PID.log, as the status line says"
+
 echo "e2e: all passed"
