@@ -91,14 +91,14 @@ static void writer_end_failed(void)
     struct encode_buf b;
     int saved;
 
-    snprintf(reason, sizeof(reason), "record file write failed: %s: %s%s", W.path,
-             e ? strerror(e) : "write error",
-             cause == WIRE_OFF_FILE_LIMIT ? " (the file size limit, ulimit -f)" : "");
+    snprintf(reason, sizeof(reason), "record file write failed: %s: %s", W.path,
+             e ? strerror(e) : "write error");
     encode_init(&b, msg, sizeof(msg));
     saved = encode_disabled(&b, now, reason, cause) == 0 &&
             recfile_writer_salvage(&W.rec, b.data, b.len) == 0;
-    writer_said("%s: recording stops here, at %.3f s%s", reason, (double)now / 1e9,
-                saved ? "" : " (and the file could not be ended cleanly)");
+    writer_said("%s%s: recording stops here, at %.3f s%s", reason,
+                cause == WIRE_OFF_FILE_LIMIT ? " (the file size limit, ulimit -f)" : "",
+                (double)now / 1e9, saved ? "" : " (and the file could not be ended cleanly)");
 }
 
 static void *writer_main(void *arg)
