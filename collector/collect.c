@@ -811,8 +811,9 @@ static void merge_apply(int64_t watermark, int64_t deadline)
  * its block's allocation. Later events wait for the next pass; final applies
  * everything. A pass that is behind stops after a tick period, applied up to
  * a time (the rest waits for the next pass): the loop ticks, and each tick
- * flushes the record file, so the file lags the program by about one tick
- * period (HEAPLINE_TICK_MS) however far behind the collector is. */
+ * flushes the record file, so the file is flushed every tick period
+ * (HEAPLINE_TICK_MS) however far behind the collector is; what it holds lags
+ * the program by the backlog not applied yet. */
 static size_t drain(int check_gone, int final)
 {
     int64_t watermark, limit;
