@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "complete.h"
 #include "keys.h"
 #include "model.h"
 #include "source.h"
@@ -232,6 +233,13 @@ static void draw_status(struct ui *ui)
     }
     if (s->disabled)
         warn = 1;
+    if (ui->src && ui->src_state == SOURCE_DONE) { /* a recording that is not whole */
+        struct complete c;
+
+        source_verdict(ui->src, ui->m, &c);
+        if (!c.complete)
+            warn = 1;
+    }
     widget_fmt_count(rate, sizeof rate, (uint64_t)(ui->ev_rate + 0.5));
     widget_fmt_count(missed, sizeof missed, s->missed);
     char st[256], sites[48];
