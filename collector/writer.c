@@ -52,8 +52,10 @@ static int writer_check_fd(void)
     if (fdid_same(W.rec.fd, &W.id))
         return 0;
     /* closed, or the number now names one of the program's files: leave it */
-    fd = open(W.path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 || !fdid_same(fd, &W.id)) { /* the same file, or none: never another */
+    /* not O_APPEND: recfile_writer_salvage() pwrite()s at its last flush */
+    fd = open(W.path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || !fdid_same(fd, &W.id) || lseek(fd, 0, SEEK_END) < 0) {
+        /* the same file, or none: never another */
         if (fd >= 0)
             close(fd);
         W.rec.fd = -1;
