@@ -1035,13 +1035,31 @@ static void *collect_main(void *arg)
 
 extern void *__tls_get_addr(void *); /* ld.so's: new threads' TLS is allocated there */
 
+static void *warm_main(void *arg)
+{
+    track_guard = 1;
+    if (symbols_init() == 0) {
+        symbols_warm((uint64_t)getauxval(AT_ENTRY) + 1);
+        symbols_warm((uint64_t)(uintptr_t)getpid + 1);
+        symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
+    }
+    return arg;
+}
+
+/* On a thread of its own: the tables' memory comes from that thread's malloc
+ * arena, which the collector thread takes over when it starts, rather than
+ * from the main arena the program is about to use (its layout stays the
+ * program's own). */
 void collect_warm(void)
 {
-    if (symbols_init() != 0)
-        return;
-    symbols_warm((uint64_t)getauxval(AT_ENTRY) + 1);
-    symbols_warm((uint64_t)(uintptr_t)getpid + 1);
-    symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
+    sigset_t all, old;
+    pthread_t t;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&t, NULL, warm_main, NULL) == 0)
+        pthread_join(t, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int collect_start(const char *record_path, const char *socket_path, const char **why)
