@@ -528,7 +528,7 @@ pass "replay of a cut recording: the status line says INCOMPLETE and where it st
 
 # ---- issue 12: a killed `run` leaves no run-PID.log behind ----
 e2e_start killed 80 24 "$HL" run -- sh -c "'echo hello from the program; sleep 60'"
-e2e_wait_for "running sh"
+e2e_wait_for "running sh" 30
 tui=$(pgrep -P "$(T list-panes -t killed -F '#{pane_pid}')" | head -1)
 prog=$(pgrep -P "$tui" | head -1)
 [ -n "$tui" ] && [ -n "$prog" ] || e2e_fail "no heapline ($tui) or program ($prog) process"
@@ -540,7 +540,7 @@ left=$(ls "$XDG_RUNTIME_DIR/heapline/" | grep -x "run-$tui\.log" || true)
 [ -z "$left" ] || e2e_fail "a killed run left $left in $XDG_RUNTIME_DIR/heapline"
 pass "run killed by SIGKILL: no run-PID.log left in the socket directory"
 e2e_start told 80 24 "$HL" run -- sh -c "'echo hello from the program'"
-e2e_wait_for "(output in"
+e2e_wait_for "(output in" 30
 tui=$(pgrep -P "$(T list-panes -t told -F '#{pane_pid}')" | head -1)
 grep -qx "hello from the program" "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ||
     e2e_fail "the program's output is not in run-$tui.log"
