@@ -122,6 +122,7 @@ static struct {
     struct normalise_stats ns;
     struct stamp_map map; /* ring event stamps -> ns */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
+    int sync_pending;                  /* this pass answers a collect_sync() */
 } C;
 
 int collect_alive(void)
@@ -817,7 +818,11 @@ static void merge_apply(int64_t watermark, int64_t deadline)
 static size_t drain(int check_gone, int final)
 {
     int64_t watermark, limit;
-    int64_t deadline = final ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+    /* final, or a collect_sync() waiting (dlclose): everything up to the
+     * watermark, whatever it takes */
+    int64_t deadline = final || C.sync_pending
+                           ? INT64_MAX
+                           : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     size_t n = 0, k;
 
     if (!stamp_map_advance(&C.map, &watermark) && !final)
@@ -978,6 +983,7 @@ static void *collect_main(void *arg)
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);
+        C.sync_pending = sync != atomic_load(&C.sync_done);
         size_t n = drain(C.ticks % 16 == 0, 0);
 
         atomic_store(&C.sync_done, sync);
