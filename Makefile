@@ -66,7 +66,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration backrefs stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps test unit integration backrefs cli stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -173,12 +173,16 @@ stress-short: all
 stress: all
 	$(Q)BUILD=$(BUILD) tests/stress/run.py --full
 
+cli: all
+	$(Q)BUILD=$(BUILD) tests/cli/run.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory backrefs
 	$(Q)$(MAKE) --no-print-directory stress-short
+	$(Q)$(MAKE) --no-print-directory cli
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_TIME=5
 	@echo "make test: all passed"

@@ -34,6 +34,7 @@
 #define BACKREFS_REQ_OBJECTS 1
 #define BACKREFS_REQ_SCAN 2
 #define BACKREFS_MAX_OBJECTS 64
+#define BACKREFS_MAX_LIMIT 1000 /* --depth and --fanout: what the scan engine accepts */
 #define BACKREFS_TEXT_HOLDERS 20 /* holders listed in text when no chain reaches a root */
 
 struct conn {
@@ -70,12 +71,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void usage(FILE *f)
+/* A usage error: one line ending in the help hint. Returns 2, the status of
+ * every usage error. */
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int bad_usage(const char *fmt, ...)
 {
-    fputs("usage: heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME)\n"
-          "                         [--depth N] [--fanout N] [--json|--dot]\n"
-          "       heapline backrefs PID|SOCKET --types [--growth SECONDS] [--top N] [--json]\n",
-          f);
+    va_list ap;
+
+    fputs("heapline backrefs: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see heapline backrefs --help)\n", stderr);
+    return 2;
 }
 
 /* ---- output helpers ---- */
@@ -968,10 +977,7 @@ int backrefs_main(int argc, char **argv)
     for (; i < argc; i++) {
         const char *a = argv[i];
         char *end;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--json") == 0) {
+        if (strcmp(a, "--json") == 0) {
             format = BACKREFS_JSON;
         } else if (strcmp(a, "--dot") == 0) {
             format = BACKREFS_DOT;
@@ -982,7 +988,7 @@ int backrefs_main(int argc, char **argv)
                    strcmp(a, "--type") == 0 || strcmp(a, "--growth") == 0 ||
                    strcmp(a, "--top") == 0) {
             if (i + 1 >= argc)
-                return fail("%s needs a value", a);
+                return bad_usage("%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--site") == 0) {
                 site = v;
@@ -991,11 +997,11 @@ int backrefs_main(int argc, char **argv)
             } else if (strcmp(a, "--type") == 0) {
                 type = v;
             } else {
-                unsigned long x;
+                unsigned long x, max = strcmp(a, "--top") == 0 ? 1000000 : BACKREFS_MAX_LIMIT;
                 errno = 0;
                 x = strtoul(v, &end, 10);
-                if (errno || *end || !*v || x == 0 || x > (strcmp(a, "--top") == 0 ? 1000000 : 1000))
-                    return fail("bad %s: %s", a + 2, v);
+                if (errno || *end || !*v || x == 0 || x > max)
+                    return bad_usage("bad %s: %s (from 1 to %lu)", a + 2, v, max);
                 if (strcmp(a, "--depth") == 0)
                     depth = x;
                 else if (strcmp(a, "--fanout") == 0)
@@ -1006,29 +1012,29 @@ int backrefs_main(int argc, char **argv)
                     top = x;
             }
         } else if (a[0] == '-' && a[1]) {
-            return fail("unknown option %s (see --help)", a);
+            return bad_usage("unknown option %s", a);
         } else if (!target) {
             target = a;
         } else {
-            return fail("unexpected argument %s (see --help)", a);
+            return bad_usage("unexpected argument %s", a);
         }
     }
     if (!target)
-        return fail("missing PID or SOCKET (see --help)");
+        return bad_usage("missing PID or SOCKET");
     if (types && (site || address || type))
-        return fail("--types takes no --site, --address or --type");
+        return bad_usage("--types takes no --site, --address or --type");
     if ((growth || top) && !types)
-        return fail("--growth and --top go with --types");
+        return bad_usage("--growth and --top go with --types");
     if (types && format == BACKREFS_DOT)
-        return fail("--types prints text or --json");
+        return bad_usage("--types prints text or --json");
     if (!types && (site != NULL) + (address != NULL) + (type != NULL) != 1)
-        return fail("give exactly one of --site FUNCTION, --address ADDR and --type NAME");
+        return bad_usage("give exactly one of --site FUNCTION, --address ADDR and --type NAME");
     if (address) {
         char *end;
         errno = 0;
         addr = strtoull(address, &end, 16);
         if (errno || *end || !*address || addr == 0)
-            return fail("bad address: %s", address);
+            return bad_usage("bad address: %s", address);
     }
     if (resolve_socket(target, path, sizeof(path)))
         return 1;

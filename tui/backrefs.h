@@ -18,10 +18,12 @@ struct scanmsg_result;
 
 enum backrefs_format { BACKREFS_TEXT = 0, BACKREFS_JSON = 1, BACKREFS_DOT = 2 };
 
-/* The command. Returns the process exit status: 0, or 1 after one line on
- * stderr (bad arguments, no such process or socket, permission denied, no
- * live object of that site, no live block at that address, timeout after
- * 10 s). */
+/* The command (argv[1] is "backrefs"; main() answers --help). Returns the
+ * process exit status: 0; 2 after one line on stderr for a usage error (an
+ * unknown option, a value out of range, neither or both of --site and
+ * --address); 1 after one line for anything else (no such process or socket,
+ * a socket directory that is not ours, permission denied, no live object of
+ * that site, no live block at that address, timeout after 10 s). */
 int backrefs_main(int argc, char **argv);
 
 /* Prints a decoded scan result (scanmsg_decode() accepted it) in a format,

@@ -1,11 +1,16 @@
 /*
- * main.c - the `heapline` command line: parse, then hand over to one module.
+ * main.c - the `heapline` command line: a table of commands, then hand over
+ * to one module.
  *
- * Every error is one line on stderr ("heapline: ...") and a non-zero exit;
- * a usage error prints the subcommand's usage line and exits 2. Nothing here
- * touches the terminal: the TUI (ui_main) owns it and restores it.
+ * Every command is one row of cmd_table (name, usage, help, handler), so the
+ * usage lines, `heapline --help` and `heapline CMD --help` are generated from
+ * what the commands accept and cannot drift apart. Every error is one line on
+ * stderr and a non-zero exit; a usage error is one line ending in a hint,
+ * "(see heapline CMD --help)", and exits 2. Nothing here touches the
+ * terminal: the TUI (ui_main) owns it and restores it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,55 +25,33 @@
 
 #define HEAPLINE_VERSION "0.1.0"
 
-static const char *const usage_lines[] = {
-    "heapline run      [-o FILE] -- CMD [ARG...]",
-    "heapline record   -o FILE   -- CMD [ARG...]",
-    "heapline attach   PID|SOCKET [-o FILE]",
-    "heapline replay   FILE",
-    "heapline report   FILE [--json] [--top N] [--at peak|end|SECONDS]",
-    "heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR) [--depth N] [--json|--dot]",
-    NULL};
+struct cmd_entry {
+    const char *name;
+    const char *args;    /* the usage line after "heapline NAME" */
+    const char *summary; /* one line for `heapline --help` */
+    const char *help;    /* the options, for `heapline NAME --help` */
+    /* Returns the exit status; a usage error returns bad()'s value. argv[1]
+     * is the command's name. */
+    int (*run)(int argc, char **argv);
+};
 
-static void help(FILE *f)
+/* A usage error of cmd: one line, "heapline CMD: WHY (see heapline CMD
+ * --help)". Returns 2, the exit status of every usage error. */
+static int bad(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(const char *cmd, const char *fmt, ...)
 {
-    fprintf(f, "heapline - where is my memory going, and what is holding on to it?\n\nusage:\n");
-    for (int i = 0; usage_lines[i]; i++)
-        fprintf(f, "  %s\n", usage_lines[i]);
-    fprintf(f,
-            "\n"
-            "  run       start CMD under the collector and watch it live\n"
-            "  record    record CMD headless; exits with CMD's status\n"
-            "  attach    watch a program already running under the collector\n"
-            "  replay    explore a recording, with time scrubbing\n"
-            "  report    summarise a recording: peak, totals, top sites, leaks\n"
-            "  backrefs  what keeps a live block alive (chains of references)\n"
-            "\n"
-            "  --help, --version\n"
-            "\n"
-            "environment: HEAPLINE_LIB (path of libheapline.so)\n");
-}
+    va_list ap;
 
-static int usage(const char *cmd, const char *why)
-{
-    if (why)
-        fprintf(stderr, "heapline: %s\n", why);
-    for (int i = 0; usage_lines[i]; i++) {
-        const char *u = usage_lines[i] + strlen("heapline ");
-        if (cmd && strncmp(u, cmd, strlen(cmd)) == 0 && u[strlen(cmd)] == ' ') {
-            fputs("usage: ", stderr);
-            for (const char *p = usage_lines[i]; *p; p++) /* one space between words */
-                if (!(p[0] == ' ' && p[1] == ' '))
-                    fputc(*p, stderr);
-            fputc('\n', stderr);
-            return 2;
-        }
-    }
-    fprintf(stderr, "usage: heapline run|record|attach|replay|report|backrefs ... (see --help)\n");
+    fprintf(stderr, "heapline %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see heapline %s --help)\n", cmd);
     return 2;
 }
 
-/* Parses "[-o FILE] [--] CMD..." from argv[i..]. Returns the index of CMD or
- * -1 (message printed). */
+/* Parses "[-o FILE] [--] CMD..." from argv[2..]. Returns the index of CMD,
+ * or -2 after bad(). */
 static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **out)
 {
     int i = 2;
@@ -82,7 +65,7 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
         }
         if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (i + 1 >= argc)
-                return usage(cmd, "-o needs a file name"), -1;
+                return bad(cmd, "%s needs a file name", a), -2;
             *out = argv[i + 1];
             i += 2;
             continue;
@@ -97,15 +80,12 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
             i++;
             continue;
         }
-        if (a[0] == '-') {
-            char why[256];
-            snprintf(why, sizeof(why), "%s: unknown option %s", cmd, a);
-            return usage(cmd, why), -1;
-        }
+        if (a[0] == '-')
+            return bad(cmd, "unknown option %s", a), -2;
         break;
     }
     if (i >= argc)
-        return usage(cmd, "no command to run"), -1;
+        return bad(cmd, "no command to run"), -2;
     return i;
 }
 
@@ -151,7 +131,7 @@ static int cmd_record(int argc, char **argv)
     if (i < 0)
         return 2;
     if (!out)
-        return usage("record", "record needs -o FILE");
+        return bad("record", "record needs -o FILE");
     return record_main(out, argv + i);
 }
 
@@ -164,20 +144,18 @@ static int cmd_attach(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0) {
             if (++i >= argc)
-                return usage("attach", "-o needs a file name");
+                return bad("attach", "-o needs a file name");
             out = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            char why[256];
-            snprintf(why, sizeof(why), "attach: unknown option %s", argv[i]);
-            return usage("attach", why);
+            return bad("attach", "unknown option %s", argv[i]);
         } else if (!target) {
             target = argv[i];
         } else {
-            return usage("attach", "attach takes one PID or socket");
+            return bad("attach", "attach takes one PID or socket");
         }
     }
     if (!target)
-        return usage("attach", "attach needs a PID or a socket path");
+        return bad("attach", "attach needs a PID or a socket path");
     src = source_open_socket(target, out, err, sizeof(err));
     if (!src) {
         fprintf(stderr, "heapline: %s\n", err);
@@ -191,8 +169,10 @@ static int cmd_replay(int argc, char **argv)
     char err[1024];
     struct source *src;
 
-    if (argc != 3 || argv[2][0] == '-')
-        return usage("replay", argc < 3 ? "replay needs a FILE" : NULL);
+    if (argc > 2 && argv[2][0] == '-' && argv[2][1])
+        return bad("replay", "unknown option %s", argv[2]);
+    if (argc != 3)
+        return bad("replay", argc < 3 ? "replay needs a FILE" : "replay takes one FILE");
     src = source_open_file(argv[2], err, sizeof(err));
     if (!src) {
         fprintf(stderr, "heapline: %s\n", err);
@@ -205,7 +185,6 @@ static int cmd_report(int argc, char **argv)
 {
     struct report_options o = {.top = -1, .at = REPORT_AT_END};
     const char *file = NULL;
-    int top_set = 0;
 
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -215,85 +194,157 @@ static int cmd_report(int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--top") == 0 || strcmp(a, "--at") == 0) {
-            if (i + 1 >= argc) {
-                char why[64];
-                snprintf(why, sizeof(why), "%s needs a value", a);
-                return usage("report", why);
-            }
+            if (i + 1 >= argc)
+                return bad("report", "%s needs a value", a);
             val = argv[++i];
         } else if (strncmp(a, "--top=", 6) == 0 || strncmp(a, "--at=", 5) == 0) {
             val = strchr(a, '=') + 1;
         } else if (a[0] == '-' && a[1]) {
-            char why[256];
-            snprintf(why, sizeof(why), "report: unknown option %s", a);
-            return usage("report", why);
+            return bad("report", "unknown option %s", a);
         } else if (!file) {
             file = a;
             continue;
         } else {
-            return usage("report", "report takes one FILE");
+            return bad("report", "report takes one FILE");
         }
         if (strncmp(a, "--top", 5) == 0) {
             char *end;
             long v;
             errno = 0;
             v = strtol(val, &end, 10);
-            if (end == val || *end || errno || v < 1 || v > 1000000000) {
-                char why[256];
-                snprintf(why, sizeof(why), "--top %s: not a positive number", val);
-                return usage("report", why);
-            }
+            if (end == val || *end || errno || v < 1 || v > 1000000000)
+                return bad("report", "--top %s: not a number from 1 to 1000000000", val);
             o.top = (int)v;
-            top_set = 1;
         } else if (report_parse_at(val, &o) != 0) {
-            char why[256];
-            snprintf(why, sizeof(why), "--at %s: expected peak, end or seconds", val);
-            return usage("report", why);
+            return bad("report", "--at %s: expected peak, end or seconds", val);
         }
     }
     if (!file)
-        return usage("report", "report needs a FILE");
-    (void)top_set;
+        return bad("report", "report needs a FILE");
     return report_main(file, &o, stdout, stderr);
+}
+
+static const struct cmd_entry cmd_table[] = {
+    {"run", "[-o FILE] -- CMD [ARG...]", "start CMD under the collector and watch it live",
+     "  -o FILE, --output FILE   the collector also records the run to FILE\n"
+     "  --                       ends heapline's options; CMD and its arguments follow\n",
+     cmd_run},
+    {"record", "-o FILE -- CMD [ARG...]", "record CMD headless; exits with CMD's status",
+     "  -o FILE, --output FILE   the recording (required); fork children record to FILE.<pid>\n"
+     "  --                       ends heapline's options; CMD and its arguments follow\n",
+     cmd_record},
+    {"attach", "PID|SOCKET [-o FILE]", "watch a program already running under the collector",
+     "  PID                      a process running under the collector (its socket is found\n"
+     "                           in the socket directory)\n"
+     "  SOCKET                   the path of a collector's socket\n"
+     "  -o FILE                  also record what arrives to FILE\n",
+     cmd_attach},
+    {"replay", "FILE", "explore a recording, with time scrubbing", NULL, cmd_replay},
+    {"report", "FILE [--json] [--top N] [--at peak|end|SECONDS]",
+     "summarise a recording: peak, totals, top sites, leaks",
+     "  --json                   one JSON object (fields in README.md)\n"
+     "  --top N                  the N largest sites (1 to 1000000000)\n"
+     "  --at peak|end|SECONDS    the state at the peak, the end (default) or a time\n",
+     cmd_report},
+    {"backrefs",
+     "PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME) [--depth N] [--fanout N] "
+     "[--json|--dot]\n"
+     "PID|SOCKET --types [--growth SECONDS] [--top N] [--json]",
+     "what keeps a live block alive (chains of references); Python objects by type",
+     "  --site FUNCTION          the oldest live block allocated at FUNCTION\n"
+     "  --address ADDR           the live block at (or around) ADDR, in hex\n"
+     "  --type NAME              the oldest live Python object of type NAME\n"
+     "  --depth N                follow chains up to N hops (1 to 1000, default 10)\n"
+     "  --fanout N               at most N holders of each block (1 to 1000, default 64)\n"
+     "  --json, --dot            JSON or Graphviz DOT instead of text\n"
+     "  --types                  live Python objects by type: count and bytes\n"
+     "  --growth SECONDS         with --types: a second count SECONDS later, the types that grew\n"
+     "  --top N                  with --types: the N largest types (1 to 1000000)\n",
+     backrefs_main},
+};
+#define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
+
+static const struct cmd_entry *cmd_find(const char *name)
+{
+    for (size_t i = 0; i < CMD_COUNT; i++)
+        if (strcmp(cmd_table[i].name, name) == 0)
+            return &cmd_table[i];
+    return NULL;
+}
+
+static void cmd_usage_line(FILE *f, const struct cmd_entry *c, int align)
+{
+    fprintf(f, "heapline %-*s %s\n", align ? 8 : 0, c->name, c->args);
+}
+
+static void help(FILE *f)
+{
+    fprintf(f, "heapline - where is my memory going, and what is holding on to it?\n\nusage:\n");
+    for (size_t i = 0; i < CMD_COUNT; i++) {
+        fputs("  ", f);
+        cmd_usage_line(f, &cmd_table[i], 1);
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < CMD_COUNT; i++)
+        fprintf(f, "  %-9s %s\n", cmd_table[i].name, cmd_table[i].summary);
+    fprintf(f, "\n"
+               "  heapline CMD --help for a command's options; heapline --version\n"
+               "\n"
+               "environment: HEAPLINE_LIB (path of libheapline.so), HEAPLINE_SOCKET_DIR (the\n"
+               "socket directory; see README.md)\n");
+}
+
+static void cmd_help(const struct cmd_entry *c)
+{
+    fputs("usage: ", stdout);
+    cmd_usage_line(stdout, c, 0);
+    printf("%s\n", c->summary);
+    if (c->help)
+        printf("\n%s", c->help);
+}
+
+/* 1 when argv[2..] asks for help (before any "--"). */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    const char *cmd = argc > 1 ? argv[1] : NULL;
+    const char *name = argc > 1 ? argv[1] : NULL;
+    const struct cmd_entry *c;
 
-    if (!cmd)
-        return usage(NULL, "no command given");
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    if (!name) {
+        fputs("heapline: no command given; usage:\n", stderr);
+        for (size_t i = 0; i < CMD_COUNT; i++) {
+            fputs("  ", stderr);
+            cmd_usage_line(stderr, &cmd_table[i], 1);
+        }
+        return 2;
+    }
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         help(stdout);
         return 0;
     }
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
         printf("heapline %s (wire format %d)\n", HEAPLINE_VERSION, WIRE_VERSION);
         return 0;
     }
-    if (!strcmp(cmd, "backrefs")) /* it has its own --help */
-        return backrefs_main(argc, argv);
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(cmd, NULL);
-            return 0;
-        }
+    c = cmd_find(name);
+    if (!c) {
+        fprintf(stderr, "heapline: unknown %s '%s' (see heapline --help)\n",
+                name[0] == '-' ? "option" : "command", name);
+        return 2;
     }
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc, argv);
-    if (!strcmp(cmd, "record"))
-        return cmd_record(argc, argv);
-    if (!strcmp(cmd, "attach"))
-        return cmd_attach(argc, argv);
-    if (!strcmp(cmd, "replay"))
-        return cmd_replay(argc, argv);
-    if (!strcmp(cmd, "report"))
-        return cmd_report(argc, argv);
-    {
-        char why[256];
-        snprintf(why, sizeof(why), "unknown command '%s'", cmd);
-        return usage(NULL, why);
+    if (wants_help(argc, argv)) {
+        cmd_help(c);
+        return 0;
     }
+    return c->run(argc, argv);
 }
