@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "launch.h"
 #include "recfile.h"
-#include "sockpath.h"
 
 static volatile sig_atomic_t child_pid;
 
@@ -113,93 +113,67 @@ static void forward(int sig)
  * status. Returns 0, or the exit status of a failure already said. */
 static int run_recorded(const char *abs_out, char *const argv[], int *st)
 {
-    char lib[PATH_MAX], err[PATH_MAX + 64], preload[2 * PATH_MAX + 2];
-    const char *pre = getenv("LD_PRELOAD");
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
-    int exec_pipe[2], e;
-    pid_t pid;
-    ssize_t n;
+    char err[PATH_MAX + 64];
+    struct launch l = {.argv = argv, .record = abs_out, .log_fd = -1, .hold_signals = 1};
 
-    if (sockpath_lib(lib, sizeof(lib), err, sizeof(err)) != 0) {
+    if (launch_start(&l, err, sizeof(err)) != 0) {
+        launch_release_signals(&l);
         fprintf(stderr, "heapline: %s\n", err);
+        if (l.exec_errno)
+            return l.exec_errno == ENOENT ? 127 : 126;
         return 1;
     }
-    if (pre && *pre)
-        snprintf(preload, sizeof(preload), "%s:%s", lib, pre);
-    else
-        snprintf(preload, sizeof(preload), "%s", lib);
-    if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
-        fprintf(stderr, "heapline: pipe: %s\n", strerror(errno));
-        return 1;
-    }
-    sigaction(SIGINT, &ign, &old_int);
-    sigaction(SIGQUIT, &ign, &old_quit);
-    pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "heapline: fork: %s\n", strerror(errno));
-        return 1;
-    }
-    if (pid == 0) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGQUIT, &old_quit, NULL);
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("HEAPLINE_RECORD", abs_out, 1);
-        unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(exec_pipe[1], &e, sizeof(e)) < 0)
-            _exit(127);
-        _exit(127);
-    }
-    close(exec_pipe[1]);
-    child_pid = pid;
+    child_pid = l.pid;
     {
         struct sigaction fw = {.sa_handler = forward};
         sigemptyset(&fw.sa_mask);
         sigaction(SIGTERM, &fw, NULL);
         sigaction(SIGHUP, &fw, NULL);
     }
-    do
-        n = read(exec_pipe[0], &e, sizeof(e));
-    while (n < 0 && errno == EINTR);
-    close(exec_pipe[0]);
-    while (waitpid(pid, st, 0) < 0) {
+    while (waitpid(l.pid, st, 0) < 0) {
         if (errno != EINTR) {
+            launch_release_signals(&l);
             fprintf(stderr, "heapline: waitpid: %s\n", strerror(errno));
             return 1;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGQUIT, &old_quit, NULL);
-    if (n == (ssize_t)sizeof(e)) {
-        fprintf(stderr, "heapline: %s: %s\n", argv[0], strerror(e));
-        return e == ENOENT ? 127 : 126;
-    }
+    launch_release_signals(&l);
     return 0;
 }
 
-int record_main(const char *out, char *const argv[])
+int record_prepare(const char *out, char *abs, size_t cap, char *err, size_t errsz)
 {
-    char abs_out[2 * PATH_MAX + 2], cwd[PATH_MAX];
+    char cwd[PATH_MAX];
     const char *why;
-    time_t start = time(NULL);
-    int st = 0, rc, out_fd;
+    int fd;
 
     if (out[0] == '/') {
-        snprintf(abs_out, sizeof(abs_out), "%s", out);
+        snprintf(abs, cap, "%s", out);
     } else {
         if (!getcwd(cwd, sizeof(cwd))) {
-            fprintf(stderr, "heapline: getcwd: %s\n", strerror(errno));
-            return 1;
+            snprintf(err, errsz, "getcwd: %s", strerror(errno));
+            return -1;
         }
-        snprintf(abs_out, sizeof(abs_out), "%s/%s", cwd, out);
+        snprintf(abs, cap, "%s/%s", cwd, out);
     }
     /* Checked and emptied before the program starts, so a path that is
      * refused fails here with one line and a stale recording cannot pass for
      * this run's; the collector then opens it the same way. */
-    out_fd = recfile_create_safe(abs_out, 0644, &why);
+    fd = recfile_create_safe(abs, 0644, &why);
+    if (fd < 0)
+        snprintf(err, errsz, "%s: %s", out, why);
+    return fd;
+}
+
+int record_main(const char *out, char *const argv[])
+{
+    char abs_out[2 * PATH_MAX + 2], err[PATH_MAX + 64];
+    time_t start = time(NULL);
+    int st = 0, rc, out_fd;
+
+    out_fd = record_prepare(out, abs_out, sizeof(abs_out), err, sizeof(err));
     if (out_fd < 0) {
-        fprintf(stderr, "heapline: %s: %s\n", out, why);
+        fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
     rc = run_recorded(abs_out, argv, &st);

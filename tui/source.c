@@ -27,8 +27,10 @@
 #include "complete.h"
 #include "decode.h"
 #include "encode.h"
+#include "launch.h"
 #include "model.h"
 #include "recfile.h"
+#include "record.h"
 #include "sockpath.h"
 #include "wire.h"
 
@@ -70,6 +72,10 @@ struct source {
     int log_fd;           /* the program's stdout and stderr */
     int log_named;        /* log_fd is linked at log_path (else unnamed, O_TMPFILE) */
     struct timespec started;
+    char said[256];  /* the collector's last line in the log ("" when none) */
+    int64_t said_ms; /* when the log was last looked at */
+    off_t said_size; /* its size then */
+    char shown[800]; /* source_message(): msg, with the collector's line first */
 };
 
 static struct source *source_alloc(int kind)
@@ -93,6 +99,17 @@ static struct source *source_alloc(int kind)
     return s;
 }
 
+/* What source_message() says: the state's message, after the collector's
+ * own line when it said something (a failure it could only write to the
+ * program's stderr, which `run` sends to a log). */
+static void show(struct source *s)
+{
+    if (s->said[0])
+        snprintf(s->shown, sizeof(s->shown), "collector: %s; %s", s->said, s->msg);
+    else
+        snprintf(s->shown, sizeof(s->shown), "%s", s->msg);
+}
+
 static void set_msg(struct source *s, int state, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_msg(struct source *s, int state, const char *fmt, ...)
@@ -103,6 +120,7 @@ static void set_msg(struct source *s, int state, const char *fmt, ...)
     vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
     va_end(ap);
     s->state = state;
+    show(s);
 }
 
 /* ------------------------------------------------------------------ file */
@@ -415,39 +433,23 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
                                  size_t errsz)
 {
     struct source *s = source_alloc(SOURCE_CHILD);
-    char lib[PATH_MAX], dir[PATH_MAX], rec_abs[2 * PATH_MAX + 2] = "";
-    const char *why;
-    int exec_pipe[2];
-    pid_t pid;
-    int e;
-    ssize_t n;
+    char dir[PATH_MAX], rec_abs[2 * PATH_MAX + 2] = "";
+    struct launch l = {.argv = argv, .log_fd = -1};
 
     if (!s) {
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
-    if (sockpath_lib(lib, sizeof(lib), err, errsz) != 0 ||
-        sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0) {
+    if (sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0) {
         source_close(s);
         return NULL;
     }
+    /* refused here, before the program starts: the collector could only say
+     * so in the log, and the program would run untracked */
     if (record_path) {
-        if (record_path[0] == '/') {
-            snprintf(rec_abs, sizeof(rec_abs), "%s", record_path);
-        } else {
-            char cwd[PATH_MAX];
-            if (!getcwd(cwd, sizeof(cwd))) {
-                snprintf(err, errsz, "getcwd: %s", strerror(errno));
-                source_close(s);
-                return NULL;
-            }
-            snprintf(rec_abs, sizeof(rec_abs), "%s/%s", cwd, record_path);
-        }
-        /* refused here, before the program starts; the collector opens it alike */
-        s->out_fd = recfile_create_safe(rec_abs, 0644, &why);
+        s->out_fd = record_prepare(record_path, rec_abs, sizeof(rec_abs), err, errsz);
         snprintf(s->rec_path, sizeof(s->rec_path), "%s", rec_abs);
         if (s->out_fd < 0) {
-            snprintf(err, errsz, "%s: %s", record_path, why);
             source_close(s);
             return NULL;
         }
@@ -460,69 +462,64 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
         return NULL;
     }
     snprintf(s->log_path, sizeof(s->log_path), "%.80s/run-%d.log", dir, (int)getpid());
-    s->log_fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    /* the program's output, read back for the collector's own lines */
+    s->log_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (s->log_fd < 0) { /* no O_TMPFILE on this file system: a named file */
-        s->log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        s->log_fd = open(s->log_path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         s->log_named = s->log_fd >= 0;
     }
     unlink(s->sock_path);
     snprintf(s->name, sizeof(s->name), "%s", argv[0]);
-    if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
-        snprintf(err, errsz, "pipe: %s", strerror(errno));
+    l.record = rec_abs[0] ? rec_abs : NULL;
+    l.socket = s->sock_path;
+    l.log_fd = s->log_fd;
+    if (launch_start(&l, err, errsz) != 0) {
         source_close(s);
         return NULL;
     }
-    pid = fork();
-    if (pid < 0) {
-        snprintf(err, errsz, "fork: %s", strerror(errno));
-        close(exec_pipe[0]);
-        close(exec_pipe[1]);
-        source_close(s);
-        return NULL;
-    }
-    if (pid == 0) {
-        int fd = open("/dev/null", O_RDONLY);
-        const char *pre = getenv("LD_PRELOAD");
-        char preload[2 * PATH_MAX];
-
-        if (fd >= 0)
-            dup2(fd, 0);
-        if (s->log_fd >= 0) {
-            dup2(s->log_fd, 1);
-            dup2(s->log_fd, 2);
-        }
-        if (pre && *pre)
-            snprintf(preload, sizeof(preload), "%s:%s", lib, pre);
-        else
-            snprintf(preload, sizeof(preload), "%s", lib);
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("HEAPLINE_SOCKET", s->sock_path, 1);
-        unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
-        if (rec_abs[0])
-            setenv("HEAPLINE_RECORD", rec_abs, 1);
-        else
-            unsetenv("HEAPLINE_RECORD");
-        execvp(argv[0], argv);
-        e = errno;
-        if (write(exec_pipe[1], &e, sizeof(e)) < 0)
-            _exit(127);
-        _exit(127);
-    }
-    close(exec_pipe[1]);
-    do
-        n = read(exec_pipe[0], &e, sizeof(e));
-    while (n < 0 && errno == EINTR);
-    close(exec_pipe[0]);
-    if (n == (ssize_t)sizeof(e)) {
-        waitpid(pid, NULL, 0);
-        snprintf(err, errsz, "%s: %s", argv[0], strerror(e));
-        source_close(s);
-        return NULL;
-    }
-    s->pid = pid;
+    s->pid = l.pid;
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     set_msg(s, SOURCE_CONNECTING, "starting %s", argv[0]);
     return s;
+}
+
+/* The last line the collector wrote to the program's stderr (the log), such
+ * as "heapline: record file write failed: recording stops here", into
+ * s->said; looked at most every COLLECTOR_SAID_MS, and only in the log's last
+ * 16 KB. The collector says something only when it fails. */
+#define COLLECTOR_SAID_MS 200
+static void collector_said(struct source *s, int force)
+{
+    char buf[16384 + 1], *p, *line = NULL;
+    struct timespec now;
+    int64_t ms;
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (!s->log_path[0] || (!force && ms - s->said_ms < COLLECTOR_SAID_MS))
+        return;
+    s->said_ms = ms;
+    fd = s->log_fd;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_size != s->said_size) {
+        off_t from = st.st_size > 16384 ? st.st_size - 16384 : 0;
+
+        s->said_size = st.st_size;
+        n = pread(fd, buf, sizeof(buf) - 1, from);
+        buf[n > 0 ? n : 0] = 0;
+        for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+            if (strncmp(p, "heapline: ", 10) == 0 && (p == buf || p[-1] == '\n'))
+                line = p + 10;
+        if (line) {
+            size_t len = strcspn(line, "\n");
+            snprintf(s->said, sizeof(s->said), "%.*s", (int)len, line);
+            show(s);
+        }
+    }
 }
 
 static void child_reap(struct source *s)
@@ -545,6 +542,7 @@ int source_read(struct source *src, struct model *m, int max_messages)
         return -1;
     if (src->kind == SOURCE_CHILD) {
         child_reap(src);
+        collector_said(src, src->child_done);
         if (src->state == SOURCE_CONNECTING) {
             int e = 0;
             src->fd = sock_connect(src->sock_path, &e);
@@ -567,6 +565,7 @@ int source_read(struct source *src, struct model *m, int max_messages)
                     describe_end(src, m);
                     snprintf(src->msg + strlen(src->msg), sizeof(src->msg) - strlen(src->msg),
                              " before heapline could attach");
+                    show(src);
                 }
                 return 0;
             }
@@ -720,7 +719,7 @@ uint64_t source_model_errors(const struct source *src, const char **first_error)
 
 const char *source_message(const struct source *src)
 {
-    return src->msg;
+    return src->shown;
 }
 
 const char *source_name(const struct source *src)

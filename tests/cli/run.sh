@@ -63,6 +63,13 @@ check backrefs-no-site 2 \
 check backrefs-option 2 "heapline backrefs: unknown option --frob (see heapline backrefs --help)" \
     "$HL" backrefs 1 --frob
 
+# ---- run -o: a recording that cannot be created is refused before the program starts ----
+check run-bad-output 1 "heapline: /nonexistent_dir/x: No such file or directory" \
+    "$HL" run -o /nonexistent_dir/x -- touch "$W/ran"
+[ -e "$W/ran" ] && fail run-bad-output-started "the program ran" || pass run-bad-output-not-started
+check record-bad-output 1 "heapline: /nonexistent_dir/x: No such file or directory" \
+    "$HL" record -o /nonexistent_dir/x -- touch "$W/ran"
+
 # ---- --help of every command: status 0, its usage line on stdout ----
 for c in run record attach replay report backrefs; do
     out=$("$HL" "$c" --help 2>"$W/help.err")

@@ -446,6 +446,17 @@ e2e_keys q
 e2e_assert_restored 0
 pass "run: live sites appear, the exit is shown and the final state kept"
 
+# ---- heapline run: a collector failure reaches the status line, not only a log ----
+# (a 2 KB file size limit, SIGXFSZ ignored: the record file's writes fail mid-run)
+echo "e2e: run, the collector fails"
+e2e_start lim 80 24 "bash -c 'trap \"\" XFSZ; ulimit -f 2; exec $HL run -o $TMP/lim.heapline -- ./e2e_target slow'"
+e2e_wait_for "heapline  live"
+e2e_wait_for "collector: record file write failed: recording stops here" 20
+e2e_assert_screen "config_alloc"
+e2e_keys q
+e2e_assert_restored 0
+pass "run: the collector's failure is on the status line"
+
 # ---- heapline attach: a running program, then its socket drops ----
 echo "e2e: attach"
 LD_PRELOAD=$PWD/$BUILD/libheapline.so "$TMP/e2e_target" slow &
