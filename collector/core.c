@@ -129,6 +129,7 @@ static void read_config(void)
         snprintf(record_base, sizeof(record_base), "%s", v);
     v = getenv("HEAPLINE_SOCKET");
     socket_off = v && strcmp(v, "off") == 0;
+    server_set_dir(getenv("HEAPLINE_SOCKET_DIR"));
     if (v && *v && !socket_off)
         snprintf(socket_base, sizeof(socket_base), "%s", v);
     core_cfg.compress = env_int("HEAPLINE_COMPRESS", RECFILE_LEVEL_DEFAULT, 0, 22);

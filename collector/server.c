@@ -42,6 +42,7 @@
 #include "live.h"
 #include "ring.h"
 #include "scan.h"
+#include "sockdir.h"
 #include "wire.h"
 
 /* Memory: queued stream bytes per client past which it gets ticks only, and
@@ -194,40 +195,65 @@ static size_t clients_held(void)
     return n;
 }
 
+static char sock_dir_override[108]; /* HEAPLINE_SOCKET_DIR, read at start-up */
+
+void server_set_dir(const char *dir)
+{
+    snprintf(sock_dir_override, sizeof(sock_dir_override), "%s", dir && *dir ? dir : "");
+}
+
 int server_default_path(char *buf, size_t cap)
 {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    char dir[108], first[108] = "";
     int n;
 
-    if (xdg && *xdg)
-        n = snprintf(buf, cap, "%s/heapline/%d.sock", xdg, (int)getpid());
-    else
-        n = snprintf(buf, cap, "/tmp/heapline-%u/%d.sock", (unsigned)getuid(), (int)getpid());
+    /* the first usable candidate (sockdir.h), created when missing; when
+     * none is usable, the first one, so that server_open() says why */
+    for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
+        if (sockdir_candidate(i, sock_dir_override, dir, sizeof(dir)) != 1)
+            continue;
+        if (!first[0])
+            memcpy(first, dir, sizeof(dir));
+        if (sockdir_check(dir, 1) == 0) {
+            memcpy(first, dir, sizeof(dir));
+            break;
+        }
+    }
+    if (!first[0])
+        return -1;
+    n = snprintf(buf, cap, "%s/%d.sock", first, (int)getpid());
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 /* The directory must be ours, a real directory, and closed to others. */
 static int check_dir(const char *dir, const char **why)
 {
-    struct stat st;
+    static char msg[160];
+    int r = sockdir_check(dir, 1);
 
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        *why = "cannot create the socket directory";
-        return -1;
-    }
-    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        *why = "socket directory is not a directory";
-        return -1;
-    }
-    if (st.st_uid != getuid()) {
-        *why = "socket directory is owned by another user";
-        return -1;
-    }
-    if (st.st_mode & 022) {
-        *why = "socket directory is writable by group or others";
-        return -1;
-    }
-    return 0;
+    if (r == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "socket directory %s: %s", dir, sockdir_strerror(r));
+    *why = msg;
+    return -1;
+}
+
+/* 1 when nobody listens on the socket at path (connect is refused): a pid
+ * of another pid namespace may share the directory and still be alive. */
+static int refuses(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd, r;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return 0;
+    strcpy(sa.sun_path, path);
+    fd = fds_adopt(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (fd < 0)
+        return 0;
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == ECONNREFUSED;
+    fds_close(fd);
+    return r;
 }
 
 /* Sockets left by processes that died without cleaning up (SIGKILL, _exit,
@@ -248,7 +274,8 @@ static void remove_stale(const char *dir)
             continue;
         if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            unlink(path);
+            if (refuses(path))
+                unlink(path);
         }
     }
     closedir(d);

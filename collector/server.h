@@ -10,8 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The default socket path for this process ($XDG_RUNTIME_DIR/heapline/<pid>.sock
- * or /tmp/heapline-<uid>/<pid>.sock) into buf. Returns 0 or -1. */
+/* Sets the socket directory chosen by the user (HEAPLINE_SOCKET_DIR; NULL or
+ * "": the default candidates of protocol/sockdir.h). Start-up, before any
+ * server_default_path(). */
+void server_set_dir(const char *dir);
+
+/* The default socket path for this process, <dir>/<pid>.sock, into buf: dir
+ * is the first usable candidate of protocol/sockdir.h (created 0700 when
+ * missing), or when none is usable the first candidate (server_open() then
+ * says why). Returns 0 or -1. Start-up. */
 int server_default_path(char *buf, size_t cap);
 
 /* Creates (if needed) and checks the socket's directory when it is the

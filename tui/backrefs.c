@@ -13,17 +13,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "decode.h"
 #include "encode.h"
 #include "model.h"
@@ -596,66 +594,6 @@ int backrefs_print(FILE *out, int format, const struct model *m,
 
 /* ---- the connection ---- */
 
-static int resolve_socket(const char *target, char *path, size_t cap)
-{
-    const char *p = target;
-    char *end;
-    unsigned long pid;
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    struct stat st;
-
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (*target == 0 || *p != 0) {
-        snprintf(path, cap, "%s", target);
-        if (stat(path, &st) != 0)
-            return fail("%s: %s", target, strerror(errno));
-        if (!S_ISSOCK(st.st_mode))
-            return fail("%s: not a socket", target);
-        return 0;
-    }
-    pid = strtoul(target, &end, 10);
-    if (pid == 0 || pid > 0x7fffffff)
-        return fail("bad pid: %s", target);
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-        return fail("no process with pid %lu", pid);
-    if (xdg && xdg[0]) {
-        snprintf(path, cap, "%s/heapline/%lu.sock", xdg, pid);
-        if (stat(path, &st) == 0)
-            return 0;
-    }
-    snprintf(path, cap, "/tmp/heapline-%u/%lu.sock", (unsigned)getuid(), pid);
-    if (stat(path, &st) == 0)
-        return 0;
-    if (errno == EACCES)
-        return fail("%s: permission denied", path);
-    return fail("no heapline collector socket for pid %lu (%s): is it running under heapline?",
-                pid, path);
-}
-
-static int conn_open(struct conn *c, const char *path)
-{
-    struct sockaddr_un sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return fail("%s: socket path too long", path);
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return fail("socket: %s", strerror(errno));
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        int e = errno;
-        if (e == EACCES || e == EPERM)
-            return fail("%s: permission denied", path);
-        if (e == ECONNREFUSED)
-            return fail("%s: connection refused (the program is gone?)", path);
-        return fail("%s: %s", path, strerror(e));
-    }
-    return 0;
-}
-
 static int conn_send(struct conn *c, const char *buf, size_t len)
 {
     while (len > 0) {
@@ -962,7 +900,7 @@ int backrefs_main(int argc, char **argv)
     int format = BACKREFS_TEXT, rc = 1;
     uint64_t addr = 0;
     uint32_t req = BACKREFS_REQ_SCAN;
-    char path[4096];
+    char path[4096], errline[1024];
     static char out[256];
     struct encode_buf b;
     struct conn c;
@@ -1036,8 +974,6 @@ int backrefs_main(int argc, char **argv)
         if (errno || *end || !*address || addr == 0)
             return bad_usage("bad address: %s", address);
     }
-    if (resolve_socket(target, path, sizeof(path)))
-        return 1;
 
     memset(&c, 0, sizeof(c));
     c.fd = -1;
@@ -1049,8 +985,11 @@ int backrefs_main(int argc, char **argv)
         model_free(c.model);
         return fail("out of memory");
     }
-    if (conn_open(&c, path))
+    c.fd = client_connect(target, path, sizeof(path), errline, sizeof(errline));
+    if (c.fd < 0) {
+        fail("%s", errline);
         goto done;
+    }
     if (!conn_until(&c, &m, stop_at_snapshot, NULL))
         goto done;
     if (types) {

@@ -1,9 +1,10 @@
 /*
  * sockpath.c - the per-user socket directory and the collector library.
  *
- * The directory checks mirror the collector's: a directory we did not create
- * (another user's, or one open to others) is never trusted, so a socket in
- * it cannot be a trap set by someone else.
+ * The directories and their checks are the collector's own rule
+ * (protocol/sockdir.h): a directory we did not create (another user's, or one
+ * open to others) is never trusted, so a socket in it cannot be a trap set by
+ * someone else, and nothing in it is ever removed.
  */
 #include "sockpath.h"
 
@@ -13,52 +14,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-static int check_dir(const char *dir, char *err, size_t errsz)
-{
-    struct stat st;
+#include "sockdir.h"
 
-    if (lstat(dir, &st) != 0) {
+static int check_dir(const char *dir, int create, char *err, size_t errsz)
+{
+    int r = sockdir_check(dir, create);
+
+    if (r == SOCKDIR_ENOENT || r == SOCKDIR_ECREATE)
         snprintf(err, errsz, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        snprintf(err, errsz, "%s: not a directory", dir);
-        return -1;
-    }
-    if (st.st_uid != getuid()) {
-        snprintf(err, errsz, "%s: owned by another user, refusing it", dir);
-        return -1;
-    }
-    if (st.st_mode & 022) {
-        snprintf(err, errsz, "%s: writable by others, refusing it", dir);
-        return -1;
-    }
-    return 0;
-}
-
-static void dir_candidate(char *buf, size_t n, int xdg)
-{
-    const char *x = getenv("XDG_RUNTIME_DIR");
-
-    if (xdg && x && *x)
-        snprintf(buf, n, "%s/heapline", x);
-    else
-        snprintf(buf, n, "/tmp/heapline-%u", (unsigned)getuid());
+    else if (r == SOCKDIR_EOWNER || r == SOCKDIR_EOPEN)
+        snprintf(err, errsz, "%s: %s, refusing it", dir, sockdir_strerror(r));
+    else if (r != 0)
+        snprintf(err, errsz, "%s: %s", dir, sockdir_strerror(r));
+    return r == 0 ? 0 : -1;
 }
 
 int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz)
 {
-    const char *x = getenv("XDG_RUNTIME_DIR");
+    const char *override = getenv("HEAPLINE_SOCKET_DIR");
+    char dir[PATH_MAX], firsterr[512] = "";
 
-    dir_candidate(buf, n, x && *x);
-    if (create && mkdir(buf, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errsz, "%s: %s", buf, strerror(errno));
-        return -1;
+    for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
+        int r = sockdir_candidate(i, override, dir, sizeof(dir));
+
+        if (r == 0)
+            continue;
+        if (r < 0) {
+            if (!firsterr[0])
+                snprintf(firsterr, sizeof(firsterr), "%.400s: %s", dir, sockdir_strerror(r));
+            continue;
+        }
+        if (check_dir(dir, create, err, errsz) == 0) {
+            snprintf(buf, n, "%s", dir);
+            return 0;
+        }
+        if (!firsterr[0])
+            snprintf(firsterr, sizeof(firsterr), "%s", err);
     }
-    return check_dir(buf, err, errsz);
+    snprintf(err, errsz, "%s", firsterr[0] ? firsterr : "no socket directory");
+    return -1;
 }
 
 static int all_digits(const char *s)
@@ -71,33 +70,90 @@ static int all_digits(const char *s)
     return 1;
 }
 
+/* The pid a socket's name is for: "<pid>.sock" (a collector) or
+ * "run-<pid>.sock" (the heapline that runs the program). 0 when neither. */
+static long name_pid(const char *name)
+{
+    char *end;
+    long pid;
+
+    if (strncmp(name, "run-", 4) == 0)
+        name += 4;
+    if (*name < '0' || *name > '9')
+        return 0;
+    pid = strtol(name, &end, 10);
+    return strcmp(end, ".sock") == 0 && pid > 0 ? pid : 0;
+}
+
+int sockpath_remove_stale(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char dir[PATH_MAX], errbuf[8];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    long pid;
+    int fd, refused;
+
+    if (!slash || strlen(path) >= sizeof(sa.sun_path) || (size_t)(slash - path) >= sizeof(dir))
+        return 0;
+    pid = name_pid(slash + 1);
+    if (pid <= 0 || !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return 0;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (check_dir(dir[0] ? dir : "/", 0, errbuf, sizeof(errbuf)) != 0)
+        return 0; /* not our private directory: never touched */
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != getuid())
+        return 0;
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    refused = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == ECONNREFUSED;
+    close(fd);
+    return refused && unlink(path) == 0;
+}
+
 int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t errsz)
 {
+    const char *override = getenv("HEAPLINE_SOCKET_DIR");
     char dir[PATH_MAX];
     char firsterr[512] = "";
+    struct stat st;
+    int dead;
 
     if (!all_digits(target)) {
         if ((size_t)snprintf(buf, n, "%s", target) >= n || strlen(target) >= 108) {
             snprintf(err, errsz, "%s: socket path too long", target);
             return -1;
         }
+        if (stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
+            snprintf(err, errsz,
+                     "%s: a file, not a socket (to open a recording: heapline replay %s)",
+                     target, target);
+            return -1;
+        }
+        if (stat(target, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+            snprintf(err, errsz, "%s: not a socket", target);
+            return -1;
+        }
         return 0;
     }
-    if (kill((pid_t)atol(target), 0) != 0 && errno == ESRCH) {
-        snprintf(err, errsz, "no process %s", target);
-        return -1;
-    }
-    for (int xdg = 1; xdg >= 0; xdg--) {
-        const char *x = getenv("XDG_RUNTIME_DIR");
-        struct stat st;
-
-        if (xdg && !(x && *x))
+    dead = kill((pid_t)atol(target), 0) != 0 && errno == ESRCH;
+    for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
+        if (sockdir_candidate(i, override, dir, sizeof(dir)) != 1)
             continue;
-        dir_candidate(dir, sizeof(dir), xdg);
         snprintf(buf, n, "%s/%s.sock", dir, target);
-        if (stat(buf, &st) != 0)
+        if (lstat(buf, &st) != 0)
             continue;
-        if (check_dir(dir, err, errsz) != 0) {
+        if (dead) {
+            /* the program died without removing its socket (SIGKILL) */
+            if (sockpath_remove_stale(buf))
+                snprintf(firsterr, sizeof(firsterr),
+                         "no process with pid %s (its stale socket %.300s was removed)", target,
+                         buf);
+            continue;
+        }
+        if (check_dir(dir, 0, err, errsz) != 0) {
             if (!*firsterr)
                 snprintf(firsterr, sizeof(firsterr), "%s", err);
             continue;
@@ -106,9 +162,11 @@ int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t 
     }
     if (*firsterr)
         snprintf(err, errsz, "%s", firsterr);
+    else if (dead)
+        snprintf(err, errsz, "no process with pid %s", target);
     else
         snprintf(err, errsz,
-                 "no heapline socket for process %s (is it running under the collector?)",
+                 "no heapline collector socket for pid %s (is it running under the collector?)",
                  target);
     return -1;
 }

@@ -2,8 +2,10 @@
  * sockpath.h - where heapline's files live: the per-user socket directory and
  * the collector library.
  *
- * The socket directory is $XDG_RUNTIME_DIR/heapline when XDG_RUNTIME_DIR is
- * set, else /tmp/heapline-<uid>; it must be ours and not writable by others.
+ * The socket directory is the first usable candidate of protocol/sockdir.h:
+ * $HEAPLINE_SOCKET_DIR alone when set, else $XDG_RUNTIME_DIR/heapline,
+ * /tmp/heapline-<uid>, $HOME/.cache/heapline. It must be ours, a real
+ * directory, and not writable by others.
  */
 #ifndef HEAPLINE_SOCKPATH_H
 #define HEAPLINE_SOCKPATH_H
@@ -11,15 +13,24 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Writes the per-user socket directory to buf. create != 0 creates it (0700)
- * when missing. Returns 0, or -1 with a one-line message in err (a directory
- * owned by someone else or open to others is refused). */
+/* Writes the socket directory to buf: the first candidate that passes the
+ * checks (create != 0 creates it 0700 when missing). Returns 0, or -1 with
+ * the first candidate's reason in err ("/tmp/heapline-0: owned by another
+ * user, refusing it"). */
 int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz);
 
 /* Resolves a PID or a socket path given on the command line to a socket
- * path. A PID is looked up in the socket directory ($XDG_RUNTIME_DIR first,
- * then /tmp/heapline-<uid>). Returns 0 or -1 with a message in err. */
+ * path. A PID is looked up in every candidate directory; a socket found in a
+ * directory that fails the checks is refused with the reason, as sockpath_dir
+ * says it. A dead PID's socket that refuses connections is removed. A path
+ * that names a regular file is refused ("a file, not a socket", with the
+ * replay hint). Returns 0 or -1 with a one-line message in err. */
 int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t errsz);
+
+/* Removes the socket at path when it is stale: its name is <pid>.sock or
+ * run-<pid>.sock, that pid no longer exists, its directory passes the
+ * checks, and it refuses connections. Returns 1 when it was removed. */
+int sockpath_remove_stale(const char *path);
 
 /* Finds libheapline.so: $HEAPLINE_LIB, else next to /proc/self/exe, else
  * <exe dir>/../lib/heapline/libheapline.so. Returns 0 or -1 with a message. */

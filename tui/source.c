@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "complete.h"
 #include "decode.h"
 #include "encode.h"
@@ -303,30 +304,6 @@ static void describe_end(struct source *s, const struct model *m)
 
 /* ------------------------------------------------------------- sockets */
 
-static int sock_connect(const char *path, int *err)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int fd;
-
-    if (strlen(path) >= sizeof(a.sun_path)) {
-        *err = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(a.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        *err = errno;
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        *err = errno;
-        close(fd);
-        return -1;
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
-}
-
 static int start_recording(struct source *s, const char *record_path, char *err, size_t errsz)
 {
     const char *why;
@@ -354,27 +331,18 @@ struct source *source_open_socket(const char *target, const char *record_path, c
                                   size_t errsz)
 {
     struct source *s = source_alloc(SOURCE_SOCKET);
-    int e = 0;
 
     if (!s) {
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
-    if (sockpath_resolve(target, s->sock_path, sizeof(s->sock_path), err, errsz) != 0) {
-        source_close(s);
-        return NULL;
-    }
-    snprintf(s->name, sizeof(s->name), "%s", s->sock_path);
-    s->fd = sock_connect(s->sock_path, &e);
+    s->fd = client_connect(target, s->sock_path, sizeof(s->sock_path), err, errsz);
     if (s->fd < 0) {
-        if (e == ECONNREFUSED)
-            snprintf(err, errsz, "%s: nobody is listening (the program has ended?)",
-                     s->sock_path);
-        else
-            snprintf(err, errsz, "%s: %s", s->sock_path, strerror(e));
         source_close(s);
         return NULL;
     }
+    fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+    snprintf(s->name, sizeof(s->name), "%s", s->sock_path);
     if (start_recording(s, record_path, err, errsz) != 0) {
         source_close(s);
         return NULL;
@@ -544,8 +512,9 @@ int source_read(struct source *src, struct model *m, int max_messages)
         child_reap(src);
         collector_said(src, src->child_done);
         if (src->state == SOURCE_CONNECTING) {
-            int e = 0;
-            src->fd = sock_connect(src->sock_path, &e);
+            src->fd = client_connect_path(src->sock_path);
+            if (src->fd >= 0)
+                fcntl(src->fd, F_SETFL, fcntl(src->fd, F_GETFL) | O_NONBLOCK);
             if (src->fd < 0) {
                 if (src->child_done) {
                     src->fd = -1;

@@ -89,5 +89,118 @@ esac
 "$HL" --help | grep -q -- '--fanout N' && pass help-fanout ||
     fail help-fanout "heapline --help does not list backrefs --fanout"
 
+# ---- a file is not a socket ----
+: >"$W/x.heapline"
+check attach-file 1 "heapline: $W/x.heapline: a file, not a socket (to open a recording: heapline replay $W/x.heapline)" \
+    "$HL" attach "$W/x.heapline"
+check backrefs-file 1 "heapline backrefs: $W/x.heapline: a file, not a socket (to open a recording: heapline replay $W/x.heapline)" \
+    "$HL" backrefs "$W/x.heapline" --address 0x10
+
+# under DIR PROG ARGS...: runs PROG under the collector with its sockets in DIR
+# (as XDG_RUNTIME_DIR); sets PID and SOCK once the socket is there
+under() {
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    env -u HEAPLINE_SOCKET -u HEAPLINE_SOCKET_DIR XDG_RUNTIME_DIR="$dir" LD_PRELOAD="$LIB" "$@" &
+    PID=$!
+    pids+=("$PID")
+    SOCK=$dir/heapline/$PID.sock
+    for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done
+    fail "under-$PID" "no socket $SOCK within 5 s"
+    return 1
+}
+hl() { env -u HEAPLINE_SOCKET_DIR XDG_RUNTIME_DIR="$W/xdg" "$HL" "$@"; }
+
+# ---- backrefs refuses a socket directory that is not ours, exactly as attach does ----
+if under "$W/xdg" sleep 30; then
+    D=$W/xdg/heapline
+    check backrefs-found 1 "heapline backrefs: no allocation site named nosuchfunction" \
+        hl backrefs "$PID" --site nosuchfunction
+    chmod 0777 "$D"
+    check attach-open-dir 1 "heapline: $D: writable by others, refusing it" hl attach "$PID"
+    check backrefs-open-dir 1 "heapline backrefs: $D: writable by others, refusing it" \
+        hl backrefs "$PID" --site nosuchfunction
+    chmod 0700 "$D"
+    if [ "$(id -u)" = 0 ]; then
+        chown 65534 "$D"
+        check attach-other-owner 1 "heapline: $D: owned by another user, refusing it" \
+            hl attach "$PID"
+        check backrefs-other-owner 1 "heapline backrefs: $D: owned by another user, refusing it" \
+            hl backrefs "$PID" --site nosuchfunction
+        chown 0 "$D"
+    else
+        echo "SKIP other-owner: needs root"
+    fi
+
+    # ---- a dead program's socket: removed by attach (by pid or path) and by the next collector ----
+    kill -9 "$PID"
+    wait "$PID" 2>/dev/null
+    [ -S "$SOCK" ] || fail stale-left "the test needs the killed program's socket, and $SOCK is gone"
+    check attach-stale-pid 1 "heapline: no process with pid $PID (its stale socket $SOCK was removed)" \
+        hl attach "$PID"
+    [ -e "$SOCK" ] && fail attach-stale-pid-removed "$SOCK is still there" || pass attach-stale-pid-removed
+    under "$W/xdg" sleep 30 && {
+        kill -9 "$PID"
+        wait "$PID" 2>/dev/null
+        check attach-stale-path 1 "heapline: $SOCK: stale socket of a process that has ended (removed)" \
+            hl attach "$SOCK"
+        [ -e "$SOCK" ] && fail attach-stale-path-removed "$SOCK is still there" ||
+            pass attach-stale-path-removed
+    }
+    under "$W/xdg" sleep 30 && {
+        stale=$SOCK
+        kill -9 "$PID"
+        wait "$PID" 2>/dev/null
+        under "$W/xdg" sleep 30 && {
+            [ -e "$stale" ] && fail collector-stale "the next collector left $stale" ||
+                pass collector-stale
+            kill "$PID"
+        }
+    }
+    # a socket named for a pid that does not exist but still listening is not removed
+    python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(30)' \
+        "$D/999999.sock" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -S "$D/999999.sock" ] && break; sleep 0.05; done
+    check attach-dead-listening 1 "heapline: no process with pid 999999" hl attach 999999
+    [ -S "$D/999999.sock" ] && pass listening-kept || fail listening-kept "a listening socket was removed"
+fi
+
+# ---- the socket directory: HEAPLINE_SOCKET_DIR, and a fallback when /tmp/heapline-<uid> is taken ----
+mkdir -m 0700 "$W/sd"
+env -u XDG_RUNTIME_DIR HEAPLINE_SOCKET_DIR="$W/sd" LD_PRELOAD="$LIB" sleep 30 &
+PID=$!
+pids+=("$PID")
+for _ in $(seq 100); do [ -S "$W/sd/$PID.sock" ] && break; sleep 0.05; done
+[ -S "$W/sd/$PID.sock" ] && pass socket-dir-env || fail socket-dir-env "no socket $W/sd/$PID.sock"
+check socket-dir-env-found 1 "heapline backrefs: no allocation site named nosuchfunction" \
+    env HEAPLINE_SOCKET_DIR="$W/sd" "$HL" backrefs "$PID" --site nosuchfunction
+kill "$PID"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    u=65530
+    rm -rf "/tmp/heapline-$u"
+    mkdir -m 0755 "/tmp/heapline-$u" # someone else (root) took the user's /tmp directory
+    chmod 0711 "$W"
+    mkdir -m 0700 "$W/home"
+    chown "$u" "$W/home"
+    as() { setpriv --reuid="$u" --regid="$u" --clear-groups env -u XDG_RUNTIME_DIR \
+        -u HEAPLINE_SOCKET_DIR HOME="$W/home" "$@"; }
+    # setpriv, env and sleep exec each other: $! is sleep's pid
+    setpriv --reuid="$u" --regid="$u" --clear-groups env -u XDG_RUNTIME_DIR -u HEAPLINE_SOCKET_DIR \
+        HOME="$W/home" LD_PRELOAD="$LIB" sleep 30 &
+    PID=$!
+    pids+=("$PID")
+    S=$W/home/.cache/heapline/$PID.sock
+    for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.05; done
+    [ -S "$S" ] && pass socket-fallback || fail socket-fallback "no socket $S"
+    check socket-fallback-found 1 "heapline backrefs: no allocation site named nosuchfunction" \
+        as "$HL" backrefs "$PID" --site nosuchfunction
+    kill "$PID"
+    rm -rf "/tmp/heapline-$u"
+else
+    echo "SKIP socket-fallback: needs root and setpriv"
+fi
+
 echo "cli tests: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

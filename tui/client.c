@@ -1,0 +1,58 @@
+/*
+ * client.c - reach a collector: resolve the target through sockpath (the
+ * directory checks are never skipped for a PID), connect, and say what went
+ * wrong in one line.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sockpath.h"
+
+int client_connect_path(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd, e;
+
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int client_connect(const char *target, char *path, size_t cap, char *err, size_t errsz)
+{
+    int fd, e;
+
+    if (sockpath_resolve(target, path, cap, err, errsz) != 0)
+        return -1;
+    fd = client_connect_path(path);
+    if (fd >= 0)
+        return fd;
+    e = errno;
+    if (e == ECONNREFUSED && sockpath_remove_stale(path))
+        snprintf(err, errsz, "%s: stale socket of a process that has ended (removed)", path);
+    else if (e == ECONNREFUSED)
+        snprintf(err, errsz, "%s: nobody is listening (the program has ended?)", path);
+    else if (e == EACCES || e == EPERM)
+        snprintf(err, errsz, "%s: permission denied", path);
+    else
+        snprintf(err, errsz, "%s: %s", path, strerror(e));
+    return -1;
+}

@@ -1,0 +1,26 @@
+/*
+ * client.h - reach a collector: the one way attach, run and backrefs connect.
+ *
+ * A target is a PID (looked up in the socket directories, with their
+ * ownership and permission checks: sockpath.h) or a socket path. What goes
+ * over the connection afterwards (decoding, requests) is the caller's.
+ */
+#ifndef HEAPLINE_CLIENT_H
+#define HEAPLINE_CLIENT_H
+
+#include <stddef.h>
+
+/* Connects to target's collector. Writes the socket path to path (cap
+ * bytes) and returns a blocking, close-on-exec stream socket, or -1 with one
+ * line in err: "no process with pid 123", "/tmp/heapline-0: writable by
+ * others, refusing it", "x.heapline: a file, not a socket (to open a
+ * recording: heapline replay x.heapline)", "S: nobody is listening (the
+ * program has ended?)", "S: stale socket of a process that has ended
+ * (removed)", "S: permission denied". */
+int client_connect(const char *target, char *path, size_t cap, char *err, size_t errsz);
+
+/* Connects to the socket at path, as it is (no lookup, no checks: `run`
+ * made it). Returns the socket or -1 with errno set. */
+int client_connect_path(const char *path);
+
+#endif
