@@ -188,12 +188,20 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, "none.sock: No such file or directory"));
 
     assert_null(source_open_socket("2147483646", NULL, err, sizeof(err)));
-    assert_string_equal(err, "no process 2147483646");
+    assert_string_equal(err, "no process with pid 2147483646");
 
     /* our own pid has no collector socket */
     snprintf(p, sizeof(p), "%d", (int)getpid());
     assert_null(source_open_socket(p, NULL, err, sizeof(err)));
-    assert_non_null(strstr(err, "no heapline socket for process"));
+    assert_non_null(strstr(err, "no heapline collector socket for pid"));
+
+    /* a regular file is not a socket: the hint names replay */
+    snprintf(p, sizeof(p), "%s/plain.heapline", dir);
+    fclose(fopen(p, "w"));
+    assert_null(source_open_socket(p, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "plain.heapline: a file, not a socket (to open a recording: "
+                                "heapline replay "));
+    unlink(p);
 
     snprintf(p, sizeof(p), "%s/none.heapline", dir);
     assert_null(source_open_file(p, err, sizeof(err)));
