@@ -11,9 +11,11 @@
  *                           path.<pid>; the first process and what it exec's
  *                           use path itself, see HEAPLINE_OWNER_PID)
  *   HEAPLINE_COMPRESS=n     zstd level, default 3, 0 = raw msgpack
- *   HEAPLINE_SOCKET=off|path  live socket, default
- *                           $XDG_RUNTIME_DIR/heapline/<pid>.sock or
- *                           /tmp/heapline-<uid>/<pid>.sock
+ *   HEAPLINE_SOCKET=off|path  live socket, default <dir>/<pid>.sock in the
+ *                           socket directory (protocol/sockdir.h)
+ *   HEAPLINE_SOCKET_DIR=dir the socket directory, instead of the default
+ *                           candidates ($XDG_RUNTIME_DIR/heapline,
+ *                           /tmp/heapline-<uid>, $HOME/.cache/heapline)
  *   HEAPLINE_DEPTH=n        stack depth limit, default 64, at most 256
  *   HEAPLINE_UNWIND=auto|fp|libunwind   default auto: the validated frame-
  *                           pointer walk when the executable keeps frame

@@ -1,7 +1,7 @@
 /*
  * report.c - `heapline report`: text for humans, JSON for scripts.
  *
- * The JSON field names are a promise (DESIGN.md, "CLI contract"): never
+ * The JSON field names are a promise (README.md, "report --json"): never
  * rename them; add new ones. Every figure comes from the same model queries
  * the TUI uses, so the two agree at the same time point.
  */
