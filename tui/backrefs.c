@@ -47,18 +47,27 @@ struct conn {
     size_t msg_lo, msg_hi; /* bytes of dec.buf taken by the last decode_next() */
 };
 
+/* One line on stderr, "heapline backrefs: ...", then hint. Returns status. */
+static int say(int status, const char *hint, const char *fmt, va_list ap)
+{
+    fputs("heapline backrefs: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(hint, stderr);
+    fputc('\n', stderr);
+    return status;
+}
+
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int fail(const char *fmt, ...)
 {
     va_list ap;
+    int r;
 
-    fputs("heapline backrefs: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    r = say(1, "", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return 1;
+    return r;
 }
 
 static int64_t now_ms(void)
@@ -76,13 +85,12 @@ static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 static int bad_usage(const char *fmt, ...)
 {
     va_list ap;
+    int r;
 
-    fputs("heapline backrefs: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    r = say(2, " (see heapline backrefs --help)", fmt, ap);
     va_end(ap);
-    fputs(" (see heapline backrefs --help)\n", stderr);
-    return 2;
+    return r;
 }
 
 /* ---- output helpers ---- */
@@ -596,15 +604,8 @@ int backrefs_print(FILE *out, int format, const struct model *m,
 
 static int conn_send(struct conn *c, const char *buf, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = send(c->fd, buf, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return fail("%s: %s", c->what, w < 0 ? strerror(errno) : "closed");
-        buf += w;
-        len -= (size_t)w;
-    }
+    if (client_send(c->fd, buf, len) != 0)
+        return fail("%s: %s", c->what, strerror(errno));
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,4 +56,31 @@ int client_connect(const char *target, char *path, size_t cap, char *err, size_t
     else
         snprintf(err, errsz, "%s: %s", path, strerror(e));
     return -1;
+}
+
+int client_send(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+
+    while (n > 0) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int r = poll(&pfd, 1, 1000);
+
+            if (r == 0)
+                errno = ETIMEDOUT;
+            if (r <= 0)
+                return -1;
+            continue;
+        }
+        if (w < 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

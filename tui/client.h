@@ -23,4 +23,9 @@ int client_connect(const char *target, char *path, size_t cap, char *err, size_t
  * made it). Returns the socket or -1 with errno set. */
 int client_connect_path(const char *path);
 
+/* Sends all n bytes on a connected socket (blocking or not: a full socket
+ * buffer is waited on for up to 1 s at a time). Returns 0, or -1 with errno
+ * set (EPIPE when the collector went away: no SIGPIPE is raised). */
+int client_send(int fd, const void *p, size_t n);
+
 #endif

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -713,32 +712,11 @@ void source_progress(const struct source *src, uint64_t *done, uint64_t *total)
     *total = 0;
 }
 
-static int send_all(struct source *s, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-                if (poll(&pfd, 1, 1000) <= 0)
-                    return -1;
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int send_req(struct source *s, struct encode_buf *b)
 {
     if (s->kind == SOURCE_FILE || s->state != SOURCE_OPEN || s->fd < 0)
         return -1;
-    if (send_all(s, b->data, b->len) != 0)
+    if (client_send(s->fd, b->data, b->len) != 0)
         return -1;
     return 0;
 }
