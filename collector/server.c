@@ -214,7 +214,7 @@ int server_default_path(char *buf, size_t cap)
             continue;
         if (!first[0])
             memcpy(first, dir, sizeof(dir));
-        if (sockdir_check(dir, 1) == 0) {
+        if (sockdir_check(dir, i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR) == 0) {
             memcpy(first, dir, sizeof(dir));
             break;
         }
@@ -229,7 +229,7 @@ int server_default_path(char *buf, size_t cap)
 static int check_dir(const char *dir, const char **why)
 {
     static char msg[160];
-    int r = sockdir_check(dir, 1);
+    int r = sockdir_check(dir, SOCKDIR_MKDIR);
 
     if (r == 0)
         return 0;

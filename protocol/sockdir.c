@@ -49,7 +49,7 @@ int sockdir_check(const char *dir, int create)
 {
     struct stat st;
 
-    if (create && mkdir(dir, 0700) != 0 && errno == ENOENT) {
+    if (create && mkdir(dir, 0700) != 0 && errno == ENOENT && create == SOCKDIR_MKDIR_PARENT) {
         /* $HOME/.cache may be missing: make the parent, private, once */
         char parent[128];
         const char *slash = strrchr(dir, '/');

@@ -22,6 +22,11 @@
 #include <stddef.h>
 
 #define SOCKDIR_CANDIDATES 4
+#define SOCKDIR_HOME 3 /* the index of $HOME/.cache/heapline */
+
+/* sockdir_check()'s create argument */
+#define SOCKDIR_MKDIR 1        /* create the directory when missing */
+#define SOCKDIR_MKDIR_PARENT 2 /* and its parent ($HOME/.cache) */
 
 enum sockdir_error {
     SOCKDIR_ENOENT = -1,   /* missing (and not created) */
@@ -39,9 +44,11 @@ enum sockdir_error {
  * it), SOCKDIR_ETOOLONG when it does not fit. */
 int sockdir_candidate(int i, const char *override, char *buf, size_t cap);
 
-/* Checks dir: ours, a real directory, closed to others. create != 0 makes it
- * (0700, and its parent 0700 when that is missing too) first. Returns 0 or a
- * negative enum sockdir_error; errno is kept from mkdir for SOCKDIR_ECREATE. */
+/* Checks dir: ours, a real directory, closed to others. create
+ * (SOCKDIR_MKDIR) makes it 0700 first when it is missing; SOCKDIR_MKDIR_PARENT
+ * also its missing parent, 0700 (for SOCKDIR_HOME only: $HOME/.cache). Returns
+ * 0 or a negative enum sockdir_error; errno is kept from mkdir for
+ * SOCKDIR_ECREATE. */
 int sockdir_check(const char *dir, int create);
 
 /* A static, lowercase phrase for an enum sockdir_error ("owned by another

@@ -49,7 +49,8 @@ int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz)
                 snprintf(firsterr, sizeof(firsterr), "%.400s: %s", dir, sockdir_strerror(r));
             continue;
         }
-        if (check_dir(dir, create, err, errsz) == 0) {
+        if (check_dir(dir, !create ? 0 : i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR,
+                      err, errsz) == 0) {
             snprintf(buf, n, "%s", dir);
             return 0;
         }
