@@ -139,6 +139,10 @@ int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t 
         }
         return 0;
     }
+    if (strlen(target) > 10 || atol(target) <= 0 || atol(target) > 0x7fffffff) {
+        snprintf(err, errsz, "bad pid: %s", target);
+        return -1;
+    }
     dead = kill((pid_t)atol(target), 0) != 0 && errno == ESRCH;
     for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
         if (sockdir_candidate(i, override, dir, sizeof(dir)) != 1)

@@ -70,6 +70,9 @@ check run-bad-output 1 "heapline: /nonexistent_dir/x: No such file or directory"
 check record-bad-output 1 "heapline: /nonexistent_dir/x: No such file or directory" \
     "$HL" record -o /nonexistent_dir/x -- touch "$W/ran"
 
+check attach-bad-pid 1 "heapline: bad pid: 0" "$HL" attach 0
+check backrefs-bad-pid 1 "heapline backrefs: bad pid: 99999999999" "$HL" backrefs 99999999999 --address 0x10
+
 # ---- --help of every command: status 0, its usage line on stdout ----
 for c in run record attach replay report backrefs; do
     out=$("$HL" "$c" --help 2>"$W/help.err")
