@@ -265,10 +265,15 @@ static int log_keep(struct source *s)
     return s->log_named;
 }
 
+static void collector_said(struct source *s, int force);
+
 static void describe_end(struct source *s, const struct model *m)
 {
     const struct model_summary *sum = model_summary(m);
     char extra[PATH_MAX + 32] = "";
+
+    if (s->kind == SOURCE_CHILD)
+        collector_said(s, 1); /* its last words, if any */
 
     if (log_keep(s))
         snprintf(extra, sizeof(extra), " (output in %s)", s->log_path);
