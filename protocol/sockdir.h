@@ -29,12 +29,12 @@
 #define SOCKDIR_MKDIR_PARENT 2 /* and its parent ($HOME/.cache) */
 
 enum sockdir_error {
-    SOCKDIR_ENOENT = -1,   /* missing (and not created) */
-    SOCKDIR_ECREATE = -2,  /* mkdir failed */
-    SOCKDIR_ENOTDIR = -3,  /* not a directory, or a symlink */
-    SOCKDIR_EOWNER = -4,   /* owned by another user */
-    SOCKDIR_EOPEN = -5,    /* writable by group or others */
-    SOCKDIR_ETOOLONG = -6  /* a socket path in it would not fit sun_path */
+    SOCKDIR_ENOENT = -1,  /* missing (and not created) */
+    SOCKDIR_ECREATE = -2, /* mkdir failed */
+    SOCKDIR_ENOTDIR = -3, /* not a directory, or a symlink */
+    SOCKDIR_EOWNER = -4,  /* owned by another user */
+    SOCKDIR_EOPEN = -5,   /* writable by group or others */
+    SOCKDIR_ETOOLONG = -6 /* a socket path in it would not fit sun_path */
 };
 
 /* Writes candidate i (0 <= i < SOCKDIR_CANDIDATES) to buf. override is the

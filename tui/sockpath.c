@@ -41,6 +41,7 @@ int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz)
 
     for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
         int r = sockdir_candidate(i, override, dir, sizeof(dir));
+        int mk = i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR;
 
         if (r == 0)
             continue;
@@ -49,8 +50,7 @@ int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz)
                 snprintf(firsterr, sizeof(firsterr), "%.400s: %s", dir, sockdir_strerror(r));
             continue;
         }
-        if (check_dir(dir, !create ? 0 : i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR,
-                      err, errsz) == 0) {
+        if (check_dir(dir, create ? mk : 0, err, errsz) == 0) {
             snprintf(buf, n, "%s", dir);
             return 0;
         }
@@ -129,8 +129,8 @@ int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t 
         }
         if (stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
             snprintf(err, errsz,
-                     "%s: a file, not a socket (to open a recording: heapline replay %s)",
-                     target, target);
+                     "%s: a file, not a socket (to open a recording: heapline replay %s)", target,
+                     target);
             return -1;
         }
         if (stat(target, &st) == 0 && !S_ISSOCK(st.st_mode)) {
