@@ -303,14 +303,22 @@ static void cmd_help(const struct cmd_entry *c)
         printf("\n%s", c->help);
 }
 
-/* 1 when argv[2..] asks for help (before any "--"). */
-static int wants_help(int argc, char **argv)
+/* 1 when heapline's own arguments, argv[2..], ask for help. They end at
+ * "--" and, for a command that runs a program (run, record), at the
+ * program's name: `heapline run prog --help` runs `prog --help`. */
+static int wants_help(const struct cmd_entry *c, int argc, char **argv)
 {
+    int runs = c->run == cmd_run || c->run == cmd_record;
+
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
             return 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
+        if (runs && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")))
+            i++; /* the file name */
+        else if (runs && argv[i][0] != '-')
+            return 0;
     }
     return 0;
 }
@@ -342,7 +350,7 @@ int main(int argc, char **argv)
                 name[0] == '-' ? "option" : "command", name);
         return 2;
     }
-    if (wants_help(argc, argv)) {
+    if (wants_help(c, argc, argv)) {
         cmd_help(c);
         return 0;
     }

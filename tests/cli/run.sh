@@ -84,6 +84,13 @@ for c in run record attach replay report backrefs; do
         fail "help-$c" "expected status 0 and 'usage: $want', got status $rc and '$(echo "$out" | head -1)'"
     fi
 done
+# a program's own --help is the program's
+out=$("$HL" record -o "$W/h.heapline" -- sh -c 'echo "sh got $1"' sh --help 2>/dev/null)
+[ "$out" = "sh got --help" ] && pass help-program-dashdash || fail help-program-dashdash "got '$out'"
+out=$("$HL" record -o "$W/h.heapline" sh -c 'echo "sh got $1"' sh --help 2>/dev/null)
+[ "$out" = "sh got --help" ] && pass help-program || fail help-program "got '$out'"
+out=$("$HL" record -o "$W/h.heapline" --help)
+case $out in "usage: heapline record "*) pass help-record-after-o ;; *) fail help-record-after-o "got '$out'" ;; esac
 out=$("$HL" backrefs --help)
 case $out in
 *"--fanout N "*"(1 to 1000, default 64)"*) pass help-backrefs-fanout ;;
