@@ -27,7 +27,7 @@
 
 struct cmd_entry {
     const char *name;
-    const char *args;    /* the usage line after "heapline NAME" */
+    const char *args;    /* the usage after "heapline NAME"; forms separated by '\n' */
     const char *summary; /* one line for `heapline --help` */
     const char *help;    /* the options, for `heapline NAME --help` */
     /* Returns the exit status; a usage error returns bad()'s value. argv[1]
@@ -272,9 +272,21 @@ static const struct cmd_entry *cmd_find(const char *name)
     return NULL;
 }
 
-static void cmd_usage_line(FILE *f, const struct cmd_entry *c, int align)
+/* The usage lines of c, one per form of its arguments (args holds forms
+ * separated by '\n'); every line after the first starts with indent. */
+static void cmd_usage_line(FILE *f, const struct cmd_entry *c, int align, const char *indent)
 {
-    fprintf(f, "heapline %-*s %s\n", align ? 8 : 0, c->name, c->args);
+    const char *form = c->args;
+
+    for (int first = 1;; first = 0) {
+        size_t n = strcspn(form, "\n");
+
+        fprintf(f, "%sheapline %-*s %.*s\n", first ? "" : indent, align ? 8 : 0, c->name,
+                (int)n, form);
+        if (!form[n])
+            return;
+        form += n + 1;
+    }
 }
 
 static void help(FILE *f)
@@ -282,7 +294,7 @@ static void help(FILE *f)
     fprintf(f, "heapline - where is my memory going, and what is holding on to it?\n\nusage:\n");
     for (size_t i = 0; i < CMD_COUNT; i++) {
         fputs("  ", f);
-        cmd_usage_line(f, &cmd_table[i], 1);
+        cmd_usage_line(f, &cmd_table[i], 1, "  ");
     }
     fputc('\n', f);
     for (size_t i = 0; i < CMD_COUNT; i++)
@@ -297,7 +309,7 @@ static void help(FILE *f)
 static void cmd_help(const struct cmd_entry *c)
 {
     fputs("usage: ", stdout);
-    cmd_usage_line(stdout, c, 0);
+    cmd_usage_line(stdout, c, 0, "       ");
     printf("%s\n", c->summary);
     if (c->help)
         printf("\n%s", c->help);
@@ -332,7 +344,7 @@ int main(int argc, char **argv)
         fputs("heapline: no command given; usage:\n", stderr);
         for (size_t i = 0; i < CMD_COUNT; i++) {
             fputs("  ", stderr);
-            cmd_usage_line(stderr, &cmd_table[i], 1);
+            cmd_usage_line(stderr, &cmd_table[i], 1, "  ");
         }
         return 2;
     }
