@@ -281,8 +281,8 @@ static void cmd_usage_line(FILE *f, const struct cmd_entry *c, int align, const 
     for (int first = 1;; first = 0) {
         size_t n = strcspn(form, "\n");
 
-        fprintf(f, "%sheapline %-*s %.*s\n", first ? "" : indent, align ? 8 : 0, c->name,
-                (int)n, form);
+        fprintf(f, "%sheapline %-*s %.*s\n", first ? "" : indent, align ? 8 : 0, c->name, (int)n,
+                form);
         if (!form[n])
             return;
         form += n + 1;
