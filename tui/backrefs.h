@@ -1,8 +1,10 @@
 /*
  * backrefs.h - `heapline backrefs`: what keeps one live object alive.
  *
- *   heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR) [--depth N]
- *                    [--fanout N] [--json|--dot]
+ *   heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME)
+ *                    [--depth N] [--fanout N] [--json|--dot]
+ *   heapline backrefs PID|SOCKET --types [--growth SECONDS] [--top N] [--json]
+ *   (the usage and --help text are main.c's command table)
  *
  * Connects to a collector's socket, picks the object (the oldest live object
  * of a site, or the block at an address), asks for a backreference scan and
