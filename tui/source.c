@@ -446,7 +446,8 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
     l.socket = s->sock_path;
     l.log_fd = s->log_fd;
     if (launch_start(&l, err, errsz) != 0) {
-        unlink(s->log_path); /* nothing ran: no output to keep */
+        if (s->log_named)
+            unlink(s->log_path); /* nothing ran: no output to keep */
         source_close(s);
         return NULL;
     }
