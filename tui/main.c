@@ -16,11 +16,15 @@
 #include <string.h>
 
 #include "backrefs.h"
+#include "check.h"
+#include "diff.h"
+#include "flame.h"
 #include "model.h"
 #include "record.h"
 #include "report.h"
 #include "source.h"
 #include "ui.h"
+#include "usage.h"
 #include "wire.h"
 
 #define HEAPLINE_VERSION "0.1.0"
@@ -40,19 +44,19 @@ struct cmd_entry {
 static int bad(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(const char *cmd, const char *fmt, ...)
 {
+    char why[1024];
     va_list ap;
 
-    fprintf(stderr, "heapline %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see heapline %s --help)\n", cmd);
-    return 2;
+    return usage_error(cmd, "%s", why);
 }
 
-/* Parses "[-o FILE] [--] CMD..." from argv[2..]. Returns the index of CMD,
- * or -2 after bad(). */
-static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **out)
+/* Parses "[-o FILE] [--check LIMITS] [--] CMD..." from argv[2..] (--check
+ * only when check is not NULL). Returns the index of CMD, or -2 after bad(). */
+static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **out,
+                          const char **check)
 {
     int i = 2;
 
@@ -62,6 +66,13 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
         if (strcmp(a, "--") == 0) {
             i++;
             break;
+        }
+        if (check && (strcmp(a, "--check") == 0 || strncmp(a, "--check=", 8) == 0)) {
+            if (!a[7] && i + 1 >= argc)
+                return bad(cmd, "--check needs limits, e.g. --check '--max-peak 10MiB'"), -2;
+            *check = a[7] ? a + 8 : argv[++i];
+            i++;
+            continue;
         }
         if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (i + 1 >= argc)
@@ -110,7 +121,7 @@ static int cmd_run(int argc, char **argv)
 {
     const char *out = NULL;
     char err[1024];
-    int i = parse_cmd_opts("run", argc, argv, &out);
+    int i = parse_cmd_opts("run", argc, argv, &out, NULL);
     struct source *src;
 
     if (i < 0)
@@ -125,13 +136,15 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_record(int argc, char **argv)
 {
-    const char *out = NULL;
-    int i = parse_cmd_opts("record", argc, argv, &out);
+    const char *out = NULL, *limits = NULL;
+    int i = parse_cmd_opts("record", argc, argv, &out, &limits);
 
     if (i < 0)
         return 2;
     if (!out)
         return bad("record", "record needs -o FILE");
+    if (limits)
+        return check_record(out, limits, argv + i);
     return record_main(out, argv + i);
 }
 
@@ -185,12 +198,22 @@ static int cmd_report(int argc, char **argv)
 {
     struct report_options o = {.top = -1, .at = REPORT_AT_END};
     const char *file = NULL;
+    int by = 0;
 
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
 
-        if (strcmp(a, "--json") == 0) {
-            o.json = 1;
+        if (strcmp(a, "--json") == 0 || strcmp(a, "--flamegraph") == 0) {
+            *(a[2] == 'j' ? &o.json : &o.flamegraph) = 1;
+            continue;
+        }
+        if (strcmp(a, "--by") == 0 || strncmp(a, "--by=", 5) == 0) {
+            if (!a[4] && i + 1 >= argc)
+                return bad("report", "%s needs a value", a);
+            val = a[4] ? a + 5 : argv[++i];
+            if (flame_parse_by(val, &o.by) != 0)
+                return bad("report", "--by %s: expected live, allocated or allocations", val);
+            by = 1;
             continue;
         }
         if (strcmp(a, "--top") == 0 || strcmp(a, "--at") == 0) {
@@ -221,6 +244,10 @@ static int cmd_report(int argc, char **argv)
     }
     if (!file)
         return bad("report", "report needs a FILE");
+    if (o.flamegraph && o.json)
+        return bad("report", "--flamegraph and --json exclude each other");
+    if (by && !o.flamegraph)
+        return bad("report", "--by goes with --flamegraph");
     return report_main(file, &o, stdout, stderr);
 }
 
@@ -229,8 +256,12 @@ static const struct cmd_entry cmd_table[] = {
      "  -o FILE, --output FILE   the collector also records the run to FILE\n"
      "  --                       ends heapline's options; CMD and its arguments follow\n",
      cmd_run},
-    {"record", "-o FILE -- CMD [ARG...]", "record CMD headless; exits with CMD's status",
+    {"record", "-o FILE [--check LIMITS] -- CMD [ARG...]",
+     "record CMD headless; exits with CMD's status",
      "  -o FILE, --output FILE   the recording (required); fork children record to FILE.<pid>\n"
+     "  --check LIMITS           then check FILE (heapline check --help), e.g.\n"
+     "                           --check '--max-peak 10MiB --no-leaks-from parse'; exits\n"
+     "                           with CMD's status if not 0, else with check's\n"
      "  --                       ends heapline's options; CMD and its arguments follow\n",
      cmd_record},
     {"attach", "PID|SOCKET [-o FILE]", "watch a program already running under the collector",
@@ -240,12 +271,31 @@ static const struct cmd_entry cmd_table[] = {
      "  -o FILE                  also record what arrives to FILE\n",
      cmd_attach},
     {"replay", "FILE", "explore a recording, with time scrubbing", NULL, cmd_replay},
-    {"report", "FILE [--json] [--top N] [--at peak|end|SECONDS]",
+    {"report",
+     "FILE [--json] [--top N] [--at peak|end|SECONDS]\n"
+     "FILE --flamegraph [--by live|allocated|allocations] [--at peak|end|SECONDS]",
      "summarise a recording: peak, totals, top sites, leaks",
      "  --json                   one JSON object (fields in README.md)\n"
      "  --top N                  the N largest sites (1 to 1000000000)\n"
-     "  --at peak|end|SECONDS    the state at the peak, the end (default) or a time\n",
+     "  --at peak|end|SECONDS    the state at the peak, the end (default) or a time\n"
+     "  --flamegraph             folded stacks ('main;f;g COUNT', root first) for\n"
+     "                           flamegraph.pl, inferno or speedscope\n"
+     "  --by live|allocated|allocations\n"
+     "                           what a flame graph counts: live bytes at the time\n"
+     "                           (default), bytes allocated or allocations up to it\n",
      cmd_report},
+    {"diff", "A B [--json] [--top N] [--at-a peak|end|SECONDS] [--at-b peak|end|SECONDS]",
+     "compare two recordings site by site: what changed from A to B",
+     "  --json                   one JSON object: each figure with _a, _b and _delta\n"
+     "  --top N                  the N largest changes (1 to 1000000000; text default 20)\n"
+     "  --at-a, --at-b T         the state of A, of B at peak, end (default) or seconds\n"
+     "sites are matched by function, file, line and module, so two builds compare\n",
+     diff_main},
+    {"check",
+     "FILE LIMIT... (--max-peak|--max-leaked|--max-live SIZE, --at T, "
+     "--max-site FUNCTION=SIZE, --no-leaks-from FUNCTION)",
+     "limits for CI: exit 0 when every limit holds, 1 when one is broken",
+     CHECK_HELP, check_main},
     {"backrefs",
      "PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME) [--depth N] [--fanout N] "
      "[--json|--dot]\n"
@@ -327,8 +377,9 @@ static int wants_help(const struct cmd_entry *c, int argc, char **argv)
             return 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
-        if (runs && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")))
-            i++; /* the file name */
+        if (runs && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") ||
+                     !strcmp(argv[i], "--check")))
+            i++; /* the file name, the limits */
         else if (runs && argv[i][0] != '-')
             return 0;
     }

@@ -13,9 +13,10 @@
 #include <string.h>
 
 #include "complete.h"
+#include "flame.h"
 #include "json.h"
+#include "load.h"
 #include "model.h"
-#include "source.h"
 #include "wire.h"
 
 int report_parse_at(const char *s, struct report_options *o)
@@ -512,27 +513,37 @@ static void write_text(const struct model *m, const struct report_options *o,
         fprintf(out, "  (none)\n");
 }
 
-int report_write(const struct model *m, const struct report_options *o,
-                 const struct complete_input *in, FILE *out, char *err, size_t errsz)
+int report_query(const struct model *m, const struct report_options *o, struct model_query *q,
+                 char *err, size_t errsz)
 {
     const struct model_summary *sum = model_summary(m);
-    struct complete c;
-    struct model_query q = {0};
-    struct model_view v = {0};
-    struct model_callers callers;
-    uint32_t n = 0;
 
+    memset(q, 0, sizeof(*q));
     if (o->at == REPORT_AT_TIME) {
         if (o->time > sum->time_last) {
             snprintf(err, errsz, "--at %s: beyond the end of the recording (%.3f s)",
                      o->at_text ? o->at_text : "", secs(sum->time_last));
             return -1;
         }
-        q.at = MODEL_AT_TIME;
-        q.time = o->time;
+        q->at = MODEL_AT_TIME;
+        q->time = o->time;
     } else {
-        q.at = o->at == REPORT_AT_PEAK ? MODEL_AT_PEAK : MODEL_AT_END;
+        q->at = o->at == REPORT_AT_PEAK ? MODEL_AT_PEAK : MODEL_AT_END;
     }
+    return 0;
+}
+
+int report_write(const struct model *m, const struct report_options *o,
+                 const struct complete_input *in, FILE *out, char *err, size_t errsz)
+{
+    struct complete c;
+    struct model_query q = {0};
+    struct model_view v = {0};
+    struct model_callers callers;
+    uint32_t n = 0;
+
+    if (report_query(m, o, &q, err, errsz) != 0)
+        return -1;
     if (model_view_at(m, &q, &v) != 0) {
         snprintf(err, errsz, "out of memory");
         return -1;
@@ -561,54 +572,16 @@ int report_write(const struct model *m, const struct report_options *o,
 int report_main(const char *path, const struct report_options *o, FILE *out, FILE *errf)
 {
     char err[1024];
-    struct source *src = source_open_file(path, err, sizeof(err));
-    struct complete_input in = {0};
-    struct complete c;
-    struct model *m;
-    const char *first;
+    struct complete_input in;
     int rc = 0;
-
-    if (!src) {
-        fprintf(errf, "heapline: %s\n", err);
-        return 1;
-    }
-    m = model_new();
-    if (!m) {
-        source_close(src);
-        fprintf(errf, "heapline: out of memory\n");
-        return 1;
-    }
     /* --at SECONDS: full timeline resolution (a one-shot command may use the
      * memory; the TUI keeps the default budget) */
-    if (o->at == REPORT_AT_TIME)
-        model_set_budget(m, UINT64_MAX / 2, UINT32_MAX / 2);
-    while (source_state(src) == SOURCE_OPEN)
-        if (source_read(src, m, 1 << 16) < 0)
-            break;
-    if (source_state(src) == SOURCE_FAILED) {
-        fprintf(errf, "heapline: %s\n", source_message(src));
-        rc = 1;
-        goto out;
-    }
-    if (model_summary(m)->messages == 0) {
-        if (source_corrupt(src, NULL))
-            fprintf(errf, "heapline: %s\n", source_message(src));
-        else
-            fprintf(errf, "heapline: %s: the recording is empty%s\n", path,
-                    source_truncated(src) ? " (recording truncated)" : "");
-        rc = 1;
-        goto out;
-    }
-    if (source_model_errors(src, &first))
-        fprintf(errf, "heapline: %s: %llu inconsistent messages ignored (first at %s)\n", path,
-                (unsigned long long)source_model_errors(src, NULL), first);
-    in.truncated = source_truncated(src);
-    in.corrupt = source_corrupt(src, &in.corrupt_at);
-    source_verdict(src, m, &c);
-    if (!c.complete)
-        fprintf(errf, "heapline: %s: INCOMPLETE recording: %s; reporting what it holds\n", path,
-                c.message);
-    if (report_write(m, o, &in, out, err, sizeof(err)) != 0) {
+    struct model *m = load_recording(path, o->at == REPORT_AT_TIME, errf, &in);
+
+    if (!m)
+        return 1;
+    if (o->flamegraph ? flame_write(m, o, out, err, sizeof(err)) != 0
+                      : report_write(m, o, &in, out, err, sizeof(err)) != 0) {
         fprintf(errf, "heapline: %s\n", err);
         rc = 1;
     }
@@ -616,8 +589,6 @@ int report_main(const char *path, const struct report_options *o, FILE *out, FIL
         fprintf(errf, "heapline: writing the report: %s\n", strerror(errno));
         rc = 1;
     }
-out:
     model_free(m);
-    source_close(src);
     return rc;
 }

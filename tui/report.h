@@ -22,10 +22,19 @@ struct report_options {
     int at;         /* enum report_at */
     int64_t time;   /* REPORT_AT_TIME: ns since the start */
     const char *at_text; /* the --at argument as given, for messages */
+    int flamegraph;      /* folded stacks instead of the report (flame.h) */
+    int by;              /* flamegraph: enum flame_by */
 };
 
 /* Parses an --at argument ("peak", "end", seconds >= 0). Returns 0 or -1. */
 int report_parse_at(const char *s, struct report_options *o);
+
+struct model_query;
+
+/* The model query of o's time point (--at). Returns 0, or -1 with one line
+ * in err when the time is beyond the end of the recording. */
+int report_query(const struct model *m, const struct report_options *o, struct model_query *q,
+                 char *err, size_t errsz);
 
 /* Writes the report of a loaded model; in: what the reader of the file knows
  * (truncated, corrupt), judged with the model by complete_judge(): an

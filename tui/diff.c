@@ -1,0 +1,406 @@
+/*
+ * diff.c - two recordings, site by site, from the report's own queries
+ * (report_query, model_view_at), so a diff of a recording with itself is all
+ * zeros and each side equals `heapline report --at` of that file.
+ *
+ * Matching: every site of both views becomes an entry keyed by (function
+ * label, file, line, module); the entries of both sides are sorted by key
+ * and runs of one key merged, so a key is one row whatever its site ids.
+ */
+#include "diff.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "load.h"
+#include "model.h"
+#include "report.h"
+#include "size.h"
+#include "usage.h"
+
+/* the figures compared, per side */
+struct diff_fig {
+    int64_t live_bytes, live_blocks, allocations, bytes_allocated, peak_bytes, leaked_bytes;
+};
+
+struct diff_row {
+    char function[160];
+    const char *file, *module;
+    uint32_t line;
+    struct diff_fig f[2]; /* A, B */
+};
+
+#define DIFF_NFIG 6
+static const char *const diff_fig_names[DIFF_NFIG] = {
+    "live_bytes", "live_blocks", "allocations", "bytes_allocated", "peak_bytes", "leaked_bytes"};
+
+static int64_t *fig_at(struct diff_fig *f, int k)
+{
+    int64_t *v[DIFF_NFIG] = {&f->live_bytes,      &f->live_blocks, &f->allocations,
+                             &f->bytes_allocated, &f->peak_bytes,  &f->leaked_bytes};
+    return v[k];
+}
+
+static int64_t delta(const struct diff_row *r, int k)
+{
+    return *fig_at((struct diff_fig *)&r->f[1], k) - *fig_at((struct diff_fig *)&r->f[0], k);
+}
+
+static int key_cmp(const struct diff_row *a, const struct diff_row *b)
+{
+    int c = strcmp(a->function, b->function);
+
+    if (!c)
+        c = strcmp(a->file, b->file);
+    if (!c && a->line != b->line)
+        c = a->line < b->line ? -1 : 1;
+    if (!c)
+        c = strcmp(a->module, b->module);
+    return c;
+}
+
+static int row_key_cmp(const void *pa, const void *pb)
+{
+    return key_cmp(pa, pb);
+}
+
+static uint64_t mag(int64_t v)
+{
+    return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+/* largest change first: live bytes, allocations, bytes allocated, peak; then
+ * by key, so the order is the same every time */
+static int row_change_cmp(const void *pa, const void *pb)
+{
+    static const int order[] = {0, 2, 3, 4, 1, 5};
+    const struct diff_row *a = pa, *b = pb;
+
+    for (int i = 0; i < DIFF_NFIG; i++) {
+        uint64_t x = mag(delta(a, order[i])), y = mag(delta(b, order[i]));
+
+        if (x != y)
+            return x > y ? -1 : 1;
+    }
+    return key_cmp(a, b);
+}
+
+/* Appends the sites of m at q's time to rows as side `side`; a site counts
+ * when something of it exists at the time (as report lists them). Returns 0
+ * or -1 (out of memory). */
+static int collect(const struct model *m, const struct model_query *q, int side,
+                   struct diff_row **rows, uint32_t *n, struct model_view *v)
+{
+    struct diff_row *r;
+
+    if (model_view_at(m, q, v) != 0)
+        return -1;
+    r = realloc(*rows, ((size_t)*n + v->n_rows + 1) * sizeof(*r));
+    if (!r)
+        return -1;
+    *rows = r;
+    for (uint32_t i = 0; i < v->n_rows; i++) {
+        const struct model_row *x = &v->rows[i];
+        const struct model_site *s = model_site(m, x->site);
+        struct diff_row *d = &r[*n];
+        const char *label;
+
+        if (!s || !(x->allocations || x->live_bytes || x->live_blocks || x->leaked_bytes ||
+                    x->temporary))
+            continue;
+        memset(d, 0, sizeof(*d));
+        label = model_site_label(s, d->function, sizeof(d->function));
+        if (label != d->function)
+            snprintf(d->function, sizeof(d->function), "%s", label);
+        d->file = s->file;
+        d->line = s->line;
+        d->module = s->module;
+        d->f[side] = (struct diff_fig){.live_bytes = x->live_bytes,
+                                       .live_blocks = x->live_blocks,
+                                       .allocations = (int64_t)x->allocations,
+                                       .bytes_allocated = (int64_t)x->bytes_allocated,
+                                       .peak_bytes = (int64_t)x->peak_bytes,
+                                       .leaked_bytes = (int64_t)x->leaked_bytes};
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Merges runs of one key (sorted rows) into one row. Returns the new count. */
+static uint32_t merge(struct diff_row *r, uint32_t n)
+{
+    uint32_t out = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        if (out && key_cmp(&r[out - 1], &r[i]) == 0) {
+            for (int side = 0; side < 2; side++)
+                for (int k = 0; k < DIFF_NFIG; k++)
+                    *fig_at(&r[out - 1].f[side], k) += *fig_at(&r[i].f[side], k);
+            continue;
+        }
+        r[out++] = r[i];
+    }
+    return out;
+}
+
+/* whole-run and at-the-time totals of one side */
+static void totals(const struct model *m, const struct model_view *v, int64_t t[DIFF_NFIG])
+{
+    const struct model_summary *s = model_summary(m);
+
+    t[0] = (int64_t)v->totals.heap_bytes;
+    t[1] = (int64_t)v->totals.heap_blocks;
+    t[2] = (int64_t)v->totals.allocations;
+    t[3] = (int64_t)v->totals.bytes_allocated;
+    t[4] = (int64_t)s->peak_bytes;
+    t[5] = (int64_t)s->leaked_bytes;
+}
+
+static const char *at_name(const struct report_options *o)
+{
+    return o->at == REPORT_AT_PEAK ? "peak" : o->at == REPORT_AT_END ? "end" : "time";
+}
+
+static void json_triple(struct json *j, const char *name, int64_t a, int64_t b)
+{
+    char key[64];
+
+    snprintf(key, sizeof(key), "%s_a", name);
+    json_i64(j, key, a);
+    snprintf(key, sizeof(key), "%s_b", name);
+    json_i64(j, key, b);
+    snprintf(key, sizeof(key), "%s_delta", name);
+    json_i64(j, key, b - a);
+}
+
+static void write_json(const struct diff_options *o, const struct report_options *at[2],
+                       const struct model_view v[2], const int64_t t[2][DIFF_NFIG],
+                       const struct diff_row *r, uint32_t n, FILE *out)
+{
+    uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
+    struct json j;
+
+    json_init(&j, out, 1);
+    json_object_begin(&j, NULL);
+    json_str(&j, "a", o->name_a);
+    json_str(&j, "b", o->name_b);
+    json_str(&j, "at_a", at_name(at[0]));
+    json_str(&j, "at_b", at_name(at[1]));
+    json_f64(&j, "time_a", (double)v[0].time / 1e9);
+    json_f64(&j, "time_b", (double)v[1].time / 1e9);
+    for (int k = 0; k < DIFF_NFIG; k++)
+        json_triple(&j, diff_fig_names[k], t[0][k], t[1][k]);
+    json_array_begin(&j, "sites");
+    for (uint32_t i = 0; i < top; i++) {
+        json_object_begin(&j, NULL);
+        json_str(&j, "function", r[i].function);
+        json_str(&j, "file", r[i].file);
+        json_u64(&j, "line", r[i].line);
+        json_str(&j, "module", r[i].module);
+        for (int k = 0; k < DIFF_NFIG; k++)
+            json_triple(&j, diff_fig_names[k], *fig_at((struct diff_fig *)&r[i].f[0], k),
+                        *fig_at((struct diff_fig *)&r[i].f[1], k));
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    fputc('\n', out);
+}
+
+/* "+1.50 KiB", "-300 B", "0": a change for people */
+static const char *signed_size(char *buf, size_t cap, int64_t d)
+{
+    if (!d)
+        return snprintf(buf, cap, "0"), buf;
+    size_format(buf + 1, cap - 1, (double)d);
+    if (d > 0) {
+        buf[0] = '+';
+        return buf;
+    }
+    return buf + 1;
+}
+
+static void write_text(const struct diff_options *o, const struct report_options *at[2],
+                       const struct model *m[2], const struct model_view v[2],
+                       const int64_t t[2][DIFF_NFIG], const struct diff_row *r, uint32_t n,
+                       FILE *out)
+{
+    static const char *const total_names[DIFF_NFIG] = {
+        "live bytes", "live blocks", "allocations", "bytes allocated", "peak heap", "leaked"};
+    uint32_t top = o->top < 0 ? 20 : (uint32_t)o->top, shown = 0, changed = 0;
+    char b1[32], b2[32], b3[32];
+
+    for (int s = 0; s < 2; s++) {
+        const struct model_summary *sum = model_summary(m[s]);
+
+        fprintf(out, "%s  %s: %s (pid %u), at %s (%.3f s)\n", s ? "B" : "A",
+                s ? o->name_b : o->name_a, *sum->exe ? sum->exe : "(unknown program)", sum->pid,
+                at[s]->at == REPORT_AT_PEAK  ? "the peak"
+                : at[s]->at == REPORT_AT_END ? "the end"
+                                             : "time",
+                (double)v[s].time / 1e9);
+    }
+    fprintf(out, "\n  %-16s %14s %14s %14s\n", "", "A", "B", "change");
+    for (int k = 0; k < DIFF_NFIG; k++) {
+        int bytes = k != 1 && k != 2;
+
+        if (bytes)
+            fprintf(out, "  %-16s %14s %14s %14s\n", total_names[k],
+                    size_format(b1, sizeof(b1), (double)t[0][k]),
+                    size_format(b2, sizeof(b2), (double)t[1][k]),
+                    signed_size(b3, sizeof(b3), t[1][k] - t[0][k]));
+        else
+            fprintf(out, "  %-16s %14lld %14lld %+14lld\n", total_names[k], (long long)t[0][k],
+                    (long long)t[1][k], (long long)(t[1][k] - t[0][k]));
+    }
+    fprintf(out, "\nSites by change (live bytes, then allocations):\n");
+    fprintf(out, "  %12s %12s %12s %8s %8s  %s\n", "live A", "live B", "change", "blocks",
+            "allocs", "function  file:line  [module]");
+    for (uint32_t i = 0; i < n; i++) {
+        int any = 0;
+
+        for (int k = 0; k < DIFF_NFIG; k++)
+            any |= delta(&r[i], k) != 0;
+        if (!any)
+            continue;
+        changed++;
+        if (shown >= top)
+            continue;
+        shown++;
+        fprintf(out, "  %12s %12s %12s %+8lld %+8lld  %s",
+                size_format(b1, sizeof(b1), (double)r[i].f[0].live_bytes),
+                size_format(b2, sizeof(b2), (double)r[i].f[1].live_bytes),
+                signed_size(b3, sizeof(b3), delta(&r[i], 0)), (long long)delta(&r[i], 1),
+                (long long)delta(&r[i], 2), r[i].function);
+        if (*r[i].file)
+            fprintf(out, "  %s:%u", r[i].file, r[i].line);
+        if (*r[i].module)
+            fprintf(out, "  [%s]", r[i].module);
+        fputc('\n', out);
+    }
+    if (!changed)
+        fprintf(out, "  (no site changed)\n");
+    else if (changed > shown)
+        fprintf(out, "  ... %u more changed site%s (--top N)\n", changed - shown,
+                changed - shown == 1 ? "" : "s");
+    fprintf(out, "%u site%s changed, %u unchanged\n", changed, changed == 1 ? "" : "s",
+            n - changed);
+}
+
+int diff_write(const struct model *a, const struct report_options *at_a, const struct model *b,
+               const struct report_options *at_b, const struct diff_options *o, FILE *out,
+               char *err, size_t errsz)
+{
+    const struct model *m[2] = {a, b};
+    const struct report_options *at[2] = {at_a, at_b};
+    struct model_view v[2] = {{0}, {0}};
+    int64_t t[2][DIFF_NFIG];
+    struct diff_row *rows = NULL;
+    uint32_t n = 0;
+    int rc = -1;
+
+    for (int s = 0; s < 2; s++) {
+        struct model_query q;
+
+        if (report_query(m[s], at[s], &q, err, errsz) != 0) {
+            /* name the side: "B: --at 9: beyond the end ..." */
+            char why[512];
+
+            snprintf(why, sizeof(why), "%s", err);
+            snprintf(err, errsz, "%s: %s", s ? o->name_b : o->name_a, why);
+            goto out;
+        }
+        if (collect(m[s], &q, s, &rows, &n, &v[s]) != 0) {
+            snprintf(err, errsz, "out of memory");
+            goto out;
+        }
+        totals(m[s], &v[s], t[s]);
+    }
+    qsort(rows, n, sizeof(*rows), row_key_cmp);
+    n = merge(rows, n);
+    qsort(rows, n, sizeof(*rows), row_change_cmp);
+    if (o->json)
+        write_json(o, at, v, (const int64_t(*)[DIFF_NFIG])t, rows, n, out);
+    else
+        write_text(o, at, m, v, (const int64_t(*)[DIFF_NFIG])t, rows, n, out);
+    rc = 0;
+out:
+    free(rows);
+    model_view_free(&v[0]);
+    model_view_free(&v[1]);
+    return rc;
+}
+
+int diff_main(int argc, char **argv)
+{
+    struct report_options at[2] = {{.at = REPORT_AT_END}, {.at = REPORT_AT_END}};
+    struct diff_options o = {.top = -1};
+    const char *file[2] = {NULL, NULL};
+    struct model *m[2] = {NULL, NULL};
+    char err[1024];
+    int rc = 1;
+
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *val;
+        size_t nlen = strcspn(a, "=");
+
+        if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+            continue;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (file[1])
+                return usage_error("diff", "diff takes two files, A and B");
+            file[file[0] ? 1 : 0] = a;
+            continue;
+        }
+        if (!(nlen == 5 && strncmp(a, "--top", 5) == 0) &&
+            !(nlen == 6 && (strncmp(a, "--at-a", 6) == 0 || strncmp(a, "--at-b", 6) == 0)))
+            return usage_error("diff", "unknown option %s", a);
+        if (a[nlen]) {
+            val = a + nlen + 1;
+        } else {
+            if (i + 1 >= argc)
+                return usage_error("diff", "%s needs a value", a);
+            val = argv[++i];
+        }
+        if (nlen == 5) {
+            char *end;
+            long v;
+
+            errno = 0;
+            v = strtol(val, &end, 10);
+            if (end == val || *end || errno || v < 1 || v > 1000000000)
+                return usage_error("diff", "--top %s: not a number from 1 to 1000000000", val);
+            o.top = (int)v;
+        } else if (report_parse_at(val, &at[a[5] == 'b']) != 0) {
+            return usage_error("diff", "%.*s %s: expected peak, end or seconds", (int)nlen, a,
+                               val);
+        }
+    }
+    if (!file[1])
+        return usage_error("diff", "diff needs two files, A and B");
+    o.name_a = file[0];
+    o.name_b = file[1];
+    for (int s = 0; s < 2; s++) {
+        m[s] = load_recording(file[s], at[s].at == REPORT_AT_TIME, stderr, NULL);
+        if (!m[s])
+            goto out;
+    }
+    if (diff_write(m[0], &at[0], m[1], &at[1], &o, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "heapline: %s\n", err);
+        goto out;
+    }
+    rc = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "heapline: writing the diff: %s\n", strerror(errno));
+        rc = 1;
+    }
+out:
+    model_free(m[0]);
+    model_free(m[1]);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * diff.h - `heapline diff A B`: two recordings compared site by site.
+ *
+ * Each recording is read as `report` reads it (load.h) and queried at its own
+ * time point (--at-a, --at-b). Sites are matched by what they are in the
+ * source (function, file, line, module), never by address, so two builds of
+ * one program compare; a site only one side has counts 0 on the other.
+ * Sites are listed by the size of their change in live bytes, then in
+ * allocations, bytes allocated and peak, largest first.
+ */
+#ifndef HEAPLINE_DIFF_H
+#define HEAPLINE_DIFF_H
+
+#include <stdio.h>
+
+struct model;
+struct report_options;
+
+struct diff_options {
+    int json;
+    int top; /* sites listed; < 0: all in JSON, 20 changed ones in text */
+    const char *name_a, *name_b; /* the files, for the output */
+};
+
+/* Writes the comparison of a (at at_a's time point) and b (at at_b's).
+ * Returns 0, or -1 with one line in err (a time beyond a recording's end,
+ * out of memory). */
+int diff_write(const struct model *a, const struct report_options *at_a, const struct model *b,
+               const struct report_options *at_b, const struct diff_options *o, FILE *out,
+               char *err, size_t errsz);
+
+/* `heapline diff A B [--json] [--top N] [--at-a T] [--at-b T]` (argv[1] is
+ * "diff"). Returns the exit status: 0, 1 (a file unreadable), 2 (usage). */
+int diff_main(int argc, char **argv);
+
+#endif
