@@ -66,7 +66,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration backrefs cli stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps test unit integration backrefs cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -176,6 +176,9 @@ stress: all
 cli: all
 	$(Q)BUILD=$(BUILD) tests/cli/run.sh
 
+tools: all
+	$(Q)BUILD=$(BUILD) tests/tools/run.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
@@ -183,6 +186,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory backrefs
 	$(Q)$(MAKE) --no-print-directory stress-short
 	$(Q)$(MAKE) --no-print-directory cli
+	$(Q)$(MAKE) --no-print-directory tools
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_TIME=5
 	@echo "make test: all passed"

@@ -61,10 +61,7 @@ static int parse_value(const char *cmd, struct check_limit *l)
 int check_parse(const char *cmd, int argc, char **argv, int first, struct check_spec *c,
                 const char **file)
 {
-    int live = 0;
-
     memset(c, 0, sizeof(*c));
-    c->at.at = REPORT_AT_END;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i], *val;
         size_t nlen = strcspn(a, "=");
@@ -91,20 +88,24 @@ int check_parse(const char *cmd, int argc, char **argv, int first, struct check_
                 return usage_error(cmd, "%s needs a value", a);
             val = argv[++i];
         }
-        if (k == CHECK_NOPTIONS) { /* --at */
-            if (report_parse_at(val, &c->at) != 0)
+        if (k == CHECK_NOPTIONS) { /* --at, of the --max-live before it */
+            struct check_limit *l = c->n ? &c->limit[c->n - 1] : NULL;
+
+            if (!l || l->kind != CHECK_MAX_LIVE || l->at.at_text)
+                return usage_error(cmd, "--at goes right after a --max-live");
+            if (report_parse_at(val, &l->at) != 0)
                 return usage_error(cmd, "--at %s: expected peak, end or seconds", val);
-            c->has_at = 1;
+            c->fine |= l->at.at == REPORT_AT_TIME;
             continue;
         }
         if (c->n == CHECK_MAX_LIMITS)
             return usage_error(cmd, "more than %d limits", CHECK_MAX_LIMITS);
         c->limit[c->n] = (struct check_limit){.kind = check_options[k].kind,
                                               .option = check_options[k].option,
-                                              .value = val};
+                                              .value = val,
+                                              .at = {.at = REPORT_AT_END}};
         if (parse_value(cmd, &c->limit[c->n]) != 0)
             return 2;
-        live |= c->limit[c->n].kind == CHECK_MAX_LIVE;
         c->n++;
     }
     if (file && !*file)
@@ -112,8 +113,6 @@ int check_parse(const char *cmd, int argc, char **argv, int first, struct check_
     if (!c->n)
         return usage_error(cmd, "no limit given (--max-peak, --max-leaked, --max-live, "
                                 "--max-site, --no-leaks-from)");
-    if (c->has_at && !live)
-        return usage_error(cmd, "--at goes with --max-live");
     return 0;
 }
 
@@ -194,6 +193,7 @@ static int check_one(const struct model *m, const struct check_limit *l,
                site_where(m, largest(at, 0), where, sizeof(where)));
         return 1;
     }
+    fflush(out); /* a note on stderr comes after the lines before it */
     /* the sites of a function */
     for (uint32_t i = 0; i < end->n_rows; i++) {
         const struct model_row *r = &end->rows[i];
@@ -222,7 +222,7 @@ static int check_one(const struct model *m, const struct check_limit *l,
 
 int check_run(const char *path, const struct check_spec *c, FILE *out)
 {
-    struct model *m = load_recording(path, c->has_at && c->at.at == REPORT_AT_TIME, stderr, NULL);
+    struct model *m = load_recording(path, c->fine, stderr, NULL);
     struct report_options at_end = {.at = REPORT_AT_END}, at_peak = {.at = REPORT_AT_PEAK};
     struct model_view end = {0}, peak = {0}, at = {0};
     struct model_query q;
@@ -231,22 +231,30 @@ int check_run(const char *path, const struct check_spec *c, FILE *out)
 
     if (!m)
         return 2;
-    if (report_query(m, &c->at, &q, err, sizeof(err)) != 0) {
-        fprintf(stderr, "heapline check: %s\n", err);
-        goto out;
+    /* every --at first: one beyond the end is bad input, not a broken limit */
+    for (int i = 0; i < c->n; i++) {
+        if (report_query(m, &c->limit[i].at, &q, err, sizeof(err)) != 0) {
+            fprintf(stderr, "heapline check: %s\n", err);
+            goto out;
+        }
     }
-    if (model_view_at(m, &q, &at) != 0 ||
-        report_query(m, &at_end, &q, err, sizeof(err)) != 0 || model_view_at(m, &q, &end) ||
-        report_query(m, &at_peak, &q, err, sizeof(err)) != 0 || model_view_at(m, &q, &peak)) {
-        fprintf(stderr, "heapline check: out of memory\n");
-        goto out;
-    }
-    for (int i = 0; i < c->n; i++)
+    if (report_query(m, &at_end, &q, err, sizeof(err)) != 0 || model_view_at(m, &q, &end) ||
+        report_query(m, &at_peak, &q, err, sizeof(err)) != 0 || model_view_at(m, &q, &peak))
+        goto oom;
+    for (int i = 0; i < c->n; i++) {
+        if (c->limit[i].kind == CHECK_MAX_LIVE &&
+            (report_query(m, &c->limit[i].at, &q, err, sizeof(err)) != 0 ||
+             model_view_at(m, &q, &at) != 0))
+            goto oom;
         nbroken += check_one(m, &c->limit[i], &end, &peak, &at, out);
+    }
     if (!nbroken)
         fprintf(out, "heapline check: %d limit%s hold%s in %s\n", c->n, c->n == 1 ? "" : "s",
                 c->n == 1 ? "s" : "", path);
     rc = nbroken ? 1 : 0;
+    goto out;
+oom:
+    fprintf(stderr, "heapline check: out of memory\n");
 out:
     model_view_free(&at);
     model_view_free(&end);

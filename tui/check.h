@@ -32,21 +32,21 @@ struct check_limit {
     const char *option;   /* "--max-peak", ... */
     const char *value;    /* the option's value as given: "10MiB", "parse=1M" */
     char function[160];   /* CHECK_MAX_SITE, CHECK_NO_LEAKS */
+    struct report_options at; /* CHECK_MAX_LIVE: the --at after it (default the end) */
 };
 
 struct check_spec {
     struct check_limit limit[CHECK_MAX_LIMITS];
     int n;
-    struct report_options at; /* --at, for CHECK_MAX_LIVE */
-    int has_at;
+    int fine; /* an --at SECONDS: the timeline at full resolution */
 };
 
 /* The options of `heapline check --help` (also in the command table). */
 #define CHECK_HELP                                                                         \
     "  --max-peak SIZE          the heap's peak (the most bytes live at once)\n"           \
     "  --max-leaked SIZE        bytes still live at the end\n"                             \
-    "  --max-live SIZE          bytes live at --at T (default the end)\n"                  \
-    "  --at peak|end|SECONDS    the time of --max-live\n"                                  \
+    "  --max-live SIZE          bytes live at the end, or at the --at T that follows\n"    \
+    "  --at peak|end|SECONDS    the time of the --max-live before it\n"                    \
     "  --max-site FUNCTION=SIZE the peak live bytes of each site in FUNCTION\n"            \
     "  --no-leaks-from FUNCTION nothing allocated in FUNCTION is live at the end\n"        \
     "SIZE: bytes, or with K, M, G, T (KB, KiB, ...: all powers of 1024): 10MiB, 512K, 1G\n" \

@@ -2,8 +2,9 @@
  * size.c - sizes in and out: the one parser of size options and the one way
  * heapline prints a byte count for people.
  *
- * The number is read with strtod, so "1.5G" works; the result is checked
- * against 2^62 before it is rounded, so no input overflows.
+ * The number is plain decimal ("1.5G" works; signs, exponents and hex do
+ * not), read with strtod; the result is checked against 2^62 before it is
+ * rounded, so no input overflows.
  */
 #include "size.h"
 
@@ -28,11 +29,21 @@ int size_parse(const char *s, uint64_t *bytes)
     char *end;
     double v;
 
-    if (!s || (!isdigit((unsigned char)*s) && *s != '.'))
+    size_t digits = 0, len = 0;
+
+    if (!s)
+        return -1;
+    /* only [0-9]*(.[0-9]*): no sign, exponent, hex, inf or nan from strtod */
+    while (isdigit((unsigned char)s[len]))
+        len++, digits++;
+    if (s[len] == '.')
+        for (len++; isdigit((unsigned char)s[len]); len++)
+            digits++;
+    if (!digits)
         return -1;
     errno = 0;
     v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0)
+    if (end != s + len || errno || !isfinite(v) || v < 0)
         return -1;
     if (*end == ' ')
         end++;

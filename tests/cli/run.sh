@@ -74,7 +74,7 @@ check attach-bad-pid 1 "heapline: bad pid: 0" "$HL" attach 0
 check backrefs-bad-pid 1 "heapline backrefs: bad pid: 99999999999" "$HL" backrefs 99999999999 --address 0x10
 
 # ---- --help of every command: status 0, its usage line on stdout ----
-for c in run record attach replay report backrefs; do
+for c in run record attach replay report diff check backrefs; do
     out=$("$HL" "$c" --help 2>"$W/help.err")
     rc=$?
     want=$("$HL" --help | sed -n "s/^  heapline $c  */heapline $c /p" | head -1)

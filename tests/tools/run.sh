@@ -1,0 +1,238 @@
+#!/bin/bash
+# tests/tools/run.sh - diff, report --flamegraph, check and record --check on
+# recordings whose figures are known exactly (t_tools.c), plus a flame graph
+# of a real program whose folded counts must add up to its report.
+#
+# One line per check: PASS, FAIL (expected vs got) or SKIP (a missing tool).
+# Exits 1 if any check failed. Environment: BUILD (default build), KEEP=1
+# (keep the work directory).
+set -u
+
+cd "$(dirname "$0")/../.." || exit 1
+BUILD=${BUILD:-build}
+HL=$PWD/$BUILD/heapline
+SRC=$PWD/tests/tools
+W=$(mktemp -d /tmp/heapline-tools.XXXXXX)
+PASSED=0
+FAILED=0
+SKIPPED=0
+cleanup() { [ "${KEEP:-0}" = 1 ] && echo "work directory: $W" || rm -rf "$W"; }
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+skip() { echo "SKIP $1: $2"; SKIPPED=$((SKIPPED + 1)); }
+# judge NAME OUTPUT: PASS when OUTPUT is empty, else FAIL with it
+judge() { if [ -z "$2" ]; then pass "$1"; else fail "$1" "$(echo "$2" | head -5 | tr '\n' ' ')"; fi; }
+# same NAME WANT GOT
+same() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+
+# ---- two builds of one program (the second with code before every
+# function: other addresses, the same lines), run with other arguments ----
+CFLAGS="-std=gnu11 -O0 -g -fno-omit-frame-pointer -Wall -I$PWD/tests/collector"
+mkdir -p "$W/a" "$W/b"
+# the same file name in both builds, as two builds of one program have
+(cd "$SRC" && cc $CFLAGS t_tools.c -o "$W/a/t_tools" &&
+    cc $CFLAGS -include pad.h t_tools.c -o "$W/b/t_tools") 2>"$W/build.log" ||
+    { echo "FAIL build: $(head -3 "$W/build.log")"; exit 1; }
+if [ "$(nm "$W/a/t_tools" | grep ' site_keep$')" = "$(nm "$W/b/t_tools" | grep ' site_keep$')" ]; then
+    echo "FAIL build: the padded build did not move site_keep"
+    exit 1
+fi
+# A keeps 3 blocks and churns 10; B keeps 5, churns 4, and has 2 extra blocks
+"$HL" record -o "$W/A.hl" -- "$W/a/t_tools" 3 10 >"$W/A.log" 2>&1 || echo "FAIL record A: $(cat "$W/A.log")"
+"$HL" record -o "$W/B.hl" -- "$W/b/t_tools" 5 4 >"$W/B.log" 2>&1 || echo "FAIL record B: $(cat "$W/B.log")"
+
+# ---- diff ----
+"$HL" diff "$W/A.hl" "$W/B.hl" --json >"$W/diff.json" 2>"$W/diff.err"
+same diff-status "0 ''" "$? '$(cat "$W/diff.err")'"
+# every figure of every site, and the order (largest change first)
+judge diff-json "$(python3 - "$W/diff.json" "$SRC/t_tools.c" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want_sites = [  # (function, line, {figure: (a, b)}), in the expected order
+    ("site_keep", 20, dict(live_bytes=(3000, 5000), live_blocks=(3, 5), allocations=(3, 5),
+                           bytes_allocated=(3000, 5000), peak_bytes=(3000, 5000),
+                           leaked_bytes=(3000, 5000))),
+    ("site_churn", 21, dict(live_bytes=(0, 0), live_blocks=(0, 0), allocations=(10, 4),
+                            bytes_allocated=(1000, 400), peak_bytes=(100, 100), leaked_bytes=(0, 0))),
+    ("site_extra", 22, dict(live_bytes=(0, 0), live_blocks=(0, 0), allocations=(0, 2),
+                            bytes_allocated=(0, 128), peak_bytes=(0, 128), leaked_bytes=(0, 0))),
+    ("site_fixed", 19, dict(live_bytes=(0, 0), live_blocks=(0, 0), allocations=(1, 1),
+                            bytes_allocated=(4096, 4096), peak_bytes=(4096, 4096),
+                            leaked_bytes=(0, 0))),
+]
+want_totals = dict(live_bytes=(3000, 5000), live_blocks=(3, 5), allocations=(14, 12),
+                   bytes_allocated=(8096, 9624), peak_bytes=(7196, 9224),
+                   leaked_bytes=(3000, 5000))
+bad = []
+def figs(obj, want, where):
+    for k, (a, b) in want.items():
+        got = (obj.get(k + "_a"), obj.get(k + "_b"), obj.get(k + "_delta"))
+        if got != (a, b, b - a):
+            bad.append(f"{where}.{k}: expected {(a, b, b - a)}, got {got}")
+figs(d, want_totals, "totals")
+got_order = [(s["function"], s["line"]) for s in d["sites"]]
+if got_order != [(f, l) for f, l, _ in want_sites]:
+    bad.append(f"sites: expected {[(f, l) for f, l, _ in want_sites]}, got {got_order}")
+else:
+    for s, (f, l, w) in zip(d["sites"], want_sites):
+        figs(s, w, f)
+        if (s["file"], s["module"]) != (sys.argv[2], "t_tools"):
+            bad.append(f"{f}: file/module {s['file']}/{s['module']}")
+for k in ("at_a", "at_b"):
+    if d[k] != "end":
+        bad.append(f"{k}: {d[k]}")
+print("\n".join(bad))
+PY
+)"
+
+# at each side's peak: A's holds a churn block, B's the two extra blocks
+"$HL" diff "$W/A.hl" "$W/B.hl" --json --at-a peak --at-b=peak >"$W/diffp.json"
+judge diff-at-peak "$(python3 - "$W/diffp.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = {"site_keep": (3000, 5000), "site_fixed": (4096, 4096), "site_churn": (100, 0),
+        "site_extra": (0, 128)}
+bad = []
+if (d["live_bytes_a"], d["live_bytes_b"], d["at_a"], d["at_b"]) != (7196, 9224, "peak", "peak"):
+    bad.append(f"totals {d['live_bytes_a']} {d['live_bytes_b']} {d['at_a']} {d['at_b']}")
+got = {s["function"]: (s["live_bytes_a"], s["live_bytes_b"]) for s in d["sites"]}
+if got != want:
+    bad.append(f"expected {want}, got {got}")
+if [s["function"] for s in d["sites"]] != ["site_keep", "site_extra", "site_churn", "site_fixed"]:
+    bad.append("order " + str([s["function"] for s in d["sites"]]))
+print("\n".join(bad))
+PY
+)"
+
+# the text: the totals' changes and the sites in order, exactly
+"$HL" diff "$W/A.hl" "$W/B.hl" >"$W/diff.txt"
+got=$(sed -n '/^  live bytes/p;/^  allocations/p;/^  peak heap/p' "$W/diff.txt" | tr -s ' ')
+same diff-text-totals " live bytes 2.93 KiB 4.88 KiB +1.95 KiB
+ allocations 14 12 -2
+ peak heap 7.03 KiB 9.01 KiB +1.98 KiB" "$got"
+got=$(grep -E '^ .*site_' "$W/diff.txt" | tr -s ' ' | cut -d' ' -f2-)
+same diff-text-sites "2.93 KiB 4.88 KiB +1.95 KiB +2 +2 site_keep $SRC/t_tools.c:20 [t_tools]
+0 B 0 B 0 +0 -6 site_churn $SRC/t_tools.c:21 [t_tools]
+0 B 0 B 0 +0 +2 site_extra $SRC/t_tools.c:22 [t_tools]" "$got"
+same diff-text-count "3 sites changed, 1 unchanged" "$(tail -1 "$W/diff.txt")"
+# a recording against itself: nothing changed
+"$HL" diff "$W/A.hl" "$W/A.hl" >"$W/self.txt"
+same diff-self "  (no site changed)
+0 sites changed, 3 unchanged" "$(tail -2 "$W/self.txt")"
+
+# diff's bad input
+check() { # check NAME STATUS STDERR CMD...
+    local name=$1 want_rc=$2 want_err=$3 err rc
+    shift 3
+    err=$("$@" 2>&1 >/dev/null </dev/null)
+    rc=$?
+    same "$name" "$want_rc $want_err" "$rc $err"
+}
+check diff-one-file 2 "heapline diff: diff needs two files, A and B (see heapline diff --help)" \
+    "$HL" diff "$W/A.hl"
+check diff-three-files 2 "heapline diff: diff takes two files, A and B (see heapline diff --help)" \
+    "$HL" diff "$W/A.hl" "$W/A.hl" "$W/A.hl"
+check diff-bad-at 2 "heapline diff: --at-b soon: expected peak, end or seconds (see heapline diff --help)" \
+    "$HL" diff "$W/A.hl" "$W/B.hl" --at-b soon
+check diff-missing 1 "heapline: $W/none.hl: No such file or directory" "$HL" diff "$W/A.hl" "$W/none.hl"
+check diff-beyond 1 "heapline: $W/B.hl: --at 1000: beyond the end of the recording ($(
+    "$HL" report "$W/B.hl" --json | python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["duration"])') s)" \
+    "$HL" diff "$W/A.hl" "$W/B.hl" --at-b 1000
+
+# ---- flame graph: exact lines, and counts that add up to the report ----
+"$HL" report "$W/B.hl" --flamegraph --at peak >"$W/B.folded"
+same flame-peak "_start;__libc_start_main;__libc_start_call_main;main;work;site_extra 128
+_start;__libc_start_main;__libc_start_call_main;main;work;site_fixed 4096
+_start;__libc_start_main;__libc_start_call_main;main;work;site_keep 5000" \
+    "$(sed 's/^.*;main;/_start;__libc_start_main;__libc_start_call_main;main;/' "$W/B.folded")"
+# flame_sums NAME FILE: for every --by and --at, the folded counts add up to
+# report --json's figure at the same time
+flame_sums() {
+    local name=$1 file=$2 at by field sum want
+    for at in peak end; do
+        "$HL" report "$file" --json --at $at >"$W/rep.json" || { fail "$name" "report failed"; return; }
+        for by in live allocated allocations; do
+            case $by in
+            live) field=live_bytes ;;
+            allocated) field=bytes_allocated ;;
+            allocations) field=allocations ;;
+            esac
+            sum=$("$HL" report "$file" --flamegraph --at $at --by $by |
+                awk '{ n = $NF; s += n; if (n <= 0) bad = 1 } END { print (bad ? "bad" : s + 0) }')
+            want=$(python3 -c "import json; print(json.load(open('$W/rep.json'))['$field'])")
+            same "$name-$at-$by" "$want" "$sum"
+        done
+    done
+}
+flame_sums flame-sum-t_tools "$W/B.hl"
+# a real program: many stacks, inlined frames, libraries
+if command -v python3 >/dev/null; then
+    "$HL" record -o "$W/py.hl" -- python3 -c 'x = [str(i) * 3 for i in range(20000)]; import json; json.dumps(x)' \
+        >"$W/py.log" 2>&1
+    flame_sums flame-sum-python3 "$W/py.hl"
+    # each stack once, every line "frames COUNT"
+    got=$("$HL" report "$W/py.hl" --flamegraph --by allocations | awk '
+        NF < 2 || $NF !~ /^[0-9]+$/ { print "bad line: " $0; exit }
+        { k = $0; sub(/ [0-9]+$/, "", k); if (seen[k]++) { print "twice: " k; exit } }')
+    judge flame-format-python3 "$got"
+else
+    skip flame-sum-python3 "no python3"
+fi
+check flame-by 2 "heapline report: --by bytes: expected live, allocated or allocations (see heapline report --help)" \
+    "$HL" report "$W/B.hl" --flamegraph --by bytes
+check flame-json 2 "heapline report: --flamegraph and --json exclude each other (see heapline report --help)" \
+    "$HL" report "$W/B.hl" --flamegraph --json
+check flame-by-alone 2 "heapline report: --by goes with --flamegraph (see heapline report --help)" \
+    "$HL" report "$W/B.hl" --by live
+
+# ---- check: exactly the limits broken, one line each ----
+# B: peak 9224, leaked 5000 (site_keep), live at the end 5000, site peaks:
+# site_keep 5000, site_fixed 4096, site_extra 128, site_churn 100
+out=$("$HL" check "$W/B.hl" --max-peak 9K --max-leaked 5000 --max-live 4KiB --max-site site_keep=4.5K \
+    --max-site site_fixed=4K --max-site site_churn=100 --no-leaks-from site_keep \
+    --no-leaks-from site_fixed 2>"$W/check.err")
+rc=$?
+T=$(python3 -c "import json; d = json.load(open('$W/diffp.json')); print('%.3f' % d['time_b'])")
+E=$(python3 -c "import json; d = json.load(open('$W/diff.json')); print('%.3f' % d['time_b'])")
+same check-broken "1
+broken: --max-peak 9K: peak heap 9224 bytes (9.01 KiB) at $T s, limit 9216 bytes; largest site at the peak: site_keep $SRC/t_tools.c:20
+broken: --max-live 4KiB: live 5000 bytes (4.88 KiB) at $E s, limit 4096 bytes; largest site then: site_keep $SRC/t_tools.c:20
+broken: --max-site site_keep=4.5K: site's peak 5000 bytes (4.88 KiB), limit 4608 bytes; site: site_keep $SRC/t_tools.c:20
+broken: --no-leaks-from site_keep: 5000 bytes in 5 blocks leaked (live at the end); site: site_keep $SRC/t_tools.c:20
+" "$rc
+$out
+$(cat "$W/check.err")"
+out=$("$HL" check "$W/B.hl" --max-peak 9224 --max-leaked 5000 --max-live 5000 --max-site site_keep=5000 \
+    --no-leaks-from site_fixed --max-live 9224 --at peak 2>&1)
+same check-hold "0 heapline check: 6 limits hold in $W/B.hl" "$? $out"
+out=$("$HL" check "$W/B.hl" --max-live 9223 --at peak --max-leaked 4999 --max-site nosuch=1 2>&1)
+same check-at-peak "1 broken: --max-live 9223: live 9224 bytes (9.01 KiB) at $T s, limit 9223 bytes; largest site then: site_keep $SRC/t_tools.c:20
+broken: --max-leaked 4999: leaked 5000 bytes (4.88 KiB) (live at the end), limit 4999 bytes; largest leak: site_keep $SRC/t_tools.c:20
+heapline check: --max-site nosuch=1: no site is in function nosuch (the limit holds)" "$? $out"
+check check-bad-size 2 "heapline check: --max-peak 10XB: bad size (e.g. 10MiB, 512K, 1G) (see heapline check --help)" \
+    "$HL" check "$W/B.hl" --max-peak 10XB
+check check-bad-site 2 "heapline check: --max-site site_keep: expected FUNCTION=SIZE (see heapline check --help)" \
+    "$HL" check "$W/B.hl" --max-site site_keep
+check check-no-limit 2 "heapline check: no limit given (--max-peak, --max-leaked, --max-live, --max-site, --no-leaks-from) (see heapline check --help)" \
+    "$HL" check "$W/B.hl"
+check check-at-alone 2 "heapline check: --at goes right after a --max-live (see heapline check --help)" \
+    "$HL" check "$W/B.hl" --max-peak 1G --at 0
+check check-missing 2 "heapline: $W/none.hl: No such file or directory" "$HL" check "$W/none.hl" --max-peak 1G
+check check-beyond 2 "heapline check: --at 1000: beyond the end of the recording ($E s)" \
+    "$HL" check "$W/B.hl" --max-live 1G --at 1000
+
+# ---- record --check: one line records and checks ----
+out=$("$HL" record -o "$W/C.hl" --check '--max-peak 8K --no-leaks-from "site_keep"' -- "$W/a/t_tools" 2 2 2>&1)
+same record-check-broken "1 broken: --no-leaks-from site_keep: 2000 bytes in 2 blocks leaked (live at the end); site: site_keep $SRC/t_tools.c:20" "$? $out"
+out=$("$HL" record -o "$W/C.hl" --check='--max-peak 8K' -- "$W/a/t_tools" 2 2 2>&1)
+same record-check-hold "0 heapline check: 1 limit holds in $W/C.hl" "$? $out"
+out=$("$HL" record -o "$W/D.hl" --check '--max-peak 1' -- sh -c 'exit 3' 2>&1)
+same record-check-status "3" "$?"
+check record-check-bad 2 "heapline record: --max-peak 1Q: bad size (e.g. 10MiB, 512K, 1G) (see heapline record --help)" \
+    "$HL" record -o "$W/E.hl" --check '--max-peak 1Q' -- "$W/a/t_tools"
+[ -e "$W/E.hl" ] && fail record-check-bad-runs "the program ran despite bad limits" || pass record-check-bad-runs
+
+echo "tools tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" = 0 ]
