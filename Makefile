@@ -8,7 +8,8 @@
 #   make stress     misbehaving clients against a 2M-block program: issue 12's figures
 #   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (build-fuzz/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (program, collector, header, man page,
+#                   bash completion; make uninstall removes them)
 #
 # BUILD=dir puts every output under dir (default build/), so several trees of
 # objects can live side by side. V=1 shows the commands.
@@ -222,10 +223,14 @@ install: all
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/heapline
 	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/heapline/libheapline.so
 	install -m 644 collector/heapline.h $(DESTDIR)$(PREFIX)/include/heapline.h
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 tui/heapline.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapline.1
+	install -m 644 tui/heapline.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/heapline
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/heapline $(DESTDIR)$(PREFIX)/lib/heapline/libheapline.so \
-	    $(DESTDIR)$(PREFIX)/include/heapline.h
+	    $(DESTDIR)$(PREFIX)/include/heapline.h $(DESTDIR)$(PREFIX)/share/man/man1/heapline.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/heapline
 	-rmdir $(DESTDIR)$(PREFIX)/lib/heapline
 
 clean:

@@ -234,5 +234,64 @@ check record-check-bad 2 "heapline record: --max-peak 1Q: bad size (e.g. 10MiB, 
     "$HL" record -o "$W/E.hl" --check '--max-peak 1Q' -- "$W/a/t_tools"
 [ -e "$W/E.hl" ] && fail record-check-bad-runs "the program ran despite bad limits" || pass record-check-bad-runs
 
+# ---- the man page: every command and every option of its --help ----
+MAN=$PWD/tui/heapline.1
+manflat=$(sed 's/\\-/-/g; s/\\f[BIR]//g' "$MAN")
+cmds=$("$HL" --help | sed -n 's/^  heapline \([a-z]*\) .*/\1/p' | sort -u)
+missing=""
+for c in $cmds; do
+    echo "$manflat" | grep -qE "^(heapline )?$c( |$)" || missing="$missing $c"
+    for o in $("$HL" "$c" --help | grep -oE -- '(^|[][ (|,])--?[a-z][a-z-]*' | sed 's/^[^-]*//' | sort -u); do
+        echo "$manflat" | grep -q -- "$o\b" || missing="$missing $c:$o"
+    done
+done
+judge man-covers-help "${missing:+not in heapline.1:$missing}"
+if command -v man >/dev/null; then
+    warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$MAN" 2>&1 >/dev/null)
+    judge man-renders "$warn"
+else
+    skip man-renders "no man"
+fi
+for s in 0 1 2; do
+    echo "$manflat" | sed -n '/^\.SH EXIT STATUS/,/^\.SH ENV/p' | grep -qx "\.B $s" ||
+        fail man-exit-status "exit status $s is not documented"
+done
+pass man-exit-status
+
+# ---- bash completion: commands, options, values, pids with a socket ----
+# comp WORDS...: what the completion offers for the last word, sorted, one line
+comp() {
+    PATH="$PWD/$BUILD:$PATH" bash -c 'source tui/heapline.bash; COMP_WORDS=("$@");
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _heapline; printf "%s\n" "${COMPREPLY[@]}" | sort -u | tr "\n" " "' \
+        comp "$@"
+}
+same complete-commands "--help --version attach backrefs check diff record replay report run " \
+    "$(comp heapline '')"
+same complete-check "--max-leaked --max-live --max-peak --max-site " "$(comp heapline check x.hl --max)"
+same complete-report "--at --by --flamegraph --help --json --top " "$(comp heapline report x.hl --)"
+same complete-by "allocated allocations live " "$(comp heapline report x.hl --flamegraph --by '')"
+same complete-at "end peak " "$(comp heapline diff a b --at-b '')"
+SD=$(mktemp -d /tmp/heapline-tools-sock.XXXXXX)
+chmod 700 "$SD"
+HEAPLINE_SOCKET_DIR=$SD "$HL" record -o "$W/sleep.hl" -- sleep 30 >/dev/null 2>&1 &
+rpid=$!
+for _ in $(seq 100); do ls "$SD"/*.sock >/dev/null 2>&1 && break; sleep 0.1; done
+spid=$(ls "$SD" | sed -n 's/^\([0-9]*\)\.sock$/\1/p')
+same complete-pid "$spid " "$(HEAPLINE_SOCKET_DIR=$SD comp heapline attach '')"
+kill "$spid" 2>/dev/null
+wait "$rpid" 2>/dev/null
+rm -rf "$SD"
+[ -n "$spid" ] || fail complete-pid-socket "no socket appeared in the socket directory"
+
+# ---- make install puts the man page and the completion in place ----
+if make --no-print-directory -s install BUILD="$BUILD" DESTDIR="$W/inst" PREFIX=/usr >"$W/install.log" 2>&1; then
+    got=$(cd "$W/inst" && find . -type f | sort | tr '\n' ' ')
+    same install "./usr/bin/heapline ./usr/include/heapline.h ./usr/lib/heapline/libheapline.so ./usr/share/bash-completion/completions/heapline ./usr/share/man/man1/heapline.1 " "$got"
+    make --no-print-directory -s uninstall BUILD="$BUILD" DESTDIR="$W/inst" PREFIX=/usr >>"$W/install.log" 2>&1
+    same uninstall "" "$(cd "$W/inst" && find . -type f)"
+else
+    fail install "$(tail -3 "$W/install.log")"
+fi
+
 echo "tools tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
