@@ -22,8 +22,8 @@ static const struct {
     const char *option;
     int kind;
 } check_options[] = {
-    {"--max-peak", CHECK_MAX_PEAK}, {"--max-leaked", CHECK_MAX_LEAKED},
-    {"--max-live", CHECK_MAX_LIVE}, {"--max-site", CHECK_MAX_SITE},
+    {"--max-peak", CHECK_MAX_PEAK},      {"--max-leaked", CHECK_MAX_LEAKED},
+    {"--max-live", CHECK_MAX_LIVE},      {"--max-site", CHECK_MAX_SITE},
     {"--no-leaks-from", CHECK_NO_LEAKS},
 };
 #define CHECK_NOPTIONS (sizeof(check_options) / sizeof(check_options[0]))
@@ -43,8 +43,7 @@ static int parse_value(const char *cmd, struct check_limit *l)
         memcpy(l->function, v, (size_t)(eq - v));
         l->function[eq - v] = 0;
         if (size_parse(eq + 1, &l->bytes) != 0)
-            return usage_error(cmd, "--max-site %s: bad size %s (e.g. 10MiB, 512K, 1G)", v,
-                               eq + 1);
+            return usage_error(cmd, "--max-site %s: bad size %s (e.g. 10MiB, 512K, 1G)", v, eq + 1);
         return 0;
     case CHECK_NO_LEAKS:
         if (!*v || strlen(v) >= sizeof(l->function))
@@ -207,8 +206,9 @@ static int check_one(const struct model *m, const struct check_limit *l,
             broken(out, l, "site's peak", r->peak_bytes, "", "site", where);
             n++;
         } else if (l->kind == CHECK_NO_LEAKS && (r->leaked_bytes || r->leaked_blocks)) {
-            fprintf(out, "broken: %s %s: %llu bytes in %llu blocks leaked (live at the end); "
-                         "site: %s\n",
+            fprintf(out,
+                    "broken: %s %s: %llu bytes in %llu blocks leaked (live at the end); "
+                    "site: %s\n",
                     l->option, l->value, (unsigned long long)r->leaked_bytes,
                     (unsigned long long)r->leaked_blocks, where);
             n++;

@@ -27,11 +27,11 @@ enum check_kind {
 };
 
 struct check_limit {
-    int kind;             /* enum check_kind */
-    uint64_t bytes;       /* the limit (0 for CHECK_NO_LEAKS) */
-    const char *option;   /* "--max-peak", ... */
-    const char *value;    /* the option's value as given: "10MiB", "parse=1M" */
-    char function[160];   /* CHECK_MAX_SITE, CHECK_NO_LEAKS */
+    int kind;                 /* enum check_kind */
+    uint64_t bytes;           /* the limit (0 for CHECK_NO_LEAKS) */
+    const char *option;       /* "--max-peak", ... */
+    const char *value;        /* the option's value as given: "10MiB", "parse=1M" */
+    char function[160];       /* CHECK_MAX_SITE, CHECK_NO_LEAKS */
     struct report_options at; /* CHECK_MAX_LIVE: the --at after it (default the end) */
 };
 
@@ -42,14 +42,14 @@ struct check_spec {
 };
 
 /* The options of `heapline check --help` (also in the command table). */
-#define CHECK_HELP                                                                         \
-    "  --max-peak SIZE          the heap's peak (the most bytes live at once)\n"           \
-    "  --max-leaked SIZE        bytes still live at the end\n"                             \
-    "  --max-live SIZE          bytes live at the end, or at the --at T that follows\n"    \
-    "  --at peak|end|SECONDS    the time of the --max-live before it\n"                    \
-    "  --max-site FUNCTION=SIZE the peak live bytes of each site in FUNCTION\n"            \
-    "  --no-leaks-from FUNCTION nothing allocated in FUNCTION is live at the end\n"        \
-    "SIZE: bytes, or with K, M, G, T (KB, KiB, ...: all powers of 1024): 10MiB, 512K, 1G\n" \
+#define CHECK_HELP                                                                                 \
+    "  --max-peak SIZE          the heap's peak (the most bytes live at once)\n"                   \
+    "  --max-leaked SIZE        bytes still live at the end\n"                                     \
+    "  --max-live SIZE          bytes live at the end, or at the --at T that follows\n"            \
+    "  --at peak|end|SECONDS    the time of the --max-live before it\n"                            \
+    "  --max-site FUNCTION=SIZE the peak live bytes of each site in FUNCTION\n"                    \
+    "  --no-leaks-from FUNCTION nothing allocated in FUNCTION is live at the end\n"                \
+    "SIZE: bytes, or with K, M, G, T (KB, KiB, ...: all powers of 1024): 10MiB, 512K, 1G\n"        \
     "exit status: 0 every limit holds, 1 a limit is broken (one line each), 2 bad input\n"
 
 /*

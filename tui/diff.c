@@ -108,8 +108,8 @@ static int collect(const struct model *m, const struct model_query *q, int side,
         struct diff_row *d = &r[*n];
         const char *label;
 
-        if (!s || !(x->allocations || x->live_bytes || x->live_blocks || x->leaked_bytes ||
-                    x->temporary))
+        if (!s ||
+            !(x->allocations || x->live_bytes || x->live_blocks || x->leaked_bytes || x->temporary))
             continue;
         memset(d, 0, sizeof(*d));
         label = model_site_label(s, d->function, sizeof(d->function));
@@ -257,8 +257,8 @@ static void write_text(const struct diff_options *o, const struct report_options
                     (long long)t[1][k], (long long)(t[1][k] - t[0][k]));
     }
     fprintf(out, "\nSites by change (live bytes, then allocations):\n");
-    fprintf(out, "  %12s %12s %12s %8s %8s  %s\n", "live A", "live B", "change", "blocks",
-            "allocs", "function  file:line  [module]");
+    fprintf(out, "  %12s %12s %12s %8s %8s  %s\n", "live A", "live B", "change", "blocks", "allocs",
+            "function  file:line  [module]");
     for (uint32_t i = 0; i < n; i++) {
         int any = 0;
 
@@ -377,8 +377,7 @@ int diff_main(int argc, char **argv)
                 return usage_error("diff", "--top %s: not a number from 1 to 1000000000", val);
             o.top = (int)v;
         } else if (report_parse_at(val, &at[a[5] == 'b']) != 0) {
-            return usage_error("diff", "%.*s %s: expected peak, end or seconds", (int)nlen, a,
-                               val);
+            return usage_error("diff", "%.*s %s: expected peak, end or seconds", (int)nlen, a, val);
         }
     }
     if (!file[1])

@@ -18,7 +18,7 @@ struct report_options;
 
 struct diff_options {
     int json;
-    int top; /* sites listed; < 0: all in JSON, 20 changed ones in text */
+    int top;                     /* sites listed; < 0: all in JSON, 20 changed ones in text */
     const char *name_a, *name_b; /* the files, for the output */
 };
 

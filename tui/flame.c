@@ -81,9 +81,8 @@ static char *fold(const struct model_tree *t, uint32_t i, uint32_t *path)
         const struct model_frame *f = t->nodes[path[depth]].frame;
 
         for (uint32_t k = f->n_inlined; k > 0; k--)
-            if (put_name(&buf, &len, &cap, *f->inlined[k - 1].function
-                                               ? f->inlined[k - 1].function
-                                               : "(inlined)"))
+            if (put_name(&buf, &len, &cap,
+                         *f->inlined[k - 1].function ? f->inlined[k - 1].function : "(inlined)"))
                 goto oom;
         if (put_name(&buf, &len, &cap, model_frame_label(f, label, sizeof(label))))
             goto oom;

@@ -294,8 +294,7 @@ static const struct cmd_entry cmd_table[] = {
     {"check",
      "FILE LIMIT... (--max-peak|--max-leaked|--max-live SIZE, --at T, "
      "--max-site FUNCTION=SIZE, --no-leaks-from FUNCTION)",
-     "limits for CI: exit 0 when every limit holds, 1 when one is broken",
-     CHECK_HELP, check_main},
+     "limits for CI: exit 0 when every limit holds, 1 when one is broken", CHECK_HELP, check_main},
     {"backrefs",
      "PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME) [--depth N] [--fanout N] "
      "[--json|--dot]\n"
@@ -377,8 +376,8 @@ static int wants_help(const struct cmd_entry *c, int argc, char **argv)
             return 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
-        if (runs && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") ||
-                     !strcmp(argv[i], "--check")))
+        if (runs &&
+            (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--check")))
             i++; /* the file name, the limits */
         else if (runs && argv[i][0] != '-')
             return 0;

@@ -20,8 +20,8 @@ static const struct {
     const char *name;
     int shift;
 } size_units[] = {
-    {"", 0},     {"b", 0},    {"k", 10},  {"kb", 10},  {"kib", 10}, {"m", 20}, {"mb", 20},
-    {"mib", 20}, {"g", 30},   {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40},
+    {"", 0},     {"b", 0},  {"k", 10},  {"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
+    {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40},
 };
 
 int size_parse(const char *s, uint64_t *bytes)

@@ -47,7 +47,7 @@ static void test_units(void **state)
 
 static void test_refused(void **state)
 {
-    static const char *const bad[] = {"",     "K",     "-1",   "-1K",   "1X",     "10MiBs",
+    static const char *const bad[] = {"",     "K",     "-1",   "-1K",   "1X",       "10MiBs",
                                       "1 K ", " 1K",   "1  K", "1e400", "4194305T", "nan",
                                       "inf",  "0x10K", "1,5K", "1KiB2", NULL};
     uint64_t v;
