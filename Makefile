@@ -142,7 +142,7 @@ $(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
             libdw-dev libelf-dev libzstd-dev tmux clang libclang-rt-14-dev gdb sqlite3 \
-            util-linux procps file zstd python3 time heaptrack
+            util-linux procps file zstd python3 time heaptrack chromium
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -207,6 +207,12 @@ static int cmd_report(int argc, char **argv)
             *(a[2] == 'j' ? &o.json : &o.flamegraph) = 1;
             continue;
         }
+        if (strcmp(a, "--html") == 0 || strncmp(a, "--html=", 7) == 0) {
+            if (!a[6] && i + 1 >= argc)
+                return bad("report", "--html needs a file name");
+            o.html = a[6] ? a + 7 : argv[++i];
+            continue;
+        }
         if (strcmp(a, "--by") == 0 || strncmp(a, "--by=", 5) == 0) {
             if (!a[4] && i + 1 >= argc)
                 return bad("report", "%s needs a value", a);
@@ -244,8 +250,8 @@ static int cmd_report(int argc, char **argv)
     }
     if (!file)
         return bad("report", "report needs a FILE");
-    if (o.flamegraph && o.json)
-        return bad("report", "--flamegraph and --json exclude each other");
+    if (o.flamegraph + o.json + !!o.html > 1)
+        return bad("report", "--json, --flamegraph and --html exclude each other");
     if (by && !o.flamegraph)
         return bad("report", "--by goes with --flamegraph");
     return report_main(file, &o, stdout, stderr);
@@ -273,7 +279,8 @@ static const struct cmd_entry cmd_table[] = {
     {"replay", "FILE", "explore a recording, with time scrubbing", NULL, cmd_replay},
     {"report",
      "FILE [--json] [--top N] [--at peak|end|SECONDS]\n"
-     "FILE --flamegraph [--by live|allocated|allocations] [--at peak|end|SECONDS]",
+     "FILE --flamegraph [--by live|allocated|allocations] [--at peak|end|SECONDS]\n"
+     "FILE --html OUT.html [--at peak|end|SECONDS]",
      "summarise a recording: peak, totals, top sites, leaks",
      "  --json                   one JSON object (fields in README.md)\n"
      "  --top N                  the N largest sites (1 to 1000000000)\n"
@@ -282,7 +289,9 @@ static const struct cmd_entry cmd_table[] = {
      "                           flamegraph.pl, inferno or speedscope\n"
      "  --by live|allocated|allocations\n"
      "                           what a flame graph counts: live bytes at the time\n"
-     "                           (default), bytes allocated or allocations up to it\n",
+     "                           (default), bytes allocated or allocations up to it\n"
+     "  --html OUT.html          one offline page: figures, memory over time with the\n"
+     "                           markers, a flame graph of live bytes at the peak (or --at)\n",
      cmd_report},
     {"diff", "A B [--json] [--top N] [--at-a peak|end|SECONDS] [--at-b peak|end|SECONDS]",
      "compare two recordings site by site: what changed from A to B",

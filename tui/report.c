@@ -14,6 +14,7 @@
 
 #include "complete.h"
 #include "flame.h"
+#include "html.h"
 #include "json.h"
 #include "load.h"
 #include "model.h"
@@ -580,6 +581,11 @@ int report_main(const char *path, const struct report_options *o, FILE *out, FIL
 
     if (!m)
         return 1;
+    if (o->html) {
+        rc = html_write_file(m, o, o->html, errf);
+        model_free(m);
+        return rc;
+    }
     if (o->flamegraph ? flame_write(m, o, out, err, sizeof(err)) != 0
                       : report_write(m, o, &in, out, err, sizeof(err)) != 0) {
         fprintf(errf, "heapline: %s\n", err);

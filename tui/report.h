@@ -24,6 +24,7 @@ struct report_options {
     const char *at_text; /* the --at argument as given, for messages */
     int flamegraph;      /* folded stacks instead of the report (flame.h) */
     int by;              /* flamegraph: enum flame_by */
+    const char *html;    /* write the page (html.h) to this file instead */
 };
 
 /* Parses an --at argument ("peak", "end", seconds >= 0). Returns 0 or -1. */

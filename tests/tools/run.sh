@@ -47,7 +47,7 @@ fi
 "$HL" diff "$W/A.hl" "$W/B.hl" --json >"$W/diff.json" 2>"$W/diff.err"
 same diff-status "0 ''" "$? '$(cat "$W/diff.err")'"
 # every figure of every site, and the order (largest change first)
-judge diff-json "$(python3 - "$W/diff.json" "$SRC/t_tools.c" <<'PY'
+judge diff-json "$(python3 - "$W/diff.json" "$SRC/t_tools.c" <<'PY' || echo "the checker failed"
 import json, sys
 d = json.load(open(sys.argv[1]))
 want_sites = [  # (function, line, {figure: (a, b)}), in the expected order
@@ -89,7 +89,7 @@ PY
 
 # at each side's peak: A's holds a churn block, B's the two extra blocks
 "$HL" diff "$W/A.hl" "$W/B.hl" --json --at-a peak --at-b=peak >"$W/diffp.json"
-judge diff-at-peak "$(python3 - "$W/diffp.json" <<'PY'
+judge diff-at-peak "$(python3 - "$W/diffp.json" <<'PY' || echo "the checker failed"
 import json, sys
 d = json.load(open(sys.argv[1]))
 want = {"site_keep": (3000, 5000), "site_fixed": (4096, 4096), "site_churn": (100, 0),
@@ -182,10 +182,72 @@ else
 fi
 check flame-by 2 "heapline report: --by bytes: expected live, allocated or allocations (see heapline report --help)" \
     "$HL" report "$W/B.hl" --flamegraph --by bytes
-check flame-json 2 "heapline report: --flamegraph and --json exclude each other (see heapline report --help)" \
+check flame-json 2 "heapline report: --json, --flamegraph and --html exclude each other (see heapline report --help)" \
     "$HL" report "$W/B.hl" --flamegraph --json
 check flame-by-alone 2 "heapline report: --by goes with --flamegraph (see heapline report --help)" \
     "$HL" report "$W/B.hl" --by live
+
+# ---- report --html: one offline page, rendered by headless chromium, whose
+# figures are the report's ----
+CHROMIUM=$(command -v chromium || command -v chromium-browser)
+# html_check NAME RECORDING: the page renders and shows the report's figures
+html_check() {
+    local name=$1 file=$2
+    "$HL" report "$file" --html "$W/$name.html" 2>"$W/$name.err" ||
+        { fail "$name" "report --html: $(cat "$W/$name.err")"; return; }
+    # offline: no external script, style, font or image (the SVG namespace is a name, not a fetch)
+    judge "$name-offline" "$(sed 's#http://www.w3.org/2000/svg##g' "$W/$name.html" |
+        grep -oiE '(src|href)=|url\(|@import|https?://' | sort -u)"
+    if [ -z "$CHROMIUM" ]; then
+        skip "$name-render" "no chromium (make deps installs it)"
+        return
+    fi
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$W/chromium" \
+        --dump-dom "file://$W/$name.html" >"$W/$name.dom" 2>"$W/$name.chromium.log"
+    "$HL" report "$file" --json --at peak >"$W/$name.peak.json"
+    judge "$name-render" "$(python3 - "$W/$name.dom" "$W/$name.peak.json" <<'PY' || echo "the checker failed"
+import json, re, sys
+dom = open(sys.argv[1]).read()
+rep = json.load(open(sys.argv[2]))
+def value(id_):
+    m = re.search(r'id="%s"[^>]*data-value="([0-9.]+)"' % id_, dom) or \
+        re.search(r'data-value="([0-9.]+)"[^>]*id="%s"' % id_, dom)
+    return m and float(m.group(1))
+bad = []
+if 'data-rendered="1"' not in dom:
+    bad.append("the page's script did not finish")
+want = {"peak_bytes": rep["peak_bytes"], "allocations": rep["total_allocations"],
+        "frees": rep["total_frees"], "bytes_allocated": rep["total_bytes_allocated"],
+        "leaked_bytes": rep["leaked_bytes"], "flame-total": rep["live_bytes"],
+        "peak": rep["peak_bytes"]}
+for k, v in want.items():
+    if value(k) != v:
+        bad.append(f"{k}: page {value(k)}, report {v}")
+frames = re.search(r'data-frames="(\d+)"', dom)
+if not frames or int(frames.group(1)) < 2:
+    bad.append(f"flame graph frames: {frames and frames.group(1)}")
+markers = re.search(r'data-markers="(\d+)"', dom)
+if not markers or int(markers.group(1)) != len(rep["markers"]):
+    bad.append(f"markers: page {markers and markers.group(1)}, report {len(rep['markers'])}")
+if dom.count('class="marker"') != len(rep["markers"]):
+    bad.append("marker lines: %d" % dom.count('class="marker"'))
+print("\n".join(bad))
+PY
+)"
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$W/chromium" \
+        --window-size=1000,800 --screenshot="$W/$name.png" "file://$W/$name.html" >/dev/null 2>&1
+    if [ "$(head -c 8 "$W/$name.png" 2>/dev/null | od -An -c | tr -d ' ')" = "211PNG\r\n032\n" ]; then
+        pass "$name-screenshot"
+    else
+        fail "$name-screenshot" "chromium wrote no PNG"
+    fi
+}
+html_check html-t_tools "$W/B.hl"
+[ -e "$W/py.hl" ] && html_check html-python3 "$W/py.hl"
+check html-json 2 "heapline report: --json, --flamegraph and --html exclude each other (see heapline report --help)" \
+    "$HL" report "$W/B.hl" --json --html "$W/x.html"
+check html-unwritable 1 "heapline: $W/nodir/x.html: No such file or directory" \
+    "$HL" report "$W/B.hl" --html "$W/nodir/x.html"
 
 # ---- check: exactly the limits broken, one line each ----
 # B: peak 9224, leaked 5000 (site_keep), live at the end 5000, site peaks:
@@ -268,7 +330,7 @@ comp() {
 same complete-commands "--help --version attach backrefs check diff record replay report run " \
     "$(comp heapline '')"
 same complete-check "--max-leaked --max-live --max-peak --max-site " "$(comp heapline check x.hl --max)"
-same complete-report "--at --by --flamegraph --help --json --top " "$(comp heapline report x.hl --)"
+same complete-report "--at --by --flamegraph --help --html --json --top " "$(comp heapline report x.hl --)"
 same complete-by "allocated allocations live " "$(comp heapline report x.hl --flamegraph --by '')"
 same complete-at "end peak " "$(comp heapline diff a b --at-b '')"
 SD=$(mktemp -d /tmp/heapline-tools-sock.XXXXXX)
