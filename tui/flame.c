@@ -68,7 +68,7 @@ static int put_name(char **buf, size_t *len, size_t *cap, const char *name)
     return 0;
 }
 
-/* The folded text of node i, root first, inlined functions outermost first. */
+/* The folded text of node i, root first. */
 static char *fold(const struct model_tree *t, uint32_t i, uint32_t *path)
 {
     size_t len = 0, cap = 0;
@@ -80,17 +80,12 @@ static char *fold(const struct model_tree *t, uint32_t i, uint32_t *path)
     while (depth--) {
         const struct model_frame *f = t->nodes[path[depth]].frame;
 
-        for (uint32_t k = f->n_inlined; k > 0; k--)
-            if (put_name(&buf, &len, &cap,
-                         *f->inlined[k - 1].function ? f->inlined[k - 1].function : "(inlined)"))
-                goto oom;
-        if (put_name(&buf, &len, &cap, model_frame_label(f, label, sizeof(label))))
-            goto oom;
+        if (put_name(&buf, &len, &cap, model_frame_label(f, label, sizeof(label)))) {
+            free(buf);
+            return NULL;
+        }
     }
     return buf ? buf : strdup("(no frames)");
-oom:
-    free(buf);
-    return NULL;
 }
 
 static int line_cmp(const void *pa, const void *pb)

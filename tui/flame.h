@@ -3,8 +3,9 @@
  * as folded stacks, the text that flamegraph.pl, inferno and speedscope read.
  *
  * One line per distinct stack, "outer;...;inner COUNT", root (main, _start)
- * first, lines in byte order, COUNT > 0. Inlined functions are frames of
- * their own, as perf folds them. The counts of every line add up exactly to
+ * first, lines in byte order, COUNT > 0. The frames are the model's stack
+ * tree's (model_tree_build), inlined functions included where the model
+ * makes them frames of their own. The counts of every line add up exactly to
  * the report's figure at the same time: live bytes, bytes allocated or
  * allocations.
  */
