@@ -21,32 +21,29 @@
 #include "size.h"
 #include "usage.h"
 
-/* the figures compared, per side */
-struct diff_fig {
-    int64_t live_bytes, live_blocks, allocations, bytes_allocated, peak_bytes, leaked_bytes;
+/* the figures compared, per side, in this order (and named so in JSON) */
+enum diff_fig {
+    DIFF_LIVE_BYTES,
+    DIFF_LIVE_BLOCKS,
+    DIFF_ALLOCATIONS,
+    DIFF_BYTES_ALLOCATED,
+    DIFF_PEAK_BYTES,
+    DIFF_LEAKED_BYTES,
+    DIFF_NFIG
 };
+static const char *const diff_fig_names[DIFF_NFIG] = {
+    "live_bytes", "live_blocks", "allocations", "bytes_allocated", "peak_bytes", "leaked_bytes"};
 
 struct diff_row {
     char function[160];
     const char *file, *module;
     uint32_t line;
-    struct diff_fig f[2]; /* A, B */
+    int64_t f[2][DIFF_NFIG]; /* A, B */
 };
-
-#define DIFF_NFIG 6
-static const char *const diff_fig_names[DIFF_NFIG] = {
-    "live_bytes", "live_blocks", "allocations", "bytes_allocated", "peak_bytes", "leaked_bytes"};
-
-static int64_t *fig_at(struct diff_fig *f, int k)
-{
-    int64_t *v[DIFF_NFIG] = {&f->live_bytes,      &f->live_blocks, &f->allocations,
-                             &f->bytes_allocated, &f->peak_bytes,  &f->leaked_bytes};
-    return v[k];
-}
 
 static int64_t delta(const struct diff_row *r, int k)
 {
-    return *fig_at((struct diff_fig *)&r->f[1], k) - *fig_at((struct diff_fig *)&r->f[0], k);
+    return r->f[1][k] - r->f[0][k];
 }
 
 static int key_cmp(const struct diff_row *a, const struct diff_row *b)
@@ -76,7 +73,8 @@ static uint64_t mag(int64_t v)
  * by key, so the order is the same every time */
 static int row_change_cmp(const void *pa, const void *pb)
 {
-    static const int order[] = {0, 2, 3, 4, 1, 5};
+    static const int order[] = {DIFF_LIVE_BYTES, DIFF_ALLOCATIONS, DIFF_BYTES_ALLOCATED,
+                                DIFF_PEAK_BYTES, DIFF_LIVE_BLOCKS, DIFF_LEAKED_BYTES};
     const struct diff_row *a = pa, *b = pb;
 
     for (int i = 0; i < DIFF_NFIG; i++) {
@@ -118,12 +116,12 @@ static int collect(const struct model *m, const struct model_query *q, int side,
         d->file = s->file;
         d->line = s->line;
         d->module = s->module;
-        d->f[side] = (struct diff_fig){.live_bytes = x->live_bytes,
-                                       .live_blocks = x->live_blocks,
-                                       .allocations = (int64_t)x->allocations,
-                                       .bytes_allocated = (int64_t)x->bytes_allocated,
-                                       .peak_bytes = (int64_t)x->peak_bytes,
-                                       .leaked_bytes = (int64_t)x->leaked_bytes};
+        d->f[side][DIFF_LIVE_BYTES] = x->live_bytes;
+        d->f[side][DIFF_LIVE_BLOCKS] = x->live_blocks;
+        d->f[side][DIFF_ALLOCATIONS] = (int64_t)x->allocations;
+        d->f[side][DIFF_BYTES_ALLOCATED] = (int64_t)x->bytes_allocated;
+        d->f[side][DIFF_PEAK_BYTES] = (int64_t)x->peak_bytes;
+        d->f[side][DIFF_LEAKED_BYTES] = (int64_t)x->leaked_bytes;
         (*n)++;
     }
     return 0;
@@ -138,7 +136,7 @@ static uint32_t merge(struct diff_row *r, uint32_t n)
         if (out && key_cmp(&r[out - 1], &r[i]) == 0) {
             for (int side = 0; side < 2; side++)
                 for (int k = 0; k < DIFF_NFIG; k++)
-                    *fig_at(&r[out - 1].f[side], k) += *fig_at(&r[i].f[side], k);
+                    r[out - 1].f[side][k] += r[i].f[side][k];
             continue;
         }
         r[out++] = r[i];
@@ -151,12 +149,12 @@ static void totals(const struct model *m, const struct model_view *v, int64_t t[
 {
     const struct model_summary *s = model_summary(m);
 
-    t[0] = (int64_t)v->totals.heap_bytes;
-    t[1] = (int64_t)v->totals.heap_blocks;
-    t[2] = (int64_t)v->totals.allocations;
-    t[3] = (int64_t)v->totals.bytes_allocated;
-    t[4] = (int64_t)s->peak_bytes;
-    t[5] = (int64_t)s->leaked_bytes;
+    t[DIFF_LIVE_BYTES] = (int64_t)v->totals.heap_bytes;
+    t[DIFF_LIVE_BLOCKS] = (int64_t)v->totals.heap_blocks;
+    t[DIFF_ALLOCATIONS] = (int64_t)v->totals.allocations;
+    t[DIFF_BYTES_ALLOCATED] = (int64_t)v->totals.bytes_allocated;
+    t[DIFF_PEAK_BYTES] = (int64_t)s->peak_bytes;
+    t[DIFF_LEAKED_BYTES] = (int64_t)s->leaked_bytes;
 }
 
 static const char *at_name(const struct report_options *o)
@@ -201,8 +199,7 @@ static void write_json(const struct diff_options *o, const struct report_options
         json_u64(&j, "line", r[i].line);
         json_str(&j, "module", r[i].module);
         for (int k = 0; k < DIFF_NFIG; k++)
-            json_triple(&j, diff_fig_names[k], *fig_at((struct diff_fig *)&r[i].f[0], k),
-                        *fig_at((struct diff_fig *)&r[i].f[1], k));
+            json_triple(&j, diff_fig_names[k], r[i].f[0][k], r[i].f[1][k]);
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -245,9 +242,7 @@ static void write_text(const struct diff_options *o, const struct report_options
     }
     fprintf(out, "\n  %-16s %14s %14s %14s\n", "", "A", "B", "change");
     for (int k = 0; k < DIFF_NFIG; k++) {
-        int bytes = k != 1 && k != 2;
-
-        if (bytes)
+        if (k != DIFF_LIVE_BLOCKS && k != DIFF_ALLOCATIONS)
             fprintf(out, "  %-16s %14s %14s %14s\n", total_names[k],
                     size_format(b1, sizeof(b1), (double)t[0][k]),
                     size_format(b2, sizeof(b2), (double)t[1][k]),
@@ -271,10 +266,11 @@ static void write_text(const struct diff_options *o, const struct report_options
             continue;
         shown++;
         fprintf(out, "  %12s %12s %12s %+8lld %+8lld  %s",
-                size_format(b1, sizeof(b1), (double)r[i].f[0].live_bytes),
-                size_format(b2, sizeof(b2), (double)r[i].f[1].live_bytes),
-                signed_size(b3, sizeof(b3), delta(&r[i], 0)), (long long)delta(&r[i], 1),
-                (long long)delta(&r[i], 2), r[i].function);
+                size_format(b1, sizeof(b1), (double)r[i].f[0][DIFF_LIVE_BYTES]),
+                size_format(b2, sizeof(b2), (double)r[i].f[1][DIFF_LIVE_BYTES]),
+                signed_size(b3, sizeof(b3), delta(&r[i], DIFF_LIVE_BYTES)),
+                (long long)delta(&r[i], DIFF_LIVE_BLOCKS),
+                (long long)delta(&r[i], DIFF_ALLOCATIONS), r[i].function);
         if (*r[i].file)
             fprintf(out, "  %s:%u", r[i].file, r[i].line);
         if (*r[i].module)
