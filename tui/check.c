@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "complete.h"
 #include "load.h"
 #include "model.h"
 #include "record.h"
@@ -222,7 +223,9 @@ static int check_one(const struct model *m, const struct check_limit *l,
 
 int check_run(const char *path, const struct check_spec *c, FILE *out)
 {
-    struct model *m = load_recording(path, c->fine, stderr, NULL);
+    struct complete_input in;
+    struct complete verdict;
+    struct model *m = load_recording(path, c->fine, stderr, &in);
     struct report_options at_end = {.at = REPORT_AT_END}, at_peak = {.at = REPORT_AT_PEAK};
     struct model_view end = {0}, peak = {0}, at = {0};
     struct model_query q;
@@ -231,6 +234,16 @@ int check_run(const char *path, const struct check_spec *c, FILE *out)
 
     if (!m)
         return 2;
+    /* a leak limit on a recording that cannot prove leaks is bad input, never
+     * a pass or a fail: its "live at the end" may be freed after it stops */
+    complete_judge(m, &in, &verdict);
+    for (int i = 0; i < c->n && !verdict.leaks_known; i++) {
+        if (c->limit[i].kind == CHECK_MAX_LEAKED || c->limit[i].kind == CHECK_NO_LEAKS) {
+            fprintf(stderr, "heapline check: %s %s: leaks not known: %s\n", c->limit[i].option,
+                    c->limit[i].value, verdict.leaks_why);
+            goto out;
+        }
+    }
     /* every --at first: one beyond the end is bad input, not a broken limit */
     for (int i = 0; i < c->n; i++) {
         if (report_query(m, &c->limit[i].at, &q, err, sizeof(err)) != 0) {
