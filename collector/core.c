@@ -26,6 +26,7 @@
 #include "debugfile.h"
 #include "fds.h"
 #include "live.h"
+#include "pyframes.h"
 #include "recfile.h"
 #include "ring.h"
 #include "server.h"
@@ -331,6 +332,7 @@ static void core_init(void)
         return;
     }
     core_cfg.unwind = unwind_init(core_cfg.unwind);
+    pyframes_init();
     fds_protect_libunwind();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
