@@ -145,6 +145,10 @@ static int run_recorded(const char *abs_out, char *const argv[], int *st)
         setenv("LD_PRELOAD", preload, 1);
         setenv("HEAPLINE_RECORD", abs_out, 1);
         unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
+        /* CPython: every object through malloc, so each is a block we see
+         * (pymalloc serves small ones from its own arenas); other programs
+         * ignore it; a value the user chose stays */
+        setenv("PYTHONMALLOC", "malloc", 0);
         execvp(argv[0], argv);
         e = errno;
         if (write(exec_pipe[1], &e, sizeof(e)) < 0)

@@ -498,6 +498,7 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
         setenv("LD_PRELOAD", preload, 1);
         setenv("HEAPLINE_SOCKET", s->sock_path, 1);
         unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
+        setenv("PYTHONMALLOC", "malloc", 0); /* CPython: every object a block (record.c) */
         if (rec_abs[0])
             setenv("HEAPLINE_RECORD", rec_abs, 1);
         else
