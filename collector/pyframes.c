@@ -56,10 +56,11 @@ struct py_layout {
     uint16_t rt_finalizing;  /* _finalizing: the finalizing thread state */
     uint16_t rt_main_interp; /* interpreters.main */
     uint16_t rt_auto_interp; /* gilstate.autoInterpreterState (NULL once finalized) */
+    uint16_t rt_tstate_current; /* gilstate.tstate_current: the GIL holder */
     uint16_t rt_tss_init;    /* gilstate.autoTSSkey._is_initialized */
     uint16_t rt_tss_key;     /* gilstate.autoTSSkey._key (pthread_key_t) */
     /* PyThreadState */
-    uint16_t ts_interp, ts_cframe;
+    uint16_t ts_interp, ts_cframe, ts_thread_id;
     /* _PyCFrame */
     uint16_t cf_current;
     /* _PyInterpreterFrame */
@@ -83,10 +84,12 @@ static const struct py_layout py_layouts[] = {
         .rt_finalizing = 24,
         .rt_main_interp = 48,
         .rt_auto_interp = 568 + 16,
+        .rt_tstate_current = 568 + 8,
         .rt_tss_init = 568 + 24,
         .rt_tss_key = 568 + 24 + 4,
         .ts_interp = 16,
         .ts_cframe = 56,
+        .ts_thread_id = 152,
         .cf_current = 8,
         .fr_code = 32,
         .fr_previous = 48,
@@ -373,7 +376,7 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
 {
     uintptr_t py[PYFRAMES_MAX], out[CORE_MAX_DEPTH];
     uint8_t ends[PYFRAMES_MAX]; /* 1: the last frame of its eval call's run */
-    uintptr_t rt = py_runtime, ts, fr;
+    uintptr_t rt = py_runtime, ts, cur, fr;
     int np = 0, k = 0, g, i;
 
     *added = 0;
@@ -385,6 +388,12 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
     ts = (uintptr_t)pthread_getspecific((pthread_key_t)rd_i32(rt, L->rt_tss_key));
     if (!ptr_ok(ts) || rd_ptr(ts, L->ts_interp) != rd_ptr(rt, L->rt_main_interp))
         return n; /* no Python state on this thread, or a subinterpreter's */
+    /* The TLS keeps a thread's first state; a thread that runs a
+     * subinterpreter holds the GIL with another state of its own. */
+    cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
+                               memory_order_relaxed);
+    if (cur != ts && ptr_ok(cur) && rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
+        return n;
     fr = rd_ptr(ts, L->ts_cframe);
     if (!ptr_ok(fr))
         return n;
@@ -539,8 +548,12 @@ static void version_name(char *out, size_t size)
     } else if (get) {
         const char *v = get();
         size_t i = 0;
+        int dots = 0;
 
+        /* "3.10.13 (main, ...": major.minor */
         while (v[i] && v[i] != ' ' && i + 1 < size && i < 16) {
+            if (v[i] == '.' && ++dots == 2)
+                break;
             out[i] = v[i];
             i++;
         }
