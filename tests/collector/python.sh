@@ -142,6 +142,30 @@ PYEOF
 )"
     fi
 
+    # 4b. code objects that die and whose addresses are reused (3000 functions on about
+    #     1400 addresses here): every block keeps the name, file and line of its own
+    rec pycodes -- "$PY311" "$SRC/t_pycodes.py" 3000
+    if recorded pycodes 0 && py_at pycodes "$W/pycodes.heapline" done 0.05; then
+        judge "$(python3 - "$W/pycodes.at.json" 3000 <<'PYEOF'
+import json, re, sys
+n, seen, bad = int(sys.argv[2]), set(), []
+for s in json.load(open(sys.argv[1]))["sites"]:
+    m = re.fullmatch(r"f_(\d+)", s["function"])
+    if not m or not s["live_blocks"]:
+        continue
+    i = int(m.group(1))
+    seen.add(i)
+    want = [56 + 1000 + i + 1, 2, f"<code-{i}>", 2 + i % 7]
+    got = [s["live_bytes"], s["live_blocks"], s["file"], s["line"]]
+    if got != want:
+        bad.append(f"f_{i}: expected {want} got {got}")
+missing = n - len(seen)
+print(f"FAIL pycodes: {missing} functions missing; " + "; ".join(bad[:3]) if bad or missing else
+      f"PASS pycodes: {n} short-lived functions, each block named by its own (name, file, line)")
+PYEOF
+)"
+    fi
+
     # 5. HEAPLINE_PYTHON=off: native frames only
     rec pyoff HEAPLINE_PYTHON=off -- "$PY311" "$SRC/t_pyalloc.py"
     if recorded pyoff 0 && reported pyoff end; then

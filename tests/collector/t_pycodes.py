@@ -1,0 +1,40 @@
+"""t_pycodes.py - code objects that die, and whose addresses are reused.
+
+usage: t_pycodes.py N
+
+Compiles N functions one after another, f_0 ... f_{N-1}, each in its own file
+name <code-i> and with its own line (1 + i % 7); each returns one bytearray
+of 1000 + i bytes, which is kept, and the function (and its code object) is
+dropped at once, so the next one is often built at the same address. Then the
+marker "done". Every block must stay named by the function that made it.
+"""
+import ctypes
+import sys
+import time
+
+
+def mark(label):
+    try:
+        fn = ctypes.CDLL(None).heapline_mark
+    except AttributeError:
+        return
+    fn.argtypes = [ctypes.c_char_p]
+    fn(label.encode())
+
+
+def main():
+    keep = []
+    for i in range(int(sys.argv[1])):
+        src = "\n" * (i % 7) + f"def f_{i}():\n    return bytearray({1000 + i})\n"
+        ns = {}
+        exec(compile(src, f"<code-{i}>", "exec"), ns)
+        keep.append(ns[f"f_{i}"]())
+        del ns
+    time.sleep(0.1)
+    mark("done")
+    time.sleep(0.1)
+    return keep
+
+
+if __name__ == "__main__":
+    main()
