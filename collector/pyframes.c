@@ -442,14 +442,18 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
 
 /* ---- line tables ---- */
 
-static unsigned lt_varint(const uint8_t **p, const uint8_t *end)
+/* A varint of 6-bit groups, low first, bit 6 set while more follow. Sets
+ * *bad when it runs past end or past 30 bits. */
+static unsigned lt_varint(const uint8_t **p, const uint8_t *end, int *bad)
 {
     unsigned v = 0, shift = 0;
     uint8_t b;
 
     do {
-        if (*p >= end || shift > 28)
-            return v;
+        if (*p >= end || shift > 24) {
+            *bad = 1;
+            return 0;
+        }
         b = *(*p)++;
         v |= (unsigned)(b & 63) << shift;
         shift += 6;
@@ -457,9 +461,9 @@ static unsigned lt_varint(const uint8_t **p, const uint8_t *end)
     return v;
 }
 
-static int lt_svarint(const uint8_t **p, const uint8_t *end)
+static int lt_svarint(const uint8_t **p, const uint8_t *end, int *bad)
 {
-    unsigned v = lt_varint(p, end);
+    unsigned v = lt_varint(p, end, bad);
 
     return v & 1 ? -(int)(v >> 1) : (int)(v >> 1);
 }
@@ -473,13 +477,15 @@ int pyframes_line_311(const uint8_t *table, size_t len, int firstlineno, int ins
         return firstlineno;
     while (p < end) {
         uint8_t first = *p;
-        int code = (first >> 3) & 15, units = (first & 7) + 1, delta = 0;
+        int code = (first >> 3) & 15, units = (first & 7) + 1, delta = 0, bad = 0;
         const uint8_t *q = p + 1;
 
         if (!(first & 128))
             return -1; /* not the start of an entry: corrupt */
         if (code == 13 || code == 14) /* no columns, long form: a signed line delta */
-            delta = lt_svarint(&q, end);
+            delta = lt_svarint(&q, end, &bad);
+        if (bad)
+            return -1;
         else if (code >= 10 && code <= 12) /* one-line forms */
             delta = code - 10;
         line += delta;
