@@ -72,7 +72,8 @@ static int64_t now_ms(void)
 
 static void usage(FILE *f)
 {
-    fputs("usage: heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME)\n"
+    fputs("usage: heapline backrefs PID|SOCKET (--site FUNCTION|FILE:LINE | --address ADDR |\n"
+          "                         --type NAME)\n"
           "                         [--depth N] [--fanout N] [--json|--dot]\n"
           "       heapline backrefs PID|SOCKET --types [--growth SECONDS] [--top N] [--json]\n",
           f);
@@ -778,12 +779,12 @@ static int pick_site_object(struct conn *c, const char *function, uint64_t *addr
     for (size_t i = 0; i < c->n_stacks; i++) {
         uint32_t site = model_stack_site(c->model, c->stacks[i]);
         const struct model_site *s = site == MODEL_NONE ? NULL : model_site(c->model, site);
-        if (s && s->function && strcmp(s->function, function) == 0)
+        if (model_site_is(s, function))
             ids[n++] = c->stacks[i];
     }
     for (uint32_t s = 0; s < model_site_count(c->model) && !named; s++) {
         const struct model_site *site = model_site(c->model, s);
-        named = site && site->function && strcmp(site->function, function) == 0;
+        named = model_site_is(site, function);
     }
     if (n == 0) {
         free(ids);
@@ -1022,7 +1023,8 @@ int backrefs_main(int argc, char **argv)
     if (types && format == BACKREFS_DOT)
         return fail("--types prints text or --json");
     if (!types && (site != NULL) + (address != NULL) + (type != NULL) != 1)
-        return fail("give exactly one of --site FUNCTION, --address ADDR and --type NAME");
+        return fail(
+            "give exactly one of --site FUNCTION|FILE:LINE, --address ADDR and --type NAME");
     if (address) {
         char *end;
         errno = 0;

@@ -26,7 +26,7 @@ static const char *const usage_lines[] = {
     "heapline attach   PID|SOCKET [-o FILE]",
     "heapline replay   FILE",
     "heapline report   FILE [--json] [--top N] [--at peak|end|SECONDS]",
-    "heapline backrefs PID|SOCKET (--site FUNCTION | --address ADDR) [--depth N] [--json|--dot]",
+    "heapline backrefs PID|SOCKET (--site FUNCTION|FILE:LINE | --address ADDR) [--depth N] [--json|--dot]",
     NULL};
 
 static void help(FILE *f)

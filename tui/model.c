@@ -375,6 +375,32 @@ const char *model_site_label(const struct model_site *s, char *buf, size_t n)
     return s ? ip_label(s->function, s->module, s->offset, s->ip, buf, n) : "?";
 }
 
+int model_site_is(const struct model_site *s, const char *spec)
+{
+    const char *colon = strrchr(spec, ':'), *d;
+    size_t flen, slen;
+    char *end;
+    unsigned long line;
+
+    if (!s)
+        return 0;
+    if (strcmp(s->function, spec) == 0)
+        return 1;
+    if (!colon || colon == spec || !colon[1] || colon[-1] == ':')
+        return 0;
+    for (d = colon + 1; *d; d++)
+        if (!isdigit((unsigned char)*d))
+            return 0;
+    line = strtoul(colon + 1, &end, 10);
+    if (line != s->line || !*s->file)
+        return 0;
+    flen = (size_t)(colon - spec);
+    slen = strlen(s->file);
+    if (flen > slen || memcmp(s->file + slen - flen, spec, flen) != 0)
+        return 0;
+    return flen == slen || s->file[slen - flen - 1] == '/';
+}
+
 const struct model_frame *model_frame(const struct model *m, uint64_t ip)
 {
     uint32_t f = frame_find(m, ip);

@@ -88,6 +88,8 @@ start chain && {
     [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -S "$XDG_RUNTIME_DIR/heapline/$PID.sock" ] &&
         sock="$XDG_RUNTIME_DIR/heapline/$PID.sock"
     scan_check site "$sock" --site alloc_link_b
+    # the same site as FILE:LINE (the line of its calloc)
+    scan_check site "$PID" --site "graphs.c:$(grep -n 'return calloc(1, 48);' tests/backrefs/graphs.c | cut -d: -f1)"
     text=$("$HL" backrefs "$PID" --site alloc_target --depth 10)
     echo "$text" | grep -q '^  <- global g_chain (graphs) +0$' &&
         echo "$text" | grep -q 'allocated at alloc_link_a graphs.c:[0-9]*) +16, 1 reference' &&
@@ -102,6 +104,7 @@ start chain && {
         "$OUT/depth.json" && echo "ok   depth" || fails=$((fails + 1))
     # errors: one line on stderr, non-zero status
     expect_error "no allocation site named nosuchfunction" "$PID" --site nosuchfunction
+    expect_error "no allocation site named graphs.c:1" "$PID" --site graphs.c:1
     expect_error "bad address: zz" "$PID" --address zz
     expect_error "not inside a live block\|no live block" "$PID" --address 0x10
     expect_error "give exactly one of" "$PID"
@@ -240,6 +243,30 @@ start chain && {
     expect_error "census: not a Python program" "$PID" --types
     kill "$PID"
 }
+
+# a Python site by FILE:LINE: the oldest live object of leaky_service.py's table line
+# (CPython 3.11: the bytearray object of the first app's first table)
+if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    line=$(grep -n 'table = bytearray(nbytes)' assets/leaky_service.py | cut -d: -f1)
+    PYTHONMALLOC=malloc LD_PRELOAD=$LIB /usr/bin/python3 assets/leaky_service.py --forever --pause 200 \
+        >"$OUT/pysite.out" 2>"$OUT/pysite.err" &
+    PID=$!
+    pids+=("$PID")
+    for _ in $(seq 1 200); do grep -q "loaded and unloaded" "$OUT/pysite.out" && break; sleep 0.05; done
+    if "$HL" backrefs "$PID" --site "leaky_service.py:$line" --depth 1 --json >"$OUT/pysite.json" 2>"$OUT/pysite.stderr" &&
+        python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["target"]
+assert (t["function"], t["size"]) == ("ResourceLoader.load_table", 56), t' "$OUT/pysite.json"; then
+        echo "ok   python site leaky_service.py:$line"
+    else
+        echo "FAIL python site leaky_service.py:$line: $(cat "$OUT/pysite.stderr") $(head -c 300 "$OUT/pysite.json")"
+        fails=$((fails + 1))
+    fi
+    kill "$PID"
+else
+    echo "skip python site: /usr/bin/python3 is not CPython 3.11"
+fi
 
 if [ "$fails" -ne 0 ]; then
     echo "backrefs: $fails failure(s)"
