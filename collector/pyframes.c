@@ -321,14 +321,14 @@ static uint32_t record_new(const struct py_fingerprint *fp)
     return id;
 }
 
-/* The record id of a code object, making one on first sight. */
-static uint32_t code_id(uintptr_t code)
+/* The record id of a code object (fingerprint fp), making one on first
+ * sight. */
+static uint32_t code_id(uintptr_t code, const struct py_fingerprint *fpp)
 {
-    struct py_fingerprint fp;
+    const struct py_fingerprint fp = *fpp;
     uint64_t h = (code >> 4) * 0x9E3779B97F4A7C15ull;
     uint32_t i = (uint32_t)(h >> 40) & (PY_SLOTS - 1);
 
-    fingerprint(code, &fp);
     for (int probe = 0; probe < PY_PROBES;) {
         struct py_slot *s = &slots[i];
         uintptr_t k = atomic_load_explicit(&s->code, memory_order_acquire);
@@ -367,6 +367,29 @@ static uint32_t code_id(uintptr_t code)
 
 /* ---- the walk ---- */
 
+/* The code objects this thread's walks met last, by address: their record
+ * ids, without the shared table (the fingerprint is still compared, against
+ * the entry, so a dead code object's address gets no stale name). */
+#define PY_MEMO 64
+struct py_memo {
+    struct py_fingerprint fp;
+    uint32_t id;
+};
+static __thread struct py_memo memo[PY_MEMO];
+
+static inline uint32_t code_id_memo(uintptr_t code)
+{
+    struct py_memo *e = &memo[((code >> 4) ^ (code >> 10)) & (PY_MEMO - 1)];
+    struct py_fingerprint fp;
+
+    fingerprint(code, &fp);
+    if (same_fp(&e->fp, &fp))
+        return e->id;
+    e->id = code_id(code, &fp);
+    e->fp = fp;
+    return e->id;
+}
+
 static inline int in_eval(uintptr_t ip)
 {
     return ip - eval_lo < eval_hi - eval_lo;
@@ -374,7 +397,7 @@ static inline int in_eval(uintptr_t ip)
 
 int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
 {
-    uintptr_t py[PYFRAMES_MAX], out[CORE_MAX_DEPTH];
+    uintptr_t py[PYFRAMES_MAX], codes[PYFRAMES_MAX], out[CORE_MAX_DEPTH];
     uint8_t ends[PYFRAMES_MAX]; /* 1: the last frame of its eval call's run */
     uintptr_t rt = py_runtime, ts, cur, fr;
     int np = 0, k = 0, g, i;
@@ -397,28 +420,31 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
     fr = rd_ptr(ts, L->ts_cframe);
     if (!ptr_ok(fr))
         return n;
+    /* first the chain alone (one dependent load a frame), then the code
+     * objects, whose lookups do not depend on each other */
     fr = rd_ptr(fr, L->cf_current);
     while (fr && np < PYFRAMES_MAX) {
-        uintptr_t code, instr_p;
-        int64_t instr, size;
-        uint32_t id;
-
         if (!ptr_ok(fr) || rd_u8(fr, L->fr_owner) > L->fr_owner_max)
             break;
-        code = rd_ptr(fr, L->fr_code);
-        if (!is_type(code, py_code_type))
-            break;
-        size = rd_i64(code, L->co_size);
-        instr_p = rd_ptr(fr, L->fr_prev_instr);
-        instr = ((int64_t)instr_p - (int64_t)(code + L->co_code)) / 2;
-        if (instr < -1 || instr >= size || instr + 1 > (int64_t)PY_INSTR_MASK)
-            instr = -1; /* not started, or not trustworthy: the first line */
-        id = code_id(code);
-        py[np] = (uintptr_t)(WIRE_PYTHON_IP_BASE + ((uint64_t)id << PY_ID_SHIFT) +
-                             (uint64_t)(instr + 1));
+        codes[np] = rd_ptr(fr, L->fr_code);
+        py[np] = rd_ptr(fr, L->fr_prev_instr);
         ends[np] = rd_u8(fr, L->fr_is_entry) != 0;
         np++;
         fr = rd_ptr(fr, L->fr_previous);
+    }
+    for (i = 0; i < np; i++) {
+        uintptr_t code = codes[i];
+        int64_t instr;
+
+        if (!is_type(code, py_code_type)) {
+            np = i;
+            break;
+        }
+        instr = ((int64_t)py[i] - (int64_t)(code + L->co_code)) >> 1;
+        if (instr < -1 || instr >= rd_i64(code, L->co_size) || instr + 1 > (int64_t)PY_INSTR_MASK)
+            instr = -1; /* not started, or not trustworthy: the first line */
+        py[i] = (uintptr_t)(WIRE_PYTHON_IP_BASE + ((uint64_t)code_id_memo(code) << PY_ID_SHIFT) +
+                            (uint64_t)(instr + 1));
     }
     if (np == 0)
         return n;
