@@ -48,37 +48,64 @@
 
 /* ---- layouts: one row per interpreter version ---- */
 
+#define PY_NONE 0xffffu /* an offset a version does not have */
+
 /* Offsets (bytes) into the interpreter's structures. */
 struct py_layout {
     uint32_t version; /* PY_VERSION_HEX >> 16: 0x030b for 3.11 */
     const char *name;
     /* _PyRuntime */
-    uint16_t rt_finalizing;  /* _finalizing: the finalizing thread state */
-    uint16_t rt_main_interp; /* interpreters.main */
-    uint16_t rt_auto_interp; /* gilstate.autoInterpreterState (NULL once finalized) */
-    uint16_t rt_tstate_current; /* gilstate.tstate_current: the GIL holder */
-    uint16_t rt_tss_init;    /* gilstate.autoTSSkey._is_initialized */
-    uint16_t rt_tss_key;     /* gilstate.autoTSSkey._key (pthread_key_t) */
+    uint16_t rt_finalizing;     /* _finalizing: the finalizing thread state */
+    uint16_t rt_main_interp;    /* interpreters.main */
+    uint16_t rt_auto_interp;    /* gilstate.autoInterpreterState (NULL once finalized) */
+    uint16_t rt_tstate_current; /* the GIL holder (3.11), PY_NONE when the TLS follows
+                                 * the thread's active state (3.12+) */
+    uint16_t rt_tss_init;       /* autoTSSkey._is_initialized */
+    uint16_t rt_tss_key;        /* autoTSSkey._key (pthread_key_t) */
     /* PyThreadState */
-    uint16_t ts_interp, ts_cframe, ts_thread_id;
-    /* _PyCFrame */
-    uint16_t cf_current;
+    uint16_t ts_interp, ts_frame, ts_thread_id;
+    uint16_t cf_current; /* ts_frame is a _PyCFrame, its current_frame here; PY_NONE: ts_frame
+                          * is the current frame itself (3.13+) */
     /* _PyInterpreterFrame */
-    uint16_t fr_code, fr_previous, fr_prev_instr, fr_is_entry, fr_owner;
-    uint8_t fr_owner_max;
+    uint16_t fr_code, fr_previous, fr_prev_instr, fr_owner;
+    uint16_t fr_is_entry;   /* the last frame of an eval call's run (3.11); PY_NONE: a frame
+                             * owned by the C stack follows each run (3.12+) */
+    uint8_t fr_owner_max;   /* the largest owner value */
+    uint8_t fr_owner_cstack; /* FRAME_OWNED_BY_CSTACK, or 0xff */
     /* PyCodeObject */
     uint16_t co_size, co_firstlineno, co_name, co_qualname, co_filename, co_linetable, co_code;
     /* PyBytesObject, PyASCIIObject / PyCompactUnicodeObject */
     uint16_t bytes_size, bytes_data;
     uint16_t str_length, str_state, str_ascii_data, str_utf8_length, str_utf8, str_compact_data;
+    uint32_t str_ready; /* state bit a usable str has set (3.11's ready), 0 none */
     int (*line)(const uint8_t *table, size_t len, int firstlineno, int instr);
+    /* 3.13+: fields read at start-up from _Py_DebugOffsets at &_PyRuntime
+     * (CPython's own description of its layout): its offset there, ours */
+    const struct py_debug_field *debug;
 };
 
+struct py_debug_field {
+    uint16_t pos;   /* in _Py_DebugOffsets */
+    uint16_t field; /* offsetof(struct py_layout, ...) */
+};
+
+#define DBG(pos_, f_) {pos_, offsetof(struct py_layout, f_)}
+static const struct py_debug_field py_debug_313[] = {
+    DBG(32, rt_finalizing),  DBG(176, ts_interp),     DBG(184, ts_frame),
+    DBG(192, ts_thread_id),  DBG(232, fr_previous),   DBG(240, fr_code),
+    DBG(248, fr_prev_instr), DBG(264, fr_owner),      DBG(280, co_filename),
+    DBG(288, co_name),       DBG(296, co_qualname),   DBG(304, co_linetable),
+    DBG(312, co_firstlineno), DBG(344, co_code),      DBG(520, bytes_size),
+    DBG(528, bytes_data),    DBG(544, str_state),     DBG(552, str_length),
+    DBG(560, str_ascii_data), {0, 0}};
+#undef DBG
+
+/* The offsets were read with offsetof() from each version's headers
+ * (Include/internal/pycore_frame.h, pycore_runtime.h, cpython/code.h,
+ * cpython/unicodeobject.h), x86_64. */
 static const struct py_layout py_layouts[] = {
     {
-        /* Debian 12's python3.11 (3.11.2), x86_64; the offsets were read with
-         * offsetof() from the 3.11 headers (Include/internal/pycore_frame.h,
-         * pycore_runtime.h, cpython/code.h, cpython/unicodeobject.h). */
+        /* Debian 12's python3.11 (3.11.2) */
         .version = 0x030b,
         .name = "3.11",
         .rt_finalizing = 24,
@@ -88,7 +115,7 @@ static const struct py_layout py_layouts[] = {
         .rt_tss_init = 568 + 24,
         .rt_tss_key = 568 + 24 + 4,
         .ts_interp = 16,
-        .ts_cframe = 56,
+        .ts_frame = 56,
         .ts_thread_id = 152,
         .cf_current = 8,
         .fr_code = 32,
@@ -97,6 +124,7 @@ static const struct py_layout py_layouts[] = {
         .fr_is_entry = 68,
         .fr_owner = 69,
         .fr_owner_max = 2, /* THREAD, GENERATOR, FRAME_OBJECT */
+        .fr_owner_cstack = 0xff,
         .co_size = 16,
         .co_firstlineno = 72,
         .co_name = 120,
@@ -112,12 +140,95 @@ static const struct py_layout py_layouts[] = {
         .str_utf8_length = 48,
         .str_utf8 = 56,
         .str_compact_data = 72,
+        .str_ready = 1u << 7,
         .line = pyframes_line_311,
+    },
+    {
+        /* 3.12.1 (pyenv): the location table is 3.11's */
+        .version = 0x030c,
+        .name = "3.12",
+        .rt_finalizing = 24,
+        .rt_main_interp = 48,
+        .rt_auto_interp = 2568,
+        .rt_tstate_current = PY_NONE,
+        .rt_tss_init = 1544,
+        .rt_tss_key = 1544 + 4,
+        .ts_interp = 16,
+        .ts_frame = 56,
+        .ts_thread_id = 136,
+        .cf_current = 0,
+        .fr_code = 0,
+        .fr_previous = 8,
+        .fr_prev_instr = 56,
+        .fr_is_entry = PY_NONE,
+        .fr_owner = 70,
+        .fr_owner_max = 3,
+        .fr_owner_cstack = 3,
+        .co_size = 16,
+        .co_firstlineno = 68,
+        .co_name = 120,
+        .co_qualname = 128,
+        .co_filename = 112,
+        .co_linetable = 136,
+        .co_code = 192,
+        .bytes_size = 16,
+        .bytes_data = 32,
+        .str_length = 16,
+        .str_state = 32,
+        .str_ascii_data = 40,
+        .str_utf8_length = 40,
+        .str_utf8 = 48,
+        .str_compact_data = 56,
+        .str_ready = 0,
+        .line = pyframes_line_311,
+    },
+    {
+        /* 3.13.0 (pyenv): the frame, code and str offsets come from
+         * _Py_DebugOffsets (these values are what 3.13.0 has there); the
+         * TLS key and the main interpreter are not in it */
+        .version = 0x030d,
+        .name = "3.13",
+        .rt_finalizing = 608,
+        .rt_main_interp = 640,
+        .rt_auto_interp = 9888,
+        .rt_tstate_current = PY_NONE,
+        .rt_tss_init = 2160,
+        .rt_tss_key = 2160 + 4,
+        .ts_interp = 16,
+        .ts_frame = 72,
+        .ts_thread_id = 152,
+        .cf_current = PY_NONE,
+        .fr_code = 0,
+        .fr_previous = 8,
+        .fr_prev_instr = 56, /* instr_ptr: LASTI is still instr_ptr - code */
+        .fr_is_entry = PY_NONE,
+        .fr_owner = 70,
+        .fr_owner_max = 3,
+        .fr_owner_cstack = 3,
+        .co_size = 16,
+        .co_firstlineno = 68,
+        .co_name = 120,
+        .co_qualname = 128,
+        .co_filename = 112,
+        .co_linetable = 136,
+        .co_code = 200,
+        .bytes_size = 16,
+        .bytes_data = 32,
+        .str_length = 16,
+        .str_state = 32,
+        .str_ascii_data = 40,
+        .str_utf8_length = 40,
+        .str_utf8 = 48,
+        .str_compact_data = 56,
+        .str_ready = 0,
+        .line = pyframes_line_311,
+        .debug = py_debug_313,
     },
 };
 
 int pyframes_on;
-static const struct py_layout *L;
+static struct py_layout layout; /* the row in effect, with _Py_DebugOffsets applied */
+static const struct py_layout *L = &layout;
 static uintptr_t py_runtime, py_code_type, py_str_type, py_bytes_type;
 static uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
 
@@ -165,8 +276,8 @@ static long str_utf8(uintptr_t s, char *out, size_t max)
         return -1;
     state = (uint32_t)rd_i32(s, L->str_state);
     n = rd_i64(s, L->str_length);
-    if (!(state & (1u << 5)) || !(state & (1u << 7)) || n < 0) /* compact, ready */
-        return -1;
+    if (!(state & (1u << 5)) || (state & L->str_ready) != L->str_ready || n < 0)
+        return -1; /* not compact, or not ready (3.11) */
     if (state & (1u << 6)) { /* ascii: the characters follow the header */
         w = (size_t)n < max ? (size_t)n : max;
         if (out)
@@ -398,9 +509,8 @@ static inline int in_eval(uintptr_t ip)
 int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
 {
     uintptr_t py[PYFRAMES_MAX], codes[PYFRAMES_MAX], out[CORE_MAX_DEPTH];
-    uint8_t ends[PYFRAMES_MAX]; /* 1: the last frame of its eval call's run */
     uintptr_t rt = py_runtime, ts, cur, fr;
-    int np = 0, k = 0, g, i;
+    int np = 0, k = 0, g, i, nadd = 0;
 
     *added = 0;
     if (!pyframes_on || n < 0)
@@ -411,24 +521,41 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
     ts = (uintptr_t)pthread_getspecific((pthread_key_t)rd_i32(rt, L->rt_tss_key));
     if (!ptr_ok(ts) || rd_ptr(ts, L->ts_interp) != rd_ptr(rt, L->rt_main_interp))
         return n; /* no Python state on this thread, or a subinterpreter's */
-    /* The TLS keeps a thread's first state; a thread that runs a
-     * subinterpreter holds the GIL with another state of its own. */
-    cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
-                               memory_order_relaxed);
-    if (cur != ts && ptr_ok(cur) && rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
-        return n;
-    fr = rd_ptr(ts, L->ts_cframe);
-    if (!ptr_ok(fr))
-        return n;
-    /* first the chain alone (one dependent load a frame), then the code
-     * objects, whose lookups do not depend on each other */
-    fr = rd_ptr(fr, L->cf_current);
+    /* 3.11: the TLS keeps a thread's first state; a thread that runs a
+     * subinterpreter holds the GIL with another state of its own */
+    if (L->rt_tstate_current != PY_NONE) {
+        cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
+                                   memory_order_relaxed);
+        if (cur != ts && ptr_ok(cur) &&
+            rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
+            return n;
+    }
+    fr = rd_ptr(ts, L->ts_frame);
+    if (L->cf_current != PY_NONE) {
+        if (!ptr_ok(fr))
+            return n;
+        fr = rd_ptr(fr, L->cf_current);
+    }
+    /* First the chain alone (one dependent load a frame), then the code
+     * objects, whose lookups do not depend on each other. codes[i] == 0
+     * stands for the end of one eval call's run: after the frame marked
+     * is_entry (3.11), or where a frame owned by the C stack is (3.12+). */
     while (fr && np < PYFRAMES_MAX) {
-        if (!ptr_ok(fr) || rd_u8(fr, L->fr_owner) > L->fr_owner_max)
+        uint8_t owner;
+
+        if (!ptr_ok(fr))
             break;
-        codes[np] = rd_ptr(fr, L->fr_code);
-        py[np] = rd_ptr(fr, L->fr_prev_instr);
-        ends[np] = rd_u8(fr, L->fr_is_entry) != 0;
+        owner = rd_u8(fr, L->fr_owner);
+        if (owner > L->fr_owner_max)
+            break;
+        if (owner == L->fr_owner_cstack) {
+            codes[np] = 0;
+        } else {
+            codes[np] = rd_ptr(fr, L->fr_code);
+            py[np] = rd_ptr(fr, L->fr_prev_instr);
+            if (L->fr_is_entry != PY_NONE && rd_u8(fr, L->fr_is_entry) && np + 1 < PYFRAMES_MAX)
+                codes[++np] = 0;
+        }
         np++;
         fr = rd_ptr(fr, L->fr_previous);
     }
@@ -436,6 +563,8 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
         uintptr_t code = codes[i];
         int64_t instr;
 
+        if (!code)
+            continue;
         if (!is_type(code, py_code_type)) {
             np = i;
             break;
@@ -451,18 +580,26 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
     /* natives up to each eval frame, then that eval call's Python run */
     for (i = 0, g = 0; i < n && k < max; i++) {
         if (in_eval(ips[i]))
-            while (g < np && k < max) {
-                out[k++] = py[g];
-                if (ends[g++])
+            for (; g < np && k < max; g++) {
+                if (!codes[g]) {
+                    g++;
                     break;
+                }
+                out[k++] = py[g];
+                nadd++;
             }
         if (k < max)
             out[k++] = ips[i];
     }
-    while (g < np && k < max) /* runs whose eval frame is beyond the depth limit */
-        out[k++] = py[g++];
+    for (; g < np && k < max; g++) /* runs whose eval frame is beyond the depth limit */
+        if (codes[g]) {
+            out[k++] = py[g];
+            nadd++;
+        }
+    if (!nadd)
+        return n;
     memcpy(ips, out, (size_t)k * sizeof(*ips));
-    *added = g;
+    *added = nadd;
     return k;
 }
 
@@ -603,36 +740,62 @@ static void *map(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Reads the offsets a 3.13+ row takes from _Py_DebugOffsets, which CPython
+ * keeps at the start of _PyRuntime: the cookie "xdebugpy", the version
+ * (PY_VERSION_HEX), then the offsets. Returns 0, or -1 when the cookie, the
+ * version or an offset is not what the row expects. */
+static int debug_offsets(uintptr_t rt, unsigned long hex)
+{
+    if (memcmp((const void *)rt, "xdebugpy", 8) != 0 || *(const uint64_t *)(rt + 8) != hex)
+        return -1;
+    for (const struct py_debug_field *d = layout.debug; d->pos; d++) {
+        uint64_t v = *(const uint64_t *)(rt + d->pos);
+
+        if (v >= PY_NONE)
+            return -1;
+        *(uint16_t *)((char *)&layout + d->field) = (uint16_t)v;
+    }
+    return 0;
+}
+
 int pyframes_init(void)
 {
     const char *off = getenv("HEAPLINE_PYTHON");
     const unsigned long *hex;
     void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
     const ElfW(Sym) *sym = NULL;
+    const struct py_layout *row;
     Dl_info info;
     char msg[200], ver[24];
 
     if (!eval || (off && strcmp(off, "off") == 0))
         return 0; /* not CPython, or not wanted */
     hex = dlsym(RTLD_DEFAULT, "Py_Version");
-    L = NULL;
+    row = NULL;
     for (size_t i = 0; hex && i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++)
         if (py_layouts[i].version == (uint32_t)(*hex >> 16))
-            L = &py_layouts[i];
-    if (!L) {
+            row = &py_layouts[i];
+    if (!row) {
         version_name(ver, sizeof(ver));
         snprintf(msg, sizeof(msg), "Python %s is not supported: native frames only", ver);
         core_say(msg);
         return 0;
     }
+    layout = *row;
     py_runtime = (uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
+    if (py_runtime && row->debug && debug_offsets(py_runtime, *hex) < 0) {
+        snprintf(msg, sizeof(msg), "Python %s: unexpected _Py_DebugOffsets: native frames only",
+                 row->name);
+        core_say(msg);
+        return 0;
+    }
     py_code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
     py_str_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyUnicode_Type");
     py_bytes_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyBytes_Type");
     if (!dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size ||
         !py_runtime || !py_code_type || !py_str_type || !py_bytes_type) {
         snprintf(msg, sizeof(msg), "Python %s: interpreter symbols missing: native frames only",
-                 L->name);
+                 row->name);
         core_say(msg);
         return 0;
     }
@@ -653,7 +816,7 @@ int pyframes_init(void)
         snprintf(msg, sizeof(msg),
                  "Python %s: pymalloc keeps small objects from malloc; set PYTHONMALLOC=malloc "
                  "to see every object",
-                 L->name);
+                 row->name);
         core_say(msg);
     }
     pyframes_on = 1;

@@ -12,8 +12,11 @@
  * the instruction the frame is at. The collector thread names such an ip
  * through the ordinary FRAME message, in a synthetic module "python".
  *
- * The interpreter's layouts live in one table, a row per version; a version
- * without a row gets one line on stderr and native frames only.
+ * The interpreter's layouts live in one table, a row per version (3.11, 3.12,
+ * 3.13; from 3.13 the row names where CPython's own _Py_DebugOffsets keeps
+ * the offsets); a version without a row gets one line on stderr and native
+ * frames only. Subinterpreters are not walked: a thread running one gets
+ * native frames only.
  */
 #ifndef HEAPLINE_PYFRAMES_H
 #define HEAPLINE_PYFRAMES_H
@@ -65,7 +68,7 @@ void pyframes_frame(uint64_t ip, struct wire_frame *f, const struct symbols_modu
 void pyframes_atfork_child(void);
 
 /* The line of code unit `instr` in a CPython 3.11 location table (PEP 657,
- * co_linetable), given co_firstlineno: what PyCode_Addr2Line() answers for
+ * co_linetable; 3.12 and 3.13 keep the format), given co_firstlineno: what PyCode_Addr2Line() answers for
  * byte offset 2 * instr (firstlineno for instr < 0, -1 for an instruction
  * with no line or past the table). Exposed for the unit test. */
 int pyframes_line_311(const uint8_t *table, size_t len, int firstlineno, int instr);

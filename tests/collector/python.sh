@@ -3,20 +3,6 @@
 # Sourced by run.sh (its helpers: rec, reported, pass, fail, skip, judge, want).
 
 PY311=/usr/bin/python3
-# py_at NAME FILE LABEL OFFSET: report --json of FILE at marker LABEL + OFFSET s into
-# $W/NAME.at.json; fails NAME and returns 1 when the marker or the report is missing
-py_at() {
-    local t
-    t=$("$HL" report "$2" --json 2>/dev/null | python3 -c '
-import json, sys
-m = [x["time"] for x in json.load(sys.stdin)["markers"] if x["label"] == sys.argv[1]]
-print(m[0] + float(sys.argv[2]) if m else "")' "$3" "$4")
-    if [ -z "$t" ]; then
-        fail "$1" "no marker '$3' in $2"
-        return 1
-    fi
-    reported "$1" "$t" "$2" && cp "$W/$1.$t.json" "$W/$1.at.json"
-}
 # py_lines JSON FILE: "line live_bytes live_blocks allocations function" of FILE's sites
 py_lines() {
     python3 -c '
@@ -32,12 +18,18 @@ if want python && [ ! -x "$PY311" ]; then
 elif want python && ! "$PY311" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
     skip python-frames "$PY311 is not CPython 3.11"
 elif want python; then
-    # 1. per-line live bytes against tracemalloc's, twin runs (t_pyalloc.py says why)
-    rec pyalloc-tm PYTHONHASHSEED=0 -- "$PY311" "$SRC/t_pyalloc.py" "$W/pyalloc-tm.json"
-    rec pyalloc PYTHONHASHSEED=0 -- "$PY311" "$SRC/t_pyalloc.py"
-    if recorded pyalloc 0 && [ -s "$W/pyalloc-tm.json" ] && py_at pyalloc "$W/pyalloc.heapline" snapshot 0.05; then
-        py_lines "$W/pyalloc.at.json" t_pyalloc.py >"$W/pyalloc.lines"
-        judge "$(python3 - "$W/pyalloc-tm.json" "$W/pyalloc.lines" "$SRC/t_pyalloc.py" <<'PYEOF'
+    # 1. per-line live bytes against tracemalloc's, twin runs (t_pyalloc.py says why): on
+    #    Debian's 3.11, and on pyenv's 3.12 and 3.13 where they are (3.13's offsets read from
+    #    _Py_DebugOffsets; 3.13's python3 is linked with libpython3.13.so)
+    for py in "$PY311" "$HOME"/.pyenv/versions/3.12*/bin/python3 "$HOME"/.pyenv/versions/3.13*/bin/python3; do
+        [ -x "$py" ] || continue
+        v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        name=pyframes-vs-tracemalloc-$v
+        rec "pyalloc-tm-$v" PYTHONHASHSEED=0 -- "$py" "$SRC/t_pyalloc.py" "$W/pyalloc-tm-$v.json"
+        rec "pyalloc-$v" PYTHONHASHSEED=0 -- "$py" "$SRC/t_pyalloc.py"
+        recorded "pyalloc-$v" 0 && [ -s "$W/pyalloc-tm-$v.json" ] && reported "pyalloc-$v" end || continue
+        py_lines "$W/pyalloc-$v.end.json" t_pyalloc.py >"$W/pyalloc-$v.lines"
+        judge "$(python3 - "$W/pyalloc-tm-$v.json" "$W/pyalloc-$v.lines" "$SRC/t_pyalloc.py" "$name" <<'PYEOF'
 import json, sys
 tm = {int(k): v for k, v in json.load(open(sys.argv[1])).items()}
 ours = {}
@@ -51,16 +43,16 @@ measured = [i + 1 for i, t in enumerate(src) if t.rstrip().endswith("# measured"
 errs = [f"line {n}: tracemalloc {tm.get(n)} heapline {ours.get(n)}"
         for n in measured if tm.get(n) != ours.get(n) or not tm.get(n)]
 got = ", ".join(f"{n}: {tm[n][0]} B/{tm[n][1]}" for n in measured if n in tm)
-print(f"FAIL pyframes-vs-tracemalloc: " + "; ".join(errs) if errs else
-      f"PASS pyframes-vs-tracemalloc: live bytes/blocks per line equal tracemalloc's ({got})")
+print(f"FAIL {sys.argv[4]}: " + "; ".join(errs) if errs else
+      f"PASS {sys.argv[4]}: live bytes/blocks per line equal tracemalloc's ({got})")
 PYEOF
 )"
-    fi
+    done
 
     # 2. threads: each thread's blocks under its own lines, one thread without the GIL
     rec pythreads -- "$PY311" "$SRC/t_pythreads.py" "$W/pythreads-expect.json"
-    if recorded pythreads 0 && py_at pythreads "$W/pythreads.heapline" done 0.05; then
-        py_lines "$W/pythreads.at.json" t_pythreads.py >"$W/pythreads.lines"
+    if recorded pythreads 0 && reported pythreads end; then
+        py_lines "$W/pythreads.end.json" t_pythreads.py >"$W/pythreads.lines"
         judge "$(python3 - "$W/pythreads-expect.json" "$W/pythreads.lines" <<'PYEOF'
 import json, sys
 exp = json.load(open(sys.argv[1]))
@@ -86,10 +78,9 @@ PYEOF
     # 3. fork: the child's recording has its own lines, the parent's its own
     rec pyfork -- "$PY311" "$SRC/t_pyfork.py" "$W/pyfork-expect.json"
     child=$(ls "$W"/pyfork.heapline.* 2>/dev/null | head -1)
-    if recorded pyfork 0 && [ -n "$child" ] && py_at pyfork "$W/pyfork.heapline" parent 0.05 &&
-        py_at pyfork-child "$child" child 0.05; then
-        py_lines "$W/pyfork.at.json" t_pyfork.py >"$W/pyfork.lines"
-        py_lines "$W/pyfork-child.at.json" t_pyfork.py >"$W/pyfork-child.lines"
+    if recorded pyfork 0 && [ -n "$child" ] && reported pyfork end && reported pyfork-child end "$child"; then
+        py_lines "$W/pyfork.end.json" t_pyfork.py >"$W/pyfork.lines"
+        py_lines "$W/pyfork-child.end.json" t_pyfork.py >"$W/pyfork-child.lines"
         judge "$(python3 - "$W/pyfork-expect.json" "$W/pyfork.lines" "$W/pyfork-child.lines" <<'PYEOF'
 import json, sys
 exp = json.load(open(sys.argv[1]))
@@ -145,8 +136,8 @@ PYEOF
     # 4b. code objects that die and whose addresses are reused (3000 functions on about
     #     1400 addresses here): every block keeps the name, file and line of its own
     rec pycodes -- "$PY311" "$SRC/t_pycodes.py" 3000
-    if recorded pycodes 0 && py_at pycodes "$W/pycodes.heapline" done 0.05; then
-        judge "$(python3 - "$W/pycodes.at.json" 3000 <<'PYEOF'
+    if recorded pycodes 0 && reported pycodes end; then
+        judge "$(python3 - "$W/pycodes.end.json" 3000 <<'PYEOF'
 import json, re, sys
 n, seen, bad = int(sys.argv[2]), set(), []
 for s in json.load(open(sys.argv[1]))["sites"]:
@@ -179,11 +170,11 @@ PYEOF
 
     # 6. a version without a layout row: one line, native frames only (pyenv's, when there)
     other=""
-    for v in "$HOME"/.pyenv/versions/3.12*/bin/python3 "$HOME"/.pyenv/versions/3.10*/bin/python3; do
+    for v in "$HOME"/.pyenv/versions/3.10*/bin/python3 "$HOME"/.pyenv/versions/3.9*/bin/python3; do
         [ -x "$v" ] && { other=$v; break; }
     done
     if [ -z "$other" ]; then
-        skip pyframes-unknown-version "no CPython other than 3.11 here"
+        skip pyframes-unknown-version "no CPython 3.10 or 3.9 here"
     else
         ver=$("$other" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
         rec pyother -- "$other" -c 'x = [bytearray(100) for i in range(10)]'
@@ -198,15 +189,15 @@ PYEOF
         fi
     fi
 
-    # 7. the seed's story: leaky_service.py's own lines are the top sites while the 4th app
-    #    serves (at its "unload" marker: the three before it were unloaded); its fixed twin
-    #    holds only the 4th app's loaders there. Loader tables: 2, 3, 2 and 1 MiB a
-    #    processor for apps 1-4, 3 processors an app, 4 tables a loader, each table a
-    #    bytearray (object + buffer + 1)
+    # 7. the seed's story, at the heap's peak (exact per event): leaky_service.py's own lines
+    #    are the top sites, the loaders of all four apps live at its table line (2, 3, 2 and
+    #    1 MiB a processor, 3 processors an app, 4 tables a loader, each a bytearray: object
+    #    and buffer + 1); its fixed twin peaks while the 2nd, largest app is loaded, with only
+    #    that app's loaders
     for s in leaky fixed; do
-        rec "py$s" -- "$PY311" "$PWD/assets/${s}_service.py" --apps 4 --pause 100 --quiet
-        recorded "py$s" 0 && py_at "py$s" "$W/py$s.heapline" "unload food_ordering" 0 || continue
-        judge "$(python3 - "$W/py$s.at.json" "$s" "$PWD/assets/leaky_service.py" <<'PYEOF'
+        rec "py$s" -- "$PY311" "$PWD/assets/${s}_service.py" --apps 4 --pause 20 --quiet
+        recorded "py$s" 0 && reported "py$s" peak || continue
+        judge "$(python3 - "$W/py$s.peak.json" "$s" "$PWD/assets/leaky_service.py" <<'PYEOF'
 import json, sys
 d, which = json.load(open(sys.argv[1])), sys.argv[2]
 src = open(sys.argv[3]).read().split("\n")
@@ -220,14 +211,15 @@ if which == "leaky":
     want = (2 + 3 + 2 + 1) * 3 * mib + 4 * 3 * 4 * obj
     ok = all(s["file"].endswith("leaky_service.py") for s in top) and top[0]["line"] == table
     ok = ok and at_table == want
-    print(f"PASS pyleaky: top sites {desc}" if ok else
+    print(f"PASS pyleaky: top sites at the peak {desc}" if ok else
           f"FAIL pyleaky: expected leaky_service.py:{table} first with {want} B and leaky_service.py "
           f"lines on top, got {at_table} B there; top: {desc}")
 else:
-    want = 1 * 3 * mib + 3 * 4 * obj
-    print(f"PASS pyfixed: {at_table} B live at leaky_service.py:{table}: the 4th app's loaders only"
+    want = 3 * 3 * mib + 3 * 4 * obj
+    print(f"PASS pyfixed: {at_table} B live at leaky_service.py:{table} at the peak: one app's loaders"
           if at_table == want else
-          f"FAIL pyfixed: expected {want} B at leaky_service.py:{table} (the 4th app only), got {at_table}")
+          f"FAIL pyfixed: expected {want} B at leaky_service.py:{table} at the peak (the 2nd app "
+          f"only), got {at_table}")
 PYEOF
 )"
     done

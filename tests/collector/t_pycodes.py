@@ -9,8 +9,8 @@ dropped at once, so the next one is often built at the same address. Then the
 marker "done". Every block must stay named by the function that made it.
 """
 import ctypes
+import os
 import sys
-import time
 
 
 def mark(label):
@@ -30,10 +30,8 @@ def main():
         exec(compile(src, f"<code-{i}>", "exec"), ns)
         keep.append(ns[f"f_{i}"]())
         del ns
-    time.sleep(0.1)
     mark("done")
-    time.sleep(0.1)
-    return keep
+    os._exit(len(keep) - int(sys.argv[1]))  # the end of the recording is the marker's state
 
 
 if __name__ == "__main__":
