@@ -481,7 +481,7 @@ static uint32_t code_id(uintptr_t code, const struct py_fingerprint *fpp)
 /* The code objects this thread's walks met last, by address: their record
  * ids, without the shared table (the fingerprint is still compared, against
  * the entry, so a dead code object's address gets no stale name). */
-#define PY_MEMO 64
+#define PY_MEMO 32
 struct py_memo {
     struct py_fingerprint fp;
     uint32_t id;
