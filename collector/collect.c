@@ -901,6 +901,7 @@ static void tick(int64_t now)
         server_tick();
     out_flush(1);
     unwind_refresh();
+    pyframes_refresh();
     C.ticks++;
 }
 

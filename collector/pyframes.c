@@ -226,7 +226,7 @@ static const struct py_layout py_layouts[] = {
     },
 };
 
-int pyframes_on;
+atomic_int pyframes_on;
 static struct py_layout layout; /* the row in effect, with _Py_DebugOffsets applied */
 static const struct py_layout *L = &layout;
 static uintptr_t py_runtime, py_code_type, py_str_type, py_bytes_type;
@@ -513,7 +513,7 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
     int np = 0, k = 0, g, i, nadd = 0;
 
     *added = 0;
-    if (!pyframes_on || n < 0)
+    if (!atomic_load_explicit(&pyframes_on, memory_order_acquire) || n < 0)
         return n;
     if (atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_finalizing), memory_order_relaxed) ||
         !rd_ptr(rt, L->rt_auto_interp) || !rd_i32(rt, L->rt_tss_init))
@@ -706,11 +706,23 @@ void pyframes_atfork_child(void)
 
 /* ---- start-up ---- */
 
+/* An interpreter was found: frames are on, or it said why not. */
+static int py_settled;
+static int py_off, py_env_malloc; /* HEAPLINE_PYTHON=off; PYTHONMALLOC=malloc, at start-up */
+static void *py_handle;           /* a libpython loaded with dlopen(), kept loaded */
+
+static void *py_sym(const char *name)
+{
+    void *p = dlsym(RTLD_DEFAULT, name);
+
+    return p || !py_handle ? p : dlsym(py_handle, name);
+}
+
 /* "3.10" from Py_GetVersion(), for the line about a version we do not know. */
 static void version_name(char *out, size_t size)
 {
-    const unsigned long *hex = dlsym(RTLD_DEFAULT, "Py_Version");
-    const char *(*get)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    const unsigned long *hex = py_sym("Py_Version");
+    const char *(*get)(void) = (const char *(*)(void))py_sym("Py_GetVersion");
 
     if (hex) {
         snprintf(out, size, "%lu.%lu", *hex >> 24, (*hex >> 16) & 0xff);
@@ -758,20 +770,18 @@ static int debug_offsets(uintptr_t rt, unsigned long hex)
     return 0;
 }
 
-int pyframes_init(void)
+/* Picks the layout of the interpreter whose symbols py_sym() finds, maps the
+ * tables and turns frames on. */
+static int py_start(void)
 {
-    const char *off = getenv("HEAPLINE_PYTHON");
-    const unsigned long *hex;
-    void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    const unsigned long *hex = py_sym("Py_Version");
+    void *eval = py_sym("_PyEval_EvalFrameDefault");
     const ElfW(Sym) *sym = NULL;
-    const struct py_layout *row;
+    const struct py_layout *row = NULL;
     Dl_info info;
     char msg[200], ver[24];
 
-    if (!eval || (off && strcmp(off, "off") == 0))
-        return 0; /* not CPython, or not wanted */
-    hex = dlsym(RTLD_DEFAULT, "Py_Version");
-    row = NULL;
+    py_settled = 1;
     for (size_t i = 0; hex && i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++)
         if (py_layouts[i].version == (uint32_t)(*hex >> 16))
             row = &py_layouts[i];
@@ -782,17 +792,17 @@ int pyframes_init(void)
         return 0;
     }
     layout = *row;
-    py_runtime = (uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
+    py_runtime = (uintptr_t)py_sym("_PyRuntime");
     if (py_runtime && row->debug && debug_offsets(py_runtime, *hex) < 0) {
         snprintf(msg, sizeof(msg), "Python %s: unexpected _Py_DebugOffsets: native frames only",
                  row->name);
         core_say(msg);
         return 0;
     }
-    py_code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
-    py_str_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyUnicode_Type");
-    py_bytes_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyBytes_Type");
-    if (!dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size ||
+    py_code_type = (uintptr_t)py_sym("PyCode_Type");
+    py_str_type = (uintptr_t)py_sym("PyUnicode_Type");
+    py_bytes_type = (uintptr_t)py_sym("PyBytes_Type");
+    if (!eval || !dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size ||
         !py_runtime || !py_code_type || !py_str_type || !py_bytes_type) {
         snprintf(msg, sizeof(msg), "Python %s: interpreter symbols missing: native frames only",
                  row->name);
@@ -811,14 +821,61 @@ int pyframes_init(void)
         }
         atomic_store(&arena_used, 8); /* offset 0 is never a record */
     }
-    const char *pm = getenv("PYTHONMALLOC");
-    if (!pm || (strcmp(pm, "malloc") != 0 && strcmp(pm, "malloc_debug") != 0)) {
+    if (!py_env_malloc) {
         snprintf(msg, sizeof(msg),
                  "Python %s: pymalloc keeps small objects from malloc; set PYTHONMALLOC=malloc "
                  "to see every object",
                  row->name);
         core_say(msg);
     }
-    pyframes_on = 1;
+    atomic_store_explicit(&pyframes_on, 1, memory_order_release);
     return 1;
+}
+
+int pyframes_init(void)
+{
+    const char *off = getenv("HEAPLINE_PYTHON"), *pm = getenv("PYTHONMALLOC");
+
+    py_off = off && strcmp(off, "off") == 0;
+    py_env_malloc = pm && (strcmp(pm, "malloc") == 0 || strcmp(pm, "malloc_debug") == 0);
+    if (py_off || !py_sym("_PyEval_EvalFrameDefault"))
+        return 0; /* not wanted, or not CPython (yet: pyframes_refresh) */
+    return py_start();
+}
+
+struct py_scan {
+    unsigned long long adds;
+    char path[4096];
+};
+
+static int py_scan_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct py_scan *s = arg;
+    const char *base = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+
+    s->adds = info->dlpi_adds;
+    if (base && strncmp(base + 1, "libpython3", 10) == 0 && !s->path[0])
+        snprintf(s->path, sizeof(s->path), "%s", info->dlpi_name);
+    return 0;
+}
+
+void pyframes_refresh(void)
+{
+    static unsigned long long seen_adds;
+    struct py_scan s;
+
+    if (py_settled || py_off)
+        return;
+    s.adds = 0;
+    s.path[0] = 0;
+    dl_iterate_phdr(py_scan_cb, &s);
+    if (s.adds == seen_adds)
+        return;
+    seen_adds = s.adds;
+    if (!s.path[0])
+        return;
+    /* a reference of our own: the library cannot go while the walk reads it */
+    py_handle = dlopen(s.path, RTLD_NOLOAD | RTLD_LAZY);
+    if (py_handle && py_sym("_PyEval_EvalFrameDefault"))
+        py_start();
 }

@@ -21,6 +21,7 @@
 #ifndef HEAPLINE_PYFRAMES_H
 #define HEAPLINE_PYFRAMES_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,11 +33,19 @@
  * and, for a version with a layout row, maps the code-object tables and turns
  * Python frames on. Says one line for a version it does not know, and one
  * when pymalloc will hide small objects (PYTHONMALLOC unset). Start-up only,
- * before tracking (calls dlsym). Returns 1 when Python frames are on. */
+ * before tracking (reads the environment, calls dlsym). Returns 1 when
+ * Python frames are on. */
 int pyframes_init(void);
 
-/* Nonzero once pyframes_init() found a supported interpreter. */
-extern int pyframes_on;
+/* Nonzero once a supported interpreter was found (release-stored after the
+ * layout and tables are set). */
+extern atomic_int pyframes_on;
+
+/* Collector thread, each tick: when modules were loaded since the last call
+ * and no interpreter was found yet, looks for a libpython3.x.so loaded with
+ * dlopen() (a plugin host: uwsgi, gdb) and starts as pyframes_init() would,
+ * keeping the library loaded. Python frames then start within a tick. */
+void pyframes_refresh(void);
 
 static inline int pyframes_is_ip(uint64_t ip)
 {

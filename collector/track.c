@@ -84,7 +84,7 @@ static inline uint32_t track_stack(struct ring *r)
 
     if (n <= 0)
         return 0;
-    if (pyframes_on) {
+    if (atomic_load_explicit(&pyframes_on, memory_order_relaxed)) {
         int added;
 
         n = pyframes_splice(ips, n, CORE_MAX_DEPTH, &added);

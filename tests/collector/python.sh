@@ -157,6 +157,29 @@ PYEOF
 )"
     fi
 
+    # 4c. a plugin host that loads libpython with dlopen(RTLD_LOCAL) after start-up: Python
+    #     frames start within a tick; 40 bytearray(777) and their list on one line
+    LIBPY=/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0
+    if [ ! -e "$LIBPY" ]; then
+        skip pyembed "$LIBPY is not installed (Debian package libpython3.11)"
+    elif cc $CFLAGS -o "$T/t_pyembed" "$SRC/t_pyembed.c" -ldl 2>"$W/build-t_pyembed.log"; then
+        rec pyembed -- "$T/t_pyembed" "$LIBPY"
+        if recorded pyembed 0 && reported pyembed end; then
+            got=$(python3 -c '
+import json, sys
+print([(s["live_bytes"], s["live_blocks"]) for s in json.load(open(sys.argv[1]))["sites"]
+       if s["module"] == "python" and s["file"] == "<string>" and s["line"] == 2 and s["live_blocks"]])' "$W/pyembed.end.json")
+            # 40 objects and buffers (56 + 778 B) and the list's 40 item pointers
+            if [ "$got" = "[(33680, 81)]" ]; then
+                pass pyembed "dlopen'ed libpython3.11: <string>:2 holds 33680 B in 81 blocks"
+            else
+                fail pyembed "expected [(33680, 81)] at <string>:2, got $got"
+            fi
+        fi
+    else
+        fail pyembed "cannot build t_pyembed: $(head -3 "$W/build-t_pyembed.log")"
+    fi
+
     # 5. HEAPLINE_PYTHON=off: native frames only
     rec pyoff HEAPLINE_PYTHON=off -- "$PY311" "$SRC/t_pyalloc.py"
     if recorded pyoff 0 && reported pyoff end; then
