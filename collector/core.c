@@ -242,12 +242,14 @@ static void atfork_prepare(void)
     symbols_atfork_prepare();
     tags_atfork_prepare();
     ring_atfork_prepare();
+    pyframes_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
     if (atomic_load(&scan_forking))
         return;
+    pyframes_atfork_parent();
     ring_atfork_parent();
     tags_atfork_parent();
     symbols_atfork_parent();

@@ -661,6 +661,12 @@ int pyframes_line_311(const uint8_t *table, size_t len, int firstlineno, int ins
     return -1;
 }
 
+/* Held while the collector thread is in dl_iterate_phdr(), and by fork():
+ * glibc does not reset the loader's write lock (which dl_iterate_phdr holds)
+ * in a fork child, so a child forked meanwhile would hang in its first
+ * dl_iterate_phdr. */
+static pthread_mutex_t py_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- naming, on the collector thread ---- */
 
 static struct symbols_module py_module;
@@ -700,6 +706,9 @@ void pyframes_frame(uint64_t ip, struct wire_frame *f, const struct symbols_modu
 
 void pyframes_atfork_child(void)
 {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    memcpy(&py_mu, &fresh, sizeof(fresh));
     py_module_sent = 0;
     py_module.id = 0;
 }
@@ -868,14 +877,28 @@ void pyframes_refresh(void)
         return;
     s.adds = 0;
     s.path[0] = 0;
+    pthread_mutex_lock(&py_mu);
     dl_iterate_phdr(py_scan_cb, &s);
+    pthread_mutex_unlock(&py_mu);
     if (s.adds == seen_adds)
         return;
     seen_adds = s.adds;
     if (!s.path[0])
         return;
-    /* a reference of our own: the library cannot go while the walk reads it */
+    /* a reference of our own: the library cannot go while the walk reads it
+     * (outside py_mu: a fork from a library constructor holds the loader's
+     * lock, which dlopen takes, and would wait for py_mu) */
     py_handle = dlopen(s.path, RTLD_NOLOAD | RTLD_LAZY);
     if (py_handle && py_sym("_PyEval_EvalFrameDefault"))
         py_start();
+}
+
+void pyframes_atfork_prepare(void)
+{
+    pthread_mutex_lock(&py_mu);
+}
+
+void pyframes_atfork_parent(void)
+{
+    pthread_mutex_unlock(&py_mu);
 }

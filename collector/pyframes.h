@@ -72,8 +72,11 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added);
  * MODULE first), else NULL. Strings stay valid until the next call. */
 void pyframes_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
 
-/* fork child: its stream starts empty, the synthetic module is new to it.
+/* fork: prepare waits for pyframes_refresh() to be out of the dynamic
+ * loader; the child's stream starts empty, the synthetic module is new to it.
  * Code records stay (they are the parent's, and still true). */
+void pyframes_atfork_prepare(void);
+void pyframes_atfork_parent(void);
 void pyframes_atfork_child(void);
 
 /* The line of code unit `instr` in a CPython 3.11 location table (PEP 657,
