@@ -34,201 +34,22 @@
 #include <sys/mman.h>
 
 #include "core.h"
+#include "pylayout.h"
 
-#define PYFRAMES_MAX 128                 /* Python frames walked a stack */
-#define PY_NAME_MAX 1024u                /* bytes kept of a name or file */
-#define PY_TABLE_MAX (1u << 20)          /* bytes kept of a line table */
-#define PY_ARENA_BYTES (256ull << 20)    /* reserved, touched as used */
-#define PY_MAX_CODES (1u << 22)          /* records */
-#define PY_SLOTS (1u << 18)              /* code address -> record table */
+#define PYFRAMES_MAX 128              /* Python frames walked a stack */
+#define PY_NAME_MAX 1024u             /* bytes kept of a name or file */
+#define PY_TABLE_MAX (1u << 20)       /* bytes kept of a line table */
+#define PY_ARENA_BYTES (256ull << 20) /* reserved, touched as used */
+#define PY_MAX_CODES (1u << 22)       /* records */
+#define PY_SLOTS (1u << 18)           /* code address -> record table */
 #define PY_PROBES 64
 #define PY_ID_SHIFT 28
 #define PY_INSTR_MASK ((1ull << PY_ID_SHIFT) - 1)
 #define PY_ID_UNKNOWN ((1u << PY_ID_SHIFT) - 1) /* a frame whose code has no record */
 
-/* ---- layouts: one row per interpreter version ---- */
-
-#define PY_NONE 0xffffu /* an offset a version does not have */
-
-/* Offsets (bytes) into the interpreter's structures. */
-struct py_layout {
-    uint32_t version; /* PY_VERSION_HEX >> 16: 0x030b for 3.11 */
-    const char *name;
-    /* _PyRuntime */
-    uint16_t rt_finalizing;     /* _finalizing: the finalizing thread state */
-    uint16_t rt_main_interp;    /* interpreters.main */
-    uint16_t rt_auto_interp;    /* gilstate.autoInterpreterState (NULL once finalized) */
-    uint16_t rt_tstate_current; /* the GIL holder (3.11), PY_NONE when the TLS follows
-                                 * the thread's active state (3.12+) */
-    uint16_t rt_tss_init;       /* autoTSSkey._is_initialized */
-    uint16_t rt_tss_key;        /* autoTSSkey._key (pthread_key_t) */
-    /* PyThreadState */
-    uint16_t ts_interp, ts_frame, ts_thread_id;
-    uint16_t cf_current; /* ts_frame is a _PyCFrame, its current_frame here; PY_NONE: ts_frame
-                          * is the current frame itself (3.13+) */
-    /* _PyInterpreterFrame */
-    uint16_t fr_code, fr_previous, fr_prev_instr, fr_owner;
-    uint16_t fr_is_entry;   /* the last frame of an eval call's run (3.11); PY_NONE: a frame
-                             * owned by the C stack follows each run (3.12+) */
-    uint8_t fr_owner_max;   /* the largest owner value */
-    uint8_t fr_owner_cstack; /* FRAME_OWNED_BY_CSTACK, or 0xff */
-    /* PyCodeObject */
-    uint16_t co_size, co_firstlineno, co_name, co_qualname, co_filename, co_linetable, co_code;
-    /* PyBytesObject, PyASCIIObject / PyCompactUnicodeObject */
-    uint16_t bytes_size, bytes_data;
-    uint16_t str_length, str_state, str_ascii_data, str_utf8_length, str_utf8, str_compact_data;
-    uint32_t str_ready; /* state bit a usable str has set (3.11's ready), 0 none */
-    int (*line)(const uint8_t *table, size_t len, int firstlineno, int instr);
-    /* 3.13+: fields read at start-up from _Py_DebugOffsets at &_PyRuntime
-     * (CPython's own description of its layout): its offset there, ours */
-    const struct py_debug_field *debug;
-};
-
-struct py_debug_field {
-    uint16_t pos;   /* in _Py_DebugOffsets */
-    uint16_t field; /* offsetof(struct py_layout, ...) */
-};
-
-#define DBG(pos_, f_) {pos_, offsetof(struct py_layout, f_)}
-static const struct py_debug_field py_debug_313[] = {
-    DBG(32, rt_finalizing),  DBG(176, ts_interp),     DBG(184, ts_frame),
-    DBG(192, ts_thread_id),  DBG(232, fr_previous),   DBG(240, fr_code),
-    DBG(248, fr_prev_instr), DBG(264, fr_owner),      DBG(280, co_filename),
-    DBG(288, co_name),       DBG(296, co_qualname),   DBG(304, co_linetable),
-    DBG(312, co_firstlineno), DBG(344, co_code),      DBG(520, bytes_size),
-    DBG(528, bytes_data),    DBG(544, str_state),     DBG(552, str_length),
-    DBG(560, str_ascii_data), {0, 0}};
-#undef DBG
-
-/* The offsets were read with offsetof() from each version's headers
- * (Include/internal/pycore_frame.h, pycore_runtime.h, cpython/code.h,
- * cpython/unicodeobject.h), x86_64. */
-static const struct py_layout py_layouts[] = {
-    {
-        /* Debian 12's python3.11 (3.11.2) */
-        .version = 0x030b,
-        .name = "3.11",
-        .rt_finalizing = 24,
-        .rt_main_interp = 48,
-        .rt_auto_interp = 568 + 16,
-        .rt_tstate_current = 568 + 8,
-        .rt_tss_init = 568 + 24,
-        .rt_tss_key = 568 + 24 + 4,
-        .ts_interp = 16,
-        .ts_frame = 56,
-        .ts_thread_id = 152,
-        .cf_current = 8,
-        .fr_code = 32,
-        .fr_previous = 48,
-        .fr_prev_instr = 56,
-        .fr_is_entry = 68,
-        .fr_owner = 69,
-        .fr_owner_max = 2, /* THREAD, GENERATOR, FRAME_OBJECT */
-        .fr_owner_cstack = 0xff,
-        .co_size = 16,
-        .co_firstlineno = 72,
-        .co_name = 120,
-        .co_qualname = 128,
-        .co_filename = 112,
-        .co_linetable = 136,
-        .co_code = 184,
-        .bytes_size = 16,
-        .bytes_data = 32,
-        .str_length = 16,
-        .str_state = 32,
-        .str_ascii_data = 48,
-        .str_utf8_length = 48,
-        .str_utf8 = 56,
-        .str_compact_data = 72,
-        .str_ready = 1u << 7,
-        .line = pyframes_line_311,
-    },
-    {
-        /* 3.12.1 (pyenv): the location table is 3.11's */
-        .version = 0x030c,
-        .name = "3.12",
-        .rt_finalizing = 24,
-        .rt_main_interp = 48,
-        .rt_auto_interp = 2568,
-        .rt_tstate_current = PY_NONE,
-        .rt_tss_init = 1544,
-        .rt_tss_key = 1544 + 4,
-        .ts_interp = 16,
-        .ts_frame = 56,
-        .ts_thread_id = 136,
-        .cf_current = 0,
-        .fr_code = 0,
-        .fr_previous = 8,
-        .fr_prev_instr = 56,
-        .fr_is_entry = PY_NONE,
-        .fr_owner = 70,
-        .fr_owner_max = 3,
-        .fr_owner_cstack = 3,
-        .co_size = 16,
-        .co_firstlineno = 68,
-        .co_name = 120,
-        .co_qualname = 128,
-        .co_filename = 112,
-        .co_linetable = 136,
-        .co_code = 192,
-        .bytes_size = 16,
-        .bytes_data = 32,
-        .str_length = 16,
-        .str_state = 32,
-        .str_ascii_data = 40,
-        .str_utf8_length = 40,
-        .str_utf8 = 48,
-        .str_compact_data = 56,
-        .str_ready = 0,
-        .line = pyframes_line_311,
-    },
-    {
-        /* 3.13.0 (pyenv): the frame, code and str offsets come from
-         * _Py_DebugOffsets (these values are what 3.13.0 has there); the
-         * TLS key and the main interpreter are not in it */
-        .version = 0x030d,
-        .name = "3.13",
-        .rt_finalizing = 608,
-        .rt_main_interp = 640,
-        .rt_auto_interp = 9888,
-        .rt_tstate_current = PY_NONE,
-        .rt_tss_init = 2160,
-        .rt_tss_key = 2160 + 4,
-        .ts_interp = 16,
-        .ts_frame = 72,
-        .ts_thread_id = 152,
-        .cf_current = PY_NONE,
-        .fr_code = 0,
-        .fr_previous = 8,
-        .fr_prev_instr = 56, /* instr_ptr: LASTI is still instr_ptr - code */
-        .fr_is_entry = PY_NONE,
-        .fr_owner = 70,
-        .fr_owner_max = 3,
-        .fr_owner_cstack = 3,
-        .co_size = 16,
-        .co_firstlineno = 68,
-        .co_name = 120,
-        .co_qualname = 128,
-        .co_filename = 112,
-        .co_linetable = 136,
-        .co_code = 200,
-        .bytes_size = 16,
-        .bytes_data = 32,
-        .str_length = 16,
-        .str_state = 32,
-        .str_ascii_data = 40,
-        .str_utf8_length = 40,
-        .str_utf8 = 48,
-        .str_compact_data = 56,
-        .str_ready = 0,
-        .line = pyframes_line_311,
-        .debug = py_debug_313,
-    },
-};
-
 atomic_int pyframes_on;
-static struct py_layout layout; /* the row in effect, with _Py_DebugOffsets applied */
-static const struct py_layout *L = &layout;
+static struct pylayout layout; /* the row in effect (pylayout.h) */
+static const struct pylayout *L = &layout;
 static uintptr_t py_runtime, py_code_type, py_str_type, py_bytes_type;
 static uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
 
@@ -277,7 +98,7 @@ static long str_utf8(uintptr_t s, char *out, size_t max)
     state = (uint32_t)rd_i32(s, L->str_state);
     n = rd_i64(s, L->str_length);
     if (!(state & (1u << 5)) || (state & L->str_ready) != L->str_ready || n < 0)
-        return -1; /* not compact, or not ready (3.11) */
+        return -1;           /* not compact, or not ready (3.11) */
     if (state & (1u << 6)) { /* ascii: the characters follow the header */
         w = (size_t)n < max ? (size_t)n : max;
         if (out)
@@ -286,7 +107,7 @@ static long str_utf8(uintptr_t s, char *out, size_t max)
     }
     uintptr_t utf8 = rd_ptr(s, L->str_utf8);
     int64_t un = rd_i64(s, L->str_utf8_length);
-    if (utf8 && un >= 0) {
+    if (utf8 >= 4096 && utf8 < (1ull << 47) && un >= 0) { /* its UTF-8, cached */
         w = (size_t)un < max ? (size_t)un : max;
         if (out)
             memcpy(out, (const char *)utf8, w);
@@ -294,8 +115,13 @@ static long str_utf8(uintptr_t s, char *out, size_t max)
     }
     unsigned kind = (state >> 2) & 7;
     const uint8_t *d = (const uint8_t *)(s + L->str_compact_data);
+
+    if (kind != 1 && kind != 2 && kind != 4)
+        return -1;
     for (int64_t i = 0; i < n; i++) {
-        uint32_t c = kind == 1 ? d[i] : kind == 2 ? ((const uint16_t *)d)[i] : ((const uint32_t *)d)[i];
+        uint32_t c = kind == 1   ? d[i]
+                     : kind == 2 ? ((const uint16_t *)d)[i]
+                                 : ((const uint32_t *)d)[i];
         uint8_t b[4];
         size_t k;
 
@@ -523,15 +349,14 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
         return n; /* no Python state on this thread, or a subinterpreter's */
     /* 3.11: the TLS keeps a thread's first state; a thread that runs a
      * subinterpreter holds the GIL with another state of its own */
-    if (L->rt_tstate_current != PY_NONE) {
+    if (L->rt_tstate_current != PYLAYOUT_NONE) {
         cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
                                    memory_order_relaxed);
-        if (cur != ts && ptr_ok(cur) &&
-            rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
+        if (cur != ts && ptr_ok(cur) && rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
             return n;
     }
     fr = rd_ptr(ts, L->ts_frame);
-    if (L->cf_current != PY_NONE) {
+    if (L->cf_current != PYLAYOUT_NONE) {
         if (!ptr_ok(fr))
             return n;
         fr = rd_ptr(fr, L->cf_current);
@@ -553,7 +378,8 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
         } else {
             codes[np] = rd_ptr(fr, L->fr_code);
             py[np] = rd_ptr(fr, L->fr_prev_instr);
-            if (L->fr_is_entry != PY_NONE && rd_u8(fr, L->fr_is_entry) && np + 1 < PYFRAMES_MAX)
+            if (L->fr_is_entry != PYLAYOUT_NONE && rd_u8(fr, L->fr_is_entry) &&
+                np + 1 < PYFRAMES_MAX)
                 codes[++np] = 0;
         }
         np++;
@@ -603,64 +429,6 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
     return k;
 }
 
-/* ---- line tables ---- */
-
-/* A varint of 6-bit groups, low first, bit 6 set while more follow. Sets
- * *bad when it runs past end or past 30 bits. */
-static unsigned lt_varint(const uint8_t **p, const uint8_t *end, int *bad)
-{
-    unsigned v = 0, shift = 0;
-    uint8_t b;
-
-    do {
-        if (*p >= end || shift > 24) {
-            *bad = 1;
-            return 0;
-        }
-        b = *(*p)++;
-        v |= (unsigned)(b & 63) << shift;
-        shift += 6;
-    } while (b & 64);
-    return v;
-}
-
-static int lt_svarint(const uint8_t **p, const uint8_t *end, int *bad)
-{
-    unsigned v = lt_varint(p, end, bad);
-
-    return v & 1 ? -(int)(v >> 1) : (int)(v >> 1);
-}
-
-int pyframes_line_311(const uint8_t *table, size_t len, int firstlineno, int instr)
-{
-    const uint8_t *p = table, *end = table + len;
-    int line = firstlineno, start = 0;
-
-    if (instr < 0)
-        return firstlineno;
-    while (p < end) {
-        uint8_t first = *p;
-        int code = (first >> 3) & 15, units = (first & 7) + 1, delta = 0, bad = 0;
-        const uint8_t *q = p + 1;
-
-        if (!(first & 128))
-            return -1; /* not the start of an entry: corrupt */
-        if (code == 13 || code == 14) /* no columns, long form: a signed line delta */
-            delta = lt_svarint(&q, end, &bad);
-        if (bad)
-            return -1;
-        else if (code >= 10 && code <= 12) /* one-line forms */
-            delta = code - 10;
-        line += delta;
-        if (instr < start + units)
-            return code == 15 ? -1 : line;
-        start += units;
-        for (p++; p < end && !(*p & 128); p++)
-            ;
-    }
-    return -1;
-}
-
 /* Held while the collector thread is in dl_iterate_phdr(), and by fork():
  * glibc does not reset the loader's write lock (which dl_iterate_phdr holds)
  * in a fork child, so a child forked meanwhile would hang in its first
@@ -697,8 +465,8 @@ void pyframes_frame(uint64_t ip, struct wire_frame *f, const struct symbols_modu
         f->function = "<python>";
         return;
     }
-    int line = L->line((const uint8_t *)r->data + r->qualname_len + r->filename_len + 2,
-                       r->table_len, r->fp.firstlineno, instr);
+    int line = pylayout_line_311((const uint8_t *)r->data + r->qualname_len + r->filename_len + 2,
+                                 r->table_len, r->fp.firstlineno, instr);
     f->function = r->data;
     f->file = r->data + r->qualname_len + 1;
     f->line = line > 0 ? (uint32_t)line : 0;
@@ -755,28 +523,10 @@ static void version_name(char *out, size_t size)
 
 static void *map(size_t bytes)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
 
     return p == MAP_FAILED ? NULL : p;
-}
-
-/* Reads the offsets a 3.13+ row takes from _Py_DebugOffsets, which CPython
- * keeps at the start of _PyRuntime: the cookie "xdebugpy", the version
- * (PY_VERSION_HEX), then the offsets. Returns 0, or -1 when the cookie, the
- * version or an offset is not what the row expects. */
-static int debug_offsets(uintptr_t rt, unsigned long hex)
-{
-    if (memcmp((const void *)rt, "xdebugpy", 8) != 0 || *(const uint64_t *)(rt + 8) != hex)
-        return -1;
-    for (const struct py_debug_field *d = layout.debug; d->pos; d++) {
-        uint64_t v = *(const uint64_t *)(rt + d->pos);
-
-        if (v >= PY_NONE)
-            return -1;
-        *(uint16_t *)((char *)&layout + d->field) = (uint16_t)v;
-    }
-    return 0;
 }
 
 /* Picks the layout of the interpreter whose symbols py_sym() finds, maps the
@@ -786,25 +536,22 @@ static int py_start(void)
     const unsigned long *hex = py_sym("Py_Version");
     void *eval = py_sym("_PyEval_EvalFrameDefault");
     const ElfW(Sym) *sym = NULL;
-    const struct py_layout *row = NULL;
+    int r;
     Dl_info info;
     char msg[200], ver[24];
 
     py_settled = 1;
-    for (size_t i = 0; hex && i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++)
-        if (py_layouts[i].version == (uint32_t)(*hex >> 16))
-            row = &py_layouts[i];
-    if (!row) {
+    py_runtime = (uintptr_t)py_sym("_PyRuntime");
+    r = hex && py_runtime ? pylayout_get(*hex, py_runtime, &layout) : -1;
+    if (r == -1) {
         version_name(ver, sizeof(ver));
         snprintf(msg, sizeof(msg), "Python %s is not supported: native frames only", ver);
         core_say(msg);
         return 0;
     }
-    layout = *row;
-    py_runtime = (uintptr_t)py_sym("_PyRuntime");
-    if (py_runtime && row->debug && debug_offsets(py_runtime, *hex) < 0) {
+    if (r < 0) {
         snprintf(msg, sizeof(msg), "Python %s: unexpected _Py_DebugOffsets: native frames only",
-                 row->name);
+                 layout.name);
         core_say(msg);
         return 0;
     }
@@ -814,7 +561,7 @@ static int py_start(void)
     if (!eval || !dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size ||
         !py_runtime || !py_code_type || !py_str_type || !py_bytes_type) {
         snprintf(msg, sizeof(msg), "Python %s: interpreter symbols missing: native frames only",
-                 row->name);
+                 layout.name);
         core_say(msg);
         return 0;
     }
@@ -834,7 +581,7 @@ static int py_start(void)
         snprintf(msg, sizeof(msg),
                  "Python %s: pymalloc keeps small objects from malloc; set PYTHONMALLOC=malloc "
                  "to see every object",
-                 row->name);
+                 layout.name);
         core_say(msg);
     }
     atomic_store_explicit(&pyframes_on, 1, memory_order_release);

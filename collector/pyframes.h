@@ -79,10 +79,4 @@ void pyframes_atfork_prepare(void);
 void pyframes_atfork_parent(void);
 void pyframes_atfork_child(void);
 
-/* The line of code unit `instr` in a CPython 3.11 location table (PEP 657,
- * co_linetable; 3.12 and 3.13 keep the format), given co_firstlineno: what PyCode_Addr2Line() answers for
- * byte offset 2 * instr (firstlineno for instr < 0, -1 for an instruction
- * with no line or past the table). Exposed for the unit test. */
-int pyframes_line_311(const uint8_t *table, size_t len, int firstlineno, int instr);
-
 #endif

@@ -137,22 +137,26 @@ PYEOF
     #     1400 addresses here): every block keeps the name, file and line of its own
     rec pycodes -- "$PY311" "$SRC/t_pycodes.py" 3000
     if recorded pycodes 0 && reported pycodes end; then
-        judge "$(python3 - "$W/pycodes.end.json" 3000 <<'PYEOF'
+        judge "$(python3 - "$W/pycodes.end.json" 3000 "$SRC" <<'PYEOF'
 import json, re, sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[3])
+from t_pycodes import file, name
 n, seen, bad = int(sys.argv[2]), set(), []
 for s in json.load(open(sys.argv[1]))["sites"]:
-    m = re.fullmatch(r"f_(\d+)", s["function"])
+    m = re.match(r"f_(\d+)", s["function"])
     if not m or not s["live_blocks"]:
         continue
     i = int(m.group(1))
     seen.add(i)
-    want = [56 + 1000 + i + 1, 2, f"<code-{i}>", 2 + i % 7]
-    got = [s["live_bytes"], s["live_blocks"], s["file"], s["line"]]
+    want = [name(i), 56 + 1000 + i + 1, 2, file(i), 2 + i % 7]
+    got = [s["function"], s["live_bytes"], s["live_blocks"], s["file"], s["line"]]
     if got != want:
         bad.append(f"f_{i}: expected {want} got {got}")
 missing = n - len(seen)
 print(f"FAIL pycodes: {missing} functions missing; " + "; ".join(bad[:3]) if bad or missing else
-      f"PASS pycodes: {n} short-lived functions, each block named by its own (name, file, line)")
+      f"PASS pycodes: {n} short-lived functions (names and files in 1-, 2- and 4-byte characters), "
+      "each block named by its own (name, file, line)")
 PYEOF
 )"
     fi

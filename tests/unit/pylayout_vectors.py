@@ -1,4 +1,4 @@
-"""pyframes_vectors.py - prints the location-table vectors of test_pyframes.c (run it with
+"""pyframes_vectors.py - prints the location-table vectors of test_pylayout.c (run it with
 CPython 3.11: /usr/bin/python3 tests/unit/pyframes_vectors.py)."""
 import sys
 src = '''
