@@ -12,7 +12,7 @@
  * the instruction the frame is at. The collector thread names such an ip
  * through the ordinary FRAME message, in a synthetic module "python".
  *
- * The interpreter's layouts live in one table, a row per version (3.11, 3.12,
+ * The interpreter's layouts live in pylayout.h, a row per version (3.11, 3.12,
  * 3.13; from 3.13 the row names where CPython's own _Py_DebugOffsets keeps
  * the offsets); a version without a row gets one line on stderr and native
  * frames only. Subinterpreters are not walked: a thread running one gets
