@@ -164,6 +164,7 @@ start threads && {
 # chains named as objgraph names them, a cycle, the census against the
 # program's own gc.get_objects()/sys.getsizeof(), its growth, --type
 PY=/usr/bin/python3
+tableline=$(grep -n 'self.table = \[bytearray(size)\]' tests/backrefs/pyservice.py | cut -d: -f1)
 if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
     pyin=$OUT/pyservice.in
     rm -f "$pyin"; mkfifo "$pyin"
@@ -202,8 +203,9 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
         echo "$dot" | grep -qF 'module __main__ global instance_map' &&
             echo "$dot" | grep -qF "ResourceLoader .table" &&
             echo "ok   python dot" || { echo "FAIL python dot:"; echo "$dot"; fails=$((fails + 1)); }
-        # the bytearray's buffer (oldest of its site: app-0's) folds into the bytearray
-        pycheck py_site chain "${app3/app-3/app-0}" -- "$PID" --site PyByteArray_Resize
+        # the site is the Python line that makes the bytearrays (object and buffer); its
+        # oldest object is app-0's
+        pycheck py_site chain "${app3/app-3/app-0}" -- "$PID" --site "pyservice.py:$tableline"
         pycheck py_class chain "Processor <- dict ['x'] <- class Cached attribute keep" -- \
             "$PID" --address "$(pyaddr cached)"
         pycheck py_local chain "Processor <- main() local held" -- "$PID" --address "$(pyaddr local)"
@@ -233,7 +235,7 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
         sleep 0.05
     done
     expect_error "census: the Python objects are in pymalloc's arenas" "$PID" --types
-    "$HL" backrefs "$PID" --site PyByteArray_Resize | grep -q "^note: .*run it with PYTHONMALLOC=malloc" &&
+    "$HL" backrefs "$PID" --site "pyservice.py:$tableline" | grep -q "^note: .*run it with PYTHONMALLOC=malloc" &&
         echo "ok   pymalloc note" || { echo "FAIL pymalloc note"; fails=$((fails + 1)); }
     exec 7>&-
     kill "$PID" 2>/dev/null
