@@ -138,6 +138,8 @@ TEST_LIBS_scansp := -lpthread
 $(BUILD)/tests/test_scansp: $(BUILD)/pic/collector/scansp.o
 TEST_OBJS_stamp := $(BUILD)/pic/collector/stamp.o
 $(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
+TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
+$(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \

@@ -37,6 +37,7 @@
 #include "ring.h"
 #include "server.h"
 #include "sites.h"
+#include "pyframes.h"
 #include "symbols.h"
 #include "stamp.h"
 #include "tags.h"
@@ -299,7 +300,10 @@ static void emit_frame(uint64_t ip)
         symbols_init();
     }
     relieve_rings();
-    symbols_frame(ip, &f, &mod);
+    if (pyframes_is_ip(ip))
+        pyframes_frame(ip, &f, &mod);
+    else
+        symbols_frame(ip, &f, &mod);
     if (mod)
         EMIT(K_DEF, 0, encode_module_symbols(b, mod->id, mod->path, mod->base, mod->size,
                                                  mod->build_id, mod->symbols, mod->debug_file));
@@ -897,6 +901,7 @@ static void tick(int64_t now)
         server_tick();
     out_flush(1);
     unwind_refresh();
+    pyframes_refresh();
     C.ticks++;
 }
 
@@ -1203,4 +1208,5 @@ void collect_atfork_child(void)
         server_atfork_child();
     C.server_on = 0;
     symbols_atfork_child();
+    pyframes_atfork_child();
 }

@@ -26,6 +26,7 @@
 #include "debugfile.h"
 #include "fds.h"
 #include "live.h"
+#include "pyframes.h"
 #include "recfile.h"
 #include "ring.h"
 #include "server.h"
@@ -242,12 +243,14 @@ static void atfork_prepare(void)
     symbols_atfork_prepare();
     tags_atfork_prepare();
     ring_atfork_prepare();
+    pyframes_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
     if (atomic_load(&scan_forking))
         return;
+    pyframes_atfork_parent();
     ring_atfork_parent();
     tags_atfork_parent();
     symbols_atfork_parent();
@@ -332,6 +335,7 @@ static void core_init(void)
         return;
     }
     core_cfg.unwind = unwind_init(core_cfg.unwind);
+    pyframes_init();
     fds_protect_libunwind();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);

@@ -394,6 +394,16 @@ void symbols_warm(uint64_t ip)
     pthread_mutex_unlock(&sym_mu);
 }
 
+uint32_t symbols_module_id(void)
+{
+    uint32_t id;
+
+    pthread_mutex_lock(&sym_mu);
+    id = (uint32_t)next_module++;
+    pthread_mutex_unlock(&sym_mu);
+    return id;
+}
+
 int symbols_first(uint64_t ip)
 {
     if ((seen_n + 1) * 2 > seen_cap) {

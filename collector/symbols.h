@@ -34,6 +34,10 @@ void symbols_fini(void);
  * or on it. */
 void symbols_warm(uint64_t ip);
 
+/* A new module id, for a module the symbolizer does not describe (the
+ * synthetic "python" module of pyframes.h). */
+uint32_t symbols_module_id(void);
+
 /* Returns 1 the first time ip is seen (the caller must send its FRAME), 0
  * after. */
 int symbols_first(uint64_t ip);

@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "heapline.h"
+#include "pyframes.h"
 #include "ring.h"
 #include "stamp.h"
 #include "tags.h"
@@ -83,6 +84,13 @@ static inline uint32_t track_stack(struct ring *r)
 
     if (n <= 0)
         return 0;
+    if (atomic_load_explicit(&pyframes_on, memory_order_relaxed)) {
+        int added;
+
+        n = pyframes_splice(ips, n, CORE_MAX_DEPTH, &added);
+        if (added)
+            h = unwind_hash(ips, n);
+    }
     set = &r->cache[(h & (RING_CACHE / RING_CACHE_WAYS - 1)) * RING_CACHE_WAYS];
     if (set[0].hash == h && set[0].ip0 == ips[0] && set[0].depth == (uint32_t)n && set[0].leaf)
         return set[0].leaf;

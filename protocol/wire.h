@@ -98,6 +98,15 @@
 #define WIRE_MAX_TAG_ID 0xffffu
 #define WIRE_MAX_INLINED 32u
 
+/* Python frames. A stack node's ip at or above WIRE_PYTHON_IP_BASE is not an
+ * address (user-space code is below 2^47) but a frame of the Python
+ * interpreter: ip = BASE + (code record << 28) + (instruction + 1), named by
+ * an ordinary FRAME (function = the qualified name, file = the .py file,
+ * line) in a module whose path is "python". Readers need nothing new: older
+ * readers show such frames as any named frame. */
+#define WIRE_PYTHON_IP_BASE 0xff00000000000000ull
+#define WIRE_PYTHON_MODULE "python"
+
 enum wire_type {
     WIRE_HELLO = 1,
     WIRE_MODULE = 2,

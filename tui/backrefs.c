@@ -725,12 +725,12 @@ static int pick_site_object(struct conn *c, const char *function, uint64_t *addr
     for (size_t i = 0; i < c->n_stacks; i++) {
         uint32_t site = model_stack_site(c->model, c->stacks[i]);
         const struct model_site *s = site == MODEL_NONE ? NULL : model_site(c->model, site);
-        if (s && s->function && strcmp(s->function, function) == 0)
+        if (model_site_is(s, function))
             ids[n++] = c->stacks[i];
     }
     for (uint32_t s = 0; s < model_site_count(c->model) && !named; s++) {
         const struct model_site *site = model_site(c->model, s);
-        named = site && site->function && strcmp(site->function, function) == 0;
+        named = model_site_is(site, function);
     }
     if (n == 0) {
         free(ids);
@@ -966,7 +966,8 @@ int backrefs_main(int argc, char **argv)
     if (types && format == BACKREFS_DOT)
         return bad_usage("--types prints text or --json");
     if (!types && (site != NULL) + (address != NULL) + (type != NULL) != 1)
-        return bad_usage("give exactly one of --site FUNCTION, --address ADDR and --type NAME");
+        return bad_usage(
+            "give exactly one of --site FUNCTION|FILE:LINE, --address ADDR and --type NAME");
     if (address) {
         char *end;
         errno = 0;

@@ -40,6 +40,10 @@ static void child_exec(const struct launch *l, const char *preload, int report_f
     if (l->socket)
         setenv("HEAPLINE_SOCKET", l->socket, 1);
     unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
+    /* CPython: every object through malloc, so each is a block we see
+     * (pymalloc serves small ones from its own arenas); other programs ignore
+     * it; a value the user chose stays */
+    setenv("PYTHONMALLOC", "malloc", 0);
     if (l->record)
         setenv("HEAPLINE_RECORD", l->record, 1);
     else

@@ -305,11 +305,11 @@ static const struct cmd_entry cmd_table[] = {
      "--max-site FUNCTION=SIZE, --no-leaks-from FUNCTION)",
      "limits for CI: exit 0 when every limit holds, 1 when one is broken", CHECK_HELP, check_main},
     {"backrefs",
-     "PID|SOCKET (--site FUNCTION | --address ADDR | --type NAME) [--depth N] [--fanout N] "
+     "PID|SOCKET (--site FUNCTION|FILE:LINE | --address ADDR | --type NAME) [--depth N] [--fanout N] "
      "[--json|--dot]\n"
      "PID|SOCKET --types [--growth SECONDS] [--top N] [--json]",
      "what keeps a live block alive (chains of references); Python objects by type",
-     "  --site FUNCTION          the oldest live block allocated at FUNCTION\n"
+     "  --site FUNCTION|FILE:LINE  the oldest live block allocated at that site\n"
      "  --address ADDR           the live block at (or around) ADDR, in hex\n"
      "  --type NAME              the oldest live Python object of type NAME\n"
      "  --depth N                follow chains up to N hops (1 to 1000, default 10)\n"

@@ -375,6 +375,32 @@ const char *model_site_label(const struct model_site *s, char *buf, size_t n)
     return s ? ip_label(s->function, s->module, s->offset, s->ip, buf, n) : "?";
 }
 
+int model_site_is(const struct model_site *s, const char *spec)
+{
+    const char *colon = strrchr(spec, ':'), *d;
+    size_t flen, slen;
+    char *end;
+    unsigned long line;
+
+    if (!s)
+        return 0;
+    if (strcmp(s->function, spec) == 0)
+        return 1;
+    if (!colon || colon == spec || !colon[1] || colon[-1] == ':')
+        return 0;
+    for (d = colon + 1; *d; d++)
+        if (!isdigit((unsigned char)*d))
+            return 0;
+    line = strtoul(colon + 1, &end, 10);
+    if (line != s->line || !*s->file)
+        return 0;
+    flen = (size_t)(colon - spec);
+    slen = strlen(s->file);
+    if (flen > slen || memcmp(s->file + slen - flen, spec, flen) != 0)
+        return 0;
+    return flen == slen || s->file[slen - flen - 1] == '/';
+}
+
 const struct model_frame *model_frame(const struct model *m, uint64_t ip)
 {
     uint32_t f = frame_find(m, ip);
@@ -562,6 +588,26 @@ static uint32_t site_get(struct model *m, const struct model_frame *f)
     return id;
 }
 
+/* Interpreter plumbing: the modules of CPython itself (the python3.x
+ * executable, libpython3.x.so: PyObject_Malloc, _PyObject_GC_New,
+ * list_resize, the eval loop...). A site looks through them to the Python
+ * frame above; in a stack without Python frames they are ordinary code. */
+static const char *const interpreter_modules[] = {"python3", "libpython3", NULL};
+
+/* 1 for a Python frame (a synthetic ip, wire.h). */
+static int frame_is_python(const struct model_frame *f)
+{
+    return f->ip >= WIRE_PYTHON_IP_BASE;
+}
+
+static int frame_is_interpreter(const struct model_frame *f)
+{
+    for (int i = 0; interpreter_modules[i]; i++)
+        if (strncmp(f->module, interpreter_modules[i], strlen(interpreter_modules[i])) == 0)
+            return 1;
+    return 0;
+}
+
 /* The frames of a stack, leaf first, the inlined ones included (model.h):
  * a node's innermost frame, outward through `outer`, then the parent node's
  * innermost. node is 0 (and f NULL) past the outermost. */
@@ -583,20 +629,50 @@ static struct fwalk fwalk_next(const struct model *m, struct fwalk w)
 }
 
 /* Where in a defined stack its site's frame is (stack_site's rule); node 0
- * for the empty stack. */
+ * for the empty stack. In a stack with Python frames, interpreter frames are
+ * plumbing too: the site is the innermost Python frame, unless code of its
+ * own (a C extension) is below it. */
 static struct fwalk site_frame(const struct model *m, uint32_t stack)
 {
-    struct fwalk unnamed = {0, NULL}, leaf = fwalk_at(m, stack);
+    struct fwalk unnamed = {0, NULL}, named = {0, NULL}, own = {0, NULL};
+    struct fwalk leaf = fwalk_at(m, stack);
 
     for (struct fwalk w = leaf; w.node != 0; w = fwalk_next(m, w)) {
+        if (frame_is_python(w.f))
+            return own.node ? own : w;
         if (frame_is_plumbing(w.f))
             continue;
-        if (*w.f->function)
-            return w;
-        if (!unnamed.node)
-            unnamed = w;
+        if (!*w.f->function) {
+            if (!unnamed.node)
+                unnamed = w;
+            continue;
+        }
+        if (!named.node)
+            named = w;
+        if (!own.node && !frame_is_interpreter(w.f)) {
+            own = w;
+            if (own.f == named.f)
+                return w; /* no interpreter frame below it: the site either way */
+        }
     }
-    return unnamed.node ? unnamed : leaf;
+    return named.node ? named : unnamed.node ? unnamed : leaf;
+}
+
+/* The frame one up from a site's frame w: the one it was inlined into, or
+ * its caller. In a stack with Python frames the interpreter's frames are
+ * looked through, so a C extension's caller is the Python line that called
+ * it. NULL when w is the outermost. */
+static const struct model_frame *caller_frame(const struct model *m, struct fwalk w)
+{
+    struct fwalk up = fwalk_next(m, w);
+
+    for (struct fwalk x = up; x.node != 0; x = fwalk_next(m, x)) {
+        if (frame_is_python(x.f))
+            return x.f;
+        if (!frame_is_interpreter(x.f) && !frame_is_plumbing(x.f))
+            break;
+    }
+    return up.f;
 }
 
 /* The site of a defined stack, computed at first use: the first frame from the
@@ -2518,7 +2594,7 @@ int model_callers(const struct model *m, const struct model_query *q, struct mod
             continue;
         w = site_frame(m, s);
         if (w.node)
-            f = fwalk_next(m, w).f; /* the frame the site's was inlined into, or its caller */
+            f = caller_frame(m, w);
         if ((n + 1) * 2 > hcap) { /* hash holds entry index + 1, at most half full */
             uint32_t nc = hcap * 2, *nh = calloc(nc, sizeof(*nh));
 

@@ -250,6 +250,12 @@ struct model_site {
 /* model_frame_label() for a site (its attributed frame). */
 const char *model_site_label(const struct model_site *s, char *buf, size_t n);
 
+/* 1 when spec names site s: its function exactly, or FILE:LINE, where FILE
+ * is the site's file or its last path components ("leaky_service.py:76",
+ * "assets/leaky_service.py:76", "t_alloc.c:40"). Native and Python sites
+ * alike. */
+int model_site_is(const struct model_site *s, const char *spec);
+
 /* Sites have ids 0..model_site_count()-1, in order of first sight. */
 uint32_t model_site_count(const struct model *m);
 const struct model_site *model_site(const struct model *m, uint32_t site);

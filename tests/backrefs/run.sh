@@ -88,6 +88,8 @@ start chain && {
     [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -S "$XDG_RUNTIME_DIR/heapline/$PID.sock" ] &&
         sock="$XDG_RUNTIME_DIR/heapline/$PID.sock"
     scan_check site "$sock" --site alloc_link_b
+    # the same site as FILE:LINE (the line of its calloc)
+    scan_check site "$PID" --site "graphs.c:$(grep -n 'return calloc(1, 48);' tests/backrefs/graphs.c | cut -d: -f1)"
     text=$("$HL" backrefs "$PID" --site alloc_target --depth 10)
     echo "$text" | grep -q '^  <- global g_chain (graphs) +0$' &&
         echo "$text" | grep -q 'allocated at alloc_link_a graphs.c:[0-9]*) +16, 1 reference' &&
@@ -102,6 +104,7 @@ start chain && {
         "$OUT/depth.json" && echo "ok   depth" || fails=$((fails + 1))
     # errors: one line on stderr, non-zero status
     expect_error "no allocation site named nosuchfunction" "$PID" --site nosuchfunction
+    expect_error "no allocation site named graphs.c:1" "$PID" --site graphs.c:1
     expect_error "bad address: zz" "$PID" --address zz
     expect_error "not inside a live block\|no live block" "$PID" --address 0x10
     expect_error "give exactly one of" "$PID"
@@ -161,6 +164,7 @@ start threads && {
 # chains named as objgraph names them, a cycle, the census against the
 # program's own gc.get_objects()/sys.getsizeof(), its growth, --type
 PY=/usr/bin/python3
+tableline=$(grep -n 'self.table = \[bytearray(size)\]' tests/backrefs/pyservice.py | cut -d: -f1)
 if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
     pyin=$OUT/pyservice.in
     rm -f "$pyin"; mkfifo "$pyin"
@@ -199,8 +203,9 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
         echo "$dot" | grep -qF 'module __main__ global instance_map' &&
             echo "$dot" | grep -qF "ResourceLoader .table" &&
             echo "ok   python dot" || { echo "FAIL python dot:"; echo "$dot"; fails=$((fails + 1)); }
-        # the bytearray's buffer (oldest of its site: app-0's) folds into the bytearray
-        pycheck py_site chain "${app3/app-3/app-0}" -- "$PID" --site PyByteArray_Resize
+        # the site is the Python line that makes the bytearrays (object and buffer); its
+        # oldest object is app-0's
+        pycheck py_site chain "${app3/app-3/app-0}" -- "$PID" --site "pyservice.py:$tableline"
         pycheck py_class chain "Processor <- dict ['x'] <- class Cached attribute keep" -- \
             "$PID" --address "$(pyaddr cached)"
         pycheck py_local chain "Processor <- main() local held" -- "$PID" --address "$(pyaddr local)"
@@ -230,7 +235,7 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
         sleep 0.05
     done
     expect_error "census: the Python objects are in pymalloc's arenas" "$PID" --types
-    "$HL" backrefs "$PID" --site PyByteArray_Resize | grep -q "^note: .*run it with PYTHONMALLOC=malloc" &&
+    "$HL" backrefs "$PID" --site "pyservice.py:$tableline" | grep -q "^note: .*run it with PYTHONMALLOC=malloc" &&
         echo "ok   pymalloc note" || { echo "FAIL pymalloc note"; fails=$((fails + 1)); }
     exec 7>&-
     kill "$PID" 2>/dev/null
@@ -240,6 +245,34 @@ start chain && {
     expect_error "census: not a Python program" "$PID" --types
     kill "$PID"
 }
+
+# a Python site by FILE:LINE: the oldest live object of leaky_service.py's table line
+# (CPython 3.11: the bytearray object of the first app's first table)
+if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    line=$(grep -n 'table = bytearray(nbytes)' assets/leaky_service.py | cut -d: -f1)
+    PYTHONMALLOC=malloc LD_PRELOAD=$LIB /usr/bin/python3 assets/leaky_service.py --forever --pause 200 \
+        >"$OUT/pysite.out" 2>"$OUT/pysite.err" &
+    PID=$!
+    pids+=("$PID")
+    # the first app loaded and unloaded: its tables are live (up to 60 s on a loaded machine)
+    for _ in $(seq 1 600); do grep -q "loaded and unloaded" "$OUT/pysite.out" && break; sleep 0.1; done
+    if ! grep -q "loaded and unloaded" "$OUT/pysite.out"; then
+        echo "FAIL python site: leaky_service.py did not load its first app in 60 s: $(head -3 "$OUT/pysite.err")"
+        fails=$((fails + 1))
+    elif "$HL" backrefs "$PID" --site "leaky_service.py:$line" --depth 1 --json >"$OUT/pysite.json" 2>"$OUT/pysite.stderr" &&
+        python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["target"]
+assert (t["function"], t["size"]) == ("ResourceLoader.load_table", 56), t' "$OUT/pysite.json"; then
+        echo "ok   python site leaky_service.py:$line"
+    else
+        echo "FAIL python site leaky_service.py:$line: $(cat "$OUT/pysite.stderr") $(head -c 300 "$OUT/pysite.json")"
+        fails=$((fails + 1))
+    fi
+    kill "$PID"
+else
+    echo "skip python site: /usr/bin/python3 is not CPython 3.11"
+fi
 
 if [ "$fails" -ne 0 ]; then
     echo "backrefs: $fails failure(s)"

@@ -13,6 +13,7 @@ names match without their parameter list; a missing site counts as zeros):
   FUNC!            no site of FUNC allocated anything
   ~REGEX           some site's function matches REGEX (re.search)
   named>=P         at least P% of the allocations are at sites with a function name
+                   (Python's <module>, <listcomp>... are names)
   sites<=N         at most N sites listed (--top N)
   sorted           sites are listed largest live bytes first
   FUNC@LINE.stack~REGEX  the site's stack, written leaf first as "function@line>..."
@@ -154,7 +155,7 @@ def main():
         if m:
             tot = sum(s.get("allocations") or 0 for s in sites)
             named = sum(s.get("allocations") or 0 for s in sites
-                        if re.match(r"[A-Za-z_]", s.get("function") or "")
+                        if re.match(r"[A-Za-z_<]", s.get("function") or "")
                         and not re.match(r"\?\?|0x", s.get("function") or ""))
             pct = 100.0 * named / tot if tot else 0.0
             if pct < int(m.group(1)):

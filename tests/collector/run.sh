@@ -1164,6 +1164,9 @@ for p in range(int(sys.argv[2]) + 1, int(sys.argv[2]) + 401):
     fi
 fi
 
+# ---- Python frames and sites (CPython 3.11) ----
+. "$SRC/python.sh"
+
 # ---- security: socket directory 0700, socket 0600, other users refused ----
 # wait_socket DIR PID: print the socket of process PID in DIR (PID.sock, or a socket whose
 # name holds PID) within 5 s; other processes' sockets may be there too

@@ -175,6 +175,94 @@ static void test_attribution(void **state)
     model_free(m);
 }
 
+/*
+ * Python sites. Stacks (leaf last; PY = a Python frame, wire.h):
+ *   7  main > Eval > PY <module> > PY load > list_resize > PyObject_Malloc > malloc
+ *                                                   -> load svc.py:10 (the interpreter looked through)
+ *   10 main > Eval > PY <module> > cfunction_call > encoder_call(_json) > malloc
+ *                                                   -> encoder_call, its caller <module>
+ *   12 ... > encoder_call > PyUnicode_New > malloc  -> encoder_call (the extension's own)
+ *   14 main > PyUnicode_New > malloc (no Python)    -> PyUnicode_New, as before
+ */
+static void test_python_sites(void **state)
+{
+    const uint64_t py = WIRE_PYTHON_IP_BASE;
+    struct model *m = model_new();
+    struct wire_frame f[] = {
+        {0x1000, 1, "main", NULL, 0, NULL, 0},
+        {0x1100, 1, "_PyEval_EvalFrameDefault", "Python/ceval.c", 1, NULL, 0},
+        {0x1200, 1, "PyObject_Malloc", NULL, 0, NULL, 0},
+        {0x1300, 1, "list_resize", NULL, 0, NULL, 0},
+        {0x1400, 1, "cfunction_call", NULL, 0, NULL, 0},
+        {0x1500, 1, "PyUnicode_New", NULL, 0, NULL, 0},
+        {0x2000, 2, "malloc", NULL, 0, NULL, 0},
+        {0x3000, 3, "encoder_call", "Modules/_json.c", 77, NULL, 0},
+        {py + (1 << 28) + 5, 4, "load", "/srv/app/svc.py", 10, NULL, 0},
+        {py + (2 << 28) + 9, 4, "<module>", "/srv/app/svc.py", 20, NULL, 0},
+    };
+    struct wire_stack_node n[] = {
+        {1, 0, 0x1000},  {2, 1, 0x1100},  {3, 2, py + (2 << 28) + 9}, {4, 3, py + (1 << 28) + 5},
+        {5, 4, 0x1300},  {6, 5, 0x1200},  {7, 6, 0x2000},            {8, 3, 0x1400},
+        {9, 8, 0x3000},  {10, 9, 0x2000}, {11, 9, 0x1500},           {12, 11, 0x2000},
+        {13, 1, 0x1500}, {14, 13, 0x2000}};
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1, 7, 100), EV_ALLOC(2, 10, 30),
+                              EV_ALLOC(3, 12, 20), EV_ALLOC(4, 14, 5)};
+    struct model_query q = {.at = MODEL_AT_END};
+    struct model_callers t;
+    const struct model_caller *c;
+    const struct model_site *s;
+    uint32_t nc;
+
+    (void)state;
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    assert_int_equal(encode_hello(&B, 1, "/usr/bin/python3.11", 1, 4096, 64, 0), 0);
+    assert_int_equal(encode_module(&B, 1, "/usr/bin/python3.11", 0, 0x100000, NULL), 0);
+    assert_int_equal(encode_module(&B, 2, "/usr/lib/x86_64-linux-gnu/libc.so.6", 0, 0, NULL), 0);
+    assert_int_equal(encode_module(&B, 3, "/usr/lib/_json.cpython-311-x86_64-linux-gnu.so", 0, 0,
+                                   NULL), 0);
+    assert_int_equal(encode_module(&B, 4, WIRE_PYTHON_MODULE, py, ~0ull - py, NULL), 0);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        assert_int_equal(encode_frame(&B, &f[i]), 0);
+    assert_int_equal(encode_stacks(&B, n, sizeof(n) / sizeof(n[0])), 0);
+    assert_int_equal(encode_events(&B, 0, ev, sizeof(ev) / sizeof(ev[0])), 0);
+    assert_int_equal(flush_into(m), 0);
+
+    s = model_site(m, model_stack_site(m, 7));
+    assert_string_equal(s->function, "load");
+    assert_string_equal(s->file, "/srv/app/svc.py");
+    assert_int_equal(s->line, 10);
+    assert_string_equal(s->module, "python");
+    assert_string_equal(model_site(m, model_stack_site(m, 10))->function, "encoder_call");
+    assert_int_equal(model_stack_site(m, 12), model_stack_site(m, 10));
+    assert_string_equal(model_site(m, model_stack_site(m, 14))->function, "PyUnicode_New");
+
+    /* the extension's caller is the Python line, through cfunction_call */
+    assert_int_equal(model_callers(m, &q, &t), 0);
+    c = model_callers_of(&t, model_stack_site(m, 10), &nc);
+    assert_int_equal(nc, 1);
+    assert_string_equal(c[0].frame->function, "<module>");
+    assert_int_equal(c[0].live_bytes, 50);
+    c = model_callers_of(&t, model_stack_site(m, 7), &nc);
+    assert_int_equal(nc, 1);
+    assert_string_equal(c[0].frame->function, "<module>");
+    model_callers_free(&t);
+
+    /* --site FILE:LINE, for Python and native sites */
+    s = model_site(m, model_stack_site(m, 7));
+    assert_true(model_site_is(s, "load"));
+    assert_true(model_site_is(s, "svc.py:10"));
+    assert_true(model_site_is(s, "app/svc.py:10"));
+    assert_true(model_site_is(s, "/srv/app/svc.py:10"));
+    assert_false(model_site_is(s, "vc.py:10"));
+    assert_false(model_site_is(s, "svc.py:11"));
+    assert_false(model_site_is(s, "svc.py:"));
+    assert_false(model_site_is(s, ":10"));
+    assert_true(model_site_is(model_site(m, model_stack_site(m, 10)), "_json.c:77"));
+    assert_true(model_site_is(model_site(m, model_stack_site(m, 10)), "Modules/_json.c:77"));
+    model_free(m);
+}
+
 /* The reference run: three timeline buckets (3 ms, 15 ms, 25 ms), then END. */
 static struct model *reference_run(void)
 {
@@ -1180,6 +1268,7 @@ int main(void)
         cmocka_unit_test(test_disabled_and_response),
         cmocka_unit_test(test_scan_and_site_stacks),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_python_sites),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
