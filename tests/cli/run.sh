@@ -58,7 +58,7 @@ check backrefs-fanout 2 \
     "heapline backrefs: bad fanout: 0 (from 1 to 1000) (see heapline backrefs --help)" \
     "$HL" backrefs 1 --address 0x10 --fanout 0
 check backrefs-no-site 2 \
-    "heapline backrefs: give exactly one of --site FUNCTION, --address ADDR and --type NAME (see heapline backrefs --help)" \
+    "heapline backrefs: give exactly one of --site FUNCTION|FILE:LINE, --address ADDR and --type NAME (see heapline backrefs --help)" \
     "$HL" backrefs 1
 check backrefs-option 2 "heapline backrefs: unknown option --frob (see heapline backrefs --help)" \
     "$HL" backrefs 1 --frob
