@@ -847,8 +847,11 @@ static size_t drain(int check_gone, int final)
 
 static struct wire_totals totals(int64_t time)
 {
+    /* the peak's time as its event went out (event_time), so it names the
+     * same moment a recording of the run does */
     return (struct wire_totals){time,           C.nt.heap_bytes,  C.nt.heap_blocks, C.rss,
-                                C.nt.allocations, C.nt.frees, C.nt.bytes_allocated};
+                                C.nt.allocations, C.nt.frees, C.nt.bytes_allocated,
+                                C.nt.peak, event_time(C.nt.peak_time)};
 }
 
 static uint64_t read_rss(void)

@@ -1282,7 +1282,8 @@ static int tick_check_consistency(struct model *m, const struct wire_totals *t)
 {
     if (m->sum.heap_bytes != t->heap_bytes || m->sum.heap_blocks != t->heap_blocks ||
         m->sum.allocations != t->allocations || m->sum.frees != t->frees ||
-        m->sum.bytes_allocated != t->bytes_allocated)
+        m->sum.bytes_allocated != t->bytes_allocated ||
+        (t->peak_bytes && (m->sum.peak_bytes != t->peak_bytes || m->sum.peak_time != t->peak_time)))
         m->sum.tick_mismatches++;
     return 0;
 }
@@ -1404,7 +1405,15 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
         if (point_push(m, &p))
             return fail(m, "out of memory");
     }
-    if (t->heap_bytes > m->sum.peak_bytes) {
+    if (t->peak_bytes) {
+        /* the collector's exact peak, to the event: what a recording of the
+         * same run reports, where the ticks alone would show the highest 10 ms
+         * sample, lower and later */
+        if (t->peak_bytes >= m->sum.peak_bytes) {
+            m->sum.peak_bytes = t->peak_bytes;
+            m->sum.peak_time = t->peak_time;
+        }
+    } else if (t->heap_bytes > m->sum.peak_bytes) { /* an older collector */
         m->sum.peak_bytes = t->heap_bytes;
         m->sum.peak_time = t->time;
         m->peak_pt = m->points[m->n_points - 1];

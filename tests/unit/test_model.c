@@ -883,6 +883,55 @@ static void test_ticks_only(void **state)
     model_free(m);
 }
 
+/* A client that reads ticks (attached, or behind) shows the collector's exact
+ * peak, which came between ticks: not the highest tick (500 B at 5 ms). A
+ * recording's ticks carry the same peak; one that disagrees with the events
+ * is counted as a mismatch. */
+static void test_ticks_exact_peak(void **state)
+{
+    struct model *m = new_model();
+    struct wire_totals t = {.time = 5 * MS, .heap_bytes = 500, .heap_blocks = 5,
+                            .allocations = 9, .frees = 4, .bytes_allocated = 900,
+                            .peak_bytes = 800, .peak_time = 3200000};
+    struct wire_site snap[] = {{3, 300, 3, 5, 500}, {5, 200, 2, 4, 400}};
+    struct wire_site d[] = {{3, -300, -3, 0, 0}, {7, 64, 1, 1, 64}};
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 3, 50),
+                              EV_FREE(3 * MS, 0)};
+
+    (void)state;
+    assert_int_equal(encode_snapshot(&B, &t, snap, 2, 42), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->events_exact, 0);
+    assert_int_equal(model_summary(m)->peak_bytes, 800);
+    assert_int_equal(model_summary(m)->peak_time, 3200000);
+    t = (struct wire_totals){.time = 15 * MS, .heap_bytes = 264, .heap_blocks = 3,
+                             .allocations = 10, .frees = 7, .bytes_allocated = 964,
+                             .peak_bytes = 900, .peak_time = 12300000};
+    assert_int_equal(encode_tick(&B, &t, d, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 264);
+    assert_int_equal(model_summary(m)->peak_bytes, 900);
+    assert_int_equal(model_summary(m)->peak_time, 12300000);
+    model_free(m);
+
+    /* events rule: the tick's peak is checked against theirs (150 B at 2 ms) */
+    m = new_model();
+    assert_int_equal(encode_events(&B, 0, ev, 4), 0);
+    t = (struct wire_totals){.time = 10 * MS, .heap_bytes = 100, .heap_blocks = 1,
+                             .allocations = 2, .frees = 1, .bytes_allocated = 150,
+                             .peak_bytes = 150, .peak_time = 2 * MS};
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    t.time = 20 * MS;
+    t.peak_time = 1 * MS; /* wrong */
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->events_exact, 1);
+    assert_int_equal(model_summary(m)->peak_bytes, 150);
+    assert_int_equal(model_summary(m)->peak_time, 2 * MS);
+    assert_int_equal(model_summary(m)->tick_mismatches, 1);
+    model_free(m);
+}
+
 /* A tick split into two messages (same time and totals) is one point. */
 static void test_tick_parts(void **state)
 {
@@ -1180,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_disabled_and_response),
         cmocka_unit_test(test_scan_and_site_stacks),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_ticks_exact_peak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
