@@ -962,7 +962,7 @@ static void final_messages(void)
     tick(now);
     EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
     out_flush(1);
-    if (getenv("HEAPLINE_STATS")) {
+    if (core_cfg.stats) {
         char msg[400];
 
         snprintf(msg, sizeof(msg),
