@@ -422,6 +422,10 @@ static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t t
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         C.batch_items += 2;
         C.batch_thread = thread;
+        /* readers keep a tag per thread (liveset.c): the next allocation
+         * names its tag again, or a thread that allocates under the tag the
+         * thread before it used would be read as untagged */
+        C.batch_tag = UINT32_MAX;
     }
     if (with_tag && tag != C.batch_tag) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
