@@ -431,6 +431,31 @@ e2e_keys q
 e2e_assert_restored 0
 pass "ASCII fallback (HEAPLINE_ASCII=1 and a non-UTF-8 locale), NO_COLOR"
 
+# ---- issue 11: grouping by thread and by tag splits a site exactly ----
+echo "e2e: groups"
+${CC:-cc} -O0 -g -fno-omit-frame-pointer -pthread -Icollector tests/e2e/e2e_threads.c \
+    -o "$TMP/e2e_threads"
+"$HL" record -o "$TMP/threads.heapline" -- "$TMP/e2e_threads" >/dev/null 2>"$TMP/record.err" ||
+    { cat "$TMP/record.err" >&2; e2e_fail "heapline record of e2e_threads failed"; }
+e2e_start grp 80 24 "$HL" replay threads.heapline
+e2e_wait_for "end of recording"
+e2e_wait_re "^thread_alloc .* 977K "
+e2e_keys T
+e2e_wait_re "thread w0 \(tid [0-9]+\): 97\.7K live in 1 site"
+e2e_assert_re "thread w1 \(tid [0-9]+\): 195K live in 1 site"
+e2e_assert_re "thread w2 \(tid [0-9]+\): 293K live in 1 site"
+e2e_assert_re "thread w3 \(tid [0-9]+\): 391K live in 1 site"
+e2e_assert_re "^thread_alloc .* 391K "
+e2e_save groups-thread-80x24
+e2e_keys T
+e2e_wait_gone "thread w0"
+e2e_keys t
+e2e_wait_for "tag high: 684K live in 1 site"
+e2e_assert_screen "tag low: 293K live in 1 site"
+e2e_keys q
+e2e_assert_restored 0
+pass "T and t split a site between its threads and its tags exactly"
+
 # ---- heapline run: live ----
 echo "e2e: run"
 e2e_start live 80 24 "$HL" run -- ./e2e_target slow
