@@ -458,7 +458,7 @@ pass "T and t split a site between its threads and its tags exactly"
 
 # ---- heapline run: live ----
 echo "e2e: run"
-e2e_start live 80 24 "$HL" run -- ./e2e_target slow
+e2e_start live 80 24 "$HL" run -o live.heapline -- ./e2e_target slow
 e2e_wait_for "heapline  live"
 e2e_wait_for "config_alloc" 20
 e2e_wait_for "cache_alloc" 20
@@ -467,9 +467,15 @@ e2e_wait_re "exited" 30
 e2e_assert_screen "config_alloc"
 e2e_assert_screen "leak_alloc"
 e2e_save live-exited-80x24
+# issue 11: the live header's peak is the recording's exact peak (bytes, and
+# the time of the event that reached it, not of the next 10 ms tick)
+"$HL" report "$TMP/live.heapline" --json --at peak >"$TMP/livepeak.json"
+LP_BYTES=$(json livepeak 'd["peak_bytes"]')
+LP_TIME=$(json livepeak '"%d.%03ds" % divmod(round(d["peak_time"] * 10000) // 10, 1000)')
+e2e_assert_screen "peak $(human "$LP_BYTES") at $LP_TIME"
 e2e_keys q
 e2e_assert_restored 0
-pass "run: live sites appear, the exit is shown and the final state kept"
+pass "run: live sites appear, the exit is shown and the final state kept; the header's peak ($(human "$LP_BYTES") at $LP_TIME) is report --at peak's"
 
 # ---- heapline attach: a running program, then its socket drops ----
 echo "e2e: attach"
