@@ -1147,6 +1147,48 @@ fail:
     return -1;
 }
 
+/* After a compaction: each party log entry takes the time of the first
+ * point left at or after it, and entries of one party at one time become
+ * one, so the party log coarsens as the timeline does (and stays bounded
+ * with it). */
+static int plog_compact(struct model *m)
+{
+    uint64_t *stamp = calloc(m->n_parties ? m->n_parties : 1, sizeof(*stamp));
+    uint64_t *idx = calloc(m->n_parties ? m->n_parties : 1, sizeof(*idx));
+    uint64_t w = 0, run = 0;
+    int64_t run_time = INT64_MIN;
+    uint32_t pi = 0;
+
+    if (!stamp || !idx) {
+        free(stamp);
+        free(idx);
+        return -1;
+    }
+    for (uint64_t i = 0; i < m->n_plog; i++) {
+        struct party_delta e = m->plog[i];
+
+        while (pi < m->n_points && m->points[pi].time < e.time)
+            pi++;
+        if (pi < m->n_points)
+            e.time = m->points[pi].time;
+        if (e.time != run_time) {
+            run_time = e.time;
+            run++;
+        }
+        if (stamp[e.party] == run) {
+            fig_add(&m->plog[idx[e.party]].d, &e.d);
+        } else {
+            stamp[e.party] = run;
+            idx[e.party] = w;
+            m->plog[w++] = e;
+        }
+    }
+    m->n_plog = w;
+    free(stamp);
+    free(idx);
+    return 0;
+}
+
 /*
  * Bounded memory for long runs: when the log or the timeline passes its
  * budget, the older half of the timeline is merged pairwise (a point keeps
@@ -1202,6 +1244,8 @@ static int compact(struct model *m)
     free(tmp);
     m->n_points = np;
     m->n_log = wr;
+    if (plog_compact(m))
+        return -1;
     return checkpoints_rebuild(m);
 }
 

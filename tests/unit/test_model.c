@@ -1020,6 +1020,46 @@ static void test_groups_split_sites(void **state)
     model_free(m);
 }
 
+/* Compaction coarsens the party log with the timeline: at any time a site's
+ * per-thread rows add up to its row, and at the end each thread's share is
+ * exact (threads 1 and 2 take turns, 2000 buckets, a budget of 64 points). */
+static void test_groups_compaction(void **state)
+{
+    enum { BUCKETS = 2000 };
+    struct model *m = new_model();
+    struct model_view v = {0};
+    struct model_group_row *r;
+    int64_t want[3] = {0};
+    uint32_t lc;
+    int n;
+
+    (void)state;
+    model_set_budget(m, 1024, 64);
+    for (int k = 0; k < BUCKETS; k++) {
+        struct wire_event ev[] = {EV_THREAD(1 + k % 2), EV_ALLOC((k + 1) * 20 * MS, 3, k % 50 + 1)};
+        assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+        want[1 + k % 2] += k % 50 + 1;
+    }
+    assert_int_equal(flush_into(m), 0);
+    lc = site_named(m, "load_config");
+    for (int k = 0; k < BUCKETS; k += 97) {
+        int64_t at = (int64_t)(k + 1) * 20 * MS + 5 * MS, sum = 0;
+        view_at(m, MODEL_AT_TIME, at, &v);
+        n = groups_at(m, MODEL_AT_TIME, at, 1, &r);
+        for (int i = 0; i < n; i++)
+            if (r[i].site == lc)
+                sum += r[i].live_bytes;
+        assert_int_equal(sum, row_of(&v, lc)->live_bytes);
+        free(r);
+    }
+    n = groups_at(m, MODEL_AT_END, 0, 1, &r);
+    assert_int_equal(group_row(r, n, 1, lc)->live_bytes, want[1]);
+    assert_int_equal(group_row(r, n, 2, lc)->live_bytes, want[2]);
+    free(r);
+    model_view_free(&v);
+    model_free(m);
+}
+
 /* A tick carries the events its collector had drained, which can be far
  * older than the tick (a starved collector thread): those events' state is
  * dated to them, not to the tick, and the timeline stays in time order. */
@@ -1358,6 +1398,7 @@ int main(void)
         cmocka_unit_test(test_ticks_exact_peak),
         cmocka_unit_test(test_groups_split_sites),
         cmocka_unit_test(test_late_tick),
+        cmocka_unit_test(test_groups_compaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
