@@ -1362,6 +1362,11 @@ static int event_change(struct model *m, uint32_t stack, const struct liveset_bl
 {
     if (!m->sum.events_exact) {
         m->ev_in_state = m->sum.events; /* ticks rule: a point holds what came before it */
+        /* attached: a block allocated since is still known by thread and tag
+         * (the next tick's point takes the change, apply_state) */
+        if (!m->sum.missed && m->nodes[stack].site != MODEL_NONE &&
+            party_change(m, m->nodes[stack].site, b, d))
+            return fail(m, "out of memory");
         return 0;
     }
     if (m->bucket_open && time >= m->bucket_start + MODEL_BUCKET_NS) {
@@ -1588,11 +1593,13 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
     if (same) {
         /* a continuation part of the same tick: deltas join the last point */
         m->delta_end[m->n_points - 1] = m->n_log;
+        if (party_close(m, t->time))
+            return fail(m, "out of memory");
         return cp_refresh_last(m);
     }
     {
         struct model_point p = totals_now(m, t->time);
-        if (point_push(m, &p))
+        if (point_push(m, &p) || party_close(m, t->time))
             return fail(m, "out of memory");
     }
     if (t->peak_bytes) {
@@ -3079,25 +3086,13 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
     struct fig *f = NULL;
     uint32_t n = 0, k = 0, p;
     int latest, peak;
+    /* events give each block's thread and tag: all of them (events rule), or
+     * those allocated since an attach while no event was missed */
+    int known = m->sum.events_exact || !m->sum.missed;
 
     *out = NULL;
-    if (!m->sum.events_exact) {
-        struct model_view v = {0};
-        if (model_view_at(m, q, &v) != 0)
-            return -1;
-        r = malloc((v.n_rows ? v.n_rows : 1) * sizeof(*r));
-        for (uint32_t i = 0; r && i < v.n_rows; i++)
-            if (v.rows[i].allocations || v.rows[i].live_bytes || v.rows[i].live_blocks)
-                r[n++] = (struct model_group_row){MODEL_NONE, v.rows[i].site,
-                                                  v.rows[i].live_bytes, v.rows[i].live_blocks,
-                                                  v.rows[i].allocations,
-                                                  v.rows[i].bytes_allocated};
-        model_view_free(&v);
-        *out = r;
-        return r ? (int)n : -1;
-    }
     resolve(m, q, &p, &latest, &peak);
-    if (!latest && !peak) {
+    if (known && !latest && !peak) {
         /* the party log up to the point's time (MODEL_NONE: nothing yet) */
         f = calloc(m->n_parties ? m->n_parties : 1, sizeof(*f));
         if (!f)
@@ -3106,12 +3101,12 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
             if (m->plog[i].time <= m->points[p].time)
                 fig_add(&f[m->plog[i].party], &m->plog[i].d);
     }
-    r = malloc((m->n_parties ? m->n_parties : 1) * sizeof(*r));
+    r = malloc(((size_t)m->n_parties + m->n_sites + 1) * sizeof(*r));
     if (!r) {
         free(f);
         return -1;
     }
-    for (uint32_t i = 0; i < m->n_parties; i++) {
+    for (uint32_t i = 0; known && i < m->n_parties; i++) {
         const struct party *pt = &m->parties[i];
         const struct fig *x = latest ? &pt->cur : peak ? &pt->pk : &f[i];
 
@@ -3133,6 +3128,39 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
         } else {
             r[k++] = r[i];
         }
+    }
+    if (!m->sum.events_exact) {
+        /* ticks rule: what the known rows leave of each site (blocks from
+         * before the attach, or everything after a miss) is not known */
+        struct model_view v = {0};
+        struct fig *acc = calloc(m->n_sites ? m->n_sites : 1, sizeof(*acc));
+        uint32_t nk = k;
+
+        if (!acc || model_view_at(m, q, &v) != 0) {
+            free(acc);
+            model_view_free(&v);
+            free(r);
+            return -1;
+        }
+        for (uint32_t i = 0; i < nk; i++)
+            if (r[i].site < m->n_sites)
+                fig_add(&acc[r[i].site], &(struct fig){r[i].live_bytes, r[i].live_blocks,
+                                                       r[i].allocations, r[i].bytes_allocated});
+        for (uint32_t i = 0; i < v.n_rows; i++) {
+            const struct model_row *w = &v.rows[i];
+            const struct fig *a = &acc[w->site];
+            struct model_group_row x = {
+                MODEL_NONE, w->site, wsub(w->live_bytes, a->live_bytes),
+                wsub(w->live_blocks, a->live_blocks),
+                w->allocations > a->allocations ? w->allocations - a->allocations : 0,
+                w->bytes_allocated > a->bytes_allocated ? w->bytes_allocated - a->bytes_allocated
+                                                        : 0};
+            if (x.live_bytes || x.live_blocks || x.allocations)
+                r[k++] = x;
+        }
+        model_view_free(&v);
+        free(acc);
+        qsort(r, k, sizeof(*r), group_row_cmp);
     }
     *out = r;
     return (int)k;

@@ -390,7 +390,7 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
     char tbuf[64];
     widget_fmt_bytes(bytes, sizeof bytes, l->bytes, 0);
     if (l->group == MODEL_NONE) {
-        snprintf(line, sizeof line, "%s not known (figures from ticks): %s live in %u site%s",
+        snprintf(line, sizeof line, "%s not known (before the attach): %s live in %u site%s",
                  ui->sites.group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
                  l->count == 1 ? "" : "s");
     } else if (ui->sites.group == VIEW_GROUP_TAG) {

@@ -456,6 +456,26 @@ e2e_keys q
 e2e_assert_restored 0
 pass "T and t split a site between its threads and its tags exactly"
 
+# the same live: heapline run attaches to a program that has allocated (ticks rule); the
+# threads allocate after the attach, so their shares are known, the rest is not
+rm -f "$TMP/go"
+e2e_start grplive 80 24 "$HL" run -- ./e2e_threads "$TMP/go"
+e2e_wait_for "heapline  live"
+e2e_wait_re "^thread_alloc .* 64B "
+touch "$TMP/go"
+e2e_wait_re "^thread_alloc .* 977K "
+e2e_keys T
+e2e_wait_re "thread w3 \(tid [0-9]+\): 391K live in 1 site"
+e2e_assert_re "thread w0 \(tid [0-9]+\): 97\.7K live in 1 site"
+e2e_assert_re "thread w1 \(tid [0-9]+\): 195K live in 1 site"
+e2e_assert_re "thread w2 \(tid [0-9]+\): 293K live in 1 site"
+e2e_save groups-live-80x24
+rm -f "$TMP/go"
+e2e_wait_re "exited"
+e2e_keys q
+e2e_assert_restored 0
+pass "live: T splits a site between the threads that allocated after the attach"
+
 # ---- heapline run: live ----
 echo "e2e: run"
 e2e_start live 80 24 "$HL" run -o live.heapline -- ./e2e_target slow
