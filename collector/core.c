@@ -302,6 +302,7 @@ int core_early_start(void)
 __attribute__((constructor(101))) static void core_ctor(void)
 {
     core_init();
+    env_strip(); /* here, not in core_init: that may run inside setenv's malloc */
 }
 
 static void core_init(void)

@@ -56,7 +56,7 @@ static char self_entry[PATH_MAX];     /* our LD_PRELOAD entry, "" when we were n
 static const char *self_base;         /* its basename */
 static char program_preload[8192 + 16]; /* "LD_PRELOAD=" the rest, for the program */
 static pid_t env_owner;
-static int env_fork_off, taken;
+static int env_fork_off, taken, stripped;
 
 typedef int execve_fn(const char *, char *const[], char *const[]);
 typedef int execvpe_fn(const char *, char *const[], char *const[]);
@@ -135,8 +135,8 @@ static const char *save(const char *s)
 }
 
 /* Splits LD_PRELOAD's value (entries separated by ':' or ' ', as ld.so reads
- * it): our entry to self_entry, the others to program_preload. Returns 1
- * when others remain. */
+ * it): our entry to self_entry, the others to program_preload ("LD_PRELOAD="
+ * and nothing when none remain). Returns 1 when others remain. */
 static int split_preload(const char *v)
 {
     size_t w = 11;
@@ -166,7 +166,7 @@ void env_take(pid_t owner_pid, int fork_off)
 {
     Dl_info info;
     char owner[40];
-    char **r, **w;
+    char **r;
 
     if (taken)
         return;
@@ -178,26 +178,35 @@ void env_take(pid_t owner_pid, int fork_off)
         size_t bn;
         self_base = base_of(info.dli_fname, strlen(info.dli_fname), &bn);
     }
-    if (!environ)
+    for (r = environ; r && *r; r++) {
+        if (own_name(*r) && strncmp(*r, "HEAPLINE_OWNER_PID=", 19) != 0)
+            save(*r);
+        else if (is_preload(*r))
+            split_preload(*r + 11);
+    }
+    snprintf(owner, sizeof(owner), "HEAPLINE_OWNER_PID=%d", (int)owner_pid);
+    save(owner);
+}
+
+void env_strip(void)
+{
+    char **r, **w;
+
+    if (!taken || stripped || !environ)
         return;
+    stripped = 1;
     /* in place: the array is the program's */
     for (r = w = environ; *r; r++) {
-        if (own_name(*r)) {
-            if (strncmp(*r, "HEAPLINE_OWNER_PID=", 19) != 0)
-                save(*r);
+        if (own_name(*r))
             continue;
-        }
         if (is_preload(*r)) {
-            if (!split_preload(*r + 11))
-                continue;
-            *w++ = program_preload;
+            if (program_preload[11])
+                *w++ = program_preload;
             continue;
         }
         *w++ = *r;
     }
     *w = NULL;
-    snprintf(owner, sizeof(owner), "HEAPLINE_OWNER_PID=%d", (int)owner_pid);
-    save(owner);
 }
 
 /* Whether a child is to be recorded: the owner's own exec always; any other

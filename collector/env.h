@@ -17,12 +17,18 @@
 #include <sys/types.h>
 
 /*
- * Saves the collector's variables and removes them from environ, in place
- * (no allocation: the array is the program's, and glibc's setenv may own
- * it). owner_pid: the pid of the run's first process (this one when it is
- * the owner); fork_off: HEAPLINE_FORK=off. Once per process image, before
- * main, from the collector's start-up (the program is single-threaded then).
+ * Saves the collector's variables for the children (environ is not touched
+ * yet: start-up may run inside a malloc that setenv makes). owner_pid: the
+ * pid of the run's first process (this one when it is the owner); fork_off:
+ * HEAPLINE_FORK=off. Once per process image, from the collector's start-up.
  */
 void env_take(pid_t owner_pid, int fork_off);
+
+/*
+ * Removes them from environ, in place (no allocation: the array is the
+ * program's, and glibc's setenv may own it). From the collector's
+ * constructor, before main, outside any libc call; after env_take().
+ */
+void env_strip(void);
 
 #endif
