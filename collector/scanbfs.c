@@ -565,7 +565,9 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
             continue;
         if (p->skip_hi > p->skip_lo && lo < p->skip_hi && p->skip_lo < hi)
             continue;
-        if (s->py && (r->flags & SCANBFS_ROOT_INTERP))
+        /* a Python program's own anonymous memory is the interpreter's (its
+         * frames' data stack, arenas): Python chains end at Python roots */
+        if (s->py && (r->flags & (SCANBFS_ROOT_INTERP | SCANBFS_ROOT_ANON)))
             continue;
         if (!s->py && (r->flags & SCANBFS_ROOT_FRAME))
             continue;

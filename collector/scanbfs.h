@@ -54,7 +54,9 @@ enum scanbfs_kind {
 
 #define SCANBFS_ROOT_ANON 8u      /* an anonymous mapping the program made (a pool, an
                                      arena): skipped when a live block lies in it, for
-                                     then it is malloc's (an mmap'ed block, a heap) */
+                                     then it is malloc's (an mmap'ed block, a heap), and
+                                     in a Python program (params.py), where it is the
+                                     interpreter's */
 
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
