@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "debugfile.h"
@@ -202,6 +203,23 @@ static int add_anon(struct collect_ctx *c, uint64_t lo, uint64_t hi, const uint6
  * (64 MiB on 64-bit), aligned to it, the unused part PROT_NONE after. */
 #define ARENA_HEAP_SIZE (64ull << 20)
 
+/* 1 when a glibc arena heap starts at a (HEAP_MAX_SIZE-aligned): its
+ * heap_info (ar_ptr, prev, size, mprotect_size) is there. Read with
+ * process_vm_readv, which fails rather than faults on a range unmapped
+ * meanwhile. A heap that grew to its full size has no PROT_NONE reserve
+ * after it to tell it by, and one that holds no block the collector has
+ * drained yet would be read as the program's. */
+static int arena_heap_at(uint64_t a)
+{
+    uint64_t w[4];
+    struct iovec l = {w, sizeof(w)}, r = {(void *)(uintptr_t)a, sizeof(w)};
+
+    if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)sizeof(w))
+        return 0;
+    return w[0] && w[2] > 0 && w[2] <= ARENA_HEAP_SIZE && w[2] % 4096 == 0 &&
+           w[3] >= w[2] && w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
+}
+
 /*
  * Writable private anonymous mappings as roots: memory the program mapped
  * itself (a pool, an arena of its own, pymalloc's) can hold the only pointer
@@ -264,7 +282,19 @@ static int collect_anon(struct collect_ctx *c)
             continue; /* not anonymous, or a thread stack (the guard page below it) */
         if (m->lo % ARENA_HEAP_SIZE == 0 && reserve_above)
             continue; /* a glibc arena heap */
-        rc = add_anon(c, m->lo, m->hi, ex, n_ex);
+        {
+            uint64_t at = m->lo;
+            for (uint64_t a = (m->lo + ARENA_HEAP_SIZE - 1) & ~(ARENA_HEAP_SIZE - 1);
+                 a < m->hi && rc == 0; a += ARENA_HEAP_SIZE) {
+                if (!arena_heap_at(a))
+                    continue;
+                if (a > at)
+                    rc = add_anon(c, at, a, ex, n_ex);
+                at = a + ARENA_HEAP_SIZE < m->hi ? a + ARENA_HEAP_SIZE : m->hi;
+            }
+            if (rc == 0 && at < m->hi)
+                rc = add_anon(c, at, m->hi, ex, n_ex);
+        }
     }
     free(ex);
     free(v);
