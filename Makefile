@@ -119,18 +119,19 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 	    $(LDFLAGS) $(CMOCKA_LIBS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm $(TEST_LIBS_$*)
 
 # --- per-test extra objects (append here) ---
+OWNMAPS_OBJ := $(BUILD)/pic/collector/ownmaps.o
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
-             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o
+             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ)
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
-TEST_OBJS_live := $(BUILD)/pic/collector/live.o
-$(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o
-TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o
+TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
+$(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
+TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 TEST_LIBS_trie := -lpthread
-$(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o
+$(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
-             $(BUILD)/pic/collector/sites.o
+             $(BUILD)/pic/collector/sites.o $(OWNMAPS_OBJ)
 TEST_OBJS_normalise := $(NORM_OBJS)
 $(BUILD)/tests/test_normalise: $(NORM_OBJS)
 TEST_OBJS_scansp := $(BUILD)/pic/collector/scansp.o

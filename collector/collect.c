@@ -426,6 +426,10 @@ static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t t
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         C.batch_items += 2;
         C.batch_thread = thread;
+        /* readers keep a tag per thread (liveset.c): the next allocation
+         * names its tag again, or a thread that allocates under the tag the
+         * thread before it used would be read as untagged */
+        C.batch_tag = UINT32_MAX;
     }
     if (with_tag && tag != C.batch_tag) {
         C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
@@ -851,8 +855,11 @@ static size_t drain(int check_gone, int final)
 
 static struct wire_totals totals(int64_t time)
 {
+    /* the peak's time as its event went out (event_time), so it names the
+     * same moment a recording of the run does */
     return (struct wire_totals){time,           C.nt.heap_bytes,  C.nt.heap_blocks, C.rss,
-                                C.nt.allocations, C.nt.frees, C.nt.bytes_allocated};
+                                C.nt.allocations, C.nt.frees, C.nt.bytes_allocated,
+                                C.nt.peak, event_time(C.nt.peak_time)};
 }
 
 static uint64_t read_rss(void)
@@ -964,7 +971,7 @@ static void final_messages(void)
     tick(now);
     EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
     out_flush(1);
-    if (getenv("HEAPLINE_STATS")) {
+    if (core_cfg.stats) {
         char msg[400];
 
         snprintf(msg, sizeof(msg),

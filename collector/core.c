@@ -24,6 +24,7 @@
 
 #include "collect.h"
 #include "debugfile.h"
+#include "env.h"
 #include "fds.h"
 #include "live.h"
 #include "pyframes.h"
@@ -143,6 +144,7 @@ static void read_config(void)
     v = getenv("HEAPLINE_FORK");
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
+    core_cfg.stats = getenv("HEAPLINE_STATS") != NULL;
 }
 
 /* Output paths for this process: the owner (the first process of the run, or
@@ -304,6 +306,7 @@ int core_early_start(void)
 __attribute__((constructor(101))) static void core_ctor(void)
 {
     core_init();
+    env_strip(); /* here, not in core_init: that may run inside setenv's malloc */
 }
 
 static void core_init(void)
@@ -319,12 +322,10 @@ static void core_init(void)
     read_config();
     owner = getenv("HEAPLINE_OWNER_PID");
     snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-    if (!owner || !*owner) {
-        setenv("HEAPLINE_OWNER_PID", pidbuf, 1);
-        is_owner = 1;
-    } else {
-        is_owner = strcmp(owner, pidbuf) == 0;
-    }
+    is_owner = !owner || !*owner || strcmp(owner, pidbuf) == 0;
+    /* everything is read: the program gets its own environment back, and
+     * its children ours (env.h) */
+    env_take(is_owner ? getpid() : (pid_t)atoi(owner), core_cfg.fork_off);
     if (!is_owner && core_cfg.fork_off) {
         track_guard = guard;
         return; /* a fork child's exec'd image with HEAPLINE_FORK=off */

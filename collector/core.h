@@ -46,6 +46,7 @@ struct core_config {
     int unwind;        /* enum core_unwind: asked for, then in effect */
     int tick_ms;
     int fork_off;      /* HEAPLINE_FORK=off */
+    int stats;         /* HEAPLINE_STATS set: a line of counts at the end */
 };
 
 extern struct core_config core_cfg;

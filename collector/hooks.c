@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "ownmaps.h"
 #include "stamp.h"
 #include "track.h"
 
@@ -126,6 +127,30 @@ static inline int tracking(void)
     return core_early_start(); /* before our constructor, or tracking off */
 }
 
+/* The collector's own big blocks (malloc gives each its own mapping) are
+ * not memory the program mapped: a backreference scan must not read the
+ * collector's buffers (events, a request) as the program's roots
+ * (scanroots.c). Noted by their pages, on the collector's untracked calls
+ * only (track_guard set). */
+#define OWN_BIG (64u << 10)
+#define OWN_PAGE 4096u
+
+static inline void *own_note(void *p, size_t size)
+{
+    if (p && track_guard && size >= OWN_BIG) {
+        uintptr_t lo = ((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1);
+        uintptr_t hi = ((uintptr_t)p + size + OWN_PAGE - 1) & ~(uintptr_t)(OWN_PAGE - 1);
+        ownmaps_add((void *)lo, hi - lo);
+    }
+    return p;
+}
+
+static inline void own_forget(void *p)
+{
+    if (p && track_guard && real.malloc_usable_size && real.malloc_usable_size(p) >= OWN_BIG)
+        ownmaps_del((void *)(((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1)));
+}
+
 /* Used by core.c during start-up. */
 void hooks_init(void);
 void hooks_init(void)
@@ -140,7 +165,7 @@ EXPORT void *malloc(size_t size)
     if (!ready())
         return arena_alloc(size, 16);
     if (!tracking())
-        return real.malloc(size);
+        return own_note(real.malloc(size), size);
     track_guard = 1;
     p = real.malloc(size);
     if (p)
@@ -156,6 +181,7 @@ EXPORT void free(void *p)
     if (!ready())
         return;
     if (!tracking()) {
+        own_forget(p);
         real.free(p);
         return;
     }
@@ -182,7 +208,7 @@ EXPORT void *calloc(size_t n, size_t size)
     if (!ready())
         return arena_alloc(total, 16);
     if (!tracking())
-        return real.calloc(n, size);
+        return own_note(real.calloc(n, size), total);
     track_guard = 1;
     p = real.calloc(n, size);
     if (p)
@@ -214,8 +240,10 @@ EXPORT void *realloc(void *old, size_t size)
             return NULL;
         return arena_alloc(size, 16);
     }
-    if (!tracking())
-        return real.realloc(old, size);
+    if (!tracking()) {
+        own_forget(old);
+        return own_note(real.realloc(old, size), size);
+    }
     if (!old)
         return malloc(size);
     track_guard = 1;

@@ -13,6 +13,7 @@
  * third of those moves.
  */
 #include "live.h"
+#include "ownmaps.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -43,6 +44,7 @@ static struct live_entry *table_map(size_t cap)
 
     if (m == MAP_FAILED)
         return NULL;
+    ownmaps_add(m, bytes);
     /* Every lookup lands on a random slot: in a table of many megabytes each
      * was a TLB miss as well as a cache miss. Huge pages where the kernel
      * gives them on request (transparent_hugepage=madvise, Debian's default). */
@@ -62,8 +64,10 @@ int live_init(void)
 
 void live_reset(void)
 {
-    if (live_tab)
+    if (live_tab) {
+        ownmaps_del(live_tab);
         munmap(live_tab, live_cap * sizeof(struct live_entry));
+    }
     table_set(NULL, 0);
     live_n = 0;
 }
@@ -140,6 +144,7 @@ static int resize(size_t cap)
         if ((i + 1) % per_chunk == 0)
             madvise(&live_tab[i + 1 - per_chunk], RESIZE_CHUNK, MADV_DONTNEED);
     }
+    ownmaps_del(live_tab);
     munmap(live_tab, live_cap * sizeof(struct live_entry));
     table_set(t, cap);
     return 0;

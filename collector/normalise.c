@@ -24,15 +24,17 @@
 #include "sites.h"
 
 static void note_alloc(struct normalise_totals *t, const struct normalise_ops *ops,
-                       uint32_t stack, uint64_t size)
+                       uint32_t stack, uint64_t size, int64_t time)
 {
     t->heap_bytes += size;
     t->heap_blocks++;
     t->allocations++;
     t->bytes_allocated += size;
     t->seq++;
-    if (t->heap_bytes > t->peak)
+    if (t->heap_bytes > t->peak) { /* as the model marks it: the first event to reach it */
         t->peak = t->heap_bytes;
+        t->peak_time = time;
+    }
     sites_alloc(stack, size);
     ops->stack(ops->arg, stack);
 }
@@ -99,7 +101,7 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
             slot = NULL;
         if ((r = insert(ev, thread, t, slot)) < 0)
             return r;
-        note_alloc(t, ops, ev->stack, ev->size);
+        note_alloc(t, ops, ev->stack, ev->size, ev->time);
         w.op = WIRE_OP_ALLOC;
         ops->event(ops->arg, &w);
         return 0;
@@ -137,7 +139,7 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
         }
         if ((r = insert(ev, thread, t, NULL)) < 0)
             return r;
-        note_alloc(t, ops, ev->stack, ev->size);
+        note_alloc(t, ops, ev->stack, ev->size, ev->time);
         ops->event(ops->arg, &w);
         return 0;
     }

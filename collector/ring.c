@@ -7,6 +7,7 @@
  * taken once per thread at registration and by the collector when it unlinks.
  */
 #include "ring.h"
+#include "ownmaps.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +41,7 @@ struct ring *ring_register(void)
 
     if (r == MAP_FAILED)
         return NULL;
+    ownmaps_add(r, sizeof(*r));
     r->tid = (pid_t)syscall(SYS_gettid);
     prctl(PR_GET_NAME, r->self_name, 0, 0, 0);
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -80,6 +82,7 @@ void ring_release(struct ring *r)
             p->next = r->next;
     }
     pthread_mutex_unlock(&ring_mutex);
+    ownmaps_del(r);
     munmap(r, sizeof(*r));
 }
 
@@ -143,6 +146,7 @@ void ring_forget_all(void)
     while (r) {
         struct ring *next = r->next;
 
+        ownmaps_del(r);
         munmap(r, sizeof(*r));
         r = next;
     }

@@ -72,6 +72,21 @@ struct bfs {
     volatile uint64_t faults;
 };
 
+/* 1 when a live block starts in [lo, hi) (blocks are sorted by address). */
+static int any_block_in(const struct bfs *s, uint64_t lo, uint64_t hi)
+{
+    size_t a = 0, b = s->n_blocks;
+
+    while (a < b) { /* the first block at or above lo */
+        size_t mid = a + (b - a) / 2;
+        if (s->blocks[mid].addr < lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a < s->n_blocks && s->blocks[a].addr < hi;
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -546,9 +561,13 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         uint64_t lo = (r->lo + 7) & ~(uint64_t)7, hi = r->hi & ~(uint64_t)7;
         if (hi <= lo)
             continue;
+        if ((r->flags & SCANBFS_ROOT_ANON) && any_block_in(s, r->lo, r->hi))
+            continue;
         if (p->skip_hi > p->skip_lo && lo < p->skip_hi && p->skip_lo < hi)
             continue;
-        if (s->py && (r->flags & SCANBFS_ROOT_INTERP))
+        /* a Python program's own anonymous memory is the interpreter's (its
+         * frames' data stack, arenas): Python chains end at Python roots */
+        if (s->py && (r->flags & (SCANBFS_ROOT_INTERP | SCANBFS_ROOT_ANON)))
             continue;
         if (!s->py && (r->flags & SCANBFS_ROOT_FRAME))
             continue;

@@ -52,6 +52,12 @@ enum scanbfs_kind {
 #define SCANBFS_NODE_END_CLASS 2u  /* a type object through its tp_dict: a class attribute */
 #define SCANBFS_NODE_END_FRAME 4u  /* a STACK node in a live Python frame's locals */
 
+#define SCANBFS_ROOT_ANON 8u      /* an anonymous mapping the program made (a pool, an
+                                     arena): skipped when a live block lies in it, for
+                                     then it is malloc's (an mmap'ed block, a heap), and
+                                     in a Python program (params.py), where it is the
+                                     interpreter's */
+
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
     uint32_t kind;   /* SCANBFS_GLOBAL or SCANBFS_STACK */

@@ -16,9 +16,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "debugfile.h"
+#include "ownmaps.h"
 
 struct collect_ctx {
     struct scanroots *r;
@@ -124,6 +126,181 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* ---- anonymous mappings the program made ---- */
+
+struct map_line {
+    uint64_t lo, hi;
+    char perms[5];
+    int anon; /* no file, no name */
+};
+
+static int parse_maps_line(const char *line, struct map_line *m)
+{
+    unsigned long long lo, hi, off, inode;
+    unsigned dmaj, dmin;
+    int at = 0;
+
+    if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &lo, &hi, m->perms, &off, &dmaj, &dmin,
+               &inode, &at) < 7)
+        return -1;
+    m->lo = lo;
+    m->hi = hi;
+    m->anon = inode == 0 && (line[at] == 0 || line[at] == '\n');
+    return 0;
+}
+
+static int cmp_u64_pair(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Adds [lo, hi) minus the excluded ranges ex[0..n) (lo, hi pairs sorted by
+ * lo) as roots, each piece named "[anon LO-HI]" after itself. The kernel
+ * merges neighbouring anonymous mappings into one, so a pool can share a
+ * line of /proc/self/maps with the collector's rings. */
+static int add_anon(struct collect_ctx *c, uint64_t lo, uint64_t hi, const uint64_t *ex,
+                    size_t n)
+{
+    struct scanroots *r = c->r;
+    char name[64];
+    uint64_t at = lo;
+
+    for (size_t i = 0; i <= n && at < hi; i++) {
+        uint64_t end = i < n ? ex[2 * i] : hi, next = i < n ? ex[2 * i + 1] : hi;
+        struct scanbfs_root root;
+
+        if (end > hi)
+            end = hi;
+        if (end > at) {
+            if (r->n_mods == c->cap_mods) {
+                size_t nc = c->cap_mods ? 2 * c->cap_mods : 32;
+                struct scanroots_module *nm = realloc(r->mods, nc * sizeof(*nm));
+                if (!nm)
+                    return -1;
+                r->mods = nm;
+                c->cap_mods = nc;
+            }
+            snprintf(name, sizeof(name), "[anon 0x%llx-0x%llx]", (unsigned long long)at,
+                     (unsigned long long)end);
+            r->mods[r->n_mods].base = at;
+            r->mods[r->n_mods].path = strdup(name);
+            if (!r->mods[r->n_mods].path)
+                return -1;
+            root = (struct scanbfs_root){.lo = at, .hi = end, .kind = SCANBFS_GLOBAL,
+                                         .id = (uint32_t)r->n_mods++, .flags = SCANBFS_ROOT_ANON};
+            if (push_root(c, &root))
+                return -1;
+        }
+        if (next > at)
+            at = next;
+    }
+    return 0;
+}
+
+/* glibc's arenas other than the main one live in heaps of HEAP_MAX_SIZE
+ * (64 MiB on 64-bit), aligned to it, the unused part PROT_NONE after. */
+#define ARENA_HEAP_SIZE (64ull << 20)
+
+/* 1 when a glibc arena heap starts at a (HEAP_MAX_SIZE-aligned): its
+ * heap_info (ar_ptr, prev, size, mprotect_size) is there. Read with
+ * process_vm_readv, which fails rather than faults on a range unmapped
+ * meanwhile. A heap that grew to its full size has no PROT_NONE reserve
+ * after it to tell it by, and one that holds no block the collector has
+ * drained yet would be read as the program's. */
+static int arena_heap_at(uint64_t a)
+{
+    uint64_t w[4];
+    struct iovec l = {w, sizeof(w)}, r = {(void *)(uintptr_t)a, sizeof(w)};
+
+    if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)sizeof(w))
+        return 0;
+    return w[0] && w[2] > 0 && w[2] <= ARENA_HEAP_SIZE && w[2] % 4096 == 0 &&
+           w[3] >= w[2] && w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
+}
+
+/*
+ * Writable private anonymous mappings as roots: memory the program mapped
+ * itself (a pool, an arena of its own, pymalloc's) can hold the only pointer
+ * to a block, as valgrind's leak check counts it. Not: what is already a
+ * root (module segments and their bss, stacks), a thread stack under its
+ * guard page (another thread's, the collector's), a glibc arena heap, the
+ * collector's own mappings (ownmaps.h), and, in the child, one that holds a
+ * live block (malloc's, SCANBFS_ROOT_ANON). Each is named "[anon LO-HI]".
+ * Returns -1 when out of memory.
+ */
+static int collect_anon(struct collect_ctx *c)
+{
+    struct scanroots *r = c->r;
+    struct map_line *v = NULL;
+    size_t n = 0, cap = 0, len = 0, n_ex;
+    uint64_t *ex = NULL;
+    char *line = NULL;
+    FILE *f = fopen("/proc/self/maps", "re");
+    int rc = 0;
+
+    if (!f)
+        return 0;
+    while (getline(&line, &len, f) > 0) {
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            struct map_line *nv = realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                rc = -1;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if (parse_maps_line(line, &v[n]) == 0)
+            n++;
+    }
+    free(line);
+    fclose(f);
+    /* what is not the program's: its roots so far, the collector's mappings */
+    n_ex = r->n_roots + OWNMAPS_MAX;
+    ex = rc == 0 ? malloc(2 * n_ex * sizeof(*ex)) : NULL;
+    if (!ex)
+        rc = -1;
+    if (rc == 0) {
+        for (size_t i = 0; i < r->n_roots; i++) {
+            ex[2 * i] = r->roots[i].lo;
+            ex[2 * i + 1] = r->roots[i].hi;
+        }
+        n_ex = r->n_roots + ownmaps_copy(ex + 2 * r->n_roots, OWNMAPS_MAX);
+        qsort(ex, n_ex, 2 * sizeof(*ex), cmp_u64_pair);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct map_line *m = &v[i];
+        int guard_below = i > 0 && v[i - 1].hi == m->lo && v[i - 1].anon &&
+                          strncmp(v[i - 1].perms, "---p", 4) == 0;
+        int reserve_above = i + 1 < n && v[i + 1].lo == m->hi && v[i + 1].anon &&
+                            strncmp(v[i + 1].perms, "---p", 4) == 0;
+
+        if (!m->anon || strncmp(m->perms, "rw-p", 4) != 0 || guard_below)
+            continue; /* not anonymous, or a thread stack (the guard page below it) */
+        if (m->lo % ARENA_HEAP_SIZE == 0 && reserve_above)
+            continue; /* a glibc arena heap */
+        {
+            uint64_t at = m->lo;
+            for (uint64_t a = (m->lo + ARENA_HEAP_SIZE - 1) & ~(ARENA_HEAP_SIZE - 1);
+                 a < m->hi && rc == 0; a += ARENA_HEAP_SIZE) {
+                if (!arena_heap_at(a))
+                    continue;
+                if (a > at)
+                    rc = add_anon(c, at, a, ex, n_ex);
+                at = a + ARENA_HEAP_SIZE < m->hi ? a + ARENA_HEAP_SIZE : m->hi;
+            }
+            if (rc == 0 && at < m->hi)
+                rc = add_anon(c, at, m->hi, ex, n_ex);
+        }
+    }
+    free(ex);
+    free(v);
+    return rc;
+}
+
 int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks)
 {
     struct collect_ctx c = {r, 0, 0, 0};
@@ -140,6 +317,8 @@ int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size
         if (root.hi > root.lo && push_root(&c, &root))
             c.failed = 1;
     }
+    if (!c.failed && collect_anon(&c) < 0)
+        c.failed = 1;
     if (c.failed) {
         scanroots_free(r);
         return -ENOMEM;

@@ -2,7 +2,9 @@
  * scanroots.h - the roots of a backreference scan and their names.
  *
  * Roots are the writable PT_LOAD segments (data, bss) of every loaded module
- * except libheapline.so itself, and the program's thread stacks. They are
+ * except libheapline.so itself, the program's thread stacks, and the
+ * writable anonymous mappings the program made itself (pools, arenas: named
+ * "[anon LO-HI]" as a module; not malloc's nor the collector's). They are
  * gathered on the collector thread before the fork (dl_iterate_phdr takes a
  * loader lock that another thread may hold at fork time, so the child must
  * not call it), clipped to readable mappings in the child (guard pages), and

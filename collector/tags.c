@@ -6,6 +6,7 @@
  * collector can read them without the mutex.
  */
 #include "tags.h"
+#include "ownmaps.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@ int tags_init(void)
     if (m == MAP_FAILED)
         return -1;
     memcpy(&tags_mutex, &fresh, sizeof(fresh));
+    ownmaps_add(m, bytes);
     tags_arena = m;
     tags_off = (uint64_t *)(m + TAGS_ARENA);
     tags_slots = (uint16_t *)(m + TAGS_ARENA + (WIRE_MAX_TAG_ID + 1) * sizeof(uint64_t));
@@ -45,6 +47,7 @@ int tags_init(void)
 
 void tags_reset(void)
 {
+    ownmaps_del(tags_arena);
     if (tags_arena)
         munmap(tags_arena, TAGS_ARENA + (WIRE_MAX_TAG_ID + 1) * sizeof(uint64_t) +
                                TAGS_SLOTS * sizeof(uint16_t));

@@ -9,6 +9,7 @@
  * the winner's id and its own id is simply never referenced.
  */
 #include "trie.h"
+#include "ownmaps.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -45,6 +46,8 @@ int trie_init(void)
     }
     trie_nodes = n;
     trie_slots = s;
+    ownmaps_add(n, sizeof(struct trie_node) * TRIE_MAX_NODES);
+    ownmaps_add(s, sizeof(atomic_uint) * TRIE_SLOTS);
     atomic_store(&trie_next, 1);
     atomic_store(&trie_full_said, 0);
     return 0;
@@ -52,6 +55,8 @@ int trie_init(void)
 
 void trie_reset(void)
 {
+    ownmaps_del(trie_nodes);
+    ownmaps_del(trie_slots);
     if (trie_nodes)
         munmap(trie_nodes, sizeof(struct trie_node) * TRIE_MAX_NODES);
     if (trie_slots)

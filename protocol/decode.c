@@ -264,6 +264,16 @@ static int parse_state(const msgpack_object *e, uint32_t n, struct wire_msg *m)
     if (m->type == WIRE_SNAPSHOT && n >= 10 &&
         (decode_u64(&e[9], &m->u.state.seq) || m->u.state.seq > WIRE_SEQ_MASK))
         r = WIRE_ECORRUPT;
+    /* the exact peak (later versions' trailing fields; absent: 0) */
+    t->peak_bytes = 0;
+    t->peak_time = 0;
+    {
+        uint32_t at = m->type == WIRE_SNAPSHOT ? 10 : 9;
+        if (n >= at + 2) {
+            r |= decode_u64(&e[at], &t->peak_bytes);
+            r |= decode_i64(&e[at + 1], &t->peak_time);
+        }
+    }
     return r ? WIRE_ECORRUPT : 0;
 }
 

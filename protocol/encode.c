@@ -299,7 +299,8 @@ static int encode_state(struct encode_buf *b, int type, const struct wire_totals
                         const struct wire_site *d, size_t n, uint64_t seq)
 {
     msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, type == WIRE_SNAPSHOT ? 10 : 9, type);
+    int peak = t->peak_bytes != 0;
+    size_t mark = encode_begin(b, &pk, (type == WIRE_SNAPSHOT ? 10 : 9) + (peak ? 2 : 0), type);
 
     msgpack_pack_int64(&pk, t->time);
     msgpack_pack_uint64(&pk, t->heap_bytes);
@@ -318,6 +319,10 @@ static int encode_state(struct encode_buf *b, int type, const struct wire_totals
     }
     if (type == WIRE_SNAPSHOT)
         msgpack_pack_uint64(&pk, seq & WIRE_SEQ_MASK);
+    if (peak) {
+        msgpack_pack_uint64(&pk, t->peak_bytes);
+        msgpack_pack_int64(&pk, t->peak_time);
+    }
     return encode_finish(b, mark);
 }
 

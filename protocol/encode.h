@@ -49,6 +49,10 @@ struct wire_totals {
     uint64_t allocations;
     uint64_t frees;
     uint64_t bytes_allocated;
+    /* The exact peak so far (per event) and its time: trailing fields, sent
+     * when peak_bytes != 0 (a reader of an older stream gets 0). */
+    uint64_t peak_bytes;
+    int64_t peak_time;
 };
 
 /* Per-stack figures: deltas in TICK, absolute values in SNAPSHOT. */

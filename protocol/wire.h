@@ -48,11 +48,17 @@
  *  -> MARKER   [7, time, label]
  *  -> EVENTS   [8, base_time, [op, fields..., op, fields...]]         see enum wire_op
  *  -> TICK     [9, time, heap_bytes, heap_blocks, rss, allocations, frees, bytes_allocated,
- *               [stack_id, d_live_bytes, d_live_blocks, d_allocations, d_bytes_allocated, ...]]
+ *               [stack_id, d_live_bytes, d_live_blocks, d_allocations, d_bytes_allocated, ...],
+ *               peak_bytes, peak_time]
  *  -> SNAPSHOT [10, time, heap_bytes, heap_blocks, rss, allocations, frees, bytes_allocated,
- *               [stack_id, live_bytes, live_blocks, allocations, bytes_allocated, ...], seq]
+ *               [stack_id, live_bytes, live_blocks, allocations, bytes_allocated, ...], seq,
+ *               peak_bytes, peak_time]
  *               absolute per-stack state; sent on attach before streaming. seq: the
  *               seq of the last allocation emitted before it (0 none; absent: 0).
+ *               peak_bytes, peak_time (both, or neither: 0): the exact heap peak so far,
+ *               per event, and the (event) time of the event that first reached it, so a
+ *               client that reads ticks (attached, or behind) shows the peak a recording
+ *               of the same run reports, not the highest 10 ms sample.
  *  -> HISTORY  [11, [time, heap_bytes, heap_blocks, rss, ...]]         totals of past ticks
  *  <- REQUEST  [12, request_id, kind, args...]                          see enum wire_req
  *  -> RESPONSE [13, request_id, status, payload...]                     status 0 or -errno-like

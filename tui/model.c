@@ -58,6 +58,27 @@ struct site_ext {
     uint64_t peak_bytes;
 };
 
+/*
+ * A site's share of one thread and tag (events only): a "party". Its figures
+ * follow the blocks, so a block freed on another thread still counts against
+ * the thread (and tag) that allocated it. cur is the latest state, pk the
+ * state at the exact peak (as for stacks, through a dirty list); the history
+ * is the party log, one entry per party changed in a timeline point, stamped
+ * with that point's time: the state at a point is the entries stamped at or
+ * before its time, which stays true when compaction merges points.
+ */
+struct party {
+    uint32_t site, thread, tag;
+    uint8_t pk_dirty, pending;
+    struct fig cur, pk, pend;
+};
+
+struct party_delta {
+    int64_t time;
+    uint32_t party, pad;
+    struct fig d;
+};
+
 struct checkpoint {
     uint32_t point; /* state after this point */
     uint32_t n_sites;
@@ -133,6 +154,16 @@ struct model {
 
     /* peak totals (exact) */
     struct model_point peak_pt;
+
+    /* parties: (site, thread, tag) figures, events only */
+    struct party *parties;
+    uint32_t n_parties, parties_cap;
+    uint32_t *party_hash; /* index+1 */
+    uint32_t party_hash_cap;
+    uint32_t *party_pend, n_party_pend, party_pend_cap;   /* changed in the open bucket */
+    uint32_t *party_dirty, n_party_dirty, party_dirty_cap; /* changed since the peak */
+    struct party_delta *plog;
+    uint64_t n_plog, plog_cap;
 
     /* markers, threads, tags */
     struct model_marker *markers;
@@ -806,6 +837,11 @@ static void model_fini(struct model *m)
     free(m->cps);
     free(m->pend_idx);
     free(m->pend);
+    free(m->parties);
+    free(m->party_hash);
+    free(m->party_pend);
+    free(m->party_dirty);
+    free(m->plog);
     free(m->markers);
     free(m->threads);
     free(m->tags);
@@ -992,6 +1028,101 @@ static int pend_add(struct model *m, uint32_t stack, const struct fig *d)
     return 0;
 }
 
+/* ------------------------------------------------------------- parties */
+
+static uint32_t party_hash_of(uint32_t site, uint32_t thread, uint32_t tag)
+{
+    return (uint32_t)mix64(((uint64_t)site << 32) ^ ((uint64_t)thread << 16) ^ tag);
+}
+
+/* The party of (site, thread, tag), created empty. MODEL_NONE: out of memory. */
+static uint32_t party_get(struct model *m, uint32_t site, uint32_t thread, uint32_t tag)
+{
+    uint32_t i, id;
+
+    if ((m->n_parties + 1) * 2 > m->party_hash_cap) {
+        uint32_t nc = m->party_hash_cap ? m->party_hash_cap * 2 : 1024;
+        uint32_t *t = calloc(nc, sizeof(*t));
+
+        if (!t)
+            return MODEL_NONE;
+        for (uint32_t j = 0; j < m->n_parties; j++) {
+            const struct party *p = &m->parties[j];
+            uint32_t k = party_hash_of(p->site, p->thread, p->tag) & (nc - 1);
+            while (t[k])
+                k = (k + 1) & (nc - 1);
+            t[k] = j + 1;
+        }
+        free(m->party_hash);
+        m->party_hash = t;
+        m->party_hash_cap = nc;
+    }
+    for (i = party_hash_of(site, thread, tag) & (m->party_hash_cap - 1); m->party_hash[i];
+         i = (i + 1) & (m->party_hash_cap - 1)) {
+        const struct party *p = &m->parties[m->party_hash[i] - 1];
+        if (p->site == site && p->thread == thread && p->tag == tag)
+            return m->party_hash[i] - 1;
+    }
+    if (grow32((void **)&m->parties, &m->parties_cap, m->n_parties + 1, sizeof(struct party)))
+        return MODEL_NONE;
+    id = m->n_parties++;
+    m->parties[id] = (struct party){.site = site, .thread = thread, .tag = tag};
+    m->party_hash[i] = id + 1;
+    return id;
+}
+
+/* An event's change to its block's party (the thread and tag that allocated
+ * it): the latest state, the open bucket, and the peak's dirty list. */
+static int party_change(struct model *m, uint32_t site, const struct liveset_block *b,
+                        const struct fig *d)
+{
+    uint32_t id = party_get(m, site, b->thread, b->tag);
+    struct party *p;
+
+    if (id == MODEL_NONE)
+        return -1;
+    p = &m->parties[id];
+    fig_add(&p->cur, d);
+    if (!p->pending) {
+        if (grow32((void **)&m->party_pend, &m->party_pend_cap, m->n_party_pend + 1,
+                   sizeof(uint32_t)))
+            return -1;
+        m->party_pend[m->n_party_pend++] = id;
+        p->pending = 1;
+    }
+    fig_add(&p->pend, d);
+    if (!p->pk_dirty) {
+        if (grow32((void **)&m->party_dirty, &m->party_dirty_cap, m->n_party_dirty + 1,
+                   sizeof(uint32_t)))
+            return -1;
+        m->party_dirty[m->n_party_dirty++] = id;
+        p->pk_dirty = 1;
+    }
+    return 0;
+}
+
+/* The open bucket closes as a point at `time`: its party changes go to the
+ * party log stamped with it. */
+static int party_close(struct model *m, int64_t time)
+{
+    for (uint32_t i = 0; i < m->n_party_pend; i++) {
+        struct party *p = &m->parties[m->party_pend[i]];
+
+        if (m->n_plog == m->plog_cap) {
+            size_t cap = (size_t)m->plog_cap;
+            if (grow((void **)&m->plog, &cap, (size_t)m->n_plog + 1, sizeof(*m->plog)))
+                return -1;
+            m->plog_cap = cap;
+        }
+        m->plog[m->n_plog++] = (struct party_delta){.time = time, .party = m->party_pend[i],
+                                                    .d = p->pend};
+        p->pend = (struct fig){0};
+        p->pending = 0;
+    }
+    m->n_party_pend = 0;
+    return 0;
+}
+
 static struct model_point totals_now(const struct model *m, int64_t time)
 {
     struct model_point p = {.time = time,
@@ -1092,6 +1223,48 @@ fail:
     return -1;
 }
 
+/* After a compaction: each party log entry takes the time of the first
+ * point left at or after it, and entries of one party at one time become
+ * one, so the party log coarsens as the timeline does (and stays bounded
+ * with it). */
+static int plog_compact(struct model *m)
+{
+    uint64_t *stamp = calloc(m->n_parties ? m->n_parties : 1, sizeof(*stamp));
+    uint64_t *idx = calloc(m->n_parties ? m->n_parties : 1, sizeof(*idx));
+    uint64_t w = 0, run = 0;
+    int64_t run_time = INT64_MIN;
+    uint32_t pi = 0;
+
+    if (!stamp || !idx) {
+        free(stamp);
+        free(idx);
+        return -1;
+    }
+    for (uint64_t i = 0; i < m->n_plog; i++) {
+        struct party_delta e = m->plog[i];
+
+        while (pi < m->n_points && m->points[pi].time < e.time)
+            pi++;
+        if (pi < m->n_points)
+            e.time = m->points[pi].time;
+        if (e.time != run_time) {
+            run_time = e.time;
+            run++;
+        }
+        if (stamp[e.party] == run) {
+            fig_add(&m->plog[idx[e.party]].d, &e.d);
+        } else {
+            stamp[e.party] = run;
+            idx[e.party] = w;
+            m->plog[w++] = e;
+        }
+    }
+    m->n_plog = w;
+    free(stamp);
+    free(idx);
+    return 0;
+}
+
 /*
  * Bounded memory for long runs: when the log or the timeline passes its
  * budget, the older half of the timeline is merged pairwise (a point keeps
@@ -1147,6 +1320,8 @@ static int compact(struct model *m)
     free(tmp);
     m->n_points = np;
     m->n_log = wr;
+    if (plog_compact(m))
+        return -1;
     return checkpoints_rebuild(m);
 }
 
@@ -1217,6 +1392,12 @@ static int bucket_close(struct model *m, int64_t time, uint64_t rss)
     m->bucket_open = 0;
     if (time < m->bucket_last)
         time = m->bucket_last;
+    /* points stay in time order: events drained after an event-less tick
+     * may be stamped before it */
+    if (m->n_points && time < m->points[m->n_points - 1].time)
+        time = m->points[m->n_points - 1].time;
+    if (party_close(m, time))
+        return -1;
     p = totals_now(m, time);
     p.rss = rss;
     return point_push(m, &p);
@@ -1242,14 +1423,26 @@ static void peak_check(struct model *m, int64_t time)
         m->pk_dirty[s] = 0;
     }
     m->n_dirty = 0;
+    for (uint32_t i = 0; i < m->n_party_dirty; i++) {
+        struct party *p = &m->parties[m->party_dirty[i]];
+        p->pk = p->cur;
+        p->pk_dirty = 0;
+    }
+    m->n_party_dirty = 0;
     m->peak_pt = totals_now(m, time);
 }
 
-/* A change from an event: authoritative in events mode. */
-static int event_change(struct model *m, uint32_t stack, const struct fig *d, int64_t time)
+/* A change from an event to block b's figures: authoritative in events mode. */
+static int event_change(struct model *m, uint32_t stack, const struct liveset_block *b,
+                        const struct fig *d, int64_t time)
 {
     if (!m->sum.events_exact) {
         m->ev_in_state = m->sum.events; /* ticks rule: a point holds what came before it */
+        /* attached: a block allocated since is still known by thread and tag
+         * (the next tick's point takes the change, apply_state) */
+        if (!m->sum.missed && m->nodes[stack].site != MODEL_NONE &&
+            party_change(m, m->nodes[stack].site, b, d))
+            return fail(m, "out of memory");
         return 0;
     }
     if (m->bucket_open && time >= m->bucket_start + MODEL_BUCKET_NS) {
@@ -1267,6 +1460,8 @@ static int event_change(struct model *m, uint32_t stack, const struct fig *d, in
     cur_apply(m, stack, d);
     if (pend_add(m, stack, d))
         return -1;
+    if (m->nodes[stack].site != MODEL_NONE && party_change(m, m->nodes[stack].site, b, d))
+        return fail(m, "out of memory");
     if (d->live_blocks > 0) {
         m->sum.allocations += (uint64_t)d->live_blocks;
         m->sum.bytes_allocated += d->bytes_allocated;
@@ -1310,7 +1505,7 @@ static int ev_alloc(void *ctx, struct liveset_block *b)
         return fail(m, "out of memory");
     b->stack = stack;
     site_note(m, m->nodes[stack].site, b->tag, b->thread);
-    return event_change(m, stack, &d, b->time);
+    return event_change(m, stack, b, &d, b->time);
 }
 
 static int ev_release(void *ctx, const struct liveset_block *b, int64_t time, int temporary)
@@ -1324,7 +1519,7 @@ static int ev_release(void *ctx, const struct liveset_block *b, int64_t time, in
             ext_at(m, site)->temporary++;
         m->sum.temporary++;
     }
-    return event_change(m, b->stack, &d, time);
+    return event_change(m, b->stack, b, &d, time);
 }
 
 static const struct liveset_hooks ev_hooks = {
@@ -1358,7 +1553,8 @@ static int tick_check_consistency(struct model *m, const struct wire_totals *t)
 {
     if (m->sum.heap_bytes != t->heap_bytes || m->sum.heap_blocks != t->heap_blocks ||
         m->sum.allocations != t->allocations || m->sum.frees != t->frees ||
-        m->sum.bytes_allocated != t->bytes_allocated)
+        m->sum.bytes_allocated != t->bytes_allocated ||
+        (t->peak_bytes && (m->sum.peak_bytes != t->peak_bytes || m->sum.peak_time != t->peak_time)))
         m->sum.tick_mismatches++;
     return 0;
 }
@@ -1473,14 +1669,24 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
     if (same) {
         /* a continuation part of the same tick: deltas join the last point */
         m->delta_end[m->n_points - 1] = m->n_log;
+        if (party_close(m, t->time))
+            return fail(m, "out of memory");
         return cp_refresh_last(m);
     }
     {
         struct model_point p = totals_now(m, t->time);
-        if (point_push(m, &p))
+        if (point_push(m, &p) || party_close(m, t->time))
             return fail(m, "out of memory");
     }
-    if (t->heap_bytes > m->sum.peak_bytes) {
+    if (t->peak_bytes) {
+        /* the collector's exact peak, to the event: what a recording of the
+         * same run reports, where the ticks alone would show the highest 10 ms
+         * sample, lower and later */
+        if (t->peak_bytes >= m->sum.peak_bytes) {
+            m->sum.peak_bytes = t->peak_bytes;
+            m->sum.peak_time = t->peak_time;
+        }
+    } else if (t->heap_bytes > m->sum.peak_bytes) { /* an older collector */
         m->sum.peak_bytes = t->heap_bytes;
         m->sum.peak_time = t->time;
         m->peak_pt = m->points[m->n_points - 1];
@@ -2224,6 +2430,7 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
         const struct site_ext *e = ext_at(m, s);
 
         *r = (struct model_row){.site = s,
+                                .group = MODEL_NONE,
                                 .live_bytes = now[s].live_bytes,
                                 .live_blocks = now[s].live_blocks,
                                 .allocations = now[s].allocations,
@@ -2937,6 +3144,102 @@ int model_live_since(const struct model *m, int64_t t0, uint64_t *bytes, uint64_
         blocks[s]++;
     }
     return 0;
+}
+
+static int group_row_cmp(const void *pa, const void *pb)
+{
+    const struct model_group_row *a = pa, *b = pb;
+
+    if (a->group != b->group)
+        return a->group < b->group ? -1 : 1;
+    return a->site < b->site ? -1 : a->site > b->site;
+}
+
+int model_group_rows(const struct model *m, const struct model_query *q, int by_thread,
+                     struct model_group_row **out)
+{
+    struct model_group_row *r;
+    struct fig *f = NULL;
+    uint32_t n = 0, k = 0, p;
+    int latest, peak;
+    /* events give each block's thread and tag: all of them (events rule), or
+     * those allocated since an attach while no event was missed */
+    int known = m->sum.events_exact || !m->sum.missed;
+
+    *out = NULL;
+    resolve(m, q, &p, &latest, &peak);
+    if (known && !latest && !peak) {
+        /* the party log up to the point's time (MODEL_NONE: nothing yet) */
+        f = calloc(m->n_parties ? m->n_parties : 1, sizeof(*f));
+        if (!f)
+            return -1;
+        for (uint64_t i = 0; p != MODEL_NONE && i < m->n_plog; i++)
+            if (m->plog[i].time <= m->points[p].time)
+                fig_add(&f[m->plog[i].party], &m->plog[i].d);
+    }
+    r = malloc(((size_t)m->n_parties + m->n_sites + 1) * sizeof(*r));
+    if (!r) {
+        free(f);
+        return -1;
+    }
+    for (uint32_t i = 0; known && i < m->n_parties; i++) {
+        const struct party *pt = &m->parties[i];
+        const struct fig *x = latest ? &pt->cur : peak ? &pt->pk : &f[i];
+
+        if (!x->allocations && !x->live_bytes && !x->live_blocks)
+            continue;
+        r[n++] = (struct model_group_row){by_thread ? pt->thread : pt->tag, pt->site,
+                                          x->live_bytes, x->live_blocks, x->allocations,
+                                          x->bytes_allocated};
+    }
+    free(f);
+    /* parties that differ only in the other dimension add up */
+    qsort(r, n, sizeof(*r), group_row_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        if (k && r[k - 1].group == r[i].group && r[k - 1].site == r[i].site) {
+            r[k - 1].live_bytes += r[i].live_bytes;
+            r[k - 1].live_blocks += r[i].live_blocks;
+            r[k - 1].allocations += r[i].allocations;
+            r[k - 1].bytes_allocated += r[i].bytes_allocated;
+        } else {
+            r[k++] = r[i];
+        }
+    }
+    if (!m->sum.events_exact) {
+        /* ticks rule: what the known rows leave of each site (blocks from
+         * before the attach, or everything after a miss) is not known */
+        struct model_view v = {0};
+        struct fig *acc = calloc(m->n_sites ? m->n_sites : 1, sizeof(*acc));
+        uint32_t nk = k;
+
+        if (!acc || model_view_at(m, q, &v) != 0) {
+            free(acc);
+            model_view_free(&v);
+            free(r);
+            return -1;
+        }
+        for (uint32_t i = 0; i < nk; i++)
+            if (r[i].site < m->n_sites)
+                fig_add(&acc[r[i].site], &(struct fig){r[i].live_bytes, r[i].live_blocks,
+                                                       r[i].allocations, r[i].bytes_allocated});
+        for (uint32_t i = 0; i < v.n_rows; i++) {
+            const struct model_row *w = &v.rows[i];
+            const struct fig *a = &acc[w->site];
+            struct model_group_row x = {
+                MODEL_NONE, w->site, wsub(w->live_bytes, a->live_bytes),
+                wsub(w->live_blocks, a->live_blocks),
+                w->allocations > a->allocations ? w->allocations - a->allocations : 0,
+                w->bytes_allocated > a->bytes_allocated ? w->bytes_allocated - a->bytes_allocated
+                                                        : 0};
+            if (x.live_bytes || x.live_blocks || x.allocations)
+                r[k++] = x;
+        }
+        model_view_free(&v);
+        free(acc);
+        qsort(r, k, sizeof(*r), group_row_cmp);
+    }
+    *out = r;
+    return (int)k;
 }
 
 void model_group_live(const struct model *m, int group_by_thread, uint64_t *bytes,

@@ -294,6 +294,8 @@ struct model_row {
     uint64_t leaked_bytes, leaked_blocks;  /* live at the latest state */
     uint64_t temporary;                    /* temporary allocations, whole run */
     const int64_t *spark;                  /* spark_points live-byte samples, or NULL */
+    uint32_t group;                        /* MODEL_NONE; a view that splits rows by thread
+                                            * or tag (model_group_rows) sets it */
 };
 
 struct model_view {
@@ -491,6 +493,29 @@ int model_live_since(const struct model *m, int64_t t0, uint64_t *bytes, uint64_
  * model_tag_limit() / model_thread_limit() entries, caller-owned. */
 void model_group_live(const struct model *m, int group_by_thread, uint64_t *bytes,
                       uint64_t *blocks);
+
+/* A site's figures within one thread or tag (model_group_rows). */
+struct model_group_row {
+    uint32_t group;                        /* thread id, tag id (0: none), or MODEL_NONE */
+    uint32_t site;
+    int64_t live_bytes, live_blocks;       /* at the query's time */
+    uint64_t allocations, bytes_allocated; /* up to it */
+};
+
+/*
+ * Every site's figures split by the thread (by_thread = 1) or the tag
+ * (by_thread = 0) that allocated its blocks, at the query's time (q->at,
+ * q->time; as model_view_at resolves it): one row per (group, site) with any
+ * allocation or live block, ordered by group then site. A block counts
+ * against the thread that allocated it wherever it is freed. Exact when
+ * events rule (summary.events_exact): a site's rows add up to its
+ * model_view_at() row. When ticks rule (a client that attached mid-run, or
+ * fell behind) per-thread figures are not known: each site gets one row,
+ * group MODEL_NONE, with its whole figures. *out is malloc'ed for the caller
+ * (free it). Returns the count, or -1 when out of memory.
+ */
+int model_group_rows(const struct model *m, const struct model_query *q, int by_thread,
+                     struct model_group_row **out);
 
 /* The last RESPONSE received (copied out of the wire message). seq counts
  * responses, so a view sees a new one. READ: bytes/n_bytes; OBJECTS:

@@ -244,10 +244,18 @@ static void json_verdict(struct json *j, const struct complete *c, const struct 
     json_str(j, "leaks_unknown_because", c->leaks_known ? NULL : c->leaks_why);
 }
 
+/* A site's live bytes at the global peak (heaptrack's "peak" of a site):
+ * at_peak is by site id, n_at_peak entries. */
+static int64_t at_peak_of(const int64_t *at_peak, uint32_t n_at_peak, uint32_t site)
+{
+    return site < n_at_peak ? at_peak[site] : 0;
+}
+
 static void write_json(const struct model *m, const struct report_options *o,
                        const struct model_callers *callers, const struct model_view *v,
-                       struct model_row *rows, uint32_t n, const struct complete_input *in,
-                       const struct complete *c, FILE *out)
+                       const int64_t *at_peak, uint32_t n_at_peak, struct model_row *rows,
+                       uint32_t n, const struct complete_input *in, const struct complete *c,
+                       FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
     uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
@@ -302,6 +310,7 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_u64(&j, "allocations", r->allocations);
         json_u64(&j, "bytes_allocated", r->bytes_allocated);
         json_u64(&j, "peak_bytes", r->peak_bytes);
+        json_i64(&j, "live_at_peak", at_peak_of(at_peak, n_at_peak, r->site));
         json_leak(&j, "leaked_bytes", c, r->leaked_bytes);
         json_u64(&j, "temporary", r->temporary);
         json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
@@ -400,9 +409,44 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
                 live - shown == 1 ? "" : "s");
 }
 
+/* "At the peak by site": each site's bytes when the heap peaked (what
+ * heaptrack calls a site's peak) beside its own highest ("site max", which
+ * may come at another time), largest at the peak first. */
+static void text_at_peak(FILE *out, const struct model *m, const struct model_row *rows,
+                         uint32_t n, const int64_t *at_peak, uint32_t n_at_peak, uint32_t top)
+{
+    const struct model_summary *sum = model_summary(m);
+    struct model_row *t = malloc((n ? n : 1) * sizeof(*t));
+    uint32_t k = 0, shown = 0;
+    char b2[32], b3[32];
+
+    fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %9s  %s\n", secs(sum->peak_time),
+            "at peak", "site max", "function  file:line  [module]");
+    if (!t) {
+        fprintf(out, "  (out of memory)\n");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        t[k] = rows[i];
+        t[k].live_bytes = at_peak_of(at_peak, n_at_peak, rows[i].site);
+        if (t[k].live_bytes > 0)
+            k++;
+    }
+    qsort(t, k, sizeof(*t), cmp_live);
+    for (uint32_t i = 0; i < k && shown < top; i++, shown++) {
+        fmt_bytes(b2, sizeof(b2), (double)t[i].live_bytes);
+        fmt_bytes(b3, sizeof(b3), (double)t[i].peak_bytes);
+        text_site(out, m, &t[i], b2, b3);
+    }
+    if (!shown)
+        fprintf(out, "  (nothing live)\n");
+    free(t);
+}
+
 static void write_text(const struct model *m, const struct report_options *o,
                        const struct model_callers *callers, const struct model_view *v,
-                       struct model_row *rows, uint32_t n, const struct complete *c, FILE *out)
+                       const int64_t *at_peak, uint32_t n_at_peak, struct model_row *rows,
+                       uint32_t n, const struct complete *c, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
     uint32_t top = o->top < 0 ? 10 : (uint32_t)o->top;
@@ -486,6 +530,7 @@ static void write_text(const struct model *m, const struct report_options *o,
     }
     if (!shown)
         fprintf(out, "  (nothing live)\n");
+    text_at_peak(out, m, rows, n, at_peak, n_at_peak, top);
 
     qsort(rows, n, sizeof(*rows), cmp_leak);
     if (!c->leaks_known)
@@ -538,14 +583,29 @@ int report_write(const struct model *m, const struct report_options *o,
                  const struct complete_input *in, FILE *out, char *err, size_t errsz)
 {
     struct complete c;
-    struct model_query q = {0};
-    struct model_view v = {0};
+    struct model_query q = {0}, qp = {.at = MODEL_AT_PEAK};
+    struct model_view v = {0}, vp = {0};
     struct model_callers callers;
-    uint32_t n = 0;
+    int64_t *at_peak;
+    uint32_t n = 0, n_at_peak;
 
     if (report_query(m, o, &q, err, errsz) != 0)
         return -1;
-    if (model_view_at(m, &q, &v) != 0) {
+    if (model_view_at(m, &q, &v) != 0 || model_view_at(m, &qp, &vp) != 0) {
+        model_view_free(&v);
+        model_view_free(&vp);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    /* each site's bytes at the global peak, by site id (rows are by id) */
+    n_at_peak = model_site_count(m);
+    at_peak = calloc(n_at_peak ? n_at_peak : 1, sizeof(*at_peak));
+    for (uint32_t i = 0; at_peak && i < vp.n_rows; i++)
+        if (vp.rows[i].site < n_at_peak)
+            at_peak[vp.rows[i].site] = vp.rows[i].live_bytes;
+    model_view_free(&vp);
+    if (!at_peak) {
+        model_view_free(&v);
         snprintf(err, errsz, "out of memory");
         return -1;
     }
@@ -556,15 +616,17 @@ int report_write(const struct model *m, const struct report_options *o,
             v.rows[n++] = v.rows[i];
     qsort(v.rows, n, sizeof(*v.rows), cmp_live);
     if (model_callers(m, &q, &callers) != 0) {
+        free(at_peak);
         model_view_free(&v);
         snprintf(err, errsz, "out of memory");
         return -1;
     }
     complete_judge(m, in, &c);
     if (o->json)
-        write_json(m, o, &callers, &v, v.rows, n, in, &c, out);
+        write_json(m, o, &callers, &v, at_peak, n_at_peak, v.rows, n, in, &c, out);
     else
-        write_text(m, o, &callers, &v, v.rows, n, &c, out);
+        write_text(m, o, &callers, &v, at_peak, n_at_peak, v.rows, n, &c, out);
+    free(at_peak);
     model_callers_free(&callers);
     model_view_free(&v);
     return 0;

@@ -61,12 +61,42 @@ static int ensure_lines(struct view_sites *v, uint32_t n)
     return 0;
 }
 
-static uint32_t group_of(const struct ui *ui, uint32_t site)
+/* Grouped: the rows become one per (group, site), each with the site's
+ * figures within the thread or tag (model_group_rows: exact, a site reached
+ * from two threads is under both with its share) and the row's group set.
+ * Returns 0, or -1 (out of memory: the rows are left as they were). */
+static int split_rows(struct ui *ui)
 {
-    const struct model_site *s = model_site(ui->m, site);
-    if (!s)
-        return 0;
-    return ui->sites.group == VIEW_GROUP_TAG ? s->tag : s->thread;
+    struct model_view *mv = &ui->mv;
+    struct model_query q;
+    struct model_group_row *g;
+    struct model_row *rows;
+    int n;
+
+    view_ctx_query(ui, &q);
+    n = model_group_rows(ui->m, &q, ui->sites.group == VIEW_GROUP_THREAD, &g);
+    if (n < 0)
+        return -1;
+    rows = malloc((n ? (size_t)n : 1) * sizeof(*rows));
+    if (!rows) {
+        free(g);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        /* mv->rows are by site id until filtered */
+        rows[i] = g[i].site < mv->n_rows ? mv->rows[g[i].site] : (struct model_row){0};
+        rows[i].site = g[i].site;
+        rows[i].live_bytes = g[i].live_bytes;
+        rows[i].live_blocks = g[i].live_blocks;
+        rows[i].allocations = g[i].allocations;
+        rows[i].bytes_allocated = g[i].bytes_allocated;
+        rows[i].group = g[i].group;
+    }
+    free(g);
+    free(mv->rows);
+    mv->rows = rows;
+    mv->n_rows = mv->rows_cap = (uint32_t)n;
+    return 0;
 }
 
 struct group_sum {
@@ -104,6 +134,8 @@ void view_sites_rebuild(struct ui *ui)
         free(bytes);
         free(blocks);
     }
+    if (v->group != VIEW_GROUP_NONE)
+        split_rows(ui);
     f.text = v->filter[0] ? v->filter : NULL;
     f.tag = MODEL_NONE;
     f.thread = MODEL_NONE;
@@ -131,8 +163,9 @@ void view_sites_rebuild(struct ui *ui)
         }
         for (uint32_t i = 0; i <= limit; i++)
             g[i].id = i;
+        g[limit].id = MODEL_NONE; /* not known: ticks rule (attached mid-run, or behind) */
         for (uint32_t i = 0; i < mv->n_rows; i++) {
-            uint32_t id = group_of(ui, mv->rows[i].site);
+            uint32_t id = mv->rows[i].group;
             if (id > limit)
                 id = limit;
             g[id].bytes += mv->rows[i].live_bytes;
@@ -145,8 +178,8 @@ void view_sites_rebuild(struct ui *ui)
             v->lines[v->n_lines++] = (struct view_line){
                 .row = MODEL_NONE, .group = g[k].id, .bytes = g[k].bytes, .count = g[k].count};
             for (uint32_t i = 0; i < mv->n_rows; i++) {
-                uint32_t id = group_of(ui, mv->rows[i].site);
-                if ((id > limit ? limit : id) == g[k].id)
+                uint32_t id = mv->rows[i].group;
+                if ((id >= limit ? MODEL_NONE : id) == g[k].id)
                     v->lines[v->n_lines++] = (struct view_line){.row = i};
             }
         }
@@ -356,7 +389,11 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
     const char *name = NULL;
     char tbuf[64];
     widget_fmt_bytes(bytes, sizeof bytes, l->bytes, 0);
-    if (ui->sites.group == VIEW_GROUP_TAG) {
+    if (l->group == MODEL_NONE) {
+        snprintf(line, sizeof line, "%s not known (before the attach): %s live in %u site%s",
+                 ui->sites.group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
+                 l->count == 1 ? "" : "s");
+    } else if (ui->sites.group == VIEW_GROUP_TAG) {
         name = l->group ? model_tag_name(ui->m, l->group) : "(no tag)";
         if (!name)
             name = "?";

@@ -98,6 +98,24 @@ elif scenario == "arena":
     eq("target", (t["size"], t["function"], t["inbound"]), (24, "alloc_target", 0))
     eq("chains", chains, [])
     eq("unreachable", r["unreachable"], True)
+elif scenario == "pool":
+    # held from an anonymous mapping the program made: a root named by its range
+    eq("target", (t["size"], t["function"], t["inbound"]), (120, "alloc_target", 1))
+    eq("unreachable", r["unreachable"], False)
+    eq("chains", len(chains), 1)
+    eq("hops", len(chains[0]), 1)
+    h = chains[0][0]
+    pool = int(p[1], 16)
+    eq("kind", h["kind"], "global")
+    eq("symbol", h.get("symbol"), None)
+    m = h["module"]
+    if not (m.startswith("[anon 0x") and m.endswith("]")):
+        fail("module: got %r, want [anon LO-HI]" % m)
+    lo, hi = (int(x, 16) for x in m[6:-1].split("-"))
+    if not (lo <= pool and pool + 65536 <= hi):
+        fail("the range %s does not hold the pool at %#x" % (m, pool))
+    eq("address", int(h["address"], 16), pool + 4112)
+    eq("offset", h["offset"], pool + 4112 - lo)
 elif scenario == "site":
     # --site alloc_link_b on the chain: b <- c (+24) <- g_chain
     eq("target", (t["size"], t["function"], t["inbound"]), (48, "alloc_link_b", 1))

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -201,6 +202,16 @@ NOINLINE static int build(const char *scenario, const char *lib)
                 s_keep[0] = a;
             }
         }
+    } else if (!strcmp(scenario, "pool")) {
+        /* a pool the program mapped itself (64 KiB, anonymous) holds the only
+         * pointer to a 120-byte block, at +4112: valgrind's "still
+         * reachable", not a leak */
+        void **pool = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pool == MAP_FAILED)
+            return 1;
+        pool[514] = alloc_target(120);
+        s_keep[0] = pool[514];
+        s_keep[1] = pool;
     } else if (!strcmp(scenario, "big")) {
         /* LIB is a size in MB: blocks of 16..496 bytes holding random words
          * and a pointer to a random block each (one inbound reference a

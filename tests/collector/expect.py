@@ -26,7 +26,9 @@ names match without their parameter list; a missing site counts as zeros):
   nonneg           no live figure is negative, anywhere
   consistent       totals equal the sum over sites (allocations, bytes_allocated,
                    live_blocks, live_bytes), and each site's figures the sum over its
-                   callers when all are listed; needs every site in the report
+                   callers when all are listed; needs every site in the report. Also:
+                   the sites' live_at_peak add up to peak_bytes, and no tick's totals or
+                   exact peak disagreed with the events (tick_mismatches 0)
 Prints "PASS NAME" or "FAIL NAME: what differed, expected vs got"; exits 1 on FAIL.
 """
 import json
@@ -189,6 +191,13 @@ def main():
                         if csum != (s.get(field) or 0):
                             errs.append(f"{s.get('function')}: {field} {s.get(field)} != "
                                         f"sum over its callers {csum}")
+            # the sites' bytes at the global peak add up to the peak
+            psum = sum(s.get("live_at_peak") or 0 for s in sites)
+            if psum != rep.get("peak_bytes"):
+                errs.append(f"peak_bytes {rep.get('peak_bytes')} != sum of live_at_peak {psum}")
+            # every tick's totals and exact peak agree with the events before it
+            if rep.get("tick_mismatches"):
+                errs.append(f"{rep.get('tick_mismatches')} ticks disagree with the events")
             continue
         errs.append(f"bad expression {e!r}")
 

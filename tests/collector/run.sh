@@ -108,6 +108,7 @@ build t_sleeper cc $CFLAGS "$SRC/t_sleeper.c"
 build t_atexit cc $CFLAGS "$SRC/t_atexit.c"
 build t_tls cc $CFLAGS "$SRC/t_tls.c"
 build t_spawn cc $CFLAGS "$SRC/t_spawn.c"
+build t_environ cc $CFLAGS "$SRC/t_environ.c"
 build t_big cc $CFLAGS "$SRC/t_big.c"
 build t_closefds cc $CFLAGS "$SRC/t_closefds.c"
 build t_threadchurn cc $CFLAGS "$SRC/t_threadchurn.c"
@@ -584,6 +585,51 @@ if want spawn; then
         site_spawn_before.allocations=5 site_spawn_before.live_bytes=500 \
         site_spawn_between.allocations=5 site_spawn_between.live_bytes=1000 \
         site_spawn_after.allocations=5 site_spawn_after.live_bytes=1500 nonneg consistent
+fi
+
+# ---- the environment: the same lines bare and under heapline, in the program and in its
+# fork+exec, posix_spawn and system children, which are still recorded ----
+if want environ; then
+    # a fixed environment (no '_' from the shell), with a preload of the user's own
+    ENVB=(env -i PATH="$PATH" HOME="$W" LANG=C T_VAR="a b" LD_PRELOAD=libm.so.6)
+    "${ENVB[@]}" "$T/t_environ" >"$W/environ.bare" 2>&1
+    "${ENVB[@]}" "$T/t_environ" >"$W/environ.bare2" 2>&1
+    rm -f "$W"/environ.heapline*
+    "${ENVB[@]}" timeout "$TMO" "$HL" record -o "$W/environ.heapline" -- "$T/t_environ" \
+        >"$W/environ.under" 2>"$W/environ.log" </dev/null
+    RC=$?
+    if [ "$RC" != 0 ]; then
+        fail environ "record exited $RC: $(tail -2 "$W/environ.log")"
+    elif ! grep -qx 'system: T_VAR=a b' "$W/environ.bare" || ! cmp -s "$W/environ.bare" "$W/environ.bare2"; then
+        fail environ "the bare run is not what the test expects: $(head -3 "$W/environ.bare")"
+    elif ! diff "$W/environ.bare" "$W/environ.under" >"$W/environ.diff"; then
+        fail environ "the environment differs under heapline: $(head -6 "$W/environ.diff" | tr '\n' ' ')"
+    else
+        pass environ "$(wc -l <"$W/environ.bare") lines the same, main and its exec, spawn and system children"
+    fi
+    n=0
+    for f in "$W"/environ.heapline.*; do
+        [ -s "$f" ] || continue
+        reported environ-child end "$f" && $EXPECT environ-child "$W/environ-child.end.json" \
+            site_environ.allocations=1 site_environ.live_bytes=77 >/dev/null && n=$((n + 1))
+    done
+    if [ "$n" = 3 ]; then
+        pass environ-children "3 child recordings, each with site_environ 1 x 77"
+    else
+        fail environ-children "$n child recordings with site_environ 1 x 77 (expected 3: $(cd "$W" && echo environ.heapline.*))"
+    fi
+    # HEAPLINE_FORK=off: the same lines, and no child recorded
+    rm -f "$W"/environ-off.heapline*
+    "${ENVB[@]}" HEAPLINE_FORK=off timeout "$TMO" "$HL" record -o "$W/environ-off.heapline" -- \
+        "$T/t_environ" >"$W/environ-off.under" 2>"$W/environ-off.log" </dev/null
+    extra=$(cd "$W" && ls environ-off.heapline.* 2>/dev/null)
+    if ! diff -q "$W/environ.bare" "$W/environ-off.under" >/dev/null; then
+        fail environ-fork-off "the environment differs under HEAPLINE_FORK=off: $(diff "$W/environ.bare" "$W/environ-off.under" | head -4 | tr '\n' ' ')"
+    elif [ -n "$extra" ]; then
+        fail environ-fork-off "HEAPLINE_FORK=off, yet child recordings exist: $extra"
+    else
+        pass environ-fork-off "the same lines, no child recorded"
+    fi
 fi
 
 # ---- blocks from mmap, realloc through mremap ----
@@ -1063,11 +1109,11 @@ if want python; then
             expect python "$W/python.end.json" .allocations'>='20000 nonneg consistent \
                 named'>='90 '~PyMem_|_PyObject_|PyObject_'
             # python copies its environment into os.environ: each variable is a few
-            # allocations. heaptrack's run sees LD_PRELOAD; ours LD_PRELOAD, HEAPLINE_RECORD and
-            # HEAPLINE_OWNER_PID, so heaptrack gets two stand-ins of the same shape. heaptrack
-            # also counts one allocation of its own (libstdc++'s emergency pool): hence 4 allowed.
+            # allocations. Under heapline it sees the environment it would see bare
+            # (collector/env.c), as under heaptrack. heaptrack also counts one allocation of
+            # its own (libstdc++'s emergency pool): hence 4 allowed.
             compare_heaptrack python "$W/python.end.json" ":" 4 \
-                "PYTHONMALLOC=malloc PYTHONHASHSEED=0 HEAPLINE_OWNER_PID=$$ HEAPLINE_RECORD=$W/python.heapline" \
+                "PYTHONMALLOC=malloc PYTHONHASHSEED=0" \
                 "$PY" -B -S -c "$PYCODE"
         fi
         # `python3` as a shell-script wrapper that execs the interpreter (pyenv's shim)

@@ -93,6 +93,11 @@ e2e_assert_screen() {
     e2e_screen | grep -qF -- "$1" || e2e_fail "screen lacks '$1'"
 }
 
+# assert_re REGEX: a line of the screen matches the extended regex now
+e2e_assert_re() {
+    e2e_screen | grep -qE -- "$1" || e2e_fail "no line matches /$1/"
+}
+
 e2e_assert_not_screen() {
     if e2e_screen | grep -qF -- "$1"; then e2e_fail "screen shows '$1'"; fi
 }

@@ -431,9 +431,54 @@ e2e_keys q
 e2e_assert_restored 0
 pass "ASCII fallback (HEAPLINE_ASCII=1 and a non-UTF-8 locale), NO_COLOR"
 
+# ---- issue 11: grouping by thread and by tag splits a site exactly ----
+echo "e2e: groups"
+${CC:-cc} -O0 -g -fno-omit-frame-pointer -pthread -Icollector tests/e2e/e2e_threads.c \
+    -o "$TMP/e2e_threads"
+"$HL" record -o "$TMP/threads.heapline" -- "$TMP/e2e_threads" >/dev/null 2>"$TMP/record.err" ||
+    { cat "$TMP/record.err" >&2; e2e_fail "heapline record of e2e_threads failed"; }
+e2e_start grp 80 24 "$HL" replay threads.heapline
+e2e_wait_for "end of recording"
+e2e_wait_re "^thread_alloc .* 977K "
+e2e_keys T
+e2e_wait_re "thread w0 \(tid [0-9]+\): 97\.7K live in 1 site"
+e2e_assert_re "thread w1 \(tid [0-9]+\): 195K live in 1 site"
+e2e_assert_re "thread w2 \(tid [0-9]+\): 293K live in 1 site"
+e2e_assert_re "thread w3 \(tid [0-9]+\): 391K live in 1 site"
+e2e_assert_re "^thread_alloc .* 391K "
+e2e_save groups-thread-80x24
+e2e_keys T
+e2e_wait_gone "thread w0"
+e2e_keys t
+e2e_wait_for "tag high: 684K live in 1 site"
+e2e_assert_screen "tag low: 293K live in 1 site"
+e2e_keys q
+e2e_assert_restored 0
+pass "T and t split a site between its threads and its tags exactly"
+
+# the same live: heapline run attaches to a program that has allocated (ticks rule); the
+# threads allocate after the attach, so their shares are known, the rest is not
+rm -f "$TMP/go"
+e2e_start grplive 80 24 "$HL" run -- ./e2e_threads "$TMP/go"
+e2e_wait_for "heapline  live"
+e2e_wait_re "^thread_alloc .* 64B "
+touch "$TMP/go"
+e2e_wait_re "^thread_alloc .* 977K "
+e2e_keys T
+e2e_wait_re "thread w3 \(tid [0-9]+\): 391K live in 1 site"
+e2e_assert_re "thread w0 \(tid [0-9]+\): 97\.7K live in 1 site"
+e2e_assert_re "thread w1 \(tid [0-9]+\): 195K live in 1 site"
+e2e_assert_re "thread w2 \(tid [0-9]+\): 293K live in 1 site"
+e2e_save groups-live-80x24
+rm -f "$TMP/go"
+e2e_wait_re "exited"
+e2e_keys q
+e2e_assert_restored 0
+pass "live: T splits a site between the threads that allocated after the attach"
+
 # ---- heapline run: live ----
 echo "e2e: run"
-e2e_start live 80 24 "$HL" run -- ./e2e_target slow
+e2e_start live 80 24 "$HL" run -o live.heapline -- ./e2e_target slow
 e2e_wait_for "heapline  live"
 e2e_wait_for "config_alloc" 20
 e2e_wait_for "cache_alloc" 20
@@ -442,9 +487,15 @@ e2e_wait_re "exited" 30
 e2e_assert_screen "config_alloc"
 e2e_assert_screen "leak_alloc"
 e2e_save live-exited-80x24
+# issue 11: the live header's peak is the recording's exact peak (bytes, and
+# the time of the event that reached it, not of the next 10 ms tick)
+"$HL" report "$TMP/live.heapline" --json --at peak >"$TMP/livepeak.json"
+LP_BYTES=$(json livepeak 'd["peak_bytes"]')
+LP_TIME=$(json livepeak '"%d.%03ds" % divmod(round(d["peak_time"] * 10000) // 10, 1000)')
+e2e_assert_screen "peak $(human "$LP_BYTES") at $LP_TIME"
 e2e_keys q
 e2e_assert_restored 0
-pass "run: live sites appear, the exit is shown and the final state kept"
+pass "run: live sites appear, the exit is shown and the final state kept; the header's peak ($(human "$LP_BYTES") at $LP_TIME) is report --at peak's"
 
 # ---- heapline run: a collector failure reaches the status line, not only a log ----
 # (a 2 KB file size limit, SIGXFSZ ignored: the record file's writes fail mid-run)

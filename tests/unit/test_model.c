@@ -971,6 +971,269 @@ static void test_ticks_only(void **state)
     model_free(m);
 }
 
+/* A client that reads ticks (attached, or behind) shows the collector's exact
+ * peak, which came between ticks: not the highest tick (500 B at 5 ms). A
+ * recording's ticks carry the same peak; one that disagrees with the events
+ * is counted as a mismatch. */
+static void test_ticks_exact_peak(void **state)
+{
+    struct model *m = new_model();
+    struct wire_totals t = {.time = 5 * MS, .heap_bytes = 500, .heap_blocks = 5,
+                            .allocations = 9, .frees = 4, .bytes_allocated = 900,
+                            .peak_bytes = 800, .peak_time = 3200000};
+    struct wire_site snap[] = {{3, 300, 3, 5, 500}, {5, 200, 2, 4, 400}};
+    struct wire_site d[] = {{3, -300, -3, 0, 0}, {7, 64, 1, 1, 64}};
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 3, 50),
+                              EV_FREE(3 * MS, 0)};
+
+    (void)state;
+    assert_int_equal(encode_snapshot(&B, &t, snap, 2, 42), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->events_exact, 0);
+    assert_int_equal(model_summary(m)->peak_bytes, 800);
+    assert_int_equal(model_summary(m)->peak_time, 3200000);
+    t = (struct wire_totals){.time = 15 * MS, .heap_bytes = 264, .heap_blocks = 3,
+                             .allocations = 10, .frees = 7, .bytes_allocated = 964,
+                             .peak_bytes = 900, .peak_time = 12300000};
+    assert_int_equal(encode_tick(&B, &t, d, 2), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 264);
+    assert_int_equal(model_summary(m)->peak_bytes, 900);
+    assert_int_equal(model_summary(m)->peak_time, 12300000);
+    model_free(m);
+
+    /* events rule: the tick's peak is checked against theirs (150 B at 2 ms) */
+    m = new_model();
+    assert_int_equal(encode_events(&B, 0, ev, 4), 0);
+    t = (struct wire_totals){.time = 10 * MS, .heap_bytes = 100, .heap_blocks = 1,
+                             .allocations = 2, .frees = 1, .bytes_allocated = 150,
+                             .peak_bytes = 150, .peak_time = 2 * MS};
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    t.time = 20 * MS;
+    t.peak_time = 1 * MS; /* wrong */
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->events_exact, 1);
+    assert_int_equal(model_summary(m)->peak_bytes, 150);
+    assert_int_equal(model_summary(m)->peak_time, 2 * MS);
+    assert_int_equal(model_summary(m)->tick_mismatches, 1);
+    model_free(m);
+}
+
+/* The figures of (group, site) among rows, or NULL. */
+static const struct model_group_row *group_row(const struct model_group_row *r, int n,
+                                               uint32_t group, uint32_t site)
+{
+    for (int i = 0; i < n; i++)
+        if (r[i].group == group && r[i].site == site)
+            return &r[i];
+    return NULL;
+}
+
+static int groups_at(const struct model *m, int at, int64_t t, int by_thread,
+                     struct model_group_row **r)
+{
+    struct model_query q = {.at = at, .time = t};
+    int n = model_group_rows(m, &q, by_thread, r);
+
+    assert_true(n >= 0);
+    return n;
+}
+
+/* Four threads w0..w3 (ids 3..6) allocate 100,000 x (id + 1) bytes each at one
+ * site (load_config); w3 frees w1's block at 30 ms, which stays w1's loss. The
+ * site is reached under the tag loader (w0, w1) and without a tag (w2, w3).
+ * Grouping splits the site's figures exactly, at the end, at a time and at the
+ * peak, where the site's first thread used to get all of them. */
+static void test_groups_split_sites(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {
+        EV_THREAD(3), EV_TAG(1), EV_ALLOC(1 * MS, 3, 100000),
+        EV_THREAD(4), EV_TAG(1), EV_ALLOC(2 * MS, 3, 200000),
+        EV_THREAD(5), EV_TAG(0), EV_ALLOC(15 * MS, 3, 300000),
+        EV_THREAD(6), EV_TAG(0), EV_ALLOC(16 * MS, 3, 400000),
+        EV_FREE(30 * MS, 2), /* seq 4 - 2: w1's block, freed on w3 */
+    };
+    struct model_group_row *r;
+    uint32_t lc;
+    int n;
+
+    (void)state;
+    for (uint32_t i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "w%u", i);
+        assert_int_equal(encode_thread(&B, 3 + i, 200 + i, name), 0);
+    }
+    assert_int_equal(encode_events(&B, 0, ev, sizeof(ev) / sizeof(ev[0])), 0);
+    assert_int_equal(flush_into(m), 0);
+    lc = site_named(m, "load_config");
+
+    n = groups_at(m, MODEL_AT_END, 0, 1, &r);
+    assert_int_equal(n, 4);
+    assert_int_equal(group_row(r, n, 3, lc)->live_bytes, 100000);
+    assert_int_equal(group_row(r, n, 4, lc)->live_bytes, 0);
+    assert_int_equal(group_row(r, n, 4, lc)->live_blocks, 0);
+    assert_int_equal(group_row(r, n, 4, lc)->allocations, 1);
+    assert_int_equal(group_row(r, n, 5, lc)->live_bytes, 300000);
+    assert_int_equal(group_row(r, n, 6, lc)->live_bytes, 400000);
+    assert_int_equal(group_row(r, n, 6, lc)->bytes_allocated, 400000);
+    free(r);
+    n = groups_at(m, MODEL_AT_END, 0, 0, &r);
+    assert_int_equal(n, 2);
+    assert_int_equal(group_row(r, n, 1, lc)->live_bytes, 100000);
+    assert_int_equal(group_row(r, n, 1, lc)->allocations, 2);
+    assert_int_equal(group_row(r, n, 0, lc)->live_bytes, 700000);
+    assert_int_equal(group_row(r, n, 0, lc)->live_blocks, 2);
+    free(r);
+
+    /* at 10 ms: the first bucket (w0, w1) only */
+    n = groups_at(m, MODEL_AT_TIME, 10 * MS, 1, &r);
+    assert_int_equal(n, 2);
+    assert_int_equal(group_row(r, n, 3, lc)->live_bytes, 100000);
+    assert_int_equal(group_row(r, n, 4, lc)->live_bytes, 200000);
+    free(r);
+
+    /* the peak (1,000,000 B at 16 ms): w1's block still live */
+    assert_int_equal(model_summary(m)->peak_bytes, 1000000);
+    n = groups_at(m, MODEL_AT_PEAK, 0, 1, &r);
+    assert_int_equal(n, 4);
+    assert_int_equal(group_row(r, n, 4, lc)->live_bytes, 200000);
+    assert_int_equal(group_row(r, n, 6, lc)->live_bytes, 400000);
+    free(r);
+    n = groups_at(m, MODEL_AT_PEAK, 0, 0, &r);
+    assert_int_equal(group_row(r, n, 1, lc)->live_bytes, 300000);
+    assert_int_equal(group_row(r, n, 0, lc)->live_bytes, 700000);
+    free(r);
+    model_free(m);
+}
+
+/* Compaction coarsens the party log with the timeline: at any time a site's
+ * per-thread rows add up to its row, and at the end each thread's share is
+ * exact (threads 1 and 2 take turns, 2000 buckets, a budget of 64 points). */
+static void test_groups_compaction(void **state)
+{
+    enum { BUCKETS = 2000 };
+    struct model *m = new_model();
+    struct model_view v = {0};
+    struct model_group_row *r;
+    int64_t want[3] = {0};
+    uint32_t lc;
+    int n;
+
+    (void)state;
+    model_set_budget(m, 1024, 64);
+    for (int k = 0; k < BUCKETS; k++) {
+        struct wire_event ev[] = {EV_THREAD(1 + k % 2), EV_ALLOC((k + 1) * 20 * MS, 3, k % 50 + 1)};
+        assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+        want[1 + k % 2] += k % 50 + 1;
+    }
+    assert_int_equal(flush_into(m), 0);
+    lc = site_named(m, "load_config");
+    for (int k = 0; k < BUCKETS; k += 97) {
+        int64_t at = (int64_t)(k + 1) * 20 * MS + 5 * MS, sum = 0;
+        view_at(m, MODEL_AT_TIME, at, &v);
+        n = groups_at(m, MODEL_AT_TIME, at, 1, &r);
+        for (int i = 0; i < n; i++)
+            if (r[i].site == lc)
+                sum += r[i].live_bytes;
+        assert_int_equal(sum, row_of(&v, lc)->live_bytes);
+        free(r);
+    }
+    n = groups_at(m, MODEL_AT_END, 0, 1, &r);
+    assert_int_equal(group_row(r, n, 1, lc)->live_bytes, want[1]);
+    assert_int_equal(group_row(r, n, 2, lc)->live_bytes, want[2]);
+    free(r);
+    model_view_free(&v);
+    model_free(m);
+}
+
+/* Attached to a running program (ticks rule): the blocks allocated since the
+ * attach are known by thread, what the site held before (500 B, and 200 B of
+ * it freed since) is "not known"; after a missed event nothing is. */
+static void test_groups_attached(void **state)
+{
+    struct model *m = new_model();
+    struct wire_totals t = {.time = 5 * MS, .heap_bytes = 500, .heap_blocks = 5,
+                            .allocations = 9, .frees = 4, .bytes_allocated = 900};
+    struct wire_site snap[] = {{3, 500, 5, 9, 900}};
+    /* seq 42 at the attach; back 3 after two allocations: a block from before */
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(6 * MS, 3, 100), EV_THREAD(2),
+                              EV_ALLOC(7 * MS, 3, 200), EV_FREE(8 * MS, 3)};
+    struct wire_site d[] = {{3, 100, 1, 2, 300}};
+    struct model_group_row *r;
+    uint32_t lc;
+    int n;
+
+    (void)state;
+    assert_int_equal(encode_snapshot(&B, &t, snap, 1, 42), 0);
+    assert_int_equal(encode_events(&B, 0, ev, 5), 0);
+    t = (struct wire_totals){.time = 15 * MS, .heap_bytes = 600, .heap_blocks = 6,
+                             .allocations = 11, .frees = 5, .bytes_allocated = 1200};
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->attached, 1);
+    lc = site_named(m, "load_config");
+    n = groups_at(m, MODEL_AT_END, 0, 1, &r);
+    assert_int_equal(n, 3);
+    assert_int_equal(group_row(r, n, 1, lc)->live_bytes, 100);
+    assert_int_equal(group_row(r, n, 2, lc)->live_bytes, 200);
+    assert_int_equal(group_row(r, n, MODEL_NONE, lc)->live_bytes, 300);
+    assert_int_equal(group_row(r, n, MODEL_NONE, lc)->live_blocks, 4);
+    assert_int_equal(group_row(r, n, MODEL_NONE, lc)->allocations, 9);
+    free(r);
+    n = groups_at(m, MODEL_AT_TIME, 10 * MS, 1, &r); /* before the tick: the snapshot's */
+    assert_int_equal(n, 1);
+    assert_int_equal(group_row(r, n, MODEL_NONE, lc)->live_bytes, 500);
+    free(r);
+
+    assert_int_equal(encode_missed(&B, 5), 0);
+    assert_int_equal(flush_into(m), 0);
+    n = groups_at(m, MODEL_AT_END, 0, 1, &r);
+    assert_int_equal(n, 1);
+    assert_int_equal(group_row(r, n, MODEL_NONE, lc)->live_bytes, 600);
+    free(r);
+    model_free(m);
+}
+
+/* A tick carries the events its collector had drained, which can be far
+ * older than the tick (a starved collector thread): those events' state is
+ * dated to them, not to the tick, and the timeline stays in time order. */
+static void test_late_tick(void **state)
+{
+    struct model *m = new_model();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 3, 50)};
+    struct wire_event ev2[] = {EV_ALLOC(150 * MS, 3, 7)};
+    struct wire_totals t = {.time = 262 * MS, .heap_bytes = 150, .heap_blocks = 2,
+                            .allocations = 2, .bytes_allocated = 150, .rss = 4096};
+    struct model_view v = {0};
+    const struct model_point *p;
+    uint32_t n;
+
+    (void)state;
+    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    t.time = 270 * MS; /* event-less */
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    assert_int_equal(encode_events(&B, 0, ev2, 1), 0); /* drained after it */
+    t = (struct wire_totals){.time = 280 * MS, .heap_bytes = 157, .heap_blocks = 3,
+                             .allocations = 3, .bytes_allocated = 157, .rss = 4096};
+    assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    view_at(m, MODEL_AT_TIME, 100 * MS, &v);
+    assert_int_equal(v.totals.heap_bytes, 150);
+    assert_int_equal(v.totals.rss, 4096);
+    p = model_timeline(m, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(p[0].time, 2 * MS);
+    assert_int_equal(p[1].time, 270 * MS);
+    assert_int_equal(p[2].time, 270 * MS); /* the event of 150 ms: not before a point */
+    assert_int_equal(p[2].heap_bytes, 157);
+    assert_int_equal(model_summary(m)->tick_mismatches, 0);
+    model_view_free(&v);
+    model_free(m);
+}
+
 /* A tick split into two messages (same time and totals) is one point. */
 static void test_tick_parts(void **state)
 {
@@ -1269,6 +1532,11 @@ int main(void)
         cmocka_unit_test(test_scan_and_site_stacks),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_python_sites),
+        cmocka_unit_test(test_ticks_exact_peak),
+        cmocka_unit_test(test_groups_split_sites),
+        cmocka_unit_test(test_late_tick),
+        cmocka_unit_test(test_groups_compaction),
+        cmocka_unit_test(test_groups_attached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

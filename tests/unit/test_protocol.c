@@ -50,6 +50,8 @@ static size_t build_stream(char *out, size_t cap)
     assert_int_equal(encode_marker(&b, 500, "load app"), 0);
     assert_int_equal(encode_events(&b, 1000, ev, 5), 0);
     assert_int_equal(encode_tick(&b, &t, s, 2), 0);
+    t.peak_bytes = 250; /* the exact peak: trailing fields */
+    t.peak_time = 9000000;
     assert_int_equal(encode_snapshot(&b, &t, s, 1, 12345), 0);
     assert_int_equal(encode_history(&b, h, 2), 0);
     assert_int_equal(encode_missed(&b, 77), 0);
@@ -145,6 +147,7 @@ static void test_roundtrip(void **state)
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_TICK);
     assert_int_equal(m.u.state.totals.bytes_allocated, 300);
+    assert_int_equal(m.u.state.totals.peak_bytes, 0); /* none sent */
     assert_int_equal(decode_site_at(&m.u.state.sites, 1, &s), 1);
     assert_int_equal(s.live_bytes, -5);
     assert_int_equal(s.live_blocks, -1);
@@ -152,6 +155,8 @@ static void test_roundtrip(void **state)
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_SNAPSHOT);
     assert_int_equal(m.u.state.seq, 12345);
+    assert_int_equal(m.u.state.totals.peak_bytes, 250);
+    assert_int_equal(m.u.state.totals.peak_time, 9000000);
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_HISTORY);
     assert_int_equal(decode_history_at(&m.u.history, 1, &row), 1);

@@ -154,6 +154,7 @@ static const char expected_end[] =
     "      \"allocations\": 2,\n"
     "      \"bytes_allocated\": 4000,\n"
     "      \"peak_bytes\": 4000,\n"
+    "      \"live_at_peak\": 4000,\n"
     "      \"leaked_bytes\": 1000,\n"
     "      \"temporary\": 1,\n"
     "      \"offset\": 448,\n"
@@ -215,6 +216,7 @@ static const char expected_end[] =
     "      \"allocations\": 2,\n"
     "      \"bytes_allocated\": 31,\n"
     "      \"peak_bytes\": 24,\n"
+    "      \"live_at_peak\": 0,\n"
     "      \"leaked_bytes\": 7,\n"
     "      \"temporary\": 1,\n"
     "      \"offset\": 192,\n"
@@ -363,6 +365,12 @@ static void test_text(void **state)
     assert_non_null(strstr(out, "peak heap     3.91 KiB (4000 bytes) at 0.500 s\n"));
     assert_non_null(strstr(out, "total         4 allocations, 2 frees, 3.94 KiB allocated\n"));
     assert_non_null(strstr(out, "      1000 B         1  work  app.c:20  [app]\n"));
+    /* a site's bytes at the global peak beside its own highest: main held 24 B
+     * at 2 ms and nothing at the peak (0.5 s), so it is not listed there */
+    assert_non_null(strstr(out, "\nAt the peak (0.500 s) by site:\n"
+                                "       at peak  site max  function  file:line  [module]\n"
+                                "      3.91 KiB  3.91 KiB  work  app.c:20  [app]\n"
+                                "\nLeaked"));
     assert_non_null(strstr(out, "Temporary allocations by site:"));
     assert_non_null(strstr(out, "             1         2  main  app.c:10  [app]\n"));
     assert_non_null(strstr(out, "no symbols    /bin/app is stripped: its functions show as "
