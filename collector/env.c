@@ -43,9 +43,16 @@ extern char **environ;
 static const char *const own_vars[] = {
     "HEAPLINE_RECORD", "HEAPLINE_SOCKET",   "HEAPLINE_FORK",  "HEAPLINE_UNWIND",
     "HEAPLINE_DEPTH",  "HEAPLINE_TICK_MS",  "HEAPLINE_COMPRESS", "HEAPLINE_STATS",
-    "HEAPLINE_SAMPLE", "HEAPLINE_OWNER_PID", "HEAPLINE_DEBUG_DIR", NULL};
+    "HEAPLINE_SAMPLE", "HEAPLINE_OWNER_PID", "HEAPLINE_DEBUG_DIR", "HEAPLINE_PYTHON",
+    "HEAPLINE_SOCKET_DIR", "HEAPLINE_PYTHONMALLOC", NULL};
 
-#define ENV_SAVED_MAX 12
+/* PYTHONMALLOC=malloc that the launcher set (HEAPLINE_PYTHONMALLOC=1) is
+ * heapline's too: a child gets it back, and a program that is not CPython
+ * loses it. CPython keeps it: it reads it in main, after the constructors. */
+static const char pymalloc_entry[] = "PYTHONMALLOC=malloc";
+static int strip_pymalloc;
+
+#define ENV_SAVED_MAX 16
 #define ENV_LP_MAX (PATH_MAX + 4096) /* a child's LD_PRELOAD with ours in front */
 
 static char store[4 * PATH_MAX];      /* saved "NAME=VALUE" strings */
@@ -186,6 +193,14 @@ void env_take(pid_t owner_pid, int fork_off)
     }
     snprintf(owner, sizeof(owner), "HEAPLINE_OWNER_PID=%d", (int)owner_pid);
     save(owner);
+    if (getenv("HEAPLINE_PYTHONMALLOC") && strcmp(getenv("HEAPLINE_PYTHONMALLOC"), "1") == 0) {
+        const char *pm = getenv("PYTHONMALLOC");
+
+        if (pm && strcmp(pm, "malloc") == 0) {
+            save(pymalloc_entry);
+            strip_pymalloc = !dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+        }
+    }
 }
 
 void env_strip(void)
@@ -197,7 +212,7 @@ void env_strip(void)
     stripped = 1;
     /* in place: the array is the program's */
     for (r = w = environ; *r; r++) {
-        if (own_name(*r))
+        if (own_name(*r) || (strip_pymalloc && strcmp(*r, pymalloc_entry) == 0))
             continue;
         if (is_preload(*r)) {
             if (program_preload[11])

@@ -41,9 +41,14 @@ static void child_exec(const struct launch *l, const char *preload, int report_f
         setenv("HEAPLINE_SOCKET", l->socket, 1);
     unsetenv("HEAPLINE_OWNER_PID"); /* the program is a new owner, not a fork child */
     /* CPython: every object through malloc, so each is a block we see
-     * (pymalloc serves small ones from its own arenas); other programs ignore
-     * it; a value the user chose stays */
-    setenv("PYTHONMALLOC", "malloc", 0);
+     * (pymalloc serves small ones from its own arenas); a value the user
+     * chose stays. HEAPLINE_PYTHONMALLOC says it is ours: the collector takes
+     * it out of a program that is not CPython (env.c), so that one's
+     * environment is as bare */
+    if (!getenv("PYTHONMALLOC")) {
+        setenv("PYTHONMALLOC", "malloc", 1);
+        setenv("HEAPLINE_PYTHONMALLOC", "1", 1);
+    }
     if (l->record)
         setenv("HEAPLINE_RECORD", l->record, 1);
     else

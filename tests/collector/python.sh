@@ -167,7 +167,10 @@ PYEOF
     if [ ! -e "$LIBPY" ]; then
         skip pyembed "$LIBPY is not installed (Debian package libpython3.11)"
     elif cc $CFLAGS -o "$T/t_pyembed" "$SRC/t_pyembed.c" -ldl 2>"$W/build-t_pyembed.log"; then
-        rec pyembed -- "$T/t_pyembed" "$LIBPY"
+        # a program that dlopen's libpython is not CPython when the collector
+        # starts, so the collector takes heapline's PYTHONMALLOC out of its
+        # environment (env.c): such a program sets it itself (README)
+        rec pyembed PYTHONMALLOC=malloc -- "$T/t_pyembed" "$LIBPY"
         if recorded pyembed 0 && reported pyembed end; then
             got=$(python3 -c '
 import json, sys
