@@ -831,7 +831,7 @@ fi
 if want disk-full; then
     M=$W/full
     mkdir -p "$M"
-    if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=16k heapline-full "$M" 2>/dev/null; then
+    if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=128k heapline-full "$M" 2>/dev/null; then
         skip disk-full "needs root and a tmpfs mount"
     else
         "$HL" record -o "$M/full.heapline" -- "$T/t_threads" >"$W/disk-full.log" 2>&1 </dev/null
