@@ -818,14 +818,14 @@ PY
 )"
 }
 if want file-limit; then
-    (trap '' XFSZ; exec prlimit --fsize=8000 "$HL" record -o "$W/file-limit.heapline" -- \
+    (trap '' XFSZ; exec prlimit --fsize=65536 "$HL" record -o "$W/file-limit.heapline" -- \
         "$T/t_threads") >"$W/file-limit.log" 2>&1 </dev/null
     rc=$?
     if [ "$rc" != 0 ]; then
-        fail file-limit "heapline record exited $rc under an 8000-byte file size limit: $(tail -2 "$W/file-limit.log" | tr '\n' ' ')"
+        fail file-limit "heapline record exited $rc under a 65536-byte file size limit: $(tail -2 "$W/file-limit.log" | tr '\n' ' ')"
     else
         full_check file-limit "$W/file-limit.heapline" "$W/file-limit.log" file_size_limit \
-            "File too large" 8000
+            "File too large" 65536
     fi
 fi
 if want disk-full; then
