@@ -1311,7 +1311,7 @@ void server_poll(int timeout_ms, int wake_fd)
 
 void server_close(int timeout_ms)
 {
-    if (getenv("HEAPLINE_STATS")) {
+    if (core_cfg.stats) {
         char msg[120];
 
         snprintf(msg, sizeof(msg), "stats: clients held at most %zu bytes", held_peak);
