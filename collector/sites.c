@@ -169,9 +169,11 @@ size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor)
     for (; id <= max_id && n < max; id++) {
         struct site *s = &sites[id];
 
-        if (s->allocations)
-            out[n++] = (struct wire_site){id, s->live_bytes, s->live_blocks, s->allocations,
-                                          s->bytes_allocated};
+        if (s->allocations - s->d_allocations)
+            out[n++] = (struct wire_site){id, s->live_bytes - s->d_live_bytes,
+                                          s->live_blocks - s->d_live_blocks,
+                                          s->allocations - s->d_allocations,
+                                          s->bytes_allocated - s->d_bytes_allocated};
     }
     *cursor = id;
     return n;

@@ -37,8 +37,11 @@ void sites_free(uint32_t stack, uint64_t size);
  * again while it returns max. */
 size_t sites_take_deltas(struct wire_site *out, size_t max);
 
-/* Absolute figures of every site with allocations, starting at *cursor
- * (start with 0). Returns the count; 0 when done. */
+/* Absolute figures of every site with allocations as of the last
+ * sites_take_deltas() (the last tick), starting at *cursor (start with 0):
+ * a client that gets them in its SNAPSHOT then adds the next TICK's deltas,
+ * so the deltas not yet taken must not be in them too. Returns the count; 0
+ * when done. */
 size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor);
 
 #endif
