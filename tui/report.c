@@ -18,6 +18,7 @@
 #include "json.h"
 #include "load.h"
 #include "model.h"
+#include "size.h"
 #include "wire.h"
 
 int report_parse_at(const char *s, struct report_options *o)
@@ -46,24 +47,6 @@ int report_parse_at(const char *s, struct report_options *o)
 static double secs(int64_t ns)
 {
     return (double)ns / 1e9;
-}
-
-static void fmt_bytes(char *buf, size_t n, double b)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    int neg = b < 0;
-
-    if (neg)
-        b = -b;
-    while (b >= 1024 && u < 4) {
-        b /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, n, "%s%.0f %s", neg ? "-" : "", b, unit[u]);
-    else
-        snprintf(buf, n, "%s%.2f %s", neg ? "-" : "", b, unit[u]);
 }
 
 /* Sites first by live bytes, then bytes allocated, then id. */
@@ -394,7 +377,7 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
     for (; live >= 2 && shown < live && shown < 3; shown++) {
         const struct model_frame *f = c[shown].frame;
 
-        fmt_bytes(fig1, sizeof(fig1), (double)c[shown].live_bytes);
+        size_format(fig1, sizeof(fig1), (double)c[shown].live_bytes);
         snprintf(fig2, sizeof(fig2), "%lld", (long long)c[shown].live_blocks);
         fprintf(out, "  %12s %9s    <- %s", fig1, fig2,
                 f ? model_frame_label(f, buf, sizeof(buf)) : "(outermost frame)");
@@ -434,8 +417,8 @@ static void text_at_peak(FILE *out, const struct model *m, const struct model_ro
     }
     qsort(t, k, sizeof(*t), cmp_live);
     for (uint32_t i = 0; i < k && shown < top; i++, shown++) {
-        fmt_bytes(b2, sizeof(b2), (double)t[i].live_bytes);
-        fmt_bytes(b3, sizeof(b3), (double)t[i].peak_bytes);
+        size_format(b2, sizeof(b2), (double)t[i].live_bytes);
+        size_format(b3, sizeof(b3), (double)t[i].peak_bytes);
         text_site(out, m, &t[i], b2, b3);
     }
     if (!shown)
@@ -467,17 +450,17 @@ static void write_text(const struct model *m, const struct report_options *o,
             fprintf(out, ", exec'd another program");
     }
     fputc('\n', out);
-    fmt_bytes(b1, sizeof(b1), (double)sum->peak_bytes);
+    size_format(b1, sizeof(b1), (double)sum->peak_bytes);
     fprintf(out, "peak heap     %s (%llu bytes) at %.3f s\n", b1,
             (unsigned long long)sum->peak_bytes, secs(sum->peak_time));
     if (sum->peak_rss) {
-        fmt_bytes(b1, sizeof(b1), (double)sum->peak_rss);
+        size_format(b1, sizeof(b1), (double)sum->peak_rss);
         fprintf(out, "peak rss      %s\n", b1);
     }
-    fmt_bytes(b1, sizeof(b1), (double)sum->bytes_allocated);
+    size_format(b1, sizeof(b1), (double)sum->bytes_allocated);
     fprintf(out, "total         %llu allocations, %llu frees, %s allocated\n",
             (unsigned long long)sum->allocations, (unsigned long long)sum->frees, b1);
-    fmt_bytes(b1, sizeof(b1), (double)sum->leaked_bytes);
+    size_format(b1, sizeof(b1), (double)sum->leaked_bytes);
     if (c->leaks_known)
         fprintf(out, "leaked        %s in %llu blocks (live at end)\n", b1,
                 (unsigned long long)sum->leaked_blocks);
@@ -512,7 +495,7 @@ static void write_text(const struct model *m, const struct report_options *o,
             fprintf(out, "marker        %.3f s  %s\n", secs(mk[i].time), mk[i].label);
     }
 
-    fmt_bytes(b1, sizeof(b1), (double)v->totals.heap_bytes);
+    size_format(b1, sizeof(b1), (double)v->totals.heap_bytes);
     fprintf(out, "\nAt %s (%.3f s): %s live in %llu blocks; %llu allocations, %llu frees so far\n",
             o->at == REPORT_AT_PEAK ? "the peak" : o->at == REPORT_AT_END ? "the end" : "time",
             secs(v->time), b1, (unsigned long long)v->totals.heap_blocks,
@@ -522,7 +505,7 @@ static void write_text(const struct model *m, const struct report_options *o,
     for (uint32_t i = 0; i < n && shown < top; i++) {
         if (rows[i].live_bytes <= 0)
             break;
-        fmt_bytes(b2, sizeof(b2), (double)rows[i].live_bytes);
+        size_format(b2, sizeof(b2), (double)rows[i].live_bytes);
         snprintf(b3, sizeof(b3), "%lld", (long long)rows[i].live_blocks);
         text_site(out, m, &rows[i], b2, b3);
         text_callers(out, callers, rows[i].site);
@@ -540,7 +523,7 @@ static void write_text(const struct model *m, const struct report_options *o,
     shown = 0;
     for (uint32_t i = 0; c->leaks_known && i < n && shown < top && rows[i].leaked_bytes;
          i++, shown++) {
-        fmt_bytes(b2, sizeof(b2), (double)rows[i].leaked_bytes);
+        size_format(b2, sizeof(b2), (double)rows[i].leaked_bytes);
         snprintf(b3, sizeof(b3), "%llu", (unsigned long long)rows[i].leaked_blocks);
         text_site(out, m, &rows[i], b2, b3);
     }
