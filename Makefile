@@ -67,7 +67,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration backrefs cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps format-check test unit integration backrefs cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -145,7 +145,7 @@ $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
             libdw-dev libelf-dev libzstd-dev tmux clang libclang-rt-14-dev gdb sqlite3 \
-            util-linux procps file zstd python3 time heaptrack chromium
+            util-linux procps file zstd python3 time heaptrack chromium clang-format
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -184,6 +184,7 @@ tools: all
 	$(Q)BUILD=$(BUILD) tests/tools/run.sh
 
 test: deps
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
@@ -239,7 +240,13 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz $(BUILD)
 
+FORMAT_FILES = $(PROTO_SRC) $(COLL_SRC) $(TUI_SRC) protocol/*.h collector/*.h tui/*.h
 format:
-	clang-format -i $(PROTO_SRC) $(COLL_SRC) $(TUI_SRC) protocol/*.h collector/*.h tui/*.h
+	clang-format -i $(FORMAT_FILES)
+
+# make test fails on any source file that differs from .clang-format's layout
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES) || \
+	    { echo "format-check: run 'make format'"; exit 1; }
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -54,7 +54,6 @@
 #define NODES_CHUNK 50000u
 #define HISTORY_CHUNK 20000u
 
-
 struct staged {
     struct ring_event ev;
     uint32_t thread;
@@ -121,7 +120,7 @@ static struct {
     int symbols_on;
     struct normalise_totals nt;
     struct normalise_stats ns;
-    struct stamp_map map; /* ring event stamps -> ns */
+    struct stamp_map map;              /* ring event stamps -> ns */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
     int sync_pending;                  /* this pass answers a collect_sync() */
 } C;
@@ -305,8 +304,9 @@ static void emit_frame(uint64_t ip)
     else
         symbols_frame(ip, &f, &mod);
     if (mod)
-        EMIT(K_DEF, 0, encode_module_symbols(b, mod->id, mod->path, mod->base, mod->size,
-                                                 mod->build_id, mod->symbols, mod->debug_file));
+        EMIT(K_DEF, 0,
+             encode_module_symbols(b, mod->id, mod->path, mod->base, mod->size, mod->build_id,
+                                   mod->symbols, mod->debug_file));
     EMIT(K_DEF, 0, encode_frame(b, &f));
 }
 
@@ -828,9 +828,8 @@ static size_t drain(int check_gone, int final)
     int64_t watermark, limit;
     /* final, or a collect_sync() waiting (dlclose): everything up to the
      * watermark, whatever it takes */
-    int64_t deadline = final || C.sync_pending
-                           ? INT64_MAX
-                           : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+    int64_t deadline =
+        final || C.sync_pending ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     size_t n = 0, k;
 
     if (!stamp_map_advance(&C.map, &watermark) && !final)
@@ -857,9 +856,15 @@ static struct wire_totals totals(int64_t time)
 {
     /* the peak's time as its event went out (event_time), so it names the
      * same moment a recording of the run does */
-    return (struct wire_totals){time,           C.nt.heap_bytes,  C.nt.heap_blocks, C.rss,
-                                C.nt.allocations, C.nt.frees, C.nt.bytes_allocated,
-                                C.nt.peak, event_time(C.nt.peak_time)};
+    return (struct wire_totals){time,
+                                C.nt.heap_bytes,
+                                C.nt.heap_blocks,
+                                C.rss,
+                                C.nt.allocations,
+                                C.nt.frees,
+                                C.nt.bytes_allocated,
+                                C.nt.peak,
+                                event_time(C.nt.peak_time)};
 }
 
 static uint64_t read_rss(void)
@@ -1025,8 +1030,9 @@ static void *collect_main(void *arg)
          * ring gets half full wakes us through ring_wake_fd). */
         if (n)
             last_busy = now;
-        int wait_ms = n ? 0 : now - last_busy < 100000000 ? 1
-                                : (int)((C.next_tick - now) / 1000000) + 1;
+        int wait_ms = n                             ? 0
+                      : now - last_busy < 100000000 ? 1
+                                                    : (int)((C.next_tick - now) / 1000000) + 1;
         if (wait_ms > core_cfg.tick_ms)
             wait_ms = core_cfg.tick_ms;
         if (C.server_on) {
@@ -1117,8 +1123,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     if (socket_path[0]) {
         const char *swhy = NULL;
         char def[108];
-        int is_default = server_default_path(def, sizeof(def)) == 0 &&
-                         strcmp(def, socket_path) == 0;
+        int is_default =
+            server_default_path(def, sizeof(def)) == 0 && strcmp(def, socket_path) == 0;
 
         if (server_open(socket_path, is_default, &swhy) == 0) {
             C.server_on = 1;

@@ -139,8 +139,8 @@ static void read_config(void)
     core_cfg.tick_ms = env_int("HEAPLINE_TICK_MS", 10, 1, 60000);
     v = getenv("HEAPLINE_UNWIND");
     core_cfg.unwind = !v || !*v || strcmp(v, "auto") == 0 ? CORE_UNWIND_AUTO
-                      : strcmp(v, "fp") == 0                 ? CORE_UNWIND_FP
-                                                             : CORE_UNWIND_LIBUNWIND;
+                      : strcmp(v, "fp") == 0              ? CORE_UNWIND_FP
+                                                          : CORE_UNWIND_LIBUNWIND;
     v = getenv("HEAPLINE_FORK");
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
@@ -159,20 +159,18 @@ static void choose_paths(int owner)
     if (record_base[0]) {
         if (owner)
             snprintf(core_cfg.record, sizeof(core_cfg.record), "%s", record_base);
-        else
-            if (snprintf(core_cfg.record, sizeof(core_cfg.record), "%s.%d", record_base,
-                         (int)pid) >= (int)sizeof(core_cfg.record))
-                core_cfg.record[0] = 0;
+        else if (snprintf(core_cfg.record, sizeof(core_cfg.record), "%s.%d", record_base,
+                          (int)pid) >= (int)sizeof(core_cfg.record))
+            core_cfg.record[0] = 0;
     }
     if (!socket_off) {
         if (!socket_base[0])
             server_default_path(core_cfg.socket, sizeof(core_cfg.socket));
         else if (owner)
             snprintf(core_cfg.socket, sizeof(core_cfg.socket), "%s", socket_base);
-        else
-            if (snprintf(core_cfg.socket, sizeof(core_cfg.socket), "%s.%d", socket_base,
-                         (int)pid) >= (int)sizeof(core_cfg.socket))
-                core_cfg.socket[0] = 0;
+        else if (snprintf(core_cfg.socket, sizeof(core_cfg.socket), "%s.%d", socket_base,
+                          (int)pid) >= (int)sizeof(core_cfg.socket))
+            core_cfg.socket[0] = 0;
     }
 }
 
@@ -385,16 +383,15 @@ static int main_wrapper(int argc, char **argv, char **envp)
     return real_main(argc, argv, envp);
 }
 
-__attribute__((visibility("default"))) int __libc_start_main(main_fn *main, int argc,
-                                                             char **argv, void (*init)(void),
-                                                             void (*fini)(void),
+__attribute__((visibility("default"))) int __libc_start_main(main_fn *main, int argc, char **argv,
+                                                             void (*init)(void), void (*fini)(void),
                                                              void (*rtld_fini)(void),
                                                              void *stack_end);
-int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
-                      void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void), void (*fini)(void),
+                      void (*rtld_fini)(void), void *stack_end)
 {
-    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void),
-                void *) = dlsym(RTLD_NEXT, "__libc_start_main");
+    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
+        dlsym(RTLD_NEXT, "__libc_start_main");
 
     if (!real)
         _exit(127);

@@ -45,13 +45,13 @@ struct core_config {
     int depth;         /* stack depth limit */
     int unwind;        /* enum core_unwind: asked for, then in effect */
     int tick_ms;
-    int fork_off;      /* HEAPLINE_FORK=off */
-    int stats;         /* HEAPLINE_STATS set: a line of counts at the end */
+    int fork_off; /* HEAPLINE_FORK=off */
+    int stats;    /* HEAPLINE_STATS set: a line of counts at the end */
 };
 
 extern struct core_config core_cfg;
-extern atomic_int core_on;      /* hot path: track or pass through */
-extern int64_t core_start_ns;   /* CLOCK_MONOTONIC at start */
+extern atomic_int core_on;    /* hot path: track or pass through */
+extern int64_t core_start_ns; /* CLOCK_MONOTONIC at start */
 
 /* ns since the collector started. Async-signal-safe. */
 static inline int64_t core_now(void)

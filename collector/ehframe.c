@@ -119,7 +119,9 @@ static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
             continue;
         }
         switch (op) {
-        case 0x00: case 0x0a: case 0x0b:
+        case 0x00:
+        case 0x0a:
+        case 0x0b:
             break;
         case 0x01:
             skip_ptr(r, fde_enc);
@@ -133,11 +135,18 @@ static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
         case 0x04:
             skip(r, 4);
             break;
-        case 0x05: case 0x09: case 0x14: case 0x2f:
+        case 0x05:
+        case 0x09:
+        case 0x14:
+        case 0x2f:
             uleb(r);
             uleb(r);
             break;
-        case 0x06: case 0x07: case 0x08: case 0x0e: case 0x2e:
+        case 0x06:
+        case 0x07:
+        case 0x08:
+        case 0x0e:
+        case 0x2e:
             uleb(r);
             break;
         case 0x0c: /* def_cfa reg, off */
@@ -154,7 +163,8 @@ static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
                 return 1;
             sleb(r);
             break;
-        case 0x11: case 0x15:
+        case 0x11:
+        case 0x15:
             uleb(r);
             sleb(r);
             break;
@@ -164,7 +174,8 @@ static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
         case 0x0f: /* def_cfa_expression: block */
             skip(r, uleb(r));
             break;
-        case 0x10: case 0x16: /* reg, block */
+        case 0x10:
+        case 0x16: /* reg, block */
             uleb(r);
             skip(r, uleb(r));
             break;
@@ -205,11 +216,11 @@ static void parse_cie(const uint8_t *at, const uint8_t *seg_end, struct cie *c)
         r.p++;
     skip(&r, 1);
     if (r.bad || strchr(aug, 'e'))
-        return; /* "eh" augmentation: obsolete */
-    uleb(&r);          /* code alignment */
-    sleb(&r);          /* data alignment */
-    uleb(&r);          /* return register (version 3; 1 byte in version 1, same for < 128) */
-    c->fde_enc = 0;    /* absptr unless 'R' */
+        return;     /* "eh" augmentation: obsolete */
+    uleb(&r);       /* code alignment */
+    sleb(&r);       /* data alignment */
+    uleb(&r);       /* return register (version 3; 1 byte in version 1, same for < 128) */
+    c->fde_enc = 0; /* absptr unless 'R' */
     if (aug[0] == 'z') {
         uint64_t alen = uleb(&r);
         const uint8_t *aend = r.p + alen;
@@ -247,8 +258,7 @@ static void parse_cie(const uint8_t *at, const uint8_t *seg_end, struct cie *c)
 }
 
 /* The PT_LOAD segment [lo, hi) that contains addr. */
-static int segment_of(const struct dl_phdr_info *info, uintptr_t addr, uintptr_t *lo,
-                      uintptr_t *hi)
+static int segment_of(const struct dl_phdr_info *info, uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 {
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];

@@ -41,9 +41,10 @@ extern char **environ;
 /* The collector's variables: read by read_config() in core.c, all before
  * env_take(). A new one goes here too. */
 static const char *const own_vars[] = {
-    "HEAPLINE_RECORD", "HEAPLINE_SOCKET",   "HEAPLINE_FORK",  "HEAPLINE_UNWIND",
-    "HEAPLINE_DEPTH",  "HEAPLINE_TICK_MS",  "HEAPLINE_COMPRESS", "HEAPLINE_STATS",
-    "HEAPLINE_SAMPLE", "HEAPLINE_OWNER_PID", "HEAPLINE_DEBUG_DIR", "HEAPLINE_PYTHON",
+    "HEAPLINE_RECORD",     "HEAPLINE_SOCKET",       "HEAPLINE_FORK",
+    "HEAPLINE_UNWIND",     "HEAPLINE_DEPTH",        "HEAPLINE_TICK_MS",
+    "HEAPLINE_COMPRESS",   "HEAPLINE_STATS",        "HEAPLINE_SAMPLE",
+    "HEAPLINE_OWNER_PID",  "HEAPLINE_DEBUG_DIR",    "HEAPLINE_PYTHON",
     "HEAPLINE_SOCKET_DIR", "HEAPLINE_PYTHONMALLOC", NULL};
 
 /* PYTHONMALLOC=malloc that the launcher set (HEAPLINE_PYTHONMALLOC=1) is
@@ -55,12 +56,12 @@ static int strip_pymalloc;
 #define ENV_SAVED_MAX 16
 #define ENV_LP_MAX (PATH_MAX + 4096) /* a child's LD_PRELOAD with ours in front */
 
-static char store[4 * PATH_MAX];      /* saved "NAME=VALUE" strings */
+static char store[4 * PATH_MAX]; /* saved "NAME=VALUE" strings */
 static size_t store_used;
 static const char *saved[ENV_SAVED_MAX]; /* what a child gets back */
 static int n_saved;
-static char self_entry[PATH_MAX];     /* our LD_PRELOAD entry, "" when we were not preloaded */
-static const char *self_base;         /* its basename */
+static char self_entry[PATH_MAX];       /* our LD_PRELOAD entry, "" when we were not preloaded */
+static const char *self_base;           /* its basename */
 static char program_preload[8192 + 16]; /* "LD_PRELOAD=" the rest, for the program */
 static pid_t env_owner;
 static int env_fork_off, taken, stripped;
@@ -246,8 +247,8 @@ static size_t env_count(char *const *envp)
  * LD_PRELOAD. Returns envp itself when the child is not followed or there is
  * no room.
  */
-static char *const *env_child(char *const *envp, int exec_self, char **arr, size_t cap,
-                              char *lp, size_t lpcap)
+static char *const *env_child(char *const *envp, int exec_self, char **arr, size_t cap, char *lp,
+                              size_t lpcap)
 {
     size_t n = 0;
     int have_preload = 0;
@@ -267,8 +268,8 @@ static char *const *env_child(char *const *envp, int exec_self, char **arr, size
                     v++;
             }
             if (!has && !have_preload &&
-                snprintf(lp, lpcap, "LD_PRELOAD=%s%s%s", self_entry, e[11] ? ":" : "",
-                         e + 11) < (int)lpcap)
+                snprintf(lp, lpcap, "LD_PRELOAD=%s%s%s", self_entry, e[11] ? ":" : "", e + 11) <
+                    (int)lpcap)
                 e = lp;
             have_preload = 1;
         }
@@ -282,8 +283,8 @@ static char *const *env_child(char *const *envp, int exec_self, char **arr, size
         if (!envp || !envp[i])
             arr[n++] = (char *)saved[s];
     }
-    if (!have_preload && self_entry[0] && snprintf(lp, lpcap, "LD_PRELOAD=%s", self_entry) <
-                                              (int)lpcap)
+    if (!have_preload && self_entry[0] &&
+        snprintf(lp, lpcap, "LD_PRELOAD=%s", self_entry) < (int)lpcap)
         arr[n++] = lp;
     arr[n] = NULL;
     return arr;
@@ -296,9 +297,9 @@ static char *const *env_child(char *const *envp, int exec_self, char **arr, size
 #define CHILD_ENV(name, envp, exec_self)                                                           \
     char *name##_arr[ENV_CHILD_MAX + ENV_SAVED_MAX + 2];                                           \
     char name##_lp[ENV_LP_MAX];                                                                    \
-    char *const *name = env_child(envp, exec_self, name##_arr,                                     \
-                                  sizeof(name##_arr) / sizeof(name##_arr[0]), name##_lp,           \
-                                  sizeof(name##_lp))
+    char *const *name =                                                                            \
+        env_child(envp, exec_self, name##_arr, sizeof(name##_arr) / sizeof(name##_arr[0]),         \
+                  name##_lp, sizeof(name##_lp))
 
 /* ---- the exec family ---- */
 
@@ -337,8 +338,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
-EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
-                    int flags)
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     if (!real_execveat)
         resolve();

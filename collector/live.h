@@ -49,8 +49,8 @@ static inline void live_pack(struct live_entry *dst, uint64_t addr, uint64_t tag
     time &= (1ull << LIVE_TIME_BITS) - 1;
     seq &= (1ull << 40) - 1;
     w[0] = (addr & m48) | (tag << 48);
-    w[1] = (size & m48) | (time << 48);         /* time bits 0..15 */
-    w[2] = (time >> 16) | (seq << 40);          /* time bits 16..55, seq bits 0..23 */
+    w[1] = (size & m48) | (time << 48); /* time bits 0..15 */
+    w[2] = (time >> 16) | (seq << 40);  /* time bits 16..55, seq bits 0..23 */
     w[3] = (seq >> 24) | ((stack & m24) << 16) | ((thread & m24) << 40);
     __builtin_memcpy(dst, w, sizeof(w));
 }

@@ -23,8 +23,8 @@
 #include "live.h"
 #include "sites.h"
 
-static void note_alloc(struct normalise_totals *t, const struct normalise_ops *ops,
-                       uint32_t stack, uint64_t size, int64_t time)
+static void note_alloc(struct normalise_totals *t, const struct normalise_ops *ops, uint32_t stack,
+                       uint64_t size, int64_t time)
 {
     t->heap_bytes += size;
     t->heap_blocks++;

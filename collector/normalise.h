@@ -20,7 +20,7 @@
 struct normalise_totals {
     uint64_t heap_bytes, heap_blocks, allocations, frees, bytes_allocated, peak;
     int64_t peak_time; /* the time of the event that reached the peak (ring time, ns) */
-    uint64_t seq; /* allocation sequence number of the last ALLOC/REALLOC emitted, 0 none */
+    uint64_t seq;      /* allocation sequence number of the last ALLOC/REALLOC emitted, 0 none */
 };
 
 struct normalise_stats {

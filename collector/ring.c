@@ -35,8 +35,8 @@ uint64_t ring_waits(void)
 
 struct ring *ring_register(void)
 {
-    struct ring *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                          -1, 0);
+    struct ring *r =
+        mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     pthread_attr_t attr;
 
     if (r == MAP_FAILED)

@@ -19,7 +19,7 @@
 
 #define RING_EVENTS 32768u /* power of two */
 #define RING_TAG_DEPTH 64
-#define RING_CACHE 512u   /* power of two */
+#define RING_CACHE 512u /* power of two */
 #define RING_CACHE_WAYS 4u
 
 enum ring_op {
@@ -35,9 +35,9 @@ struct ring_event {
     uint64_t old_addr; /* REALLOC: the old block */
     uint64_t size;
     uint32_t stack;
-    uint32_t dt0;      /* REALLOC: stamp units between the call's start and time */
+    uint32_t dt0; /* REALLOC: stamp units between the call's start and time */
     uint16_t tag;
-    uint8_t op;        /* enum ring_op */
+    uint8_t op; /* enum ring_op */
     uint8_t pad[5];
 };
 
@@ -53,13 +53,13 @@ struct ring {
     char pad0[56];
     _Atomic uint64_t tail; /* consumer */
     char pad1[56];
-    atomic_int dead;       /* the thread has exited (set by the thread itself) */
-    uint32_t thread_id;    /* heapline thread id, 1.. */
+    atomic_int dead;    /* the thread has exited (set by the thread itself) */
+    uint32_t thread_id; /* heapline thread id, 1.. */
     pid_t tid;
-    uint64_t stack_lo, stack_hi; /* the thread's stack, [lo, hi) */
+    uint64_t stack_lo, stack_hi;            /* the thread's stack, [lo, hi) */
     struct unwind_root roots[UNWIND_ROOTS]; /* where the thread's stack starts */
-    struct ring *next;           /* registry list */
-    char self_name[16];          /* the thread's name at registration and at exit */
+    struct ring *next;                      /* registry list */
+    char self_name[16];                     /* the thread's name at registration and at exit */
     /* producer-private */
     uint16_t tags[RING_TAG_DEPTH];
     int tag_depth;

@@ -32,7 +32,8 @@
 #include "scanroots.h"
 #include "scansp.h"
 
-_Static_assert((int)SCANBFS_HEAP == (int)SCANMSG_HEAP && (int)SCANBFS_GLOBAL == (int)SCANMSG_GLOBAL &&
+_Static_assert((int)SCANBFS_HEAP == (int)SCANMSG_HEAP &&
+                   (int)SCANBFS_GLOBAL == (int)SCANMSG_GLOBAL &&
                    (int)SCANBFS_STACK == (int)SCANMSG_STACK,
                "node kinds");
 _Static_assert(SCANBFS_UNREACHABLE == SCANMSG_UNREACHABLE &&
@@ -104,8 +105,7 @@ static void write_all(int fd, const void *p, size_t n)
 }
 
 /* The scan child. Never returns. */
-static void scan_child(struct scan_job *job, const struct scan_source *src, int wfd,
-                       pid_t parent)
+static void scan_child(struct scan_job *job, const struct scan_source *src, int wfd, pid_t parent)
 {
     static const int fatal[] = {SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
     struct scan_child_hdr hdr;
@@ -166,8 +166,8 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
         scansp_apply(&job->sps, job->roots.roots, job->roots.n_roots, 5000);
         n_roots = scanroots_clip(job->roots.roots, job->roots.n_roots, roots, cap_roots);
         if (job->params.py)
-            n_roots = scanpy_frame_roots(&job->py, src->stacks, src->n_stacks, roots, n_roots,
-                                         cap_roots);
+            n_roots =
+                scanpy_frame_roots(&job->py, src->stacks, src->n_stacks, roots, n_roots, cap_roots);
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
     }
     hdr.n_nodes = hdr.status == 0 ? (uint32_t)n_nodes : 0;
@@ -223,7 +223,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
     job->params.max_fanout = max_fanout ? max_fanout : 64;
     job->params.max_roots = job->params.max_fanout;
     job->params.extra_levels = 0; /* shortest chains only */
-    job->params.catch_faults = 1;  /* set in the child only: scan_child() runs the search */
+    job->params.catch_faults = 1; /* set in the child only: scan_child() runs the search */
     /* this thread's stack is the collector's (the child runs on a copy of it):
      * what it holds is the request, not the program's references */
     for (size_t i = 0; i < src->n_stacks; i++) {
@@ -243,7 +243,8 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
          * pymalloc (the default) small objects live in its arenas, not in
          * heap blocks, and no chain or census can see them */
         const char *alloc = getenv("PYTHONMALLOC");
-        job->pymalloc = !alloc || (strcmp(alloc, "malloc") != 0 && strcmp(alloc, "malloc_debug") != 0);
+        job->pymalloc =
+            !alloc || (strcmp(alloc, "malloc") != 0 && strcmp(alloc, "malloc_debug") != 0);
         if (target == 0 && job->pymalloc) {
             scanroots_free(&job->roots);
             free(job);
@@ -255,8 +256,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         /* a Python hop is up to two blocks (a list and its items, a dict and
          * its keys, an instance and its values): the depth counts Python hops */
         job->params.max_depth *= 2;
-    }
-    else if (target == 0) {
+    } else if (target == 0) {
         *err = job->py.version
                    ? "census: this CPython version has no layout in heapline (3.11 has)"
                    : "census: not a Python program (CPython 3.11 with PYTHONMALLOC=malloc)";

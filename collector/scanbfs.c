@@ -61,13 +61,13 @@ struct bfs {
     uint64_t filter[FILTER_WORDS];
     /* this level */
     uint32_t level;
-    uint32_t added;     /* heap nodes added at this level */
-    uint32_t roots;     /* root nodes in all */
-    uint32_t ends;      /* Python chain ends in all (module globals, class attributes) */
+    uint32_t added; /* heap nodes added at this level */
+    uint32_t roots; /* root nodes in all */
+    uint32_t ends;  /* Python chain ends in all (module globals, class attributes) */
     uint32_t max_fanout, max_roots;
     uint32_t flags;
     /* scan_level()'s cursor: survives a fault's siglongjmp */
-    volatile int phase;   /* 0 roots, 1 blocks */
+    volatile int phase; /* 0 roots, 1 blocks */
     volatile size_t cur;
     volatile uint64_t faults;
 };

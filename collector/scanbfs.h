@@ -34,29 +34,33 @@ enum scanbfs_kind {
 #define SCANBFS_FANOUT_LIMIT 4u  /* some holders were left out (fan-out or root limit) */
 #define SCANBFS_UNREADABLE 16u   /* some ranges could not be read (freed since) */
 #define SCANBFS_STOPPED_EARLY 8u /* stopped extra_levels after the level of the first root */
-#define SCANBFS_CYCLE 32u        /* Python, with UNREACHABLE: a holder of the target is held
-                                    by the target (held only by a reference cycle) */
+#define SCANBFS_CYCLE                                                                              \
+    32u /* Python, with UNREACHABLE: a holder of the target is held                                \
+           by the target (held only by a reference cycle) */
 
 /* Root flags */
-#define SCANBFS_ROOT_ALLOCATOR 1u /* the malloc implementation's module (libc): its
-                                     pointers to free chunk headers are not references */
-#define SCANBFS_ROOT_INTERP 2u    /* the Python interpreter's module: its data is the
-                                     interpreter's bookkeeping (GC lists, type caches, free
-                                     lists, interned strings), not a holder: not scanned
-                                     when params.py is set */
+#define SCANBFS_ROOT_ALLOCATOR                                                                     \
+    1u /* the malloc implementation's module (libc): its                                           \
+          pointers to free chunk headers are not references */
+#define SCANBFS_ROOT_INTERP                                                                        \
+    2u /* the Python interpreter's module: its data is the                                         \
+          interpreter's bookkeeping (GC lists, type caches, free                                   \
+          lists, interned strings), not a holder: not scanned                                      \
+          when params.py is set */
 
-#define SCANBFS_ROOT_FRAME 4u     /* a live Python frame's locals (scanpy_frame_roots) */
+#define SCANBFS_ROOT_FRAME 4u /* a live Python frame's locals (scanpy_frame_roots) */
 
 /* Node flags: a Python holder that ends a chain (not followed further) */
 #define SCANBFS_NODE_END_MODULE 1u /* a module object through its md_dict: a module global */
 #define SCANBFS_NODE_END_CLASS 2u  /* a type object through its tp_dict: a class attribute */
 #define SCANBFS_NODE_END_FRAME 4u  /* a STACK node in a live Python frame's locals */
 
-#define SCANBFS_ROOT_ANON 8u      /* an anonymous mapping the program made (a pool, an
-                                     arena): skipped when a live block lies in it, for
-                                     then it is malloc's (an mmap'ed block, a heap), and
-                                     in a Python program (params.py), where it is the
-                                     interpreter's */
+#define SCANBFS_ROOT_ANON                                                                          \
+    8u /* an anonymous mapping the program made (a pool, an                                        \
+          arena): skipped when a live block lies in it, for                                        \
+          then it is malloc's (an mmap'ed block, a heap), and                                      \
+          in a Python program (params.py), where it is the                                         \
+          interpreter's */
 
 struct scanbfs_root {
     uint64_t lo, hi; /* [lo, hi), scanned in 8-byte aligned words */
@@ -80,18 +84,18 @@ struct scanbfs_node {
 };
 
 struct scanbfs_params {
-    uint64_t target;     /* an address inside a live block */
-    uint32_t max_depth;  /* hops; 0 means 10 */
-    uint32_t max_fanout; /* heap holders added per level; 0 means 64 */
-    uint32_t max_roots;  /* root nodes in all; 0 means max_fanout */
-    uint32_t extra_levels; /* levels still scanned after the level of the first root */
+    uint64_t target;           /* an address inside a live block */
+    uint32_t max_depth;        /* hops; 0 means 10 */
+    uint32_t max_fanout;       /* heap holders added per level; 0 means 64 */
+    uint32_t max_roots;        /* root nodes in all; 0 means max_fanout */
+    uint32_t extra_levels;     /* levels still scanned after the level of the first root */
     uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
     uint32_t no_simd;          /* tests: the portable loop even where AVX2 is there */
     uint32_t catch_faults;     /* scan child only: skip ranges that fault (installs
                                   SIGSEGV/SIGBUS handlers for good) */
     struct {
         uint64_t lo, hi;
-    } own[4];                  /* the caller's own mappings: blocks there are stale */
+    } own[4]; /* the caller's own mappings: blocks there are stale */
     uint32_t n_own;
     /* Python (NULL: not Python): references to an object point at its PyObject
      * (its GC links never count), dead objects (refcount 0, on a free list)
@@ -107,28 +111,27 @@ struct scanbfs_params {
 
 struct scanbfs_stats {
     uint32_t flags;
-    uint32_t levels;         /* levels scanned */
-    uint64_t n_blocks;       /* blocks in the snapshot */
-    uint64_t heap_bytes;     /* bytes of live blocks (one level) */
-    uint64_t root_bytes;     /* bytes of root ranges (one level) */
-    uint64_t bytes_scanned;  /* all levels */
-    uint64_t prep_ns;        /* collect and sort the blocks */
-    uint64_t scan_ns;        /* all levels */
-    uint64_t first_root_ns;  /* from start to the level that found the first root; 0: none */
-    uint64_t duration_ns;    /* everything */
-    uint64_t faults;         /* ranges skipped because reading them faulted */
+    uint32_t levels;        /* levels scanned */
+    uint64_t n_blocks;      /* blocks in the snapshot */
+    uint64_t heap_bytes;    /* bytes of live blocks (one level) */
+    uint64_t root_bytes;    /* bytes of root ranges (one level) */
+    uint64_t bytes_scanned; /* all levels */
+    uint64_t prep_ns;       /* collect and sort the blocks */
+    uint64_t scan_ns;       /* all levels */
+    uint64_t first_root_ns; /* from start to the level that found the first root; 0: none */
+    uint64_t duration_ns;   /* everything */
+    uint64_t faults;        /* ranges skipped because reading them faulted */
 };
 
 /* Upper bound on the nodes scanbfs_run() writes for these parameters. */
 size_t scanbfs_max_nodes(const struct scanbfs_params *p);
 
 /* Runs the search (or, with target 0 and census set, the census: no nodes,
- * p->n_census rows; p is written only there). nodes must hold scanbfs_max_nodes(p) entries. Returns 0
- * with *n_nodes and *st set, -ENOENT when target is in no live block, -ENOMEM
- * when mmap fails. Safe in a forked child of a multi-threaded process: no
- * malloc, no lock; only mmap, munmap, madvise-free syscalls, clock_gettime
- * and, with catch_faults, sigaction and sigprocmask. Not thread-safe
- * (catch_faults uses one static jump buffer). */
+ * p->n_census rows; p is written only there). nodes must hold scanbfs_max_nodes(p) entries. Returns
+ * 0 with *n_nodes and *st set, -ENOENT when target is in no live block, -ENOMEM when mmap fails.
+ * Safe in a forked child of a multi-threaded process: no malloc, no lock; only mmap, munmap,
+ * madvise-free syscalls, clock_gettime and, with catch_faults, sigaction and sigprocmask. Not
+ * thread-safe (catch_faults uses one static jump buffer). */
 int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
                 struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
                 struct scanbfs_stats *st);

@@ -160,8 +160,7 @@ static int cmp_u64_pair(const void *a, const void *b)
  * lo) as roots, each piece named "[anon LO-HI]" after itself. The kernel
  * merges neighbouring anonymous mappings into one, so a pool can share a
  * line of /proc/self/maps with the collector's rings. */
-static int add_anon(struct collect_ctx *c, uint64_t lo, uint64_t hi, const uint64_t *ex,
-                    size_t n)
+static int add_anon(struct collect_ctx *c, uint64_t lo, uint64_t hi, const uint64_t *ex, size_t n)
 {
     struct scanroots *r = c->r;
     char name[64];
@@ -188,8 +187,11 @@ static int add_anon(struct collect_ctx *c, uint64_t lo, uint64_t hi, const uint6
             r->mods[r->n_mods].path = strdup(name);
             if (!r->mods[r->n_mods].path)
                 return -1;
-            root = (struct scanbfs_root){.lo = at, .hi = end, .kind = SCANBFS_GLOBAL,
-                                         .id = (uint32_t)r->n_mods++, .flags = SCANBFS_ROOT_ANON};
+            root = (struct scanbfs_root){.lo = at,
+                                         .hi = end,
+                                         .kind = SCANBFS_GLOBAL,
+                                         .id = (uint32_t)r->n_mods++,
+                                         .flags = SCANBFS_ROOT_ANON};
             if (push_root(c, &root))
                 return -1;
         }
@@ -216,8 +218,8 @@ static int arena_heap_at(uint64_t a)
 
     if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)sizeof(w))
         return 0;
-    return w[0] && w[2] > 0 && w[2] <= ARENA_HEAP_SIZE && w[2] % 4096 == 0 &&
-           w[3] >= w[2] && w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
+    return w[0] && w[2] > 0 && w[2] <= ARENA_HEAP_SIZE && w[2] % 4096 == 0 && w[3] >= w[2] &&
+           w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
 }
 
 /*
@@ -416,8 +418,7 @@ static int trim_stack(struct scanbfs_root *r)
     return 0;
 }
 
-size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
-                      size_t cap)
+size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out, size_t cap)
 {
     size_t k = clip_maps(in, n, out, cap), kept = 0;
 
@@ -502,9 +503,9 @@ static int elf_symtab(const unsigned char *f, size_t size, const Elf64_Sym **sym
         return -1;
     {
         const Elf64_Shdr *st = &sh[pick], *str = &sh[st->sh_link];
-        if (st->sh_offset > size || st->sh_size > size - st->sh_offset ||
-            str->sh_offset > size || str->sh_size > size - str->sh_offset ||
-            st->sh_entsize != sizeof(Elf64_Sym) || st->sh_offset % 8 != 0)
+        if (st->sh_offset > size || st->sh_size > size - st->sh_offset || str->sh_offset > size ||
+            str->sh_size > size - str->sh_offset || st->sh_entsize != sizeof(Elf64_Sym) ||
+            st->sh_offset % 8 != 0)
             return -1;
         *syms = (const Elf64_Sym *)(const void *)(f + st->sh_offset);
         *n = st->sh_size / sizeof(Elf64_Sym);
@@ -562,8 +563,8 @@ static const char *elf_debuglink(const unsigned char *f, size_t size)
         const char *n = (const char *)f + names->sh_offset + sh[i].sh_name;
         size_t off = sh[i].sh_offset;
 
-        if (sh[i].sh_name >= names->sh_size ||
-            strnlen(n, names->sh_size - sh[i].sh_name) != 14 || memcmp(n, ".gnu_debuglink", 14))
+        if (sh[i].sh_name >= names->sh_size || strnlen(n, names->sh_size - sh[i].sh_name) != 14 ||
+            memcmp(n, ".gnu_debuglink", 14))
             continue;
         if (sh[i].sh_type == SHT_NOBITS || off > size || sh[i].sh_size > size - off ||
             strnlen((const char *)f + off, sh[i].sh_size) == sh[i].sh_size)

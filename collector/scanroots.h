@@ -20,8 +20,8 @@
 #include "scanbfs.h"
 
 struct scanroots_module {
-    uint64_t base;  /* load bias (dlpi_addr) */
-    char *path;     /* owned; the executable's real path for the main program */
+    uint64_t base; /* load bias (dlpi_addr) */
+    char *path;    /* owned; the executable's real path for the main program */
 };
 
 struct scanroots {

@@ -57,12 +57,13 @@
 #define SERVER_CLIENT_SOFT (16u << 20)
 #define SERVER_CLIENT_HARD (20u << 20)
 #define SERVER_ALL_SOFT (16u << 20)
-#define SERVER_ALL_HARD (40u << 20) /* > 2 x SERVER_ALL_SOFT: clients already past a
-                                     * share that shrank as others joined keep what
-                                     * is queued for them (up to the soft total), and
-                                     * the others may reach their share (the soft
-                                     * total again): only then do ticks and
-                                     * definitions of stalled clients pass it */
+#define SERVER_ALL_HARD                                                                            \
+    (40u << 20) /* > 2 x SERVER_ALL_SOFT: clients already past a                                   \
+                 * share that shrank as others joined keep what                                    \
+                 * is queued for them (up to the soft total), and                                  \
+                 * the others may reach their share (the soft                                      \
+                 * total again): only then do ticks and                                            \
+                 * definitions of stalled clients pass it */
 #define SERVER_REPLY_SOFT (64u << 10)
 #define SERVER_REPLIES_ALL (8u << 20)
 #define SERVER_REQUEST_MAX (128u << 10)
@@ -91,9 +92,9 @@
 #define SERVER_SCANS_WAITING 30
 
 /* The scan engine may not be linked in: call it through weak references. */
-extern struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id,
-                                   uint64_t target, uint32_t max_depth, uint32_t max_fanout,
-                                   const char **err) __attribute__((weak));
+extern struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
+                                   uint32_t max_depth, uint32_t max_fanout, const char **err)
+    __attribute__((weak));
 extern int scan_job_fd(const struct scan_job *job) __attribute__((weak));
 extern int scan_job_read(struct scan_job *job) __attribute__((weak));
 extern int scan_job_encode(struct scan_job *job, struct encode_buf *b) __attribute__((weak));
@@ -399,7 +400,8 @@ static int furthest_behind(void)
     int w = -1;
 
     for (int i = 0; i < n_clients; i++)
-        if (clients[i]->stream.bytes && (w < 0 || clients[i]->stream.bytes > clients[w]->stream.bytes))
+        if (clients[i]->stream.bytes &&
+            (w < 0 || clients[i]->stream.bytes > clients[w]->stream.bytes))
             w = i;
     return w;
 }
@@ -525,9 +527,8 @@ void server_broadcast(const char *data, size_t n, uint32_t n_events)
         if (n_events) {
             size_t q = c->stream.bytes + n;
 
-            if (!c->ticks_only &&
-                (q > SERVER_CLIENT_SOFT ||
-                 (stream_all + n > SERVER_ALL_SOFT && q > SERVER_ALL_SOFT / n_clients)))
+            if (!c->ticks_only && (q > SERVER_CLIENT_SOFT || (stream_all + n > SERVER_ALL_SOFT &&
+                                                              q > SERVER_ALL_SOFT / n_clients)))
                 c->ticks_only = 1;
             if (c->ticks_only) {
                 c->missed += n_events;
@@ -807,8 +808,8 @@ static void take_request(int i, const struct wire_msg *m)
             char msg[80];
 
             snprintf(msg, sizeof(msg),
-                     "too many scans at once (%d running, %d waiting): try again later",
-                     max_scans, SERVER_SCANS_WAITING);
+                     "too many scans at once (%d running, %d waiting): try again later", max_scans,
+                     SERVER_SCANS_WAITING);
             answer_error(i, id, -EBUSY, msg);
             return;
         }
@@ -1016,7 +1017,8 @@ static void job_step(int i)
             j->total = 0;
             j->found = 0;
         }
-        j->cursor = live_walk(j->cursor, SERVER_WALK_STEP, j->kind == JOB_FIND ? find_cb : obj_cb, j);
+        j->cursor =
+            live_walk(j->cursor, SERVER_WALK_STEP, j->kind == JOB_FIND ? find_cb : obj_cb, j);
         if (j->kind == JOB_FIND && (j->found || j->cursor >= live_slots())) {
             struct live_entry *e = j->found ? live_find(j->found) : NULL;
 
@@ -1057,7 +1059,8 @@ static void job_step(int i)
         }
         break;
     case JOB_CHECK: {
-        size_t end = j->cursor + SERVER_WALK_STEP < j->n_sel ? j->cursor + SERVER_WALK_STEP : j->n_sel;
+        size_t end =
+            j->cursor + SERVER_WALK_STEP < j->n_sel ? j->cursor + SERVER_WALK_STEP : j->n_sel;
 
         for (; j->cursor < end; j->cursor++) {
             const struct sel_key *o = &j->sel[j->cursor];
@@ -1068,9 +1071,13 @@ static void job_step(int i)
                 j->total -= j->total > 0;
                 continue;
             }
-            j->out[j->found++] = (struct wire_object){
-                e->addr, e->size, (uint32_t)e->stack, (int64_t)e->time, (uint32_t)e->thread,
-                (uint32_t)e->tag, e->seq};
+            j->out[j->found++] = (struct wire_object){e->addr,
+                                                      e->size,
+                                                      (uint32_t)e->stack,
+                                                      (int64_t)e->time,
+                                                      (uint32_t)e->thread,
+                                                      (uint32_t)e->tag,
+                                                      e->seq};
         }
         if (j->cursor == j->n_sel) {
             struct encode_buf *b = collect_scratch();

@@ -170,10 +170,9 @@ size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor)
         struct site *s = &sites[id];
 
         if (s->allocations - s->d_allocations)
-            out[n++] = (struct wire_site){id, s->live_bytes - s->d_live_bytes,
-                                          s->live_blocks - s->d_live_blocks,
-                                          s->allocations - s->d_allocations,
-                                          s->bytes_allocated - s->d_bytes_allocated};
+            out[n++] = (struct wire_site){
+                id, s->live_bytes - s->d_live_bytes, s->live_blocks - s->d_live_blocks,
+                s->allocations - s->d_allocations, s->bytes_allocated - s->d_bytes_allocated};
     }
     *cursor = id;
     return n;

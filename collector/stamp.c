@@ -70,7 +70,8 @@ int stamp_map_advance(struct stamp_map *m, int64_t *watermark)
         m->ns0 = m->ns1;
         m->tsc1 = tsc;
         m->ns1 = ns;
-        m->mult = (uint64_t)((((unsigned __int128)(ns - m->ns0)) << 32) / (uint64_t)(tsc - m->tsc0));
+        m->mult =
+            (uint64_t)((((unsigned __int128)(ns - m->ns0)) << 32) / (uint64_t)(tsc - m->tsc0));
         moved = 1;
     }
     /* not the stamp just read: a drain applies stamps up to the newer pair

@@ -77,9 +77,9 @@ static inline int64_t stamp_now_ordered(void)
 
 /* stamp -> ns: ns0 + (stamp - tsc0) * mult / 2^32. The identity without TSC. */
 struct stamp_map {
-    int64_t tsc0, ns0;  /* the older pair of the segment */
-    uint64_t mult;      /* ns per tick, 32.32 fixed point; 0: no segment yet */
-    int64_t tsc1, ns1;  /* the newer pair */
+    int64_t tsc0, ns0; /* the older pair of the segment */
+    uint64_t mult;     /* ns per tick, 32.32 fixed point; 0: no segment yet */
+    int64_t tsc1, ns1; /* the newer pair */
 };
 
 /* Starts the map with a first pair (collector start, before any event). */

@@ -454,8 +454,8 @@ static const char *nice_name(const char *name)
     if (!name || name[0] != '_' || name[1] != 'Z')
         return name;
     if (!demangle)
-        demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
-                                                                          "__cxa_demangle");
+        demangle =
+            (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
     if (demangle) {
         int status = -1;
         char *d = demangle(name, NULL, NULL, &status);
@@ -708,8 +708,7 @@ void symbols_atfork_parent(void)
     pthread_mutex_unlock(&sym_mu);
 }
 
-static int forget_module(Dwfl_Module *m, void **user, const char *name, Dwarf_Addr start,
-                         void *arg)
+static int forget_module(Dwfl_Module *m, void **user, const char *name, Dwarf_Addr start, void *arg)
 {
     *user = NULL;
     return DWARF_CB_OK;

@@ -19,7 +19,7 @@ struct symbols_module {
     uint32_t id;
     const char *path;
     uint64_t base, size;
-    const char *build_id; /* hex, or NULL */
+    const char *build_id;   /* hex, or NULL */
     uint32_t symbols;       /* where its names come from: enum wire_symbols */
     const char *debug_file; /* the separate debug file read, or NULL */
 };

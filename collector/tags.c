@@ -28,10 +28,10 @@ static pthread_mutex_t tags_mutex = PTHREAD_MUTEX_INITIALIZER;
 int tags_init(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    size_t bytes = TAGS_ARENA + (WIRE_MAX_TAG_ID + 1) * sizeof(uint64_t) +
-                   TAGS_SLOTS * sizeof(uint16_t);
-    char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t bytes =
+        TAGS_ARENA + (WIRE_MAX_TAG_ID + 1) * sizeof(uint64_t) + TAGS_SLOTS * sizeof(uint16_t);
+    char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
 
     if (m == MAP_FAILED)
         return -1;

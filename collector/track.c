@@ -95,8 +95,7 @@ static inline uint32_t track_stack(struct ring *r)
     if (set[0].hash == h && set[0].ip0 == ips[0] && set[0].depth == (uint32_t)n && set[0].leaf)
         return set[0].leaf;
     for (w = 1; w < RING_CACHE_WAYS; w++)
-        if (set[w].hash == h && set[w].ip0 == ips[0] && set[w].depth == (uint32_t)n &&
-            set[w].leaf)
+        if (set[w].hash == h && set[w].ip0 == ips[0] && set[w].depth == (uint32_t)n && set[w].leaf)
             break;
     struct ring_cache_entry hit;
     if (w < RING_CACHE_WAYS) {

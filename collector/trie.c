@@ -92,8 +92,7 @@ static uint32_t trie_child(uint32_t parent, uint64_t ip)
             }
             unsigned expect = 0;
             if (atomic_compare_exchange_strong_explicit(&trie_slots[i], &expect, mine,
-                                                        memory_order_acq_rel,
-                                                        memory_order_acquire))
+                                                        memory_order_acq_rel, memory_order_acquire))
                 return mine;
             id = expect;
         }

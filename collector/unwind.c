@@ -92,7 +92,7 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
                 const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
 
                 fp = o && o->lo == lo && o->hi == hi ? o->fp
-                                                    : ehframe_fp_percent(info) >= fp_threshold;
+                                                     : ehframe_fp_percent(info) >= fp_threshold;
             }
             c->out[c->n++] = (struct range){lo, hi, fp};
         }
@@ -338,7 +338,8 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
             ips[n++] = ret;
             h = walk_hash_step(h, ret);
         }
-        if (__builtin_expect(!last.fp, 0)) { /* code without frame pointers: its caller is unknown */
+        if (__builtin_expect(!last.fp,
+                             0)) { /* code without frame pointers: its caller is unknown */
             int m = end_at_root(roots, ret, f + 16, ips, n, max);
 
             *stop = ret;

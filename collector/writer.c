@@ -33,10 +33,10 @@ static struct {
     pthread_cond_t cv;
     struct recfile_writer rec;
     char *buf[2];
-    int fill;          /* index of the buffer the collector fills */
-    size_t job_len;    /* bytes handed over, 0 when the writer is idle */
+    int fill;       /* index of the buffer the collector fills */
+    size_t job_len; /* bytes handed over, 0 when the writer is idle */
     int job_flush;
-    int job_pending;   /* a job is waiting or running */
+    int job_pending; /* a job is waiting or running */
     int stop;
     int running;
     atomic_int failed;
@@ -122,7 +122,8 @@ static void *writer_main(void *arg)
             if (writer_check_fd() < 0) {
                 atomic_store(&W.failed, 1);
                 writer_said("record file %s: closed or replaced by the program: recording "
-                            "stops here", W.path);
+                            "stops here",
+                            W.path);
             } else if (recfile_write(&W.rec, data, n, flush) < 0) {
                 atomic_store(&W.failed, 1);
                 writer_end_failed();
@@ -217,8 +218,8 @@ void writer_stop(void)
     pthread_join(W.thread, NULL);
     W.running = 0;
     if (atomic_load(&W.failed) || writer_check_fd() < 0)
-        W.rec.err = WIRE_EIO;        /* write nothing more */
-    recfile_writer_close(&W.rec);    /* ends the last zstd frame */
+        W.rec.err = WIRE_EIO;     /* write nothing more */
+    recfile_writer_close(&W.rec); /* ends the last zstd frame */
     if (fdid_same(W.rec.fd, &W.id))
         fds_close(W.rec.fd);
 }

@@ -52,23 +52,65 @@ static long msg_extent(const unsigned char *p, size_t len, struct decode_extent 
             uint64_t n = 0;
 
             switch (c) {
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: case 0xca: skip = 4; break;
-            case 0xcf: case 0xd3: case 0xcb: skip = 8; break;
-            case 0xd4: skip = 2; break; /* fixext 1 */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            default: break;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+            case 0xca:
+                skip = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+            case 0xcb:
+                skip = 8;
+                break;
+            case 0xd4:
+                skip = 2;
+                break; /* fixext 1 */
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            default:
+                break;
             }
             if (skip == 0) {
                 switch (c) {
-                case 0xc4: case 0xd9: case 0xc7: w = 1; break;
-                case 0xc5: case 0xda: case 0xc8: case 0xdc: case 0xde: w = 2; break;
-                case 0xc6: case 0xdb: case 0xc9: case 0xdd: case 0xdf: w = 4; break;
-                default: return WIRE_ECORRUPT; /* 0xc1: never used */
+                case 0xc4:
+                case 0xd9:
+                case 0xc7:
+                    w = 1;
+                    break;
+                case 0xc5:
+                case 0xda:
+                case 0xc8:
+                case 0xdc:
+                case 0xde:
+                    w = 2;
+                    break;
+                case 0xc6:
+                case 0xdb:
+                case 0xc9:
+                case 0xdd:
+                case 0xdf:
+                    w = 4;
+                    break;
+                default:
+                    return WIRE_ECORRUPT; /* 0xc1: never used */
                 }
                 if (len - off < w) {
                     pending++;
@@ -175,10 +217,10 @@ int decode_list(const msgpack_object *o, uint32_t k, struct wire_list *l)
 
 /* Minimum element counts, type included, by message type. */
 static const uint8_t min_elems[WIRE_TYPE_MAX + 1] = {
-    [WIRE_HELLO] = 8,    [WIRE_MODULE] = 6,   [WIRE_FRAME] = 6,   [WIRE_STACKS] = 2,
-    [WIRE_THREAD] = 4,   [WIRE_TAG] = 3,      [WIRE_MARKER] = 3,  [WIRE_EVENTS] = 3,
-    [WIRE_TICK] = 9,     [WIRE_SNAPSHOT] = 9, [WIRE_HISTORY] = 2, [WIRE_REQUEST] = 3,
-    [WIRE_RESPONSE] = 4, [WIRE_MISSED] = 2,   [WIRE_END] = 4,     [WIRE_DISABLED] = 3,
+    [WIRE_HELLO] = 8,       [WIRE_MODULE] = 6,   [WIRE_FRAME] = 6,   [WIRE_STACKS] = 2,
+    [WIRE_THREAD] = 4,      [WIRE_TAG] = 3,      [WIRE_MARKER] = 3,  [WIRE_EVENTS] = 3,
+    [WIRE_TICK] = 9,        [WIRE_SNAPSHOT] = 9, [WIRE_HISTORY] = 2, [WIRE_REQUEST] = 3,
+    [WIRE_RESPONSE] = 4,    [WIRE_MISSED] = 2,   [WIRE_END] = 4,     [WIRE_DISABLED] = 3,
     [WIRE_STACK_STEPS] = 2,
 };
 
@@ -223,7 +265,8 @@ static int parse_response(const msgpack_object *e, uint32_t n, const msgpack_obj
 {
     memset(&m->u.response, 0, sizeof(m->u.response));
     m->u.response.raw = all;
-    if (decode_u32(&e[1], UINT32_MAX, &m->u.response.id) || decode_s32(&e[2], &m->u.response.status))
+    if (decode_u32(&e[1], UINT32_MAX, &m->u.response.id) ||
+        decode_s32(&e[2], &m->u.response.status))
         return WIRE_ECORRUPT;
     if (m->u.response.status != 0)
         return decode_str(&e[3], &m->u.response.message);
@@ -236,8 +279,9 @@ static int parse_response(const msgpack_object *e, uint32_t n, const msgpack_obj
             return WIRE_ECORRUPT;
         return 0;
     case WIRE_REQ_READ:
-        if (n < 7 || decode_u64(&e[4], &m->u.response.addr) || decode_u64(&e[5], &m->u.response.size) ||
-            e[6].type != MSGPACK_OBJECT_BIN || e[6].via.bin.size > WIRE_MAX_READ)
+        if (n < 7 || decode_u64(&e[4], &m->u.response.addr) ||
+            decode_u64(&e[5], &m->u.response.size) || e[6].type != MSGPACK_OBJECT_BIN ||
+            e[6].via.bin.size > WIRE_MAX_READ)
             return WIRE_ECORRUPT;
         m->u.response.bytes.ptr = e[6].via.bin.ptr;
         m->u.response.bytes.len = e[6].via.bin.size;
@@ -553,8 +597,9 @@ int decode_events_next(struct events_iter *it, struct wire_event *ev)
     ev->op = (uint8_t)op;
     switch (op) {
     case WIRE_OP_ALLOC:
-        if (left < 4 || decode_i64(&x[1], &dt) || decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            decode_u64(&x[3], &ev->size) || add_micros(it, dt, &ev->time))
+        if (left < 4 || decode_i64(&x[1], &dt) ||
+            decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) || decode_u64(&x[3], &ev->size) ||
+            add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
         it->ref = (it->ref + 1) & WIRE_SEQ_MASK;
         it->i += 4;
@@ -566,9 +611,9 @@ int decode_events_next(struct events_iter *it, struct wire_event *ev)
         it->i += 3;
         return 1;
     case WIRE_OP_REALLOC:
-        if (left < 5 || decode_i64(&x[1], &dt) || decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) ||
-            decode_u64(&x[3], &ev->size) || freed_back(it, &x[4], step, &ev->back) ||
-            add_micros(it, dt, &ev->time))
+        if (left < 5 || decode_i64(&x[1], &dt) ||
+            decode_u32(&x[2], WIRE_MAX_STACK_ID, &ev->stack) || decode_u64(&x[3], &ev->size) ||
+            freed_back(it, &x[4], step, &ev->back) || add_micros(it, dt, &ev->time))
             return WIRE_ECORRUPT;
         it->ref = (it->ref + 1) & WIRE_SEQ_MASK; /* after its old block's back */
         it->i += 5;
@@ -652,8 +697,9 @@ int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *
 
     if (7 * (uint64_t)i + 7 > l->n || decode_u64(&x[0], &o->addr) || decode_u64(&x[1], &o->size) ||
         decode_u32(&x[2], WIRE_MAX_STACK_ID, &o->stack) || decode_i64(&x[3], &o->time) ||
-        decode_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) || decode_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag) ||
-        decode_u64(&x[6], &o->seq) || o->seq > WIRE_SEQ_MASK)
+        decode_u32(&x[4], WIRE_MAX_THREAD_ID, &o->thread) ||
+        decode_u32(&x[5], WIRE_MAX_TAG_ID, &o->tag) || decode_u64(&x[6], &o->seq) ||
+        o->seq > WIRE_SEQ_MASK)
         return WIRE_ECORRUPT;
     return 1;
 }

@@ -46,8 +46,8 @@ struct wire_msg {
             uint32_t id;
             struct wire_str path, build_id;
             uint64_t base, size;
-            uint32_t symbols;            /* enum wire_symbols */
-            struct wire_str debug_file;  /* empty when none */
+            uint32_t symbols;           /* enum wire_symbols */
+            struct wire_str debug_file; /* empty when none */
         } module;
         struct {
             uint64_t ip;
@@ -87,8 +87,8 @@ struct wire_msg {
         struct {
             uint32_t id;
             int32_t status;
-            uint32_t kind;             /* when status == 0 */
-            struct wire_str message;   /* when status != 0 */
+            uint32_t kind;           /* when status == 0 */
+            struct wire_str message; /* when status != 0 */
             uint64_t addr, size, total;
             struct wire_str bytes;     /* READ */
             struct wire_list objects;  /* OBJECTS: septuples, see struct wire_object */
@@ -119,8 +119,8 @@ struct decode {
     size_t len, cap; /* bytes in buf, its capacity */
     size_t off;      /* bytes of buf already consumed */
     msgpack_zone zone;
-    int dead; /* a corrupt message was seen: the stream is over */
-    uint64_t consumed; /* total bytes of complete messages taken out */
+    int dead;                 /* a corrupt message was seen: the stream is over */
+    uint64_t consumed;        /* total bytes of complete messages taken out */
     struct decode_extent ext; /* the pending message's walk so far */
 };
 
@@ -159,7 +159,7 @@ struct events_iter {
     struct wire_list ops;
     uint32_t i;
     int64_t base;
-    int64_t us; /* microseconds from base of the last event */
+    int64_t us;   /* microseconds from base of the last event */
     uint64_t ref; /* the back, as of now, of the block freed last (wire.h) */
 };
 void decode_events_begin(struct events_iter *it, const struct wire_msg *m);

@@ -85,8 +85,8 @@ int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t st
     return encode_finish(b, mark);
 }
 
-int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
-                  uint64_t size, const char *build_id)
+int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base, uint64_t size,
+                  const char *build_id)
 {
     return encode_module_symbols(b, id, path, base, size, build_id, WIRE_SYMBOLS_UNKNOWN, NULL);
 }

@@ -26,7 +26,7 @@ struct encode_buf {
  * encoder is stateless: the caller numbers the allocations and fills back
  * (wire.h, "Compactness"). */
 struct wire_event {
-    uint8_t op;    /* enum wire_op */
+    uint8_t op;     /* enum wire_op */
     uint32_t stack; /* ALLOC, REALLOC */
     uint32_t id;    /* THREAD: thread id; TAG: tag id */
     int64_t time;   /* ALLOC, FREE, REALLOC: nanoseconds (sent as microseconds) */
@@ -94,8 +94,8 @@ void encode_init(struct encode_buf *b, char *mem, size_t cap);
  * WIRE_MAX_STRING are truncated; NULL strings are encoded as nil. */
 int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
                  uint32_t page_size, uint32_t max_depth, uint32_t flags);
-int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base,
-                  uint64_t size, const char *build_id);
+int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base, uint64_t size,
+                  const char *build_id);
 /* MODULE with where its names come from: symbols is enum wire_symbols,
  * debug_file the separate debug file read (NULL: none). encode_module() is
  * this with WIRE_SYMBOLS_UNKNOWN. */

@@ -142,8 +142,7 @@ static void writer_whole(struct recfile_writer *w, int frame_open)
     w->frame_open = frame_open;
     if (w->reserve_off || w->whole_bytes + RECFILE_SALVAGE_ROOM <= w->reserved_to)
         return;
-    if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes,
-                  RECFILE_SALVAGE_ROOM * 4) == 0)
+    if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes, RECFILE_SALVAGE_ROOM * 4) == 0)
         w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM * 4;
     else if (errno != ENOSPC && errno != EINTR)
         w->reserve_off = 1; /* not supported here: the salvage may still fit */

@@ -41,18 +41,18 @@ int recfile_remove_if_empty(int fd, const char *path);
 
 struct recfile_writer {
     int fd;
-    void *cctx;       /* ZSTD_CCtx, NULL when uncompressed */
-    char *out;        /* compressed bytes waiting for write(2) */
+    void *cctx; /* ZSTD_CCtx, NULL when uncompressed */
+    char *out;  /* compressed bytes waiting for write(2) */
     size_t out_cap;
     uint64_t in_frame; /* uncompressed bytes in the current frame */
     uint64_t raw_bytes, file_bytes;
-    int err;          /* sticky: after a write error nothing more is written */
-    int sys_errno;    /* the errno of the failed write (EFBIG: the size limit) */
-    uint64_t whole_bytes;  /* the file up to here is whole: a flush or frame end */
-    int frame_open;        /* ... inside a zstd frame (a flush), not after its end */
-    uint64_t reserved_to;  /* space allocated up to here (fallocate, size kept) */
-    int reserve_off;       /* fallocate does not work on this file system */
-    uint64_t size_limit;   /* RLIMIT_FSIZE less RECFILE_SALVAGE_ROOM; 0 none */
+    int err;              /* sticky: after a write error nothing more is written */
+    int sys_errno;        /* the errno of the failed write (EFBIG: the size limit) */
+    uint64_t whole_bytes; /* the file up to here is whole: a flush or frame end */
+    int frame_open;       /* ... inside a zstd frame (a flush), not after its end */
+    uint64_t reserved_to; /* space allocated up to here (fallocate, size kept) */
+    int reserve_off;      /* fallocate does not work on this file system */
+    uint64_t size_limit;  /* RLIMIT_FSIZE less RECFILE_SALVAGE_ROOM; 0 none */
 };
 
 /* Room kept for recfile_writer_salvage(): allocated past the last flush, and
@@ -86,15 +86,15 @@ struct recfile_reader {
     void *dctx;
     char *in;
     size_t in_len, in_off, in_cap;
-    uint64_t in_file_off;  /* file offset of in[0] */
-    int frame_done;        /* the last byte returned ended a frame */
+    uint64_t in_file_off; /* file offset of in[0] */
+    int frame_done;       /* the last byte returned ended a frame */
     int eof;
-    int truncated;         /* the file stops inside a compressed frame */
-    uint64_t frame_off;    /* file offset where the current zstd frame starts */
-    uint64_t frame_out;    /* bytes returned from the current frame */
-    uint64_t skip;         /* re-reading a frame: bytes already returned, dropped */
-    int careful;           /* re-reading a frame byte by byte up to a corrupt block */
-    int err;               /* sticky error, once the readable part is returned */
+    int truncated;      /* the file stops inside a compressed frame */
+    uint64_t frame_off; /* file offset where the current zstd frame starts */
+    uint64_t frame_out; /* bytes returned from the current frame */
+    uint64_t skip;      /* re-reading a frame: bytes already returned, dropped */
+    int careful;        /* re-reading a frame byte by byte up to a corrupt block */
+    int err;            /* sticky error, once the readable part is returned */
     uint32_t version;
     uint64_t file_size;
 };

@@ -83,11 +83,12 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
 static int node_read(const msgpack_object *e, uint32_t index, struct scanmsg_node *nd)
 {
     if (decode_u32(&e[0], SCANMSG_STACK, &nd->kind) || nd->kind < SCANMSG_HEAP ||
-        decode_u64(&e[1], &nd->addr) || decode_u64(&e[2], &nd->size) || decode_u64(&e[3], &nd->offset) ||
-        decode_u32(&e[4], UINT32_MAX, &nd->to) || decode_u64(&e[5], &nd->interior) ||
-        decode_u32(&e[6], UINT32_MAX, &nd->id) || decode_i64(&e[7], &nd->inbound) ||
-        decode_u32(&e[8], UINT32_MAX, &nd->level) || decode_str(&e[9], &nd->symbol) ||
-        decode_str(&e[10], &nd->module) || decode_u64(&e[11], &nd->module_offset))
+        decode_u64(&e[1], &nd->addr) || decode_u64(&e[2], &nd->size) ||
+        decode_u64(&e[3], &nd->offset) || decode_u32(&e[4], UINT32_MAX, &nd->to) ||
+        decode_u64(&e[5], &nd->interior) || decode_u32(&e[6], UINT32_MAX, &nd->id) ||
+        decode_i64(&e[7], &nd->inbound) || decode_u32(&e[8], UINT32_MAX, &nd->level) ||
+        decode_str(&e[9], &nd->symbol) || decode_str(&e[10], &nd->module) ||
+        decode_u64(&e[11], &nd->module_offset))
         return WIRE_ECORRUPT;
     if (index == 0 ? (nd->to != 0 || nd->kind != SCANMSG_HEAP) : nd->to >= index)
         return WIRE_ECORRUPT;
@@ -105,8 +106,7 @@ int scanmsg_decode(const struct wire_msg *m, struct scanmsg_result *r)
     return scanmsg_decode_object(m->u.response.raw, r);
 }
 
-int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone,
-                         struct scanmsg_result *r)
+int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone, struct scanmsg_result *r)
 {
     struct wire_msg m;
     msgpack_object obj;
@@ -117,8 +117,7 @@ int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone,
     rc = decode_one(buf, len, zone, &m, &used);
     if (rc != 1)
         return rc < 0 ? rc : WIRE_ECORRUPT;
-    if (m.type != WIRE_RESPONSE || m.u.response.status != 0 ||
-        m.u.response.kind != WIRE_REQ_SCAN)
+    if (m.type != WIRE_RESPONSE || m.u.response.status != 0 || m.u.response.kind != WIRE_REQ_SCAN)
         return WIRE_ECORRUPT;
     /* walked and parsed above: unpacking the same bytes again is bounded */
     if (msgpack_unpack(buf, used, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS || off != used)
@@ -154,7 +153,8 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
         return WIRE_ECORRUPT; /* node 0, the target, is always there */
     r->nodes.items = e[12].via.array.ptr;
     r->nodes.n = e[12].via.array.size;
-    if (raw->via.array.size >= 15 && (decode_u64(&e[13], &r->prep_ns) || decode_u64(&e[14], &r->chain_ns)))
+    if (raw->via.array.size >= 15 &&
+        (decode_u64(&e[13], &r->prep_ns) || decode_u64(&e[14], &r->chain_ns)))
         return WIRE_ECORRUPT;
     if (raw->via.array.size >= 16) { /* absent from older collectors: nothing known live */
         uint32_t idx;
@@ -216,8 +216,9 @@ int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_n
     node->py_via = node->py_owner = node->py_type;
     if (rc == 0 && r->py.n) { /* checked by the decoder: one 4-tuple a node */
         const msgpack_object *p = &r->py.items[i * SCANMSG_PY_ITEMS];
-        if (decode_u32(&p[0], SCANMSG_PY_FLAGS, &node->py_flags) || decode_str(&p[1], &node->py_type) ||
-            decode_str(&p[2], &node->py_via) || decode_str(&p[3], &node->py_owner))
+        if (decode_u32(&p[0], SCANMSG_PY_FLAGS, &node->py_flags) ||
+            decode_str(&p[1], &node->py_type) || decode_str(&p[2], &node->py_via) ||
+            decode_str(&p[3], &node->py_owner))
             return WIRE_ECORRUPT;
     }
     for (uint32_t k = 0; rc == 0 && k < r->live.n; k++)

@@ -65,8 +65,9 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_CYCLE 32u        /* Python: the target is held by a holder it holds */
 #define SCANMSG_CENSUS 64u       /* a census, not a scan: see the rows */
 #define SCANMSG_PYTHON 128u      /* the program is a CPython heapline knows: py items sent */
-#define SCANMSG_PYMALLOC 256u    /* ... but without PYTHONMALLOC=malloc: its small objects
-                                    live in pymalloc's arenas, unseen (chains are partial) */
+#define SCANMSG_PYMALLOC                                                                           \
+    256u /* ... but without PYTHONMALLOC=malloc: its small objects                                 \
+            live in pymalloc's arenas, unseen (chains are partial) */
 
 /* py_flags */
 #define SCANMSG_PY_OBJECT 1u
@@ -140,8 +141,7 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r);
  * bytes: they are bounds-walked by decode_one() before msgpack-c sees them).
  * The result points into zone. Returns 0, WIRE_ENEEDMORE, or an error. Use it
  * where response.raw is not available. */
-int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone,
-                         struct scanmsg_result *r);
+int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone, struct scanmsg_result *r);
 
 /* Node i of a decoded result (i < scanmsg_count(r)), live_frame set from the
  * result's `live` list. Returns 0 or WIRE_ECORRUPT. Strings point into the

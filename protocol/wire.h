@@ -23,8 +23,8 @@
  * the batch's base time, which is in nanoseconds), so an event's time is
  * base_time + 1000 * (sum of dt so far): events have microsecond resolution
  * relative to their batch. (The collector writes them in whole 100 us steps,
- * which keeps the deltas mostly 0; readers take any microsecond value.) Addresses are known to the collector only: ask
- * with WIRE_REQ_OBJECTS. A typical event is 3 to 8 bytes before the record
+ * which keeps the deltas mostly 0; readers take any microsecond value.) Addresses are known to the
+ * collector only: ask with WIRE_REQ_OBJECTS. A typical event is 3 to 8 bytes before the record
  * file's zstd layer.
  *
  * Messages (-> collector to client, <- client to collector):
@@ -97,7 +97,7 @@
 
 /* Bounds every decoder enforces; anything larger is corrupt. */
 #define WIRE_MAX_MESSAGE (4u << 20) /* bytes of one encoded message */
-#define WIRE_MAX_STRING 4096u        /* encoders truncate, decoders refuse longer */
+#define WIRE_MAX_STRING 4096u       /* encoders truncate, decoders refuse longer */
 #define WIRE_MAX_STACK_ID 0x7fffffffu
 #define WIRE_MAX_MODULE_ID 0xffffu
 #define WIRE_MAX_THREAD_ID 0xffffffu
@@ -210,8 +210,9 @@ enum wire_req {
 };
 
 #define WIRE_MAX_READ 4096u
-#define WIRE_MAX_OBJECTS 100000u /* decoders' bound; the collector answers 10000 at most
-                                  * (total says how many there are) */
+#define WIRE_MAX_OBJECTS                                                                           \
+    100000u /* decoders' bound; the collector answers 10000 at most                                \
+             * (total says how many there are) */
 
 /* Error codes of protocol functions (negative return values). */
 enum wire_err {
@@ -222,9 +223,9 @@ enum wire_err {
     WIRE_EVERSION = -4,  /* a newer major version than this build reads */
     WIRE_ENOSPACE = -5,  /* encoder: the caller's buffer is too small */
     WIRE_ENOMEM = -6,
-    WIRE_EMAGIC = -7,    /* not a heapline recording */
+    WIRE_EMAGIC = -7, /* not a heapline recording */
     WIRE_EIO = -8,
-    WIRE_ECOMPRESS = -9, /* zstd layer failed */
+    WIRE_ECOMPRESS = -9,    /* zstd layer failed */
     WIRE_EOLDVERSION = -10, /* an older, incompatible version */
     WIRE_ERR_COUNT = 11
 };

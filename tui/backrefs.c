@@ -31,7 +31,7 @@
 #define BACKREFS_REQ_OBJECTS 1
 #define BACKREFS_REQ_SCAN 2
 #define BACKREFS_MAX_OBJECTS 64
-#define BACKREFS_MAX_LIMIT 1000 /* --depth and --fanout: what the scan engine accepts */
+#define BACKREFS_MAX_LIMIT 1000  /* --depth and --fanout: what the scan engine accepts */
 #define BACKREFS_TEXT_HOLDERS 20 /* holders listed in text when no chain reaches a root */
 
 struct conn {
@@ -42,7 +42,7 @@ struct conn {
     uint32_t *stacks; /* stack ids defined so far */
     size_t n_stacks, cap_stacks;
     int got_snapshot;
-    const char *what; /* the socket path, for messages */
+    const char *what;      /* the socket path, for messages */
     size_t msg_lo, msg_hi; /* bytes of dec.buf taken by the last decode_next() */
 };
 
@@ -268,7 +268,7 @@ static void json_python(FILE *out, const struct scanmsg_node *n)
         json_str(out, n->py_via.ptr, n->py_via.len);
         fputs(n->py_flags & SCANMSG_PY_MODULE  ? ", \"module\": "
               : n->py_flags & SCANMSG_PY_CLASS ? ", \"class\": "
-                                                : ", \"frame\": ",
+                                               : ", \"frame\": ",
               out);
         json_str(out, n->py_owner.ptr, n->py_owner.len);
     }
@@ -279,11 +279,12 @@ static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node
 {
     static const char *const kinds[] = {"", "heap", "global", "stack"};
 
-    fprintf(out, "{\"kind\": \"%s\", \"address\": \"0x%" PRIx64 "\", \"offset\": %" PRIu64
-                 ", \"interior\": %" PRIu64,
+    fprintf(out,
+            "{\"kind\": \"%s\", \"address\": \"0x%" PRIx64 "\", \"offset\": %" PRIu64
+            ", \"interior\": %" PRIu64,
             n->py_flags & SCANMSG_PY_MODULE  ? "global"
             : n->py_flags & SCANMSG_PY_CLASS ? "class"
-                                              : kinds[n->kind],
+                                             : kinds[n->kind],
             n->addr, n->offset, n->interior);
     if (python)
         json_python(out, n);
@@ -406,8 +407,9 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
               "blocks, so chains through them are not seen: run it with PYTHONMALLOC=malloc\n",
               out);
     if (native)
-        fprintf(out, "(also held from %" PRIu32 " native root%s: C stacks or globals; --json "
-                     "lists them)\n",
+        fprintf(out,
+                "(also held from %" PRIu32 " native root%s: C stacks or globals; --json "
+                "lists them)\n",
                 native, native == 1 ? "" : "s");
     if (!chains) {
         if ((r->flags & SCANMSG_UNREACHABLE) && (r->flags & SCANMSG_CYCLE))
@@ -453,8 +455,9 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
     struct scanmsg_node t, nd, to;
 
     scanmsg_node_at(r, 0, &t);
-    fprintf(out, "{\"target\": {\"address\": \"0x%" PRIx64 "\", \"requested\": \"0x%" PRIx64
-                 "\", \"size\": %" PRIu64,
+    fprintf(out,
+            "{\"target\": {\"address\": \"0x%" PRIx64 "\", \"requested\": \"0x%" PRIx64
+            "\", \"size\": %" PRIu64,
             t.addr, r->target, t.size);
     json_site(out, m, t.id);
     if (t.inbound >= 0)
@@ -478,8 +481,7 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
     }
     fputs(chains ? "\n ],\n \"holders\": [" : "],\n \"holders\": [", out);
     for (uint32_t i = 1; i < count; i++) {
-        if (scanmsg_node_at(r, i, &nd) || nd.kind != SCANMSG_HEAP ||
-            scanmsg_node_at(r, nd.to, &to))
+        if (scanmsg_node_at(r, i, &nd) || nd.kind != SCANMSG_HEAP || scanmsg_node_at(r, nd.to, &to))
             continue;
         fputs(holders++ ? ",\n  " : "\n  ", out);
         json_hop(out, m, &nd, &to, r->py.n != 0);
@@ -515,9 +517,9 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
             ", \"scan_ms\": %.3f, \"chain_ms\": %.3f, \"prep_ms\": %.3f, \"pause_ms\": %.3f}\n",
             r->flags & SCANMSG_DEPTH_LIMIT ? "true" : "false",
             r->flags & SCANMSG_FANOUT_LIMIT ? "true" : "false",
-            r->flags & SCANMSG_UNREADABLE ? "true" : "false", r->levels, r->n_blocks,
-            r->heap_bytes, r->bytes_scanned, (double)r->duration_ns / 1e6,
-            (double)r->chain_ns / 1e6, (double)r->prep_ns / 1e6, (double)r->pause_ns / 1e6);
+            r->flags & SCANMSG_UNREADABLE ? "true" : "false", r->levels, r->n_blocks, r->heap_bytes,
+            r->bytes_scanned, (double)r->duration_ns / 1e6, (double)r->chain_ns / 1e6,
+            (double)r->prep_ns / 1e6, (double)r->pause_ns / 1e6);
 }
 
 static void print_dot(FILE *out, const struct model *m, const struct scanmsg_result *r)
@@ -549,9 +551,10 @@ static void print_dot(FILE *out, const struct model *m, const struct scanmsg_res
             } else if (nd.py_flags & SCANMSG_PY_PART) {
                 fputs("\\n(owned by the next)", out);
             }
-            fprintf(out, "\"%s];\n", i == 0                          ? ", style=bold, color=red"
-                                      : pychain_is_end(&nd)           ? ", style=filled, fillcolor=lightblue"
-                                                                      : "");
+            fprintf(out, "\"%s];\n",
+                    i == 0                ? ", style=bold, color=red"
+                    : pychain_is_end(&nd) ? ", style=filled, fillcolor=lightblue"
+                                          : "");
             break;
         case SCANMSG_GLOBAL:
             if (nd.symbol.ptr)
@@ -564,8 +567,9 @@ static void print_dot(FILE *out, const struct model *m, const struct scanmsg_res
             fputs("\", shape=ellipse, style=filled, fillcolor=lightblue];\n", out);
             break;
         default:
-            fprintf(out, "thread %" PRIu32 " stack\", shape=ellipse, style=filled, "
-                         "fillcolor=lightyellow];\n",
+            fprintf(out,
+                    "thread %" PRIu32 " stack\", shape=ellipse, style=filled, "
+                    "fillcolor=lightyellow];\n",
                     nd.id);
             break;
         }
@@ -578,8 +582,7 @@ static void print_dot(FILE *out, const struct model *m, const struct scanmsg_res
     fputs("}\n", out);
 }
 
-int backrefs_print(FILE *out, int format, const struct model *m,
-                   const struct scanmsg_result *r)
+int backrefs_print(FILE *out, int format, const struct model *m, const struct scanmsg_result *r)
 {
     uint32_t count = scanmsg_count(r);
     uint32_t *idx;
@@ -632,8 +635,7 @@ static void note_stacks(struct conn *c, const struct wire_msg *m)
  * after printing the error. */
 typedef int backrefs_stop_fn(const struct wire_msg *m, const void *arg);
 
-static int conn_until(struct conn *c, struct wire_msg *m, backrefs_stop_fn *stop,
-                      const void *arg)
+static int conn_until(struct conn *c, struct wire_msg *m, backrefs_stop_fn *stop, const void *arg)
 {
     char buf[65536];
 
@@ -878,8 +880,8 @@ static int census_main(struct conn *c, msgpack_zone *zone, int format, unsigned 
         if (request_scan(c, &zb, BACKREFS_REQ_SCAN + 1, 0, 1, 1, &b, &cb))
             goto done;
     }
-    if (pychain_census_print(stdout, growth ? &b : &a, growth ? &a : NULL,
-                             format == BACKREFS_JSON, top) != 0 ||
+    if (pychain_census_print(stdout, growth ? &b : &a, growth ? &a : NULL, format == BACKREFS_JSON,
+                             top) != 0 ||
         fflush(stdout) != 0) {
         fail("write error or bad census from the collector");
         goto done;

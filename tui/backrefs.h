@@ -31,7 +31,6 @@ int backrefs_main(int argc, char **argv);
 /* Prints a decoded scan result (scanmsg_decode() accepted it) in a format,
  * naming allocation sites from m (may know nothing). Returns 0 or -1 on a
  * write error. Used by the command and the fuzzer. */
-int backrefs_print(FILE *out, int format, const struct model *m,
-                   const struct scanmsg_result *r);
+int backrefs_print(FILE *out, int format, const struct model *m, const struct scanmsg_result *r);
 
 #endif

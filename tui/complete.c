@@ -103,8 +103,7 @@ void complete_judge(const struct model *m, const struct complete_input *in, stru
                  "chance to be freed",
                  s->end_status);
     else if (s->end_reason != WIRE_END_EXIT && s->end_reason != WIRE_END_EXEC)
-        snprintf(c->leaks_why, sizeof c->leaks_why,
-                 "the stream ended before the program did");
+        snprintf(c->leaks_why, sizeof c->leaks_why, "the stream ended before the program did");
     else
         c->leaks_known = 1;
 }

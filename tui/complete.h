@@ -26,7 +26,7 @@ struct complete_input {
 };
 
 struct complete {
-    int complete;        /* 1: the whole run, from HELLO to END */
+    int complete; /* 1: the whole run, from HELLO to END */
     /* NULL when complete, else the first cause, a JSON-stable key: "disabled",
      * "disk_full", "file_size_limit", "write_error", "corrupt", "truncated"
      * (the file stops mid-stream), "no_end" (it stops between messages, with
@@ -40,7 +40,6 @@ struct complete {
 
 /* Judges the model m (fully read) with what the reader knows. Never fails;
  * out is fully written. */
-void complete_judge(const struct model *m, const struct complete_input *in,
-                    struct complete *out);
+void complete_judge(const struct model *m, const struct complete_input *in, struct complete *out);
 
 #endif

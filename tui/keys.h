@@ -21,8 +21,8 @@ struct ui;
 
 /* Reaction flags returned by actions. */
 #define KEYS_NONE 0
-#define KEYS_REDRAW 1   /* draw again */
-#define KEYS_REQUERY 2  /* the question changed (time, sort, filter...): recompute */
+#define KEYS_REDRAW 1  /* draw again */
+#define KEYS_REQUERY 2 /* the question changed (time, sort, filter...): recompute */
 #define KEYS_QUIT 4
 
 typedef int keys_action_fn(struct ui *ui, int key);

@@ -66,8 +66,8 @@ static struct liveset_block *slot_for(struct liveset *ls, uint64_t seq)
 
     if ((ls->n + 1) * 2 > ls->cap) {
         uint64_t nc = ls->cap ? ls->cap * 2 : 4096, released = 0; /* bytes of the old table */
-        struct liveset_block *t = mmap(NULL, nc * sizeof(*t), PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        struct liveset_block *t =
+            mmap(NULL, nc * sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
         if (t == MAP_FAILED)
             return NULL;

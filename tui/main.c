@@ -305,7 +305,8 @@ static const struct cmd_entry cmd_table[] = {
      "--max-site FUNCTION=SIZE, --no-leaks-from FUNCTION)",
      "limits for CI: exit 0 when every limit holds, 1 when one is broken", CHECK_HELP, check_main},
     {"backrefs",
-     "PID|SOCKET (--site FUNCTION|FILE:LINE | --address ADDR | --type NAME) [--depth N] [--fanout N] "
+     "PID|SOCKET (--site FUNCTION|FILE:LINE | --address ADDR | --type NAME) [--depth N] [--fanout "
+     "N] "
      "[--json|--dot]\n"
      "PID|SOCKET --types [--growth SECONDS] [--top N] [--json]",
      "what keeps a live block alive (chains of references); Python objects by type",

@@ -160,7 +160,7 @@ struct model {
     uint32_t n_parties, parties_cap;
     uint32_t *party_hash; /* index+1 */
     uint32_t party_hash_cap;
-    uint32_t *party_pend, n_party_pend, party_pend_cap;   /* changed in the open bucket */
+    uint32_t *party_pend, n_party_pend, party_pend_cap;    /* changed in the open bucket */
     uint32_t *party_dirty, n_party_dirty, party_dirty_cap; /* changed since the peak */
     struct party_delta *plog;
     uint64_t n_plog, plog_cap;
@@ -365,8 +365,7 @@ static uint32_t frame_get(struct model *m, uint64_t ip)
         m->frame_hash_cap = nc;
     }
     if (m->n_frames % CHUNK == 0) {
-        struct model_frame **c =
-            realloc(m->frame_chunks, (m->n_frames / CHUNK + 1) * sizeof(*c));
+        struct model_frame **c = realloc(m->frame_chunks, (m->n_frames / CHUNK + 1) * sizeof(*c));
         if (!c)
             return MODEL_NONE;
         m->frame_chunks = c;
@@ -384,8 +383,8 @@ static uint32_t frame_get(struct model *m, uint64_t ip)
     return f;
 }
 
-static const char *ip_label(const char *function, const char *module, uint64_t offset,
-                            uint64_t ip, char *buf, size_t n)
+static const char *ip_label(const char *function, const char *module, uint64_t offset, uint64_t ip,
+                            char *buf, size_t n)
 {
     if (function && *function)
         return function;
@@ -458,8 +457,8 @@ static struct site_ext *ext_at(const struct model *m, uint32_t i)
  * new. */
 
 static const char *const plumbing_modules[] = {
-    "libc.so", "libc-", "libstdc++.so", "libgcc_s", "ld-linux", "libheapline.so", "libc++.so",
-    "libc++abi.so", "ld-musl", NULL};
+    "libc.so",        "libc-",     "libstdc++.so", "libgcc_s", "ld-linux",
+    "libheapline.so", "libc++.so", "libc++abi.so", "ld-musl",  NULL};
 
 /* The C and C++ runtimes, the loader and the collector itself. */
 static int in_runtime_module(const struct model_frame *f)
@@ -470,12 +469,37 @@ static int in_runtime_module(const struct model_frame *f)
     return 0;
 }
 
-static const char *const plumbing_functions[] = {
-    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
-    "memalign", "valloc", "pvalloc", "strdup", "strndup", "wcsdup", "xmalloc", "xcalloc",
-    "xrealloc", "xzalloc", "xstrdup", "xstrndup", "xmemdup", "g_malloc", "g_malloc0",
-    "g_realloc", "g_strdup", "g_strndup", "g_try_malloc", "__libc_malloc", "__libc_calloc",
-    "__libc_realloc", "__libc_memalign", NULL};
+static const char *const plumbing_functions[] = {"malloc",
+                                                 "calloc",
+                                                 "realloc",
+                                                 "reallocarray",
+                                                 "free",
+                                                 "posix_memalign",
+                                                 "aligned_alloc",
+                                                 "memalign",
+                                                 "valloc",
+                                                 "pvalloc",
+                                                 "strdup",
+                                                 "strndup",
+                                                 "wcsdup",
+                                                 "xmalloc",
+                                                 "xcalloc",
+                                                 "xrealloc",
+                                                 "xzalloc",
+                                                 "xstrdup",
+                                                 "xstrndup",
+                                                 "xmemdup",
+                                                 "g_malloc",
+                                                 "g_malloc0",
+                                                 "g_realloc",
+                                                 "g_strdup",
+                                                 "g_strndup",
+                                                 "g_try_malloc",
+                                                 "__libc_malloc",
+                                                 "__libc_calloc",
+                                                 "__libc_realloc",
+                                                 "__libc_memalign",
+                                                 NULL};
 
 /* The allocation functions and their well-known wrappers, by name. */
 static int is_allocation_function(const struct model_frame *f)
@@ -563,8 +587,12 @@ static int site_key_eq(const struct model_site *a, const struct model_site *b)
 /* A frame's key as a site: what site_key_hash and site_key_eq compare. */
 static struct model_site frame_key(const struct model_frame *f)
 {
-    return (struct model_site){.function = f->function, .file = f->file, .line = f->line,
-                               .module = f->module, .ip = f->ip, .offset = f->offset};
+    return (struct model_site){.function = f->function,
+                               .file = f->file,
+                               .line = f->line,
+                               .module = f->module,
+                               .ip = f->ip,
+                               .offset = f->offset};
 }
 
 /* Finds or adds the site of frame f. Returns its id or MODEL_NONE (OOM). */
@@ -782,7 +810,7 @@ static int stacks_reserve(struct model *m, uint32_t n)
         nn[i] = (struct stack_node){.site = MODEL_NONE, .frame = MODEL_NONE};
 #define GROWARR(arr, T)                                                                            \
     do {                                                                                           \
-        T *q_ = realloc(m->arr, (size_t)cap * sizeof(T));                                         \
+        T *q_ = realloc(m->arr, (size_t)cap * sizeof(T));                                          \
         if (!q_)                                                                                   \
             return -1;                                                                             \
         memset(q_ + old, 0, (size_t)(cap - old) * sizeof(T));                                      \
@@ -1114,8 +1142,8 @@ static int party_close(struct model *m, int64_t time)
                 return -1;
             m->plog_cap = cap;
         }
-        m->plog[m->n_plog++] = (struct party_delta){.time = time, .party = m->party_pend[i],
-                                                    .d = p->pend};
+        m->plog[m->n_plog++] =
+            (struct party_delta){.time = time, .party = m->party_pend[i], .d = p->pend};
         p->pend = (struct fig){0};
         p->pending = 0;
     }
@@ -1335,8 +1363,8 @@ static int compact_maybe(struct model *m)
      * shrink the log (every stack distinct), wait for it to grow by half
      * again: never a compaction per point */
     m->next_compact_points = m->point_budget;
-    m->next_compact_log = m->n_log < m->log_budget - m->log_budget / 4 ? m->log_budget
-                                                                        : m->n_log + m->n_log / 2;
+    m->next_compact_log =
+        m->n_log < m->log_budget - m->log_budget / 4 ? m->log_budget : m->n_log + m->n_log / 2;
     return 0;
 }
 
@@ -1498,7 +1526,9 @@ static int ev_alloc(void *ctx, struct liveset_block *b)
 {
     struct model *m = ctx;
     uint32_t stack = ev_stack(m, b->stack);
-    struct fig d = {.live_bytes = (int64_t)b->size, .live_blocks = 1, .allocations = 1,
+    struct fig d = {.live_bytes = (int64_t)b->size,
+                    .live_blocks = 1,
+                    .allocations = 1,
                     .bytes_allocated = b->size};
 
     if (stack == MODEL_NONE)
@@ -1648,8 +1678,8 @@ static int apply_state(struct model *m, const struct wire_msg *msg)
         } else if (same) {
             m->points[m->n_points - 1].rss = t->rss;
         } else {
-            struct model_point p = totals_now(m, t->time > m->bucket_last ? t->time
-                                                                          : m->bucket_last);
+            struct model_point p =
+                totals_now(m, t->time > m->bucket_last ? t->time : m->bucket_last);
             p.rss = t->rss;
             if (point_push(m, &p))
                 return fail(m, "out of memory");
@@ -1712,8 +1742,10 @@ static int apply_history(struct model *m, const struct wire_msg *msg)
         }
         if (r.time >= first || (k && r.time <= tmp[k - 1].time))
             continue;
-        tmp[k++] = (struct model_point){.time = r.time, .heap_bytes = r.heap_bytes,
-                                        .heap_blocks = r.heap_blocks, .rss = r.rss,
+        tmp[k++] = (struct model_point){.time = r.time,
+                                        .heap_bytes = r.heap_bytes,
+                                        .heap_blocks = r.heap_blocks,
+                                        .rss = r.rss,
                                         .flags = MODEL_POINT_HISTORY};
         if (r.rss > m->sum.peak_rss)
             m->sum.peak_rss = r.rss;
@@ -1814,9 +1846,12 @@ static int frame_chain(struct model *m, struct model_frame *fr, const struct wir
 
         if (decode_inline_at(inlined, i, &fn, &file, &line) != 1)
             return fail(m, "corrupt inlined list");
-        chain[i] = (struct model_frame){.ip = fr->ip, .function = intern_w(m, &fn),
-                                        .file = intern_w(m, &file), .line = line,
-                                        .module = fr->module, .offset = fr->offset,
+        chain[i] = (struct model_frame){.ip = fr->ip,
+                                        .function = intern_w(m, &fn),
+                                        .file = intern_w(m, &file),
+                                        .line = line,
+                                        .module = fr->module,
+                                        .offset = fr->offset,
                                         .inline_depth = n - 1 - i,
                                         .outer = i + 1 < n ? &chain[i + 1] : NULL};
         if (!chain[i].function || !chain[i].file)
@@ -1904,8 +1939,7 @@ static int apply_thread(struct model *m, const struct wire_msg *msg)
         return fail(m, "out of memory");
     if (!name || grow32((void **)&m->threads, &m->threads_cap, id + 1, sizeof(*m->threads)))
         return fail(m, "out of memory");
-    m->threads[id] = (struct model_thread){.id = id, .os_tid = msg->u.thread.os_tid,
-                                           .name = name};
+    m->threads[id] = (struct model_thread){.id = id, .os_tid = msg->u.thread.os_tid, .name = name};
     return 0;
 }
 
@@ -2048,10 +2082,13 @@ static int apply_response(struct model *m, const struct wire_msg *msg)
     if (msg->u.response.status == 0 && msg->u.response.kind == WIRE_REQ_SCAN &&
         keep_scan(m, msg) < 0)
         return -1;
-    *r = (struct model_response){.seq = r->seq + 1, .id = msg->u.response.id,
+    *r = (struct model_response){.seq = r->seq + 1,
+                                 .id = msg->u.response.id,
                                  .status = msg->u.response.status,
-                                 .kind = msg->u.response.kind, .message = "",
-                                 .addr = msg->u.response.addr, .size = msg->u.response.size,
+                                 .kind = msg->u.response.kind,
+                                 .message = "",
+                                 .addr = msg->u.response.addr,
+                                 .size = msg->u.response.size,
                                  .total = msg->u.response.total};
     if (msg->u.response.message.len) {
         m->resp_msg = strndup(msg->u.response.message.ptr, msg->u.response.message.len);
@@ -2075,9 +2112,13 @@ static int apply_response(struct model *m, const struct wire_msg *msg)
             struct wire_object o;
             if (decode_object_at(&msg->u.response.objects, i, &o) != 1)
                 return fail(m, "corrupt object list");
-            m->resp_objs[i] = (struct model_object){.addr = o.addr, .seq = o.seq, .size = o.size,
-                                                    .stack = o.stack, .thread = o.thread,
-                                                    .tag = o.tag, .time = o.time};
+            m->resp_objs[i] = (struct model_object){.addr = o.addr,
+                                                    .seq = o.seq,
+                                                    .size = o.size,
+                                                    .stack = o.stack,
+                                                    .thread = o.thread,
+                                                    .tag = o.tag,
+                                                    .time = o.time};
         }
         r->objects = m->resp_objs;
         r->n_objects = n;
@@ -2213,8 +2254,8 @@ uint32_t model_point_at(const struct model *m, int64_t t)
     return lo;
 }
 
-void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k,
-                         int64_t *heap, int64_t *rss)
+void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k, int64_t *heap,
+                         int64_t *rss)
 {
     for (uint32_t i = 0; i < k; i++) {
         int64_t t = k == 1 ? t1 : t0 + (int64_t)((double)(t1 - t0) * i / (k - 1));
@@ -2337,13 +2378,14 @@ static void sites_at_point(const struct model *m, uint32_t p, struct fig *out)
 
 /* Resolves a query to a point (MODEL_NONE), "latest" (*latest = 1) or the
  * exact peak (*peak = 1); returns the resolved time. */
-static int64_t resolve(const struct model *m, const struct model_query *q, uint32_t *p,
-                       int *latest, int *peak)
+static int64_t resolve(const struct model *m, const struct model_query *q, uint32_t *p, int *latest,
+                       int *peak)
 {
     *latest = *peak = 0;
     *p = MODEL_NONE;
-    if (q->at == MODEL_AT_END || (q->at == MODEL_AT_TIME && q->time >= m->sum.time_last &&
-                                  (m->n_points == 0 || q->time >= m->points[m->n_points - 1].time))) {
+    if (q->at == MODEL_AT_END ||
+        (q->at == MODEL_AT_TIME && q->time >= m->sum.time_last &&
+         (m->n_points == 0 || q->time >= m->points[m->n_points - 1].time))) {
         *latest = 1;
         return q->at == MODEL_AT_END ? m->sum.time_last : q->time;
     }
@@ -2359,8 +2401,7 @@ static int64_t resolve(const struct model *m, const struct model_query *q, uint3
     return q->time;
 }
 
-static void sites_resolved(const struct model *m, uint32_t p, int latest, int peak,
-                           struct fig *out)
+static void sites_resolved(const struct model *m, uint32_t p, int latest, int peak, struct fig *out)
 {
     if (latest) {
         if (m->n_sites)
@@ -2429,21 +2470,19 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
         struct model_row *r = &v->rows[s];
         const struct site_ext *e = ext_at(m, s);
 
-        *r = (struct model_row){.site = s,
-                                .group = MODEL_NONE,
-                                .live_bytes = now[s].live_bytes,
-                                .live_blocks = now[s].live_blocks,
-                                .allocations = now[s].allocations,
-                                .bytes_allocated = now[s].bytes_allocated,
-                                .growth = wsub(now[s].live_bytes, then ? then[s].live_bytes : 0),
-                                .peak_bytes = e->peak_bytes,
-                                .leaked_bytes = m->site_cur[s].live_bytes > 0
-                                                    ? (uint64_t)m->site_cur[s].live_bytes
-                                                    : 0,
-                                .leaked_blocks = m->site_cur[s].live_blocks > 0
-                                                     ? (uint64_t)m->site_cur[s].live_blocks
-                                                     : 0,
-                                .temporary = e->temporary};
+        *r = (struct model_row){
+            .site = s,
+            .group = MODEL_NONE,
+            .live_bytes = now[s].live_bytes,
+            .live_blocks = now[s].live_blocks,
+            .allocations = now[s].allocations,
+            .bytes_allocated = now[s].bytes_allocated,
+            .growth = wsub(now[s].live_bytes, then ? then[s].live_bytes : 0),
+            .peak_bytes = e->peak_bytes,
+            .leaked_bytes = m->site_cur[s].live_bytes > 0 ? (uint64_t)m->site_cur[s].live_bytes : 0,
+            .leaked_blocks =
+                m->site_cur[s].live_blocks > 0 ? (uint64_t)m->site_cur[s].live_blocks : 0,
+            .temporary = e->temporary};
     }
     v->n_rows = ns;
     free(then);
@@ -2471,9 +2510,8 @@ int model_view_at(const struct model *m, const struct model_query *q, struct mod
         li = pi ? m->delta_end[pi - 1] : 0;
         for (uint32_t j = 0; j < k; j++) {
             int64_t st = k == 1 ? q->spark_to
-                                : q->spark_from +
-                                      (int64_t)((double)(q->spark_to - q->spark_from) * j /
-                                                (k - 1));
+                                : q->spark_from + (int64_t)((double)(q->spark_to - q->spark_from) *
+                                                            j / (k - 1));
             while (pi < m->n_points && m->points[pi].time <= st) {
                 for (; li < m->delta_end[pi]; li++) {
                     uint32_t s = m->nodes[m->log[li].stack].site;
@@ -2535,16 +2573,24 @@ static int row_cmp(const void *pa, const void *pb)
     int c = 0;
 
     switch (sort_key) {
-    case MODEL_SORT_LIVE_BYTES: c = cmp_i64(a->live_bytes, b->live_bytes); break;
-    case MODEL_SORT_LIVE_BLOCKS: c = cmp_i64(a->live_blocks, b->live_blocks); break;
+    case MODEL_SORT_LIVE_BYTES:
+        c = cmp_i64(a->live_bytes, b->live_bytes);
+        break;
+    case MODEL_SORT_LIVE_BLOCKS:
+        c = cmp_i64(a->live_blocks, b->live_blocks);
+        break;
     case MODEL_SORT_ALLOCATIONS:
         c = cmp_i64((int64_t)a->allocations, (int64_t)b->allocations);
         break;
     case MODEL_SORT_BYTES_ALLOCATED:
         c = cmp_i64((int64_t)a->bytes_allocated, (int64_t)b->bytes_allocated);
         break;
-    case MODEL_SORT_GROWTH: c = cmp_i64(a->growth, b->growth); break;
-    case MODEL_SORT_PEAK: c = cmp_i64((int64_t)a->peak_bytes, (int64_t)b->peak_bytes); break;
+    case MODEL_SORT_GROWTH:
+        c = cmp_i64(a->growth, b->growth);
+        break;
+    case MODEL_SORT_PEAK:
+        c = cmp_i64((int64_t)a->peak_bytes, (int64_t)b->peak_bytes);
+        break;
     case MODEL_SORT_LEAKED:
         c = cmp_i64((int64_t)a->leaked_bytes, (int64_t)b->leaked_bytes);
         break;
@@ -2686,7 +2732,9 @@ static uint32_t tb_child(struct tbuild *b, uint32_t parent, const struct model_f
             return b->hash[i] - 1;
     if (grow32((void **)&b->n, &b->cap, b->len + 1, sizeof(*b->n)))
         return MODEL_NONE;
-    b->n[b->len] = (struct tnode){.key = key, .parent = parent, .first_child = MODEL_NONE,
+    b->n[b->len] = (struct tnode){.key = key,
+                                  .parent = parent,
+                                  .first_child = MODEL_NONE,
                                   .next_sibling = MODEL_NONE,
                                   .depth = parent == MODEL_NONE ? 0 : b->n[parent].depth + 1,
                                   .frame = fr};
@@ -3077,9 +3125,12 @@ int model_objects_in(const struct model *m, const struct liveset *ls, uint32_t s
             free(v);
             return -1;
         }
-        v[n++] = (struct model_object){.seq = e->seq & WIRE_SEQ_MASK, .size = e->size,
+        v[n++] = (struct model_object){.seq = e->seq & WIRE_SEQ_MASK,
+                                       .size = e->size,
                                        .stack = stack,
-                                       .thread = e->thread, .tag = e->tag, .time = e->time};
+                                       .thread = e->thread,
+                                       .tag = e->tag,
+                                       .time = e->time};
     }
     if (n)
         qsort(v, n, sizeof(*v), obj_cmp);
@@ -3096,8 +3147,8 @@ int model_objects(const struct model *m, uint32_t site, int64_t time, uint32_t m
     return model_objects_in(m, &m->ls, site, time, max, out, total);
 }
 
-uint32_t model_stack_frames(const struct model *m, uint32_t stack,
-                            const struct model_frame **out, uint32_t max)
+uint32_t model_stack_frames(const struct model *m, uint32_t stack, const struct model_frame **out,
+                            uint32_t max)
 {
     uint32_t n = 0;
 
@@ -3108,8 +3159,7 @@ uint32_t model_stack_frames(const struct model *m, uint32_t stack,
     return n;
 }
 
-void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap,
-                     uint64_t *rss)
+void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap, uint64_t *rss)
 {
     uint64_t h = 0, r = 0;
 
@@ -3188,8 +3238,11 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
 
         if (!x->allocations && !x->live_bytes && !x->live_blocks)
             continue;
-        r[n++] = (struct model_group_row){by_thread ? pt->thread : pt->tag, pt->site,
-                                          x->live_bytes, x->live_blocks, x->allocations,
+        r[n++] = (struct model_group_row){by_thread ? pt->thread : pt->tag,
+                                          pt->site,
+                                          x->live_bytes,
+                                          x->live_blocks,
+                                          x->allocations,
                                           x->bytes_allocated};
     }
     free(f);
@@ -3226,7 +3279,9 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
             const struct model_row *w = &v.rows[i];
             const struct fig *a = &acc[w->site];
             struct model_group_row x = {
-                MODEL_NONE, w->site, wsub(w->live_bytes, a->live_bytes),
+                MODEL_NONE,
+                w->site,
+                wsub(w->live_bytes, a->live_bytes),
                 wsub(w->live_blocks, a->live_blocks),
                 w->allocations > a->allocations ? w->allocations - a->allocations : 0,
                 w->bytes_allocated > a->bytes_allocated ? w->bytes_allocated - a->bytes_allocated
@@ -3242,8 +3297,7 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
     return (int)k;
 }
 
-void model_group_live(const struct model *m, int group_by_thread, uint64_t *bytes,
-                      uint64_t *blocks)
+void model_group_live(const struct model *m, int group_by_thread, uint64_t *bytes, uint64_t *blocks)
 {
     uint32_t lim = group_by_thread ? m->threads_cap : m->tags_cap;
 

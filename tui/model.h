@@ -87,40 +87,40 @@ uint64_t model_generation(const struct model *m);
 /* ---- run summary (status line, header, report) ------------------------ */
 
 enum model_state {
-    MODEL_WAITING = 0,  /* nothing received yet */
-    MODEL_RUNNING = 1,  /* HELLO seen, no END */
-    MODEL_ENDED = 2,    /* END seen: end_reason, end_status */
-    MODEL_DISABLED = 3  /* DISABLED seen: the collector stopped, figures stop */
+    MODEL_WAITING = 0, /* nothing received yet */
+    MODEL_RUNNING = 1, /* HELLO seen, no END */
+    MODEL_ENDED = 2,   /* END seen: end_reason, end_status */
+    MODEL_DISABLED = 3 /* DISABLED seen: the collector stopped, figures stop */
 };
 
 struct model_summary {
-    int state;                   /* enum model_state */
+    int state; /* enum model_state */
     uint32_t pid;
-    const char *exe;             /* "" when unknown */
+    const char *exe; /* "" when unknown */
     int64_t start_unix_ns;
     uint32_t version, page_size, max_depth, hello_flags;
 
-    int64_t time_first;          /* time of the first timeline point (0 when none) */
-    int64_t time_last;           /* latest time seen in any message: the run's duration */
-    uint64_t heap_bytes, heap_blocks, rss;          /* now */
-    uint64_t allocations, frees, bytes_allocated;   /* whole run so far */
-    uint64_t peak_bytes;         /* exact: per event when events are authoritative */
+    int64_t time_first;                    /* time of the first timeline point (0 when none) */
+    int64_t time_last;                     /* latest time seen in any message: the run's duration */
+    uint64_t heap_bytes, heap_blocks, rss; /* now */
+    uint64_t allocations, frees, bytes_allocated; /* whole run so far */
+    uint64_t peak_bytes; /* exact: per event when events are authoritative */
     int64_t peak_time;
     uint64_t peak_rss;
-    uint64_t leaked_bytes, leaked_blocks;           /* live now (= at end once ended) */
-    uint64_t temporary;          /* temporary allocations (events only) */
+    uint64_t leaked_bytes, leaked_blocks; /* live now (= at end once ended) */
+    uint64_t temporary;                   /* temporary allocations (events only) */
 
-    uint64_t events;             /* alloc/free/realloc events applied */
-    uint64_t messages;           /* messages applied */
-    uint64_t unmatched_frees;    /* FREE/REALLOC naming no live block (blocks allocated
-                                  * before an attach excepted) */
-    uint64_t missed;             /* events the collector says this client missed */
-    int64_t missed_time;         /* time_last when the first MISSED came */
-    uint64_t tick_mismatches;    /* ticks whose totals disagreed with the events */
-    int events_exact;            /* 1: figures from events; 0: from ticks */
-    int attached;                /* the stream started with a SNAPSHOT */
+    uint64_t events;          /* alloc/free/realloc events applied */
+    uint64_t messages;        /* messages applied */
+    uint64_t unmatched_frees; /* FREE/REALLOC naming no live block (blocks allocated
+                               * before an attach excepted) */
+    uint64_t missed;          /* events the collector says this client missed */
+    int64_t missed_time;      /* time_last when the first MISSED came */
+    uint64_t tick_mismatches; /* ticks whose totals disagreed with the events */
+    int events_exact;         /* 1: figures from events; 0: from ticks */
+    int attached;             /* the stream started with a SNAPSHOT */
 
-    uint32_t end_reason;         /* enum wire_end, when state == MODEL_ENDED */
+    uint32_t end_reason; /* enum wire_end, when state == MODEL_ENDED */
     int32_t end_status;
     int64_t end_time;
     /* DISABLED seen: the collector stopped tracking, or stopped writing the
@@ -160,12 +160,11 @@ uint32_t model_point_at(const struct model *m, int64_t t);
 /* Samples heap bytes (and rss when rss != NULL) at k evenly spaced times over
  * [t0, t1] (the value at each time, per model_point_at; 0 before the first
  * point). For drawing the header sparkline at any width. */
-void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k,
-                         int64_t *heap, int64_t *rss);
+void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k, int64_t *heap,
+                         int64_t *rss);
 
 /* Largest heap bytes and rss over points [i, j) (one sparkline cell). */
-void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap,
-                     uint64_t *rss);
+void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap, uint64_t *rss);
 
 struct model_marker {
     int64_t time;
@@ -189,11 +188,11 @@ struct model_frame {
     const char *function; /* "" when unknown */
     const char *file;     /* "" when unknown */
     uint32_t line;
-    const char *module;   /* basename, "" when unknown */
-    uint64_t offset;      /* ip - the module's load address (module known) */
-    uint32_t inline_depth;            /* 0: the machine code's own function; k: inlined k calls
-                                       * deep into it */
-    const struct model_frame *outer;  /* the frame it is inlined into, NULL when depth 0 */
+    const char *module;              /* basename, "" when unknown */
+    uint64_t offset;                 /* ip - the module's load address (module known) */
+    uint32_t inline_depth;           /* 0: the machine code's own function; k: inlined k calls
+                                      * deep into it */
+    const struct model_frame *outer; /* the frame it is inlined into, NULL when depth 0 */
 };
 
 /* A frame's name for people: its function; without one, "module+0xOFFSET"
@@ -207,12 +206,12 @@ const struct model_frame *model_frame(const struct model *m, uint64_t ip);
 /* A module (the executable, a library) as the collector described it. */
 struct model_module {
     uint32_t id;
-    const char *path, *name;     /* name: the basename */
-    uint64_t base, size;         /* load address, bytes */
-    const char *build_id;        /* lowercase hex, "" when unknown */
-    uint32_t symbols;            /* where its function names come from: enum wire_symbols
-                                  * (WIRE_SYMBOLS_EXPORTED: stripped, no debug file found) */
-    const char *debug_file;      /* the separate debug file read, "" when none */
+    const char *path, *name; /* name: the basename */
+    uint64_t base, size;     /* load address, bytes */
+    const char *build_id;    /* lowercase hex, "" when unknown */
+    uint32_t symbols;        /* where its function names come from: enum wire_symbols
+                              * (WIRE_SYMBOLS_EXPORTED: stripped, no debug file found) */
+    const char *debug_file;  /* the separate debug file read, "" when none */
 };
 
 /* Modules by id; NULL for ids never defined. Ids are < model_module_limit(). */
@@ -239,12 +238,12 @@ struct model_site {
     const char *function; /* "" unknown: shown as the ip */
     const char *file;     /* "" unknown */
     uint32_t line;
-    const char *module;   /* basename */
-    uint64_t ip;          /* of the attributed frame (first stack seen) */
-    uint64_t offset;      /* its offset in the module (model_frame) */
-    uint32_t n_stacks;    /* distinct stacks attributed to this site */
-    uint32_t tag;         /* first tag seen on an allocation here, 0 none */
-    uint32_t thread;      /* first thread seen allocating here */
+    const char *module; /* basename */
+    uint64_t ip;        /* of the attributed frame (first stack seen) */
+    uint64_t offset;    /* its offset in the module (model_frame) */
+    uint32_t n_stacks;  /* distinct stacks attributed to this site */
+    uint32_t tag;       /* first tag seen on an allocation here, 0 none */
+    uint32_t thread;    /* first thread seen allocating here */
 };
 
 /* model_frame_label() for a site (its attributed frame). */
@@ -277,10 +276,10 @@ enum model_at {
 };
 
 struct model_query {
-    int at;               /* enum model_at */
-    int64_t time;         /* MODEL_AT_TIME */
-    int64_t window;       /* growth = live(t) - live(t - window); 0: growth since start */
-    int64_t spark_from;   /* per-site sparkline over [spark_from, spark_to] ... */
+    int at;             /* enum model_at */
+    int64_t time;       /* MODEL_AT_TIME */
+    int64_t window;     /* growth = live(t) - live(t - window); 0: growth since start */
+    int64_t spark_from; /* per-site sparkline over [spark_from, spark_to] ... */
     int64_t spark_to;
     uint32_t spark_points; /* ... with this many samples; 0: no sparkline */
 };
@@ -299,9 +298,9 @@ struct model_row {
 };
 
 struct model_view {
-    int64_t time;                    /* the resolved time */
-    struct model_point totals;       /* totals at that time */
-    struct model_row *rows;          /* one per site, by site id; sort/filter freely */
+    int64_t time;              /* the resolved time */
+    struct model_point totals; /* totals at that time */
+    struct model_row *rows;    /* one per site, by site id; sort/filter freely */
     uint32_t n_rows;
     /* private: buffers reused by the next model_view_at() on the same view */
     int64_t *spark_buf;
@@ -390,8 +389,8 @@ struct model_tree_node {
 struct model_tree {
     struct model_tree_node *nodes; /* nodes[0..n); roots have parent MODEL_NONE */
     uint32_t n;
-    uint32_t first_root;           /* MODEL_NONE when the tree is empty */
-    uint32_t cap;                  /* private */
+    uint32_t first_root; /* MODEL_NONE when the tree is empty */
+    uint32_t cap;        /* private */
 };
 
 /*
@@ -403,8 +402,8 @@ struct model_tree {
  * addresses) are one node with their figures summed; unnamed frames stay
  * apart by ip. Returns 0 or -1 when out of memory.
  */
-int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q,
-                     int dir, struct model_tree *t);
+int model_tree_build(const struct model *m, uint32_t site, const struct model_query *q, int dir,
+                     struct model_tree *t);
 void model_tree_free(struct model_tree *t);
 
 /* Index of the node with this key, or MODEL_NONE (to restore a cursor). */
@@ -414,7 +413,7 @@ uint32_t model_tree_find(const struct model_tree *t, uint64_t key);
  * of its stacks, with those stacks' figures. */
 struct model_caller {
     uint32_t site;
-    const struct model_frame *frame; /* NULL: the site's frame is the outermost */
+    const struct model_frame *frame;       /* NULL: the site's frame is the outermost */
     int64_t live_bytes, live_blocks;       /* at the query's time */
     uint64_t allocations, bytes_allocated; /* up to it */
 };
@@ -496,7 +495,7 @@ void model_group_live(const struct model *m, int group_by_thread, uint64_t *byte
 
 /* A site's figures within one thread or tag (model_group_rows). */
 struct model_group_row {
-    uint32_t group;                        /* thread id, tag id (0: none), or MODEL_NONE */
+    uint32_t group; /* thread id, tag id (0: none), or MODEL_NONE */
     uint32_t site;
     int64_t live_bytes, live_blocks;       /* at the query's time */
     uint64_t allocations, bytes_allocated; /* up to it */
@@ -521,10 +520,10 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
  * responses, so a view sees a new one. READ: bytes/n_bytes; OBJECTS:
  * objects/n_objects and total; status != 0: message. */
 struct model_response {
-    uint64_t seq;          /* 0: none yet */
+    uint64_t seq; /* 0: none yet */
     uint32_t id;
     int32_t status;
-    uint32_t kind;         /* enum wire_req */
+    uint32_t kind; /* enum wire_req */
     const char *message;
     uint64_t addr, size, total;
     const unsigned char *bytes;
@@ -547,7 +546,7 @@ const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *se
 uint32_t model_site_stacks(const struct model *m, uint32_t site, uint32_t *out, uint32_t max);
 
 /* The stack of a stack id as frames, leaf first; returns the depth (<= max). */
-uint32_t model_stack_frames(const struct model *m, uint32_t stack,
-                            const struct model_frame **out, uint32_t max);
+uint32_t model_stack_frames(const struct model *m, uint32_t stack, const struct model_frame **out,
+                            uint32_t max);
 
 #endif

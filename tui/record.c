@@ -178,8 +178,10 @@ int record_main(const char *out, char *const argv[])
     }
     rc = run_recorded(abs_out, argv, &st);
     if (recfile_remove_if_empty(out_fd, abs_out) && rc == 0)
-        fprintf(stderr, "heapline: %s: no recording was written (the program never loaded "
-                        "the collector: a static binary, or setuid?)\n", out);
+        fprintf(stderr,
+                "heapline: %s: no recording was written (the program never loaded "
+                "the collector: a static binary, or setuid?)\n",
+                out);
     if (rc)
         return rc;
     say_children(abs_out, out, start);

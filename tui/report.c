@@ -249,8 +249,7 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_str(&j, "exe", sum->exe);
     json_u64(&j, "pid", sum->pid);
     json_verdict(&j, c, in);
-    json_str(&j, "at", o->at == REPORT_AT_PEAK ? "peak" : o->at == REPORT_AT_END ? "end"
-                                                                               : "time");
+    json_str(&j, "at", o->at == REPORT_AT_PEAK ? "peak" : o->at == REPORT_AT_END ? "end" : "time");
     json_f64(&j, "time", secs(v->time));
     json_f64(&j, "duration", secs(sum->time_last));
     json_u64(&j, "allocations", v->totals.allocations);
@@ -273,10 +272,11 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_u64(&j, "tick_mismatches", sum->tick_mismatches);
     json_bool(&j, "truncated", in->truncated);
     if (sum->state == MODEL_ENDED) {
-        json_str(&j, "end", sum->end_reason == WIRE_END_SIGNAL ? "signal"
-                            : sum->end_reason == WIRE_END_EXEC ? "exec"
-                            : sum->end_reason == WIRE_END_EXIT ? "exit"
-                                                               : "detach");
+        json_str(&j, "end",
+                 sum->end_reason == WIRE_END_SIGNAL ? "signal"
+                 : sum->end_reason == WIRE_END_EXEC ? "exec"
+                 : sum->end_reason == WIRE_END_EXIT ? "exit"
+                                                    : "detach");
         json_i64(&j, "end_status", sum->end_status);
     } else {
         json_str(&j, "end", NULL);
@@ -348,8 +348,8 @@ static void write_json(const struct model *m, const struct report_options *o,
     fputc('\n', out);
 }
 
-static void text_site(FILE *out, const struct model *m, const struct model_row *r,
-                      const char *fig1, const char *fig2)
+static void text_site(FILE *out, const struct model *m, const struct model_row *r, const char *fig1,
+                      const char *fig2)
 {
     const struct model_site *s = model_site(m, r->site);
     char buf[160];
@@ -395,8 +395,8 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
 /* "At the peak by site": each site's bytes when the heap peaked (what
  * heaptrack calls a site's peak) beside its own highest ("site max", which
  * may come at another time), largest at the peak first. */
-static void text_at_peak(FILE *out, const struct model *m, const struct model_row *rows,
-                         uint32_t n, const int64_t *at_peak, uint32_t n_at_peak, uint32_t top)
+static void text_at_peak(FILE *out, const struct model *m, const struct model_row *rows, uint32_t n,
+                         const int64_t *at_peak, uint32_t n_at_peak, uint32_t top)
 {
     const struct model_summary *sum = model_summary(m);
     struct model_row *t = malloc((n ? n : 1) * sizeof(*t));
@@ -497,7 +497,9 @@ static void write_text(const struct model *m, const struct report_options *o,
 
     size_format(b1, sizeof(b1), (double)v->totals.heap_bytes);
     fprintf(out, "\nAt %s (%.3f s): %s live in %llu blocks; %llu allocations, %llu frees so far\n",
-            o->at == REPORT_AT_PEAK ? "the peak" : o->at == REPORT_AT_END ? "the end" : "time",
+            o->at == REPORT_AT_PEAK  ? "the peak"
+            : o->at == REPORT_AT_END ? "the end"
+                                     : "time",
             secs(v->time), b1, (unsigned long long)v->totals.heap_blocks,
             (unsigned long long)v->totals.allocations, (unsigned long long)v->totals.frees);
     fprintf(out, "\nTop sites by live bytes:\n  %12s %9s  %s\n", "live", "blocks",

@@ -18,9 +18,9 @@ enum report_at { REPORT_AT_END = 0, REPORT_AT_PEAK = 1, REPORT_AT_TIME = 2 };
 
 struct report_options {
     int json;
-    int top;        /* sites listed; < 0: all (JSON default), text default 10 */
-    int at;         /* enum report_at */
-    int64_t time;   /* REPORT_AT_TIME: ns since the start */
+    int top;             /* sites listed; < 0: all (JSON default), text default 10 */
+    int at;              /* enum report_at */
+    int64_t time;        /* REPORT_AT_TIME: ns since the start */
     const char *at_text; /* the --at argument as given, for messages */
     int flamegraph;      /* folded stacks instead of the report (flame.h) */
     int by;              /* flamegraph: enum flame_by */

@@ -42,15 +42,15 @@ struct source {
     char name[PATH_MAX];
     struct decode dec;
     char *buf;
-    int pending;       /* decoder may hold complete messages */
+    int pending; /* decoder may hold complete messages */
     uint64_t model_errs;
     char first_err[512];
 
     /* file */
     struct recfile_reader rf;
     int rf_open, truncated, file_eof;
-    int corrupt;          /* reading stopped at wrong bytes: done, not failed */
-    uint64_t corrupt_at;  /* near this byte of the file */
+    int corrupt;         /* reading stopped at wrong bytes: done, not failed */
+    uint64_t corrupt_at; /* near this byte of the file */
 
     /* socket */
     int fd;
@@ -64,13 +64,13 @@ struct source {
     /* child */
     pid_t pid;
     int child_done, child_status;
-    int reset_on_connect; /* the program exec'd: the next stream is a new run */
+    int reset_on_connect;            /* the program exec'd: the next stream is a new run */
     char rec_path[2 * PATH_MAX + 2]; /* run -o: the collector's recording */
-    int out_fd;           /* run -o: that file, made by recfile_create_safe() */
-    int from_file;        /* run: the program ended before we attached; its recording */
+    int out_fd;                      /* run -o: that file, made by recfile_create_safe() */
+    int from_file;                   /* run: the program ended before we attached; its recording */
     char log_path[PATH_MAX];
-    int log_fd;           /* the program's stdout and stderr */
-    int log_named;        /* log_fd is linked at log_path (else unnamed, O_TMPFILE) */
+    int log_fd;    /* the program's stdout and stderr */
+    int log_named; /* log_fd is linked at log_path (else unnamed, O_TMPFILE) */
     struct timespec started;
     char said[256];  /* the collector's last line in the log ("" when none) */
     int64_t said_ms; /* when the log was last looked at */
@@ -533,8 +533,9 @@ int source_read(struct source *src, struct model *m, int max_messages)
                         src->reset_on_connect = 0;
                         src->rf_open = 1;
                         src->from_file = 1;
-                        set_msg(src, SOURCE_OPEN, "program ended before heapline attached: "
-                                                  "reading its recording");
+                        set_msg(src, SOURCE_OPEN,
+                                "program ended before heapline attached: "
+                                "reading its recording");
                         return source_read(src, m, max_messages);
                     }
                     describe_end(src, m);
@@ -757,8 +758,7 @@ int source_request_read(struct source *src, uint64_t addr, uint32_t len)
     return (int)id;
 }
 
-int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth,
-                        uint32_t max_fanout)
+int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth, uint32_t max_fanout)
 {
     struct encode_buf b;
     char mem[64];

@@ -108,8 +108,7 @@ void source_progress(const struct source *src, uint64_t *done, uint64_t *total);
  * RESPONSE arrives through source_read() into the model. */
 int source_request_objects(struct source *src, const uint32_t *stacks, size_t n, uint32_t max);
 int source_request_read(struct source *src, uint64_t addr, uint32_t len);
-int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth,
-                        uint32_t max_fanout);
+int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth, uint32_t max_fanout);
 
 /* Child: its pid (0 otherwise), and once it exited, its wait status through
  * *status with a return of 1 (0 while it runs). Kills nothing. */

@@ -35,9 +35,9 @@
 #include "view_tree.h"
 #include "widget.h"
 
-#define FRAME_MS 33       /* at most ~30 redraws a second */
-#define READ_SLICE_MS 12  /* source work per pass before looking at the keyboard */
-#define READ_BATCH 512    /* messages per source_read() call */
+#define FRAME_MS 33      /* at most ~30 redraws a second */
+#define READ_SLICE_MS 12 /* source work per pass before looking at the keyboard */
+#define READ_BATCH 512   /* messages per source_read() call */
 
 static volatile sig_atomic_t quit_signal;
 
@@ -138,17 +138,16 @@ static void draw_title(struct ui *ui)
     char left[512], right[256], t[32], d[32], extra[160] = "";
     const struct model_summary *s = model_summary(ui->m);
     const char *name = ui->opt && ui->opt->title ? ui->opt->title
-                       : ui->src                  ? source_name(ui->src)
-                                                  : "";
+                       : ui->src                 ? source_name(ui->src)
+                                                 : "";
     snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
     /* shown rounded up to the millisecond: `report --at` with the time shown
      * answers the state shown (the next point is at least a tick later) */
     int64_t ct = view_ctx_cursor_time(ui);
     widget_fmt_time(t, sizeof t, ui->at == VIEW_AT_TIME ? (ct + 999999) / 1000000 * 1000000 : ct);
     widget_fmt_time(d, sizeof d, s->time_last);
-    const char *mode = ui->at == VIEW_AT_FOLLOW ? (ui->src && ui->src_state <= SOURCE_OPEN
-                                                       ? "follow"
-                                                       : "end")
+    const char *mode = ui->at == VIEW_AT_FOLLOW
+                           ? (ui->src && ui->src_state <= SOURCE_OPEN ? "follow" : "end")
                        : ui->at == VIEW_AT_PEAK ? "peak"
                                                 : "cursor";
     size_t e = 0;
@@ -246,10 +245,9 @@ static void draw_status(struct ui *ui)
     snprintf(st, sizeof st, "%s", state);
     view_sites_count(ui, sites, sizeof sites);
     for (int pass = 0; pass < 2; pass++) {
-        snprintf(line, sizeof line, " %s | %s%s%s%s | %s ev/s | missed %s | %s",
-                 kind_name(ui), st, s->disabled ? " (collector disabled: " : "",
-                 s->disabled ? s->disabled_reason : "", s->disabled ? ")" : "", rate, missed,
-                 sites);
+        snprintf(line, sizeof line, " %s | %s%s%s%s | %s ev/s | missed %s | %s", kind_name(ui), st,
+                 s->disabled ? " (collector disabled: " : "", s->disabled ? s->disabled_reason : "",
+                 s->disabled ? ")" : "", rate, missed, sites);
         if (widget_width(line) <= ui->cols - 2)
             break;
         short_paths(st, sizeof st, state); /* too long: paths by their last component */
@@ -457,7 +455,8 @@ static int marker(struct ui *ui, int dir)
          * one n went to last while the cursor has stayed there: so markers
          * that share a point (or come before the first, as a program's
          * start-up often does) are each visited, in order */
-        uint32_t from = ui->marker_last != MODEL_NONE && ui->marker_at == now ? ui->marker_last + 1 : 0;
+        uint32_t from =
+            ui->marker_last != MODEL_NONE && ui->marker_at == now ? ui->marker_last + 1 : 0;
 
         for (i = from; i < n && landing(ui, mk[i].time, 1) < now; i++)
             ;
@@ -741,8 +740,8 @@ static int mouse_key(struct ui *ui)
         return KEYS_REDRAW;
     }
 #endif
-    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED |
-                       BUTTON1_RELEASED)))
+    if (!(ev.bstate &
+          (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON1_RELEASED)))
         return KEYS_NONE;
     int64_t t;
     if (ev.y >= ui->graph_y0 && ev.y <= ui->graph_y1 && view_header_time_at(ui, ev.x, &t) == 0)
@@ -934,7 +933,8 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     int64_t last_draw = 0;
     while (!quit && !quit_signal) {
         int64_t now = view_ctx_now_ms();
-        int src_active = src && (ui->src_state == SOURCE_OPEN || ui->src_state == SOURCE_CONNECTING);
+        int src_active =
+            src && (ui->src_state == SOURCE_OPEN || ui->src_state == SOURCE_CONNECTING);
         int fd = src_active ? source_fd(src) : -1;
         int timeout = 250;
         if (src_active && fd < 0)
@@ -950,7 +950,8 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
             if (wait < timeout)
                 timeout = wait;
         }
-        struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+        struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                                {.fd = fd, .events = POLLIN}};
         int np = fd >= 0 ? 2 : 1;
         if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR)
             break;

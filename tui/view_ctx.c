@@ -75,7 +75,8 @@ void view_ctx_pan(struct ui *ui)
 int view_ctx_attr(const struct ui *ui, int pair)
 {
     if (ui->color)
-        return COLOR_PAIR(pair) | (pair == VIEW_PAIR_TITLE || pair == VIEW_PAIR_COLHEAD ? A_BOLD : 0);
+        return COLOR_PAIR(pair) |
+               (pair == VIEW_PAIR_TITLE || pair == VIEW_PAIR_COLHEAD ? A_BOLD : 0);
     switch (pair) {
     case VIEW_PAIR_TITLE:
     case VIEW_PAIR_STATUS:

@@ -56,24 +56,24 @@ struct view_sites {
     uint32_t n_lines, cap;
     uint32_t sel_site; /* the selected site (stable id), MODEL_NONE: none yet */
     uint32_t sel_group;
-    int sel, top;      /* selected line, first line shown */
+    int sel, top; /* selected line, first line shown */
     int sort, reverse;
-    int group;         /* enum view_group */
+    int group; /* enum view_group */
     char filter[128];
 };
 
 struct view_tree {
     uint32_t site;
-    int dir;                  /* enum model_tree_dir */
+    int dir; /* enum model_tree_dir */
     struct model_tree tree;
-    uint32_t *vis;            /* visible node indices, in order */
+    uint32_t *vis; /* visible node indices, in order */
     uint32_t n_vis, vis_cap;
-    uint64_t *collapsed;      /* keys of collapsed nodes (sorted) */
+    uint64_t *collapsed; /* keys of collapsed nodes (sorted) */
     uint32_t n_collapsed, collapsed_cap;
-    uint64_t sel_key;         /* the cursor, by stable node key */
+    uint64_t sel_key; /* the cursor, by stable node key */
     int sel, top;
     int built;
-    uint32_t skip;            /* tree levels scrolled off to the left (deep stacks) */
+    uint32_t skip; /* tree levels scrolled off to the left (deep stacks) */
 };
 
 struct view_objects {
@@ -92,7 +92,7 @@ struct view_objects {
      * the cursor's state (rewind.h). Kept while the state stays, so another
      * site or a later cursor does not read from the top again. */
     struct rewind *rw;
-    int reading;       /* rw is still reading: the list waits for it */
+    int reading;        /* rw is still reading: the list waits for it */
     char rw_error[256]; /* why the earlier state cannot be listed, "" none */
 };
 
@@ -112,13 +112,13 @@ struct view_refs_node {
 struct view_refs_line {
     uint32_t node;
     uint32_t depth;
-    uint32_t last;  /* no later sibling: "└─", else "├─" */
+    uint32_t last; /* no later sibling: "└─", else "├─" */
 };
 
 struct view_refs {
-    int state;                 /* enum view_refs_state */
-    uint64_t addr, size;       /* the object */
-    int scan_req, read_req;    /* requests whose answers are awaited */
+    int state;              /* enum view_refs_state */
+    uint64_t addr, size;    /* the object */
+    int scan_req, read_req; /* requests whose answers are awaited */
     uint64_t scan_seq, resp_seq;
     char error[256];
     struct view_refs_node *nodes;
@@ -127,36 +127,36 @@ struct view_refs {
     uint64_t duration_ns, bytes_scanned, pause_ns;
     struct view_refs_line *lines;
     uint32_t n_lines;
-    unsigned char peek[64];    /* the object's first bytes */
+    unsigned char peek[64]; /* the object's first bytes */
     uint32_t n_peek;
     int sel, top;
-    uint32_t depth;            /* the scan's depth limit (hops); `+` deepens it */
-    uint32_t skip;             /* chain levels scrolled off to the left */
+    uint32_t depth; /* the scan's depth limit (hops); `+` deepens it */
+    uint32_t skip;  /* chain levels scrolled off to the left */
 };
 
 struct ui {
-    struct model *model;        /* for model_apply through the source only */
-    const struct model *m;      /* what views read */
+    struct model *model;   /* for model_apply through the source only */
+    const struct model *m; /* what views read */
     struct source *src;
     const struct ui_options *opt;
 
     int rows, cols;
-    int spark_mode;             /* enum widget_spark_mode */
-    int ascii;                  /* no UTF-8: ASCII graph and tree guides */
+    int spark_mode; /* enum widget_spark_mode */
+    int ascii;      /* no UTF-8: ASCII graph and tree guides */
     int color;
-    int view;                   /* enum view_id */
-    int help;                   /* the help overlay is up */
+    int view; /* enum view_id */
+    int help; /* the help overlay is up */
     int help_top;
 
-    int at;                     /* enum view_at */
-    int64_t cursor;             /* VIEW_AT_TIME */
-    int64_t mark;               /* -1: none */
-    uint32_t marker_last;       /* the marker n last went to, MODEL_NONE: none, */
-    int64_t marker_at;          /* while the cursor is still at this time */
-    int64_t zoom_span;          /* the timeline shows this much time; 0: the whole run */
-    int64_t zoom_t0;            /* its start when zoomed (panned to keep the cursor in) */
-    int window_idx;             /* growth window preset */
-    int leaks, temporaries;     /* toggles */
+    int at;                 /* enum view_at */
+    int64_t cursor;         /* VIEW_AT_TIME */
+    int64_t mark;           /* -1: none */
+    uint32_t marker_last;   /* the marker n last went to, MODEL_NONE: none, */
+    int64_t marker_at;      /* while the cursor is still at this time */
+    int64_t zoom_span;      /* the timeline shows this much time; 0: the whole run */
+    int64_t zoom_t0;        /* its start when zoomed (panned to keep the cursor in) */
+    int window_idx;         /* growth window preset */
+    int leaks, temporaries; /* toggles */
 
     /* the figures at the cursor, recomputed when the model or the query moves */
     struct model_view mv;
@@ -165,14 +165,14 @@ struct ui {
     int64_t mv_spark_from, mv_spark_to;
     uint32_t mv_spark_points;
     int64_t last_query_ms;
-    int64_t query_cost_ms;      /* how long the last recompute took */
-    uint64_t seen_messages;     /* model_summary messages: falls when the model is reset */
-    int64_t seen_start;         /* HELLO start time: changes when a new stream begins */
+    int64_t query_cost_ms;  /* how long the last recompute took */
+    uint64_t seen_messages; /* model_summary messages: falls when the model is reset */
+    int64_t seen_start;     /* HELLO start time: changes when a new stream begins */
 
     /* the header's geometry of the last draw (mouse clicks on the timeline) */
     int graph_x, graph_w, graph_y0, graph_y1;
     int64_t graph_t0, graph_t1;
-    int table_y, table_h;       /* first row and rows of the current list */
+    int table_y, table_h; /* first row and rows of the current list */
 
     struct view_sites sites;
     struct view_tree tree;
@@ -227,8 +227,7 @@ void view_ctx_put(int y, int x, const char *text, int w, int attr);
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n);
 
 /* Sets a status-line message for a few seconds. */
-void view_ctx_message(struct ui *ui, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void view_ctx_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- actions named by keys.c (ui.c and the views) ---- */
 

@@ -125,8 +125,8 @@ static void sample_max(const struct ui *ui, int64_t t0, int64_t t1, int k, int64
  * scale at the top right. Values are drawn as v - base over max - base
  * (base 0 for the whole run). */
 static void draw_graph_rows(struct ui *ui, int y, int rows, int64_t *v, int nv, int64_t base,
-                            int64_t max, int pair, int cursor_col, int peak_col,
-                            const char *label, const char *scale, int sw)
+                            int64_t max, int pair, int cursor_col, int peak_col, const char *label,
+                            const char *scale, int sw)
 {
     char buf[4096];
     int per = widget_spark_per_cell(ui->spark_mode);
@@ -143,8 +143,7 @@ static void draw_graph_rows(struct ui *ui, int y, int rows, int64_t *v, int nv, 
         /* the cursor column in reverse video, the peak in its colour */
         if (peak_col >= 0 && peak_col != cursor_col) {
             char cell[8];
-            widget_spark(cell, sizeof cell, v + peak_col * per, per, max, ui->spark_mode, rows,
-                         r);
+            widget_spark(cell, sizeof cell, v + peak_col * per, per, max, ui->spark_mode, rows, r);
             view_ctx_put(y + r, GUTTER + peak_col, cell, 1,
                          view_ctx_attr(ui, VIEW_PAIR_PEAK) | A_BOLD);
         }
@@ -196,7 +195,6 @@ static void draw_axis(struct ui *ui, int y, int cursor_col, int peak_col)
     if (cursor_col >= 0)
         view_ctx_put(y, GUTTER + cursor_col, ui->ascii ? "^" : "\u2191", 1,
                      view_ctx_attr(ui, VIEW_PAIR_CURSOR) | A_BOLD);
-
 }
 
 double view_header_rate(const struct model *m, int64_t c0, int64_t c1, int64_t *span)
@@ -271,12 +269,15 @@ static void draw_figures(struct ui *ui, int y)
     for (int pass = 0; pass < 2; pass++) {
         const char *sp = pass ? " " : "  ";
         if (ui->cols >= 120)
-            snprintf(line, sizeof line, "heap %s (%s B)%srss %s%sblocks %s%sallocs/s %s over %s%s"
-                     "peak %s at %s", heap, exact, sp, rss, sp, blocks, sp, rate, over, sp, peak,
-                     pt);
+            snprintf(line, sizeof line,
+                     "heap %s (%s B)%srss %s%sblocks %s%sallocs/s %s over %s%s"
+                     "peak %s at %s",
+                     heap, exact, sp, rss, sp, blocks, sp, rate, over, sp, peak, pt);
         else
-            snprintf(line, sizeof line, "heap %s%srss %s%sblocks %s%sallocs/s %s over %s%s"
-                     "peak %s at %s", heap, sp, rss, sp, blocks, sp, rate, over, sp, peak, pt);
+            snprintf(line, sizeof line,
+                     "heap %s%srss %s%sblocks %s%sallocs/s %s over %s%s"
+                     "peak %s at %s",
+                     heap, sp, rss, sp, blocks, sp, rate, over, sp, peak, pt);
         if (widget_width(line) <= ui->cols)
             break;
     }

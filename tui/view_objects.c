@@ -30,7 +30,7 @@
 #define MAX_OBJECTS 10000u
 
 #define LIVE_OBJECTS 1000u /* asked of the collector */
-#define REWIND_BATCH 64     /* messages per rewind_step(): an EVENTS batch is at most 8192 events */
+#define REWIND_BATCH 64    /* messages per rewind_step(): an EVENTS batch is at most 8192 events */
 #define MAX_SITE_STACKS 4096u
 
 int view_objects_poll(struct ui *ui)
@@ -207,8 +207,8 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
         char name[160];
         const char *file = strrchr(f[i]->file, '/') ? strrchr(f[i]->file, '/') + 1 : f[i]->file;
         const char *label = model_frame_label(f[i], name, sizeof name);
-        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "",
-                         short_name_len(label), label);
+        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "", short_name_len(label),
+                         label);
 
         len += w > 0 ? (size_t)w : 0;
         if (*file && len + 1 < n) {
@@ -240,8 +240,8 @@ void view_objects_draw(struct ui *ui, int y, int h)
     if (v->reading) {
         uint64_t target = rewind_target(v->rw), done = rewind_events_read(v->rw);
         /* the time as the title shows it (rounded up to the millisecond) */
-        widget_fmt_time(upto, sizeof upto, ui->at == VIEW_AT_TIME ? (now + 999999) / 1000000 * 1000000
-                                                               : now);
+        widget_fmt_time(upto, sizeof upto,
+                        ui->at == VIEW_AT_TIME ? (now + 999999) / 1000000 * 1000000 : now);
         snprintf(reading, sizeof reading, "  reading the recording up to %s... %d%%", upto,
                  target ? (int)(done * 100 / target) : 100);
         snprintf(count, sizeof count, "...");
@@ -272,10 +272,10 @@ void view_objects_draw(struct ui *ui, int y, int h)
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= v->n) {
-            const char *empty = v->waiting     ? "  asking the collector..."
-                                : v->reading   ? reading
+            const char *empty = v->waiting       ? "  asking the collector..."
+                                : v->reading     ? reading
                                 : v->rw_error[0] ? rw_error
-                                               : "  (no live objects known for this site)";
+                                                 : "  (no live objects known for this site)";
             view_ctx_put(y + 2 + i, 0, li == 0 && i == 0 ? empty : "", ui->cols,
                          view_ctx_attr(ui, VIEW_PAIR_DIM));
             continue;
@@ -307,7 +307,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
     }
     view_ctx_put(y + h - 2, 0, st, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     view_ctx_put(y + h - 1, 0,
-                 !v->n        ? ""
+                 !v->n       ? ""
                  : addressed ? "Enter: what keeps the object alive"
                              : "#N: the program's Nth allocation (a recording keeps no "
                                "addresses)",

@@ -25,7 +25,7 @@
 #include "view_tree.h"
 #include "widget.h"
 
-#define REFS_DEPTH 12      /* the first scan's depth limit */
+#define REFS_DEPTH 12       /* the first scan's depth limit */
 #define REFS_DEPTH_MAX 1000 /* the most a request may ask (protocol/decode.c) */
 #define REFS_FANOUT 16
 #define REFS_PEEK 64u
@@ -227,8 +227,8 @@ int view_refs_poll(struct ui *ui)
     return changed;
 }
 
-void view_refs_prefix(const struct view_refs *v, uint32_t line, int ascii, uint32_t skip,
-                      char *buf, size_t n)
+void view_refs_prefix(const struct view_refs *v, uint32_t line, int ascii, uint32_t skip, char *buf,
+                      size_t n)
 {
     const struct view_refs_line *l = &v->lines[line];
     uint32_t hidden = l->depth < skip ? l->depth : skip;
@@ -249,7 +249,8 @@ void view_refs_prefix(const struct view_refs *v, uint32_t line, int ascii, uint3
     /* the levels drawn: hidden+1 .. depth, the branch last; a bar for each
      * holder between that has a later sibling. Counted, then written right
      * to left while walking up the holders (any depth: no fixed mask). */
-    const char *br = l->last ? (ascii ? "`- " : "\u2514\u2500 ") : (ascii ? "|- " : "\u251c\u2500 ");
+    const char *br =
+        l->last ? (ascii ? "`- " : "\u2514\u2500 ") : (ascii ? "|- " : "\u251c\u2500 ");
     const char *bar = ascii ? "|  " : "\u2502  ";
     uint32_t a = v->nodes[l->node].to;
     len = strlen(br);
@@ -409,7 +410,8 @@ void view_refs_draw(struct ui *ui, int y, int h)
      * whole levels scroll off to the left with the cursor (a "+N" column) */
     int levels = (ui->cols / 3 - 4) / 3;
     if (v->n_lines > 0)
-        v->skip = view_tree_skip(v->skip, v->lines[v->sel].depth, levels > 1 ? (uint32_t)levels : 1);
+        v->skip =
+            view_tree_skip(v->skip, v->lines[v->sel].depth, levels > 1 ? (uint32_t)levels : 1);
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= (int)v->n_lines) {

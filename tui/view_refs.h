@@ -38,8 +38,8 @@ int view_refs_take(struct view_refs *v, const struct scanmsg_result *r);
  * first skip levels are scrolled off, as view_tree_prefix() does: the same
  * "+N  " column, then the levels after. */
 struct view_refs_line;
-void view_refs_prefix(const struct view_refs *v, uint32_t line, int ascii, uint32_t skip,
-                      char *buf, size_t n);
+void view_refs_prefix(const struct view_refs *v, uint32_t line, int ascii, uint32_t skip, char *buf,
+                      size_t n);
 
 /* The depth limit `+` asks for after `depth`: four times as deep, at most
  * the 1000 a request may ask (12, 48, 192, 768, 1000). */

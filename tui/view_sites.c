@@ -154,8 +154,8 @@ void view_sites_rebuild(struct ui *ui)
         for (uint32_t i = 0; i < mv->n_rows; i++)
             v->lines[v->n_lines++] = (struct view_line){.row = i};
     } else {
-        uint32_t limit = v->group == VIEW_GROUP_TAG ? model_tag_limit(ui->m)
-                                                    : model_thread_limit(ui->m);
+        uint32_t limit =
+            v->group == VIEW_GROUP_TAG ? model_tag_limit(ui->m) : model_thread_limit(ui->m);
         struct group_sum *g = calloc(limit + 1, sizeof *g);
         if (!g || ensure_lines(v, mv->n_rows + limit + 1) < 0) {
             free(g);
@@ -295,10 +295,10 @@ static int heads(const struct ui *ui, struct widget_col *c, char bufs[][24])
     int sort = sort_keys[ui->sites.sort].key;
     for (int i = 0; i < n; i++) {
         int mark = sort_of_col(names[i]) == sort;
-        snprintf(bufs[i], 24, "%s%s", names[i],
-                 mark ? (ui->sites.reverse ? (ui->ascii ? "^" : "\u25b4")
-                                           : (ui->ascii ? "v" : "\u25be"))
-                      : "");
+        snprintf(
+            bufs[i], 24, "%s%s", names[i],
+            mark ? (ui->sites.reverse ? (ui->ascii ? "^" : "\u25b4") : (ui->ascii ? "v" : "\u25be"))
+                 : "");
         c[i].text = bufs[i];
         c[i].width = widths[i];
         c[i].align = i < 2 || i == n - 1 ? WIDGET_LEFT : WIDGET_RIGHT;
@@ -352,8 +352,8 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
         for (uint32_t i = 0; i < ui->mv_spark_points; i++)
             if (r->spark[i] > max)
                 max = r->spark[i];
-        widget_spark(spark, sizeof spark, r->spark, (int)ui->mv_spark_points, max,
-                     ui->spark_mode, 1, 0);
+        widget_spark(spark, sizeof spark, r->spark, (int)ui->mv_spark_points, max, ui->spark_mode,
+                     1, 0);
     }
     c[k].text = spark;
     widget_row(line, sizeof line, c, n, ui->cols);
@@ -378,8 +378,8 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
         long double f = np > 1 ? (long double)(tc - t0) * (np - 1) / (long double)(t1 - t0) : 0;
         int j = f < 0 ? 0 : (int)ceill(f); /* the first sample at or after the cursor */
         int cc = j / per >= cells ? cells - 1 : j / per;
-        mvchgat(y, ui->cols - cells + cc, 1, (attr_t)attr ^ A_REVERSE,
-                (short)PAIR_NUMBER(attr), NULL);
+        mvchgat(y, ui->cols - cells + cc, 1, (attr_t)attr ^ A_REVERSE, (short)PAIR_NUMBER(attr),
+                NULL);
     }
 }
 
@@ -410,8 +410,8 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
         snprintf(line, sizeof line, "thread %s: %s live in %u site%s", tbuf, bytes, l->count,
                  l->count == 1 ? "" : "s");
     }
-    int attr = selected ? view_ctx_attr(ui, VIEW_PAIR_SELECTED)
-                        : view_ctx_attr(ui, VIEW_PAIR_COLHEAD);
+    int attr =
+        selected ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : view_ctx_attr(ui, VIEW_PAIR_COLHEAD);
     view_ctx_put(y, 0, line, ui->cols, attr);
 }
 
@@ -420,12 +420,12 @@ static void draw_detail(struct ui *ui, int y)
     char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[160], where[600];
     uint32_t site = view_sites_selected(ui);
     if (site == MODEL_NONE) {
-        const char *s = ui->sites.n_lines          ? ""
-                        : ui->sites.filter[0]       ? "no site matches the filter"
-                        : ui->leaks                 ? "no leaks: nothing allocated is live at the end"
-                        : ui->temporaries           ? "no short-lived allocations"
-                        : model_site_count(ui->m)   ? "no site has live bytes or allocations here"
-                                                    : "no allocation sites yet";
+        const char *s = ui->sites.n_lines         ? ""
+                        : ui->sites.filter[0]     ? "no site matches the filter"
+                        : ui->leaks               ? "no leaks: nothing allocated is live at the end"
+                        : ui->temporaries         ? "no short-lived allocations"
+                        : model_site_count(ui->m) ? "no site has live bytes or allocations here"
+                                                  : "no allocation sites yet";
         view_ctx_put(y, 0, s, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
         return;
     }
@@ -443,8 +443,8 @@ static void draw_detail(struct ui *ui, int y)
     else
         where[0] = '\0'; /* no debug information: the module says enough */
     snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s%s  total %s, peak %s",
-             model_site_label(s, name, sizeof name), lb, blocks, allocs, where, s->module,
-             total, peak);
+             model_site_label(s, name, sizeof name), lb, blocks, allocs, where, s->module, total,
+             peak);
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }
 
@@ -525,8 +525,7 @@ int ui_act_group_tag(struct ui *ui, int key)
 
 int ui_act_group_thread(struct ui *ui, int key)
 {
-    ui->sites.group =
-        ui->sites.group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
+    ui->sites.group = ui->sites.group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
     view_ctx_message(ui, ui->sites.group ? "grouped by thread" : "not grouped");
     return KEYS_REQUERY;
 }

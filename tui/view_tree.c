@@ -172,7 +172,7 @@ void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, 
      * written right to left while walking up the parents. */
     if (depth > hidden) {
         const char *br = nd->next_sibling == MODEL_NONE ? (ascii ? "`-" : "\u2514\u2500")
-                                                         : (ascii ? "|-" : "\u251c\u2500");
+                                                        : (ascii ? "|-" : "\u251c\u2500");
         uint32_t a = nd->parent;
         len = strlen(br);
         for (uint32_t d = depth - 1; d > hidden && a != MODEL_NONE; d--, a = t->nodes[a].parent)
@@ -192,8 +192,8 @@ void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, 
         buf[pos < n ? pos : n - 1] = '\0';
     }
     const char *e = nd->first_child == MODEL_NONE ? " "
-                    : collapsed                    ? (ascii ? "+" : "\u25b8")
-                                                   : (ascii ? "-" : "\u25be");
+                    : collapsed                   ? (ascii ? "+" : "\u25b8")
+                                                  : (ascii ? "-" : "\u25be");
     if (pos < n)
         snprintf(buf + pos, n - pos, "%s ", e);
 }
@@ -225,7 +225,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
              v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
-        {"INCL", 6, WIDGET_RIGHT}, {"OWN", 6, WIDGET_RIGHT},  {"BLOCKS", 6, WIDGET_RIGHT},
+        {"INCL", 6, WIDGET_RIGHT},   {"OWN", 6, WIDGET_RIGHT},   {"BLOCKS", 6, WIDGET_RIGHT},
         {"ALLOCS", 6, WIDGET_RIGHT}, {"FRAME", -1, WIDGET_LEFT}, {"FILE:LINE", fw, WIDGET_LEFT},
     };
     widget_row(line, sizeof line, hc, 6, ui->cols);
@@ -251,10 +251,11 @@ void view_tree_draw(struct ui *ui, int y, int h)
         const struct model_tree_node *nd = &v->tree.nodes[v->vis[li]];
         widget_fmt_bytes(incl, sizeof incl, nd->incl_bytes, 0);
         widget_fmt_bytes(own, sizeof own, nd->own_bytes, 0);
-        widget_fmt_count(blocks, sizeof blocks, (uint64_t)(nd->incl_blocks > 0 ? nd->incl_blocks : 0));
+        widget_fmt_count(blocks, sizeof blocks,
+                         (uint64_t)(nd->incl_blocks > 0 ? nd->incl_blocks : 0));
         widget_fmt_count(allocs, sizeof allocs, nd->allocations);
-        view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, v->skip,
-                         pre, sizeof pre);
+        view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, v->skip, pre,
+                         sizeof pre);
         snprintf(text, sizeof text, "%s%s", pre, model_frame_label(nd->frame, name, sizeof name));
         char fl[512];
         if (nd->frame && nd->frame->file && nd->frame->file[0])
@@ -265,7 +266,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
         if (widget_width(fl) > fw && strrchr(fl, '/'))
             flp = strrchr(fl, '/') + 1; /* the base name keeps the part that tells */
         struct widget_col c[] = {
-            {incl, 6, WIDGET_RIGHT}, {own, 6, WIDGET_RIGHT},  {blocks, 6, WIDGET_RIGHT},
+            {incl, 6, WIDGET_RIGHT},   {own, 6, WIDGET_RIGHT},  {blocks, 6, WIDGET_RIGHT},
             {allocs, 6, WIDGET_RIGHT}, {text, -1, WIDGET_LEFT}, {flp, fw, WIDGET_LEFT_CUT_HEAD},
         };
         widget_row(line, sizeof line, c, 6, ui->cols);

@@ -35,8 +35,9 @@ void view_tree_free(struct ui *ui);
  * expander and a space. With skip > 0 the first `skip` levels are scrolled
  * off to the left, the same for every line so the guide columns stay
  * straight: the prefix opens with a "+N  " column (N = the levels hidden,
- * min(depth, skip); as wide on every line: "+skip" and a space, 4 cells at least) and a node at depth <= skip is drawn as a root. Any
- * depth: the guides come from walking the parents, not a fixed array.
+ * min(depth, skip); as wide on every line: "+skip" and a space, 4 cells at least) and a node at
+ * depth <= skip is drawn as a root. Any depth: the guides come from walking the parents, not a
+ * fixed array.
  */
 void view_tree_prefix(const struct model_tree *t, uint32_t node, int collapsed, int ascii,
                       uint32_t skip, char *buf, size_t n);

@@ -64,8 +64,8 @@ static int spark_level(int64_t v, int64_t max, int levels)
     return l;
 }
 
-int widget_spark(char *out, size_t outsz, const int64_t *v, int nv, int64_t max, int mode,
-                 int rows, int row)
+int widget_spark(char *out, size_t outsz, const int64_t *v, int nv, int64_t max, int mode, int rows,
+                 int row)
 {
     int per = widget_spark_per_cell(mode);
     int unit = mode == WIDGET_SPARK_BRAILLE ? 4 : 8;
@@ -193,8 +193,8 @@ int widget_fmt_time(char *buf, size_t n, int64_t ns)
         return fmt(buf, n, "%s%" PRId64 ".%03" PRId64 "s", s, ms / 1000, ms % 1000);
     int64_t ds = ns / 100000000; /* tenths of a second */
     if (ds < 36000)
-        return fmt(buf, n, "%s%" PRId64 "m%02" PRId64 ".%" PRId64 "s", s, ds / 600,
-                   (ds / 10) % 60, ds % 10);
+        return fmt(buf, n, "%s%" PRId64 "m%02" PRId64 ".%" PRId64 "s", s, ds / 600, (ds / 10) % 60,
+                   ds % 10);
     int64_t min = ds / 600;
     return fmt(buf, n, "%s%" PRId64 "h%02" PRId64 "m", s, min / 60, min % 60);
 }

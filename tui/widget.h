@@ -30,8 +30,8 @@ int widget_spark_per_cell(int mode);
  * value below 0 is 0. Writes at most outsz bytes (NUL included). Returns the
  * number of cells written.
  */
-int widget_spark(char *out, size_t outsz, const int64_t *v, int nv, int64_t max, int mode,
-                 int rows, int row);
+int widget_spark(char *out, size_t outsz, const int64_t *v, int nv, int64_t max, int mode, int rows,
+                 int row);
 
 /* "0B", "999B", "1.00K", "12.3M", "512G": binary units, at most 5 cells, one
  * less than the next unit (no "1024K"). With sign != 0 a leading '+' or '-'
