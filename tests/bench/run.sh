@@ -20,7 +20,10 @@
 #  7. real programs: sqlite3 (tests/bench/real.sql, a fresh database each run) and the python3
 #     interpreter itself (tests/bench/real_json.py, PYTHONMALLOC=malloc), each bare, under
 #     `heapline record` and under heaptrack: wall, the program's peak RSS, the output file's
-#     size, and both tools' allocation counts side by side. REAL=0 skips it.
+#     size, and both tools' allocation counts side by side; python3 also under `heapline record`
+#     with HEAPLINE_PYTHON=off (the cost of its Python frames, and heapline's against heaptrack's),
+#     then live bytes per Python line against tracemalloc's (tests/collector/t_pyalloc.py).
+#     REAL=0 skips it.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
@@ -364,7 +367,7 @@ real_row() { # real_row LABEL WALL BARE_WALL RSS_BYTES [FILE_BYTES ALLOCATIONS]
 }
 # real NAME IN PREP CMD...: the rows of one program: bare, under heapline, under heaptrack
 real() {
-    local name=$1 in=$2 prep=$3 t w kb n bw rec hl_n ht_n f print rss
+    local name=$1 in=$2 prep=$3 t w kb n bw rec hl_n hl_all=- v label hl_w="" off_w="" extra
     shift 3
     local tag=$B/real.$name
     t=$(real_median "$tag.bare" "$in" "$prep" "$@")
@@ -372,22 +375,43 @@ real() {
     read -r bw kb n <<<"$t"
     real_row "$name bare" "$bw" "$bw" "$((kb * 1024))"
 
-    # default settings: none of the user's HEAPLINE_* variables, this build's collector
-    # shellcheck disable=SC2046
-    t=$(real_median "$tag.heapline" "$in" "$prep" \
-        env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
-        "$HL" record -o "$tag.heapline.{RUN}.heapline" -- "$@")
-    if [ "${t#fail}" != "$t" ]; then
-        echo "  $name heapline: $t"
-    else
+    # default settings: none of the user's HEAPLINE_* variables, this build's collector;
+    # with REAL_PYOFF=1 (a Python program) once more without its Python frames
+    for v in heapline ${REAL_PYOFF:+pyoff}; do
+        label="$name heapline"
+        extra=()
+        [ "$v" = pyoff ] && label="$name hl no-Py" && extra=(HEAPLINE_PYTHON=off)
+        # shellcheck disable=SC2046
+        t=$(real_median "$tag.$v" "$in" "$prep" \
+            env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
+            "${extra[@]}" "$HL" record -o "$tag.$v.{RUN}.heapline" -- "$@")
+        if [ "${t#fail}" != "$t" ]; then
+            echo "  $label: $t"
+            continue
+        fi
         read -r w kb n <<<"$t"
-        rec=$tag.heapline.$n.heapline
+        rec=$tag.$v.$n.heapline
         hl_n=-
         "$HL" report "$rec" --json --top 1 >"$B/rep.json" 2>"$B/rep.err" &&
             hl_n=$(json "$B/rep.json" allocations)
-        real_row "$name heapline" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
-    fi
+        real_row "$label" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
+        if [ "$v" = heapline ]; then hl_w=$w hl_all=$hl_n; else off_w=$w; fi
+    done
 
+    REAL_HT_W=""
+    real_heaptrack "$name" "$in" "$prep" "$tag" "$bw" "$hl_all" "$@"
+    if [ -n "${REAL_PYOFF:-}" ]; then
+        echo "    Python frames: heapline $(ratio "$hl_w" "$off_w") of its run without them" \
+            "(HEAPLINE_PYTHON=off; target <= 1.15x), $(ratio "$hl_w" "$REAL_HT_W") of heaptrack's" \
+            "(target < 1.00x)"
+    fi
+}
+
+# real_heaptrack NAME IN PREP TAG BARE_WALL HL_ALLOCATIONS CMD...: real()'s heaptrack rows; sets
+# REAL_HT_W to its wall time
+real_heaptrack() {
+    local name=$1 in=$2 prep=$3 tag=$4 bw=$5 hl_n=$6 t w kb n ht_n f print rss
+    shift 6
     if ! command -v heaptrack >/dev/null || ! command -v heaptrack_print >/dev/null; then
         echo "  $name heaptrack: not installed"
         return
@@ -413,6 +437,46 @@ real() {
     printf '  %-20s %25s    heapline - heaptrack: %s\n' "  largest process" "$(mb "$((kb * 1024))")" \
         "$(awk -v a="${hl_n:-x}" -v b="${ht_n:-x}" \
             'BEGIN { if (a + 0 == a && b + 0 == b) printf "%+d", a - b; else print "-" }')"
+    REAL_HT_W=$w
+}
+
+# real_tracemalloc PYTHON: live bytes and blocks per Python line at one moment, heapline's against
+# the interpreter's own tracemalloc, on tests/collector/t_pyalloc.py (twin runs under heapline
+# record: the one with tracemalloc writes its statistics; t_pyalloc.py says why two runs)
+real_tracemalloc() {
+    local py=$1 tm=$B/pyalloc-tm.json rec=$B/pyalloc.heapline
+    echo
+    echo "python3 per line against tracemalloc: tests/collector/t_pyalloc.py (PYTHONMALLOC=malloc,"
+    echo "  $py), live bytes/blocks of each measured line at its \"snapshot\" marker"
+    rm -f "$tm"
+    if ! PYTHONHASHSEED=0 "$HL" record -o "$B/pyalloc-tm.heapline" -- "$py" tests/collector/t_pyalloc.py "$tm" \
+        >"$B/pyalloc.log" 2>&1 || ! [ -s "$tm" ] ||
+        ! PYTHONHASHSEED=0 "$HL" record -o "$rec" -- "$py" tests/collector/t_pyalloc.py >>"$B/pyalloc.log" 2>&1 ||
+        ! "$HL" report "$rec" --json --at end --top 100000 >"$B/pyalloc.json" 2>>"$B/pyalloc.log"; then
+        echo "  failed: $(tail -1 "$B/pyalloc.log")"
+        return
+    fi
+    python3 - "$tm" "$B/pyalloc.json" tests/collector/t_pyalloc.py <<'PYEOF'
+import json, sys
+tm = {int(k): v for k, v in json.load(open(sys.argv[1])).items()}
+ours = {}
+for s in json.load(open(sys.argv[2]))["sites"]:
+    if s["file"].endswith("/t_pyalloc.py"):
+        a = ours.setdefault(s["line"], [0, 0])
+        a[0] += s["live_bytes"]
+        a[1] += s["live_blocks"]
+src = open(sys.argv[3]).read().split("\n")
+measured = [i + 1 for i, t in enumerate(src) if t.rstrip().endswith("# measured")]
+print("  %-6s %-26s %-26s %s" % ("line", "tracemalloc", "heapline", ""))
+equal = 0
+for n in measured:
+    t, o = tm.get(n, [0, 0]), ours.get(n, [0, 0])
+    same = t == o and t[0] > 0
+    equal += same
+    print("  %-6d %-26s %-26s %s" % (n, "%d B in %d blocks" % tuple(t), "%d B in %d blocks" % tuple(o),
+                                     "equal" if same else "DIFFERENT"))
+print("  %d of %d lines equal (target: all, exact)" % (equal, len(measured)))
+PYEOF
 }
 
 if [ "${REAL:-1}" = 0 ]; then
@@ -446,12 +510,14 @@ else
             "tests/bench/real_json.py 100000 with PYTHONMALLOC=malloc, run as"
         echo "  $PY$py_on_path"
         # in the environment of heaptrack's script, not through env(1): heaptrack would trace env
-        (export PYTHONMALLOC=malloc; real python3 /dev/null true "$PY" tests/bench/real_json.py 100000)
+        (export PYTHONMALLOC=malloc REAL_PYOFF=1; real python3 /dev/null true "$PY" tests/bench/real_json.py 100000)
     fi
+    echo "  hl no-Py: heapline with HEAPLINE_PYTHON=off (native frames only), the same run."
     echo "  heaptrack's RSS is the program's peak as heaptrack samples it (every 10 ms); its"
     echo "  interpreter runs beside it: \"largest process\" is /usr/bin/time's largest of the program,"
     echo "  heaptrack_interpret and zstd. file: heapline's .heapline, heaptrack's .zst. allocations:"
     echo "  heapline report's; heaptrack_print's \"calls to allocation functions\", which counts one"
     echo "  of heaptrack's own (libstdc++'s pool, at load). sqlite3's count varies by a few dozen a"
     echo "  run (randomblob)."
+    [ -n "$PY" ] && [ -x "$PY" ] && real_tracemalloc "$PY"
 fi
