@@ -114,6 +114,25 @@ int sockpath_remove_stale(const char *path)
     return refused && unlink(path) == 0;
 }
 
+/* The parent of pid, from /proc/PID/stat (after the command's closing
+ * parenthesis: state, then ppid). 0 when it cannot be read. */
+static long parent_pid(long pid)
+{
+    char path[64], line[512];
+    const char *p;
+    long ppid = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')')) &&
+        sscanf(p + 1, " %*c %ld", &ppid) != 1)
+        ppid = 0;
+    fclose(f);
+    return ppid;
+}
+
 int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t errsz)
 {
     const char *override = getenv("HEAPLINE_SOCKET_DIR");
@@ -144,10 +163,19 @@ int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t 
         return -1;
     }
     dead = kill((pid_t)atol(target), 0) != 0 && errno == ESRCH;
-    for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
+    /* a program started by `heapline run` serves the socket that run named
+     * after itself, its parent: run-<ppid>.sock */
+    long run = dead ? 0 : parent_pid(atol(target));
+    for (int k = 0; k < 2 * SOCKDIR_CANDIDATES; k++) {
+        int i = k % SOCKDIR_CANDIDATES;
         if (sockdir_candidate(i, override, dir, sizeof(dir)) != 1)
             continue;
-        snprintf(buf, n, "%s/%s.sock", dir, target);
+        if (k < SOCKDIR_CANDIDATES)
+            snprintf(buf, n, "%s/%s.sock", dir, target);
+        else if (run > 1)
+            snprintf(buf, n, "%s/run-%ld.sock", dir, run);
+        else
+            continue;
         if (lstat(buf, &st) != 0)
             continue;
         if (dead) {

@@ -24,7 +24,9 @@ int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz);
  * directory that fails the checks is refused with the reason, as sockpath_dir
  * says it. A dead PID's socket that refuses connections is removed. A path
  * that names a regular file is refused ("a file, not a socket", with the
- * replay hint). Returns 0 or -1 with a one-line message in err. */
+ * replay hint). A PID without a socket of its own whose parent is a `heapline
+ * run` resolves to that run's run-<ppid>.sock (the program it started).
+ * Returns 0 or -1 with a one-line message in err. */
 int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t errsz);
 
 /* Removes the socket at path when it is stale: its name is <pid>.sock or
