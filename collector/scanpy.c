@@ -185,6 +185,11 @@ struct scanpy_cache {
     struct type_entry slots[CACHE_SLOTS];
 };
 
+size_t scanpy_cache_bytes(void)
+{
+    return sizeof(struct scanpy_cache);
+}
+
 int scanpy_begin(struct scanpy *py)
 {
     void *p = mmap(NULL, sizeof(struct scanpy_cache), PROT_READ | PROT_WRITE,

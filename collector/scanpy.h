@@ -68,6 +68,8 @@ struct scanpy_view {
 /* Child: maps the type cache. Returns 0 or -ENOMEM. */
 int scanpy_begin(struct scanpy *py);
 void scanpy_end(struct scanpy *py);
+/* The bytes the type cache maps (what a scan leaves out as its own). */
+size_t scanpy_cache_bytes(void);
 
 /* A Python object found at a block. */
 struct scanpy_obj {
