@@ -177,6 +177,10 @@ static int work_left; /* request work is waiting: do not sleep in poll */
 static int64_t next_progress;
 static size_t held_peak; /* most memory the clients held at once (HEAPLINE_STATS) */
 static int64_t work_tokens, work_refilled; /* ns of request work allowed now */
+/* a request about the heap came: the collector catches up with the program
+ * before any job runs (server_work), so the answer is the heap at the
+ * request, not the heap when a collector behind last applied its events */
+static int catch_up;
 static int64_t last_poll;
 static int max_scans = 1; /* scan children at once (server_open) */
 
@@ -780,6 +784,7 @@ static void take_request(int i, const struct wire_msg *m)
         j->n_ids = n;
         j->max_sel = max > SERVER_MAX_OBJECTS ? SERVER_MAX_OBJECTS : max;
         j->kind = JOB_OBJECTS;
+        catch_up = 1;
         break;
     }
     case WIRE_REQ_READ: {
@@ -813,14 +818,13 @@ static void take_request(int i, const struct wire_msg *m)
             answer_error(i, id, -EBUSY, msg);
             return;
         }
-        if (m->u.request.addr == 0 || find_near(m->u.request.addr, &none)) {
+        /* an address not in the table may be a block the collector has
+         * not applied yet: looked for again (JOB_FIND) after the catch-up */
+        if (m->u.request.addr == 0 || find_near(m->u.request.addr, &none))
             j->kind = JOB_SCAN; /* address 0: the census (wire.h) */
-        } else if (none) {
-            answer_error(i, id, -EFAULT, "not inside a live block");
-            return;
-        } else {
+        else
             j->kind = JOB_FIND;
-        }
+        catch_up = 1;
         break;
     }
     default:
@@ -1140,6 +1144,10 @@ static void server_work(void)
     for (int i = n_clients - 1; i >= 0; i--)
         if (i < n_clients && can_take_requests(clients[i]))
             client_decode(i);
+    if (catch_up) { /* here, where no client index is held: its stream may drop clients */
+        catch_up = 0;
+        collect_catch_up();
+    }
     work_left = 0;
     relieve_replies();
     while (work_tokens > 0 && (w = oldest_job(1)) >= 0) {
