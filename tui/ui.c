@@ -999,6 +999,7 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
                 ui->objects.n = 0;
                 ui->refs.state = VIEW_REFS_NONE;
                 ui->sites.sel_site = MODEL_NONE;
+                ui->sites.chosen = 0;
                 ui->at = VIEW_AT_FOLLOW;
                 ui->mark = -1;
                 need_query = dirty = 1;

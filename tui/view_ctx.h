@@ -55,6 +55,8 @@ struct view_sites {
     struct view_line *lines;
     uint32_t n_lines, cap;
     uint32_t sel_site; /* the selected site (stable id), MODEL_NONE: none yet */
+    int chosen;        /* the cursor was moved: it follows its site; until then (and after
+                        * g) it stays on the first line, whatever site the sort puts there */
     uint32_t sel_group;
     int sel, top; /* selected line, first line shown */
     int sort, reverse;
