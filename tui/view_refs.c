@@ -330,13 +330,49 @@ void view_refs_hop_text(const struct ui *ui, const struct view_refs_node *nd, in
         size_t l = strlen(buf);
         snprintf(buf + l, n - l, "  -> +%" PRIu64 " inside", nd->interior);
     }
-    if (nd->py[0] || (nd->py_flags & SCANMSG_PY_PART)) { /* the Python name of the hop */
-        size_t l = strlen(buf);
+    if (nd->py[0] || (nd->py_flags & SCANMSG_PY_PART)) {
+        /* the Python name of the hop first: on a narrow screen it is what
+         * stays (the block and its site follow it) */
+        char rest[1024];
+        snprintf(rest, sizeof rest, "%s", buf);
         if (nd->py_flags & SCANMSG_PY_PART)
-            snprintf(buf + l, n - l, "  = owned by the next");
+            snprintf(buf, n, "= owned by the next: %s", rest);
         else
-            snprintf(buf + l, n - l, "  = %s%s", nd->py,
-                     nd->py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS) ? "  (root)" : "");
+            snprintf(buf, n, "= %s%s: %s", nd->py,
+                     nd->py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS) ? " (root)" : "", rest);
+    }
+}
+
+void view_refs_python_chain(const struct view_refs *v, char *buf, size_t n)
+{
+    uint32_t end = 0, path[1024], k = 0;
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (end = 1; end < v->n_nodes; end++)
+        if (v->nodes[end].py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS | SCANMSG_PY_FRAME))
+            break;
+    if (end >= v->n_nodes)
+        return;
+    for (uint32_t i = end; k < 1024; i = v->nodes[i].to) {
+        path[k++] = i;
+        if (i == 0 || v->nodes[i].to >= i)
+            break;
+    }
+    if (path[k - 1] != 0)
+        return;
+    while (k-- > 0) {
+        const struct view_refs_node *nd = &v->nodes[path[k]];
+        char hop[240];
+        if (nd->py_flags & SCANMSG_PY_PART)
+            continue;
+        if (nd->py[0])
+            snprintf(hop, sizeof hop, "%s", nd->py);
+        else
+            snprintf(hop, sizeof hop, "%" PRIu64 "-byte block", nd->size);
+        o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%s%s", o ? " <- " : "", hop);
+        if (o >= n)
+            return;
     }
 }
 
@@ -403,8 +439,29 @@ void view_refs_draw(struct ui *ui, int y, int h)
     snprintf(line, sizeof line, "%s%s%s", flag, text[0] && flag[0] ? "   " : "", text);
     view_ctx_put(y + 1, 0, line, ui->cols,
                  flag[0] ? view_ctx_attr(ui, VIEW_PAIR_WARN) : view_ctx_attr(ui, VIEW_PAIR_DIM));
-    ui->table_y = y + 2;
-    ui->table_h = h - 2;
+    /* a Python chain, as objgraph reads it, on up to two lines above the tree */
+    int head = 2;
+    if (v->state == VIEW_REFS_DONE && h >= 8) {
+        char chain[1024];
+        const char *p = chain;
+        view_refs_python_chain(v, chain, sizeof chain);
+        for (int row = 0; row < 2 && *p; row++, head++) {
+            int room = ui->cols - 8, len = (int)strlen(p);
+            if (len > room && row == 0) { /* break after the last " <- " that fits */
+                int cut = room;
+                while (cut > 0 && strncmp(p + cut, " <- ", 4) != 0)
+                    cut--;
+                len = cut > 0 ? cut : room;
+            }
+            snprintf(line, sizeof line, "%s%.*s", row ? "        " : "python: ", len, p);
+            view_ctx_put(y + head, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+            p += len;
+            if (strncmp(p, " <- ", 4) == 0)
+                p += 1;
+        }
+    }
+    ui->table_y = y + head;
+    ui->table_h = h - head;
     view_refs_move(ui, 0, 0);
     /* long chains: the guides take at most a third of the line; beyond that
      * whole levels scroll off to the left with the cursor (a "+N" column) */
@@ -415,14 +472,14 @@ void view_refs_draw(struct ui *ui, int y, int h)
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= (int)v->n_lines) {
-            view_ctx_put(y + 2 + i, 0, "", ui->cols, A_NORMAL);
+            view_ctx_put(ui->table_y + i, 0, "", ui->cols, A_NORMAL);
             continue;
         }
         const struct view_refs_node *nd = &v->nodes[v->lines[li].node];
         view_refs_prefix(v, (uint32_t)li, ui->ascii, v->skip, pre, sizeof pre);
         view_refs_hop_text(ui, nd, v->lines[li].node == 0, text, sizeof text);
         snprintf(line, sizeof line, "%s%s", pre, text);
-        view_ctx_put(y + 2 + i, 0, line, ui->cols,
+        view_ctx_put(ui->table_y + i, 0, line, ui->cols,
                      li == v->sel ? view_ctx_attr(ui, VIEW_PAIR_SELECTED) : (int)A_NORMAL);
     }
 }

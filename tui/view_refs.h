@@ -53,4 +53,11 @@ void view_refs_clear(struct view_refs *v);
 void view_refs_hop_text(const struct ui *ui, const struct view_refs_node *nd, int is_target,
                         char *buf, size_t n);
 
+/* The chain from the object to its first Python chain end (a module global,
+ * a class attribute, a live frame's local), each hop its Python name, as
+ * `backrefs` prints it ("bytearray <- list [0] <- ... <- module __main__
+ * global instance_map"), owned buffers folded into their object; "" when no
+ * chain ends so. */
+void view_refs_python_chain(const struct view_refs *v, char *buf, size_t n);
+
 #endif

@@ -354,15 +354,20 @@ static void test_refs_python(void **state)
     assert_int_equal(scanmsg_decode_bytes(eb.data, eb.len, &z, &got), 0);
     assert_int_equal(view_refs_take(&ui.refs, &got), 0);
     msgpack_zone_destroy(&z);
+    /* the Python name first: at 80 columns it is what stays of the line */
     view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
-    assert_string_equal(text, "object 0x10000 (56 B) from stack 3  [1 ref]  = Processor");
+    assert_string_equal(text, "= Processor: object 0x10000 (56 B) from stack 3  [1 ref]");
     view_refs_hop_text(&ui, &ui.refs.nodes[1], 0, text, sizeof text);
-    assert_string_equal(text, "heap 0x20000 +48 (120 B) from stack 4  [1 ref]  = owned by the next");
+    assert_string_equal(text, "= owned by the next: heap 0x20000 +48 (120 B) from stack 4  [1 ref]");
     view_refs_hop_text(&ui, &ui.refs.nodes[2], 0, text, sizeof text);
-    assert_string_equal(text, "heap 0x30000 +48 (64 B) from stack 5  [1 ref]  = dict ['app-0']");
+    assert_string_equal(text, "= dict ['app-0']: heap 0x30000 +48 (64 B) from stack 5  [1 ref]");
     view_refs_hop_text(&ui, &ui.refs.nodes[3], 0, text, sizeof text);
-    assert_string_equal(text, "heap 0x40000 +32 (72 B) from stack 5  = module __main__ global "
-                              "instance_map  (root)");
+    assert_string_equal(text, "= module __main__ global instance_map (root): heap 0x40000 +32 "
+                              "(72 B) from stack 5");
+    /* the python: line: the owned buffer folded into the dict */
+    view_refs_python_chain(&ui.refs, text, sizeof text);
+    assert_string_equal(text,
+                        "Processor <- dict ['app-0'] <- module __main__ global instance_map");
     view_refs_clear(&ui.refs);
     model_free(m);
 }
