@@ -282,9 +282,9 @@ static void site_name(const struct model *m, uint32_t stack, char *buf, size_t n
     const struct model_site *site = s == MODEL_NONE ? NULL : model_site(m, s);
     if (!site)
         snprintf(buf, n, "stack %u", stack);
-    else if (site->file[0])
-        snprintf(buf, n, "%s %s:%u", site->function[0] ? site->function : "?", site->file,
-                 site->line);
+    else if (site->file[0]) /* the file's base name, as backrefs prints it */
+        snprintf(buf, n, "%s %s:%u", site->function[0] ? site->function : "?",
+                 strrchr(site->file, '/') ? strrchr(site->file, '/') + 1 : site->file, site->line);
     else
         snprintf(buf, n, "%s", site->function[0] ? site->function : "?");
 }
