@@ -131,6 +131,14 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
+    /* an interpreter's title names its script: "python3 leaky_service.py",
+     * not a bare python3 for every service */
+    const char *base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
+    char title[512];
+    if (strncmp(base, "python", 6) == 0 && i + 1 < argc && argv[i + 1][0] != '-') {
+        snprintf(title, sizeof(title), "%s %s", argv[i], argv[i + 1]);
+        return run_ui(src, UI_SRC_LIVE_CHILD, title);
+    }
     return run_ui(src, UI_SRC_LIVE_CHILD, argv[i]);
 }
 

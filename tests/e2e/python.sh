@@ -56,6 +56,7 @@ story() {
     # first row (15.0M and up)
     e2e_wait_re "^ResourceLoader\.load.* leaky_service\.py:76 +(1[5-9]\.[0-9]|[2-9][0-9]\.[0-9]|[1-9][0-9][0-9])M " 60
     e2e_assert_re "^FUNCTION +FILE:LINE +LIVE"
+    e2e_assert_re "^ heapline  live  $PY leaky_service\.py "
     [ "$(e2e_screen | grep -A1 '^FUNCTION' | tail -1 | grep -c 'leaky_service.py:76')" = 1 ] ||
         e2e_fail "leaky_service.py:76 is not the first site"
     e2e_assert_re "^ResourceLoader\.__in.* leaky_service\.py:71 "
