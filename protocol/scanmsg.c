@@ -8,6 +8,7 @@
 #include "scanmsg.h"
 
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void pack_wstr(msgpack_packer *pk, struct wire_str s)
@@ -238,4 +239,68 @@ int scanmsg_row_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_ro
         decode_u64(&e[2], &row->bytes) || decode_u64(&e[3], &row->oldest))
         return WIRE_ECORRUPT;
     return 0;
+}
+
+/* ---- owned copies ------------------------------------------------------ */
+
+/* The room a list's objects and their bytes take (lists of a decoded result
+ * hold scalars and strings only: node, py, row and live items). */
+static void copy_size(const struct wire_list *l, size_t *objs, size_t *bytes)
+{
+    const msgpack_object *o = l->items;
+
+    *objs += (size_t)l->n * sizeof(*o);
+    for (uint32_t i = 0; i < l->n; i++)
+        if (o[i].type == MSGPACK_OBJECT_STR || o[i].type == MSGPACK_OBJECT_BIN)
+            *bytes += o[i].via.str.size;
+}
+
+/* Copies a list into *objs (objects) and *bytes (string bytes), advancing
+ * both; the copy's strings point into *bytes. */
+static void copy_list(struct wire_list *l, msgpack_object **objs, char **bytes)
+{
+    msgpack_object *to = *objs;
+    const msgpack_object *from = l->items;
+
+    if (!l->n) {
+        l->items = NULL;
+        return;
+    }
+    memcpy(to, from, (size_t)l->n * sizeof(*to));
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (to[i].type != MSGPACK_OBJECT_STR && to[i].type != MSGPACK_OBJECT_BIN)
+            continue;
+        /* str and bin share their layout in msgpack_object */
+        if (to[i].via.str.size)
+            memcpy(*bytes, to[i].via.str.ptr, to[i].via.str.size);
+        to[i].via.str.ptr = *bytes;
+        *bytes += to[i].via.str.size;
+    }
+    l->items = to;
+    *objs += l->n;
+}
+
+struct scanmsg_result *scanmsg_copy(const struct scanmsg_result *r)
+{
+    size_t objs = 0, bytes = 0, head = (sizeof(*r) + 15) & ~(size_t)15;
+    const struct wire_list *lists[] = {&r->nodes, &r->live, &r->py, &r->rows};
+    struct scanmsg_result *c;
+    msgpack_object *o;
+    char *b;
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        copy_size(lists[i], &objs, &bytes);
+    c = malloc(head + objs + bytes + 1);
+    if (!c)
+        return NULL;
+    *c = *r;
+    c->enc_rows = NULL;
+    c->n_enc_rows = 0;
+    o = (msgpack_object *)((char *)c + head);
+    b = (char *)o + objs;
+    copy_list(&c->nodes, &o, &b);
+    copy_list(&c->live, &o, &b);
+    copy_list(&c->py, &o, &b);
+    copy_list(&c->rows, &o, &b);
+    return c;
 }

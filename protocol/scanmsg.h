@@ -153,6 +153,16 @@ static inline uint32_t scanmsg_count(const struct scanmsg_result *r)
     return r->nodes.n / SCANMSG_NODE_ITEMS;
 }
 
+/*
+ * An owned copy of a decoded result (from any of the scanmsg_decode*
+ * functions): one malloc'ed block that holds the result and everything its
+ * lists point to, so it outlives the message, the decoder and the zone it
+ * came from. Nothing is encoded or decoded again; walk it as the original
+ * (scanmsg_node_at, scanmsg_row_at). Returns NULL when out of memory. Free
+ * it with free().
+ */
+struct scanmsg_result *scanmsg_copy(const struct scanmsg_result *r);
+
 /* Census rows of a decoded result. */
 static inline uint32_t scanmsg_row_count(const struct scanmsg_result *r)
 {

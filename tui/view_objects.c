@@ -20,6 +20,7 @@
 
 #include "keys.h"
 #include "model.h"
+#include "responses.h"
 #include "rewind.h"
 #include "source.h"
 #include "view_ctx.h"
@@ -36,15 +37,13 @@
 int view_objects_poll(struct ui *ui)
 {
     struct view_objects *v = &ui->objects;
-    const struct model_response *r = model_last_response(ui->m);
-    if (!v->waiting || !r || r->seq == v->resp_seq)
-        return 0;
-    v->resp_seq = r->seq;
-    if ((int)r->id != v->req_id)
+    const struct response *r = v->waiting ? source_response(ui->src, v->req_id) : NULL;
+    if (!r)
         return 0;
     v->waiting = 0;
     if (r->status != 0) {
         view_ctx_message(ui, "objects: %s", r->message ? r->message : "the collector refused");
+        source_response_done(ui->src, v->req_id);
         return 1;
     }
     struct model_object *copy = NULL;
@@ -61,6 +60,7 @@ int view_objects_poll(struct ui *ui)
     v->n = (int)r->n_objects;
     v->total = r->total;
     v->valid = 1;
+    source_response_done(ui->src, v->req_id);
     view_objects_move(ui, 0, 0);
     return 1;
 }
@@ -360,7 +360,6 @@ int ui_act_open_objects(struct ui *ui, int key)
             v->live = 1;
             v->waiting = 1;
             v->req_id = id;
-            v->resp_seq = model_last_response(ui->m) ? model_last_response(ui->m)->seq : 0;
             free(v->objs);
             v->objs = NULL;
             v->n = 0;
