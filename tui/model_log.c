@@ -332,6 +332,10 @@ void model_log_between(const struct model *m, uint32_t from, uint32_t to, struct
     uint64_t a = from == MODEL_NONE ? 0 : m->delta_end[from];
     uint64_t b = to == MODEL_NONE ? 0 : m->delta_end[to];
 
+    if (!m->log) { /* nothing logged yet */
+        c->at = c->end = NULL;
+        return;
+    }
     c->at = m->log + a;
     c->end = m->log + (b > a ? b : a);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "encode.h"
 #include "model.h"
 #include "t_model.h"

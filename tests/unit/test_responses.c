@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "encode.h"
 #include "responses.h"
 #include "scanmsg.h"
