@@ -14,6 +14,66 @@
 
 #include "decode_msgpack.h"
 
+/* The bytes after the type byte of a fixed-size object (ints, floats,
+ * fixext), 0 for the others. */
+static uint64_t fixed_size(unsigned char c)
+{
+    switch (c) {
+    case 0xcc:
+    case 0xd0:
+        return 1;
+    case 0xcd:
+    case 0xd1:
+        return 2;
+    case 0xce:
+    case 0xd2:
+    case 0xca:
+        return 4;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+        return 8;
+    case 0xd4:
+        return 2; /* fixext 1 */
+    case 0xd5:
+        return 3;
+    case 0xd6:
+        return 5;
+    case 0xd7:
+        return 9;
+    case 0xd8:
+        return 17;
+    default:
+        return 0;
+    }
+}
+
+/* The width of the length field of a str, bin, ext, array or map with one,
+ * 0 for a byte that is none of those (0xc1: never used). */
+static unsigned length_width(unsigned char c)
+{
+    switch (c) {
+    case 0xc4:
+    case 0xd9:
+    case 0xc7:
+        return 1;
+    case 0xc5:
+    case 0xda:
+    case 0xc8:
+    case 0xdc:
+    case 0xde:
+        return 2;
+    case 0xc6:
+    case 0xdb:
+    case 0xc9:
+    case 0xdd:
+    case 0xdf:
+        return 4;
+    default:
+        return 0;
+    }
+}
+
 /* Walks the msgpack structure at p[0..len) without decoding it. Returns the
  * byte length of the first complete object, WIRE_ENEEDMORE if the bytes end
  * inside it, or WIRE_ECORRUPT / WIRE_ETOOBIG. The outer object must be an
@@ -54,67 +114,11 @@ static long msg_extent(const unsigned char *p, size_t len, struct decode_extent 
             unsigned w; /* width of a length field */
             uint64_t n = 0;
 
-            switch (c) {
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xce:
-            case 0xd2:
-            case 0xca:
-                skip = 4;
-                break;
-            case 0xcf:
-            case 0xd3:
-            case 0xcb:
-                skip = 8;
-                break;
-            case 0xd4:
-                skip = 2;
-                break; /* fixext 1 */
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            default:
-                break;
-            }
+            skip = fixed_size(c);
             if (skip == 0) {
-                switch (c) {
-                case 0xc4:
-                case 0xd9:
-                case 0xc7:
-                    w = 1;
-                    break;
-                case 0xc5:
-                case 0xda:
-                case 0xc8:
-                case 0xdc:
-                case 0xde:
-                    w = 2;
-                    break;
-                case 0xc6:
-                case 0xdb:
-                case 0xc9:
-                case 0xdd:
-                case 0xdf:
-                    w = 4;
-                    break;
-                default:
+                w = length_width(c);
+                if (w == 0)
                     return WIRE_ECORRUPT; /* 0xc1: never used */
-                }
                 if (len - off < w) {
                     pending++;
                     return NEED_MORE();
