@@ -774,12 +774,9 @@ static void take_request(int i, const struct wire_msg *m)
             answer_error(i, id, -ENOMEM, "out of memory");
             return;
         }
-        for (uint32_t k = 0; k < m->u.request.stacks.n; k++) {
-            const msgpack_object *o = &m->u.request.stacks.items[k];
-
-            if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= WIRE_MAX_STACK_ID)
-                j->ids[n++] = (uint32_t)o->via.u64;
-        }
+        for (uint32_t k = 0; k < m->u.request.stacks.n; k++)
+            if (decode_u32_at(&m->u.request.stacks, k, WIRE_MAX_STACK_ID, &j->ids[n]) == 1)
+                n++;
         qsort(j->ids, n, sizeof(*j->ids), cmp_u32);
         j->n_ids = n;
         j->max_sel = max > SERVER_MAX_OBJECTS ? SERVER_MAX_OBJECTS : max;

@@ -8,8 +8,71 @@
  */
 #include "decode.h"
 
+#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "decode_msgpack.h"
+
+/* The bytes after the type byte of a fixed-size object (ints, floats,
+ * fixext), 0 for the others. */
+static uint64_t fixed_size(unsigned char c)
+{
+    switch (c) {
+    case 0xcc:
+    case 0xd0:
+        return 1;
+    case 0xcd:
+    case 0xd1:
+        return 2;
+    case 0xce:
+    case 0xd2:
+    case 0xca:
+        return 4;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+        return 8;
+    case 0xd4:
+        return 2; /* fixext 1 */
+    case 0xd5:
+        return 3;
+    case 0xd6:
+        return 5;
+    case 0xd7:
+        return 9;
+    case 0xd8:
+        return 17;
+    default:
+        return 0;
+    }
+}
+
+/* The width of the length field of a str, bin, ext, array or map with one,
+ * 0 for a byte that is none of those (0xc1: never used). */
+static unsigned length_width(unsigned char c)
+{
+    switch (c) {
+    case 0xc4:
+    case 0xd9:
+    case 0xc7:
+        return 1;
+    case 0xc5:
+    case 0xda:
+    case 0xc8:
+    case 0xdc:
+    case 0xde:
+        return 2;
+    case 0xc6:
+    case 0xdb:
+    case 0xc9:
+    case 0xdd:
+    case 0xdf:
+        return 4;
+    default:
+        return 0;
+    }
+}
 
 /* Walks the msgpack structure at p[0..len) without decoding it. Returns the
  * byte length of the first complete object, WIRE_ENEEDMORE if the bytes end
@@ -51,67 +114,11 @@ static long msg_extent(const unsigned char *p, size_t len, struct decode_extent 
             unsigned w; /* width of a length field */
             uint64_t n = 0;
 
-            switch (c) {
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xce:
-            case 0xd2:
-            case 0xca:
-                skip = 4;
-                break;
-            case 0xcf:
-            case 0xd3:
-            case 0xcb:
-                skip = 8;
-                break;
-            case 0xd4:
-                skip = 2;
-                break; /* fixext 1 */
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            default:
-                break;
-            }
+            skip = fixed_size(c);
             if (skip == 0) {
-                switch (c) {
-                case 0xc4:
-                case 0xd9:
-                case 0xc7:
-                    w = 1;
-                    break;
-                case 0xc5:
-                case 0xda:
-                case 0xc8:
-                case 0xdc:
-                case 0xde:
-                    w = 2;
-                    break;
-                case 0xc6:
-                case 0xdb:
-                case 0xc9:
-                case 0xdd:
-                case 0xdf:
-                    w = 4;
-                    break;
-                default:
+                w = length_width(c);
+                if (w == 0)
                     return WIRE_ECORRUPT; /* 0xc1: never used */
-                }
                 if (len - off < w) {
                     pending++;
                     return NEED_MORE();
@@ -240,7 +247,7 @@ static int parse_request(const msgpack_object *e, uint32_t n, struct wire_msg *m
             return WIRE_ECORRUPT;
         for (uint32_t i = 0; i < m->u.request.stacks.n; i++) {
             uint32_t id;
-            if (decode_u32(&m->u.request.stacks.items[i], WIRE_MAX_STACK_ID, &id))
+            if (decode_u32(&wire_items(&m->u.request.stacks)[i], WIRE_MAX_STACK_ID, &id))
                 return WIRE_ECORRUPT;
         }
         return 0;
@@ -475,13 +482,14 @@ int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg 
 void decode_init(struct decode *d)
 {
     memset(d, 0, sizeof(*d));
-    msgpack_zone_init(&d->zone, 64 * 1024);
+    d->zone = msgpack_zone_new(64 * 1024); /* NULL: decode_next() says out of memory */
 }
 
 void decode_free(struct decode *d)
 {
     free(d->buf);
-    msgpack_zone_destroy(&d->zone);
+    if (d->zone)
+        msgpack_zone_free(d->zone);
     memset(d, 0, sizeof(*d));
 }
 
@@ -523,7 +531,9 @@ int decode_next(struct decode *d, struct wire_msg *m)
             return d->dead;
         if (d->off == d->len)
             return WIRE_ENEEDMORE;
-        r = decode_from(d->buf + d->off, d->len - d->off, &d->zone, m, &used, &d->ext);
+        if (!d->zone)
+            return WIRE_ENOMEM;
+        r = decode_from(d->buf + d->off, d->len - d->off, d->zone, m, &used, &d->ext);
         if (r == WIRE_ENEEDMORE)
             return r;
         d->ext = (struct decode_extent){0, 0};
@@ -580,7 +590,7 @@ static int freed_back(struct events_iter *it, const msgpack_object *x, int step,
 
 int decode_events_next(struct events_iter *it, struct wire_event *ev)
 {
-    const msgpack_object *x = it->ops.items + it->i;
+    const msgpack_object *x = wire_items(&it->ops) + it->i;
     uint32_t left = it->ops.n - it->i;
     uint32_t op;
     int64_t dt;
@@ -642,7 +652,7 @@ void decode_stacks_begin(struct stacks_iter *it, const struct wire_msg *m)
 
 int decode_stacks_next(struct stacks_iter *it, struct wire_stack_node *node)
 {
-    const msgpack_object *x = it->l.items + it->i;
+    const msgpack_object *x = wire_items(&it->l) + it->i;
 
     if ((uint64_t)it->i + 3 > it->l.n)
         return 0;
@@ -671,7 +681,7 @@ int decode_stacks_next(struct stacks_iter *it, struct wire_stack_node *node)
 
 int decode_site_at(const struct wire_list *l, uint32_t i, struct wire_site *s)
 {
-    const msgpack_object *x = l->items + 5 * i;
+    const msgpack_object *x = wire_items(l) + 5 * i;
 
     if (5 * (uint64_t)i + 5 > l->n || decode_u32(&x[0], WIRE_MAX_STACK_ID, &s->stack) ||
         decode_i64(&x[1], &s->live_bytes) || decode_i64(&x[2], &s->live_blocks) ||
@@ -682,7 +692,7 @@ int decode_site_at(const struct wire_list *l, uint32_t i, struct wire_site *s)
 
 int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history_row *row)
 {
-    const msgpack_object *x = l->items + 4 * i;
+    const msgpack_object *x = wire_items(l) + 4 * i;
 
     if (4 * (uint64_t)i + 4 > l->n || decode_i64(&x[0], &row->time) ||
         decode_u64(&x[1], &row->heap_bytes) || decode_u64(&x[2], &row->heap_blocks) ||
@@ -693,7 +703,7 @@ int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history
 
 int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *o)
 {
-    const msgpack_object *x = l->items + 7 * i;
+    const msgpack_object *x = wire_items(l) + 7 * i;
 
     if (7 * (uint64_t)i + 7 > l->n || decode_u64(&x[0], &o->addr) || decode_u64(&x[1], &o->size) ||
         decode_u32(&x[2], WIRE_MAX_STACK_ID, &o->stack) || decode_i64(&x[3], &o->time) ||
@@ -707,10 +717,17 @@ int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *
 int decode_inline_at(const struct wire_list *l, uint32_t i, struct wire_str *function,
                      struct wire_str *file, uint32_t *line)
 {
-    const msgpack_object *x = l->items + 3 * i;
+    const msgpack_object *x = wire_items(l) + 3 * i;
 
     if (3 * (uint64_t)i + 3 > l->n || decode_str(&x[0], function) || decode_str(&x[1], file) ||
         decode_u32(&x[2], UINT32_MAX, line))
         return WIRE_ECORRUPT;
     return 1;
+}
+
+int decode_u32_at(const struct wire_list *l, uint32_t i, uint32_t max, uint32_t *out)
+{
+    if (i >= l->n)
+        return WIRE_ECORRUPT;
+    return decode_u32(&wire_items(l)[i], max, out) == 0;
 }

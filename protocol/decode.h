@@ -10,11 +10,15 @@
  * Not thread-safe: one decoder per stream. Strings and arrays in a decoded
  * message point into the decoder and stay valid until the next call of
  * decode_next() or decode_feed().
+ *
+ * No msgpack-c type appears here: a decoded message is read through the
+ * fields below and the iterators. The msgpack side (decoding from a zone of
+ * the caller's, the raw objects) is decode_msgpack.h's, for protocol/'s own
+ * modules, tests and fuzzers.
  */
 #ifndef HEAPLINE_DECODE_H
 #define HEAPLINE_DECODE_H
 
-#include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,7 +33,7 @@ struct wire_str {
 
 /* A validated flat array of items; walk it with the iterators below. */
 struct wire_list {
-    const msgpack_object *items;
+    const void *items; /* private: the decoder's objects (decode_msgpack.h) */
     uint32_t n;
 };
 
@@ -90,9 +94,10 @@ struct wire_msg {
             uint32_t kind;           /* when status == 0 */
             struct wire_str message; /* when status != 0 */
             uint64_t addr, size, total;
-            struct wire_str bytes;     /* READ */
-            struct wire_list objects;  /* OBJECTS: septuples, see struct wire_object */
-            const msgpack_object *raw; /* the whole message, for other payloads */
+            struct wire_str bytes;    /* READ */
+            struct wire_list objects; /* OBJECTS: septuples, see struct wire_object */
+            const void *raw;          /* private: the whole message, for other payloads
+                                       * (scanmsg_decode) */
         } response;
         uint64_t missed;
         struct {
@@ -115,10 +120,10 @@ struct decode_extent {
 };
 
 struct decode {
-    char *buf;       /* pending bytes, owned */
-    size_t len, cap; /* bytes in buf, its capacity */
-    size_t off;      /* bytes of buf already consumed */
-    msgpack_zone zone;
+    char *buf;                /* pending bytes, owned */
+    size_t len, cap;          /* bytes in buf, its capacity */
+    size_t off;               /* bytes of buf already consumed */
+    void *zone;               /* private: where decoded messages live (NULL: out of memory) */
     int dead;                 /* a corrupt message was seen: the stream is over */
     uint64_t consumed;        /* total bytes of complete messages taken out */
     struct decode_extent ext; /* the pending message's walk so far */
@@ -134,21 +139,6 @@ int decode_feed(struct decode *d, const void *bytes, size_t n);
 /* Takes the next message out. Returns 1 with *m filled, WIRE_ENEEDMORE when
  * the pending bytes end inside a message, or a negative error (sticky). */
 int decode_next(struct decode *d, struct wire_msg *m);
-
-/* Decodes one message from buf[0..len) without a decoder (used by tests and
- * fuzzers). *used is set to the bytes the message took. */
-int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m, size_t *used);
-
-/* Field readers for modules that decode further payloads (scanmsg.c). Each
- * returns 0 with *out set, or WIRE_ECORRUPT when o is not of the type or is
- * beyond the bound; strings accept nil and at most WIRE_MAX_STRING bytes, lists
- * must hold a multiple of k items. */
-int decode_i64(const msgpack_object *o, int64_t *out);
-int decode_u64(const msgpack_object *o, uint64_t *out);
-int decode_u32(const msgpack_object *o, uint32_t max, uint32_t *out);
-int decode_s32(const msgpack_object *o, int32_t *out);
-int decode_str(const msgpack_object *o, struct wire_str *s);
-int decode_list(const msgpack_object *o, uint32_t k, struct wire_list *l);
 
 /* Iterators over validated lists. Each returns 1 with the item, 0 at the end,
  * or WIRE_ECORRUPT (the list is malformed at that point). Events come out
@@ -180,6 +170,11 @@ int decode_history_at(const struct wire_list *l, uint32_t i, struct wire_history
 int decode_object_at(const struct wire_list *l, uint32_t i, struct wire_object *obj);
 int decode_inline_at(const struct wire_list *l, uint32_t i, struct wire_str *function,
                      struct wire_str *file, uint32_t *line);
+
+/* Item i of a list of unsigned integers (REQUEST stack ids, event opcodes):
+ * 1 with *out set when it is one and <= max, 0 when it is not, or
+ * WIRE_ECORRUPT when i is beyond the list. */
+int decode_u32_at(const struct wire_list *l, uint32_t i, uint32_t max, uint32_t *out);
 
 /* Number of items of a list of k-tuples (lists are checked to be multiples). */
 static inline uint32_t wire_list_count(const struct wire_list *l, uint32_t k)

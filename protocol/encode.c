@@ -6,6 +6,7 @@
  * encoder checks the flag at the end and rolls the length back.
  */
 #include "encode.h"
+#include "encode_msgpack.h"
 
 #include <msgpack.h>
 #include <string.h>

@@ -4,12 +4,12 @@
  * Nothing here allocates or blocks, so the collector may call it from any
  * thread it owns (never from a signal handler: msgpack-c is not audited for
  * that). Every encode_* appends exactly one message or nothing: on
- * WIRE_ENOSPACE the buffer is left as it was.
+ * WIRE_ENOSPACE the buffer is left as it was. No msgpack-c type appears
+ * here (the packer is encode_msgpack.h's).
  */
 #ifndef HEAPLINE_ENCODE_H
 #define HEAPLINE_ENCODE_H
 
-#include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,15 +128,8 @@ int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t stat
 /* cause: enum wire_off */
 int encode_disabled(struct encode_buf *b, int64_t time, const char *reason, uint32_t cause);
 
-/* For modules that define further messages (scanmsg.c): encode_begin() starts
- * one message of n_elems elements, type included (its array header and type),
- * with pk writing into b, and returns the rollback mark; the caller packs the
- * other n_elems - 1 elements and ends with encode_finish(b, mark), which
- * returns 0 or WIRE_ENOSPACE with b as it was before encode_begin().
- * encode_str() packs s[0..n) truncated to WIRE_MAX_STRING, or nil for NULL. */
-size_t encode_begin(struct encode_buf *b, msgpack_packer *pk, size_t n_elems, int type);
-int encode_finish(struct encode_buf *b, size_t mark);
-void encode_str(msgpack_packer *pk, const char *s, size_t n);
+/* For modules that define further messages (scanmsg.c): encode_begin(),
+ * encode_finish() and encode_str() in encode_msgpack.h. */
 
 /* Requests (client side). */
 int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,

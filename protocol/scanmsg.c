@@ -8,7 +8,11 @@
 #include "scanmsg.h"
 
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "decode_msgpack.h"
+#include "encode_msgpack.h"
 
 static void pack_wstr(msgpack_packer *pk, struct wire_str s)
 {
@@ -195,7 +199,7 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
                 goto corrupt;
     }
     for (uint32_t i = 0; i < n; i++)
-        if (node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, &nd))
+        if (node_read(&wire_items(&r->nodes)[i * SCANMSG_NODE_ITEMS], i, &nd))
             goto corrupt;
     return 0;
 corrupt:
@@ -209,20 +213,20 @@ int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_n
 
     if (i >= scanmsg_count(r))
         return WIRE_ECORRUPT;
-    rc = node_read(&r->nodes.items[i * SCANMSG_NODE_ITEMS], i, node);
+    rc = node_read(&wire_items(&r->nodes)[i * SCANMSG_NODE_ITEMS], i, node);
     node->live_frame = 0;
     node->py_flags = 0;
     memset(&node->py_type, 0, sizeof(node->py_type));
     node->py_via = node->py_owner = node->py_type;
     if (rc == 0 && r->py.n) { /* checked by the decoder: one 4-tuple a node */
-        const msgpack_object *p = &r->py.items[i * SCANMSG_PY_ITEMS];
+        const msgpack_object *p = &wire_items(&r->py)[i * SCANMSG_PY_ITEMS];
         if (decode_u32(&p[0], SCANMSG_PY_FLAGS, &node->py_flags) ||
             decode_str(&p[1], &node->py_type) || decode_str(&p[2], &node->py_via) ||
             decode_str(&p[3], &node->py_owner))
             return WIRE_ECORRUPT;
     }
     for (uint32_t k = 0; rc == 0 && k < r->live.n; k++)
-        if (r->live.items[k].via.u64 == i) /* checked by the decoder: u32 < count */
+        if (wire_items(&r->live)[k].via.u64 == i) /* checked by the decoder: u32 < count */
             node->live_frame = node->kind == SCANMSG_STACK;
     return rc;
 }
@@ -233,9 +237,73 @@ int scanmsg_row_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_ro
 
     if (i >= scanmsg_row_count(r))
         return WIRE_ECORRUPT;
-    e = &r->rows.items[i * SCANMSG_ROW_ITEMS];
+    e = &wire_items(&r->rows)[i * SCANMSG_ROW_ITEMS];
     if (decode_str(&e[0], &row->name) || !row->name.ptr || decode_u64(&e[1], &row->count) ||
         decode_u64(&e[2], &row->bytes) || decode_u64(&e[3], &row->oldest))
         return WIRE_ECORRUPT;
     return 0;
+}
+
+/* ---- owned copies ------------------------------------------------------ */
+
+/* The room a list's objects and their bytes take (lists of a decoded result
+ * hold scalars and strings only: node, py, row and live items). */
+static void copy_size(const struct wire_list *l, size_t *objs, size_t *bytes)
+{
+    const msgpack_object *o = wire_items(l);
+
+    *objs += (size_t)l->n * sizeof(*o);
+    for (uint32_t i = 0; i < l->n; i++)
+        if (o[i].type == MSGPACK_OBJECT_STR || o[i].type == MSGPACK_OBJECT_BIN)
+            *bytes += o[i].via.str.size;
+}
+
+/* Copies a list into *objs (objects) and *bytes (string bytes), advancing
+ * both; the copy's strings point into *bytes. */
+static void copy_list(struct wire_list *l, msgpack_object **objs, char **bytes)
+{
+    msgpack_object *to = *objs;
+    const msgpack_object *from = wire_items(l);
+
+    if (!l->n) {
+        l->items = NULL;
+        return;
+    }
+    memcpy(to, from, (size_t)l->n * sizeof(*to));
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (to[i].type != MSGPACK_OBJECT_STR && to[i].type != MSGPACK_OBJECT_BIN)
+            continue;
+        /* str and bin share their layout in msgpack_object */
+        if (to[i].via.str.size)
+            memcpy(*bytes, to[i].via.str.ptr, to[i].via.str.size);
+        to[i].via.str.ptr = *bytes;
+        *bytes += to[i].via.str.size;
+    }
+    l->items = to;
+    *objs += l->n;
+}
+
+struct scanmsg_result *scanmsg_copy(const struct scanmsg_result *r)
+{
+    size_t objs = 0, bytes = 0, head = (sizeof(*r) + 15) & ~(size_t)15;
+    const struct wire_list *lists[] = {&r->nodes, &r->live, &r->py, &r->rows};
+    struct scanmsg_result *c;
+    msgpack_object *o;
+    char *b;
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        copy_size(lists[i], &objs, &bytes);
+    c = malloc(head + objs + bytes + 1);
+    if (!c)
+        return NULL;
+    *c = *r;
+    c->enc_rows = NULL;
+    c->n_enc_rows = 0;
+    o = (msgpack_object *)((char *)c + head);
+    b = (char *)o + objs;
+    copy_list(&c->nodes, &o, &b);
+    copy_list(&c->live, &o, &b);
+    copy_list(&c->py, &o, &b);
+    copy_list(&c->rows, &o, &b);
+    return c;
 }

@@ -134,14 +134,8 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
  * message: valid as long as m is. */
 int scanmsg_decode(const struct wire_msg *m, struct scanmsg_result *r);
 
-/* The same from the whole message object (the RESPONSE array). */
-int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r);
-
-/* The same from bytes: buf[0..len) must start with the RESPONSE message (any
- * bytes: they are bounds-walked by decode_one() before msgpack-c sees them).
- * The result points into zone. Returns 0, WIRE_ENEEDMORE, or an error. Use it
- * where response.raw is not available. */
-int scanmsg_decode_bytes(const char *buf, size_t len, msgpack_zone *zone, struct scanmsg_result *r);
+/* scanmsg_decode_object() and scanmsg_decode_bytes(), which take msgpack-c
+ * types, are in decode_msgpack.h. */
 
 /* Node i of a decoded result (i < scanmsg_count(r)), live_frame set from the
  * result's `live` list. Returns 0 or WIRE_ECORRUPT. Strings point into the
@@ -152,6 +146,16 @@ static inline uint32_t scanmsg_count(const struct scanmsg_result *r)
 {
     return r->nodes.n / SCANMSG_NODE_ITEMS;
 }
+
+/*
+ * An owned copy of a decoded result (from any of the scanmsg_decode*
+ * functions): one malloc'ed block that holds the result and everything its
+ * lists point to, so it outlives the message, the decoder and the zone it
+ * came from. Nothing is encoded or decoded again; walk it as the original
+ * (scanmsg_node_at, scanmsg_row_at). Returns NULL when out of memory. Free
+ * it with free().
+ */
+struct scanmsg_result *scanmsg_copy(const struct scanmsg_result *r);
 
 /* Census rows of a decoded result. */
 static inline uint32_t scanmsg_row_count(const struct scanmsg_result *r)

@@ -22,6 +22,7 @@
 
 #include "client.h"
 #include "decode.h"
+#include "decode_msgpack.h" /* raw scan results: the census keeps two at once */
 #include "encode.h"
 #include "model.h"
 #include "pychain.h"

@@ -54,8 +54,9 @@ struct model *model_new(void);
 void model_free(struct model *m);
 
 /*
- * Applies one decoded message (any type; REQUEST is ignored, RESPONSE is kept
- * as the last response, see model_last_objects()). Returns 0, or -1 with
+ * Applies one decoded message (any type; REQUEST and RESPONSE are counted
+ * and otherwise ignored: answers are kept per request by whoever asked,
+ * responses.h). Returns 0, or -1 with
  * model_error() set when the message is inconsistent with what came before
  * (an undefined parent, a stack id redefined differently, out of memory);
  * the model stays usable and keeps what it had. Bounded work per message
@@ -468,7 +469,7 @@ struct model_object {
  * live source that attached to a running program (summary.attached) blocks
  * allocated before the attach are missing, so there a site's live blocks can
  * exceed its objects; ask the collector instead (model_site_stacks() +
- * source_request_objects(), answer in model_last_response()). In a replay
+ * source_request_objects(), answer in source_response()). In a replay
  * the objects are those live in the latest state (leaks when ended); those
  * of an earlier state come from a rewind of the recording (rewind.h).
  */
@@ -515,31 +516,6 @@ struct model_group_row {
  */
 int model_group_rows(const struct model *m, const struct model_query *q, int by_thread,
                      struct model_group_row **out);
-
-/* The last RESPONSE received (copied out of the wire message). seq counts
- * responses, so a view sees a new one. READ: bytes/n_bytes; OBJECTS:
- * objects/n_objects and total; status != 0: message. */
-struct model_response {
-    uint64_t seq; /* 0: none yet */
-    uint32_t id;
-    int32_t status;
-    uint32_t kind; /* enum wire_req */
-    const char *message;
-    uint64_t addr, size, total;
-    const unsigned char *bytes;
-    uint32_t n_bytes;
-    const struct model_object *objects;
-    uint32_t n_objects;
-};
-const struct model_response *model_last_response(const struct model *m);
-
-struct scanmsg_result;
-
-/* The last RESPONSE of kind WIRE_REQ_SCAN, decoded (protocol/scanmsg.h) in
- * memory the model owns; walk it with scanmsg_node_at(). NULL when none yet.
- * *seq (may be NULL) counts scan results, so a view sees a new one. Valid
- * until the next scan result, model_reset() or model_free(). */
-const struct scanmsg_result *model_last_scan(const struct model *m, uint64_t *seq);
 
 /* Stack ids attributed to `site` (for REQ_OBJECTS on a live source), at most
  * max into out, in id order. Returns the total count (may exceed max). */

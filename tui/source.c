@@ -31,6 +31,7 @@
 #include "model.h"
 #include "recfile.h"
 #include "record.h"
+#include "responses.h"
 #include "sockpath.h"
 #include "wire.h"
 
@@ -56,6 +57,7 @@ struct source {
     int fd;
     char sock_path[PATH_MAX];
     uint32_t next_req;
+    struct responses *answers; /* to our requests, by id (made at the first) */
     uint64_t received;
     struct recfile_writer rec;
     int rec_fd, recording;
@@ -207,6 +209,25 @@ static int file_fill(struct source *s)
 /* --------------------------------------------------------------- common */
 
 /* Applies buffered messages. Returns count applied, or -1 (decoder error). */
+/* Keeps the answer to one of our requests (source_response()). Returns 0,
+ * or -1 with the first error noted as the model's errors are. */
+static int keep_response(struct source *s, const struct wire_msg *msg, uint64_t off)
+{
+    int r;
+
+    if (!s->answers && !(s->answers = responses_new()))
+        r = WIRE_ENOMEM;
+    else
+        r = responses_keep(s->answers, msg);
+    if (r == 0)
+        return 0;
+    if (s->model_errs == 0)
+        snprintf(s->first_err, sizeof(s->first_err), "stream offset %llu: %s",
+                 (unsigned long long)off,
+                 r == WIRE_ECORRUPT ? "corrupt object list" : "out of memory");
+    return -1;
+}
+
 static int drain(struct source *s, struct model *m, int max, int *needmore)
 {
     struct wire_msg msg;
@@ -235,6 +256,8 @@ static int drain(struct source *s, struct model *m, int max, int *needmore)
         }
         if (msg.type == 0)
             continue; /* a newer message type: skipped */
+        if (msg.type == WIRE_RESPONSE && keep_response(s, &msg, off) != 0)
+            s->model_errs++; /* counted as the model's were, when it kept them */
         if (model_apply(m, &msg) != 0) {
             if (s->model_errs++ == 0)
                 snprintf(s->first_err, sizeof(s->first_err), "stream offset %llu: %s",
@@ -622,6 +645,7 @@ void source_close(struct source *s)
 {
     if (!s)
         return;
+    responses_free(s->answers);
     if (s->rf_open)
         recfile_close(&s->rf);
     if (s->fd >= 0)
@@ -768,6 +792,17 @@ int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth, u
     if (encode_req_scan(&b, id, addr, max_depth, max_fanout) != 0 || send_req(src, &b) != 0)
         return -1;
     return (int)id;
+}
+
+const struct response *source_response(const struct source *src, int id)
+{
+    return src && src->answers && id > 0 ? responses_get(src->answers, (uint32_t)id) : NULL;
+}
+
+void source_response_done(struct source *src, int id)
+{
+    if (src && src->answers && id > 0)
+        responses_drop(src->answers, (uint32_t)id);
 }
 
 pid_t source_child_pid(const struct source *src)

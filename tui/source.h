@@ -105,10 +105,20 @@ void source_progress(const struct source *src, uint64_t *done, uint64_t *total);
 
 /* Socket and child: sends a request (REQ_OBJECTS, REQ_READ, REQ_SCAN) and
  * returns its request id (> 0), or -1 (not connected, file source). The
- * RESPONSE arrives through source_read() into the model. */
+ * RESPONSE arrives through source_read(): source_response(id). */
 int source_request_objects(struct source *src, const uint32_t *stacks, size_t n, uint32_t max);
 int source_request_read(struct source *src, uint64_t addr, uint32_t len);
 int source_request_scan(struct source *src, uint64_t addr, uint32_t max_depth, uint32_t max_fanout);
+
+/* The answer to request id (responses.h), NULL while it has not come.
+ * Several requests may be in flight; the source keeps the last
+ * RESPONSES_KEEP answers. Valid until source_response_done(id), the
+ * answers that push it out, or source_close(). */
+struct response;
+const struct response *source_response(const struct source *src, int id);
+
+/* Forgets the answer to request id (the asker took what it needed). */
+void source_response_done(struct source *src, int id);
 
 /* Child: its pid (0 otherwise), and once it exited, its wait status through
  * *status with a return of 1 (0 while it runs). Kills nothing. */

@@ -80,22 +80,14 @@ struct view_tree {
 
 struct view_objects {
     uint32_t site;
-    struct model_object *objs;
+    struct objects *answer;          /* the list and where it comes from (objects.h) */
+    const struct model_object *objs; /* what is drawn: objects_list(answer) */
     int n;
     uint64_t total;
     int sel, top;
     int from_view; /* where Esc goes back to */
     int valid;
-    int live;          /* the list comes from the collector (REQ_OBJECTS), not the model */
-    int req_id;        /* the request whose answer is awaited, 0 none */
-    uint64_t resp_seq; /* model_last_response() seq already seen */
-    int waiting;
-    /* replay, cursor before the latest state: the recording read again up to
-     * the cursor's state (rewind.h). Kept while the state stays, so another
-     * site or a later cursor does not read from the top again. */
-    struct rewind *rw;
-    int reading;        /* rw is still reading: the list waits for it */
-    char rw_error[256]; /* why the earlier state cannot be listed, "" none */
+    int reading; /* objects_state(answer) == OBJECTS_READING: the loop gives it slices */
 };
 
 enum view_refs_state { VIEW_REFS_NONE = 0, VIEW_REFS_SCANNING, VIEW_REFS_DONE, VIEW_REFS_FAILED };

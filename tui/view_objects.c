@@ -1,12 +1,10 @@
 /*
  * view_objects.c - the live objects of a site, oldest first.
  *
- * Objects exist for the blocks whose ALLOC the model saw (recordings and live
- * streams that keep events), cut at MAX_OBJECTS. The model keeps the blocks of
- * the latest state: that answers the present. In a replay with the cursor on
- * an earlier state, the recording is read again up to that state (rewind.h),
- * a slice per pass of the loop, so the list is exactly the blocks live there,
- * blocks freed later included. Those have no address (the stream names
+ * Where they come from is objects.c's (the model's latest state, a rewind of
+ * the recording for an earlier state, a slice per pass of the loop, or the
+ * collector of a running program): this view asks it at the cursor's state
+ * and draws the answer. Objects from the stream have no address (it names
  * blocks by allocation sequence number: shown as #seq); a running program's
  * collector answers with addresses.
  */
@@ -20,145 +18,71 @@
 
 #include "keys.h"
 #include "model.h"
-#include "rewind.h"
+#include "objects.h"
 #include "source.h"
 #include "view_ctx.h"
 #include "view_refs.h"
 #include "view_sites.h"
 #include "widget.h"
 
-#define MAX_OBJECTS 10000u
+/* The view's copy of the answer's list and state, and its notice on the
+ * status line. */
+static void take(struct ui *ui)
+{
+    struct view_objects *v = &ui->objects;
+    const char *say = objects_notice(v->answer);
 
-#define LIVE_OBJECTS 1000u /* asked of the collector */
-#define REWIND_BATCH 64    /* messages per rewind_step(): an EVENTS batch is at most 8192 events */
-#define MAX_SITE_STACKS 4096u
+    v->objs = objects_list(v->answer, &v->n, &v->total);
+    v->reading = objects_state(v->answer) == OBJECTS_READING;
+    v->valid = 1;
+    if (say)
+        view_ctx_message(ui, "%s", say);
+    view_objects_move(ui, 0, 0);
+}
+
+/* The answer, made at first use. 0, or -1 (out of memory, said). */
+static int answer(struct ui *ui)
+{
+    struct view_objects *v = &ui->objects;
+
+    if (!v->answer && !(v->answer = objects_new())) {
+        view_ctx_message(ui, "out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 int view_objects_poll(struct ui *ui)
 {
     struct view_objects *v = &ui->objects;
-    const struct model_response *r = model_last_response(ui->m);
-    if (!v->waiting || !r || r->seq == v->resp_seq)
+
+    if (!v->answer || objects_state(v->answer) != OBJECTS_ASKING ||
+        !objects_work(v->answer, ui->m, ui->src, 0))
         return 0;
-    v->resp_seq = r->seq;
-    if ((int)r->id != v->req_id)
-        return 0;
-    v->waiting = 0;
-    if (r->status != 0) {
-        view_ctx_message(ui, "objects: %s", r->message ? r->message : "the collector refused");
-        return 1;
-    }
-    struct model_object *copy = NULL;
-    if (r->n_objects) {
-        copy = malloc(r->n_objects * sizeof *copy);
-        if (!copy) {
-            view_ctx_message(ui, "out of memory");
-            return 1;
-        }
-        memcpy(copy, r->objects, r->n_objects * sizeof *copy);
-    }
-    free(v->objs);
-    v->objs = copy;
-    v->n = (int)r->n_objects;
-    v->total = r->total;
-    v->valid = 1;
-    view_objects_move(ui, 0, 0);
+    take(ui);
     return 1;
-}
-
-static void set_list(struct ui *ui, struct model_object *objs, int n, uint64_t total)
-{
-    struct view_objects *v = &ui->objects;
-
-    free(v->objs);
-    v->objs = objs;
-    v->n = n;
-    v->total = total;
-    v->valid = 1;
-    view_objects_move(ui, 0, 0);
-}
-
-/* The rewind's answer, once it has read up to the state. */
-static void list_rewound(struct ui *ui)
-{
-    struct view_objects *v = &ui->objects;
-    struct model_object *objs = NULL;
-    uint64_t total = 0;
-    int n = rewind_objects(v->rw, ui->m, v->site, MAX_OBJECTS, &objs, &total);
-
-    if (n < 0) {
-        view_ctx_message(ui, "out of memory listing objects");
-        n = 0;
-    }
-    set_list(ui, objs, n, total);
-}
-
-/* Aims the rewind at the state after `events` events: the one it holds or
- * reads toward, a later one (it goes on), or an earlier one (from the top). */
-static void rewind_to(struct ui *ui, uint64_t events)
-{
-    struct view_objects *v = &ui->objects;
-    char err[256];
-
-    if (v->rw && rewind_retarget(v->rw, events) == 0)
-        return;
-    rewind_close(v->rw);
-    v->rw = rewind_open(source_name(ui->src), events, ui->m, err, sizeof err);
-    if (!v->rw)
-        snprintf(v->rw_error, sizeof v->rw_error, "%s", err);
 }
 
 void view_objects_refresh(struct ui *ui)
 {
     struct view_objects *v = &ui->objects;
-    if (v->live)
-        return; /* the collector's answer stands until asked again */
-    v->reading = 0;
-    v->rw_error[0] = '\0';
     struct model_query q;
-    uint64_t events;
+
+    if (answer(ui))
+        return;
     view_ctx_query(ui, &q);
-    if (ui->src && source_kind(ui->src) == SOURCE_FILE && !model_query_events(ui->m, &q, &events)) {
-        rewind_to(ui, events);
-        if (v->rw) {
-            v->reading = 1;
-            view_objects_work(ui, 0); /* answers at once when the state is at hand */
-        }
-        if (!v->rw || v->reading)
-            set_list(ui, NULL, 0, 0); /* the list waits for the rewind, or cannot be had */
-        return;
-    }
-    struct model_object *objs = NULL;
-    uint64_t total = 0;
-    int n = model_objects(ui->m, v->site, view_ctx_cursor_time(ui), MAX_OBJECTS, &objs, &total);
-    if (n < 0) {
-        view_ctx_message(ui, "out of memory listing objects");
-        return;
-    }
-    set_list(ui, objs, n, total);
+    objects_ask(v->answer, ui->m, ui->src, v->site, &q, view_ctx_cursor_time(ui));
+    take(ui);
 }
 
 int view_objects_work(struct ui *ui, int64_t deadline_ms)
 {
     struct view_objects *v = &ui->objects;
-    int r;
 
-    if (!v->reading)
+    if (!v->answer || objects_state(v->answer) != OBJECTS_READING ||
+        !objects_work(v->answer, ui->m, ui->src, deadline_ms))
         return 0;
-    do {
-        r = rewind_step(v->rw, REWIND_BATCH);
-    } while (r == 0 && view_ctx_now_ms() < deadline_ms);
-    if (r == 0)
-        return 1; /* the progress figure moved */
-    v->reading = 0;
-    if (r < 0) {
-        snprintf(v->rw_error, sizeof v->rw_error, "%s", rewind_error(v->rw));
-        view_ctx_message(ui, "objects: %s", rewind_error(v->rw));
-        rewind_close(v->rw);
-        v->rw = NULL;
-        set_list(ui, NULL, 0, 0);
-        return 1;
-    }
-    list_rewound(ui);
+    take(ui);
     return 1;
 }
 
@@ -237,8 +161,11 @@ void view_objects_draw(struct ui *ui, int y, int h)
     if (h < 4)
         return;
     snprintf(count, sizeof count, "%" PRIu64, v->total);
-    if (v->reading) {
-        uint64_t target = rewind_target(v->rw), done = rewind_events_read(v->rw);
+    int state = v->answer ? objects_state(v->answer) : OBJECTS_READY;
+    const char *error = v->answer ? objects_error(v->answer) : "";
+    if (state == OBJECTS_READING) {
+        uint64_t target, done;
+        objects_progress(v->answer, &done, &target);
         /* the time as the title shows it (rounded up to the millisecond) */
         widget_fmt_time(upto, sizeof upto,
                         ui->at == VIEW_AT_TIME ? (now + 999999) / 1000000 * 1000000 : now);
@@ -246,7 +173,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
                  target ? (int)(done * 100 / target) : 100);
         snprintf(count, sizeof count, "...");
     }
-    snprintf(rw_error, sizeof rw_error, "  (%s)", v->rw_error);
+    snprintf(rw_error, sizeof rw_error, "  (%s)", error);
     char shown[48] = "";
     if (v->total > (uint64_t)v->n)
         snprintf(shown, sizeof shown, " (%d shown)", v->n);
@@ -272,10 +199,10 @@ void view_objects_draw(struct ui *ui, int y, int h)
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
         if (li >= v->n) {
-            const char *empty = v->waiting       ? "  asking the collector..."
-                                : v->reading     ? reading
-                                : v->rw_error[0] ? rw_error
-                                                 : "  (no live objects known for this site)";
+            const char *empty = state == OBJECTS_ASKING    ? "  asking the collector..."
+                                : state == OBJECTS_READING ? reading
+                                : error[0]                 ? rw_error
+                                           : "  (no live objects known for this site)";
             view_ctx_put(y + 2 + i, 0, li == 0 && i == 0 ? empty : "", ui->cols,
                          view_ctx_attr(ui, VIEW_PAIR_DIM));
             continue;
@@ -326,11 +253,10 @@ void view_objects_thread(const struct model_thread *t, uint32_t id, char *buf, s
 
 void view_objects_free(struct ui *ui)
 {
-    free(ui->objects.objs);
+    objects_free(ui->objects.answer);
+    ui->objects.answer = NULL;
     ui->objects.objs = NULL;
     ui->objects.n = 0;
-    rewind_close(ui->objects.rw);
-    ui->objects.rw = NULL;
     ui->objects.reading = 0;
 }
 
@@ -345,27 +271,13 @@ int ui_act_open_objects(struct ui *ui, int key)
     v->from_view = ui->view;
     v->site = site;
     v->sel = v->top = 0;
-    v->live = 0;
-    v->waiting = 0;
     ui->view = VIEW_OBJECTS;
-    /* a running program: ask the collector (it knows objects from before an attach) */
-    if (ui->src && ui->src_state == SOURCE_OPEN && source_kind(ui->src) != SOURCE_FILE) {
-        uint32_t *stacks = malloc(MAX_SITE_STACKS * sizeof *stacks);
-        uint32_t n = stacks ? model_site_stacks(ui->m, site, stacks, MAX_SITE_STACKS) : 0;
-        if (n > MAX_SITE_STACKS)
-            n = MAX_SITE_STACKS; /* the oldest stacks; the collector caps the answer anyway */
-        int id = n ? source_request_objects(ui->src, stacks, n, LIVE_OBJECTS) : -1;
-        free(stacks);
-        if (id > 0) {
-            v->live = 1;
-            v->waiting = 1;
-            v->req_id = id;
-            v->resp_seq = model_last_response(ui->m) ? model_last_response(ui->m)->seq : 0;
-            free(v->objs);
-            v->objs = NULL;
-            v->n = 0;
-            v->total = 0;
-        }
+    if (answer(ui) == 0) {
+        objects_drop_collector(v->answer);
+        /* a running program: ask the collector (it knows objects from before an attach) */
+        if (ui->src && ui->src_state == SOURCE_OPEN &&
+            objects_ask_collector(v->answer, ui->m, ui->src, site) >= 0)
+            take(ui);
     }
     return KEYS_REQUERY;
 }

@@ -1,6 +1,6 @@
 /*
  * view_objects.h - the live objects of one site, oldest first (size, age,
- * tag, thread), from the model's object table.
+ * tag, thread): objects.c answers, this view draws.
  */
 #ifndef HEAPLINE_VIEW_OBJECTS_H
 #define HEAPLINE_VIEW_OBJECTS_H

@@ -4,9 +4,9 @@
  * The scan result is read through protocol/scanmsg (already validated: every
  * node's `to` is an earlier node), so the tree is built in one pass: the
  * children of node i are the nodes whose `to` is i. Lines are rebuilt only
- * when a new result arrives (copied: the model keeps only the last one); the
- * peek (REQ_READ) is asked after the scan
- * answered, so the two responses never race for model_last_response().
+ * when a new result arrives (copied: the source forgets an answer once it
+ * is taken); the peek (REQ_READ) is asked after the scan answered. Each
+ * answer is found by its request id (source_response()).
  */
 #include "view_refs.h"
 
@@ -20,6 +20,7 @@
 #include "model.h"
 #include "pychain.h"
 #include "scanmsg.h"
+#include "responses.h"
 #include "source.h"
 #include "view_ctx.h"
 #include "view_tree.h"
@@ -63,10 +64,6 @@ static int scan(struct ui *ui, uint64_t addr, uint64_t size, uint32_t depth)
     v->n_peek = 0;
     v->state = VIEW_REFS_SCANNING;
     v->sel = v->top = 0;
-    v->scan_seq = 0;
-    model_last_scan(ui->m, &v->scan_seq);
-    const struct model_response *r = model_last_response(ui->m);
-    v->resp_seq = r ? r->seq : 0;
     ui->view = VIEW_REFS;
     return KEYS_REQUERY;
 }
@@ -186,19 +183,20 @@ int view_refs_poll(struct ui *ui)
     struct view_refs *v = &ui->refs;
     int changed = 0;
     if (v->state == VIEW_REFS_SCANNING) {
-        uint64_t seq = 0;
-        const struct scanmsg_result *r = model_last_scan(ui->m, &seq);
-        const struct model_response *resp = model_last_response(ui->m);
-        if (resp && resp->seq != v->resp_seq && (int)resp->id == v->scan_req && resp->status) {
+        const struct response *resp = source_response(ui->src, v->scan_req);
+        if (resp && resp->status) {
             v->state = VIEW_REFS_FAILED;
             snprintf(v->error, sizeof v->error, "%s",
                      resp->message ? resp->message : "the scan failed");
+            source_response_done(ui->src, v->scan_req);
             return 1;
         }
-        if (r && seq != v->scan_seq && r->target == v->addr) {
-            v->scan_seq = seq;
+        if (resp) {
+            int taken;
             view_refs_clear(v);
-            if (view_refs_take(v, r) < 0) {
+            taken = resp->scan ? view_refs_take(v, resp->scan) : -1;
+            source_response_done(ui->src, v->scan_req);
+            if (taken < 0) {
                 v->state = VIEW_REFS_FAILED;
                 snprintf(v->error, sizeof v->error, "the scan result is malformed");
                 return 1;
@@ -206,21 +204,19 @@ int view_refs_poll(struct ui *ui)
             v->state = VIEW_REFS_DONE;
             changed = 1;
             /* now the peek */
-            if (ui->src && ui->src_state == SOURCE_OPEN) {
+            if (ui->src && ui->src_state == SOURCE_OPEN)
                 v->read_req = source_request_read(ui->src, v->addr, REFS_PEEK);
-                v->resp_seq = resp ? resp->seq : 0;
-            }
         }
     }
     if (v->read_req > 0) {
-        const struct model_response *resp = model_last_response(ui->m);
-        if (resp && resp->seq != v->resp_seq && (int)resp->id == v->read_req) {
-            v->resp_seq = resp->seq;
-            v->read_req = 0;
+        const struct response *resp = source_response(ui->src, v->read_req);
+        if (resp) {
             if (resp->status == 0) {
                 v->n_peek = resp->n_bytes < sizeof v->peek ? resp->n_bytes : sizeof v->peek;
                 memcpy(v->peek, resp->bytes, v->n_peek);
             }
+            source_response_done(ui->src, v->read_req);
+            v->read_req = 0;
             changed = 1;
         }
     }

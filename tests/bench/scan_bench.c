@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "scan.h"
 #include "scanbfs.h"
 #include "scanmsg.h"

@@ -11,6 +11,7 @@
 
 #include "backrefs.h"
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "model.h"
 #include "pychain.h"
 #include "scanmsg.h"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "encode.h"
 #include "recfile.h"
 #include "wire.h"
@@ -442,7 +443,7 @@ static size_t decode_batch(const char *buf, size_t len, struct wire_event *out, 
         r = decode_events_next(&it, &out[n]);
         if (r <= 0)
             break;
-        uint64_t op = m.u.events.ops.items[at].via.u64;
+        uint64_t op = wire_items(&m.u.events.ops)[at].via.u64;
         *steps += op == WIRE_OP_FREE_STEP || op == WIRE_OP_REALLOC_STEP;
         assert_true(++n <= cap);
     }
@@ -706,7 +707,7 @@ static void test_trickle_resumes(void **state)
     assert_int_equal(r, 1);
     assert_int_equal(m.u.request.kind, WIRE_REQ_OBJECTS);
     assert_int_equal(m.u.request.stacks.n, 12000);
-    assert_int_equal(m.u.request.stacks.items[11999].via.u64, 111999);
+    assert_int_equal(wire_items(&m.u.request.stacks)[11999].via.u64, 111999);
     assert_int_equal(d.ext.off, 0);
     decode_free(&d);
 }

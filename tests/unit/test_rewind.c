@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "encode.h"
 #include "model.h"
 #include "t_model.h"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "scan.h"
 #include "ownmaps.h"
 #include "scanbfs.h"
@@ -282,7 +283,7 @@ static void decode_job(struct scan_job *job, struct scanmsg_result *r, struct de
     assert_int_equal(m->type, WIRE_RESPONSE);
     assert_int_equal(m->u.response.id, 42);
     if (m->u.response.status == 0)
-        assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d->zone, r), 0);
+        assert_int_equal(scanmsg_decode_bytes(buf, b.len, d->zone, r), 0);
 }
 
 static void test_job_global(void **state)
@@ -400,27 +401,27 @@ static void test_scanmsg_hostile(void **state)
     /* truncated: need more */
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len - 1, &d.zone, &r), WIRE_ENEEDMORE);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len - 1, d.zone, &r), WIRE_ENEEDMORE);
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), 0);
     assert_int_equal(scanmsg_count(&r), 3);
     /* a node pointing forward (a cycle for a reader) is corrupt */
     in[1].to = 2;
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     in[1].to = 0;
     in[2].kind = 4;
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     /* a stack word in a live frame: its index in the trailing list */
     in[2] = (struct scanmsg_node){.kind = SCANMSG_STACK, .addr = 0x7000, .size = 8, .to = 1,
                                   .id = 3, .level = 2, .inbound = -1, .live_frame = 1};
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), 0);
     {
         struct scanmsg_node nd;
         assert_int_equal(r.live.n, 1);
@@ -435,7 +436,7 @@ static void test_scanmsg_hostile(void **state)
     assert_int_equal((unsigned char)buf[b.len - 2], 0x90);
     assert_int_equal((unsigned char)buf[b.len - 1], 0x90);
     buf[b.len - 3] = 3;
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     /* too small a buffer: nothing written */
     encode_init(&b, buf, 20);
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), WIRE_ENOSPACE);
@@ -467,7 +468,7 @@ static void test_scanmsg_python(void **state)
     decode_init(&d);
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 2), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), 0);
     assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
     assert_int_equal(nd.py_flags, SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE);
     assert_int_equal(nd.py_via.len, 12);
@@ -487,7 +488,7 @@ static void test_scanmsg_python(void **state)
     r.flags = SCANMSG_PYTHON;
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 2), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     /* a row without a name is corrupt */
     in[1].py_flags = SCANMSG_PY_OBJECT;
     rows[0].name.ptr = NULL;
@@ -496,7 +497,7 @@ static void test_scanmsg_python(void **state)
     r.flags = SCANMSG_PYTHON;
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 2), 0);
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, &d.zone, &r), WIRE_ECORRUPT);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     decode_free(&d);
 }
 

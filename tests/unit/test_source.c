@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "encode.h"
 #include "model.h"
 #include "recfile.h"

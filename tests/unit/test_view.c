@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "decode.h"
+#include "decode_msgpack.h"
 #include "encode.h"
 #include "keys.h"
 #include "model.h"
