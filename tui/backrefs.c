@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "client.h"
 #include "decode.h"
 #include "decode_msgpack.h" /* raw scan results: the census keeps two at once */
@@ -32,8 +33,7 @@
 #define BACKREFS_REQ_OBJECTS 1
 #define BACKREFS_REQ_SCAN 2
 #define BACKREFS_MAX_OBJECTS 64
-#define BACKREFS_MAX_LIMIT 1000  /* --depth and --fanout: what the scan engine accepts */
-#define BACKREFS_TEXT_HOLDERS 20 /* holders listed in text when no chain reaches a root */
+#define BACKREFS_MAX_LIMIT 1000 /* --depth and --fanout: what the scan engine accepts */
 
 struct conn {
     int fd;
@@ -70,6 +70,18 @@ static int fail(const char *fmt, ...)
     return r;
 }
 
+/* A printable copy of a wire string (NUL-free, at most cap-1 bytes). */
+static const char *wstr(struct wire_str s, char *buf, size_t cap)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1, k = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (s.ptr[i])
+            buf[k++] = s.ptr[i];
+    buf[k] = 0;
+    return buf;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -91,516 +103,6 @@ static int bad_usage(const char *fmt, ...)
     r = say(2, " (see heapline backrefs --help)", fmt, ap);
     va_end(ap);
     return r;
-}
-
-/* ---- output helpers ---- */
-
-static void json_str(FILE *out, const char *s, size_t n)
-{
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
-static void dot_str(FILE *out, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fputc('?', out);
-        else
-            fputc(c, out);
-    }
-}
-
-/* A printable copy of a wire string (NUL-free, at most cap-1 bytes). */
-static const char *wstr(struct wire_str s, char *buf, size_t cap)
-{
-    size_t n = s.len < cap - 1 ? s.len : cap - 1, k = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if (s.ptr[i])
-            buf[k++] = s.ptr[i];
-    buf[k] = 0;
-    return buf;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-struct site_name {
-    const char *function, *file, *module; /* function: model_site_label() */
-    uint32_t line;
-    int known;
-    char label[160];
-};
-
-static void site_of(const struct model *m, uint32_t stack, struct site_name *n)
-{
-    uint32_t site = m ? model_stack_site(m, stack) : MODEL_NONE;
-    const struct model_site *s;
-
-    n->function = n->file = n->module = "";
-    n->line = 0;
-    n->known = 0;
-    if (site == MODEL_NONE || !(s = model_site(m, site)))
-        return;
-    n->function = model_site_label(s, n->label, sizeof(n->label));
-    n->file = s->file ? s->file : "";
-    n->module = s->module ? s->module : "";
-    n->line = s->line;
-    n->known = 1;
-}
-
-static void text_site(FILE *out, const struct model *m, uint32_t stack)
-{
-    struct site_name s;
-
-    site_of(m, stack, &s);
-    if (!s.known) {
-        fprintf(out, "stack %" PRIu32, stack);
-        return;
-    }
-    fprintf(out, "%s", s.function);
-    if (s.file[0])
-        fprintf(out, " %s:%" PRIu32, base_name(s.file), s.line);
-}
-
-static void text_refs(FILE *out, int64_t inbound)
-{
-    if (inbound >= 0)
-        fprintf(out, ", %" PRId64 " reference%s", inbound, inbound == 1 ? "" : "s");
-}
-
-/* One hop, as text: "0xADDR (N bytes, allocated at F file:line) +off". */
-static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node *n)
-{
-    char sym[512], mod[1024];
-
-    switch (n->kind) {
-    case SCANMSG_HEAP:
-        fprintf(out, "0x%" PRIx64 " (%" PRIu64 " bytes, allocated at ", n->addr, n->size);
-        text_site(out, m, n->id);
-        fprintf(out, ") +%" PRIu64, n->offset);
-        break;
-    case SCANMSG_GLOBAL:
-        wstr(n->module, mod, sizeof(mod));
-        if (n->symbol.ptr)
-            fprintf(out, "global %s (%s) +%" PRIu64, wstr(n->symbol, sym, sizeof(sym)),
-                    base_name(mod), n->offset);
-        else
-            fprintf(out, "global 0x%" PRIx64 " (%s +0x%" PRIx64 ")", n->addr, base_name(mod),
-                    n->module_offset);
-        break;
-    default: {
-        const struct model_thread *t = m ? model_thread(m, n->id) : NULL;
-        fprintf(out, "thread %" PRIu32, n->id);
-        if (t && t->os_tid)
-            fprintf(out, " (tid %" PRIu32 "%s%s)", t->os_tid, t->name && t->name[0] ? ", " : "",
-                    t->name ? t->name : "");
-        fprintf(out, " stack, 0x%" PRIx64, n->addr);
-        break;
-    }
-    }
-    if (n->interior)
-        fprintf(out, " -> +%" PRIu64 " inside", n->interior);
-    if (n->kind == SCANMSG_HEAP)
-        text_refs(out, n->inbound);
-    if (n->py_flags & SCANMSG_PY_PART) {
-        fputs(": owned by the next", out);
-    } else {
-        char label[600];
-        pychain_label(n, label, sizeof(label));
-        if (label[0])
-            fprintf(out, ": %s", label);
-    }
-}
-
-static void json_site(FILE *out, const struct model *m, uint32_t stack)
-{
-    struct site_name s;
-
-    site_of(m, stack, &s);
-
-    fputs(", \"function\": ", out);
-    if (s.known)
-        json_str(out, s.function, strlen(s.function));
-    else
-        fputs("null", out);
-    fputs(", \"file\": ", out);
-    if (s.file[0])
-        json_str(out, s.file, strlen(s.file));
-    else
-        fputs("null", out);
-    fprintf(out, ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32, s.line, stack);
-}
-
-/* A hop's Python fields: type, via (the slot), part (a buffer the next hop's
- * object owns); a module global's symbol and module, a class attribute's
- * symbol and class. */
-static void json_python(FILE *out, const struct scanmsg_node *n)
-{
-    fputs(", \"type\": ", out);
-    if (n->py_type.ptr)
-        json_str(out, n->py_type.ptr, n->py_type.len);
-    else
-        fputs("null", out);
-    fputs(", \"via\": ", out);
-    if (n->py_via.ptr)
-        json_str(out, n->py_via.ptr, n->py_via.len);
-    else
-        fputs("null", out);
-    fprintf(out, ", \"part\": %s", n->py_flags & SCANMSG_PY_PART ? "true" : "false");
-    if (pychain_is_end(n)) {
-        fputs(", \"symbol\": ", out);
-        json_str(out, n->py_via.ptr, n->py_via.len);
-        fputs(n->py_flags & SCANMSG_PY_MODULE  ? ", \"module\": "
-              : n->py_flags & SCANMSG_PY_CLASS ? ", \"class\": "
-                                               : ", \"frame\": ",
-              out);
-        json_str(out, n->py_owner.ptr, n->py_owner.len);
-    }
-}
-
-static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node *n,
-                     const struct scanmsg_node *to, int python)
-{
-    static const char *const kinds[] = {"", "heap", "global", "stack"};
-
-    fprintf(out,
-            "{\"kind\": \"%s\", \"address\": \"0x%" PRIx64 "\", \"offset\": %" PRIu64
-            ", \"interior\": %" PRIu64,
-            n->py_flags & SCANMSG_PY_MODULE  ? "global"
-            : n->py_flags & SCANMSG_PY_CLASS ? "class"
-                                             : kinds[n->kind],
-            n->addr, n->offset, n->interior);
-    if (python)
-        json_python(out, n);
-    if (to)
-        fprintf(out, ", \"points_to\": \"0x%" PRIx64 "\"", to->addr);
-    switch (n->kind) {
-    case SCANMSG_HEAP:
-        fprintf(out, ", \"size\": %" PRIu64, n->size);
-        json_site(out, m, n->id);
-        if (n->inbound >= 0)
-            fprintf(out, ", \"inbound\": %" PRId64, n->inbound);
-        else
-            fputs(", \"inbound\": null", out);
-        break;
-    case SCANMSG_GLOBAL:
-        fputs(", \"symbol\": ", out);
-        if (n->symbol.ptr)
-            json_str(out, n->symbol.ptr, n->symbol.len);
-        else
-            fputs("null", out);
-        fputs(", \"module\": ", out);
-        if (n->module.ptr)
-            json_str(out, n->module.ptr, n->module.len);
-        else
-            fputs("null", out);
-        fprintf(out, ", \"module_offset\": %" PRIu64, n->module_offset);
-        break;
-    default: {
-        const struct model_thread *t = m ? model_thread(m, n->id) : NULL;
-        fprintf(out, ", \"thread\": %" PRIu32, n->id);
-        if (t && t->os_tid)
-            fprintf(out, ", \"tid\": %" PRIu32, t->os_tid);
-        if (t && t->name && t->name[0]) {
-            fputs(", \"thread_name\": ", out);
-            json_str(out, t->name, strlen(t->name));
-        }
-        fprintf(out, ", \"live_frame\": %s", n->live_frame ? "true" : "false");
-        break;
-    }
-    }
-    fputc('}', out);
-}
-
-/* Walks from root node i to the target: fills idx[] with the hops from the
- * target outward (excluding node 0) and returns their count. */
-static uint32_t chain_of(const struct scanmsg_result *r, uint32_t i, uint32_t *idx, uint32_t cap)
-{
-    uint32_t n = 0;
-    struct scanmsg_node nd;
-
-    while (i != 0 && n < cap && scanmsg_node_at(r, i, &nd) == 0) {
-        idx[n++] = i;
-        i = nd.to; /* checked: nd.to < i */
-    }
-    for (uint32_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
-        uint32_t t = idx[a];
-        idx[a] = idx[b];
-        idx[b] = t;
-    }
-    return n;
-}
-
-static int is_root(const struct scanmsg_node *n)
-{
-    return n->kind == SCANMSG_GLOBAL || n->kind == SCANMSG_STACK || pychain_is_end(n);
-}
-
-/* Chains to print in text: with Python names and a Python chain end found,
- * the Python chains (native roots, the interpreter's C stack words, are
- * counted); otherwise every root. */
-static int text_shows(const struct scanmsg_result *r, int py_ends, const struct scanmsg_node *n)
-{
-    return is_root(n) && (!r->py.n || !py_ends || pychain_is_end(n));
-}
-
-static void print_text(FILE *out, const struct model *m, const struct scanmsg_result *r,
-                       uint32_t *idx)
-{
-    uint32_t count = scanmsg_count(r), chains = 0, py_ends = 0, native = 0;
-    struct scanmsg_node t, nd, to;
-    char line[4096];
-
-    scanmsg_node_at(r, 0, &t);
-    fprintf(out, "0x%" PRIx64 ": %" PRIu64 " bytes allocated at ", t.addr, t.size);
-    text_site(out, m, t.id);
-    if (r->target != t.addr)
-        fprintf(out, " (0x%" PRIx64 " is +%" PRIu64 " inside)", r->target, r->target - t.addr);
-    text_refs(out, t.inbound);
-    if (t.py_type.ptr)
-        fprintf(out, ": %.*s", (int)t.py_type.len, t.py_type.ptr);
-    else if (t.py_flags & SCANMSG_PY_PART)
-        fputs(": owned by the next", out);
-    fputc('\n', out);
-    for (uint32_t i = 1; i < count; i++)
-        py_ends += scanmsg_node_at(r, i, &nd) == 0 && pychain_is_end(&nd);
-    for (uint32_t i = 1; i < count; i++) {
-        uint32_t n;
-        if (scanmsg_node_at(r, i, &nd) || !is_root(&nd))
-            continue;
-        if (!text_shows(r, py_ends, &nd)) {
-            native++;
-            continue;
-        }
-        n = chain_of(r, i, idx, count);
-        fprintf(out, "chain %" PRIu32 " (%" PRIu32 " hop%s)", ++chains, n, n == 1 ? "" : "s");
-        if (r->py.n) {
-            pychain_line(r, idx, n, line, sizeof(line));
-            fprintf(out, ": %s", line);
-        }
-        fputs(":\n", out);
-        for (uint32_t k = 0; k < n; k++) {
-            scanmsg_node_at(r, idx[k], &nd);
-            fputs("  <- ", out);
-            text_hop(out, m, &nd);
-            fputc('\n', out);
-        }
-    }
-    if (r->flags & SCANMSG_PYMALLOC)
-        fputs("note: the program's small Python objects are in pymalloc's arenas, not heap "
-              "blocks, so chains through them are not seen: run it with PYTHONMALLOC=malloc\n",
-              out);
-    if (native)
-        fprintf(out,
-                "(also held from %" PRIu32 " native root%s: C stacks or globals; --json "
-                "lists them)\n",
-                native, native == 1 ? "" : "s");
-    if (!chains) {
-        if ((r->flags & SCANMSG_UNREACHABLE) && (r->flags & SCANMSG_CYCLE))
-            fputs("unreachable: held only by a reference cycle (the Python gc would free it)\n",
-                  out);
-        else if (r->flags & SCANMSG_UNREACHABLE)
-            fputs("unreachable: leaked (no root holds it)\n", out);
-        else
-            fputs("no root found within the limits\n", out);
-        for (uint32_t i = 1; i < count; i++) {
-            if (i > BACKREFS_TEXT_HOLDERS) {
-                fprintf(out, "  ... %" PRIu32 " more holders (--json or --dot lists them)\n",
-                        count - i);
-                break;
-            }
-            if (scanmsg_node_at(r, i, &nd) || scanmsg_node_at(r, nd.to, &to))
-                continue;
-            fputs("  held by ", out);
-            text_hop(out, m, &nd);
-            fprintf(out, " -> 0x%" PRIx64 "\n", to.addr);
-        }
-    }
-    if (r->flags & SCANMSG_DEPTH_LIMIT)
-        fputs("(depth limit reached: longer chains not followed)\n", out);
-    if (r->flags & SCANMSG_FANOUT_LIMIT)
-        fputs("(fan-out limit reached: some holders left out)\n", out);
-    if (r->flags & SCANMSG_UNREADABLE)
-        fputs("(some blocks could not be read: freed while the scan started)\n", out);
-    fprintf(out,
-            "scanned %.1f MB in %" PRIu32 " level%s (%" PRIu64 " live blocks) in %.1f ms; "
-            "the program paused %.2f ms\n",
-            (double)r->bytes_scanned / 1e6, r->levels, r->levels == 1 ? "" : "s", r->n_blocks,
-            (double)r->duration_ns / 1e6, (double)r->pause_ns / 1e6);
-    if (r->chain_ns)
-        fprintf(out, "first chain after %.1f ms (blocks collected and sorted in %.1f ms)\n",
-                (double)r->chain_ns / 1e6, (double)r->prep_ns / 1e6);
-}
-
-static void print_json(FILE *out, const struct model *m, const struct scanmsg_result *r,
-                       uint32_t *idx)
-{
-    uint32_t count = scanmsg_count(r), chains = 0, holders = 0;
-    struct scanmsg_node t, nd, to;
-
-    scanmsg_node_at(r, 0, &t);
-    fprintf(out,
-            "{\"target\": {\"address\": \"0x%" PRIx64 "\", \"requested\": \"0x%" PRIx64
-            "\", \"size\": %" PRIu64,
-            t.addr, r->target, t.size);
-    json_site(out, m, t.id);
-    if (t.inbound >= 0)
-        fprintf(out, ", \"inbound\": %" PRId64 "}", t.inbound);
-    else
-        fputs(", \"inbound\": null}", out);
-    fputs(",\n \"chains\": [", out);
-    for (uint32_t i = 1; i < count; i++) {
-        uint32_t n;
-        if (scanmsg_node_at(r, i, &nd) || !is_root(&nd))
-            continue;
-        n = chain_of(r, i, idx, count);
-        fputs(chains++ ? ",\n  [" : "\n  [", out);
-        for (uint32_t k = 0; k < n; k++) {
-            scanmsg_node_at(r, idx[k], &nd);
-            if (k)
-                fputs(", ", out);
-            json_hop(out, m, &nd, NULL, r->py.n != 0);
-        }
-        fputc(']', out);
-    }
-    fputs(chains ? "\n ],\n \"holders\": [" : "],\n \"holders\": [", out);
-    for (uint32_t i = 1; i < count; i++) {
-        if (scanmsg_node_at(r, i, &nd) || nd.kind != SCANMSG_HEAP || scanmsg_node_at(r, nd.to, &to))
-            continue;
-        fputs(holders++ ? ",\n  " : "\n  ", out);
-        json_hop(out, m, &nd, &to, r->py.n != 0);
-    }
-    if (r->py.n) { /* the chains again, as objgraph would name them */
-        char line[4096];
-        uint32_t k = 0;
-        fputs(holders ? "\n ],\n \"python_chains\": [" : "],\n \"python_chains\": [", out);
-        for (uint32_t i = 1; i < count; i++) {
-            uint32_t n;
-            if (scanmsg_node_at(r, i, &nd) || !is_root(&nd))
-                continue;
-            n = chain_of(r, i, idx, count);
-            pychain_line(r, idx, n, line, sizeof(line));
-            fputs(k++ ? ",\n  " : "\n  ", out);
-            json_str(out, line, strlen(line));
-        }
-        fprintf(out, "%s],\n \"cycle\": %s", k ? "\n " : "",
-                r->flags & SCANMSG_CYCLE ? "true" : "false");
-        holders = 0;
-        fprintf(out, ", \"python\": true, \"pymalloc\": %s",
-                r->flags & SCANMSG_PYMALLOC ? "true" : "false");
-        fputs(",\n \"unreachable\": ", out);
-        fputs(r->flags & SCANMSG_UNREACHABLE ? "true" : "false", out);
-    } else {
-        fprintf(out, "%s],\n \"unreachable\": %s", holders ? "\n " : "",
-                r->flags & SCANMSG_UNREACHABLE ? "true" : "false");
-    }
-    fprintf(out,
-            ", \"depth_limited\": %s, \"fanout_limited\": %s, "
-            "\"unreadable\": %s, \"levels\": %" PRIu32 ", \"blocks\": %" PRIu64
-            ", \"heap_bytes\": %" PRIu64 ", \"bytes_scanned\": %" PRIu64
-            ", \"scan_ms\": %.3f, \"chain_ms\": %.3f, \"prep_ms\": %.3f, \"pause_ms\": %.3f}\n",
-            r->flags & SCANMSG_DEPTH_LIMIT ? "true" : "false",
-            r->flags & SCANMSG_FANOUT_LIMIT ? "true" : "false",
-            r->flags & SCANMSG_UNREADABLE ? "true" : "false", r->levels, r->n_blocks, r->heap_bytes,
-            r->bytes_scanned, (double)r->duration_ns / 1e6, (double)r->chain_ns / 1e6,
-            (double)r->prep_ns / 1e6, (double)r->pause_ns / 1e6);
-}
-
-static void print_dot(FILE *out, const struct model *m, const struct scanmsg_result *r)
-{
-    uint32_t count = scanmsg_count(r);
-    struct scanmsg_node nd;
-    char buf[1024];
-
-    fputs("digraph backrefs {\n  rankdir=RL;\n  node [shape=box, fontname=\"monospace\"];\n", out);
-    for (uint32_t i = 0; i < count; i++) {
-        struct site_name s;
-        if (scanmsg_node_at(r, i, &nd))
-            continue;
-        fprintf(out, "  n%" PRIu32 " [label=\"", i);
-        switch (nd.kind) {
-        case SCANMSG_HEAP:
-            site_of(m, nd.id, &s);
-            fprintf(out, "0x%" PRIx64 "\\n%" PRIu64 " bytes\\n", nd.addr, nd.size);
-            if (s.known)
-                dot_str(out, s.function, strlen(s.function));
-            else
-                fprintf(out, "stack %" PRIu32, nd.id);
-            if (nd.inbound >= 0)
-                fprintf(out, "\\n%" PRId64 " ref%s", nd.inbound, nd.inbound == 1 ? "" : "s");
-            pychain_label(&nd, buf, sizeof(buf));
-            if (buf[0]) {
-                fputs("\\n", out);
-                dot_str(out, buf, strlen(buf));
-            } else if (nd.py_flags & SCANMSG_PY_PART) {
-                fputs("\\n(owned by the next)", out);
-            }
-            fprintf(out, "\"%s];\n",
-                    i == 0                ? ", style=bold, color=red"
-                    : pychain_is_end(&nd) ? ", style=filled, fillcolor=lightblue"
-                                          : "");
-            break;
-        case SCANMSG_GLOBAL:
-            if (nd.symbol.ptr)
-                dot_str(out, nd.symbol.ptr, nd.symbol.len);
-            else
-                fprintf(out, "0x%" PRIx64, nd.addr);
-            fputs("\\n", out);
-            wstr(nd.module, buf, sizeof(buf));
-            dot_str(out, base_name(buf), strlen(base_name(buf)));
-            fputs("\", shape=ellipse, style=filled, fillcolor=lightblue];\n", out);
-            break;
-        default:
-            fprintf(out,
-                    "thread %" PRIu32 " stack\", shape=ellipse, style=filled, "
-                    "fillcolor=lightyellow];\n",
-                    nd.id);
-            break;
-        }
-        if (i > 0)
-            fprintf(out, "  n%" PRIu32 " -> n%" PRIu32 " [label=\"+%" PRIu64 "%s\"];\n", i, nd.to,
-                    nd.offset, nd.interior ? " (interior)" : "");
-    }
-    if (r->flags & SCANMSG_UNREACHABLE)
-        fputs("  unreachable [label=\"unreachable: leaked\", shape=plaintext];\n", out);
-    fputs("}\n", out);
-}
-
-int backrefs_print(FILE *out, int format, const struct model *m, const struct scanmsg_result *r)
-{
-    uint32_t count = scanmsg_count(r);
-    uint32_t *idx;
-
-    if (count == 0)
-        return -1;
-    idx = calloc(count, sizeof(*idx));
-    if (!idx)
-        return -1;
-    if (format == BACKREFS_JSON)
-        print_json(out, m, r, idx);
-    else if (format == BACKREFS_DOT)
-        print_dot(out, m, r);
-    else
-        print_text(out, m, r, idx);
-    free(idx);
-    return ferror(out) ? -1 : 0;
 }
 
 /* ---- the connection ---- */
@@ -881,7 +383,7 @@ static int census_main(struct conn *c, msgpack_zone *zone, int format, unsigned 
         if (request_scan(c, &zb, BACKREFS_REQ_SCAN + 1, 0, 1, 1, &b, &cb))
             goto done;
     }
-    if (pychain_census_print(stdout, growth ? &b : &a, growth ? &a : NULL, format == BACKREFS_JSON,
+    if (pychain_census_print(stdout, growth ? &b : &a, growth ? &a : NULL, format == CHAIN_JSON,
                              top) != 0 ||
         fflush(stdout) != 0) {
         fail("write error or bad census from the collector");
@@ -900,7 +402,7 @@ int backrefs_main(int argc, char **argv)
     const char *target = NULL, *site = NULL, *address = NULL, *type = NULL;
     unsigned long depth = 10, fanout = 64, growth = 0, top = 0;
     int types = 0;
-    int format = BACKREFS_TEXT, rc = 1;
+    int format = CHAIN_TEXT, rc = 1;
     uint64_t addr = 0;
     uint32_t req = BACKREFS_REQ_SCAN;
     char path[4096], errline[1024];
@@ -919,9 +421,9 @@ int backrefs_main(int argc, char **argv)
         const char *a = argv[i];
         char *end;
         if (strcmp(a, "--json") == 0) {
-            format = BACKREFS_JSON;
+            format = CHAIN_JSON;
         } else if (strcmp(a, "--dot") == 0) {
-            format = BACKREFS_DOT;
+            format = CHAIN_DOT;
         } else if (strcmp(a, "--types") == 0) {
             types = 1;
         } else if (strcmp(a, "--site") == 0 || strcmp(a, "--address") == 0 ||
@@ -966,7 +468,7 @@ int backrefs_main(int argc, char **argv)
         return bad_usage("--types takes no --site, --address or --type");
     if ((growth || top) && !types)
         return bad_usage("--growth and --top go with --types");
-    if (types && format == BACKREFS_DOT)
+    if (types && format == CHAIN_DOT)
         return bad_usage("--types prints text or --json");
     if (!types && (site != NULL) + (address != NULL) + (type != NULL) != 1)
         return bad_usage(
@@ -1026,7 +528,7 @@ int backrefs_main(int argc, char **argv)
         fail("bad scan result from the collector");
         goto done;
     }
-    if (backrefs_print(stdout, format, c.model, &res) != 0 || fflush(stdout) != 0) {
+    if (chain_print(stdout, format, c.model, &res) != 0 || fflush(stdout) != 0) {
         fail("write error: %s", strerror(errno));
         goto done;
     }

@@ -31,6 +31,37 @@ static const struct {
 };
 #define N_SORT ((int)(sizeof sort_keys / sizeof sort_keys[0]))
 
+struct view_sites {
+    struct view_line *lines;
+    uint32_t n_lines, cap;
+    uint32_t sel_site; /* the selected site (stable id), MODEL_NONE: none yet */
+    uint32_t sel_group;
+    int sel, top; /* selected line, first line shown */
+    int sort, reverse;
+    int group; /* enum view_group */
+    char filter[128];
+};
+
+static struct view_sites *state(const struct ui *ui)
+{
+    return ui->data[VIEW_SITES];
+}
+
+static int sites_open(struct ui *ui)
+{
+    struct view_sites *v = calloc(1, sizeof *v);
+    if (!v)
+        return -1;
+    v->sel_site = MODEL_NONE;
+    ui->data[VIEW_SITES] = v;
+    return 0;
+}
+
+static void sites_reset(struct ui *ui)
+{
+    state(ui)->sel_site = MODEL_NONE;
+}
+
 int view_sites_spark_cells(const struct ui *ui)
 {
     return ui->cols >= 150 ? 24 : ui->cols >= 110 ? 16 : 10;
@@ -74,7 +105,7 @@ static int split_rows(struct ui *ui)
     int n;
 
     view_ctx_query(ui, &q);
-    n = model_group_rows(ui->m, &q, ui->sites.group == VIEW_GROUP_THREAD, &g);
+    n = model_group_rows(ui->m, &q, state(ui)->group == VIEW_GROUP_THREAD, &g);
     if (n < 0)
         return -1;
     rows = malloc((n ? (size_t)n : 1) * sizeof(*rows));
@@ -115,7 +146,7 @@ static int cmp_group(const void *a, const void *b)
 
 void view_sites_rebuild(struct ui *ui)
 {
-    struct view_sites *v = &ui->sites;
+    struct view_sites *v = state(ui);
     struct model_view *mv = &ui->mv;
     struct model_filter f = {0};
     int sort = sort_keys[v->sort].key;
@@ -209,7 +240,7 @@ void view_sites_rebuild(struct ui *ui)
 
 void view_sites_move(struct ui *ui, int delta, int to)
 {
-    struct view_sites *v = &ui->sites;
+    struct view_sites *v = state(ui);
     int n = (int)v->n_lines;
 
     view_ctx_move(ui, &v->sel, &v->top, n, delta, to);
@@ -235,7 +266,7 @@ void view_sites_count(const struct ui *ui, char *buf, size_t n)
 
 uint32_t view_sites_selected(const struct ui *ui)
 {
-    const struct view_sites *v = &ui->sites;
+    const struct view_sites *v = state(ui);
     if (v->sel < 0 || (uint32_t)v->sel >= v->n_lines)
         return MODEL_NONE;
     const struct view_line *l = &v->lines[v->sel];
@@ -292,13 +323,13 @@ static int heads(const struct ui *ui, struct widget_col *c, char bufs[][24])
         names[n] = "PEAK", widths[n++] = 6;
     }
     names[n] = "TREND", widths[n++] = view_sites_spark_cells(ui);
-    int sort = sort_keys[ui->sites.sort].key;
+    int sort = sort_keys[state(ui)->sort].key;
     for (int i = 0; i < n; i++) {
         int mark = sort_of_col(names[i]) == sort;
-        snprintf(
-            bufs[i], 24, "%s%s", names[i],
-            mark ? (ui->sites.reverse ? (ui->ascii ? "^" : "\u25b4") : (ui->ascii ? "v" : "\u25be"))
-                 : "");
+        snprintf(bufs[i], 24, "%s%s", names[i],
+                 mark ? (state(ui)->reverse ? (ui->ascii ? "^" : "\u25b4")
+                                            : (ui->ascii ? "v" : "\u25be"))
+                      : "");
         c[i].text = bufs[i];
         c[i].width = widths[i];
         c[i].align = i < 2 || i == n - 1 ? WIDGET_LEFT : WIDGET_RIGHT;
@@ -391,9 +422,9 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
     widget_fmt_bytes(bytes, sizeof bytes, l->bytes, 0);
     if (l->group == MODEL_NONE) {
         snprintf(line, sizeof line, "%s not known (before the attach): %s live in %u site%s",
-                 ui->sites.group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
+                 state(ui)->group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
                  l->count == 1 ? "" : "s");
-    } else if (ui->sites.group == VIEW_GROUP_TAG) {
+    } else if (state(ui)->group == VIEW_GROUP_TAG) {
         name = l->group ? model_tag_name(ui->m, l->group) : "(no tag)";
         if (!name)
             name = "?";
@@ -420,8 +451,8 @@ static void draw_detail(struct ui *ui, int y)
     char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[160], where[600];
     uint32_t site = view_sites_selected(ui);
     if (site == MODEL_NONE) {
-        const char *s = ui->sites.n_lines         ? ""
-                        : ui->sites.filter[0]     ? "no site matches the filter"
+        const char *s = state(ui)->n_lines        ? ""
+                        : state(ui)->filter[0]    ? "no site matches the filter"
                         : ui->leaks               ? "no leaks: nothing allocated is live at the end"
                         : ui->temporaries         ? "no short-lived allocations"
                         : model_site_count(ui->m) ? "no site has live bytes or allocations here"
@@ -429,7 +460,7 @@ static void draw_detail(struct ui *ui, int y)
         view_ctx_put(y, 0, s, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
         return;
     }
-    const struct model_row *r = &ui->mv.rows[ui->sites.lines[ui->sites.sel].row];
+    const struct model_row *r = &ui->mv.rows[state(ui)->lines[state(ui)->sel].row];
     const struct model_site *s = model_site(ui->m, site);
     if (!s)
         return;
@@ -450,7 +481,7 @@ static void draw_detail(struct ui *ui, int y)
 
 void view_sites_draw(struct ui *ui, int y, int h)
 {
-    struct view_sites *v = &ui->sites;
+    struct view_sites *v = state(ui);
     struct widget_col c[MAX_COLS];
     char hb[MAX_COLS][24], line[2048];
 
@@ -479,38 +510,75 @@ void view_sites_draw(struct ui *ui, int y, int h)
 
 void view_sites_free(struct ui *ui)
 {
-    free(ui->sites.lines);
-    ui->sites.lines = NULL;
-    ui->sites.cap = ui->sites.n_lines = 0;
+    struct view_sites *v = state(ui);
+    if (v)
+        free(v->lines);
+    free(v);
+    ui->data[VIEW_SITES] = NULL;
 }
+
+const struct view_line *view_sites_lines(const struct ui *ui, uint32_t *n, int *sel)
+{
+    const struct view_sites *v = state(ui);
+    *n = v->n_lines;
+    if (sel)
+        *sel = v->sel;
+    return v->lines;
+}
+
+const char *view_sites_filter(const struct ui *ui)
+{
+    return state(ui)->filter;
+}
+
+void view_sites_set_filter(struct ui *ui, const char *text)
+{
+    snprintf(state(ui)->filter, sizeof state(ui)->filter, "%s", text);
+}
+
+void view_sites_set_group(struct ui *ui, int group)
+{
+    state(ui)->group = group;
+}
+
+const struct view_ops view_sites_ops = {
+    .name = "sites",
+    .keys = KEYS_SITES,
+    .open = sites_open,
+    .draw = view_sites_draw,
+    .move = view_sites_move,
+    .update = view_sites_rebuild,
+    .reset = sites_reset,
+    .free = view_sites_free,
+};
 
 /* ---- actions ---- */
 
 int ui_act_sort_next(struct ui *ui, int key)
 {
-    ui->sites.sort = (ui->sites.sort + 1) % N_SORT;
-    view_ctx_message(ui, "sorted by %s", sort_keys[ui->sites.sort].name);
+    state(ui)->sort = (state(ui)->sort + 1) % N_SORT;
+    view_ctx_message(ui, "sorted by %s", sort_keys[state(ui)->sort].name);
     return KEYS_REQUERY;
 }
 
 int ui_act_sort_prev(struct ui *ui, int key)
 {
-    ui->sites.sort = (ui->sites.sort + N_SORT - 1) % N_SORT;
-    view_ctx_message(ui, "sorted by %s", sort_keys[ui->sites.sort].name);
+    state(ui)->sort = (state(ui)->sort + N_SORT - 1) % N_SORT;
+    view_ctx_message(ui, "sorted by %s", sort_keys[state(ui)->sort].name);
     return KEYS_REQUERY;
 }
 
 int ui_act_sort_reverse(struct ui *ui, int key)
 {
-    ui->sites.reverse = !ui->sites.reverse;
+    state(ui)->reverse = !state(ui)->reverse;
     return KEYS_REQUERY;
 }
 
 int ui_act_filter(struct ui *ui, int key)
 {
     ui->prompt = 1;
-    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", ui->sites.filter);
-    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", ui->sites.filter);
+    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", state(ui)->filter);
+    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", state(ui)->filter);
     ui->prompt_len = strlen(ui->prompt_buf);
     curs_set(1);
     return KEYS_REDRAW;
@@ -518,14 +586,14 @@ int ui_act_filter(struct ui *ui, int key)
 
 int ui_act_group_tag(struct ui *ui, int key)
 {
-    ui->sites.group = ui->sites.group == VIEW_GROUP_TAG ? VIEW_GROUP_NONE : VIEW_GROUP_TAG;
-    view_ctx_message(ui, ui->sites.group ? "grouped by tag" : "not grouped");
+    state(ui)->group = state(ui)->group == VIEW_GROUP_TAG ? VIEW_GROUP_NONE : VIEW_GROUP_TAG;
+    view_ctx_message(ui, state(ui)->group ? "grouped by tag" : "not grouped");
     return KEYS_REQUERY;
 }
 
 int ui_act_group_thread(struct ui *ui, int key)
 {
-    ui->sites.group = ui->sites.group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
-    view_ctx_message(ui, ui->sites.group ? "grouped by thread" : "not grouped");
+    state(ui)->group = state(ui)->group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
+    view_ctx_message(ui, state(ui)->group ? "grouped by thread" : "not grouped");
     return KEYS_REQUERY;
 }
