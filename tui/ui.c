@@ -123,7 +123,12 @@ static void draw_title(struct ui *ui)
     const char *name = ui->opt && ui->opt->title ? ui->opt->title
                        : ui->src                 ? source_name(ui->src)
                                                  : "";
-    snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
+    if (ui->opt && ui->opt->against)
+        snprintf(left, sizeof left, " heapline  %s  %s  against %s", kind_name(ui), name,
+                 strrchr(ui->opt->against_name, '/') ? strrchr(ui->opt->against_name, '/') + 1
+                                                     : ui->opt->against_name);
+    else
+        snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
     /* shown rounded up to the millisecond: `report --at` with the time shown
      * answers the state shown (the next point is at least a tick later) */
     int64_t ct = view_ctx_cursor_time(ui);

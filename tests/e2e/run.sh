@@ -476,6 +476,57 @@ e2e_keys q
 e2e_assert_restored 0
 pass "live: T splits a site between the threads that allocated after the attach"
 
+# ---- issue 15: replay B --against A: the site table gains the change ----
+echo "e2e: replay --against"
+# two builds of one program (tests/tools: other addresses, the same lines): A keeps 3 blocks
+# of 1000 B, B keeps 5; the change of every site is `heapline diff`'s live_bytes_delta
+mkdir -p "$TMP/ta" "$TMP/tb"
+(cd tests/tools && ${CC:-cc} -std=gnu11 -O0 -g -fno-omit-frame-pointer -I../collector \
+    t_tools.c -o "$TMP/ta/t_tools" && ${CC:-cc} -std=gnu11 -O0 -g -fno-omit-frame-pointer \
+    -I../collector -include pad.h t_tools.c -o "$TMP/tb/t_tools")
+"$HL" record -o "$TMP/A.hl" -- "$TMP/ta/t_tools" 3 10 >/dev/null 2>&1 || e2e_fail "record A failed"
+"$HL" record -o "$TMP/B.hl" -- "$TMP/tb/t_tools" 5 4 >/dev/null 2>&1 || e2e_fail "record B failed"
+"$HL" diff "$TMP/A.hl" "$TMP/B.hl" --json >"$TMP/ab.json"
+delta() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print(next(s["live_bytes_delta"] for s in d["sites"] if s["function"]==sys.argv[2]))' \
+    "$TMP/ab.json" "$1"; }
+[ "$(delta site_keep)" = 2000 ] || e2e_fail "diff: site_keep changed by $(delta site_keep), not 2000"
+keep="+$(human "$(delta site_keep)")"
+e2e_start against 80 24 "$HL" replay B.hl --against A.hl
+e2e_wait_for "end of recording"
+e2e_assert_screen "heapline  replay  B.hl  against A.hl"
+e2e_assert_re "^FUNCTION +FILE:LINE +LIVE BLOCKS ALLOCS CHANGE▾ +GROWTH TREND"
+# sorted by the size of the change: site_keep first, 4.88K live in B, 2,000 B more than A
+first=$(e2e_screen | grep -A1 '^FUNCTION' | tail -1)
+echo "$first" | grep -qE "^site_keep +t_tools\.c:20 +4\.88K +5 +5 +\\${keep} " ||
+    e2e_fail "the first row is not site_keep with CHANGE $keep: $first"
+e2e_assert_re "^site_churn +t_tools\.c:21 +0B +0 +4 +0B "
+e2e_save against-80x24
+e2e_keys s
+e2e_wait_for "sorted by live bytes"
+e2e_assert_re "^FUNCTION +FILE:LINE +LIVE▾ BLOCKS ALLOCS +CHANGE +GROWTH"
+e2e_keys S
+e2e_wait_for "sorted by change"
+e2e_keys q
+e2e_assert_restored 0
+# wider: TOTAL and PEAK as well, the change in its place
+e2e_start against2 140 30 "$HL" replay B.hl --against A.hl
+e2e_wait_for "end of recording"
+e2e_assert_re "^FUNCTION +FILE:LINE +LIVE BLOCKS ALLOCS CHANGE▾ +GROWTH  TOTAL   PEAK TREND"
+e2e_assert_re "^site_keep +t_tools\.c:20 +4\.88K +5 +5 +\\${keep} +0B +4\.88K +4\.88K "
+e2e_save against-140x30
+e2e_keys q
+e2e_assert_restored 0
+# no comparison, no column; a base that cannot be read is one line and status 1
+e2e_start plainb 80 24 "$HL" replay B.hl
+e2e_wait_for "end of recording"
+e2e_assert_not_screen "CHANGE"
+e2e_keys q
+e2e_assert_restored 0
+err=$(cd "$TMP" && "$HL" replay B.hl --against nosuch.hl 2>&1 >/dev/null) && e2e_fail "a missing base was accepted"
+[ "$(echo "$err" | wc -l)" = 1 ] && echo "$err" | grep -q "nosuch.hl" || e2e_fail "missing base: '$err'"
+pass "replay B --against A: CHANGE is heapline diff's live_bytes_delta ($keep), largest first"
+
 # ---- heapline run: live ----
 echo "e2e: run"
 e2e_start live 80 24 "$HL" run -o live.heapline -- ./e2e_target slow
