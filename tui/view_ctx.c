@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "view_census.h"
 #include "view_objects.h"
 #include "view_refs.h"
 #include "view_sites.h"
@@ -169,10 +170,9 @@ void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, in
 /* ---- the screens ---- */
 
 const struct view_ops *const view_ctx_views[VIEW_COUNT] = {
-    [VIEW_SITES] = &view_sites_ops,
-    [VIEW_TREE] = &view_tree_ops,
-    [VIEW_OBJECTS] = &view_objects_ops,
-    [VIEW_REFS] = &view_refs_ops,
+    [VIEW_SITES] = &view_sites_ops,     [VIEW_TREE] = &view_tree_ops,
+    [VIEW_OBJECTS] = &view_objects_ops, [VIEW_REFS] = &view_refs_ops,
+    [VIEW_CENSUS] = &view_census_ops,
 };
 
 int view_ctx_open(struct ui *ui)

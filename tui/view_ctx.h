@@ -18,7 +18,7 @@ struct ui;
 struct ui_options;
 
 /* The screens, rows of the table in view_ctx.c. */
-enum view_id { VIEW_SITES = 0, VIEW_TREE, VIEW_OBJECTS, VIEW_REFS, VIEW_COUNT };
+enum view_id { VIEW_SITES = 0, VIEW_TREE, VIEW_OBJECTS, VIEW_REFS, VIEW_CENSUS, VIEW_COUNT };
 
 /* How a move() counts: by rows from the cursor, to a row of the list, or to
  * a row of the table as drawn (a mouse click). */
@@ -231,5 +231,9 @@ int ui_act_refs_dot(struct ui *ui, int key);
 int ui_act_refs_deeper(struct ui *ui, int key);
 int ui_act_zoom_in(struct ui *ui, int key);
 int ui_act_zoom_out(struct ui *ui, int key);
+int ui_act_open_census(struct ui *ui, int key);
+int ui_act_census_again(struct ui *ui, int key);
+int ui_act_census_sort(struct ui *ui, int key);
+int ui_act_census_chain(struct ui *ui, int key);
 
 #endif
