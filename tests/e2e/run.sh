@@ -627,7 +627,7 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
         tests/backrefs/pyservice.py <"$TMP/py.in" >"$TMP/py.out" 2>"$TMP/py.err" &
     PYPID=$!
     for _ in $(seq 200); do
-        grep -q '^ready ' "$TMP/py.out" && [ -S "$XDG_RUNTIME_DIR/heapline/$PYPID.sock" ] && break
+        grep -q '^ready ' "$TMP/py.out" 2>/dev/null && [ -S "$XDG_RUNTIME_DIR/heapline/$PYPID.sock" ] && break
         sleep 0.05
     done
     grep -q '^ready ' "$TMP/py.out" || e2e_fail "pyservice.py did not start: $(cat "$TMP/py.err")"
@@ -661,6 +661,11 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     e2e_save census-chain-160x60
     e2e_keys Escape
     e2e_wait_re "^[0-9]+ live Python objects of"
+    # at 80x24: the same table in the columns left
+    T resize-window -t census -x 80 -y 24
+    e2e_wait_re "^TYPE +COUNT▾ +BYTES +GROWTH +OLDEST$"
+    e2e_wait_re "^Processor +${want% *} +${want#* }B +\+0 +0x[0-9a-f]+$"
+    e2e_save census-80x24
     e2e_keys q
     e2e_assert_restored 0
     exec 8>&-
