@@ -147,21 +147,24 @@ static void json_site(FILE *out, const struct model *m, uint32_t stack)
     fprintf(out, ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32, s.line, stack);
 }
 
+/* A wire string as JSON, null when absent. */
+static void json_wstr(FILE *out, struct wire_str s)
+{
+    if (s.ptr)
+        json_write_stringn(out, s.ptr, s.len);
+    else
+        fputs("null", out);
+}
+
 /* A hop's Python fields: type, via (the slot), part (a buffer the next hop's
  * object owns); a module global's symbol and module, a class attribute's
  * symbol and class. */
 static void json_python(FILE *out, const struct scanmsg_node *n)
 {
     fputs(", \"type\": ", out);
-    if (n->py_type.ptr)
-        json_write_stringn(out, n->py_type.ptr, n->py_type.len);
-    else
-        fputs("null", out);
+    json_wstr(out, n->py_type);
     fputs(", \"via\": ", out);
-    if (n->py_via.ptr)
-        json_write_stringn(out, n->py_via.ptr, n->py_via.len);
-    else
-        fputs("null", out);
+    json_wstr(out, n->py_via);
     fprintf(out, ", \"part\": %s", n->py_flags & SCANMSG_PY_PART ? "true" : "false");
     if (pychain_is_end(n)) {
         fputs(", \"symbol\": ", out);
@@ -201,15 +204,9 @@ static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node
         break;
     case SCANMSG_GLOBAL:
         fputs(", \"symbol\": ", out);
-        if (n->symbol.ptr)
-            json_write_stringn(out, n->symbol.ptr, n->symbol.len);
-        else
-            fputs("null", out);
+        json_wstr(out, n->symbol);
         fputs(", \"module\": ", out);
-        if (n->module.ptr)
-            json_write_stringn(out, n->module.ptr, n->module.len);
-        else
-            fputs("null", out);
+        json_wstr(out, n->module);
         fprintf(out, ", \"module_offset\": %" PRIu64, n->module_offset);
         break;
     default: {

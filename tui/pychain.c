@@ -133,6 +133,11 @@ static int by_delta(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+void pychain_census_sort(struct pychain_type *t, size_t n, int by_growth)
+{
+    qsort(t, n, sizeof(*t), by_growth ? by_delta : by_count);
+}
+
 /* Rows of a census, merged by name (two types may share a name). */
 struct pychain_type *pychain_census_types(const struct scanmsg_result *r, size_t *n)
 {
@@ -185,7 +190,7 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
             if (strcmp(old[k].name, rows[i].name) == 0)
                 rows[i].delta -= (int64_t)old[k].count;
     }
-    qsort(rows, n, sizeof(*rows), before ? by_delta : by_count);
+    pychain_census_sort(rows, n, before != NULL);
     if (json)
         fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"%s\": [", objects, bytes,
                 before ? "growth" : "types");

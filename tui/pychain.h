@@ -51,6 +51,9 @@ struct pychain_type {
  * row does not decode or out of memory. */
 struct pychain_type *pychain_census_types(const struct scanmsg_result *r, size_t *n);
 
+/* Sorts t: by count (by growth: delta) from the largest, then by name. */
+void pychain_census_sort(struct pychain_type *t, size_t n, int by_growth);
+
 /* The oldest live instance of type name in a census: 0 with *addr (its
  * block), -1 when no live object has that type. */
 int pychain_census_oldest(const struct scanmsg_result *r, const char *name, uint64_t *addr);

@@ -107,25 +107,9 @@ static int64_t growth_of(const struct view_census *v, const struct pychain_type 
     return (int64_t)t->count;
 }
 
-static int cmp_count(const void *pa, const void *pb)
-{
-    const struct pychain_type *a = pa, *b = pb;
-    if (a->count != b->count)
-        return a->count < b->count ? 1 : -1;
-    return strcmp(a->name, b->name);
-}
-
-static int cmp_growth(const void *pa, const void *pb)
-{
-    const struct pychain_type *a = pa, *b = pb;
-    if (a->delta != b->delta)
-        return a->delta < b->delta ? 1 : -1;
-    return cmp_count(pa, pb);
-}
-
 static void sort_types(struct view_census *v)
 {
-    qsort(v->types, v->n, sizeof *v->types, v->by_growth ? cmp_growth : cmp_count);
+    pychain_census_sort(v->types, v->n, v->by_growth);
 }
 
 /* Takes in the census: the first one stays as the base of the growth. */
