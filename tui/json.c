@@ -81,7 +81,8 @@ void json_write_string(FILE *f, const char *s)
 
 void json_write_stringn(FILE *f, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    static const unsigned char none[1];
+    const unsigned char *p = s ? (const unsigned char *)s : none, *end = p + (s ? n : 0);
 
     fputc('"', f);
     while (p < end) {

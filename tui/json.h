@@ -35,7 +35,8 @@ void json_bool(struct json *j, const char *key, int v);
 /* Writes s as a JSON string literal (with quotes). */
 void json_write_string(FILE *f, const char *s);
 
-/* The same for n bytes that need no NUL (a NUL byte is written \u0000). */
+/* The same for n bytes that need no NUL (a NUL byte is written \u0000);
+ * s NULL is the empty string. */
 void json_write_stringn(FILE *f, const char *s, size_t n);
 
 #endif
