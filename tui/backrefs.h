@@ -8,17 +8,11 @@
  *
  * Connects to a collector's socket, picks the object (the oldest live object
  * of a site, or the block at an address), asks for a backreference scan and
- * prints the chains from the object outward to the roots that hold it.
+ * prints the chains from the object outward to the roots that hold it
+ * (chain.h writes them).
  */
 #ifndef HEAPLINE_BACKREFS_H
 #define HEAPLINE_BACKREFS_H
-
-#include <stdio.h>
-
-struct model;
-struct scanmsg_result;
-
-enum backrefs_format { BACKREFS_TEXT = 0, BACKREFS_JSON = 1, BACKREFS_DOT = 2 };
 
 /* The command (argv[1] is "backrefs"; main() answers --help). Returns the
  * process exit status: 0; 2 after one line on stderr for a usage error (an
@@ -27,10 +21,5 @@ enum backrefs_format { BACKREFS_TEXT = 0, BACKREFS_JSON = 1, BACKREFS_DOT = 2 };
  * a socket directory that is not ours, permission denied, no live object of
  * that site, no live block at that address, timeout after 10 s). */
 int backrefs_main(int argc, char **argv);
-
-/* Prints a decoded scan result (scanmsg_decode() accepted it) in a format,
- * naming allocation sites from m (may know nothing). Returns 0 or -1 on a
- * write error. Used by the command and the fuzzer. */
-int backrefs_print(FILE *out, int format, const struct model *m, const struct scanmsg_result *r);
 
 #endif

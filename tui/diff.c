@@ -286,6 +286,63 @@ static void write_text(const struct diff_options *o, const struct report_options
             n - changed);
 }
 
+/* ---- a base to compare against, site by site (replay --against) ---- */
+
+struct diff_base {
+    struct diff_row *rows; /* sorted by key, one row per key (side 0) */
+    uint32_t n;
+};
+
+struct diff_base *diff_base_new(const struct model *a, const struct model_query *q)
+{
+    struct diff_base *b = calloc(1, sizeof(*b));
+    struct model_view v = {0};
+
+    if (!b)
+        return NULL;
+    if (collect(a, q, 0, &b->rows, &b->n, &v) != 0) {
+        model_view_free(&v);
+        diff_base_free(b);
+        return NULL;
+    }
+    model_view_free(&v);
+    qsort(b->rows, b->n, sizeof(*b->rows), row_key_cmp);
+    b->n = merge(b->rows, b->n);
+    return b;
+}
+
+void diff_base_free(struct diff_base *b)
+{
+    if (b)
+        free(b->rows);
+    free(b);
+}
+
+int diff_base_live(const struct diff_base *b, const struct model *m, uint32_t site,
+                   int64_t *live_bytes)
+{
+    const struct model_site *s = model_site(m, site);
+    struct diff_row key;
+    const struct diff_row *hit;
+    const char *label;
+
+    *live_bytes = 0;
+    if (!b || !s)
+        return 0;
+    memset(&key, 0, sizeof(key));
+    label = model_site_label(s, key.function, sizeof(key.function));
+    if (label != key.function)
+        snprintf(key.function, sizeof(key.function), "%s", label);
+    key.file = s->file;
+    key.line = s->line;
+    key.module = s->module;
+    hit = bsearch(&key, b->rows, b->n, sizeof(*b->rows), row_key_cmp);
+    if (!hit)
+        return 0;
+    *live_bytes = hit->f[0][DIFF_LIVE_BYTES];
+    return 1;
+}
+
 int diff_write(const struct model *a, const struct report_options *at_a, const struct model *b,
                const struct report_options *at_b, const struct diff_options *o, FILE *out,
                char *err, size_t errsz)

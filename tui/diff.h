@@ -11,6 +11,7 @@
 #ifndef HEAPLINE_DIFF_H
 #define HEAPLINE_DIFF_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct model;
@@ -32,5 +33,23 @@ int diff_write(const struct model *a, const struct report_options *at_a, const s
 /* `heapline diff A B [--json] [--top N] [--at-a T] [--at-b T]` (argv[1] is
  * "diff"). Returns the exit status: 0, 1 (a file unreadable), 2 (usage). */
 int diff_main(int argc, char **argv);
+
+/*
+ * The TUI's diff (heapline replay B --against A): A's sites at one state,
+ * matched to B's sites exactly as diff_write matches them (function label,
+ * file, line, module), so the site table's CHANGE column is `heapline diff`'s
+ * live_bytes_delta.
+ */
+struct diff_base;
+struct model_query;
+
+/* A's sites at q (as report lists them). Returns NULL when out of memory. */
+struct diff_base *diff_base_new(const struct model *a, const struct model_query *q);
+void diff_base_free(struct diff_base *b);
+
+/* A's live bytes of the site of m keyed as `site` is: 1 with *live_bytes,
+ * or 0 (*live_bytes 0) when A has no such site (new in m). */
+int diff_base_live(const struct diff_base *b, const struct model *m, uint32_t site,
+                   int64_t *live_bytes);
 
 #endif

@@ -76,10 +76,16 @@ void json_array_end(struct json *j)
 
 void json_write_string(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    json_write_stringn(f, s, strlen(s));
+}
+
+void json_write_stringn(FILE *f, const char *s, size_t n)
+{
+    static const unsigned char none[1];
+    const unsigned char *p = s ? (const unsigned char *)s : none, *end = p + (s ? n : 0);
 
     fputc('"', f);
-    while (*p) {
+    while (p < end) {
         unsigned char c = *p;
         int len = 0;
 
@@ -119,6 +125,8 @@ void json_write_string(FILE *f, const char *s)
             len = 3;
         else if (c >= 0xf0 && c <= 0xf4)
             len = 4;
+        if (len > end - p)
+            len = 0;
         for (int i = 1; i < len; i++)
             if ((p[i] & 0xc0) != 0x80)
                 len = 0;

@@ -8,6 +8,7 @@
 #ifndef HEAPLINE_JSON_H
 #define HEAPLINE_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,5 +34,9 @@ void json_bool(struct json *j, const char *key, int v);
 
 /* Writes s as a JSON string literal (with quotes). */
 void json_write_string(FILE *f, const char *s);
+
+/* The same for n bytes that need no NUL (a NUL byte is written \u0000);
+ * s NULL is the empty string. */
+void json_write_stringn(FILE *f, const char *s, size_t n);
 
 #endif

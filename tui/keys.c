@@ -106,6 +106,11 @@ static const struct keys_binding table[] = {
      KEYS_SITES,
      ui_act_filter},
     {{'t', 0}, "t", "group the sites by tag", KEYS_SITES, ui_act_group_tag},
+    {{'c', 0},
+     "c",
+     "Python objects by type (a census of the running program)",
+     KEYS_SITES,
+     ui_act_open_census},
     {{'T', 0}, "T", "group the sites by thread", KEYS_SITES, ui_act_group_thread},
     /* stack tree */
     {{'b', 0}, "b", "top-down / bottom-up", KEYS_TREE, ui_act_tree_flip},
@@ -137,11 +142,19 @@ static const struct keys_binding table[] = {
      "scan again 4x deeper (the depth limit: 12, 48, 192, 768, 1000)",
      KEYS_REFS,
      ui_act_refs_deeper},
+    /* census */
+    {{'\n', '\r', KEY_ENTER, 0},
+     "Enter",
+     "what keeps the type's oldest live object alive",
+     KEYS_CENSUS,
+     ui_act_census_chain},
+    {{'c', 0}, "c", "another census: growth since the first", KEYS_CENSUS, ui_act_census_again},
+    {{'s', 0}, "s", "sort by count / by growth", KEYS_CENSUS, ui_act_census_sort},
     /* back */
     {{ESC, KEY_BACKSPACE, 127, CTRL('h'), 0},
      "Esc Bksp",
      "back to the previous screen",
-     KEYS_TREE | KEYS_OBJECTS | KEYS_REFS,
+     KEYS_TREE | KEYS_OBJECTS | KEYS_REFS | KEYS_CENSUS,
      ui_act_back},
 };
 
@@ -177,7 +190,8 @@ static const struct {
     {"Stack tree", KEYS_TREE},
     {"Objects", KEYS_OBJECTS},
     {"What keeps an object alive", KEYS_REFS},
-    {"Other screens", KEYS_TREE | KEYS_OBJECTS | KEYS_REFS},
+    {"Python objects by type", KEYS_CENSUS},
+    {"Other screens", KEYS_TREE | KEYS_OBJECTS | KEYS_REFS | KEYS_CENSUS},
 };
 #define SECTIONS_N (sizeof sections / sizeof sections[0])
 

@@ -17,7 +17,8 @@ struct ui;
 #define KEYS_TREE 2u
 #define KEYS_OBJECTS 4u
 #define KEYS_REFS 8u
-#define KEYS_LISTS (KEYS_SITES | KEYS_TREE | KEYS_OBJECTS | KEYS_REFS)
+#define KEYS_CENSUS 16u
+#define KEYS_LISTS (KEYS_SITES | KEYS_TREE | KEYS_OBJECTS | KEYS_REFS | KEYS_CENSUS)
 
 /* Reaction flags returned by actions. */
 #define KEYS_NONE 0

@@ -19,6 +19,7 @@
 #include "check.h"
 #include "diff.h"
 #include "flame.h"
+#include "load.h"
 #include "model.h"
 #include "record.h"
 #include "report.h"
@@ -187,19 +188,49 @@ static int cmd_attach(int argc, char **argv)
 
 static int cmd_replay(int argc, char **argv)
 {
+    const char *file = NULL, *base = NULL;
     char err[1024];
     struct source *src;
+    struct model *m, *against = NULL;
+    int rc;
 
-    if (argc > 2 && argv[2][0] == '-' && argv[2][1])
-        return bad("replay", "unknown option %s", argv[2]);
-    if (argc != 3)
-        return bad("replay", argc < 3 ? "replay needs a FILE" : "replay takes one FILE");
-    src = source_open_file(argv[2], err, sizeof(err));
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--against") == 0) {
+            if (++i >= argc)
+                return bad("replay", "--against needs a FILE");
+            base = argv[i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return bad("replay", "unknown option %s", argv[i]);
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            return bad("replay", "replay takes one FILE");
+        }
+    }
+    if (!file)
+        return bad("replay", "replay needs a FILE");
+    if (base && !(against = load_recording(base, 1, stderr, NULL)))
+        return 1;
+    src = source_open_file(file, err, sizeof(err));
     if (!src) {
         fprintf(stderr, "heapline: %s\n", err);
+        model_free(against);
         return 1;
     }
-    return run_ui(src, UI_SRC_REPLAY, argv[2]);
+    m = model_new();
+    if (!m) {
+        source_close(src);
+        model_free(against);
+        fprintf(stderr, "heapline: out of memory\n");
+        return 1;
+    }
+    struct ui_options opt = {
+        .source_kind = UI_SRC_REPLAY, .title = file, .against = against, .against_name = base};
+    rc = ui_main(m, src, &opt);
+    source_close(src);
+    model_free(m);
+    model_free(against);
+    return rc;
 }
 
 static int cmd_report(int argc, char **argv)
@@ -284,7 +315,11 @@ static const struct cmd_entry cmd_table[] = {
      "  SOCKET                   the path of a collector's socket\n"
      "  -o FILE                  also record what arrives to FILE\n",
      cmd_attach},
-    {"replay", "FILE", "explore a recording, with time scrubbing", NULL, cmd_replay},
+    {"replay", "FILE [--against BASE]", "explore a recording, with time scrubbing",
+     "  --against BASE           compare with the recording BASE: the site table gains\n"
+     "                           CHANGE (live bytes minus BASE's at the same state, sites\n"
+     "                           matched as heapline diff matches them), sorted by it\n",
+     cmd_replay},
     {"report",
      "FILE [--json] [--top N] [--at peak|end|SECONDS]\n"
      "FILE --flamegraph [--by live|allocated|allocations] [--at peak|end|SECONDS]\n"

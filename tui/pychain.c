@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 int pychain_is_end(const struct scanmsg_node *n)
 {
     return (n->py_flags & (SCANMSG_PY_MODULE | SCANMSG_PY_CLASS | SCANMSG_PY_FRAME)) != 0;
@@ -113,15 +115,9 @@ void pychain_line(const struct scanmsg_result *r, const uint32_t *idx, uint32_t 
     }
 }
 
-struct row {
-    char name[128];
-    uint64_t count, bytes, oldest;
-    int64_t delta;
-};
-
 static int by_count(const void *a, const void *b)
 {
-    const struct row *x = a, *y = b;
+    const struct pychain_type *x = a, *y = b;
 
     if (x->count != y->count)
         return x->count < y->count ? 1 : -1;
@@ -130,18 +126,23 @@ static int by_count(const void *a, const void *b)
 
 static int by_delta(const void *a, const void *b)
 {
-    const struct row *x = a, *y = b;
+    const struct pychain_type *x = a, *y = b;
 
     if (x->delta != y->delta)
         return x->delta < y->delta ? 1 : -1;
     return strcmp(x->name, y->name);
 }
 
+void pychain_census_sort(struct pychain_type *t, size_t n, int by_growth)
+{
+    qsort(t, n, sizeof(*t), by_growth ? by_delta : by_count);
+}
+
 /* Rows of a census, merged by name (two types may share a name). */
-static struct row *rows_of(const struct scanmsg_result *r, size_t *n)
+struct pychain_type *pychain_census_types(const struct scanmsg_result *r, size_t *n)
 {
     uint32_t count = scanmsg_row_count(r);
-    struct row *rows = calloc(count ? count : 1, sizeof(*rows));
+    struct pychain_type *rows = calloc(count ? count : 1, sizeof(*rows));
     struct scanmsg_row sr;
 
     *n = 0;
@@ -168,30 +169,16 @@ static struct row *rows_of(const struct scanmsg_result *r, size_t *n)
     return rows;
 }
 
-static void json_name(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(out, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(out, "\\u%04x", *s);
-        else
-            fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 int pychain_census_print(FILE *out, const struct scanmsg_result *r,
                          const struct scanmsg_result *before, int json, size_t limit)
 {
     size_t n, nb = 0, shown = 0;
-    struct row *rows = rows_of(r, &n), *old = NULL;
+    struct pychain_type *rows = pychain_census_types(r, &n), *old = NULL;
     uint64_t objects = 0, bytes = 0;
 
     if (!rows)
         return -1;
-    if (before && !(old = rows_of(before, &nb))) {
+    if (before && !(old = pychain_census_types(before, &nb))) {
         free(rows);
         return -1;
     }
@@ -203,7 +190,7 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
             if (strcmp(old[k].name, rows[i].name) == 0)
                 rows[i].delta -= (int64_t)old[k].count;
     }
-    qsort(rows, n, sizeof(*rows), before ? by_delta : by_count);
+    pychain_census_sort(rows, n, before != NULL);
     if (json)
         fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"%s\": [", objects, bytes,
                 before ? "growth" : "types");
@@ -216,7 +203,7 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
             continue;
         if (json) {
             fputs(shown ? ",\n  {\"type\": " : "\n  {\"type\": ", out);
-            json_name(out, rows[i].name);
+            json_write_string(out, rows[i].name);
             fprintf(out, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64, rows[i].count,
                     rows[i].bytes);
             if (before)

@@ -38,6 +38,22 @@ void pychain_line(const struct scanmsg_result *r, const uint32_t *idx, uint32_t 
 int pychain_census_print(FILE *out, const struct scanmsg_result *r,
                          const struct scanmsg_result *before, int json, size_t limit);
 
+/* One type of a census: its live objects, their bytes, the oldest one's
+ * block, and (pychain_census_print) the growth since an earlier census. */
+struct pychain_type {
+    char name[128];
+    uint64_t count, bytes, oldest;
+    int64_t delta;
+};
+
+/* The census's rows merged by name (two types may share one), in the order
+ * sent, delta 0: *n of them in a malloc'd array (free it), or NULL when a
+ * row does not decode or out of memory. */
+struct pychain_type *pychain_census_types(const struct scanmsg_result *r, size_t *n);
+
+/* Sorts t: by count (by growth: delta) from the largest, then by name. */
+void pychain_census_sort(struct pychain_type *t, size_t n, int by_growth);
+
 /* The oldest live instance of type name in a census: 0 with *addr (its
  * block), -1 when no live object has that type. */
 int pychain_census_oldest(const struct scanmsg_result *r, const char *name, uint64_t *addr);

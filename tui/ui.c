@@ -24,15 +24,13 @@
 #include <wchar.h>
 
 #include "complete.h"
+#include "ui_act.h"
 #include "keys.h"
 #include "model.h"
 #include "source.h"
 #include "view_ctx.h"
 #include "view_header.h"
-#include "view_objects.h"
-#include "view_refs.h"
 #include "view_sites.h"
-#include "view_tree.h"
 #include "widget.h"
 
 #define FRAME_MS 33      /* at most ~30 redraws a second */
@@ -72,23 +70,7 @@ static void restore_at_exit(void)
     }
 }
 
-/* growth windows: 0 is the visible range (what the timeline shows) */
-static const int64_t windows_ns[] = {0, 1000000000LL, 10000000000LL, 60000000000LL};
-static const char *windows_name[] = {"the visible window", "1s", "10s", "60s"};
-#define N_WINDOWS 4
-
 /* ---- figures ---- */
-
-static int64_t growth_window(const struct ui *ui)
-{
-    int64_t c = view_ctx_cursor_time(ui), t0, t1;
-    if (ui->mark >= 0)
-        return c - ui->mark > 0 ? c - ui->mark : 1;
-    if (windows_ns[ui->window_idx])
-        return windows_ns[ui->window_idx];
-    view_ctx_visible(ui, &t0, &t1);
-    return c - t0 > 0 ? c - t0 : 1;
-}
 
 /* Recomputes the figures at the cursor and rebuilds the current screen. */
 static void requery(struct ui *ui)
@@ -96,7 +78,7 @@ static void requery(struct ui *ui)
     struct model_query q;
     view_ctx_pan(ui);
     view_ctx_query(ui, &q);
-    q.window = growth_window(ui);
+    q.window = ui_act_growth_window(ui);
     int cells = view_sites_spark_cells(ui);
     view_ctx_visible(ui, &q.spark_from, &q.spark_to);
     q.spark_points = (uint32_t)(cells * widget_spark_per_cell(ui->spark_mode));
@@ -110,11 +92,12 @@ static void requery(struct ui *ui)
     ui->mv_spark_to = q.spark_to;
     ui->mv_spark_points = q.spark_points;
     ui->last_query_ms = view_ctx_now_ms();
-    view_sites_rebuild(ui);
-    if (ui->view == VIEW_TREE)
-        view_tree_rebuild(ui);
-    if (ui->view == VIEW_OBJECTS)
-        view_objects_refresh(ui);
+    /* the site table always (the status line counts it, other screens open
+     * from its selection), then the screen up */
+    view_ctx_views[VIEW_SITES]->update(ui);
+    const struct view_ops *v = view_ctx_current(ui);
+    if (ui->view != VIEW_SITES && v->update)
+        v->update(ui);
 }
 
 /* ---- drawing ---- */
@@ -140,7 +123,12 @@ static void draw_title(struct ui *ui)
     const char *name = ui->opt && ui->opt->title ? ui->opt->title
                        : ui->src                 ? source_name(ui->src)
                                                  : "";
-    snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
+    if (ui->opt && ui->opt->against)
+        snprintf(left, sizeof left, " heapline  %s  %s  against %s", kind_name(ui), name,
+                 strrchr(ui->opt->against_name, '/') ? strrchr(ui->opt->against_name, '/') + 1
+                                                     : ui->opt->against_name);
+    else
+        snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
     /* shown rounded up to the millisecond: `report --at` with the time shown
      * answers the state shown (the next point is at least a tick later) */
     int64_t ct = view_ctx_cursor_time(ui);
@@ -165,8 +153,9 @@ static void draw_title(struct ui *ui)
         e += (size_t)snprintf(extra + e, sizeof extra - e, " LEAKS");
     if (ui->temporaries)
         e += (size_t)snprintf(extra + e, sizeof extra - e, " TEMPORARIES");
-    if (ui->sites.filter[0] && e < sizeof extra)
-        e += (size_t)snprintf(extra + e, sizeof extra - e, " /%s", ui->sites.filter);
+    const char *filter = view_sites_filter(ui);
+    if (filter[0] && e < sizeof extra)
+        e += (size_t)snprintf(extra + e, sizeof extra - e, " /%s", filter);
     snprintf(right, sizeof right, "%s t=%s of %s [%s] ", extra, t, d, mode);
     int rw = widget_width(right);
     int attr = view_ctx_attr(ui, VIEW_PAIR_TITLE);
@@ -310,366 +299,21 @@ static void draw(struct ui *ui)
         requery(ui);
     view_header_draw(ui, 1);
     int y = 1 + hh, h = ui->rows - 1 - y;
-    if (ui->help) {
+    if (ui->help)
         draw_help(ui);
-    } else if (ui->view == VIEW_TREE) {
-        view_tree_draw(ui, y, h);
-    } else if (ui->view == VIEW_OBJECTS) {
-        view_objects_draw(ui, y, h);
-    } else if (ui->view == VIEW_REFS) {
-        view_refs_draw(ui, y, h);
-    } else {
-        view_sites_draw(ui, y, h);
-    }
+    else
+        view_ctx_current(ui)->draw(ui, y, h);
     draw_status(ui);
     curs_set(ui->prompt ? 1 : 0);
     wnoutrefresh(stdscr);
     doupdate();
 }
 
-/* ---- actions: everywhere ---- */
-
-int ui_act_quit(struct ui *ui, int key)
-{
-    return KEYS_QUIT;
-}
-
-int ui_act_help(struct ui *ui, int key)
-{
-    ui->help = 1;
-    ui->help_top = 0;
-    return KEYS_REDRAW;
-}
-
-/* Puts the cursor at time t, on the timeline point at or before t (after
- * it when up != 0 or when t is before the first point). */
-/* The time of the timeline point the cursor lands on for time t (within the
- * run): the last point at or before it, or with up the first at or after it
- * (the state just after a marker). */
-static int64_t landing(const struct ui *ui, int64_t t, int up)
-{
-    const struct model_summary *s = model_summary(ui->m);
-    uint32_t np = 0;
-    const struct model_point *tl = model_timeline(ui->m, &np);
-    if (t < s->time_first)
-        t = s->time_first;
-    if (t > s->time_last)
-        t = s->time_last;
-    if (np > 0) {
-        uint32_t i = model_point_at(ui->m, t);
-        if (i == MODEL_NONE)
-            i = 0;
-        else if (up && tl[i].time < t && i + 1 < np)
-            i++;
-        t = tl[i].time;
-    }
-    return t;
-}
-
-static int move_to_dir(struct ui *ui, int64_t t, int up)
-{
-    ui->at = VIEW_AT_TIME;
-    ui->cursor = landing(ui, t, up);
-    return KEYS_REQUERY;
-}
-
-static int move_to(struct ui *ui, int64_t t)
-{
-    return move_to_dir(ui, t, 0);
-}
-
-/* Moves by whole graph columns and lands on a timeline point (the time of a
- * tick), so the time shown is the time of the state shown; never stays put
- * when a point exists in that direction. */
-static int move_by(struct ui *ui, int64_t cols)
-{
-    uint32_t np = 0;
-    const struct model_point *tl = model_timeline(ui->m, &np);
-    int64_t now = view_ctx_cursor_time(ui);
-    int64_t t = now + cols * view_header_step(ui);
-    if (np == 0)
-        return move_to(ui, t);
-    uint32_t cur = model_point_at(ui->m, now);
-    uint32_t i = model_point_at(ui->m, t);
-    if (cols > 0) {
-        if (i == MODEL_NONE)
-            i = 0;
-        if (cur != MODEL_NONE && i <= cur)
-            i = cur + 1 < np ? cur + 1 : cur;
-    } else {
-        if (i == MODEL_NONE)
-            i = 0;
-        if (cur != MODEL_NONE && i >= cur)
-            i = cur > 0 ? cur - 1 : 0;
-    }
-    return move_to(ui, tl[i].time);
-}
-
-int ui_act_time_back(struct ui *ui, int key)
-{
-    return move_by(ui, -1);
-}
-
-int ui_act_time_fwd(struct ui *ui, int key)
-{
-    return move_by(ui, 1);
-}
-
-int ui_act_time_back10(struct ui *ui, int key)
-{
-    return move_by(ui, -10);
-}
-
-int ui_act_time_fwd10(struct ui *ui, int key)
-{
-    return move_by(ui, 10);
-}
-
-int ui_act_time_home(struct ui *ui, int key)
-{
-    return move_to(ui, model_summary(ui->m)->time_first);
-}
-
-int ui_act_time_end(struct ui *ui, int key)
-{
-    ui->at = VIEW_AT_FOLLOW;
-    return KEYS_REQUERY;
-}
-
-int ui_act_time_peak(struct ui *ui, int key)
-{
-    ui->at = VIEW_AT_PEAK;
-    ui->cursor = model_summary(ui->m)->peak_time;
-    return KEYS_REQUERY;
-}
-
-static int marker(struct ui *ui, int dir)
-{
-    uint32_t n = 0;
-    const struct model_marker *mk = model_markers(ui->m, &n);
-    int64_t now = view_ctx_cursor_time(ui);
-    uint32_t i;
-
-    if (dir > 0) {
-        /* the next marker whose state is not behind the cursor's, after the
-         * one n went to last while the cursor has stayed there: so markers
-         * that share a point (or come before the first, as a program's
-         * start-up often does) are each visited, in order */
-        uint32_t from =
-            ui->marker_last != MODEL_NONE && ui->marker_at == now ? ui->marker_last + 1 : 0;
-
-        for (i = from; i < n && landing(ui, mk[i].time, 1) < now; i++)
-            ;
-    } else {
-        /* the last marker whose state is before the cursor's (markers that
-         * share the cursor's point are behind it already) */
-        for (i = n; i > 0 && landing(ui, mk[i - 1].time, 1) >= now; i--)
-            ;
-        i = i ? i - 1 : n;
-    }
-    if (i == MODEL_NONE || i >= n) {
-        view_ctx_message(ui, n ? "no %s marker" : "no markers in this run",
-                         dir > 0 ? "next" : "previous");
-        return KEYS_REDRAW;
-    }
-    view_ctx_message(ui, "marker: %s", mk[i].label);
-    int r = move_to_dir(ui, mk[i].time, 1);
-    ui->marker_last = i;
-    ui->marker_at = ui->cursor;
-    return r;
-}
-
-int ui_act_marker_next(struct ui *ui, int key)
-{
-    return marker(ui, 1);
-}
-
-int ui_act_marker_prev(struct ui *ui, int key)
-{
-    return marker(ui, -1);
-}
-
-int ui_act_follow(struct ui *ui, int key)
-{
-    ui->at = VIEW_AT_FOLLOW;
-    return KEYS_REQUERY;
-}
-
-int ui_act_mark(struct ui *ui, int key)
-{
-    if (ui->mark >= 0) {
-        ui->mark = -1;
-        view_ctx_message(ui, "mark cleared: growth over %s", windows_name[ui->window_idx]);
-    } else {
-        char t[32];
-        ui->mark = view_ctx_cursor_time(ui);
-        widget_fmt_time(t, sizeof t, ui->mark);
-        view_ctx_message(ui, "growth counts from %s", t);
-    }
-    return KEYS_REQUERY;
-}
-
-int ui_act_zoom_in(struct ui *ui, int key)
-{
-    int64_t t0, t1;
-    view_ctx_visible(ui, &t0, &t1);
-    int64_t span = (t1 - t0) / 2;
-    if (span < 10000000LL) { /* a tick */
-        view_ctx_message(ui, "zoomed in all the way");
-        return KEYS_REDRAW;
-    }
-    ui->zoom_span = span;
-    ui->zoom_t0 = view_ctx_cursor_time(ui) - span / 2; /* centred on the cursor */
-    view_ctx_pan(ui);
-    return KEYS_REQUERY;
-}
-
-int ui_act_zoom_out(struct ui *ui, int key)
-{
-    const struct model_summary *s = model_summary(ui->m);
-    int64_t full = s->time_last - s->time_first;
-
-    if (ui->zoom_span <= 0)
-        return KEYS_NONE;
-    ui->zoom_span *= 2;
-    /* zoom-in halved an integer span: doubling it back may fall a nanosecond short */
-    if (ui->zoom_span >= full - full / 64)
-        ui->zoom_span = 0; /* the whole run again */
-    else
-        ui->zoom_t0 = view_ctx_cursor_time(ui) - ui->zoom_span / 2;
-    view_ctx_pan(ui);
-    return KEYS_REQUERY;
-}
-
-int ui_act_window(struct ui *ui, int key)
-{
-    ui->window_idx = (ui->window_idx + 1) % N_WINDOWS;
-    ui->mark = -1;
-    view_ctx_message(ui, "growth over %s", windows_name[ui->window_idx]);
-    return KEYS_REQUERY;
-}
-
-int ui_act_leaks(struct ui *ui, int key)
-{
-    ui->leaks = !ui->leaks;
-    ui->temporaries = 0;
-    view_ctx_message(ui, ui->leaks ? "leaks: sites with bytes live at the end" : "all sites");
-    return KEYS_REQUERY;
-}
-
-int ui_act_temporaries(struct ui *ui, int key)
-{
-    ui->temporaries = !ui->temporaries;
-    ui->leaks = 0;
-    view_ctx_message(ui, ui->temporaries ? "temporaries: sites with short-lived allocations"
-                                         : "all sites");
-    return KEYS_REQUERY;
-}
-
-int ui_act_graph_style(struct ui *ui, int key)
-{
-    static const char *names[] = {"braille", "blocks", "ASCII"};
-    if (ui->ascii)
-        ui->spark_mode = WIDGET_SPARK_ASCII;
-    else
-        ui->spark_mode = (ui->spark_mode + 1) % 3;
-    view_ctx_message(ui, "graphs: %s", names[ui->spark_mode]);
-    return KEYS_REQUERY;
-}
-
-int ui_act_redraw(struct ui *ui, int key)
-{
-    clearok(curscr, TRUE);
-    return KEYS_REDRAW;
-}
-
-/* ---- actions: lists ---- */
-
-static void list_move(struct ui *ui, int delta, int to)
-{
-    if (ui->view == VIEW_TREE)
-        view_tree_move(ui, delta, to);
-    else if (ui->view == VIEW_OBJECTS)
-        view_objects_move(ui, delta, to);
-    else if (ui->view == VIEW_REFS)
-        view_refs_move(ui, delta, to);
-    else
-        view_sites_move(ui, delta, to);
-}
-
-int ui_act_up(struct ui *ui, int key)
-{
-    list_move(ui, -1, 0);
-    return KEYS_REDRAW;
-}
-
-int ui_act_down(struct ui *ui, int key)
-{
-    list_move(ui, 1, 0);
-    return KEYS_REDRAW;
-}
-
-int ui_act_page_up(struct ui *ui, int key)
-{
-    list_move(ui, -(ui->table_h > 1 ? ui->table_h - 1 : 1), 0);
-    return KEYS_REDRAW;
-}
-
-int ui_act_page_down(struct ui *ui, int key)
-{
-    list_move(ui, ui->table_h > 1 ? ui->table_h - 1 : 1, 0);
-    return KEYS_REDRAW;
-}
-
-int ui_act_top(struct ui *ui, int key)
-{
-    list_move(ui, 0, 1);
-    return KEYS_REDRAW;
-}
-
-int ui_act_bottom(struct ui *ui, int key)
-{
-    list_move(ui, 1 << 30, 1);
-    return KEYS_REDRAW;
-}
-
-int ui_act_open_tree(struct ui *ui, int key)
-{
-    uint32_t site = view_sites_selected(ui);
-    if (site == MODEL_NONE) {
-        view_ctx_message(ui, "select a site first");
-        return KEYS_REDRAW;
-    }
-    view_tree_open(ui, site);
-    ui->view = VIEW_TREE;
-    return KEYS_REQUERY;
-}
-
-int ui_act_back(struct ui *ui, int key)
-{
-    if (ui->view == VIEW_REFS)
-        ui->view = VIEW_OBJECTS;
-    else if (ui->view == VIEW_OBJECTS)
-        ui->view = ui->objects.from_view;
-    else
-        ui->view = VIEW_SITES;
-    return KEYS_REQUERY;
-}
-
 /* ---- input ---- */
 
 static unsigned screen_mask(const struct ui *ui)
 {
-    switch (ui->view) {
-    case VIEW_TREE:
-        return KEYS_TREE;
-    case VIEW_OBJECTS:
-        return KEYS_OBJECTS;
-    case VIEW_REFS:
-        return KEYS_REFS;
-    default:
-        return KEYS_SITES;
-    }
+    return view_ctx_current(ui)->keys;
 }
 
 static int prompt_key(struct ui *ui, int r, wint_t wc)
@@ -686,13 +330,13 @@ static int prompt_key(struct ui *ui, int r, wint_t wc)
         return KEYS_NONE;
     if (wc == 27) {
         ui->prompt = 0;
-        snprintf(ui->sites.filter, sizeof ui->sites.filter, "%s", ui->prompt_save);
+        view_sites_set_filter(ui, ui->prompt_save);
         return KEYS_REQUERY;
     }
     if (wc == '\n' || wc == '\r') {
         ui->prompt = 0;
-        if (ui->sites.filter[0])
-            view_ctx_message(ui, "filter: %s", ui->sites.filter);
+        if (view_sites_filter(ui)[0])
+            view_ctx_message(ui, "filter: %s", view_sites_filter(ui));
         return KEYS_REQUERY;
     }
     if (wc == 127 || wc == 8) {
@@ -717,7 +361,7 @@ static int prompt_key(struct ui *ui, int r, wint_t wc)
         }
     }
     /* the table filters as you type */
-    snprintf(ui->sites.filter, sizeof ui->sites.filter, "%s", ui->prompt_buf);
+    view_sites_set_filter(ui, ui->prompt_buf);
     return KEYS_REQUERY;
 }
 
@@ -731,12 +375,12 @@ static int mouse_key(struct ui *ui)
         return KEYS_REDRAW;
     }
     if (ev.bstate & BUTTON4_PRESSED) {
-        list_move(ui, -3, 0);
+        ui_act_list_move(ui, -3, 0);
         return KEYS_REDRAW;
     }
 #ifdef BUTTON5_PRESSED
     if (ev.bstate & BUTTON5_PRESSED) {
-        list_move(ui, 3, 0);
+        ui_act_list_move(ui, 3, 0);
         return KEYS_REDRAW;
     }
 #endif
@@ -745,18 +389,9 @@ static int mouse_key(struct ui *ui)
         return KEYS_NONE;
     int64_t t;
     if (ev.y >= ui->graph_y0 && ev.y <= ui->graph_y1 && view_header_time_at(ui, ev.x, &t) == 0)
-        return move_to(ui, t);
+        return ui_act_goto(ui, t);
     if (ev.y >= ui->table_y && ev.y < ui->table_y + ui->table_h) {
-        int line;
-        if (ui->view == VIEW_TREE)
-            line = ui->tree.top + ev.y - ui->table_y;
-        else if (ui->view == VIEW_OBJECTS)
-            line = ui->objects.top + ev.y - ui->table_y;
-        else if (ui->view == VIEW_REFS)
-            line = ui->refs.top + ev.y - ui->table_y;
-        else
-            line = ui->sites.top + ev.y - ui->table_y;
-        list_move(ui, line, 1);
+        ui_act_list_move(ui, ev.y - ui->table_y, VIEW_MOVE_SHOWN);
         if (ev.bstate & BUTTON1_DOUBLE_CLICKED) {
             const struct keys_binding *b = keys_lookup(screen_mask(ui), '\n');
             if (b)
@@ -854,25 +489,68 @@ static void update_rate(struct ui *ui, int64_t now)
     ui->ev_prev_ms = now;
 }
 
-int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
-{
-    struct ui ui_s;
-    struct ui *ui = &ui_s;
-    struct sigaction sa, old_int, old_term, old_hup;
+/* ---- the loop ---- */
 
-    memset(ui, 0, sizeof *ui);
+/* What the loop keeps between turns, and what teardown must restore. */
+struct loop {
+    struct ui ui;
+    SCREEN *scr;
+    struct sigaction old_int, old_term, old_hup, old_pipe, old_crash[4];
+    int dirty, need_query;
+    int64_t last_draw;
+};
+
+static const int crash_sigs[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
+
+/* Signals: quit on INT/TERM/HUP, give the terminal back on a crash, ignore
+ * SIGPIPE (a request written to a socket the collector just closed must not
+ * kill us). The old actions are kept for teardown. */
+static void setup_signals(struct loop *l)
+{
+    struct sigaction sa, crash, ign;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_quit_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &l->old_int);
+    sigaction(SIGTERM, &sa, &l->old_term);
+    sigaction(SIGHUP, &sa, &l->old_hup);
+    memset(&crash, 0, sizeof crash);
+    crash.sa_handler = on_crash;
+    sigemptyset(&crash.sa_mask);
+    for (int i = 0; i < 4; i++)
+        sigaction(crash_sigs[i], &crash, &l->old_crash[i]);
+    static int atexit_done;
+    if (!atexit_done && atexit(restore_at_exit) == 0)
+        atexit_done = 1;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &l->old_pipe);
+}
+
+/* Checks the terminal, makes the views' state, turns curses on. Returns 0,
+ * or the exit status after one line on stderr (curses is then off). */
+static int setup(struct loop *l, struct model *m, struct source *src, const struct ui_options *opt)
+{
+    struct ui *ui = &l->ui;
+
+    memset(l, 0, sizeof *l);
     ui->model = m;
     ui->m = m;
     ui->src = src;
     ui->opt = opt;
     ui->mark = -1;
     ui->marker_last = MODEL_NONE;
-    ui->window_idx = 0;
-    ui->sites.sel_site = MODEL_NONE;
     ui->src_state = src ? source_state(src) : SOURCE_DONE;
+    l->dirty = l->need_query = 1;
 
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "heapline: the TUI needs a terminal (use `heapline report` otherwise)\n");
+        return 1;
+    }
+    if (view_ctx_open(ui) != 0) {
+        fprintf(stderr, "heapline: out of memory\n");
         return 1;
     }
     setlocale(LC_ALL, "");
@@ -882,34 +560,14 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     if (!ui->ascii && sp && strcmp(sp, "block") == 0)
         ui->spark_mode = WIDGET_SPARK_BLOCK;
 
-    SCREEN *scr = newterm(NULL, stdout, stdin);
-    if (!scr) {
+    l->scr = newterm(NULL, stdout, stdin);
+    if (!l->scr) {
         fprintf(stderr, "heapline: cannot use terminal type '%s'\n",
                 getenv("TERM") ? getenv("TERM") : "(unset)");
+        view_ctx_close(ui);
         return 1;
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_quit_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    struct sigaction crash, old_crash[4];
-    static const int crash_sigs[4] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
-    memset(&crash, 0, sizeof crash);
-    crash.sa_handler = on_crash;
-    sigemptyset(&crash.sa_mask);
-    for (int i = 0; i < 4; i++)
-        sigaction(crash_sigs[i], &crash, &old_crash[i]);
-    static int atexit_done;
-    if (!atexit_done && atexit(restore_at_exit) == 0)
-        atexit_done = 1;
-    /* a request written to a socket the collector just closed must not kill us */
-    struct sigaction ign, old_pipe;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &old_pipe);
+    setup_signals(l);
     curses_on = 1;
 
     cbreak();
@@ -928,142 +586,185 @@ int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
     mouseinterval(200);
     setup_colors(ui);
     getmaxyx(stdscr, ui->rows, ui->cols);
+    return 0;
+}
 
-    int dirty = 1, need_query = 1, quit = 0;
-    int64_t last_draw = 0;
-    while (!quit && !quit_signal) {
-        int64_t now = view_ctx_now_ms();
-        int src_active =
-            src && (ui->src_state == SOURCE_OPEN || ui->src_state == SOURCE_CONNECTING);
-        int fd = src_active ? source_fd(src) : -1;
-        int timeout = 250;
-        if (src_active && fd < 0)
-            timeout = ui->src_state == SOURCE_CONNECTING ? 20 : 0;
-        if (src_active && source_busy(src))
-            timeout = 0; /* messages already buffered: no new bytes will wake us */
-        if (ui->view == VIEW_OBJECTS && ui->objects.reading)
-            timeout = 0; /* the objects view reads the recording again */
-        if (dirty || need_query) {
-            int wait = (int)(last_draw + FRAME_MS - now);
-            if (wait < 0)
-                wait = 0;
-            if (wait < timeout)
-                timeout = wait;
-        }
-        struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
-                                {.fd = fd, .events = POLLIN}};
-        int np = fd >= 0 ? 2 : 1;
-        if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR)
-            break;
-        if (quit_signal)
-            break;
-
-        /* keys first: they decide what the next frame shows */
-        wint_t wc;
-        int r;
-        int keys_seen = 0;
-        while (keys_seen < 64 && (r = get_wch(&wc)) != ERR) {
-            keys_seen++;
-            int react = handle_key(ui, r, wc);
-            if (react & KEYS_QUIT) {
-                quit = 1;
-                break;
-            }
-            if (react & KEYS_REQUERY)
-                need_query = 1;
-            if (react & (KEYS_REDRAW | KEYS_REQUERY))
-                dirty = 1;
-        }
-        if (quit)
-            break;
-
-        /* then a bounded slice of the source */
-        if (src_active) {
-            int64_t deadline = view_ctx_now_ms() + READ_SLICE_MS;
-            int n;
-            do {
-                n = source_read(src, m, READ_BATCH);
-            } while (n > 0 && view_ctx_now_ms() < deadline);
-            if (ui->view == VIEW_OBJECTS && view_objects_poll(ui))
-                dirty = 1;
-            if (ui->view == VIEW_REFS && view_refs_poll(ui))
-                dirty = 1;
-            /* the program exec'd: the model started afresh (model_reset) and
-             * every id and pointer the screens hold is stale */
-            const struct model_summary *su = model_summary(m);
-            if (su->messages < ui->seen_messages ||
-                (ui->seen_start && su->start_unix_ns != ui->seen_start)) {
-                ui->view = VIEW_SITES;
-                ui->tree.built = 0;
-                ui->tree.n_vis = 0;
-                ui->objects.n = 0;
-                ui->refs.state = VIEW_REFS_NONE;
-                ui->sites.sel_site = MODEL_NONE;
-                ui->sites.chosen = 0;
-                ui->at = VIEW_AT_FOLLOW;
-                ui->mark = -1;
-                need_query = dirty = 1;
-                ui->last_query_ms = 0;
-                view_ctx_message(ui, "the program exec'd: a new run begins");
-            }
-            ui->seen_messages = su->messages;
-            ui->seen_start = su->start_unix_ns;
-            int st = source_state(src);
-            if (st != ui->src_state) {
-                ui->src_state = st;
-                dirty = 1;
-                if (st == SOURCE_DONE || st == SOURCE_FAILED)
-                    need_query = 1; /* the final state, at once */
-            }
-        }
-
-        /* a slice of the objects view's rewind (replay, cursor in the past) */
-        if (ui->view == VIEW_OBJECTS && ui->objects.reading &&
-            view_objects_work(ui, view_ctx_now_ms() + READ_SLICE_MS))
-            dirty = 1;
-
-        now = view_ctx_now_ms();
-        update_rate(ui, now);
-        if (model_generation(m) != ui->mv_gen) {
-            /* new data: recompute at most every 100 ms, and spend at most a
-             * fifth of the time on it (huge site tables), so keys and the
-             * source keep their share */
-            int64_t every = ui->query_cost_ms * 5 > 100 ? ui->query_cost_ms * 5 : 100;
-            if (now - ui->last_query_ms >= every || !src_active)
-                need_query = 1;
-        }
-        if (ui->msg[0] && now >= ui->msg_until_ms && now - ui->msg_until_ms < 400)
-            dirty = 1;
-        if ((need_query || dirty) && now - last_draw >= FRAME_MS) {
-            if (need_query) {
-                int64_t t0 = view_ctx_now_ms();
-                requery(ui);
-                ui->last_query_ms = t0;
-                ui->query_cost_ms = view_ctx_now_ms() - t0;
-                need_query = 0;
-            }
-            draw(ui);
-            last_draw = view_ctx_now_ms();
-            dirty = 0;
-        }
-        /* the status line shows rates and state: refresh it now and then */
-        if (now - last_draw >= 1000)
-            dirty = 1;
-    }
-
+/* Curses off, signals back, the views' state freed. */
+static void teardown(struct loop *l)
+{
     curses_on = 0;
     endwin();
-    delscreen(scr);
+    delscreen(l->scr);
     for (int i = 0; i < 4; i++)
-        sigaction(crash_sigs[i], &old_crash[i], NULL);
-    sigaction(SIGPIPE, &old_pipe, NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-    view_sites_free(ui);
-    view_tree_free(ui);
-    view_objects_free(ui);
-    view_refs_free(ui);
-    model_view_free(&ui->mv);
+        sigaction(crash_sigs[i], &l->old_crash[i], NULL);
+    sigaction(SIGPIPE, &l->old_pipe, NULL);
+    sigaction(SIGINT, &l->old_int, NULL);
+    sigaction(SIGTERM, &l->old_term, NULL);
+    sigaction(SIGHUP, &l->old_hup, NULL);
+    view_ctx_close(&l->ui);
+    model_view_free(&l->ui.mv);
+}
+
+/* How long poll() may sleep: not at all while work is buffered, until the
+ * next frame when something is to be drawn. */
+static int turn_timeout(const struct loop *l, int src_active, int fd, int64_t now)
+{
+    const struct ui *ui = &l->ui;
+    int timeout = 250;
+
+    if (src_active && fd < 0)
+        timeout = ui->src_state == SOURCE_CONNECTING ? 20 : 0;
+    if (src_active && source_busy(ui->src))
+        timeout = 0; /* messages already buffered: no new bytes will wake us */
+    if (ui->view_busy)
+        timeout = 0; /* the screen up has work of its own (a rewind) */
+    if (l->dirty || l->need_query) {
+        int wait = (int)(l->last_draw + FRAME_MS - now);
+        if (wait < 0)
+            wait = 0;
+        if (wait < timeout)
+            timeout = wait;
+    }
+    return timeout;
+}
+
+/* Keys first: they decide what the next frame shows. Returns 1 to quit. */
+static int turn_keys(struct loop *l)
+{
+    wint_t wc;
+    int r, keys_seen = 0;
+
+    while (keys_seen < 64 && (r = get_wch(&wc)) != ERR) {
+        keys_seen++;
+        int react = handle_key(&l->ui, r, wc);
+        if (react & KEYS_QUIT)
+            return 1;
+        if (react & KEYS_REQUERY)
+            l->need_query = 1;
+        if (react & (KEYS_REDRAW | KEYS_REQUERY))
+            l->dirty = 1;
+    }
     return 0;
+}
+
+/* The program exec'd: the model started afresh (model_reset) and every id
+ * and pointer the screens hold is stale. */
+static void restart(struct loop *l)
+{
+    struct ui *ui = &l->ui;
+
+    for (int i = 0; i < VIEW_COUNT; i++)
+        if (view_ctx_views[i]->reset)
+            view_ctx_views[i]->reset(ui);
+    ui->view = VIEW_SITES;
+    ui->n_back = 0;
+    ui->at = VIEW_AT_FOLLOW;
+    ui->mark = -1;
+    l->need_query = l->dirty = 1;
+    ui->last_query_ms = 0;
+    view_ctx_message(ui, "the program exec'd: a new run begins");
+}
+
+/* A bounded slice of the source. */
+static void turn_source(struct loop *l)
+{
+    struct ui *ui = &l->ui;
+    int64_t deadline = view_ctx_now_ms() + READ_SLICE_MS;
+    int n;
+
+    do {
+        n = source_read(ui->src, ui->model, READ_BATCH);
+    } while (n > 0 && view_ctx_now_ms() < deadline);
+    const struct model_summary *su = model_summary(ui->m);
+    if (su->messages < ui->seen_messages || (ui->seen_start && su->start_unix_ns != ui->seen_start))
+        restart(l);
+    ui->seen_messages = su->messages;
+    ui->seen_start = su->start_unix_ns;
+    int st = source_state(ui->src);
+    if (st != ui->src_state) {
+        ui->src_state = st;
+        l->dirty = 1;
+        if (st == SOURCE_DONE || st == SOURCE_FAILED)
+            l->need_query = 1; /* the final state, at once */
+    }
+}
+
+/* Recompute and draw when due (at most ~30 frames a second). */
+static void turn_draw(struct loop *l, int src_active)
+{
+    struct ui *ui = &l->ui;
+    int64_t now = view_ctx_now_ms();
+
+    update_rate(ui, now);
+    if (model_generation(ui->m) != ui->mv_gen) {
+        /* new data: recompute at most every 100 ms, and spend at most a
+         * fifth of the time on it (huge site tables), so keys and the
+         * source keep their share */
+        int64_t every = ui->query_cost_ms * 5 > 100 ? ui->query_cost_ms * 5 : 100;
+        if (now - ui->last_query_ms >= every || !src_active)
+            l->need_query = 1;
+    }
+    if (ui->msg[0] && now >= ui->msg_until_ms && now - ui->msg_until_ms < 400)
+        l->dirty = 1;
+    if ((l->need_query || l->dirty) && now - l->last_draw >= FRAME_MS) {
+        if (l->need_query) {
+            int64_t t0 = view_ctx_now_ms();
+            requery(ui);
+            ui->last_query_ms = t0;
+            ui->query_cost_ms = view_ctx_now_ms() - t0;
+            l->need_query = 0;
+        }
+        draw(ui);
+        l->last_draw = view_ctx_now_ms();
+        l->dirty = 0;
+    }
+    /* the status line shows rates and state: refresh it now and then */
+    if (now - l->last_draw >= 1000)
+        l->dirty = 1;
+}
+
+/* One turn of the loop: wait, keys, source, the screen's own work, draw.
+ * Returns 1 when the user quit (or poll failed). */
+static int turn(struct loop *l)
+{
+    struct ui *ui = &l->ui;
+    int src_active =
+        ui->src && (ui->src_state == SOURCE_OPEN || ui->src_state == SOURCE_CONNECTING);
+    int fd = src_active ? source_fd(ui->src) : -1;
+    struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+
+    if (poll(pfd, fd >= 0 ? 2 : 1, turn_timeout(l, src_active, fd, view_ctx_now_ms())) < 0 &&
+        errno != EINTR)
+        return 1;
+    if (quit_signal || turn_keys(l))
+        return 1;
+    if (src_active)
+        turn_source(l);
+    /* answers for the screen up, and a slice of its own work */
+    const struct view_ops *v = view_ctx_current(ui);
+    int polled = v->poll ? v->poll(ui, view_ctx_now_ms() + READ_SLICE_MS) : 0;
+    ui->view_busy = (polled & VIEW_POLL_BUSY) != 0;
+    if (polled & VIEW_POLL_CHANGED)
+        l->dirty = 1;
+    turn_draw(l, src_active);
+    return 0;
+}
+
+int ui_main(struct model *m, struct source *src, const struct ui_options *opt)
+{
+    struct loop *l = malloc(sizeof *l);
+    int rc;
+
+    if (!l) {
+        fprintf(stderr, "heapline: out of memory\n");
+        return 1;
+    }
+    rc = setup(l, m, src, opt);
+    if (rc == 0) {
+        while (!quit_signal && !turn(l))
+            ;
+        teardown(l);
+    }
+    free(l);
+    return rc;
 }

@@ -22,6 +22,12 @@ enum ui_source_kind {
 struct ui_options {
     int source_kind; /* UI_SRC_LIVE_CHILD, UI_SRC_ATTACH, UI_SRC_REPLAY */
     const char *title;
+    /* replay B --against A: A read whole (NULL: no comparison). The site
+     * table gains a CHANGE column, B's live bytes minus A's for the same site
+     * (matched as `heapline diff` matches), A taken at the cursor's state:
+     * its end, its peak, or as long after its start as the cursor is. */
+    const struct model *against;
+    const char *against_name;
 };
 
 /* Runs the TUI until the user quits. The model is fed from src (which may be

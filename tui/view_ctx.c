@@ -11,6 +11,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "view_census.h"
+#include "view_objects.h"
+#include "view_refs.h"
+#include "view_sites.h"
+#include "view_tree.h"
 #include "widget.h"
 
 int64_t view_ctx_now_ms(void)
@@ -142,10 +147,10 @@ void view_ctx_message(struct ui *ui, const char *fmt, ...)
     ui->msg_until_ms = view_ctx_now_ms() + 4000;
 }
 
-void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, int to)
+void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, int how)
 {
     int h = ui->table_h > 0 ? ui->table_h : 1;
-    int s = to ? delta : *sel + delta;
+    int s = how == VIEW_MOVE_TO ? delta : how == VIEW_MOVE_SHOWN ? *top + delta : *sel + delta;
 
     if (s >= n)
         s = n - 1;
@@ -160,4 +165,47 @@ void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, in
         *top = n - h;
     if (*top < 0)
         *top = 0;
+}
+
+/* ---- the screens ---- */
+
+const struct view_ops *const view_ctx_views[VIEW_COUNT] = {
+    [VIEW_SITES] = &view_sites_ops,     [VIEW_TREE] = &view_tree_ops,
+    [VIEW_OBJECTS] = &view_objects_ops, [VIEW_REFS] = &view_refs_ops,
+    [VIEW_CENSUS] = &view_census_ops,
+};
+
+int view_ctx_open(struct ui *ui)
+{
+    for (int i = 0; i < VIEW_COUNT; i++) {
+        if (view_ctx_views[i]->open(ui) != 0) {
+            while (i-- > 0)
+                view_ctx_views[i]->free(ui);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void view_ctx_close(struct ui *ui)
+{
+    for (int i = 0; i < VIEW_COUNT; i++)
+        view_ctx_views[i]->free(ui);
+}
+
+const struct view_ops *view_ctx_current(const struct ui *ui)
+{
+    return view_ctx_views[ui->view];
+}
+
+void view_ctx_show(struct ui *ui, int view)
+{
+    if (view == ui->view)
+        return;
+    if (ui->n_back == (int)(sizeof ui->back / sizeof ui->back[0])) {
+        memmove(ui->back, ui->back + 1, sizeof ui->back - sizeof ui->back[0]);
+        ui->n_back--;
+    }
+    ui->back[ui->n_back++] = ui->view;
+    ui->view = view;
 }

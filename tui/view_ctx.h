@@ -3,8 +3,8 @@
  * owned by ui.c), the colour pairs, a few curses drawing helpers, and the
  * actions the key table (keys.c) names.
  *
- * Views read the model through ui->m (const) and own only their own state
- * (the structs below). Nothing here mutates the model.
+ * Views read the model through ui->m (const) and own only their own state,
+ * private to their files (struct view_ops). Nothing here mutates the model.
  */
 #ifndef HEAPLINE_VIEW_CTX_H
 #define HEAPLINE_VIEW_CTX_H
@@ -13,11 +13,49 @@
 
 #include "model.h"
 
-struct rewind;
 struct source;
+struct ui;
 struct ui_options;
 
-enum view_id { VIEW_SITES = 0, VIEW_TREE, VIEW_OBJECTS, VIEW_REFS };
+/* The screens, rows of the table in view_ctx.c. */
+enum view_id { VIEW_SITES = 0, VIEW_TREE, VIEW_OBJECTS, VIEW_REFS, VIEW_CENSUS, VIEW_COUNT };
+
+/* How a move() counts: by rows from the cursor, to a row of the list, or to
+ * a row of the table as drawn (a mouse click). */
+enum view_move { VIEW_MOVE_BY = 0, VIEW_MOVE_TO = 1, VIEW_MOVE_SHOWN = 2 };
+
+/* What a poll() saw: the screen changed; work is left (poll again at once). */
+#define VIEW_POLL_CHANGED 1
+#define VIEW_POLL_BUSY 2
+
+/*
+ * A screen, tmux's window_mode style: the loop calls these and never asks
+ * which screen is up. Each view keeps its state private to its own file, in
+ * ui->data[its id], made by open() and released by free(). Every op but
+ * name, keys, open, draw and free may be NULL.
+ */
+struct view_ops {
+    const char *name; /* "sites", "tree", ... */
+    unsigned keys;    /* the KEYS_* screen bit of its bindings in keys.c */
+    /* Makes the view's state (once, at start-up). Returns 0, or -1 (no memory). */
+    int (*open)(struct ui *ui);
+    /* Draws the view's rows y .. y+h-1 and sets ui->table_y/table_h. */
+    void (*draw)(struct ui *ui, int y, int h);
+    /* Moves the list cursor (enum view_move). */
+    void (*move)(struct ui *ui, int delta, int how);
+    /* Answers from the source and background work until deadline_ms.
+     * Returns VIEW_POLL_* flags. */
+    int (*poll)(struct ui *ui, int64_t deadline_ms);
+    /* The figures at the cursor (ui->mv) were recomputed: rebuild. */
+    void (*update)(struct ui *ui);
+    /* The model began afresh (the program exec'd): drop every id held. */
+    void (*reset)(struct ui *ui);
+    /* Releases the view's state. */
+    void (*free)(struct ui *ui);
+};
+
+/* The table of screens, indexed by enum view_id. */
+extern const struct view_ops *const view_ctx_views[VIEW_COUNT];
 
 enum view_at {
     VIEW_AT_FOLLOW = 0, /* the latest state; moves with the data */
@@ -41,93 +79,6 @@ enum view_pair {
     VIEW_PAIR_COUNT
 };
 
-enum view_group { VIEW_GROUP_NONE = 0, VIEW_GROUP_TAG, VIEW_GROUP_THREAD };
-
-/* One line of the site table: a site row or a group heading. */
-struct view_line {
-    uint32_t row;   /* index into ui->mv.rows, or MODEL_NONE for a heading */
-    uint32_t group; /* tag or thread id for headings */
-    int64_t bytes;  /* heading: the group's live bytes */
-    uint32_t count; /* heading: sites in the group */
-};
-
-struct view_sites {
-    struct view_line *lines;
-    uint32_t n_lines, cap;
-    uint32_t sel_site; /* the selected site (stable id), MODEL_NONE: none yet */
-    int chosen;        /* the cursor was moved: it follows its site; until then (and after
-                        * g) it stays on the first line, whatever site the sort puts there */
-    uint32_t sel_group;
-    int sel, top; /* selected line, first line shown */
-    int sort, reverse;
-    int group; /* enum view_group */
-    char filter[128];
-};
-
-struct view_tree {
-    uint32_t site;
-    int dir; /* enum model_tree_dir */
-    struct model_tree tree;
-    uint32_t *vis; /* visible node indices, in order */
-    uint32_t n_vis, vis_cap;
-    uint64_t *collapsed; /* keys of collapsed nodes (sorted) */
-    uint32_t n_collapsed, collapsed_cap;
-    uint64_t sel_key; /* the cursor, by stable node key */
-    int sel, top;
-    int built;
-    uint32_t skip; /* tree levels scrolled off to the left (deep stacks) */
-};
-
-struct view_objects {
-    uint32_t site;
-    struct objects *answer;          /* the list and where it comes from (objects.h) */
-    const struct model_object *objs; /* what is drawn: objects_list(answer) */
-    int n;
-    uint64_t total;
-    int sel, top;
-    int from_view; /* where Esc goes back to */
-    int valid;
-    int reading; /* objects_state(answer) == OBJECTS_READING: the loop gives it slices */
-};
-
-enum view_refs_state { VIEW_REFS_NONE = 0, VIEW_REFS_SCANNING, VIEW_REFS_DONE, VIEW_REFS_FAILED };
-
-/* One hop of a scan result, copied out of the model (its memory moves on). */
-struct view_refs_node {
-    uint32_t kind, to, id, depth;
-    uint32_t last; /* the last holder of the node it holds (no "│" below it) */
-    uint64_t addr, size, offset, interior, module_offset;
-    int64_t inbound;
-    char symbol[128], module[256];
-    uint32_t py_flags; /* SCANMSG_PY_* */
-    char py[200];      /* Python label: "list [0]", "module __main__ global instance_map" */
-};
-
-struct view_refs_line {
-    uint32_t node;
-    uint32_t depth;
-    uint32_t last; /* no later sibling: "└─", else "├─" */
-};
-
-struct view_refs {
-    int state;              /* enum view_refs_state */
-    uint64_t addr, size;    /* the object */
-    int scan_req, read_req; /* requests whose answers are awaited */
-    uint64_t scan_seq, resp_seq;
-    char error[256];
-    struct view_refs_node *nodes;
-    uint32_t n_nodes;
-    uint32_t flags, levels;
-    uint64_t duration_ns, bytes_scanned, pause_ns;
-    struct view_refs_line *lines;
-    uint32_t n_lines;
-    unsigned char peek[64]; /* the object's first bytes */
-    uint32_t n_peek;
-    int sel, top;
-    uint32_t depth; /* the scan's depth limit (hops); `+` deepens it */
-    uint32_t skip;  /* chain levels scrolled off to the left */
-};
-
 struct ui {
     struct model *model;   /* for model_apply through the source only */
     const struct model *m; /* what views read */
@@ -138,8 +89,11 @@ struct ui {
     int spark_mode; /* enum widget_spark_mode */
     int ascii;      /* no UTF-8: ASCII graph and tree guides */
     int color;
-    int view; /* enum view_id */
-    int help; /* the help overlay is up */
+    int view;               /* enum view_id: the screen up */
+    int back[8], n_back;    /* where Esc goes: the screens opened before it */
+    int view_busy;          /* its last poll() left work: poll again at once */
+    void *data[VIEW_COUNT]; /* each view's private state (its open/free) */
+    int help;               /* the help overlay is up */
     int help_top;
 
     int at;                 /* enum view_at */
@@ -167,11 +121,6 @@ struct ui {
     int graph_x, graph_w, graph_y0, graph_y1;
     int64_t graph_t0, graph_t1;
     int table_y, table_h; /* first row and rows of the current list */
-
-    struct view_sites sites;
-    struct view_tree tree;
-    struct view_objects objects;
-    struct view_refs refs;
 
     /* filter prompt */
     int prompt;
@@ -206,10 +155,11 @@ void view_ctx_visible(const struct ui *ui, int64_t *t0, int64_t *t1);
 /* Pans the zoomed window so the cursor stays inside it. */
 void view_ctx_pan(struct ui *ui);
 
-/* Moves a list selection (by delta, or to row delta when to != 0) within n rows
+/* Moves a list selection (enum view_move: by delta, to row delta, to the
+ * row shown delta rows below the table's top) within n rows
  * and scrolls *top so that it shows in the table's height. Every list view
  * moves its cursor through this. */
-void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, int to);
+void view_ctx_move(const struct ui *ui, int *sel, int *top, int n, int delta, int how);
 
 /* Curses attribute of a pair (A_NORMAL without colour, with fallbacks). */
 int view_ctx_attr(const struct ui *ui, int pair);
@@ -219,6 +169,19 @@ void view_ctx_put(int y, int x, const char *text, int w, int attr);
 
 /* "file:line", "module" when no file. */
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n);
+
+/* Makes every view's state (view_ops.open). Returns 0, or -1 (the views
+ * opened so far are freed). */
+int view_ctx_open(struct ui *ui);
+
+/* Releases every view's state (view_ops.free). */
+void view_ctx_close(struct ui *ui);
+
+/* The ops of the screen up. */
+const struct view_ops *view_ctx_current(const struct ui *ui);
+
+/* Brings screen `view` up; Esc (ui_act_back) returns to the one up now. */
+void view_ctx_show(struct ui *ui, int view);
 
 /* Sets a status-line message for a few seconds. */
 void view_ctx_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -268,5 +231,9 @@ int ui_act_refs_dot(struct ui *ui, int key);
 int ui_act_refs_deeper(struct ui *ui, int key);
 int ui_act_zoom_in(struct ui *ui, int key);
 int ui_act_zoom_out(struct ui *ui, int key);
+int ui_act_open_census(struct ui *ui, int key);
+int ui_act_census_again(struct ui *ui, int key);
+int ui_act_census_sort(struct ui *ui, int key);
+int ui_act_census_chain(struct ui *ui, int key);
 
 #endif

@@ -23,13 +23,41 @@
 #include "view_ctx.h"
 #include "view_refs.h"
 #include "view_sites.h"
+#include "view_tree.h"
 #include "widget.h"
+
+struct view_objects {
+    uint32_t site;
+    struct objects *answer;          /* the list and where it comes from (objects.h) */
+    const struct model_object *objs; /* what is drawn: objects_list(answer) */
+    int n;
+    uint64_t total;
+    int sel, top;
+    int valid;
+    int reading; /* objects_state(answer) == OBJECTS_READING: polled for slices */
+};
+
+static struct view_objects *state(const struct ui *ui)
+{
+    return ui->data[VIEW_OBJECTS];
+}
+
+static int objects_open(struct ui *ui)
+{
+    ui->data[VIEW_OBJECTS] = calloc(1, sizeof(struct view_objects));
+    return ui->data[VIEW_OBJECTS] ? 0 : -1;
+}
+
+static void objects_reset(struct ui *ui)
+{
+    state(ui)->n = 0;
+}
 
 /* The view's copy of the answer's list and state, and its notice on the
  * status line. */
 static void take(struct ui *ui)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
     const char *say = objects_notice(v->answer);
 
     v->objs = objects_list(v->answer, &v->n, &v->total);
@@ -43,7 +71,7 @@ static void take(struct ui *ui)
 /* The answer, made at first use. 0, or -1 (out of memory, said). */
 static int answer(struct ui *ui)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
 
     if (!v->answer && !(v->answer = objects_new())) {
         view_ctx_message(ui, "out of memory");
@@ -52,9 +80,9 @@ static int answer(struct ui *ui)
     return 0;
 }
 
-int view_objects_poll(struct ui *ui)
+int view_objects_answer(struct ui *ui)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
 
     if (!v->answer || objects_state(v->answer) != OBJECTS_ASKING ||
         !objects_work(v->answer, ui->m, ui->src, 0))
@@ -65,7 +93,7 @@ int view_objects_poll(struct ui *ui)
 
 void view_objects_refresh(struct ui *ui)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
     struct model_query q;
 
     if (answer(ui))
@@ -77,7 +105,7 @@ void view_objects_refresh(struct ui *ui)
 
 int view_objects_work(struct ui *ui, int64_t deadline_ms)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
 
     if (!v->answer || objects_state(v->answer) != OBJECTS_READING ||
         !objects_work(v->answer, ui->m, ui->src, deadline_ms))
@@ -88,7 +116,7 @@ int view_objects_work(struct ui *ui, int64_t deadline_ms)
 
 void view_objects_move(struct ui *ui, int delta, int to)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
 
     view_ctx_move(ui, &v->sel, &v->top, v->n, delta, to);
 }
@@ -152,7 +180,7 @@ static const char *view_objects_base(const char *path)
 
 void view_objects_draw(struct ui *ui, int y, int h)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
     char line[2048], title[512], name[160], where[512];
     const struct model_site *s = model_site(ui->m, v->site);
     int64_t now = view_ctx_cursor_time(ui);
@@ -253,25 +281,35 @@ void view_objects_thread(const struct model_thread *t, uint32_t id, char *buf, s
 
 void view_objects_free(struct ui *ui)
 {
-    objects_free(ui->objects.answer);
-    ui->objects.answer = NULL;
-    ui->objects.objs = NULL;
-    ui->objects.n = 0;
-    ui->objects.reading = 0;
+    struct view_objects *v = state(ui);
+    if (v)
+        objects_free(v->answer);
+    free(v);
+    ui->data[VIEW_OBJECTS] = NULL;
+}
+
+/* Answers from the collector, then a slice of the rewind. */
+static int objects_poll(struct ui *ui, int64_t deadline_ms)
+{
+    int r = view_objects_answer(ui) ? VIEW_POLL_CHANGED : 0;
+    if (state(ui)->reading && view_objects_work(ui, deadline_ms))
+        r |= VIEW_POLL_CHANGED;
+    if (state(ui)->reading)
+        r |= VIEW_POLL_BUSY;
+    return r;
 }
 
 int ui_act_open_objects(struct ui *ui, int key)
 {
-    uint32_t site = ui->view == VIEW_TREE ? ui->tree.site : view_sites_selected(ui);
+    uint32_t site = ui->view == VIEW_TREE ? view_tree_site(ui) : view_sites_selected(ui);
     if (site == MODEL_NONE) {
         view_ctx_message(ui, "select a site first");
         return KEYS_REDRAW;
     }
-    struct view_objects *v = &ui->objects;
-    v->from_view = ui->view;
+    struct view_objects *v = state(ui);
     v->site = site;
     v->sel = v->top = 0;
-    ui->view = VIEW_OBJECTS;
+    view_ctx_show(ui, VIEW_OBJECTS);
     if (answer(ui) == 0) {
         objects_drop_collector(v->answer);
         /* a running program: ask the collector (it knows objects from before an attach) */
@@ -284,7 +322,7 @@ int ui_act_open_objects(struct ui *ui, int key)
 
 int ui_act_open_refs(struct ui *ui, int key)
 {
-    struct view_objects *v = &ui->objects;
+    struct view_objects *v = state(ui);
     if (v->n == 0)
         return KEYS_NONE;
     if (!v->objs[v->sel].addr) {
@@ -293,3 +331,15 @@ int ui_act_open_refs(struct ui *ui, int key)
     }
     return view_refs_open(ui, v->objs[v->sel].addr, v->objs[v->sel].size);
 }
+
+const struct view_ops view_objects_ops = {
+    .name = "objects",
+    .keys = KEYS_OBJECTS,
+    .open = objects_open,
+    .draw = view_objects_draw,
+    .move = view_objects_move,
+    .poll = objects_poll,
+    .update = view_objects_refresh,
+    .reset = objects_reset,
+    .free = view_objects_free,
+};

@@ -11,19 +11,22 @@ struct model_thread;
 #include <stddef.h>
 #include <stdint.h>
 
-/* Re-reads the objects of ui->objects.site at the cursor's state. In a
+/* The screen's ops (view_ctx.h). */
+extern const struct view_ops view_objects_ops;
+
+/* Re-reads the objects of the open site at the cursor's state. In a
  * replay with the cursor before the latest state, that starts (or aims) a
  * rewind of the recording: the list waits for view_objects_work(). */
 void view_objects_refresh(struct ui *ui);
 
 /* Reads the recording toward the cursor's state until deadline_ms
  * (view_ctx_now_ms(); at least one slice), while the view waits for it
- * (ui->objects.reading). Returns 1 when the screen changed (progress, the
+ * (the view is reading). Returns 1 when the screen changed (progress, the
  * list, an error), 0 when there was nothing to do. */
 int view_objects_work(struct ui *ui, int64_t deadline_ms);
 
 void view_objects_draw(struct ui *ui, int y, int h);
-void view_objects_move(struct ui *ui, int delta, int to);
+void view_objects_move(struct ui *ui, int delta, int how); /* enum view_move */
 void view_objects_free(struct ui *ui);
 
 struct model;
@@ -39,8 +42,8 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
  * never defined. */
 void view_objects_thread(const struct model_thread *t, uint32_t id, char *buf, size_t n);
 
-/* Takes in a RESPONSE the view waits for (called after every source read).
- * Returns 1 when the screen changed. */
-int view_objects_poll(struct ui *ui);
+/* Takes in a RESPONSE the view waits for (its poll op, after every source
+ * read). Returns 1 when the screen changed. */
+int view_objects_answer(struct ui *ui);
 
 #endif

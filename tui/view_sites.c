@@ -14,22 +14,154 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diff.h"
 #include "keys.h"
 #include "model.h"
 #include "view_ctx.h"
+#include "ui.h"
 #include "widget.h"
+
+#define SORT_CHANGE (-100) /* the view's own sort (no model_sort) */
 
 static const struct {
     int key;
     const char *name;
 } sort_keys[] = {
-    {MODEL_SORT_LIVE_BYTES, "live bytes"},   {MODEL_SORT_LIVE_BLOCKS, "blocks"},
-    {MODEL_SORT_ALLOCATIONS, "allocations"}, {MODEL_SORT_GROWTH, "growth"},
-    {MODEL_SORT_BYTES_ALLOCATED, "total"},   {MODEL_SORT_PEAK, "peak"},
-    {MODEL_SORT_LEAKED, "leaked"},           {MODEL_SORT_TEMPORARY, "temporaries"},
-    {MODEL_SORT_FUNCTION, "function"},       {MODEL_SORT_FILE, "file"},
+    {MODEL_SORT_LIVE_BYTES, "live bytes"},
+    {MODEL_SORT_LIVE_BLOCKS, "blocks"},
+    {MODEL_SORT_ALLOCATIONS, "allocations"},
+    {MODEL_SORT_GROWTH, "growth"},
+    {MODEL_SORT_BYTES_ALLOCATED, "total"},
+    {MODEL_SORT_PEAK, "peak"},
+    {MODEL_SORT_LEAKED, "leaked"},
+    {MODEL_SORT_TEMPORARY, "temporaries"},
+    {MODEL_SORT_FUNCTION, "function"},
+    {MODEL_SORT_FILE, "file"},
+    {SORT_CHANGE, "change"}, /* replay --against only: the largest change first */
 };
 #define N_SORT ((int)(sizeof sort_keys / sizeof sort_keys[0]))
+
+struct view_sites {
+    struct view_line *lines;
+    uint32_t n_lines, cap;
+    uint32_t sel_site; /* the selected site (stable id), MODEL_NONE: none yet */
+    int chosen;        /* the cursor was moved: it follows its site; until then (and after
+                        * g) it stays on the first line, whatever site the sort puts there */
+    uint32_t sel_group;
+    int sel, top; /* selected line, first line shown */
+    int sort, reverse;
+    int group; /* enum view_group */
+    char filter[128];
+    /* replay --against: the base, the state of it that was asked, and the
+     * change of live bytes per site id of ui->m (B minus A) */
+    struct diff_base *base;
+    int base_at;
+    int64_t base_time;
+    int64_t *change;
+    uint32_t change_cap;
+};
+
+static struct view_sites *state(const struct ui *ui)
+{
+    return ui->data[VIEW_SITES];
+}
+
+static int sites_open(struct ui *ui)
+{
+    struct view_sites *v = calloc(1, sizeof *v);
+    if (!v)
+        return -1;
+    v->sel_site = MODEL_NONE;
+    v->base_at = -1;
+    if (ui->opt && ui->opt->against)
+        v->sort = N_SORT - 1; /* a comparison opens on the largest change */
+    ui->data[VIEW_SITES] = v;
+    return 0;
+}
+
+static int against(const struct ui *ui)
+{
+    return ui->opt && ui->opt->against;
+}
+
+/* The base at the cursor's state: its end, its peak, or as far from its
+ * start as the cursor is from the run's. Returns 0, or -1 (out of memory). */
+static int base_at_cursor(struct ui *ui)
+{
+    struct view_sites *v = state(ui);
+    const struct model *a = ui->opt->against;
+    const struct model_summary *sa = model_summary(a), *sb = model_summary(ui->m);
+    struct model_query q;
+
+    memset(&q, 0, sizeof q);
+    q.at = ui->at == VIEW_AT_PEAK   ? MODEL_AT_PEAK
+           : ui->at == VIEW_AT_TIME ? MODEL_AT_TIME
+                                    : MODEL_AT_END;
+    if (q.at == MODEL_AT_TIME) {
+        q.time = sa->time_first + (ui->cursor - sb->time_first);
+        if (q.time > sa->time_last)
+            q.at = MODEL_AT_END; /* B runs longer: A's end */
+        if (q.time < sa->time_first)
+            q.time = sa->time_first;
+    }
+    if (v->base && v->base_at == q.at && (q.at != MODEL_AT_TIME || v->base_time == q.time))
+        return 0;
+    diff_base_free(v->base);
+    v->base = diff_base_new(a, &q);
+    v->base_at = v->base ? q.at : -1;
+    v->base_time = q.time;
+    return v->base ? 0 : -1;
+}
+
+/* The change of every site of ui->mv (rows by site id, before filtering). */
+static void compute_change(struct ui *ui)
+{
+    struct view_sites *v = state(ui);
+    uint32_t ns = model_site_count(ui->m);
+
+    if (base_at_cursor(ui) != 0) {
+        view_ctx_message(ui, "out of memory comparing with %s", ui->opt->against_name);
+        return;
+    }
+    if (ns + 1 > v->change_cap) {
+        int64_t *c = realloc(v->change, (ns + 1) * sizeof *c);
+        if (!c)
+            return;
+        v->change = c;
+        v->change_cap = ns + 1;
+    }
+    for (uint32_t i = 0; i < ns; i++) {
+        int64_t a = 0;
+        diff_base_live(v->base, ui->m, i, &a);
+        v->change[i] = -a; /* a site B has no row for: gone to 0 */
+    }
+    for (uint32_t i = 0; i < ui->mv.n_rows; i++)
+        if (ui->mv.rows[i].site < ns)
+            v->change[ui->mv.rows[i].site] += ui->mv.rows[i].live_bytes;
+}
+
+static int64_t change_of(const struct view_sites *v, uint32_t site)
+{
+    return v->change && site < v->change_cap ? v->change[site] : 0;
+}
+
+static int cmp_change(const void *pa, const void *pb, void *ctx)
+{
+    const struct model_row *a = pa, *b = pb;
+    int64_t x = change_of(ctx, a->site), y = change_of(ctx, b->site);
+    uint64_t mx = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+    uint64_t my = y < 0 ? (uint64_t)0 - (uint64_t)y : (uint64_t)y;
+
+    if (mx != my)
+        return mx > my ? -1 : 1;
+    return a->site < b->site ? -1 : a->site > b->site;
+}
+
+static void sites_reset(struct ui *ui)
+{
+    state(ui)->sel_site = MODEL_NONE;
+    state(ui)->chosen = 0;
+}
 
 int view_sites_spark_cells(const struct ui *ui)
 {
@@ -75,7 +207,7 @@ static int split_rows(struct ui *ui)
     int n;
 
     view_ctx_query(ui, &q);
-    n = model_group_rows(ui->m, &q, ui->sites.group == VIEW_GROUP_THREAD, &g);
+    n = model_group_rows(ui->m, &q, state(ui)->group == VIEW_GROUP_THREAD, &g);
     if (n < 0)
         return -1;
     rows = malloc((n ? (size_t)n : 1) * sizeof(*rows));
@@ -116,7 +248,7 @@ static int cmp_group(const void *a, const void *b)
 
 void view_sites_rebuild(struct ui *ui)
 {
-    struct view_sites *v = &ui->sites;
+    struct view_sites *v = state(ui);
     struct model_view *mv = &ui->mv;
     struct model_filter f = {0};
     int sort = sort_keys[v->sort].key;
@@ -135,6 +267,8 @@ void view_sites_rebuild(struct ui *ui)
         free(bytes);
         free(blocks);
     }
+    if (against(ui))
+        compute_change(ui);
     if (v->group != VIEW_GROUP_NONE)
         split_rows(ui);
     f.text = v->filter[0] ? v->filter : NULL;
@@ -146,7 +280,17 @@ void view_sites_rebuild(struct ui *ui)
     if (ui->temporaries)
         f.flags |= MODEL_FILTER_TEMPORARY;
     mv->n_rows = model_rows_filter(ui->m, mv->rows, mv->n_rows, &f);
-    model_rows_sort(ui->m, mv->rows, mv->n_rows, sort, v->reverse);
+    if (sort == SORT_CHANGE) {
+        qsort_r(mv->rows, mv->n_rows, sizeof *mv->rows, cmp_change, v);
+        if (v->reverse)
+            for (uint32_t a = 0, b = mv->n_rows; b > a + 1; a++, b--) {
+                struct model_row t = mv->rows[a];
+                mv->rows[a] = mv->rows[b - 1];
+                mv->rows[b - 1] = t;
+            }
+    } else {
+        model_rows_sort(ui->m, mv->rows, mv->n_rows, sort, v->reverse);
+    }
 
     v->n_lines = 0;
     if (v->group == VIEW_GROUP_NONE) {
@@ -212,7 +356,7 @@ void view_sites_rebuild(struct ui *ui)
 
 void view_sites_move(struct ui *ui, int delta, int to)
 {
-    struct view_sites *v = &ui->sites;
+    struct view_sites *v = state(ui);
     int n = (int)v->n_lines;
 
     if (delta || to)
@@ -240,7 +384,7 @@ void view_sites_count(const struct ui *ui, char *buf, size_t n)
 
 uint32_t view_sites_selected(const struct ui *ui)
 {
-    const struct view_sites *v = &ui->sites;
+    const struct view_sites *v = state(ui);
     if (v->sel < 0 || (uint32_t)v->sel >= v->n_lines)
         return MODEL_NONE;
     const struct view_line *l = &v->lines[v->sel];
@@ -275,6 +419,8 @@ static int sort_of_col(const char *head)
         return MODEL_SORT_FUNCTION;
     if (!strcmp(head, "FILE:LINE"))
         return MODEL_SORT_FILE;
+    if (!strcmp(head, "CHANGE"))
+        return SORT_CHANGE;
     return -1;
 }
 
@@ -291,19 +437,21 @@ static int heads(const struct ui *ui, struct widget_col *c, char bufs[][24])
     names[n] = "LIVE", widths[n++] = 6;
     names[n] = "BLOCKS", widths[n++] = 6;
     names[n] = "ALLOCS", widths[n++] = 6;
+    if (against(ui))
+        names[n] = "CHANGE", widths[n++] = 7;
     names[n] = third_head(ui), widths[n++] = 7;
     if (wide) {
         names[n] = "TOTAL", widths[n++] = 6;
         names[n] = "PEAK", widths[n++] = 6;
     }
     names[n] = "TREND", widths[n++] = view_sites_spark_cells(ui);
-    int sort = sort_keys[ui->sites.sort].key;
+    int sort = sort_keys[state(ui)->sort].key;
     for (int i = 0; i < n; i++) {
         int mark = sort_of_col(names[i]) == sort;
-        snprintf(
-            bufs[i], 24, "%s%s", names[i],
-            mark ? (ui->sites.reverse ? (ui->ascii ? "^" : "\u25b4") : (ui->ascii ? "v" : "\u25be"))
-                 : "");
+        snprintf(bufs[i], 24, "%s%s", names[i],
+                 mark ? (state(ui)->reverse ? (ui->ascii ? "^" : "\u25b4")
+                                            : (ui->ascii ? "v" : "\u25be"))
+                      : "");
         c[i].text = bufs[i];
         c[i].width = widths[i];
         c[i].align = i < 2 || i == n - 1 ? WIDGET_LEFT : WIDGET_RIGHT;
@@ -316,6 +464,7 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     struct widget_col c[MAX_COLS];
     char hb[MAX_COLS][24];
     char name[160], where[512], live[16], blocks[16], allocs[16], third[16], total[16], peak[16];
+    char change[16];
     char spark[256], line[2048];
     int n = heads(ui, c, hb);
     const struct model_site *s = model_site(ui->m, r->site);
@@ -343,9 +492,14 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     c[2].text = live;
     c[3].text = blocks;
     c[4].text = allocs;
-    c[5].text = third;
-    int k = 6;
-    if (n == 9) {
+    int k = 5;
+    if (against(ui)) {
+        widget_fmt_bytes(change, sizeof change, change_of(state(ui), r->site), 1);
+        c[k++].text = change;
+    }
+    int third_col = k;
+    c[k++].text = third;
+    if (ui->cols >= 130) {
         widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
         widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
         c[k++].text = total;
@@ -370,7 +524,7 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
         for (int i = 1; i < n; i++)
             fixed += c[i].width;
         int x = (ui->cols - fixed > 0 ? ui->cols - fixed : 0) + 1;
-        for (int i = 1; i < 5; i++)
+        for (int i = 1; i < third_col; i++)
             x += c[i].width + 1;
         mvchgat(y, x, 7, A_BOLD, VIEW_PAIR_GROW, NULL);
     }
@@ -396,9 +550,9 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
     widget_fmt_bytes(bytes, sizeof bytes, l->bytes, 0);
     if (l->group == MODEL_NONE) {
         snprintf(line, sizeof line, "%s not known (before the attach): %s live in %u site%s",
-                 ui->sites.group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
+                 state(ui)->group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
                  l->count == 1 ? "" : "s");
-    } else if (ui->sites.group == VIEW_GROUP_TAG) {
+    } else if (state(ui)->group == VIEW_GROUP_TAG) {
         name = l->group ? model_tag_name(ui->m, l->group) : "(no tag)";
         if (!name)
             name = "?";
@@ -425,8 +579,8 @@ static void draw_detail(struct ui *ui, int y)
     char line[1024], lb[32], blocks[32], allocs[32], total[16], peak[16], name[160], where[600];
     uint32_t site = view_sites_selected(ui);
     if (site == MODEL_NONE) {
-        const char *s = ui->sites.n_lines         ? ""
-                        : ui->sites.filter[0]     ? "no site matches the filter"
+        const char *s = state(ui)->n_lines        ? ""
+                        : state(ui)->filter[0]    ? "no site matches the filter"
                         : ui->leaks               ? "no leaks: nothing allocated is live at the end"
                         : ui->temporaries         ? "no short-lived allocations"
                         : model_site_count(ui->m) ? "no site has live bytes or allocations here"
@@ -434,7 +588,7 @@ static void draw_detail(struct ui *ui, int y)
         view_ctx_put(y, 0, s, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM));
         return;
     }
-    const struct model_row *r = &ui->mv.rows[ui->sites.lines[ui->sites.sel].row];
+    const struct model_row *r = &ui->mv.rows[state(ui)->lines[state(ui)->sel].row];
     const struct model_site *s = model_site(ui->m, site);
     if (!s)
         return;
@@ -455,7 +609,7 @@ static void draw_detail(struct ui *ui, int y)
 
 void view_sites_draw(struct ui *ui, int y, int h)
 {
-    struct view_sites *v = &ui->sites;
+    struct view_sites *v = state(ui);
     struct widget_col c[MAX_COLS];
     char hb[MAX_COLS][24], line[2048];
 
@@ -484,38 +638,84 @@ void view_sites_draw(struct ui *ui, int y, int h)
 
 void view_sites_free(struct ui *ui)
 {
-    free(ui->sites.lines);
-    ui->sites.lines = NULL;
-    ui->sites.cap = ui->sites.n_lines = 0;
+    struct view_sites *v = state(ui);
+    if (v) {
+        free(v->lines);
+        free(v->change);
+        diff_base_free(v->base);
+    }
+    free(v);
+    ui->data[VIEW_SITES] = NULL;
 }
+
+const struct view_line *view_sites_lines(const struct ui *ui, uint32_t *n, int *sel)
+{
+    const struct view_sites *v = state(ui);
+    *n = v->n_lines;
+    if (sel)
+        *sel = v->sel;
+    return v->lines;
+}
+
+const char *view_sites_filter(const struct ui *ui)
+{
+    return state(ui)->filter;
+}
+
+void view_sites_set_filter(struct ui *ui, const char *text)
+{
+    snprintf(state(ui)->filter, sizeof state(ui)->filter, "%s", text);
+}
+
+void view_sites_set_group(struct ui *ui, int group)
+{
+    state(ui)->group = group;
+}
+
+const struct view_ops view_sites_ops = {
+    .name = "sites",
+    .keys = KEYS_SITES,
+    .open = sites_open,
+    .draw = view_sites_draw,
+    .move = view_sites_move,
+    .update = view_sites_rebuild,
+    .reset = sites_reset,
+    .free = view_sites_free,
+};
 
 /* ---- actions ---- */
 
+/* The sorts on offer: the change only in a comparison (the last row). */
+static int n_sorts(const struct ui *ui)
+{
+    return against(ui) ? N_SORT : N_SORT - 1;
+}
+
 int ui_act_sort_next(struct ui *ui, int key)
 {
-    ui->sites.sort = (ui->sites.sort + 1) % N_SORT;
-    view_ctx_message(ui, "sorted by %s", sort_keys[ui->sites.sort].name);
+    state(ui)->sort = (state(ui)->sort + 1) % n_sorts(ui);
+    view_ctx_message(ui, "sorted by %s", sort_keys[state(ui)->sort].name);
     return KEYS_REQUERY;
 }
 
 int ui_act_sort_prev(struct ui *ui, int key)
 {
-    ui->sites.sort = (ui->sites.sort + N_SORT - 1) % N_SORT;
-    view_ctx_message(ui, "sorted by %s", sort_keys[ui->sites.sort].name);
+    state(ui)->sort = (state(ui)->sort + n_sorts(ui) - 1) % n_sorts(ui);
+    view_ctx_message(ui, "sorted by %s", sort_keys[state(ui)->sort].name);
     return KEYS_REQUERY;
 }
 
 int ui_act_sort_reverse(struct ui *ui, int key)
 {
-    ui->sites.reverse = !ui->sites.reverse;
+    state(ui)->reverse = !state(ui)->reverse;
     return KEYS_REQUERY;
 }
 
 int ui_act_filter(struct ui *ui, int key)
 {
     ui->prompt = 1;
-    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", ui->sites.filter);
-    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", ui->sites.filter);
+    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", state(ui)->filter);
+    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", state(ui)->filter);
     ui->prompt_len = strlen(ui->prompt_buf);
     curs_set(1);
     return KEYS_REDRAW;
@@ -523,14 +723,14 @@ int ui_act_filter(struct ui *ui, int key)
 
 int ui_act_group_tag(struct ui *ui, int key)
 {
-    ui->sites.group = ui->sites.group == VIEW_GROUP_TAG ? VIEW_GROUP_NONE : VIEW_GROUP_TAG;
-    view_ctx_message(ui, ui->sites.group ? "grouped by tag" : "not grouped");
+    state(ui)->group = state(ui)->group == VIEW_GROUP_TAG ? VIEW_GROUP_NONE : VIEW_GROUP_TAG;
+    view_ctx_message(ui, state(ui)->group ? "grouped by tag" : "not grouped");
     return KEYS_REQUERY;
 }
 
 int ui_act_group_thread(struct ui *ui, int key)
 {
-    ui->sites.group = ui->sites.group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
-    view_ctx_message(ui, ui->sites.group ? "grouped by thread" : "not grouped");
+    state(ui)->group = state(ui)->group == VIEW_GROUP_THREAD ? VIEW_GROUP_NONE : VIEW_GROUP_THREAD;
+    view_ctx_message(ui, state(ui)->group ? "grouped by thread" : "not grouped");
     return KEYS_REQUERY;
 }

@@ -19,6 +19,37 @@
 #include "view_ctx.h"
 #include "widget.h"
 
+struct view_tree {
+    uint32_t site;
+    int dir; /* enum model_tree_dir */
+    struct model_tree tree;
+    uint32_t *vis; /* visible node indices, in order */
+    uint32_t n_vis, vis_cap;
+    uint64_t *collapsed; /* keys of collapsed nodes (sorted) */
+    uint32_t n_collapsed, collapsed_cap;
+    uint64_t sel_key; /* the cursor, by stable node key */
+    int sel, top;
+    int built;
+    uint32_t skip; /* tree levels scrolled off to the left (deep stacks) */
+};
+
+static struct view_tree *state(const struct ui *ui)
+{
+    return ui->data[VIEW_TREE];
+}
+
+static int tree_open(struct ui *ui)
+{
+    ui->data[VIEW_TREE] = calloc(1, sizeof(struct view_tree));
+    return ui->data[VIEW_TREE] ? 0 : -1;
+}
+
+static void tree_reset(struct ui *ui)
+{
+    state(ui)->built = 0;
+    state(ui)->n_vis = 0;
+}
+
 static int is_collapsed(const struct view_tree *v, uint64_t key)
 {
     for (uint32_t i = 0; i < v->n_collapsed; i++)
@@ -51,7 +82,7 @@ static void set_collapsed(struct view_tree *v, uint64_t key, int on)
 
 void view_tree_open(struct ui *ui, uint32_t site)
 {
-    struct view_tree *v = &ui->tree;
+    struct view_tree *v = state(ui);
     v->site = site;
     v->dir = MODEL_TREE_TOP_DOWN;
     v->n_collapsed = 0;
@@ -96,7 +127,7 @@ static void walk(struct view_tree *v, uint32_t first)
 
 void view_tree_rebuild(struct ui *ui)
 {
-    struct view_tree *v = &ui->tree;
+    struct view_tree *v = state(ui);
     struct model_query q;
     view_ctx_query(ui, &q);
     if (model_tree_build(ui->m, v->site, &q, v->dir, &v->tree) < 0) {
@@ -127,12 +158,12 @@ void view_tree_rebuild(struct ui *ui)
 
 int view_tree_lines(const struct ui *ui)
 {
-    return (int)ui->tree.n_vis;
+    return (int)state(ui)->n_vis;
 }
 
 void view_tree_move(struct ui *ui, int delta, int to)
 {
-    struct view_tree *v = &ui->tree;
+    struct view_tree *v = state(ui);
     int n = (int)v->n_vis;
 
     view_ctx_move(ui, &v->sel, &v->top, n, delta, to);
@@ -211,7 +242,7 @@ uint32_t view_tree_skip(uint32_t skip, uint32_t depth, uint32_t levels)
 
 void view_tree_draw(struct ui *ui, int y, int h)
 {
-    struct view_tree *v = &ui->tree;
+    struct view_tree *v = state(ui);
     char line[4096], title[1200], name[160], where[512], pre[2048], text[2304];
     char incl[16], own[16], blocks[16], allocs[16];
     const struct model_site *s = model_site(ui->m, v->site);
@@ -293,17 +324,47 @@ void view_tree_draw(struct ui *ui, int y, int h)
 
 void view_tree_free(struct ui *ui)
 {
-    model_tree_free(&ui->tree.tree);
-    free(ui->tree.vis);
-    free(ui->tree.collapsed);
-    memset(&ui->tree, 0, sizeof ui->tree);
+    struct view_tree *v = state(ui);
+    if (v) {
+        model_tree_free(&v->tree);
+        free(v->vis);
+        free(v->collapsed);
+    }
+    free(v);
+    ui->data[VIEW_TREE] = NULL;
 }
+
+uint32_t view_tree_site(const struct ui *ui)
+{
+    return state(ui)->site;
+}
+
+const struct model_tree *view_tree_shown(const struct ui *ui, const uint32_t **vis, uint32_t *n,
+                                         int *sel)
+{
+    const struct view_tree *v = state(ui);
+    *vis = v->vis;
+    *n = v->n_vis;
+    *sel = v->sel;
+    return &v->tree;
+}
+
+const struct view_ops view_tree_ops = {
+    .name = "tree",
+    .keys = KEYS_TREE,
+    .open = tree_open,
+    .draw = view_tree_draw,
+    .move = view_tree_move,
+    .update = view_tree_rebuild,
+    .reset = tree_reset,
+    .free = view_tree_free,
+};
 
 /* ---- actions ---- */
 
 static const struct model_tree_node *sel_node(struct ui *ui)
 {
-    struct view_tree *v = &ui->tree;
+    struct view_tree *v = state(ui);
     if (!v->built || v->n_vis == 0)
         return NULL;
     return &v->tree.nodes[v->vis[v->sel]];
@@ -311,11 +372,12 @@ static const struct model_tree_node *sel_node(struct ui *ui)
 
 int ui_act_tree_flip(struct ui *ui, int key)
 {
-    ui->tree.dir = ui->tree.dir == MODEL_TREE_TOP_DOWN ? MODEL_TREE_BOTTOM_UP : MODEL_TREE_TOP_DOWN;
-    ui->tree.n_collapsed = 0;
-    ui->tree.sel_key = 0;
-    ui->tree.sel = ui->tree.top = 0;
-    ui->tree.skip = 0;
+    state(ui)->dir =
+        state(ui)->dir == MODEL_TREE_TOP_DOWN ? MODEL_TREE_BOTTOM_UP : MODEL_TREE_TOP_DOWN;
+    state(ui)->n_collapsed = 0;
+    state(ui)->sel_key = 0;
+    state(ui)->sel = state(ui)->top = 0;
+    state(ui)->skip = 0;
     return KEYS_REQUERY;
 }
 
@@ -324,7 +386,7 @@ int ui_act_tree_toggle(struct ui *ui, int key)
     const struct model_tree_node *nd = sel_node(ui);
     if (!nd || nd->first_child == MODEL_NONE)
         return KEYS_NONE;
-    set_collapsed(&ui->tree, nd->key, !is_collapsed(&ui->tree, nd->key));
+    set_collapsed(state(ui), nd->key, !is_collapsed(state(ui), nd->key));
     return KEYS_REQUERY;
 }
 
@@ -333,8 +395,8 @@ int ui_act_tree_expand(struct ui *ui, int key)
     const struct model_tree_node *nd = sel_node(ui);
     if (!nd || nd->first_child == MODEL_NONE)
         return KEYS_NONE;
-    if (is_collapsed(&ui->tree, nd->key)) {
-        set_collapsed(&ui->tree, nd->key, 0);
+    if (is_collapsed(state(ui), nd->key)) {
+        set_collapsed(state(ui), nd->key, 0);
         return KEYS_REQUERY;
     }
     view_tree_move(ui, 1, 0); /* already open: step into it */
@@ -346,13 +408,13 @@ int ui_act_tree_collapse(struct ui *ui, int key)
     const struct model_tree_node *nd = sel_node(ui);
     if (!nd)
         return KEYS_NONE;
-    if (nd->first_child != MODEL_NONE && !is_collapsed(&ui->tree, nd->key)) {
-        set_collapsed(&ui->tree, nd->key, 1);
+    if (nd->first_child != MODEL_NONE && !is_collapsed(state(ui), nd->key)) {
+        set_collapsed(state(ui), nd->key, 1);
         return KEYS_REQUERY;
     }
     if (nd->parent != MODEL_NONE) {
-        for (uint32_t i = 0; i < ui->tree.n_vis; i++)
-            if (ui->tree.vis[i] == nd->parent) {
+        for (uint32_t i = 0; i < state(ui)->n_vis; i++)
+            if (state(ui)->vis[i] == nd->parent) {
                 view_tree_move(ui, (int)i, 1);
                 break;
             }
@@ -362,6 +424,6 @@ int ui_act_tree_collapse(struct ui *ui, int key)
 
 int ui_act_tree_expand_all(struct ui *ui, int key)
 {
-    ui->tree.n_collapsed = 0;
+    state(ui)->n_collapsed = 0;
     return KEYS_REQUERY;
 }

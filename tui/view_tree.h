@@ -13,6 +13,9 @@
 struct ui;
 struct model_tree;
 
+/* The screen's ops (view_ctx.h). */
+extern const struct view_ops view_tree_ops;
+
 /* Opens the tree of a site (resets direction, expansion and cursor). */
 void view_tree_open(struct ui *ui, uint32_t site);
 
@@ -22,12 +25,22 @@ void view_tree_rebuild(struct ui *ui);
 /* Draws in rows [y, y + h). */
 void view_tree_draw(struct ui *ui, int y, int h);
 
-void view_tree_move(struct ui *ui, int delta, int to);
+/* Moves the cursor (enum view_move). */
+void view_tree_move(struct ui *ui, int delta, int how);
 
 /* The visible line count (for paging). */
 int view_tree_lines(const struct ui *ui);
 
+/* Frees the view's state (view_tree_ops.free). */
 void view_tree_free(struct ui *ui);
+
+/* The site whose tree is open. */
+uint32_t view_tree_site(const struct ui *ui);
+
+/* The tree as last built, its visible nodes (*vis, *n, in order) and the
+ * cursor's line (*sel). Valid until the next rebuild. */
+const struct model_tree *view_tree_shown(const struct ui *ui, const uint32_t **vis, uint32_t *n,
+                                         int *sel);
 
 /*
  * Pure helper (tested): the guide prefix of node `node` into buf (n bytes,

@@ -476,6 +476,57 @@ e2e_keys q
 e2e_assert_restored 0
 pass "live: T splits a site between the threads that allocated after the attach"
 
+# ---- issue 15: replay B --against A: the site table gains the change ----
+echo "e2e: replay --against"
+# two builds of one program (tests/tools: other addresses, the same lines): A keeps 3 blocks
+# of 1000 B, B keeps 5; the change of every site is `heapline diff`'s live_bytes_delta
+mkdir -p "$TMP/ta" "$TMP/tb"
+(cd tests/tools && ${CC:-cc} -std=gnu11 -O0 -g -fno-omit-frame-pointer -I../collector \
+    t_tools.c -o "$TMP/ta/t_tools" && ${CC:-cc} -std=gnu11 -O0 -g -fno-omit-frame-pointer \
+    -I../collector -include pad.h t_tools.c -o "$TMP/tb/t_tools")
+"$HL" record -o "$TMP/A.hl" -- "$TMP/ta/t_tools" 3 10 >/dev/null 2>&1 || e2e_fail "record A failed"
+"$HL" record -o "$TMP/B.hl" -- "$TMP/tb/t_tools" 5 4 >/dev/null 2>&1 || e2e_fail "record B failed"
+"$HL" diff "$TMP/A.hl" "$TMP/B.hl" --json >"$TMP/ab.json"
+delta() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print(next(s["live_bytes_delta"] for s in d["sites"] if s["function"]==sys.argv[2]))' \
+    "$TMP/ab.json" "$1"; }
+[ "$(delta site_keep)" = 2000 ] || e2e_fail "diff: site_keep changed by $(delta site_keep), not 2000"
+keep="+$(human "$(delta site_keep)")"
+e2e_start against 80 24 "$HL" replay B.hl --against A.hl
+e2e_wait_for "end of recording"
+e2e_assert_screen "heapline  replay  B.hl  against A.hl"
+e2e_assert_re "^FUNCTION +FILE:LINE +LIVE BLOCKS ALLOCS CHANGE▾ +GROWTH TREND"
+# sorted by the size of the change: site_keep first, 4.88K live in B, 2,000 B more than A
+first=$(e2e_screen | grep -A1 '^FUNCTION' | tail -1)
+echo "$first" | grep -qE "^site_keep +t_tools\.c:20 +4\.88K +5 +5 +\\${keep} " ||
+    e2e_fail "the first row is not site_keep with CHANGE $keep: $first"
+e2e_assert_re "^site_churn +t_tools\.c:21 +0B +0 +4 +0B "
+e2e_save against-80x24
+e2e_keys s
+e2e_wait_for "sorted by live bytes"
+e2e_assert_re "^FUNCTION +FILE:LINE +LIVE▾ BLOCKS ALLOCS +CHANGE +GROWTH"
+e2e_keys S
+e2e_wait_for "sorted by change"
+e2e_keys q
+e2e_assert_restored 0
+# wider: TOTAL and PEAK as well, the change in its place
+e2e_start against2 140 30 "$HL" replay B.hl --against A.hl
+e2e_wait_for "end of recording"
+e2e_assert_re "^FUNCTION +FILE:LINE +LIVE BLOCKS ALLOCS CHANGE▾ +GROWTH  TOTAL   PEAK TREND"
+e2e_assert_re "^site_keep +t_tools\.c:20 +4\.88K +5 +5 +\\${keep} +0B +4\.88K +4\.88K "
+e2e_save against-140x30
+e2e_keys q
+e2e_assert_restored 0
+# no comparison, no column; a base that cannot be read is one line and status 1
+e2e_start plainb 80 24 "$HL" replay B.hl
+e2e_wait_for "end of recording"
+e2e_assert_not_screen "CHANGE"
+e2e_keys q
+e2e_assert_restored 0
+err=$(cd "$TMP" && "$HL" replay B.hl --against nosuch.hl 2>&1 >/dev/null) && e2e_fail "a missing base was accepted"
+[ "$(echo "$err" | wc -l)" = 1 ] && echo "$err" | grep -q "nosuch.hl" || e2e_fail "missing base: '$err'"
+pass "replay B --against A: CHANGE is heapline diff's live_bytes_delta ($keep), largest first"
+
 # ---- heapline run: live ----
 echo "e2e: run"
 e2e_start live 80 24 "$HL" run -o live.heapline -- ./e2e_target slow
@@ -548,11 +599,82 @@ e2e_keys D
 e2e_wait_for "wrote heapline-0x"
 ls "$TMP"/heapline-0x*.dot >/dev/null 2>&1 || e2e_fail "no DOT file written"
 grep -q "instance_map" "$TMP"/heapline-0x*.dot || e2e_fail "the DOT file lacks the root"
+grep -q "rankdir=RL" "$TMP"/heapline-0x*.dot || e2e_fail "the DOT file is not backrefs --dot's"
 e2e_keys Escape
 e2e_wait_for "Live objects of"
 pass "objects oldest first; Enter: the chain to the global instance_map; D writes DOT"
+# the census of a C program: the collector's one line on the census screen
+e2e_keys Escape
+e2e_wait_re "^loader_load_table "
+e2e_keys c
+e2e_wait_for "Python objects by type: census: not a Python program"
+e2e_keys Escape
+e2e_wait_re "^loader_load_table "
+pass "c on a C program: the census says it is not a Python program"
 e2e_keys q
 e2e_assert_restored 0
+
+# ---- issue 10: the census of a running Python program, and its oldest instance's chain ----
+echo "e2e: Python census"
+PY=/usr/bin/python3
+if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    # tests/backrefs/pyservice.py: 7 Processors (392 B by sys.getsizeof), a Tick every 20 ms,
+    # held alive by a fifo on its stdin; attached by pid
+    rm -f "$TMP/py.in"
+    mkfifo "$TMP/py.in"
+    exec 8<>"$TMP/py.in"
+    LD_PRELOAD=$(realpath "$BUILD/libheapline.so") PYTHONMALLOC=malloc "$PY" \
+        tests/backrefs/pyservice.py <"$TMP/py.in" >"$TMP/py.out" 2>"$TMP/py.err" &
+    PYPID=$!
+    for _ in $(seq 200); do
+        grep -q '^ready ' "$TMP/py.out" 2>/dev/null && [ -S "$XDG_RUNTIME_DIR/heapline/$PYPID.sock" ] && break
+        sleep 0.05
+    done
+    grep -q '^ready ' "$TMP/py.out" || e2e_fail "pyservice.py did not start: $(cat "$TMP/py.err")"
+    want=$(sed -n 's/.* Processor=\([0-9]*\)\/\([0-9]*\) .*/\1 \2/p' "$TMP/py.out")
+    e2e_start census 160 60 "$HL" attach "$PYPID"
+    e2e_wait_re "attached to .*$PYPID\.sock"
+    e2e_keys c
+    e2e_wait_re "^[0-9]+ live Python objects of [0-9]+ types"
+    e2e_assert_re "^TYPE +COUNT▾ +BYTES +GROWTH +OLDEST"
+    # Processor: the count gc.get_objects() gives, the bytes sys.getsizeof() sums
+    e2e_assert_re "^Processor +${want% *} +${want#* }B +\+0 +0x[0-9a-f]+"
+    e2e_assert_re "^Tick +[0-9]+ "
+    e2e_save census-160x60
+    # a second census: Ticks grew, sorted by growth they come first
+    e2e_keys c
+    e2e_wait_re "^Tick +[0-9]+ +[0-9.]+K? ?B? *\+[1-9][0-9]* "
+    e2e_keys s
+    e2e_wait_for "GROWTH▾"
+    first=$(e2e_screen | grep -A1 '^TYPE' | tail -1)
+    echo "$first" | grep -qE '^Tick ' || e2e_fail "sorted by growth, the first type is not Tick: $first"
+    e2e_keys s
+    e2e_wait_for "COUNT▾"
+    # Enter on Processor: the chain of its oldest instance (app-0's) to instance_map
+    row=$(e2e_screen | sed -n '/^TYPE/,$p' | grep -n '^Processor ' | cut -d: -f1)
+    [ -n "$row" ] || e2e_fail "no Processor row on the screen"
+    for _ in $(seq $((row - 2))); do e2e_keys j; done
+    e2e_keys Enter
+    e2e_wait_re "What keeps 0x[0-9a-f]+ alive" 20
+    e2e_wait_for "= dict ['app-0']" 20
+    e2e_assert_screen "= module __main__ global instance_map  (root)"
+    e2e_save census-chain-160x60
+    e2e_keys Escape
+    e2e_wait_re "^[0-9]+ live Python objects of"
+    # at 80x24: the same table in the columns left
+    T resize-window -t census -x 80 -y 24
+    e2e_wait_re "^TYPE +COUNT▾ +BYTES +GROWTH +OLDEST$"
+    e2e_wait_re "^Processor +${want% *} +${want#* }B +\+0 +0x[0-9a-f]+$"
+    e2e_save census-80x24
+    e2e_keys q
+    e2e_assert_restored 0
+    exec 8>&-
+    kill "$PYPID" 2>/dev/null # the tmux server holds the fifo open too: no EOF to wait for
+    wait "$PYPID" 2>/dev/null || true
+    pass "c: Processor ${want% *} objects ${want#* } B as gc and getsizeof count; Tick grows; Enter: app-0's chain"
+else
+    echo "  skip  Python census: needs Debian's CPython 3.11 at $PY"
+fi
 
 # ---- issue 11: the oldest entry of a 1000-entry list: + deepens the scan ----
 echo "e2e: backreferences 1000 levels deep"

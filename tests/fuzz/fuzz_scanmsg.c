@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "backrefs.h"
+#include "chain.h"
 #include "decode.h"
 #include "decode_msgpack.h"
 #include "model.h"
@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (scanmsg_decode_bytes((const char *)data, size, &zone, &r) == 0) {
         for (uint32_t i = 0; i < scanmsg_count(&r); i++)
             scanmsg_node_at(&r, i, &nd);
-        for (int f = BACKREFS_TEXT; f <= BACKREFS_DOT; f++)
-            backrefs_print(devnull, f, model, &r);
+        for (int f = CHAIN_TEXT; f <= CHAIN_DOT; f++)
+            chain_print(devnull, f, model, &r);
         pychain_census_print(devnull, &r, NULL, 0, 0);
         pychain_census_print(devnull, &r, &r, 1, 0);
     }

@@ -41,7 +41,7 @@ static void test_no_duplicates(void **state)
     size_t n;
     const struct keys_binding *t = keys_table(&n);
     (void)state;
-    for (unsigned screen = 1; screen <= KEYS_REFS; screen <<= 1) {
+    for (unsigned screen = 1; screen <= KEYS_CENSUS; screen <<= 1) {
         for (size_t i = 0; i < n; i++) {
             if (!(t[i].screens & screen))
                 continue;

@@ -18,6 +18,7 @@
 #include "keys.h"
 #include "model.h"
 #include "scanmsg.h"
+#include "chain.h"
 #include "view_ctx.h"
 #include "view_header.h"
 #include "view_objects.h"
@@ -88,9 +89,23 @@ static void refresh(struct ui *ui)
     view_sites_rebuild(ui);
 }
 
+/* the site table's lines as the last rebuild left them */
+static const struct view_line *lines_of(struct ui *ui, uint32_t *n, int *sel)
+{
+    return view_sites_lines(ui, n, sel);
+}
+
+static uint32_t n_lines(struct ui *ui)
+{
+    uint32_t n;
+    lines_of(ui, &n, NULL);
+    return n;
+}
+
 static const char *line_name(struct ui *ui, uint32_t i)
 {
-    const struct view_line *l = &ui->sites.lines[i];
+    uint32_t n;
+    const struct view_line *l = &lines_of(ui, &n, NULL)[i];
     if (l->row == MODEL_NONE)
         return "(heading)";
     return model_site(ui->m, ui->mv.rows[l->row].site)->function;
@@ -105,17 +120,19 @@ static void test_sites(void **state)
     ui.m = m;
     ui.table_h = 10;
     ui.cols = 80;
-    ui.sites.sel_site = MODEL_NONE;
+    assert_int_equal(view_sites_ops.open(&ui), 0);
+    uint32_t nl;
+    int sel;
 
     alloc(m, 20000000, 3, 300, 0); /* alpha 300 */
     alloc(m, 40000000, 4, 200, 1); /* beta 200 + 50, tagged */
     alloc(m, 50000000, 7, 50, 1);
     alloc(m, 60000000, 5, 100, 0); /* gamma 100 */
     refresh(&ui);
-    assert_int_equal(ui.sites.n_lines, 3);
+    assert_int_equal(n_lines(&ui), 3);
     assert_string_equal(line_name(&ui, 0), "alpha");
     assert_string_equal(line_name(&ui, 1), "beta");
-    assert_int_equal(ui.mv.rows[ui.sites.lines[1].row].live_bytes, 250);
+    assert_int_equal(ui.mv.rows[lines_of(&ui, &nl, NULL)[1].row].live_bytes, 250);
     assert_string_equal(line_name(&ui, 2), "gamma");
 
     /* select beta; gamma overtakes everyone: the selection stays on beta */
@@ -124,38 +141,39 @@ static void test_sites(void **state)
     alloc(m, 80000000, 5, 1000, 0);
     refresh(&ui);
     assert_string_equal(line_name(&ui, 0), "gamma");
-    assert_int_equal(ui.sites.sel, 2);
+    lines_of(&ui, &nl, &sel);
+    assert_int_equal(sel, 2);
     assert_string_equal(model_site(m, view_sites_selected(&ui))->function, "beta");
 
     /* the filter keeps the sites whose names match */
-    strcpy(ui.sites.filter, "ALP");
+    view_sites_set_filter(&ui, "ALP");
     refresh(&ui);
-    assert_int_equal(ui.sites.n_lines, 1);
+    assert_int_equal(n_lines(&ui), 1);
     assert_string_equal(line_name(&ui, 0), "alpha");
     /* and the status bar counts what the table shows, of all */
     char count[48];
     ui.mv_valid = 1;
     view_sites_count(&ui, count, sizeof count);
     assert_string_equal(count, "1 of 3 sites");
-    ui.sites.filter[0] = '\0';
+    view_sites_set_filter(&ui, "");
     refresh(&ui);
     view_sites_count(&ui, count, sizeof count);
     assert_string_equal(count, "3 sites");
 
     /* grouped by tag: the untagged group (1400 B) first, then "cache" */
-    ui.sites.group = VIEW_GROUP_TAG;
+    view_sites_set_group(&ui, VIEW_GROUP_TAG);
     refresh(&ui);
-    assert_int_equal(ui.sites.n_lines, 5);
-    assert_int_equal(ui.sites.lines[0].row, MODEL_NONE);
-    assert_int_equal(ui.sites.lines[0].group, 0);
-    assert_int_equal(ui.sites.lines[0].bytes, 1400);
-    assert_int_equal(ui.sites.lines[3].row, MODEL_NONE);
-    assert_int_equal(ui.sites.lines[3].group, 1);
-    assert_int_equal(ui.sites.lines[3].bytes, 250);
+    assert_int_equal(n_lines(&ui), 5);
+    assert_int_equal(lines_of(&ui, &nl, NULL)[0].row, MODEL_NONE);
+    assert_int_equal(lines_of(&ui, &nl, NULL)[0].group, 0);
+    assert_int_equal(lines_of(&ui, &nl, NULL)[0].bytes, 1400);
+    assert_int_equal(lines_of(&ui, &nl, NULL)[3].row, MODEL_NONE);
+    assert_int_equal(lines_of(&ui, &nl, NULL)[3].group, 1);
+    assert_int_equal(lines_of(&ui, &nl, NULL)[3].bytes, 250);
     assert_string_equal(line_name(&ui, 4), "beta");
 
     /* the state at an earlier time */
-    ui.sites.group = VIEW_GROUP_NONE;
+    view_sites_set_group(&ui, VIEW_GROUP_NONE);
     ui.at = VIEW_AT_TIME;
     ui.cursor = 45000000; /* events-only points close per 10 ms bucket */
     refresh(&ui);
@@ -175,6 +193,10 @@ static void test_tree(void **state)
     memset(&ui, 0, sizeof ui);
     ui.m = m;
     ui.table_h = 10;
+    assert_int_equal(view_tree_ops.open(&ui), 0);
+    const uint32_t *vis;
+    uint32_t n_vis;
+    int tsel;
     alloc(m, 1000, 4, 200, 0);
     alloc(m, 2000, 7, 50, 0);
 
@@ -182,41 +204,43 @@ static void test_tree(void **state)
     view_tree_open(&ui, beta);
     view_tree_rebuild(&ui);
     /* main -> run -> beta, main -> other -> beta */
-    assert_int_equal(ui.tree.n_vis, 5);
-    const struct model_tree *t = &ui.tree.tree;
-    assert_string_equal(t->nodes[ui.tree.vis[0]].frame->function, "main");
-    assert_int_equal(t->nodes[ui.tree.vis[0]].incl_bytes, 250);
-    assert_string_equal(t->nodes[ui.tree.vis[1]].frame->function, "run");
-    view_tree_prefix(t, ui.tree.vis[0], 0, 0, 0, pre, sizeof pre);
+    const struct model_tree *t = view_tree_shown(&ui, &vis, &n_vis, &tsel);
+    assert_int_equal(n_vis, 5);
+    assert_string_equal(t->nodes[vis[0]].frame->function, "main");
+    assert_int_equal(t->nodes[vis[0]].incl_bytes, 250);
+    assert_string_equal(t->nodes[vis[1]].frame->function, "run");
+    view_tree_prefix(t, vis[0], 0, 0, 0, pre, sizeof pre);
     assert_string_equal(pre, "\u25be ");
-    view_tree_prefix(t, ui.tree.vis[1], 0, 0, 0, pre, sizeof pre);
+    view_tree_prefix(t, vis[1], 0, 0, 0, pre, sizeof pre);
     assert_string_equal(pre, "\u251c\u2500\u25be ");
-    view_tree_prefix(t, ui.tree.vis[2], 0, 0, 0, pre, sizeof pre);
+    view_tree_prefix(t, vis[2], 0, 0, 0, pre, sizeof pre);
     assert_string_equal(pre, "\u2502 \u2514\u2500  ");
-    view_tree_prefix(t, ui.tree.vis[2], 0, 1, 0, pre, sizeof pre);
+    view_tree_prefix(t, vis[2], 0, 1, 0, pre, sizeof pre);
     assert_string_equal(pre, "| `-  ");
-    view_tree_prefix(t, ui.tree.vis[3], 1, 1, 0, pre, sizeof pre);
+    view_tree_prefix(t, vis[3], 1, 1, 0, pre, sizeof pre);
     assert_string_equal(pre, "`-+ ");
 
     /* the cursor on "other"; collapse "run"; new data: the cursor stays on "other" */
     view_tree_move(&ui, 3, 1);
-    assert_string_equal(t->nodes[ui.tree.vis[ui.tree.sel]].frame->function, "other");
+    t = view_tree_shown(&ui, &vis, &n_vis, &tsel);
+    assert_string_equal(t->nodes[vis[tsel]].frame->function, "other");
     view_tree_move(&ui, 1, 1);
     assert_int_equal(ui_act_tree_collapse(&ui, '-'), KEYS_REQUERY);
     view_tree_rebuild(&ui);
-    assert_int_equal(ui.tree.n_vis, 4);
+    view_tree_shown(&ui, &vis, &n_vis, &tsel);
+    assert_int_equal(n_vis, 4);
     view_tree_move(&ui, 2, 1);
     alloc(m, 3000, 3, 10, 0); /* another site: the tree of beta is unchanged */
     view_tree_rebuild(&ui);
-    t = &ui.tree.tree;
-    assert_string_equal(t->nodes[ui.tree.vis[ui.tree.sel]].frame->function, "other");
-    assert_int_equal(ui.tree.n_vis, 4);
+    t = view_tree_shown(&ui, &vis, &n_vis, &tsel);
+    assert_string_equal(t->nodes[vis[tsel]].frame->function, "other");
+    assert_int_equal(n_vis, 4);
 
     /* bottom-up: beta first */
     ui_act_tree_flip(&ui, 'b');
     view_tree_rebuild(&ui);
-    t = &ui.tree.tree;
-    assert_string_equal(t->nodes[ui.tree.vis[0]].frame->function, "beta");
+    t = view_tree_shown(&ui, &vis, &n_vis, &tsel);
+    assert_string_equal(t->nodes[vis[0]].frame->function, "beta");
 
     view_tree_free(&ui);
     model_free(m);
@@ -289,34 +313,35 @@ static void test_refs(void **state)
     msgpack_zone z;
     msgpack_zone_init(&z, 4096);
     struct scanmsg_result got;
+    struct chain ch = {0};
     assert_int_equal(scanmsg_decode_bytes(eb.data, eb.len, &z, &got), 0);
 
-    assert_int_equal(view_refs_take(&ui.refs, &got), 0);
+    assert_int_equal(chain_take(&ch, &got, 0), 0);
     msgpack_zone_destroy(&z); /* the view keeps its own copy */
-    assert_int_equal(ui.refs.n_lines, 5);
+    assert_int_equal(ch.n_lines, 5);
     /* depth first: object, processor, slots, instance_map, then the stack */
     static const uint32_t order[] = {0, 1, 3, 4, 2};
     static const uint32_t depth[] = {0, 1, 2, 3, 1};
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(ui.refs.lines[i].node, order[i]);
-        assert_int_equal(ui.refs.lines[i].depth, depth[i]);
+        assert_int_equal(ch.lines[i].node, order[i]);
+        assert_int_equal(ch.lines[i].depth, depth[i]);
     }
     /* guides: the processor's chain runs on beside the stack, the last child */
-    view_refs_prefix(&ui.refs, 1, 0, 0, text, sizeof text);
+    chain_prefix(&ch, 1, 0, 0, text, sizeof text);
     assert_string_equal(text, "\u251c\u2500 ");
-    view_refs_prefix(&ui.refs, 3, 0, 0, text, sizeof text);
+    chain_prefix(&ch, 3, 0, 0, text, sizeof text);
     assert_string_equal(text, "\u2502     \u2514\u2500 ");
-    view_refs_prefix(&ui.refs, 4, 1, 0, text, sizeof text);
+    chain_prefix(&ch, 4, 1, 0, text, sizeof text);
     assert_string_equal(text, "`- ");
-    view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[0], 1, text, sizeof text);
     assert_string_equal(text, "object 0x10000 (4096 B) from alpha t.c:12  [2 refs]");
-    view_refs_hop_text(&ui, &ui.refs.nodes[1], 0, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[1], 0, text, sizeof text);
     assert_string_equal(text, "heap 0x20000 +8 (64 B) from beta t.c:13  [1 ref]");
-    view_refs_hop_text(&ui, &ui.refs.nodes[4], 0, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[4], 0, text, sizeof text);
     assert_string_equal(text, "global instance_map +0 in leaky_service  (root)");
-    view_refs_hop_text(&ui, &ui.refs.nodes[2], 0, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[2], 0, text, sizeof text);
     assert_string_equal(text, "stack of thread main (tid 100) at 0x7ff0  (root)");
-    view_refs_clear(&ui.refs);
+    chain_clear(&ch);
     model_free(m);
 }
 
@@ -352,24 +377,24 @@ static void test_refs_python(void **state)
     msgpack_zone z;
     msgpack_zone_init(&z, 4096);
     struct scanmsg_result got;
+    struct chain ch = {0};
     assert_int_equal(scanmsg_decode_bytes(eb.data, eb.len, &z, &got), 0);
-    assert_int_equal(view_refs_take(&ui.refs, &got), 0);
+    assert_int_equal(chain_take(&ch, &got, 0), 0);
     msgpack_zone_destroy(&z);
     /* the Python name first: at 80 columns it is what stays of the line */
-    view_refs_hop_text(&ui, &ui.refs.nodes[0], 1, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[0], 1, text, sizeof text);
     assert_string_equal(text, "= Processor: object 0x10000 (56 B) from stack 3  [1 ref]");
-    view_refs_hop_text(&ui, &ui.refs.nodes[1], 0, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[1], 0, text, sizeof text);
     assert_string_equal(text, "= owned by the next: heap 0x20000 +48 (120 B) from stack 4  [1 ref]");
-    view_refs_hop_text(&ui, &ui.refs.nodes[2], 0, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[2], 0, text, sizeof text);
     assert_string_equal(text, "= dict ['app-0']: heap 0x30000 +48 (64 B) from stack 5  [1 ref]");
-    view_refs_hop_text(&ui, &ui.refs.nodes[3], 0, text, sizeof text);
+    chain_hop_text(ui.m, &ch.nodes[3], 0, text, sizeof text);
     assert_string_equal(text, "= module __main__ global instance_map (root): heap 0x40000 +32 "
                               "(72 B) from stack 5");
     /* the python: line: the owned buffer folded into the dict */
-    view_refs_python_chain(&ui.refs, text, sizeof text);
-    assert_string_equal(text,
-                        "Processor <- dict ['app-0'] <- module __main__ global instance_map");
-    view_refs_clear(&ui.refs);
+    chain_python_line(&ch, text, sizeof text);
+    assert_string_equal(text, "Processor <- dict ['app-0'] <- module __main__ global instance_map");
+    chain_clear(&ch);
     model_free(m);
 }
 
@@ -540,28 +565,28 @@ static void test_labels(void **state)
     /* a chain 500 holders long, with a second holder at depth 100 (its bar
      * runs down past depth 64, where a fixed mask once ended), 490 levels
      * scrolled off at the deepest line */
-    static struct view_refs_node nodes[502];
-    static struct view_refs_line lines[502];
-    struct view_refs v = {.nodes = nodes, .lines = lines, .n_nodes = 502, .n_lines = 502};
+    static struct chain_node nodes[502];
+    static struct chain_line lines[502];
+    struct chain v = {.nodes = nodes, .lines = lines, .n_nodes = 502, .n_lines = 502};
     char pre[2048];
     for (uint32_t i = 0; i <= 500; i++) {
-        nodes[i] = (struct view_refs_node){.to = i ? i - 1 : 0, .depth = i, .last = 1};
-        lines[i] = (struct view_refs_line){.node = i, .depth = i, .last = 1};
+        nodes[i] = (struct chain_node){.to = i ? i - 1 : 0, .depth = i, .last = 1};
+        lines[i] = (struct chain_line){.node = i, .depth = i, .last = 1};
     }
-    nodes[501] = (struct view_refs_node){.to = 99, .depth = 100, .last = 1};
-    lines[501] = (struct view_refs_line){.node = 501, .depth = 100, .last = 1};
+    nodes[501] = (struct chain_node){.to = 99, .depth = 100, .last = 1};
+    lines[501] = (struct chain_line){.node = 501, .depth = 100, .last = 1};
     nodes[100].last = lines[100].last = 0; /* 501 is held too by 99, after 100 */
-    view_refs_prefix(&v, 500, 1, 490, pre, sizeof pre);
+    chain_prefix(&v, 500, 1, 490, pre, sizeof pre);
     assert_int_equal(strlen(pre), 5 + 9 * 3 + 3);
     assert_memory_equal(pre, "+490 ", 5);
     assert_string_equal(pre + strlen(pre) - 3, "`- ");
     /* unscrolled at depth 200: the bar of the holder at depth 100 at its column */
-    view_refs_prefix(&v, 200, 1, 0, pre, sizeof pre);
+    chain_prefix(&v, 200, 1, 0, pre, sizeof pre);
     assert_int_equal(strlen(pre), 200 * 3);
     assert_int_equal(pre[99 * 3], '|');
     assert_int_equal(pre[98 * 3], ' ');
     assert_int_equal(pre[100 * 3], ' ');
-    view_refs_prefix(&v, 100, 1, 0, pre, sizeof pre);
+    chain_prefix(&v, 100, 1, 0, pre, sizeof pre);
     assert_string_equal(pre + 99 * 3, "|- ");
 }
 
