@@ -509,11 +509,11 @@ e2e_keys S
 e2e_wait_for "sorted by change"
 e2e_keys q
 e2e_assert_restored 0
-# wider: TOTAL and PEAK as well, the change in its place
+# wider: TOTAL and PEAK as well, the change in its place, and room for the whole path
 e2e_start against2 140 30 "$HL" replay B.hl --against A.hl
 e2e_wait_for "end of recording"
 e2e_assert_re "^FUNCTION +FILE:LINE +LIVE BLOCKS ALLOCS CHANGE▾ +GROWTH  TOTAL   PEAK TREND"
-e2e_assert_re "^site_keep +t_tools\.c:20 +4\.88K +5 +5 +\\${keep} +0B +4\.88K +4\.88K "
+e2e_assert_re "^site_keep +\S*t_tools\.c:20 +4\.88K +5 +5 +\\${keep} +0B +4\.88K +4\.88K "
 e2e_save against-140x30
 e2e_keys q
 e2e_assert_restored 0
@@ -657,7 +657,8 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     e2e_keys Enter
     e2e_wait_re "What keeps 0x[0-9a-f]+ alive" 20
     e2e_wait_for "= dict ['app-0']" 20
-    e2e_assert_screen "= module __main__ global instance_map  (root)"
+    e2e_assert_screen "= module __main__ global instance_map (root): "
+    e2e_assert_screen "python: Processor <- dict ['app-0'] <- module __main__ global instance_map"
     e2e_save census-chain-160x60
     e2e_keys Escape
     e2e_wait_re "^[0-9]+ live Python objects of"
