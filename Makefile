@@ -103,7 +103,7 @@ $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
 	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(DW_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
-	    -lpthread -ldl
+	    -lpthread -ldl -lm
 
 $(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -30,6 +30,7 @@
 #include "pyframes.h"
 #include "recfile.h"
 #include "ring.h"
+#include "sample.h"
 #include "server.h"
 #include "sites.h"
 #include "stamp.h"
@@ -145,6 +146,7 @@ static void read_config(void)
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
     core_cfg.stats = getenv("HEAPLINE_STATS") != NULL;
+    sample_configure_env(); /* HEAPLINE_SAMPLE */
 }
 
 /* Output paths for this process: the owner (the first process of the run, or

@@ -14,6 +14,12 @@
  * real call returns. realloc is one event. While the guard is set (nested
  * calls, the collector thread) or tracking is off, every name passes through.
  *
+ * Sampling mode (sample.h) replaces the capture of a call that is not
+ * sampled with a few counter updates in the thread's slot and one
+ * malloc_usable_size, and a free's with one byte load from the sampled-block
+ * filter: no walk, no clock, no ring event, no guard. A sampled block is
+ * entered in the filter and recorded as above; its free is found there.
+ *
  * Before dlsym has resolved the real functions (dlsym itself calls calloc),
  * blocks come from a static bootstrap arena; they are never given to the real
  * free, realloc or malloc_usable_size.
@@ -30,6 +36,7 @@
 
 #include "core.h"
 #include "ownmaps.h"
+#include "sample.h"
 #include "stamp.h"
 #include "track.h"
 
@@ -151,6 +158,75 @@ static inline void own_forget(void *p)
         ownmaps_del((void *)(((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1)));
 }
 
+/* ---- sampling mode ---- */
+
+static inline size_t usable(void *p, size_t size)
+{
+    return real.malloc_usable_size ? real.malloc_usable_size(p) : size;
+}
+
+/* A sampled allocation: noted in the filter, then recorded as in exact mode. */
+static __attribute__((noinline)) void sampled_hit(struct sample_thread *t, void *p, size_t size)
+{
+    track_guard = 1;
+    sample_next(t);
+    if (sample_filter_add(p) == 0)
+        track_alloc(p, size);
+    track_guard = 0;
+}
+
+/* Counts the allocation p of size bytes (NULL: failed) and records it when
+ * the sample point falls in it. Returns p. */
+static inline void *sampled_alloc(void *p, size_t size)
+{
+    struct sample_thread *t;
+
+    if (!p || !(t = sample_self()))
+        return p;
+    if (__builtin_expect(sample_alloc(t, size, usable(p, size)), 0))
+        sampled_hit(t, p, size);
+    return p;
+}
+
+/* A block the filter may hold: its FREE goes out before the real free. */
+static __attribute__((noinline)) void sampled_release(void *p)
+{
+    track_guard = 1;
+    if (sample_filter_del(p))
+        track_free(p);
+    track_guard = 0;
+}
+
+static inline void sampled_free(void *p)
+{
+    struct sample_thread *t = sample_self();
+
+    if (t)
+        sample_free(t, usable(p, 0));
+    if (__builtin_expect(sample_maybe(p), 0))
+        sampled_release(p);
+    real.free(p);
+}
+
+/* old != NULL, not from the arena. A sampled old block is a FREE, a sampled
+ * new one an ALLOC (the two figures a REALLOC event would change). */
+static void *sampled_realloc(void *old, size_t size)
+{
+    struct sample_thread *t = sample_self();
+    size_t old_usable = usable(old, 0);
+    void *p;
+
+    if (__builtin_expect(sample_maybe(old), 0))
+        sampled_release(old);
+    p = real.realloc(old, size);
+    if (!t)
+        return p;
+    if (!p && size)
+        return p; /* failed: old is still the program's */
+    sample_free(t, old_usable);
+    return sampled_alloc(p, size);
+}
+
 /* Used by core.c during start-up. */
 void hooks_init(void);
 void hooks_init(void)
@@ -166,6 +242,8 @@ EXPORT void *malloc(size_t size)
         return arena_alloc(size, 16);
     if (!tracking())
         return own_note(real.malloc(size), size);
+    if (sample_on())
+        return sampled_alloc(real.malloc(size), size);
     track_guard = 1;
     p = real.malloc(size);
     if (p)
@@ -183,6 +261,10 @@ EXPORT void free(void *p)
     if (!tracking()) {
         own_forget(p);
         real.free(p);
+        return;
+    }
+    if (sample_on()) {
+        sampled_free(p);
         return;
     }
     track_guard = 1;
@@ -209,6 +291,8 @@ EXPORT void *calloc(size_t n, size_t size)
         return arena_alloc(total, 16);
     if (!tracking())
         return own_note(real.calloc(n, size), total);
+    if (sample_on())
+        return sampled_alloc(real.calloc(n, size), total);
     track_guard = 1;
     p = real.calloc(n, size);
     if (p)
@@ -246,6 +330,8 @@ EXPORT void *realloc(void *old, size_t size)
     }
     if (!old)
         return malloc(size);
+    if (sample_on())
+        return sampled_realloc(old, size);
     track_guard = 1;
     if (size == 0) {
         /* glibc frees and returns NULL: a FREE, recorded before the free */
@@ -281,6 +367,8 @@ static void *aligned_common(void *(*fn)(size_t, size_t), size_t align, size_t si
 
     if (!tracking())
         return fn(align, size);
+    if (sample_on())
+        return sampled_alloc(fn(align, size), size);
     track_guard = 1;
     p = fn(align, size);
     if (p)
@@ -302,6 +390,12 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     }
     if (!tracking())
         return real.posix_memalign(out, align, size);
+    if (sample_on()) {
+        r = real.posix_memalign(out, align, size);
+        if (r == 0)
+            sampled_alloc(*out, size);
+        return r;
+    }
     track_guard = 1;
     r = real.posix_memalign(out, align, size);
     if (r == 0 && *out)
@@ -332,6 +426,8 @@ EXPORT void *valloc(size_t size)
         return arena_alloc(size, 4096);
     if (!tracking())
         return real.valloc(size);
+    if (sample_on())
+        return sampled_alloc(real.valloc(size), size);
     track_guard = 1;
     p = real.valloc(size);
     if (p)
@@ -348,6 +444,8 @@ EXPORT void *pvalloc(size_t size)
         return arena_alloc(size, 4096);
     if (!tracking())
         return real.pvalloc(size);
+    if (sample_on())
+        return sampled_alloc(real.pvalloc(size), size);
     track_guard = 1;
     p = real.pvalloc(size);
     if (p)
