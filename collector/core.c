@@ -392,9 +392,14 @@ __attribute__((visibility("default"))) int __libc_start_main(main_fn *main, int 
 int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void), void (*fini)(void),
                       void (*rtld_fini)(void), void *stack_end)
 {
-    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
-        dlsym(RTLD_NEXT, "__libc_start_main");
+    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
+    int guard = track_guard;
 
+    /* guarded: dlsym frees the error text an earlier dlsym left, a block
+     * allocated before tracking (sampling mode would count its free) */
+    track_guard = 1;
+    real = dlsym(RTLD_NEXT, "__libc_start_main");
+    track_guard = guard;
     if (!real)
         _exit(127);
     real_main = main;
