@@ -254,7 +254,7 @@ int sample_filter_del(const void *p)
 void sample_totals(struct sample_totals *out)
 {
     unsigned hi = atomic_load(&slots_hi);
-    uint64_t in = 0, outb = 0;
+    uint64_t net = 0;
 
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < hi; i++) {
@@ -263,13 +263,12 @@ void sample_totals(struct sample_totals *out)
         out->allocations += atomic_load_explicit(&t->allocs, memory_order_relaxed);
         out->frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
         out->bytes_allocated += atomic_load_explicit(&t->bytes_asked, memory_order_relaxed);
-        in += atomic_load_explicit(&t->usable_in, memory_order_relaxed);
-        outb += atomic_load_explicit(&t->usable_out, memory_order_relaxed);
+        net += atomic_load_explicit(&t->usable, memory_order_relaxed);
     }
     /* slots are read one after another: a block freed on a thread read
      * later than the one that allocated it can show for a moment as a
      * negative; never below 0 */
-    out->heap_bytes = in > outb ? in - outb : 0;
+    out->heap_bytes = (int64_t)net > 0 ? net : 0;
     out->heap_blocks = out->allocations > out->frees ? out->allocations - out->frees : 0;
     out->dropped = atomic_load_explicit(&dropped, memory_order_relaxed);
 }

@@ -67,7 +67,7 @@ struct sample_thread {
     int64_t left; /* bytes until the next sample point */
     uint64_t rng;
     _Atomic uint64_t allocs, frees, bytes_asked; /* calls, and bytes asked by allocations */
-    _Atomic uint64_t usable_in, usable_out;      /* usable bytes allocated, freed */
+    _Atomic uint64_t usable;        /* usable bytes allocated minus freed, mod 2^64 */
     atomic_int used;                             /* the slot is taken by a live thread */
 } __attribute__((aligned(64)));
 
@@ -95,11 +95,13 @@ static inline struct sample_thread *sample_self(void)
  * it is R bytes or more (always recorded). */
 static inline int sample_alloc(struct sample_thread *t, size_t size, size_t usable)
 {
+    int64_t left = t->left - (int64_t)size;
+
     SAMPLE_ADD(t->allocs, 1);
     SAMPLE_ADD(t->bytes_asked, size);
-    SAMPLE_ADD(t->usable_in, usable);
-    t->left -= (int64_t)size;
-    if (__builtin_expect(t->left > 0, 1) &&
+    SAMPLE_ADD(t->usable, usable);
+    t->left = left;
+    if (__builtin_expect(left > 0, 1) &&
         size < atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed))
         return 0;
     return 1;
@@ -113,7 +115,7 @@ void sample_next(struct sample_thread *t);
 static inline void sample_free(struct sample_thread *t, size_t usable)
 {
     SAMPLE_ADD(t->frees, 1);
-    SAMPLE_ADD(t->usable_out, usable);
+    SAMPLE_ADD(t->usable, -(uint64_t)usable);
 }
 
 /* ---- the sampled-block filter ---- */
