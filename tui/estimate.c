@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "size.h"
 
@@ -32,4 +33,17 @@ const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, i
     size_format(s, sizeof(s), (double)estimate_error(rate, bytes, blocks));
     snprintf(buf, n, "+-%s", s);
     return buf;
+}
+
+void estimate_mark(char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+
+    if (n < 2)
+        return;
+    if (len > n - 2)
+        len = n - 2;
+    memmove(buf + 1, buf, len);
+    buf[0] = '~';
+    buf[len + 1] = 0;
 }

@@ -24,4 +24,7 @@ uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks);
 /* "+-1.20 MiB" (estimate_error) into buf; "" when rate is 0. Returns buf. */
 const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks);
 
+/* Marks the figure in buf as an estimate: "~" in front (in place, cut to n). */
+void estimate_mark(char *buf, size_t n);
+
 #endif

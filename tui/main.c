@@ -420,9 +420,8 @@ static int wants_help(const struct cmd_entry *c, int argc, char **argv)
             return 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
-        if (runs &&
-            (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--check") ||
-             !strcmp(argv[i], "--sample")))
+        if (runs && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") ||
+                     !strcmp(argv[i], "--check") || !strcmp(argv[i], "--sample")))
             i++; /* the file name, the limits, the size */
         else if (runs && argv[i][0] != '-')
             return 0;

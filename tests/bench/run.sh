@@ -20,7 +20,13 @@
 #  7. real programs: sqlite3 (tests/bench/real.sql, a fresh database each run) and the python3
 #     interpreter itself (tests/bench/real_json.py, PYTHONMALLOC=malloc), each bare, under
 #     `heapline record` and under heaptrack: wall, the program's peak RSS, the output file's
-#     size, and both tools' allocation counts side by side. REAL=0 skips it.
+#     size, and both tools' allocation counts side by side. REAL=0 skips it. Also under
+#     `heapline record --sample 512K` (sampling mode, issue 14: targets 1.03x and 1.05x bare).
+#  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
+#     --sample 512K` (target 1.15x), beside gperftools' tcmalloc with and without its sampling
+#     (TCMALLOC_SAMPLE_PARAMETER=524288; libgoogle-perftools4): each sampler's added CPU per
+#     pair; the collector's memory in the program in sampling mode (churn --live 1M; target
+#     8 MB plus the rings).
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
@@ -281,8 +287,10 @@ fi
 echo
 
 # ---- 5. collector memory per live allocation ----
-live() { # live N [heapline]: rss_kb of churn --live N
-    if [ -n "${2:-}" ]; then
+live() { # live N [h|s]: rss_kb of churn --live N, bare, under heapline record (h), sampling (s)
+    if [ "${2:-}" = s ]; then
+        "$HL" record --sample 512K -o "$B/live.heapline" -- "$B/churn_fp" --live "$1" 2>/dev/null
+    elif [ -n "${2:-}" ]; then
         "$HL" record -o "$B/live.heapline" -- "$B/churn_fp" --live "$1" 2>/dev/null
     else
         "$B/churn_fp" --live "$1"
@@ -387,6 +395,21 @@ real() {
             hl_n=$(json "$B/rep.json" allocations)
         real_row "$name heapline" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
     fi
+    # sampling mode: one sample every 512 KiB on average, exact totals (issue 14)
+    # shellcheck disable=SC2046
+    t=$(real_median "$tag.sampled" "$in" "$prep" \
+        env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
+        "$HL" record --sample 512K -o "$tag.sampled.{RUN}.heapline" -- "$@")
+    if [ "${t#fail}" != "$t" ]; then
+        echo "  $name sampled 512K: $t"
+    else
+        read -r w kb n <<<"$t"
+        rec=$tag.sampled.$n.heapline
+        hl_n=-
+        "$HL" report "$rec" --json --top 1 >"$B/rep.json" 2>"$B/rep.err" &&
+            hl_n=$(json "$B/rep.json" allocations)
+        real_row "$name sampled 512K" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
+    fi
 
     if ! command -v heaptrack >/dev/null || ! command -v heaptrack_print >/dev/null; then
         echo "  $name heaptrack: not installed"
@@ -454,4 +477,38 @@ else
     echo "  heapline report's; heaptrack_print's \"calls to allocation functions\", which counts one"
     echo "  of heaptrack's own (libstdc++'s pool, at load). sqlite3's count varies by a few dozen a"
     echo "  run (randomblob)."
+fi
+
+# ---- 8. sampling mode (issue 14) ----
+echo
+echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, median of $RUNS runs; each"
+echo "sampler's added CPU per allocation call (all threads) against its own allocator unsampled"
+header
+bare=$(median "$B/churn_fp" "$CALLS")
+row "churn_fp bare" "$bare" "$bare" "" "" ""
+rec=$B/churn_fp.sampled.heapline
+t=$(median env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS")
+# shellcheck disable=SC2046
+row "churn_fp heapline --sample 512K" "$t" "$bare" "" $(rec_stats "$rec" "$CALLS" | awk '{ print $1, "-" }')
+SAMPLED_CPU_NS=$(awk -v a="${t#* }" -v b="${bare#* }" -v n="$CALLS" 'BEGIN { printf "%.0f", (a - b) * 1e9 / n }')
+TC=
+for f in /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 /usr/lib/libtcmalloc.so.4; do [ -e "$f" ] && TC=$f && break; done
+if [ -n "$TC" ]; then
+    tc=$(median env LD_PRELOAD="$TC" "$B/churn_fp" "$CALLS")
+    row "churn_fp tcmalloc" "$tc" "$bare" "" "" ""
+    tcs=$(median env LD_PRELOAD="$TC" TCMALLOC_SAMPLE_PARAMETER=524288 "$B/churn_fp" "$CALLS")
+    row "churn_fp tcmalloc sampling 512K" "$tcs" "$bare" "" "" ""
+    TC_CPU_NS=$(awk -v a="${tcs#* }" -v b="${tc#* }" -v n="$CALLS" 'BEGIN { printf "%.0f", (a - b) * 1e9 / n }')
+    echo "  added CPU per call: heapline --sample 512K $SAMPLED_CPU_NS ns over glibc bare," \
+        "tcmalloc's sampling $TC_CPU_NS ns over tcmalloc"
+else
+    echo "  tcmalloc: libgoogle-perftools4 not installed; heapline --sample 512K adds $SAMPLED_CPU_NS ns a call"
+fi
+echo "  B/event here: file bytes / (allocations + frees), every call counted, few of them events."
+echo "  Targets (issue 14): --sample 512K <= 1.15x bare, and less added per call than tcmalloc's sampling."
+s1=$(live 1000000 s)
+echo "collector memory in sampling mode (churn --live 1M, RSS read by the program): bare ${b2:-?} KB," \
+    "--sample 512K ${s1:-?} KB"
+if [ -n "$s1" ] && [ -n "$b2" ]; then
+    awk -v s="$s1" -v b="$b2" 'BEGIN { printf "  difference %.1f MB (target: 8 MB plus the rings, 1.5 MB a thread)\n", (s - b) * 1024 / 1e6 }'
 fi
