@@ -67,7 +67,7 @@ struct sample_thread {
     int64_t left; /* bytes until the next sample point */
     uint64_t rng;
     _Atomic uint64_t allocs, frees, bytes_asked; /* calls, and bytes asked by allocations */
-    _Atomic uint64_t usable;        /* usable bytes allocated minus freed, mod 2^64 */
+    _Atomic uint64_t usable;                     /* usable bytes allocated minus freed, mod 2^64 */
     atomic_int used;                             /* the slot is taken by a live thread */
 } __attribute__((aligned(64)));
 
