@@ -6,11 +6,12 @@
  * Off by default (exact mode: every call is an event). When on, a call of
  * the malloc family that is not sampled costs, on the program's thread: a
  * few counter updates in the thread's own slot (calls, bytes asked,
- * usable bytes), one malloc_usable_size, and for a free one byte load from
- * the sampled-block filter. No stack walk, no clock, no ring event. A
- * sampled block (and every block of R bytes or more: recorded exactly) goes
- * through track.c as in exact mode and is weighted on the collector thread
- * by sample_weight() (size / (1 - e^(-size/R))).
+ * usable bytes), the block's usable size (glibc's chunk header, hooks.c),
+ * and for a free one byte load from the sampled-block filter. No stack
+ * walk, no clock, no ring event. A sampled block (and every block of R bytes
+ * or more: recorded exactly) goes through track.c as in exact mode and is
+ * weighted on the collector thread by sample_weight() (size / (1 -
+ * e^(-size/R))).
  *
  * Per-thread slots: each thread takes one of SAMPLE_SLOTS static slots on its
  * first call and gives it back at exit; a slot's counters are cumulative and
