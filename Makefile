@@ -103,7 +103,7 @@ $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
 	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(DW_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
-	    -lpthread -ldl
+	    -lpthread -ldl -lm
 
 $(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -145,7 +145,8 @@ $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
             libdw-dev libelf-dev libzstd-dev tmux clang libclang-rt-14-dev gdb sqlite3 \
-            util-linux procps file zstd python3 time heaptrack chromium clang-format
+            util-linux procps file zstd python3 time heaptrack chromium clang-format \
+            libgoogle-perftools4
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -30,6 +30,7 @@
 #include "pyframes.h"
 #include "recfile.h"
 #include "ring.h"
+#include "sample.h"
 #include "server.h"
 #include "sites.h"
 #include "stamp.h"
@@ -145,6 +146,7 @@ static void read_config(void)
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
     core_cfg.stats = getenv("HEAPLINE_STATS") != NULL;
+    sample_configure_env(); /* HEAPLINE_SAMPLE */
 }
 
 /* Output paths for this process: the owner (the first process of the run, or
@@ -390,9 +392,14 @@ __attribute__((visibility("default"))) int __libc_start_main(main_fn *main, int 
 int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void), void (*fini)(void),
                       void (*rtld_fini)(void), void *stack_end)
 {
-    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
-        dlsym(RTLD_NEXT, "__libc_start_main");
+    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
+    int guard = track_guard;
 
+    /* guarded: dlsym frees the error text an earlier dlsym left, a block
+     * allocated before tracking (sampling mode would count its free) */
+    track_guard = 1;
+    real = dlsym(RTLD_NEXT, "__libc_start_main");
+    track_guard = guard;
     if (!real)
         _exit(127);
     real_main = main;
