@@ -56,4 +56,13 @@ void collect_attach_burst(collect_send_fn *send, void *arg);
  * thread. */
 struct encode_buf *collect_scratch(void);
 
+/* Asks the collector thread to finish the run (its END says reason and
+ * status) without waiting for it; collect_stop() later waits. Any thread. */
+void collect_stop_async(uint32_t reason, int32_t status);
+
+/* Frees of blocks this run never saw allocated (before an attach, or from
+ * a module loaded later whose constructors allocated), counted and
+ * otherwise ignored. Read after collect_stop(): the last run's count. */
+unsigned long long collect_unknown_frees(void);
+
 #endif

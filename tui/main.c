@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach_cmd.h"
 #include "backrefs.h"
 #include "check.h"
 #include "diff.h"
@@ -134,10 +135,50 @@ static int cmd_run(int argc, char **argv)
     return run_ui(src, UI_SRC_LIVE_CHILD, argv[i]);
 }
 
+/* heapline record --pid PID -o FILE [--for SECONDS] */
+static int cmd_record_pid(int argc, char **argv)
+{
+    const char *out = NULL, *pid_s = "", *for_s = NULL;
+    double seconds = 0;
+    char *end;
+    long pid = 0;
+
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--pid") && strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "--for"))
+            return bad("record", "with --pid: unknown argument %s", a);
+        if (i + 1 >= argc)
+            return bad("record", "%s needs a value", a);
+        if (!strcmp(a, "--pid"))
+            pid_s = argv[++i];
+        else if (!strcmp(a, "--for"))
+            for_s = argv[++i];
+        else
+            out = argv[++i];
+    }
+    if (strspn(pid_s, "0123456789") != strlen(pid_s) || !*pid_s || strlen(pid_s) > 10 ||
+        (pid = atol(pid_s)) <= 0 || pid > 0x7fffffff)
+        return bad("record", "--pid %s: not a process id", pid_s);
+    if (for_s) {
+        seconds = strtod(for_s, &end);
+        if (end == for_s || *end || !(seconds > 0) || seconds > 1e9)
+            return bad("record", "--for %s: not a positive number of seconds", for_s);
+    }
+    if (!out)
+        return bad("record", "record needs -o FILE");
+    return attach_cmd_record((pid_t)pid, out, seconds);
+}
+
 static int cmd_record(int argc, char **argv)
 {
     const char *out = NULL, *limits = NULL;
-    int i = parse_cmd_opts("record", argc, argv, &out, &limits);
+    int i;
+
+    for (int k = 2; k < argc && strcmp(argv[k], "--"); k++)
+        if (strcmp(argv[k], "--pid") == 0)
+            return cmd_record_pid(argc, argv);
+    i = parse_cmd_opts("record", argc, argv, &out, &limits);
 
     if (i < 0)
         return 2;
@@ -153,6 +194,7 @@ static int cmd_attach(int argc, char **argv)
     const char *target = NULL, *out = NULL;
     char err[1024];
     struct source *src;
+    int detach = 0, rc;
 
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0) {
@@ -169,12 +211,45 @@ static int cmd_attach(int argc, char **argv)
     }
     if (!target)
         return bad("attach", "attach needs a PID or a socket path");
-    src = source_open_socket(target, out, err, sizeof(err));
-    if (!src) {
+    if (attach_cmd_prepare(target, &detach, err, sizeof(err)) != 0) {
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
-    return run_ui(src, UI_SRC_ATTACH, target);
+    src = source_open_socket(target, out, err, sizeof(err));
+    if (!src) {
+        fprintf(stderr, "heapline: %s\n", err);
+        if (detach)
+            attach_cmd_finish(target);
+        return 1;
+    }
+    rc = run_ui(src, UI_SRC_ATTACH, target);
+    if (detach)
+        attach_cmd_finish(target); /* q: the collector stays, idle */
+    return rc;
+}
+
+/* backrefs on a PID without a collector attaches first, and detaches after. */
+static int cmd_backrefs(int argc, char **argv)
+{
+    const char *target = NULL;
+    char err[1024];
+    int detach = 0, rc;
+
+    for (int i = 2; i < argc && !target; i++) {
+        if (argv[i][0] != '-')
+            target = argv[i];
+        else if (strcmp(argv[i], "--json") && strcmp(argv[i], "--dot") &&
+                 strcmp(argv[i], "--types") && !strchr(argv[i], '='))
+            i++; /* an option's value */
+    }
+    if (target && attach_cmd_prepare(target, &detach, err, sizeof(err)) != 0) {
+        fprintf(stderr, "heapline: %s\n", err);
+        return 1;
+    }
+    rc = backrefs_main(argc, argv);
+    if (detach)
+        attach_cmd_finish(target);
+    return rc;
 }
 
 static int cmd_replay(int argc, char **argv)
@@ -262,17 +337,22 @@ static const struct cmd_entry cmd_table[] = {
      "  -o FILE, --output FILE   the collector also records the run to FILE\n"
      "  --                       ends heapline's options; CMD and its arguments follow\n",
      cmd_run},
-    {"record", "-o FILE [--check LIMITS] -- CMD [ARG...]",
-     "record CMD headless; exits with CMD's status",
+    {"record", "-o FILE [--check LIMITS] -- CMD [ARG...]\n--pid PID -o FILE [--for SECONDS]",
+     "record CMD headless; exits with CMD's status (or a running PID)",
      "  -o FILE, --output FILE   the recording (required); fork children record to FILE.<pid>\n"
      "  --check LIMITS           then check FILE (heapline check --help), e.g.\n"
      "                           --check '--max-peak 10MiB --no-leaks-from parse'; exits\n"
      "                           with CMD's status if not 0, else with check's\n"
-     "  --                       ends heapline's options; CMD and its arguments follow\n",
+     "  --                       ends heapline's options; CMD and its arguments follow\n"
+     "  --pid PID                record a running program that has no collector: heapline\n"
+     "                           loads it (ptrace; see README.md) and detaches at the end\n"
+     "  --for SECONDS            with --pid: stop after SECONDS (default: Ctrl-C, or the\n"
+     "                           program's end)\n",
      cmd_record},
-    {"attach", "PID|SOCKET [-o FILE]", "watch a program already running under the collector",
-     "  PID                      a process running under the collector (its socket is found\n"
-     "                           in the socket directory)\n"
+    {"attach", "PID|SOCKET [-o FILE]", "watch a running program (with or without the collector)",
+     "  PID                      a process: its collector's socket is found in the socket\n"
+     "                           directory; a process without one gets the collector loaded\n"
+     "                           (ptrace; see README.md), and q leaves it idle\n"
      "  SOCKET                   the path of a collector's socket\n"
      "  -o FILE                  also record what arrives to FILE\n",
      cmd_attach},
@@ -319,7 +399,7 @@ static const struct cmd_entry cmd_table[] = {
      "  --types                  live Python objects by type: count and bytes\n"
      "  --growth SECONDS         with --types: a second count SECONDS later, the types that grew\n"
      "  --top N                  with --types: the N largest types (1 to 1000000)\n",
-     backrefs_main},
+     cmd_backrefs},
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
