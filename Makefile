@@ -67,7 +67,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps format-check test unit integration backrefs cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps format-check test unit integration backrefs attach cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -169,6 +169,10 @@ e2e: all
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
 
+# heapline attach / record --pid on programs started without heapline
+attach: all
+	$(Q)BUILD=$(BUILD) tests/attach/run.sh
+
 # misbehaving clients against a program under the collector (tests/stress/run.py):
 # the short form in make test, issue 12's figures exactly in make stress
 stress-short: all
@@ -176,6 +180,7 @@ stress-short: all
 
 stress: all
 	$(Q)BUILD=$(BUILD) tests/stress/run.py --full
+	$(Q)BUILD=$(BUILD) tests/attach/run.sh --cycles 100
 
 cli: all
 	$(Q)BUILD=$(BUILD) tests/cli/run.sh
@@ -189,6 +194,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory backrefs
+	$(Q)$(MAKE) --no-print-directory attach
 	$(Q)$(MAKE) --no-print-directory stress-short
 	$(Q)$(MAKE) --no-print-directory cli
 	$(Q)$(MAKE) --no-print-directory tools

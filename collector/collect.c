@@ -1208,9 +1208,10 @@ void collect_crash(int sig)
         nanosleep(&ts, NULL);
 }
 
-unsigned long long collect_unknown_frees(void)
+const unsigned long long *collect_unknown_frees(void)
 {
-    return (unsigned long long)C.ns.unknown_frees;
+    _Static_assert(sizeof(C.ns.unknown_frees) == sizeof(unsigned long long), "a 64-bit count");
+    return (const unsigned long long *)&C.ns.unknown_frees;
 }
 
 void collect_sync(void)

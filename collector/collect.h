@@ -60,9 +60,10 @@ struct encode_buf *collect_scratch(void);
  * status) without waiting for it; collect_stop() later waits. Any thread. */
 void collect_stop_async(uint32_t reason, int32_t status);
 
-/* Frees of blocks this run never saw allocated (before an attach, or from
- * a module loaded later whose constructors allocated), counted and
- * otherwise ignored. Read after collect_stop(): the last run's count. */
-unsigned long long collect_unknown_frees(void);
+/* Where the collector thread counts the frees of blocks this run never
+ * saw allocated (before an attach, or by the constructors of a module
+ * loaded later), otherwise ignored. Final once the thread has ended; it
+ * stays readable until the next collect_start(). */
+const unsigned long long *collect_unknown_frees(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include "core.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -320,16 +321,43 @@ int core_early_start(void)
     return atomic_load_explicit(&core_on, memory_order_relaxed);
 }
 
-/* 1 when the program's malloc is not ours: this library was dlopened into a
- * running program (or another preloaded allocator came first), so symbol
- * order does not interpose and only heapline_attach() may start tracking. */
+/* Load order of two addresses' modules (dl_iterate_phdr's order: the
+ * executable, what was preloaded, its libraries, then what was dlopened). */
+struct load_order {
+    uintptr_t addr[2];
+    int index[2], at;
+};
+
+static int load_order_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct load_order *o = arg;
+
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+        for (int k = 0; k < 2 && ph->p_type == PT_LOAD; k++)
+            if (o->addr[k] >= lo && o->addr[k] - lo < ph->p_memsz)
+                o->index[k] = o->at;
+    }
+    o->at++;
+    return 0;
+}
+
+/* 1 when this library was loaded after libc (dlopened into a running
+ * program by heapline attach): symbol order does not interpose, and only
+ * heapline_attach() may start tracking. (Asking dlsym(RTLD_DEFAULT,
+ * "malloc") does not tell: an executable that takes malloc's address, as
+ * python3 does, is itself the default definition.) */
 static int core_loaded_late(void)
 {
-    Dl_info mine, theirs;
-    void *m = dlsym(RTLD_DEFAULT, "malloc");
+    struct load_order o = {
+        {(uintptr_t)core_loaded_late, (uintptr_t)dlsym(RTLD_NEXT, "malloc")}, {-1, -1}, 0};
 
-    return m && dladdr((void *)core_loaded_late, &mine) && dladdr(m, &theirs) &&
-           mine.dli_fbase != theirs.dli_fbase;
+    if (!o.addr[1])
+        return 0;
+    dl_iterate_phdr(load_order_cb, &o);
+    return o.index[1] >= 0 && o.index[0] > o.index[1];
 }
 
 __attribute__((constructor(101))) static void core_ctor(void)
@@ -451,6 +479,7 @@ const char *heapline_attach(const char *opts)
             return "cannot set up stack capture";
         }
         core_cfg.unwind = unwind_init(core_cfg.unwind);
+        pyframes_init();
         fds_protect_libunwind();
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         on_exit(exit_status_cb, NULL);
@@ -481,20 +510,21 @@ const char *heapline_attach(const char *opts)
  * gets END with WIRE_END_DETACH, its socket goes) without waiting for it, so
  * the calling thread is stopped no longer than this call; the injector then
  * waits for the thread named "heapline" to end. The hooks pass every call
- * through from now on. Returns the number of frees of blocks the run never
- * saw allocated (made before the attach) so far, or -1 when this collector
- * was not attached. */
-__attribute__((visibility("default"))) long heapline_detach(void);
-
-long heapline_detach(void)
+ * through from now on. Returns where the run counts the frees of blocks it
+ * never saw allocated (made before the attach: final once the thread has
+ * ended), or NULL when this collector was not attached. */
+__attribute__((visibility("default"))) const unsigned long long *heapline_detach(void);
+const unsigned long long *heapline_detach(void)
 {
+    static const unsigned long long none;
+
     if (!late)
-        return -1;
+        return NULL;
     atomic_store(&core_on, 0);
     if (!started)
-        return 0;
+        return &none;
     collect_stop_async(WIRE_END_DETACH, 0); /* core_shutdown() joins it later */
-    return (long)collect_unknown_frees();
+    return collect_unknown_frees();
 }
 
 static void core_shutdown(uint32_t reason, int32_t status)

@@ -104,7 +104,8 @@ struct inj {
     pid_t tid;       /* the chosen thread, stopped; 0 when none */
     struct user_regs_struct saved;
     struct timespec tid_since;
-    int pending[8]; /* signals that arrived during a call, raised again after */
+    uint64_t unknown_at; /* heapline_detach(): where the ignored frees are counted */
+    int pending[8];      /* signals that arrived during a call, raised again after */
     int n_pending;
 };
 
@@ -192,6 +193,27 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+static void exe_name(pid_t pid, char *buf, size_t cap)
+{
+    char path[64], exe[PATH_MAX];
+    ssize_t n;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    n = readlink(path, exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = 0;
+    if (n <= 0) { /* not ours to read: its name as the kernel keeps it */
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+        if ((f = fopen(path, "re"))) {
+            if (fgets(exe, 64, f))
+                n = (ssize_t)strcspn(exe, "\n");
+            exe[n > 0 ? n : 0] = 0;
+            fclose(f);
+        }
+    }
+    snprintf(buf, cap, "%.200s", n > 0 ? base_name(exe) : "?");
+}
+
 /* Reads the program's mappings: libc's path and load bias, the loader's and
  * our library's code, every range (for the stacks). */
 static int read_maps(struct inj *in, char *libc, size_t cap, uint64_t *libc_bias, int *musl,
@@ -203,7 +225,17 @@ static int read_maps(struct inj *in, char *libc, size_t cap, uint64_t *libc_bias
 
     snprintf(path, sizeof(path), "/proc/%d/maps", (int)in->pid);
     if (!(f = fopen(path, "re"))) {
-        snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
+        if (errno == EACCES && geteuid() != 0) {
+            char exe[256];
+
+            exe_name(in->pid, exe, sizeof(exe));
+            snprintf(err, errsz,
+                     "pid %d (%s) is not dumpable (setuid, or it called "
+                     "prctl(PR_SET_DUMPABLE, 0)): only root can attach to it",
+                     (int)in->pid, exe);
+        } else {
+            snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
+        }
         return -1;
     }
     libc[0] = 0;
@@ -251,17 +283,6 @@ static int read_maps(struct inj *in, char *libc, size_t cap, uint64_t *libc_bias
         return -1;
     }
     return 0;
-}
-
-static void exe_name(pid_t pid, char *buf, size_t cap)
-{
-    char path[64], exe[PATH_MAX];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-    n = readlink(path, exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = 0;
-    snprintf(buf, cap, "%.200s", n > 0 ? base_name(exe) : "?");
 }
 
 /* Everything that can be known before touching the program. */
@@ -868,12 +889,11 @@ static int lib_detach(struct inj *in, char *err, size_t errsz)
 
     if (lib_call(in, "heapline_detach", NULL, &ret, err, errsz) != 0)
         return -1;
-    if ((int64_t)ret < 0) {
+    if (!ret) {
         snprintf(err, errsz, "pid %d runs a collector that was not attached", (int)in->pid);
         return -1;
     }
-    if (in->st)
-        in->st->unknown_frees = (long long)ret;
+    in->unknown_at = ret; /* read once the collector thread has ended */
     return 0;
 }
 
@@ -991,6 +1011,11 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
             snprintf(err, errsz, "the collector in pid %d did not end its run within %.1f s",
                      (int)pid, 4.0 * in.timeout_ms / 1e3);
             rc = -1;
+        } else if (k == 0 && st) {
+            unsigned long long n;
+
+            if (peek(pid, in.unknown_at, &n, sizeof(n)) == (ssize_t)sizeof(n))
+                st->unknown_frees = (long long)n;
         }
     }
     return rc;
