@@ -27,6 +27,8 @@ PKGS_CFLAGS := $(shell pkg-config --cflags msgpack libunwind libdw libzstd ncurs
 MSGPACK_LIBS := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 ZSTD_LIBS    := $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
 UNWIND_LIBS  := $(shell pkg-config --libs libunwind 2>/dev/null || echo -lunwind)
+UPTRACE_LIBS := $(shell pkg-config --libs libunwind-ptrace 2>/dev/null || \
+                  echo -lunwind-ptrace -lunwind-generic -lunwind)
 DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
 CURSES_LIBS  := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -107,7 +109,7 @@ $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 
 $(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
 
 # Unit tests: one binary per tests/unit/test_<stem>.c, linked with the protocol
 # and the TUI library (never the collector, which defines malloc). A test of a

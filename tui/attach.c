@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libunwind-ptrace.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,81 +28,31 @@
 #include <unistd.h>
 
 #include "attach_elf.h"
+#include "attach_proc.h"
 #include "sockpath.h"
 
-#define ATTACH_MAX_RANGES 64
 #define ATTACH_STACK_SCAN (512u << 10)
-#define ATTACH_MEMFD_NAME "heapline"
-#define ATTACH_MAPS_NAME "/memfd:" ATTACH_MEMFD_NAME
 
-/* The functions a safe thread must not be inside: they hold (or take) the
- * allocator's, the loader's or the thread list's locks. Return addresses
- * into them anywhere on a thread's stack make it unsafe. */
-static const char *const danger_names[] = {"malloc",
-                                           "free",
-                                           "calloc",
-                                           "realloc",
-                                           "reallocarray",
-                                           "memalign",
-                                           "aligned_alloc",
-                                           "posix_memalign",
-                                           "valloc",
-                                           "pvalloc",
-                                           "malloc_trim",
-                                           "malloc_usable_size",
-                                           "mallinfo",
-                                           "mallinfo2",
-                                           "malloc_stats",
-                                           "malloc_info",
-                                           "mallopt",
-                                           "fork",
-                                           "_Fork",
-                                           "vfork",
-                                           "pthread_create",
-                                           "pthread_exit",
-                                           "dlopen",
-                                           "dlclose",
-                                           "dlsym",
-                                           "dlvsym",
-                                           "dladdr",
-                                           "dladdr1",
-                                           "dlinfo",
-                                           "dlmopen",
-                                           "dl_iterate_phdr",
-                                           "exit",
-                                           "on_exit",
-                                           "atexit",
-                                           "__cxa_atexit",
-                                           "__cxa_finalize",
-                                           "__libc_dlopen_mode"};
-#define N_DANGER (sizeof(danger_names) / sizeof(danger_names[0]))
-
-enum { F_MEMFD, F_DLOPEN, F_DLERROR, F_CLOSE, N_CALLS };
-static const char *const call_names[N_CALLS] = {"memfd_create", "dlopen", "dlerror", "close"};
-
-enum thread_state { T_SAFE = 0, T_ALLOC = 1, T_LOADER = 2, T_SIGNAL = 3, T_GONE = 4 };
-
-struct range {
-    uint64_t lo, hi;
+/* a thread: where attach_proc_where() puts it, or stopped for a signal, or gone */
+enum thread_state {
+    T_SAFE = ATTACH_SAFE,
+    T_ALLOC = ATTACH_IN_ALLOC,
+    T_LOADER = ATTACH_IN_LOADER,
+    T_SIGNAL,
+    T_GONE
 };
 
 struct inj {
+    struct attach_proc p; /* what the program looks like */
     pid_t pid;
     int timeout_ms;
     volatile sig_atomic_t *intr;
     struct attach_stats *st;
     struct timespec t0;
-    char lib[PATH_MAX]; /* the local libheapline.so */
-    uint64_t lib_base;  /* where the program maps ours, 0 when not loaded */
-    uint64_t fn[N_CALLS];
-    struct range loader[ATTACH_MAX_RANGES]; /* the dynamic loader's code */
-    struct range danger[N_DANGER];          /* libc's functions that hold locks */
-    struct range ours[ATTACH_MAX_RANGES];   /* our library's code (the hooks) */
-    size_t n_loader, n_danger, n_ours;
-    struct range *maps; /* every mapping, for the stack bounds */
-    size_t n_maps;
-    uint64_t *stack; /* scan buffer */
-    pid_t tid;       /* the chosen thread, stopped; 0 when none */
+    char lib[PATH_MAX];  /* the local libheapline.so */
+    uint64_t *stack;     /* scan buffer */
+    unw_addr_space_t as; /* remote unwinding of the threads' stacks */
+    pid_t tid;           /* the chosen thread, stopped; 0 when none */
     struct user_regs_struct saved;
     struct timespec tid_since;
     uint64_t unknown_at; /* heapline_detach(): where the ignored frees are counted */
@@ -125,14 +76,6 @@ static void note_stop(struct inj *in, const struct timespec *since)
         in->st->longest_stop = d;
 }
 
-static int in_ranges(const struct range *r, size_t n, uint64_t a)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a >= r[i].lo && a < r[i].hi)
-            return 1;
-    return 0;
-}
-
 static ssize_t peek(pid_t pid, uint64_t addr, void *buf, size_t n)
 {
     struct iovec l = {buf, n}, r = {(void *)(uintptr_t)addr, n};
@@ -149,28 +92,6 @@ static int poke(pid_t pid, uint64_t addr, const void *buf, size_t n)
 
 /* ---- what the program looks like ---- */
 
-static int read_status(pid_t pid, char *state, long *uid, long *tracer)
-{
-    char path[64], line[256];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "re")))
-        return -1;
-    *state = '?';
-    *uid = *tracer = -1;
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "State:", 6))
-            sscanf(line + 6, " %c", state);
-        else if (!strncmp(line, "Uid:", 4))
-            *uid = strtol(line + 4, NULL, 10);
-        else if (!strncmp(line, "TracerPid:", 10))
-            *tracer = strtol(line + 10, NULL, 10);
-    }
-    fclose(f);
-    return 0;
-}
-
 int attach_loaded(pid_t pid)
 {
     char path[64], line[PATH_MAX + 128];
@@ -181,244 +102,9 @@ int attach_loaded(pid_t pid)
     if (!(f = fopen(path, "re")))
         return -1;
     while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, ATTACH_MAPS_NAME) != NULL;
+        found = strstr(line, ATTACH_PROC_MAPS_NAME) != NULL;
     fclose(f);
     return found;
-}
-
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-
-    return s ? s + 1 : p;
-}
-
-static void exe_name(pid_t pid, char *buf, size_t cap)
-{
-    char path[64], exe[PATH_MAX];
-    ssize_t n;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-    n = readlink(path, exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = 0;
-    if (n <= 0) { /* not ours to read: its name as the kernel keeps it */
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-        if ((f = fopen(path, "re"))) {
-            if (fgets(exe, 64, f))
-                n = (ssize_t)strcspn(exe, "\n");
-            exe[n > 0 ? n : 0] = 0;
-            fclose(f);
-        }
-    }
-    snprintf(buf, cap, "%.200s", n > 0 ? base_name(exe) : "?");
-}
-
-/* Reads the program's mappings: libc's path and load bias, the loader's and
- * our library's code, every range (for the stacks). */
-static int read_maps(struct inj *in, char *libc, size_t cap, uint64_t *libc_bias, int *musl,
-                     char *err, size_t errsz)
-{
-    char path[64], line[PATH_MAX + 128];
-    size_t cap_maps = 256;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/maps", (int)in->pid);
-    if (!(f = fopen(path, "re"))) {
-        if (errno == EACCES && geteuid() != 0) {
-            char exe[256];
-
-            exe_name(in->pid, exe, sizeof(exe));
-            snprintf(err, errsz,
-                     "pid %d (%s) is not dumpable (setuid, or it called "
-                     "prctl(PR_SET_DUMPABLE, 0)): only root can attach to it",
-                     (int)in->pid, exe);
-        } else {
-            snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
-        }
-        return -1;
-    }
-    libc[0] = 0;
-    *libc_bias = 0;
-    *musl = 0;
-    in->n_maps = in->n_loader = in->n_ours = 0;
-    in->lib_base = 0;
-    in->maps = malloc(cap_maps * sizeof(*in->maps));
-    while (in->maps && fgets(line, sizeof(line), f)) {
-        unsigned long long lo, hi, off;
-        char perms[8], file[PATH_MAX] = "";
-
-        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &lo, &hi, perms, &off, file) < 4)
-            continue;
-        if (in->n_maps == cap_maps) {
-            void *p = realloc(in->maps, 2 * cap_maps * sizeof(*in->maps));
-
-            if (!p)
-                break;
-            in->maps = p;
-            cap_maps *= 2;
-        }
-        in->maps[in->n_maps++] = (struct range){lo, hi};
-        const char *b = base_name(file);
-
-        if (!strncmp(b, "ld-musl", 7) || !strncmp(b, "libc.musl", 9))
-            *musl = 1;
-        if (!strncmp(b, "ld-linux", 8) && perms[2] == 'x' && in->n_loader < ATTACH_MAX_RANGES)
-            in->loader[in->n_loader++] = (struct range){lo, hi};
-        if (!strncmp(file, ATTACH_MAPS_NAME, strlen(ATTACH_MAPS_NAME))) {
-            if (off == 0 && !in->lib_base)
-                in->lib_base = lo;
-            if (perms[2] == 'x' && in->n_ours < ATTACH_MAX_RANGES)
-                in->ours[in->n_ours++] = (struct range){lo, hi};
-        }
-        if ((!strcmp(b, "libc.so.6") || (!strncmp(b, "libc-2.", 7) && strstr(b, ".so"))) &&
-            off == 0 && !libc[0]) {
-            snprintf(libc, cap, "%s", file);
-            *libc_bias = lo;
-        }
-    }
-    fclose(f);
-    if (!in->maps) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* Everything that can be known before touching the program. */
-static int preflight(struct inj *in, char *err, size_t errsz)
-{
-    char state, libc[PATH_MAX], rooted[PATH_MAX + 64], exe[256];
-    struct attach_elf_sym syms[N_DANGER + N_CALLS];
-    uint64_t bias, first;
-    long uid, tracer;
-    int musl;
-
-    if (read_status(in->pid, &state, &uid, &tracer) != 0) {
-        snprintf(err, errsz, "no process with pid %d", (int)in->pid);
-        return -1;
-    }
-    exe_name(in->pid, exe, sizeof(exe));
-    if (state == 'Z' || state == 'X') {
-        snprintf(err, errsz, "pid %d (%s) has ended", (int)in->pid, exe);
-        return -1;
-    }
-    if (state == 'T') {
-        snprintf(err, errsz,
-                 "pid %d (%s) is stopped: resume it first (kill -CONT %d); heapline left it "
-                 "as it was",
-                 (int)in->pid, exe, (int)in->pid);
-        return -1;
-    }
-    if (tracer > 0) {
-        snprintf(err, errsz,
-                 "pid %d (%s) is being traced by pid %ld (a debugger?): detach it first",
-                 (int)in->pid, exe, tracer);
-        return -1;
-    }
-    if (geteuid() != 0 && uid >= 0 && uid != (long)getuid()) {
-        snprintf(err, errsz,
-                 "pid %d (%s) belongs to uid %ld: heapline can attach only to your own "
-                 "processes (or as root)",
-                 (int)in->pid, exe, uid);
-        return -1;
-    }
-#if !defined(__x86_64__)
-    snprintf(err, errsz, "attaching to a running process works on x86-64 only");
-    return -1;
-#endif
-    if (read_maps(in, libc, sizeof(libc), &bias, &musl, err, errsz) != 0)
-        return -1;
-    if (!libc[0]) {
-        snprintf(err, errsz,
-                 musl ? "pid %d (%s) uses musl, not glibc: the collector cannot be loaded into it"
-                      : "pid %d (%s) is statically linked (no libc.so.6): the collector cannot "
-                        "be loaded into it",
-                 (int)in->pid, exe);
-        return -1;
-    }
-    if (strstr(libc, " (deleted)")) {
-        snprintf(err, errsz, "pid %d (%s) runs a libc that was since replaced on disk (%s)",
-                 (int)in->pid, exe, libc);
-        return -1;
-    }
-    /* through the program's root: its libc, even in a container */
-    snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)in->pid, libc);
-    for (size_t i = 0; i < N_DANGER; i++)
-        syms[i].name = danger_names[i];
-    for (size_t i = 0; i < N_CALLS; i++)
-        syms[N_DANGER + i].name = call_names[i];
-    if (attach_elf_symbols(rooted, syms, N_DANGER + N_CALLS, &first, err, errsz) != 0)
-        return -1;
-    for (size_t i = 0; i < N_DANGER; i++)
-        if (syms[i].value)
-            in->danger[in->n_danger++] =
-                (struct range){bias - first + syms[i].value,
-                               bias - first + syms[i].value + (syms[i].size ? syms[i].size : 1)};
-    for (size_t i = 0; i < N_CALLS; i++) {
-        if (!syms[N_DANGER + i].value) {
-            snprintf(err, errsz, "pid %d (%s): its libc has no %s (glibc 2.34 or later is needed)",
-                     (int)in->pid, exe, call_names[i]);
-            return -1;
-        }
-        in->fn[i] = bias - first + syms[N_DANGER + i].value;
-    }
-    if (!in->n_loader) {
-        snprintf(err, errsz, "pid %d (%s): no dynamic loader mapped", (int)in->pid, exe);
-        return -1;
-    }
-    in->stack = malloc(ATTACH_STACK_SCAN);
-    if (!in->stack) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* Why ptrace refused, as the user can act on it. */
-static void refused(struct inj *in, int e, char *err, size_t errsz)
-{
-    char exe[256], path[64], scope[16] = "";
-    struct stat sb;
-    FILE *f;
-    long uid = -1, tracer;
-    char state;
-
-    exe_name(in->pid, exe, sizeof(exe));
-    if ((f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re"))) {
-        if (!fgets(scope, sizeof(scope), f))
-            scope[0] = 0;
-        fclose(f);
-        scope[strcspn(scope, "\n")] = 0;
-    }
-    snprintf(path, sizeof(path), "/proc/%d", (int)in->pid);
-    read_status(in->pid, &state, &uid, &tracer);
-    if (e != EPERM) {
-        snprintf(err, errsz, "cannot ptrace pid %d (%s): %s", (int)in->pid, exe, strerror(e));
-    } else if (atoi(scope) >= 3) {
-        snprintf(err, errsz,
-                 "ptrace refused: kernel.yama.ptrace_scope is 3 (ptrace disabled until reboot)");
-    } else if (geteuid() != 0 && stat(path, &sb) == 0 && uid == (long)getuid() &&
-               sb.st_uid != getuid()) {
-        snprintf(err, errsz,
-                 "ptrace refused: pid %d (%s) is not dumpable (setuid, or it called "
-                 "prctl(PR_SET_DUMPABLE, 0)); only root can attach to it",
-                 (int)in->pid, exe);
-    } else if (geteuid() != 0 && uid >= 0 && uid != (long)getuid()) {
-        snprintf(err, errsz, "ptrace refused: pid %d (%s) belongs to uid %ld", (int)in->pid, exe,
-                 uid);
-    } else if (atoi(scope) >= 1) {
-        snprintf(err, errsz,
-                 "ptrace refused by Yama (kernel.yama.ptrace_scope=%s): only a parent may trace "
-                 "pid %d (%s); run heapline as root, or `sysctl kernel.yama.ptrace_scope=0`, or "
-                 "let the program allow it (prctl(PR_SET_PTRACER, ...))",
-                 scope, (int)in->pid, exe);
-    } else {
-        snprintf(err, errsz,
-                 "ptrace refused for pid %d (%s): heapline may run under a seccomp filter or in "
-                 "a container without CAP_SYS_PTRACE",
-                 (int)in->pid, exe);
-    }
 }
 
 /* ---- threads ---- */
@@ -449,19 +135,20 @@ static int after_call(pid_t pid, uint64_t a)
     return 0;
 }
 
-static enum thread_state classify(struct inj *in, pid_t tid, const struct user_regs_struct *r)
+static enum thread_state where(const struct inj *in, uint64_t ip)
+{
+    return (enum thread_state)attach_proc_where(&in->p, ip);
+}
+
+/* The conservative answer, when the stack cannot be unwound: every word
+ * from the stack pointer up that could be a return address counts (a stale
+ * one too, so a thread may look unsafe when it is not, never the reverse). */
+static enum thread_state scan_stack(struct inj *in, pid_t tid, const struct user_regs_struct *r)
 {
     uint64_t lo = r->rsp, hi = 0;
     enum thread_state s = T_SAFE;
     ssize_t n;
-
-    if (in_ranges(in->loader, in->n_loader, r->rip))
-        return T_LOADER;
-    if (in_ranges(in->danger, in->n_danger, r->rip) || in_ranges(in->ours, in->n_ours, r->rip))
-        return T_ALLOC;
-    for (size_t i = 0; i < in->n_maps; i++)
-        if (lo >= in->maps[i].lo && lo < in->maps[i].hi)
-            hi = in->maps[i].hi;
+    hi = attach_proc_stack_end(&in->p, lo);
     if (!hi)
         return T_SAFE; /* a stack heapline does not know: nothing to read */
     if (hi - lo > ATTACH_STACK_SCAN)
@@ -470,13 +157,54 @@ static enum thread_state classify(struct inj *in, pid_t tid, const struct user_r
     for (ssize_t i = 0; i < n / 8; i++) {
         uint64_t w = in->stack[i];
 
-        if (in_ranges(in->loader, in->n_loader, w) && after_call(tid, w))
+        enum thread_state f = where(in, w);
+
+        if (f == T_LOADER && after_call(tid, w))
             return T_LOADER;
-        if (s == T_SAFE &&
-            (in_ranges(in->danger, in->n_danger, w) || in_ranges(in->ours, in->n_ours, w)) &&
-            after_call(tid, w))
+        if (s == T_SAFE && f == T_ALLOC && after_call(tid, w))
             s = T_ALLOC;
     }
+    return s;
+}
+
+/* Where the stopped thread tid is: its call chain unwound with the CFI of
+ * each module (libunwind-ptrace), each frame's call site checked; stale
+ * return addresses left on the stack by earlier calls are not frames. When
+ * the chain breaks before its end (code without CFI), the stack scan
+ * decides. */
+static enum thread_state classify(struct inj *in, pid_t tid, const struct user_regs_struct *r)
+{
+    enum thread_state s = where(in, r->rip);
+    unw_cursor_t c;
+    void *upt;
+    int k = -1;
+
+    if (s != T_SAFE)
+        return s;
+    if (!in->as || !(upt = _UPT_create(tid)))
+        return scan_stack(in, tid, r);
+    if (unw_init_remote(&c, in->as, upt) == 0) {
+        for (int depth = 0; depth < 256 && (k = unw_step(&c)) > 0; depth++) {
+            unw_word_t ip;
+
+            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0) {
+                k = -1;
+                break;
+            }
+            /* a return address: the call is the byte before it */
+            enum thread_state f = where(in, ip - 1);
+
+            if (f == T_LOADER) {
+                s = f;
+                break;
+            }
+            if (f == T_ALLOC)
+                s = T_ALLOC;
+        }
+    }
+    _UPT_destroy(upt);
+    if (s == T_LOADER || k < 0)
+        return s == T_LOADER ? s : scan_stack(in, tid, r);
     return s;
 }
 
@@ -548,7 +276,7 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) {
         if (errno == ESRCH)
             return T_GONE; /* it just ended */
-        refused(in, errno, err, errsz);
+        attach_proc_refused(&in->p, errno, err, errsz);
         return (enum thread_state) - 1;
     }
     clock_gettime(CLOCK_MONOTONIC, since);
@@ -763,7 +491,7 @@ static int lib_symbol(struct inj *in, const char *fn, uint64_t *addr, char *err,
         return -1;
     fd = open(in->lib, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || read(fd, mine, sizeof(mine)) != (ssize_t)sizeof(mine) ||
-        peek(in->pid, in->lib_base, theirs, sizeof(theirs)) != (ssize_t)sizeof(theirs) ||
+        peek(in->pid, in->p.lib_base, theirs, sizeof(theirs)) != (ssize_t)sizeof(theirs) ||
         memcmp(mine, theirs, sizeof(mine)) != 0 || !s.value) {
         if (fd >= 0)
             close(fd);
@@ -774,7 +502,7 @@ static int lib_symbol(struct inj *in, const char *fn, uint64_t *addr, char *err,
         return -1;
     }
     close(fd);
-    *addr = in->lib_base - first + s.value;
+    *addr = in->p.lib_base - first + s.value;
     return 0;
 }
 
@@ -786,9 +514,9 @@ static int load(struct inj *in, char *err, size_t errsz)
     int src, dst = -1, rc = -1;
     ssize_t n;
 
-    exe_name(in->pid, exe, sizeof(exe));
-    if (call(in, "memfd_create", in->fn[F_MEMFD], 1 /* MFD_CLOEXEC */, 0, ATTACH_MEMFD_NAME,
-             sizeof(ATTACH_MEMFD_NAME), &fd, err, errsz) != 0)
+    attach_proc_name(in->pid, exe, sizeof(exe));
+    if (call(in, "memfd_create", in->p.fn[ATTACH_FN_MEMFD], 1 /* MFD_CLOEXEC */, 0,
+             ATTACH_PROC_MEMFD, sizeof(ATTACH_PROC_MEMFD), &fd, err, errsz) != 0)
         return -1;
     if ((int64_t)fd < 0) {
         snprintf(err, errsz,
@@ -816,18 +544,19 @@ static int load(struct inj *in, char *err, size_t errsz)
         close(dst);
     if (rc == 0) {
         snprintf(path, sizeof(path), "/proc/self/fd/%d", (int)fd);
-        rc = call(in, "dlopen", in->fn[F_DLOPEN], 2 /* RTLD_NOW */, 0, path, strlen(path) + 1,
-                  &handle, err, errsz);
+        rc = call(in, "dlopen", in->p.fn[ATTACH_FN_DLOPEN], 2 /* RTLD_NOW */, 0, path,
+                  strlen(path) + 1, &handle, err, errsz);
         if (rc == 0 && !handle) {
             rc = -1;
-            if (call(in, "dlerror", in->fn[F_DLERROR], 0, 0, NULL, 0, &msg, err, errsz) == 0) {
+            if (call(in, "dlerror", in->p.fn[ATTACH_FN_DLERROR], 0, 0, NULL, 0, &msg, err, errsz) ==
+                0) {
                 read_string(in->pid, msg, reason, sizeof(reason));
                 snprintf(err, errsz, "dlopen of the collector in pid %d (%s) failed: %s",
                          (int)in->pid, exe, reason);
             }
         }
     }
-    call(in, "close", in->fn[F_CLOSE], fd, 0, NULL, 0, &ignore, reason, sizeof(reason));
+    call(in, "close", in->p.fn[ATTACH_FN_CLOSE], fd, 0, NULL, 0, &ignore, reason, sizeof(reason));
     return rc;
 }
 
@@ -844,7 +573,15 @@ static int inj_open(struct inj *in, pid_t pid, int timeout_ms, volatile sig_atom
     clock_gettime(CLOCK_MONOTONIC, &in->t0);
     if (sockpath_lib(in->lib, sizeof(in->lib), err, errsz) != 0)
         return -1;
-    return preflight(in, err, errsz);
+    in->as = unw_create_addr_space(&_UPT_accessors, 0);
+    if (in->as)
+        unw_set_caching_policy(in->as, UNW_CACHE_GLOBAL);
+    in->stack = malloc(ATTACH_STACK_SCAN);
+    if (!in->stack) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    return attach_proc_open(&in->p, pid, err, errsz);
 }
 
 static void inj_close(struct inj *in)
@@ -852,8 +589,10 @@ static void inj_close(struct inj *in)
     let_go(in);
     if (in->st)
         in->st->total = ms_since(&in->t0);
-    free(in->maps);
+    attach_proc_close(&in->p);
     free(in->stack);
+    if (in->as)
+        unw_destroy_addr_space(in->as);
 }
 
 /* Calls the library's fn (heapline_attach or heapline_detach) with opts;
@@ -912,7 +651,7 @@ int attach_start(const struct attach_options *o, struct attach_stats *st, char *
     if (!o->socket || !o->socket[0])
         memmove(opts, strchr(opts, '\n') + 1, strlen(strchr(opts, '\n') + 1) + 1);
     if (choose(&in, err, errsz) == 0) {
-        int loaded = in.lib_base == 0;
+        int loaded = in.p.lib_base == 0;
 
         struct timespec t;
 
@@ -921,14 +660,9 @@ int attach_start(const struct attach_options *o, struct attach_stats *st, char *
         if (st)
             st->load = ms_since(&t);
         if (rc == 0 && loaded) {
-            char libc[PATH_MAX];
-            uint64_t bias;
-            int musl;
-
             /* where the library landed */
-            free(in.maps);
-            rc = read_maps(&in, libc, sizeof(libc), &bias, &musl, err, errsz);
-            if (rc == 0 && !in.lib_base) {
+            rc = attach_proc_reread(&in.p, err, errsz);
+            if (rc == 0 && !in.p.lib_base) {
                 snprintf(err, errsz, "the collector is not mapped in pid %d after dlopen",
                          (int)o->pid);
                 rc = -1;
@@ -986,7 +720,7 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
     int rc = -1;
 
     if (inj_open(&in, pid, timeout_ms, interrupted, st, err, errsz) == 0) {
-        if (!in.lib_base)
+        if (!in.p.lib_base)
             snprintf(err, errsz, "pid %d has no attached collector", (int)pid);
         else if (choose(&in, err, errsz) == 0) {
             struct timespec t;

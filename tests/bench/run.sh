@@ -21,6 +21,8 @@
 #     interpreter itself (tests/bench/real_json.py, PYTHONMALLOC=malloc), each bare, under
 #     `heapline record` and under heaptrack: wall, the program's peak RSS, the output file's
 #     size, and both tools' allocation counts side by side. REAL=0 skips it.
+#  8. attach to a running program (tests/attach/bench.sh): time to the first screen and the
+#     longest stop of any thread on a busy 8-thread program; 100 attach/detach cycles.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
@@ -455,3 +457,8 @@ else
     echo "  of heaptrack's own (libstdc++'s pool, at load). sqlite3's count varies by a few dozen a"
     echo "  run (randomblob)."
 fi
+
+# ---- 8. attach to a running program ----
+echo
+echo "attach to a program started without heapline (tests/attach/bench.sh):"
+BUILD=$BUILD tests/attach/bench.sh 100
