@@ -300,6 +300,32 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     return classify(in, tid, r);
 }
 
+/* 1 when tid may run our calls: not a collector's thread (named
+ * "heapline"), and SIGSEGV neither blocked nor ignored (a call returns to
+ * address 0, and that fault must reach us without changing the thread's
+ * signal mask or dispositions). */
+static int callable(pid_t pid, pid_t tid)
+{
+    char path[64], line[256];
+    unsigned long long blk = 0, ign = 0, bit = 1ull << (SIGSEGV - 1);
+    int named = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "Name:", 5))
+            named = strstr(line, "heapline") != NULL;
+        else if (!strncmp(line, "SigBlk:", 7))
+            blk = strtoull(line + 7, NULL, 16);
+        else if (!strncmp(line, "SigIgn:", 7))
+            ign = strtoull(line + 7, NULL, 16);
+    }
+    fclose(f);
+    return !named && !(blk & bit) && !(ign & bit);
+}
+
 /* One pass: reads every thread, each stopped only while it is read, then
  * stops the best safe one again (a thread blocked in a system call first:
  * it was not running anyway) and keeps it stopped (in->tid, registers in
@@ -331,7 +357,8 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
             loader = 1;
             *in_loader = tids[i];
         }
-        if (s == T_SAFE && (!cand || (!cand_sys && (long long)r.orig_rax >= 0))) {
+        if (s == T_SAFE && callable(in->pid, tids[i]) &&
+            (!cand || (!cand_sys && (long long)r.orig_rax >= 0))) {
             cand = tids[i];
             cand_sys = (long long)r.orig_rax >= 0;
         }

@@ -102,20 +102,15 @@ static int attach_with(pid_t pid, const char *socket, const char *record, char *
     return rc;
 }
 
-int attach_cmd_prepare(const char *target, int *detach, char *err, size_t errsz)
+static pid_t attached; /* by attach_cmd_connect() */
+
+int attach_cmd_connect(const char *target, char *err, size_t errsz)
 {
-    char sock[PATH_MAX], dir[PATH_MAX], why[512];
+    char sock[PATH_MAX], dir[PATH_MAX];
     pid_t pid;
 
-    *detach = 0;
-    if (parse_pid(target, &pid) != 0)
-        return 0; /* a socket path */
-    if (sockpath_resolve(target, sock, sizeof(sock), why, sizeof(why)) == 0) {
-        *detach = attach_loaded(pid) == 1; /* attached before, its TUI gone */
-        return 0;
-    }
-    if (kill(pid, 0) != 0 && errno == ESRCH) {
-        snprintf(err, errsz, "no process with pid %d", (int)pid);
+    if (parse_pid(target, &pid) != 0) {
+        snprintf(err, errsz, "bad pid: %s", target);
         return -1;
     }
     if (sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0)
@@ -126,7 +121,7 @@ int attach_cmd_prepare(const char *target, int *detach, char *err, size_t errsz)
     }
     if (attach_with(pid, sock, NULL, err, errsz) != 0)
         return -1;
-    *detach = 1;
+    attached = pid;
     return 0;
 }
 
@@ -154,12 +149,15 @@ static int detach(pid_t pid, int quiet)
     return 0;
 }
 
-void attach_cmd_finish(const char *target)
+void attach_cmd_finish(const char *target, int also_loaded)
 {
     pid_t pid;
 
-    if (parse_pid(target, &pid) == 0 && attach_loaded(pid) == 1)
+    if (parse_pid(target, &pid) != 0)
+        return;
+    if (pid == attached || (also_loaded && attach_loaded(pid) == 1))
         detach(pid, 0);
+    attached = 0;
 }
 
 int attach_cmd_record(pid_t pid, const char *out, double seconds)

@@ -10,18 +10,18 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* For a target given as a PID that has no collector socket: loads (or
- * re-activates) the collector in it with a socket in the socket directory,
- * so the caller can connect as to any collector. *detach gets 1 when the
- * caller should call attach_cmd_finish() at the end (the collector was
- * attached by heapline, now or before). A SOCKET path, or a PID with a
- * socket, is left to the caller (returns 0). Returns -1 with one line in
- * err. HEAPLINE_ATTACH_STATS=1 prints the attach's figures on stderr. */
-int attach_cmd_prepare(const char *target, int *detach, char *err, size_t errsz);
+/* The client_attach_fn of heapline attach and backrefs (client.h): loads
+ * (or re-activates) the collector in the PID target with a socket in the
+ * socket directory, and remembers it for attach_cmd_finish(). Ctrl-C during
+ * the attach interrupts it. HEAPLINE_ATTACH_STATS=1 prints its figures. */
+int attach_cmd_connect(const char *target, char *err, size_t errsz);
 
-/* Ends the attached run in the PID target (q): one line on stderr when the
- * detach fails or frees of blocks from before the attach were ignored. */
-void attach_cmd_finish(const char *target);
+/* At the end of the command (q, backrefs' answer): ends the run that
+ * attach_cmd_connect() started, and with also_loaded set one that an earlier
+ * heapline attach of target left (its TUI gone), leaving the collector idle.
+ * One line on stderr when the detach fails or frees of blocks from before
+ * the attach were ignored. */
+void attach_cmd_finish(const char *target, int also_loaded);
 
 /* heapline record --pid PID -o FILE [--for SECONDS]: records pid into out
  * from now until SECONDS have passed (seconds <= 0: until Ctrl-C, SIGTERM or

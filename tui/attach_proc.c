@@ -160,6 +160,8 @@ static int read_maps(struct attach_proc *p, char *libc, size_t cap, uint64_t *li
 
         if (!strncmp(b, "ld-musl", 7) || !strncmp(b, "libc.musl", 9))
             *musl = 1;
+        if (!strncmp(b, "libheapline", 11))
+            p->preloaded = 1;
         if (!strncmp(b, "ld-linux", 8) && perms[2] == 'x' && p->n_loader < ATTACH_PROC_RANGES)
             p->loader[p->n_loader++] = (struct attach_range){lo, hi};
         if (!strncmp(file, ATTACH_PROC_MAPS_NAME, strlen(ATTACH_PROC_MAPS_NAME))) {
@@ -227,6 +229,13 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
 #endif
     if (read_maps(p, libc, sizeof(libc), &bias, &musl, err, errsz) != 0)
         return -1;
+    if (p->preloaded) {
+        snprintf(err, errsz,
+                 "pid %d (%s) runs under the collector already (preloaded), but its socket is not "
+                 "in the socket directory: attach to its socket path (HEAPLINE_SOCKET)",
+                 (int)p->pid, exe);
+        return -1;
+    }
     if (!libc[0]) {
         snprintf(err, errsz,
                  musl ? "pid %d (%s) uses musl, not glibc: the collector cannot be loaded into it"

@@ -33,6 +33,7 @@ struct attach_range {
 struct attach_proc {
     pid_t pid;
     uint64_t lib_base;            /* where our library is mapped, 0 when not loaded */
+    int preloaded;                /* a libheapline.so file is mapped: started under it */
     uint64_t fn[ATTACH_FN_COUNT]; /* in the program */
     struct attach_range loader[ATTACH_PROC_RANGES]; /* the dynamic loader's code */
     struct attach_range danger[ATTACH_PROC_DANGER]; /* libc's functions that hold locks */
@@ -44,8 +45,9 @@ struct attach_proc {
 
 /* Reads pid: refuses (-1 with one line in err) a process that does not
  * exist or has ended, is stopped, is traced already, is another user's
- * (unless root) or not dumpable, is statically linked or not glibc (or not
- * glibc >= 2.34), or runs a libc replaced on disk. Release with
+ * (unless root) or not dumpable, runs a preloaded collector already, is
+ * statically linked or not glibc (or not glibc >= 2.34), or runs a libc
+ * replaced on disk. Release with
  * attach_proc_close() whatever it returns. */
 int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz);
 

@@ -18,6 +18,7 @@
 #include "attach_cmd.h"
 #include "backrefs.h"
 #include "check.h"
+#include "client.h"
 #include "diff.h"
 #include "flame.h"
 #include "model.h"
@@ -194,7 +195,7 @@ static int cmd_attach(int argc, char **argv)
     const char *target = NULL, *out = NULL;
     char err[1024];
     struct source *src;
-    int detach = 0, rc;
+    int rc;
 
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0) {
@@ -211,44 +212,29 @@ static int cmd_attach(int argc, char **argv)
     }
     if (!target)
         return bad("attach", "attach needs a PID or a socket path");
-    if (attach_cmd_prepare(target, &detach, err, sizeof(err)) != 0) {
-        fprintf(stderr, "heapline: %s\n", err);
-        return 1;
-    }
+    client_set_attach(attach_cmd_connect); /* a PID without a collector gets one */
     src = source_open_socket(target, out, err, sizeof(err));
     if (!src) {
         fprintf(stderr, "heapline: %s\n", err);
-        if (detach)
-            attach_cmd_finish(target);
+        attach_cmd_finish(target, 0);
         return 1;
     }
     rc = run_ui(src, UI_SRC_ATTACH, target);
-    if (detach)
-        attach_cmd_finish(target); /* q: the collector stays, idle */
+    attach_cmd_finish(target, 1); /* q: the collector stays, idle */
     return rc;
 }
 
-/* backrefs on a PID without a collector attaches first, and detaches after. */
+/* backrefs on a PID without a collector attaches once its arguments are
+ * good (client.h), and detaches after. */
 static int cmd_backrefs(int argc, char **argv)
 {
-    const char *target = NULL;
-    char err[1024];
-    int detach = 0, rc;
+    int rc;
 
-    for (int i = 2; i < argc && !target; i++) {
-        if (argv[i][0] != '-')
-            target = argv[i];
-        else if (strcmp(argv[i], "--json") && strcmp(argv[i], "--dot") &&
-                 strcmp(argv[i], "--types") && !strchr(argv[i], '='))
-            i++; /* an option's value */
-    }
-    if (target && attach_cmd_prepare(target, &detach, err, sizeof(err)) != 0) {
-        fprintf(stderr, "heapline: %s\n", err);
-        return 1;
-    }
+    client_set_attach(attach_cmd_connect);
     rc = backrefs_main(argc, argv);
-    if (detach)
-        attach_cmd_finish(target);
+    for (int i = 2; i < argc; i++)
+        if (argv[i][0] >= '0' && argv[i][0] <= '9')
+            attach_cmd_finish(argv[i], 0); /* only what this command attached */
     return rc;
 }
 

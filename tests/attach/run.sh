@@ -162,6 +162,17 @@ wait $REC || fail "second record --pid: exit $?: $(cat "$TMP/rec2.err")"
     fail "re-attach: the library was loaded twice"
 pass "reattach: the same library, a fresh run: leak_site 5 blocks 2500 bytes"
 
+# ---- backrefs PID: bad arguments load nothing; good ones attach, answer, detach ----
+if "$HL" backrefs $T_PID --site leak_site --depth 0 2>"$TMP/br.err"; then fail "backrefs: --depth 0 accepted"; fi
+grep -q "bad depth: 0" "$TMP/br.err" || fail "backrefs usage: $(cat "$TMP/br.err")"
+rc=0
+"$HL" backrefs $T_PID --site pre_site 2>"$TMP/br.err" || rc=$?
+[ $rc = 1 ] && grep -q "no allocation site named pre_site" "$TMP/br.err" ||
+    fail "backrefs: exit $rc: $(cat "$TMP/br.err")"
+[ -z "$(collector_thread $T_PID)" ] || fail "backrefs: the collector still runs after it"
+say rec "leak 1 10" "leaked 1"
+pass "backrefs: --depth 0 refused before any attach; --site pre_site attached, said it has no live block since the attach, detached"
+
 # ---- the program ends while recorded ----
 "$HL" record --pid $T_PID -o "$TMP/end.heapline" 2>"$TMP/end.err" &
 REC=$!
