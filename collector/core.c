@@ -292,6 +292,8 @@ static void atfork_child(void)
     track_atfork_child();
     collect_atfork_child();
     trie_reset();
+    tags_atfork_parent(); /* the prepare handler's lock: no collector may take it
+                           * again here (HEAPLINE_FORK=off, an attached program) */
     tags_reset();
     live_reset();
     sites_reset();

@@ -141,6 +141,7 @@ grep -q "recorded pid $T_PID for" "$TMP/rec.err" || fail "record --pid: $(cat "$
 runs_on $T_PID "record --pid"
 [ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "record --pid: the collector is not idle"
 say rec "leak 1 10" "leaked 1"
+say rec "fork" "forked" # a child and a grandchild of a detached program (its fork handlers)
 pass "record-pid: leak_site 40 blocks 40000 bytes after the attach, pre_site none, 10 frees from before ignored and counted; detached, idle, the program answers"
 
 # ---- a second attach re-activates the idle collector: a fresh run ----

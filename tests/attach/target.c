@@ -6,7 +6,8 @@
  *   target cmd       64 blocks of 100 bytes at pre_site(), then commands
  *                    on stdin, each answered on stdout: "leak N SIZE" (N
  *                    blocks at leak_site(), kept), "free-old N" (frees
- *                    the next N of the 64), "quit"
+ *                    the next N of the 64), "fork" (a child that forks a
+ *                    grandchild, both waited for), "quit"
  *   target seccomp   cmd, after a seccomp filter that fails memfd_create
  *                    with EPERM
  *   target nodump    cmd, after prctl(PR_SET_DUMPABLE, 0)
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef PR_SET_PTRACER
@@ -93,6 +95,19 @@ static int commands(void)
                 old[n_freed++] = NULL;
             }
             printf("freed %lu\n", n);
+        } else if (!strncmp(line, "fork", 4)) {
+            pid_t c = fork();
+
+            if (c == 0) {
+                pid_t g = fork();
+
+                if (g == 0)
+                    _exit(0);
+                waitpid(g, NULL, 0);
+                _exit(0);
+            }
+            waitpid(c, NULL, 0);
+            printf("forked\n");
         } else if (!strncmp(line, "quit", 4)) {
             printf("bye\n");
             return 0;
