@@ -114,7 +114,7 @@ start chain && {
     stopped=$!
     kill -STOP $stopped
     until grep -q '^State:.*T' /proc/$stopped/status; do sleep 0.01; done
-    expect_error "pid $stopped (sleep) is stopped: resume it first" $stopped --address 0x10
+    expect_error "pid $stopped (.*) is stopped: resume it first" $stopped --address 0x10
     kill -CONT $stopped
     kill $stopped
     expect_error "/nonexistent.sock: No such file or directory" /nonexistent.sock --address 0x10
