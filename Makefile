@@ -27,6 +27,8 @@ PKGS_CFLAGS := $(shell pkg-config --cflags msgpack libunwind libdw libzstd ncurs
 MSGPACK_LIBS := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 ZSTD_LIBS    := $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
 UNWIND_LIBS  := $(shell pkg-config --libs libunwind 2>/dev/null || echo -lunwind)
+UPTRACE_LIBS := $(shell pkg-config --libs libunwind-ptrace 2>/dev/null || \
+                  echo -lunwind-ptrace -lunwind-generic -lunwind)
 DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
 CURSES_LIBS  := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -67,7 +69,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps format-check test unit integration backrefs cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps format-check test unit integration backrefs attach cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -107,7 +109,7 @@ $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 
 $(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
 
 # Unit tests: one binary per tests/unit/test_<stem>.c, linked with the protocol
 # and the TUI library (never the collector, which defines malloc). A test of a
@@ -171,6 +173,10 @@ e2e: all
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
 
+# heapline attach / record --pid on programs started without heapline
+attach: all
+	$(Q)BUILD=$(BUILD) tests/attach/run.sh
+
 # misbehaving clients against a program under the collector (tests/stress/run.py):
 # the short form in make test, issue 12's figures exactly in make stress
 stress-short: all
@@ -178,6 +184,7 @@ stress-short: all
 
 stress: all
 	$(Q)BUILD=$(BUILD) tests/stress/run.py --full
+	$(Q)BUILD=$(BUILD) tests/attach/run.sh --cycles 100
 
 cli: all
 	$(Q)BUILD=$(BUILD) tests/cli/run.sh
@@ -191,6 +198,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory backrefs
+	$(Q)$(MAKE) --no-print-directory attach
 	$(Q)$(MAKE) --no-print-directory stress-short
 	$(Q)$(MAKE) --no-print-directory cli
 	$(Q)$(MAKE) --no-print-directory tools

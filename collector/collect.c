@@ -1197,13 +1197,28 @@ void collect_stop(uint32_t reason, int32_t status)
         return;
     if (pthread_equal(pthread_self(), C.thread))
         return;
-    C.end_reason = reason;
-    C.end_status = status;
-    atomic_store(&C.stop, 1);
+    if (!atomic_load(&C.stop)) { /* else collect_stop_async() said why */
+        C.end_reason = reason;
+        C.end_status = status;
+        atomic_store(&C.stop, 1);
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
     if (pthread_timedjoin_np(C.thread, NULL, &ts) != 0)
         core_say("collector thread did not stop in time; the recording may lack its end");
+}
+
+void collect_stop_async(uint32_t reason, int32_t status)
+{
+    uint64_t one = 1;
+
+    if (!atomic_load(&C.alive) || atomic_load(&C.stop))
+        return;
+    C.end_reason = reason;
+    C.end_status = status;
+    atomic_store(&C.stop, 1);
+    if (ring_wake_fd >= 0)
+        (void)!write(ring_wake_fd, &one, sizeof(one));
 }
 
 void collect_crash(int sig)
@@ -1217,6 +1232,12 @@ void collect_crash(int sig)
     atomic_store(&C.stop, 1);
     for (int i = 0; i < 2000 && atomic_load(&C.alive); i++)
         nanosleep(&ts, NULL);
+}
+
+const unsigned long long *collect_unknown_frees(void)
+{
+    _Static_assert(sizeof(C.ns.unknown_frees) == sizeof(unsigned long long), "a 64-bit count");
+    return (const unsigned long long *)&C.ns.unknown_frees;
 }
 
 void collect_sync(void)

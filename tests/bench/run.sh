@@ -30,6 +30,8 @@
 #     (TCMALLOC_SAMPLE_PARAMETER=524288; libgoogle-perftools4): each sampler's added CPU per
 #     pair; the collector's memory in the program in sampling mode (churn --live 1M; target
 #     8 MB plus the rings).
+#  9. attach to a running program (tests/attach/bench.sh): time to the first screen and the
+#     longest stop of any thread on a busy 8-thread program; 100 attach/detach cycles.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
@@ -569,3 +571,8 @@ echo "collector memory in sampling mode (churn --live 1M, RSS read by the progra
 if [ -n "$s1" ] && [ -n "$b2" ]; then
     awk -v s="$s1" -v b="$b2" 'BEGIN { printf "  difference %.1f MB (target: 8 MB plus the rings, 1.5 MB a thread)\n", (s - b) * 1024 / 1e6 }'
 fi
+
+# ---- 9. attach to a running program ----
+echo
+echo "attach to a program started without heapline (tests/attach/bench.sh):"
+BUILD=$BUILD tests/attach/bench.sh 100
