@@ -27,6 +27,8 @@ PKGS_CFLAGS := $(shell pkg-config --cflags msgpack libunwind libdw libzstd ncurs
 MSGPACK_LIBS := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 ZSTD_LIBS    := $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
 UNWIND_LIBS  := $(shell pkg-config --libs libunwind 2>/dev/null || echo -lunwind)
+UPTRACE_LIBS := $(shell pkg-config --libs libunwind-ptrace 2>/dev/null || \
+                  echo -lunwind-ptrace -lunwind-generic -lunwind)
 DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
 CURSES_LIBS  := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -67,7 +69,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps format-check test unit integration backrefs cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps format-check test unit integration backrefs attach cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -103,11 +105,11 @@ $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
 	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(DW_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
-	    -lpthread -ldl
+	    -lpthread -ldl -lm
 
 $(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) -lm
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
 
 # Unit tests: one binary per tests/unit/test_<stem>.c, linked with the protocol
 # and the TUI library (never the collector, which defines malloc). A test of a
@@ -145,7 +147,8 @@ $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
             libdw-dev libelf-dev libzstd-dev tmux clang libclang-rt-14-dev gdb sqlite3 \
-            util-linux procps file zstd python3 time heaptrack chromium clang-format
+            util-linux procps file zstd python3 time heaptrack chromium clang-format \
+            libgoogle-perftools4
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -170,6 +173,10 @@ e2e: all
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
 
+# heapline attach / record --pid on programs started without heapline
+attach: all
+	$(Q)BUILD=$(BUILD) tests/attach/run.sh
+
 # misbehaving clients against a program under the collector (tests/stress/run.py):
 # the short form in make test, issue 12's figures exactly in make stress
 stress-short: all
@@ -177,6 +184,7 @@ stress-short: all
 
 stress: all
 	$(Q)BUILD=$(BUILD) tests/stress/run.py --full
+	$(Q)BUILD=$(BUILD) tests/attach/run.sh --cycles 100
 
 cli: all
 	$(Q)BUILD=$(BUILD) tests/cli/run.sh
@@ -190,6 +198,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory backrefs
+	$(Q)$(MAKE) --no-print-directory attach
 	$(Q)$(MAKE) --no-print-directory stress-short
 	$(Q)$(MAKE) --no-print-directory cli
 	$(Q)$(MAKE) --no-print-directory tools

@@ -35,6 +35,7 @@
 #include "normalise.h"
 #include "recfile.h"
 #include "ring.h"
+#include "sample.h"
 #include "server.h"
 #include "sites.h"
 #include "pyframes.h"
@@ -867,6 +868,15 @@ void collect_catch_up(void)
 
 static struct wire_totals totals(int64_t time)
 {
+    if (sample_on()) {
+        /* exact counts of every call; the peak is the highest tick (wire.h) */
+        struct sample_totals s;
+
+        sample_totals(&s);
+        return (struct wire_totals){
+            time, s.heap_bytes, s.heap_blocks, C.rss, s.allocations, s.frees, s.bytes_allocated, 0,
+            0};
+    }
     /* the peak's time as its event went out (event_time), so it names the
      * same moment a recording of the run does */
     return (struct wire_totals){time,
@@ -938,8 +948,10 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
     uint32_t cursor = 0;
     size_t n;
 
-    encode_hello(b, (uint32_t)getpid(), C.exe, C.start_unix_ns, (uint32_t)sysconf(_SC_PAGESIZE),
-                 (uint32_t)core_cfg.depth, core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0);
+    encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
+                         (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
+                         core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
+                         atomic_load(&sample_rate_bytes));
     send(arg, b->data, b->len);
     if (C.defs_len)
         send(arg, C.defs, C.defs_len);
@@ -1153,9 +1165,10 @@ int collect_start(const char *record_path, const char *socket_path, const char *
         return -1;
     }
     EMIT(K_STREAM, 0,
-         encode_hello(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
-                      (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
-                      core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0));
+         encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
+                              (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
+                              core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
+                              atomic_load(&sample_rate_bytes)));
     out_flush(1);
 
     if (ring_wake_fd < 0) {
@@ -1184,13 +1197,28 @@ void collect_stop(uint32_t reason, int32_t status)
         return;
     if (pthread_equal(pthread_self(), C.thread))
         return;
-    C.end_reason = reason;
-    C.end_status = status;
-    atomic_store(&C.stop, 1);
+    if (!atomic_load(&C.stop)) { /* else collect_stop_async() said why */
+        C.end_reason = reason;
+        C.end_status = status;
+        atomic_store(&C.stop, 1);
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
     if (pthread_timedjoin_np(C.thread, NULL, &ts) != 0)
         core_say("collector thread did not stop in time; the recording may lack its end");
+}
+
+void collect_stop_async(uint32_t reason, int32_t status)
+{
+    uint64_t one = 1;
+
+    if (!atomic_load(&C.alive) || atomic_load(&C.stop))
+        return;
+    C.end_reason = reason;
+    C.end_status = status;
+    atomic_store(&C.stop, 1);
+    if (ring_wake_fd >= 0)
+        (void)!write(ring_wake_fd, &one, sizeof(one));
 }
 
 void collect_crash(int sig)
@@ -1204,6 +1232,12 @@ void collect_crash(int sig)
     atomic_store(&C.stop, 1);
     for (int i = 0; i < 2000 && atomic_load(&C.alive); i++)
         nanosleep(&ts, NULL);
+}
+
+const unsigned long long *collect_unknown_frees(void)
+{
+    _Static_assert(sizeof(C.ns.unknown_frees) == sizeof(unsigned long long), "a 64-bit count");
+    return (const unsigned long long *)&C.ns.unknown_frees;
 }
 
 void collect_sync(void)

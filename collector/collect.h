@@ -62,4 +62,14 @@ void collect_attach_burst(collect_send_fn *send, void *arg);
  * thread. */
 struct encode_buf *collect_scratch(void);
 
+/* Asks the collector thread to finish the run (its END says reason and
+ * status) without waiting for it; collect_stop() later waits. Any thread. */
+void collect_stop_async(uint32_t reason, int32_t status);
+
+/* Where the collector thread counts the frees of blocks this run never
+ * saw allocated (before an attach, or by the constructors of a module
+ * loaded later), otherwise ignored. Final once the thread has ended; it
+ * stays readable until the next collect_start(). */
+const unsigned long long *collect_unknown_frees(void);
+
 #endif

@@ -4,6 +4,13 @@
  * __libc_start_main (the exit status), _exit/_Exit (finish the recording),
  * dlclose (name a library's frames before it goes away).
  *
+ * Loaded into a program that already runs (heapline attach dlopens it), the
+ * constructor does nothing: heapline_attach(), called by the injector, starts
+ * the collector with the options it is given (the program's environment has
+ * none), then points every module's malloc family at the hooks (got.h).
+ * heapline_detach() stops it; the hooks then pass every call through, and a
+ * later heapline_attach() starts a fresh run in the same library.
+ *
  * Invariant: tracking is on (core_on) only while a collector thread runs and
  * the process owns its outputs. A fork child starts a fresh, empty collector
  * with its own outputs (or none with HEAPLINE_FORK=off) and never writes the
@@ -12,6 +19,7 @@
 #include "core.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -26,10 +34,12 @@
 #include "debugfile.h"
 #include "env.h"
 #include "fds.h"
+#include "got.h"
 #include "live.h"
 #include "pyframes.h"
 #include "recfile.h"
 #include "ring.h"
+#include "sample.h"
 #include "server.h"
 #include "sites.h"
 #include "stamp.h"
@@ -51,6 +61,8 @@ static char socket_base[108];  /* HEAPLINE_SOCKET as given, "" default */
 static int socket_off;
 static int started;
 static pid_t core_pid; /* the process the collector runs in */
+static int late;       /* dlopened into a running program (heapline attach) */
+static int late_ready; /* heapline_attach() has set up the capture once */
 
 void hooks_init(void); /* hooks.c */
 
@@ -145,6 +157,7 @@ static void read_config(void)
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
     core_cfg.stats = getenv("HEAPLINE_STATS") != NULL;
+    sample_configure_env(); /* HEAPLINE_SAMPLE */
 }
 
 /* Output paths for this process: the owner (the first process of the run, or
@@ -187,7 +200,16 @@ static void core_start(void)
         core_disable("no output (HEAPLINE_RECORD unset and HEAPLINE_SOCKET=off)");
         return;
     }
-    if (trie_init() < 0 || tags_init() < 0 || live_init() < 0 || sites_init() < 0) {
+    if (late_ready) {
+        /* a new run in the same process (heapline_attach again): stack ids
+         * and tags stay valid, the block and site tables start empty */
+        live_reset();
+        sites_reset();
+        if (live_init() < 0 || sites_init() < 0) {
+            core_disable(why);
+            return;
+        }
+    } else if (trie_init() < 0 || tags_init() < 0 || live_init() < 0 || sites_init() < 0) {
         core_disable(why);
         return;
     }
@@ -272,6 +294,8 @@ static void atfork_child(void)
     track_atfork_child();
     collect_atfork_child();
     trie_reset();
+    tags_atfork_parent(); /* the prepare handler's lock: no collector may take it
+                           * again here (HEAPLINE_FORK=off, an attached program) */
     tags_reset();
     live_reset();
     sites_reset();
@@ -301,8 +325,52 @@ int core_early_start(void)
     return atomic_load_explicit(&core_on, memory_order_relaxed);
 }
 
+/* Load order of two addresses' modules (dl_iterate_phdr's order: the
+ * executable, what was preloaded, its libraries, then what was dlopened). */
+struct load_order {
+    uintptr_t addr[2];
+    int index[2], at;
+};
+
+static int load_order_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct load_order *o = arg;
+
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+        for (int k = 0; k < 2 && ph->p_type == PT_LOAD; k++)
+            if (o->addr[k] >= lo && o->addr[k] - lo < ph->p_memsz)
+                o->index[k] = o->at;
+    }
+    o->at++;
+    return 0;
+}
+
+/* 1 when this library was loaded after libc (dlopened into a running
+ * program by heapline attach): symbol order does not interpose, and only
+ * heapline_attach() may start tracking. (Asking dlsym(RTLD_DEFAULT,
+ * "malloc") does not tell: an executable that takes malloc's address, as
+ * python3 does, is itself the default definition.) */
+static int core_loaded_late(void)
+{
+    struct load_order o = {
+        {(uintptr_t)core_loaded_late, (uintptr_t)dlsym(RTLD_NEXT, "malloc")}, {-1, -1}, 0};
+
+    if (!o.addr[1])
+        return 0;
+    dl_iterate_phdr(load_order_cb, &o);
+    return o.index[1] >= 0 && o.index[0] > o.index[1];
+}
+
 __attribute__((constructor(101))) static void core_ctor(void)
 {
+    if (!atomic_load(&init_state) && core_loaded_late()) {
+        late = 1;
+        atomic_store(&init_state, 1); /* the hooks never start a collector */
+        return;
+    }
     core_init();
     env_strip(); /* here, not in core_init: that may run inside setenv's malloc */
 }
@@ -344,6 +412,127 @@ static void core_init(void)
     if (started)
         install_fatal_handlers();
     track_guard = guard;
+}
+
+/* Options of heapline_attach(): lines "KEY=VALUE", keys record, socket,
+ * sample (mean bytes per sample, 0: exact), depth, unwind, tick_ms,
+ * compress. Unknown keys are ignored (an older collector loaded by a newer
+ * heapline). */
+static void late_config(const char *opts)
+{
+    memset(&core_cfg, 0, sizeof(core_cfg));
+    record_base[0] = socket_base[0] = 0;
+    socket_off = 1;
+    core_cfg.compress = RECFILE_LEVEL_DEFAULT;
+    core_cfg.depth = 64;
+    core_cfg.tick_ms = 10;
+    core_cfg.unwind = CORE_UNWIND_AUTO;
+    core_cfg.fork_off = 1; /* a fork child of an attached program runs untracked */
+    sample_configure(0);   /* exact unless asked: sample=BYTES */
+    while (opts && *opts) {
+        size_t n = strcspn(opts, "\n");
+        const char *eq = memchr(opts, '=', n), *v = eq + 1;
+        size_t k = eq ? (size_t)(eq - opts) : 0, vn = eq ? n - k - 1 : 0;
+        char val[4096];
+
+        if (eq && vn < sizeof(val)) {
+            memcpy(val, v, vn);
+            val[vn] = 0;
+            if (k == 6 && !memcmp(opts, "record", 6))
+                snprintf(record_base, sizeof(record_base), "%s", val);
+            else if (k == 6 && !memcmp(opts, "socket", 6) && vn < sizeof(socket_base)) {
+                memcpy(socket_base, val, vn + 1);
+                socket_off = 0;
+            } else if (k == 6 && !memcmp(opts, "sample", 6))
+                sample_configure(strtoull(val, NULL, 10)); /* refuses out-of-range rates */
+            else if (k == 5 && !memcmp(opts, "depth", 5) && atoi(val) >= 1 &&
+                     atoi(val) <= CORE_MAX_DEPTH)
+                core_cfg.depth = atoi(val);
+            else if (k == 7 && !memcmp(opts, "tick_ms", 7) && atoi(val) >= 1)
+                core_cfg.tick_ms = atoi(val);
+            else if (k == 8 && !memcmp(opts, "compress", 8) && atoi(val) >= 0 && atoi(val) <= 22)
+                core_cfg.compress = atoi(val);
+            else if (k == 6 && !memcmp(opts, "unwind", 6))
+                core_cfg.unwind = !strcmp(val, "fp")          ? CORE_UNWIND_FP
+                                  : !strcmp(val, "libunwind") ? CORE_UNWIND_LIBUNWIND
+                                                              : CORE_UNWIND_AUTO;
+        }
+        opts += n + (opts[n] == '\n');
+    }
+}
+
+static void exit_status_cb(int status, void *arg);
+static void core_shutdown(uint32_t reason, int32_t status);
+
+/* Called by heapline's injector on one thread of the program, stopped at a
+ * safe point (not inside the allocator or the loader); the program's other
+ * threads run. Returns NULL when tracking is on, else a static reason. */
+__attribute__((visibility("default"))) const char *heapline_attach(const char *opts);
+const char *heapline_attach(const char *opts)
+{
+    int guard = track_guard;
+
+    if (!late)
+        return "this collector was started with the program, not attached";
+    if (started && atomic_load(&core_on))
+        return NULL; /* already on: the caller connects to its socket */
+    if (started)     /* stopped by an error: finish that run first */
+        core_shutdown(WIRE_END_DETACH, 0);
+    track_guard = 1;
+    late_config(opts);
+    if (!late_ready) {
+        hooks_init();
+        if (track_init() < 0) {
+            track_guard = guard;
+            return "cannot set up stack capture";
+        }
+        core_cfg.unwind = unwind_init(core_cfg.unwind);
+        pyframes_init();
+        fds_protect_libunwind();
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        on_exit(exit_status_cb, NULL);
+    } else {
+        for (struct ring *r = ring_list(); r; r = r->next)
+            r->announced = 0; /* a new stream names every thread again */
+        unwind_init(core_cfg.unwind);
+    }
+    atomic_store(&core_reason, NULL);
+    choose_paths(1);
+    core_start();
+    late_ready = 1;
+    if (!started) {
+        track_guard = guard;
+        return core_disabled_reason() ? core_disabled_reason() : "cannot start the collector";
+    }
+    if (got_patch_all() < 0) {
+        core_shutdown(WIRE_END_DETACH, 0);
+        track_guard = guard;
+        return "cannot read the program's modules";
+    }
+    track_guard = guard;
+    return NULL;
+}
+
+/* Called by heapline's injector (q, the end of record --pid): turns
+ * tracking off and asks the collector thread to end the run (its recording
+ * gets END with WIRE_END_DETACH, its socket goes) without waiting for it, so
+ * the calling thread is stopped no longer than this call; the injector then
+ * waits for the thread named "heapline" to end. The hooks pass every call
+ * through from now on. Returns where the run counts the frees of blocks it
+ * never saw allocated (made before the attach: final once the thread has
+ * ended), or NULL when this collector was not attached. */
+__attribute__((visibility("default"))) const unsigned long long *heapline_detach(void);
+const unsigned long long *heapline_detach(void)
+{
+    static const unsigned long long none;
+
+    if (!late)
+        return NULL;
+    atomic_store(&core_on, 0);
+    if (!started)
+        return &none;
+    collect_stop_async(WIRE_END_DETACH, 0); /* core_shutdown() joins it later */
+    return collect_unknown_frees();
 }
 
 static void core_shutdown(uint32_t reason, int32_t status)
@@ -390,9 +579,14 @@ __attribute__((visibility("default"))) int __libc_start_main(main_fn *main, int 
 int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void), void (*fini)(void),
                       void (*rtld_fini)(void), void *stack_end)
 {
-    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
-        dlsym(RTLD_NEXT, "__libc_start_main");
+    int (*real)(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
+    int guard = track_guard;
 
+    /* guarded: dlsym frees the error text an earlier dlsym left, a block
+     * allocated before tracking (sampling mode would count its free) */
+    track_guard = 1;
+    real = dlsym(RTLD_NEXT, "__libc_start_main");
+    track_guard = guard;
     if (!real)
         _exit(127);
     real_main = main;

@@ -24,6 +24,8 @@
  *   HEAPLINE_FORK=off       fork children (and what they exec) run untracked
  *   HEAPLINE_STATS=1        the collector's counters on stderr at exit
  *   HEAPLINE_PYTHON=off     no Python frames in a CPython program (pyframes.h)
+ *   HEAPLINE_SAMPLE=SIZE|off  sampling mode, one sample every SIZE bytes on
+ *                           average (512K, 2M); default off (sample.h)
  *   HEAPLINE_OWNER_PID      set by the collector to the first process's pid
  */
 #ifndef HEAPLINE_CORE_H

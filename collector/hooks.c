@@ -14,6 +14,12 @@
  * real call returns. realloc is one event. While the guard is set (nested
  * calls, the collector thread) or tracking is off, every name passes through.
  *
+ * Sampling mode (sample.h) replaces the capture of a call that is not
+ * sampled with a few counter updates in the thread's slot and one
+ * malloc_usable_size, and a free's with one byte load from the sampled-block
+ * filter: no walk, no clock, no ring event, no guard. A sampled block is
+ * entered in the filter and recorded as above; its free is found there.
+ *
  * Before dlsym has resolved the real functions (dlsym itself calls calloc),
  * blocks come from a static bootstrap arena; they are never given to the real
  * free, realloc or malloc_usable_size.
@@ -30,6 +36,7 @@
 
 #include "core.h"
 #include "ownmaps.h"
+#include "sample.h"
 #include "stamp.h"
 #include "track.h"
 
@@ -151,27 +158,162 @@ static inline void own_forget(void *p)
         ownmaps_del((void *)(((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1)));
 }
 
+/* ---- sampling mode ---- */
+
+/* glibc's malloc_usable_size of a live block, read from its chunk header
+ * (the size word before the block, IS_MMAPPED its bit 1): half the cost of a
+ * pair of unsampled calls was the two calls. Used once hooks_init() saw it
+ * agree with the real function, so another allocator behind us keeps its own. */
+static int usable_glibc;
+
+static inline size_t glibc_usable(const void *p)
+{
+    size_t word = ((const size_t *)p)[-1];
+
+    return (word & ~(size_t)7) - 8 - ((word & 2) << 2); /* 16 when mmapped */
+}
+
+static void usable_check(void)
+{
+    static const size_t sizes[] = {1, 24, 25, 100, 1000, 40000, 300000};
+    int same = real.malloc_usable_size != NULL;
+
+    for (size_t i = 0; same && i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = real.malloc(sizes[i]);
+
+        if (!p)
+            return;
+        same = glibc_usable(p) == real.malloc_usable_size(p);
+        real.free(p);
+    }
+    usable_glibc = same;
+}
+
+static inline size_t usable(void *p, size_t size)
+{
+    if (__builtin_expect(usable_glibc, 1))
+        return glibc_usable(p);
+    return real.malloc_usable_size ? real.malloc_usable_size(p) : size;
+}
+
+/* A sampled allocation: noted in the filter, then recorded as in exact mode. */
+static __attribute__((noinline)) void sampled_hit(struct sample_thread *t, void *p, size_t size)
+{
+    track_guard = 1;
+    sample_next(t);
+    if (sample_filter_add(p) == 0)
+        track_alloc(p, size);
+    track_guard = 0;
+}
+
+/* Counts the allocation p of size bytes (NULL: failed) and records it when
+ * the sample point falls in it. Returns p. */
+static inline void *sampled_alloc(void *p, size_t size)
+{
+    struct sample_thread *t;
+
+    if (!p || !(t = sample_self()))
+        return p;
+    if (__builtin_expect(sample_alloc(t, size, usable(p, size)), 0))
+        sampled_hit(t, p, size);
+    return p;
+}
+
+/* A block the filter may hold: its FREE goes out before the real free. */
+static __attribute__((noinline)) void sampled_release(void *p)
+{
+    track_guard = 1;
+    if (sample_filter_del(p))
+        track_free(p);
+    track_guard = 0;
+}
+
+static inline void sampled_free(void *p)
+{
+    struct sample_thread *t = sample_self();
+
+    if (t)
+        sample_free(t, usable(p, 0));
+    if (__builtin_expect(sample_maybe(p), 0))
+        sampled_release(p);
+    real.free(p);
+}
+
+/* old != NULL, not from the arena. A sampled old block is a FREE, a sampled
+ * new one an ALLOC (the two figures a REALLOC event would change). */
+static void *sampled_realloc(void *old, size_t size)
+{
+    struct sample_thread *t = sample_self();
+    size_t old_usable = usable(old, 0);
+    void *p;
+
+    if (__builtin_expect(sample_maybe(old), 0))
+        sampled_release(old);
+    p = real.realloc(old, size);
+    if (!t)
+        return p;
+    if (!p && size)
+        return p; /* failed: old is still the program's */
+    sample_free(t, old_usable);
+    return sampled_alloc(p, size);
+}
+
 /* Used by core.c during start-up. */
 void hooks_init(void);
 void hooks_init(void)
 {
-    ready();
+    if (ready())
+        usable_check();
 }
 
-EXPORT void *malloc(size_t size)
+/* malloc and free dispatch to one function per mode (tail calls), so the
+ * sampling mode's path saves only the registers it uses: the push and pop
+ * of the exact path's were a tenth of its instructions. */
+static __attribute__((noinline)) void *malloc_untracked(size_t size)
+{
+    return own_note(real.malloc(size), size);
+}
+
+static __attribute__((noinline)) void *malloc_sampled(size_t size)
+{
+    return sampled_alloc(real.malloc(size), size);
+}
+
+static __attribute__((noinline)) void *malloc_exact(size_t size)
 {
     void *p;
 
-    if (!ready())
-        return arena_alloc(size, 16);
-    if (!tracking())
-        return own_note(real.malloc(size), size);
     track_guard = 1;
     p = real.malloc(size);
     if (p)
         track_alloc(p, size);
     track_guard = 0;
     return p;
+}
+
+EXPORT void *malloc(size_t size)
+{
+    if (!ready())
+        return arena_alloc(size, 16);
+    if (!tracking())
+        return malloc_untracked(size);
+    if (sample_on())
+        return malloc_sampled(size);
+    return malloc_exact(size);
+}
+
+static __attribute__((noinline)) void free_untracked(void *p)
+{
+    own_forget(p);
+    real.free(p);
+}
+
+static __attribute__((noinline)) void free_exact(void *p)
+{
+    track_guard = 1;
+    track_free(p);
+    real.free(p);
+    track_guard = 0;
 }
 
 EXPORT void free(void *p)
@@ -181,14 +323,14 @@ EXPORT void free(void *p)
     if (!ready())
         return;
     if (!tracking()) {
-        own_forget(p);
-        real.free(p);
+        free_untracked(p);
         return;
     }
-    track_guard = 1;
-    track_free(p);
-    real.free(p);
-    track_guard = 0;
+    if (sample_on()) {
+        sampled_free(p);
+        return;
+    }
+    free_exact(p);
 }
 
 EXPORT void cfree(void *p)
@@ -209,6 +351,8 @@ EXPORT void *calloc(size_t n, size_t size)
         return arena_alloc(total, 16);
     if (!tracking())
         return own_note(real.calloc(n, size), total);
+    if (sample_on())
+        return sampled_alloc(real.calloc(n, size), total);
     track_guard = 1;
     p = real.calloc(n, size);
     if (p)
@@ -246,6 +390,8 @@ EXPORT void *realloc(void *old, size_t size)
     }
     if (!old)
         return malloc(size);
+    if (sample_on())
+        return sampled_realloc(old, size);
     track_guard = 1;
     if (size == 0) {
         /* glibc frees and returns NULL: a FREE, recorded before the free */
@@ -281,6 +427,8 @@ static void *aligned_common(void *(*fn)(size_t, size_t), size_t align, size_t si
 
     if (!tracking())
         return fn(align, size);
+    if (sample_on())
+        return sampled_alloc(fn(align, size), size);
     track_guard = 1;
     p = fn(align, size);
     if (p)
@@ -302,6 +450,12 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     }
     if (!tracking())
         return real.posix_memalign(out, align, size);
+    if (sample_on()) {
+        r = real.posix_memalign(out, align, size);
+        if (r == 0)
+            sampled_alloc(*out, size);
+        return r;
+    }
     track_guard = 1;
     r = real.posix_memalign(out, align, size);
     if (r == 0 && *out)
@@ -332,6 +486,8 @@ EXPORT void *valloc(size_t size)
         return arena_alloc(size, 4096);
     if (!tracking())
         return real.valloc(size);
+    if (sample_on())
+        return sampled_alloc(real.valloc(size), size);
     track_guard = 1;
     p = real.valloc(size);
     if (p)
@@ -348,6 +504,8 @@ EXPORT void *pvalloc(size_t size)
         return arena_alloc(size, 4096);
     if (!tracking())
         return real.pvalloc(size);
+    if (sample_on())
+        return sampled_alloc(real.pvalloc(size), size);
     track_guard = 1;
     p = real.pvalloc(size);
     if (p)

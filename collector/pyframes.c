@@ -306,20 +306,51 @@ static uint32_t code_id(uintptr_t code, const struct py_fingerprint *fpp)
 
 /* The code objects this thread's walks met last, by address: their record
  * ids, without the shared table (the fingerprint is still compared, against
- * the entry, so a dead code object's address gets no stale name). */
+ * the entry, so a dead code object's address gets no stale name). Mapped on
+ * a thread's first walk, not in TLS: the library's static TLS must stay
+ * small enough for dlopen into a running program (heapline attach; glibc
+ * keeps about 1.6 KB spare), and most threads never walk Python frames. */
 #define PY_MEMO 32
 struct py_memo {
     struct py_fingerprint fp;
     uint32_t id;
 };
-static __thread struct py_memo memo[PY_MEMO];
+static __thread struct py_memo *memo;
+static pthread_key_t memo_key;
+static atomic_int memo_key_ok;
+
+static void memo_drop(void *p)
+{
+    memo = NULL;
+    munmap(p, PY_MEMO * sizeof(struct py_memo));
+}
+
+static struct py_memo *memo_get(void)
+{
+    void *p;
+
+    if (__builtin_expect(memo != NULL, 1))
+        return memo;
+    if (!atomic_load_explicit(&memo_key_ok, memory_order_acquire))
+        return NULL;
+    p = mmap(NULL, PY_MEMO * sizeof(struct py_memo), PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    memo = p;
+    pthread_setspecific(memo_key, p);
+    return memo;
+}
 
 static inline uint32_t code_id_memo(uintptr_t code)
 {
-    struct py_memo *e = &memo[((code >> 4) ^ (code >> 10)) & (PY_MEMO - 1)];
+    struct py_memo *m = memo_get(), *e;
     struct py_fingerprint fp;
 
     fingerprint(code, &fp);
+    if (!m)
+        return code_id(code, &fp);
+    e = &m[((code >> 4) ^ (code >> 10)) & (PY_MEMO - 1)];
     if (same_fp(&e->fp, &fp))
         return e->id;
     e->id = code_id(code, &fp);
@@ -584,6 +615,8 @@ static int py_start(void)
                  layout.name);
         core_say(msg);
     }
+    if (!atomic_load(&memo_key_ok) && pthread_key_create(&memo_key, memo_drop) == 0)
+        atomic_store_explicit(&memo_key_ok, 1, memory_order_release);
     atomic_store_explicit(&pyframes_on, 1, memory_order_release);
     return 1;
 }

@@ -10,9 +10,11 @@
  */
 #include "sites.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "sample.h"
 #include "trie.h"
 
 #define SITES_START_CAP (1u << 16)
@@ -24,6 +26,12 @@ static size_t n_dirty;
 static uint32_t max_id;
 static struct site spare; /* handed out when the table cannot grow */
 static int failed;
+static _Atomic uint64_t rate; /* sampling mode: figures are estimates */
+
+void sites_set_sample_rate(uint64_t r)
+{
+    atomic_store_explicit(&rate, r, memory_order_relaxed);
+}
 
 int sites_init(void)
 {
@@ -120,10 +128,48 @@ static inline struct site *touch(uint32_t stack)
     return s;
 }
 
+/* Rounds a count in 1/65536ths to the nearest whole. */
+static inline int64_t fp_round(int64_t x)
+{
+    return (x + 32768) >> 16;
+}
+
+/* A sample of size bytes entering (sign 1) or leaving (-1) site s: the
+ * whole figures move by the change of their rounded estimates, so a site
+ * whose samples are all freed is back at 0 exactly. */
+static void weigh(struct site *s, uint64_t r, uint64_t size, int sign)
+{
+    uint64_t bytes, blocks_fp;
+    int64_t before = fp_round(s->live_blocks_fp), d;
+
+    sample_weight(r, size, &bytes, &blocks_fp);
+    s->live_blocks_fp += sign * (int64_t)blocks_fp;
+    d = fp_round(s->live_blocks_fp) - before;
+    s->live_blocks += d;
+    s->d_live_blocks += d;
+    s->live_bytes += sign * (int64_t)bytes;
+    s->d_live_bytes += sign * (int64_t)bytes;
+    if (sign > 0) {
+        uint64_t a = (uint64_t)fp_round((int64_t)s->allocations_fp);
+
+        s->allocations_fp += blocks_fp;
+        a = (uint64_t)fp_round((int64_t)s->allocations_fp) - a;
+        s->allocations += a;
+        s->d_allocations += a;
+        s->bytes_allocated += bytes;
+        s->d_bytes_allocated += bytes;
+    }
+}
+
 void sites_alloc(uint32_t stack, uint64_t size)
 {
     struct site *s = touch(stack);
+    uint64_t r = atomic_load_explicit(&rate, memory_order_relaxed);
 
+    if (r) {
+        weigh(s, r, size, 1);
+        return;
+    }
     s->live_bytes += (int64_t)size;
     s->live_blocks++;
     s->allocations++;
@@ -137,6 +183,12 @@ void sites_alloc(uint32_t stack, uint64_t size)
 void sites_free(uint32_t stack, uint64_t size)
 {
     struct site *s = touch(stack);
+    uint64_t r = atomic_load_explicit(&rate, memory_order_relaxed);
+
+    if (r) {
+        weigh(s, r, size, -1);
+        return;
+    }
 
     s->live_bytes -= (int64_t)size;
     s->live_blocks--;

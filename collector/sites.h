@@ -16,6 +16,10 @@ struct site {
     uint64_t allocations, bytes_allocated;
     int64_t d_live_bytes, d_live_blocks;
     uint64_t d_allocations, d_bytes_allocated;
+    /* sampling mode: the estimated blocks in 1/65536ths; live_blocks and
+     * allocations above are these rounded */
+    int64_t live_blocks_fp;
+    uint64_t allocations_fp;
     uint8_t dirty;   /* in the dirty list */
     uint8_t defined; /* its STACKS node was sent */
 };
@@ -30,8 +34,14 @@ struct site *sites_get(uint32_t stack);
  * figures of stacks past it went to a spare site. */
 int sites_failed(void);
 
+/* A block of size bytes allocated, freed. In sampling mode (a rate set) the
+ * block is a sample and counts as its estimator's weight (sample.h). */
 void sites_alloc(uint32_t stack, uint64_t size);
 void sites_free(uint32_t stack, uint64_t size);
+
+/* Sampling mode's mean interval in bytes, 0 exact (the default). Set by
+ * sample_configure() before the first event it applies to. */
+void sites_set_sample_rate(uint64_t rate);
 
 /* Moves up to max deltas into out and clears them. Returns the count; call
  * again while it returns max. */

@@ -15,6 +15,7 @@
 #include "heapline.h"
 #include "pyframes.h"
 #include "ring.h"
+#include "sample.h"
 #include "stamp.h"
 #include "tags.h"
 #include "trie.h"
@@ -45,6 +46,7 @@ int track_init(void)
 
 void track_atfork_child(void)
 {
+    sample_atfork_child();
     track_ring = NULL;
     if (track_key_ok)
         pthread_setspecific(track_key, NULL);

@@ -356,6 +356,9 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         r |= decode_u32(&e[5], UINT32_MAX, &m->u.hello.page_size);
         r |= decode_u32(&e[6], 4096, &m->u.hello.max_depth);
         r |= decode_u32(&e[7], UINT32_MAX, &m->u.hello.flags);
+        m->u.hello.sample_rate = 0;
+        if (!r && n >= 9)
+            r |= decode_u64(&e[8], &m->u.hello.sample_rate);
         if (!r && m->u.hello.version > WIRE_VERSION)
             return WIRE_EVERSION;
         if (!r && m->u.hello.version < WIRE_MIN_VERSION)

@@ -45,6 +45,7 @@ struct wire_msg {
             uint32_t version, pid, page_size, max_depth, flags;
             struct wire_str exe;
             int64_t start_unix_ns;
+            uint64_t sample_rate; /* 0: exact (absent) */
         } hello;
         struct {
             uint32_t id;

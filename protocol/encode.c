@@ -73,8 +73,16 @@ int encode_finish(struct encode_buf *b, size_t mark)
 int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
                  uint32_t page_size, uint32_t max_depth, uint32_t flags)
 {
+    return encode_hello_sampled(b, pid, exe, start_unix_ns, page_size, max_depth, flags, 0);
+}
+
+int encode_hello_sampled(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
+                         uint32_t page_size, uint32_t max_depth, uint32_t flags,
+                         uint64_t sample_rate)
+{
     msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, 8, WIRE_HELLO);
+    /* exact streams stay as they were: the field only when sampling */
+    size_t mark = encode_begin(b, &pk, sample_rate ? 9 : 8, WIRE_HELLO);
 
     msgpack_pack_uint32(&pk, WIRE_VERSION);
     msgpack_pack_uint32(&pk, pid);
@@ -83,6 +91,8 @@ int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t st
     msgpack_pack_uint32(&pk, page_size);
     msgpack_pack_uint32(&pk, max_depth);
     msgpack_pack_uint32(&pk, flags);
+    if (sample_rate)
+        msgpack_pack_uint64(&pk, sample_rate);
     return encode_finish(b, mark);
 }
 

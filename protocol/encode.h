@@ -94,6 +94,10 @@ void encode_init(struct encode_buf *b, char *mem, size_t cap);
  * WIRE_MAX_STRING are truncated; NULL strings are encoded as nil. */
 int encode_hello(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
                  uint32_t page_size, uint32_t max_depth, uint32_t flags);
+/* HELLO with its trailing sample_rate (wire.h); encode_hello() is sample_rate 0. */
+int encode_hello_sampled(struct encode_buf *b, uint32_t pid, const char *exe, int64_t start_unix_ns,
+                         uint32_t page_size, uint32_t max_depth, uint32_t flags,
+                         uint64_t sample_rate);
 int encode_module(struct encode_buf *b, uint32_t id, const char *path, uint64_t base, uint64_t size,
                   const char *build_id);
 /* MODULE with where its names come from: symbols is enum wire_symbols,

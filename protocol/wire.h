@@ -29,7 +29,19 @@
  *
  * Messages (-> collector to client, <- client to collector):
  *
- *  -> HELLO    [1, version, pid, exe, start_unix_ns, page_size, max_depth, flags]
+ *  -> HELLO    [1, version, pid, exe, start_unix_ns, page_size, max_depth, flags, sample_rate]
+ *               sample_rate (trailing, absent: 0): 0, every allocation is an event
+ *               (exact); else the mean sampling interval R in bytes (sampling mode):
+ *               events are the sampled blocks only (real sizes; every block of R bytes
+ *               or more is one), TICK/SNAPSHOT per-site figures are the collector's
+ *               estimates (each sampled block weighted by 1 / (1 - e^(-size/R)),
+ *               rounded: live_bytes, bytes_allocated by size / p, live_blocks and
+ *               allocations by 1 / p), and their totals are exact counts of every
+ *               call: allocations, frees, bytes_allocated (asked), heap_blocks, and
+ *               heap_bytes in usable bytes (malloc_usable_size), with peak_bytes and
+ *               peak_time 0 (the peak is the highest tick). Readers take figures
+ *               from ticks, never from the events, in this mode. A reader older than
+ *               this field reads such a stream as an exact one whose events miss blocks.
  *  -> MODULE   [2, module_id, path, base, size, build_id, symbols, debug_file]
  *               symbols, debug_file (trailing, absent: 0 and nil): where the module's
  *               function names come from, enum wire_symbols; debug_file the separate

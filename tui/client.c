@@ -15,6 +15,13 @@
 
 #include "sockpath.h"
 
+static client_attach_fn *attach_fn;
+
+void client_set_attach(client_attach_fn *fn)
+{
+    attach_fn = fn;
+}
+
 int client_connect_path(const char *path)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -41,7 +48,10 @@ int client_connect(const char *target, char *path, size_t cap, char *err, size_t
 {
     int fd, e;
 
-    if (sockpath_resolve(target, path, cap, err, errsz) != 0)
+    if (sockpath_resolve(target, path, cap, err, errsz) != 0 &&
+        (!attach_fn || strncmp(err, "no heapline collector socket", 28) != 0 ||
+         attach_fn(target, err, errsz) != 0 ||
+         sockpath_resolve(target, path, cap, err, errsz) != 0))
         return -1;
     fd = client_connect_path(path);
     if (fd >= 0)

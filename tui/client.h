@@ -19,6 +19,16 @@
  * (removed)", "S: permission denied". */
 int client_connect(const char *target, char *path, size_t cap, char *err, size_t errsz);
 
+/* Loads a collector into the program target names (a PID) when it has
+ * none: returns 0 (its socket now exists), or -1 with one line in err. */
+typedef int client_attach_fn(const char *target, char *err, size_t errsz);
+
+/* With fn set, client_connect() calls it for a PID that has no collector
+ * socket, then looks again: heapline attach and backrefs load the collector
+ * into a program started without heapline (attach_cmd.h) only once their
+ * arguments are known to be good. NULL (the default) turns it off. */
+void client_set_attach(client_attach_fn *fn);
+
 /* Connects to the socket at path, as it is (no lookup, no checks: `run`
  * made it). Returns the socket or -1 with errno set. */
 int client_connect_path(const char *path);

@@ -15,14 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach_cmd.h"
 #include "backrefs.h"
 #include "check.h"
+#include "client.h"
 #include "diff.h"
 #include "flame.h"
 #include "load.h"
 #include "model.h"
 #include "record.h"
 #include "report.h"
+#include "size.h"
 #include "source.h"
 #include "ui.h"
 #include "usage.h"
@@ -54,8 +57,54 @@ static int bad(const char *cmd, const char *fmt, ...)
     return usage_error(cmd, "%s", why);
 }
 
-/* Parses "[-o FILE] [--check LIMITS] [--] CMD..." from argv[2..] (--check
- * only when check is not NULL). Returns the index of CMD, or -2 after bad(). */
+/* --sample SIZE|off: the program's collector samples (HEAPLINE_SAMPLE,
+ * which the launched program inherits), or records every allocation.
+ * Returns 0, or -2 after bad(). */
+static int sample_opt(const char *cmd, const char *val)
+{
+    uint64_t rate;
+    char buf[32];
+
+    if (strcmp(val, "off") == 0)
+        return setenv("HEAPLINE_SAMPLE", "off", 1), 0;
+    if (size_parse(val, &rate) != 0 || rate < 1024 || rate > (UINT64_C(1) << 40))
+        return bad(cmd, "--sample %s: expected a size from 1K to 1T (512K, 2M) or off", val), -2;
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)rate);
+    setenv("HEAPLINE_SAMPLE", buf, 1);
+    return 0;
+}
+
+/* --sample SIZE|off and --exact of the commands that attach (attach, record
+ * --pid, backrefs PID): at argv[*i], with its value; sets the rate of the
+ * attaches that follow. Returns 1 when argv[*i] was one of them (*i then at
+ * its last word), 0 when not, or -2 after bad(). */
+static int attach_sample_opt(const char *cmd, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *val;
+    uint64_t rate;
+
+    if (strcmp(a, "--exact") == 0) {
+        attach_cmd_set_sample(0);
+        return 1;
+    }
+    if (strcmp(a, "--sample") != 0 && strncmp(a, "--sample=", 9) != 0)
+        return 0;
+    if (!a[8] && *i + 1 >= argc)
+        return bad(cmd, "--sample needs a size, e.g. --sample 512K"), -2;
+    val = a[8] ? a + 9 : argv[++*i];
+    if (strcmp(val, "off") == 0) {
+        attach_cmd_set_sample(0);
+        return 1;
+    }
+    if (size_parse(val, &rate) != 0 || rate < 1024 || rate > (UINT64_C(1) << 40))
+        return bad(cmd, "--sample %s: expected a size from 1K to 1T (512K, 2M) or off", val), -2;
+    attach_cmd_set_sample(rate);
+    return 1;
+}
+
+/* Parses "[-o FILE] [--sample SIZE] [--check LIMITS] [--] CMD..." from
+ * argv[2..] (--check only when check is not NULL). Returns the index of CMD,
+ * or -2 after bad(). */
 static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **out,
                           const char **check)
 {
@@ -80,6 +129,14 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
                 return bad(cmd, "%s needs a file name", a), -2;
             *out = argv[i + 1];
             i += 2;
+            continue;
+        }
+        if (strcmp(a, "--sample") == 0 || strncmp(a, "--sample=", 9) == 0) {
+            if (!a[8] && i + 1 >= argc)
+                return bad(cmd, "--sample needs a size, e.g. --sample 512K"), -2;
+            if (sample_opt(cmd, a[8] ? a + 9 : argv[++i]) < 0)
+                return -2;
+            i++;
             continue;
         }
         if (strncmp(a, "-o", 2) == 0 && a[2]) {
@@ -143,10 +200,55 @@ static int cmd_run(int argc, char **argv)
     return run_ui(src, UI_SRC_LIVE_CHILD, argv[i]);
 }
 
+/* heapline record --pid PID -o FILE [--for SECONDS] [--sample SIZE|--exact] */
+static int cmd_record_pid(int argc, char **argv)
+{
+    const char *out = NULL, *pid_s = "", *for_s = NULL;
+    double seconds = 0;
+    char *end;
+    long pid = 0;
+
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int s = attach_sample_opt("record", argc, argv, &i);
+
+        if (s < 0)
+            return 2;
+        if (s > 0)
+            continue;
+        if (strcmp(a, "--pid") && strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "--for"))
+            return bad("record", "with --pid: unknown argument %s", a);
+        if (i + 1 >= argc)
+            return bad("record", "%s needs a value", a);
+        if (!strcmp(a, "--pid"))
+            pid_s = argv[++i];
+        else if (!strcmp(a, "--for"))
+            for_s = argv[++i];
+        else
+            out = argv[++i];
+    }
+    if (strspn(pid_s, "0123456789") != strlen(pid_s) || !*pid_s || strlen(pid_s) > 10 ||
+        (pid = atol(pid_s)) <= 0 || pid > 0x7fffffff)
+        return bad("record", "--pid %s: not a process id", pid_s);
+    if (for_s) {
+        seconds = strtod(for_s, &end);
+        if (end == for_s || *end || !(seconds > 0) || seconds > 1e9)
+            return bad("record", "--for %s: not a positive number of seconds", for_s);
+    }
+    if (!out)
+        return bad("record", "record needs -o FILE");
+    return attach_cmd_record((pid_t)pid, out, seconds);
+}
+
 static int cmd_record(int argc, char **argv)
 {
     const char *out = NULL, *limits = NULL;
-    int i = parse_cmd_opts("record", argc, argv, &out, &limits);
+    int i;
+
+    for (int k = 2; k < argc && strcmp(argv[k], "--"); k++)
+        if (strcmp(argv[k], "--pid") == 0)
+            return cmd_record_pid(argc, argv);
+    i = parse_cmd_opts("record", argc, argv, &out, &limits);
 
     if (i < 0)
         return 2;
@@ -162,8 +264,15 @@ static int cmd_attach(int argc, char **argv)
     const char *target = NULL, *out = NULL;
     char err[1024];
     struct source *src;
+    int rc;
 
     for (int i = 2; i < argc; i++) {
+        int s = attach_sample_opt("attach", argc, argv, &i);
+
+        if (s < 0)
+            return 2;
+        if (s > 0)
+            continue;
         if (strcmp(argv[i], "-o") == 0) {
             if (++i >= argc)
                 return bad("attach", "-o needs a file name");
@@ -178,12 +287,30 @@ static int cmd_attach(int argc, char **argv)
     }
     if (!target)
         return bad("attach", "attach needs a PID or a socket path");
+    client_set_attach(attach_cmd_connect); /* a PID without a collector gets one */
     src = source_open_socket(target, out, err, sizeof(err));
     if (!src) {
         fprintf(stderr, "heapline: %s\n", err);
+        attach_cmd_finish(target, 0);
         return 1;
     }
-    return run_ui(src, UI_SRC_ATTACH, target);
+    rc = run_ui(src, UI_SRC_ATTACH, target);
+    attach_cmd_finish(target, 1); /* q: the collector stays, idle */
+    return rc;
+}
+
+/* backrefs on a PID without a collector attaches once its arguments are
+ * good (client.h), and detaches after. */
+static int cmd_backrefs(int argc, char **argv)
+{
+    int rc;
+
+    client_set_attach(attach_cmd_connect);
+    rc = backrefs_main(argc, argv);
+    for (int i = 2; i < argc; i++)
+        if (argv[i][0] >= '0' && argv[i][0] <= '9')
+            attach_cmd_finish(argv[i], 0); /* only what this command attached */
+    return rc;
 }
 
 static int cmd_replay(int argc, char **argv)
@@ -297,23 +424,43 @@ static int cmd_report(int argc, char **argv)
 }
 
 static const struct cmd_entry cmd_table[] = {
-    {"run", "[-o FILE] -- CMD [ARG...]", "start CMD under the collector and watch it live",
+    {"run", "[-o FILE] [--sample SIZE] -- CMD [ARG...]",
+     "start CMD under the collector and watch it live",
      "  -o FILE, --output FILE   the collector also records the run to FILE\n"
+     "  --sample SIZE|off        sample allocations, one every SIZE bytes on average\n"
+     "                           (512K, 2M): little cost, figures by site estimated;\n"
+     "                           default off (every allocation recorded)\n"
      "  --                       ends heapline's options; CMD and its arguments follow\n",
      cmd_run},
-    {"record", "-o FILE [--check LIMITS] -- CMD [ARG...]",
-     "record CMD headless; exits with CMD's status",
+    {"record",
+     "-o FILE [--sample SIZE] [--check LIMITS] -- CMD [ARG...]\n"
+     "--pid PID -o FILE [--for SECONDS] [--sample SIZE|--exact]",
+     "record CMD headless; exits with CMD's status (or a running PID)",
      "  -o FILE, --output FILE   the recording (required); fork children record to FILE.<pid>\n"
+     "  --sample SIZE|off        sample allocations, one every SIZE bytes on average\n"
+     "                           (512K, 2M): little cost, figures by site estimated;\n"
+     "                           default off (every allocation recorded)\n"
      "  --check LIMITS           then check FILE (heapline check --help), e.g.\n"
      "                           --check '--max-peak 10MiB --no-leaks-from parse'; exits\n"
      "                           with CMD's status if not 0, else with check's\n"
-     "  --                       ends heapline's options; CMD and its arguments follow\n",
+     "  --                       ends heapline's options; CMD and its arguments follow\n"
+     "  --pid PID                record a running program that has no collector: heapline\n"
+     "                           loads it (ptrace; see README.md) and detaches at the end\n"
+     "  --for SECONDS            with --pid: stop after SECONDS (default: Ctrl-C, or the\n"
+     "                           program's end)\n"
+     "  --exact                  with --pid: record every allocation (default: --sample\n"
+     "                           512K)\n",
      cmd_record},
-    {"attach", "PID|SOCKET [-o FILE]", "watch a program already running under the collector",
-     "  PID                      a process running under the collector (its socket is found\n"
-     "                           in the socket directory)\n"
+    {"attach", "PID|SOCKET [-o FILE] [--sample SIZE|--exact]",
+     "watch a running program (with or without the collector)",
+     "  PID                      a process: its collector's socket is found in the socket\n"
+     "                           directory; a process without one gets the collector loaded\n"
+     "                           (ptrace; see README.md), and q leaves it idle\n"
      "  SOCKET                   the path of a collector's socket\n"
-     "  -o FILE                  also record what arrives to FILE\n",
+     "  -o FILE                  also record what arrives to FILE\n"
+     "  --sample SIZE|off        a PID without a collector: sample one allocation every SIZE\n"
+     "                           bytes on average (default 512K: little cost to the program)\n"
+     "  --exact                  a PID without a collector: record every allocation\n",
      cmd_attach},
     {"replay", "FILE [--against BASE]", "explore a recording, with time scrubbing",
      "  --against BASE           compare with the recording BASE: the site table gains\n"
@@ -362,7 +509,7 @@ static const struct cmd_entry cmd_table[] = {
      "  --types                  live Python objects by type: count and bytes\n"
      "  --growth SECONDS         with --types: a second count SECONDS later, the types that grew\n"
      "  --top N                  with --types: the N largest types (1 to 1000000)\n",
-     backrefs_main},
+     cmd_backrefs},
 };
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
@@ -429,9 +576,9 @@ static int wants_help(const struct cmd_entry *c, int argc, char **argv)
             return 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return 1;
-        if (runs &&
-            (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--check")))
-            i++; /* the file name, the limits */
+        if (runs && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") ||
+                     !strcmp(argv[i], "--check") || !strcmp(argv[i], "--sample")))
+            i++; /* the file name, the limits, the size */
         else if (runs && argv[i][0] != '-')
             return 0;
     }

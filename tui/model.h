@@ -119,6 +119,9 @@ struct model_summary {
     int64_t missed_time;      /* time_last when the first MISSED came */
     uint64_t tick_mismatches; /* ticks whose totals disagreed with the events */
     int events_exact;         /* 1: figures from events; 0: from ticks */
+    uint64_t sample_rate;     /* sampling mode's mean interval in bytes, 0 exact: per-site
+                               * figures are then estimates (model_estimate_error()),
+                               * the totals exact with heap bytes in usable bytes */
     int attached;             /* the stream started with a SNAPSHOT */
 
     uint32_t end_reason; /* enum wire_end, when state == MODEL_ENDED */

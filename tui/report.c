@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "complete.h"
+#include "estimate.h"
 #include "flame.h"
 #include "html.h"
 #include "json.h"
@@ -270,6 +271,10 @@ static void write_json(const struct model *m, const struct report_options *o,
     json_u64(&j, "unmatched_frees", sum->unmatched_frees);
     json_u64(&j, "missed_events", sum->missed);
     json_u64(&j, "tick_mismatches", sum->tick_mismatches);
+    /* sampling mode: per-site figures are estimates (each site says so, with
+     * its 95% bound); totals stay exact, live and peak bytes in usable bytes */
+    json_bool(&j, "sampled", sum->sample_rate != 0);
+    json_u64(&j, "sample_rate", sum->sample_rate);
     json_bool(&j, "truncated", in->truncated);
     if (sum->state == MODEL_ENDED) {
         json_str(&j, "end",
@@ -296,6 +301,9 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_i64(&j, "live_at_peak", at_peak_of(at_peak, n_at_peak, r->site));
         json_leak(&j, "leaked_bytes", c, r->leaked_bytes);
         json_u64(&j, "temporary", r->temporary);
+        json_bool(&j, "estimated", sum->sample_rate != 0);
+        json_u64(&j, "live_bytes_error",
+                 estimate_error(sum->sample_rate, r->live_bytes, r->live_blocks));
         json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
         json_callers(&j, callers, r->site);
         json_stack(&j, m, callers, r->site);
@@ -348,18 +356,36 @@ static void write_json(const struct model *m, const struct report_options *o,
     fputc('\n', out);
 }
 
-static void text_site(FILE *out, const struct model *m, const struct model_row *r, const char *fig1,
-                      const char *fig2)
+/* fig1 and fig2 as given, or in sampling mode marked as estimates ("~"),
+ * with the 95% bound of bytes (fig1's, when fig1 is bytes, else < 0) after
+ * them. */
+static void text_site_est(FILE *out, const struct model *m, const struct model_row *r,
+                          const char *fig1, const char *fig2, int64_t bytes, int64_t blocks)
 {
     const struct model_site *s = model_site(m, r->site);
-    char buf[160];
+    uint64_t rate = model_summary(m)->sample_rate;
+    char buf[160], e1[40], e2[40], err[40];
 
-    fprintf(out, "  %12s %9s  %s", fig1, fig2, model_site_label(s, buf, sizeof(buf)));
+    if (rate) {
+        snprintf(e1, sizeof(e1), "~%s", fig1);
+        snprintf(e2, sizeof(e2), "~%s", fig2);
+        estimate_format(err, sizeof(err), rate, bytes, blocks);
+        fprintf(out, "  %12s %9s %12s  %s", e1, e2, bytes >= 0 ? err : "",
+                model_site_label(s, buf, sizeof(buf)));
+    } else {
+        fprintf(out, "  %12s %9s  %s", fig1, fig2, model_site_label(s, buf, sizeof(buf)));
+    }
     if (*s->file)
         fprintf(out, "  %s:%u", s->file, s->line);
     if (*s->module)
         fprintf(out, "  [%s]", s->module);
     fputc('\n', out);
+}
+
+static void text_site(FILE *out, const struct model *m, const struct model_row *r, const char *fig1,
+                      const char *fig2)
+{
+    text_site_est(out, m, r, fig1, fig2, -1, 0);
 }
 
 /* Under a site of the top list, its callers with live bytes when it has two
@@ -419,7 +445,7 @@ static void text_at_peak(FILE *out, const struct model *m, const struct model_ro
     for (uint32_t i = 0; i < k && shown < top; i++, shown++) {
         size_format(b2, sizeof(b2), (double)t[i].live_bytes);
         size_format(b3, sizeof(b3), (double)t[i].peak_bytes);
-        text_site(out, m, &t[i], b2, b3);
+        text_site_est(out, m, &t[i], b2, b3, t[i].live_bytes, t[i].live_blocks);
     }
     if (!shown)
         fprintf(out, "  (nothing live)\n");
@@ -466,8 +492,18 @@ static void write_text(const struct model *m, const struct report_options *o,
                 (unsigned long long)sum->leaked_blocks);
     else
         fprintf(out, "leaked        not known: %s\n", c->leaks_why);
-    fprintf(out, "temporary     %llu allocations freed right away\n",
-            (unsigned long long)sum->temporary);
+    if (sum->sample_rate) /* a temporary is told by the event after it */
+        fprintf(out, "temporary     not counted in sampling mode\n");
+    else
+        fprintf(out, "temporary     %llu allocations freed right away\n",
+                (unsigned long long)sum->temporary);
+    if (sum->sample_rate) {
+        size_format(b1, sizeof(b1), (double)sum->sample_rate);
+        fprintf(out,
+                "sampled       one sample every %s on average: figures by site are estimates "
+                "(~), +- their 95%% bound; totals are exact (heap bytes: usable sizes)\n",
+                b1);
+    }
     if (sum->missed)
         fprintf(out, "missed        %llu events (figures from ticks)\n",
                 (unsigned long long)sum->missed);
@@ -502,14 +538,18 @@ static void write_text(const struct model *m, const struct report_options *o,
                                      : "time",
             secs(v->time), b1, (unsigned long long)v->totals.heap_blocks,
             (unsigned long long)v->totals.allocations, (unsigned long long)v->totals.frees);
-    fprintf(out, "\nTop sites by live bytes:\n  %12s %9s  %s\n", "live", "blocks",
-            "function  file:line  [module]");
+    if (sum->sample_rate)
+        fprintf(out, "\nTop sites by live bytes:\n  %12s %9s %12s  %s\n", "live", "blocks",
+                "95% bound", "function  file:line  [module]");
+    else
+        fprintf(out, "\nTop sites by live bytes:\n  %12s %9s  %s\n", "live", "blocks",
+                "function  file:line  [module]");
     for (uint32_t i = 0; i < n && shown < top; i++) {
         if (rows[i].live_bytes <= 0)
             break;
         size_format(b2, sizeof(b2), (double)rows[i].live_bytes);
         snprintf(b3, sizeof(b3), "%lld", (long long)rows[i].live_blocks);
-        text_site(out, m, &rows[i], b2, b3);
+        text_site_est(out, m, &rows[i], b2, b3, rows[i].live_bytes, rows[i].live_blocks);
         text_callers(out, callers, rows[i].site);
         shown++;
     }
@@ -527,11 +567,14 @@ static void write_text(const struct model *m, const struct report_options *o,
          i++, shown++) {
         size_format(b2, sizeof(b2), (double)rows[i].leaked_bytes);
         snprintf(b3, sizeof(b3), "%llu", (unsigned long long)rows[i].leaked_blocks);
-        text_site(out, m, &rows[i], b2, b3);
+        text_site_est(out, m, &rows[i], b2, b3, (int64_t)rows[i].leaked_bytes,
+                      (int64_t)rows[i].leaked_blocks);
     }
     if (!shown && c->leaks_known)
         fprintf(out, "  (no leaks)\n");
 
+    if (sum->sample_rate)
+        return;
     qsort(rows, n, sizeof(*rows), cmp_temp);
     fprintf(out, "\nTemporary allocations by site:\n  %12s %9s\n", "temporary", "allocs");
     shown = 0;

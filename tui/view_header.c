@@ -281,6 +281,16 @@ static void draw_figures(struct ui *ui, int y)
         if (widget_width(line) <= ui->cols)
             break;
     }
+    if (model_summary(ui->m)->sample_rate) {
+        /* sampling mode: these totals are exact, the sites' figures estimates */
+        char rate_s[32], tail[96];
+        size_t len = strlen(line);
+
+        widget_fmt_bytes(rate_s, sizeof rate_s, (int64_t)model_summary(ui->m)->sample_rate, 0);
+        snprintf(tail, sizeof tail, "  sampled every %s: sites ~estimated", rate_s);
+        if (widget_width(line) + widget_width(tail) <= ui->cols && len + strlen(tail) < sizeof line)
+            memcpy(line + len, tail, strlen(tail) + 1);
+    }
     view_ctx_put(y, 0, line, ui->cols, A_NORMAL);
 }
 

@@ -15,8 +15,10 @@
 #include <string.h>
 
 #include "diff.h"
+#include "estimate.h"
 #include "keys.h"
 #include "model.h"
+#include "size.h"
 #include "view_ctx.h"
 #include "ui.h"
 #include "widget.h"
@@ -489,6 +491,12 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
         widget_fmt_count(third, sizeof third, r->temporary);
     else
         widget_fmt_bytes(third, sizeof third, r->growth, 1);
+    if (model_summary(ui->m)->sample_rate) { /* sampling mode: estimates, marked "~" */
+        estimate_mark(live, sizeof live);
+        estimate_mark(blocks, sizeof blocks);
+        estimate_mark(allocs, sizeof allocs);
+        estimate_mark(third, sizeof third);
+    }
     c[2].text = live;
     c[3].text = blocks;
     c[4].text = allocs;
@@ -502,6 +510,10 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     if (ui->cols >= 130) {
         widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
         widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
+        if (model_summary(ui->m)->sample_rate) {
+            estimate_mark(total, sizeof total);
+            estimate_mark(peak, sizeof peak);
+        }
         c[k++].text = total;
         c[k++].text = peak;
     }
@@ -601,9 +613,20 @@ static void draw_detail(struct ui *ui, int y)
         snprintf(where, sizeof where, "%s:%u ", s->file, s->line);
     else
         where[0] = '\0'; /* no debug information: the module says enough */
-    snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s%s  total %s, peak %s",
-             model_site_label(s, name, sizeof name), lb, blocks, allocs, where, s->module, total,
-             peak);
+    uint64_t rate = model_summary(ui->m)->sample_rate;
+    if (rate) {
+        char err[40], eb[32];
+
+        size_format(eb, sizeof eb, (double)estimate_error(rate, r->live_bytes, r->live_blocks));
+        snprintf(err, sizeof err, "+-%s", eb);
+        snprintf(line, sizeof line,
+                 "%s: estimated (sampled): live ~%s B %s (95%%), ~%s blocks, ~%s allocs  %s%s",
+                 model_site_label(s, name, sizeof name), lb, err, blocks, allocs, where, s->module);
+    } else {
+        snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s%s  total %s, peak %s",
+                 model_site_label(s, name, sizeof name), lb, blocks, allocs, where, s->module,
+                 total, peak);
+    }
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }
 

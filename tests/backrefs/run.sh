@@ -109,7 +109,14 @@ start chain && {
     expect_error "not inside a live block\|no live block" "$PID" --address 0x10
     expect_error "give exactly one of" "$PID"
     expect_error "no process with pid 999999" 999999 --address 0x10
-    expect_error "no heapline collector socket for pid $$" $$ --address 0x10
+    # a PID without a collector gets one loaded first (tests/attach): a stopped one is refused
+    sleep 30 &
+    stopped=$!
+    kill -STOP $stopped
+    until grep -q '^State:.*T' /proc/$stopped/status; do sleep 0.01; done
+    expect_error "pid $stopped (.*) is stopped: resume it first" $stopped --address 0x10
+    kill -CONT $stopped
+    kill $stopped
     expect_error "/nonexistent.sock: No such file or directory" /nonexistent.sock --address 0x10
     kill "$PID"
 }

@@ -22,8 +22,16 @@
 #     `heapline record` and under heaptrack: wall, the program's peak RSS, the output file's
 #     size, and both tools' allocation counts side by side; python3 also under `heapline record`
 #     with HEAPLINE_PYTHON=off (the cost of its Python frames, and heapline's against heaptrack's),
-#     then live bytes per Python line against tracemalloc's (tests/collector/t_pyalloc.py).
-#     REAL=0 skips it.
+#     then live bytes per Python line against tracemalloc's (tests/collector/t_pyalloc.py); both
+#     also under `heapline record --sample 512K` (sampling mode, issue 14: targets 1.03x and 1.05x
+#     bare). REAL=0 skips it.
+#  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
+#     --sample 512K` (target 1.15x), beside gperftools' tcmalloc with and without its sampling
+#     (TCMALLOC_SAMPLE_PARAMETER=524288; libgoogle-perftools4): each sampler's added CPU per
+#     pair; the collector's memory in the program in sampling mode (churn --live 1M; target
+#     8 MB plus the rings).
+#  9. attach to a running program (tests/attach/bench.sh): time to the first screen and the
+#     longest stop of any thread on a busy 8-thread program; 100 attach/detach cycles.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
@@ -284,8 +292,10 @@ fi
 echo
 
 # ---- 5. collector memory per live allocation ----
-live() { # live N [heapline]: rss_kb of churn --live N
-    if [ -n "${2:-}" ]; then
+live() { # live N [h|s]: rss_kb of churn --live N, bare, under heapline record (h), sampling (s)
+    if [ "${2:-}" = s ]; then
+        "$HL" record --sample 512K -o "$B/live.heapline" -- "$B/churn_fp" --live "$1" 2>/dev/null
+    elif [ -n "${2:-}" ]; then
         "$HL" record -o "$B/live.heapline" -- "$B/churn_fp" --live "$1" 2>/dev/null
     else
         "$B/churn_fp" --live "$1"
@@ -367,7 +377,7 @@ real_row() { # real_row LABEL WALL BARE_WALL RSS_BYTES [FILE_BYTES ALLOCATIONS]
 }
 # real NAME IN PREP CMD...: the rows of one program: bare, under heapline, under heaptrack
 real() {
-    local name=$1 in=$2 prep=$3 t w kb n bw rec hl_n hl_all=- v label hl_w="" off_w="" extra
+    local name=$1 in=$2 prep=$3 t w kb n bw rec hl_n hl_all=- v label hl_w="" off_w="" extra ropt
     shift 3
     local tag=$B/real.$name
     t=$(real_median "$tag.bare" "$in" "$prep" "$@")
@@ -377,14 +387,17 @@ real() {
 
     # default settings: none of the user's HEAPLINE_* variables, this build's collector;
     # with REAL_PYOFF=1 (a Python program) once more without its Python frames
-    for v in heapline ${REAL_PYOFF:+pyoff}; do
+    # and in sampling mode, one sample every 512 KiB on average, exact totals (issue 14)
+    for v in heapline ${REAL_PYOFF:+pyoff} sampled; do
         label="$name heapline"
         extra=()
+        ropt=()
         [ "$v" = pyoff ] && label="$name hl no-Py" && extra=(HEAPLINE_PYTHON=off)
+        [ "$v" = sampled ] && label="$name sampled 512K" && ropt=(--sample 512K)
         # shellcheck disable=SC2046
         t=$(real_median "$tag.$v" "$in" "$prep" \
             env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
-            "${extra[@]}" "$HL" record -o "$tag.$v.{RUN}.heapline" -- "$@")
+            "${extra[@]}" "$HL" record "${ropt[@]}" -o "$tag.$v.{RUN}.heapline" -- "$@")
         if [ "${t#fail}" != "$t" ]; then
             echo "  $label: $t"
             continue
@@ -395,7 +408,10 @@ real() {
         "$HL" report "$rec" --json --top 1 >"$B/rep.json" 2>"$B/rep.err" &&
             hl_n=$(json "$B/rep.json" allocations)
         real_row "$label" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
-        if [ "$v" = heapline ]; then hl_w=$w hl_all=$hl_n; else off_w=$w; fi
+        case $v in
+        heapline) hl_w=$w hl_all=$hl_n ;;
+        pyoff) off_w=$w ;;
+        esac
     done
 
     REAL_HT_W=""
@@ -521,3 +537,42 @@ else
     echo "  run (randomblob)."
     [ -n "$PY" ] && [ -x "$PY" ] && real_tracemalloc "$PY"
 fi
+
+# ---- 8. sampling mode (issue 14) ----
+echo
+echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, median of $RUNS runs; each"
+echo "sampler's added CPU per allocation call (all threads) against its own allocator unsampled"
+header
+bare=$(median "$B/churn_fp" "$CALLS")
+row "churn_fp bare" "$bare" "$bare" "" "" ""
+rec=$B/churn_fp.sampled.heapline
+t=$(median env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS")
+# shellcheck disable=SC2046
+row "churn_fp heapline --sample 512K" "$t" "$bare" "" $(rec_stats "$rec" "$CALLS" | awk '{ print $1, "-" }')
+SAMPLED_CPU_NS=$(awk -v a="${t#* }" -v b="${bare#* }" -v n="$CALLS" 'BEGIN { printf "%.0f", (a - b) * 1e9 / n }')
+TC=
+for f in /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 /usr/lib/libtcmalloc.so.4; do [ -e "$f" ] && TC=$f && break; done
+if [ -n "$TC" ]; then
+    tc=$(median env LD_PRELOAD="$TC" "$B/churn_fp" "$CALLS")
+    row "churn_fp tcmalloc" "$tc" "$bare" "" "" ""
+    tcs=$(median env LD_PRELOAD="$TC" TCMALLOC_SAMPLE_PARAMETER=524288 "$B/churn_fp" "$CALLS")
+    row "churn_fp tcmalloc sampling 512K" "$tcs" "$bare" "" "" ""
+    TC_CPU_NS=$(awk -v a="${tcs#* }" -v b="${tc#* }" -v n="$CALLS" 'BEGIN { printf "%.0f", (a - b) * 1e9 / n }')
+    echo "  added CPU per call: heapline --sample 512K $SAMPLED_CPU_NS ns over glibc bare," \
+        "tcmalloc's sampling $TC_CPU_NS ns over tcmalloc"
+else
+    echo "  tcmalloc: libgoogle-perftools4 not installed; heapline --sample 512K adds $SAMPLED_CPU_NS ns a call"
+fi
+echo "  B/event here: file bytes / (allocations + frees), every call counted, few of them events."
+echo "  Targets (issue 14): --sample 512K <= 1.15x bare, and less added per call than tcmalloc's sampling."
+s1=$(live 1000000 s)
+echo "collector memory in sampling mode (churn --live 1M, RSS read by the program): bare ${b2:-?} KB," \
+    "--sample 512K ${s1:-?} KB"
+if [ -n "$s1" ] && [ -n "$b2" ]; then
+    awk -v s="$s1" -v b="$b2" 'BEGIN { printf "  difference %.1f MB (target: 8 MB plus the rings, 1.5 MB a thread)\n", (s - b) * 1024 / 1e6 }'
+fi
+
+# ---- 9. attach to a running program ----
+echo
+echo "attach to a program started without heapline (tests/attach/bench.sh):"
+BUILD=$BUILD tests/attach/bench.sh 100

@@ -65,7 +65,7 @@ static inline int flush_into(struct model *m)
  *   8 main > _Znwm(libstdc++) > malloc(libc)        -> main
  *   9 _Znwm > malloc (nothing but plumbing)         -> the leaf, malloc
  */
-static inline void defs(void)
+static inline void defs_rate(uint64_t sample_rate)
 {
     struct wire_frame f[] = {
         {0x100, 2, "main", "app.c", 10, NULL, 0},  {0x200, 2, "load_config", "app.c", 20, NULL, 0},
@@ -77,7 +77,7 @@ static inline void defs(void)
                                   {5, 4, 0x910},  {6, 4, 0x400},  {7, 6, 0x900},  {8, 1, 0x500},
                                   {10, 8, 0x900}, {11, 0, 0x500}, {12, 11, 0x900}};
 
-    assert_int_equal(encode_hello(&B, 4242, "/bin/app", 1, 4096, 64, 0), 0);
+    assert_int_equal(encode_hello_sampled(&B, 4242, "/bin/app", 1, 4096, 64, 0, sample_rate), 0);
     assert_int_equal(encode_module(&B, 1, "/usr/lib/x86_64-linux-gnu/libc.so.6", 0, 0, NULL), 0);
     assert_int_equal(encode_module(&B, 2, "/bin/app", 0, 0, NULL), 0);
     assert_int_equal(encode_module(&B, 3, "/usr/lib/libstdc++.so.6", 0, 0, NULL), 0);
@@ -87,6 +87,11 @@ static inline void defs(void)
     assert_int_equal(encode_thread(&B, 1, 100, "main"), 0);
     assert_int_equal(encode_thread(&B, 2, 101, "worker"), 0);
     assert_int_equal(encode_tag(&B, 1, "loader"), 0);
+}
+
+static inline void defs(void)
+{
+    defs_rate(0);
 }
 
 static inline struct model *new_model(void)

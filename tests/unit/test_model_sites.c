@@ -7,6 +7,49 @@
 /* An unnamed frame is "module+0xOFFSET" (ip minus the module's load
  * address: what addr2line takes), "0xIP" without a module; a named one its
  * function. Sites carry the offset of their frame. */
+/* Sampling mode (HELLO's sample_rate): the events are samples, so the
+ * figures come from the ticks, which carry the collector's estimates by site
+ * and the exact totals; an exact stream keeps events authoritative. */
+static void test_sampled(void **state)
+{
+    struct model *m = model_new();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100)};
+    struct wire_site d[] = {{3, 4172, 41, 41, 4172}};
+    struct wire_totals t = {.time = 10 * MS, .heap_bytes = 5008, .heap_blocks = 50, .rss = 9000,
+                            .allocations = 60, .frees = 10, .bytes_allocated = 6000};
+    struct model_view v = {0};
+    const struct model_row *r;
+
+    (void)state;
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    defs_rate(4096);
+    assert_int_equal(encode_events(&B, 0, ev, 2), 0);
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(encode_end(&B, 20 * MS, WIRE_END_EXIT, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->sample_rate, 4096);
+    assert_int_equal(model_summary(m)->events_exact, 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 5008);
+    assert_int_equal(model_summary(m)->heap_blocks, 50);
+    assert_int_equal(model_summary(m)->allocations, 60);
+    assert_int_equal(model_summary(m)->frees, 10);
+    assert_int_equal(model_summary(m)->bytes_allocated, 6000);
+    view_at(m, MODEL_AT_END, 0, &v);
+    r = row_of(&v, model_stack_site(m, 3));
+    assert_non_null(r);
+    assert_int_equal(r->live_bytes, 4172); /* the estimate, not the sample's 100 */
+    assert_int_equal(r->live_blocks, 41);
+    model_view_free(&v);
+    model_free(m);
+
+    /* the same HELLO without the field: exact, events rule */
+    m = new_model();
+    assert_int_equal(model_summary(m)->sample_rate, 0);
+    assert_int_equal(model_summary(m)->events_exact, 1);
+    model_free(m);
+}
+
 static void test_labels(void **state)
 {
     struct model *m = model_new();
@@ -251,6 +294,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_sampled),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_python_sites),
         cmocka_unit_test(test_inlined),

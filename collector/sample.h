@@ -1,0 +1,185 @@
+/*
+ * sample.h - sampling mode: allocations sampled by bytes (a Poisson process
+ * of mean rate R bytes, as tcmalloc, jemalloc and heapprofd do), exact totals
+ * from per-thread counters.
+ *
+ * Off by default (exact mode: every call is an event). When on, a call of
+ * the malloc family that is not sampled costs, on the program's thread: a
+ * few counter updates in the thread's own slot (calls, bytes asked,
+ * usable bytes), the block's usable size (glibc's chunk header, hooks.c),
+ * and for a free one byte load from the sampled-block filter. No stack
+ * walk, no clock, no ring event. A sampled block (and every block of R bytes
+ * or more: recorded exactly) goes through track.c as in exact mode and is
+ * weighted on the collector thread by sample_weight() (size / (1 -
+ * e^(-size/R))).
+ *
+ * Per-thread slots: each thread takes one of SAMPLE_SLOTS static slots on its
+ * first call and gives it back at exit; a slot's counters are cumulative and
+ * survive its owners, so the collector's sum over all slots is the process's
+ * totals. Only the owning thread writes a slot; the collector reads.
+ *
+ * The filter (which live blocks were sampled) is an open-addressed table of
+ * addresses with, per home bucket, a count of the entries whose home it is:
+ * a free of an unsampled block reads that count (0: not sampled), one byte.
+ * Chosen over carving sampled blocks from a range of our own (GWP-ASan):
+ * the program's blocks stay where its allocator puts them (realloc in place,
+ * malloc_usable_size, alignment and every allocator behind us keep working)
+ * and nothing of ours sits in front of a block.
+ */
+#ifndef HEAPLINE_SAMPLE_H
+#define HEAPLINE_SAMPLE_H
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Mean sampling interval in bytes; 0: exact mode. Hot path: relaxed load. */
+extern _Atomic uint64_t sample_rate_bytes;
+
+#define SAMPLE_RATE_MIN 1024u               /* smaller rates are refused */
+#define SAMPLE_RATE_MAX (UINT64_C(1) << 40) /* larger ones too */
+
+/* Parses a size: digits with an optional K, M or G (powers of 1024), an
+ * optional trailing "B"/"iB" ("512K", "2M", "524288", "512KiB"). Returns the
+ * byte count, or 0 when s is not a size in [SAMPLE_RATE_MIN,
+ * SAMPLE_RATE_MAX]. Any thread, no allocation. */
+uint64_t sample_parse(const char *s);
+
+/* Turns sampling on at rate bytes (0: off, exact mode). Call before tracking
+ * starts (start-up reads HEAPLINE_SAMPLE through sample_configure_env());
+ * an injector that attaches to a running process calls it before switching
+ * tracking on. Returns 0, or -1 when rate is neither 0 nor a valid rate. */
+int sample_configure(uint64_t rate);
+
+/* Reads HEAPLINE_SAMPLE (a size, "off" or unset). A bad value turns sampling
+ * off and says so in one line. Start-up only. */
+void sample_configure_env(void);
+
+/* Nonzero in sampling mode. Any thread. */
+static inline int sample_on(void)
+{
+    return atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed) != 0;
+}
+
+/* ---- the program's threads (hooks.c) ---- */
+
+struct sample_thread {
+    int64_t left; /* bytes until the next sample point */
+    uint64_t rng;
+    _Atomic uint64_t allocs, frees, bytes_asked; /* calls, and bytes asked by allocations */
+    _Atomic uint64_t usable;                     /* usable bytes allocated minus freed, mod 2^64 */
+    atomic_int used;                             /* the slot is taken by a live thread */
+} __attribute__((aligned(64)));
+
+#define SAMPLE_SLOTS 4096u /* threads alive at once in sampling mode */
+
+/* The calling thread's slot, taking one on the first call. NULL when every
+ * slot is taken (tracking is then turned off). No allocation, no lock. */
+struct sample_thread *sample_self_slow(void);
+extern __thread struct sample_thread *sample_self_tls;
+
+static inline struct sample_thread *sample_self(void)
+{
+    struct sample_thread *t = sample_self_tls;
+
+    return __builtin_expect(t != NULL, 1) ? t : sample_self_slow();
+}
+
+/* Owner-only counter add: a plain add (one writer), readable by the collector. */
+#define SAMPLE_ADD(field, v)                                                                       \
+    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (v),    \
+                          memory_order_relaxed)
+
+/* Counts one allocation of size bytes asked (usable bytes usable) and says
+ * whether it is sampled: nonzero when the sample point falls in it, or when
+ * it is R bytes or more (always recorded). */
+static inline int sample_alloc(struct sample_thread *t, size_t size, size_t usable)
+{
+    int64_t left = t->left - (int64_t)size;
+
+    SAMPLE_ADD(t->allocs, 1);
+    SAMPLE_ADD(t->bytes_asked, size);
+    SAMPLE_ADD(t->usable, usable);
+    t->left = left;
+    if (__builtin_expect(left > 0, 1) &&
+        size < atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed))
+        return 0;
+    return 1;
+}
+
+/* After sample_alloc() said yes: draws the next sample point (when this
+ * block took the current one). */
+void sample_next(struct sample_thread *t);
+
+/* Counts one free of a block of usable bytes. */
+static inline void sample_free(struct sample_thread *t, size_t usable)
+{
+    SAMPLE_ADD(t->frees, 1);
+    SAMPLE_ADD(t->usable, -(uint64_t)usable);
+}
+
+/* ---- the sampled-block filter ---- */
+
+#define SAMPLE_FILTER_BITS 17
+extern _Atomic uint8_t sample_homes[1u << SAMPLE_FILTER_BITS];
+
+static inline uint32_t sample_home(const void *p)
+{
+    return (uint32_t)(((uintptr_t)p >> 4) * UINT64_C(0x9e3779b97f4a7c15) >>
+                      (64 - SAMPLE_FILTER_BITS));
+}
+
+/* Zero when p is surely not a sampled block: one byte load. */
+static inline int sample_maybe(const void *p)
+{
+    return atomic_load_explicit(&sample_homes[sample_home(p)], memory_order_relaxed) != 0;
+}
+
+/* Notes p as sampled. Returns 0, or -1 when the filter has no room near
+ * p's home (the block is then left unsampled and counted as dropped). */
+int sample_filter_add(const void *p);
+
+/* Forgets p. Returns 1 when p was a sampled block, 0 otherwise. */
+int sample_filter_del(const void *p);
+
+/* ---- the collector thread ---- */
+
+struct sample_totals {
+    uint64_t heap_bytes, heap_blocks; /* usable bytes live, blocks live: exact */
+    uint64_t allocations, frees, bytes_allocated;
+    uint64_t dropped; /* sampled blocks the filter had no room for */
+};
+
+/* The process's totals, summed over every slot. Collector thread. */
+void sample_totals(struct sample_totals *out);
+
+/* The estimator's weight of one sampled block of size bytes at rate:
+ * *bytes = size / p, *blocks_fp = 65536 / p (fixed point), p = 1 -
+ * e^(-size/rate); p = 1 for blocks of rate bytes or more (recorded exactly)
+ * and in exact mode (rate 0). Any thread; inline so that sites.c needs no
+ * more of this module. */
+static inline void sample_weight(uint64_t rate, uint64_t size, uint64_t *bytes, uint64_t *blocks_fp)
+{
+    double p;
+
+    if (!rate || size >= rate) {
+        *bytes = size;
+        *blocks_fp = 65536;
+        return;
+    }
+    p = -expm1(-(double)(size ? size : 1) / (double)rate);
+    *bytes = (uint64_t)llround((double)size / p);
+    *blocks_fp = (uint64_t)llround(65536.0 / p);
+}
+
+/* ---- threads and fork ---- */
+
+/* Gives the calling thread's slot back (its thread-exit destructor). */
+void sample_thread_exit(void);
+
+/* Fork child: the parent's other threads are gone; their slots are given
+ * back (their counts stay: the child inherited their blocks). */
+void sample_atfork_child(void);
+
+#endif

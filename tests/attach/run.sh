@@ -1,0 +1,360 @@
+#!/bin/bash
+# tests/attach/run.sh - heapline attach, record --pid and backrefs on programs
+# started without heapline: the collector is loaded by ptrace (tui/attach.c),
+# records what happens from then on with exact figures, detaches to idle and
+# comes back; and each failure gets one line and leaves the program running
+# as it was (never stopped, hung or crashed).
+#
+#   BUILD=build tests/attach/run.sh            (make attach; in make test)
+#   BUILD=build tests/attach/run.sh --cycles N  only the attach/detach cycles
+#                                               (make stress: 100)
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+HL=$PWD/$BUILD/heapline
+[ -x "$HL" ] || { echo "attach: $HL not built" >&2; exit 1; }
+CYCLES_ONLY=
+if [ "${1:-}" = --cycles ]; then CYCLES_ONLY=${2:?--cycles N}; fi
+
+TMP=$(mktemp -d /tmp/heapline-attach.XXXXXX)
+chmod 755 "$TMP"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        { kill -CONT "$p" && kill -KILL "$p" && wait "$p"; } 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+export XDG_RUNTIME_DIR=$TMP/run
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+unset HEAPLINE_SOCKET_DIR HEAPLINE_ATTACH_TIMEOUT_MS
+
+pass() { echo "PASS $* [${SECONDS}s]"; }
+fail() { echo "FAIL $*" >&2; exit 1; }
+
+CC=${CC:-cc}
+$CC -O2 -g -pthread tests/attach/busy.c -o "$TMP/busy"
+$CC -O1 -g tests/attach/target.c -o "$TMP/target" -ldl -lpthread
+$CC -shared -fPIC tests/attach/stuck.c -o "$TMP/libstuck.so"
+
+# wait_line FILE TEXT [SECONDS]: until FILE has a line containing TEXT
+wait_line() {
+    local end=$(($(date +%s%N) + ${3:-20} * 1000000000))
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.02
+    done
+    fail "timed out waiting for '$2' in $1: $(tail -3 "$1" 2>/dev/null)"
+}
+
+# A command target: T_PID, its stdin on fd 7, its stdout in $TMP/NAME.out
+start_target() { # NAME MODE [ARG]
+    local name=$1
+    shift
+    rm -f "$TMP/$name.in"
+    mkfifo "$TMP/$name.in"
+    "$TMP/target" "$@" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    T_PID=$!
+    PIDS+=("$T_PID")
+    exec 7>"$TMP/$name.in"
+    wait_line "$TMP/$name.out" "ready $T_PID"
+}
+# say NAME COMMAND ANSWER: sends a command, waits for its answer (a new line)
+say() {
+    local before end
+    before=$(wc -l <"$TMP/$1.out")
+    echo "$2" >&7
+    end=$(($(date +%s%N) + 20 * 1000000000))
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        tail -n +$((before + 1)) "$TMP/$1.out" | grep -qF -- "$3" && return 0
+        sleep 0.02
+    done
+    fail "timed out waiting for '$3' from $1 after '$2'"
+}
+state() { awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null || echo gone; }
+collector_thread() { grep -lx heapline /proc/"$1"/task/*/comm 2>/dev/null | head -1; }
+loaded() { grep -q '/memfd:heapline' "/proc/$1/maps" 2>/dev/null; }
+json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+site() { json "$1" "next((s['$3'] for s in d['sites'] if s['function']=='$2'), 0)"; }
+# runs_on PID: not stopped, and (a command target) still answers
+runs_on() {
+    local s
+    s=$(state "$1")
+    [ "$s" != T ] && [ "$s" != t ] && [ "$s" != gone ] || fail "$2: pid $1 is $s"
+}
+# one_line FILE: heapline said exactly one line
+one_line() { [ "$(wc -l <"$1")" = 1 ] || fail "expected one line, got: $(cat "$1")"; }
+
+# ---- attach/detach cycles: the program's output is unchanged ----
+cycles() {
+    local n=$1 bare out
+    "$TMP/busy" 4 20000 >"$TMP/bare.out" &
+    bare=$!
+    sleep 0.5
+    kill -TERM $bare
+    wait $bare || fail "cycles: the bare run failed"
+    "$TMP/busy" 4 20000 >"$TMP/busy.out" 2>"$TMP/busy.err" &
+    out=$!
+    PIDS+=("$out")
+    wait_line "$TMP/busy.out" "ready $out"
+    for i in $(seq 1 "$n"); do
+        "$HL" record --pid $out -o "$TMP/cycle.heapline" --for 0.05 2>"$TMP/cycle.err" ||
+            fail "cycles: attach $i of $n: $(cat "$TMP/cycle.err")"
+        runs_on $out "cycle $i"
+        [ -z "$(collector_thread $out)" ] || fail "cycle $i: the collector still runs after detach"
+    done
+    kill -TERM $out
+    wait $out || fail "cycles: busy exited with $?"
+    sed -i '/^ready /d' "$TMP/bare.out" "$TMP/busy.out"
+    cmp -s "$TMP/bare.out" "$TMP/busy.out" ||
+        fail "cycles: output differs: $(diff "$TMP/bare.out" "$TMP/busy.out" | head -5)"
+    grep -q "every epoch the same" "$TMP/busy.out" || fail "cycles: no output"
+    pass "cycles: $n attach/detach cycles on 4 busy threads, 0 hangs, 0 crashes, output unchanged ($(wc -l <"$TMP/busy.out") lines)"
+}
+if [ -n "$CYCLES_ONLY" ]; then
+    cycles "$CYCLES_ONLY"
+    exit 0
+fi
+
+# ---- record --pid --exact: exact figures from the attach on ----
+start_target rec cmd
+"$HL" record --pid $T_PID --exact -o "$TMP/rec.heapline" 2>"$TMP/rec.err" &
+REC=$!
+until [ -n "$(collector_thread $T_PID)" ]; do
+    kill -0 $REC 2>/dev/null || fail "record --pid ended: $(cat "$TMP/rec.err")"
+    sleep 0.02
+done
+say rec "leak 40 1000" "leaked 40"
+say rec "free-old 10" "freed 10"
+kill -INT $REC
+wait $REC || fail "record --pid: exit $?: $(cat "$TMP/rec.err")"
+"$HL" report "$TMP/rec.heapline" --json >"$TMP/rec.json"
+[ "$(site "$TMP/rec.json" leak_site live_blocks)" = 40 ] &&
+    [ "$(site "$TMP/rec.json" leak_site live_bytes)" = 40000 ] &&
+    [ "$(site "$TMP/rec.json" pre_site allocations)" = 0 ] ||
+    fail "record --pid: leak_site $(site "$TMP/rec.json" leak_site live_blocks) blocks $(site "$TMP/rec.json" leak_site live_bytes) bytes"
+grep -q "10 frees of blocks allocated before the attach were ignored" "$TMP/rec.err" ||
+    fail "record --pid: the ignored frees are not counted: $(cat "$TMP/rec.err")"
+grep -q "recorded pid $T_PID for" "$TMP/rec.err" || fail "record --pid: $(cat "$TMP/rec.err")"
+runs_on $T_PID "record --pid"
+[ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "record --pid: the collector is not idle"
+say rec "leak 1 10" "leaked 1"
+say rec "fork" "forked" # a child and a grandchild of a detached program (its fork handlers)
+pass "record-pid: leak_site 40 blocks 40000 bytes after the attach, pre_site none, 10 frees from before ignored and counted; detached, idle, the program answers"
+
+# ---- a second attach re-activates the idle collector: a fresh run ----
+"$HL" record --pid $T_PID --exact -o "$TMP/rec2.heapline" 2>"$TMP/rec2.err" &
+REC=$!
+until [ -n "$(collector_thread $T_PID)" ]; do
+    kill -0 $REC 2>/dev/null || fail "second record --pid ended: $(cat "$TMP/rec2.err")"
+    sleep 0.02
+done
+say rec "leak 5 500" "leaked 5"
+kill -INT $REC
+wait $REC || fail "second record --pid: exit $?: $(cat "$TMP/rec2.err")"
+"$HL" report "$TMP/rec2.heapline" --json >"$TMP/rec2.json"
+[ "$(site "$TMP/rec2.json" leak_site live_blocks)" = 5 ] &&
+    [ "$(site "$TMP/rec2.json" leak_site live_bytes)" = 2500 ] ||
+    fail "re-attach: leak_site $(site "$TMP/rec2.json" leak_site live_blocks) blocks"
+[ "$(grep -c '/memfd:heapline' /proc/$T_PID/maps)" = "$(grep -c '/memfd:heapline' /proc/$T_PID/maps | head -1)" ] || true
+[ "$(awk '/memfd:heapline/ && $3 == "00000000"' /proc/$T_PID/maps | wc -l)" = 1 ] ||
+    fail "re-attach: the library was loaded twice"
+pass "reattach: the same library, a fresh run: leak_site 5 blocks 2500 bytes"
+
+# ---- record --pid samples by default (512 KiB): blocks of the rate or more are exact ----
+if "$HL" record --pid $T_PID --sample 12 -o "$TMP/bad.heapline" 2>"$TMP/bad.err"; then fail "--sample 12 accepted"; fi
+grep -q "expected a size from 1K to 1T" "$TMP/bad.err" && one_line "$TMP/bad.err" ||
+    fail "record --pid --sample 12: $(cat "$TMP/bad.err")"
+"$HL" record --pid $T_PID -o "$TMP/smp.heapline" 2>"$TMP/smp.err" &
+REC=$!
+until [ -n "$(collector_thread $T_PID)" ]; do
+    kill -0 $REC 2>/dev/null || fail "sampled record --pid ended: $(cat "$TMP/smp.err")"
+    sleep 0.02
+done
+say rec "leak 4 1048576" "leaked 4"
+kill -INT $REC
+wait $REC || fail "sampled record --pid: exit $?: $(cat "$TMP/smp.err")"
+"$HL" report "$TMP/smp.heapline" --json >"$TMP/smp.json"
+got="$(json "$TMP/smp.json" "(d['sampled'], d['sample_rate'])") $(site "$TMP/smp.json" leak_site live_blocks) $(site "$TMP/smp.json" leak_site live_bytes)"
+[ "$got" = "(True, 524288) 4 4194304" ] || fail "sampled record --pid: sampled, rate, blocks, bytes: $got"
+"$HL" report "$TMP/smp.heapline" | grep -q "sampled" || fail "sampled record --pid: the text report does not say it is sampled"
+pass "record-pid-sampled: --sample 12 refused in one line; by default sampled at 524288 B, leak_site's 4 blocks of 1 MiB exact (4194304 bytes)"
+
+# ---- backrefs PID: bad arguments load nothing; good ones attach, answer, detach ----
+if "$HL" backrefs $T_PID --site leak_site --depth 0 2>"$TMP/br.err"; then fail "backrefs: --depth 0 accepted"; fi
+grep -q "bad depth: 0" "$TMP/br.err" || fail "backrefs usage: $(cat "$TMP/br.err")"
+rc=0
+"$HL" backrefs $T_PID --site pre_site 2>"$TMP/br.err" || rc=$?
+[ $rc = 1 ] && grep -q "no allocation site named pre_site" "$TMP/br.err" ||
+    fail "backrefs: exit $rc: $(cat "$TMP/br.err")"
+[ -z "$(collector_thread $T_PID)" ] || fail "backrefs: the collector still runs after it"
+say rec "leak 1 10" "leaked 1"
+pass "backrefs: --depth 0 refused before any attach; --site pre_site attached, said it has no live block since the attach, detached"
+
+# ---- the program ends while recorded ----
+"$HL" record --pid $T_PID --exact -o "$TMP/end.heapline" 2>"$TMP/end.err" &
+REC=$!
+until [ -n "$(collector_thread $T_PID)" ]; do sleep 0.02; done
+say rec "leak 3 100" "leaked 3"
+say rec "quit" "bye"
+wait $REC || fail "record --pid of an ending program: exit $?: $(cat "$TMP/end.err")"
+grep -q "until it ended" "$TMP/end.err" || fail "end: $(cat "$TMP/end.err")"
+"$HL" report "$TMP/end.heapline" --json >"$TMP/end.json"
+[ "$(site "$TMP/end.json" leak_site live_blocks)" = 3 ] || fail "end: leak_site $(site "$TMP/end.json" leak_site live_blocks)"
+exec 7>&-
+pass "ended: the recording ends with the program: leak_site 3 blocks"
+
+# ---- the TUI: heapline attach PID, q detaches to idle ----
+if command -v tmux >/dev/null; then
+    . tests/e2e/lib.sh
+    start_target tui cmd
+    say tui "leak 1 10" "leaked 1"
+    e2e_start attach 100 30 "$HL attach --exact $T_PID"
+    until [ -n "$(collector_thread $T_PID)" ]; do sleep 0.02; done
+    say tui "leak 7 3000" "leaked 7"
+    e2e_wait_re 'leak_site'
+    e2e_wait_re '20[.,]5K|21000'
+    e2e_keys q
+    e2e_wait_for "heapline-exit=0"
+    e2e_cleanup
+    for i in $(seq 1 200); do [ -z "$(collector_thread $T_PID)" ] && break; sleep 0.02; done
+    [ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "tui: q did not leave the collector idle"
+    runs_on $T_PID tui
+    say tui "leak 1 10" "leaked 1"
+    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on; q leaves the collector idle"
+    exec 7>&- # its stdin ends: it exits
+else
+    echo "SKIP tui: tmux is not installed"
+fi
+
+# ---- failures: one line each, the program left as it was ----
+start_target stopped cmd
+kill -STOP $T_PID
+until [ "$(state $T_PID)" = T ]; do sleep 0.01; done
+if "$HL" attach $T_PID 2>"$TMP/stopped.err"; then fail "stopped: attach succeeded"; fi
+one_line "$TMP/stopped.err"
+grep -q "is stopped: resume it first" "$TMP/stopped.err" || fail "stopped: $(cat "$TMP/stopped.err")"
+[ "$(state $T_PID)" = T ] || fail "stopped: it is $(state $T_PID) now"
+kill -CONT $T_PID
+say stopped "leak 1 1" "leaked 1"
+loaded $T_PID && fail "stopped: the library was loaded"
+exec 7>&-
+pass "stopped: $(cat "$TMP/stopped.err")"
+
+if $CC -static -O1 -pthread tests/attach/busy.c -o "$TMP/busy_static" 2>/dev/null; then
+    "$TMP/busy_static" 1 1000 >/dev/null &
+    P=$!
+    PIDS+=("$P")
+    sleep 0.2
+    if "$HL" attach $P 2>"$TMP/static.err"; then fail "static: attach succeeded"; fi
+    one_line "$TMP/static.err"
+    grep -q "is statically linked" "$TMP/static.err" || fail "static: $(cat "$TMP/static.err")"
+    runs_on $P static
+    kill -TERM $P
+    wait $P || fail "static: the program failed"
+    pass "static: $(cat "$TMP/static.err")"
+else
+    echo "SKIP static: no static libc here"
+fi
+
+start_target seccomp seccomp
+if "$HL" record --pid $T_PID -o "$TMP/sec.heapline" 2>"$TMP/sec.err"; then fail "seccomp: record succeeded"; fi
+one_line "$TMP/sec.err"
+grep -q "cannot create a memfd (memfd_create: Operation not permitted" "$TMP/sec.err" ||
+    fail "seccomp: $(cat "$TMP/sec.err")"
+[ ! -e "$TMP/sec.heapline" ] || fail "seccomp: an empty recording was left"
+say seccomp "leak 1 1" "leaked 1"
+exec 7>&-
+pass "seccomp: $(cat "$TMP/sec.err")"
+
+"$TMP/target" spin >/dev/null &
+P=$!
+PIDS+=("$P")
+sleep 0.2
+"$HL" record --pid $P -o "$TMP/spin.heapline" --for 0.5 2>"$TMP/spin.err" ||
+    fail "never allocates: exit $?: $(cat "$TMP/spin.err")"
+grep -q "made no allocation in the 0.5 s recorded" "$TMP/spin.err" || fail "spin: $(cat "$TMP/spin.err")"
+runs_on $P spin
+kill $P
+pass "never-allocates: $(grep 'made no' "$TMP/spin.err")"
+
+start_target loader loader "$TMP/libstuck.so"
+if HEAPLINE_ATTACH_TIMEOUT_MS=600 "$HL" attach $T_PID 2>"$TMP/loader.err"; then fail "loader: attach succeeded"; fi
+one_line "$TMP/loader.err"
+grep -q "stayed inside the dynamic loader for 0.6 s" "$TMP/loader.err" || fail "loader: $(cat "$TMP/loader.err")"
+loaded $T_PID && fail "loader: the library was loaded"
+say loader "leak 1 1" "leaked 1"
+pass "loader: $(cat "$TMP/loader.err")"
+
+# Ctrl-C while heapline waits for the loader's thread
+HEAPLINE_ATTACH_TIMEOUT_MS=20000 "$HL" attach $T_PID 2>"$TMP/int.err" &
+H=$!
+sleep 0.4
+kill -INT $H
+rc=0
+wait $H || rc=$?
+[ $rc = 1 ] || fail "ctrl-c: exit $rc"
+one_line "$TMP/int.err"
+grep -q "interrupted: nothing was loaded, pid $T_PID runs on as before" "$TMP/int.err" ||
+    fail "ctrl-c: $(cat "$TMP/int.err")"
+runs_on $T_PID ctrl-c
+say loader "leak 1 1" "leaked 1"
+exec 7>&-
+pass "ctrl-c: $(cat "$TMP/int.err")"
+
+if "$HL" attach 999999999 2>"$TMP/nopid.err"; then fail "no pid: attach succeeded"; fi
+grep -q "no process with pid 999999999" "$TMP/nopid.err" || fail "no pid: $(cat "$TMP/nopid.err")"
+pass "no-process: $(cat "$TMP/nopid.err")"
+
+# another user, a process that is not dumpable, Yama: as nobody
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR HEAPLINE_SOCKET_DIR=$TMP/nobody"
+    mkdir -m 700 "$TMP/nobody" && chown 65534:65534 "$TMP/nobody"
+    start_target root cmd
+    if $NOBODY "$HL" attach $T_PID 2>"$TMP/uid.err"; then fail "other uid: attach succeeded"; fi
+    one_line "$TMP/uid.err"
+    grep -q "belongs to uid 0: heapline can attach only to your own processes" "$TMP/uid.err" ||
+        fail "other uid: $(cat "$TMP/uid.err")"
+    say root "leak 1 1" "leaked 1"
+    exec 7>&-
+    pass "other-uid: $(cat "$TMP/uid.err")"
+
+    mkfifo "$TMP/nd.in"
+    $NOBODY "$TMP/target" nodump <"$TMP/nd.in" >"$TMP/nd.out" &
+    P=$!
+    PIDS+=("$P")
+    exec 7>"$TMP/nd.in"
+    wait_line "$TMP/nd.out" "ready"
+    P=$(awk '/^ready/{print $2}' "$TMP/nd.out")
+    PIDS+=("$P")
+    if $NOBODY "$HL" attach $P 2>"$TMP/nd.err"; then fail "nodump: attach succeeded"; fi
+    one_line "$TMP/nd.err"
+    grep -q "is not dumpable" "$TMP/nd.err" || fail "nodump: $(cat "$TMP/nd.err")"
+    say nd "leak 1 1" "leaked 1"
+    exec 7>&-
+    pass "not-dumpable: $(cat "$TMP/nd.err")"
+
+    SCOPE=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo none)
+    if [ "$SCOPE" = 1 ] || [ "$SCOPE" = 2 ]; then
+        # a process of nobody that did not allow tracing; heapline as nobody
+        $NOBODY sleep 30 &
+        P=$!
+        PIDS+=("$P")
+        sleep 0.2
+        P=$(pgrep -u 65534 -x sleep | head -1)
+        if $NOBODY "$HL" attach $P 2>"$TMP/yama.err"; then fail "yama: attach succeeded"; fi
+        one_line "$TMP/yama.err"
+        grep -q "kernel.yama.ptrace_scope=$SCOPE" "$TMP/yama.err" || fail "yama: $(cat "$TMP/yama.err")"
+        runs_on $P yama
+        pass "yama: $(cat "$TMP/yama.err")"
+    else
+        echo "SKIP yama: kernel.yama.ptrace_scope is $SCOPE here (the targets allow any tracer: PR_SET_PTRACER_ANY)"
+    fi
+else
+    echo "SKIP other-uid, not-dumpable, yama: need root and setpriv"
+fi
+
+cycles 10
+echo "attach: all passed"

@@ -1,0 +1,73 @@
+/*
+ * attach_proc.h - what heapline attach reads of a program before it touches
+ * it: its state and owner, its mappings (libc, the dynamic loader, our
+ * library, the stacks), the addresses of the libc functions the injector
+ * calls and of those a thread stopped at a safe point must not be inside;
+ * and why ptrace refused it. Nothing here stops the program.
+ */
+#ifndef HEAPLINE_ATTACH_PROC_H
+#define HEAPLINE_ATTACH_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ATTACH_PROC_RANGES 64
+#define ATTACH_PROC_DANGER 48
+#define ATTACH_PROC_MEMFD "heapline" /* the memfd's name: "/memfd:heapline" in maps */
+#define ATTACH_PROC_MAPS_NAME "/memfd:" ATTACH_PROC_MEMFD
+
+/* libc functions the injector calls in the program, by index into fn[] */
+enum { ATTACH_FN_MEMFD, ATTACH_FN_DLOPEN, ATTACH_FN_DLERROR, ATTACH_FN_CLOSE, ATTACH_FN_COUNT };
+
+enum attach_where {
+    ATTACH_SAFE = 0,     /* the program's own code, or libc away from any lock */
+    ATTACH_IN_ALLOC = 1, /* the allocator, fork, pthread_create, dl*, our hooks */
+    ATTACH_IN_LOADER = 2 /* the dynamic loader */
+};
+
+struct attach_range {
+    uint64_t lo, hi;
+};
+
+struct attach_proc {
+    pid_t pid;
+    uint64_t lib_base;            /* where our library is mapped, 0 when not loaded */
+    int preloaded;                /* a libheapline.so file is mapped: started under it */
+    uint64_t fn[ATTACH_FN_COUNT]; /* in the program */
+    struct attach_range loader[ATTACH_PROC_RANGES]; /* the dynamic loader's code */
+    struct attach_range danger[ATTACH_PROC_DANGER]; /* libc's functions that hold locks */
+    struct attach_range ours[ATTACH_PROC_RANGES];   /* our library's code (the hooks) */
+    size_t n_loader, n_danger, n_ours;
+    struct attach_range *maps; /* every mapping (the stacks' bounds) */
+    size_t n_maps;
+};
+
+/* Reads pid: refuses (-1 with one line in err) a process that does not
+ * exist or has ended, is stopped, is traced already, is another user's
+ * (unless root) or not dumpable, runs a preloaded collector already, is
+ * statically linked or not glibc (or not glibc >= 2.34), or runs a libc
+ * replaced on disk. Release with
+ * attach_proc_close() whatever it returns. */
+int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz);
+
+/* Reads the mappings again (our library after a dlopen). 0 or -1 with err. */
+int attach_proc_reread(struct attach_proc *p, char *err, size_t errsz);
+
+/* Where an instruction address lies (a call site: a return address - 1). */
+enum attach_where attach_proc_where(const struct attach_proc *p, uint64_t ip);
+
+/* The end of the mapping that holds sp (a stack's top), 0 when unknown. */
+uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp);
+
+/* The program's name, for messages ("?" when it cannot be read). */
+void attach_proc_name(pid_t pid, char *buf, size_t cap);
+
+/* Why ptrace refused the program (errno e), as the user can act on it:
+ * Yama's ptrace_scope, another user, not dumpable, or heapline's own
+ * seccomp filter or container. */
+void attach_proc_refused(const struct attach_proc *p, int e, char *err, size_t errsz);
+
+void attach_proc_close(struct attach_proc *p);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * estimate.c - error bounds of sampled figures (the reasoning is in
+ * estimate.h); the TUI and report show them beside every estimate.
+ */
+#include "estimate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "size.h"
+
+uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks)
+{
+    double x, f;
+
+    if (!rate || bytes <= 0)
+        return 0;
+    x = blocks > 0 ? (double)bytes / (double)blocks / (double)rate : 0;
+    f = x < 1e-9 ? 1.0 : x > 700 ? 0.0 : x / expm1(x);
+    return (uint64_t)llround(2.0 * sqrt((double)bytes * (double)rate * f));
+}
+
+const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks)
+{
+    char s[32];
+
+    if (!rate) {
+        if (n)
+            buf[0] = 0;
+        return buf;
+    }
+    size_format(s, sizeof(s), (double)estimate_error(rate, bytes, blocks));
+    snprintf(buf, n, "+-%s", s);
+    return buf;
+}
+
+void estimate_mark(char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+
+    if (n < 2)
+        return;
+    if (len > n - 2)
+        len = n - 2;
+    memmove(buf + 1, buf, len);
+    buf[0] = '~';
+    buf[len + 1] = 0;
+}
