@@ -452,15 +452,11 @@ static void text_at_peak(FILE *out, const struct model *m, const struct model_ro
     free(t);
 }
 
-static void write_text(const struct model *m, const struct report_options *o,
-                       const struct model_callers *callers, const struct model_view *v,
-                       const int64_t *at_peak, uint32_t n_at_peak, struct model_row *rows,
-                       uint32_t n, const struct complete *c, FILE *out)
+/* The report's first lines: the run, its totals, what it lacks, markers. */
+static void text_summary(const struct model *m, const struct complete *c, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
-    uint32_t top = o->top < 0 ? 10 : (uint32_t)o->top;
-    char b1[32], b2[32], b3[32];
-    uint32_t shown = 0;
+    char b1[32];
 
     fprintf(out, "heapline report: %s (pid %u)%s\n", *sum->exe ? sum->exe : "(unknown program)",
             sum->pid, c->complete ? "" : "  [INCOMPLETE recording]");
@@ -530,7 +526,19 @@ static void write_text(const struct model *m, const struct report_options *o,
         for (uint32_t i = 0; i < nm; i++)
             fprintf(out, "marker        %.3f s  %s\n", secs(mk[i].time), mk[i].label);
     }
+}
 
+static void write_text(const struct model *m, const struct report_options *o,
+                       const struct model_callers *callers, const struct model_view *v,
+                       const int64_t *at_peak, uint32_t n_at_peak, struct model_row *rows,
+                       uint32_t n, const struct complete *c, FILE *out)
+{
+    const struct model_summary *sum = model_summary(m);
+    uint32_t top = o->top < 0 ? 10 : (uint32_t)o->top;
+    char b1[32], b2[32], b3[32];
+    uint32_t shown = 0;
+
+    text_summary(m, c, out);
     size_format(b1, sizeof(b1), (double)v->totals.heap_bytes);
     fprintf(out, "\nAt %s (%.3f s): %s live in %llu blocks; %llu allocations, %llu frees so far\n",
             o->at == REPORT_AT_PEAK  ? "the peak"
