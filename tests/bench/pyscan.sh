@@ -2,14 +2,14 @@
 # tests/bench/pyscan.sh - the backreference chain of a Python object in a large
 # Python heap (tests/bench/pyheap.py under the collector, PYTHONMALLOC=malloc):
 # end-to-end time of `heapline backrefs` and the program's pause (fork), and
-# the census of the same heap. BUILD=dir, APPS=N (default 180000: about 508 MB
-# heap of 5.8M blocks), RUNS (default "1 2 3").
+# the census of the same heap. BUILD=dir, APPS=N (default 150000: a 423 MB
+# heap of 4.8M blocks, RSS 1 GB), RUNS (default "1 2 3").
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 HL=$BUILD/heapline
 LIB=$(realpath "$BUILD/libheapline.so")
-APPS=${APPS:-180000}
+APPS=${APPS:-150000}
 OUT=$(mktemp -d)
 trap 'exec 7>&-; kill $PID 2>/dev/null; rm -rf "$OUT"' EXIT
 mkfifo "$OUT/in"
