@@ -34,7 +34,9 @@ for i in ${RUNS:-1 2 3}; do
     python3 - "$OUT/r.json" $(( (t1 - t0) / 1000000 )) "$rss" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-line = [l for l in r["python_chains"] if "global" in l][0]
+lines = [l for l in r["python_chains"] if "global" in l]
+line = lines[0] if lines else "NO CHAIN TO A GLOBAL (unreachable %s, %d levels)" % (
+    r.get("unreachable"), r["levels"])
 print("python chain in a %d MB heap (%d blocks, RSS %d MB): %s ms end to end, pause %.1f ms, "
       "scan %.0f ms\n  %s" % (r["heap_bytes"] / 1e6, r["blocks"], int(sys.argv[3]) / 1024,
                               sys.argv[2], r["pause_ms"], r["scan_ms"], line))
