@@ -151,7 +151,10 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
             job->params.own[2].lo = (uint64_t)(uintptr_t)rows;
             job->params.own[2].hi = (uint64_t)(uintptr_t)(rows + SCAN_CENSUS_ROWS);
             job->params.own[3].lo = (uint64_t)(uintptr_t)job->py.cache;
-            job->params.own[3].hi = job->params.own[3].lo + 4 * 1024 * 1024;
+            /* exactly its mapping: the blocks of a mapping next to it (a
+             * large dict's table, mmap'ed) were taken for stale and never
+             * scanned, and the chain through them was lost */
+            job->params.own[3].hi = job->params.own[3].lo + scanpy_cache_bytes();
         }
     }
     if (roots == MAP_FAILED || nodes == MAP_FAILED) {

@@ -51,16 +51,8 @@ struct bfs {
     struct scanpy_view view;
     struct blk *blocks;
     size_t n_blocks, cap_blocks;
-    uint64_t *visited; /* bit per block: already a node */
-    /* bit per block: it holds a word that may point into a block (inside
-     * the blocks' span and a 1 MiB region a block covers), set while
-     * level 0 scans it; later levels scan only those (a Python heap's
-     * strings and buffers, most of its bytes, hold none) */
-    uint64_t *refs;
-    uint64_t hmin, hspan;
-    uint64_t ref_bytes;   /* bytes of the blocks whose bit is set */
+    uint64_t *visited;    /* bit per block: already a node */
     uint64_t level_bytes; /* root bytes the level scanned */
-    uint64_t regions[FILTER_WORDS];
     struct scanbfs_node *nodes;
     size_t n_nodes;
     /* frontier of the level being scanned, sorted by lo */
@@ -550,57 +542,6 @@ static void on_fault(int sig)
     _exit(128 + sig);
 }
 
-/* The blocks' span and the 1 MiB regions they cover (for holds_ref). */
-static void regions_build(struct bfs *s)
-{
-    if (!s->n_blocks)
-        return;
-    s->hmin = s->blocks[0].addr;
-    s->hspan = 0;
-    for (size_t b = 0; b < s->n_blocks; b++) {
-        const struct blk *k = &s->blocks[b];
-        uint64_t hi = k->addr + (k->size ? k->size : 1);
-
-        if (hi - s->hmin > s->hspan)
-            s->hspan = hi - s->hmin;
-        if (((hi - 1) >> 20) - (k->addr >> 20) >= FILTER_MASK) {
-            memset(s->regions, 0xff, sizeof(s->regions));
-            continue;
-        }
-        for (uint64_t rg = k->addr >> 20; rg <= (hi - 1) >> 20; rg++)
-            s->regions[(rg & FILTER_MASK) >> 6] |= 1ull << (rg & 63);
-    }
-}
-
-static inline int may_ref(const struct bfs *s, uint64_t v)
-{
-    uint64_t rg = v >> 20;
-
-    return v - s->hmin < s->hspan && (s->regions[(rg & FILTER_MASK) >> 6] & (1ull << (rg & 63)));
-}
-
-/* 1 when a word of [lo, hi) may point into a block. */
-__attribute__((no_sanitize_address)) static int holds_ref(const struct bfs *s, uint64_t lo,
-                                                          uint64_t hi)
-{
-    const uint64_t *w = (const uint64_t *)(uintptr_t)lo;
-    size_t n = (size_t)((hi - lo) / 8), i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        unsigned any = 0;
-        for (unsigned k = 0; k < 8; k++)
-            any |= (w[i + k] - s->hmin) < s->hspan;
-        if (__builtin_expect(any, 0))
-            for (unsigned k = 0; k < 8; k++)
-                if (may_ref(s, w[i + k]))
-                    return 1;
-    }
-    for (; i < n; i++)
-        if (may_ref(s, w[i]))
-            return 1;
-    return 0;
-}
-
 static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n_roots)
 {
     const struct scanbfs_params *p = s->p;
@@ -645,18 +586,8 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         size_t b = s->cur;
         uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
         uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
-        if (hi <= lo)
-            continue;
-        if (s->level > 0) {
-            if (s->refs[b >> 6] & (1ull << (b & 63)))
-                scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
-            continue;
-        }
-        scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
-        if (holds_ref(s, lo, hi)) {
-            s->refs[b >> 6] |= 1ull << (b & 63);
-            s->ref_bytes += hi - lo;
-        }
+        if (hi > lo)
+            scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
     }
     fault_jmp = NULL;
 }
@@ -756,7 +687,6 @@ static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
     unmap(m->tmp, m->blocks_bytes);
     unmap(m->hist, m->hist_bytes);
     unmap(s->visited, m->visited_bytes);
-    unmap(s->refs, m->visited_bytes);
     unmap(s->fr, m->fr_bytes);
     unmap(s, sizeof(*s));
     return rc;
@@ -800,9 +730,8 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     m.tmp = map(m.blocks_bytes);
     m.hist = map(m.hist_bytes);
     s->visited = map(m.visited_bytes);
-    s->refs = map(m.visited_bytes);
     s->fr = map(m.fr_bytes);
-    if (!m.a || !m.tmp || !m.hist || !s->visited || !s->refs || !s->fr)
+    if (!m.a || !m.tmp || !m.hist || !s->visited || !s->fr)
         return bfs_release(s, &m, -ENOMEM);
 
     if (p->catch_faults) {
@@ -837,7 +766,6 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     exclude_range(s, (uint64_t)(uintptr_t)m.hist, (uint64_t)(uintptr_t)m.hist + m.hist_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s->visited,
                   (uint64_t)(uintptr_t)s->visited + m.visited_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)s->refs, (uint64_t)(uintptr_t)s->refs + m.visited_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m.fr_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
     exclude_range(s, (uint64_t)(uintptr_t)nodes,
@@ -858,7 +786,6 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     tb = find_block(s, p->target);
     if (tb < 0)
         return bfs_release(s, &m, -ENOENT);
-    regions_build(s);
     s->visited[(size_t)tb >> 6] |= 1ull << ((size_t)tb & 63);
     nodes[0].addr = s->blocks[tb].addr;
     nodes[0].size = s->blocks[tb].size;
@@ -895,7 +822,7 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         s->level_bytes = 0;
         scan_level(s, roots, n_roots);
         st->levels++;
-        st->bytes_scanned += (s->level ? s->ref_bytes : st->heap_bytes) + s->level_bytes;
+        st->bytes_scanned += st->heap_bytes + s->level_bytes;
         /* Python: native roots (C stack words, stale words in buffers) do not
          * end the search; a module global or a class attribute does */
         if (!root_level && (s->py ? s->ends : s->roots)) {

@@ -196,6 +196,11 @@ int scanpy_begin(struct scanpy *py)
     return 0;
 }
 
+size_t scanpy_cache_bytes(void)
+{
+    return sizeof(struct scanpy_cache);
+}
+
 void scanpy_end(struct scanpy *py)
 {
     if (py->cache)

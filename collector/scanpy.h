@@ -69,6 +69,9 @@ struct scanpy_view {
 int scanpy_begin(struct scanpy *py);
 void scanpy_end(struct scanpy *py);
 
+/* Bytes of the type cache's mapping at py->cache (the search excludes them). */
+size_t scanpy_cache_bytes(void);
+
 /* A Python object found at a block. */
 struct scanpy_obj {
     uint64_t ob;   /* address of the PyObject (inside the block) */
