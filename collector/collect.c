@@ -37,6 +37,7 @@
 #include "pyframes.h"
 #include "symbols.h"
 #include "track.h"
+#include "trie.h"
 #include "unwind.h"
 #include "wire.h"
 #include "writer.h"
@@ -308,6 +309,7 @@ static void *collect_main(void *arg)
         /* a collect_sync() waits (dlclose): everything up to the
          * watermark, whatever it takes */
         size_t n = drain_pass(C.ticks % 16 == 0, 0, sync != atomic_load(&C.sync_done));
+        trie_maintain();
 
         atomic_store(&C.sync_done, sync);
         int64_t now = core_now();
