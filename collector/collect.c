@@ -125,7 +125,7 @@ static uint64_t read_rss(void)
  * events they count, which then arrive after it. */
 /* Notices libraries loaded since: the frame-pointer walk's table of
  * modules, and a libpython that a program dlopen()ed (Python frames are
- * captured from then on). Every tick, and during the warm-up. */
+ * captured from then on). Every tick. */
 static void refresh(void)
 {
     unwind_refresh();
@@ -210,10 +210,6 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
 
 extern void *__tls_get_addr(void *); /* ld.so's: new threads' TLS is allocated there */
 
-static atomic_int warm_wanted; /* collect_warm() asked, for the next collector */
-static atomic_int warm_done;
-static atomic_int warm_busy; /* asked for and not over: collect_stop() waits for it */
-
 static void *warm_main(void *arg)
 {
     track_guard = 1;
@@ -222,45 +218,7 @@ static void *warm_main(void *arg)
         symbols_warm((uint64_t)(uintptr_t)getpid + 1);
         symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
     }
-    atomic_store_explicit(&warm_done, 1, memory_order_release);
     return arg;
-}
-
-/* The collector thread, first: reads the names on a thread of its own
- * (their memory comes from that thread's malloc arena, not from the main
- * arena the program uses) while this thread moves the rings' events to
- * their backlogs, so the program does not wait on a full ring while libc's
- * debug information is read (0.1-0.3 s; it waited that long before main()
- * when the warm-up ran there), and notices libraries loaded meanwhile
- * (refresh(): a libpython dlopen()ed then has its frames from the start).
- * Nothing is applied meanwhile: frames are named from the warm tables, so
- * no drain blocks on them. A collect_sync() (dlclose) waits for the end of
- * the warm-up, at most its two seconds. */
-static void warm_run(void)
-{
-    pthread_t t;
-
-    if (!atomic_exchange(&warm_wanted, 0))
-        return;
-    atomic_store(&warm_done, 0);
-    if (pthread_create(&t, NULL, warm_main, NULL) != 0) {
-        atomic_store(&warm_busy, 0);
-        return;
-    }
-    for (int64_t next = 0; !atomic_load_explicit(&warm_done, memory_order_acquire);) {
-        struct pollfd p = {ring_wake_fd, POLLIN, 0};
-        uint64_t v;
-
-        if (core_now() >= next) {
-            refresh();
-            next = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
-        }
-        drain_relieve();
-        if (poll(&p, 1, 1) > 0)
-            (void)!read(ring_wake_fd, &v, sizeof(v));
-    }
-    pthread_join(t, NULL);
-    atomic_store(&warm_busy, 0);
 }
 
 /* ---- thread ---- */
@@ -302,7 +260,6 @@ static void *collect_main(void *arg)
 
     track_guard = 1;
     pthread_setname_np(pthread_self(), "heapline");
-    warm_run();
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);
@@ -365,10 +322,20 @@ static void *collect_main(void *arg)
     return NULL;
 }
 
+/* On a thread of its own: the tables' memory comes from that thread's malloc
+ * arena, which the collector thread takes over when it starts, rather than
+ * from the main arena the program is about to use (its layout stays the
+ * program's own). */
 void collect_warm(void)
 {
-    atomic_store(&warm_busy, 1);
-    atomic_store(&warm_wanted, 1);
+    sigset_t all, old;
+    pthread_t t;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&t, NULL, warm_main, NULL) == 0)
+        pthread_join(t, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int collect_start(const char *record_path, const char *socket_path, const char **why)
@@ -461,11 +428,6 @@ void collect_stop(uint32_t reason, int32_t status)
     C.end_reason = reason;
     C.end_status = status;
     atomic_store(&C.stop, 1);
-    /* the warm-up is the start's cost, which the program paid before main()
-     * when it ran there: a program that ends first waits for it, however
-     * long the CPU is shared (1-3 s at load 30), then the usual bound */
-    for (struct timespec ms = {0, 1000000}; atomic_load(&warm_busy) && atomic_load(&C.alive);)
-        nanosleep(&ms, NULL);
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
     if (pthread_timedjoin_np(C.thread, NULL, &ts) != 0)
@@ -515,6 +477,4 @@ void collect_atfork_child(void)
     emit_server_off();
     symbols_atfork_child();
     pyframes_atfork_child();
-    atomic_store(&warm_wanted, 0); /* the tables came with the fork */
-    atomic_store(&warm_busy, 0);
 }

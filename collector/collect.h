@@ -15,15 +15,13 @@
  * set, from the constructor or a fork child. Returns 0 or -1 with *why set. */
 int collect_start(const char *record_path, const char *socket_path, const char **why);
 
-/* Asks the next collector thread to read the names of the program, libc and
- * ld.so (symbols_warm()) before it applies any event: the first time a
- * module's frames are named its tables are read (libc's debug information:
- * 0.1-0.3 s), and a drain that named them on the way would leave the rings
- * unread that long. Read on a thread of the collector's while it moves the
- * rings' events to their backlogs: off the program's path (before, it ran
- * before main(), delaying every program that much). The program's first
- * thread, at start-up, before collect_start() (not in fork children: they
- * inherit the tables). */
+/* Reads the names of the program, libc and ld.so (symbols_warm()) before the
+ * program runs and before the run's clock starts: the first time a module's
+ * frames are named its tables are read (libc's debug information: 0.1-0.3 s,
+ * 1-3 s when the program's threads compete for the CPU), no event can be
+ * written before its frames, and the record file would lag the program by
+ * that much. The program's first thread, at start-up (not in fork
+ * children: they inherit the tables), guard held. */
 void collect_warm(void);
 
 /* Stops the thread after a final drain, tick and END(reason, status); closes

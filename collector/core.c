@@ -339,7 +339,7 @@ static void core_init(void)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
     if (core_cfg.record[0] || core_cfg.socket[0])
-        collect_warm(); /* the collector thread reads the names first */
+        collect_warm(); /* before core_start() starts the run's clock */
     core_start();
     if (started)
         install_fatal_handlers();

@@ -16,12 +16,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core.h"
 #include "emit.h"
 #include "live.h"
+#include "ownmaps.h"
 #include "ring.h"
 #include "sites.h"
 #include "stamp.h"
@@ -46,6 +48,33 @@ static struct {
     int64_t applied_ns;   /* every event up to this time is applied */
 } D;
 
+/* Resizes a buffer of the collector's that holds copies of ring events
+ * (old and want in bytes; want 0 frees it). Returns the buffer, or NULL
+ * when it cannot grow (p is then unchanged). Mapped and known as the
+ * collector's (ownmaps.h): the events name live blocks, and a stale copy in
+ * a large malloc'd buffer (an anonymous mapping of its own) was a root to
+ * a backreference scan, a reference the program does not hold. */
+static void *buf_resize(void *p, size_t old, size_t want)
+{
+    void *q;
+
+    if (!want) {
+        if (p) {
+            ownmaps_del(p);
+            munmap(p, old);
+        }
+        return NULL;
+    }
+    q = p ? mremap(p, old, want, MREMAP_MAYMOVE)
+          : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED)
+        return NULL;
+    if (p)
+        ownmaps_del(p);
+    ownmaps_add(q, want);
+    return q;
+}
+
 void drain_start(void)
 {
     memset(&D, 0, sizeof(D)); /* a fork child's copy was the parent's */
@@ -59,8 +88,7 @@ int64_t drain_applied_ns(void)
 
 void drain_release(void)
 {
-    free(D.stage);
-    D.stage = NULL;
+    D.stage = buf_resize(D.stage, D.cap_stage * sizeof(*D.stage), 0);
     D.n_stage = D.cap_stage = 0;
 }
 
@@ -100,7 +128,7 @@ static int stage_reserve(size_t more)
     size_t cap = D.cap_stage ? D.cap_stage : 65536;
     while (cap < D.n_stage + more)
         cap *= 2;
-    void *p = realloc(D.stage, cap * sizeof(*D.stage));
+    void *p = buf_resize(D.stage, D.cap_stage * sizeof(*D.stage), cap * sizeof(*D.stage));
     if (!p)
         return -1;
     D.stage = p;
@@ -143,7 +171,8 @@ static int backlog_layout(struct ring *r, size_t more, size_t at)
     while (cap < at + len + more)
         cap *= 2;
     if (cap != r->cap_backlog) {
-        void *p = realloc(r->backlog, cap * sizeof(*r->backlog));
+        void *p =
+            buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), cap * sizeof(*r->backlog));
 
         if (!p)
             return -1;
@@ -174,8 +203,7 @@ static void backlog_consume(struct ring *r, size_t k)
         return;
     r->backlog_head = r->n_backlog = 0;
     if (r->cap_backlog > 4 * RING_EVENTS) {
-        free(r->backlog);
-        r->backlog = NULL;
+        r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
         r->cap_backlog = 0;
     }
 }
@@ -313,7 +341,7 @@ static void release_dead(int check_gone)
             dead = 1;
         if (dead && !backlog_len(r) && atomic_load(&r->head) == atomic_load(&r->tail)) {
             emit_thread_gone(r);
-            free(r->backlog);
+            r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
             ring_release(r);
         }
     }

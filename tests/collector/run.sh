@@ -770,14 +770,6 @@ if want lag; then
         kill "$rpid" 2>/dev/null
         fail lag "the target never started: $(tail -3 "$W/lag.log" | tr '\n' ' ')"
     else
-        # the collector reads libc's names first, on its own thread while the program runs
-        # (1 s and more when the program's 8 threads take both CPUs): from its first write
-        # past HELLO on, the file may lag the program by about a tick period
-        hello=$(stat -c %s "$W/lag.heapline" 2>/dev/null || echo 0)
-        for _ in $(seq 300); do
-            [ "$(stat -c %s "$W/lag.heapline" 2>/dev/null || echo 0)" -gt "$hello" ] && break
-            sleep 0.1
-        done
         sleep 1
         kill -KILL "$(cat "$W/lag.pid")"
         wait "$rpid"
@@ -838,7 +830,7 @@ PY
 }
 if want file-limit; then
     # 16 KiB: t_threads' whole recording takes 21 to 60 KB (fewer ticks when the collector
-    # catches up after its warm-up), its definitions about 1 KB
+    # lags the program on a busy machine), its definitions about 1 KB
     (trap '' XFSZ; exec prlimit --fsize=16384 "$HL" record -o "$W/file-limit.heapline" -- \
         "$T/t_threads") >"$W/file-limit.log" 2>&1 </dev/null
     rc=$?
