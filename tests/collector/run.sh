@@ -94,6 +94,8 @@ build t_peak cc $CFLAGS "$SRC/t_peak.c"
 build t_cxx g++ -std=c++17 -O0 -g -fno-omit-frame-pointer -Wall "$SRC/t_cxx.cpp"
 build t_threads cc $CFLAGS "$SRC/t_threads.c"
 build t_handoff cc $CFLAGS "$SRC/t_handoff.c"
+build ticktime cc -std=gnu11 -O2 -g -Wall -I"$PWD/protocol" "$SRC/ticktime.c" "$PWD/$BUILD/libhlproto.a" \
+    $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
 build t_fork cc $CFLAGS "$SRC/t_fork.c"
 build t_execd cc $CFLAGS "$SRC/t_execd.c"
 cp "$SRC/t_exec_wrapper.sh" "$T/t_exec_wrapper.sh"
@@ -466,6 +468,15 @@ if want threads; then
         site_thread_alloc.live_blocks=8000 site_thread_alloc.live_bytes=128000 .frees'>='792000 \
         .unmatched_frees=0 .missed_events=0 nonneg consistent
 fi
+# ticks dated by the drain's watermark: 8 threads keep the collector behind, and a tick
+# dated by the clock came before events stamped earlier than it (tests/collector/ticktime.c)
+if want tick-order && [ -s "$W/threads.heapline" ]; then
+    out=$("$T/ticktime" "$W/threads.heapline")
+    case $? in
+    0) pass tick-order "$out, none dated before the tick ahead of it" ;;
+    *) fail tick-order "$out" ;;
+    esac
+fi
 if want handoff; then
     rec handoff -- "$T/t_handoff"
     recorded handoff 0 && reported handoff end && expect handoff "$W/handoff.end.json" \
@@ -818,14 +829,16 @@ PY
 )"
 }
 if want file-limit; then
-    (trap '' XFSZ; exec prlimit --fsize=65536 "$HL" record -o "$W/file-limit.heapline" -- \
+    # 16 KiB: t_threads' whole recording takes 21 to 60 KB (fewer ticks when the collector
+    # lags the program on a busy machine), its definitions about 1 KB
+    (trap '' XFSZ; exec prlimit --fsize=16384 "$HL" record -o "$W/file-limit.heapline" -- \
         "$T/t_threads") >"$W/file-limit.log" 2>&1 </dev/null
     rc=$?
     if [ "$rc" != 0 ]; then
         fail file-limit "heapline record exited $rc under a 65536-byte file size limit: $(tail -2 "$W/file-limit.log" | tr '\n' ' ')"
     else
         full_check file-limit "$W/file-limit.heapline" "$W/file-limit.log" file_size_limit \
-            "File too large" 65536
+            "File too large" 16384
     fi
 fi
 if want disk-full; then
@@ -834,6 +847,9 @@ if want disk-full; then
     if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=128k heapline-full "$M" 2>/dev/null; then
         skip disk-full "needs root and a tmpfs mount"
     else
+        # 28 KiB left: the writer's 16 KiB reserve and 12 KiB of recording, well under
+        # t_threads' 21 to 60 KB
+        head -c 102400 /dev/zero >"$M/filler"
         "$HL" record -o "$M/full.heapline" -- "$T/t_threads" >"$W/disk-full.log" 2>&1 </dev/null
         rc=$?
         if [ "$rc" != 0 ]; then
