@@ -461,17 +461,6 @@ void collect_sync(void)
         nanosleep(&ts, NULL);
 }
 
-void collect_catch_up(void)
-{
-    int64_t asked = core_now();
-
-    /* until a pass applies up to a pair read after the call (a new pair is
-     * read STAMP_MIN_SEGMENT_NS after the last one: at most 0.1 ms here) */
-    do
-        drain_pass(0, 0, 1);
-    while (drain_applied_ns() < asked && core_now() - asked < 1000000000);
-}
-
 void collect_atfork_child(void)
 {
     /* The parent's collector thread does not exist here. Close its outputs

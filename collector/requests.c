@@ -7,9 +7,13 @@
  * collector turn, and a quarter of the collector's time in the long run
  * (objects and containing-block lookups walk the live table a slice at a
  * time); scans run in forked children, at most max_scans at once, with
- * SERVER_SCANS_WAITING more queued. A client is served one request at a
- * time: its next request is read once the last is answered, so a client
- * that never reads its replies holds one reply, not thousands.
+ * SERVER_SCANS_WAITING more queued. A request about the heap (objects,
+ * scan, census) waits until the collector's own drain passes, bounded per
+ * turn (drain.c), have applied every event up to its arrival: it is
+ * answered from the heap as it was when asked, and catching up adds
+ * nothing to a turn. A client is served one request at a time: its next
+ * request is read once the last is answered, so a client that never reads
+ * its replies holds one reply, not thousands.
  */
 #include "requests.h"
 
@@ -19,11 +23,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clients.h"
 #include "collect.h"
 #include "core.h"
+#include "drain.h"
 #include "live.h"
 #include "ring.h"
 #include "wire.h"
@@ -43,6 +49,9 @@
 /* Scans: forked children at once, and requests waiting for one. */
 #define SERVER_MAX_SCANS 2 /* on 4 CPUs or more; 1 below (a scan takes a CPU) */
 #define SERVER_SCANS_WAITING 30
+/* A request waits at most this long for the collector to catch up with
+ * its time; past that it is answered from the table as it is. */
+#define SERVER_CATCH_UP_NS 1000000000
 
 /* The scan engine may not be linked in: call it through weak references. */
 extern struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
@@ -65,10 +74,7 @@ static uint64_t job_order;
 static int work_left;                      /* request work is waiting: do not sleep in poll */
 static int64_t work_tokens, work_refilled; /* ns of request work allowed now */
 static int max_scans = 1;                  /* scan children at once */
-/* a request about the heap came: the collector catches up with the program
- * before any job runs (requests_work), so the answer is the heap at the
- * request, not the heap when a collector behind last applied its events */
-static int catch_up;
+static int64_t longest_work;               /* CPU ns: the longest requests_work (HEAPLINE_STATS) */
 
 void requests_init(void)
 {
@@ -78,6 +84,11 @@ void requests_init(void)
 int requests_busy(void)
 {
     return work_left;
+}
+
+int64_t requests_longest_ns(void)
+{
+    return longest_work;
 }
 
 size_t requests_held(const struct requests_job *j)
@@ -102,7 +113,7 @@ void requests_drop(struct client *c)
 void requests_atfork_child(void)
 {
     work_left = 0;
-    catch_up = 0;
+    longest_work = 0;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -297,7 +308,7 @@ static void take_request(int i, const struct wire_msg *m)
         j->n_ids = n;
         j->max_sel = max > SERVER_MAX_OBJECTS ? SERVER_MAX_OBJECTS : max;
         j->kind = JOB_OBJECTS;
-        catch_up = 1;
+        j->asked_ns = core_now();
         break;
     }
     case WIRE_REQ_READ: {
@@ -332,12 +343,12 @@ static void take_request(int i, const struct wire_msg *m)
             return;
         }
         /* an address not in the table may be a block the collector has
-         * not applied yet: looked for again (JOB_FIND) after the catch-up */
+         * not applied yet: looked for again (JOB_FIND) once it has caught up */
         if (m->u.request.addr == 0 || find_near(m->u.request.addr, &none))
             j->kind = JOB_SCAN; /* address 0: the census (wire.h) */
         else
             j->kind = JOB_FIND;
-        catch_up = 1;
+        j->asked_ns = core_now();
         break;
     }
     default:
@@ -473,10 +484,19 @@ static size_t reply_estimate(const struct requests_job *j)
     return (n < WIRE_MAX_MESSAGE ? n : WIRE_MAX_MESSAGE) + 64;
 }
 
+/* 1 while job j waits for the collector to apply the events up to its
+ * request's time (SERVER_CATCH_UP_NS at most). */
+static int behind(const struct requests_job *j)
+{
+    return j->asked_ns && drain_applied_ns() < j->asked_ns &&
+           core_now() - j->asked_ns < SERVER_CATCH_UP_NS;
+}
+
 /* The oldest job that walks (want_walk) or waits for a scan slot, of those
  * that may go on: a walk not started yet starts when its answer fits in
  * what is left of SERVER_REPLIES_ALL (a large answer nobody reads does not
- * hold back small ones), a scan while anything is left. -1 when none. */
+ * hold back small ones), a scan while anything is left; neither while the
+ * collector is behind its request. -1 when none. */
 static int oldest_job(int want_walk)
 {
     int w = -1;
@@ -488,7 +508,7 @@ static int oldest_job(int want_walk)
         int walk = j->kind != JOB_NONE && j->kind != JOB_SCAN;
         int started = j->kind != JOB_FIND && (j->kind != JOB_OBJECTS || j->cursor > 0);
 
-        if (j->kind == JOB_NONE || walk != want_walk)
+        if (j->kind == JOB_NONE || walk != want_walk || behind(j))
             continue;
         if (walk ? !started && reply_estimate(j) > room : room == 0)
             continue;
@@ -641,12 +661,22 @@ static void relieve_replies(void)
     }
 }
 
+/* The collector thread's CPU time (HEAPLINE_STATS: a turn's cost without
+ * the time others had the CPU). */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Request work for this turn: new requests, walks (oldest first) and scans
  * waiting for a slot, for SERVER_TURN_NS at most. Sets work_left when some
  * is left for the next turn. */
 void requests_work(void)
 {
-    int64_t now = core_now(), until;
+    int64_t now = core_now(), until, began = core_cfg.stats ? thread_cpu_ns() : 0;
     int w;
 
     work_tokens += (now - work_refilled) / SERVER_WORK_SHARE;
@@ -658,10 +688,6 @@ void requests_work(void)
     for (int i = clients_n - 1; i >= 0; i--)
         if (i < clients_n && requests_can_take(clients_list[i]))
             client_decode(i);
-    if (catch_up) { /* here, where no client index is held: its stream may drop clients */
-        catch_up = 0;
-        collect_catch_up();
-    }
     work_left = 0;
     relieve_replies();
     while (work_tokens > 0 && (w = oldest_job(1)) >= 0) {
@@ -680,8 +706,13 @@ void requests_work(void)
     for (int i = clients_n - 1; i >= 0; i--)
         if (i < clients_n && clients_list[i]->replies.head)
             clients_write(i);
+    /* a request waiting for the collector to catch up: the loop's next
+     * drain pass (a new stamp pair every 0.1 ms) is what it needs */
     for (int i = 0; i < clients_n && !work_left; i++)
-        work_left = requests_can_take(clients_list[i]) && !clients_list[i]->starved;
+        work_left = (requests_can_take(clients_list[i]) && !clients_list[i]->starved) ||
+                    behind(&clients_list[i]->job);
+    if (core_cfg.stats && thread_cpu_ns() - began > longest_work)
+        longest_work = thread_cpu_ns() - began;
 }
 
 /* Queues the RESPONSE msg[0, n) with its request id replaced by id.

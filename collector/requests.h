@@ -34,6 +34,10 @@ struct requests_job {
     uint32_t len, depth, fanout;
     size_t cursor;
     unsigned gen;
+    /* a request about the heap (objects, scan, census) is answered from the
+     * table once every event up to asked_ns (its arrival) is applied:
+     * until then it waits, and other clients are served (requests.c) */
+    int64_t asked_ns;
     /* objects */
     uint32_t *ids;
     size_t n_ids;
@@ -61,8 +65,12 @@ int requests_can_take(const struct client *c);
  * queued replies are written. May drop clients. */
 void requests_work(void);
 
-/* 1 when request work is left for the next turn (do not sleep in poll). */
+/* 1 when request work is left for the next turn, or a request waits for
+ * the collector to catch up with its time (do not sleep in poll). */
 int requests_busy(void);
+
+/* The most CPU time one turn of request work took (ns; HEAPLINE_STATS). */
+int64_t requests_longest_ns(void);
 
 /* The fd that tells client c's scan child has written (or died), or -1. */
 int requests_scan_fd(const struct client *c);

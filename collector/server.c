@@ -280,6 +280,9 @@ void server_close(int timeout_ms)
 
         snprintf(msg, sizeof(msg), "stats: clients held at most %zu bytes", clients_held_peak());
         core_say(msg);
+        snprintf(msg, sizeof(msg), "stats: request work took at most %lld us of CPU in one turn",
+                 (long long)(requests_longest_ns() / 1000));
+        core_say(msg);
     }
     for (int t = 0; t < timeout_ms && clients_n; t += 10) {
         int pending = 0;
