@@ -977,16 +977,16 @@ static void final_messages(void)
     EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
     out_flush(1);
     if (core_cfg.stats) {
-        char msg[400];
+        char msg[700], walks[300];
 
+        unwind_describe(walks, sizeof(walks));
         snprintf(msg, sizeof(msg),
                  "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
-                 "of unknown blocks, %llu frame-pointer fallbacks, %llu waits on a full "
+                 "of unknown blocks, %s, %llu waits on a full "
                  "buffer, live table %zu bytes for %zu blocks",
                  (unsigned long long)C.ns.events, (unsigned long long)C.ns.evicted,
-                 (unsigned long long)C.ns.stragglers, (unsigned long long)C.ns.unknown_frees,
-                 (unsigned long long)unwind_fallbacks(), (unsigned long long)ring_waits(),
-                 live_bytes_used(), live_count());
+                 (unsigned long long)C.ns.stragglers, (unsigned long long)C.ns.unknown_frees, walks,
+                 (unsigned long long)ring_waits(), live_bytes_used(), live_count());
         core_say(msg);
     }
 }
@@ -997,6 +997,7 @@ static void *collect_main(void *arg)
 
     track_guard = 1;
     pthread_setname_np(pthread_self(), "heapline");
+    unwind_refresh(); /* the unwind rules, off the program's threads */
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);
