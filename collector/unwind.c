@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "cfitab.h"
 #include "core.h"
@@ -63,10 +64,13 @@ static int main_fp;
  * programs are mostly start-up stubs, which have none). */
 static int fp_threshold = 70;
 static atomic_ullong fp_fallback;
-/* table walks: made, handed to libunwind (no rule, or off the stack), and in
- * check mode compared with unw_backtrace's (equal, different) */
+/* table walks handed to libunwind (no rule, or off the stack) and, in check
+ * mode only (a shared counter per walk would be a cache line bouncing
+ * between the program's threads), walks made and compared with
+ * unw_backtrace's (equal, different) */
 static atomic_ullong cfi_walks, cfi_no_rule, cfi_off_stack, cfi_equal, cfi_differ;
 static size_t cfi_bytes, cfi_rows, cfi_modules;
+static int64_t cfi_build_ns; /* CPU time of the collector thread compiling them */
 
 struct scan_ctx {
     struct range *out;
@@ -226,8 +230,14 @@ void unwind_refresh(void)
         return;
     dl_iterate_phdr(count_cb, &c);
     if (cfi_pending || c.adds != exec_adds || c.subs != exec_subs) {
+        struct timespec a, b;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
         build_table(unwind_cfi);
         cfi_pending = 0;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        if (unwind_cfi)
+            cfi_build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
 }
 
@@ -425,12 +435,58 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
     return n;
 }
 
+/* The rules this thread's walks used last, decoded, by return address: a
+ * walk meets the same few hundred call sites again and again, and the
+ * table's lookup (an index word, then a scan of a few rows whose length the
+ * branch predictor cannot guess) was most of a frame's cost. Direct-mapped
+ * by the address's low bits (a frame's cost is the chain return address ->
+ * slot -> CFA -> next return address: no hashing on it). Valid while
+ * cache_tab is the published table (a module loaded or unloaded empties
+ * it); a slot holds only a rule the walk can follow, or the end. Initial-exec
+ * TLS, 4 KiB a thread. */
+#define CFI_CACHE 256
+#define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
+#define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
+#define CFI_END 4      /* the outermost frame */
+struct cfi_cache {
+    const struct exec_table *tab;
+    /* parallel arrays, so each is one scaled load from the slot's index */
+    uintptr_t pc[CFI_CACHE]; /* the return address (0: empty) */
+    int32_t cfa_off[CFI_CACHE];
+    int16_t fp_off[CFI_CACHE];
+    uint8_t flags[CFI_CACHE];
+};
+static __thread struct cfi_cache cfi_cache;
+
+/* Fills slot i for return address pc from its module's table; 0, or -1 when
+ * no table has a rule the walk can follow there. */
+static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintptr_t pc,
+                                              struct cfi_cache *c, unsigned i)
+{
+    struct range r;
+    uint32_t rule;
+    unsigned kind;
+
+    if (!find_hot(t, pc - 1, &r) || !r.tab)
+        return -1;
+    rule = cfitab_find(r.tab, pc - 1);
+    kind = cfitab_kind(rule);
+    if (kind == CFITAB_BAD)
+        return -1;
+    c->pc[i] = pc;
+    c->cfa_off[i] = cfitab_cfa_off(rule);
+    c->fp_off[i] = (int16_t)cfitab_fp_off(rule);
+    c->flags[i] = (kind == CFITAB_FP ? CFI_FP_BASE : 0) |
+                  (rule & CFITAB_FP_SAVED ? CFI_FP_SAVED : 0) | (kind == CFITAB_END ? CFI_END : 0);
+    return 0;
+}
+
 /* The table walk. Returns the frames, or -1 when libunwind must walk this
  * stack (*why: the counter to charge). The collector's own frames keep frame
  * pointers: their chain, from start, leads to the program's first frame,
  * whose registers are those the hook's frame saved (SP its CFA, FP the
  * saved FP). From there each frame is one rule lookup (at the return address
- * - 1: the call, not what follows it) and two loads from the stack. */
+ * - 1: the call, not what follows it) and one or two loads from the stack. */
 static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, int max,
                                               uintptr_t lo, uintptr_t hi, uint64_t *hash,
                                               atomic_ullong **why)
@@ -439,12 +495,11 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
     uintptr_t pc, sp, fp;
-    struct range last = {0, 0, 0, NULL};
-    uintptr_t last_span = 0;
+    struct cfi_cache *c = &cfi_cache;
     int n = 0;
 
     *why = &cfi_off_stack;
-    if (!t || f < lo || f + 16 > hi || (f & 15))
+    if (!t || f < lo || f + 16 > hi || (f & 15) || max <= 0)
         return -1;
     for (;;) {
         const uintptr_t *w = (const uintptr_t *)f;
@@ -459,39 +514,30 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     }
     sp = f + 16;
     fp = ((const uintptr_t *)f)[0];
-    while (n < max) {
-        uintptr_t q = pc - 1, cfa;
-        uint32_t rule;
+    if (__builtin_expect(c->tab != t, 0)) {
+        memset(c, 0, sizeof(*c));
+        c->tab = t;
+    }
+    for (;;) {
+        unsigned i = pc & (CFI_CACHE - 1), flags;
+        uintptr_t cfa;
 
         ips[n++] = pc;
         h = walk_hash_step(h, pc);
-        if (__builtin_expect(q - last.lo >= last_span, 0)) {
-            if (!find_hot(t, q, &last) || !last.tab) {
-                *why = &cfi_no_rule;
-                return -1;
-            }
-            last_span = last.hi - last.lo;
-        }
-        rule = cfitab_find(last.tab, q);
-        switch (cfitab_kind(rule)) {
-        case CFITAB_SP:
-            cfa = sp + (intptr_t)cfitab_cfa_off(rule);
-            break;
-        case CFITAB_FP:
-            cfa = fp + (intptr_t)cfitab_cfa_off(rule);
-            break;
-        case CFITAB_END:
-            goto done;
-        default:
+        if (__builtin_expect(c->pc[i] != pc, 0) && cfi_fill(t, pc, c, i) < 0) {
             *why = &cfi_no_rule;
             return -1;
         }
+        flags = c->flags[i];
+        if (__builtin_expect(flags & CFI_END, 0))
+            break;
+        cfa = (flags & CFI_FP_BASE ? fp : sp) + (intptr_t)c->cfa_off[i];
         /* the CFA lies above this frame's SP, inside the stack, 8-aligned:
          * the return address below it can be read */
         if (cfa < sp + 8 || cfa > hi || (cfa & 7))
             return -1;
-        if (rule & CFITAB_FP_SAVED) {
-            uintptr_t at = cfa + (intptr_t)cfitab_fp_off(rule);
+        if (flags & CFI_FP_SAVED) {
+            uintptr_t at = cfa + (intptr_t)c->fp_off[i];
 
             if (at - sp > hi - sp - 8)
                 return -1;
@@ -499,10 +545,9 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
         }
         pc = ((const uintptr_t *)cfa)[-1];
         sp = cfa;
-        if (pc < 0x4000) /* libunwind ends the trace there too */
+        if (pc < 0x4000 || n >= max) /* libunwind ends the trace there too */
             break;
     }
-done:
     *hash = walk_hash_final(h, n);
     return n;
 }
@@ -576,7 +621,6 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
             *hash = unwind_hash(ips, n > 0 ? n : 0);
             return n;
         }
-        atomic_fetch_add_explicit(&cfi_walks, 1, memory_order_relaxed);
         n = walk_cfi(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
         if (n >= 0)
             return n;
@@ -606,17 +650,18 @@ void unwind_describe(char *buf, size_t size)
                  (unsigned long long)atomic_load(&fp_fallback));
         return;
     }
-    int len = snprintf(
-        buf, size,
-        "%llu table walks (%llu to libunwind: %llu without a rule, %llu off the "
-        "stack; %zu modules, %zu rules, %zu KiB)",
-        (unsigned long long)atomic_load(&cfi_walks),
-        (unsigned long long)(atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack)),
-        (unsigned long long)atomic_load(&cfi_no_rule),
-        (unsigned long long)atomic_load(&cfi_off_stack), cfi_modules, cfi_rows, cfi_bytes / 1024);
+    int len =
+        snprintf(buf, size,
+                 "table walks: %llu to libunwind (%llu without a rule, %llu off the "
+                 "stack; %zu modules, %zu rules, %zu KiB, compiled in %.1f ms)",
+                 (unsigned long long)(atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack)),
+                 (unsigned long long)atomic_load(&cfi_no_rule),
+                 (unsigned long long)atomic_load(&cfi_off_stack), cfi_modules, cfi_rows,
+                 cfi_bytes / 1024, cfi_build_ns / 1e6);
     if (unwind_check && len > 0 && (size_t)len < size)
         snprintf(buf + len, size - (size_t)len,
-                 ", checked against unw_backtrace: %llu equal, %llu different",
+                 ", %llu checked against unw_backtrace: %llu equal, %llu different",
+                 (unsigned long long)atomic_load(&cfi_walks),
                  (unsigned long long)atomic_load(&cfi_equal),
                  (unsigned long long)atomic_load(&cfi_differ));
 }
