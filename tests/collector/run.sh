@@ -1128,6 +1128,81 @@ if want python; then
     fi
 fi
 
+# ---- the table walk (collector/cfitab.h, the default for code without frame pointers) ----
+# HEAPLINE_UNWIND=check walks every allocation's stack both ways, the table walk and
+# unw_backtrace, and HEAPLINE_STATS counts the stacks that are equal and different: on
+# Debian's own binaries (built without frame pointers) every stack must be libunwind's,
+# and most must come from the table walk (the rest: before the tables are compiled, or a
+# frame it hands to libunwind)
+# unwind_check NAME MIN_STACKS CMD...
+unwind_check() {
+    local name=$1 min=$2
+    shift 2
+    if [ ! -x "$1" ]; then
+        skip "$name" "$1 is not installed"
+        return
+    fi
+    rec "$name" HEAPLINE_UNWIND=check HEAPLINE_STATS=1 -- "$@"
+    if [ "$RC" != 0 ]; then
+        fail "$name" "heapline record exited $RC: $(tail -2 "$W/$name.log" | tr '\n' ' ')"
+        return
+    fi
+    judge "$(python3 - "$name" "$min" "$W/$name.log" <<'PY'
+import re, sys
+name, want, text = sys.argv[1], int(sys.argv[2]), open(sys.argv[3]).read()
+m = re.search(r"(\d+) checked against unw_backtrace: (\d+) equal, (\d+) different", text)
+if not m:
+    print(f"FAIL {name}: no check counts in the stats line: {text.strip()[-300:]!r}")
+    sys.exit()
+walks, equal, differ = map(int, m.groups())
+first = re.search(r"unwind check: .*", text)
+if differ:
+    print(f"FAIL {name}: {differ} of {walks} stacks differ from unw_backtrace's: {first.group(0)[:400] if first else ''}")
+elif equal < want or equal < 0.9 * walks:
+    print(f"FAIL {name}: only {equal} of {walks} stacks walked by the table (expected >= {want} and >= 90%)")
+else:
+    print(f"PASS {name}: {equal} of {walks} stacks walked by the table, all equal to unw_backtrace's")
+PY
+)"
+}
+if want unwind-check; then
+    if ! command -v sqlite3 >/dev/null; then
+        skip unwind-check-sqlite3 "sqlite3 is not installed"
+    else
+        [ -e "$W/inserts.sql" ] || python3 -c 'import sys
+f = open(sys.argv[1], "w")
+f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);\nBEGIN;\n")
+for i in range(5000):
+    f.write(f"INSERT INTO t(name, v) VALUES(\x27name-{i * 7919 % 10007}\x27, {i * 0.5});\n")
+f.write("COMMIT;\nCREATE INDEX t_name ON t(name);\nSELECT count(*), sum(v), max(name) FROM t;\n")' \
+            "$W/inserts.sql"
+        rm -f "$W/unwind.sqlite"
+        unwind_check unwind-check-sqlite3 5000 "$(command -v sqlite3)" -batch "$W/unwind.sqlite" \
+            ".read $W/inserts.sql"
+        # and without asking, the table walk is what a program without frame pointers gets
+        rm -f "$W/unwind.sqlite"
+        rec unwind-default HEAPLINE_STATS=1 -- "$(command -v sqlite3)" -batch "$W/unwind.sqlite" \
+            ".read $W/inserts.sql"
+        if [ "$RC" = 0 ] && grep -q "stats: .* table walks: " "$W/unwind-default.log"; then
+            pass unwind-default "$(grep -o 'table walks: [^)]*)' "$W/unwind-default.log")"
+        else
+            fail unwind-default "exit $RC, no table walks in: $(grep stats: "$W/unwind-default.log")"
+        fi
+    fi
+    unwind_check unwind-check-python3 20000 /usr/bin/python3 -B -S -c "$PYCODE"
+    if ! command -v git >/dev/null; then
+        skip unwind-check-git "git is not installed"
+    else
+        G=$W/unwind-repo
+        rm -rf "$G"
+        git init -q "$G" && for i in $(seq 200); do seq "$i" >"$G/f$i"; done &&
+            git -C "$G" add -A && git -C "$G" -c user.name=t -c user.email=t@t commit -qm one &&
+            for i in $(seq 1 3 200); do echo "$i" >>"$G/f$i"; done &&
+            git -C "$G" -c user.name=t -c user.email=t@t commit -qam two
+        unwind_check unwind-check-git 2000 "$(command -v git)" -C "$G" log -p --stat
+    fi
+fi
+
 # ---- no file is clobbered: links are not followed, only regular files of ours written ----
 # clobber_state FILE...: type, mode, size and checksum of each (links not followed)
 clobber_state() {
