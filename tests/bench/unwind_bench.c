@@ -8,9 +8,10 @@
  *    ehframe.c, as a shared library: the collector's walk in a module of its
  *    own, as in libheapline.so (its frames are the ones the walk skips);
  *  - as the program, without frame pointers: stacks of 5 to 25 frames through
- *    three mutually recursive functions (as churn.c's), each captured REPS
- *    times by unw_backtrace (through the collector's capture_unw: the walk of
- *    HEAPLINE_UNWIND=libunwind) and by the table walk.
+ *    three mutually recursive functions (as churn.c's), REPS rounds of the 21
+ *    in turn, each walked by unw_backtrace (through the collector's
+ *    capture_unw: the walk of HEAPLINE_UNWIND=libunwind) and by the table
+ *    walk; a round without walks measures the recursion, taken off both.
  * Prints "libunwind_ns_per_frame X", "table_ns_per_frame Y", "speedup Z",
  * "frames F", "stacks S", "different D", "fallbacks B": thread CPU time,
  * so the figures hold on a busy machine. Exit 1 if a stack differs.
@@ -55,12 +56,12 @@ int unwind_bench_mode(int mode);
 
 static uintptr_t stack_lo, stack_hi;
 static struct unwind_root roots[UNWIND_ROOTS];
-static long reps = 20000;
+static long reps = 2000;
 static long frames;
 static uintptr_t saved[64][MAXF];
 static int saved_n[64];
 static int stack_i;
-static int comparing;
+static int walking, comparing;
 static long different;
 volatile long sink;
 
@@ -68,12 +69,12 @@ NOINLINE static int leaf(void)
 {
     uintptr_t ips[MAXF];
     uint64_t h;
-    int n = 0;
+    int n;
 
-    for (long k = 0; k < reps; k++) {
-        n = unwind_capture(NULL, ips, MAXF, stack_lo, stack_hi, roots, &h);
-        frames += n;
-    }
+    if (!walking)
+        return 0;
+    n = unwind_capture(NULL, ips, MAXF, stack_lo, stack_hi, roots, &h);
+    frames += n;
     if (comparing) {
         /* all but main's return address from pass() (main may call it from
          * several places) */
@@ -117,16 +118,19 @@ static double cpu_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* All stacks, each walked reps times; the CPU seconds, frames in *nf. (One
- * call site in main: the stacks of every pass are the same.) */
+/* reps rounds of the 21 stacks, one walk each, in turn (so no walk repeats
+ * the one before it); the CPU seconds, frames walked in *nf. (One call site
+ * in main: the stacks of every pass are the same.) */
 NOINLINE static double pass(long *nf)
 {
     double t0 = cpu_s();
 
     frames = 0;
-    stack_i = 0;
-    for (int d = 5; d <= 25; d++, stack_i++)
-        rec_a(d);
+    for (long k = 0; k < reps; k++)
+        for (int d = 5; d <= 25; d++) {
+            stack_i = d - 5;
+            rec_a(d);
+        }
     *nf = frames;
     return cpu_s() - t0;
 }
@@ -136,8 +140,8 @@ int main(int argc, char **argv)
     pthread_attr_t a;
     void *lo;
     size_t sz;
-    long nf_unw, nf_cfi;
-    double t_unw, t_cfi;
+    long nf_unw = 0, nf_cfi = 0;
+    double t_base = 0, t_unw = 0, t_cfi = 0;
 
     if (argc > 1)
         reps = atol(argv[1]);
@@ -147,29 +151,33 @@ int main(int argc, char **argv)
     }
     stack_lo = (uintptr_t)lo;
     stack_hi = stack_lo + sz;
-    /* libunwind (warm-up, then timed), the table walk (warm-up, then timed) */
-    for (int i = 0; i < 4; i++) {
+    /* no walk (the recursion's own cost, taken off both), libunwind (warm-up,
+     * then timed), the table walk (warm-up, then timed) */
+    for (int i = 0; i < 5; i++) {
         long nf;
         double t;
 
-        if (i == 0)
+        walking = i > 0;
+        if (i == 1)
             unwind_bench_mode(CORE_UNWIND_LIBUNWIND);
-        if (i == 2 && unwind_bench_mode(CORE_UNWIND_CFI) != CORE_UNWIND_CFI) {
+        if (i == 3 && unwind_bench_mode(CORE_UNWIND_CFI) != CORE_UNWIND_CFI) {
             fprintf(stderr, "unwind_bench: the table walk is not available\n");
             return 2;
         }
-        comparing = i >= 2;
+        comparing = i >= 3;
         t = pass(&nf);
-        if (i == 1)
-            t_unw = t, nf_unw = nf;
-        if (i == 3)
-            t_cfi = t, nf_cfi = nf;
+        if (i == 0)
+            t_base = t;
+        if (i == 2)
+            t_unw = t - t_base, nf_unw = nf;
+        if (i == 4)
+            t_cfi = t - t_base, nf_cfi = nf;
     }
     printf("libunwind_ns_per_frame %.2f\n", t_unw * 1e9 / nf_unw);
     printf("table_ns_per_frame %.2f\n", t_cfi * 1e9 / nf_cfi);
     printf("speedup %.1f\n", (t_unw / nf_unw) / (t_cfi / nf_cfi));
-    printf("frames %ld\nstacks %d\ndifferent %ld\nfallbacks %llu\n", nf_cfi / reps, stack_i,
-           different, (unsigned long long)unwind_fallbacks());
+    printf("frames %ld\nstacks %d\ndifferent %ld\nfallbacks %llu\n", nf_cfi / reps, 21, different,
+           (unsigned long long)unwind_fallbacks());
     return different || nf_cfi != nf_unw ? 1 : 0;
 }
 
