@@ -531,7 +531,12 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
         flags = c->flags[i];
         if (__builtin_expect(flags & CFI_END, 0))
             break;
-        cfa = (flags & CFI_FP_BASE ? fp : sp) + (intptr_t)c->cfa_off[i];
+        /* a branch, not a select: predicted, it keeps FP off the chain of
+         * loads from one frame to the next */
+        if (__builtin_expect(flags & CFI_FP_BASE, 0))
+            cfa = fp + (intptr_t)c->cfa_off[i];
+        else
+            cfa = sp + (intptr_t)c->cfa_off[i];
         /* the CFA lies above this frame's SP, inside the stack, 8-aligned:
          * the return address below it can be read */
         if (cfa < sp + 8 || cfa > hi || (cfa & 7))
