@@ -22,7 +22,8 @@
  * outermost frame's return address undefined) are libunwind's own, so the
  * frames are unw_backtrace's. The tables are compiled on the collector thread
  * (unwind_refresh), reused across rebuilds of the range table, and never
- * freed (a walk may still read one).
+ * freed (a walk may still read one). A frame-pointer walk that meets a
+ * module without frame pointers hands the stack to the table walk first.
  */
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
@@ -58,12 +59,13 @@ static int unwind_fp;
 static int unwind_cfi;   /* the table walk (CORE_UNWIND_CFI or CHECK) */
 static int unwind_check; /* both walks on every call, compared */
 static int cfi_pending;  /* the rules are compiled at the collector's next refresh */
+static int cfi_tables;   /* compile them: the table walk, or the frame-pointer walk's fallback */
 static int main_fp;
 /* % of a module's code with frame pointers for the walk to trust it: 70 when
  * choosing by itself (auto), 30 when frame pointers were asked for (small
  * programs are mostly start-up stubs, which have none). */
 static int fp_threshold = 70;
-static atomic_ullong fp_fallback;
+static atomic_ullong fp_fallback, fp_to_table;
 /* table walks handed to libunwind (no rule, or off the stack) and, in check
  * mode only (a shared counter per walk would be a cache line bouncing
  * between the program's threads), walks made and compared with
@@ -121,12 +123,12 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (hi > mhi)
             mhi = hi;
     }
-    if (c->out && c->with_cfi && mlo < mhi) {
+    if (c->out && mlo < mhi) {
         const struct range *o = c->old ? find_exec(c->old, mlo) : NULL;
 
         if (o && o->tab && o->tab->lo == mlo && o->tab->hi == mhi) {
-            tab = o->tab;
-        } else {
+            tab = o->tab; /* compiled before (a fork child starts with its parent's) */
+        } else if (c->with_cfi) {
             struct cfitab *t = cfitab_build(info, mlo, mhi);
 
             if (t) {
@@ -233,10 +235,10 @@ void unwind_refresh(void)
         struct timespec a, b;
 
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        build_table(unwind_cfi);
+        build_table(cfi_tables);
         cfi_pending = 0;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        if (unwind_cfi)
+        if (cfi_tables)
             cfi_build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
 }
@@ -255,6 +257,10 @@ int unwind_init(int mode)
     build_table(0);
     if (!atomic_load(&exec_tab))
         return CORE_UNWIND_LIBUNWIND;
+#if defined(__x86_64__)
+    cfi_tables = 1;
+    cfi_pending = 1;
+#endif
     if (mode == CORE_UNWIND_FP || (mode == CORE_UNWIND_AUTO && main_fp)) {
         unwind_fp = 1;
         return CORE_UNWIND_FP;
@@ -631,9 +637,22 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
             return n;
         atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
     } else if (unwind_fp && stack_hi) {
+        atomic_ullong *why;
+
         n = walk_fp(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop, hash);
         if (n >= 0)
             return n;
+        /* a module without frame pointers (libc's wrappers of malloc, a
+         * library built without them): its rules, when compiled */
+        if (cfi_tables) {
+            n = walk_cfi(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
+            if (n >= 0) {
+                atomic_fetch_add_explicit(&fp_to_table, 1, memory_order_relaxed);
+                if (stop)
+                    learn_roots(roots, stop, ips, n, max);
+                return n;
+            }
+        }
         atomic_fetch_add_explicit(&fp_fallback, 1, memory_order_relaxed);
     }
     n = capture_unw(ips, max);
@@ -645,14 +664,19 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
 
 uint64_t unwind_fallbacks(void)
 {
-    return atomic_load(&fp_fallback) + atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack);
+    return atomic_load(&fp_fallback) +
+           (unwind_cfi ? atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack) : 0);
 }
 
 void unwind_describe(char *buf, size_t size)
 {
     if (!unwind_cfi) {
-        snprintf(buf, size, "%llu frame-pointer fallbacks",
-                 (unsigned long long)atomic_load(&fp_fallback));
+        snprintf(buf, size,
+                 "%llu frame-pointer fallbacks (%llu more finished by the table walk: %zu "
+                 "modules, %zu rules, %zu KiB, compiled in %.1f ms)",
+                 (unsigned long long)atomic_load(&fp_fallback),
+                 (unsigned long long)atomic_load(&fp_to_table), cfi_modules, cfi_rows,
+                 cfi_bytes / 1024, cfi_build_ns / 1e6);
         return;
     }
     int len =

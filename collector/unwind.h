@@ -22,7 +22,8 @@ struct unwind_root {
 /* Finds the collector's own code, sets up libunwind's cache and, for the
  * walks, the table of executable ranges with, per module, whether it keeps
  * frame pointers. mode is enum core_unwind; AUTO walks frame pointers when
- * the main executable keeps them, the unwind rules otherwise (their
+ * the main executable keeps them (a stack it cannot finish goes to the
+ * unwind rules, then libunwind), the unwind rules otherwise (their
  * compiling is left to the collector thread's first unwind_refresh()).
  * Returns the mode in effect (FP, CFI, CHECK or LIBUNWIND). Call once before
  * tracking. */

@@ -93,6 +93,7 @@ build t_alloc_O2 cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-
 build t_peak cc $CFLAGS "$SRC/t_peak.c"
 build t_cxx g++ -std=c++17 -O0 -g -fno-omit-frame-pointer -Wall "$SRC/t_cxx.cpp"
 build t_threads cc $CFLAGS "$SRC/t_threads.c"
+build t_libcdup cc $CFLAGS "$SRC/t_libcdup.c"
 build t_handoff cc $CFLAGS "$SRC/t_handoff.c"
 build t_fork cc $CFLAGS "$SRC/t_fork.c"
 build t_execd cc $CFLAGS "$SRC/t_execd.c"
@@ -1165,6 +1166,46 @@ else:
 PY
 )"
 }
+# a program with frame pointers allocating through libc (no frame pointers): the stacks the
+# frame-pointer walk cannot finish go to the table walk (HEAPLINE_STATS counts them), and
+# every site's stack and figures equal those of HEAPLINE_UNWIND=libunwind
+if want unwind-fp-libc; then
+    rec unwind-fp-libc HEAPLINE_UNWIND=fp HEAPLINE_STATS=1 -- "$T/t_libcdup"
+    rec unwind-fp-libc-unw HEAPLINE_UNWIND=libunwind -- "$T/t_libcdup"
+    if recorded unwind-fp-libc 0 && reported unwind-fp-libc end &&
+        recorded unwind-fp-libc-unw 0 && reported unwind-fp-libc-unw end; then
+        judge "$(python3 - "$W/unwind-fp-libc.end.json" "$W/unwind-fp-libc-unw.end.json" \
+            "$W/unwind-fp-libc.log" <<'PY'
+import json, re, sys
+def sites(path):
+    d = json.load(open(path))
+    return sorted((s["function"], s.get("stack"), s["allocations"], s["bytes_allocated"],
+                   s["live_blocks"], s["live_bytes"]) for s in d["sites"]), d
+a, da = sites(sys.argv[1])
+b, db = sites(sys.argv[2])
+log = open(sys.argv[3]).read()
+m = re.search(r"(\d+) frame-pointer fallbacks \((\d+) more finished by the table walk", log)
+errs = []
+if a != b:
+    diff = [x for x in a if x not in b][:2]
+    errs.append(f"sites differ from libunwind's: {diff}")
+ours = {s["function"]: s for s in da["sites"]}
+s = ours.get("site_strdup")
+if not s or (s["allocations"], s["bytes_allocated"], s["live_blocks"]) != (30000, 240000, 1000):
+    errs.append(f"site_strdup: expected 30000 allocations of 240000 B, 1000 live, got {s and (s['allocations'], s['bytes_allocated'], s['live_blocks'])}")
+s = ours.get("site_asprintf")
+if not s or s["live_blocks"] != 0 or s["allocations"] < 30000:
+    errs.append(f"site_asprintf: expected >= 30000 allocations, none live, got {s and (s['allocations'], s['live_blocks'])}")
+if not m:
+    errs.append("no frame-pointer counts in the stats line")
+elif int(m.group(2)) < 50000:  # of 60000+: at most a thread buffer's worth before the rules
+    errs.append(f"only {m.group(2)} stacks finished by the table walk ({m.group(1)} to libunwind)")
+print(f"FAIL unwind-fp-libc: " + "; ".join(errs) if errs else
+      f"PASS unwind-fp-libc: {len(a)} sites equal libunwind's; {m.group(2)} stacks finished by the table walk, {m.group(1)} to libunwind")
+PY
+)"
+    fi
+fi
 if want unwind-check; then
     if ! command -v sqlite3 >/dev/null; then
         skip unwind-check-sqlite3 "sqlite3 is not installed"
