@@ -299,8 +299,8 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
     return r->bad ? -1 : 0;
 }
 
-static void parse_cie(const uint8_t *at, const uint8_t *seg_lo, const uint8_t *seg_end,
-                      struct cie_info *c)
+static void cfi_parse_cie(const uint8_t *at, const uint8_t *seg_lo, const uint8_t *seg_end,
+                          struct cie_info *c)
 {
     struct ehframe_rd r;
     uint32_t len;
@@ -309,10 +309,10 @@ static void parse_cie(const uint8_t *at, const uint8_t *seg_lo, const uint8_t *s
 
     memset(c, 0, sizeof(*c));
     c->at = at;
-    if (at < seg_lo || (size_t)(seg_end - at) < 9)
+    if (at < seg_lo || at >= seg_end || (size_t)(seg_end - at) < 9)
         return;
     memcpy(&len, at, 4);
-    if (len == 0 || len == 0xffffffffu || len > (size_t)(seg_end - at) - 4)
+    if (len < 8 || len == 0xffffffffu || len > (size_t)(seg_end - at) - 4)
         return;
     r = (struct ehframe_rd){at + 8, at + 4 + len, 0};
     version = *r.p++;
@@ -477,7 +477,7 @@ struct cfitab *cfitab_build(const struct dl_phdr_info *info, uintptr_t lo, uintp
             goto fail;
         cie_at = fde + 4 - cie_rel;
         if (cie.at != cie_at)
-            parse_cie(cie_at, seg_start, seg_end, &cie);
+            cfi_parse_cie(cie_at, seg_start, seg_end, &cie);
         fdes++;
         if (!cie.ok) {
             if (put_at(&u, start, CFITAB_BAD) < 0)

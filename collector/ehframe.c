@@ -56,7 +56,7 @@ int64_t ehframe_sleb(struct ehframe_rd *r)
 
 void ehframe_skip(struct ehframe_rd *r, size_t n)
 {
-    if ((size_t)(r->end - r->p) < n) {
+    if (r->p > r->end || (size_t)(r->end - r->p) < n) {
         r->bad = 1;
         r->p = r->end;
     } else {
