@@ -997,7 +997,6 @@ static void *collect_main(void *arg)
 
     track_guard = 1;
     pthread_setname_np(pthread_self(), "heapline");
-    unwind_refresh(); /* the unwind rules, off the program's threads */
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);

@@ -24,7 +24,8 @@ struct unwind_root {
  * frame pointers. mode is enum core_unwind; AUTO walks frame pointers when
  * the main executable keeps them (a stack it cannot finish goes to the
  * unwind rules, then libunwind), the unwind rules otherwise (their
- * compiling is left to the collector thread's first unwind_refresh()).
+ * compiling is left to the collector thread's first unwind_refresh(), at
+ * the end of its first tick, after the first flush).
  * Returns the mode in effect (FP, CFI, CHECK or LIBUNWIND). Call once before
  * tracking. */
 int unwind_init(int mode);

@@ -1133,8 +1133,8 @@ fi
 # HEAPLINE_UNWIND=check walks every allocation's stack both ways, the table walk and
 # unw_backtrace, and HEAPLINE_STATS counts the stacks that are equal and different: on
 # Debian's own binaries (built without frame pointers) every stack must be libunwind's,
-# and most must come from the table walk (the rest: before the tables are compiled, or a
-# frame it hands to libunwind)
+# and at least half must come from the table walk (the rest: before the tables are compiled
+# at the collector's first tick, or a frame it hands to libunwind)
 # unwind_check NAME MIN_STACKS CMD...
 unwind_check() {
     local name=$1 min=$2
@@ -1159,8 +1159,8 @@ walks, equal, differ = map(int, m.groups())
 first = re.search(r"unwind check: .*", text)
 if differ:
     print(f"FAIL {name}: {differ} of {walks} stacks differ from unw_backtrace's: {first.group(0)[:400] if first else ''}")
-elif equal < want or equal < 0.9 * walks:
-    print(f"FAIL {name}: only {equal} of {walks} stacks walked by the table (expected >= {want} and >= 90%)")
+elif equal < want or equal < 0.5 * walks:
+    print(f"FAIL {name}: only {equal} of {walks} stacks walked by the table (expected >= {want} and >= 50%)")
 else:
     print(f"PASS {name}: {equal} of {walks} stacks walked by the table, all equal to unw_backtrace's")
 PY
@@ -1191,14 +1191,14 @@ if a != b:
     errs.append(f"sites differ from libunwind's: {diff}")
 ours = {s["function"]: s for s in da["sites"]}
 s = ours.get("site_strdup")
-if not s or (s["allocations"], s["bytes_allocated"], s["live_blocks"]) != (30000, 240000, 1000):
-    errs.append(f"site_strdup: expected 30000 allocations of 240000 B, 1000 live, got {s and (s['allocations'], s['bytes_allocated'], s['live_blocks'])}")
+if not s or (s["allocations"], s["bytes_allocated"], s["live_blocks"]) != (100000, 800000, 1000):
+    errs.append(f"site_strdup: expected 100000 allocations of 800000 B, 1000 live, got {s and (s['allocations'], s['bytes_allocated'], s['live_blocks'])}")
 s = ours.get("site_asprintf")
-if not s or s["live_blocks"] != 0 or s["allocations"] < 30000:
-    errs.append(f"site_asprintf: expected >= 30000 allocations, none live, got {s and (s['allocations'], s['live_blocks'])}")
+if not s or s["live_blocks"] != 0 or s["allocations"] < 100000:
+    errs.append(f"site_asprintf: expected >= 100000 allocations, none live, got {s and (s['allocations'], s['live_blocks'])}")
 if not m:
     errs.append("no frame-pointer counts in the stats line")
-elif int(m.group(2)) < 50000:  # of 60000+: at most a thread buffer's worth before the rules
+elif int(m.group(2)) < 100000:  # of 200000+: the rules are compiled at the first tick
     errs.append(f"only {m.group(2)} stacks finished by the table walk ({m.group(1)} to libunwind)")
 print(f"FAIL unwind-fp-libc: " + "; ".join(errs) if errs else
       f"PASS unwind-fp-libc: {len(a)} sites equal libunwind's; {m.group(2)} stacks finished by the table walk, {m.group(1)} to libunwind")

@@ -2,8 +2,8 @@
  * t_libcdup.c - a program with frame pointers whose allocations are made by
  * libc (strdup, asprintf: code without frame pointers) at call depths 1 to 7:
  * the frame-pointer walk cannot finish these stacks and hands them to the
- * table walk. Exact figures: 30000 strdup of 8 bytes ("s%06d"), 1000 of them
- * kept; 30000 asprintf, each freed.
+ * table walk. Exact figures: 100000 strdup of 8 bytes ("s%06d"), 1000 of them
+ * kept; 100000 asprintf, each freed.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -45,7 +45,7 @@ __attribute__((noinline)) static void deep(int d, int i)
 
 int main(void)
 {
-    for (int i = 0; i < 30000; i++)
+    for (int i = 0; i < 100000; i++)
         deep(i % 7, i);
     printf("%s\n", (char *)kept[999]);
     return 0;
