@@ -240,16 +240,16 @@ static void final_messages(void)
     emit_out_flush(1);
     if (core_cfg.stats) {
         const struct normalise_stats *ns = emit_stats();
-        char msg[400];
+        char msg[700], walks[300];
 
+        unwind_describe(walks, sizeof(walks));
         snprintf(msg, sizeof(msg),
                  "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
-                 "of unknown blocks, %llu frame-pointer fallbacks, %llu waits on a full "
+                 "of unknown blocks, %s, %llu waits on a full "
                  "buffer, live table %zu bytes for %zu blocks",
                  (unsigned long long)ns->events, (unsigned long long)ns->evicted,
-                 (unsigned long long)ns->stragglers, (unsigned long long)ns->unknown_frees,
-                 (unsigned long long)unwind_fallbacks(), (unsigned long long)ring_waits(),
-                 live_bytes_used(), live_count());
+                 (unsigned long long)ns->stragglers, (unsigned long long)ns->unknown_frees, walks,
+                 (unsigned long long)ring_waits(), live_bytes_used(), live_count());
         core_say(msg);
     }
 }
