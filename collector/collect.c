@@ -1,16 +1,13 @@
 /*
- * collect.c - the collector thread.
+ * collect.c - the collector thread: its loop, ticks, and the burst a new
+ * client is sent.
  *
- * Every millisecond it drains all rings (copying events out, so producers
- * never wait on anything slower than a copy), merges them by time, applies
- * them to the live table and the per-site figures, and encodes the result.
- * Invariants of the emitted stream: every stack node, frame, module, thread
- * and tag is defined before the first message that uses it (parents before
- * children); every FREE and every REALLOC's old block refers to a block that
- * is live in the stream; a block is never allocated twice without a FREE in
- * between. Events that arrive out of order across threads are normalised to
- * keep these true (normalise.h). Its own mallocs go to the real allocator:
- * the thread's guard is set for its whole life.
+ * Every millisecond while the program allocates it makes a drain pass
+ * (drain.h: the rings' events applied in time order and encoded, emit.h);
+ * every tick period it sends a TICK with the totals and per-site deltas,
+ * dated by the drain's watermark, and flushes the record file. Its own
+ * mallocs go to the real allocator: the thread's guard is set for its whole
+ * life.
  */
 #include "collect.h"
 
@@ -30,46 +27,25 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "drain.h"
+#include "emit.h"
 #include "fds.h"
 #include "live.h"
-#include "normalise.h"
-#include "recfile.h"
 #include "ring.h"
 #include "sample.h"
 #include "server.h"
 #include "sites.h"
 #include "pyframes.h"
 #include "symbols.h"
-#include "stamp.h"
-#include "tags.h"
 #include "track.h"
 #include "trie.h"
 #include "unwind.h"
 #include "wire.h"
 #include "writer.h"
 
-#define OUT_CAP (WIRE_MAX_MESSAGE + (1u << 20))
-#define BATCH_MAX 8192u
 #define HISTORY_MAX 100000u
 #define SITES_CHUNK 20000u
-#define NODES_CHUNK 50000u
 #define HISTORY_CHUNK 20000u
-
-struct staged {
-    struct ring_event ev;
-    uint32_t thread;
-};
-
-struct run {
-    size_t pos, end; /* into stage[] */
-    struct ring *ring;
-};
-
-struct thread_info {
-    uint32_t id;
-    pid_t tid;
-    char name[64];
-};
 
 static struct {
     pthread_t thread;
@@ -81,49 +57,18 @@ static struct {
     char exe[PATH_MAX];
 
     int rec_ok;
-    char *out;
-    struct encode_buf eb;
     char *scratch;
     struct encode_buf sb;
-
-    struct staged *stage;
-    size_t n_stage, cap_stage;
-    struct run *runs;
-    size_t n_runs, cap_runs;
-
-    struct wire_event batch[BATCH_MAX];
-    size_t n_batch;
-    size_t batch_items, batch_real; /* msgpack items; ALLOC/FREE/REALLOC entries */
-    uint32_t batch_thread, batch_tag;
-    int64_t batch_base;
-
-    uint32_t *pending; /* stack ids to define before the batch */
-    size_t n_pending, cap_pending;
-    struct wire_stack_node *nodes;
-    size_t cap_nodes;
-    uint32_t tags_sent;
 
     uint64_t rss; /* at the last tick */
     struct wire_history_row *history;
     size_t hist_head, hist_n;
     struct wire_site *sites_buf;
 
-    char *defs; /* every definition message sent so far, for new clients */
-    size_t defs_len, defs_cap;
-
-    struct thread_info *threads;
-    size_t n_threads, cap_threads;
-
     int64_t next_tick;
     int ticks;
     int disabled_sent;
-    int server_on;
-    int symbols_on;
-    struct normalise_totals nt;
-    struct normalise_stats ns;
-    struct stamp_map map;              /* ring event stamps -> ns */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
-    int sync_pending;                  /* this pass answers a collect_sync() */
 } C;
 
 int collect_alive(void)
@@ -137,737 +82,12 @@ struct encode_buf *collect_scratch(void)
     return &C.sb;
 }
 
-/* ---- output ---- */
-
-/* Hands the output buffer to the writer thread and continues in the other
- * one; without a record file the bytes only went to the clients. */
-static void out_flush(int flush)
-{
-    if (C.rec_ok && (C.eb.len || flush)) {
-        C.out = writer_submit(C.eb.len, flush);
-        encode_init(&C.eb, C.out, OUT_CAP);
-    }
-    C.eb.len = 0;
-}
-
-static void defs_append(const char *p, size_t n)
-{
-    if (C.defs_len + n > C.defs_cap) {
-        size_t cap = C.defs_cap ? C.defs_cap : 1 << 16;
-        char *d;
-
-        while (cap < C.defs_len + n)
-            cap *= 2;
-        d = realloc(C.defs, cap);
-        if (!d)
-            return;
-        C.defs = d;
-        C.defs_cap = cap;
-    }
-    memcpy(C.defs + C.defs_len, p, n);
-    C.defs_len += n;
-}
-
-enum { K_STREAM = 0, K_DEF = 1 };
-
-static void relieve_rings(void);
-
-/* Runs an encode_* call into the output buffer, flushing first when it does
- * not fit, then hands the message to the clients (and the definition log). */
-#define EMIT(kind, n_events, call)                                                                 \
-    do {                                                                                           \
-        size_t mark_ = C.eb.len;                                                                   \
-        struct encode_buf *b = &C.eb;                                                              \
-        if ((call) == WIRE_ENOSPACE) {                                                             \
-            out_flush(0);                                                                          \
-            mark_ = 0;                                                                             \
-            if ((call) != 0)                                                                       \
-                break;                                                                             \
-        }                                                                                          \
-        if ((kind) == K_DEF)                                                                       \
-            defs_append(C.eb.data + mark_, C.eb.len - mark_);                                      \
-        if (C.server_on)                                                                           \
-            server_broadcast(C.eb.data + mark_, C.eb.len - mark_, (n_events));                     \
-    } while (0)
-
-/* ---- definitions ---- */
-
-static void thread_name(pid_t tid, char *name, size_t cap)
-{
-    char path[64];
-    int fd;
-    ssize_t n = -1;
-
-    snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, name, cap - 1);
-        close(fd);
-    }
-    if (n < 0)
-        n = 0;
-    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
-        n--;
-    name[n] = 0;
-}
-
-/* Thread ids are handed out in order from 1: the table is indexed by id. */
-static struct thread_info *thread_get(uint32_t id)
-{
-    return id < C.n_threads && C.threads[id].id == id ? &C.threads[id] : NULL;
-}
-
-static void thread_announce(struct ring *r)
-{
-    struct thread_info *t;
-
-    if (r->thread_id >= C.cap_threads) {
-        size_t cap = C.cap_threads ? C.cap_threads * 2 : 64;
-        void *p;
-
-        while (cap <= r->thread_id)
-            cap *= 2;
-        p = realloc(C.threads, cap * sizeof(*C.threads));
-        if (!p)
-            return;
-        memset((struct thread_info *)p + C.cap_threads, 0,
-               (cap - C.cap_threads) * sizeof(*C.threads));
-        C.threads = p;
-        C.cap_threads = cap;
-    }
-    if (r->thread_id >= C.n_threads)
-        C.n_threads = r->thread_id + 1;
-    t = &C.threads[r->thread_id];
-    t->id = r->thread_id;
-    t->tid = r->tid;
-    thread_name(r->tid, t->name, sizeof(t->name));
-    if (!t->name[0])
-        memcpy(t->name, r->self_name, sizeof(r->self_name)); /* the thread is gone */
-    EMIT(K_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
-}
-
-static void threads_rename(void)
-{
-    for (struct ring *r = ring_list(); r; r = r->next) {
-        struct thread_info *t = thread_get(r->thread_id);
-        char name[64];
-
-        if (!t || atomic_load(&r->dead))
-            continue;
-        thread_name(r->tid, name, sizeof(name));
-        if (name[0] && strcmp(name, t->name) != 0) {
-            memcpy(t->name, name, sizeof(name));
-            EMIT(K_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
-        }
-    }
-}
-
-static void pending_add(uint32_t stack)
-{
-    struct site *s = sites_get(stack);
-
-    if (s->defined || stack == 0)
-        return;
-    s->defined = 2; /* queued */
-    if (C.n_pending == C.cap_pending) {
-        size_t cap = C.cap_pending ? C.cap_pending * 2 : 4096;
-        void *p = realloc(C.pending, cap * sizeof(*C.pending));
-
-        if (!p)
-            return;
-        C.pending = p;
-        C.cap_pending = cap;
-    }
-    C.pending[C.n_pending++] = stack;
-}
-
-static int cmp_node(const void *a, const void *b)
-{
-    const struct wire_stack_node *x = a, *y = b;
-
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static void emit_frame(uint64_t ip)
-{
-    struct wire_frame f;
-    const struct symbols_module *mod;
-
-    if (!symbols_first(ip))
-        return;
-    if (!C.symbols_on) {
-        C.symbols_on = 1;
-        symbols_init();
-    }
-    relieve_rings();
-    if (pyframes_is_ip(ip))
-        pyframes_frame(ip, &f, &mod);
-    else
-        symbols_frame(ip, &f, &mod);
-    if (mod)
-        EMIT(K_DEF, 0,
-             encode_module_symbols(b, mod->id, mod->path, mod->base, mod->size, mod->build_id,
-                                   mod->symbols, mod->debug_file));
-    EMIT(K_DEF, 0, encode_frame(b, &f));
-}
-
-/* Sends the stack nodes (with their frames) that queued stacks need. */
-static void define_pending(void)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < C.n_pending; i++) {
-        uint32_t id = C.pending[i];
-
-        while (id != 0) {
-            struct site *s = sites_get(id);
-            uint32_t parent;
-            uint64_t ip;
-
-            if (s->defined == 1 || trie_node(id, &parent, &ip) < 0)
-                break;
-            s->defined = 1;
-            if (n == C.cap_nodes) {
-                size_t cap = C.cap_nodes ? C.cap_nodes * 2 : 4096;
-                void *p = realloc(C.nodes, cap * sizeof(*C.nodes));
-
-                if (!p)
-                    break;
-                C.nodes = p;
-                C.cap_nodes = cap;
-            }
-            C.nodes[n++] = (struct wire_stack_node){id, parent, ip};
-            id = parent;
-        }
-    }
-    C.n_pending = 0;
-    if (!n)
-        return;
-    qsort(C.nodes, n, sizeof(*C.nodes), cmp_node);
-    for (size_t i = 0; i < n; i++)
-        emit_frame(C.nodes[i].ip);
-    for (size_t i = 0; i < n; i += NODES_CHUNK) {
-        size_t k = n - i < NODES_CHUNK ? n - i : NODES_CHUNK;
-
-        EMIT(K_DEF, 0, encode_stacks(b, C.nodes + i, k));
-    }
-}
-
-static void define_tags(void)
-{
-    uint32_t n = tags_count();
-
-    if (C.tags_sent == 0)
-        C.tags_sent = 1;
-    for (; C.tags_sent < n; C.tags_sent++)
-        EMIT(K_DEF, 0, encode_tag(b, C.tags_sent, tags_name(C.tags_sent)));
-}
-
-/* ---- events ---- */
-
-static void batch_flush(void)
-{
-    size_t n_real = 0;
-
-    if (!C.n_batch)
-        return;
-    define_tags();
-    define_pending();
-    n_real = C.batch_real;
-    EMIT(K_STREAM, (uint32_t)n_real,
-         encode_events_counted(b, C.batch_base, C.batch, C.n_batch, C.batch_items));
-    C.n_batch = 0;
-    C.batch_items = C.batch_real = 0;
-    C.batch_thread = C.batch_tag = UINT32_MAX;
-}
-
-/* apply() makes room for one event's entries first (NORMALISE_MAX_OUT), so
- * a batch never splits between an event and the THREAD/TAG entries it
- * relies on. */
-
-/* Event times go out in whole EVENT_QUANTUM_NS. Per-event microseconds
- * were most of a recording of a real program: sqlite3 inserting 200k rows
- * (1.2M events) took 277 KB with them, 56 KB in 100 us steps (the deltas are
- * then mostly 0, and zstd finds the program's repeating patterns again);
- * churn's stream, whose events are 100 ns apart, is unchanged. The peak
- * stays exact (the model marks it by event, not by time), and 100 us is
- * finer than anything the timeline shows. Ticks keep nanoseconds. */
-#define EVENT_QUANTUM_NS 100000
-static inline int64_t event_time(int64_t t)
-{
-    return t - t % EVENT_QUANTUM_NS;
-}
-
-static void batch_push(const struct wire_event *e)
-{
-    int64_t t = event_time(e->time);
-
-    if (C.n_batch == 0)
-        C.batch_base = t;
-    struct wire_event *d = &C.batch[C.n_batch++];
-
-    /* field by field: e was just built with narrow stores (op, stack), which
-     * a whole-struct copy would reload with wide loads (a store-forwarding
-     * stall per event) */
-    d->op = e->op;
-    d->stack = e->stack;
-    d->id = e->id;
-    d->time = t;
-    d->size = e->size;
-    d->back = e->back;
-    C.batch_items += encode_events_items(e->op);
-    C.batch_real += e->op <= WIRE_OP_REALLOC;
-}
-
-static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
-{
-    if (C.n_batch == 0)
-        C.batch_base = event_time(time);
-    if (thread != C.batch_thread) {
-        C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
-        C.batch_items += 2;
-        C.batch_thread = thread;
-        /* readers keep a tag per thread (liveset.c): the next allocation
-         * names its tag again, or a thread that allocates under the tag the
-         * thread before it used would be read as untagged */
-        C.batch_tag = UINT32_MAX;
-    }
-    if (with_tag && tag != C.batch_tag) {
-        C.batch[C.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
-        C.batch_items += 2;
-        C.batch_tag = tag;
-    }
-}
-
-static void norm_context(void *arg, uint32_t thread, uint32_t tag, int with_tag, int64_t time)
-{
-    batch_context(thread, tag, with_tag, time);
-}
-
-static void norm_event(void *arg, const struct wire_event *e)
-{
-    batch_push(e);
-}
-
-static void norm_stack(void *arg, uint32_t stack)
-{
-    pending_add(stack);
-}
-
-static const struct normalise_ops norm_ops = {norm_context, norm_event, norm_stack, NULL};
-
-/* Applies one staged event, its stamps converted to ns first (in place:
- * a staged event is applied once). */
-static void apply(struct staged *s)
-{
-    struct ring_event *ev = &s->ev;
-
-    ev->time = stamp_ns(&C.map, ev->time);
-    if (ev->op == RING_REALLOC)
-        ev->dt0 = (uint32_t)stamp_span_ns(&C.map, ev->dt0);
-
-    if (C.n_batch + NORMALISE_MAX_OUT > BATCH_MAX)
-        batch_flush();
-    if (ev->op == RING_MARK) {
-        batch_flush();
-        EMIT(K_DEF, 0, encode_marker(b, ev->time, tags_string(ev->addr)));
-        return;
-    }
-    int r = normalise_apply(ev, s->thread, &norm_ops, &C.nt, &C.ns);
-
-    if (r == -1)
-        core_disable("cannot grow the live-allocation table");
-    else if (r < 0)
-        core_disable("a block lies above 2^48 (not supported)");
-}
-
-/* Applies the next event of run u, first starting the load of the live
- * table slot that the event PREFETCH_AHEAD places later in the run will
- * look up: the table outgrows the caches, and each lookup was one miss. */
-#define PREFETCH_AHEAD 12
-static void apply_next(struct run *u)
-{
-    if (live_prefetch_worth && u->pos + PREFETCH_AHEAD < u->end) {
-        const struct ring_event *ahead = &C.stage[u->pos + PREFETCH_AHEAD].ev;
-
-        live_prefetch(ahead->op == RING_REALLOC ? ahead->old_addr : ahead->addr);
-    }
-    apply(&C.stage[u->pos++]);
-}
-
-/* ---- drain and merge ---- */
-
-static int stage_reserve(size_t more)
-{
-    if (C.n_stage + more <= C.cap_stage)
-        return 0;
-    size_t cap = C.cap_stage ? C.cap_stage : 65536;
-    while (cap < C.n_stage + more)
-        cap *= 2;
-    void *p = realloc(C.stage, cap * sizeof(*C.stage));
-    if (!p)
-        return -1;
-    C.stage = p;
-    C.cap_stage = cap;
-    return 0;
-}
-
-static int run_push(size_t pos, size_t end, struct ring *ring)
-{
-    if (C.n_runs == C.cap_runs) {
-        size_t cap = C.cap_runs ? C.cap_runs * 2 : 64;
-        void *p = realloc(C.runs, cap * sizeof(*C.runs));
-
-        if (!p)
-            return -1;
-        C.runs = p;
-        C.cap_runs = cap;
-    }
-    C.runs[C.n_runs++] = (struct run){pos, end, ring};
-    return 0;
-}
-
-/* ---- backlogs ----
- * A ring's backlog holds, oldest first in backlog[backlog_head, n_backlog),
- * events moved out of the ring while the collector was busy (relieve_rings)
- * and events a merge could not apply yet (carry_over). All of them are older
- * than what is still in the ring. */
-
-static size_t backlog_len(const struct ring *r)
-{
-    return r->n_backlog - r->backlog_head;
-}
-
-/* Makes the backlog an array of cap >= at + len + more events whose live
- * part starts at index at (moving it there). Returns 0 or -1 (out of memory). */
-static int backlog_layout(struct ring *r, size_t more, size_t at)
-{
-    size_t len = backlog_len(r), cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
-
-    while (cap < at + len + more)
-        cap *= 2;
-    if (cap != r->cap_backlog) {
-        void *p = realloc(r->backlog, cap * sizeof(*r->backlog));
-
-        if (!p)
-            return -1;
-        r->backlog = p;
-        r->cap_backlog = cap;
-    }
-    if (r->backlog_head != at)
-        memmove(r->backlog + at, r->backlog + r->backlog_head, len * sizeof(*r->backlog));
-    r->backlog_head = at;
-    r->n_backlog = at + len;
-    return 0;
-}
-
-/* Room for more events at the end of the backlog. */
-static int backlog_reserve(struct ring *r, size_t more)
-{
-    if (r->n_backlog + more <= r->cap_backlog)
-        return 0;
-    return backlog_layout(r, more, 0);
-}
-
-/* Consumes k events from the front. An empty backlog starts over at 0, and
- * one that a burst made large is given back. */
-static void backlog_consume(struct ring *r, size_t k)
-{
-    r->backlog_head += k;
-    if (r->backlog_head < r->n_backlog)
-        return;
-    r->backlog_head = r->n_backlog = 0;
-    if (r->cap_backlog > 4 * RING_EVENTS) {
-        free(r->backlog);
-        r->backlog = NULL;
-        r->cap_backlog = 0;
-    }
-}
-
-/* Moves every ring's pending events into its backlog, so producers do not
- * wait while the collector is busy with something slow (symbolizing a
- * module with large debug information). Called between such steps. A
- * backlog takes at most BACKLOG_MAX events (25 MB, 150 ms of python3 at
- * full speed): past that, the program waits on its full ring as it would
- * without relief. A collector that stays slower than the program (python3,
- * whose new frames kept it symbolizing) otherwise grew one to 8M events,
- * 400 MB. */
-#define BACKLOG_MAX (1u << 19)
-static void relieve_rings(void)
-{
-    static int64_t last;
-    int64_t now = core_now();
-
-    if (now - last < 500000)
-        return;
-    last = now;
-    for (struct ring *r = ring_list(); r; r = r->next) {
-        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-        size_t n = (size_t)(h - t), len = backlog_len(r);
-
-        if (len >= BACKLOG_MAX)
-            continue;
-        if (n > BACKLOG_MAX - len)
-            n = BACKLOG_MAX - len;
-        if (!n || backlog_reserve(r, n) < 0)
-            continue;
-        for (uint64_t i = t; i < t + n; i++)
-            r->backlog[r->n_backlog++] = r->ev[i & (RING_EVENTS - 1)];
-        atomic_store_explicit(&r->tail, t + n, memory_order_release);
-    }
-}
-
-/* Copies pending events into stage[], one time-sorted run per ring, its
- * backlog first, and frees the ring space: at most DRAIN_BUDGET in all (at
- * least DRAIN_MIN_QUOTA a ring), so stage[] stays bounded however far the
- * collector fell behind (a 4M-event stage was 235 MB). Where a ring's events
- * were cut short, *limit is lowered to the stamp of its first one left
- * behind: nothing later may be applied before it is staged. */
-#define DRAIN_BUDGET 65536u
-#define DRAIN_MIN_QUOTA 4096u
-static size_t drain_copy(int64_t *limit)
-{
-    size_t total = 0, rings = 0, quota;
-
-    C.n_stage = 0;
-    C.n_runs = 0;
-    for (struct ring *r = ring_list(); r; r = r->next)
-        rings++;
-    quota = rings ? DRAIN_BUDGET / rings : DRAIN_BUDGET;
-    if (quota < DRAIN_MIN_QUOTA)
-        quota = DRAIN_MIN_QUOTA;
-    for (struct ring *r = ring_list(); r; r = r->next) {
-        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-        size_t from_log = backlog_len(r), from_ring = (size_t)(h - t), start = C.n_stage;
-        const struct ring_event *left = NULL; /* the first event left behind */
-
-        if (!r->announced) {
-            r->announced = 1;
-            thread_announce(r);
-        }
-        if (from_log > quota)
-            from_log = quota;
-        if (from_ring > quota - from_log)
-            from_ring = quota - from_log;
-        if (stage_reserve(from_log + from_ring) < 0) {
-            core_disable("out of memory on the collector thread");
-            continue;
-        }
-        for (size_t i = 0; i < from_log; i++) {
-            C.stage[C.n_stage].ev = r->backlog[r->backlog_head + i];
-            C.stage[C.n_stage].thread = r->thread_id;
-            C.n_stage++;
-        }
-        backlog_consume(r, from_log);
-        for (uint64_t i = t; i < t + from_ring; i++) {
-            C.stage[C.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
-            C.stage[C.n_stage].thread = r->thread_id;
-            C.n_stage++;
-        }
-        /* read before the slots are handed back to the producer */
-        if (backlog_len(r))
-            left = &r->backlog[r->backlog_head];
-        else if (t + from_ring < h)
-            left = &r->ev[(t + from_ring) & (RING_EVENTS - 1)];
-        if (left && left->time < *limit)
-            *limit = left->time;
-        atomic_store_explicit(&r->tail, t + from_ring, memory_order_release);
-        total += C.n_stage - start;
-        if (C.n_stage > start)
-            run_push(start, C.n_stage, r);
-    }
-    return total;
-}
-
-/* Events later than the merge's watermark were not applied: they go back,
- * in order, to the front of their ring's backlog (older than all of it). */
-static void carry_over(void)
-{
-    for (size_t i = 0; i < C.n_runs; i++) {
-        struct run *u = &C.runs[i];
-        struct ring *r = u->ring;
-        size_t k = u->end - u->pos;
-
-        if (!k)
-            continue;
-        if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
-            core_disable("out of memory on the collector thread");
-            continue;
-        }
-        r->backlog_head -= k;
-        for (size_t j = 0; j < k; j++)
-            r->backlog[r->backlog_head + j] = C.stage[u->pos + j].ev;
-        u->pos = u->end;
-    }
-}
-
-/* Unmaps the rings of threads that have exited, once everything is applied. */
-static void release_dead(int check_gone)
-{
-    pid_t pid = getpid();
-    struct ring *next;
-
-    for (struct ring *r = ring_list(); r; r = next) {
-        int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
-
-        next = r->next;
-        if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
-            dead = 1;
-        if (dead && !backlog_len(r) && atomic_load(&r->head) == atomic_load(&r->tail)) {
-            struct thread_info *ti = thread_get(r->thread_id);
-
-            if (ti && r->self_name[0] && strncmp(ti->name, r->self_name, 15) != 0) {
-                memcpy(ti->name, r->self_name, sizeof(r->self_name));
-                EMIT(K_DEF, 0, encode_thread(b, ti->id, (uint32_t)ti->tid, ti->name));
-            }
-            free(r->backlog);
-            ring_release(r);
-        }
-    }
-}
-
-/* Nonzero once the pass has run past its deadline (looked at every 1024
- * events): the merge stops there, as if its watermark were the time reached,
- * and the rest is carried over to the next pass. */
-static int merge_late(size_t *applied, int64_t deadline)
-{
-    return (++*applied & 1023) == 0 && core_now() > deadline;
-}
-
-/* k-way merge of the runs by time (a binary heap of run indexes), applying
- * events up to the watermark, or until the deadline. */
-static void merge_apply(int64_t watermark, int64_t deadline)
-{
-    size_t k = C.n_runs, applied = 0;
-    size_t *heap;
-
-    if (k == 0)
-        return;
-    if (k == 1) {
-        struct run *u = &C.runs[0];
-
-        while (u->pos < u->end && C.stage[u->pos].ev.time <= watermark &&
-               !merge_late(&applied, deadline))
-            apply_next(u);
-        return;
-    }
-    if (k == 2) { /* two threads: the heap below, without it (same ties: stay) */
-        struct run *a = &C.runs[0], *o = &C.runs[1], *t;
-
-        if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
-            t = a, a = o, o = t;
-        while (C.stage[a->pos].ev.time <= watermark && !merge_late(&applied, deadline)) {
-            apply_next(a);
-            if (a->pos == a->end) {
-                while (o->pos < o->end && C.stage[o->pos].ev.time <= watermark &&
-                       !merge_late(&applied, deadline))
-                    apply_next(o);
-                return;
-            }
-            if (C.stage[o->pos].ev.time < C.stage[a->pos].ev.time)
-                t = a, a = o, o = t;
-        }
-        return;
-    }
-    heap = malloc(k * sizeof(*heap));
-    if (!heap)
-        return;
-#define KEY(r) (C.stage[C.runs[r].pos].ev.time)
-    size_t n = 0;
-    for (size_t r = 0; r < k; r++) {
-        size_t i = n++;
-
-        heap[i] = r;
-        while (i > 0 && KEY(heap[(i - 1) / 2]) > KEY(heap[i])) {
-            size_t t = heap[i];
-            heap[i] = heap[(i - 1) / 2];
-            heap[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
-    }
-    while (n > 0 && KEY(heap[0]) <= watermark && !merge_late(&applied, deadline)) {
-        size_t r = heap[0];
-
-        apply_next(&C.runs[r]);
-        if (C.runs[r].pos == C.runs[r].end)
-            heap[0] = heap[--n];
-        size_t i = 0;
-        for (;;) {
-            size_t l = 2 * i + 1, m = i;
-
-            if (l < n && KEY(heap[l]) < KEY(heap[m]))
-                m = l;
-            if (l + 1 < n && KEY(heap[l + 1]) < KEY(heap[m]))
-                m = l + 1;
-            if (m == i)
-                break;
-            size_t t = heap[i];
-            heap[i] = heap[m];
-            heap[m] = t;
-            i = m;
-        }
-    }
-#undef KEY
-    free(heap);
-}
-
-/* One pass. Only events stamped before the pass began are applied: an event
- * is committed before anything it causes on another thread starts (a block is
- * handed over after malloc returned, and the free reads the clock after
- * that), so everything that happened before an applied event has been
- * committed by the time its ring is read, and a free never arrives before
- * its block's allocation. Later events wait for the next pass; final applies
- * everything. A pass that is behind stops after a tick period, applied up to
- * a time (the rest waits for the next pass): the loop ticks, and each tick
- * flushes the record file, so the file is flushed every tick period
- * (HEAPLINE_TICK_MS) however far behind the collector is; what it holds lags
- * the program by the backlog not applied yet. */
-static size_t drain(int check_gone, int final)
-{
-    int64_t watermark, limit;
-    /* final, or a collect_sync() waiting (dlclose): everything up to the
-     * watermark, whatever it takes */
-    int64_t deadline =
-        final || C.sync_pending ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
-    size_t n = 0, k;
-
-    if (!stamp_map_advance(&C.map, &watermark) && !final)
-        return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
-    if (final)
-        watermark = INT64_MAX;
-    do { /* in budgets: until no ring was cut short before the watermark */
-        limit = INT64_MAX;
-        k = drain_copy(&limit);
-        n += k;
-        merge_apply(watermark < limit ? watermark : limit, deadline);
-        carry_over();
-        batch_flush();
-    } while (k && limit < watermark && core_now() <= deadline);
-    if (sites_failed())
-        core_disable("cannot grow the site table");
-    release_dead(check_gone);
-    return n;
-}
-
-void collect_catch_up(void)
-{
-    int64_t asked = core_now();
-
-    /* until a drain applies up to a pair read after the call (a new pair is
-     * read STAMP_MIN_SEGMENT_NS after the last one: at most 0.1 ms here) */
-    C.sync_pending = 1;
-    do
-        drain(0, 0);
-    while (stamp_tsc && C.map.ns1 < asked && core_now() - asked < 1000000000);
-    C.sync_pending = 0;
-}
-
 /* ---- ticks ---- */
 
 static struct wire_totals totals(int64_t time)
 {
+    const struct normalise_totals *nt = emit_totals();
+
     if (sample_on()) {
         /* exact counts of every call; the peak is the highest tick (wire.h) */
         struct sample_totals s;
@@ -880,14 +100,14 @@ static struct wire_totals totals(int64_t time)
     /* the peak's time as its event went out (event_time), so it names the
      * same moment a recording of the run does */
     return (struct wire_totals){time,
-                                C.nt.heap_bytes,
-                                C.nt.heap_blocks,
+                                nt->heap_bytes,
+                                nt->heap_blocks,
                                 C.rss,
-                                C.nt.allocations,
-                                C.nt.frees,
-                                C.nt.bytes_allocated,
-                                C.nt.peak,
-                                event_time(C.nt.peak_time)};
+                                nt->allocations,
+                                nt->frees,
+                                nt->bytes_allocated,
+                                nt->peak,
+                                emit_event_time(nt->peak_time)};
 }
 
 static uint64_t read_rss(void)
@@ -909,21 +129,34 @@ static uint64_t read_rss(void)
     return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static void tick(int64_t now)
+/* A tick is dated by the drain's watermark, not the clock: its totals are
+ * those of the events applied, and a collector behind the program (reading
+ * symbols, or slower than it) would otherwise date them later than the
+ * events they count, which then arrive after it. */
+/* Notices libraries loaded since: the frame-pointer walk's table of
+ * modules, and a libpython that a program dlopen()ed (Python frames are
+ * captured from then on). Every tick. */
+static void refresh(void)
 {
+    unwind_refresh();
+    pyframes_refresh();
+}
+
+static void tick(void)
+{
+    int64_t now = drain_applied_ns();
     size_t n;
     int first = 1;
     struct wire_totals tot;
 
     C.rss = read_rss();
     tot = totals(now);
-    threads_rename();
-    define_tags();
-    define_pending();
+    emit_threads_rename();
+    emit_define();
     do {
         n = sites_take_deltas(C.sites_buf, SITES_CHUNK);
         if (n || first)
-            EMIT(K_STREAM, 0, encode_tick(b, &tot, C.sites_buf, n));
+            EMIT(EMIT_STREAM, 0, encode_tick(b, &tot, C.sites_buf, n));
         first = 0;
     } while (n == SITES_CHUNK);
     C.history[(C.hist_head + C.hist_n) % HISTORY_MAX] =
@@ -932,11 +165,10 @@ static void tick(int64_t now)
         C.hist_n++;
     else
         C.hist_head = (C.hist_head + 1) % HISTORY_MAX;
-    if (C.server_on)
+    if (emit_server_on())
         server_tick();
-    out_flush(1);
-    unwind_refresh();
-    pyframes_refresh();
+    emit_out_flush(1);
+    refresh();
     C.ticks++;
 }
 
@@ -946,15 +178,17 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
 {
     struct encode_buf *b = collect_scratch();
     uint32_t cursor = 0;
-    size_t n;
+    size_t n, defs_len;
+    const char *defs;
 
     encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
                          (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
                          core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
                          atomic_load(&sample_rate_bytes));
     send(arg, b->data, b->len);
-    if (C.defs_len)
-        send(arg, C.defs, C.defs_len);
+    defs = emit_defs(&defs_len);
+    if (defs_len)
+        send(arg, defs, defs_len);
     for (size_t i = 0; i < C.hist_n; i += HISTORY_CHUNK) {
         struct wire_history_row rows[256];
         size_t k = C.hist_n - i < HISTORY_CHUNK ? C.hist_n - i : HISTORY_CHUNK;
@@ -971,17 +205,32 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
             send(arg, b->data, b->len);
         free(tmp);
     }
-    struct wire_totals t = totals(core_now());
+    struct wire_totals t = totals(drain_applied_ns());
     int first = 1;
     do {
         n = sites_absolute(C.sites_buf, SITES_CHUNK, &cursor);
         if (n || first) {
             b = collect_scratch();
-            if (encode_snapshot(b, &t, C.sites_buf, n, C.nt.seq) == 0)
+            if (encode_snapshot(b, &t, C.sites_buf, n, emit_totals()->seq) == 0)
                 send(arg, b->data, b->len);
         }
         first = 0;
     } while (n);
+}
+
+/* ---- warm-up ---- */
+
+extern void *__tls_get_addr(void *); /* ld.so's: new threads' TLS is allocated there */
+
+static void *warm_main(void *arg)
+{
+    track_guard = 1;
+    if (symbols_init() == 0) {
+        symbols_warm((uint64_t)getauxval(AT_ENTRY) + 1);
+        symbols_warm((uint64_t)(uintptr_t)getpid + 1);
+        symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
+    }
+    return arg;
 }
 
 /* ---- thread ---- */
@@ -990,28 +239,29 @@ static void final_messages(void)
 {
     int64_t now;
 
-    drain(1, 1);
+    drain_pass(1, 1, 1);
     atomic_store(&core_on, 0);
-    drain(1, 1);
+    drain_pass(1, 1, 1);
     now = core_now();
     if (core_disabled_reason() && !C.disabled_sent) {
         C.disabled_sent = 1;
-        EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
+        EMIT(EMIT_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
     }
-    tick(now);
-    EMIT(K_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
-    out_flush(1);
+    tick();
+    EMIT(EMIT_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
+    emit_out_flush(1);
     if (core_cfg.stats) {
-        char msg[400];
+        const struct normalise_stats *ns = emit_stats();
+        char msg[700], walks[300];
 
+        unwind_describe(walks, sizeof(walks));
         snprintf(msg, sizeof(msg),
                  "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
-                 "of unknown blocks, %llu frame-pointer fallbacks, %llu waits on a full "
+                 "of unknown blocks, %s, %llu waits on a full "
                  "buffer, live table %zu bytes for %zu blocks",
-                 (unsigned long long)C.ns.events, (unsigned long long)C.ns.evicted,
-                 (unsigned long long)C.ns.stragglers, (unsigned long long)C.ns.unknown_frees,
-                 (unsigned long long)unwind_fallbacks(), (unsigned long long)ring_waits(),
-                 live_bytes_used(), live_count());
+                 (unsigned long long)ns->events, (unsigned long long)ns->evicted,
+                 (unsigned long long)ns->stragglers, (unsigned long long)ns->unknown_frees, walks,
+                 (unsigned long long)ring_waits(), live_bytes_used(), live_count());
         core_say(msg);
     }
 }
@@ -1025,8 +275,10 @@ static void *collect_main(void *arg)
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);
-        C.sync_pending = sync != atomic_load(&C.sync_done);
-        size_t n = drain(C.ticks % 16 == 0, 0);
+        /* a collect_sync() waits (dlclose): everything up to the
+         * watermark, whatever it takes */
+        size_t n = drain_pass(C.ticks % 16 == 0, 0, sync != atomic_load(&C.sync_done));
+        trie_maintain();
 
         atomic_store(&C.sync_done, sync);
         int64_t now = core_now();
@@ -1034,20 +286,19 @@ static void *collect_main(void *arg)
         if (!atomic_load_explicit(&core_on, memory_order_relaxed) && core_disabled_reason() &&
             !C.disabled_sent) {
             C.disabled_sent = 1;
-            drain(0, 1);
-            EMIT(K_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
-            tick(now);
+            drain_pass(0, 1, 1);
+            EMIT(EMIT_STREAM, 0,
+                 encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
+            tick();
             /* nothing is tracked from here on: give the program back what
              * tracking held (the live table, 43-64 bytes a block; the
              * staging buffer), which under `ulimit -v` it may need */
             live_reset();
             live_init();
-            free(C.stage);
-            C.stage = NULL;
-            C.n_stage = C.cap_stage = 0;
+            drain_release();
         }
         if (now >= C.next_tick) {
-            tick(now);
+            tick();
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
         /* Drain every millisecond while the program allocates; when it has
@@ -1060,7 +311,7 @@ static void *collect_main(void *arg)
                                                     : (int)((C.next_tick - now) / 1000000) + 1;
         if (wait_ms > core_cfg.tick_ms)
             wait_ms = core_cfg.tick_ms;
-        if (C.server_on) {
+        if (emit_server_on()) {
             server_poll(wait_ms, ring_wake_fd);
         } else if (wait_ms) {
             struct pollfd p = {ring_wake_fd, POLLIN, 0};
@@ -1071,28 +322,16 @@ static void *collect_main(void *arg)
         }
     }
     final_messages();
-    if (C.server_on)
+    if (emit_server_on())
         server_close(1000);
-    C.server_on = 0;
+    emit_server_off();
     if (C.rec_ok)
         writer_stop();
     C.rec_ok = 0;
+    emit_record_off();
     symbols_fini();
     atomic_store(&C.alive, 0);
     return NULL;
-}
-
-extern void *__tls_get_addr(void *); /* ld.so's: new threads' TLS is allocated there */
-
-static void *warm_main(void *arg)
-{
-    track_guard = 1;
-    if (symbols_init() == 0) {
-        symbols_warm((uint64_t)getauxval(AT_ENTRY) + 1);
-        symbols_warm((uint64_t)(uintptr_t)getpid + 1);
-        symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
-    }
-    return arg;
 }
 
 /* On a thread of its own: the tables' memory comes from that thread's malloc
@@ -1118,14 +357,16 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     pthread_attr_t attr;
     ssize_t n;
 
+    char *out;
+    int server_on = 0;
+
     memset(&C, 0, sizeof(C));
-    C.batch_thread = C.batch_tag = UINT32_MAX;
-    stamp_map_start(&C.map); /* before tracking starts: every stamp is later */
+    drain_start(); /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
     C.exe[n > 0 ? n : 0] = 0;
-    C.scratch = malloc(OUT_CAP);
+    C.scratch = malloc(EMIT_OUT_CAP);
     C.history = malloc(HISTORY_MAX * sizeof(*C.history));
     C.sites_buf = malloc(SITES_CHUNK * sizeof(*C.sites_buf));
     if (!C.scratch || !C.history || !C.sites_buf) {
@@ -1133,18 +374,17 @@ int collect_start(const char *record_path, const char *socket_path, const char *
         return -1;
     }
     if (record_path[0]) {
-        if (writer_start(record_path, core_cfg.compress, OUT_CAP, why) < 0)
+        if (writer_start(record_path, core_cfg.compress, EMIT_OUT_CAP, why) < 0)
             return -1;
         C.rec_ok = 1;
-        C.out = writer_buffer();
+        out = writer_buffer();
     } else {
-        C.out = malloc(OUT_CAP);
-        if (!C.out) {
+        out = malloc(EMIT_OUT_CAP);
+        if (!out) {
             *why = "out of memory at start-up";
             return -1;
         }
     }
-    encode_init(&C.eb, C.out, OUT_CAP);
     if (socket_path[0]) {
         const char *swhy = NULL;
         char def[108];
@@ -1152,7 +392,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
             server_default_path(def, sizeof(def)) == 0 && strcmp(def, socket_path) == 0;
 
         if (server_open(socket_path, is_default, &swhy) == 0) {
-            C.server_on = 1;
+            server_on = 1;
         } else {
             char msg[200];
 
@@ -1160,16 +400,17 @@ int collect_start(const char *record_path, const char *socket_path, const char *
             core_say(msg);
         }
     }
-    if (!C.rec_ok && !C.server_on) {
+    if (!C.rec_ok && !server_on) {
         *why = "no output";
         return -1;
     }
-    EMIT(K_STREAM, 0,
+    emit_init(out, C.rec_ok, server_on);
+    EMIT(EMIT_STREAM, 0,
          encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
                               (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
                               core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
                               atomic_load(&sample_rate_bytes)));
-    out_flush(1);
+    emit_out_flush(1);
 
     if (ring_wake_fd < 0) {
         ring_wake_fd = fds_adopt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -1236,8 +477,9 @@ void collect_crash(int sig)
 
 const unsigned long long *collect_unknown_frees(void)
 {
-    _Static_assert(sizeof(C.ns.unknown_frees) == sizeof(unsigned long long), "a 64-bit count");
-    return (const unsigned long long *)&C.ns.unknown_frees;
+    _Static_assert(sizeof(emit_stats()->unknown_frees) == sizeof(unsigned long long),
+                   "a 64-bit count");
+    return (const unsigned long long *)&emit_stats()->unknown_frees;
 }
 
 void collect_sync(void)
@@ -1260,13 +502,14 @@ void collect_atfork_child(void)
      * without flushing or unlinking; drop its memory (it is the parent's). */
     atomic_store(&C.alive, 0);
     C.rec_ok = 0;
+    emit_record_off();
     if (ring_wake_fd >= 0)
         fds_close(ring_wake_fd);
     ring_wake_fd = -1;
     writer_atfork_child();
-    if (C.server_on)
+    if (emit_server_on())
         server_atfork_child();
-    C.server_on = 0;
+    emit_server_off();
     symbols_atfork_child();
     pyframes_atfork_child();
 }

@@ -39,12 +39,6 @@ void collect_crash(int sig);
  * thread but the collector; no-op when the collector is not running. */
 void collect_sync(void);
 
-/* Applies every event committed before the call to the live table (no
- * time budget): a scan's snapshot of the table is then the program's heap
- * as it was when the scan was asked for, not as it was when the collector,
- * behind after a burst, last caught up. Collector thread only. */
-void collect_catch_up(void);
-
 /* Nonzero while the collector thread runs. Async-signal-safe. */
 int collect_alive(void);
 

@@ -152,6 +152,8 @@ static void read_config(void)
     v = getenv("HEAPLINE_UNWIND");
     core_cfg.unwind = !v || !*v || strcmp(v, "auto") == 0 ? CORE_UNWIND_AUTO
                       : strcmp(v, "fp") == 0              ? CORE_UNWIND_FP
+                      : strcmp(v, "cfi") == 0             ? CORE_UNWIND_CFI
+                      : strcmp(v, "check") == 0           ? CORE_UNWIND_CHECK
                                                           : CORE_UNWIND_LIBUNWIND;
     v = getenv("HEAPLINE_FORK");
     core_cfg.fork_off = v && strcmp(v, "off") == 0;

@@ -17,9 +17,13 @@
  *                           candidates ($XDG_RUNTIME_DIR/heapline,
  *                           /tmp/heapline-<uid>, $HOME/.cache/heapline)
  *   HEAPLINE_DEPTH=n        stack depth limit, default 64, at most 256
- *   HEAPLINE_UNWIND=auto|fp|libunwind   default auto: the validated frame-
- *                           pointer walk when the executable keeps frame
- *                           pointers, libunwind otherwise
+ *   HEAPLINE_UNWIND=auto|fp|cfi|libunwind|check   default auto: the
+ *                           validated frame-pointer walk when the executable
+ *                           keeps frame pointers, else cfi: each module's
+ *                           .eh_frame compiled into a table of unwind rules
+ *                           (libunwind for frames it cannot express); check:
+ *                           cfi and libunwind on every call, compared (the
+ *                           stacks are libunwind's; HEAPLINE_STATS counts)
  *   HEAPLINE_TICK_MS=n      tick period, default 10
  *   HEAPLINE_FORK=off       fork children (and what they exec) run untracked
  *   HEAPLINE_STATS=1        the collector's counters on stderr at exit
@@ -38,7 +42,13 @@
 
 #define CORE_MAX_DEPTH 256
 
-enum core_unwind { CORE_UNWIND_LIBUNWIND = 0, CORE_UNWIND_FP = 1, CORE_UNWIND_AUTO = 2 };
+enum core_unwind {
+    CORE_UNWIND_LIBUNWIND = 0,
+    CORE_UNWIND_FP = 1,
+    CORE_UNWIND_AUTO = 2,
+    CORE_UNWIND_CFI = 3,
+    CORE_UNWIND_CHECK = 4
+};
 
 struct core_config {
     char record[4096]; /* record file path, "" for none */

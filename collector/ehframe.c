@@ -15,12 +15,7 @@
 
 #define DW_EH_PE_omit 0xff
 
-struct rd {
-    const uint8_t *p, *end;
-    int bad;
-};
-
-static uint64_t uleb(struct rd *r)
+uint64_t ehframe_uleb(struct ehframe_rd *r)
 {
     uint64_t v = 0;
     int shift = 0;
@@ -38,7 +33,7 @@ static uint64_t uleb(struct rd *r)
     return 0;
 }
 
-static int64_t sleb(struct rd *r)
+int64_t ehframe_sleb(struct ehframe_rd *r)
 {
     int64_t v = 0;
     int shift = 0;
@@ -59,9 +54,9 @@ static int64_t sleb(struct rd *r)
     return 0;
 }
 
-static void skip(struct rd *r, size_t n)
+void ehframe_skip(struct ehframe_rd *r, size_t n)
 {
-    if ((size_t)(r->end - r->p) < n) {
+    if (r->p > r->end || (size_t)(r->end - r->p) < n) {
         r->bad = 1;
         r->p = r->end;
     } else {
@@ -71,7 +66,7 @@ static void skip(struct rd *r, size_t n)
 
 /* Size of an encoded pointer (low nibble of the encoding), 0 for uleb/sleb,
  * -1 when unknown. */
-static int enc_size(uint8_t enc)
+int ehframe_enc_size(uint8_t enc)
 {
     switch (enc & 0x0f) {
     case 0x00:
@@ -92,20 +87,20 @@ static int enc_size(uint8_t enc)
     }
 }
 
-static void skip_ptr(struct rd *r, uint8_t enc)
+static void skip_ptr(struct ehframe_rd *r, uint8_t enc)
 {
-    int n = enc_size(enc);
+    int n = ehframe_enc_size(enc);
 
     if (n < 0)
         r->bad = 1;
     else if (n == 0)
-        uleb(r);
+        ehframe_uleb(r);
     else
-        skip(r, (size_t)n);
+        ehframe_skip(r, (size_t)n);
 }
 
 /* Walks CFA instructions; returns 1 if the CFA is ever defined from rbp. */
-static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
+static int cfa_uses_rbp(struct ehframe_rd *r, uint8_t fde_enc)
 {
     while (r->p < r->end && !r->bad) {
         uint8_t op = *r->p++;
@@ -115,7 +110,7 @@ static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
         case 3: /* restore */
             continue;
         case 2: /* offset: uleb */
-            uleb(r);
+            ehframe_uleb(r);
             continue;
         }
         switch (op) {
@@ -127,57 +122,57 @@ static int cfa_uses_rbp(struct rd *r, uint8_t fde_enc)
             skip_ptr(r, fde_enc);
             break;
         case 0x02:
-            skip(r, 1);
+            ehframe_skip(r, 1);
             break;
         case 0x03:
-            skip(r, 2);
+            ehframe_skip(r, 2);
             break;
         case 0x04:
-            skip(r, 4);
+            ehframe_skip(r, 4);
             break;
         case 0x05:
         case 0x09:
         case 0x14:
         case 0x2f:
-            uleb(r);
-            uleb(r);
+            ehframe_uleb(r);
+            ehframe_uleb(r);
             break;
         case 0x06:
         case 0x07:
         case 0x08:
         case 0x0e:
         case 0x2e:
-            uleb(r);
+            ehframe_uleb(r);
             break;
         case 0x0c: /* def_cfa reg, off */
-            if (uleb(r) == 6)
+            if (ehframe_uleb(r) == 6)
                 return 1;
-            uleb(r);
+            ehframe_uleb(r);
             break;
         case 0x0d: /* def_cfa_register */
-            if (uleb(r) == 6)
+            if (ehframe_uleb(r) == 6)
                 return 1;
             break;
         case 0x12: /* def_cfa_sf */
-            if (uleb(r) == 6)
+            if (ehframe_uleb(r) == 6)
                 return 1;
-            sleb(r);
+            ehframe_sleb(r);
             break;
         case 0x11:
         case 0x15:
-            uleb(r);
-            sleb(r);
+            ehframe_uleb(r);
+            ehframe_sleb(r);
             break;
         case 0x13:
-            sleb(r);
+            ehframe_sleb(r);
             break;
         case 0x0f: /* def_cfa_expression: block */
-            skip(r, uleb(r));
+            ehframe_skip(r, ehframe_uleb(r));
             break;
         case 0x10:
         case 0x16: /* reg, block */
-            uleb(r);
-            skip(r, uleb(r));
+            ehframe_uleb(r);
+            ehframe_skip(r, ehframe_uleb(r));
             break;
         default:
             r->bad = 1;
@@ -197,7 +192,7 @@ struct cie {
 
 static void parse_cie(const uint8_t *at, const uint8_t *seg_end, struct cie *c)
 {
-    struct rd r = {at, seg_end, 0};
+    struct ehframe_rd r = {at, seg_end, 0};
     uint32_t len;
     const char *aug;
 
@@ -209,38 +204,38 @@ static void parse_cie(const uint8_t *at, const uint8_t *seg_end, struct cie *c)
     if (len == 0 || len == 0xffffffffu || len > (size_t)(seg_end - at) - 4)
         return;
     r.end = at + 4 + len;
-    r.p = at + 8; /* length, CIE id */
-    skip(&r, 1);  /* version */
+    r.p = at + 8;        /* length, CIE id */
+    ehframe_skip(&r, 1); /* version */
     aug = (const char *)r.p;
     while (r.p < r.end && *r.p)
         r.p++;
-    skip(&r, 1);
+    ehframe_skip(&r, 1);
     if (r.bad || strchr(aug, 'e'))
-        return;     /* "eh" augmentation: obsolete */
-    uleb(&r);       /* code alignment */
-    sleb(&r);       /* data alignment */
-    uleb(&r);       /* return register (version 3; 1 byte in version 1, same for < 128) */
-    c->fde_enc = 0; /* absptr unless 'R' */
+        return;       /* "eh" augmentation: obsolete */
+    ehframe_uleb(&r); /* code alignment */
+    ehframe_sleb(&r); /* data alignment */
+    ehframe_uleb(&r); /* return register (version 3; 1 byte in version 1, same for < 128) */
+    c->fde_enc = 0;   /* absptr unless 'R' */
     if (aug[0] == 'z') {
-        uint64_t alen = uleb(&r);
+        uint64_t alen = ehframe_uleb(&r);
         const uint8_t *aend = r.p + alen;
 
         c->has_z = 1;
         for (const char *a = aug + 1; *a && !r.bad; a++) {
             if (*a == 'R') {
-                skip(&r, 1);
+                ehframe_skip(&r, 1);
                 if (!r.bad)
                     c->fde_enc = r.p[-1];
             } else if (*a == 'P') {
                 uint8_t enc;
 
-                skip(&r, 1);
+                ehframe_skip(&r, 1);
                 if (r.bad)
                     break;
                 enc = r.p[-1];
                 skip_ptr(&r, enc);
             } else if (*a == 'L') {
-                skip(&r, 1);
+                ehframe_skip(&r, 1);
             } else if (*a != 'S' && *a != 'B') {
                 break;
             }
@@ -251,14 +246,14 @@ static void parse_cie(const uint8_t *at, const uint8_t *seg_end, struct cie *c)
             r.p = aend;
         }
     }
-    if (r.bad || enc_size(c->fde_enc) < 0)
+    if (r.bad || ehframe_enc_size(c->fde_enc) < 0)
         return;
     c->rbp = cfa_uses_rbp(&r, c->fde_enc);
     c->ok = 1;
 }
 
-/* The PT_LOAD segment [lo, hi) that contains addr. */
-static int segment_of(const struct dl_phdr_info *info, uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+int ehframe_segment_of(const struct dl_phdr_info *info, uintptr_t addr, uintptr_t *lo,
+                       uintptr_t *hi)
 {
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -284,7 +279,7 @@ int ehframe_fp_percent(const struct dl_phdr_info *info)
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
             hdr = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-    if (!hdr || segment_of(info, (uintptr_t)hdr, &lo, &hi) < 0 || hi - (uintptr_t)hdr < 12)
+    if (!hdr || ehframe_segment_of(info, (uintptr_t)hdr, &lo, &hi) < 0 || hi - (uintptr_t)hdr < 12)
         return 0;
     /* version 1, eh_frame_ptr pcrel|sdata4, count udata4, table datarel|sdata4 */
     if (hdr[0] != 1 || hdr[1] != 0x1b || hdr[2] != 0x03 || hdr[3] != 0x3b)
@@ -315,14 +310,14 @@ int ehframe_fp_percent(const struct dl_phdr_info *info)
             parse_cie(cie_at, seg_end, &cie);
         if (!cie.ok)
             return 0;
-        struct rd r = {fde + 8, fde + 4 + len, 0};
-        int sz = enc_size(cie.fde_enc);
+        struct ehframe_rd r = {fde + 8, fde + 4 + len, 0};
+        int sz = ehframe_enc_size(cie.fde_enc);
         uint64_t range = 0;
         if (sz == 0) {
-            uleb(&r);
-            range = uleb(&r);
+            ehframe_uleb(&r);
+            range = ehframe_uleb(&r);
         } else {
-            skip(&r, (size_t)sz); /* pc_begin */
+            ehframe_skip(&r, (size_t)sz); /* pc_begin */
             if (!r.bad && (size_t)(r.end - r.p) >= (size_t)sz) {
                 if (sz == 2) {
                     uint16_t x;
@@ -336,13 +331,13 @@ int ehframe_fp_percent(const struct dl_phdr_info *info)
                     memcpy(&range, r.p, 8);
                 }
             }
-            skip(&r, (size_t)sz); /* pc_range */
+            ehframe_skip(&r, (size_t)sz); /* pc_range */
         }
         if (range > (1u << 24))
             range = 1u << 24;
         total_bytes += range;
         if (cie.has_z)
-            skip(&r, uleb(&r));
+            ehframe_skip(&r, ehframe_uleb(&r));
         if (r.bad)
             return 0;
         if (cie.rbp || cfa_uses_rbp(&r, cie.fde_enc))

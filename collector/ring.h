@@ -68,6 +68,7 @@ struct ring {
     int announced;
     struct ring_event *backlog; /* events moved out while the collector was busy, */
     size_t backlog_head, n_backlog, cap_backlog; /* in backlog[backlog_head, n_backlog) */
+    size_t applied_last; /* events of the ring the last pass applied (drain.c) */
     struct ring_event ev[RING_EVENTS];
 };
 

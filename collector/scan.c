@@ -151,9 +151,10 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
             job->params.own[2].lo = (uint64_t)(uintptr_t)rows;
             job->params.own[2].hi = (uint64_t)(uintptr_t)(rows + SCAN_CENSUS_ROWS);
             job->params.own[3].lo = (uint64_t)(uintptr_t)job->py.cache;
-            /* its own size: 4 MiB here (the cache maps 2.1) took the blocks of the
-             * mapping above it for the scan's own, a thread's arena heap at times
-             * (a census without that thread's objects) */
+            /* exactly its mapping: 4 MiB took the blocks of the mapping
+             * above it for the scan's own (a large dict's table, mmap'ed: a
+             * chain lost; a thread's arena heap: a census without its
+             * objects) */
             job->params.own[3].hi = job->params.own[3].lo + scanpy_cache_bytes();
         }
     }

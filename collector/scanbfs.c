@@ -51,7 +51,8 @@ struct bfs {
     struct scanpy_view view;
     struct blk *blocks;
     size_t n_blocks, cap_blocks;
-    uint64_t *visited; /* bit per block: already a node */
+    uint64_t *visited;    /* bit per block: already a node */
+    uint64_t level_bytes; /* root bytes the level scanned */
     struct scanbfs_node *nodes;
     size_t n_nodes;
     /* frontier of the level being scanned, sorted by lo */
@@ -571,6 +572,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
             continue;
         if (!s->py && (r->flags & SCANBFS_ROOT_FRAME))
             continue;
+        s->level_bytes += hi - lo;
         scan(s, lo, hi,
              r->kind | (r->flags & SCANBFS_ROOT_ALLOCATOR ? SCANBFS_KIND_ALLOCATOR : 0) |
                  (r->flags & SCANBFS_ROOT_FRAME ? SCANBFS_KIND_FRAME : 0),
@@ -817,9 +819,10 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
             break;
         }
         s->added = 0;
+        s->level_bytes = 0;
         scan_level(s, roots, n_roots);
         st->levels++;
-        st->bytes_scanned += st->heap_bytes + st->root_bytes;
+        st->bytes_scanned += st->heap_bytes + s->level_bytes;
         /* Python: native roots (C stack words, stale words in buffers) do not
          * end the search; a module global or a class attribute does */
         if (!root_level && (s->py ? s->ends : s->roots)) {

@@ -1,8 +1,9 @@
 /*
- * server.h - the live socket: private directory, 0600 socket, peer uid check,
- * up to 64 clients whose queues are bounded each and in all, written without
- * blocking; requests (objects, read, scan) answered on the collector thread
- * in steps bounded per turn, answers ahead of the queued stream (server.c).
+ * server.h - the live socket: private directory, 0600 socket, peer uid check
+ * (server.c); up to 64 clients whose queues are bounded each and in all,
+ * written without blocking, answers ahead of the queued stream (clients.c);
+ * requests (objects, read, scan) answered on the collector thread in steps
+ * bounded per turn (requests.c).
  */
 #ifndef HEAPLINE_SERVER_H
 #define HEAPLINE_SERVER_H

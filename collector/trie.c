@@ -1,12 +1,25 @@
 /*
- * trie.c - insert-only lock-free stack trie.
+ * trie.c - insert-only lock-free stack trie whose memory grows with it.
  *
- * nodes[id] holds (parent, ip); slots[] is an open-addressing index of node ids
- * keyed by hash(parent, ip). Invariant: a node is written completely before
- * its id is published into a slot with a release CAS, and slots only go from
- * 0 to an id, never back; so a reader that finds an id (acquire) sees the
- * node. Two threads inserting the same key race on the slot: the loser reuses
- * the winner's id and its own id is simply never referenced.
+ * Nodes (parent, ip) live in segments of TRIE_SEG_NODES, mapped when the
+ * first id in one is handed out; slots[] is an open-addressing index of
+ * node ids keyed by hash(parent, ip), mapped at TRIE_MIN_SLOTS and doubled
+ * when half full. Nothing is reserved at start (the fixed tables were 48 MB
+ * of address space, and a few thousand stacks touched most of the index's
+ * 16 MB, which landed in the program's resident set).
+ *
+ * Invariants: a node is written completely before its id is published into
+ * a slot with a CAS, and slots only go from 0 to an id (or to closed), never
+ * back; so a reader that finds an id (acquire) sees the node. Two threads
+ * inserting the same key race on the slot: the loser reuses the winner's id
+ * and its own id is simply never referenced. Growth is one thread's at a
+ * time (a CAS on growing): it publishes a twice larger index, then closes
+ * the older one slot by slot while copying its ids over (grow()). Until the
+ * copy is done, a lookup that misses in the newest index looks in the older
+ * one too, closing the end of the key's probe there, so the key cannot be
+ * put in both. Older indexes stay mapped, unchanged from then on (4 bytes a
+ * slot: together no larger than the newest). No lock anywhere: any thread
+ * may intern from inside malloc; the rare growth maps memory (mmap).
  */
 #include "trie.h"
 #include "ownmaps.h"
@@ -17,7 +30,12 @@
 
 #include "core.h"
 
-#define TRIE_SLOTS (TRIE_MAX_NODES * 2u) /* power of two, load <= 0.5 */
+#define TRIE_SEG_BITS 14 /* 16384 nodes, 256 KiB a segment */
+#define TRIE_SEG_NODES (1u << TRIE_SEG_BITS)
+#define TRIE_SEGS (TRIE_MAX_NODES / TRIE_SEG_NODES)
+#define TRIE_MIN_SLOTS (1u << 15) /* power of two: 128 KiB */
+#define TRIE_MAX_SLOTS (TRIE_MAX_NODES * 2u)
+#define TRIE_INDEXES 8 /* log2(TRIE_MAX_SLOTS / TRIE_MIN_SLOTS) + 1 */
 
 struct trie_node {
     uint64_t ip;
@@ -25,29 +43,49 @@ struct trie_node {
     atomic_uint ready; /* 1 once written */
 };
 
-static struct trie_node *trie_nodes;
-static atomic_uint *trie_slots;
+struct trie_index {
+    size_t cap; /* slots, a power of two */
+    atomic_uint *slots;
+};
+
+static _Atomic(struct trie_node *) trie_segs[TRIE_SEGS];
+static struct trie_index trie_idx[TRIE_INDEXES]; /* [0, trie_levels): oldest first */
+static atomic_int trie_levels;                   /* the newest is trie_idx[trie_levels - 1] */
+static atomic_int trie_migrated;                 /* every index below the newest is copied */
+static atomic_int trie_growing;
 static atomic_uint trie_next = 1;
 static atomic_int trie_full_said;
 
+static void *trie_map(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    ownmaps_add(p, bytes);
+    return p;
+}
+
+static void trie_unmap(void *p, size_t bytes)
+{
+    if (p) {
+        ownmaps_del(p);
+        munmap(p, bytes);
+    }
+}
+
 int trie_init(void)
 {
-    void *n = mmap(NULL, sizeof(struct trie_node) * TRIE_MAX_NODES, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    void *s = mmap(NULL, sizeof(atomic_uint) * TRIE_SLOTS, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    atomic_uint *s = trie_map(sizeof(atomic_uint) * TRIE_MIN_SLOTS);
 
-    if (n == MAP_FAILED || s == MAP_FAILED) {
-        if (n != MAP_FAILED)
-            munmap(n, sizeof(struct trie_node) * TRIE_MAX_NODES);
-        if (s != MAP_FAILED)
-            munmap(s, sizeof(atomic_uint) * TRIE_SLOTS);
+    if (!s)
         return -1;
-    }
-    trie_nodes = n;
-    trie_slots = s;
-    ownmaps_add(n, sizeof(struct trie_node) * TRIE_MAX_NODES);
-    ownmaps_add(s, sizeof(atomic_uint) * TRIE_SLOTS);
+    for (size_t i = 0; i < TRIE_SEGS; i++)
+        atomic_store(&trie_segs[i], NULL);
+    trie_idx[0] = (struct trie_index){TRIE_MIN_SLOTS, s};
+    atomic_store(&trie_levels, 1);
+    atomic_store(&trie_migrated, 1);
+    atomic_store(&trie_growing, 0);
     atomic_store(&trie_next, 1);
     atomic_store(&trie_full_said, 0);
     return 0;
@@ -55,14 +93,46 @@ int trie_init(void)
 
 void trie_reset(void)
 {
-    ownmaps_del(trie_nodes);
-    ownmaps_del(trie_slots);
-    if (trie_nodes)
-        munmap(trie_nodes, sizeof(struct trie_node) * TRIE_MAX_NODES);
-    if (trie_slots)
-        munmap(trie_slots, sizeof(atomic_uint) * TRIE_SLOTS);
-    trie_nodes = NULL;
-    trie_slots = NULL;
+    int levels = atomic_load(&trie_levels);
+
+    for (size_t i = 0; i < TRIE_SEGS; i++) {
+        trie_unmap(atomic_load(&trie_segs[i]), sizeof(struct trie_node) * TRIE_SEG_NODES);
+        atomic_store(&trie_segs[i], NULL);
+    }
+    for (int l = 0; l < levels; l++) {
+        trie_unmap(trie_idx[l].slots, sizeof(atomic_uint) * trie_idx[l].cap);
+        trie_idx[l] = (struct trie_index){0, NULL};
+    }
+    atomic_store(&trie_levels, 0);
+}
+
+/* The node of id, or NULL when its segment is not mapped. */
+static inline struct trie_node *node_of(uint32_t id)
+{
+    struct trie_node *seg =
+        atomic_load_explicit(&trie_segs[id >> TRIE_SEG_BITS], memory_order_acquire);
+
+    return seg ? &seg[id & (TRIE_SEG_NODES - 1)] : NULL;
+}
+
+/* The node for a fresh id, mapping its segment if this is the first id in
+ * it (two threads may both map one: the CAS keeps the first). */
+static struct trie_node *node_new(uint32_t id)
+{
+    _Atomic(struct trie_node *) *slot = &trie_segs[id >> TRIE_SEG_BITS];
+    struct trie_node *seg = atomic_load_explicit(slot, memory_order_acquire), *expect = NULL;
+
+    if (!seg) {
+        seg = trie_map(sizeof(struct trie_node) * TRIE_SEG_NODES);
+        if (!seg)
+            return NULL;
+        if (!atomic_compare_exchange_strong_explicit(slot, &expect, seg, memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            trie_unmap(seg, sizeof(struct trie_node) * TRIE_SEG_NODES);
+            seg = expect;
+        }
+    }
+    return &seg[id & (TRIE_SEG_NODES - 1)];
 }
 
 static inline uint64_t trie_hash(uint32_t parent, uint64_t ip)
@@ -72,41 +142,173 @@ static inline uint64_t trie_hash(uint32_t parent, uint64_t ip)
     return h ^ (h >> 31);
 }
 
-/* The child of parent for ip, inserting it if needed; 0 when full. */
-static uint32_t trie_child(uint32_t parent, uint64_t ip)
+/* Whether slot id holds key (parent, ip). */
+static inline int same_key(unsigned id, uint32_t parent, uint64_t ip)
 {
-    uint64_t i = trie_hash(parent, ip) & (TRIE_SLOTS - 1);
-    uint32_t mine = 0;
+    struct trie_node *n = node_of(id);
 
-    for (unsigned probes = 0; probes < TRIE_SLOTS; probes++, i = (i + 1) & (TRIE_SLOTS - 1)) {
-        unsigned id = atomic_load_explicit(&trie_slots[i], memory_order_acquire);
+    return n && n->ip == ip && n->parent == parent;
+}
 
-        if (id == 0) {
-            if (!mine) {
-                mine = atomic_fetch_add_explicit(&trie_next, 1, memory_order_relaxed);
-                if (mine >= TRIE_MAX_NODES)
-                    return 0;
-                trie_nodes[mine].ip = ip;
-                trie_nodes[mine].parent = parent;
-                atomic_store_explicit(&trie_nodes[mine].ready, 1, memory_order_release);
-            }
-            unsigned expect = 0;
-            if (atomic_compare_exchange_strong_explicit(&trie_slots[i], &expect, mine,
-                                                        memory_order_acq_rel, memory_order_acquire))
-                return mine;
-            id = expect;
-        }
-        if (trie_nodes[id].ip == ip && trie_nodes[id].parent == parent)
+/* A slot of an index that a newer one replaced: nothing more goes in. */
+#define TRIE_CLOSED 0xffffffffu
+
+/* Looks (parent, ip) up in ix without inserting: its id, or 0. */
+static uint32_t index_find(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip)
+{
+    size_t mask = ix->cap - 1;
+
+    for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
+        unsigned id = atomic_load_explicit(&ix->slots[i], memory_order_acquire);
+
+        if (id == 0 || id == TRIE_CLOSED)
+            return 0;
+        if (same_key(id, parent, ip))
             return id;
     }
     return 0;
+}
+
+/* The older index ix, being copied into a newer one: the key's id if it is
+ * there, else 0 once no thread can put it there any more (the empty slot
+ * that ends its probe is closed first). */
+static uint32_t index_close(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip)
+{
+    size_t mask = ix->cap - 1;
+
+    for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
+        unsigned id = atomic_load_explicit(&ix->slots[i], memory_order_acquire);
+
+        if (id == 0 &&
+            atomic_compare_exchange_strong_explicit(&ix->slots[i], &id, TRIE_CLOSED,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return 0;
+        if (id == TRIE_CLOSED)
+            return 0;
+        if (same_key(id, parent, ip))
+            return id;
+    }
+    return 0;
+}
+
+/* Finds (parent, ip) in ix or publishes *mine there (0: a fresh id, taken
+ * when needed and kept in *mine). Returns the key's id, 0 when ids ran out
+ * or the index is full, TRIE_CLOSED when a newer index replaced ix. */
+static uint32_t index_insert(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip,
+                             uint32_t *mine)
+{
+    size_t mask = ix->cap - 1;
+
+    for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
+        unsigned id = atomic_load_explicit(&ix->slots[i], memory_order_acquire);
+
+        if (id == 0) {
+            if (!*mine) {
+                uint32_t fresh = atomic_fetch_add_explicit(&trie_next, 1, memory_order_relaxed);
+                struct trie_node *n;
+
+                if (fresh >= TRIE_MAX_NODES || !(n = node_new(fresh)))
+                    return 0;
+                n->ip = ip;
+                n->parent = parent;
+                atomic_store_explicit(&n->ready, 1, memory_order_release);
+                *mine = fresh;
+            }
+            if (atomic_compare_exchange_strong_explicit(&ix->slots[i], &id, *mine,
+                                                        memory_order_acq_rel, memory_order_acquire))
+                return *mine;
+        }
+        if (id == TRIE_CLOSED)
+            return TRIE_CLOSED;
+        if (same_key(id, parent, ip))
+            return id;
+    }
+    return 0;
+}
+
+/* Doubles the index, if no other thread is at it: maps the new one,
+ * publishes it, then walks the older one, closing its empty slots and
+ * copying its ids (an insert that won a slot before the walk reached it is
+ * copied; one that comes later finds the slot closed and goes to the new
+ * index). The older index stays as it is: a thread still probing it finds
+ * what it found before. */
+static void grow(int levels)
+{
+    const struct trie_index *old = &trie_idx[levels - 1];
+    size_t cap = old->cap * 2;
+    int expect = 0;
+    atomic_uint *s;
+
+    if (levels >= TRIE_INDEXES || cap > TRIE_MAX_SLOTS ||
+        !atomic_compare_exchange_strong(&trie_growing, &expect, 1))
+        return;
+    if (atomic_load(&trie_levels) != levels || !(s = trie_map(sizeof(atomic_uint) * cap))) {
+        atomic_store(&trie_growing, 0);
+        return;
+    }
+    trie_idx[levels] = (struct trie_index){cap, s};
+    atomic_store(&trie_migrated, 0);
+    atomic_store(&trie_levels, levels + 1);
+    for (size_t i = 0; i < old->cap; i++) {
+        unsigned id = atomic_load_explicit(&old->slots[i], memory_order_acquire);
+        struct trie_node *n;
+
+        if (id == 0 &&
+            atomic_compare_exchange_strong_explicit(&old->slots[i], &id, TRIE_CLOSED,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            continue;
+        if (id != TRIE_CLOSED && (n = node_of(id)) != NULL)
+            index_insert(&trie_idx[levels], trie_hash(n->parent, n->ip), n->parent, n->ip, &id);
+    }
+    atomic_store(&trie_migrated, 1);
+    atomic_store(&trie_growing, 0);
+}
+
+/* The child of parent for ip, inserting it if needed; 0 when full. */
+static uint32_t trie_child(uint32_t parent, uint64_t ip)
+{
+    uint64_t h = trie_hash(parent, ip);
+    uint32_t mine = 0;
+
+    for (;;) {
+        int levels = atomic_load(&trie_levels);
+        const struct trie_index *ix = &trie_idx[levels - 1];
+        uint32_t id = index_find(ix, h, parent, ip), n;
+
+        if (id)
+            return id;
+        if (levels > 1 && !atomic_load(&trie_migrated) &&
+            (id = index_close(&trie_idx[levels - 2], h, parent, ip)))
+            return id;
+        /* a new node: half full is when the index doubles, 7/8 when it
+         * refuses (another thread is still copying it into a larger one) */
+        n = atomic_load_explicit(&trie_next, memory_order_relaxed);
+        if ((size_t)n * 2 > ix->cap) {
+            grow(levels);
+            if (atomic_load(&trie_levels) != levels)
+                continue;
+            if ((size_t)n * 8 > ix->cap * 7)
+                return 0;
+        }
+        id = index_insert(ix, h, parent, ip, &mine);
+        if (id != TRIE_CLOSED)
+            return id;
+    }
+}
+
+void trie_maintain(void)
+{
+    int levels = atomic_load(&trie_levels);
+
+    if (levels > 0 && (size_t)atomic_load(&trie_next) * 8 > trie_idx[levels - 1].cap * 3)
+        grow(levels);
 }
 
 uint32_t trie_intern(const uintptr_t *ips, int n)
 {
     uint32_t id = 0;
 
-    if (!trie_nodes)
+    if (atomic_load_explicit(&trie_levels, memory_order_acquire) == 0)
         return 0;
     for (int i = n - 1; i >= 0; i--) {
         uint32_t c = trie_child(id, ips[i]);
@@ -123,11 +325,12 @@ uint32_t trie_intern(const uintptr_t *ips, int n)
 
 int trie_node(uint32_t id, uint32_t *parent, uint64_t *ip)
 {
-    if (id == 0 || id >= TRIE_MAX_NODES || !trie_nodes ||
-        !atomic_load_explicit(&trie_nodes[id].ready, memory_order_acquire))
+    struct trie_node *n = id == 0 || id >= TRIE_MAX_NODES ? NULL : node_of(id);
+
+    if (!n || !atomic_load_explicit(&n->ready, memory_order_acquire))
         return -1;
-    *parent = trie_nodes[id].parent;
-    *ip = trie_nodes[id].ip;
+    *parent = n->parent;
+    *ip = n->ip;
     return 0;
 }
 
@@ -136,4 +339,17 @@ uint32_t trie_limit(void)
     uint32_t n = atomic_load(&trie_next);
 
     return n > TRIE_MAX_NODES ? TRIE_MAX_NODES : n;
+}
+
+size_t trie_bytes(void)
+{
+    size_t bytes = 0;
+    int levels = atomic_load(&trie_levels);
+
+    for (size_t i = 0; i < TRIE_SEGS; i++)
+        if (atomic_load(&trie_segs[i]))
+            bytes += sizeof(struct trie_node) * TRIE_SEG_NODES;
+    for (int l = 0; l < levels; l++)
+        bytes += sizeof(atomic_uint) * trie_idx[l].cap;
+    return bytes;
 }

@@ -3,17 +3,20 @@
  *
  * A node is (parent id, ip) -> id; id 0 is the root (empty stack). Ids come
  * from one atomic counter, so a parent's id is always smaller than its
- * children's. Inserting is lock-free and never allocates (mmap'd tables), so
+ * children's. Inserting is lock-free and never calls malloc (mmap'd tables
+ * that grow with the trie: about 16 bytes a node and 8 to 16 of index), so
  * any application thread may intern from inside malloc.
  */
 #ifndef HEAPLINE_TRIE_H
 #define HEAPLINE_TRIE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define TRIE_MAX_NODES (1u << 21)
 
-/* Maps the tables. Returns 0 or -1 (mmap failed). Not thread-safe: call once
+/* Maps the first index (128 KiB; nodes are mapped as ids are handed out).
+ * Returns 0 or -1 (mmap failed). Not thread-safe: call once
  * before tracking starts (and again in a fork child, after trie_reset()). */
 int trie_init(void);
 void trie_reset(void);
@@ -21,7 +24,8 @@ void trie_reset(void);
 /* Interns a stack given innermost frame first (ips[0] is the allocation's
  * caller) and returns its leaf id. When the tables are full the stack is cut
  * at the deepest known prefix and a message is written once to stderr.
- * Lock-free, async-signal-safe (no locks, no allocation). */
+ * Lock-free, async-signal-safe (no locks, no malloc; the rare growth of the
+ * index or a new segment of nodes calls mmap). */
 uint32_t trie_intern(const uintptr_t *ips, int n);
 
 /* Collector side: the node of id. Returns 0, or -1 for an id never
@@ -30,5 +34,13 @@ int trie_node(uint32_t id, uint32_t *parent, uint64_t *ip);
 
 /* One past the largest id handed out so far. */
 uint32_t trie_limit(void);
+
+/* Doubles the index ahead of need (3/8 full), so that the application
+ * thread that would find it half full seldom has to. The collector thread,
+ * between passes. Lock-free like the rest. */
+void trie_maintain(void);
+
+/* Bytes mapped for the trie (nodes and the newest index). */
+size_t trie_bytes(void);
 
 #endif

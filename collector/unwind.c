@@ -11,6 +11,19 @@
  * unw_backtrace. The executable-range table is published as an immutable
  * array; old arrays are never freed, so a reader on any thread can keep using
  * the one it loaded.
+ *
+ * The table walk (code without frame pointers) steps each frame by its
+ * module's compiled unwind rule (cfitab.h): CFA = SP or FP + offset, the
+ * return address at CFA - 8, FP reloaded from the CFA or kept. It reads only
+ * the thread's stack: a CFA that does not lie above the last one, inside the
+ * stack, hands the walk to libunwind, as does a frame without a rule it can
+ * follow (no FDE: JIT or unknown code; an expression; a signal frame) or in a
+ * module whose table is not compiled yet. The rules and their end (the
+ * outermost frame's return address undefined) are libunwind's own, so the
+ * frames are unw_backtrace's. The tables are compiled on the collector thread
+ * (unwind_refresh), reused across rebuilds of the range table, and never
+ * freed (a walk may still read one). A frame-pointer walk that meets a
+ * module without frame pointers hands the stack to the table walk first.
  */
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
@@ -19,15 +32,19 @@
 #include <libunwind.h>
 #include <link.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
+#include "cfitab.h"
 #include "core.h"
 #include "ehframe.h"
 
 struct range {
     uintptr_t lo, hi;
-    int fp; /* the module keeps frame pointers */
+    int fp;                   /* the module keeps frame pointers */
+    const struct cfitab *tab; /* its unwind rules (table walk), or NULL */
 };
 
 struct exec_table {
@@ -39,12 +56,23 @@ static struct exec_table *_Atomic exec_tab;
 static struct range self_range, unw_range;
 static unsigned long long exec_adds, exec_subs;
 static int unwind_fp;
+static int unwind_cfi;   /* the table walk (CORE_UNWIND_CFI or CHECK) */
+static int unwind_check; /* both walks on every call, compared */
+static int cfi_pending;  /* the rules are compiled at the collector's next refresh */
+static int cfi_tables;   /* compile them: the table walk, or the frame-pointer walk's fallback */
 static int main_fp;
 /* % of a module's code with frame pointers for the walk to trust it: 70 when
  * choosing by itself (auto), 30 when frame pointers were asked for (small
  * programs are mostly start-up stubs, which have none). */
 static int fp_threshold = 70;
-static atomic_ullong fp_fallback;
+static atomic_ullong fp_fallback, fp_to_table;
+/* table walks handed to libunwind (no rule, or off the stack) and, in check
+ * mode only (a shared counter per walk would be a cache line bouncing
+ * between the program's threads), walks made and compared with
+ * unw_backtrace's (equal, different) */
+static atomic_ullong cfi_walks, cfi_no_rule, cfi_off_stack, cfi_equal, cfi_differ;
+static size_t cfi_bytes, cfi_rows, cfi_modules;
+static int64_t cfi_build_ns; /* CPU time of the collector thread compiling them */
 
 struct scan_ctx {
     struct range *out;
@@ -55,6 +83,7 @@ struct scan_ctx {
     unsigned long long adds, subs;
     int first_fp; /* the first module (the main executable) keeps frame pointers */
     int first_seen;
+    int with_cfi; /* compile the modules' unwind rules */
 };
 
 static const struct range *find_exec(const struct exec_table *t, uintptr_t a)
@@ -78,9 +107,38 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct scan_ctx *c = arg;
     int fp = -1;
+    const struct cfitab *tab = NULL;
+    uintptr_t mlo = UINTPTR_MAX, mhi = 0;
 
     c->adds = info->dlpi_adds;
     c->subs = info->dlpi_subs;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (lo < mlo)
+            mlo = lo;
+        if (hi > mhi)
+            mhi = hi;
+    }
+    if (c->out && mlo < mhi) {
+        const struct range *o = c->old ? find_exec(c->old, mlo) : NULL;
+
+        if (o && o->tab && o->tab->lo == mlo && o->tab->hi == mhi) {
+            tab = o->tab; /* compiled before (a fork child starts with its parent's) */
+        } else if (c->with_cfi) {
+            struct cfitab *t = cfitab_build(info, mlo, mhi);
+
+            if (t) {
+                cfi_bytes += t->map_bytes;
+                cfi_rows += t->n;
+                cfi_modules++;
+            }
+            tab = t;
+        }
+    }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
@@ -94,10 +152,10 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
                 fp = o && o->lo == lo && o->hi == hi ? o->fp
                                                      : ehframe_fp_percent(info) >= fp_threshold;
             }
-            c->out[c->n++] = (struct range){lo, hi, fp};
+            c->out[c->n++] = (struct range){lo, hi, fp, tab};
         }
         if (c->want >= lo && c->want < hi)
-            c->found = (struct range){lo, hi, 0};
+            c->found = (struct range){lo, hi, 0, NULL};
     }
     if (!c->first_seen) {
         c->first_seen = 1;
@@ -120,7 +178,7 @@ static int range_cmp(const struct range *a, const struct range *b)
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
-static void build_table(void)
+static void build_table(int with_cfi)
 {
     size_t cap = 1024;
     struct exec_table *t;
@@ -136,6 +194,7 @@ static void build_table(void)
         c.out = t->r;
         c.cap = cap;
         c.old = atomic_load(&exec_tab);
+        c.with_cfi = with_cfi;
         dl_iterate_phdr(collect_cb, &c);
         if (c.n < cap)
             break;
@@ -169,11 +228,19 @@ void unwind_refresh(void)
 {
     struct scan_ctx c = {0};
 
-    if (!unwind_fp)
+    if (!unwind_fp && !unwind_cfi)
         return;
     dl_iterate_phdr(count_cb, &c);
-    if (c.adds != exec_adds || c.subs != exec_subs)
-        build_table();
+    if (cfi_pending || c.adds != exec_adds || c.subs != exec_subs) {
+        struct timespec a, b;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+        build_table(cfi_tables);
+        cfi_pending = 0;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        if (cfi_tables)
+            cfi_build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
+    }
 }
 
 int unwind_init(int mode)
@@ -185,13 +252,27 @@ int unwind_init(int mode)
         return mode;
     if (mode == CORE_UNWIND_FP)
         fp_threshold = 30;
-    build_table();
+    /* the ranges now, the rules on the collector thread (unwind_refresh):
+     * until then every walk goes to libunwind */
+    build_table(0);
     if (!atomic_load(&exec_tab))
         return CORE_UNWIND_LIBUNWIND;
-    if (mode == CORE_UNWIND_AUTO && !main_fp)
-        return CORE_UNWIND_LIBUNWIND;
-    unwind_fp = 1;
-    return CORE_UNWIND_FP;
+#if defined(__x86_64__)
+    cfi_tables = 1;
+    cfi_pending = 1;
+#endif
+    if (mode == CORE_UNWIND_FP || (mode == CORE_UNWIND_AUTO && main_fp)) {
+        unwind_fp = 1;
+        return CORE_UNWIND_FP;
+    }
+#if defined(__x86_64__)
+    unwind_cfi = 1;
+    unwind_check = mode == CORE_UNWIND_CHECK;
+    cfi_pending = 1;
+    return unwind_check ? CORE_UNWIND_CHECK : CORE_UNWIND_CFI;
+#else
+    return CORE_UNWIND_LIBUNWIND;
+#endif
 }
 
 static inline int in_range(const struct range *r, uintptr_t a)
@@ -227,7 +308,7 @@ void unwind_roots(struct unwind_root roots[UNWIND_ROOTS])
 
     memset(roots, 0, UNWIND_ROOTS * sizeof(roots[0]));
     if (!unwind_fp || unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
-        return;
+        return; /* the table walk ends where the rules say, without roots */
     while (n < CORE_MAX_DEPTH) {
         unw_word_t ip = 0, sp = 0;
 
@@ -318,7 +399,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
     uint64_t h = WALK_HASH_SEED;
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
-    struct range last = {0, 0, 0};
+    struct range last = {0, 0, 0, NULL};
     uintptr_t last_span = 0; /* last.hi - last.lo */
     int n = 0;
 
@@ -360,6 +441,128 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
     return n;
 }
 
+/* The rules this thread's walks used last, decoded, by return address: a
+ * walk meets the same few hundred call sites again and again, and the
+ * table's lookup (an index word, then a scan of a few rows whose length the
+ * branch predictor cannot guess) was most of a frame's cost. Direct-mapped
+ * by the address's low bits (a frame's cost is the chain return address ->
+ * slot -> CFA -> next return address: no hashing on it). Valid while
+ * cache_tab is the published table (a module loaded or unloaded empties
+ * it); a slot holds only a rule the walk can follow, or the end. Initial-exec
+ * TLS, 4 KiB a thread. */
+#define CFI_CACHE 256
+#define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
+#define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
+#define CFI_END 4      /* the outermost frame */
+struct cfi_cache {
+    const struct exec_table *tab;
+    /* parallel arrays, so each is one scaled load from the slot's index */
+    uintptr_t pc[CFI_CACHE]; /* the return address (0: empty) */
+    int32_t cfa_off[CFI_CACHE];
+    int16_t fp_off[CFI_CACHE];
+    uint8_t flags[CFI_CACHE];
+};
+static __thread struct cfi_cache cfi_cache;
+
+/* Fills slot i for return address pc from its module's table; 0, or -1 when
+ * no table has a rule the walk can follow there. */
+static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintptr_t pc,
+                                              struct cfi_cache *c, unsigned i)
+{
+    struct range r;
+    uint32_t rule;
+    unsigned kind;
+
+    if (!find_hot(t, pc - 1, &r) || !r.tab)
+        return -1;
+    rule = cfitab_find(r.tab, pc - 1);
+    kind = cfitab_kind(rule);
+    if (kind == CFITAB_BAD)
+        return -1;
+    c->pc[i] = pc;
+    c->cfa_off[i] = cfitab_cfa_off(rule);
+    c->fp_off[i] = (int16_t)cfitab_fp_off(rule);
+    c->flags[i] = (kind == CFITAB_FP ? CFI_FP_BASE : 0) |
+                  (rule & CFITAB_FP_SAVED ? CFI_FP_SAVED : 0) | (kind == CFITAB_END ? CFI_END : 0);
+    return 0;
+}
+
+/* The table walk. Returns the frames, or -1 when libunwind must walk this
+ * stack (*why: the counter to charge). The collector's own frames keep frame
+ * pointers: their chain, from start, leads to the program's first frame,
+ * whose registers are those the hook's frame saved (SP its CFA, FP the
+ * saved FP). From there each frame is one rule lookup (at the return address
+ * - 1: the call, not what follows it) and one or two loads from the stack. */
+static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, int max,
+                                              uintptr_t lo, uintptr_t hi, uint64_t *hash,
+                                              atomic_ullong **why)
+{
+    uint64_t h = WALK_HASH_SEED;
+    const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
+    uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
+    uintptr_t pc, sp, fp;
+    struct cfi_cache *c = &cfi_cache;
+    int n = 0;
+
+    *why = &cfi_off_stack;
+    if (!t || f < lo || f + 16 > hi || (f & 15) || max <= 0)
+        return -1;
+    for (;;) {
+        const uintptr_t *w = (const uintptr_t *)f;
+        uintptr_t next = w[0];
+
+        pc = w[1];
+        if (!in_range(&self_range, pc))
+            break;
+        if (next - f - 1 >= hi - 16 - f || (next & 15))
+            return -1;
+        f = next;
+    }
+    sp = f + 16;
+    fp = ((const uintptr_t *)f)[0];
+    if (__builtin_expect(c->tab != t, 0)) {
+        memset(c, 0, sizeof(*c));
+        c->tab = t;
+    }
+    for (;;) {
+        unsigned i = pc & (CFI_CACHE - 1), flags;
+        uintptr_t cfa;
+
+        ips[n++] = pc;
+        h = walk_hash_step(h, pc);
+        if (__builtin_expect(c->pc[i] != pc, 0) && cfi_fill(t, pc, c, i) < 0) {
+            *why = &cfi_no_rule;
+            return -1;
+        }
+        flags = c->flags[i];
+        if (__builtin_expect(flags & CFI_END, 0))
+            break;
+        /* a branch, not a select: predicted, it keeps FP off the chain of
+         * loads from one frame to the next */
+        if (__builtin_expect(flags & CFI_FP_BASE, 0))
+            cfa = fp + (intptr_t)c->cfa_off[i];
+        else
+            cfa = sp + (intptr_t)c->cfa_off[i];
+        /* the CFA lies above this frame's SP, inside the stack, 8-aligned:
+         * the return address below it can be read */
+        if (cfa < sp + 8 || cfa > hi || (cfa & 7))
+            return -1;
+        if (flags & CFI_FP_SAVED) {
+            uintptr_t at = cfa + (intptr_t)c->fp_off[i];
+
+            if (at - sp > hi - sp - 8)
+                return -1;
+            fp = *(const uintptr_t *)at;
+        }
+        pc = ((const uintptr_t *)cfa)[-1];
+        sp = cfa;
+        if (pc < 0x4000 || n >= max) /* libunwind ends the trace there too */
+            break;
+    }
+    *hash = walk_hash_final(h, n);
+    return n;
+}
+
 /* The walk stopped at stop, in code without frame pointers, and libunwind
  * found ips[0..n). If stop is among the outermost frames and not a root yet,
  * the thread's roots were taken somewhere else (a thread registered early,
@@ -380,16 +583,76 @@ static void learn_roots(struct unwind_root *roots, uintptr_t stop, const uintptr
         }
 }
 
+/* Check mode: the table walk's frames against libunwind's, counted; the
+ * first difference on stderr, once. */
+static void check_walk(const uintptr_t *mine, int nm, const uintptr_t *unw, int nu)
+{
+    static atomic_int said;
+    char msg[2048];
+    size_t len;
+
+    if (nm == nu && memcmp(mine, unw, (size_t)nu * sizeof(*unw)) == 0) {
+        atomic_fetch_add_explicit(&cfi_equal, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&cfi_differ, 1, memory_order_relaxed);
+    if (atomic_exchange(&said, 1))
+        return;
+    len = (size_t)snprintf(msg, sizeof(msg),
+                           "unwind check: the table walk's %d frames differ from "
+                           "unw_backtrace's %d:",
+                           nm, nu);
+    for (int i = 0; i < (nm > nu ? nm : nu) && len + 48 < sizeof(msg); i++)
+        len += (size_t)snprintf(msg + len, sizeof(msg) - len, " %lx/%lx",
+                                i < nm ? (unsigned long)mine[i] : 0ul,
+                                i < nu ? (unsigned long)unw[i] : 0ul);
+    core_say(msg);
+}
+
 int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
                    struct unwind_root *roots, uint64_t *hash)
 {
     uintptr_t stop = 0;
     int n = -1;
 
-    if (unwind_fp && stack_hi) {
+    if (unwind_cfi && stack_hi) {
+        atomic_ullong *why;
+
+        if (__builtin_expect(unwind_check, 0)) {
+            uintptr_t mine[CORE_MAX_DEPTH];
+            int nm =
+                walk_cfi(start, mine, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
+
+            atomic_fetch_add_explicit(&cfi_walks, 1, memory_order_relaxed);
+            n = capture_unw(ips, max);
+            if (nm >= 0)
+                check_walk(mine, nm, ips, n);
+            else
+                atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
+            *hash = unwind_hash(ips, n > 0 ? n : 0);
+            return n;
+        }
+        n = walk_cfi(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
+        if (n >= 0)
+            return n;
+        atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
+    } else if (unwind_fp && stack_hi) {
+        atomic_ullong *why;
+
         n = walk_fp(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, roots, &stop, hash);
         if (n >= 0)
             return n;
+        /* a module without frame pointers (libc's wrappers of malloc, a
+         * library built without them): its rules, when compiled */
+        if (cfi_tables) {
+            n = walk_cfi(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
+            if (n >= 0) {
+                atomic_fetch_add_explicit(&fp_to_table, 1, memory_order_relaxed);
+                if (stop)
+                    learn_roots(roots, stop, ips, n, max);
+                return n;
+            }
+        }
         atomic_fetch_add_explicit(&fp_fallback, 1, memory_order_relaxed);
     }
     n = capture_unw(ips, max);
@@ -401,5 +664,33 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
 
 uint64_t unwind_fallbacks(void)
 {
-    return atomic_load(&fp_fallback);
+    return atomic_load(&fp_fallback) +
+           (unwind_cfi ? atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack) : 0);
+}
+
+void unwind_describe(char *buf, size_t size)
+{
+    if (!unwind_cfi) {
+        snprintf(buf, size,
+                 "%llu frame-pointer fallbacks (%llu more finished by the table walk: %zu "
+                 "modules, %zu rules, %zu KiB, compiled in %.1f ms)",
+                 (unsigned long long)atomic_load(&fp_fallback),
+                 (unsigned long long)atomic_load(&fp_to_table), cfi_modules, cfi_rows,
+                 cfi_bytes / 1024, cfi_build_ns / 1e6);
+        return;
+    }
+    int len =
+        snprintf(buf, size,
+                 "table walks: %llu to libunwind (%llu without a rule, %llu off the "
+                 "stack; %zu modules, %zu rules, %zu KiB, compiled in %.1f ms)",
+                 (unsigned long long)(atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack)),
+                 (unsigned long long)atomic_load(&cfi_no_rule),
+                 (unsigned long long)atomic_load(&cfi_off_stack), cfi_modules, cfi_rows,
+                 cfi_bytes / 1024, cfi_build_ns / 1e6);
+    if (unwind_check && len > 0 && (size_t)len < size)
+        snprintf(buf + len, size - (size_t)len,
+                 ", %llu checked against unw_backtrace: %llu equal, %llu different",
+                 (unsigned long long)atomic_load(&cfi_walks),
+                 (unsigned long long)atomic_load(&cfi_equal),
+                 (unsigned long long)atomic_load(&cfi_differ));
 }

@@ -1,11 +1,13 @@
 /*
- * unwind.h - stack capture for the hot path: libunwind's unw_backtrace, or a
- * validated frame-pointer walk that falls back to it for any call whose chain
- * it cannot trust.
+ * unwind.h - stack capture for the hot path: libunwind's unw_backtrace, a
+ * validated frame-pointer walk, or a walk of each module's compiled unwind
+ * rules (cfitab.h) for code without frame pointers; both walks fall back to
+ * libunwind for any call whose chain they cannot trust.
  */
 #ifndef HEAPLINE_UNWIND_H
 #define HEAPLINE_UNWIND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define UNWIND_ROOTS 4
@@ -18,10 +20,14 @@ struct unwind_root {
 };
 
 /* Finds the collector's own code, sets up libunwind's cache and, for the
- * frame-pointer walk, the table of executable ranges with, per module,
- * whether it keeps frame pointers. mode is enum core_unwind; AUTO walks frame
- * pointers when the main executable keeps them. Returns the mode in effect
- * (CORE_UNWIND_FP or CORE_UNWIND_LIBUNWIND). Call once before tracking. */
+ * walks, the table of executable ranges with, per module, whether it keeps
+ * frame pointers. mode is enum core_unwind; AUTO walks frame pointers when
+ * the main executable keeps them (a stack it cannot finish goes to the
+ * unwind rules, then libunwind), the unwind rules otherwise (their
+ * compiling is left to the collector thread's first unwind_refresh(), at
+ * the end of its first tick, after the first flush).
+ * Returns the mode in effect (FP, CFI, CHECK or LIBUNWIND). Call once before
+ * tracking. */
 int unwind_init(int mode);
 
 /* The outermost frames of the calling thread (where main() or the thread
@@ -79,10 +85,18 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
                    struct unwind_root *roots, uint64_t *hash);
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
- * or unloaded since the last call (cheap when nothing changed). */
+ * or unloaded since the last call (cheap when nothing changed), and compiles
+ * the unwind rules of modules not seen before (the first call: every loaded
+ * module, about 1 ms per 10,000 functions). */
 void unwind_refresh(void);
 
-/* Frame-pointer walks that could not be trusted and fell back to libunwind. */
+/* Walks (frame-pointer or table) that could not be trusted and fell back to
+ * libunwind. */
 uint64_t unwind_fallbacks(void);
+
+/* The walk's counters in words, for the HEAPLINE_STATS line: frame-pointer
+ * fallbacks, or table walks, their fallbacks by cause, the tables' size and,
+ * in check mode, how many stacks equalled unw_backtrace's. Any thread. */
+void unwind_describe(char *buf, size_t size);
 
 #endif

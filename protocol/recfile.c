@@ -144,6 +144,10 @@ static void writer_whole(struct recfile_writer *w, int frame_open)
         return;
     if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes, RECFILE_SALVAGE_ROOM * 4) == 0)
         w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM * 4;
+    else if (errno == ENOSPC && /* the disk is nearly full: the room itself, at least */
+             fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes, RECFILE_SALVAGE_ROOM) ==
+                 0)
+        w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM;
     else if (errno != ENOSPC && errno != EINTR)
         w->reserve_off = 1; /* not supported here: the salvage may still fit */
 }

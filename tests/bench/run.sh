@@ -3,11 +3,15 @@
 #
 #  1. churn (tests/bench/churn.c: 2 threads, 4 million allocation calls, depths
 #     5-25, 4 sites), built with and without frame pointers: wall time bare,
-#     under `heapline record` with HEAPLINE_UNWIND=libunwind, =fp and the
+#     under `heapline record` with HEAPLINE_UNWIND=libunwind, =fp, =cfi and the
 #     default; the ratios; record bytes per event; events lost.
 #  2. spare core: churn_fp with one program thread (CALLS/2 calls), bare, under
 #     the fp shim and under `heapline record`, so the collector's threads have
-#     a CPU of their own: the overhead on the program's own thread.
+#     a CPU of their own: the overhead on the program's own thread; churn_nofp
+#     the same against the libunwind shim (issue 13: heapline <= the bare
+#     unw_backtrace walk).
+#  2b. the table walk's ns per frame next to unw_backtrace's on the same stacks
+#     (tests/bench/unwind_bench.c, thread CPU time).
 #  3. the floor: a lower bound for the 2-thread and 1-thread fp runs from parts
 #     measured here: the fp shim's wall, the CPU to compress each recording's
 #     stream again through the collector's writer and two timestamps per call
@@ -131,11 +135,12 @@ for bin in fp nofp; do
         shim[$u]=$(median env LD_PRELOAD="$B/unw_shim.so" UNW_SHIM=$u "$prog" "$CALLS")
         row "churn_$bin shim: $u walk only" "${shim[$u]}" "$bare" "${shim[$u]}" "" ""
     done
-    for mode in libunwind fp default; do
+    for mode in libunwind fp cfi default; do
         rec=$B/churn_$bin.$mode.heapline
         if [ "$mode" = default ]; then envs=(env -u HEAPLINE_UNWIND); else envs=(env HEAPLINE_UNWIND=$mode); fi
         t=$(median "${envs[@]}" "$HL" record -o "$rec" -- "$prog" "$CALLS")
         ref=${shim[$mode]:-${shim[fp]}}
+        [ "$mode" = cfi ] && ref=${shim[libunwind]}
         [ "$mode" = default ] && [ "$bin" = nofp ] && ref=${shim[libunwind]}
         # shellcheck disable=SC2046
         row "churn_$bin heapline ($mode)" "$t" "$bare" "$ref" $(rec_stats "$rec" "$CALLS")
@@ -143,8 +148,9 @@ for bin in fp nofp; do
     done
     [ "$bin" = fp ] && BARE_FP=${bare%% *} && SHIM_FP=${shim[fp]%% *}
 done
-echo "  wall/shim: against the shim with the same walk (default: fp on churn_fp, libunwind on"
-echo "  churn_nofp, whose frame-pointer chain breaks). +cpu ns: CPU time (all threads) added per"
+echo "  wall/shim: against the shim with the same walk (default: fp on churn_fp, the table walk"
+echo "  (cfi) on churn_nofp, whose frame-pointer chain breaks, against the libunwind shim: what"
+echo "  a user without frame pointers would otherwise pay for the walk alone). +cpu ns: CPU time (all threads) added per"
 echo "  allocation call, against the bare run. B/event: record file bytes / (allocations +"
 echo "  frees). lost: CALLS minus the allocations the report counts at churn's sites."
 echo "  Targets (issue 2): heapline <= 1.3x the bare libunwind walk without frame pointers,"
@@ -166,8 +172,41 @@ t=$(median env -u HEAPLINE_UNWIND "$HL" record -o "$rec1" -- "$B/churn_fp" "$HAL
 # shellcheck disable=SC2046
 row "churn_fp 1 thread heapline (default)" "$t" "$bare1" "$shim1" $(rec_stats "$rec1" "$HALF") "$HALF"
 HL_FP1=${t%% *}
-echo "  wall/shim: against the fp shim on the same single thread. cpu s and +cpu ns include the"
+bare1n=$(median "$B/churn_nofp" "$HALF" 1)
+row "churn_nofp 1 thread bare" "$bare1n" "$bare1n" "" "" "" "$HALF"
+shim1n=$(median env LD_PRELOAD="$B/unw_shim.so" UNW_SHIM=libunwind "$B/churn_nofp" "$HALF" 1)
+row "churn_nofp 1 thread shim: libunwind" "$shim1n" "$bare1n" "$shim1n" "" "" "$HALF"
+rec1n=$B/churn_nofp1.default.heapline
+t=$(median env -u HEAPLINE_UNWIND "$HL" record -o "$rec1n" -- "$B/churn_nofp" "$HALF" 1)
+# shellcheck disable=SC2046
+row "churn_nofp 1 thread heapline (default)" "$t" "$bare1n" "$shim1n" $(rec_stats "$rec1n" "$HALF") "$HALF"
+echo "  wall/shim: against the fp shim on the same single thread (churn_fp), against the bare"
+echo "  unw_backtrace shim (churn_nofp: heapline's table walk and everything else against"
+echo "  libunwind's walk alone; issue 13's target <= 1.00x). cpu s and +cpu ns include the"
 echo "  collector's threads, which run on the CPU the program leaves idle."
+echo
+
+# ---- 2b. the table walk against unw_backtrace, per frame ----
+# the collector's walk built into a library of its own (as in libheapline.so), a program
+# without frame pointers that walks 21 stacks of 5-25 frames REPS times each both ways
+UB_CF="-std=gnu11 -D_GNU_SOURCE -O2 -g -Icollector -Iprotocol $(pkg-config --cflags libunwind 2>/dev/null)"
+# shellcheck disable=SC2086
+if cc $UB_CF -fno-omit-frame-pointer -ftls-model=initial-exec -fPIC -shared -DUNWIND_BENCH_LIB \
+    -o "$B/libunwind_bench.so" tests/bench/unwind_bench.c collector/unwind.c collector/cfitab.c \
+    collector/ehframe.c $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread \
+    >"$B/unwind_bench_build.log" 2>&1 &&
+    cc $UB_CF -fomit-frame-pointer -o "$B/unwind_bench" tests/bench/unwind_bench.c \
+        -L"$B" -lunwind_bench -Wl,-rpath,"$B" -pthread >>"$B/unwind_bench_build.log" 2>&1; then
+    ub=$("$B/unwind_bench" 2000)
+    kv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$ub"; }
+    echo "stack walk per frame, the same stacks both ways ($(kv stacks) stacks, $(kv frames) frames in"
+    echo "all, without frame pointers; thread CPU time of 2000 rounds of the 21 in turn, the recursion's own"
+    echo "  time taken off):"
+    printf '  unw_backtrace %6s ns/frame\n  table walk    %6s ns/frame   %sx faster (target >= 4x); stacks that differ: %s\n' \
+        "$(kv libunwind_ns_per_frame)" "$(kv table_ns_per_frame)" "$(kv speedup)" "$(kv different)"
+else
+    echo "stack walk per frame: unwind_bench build failed: $(head -3 "$B/unwind_bench_build.log" | tr '\n' ' ')"
+fi
 echo
 
 # ---- 3. floor ----

@@ -93,7 +93,10 @@ build t_alloc_O2 cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-
 build t_peak cc $CFLAGS "$SRC/t_peak.c"
 build t_cxx g++ -std=c++17 -O0 -g -fno-omit-frame-pointer -Wall "$SRC/t_cxx.cpp"
 build t_threads cc $CFLAGS "$SRC/t_threads.c"
+build t_libcdup cc $CFLAGS "$SRC/t_libcdup.c"
 build t_handoff cc $CFLAGS "$SRC/t_handoff.c"
+build ticktime cc -std=gnu11 -O2 -g -Wall -I"$PWD/protocol" "$SRC/ticktime.c" "$PWD/$BUILD/libhlproto.a" \
+    $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
 build t_fork cc $CFLAGS "$SRC/t_fork.c"
 build t_execd cc $CFLAGS "$SRC/t_execd.c"
 cp "$SRC/t_exec_wrapper.sh" "$T/t_exec_wrapper.sh"
@@ -466,6 +469,15 @@ if want threads; then
         site_thread_alloc.allocations=800000 site_thread_alloc.bytes_allocated=329600000 \
         site_thread_alloc.live_blocks=8000 site_thread_alloc.live_bytes=128000 .frees'>='792000 \
         .unmatched_frees=0 .missed_events=0 nonneg consistent
+fi
+# ticks dated by the drain's watermark: 8 threads keep the collector behind, and a tick
+# dated by the clock came before events stamped earlier than it (tests/collector/ticktime.c)
+if want tick-order && [ -s "$W/threads.heapline" ]; then
+    out=$("$T/ticktime" "$W/threads.heapline")
+    case $? in
+    0) pass tick-order "$out, none dated before the tick ahead of it" ;;
+    *) fail tick-order "$out" ;;
+    esac
 fi
 # ---- sampling mode: exact totals, per-site estimates within 10% (sampled.py). At 4 KiB the
 # checked sites hold about 1900 and 2500 intervals (standard error 2.3%, 2%), so 10% is
@@ -846,14 +858,16 @@ PY
 )"
 }
 if want file-limit; then
-    (trap '' XFSZ; exec prlimit --fsize=65536 "$HL" record -o "$W/file-limit.heapline" -- \
+    # 16 KiB: t_threads' whole recording takes 21 to 60 KB (fewer ticks when the collector
+    # lags the program on a busy machine), its definitions about 1 KB
+    (trap '' XFSZ; exec prlimit --fsize=16384 "$HL" record -o "$W/file-limit.heapline" -- \
         "$T/t_threads") >"$W/file-limit.log" 2>&1 </dev/null
     rc=$?
     if [ "$rc" != 0 ]; then
         fail file-limit "heapline record exited $rc under a 65536-byte file size limit: $(tail -2 "$W/file-limit.log" | tr '\n' ' ')"
     else
         full_check file-limit "$W/file-limit.heapline" "$W/file-limit.log" file_size_limit \
-            "File too large" 65536
+            "File too large" 16384
     fi
 fi
 if want disk-full; then
@@ -862,6 +876,9 @@ if want disk-full; then
     if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=128k heapline-full "$M" 2>/dev/null; then
         skip disk-full "needs root and a tmpfs mount"
     else
+        # 28 KiB left: the writer's 16 KiB reserve and 12 KiB of recording, well under
+        # t_threads' 21 to 60 KB
+        head -c 102400 /dev/zero >"$M/filler"
         "$HL" record -o "$M/full.heapline" -- "$T/t_threads" >"$W/disk-full.log" 2>&1 </dev/null
         rc=$?
         if [ "$rc" != 0 ]; then
@@ -1153,6 +1170,121 @@ if want python; then
         else
             skip python-wrapper "python3 ($P3) is not a script here"
         fi
+    fi
+fi
+
+# ---- the table walk (collector/cfitab.h, the default for code without frame pointers) ----
+# HEAPLINE_UNWIND=check walks every allocation's stack both ways, the table walk and
+# unw_backtrace, and HEAPLINE_STATS counts the stacks that are equal and different: on
+# Debian's own binaries (built without frame pointers) every stack must be libunwind's,
+# and at least half must come from the table walk (the rest: before the tables are compiled
+# at the collector's first tick, or a frame it hands to libunwind)
+# unwind_check NAME MIN_STACKS CMD...
+unwind_check() {
+    local name=$1 min=$2
+    shift 2
+    if [ ! -x "$1" ]; then
+        skip "$name" "$1 is not installed"
+        return
+    fi
+    rec "$name" HEAPLINE_UNWIND=check HEAPLINE_STATS=1 -- "$@"
+    if [ "$RC" != 0 ]; then
+        fail "$name" "heapline record exited $RC: $(tail -2 "$W/$name.log" | tr '\n' ' ')"
+        return
+    fi
+    judge "$(python3 - "$name" "$min" "$W/$name.log" <<'PY'
+import re, sys
+name, want, text = sys.argv[1], int(sys.argv[2]), open(sys.argv[3]).read()
+m = re.search(r"(\d+) checked against unw_backtrace: (\d+) equal, (\d+) different", text)
+if not m:
+    print(f"FAIL {name}: no check counts in the stats line: {text.strip()[-300:]!r}")
+    sys.exit()
+walks, equal, differ = map(int, m.groups())
+first = re.search(r"unwind check: .*", text)
+if differ:
+    print(f"FAIL {name}: {differ} of {walks} stacks differ from unw_backtrace's: {first.group(0)[:400] if first else ''}")
+elif equal < want or equal < 0.5 * walks:
+    print(f"FAIL {name}: only {equal} of {walks} stacks walked by the table (expected >= {want} and >= 50%)")
+else:
+    print(f"PASS {name}: {equal} of {walks} stacks walked by the table, all equal to unw_backtrace's")
+PY
+)"
+}
+# a program with frame pointers allocating through libc (no frame pointers): the stacks the
+# frame-pointer walk cannot finish go to the table walk (HEAPLINE_STATS counts them), and
+# every site's stack and figures equal those of HEAPLINE_UNWIND=libunwind
+if want unwind-fp-libc; then
+    rec unwind-fp-libc HEAPLINE_UNWIND=fp HEAPLINE_STATS=1 -- "$T/t_libcdup"
+    rec unwind-fp-libc-unw HEAPLINE_UNWIND=libunwind -- "$T/t_libcdup"
+    if recorded unwind-fp-libc 0 && reported unwind-fp-libc end &&
+        recorded unwind-fp-libc-unw 0 && reported unwind-fp-libc-unw end; then
+        judge "$(python3 - "$W/unwind-fp-libc.end.json" "$W/unwind-fp-libc-unw.end.json" \
+            "$W/unwind-fp-libc.log" <<'PY'
+import json, re, sys
+def sites(path):
+    d = json.load(open(path))
+    return sorted((s["function"], s.get("stack"), s["allocations"], s["bytes_allocated"],
+                   s["live_blocks"], s["live_bytes"]) for s in d["sites"]), d
+a, da = sites(sys.argv[1])
+b, db = sites(sys.argv[2])
+log = open(sys.argv[3]).read()
+m = re.search(r"(\d+) frame-pointer fallbacks \((\d+) more finished by the table walk", log)
+errs = []
+if a != b:
+    diff = [x for x in a if x not in b][:2]
+    errs.append(f"sites differ from libunwind's: {diff}")
+ours = {s["function"]: s for s in da["sites"]}
+s = ours.get("site_strdup")
+if not s or (s["allocations"], s["bytes_allocated"], s["live_blocks"]) != (100000, 800000, 1000):
+    errs.append(f"site_strdup: expected 100000 allocations of 800000 B, 1000 live, got {s and (s['allocations'], s['bytes_allocated'], s['live_blocks'])}")
+s = ours.get("site_asprintf")
+if not s or s["live_blocks"] != 0 or s["allocations"] < 100000:
+    errs.append(f"site_asprintf: expected >= 100000 allocations, none live, got {s and (s['allocations'], s['live_blocks'])}")
+if not m:
+    errs.append("no frame-pointer counts in the stats line")
+elif int(m.group(2)) < 100000:  # of 200000+: the rules are compiled at the first tick
+    errs.append(f"only {m.group(2)} stacks finished by the table walk ({m.group(1)} to libunwind)")
+print(f"FAIL unwind-fp-libc: " + "; ".join(errs) if errs else
+      f"PASS unwind-fp-libc: {len(a)} sites equal libunwind's; {m.group(2)} stacks finished by the table walk, {m.group(1)} to libunwind")
+PY
+)"
+    fi
+fi
+if want unwind-check; then
+    if ! command -v sqlite3 >/dev/null; then
+        skip unwind-check-sqlite3 "sqlite3 is not installed"
+    else
+        [ -e "$W/inserts.sql" ] || python3 -c 'import sys
+f = open(sys.argv[1], "w")
+f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);\nBEGIN;\n")
+for i in range(5000):
+    f.write(f"INSERT INTO t(name, v) VALUES(\x27name-{i * 7919 % 10007}\x27, {i * 0.5});\n")
+f.write("COMMIT;\nCREATE INDEX t_name ON t(name);\nSELECT count(*), sum(v), max(name) FROM t;\n")' \
+            "$W/inserts.sql"
+        rm -f "$W/unwind.sqlite"
+        unwind_check unwind-check-sqlite3 5000 "$(command -v sqlite3)" -batch "$W/unwind.sqlite" \
+            ".read $W/inserts.sql"
+        # and without asking, the table walk is what a program without frame pointers gets
+        rm -f "$W/unwind.sqlite"
+        rec unwind-default HEAPLINE_STATS=1 -- "$(command -v sqlite3)" -batch "$W/unwind.sqlite" \
+            ".read $W/inserts.sql"
+        if [ "$RC" = 0 ] && grep -q "stats: .* table walks: " "$W/unwind-default.log"; then
+            pass unwind-default "$(grep -o 'table walks: [^)]*)' "$W/unwind-default.log")"
+        else
+            fail unwind-default "exit $RC, no table walks in: $(grep stats: "$W/unwind-default.log")"
+        fi
+    fi
+    unwind_check unwind-check-python3 20000 /usr/bin/python3 -B -S -c "$PYCODE"
+    if ! command -v git >/dev/null; then
+        skip unwind-check-git "git is not installed"
+    else
+        G=$W/unwind-repo
+        rm -rf "$G"
+        git init -q "$G" && for i in $(seq 200); do seq "$i" >"$G/f$i"; done &&
+            git -C "$G" add -A && git -C "$G" -c user.name=t -c user.email=t@t commit -qm one &&
+            for i in $(seq 1 3 200); do echo "$i" >>"$G/f$i"; done &&
+            git -C "$G" -c user.name=t -c user.email=t@t commit -qam two
+        unwind_check unwind-check-git 2000 "$(command -v git)" -C "$G" log -p --stat
     fi
 fi
 

@@ -6,8 +6,8 @@
 The short form (make test) holds 300k blocks and asserts what the design
 promises strictly (what the clients hold <= 64 MB, every request answered or
 refused with its status, the scan cap, tracking never off, a newcomer served
-past 64 idle clients, answers ahead of the stream) and the time figures with a
-margin for a loaded machine (throughput per CPU second of the program, best of
+past 64 idle clients, answers ahead of the stream, the CPU time of a turn of
+request work) and the time figures with a margin for a loaded machine (throughput per CPU second of the program, best of
 two interleaved runs, >= 50%: one build's runs move by +-30% on a shared
 machine); --full (make stress) holds 2M blocks and asserts issue 12's figures
 exactly. Each figure is printed as measured.
@@ -28,6 +28,11 @@ SECS = 5 if FULL else 3
 WAIT_MS = 50 if FULL else 5000
 THROUGHPUT = 0.95 if FULL else 0.5
 BACKREFS_S = 3 if FULL else 10
+# CPU time of the longest turn of request work: a request waits for the
+# collector to catch up with its time in the collector's own drain passes,
+# never inside a turn (that took 82 ms of CPU a turn here, against 6.5-8.9
+# ms since; the rest is mostly a scan's fork)
+TURN_MS = 80 if FULL else 40
 MEM_MB = 64
 
 fails = 0
@@ -38,6 +43,7 @@ def check(ok, name, detail):
     print(("PASS " if ok else "FAIL ") + name + ": " + detail, flush=True)
     if not ok:
         fails += 1
+    return ok
 
 
 def build():
@@ -159,15 +165,18 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
     err.close()
     text = open(f"{OUT}/{name}.err").read()
     r["tracking_off"] = "tracking off" in text
+    r["long_waits"] = [l for l in text.splitlines() if l.startswith("target: malloc waited")]
     held = [l for l in text.splitlines() if "clients held at most" in l]
     # the collector's own account (HEAPLINE_STATS); -1 when it gave none
     r["held_mb"] = int(held[-1].split()[-2]) / 2**20 if held else -1
+    turn = [l for l in text.splitlines() if "request work took at most" in l]
+    r["turn_ms"] = int(turn[-1].split()[-7]) / 1000 if turn else -1
     r["extra"] = extra() if callable(extra) else extra
     print(f"  {name}: {r['ops']} ops in {r['cpu_s']:.2f} s of CPU ({r['collector_s']:.2f} s the "
           f"collector's), longest malloc {r['wait_ms']:.1f} ms "
           f"(99.99% under {r['p9999_ms']:.2f} ms), peak RSS {r['peak_kb'] // 1024} MB, "
           f"scan children at once {r['max_children']}, clients held at most "
-          f"{r['held_mb']:.1f} MB, "
+          f"{r['held_mb']:.1f} MB, request work at most {r['turn_ms']:.1f} ms of CPU a turn, "
           f"hammer {r['hammer']}", flush=True)
     return r
 
@@ -187,11 +196,16 @@ check(not base["tracking_off"], "baseline", "tracking stays on")
 mix = run("mix", 4, "mix", 8)
 added = (mix["peak_kb"] - base["peak_kb"]) / 1024
 check(not mix["tracking_off"], "mix-tracking", "tracking stays on under 64 hostile clients")
-check(mix["wait_ms"] < WAIT_MS, "mix-wait",
-      f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < {WAIT_MS} ms")
+if not check(mix["wait_ms"] < WAIT_MS, "mix-wait",
+             f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < "
+             f"{WAIT_MS} ms"):
+    print("  " + "\n  ".join(sorted(mix["long_waits"])), flush=True)
 check(0 <= mix["held_mb"] <= MEM_MB and added <= MEM_MB, "mix-memory",
       f"the clients held at most {mix['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no "
       f"clients; both <= {MEM_MB} MB")
+check(0 <= mix["turn_ms"] < TURN_MS, "mix-turn",
+      f"request work took at most {mix['turn_ms']:.1f} ms of CPU in one collector turn < {TURN_MS} ms "
+      "(objects and scans wait for the collector to catch up with their time)")
 check(hv(mix, "objects", 9) == 8 and hv(mix, "objects", 5) == 0 and hv(mix, "scans", 1) > 0 and
       hv(mix, "scans", 5) == 0, "mix-answers",
       "objects asked %d answered %d failed %d, every reader answered (%d of 8); scans ok %d "

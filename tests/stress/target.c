@@ -10,8 +10,10 @@
  *
  *   ops OPS maxwait_us MAX p9999_us P
  *
- * (operations done, the longest malloc, the 99.99th percentile), then waits
- * for stdin to close and exits.
+ * (operations done, the longest malloc, the 99.99th percentile), writes the
+ * eight longest waits over 5 ms to stderr ("target: malloc waited W ms at T
+ * ms", T after go, with the CLOCK_MONOTONIC second it began, to line up with
+ * what the collector did then), then waits for stdin to close and exits.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +31,13 @@ void **held;
 static atomic_int stop;
 static atomic_ullong hist[BUCKETS + 1];
 static atomic_ullong max_ns;
+static uint64_t go_ns;
+/* the longest waits, when they started (ms after go): on stderr at the end */
+#define LONG_KEEP 8
+static struct {
+    uint64_t at, dt;
+} longest[LONG_KEEP];
+static pthread_mutex_t long_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t now_ns(void)
 {
@@ -48,6 +57,21 @@ __attribute__((noinline)) void *churn_block(size_t n)
     return malloc(n);
 }
 
+static void note_long(uint64_t t0, uint64_t dt)
+{
+    int w = 0;
+
+    pthread_mutex_lock(&long_mutex);
+    for (int i = 1; i < LONG_KEEP; i++)
+        if (longest[i].dt < longest[w].dt)
+            w = i;
+    if (dt > longest[w].dt) {
+        longest[w].at = t0;
+        longest[w].dt = dt;
+    }
+    pthread_mutex_unlock(&long_mutex);
+}
+
 static void *churn(void *arg)
 {
     void *slot[SLOTS] = {0};
@@ -62,6 +86,8 @@ static void *churn(void *arg)
         uint64_t dt = now_ns() - t0;
         if (dt > mx)
             mx = dt;
+        if (dt > 5000000)
+            note_long(t0, dt);
         atomic_fetch_add_explicit(&hist[dt / 10000 < BUCKETS ? dt / 10000 : BUCKETS], 1,
                                   memory_order_relaxed);
         k = (k + 1) % SLOTS;
@@ -97,6 +123,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!fgets(line, sizeof(line), stdin))
         return 1;
+    go_ns = now_ns();
     for (int i = 0; i < threads; i++)
         pthread_create(&tid[i], NULL, churn, NULL);
     usleep((useconds_t)(seconds * 1e6));
@@ -118,6 +145,11 @@ int main(int argc, char **argv)
     printf("ops %llu maxwait_us %.1f p9999_us %d\n", ops, atomic_load(&max_ns) / 1000.0,
            (p + 1) * 10);
     fflush(stdout);
+    for (int i = 0; i < LONG_KEEP; i++)
+        if (longest[i].dt)
+            fprintf(stderr, "target: malloc waited %.1f ms at %.1f ms (monotonic %.3f s)\n",
+                    longest[i].dt / 1e6, ((double)longest[i].at - (double)go_ns) / 1e6,
+                    longest[i].at / 1e9);
     while (fgets(line, sizeof(line), stdin))
         ;
     return 0;

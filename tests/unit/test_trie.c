@@ -3,6 +3,7 @@
  * children, prefixes shared, the same ids from several threads racing.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,11 +87,86 @@ static void test_race(void **state)
     trie_reset();
 }
 
+/* Many more stacks than the first index holds, interned by racing threads
+ * while the index doubles under them (and the collector's maintenance runs
+ * beside them): every thread gets the same id for the same stack, each id
+ * names its own (parent, ip), and the memory follows the count. */
+#define GROW_STACKS 60000
+static uint32_t gids[THREADS][GROW_STACKS];
+static atomic_int grow_done;
+
+static void grow_ips(int k, uintptr_t ips[3])
+{
+    ips[0] = 0x100000 + (uintptr_t)k * 16; /* a distinct leaf per stack */
+    ips[1] = 0x2000 + (uintptr_t)(k % 50) * 16;
+    ips[2] = 0x1000;
+}
+
+static void *grow_racer(void *arg)
+{
+    long t = (long)arg;
+
+    for (int i = 0; i < GROW_STACKS; i++) {
+        int k = t & 1 ? GROW_STACKS - 1 - i : i; /* two threads from each end */
+        uintptr_t ips[3];
+
+        grow_ips(k, ips);
+        gids[t][k] = trie_intern(ips, 3);
+    }
+    return NULL;
+}
+
+static void *maintainer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&grow_done))
+        trie_maintain();
+    return NULL;
+}
+
+static void test_grow(void **state)
+{
+    pthread_t th[THREADS], m;
+
+    (void)state;
+    assert_int_equal(trie_init(), 0);
+    assert_true(trie_bytes() <= (256u << 10)); /* nothing reserved up front */
+    atomic_store(&grow_done, 0);
+    pthread_create(&m, NULL, maintainer, NULL);
+    for (long t = 0; t < THREADS; t++)
+        pthread_create(&th[t], NULL, grow_racer, (void *)t);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    atomic_store(&grow_done, 1);
+    pthread_join(m, NULL);
+    for (int k = 0; k < GROW_STACKS; k++) {
+        uintptr_t ips[3];
+        uint32_t parent, mid;
+        uint64_t ip;
+
+        grow_ips(k, ips);
+        assert_true(gids[0][k] > 0);
+        for (int t = 1; t < THREADS; t++)
+            assert_int_equal(gids[t][k], gids[0][k]);
+        assert_int_equal(trie_intern(ips, 3), gids[0][k]); /* found again, after growth */
+        assert_int_equal(trie_node(gids[0][k], &parent, &ip), 0);
+        assert_int_equal(ip, ips[0]);
+        assert_int_equal(trie_node(parent, &mid, &ip), 0);
+        assert_int_equal(ip, ips[1]);
+    }
+    /* 60050 distinct nodes (no duplicate ids: lost races leave a few gaps) */
+    assert_true(trie_limit() >= 60051 && trie_limit() < 60051 + 4 * THREADS * 64);
+    /* nodes in 256 KiB segments and an index of 2^17 or 2^18 slots: about 2 MB */
+    assert_true(trie_bytes() < (3u << 20));
+    trie_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_race),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

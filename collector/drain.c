@@ -1,0 +1,524 @@
+/*
+ * drain.c - from the rings to events applied in time order (drain.h).
+ *
+ * Events are copied out of the rings (producers never wait on anything
+ * slower than a copy) into stage[], one time-sorted run per ring, merged by
+ * time and applied. Only events stamped before the pass began are applied:
+ * an event is committed before anything it causes on another thread starts
+ * (a block is handed over after malloc returned, and the free reads the
+ * clock after that), so a free never arrives before its block's allocation.
+ * Events that arrive out of order across threads anyway (a thread preempted
+ * between its stamp and its commit) are normalised (normalise.h).
+ */
+#include "drain.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "emit.h"
+#include "live.h"
+#include "ownmaps.h"
+#include "ring.h"
+#include "sites.h"
+#include "stamp.h"
+
+struct staged {
+    struct ring_event ev;
+    uint32_t thread;
+};
+
+struct run {
+    size_t begin, pos, end; /* into stage[] */
+    struct ring *ring;
+};
+
+static struct {
+    struct staged *stage;
+    size_t n_stage, cap_stage;
+    struct run *runs;
+    size_t n_runs, cap_runs;
+    struct stamp_map map; /* ring event stamps -> ns */
+    int64_t last_ns;      /* the time of the last event applied */
+    int64_t applied_ns;   /* every event up to this time is applied */
+} D;
+
+/* Resizes a buffer of the collector's that holds copies of ring events
+ * (old and want in bytes; want 0 frees it). Returns the buffer, or NULL
+ * when it cannot grow (p is then unchanged). Mapped and known as the
+ * collector's (ownmaps.h): the events name live blocks, and a stale copy in
+ * a large malloc'd buffer (an anonymous mapping of its own) was a root to
+ * a backreference scan, a reference the program does not hold. */
+static void *buf_resize(void *p, size_t old, size_t want)
+{
+    void *q;
+
+    if (!want) {
+        if (p) {
+            ownmaps_del(p);
+            munmap(p, old);
+        }
+        return NULL;
+    }
+    q = p ? mremap(p, old, want, MREMAP_MAYMOVE)
+          : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED)
+        return NULL;
+    if (p)
+        ownmaps_del(p);
+    ownmaps_add(q, want);
+    return q;
+}
+
+void drain_start(void)
+{
+    memset(&D, 0, sizeof(D)); /* a fork child's copy was the parent's */
+    stamp_map_start(&D.map);
+}
+
+int64_t drain_applied_ns(void)
+{
+    return D.applied_ns;
+}
+
+void drain_release(void)
+{
+    D.stage = buf_resize(D.stage, D.cap_stage * sizeof(*D.stage), 0);
+    D.n_stage = D.cap_stage = 0;
+}
+
+/* Applies one staged event, its stamps converted to ns first (in place:
+ * a staged event is applied once). */
+static void apply(struct staged *s)
+{
+    struct ring_event *ev = &s->ev;
+
+    ev->time = stamp_ns(&D.map, ev->time);
+    D.last_ns = ev->time;
+    if (ev->op == RING_REALLOC)
+        ev->dt0 = (uint32_t)stamp_span_ns(&D.map, ev->dt0);
+    emit_apply(ev, s->thread);
+}
+
+/* Applies the next event of run u, first starting the load of the live
+ * table slot that the event PREFETCH_AHEAD places later in the run will
+ * look up: the table outgrows the caches, and each lookup was one miss. */
+#define PREFETCH_AHEAD 12
+static void apply_next(struct run *u)
+{
+    if (live_prefetch_worth && u->pos + PREFETCH_AHEAD < u->end) {
+        const struct ring_event *ahead = &D.stage[u->pos + PREFETCH_AHEAD].ev;
+
+        live_prefetch(ahead->op == RING_REALLOC ? ahead->old_addr : ahead->addr);
+    }
+    apply(&D.stage[u->pos++]);
+}
+
+/* ---- drain and merge ---- */
+
+static int stage_reserve(size_t more)
+{
+    if (D.n_stage + more <= D.cap_stage)
+        return 0;
+    size_t cap = D.cap_stage ? D.cap_stage : 65536;
+    while (cap < D.n_stage + more)
+        cap *= 2;
+    void *p = buf_resize(D.stage, D.cap_stage * sizeof(*D.stage), cap * sizeof(*D.stage));
+    if (!p)
+        return -1;
+    D.stage = p;
+    D.cap_stage = cap;
+    return 0;
+}
+
+static int run_push(size_t pos, size_t end, struct ring *ring)
+{
+    if (D.n_runs == D.cap_runs) {
+        size_t cap = D.cap_runs ? D.cap_runs * 2 : 64;
+        void *p = realloc(D.runs, cap * sizeof(*D.runs));
+
+        if (!p)
+            return -1;
+        D.runs = p;
+        D.cap_runs = cap;
+    }
+    D.runs[D.n_runs++] = (struct run){pos, pos, end, ring};
+    return 0;
+}
+
+/* ---- backlogs ----
+ * A ring's backlog holds, oldest first in backlog[backlog_head, n_backlog),
+ * events moved out of the ring while the collector was busy (drain_relieve)
+ * and events a merge could not apply yet (carry_over). All of them are older
+ * than what is still in the ring. */
+
+static size_t backlog_len(const struct ring *r)
+{
+    return r->n_backlog - r->backlog_head;
+}
+
+/* Makes the backlog an array of cap >= at + len + more events whose live
+ * part starts at index at (moving it there). Returns 0 or -1 (out of memory). */
+static int backlog_layout(struct ring *r, size_t more, size_t at)
+{
+    size_t len = backlog_len(r), cap = r->cap_backlog ? r->cap_backlog : RING_EVENTS;
+
+    while (cap < at + len + more)
+        cap *= 2;
+    if (cap != r->cap_backlog) {
+        void *p =
+            buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), cap * sizeof(*r->backlog));
+
+        if (!p)
+            return -1;
+        r->backlog = p;
+        r->cap_backlog = cap;
+    }
+    if (r->backlog_head != at)
+        memmove(r->backlog + at, r->backlog + r->backlog_head, len * sizeof(*r->backlog));
+    r->backlog_head = at;
+    r->n_backlog = at + len;
+    return 0;
+}
+
+/* Room for more events at the end of the backlog. */
+static int backlog_reserve(struct ring *r, size_t more)
+{
+    if (r->n_backlog + more <= r->cap_backlog)
+        return 0;
+    return backlog_layout(r, more, 0);
+}
+
+/* Consumes k events from the front. An empty backlog starts over at 0, and
+ * one that a burst made large is given back. */
+static void backlog_consume(struct ring *r, size_t k)
+{
+    r->backlog_head += k;
+    if (r->backlog_head < r->n_backlog)
+        return;
+    r->backlog_head = r->n_backlog = 0;
+    if (r->cap_backlog > 4 * RING_EVENTS) {
+        r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
+        r->cap_backlog = 0;
+    }
+}
+
+/* Moves every ring's pending events into its backlog, so producers do not
+ * wait while the collector is busy with something slow (symbolizing a
+ * module with large debug information). Called between such steps. A
+ * backlog takes at most BACKLOG_MAX events (25 MB, 150 ms of python3 at
+ * full speed): past that, the program waits on its full ring as it would
+ * without relief. A collector that stays slower than the program (python3,
+ * whose new frames kept it symbolizing) otherwise grew one to 8M events,
+ * 400 MB. */
+#define BACKLOG_MAX (1u << 19)
+void drain_relieve(void)
+{
+    static int64_t last;
+    int64_t now = core_now();
+
+    if (now - last < 500000)
+        return;
+    last = now;
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+        size_t n = (size_t)(h - t), len = backlog_len(r);
+
+        if (len >= BACKLOG_MAX)
+            continue;
+        if (n > BACKLOG_MAX - len)
+            n = BACKLOG_MAX - len;
+        if (!n || backlog_reserve(r, n) < 0)
+            continue;
+        for (uint64_t i = t; i < t + n; i++)
+            r->backlog[r->n_backlog++] = r->ev[i & (RING_EVENTS - 1)];
+        atomic_store_explicit(&r->tail, t + n, memory_order_release);
+    }
+}
+
+/* Copies pending events into stage[], one time-sorted run per ring, its
+ * backlog first, and frees the ring space: at most DRAIN_BUDGET in all (at
+ * least DRAIN_MIN_QUOTA a ring), so stage[] stays bounded however far the
+ * collector fell behind (a 4M-event stage was 235 MB). Where a ring's events
+ * were cut short, *limit is lowered to the stamp of its first one left
+ * behind: nothing later may be applied before it is staged. */
+#define DRAIN_BUDGET 65536u
+#define DRAIN_MIN_QUOTA 4096u
+/* A ring's backlog that pending events may join in drain_copy (1.5 MB). */
+#define DRAIN_BACKLOG_MAX RING_EVENTS
+#define DRAIN_MIN_ROOM 1024u
+static size_t drain_copy(int64_t *limit)
+{
+    size_t total = 0, rings = 0, quota;
+
+    D.n_stage = 0;
+    D.n_runs = 0;
+    for (struct ring *r = ring_list(); r; r = r->next)
+        rings++;
+    quota = rings ? DRAIN_BUDGET / rings : DRAIN_BUDGET;
+    if (quota < DRAIN_MIN_QUOTA)
+        quota = DRAIN_MIN_QUOTA;
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+        size_t from_log = backlog_len(r), from_ring = (size_t)(h - t), start = D.n_stage;
+        const struct ring_event *left = NULL; /* the first event left behind */
+
+        if (!r->announced) {
+            r->announced = 1;
+            emit_thread_announce(r);
+        }
+        if (from_log && from_ring) {
+            /* a backlog (events carried over, or moved out while the
+             * collector symbolized) fills the pass first: the ring's
+             * events go behind it, so its producer gets room on every pass
+             * (up to DRAIN_BACKLOG_MAX, or as much as the last pass took
+             * of this ring past that), never waits for the whole backlog
+             * (4 threads waited 330 ms on a 2M-block program) */
+            size_t room = from_log < DRAIN_BACKLOG_MAX ? DRAIN_BACKLOG_MAX - from_log : 0;
+
+            if (room < r->applied_last)
+                room = r->applied_last;
+            if (room < DRAIN_MIN_ROOM)
+                room = DRAIN_MIN_ROOM;
+            if (room > BACKLOG_MAX - from_log)
+                room = from_log < BACKLOG_MAX ? BACKLOG_MAX - from_log : 0;
+            size_t n = from_ring < room ? from_ring : room;
+
+            r->applied_last = 0;
+            if (n && backlog_reserve(r, n) == 0) {
+                for (uint64_t i = t; i < t + n; i++)
+                    r->backlog[r->n_backlog++] = r->ev[i & (RING_EVENTS - 1)];
+                t += n;
+                atomic_store_explicit(&r->tail, t, memory_order_release);
+                from_log += n;
+                from_ring -= n;
+            }
+        }
+        if (from_log > quota)
+            from_log = quota;
+        if (from_ring > quota - from_log)
+            from_ring = quota - from_log;
+        if (stage_reserve(from_log + from_ring) < 0) {
+            core_disable("out of memory on the collector thread");
+            continue;
+        }
+        for (size_t i = 0; i < from_log; i++) {
+            D.stage[D.n_stage].ev = r->backlog[r->backlog_head + i];
+            D.stage[D.n_stage].thread = r->thread_id;
+            D.n_stage++;
+        }
+        backlog_consume(r, from_log);
+        for (uint64_t i = t; i < t + from_ring; i++) {
+            D.stage[D.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
+            D.stage[D.n_stage].thread = r->thread_id;
+            D.n_stage++;
+        }
+        /* read before the slots are handed back to the producer */
+        if (backlog_len(r))
+            left = &r->backlog[r->backlog_head];
+        else if (t + from_ring < h)
+            left = &r->ev[(t + from_ring) & (RING_EVENTS - 1)];
+        if (left && left->time < *limit)
+            *limit = left->time;
+        atomic_store_explicit(&r->tail, t + from_ring, memory_order_release);
+        total += D.n_stage - start;
+        if (D.n_stage > start)
+            run_push(start, D.n_stage, r);
+    }
+    return total;
+}
+
+/* Events later than the merge's watermark were not applied: they go back,
+ * in order, to the front of their ring's backlog (older than all of it). */
+static void carry_over(void)
+{
+    for (size_t i = 0; i < D.n_runs; i++) {
+        struct run *u = &D.runs[i];
+        struct ring *r = u->ring;
+        size_t k = u->end - u->pos;
+
+        r->applied_last = u->pos - u->begin;
+        if (!k)
+            continue;
+        if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
+            core_disable("out of memory on the collector thread");
+            continue;
+        }
+        r->backlog_head -= k;
+        for (size_t j = 0; j < k; j++)
+            r->backlog[r->backlog_head + j] = D.stage[u->pos + j].ev;
+        u->pos = u->end;
+    }
+}
+
+/* Unmaps the rings of threads that have exited, once everything is applied. */
+static void release_dead(int check_gone)
+{
+    pid_t pid = getpid();
+    struct ring *next;
+
+    for (struct ring *r = ring_list(); r; r = next) {
+        int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
+
+        next = r->next;
+        if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
+            dead = 1;
+        if (dead && !backlog_len(r) && atomic_load(&r->head) == atomic_load(&r->tail)) {
+            emit_thread_gone(r);
+            r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
+            ring_release(r);
+        }
+    }
+}
+
+/* Nonzero once the pass has run past its deadline (looked at every 1024
+ * events): the merge stops there, as if its watermark were the time reached,
+ * and the rest is carried over to the next pass. */
+static int merge_late(size_t *applied, int64_t deadline)
+{
+    return (++*applied & 1023) == 0 && core_now() > deadline;
+}
+
+/* k-way merge of the runs by time (a binary heap of run indexes), applying
+ * events up to the watermark, or until the deadline. Returns 1 when it
+ * stopped at the deadline, else 0 (every staged event up to the watermark
+ * is applied). */
+static int merge_apply(int64_t watermark, int64_t deadline)
+{
+    size_t k = D.n_runs, applied = 0;
+    size_t *heap;
+    int late = 0;
+
+    if (k == 0)
+        return 0;
+    if (k == 1) {
+        struct run *u = &D.runs[0];
+
+        while (u->pos < u->end && D.stage[u->pos].ev.time <= watermark)
+            if (merge_late(&applied, deadline))
+                return 1;
+            else
+                apply_next(u);
+        return 0;
+    }
+    if (k == 2) { /* two threads: the heap below, without it (same ties: stay) */
+        struct run *a = &D.runs[0], *o = &D.runs[1], *t;
+
+        if (D.stage[o->pos].ev.time < D.stage[a->pos].ev.time)
+            t = a, a = o, o = t;
+        while (D.stage[a->pos].ev.time <= watermark) {
+            if (merge_late(&applied, deadline))
+                return 1;
+            apply_next(a);
+            if (a->pos == a->end) {
+                while (o->pos < o->end && D.stage[o->pos].ev.time <= watermark)
+                    if (merge_late(&applied, deadline))
+                        return 1;
+                    else
+                        apply_next(o);
+                return 0;
+            }
+            if (D.stage[o->pos].ev.time < D.stage[a->pos].ev.time)
+                t = a, a = o, o = t;
+        }
+        return 0;
+    }
+    heap = malloc(k * sizeof(*heap));
+    if (!heap)
+        return 1; /* nothing applied: the time reached stays */
+#define KEY(r) (D.stage[D.runs[r].pos].ev.time)
+    size_t n = 0;
+    for (size_t r = 0; r < k; r++) {
+        size_t i = n++;
+
+        heap[i] = r;
+        while (i > 0 && KEY(heap[(i - 1) / 2]) > KEY(heap[i])) {
+            size_t t = heap[i];
+            heap[i] = heap[(i - 1) / 2];
+            heap[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+    }
+    while (n > 0 && KEY(heap[0]) <= watermark) {
+        size_t r = heap[0];
+
+        if (merge_late(&applied, deadline)) {
+            late = 1;
+            break;
+        }
+        apply_next(&D.runs[r]);
+        if (D.runs[r].pos == D.runs[r].end)
+            heap[0] = heap[--n];
+        size_t i = 0;
+        for (;;) {
+            size_t l = 2 * i + 1, m = i;
+
+            if (l < n && KEY(heap[l]) < KEY(heap[m]))
+                m = l;
+            if (l + 1 < n && KEY(heap[l + 1]) < KEY(heap[m]))
+                m = l + 1;
+            if (m == i)
+                break;
+            size_t t = heap[i];
+            heap[i] = heap[m];
+            heap[m] = t;
+            i = m;
+        }
+    }
+#undef KEY
+    free(heap);
+    return late;
+}
+
+/* One pass. Only events stamped before the pass began are applied: an event
+ * is committed before anything it causes on another thread starts (a block is
+ * handed over after malloc returned, and the free reads the clock after
+ * that), so everything that happened before an applied event has been
+ * committed by the time its ring is read, and a free never arrives before
+ * its block's allocation. Later events wait for the next pass; final applies
+ * everything. A pass that is behind stops after a tick period, applied up to
+ * a time (the rest waits for the next pass): the loop ticks, and each tick
+ * flushes the record file, so the file is flushed every tick period
+ * (HEAPLINE_TICK_MS) however far behind the collector is; what it holds lags
+ * the program by the backlog not applied yet. */
+size_t drain_pass(int check_gone, int final, int whole)
+{
+    int64_t watermark, limit;
+    /* final, or a collect_sync() waiting (dlclose): everything up to the
+     * watermark, whatever it takes */
+    int64_t deadline =
+        final || whole ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+    size_t n = 0, k;
+
+    if (!stamp_map_advance(&D.map, &watermark) && !final)
+        return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
+    if (final)
+        watermark = INT64_MAX;
+    do { /* in budgets: until no ring was cut short before the watermark */
+        int64_t bound, reached;
+
+        limit = INT64_MAX;
+        k = drain_copy(&limit);
+        n += k;
+        bound = watermark < limit ? watermark : limit;
+        if (merge_apply(bound, deadline))
+            reached = D.last_ns; /* applied in time order up to there */
+        else
+            reached = bound == INT64_MAX ? core_now() : stamp_ns(&D.map, bound);
+        if (reached > D.applied_ns)
+            D.applied_ns = reached;
+        carry_over();
+        emit_batch_flush();
+    } while (k && limit < watermark && core_now() <= deadline);
+    if (sites_failed())
+        core_disable("cannot grow the site table");
+    release_dead(check_gone);
+    return n;
+}

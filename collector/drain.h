@@ -1,0 +1,38 @@
+/*
+ * drain.h - from the per-thread rings to events applied in time order.
+ *
+ * A pass copies what the rings hold (at most a budget, the backlogs first),
+ * merges the threads' runs by time and applies every event stamped up to
+ * the pass's watermark (emit_apply()); the rest waits for the next pass.
+ * Collector thread only.
+ */
+#ifndef HEAPLINE_DRAIN_H
+#define HEAPLINE_DRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Starts the stamp map (before tracking starts: every stamp is later) and
+ * forgets the previous collector's state. */
+void drain_start(void);
+
+/* One pass. final: everything, up to now; whole: everything up to the
+ * watermark however long it takes (a collect_sync() waits), else the pass
+ * stops after a tick period. check_gone: also looks for threads that
+ * vanished without saying so. Returns the number of events copied from the
+ * rings. */
+size_t drain_pass(int check_gone, int final, int whole);
+
+/* Every event up to this time (ns since start) has been applied: a tick's
+ * time, never ahead of the events it counts. */
+int64_t drain_applied_ns(void);
+
+/* Moves every ring's pending events into its backlog (rate-limited: at most
+ * every 0.5 ms), so producers do not wait while the collector is busy with
+ * something slow. */
+void drain_relieve(void);
+
+/* Gives back the staging memory (tracking is off for good). */
+void drain_release(void);
+
+#endif

@@ -1,0 +1,449 @@
+/*
+ * emit.c - the collector's output stream (emit.h).
+ *
+ * Messages are encoded into one buffer that is handed to the writer thread
+ * when full and at every flush; each is also broadcast to the socket's
+ * clients, and definitions are logged for clients that attach later. Event
+ * batches wait for the definitions of the stacks they use: a stack is queued
+ * when an allocation names it and defined (nodes from the root down, their
+ * frames and modules first) just before the batch goes out. Its own mallocs
+ * go to the real allocator: the collector thread's guard is set.
+ */
+#include "emit.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "drain.h"
+#include "pyframes.h"
+#include "server.h"
+#include "sites.h"
+#include "symbols.h"
+#include "tags.h"
+#include "trie.h"
+#include "wire.h"
+#include "writer.h"
+
+#define BATCH_MAX 8192u
+#define NODES_CHUNK 50000u
+/* The record file is flushed at every tick and whenever this much of the
+ * stream waits: a collector catching up (after the warm-up, or behind a
+ * fast program) applies a tick period of events in a pass, and the file,
+ * which a failed write cuts back to its last flush, would otherwise hold
+ * nothing of them. One flush costs a zstd block header; churn flushes about
+ * every 70k events. */
+#define FLUSH_BYTES (256u << 10)
+
+struct thread_info {
+    uint32_t id;
+    pid_t tid;
+    char name[64];
+};
+
+static struct {
+    int rec_ok;
+    int server_on;
+    char *out;
+    struct encode_buf eb;
+
+    struct wire_event batch[BATCH_MAX];
+    size_t n_batch;
+    size_t batch_items, batch_real; /* msgpack items; ALLOC/FREE/REALLOC entries */
+    uint32_t batch_thread, batch_tag;
+    int64_t batch_base;
+
+    uint32_t *pending; /* stack ids to define before the batch */
+    size_t n_pending, cap_pending;
+    struct wire_stack_node *nodes;
+    size_t cap_nodes;
+    uint32_t tags_sent;
+    int symbols_on;
+
+    char *defs; /* every definition message sent so far, for new clients */
+    size_t defs_len, defs_cap;
+
+    struct thread_info *threads;
+    size_t n_threads, cap_threads;
+
+    struct normalise_totals nt;
+    struct normalise_stats ns;
+} E;
+
+void emit_init(char *out, int rec, int server)
+{
+    /* the previous stream's memory was the parent's (a fork child) or is
+     * given back by then: start from nothing */
+    memset(&E, 0, sizeof(E));
+    E.batch_thread = E.batch_tag = UINT32_MAX;
+    E.rec_ok = rec;
+    E.server_on = server;
+    E.out = out;
+    encode_init(&E.eb, out, EMIT_OUT_CAP);
+}
+
+int emit_server_on(void)
+{
+    return E.server_on;
+}
+
+void emit_server_off(void)
+{
+    E.server_on = 0;
+}
+
+void emit_record_off(void)
+{
+    E.rec_ok = 0;
+}
+
+struct encode_buf *emit_buf(void)
+{
+    return &E.eb;
+}
+
+const char *emit_defs(size_t *len)
+{
+    *len = E.defs_len;
+    return E.defs;
+}
+
+const struct normalise_totals *emit_totals(void)
+{
+    return &E.nt;
+}
+
+const struct normalise_stats *emit_stats(void)
+{
+    return &E.ns;
+}
+
+/* Hands the output buffer to the writer thread and continues in the other
+ * one; without a record file the bytes only went to the clients. */
+void emit_out_flush(int flush)
+{
+    if (E.rec_ok && (E.eb.len || flush)) {
+        E.out = writer_submit(E.eb.len, flush);
+        encode_init(&E.eb, E.out, EMIT_OUT_CAP);
+    }
+    E.eb.len = 0;
+}
+
+static void defs_append(const char *p, size_t n)
+{
+    if (E.defs_len + n > E.defs_cap) {
+        size_t cap = E.defs_cap ? E.defs_cap : 1 << 16;
+        char *d;
+
+        while (cap < E.defs_len + n)
+            cap *= 2;
+        d = realloc(E.defs, cap);
+        if (!d)
+            return;
+        E.defs = d;
+        E.defs_cap = cap;
+    }
+    memcpy(E.defs + E.defs_len, p, n);
+    E.defs_len += n;
+}
+
+void emit_publish(enum emit_kind kind, size_t mark, uint32_t n_events)
+{
+    if (kind == EMIT_DEF)
+        defs_append(E.eb.data + mark, E.eb.len - mark);
+    if (E.server_on)
+        server_broadcast(E.eb.data + mark, E.eb.len - mark, n_events);
+}
+
+/* ---- definitions ---- */
+
+static void thread_name(pid_t tid, char *name, size_t cap)
+{
+    char path[64];
+    int fd;
+    ssize_t n = -1;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, name, cap - 1);
+        close(fd);
+    }
+    if (n < 0)
+        n = 0;
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
+        n--;
+    name[n] = 0;
+}
+
+/* Thread ids are handed out in order from 1: the table is indexed by id. */
+static struct thread_info *thread_get(uint32_t id)
+{
+    return id < E.n_threads && E.threads[id].id == id ? &E.threads[id] : NULL;
+}
+
+void emit_thread_announce(struct ring *r)
+{
+    struct thread_info *t;
+
+    if (r->thread_id >= E.cap_threads) {
+        size_t cap = E.cap_threads ? E.cap_threads * 2 : 64;
+        void *p;
+
+        while (cap <= r->thread_id)
+            cap *= 2;
+        p = realloc(E.threads, cap * sizeof(*E.threads));
+        if (!p)
+            return;
+        memset((struct thread_info *)p + E.cap_threads, 0,
+               (cap - E.cap_threads) * sizeof(*E.threads));
+        E.threads = p;
+        E.cap_threads = cap;
+    }
+    if (r->thread_id >= E.n_threads)
+        E.n_threads = r->thread_id + 1;
+    t = &E.threads[r->thread_id];
+    t->id = r->thread_id;
+    t->tid = r->tid;
+    thread_name(r->tid, t->name, sizeof(t->name));
+    if (!t->name[0])
+        memcpy(t->name, r->self_name, sizeof(r->self_name)); /* the thread is gone */
+    EMIT(EMIT_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
+}
+
+void emit_threads_rename(void)
+{
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        struct thread_info *t = thread_get(r->thread_id);
+        char name[64];
+
+        if (!t || atomic_load(&r->dead))
+            continue;
+        thread_name(r->tid, name, sizeof(name));
+        if (name[0] && strcmp(name, t->name) != 0) {
+            memcpy(t->name, name, sizeof(name));
+            EMIT(EMIT_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
+        }
+    }
+}
+
+static void pending_add(uint32_t stack)
+{
+    struct site *s = sites_get(stack);
+
+    if (s->defined || stack == 0)
+        return;
+    s->defined = 2; /* queued */
+    if (E.n_pending == E.cap_pending) {
+        size_t cap = E.cap_pending ? E.cap_pending * 2 : 4096;
+        void *p = realloc(E.pending, cap * sizeof(*E.pending));
+
+        if (!p)
+            return;
+        E.pending = p;
+        E.cap_pending = cap;
+    }
+    E.pending[E.n_pending++] = stack;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    const struct wire_stack_node *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void emit_frame(uint64_t ip)
+{
+    struct wire_frame f;
+    const struct symbols_module *mod;
+
+    if (!symbols_first(ip))
+        return;
+    if (!E.symbols_on) {
+        E.symbols_on = 1;
+        symbols_init();
+    }
+    drain_relieve();
+    if (pyframes_is_ip(ip))
+        pyframes_frame(ip, &f, &mod);
+    else
+        symbols_frame(ip, &f, &mod);
+    if (mod)
+        EMIT(EMIT_DEF, 0,
+             encode_module_symbols(b, mod->id, mod->path, mod->base, mod->size, mod->build_id,
+                                   mod->symbols, mod->debug_file));
+    EMIT(EMIT_DEF, 0, encode_frame(b, &f));
+}
+
+/* Sends the stack nodes (with their frames) that queued stacks need. */
+static void define_pending(void)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < E.n_pending; i++) {
+        uint32_t id = E.pending[i];
+
+        while (id != 0) {
+            struct site *s = sites_get(id);
+            uint32_t parent;
+            uint64_t ip;
+
+            if (s->defined == 1 || trie_node(id, &parent, &ip) < 0)
+                break;
+            s->defined = 1;
+            if (n == E.cap_nodes) {
+                size_t cap = E.cap_nodes ? E.cap_nodes * 2 : 4096;
+                void *p = realloc(E.nodes, cap * sizeof(*E.nodes));
+
+                if (!p)
+                    break;
+                E.nodes = p;
+                E.cap_nodes = cap;
+            }
+            E.nodes[n++] = (struct wire_stack_node){id, parent, ip};
+            id = parent;
+        }
+    }
+    E.n_pending = 0;
+    if (!n)
+        return;
+    qsort(E.nodes, n, sizeof(*E.nodes), cmp_node);
+    for (size_t i = 0; i < n; i++)
+        emit_frame(E.nodes[i].ip);
+    for (size_t i = 0; i < n; i += NODES_CHUNK) {
+        size_t k = n - i < NODES_CHUNK ? n - i : NODES_CHUNK;
+
+        EMIT(EMIT_DEF, 0, encode_stacks(b, E.nodes + i, k));
+    }
+}
+
+static void define_tags(void);
+
+void emit_define(void)
+{
+    define_tags();
+    define_pending();
+}
+
+void emit_thread_gone(struct ring *r)
+{
+    struct thread_info *ti = thread_get(r->thread_id);
+
+    if (ti && r->self_name[0] && strncmp(ti->name, r->self_name, 15) != 0) {
+        memcpy(ti->name, r->self_name, sizeof(r->self_name));
+        EMIT(EMIT_DEF, 0, encode_thread(b, ti->id, (uint32_t)ti->tid, ti->name));
+    }
+}
+
+static void define_tags(void)
+{
+    uint32_t n = tags_count();
+
+    if (E.tags_sent == 0)
+        E.tags_sent = 1;
+    for (; E.tags_sent < n; E.tags_sent++)
+        EMIT(EMIT_DEF, 0, encode_tag(b, E.tags_sent, tags_name(E.tags_sent)));
+}
+
+/* ---- events ---- */
+
+void emit_batch_flush(void)
+{
+    size_t n_real = 0;
+
+    if (!E.n_batch)
+        return;
+    define_tags();
+    define_pending();
+    n_real = E.batch_real;
+    EMIT(EMIT_STREAM, (uint32_t)n_real,
+         encode_events_counted(b, E.batch_base, E.batch, E.n_batch, E.batch_items));
+    E.n_batch = 0;
+    E.batch_items = E.batch_real = 0;
+    E.batch_thread = E.batch_tag = UINT32_MAX;
+    if (E.eb.len >= FLUSH_BYTES)
+        emit_out_flush(1);
+}
+
+/* apply() makes room for one event's entries first (NORMALISE_MAX_OUT), so
+ * a batch never splits between an event and the THREAD/TAG entries it
+ * relies on. */
+
+static void batch_push(const struct wire_event *e)
+{
+    int64_t t = emit_event_time(e->time);
+
+    if (E.n_batch == 0)
+        E.batch_base = t;
+    struct wire_event *d = &E.batch[E.n_batch++];
+
+    /* field by field: e was just built with narrow stores (op, stack), which
+     * a whole-struct copy would reload with wide loads (a store-forwarding
+     * stall per event) */
+    d->op = e->op;
+    d->stack = e->stack;
+    d->id = e->id;
+    d->time = t;
+    d->size = e->size;
+    d->back = e->back;
+    E.batch_items += encode_events_items(e->op);
+    E.batch_real += e->op <= WIRE_OP_REALLOC;
+}
+
+static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
+{
+    if (E.n_batch == 0)
+        E.batch_base = emit_event_time(time);
+    if (thread != E.batch_thread) {
+        E.batch[E.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
+        E.batch_items += 2;
+        E.batch_thread = thread;
+        /* readers keep a tag per thread (liveset.c): the next allocation
+         * names its tag again, or a thread that allocates under the tag the
+         * thread before it used would be read as untagged */
+        E.batch_tag = UINT32_MAX;
+    }
+    if (with_tag && tag != E.batch_tag) {
+        E.batch[E.n_batch++] = (struct wire_event){.op = WIRE_OP_TAG, .id = tag};
+        E.batch_items += 2;
+        E.batch_tag = tag;
+    }
+}
+
+static void norm_context(void *arg, uint32_t thread, uint32_t tag, int with_tag, int64_t time)
+{
+    batch_context(thread, tag, with_tag, time);
+}
+
+static void norm_event(void *arg, const struct wire_event *e)
+{
+    batch_push(e);
+}
+
+static void norm_stack(void *arg, uint32_t stack)
+{
+    pending_add(stack);
+}
+
+static const struct normalise_ops norm_ops = {norm_context, norm_event, norm_stack, NULL};
+
+void emit_apply(const struct ring_event *ev, uint32_t thread)
+{
+    if (E.n_batch + NORMALISE_MAX_OUT > BATCH_MAX)
+        emit_batch_flush();
+    if (ev->op == RING_MARK) {
+        emit_batch_flush();
+        EMIT(EMIT_DEF, 0, encode_marker(b, ev->time, tags_string(ev->addr)));
+        return;
+    }
+    int r = normalise_apply(ev, thread, &norm_ops, &E.nt, &E.ns);
+
+    if (r == -1)
+        core_disable("cannot grow the live-allocation table");
+    else if (r < 0)
+        core_disable("a block lies above 2^48 (not supported)");
+}
