@@ -31,6 +31,7 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -243,6 +244,8 @@ void unwind_refresh(void)
     }
 }
 
+static void cfi_key_init(void);
+
 int unwind_init(int mode)
 {
     self_range = module_range((const void *)unwind_init);
@@ -252,6 +255,7 @@ int unwind_init(int mode)
         return mode;
     if (mode == CORE_UNWIND_FP)
         fp_threshold = 30;
+    cfi_key_init();
     /* the ranges now, the rules on the collector thread (unwind_refresh):
      * until then every walk goes to libunwind */
     build_table(0);
@@ -448,8 +452,10 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
  * by the address's low bits (a frame's cost is the chain return address ->
  * slot -> CFA -> next return address: no hashing on it). Valid while
  * cache_tab is the published table (a module loaded or unloaded empties
- * it); a slot holds only a rule the walk can follow, or the end. Initial-exec
- * TLS, 4 KiB a thread. */
+ * it); a slot holds only a rule the walk can follow, or the end. 4 KiB a
+ * thread, mapped on its first table walk, not in TLS: the library's static
+ * TLS must stay small enough for dlopen into a running program (heapline
+ * attach; glibc keeps about 1.6 KB spare), as pyframes' memo does. */
 #define CFI_CACHE 256
 #define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
 #define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
@@ -462,7 +468,39 @@ struct cfi_cache {
     int16_t fp_off[CFI_CACHE];
     uint8_t flags[CFI_CACHE];
 };
-static __thread struct cfi_cache cfi_cache;
+static __thread struct cfi_cache *cfi_cache;
+static pthread_key_t cfi_key;
+static atomic_int cfi_key_ok;
+
+static void cfi_cache_drop(void *p)
+{
+    cfi_cache = NULL;
+    munmap(p, sizeof(struct cfi_cache));
+}
+
+static void cfi_key_init(void)
+{
+    if (!atomic_load(&cfi_key_ok) && pthread_key_create(&cfi_key, cfi_cache_drop) == 0)
+        atomic_store_explicit(&cfi_key_ok, 1, memory_order_release);
+}
+
+/* This thread's cache, mapped on its first call; NULL when it cannot be. */
+static struct cfi_cache *cfi_cache_get(void)
+{
+    void *p;
+
+    if (__builtin_expect(cfi_cache != NULL, 1))
+        return cfi_cache;
+    if (!atomic_load_explicit(&cfi_key_ok, memory_order_acquire))
+        return NULL;
+    p = mmap(NULL, sizeof(struct cfi_cache), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    cfi_cache = p;
+    pthread_setspecific(cfi_key, p);
+    return cfi_cache;
+}
 
 /* Fills slot i for return address pc from its module's table; 0, or -1 when
  * no table has a rule the walk can follow there. */
@@ -501,11 +539,11 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
     uintptr_t pc, sp, fp;
-    struct cfi_cache *c = &cfi_cache;
+    struct cfi_cache *c = cfi_cache_get();
     int n = 0;
 
     *why = &cfi_off_stack;
-    if (!t || f < lo || f + 16 > hi || (f & 15) || max <= 0)
+    if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
         return -1;
     for (;;) {
         const uintptr_t *w = (const uintptr_t *)f;
