@@ -138,6 +138,19 @@ static int reg_ok(uint64_t reg)
     return reg < NREGS;
 }
 
+/* A factored offset, v * the CIE's data alignment. -1 when it does not fit
+ * in 64 bits (no compiler writes that; fuzz_cfitab did): the program is then
+ * not followed. */
+static int factored(int64_t v, const struct cie_info *c, int64_t *off)
+{
+    return __builtin_mul_overflow(v, c->data_align, off) ? -1 : 0;
+}
+
+static int factored_u(uint64_t v, const struct cie_info *c, int64_t *off)
+{
+    return v > INT64_MAX ? -1 : factored((int64_t)v, c, off);
+}
+
 /* Runs a CFA program from loc. emit: rows are written (an FDE), else the
  * program is the CIE's (init is then the state being built). Returns 0, or
  * -1 at an instruction this compiler does not follow (the rows from loc on
@@ -151,6 +164,7 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
     while (r->p < r->end && !r->bad) {
         uint8_t op = *r->p++;
         uint64_t reg, delta;
+        int64_t off;
 
         switch (op >> 6) {
         case 1: /* advance_loc */
@@ -158,9 +172,9 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
             goto advance;
         case 2: /* offset */
             reg = op & 0x3f;
-            if (!reg_ok(reg))
+            if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0)
                 return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, (int64_t)ehframe_uleb(r) * c->data_align};
+            s->r[reg] = (struct reg_rule){W_CFAREL, off};
             continue;
         case 3: /* restore */
             reg = op & 0x3f;
@@ -195,21 +209,21 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
         }
         case 0x05: /* offset_extended */
             reg = ehframe_uleb(r);
-            if (!reg_ok(reg))
+            if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0)
                 return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, (int64_t)ehframe_uleb(r) * c->data_align};
+            s->r[reg] = (struct reg_rule){W_CFAREL, off};
             continue;
         case 0x11: /* offset_extended_sf */
             reg = ehframe_uleb(r);
-            if (!reg_ok(reg))
+            if (!reg_ok(reg) || factored(ehframe_sleb(r), c, &off) < 0)
                 return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, ehframe_sleb(r) * c->data_align};
+            s->r[reg] = (struct reg_rule){W_CFAREL, off};
             continue;
         case 0x2f: /* GNU_negative_offset_extended */
             reg = ehframe_uleb(r);
-            if (!reg_ok(reg))
+            if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0 || off == INT64_MIN)
                 return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, -(int64_t)ehframe_uleb(r) * c->data_align};
+            s->r[reg] = (struct reg_rule){W_CFAREL, -off};
             continue;
         case 0x06: /* restore_extended */
             reg = ehframe_uleb(r);
@@ -266,7 +280,9 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
             continue;
         case 0x12: /* def_cfa_sf */
             s->cfa_reg = (int)ehframe_uleb(r);
-            s->cfa_off = ehframe_sleb(r) * c->data_align;
+            if (factored(ehframe_sleb(r), c, &off) < 0)
+                return -1;
+            s->cfa_off = off;
             continue;
         case 0x0d: /* def_cfa_register */
             s->cfa_reg = (int)ehframe_uleb(r);
@@ -275,7 +291,9 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
             s->cfa_off = (int64_t)ehframe_uleb(r);
             continue;
         case 0x13: /* def_cfa_offset_sf */
-            s->cfa_off = ehframe_sleb(r) * c->data_align;
+            if (factored(ehframe_sleb(r), c, &off) < 0)
+                return -1;
+            s->cfa_off = off;
             continue;
         case 0x0f: /* def_cfa_expression */
             ehframe_skip(r, ehframe_uleb(r));

@@ -35,19 +35,19 @@ uint64_t ehframe_uleb(struct ehframe_rd *r)
 
 int64_t ehframe_sleb(struct ehframe_rd *r)
 {
-    int64_t v = 0;
+    uint64_t v = 0; /* unsigned: the shifts may reach the sign bit */
     int shift = 0;
     uint8_t b = 0;
 
     while (r->p < r->end) {
         b = *r->p++;
         if (shift < 64)
-            v |= (int64_t)(b & 0x7f) << shift;
+            v |= (uint64_t)(b & 0x7f) << shift;
         shift += 7;
         if (!(b & 0x80)) {
             if (shift < 64 && (b & 0x40))
-                v |= -((int64_t)1 << shift);
-            return v;
+                v |= ~(uint64_t)0 << shift;
+            return (int64_t)v;
         }
     }
     r->bad = 1;
