@@ -154,8 +154,10 @@ static void test_grow(void **state)
         assert_int_equal(trie_node(parent, &mid, &ip), 0);
         assert_int_equal(ip, ips[1]);
     }
-    /* 60050 distinct nodes (no duplicate ids: lost races leave a few gaps) */
-    assert_true(trie_limit() >= 60051 && trie_limit() < 60051 + 4 * THREADS * 64);
+    /* 60050 distinct nodes (no duplicate ids: lost races leave gaps, one id
+     * each; 1 to 5 on a quiet machine, up to 938 seen with 8 copies of this
+     * test at once on 2 CPUs, so the bound is an eighth of the nodes) */
+    assert_true(trie_limit() >= 60051 && trie_limit() < 60051 + 60050 / 8);
     /* nodes in 256 KiB segments and an index of 2^17 or 2^18 slots: about 2 MB */
     assert_true(trie_bytes() < (3u << 20));
     trie_reset();
