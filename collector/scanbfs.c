@@ -45,6 +45,8 @@ struct frontier_range {
     uint32_t node;
 };
 
+#define BFS_OWN_MAX 12
+
 struct bfs {
     const struct scanbfs_params *p;
     struct scanpy *py; /* NULL: not Python */
@@ -71,6 +73,12 @@ struct bfs {
     volatile int phase; /* 0 roots, 1 blocks */
     volatile size_t cur;
     volatile uint64_t faults;
+    /* the scan's own mappings in the child (exclude_range()), never read as
+     * roots: a root taken before the fork (a thread's stack, a mapping of the
+     * program's) may have been unmapped since, and the child's arrays of
+     * addresses land there (a target found held four times by itself) */
+    uint64_t own_lo[BFS_OWN_MAX], own_hi[BFS_OWN_MAX];
+    size_t n_own;
 };
 
 /* 1 when a live block starts in [lo, hi) (blocks are sorted by address). */
@@ -230,6 +238,11 @@ static int view_find(const void *ctx, uint64_t addr, uint64_t *lo, uint64_t *siz
 static void exclude_range(struct bfs *s, uint64_t lo, uint64_t hi)
 {
     size_t a = 0, b = s->n_blocks;
+
+    if (hi > lo && s->n_own < BFS_OWN_MAX) {
+        s->own_lo[s->n_own] = lo;
+        s->own_hi[s->n_own++] = hi;
+    }
 
     while (a < b) { /* first block with addr >= lo */
         size_t mid = a + (b - a) / 2;
@@ -542,6 +555,35 @@ static void on_fault(int sig)
     _exit(128 + sig);
 }
 
+/* Scans root r's words in [lo, hi) but those of the scan's own mappings. */
+static void scan_root(struct bfs *s, scan_words_fn *scan, const struct scanbfs_root *r, uint64_t lo,
+                      uint64_t hi)
+{
+    uint32_t kind = r->kind | (r->flags & SCANBFS_ROOT_ALLOCATOR ? SCANBFS_KIND_ALLOCATOR : 0) |
+                    (r->flags & SCANBFS_ROOT_FRAME ? SCANBFS_KIND_FRAME : 0);
+
+    while (lo < hi) {
+        size_t first = BFS_OWN_MAX;
+        uint64_t end;
+
+        /* the own mapping that starts first in [lo, hi), if any */
+        for (size_t k = 0; k < s->n_own; k++)
+            if (s->own_hi[k] > lo && s->own_lo[k] < hi &&
+                (first == BFS_OWN_MAX || s->own_lo[k] < s->own_lo[first]))
+                first = k;
+        end = first == BFS_OWN_MAX    ? hi
+              : s->own_lo[first] > lo ? s->own_lo[first] & ~(uint64_t)7
+                                      : lo;
+        if (end > lo) {
+            s->level_bytes += end - lo;
+            scan(s, lo, end, kind, r->id, 0, r->lo);
+        }
+        if (first == BFS_OWN_MAX)
+            break;
+        lo = (s->own_hi[first] + 7) & ~(uint64_t)7;
+    }
+}
+
 static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n_roots)
 {
     const struct scanbfs_params *p = s->p;
@@ -572,11 +614,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
             continue;
         if (!s->py && (r->flags & SCANBFS_ROOT_FRAME))
             continue;
-        s->level_bytes += hi - lo;
-        scan(s, lo, hi,
-             r->kind | (r->flags & SCANBFS_ROOT_ALLOCATOR ? SCANBFS_KIND_ALLOCATOR : 0) |
-                 (r->flags & SCANBFS_ROOT_FRAME ? SCANBFS_KIND_FRAME : 0),
-             r->id, 0, r->lo);
+        scan_root(s, scan, r, lo, hi);
     }
     if (s->phase == 0) {
         s->phase = 1;
