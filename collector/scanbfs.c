@@ -730,26 +730,18 @@ static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
     return rc;
 }
 
-int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
-                struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
-                struct scanbfs_stats *st)
+/* Maps the search's arrays, takes the live blocks sorted by address and
+ * marks the scan's own mappings; NULL (*err: -errno) when out of memory. */
+static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanbfs_root *roots,
+                               size_t n_roots, struct scanbfs_params *p, struct scanbfs_node *nodes,
+                               struct scanbfs_stats *st, struct bfs_maps *m, int *err)
 {
-    uint64_t t0 = now_ns(), t1;
-    uint32_t max_depth = p->max_depth ? p->max_depth : 10;
-    uint32_t extra = p->extra_levels;
-    uint32_t root_level = 0; /* level (1-based hops) of the first root; 0: none */
     size_t cap = src->n_blocks;
-    struct bfs_maps m;
-    struct blk *sorted;
-    struct bfs *s;
-    size_t level_first, level_end;
-    long tb;
+    struct bfs *s = map(sizeof(*s));
 
-    memset(st, 0, sizeof(*st));
-    *n_nodes = 0;
-    s = map(sizeof(*s));
+    *err = -ENOMEM;
     if (!s)
-        return -ENOMEM;
+        return NULL;
     memset(s, 0, sizeof(*s));
     s->p = p;
     s->py = p->py && p->py->lay ? p->py : NULL;
@@ -760,18 +752,19 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     s->nodes = nodes;
     s->max_fanout = p->max_fanout ? p->max_fanout : 64;
     s->max_roots = p->max_roots ? p->max_roots : s->max_fanout;
-    m.blocks_bytes = cap * sizeof(struct blk);
-    m.visited_bytes = (cap / 64 + 1) * 8;
-    m.hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
-    m.fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
-    m.a = map(m.blocks_bytes);
-    m.tmp = map(m.blocks_bytes);
-    m.hist = map(m.hist_bytes);
-    s->visited = map(m.visited_bytes);
-    s->fr = map(m.fr_bytes);
-    if (!m.a || !m.tmp || !m.hist || !s->visited || !s->fr)
-        return bfs_release(s, &m, -ENOMEM);
-
+    m->blocks_bytes = cap * sizeof(struct blk);
+    m->visited_bytes = (cap / 64 + 1) * 8;
+    m->hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
+    m->fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
+    m->a = map(m->blocks_bytes);
+    m->tmp = map(m->blocks_bytes);
+    m->hist = map(m->hist_bytes);
+    s->visited = map(m->visited_bytes);
+    s->fr = map(m->fr_bytes);
+    if (!m->a || !m->tmp || !m->hist || !s->visited || !s->fr) {
+        bfs_release(s, m, 0);
+        return NULL;
+    }
     if (p->catch_faults) {
         struct sigaction sa;
         sigset_t faults;
@@ -785,31 +778,87 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         sigaddset(&faults, SIGBUS);
         sigprocmask(SIG_UNBLOCK, &faults, NULL);
     }
-    s->blocks = m.a;
+    s->blocks = m->a;
     s->cap_blocks = cap;
     src->for_each_block(src->ctx, collect_block, s);
-    sorted = radix_sort(m.a, m.tmp, s->n_blocks, m.hist);
-    s->blocks = sorted;
+    s->blocks = radix_sort(m->a, m->tmp, s->n_blocks, m->hist);
     st->n_blocks = s->n_blocks;
     for (size_t b = 0; b < s->n_blocks; b++)
         st->heap_bytes += s->blocks[b].size;
     for (size_t i = 0; i < n_roots; i++)
         if (roots[i].hi > roots[i].lo)
             st->root_bytes += roots[i].hi - roots[i].lo;
-    t1 = now_ns();
-    st->prep_ns = t1 - t0;
 
-    exclude_range(s, (uint64_t)(uintptr_t)m.a, (uint64_t)(uintptr_t)m.a + m.blocks_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)m.tmp, (uint64_t)(uintptr_t)m.tmp + m.blocks_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)m.hist, (uint64_t)(uintptr_t)m.hist + m.hist_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)m->a, (uint64_t)(uintptr_t)m->a + m->blocks_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)m->tmp, (uint64_t)(uintptr_t)m->tmp + m->blocks_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)m->hist, (uint64_t)(uintptr_t)m->hist + m->hist_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s->visited,
-                  (uint64_t)(uintptr_t)s->visited + m.visited_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m.fr_bytes);
+                  (uint64_t)(uintptr_t)s->visited + m->visited_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m->fr_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
     exclude_range(s, (uint64_t)(uintptr_t)nodes,
                   (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
         exclude_range(s, p->own[i].lo, p->own[i].hi);
+    *err = 0;
+    return s;
+}
+
+/* The search outward from nodes[0], level by level, until a level finds a
+ * root (and extra_levels more), the depth limit, or nothing more. */
+static void bfs_levels(struct bfs *s, const struct scanbfs_root *roots, size_t n_roots,
+                       struct scanbfs_stats *st, uint64_t t0)
+{
+    const struct scanbfs_params *p = s->p;
+    uint32_t max_depth = p->max_depth ? p->max_depth : 10;
+    uint32_t root_level = 0; /* level (1-based hops) of the first root; 0: none */
+    size_t level_first = 0, level_end = 1;
+
+    for (s->level = 0;; s->level++) {
+        frontier_build(s, level_first, level_end);
+        if (s->n_fr == 0)
+            break;
+        if (s->level >= max_depth || (root_level && s->level >= root_level + p->extra_levels)) {
+            s->flags |= s->level >= max_depth ? SCANBFS_DEPTH_LIMIT : SCANBFS_STOPPED_EARLY;
+            for (size_t i = level_first; i < level_end; i++)
+                if (s->nodes[i].kind == SCANBFS_HEAP)
+                    s->nodes[i].inbound = -1;
+            break;
+        }
+        s->added = 0;
+        s->level_bytes = 0;
+        scan_level(s, roots, n_roots);
+        st->levels++;
+        st->bytes_scanned += st->heap_bytes + s->level_bytes;
+        /* Python: native roots (C stack words, stale words in buffers) do not
+         * end the search; a module global or a class attribute does */
+        if (!root_level && (s->py ? s->ends : s->roots)) {
+            root_level = s->level + 1;
+            st->first_root_ns = now_ns() - t0;
+        }
+        level_first = level_end;
+        level_end = s->n_nodes;
+    }
+}
+
+int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots, size_t n_roots,
+                struct scanbfs_params *p, struct scanbfs_node *nodes, size_t *n_nodes,
+                struct scanbfs_stats *st)
+{
+    uint64_t t0 = now_ns(), t1;
+    struct bfs_maps m;
+    struct bfs *s;
+    long tb;
+    int err;
+
+    memset(st, 0, sizeof(*st));
+    memset(&m, 0, sizeof(m));
+    *n_nodes = 0;
+    s = bfs_prepare(src, roots, n_roots, p, nodes, st, &m, &err);
+    if (!s)
+        return err;
+    t1 = now_ns();
+    st->prep_ns = t1 - t0;
     if (p->target == 0 && s->py && p->census) {
         p->n_census = 0;
         census(s, p);
@@ -835,41 +884,7 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     nodes[0].to = 0;
     nodes[0].level = 0;
     s->n_nodes = 1;
-
-    level_first = 0;
-    level_end = 1;
-    for (s->level = 0;; s->level++) {
-        frontier_build(s, level_first, level_end);
-        if (s->n_fr == 0)
-            break;
-        if (s->level >= max_depth) {
-            s->flags |= SCANBFS_DEPTH_LIMIT;
-            for (size_t i = level_first; i < level_end; i++)
-                if (nodes[i].kind == SCANBFS_HEAP)
-                    nodes[i].inbound = -1;
-            break;
-        }
-        if (root_level && s->level >= root_level + extra) {
-            s->flags |= SCANBFS_STOPPED_EARLY;
-            for (size_t i = level_first; i < level_end; i++)
-                if (nodes[i].kind == SCANBFS_HEAP)
-                    nodes[i].inbound = -1;
-            break;
-        }
-        s->added = 0;
-        s->level_bytes = 0;
-        scan_level(s, roots, n_roots);
-        st->levels++;
-        st->bytes_scanned += st->heap_bytes + s->level_bytes;
-        /* Python: native roots (C stack words, stale words in buffers) do not
-         * end the search; a module global or a class attribute does */
-        if (!root_level && (s->py ? s->ends : s->roots)) {
-            root_level = s->level + 1;
-            st->first_root_ns = now_ns() - t0;
-        }
-        level_first = level_end;
-        level_end = s->n_nodes;
-    }
+    bfs_levels(s, roots, n_roots, st, t0);
     st->scan_ns = now_ns() - t1;
     if (!s->roots && !s->ends && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))
         s->flags |= SCANBFS_UNREACHABLE;
