@@ -348,9 +348,12 @@ static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind,
     *end = 0;
     if (r->ob && v != r->ob)
         return 1; /* into its GC head (the GC's lists) or its middle: not a reference */
-    if (kind != SCANBFS_HEAP ||
-        !scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
+    if (kind != SCANBFS_HEAP)
         return 0;
+    if (!scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
+        /* a values array's prefix: stale words of the chunk's earlier use */
+        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size,
+                                       word_addr - s->blocks[b].addr);
     if (o.refcnt == 0)
         return 1; /* dead: a free list's object keeps stale words */
     if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))

@@ -30,6 +30,7 @@ struct scanpy_layout {
     uint16_t var_size;                 /* PyVarObject.ob_size */
     uint16_t gc_head;                  /* sizeof(PyGC_Head), before a GC object */
     uint16_t managed_pre;              /* values + dict pointers before the GC head */
+    uint8_t values_prefix;             /* values arrays have new_values()'s prefix */
     uint64_t tpflag_managed_dict, tpflag_gc, tpflag_ready, tpflag_type_subclass;
     uint16_t tp_name, tp_basicsize, tp_flags, tp_base, tp_dict, tp_bases, tp_mro;
     uint16_t ht_cached_keys;
@@ -59,6 +60,7 @@ static const struct scanpy_layout layouts[] = {
         .var_size = 16,
         .gc_head = 16,
         .managed_pre = 16,
+        .values_prefix = 1,
         .tpflag_managed_dict = 1ul << 4,
         .tpflag_gc = 1ul << 14,
         .tpflag_ready = 1ul << 12,
@@ -340,6 +342,23 @@ int scanpy_is_gc_link(const struct scanpy *py, const struct scanpy_obj *o, uint6
     uint64_t gc = o->ob - lo;
 
     return py->lay && gc >= py->lay->gc_head && offset >= gc - py->lay->gc_head && offset < gc;
+}
+
+int scanpy_in_values_prefix(const struct scanpy *py, uint64_t lo, uint64_t size, uint64_t offset)
+{
+    const uint8_t *mem = (const uint8_t *)(uintptr_t)lo;
+
+    if (!py->lay || !py->lay->values_prefix)
+        return 0;
+    /* one prefix p fits the size at most: n * 8 + round_up(n + 2, 8) grows with n */
+    for (uint64_t p = 8; p < 256 && p < size; p += 8) {
+        uint64_t n = (size - p) / 8;
+        if ((size - p) % 8 || ((n + 2 + 7) & ~7ull) != p)
+            continue;
+        /* the prefix size at its end; before it the count of values set */
+        return offset < p && mem[p - 1] == p && mem[p - 2] <= n;
+    }
+    return 0;
 }
 
 int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,

@@ -98,6 +98,14 @@ int scanpy_is_gc_link(const struct scanpy *py, const struct scanpy_obj *o, uint6
 int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
                         uint64_t offset);
 
+/* Whether the word at byte `offset` of the block [lo, lo+size), which is no
+ * object, lies in the prefix of a values array (3.11's PyDictValues of an
+ * instance or a split dict): new_values() mallocs prefix + n pointers, the
+ * prefix round_up(n + 2, 8) bytes whose last byte is the prefix's size and
+ * whose other bytes are the insertion order or never written, so they keep
+ * the words of the chunk's earlier use (a pointer to a live object). */
+int scanpy_in_values_prefix(const struct scanpy *py, uint64_t lo, uint64_t size, uint64_t offset);
+
 /* Whether holder o ends a Python chain through the pointer at byte `offset`
  * of its block: a module's md_dict (module global) or a type's tp_dict
  * (class attribute). Returns SCANPY_END_MODULE, SCANPY_END_CLASS or 0. */

@@ -3,12 +3,16 @@
 Five apps are loaded; each Processor owns a ResourceLoader whose table holds a
 bytearray, and a module-global instance_map keeps every Processor alive. A
 Cached class keeps one more Processor in a class attribute, and two Nodes hold
-only each other (the gc is off, so the cycle stays). Prints one line
+only each other (the gc is off, so the cycle stays). A module-global Stale's
+values array keeps the address of app-3's table list in the unwritten part of
+its prefix, as a chunk's earlier use leaves it (no reference: the scan must
+not take it for one). Prints one line
 "ready KEY=VALUE ..." with addresses, and the census of its own classes
 counted by gc.get_objects() and sys.getsizeof() (and its functions), while a
 thread adds a Tick to a list every 20 ms (the census's growth); then waits for
 stdin to close.
 """
+import ctypes
 import gc
 import sys
 from abc import ABC
@@ -40,6 +44,21 @@ class Tick:
     pass
 
 
+class Stale:
+    pass
+
+
+def stale_prefix(obj, addr):
+    """Writes addr in the first word of obj's values array's prefix (3.11:
+    the values pointer is 4 words before the object; the prefix's last byte
+    is its size, the bytes before it the insertion order, the first never
+    written by CPython)."""
+    values = ctypes.c_uint64.from_address(id(obj) - 32).value
+    prefix = ctypes.c_uint8.from_address(values - 1).value
+    assert prefix >= 16, prefix
+    ctypes.c_uint64.from_address(values - prefix).value = addr
+
+
 ticks = []
 
 
@@ -62,6 +81,8 @@ def main():
     cycle = id(a)
     del a, b
     buf = instance_map["app-3"].loader.table[0]
+    stale.x = None
+    stale_prefix(stale, id(instance_map["app-3"].loader.table))
     threading.Thread(target=tick, daemon=True).start()
     time.sleep(0.1)  # its start-up objects are made before the count
     counts = {}
@@ -78,4 +99,5 @@ def main():
 
 
 instance_map = {}
+stale = Stale()
 main()
