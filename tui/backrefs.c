@@ -144,6 +144,23 @@ static int got_response(struct source *src, const struct model *m, const void *a
     return source_response(src, *(const int *)arg) != NULL;
 }
 
+/* Every heap hop of the scan result arg names a stack the model knows. The
+ * collector sends an answer ahead of the stream it still queues for this
+ * client, so the definitions of a block allocated just before the request
+ * can come a moment after the answer that names it. */
+static int knows_stacks(struct source *src, const struct model *m, const void *arg)
+{
+    const struct scanmsg_result *r = arg;
+    struct scanmsg_node nd;
+
+    (void)src;
+    for (uint32_t i = 0; i < scanmsg_count(r); i++)
+        if (scanmsg_node_at(r, i, &nd) == 0 && nd.kind == SCANMSG_HEAP && nd.id &&
+            model_stack_site(m, nd.id) == MODEL_NONE)
+            return 0;
+    return 1;
+}
+
 /* Waits for the answer to request id (id < 0: it could not be sent). Returns
  * it with status 0, or NULL after an error line (the collector's own). */
 static const struct response *answer(struct source *src, struct model *m, int id)
@@ -232,7 +249,7 @@ static int run(const struct backrefs_args *a)
     struct model *m = model_new();
     uint64_t addr = a->addr;
     const struct response *r;
-    int rc = 1;
+    int rc = 1, id;
 
     if (!m)
         return fail("out of memory");
@@ -257,12 +274,22 @@ static int run(const struct backrefs_args *a)
             goto done;
         }
     }
-    r = answer(src, m, source_request_scan(src, addr, (uint32_t)a->depth, (uint32_t)a->fanout));
+    id = source_request_scan(src, addr, (uint32_t)a->depth, (uint32_t)a->fanout);
+    r = answer(src, m, id);
     if (!r)
         goto done;
     if (!r->scan) {
         fail("bad scan result from the collector");
         goto done;
+    }
+    /* the stacks it names, for a second at most (then they print unnamed) */
+    for (int64_t end = now_ms() + 1000;
+         !knows_stacks(src, m, r->scan) && source_state(src) == SOURCE_OPEN && now_ms() < end;) {
+        struct pollfd p = {source_fd(src), POLLIN, 0};
+
+        if (source_read(src, m, 512) <= 0 && !source_busy(src))
+            poll(&p, 1, 20);
+        r = source_response(src, id); /* still kept: RESPONSES_KEEP answers */
     }
     if (chain_print(stdout, a->format, m, r->scan) != 0 || fflush(stdout) != 0) {
         fail("write error: %s", strerror(errno));
