@@ -407,7 +407,9 @@ report_cursor t4 "${T4%s}"
 e2e_wait_for "($(exact "$(json t4 'd["live_bytes"]')") B)"
 check_rows t4
 pass "160x50: heap, blocks and every site row at the end, the peak and $T4 equal report --at"
-e2e_keys End g Enter
+e2e_keys End
+e2e_wait_for "[end]" # the rows at the end, before g and Enter act on them
+e2e_keys g Enter
 e2e_wait_for "Stack tree of config_alloc"
 e2e_save tree-160x50
 e2e_keys Escape '?'
