@@ -143,6 +143,9 @@ TEST_OBJS_stamp := $(BUILD)/pic/collector/stamp.o
 $(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
 TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
 $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
+TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o
+TEST_LIBS_heapwalk := -lpthread
+$(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o tests/unit/heapimage.h
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
@@ -225,6 +228,13 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC) collector/cfitab.
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(PKGS_CFLAGS) -Iprotocol -Itui -o $@ $< $(PROTO_SRC) $(filter-out tui/main.c,$(TUI_SRC)) \
 	    $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
+# the collector's reader of a snapshot's heap: alone (no TUI, no collector hooks)
+build-fuzz/fuzz_heapwalk: tests/fuzz/fuzz_heapwalk.c collector/heapwalk.c collector/heapwalk.h \
+                          tests/unit/heapimage.h
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Icollector -o $@ $< collector/heapwalk.c
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \

@@ -1,0 +1,243 @@
+/*
+ * test_heapwalk.c - glibc's heap walked read-only: a synthetic image
+ * (heapimage.h) gives exactly its four blocks and its counts, and each
+ * corruption one reason, not a crash; this process's own heap, after main
+ * and thread arenas, frees into bins, fastbins and tcaches, mmapped and
+ * memalign'd blocks, gives exactly the blocks this test holds plus those
+ * that were there before it started, each with malloc_usable_size().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heapimage.h"
+#include "heapwalk.h"
+
+#define MAX_SEEN 200000
+
+struct seen {
+    uint64_t addr[MAX_SEEN], usable[MAX_SEEN];
+    size_t n;
+};
+
+static struct seen before, after;
+
+static void note(void *arg, uint64_t addr, uint64_t usable)
+{
+    struct seen *s = arg;
+
+    if (s->n < MAX_SEEN) {
+        s->addr[s->n] = addr;
+        s->usable[s->n] = usable;
+    }
+    s->n++;
+}
+
+static long find(const struct seen *s, uint64_t addr)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->addr[i] == addr)
+            return (long)i;
+    return -1;
+}
+
+static struct heapimage im;
+
+static int walk_image(struct seen *s, struct heapwalk_stats *st, const char **why)
+{
+    struct heapwalk_map maps[4];
+    size_t n = heapimage_maps(&im, maps);
+
+    s->n = 0;
+    *why = NULL;
+    return heapwalk_image(maps, n, note, s, st, why);
+}
+
+static void test_image(void **state)
+{
+    struct heapwalk_stats st;
+    const char *why;
+    static const uint64_t want[][2] = {{HI_BRK + 0x2a0, 0x28},
+                                       {HI_BRK + 0x350, 0xf8},
+                                       {HI_HEAP + 0xb70, 0x28},
+                                       {HI_MMAP + 0x10, 0x1ff0}};
+
+    heapimage_build(&im);
+    assert_int_equal(walk_image(&after, &st, &why), 0);
+    assert_int_equal(after.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(after.addr[i], want[i][0]);
+        assert_int_equal(after.usable[i], want[i][1]);
+    }
+    assert_int_equal(st.arenas, 2);
+    assert_int_equal(st.heaps, 1);
+    assert_int_equal(st.in_use, 4);
+    assert_int_equal(st.in_use_bytes, 0x28 + 0xf8 + 0x28 + 0x1ff0);
+    assert_int_equal(st.mmapped, 1);
+    assert_int_equal(st.free_chunks, 1);
+    assert_int_equal(st.fastbin, 1);
+    assert_int_equal(st.tcache, 1);
+    assert_int_equal(st.tcaches, 2);
+    assert_int_equal(st.locked, 0);
+}
+
+static void expect_reason(int want_rc, const char *want_why)
+{
+    struct heapwalk_stats st;
+    const char *why;
+
+    assert_int_equal(walk_image(&after, &st, &why), want_rc);
+    assert_non_null(why);
+    assert_string_equal(why, want_why);
+}
+
+static void test_image_broken(void **state)
+{
+    (void)state;
+    heapimage_build(&im); /* c5's size runs past [heap] */
+    hi_put(im.brk, HI_BRK, HI_BRK + 0x348, 0x10001);
+    expect_reason(HEAPWALK_ECORRUPT, "heapwalk: the chunks of [heap] do not add up");
+
+    heapimage_build(&im); /* a fastbin chunk that is its own next */
+    hi_put(im.brk, HI_BRK, HI_BRK + 0x330, ((HI_BRK + 0x330) >> 12) ^ (HI_BRK + 0x320));
+    expect_reason(HEAPWALK_ECORRUPT, "heapwalk: a fastbin list does not add up");
+
+    heapimage_build(&im); /* a fastbin pointing outside every range */
+    hi_put(im.libc, HI_LIBC, HI_MAIN + 0x10, 0x1000);
+    expect_reason(HEAPWALK_ECORRUPT, "heapwalk: a fastbin list does not add up");
+
+    heapimage_build(&im); /* no main_arena in libc's data */
+    memset(im.libc, 0, sizeof(im.libc));
+    expect_reason(HEAPWALK_ENOHEAP, "heapwalk: no glibc main arena found");
+
+    heapimage_build(&im); /* the ring names an arena that no heap mapping holds */
+    hi_put(im.libc, HI_LIBC, HI_MAIN + 0x870, HI_LIBC + 0x1000);
+    expect_reason(HEAPWALK_ECORRUPT,
+                  "heapwalk: the ring of arenas does not match the heap mappings");
+
+    heapimage_build(&im); /* the thread heap's block says it is the main arena's */
+    hi_put(im.heap, HI_HEAP, HI_HEAP + 0xb68, 0x31);
+    expect_reason(HEAPWALK_ECORRUPT, "heapwalk: a chunk in use names the wrong arena");
+
+    heapimage_build(&im); /* a chunk that does not end at top */
+    hi_put(im.heap, HI_HEAP, HI_TARENA + 0x60, HI_HEAP + 0xb80);
+    expect_reason(HEAPWALK_ECORRUPT, "heapwalk: the chunks do not end at the top chunk");
+}
+
+/* ---- this process ---- */
+
+#define N_MAIN 6000
+#define N_THREAD 400
+#define N_THREADS 4
+
+static void *held[N_MAIN + N_THREADS * N_THREAD];
+static size_t n_held;
+static void *gone[N_MAIN + N_THREADS * N_THREAD];
+static size_t n_gone;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *thread_main(void *arg)
+{
+    long id = (long)(intptr_t)arg;
+    void *p[N_THREAD];
+
+    for (int i = 0; i < N_THREAD; i++)
+        p[i] = malloc(16 + (size_t)(i * 37 + id) % 900);
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < N_THREAD; i++)
+        if (i % 2)
+            held[n_held++] = p[i];
+        else
+            gone[n_gone++] = p[i];
+    pthread_mutex_unlock(&lock);
+    for (int i = 0; i < N_THREAD; i += 2)
+        free(p[i]);
+    return NULL;
+}
+
+static void test_self(void **state)
+{
+    static void *p[N_MAIN];
+    struct heapwalk_stats st;
+    const char *why = NULL;
+    pthread_t th[N_THREADS];
+    size_t base, n = 0, own = 0;
+
+    (void)state;
+    /* threads first: their arenas, their blocks, the main arena's TLS blocks */
+    for (long i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < N_THREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(heapwalk_self(NULL, 0, note, &before, &st, &why), 0);
+    assert_true(before.n < MAX_SEEN);
+    for (size_t i = 0; i < n_held; i++) {
+        long k = find(&before, (uint64_t)(uintptr_t)held[i]);
+        assert_true(k >= 0);
+        assert_int_equal(before.usable[k], malloc_usable_size(held[i]));
+    }
+    for (size_t i = 0; i < n_gone; i++) { /* unless a later thread got it again */
+        int again = 0;
+        for (size_t k = 0; k < n_held; k++)
+            again |= held[k] == gone[i];
+        if (!again)
+            assert_int_equal(find(&before, (uint64_t)(uintptr_t)gone[i]), -1);
+    }
+    assert_true(st.arenas >= 2);
+
+    /* then the main thread alone, no libc call that allocates in between */
+    base = n_held;
+    srand(7);
+    for (int i = 0; i < N_MAIN - 4; i++)
+        p[n++] = malloc((size_t)(rand() % 3000));
+    p[n++] = malloc(300000);
+    p[n++] = memalign(4096, 400000);
+    p[n++] = memalign(64, 200000);
+    p[n++] = memalign(256, 1000);
+    for (size_t i = 0; i < n; i++) /* the last four are held */
+        if (i < n - 4 && (i % 3 == 0 || i % 7 == 0))
+            free(p[i]);
+        else
+            held[n_held++] = p[i];
+    assert_int_equal(heapwalk_self(NULL, 0, note, &after, &st, &why), 0);
+    printf("heapwalk: %zu blocks (%zu before, %zu held), %llu mmapped, %llu free, %llu in "
+           "fastbins, %llu in %llu tcaches\n",
+           after.n, before.n, n_held - base, (unsigned long long)st.mmapped,
+           (unsigned long long)st.free_chunks, (unsigned long long)st.fastbin,
+           (unsigned long long)st.tcache, (unsigned long long)st.tcaches);
+    assert_true(st.fastbin + st.tcache > 0);
+    assert_true(st.mmapped >= 3);
+    /* exactly: what was there before, plus what this test holds */
+    for (size_t i = base; i < n_held; i++) {
+        long k = find(&after, (uint64_t)(uintptr_t)held[i]);
+        assert_true(k >= 0);
+        assert_int_equal(after.usable[k], malloc_usable_size(held[i]));
+        own++;
+    }
+    for (size_t i = 0; i < before.n; i++)
+        assert_true(find(&after, before.addr[i]) >= 0);
+    assert_int_equal(after.n, before.n + own);
+    for (size_t i = 0; i < n; i++)
+        if (i >= n - 4 || (i % 3 != 0 && i % 7 != 0))
+            free(p[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image),
+        cmocka_unit_test(test_image_broken),
+        cmocka_unit_test(test_self),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
