@@ -124,7 +124,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 OWNMAPS_OBJ := $(BUILD)/pic/collector/ownmaps.o
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
-             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ)
+             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
+             $(BUILD)/pic/collector/scanheap.o $(BUILD)/pic/collector/heapwalk.o \
+             $(BUILD)/pic/collector/untracked.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
@@ -175,6 +177,7 @@ e2e: all
 
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
+	$(Q)BUILD=$(BUILD) tests/backrefs/heapwalk.sh
 
 # heapline attach / record --pid on programs started without heapline
 attach: all

@@ -80,9 +80,11 @@ struct hw {
     size_t n_heaps, cap_heaps;
     uint64_t arenas[HW_MAX_ARENAS];
     size_t n_arenas;
-    struct hw_vec excl;  /* chunks never yielded: fastbin, tcache entries, tcaches */
-    struct hw_vec cands; /* in-use 0x290 chunks: tcaches maybe */
-    uint64_t key;        /* tcache_key, once seen */
+    struct hw_vec excl;   /* chunks never yielded: fastbin, tcache entries, tcaches */
+    struct hw_vec cands;  /* in-use 0x290 chunks: tcaches maybe */
+    uint64_t key;         /* tcache_key, once seen */
+    const uint64_t *skip; /* lo, hi pairs sorted by lo: never mmapped chunks */
+    size_t n_skip;
     struct heapwalk_stats st;
     const char *why;
 };
@@ -561,6 +563,21 @@ static int in_thread_heap(const struct hw *w, uint64_t p, uint64_t *end)
     return 0;
 }
 
+/* The end of the skipped range holding p, or 0. */
+static uint64_t skipped(const struct hw *w, uint64_t p)
+{
+    size_t lo = 0, hi = w->n_skip;
+
+    while (lo < hi) { /* the first range starting above p */
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->skip[2 * mid] <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && p < w->skip[2 * (lo - 1) + 1] ? w->skip[2 * (lo - 1) + 1] : 0;
+}
+
 static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_fn *fn, void *arg)
 {
     unsigned char vec[1024];
@@ -568,8 +585,8 @@ static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_f
 
     while (p + 16 <= m->hi) {
         uint64_t prev, s, sz, end, off;
-        if (in_thread_heap(w, p, &end)) {
-            p = end;
+        if (in_thread_heap(w, p, &end) || (end = skipped(w, p)) != 0) {
+            p = (end + HW_PAGE - 1) & ~(uint64_t)(HW_PAGE - 1);
             continue;
         }
         if (!resident(m, p, vec, &vec_lo) || rd(w, p, &prev) || rd(w, p + 8, &s) || prev != 0 ||
@@ -646,8 +663,8 @@ static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
     return 0;
 }
 
-int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn *fn, void *arg,
-                   struct heapwalk_stats *st, const char **why)
+static int image(const struct heapwalk_map *maps, size_t n, const uint64_t *skip, size_t n_skip,
+                 heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why)
 {
     struct hw *w =
         mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -660,6 +677,8 @@ int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn 
     memset(w, 0, sizeof(*w));
     w->maps = maps;
     w->n_maps = n;
+    w->skip = skip;
+    w->n_skip = n_skip;
     for (size_t i = 1; i < n; i++)
         if (maps[i].lo < maps[i - 1].hi || maps[i].hi < maps[i].lo) {
             munmap(w, sizeof(*w));
@@ -677,6 +696,12 @@ int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn 
         munmap(w->heaps, w->cap_heaps * sizeof(*w->heaps));
     munmap(w, sizeof(*w));
     return rc;
+}
+
+int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn *fn, void *arg,
+                   struct heapwalk_stats *st, const char **why)
+{
+    return image(maps, n, NULL, 0, fn, arg, st, why);
 }
 
 /* ---- this process ---- */
@@ -737,31 +762,6 @@ static int map_line(const char *s, const char *end, struct heapwalk_map *m,
     return -1; /* a file's data: never a heap */
 }
 
-/* Adds m minus the skipped ranges to maps. */
-static size_t add_map(struct heapwalk_map *maps, size_t n, const struct heapwalk_map *m,
-                      const uint64_t *skip, size_t n_skip)
-{
-    struct heapwalk_map piece = *m;
-
-    for (size_t i = 0; i < n_skip && n < HW_MAX_MAPS; i++) {
-        uint64_t lo = skip[2 * i], hi = skip[2 * i + 1];
-        if (hi <= piece.lo || lo >= piece.hi)
-            continue;
-        if (lo > piece.lo) { /* the part before it */
-            maps[n] = piece;
-            maps[n].hi = lo;
-            n++;
-        }
-        if (hi >= piece.hi)
-            return n;
-        piece.lo = hi;
-        piece.bytes = (const unsigned char *)(uintptr_t)hi;
-    }
-    if (n < HW_MAX_MAPS && piece.lo < piece.hi)
-        maps[n++] = piece;
-    return n;
-}
-
 int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
                   struct heapwalk_stats *st, const char **why)
 {
@@ -791,7 +791,8 @@ int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, vo
                 continue;
             buf[i] = 0;
             if (map_line(buf + start, buf + i, &line, any ? &last : NULL) == 0) {
-                n = add_map(maps, n, &line, skip, n_skip);
+                if (n < HW_MAX_MAPS)
+                    maps[n++] = line;
                 last = line;
                 any = 1;
             } else {
@@ -811,7 +812,7 @@ int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, vo
         *why = "heapwalk: /proc/self/maps is unreadable";
         return HEAPWALK_ENOHEAP;
     }
-    rc = heapwalk_image(maps, n, fn, arg, st, why);
+    rc = image(maps, n, skip, n_skip, fn, arg, st, why);
     munmap(maps, maps_bytes + BUF);
     return rc;
 }

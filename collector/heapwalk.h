@@ -67,10 +67,10 @@ typedef void heapwalk_block_fn(void *arg, uint64_t addr, uint64_t usable);
 int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn *fn, void *arg,
                    struct heapwalk_stats *st, const char **why);
 
-/* The same on the calling process: maps are the readable private mappings
- * of /proc/self/maps, minus [skip[2i], skip[2i+1]) for i < n_skip (the
- * caller's own memory: never taken for mmapped chunks). Reads the maps with
- * open/read only. */
+/* The same on the calling process: maps are the writable private mappings
+ * of /proc/self/maps; pages in [skip[2i], skip[2i+1]) for i < n_skip (the
+ * caller's own memory, sorted by start) are never taken for mmapped chunks (they are read
+ * when a heap holds them). Reads the maps with open/read only. */
 int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
                   struct heapwalk_stats *st, const char **why);
 

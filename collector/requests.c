@@ -32,6 +32,7 @@
 #include "drain.h"
 #include "live.h"
 #include "ring.h"
+#include "sample.h"
 #include "wire.h"
 
 /* A request may not pass SERVER_REQUEST_MAX bytes. */
@@ -461,6 +462,10 @@ static void start_scan(int i)
     src.for_each_block = scan_blocks;
     src.ctx = NULL;
     src.n_blocks = live_count();
+    /* a sampled or attached run's table misses blocks: chains through them
+     * would be cut */
+    src.heap_walk = sample_on() || core_cfg.attached;
+    src.heap_check = core_cfg.heap_check;
     src.stacks = stacks;
     src.n_stacks = n;
     core_scan_fork_enter();

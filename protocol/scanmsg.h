@@ -68,6 +68,12 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_PYMALLOC                                                                           \
     256u /* ... but without PYTHONMALLOC=malloc: its small objects                                 \
             live in pymalloc's arenas, unseen (chains are partial) */
+#define SCANMSG_HEAPWALK                                                                           \
+    512u /* the blocks came from glibc's heap (a sampled or attached run):                         \
+            nodes in `untracked` were never seen allocated */
+#define SCANMSG_HEAPWALK_FAILED                                                                    \
+    1024u /* a sampled or attached run whose heap could not be walked:                             \
+             only the blocks seen allocated were scanned (chains may be cut) */
 
 /* py_flags */
 #define SCANMSG_PY_OBJECT 1u

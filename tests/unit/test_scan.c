@@ -77,7 +77,7 @@ static int teardown(void **state)
 
 static struct scan_source source(void)
 {
-    struct scan_source s = {tab_each, tab, tab->n, NULL, 0};
+    struct scan_source s = {tab_each, tab, tab->n, NULL, 0, 0, 0};
     return s;
 }
 
