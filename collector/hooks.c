@@ -145,8 +145,7 @@ static inline int tracking(void)
 
 static inline void *own_note(void *p, size_t size)
 {
-    if (p && atomic_load_explicit(&untracked_on, memory_order_relaxed))
-        untracked_note(p, track_guard);
+    untracked_alloc(p, track_guard);
     if (p && track_guard && size >= OWN_BIG) {
         uintptr_t lo = ((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1);
         uintptr_t hi = ((uintptr_t)p + size + OWN_PAGE - 1) & ~(uintptr_t)(OWN_PAGE - 1);
@@ -157,6 +156,7 @@ static inline void *own_note(void *p, size_t size)
 
 static inline void own_forget(void *p)
 {
+    untracked_free(p, track_guard);
     if (p && track_guard && real.malloc_usable_size && real.malloc_usable_size(p) >= OWN_BIG)
         ownmaps_del((void *)(((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1)));
 }

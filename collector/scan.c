@@ -82,6 +82,7 @@ struct scan_job {
     struct scansp sps; /* where the stacks of blocked threads start */
     struct scanpy py;  /* the interpreter, when the program is a known CPython */
     int pymalloc;      /* ... whose small objects are not heap blocks */
+    int heap_walk;     /* scan_source.heap_walk */
 };
 
 static uint64_t mono_ns(void)
@@ -128,7 +129,7 @@ static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source
             skip[2 * k - 2] = lo;
             skip[2 * k - 1] = hi;
         }
-    if (scanheap_build(heap, *src, skip, n_skip) != 0)
+    if (scanheap_build(heap, *src, skip, n_skip, untracked_kind) != 0)
         return SCANMSG_HEAPWALK_FAILED;
     if ((*src)->heap_check)
         scanheap_check(heap, 2, untracked_kind);
@@ -266,6 +267,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         return NULL;
     }
     job->req_id = req_id;
+    job->heap_walk = src->heap_walk;
     job->params.target = target;
     job->params.max_depth = max_depth ? max_depth : 10;
     job->params.max_fanout = max_fanout ? max_fanout : 64;
@@ -460,6 +462,10 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
         d->id = s->id;
         d->inbound = s->inbound;
         d->level = s->level;
+        if (s->kind == SCANBFS_HEAP && s->id == SCAN_STACK_NONE) {
+            d->untracked = 1; /* from glibc's heap: never seen allocated */
+            d->id = 0;
+        }
         if (hops) {
             const struct scanpy_hop *h = &hops[i];
             d->py_flags = h->flags;
@@ -543,7 +549,9 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     if (job->py.lay)
         res.flags |= SCANMSG_PYTHON | (job->pymalloc ? SCANMSG_PYMALLOC : 0);
     res.target = job->params.target;
-    res.flags |= hdr->st.flags;
+    res.flags |= hdr->st.flags | hdr->heap_flags;
+    res.flags |= (job->heap_walk & SCAN_SAMPLED ? SCANMSG_SAMPLED : 0) |
+                 (job->heap_walk & SCAN_ATTACHED ? SCANMSG_ATTACHED : 0);
     res.levels = hdr->st.levels;
     res.duration_ns = hdr->st.duration_ns;
     res.bytes_scanned = hdr->st.bytes_scanned;

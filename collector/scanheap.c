@@ -9,6 +9,8 @@
  */
 #include "scanheap.h"
 
+#include "untracked.h"
+
 #include <errno.h>
 #include <malloc.h>
 #include <string.h>
@@ -107,10 +109,10 @@ static void from_walk(void *arg, uint64_t addr, uint64_t usable)
 }
 
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
-                   size_t n_skip)
+                   size_t n_skip, int (*untracked)(uint64_t))
 {
     struct build b = {h, 0};
-    size_t n_walk;
+    size_t n_walk, kept = 0;
 
     memset(h, 0, sizeof(*h));
     if (grow(&h->table, 0, &h->cap_table, src->n_blocks + 1))
@@ -126,6 +128,12 @@ int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint
     for (size_t i = 0; i < n_walk; i++) {
         struct scanheap_block *w = &h->all[i];
         long k = find(h->table, h->n_table, w->addr);
+        if (k < 0 && untracked && untracked(w->addr) == UNTRACKED_OWN) {
+            h->n_own++; /* the collector's: no holder of the program's */
+            continue;
+        }
+        h->all[kept++] = *w;
+        w = &h->all[kept - 1];
         if (k < 0) {
             h->n_untracked++;
             continue;
@@ -135,6 +143,7 @@ int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint
         w->seq = h->table[k].seq;
         h->table[k].stack = SCAN_STACK_NONE - 1; /* seen */
     }
+    h->n_all = kept;
     for (size_t i = 0; i < h->n_table; i++) {
         if (h->table[i].stack == SCAN_STACK_NONE - 1)
             continue;
@@ -194,7 +203,8 @@ static void out(int fd, struct line *l)
 size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_t))
 {
     struct line l = {.n = 0};
-    size_t same = 0, sizes = 0, only_walk = 0, own_n = 0, off_n = 0, only_table = 0, shown = 0;
+    size_t same = 0, sizes = 0, only_walk = 0, own_n = h->n_own, off_n = 0, only_table = 0;
+    size_t shown = 0;
 
     if (h->rc) {
         put(&l, "heapline: heapwalk check: ");
@@ -238,7 +248,7 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
         }
     }
     put(&l, "heapline: heapwalk check: heap ");
-    put_u64(&l, h->n_all - h->n_table_only, 0);
+    put_u64(&l, h->n_all - h->n_table_only + h->n_own, 0);
     put(&l, " blocks, table ");
     put_u64(&l, h->n_table, 0);
     put(&l, ", same ");

@@ -34,6 +34,7 @@ struct scanheap {
     size_t n_all, cap_all;
     size_t n_untracked; /* blocks of the walk the table lacks */
     size_t n_table_only;
+    size_t n_own; /* the collector's own blocks, left out */
     struct heapwalk_stats st;
     int rc; /* heapwalk_self()'s */
     const char *why;
@@ -41,11 +42,13 @@ struct scanheap {
 
 /* Walks the heap (never taking the ranges skip[2i], skip[2i+1] for its
  * mmapped chunks: the collector's and the scan's own memory) and merges it
- * with src's blocks. Returns 0, -ENOMEM, or 0 with h->rc < 0 and h->why
+ * with src's blocks, leaving out the blocks the table lacks that
+ * untracked(addr) (untracked.h) says the collector allocated for itself
+ * (counted in n_own; untracked may be NULL). Returns 0, -ENOMEM, or 0 with h->rc < 0 and h->why
  * when the heap could not be walked (h then holds the table's blocks
  * only). */
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
-                   size_t n_skip);
+                   size_t n_skip, int (*untracked)(uint64_t));
 
 /* A scan_source's for_each_block over h->all (ctx: h). */
 void scanheap_each(void *ctx, scan_block_fn *fn, void *arg);

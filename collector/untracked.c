@@ -1,15 +1,17 @@
 /*
  * untracked.c - the blocks handed out untracked (untracked.h).
  *
- * Invariant: a slot is 0 (empty) or an address (16-aligned) ORed with its
- * kind; a slot once taken by an address keeps it, only its kind changes.
+ * Invariant: a slot is 0 (empty) or an address shifted right by 4 (glibc's
+ * blocks are 16-aligned) with its kind in the top bits; a slot once taken
+ * by an address keeps it, only its kind changes. Never the address itself:
+ * a backreference scan would take the table for a holder.
  */
 #include "untracked.h"
 
 #define UNTRACKED_BITS 18
 #define UNTRACKED_PROBES 64
 
-atomic_int untracked_on = 1;
+atomic_int untracked_on = UNTRACKED_ALL;
 static _Atomic uint64_t slots[1u << UNTRACKED_BITS];
 static _Atomic uint64_t dropped;
 
@@ -18,9 +20,14 @@ static inline uint32_t home(uint64_t addr)
     return (uint32_t)((addr >> 4) * UINT64_C(0x9e3779b97f4a7c15) >> (64 - UNTRACKED_BITS));
 }
 
+#define KIND_SHIFT 60
+#define KEY(addr) ((addr) >> 4)
+#define KEY_MASK ((UINT64_C(1) << KIND_SHIFT) - 1)
+
 void untracked_note(const void *p, int guard)
 {
-    uint64_t addr = (uint64_t)(uintptr_t)p, v = addr | (guard ? UNTRACKED_OWN : UNTRACKED_OFF);
+    uint64_t addr = (uint64_t)(uintptr_t)p;
+    uint64_t v = KEY(addr) | (uint64_t)(guard ? UNTRACKED_OWN : UNTRACKED_OFF) << KIND_SHIFT;
     uint32_t h = home(addr);
 
     if (addr & 15)
@@ -30,7 +37,7 @@ void untracked_note(const void *p, int guard)
         uint64_t cur = atomic_load_explicit(s, memory_order_relaxed);
         if (cur == 0 && atomic_compare_exchange_strong(s, &cur, v))
             return;
-        if ((cur & ~(uint64_t)15) == addr) {
+        if ((cur & KEY_MASK) == KEY(addr)) {
             atomic_store_explicit(s, v, memory_order_relaxed);
             return;
         }
@@ -38,9 +45,26 @@ void untracked_note(const void *p, int guard)
     atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 }
 
-void untracked_stop(void)
+void untracked_forget(const void *p)
 {
-    atomic_store(&untracked_on, 0);
+    uint64_t addr = (uint64_t)(uintptr_t)p;
+    uint32_t h = home(addr);
+
+    for (uint32_t i = 0; i < UNTRACKED_PROBES; i++) {
+        _Atomic uint64_t *s = &slots[(h + i) & ((1u << UNTRACKED_BITS) - 1)];
+        uint64_t cur = atomic_load_explicit(s, memory_order_relaxed);
+        if (cur == 0)
+            return;
+        if ((cur & KEY_MASK) == KEY(addr)) {
+            atomic_store_explicit(s, KEY(addr), memory_order_relaxed); /* NONE, slot kept */
+            return;
+        }
+    }
+}
+
+void untracked_set(int what)
+{
+    atomic_store(&untracked_on, what);
 }
 
 int untracked_kind(uint64_t addr)
@@ -52,8 +76,8 @@ int untracked_kind(uint64_t addr)
                                             memory_order_relaxed);
         if (cur == 0)
             return UNTRACKED_NONE;
-        if ((cur & ~(uint64_t)15) == addr)
-            return (int)(cur & 15);
+        if ((cur & KEY_MASK) == KEY(addr))
+            return (int)(cur >> KIND_SHIFT);
     }
     return UNTRACKED_NONE;
 }

@@ -6,12 +6,16 @@
  * block for block (scanheap.h); these are the blocks the table cannot hold,
  * told apart by this rule rather than by a count.
  *
- * Noting is on from the first call until the configuration is read, and
- * stays on only in check mode (untracked_stop() otherwise): a normal run
- * notes the few blocks of its start-up and nothing after. A fixed table in
- * bss, insert-only (a freed address is noted again when reused, a block
- * the table holds is looked up in the live table first), lock-free: any
- * thread, async-signal-safe.
+ * A scan that takes its blocks from glibc's heap (sampling mode, attach)
+ * leaves the collector's own out by the same rule: a block the collector
+ * allocated is no holder of the program's.
+ *
+ * untracked_on: UNTRACKED_ALL from the first call until the configuration
+ * is read and in check mode, UNTRACKED_GUARDED (the collector's own only) in
+ * sampling mode and after an attach, 0 otherwise (untracked_set()). A
+ * fixed table in bss; a slot once taken keeps its address, its kind
+ * changes (a block freed with the guard set goes back to NONE); lock-free:
+ * any thread, async-signal-safe.
  */
 #ifndef HEAPLINE_UNTRACKED_H
 #define HEAPLINE_UNTRACKED_H
@@ -25,13 +29,37 @@ enum untracked_kind {
     UNTRACKED_OWN = 2  /* allocated with the guard set: the collector's */
 };
 
+#define UNTRACKED_GUARDED 1 /* untracked_on: only blocks allocated with the guard set */
+#define UNTRACKED_ALL 2     /* ... and those allocated while tracking was off */
+
 extern atomic_int untracked_on;
+
+/* The hooks, on every untracked allocation (p may be NULL) and free. */
+static inline void untracked_alloc(const void *p, int guard)
+{
+    void untracked_note(const void *p, int guard);
+    int on = atomic_load_explicit(&untracked_on, memory_order_relaxed);
+
+    if (p && on && (guard || on == UNTRACKED_ALL))
+        untracked_note(p, guard);
+}
+
+static inline void untracked_free(const void *p, int guard)
+{
+    void untracked_forget(const void *p);
+
+    if (p && guard && atomic_load_explicit(&untracked_on, memory_order_relaxed))
+        untracked_forget(p);
+}
 
 /* Notes p (not NULL) as allocated untracked, of kind guard ? OWN : OFF. */
 void untracked_note(const void *p, int guard);
 
-/* Stops noting (not in check mode). */
-void untracked_stop(void);
+/* The block at p was freed: NONE again (when noted). */
+void untracked_forget(const void *p);
+
+/* What to note from now on: 0, UNTRACKED_GUARDED or UNTRACKED_ALL. */
+void untracked_set(int what);
 
 /* The kind the block at addr was last noted with (enum untracked_kind). */
 int untracked_kind(uint64_t addr);

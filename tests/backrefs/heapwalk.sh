@@ -90,5 +90,44 @@ feed_sql() {
 check python feed_none -- /usr/bin/python3 tests/backrefs/pyhold.py
 check sqlite3 feed_sql -- sqlite3 :memory:
 
+# sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
+# finds the exact run's chain (tests/backrefs/check.py's "chain"), every block "not sampled"
+cc -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl -lpthread ||
+    exit 1
+HEAPLINE_SAMPLE=512K LD_PRELOAD=$LIB "$OUT/graphs" chain >"$OUT/sampled.out" 2>"$OUT/sampled.err" &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 1 200); do
+    grep -q '^ready ' "$OUT/sampled.out" &&
+        { [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] ||
+          [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$pid.sock" ]; } && break
+    sleep 0.05
+done
+ready=$(grep -m1 '^ready ' "$OUT/sampled.out")
+p0=$(echo "$ready" | sed -n 's/.* p0=\(0x[0-9a-f]*\).*/\1/p')
+if "$HL" backrefs "$pid" --address "$p0" --json >"$OUT/sampled.json" 2>"$OUT/sampled.stderr"; then
+    python3 - "$ready" "$OUT/sampled.json" <<'PY' || fails=$((fails + 1))
+import json, re, sys
+p = {k: int(v, 16) for k, v in re.findall(r"(p\d)=(0x[0-9a-f]+)", sys.argv[1])}
+d = json.load(open(sys.argv[2]))
+t = d["target"]
+chain = d["chains"][0] if len(d["chains"]) == 1 else []
+got = [(h["kind"], int(h["address"], 16), h["offset"], h.get("untracked"), h.get("allocated"))
+       for h in chain[:-1]]
+want = [("heap", p["p1"], 16, True, "not sampled"), ("heap", p["p2"], 8, True, "not sampled"),
+        ("heap", p["p3"], 24, True, "not sampled")]
+ok = (d["heap_walk"] and not d["heap_walk_failed"] and int(t["address"], 16) == p["p0"] and
+      t["untracked"] and t["allocated"] == "not sampled" and t["size"] == 136 and got == want and
+      chain[-1]["kind"] == "global" and chain[-1]["symbol"] == "g_chain")
+print("%-4s sampled: the chain of 3 unsampled blocks to global g_chain, from glibc's heap "
+      "(target 136 bytes, its chunk's)" % ("ok" if ok else "FAIL"))
+if not ok:
+    sys.exit("  got %s, target %s" % (got, t))
+PY
+else
+    echo "FAIL sampled: $(cat "$OUT/sampled.stderr")"; fails=$((fails + 1))
+fi
+kill "$pid" 2>/dev/null
+
 [ $fails -eq 0 ] && echo "heapwalk: all passed" || echo "heapwalk: $fails failed"
 [ $fails -eq 0 ]
