@@ -66,6 +66,7 @@ struct hw_vec { /* a growable array of words in mmap'd memory */
 
 struct hw_heap {
     uint64_t start, end; /* chunks in [start, end) */
+    int bad;             /* left out: it did not add up */
     uint64_t top;        /* the arena's top chunk when it is in this heap, else 0 */
     uint64_t arena;
     uint64_t first; /* the arena's first chunk (its tcache) when this is its first heap */
@@ -79,6 +80,7 @@ struct hw {
     struct hw_heap *heaps;
     size_t n_heaps, cap_heaps;
     uint64_t arenas[HW_MAX_ARENAS];
+    unsigned char arena_bad[HW_MAX_ARENAS]; /* its fastbins did not add up */
     size_t n_arenas;
     struct hw_vec excl;   /* chunks never yielded: fastbin, tcache entries, tcaches */
     struct hw_vec cands;  /* in-use 0x290 chunks: tcaches maybe */
@@ -269,22 +271,27 @@ static uint64_t brk_top(struct hw *w, const struct heapwalk_map *m)
     return 0;
 }
 
-/* Whether a malloc_state at a has top, unsorted links that stay in the
- * heap or point at its own bin, and a readable ring of arenas. */
+/* Whether the arena at a has an unsorted bin whose links are its own
+ * header or chunks, and a next link. */
+static int arena_links(struct hw *w, uint64_t a)
+{
+    uint64_t fd, bk, next;
+    const uint64_t bin1 = a + HW_MS_TOP;
+
+    if (rd(w, a + HW_MS_BINS, &fd) || rd(w, a + HW_MS_BINS + 8, &bk) ||
+        rd(w, a + HW_MS_NEXT, &next) || !fd || !bk || !next || (next & 7))
+        return 0;
+    return (fd == bin1 || (!(fd & 15) && readable(w, fd, 32))) &&
+           (bk == bin1 || (!(bk & 15) && readable(w, bk, 32)));
+}
+
+/* Whether a malloc_state at a has top and sane links. */
 static int arena_checks(struct hw *w, uint64_t a, uint64_t top)
 {
-    uint64_t t, fd, bk, next;
-    const uint64_t bin1 = a + HW_MS_TOP; /* bin_at(1): the unsorted bin's header */
+    uint64_t t;
 
-    if (!readable(w, a, HW_MSTATE) || rd(w, a + HW_MS_TOP, &t) || t != top ||
-        rd(w, a + HW_MS_BINS, &fd) || rd(w, a + HW_MS_BINS + 8, &bk) ||
-        rd(w, a + HW_MS_NEXT, &next))
-        return 0;
-    if ((fd != bin1 && (fd & 15)) || (bk != bin1 && (bk & 15)) || (fd == bin1) != (bk == bin1))
-        return 0;
-    if (next != a && (!readable(w, next, HW_MSTATE) || (next & 7)))
-        return 0;
-    return 1;
+    return readable(w, a, HW_MSTATE) && rd(w, a + HW_MS_TOP, &t) == 0 && t == top &&
+           arena_links(w, a);
 }
 
 /* main_arena, found in libc's data by the word that equals top (see the top
@@ -308,6 +315,31 @@ static uint64_t find_main_arena(struct hw *w, uint64_t top)
             if (found && found != cand)
                 return 0; /* two candidates: trust neither */
             found = cand;
+        }
+    }
+    return found;
+}
+
+/* main_arena as the member of a thread arena's ring that lies in libc's
+ * data (the ring's links never change once made). 0 when there is none or
+ * two rings disagree. */
+static uint64_t main_by_ring(struct hw *w)
+{
+    uint64_t found = 0;
+
+    for (size_t i = 0; i < w->n_arenas; i++) {
+        uint64_t x = w->arenas[i];
+        for (size_t k = 0; k <= w->n_arenas + 1; k++) {
+            const struct heapwalk_map *m;
+            if (rd(w, x + HW_MS_NEXT, &x) || x == w->arenas[i])
+                break;
+            m = find_map(w, x);
+            if (m && m->kind == HEAPWALK_LIBC && m->hi - x >= HW_MSTATE && arena_links(w, x)) {
+                if (found && found != x)
+                    return 0;
+                found = x;
+                break;
+            }
         }
     }
     return found;
@@ -488,6 +520,10 @@ static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_b
             c += 16;
             continue;
         }
+        if (h->top && h->top > c && h->top - c < sz && sz == h->end - c) {
+            c = h->top; /* the old top: split after fork() copied this page */
+            break;
+        }
         if (sz < HW_MINSIZE || (sz & 15) || sz > h->end - c || (s & IS_MMAPPED))
             return fail(w, "heapwalk: a chunk's size leaves its heap");
         if (rd(w, c + sz + 8, &ns))
@@ -610,6 +646,23 @@ static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_f
 
 /* ---- the walk ---- */
 
+/* Leaves out what does not add up: rc from walk_heap() or fastbins(). */
+static int left_out(struct hw *w, int rc)
+{
+    if (rc != HEAPWALK_ECORRUPT)
+        return rc;
+    w->st.partial++;
+    return 0;
+}
+
+static int arena_index(const struct hw *w, uint64_t a)
+{
+    for (size_t i = 0; i < w->n_arenas; i++)
+        if (w->arenas[i] == a)
+            return (int)i;
+    return -1;
+}
+
 static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
 {
     const struct heapwalk_map *brk = NULL;
@@ -619,41 +672,69 @@ static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
     for (size_t i = 0; i < w->n_maps; i++)
         if (w->maps[i].kind == HEAPWALK_BRK)
             brk = &w->maps[i];
-    if (brk && !(top = brk_top(w, brk)))
-        return fail(w, "heapwalk: the chunks of [heap] do not add up");
-    main = find_main_arena(w, top);
+    if ((rc = find_thread_heaps(w)) != 0)
+        return rc;
+    if (brk)
+        top = brk_top(w, brk); /* 0 when the chunks do not add up */
+    main = brk && !top ? 0 : find_main_arena(w, top);
+    if (!main)
+        main = main_by_ring(w);
     if (!main) {
         w->why = "heapwalk: no glibc main arena found";
         return HEAPWALK_ENOHEAP;
     }
+    if (w->n_arenas == HW_MAX_ARENAS)
+        return fail(w, "heapwalk: more arenas than it can hold");
     w->arenas[w->n_arenas++] = main;
     if (brk) {
-        struct hw_heap mh = {brk->lo, brk->hi, top, main, brk->lo, 0, 1};
+        struct hw_heap mh = {
+            .start = brk->lo, .end = brk->hi, .arena = main, .first = brk->lo, .main = 1};
+        if (rd(w, main + HW_MS_TOP, &mh.top) || mh.top < brk->lo || mh.top >= brk->hi)
+            mh.top = 0;
+        if (!mh.top) {
+            mh.bad = 1;
+            left_out(w, fail(w, "heapwalk: main_arena's top is not in [heap]"));
+        }
         if ((rc = add_heap(w, &mh)) != 0)
             return rc;
     }
-    if ((rc = find_thread_heaps(w)) != 0 || (rc = check_ring(w, main)) != 0)
+    if ((rc = left_out(w, check_ring(w, main))) != 0)
         return rc;
     for (size_t i = 0; i < w->n_arenas; i++) {
         uint64_t mutex;
         if (rd(w, w->arenas[i], &mutex) == 0 && (uint32_t)mutex != 0)
             w->st.locked++;
-        if ((rc = fastbins(w, w->arenas[i])) != 0)
+        if ((rc = fastbins(w, w->arenas[i])) == HEAPWALK_ECORRUPT)
+            w->arena_bad[i] = 1;
+        if ((rc = left_out(w, rc)) != 0)
             return rc;
     }
+    for (size_t i = 0; i < w->n_heaps; i++) {
+        struct hw_heap *h = &w->heaps[i];
+        int k = arena_index(w, h->arena);
+        if (k >= 0 && w->arena_bad[k])
+            h->bad = 1;
+    }
     for (size_t i = 0; i < w->n_heaps; i++) /* the arenas' first chunks */
-        if (w->heaps[i].first && chunk_is(w, w->heaps[i].first, HW_TCACHE_CHUNK) &&
+        if (!w->heaps[i].bad && w->heaps[i].first &&
+            chunk_is(w, w->heaps[i].first, HW_TCACHE_CHUNK) &&
             (rc = tcache(w, w->heaps[i].first, 1)) < 0)
             return rc;
-    for (size_t i = 0; i < w->n_heaps; i++)
-        if ((rc = walk_heap(w, &w->heaps[i], 1, fn, arg)) != 0)
+    for (size_t i = 0; i < w->n_heaps; i++) {
+        struct hw_heap *h = &w->heaps[i];
+        if (h->bad)
+            continue;
+        if ((rc = walk_heap(w, h, 1, fn, arg)) == HEAPWALK_ECORRUPT)
+            h->bad = 1;
+        if ((rc = left_out(w, rc)) != 0)
             return rc;
+    }
     for (size_t i = 0; i < w->cands.n; i++)
         if ((rc = tcache(w, w->cands.v[i], 0)) < 0)
             return rc;
     vec_sort(&w->excl);
-    for (size_t i = 0; i < w->n_heaps; i++)
-        if ((rc = walk_heap(w, &w->heaps[i], 2, fn, arg)) != 0)
+    for (size_t i = 0; i < w->n_heaps; i++) /* as pass 1 read it: the same outcome */
+        if (!w->heaps[i].bad && (rc = walk_heap(w, &w->heaps[i], 2, fn, arg)) != 0)
             return rc;
     for (size_t i = 0; i < w->n_maps; i++)
         if (w->maps[i].kind == HEAPWALK_ANON)
@@ -686,7 +767,7 @@ static int image(const struct heapwalk_map *maps, size_t n, const uint64_t *skip
             return HEAPWALK_ECORRUPT;
         }
     rc = walk(w, fn, arg);
-    if (rc && why)
+    if ((rc || w->st.partial) && why)
         *why = w->why ? w->why : heapwalk_strerror(rc);
     if (st)
         *st = w->st;

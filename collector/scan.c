@@ -142,7 +142,7 @@ static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source
     hsrc->ctx = heap;
     hsrc->n_blocks = heap->n_all;
     *src = hsrc;
-    return SCANMSG_HEAPWALK;
+    return SCANMSG_HEAPWALK | (heap->st.partial ? SCANMSG_HEAPWALK_PARTIAL : 0);
 }
 
 /* The scan child. Never returns. */

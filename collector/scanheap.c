@@ -263,8 +263,15 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
     put_u64(&l, off_n, 0);
     put(&l, "), only in the table ");
     put_u64(&l, only_table, 0);
+    put(&l, ", heaps left out ");
+    put_u64(&l, h->st.partial, 0);
+    if (h->st.partial) {
+        put(&l, " (");
+        put(&l, h->why);
+        put(&l, ")");
+    }
     out(fd, &l);
-    return only_walk + only_table + (same - sizes);
+    return only_walk + only_table + (same - sizes) + h->st.partial;
 }
 
 void scanheap_free(struct scanheap *h)

@@ -85,7 +85,10 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
     1024u                      /* a sampled or attached run whose heap could not be walked:        \
                                   only the blocks seen allocated were scanned (chains may be cut) */
 #define SCANMSG_ATTACHED 2048u /* the collector was attached to the running program */
-#define SCANMSG_SAMPLED 4096u  /* the run samples allocations */
+#define SCANMSG_HEAPWALK_PARTIAL                                                                   \
+    8192u /* with SCANMSG_HEAPWALK: a heap that a thread was changing during the                   \
+             snapshot was left out (its blocks only from the table: chains may be cut) */
+#define SCANMSG_SAMPLED 4096u /* the run samples allocations */
 
 /* py_flags */
 #define SCANMSG_PY_OBJECT 1u

@@ -616,6 +616,10 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
         fputs("(fan-out limit reached: some holders left out)\n", out);
     if (r->flags & SCANMSG_UNREADABLE)
         fputs("(some blocks could not be read: freed while the scan started)\n", out);
+    if ((r->flags & SCANMSG_HEAPWALK_PARTIAL) && !(r->flags & SCANMSG_HEAPWALK_FAILED))
+        fputs("(part of glibc's heap was changing while the snapshot was taken and was left out: "
+              "chains through its older blocks may be cut)\n",
+              out);
     if (r->flags & SCANMSG_HEAPWALK_FAILED)
         fputs("(glibc's heap could not be walked: only the blocks heapline saw allocated were "
               "scanned, chains through older ones are cut)\n",
@@ -692,9 +696,10 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
         fprintf(out, "%s],\n \"unreachable\": %s", holders ? "\n " : "",
                 r->flags & SCANMSG_UNREACHABLE ? "true" : "false");
     }
-    fprintf(out, ", \"heap_walk\": %s, \"heap_walk_failed\": %s",
+    fprintf(out, ", \"heap_walk\": %s, \"heap_walk_failed\": %s, \"heap_walk_partial\": %s",
             r->flags & SCANMSG_HEAPWALK ? "true" : "false",
-            r->flags & SCANMSG_HEAPWALK_FAILED ? "true" : "false");
+            r->flags & SCANMSG_HEAPWALK_FAILED ? "true" : "false",
+            r->flags & SCANMSG_HEAPWALK_PARTIAL ? "true" : "false");
     fprintf(out,
             ", \"depth_limited\": %s, \"fanout_limited\": %s, "
             "\"unreadable\": %s, \"levels\": %" PRIu32 ", \"blocks\": %" PRIu64

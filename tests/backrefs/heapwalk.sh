@@ -66,17 +66,17 @@ import re, sys
 name, line = sys.argv[1], sys.argv[2]
 m = re.search(r"heap (\d+) blocks, table (\d+), same (\d+) \(sizes agree (\d+)\), only in the heap "
               r"(\d+) \(untracked: the collector's (\d+), before it started (\d+)\), only in the "
-              r"table (\d+)", line)
+              r"table (\d+), heaps left out (\d+)", line)
 if not m:
     sys.exit("FAIL %s: unreadable comparison: %s" % (name, line))
-heap, table, same, sizes, only_heap, own, before, only_table = map(int, m.groups())
+heap, table, same, sizes, only_heap, own, before, only_table, left_out = map(int, m.groups())
+ok = (only_heap == 0 and only_table == 0 and left_out == 0 and same == table == sizes and
+      heap == same + own + before and table > 1000)
 print("%-4s %s: heap %d blocks = %d in the table (sizes agree %d) + %d the collector's + %d "
-      "before it started; unexplained: %d only in the heap, %d only in the table"
-      % ("ok" if only_heap == 0 and only_table == 0 and same == table == sizes and
-         heap == same + own + before and table > 1000 else "FAIL",
-         name, heap, same, sizes, own, before, only_heap, only_table))
-if only_heap or only_table or not same == table == sizes or heap != same + own + before \
-        or table <= 1000:
+      "before it started; unexplained: %d only in the heap, %d only in the table; %d heaps left "
+      "out" % ("ok" if ok else "FAIL", name, heap, same, sizes, own, before, only_heap,
+               only_table, left_out))
+if not ok:
     sys.exit(1)
 PY
 }
