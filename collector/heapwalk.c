@@ -16,14 +16,17 @@
  * next.
  *
  * main_arena is a static of libc, in no symbol table a stripped libc keeps.
- * It is found as the word in libc's writable data (or its bss) that equals
- * the top chunk of the [heap] mapping, 0x60 bytes into a candidate whose
- * unsorted bin links and arena ring check out (or, in a program that never
- * grew the brk heap, the word that points 0x60 bytes past itself: the
- * initial top). Chosen over following a thread arena's `next` ring back to
- * the member that lies in libc because a program with one thread has no
- * thread arena; the ring is walked afterwards as a cross-check: its members
- * must be exactly the arenas the heap mappings name.
+ * It is found first as the member of a thread arena's `next` ring that lies
+ * in libc's writable data: one read an arena, and the ring's links never
+ * change once made, so a snapshot taken while threads run cannot tear them
+ * (under heapline there is always one thread arena, the collector
+ * thread's). A program with no thread arena (MALLOC_ARENA_MAX=1, or one
+ * thread) has no ring: then main_arena is the word in libc's data (or its
+ * bss) that equals the top chunk of the [heap] mapping, 0x60 bytes into a
+ * candidate whose unsorted bin and ring links check out (or, in a program
+ * that never grew [heap], the word that points 0x60 bytes past itself: the
+ * initial top). The ring is then walked as a cross-check: its members must
+ * be exactly the arenas the heap mappings name.
  *
  * Tcaches: the first chunk of an arena is the tcache of the thread that
  * made it (tcache_init() allocates it on the thread's first malloc, before
@@ -504,20 +507,28 @@ not_one:
 static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_block_fn *fn,
                      void *arg)
 {
-    uint64_t c = h->start;
+    /* the heap lies in one range (thread_heap() and the [heap] map say so):
+     * its headers are read from it directly, each once (a chunk's size word
+     * is the next one's when it is read for the in-use bit) */
+    const struct heapwalk_map *m = find_map(w, h->start);
+    uint64_t c = h->start, s = 0;
 
+    if (!m || m->hi < h->end)
+        return fail(w, "heapwalk: a chunk header is unreadable");
+    if (c + 16 <= h->end)
+        memcpy(&s, m->bytes + (c + 8 - m->lo), 8);
     while (c + 16 <= h->end && c != h->top) {
-        uint64_t s, sz, ns;
+        uint64_t sz, ns;
         int rc;
         if (h->top && c > h->top)
             break; /* past it */
-        if (rd(w, c + 8, &s))
-            return fail(w, "heapwalk: a chunk header is unreadable");
         sz = s & ~(uint64_t)7;
         if (sz == 0 && !h->top)
             return 0;   /* the end of a heap that is not the top one */
         if (sz == 16) { /* a fencepost */
             c += 16;
+            if (c + 16 <= h->end)
+                memcpy(&s, m->bytes + (c + 8 - m->lo), 8);
             continue;
         }
         if (h->top && h->top > c && h->top - c < sz && sz == h->end - c) {
@@ -526,8 +537,9 @@ static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_b
         }
         if (sz < HW_MINSIZE || (sz & 15) || sz > h->end - c || (s & IS_MMAPPED))
             return fail(w, "heapwalk: a chunk's size leaves its heap");
-        if (rd(w, c + sz + 8, &ns))
+        if (c + sz + 16 > m->hi || ((c + sz) & 7))
             return fail(w, "heapwalk: a chunk is not followed by another");
+        memcpy(&ns, m->bytes + (c + sz + 8 - m->lo), 8);
         if (!(ns & PREV_INUSE)) {
             if (pass == 2)
                 w->st.free_chunks++;
@@ -542,6 +554,7 @@ static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_b
             fn(arg, c + 16, sz - 8);
         }
         c += sz;
+        s = ns;
     }
     if (h->top && c != h->top)
         return fail(w, "heapwalk: the chunks do not end at the top chunk");
@@ -674,11 +687,11 @@ static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
             brk = &w->maps[i];
     if ((rc = find_thread_heaps(w)) != 0)
         return rc;
-    if (brk)
+    main = main_by_ring(w); /* one read an arena; else a walk of [heap] for its top */
+    if (!main && brk)
         top = brk_top(w, brk); /* 0 when the chunks do not add up */
-    main = brk && !top ? 0 : find_main_arena(w, top);
-    if (!main)
-        main = main_by_ring(w);
+    if (!main && (!brk || top))
+        main = find_main_arena(w, top);
     if (!main) {
         w->why = "heapwalk: no glibc main arena found";
         return HEAPWALK_ENOHEAP;

@@ -70,9 +70,8 @@ typedef void heapwalk_block_fn(void *arg, uint64_t addr, uint64_t usable);
  * one instant: the kernel copies the page tables one range at a time while
  * the other threads run, so a thread inside malloc can leave an arena's top
  * pointer from before a split and the chunk headers from after it (seen in
- * 11 of 20 scans of tests/attach/busy.c before the top's chunk was allowed to
- * straddle it, and main_arena found through the arena ring when its top did
- * not match).
+ * 11 of 20 scans of tests/attach/busy.c, before an old top that straddles
+ * the new one was allowed).
  *
  * No malloc, no lock: async-signal-safe but for mmap and, for resident
  * maps, mincore. */

@@ -215,9 +215,16 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
         if (job->params.py)
             n_roots =
                 scanpy_frame_roots(&job->py, src->stacks, src->n_stacks, roots, n_roots, cap_roots);
+        uint64_t walk_ns = mono_ns();
         if (src->heap_walk || src->heap_check)
             hdr.heap_flags = heap_blocks(job, &src, &hsrc, &heap);
+        walk_ns = mono_ns() - walk_ns;
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
+        /* the heap walk is part of collecting the blocks */
+        hdr.st.prep_ns += walk_ns;
+        hdr.st.duration_ns += walk_ns;
+        if (hdr.st.first_root_ns)
+            hdr.st.first_root_ns += walk_ns;
     }
     hdr.n_nodes = hdr.status == 0 ? (uint32_t)n_nodes : 0;
     hdr.n_hops = hops ? hdr.n_nodes : 0;

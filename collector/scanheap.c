@@ -166,8 +166,8 @@ void scanheap_each(void *ctx, scan_block_fn *fn, void *arg)
 /* ---- the check ---- */
 
 struct line {
-    char buf[256];
-    size_t n;
+    char buf[512];
+    size_t n; /* < sizeof(buf): room for the newline */
 };
 
 static void put(struct line *l, const char *s)
@@ -194,7 +194,7 @@ static void put_u64(struct line *l, uint64_t v, int hex)
 
 static void out(int fd, struct line *l)
 {
-    put(l, "\n");
+    l->buf[l->n++] = '\n';
     if (write(fd, l->buf, l->n) < 0)
         return;
     l->n = 0;
@@ -270,6 +270,16 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
         put(&l, h->why);
         put(&l, ")");
     }
+    put(&l, "; arenas ");
+    put_u64(&l, h->st.arenas, 0);
+    put(&l, ", thread heaps ");
+    put_u64(&l, h->st.heaps, 0);
+    put(&l, ", mmapped ");
+    put_u64(&l, h->st.mmapped, 0);
+    put(&l, ", in fastbins ");
+    put_u64(&l, h->st.fastbin, 0);
+    put(&l, ", in tcaches ");
+    put_u64(&l, h->st.tcache, 0);
     out(fd, &l);
     return only_walk + only_table + (same - sizes) + h->st.partial;
 }

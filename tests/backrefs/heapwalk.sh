@@ -76,6 +76,7 @@ print("%-4s %s: heap %d blocks = %d in the table (sizes agree %d) + %d the colle
       "before it started; unexplained: %d only in the heap, %d only in the table; %d heaps left "
       "out" % ("ok" if ok else "FAIL", name, heap, same, sizes, own, before, only_heap,
                only_table, left_out))
+print("     (%s)" % line.split("; ", 1)[1] if "; " in line else "")
 if not ok:
     sys.exit(1)
 PY
@@ -88,6 +89,8 @@ feed_sql() {
 }
 
 check python feed_none -- /usr/bin/python3 tests/backrefs/pyhold.py
+# one arena for every thread, the collector's too: main_arena found by its top chunk, not the ring
+check python-1-arena feed_none -- env MALLOC_ARENA_MAX=1 /usr/bin/python3 tests/backrefs/pyhold.py
 check sqlite3 feed_sql -- sqlite3 :memory:
 
 # sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
