@@ -145,6 +145,8 @@ TEST_OBJS_stamp := $(BUILD)/pic/collector/stamp.o
 $(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
 TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
 $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
+TEST_OBJS_untracked := $(BUILD)/pic/collector/untracked.o
+$(BUILD)/tests/test_untracked: $(BUILD)/pic/collector/untracked.o
 TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o
 TEST_LIBS_heapwalk := -lpthread
 $(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o tests/unit/heapimage.h

@@ -2,13 +2,16 @@
  * untracked.c - the blocks handed out untracked (untracked.h).
  *
  * Invariant: a slot is 0 (empty) or an address shifted right by 4 (glibc's
- * blocks are 16-aligned) with its kind in the top bits; a slot once taken
- * by an address keeps it, only its kind changes. Never the address itself:
- * a backreference scan would take the table for a holder.
+ * blocks are 16-aligned) with its kind in the top bits, never the address
+ * itself (a backreference scan would take the table for a holder). A slot
+ * of kind NONE (its block freed) stays in the probe chain until another
+ * address takes it; lookups stop at an empty slot only.
  */
 #include "untracked.h"
 
-#define UNTRACKED_BITS 18
+#include <stddef.h>
+
+#define UNTRACKED_BITS 16 /* 512 KiB: slots of freed blocks are reused */
 #define UNTRACKED_PROBES 64
 
 atomic_int untracked_on = UNTRACKED_ALL;
@@ -32,15 +35,27 @@ void untracked_note(const void *p, int guard)
 
     if (addr & 15)
         return; /* not a glibc block */
-    for (uint32_t i = 0; i < UNTRACKED_PROBES; i++) {
-        _Atomic uint64_t *s = &slots[(h + i) & ((1u << UNTRACKED_BITS) - 1)];
-        uint64_t cur = atomic_load_explicit(s, memory_order_relaxed);
-        if (cur == 0 && atomic_compare_exchange_strong(s, &cur, v))
-            return;
-        if ((cur & KEY_MASK) == KEY(addr)) {
-            atomic_store_explicit(s, v, memory_order_relaxed);
-            return;
+    for (int tries = 0; tries < 8; tries++) {
+        _Atomic uint64_t *free_slot = NULL;
+        uint64_t free_val = 0;
+        for (uint32_t i = 0; i < UNTRACKED_PROBES; i++) {
+            _Atomic uint64_t *s = &slots[(h + i) & ((1u << UNTRACKED_BITS) - 1)];
+            uint64_t cur = atomic_load_explicit(s, memory_order_relaxed);
+            if ((cur & KEY_MASK) == KEY(addr) && cur != 0) {
+                atomic_store_explicit(s, v, memory_order_relaxed); /* its own slot */
+                return;
+            }
+            if (!free_slot && (cur >> KIND_SHIFT) == UNTRACKED_NONE) {
+                free_slot = s; /* empty, or a block freed since: reused */
+                free_val = cur;
+            }
+            if (cur == 0)
+                break;
         }
+        if (!free_slot)
+            break;
+        if (atomic_compare_exchange_strong(free_slot, &free_val, v))
+            return;
     }
     atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 }
@@ -71,6 +86,8 @@ int untracked_kind(uint64_t addr)
 {
     uint32_t h = home(addr);
 
+    if (addr & 15)
+        return UNTRACKED_NONE;
     for (uint32_t i = 0; i < UNTRACKED_PROBES; i++) {
         uint64_t cur = atomic_load_explicit(&slots[(h + i) & ((1u << UNTRACKED_BITS) - 1)],
                                             memory_order_relaxed);

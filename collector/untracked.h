@@ -13,9 +13,10 @@
  * untracked_on: UNTRACKED_ALL from the first call until the configuration
  * is read and in check mode, UNTRACKED_GUARDED (the collector's own only) in
  * sampling mode and after an attach, 0 otherwise (untracked_set()). A
- * fixed table in bss; a slot once taken keeps its address, its kind
- * changes (a block freed with the guard set goes back to NONE); lock-free:
- * any thread, async-signal-safe.
+ * fixed table of 64K slots in bss (512 KiB, touched as used); a block freed
+ * with the guard set goes back to NONE and its slot is reused; past 64
+ * probes a block is dropped (counted: it then shows as the program's).
+ * Lock-free: any thread, async-signal-safe.
  */
 #ifndef HEAPLINE_UNTRACKED_H
 #define HEAPLINE_UNTRACKED_H
