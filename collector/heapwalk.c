@@ -40,6 +40,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -90,11 +92,31 @@ struct hw {
     uint64_t key;         /* tcache_key, once seen */
     const uint64_t *skip; /* lo, hi pairs sorted by lo: never mmapped chunks */
     size_t n_skip;
+    /* this process (heapwalk_self): a read of a range that faults after all
+     * (a guard region inside a mapping, userfaultfd, ASan's shadow) lands
+     * here; the range is dropped and the walk starts again */
+    struct heapwalk_map *own_maps; /* writable: NULL for an image */
+    sigjmp_buf *jb;
+    volatile uint64_t fault_addr;
+    volatile uint64_t reading; /* an address of the range being read (when the fault
+                                  is elsewhere: a sanitizer's check of its shadow) */
+    uint64_t vec_lo;           /* mmapped(): the page mincore's vector starts at */
     struct heapwalk_stats st;
     const char *why;
 };
 
 /* ---- reading through the table ---- */
+
+/* One word of the walked memory. Never instrumented: a sanitizer would
+ * take the walk's reads of memory the program does not own for bugs (and
+ * its check of its own shadow for one of ours). */
+__attribute__((no_sanitize("address"))) static uint64_t load64(const unsigned char *p)
+{
+    uint64_t v;
+
+    __builtin_memcpy(&v, p, 8);
+    return v;
+}
 
 static const struct heapwalk_map *find_map(struct hw *w, uint64_t addr)
 {
@@ -123,10 +145,11 @@ static int rd(struct hw *w, uint64_t addr, uint64_t *out)
 
     if (addr & 7)
         return -1;
+    w->reading = addr;
     m = find_map(w, addr);
     if (!m || m->hi - addr < 8)
         return -1;
-    memcpy(out, m->bytes + (addr - m->lo), 8);
+    *out = load64(m->bytes + (addr - m->lo));
     return 0;
 }
 
@@ -309,7 +332,7 @@ static uint64_t find_main_arena(struct hw *w, uint64_t top)
             continue;
         for (uint64_t a = (m->lo + 7) & ~(uint64_t)7; a + 8 <= m->hi; a += 8) {
             uint64_t v, cand;
-            memcpy(&v, m->bytes + (a - m->lo), 8);
+            v = load64(m->bytes + (a - m->lo));
             if (top ? v != top : v != a)
                 continue;
             cand = a - HW_MS_TOP;
@@ -515,8 +538,9 @@ static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_b
 
     if (!m || m->hi < h->end)
         return fail(w, "heapwalk: a chunk header is unreadable");
+    w->reading = h->start;
     if (c + 16 <= h->end)
-        memcpy(&s, m->bytes + (c + 8 - m->lo), 8);
+        s = load64(m->bytes + (c + 8 - m->lo));
     while (c + 16 <= h->end && c != h->top) {
         uint64_t sz, ns;
         int rc;
@@ -528,7 +552,7 @@ static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_b
         if (sz == 16) { /* a fencepost */
             c += 16;
             if (c + 16 <= h->end)
-                memcpy(&s, m->bytes + (c + 8 - m->lo), 8);
+                s = load64(m->bytes + (c + 8 - m->lo));
             continue;
         }
         if (h->top && h->top > c && h->top - c < sz && sz == h->end - c) {
@@ -539,7 +563,7 @@ static int walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwalk_b
             return fail(w, "heapwalk: a chunk's size leaves its heap");
         if (c + sz + 16 > m->hi || ((c + sz) & 7))
             return fail(w, "heapwalk: a chunk is not followed by another");
-        memcpy(&ns, m->bytes + (c + sz + 8 - m->lo), 8);
+        ns = load64(m->bytes + (c + sz + 8 - m->lo));
         if (!(ns & PREV_INUSE)) {
             if (pass == 2)
                 w->st.free_chunks++;
@@ -630,7 +654,20 @@ static uint64_t skipped(const struct hw *w, uint64_t p)
 static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_fn *fn, void *arg)
 {
     unsigned char vec[1024];
-    uint64_t vec_lo = 0, p = (m->lo + HW_PAGE - 1) & ~(uint64_t)(HW_PAGE - 1);
+    volatile uint64_t p = (m->lo + HW_PAGE - 1) & ~(uint64_t)(HW_PAGE - 1);
+    sigjmp_buf jb, *outer = w->jb;
+
+    w->vec_lo = 0;
+    if (w->own_maps) { /* a page that faults: on to the next one */
+        w->jb = &jb;
+        if (sigsetjmp(jb, 1)) {
+            p = ((w->fault_addr >= m->lo && w->fault_addr < m->hi ? w->fault_addr : p) &
+                 ~(uint64_t)(HW_PAGE - 1)) +
+                HW_PAGE;
+            w->vec_lo = 0;
+            w->st.faults++;
+        }
+    }
 
     while (p + 16 <= m->hi) {
         uint64_t prev, s, sz, end, off;
@@ -638,7 +675,7 @@ static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_f
             p = (end + HW_PAGE - 1) & ~(uint64_t)(HW_PAGE - 1);
             continue;
         }
-        if (!resident(m, p, vec, &vec_lo) || rd(w, p, &prev) || rd(w, p + 8, &s) || prev != 0 ||
+        if (!resident(m, p, vec, &w->vec_lo) || rd(w, p, &prev) || rd(w, p + 8, &s) || prev != 0 ||
             (s & (IS_MMAPPED | NON_MAIN_ARENA)) != IS_MMAPPED) {
             p += HW_PAGE;
             continue;
@@ -655,6 +692,7 @@ static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_f
         fn(arg, p + off + 16, sz - off - 16);
         p += sz;
     }
+    w->jb = outer;
 }
 
 /* ---- the walk ---- */
@@ -676,15 +714,22 @@ static int arena_index(const struct hw *w, uint64_t a)
     return -1;
 }
 
-static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
+static const struct heapwalk_map *brk_map(const struct hw *w)
 {
-    const struct heapwalk_map *brk = NULL;
+    for (size_t i = 0; i < w->n_maps; i++)
+        if (w->maps[i].kind == HEAPWALK_BRK && w->maps[i].hi > w->maps[i].lo)
+            return &w->maps[i];
+    return NULL;
+}
+
+/* Everything before the blocks are yielded: arenas, heaps, what is free,
+ * the tcaches. Reads only: a fault here restarts it without a range. */
+static int prepare(struct hw *w)
+{
+    const struct heapwalk_map *brk = brk_map(w);
     uint64_t top = 0, main;
     int rc;
 
-    for (size_t i = 0; i < w->n_maps; i++)
-        if (w->maps[i].kind == HEAPWALK_BRK)
-            brk = &w->maps[i];
     if ((rc = find_thread_heaps(w)) != 0)
         return rc;
     main = main_by_ring(w); /* one read an arena; else a walk of [heap] for its top */
@@ -737,7 +782,7 @@ static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
         struct hw_heap *h = &w->heaps[i];
         if (h->bad)
             continue;
-        if ((rc = walk_heap(w, h, 1, fn, arg)) == HEAPWALK_ECORRUPT)
+        if ((rc = walk_heap(w, h, 1, NULL, NULL)) == HEAPWALK_ECORRUPT)
             h->bad = 1;
         if ((rc = left_out(w, rc)) != 0)
             return rc;
@@ -746,19 +791,93 @@ static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
         if ((rc = tcache(w, w->cands.v[i], 0)) < 0)
             return rc;
     vec_sort(&w->excl);
-    for (size_t i = 0; i < w->n_heaps; i++) /* as pass 1 read it: the same outcome */
+    return 0;
+}
+
+/* Yields the blocks: the heaps as prepare() read them (the same outcome),
+ * the mmapped chunks. */
+static int emit(struct hw *w, heapwalk_block_fn *fn, void *arg)
+{
+    int rc;
+
+    for (size_t i = 0; i < w->n_heaps; i++)
         if (!w->heaps[i].bad && (rc = walk_heap(w, &w->heaps[i], 2, fn, arg)) != 0)
             return rc;
     for (size_t i = 0; i < w->n_maps; i++)
         if (w->maps[i].kind == HEAPWALK_ANON)
             mmapped(w, &w->maps[i], fn, arg);
     w->st.arenas = w->n_arenas;
-    w->st.heaps = w->n_heaps - (brk ? 1 : 0);
+    w->st.heaps = w->n_heaps - (brk_map(w) ? 1 : 0);
     return 0;
 }
 
-static int image(const struct heapwalk_map *maps, size_t n, const uint64_t *skip, size_t n_skip,
-                 heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why)
+static struct hw *volatile catching; /* the walk a fault goes back to */
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    catching->fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+    siglongjmp(*catching->jb, 1);
+}
+
+/* The range holding the fault reads as empty from now on. 0 when none does. */
+static int drop_range(struct hw *w)
+{
+    for (int k = 0; k < 2; k++) {
+        uint64_t a = k == 0 ? w->fault_addr : w->reading;
+        for (size_t i = 0; i < w->n_maps; i++) {
+            struct heapwalk_map *m = &w->own_maps[i];
+            if (a >= m->lo && a < m->hi) {
+                m->hi = m->lo;
+                w->last = 0;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void reset(struct hw *w)
+{
+    w->n_heaps = 0;
+    w->n_arenas = 0;
+    memset(w->arena_bad, 0, sizeof(w->arena_bad));
+    w->excl.n = 0;
+    w->cands.n = 0;
+    w->key = 0;
+    memset(&w->st, 0, sizeof(w->st));
+    w->why = NULL;
+}
+
+static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
+{
+    sigjmp_buf jb;
+    volatile int attempts = 0;
+
+    if (w->own_maps) {
+        w->jb = &jb;
+        catching = w;
+        if (sigsetjmp(jb, 1)) {
+            if (++attempts > 16 || !drop_range(w))
+                return fail(w, "heapwalk: a read faulted");
+            reset(w);
+            w->st.faults = (uint64_t)attempts;
+        }
+    }
+    {
+        int rc = prepare(w);
+        if (rc)
+            return rc;
+    }
+    if (w->own_maps && sigsetjmp(jb, 1)) /* the blocks are on their way: no restart */
+        return fail(w, "heapwalk: a read faulted");
+    return emit(w, fn, arg);
+}
+
+static int image(const struct heapwalk_map *maps, size_t n, struct heapwalk_map *own_maps,
+                 const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
+                 struct heapwalk_stats *st, const char **why)
 {
     struct hw *w =
         mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -773,6 +892,7 @@ static int image(const struct heapwalk_map *maps, size_t n, const uint64_t *skip
     w->n_maps = n;
     w->skip = skip;
     w->n_skip = n_skip;
+    w->own_maps = own_maps;
     for (size_t i = 1; i < n; i++)
         if (maps[i].lo < maps[i - 1].hi || maps[i].hi < maps[i].lo) {
             munmap(w, sizeof(*w));
@@ -795,7 +915,7 @@ static int image(const struct heapwalk_map *maps, size_t n, const uint64_t *skip
 int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn *fn, void *arg,
                    struct heapwalk_stats *st, const char **why)
 {
-    return image(maps, n, NULL, 0, fn, arg, st, why);
+    return image(maps, n, NULL, NULL, 0, fn, arg, st, why);
 }
 
 /* ---- this process ---- */
@@ -906,7 +1026,29 @@ int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, vo
         *why = "heapwalk: /proc/self/maps is unreadable";
         return HEAPWALK_ENOHEAP;
     }
-    rc = image(maps, n, skip, n_skip, fn, arg, st, why);
+    {
+        /* reads of a range that faults after all come back to the walk:
+         * SIGSEGV and SIGBUS caught (and unblocked: the scan child blocks
+         * every signal) for the walk only */
+        struct sigaction sa, old_segv, old_bus;
+        sigset_t both, old_mask;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigemptyset(&both);
+        sigaddset(&both, SIGSEGV);
+        sigaddset(&both, SIGBUS);
+        sigaction(SIGSEGV, &sa, &old_segv);
+        sigaction(SIGBUS, &sa, &old_bus);
+        sigprocmask(SIG_UNBLOCK, &both, &old_mask);
+        rc = image(maps, n, maps, skip, n_skip, fn, arg, st, why);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        sigaction(SIGSEGV, &old_segv, NULL);
+        sigaction(SIGBUS, &old_bus, NULL);
+        catching = NULL;
+    }
     munmap(maps, maps_bytes + BUF);
     return rc;
 }

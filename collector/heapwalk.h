@@ -49,6 +49,7 @@ struct heapwalk_stats {
     uint64_t tcaches;      /* tcache_perthread_structs */
     uint64_t locked;       /* arenas whose lock was held at the snapshot */
     uint64_t partial;      /* heaps left out: they did not add up (see below) */
+    uint64_t faults;       /* ranges or pages dropped: reading them faulted */
 };
 
 /* Reasons (negative return values) */
@@ -80,8 +81,12 @@ int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn 
 
 /* The same on the calling process: maps are the writable private mappings
  * of /proc/self/maps; pages in [skip[2i], skip[2i+1]) for i < n_skip (the
- * caller's own memory, sorted by start) are never taken for mmapped chunks (they are read
- * when a heap holds them). Reads the maps with open/read only. */
+ * caller's own memory, sorted by start) are never taken for mmapped chunks
+ * (they are read when a heap holds them). Reads the maps with open/read
+ * only. A writable private mapping can still fault (a guard region inside
+ * it, userfaultfd, a sanitizer's shadow): SIGSEGV and SIGBUS are caught
+ * for the walk (unblocked, their handlers replaced, then restored: one walk
+ * at a time), the range dropped and the walk begun again (st->faults). */
 int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
                   struct heapwalk_stats *st, const char **why);
 

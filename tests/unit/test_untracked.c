@@ -64,15 +64,27 @@ static void test_reuse(void **state)
 /* The table (in this program's bss) never holds a pointer to a noted block:
  * a scan reads the collector's bss. */
 extern char __bss_start, _end;
+
+/* Words of the bss in [lo, hi) (the whole bss is read: not under ASan's eye). */
+__attribute__((no_sanitize("address"))) static size_t bss_words_in(uint64_t lo, uint64_t hi)
+{
+    const uint64_t *w = (const uint64_t *)(((uintptr_t)&__bss_start + 7) & ~(uintptr_t)7);
+    size_t n = 0;
+
+    for (; (const char *)(w + 1) <= &_end; w++) {
+        uint64_t v;
+        __builtin_memcpy(&v, w, 8);
+        n += v >= lo && v < hi;
+    }
+    return n;
+}
+
 static void test_no_pointers(void **state)
 {
-    const uint64_t lo = 0x7f0000000000ull + 16 * (1000000 - 1000);
-    const uint64_t hi = 0x7f0000000000ull + 16 * 1000000;
-    const uint64_t *w = (const uint64_t *)(((uintptr_t)&__bss_start + 7) & ~(uintptr_t)7);
-
     (void)state;
-    for (; (const char *)(w + 1) <= &_end; w++)
-        assert_false(*w >= lo && *w < hi);
+    assert_int_equal(bss_words_in(0x7f0000000000ull + 16 * (1000000 - 1000),
+                                  0x7f0000000000ull + 16 * 1000000),
+                     0);
 }
 
 int main(void)
