@@ -688,6 +688,7 @@ static void mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_block_f
         off = mmap_inner(w, p, sz);
         w->st.in_use++;
         w->st.mmapped++;
+        w->st.mmapped_bytes += sz;
         w->st.in_use_bytes += sz - off - 16;
         fn(arg, p + off + 16, sz - off - 16);
         p += sz;

@@ -38,18 +38,19 @@ struct heapwalk_map {
 };
 
 struct heapwalk_stats {
-    uint64_t arenas;       /* main arena included */
-    uint64_t heaps;        /* thread heaps */
-    uint64_t in_use;       /* blocks yielded */
-    uint64_t in_use_bytes; /* their usable bytes */
-    uint64_t mmapped;      /* of them, mmapped chunks */
-    uint64_t free_chunks;  /* in a bin (next chunk's PREV_INUSE clear) */
-    uint64_t fastbin;      /* chunks in fastbins */
-    uint64_t tcache;       /* chunks in tcaches */
-    uint64_t tcaches;      /* tcache_perthread_structs */
-    uint64_t locked;       /* arenas whose lock was held at the snapshot */
-    uint64_t partial;      /* heaps left out: they did not add up (see below) */
-    uint64_t faults;       /* ranges or pages dropped: reading them faulted */
+    uint64_t arenas;        /* main arena included */
+    uint64_t heaps;         /* thread heaps */
+    uint64_t in_use;        /* blocks yielded */
+    uint64_t in_use_bytes;  /* their usable bytes */
+    uint64_t mmapped;       /* of them, mmapped chunks */
+    uint64_t mmapped_bytes; /* their mappings' bytes (mallinfo2()'s hblkhd) */
+    uint64_t free_chunks;   /* in a bin (next chunk's PREV_INUSE clear) */
+    uint64_t fastbin;       /* chunks in fastbins */
+    uint64_t tcache;        /* chunks in tcaches */
+    uint64_t tcaches;       /* tcache_perthread_structs */
+    uint64_t locked;        /* arenas whose lock was held at the snapshot */
+    uint64_t partial;       /* heaps left out: they did not add up (see below) */
+    uint64_t faults;        /* ranges or pages dropped: reading them faulted */
 };
 
 /* Reasons (negative return values) */

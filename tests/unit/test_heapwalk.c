@@ -285,6 +285,19 @@ static void test_self(void **state)
            (unsigned long long)st.tcache, (unsigned long long)st.tcaches);
     assert_true(st.fastbin + st.tcache > 0);
     assert_true(st.mmapped >= 3);
+    { /* glibc's own count of its mmapped chunks and their bytes */
+        struct mallinfo2 mi = mallinfo2();
+        printf("heapwalk: %llu mmapped chunks of %llu bytes; mallinfo2: %zu of %zu\n",
+               (unsigned long long)st.mmapped, (unsigned long long)st.mmapped_bytes, mi.hblks,
+               mi.hblkhd);
+        printf("heapwalk: %llu in fastbins, %llu free chunks + %llu tops; mallinfo2: %zu, %zu\n",
+               (unsigned long long)st.fastbin, (unsigned long long)st.free_chunks,
+               (unsigned long long)st.arenas, mi.smblks, mi.ordblks);
+        assert_int_equal(st.mmapped, mi.hblks);
+        assert_int_equal(st.mmapped_bytes, mi.hblkhd);
+        assert_int_equal(st.fastbin, mi.smblks);
+        assert_int_equal(st.free_chunks + st.arenas, mi.ordblks);
+    }
     /* exactly: what was there before, plus what this test holds */
     for (size_t i = base; i < n_held; i++) {
         long k = find(&after, (uint64_t)(uintptr_t)held[i]);
