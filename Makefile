@@ -124,7 +124,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 OWNMAPS_OBJ := $(BUILD)/pic/collector/ownmaps.o
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
-             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ)
+             $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
+             $(BUILD)/pic/collector/scanheap.o $(BUILD)/pic/collector/heapwalk.o \
+             $(BUILD)/pic/collector/untracked.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
@@ -143,6 +145,11 @@ TEST_OBJS_stamp := $(BUILD)/pic/collector/stamp.o
 $(BUILD)/tests/test_stamp: $(BUILD)/pic/collector/stamp.o
 TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
 $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
+TEST_OBJS_untracked := $(BUILD)/pic/collector/untracked.o
+$(BUILD)/tests/test_untracked: $(BUILD)/pic/collector/untracked.o
+TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o
+TEST_LIBS_heapwalk := -lpthread
+$(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o tests/unit/heapimage.h
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
@@ -172,6 +179,7 @@ e2e: all
 
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
+	$(Q)BUILD=$(BUILD) tests/backrefs/heapwalk.sh
 
 # heapline attach / record --pid on programs started without heapline
 attach: all
@@ -225,6 +233,13 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC) collector/cfitab.
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(PKGS_CFLAGS) -Iprotocol -Itui -o $@ $< $(PROTO_SRC) $(filter-out tui/main.c,$(TUI_SRC)) \
 	    $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
+# the collector's reader of a snapshot's heap: alone (no TUI, no collector hooks)
+build-fuzz/fuzz_heapwalk: tests/fuzz/fuzz_heapwalk.c collector/heapwalk.c collector/heapwalk.h \
+                          tests/unit/heapimage.h
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Icollector -o $@ $< collector/heapwalk.c
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \

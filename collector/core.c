@@ -40,6 +40,7 @@
 #include "recfile.h"
 #include "ring.h"
 #include "sample.h"
+#include "untracked.h"
 #include "server.h"
 #include "sites.h"
 #include "stamp.h"
@@ -159,7 +160,11 @@ static void read_config(void)
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
     core_cfg.stats = getenv("HEAPLINE_STATS") != NULL;
+    core_cfg.heap_check = getenv("HEAPLINE_HEAPWALK_CHECK") != NULL;
     sample_configure_env(); /* HEAPLINE_SAMPLE */
+    /* the check tells every untracked block apart; a sampled run's scans
+     * leave the collector's own out */
+    untracked_set(core_cfg.heap_check ? UNTRACKED_ALL : sample_on() ? UNTRACKED_GUARDED : 0);
 }
 
 /* Output paths for this process: the owner (the first process of the run, or
@@ -429,8 +434,10 @@ static void late_config(const char *opts)
     core_cfg.depth = 64;
     core_cfg.tick_ms = 10;
     core_cfg.unwind = CORE_UNWIND_AUTO;
-    core_cfg.fork_off = 1; /* a fork child of an attached program runs untracked */
-    sample_configure(0);   /* exact unless asked: sample=BYTES */
+    core_cfg.fork_off = 1;            /* a fork child of an attached program runs untracked */
+    core_cfg.attached = 1;            /* scans take their blocks from glibc's heap */
+    untracked_set(UNTRACKED_GUARDED); /* scans leave the collector's own out */
+    sample_configure(0);              /* exact unless asked: sample=BYTES */
     while (opts && *opts) {
         size_t n = strcspn(opts, "\n");
         const char *eq = memchr(opts, '=', n), *v = eq + 1;

@@ -30,6 +30,9 @@
  *   HEAPLINE_PYTHON=off     no Python frames in a CPython program (pyframes.h)
  *   HEAPLINE_SAMPLE=SIZE|off  sampling mode, one sample every SIZE bytes on
  *                           average (512K, 2M); default off (sample.h)
+ *   HEAPLINE_HEAPWALK_CHECK=1  tests: every scan also walks glibc's heap and
+ *                           writes how it compares with the live table to
+ *                           stderr, block for block (scanheap.h)
  *   HEAPLINE_OWNER_PID      set by the collector to the first process's pid
  */
 #ifndef HEAPLINE_CORE_H
@@ -57,8 +60,11 @@ struct core_config {
     int depth;         /* stack depth limit */
     int unwind;        /* enum core_unwind: asked for, then in effect */
     int tick_ms;
-    int fork_off; /* HEAPLINE_FORK=off */
-    int stats;    /* HEAPLINE_STATS set: a line of counts at the end */
+    int fork_off;   /* HEAPLINE_FORK=off */
+    int stats;      /* HEAPLINE_STATS set: a line of counts at the end */
+    int heap_check; /* HEAPLINE_HEAPWALK_CHECK set: each scan compares glibc's heap
+                       with the live table on stderr (scanheap.h) */
+    int attached;   /* started by heapline_attach(): the table misses older blocks */
 };
 
 extern struct core_config core_cfg;

@@ -39,6 +39,7 @@
 #include "sample.h"
 #include "stamp.h"
 #include "track.h"
+#include "untracked.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -144,6 +145,7 @@ static inline int tracking(void)
 
 static inline void *own_note(void *p, size_t size)
 {
+    untracked_alloc(p, track_guard);
     if (p && track_guard && size >= OWN_BIG) {
         uintptr_t lo = ((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1);
         uintptr_t hi = ((uintptr_t)p + size + OWN_PAGE - 1) & ~(uintptr_t)(OWN_PAGE - 1);
@@ -154,6 +156,7 @@ static inline void *own_note(void *p, size_t size)
 
 static inline void own_forget(void *p)
 {
+    untracked_free(p, track_guard);
     if (p && track_guard && real.malloc_usable_size && real.malloc_usable_size(p) >= OWN_BIG)
         ownmaps_del((void *)(((uintptr_t)p - 16) & ~(uintptr_t)(OWN_PAGE - 1)));
 }
@@ -426,7 +429,7 @@ static void *aligned_common(void *(*fn)(size_t, size_t), size_t align, size_t si
     void *p;
 
     if (!tracking())
-        return fn(align, size);
+        return own_note(fn(align, size), size);
     if (sample_on())
         return sampled_alloc(fn(align, size), size);
     track_guard = 1;
@@ -448,8 +451,12 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         *out = p;
         return 0;
     }
-    if (!tracking())
-        return real.posix_memalign(out, align, size);
+    if (!tracking()) {
+        r = real.posix_memalign(out, align, size);
+        if (r == 0)
+            own_note(*out, size);
+        return r;
+    }
     if (sample_on()) {
         r = real.posix_memalign(out, align, size);
         if (r == 0)
@@ -485,7 +492,7 @@ EXPORT void *valloc(size_t size)
     if (!ready())
         return arena_alloc(size, 4096);
     if (!tracking())
-        return real.valloc(size);
+        return own_note(real.valloc(size), size);
     if (sample_on())
         return sampled_alloc(real.valloc(size), size);
     track_guard = 1;
@@ -503,7 +510,7 @@ EXPORT void *pvalloc(size_t size)
     if (!ready())
         return arena_alloc(size, 4096);
     if (!tracking())
-        return real.pvalloc(size);
+        return own_note(real.pvalloc(size), size);
     if (sample_on())
         return sampled_alloc(real.pvalloc(size), size);
     track_guard = 1;

@@ -32,6 +32,7 @@
 #include "drain.h"
 #include "live.h"
 #include "ring.h"
+#include "sample.h"
 #include "wire.h"
 
 /* A request may not pass SERVER_REQUEST_MAX bytes. */
@@ -461,6 +462,10 @@ static void start_scan(int i)
     src.for_each_block = scan_blocks;
     src.ctx = NULL;
     src.n_blocks = live_count();
+    /* a sampled or attached run's table misses blocks: chains through them
+     * would be cut */
+    src.heap_walk = (sample_on() ? SCAN_SAMPLED : 0) | (core_cfg.attached ? SCAN_ATTACHED : 0);
+    src.heap_check = core_cfg.heap_check;
     src.stacks = stacks;
     src.n_stacks = n;
     core_scan_fork_enter();
@@ -560,7 +565,11 @@ static void job_step(int i)
         if (j->kind == JOB_FIND && (j->found || j->cursor >= live_slots())) {
             struct live_entry *e = j->found ? live_find(j->found) : NULL;
 
-            if (!e) {
+            if (!e && j->kind_req == WIRE_REQ_SCAN && (sample_on() || core_cfg.attached)) {
+                /* not in a partial table: the scan child looks in glibc's heap */
+                j->kind = JOB_SCAN;
+                break;
+            } else if (!e) {
                 answer_error(i, j->req_id, -EFAULT, "not inside a live block");
             } else if (j->kind_req == WIRE_REQ_READ) {
                 answer_read(i, j->req_id, e, j->len);

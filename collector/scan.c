@@ -26,11 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ownmaps.h"
 #include "scanbfs.h"
+#include "scanheap.h"
 #include "scanmsg.h"
 #include "scanpy.h"
 #include "scanroots.h"
 #include "scansp.h"
+#include "untracked.h"
 
 _Static_assert((int)SCANBFS_HEAP == (int)SCANMSG_HEAP &&
                    (int)SCANBFS_GLOBAL == (int)SCANMSG_GLOBAL &&
@@ -60,7 +63,7 @@ struct scan_child_hdr {
     uint32_t n_nodes;
     uint32_t n_hops;
     uint32_t n_census;
-    uint32_t pad;
+    uint32_t heap_flags; /* SCANMSG_HEAPWALK, SCANMSG_HEAPWALK_FAILED */
     struct scanbfs_stats st;
 };
 
@@ -79,6 +82,7 @@ struct scan_job {
     struct scansp sps; /* where the stacks of blocked threads start */
     struct scanpy py;  /* the interpreter, when the program is a known CPython */
     int pymalloc;      /* ... whose small objects are not heap blocks */
+    int heap_walk;     /* scan_source.heap_walk */
 };
 
 static uint64_t mono_ns(void)
@@ -104,11 +108,50 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
+/* The blocks from glibc's heap (scanheap.h) when src asks for them: *src
+ * then points at hsrc. Scan child. */
+static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source **src,
+                            struct scan_source *hsrc, struct scanheap *heap)
+{
+    static uint64_t skip[2 * (OWNMAPS_MAX + 4)]; /* the child's own copy */
+    size_t n_skip = ownmaps_copy(skip, OWNMAPS_MAX);
+
+    for (uint32_t i = 0; i < job->params.n_own; i++) {
+        skip[2 * n_skip] = job->params.own[i].lo;
+        skip[2 * n_skip + 1] = job->params.own[i].hi;
+        n_skip++;
+    }
+    for (size_t i = 1; i < n_skip; i++) /* by start: insertion, a thousand at most */
+        for (size_t k = i; k > 0 && skip[2 * k - 2] > skip[2 * k]; k--) {
+            uint64_t lo = skip[2 * k], hi = skip[2 * k + 1];
+            skip[2 * k] = skip[2 * k - 2];
+            skip[2 * k + 1] = skip[2 * k - 1];
+            skip[2 * k - 2] = lo;
+            skip[2 * k - 1] = hi;
+        }
+    if (scanheap_build(heap, *src, skip, n_skip, untracked_kind) != 0)
+        return SCANMSG_HEAPWALK_FAILED;
+    if ((*src)->heap_check)
+        scanheap_check(heap, 2, untracked_kind);
+    if (!(*src)->heap_walk)
+        return 0;
+    if (heap->rc)
+        return SCANMSG_HEAPWALK_FAILED;
+    *hsrc = **src;
+    hsrc->for_each_block = scanheap_each;
+    hsrc->ctx = heap;
+    hsrc->n_blocks = heap->n_all;
+    *src = hsrc;
+    return SCANMSG_HEAPWALK | (heap->st.partial ? SCANMSG_HEAPWALK_PARTIAL : 0);
+}
+
 /* The scan child. Never returns. */
 static void scan_child(struct scan_job *job, const struct scan_source *src, int wfd, pid_t parent)
 {
     static const int fatal[] = {SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
     struct scan_child_hdr hdr;
+    struct scan_source hsrc;
+    struct scanheap heap;
     struct scanbfs_root *roots;
     struct scanbfs_node *nodes;
     struct scanpy_hop *hops = NULL;
@@ -172,7 +215,16 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
         if (job->params.py)
             n_roots =
                 scanpy_frame_roots(&job->py, src->stacks, src->n_stacks, roots, n_roots, cap_roots);
+        uint64_t walk_ns = mono_ns();
+        if (src->heap_walk || src->heap_check)
+            hdr.heap_flags = heap_blocks(job, &src, &hsrc, &heap);
+        walk_ns = mono_ns() - walk_ns;
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
+        /* the heap walk is part of collecting the blocks */
+        hdr.st.prep_ns += walk_ns;
+        hdr.st.duration_ns += walk_ns;
+        if (hdr.st.first_root_ns)
+            hdr.st.first_root_ns += walk_ns;
     }
     hdr.n_nodes = hdr.status == 0 ? (uint32_t)n_nodes : 0;
     hdr.n_hops = hops ? hdr.n_nodes : 0;
@@ -222,6 +274,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         return NULL;
     }
     job->req_id = req_id;
+    job->heap_walk = src->heap_walk;
     job->params.target = target;
     job->params.max_depth = max_depth ? max_depth : 10;
     job->params.max_fanout = max_fanout ? max_fanout : 64;
@@ -416,6 +469,10 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
         d->id = s->id;
         d->inbound = s->inbound;
         d->level = s->level;
+        if (s->kind == SCANBFS_HEAP && s->id == SCAN_STACK_NONE) {
+            d->untracked = 1; /* from glibc's heap: never seen allocated */
+            d->id = 0;
+        }
         if (hops) {
             const struct scanpy_hop *h = &hops[i];
             d->py_flags = h->flags;
@@ -499,7 +556,9 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     if (job->py.lay)
         res.flags |= SCANMSG_PYTHON | (job->pymalloc ? SCANMSG_PYMALLOC : 0);
     res.target = job->params.target;
-    res.flags |= hdr->st.flags;
+    res.flags |= hdr->st.flags | hdr->heap_flags;
+    res.flags |= (job->heap_walk & SCAN_SAMPLED ? SCANMSG_SAMPLED : 0) |
+                 (job->heap_walk & SCAN_ATTACHED ? SCANMSG_ATTACHED : 0);
     res.levels = hdr->st.levels;
     res.duration_ns = hdr->st.duration_ns;
     res.bytes_scanned = hdr->st.bytes_scanned;

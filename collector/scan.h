@@ -19,6 +19,13 @@
 
 #include "encode.h"
 
+/* The stack of a block the live table does not hold: found in glibc's heap
+ * (scanheap.h), allocated before an attach or not sampled. */
+#define SCAN_STACK_NONE 0xffffffffu
+
+#define SCAN_SAMPLED 1  /* scan_source.heap_walk: the run samples */
+#define SCAN_ATTACHED 2 /* ... the collector was attached to a running program */
+
 /* seq: the allocation's sequence number (its low 32 bits: the census's
  * "oldest instance" compares them modulo 2^32) */
 typedef void scan_block_fn(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq);
@@ -39,6 +46,11 @@ struct scan_source {
     size_t n_blocks;                 /* blocks for_each_block will report */
     const struct scan_range *stacks; /* thread stacks of the program's threads */
     size_t n_stacks;
+    int heap_walk;  /* the table is partial: SCAN_SAMPLED, SCAN_ATTACHED or both; the
+                       blocks then come from glibc's heap, named from the table
+                       (scanheap.h) */
+    int heap_check; /* HEAPLINE_HEAPWALK_CHECK: the child compares the walk with the
+                       table and writes the figures to stderr */
 };
 
 struct scan_job;

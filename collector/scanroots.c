@@ -26,6 +26,8 @@ struct collect_ctx {
     struct scanroots *r;
     size_t cap_mods, cap_roots;
     int failed;
+    uint64_t self[16]; /* the collector's writable segments (lo, hi): its bss is no anon root */
+    size_t n_self;
 };
 
 static int push_root(struct collect_ctx *c, const struct scanbfs_root *root)
@@ -78,8 +80,18 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
     int any = 0;
 
     (void)size;
-    if (own_module(info))
+    if (own_module(info)) {
+        for (int i = 0; i < info->dlpi_phnum && c->n_self < 8; i++) {
+            const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+            if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+                continue;
+            c->self[2 * c->n_self] = info->dlpi_addr + ph->p_vaddr;
+            c->self[2 * c->n_self + 1] =
+                (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) & ~(uint64_t)4095;
+            c->n_self++;
+        }
         return 0;
+    }
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_W))
             any = 1;
@@ -260,8 +272,9 @@ static int collect_anon(struct collect_ctx *c)
     }
     free(line);
     fclose(f);
-    /* what is not the program's: its roots so far, the collector's mappings */
-    n_ex = r->n_roots + OWNMAPS_MAX;
+    /* what is not the program's: its roots so far, the collector's mappings
+     * and its own data and bss */
+    n_ex = r->n_roots + c->n_self + OWNMAPS_MAX;
     ex = rc == 0 ? malloc(2 * n_ex * sizeof(*ex)) : NULL;
     if (!ex)
         rc = -1;
@@ -270,7 +283,9 @@ static int collect_anon(struct collect_ctx *c)
             ex[2 * i] = r->roots[i].lo;
             ex[2 * i + 1] = r->roots[i].hi;
         }
-        n_ex = r->n_roots + ownmaps_copy(ex + 2 * r->n_roots, OWNMAPS_MAX);
+        memcpy(ex + 2 * r->n_roots, c->self, c->n_self * 2 * sizeof(*ex));
+        n_ex =
+            r->n_roots + c->n_self + ownmaps_copy(ex + 2 * (r->n_roots + c->n_self), OWNMAPS_MAX);
         qsort(ex, n_ex, 2 * sizeof(*ex), cmp_u64_pair);
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -305,7 +320,7 @@ static int collect_anon(struct collect_ctx *c)
 
 int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks)
 {
-    struct collect_ctx c = {r, 0, 0, 0};
+    struct collect_ctx c = {.r = r};
 
     memset(r, 0, sizeof(*r));
     dl_iterate_phdr(collect_module, &c);

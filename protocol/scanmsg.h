@@ -3,7 +3,7 @@
  *
  *  RESPONSE [13, request_id, 0, 3, target, flags, levels, duration_ns, bytes_scanned,
  *            pause_ns, n_blocks, heap_bytes, [node, node, ...], prep_ns, chain_ns,
- *            [live, ...], [py, py, ...], [row, row, ...]]
+ *            [live, ...], [py, py, ...], [row, row, ...], [untracked, ...]]
  *  node:    kind, address, size, offset, to, interior, id, inbound, level,
  *           symbol, module, module_offset                          (12 items each)
  *
@@ -44,6 +44,16 @@
  * chains) sends the live Python objects by type:
  *  row:     type name, count, bytes, oldest                         (4 items each)
  * oldest: the block of the instance allocated first.
+ *
+ * Blocks from glibc's heap (trailing, absent from older collectors: then
+ * every HEAP node was a block of the live table). In a sampled or attached
+ * run (flag SCANMSG_HEAPWALK) the blocks are those of glibc's heap in the
+ * snapshot, not only the table's: `untracked` lists the indexes of the HEAP
+ * nodes the table did not hold, blocks heapline never saw allocated
+ * (allocated before the attach, or not sampled). Their size is the chunk's
+ * usable size, their id 0 (no stack). SCANMSG_HEAPWALK_FAILED: the heap
+ * could not be walked (not glibc, or it did not add up): the table's blocks
+ * alone were scanned.
  */
 #ifndef HEAPLINE_SCANMSG_H
 #define HEAPLINE_SCANMSG_H
@@ -68,6 +78,17 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_PYMALLOC                                                                           \
     256u /* ... but without PYTHONMALLOC=malloc: its small objects                                 \
             live in pymalloc's arenas, unseen (chains are partial) */
+#define SCANMSG_HEAPWALK                                                                           \
+    512u /* the blocks came from glibc's heap (a sampled or attached run):                         \
+            nodes in `untracked` were never seen allocated */
+#define SCANMSG_HEAPWALK_FAILED                                                                    \
+    1024u                      /* a sampled or attached run whose heap could not be walked:        \
+                                  only the blocks seen allocated were scanned (chains may be cut) */
+#define SCANMSG_ATTACHED 2048u /* the collector was attached to the running program */
+#define SCANMSG_HEAPWALK_PARTIAL                                                                   \
+    8192u /* with SCANMSG_HEAPWALK: a heap that a thread was changing during the                   \
+             snapshot was left out (its blocks only from the table: chains may be cut) */
+#define SCANMSG_SAMPLED 4096u /* the run samples allocations */
 
 /* py_flags */
 #define SCANMSG_PY_OBJECT 1u
@@ -91,13 +112,15 @@ struct scanmsg_result {
     uint64_t bytes_scanned; /* all levels */
     uint64_t pause_ns;      /* the program's pause for fork() */
     uint64_t n_blocks, heap_bytes;
-    struct wire_list nodes; /* decode side: validated 12-tuples */
-    uint64_t prep_ns;       /* collecting and sorting the blocks (0: not sent) */
-    uint64_t chain_ns;      /* from the start to the first full chain (0: none) */
-    struct wire_list live;  /* decode side: node indexes (u32) of stack words in live
-                               frames; encode side: ignored (from nodes[].live_frame) */
-    struct wire_list py;    /* decode side: validated 4-tuples (empty: no Python names) */
-    struct wire_list rows;  /* decode side: validated census 4-tuples */
+    struct wire_list nodes;     /* decode side: validated 12-tuples */
+    uint64_t prep_ns;           /* collecting and sorting the blocks (0: not sent) */
+    uint64_t chain_ns;          /* from the start to the first full chain (0: none) */
+    struct wire_list live;      /* decode side: node indexes (u32) of stack words in live
+                                   frames; encode side: ignored (from nodes[].live_frame) */
+    struct wire_list py;        /* decode side: validated 4-tuples (empty: no Python names) */
+    struct wire_list rows;      /* decode side: validated census 4-tuples */
+    struct wire_list untracked; /* decode side: node indexes (u32) of HEAP nodes the live
+                                   table lacked; encode side: ignored (nodes[].untracked) */
     const struct scanmsg_row *enc_rows; /* encode side: the census rows */
     size_t n_enc_rows;
 };
@@ -118,6 +141,7 @@ struct scanmsg_node {
     struct wire_str symbol, module; /* GLOBAL; nil otherwise */
     uint64_t module_offset;
     uint32_t live_frame; /* STACK: 1 in a live frame (sent in the result's `live`) */
+    uint32_t untracked;  /* HEAP: 1 never seen allocated (sent in the result's `untracked`) */
     uint32_t py_flags;   /* SCANMSG_PY_*; 0 with nil strings when no Python names */
     struct wire_str py_type, py_via, py_owner;
 };

@@ -217,7 +217,11 @@ enum wire_req {
     WIRE_REQ_SCAN = 3,    /* address, max_depth, max_fanout: backreference chains (with
                            * Python names for a CPython program: scanmsg.h); address 0:
                            * the census of live Python objects by type instead; status
-                           * -EBUSY when too many scans are running and waiting */
+                           * -EBUSY when too many scans are running and waiting. In a
+                           * sampled or attached run the blocks come from glibc's heap,
+                           * the address need not be one the collector saw allocated,
+                           * and the response's trailing `untracked` list (absent from
+                           * older collectors) names the blocks it never saw allocated */
     WIRE_REQ_MAX = 3
 };
 

@@ -78,21 +78,44 @@ static void text_site(FILE *out, const struct model *m, uint32_t stack)
         fprintf(out, " %s:%" PRIu32, base_name(s.file), s.line);
 }
 
+const char *chain_untracked(uint32_t flags)
+{
+    if ((flags & SCANMSG_ATTACHED) && (flags & SCANMSG_SAMPLED))
+        return "allocated before the attach or not sampled";
+    if (flags & SCANMSG_ATTACHED)
+        return "allocated before the attach";
+    if (flags & SCANMSG_SAMPLED)
+        return "not sampled";
+    return "never seen allocated";
+}
+
 static void text_refs(FILE *out, int64_t inbound)
 {
     if (inbound >= 0)
         fprintf(out, ", %" PRId64 " reference%s", inbound, inbound == 1 ? "" : "s");
 }
 
+/* "allocated at F file:line", or what an untracked block is. */
+static void text_origin(FILE *out, const struct model *m, const struct scanmsg_node *n,
+                        uint32_t flags)
+{
+    if (n->untracked) {
+        fputs(chain_untracked(flags), out);
+        return;
+    }
+    fputs("allocated at ", out);
+    text_site(out, m, n->id);
+}
+
 /* One hop, as text: "0xADDR (N bytes, allocated at F file:line) +off". */
-static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node *n)
+static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node *n, uint32_t flags)
 {
     char sym[512], mod[1024];
 
     switch (n->kind) {
     case SCANMSG_HEAP:
-        fprintf(out, "0x%" PRIx64 " (%" PRIu64 " bytes, allocated at ", n->addr, n->size);
-        text_site(out, m, n->id);
+        fprintf(out, "0x%" PRIx64 " (%" PRIu64 " bytes, ", n->addr, n->size);
+        text_origin(out, m, n, flags);
         fprintf(out, ") +%" PRIu64, n->offset);
         break;
     case SCANMSG_GLOBAL:
@@ -128,10 +151,21 @@ static void text_hop(FILE *out, const struct model *m, const struct scanmsg_node
     }
 }
 
-static void json_site(FILE *out, const struct model *m, uint32_t stack)
+/* The site of a HEAP node, and whether heapline saw it allocated (a block
+ * found in glibc's heap only: "untracked", and "allocated" says what it is). */
+static void json_site(FILE *out, const struct model *m, const struct scanmsg_node *n,
+                      uint32_t flags)
 {
     struct site_name s;
+    uint32_t stack = n->id;
 
+    if (n->untracked) {
+        fprintf(out,
+                ", \"function\": null, \"file\": null, \"line\": 0, \"stack\": 0, "
+                "\"untracked\": true, \"allocated\": \"%s\"",
+                chain_untracked(flags));
+        return;
+    }
     site_of(m, stack, &s);
 
     fputs(", \"function\": ", out);
@@ -144,7 +178,8 @@ static void json_site(FILE *out, const struct model *m, uint32_t stack)
         json_write_stringn(out, s.file, strlen(s.file));
     else
         fputs("null", out);
-    fprintf(out, ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32, s.line, stack);
+    fprintf(out, ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32 ", \"untracked\": false", s.line,
+            stack);
 }
 
 /* A wire string as JSON, null when absent. */
@@ -178,7 +213,7 @@ static void json_python(FILE *out, const struct scanmsg_node *n)
 }
 
 static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node *n,
-                     const struct scanmsg_node *to, int python)
+                     const struct scanmsg_node *to, int python, uint32_t flags)
 {
     static const char *const kinds[] = {"", "heap", "global", "stack"};
 
@@ -196,7 +231,7 @@ static void json_hop(FILE *out, const struct model *m, const struct scanmsg_node
     switch (n->kind) {
     case SCANMSG_HEAP:
         fprintf(out, ", \"size\": %" PRIu64, n->size);
-        json_site(out, m, n->id);
+        json_site(out, m, n, flags);
         if (n->inbound >= 0)
             fprintf(out, ", \"inbound\": %" PRId64, n->inbound);
         else
@@ -269,6 +304,7 @@ int chain_take(struct chain *v, const struct scanmsg_result *r, uint32_t max)
         wcopy(c->symbol, sizeof c->symbol, nd.symbol);
         wcopy(c->module, sizeof c->module, nd.module);
         c->py_flags = nd.py_flags;
+        c->untracked = nd.untracked ? chain_untracked(r->flags) : NULL;
         pychain_label(&nd, c->py, sizeof c->py);
         c->depth = i && nd.to < i ? v->nodes[nd.to].depth + 1 : 0;
         first[i] = next[i] = UINT32_MAX;
@@ -388,13 +424,16 @@ void chain_hop_text(const struct model *m, const struct chain_node *nd, int is_t
                  nd->inbound == 1 ? "" : "s");
     switch (nd->kind) {
     case SCANMSG_HEAP:
-        tree_site_name(m, nd->id, site, sizeof site);
-        if (is_target)
-            snprintf(buf, n, "object 0x%" PRIx64 " (%" PRIu64 " B) from %s%s", nd->addr, nd->size,
-                     site, refs);
+        if (nd->untracked) /* "(64 B) allocated before the attach" */
+            snprintf(site, sizeof site, "%s", nd->untracked);
         else
-            snprintf(buf, n, "heap 0x%" PRIx64 " +%" PRIu64 " (%" PRIu64 " B) from %s%s", nd->addr,
-                     nd->offset, nd->size, site, refs);
+            tree_site_name(m, nd->id, site, sizeof site);
+        if (is_target)
+            snprintf(buf, n, "object 0x%" PRIx64 " (%" PRIu64 " B) %s%s%s", nd->addr, nd->size,
+                     nd->untracked ? "" : "from ", site, refs);
+        else
+            snprintf(buf, n, "heap 0x%" PRIx64 " +%" PRIu64 " (%" PRIu64 " B) %s%s%s", nd->addr,
+                     nd->offset, nd->size, nd->untracked ? "" : "from ", site, refs);
         break;
     case SCANMSG_GLOBAL: {
         const char *base = strrchr(nd->module, '/') ? strrchr(nd->module, '/') + 1 : nd->module;
@@ -507,8 +546,8 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
     char line[4096];
 
     scanmsg_node_at(r, 0, &t);
-    fprintf(out, "0x%" PRIx64 ": %" PRIu64 " bytes allocated at ", t.addr, t.size);
-    text_site(out, m, t.id);
+    fprintf(out, "0x%" PRIx64 ": %" PRIu64 " bytes ", t.addr, t.size);
+    text_origin(out, m, &t, r->flags);
     if (r->target != t.addr)
         fprintf(out, " (0x%" PRIx64 " is +%" PRIu64 " inside)", r->target, r->target - t.addr);
     text_refs(out, t.inbound);
@@ -537,7 +576,7 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
         for (uint32_t k = 0; k < n; k++) {
             scanmsg_node_at(r, idx[k], &nd);
             fputs("  <- ", out);
-            text_hop(out, m, &nd);
+            text_hop(out, m, &nd, r->flags);
             fputc('\n', out);
         }
     }
@@ -567,7 +606,7 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
             if (scanmsg_node_at(r, i, &nd) || scanmsg_node_at(r, nd.to, &to))
                 continue;
             fputs("  held by ", out);
-            text_hop(out, m, &nd);
+            text_hop(out, m, &nd, r->flags);
             fprintf(out, " -> 0x%" PRIx64 "\n", to.addr);
         }
     }
@@ -577,6 +616,14 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
         fputs("(fan-out limit reached: some holders left out)\n", out);
     if (r->flags & SCANMSG_UNREADABLE)
         fputs("(some blocks could not be read: freed while the scan started)\n", out);
+    if ((r->flags & SCANMSG_HEAPWALK_PARTIAL) && !(r->flags & SCANMSG_HEAPWALK_FAILED))
+        fputs("(part of glibc's heap was changing while the snapshot was taken and was left out: "
+              "chains through its older blocks may be cut)\n",
+              out);
+    if (r->flags & SCANMSG_HEAPWALK_FAILED)
+        fputs("(glibc's heap could not be walked: only the blocks heapline saw allocated were "
+              "scanned, chains through older ones are cut)\n",
+              out);
     fprintf(out,
             "scanned %.1f MB in %" PRIu32 " level%s (%" PRIu64 " live blocks) in %.1f ms; "
             "the program paused %.2f ms\n",
@@ -598,7 +645,7 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
             "{\"target\": {\"address\": \"0x%" PRIx64 "\", \"requested\": \"0x%" PRIx64
             "\", \"size\": %" PRIu64,
             t.addr, r->target, t.size);
-    json_site(out, m, t.id);
+    json_site(out, m, &t, r->flags);
     if (t.inbound >= 0)
         fprintf(out, ", \"inbound\": %" PRId64 "}", t.inbound);
     else
@@ -614,7 +661,7 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
             scanmsg_node_at(r, idx[k], &nd);
             if (k)
                 fputs(", ", out);
-            json_hop(out, m, &nd, NULL, r->py.n != 0);
+            json_hop(out, m, &nd, NULL, r->py.n != 0, r->flags);
         }
         fputc(']', out);
     }
@@ -623,7 +670,7 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
         if (scanmsg_node_at(r, i, &nd) || nd.kind != SCANMSG_HEAP || scanmsg_node_at(r, nd.to, &to))
             continue;
         fputs(holders++ ? ",\n  " : "\n  ", out);
-        json_hop(out, m, &nd, &to, r->py.n != 0);
+        json_hop(out, m, &nd, &to, r->py.n != 0, r->flags);
     }
     if (r->py.n) { /* the chains again, as objgraph would name them */
         char line[4096];
@@ -649,6 +696,10 @@ static void print_json(FILE *out, const struct model *m, const struct scanmsg_re
         fprintf(out, "%s],\n \"unreachable\": %s", holders ? "\n " : "",
                 r->flags & SCANMSG_UNREACHABLE ? "true" : "false");
     }
+    fprintf(out, ", \"heap_walk\": %s, \"heap_walk_failed\": %s, \"heap_walk_partial\": %s",
+            r->flags & SCANMSG_HEAPWALK ? "true" : "false",
+            r->flags & SCANMSG_HEAPWALK_FAILED ? "true" : "false",
+            r->flags & SCANMSG_HEAPWALK_PARTIAL ? "true" : "false");
     fprintf(out,
             ", \"depth_limited\": %s, \"fanout_limited\": %s, "
             "\"unreadable\": %s, \"levels\": %" PRIu32 ", \"blocks\": %" PRIu64
@@ -688,7 +739,9 @@ static void dot_heap(FILE *out, const struct model *m, const struct chain_node *
 
     site_of(m, nd->id, &s);
     fprintf(out, "0x%" PRIx64 "\\n%" PRIu64 " bytes\\n", nd->addr, nd->size);
-    if (s.known)
+    if (nd->untracked)
+        dot_str(out, nd->untracked);
+    else if (s.known)
         dot_str(out, s.function);
     else
         fprintf(out, "stack %" PRIu32, nd->id);

@@ -27,8 +27,9 @@ struct chain_node {
     uint64_t addr, size, offset, interior, module_offset;
     int64_t inbound;
     char symbol[128], module[256];
-    uint32_t py_flags; /* SCANMSG_PY_* */
-    char py[512];      /* Python label: "list [0]", "module __main__ global instance_map" */
+    uint32_t py_flags;     /* SCANMSG_PY_* */
+    char py[512];          /* Python label: "list [0]", "module __main__ global instance_map" */
+    const char *untracked; /* HEAP never seen allocated: chain_untracked()'s words, else NULL */
 };
 
 /* One line of the tree as drawn, depth first from the object. */
@@ -53,6 +54,11 @@ struct chain {
  * from the object, children in result order (shortest chains first).
  * Returns 0 or -1 (out of memory, malformed node; c is then cleared). */
 int chain_take(struct chain *c, const struct scanmsg_result *r, uint32_t max);
+
+/* What a block heapline never saw allocated is, from the result's flags
+ * (SCANMSG_ATTACHED, SCANMSG_SAMPLED): "allocated before the attach", "not
+ * sampled", "allocated before the attach or not sampled". Static. */
+const char *chain_untracked(uint32_t flags);
 
 /* Frees c's nodes and lines and zeroes it. */
 void chain_clear(struct chain *c);

@@ -193,6 +193,36 @@ rc=0
 say rec "leak 1 10" "leaked 1"
 pass "backrefs: --depth 0 refused before any attach; --site pre_site attached, said it has no live block since the attach, detached"
 
+# ---- backrefs PID --address of a block allocated before the attach: its chain to the global,
+# through another such block, both found in glibc's heap (collector/heapwalk.c) ----
+say rec "chain" "chain "
+read -r A D < <(grep '^chain ' "$TMP/rec.out" | tail -1 | cut -d' ' -f2-)
+B=$(printf '0x%x' $((A + D)))
+"$HL" backrefs $T_PID --address "$B" --json >"$TMP/pre.json" 2>"$TMP/pre.err" ||
+    fail "backrefs of a block from before the attach: $(cat "$TMP/pre.err")"
+got=$(python3 - "$TMP/pre.json" "$A" "$B" <<'PY'
+import json, sys
+d, a, b = json.load(open(sys.argv[1])), int(sys.argv[2], 16), int(sys.argv[3], 16)
+t = d["target"]
+chain = next((c for c in d["chains"] if c[-1].get("symbol") == "pre_chain"), [])
+hops = [(h["kind"], int(h["address"], 16), h.get("size"), h.get("untracked"), h.get("allocated"),
+         h.get("symbol"), h["offset"]) for h in chain]
+print(int(t["address"], 16) == b, t["size"], t["untracked"], t["allocated"], d["heap_walk"],
+      hops[:1] == [("heap", a, 56, True, "allocated before the attach or not sampled", None, 0)],
+      [h[0] for h in hops], hops[-1][5] if hops else None)
+PY
+)
+[ "$got" = "True 200 True allocated before the attach or not sampled True True ['heap', 'global'] pre_chain" ] ||
+    fail "backrefs of a block from before the attach: $got: $(head -c 600 "$TMP/pre.json")"
+"$HL" backrefs $T_PID --address "$B" >"$TMP/pre.txt" 2>&1
+grep -q "^$B: 200 bytes allocated before the attach or not sampled" "$TMP/pre.txt" &&
+    grep -q "<- $(printf '0x%x' $A) (56 bytes, allocated before the attach or not sampled) +0" "$TMP/pre.txt" &&
+    grep -q "<- global pre_chain (target) +0" "$TMP/pre.txt" ||
+    fail "backrefs text of a block from before the attach: $(cat "$TMP/pre.txt")"
+[ -z "$(collector_thread $T_PID)" ] || fail "backrefs: the collector still runs after it"
+say rec "leak 1 10" "leaked 1"
+pass "backrefs-before-attach: a 200-byte block allocated before the attach (size from its chunk) <- a 56-byte one <- global pre_chain, found in glibc's heap"
+
 # ---- the program ends while recorded ----
 "$HL" record --pid $T_PID --exact -o "$TMP/end.heapline" 2>"$TMP/end.err" &
 REC=$!

@@ -7,7 +7,12 @@
  *                    on stdin, each answered on stdout: "leak N SIZE" (N
  *                    blocks at leak_site(), kept), "free-old N" (frees
  *                    the next N of the 64), "fork" (a child that forks a
- *                    grandchild, both waited for), "quit"
+ *                    grandchild, both waited for), "chain" (prints "chain A
+ *                    D": the global pre_chain holds block A, allocated
+ *                    before any attach, whose first word holds block B =
+ *                    A + D; B itself is never printed, so no stale word of
+ *                    printf's on the stack holds it),
+ *                    "quit"
  *   target seccomp   cmd, after a seccomp filter that fails memfd_create
  *                    with EPERM
  *   target nodump    cmd, after prctl(PR_SET_DUMPABLE, 0)
@@ -38,6 +43,7 @@ static void *old[64];
 static int n_freed;
 static void *volatile kept[100000];
 static int n_kept;
+static void *volatile pre_chain; /* -> A (48 bytes) -> B (200 bytes) */
 
 __attribute__((noinline)) static void *pre_site(size_t n)
 {
@@ -81,6 +87,8 @@ static int commands(void)
 
     for (int i = 0; i < 64; i++)
         old[i] = pre_site(100);
+    pre_chain = pre_site(48);
+    *(void **)pre_chain = pre_site(200);
     printf("ready %d\n", (int)getpid());
     while (fgets(line, sizeof(line), stdin)) {
         unsigned long n, size;
@@ -108,6 +116,8 @@ static int commands(void)
             }
             waitpid(c, NULL, 0);
             printf("forked\n");
+        } else if (!strncmp(line, "chain", 5)) {
+            printf("chain %p %td\n", pre_chain, (char *)*(void **)pre_chain - (char *)pre_chain);
         } else if (!strncmp(line, "quit", 4)) {
             printf("bye\n");
             return 0;

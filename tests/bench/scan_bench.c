@@ -155,7 +155,7 @@ static void bench(size_t mb)
     t0 = now_s();
     target = build(&h, mb);
     build_s = now_s() - t0;
-    src = (struct scan_source){each, &h, h.n, NULL, 0};
+    src = (struct scan_source){each, &h, h.n, NULL, 0, 0, 0};
     printf("heap %zu MB in %zu blocks (built in %.1f s)\n", mb, h.n, build_s);
 
     /* the engine alone, in this process */

@@ -342,6 +342,27 @@ static void test_refs(void **state)
     chain_hop_text(ui.m, &ch.nodes[2], 0, text, sizeof text);
     assert_string_equal(text, "stack of thread main (tid 100) at 0x7ff0  (root)");
     chain_clear(&ch);
+
+    /* after an attach: blocks from glibc's heap the collector never saw
+     * allocated say so, with their chunk's size, and no site */
+    r.flags = SCANMSG_HEAPWALK | SCANMSG_ATTACHED;
+    n[0].untracked = 1;
+    n[0].id = 0;
+    n[3].untracked = 1;
+    n[3].id = 0;
+    encode_init(&eb, wbuf, sizeof wbuf);
+    assert_int_equal(scanmsg_encode(&eb, 7, &r, n, 5), 0);
+    msgpack_zone_init(&z, 4096);
+    assert_int_equal(scanmsg_decode_bytes(eb.data, eb.len, &z, &got), 0);
+    assert_int_equal(chain_take(&ch, &got, 0), 0);
+    msgpack_zone_destroy(&z);
+    chain_hop_text(ui.m, &ch.nodes[0], 1, text, sizeof text);
+    assert_string_equal(text, "object 0x10000 (4096 B) allocated before the attach  [2 refs]");
+    chain_hop_text(ui.m, &ch.nodes[3], 0, text, sizeof text);
+    assert_string_equal(text, "heap 0x30000 +16 (256 B) allocated before the attach  [1 ref]");
+    chain_hop_text(ui.m, &ch.nodes[1], 0, text, sizeof text);
+    assert_string_equal(text, "heap 0x20000 +8 (64 B) from beta t.c:13  [1 ref]");
+    chain_clear(&ch);
     model_free(m);
 }
 

@@ -1,0 +1,65 @@
+/*
+ * scanheap.h - the blocks of a scan from glibc's heap (heapwalk.h), named
+ * from the live table where it knows them.
+ *
+ * In sampling mode the table holds only the sampled blocks, after an attach
+ * only those allocated since: a chain through any other block would be cut.
+ * In the scan child, scanheap_build() walks the snapshot's heap and pairs
+ * every block with the table's entry at its address (its stack, sequence
+ * number and asked size); a block the table lacks keeps its usable size and
+ * the stack SCAN_STACK_NONE ("allocated before attach" or "not sampled").
+ * Blocks only the table holds (not from glibc's heap) are kept too.
+ *
+ * Scan child only: no malloc, no lock; memory from mmap.
+ */
+#ifndef HEAPLINE_SCANHEAP_H
+#define HEAPLINE_SCANHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heapwalk.h"
+#include "scan.h"
+
+struct scanheap_block {
+    uint64_t addr, size; /* size: the table's (asked) when it has the block */
+    uint64_t usable;     /* the walk's (0: a block only the table has) */
+    uint32_t stack, seq; /* stack SCAN_STACK_NONE: not in the table */
+};
+
+struct scanheap {
+    struct scanheap_block *table; /* the table's blocks, by address */
+    size_t n_table, cap_table;
+    struct scanheap_block *all; /* the walk's blocks, then the table's only ones */
+    size_t n_all, cap_all;
+    size_t n_untracked; /* blocks of the walk the table lacks */
+    size_t n_table_only;
+    size_t n_own; /* the collector's own blocks, left out */
+    struct heapwalk_stats st;
+    int rc; /* heapwalk_self()'s */
+    const char *why;
+};
+
+/* Walks the heap (never taking the ranges skip[2i], skip[2i+1] for its
+ * mmapped chunks: the collector's and the scan's own memory) and merges it
+ * with src's blocks, leaving out the blocks the table lacks that
+ * untracked(addr) (untracked.h) says the collector allocated for itself
+ * (counted in n_own; untracked may be NULL). Returns 0, -ENOMEM, or 0 with h->rc < 0 and h->why
+ * when the heap could not be walked (h then holds the table's blocks
+ * only). */
+int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
+                   size_t n_skip, int (*untracked)(uint64_t));
+
+/* A scan_source's for_each_block over h->all (ctx: h). */
+void scanheap_each(void *ctx, scan_block_fn *fn, void *arg);
+
+/* HEAPLINE_HEAPWALK_CHECK: compares the walk with the table block for
+ * block and writes the counts (and the first differences) to fd with
+ * write(2). A block only the walk has is explained when untracked(addr)
+ * says it was handed out untracked (untracked.h: 1 tracking off, 2 the
+ * collector's own). Returns the number of differences left. */
+size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_t));
+
+void scanheap_free(struct scanheap *h);
+
+#endif

@@ -1,0 +1,137 @@
+#!/bin/bash
+# tests/backrefs/heapwalk.sh - glibc's heap as the scan walks it (collector/heapwalk.c) against
+# the exact live table of the same process, block for block (HEAPLINE_HEAPWALK_CHECK: the scan
+# child writes the comparison to the program's stderr): python3 holding a parsed JSON document
+# (PYTHONMALLOC=malloc) and sqlite3 after tests/bench/real.sql. Every block of the table must be
+# in the walk with glibc's malloc_usable_size(), and every other block of the walk must have been
+# handed out untracked (collector/untracked.h: the collector's own calls, or before it started).
+# BUILD=dir (default build).
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+HL=$BUILD/heapline
+LIB=$(realpath "$BUILD/libheapline.so")
+OUT=$BUILD/tests/backrefs
+mkdir -p "$OUT"
+fails=0
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+
+# check NAME FEED -- CMD...: CMD under the collector, its stdin a fifo fed by FEED (a function
+# that writes to fd 7, ending with something that prints "ready"); then one scan, and the
+# comparison the scan child wrote
+check() {
+    local name=$1 feed=$2; shift 3
+    local fifo=$OUT/$name.in err=$OUT/$name.err out=$OUT/$name.out line=""
+    rm -f "$fifo"; mkfifo "$fifo"
+    : >"$out"; : >"$err"
+    HEAPLINE_HEAPWALK_CHECK=1 PYTHONMALLOC=malloc LD_PRELOAD=$LIB "$@" <"$fifo" >"$out" 2>"$err" &
+    local pid=$!
+    pids+=("$pid")
+    exec 7>"$fifo"
+    $feed
+    for _ in $(seq 1 600); do grep -q ready "$out" && break; sleep 0.05; done
+    if ! grep -q ready "$out"; then
+        echo "FAIL $name: the program did not get ready: $(head -3 "$err")"
+        fails=$((fails + 1)); exec 7>&-; return
+    fi
+    # a live block: the one the program names, else one found in the middle of [heap]
+    local addr lo hi k
+    addr=$(sed -n 's/^ready \(0x[0-9a-f]*\).*/\1/p' "$out")
+    if [ -z "$addr" ]; then
+        read -r lo hi < <(awk '/\[heap\]/ { split($1, r, "-"); print r[1], r[2] }' /proc/$pid/maps)
+        for k in 8 7 9 6 10 5 11 4 12 3 13; do
+            addr=$(printf '0x%x' $(( 0x$lo + (0x$hi - 0x$lo) * k / 16 )))
+            "$HL" backrefs "$pid" --address "$addr" --depth 1 >/dev/null 2>&1 && break
+        done
+    fi
+    local before
+    before=$(grep -ac 'heapwalk check: heap' "$err")
+    "$HL" backrefs "$pid" --address "$addr" --depth 1 >"$OUT/$name.chains" 2>&1
+    for _ in $(seq 1 200); do
+        [ "$(grep -ac 'heapwalk check: heap' "$err")" -gt "$before" ] &&
+            line=$(grep -a 'heapwalk check: heap' "$err" | tail -1) && break
+        sleep 0.05
+    done
+    exec 7>&-
+    kill "$pid" 2>/dev/null
+    grep -a 'heapwalk check:' "$err" | grep -av 'check: heap' | sort -u | sed "s/^/  $name: /"
+    if [ -z "$line" ]; then
+        echo "FAIL $name: no comparison: $(cat "$OUT/$name.chains" "$err" | head -3)"
+        fails=$((fails + 1)); return
+    fi
+    python3 - "$name" "$line" <<'PY' || fails=$((fails + 1))
+import re, sys
+name, line = sys.argv[1], sys.argv[2]
+m = re.search(r"heap (\d+) blocks, table (\d+), same (\d+) \(sizes agree (\d+)\), only in the heap "
+              r"(\d+) \(untracked: the collector's (\d+), before it started (\d+)\), only in the "
+              r"table (\d+), heaps left out (\d+)", line)
+if not m:
+    sys.exit("FAIL %s: unreadable comparison: %s" % (name, line))
+heap, table, same, sizes, only_heap, own, before, only_table, left_out = map(int, m.groups())
+ok = (only_heap == 0 and only_table == 0 and left_out == 0 and same == table == sizes and
+      heap == same + own + before and table > 1000)
+print("%-4s %s: heap %d blocks = %d in the table (sizes agree %d) + %d the collector's + %d "
+      "before it started; unexplained: %d only in the heap, %d only in the table; %d heaps left "
+      "out" % ("ok" if ok else "FAIL", name, heap, same, sizes, own, before, only_heap,
+               only_table, left_out))
+print("     (%s)" % line.split("; ", 1)[1] if "; " in line else "")
+if not ok:
+    sys.exit(1)
+PY
+}
+
+feed_none() { :; }
+feed_sql() {
+    cat tests/bench/real.sql >&7
+    echo "SELECT 'ready';" >&7
+}
+
+check python feed_none -- /usr/bin/python3 tests/backrefs/pyhold.py
+# one arena for every thread, the collector's too: main_arena found by its top chunk, not the ring
+check python-1-arena feed_none -- env MALLOC_ARENA_MAX=1 /usr/bin/python3 tests/backrefs/pyhold.py
+check sqlite3 feed_sql -- sqlite3 :memory:
+
+# sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
+# finds the exact run's chain (tests/backrefs/check.py's "chain"), every block "not sampled"
+cc -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl -lpthread ||
+    exit 1
+HEAPLINE_SAMPLE=512K LD_PRELOAD=$LIB "$OUT/graphs" chain >"$OUT/sampled.out" 2>"$OUT/sampled.err" &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 1 200); do
+    grep -q '^ready ' "$OUT/sampled.out" &&
+        { [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] ||
+          [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$pid.sock" ]; } && break
+    sleep 0.05
+done
+ready=$(grep -m1 '^ready ' "$OUT/sampled.out")
+p0=$(echo "$ready" | sed -n 's/.* p0=\(0x[0-9a-f]*\).*/\1/p')
+if "$HL" backrefs "$pid" --address "$p0" --json >"$OUT/sampled.json" 2>"$OUT/sampled.stderr"; then
+    python3 - "$ready" "$OUT/sampled.json" <<'PY' || fails=$((fails + 1))
+import json, re, sys
+p = {k: int(v, 16) for k, v in re.findall(r"(p\d)=(0x[0-9a-f]+)", sys.argv[1])}
+d = json.load(open(sys.argv[2]))
+t = d["target"]
+# the chain to g_chain (a stale word on a stack may make a second, shorter one)
+chain = next((c for c in d["chains"] if c[-1].get("symbol") == "g_chain"), [])
+got = [(h["kind"], int(h["address"], 16), h["offset"], h.get("untracked"), h.get("allocated"))
+       for h in chain[:-1]]
+want = [("heap", p["p1"], 16, True, "not sampled"), ("heap", p["p2"], 8, True, "not sampled"),
+        ("heap", p["p3"], 24, True, "not sampled")]
+ok = (d["heap_walk"] and not d["heap_walk_failed"] and int(t["address"], 16) == p["p0"] and
+      t["untracked"] and t["allocated"] == "not sampled" and t["size"] == 136 and got == want and
+      chain[-1]["kind"] == "global" and chain[-1]["symbol"] == "g_chain")
+print("%-4s sampled: the chain of 3 unsampled blocks to global g_chain, from glibc's heap "
+      "(target 136 bytes, its chunk's)" % ("ok" if ok else "FAIL"))
+if not ok:
+    sys.exit("  got %s, target %s, chains %s" % (got, t, d["chains"]))
+PY
+else
+    echo "FAIL sampled: $(cat "$OUT/sampled.stderr")"; fails=$((fails + 1))
+fi
+kill "$pid" 2>/dev/null
+
+[ $fails -eq 0 ] && echo "heapwalk: all passed" || echo "heapwalk: $fails failed"
+[ $fails -eq 0 ]
