@@ -589,6 +589,18 @@ int source_read(struct source *src, struct model *m, int max_messages)
                         set_msg(src, SOURCE_CONNECTING, "%s exec'd; following it", src->name);
                         return total;
                     }
+                    /* a program that closed its collector's socket is
+                     * exiting: its status (and output) a moment later, 300 ms
+                     * at most, so the line says how it ended, not only that
+                     * the stream did */
+                    for (int i = 0; i < 60 && src->kind == SOURCE_CHILD && !src->child_done &&
+                                    model_summary(m)->state != MODEL_ENDED;
+                         i++) {
+                        struct timespec ts = {0, 5000000};
+
+                        nanosleep(&ts, NULL);
+                        child_reap(src);
+                    }
                     describe_end(src, m);
                     if (src->recording)
                         recfile_write(&src->rec, "", 0, 1);
