@@ -126,7 +126,7 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
              $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
              $(BUILD)/pic/collector/scanheap.o $(BUILD)/pic/collector/heapwalk.o \
-             $(BUILD)/pic/collector/untracked.o
+             $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
@@ -147,9 +147,10 @@ TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
 $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 TEST_OBJS_untracked := $(BUILD)/pic/collector/untracked.o
 $(BUILD)/tests/test_untracked: $(BUILD)/pic/collector/untracked.o
-TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o
+TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/procmaps.o
 TEST_LIBS_heapwalk := -lpthread
-$(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o tests/unit/heapimage.h
+$(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/procmaps.o \
+                              tests/unit/heapimage.h
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
@@ -235,11 +236,11 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC) collector/cfitab.
 	    $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
 # the collector's reader of a snapshot's heap: alone (no TUI, no collector hooks)
 build-fuzz/fuzz_heapwalk: tests/fuzz/fuzz_heapwalk.c collector/heapwalk.c collector/heapwalk.h \
-                          tests/unit/heapimage.h
+                          collector/procmaps.c tests/unit/heapimage.h
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -Icollector -o $@ $< collector/heapwalk.c
+	    -Icollector -o $@ $< collector/heapwalk.c collector/procmaps.c
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \

@@ -37,6 +37,7 @@
  * of zeros and is reported as a block.
  */
 #include "heapwalk.h"
+#include "procmaps.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -977,14 +978,37 @@ static int map_line(const char *s, const char *end, struct heapwalk_map *m,
     return -1; /* a file's data: never a heap */
 }
 
+/* heapwalk_self()'s table of mappings, a line of /proc/self/maps at a time. */
+struct maps_acc {
+    struct heapwalk_map *maps;
+    size_t n;
+    struct heapwalk_map last;
+    int any;
+};
+
+static void maps_add(char *text, size_t len, void *arg)
+{
+    struct maps_acc *a = arg;
+    struct heapwalk_map line;
+
+    if (map_line(text, text + len, &line, a->any ? &a->last : NULL) == 0) {
+        if (a->n < HW_MAX_MAPS)
+            a->maps[a->n++] = line;
+        a->last = line;
+        a->any = 1;
+    } else {
+        a->last.kind = HEAPWALK_OTHER;
+    }
+}
+
 int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
                   struct heapwalk_stats *st, const char **why)
 {
     enum { BUF = 1 << 16 };
-    size_t maps_bytes = HW_MAX_MAPS * sizeof(struct heapwalk_map), have = 0, n = 0;
-    struct heapwalk_map *maps, line, last = {0};
+    size_t maps_bytes = HW_MAX_MAPS * sizeof(struct heapwalk_map), n;
+    struct heapwalk_map *maps;
     char *buf;
-    int fd, rc, any = 0;
+    int rc;
 
     maps = mmap(NULL, maps_bytes + BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (maps == MAP_FAILED) {
@@ -992,36 +1016,12 @@ int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, vo
         return HEAPWALK_ENOMEM;
     }
     buf = (char *)maps + maps_bytes;
-    fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    while (fd >= 0) {
-        ssize_t got = read(fd, buf + have, BUF - have);
-        size_t start = 0;
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-        for (size_t i = 0; i < have; i++) {
-            if (buf[i] != '\n')
-                continue;
-            buf[i] = 0;
-            if (map_line(buf + start, buf + i, &line, any ? &last : NULL) == 0) {
-                if (n < HW_MAX_MAPS)
-                    maps[n++] = line;
-                last = line;
-                any = 1;
-            } else {
-                last.kind = HEAPWALK_OTHER;
-            }
-            start = i + 1;
-        }
-        memmove(buf, buf + start, have - start);
-        have -= start;
-        if (have == BUF)
-            have = 0;
+    {
+        struct maps_acc acc = {maps, 0, {0}, 0};
+
+        procmaps_each(buf, BUF, maps_add, &acc);
+        n = acc.n;
     }
-    if (fd >= 0)
-        close(fd);
     if (n == 0) {
         munmap(maps, maps_bytes + BUF);
         *why = "heapwalk: /proc/self/maps is unreadable";

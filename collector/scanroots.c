@@ -21,6 +21,7 @@
 
 #include "debugfile.h"
 #include "ownmaps.h"
+#include "procmaps.h"
 
 struct collect_ctx {
     struct scanroots *r;
@@ -443,48 +444,37 @@ size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_ro
     return kept;
 }
 
+/* clip_maps()'s roots so far, a line of /proc/self/maps at a time. */
+struct clip_acc {
+    const struct scanbfs_root *in;
+    size_t n, k, cap;
+    struct scanbfs_root *out;
+};
+
+static void clip_line(char *line, size_t len, void *arg)
+{
+    struct clip_acc *a = arg;
+    uint64_t lo, hi;
+
+    if (parse_map_line(line, len, &lo, &hi))
+        a->k = clip_mapping(a->in, a->n, lo, hi, a->out, a->k, a->cap);
+}
+
 static size_t clip_maps(const struct scanbfs_root *in, size_t n, struct scanbfs_root *out,
                         size_t cap)
 {
     enum { BUF = 1 << 16 };
     char *buf = mmap(NULL, BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    size_t have = 0, k = 0;
-    int fd, ok = 0;
+    struct clip_acc acc = {in, n, 0, cap, out};
+    size_t k;
 
-    if (buf == MAP_FAILED)
-        goto unclipped;
-    fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (buf != MAP_FAILED) {
+        long lines = procmaps_each(buf, BUF, clip_line, &acc);
+
         munmap(buf, BUF);
-        goto unclipped;
+        if (lines > 0)
+            return acc.k;
     }
-    for (;;) {
-        ssize_t got = read(fd, buf + have, BUF - have);
-        size_t start = 0;
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-        for (size_t i = 0; i < have; i++) {
-            uint64_t lo, hi;
-            if (buf[i] != '\n')
-                continue;
-            if (parse_map_line(buf + start, i - start, &lo, &hi))
-                k = clip_mapping(in, n, lo, hi, out, k, cap);
-            ok = 1;
-            start = i + 1;
-        }
-        memmove(buf, buf + start, have - start);
-        have -= start;
-        if (have == BUF)
-            have = 0; /* a line longer than the buffer: drop it */
-    }
-    close(fd);
-    munmap(buf, BUF);
-    if (ok)
-        return k;
-unclipped:
     for (k = 0; k < n && k < cap; k++)
         out[k] = in[k];
     return k;
