@@ -46,6 +46,8 @@ static struct {
     struct stamp_map map; /* ring event stamps -> ns */
     int64_t last_ns;      /* the time of the last event applied */
     int64_t applied_ns;   /* every event up to this time is applied */
+    size_t buf_bytes;     /* mapped by buf_resize() now */
+    size_t buf_peak;      /* and at most (HEAPLINE_STATS) */
 } D;
 
 /* Resizes a buffer of the collector's that holds copies of ring events
@@ -62,6 +64,7 @@ static void *buf_resize(void *p, size_t old, size_t want)
         if (p) {
             ownmaps_del(p);
             munmap(p, old);
+            D.buf_bytes -= old;
         }
         return NULL;
     }
@@ -72,6 +75,9 @@ static void *buf_resize(void *p, size_t old, size_t want)
     if (p)
         ownmaps_del(p);
     ownmaps_add(q, want);
+    D.buf_bytes += want - (p ? old : 0);
+    if (D.buf_bytes > D.buf_peak)
+        D.buf_peak = D.buf_bytes;
     return q;
 }
 
@@ -84,6 +90,11 @@ void drain_start(void)
 int64_t drain_applied_ns(void)
 {
     return D.applied_ns;
+}
+
+size_t drain_buffers_peak(void)
+{
+    return D.buf_peak;
 }
 
 void drain_release(void)

@@ -27,6 +27,11 @@ size_t drain_pass(int check_gone, int final, int whole);
  * time, never ahead of the events it counts. */
 int64_t drain_applied_ns(void);
 
+/* The most bytes the drain's copies of ring events (the merge's stage and
+ * the rings' backlogs) took at once: what a collector that falls behind
+ * holds (HEAPLINE_STATS). */
+size_t drain_buffers_peak(void);
+
 /* Moves every ring's pending events into its backlog (rate-limited: at most
  * every 0.5 ms), so producers do not wait while the collector is busy with
  * something slow. */

@@ -24,6 +24,7 @@
 
 #include "clients.h"
 #include "core.h"
+#include "drain.h"
 #include "fdid.h"
 #include "fds.h"
 #include "requests.h"
@@ -282,6 +283,9 @@ void server_close(int timeout_ms)
         core_say(msg);
         snprintf(msg, sizeof(msg), "stats: request work took at most %lld us of CPU in one turn",
                  (long long)(requests_longest_ns() / 1000));
+        core_say(msg);
+        snprintf(msg, sizeof(msg), "stats: events waiting to be applied held at most %zu bytes",
+                 drain_buffers_peak());
         core_say(msg);
     }
     for (int t = 0; t < timeout_ms && clients_n; t += 10) {

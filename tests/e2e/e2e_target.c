@@ -22,12 +22,13 @@
  *   many_alloc 10050 x 16 B (more objects than the objects view lists)
  *
  * With "list", a linked list of 1000 x 48 B (list_alloc) under the global
- * list_head, newest first, and then it waits to be killed: the oldest entry
- * is 1000 references from a root.
+ * list_head, newest first, and then it waits in pause() to be killed: the
+ * oldest entry is 1000 references from a root.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "heapline.h"
 
@@ -191,8 +192,11 @@ __attribute__((noinline)) static void list_phase(void)
         e->next = list_head;
         list_head = e;
     }
+    /* one blocking call: a thread that wakes across a scan's snapshot has its
+     * whole stack scanned (collector/scansp.h), dead frames below its stack
+     * pointer included, and one of them can still hold an entry's address */
     for (;;)
-        pause_ms(100);
+        pause();
 }
 
 int main(int argc, char **argv)

@@ -169,6 +169,10 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
     held = [l for l in text.splitlines() if "clients held at most" in l]
     # the collector's own account (HEAPLINE_STATS); -1 when it gave none
     r["held_mb"] = int(held[-1].split()[-2]) / 2**20 if held else -1
+    backlog = [l for l in text.splitlines() if "events waiting to be applied held at most" in l]
+    # the collector's copies of events it has not applied yet: load makes it
+    # lag, and its lag, not the clients, then grows these (-1: not said)
+    r["backlog_mb"] = int(backlog[-1].split()[-2]) / 2**20 if backlog else -1
     turn = [l for l in text.splitlines() if "request work took at most" in l]
     r["turn_ms"] = int(turn[-1].split()[-7]) / 1000 if turn else -1
     r["extra"] = extra() if callable(extra) else extra
@@ -176,7 +180,7 @@ def run(name, threads, hammer=None, hammer_secs=None, during=None, hold=None):
           f"collector's), longest malloc {r['wait_ms']:.1f} ms "
           f"(99.99% under {r['p9999_ms']:.2f} ms), peak RSS {r['peak_kb'] // 1024} MB, "
           f"scan children at once {r['max_children']}, clients held at most "
-          f"{r['held_mb']:.1f} MB, request work at most {r['turn_ms']:.1f} ms of CPU a turn, "
+          f"{r['held_mb']:.1f} MB, events waiting at most {r['backlog_mb']:.1f} MB, request work at most {r['turn_ms']:.1f} ms of CPU a turn, "
           f"hammer {r['hammer']}", flush=True)
     return r
 
@@ -233,10 +237,16 @@ got = ratio if FULL else cpu_ratio
 check(got >= THROUGHPUT, "stalls-throughput",
       f"{ratio * 100:.0f}% of the operations per second without clients, {cpu_ratio * 100:.0f}% "
       f"per CPU second; {'per second' if FULL else 'per CPU second'} >= {THROUGHPUT * 100:.0f}%")
+# the peak RSS against no clients, less what the collector's own lag took
+# more in one run than in the other (the figure is the clients'; a run that
+# lagged more under the machine's load held more events waiting, with or
+# without clients: 114 and 162 MB peaks for two runs without clients)
 added = (stalls["peak_kb"] - base["peak_kb"]) / 1024
-check(0 <= stalls["held_mb"] <= MEM_MB and added <= MEM_MB,
+lag = stalls["backlog_mb"] - base["backlog_mb"]
+check(0 <= stalls["held_mb"] <= MEM_MB and added - lag <= MEM_MB and stalls["backlog_mb"] >= 0,
       "stalls-memory", f"60 stalled/trickling clients held at most {stalls['held_mb']:.1f} MB; "
-      f"peak RSS {added:+.1f} MB against no clients; both <= {MEM_MB} MB")
+      f"peak RSS {added:+.1f} MB against no clients, {added - lag:+.1f} MB less the collector's "
+      f"own lag ({lag:+.1f} MB of events waiting); both <= {MEM_MB} MB")
 
 scans = run("scans", 4, "scans", 40 if FULL else 25)
 ok, busy, failed = hv(scans, "scans", 1), hv(scans, "scans", 3), hv(scans, "scans", 5)
