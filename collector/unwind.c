@@ -33,6 +33,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -72,6 +73,9 @@ static atomic_ullong fp_fallback, fp_to_table;
  * between the program's threads), walks made and compared with
  * unw_backtrace's (equal, different) */
 static atomic_ullong cfi_walks, cfi_no_rule, cfi_off_stack, cfi_equal, cfi_differ;
+/* check mode: walks replayed whole from a thread's trace, and replays that
+ * met a word that differed (or the trace's end) and stepped on */
+static atomic_ullong cfi_replayed, cfi_diverged;
 static size_t cfi_bytes, cfi_rows, cfi_modules;
 static int64_t cfi_build_ns; /* CPU time of the collector thread compiling them */
 
@@ -452,14 +456,41 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
  * by the address's low bits (a frame's cost is the chain return address ->
  * slot -> CFA -> next return address: no hashing on it). Valid while
  * cache_tab is the published table (a module loaded or unloaded empties
- * it); a slot holds only a rule the walk can follow, or the end. 4 KiB a
- * thread, mapped on its first table walk, not in TLS: the library's static
- * TLS must stay small enough for dlopen into a running program (heapline
- * attach; glibc keeps about 1.6 KB spare), as pyframes' memo does. */
+ * it); a slot holds only a rule the walk can follow, or the end.
+ *
+ * Even with the rule cached, a frame's cost was that chain of two dependent
+ * loads, about 11 cycles. The traces remove it for stacks seen before: the
+ * last walk that started at a (return address, SP) records, for its first
+ * CFI_TRACE_LEN frames, where on the stack each return address was read
+ * (an offset from the first SP) and what it was. The next walk from the same
+ * return address and SP reads those words all at once and compares: while
+ * they are equal, every frame had the same rule, so the same CFA, so the next
+ * word is at the recorded place: the frames are the ones the step-by-step
+ * walk would find, and it read and checked the same addresses. At the first
+ * word that differs (or the end of the record) the step-by-step walk goes on
+ * from that frame. A record stops at a frame whose CFA is FP-based (what
+ * follows depends on FP, not on SP alone). Valid while tab is the published
+ * table. 4 KiB + 64 x 816 bytes a thread, mapped on its first table walk, not
+ * in TLS: the library's static TLS must stay small enough for dlopen into a
+ * running program (heapline attach; glibc keeps about 1.6 KB spare), as
+ * pyframes' memo does. */
 #define CFI_CACHE 256
 #define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
 #define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
 #define CFI_END 4      /* the outermost frame */
+#define CFI_TRACES 64
+#define CFI_TRACE_LEN 32
+#define CFI_FP_FIRST (-1) /* fp_at: FP is still the first frame's */
+struct cfi_trace {
+    const struct exec_table *tab; /* recorded under this table (NULL: empty) */
+    uintptr_t pc0, sp0, hi;       /* the first frame, the stack's top */
+    int n, max;                   /* frames recorded, the walk's max */
+    int whole;                    /* the walk ended with frame n - 1 */
+    uintptr_t pc[CFI_TRACE_LEN];  /* frame k's return address ... */
+    int32_t at[CFI_TRACE_LEN];    /* ... read at sp0 + at[k] */
+    int32_t fp_at[CFI_TRACE_LEN]; /* FP at frame k: read at sp0 + fp_at[k], or CFI_FP_FIRST */
+    uint64_t h[CFI_TRACE_LEN];    /* the hash of frames 0..k-1 */
+};
 struct cfi_cache {
     const struct exec_table *tab;
     /* parallel arrays, so each is one scaled load from the slot's index */
@@ -467,6 +498,7 @@ struct cfi_cache {
     int32_t cfa_off[CFI_CACHE];
     int16_t fp_off[CFI_CACHE];
     uint8_t flags[CFI_CACHE];
+    struct cfi_trace trace[CFI_TRACES];
 };
 static __thread struct cfi_cache *cfi_cache;
 static pthread_key_t cfi_key;
@@ -525,22 +557,74 @@ static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintpt
     return 0;
 }
 
+/* The trace slot of a walk starting at return address pc with stack
+ * pointer sp (recursion gives one pc many SPs, a loop one SP many pcs). */
+static inline struct cfi_trace *trace_slot(struct cfi_cache *c, uintptr_t pc, uintptr_t sp)
+{
+    uint64_t k = (pc ^ (sp << 12) ^ (sp >> 4)) * 0x9E3779B97F4A7C15ull;
+
+    return &c->trace[k >> (64 - 6)];
+}
+
+/* Where a walk is: the frame whose return address pc is to be taken next
+ * (n frames taken before it, hashed into h), its SP and the FP its rule
+ * sees. */
+struct cfi_pos {
+    uintptr_t pc, sp, fp;
+    uint64_t h;
+    int n;
+};
+
+/* Replays trace e (its key matches the walk's start, sp0): reads the
+ * recorded words, compares, and returns the frames when the whole walk was
+ * replayed (*hash set); else -1, with *p at the first frame to step (the
+ * first that differs, or the last recorded one). */
+static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr_t fp0,
+                               uintptr_t *ips, struct cfi_pos *p, uint64_t *hash)
+{
+    int k, n = e->n;
+
+    ips[0] = e->pc[0];
+    for (k = 1; k < n; k++) {
+        uintptr_t v = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]);
+
+        ips[k] = v;
+        if (__builtin_expect(v != e->pc[k], 0))
+            break;
+    }
+    if (__builtin_expect(k == n && e->whole, 1)) {
+        *hash = walk_hash_final(walk_hash_step(e->h[n - 1], e->pc[n - 1]), n);
+        return n;
+    }
+    if (k == n)
+        k--;
+    p->pc = ips[k];
+    p->sp = sp0 + (intptr_t)e->at[k] + 8;
+    p->fp = e->fp_at[k] == CFI_FP_FIRST ? fp0 : *(const uintptr_t *)(sp0 + (intptr_t)e->fp_at[k]);
+    p->h = e->h[k];
+    p->n = k;
+    return -1;
+}
+
 /* The table walk. Returns the frames, or -1 when libunwind must walk this
  * stack (*why: the counter to charge). The collector's own frames keep frame
  * pointers: their chain, from start, leads to the program's first frame,
  * whose registers are those the hook's frame saved (SP its CFA, FP the
  * saved FP). From there each frame is one rule lookup (at the return address
- * - 1: the call, not what follows it) and one or two loads from the stack. */
+ * - 1: the call, not what follows it) and one or two loads from the stack,
+ * or, for a stack seen before, the trace's replay. */
 static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, int max,
                                               uintptr_t lo, uintptr_t hi, uint64_t *hash,
                                               atomic_ullong **why)
 {
-    uint64_t h = WALK_HASH_SEED;
     const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
-    uintptr_t pc, sp, fp;
+    uintptr_t pc, sp, fp, sp0, fp0;
+    intptr_t fp_at = CFI_FP_FIRST;
     struct cfi_cache *c = cfi_cache_get();
-    int n = 0;
+    struct cfi_trace *e;
+    uint64_t h = WALK_HASH_SEED;
+    int n = 0, rn = 0, rec = 1, whole = 0;
 
     *why = &cfi_off_stack;
     if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
@@ -556,16 +640,43 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
             return -1;
         f = next;
     }
-    sp = f + 16;
-    fp = ((const uintptr_t *)f)[0];
+    sp0 = sp = f + 16;
+    fp0 = fp = ((const uintptr_t *)f)[0];
     if (__builtin_expect(c->tab != t, 0)) {
-        memset(c, 0, sizeof(*c));
+        memset(c, 0, offsetof(struct cfi_cache, trace));
         c->tab = t;
     }
+    e = trace_slot(c, pc, sp0);
+    if (e->tab == t && e->pc0 == pc && e->sp0 == sp0 && e->hi == hi && e->max == max) {
+        struct cfi_pos p;
+        int m = trace_replay(e, sp0, fp0, ips, &p, hash);
+
+        if (m >= 0) {
+            if (__builtin_expect(unwind_check, 0))
+                atomic_fetch_add_explicit(&cfi_replayed, 1, memory_order_relaxed);
+            return m;
+        }
+        if (__builtin_expect(unwind_check, 0))
+            atomic_fetch_add_explicit(&cfi_diverged, 1, memory_order_relaxed);
+        pc = p.pc, sp = p.sp, fp = p.fp, h = p.h, n = rn = p.n;
+        fp_at = e->fp_at[n];
+    }
+    /* (re)recorded from frame n on; the trace is valid again when the walk
+     * ends well */
+    e->tab = NULL;
     for (;;) {
         unsigned i = pc & (CFI_CACHE - 1), flags;
         uintptr_t cfa;
 
+        if (rec && (n == CFI_TRACE_LEN || sp - sp0 > INT32_MAX / 2))
+            rec = 0;
+        if (rec) {
+            e->pc[n] = pc;
+            e->at[n] = (int32_t)(sp - sp0) - 8;
+            e->fp_at[n] = (int32_t)fp_at;
+            e->h[n] = h;
+            rn = n + 1;
+        }
         ips[n++] = pc;
         h = walk_hash_step(h, pc);
         if (__builtin_expect(c->pc[i] != pc, 0) && cfi_fill(t, pc, c, i) < 0) {
@@ -573,14 +684,18 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
             return -1;
         }
         flags = c->flags[i];
-        if (__builtin_expect(flags & CFI_END, 0))
+        if (__builtin_expect(flags & CFI_END, 0)) {
+            whole = 1;
             break;
+        }
         /* a branch, not a select: predicted, it keeps FP off the chain of
          * loads from one frame to the next */
-        if (__builtin_expect(flags & CFI_FP_BASE, 0))
+        if (__builtin_expect(flags & CFI_FP_BASE, 0)) {
             cfa = fp + (intptr_t)c->cfa_off[i];
-        else
+            rec = 0; /* the frames from here on depend on FP */
+        } else {
             cfa = sp + (intptr_t)c->cfa_off[i];
+        }
         /* the CFA lies above this frame's SP, inside the stack, 8-aligned:
          * the return address below it can be read */
         if (cfa < sp + 8 || cfa > hi || (cfa & 7))
@@ -591,12 +706,23 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
             if (at - sp > hi - sp - 8)
                 return -1;
             fp = *(const uintptr_t *)at;
+            fp_at = at - sp0;
         }
         pc = ((const uintptr_t *)cfa)[-1];
         sp = cfa;
-        if (pc < 0x4000 || n >= max) /* libunwind ends the trace there too */
+        if (n >= max) {
+            whole = 1;
+            break;
+        }
+        /* libunwind ends the trace there too (a word the trace does not
+         * record: its replay steps the last frame again) */
+        if (pc < 0x4000)
             break;
     }
+    /* whole: the end follows from the recorded frames alone */
+    e->n = rn;
+    e->whole = rec && whole;
+    e->pc0 = e->pc[0], e->sp0 = sp0, e->hi = hi, e->max = max, e->tab = t;
     *hash = walk_hash_final(h, n);
     return n;
 }
@@ -727,8 +853,11 @@ void unwind_describe(char *buf, size_t size)
                  cfi_bytes / 1024, cfi_build_ns / 1e6);
     if (unwind_check && len > 0 && (size_t)len < size)
         snprintf(buf + len, size - (size_t)len,
-                 ", %llu checked against unw_backtrace: %llu equal, %llu different",
+                 ", %llu checked against unw_backtrace: %llu equal, %llu different"
+                 " (%llu replayed whole from a thread's traces, %llu replays stepped on)",
                  (unsigned long long)atomic_load(&cfi_walks),
                  (unsigned long long)atomic_load(&cfi_equal),
-                 (unsigned long long)atomic_load(&cfi_differ));
+                 (unsigned long long)atomic_load(&cfi_differ),
+                 (unsigned long long)atomic_load(&cfi_replayed),
+                 (unsigned long long)atomic_load(&cfi_diverged));
 }

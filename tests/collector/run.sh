@@ -1178,7 +1178,8 @@ fi
 # unw_backtrace, and HEAPLINE_STATS counts the stacks that are equal and different: on
 # Debian's own binaries (built without frame pointers) every stack must be libunwind's,
 # and at least half must come from the table walk (the rest: before the tables are compiled
-# at the collector's first tick, or a frame it hands to libunwind)
+# at the collector's first tick, or a frame it hands to libunwind), and among them both
+# stacks replayed whole from a thread's traces and replays that met a different word
 # unwind_check NAME MIN_STACKS CMD...
 unwind_check() {
     local name=$1 min=$2
@@ -1201,12 +1202,17 @@ if not m:
     sys.exit()
 walks, equal, differ = map(int, m.groups())
 first = re.search(r"unwind check: .*", text)
+r = re.search(r"\((\d+) replayed whole from a thread's traces, (\d+) replays stepped on\)", text)
 if differ:
     print(f"FAIL {name}: {differ} of {walks} stacks differ from unw_backtrace's: {first.group(0)[:400] if first else ''}")
 elif equal < want or equal < 0.5 * walks:
     print(f"FAIL {name}: only {equal} of {walks} stacks walked by the table (expected >= {want} and >= 50%)")
+elif not r or int(r.group(1)) == 0 or int(r.group(2)) == 0:
+    # both ways of the traces' replay must be among the stacks compared
+    print(f"FAIL {name}: the traces' replays are not both in the check: {r.group(0) if r else 'no counts'}")
 else:
-    print(f"PASS {name}: {equal} of {walks} stacks walked by the table, all equal to unw_backtrace's")
+    print(f"PASS {name}: {equal} of {walks} stacks walked by the table, all equal to unw_backtrace's "
+          f"({r.group(1)} replayed whole, {r.group(2)} replays stepped on)")
 PY
 )"
 }
