@@ -470,15 +470,16 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
  * word that differs (or the end of the record) the step-by-step walk goes on
  * from that frame. A record stops at a frame whose CFA is FP-based (what
  * follows depends on FP, not on SP alone). Valid while tab is the published
- * table. 4 KiB + 64 x 816 bytes a thread, mapped on its first table walk, not
- * in TLS: the library's static TLS must stay small enough for dlopen into a
- * running program (heapline attach; glibc keeps about 1.6 KB spare), as
- * pyframes' memo does. */
+ * table; two ways in each of 32 sets. 4 KiB + 64 x 816 bytes a thread,
+ * mapped on its first table walk, not in TLS: the library's static TLS must
+ * stay small enough for dlopen into a running program (heapline attach;
+ * glibc keeps about 1.6 KB spare), as pyframes' memo does. */
 #define CFI_CACHE 256
 #define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
 #define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
 #define CFI_END 4      /* the outermost frame */
-#define CFI_TRACES 64
+#define CFI_TRACE_SETS_LOG2 5
+#define CFI_TRACES (2 << CFI_TRACE_SETS_LOG2)
 #define CFI_TRACE_LEN 32
 #define CFI_FP_FIRST (-1) /* fp_at: FP is still the first frame's */
 struct cfi_trace {
@@ -498,6 +499,7 @@ struct cfi_cache {
     int32_t cfa_off[CFI_CACHE];
     int16_t fp_off[CFI_CACHE];
     uint8_t flags[CFI_CACHE];
+    uint8_t trace_mru[CFI_TRACES / 2]; /* the way of each set used last */
     struct cfi_trace trace[CFI_TRACES];
 };
 static __thread struct cfi_cache *cfi_cache;
@@ -557,13 +559,34 @@ static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintpt
     return 0;
 }
 
-/* The trace slot of a walk starting at return address pc with stack
- * pointer sp (recursion gives one pc many SPs, a loop one SP many pcs). */
-static inline struct cfi_trace *trace_slot(struct cfi_cache *c, uintptr_t pc, uintptr_t sp)
+/* The trace of a walk starting at return address pc with stack pointer sp
+ * (recursion gives one pc many SPs, a loop one SP many pcs), *hit set when
+ * it was recorded by a walk from there (the same table, stack top and max);
+ * else the set's least recently used way, to record into. Two ways a set,
+ * the set by Fibonacci hashing of sp / 16 plus a constant from pc: the SPs
+ * of one pc at different depths, an arithmetic progression, then fall into
+ * different sets (a random hash put 4 of unwind_bench's 21 stacks on another's
+ * slot, direct-mapped). */
+static inline struct cfi_trace *trace_find(struct cfi_cache *c, const struct exec_table *t,
+                                           uintptr_t pc, uintptr_t sp, uintptr_t hi, int max,
+                                           int *hit)
 {
-    uint64_t k = (pc ^ (sp << 12) ^ (sp >> 4)) * 0x9E3779B97F4A7C15ull;
+    unsigned set = (unsigned)(((sp >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
+                              (64 - CFI_TRACE_SETS_LOG2));
+    struct cfi_trace *e = &c->trace[2 * set];
+    int w;
 
-    return &c->trace[k >> (64 - 6)];
+    for (w = 0; w < 2; w++)
+        if (e[w].tab == t && e[w].pc0 == pc && e[w].sp0 == sp && e[w].hi == hi &&
+            e[w].max == max) {
+            c->trace_mru[set] = (uint8_t)w;
+            *hit = 1;
+            return &e[w];
+        }
+    w = c->trace_mru[set] ^ 1;
+    c->trace_mru[set] = (uint8_t)w;
+    *hit = 0;
+    return &e[w];
 }
 
 /* Where a walk is: the frame whose return address pc is to be taken next
@@ -624,7 +647,7 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     struct cfi_cache *c = cfi_cache_get();
     struct cfi_trace *e;
     uint64_t h = WALK_HASH_SEED;
-    int n = 0, rn = 0, rec = 1, whole = 0;
+    int n = 0, rn = 0, rec = 1, whole = 0, hit;
 
     *why = &cfi_off_stack;
     if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
@@ -646,8 +669,8 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
         memset(c, 0, offsetof(struct cfi_cache, trace));
         c->tab = t;
     }
-    e = trace_slot(c, pc, sp0);
-    if (e->tab == t && e->pc0 == pc && e->sp0 == sp0 && e->hi == hi && e->max == max) {
+    e = trace_find(c, t, pc, sp0, hi, max, &hit);
+    if (hit) {
         struct cfi_pos p;
         int m = trace_replay(e, sp0, fp0, ips, &p, hash);
 
