@@ -470,7 +470,10 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
  * word that differs (or the end of the record) the step-by-step walk goes on
  * from that frame. A record stops at a frame whose CFA is FP-based (what
  * follows depends on FP, not on SP alone). Valid while tab is the published
- * table; two ways in each of 32 sets. 4 KiB + 64 x 816 bytes a thread,
+ * table; two ways in each of 64 sets (churn's 84 stacks did not fit in
+ * 32). The table walk hashes its stack as libunwind's captures do
+ * (unwind_hash, after the walk), so a record needs no hash per frame. 4 KiB
+ * + 128 x 568 bytes a thread,
  * mapped on its first table walk, not in TLS: the library's static TLS must
  * stay small enough for dlopen into a running program (heapline attach;
  * glibc keeps about 1.6 KB spare), as pyframes' memo does. */
@@ -478,7 +481,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
 #define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
 #define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
 #define CFI_END 4      /* the outermost frame */
-#define CFI_TRACE_SETS_LOG2 5
+#define CFI_TRACE_SETS_LOG2 6
 #define CFI_TRACES (2 << CFI_TRACE_SETS_LOG2)
 #define CFI_TRACE_LEN 32
 #define CFI_FP_FIRST (-1) /* fp_at: FP is still the first frame's */
@@ -487,10 +490,10 @@ struct cfi_trace {
     uintptr_t pc0, sp0, hi;       /* the first frame, the stack's top */
     int n, max;                   /* frames recorded, the walk's max */
     int whole;                    /* the walk ended with frame n - 1 */
+    uint64_t hash;                /* then its stack's hash */
     uintptr_t pc[CFI_TRACE_LEN];  /* frame k's return address ... */
     int32_t at[CFI_TRACE_LEN];    /* ... read at sp0 + at[k] */
     int32_t fp_at[CFI_TRACE_LEN]; /* FP at frame k: read at sp0 + fp_at[k], or CFI_FP_FIRST */
-    uint64_t h[CFI_TRACE_LEN];    /* the hash of frames 0..k-1 */
 };
 struct cfi_cache {
     const struct exec_table *tab;
@@ -559,51 +562,18 @@ static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintpt
     return 0;
 }
 
-/* The trace of a walk starting at return address pc with stack pointer sp
- * (recursion gives one pc many SPs, a loop one SP many pcs), *hit set when
- * it was recorded by a walk from there (the same table, stack top and max);
- * else the set's least recently used way, to record into. Two ways a set,
- * the set by Fibonacci hashing of sp / 16 plus a constant from pc: the SPs
- * of one pc at different depths, an arithmetic progression, then fall into
- * different sets (a random hash put 4 of unwind_bench's 21 stacks on another's
- * slot, direct-mapped). */
-static inline struct cfi_trace *trace_find(struct cfi_cache *c, const struct exec_table *t,
-                                           uintptr_t pc, uintptr_t sp, uintptr_t hi, int max,
-                                           int *hit)
-{
-    unsigned set = (unsigned)(((sp >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
-                              (64 - CFI_TRACE_SETS_LOG2));
-    struct cfi_trace *e = &c->trace[2 * set];
-    int w;
-
-    for (w = 0; w < 2; w++)
-        if (e[w].tab == t && e[w].pc0 == pc && e[w].sp0 == sp && e[w].hi == hi &&
-            e[w].max == max) {
-            c->trace_mru[set] = (uint8_t)w;
-            *hit = 1;
-            return &e[w];
-        }
-    w = c->trace_mru[set] ^ 1;
-    c->trace_mru[set] = (uint8_t)w;
-    *hit = 0;
-    return &e[w];
-}
-
 /* Where a walk is: the frame whose return address pc is to be taken next
- * (n frames taken before it, hashed into h), its SP and the FP its rule
- * sees. */
+ * (n frames taken before it), its SP and the FP its rule sees. */
 struct cfi_pos {
     uintptr_t pc, sp, fp;
-    uint64_t h;
     int n;
 };
 
 /* Replays trace e (its key matches the walk's start, sp0): reads the
- * recorded words, compares, and returns the frames when the whole walk was
- * replayed (*hash set); else -1, with *p at the first frame to step (the
- * first that differs, or the last recorded one). */
-static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr_t fp0,
-                               uintptr_t *ips, struct cfi_pos *p, uint64_t *hash)
+ * recorded words into ips and compares. Returns e->n when that is the whole
+ * walk; else the frame to step on from: the first whose word differs (ips[k]
+ * holds the word read there), or the last one recorded. */
+static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips)
 {
     int k, n = e->n;
 
@@ -613,19 +583,78 @@ static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr
 
         ips[k] = v;
         if (__builtin_expect(v != e->pc[k], 0))
-            break;
+            return k;
     }
-    if (__builtin_expect(k == n && e->whole, 1)) {
-        *hash = walk_hash_final(walk_hash_step(e->h[n - 1], e->pc[n - 1]), n);
-        return n;
+    return e->whole ? n : n - 1;
+}
+
+static inline int trace_key(const struct cfi_trace *e, const struct exec_table *t, uintptr_t pc,
+                            uintptr_t sp, uintptr_t hi, int max)
+{
+    return e->tab == t && e->pc0 == pc && e->sp0 == sp && e->hi == hi && e->max == max;
+}
+
+/* Starts a walk whose first frame returns to pc with SP sp0 (FP fp0) from
+ * the thread's traces. Two ways a set, the set by Fibonacci hashing of
+ * sp0 / 16 plus a constant from pc: the SPs of one pc at different depths,
+ * an arithmetic progression, then fall into different sets (a random hash
+ * put 4 of unwind_bench's 21 stacks on another's slot). Both ways may hold
+ * the same start with different callers (a function called from two places
+ * at one depth; churn's two identical sites, folded into one by the
+ * linker): the most recently used is replayed first, then the other.
+ * Returns the frames when a trace was the whole walk (*hash set); else -1,
+ * with *p the frame to step on from (0 when no trace matched), *dest the
+ * trace to record into (its frames before p->n hold this walk's) and
+ * *matched whether a trace started here. */
+static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_t pc,
+                       uintptr_t sp0, uintptr_t fp0, uintptr_t hi, int max, uintptr_t *ips,
+                       struct cfi_pos *p, struct cfi_trace **dest, int *matched, uint64_t *hash)
+{
+    unsigned set = (unsigned)(((sp0 >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
+                              (64 - CFI_TRACE_SETS_LOG2));
+    struct cfi_trace *e = &c->trace[2 * set];
+    int mru = c->trace_mru[set], best = -1, k = 0, w;
+
+    for (int j = 0; j < 2; j++) {
+        int m;
+
+        w = mru ^ j;
+        if (!trace_key(&e[w], t, pc, sp0, hi, max))
+            continue;
+        m = trace_replay(&e[w], sp0, ips);
+        if (__builtin_expect(m == e[w].n, 1)) {
+            c->trace_mru[set] = (uint8_t)w;
+            *hash = e[w].hash;
+            return m;
+        }
+        if (best < 0 || m > k)
+            best = w, k = m;
     }
-    if (k == n)
-        k--;
-    p->pc = ips[k];
-    p->sp = sp0 + (intptr_t)e->at[k] + 8;
-    p->fp = e->fp_at[k] == CFI_FP_FIRST ? fp0 : *(const uintptr_t *)(sp0 + (intptr_t)e->fp_at[k]);
-    p->h = e->h[k];
-    p->n = k;
+    *matched = best >= 0;
+    *p = (struct cfi_pos){pc, sp0, fp0, 0};
+    w = mru ^ 1; /* record into the least recently used way ... */
+    if (best >= 0) {
+        const struct cfi_trace *b = &e[best];
+        int32_t fa = b->fp_at[k];
+
+        p->pc = ips[k];
+        p->sp = sp0 + (intptr_t)b->at[k] + 8;
+        p->fp = fa == CFI_FP_FIRST ? fp0 : *(const uintptr_t *)(sp0 + (intptr_t)fa);
+        p->n = k;
+        /* ... keeping the best match (its prefix copied), unless that is the
+         * least recently used way and the other way starts elsewhere; when
+         * both start here, the shorter match goes */
+        if (trace_key(&e[best ^ 1], t, pc, sp0, hi, max))
+            w = best ^ 1;
+        if (w != best) {
+            memcpy(e[w].pc, b->pc, (size_t)(k + 1) * sizeof(b->pc[0]));
+            memcpy(e[w].at, b->at, (size_t)(k + 1) * sizeof(b->at[0]));
+            memcpy(e[w].fp_at, b->fp_at, (size_t)(k + 1) * sizeof(b->fp_at[0]));
+        }
+    }
+    c->trace_mru[set] = (uint8_t)w;
+    e[w].tab = NULL; /* valid again when the walk ends well */
+    *dest = &e[w];
     return -1;
 }
 
@@ -645,9 +674,8 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     uintptr_t pc, sp, fp, sp0, fp0;
     intptr_t fp_at = CFI_FP_FIRST;
     struct cfi_cache *c = cfi_cache_get();
-    struct cfi_trace *e;
-    uint64_t h = WALK_HASH_SEED;
-    int n = 0, rn = 0, rec = 1, whole = 0, hit;
+    struct cfi_trace *e = NULL;
+    int n = 0, rn = 0, rec = 1, whole = 0, matched = 0;
 
     *why = &cfi_off_stack;
     if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
@@ -669,24 +697,18 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
         memset(c, 0, offsetof(struct cfi_cache, trace));
         c->tab = t;
     }
-    e = trace_find(c, t, pc, sp0, hi, max, &hit);
-    if (hit) {
-        struct cfi_pos p;
-        int m = trace_replay(e, sp0, fp0, ips, &p, hash);
+    {
+        struct cfi_pos p = {0, 0, 0, 0};
+        int m = trace_start(c, t, pc, sp0, fp0, hi, max, ips, &p, &e, &matched, hash);
 
-        if (m >= 0) {
-            if (__builtin_expect(unwind_check, 0))
-                atomic_fetch_add_explicit(&cfi_replayed, 1, memory_order_relaxed);
-            return m;
-        }
         if (__builtin_expect(unwind_check, 0))
-            atomic_fetch_add_explicit(&cfi_diverged, 1, memory_order_relaxed);
-        pc = p.pc, sp = p.sp, fp = p.fp, h = p.h, n = rn = p.n;
-        fp_at = e->fp_at[n];
+            atomic_fetch_add_explicit(m >= 0 ? &cfi_replayed : &cfi_diverged, m >= 0 || matched,
+                                      memory_order_relaxed);
+        if (m >= 0)
+            return m;
+        pc = p.pc, sp = p.sp, fp = p.fp, n = rn = p.n;
+        fp_at = n ? e->fp_at[n] : CFI_FP_FIRST;
     }
-    /* (re)recorded from frame n on; the trace is valid again when the walk
-     * ends well */
-    e->tab = NULL;
     for (;;) {
         unsigned i = pc & (CFI_CACHE - 1), flags;
         uintptr_t cfa;
@@ -697,11 +719,9 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
             e->pc[n] = pc;
             e->at[n] = (int32_t)(sp - sp0) - 8;
             e->fp_at[n] = (int32_t)fp_at;
-            e->h[n] = h;
             rn = n + 1;
         }
         ips[n++] = pc;
-        h = walk_hash_step(h, pc);
         if (__builtin_expect(c->pc[i] != pc, 0) && cfi_fill(t, pc, c, i) < 0) {
             *why = &cfi_no_rule;
             return -1;
@@ -745,8 +765,9 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     /* whole: the end follows from the recorded frames alone */
     e->n = rn;
     e->whole = rec && whole;
+    *hash = unwind_hash(ips, n);
+    e->hash = *hash;
     e->pc0 = e->pc[0], e->sp0 = sp0, e->hi = hi, e->max = max, e->tab = t;
-    *hash = walk_hash_final(h, n);
     return n;
 }
 
