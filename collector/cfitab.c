@@ -151,10 +151,176 @@ static int factored_u(uint64_t v, const struct cie_info *c, int64_t *off)
     return v > INT64_MAX ? -1 : factored((int64_t)v, c, off);
 }
 
+/* The step of an advance_loc instruction op (its operand read from r):
+ * 1 with *delta set, or 0 when op is not an advance. */
+static int cfa_advance(struct ehframe_rd *r, const struct cie_info *c, uint8_t op,
+                       uint64_t *delta)
+{
+    if (op >> 6 == 1) { /* advance_loc */
+        *delta = (op & 0x3f) * c->code_align;
+        return 1;
+    }
+    switch (op) {
+    case 0x02: /* advance_loc1 */
+        *delta = r->p < r->end ? *r->p : 0;
+        ehframe_skip(r, 1);
+        *delta *= c->code_align;
+        return 1;
+    case 0x03: { /* advance_loc2 */
+        uint16_t v = 0;
+        if ((size_t)(r->end - r->p) >= 2)
+            memcpy(&v, r->p, 2);
+        ehframe_skip(r, 2);
+        *delta = v * c->code_align;
+        return 1;
+    }
+    case 0x04: { /* advance_loc4 */
+        uint32_t v = 0;
+        if ((size_t)(r->end - r->p) >= 4)
+            memcpy(&v, r->p, 4);
+        ehframe_skip(r, 4);
+        *delta = v * c->code_align;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+/* A register's rule (offset, restore, undefined, same_value, register,
+ * val_offset, expression and their extended forms): 1 when op was one, 0
+ * when op is not a register rule, -1 when it cannot be followed (a register
+ * past NREGS, an offset that overflows, a restore in a CIE). init: the
+ * CIE's state, for restore (NULL in the CIE's own program). */
+static int cfa_reg_op(struct ehframe_rd *r, const struct cie_info *c, struct cfa_state *s,
+                      const struct cfa_state *init, uint8_t op)
+{
+    uint64_t reg;
+    int64_t off;
+
+    switch (op >> 6) {
+    case 2: /* offset */
+        reg = op & 0x3f;
+        if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0)
+            return -1;
+        s->r[reg] = (struct reg_rule){W_CFAREL, off};
+        return 1;
+    case 3: /* restore */
+        reg = op & 0x3f;
+        if (!reg_ok(reg) || !init)
+            return -1;
+        s->r[reg] = init->r[reg];
+        return 1;
+    }
+    switch (op) {
+    case 0x05: /* offset_extended */
+        reg = ehframe_uleb(r);
+        if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0)
+            return -1;
+        s->r[reg] = (struct reg_rule){W_CFAREL, off};
+        return 1;
+    case 0x11: /* offset_extended_sf */
+        reg = ehframe_uleb(r);
+        if (!reg_ok(reg) || factored(ehframe_sleb(r), c, &off) < 0)
+            return -1;
+        s->r[reg] = (struct reg_rule){W_CFAREL, off};
+        return 1;
+    case 0x2f: /* GNU_negative_offset_extended */
+        reg = ehframe_uleb(r);
+        if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0 || off == INT64_MIN)
+            return -1;
+        s->r[reg] = (struct reg_rule){W_CFAREL, -off};
+        return 1;
+    case 0x06: /* restore_extended */
+        reg = ehframe_uleb(r);
+        if (!reg_ok(reg) || !init)
+            return -1;
+        s->r[reg] = init->r[reg];
+        return 1;
+    case 0x07: /* undefined */
+    case 0x08: /* same_value */
+        reg = ehframe_uleb(r);
+        if (!reg_ok(reg))
+            return -1;
+        s->r[reg] = (struct reg_rule){op == 0x07 ? W_UNDEF : W_SAME, 0};
+        return 1;
+    case 0x09: /* register */
+        reg = ehframe_uleb(r);
+        ehframe_uleb(r);
+        if (!reg_ok(reg))
+            return -1;
+        s->r[reg] = (struct reg_rule){W_OTHER, 0};
+        return 1;
+    case 0x14: /* val_offset */
+    case 0x15: /* val_offset_sf */
+        reg = ehframe_uleb(r);
+        if (op == 0x14)
+            ehframe_uleb(r);
+        else
+            ehframe_sleb(r);
+        if (!reg_ok(reg))
+            return -1;
+        s->r[reg] = (struct reg_rule){W_OTHER, 0};
+        return 1;
+    case 0x10: /* expression */
+    case 0x16: /* val_expression */
+        reg = ehframe_uleb(r);
+        ehframe_skip(r, ehframe_uleb(r));
+        if (!reg_ok(reg))
+            return -1;
+        s->r[reg] = (struct reg_rule){W_EXPR, 0};
+        return 1;
+    }
+    return 0;
+}
+
+/* The CFA's rule (def_cfa and its forms), or an instruction that changes
+ * nothing the table keeps (nop, GNU_args_size): 1 when op was one, 0 when
+ * not, -1 when a factored offset overflows. */
+static int cfa_def_op(struct ehframe_rd *r, const struct cie_info *c, struct cfa_state *s,
+                      uint8_t op)
+{
+    int64_t off;
+
+    switch (op) {
+    case 0x00: /* nop */
+        return 1;
+    case 0x0c: /* def_cfa */
+        s->cfa_reg = (int)ehframe_uleb(r);
+        s->cfa_off = (int64_t)ehframe_uleb(r);
+        return 1;
+    case 0x12: /* def_cfa_sf */
+        s->cfa_reg = (int)ehframe_uleb(r);
+        if (factored(ehframe_sleb(r), c, &off) < 0)
+            return -1;
+        s->cfa_off = off;
+        return 1;
+    case 0x0d: /* def_cfa_register */
+        s->cfa_reg = (int)ehframe_uleb(r);
+        return 1;
+    case 0x0e: /* def_cfa_offset */
+        s->cfa_off = (int64_t)ehframe_uleb(r);
+        return 1;
+    case 0x13: /* def_cfa_offset_sf */
+        if (factored(ehframe_sleb(r), c, &off) < 0)
+            return -1;
+        s->cfa_off = off;
+        return 1;
+    case 0x0f: /* def_cfa_expression */
+        ehframe_skip(r, ehframe_uleb(r));
+        s->cfa_reg = -1;
+        return 1;
+    case 0x2e: /* GNU_args_size */
+        ehframe_uleb(r);
+        return 1;
+    }
+    return 0;
+}
+
 /* Runs a CFA program from loc. emit: rows are written (an FDE), else the
  * program is the CIE's (init is then the state being built). Returns 0, or
  * -1 at an instruction this compiler does not follow (the rows from loc on
- * are then BAD). */
+ * are then BAD): set_loc, vendor operations, a state stack deeper than
+ * STATE_STACK or popped empty, and what the steps above refuse. */
 static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_state *s,
                    const struct cfa_state *init, struct run *u, uintptr_t *loc)
 {
@@ -163,156 +329,36 @@ static int run_cfa(struct ehframe_rd *r, const struct cie_info *c, struct cfa_st
 
     while (r->p < r->end && !r->bad) {
         uint8_t op = *r->p++;
-        uint64_t reg, delta;
-        int64_t off;
+        uint64_t delta;
+        int done;
 
-        switch (op >> 6) {
-        case 1: /* advance_loc */
-            delta = (op & 0x3f) * c->code_align;
-            goto advance;
-        case 2: /* offset */
-            reg = op & 0x3f;
-            if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0)
+        if (cfa_advance(r, c, op, &delta)) {
+            if (!u)
+                return -1; /* a CIE does not advance */
+            if (put_at(u, *loc, classify(s)) < 0)
                 return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, off};
-            continue;
-        case 3: /* restore */
-            reg = op & 0x3f;
-            if (!reg_ok(reg) || !init)
-                return -1;
-            s->r[reg] = init->r[reg];
+            *loc += delta;
+            if (*loc >= u->hi)
+                return 0;
             continue;
         }
-        switch (op) {
-        case 0x00: /* nop */
-            continue;
-        case 0x02: /* advance_loc1 */
-            delta = r->p < r->end ? *r->p : 0;
-            ehframe_skip(r, 1);
-            delta *= c->code_align;
-            goto advance;
-        case 0x03: { /* advance_loc2 */
-            uint16_t v = 0;
-            if ((size_t)(r->end - r->p) >= 2)
-                memcpy(&v, r->p, 2);
-            ehframe_skip(r, 2);
-            delta = v * c->code_align;
-            goto advance;
-        }
-        case 0x04: { /* advance_loc4 */
-            uint32_t v = 0;
-            if ((size_t)(r->end - r->p) >= 4)
-                memcpy(&v, r->p, 4);
-            ehframe_skip(r, 4);
-            delta = v * c->code_align;
-            goto advance;
-        }
-        case 0x05: /* offset_extended */
-            reg = ehframe_uleb(r);
-            if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0)
-                return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, off};
-            continue;
-        case 0x11: /* offset_extended_sf */
-            reg = ehframe_uleb(r);
-            if (!reg_ok(reg) || factored(ehframe_sleb(r), c, &off) < 0)
-                return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, off};
-            continue;
-        case 0x2f: /* GNU_negative_offset_extended */
-            reg = ehframe_uleb(r);
-            if (!reg_ok(reg) || factored_u(ehframe_uleb(r), c, &off) < 0 || off == INT64_MIN)
-                return -1;
-            s->r[reg] = (struct reg_rule){W_CFAREL, -off};
-            continue;
-        case 0x06: /* restore_extended */
-            reg = ehframe_uleb(r);
-            if (!reg_ok(reg) || !init)
-                return -1;
-            s->r[reg] = init->r[reg];
-            continue;
-        case 0x07: /* undefined */
-        case 0x08: /* same_value */
-            reg = ehframe_uleb(r);
-            if (!reg_ok(reg))
-                return -1;
-            s->r[reg] = (struct reg_rule){op == 0x07 ? W_UNDEF : W_SAME, 0};
-            continue;
-        case 0x09: /* register */
-            reg = ehframe_uleb(r);
-            ehframe_uleb(r);
-            if (!reg_ok(reg))
-                return -1;
-            s->r[reg] = (struct reg_rule){W_OTHER, 0};
-            continue;
-        case 0x14: /* val_offset */
-        case 0x15: /* val_offset_sf */
-            reg = ehframe_uleb(r);
-            if (op == 0x14)
-                ehframe_uleb(r);
-            else
-                ehframe_sleb(r);
-            if (!reg_ok(reg))
-                return -1;
-            s->r[reg] = (struct reg_rule){W_OTHER, 0};
-            continue;
-        case 0x10: /* expression */
-        case 0x16: /* val_expression */
-            reg = ehframe_uleb(r);
-            ehframe_skip(r, ehframe_uleb(r));
-            if (!reg_ok(reg))
-                return -1;
-            s->r[reg] = (struct reg_rule){W_EXPR, 0};
-            continue;
-        case 0x0a: /* remember_state */
+        if (op == 0x0a) { /* remember_state */
             if (depth == STATE_STACK)
                 return -1;
             stack[depth++] = *s;
             continue;
-        case 0x0b: /* restore_state: the CFA too, as libunwind does */
+        }
+        if (op == 0x0b) { /* restore_state: the CFA too, as libunwind does */
             if (depth == 0)
                 return -1;
             *s = stack[--depth];
             continue;
-        case 0x0c: /* def_cfa */
-            s->cfa_reg = (int)ehframe_uleb(r);
-            s->cfa_off = (int64_t)ehframe_uleb(r);
-            continue;
-        case 0x12: /* def_cfa_sf */
-            s->cfa_reg = (int)ehframe_uleb(r);
-            if (factored(ehframe_sleb(r), c, &off) < 0)
-                return -1;
-            s->cfa_off = off;
-            continue;
-        case 0x0d: /* def_cfa_register */
-            s->cfa_reg = (int)ehframe_uleb(r);
-            continue;
-        case 0x0e: /* def_cfa_offset */
-            s->cfa_off = (int64_t)ehframe_uleb(r);
-            continue;
-        case 0x13: /* def_cfa_offset_sf */
-            if (factored(ehframe_sleb(r), c, &off) < 0)
-                return -1;
-            s->cfa_off = off;
-            continue;
-        case 0x0f: /* def_cfa_expression */
-            ehframe_skip(r, ehframe_uleb(r));
-            s->cfa_reg = -1;
-            continue;
-        case 0x2e: /* GNU_args_size */
-            ehframe_uleb(r);
-            continue;
-        default: /* set_loc, vendor operations */
-            return -1;
         }
-    advance:
-        if (!u)
-            return -1; /* a CIE does not advance */
-        if (put_at(u, *loc, classify(s)) < 0)
+        done = cfa_reg_op(r, c, s, init, op);
+        if (done == 0)
+            done = cfa_def_op(r, c, s, op);
+        if (done <= 0)
             return -1;
-        *loc += delta;
-        if (*loc >= u->hi)
-            return 0;
     }
     return r->bad ? -1 : 0;
 }
