@@ -471,9 +471,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
  * from that frame. A record stops at a frame whose CFA is FP-based (what
  * follows depends on FP, not on SP alone). Valid while tab is the published
  * table; two ways in each of 64 sets (churn's 84 stacks did not fit in
- * 32). The table walk hashes its stack as libunwind's captures do
- * (unwind_hash, after the walk), so a record needs no hash per frame. 4 KiB
- * + 128 x 568 bytes a thread,
+ * 32). 4 KiB + 128 x 568 bytes a thread,
  * mapped on its first table walk, not in TLS: the library's static TLS must
  * stay small enough for dlopen into a running program (heapline attach;
  * glibc keeps about 1.6 KB spare), as pyframes' memo does. */
@@ -675,7 +673,8 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
     intptr_t fp_at = CFI_FP_FIRST;
     struct cfi_cache *c = cfi_cache_get();
     struct cfi_trace *e = NULL;
-    int n = 0, rn = 0, rec = 1, whole = 0, matched = 0;
+    uint64_t h = WALK_HASH_SEED;
+    int n = 0, rec_end = CFI_TRACE_LEN, fp_stop = 0, whole = 0, matched = 0;
 
     *why = &cfi_off_stack;
     if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
@@ -706,22 +705,26 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
                                       memory_order_relaxed);
         if (m >= 0)
             return m;
-        pc = p.pc, sp = p.sp, fp = p.fp, n = rn = p.n;
+        pc = p.pc, sp = p.sp, fp = p.fp, n = p.n;
         fp_at = n ? e->fp_at[n] : CFI_FP_FIRST;
+        for (int k = 0; k < n; k++)
+            h = walk_hash_step(h, ips[k]);
     }
+    /* every offset from sp0 fits in the record's 32 bits (the CFAs stay
+     * below hi) */
+    if (hi - sp0 > INT32_MAX / 2)
+        rec_end = 0;
     for (;;) {
         unsigned i = pc & (CFI_CACHE - 1), flags;
         uintptr_t cfa;
 
-        if (rec && (n == CFI_TRACE_LEN || sp - sp0 > INT32_MAX / 2))
-            rec = 0;
-        if (rec) {
+        if (n < rec_end) {
             e->pc[n] = pc;
             e->at[n] = (int32_t)(sp - sp0) - 8;
             e->fp_at[n] = (int32_t)fp_at;
-            rn = n + 1;
         }
         ips[n++] = pc;
+        h = walk_hash_step(h, pc);
         if (__builtin_expect(c->pc[i] != pc, 0) && cfi_fill(t, pc, c, i) < 0) {
             *why = &cfi_no_rule;
             return -1;
@@ -735,7 +738,9 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
          * loads from one frame to the next */
         if (__builtin_expect(flags & CFI_FP_BASE, 0)) {
             cfa = fp + (intptr_t)c->cfa_off[i];
-            rec = 0; /* the frames from here on depend on FP */
+            if (rec_end > n) /* the frames from here on depend on FP */
+                rec_end = n;
+            fp_stop = 1;
         } else {
             cfa = sp + (intptr_t)c->cfa_off[i];
         }
@@ -763,11 +768,13 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
             break;
     }
     /* whole: the end follows from the recorded frames alone */
-    e->n = rn;
-    e->whole = rec && whole;
-    *hash = unwind_hash(ips, n);
-    e->hash = *hash;
-    e->pc0 = e->pc[0], e->sp0 = sp0, e->hi = hi, e->max = max, e->tab = t;
+    *hash = walk_hash_final(h, n);
+    if (rec_end > 0) {
+        e->n = n < rec_end ? n : rec_end;
+        e->whole = whole && !fp_stop && n <= rec_end;
+        e->hash = *hash;
+        e->pc0 = e->pc[0], e->sp0 = sp0, e->hi = hi, e->max = max, e->tab = t;
+    }
     return n;
 }
 

@@ -40,9 +40,9 @@ void unwind_roots(struct unwind_root roots[UNWIND_ROOTS]);
  * over the return addresses (innermost first) and their count. Four
  * multiply chains, one per position mod 4, mixed in order at the end: a
  * single chain was a serial multiply per frame, 20 ns of a 20-frame
- * capture; the table walk uses it too. (The frame-pointer walk hashes as it
- * goes, with one chain that hides behind its loads; a stack captured both
- * ways simply has two cache entries, for the same stack id.) */
+ * capture. (The frame-pointer and table walks hash as they go, with one
+ * chain that hides behind their loads; a stack captured both ways simply
+ * has two cache entries, for the same stack id.) */
 static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
 {
     const uint64_t k1 = 0xff51afd7ed558ccdull, k2 = 0xc4ceb9fe1a85ec53ull;

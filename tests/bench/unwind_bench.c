@@ -12,9 +12,14 @@
  *    in turn, each walked by unw_backtrace (through the collector's
  *    capture_unw: the walk of HEAPLINE_UNWIND=libunwind) and by the table
  *    walk; a round without walks measures the recursion, taken off both.
+ *    The table walk replays a thread's traces of stacks it has seen at the
+ *    same SP (unwind.c), as a program's allocation sites are; a last pass
+ *    moves every round's stacks down by 16 to 976 bytes (an alloca), so
+ *    that few walks find a trace: the step-by-step walk's cost ("fresh").
  * Prints "libunwind_ns_per_frame X", "table_ns_per_frame Y", "speedup Z",
- * "frames F", "stacks S", "different D", "fallbacks B": thread CPU time,
- * so the figures hold on a busy machine. Exit 1 if a stack differs.
+ * "table_fresh_ns_per_frame W", "frames F", "stacks S", "different D",
+ * "fallbacks B": thread CPU time, so the figures hold on a busy machine.
+ * Exit 1 if a stack differs.
  *
  * usage: unwind_bench [REPS]
  */
@@ -118,10 +123,20 @@ static double cpu_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* rec_a(d) with the stack moved down by 16 * (1 + k % 61) bytes */
+NOINLINE static int shifted(long k, int d)
+{
+    volatile char *pad = __builtin_alloca(16 * (1 + k % 61));
+
+    pad[0] = 0;
+    return rec_a(d) + pad[0];
+}
+
 /* reps rounds of the 21 stacks, one walk each, in turn (so no walk repeats
  * the one before it); the CPU seconds, frames walked in *nf. (One call site
- * in main: the stacks of every pass are the same.) */
-NOINLINE static double pass(long *nf)
+ * in main: the stacks of every pass are the same.) shift: each round's
+ * stacks at another depth (through shifted()). */
+NOINLINE static double pass(long *nf, int shift)
 {
     double t0 = cpu_s();
 
@@ -129,7 +144,10 @@ NOINLINE static double pass(long *nf)
     for (long k = 0; k < reps; k++)
         for (int d = 5; d <= 25; d++) {
             stack_i = d - 5;
-            rec_a(d);
+            if (shift)
+                shifted(k, d);
+            else
+                rec_a(d);
         }
     *nf = frames;
     return cpu_s() - t0;
@@ -140,8 +158,8 @@ int main(int argc, char **argv)
     pthread_attr_t a;
     void *lo;
     size_t sz;
-    long nf_unw = 0, nf_cfi = 0;
-    double t_base = 0, t_unw = 0, t_cfi = 0;
+    long nf_unw = 0, nf_cfi = 0, nf_fresh = 0;
+    double t_base = 0, t_unw = 0, t_cfi = 0, t_fresh = 0;
 
     if (argc > 1)
         reps = atol(argv[1]);
@@ -165,7 +183,7 @@ int main(int argc, char **argv)
             return 2;
         }
         comparing = i >= 3;
-        t = pass(&nf);
+        t = pass(&nf, 0);
         if (i == 0)
             t_base = t;
         if (i == 2)
@@ -173,9 +191,17 @@ int main(int argc, char **argv)
         if (i == 4)
             t_cfi = t - t_base, nf_cfi = nf;
     }
+    /* the fresh stacks: the recursion alone, then walked (not compared: one
+     * more frame, shifted's) */
+    walking = 0;
+    t_base = pass(&nf_fresh, 1);
+    walking = 1;
+    comparing = 0;
+    t_fresh = pass(&nf_fresh, 1) - t_base;
     printf("libunwind_ns_per_frame %.2f\n", t_unw * 1e9 / nf_unw);
     printf("table_ns_per_frame %.2f\n", t_cfi * 1e9 / nf_cfi);
     printf("speedup %.1f\n", (t_unw / nf_unw) / (t_cfi / nf_cfi));
+    printf("table_fresh_ns_per_frame %.2f\n", t_fresh * 1e9 / nf_fresh);
     printf("frames %ld\nstacks %d\ndifferent %ld\nfallbacks %llu\n", nf_cfi / reps, 21, different,
            (unsigned long long)unwind_fallbacks());
     return different || nf_cfi != nf_unw ? 1 : 0;
