@@ -151,6 +151,9 @@ TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/p
 TEST_LIBS_heapwalk := -lpthread
 $(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/procmaps.o \
                               tests/unit/heapimage.h
+CFITAB_OBJS := $(BUILD)/pic/collector/cfitab.o $(BUILD)/pic/collector/ehframe.o
+TEST_OBJS_cfitab := $(CFITAB_OBJS)
+$(BUILD)/tests/test_cfitab: $(CFITAB_OBJS)
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
