@@ -153,8 +153,7 @@ static int factored_u(uint64_t v, const struct cie_info *c, int64_t *off)
 
 /* The step of an advance_loc instruction op (its operand read from r):
  * 1 with *delta set, or 0 when op is not an advance. */
-static int cfa_advance(struct ehframe_rd *r, const struct cie_info *c, uint8_t op,
-                       uint64_t *delta)
+static int cfa_advance(struct ehframe_rd *r, const struct cie_info *c, uint8_t op, uint64_t *delta)
 {
     if (op >> 6 == 1) { /* advance_loc */
         *delta = (op & 0x3f) * c->code_align;

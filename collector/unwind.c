@@ -604,9 +604,9 @@ static inline int trace_key(const struct cfi_trace *e, const struct exec_table *
  * with *p the frame to step on from (0 when no trace matched), *dest the
  * trace to record into (its frames before p->n hold this walk's) and
  * *matched whether a trace started here. */
-static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_t pc,
-                       uintptr_t sp0, uintptr_t fp0, uintptr_t hi, int max, uintptr_t *ips,
-                       struct cfi_pos *p, struct cfi_trace **dest, int *matched, uint64_t *hash)
+static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_t pc, uintptr_t sp0,
+                       uintptr_t fp0, uintptr_t hi, int max, uintptr_t *ips, struct cfi_pos *p,
+                       struct cfi_trace **dest, int *matched, uint64_t *hash)
 {
     unsigned set = (unsigned)(((sp0 >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
                               (64 - CFI_TRACE_SETS_LOG2));

@@ -43,6 +43,7 @@ static void put32(uint8_t *p, int32_t v)
  * code at FDE_START); returns the code range's start. */
 static uintptr_t module_make(struct module *m, const uint8_t *prog, size_t prog_len)
 {
+    /* clang-format off */
     static const uint8_t cie[] = {
         0, 0, 0, 0,     /* length, below */
         0, 0, 0, 0,     /* CIE id */
@@ -55,6 +56,7 @@ static uintptr_t module_make(struct module *m, const uint8_t *prog, size_t prog_
         0x90, 1,        /* offset r16 at CFA - 8 */
         0, 0,           /* nop padding to 4 bytes */
     };
+    /* clang-format on */
     uint8_t *hdr = m->seg, *eh = m->seg + EH_AT, *cie_at = eh, *fde;
     uintptr_t code = (uintptr_t)m->seg + CODE_AT, start = code + FDE_START;
     size_t fde_len;
@@ -109,9 +111,9 @@ static void check_rules(const struct cfitab *t, uintptr_t code, const struct wan
             int rule = w[i].kind == CFITAB_SP || w[i].kind == CFITAB_FP;
 
             if (cfitab_kind(r) != w[i].kind ||
-                (rule && (cfitab_cfa_off(r) != w[i].cfa_off ||
-                          !!(r & CFITAB_FP_SAVED) != w[i].fp_saved ||
-                          (w[i].fp_saved && cfitab_fp_off(r) != w[i].fp_off))))
+                (rule &&
+                 (cfitab_cfa_off(r) != w[i].cfa_off || !!(r & CFITAB_FP_SAVED) != w[i].fp_saved ||
+                  (w[i].fp_saved && cfitab_fp_off(r) != w[i].fp_off))))
                 fail_msg("code offset 0x%x: rule kind %u, CFA offset %d, FP %s at %d; "
                          "expected kind %u, CFA offset %d, FP %s at %d",
                          off, cfitab_kind(r), cfitab_cfa_off(r),
@@ -123,6 +125,7 @@ static void check_rules(const struct cfitab *t, uintptr_t code, const struct wan
 /* A prologue and epilogue as compilers write them, with each kind of step */
 static void test_program_steps(void **state)
 {
+    /* clang-format off */
     static const uint8_t prog[] = {
         0x41,                   /* advance_loc 1 */
         0x0e, 16,               /* def_cfa_offset 16 */
@@ -147,6 +150,8 @@ static void test_program_steps(void **state)
         0x42,                   /* advance_loc 2 */
         0x01,                   /* set_loc: not followed */
     };
+    /* clang-format on */
+    /* clang-format off */
     const struct want want[] = {
         {0, FDE_START, CFITAB_BAD, 0, 0, 0},                 /* no FDE */
         {FDE_START, FDE_START + 1, CFITAB_SP, 8, 0, 0},      /* entry */
@@ -159,8 +164,9 @@ static void test_program_steps(void **state)
         {FDE_START + 0x1f, FDE_START + 0x21, CFITAB_SP, 16, 1, -16},
         {FDE_START + 0x21, CODE_LEN, CFITAB_BAD, 0, 0, 0},   /* set_loc on, then no FDE */
     };
-    struct module *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* clang-format on */
+    struct module *m =
+        mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     uintptr_t code;
     struct cfitab *t;
 
@@ -179,16 +185,20 @@ static void test_program_steps(void **state)
  * from there on are BAD, those before kept */
 static void test_state_stack_limits(void **state)
 {
+    /* clang-format off */
     static const uint8_t popped[] = {
         0x41, 0x0e, 16, 0x42, /* SP + 8 at 0, SP + 16 from 1 */
         0x0b,                 /* restore_state with nothing remembered */
         0x41,
     };
+    /* clang-format on */
+    /* clang-format off */
     static const uint8_t pushed[] = {
         0x41, 0x0e, 16, 0x42, /* SP + 8 at 0, SP + 16 from 1 */
         0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, /* 9 remember_state */
         0x41,
     };
+    /* clang-format on */
     const struct want want[] = {
         {FDE_START, FDE_START + 1, CFITAB_SP, 8, 0, 0},
         {FDE_START + 1, FDE_START + 3, CFITAB_SP, 16, 0, 0},
@@ -199,8 +209,8 @@ static void test_state_stack_limits(void **state)
 
     (void)state;
     for (int i = 0; i < 2; i++) {
-        struct module *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        struct module *m =
+            mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         uintptr_t code;
         struct cfitab *t;
 
