@@ -269,6 +269,7 @@ static void atfork_prepare(void)
 {
     if (atomic_load(&scan_forking))
         return;
+    unwind_atfork_prepare();
     symbols_atfork_prepare();
     tags_atfork_prepare();
     ring_atfork_prepare();
@@ -283,6 +284,7 @@ static void atfork_parent(void)
     ring_atfork_parent();
     tags_atfork_parent();
     symbols_atfork_parent();
+    unwind_atfork_parent();
 }
 
 static void atfork_child(void)
@@ -297,6 +299,7 @@ static void atfork_child(void)
     }
     atomic_store(&core_on, 0);
     track_guard = 1;
+    unwind_atfork_child();
     ring_atfork_child();
     track_atfork_child();
     collect_atfork_child();

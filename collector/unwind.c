@@ -229,12 +229,39 @@ static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* Held around the collector thread's dl_iterate_phdr calls, and by fork()'s
+ * prepare handler. dl_iterate_phdr holds glibc's dl_load_write_lock (for
+ * milliseconds while the tables compile, in its callback), which glibc 2.36's
+ * fork does not reset in the child: a program that forked then left its
+ * child stuck at its first dl_iterate_phdr (libunwind's, or ours), as a
+ * pyenv shim's bash did now and then under load (tests/collector's
+ * python-wrapper timed out). */
+static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void unwind_atfork_prepare(void)
+{
+    pthread_mutex_lock(&refresh_mu);
+}
+
+void unwind_atfork_parent(void)
+{
+    pthread_mutex_unlock(&refresh_mu);
+}
+
+void unwind_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    memcpy(&refresh_mu, &fresh, sizeof(fresh));
+}
+
 void unwind_refresh(void)
 {
     struct scan_ctx c = {0};
 
     if (!unwind_fp && !unwind_cfi)
         return;
+    pthread_mutex_lock(&refresh_mu);
     dl_iterate_phdr(count_cb, &c);
     if (cfi_pending || c.adds != exec_adds || c.subs != exec_subs) {
         struct timespec a, b;
@@ -246,6 +273,7 @@ void unwind_refresh(void)
         if (cfi_tables)
             cfi_build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
+    pthread_mutex_unlock(&refresh_mu);
 }
 
 static void cfi_key_init(void);

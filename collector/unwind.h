@@ -90,6 +90,13 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
  * module, about 1 ms per 10,000 functions). */
 void unwind_refresh(void);
 
+/* fork() handlers (core.c's): prepare waits until the collector thread is
+ * out of dl_iterate_phdr (unwind_refresh) and keeps it out until parent or
+ * child; child makes the lock fresh. */
+void unwind_atfork_prepare(void);
+void unwind_atfork_parent(void);
+void unwind_atfork_child(void);
+
 /* Walks (frame-pointer or table) that could not be trusted and fell back to
  * libunwind. */
 uint64_t unwind_fallbacks(void);
