@@ -34,6 +34,7 @@ struct blk {
  * live Python frame's locals */
 #define SCANBFS_KIND_ALLOCATOR 0x100u
 #define SCANBFS_KIND_FRAME 0x200u
+#define SCANBFS_KIND_PACKED 0x400u /* a word of the packed copy (scan_packed) */
 
 #define FILTER_BITS 16 /* page filter: 2^16 bits = 8 KiB */
 #define FILTER_WORDS ((1u << FILTER_BITS) / 64)
@@ -45,7 +46,7 @@ struct frontier_range {
     uint32_t node;
 };
 
-#define BFS_OWN_MAX 12
+#define BFS_OWN_MAX 14
 
 struct bfs {
     const struct scanbfs_params *p;
@@ -53,7 +54,27 @@ struct bfs {
     struct scanpy_view view;
     struct blk *blocks;
     size_t n_blocks, cap_blocks;
-    uint64_t *visited;    /* bit per block: already a node */
+    uint64_t *visited; /* bit per block: already a node */
+    /* bit per block: it holds a word that may point into a block (inside
+     * the blocks' span, in a 1 MiB region a block covers), set while level
+     * 0 scans it; later levels scan only those (a Python heap's strings and
+     * buffers, most of its bytes, hold none). Exact, not a guess: a word
+     * that points into a frontier block points into a block, so its
+     * holder's bit is set. */
+    uint64_t *refs;
+    uint64_t hmin, hspan;
+    uint64_t regions[FILTER_WORDS];
+    uint64_t ref_bytes; /* bytes of the blocks whose bit is set */
+    size_t n_ref;       /* blocks whose bit is set */
+    /* the marked blocks' words copied after level 0, one after another:
+     * later levels read them as one stream, not a cache miss a block, and a
+     * hit finds its block by pk_at (block k's words start at pk_at[k].pos).
+     * NULL: not made; the levels go by the bits. */
+    uint64_t *pk;
+    struct pk_at {
+        uint64_t pos, b;
+    } * pk_at;
+    size_t pk_words, pk_bytes, pk_at_bytes;
     uint64_t level_bytes; /* root bytes the level scanned */
     struct scanbfs_node *nodes;
     size_t n_nodes;
@@ -70,9 +91,10 @@ struct bfs {
     uint32_t max_fanout, max_roots;
     uint32_t flags;
     /* scan_level()'s cursor: survives a fault's siglongjmp */
-    volatile int phase; /* 0 roots, 1 blocks */
+    volatile int phase; /* 0 roots, 1 blocks, 2 the packed copy */
     volatile size_t cur;
     volatile uint64_t faults;
+    volatile size_t pk_next; /* phase 2: the next block's header in pk */
     /* the scan's own mappings in the child (exclude_range()), never read as
      * roots: a root taken before the fork (a thread's stack, a mapping of the
      * program's) may have been unmapped since, and the child's arrays of
@@ -338,10 +360,31 @@ static int on_own_chain(const struct bfs *s, size_t b, uint32_t node)
     }
 }
 
+/* A hit in the packed copy at word_addr: its block (*b) and the address
+ * its block's offsets count from (*holder_lo); s->pk_next is set past it. */
+static void packed_block(struct bfs *s, uint64_t word_addr, size_t *b, uint64_t *holder_lo)
+{
+    size_t w = (size_t)((word_addr - (uint64_t)(uintptr_t)s->pk) / 8), lo = 0, hi = s->n_ref;
+    uint64_t head;
+
+    while (lo < hi) { /* the last block starting at or before w */
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->pk_at[mid].pos <= w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    lo--;
+    *b = (size_t)s->pk_at[lo].b;
+    head = ((s->blocks[*b].addr + 7) & ~(uint64_t)7) - s->blocks[*b].addr;
+    *holder_lo = (uint64_t)(uintptr_t)&s->pk[s->pk_at[lo].pos] - head;
+    s->pk_next = lo + 1 < s->n_ref ? s->pk_at[lo + 1].pos : s->pk_words;
+}
+
 /* Python: whether the hit is no reference (a GC link, a dead object's stale
  * word); *end is set when the holder ends the chain (module, class). */
 static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind, size_t b,
-                   uint64_t word_addr, uint64_t v, uint32_t *end)
+                   uint64_t off, uint64_t v, uint32_t *end)
 {
     struct scanpy_obj o;
 
@@ -352,15 +395,14 @@ static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind,
         return 0;
     if (!scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
         /* a values array's prefix: stale words of the chunk's earlier use */
-        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size,
-                                       word_addr - s->blocks[b].addr);
+        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size, off);
     if (o.refcnt == 0)
         return 1; /* dead: a free list's object keeps stale words */
-    if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
+    if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, off))
         return 1; /* a str's state bits, a bytes' contents: data, not references */
-    if (scanpy_is_gc_link(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
+    if (scanpy_is_gc_link(s->py, &o, s->blocks[b].addr, off))
         return 1;
-    *end = scanpy_chain_end(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr);
+    *end = scanpy_chain_end(s->py, &o, s->blocks[b].addr, off);
     return 0;
 }
 
@@ -374,13 +416,17 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
     struct scanbfs_node *nd;
     uint32_t end = 0;
 
+    if (kind & SCANBFS_KIND_PACKED) {
+        kind &= ~SCANBFS_KIND_PACKED;
+        packed_block(s, word_addr, &b, &holder_lo);
+    }
     if (kind & SCANBFS_KIND_FRAME) {
         kind &= ~SCANBFS_KIND_FRAME;
         end = SCANBFS_NODE_END_FRAME;
     }
     if (s->py) {
         uint32_t py_end;
-        if (py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr, v, &py_end))
+        if (py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr - holder_lo, v, &py_end))
             return;
         if (!end)
             end = py_end;
@@ -531,6 +577,72 @@ scan_words_avx2(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind
 }
 #endif
 
+/* ---- level 0's mark: the blocks that may hold a reference ---- */
+
+/* The blocks' span and the 1 MiB regions they cover (for may_ref). */
+static void regions_build(struct bfs *s)
+{
+    memset(s->regions, 0, sizeof(s->regions));
+    s->hmin = s->n_blocks ? s->blocks[0].addr : 0;
+    s->hspan = 0;
+    for (size_t b = 0; b < s->n_blocks; b++) {
+        const struct blk *k = &s->blocks[b];
+        uint64_t hi = k->addr + (k->size ? k->size : 1);
+
+        if (hi - s->hmin > s->hspan)
+            s->hspan = hi - s->hmin;
+        if (((hi - 1) >> 20) - (k->addr >> 20) >= FILTER_MASK) {
+            memset(s->regions, 0xff, sizeof(s->regions));
+            continue;
+        }
+        for (uint64_t rg = k->addr >> 20; rg <= (hi - 1) >> 20; rg++)
+            s->regions[(rg & FILTER_MASK) >> 6] |= 1ull << (rg & 63);
+    }
+}
+
+/* 1 when v may point into a block: inside the span, in a covered region. */
+static inline int may_ref(const struct bfs *s, uint64_t v)
+{
+    uint64_t rg = v >> 20;
+
+    return v - s->hmin < s->hspan && (s->regions[(rg & FILTER_MASK) >> 6] & (1ull << (rg & 63)));
+}
+
+/* 1 when a word of [lo_addr, hi_addr) may point into a block. */
+__attribute__((no_sanitize_address)) static int holds_ref(const struct bfs *s, uint64_t lo_addr,
+                                                          uint64_t hi_addr)
+{
+    const uint64_t *w = (const uint64_t *)(uintptr_t)lo_addr;
+    size_t n = (size_t)((hi_addr - lo_addr) / 8), i = 0;
+    const uint64_t hmin = s->hmin, hspan = s->hspan;
+
+    for (; i + 8 <= n; i += 8) {
+        unsigned any = 0;
+        for (unsigned k = 0; k < 8; k++)
+            any |= (w[i + k] - hmin) < hspan;
+        if (__builtin_expect(any, 0))
+            for (unsigned k = 0; k < 8; k++)
+                if (may_ref(s, w[i + k]))
+                    return 1;
+    }
+    for (; i < n; i++)
+        if (may_ref(s, w[i]))
+            return 1;
+    return 0;
+}
+
+/* The first marked block at or after b (n_blocks: none). */
+static inline size_t next_ref(const struct bfs *s, size_t b)
+{
+    while (b < s->n_blocks) {
+        uint64_t word = s->refs[b >> 6] >> (b & 63);
+        if (word)
+            return b + (size_t)__builtin_ctzll(word);
+        b = (b | 63) + 1;
+    }
+    return s->n_blocks;
+}
+
 typedef void scan_words_fn(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind,
                            uint32_t id, size_t b, uint64_t holder_lo);
 
@@ -556,6 +668,75 @@ static void on_fault(int sig)
     if (fault_jmp)
         siglongjmp(*fault_jmp, 1);
     _exit(128 + sig);
+}
+
+/* Level > 0 without the packed copy: the marked blocks, by their bits. */
+static void scan_marked(struct bfs *s, scan_words_fn *scan)
+{
+    while (s->cur < s->n_blocks) {
+        size_t b = s->cur;
+        uint64_t word = s->refs[b >> 6] >> (b & 63);
+        if (!word) {
+            s->cur = (b | 63) + 1;
+            continue;
+        }
+        b += (size_t)__builtin_ctzll(word);
+        s->cur = b;
+        if (b >= s->n_blocks)
+            break;
+        scan(s, (s->blocks[b].addr + 7) & ~(uint64_t)7,
+             (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7, SCANBFS_HEAP, 0, b,
+             s->blocks[b].addr);
+        s->cur = b + 1;
+    }
+}
+
+/* Level > 0 with the packed copy: one scan of it all (a fault in on_hit
+ * resumes after the block it was at, pk_next). */
+static void scan_packed(struct bfs *s, scan_words_fn *scan)
+{
+    while (s->cur < s->pk_words) {
+        scan(s, (uint64_t)(uintptr_t)&s->pk[s->cur], (uint64_t)(uintptr_t)&s->pk[s->pk_words],
+             SCANBFS_HEAP | SCANBFS_KIND_PACKED, 0, 0, 0);
+        s->cur = s->pk_words;
+    }
+}
+
+/* After level 0: the marked blocks' words into one mapping (none when it
+ * cannot be had, or when the marked blocks are most of the heap: then the
+ * copy would cost more than the levels it spares). */
+static void pack_refs(struct bfs *s, uint64_t heap_bytes)
+{
+    size_t words = s->ref_bytes / 8, w = 0, k = 0;
+
+    if (s->n_ref == 0 || s->ref_bytes > heap_bytes / 2)
+        return;
+    s->pk_bytes = words * 8;
+    s->pk_at_bytes = s->n_ref * sizeof(*s->pk_at);
+    s->pk = map(s->pk_bytes);
+    s->pk_at = map(s->pk_at_bytes);
+    if (!s->pk || !s->pk_at) {
+        unmap(s->pk, s->pk_bytes);
+        unmap(s->pk_at, s->pk_at_bytes);
+        unmap(s->pk_at, s->pk_at_bytes);
+        s->pk = NULL;
+        s->pk_at = NULL;
+        return;
+    }
+    for (size_t b = next_ref(s, 0); b < s->n_blocks; b = next_ref(s, b + 1)) {
+        uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
+        uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
+        size_t n = (size_t)((hi - lo) / 8);
+
+        s->pk_at[k].pos = w;
+        s->pk_at[k++].b = b;
+        memcpy(&s->pk[w], (const void *)(uintptr_t)lo, n * 8);
+        w += n;
+    }
+    s->pk_words = w;
+    /* a root range unmapped since the snapshot may lie where these are */
+    exclude_range(s, (uint64_t)(uintptr_t)s->pk, (uint64_t)(uintptr_t)s->pk + s->pk_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s->pk_at, (uint64_t)(uintptr_t)s->pk_at + s->pk_at_bytes);
 }
 
 /* Scans root r's words in [lo, hi) but those of the scan's own mappings. */
@@ -598,7 +779,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
     if (p->catch_faults) {
         if (sigsetjmp(jb, 1)) {
             s->faults++;
-            s->cur++;
+            s->cur = s->phase == 2 ? s->pk_next : s->cur + 1;
         }
         fault_jmp = &jb;
     }
@@ -620,16 +801,30 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         scan_root(s, scan, r, lo, hi);
     }
     if (s->phase == 0) {
-        s->phase = 1;
+        s->phase = s->pk ? 2 : 1;
         s->cur = 0;
     }
-    for (; s->cur < s->n_blocks; s->cur++) {
-        size_t b = s->cur;
-        uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
-        uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
-        if (hi > lo)
+    if (s->level == 0 || p->no_filter) {
+        for (; s->cur < s->n_blocks; s->cur++) {
+            size_t b = s->cur;
+            uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
+            uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
+            if (hi <= lo)
+                continue;
             scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
+            if (s->level == 0 && holds_ref(s, lo, hi)) {
+                s->refs[b >> 6] |= 1ull << (b & 63);
+                s->ref_bytes += hi - lo;
+                s->n_ref++;
+            }
+        }
+        fault_jmp = NULL;
+        return;
     }
+    if (s->pk)
+        scan_packed(s, scan);
+    else
+        scan_marked(s, scan);
     fault_jmp = NULL;
 }
 
@@ -728,6 +923,9 @@ static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
     unmap(m->tmp, m->blocks_bytes);
     unmap(m->hist, m->hist_bytes);
     unmap(s->visited, m->visited_bytes);
+    unmap(s->refs, m->visited_bytes);
+    unmap(s->pk, s->pk_bytes);
+    unmap(s->pk_at, s->pk_at_bytes);
     unmap(s->fr, m->fr_bytes);
     unmap(s, sizeof(*s));
     return rc;
@@ -763,8 +961,9 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     m->tmp = map(m->blocks_bytes);
     m->hist = map(m->hist_bytes);
     s->visited = map(m->visited_bytes);
+    s->refs = map(m->visited_bytes);
     s->fr = map(m->fr_bytes);
-    if (!m->a || !m->tmp || !m->hist || !s->visited || !s->fr) {
+    if (!m->a || !m->tmp || !m->hist || !s->visited || !s->refs || !s->fr) {
         bfs_release(s, m, 0);
         return NULL;
     }
@@ -797,12 +996,14 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     exclude_range(s, (uint64_t)(uintptr_t)m->hist, (uint64_t)(uintptr_t)m->hist + m->hist_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s->visited,
                   (uint64_t)(uintptr_t)s->visited + m->visited_bytes);
+    exclude_range(s, (uint64_t)(uintptr_t)s->refs, (uint64_t)(uintptr_t)s->refs + m->visited_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m->fr_bytes);
     exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
     exclude_range(s, (uint64_t)(uintptr_t)nodes,
                   (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
         exclude_range(s, p->own[i].lo, p->own[i].hi);
+    regions_build(s);
     *err = 0;
     return s;
 }
@@ -832,7 +1033,10 @@ static void bfs_levels(struct bfs *s, const struct scanbfs_root *roots, size_t n
         s->level_bytes = 0;
         scan_level(s, roots, n_roots);
         st->levels++;
-        st->bytes_scanned += st->heap_bytes + s->level_bytes;
+        st->bytes_scanned +=
+            (s->level && !p->no_filter ? s->ref_bytes : st->heap_bytes) + s->level_bytes;
+        if (s->level == 0 && !p->no_filter)
+            pack_refs(s, st->heap_bytes);
         /* Python: native roots (C stack words, stale words in buffers) do not
          * end the search; a module global or a class attribute does */
         if (!root_level && (s->py ? s->ends : s->roots)) {
