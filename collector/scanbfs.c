@@ -608,29 +608,6 @@ static inline int may_ref(const struct bfs *s, uint64_t v)
     return v - s->hmin < s->hspan && (s->regions[(rg & FILTER_MASK) >> 6] & (1ull << (rg & 63)));
 }
 
-/* 1 when a word of [lo_addr, hi_addr) may point into a block. */
-__attribute__((no_sanitize_address)) static int holds_ref(const struct bfs *s, uint64_t lo_addr,
-                                                          uint64_t hi_addr)
-{
-    const uint64_t *w = (const uint64_t *)(uintptr_t)lo_addr;
-    size_t n = (size_t)((hi_addr - lo_addr) / 8), i = 0;
-    const uint64_t hmin = s->hmin, hspan = s->hspan;
-
-    for (; i + 8 <= n; i += 8) {
-        unsigned any = 0;
-        for (unsigned k = 0; k < 8; k++)
-            any |= (w[i + k] - hmin) < hspan;
-        if (__builtin_expect(any, 0))
-            for (unsigned k = 0; k < 8; k++)
-                if (may_ref(s, w[i + k]))
-                    return 1;
-    }
-    for (; i < n; i++)
-        if (may_ref(s, w[i]))
-            return 1;
-    return 0;
-}
-
 /* The first marked block at or after b (n_blocks: none). */
 static inline size_t next_ref(const struct bfs *s, size_t b)
 {
@@ -641,6 +618,37 @@ static inline size_t next_ref(const struct bfs *s, size_t b)
         b = (b | 63) + 1;
     }
     return s->n_blocks;
+}
+
+/* Level 0's scan of block b's words [lo_addr, hi_addr): scan_words() and
+ * the mark in one pass; 1 when a word may point into a block (may_ref).
+ * The frontier (the target) lies inside the blocks' span, so a word outside
+ * that span is neither a hit nor a mark. */
+__attribute__((no_sanitize_address)) static int scan_mark(struct bfs *s, uint64_t lo_addr,
+                                                          uint64_t hi_addr, size_t b)
+{
+    const uint64_t *w = (const uint64_t *)(uintptr_t)lo_addr;
+    size_t n = (size_t)((hi_addr - lo_addr) / 8), i = 0;
+    const uint64_t hmin = s->hmin, hspan = s->hspan;
+    uint64_t holder_lo = s->blocks[b].addr;
+    int holds = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        unsigned any = 0;
+        for (unsigned k = 0; k < 8; k++)
+            any |= (w[i + k] - hmin) < hspan;
+        if (__builtin_expect(any, 0))
+            for (unsigned k = 0; k < 8; k++) {
+                check_word(s, SCANBFS_HEAP, 0, b, holder_lo, &w[i + k]);
+                holds = holds || may_ref(s, w[i + k]);
+            }
+    }
+    for (; i < n; i++)
+        if (w[i] - hmin < hspan) {
+            check_word(s, SCANBFS_HEAP, 0, b, holder_lo, &w[i]);
+            holds = holds || may_ref(s, w[i]);
+        }
+    return holds;
 }
 
 typedef void scan_words_fn(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind,
@@ -811,8 +819,9 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
             uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
             if (hi <= lo)
                 continue;
-            scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
-            if (s->level == 0 && holds_ref(s, lo, hi)) {
+            if (s->level != 0) {
+                scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
+            } else if (scan_mark(s, lo, hi, b)) {
                 s->refs[b >> 6] |= 1ull << (b & 63);
                 s->ref_bytes += hi - lo;
                 s->n_ref++;
