@@ -165,14 +165,18 @@ void bfs_packed_block(struct bfs *s, uint64_t word_addr, size_t *b, uint64_t *ho
     s->pk_next = lo + 1 < s->n_ref ? s->pk_at[lo + 1].pos : s->pk_words;
 }
 
+#define PACK_MAX_BYTES (256ull << 20)
+
 /* After level 0: the marked blocks' words into one mapping (none when it
- * cannot be had, or when the marked blocks are most of the heap: then the
- * copy would cost more than the levels it spares). */
+ * cannot be had; when the marked blocks are most of the heap: then the copy
+ * would cost more than the levels it spares; or past PACK_MAX_BYTES: the
+ * child's own memory stays bounded, the program's machine is not pressed
+ * for it). */
 void bfs_pack_refs(struct bfs *s, uint64_t heap_bytes)
 {
     size_t words = s->ref_bytes / 8, w = 0, k = 0;
 
-    if (s->n_ref == 0 || s->ref_bytes > heap_bytes / 2)
+    if (s->n_ref == 0 || s->ref_bytes > heap_bytes / 2 || s->ref_bytes > PACK_MAX_BYTES)
         return;
     s->pk_bytes = words * 8;
     s->pk_at_bytes = s->n_ref * sizeof(*s->pk_at);
