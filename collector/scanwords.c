@@ -185,9 +185,9 @@ void bfs_pack_refs(struct bfs *s, uint64_t heap_bytes)
     if (!s->pk || !s->pk_at) {
         bfs_unmap(s->pk, s->pk_bytes);
         bfs_unmap(s->pk_at, s->pk_at_bytes);
-        bfs_unmap(s->pk_at, s->pk_at_bytes);
         s->pk = NULL;
         s->pk_at = NULL;
+        s->pk_bytes = s->pk_at_bytes = 0;
         return;
     }
     for (size_t b = next_ref(s, 0); b < s->n_blocks; b = next_ref(s, b + 1)) {
