@@ -123,6 +123,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 # --- per-test extra objects (append here) ---
 OWNMAPS_OBJ := $(BUILD)/pic/collector/ownmaps.o
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
+             $(BUILD)/pic/collector/scanblocks.o $(BUILD)/pic/collector/scanwords.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
              $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
              $(BUILD)/pic/collector/scanheap.o $(BUILD)/pic/collector/heapwalk.o \

@@ -36,7 +36,6 @@
 #include "core.h"
 #include "pylayout.h"
 
-#define PYFRAMES_MAX 128              /* Python frames walked a stack */
 #define PY_NAME_MAX 1024u             /* bytes kept of a name or file */
 #define PY_TABLE_MAX (1u << 20)       /* bytes kept of a line table */
 #define PY_ARENA_BYTES (256ull << 20) /* reserved, touched as used */
@@ -363,33 +362,34 @@ static inline int in_eval(uintptr_t ip)
     return ip - eval_lo < eval_hi - eval_lo;
 }
 
-int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
+int pyframes_walk(struct pyframes_walk *w)
 {
-    uintptr_t py[PYFRAMES_MAX], codes[PYFRAMES_MAX], out[CORE_MAX_DEPTH];
+    uintptr_t *py = w->py, *codes = w->codes;
     uintptr_t rt = py_runtime, ts, cur, fr;
-    int np = 0, k = 0, g, i, nadd = 0;
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    int np = 0, i;
 
-    *added = 0;
-    if (!atomic_load_explicit(&pyframes_on, memory_order_acquire) || n < 0)
-        return n;
+    w->np = 0;
+    if (!atomic_load_explicit(&pyframes_on, memory_order_acquire))
+        return 0;
     if (atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_finalizing), memory_order_relaxed) ||
         !rd_ptr(rt, L->rt_auto_interp) || !rd_i32(rt, L->rt_tss_init))
-        return n;
+        return 0;
     ts = (uintptr_t)pthread_getspecific((pthread_key_t)rd_i32(rt, L->rt_tss_key));
     if (!ptr_ok(ts) || rd_ptr(ts, L->ts_interp) != rd_ptr(rt, L->rt_main_interp))
-        return n; /* no Python state on this thread, or a subinterpreter's */
+        return 0; /* no Python state on this thread, or a subinterpreter's */
     /* 3.11: the TLS keeps a thread's first state; a thread that runs a
      * subinterpreter holds the GIL with another state of its own */
     if (L->rt_tstate_current != PYLAYOUT_NONE) {
         cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
                                    memory_order_relaxed);
         if (cur != ts && ptr_ok(cur) && rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
-            return n;
+            return 0;
     }
     fr = rd_ptr(ts, L->ts_frame);
     if (L->cf_current != PYLAYOUT_NONE) {
         if (!ptr_ok(fr))
-            return n;
+            return 0;
         fr = rd_ptr(fr, L->cf_current);
     }
     /* First the chain alone (one dependent load a frame), then the code
@@ -420,8 +420,10 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
         uintptr_t code = codes[i];
         int64_t instr;
 
-        if (!code)
+        if (!code) {
+            h = (h ^ 1) * 0xff51afd7ed558ccdull;
             continue;
+        }
         if (!is_type(code, py_code_type)) {
             np = i;
             break;
@@ -431,9 +433,23 @@ int pyframes_splice(uintptr_t *ips, int n, int max, int *added)
             instr = -1; /* not started, or not trustworthy: the first line */
         py[i] = (uintptr_t)(WIRE_PYTHON_IP_BASE + ((uint64_t)code_id_memo(code) << PY_ID_SHIFT) +
                             (uint64_t)(instr + 1));
+        h = (h ^ py[i]) * 0xff51afd7ed558ccdull;
+        h ^= h >> 31;
     }
-    if (np == 0)
-        return n;
+    w->np = np;
+    w->hash = h ^ (uint64_t)np;
+    return np > 0;
+}
+
+int pyframes_merge(uintptr_t *ips, int n, int max, const struct pyframes_walk *w, int *added)
+{
+    const uintptr_t *py = w->py, *codes = w->codes;
+    uintptr_t out[CORE_MAX_DEPTH];
+    int np = w->np, k = 0, g, i, nadd = 0;
+
+    *added = 0;
+    if (max > CORE_MAX_DEPTH)
+        max = CORE_MAX_DEPTH;
     /* natives up to each eval frame, then that eval call's Python run */
     for (i = 0, g = 0; i < n && k < max; i++) {
         if (in_eval(ips[i]))

@@ -52,18 +52,34 @@ static inline int pyframes_is_ip(uint64_t ip)
     return ip >= WIRE_PYTHON_IP_BASE;
 }
 
-/* Hot path: inserts the calling thread's Python frames into the native stack
- * ips[0..n) (innermost first), each run of Python frames that one
- * _PyEval_EvalFrameDefault call executes just before (inside) that native
- * frame; runs whose native frame is not in ips (a stack cut at the depth
- * limit) go at the outer end. At most max frames in all; the outermost are
- * dropped beyond. Returns the new count and sets *added to the number of
- * Python frames it put in (n when the thread has no Python
- * state, is in a subinterpreter, or the interpreter is finalizing). Every
- * pointer is checked before it is followed. No locks, no allocation of the
- * program's (first sight of a code object copies its names into the
- * collector's own mapped arena). */
-int pyframes_splice(uintptr_t *ips, int n, int max, int *added);
+#define PYFRAMES_MAX 128 /* Python frames walked a stack */
+
+/* The calling thread's Python frames, innermost first: py[i] a Python ip
+ * (pyframes_is_ip), or, where codes[i] is 0, the end of the run one
+ * _PyEval_EvalFrameDefault call executes. hash stands for the whole
+ * sequence (with the native stack's hash, the key of the spliced stack). */
+struct pyframes_walk {
+    int np;
+    uint64_t hash;
+    uintptr_t py[PYFRAMES_MAX];
+    uintptr_t codes[PYFRAMES_MAX];
+};
+
+/* Hot path: walks the calling thread's Python frames into *w. Returns 0
+ * (nothing to splice) when the thread has no Python state, is in a
+ * subinterpreter, or the interpreter is finalizing. Every pointer is checked
+ * before it is followed. No locks, no allocation of the program's (first
+ * sight of a code object copies its names into the collector's own mapped
+ * arena). */
+int pyframes_walk(struct pyframes_walk *w);
+
+/* Hot path: inserts the frames of w into the native stack ips[0..n)
+ * (innermost first), each run of Python frames just before (inside) the
+ * native frame of the eval call that executes it; runs whose native frame is
+ * not in ips (a stack cut at the depth limit) go at the outer end. At most
+ * max frames in all; the outermost are dropped beyond. Returns the new count
+ * and sets *added to the number of Python frames it put in. */
+int pyframes_merge(uintptr_t *ips, int n, int max, const struct pyframes_walk *w, int *added);
 
 /* Collector thread: describes a Python ip (pyframes_is_ip) as a frame of the
  * synthetic module "python": function = the code's qualified name, file = its

@@ -1,18 +1,23 @@
 /*
- * scanbfs.c - breadth-first backreference search, without malloc.
+ * scanbfs.c - breadth-first backreference search, without malloc: the
+ * levels, the frontier, and what a hit makes (a node, a root, a Python
+ * chain end). The blocks are scanblocks.c's, the word loops scanwords.c's;
+ * scanbfs_impl.h holds the state they share.
  *
- * The cost of a level is one pass over every root word and every live block
- * word; the check per word is designed around the SMALL frontier of the level
- * (at most max_fanout blocks, plus the target at level 0), not around the
- * millions of live blocks: a subtraction and one unsigned compare against the
- * frontier's [min, max) span, then a bit of an 8 KiB page filter, and only then
- * a binary search in the sorted frontier ranges. Blocks are radix-sorted by
- * address first so the heap is walked in address order (prefetch-friendly).
+ * Level 0 is one pass over every root word and every live block word, and
+ * marks the blocks holding a word that may point into a block; later levels
+ * read only those (copied into one stream). The check per word is designed
+ * around the SMALL frontier of the level (at most max_fanout blocks, plus the
+ * target at level 0), not around the millions of live blocks: a subtraction
+ * and one unsigned compare against the frontier's [min, max) span, then a bit
+ * of an 8 KiB page filter, and only then a binary search in the sorted
+ * frontier ranges. Blocks are radix-sorted by address first so the heap is
+ * walked in address order (prefetch-friendly).
  *
  * Invariant: node i > 0 always points into a node j < i (BFS order), so every
  * chain walked through `to` reaches node 0 (the target).
  */
-#include "scanbfs.h"
+#include "scanbfs_impl.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -23,103 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-struct blk {
-    uint64_t addr;
-    uint64_t size;
-    uint32_t stack;
-    uint32_t seq; /* low 32 bits of the allocation's sequence number */
-};
-
-/* kind bits passed down the scan loop: roots of the allocator's module, a
- * live Python frame's locals */
-#define SCANBFS_KIND_ALLOCATOR 0x100u
-#define SCANBFS_KIND_FRAME 0x200u
-
-#define FILTER_BITS 16 /* page filter: 2^16 bits = 8 KiB */
-#define FILTER_WORDS ((1u << FILTER_BITS) / 64)
-#define FILTER_MASK ((1u << FILTER_BITS) - 1)
-
-struct frontier_range {
-    uint64_t lo, hi;
-    uint64_t ob; /* a Python object: references point exactly here (0: anywhere) */
-    uint32_t node;
-};
-
-#define BFS_OWN_MAX 12
-
-struct bfs {
-    const struct scanbfs_params *p;
-    struct scanpy *py; /* NULL: not Python */
-    struct scanpy_view view;
-    struct blk *blocks;
-    size_t n_blocks, cap_blocks;
-    uint64_t *visited;    /* bit per block: already a node */
-    uint64_t level_bytes; /* root bytes the level scanned */
-    struct scanbfs_node *nodes;
-    size_t n_nodes;
-    /* frontier of the level being scanned, sorted by lo */
-    struct frontier_range *fr;
-    size_t n_fr;
-    uint64_t fmin, fspan;
-    uint64_t filter[FILTER_WORDS];
-    /* this level */
-    uint32_t level;
-    uint32_t added; /* heap nodes added at this level */
-    uint32_t roots; /* root nodes in all */
-    uint32_t ends;  /* Python chain ends in all (module globals, class attributes) */
-    uint32_t max_fanout, max_roots;
-    uint32_t flags;
-    /* scan_level()'s cursor: survives a fault's siglongjmp */
-    volatile int phase; /* 0 roots, 1 blocks */
-    volatile size_t cur;
-    volatile uint64_t faults;
-    /* the scan's own mappings in the child (exclude_range()), never read as
-     * roots: a root taken before the fork (a thread's stack, a mapping of the
-     * program's) may have been unmapped since, and the child's arrays of
-     * addresses land there (a target found held four times by itself) */
-    uint64_t own_lo[BFS_OWN_MAX], own_hi[BFS_OWN_MAX];
-    size_t n_own;
-};
-
-/* 1 when a live block starts in [lo, hi) (blocks are sorted by address). */
-static int any_block_in(const struct bfs *s, uint64_t lo, uint64_t hi)
-{
-    size_t a = 0, b = s->n_blocks;
-
-    while (a < b) { /* the first block at or above lo */
-        size_t mid = a + (b - a) / 2;
-        if (s->blocks[mid].addr < lo)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    return a < s->n_blocks && s->blocks[a].addr < hi;
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Populated at once: one mmap call instead of a page fault per 4 KiB. */
-static void *map(size_t bytes)
-{
-    void *p;
-
-    if (bytes == 0)
-        bytes = 1;
-    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
-             0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static void unmap(void *p, size_t bytes)
-{
-    if (p)
-        munmap(p, bytes ? bytes : 1);
 }
 
 size_t scanbfs_max_nodes(const struct scanbfs_params *p)
@@ -129,132 +43,6 @@ size_t scanbfs_max_nodes(const struct scanbfs_params *p)
     size_t roots = p->max_roots ? p->max_roots : fanout;
 
     return 1 + depth * fanout + roots;
-}
-
-/* ---- collecting and sorting the blocks ---- */
-
-static void collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq)
-{
-    struct bfs *s = arg;
-    struct blk *b;
-
-    if (s->n_blocks >= s->cap_blocks)
-        return;
-    b = &s->blocks[s->n_blocks++];
-    b->addr = addr;
-    b->size = size;
-    b->stack = stack;
-    b->seq = seq;
-}
-
-#define RADIX_MAX_BITS 11 /* 2048 buckets: the scatter targets stay in L2 */
-
-/* LSD radix sort of a[0..n) by addr, using tmp[0..n) and hist (2^11
- * counters). Keys are (addr - min) >> tz, tz being the alignment every
- * address shares, so a heap of a few GiB sorts in 3 passes. Returns the array
- * that holds the result (a or tmp). */
-static struct blk *radix_sort(struct blk *a, struct blk *tmp, size_t n, uint64_t *hist)
-{
-    uint64_t min = UINT64_MAX, max = 0, any = 0, span;
-    unsigned tz, bits, passes, width;
-    int sorted = 1;
-
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k = a[i].addr;
-        if (k < min)
-            min = k;
-        if (k > max)
-            max = k;
-        any |= k;
-        if (i && a[i - 1].addr > k)
-            sorted = 0;
-    }
-    if (sorted || n < 2)
-        return a;
-    tz = any ? (unsigned)__builtin_ctzll(any) : 0;
-    span = (max - min) >> tz;
-    bits = span ? 64 - (unsigned)__builtin_clzll(span) : 1;
-    passes = (bits + RADIX_MAX_BITS - 1) / RADIX_MAX_BITS;
-    width = (bits + passes - 1) / passes;
-    for (unsigned p = 0; p < passes; p++) {
-        unsigned shift = p * width;
-        uint64_t mask = (1ull << width) - 1, sum = 0;
-        struct blk *t;
-
-        memset(hist, 0, sizeof(uint64_t) << width);
-        for (size_t i = 0; i < n; i++)
-            hist[(((a[i].addr - min) >> tz) >> shift) & mask]++;
-        for (uint64_t d = 0; d <= mask; d++) {
-            uint64_t c = hist[d];
-            hist[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            tmp[hist[(((a[i].addr - min) >> tz) >> shift) & mask]++] = a[i];
-        t = a;
-        a = tmp;
-        tmp = t;
-    }
-    return a;
-}
-
-/* Index of the block containing addr, or -1. A block of size 0 contains only
- * its own address. */
-static long find_block(const struct bfs *s, uint64_t addr)
-{
-    size_t lo = 0, hi = s->n_blocks;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->blocks[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
-        return -1;
-    lo--;
-    if (addr == s->blocks[lo].addr || addr - s->blocks[lo].addr < s->blocks[lo].size)
-        return (long)lo;
-    return -1;
-}
-
-/* scanpy's view of the snapshot: the live block containing addr. */
-static int view_find(const void *ctx, uint64_t addr, uint64_t *lo, uint64_t *size)
-{
-    const struct bfs *s = ctx;
-    long b = find_block(s, addr);
-
-    if (b < 0 || s->blocks[b].size == 0)
-        return -1;
-    *lo = s->blocks[b].addr;
-    *size = s->blocks[b].size;
-    return 0;
-}
-
-/* Blocks overlapping [lo, hi) get size 0 (never scanned): a stale table
- * entry (freed and unmapped since) whose range the scan's own mmap()s reuse
- * would otherwise make this search read its own arrays of addresses. */
-static void exclude_range(struct bfs *s, uint64_t lo, uint64_t hi)
-{
-    size_t a = 0, b = s->n_blocks;
-
-    if (hi > lo && s->n_own < BFS_OWN_MAX) {
-        s->own_lo[s->n_own] = lo;
-        s->own_hi[s->n_own++] = hi;
-    }
-
-    while (a < b) { /* first block with addr >= lo */
-        size_t mid = a + (b - a) / 2;
-        if (s->blocks[mid].addr < lo)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    if (a > 0 && s->blocks[a - 1].addr + s->blocks[a - 1].size > lo)
-        a--;
-    for (; a < s->n_blocks && s->blocks[a].addr < hi; a++)
-        s->blocks[a].size = 0;
 }
 
 /* ---- the frontier ---- */
@@ -303,27 +91,6 @@ static void frontier_build(struct bfs *s, size_t first, size_t end)
     }
 }
 
-/* Frontier range index containing v, or -1. */
-static inline long frontier_find(const struct bfs *s, uint64_t v)
-{
-    uint64_t pg = v >> 12;
-    size_t lo = 0, hi = s->n_fr;
-
-    if (!(s->filter[(pg & FILTER_MASK) >> 6] & (1ull << (pg & 63))))
-        return -1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->fr[mid].lo <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
-        return -1;
-    lo--;
-    return v < s->fr[lo].hi ? (long)lo : -1;
-}
-
 /* Python: whether the holder block b, already a node, is on the way from
  * frontier node `node` down to the target (then the target holds itself). */
 static int on_own_chain(const struct bfs *s, size_t b, uint32_t node)
@@ -341,7 +108,7 @@ static int on_own_chain(const struct bfs *s, size_t b, uint32_t node)
 /* Python: whether the hit is no reference (a GC link, a dead object's stale
  * word); *end is set when the holder ends the chain (module, class). */
 static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind, size_t b,
-                   uint64_t word_addr, uint64_t v, uint32_t *end)
+                   uint64_t off, uint64_t v, uint32_t *end)
 {
     struct scanpy_obj o;
 
@@ -352,35 +119,38 @@ static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind,
         return 0;
     if (!scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
         /* a values array's prefix: stale words of the chunk's earlier use */
-        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size,
-                                       word_addr - s->blocks[b].addr);
+        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size, off);
     if (o.refcnt == 0)
         return 1; /* dead: a free list's object keeps stale words */
-    if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
+    if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, off))
         return 1; /* a str's state bits, a bytes' contents: data, not references */
-    if (scanpy_is_gc_link(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr))
+    if (scanpy_is_gc_link(s->py, &o, s->blocks[b].addr, off))
         return 1;
-    *end = scanpy_chain_end(s->py, &o, s->blocks[b].addr, word_addr - s->blocks[b].addr);
+    *end = scanpy_chain_end(s->py, &o, s->blocks[b].addr, off);
     return 0;
 }
 
 /* A word at word_addr (inside a root, or block b when kind == HEAP) holds v,
  * which points into frontier range fi. */
-static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t holder_lo,
-                   uint64_t word_addr, uint64_t v, long fi)
+void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t holder_lo,
+                uint64_t word_addr, uint64_t v, long fi)
 {
     const struct frontier_range *r = &s->fr[fi];
     struct scanbfs_node *to = &s->nodes[r->node];
     struct scanbfs_node *nd;
     uint32_t end = 0;
 
+    if (kind & SCANBFS_KIND_PACKED) {
+        kind &= ~SCANBFS_KIND_PACKED;
+        bfs_packed_block(s, word_addr, &b, &holder_lo);
+    }
     if (kind & SCANBFS_KIND_FRAME) {
         kind &= ~SCANBFS_KIND_FRAME;
         end = SCANBFS_NODE_END_FRAME;
     }
     if (s->py) {
         uint32_t py_end;
-        if (py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr, v, &py_end))
+        if (py_skip(s, r, kind & ~SCANBFS_KIND_ALLOCATOR, b, word_addr - holder_lo, v, &py_end))
             return;
         if (!end)
             end = py_end;
@@ -461,88 +231,6 @@ static void on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t
     nd->level = s->level + 1;
 }
 
-static inline void check_word(struct bfs *s, uint32_t kind, uint32_t id, size_t b,
-                              uint64_t holder_lo, const uint64_t *wp)
-{
-    uint64_t v = *wp;
-    long fi;
-
-    if (v - s->fmin < s->fspan && (fi = frontier_find(s, v)) >= 0)
-        on_hit(s, kind, id, b, holder_lo, (uint64_t)(uintptr_t)wp, v, fi);
-}
-
-/* Scans words [lo, hi) (lo 8-byte aligned). The hot loop: eight words at a
- * time are tested against the frontier span with branch-free compares. A
- * conservative scan reads what sanitizers call redzones: not instrumented. */
-__attribute__((no_sanitize_address)) static void scan_words(struct bfs *s, uint64_t lo_addr,
-                                                            uint64_t hi_addr, uint32_t kind,
-                                                            uint32_t id, size_t b,
-                                                            uint64_t holder_lo)
-{
-    const uint64_t *w = (const uint64_t *)(uintptr_t)lo_addr;
-    size_t n = (size_t)((hi_addr - lo_addr) / 8);
-    const uint64_t fmin = s->fmin, fspan = s->fspan;
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        unsigned any = 0;
-        for (unsigned k = 0; k < 8; k++)
-            any |= (w[i + k] - fmin) < fspan;
-        if (__builtin_expect(any, 0))
-            for (unsigned k = 0; k < 8; k++)
-                check_word(s, kind, id, b, holder_lo, &w[i + k]);
-    }
-    for (; i < n; i++)
-        check_word(s, kind, id, b, holder_lo, &w[i]);
-}
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-/* The same with AVX2: four words a compare (unsigned via the sign-bit flip),
- * and only the words inside the span (a movemask bit each) go on to the page
- * filter and the frontier search. */
-__attribute__((no_sanitize_address, target("avx2"))) static void
-scan_words_avx2(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind, uint32_t id,
-                size_t b, uint64_t holder_lo)
-{
-    const uint64_t *w = (const uint64_t *)(uintptr_t)lo_addr;
-    size_t n = (size_t)((hi_addr - lo_addr) / 8);
-    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
-    const __m256i vmin = _mm256_set1_epi64x((long long)s->fmin);
-    const __m256i vspan = _mm256_set1_epi64x((long long)(s->fspan ^ (uint64_t)INT64_MIN));
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(w + i));
-        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(w + i + 4));
-        __m256i ma = _mm256_cmpgt_epi64(vspan, _mm256_xor_si256(_mm256_sub_epi64(a, vmin), sign));
-        __m256i mc = _mm256_cmpgt_epi64(vspan, _mm256_xor_si256(_mm256_sub_epi64(c, vmin), sign));
-        unsigned bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ma)) |
-                        (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(mc)) << 4;
-        while (__builtin_expect(bits != 0, 0)) {
-            unsigned k = (unsigned)__builtin_ctz(bits);
-            bits &= bits - 1;
-            check_word(s, kind, id, b, holder_lo, &w[i + k]);
-        }
-    }
-    for (; i < n; i++)
-        check_word(s, kind, id, b, holder_lo, &w[i]);
-}
-#endif
-
-typedef void scan_words_fn(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind,
-                           uint32_t id, size_t b, uint64_t holder_lo);
-
-static scan_words_fn *pick_scan_words(const struct scanbfs_params *p)
-{
-#if defined(__x86_64__)
-    if (!p->no_simd && __builtin_cpu_supports("avx2"))
-        return scan_words_avx2;
-#endif
-    return scan_words;
-}
-
 /* Fault recovery (catch_faults): the live table lags the program by the
  * events not yet drained, so a block freed just before the fork may be
  * unmapped (large blocks are munmap()ed at once). A SIGSEGV/SIGBUS while
@@ -590,7 +278,7 @@ static void scan_root(struct bfs *s, scan_words_fn *scan, const struct scanbfs_r
 static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n_roots)
 {
     const struct scanbfs_params *p = s->p;
-    scan_words_fn *volatile scan = pick_scan_words(p);
+    scan_words_fn *volatile scan = bfs_pick_scan_words(p);
     sigjmp_buf jb;
 
     s->phase = 0;
@@ -598,7 +286,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
     if (p->catch_faults) {
         if (sigsetjmp(jb, 1)) {
             s->faults++;
-            s->cur++;
+            s->cur = s->phase == 2 ? s->pk_next : s->cur + 1;
         }
         fault_jmp = &jb;
     }
@@ -607,7 +295,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         uint64_t lo = (r->lo + 7) & ~(uint64_t)7, hi = r->hi & ~(uint64_t)7;
         if (hi <= lo)
             continue;
-        if ((r->flags & SCANBFS_ROOT_ANON) && any_block_in(s, r->lo, r->hi))
+        if ((r->flags & SCANBFS_ROOT_ANON) && bfs_any_block_in(s, r->lo, r->hi))
             continue;
         if (p->skip_hi > p->skip_lo && lo < p->skip_hi && p->skip_lo < hi)
             continue;
@@ -620,16 +308,10 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         scan_root(s, scan, r, lo, hi);
     }
     if (s->phase == 0) {
-        s->phase = 1;
+        s->phase = s->pk ? 2 : 1;
         s->cur = 0;
     }
-    for (; s->cur < s->n_blocks; s->cur++) {
-        size_t b = s->cur;
-        uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
-        uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
-        if (hi > lo)
-            scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
-    }
+    bfs_scan_blocks(s, scan);
     fault_jmp = NULL;
 }
 
@@ -724,12 +406,15 @@ struct bfs_maps {
 
 static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
 {
-    unmap(m->a, m->blocks_bytes);
-    unmap(m->tmp, m->blocks_bytes);
-    unmap(m->hist, m->hist_bytes);
-    unmap(s->visited, m->visited_bytes);
-    unmap(s->fr, m->fr_bytes);
-    unmap(s, sizeof(*s));
+    bfs_unmap(m->a, m->blocks_bytes);
+    bfs_unmap(m->tmp, m->blocks_bytes);
+    bfs_unmap(m->hist, m->hist_bytes);
+    bfs_unmap(s->visited, m->visited_bytes);
+    bfs_unmap(s->refs, m->visited_bytes);
+    bfs_unmap(s->pk, s->pk_bytes);
+    bfs_unmap(s->pk_at, s->pk_at_bytes);
+    bfs_unmap(s->fr, m->fr_bytes);
+    bfs_unmap(s, sizeof(*s));
     return rc;
 }
 
@@ -740,7 +425,7 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
                                struct scanbfs_stats *st, struct bfs_maps *m, int *err)
 {
     size_t cap = src->n_blocks;
-    struct bfs *s = map(sizeof(*s));
+    struct bfs *s = bfs_map(sizeof(*s));
 
     *err = -ENOMEM;
     if (!s)
@@ -748,7 +433,7 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     memset(s, 0, sizeof(*s));
     s->p = p;
     s->py = p->py && p->py->lay ? p->py : NULL;
-    s->view.find = view_find;
+    s->view.find = bfs_view_find;
     s->view.ctx = s;
     s->view.roots = roots;
     s->view.n_roots = n_roots;
@@ -759,12 +444,13 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     m->visited_bytes = (cap / 64 + 1) * 8;
     m->hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
     m->fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
-    m->a = map(m->blocks_bytes);
-    m->tmp = map(m->blocks_bytes);
-    m->hist = map(m->hist_bytes);
-    s->visited = map(m->visited_bytes);
-    s->fr = map(m->fr_bytes);
-    if (!m->a || !m->tmp || !m->hist || !s->visited || !s->fr) {
+    m->a = bfs_map(m->blocks_bytes);
+    m->tmp = bfs_map(m->blocks_bytes);
+    m->hist = bfs_map(m->hist_bytes);
+    s->visited = bfs_map(m->visited_bytes);
+    s->refs = bfs_map(m->visited_bytes);
+    s->fr = bfs_map(m->fr_bytes);
+    if (!m->a || !m->tmp || !m->hist || !s->visited || !s->refs || !s->fr) {
         bfs_release(s, m, 0);
         return NULL;
     }
@@ -783,8 +469,8 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     }
     s->blocks = m->a;
     s->cap_blocks = cap;
-    src->for_each_block(src->ctx, collect_block, s);
-    s->blocks = radix_sort(m->a, m->tmp, s->n_blocks, m->hist);
+    src->for_each_block(src->ctx, bfs_collect_block, s);
+    s->blocks = bfs_radix_sort(m->a, m->tmp, s->n_blocks, m->hist);
     st->n_blocks = s->n_blocks;
     for (size_t b = 0; b < s->n_blocks; b++)
         st->heap_bytes += s->blocks[b].size;
@@ -792,17 +478,22 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
         if (roots[i].hi > roots[i].lo)
             st->root_bytes += roots[i].hi - roots[i].lo;
 
-    exclude_range(s, (uint64_t)(uintptr_t)m->a, (uint64_t)(uintptr_t)m->a + m->blocks_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)m->tmp, (uint64_t)(uintptr_t)m->tmp + m->blocks_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)m->hist, (uint64_t)(uintptr_t)m->hist + m->hist_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)s->visited,
-                  (uint64_t)(uintptr_t)s->visited + m->visited_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m->fr_bytes);
-    exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
-    exclude_range(s, (uint64_t)(uintptr_t)nodes,
-                  (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)m->a, (uint64_t)(uintptr_t)m->a + m->blocks_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)m->tmp,
+                      (uint64_t)(uintptr_t)m->tmp + m->blocks_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)m->hist,
+                      (uint64_t)(uintptr_t)m->hist + m->hist_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s->visited,
+                      (uint64_t)(uintptr_t)s->visited + m->visited_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s->refs,
+                      (uint64_t)(uintptr_t)s->refs + m->visited_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s->fr, (uint64_t)(uintptr_t)s->fr + m->fr_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)nodes,
+                      (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
-        exclude_range(s, p->own[i].lo, p->own[i].hi);
+        bfs_exclude_range(s, p->own[i].lo, p->own[i].hi);
+    bfs_regions_build(s);
     *err = 0;
     return s;
 }
@@ -832,7 +523,10 @@ static void bfs_levels(struct bfs *s, const struct scanbfs_root *roots, size_t n
         s->level_bytes = 0;
         scan_level(s, roots, n_roots);
         st->levels++;
-        st->bytes_scanned += st->heap_bytes + s->level_bytes;
+        st->bytes_scanned +=
+            (s->level && !p->no_filter ? s->ref_bytes : st->heap_bytes) + s->level_bytes;
+        if (s->level == 0 && !p->no_filter)
+            bfs_pack_refs(s, st->heap_bytes);
         /* Python: native roots (C stack words, stale words in buffers) do not
          * end the search; a module global or a class attribute does */
         if (!root_level && (s->py ? s->ends : s->roots)) {
@@ -873,7 +567,7 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         st->duration_ns = now_ns() - t0;
         return 0;
     }
-    tb = find_block(s, p->target);
+    tb = bfs_find_block(s, p->target);
     if (tb < 0)
         return bfs_release(s, &m, -ENOENT);
     s->visited[(size_t)tb >> 6] |= 1ull << ((size_t)tb & 63);

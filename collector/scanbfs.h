@@ -91,6 +91,7 @@ struct scanbfs_params {
     uint32_t extra_levels;     /* levels still scanned after the level of the first root */
     uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
     uint32_t no_simd;          /* tests: the portable loop even where AVX2 is there */
+    uint32_t no_filter;        /* tests: every level scans every block (no level-0 mark) */
     uint32_t catch_faults;     /* scan child only: skip ranges that fault (installs
                                   SIGSEGV/SIGBUS handlers for good) */
     struct {

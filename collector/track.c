@@ -82,17 +82,17 @@ static inline uint32_t track_stack(struct ring *r)
     int n = unwind_capture(__builtin_frame_address(0), ips, core_cfg.depth, r->stack_lo,
                            r->stack_hi, r->roots, &h);
     struct ring_cache_entry *set;
+    struct pyframes_walk pw;
     unsigned w;
 
     if (n <= 0)
         return 0;
-    if (atomic_load_explicit(&pyframes_on, memory_order_relaxed)) {
-        int added;
-
-        n = pyframes_splice(ips, n, CORE_MAX_DEPTH, &added);
-        if (added)
-            h = unwind_hash(ips, n);
-    }
+    /* with Python frames the key is the native stack's and the Python
+     * frames' hashes together: a stack seen before is found without
+     * splicing it (pyframes_merge) or hashing it again */
+    pw.np = 0;
+    if (atomic_load_explicit(&pyframes_on, memory_order_relaxed) && pyframes_walk(&pw))
+        h = (h ^ pw.hash) * 0x9E3779B97F4A7C15ull;
     set = &r->cache[(h & (RING_CACHE / RING_CACHE_WAYS - 1)) * RING_CACHE_WAYS];
     if (set[0].hash == h && set[0].ip0 == ips[0] && set[0].depth == (uint32_t)n && set[0].leaf)
         return set[0].leaf;
@@ -103,7 +103,12 @@ static inline uint32_t track_stack(struct ring *r)
     if (w < RING_CACHE_WAYS) {
         hit = set[w];
     } else {
-        hit = (struct ring_cache_entry){h, ips[0], (uint32_t)n, trie_intern(ips, n)};
+        int added, k = n;
+
+        hit = (struct ring_cache_entry){h, ips[0], (uint32_t)n, 0};
+        if (pw.np)
+            k = pyframes_merge(ips, n, CORE_MAX_DEPTH, &pw, &added);
+        hit.leaf = trie_intern(ips, k);
         w = RING_CACHE_WAYS - 1;
     }
     memmove(&set[1], &set[0], w * sizeof(set[0]));

@@ -280,8 +280,14 @@ if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2
         >"$OUT/pysite.out" 2>"$OUT/pysite.err" &
     PID=$!
     pids+=("$PID")
-    # the first app loaded and unloaded: its tables are live (up to 60 s on a loaded machine)
-    for _ in $(seq 1 600); do grep -q "loaded and unloaded" "$OUT/pysite.out" && break; sleep 0.1; done
+    # the first app loaded and unloaded: its tables are live (up to 60 s on a loaded machine);
+    # and the collector's socket is there (the program may print before its thread is up)
+    for _ in $(seq 1 600); do
+        grep -q "loaded and unloaded" "$OUT/pysite.out" &&
+            [ -S "/tmp/heapline-$(id -u)/$PID.sock" -o -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$PID.sock" ] &&
+            break
+        sleep 0.1
+    done
     if ! grep -q "loaded and unloaded" "$OUT/pysite.out"; then
         echo "FAIL python site: leaky_service.py did not load its first app in 60 s: $(head -3 "$OUT/pysite.err")"
         fails=$((fails + 1))

@@ -84,7 +84,9 @@ static struct scan_source source(void)
 static struct scanbfs_node nodes[4096];
 static struct scanbfs_node nodes_scalar[4096];
 
-/* Runs the search twice, with and without SIMD: both must agree exactly. */
+/* Runs the search three times, with and without SIMD, and with every level
+ * scanning every block (no level-0 mark of the blocks that hold no heap
+ * word): all must agree exactly. */
 static int run(uint64_t target, const struct scanbfs_root *roots, size_t n_roots, uint32_t depth,
                uint32_t fanout, size_t *n, struct scanbfs_stats *st)
 {
@@ -96,13 +98,17 @@ static int run(uint64_t target, const struct scanbfs_root *roots, size_t n_roots
 
     assert_true(scanbfs_max_nodes(&p) <= 4096);
     rc = scanbfs_run(&src, roots, n_roots, &p, nodes, n, st);
-    p.no_simd = 1;
-    rc2 = scanbfs_run(&src, roots, n_roots, &p, nodes_scalar, &n2, &st2);
-    assert_int_equal(rc, rc2);
-    if (rc == 0) {
-        assert_int_equal(*n, n2);
-        assert_int_equal(st->flags, st2.flags);
-        assert_memory_equal(nodes, nodes_scalar, n2 * sizeof(nodes[0]));
+    for (int pass = 0; pass < 2; pass++) {
+        p.no_simd = pass == 0;
+        p.no_filter = pass == 1;
+        rc2 = scanbfs_run(&src, roots, n_roots, &p, nodes_scalar, &n2, &st2);
+        assert_int_equal(rc, rc2);
+        if (rc == 0) {
+            assert_int_equal(*n, n2);
+            assert_int_equal(st->flags, st2.flags);
+            assert_int_equal(st->levels, st2.levels);
+            assert_memory_equal(nodes, nodes_scalar, n2 * sizeof(nodes[0]));
+        }
     }
     return rc;
 }
@@ -147,6 +153,53 @@ static void test_chain_to_root(void **state)
     assert_int_equal(st.flags & SCANBFS_UNREACHABLE, 0);
     assert_int_equal(st.n_blocks, 3);
     assert_int_equal(st.heap_bytes, 64 + 48 + 32);
+}
+
+/* A heap mostly of data (text, small integers): later levels scan only the
+ * blocks level 0 found holding a word that may point into a block, from the
+ * copy made of them. root -> E -> D -> C -> B -> A, each pointer in a
+ * different place: the first word, the last word of an odd-sized block,
+ * the tail after eight-word strides, an interior pointer; 40 text blocks;
+ * E also holds a small integer. */
+static void test_marked_levels(void **state)
+{
+    void **a = blk(0, 40), **b = blk(1, 8), **c = blk(2, 77), **d = blk(3, 96), **e = blk(4, 24);
+    void *rootmem[2] = {0};
+    struct scanbfs_root root = {(uint64_t)(uintptr_t)rootmem, (uint64_t)(uintptr_t)(rootmem + 2),
+                                SCANBFS_GLOBAL, 3, 0};
+    uint64_t text = 0, refs = 8 + 72 + 96 + 24;
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    for (uint32_t i = 5; i < 45; i++) {
+        char *t = (char *)blk(i, 200 + i);
+        for (uint32_t k = 0; k < 200 + i; k++)
+            t[k] = (char)('a' + (i + k) % 26);
+        text += 200 + i;
+    }
+    b[0] = a;
+    c[8] = b;              /* the last whole word of 77 bytes */
+    d[9] = c;              /* after one stride of eight words */
+    e[1] = (char *)d + 40; /* interior */
+    e[2] = (void *)(uintptr_t)12345;
+    rootmem[1] = e;
+    assert_int_equal(run((uint64_t)(uintptr_t)a, &root, 1, 10, 64, &n, &st), 0);
+    assert_int_equal(n, 6);
+    assert_int_equal(nodes[1].addr, (uint64_t)(uintptr_t)b);
+    assert_int_equal(nodes[2].addr, (uint64_t)(uintptr_t)c);
+    assert_int_equal(nodes[2].offset, 64);
+    assert_int_equal(nodes[3].addr, (uint64_t)(uintptr_t)d);
+    assert_int_equal(nodes[3].offset, 72);
+    assert_int_equal(nodes[4].addr, (uint64_t)(uintptr_t)e);
+    assert_int_equal(nodes[4].offset, 8);
+    assert_int_equal(nodes[4].interior, 40);
+    assert_int_equal(nodes[5].kind, SCANBFS_GLOBAL);
+    assert_int_equal(nodes[5].to, 4);
+    assert_int_equal(st.levels, 5);
+    assert_int_equal(st.heap_bytes, 40 + refs + text + 5);
+    /* level 0 every block (A holds no heap word), levels 1-4 the 4 holders */
+    assert_int_equal(st.bytes_scanned, st.heap_bytes + 4 * refs + 5 * sizeof(rootmem));
 }
 
 /* A <-> B, nothing else: leaked */
@@ -389,8 +442,14 @@ static void test_scanmsg_hostile(void **state)
     struct scanmsg_node in[3] = {
         {.kind = SCANMSG_HEAP, .addr = 0x1000, .size = 64, .id = 9, .inbound = 2},
         {.kind = SCANMSG_HEAP, .addr = 0x2000, .size = 32, .offset = 8, .to = 0, .level = 1},
-        {.kind = SCANMSG_GLOBAL, .addr = 0x3000, .to = 1, .symbol = {"g", 1},
-         .module = {"/bin/x", 6}, .module_offset = 0x30, .level = 2, .inbound = -1},
+        {.kind = SCANMSG_GLOBAL,
+         .addr = 0x3000,
+         .to = 1,
+         .symbol = {"g", 1},
+         .module = {"/bin/x", 6},
+         .module_offset = 0x30,
+         .level = 2,
+         .inbound = -1},
     };
     struct scanmsg_result r = {.target = 0x1008, .flags = 0, .levels = 2};
     struct encode_buf b;
@@ -417,8 +476,14 @@ static void test_scanmsg_hostile(void **state)
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
     assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     /* a stack word in a live frame: its index in the trailing list */
-    in[2] = (struct scanmsg_node){.kind = SCANMSG_STACK, .addr = 0x7000, .size = 8, .to = 1,
-                                  .id = 3, .level = 2, .inbound = -1, .live_frame = 1};
+    in[2] = (struct scanmsg_node){.kind = SCANMSG_STACK,
+                                  .addr = 0x7000,
+                                  .size = 8,
+                                  .to = 1,
+                                  .id = 3,
+                                  .level = 2,
+                                  .inbound = -1,
+                                  .live_frame = 1};
     encode_init(&b, buf, sizeof(buf));
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
     assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), 0);
@@ -480,16 +545,25 @@ static void test_scanmsg_python(void **state)
 {
     static char buf[4096];
     struct scanmsg_node in[2] = {
-        {.kind = SCANMSG_HEAP, .addr = 0x1000, .size = 56, .py_flags = SCANMSG_PY_OBJECT,
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x1000,
+         .size = 56,
+         .py_flags = SCANMSG_PY_OBJECT,
          .py_type = {"bytearray", 9}},
-        {.kind = SCANMSG_HEAP, .addr = 0x2000, .size = 72, .to = 0, .level = 1,
-         .py_flags = SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE, .py_type = {"module", 6},
-         .py_via = {"instance_map", 12}, .py_owner = {"__main__", 8}},
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x2000,
+         .size = 72,
+         .to = 0,
+         .level = 1,
+         .py_flags = SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE,
+         .py_type = {"module", 6},
+         .py_via = {"instance_map", 12},
+         .py_owner = {"__main__", 8}},
     };
-    struct scanmsg_row rows[1] = {{.name = {"Processor", 9}, .count = 6, .bytes = 336,
-                                   .oldest = 0x5000}};
-    struct scanmsg_result r = {.target = 0x1000, .flags = SCANMSG_PYTHON, .levels = 1,
-                               .enc_rows = rows, .n_enc_rows = 1};
+    struct scanmsg_row rows[1] = {
+        {.name = {"Processor", 9}, .count = 6, .bytes = 336, .oldest = 0x5000}};
+    struct scanmsg_result r = {
+        .target = 0x1000, .flags = SCANMSG_PYTHON, .levels = 1, .enc_rows = rows, .n_enc_rows = 1};
     struct scanmsg_node nd;
     struct scanmsg_row row;
     struct encode_buf b;
@@ -536,6 +610,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_chain_to_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marked_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_and_inbound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),

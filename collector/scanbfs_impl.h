@@ -1,0 +1,178 @@
+/*
+ * scanbfs_impl.h - the search's own state, shared by its three files:
+ * scanbfs.c (the levels, the frontier, what a hit makes), scanblocks.c (the
+ * snapshot's blocks: collected, sorted by address, looked up) and
+ * scanwords.c (the word loops, level 0's mark and the packed copy).
+ *
+ * Invariant: s->blocks is sorted by address; a block of size 0 is never
+ * read (an excluded one: the scan's own mappings); s->refs has a bit only
+ * for a block level 0 read whole, and s->pk holds exactly those blocks'
+ * words, in block order.
+ */
+#ifndef HEAPLINE_SCANBFS_IMPL_H
+#define HEAPLINE_SCANBFS_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scanbfs.h"
+
+struct blk {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t stack;
+    uint32_t seq; /* low 32 bits of the allocation's sequence number */
+};
+
+/* kind bits passed down the scan loop: roots of the allocator's module, a
+ * live Python frame's locals */
+#define SCANBFS_KIND_ALLOCATOR 0x100u
+#define SCANBFS_KIND_FRAME 0x200u
+#define SCANBFS_KIND_PACKED 0x400u /* a word of the packed copy (scan_packed) */
+
+#define FILTER_BITS 16 /* page filter: 2^16 bits = 8 KiB */
+#define FILTER_WORDS ((1u << FILTER_BITS) / 64)
+#define FILTER_MASK ((1u << FILTER_BITS) - 1)
+
+struct frontier_range {
+    uint64_t lo, hi;
+    uint64_t ob; /* a Python object: references point exactly here (0: anywhere) */
+    uint32_t node;
+};
+
+#define BFS_OWN_MAX 14
+
+struct bfs {
+    const struct scanbfs_params *p;
+    struct scanpy *py; /* NULL: not Python */
+    struct scanpy_view view;
+    struct blk *blocks;
+    size_t n_blocks, cap_blocks;
+    uint64_t *visited; /* bit per block: already a node */
+    /* bit per block: it holds a word that may point into a block (inside
+     * the blocks' span, in a 1 MiB region a block covers), set while level
+     * 0 scans it; later levels scan only those (a Python heap's strings and
+     * buffers, most of its bytes, hold none). Exact, not a guess: a word
+     * that points into a frontier block points into a block, so its
+     * holder's bit is set. */
+    uint64_t *refs;
+    uint64_t hmin, hspan;
+    uint64_t regions[FILTER_WORDS];
+    uint64_t ref_bytes; /* bytes of the blocks whose bit is set */
+    size_t n_ref;       /* blocks whose bit is set */
+    /* the marked blocks' words copied after level 0, one after another:
+     * later levels read them as one stream, not a cache miss a block, and a
+     * hit finds its block by pk_at (block k's words start at pk_at[k].pos).
+     * NULL: not made; the levels go by the bits. */
+    uint64_t *pk;
+    struct pk_at {
+        uint64_t pos, b;
+    } * pk_at;
+    size_t pk_words, pk_bytes, pk_at_bytes;
+    uint64_t level_bytes; /* root bytes the level scanned */
+    struct scanbfs_node *nodes;
+    size_t n_nodes;
+    /* frontier of the level being scanned, sorted by lo */
+    struct frontier_range *fr;
+    size_t n_fr;
+    uint64_t fmin, fspan;
+    uint64_t filter[FILTER_WORDS];
+    /* this level */
+    uint32_t level;
+    uint32_t added; /* heap nodes added at this level */
+    uint32_t roots; /* root nodes in all */
+    uint32_t ends;  /* Python chain ends in all (module globals, class attributes) */
+    uint32_t max_fanout, max_roots;
+    uint32_t flags;
+    /* scan_level()'s cursor: survives a fault's siglongjmp */
+    volatile int phase; /* 0 roots, 1 blocks, 2 the packed copy */
+    volatile size_t cur;
+    volatile uint64_t faults;
+    volatile size_t pk_next; /* phase 2: the next block's header in pk */
+    /* the scan's own mappings in the child (bfs_exclude_range()), never read as
+     * roots: a root taken before the fork (a thread's stack, a mapping of the
+     * program's) may have been unmapped since, and the child's arrays of
+     * addresses land there (a target found held four times by itself) */
+    uint64_t own_lo[BFS_OWN_MAX], own_hi[BFS_OWN_MAX];
+    size_t n_own;
+};
+
+#define RADIX_MAX_BITS 11 /* 2048 buckets: the scatter targets stay in L2 */
+
+typedef void scan_words_fn(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind,
+                           uint32_t id, size_t b, uint64_t holder_lo);
+
+/* scanblocks.c */
+void *bfs_map(size_t bytes);
+void bfs_unmap(void *p, size_t bytes);
+void bfs_collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq);
+struct blk *bfs_radix_sort(struct blk *a, struct blk *tmp, size_t n, uint64_t *hist);
+long bfs_find_block(const struct bfs *s, uint64_t addr);
+int bfs_any_block_in(const struct bfs *s, uint64_t lo, uint64_t hi);
+int bfs_view_find(const void *ctx, uint64_t addr, uint64_t *lo, uint64_t *size);
+void bfs_exclude_range(struct bfs *s, uint64_t lo, uint64_t hi);
+void bfs_regions_build(struct bfs *s);
+
+/* scanwords.c */
+scan_words_fn *bfs_pick_scan_words(const struct scanbfs_params *p);
+void bfs_scan_blocks(struct bfs *s, scan_words_fn *scan);
+void bfs_pack_refs(struct bfs *s, uint64_t heap_bytes);
+void bfs_packed_block(struct bfs *s, uint64_t word_addr, size_t *b, uint64_t *holder_lo);
+
+/* scanbfs.c: a word at word_addr (inside a root, or block b when kind is
+ * HEAP) holds v, which points into frontier range fi */
+void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t holder_lo,
+                uint64_t word_addr, uint64_t v, long fi);
+
+/* Frontier range index containing v, or -1. */
+static inline long frontier_find(const struct bfs *s, uint64_t v)
+{
+    uint64_t pg = v >> 12;
+    size_t lo = 0, hi = s->n_fr;
+
+    if (!(s->filter[(pg & FILTER_MASK) >> 6] & (1ull << (pg & 63))))
+        return -1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->fr[mid].lo <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return -1;
+    lo--;
+    return v < s->fr[lo].hi ? (long)lo : -1;
+}
+
+static inline void check_word(struct bfs *s, uint32_t kind, uint32_t id, size_t b,
+                              uint64_t holder_lo, const uint64_t *wp)
+{
+    uint64_t v = *wp;
+    long fi;
+
+    if (v - s->fmin < s->fspan && (fi = frontier_find(s, v)) >= 0)
+        bfs_on_hit(s, kind, id, b, holder_lo, (uint64_t)(uintptr_t)wp, v, fi);
+}
+
+/* 1 when v may point into a block: inside the span, in a covered region. */
+static inline int may_ref(const struct bfs *s, uint64_t v)
+{
+    uint64_t rg = v >> 20;
+
+    return v - s->hmin < s->hspan && (s->regions[(rg & FILTER_MASK) >> 6] & (1ull << (rg & 63)));
+}
+
+/* The first marked block at or after b (n_blocks: none). */
+static inline size_t next_ref(const struct bfs *s, size_t b)
+{
+    while (b < s->n_blocks) {
+        uint64_t word = s->refs[b >> 6] >> (b & 63);
+        if (word)
+            return b + (size_t)__builtin_ctzll(word);
+        b = (b | 63) + 1;
+    }
+    return s->n_blocks;
+}
+
+#endif
