@@ -4,18 +4,21 @@
  * Invariant: for every entry, no empty slot lies between its home slot and
  * its slot (linear probing, backward-shift deletion, no tombstones). The home
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
- * power of two: it grows by 1.5x when 0.8 full (to 0.53) and halves when under
- * 0.3 full (to 0.6), so a live block costs 30 to 45 bytes of table while the
- * heap grows or holds, at most 80 after it shrank. Each resize moves every
+ * power of two: it grows by 1.25x when 0.85 full (to 0.68) and halves when
+ * under 0.3 full (to 0.6), so a live block costs 28 to 35 bytes of table
+ * while the heap grows or holds, at most 80 after it shrank. The full load
+ * costs long runs of full slots, but a probe reads only keys, 8 to a cache
+ * line, and the payload of the one entry it finds. Each resize moves every
  * entry into fresh memory the kernel must zero: a program tearing down 2M
  * blocks (python3's JSON bench) made the former 3/4 steps at 0.45 full cost
  * 6% of its run (wall and CPU, interleaved runs); halving at 0.3 makes a
  * third of those moves.
  *
- * Entry layout (live.h): w[0] = address / 8 (bits 0-44), pair id (45-63);
- * w[1] = size (0-31, UINT32_MAX: in the big-size table), time past the
- * epoch's start (32-63); w[2] = sequence number mod 2^40 (0-39), stack
- * (40-63). An empty slot is all zero (no block starts below 8).
+ * Entry layout (live.h): key = address / 8 (bits 0-44), pair id (45-63), 0
+ * for an empty slot (no block starts below 8); payload size_time = size
+ * (0-31, UINT32_MAX: in the big-size table), time past the epoch's start
+ * (32-63); seq_stack = sequence number mod 2^40 (0-39), stack (40-63). The
+ * keys and the payloads are two arrays in one mapping.
  *
  * Side tables, each in its own growing mapping: the epochs (the first
  * sequence number and start time of each run of entries whose times are
@@ -33,8 +36,10 @@
 #define PAIR_BITS 19
 #define PAIR_MAX (1u << PAIR_BITS)
 
-static struct live_entry *live_tab;
-static size_t live_cap, live_n;
+struct live_entry *live_keys;
+struct live_payload *live_pays;
+size_t live_cap;
+static size_t live_n;
 static unsigned live_gen; /* table_set() calls: slot numbers change */
 int live_prefetch_worth;
 
@@ -105,17 +110,29 @@ struct big {
 static struct big *bigs;
 static size_t n_bigs, bigs_bytes;
 
+/* The payloads start on the first page boundary after the keys. */
+static size_t pays_offset(size_t cap)
+{
+    return (cap * sizeof(struct live_entry) + 4095) & ~(size_t)4095;
+}
+
+static size_t table_bytes(size_t cap)
+{
+    return cap ? pays_offset(cap) + cap * sizeof(struct live_payload) : 0;
+}
+
 static void table_set(struct live_entry *t, size_t cap)
 {
-    live_tab = t;
+    live_keys = t;
+    live_pays = t ? (struct live_payload *)((char *)t + pays_offset(cap)) : NULL;
     live_cap = cap;
     live_gen++;
-    live_prefetch_worth = cap * sizeof(struct live_entry) >= LIVE_PREFETCH_BYTES;
+    live_prefetch_worth = table_bytes(cap) >= LIVE_PREFETCH_BYTES;
 }
 
 static struct live_entry *table_map(size_t cap)
 {
-    size_t bytes = cap * sizeof(struct live_entry);
+    size_t bytes = table_bytes(cap);
     void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     if (m == MAP_FAILED)
@@ -140,9 +157,9 @@ int live_init(void)
 
 void live_reset(void)
 {
-    if (live_tab) {
-        ownmaps_del(live_tab);
-        munmap(live_tab, live_cap * sizeof(struct live_entry));
+    if (live_keys) {
+        ownmaps_del(live_keys);
+        munmap(live_keys, table_bytes(live_cap));
     }
     table_set(NULL, 0);
     live_n = 0;
@@ -201,7 +218,7 @@ static int64_t epoch_delta(const struct live_block *b)
 
 int64_t live_time(const struct live_entry *e)
 {
-    return epoch_of(seq_whole(live_seq(e)))->base + (int64_t)(e->w[1] >> 32);
+    return epoch_of(seq_whole(live_seq(e)))->base + (int64_t)(live_pay(e)->size_time >> 32);
 }
 
 /* ---- (thread, tag) pairs ---- */
@@ -297,7 +314,7 @@ static void big_del(uint64_t addr)
 
 void live_get(const struct live_entry *e, struct live_block *b)
 {
-    uint64_t pair = pair_key[e->w[0] >> 45];
+    uint64_t pair = pair_key[e->key >> 45];
 
     b->addr = live_addr(e);
     b->size = live_size(e);
@@ -308,9 +325,9 @@ void live_get(const struct live_entry *e, struct live_block *b)
     b->tag = (uint32_t)(pair & 0xffff);
 }
 
-/* Packs b into *dst (three whole-word stores). -1 when a side table cannot
- * take what does not fit the entry. */
-static int pack(struct live_entry *dst, const struct live_block *b)
+/* Packs b into slot i. -1 when a side table cannot take what does not fit
+ * the entry. */
+static int pack(size_t i, const struct live_block *b)
 {
     int64_t pid = pair_id(b->thread, b->tag), dt;
     uint64_t size = b->size;
@@ -324,44 +341,32 @@ static int pack(struct live_entry *dst, const struct live_block *b)
     }
     if ((dt = epoch_delta(b)) < 0)
         return -1;
-    dst->w[0] = (b->addr >> 3) | (uint64_t)pid << 45;
-    dst->w[1] = size | (uint64_t)dt << 32;
-    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    live_keys[i].key = (b->addr >> 3) | (uint64_t)pid << 45;
+    live_pays[i].size_time = size | (uint64_t)dt << 32;
+    live_pays[i].seq_stack = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
     return 0;
 }
 
-/* Fibonacci hashing: the high bits of one multiply, scaled to cap. Blocks
- * at regular strides (16, 64, 4096, 2 MiB) land at spread-out homes (mean
- * displacement 0.0-0.15 slots at 0.6 load, against 0.7 for the former
- * xorshift-multiply finish); random addresses as before (0.75). The key is
- * the address / 8 as the entry keeps it: 8-byte blocks stay apart. */
-static inline size_t home_key(uint64_t key, size_t cap)
-{
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-
-    return (size_t)(((unsigned __int128)h * cap) >> 64);
-}
-
-void live_prefetch(uint64_t addr)
-{
-    if (live_tab)
-        __builtin_prefetch(&live_tab[home_key(addr >> 3, live_cap)], 1);
-}
+/* Fibonacci hashing (live_home): blocks at regular strides (16, 64, 4096,
+ * 2 MiB) land at spread-out homes (mean displacement 0.0-0.15 slots at 0.6
+ * load, against 0.7 for the former xorshift-multiply finish); random
+ * addresses as before (0.75). The key is the address / 8 as the entry keeps
+ * it: 8-byte blocks stay apart. */
 
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
 {
     uint64_t key = addr >> 3;
 
     *slot = NULL;
-    if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
+    if (!live_keys || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
         return NULL;
-    for (size_t i = home_key(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        uint64_t k = live_tab[i].w[0] & LIVE_W0_ADDR;
+    for (size_t i = live_home(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
+        uint64_t k = live_keys[i].key & LIVE_KEY_ADDR;
 
         if (k == key)
-            return &live_tab[i];
+            return &live_keys[i];
         if (k == 0) {
-            *slot = &live_tab[i];
+            *slot = &live_keys[i];
             return NULL;
         }
     }
@@ -374,13 +379,14 @@ struct live_entry *live_find(uint64_t addr)
     return live_find_slot(addr, &slot);
 }
 
-static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
+/* The slot where an entry with this key goes in a table of cap keys. */
+static size_t put_slot(const struct live_entry *keys, size_t cap, uint64_t key)
 {
-    size_t i = home_key(e->w[0] & LIVE_W0_ADDR, cap);
+    size_t i = live_home(key & LIVE_KEY_ADDR, cap);
 
-    while (tab[i].w[0])
+    while (keys[i].key)
         i = i + 1 == cap ? 0 : i + 1;
-    tab[i] = *e;
+    return i;
 }
 
 /* Moves every entry to a table of cap slots. Homes grow with the hash for
@@ -388,34 +394,44 @@ static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
  * fills the new one front to back: each old chunk is given back as soon as
  * it has been moved, and the two tables do not both stay resident (on
  * python3's 1.1M blocks the old one was 97 MB extra at the peak). */
-#define RESIZE_CHUNK_SLOTS (1u << 17) /* slots of old table given back at a time (3 MiB) */
+#define RESIZE_CHUNK_SLOTS (1u << 18) /* slots of old table given back at a time (6 MiB) */
 static int resize(size_t cap)
 {
-    struct live_entry *t = table_map(cap);
+    struct live_entry *t = table_map(cap), *old = live_keys;
+    struct live_payload *pays, *old_pays = live_pays;
+    size_t old_cap = live_cap;
 
     if (!t)
         return -1;
-    for (size_t i = 0; i < live_cap; i++) {
-        if (live_tab[i].w[0])
-            put(t, cap, &live_tab[i]);
-        if ((i + 1) % RESIZE_CHUNK_SLOTS == 0)
-            madvise(&live_tab[i + 1 - RESIZE_CHUNK_SLOTS],
-                    RESIZE_CHUNK_SLOTS * sizeof(struct live_entry), MADV_DONTNEED);
+    pays = (struct live_payload *)((char *)t + pays_offset(cap));
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].key) {
+            size_t j = put_slot(t, cap, old[i].key);
+
+            t[j] = old[i];
+            pays[j] = old_pays[i];
+        }
+        if ((i + 1) % RESIZE_CHUNK_SLOTS == 0) {
+            size_t from = i + 1 - RESIZE_CHUNK_SLOTS;
+
+            madvise(&old[from], RESIZE_CHUNK_SLOTS * sizeof(*old), MADV_DONTNEED);
+            madvise(&old_pays[from], RESIZE_CHUNK_SLOTS * sizeof(*old_pays), MADV_DONTNEED);
+        }
     }
-    ownmaps_del(live_tab);
-    munmap(live_tab, live_cap * sizeof(struct live_entry));
+    ownmaps_del(old);
+    munmap(old, table_bytes(old_cap));
     table_set(t, cap);
     return 0;
 }
 
 /* Full at LIVE_FULL_NUM / LIVE_FULL_DEN; grows by LIVE_GROW_NUM / LIVE_GROW_DEN. */
 #ifndef LIVE_FULL_NUM
-#define LIVE_FULL_NUM 4
-#define LIVE_FULL_DEN 5
+#define LIVE_FULL_NUM 17
+#define LIVE_FULL_DEN 20
 #endif
 #ifndef LIVE_GROW_NUM
-#define LIVE_GROW_NUM 3
-#define LIVE_GROW_DEN 2
+#define LIVE_GROW_NUM 5
+#define LIVE_GROW_DEN 4
 #endif
 static int full(size_t n)
 {
@@ -424,15 +440,12 @@ static int full(size_t n)
 
 int live_insert(const struct live_block *b)
 {
-    struct live_entry e;
-
-    if (!live_tab)
+    if (!live_keys)
         return -1;
     if (full(live_n + 1) && resize(live_cap / LIVE_GROW_DEN * LIVE_GROW_NUM) < 0)
         return -1;
-    if (pack(&e, b) < 0)
+    if (pack(put_slot(live_keys, live_cap, b->addr >> 3), b) < 0)
         return -1;
-    put(live_tab, live_cap, &e);
     live_n++;
     return 0;
 }
@@ -441,7 +454,7 @@ int live_insert_at(const struct live_block *b, struct live_entry *slot)
 {
     if (!slot || full(live_n + 1))
         return live_insert(b); /* it grows first: the slot moves */
-    if (pack(slot, b) < 0)
+    if (pack((size_t)(slot - live_keys), b) < 0)
         return -1;
     live_n++;
     return 0;
@@ -449,29 +462,33 @@ int live_insert_at(const struct live_block *b, struct live_entry *slot)
 
 void live_remove(struct live_entry *e)
 {
-    size_t i = (size_t)(e - live_tab), j = i;
+    size_t i = (size_t)(e - live_keys), j = i;
 
-    if ((uint32_t)e->w[1] == UINT32_MAX)
+    if ((uint32_t)live_pays[i].size_time == UINT32_MAX)
         big_del(live_addr(e));
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
-        if (!live_tab[j].w[0])
+        if (!live_keys[j].key)
             break;
-        size_t h = home_key(live_tab[j].w[0] & LIVE_W0_ADDR, live_cap);
+        size_t h = live_home(live_keys[j].key & LIVE_KEY_ADDR, live_cap);
         /* Can entry j move back to i? Only if its home is not in (i, j]
          * (cyclically), i.e. j is at least as far from its home as from i.
-         * Whether it moves is a coin toss to the branch predictor: entry j
-         * is always stored, to i or onto itself, and i follows by a mask. */
+         * Whether it moves is a coin toss to the branch predictor (a branch
+         * here made live_remove 3x slower on churn): entry j is always
+         * stored, to i or onto itself, and i follows by a mask. */
         size_t from_home = j >= h ? j - h : j + live_cap - h;
         size_t from_i = j >= i ? j - i : j + live_cap - i;
         size_t move = -(size_t)(from_home >= from_i); /* all ones: it moves */
-        struct live_entry tmp = live_tab[j];
+        struct live_entry key = live_keys[j];
+        struct live_payload pay = live_pays[j];
+        size_t to = j ^ ((i ^ j) & move);
 
         __asm__("" : "+r"(move)); /* a mask, not a branch */
-        live_tab[j ^ ((i ^ j) & move)] = tmp;
+        live_keys[to] = key;
+        live_pays[to] = pay;
         i ^= (i ^ j) & move;
     }
-    memset(&live_tab[i], 0, sizeof(live_tab[i]));
+    live_keys[i].key = 0;
     live_n--;
     if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3) {
         size_t cap = live_cap / 2;
@@ -489,15 +506,14 @@ size_t live_count(void)
 
 size_t live_bytes_used(void)
 {
-    return live_cap * sizeof(struct live_entry) + epochs_bytes + pair_key_bytes + pair_hash_bytes +
-           bigs_bytes;
+    return table_bytes(live_cap) + epochs_bytes + pair_key_bytes + pair_hash_bytes + bigs_bytes;
 }
 
 void live_foreach(live_fn *fn, void *arg)
 {
     for (size_t i = 0; i < live_cap; i++)
-        if (live_tab[i].w[0])
-            fn(arg, &live_tab[i]);
+        if (live_keys[i].key)
+            fn(arg, &live_keys[i]);
 }
 
 size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
@@ -505,8 +521,8 @@ size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
     size_t end = from + n < live_cap ? from + n : live_cap;
 
     for (size_t i = from; i < end; i++)
-        if (live_tab[i].w[0])
-            fn(arg, &live_tab[i]);
+        if (live_keys[i].key)
+            fn(arg, &live_keys[i]);
     return end;
 }
 
@@ -523,10 +539,10 @@ unsigned live_generation(void)
 struct live_entry *live_find_containing(uint64_t addr)
 {
     for (size_t i = 0; i < live_cap; i++) {
-        struct live_entry *e = &live_tab[i];
+        struct live_entry *e = &live_keys[i];
         uint64_t a = live_addr(e), size;
 
-        if (!e->w[0] || addr < a)
+        if (!e->key || addr < a)
             continue;
         size = live_size(e);
         if (addr - a < (size ? size : 1))
