@@ -4,11 +4,13 @@
  * Invariant: for every entry, no empty slot lies between its home slot and
  * its slot (linear probing, backward-shift deletion, no tombstones). The home
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
- * power of two: it grows by 1.25x when 0.85 full (to 0.68) and halves when
- * under 0.3 full (to 0.6), so a live block costs 28 to 35 bytes of table
- * while the heap grows or holds, at most 80 after it shrank. The full load
- * costs long runs of full slots, but a probe reads only keys, 8 to a cache
- * line, and the payload of the one entry it finds. Each resize moves every
+ * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
+ * 1.25x when 0.85 full (see full()), and it halves when under 0.3 full (to
+ * 0.6), so a live block costs 28 to 35 bytes of a large table while the
+ * heap grows or holds, at most 80 after it shrank. Runs of full slots are
+ * kept in the order of their entries' homes (Robin Hood), so a lookup of
+ * an address not in the table and a removal stop early, and a probe reads
+ * keys, 8 to a cache line, and the payload of the one entry it finds. Each resize moves every
  * entry into fresh memory the kernel must zero: a program tearing down 2M
  * blocks (python3's JSON bench) made the former 3/4 steps at 0.45 full cost
  * 6% of its run (wall and CPU, interleaved runs); halving at 0.3 makes a
@@ -353,19 +355,61 @@ static int pack(size_t i, const struct live_block *b)
  * addresses as before (0.75). The key is the address / 8 as the entry keeps
  * it: 8-byte blocks stay apart. */
 
+/* How far slot i of a table of cap slots is from the home of the key in it
+ * (cyclically). */
+static inline size_t dist_in(size_t i, uint64_t key, size_t cap)
+{
+    size_t h = live_home(key & LIVE_KEY_ADDR, cap);
+
+    return i >= h ? i - h : i + cap - h;
+}
+
+/* Puts an entry into a table of cap slots, keeping each run in the order of
+ * homes (Robin Hood: an entry farther from its home takes the slot of one
+ * nearer to its own, which goes on). */
+static void put(struct live_entry *keys, struct live_payload *pays, size_t cap,
+                struct live_entry key, struct live_payload pay)
+{
+    size_t i = live_home(key.key & LIVE_KEY_ADDR, cap), d = 0;
+
+    for (;; i = i + 1 == cap ? 0 : i + 1, d++) {
+        size_t di;
+
+        if (!keys[i].key) {
+            keys[i] = key;
+            pays[i] = pay;
+            return;
+        }
+        if ((di = dist_in(i, keys[i].key, cap)) < d) {
+            struct live_entry k = keys[i];
+            struct live_payload p = pays[i];
+
+            keys[i] = key;
+            pays[i] = pay;
+            key = k;
+            pay = p;
+            d = di;
+        }
+    }
+}
+
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
 {
     uint64_t key = addr >> 3;
+    size_t d = 0;
 
     *slot = NULL;
     if (!live_keys || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
         return NULL;
-    for (size_t i = live_home(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        uint64_t k = live_keys[i].key & LIVE_KEY_ADDR;
+    /* the run is in the order of homes (Robin Hood): past an entry nearer
+     * its home than the probe is to addr's, addr is not in the table, and
+     * that is where it goes */
+    for (size_t i = live_home(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1, d++) {
+        uint64_t k = live_keys[i].key;
 
-        if (k == key)
+        if ((k & LIVE_KEY_ADDR) == key)
             return &live_keys[i];
-        if (k == 0) {
+        if (k == 0 || dist_in(i, k, live_cap) < d) {
             *slot = &live_keys[i];
             return NULL;
         }
@@ -377,16 +421,6 @@ struct live_entry *live_find(uint64_t addr)
     struct live_entry *slot;
 
     return live_find_slot(addr, &slot);
-}
-
-/* The slot where an entry with this key goes in a table of cap keys. */
-static size_t put_slot(const struct live_entry *keys, size_t cap, uint64_t key)
-{
-    size_t i = live_home(key & LIVE_KEY_ADDR, cap);
-
-    while (keys[i].key)
-        i = i + 1 == cap ? 0 : i + 1;
-    return i;
 }
 
 /* Moves every entry to a table of cap slots. Homes grow with the hash for
@@ -405,12 +439,8 @@ static int resize(size_t cap)
         return -1;
     pays = (struct live_payload *)((char *)t + pays_offset(cap));
     for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].key) {
-            size_t j = put_slot(t, cap, old[i].key);
-
-            t[j] = old[i];
-            pays[j] = old_pays[i];
-        }
+        if (old[i].key)
+            put(t, pays, cap, old[i], old_pays[i]);
         if ((i + 1) % RESIZE_CHUNK_SLOTS == 0) {
             size_t from = i + 1 - RESIZE_CHUNK_SLOTS;
 
@@ -424,69 +454,73 @@ static int resize(size_t cap)
     return 0;
 }
 
-/* Full at LIVE_FULL_NUM / LIVE_FULL_DEN; grows by LIVE_GROW_NUM / LIVE_GROW_DEN. */
-#ifndef LIVE_FULL_NUM
-#define LIVE_FULL_NUM 17
-#define LIVE_FULL_DEN 20
-#endif
-#ifndef LIVE_GROW_NUM
-#define LIVE_GROW_NUM 5
-#define LIVE_GROW_DEN 4
-#endif
+/* A table of up to LIVE_SMALL_BYTES stays in the caches, and its probes
+ * cost instructions, more in longer runs: it is full at 3/4 and grows by
+ * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
+ * instructions 2.4x). A larger one costs a cache miss a lookup whatever
+ * the load, and the program's memory: full at 0.85, it grows by 1.25x
+ * (0.68-0.85 full, 28-35 bytes a block). */
+#define LIVE_SMALL_BYTES (8u << 20)
 static int full(size_t n)
 {
-    return n * LIVE_FULL_DEN > live_cap * LIVE_FULL_NUM;
+    return table_bytes(live_cap) < LIVE_SMALL_BYTES ? n * 4 > live_cap * 3 : n * 20 > live_cap * 17;
+}
+
+static size_t grown(void)
+{
+    return table_bytes(live_cap) < LIVE_SMALL_BYTES ? live_cap / 2 * 3 : live_cap / 4 * 5;
 }
 
 int live_insert(const struct live_block *b)
 {
+    struct live_entry *slot;
+
     if (!live_keys)
         return -1;
-    if (full(live_n + 1) && resize(live_cap / LIVE_GROW_DEN * LIVE_GROW_NUM) < 0)
+    if (full(live_n + 1) && resize(grown()) < 0)
         return -1;
-    if (pack(put_slot(live_keys, live_cap, b->addr >> 3), b) < 0)
-        return -1;
-    live_n++;
-    return 0;
+    live_find_slot(b->addr, &slot);
+    return live_insert_at(b, slot);
 }
 
 int live_insert_at(const struct live_block *b, struct live_entry *slot)
 {
+    size_t i, j;
+
     if (!slot || full(live_n + 1))
         return live_insert(b); /* it grows first: the slot moves */
-    if (pack((size_t)(slot - live_keys), b) < 0)
-        return -1;
+    /* the entries from slot to the end of its run move up one */
+    i = (size_t)(slot - live_keys);
+    for (j = i; live_keys[j].key; j = j + 1 == live_cap ? 0 : j + 1)
+        ;
+    while (j != i) {
+        size_t k = j ? j - 1 : live_cap - 1;
+
+        live_keys[j] = live_keys[k];
+        live_pays[j] = live_pays[k];
+        j = k;
+    }
+    live_keys[i].key = 0;
+    if (pack(i, b) < 0)
+        return -1; /* tracking stops: the table is left as it is */
     live_n++;
     return 0;
 }
 
 void live_remove(struct live_entry *e)
 {
-    size_t i = (size_t)(e - live_keys), j = i;
+    size_t i = (size_t)(e - live_keys), j;
 
     if ((uint32_t)live_pays[i].size_time == UINT32_MAX)
         big_del(live_addr(e));
+    /* the entries after it in its run, up to one at its home, move back one */
     for (;;) {
-        j = j + 1 == live_cap ? 0 : j + 1;
-        if (!live_keys[j].key)
+        j = i + 1 == live_cap ? 0 : i + 1;
+        if (!live_keys[j].key || dist_in(j, live_keys[j].key, live_cap) == 0)
             break;
-        size_t h = live_home(live_keys[j].key & LIVE_KEY_ADDR, live_cap);
-        /* Can entry j move back to i? Only if its home is not in (i, j]
-         * (cyclically), i.e. j is at least as far from its home as from i.
-         * Whether it moves is a coin toss to the branch predictor (a branch
-         * here made live_remove 3x slower on churn): entry j is always
-         * stored, to i or onto itself, and i follows by a mask. */
-        size_t from_home = j >= h ? j - h : j + live_cap - h;
-        size_t from_i = j >= i ? j - i : j + live_cap - i;
-        size_t move = -(size_t)(from_home >= from_i); /* all ones: it moves */
-        struct live_entry key = live_keys[j];
-        struct live_payload pay = live_pays[j];
-        size_t to = j ^ ((i ^ j) & move);
-
-        __asm__("" : "+r"(move)); /* a mask, not a branch */
-        live_keys[to] = key;
-        live_pays[to] = pay;
-        i ^= (i ^ j) & move;
+        live_keys[i] = live_keys[j];
+        live_pays[i] = live_pays[j];
+        i = j;
     }
     live_keys[i].key = 0;
     live_n--;
