@@ -102,8 +102,13 @@ static uint64_t last_seq; /* the whole count of the last insert */
 static uint64_t *pair_key;
 static uint32_t *pair_hash;
 static size_t n_pairs, pair_key_bytes, pair_hash_bytes, pair_hcap;
-static uint64_t pair_last = UINT64_MAX;
-static uint32_t pair_last_id;
+/* The last pair of each thread (by thread id mod PAIR_CACHE): threads that
+ * take turns (churn's two) each find theirs without a probe. */
+#define PAIR_CACHE 64
+static struct {
+    uint64_t key; /* UINT64_MAX: none */
+    uint32_t id;
+} pair_cache[PAIR_CACHE];
 
 /* Sizes from UINT32_MAX up, by address (few: each block is 4 GiB or more). */
 struct big {
@@ -150,6 +155,7 @@ static struct live_entry *table_map(size_t cap)
 
 int live_init(void)
 {
+    memset(pair_cache, 0xff, sizeof(pair_cache));
     struct live_entry *t = table_map(LIVE_MIN_CAP);
 
     table_set(t, t ? LIVE_MIN_CAP : 0);
@@ -171,7 +177,7 @@ void live_reset(void)
     side_free((void **)&pair_key, &pair_key_bytes);
     side_free((void **)&pair_hash, &pair_hash_bytes);
     n_pairs = pair_hcap = 0;
-    pair_last = UINT64_MAX;
+    memset(pair_cache, 0xff, sizeof(pair_cache));
     side_free((void **)&bigs, &bigs_bytes);
     n_bigs = 0;
 }
@@ -259,10 +265,10 @@ static int pair_rehash(size_t hcap)
 static int64_t pair_id(uint32_t thread, uint32_t tag)
 {
     uint64_t key = (uint64_t)(thread & 0xffffff) << 16 | (tag & 0xffff);
-    size_t i;
+    size_t i, c = thread % PAIR_CACHE;
 
-    if (key == pair_last)
-        return pair_last_id;
+    if (pair_cache[c].key == key)
+        return pair_cache[c].id;
     if ((n_pairs + 1) * 2 > pair_hcap && pair_rehash(pair_hcap ? pair_hcap * 2 : 1024) < 0)
         return -1;
     for (i = pair_home(key, pair_hcap); pair_hash[i]; i = (i + 1) & (pair_hcap - 1))
@@ -274,9 +280,9 @@ static int64_t pair_id(uint32_t thread, uint32_t tag)
     pair_key[n_pairs++] = key;
     pair_hash[i] = (uint32_t)n_pairs;
 found:
-    pair_last = key;
-    pair_last_id = pair_hash[i] - 1;
-    return pair_last_id;
+    pair_cache[c].key = key;
+    pair_cache[c].id = pair_hash[i] - 1;
+    return pair_cache[c].id;
 }
 
 /* ---- sizes from 4 GiB up ---- */
