@@ -5,22 +5,18 @@
  * its slot (linear probing, backward-shift deletion, no tombstones). The home
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
- * 1.25x when 0.85 full (see full()), and it halves when under 0.3 full (to
- * 0.6), so a live block costs 28 to 35 bytes of a large table while the
- * heap grows or holds, at most 80 after it shrank. Runs of full slots are
- * kept in the order of their entries' homes (Robin Hood), so a lookup of
- * an address not in the table and a removal stop early, and a probe reads
- * keys, 8 to a cache line, and the payload of the one entry it finds. Each resize moves every
+ * 1.25x when 0.8 full (see full()), and it halves when under 0.3 full (to
+ * 0.6), so a live block costs 30 to 37.5 bytes of a large table while the
+ * heap grows or holds, at most 80 after it shrank. Each resize moves every
  * entry into fresh memory the kernel must zero: a program tearing down 2M
  * blocks (python3's JSON bench) made the former 3/4 steps at 0.45 full cost
  * 6% of its run (wall and CPU, interleaved runs); halving at 0.3 makes a
  * third of those moves.
  *
- * Entry layout (live.h): key = address / 8 (bits 0-44), pair id (45-63), 0
- * for an empty slot (no block starts below 8); payload size_time = size
- * (0-31, UINT32_MAX: in the big-size table), time past the epoch's start
- * (32-63); seq_stack = sequence number mod 2^40 (0-39), stack (40-63). The
- * keys and the payloads are two arrays in one mapping.
+ * Entry layout (live.h): w[0] = address / 8 (bits 0-44), pair id (45-63);
+ * w[1] = size (0-31, UINT32_MAX: in the big-size table), time past the
+ * epoch's start (32-63); w[2] = sequence number mod 2^40 (0-39), stack
+ * (40-63). An empty slot is all zero (no block starts below 8).
  *
  * Side tables, each in its own growing mapping: the epochs (the first
  * sequence number and start time of each run of entries whose times are
@@ -38,10 +34,8 @@
 #define PAIR_BITS 19
 #define PAIR_MAX (1u << PAIR_BITS)
 
-struct live_entry *live_keys;
-struct live_payload *live_pays;
-size_t live_cap;
-static size_t live_n;
+static struct live_entry *live_tab;
+static size_t live_cap, live_n;
 static unsigned live_gen; /* table_set() calls: slot numbers change */
 int live_prefetch_worth;
 
@@ -117,29 +111,17 @@ struct big {
 static struct big *bigs;
 static size_t n_bigs, bigs_bytes;
 
-/* The payloads start on the first page boundary after the keys. */
-static size_t pays_offset(size_t cap)
-{
-    return (cap * sizeof(struct live_entry) + 4095) & ~(size_t)4095;
-}
-
-static size_t table_bytes(size_t cap)
-{
-    return cap ? pays_offset(cap) + cap * sizeof(struct live_payload) : 0;
-}
-
 static void table_set(struct live_entry *t, size_t cap)
 {
-    live_keys = t;
-    live_pays = t ? (struct live_payload *)((char *)t + pays_offset(cap)) : NULL;
+    live_tab = t;
     live_cap = cap;
     live_gen++;
-    live_prefetch_worth = table_bytes(cap) >= LIVE_PREFETCH_BYTES;
+    live_prefetch_worth = cap * sizeof(struct live_entry) >= LIVE_PREFETCH_BYTES;
 }
 
 static struct live_entry *table_map(size_t cap)
 {
-    size_t bytes = table_bytes(cap);
+    size_t bytes = cap * sizeof(struct live_entry);
     void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     if (m == MAP_FAILED)
@@ -165,9 +147,9 @@ int live_init(void)
 
 void live_reset(void)
 {
-    if (live_keys) {
-        ownmaps_del(live_keys);
-        munmap(live_keys, table_bytes(live_cap));
+    if (live_tab) {
+        ownmaps_del(live_tab);
+        munmap(live_tab, live_cap * sizeof(struct live_entry));
     }
     table_set(NULL, 0);
     live_n = 0;
@@ -226,7 +208,7 @@ static int64_t epoch_delta(const struct live_block *b)
 
 int64_t live_time(const struct live_entry *e)
 {
-    return epoch_of(seq_whole(live_seq(e)))->base + (int64_t)(live_pay(e)->size_time >> 32);
+    return epoch_of(seq_whole(live_seq(e)))->base + (int64_t)(e->w[1] >> 32);
 }
 
 /* ---- (thread, tag) pairs ---- */
@@ -322,7 +304,7 @@ static void big_del(uint64_t addr)
 
 void live_get(const struct live_entry *e, struct live_block *b)
 {
-    uint64_t pair = pair_key[e->key >> 45];
+    uint64_t pair = pair_key[e->w[0] >> 45];
 
     b->addr = live_addr(e);
     b->size = live_size(e);
@@ -333,9 +315,9 @@ void live_get(const struct live_entry *e, struct live_block *b)
     b->tag = (uint32_t)(pair & 0xffff);
 }
 
-/* Packs b into slot i. -1 when a side table cannot take what does not fit
- * the entry. */
-static int pack(size_t i, const struct live_block *b)
+/* Packs b into *dst (three whole-word stores). -1 when a side table cannot
+ * take what does not fit the entry. */
+static int pack(struct live_entry *dst, const struct live_block *b)
 {
     int64_t pid = pair_id(b->thread, b->tag), dt;
     uint64_t size = b->size;
@@ -349,74 +331,44 @@ static int pack(size_t i, const struct live_block *b)
     }
     if ((dt = epoch_delta(b)) < 0)
         return -1;
-    live_keys[i].key = (b->addr >> 3) | (uint64_t)pid << 45;
-    live_pays[i].size_time = size | (uint64_t)dt << 32;
-    live_pays[i].seq_stack = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    dst->w[0] = (b->addr >> 3) | (uint64_t)pid << 45;
+    dst->w[1] = size | (uint64_t)dt << 32;
+    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
     return 0;
 }
 
-/* Fibonacci hashing (live_home): blocks at regular strides (16, 64, 4096,
- * 2 MiB) land at spread-out homes (mean displacement 0.0-0.15 slots at 0.6
- * load, against 0.7 for the former xorshift-multiply finish); random
- * addresses as before (0.75). The key is the address / 8 as the entry keeps
- * it: 8-byte blocks stay apart. */
-
-/* How far slot i of a table of cap slots is from the home of the key in it
- * (cyclically). */
-static inline size_t dist_in(size_t i, uint64_t key, size_t cap)
+/* Fibonacci hashing: the high bits of one multiply, scaled to cap. Blocks
+ * at regular strides (16, 64, 4096, 2 MiB) land at spread-out homes (mean
+ * displacement 0.0-0.15 slots at 0.6 load, against 0.7 for the former
+ * xorshift-multiply finish); random addresses as before (0.75). The key is
+ * the address / 8 as the entry keeps it: 8-byte blocks stay apart. */
+static inline size_t home_key(uint64_t key, size_t cap)
 {
-    size_t h = live_home(key & LIVE_KEY_ADDR, cap);
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
 
-    return i >= h ? i - h : i + cap - h;
+    return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
 
-/* Puts an entry into a table of cap slots, keeping each run in the order of
- * homes (Robin Hood: an entry farther from its home takes the slot of one
- * nearer to its own, which goes on). */
-static void put(struct live_entry *keys, struct live_payload *pays, size_t cap,
-                struct live_entry key, struct live_payload pay)
+void live_prefetch(uint64_t addr)
 {
-    size_t i = live_home(key.key & LIVE_KEY_ADDR, cap), d = 0;
-
-    for (;; i = i + 1 == cap ? 0 : i + 1, d++) {
-        size_t di;
-
-        if (!keys[i].key) {
-            keys[i] = key;
-            pays[i] = pay;
-            return;
-        }
-        if ((di = dist_in(i, keys[i].key, cap)) < d) {
-            struct live_entry k = keys[i];
-            struct live_payload p = pays[i];
-
-            keys[i] = key;
-            pays[i] = pay;
-            key = k;
-            pay = p;
-            d = di;
-        }
-    }
+    if (live_tab)
+        __builtin_prefetch(&live_tab[home_key(addr >> 3, live_cap)], 1);
 }
 
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
 {
     uint64_t key = addr >> 3;
-    size_t d = 0;
 
     *slot = NULL;
-    if (!live_keys || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
+    if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
         return NULL;
-    /* the run is in the order of homes (Robin Hood): past an entry nearer
-     * its home than the probe is to addr's, addr is not in the table, and
-     * that is where it goes */
-    for (size_t i = live_home(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1, d++) {
-        uint64_t k = live_keys[i].key;
+    for (size_t i = home_key(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
+        uint64_t k = live_tab[i].w[0] & LIVE_W0_ADDR;
 
-        if ((k & LIVE_KEY_ADDR) == key)
-            return &live_keys[i];
-        if (k == 0 || dist_in(i, k, live_cap) < d) {
-            *slot = &live_keys[i];
+        if (k == key)
+            return &live_tab[i];
+        if (k == 0) {
+            *slot = &live_tab[i];
             return NULL;
         }
     }
@@ -429,33 +381,36 @@ struct live_entry *live_find(uint64_t addr)
     return live_find_slot(addr, &slot);
 }
 
+static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
+{
+    size_t i = home_key(e->w[0] & LIVE_W0_ADDR, cap);
+
+    while (tab[i].w[0])
+        i = i + 1 == cap ? 0 : i + 1;
+    tab[i] = *e;
+}
+
 /* Moves every entry to a table of cap slots. Homes grow with the hash for
  * any cap, and slots follow homes, so walking the old table in slot order
  * fills the new one front to back: each old chunk is given back as soon as
  * it has been moved, and the two tables do not both stay resident (on
  * python3's 1.1M blocks the old one was 97 MB extra at the peak). */
-#define RESIZE_CHUNK_SLOTS (1u << 18) /* slots of old table given back at a time (6 MiB) */
+#define RESIZE_CHUNK_SLOTS (1u << 17) /* slots of old table given back at a time (3 MiB) */
 static int resize(size_t cap)
 {
-    struct live_entry *t = table_map(cap), *old = live_keys;
-    struct live_payload *pays, *old_pays = live_pays;
-    size_t old_cap = live_cap;
+    struct live_entry *t = table_map(cap);
 
     if (!t)
         return -1;
-    pays = (struct live_payload *)((char *)t + pays_offset(cap));
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].key)
-            put(t, pays, cap, old[i], old_pays[i]);
-        if ((i + 1) % RESIZE_CHUNK_SLOTS == 0) {
-            size_t from = i + 1 - RESIZE_CHUNK_SLOTS;
-
-            madvise(&old[from], RESIZE_CHUNK_SLOTS * sizeof(*old), MADV_DONTNEED);
-            madvise(&old_pays[from], RESIZE_CHUNK_SLOTS * sizeof(*old_pays), MADV_DONTNEED);
-        }
+    for (size_t i = 0; i < live_cap; i++) {
+        if (live_tab[i].w[0])
+            put(t, cap, &live_tab[i]);
+        if ((i + 1) % RESIZE_CHUNK_SLOTS == 0)
+            madvise(&live_tab[i + 1 - RESIZE_CHUNK_SLOTS],
+                    RESIZE_CHUNK_SLOTS * sizeof(struct live_entry), MADV_DONTNEED);
     }
-    ownmaps_del(old);
-    munmap(old, table_bytes(old_cap));
+    ownmaps_del(live_tab);
+    munmap(live_tab, live_cap * sizeof(struct live_entry));
     table_set(t, cap);
     return 0;
 }
@@ -463,72 +418,72 @@ static int resize(size_t cap)
 /* A table of up to LIVE_SMALL_BYTES stays in the caches, and its probes
  * cost instructions, more in longer runs: it is full at 3/4 and grows by
  * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
- * instructions 2.4x). A larger one costs a cache miss a lookup whatever
- * the load, and the program's memory: full at 0.85, it grows by 1.25x
- * (0.68-0.85 full, 28-35 bytes a block). */
+ * instructions 2.4x). A larger one costs cache misses whatever the load,
+ * and the program's memory: full at 0.8, it grows by 1.25x (0.64-0.8
+ * full, 30 to 37.5 bytes a block). */
 #define LIVE_SMALL_BYTES (8u << 20)
 static int full(size_t n)
 {
-    return table_bytes(live_cap) < LIVE_SMALL_BYTES ? n * 4 > live_cap * 3 : n * 20 > live_cap * 17;
+    return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? n * 4 > live_cap * 3
+                                                                   : n * 5 > live_cap * 4;
 }
 
 static size_t grown(void)
 {
-    return table_bytes(live_cap) < LIVE_SMALL_BYTES ? live_cap / 2 * 3 : live_cap / 4 * 5;
+    return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? live_cap / 2 * 3
+                                                                   : live_cap / 4 * 5;
 }
 
 int live_insert(const struct live_block *b)
 {
-    struct live_entry *slot;
+    struct live_entry e;
 
-    if (!live_keys)
+    if (!live_tab)
         return -1;
     if (full(live_n + 1) && resize(grown()) < 0)
         return -1;
-    live_find_slot(b->addr, &slot);
-    return live_insert_at(b, slot);
+    if (pack(&e, b) < 0)
+        return -1;
+    put(live_tab, live_cap, &e);
+    live_n++;
+    return 0;
 }
 
 int live_insert_at(const struct live_block *b, struct live_entry *slot)
 {
-    size_t i, j;
-
     if (!slot || full(live_n + 1))
         return live_insert(b); /* it grows first: the slot moves */
-    /* the entries from slot to the end of its run move up one */
-    i = (size_t)(slot - live_keys);
-    for (j = i; live_keys[j].key; j = j + 1 == live_cap ? 0 : j + 1)
-        ;
-    while (j != i) {
-        size_t k = j ? j - 1 : live_cap - 1;
-
-        live_keys[j] = live_keys[k];
-        live_pays[j] = live_pays[k];
-        j = k;
-    }
-    live_keys[i].key = 0;
-    if (pack(i, b) < 0)
-        return -1; /* tracking stops: the table is left as it is */
+    if (pack(slot, b) < 0)
+        return -1;
     live_n++;
     return 0;
 }
 
 void live_remove(struct live_entry *e)
 {
-    size_t i = (size_t)(e - live_keys), j;
+    size_t i = (size_t)(e - live_tab), j = i;
 
-    if ((uint32_t)live_pays[i].size_time == UINT32_MAX)
+    if ((uint32_t)e->w[1] == UINT32_MAX)
         big_del(live_addr(e));
-    /* the entries after it in its run, up to one at its home, move back one */
     for (;;) {
-        j = i + 1 == live_cap ? 0 : i + 1;
-        if (!live_keys[j].key || dist_in(j, live_keys[j].key, live_cap) == 0)
+        j = j + 1 == live_cap ? 0 : j + 1;
+        if (!live_tab[j].w[0])
             break;
-        live_keys[i] = live_keys[j];
-        live_pays[i] = live_pays[j];
-        i = j;
+        size_t h = home_key(live_tab[j].w[0] & LIVE_W0_ADDR, live_cap);
+        /* Can entry j move back to i? Only if its home is not in (i, j]
+         * (cyclically), i.e. j is at least as far from its home as from i.
+         * Whether it moves is a coin toss to the branch predictor: entry j
+         * is always stored, to i or onto itself, and i follows by a mask. */
+        size_t from_home = j >= h ? j - h : j + live_cap - h;
+        size_t from_i = j >= i ? j - i : j + live_cap - i;
+        size_t move = -(size_t)(from_home >= from_i); /* all ones: it moves */
+        struct live_entry tmp = live_tab[j];
+
+        __asm__("" : "+r"(move)); /* a mask, not a branch */
+        live_tab[j ^ ((i ^ j) & move)] = tmp;
+        i ^= (i ^ j) & move;
     }
-    live_keys[i].key = 0;
+    memset(&live_tab[i], 0, sizeof(live_tab[i]));
     live_n--;
     if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3) {
         size_t cap = live_cap / 2;
@@ -546,14 +501,15 @@ size_t live_count(void)
 
 size_t live_bytes_used(void)
 {
-    return table_bytes(live_cap) + epochs_bytes + pair_key_bytes + pair_hash_bytes + bigs_bytes;
+    return live_cap * sizeof(struct live_entry) + epochs_bytes + pair_key_bytes + pair_hash_bytes +
+           bigs_bytes;
 }
 
 void live_foreach(live_fn *fn, void *arg)
 {
     for (size_t i = 0; i < live_cap; i++)
-        if (live_keys[i].key)
-            fn(arg, &live_keys[i]);
+        if (live_tab[i].w[0])
+            fn(arg, &live_tab[i]);
 }
 
 size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
@@ -561,8 +517,8 @@ size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
     size_t end = from + n < live_cap ? from + n : live_cap;
 
     for (size_t i = from; i < end; i++)
-        if (live_keys[i].key)
-            fn(arg, &live_keys[i]);
+        if (live_tab[i].w[0])
+            fn(arg, &live_tab[i]);
     return end;
 }
 
@@ -579,10 +535,10 @@ unsigned live_generation(void)
 struct live_entry *live_find_containing(uint64_t addr)
 {
     for (size_t i = 0; i < live_cap; i++) {
-        struct live_entry *e = &live_keys[i];
+        struct live_entry *e = &live_tab[i];
         uint64_t a = live_addr(e), size;
 
-        if (!e->key || addr < a)
+        if (!e->w[0] || addr < a)
             continue;
         size = live_size(e);
         if (addr - a < (size ? size : 1))

@@ -3,8 +3,7 @@
  * allocation sequence number, thread, tag), owned by the collector thread.
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
- * memory: 24-byte entries (an 8-byte key and a 16-byte payload, in two
- * arrays) kept between 0.3 and 0.85 full (see live.c). Only
+ * memory: 24-byte entries kept between 0.3 and 0.8 full (see live.c). Only
  * the collector thread reads or writes it; a fork()ed scan child may walk it
  * with live_foreach (no allocation, no lock).
  *
@@ -21,9 +20,8 @@
  * - the time as 32 bits of nanoseconds past the start of its epoch: epochs
  *   are runs of sequence numbers (a new one at least every 4 s, 16 bytes
  *   each), found from the entry's sequence number.
- * A free reads the keys from its home slot to the end of the run of full
- * slots (8 to a cache line), and the payload of its entry: two cache lines,
- * both prefetched (live_prefetch).
+ * A free reads the address, size, stack, sequence number and time, all in
+ * the entry (one cache line, two at most).
  */
 #ifndef HEAPLINE_LIVE_H
 #define HEAPLINE_LIVE_H
@@ -33,22 +31,12 @@
 
 #define LIVE_ADDR_BITS 48
 
-/* A slot of the table is two parts at the same index of two arrays: the
- * key (address / 8 and the pair id: what a probe reads, 8 to a cache line)
- * and the payload (size and time, sequence number and stack). An entry
- * pointer points at the key; read it through the functions below. */
+/* One slot of the table: read it through the functions below. */
 struct live_entry {
-    uint64_t key; /* 0: empty slot */
+    uint64_t w[3];
 };
-struct live_payload {
-    uint64_t size_time, seq_stack;
-};
-extern struct live_entry *live_keys;
-extern struct live_payload *live_pays;
-extern size_t live_cap; /* slots */
 
-_Static_assert(sizeof(struct live_entry) + sizeof(struct live_payload) == 24,
-               "a live entry is 24 bytes");
+_Static_assert(sizeof(struct live_entry) == 24, "a live entry is 24 bytes");
 
 /* A live block, unpacked. */
 struct live_block {
@@ -62,7 +50,7 @@ struct live_block {
     uint32_t tag;    /* <= WIRE_MAX_TAG_ID */
 };
 
-#define LIVE_KEY_ADDR ((1ull << 45) - 1)
+#define LIVE_W0_ADDR ((1ull << 45) - 1)
 
 /* Whether a block fits an entry (below 2^LIVE_ADDR_BITS, 8-byte aligned, its
  * size below 2^LIVE_ADDR_BITS). */
@@ -73,41 +61,27 @@ static inline int live_fits(uint64_t addr, uint64_t size)
 
 static inline uint64_t live_addr(const struct live_entry *e)
 {
-    return (e->key & LIVE_KEY_ADDR) << 3;
-}
-
-static inline const struct live_payload *live_pay(const struct live_entry *e)
-{
-    return &live_pays[e - live_keys];
+    return (e->w[0] & LIVE_W0_ADDR) << 3;
 }
 
 uint64_t live_size_big(const struct live_entry *e);
 
 static inline uint64_t live_size(const struct live_entry *e)
 {
-    uint32_t s = (uint32_t)live_pay(e)->size_time;
+    uint32_t s = (uint32_t)e->w[1];
 
     return s != UINT32_MAX ? s : live_size_big(e);
 }
 
 static inline uint32_t live_stack(const struct live_entry *e)
 {
-    return (uint32_t)(live_pay(e)->seq_stack >> 40);
+    return (uint32_t)(e->w[2] >> 40);
 }
 
 /* The sequence number, mod 2^40. */
 static inline uint64_t live_seq(const struct live_entry *e)
 {
-    return live_pay(e)->seq_stack & ((1ull << 40) - 1);
-}
-
-/* The home slot of a key (address / 8) in a table of cap slots: Fibonacci
- * hashing, the high bits of one multiply scaled to cap (live.c). */
-static inline size_t live_home(uint64_t key, size_t cap)
-{
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-
-    return (size_t)(((unsigned __int128)h * cap) >> 64);
+    return e->w[2] & ((1ull << 40) - 1);
 }
 
 int64_t live_time(const struct live_entry *e);
@@ -125,15 +99,7 @@ struct live_entry *live_find(uint64_t addr);
  * only while live_prefetch_worth is set: the table is larger than a core's
  * L2 cache (below that, the call cost a churn run 5% of the collector's
  * time and saved nothing). */
-static inline void live_prefetch(uint64_t addr)
-{
-    if (live_keys) {
-        size_t h = live_home(addr >> 3, live_cap);
-
-        __builtin_prefetch(&live_keys[h], 1);
-        __builtin_prefetch(&live_pays[h], 1);
-    }
-}
+void live_prefetch(uint64_t addr);
 extern int live_prefetch_worth;
 
 /* Adds a block (b->addr must not be live, b must fit: live_fits). Returns 0
