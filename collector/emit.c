@@ -445,5 +445,5 @@ void emit_apply(const struct ring_event *ev, uint32_t thread)
     if (r == -1)
         core_disable("cannot grow the live-allocation table");
     else if (r < 0)
-        core_disable("a block lies above 2^48 (not supported)");
+        core_disable("a block lies above 2^48 or is not 8-byte aligned (not supported)");
 }

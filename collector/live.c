@@ -4,13 +4,24 @@
  * Invariant: for every entry, no empty slot lies between its home slot and
  * its slot (linear probing, backward-shift deletion, no tombstones). The home
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
- * power of two: it grows by 1.5x when 3/4 full (to 1/2) and halves when under
- * 0.3 full (to 0.6), so a live block costs 43 to 64 bytes of table while the
- * heap grows or holds, at most 107 after it shrank. Each resize moves every
+ * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
+ * 1.25x when 0.8 full (see full()), and it halves when under 0.3 full (to
+ * 0.6), so a live block costs 30 to 37.5 bytes of a large table while the
+ * heap grows or holds, at most 80 after it shrank. Each resize moves every
  * entry into fresh memory the kernel must zero: a program tearing down 2M
  * blocks (python3's JSON bench) made the former 3/4 steps at 0.45 full cost
  * 6% of its run (wall and CPU, interleaved runs); halving at 0.3 makes a
  * third of those moves.
+ *
+ * Entry layout (live.h): w[0] = address / 8 (bits 0-44), pair id (45-63);
+ * w[1] = size (0-31, UINT32_MAX: in the big-size table), time past the
+ * epoch's start (32-63); w[2] = sequence number mod 2^40 (0-39), stack
+ * (40-63). An empty slot is all zero (no block starts below 8).
+ *
+ * Side tables, each in its own growing mapping: the epochs (the first
+ * sequence number and start time of each run of entries whose times are
+ * kept from that start), the (thread, tag) pairs, and the sizes from
+ * 4 GiB up.
  */
 #include "live.h"
 #include "ownmaps.h"
@@ -19,6 +30,9 @@
 #include <sys/mman.h>
 
 #define LIVE_MIN_CAP 4096u
+#define SEQ_MASK ((1ull << 40) - 1)
+#define PAIR_BITS 19
+#define PAIR_MAX (1u << PAIR_BITS)
 
 static struct live_entry *live_tab;
 static size_t live_cap, live_n;
@@ -28,6 +42,74 @@ int live_prefetch_worth;
 /* Tables from this size up outgrow a core's L2 cache (1-2 MB on current
  * x86-64 servers): lookups miss, and prefetching ahead pays. */
 #define LIVE_PREFETCH_BYTES (1u << 20)
+
+/* ---- side tables: arrays in mappings of their own ---- */
+
+/* Grows the mapping *p of *bytes to hold need bytes at least (doubling).
+ * Returns 0 or -1 (*p unchanged). */
+static int side_grow(void **p, size_t *bytes, size_t need)
+{
+    size_t n = *bytes ? *bytes : 4096;
+    void *q;
+
+    while (n < need)
+        n *= 2;
+    if (n == *bytes)
+        return 0;
+    q = *p ? mremap(*p, *bytes, n, MREMAP_MAYMOVE)
+           : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED)
+        return -1;
+    if (*p)
+        ownmaps_del(*p);
+    ownmaps_add(q, n);
+    *p = q;
+    *bytes = n;
+    return 0;
+}
+
+static void side_free(void **p, size_t *bytes)
+{
+    if (*p) {
+        ownmaps_del(*p);
+        munmap(*p, *bytes);
+    }
+    *p = NULL;
+    *bytes = 0;
+}
+
+/* Epochs: entries with sequence numbers from first_seq up to the next
+ * epoch's keep their time as base + 32 bits of ns. A new epoch starts when
+ * an insert's time does not fit the last one (4.3 s past its start, or
+ * before it: an event that came late); its base is set EPOCH_SLACK before
+ * that time, so the later events that still arrive late fit it. */
+#define EPOCH_SLACK (1ll << 28) /* 268 ms */
+struct epoch {
+    uint64_t first_seq; /* the whole count, not mod 2^40 */
+    int64_t base;
+};
+static struct epoch *epochs;
+static size_t n_epochs, epochs_bytes;
+static uint64_t last_seq; /* the whole count of the last insert */
+
+/* Pairs: id -> thread << 16 | tag, and a hash of them to the id + 1. */
+static uint64_t *pair_key;
+static uint32_t *pair_hash;
+static size_t n_pairs, pair_key_bytes, pair_hash_bytes, pair_hcap;
+/* The last pair of each thread (by thread id mod PAIR_CACHE): threads that
+ * take turns (churn's two) each find theirs without a probe. */
+#define PAIR_CACHE 64
+static struct {
+    uint64_t key; /* UINT64_MAX: none */
+    uint32_t id;
+} pair_cache[PAIR_CACHE];
+
+/* Sizes from UINT32_MAX up, by address (few: each block is 4 GiB or more). */
+struct big {
+    uint64_t addr, size;
+};
+static struct big *bigs;
+static size_t n_bigs, bigs_bytes;
 
 static void table_set(struct live_entry *t, size_t cap)
 {
@@ -55,6 +137,7 @@ static struct live_entry *table_map(size_t cap)
 
 int live_init(void)
 {
+    memset(pair_cache, 0xff, sizeof(pair_cache));
     struct live_entry *t = table_map(LIVE_MIN_CAP);
 
     table_set(t, t ? LIVE_MIN_CAP : 0);
@@ -70,15 +153,198 @@ void live_reset(void)
     }
     table_set(NULL, 0);
     live_n = 0;
+    side_free((void **)&epochs, &epochs_bytes);
+    n_epochs = 0;
+    last_seq = 0;
+    side_free((void **)&pair_key, &pair_key_bytes);
+    side_free((void **)&pair_hash, &pair_hash_bytes);
+    n_pairs = pair_hcap = 0;
+    memset(pair_cache, 0xff, sizeof(pair_cache));
+    side_free((void **)&bigs, &bigs_bytes);
+    n_bigs = 0;
+}
+
+/* ---- epochs ---- */
+
+/* The whole sequence number of an entry's (mod 2^40), the most recent
+ * that is not past the last insert's. */
+static uint64_t seq_whole(uint64_t seq40)
+{
+    return last_seq - ((last_seq - seq40) & SEQ_MASK);
+}
+
+static const struct epoch *epoch_of(uint64_t seq)
+{
+    size_t lo = 0, hi = n_epochs;
+
+    if (n_epochs && epochs[n_epochs - 1].first_seq <= seq)
+        return &epochs[n_epochs - 1];
+    while (hi - lo > 1) { /* epochs[lo].first_seq <= seq < epochs[hi].first_seq */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (epochs[mid].first_seq <= seq)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &epochs[lo];
+}
+
+/* The time of b as 32 bits past the last epoch's start (a new epoch when it
+ * does not fit). -1 when the epochs cannot grow. */
+static int64_t epoch_delta(const struct live_block *b)
+{
+    const struct epoch *e = n_epochs ? &epochs[n_epochs - 1] : NULL;
+
+    if (!e || b->time < e->base || (uint64_t)(b->time - e->base) > UINT32_MAX) {
+        if (side_grow((void **)&epochs, &epochs_bytes, (n_epochs + 1) * sizeof(*epochs)) < 0)
+            return -1;
+        epochs[n_epochs++] = (struct epoch){b->seq, b->time - EPOCH_SLACK};
+        e = &epochs[n_epochs - 1];
+    }
+    last_seq = b->seq;
+    return b->time - e->base;
+}
+
+int64_t live_time(const struct live_entry *e)
+{
+    return epoch_of(seq_whole(live_seq(e)))->base + (int64_t)(e->w[1] >> 32);
+}
+
+/* ---- (thread, tag) pairs ---- */
+
+static size_t pair_home(uint64_t key, size_t hcap)
+{
+    return (size_t)(((key + 1) * 0x9E3779B97F4A7C15ull) >> 32) & (hcap - 1);
+}
+
+static int pair_rehash(size_t hcap)
+{
+    uint32_t *old = pair_hash;
+    size_t old_bytes = pair_hash_bytes;
+
+    pair_hash = NULL;
+    pair_hash_bytes = 0;
+    if (side_grow((void **)&pair_hash, &pair_hash_bytes, hcap * sizeof(uint32_t)) < 0) {
+        pair_hash = old;
+        pair_hash_bytes = old_bytes;
+        return -1;
+    }
+    side_free((void **)&old, &old_bytes);
+    pair_hcap = hcap;
+    for (size_t id = 0; id < n_pairs; id++) {
+        size_t i = pair_home(pair_key[id], hcap);
+
+        while (pair_hash[i])
+            i = (i + 1) & (hcap - 1);
+        pair_hash[i] = (uint32_t)id + 1;
+    }
+    return 0;
+}
+
+/* The id of (thread, tag), a new one when first seen; -1 when there is no
+ * room for it. */
+static int64_t pair_id(uint32_t thread, uint32_t tag)
+{
+    uint64_t key = (uint64_t)(thread & 0xffffff) << 16 | (tag & 0xffff);
+    size_t i, c = thread % PAIR_CACHE;
+
+    if (pair_cache[c].key == key)
+        return pair_cache[c].id;
+    if ((n_pairs + 1) * 2 > pair_hcap && pair_rehash(pair_hcap ? pair_hcap * 2 : 1024) < 0)
+        return -1;
+    for (i = pair_home(key, pair_hcap); pair_hash[i]; i = (i + 1) & (pair_hcap - 1))
+        if (pair_key[pair_hash[i] - 1] == key)
+            goto found;
+    if (n_pairs == PAIR_MAX ||
+        side_grow((void **)&pair_key, &pair_key_bytes, (n_pairs + 1) * sizeof(uint64_t)) < 0)
+        return -1;
+    pair_key[n_pairs++] = key;
+    pair_hash[i] = (uint32_t)n_pairs;
+found:
+    pair_cache[c].key = key;
+    pair_cache[c].id = pair_hash[i] - 1;
+    return pair_cache[c].id;
+}
+
+/* ---- sizes from 4 GiB up ---- */
+
+static struct big *big_find(uint64_t addr)
+{
+    for (size_t i = 0; i < n_bigs; i++)
+        if (bigs[i].addr == addr)
+            return &bigs[i];
+    return NULL;
+}
+
+uint64_t live_size_big(const struct live_entry *e)
+{
+    const struct big *b = big_find(live_addr(e));
+
+    return b ? b->size : UINT32_MAX;
+}
+
+static int big_put(uint64_t addr, uint64_t size)
+{
+    if (side_grow((void **)&bigs, &bigs_bytes, (n_bigs + 1) * sizeof(*bigs)) < 0)
+        return -1;
+    bigs[n_bigs++] = (struct big){addr, size};
+    return 0;
+}
+
+static void big_del(uint64_t addr)
+{
+    struct big *b = big_find(addr);
+
+    if (b)
+        *b = bigs[--n_bigs];
+}
+
+/* ---- entries ---- */
+
+void live_get(const struct live_entry *e, struct live_block *b)
+{
+    uint64_t pair = pair_key[e->w[0] >> 45];
+
+    b->addr = live_addr(e);
+    b->size = live_size(e);
+    b->time = live_time(e);
+    b->seq = live_seq(e);
+    b->stack = live_stack(e);
+    b->thread = (uint32_t)(pair >> 16);
+    b->tag = (uint32_t)(pair & 0xffff);
+}
+
+/* Packs b into *dst (three whole-word stores). -1 when a side table cannot
+ * take what does not fit the entry. */
+static int pack(struct live_entry *dst, const struct live_block *b)
+{
+    int64_t pid = pair_id(b->thread, b->tag), dt;
+    uint64_t size = b->size;
+
+    if (pid < 0)
+        return -1;
+    if (size >= UINT32_MAX) {
+        if (big_put(b->addr, size) < 0)
+            return -1;
+        size = UINT32_MAX;
+    }
+    if ((dt = epoch_delta(b)) < 0)
+        return -1;
+    dst->w[0] = (b->addr >> 3) | (uint64_t)pid << 45;
+    dst->w[1] = size | (uint64_t)dt << 32;
+    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    return 0;
 }
 
 /* Fibonacci hashing: the high bits of one multiply, scaled to cap. Blocks
  * at regular strides (16, 64, 4096, 2 MiB) land at spread-out homes (mean
  * displacement 0.0-0.15 slots at 0.6 load, against 0.7 for the former
- * xorshift-multiply finish); random addresses as before (0.75). */
-static inline size_t home(uint64_t addr, size_t cap)
+ * xorshift-multiply finish); random addresses as before (0.75). The key is
+ * the address / 8 as the entry keeps it: 8-byte blocks stay apart. */
+static inline size_t home_key(uint64_t key, size_t cap)
 {
-    uint64_t h = (addr >> 4) * 0x9E3779B97F4A7C15ull;
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
 
     return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
@@ -86,41 +352,40 @@ static inline size_t home(uint64_t addr, size_t cap)
 void live_prefetch(uint64_t addr)
 {
     if (live_tab)
-        __builtin_prefetch(&live_tab[home(addr, live_cap)], 1);
-}
-
-struct live_entry *live_find(uint64_t addr)
-{
-    if (!live_tab || !addr || addr >> LIVE_ADDR_BITS)
-        return NULL;
-    for (size_t i = home(addr, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        if (live_tab[i].addr == addr)
-            return &live_tab[i];
-        if (live_tab[i].addr == 0)
-            return NULL;
-    }
+        __builtin_prefetch(&live_tab[home_key(addr >> 3, live_cap)], 1);
 }
 
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
 {
+    uint64_t key = addr >> 3;
+
     *slot = NULL;
-    if (!live_tab || !addr || addr >> LIVE_ADDR_BITS)
+    if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
         return NULL;
-    for (size_t i = home(addr, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        if (live_tab[i].addr == addr)
+    for (size_t i = home_key(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
+        uint64_t k = live_tab[i].w[0] & LIVE_W0_ADDR;
+
+        if (k == key)
             return &live_tab[i];
-        if (live_tab[i].addr == 0) {
+        if (k == 0) {
             *slot = &live_tab[i];
             return NULL;
         }
     }
 }
 
+struct live_entry *live_find(uint64_t addr)
+{
+    struct live_entry *slot;
+
+    return live_find_slot(addr, &slot);
+}
+
 static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
 {
-    size_t i = home(e->addr, cap);
+    size_t i = home_key(e->w[0] & LIVE_W0_ADDR, cap);
 
-    while (tab[i].addr)
+    while (tab[i].w[0])
         i = i + 1 == cap ? 0 : i + 1;
     tab[i] = *e;
 }
@@ -130,19 +395,19 @@ static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
  * fills the new one front to back: each old chunk is given back as soon as
  * it has been moved, and the two tables do not both stay resident (on
  * python3's 1.1M blocks the old one was 97 MB extra at the peak). */
-#define RESIZE_CHUNK (2u << 20) /* bytes of old table given back at a time */
+#define RESIZE_CHUNK_SLOTS (1u << 17) /* slots of old table given back at a time (3 MiB) */
 static int resize(size_t cap)
 {
     struct live_entry *t = table_map(cap);
-    const size_t per_chunk = RESIZE_CHUNK / sizeof(struct live_entry);
 
     if (!t)
         return -1;
     for (size_t i = 0; i < live_cap; i++) {
-        if (live_tab[i].addr)
+        if (live_tab[i].w[0])
             put(t, cap, &live_tab[i]);
-        if ((i + 1) % per_chunk == 0)
-            madvise(&live_tab[i + 1 - per_chunk], RESIZE_CHUNK, MADV_DONTNEED);
+        if ((i + 1) % RESIZE_CHUNK_SLOTS == 0)
+            madvise(&live_tab[i + 1 - RESIZE_CHUNK_SLOTS],
+                    RESIZE_CHUNK_SLOTS * sizeof(struct live_entry), MADV_DONTNEED);
     }
     ownmaps_del(live_tab);
     munmap(live_tab, live_cap * sizeof(struct live_entry));
@@ -150,30 +415,46 @@ static int resize(size_t cap)
     return 0;
 }
 
-int live_insert(const struct live_entry *e)
+/* A table of up to LIVE_SMALL_BYTES stays in the caches, and its probes
+ * cost instructions, more in longer runs: it is full at 3/4 and grows by
+ * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
+ * instructions 2.4x). A larger one costs cache misses whatever the load,
+ * and the program's memory: full at 0.8, it grows by 1.25x (0.64-0.8
+ * full, 30 to 37.5 bytes a block). */
+#define LIVE_SMALL_BYTES (8u << 20)
+static int full(size_t n)
 {
+    return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? n * 4 > live_cap * 3
+                                                                   : n * 5 > live_cap * 4;
+}
+
+static size_t grown(void)
+{
+    return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? live_cap / 2 * 3
+                                                                   : live_cap / 4 * 5;
+}
+
+int live_insert(const struct live_block *b)
+{
+    struct live_entry e;
+
     if (!live_tab)
         return -1;
-    if ((live_n + 1) * 4 > live_cap * 3 && resize(live_cap + live_cap / 2) < 0)
+    if (full(live_n + 1) && resize(grown()) < 0)
         return -1;
-    put(live_tab, live_cap, e);
+    if (pack(&e, b) < 0)
+        return -1;
+    put(live_tab, live_cap, &e);
     live_n++;
     return 0;
 }
 
-int live_insert_at(const struct live_entry *e, struct live_entry *slot)
+int live_insert_at(const struct live_block *b, struct live_entry *slot)
 {
-    if (!slot || (live_n + 1) * 4 > live_cap * 3)
-        return live_insert(e); /* it grows first: the slot moves */
-    /* word by word: e was just filled by live_pack()'s 8-byte stores; the
-     * struct copy's 16-byte loads would not be forwarded from them */
-    for (int k = 0; k < 4; k++) {
-        uint64_t w;
-
-        memcpy(&w, (const char *)e + 8 * k, 8);
-        __asm__("" : "+r"(w));
-        memcpy((char *)slot + 8 * k, &w, 8);
-    }
+    if (!slot || full(live_n + 1))
+        return live_insert(b); /* it grows first: the slot moves */
+    if (pack(slot, b) < 0)
+        return -1;
     live_n++;
     return 0;
 }
@@ -182,11 +463,13 @@ void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
+    if ((uint32_t)e->w[1] == UINT32_MAX)
+        big_del(live_addr(e));
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
-        if (!live_tab[j].addr)
+        if (!live_tab[j].w[0])
             break;
-        size_t h = home(live_tab[j].addr, live_cap);
+        size_t h = home_key(live_tab[j].w[0] & LIVE_W0_ADDR, live_cap);
         /* Can entry j move back to i? Only if its home is not in (i, j]
          * (cyclically), i.e. j is at least as far from its home as from i.
          * Whether it moves is a coin toss to the branch predictor: entry j
@@ -218,13 +501,14 @@ size_t live_count(void)
 
 size_t live_bytes_used(void)
 {
-    return live_cap * sizeof(struct live_entry);
+    return live_cap * sizeof(struct live_entry) + epochs_bytes + pair_key_bytes + pair_hash_bytes +
+           bigs_bytes;
 }
 
 void live_foreach(live_fn *fn, void *arg)
 {
     for (size_t i = 0; i < live_cap; i++)
-        if (live_tab[i].addr)
+        if (live_tab[i].w[0])
             fn(arg, &live_tab[i]);
 }
 
@@ -233,7 +517,7 @@ size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
     size_t end = from + n < live_cap ? from + n : live_cap;
 
     for (size_t i = from; i < end; i++)
-        if (live_tab[i].addr)
+        if (live_tab[i].w[0])
             fn(arg, &live_tab[i]);
     return end;
 }
@@ -252,8 +536,12 @@ struct live_entry *live_find_containing(uint64_t addr)
 {
     for (size_t i = 0; i < live_cap; i++) {
         struct live_entry *e = &live_tab[i];
+        uint64_t a = live_addr(e), size;
 
-        if (e->addr && addr >= e->addr && addr - e->addr < (e->size ? e->size : 1))
+        if (!e->w[0] || addr < a)
+            continue;
+        size = live_size(e);
+        if (addr - a < (size ? size : 1))
             return e;
     }
     return NULL;

@@ -3,16 +3,25 @@
  * allocation sequence number, thread, tag), owned by the collector thread.
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
- * memory: 32-byte entries kept between 0.3 and 3/4 full (see live.c), so the
- * table costs 43 to 64 bytes per live block as the heap grows, at most 107
- * after it shrank. Only the collector thread reads or writes it; a
- * fork()ed scan child may walk it with live_foreach (no allocation, no lock).
+ * memory: 24-byte entries kept between 0.3 and 0.8 full (see live.c). Only
+ * the collector thread reads or writes it; a fork()ed scan child may walk it
+ * with live_foreach (no allocation, no lock).
  *
- * An entry packs 256 bits: addresses and sizes take 48 bits (Linux hands a
- * program addresses above 2^48 only when it asks for them with an mmap hint;
- * such a block is refused and tracking stops, see normalise.c), the time 56
- * bits of nanoseconds (2.28 years from the collector's start), the sequence
- * number its 40 wire bits (wire.h), stack, thread and tag their wire bounds.
+ * An entry packs 192 bits, each field read where it is needed:
+ * - the address divided by 8 (45 bits): blocks lie below 2^48 (Linux hands a
+ *   program addresses above that only when it asks for them with an mmap
+ *   hint) and are 8-byte aligned (every malloc is); other blocks are refused
+ *   and tracking stops (normalise.c);
+ * - the size (32 bits; larger sizes, from 4 GiB up, are kept beside the
+ *   table: there are at most a few thousand such blocks);
+ * - the allocation sequence number (its 40 wire bits, wire.h) and the stack;
+ * - the thread and tag as one id into a table of the (thread, tag) pairs
+ *   seen (19 bits);
+ * - the time as 32 bits of nanoseconds past the start of its epoch: epochs
+ *   are runs of sequence numbers (a new one at least every 4 s, 16 bytes
+ *   each), found from the entry's sequence number.
+ * A free reads the address, size, stack, sequence number and time, all in
+ * the entry (one cache line, two at most).
  */
 #ifndef HEAPLINE_LIVE_H
 #define HEAPLINE_LIVE_H
@@ -21,45 +30,63 @@
 #include <stdint.h>
 
 #define LIVE_ADDR_BITS 48
-#define LIVE_TIME_BITS 56
 
+/* One slot of the table: read it through the functions below. */
 struct live_entry {
-    uint64_t addr : LIVE_ADDR_BITS; /* 0: empty slot */
-    uint64_t tag : 16;              /* <= WIRE_MAX_TAG_ID */
-    uint64_t size : LIVE_ADDR_BITS;
-    uint64_t time : LIVE_TIME_BITS; /* ns since the collector started */
-    uint64_t seq : 40;              /* allocation sequence number, mod 2^WIRE_SEQ_BITS */
-    uint64_t stack : 24;            /* < TRIE_MAX_NODES */
-    uint64_t thread : 24;           /* <= WIRE_MAX_THREAD_ID */
-} __attribute__((packed, aligned(8)));
+    uint64_t w[3];
+};
 
-_Static_assert(sizeof(struct live_entry) == 32, "a live entry is 32 bytes");
+_Static_assert(sizeof(struct live_entry) == 24, "a live entry is 24 bytes");
 
-/* Fills an entry as the bit-field initializer would, but from four whole
- * words: the initializer is compiled to narrow stores and a wide reload, a
- * store-forwarding stall on every insert. Values are cut to their widths.
- * (GCC's x86-64 layout: fields from bit 0 up, straddling words when packed;
- * test_live checks it against the bit fields.) */
-static inline void live_pack(struct live_entry *dst, uint64_t addr, uint64_t tag, uint64_t size,
-                             uint64_t time, uint64_t seq, uint64_t stack, uint64_t thread)
-{
-    const uint64_t m48 = (1ull << 48) - 1, m24 = (1ull << 24) - 1;
-    uint64_t w[4];
+/* A live block, unpacked. */
+struct live_block {
+    uint64_t addr, size;
+    int64_t time;    /* ns since the collector started */
+    uint64_t seq;    /* allocation sequence number: live_insert takes the whole
+                      * count (each insert a larger one than the last), the
+                      * table gives it back mod 2^WIRE_SEQ_BITS */
+    uint32_t stack;  /* < 2^24 */
+    uint32_t thread; /* <= WIRE_MAX_THREAD_ID */
+    uint32_t tag;    /* <= WIRE_MAX_TAG_ID */
+};
 
-    time &= (1ull << LIVE_TIME_BITS) - 1;
-    seq &= (1ull << 40) - 1;
-    w[0] = (addr & m48) | (tag << 48);
-    w[1] = (size & m48) | (time << 48); /* time bits 0..15 */
-    w[2] = (time >> 16) | (seq << 40);  /* time bits 16..55, seq bits 0..23 */
-    w[3] = (seq >> 24) | ((stack & m24) << 16) | ((thread & m24) << 40);
-    __builtin_memcpy(dst, w, sizeof(w));
-}
+#define LIVE_W0_ADDR ((1ull << 45) - 1)
 
-/* Whether a block fits an entry (its address and size within LIVE_ADDR_BITS). */
+/* Whether a block fits an entry (below 2^LIVE_ADDR_BITS, 8-byte aligned, its
+ * size below 2^LIVE_ADDR_BITS). */
 static inline int live_fits(uint64_t addr, uint64_t size)
 {
-    return (addr >> LIVE_ADDR_BITS) == 0 && (size >> LIVE_ADDR_BITS) == 0;
+    return (addr >> LIVE_ADDR_BITS) == 0 && (addr & 7) == 0 && (size >> LIVE_ADDR_BITS) == 0;
 }
+
+static inline uint64_t live_addr(const struct live_entry *e)
+{
+    return (e->w[0] & LIVE_W0_ADDR) << 3;
+}
+
+uint64_t live_size_big(const struct live_entry *e);
+
+static inline uint64_t live_size(const struct live_entry *e)
+{
+    uint32_t s = (uint32_t)e->w[1];
+
+    return s != UINT32_MAX ? s : live_size_big(e);
+}
+
+static inline uint32_t live_stack(const struct live_entry *e)
+{
+    return (uint32_t)(e->w[2] >> 40);
+}
+
+/* The sequence number, mod 2^40. */
+static inline uint64_t live_seq(const struct live_entry *e)
+{
+    return e->w[2] & ((1ull << 40) - 1);
+}
+
+int64_t live_time(const struct live_entry *e);
+/* All fields (seq mod 2^40). */
+void live_get(const struct live_entry *e, struct live_block *b);
 
 int live_init(void);
 void live_reset(void);
@@ -75,24 +102,25 @@ struct live_entry *live_find(uint64_t addr);
 void live_prefetch(uint64_t addr);
 extern int live_prefetch_worth;
 
-/* Adds a block (addr must not be live). Returns 0 or -1 (out of memory: the
- * caller turns tracking off). Invalidates entry pointers. */
-int live_insert(const struct live_entry *e);
+/* Adds a block (b->addr must not be live, b must fit: live_fits). Returns 0
+ * or -1 (out of memory, or 2^19 (thread, tag) pairs: the caller turns
+ * tracking off). Invalidates entry pointers. */
+int live_insert(const struct live_block *b);
 
 /* live_find() that also sets *slot to where addr would be inserted (the
  * empty slot that ended the probe) when it is not live, else to NULL. */
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot);
 
-/* live_insert() given the slot from live_find_slot() for e->addr, with no
+/* live_insert() given the slot from live_find_slot() for b->addr, with no
  * insert or remove since (NULL: probe again). Same result and same layout:
- * put() would stop at that slot. */
-int live_insert_at(const struct live_entry *e, struct live_entry *slot);
+ * the probe would stop at that slot. */
+int live_insert_at(const struct live_block *b, struct live_entry *slot);
 
 /* Removes the entry returned by live_find(). Invalidates entry pointers. */
 void live_remove(struct live_entry *e);
 
 size_t live_count(void);
-size_t live_bytes_used(void); /* bytes of table memory */
+size_t live_bytes_used(void); /* bytes of table memory, the side tables included */
 
 typedef void live_fn(void *arg, const struct live_entry *e);
 /* Calls fn for every live entry. No allocation, no lock. */

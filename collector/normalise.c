@@ -42,12 +42,12 @@ static void note_alloc(struct normalise_totals *t, const struct normalise_ops *o
 /* Releases e (a pointer from live_find()) and returns its back. */
 static uint64_t release(struct normalise_totals *t, struct live_entry *e)
 {
-    uint64_t back = (t->seq - e->seq) & WIRE_SEQ_MASK;
+    uint64_t back = (t->seq - live_seq(e)) & WIRE_SEQ_MASK, size = live_size(e);
 
-    t->heap_bytes -= e->size;
+    t->heap_bytes -= size;
     t->heap_blocks--;
     t->frees++;
-    sites_free((uint32_t)e->stack, e->size);
+    sites_free(live_stack(e), size);
     live_remove(e);
     return back;
 }
@@ -74,13 +74,17 @@ static int evict_entry(struct live_entry *e, int64_t time, const struct normalis
 static int insert(const struct ring_event *ev, uint32_t thread, const struct normalise_totals *t,
                   struct live_entry *slot)
 {
-    struct live_entry e;
+    struct live_block b = {.addr = ev->addr,
+                           .size = ev->size,
+                           .time = ev->time,
+                           .seq = t->seq + 1,
+                           .stack = ev->stack,
+                           .thread = thread & 0xffffff,
+                           .tag = ev->tag};
 
     if (!live_fits(ev->addr, ev->size))
         return -2;
-    live_pack(&e, ev->addr, ev->tag, ev->size, (uint64_t)ev->time, (t->seq + 1) & WIRE_SEQ_MASK,
-              ev->stack, thread & 0xffffff);
-    return live_insert_at(&e, slot);
+    return live_insert_at(&b, slot);
 }
 
 int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct normalise_ops *ops,
@@ -112,7 +116,7 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
             st->unknown_frees++;
             return 0;
         }
-        if ((int64_t)e->time > ev->time) {
+        if (live_time(e) > ev->time) {
             st->stragglers++;
             return 0;
         }
@@ -127,7 +131,7 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
 
         ops->context(ops->arg, thread, ev->tag, 1, ev->time);
         e = live_find(ev->old_addr);
-        old_live = e && (int64_t)e->time <= t0; /* else: unknown, or already evicted */
+        old_live = e && live_time(e) <= t0; /* else: unknown, or already evicted */
         if ((ev->addr != ev->old_addr || !old_live) &&
             evict_entry(live_find(ev->addr), ev->time, ops, t, st) && old_live)
             e = live_find(ev->old_addr); /* the eviction may have moved it */

@@ -44,8 +44,9 @@ struct normalise_ops {
 #define NORMALISE_MAX_OUT 5
 
 /* Applies one ALLOC, FREE or REALLOC of the given thread. Returns 0, -1 when
- * the live table cannot grow, or -2 when a block's address or size passes
- * LIVE_ADDR_BITS (live.h); on either the caller turns tracking off. */
+ * the live table cannot grow, or -2 when a block does not fit an entry
+ * (live_fits: an address or size past LIVE_ADDR_BITS, or an address not
+ * 8-byte aligned); on either the caller turns tracking off. */
 int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct normalise_ops *ops,
                     struct normalise_totals *t, struct normalise_stats *st);
 

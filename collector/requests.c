@@ -162,13 +162,13 @@ static void sift_up(struct sel_key *h, size_t i)
 static void obj_cb(void *arg, const struct live_entry *e)
 {
     struct requests_job *j = arg;
-    uint32_t stack = (uint32_t)e->stack;
+    uint32_t stack = live_stack(e);
     struct sel_key o;
 
     if (!bsearch(&stack, j->ids, j->n_ids, sizeof(uint32_t), cmp_u32))
         return;
     j->total++;
-    o = (struct sel_key){(int64_t)e->time, e->addr};
+    o = (struct sel_key){live_time(e), live_addr(e)};
     if (j->n_sel < j->max_sel) {
         if (j->n_sel == j->cap_sel) {
             size_t cap = j->cap_sel ? j->cap_sel * 2 : 256;
@@ -194,8 +194,10 @@ static void find_cb(void *arg, const struct live_entry *e)
 {
     struct requests_job *j = arg;
 
-    if (!j->found && j->addr >= e->addr && j->addr - e->addr < (e->size ? e->size : 1))
-        j->found = e->addr;
+    uint64_t a = live_addr(e), size = live_size(e);
+
+    if (!j->found && j->addr >= a && j->addr - a < (size ? size : 1))
+        j->found = a;
 }
 
 /* Queues a reply. Returns -1 when the client was dropped (out of memory). */
@@ -221,18 +223,19 @@ static void answer_read(int i, uint32_t req_id, const struct live_entry *e, uint
 {
     struct encode_buf *b = collect_scratch();
     char bytes[WIRE_MAX_READ];
+    uint64_t addr = live_addr(e), size = live_size(e);
 
     if (len > WIRE_MAX_READ)
         len = WIRE_MAX_READ;
-    if (len > e->size)
-        len = (uint32_t)e->size;
+    if (len > size)
+        len = (uint32_t)size;
     /* process_vm_readv: the program may have freed (and unmapped) the block
      * since; a fault is then an error, not a crash */
-    struct iovec local = {bytes, len}, remote = {(void *)(uintptr_t)e->addr, len};
+    struct iovec local = {bytes, len}, remote = {(void *)(uintptr_t)addr, len};
     if (len && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)len)
         encode_resp_error(b, req_id, -EFAULT, "block no longer readable");
     else
-        encode_resp_read(b, req_id, e->addr, e->size, bytes, len);
+        encode_resp_read(b, req_id, addr, size, bytes, len);
     reply(i, b);
 }
 
@@ -256,7 +259,9 @@ static struct live_entry *find_near(uint64_t addr, int *none)
         struct live_entry *e = live_find(a - 16 * k);
 
         if (e) {
-            *none = addr - e->addr >= (e->size ? e->size : 1);
+            uint64_t size = live_size(e);
+
+            *none = addr - live_addr(e) >= (size ? size : 1);
             return *none ? NULL : e;
         }
     }
@@ -428,7 +433,7 @@ static void scan_block_cb(void *arg, const struct live_entry *e)
 {
     struct scan_walk *w = arg;
 
-    w->fn(w->arg, e->addr, e->size, (uint32_t)e->stack, (uint32_t)e->seq);
+    w->fn(w->arg, live_addr(e), live_size(e), live_stack(e), (uint32_t)live_seq(e));
 }
 
 static void scan_blocks(void *ctx, scan_block_fn *fn, void *arg)
@@ -613,18 +618,16 @@ static void job_step(int i)
             const struct sel_key *o = &j->sel[j->cursor];
             struct live_entry *e = live_find(o->addr);
             int dup = j->found && j->out[j->found - 1].addr == o->addr;
+            struct live_block b;
 
-            if (!e || (int64_t)e->time != o->time || dup) {
+            if (e)
+                live_get(e, &b);
+            if (!e || b.time != o->time || dup) {
                 j->total -= j->total > 0;
                 continue;
             }
-            j->out[j->found++] = (struct wire_object){e->addr,
-                                                      e->size,
-                                                      (uint32_t)e->stack,
-                                                      (int64_t)e->time,
-                                                      (uint32_t)e->thread,
-                                                      (uint32_t)e->tag,
-                                                      e->seq};
+            j->out[j->found++] =
+                (struct wire_object){b.addr, b.size, b.stack, b.time, b.thread, b.tag, b.seq};
         }
         if (j->cursor == j->n_sel) {
             struct encode_buf *b = collect_scratch();

@@ -89,8 +89,7 @@ static int teardown(void **state)
 
 static void alloc(uint32_t thread, uint64_t addr, uint64_t size, int64_t t, uint32_t stack)
 {
-    struct ring_event e = {.op = RING_ALLOC, .time = t, .addr = addr, .size = size,
-                           .stack = stack};
+    struct ring_event e = {.op = RING_ALLOC, .time = t, .addr = addr, .size = size, .stack = stack};
 
     assert_int_equal(normalise_apply(&e, thread, &ops, &tot, &st), 0);
 }
@@ -102,11 +101,16 @@ static void release(uint32_t thread, uint64_t addr, int64_t t)
     assert_int_equal(normalise_apply(&e, thread, &ops, &tot, &st), 0);
 }
 
-static void re(uint32_t thread, uint64_t old, uint64_t addr, uint64_t size, int64_t t0,
-               int64_t t1, uint32_t stack)
+static void re(uint32_t thread, uint64_t old, uint64_t addr, uint64_t size, int64_t t0, int64_t t1,
+               uint32_t stack)
 {
-    struct ring_event e = {.op = RING_REALLOC, .time = t1, .dt0 = (uint32_t)(t1 - t0),
-                           .addr = addr, .old_addr = old, .size = size, .stack = stack};
+    struct ring_event e = {.op = RING_REALLOC,
+                           .time = t1,
+                           .dt0 = (uint32_t)(t1 - t0),
+                           .addr = addr,
+                           .old_addr = old,
+                           .size = size,
+                           .stack = stack};
 
     assert_int_equal(normalise_apply(&e, thread, &ops, &tot, &st), 0);
 }
@@ -134,7 +138,7 @@ static void test_straggler(void **state)
     alloc(2, 0x1000, 200, 35, 6);
     assert_int_equal(out[1].op, WIRE_OP_FREE); /* the implicit free of seq 1 */
     assert_int_equal(out[1].back, 0);
-    assert_int_equal(live_find(0x1000)->seq, 2);
+    assert_int_equal(live_seq(live_find(0x1000)), 2);
     release(1, 0x1000, 30);
     assert_int_equal(st.evicted, 1);
     assert_int_equal(st.stragglers, 1);
@@ -152,20 +156,20 @@ static void test_straggler(void **state)
 static void test_reallocs(void **state)
 {
     alloc(1, 0x1000, 10, 10, 5);
-    re(1, 0x1000, 0x2000, 20, 15, 16, 7);          /* moves */
+    re(1, 0x1000, 0x2000, 20, 15, 16, 7); /* moves */
     assert_int_equal(out[n_out - 1].op, WIRE_OP_REALLOC);
     assert_int_equal(out[n_out - 1].back, 0);
-    re(1, 0x2000, 0x2000, 30, 17, 18, 7);          /* in place */
+    re(1, 0x2000, 0x2000, 30, 17, 18, 7); /* in place */
     assert_int_equal(out[n_out - 1].op, WIRE_OP_REALLOC);
-    re(1, 0x9000, 0x3000, 40, 19, 20, 8);          /* old block unknown: an ALLOC */
+    re(1, 0x9000, 0x3000, 40, 19, 20, 8); /* old block unknown: an ALLOC */
     assert_int_equal(out[n_out - 1].op, WIRE_OP_ALLOC);
     assert_int_equal(tot.allocations, 4);
     assert_int_equal(tot.frees, 2);
     assert_int_equal(tot.heap_bytes, 70);
     assert_int_equal(live_count(), 2);
-    assert_int_equal(live_find(0x2000)->size, 30);
-    assert_int_equal(live_find(0x2000)->seq, 3);
-    assert_int_equal(live_find(0x3000)->seq, 4);
+    assert_int_equal(live_size(live_find(0x2000)), 30);
+    assert_int_equal(live_seq(live_find(0x2000)), 3);
+    assert_int_equal(live_seq(live_find(0x3000)), 4);
     assert_int_equal(tot.seq, 4);
 }
 
@@ -186,7 +190,7 @@ static void test_back(void **state)
     tot.seq = WIRE_SEQ_MASK - 1;
     alloc(1, 0x5000, 1, 20, 5); /* seq 2^40 - 1 */
     alloc(1, 0x6000, 1, 21, 5); /* seq 2^40 = 0 mod 2^40 */
-    assert_int_equal(live_find(0x6000)->seq, 0);
+    assert_int_equal(live_seq(live_find(0x6000)), 0);
     release(1, 0x5000, 22);
     assert_int_equal(out[n_out - 1].back, 1);
 }
@@ -205,11 +209,11 @@ static void test_high_address(void **state)
 static void test_realloc_straggler(void **state)
 {
     alloc(1, 0xA000, 10, 10, 5);
-    alloc(2, 0xA000, 11, 20, 6);                   /* evicts the first A */
+    alloc(2, 0xA000, 11, 20, 6); /* evicts the first A */
     re(1, 0xA000, 0xB000, 12, 15, 25, 7);
     assert_int_equal(out[n_out - 1].op, WIRE_OP_ALLOC);
     assert_non_null(live_find(0xA000));
-    assert_int_equal(live_find(0xA000)->size, 11);
+    assert_int_equal(live_size(live_find(0xA000)), 11);
     assert_int_equal(tot.heap_blocks, 2);
 }
 
@@ -219,7 +223,7 @@ static void test_realloc_onto_live(void **state)
     alloc(1, 0xA000, 10, 10, 5);
     alloc(2, 0xB000, 20, 11, 6);
     re(1, 0xA000, 0xB000, 30, 20, 21, 7);
-    release(2, 0xB000, 18);                        /* straggler */
+    release(2, 0xB000, 18); /* straggler */
     assert_int_equal(st.evicted, 1);
     assert_int_equal(st.stragglers, 1);
     assert_int_equal(tot.heap_blocks, 1);
