@@ -6,9 +6,11 @@
  * Invariants: a slot is written only by the thread that holds it (used = 1)
  * and its counters only grow, so the sum over every slot ever used is the
  * process's totals whoever held them; a filter entry is stored and cleared
- * only by the thread that allocates or frees its block, and
- * sample_homes[h] counts the entries whose home is h, so 0 there proves a
- * block unsampled.
+ * only by the thread that allocates or frees its block, and homes[h]
+ * counts the entries whose home is h; bit h of sample_home_bits is set
+ * whenever homes[h] is not 0 (a thread that takes it to 0 clears the bit,
+ * then sets it again if another thread's entry came meanwhile), so a clear
+ * bit proves a block unsampled.
  */
 #include "sample.h"
 
@@ -33,7 +35,8 @@ static atomic_int slot_key_ok;
 
 #define FILTER_SIZE (1u << SAMPLE_FILTER_BITS)
 #define FILTER_WINDOW 32u /* an entry lies at most this far past its home */
-_Atomic uint8_t sample_homes[FILTER_SIZE];
+_Atomic uint64_t sample_home_bits[FILTER_SIZE / 64];
+static _Atomic uint8_t homes[FILTER_SIZE]; /* at most FILTER_WINDOW each */
 static _Atomic uintptr_t filter[FILTER_SIZE];
 static _Atomic uint64_t dropped;
 
@@ -212,6 +215,21 @@ void sample_atfork_child(void)
 
 /* ---- filter ---- */
 
+/* Bit h follows homes[h] after one of its changes (the invariant above). */
+static void home_bit_update(uint32_t h)
+{
+    _Atomic uint64_t *w = &sample_home_bits[h / 64];
+    uint64_t bit = UINT64_C(1) << (h % 64);
+
+    if (atomic_load(&homes[h])) {
+        atomic_fetch_or(w, bit);
+        return;
+    }
+    atomic_fetch_and(w, ~bit);
+    if (atomic_load(&homes[h])) /* an entry came between the two */
+        atomic_fetch_or(w, bit);
+}
+
 int sample_filter_add(const void *p)
 {
     uint32_t h = sample_home(p);
@@ -222,7 +240,8 @@ int sample_filter_add(const void *p)
 
         if (atomic_load_explicit(&filter[j], memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong(&filter[j], &expect, (uintptr_t)p)) {
-            atomic_fetch_add(&sample_homes[h], 1);
+            atomic_fetch_add(&homes[h], 1);
+            home_bit_update(h);
             return 0;
         }
     }
@@ -234,7 +253,7 @@ int sample_filter_del(const void *p)
 {
     uint32_t h = sample_home(p);
 
-    if (!atomic_load_explicit(&sample_homes[h], memory_order_relaxed))
+    if (!atomic_load_explicit(&homes[h], memory_order_relaxed))
         return 0;
     for (uint32_t i = 0; i < FILTER_WINDOW; i++) {
         uint32_t j = (h + i) & (FILTER_SIZE - 1);
@@ -242,7 +261,8 @@ int sample_filter_del(const void *p)
 
         if (atomic_load_explicit(&filter[j], memory_order_relaxed) == (uintptr_t)p &&
             atomic_compare_exchange_strong(&filter[j], &expect, 0)) {
-            atomic_fetch_sub(&sample_homes[h], 1);
+            if (atomic_fetch_sub(&homes[h], 1) == 1)
+                home_bit_update(h);
             return 1;
         }
     }
