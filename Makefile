@@ -151,6 +151,9 @@ TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/p
 TEST_LIBS_heapwalk := -lpthread
 $(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/procmaps.o \
                               tests/unit/heapimage.h
+TEST_OBJS_sample := $(BUILD)/pic/collector/sample.o
+TEST_LIBS_sample := -lpthread
+$(BUILD)/tests/test_sample: $(BUILD)/pic/collector/sample.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
