@@ -63,7 +63,7 @@ static void test_add_del(void **state)
     assert_int_equal(sample_filter_add(q), 0);
     assert_int_equal(sample_filter_del(p), 1);
     assert_int_equal(sample_filter_del(p), 0); /* not in it any more */
-    assert_int_equal(sample_maybe(q), 1);     /* q still holds the home */
+    assert_int_equal(sample_maybe(q), 1);      /* q still holds the home */
     assert_int_equal(sample_filter_del(q), 1);
     assert_int_equal(sample_maybe(p), 0);
     assert_int_equal(sample_maybe(q), 0);
