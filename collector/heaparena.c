@@ -240,3 +240,34 @@ const struct heapwalk_map *heaparena_brk_map(const struct hw *w)
             return &w->maps[i];
     return NULL;
 }
+
+uint64_t heaparena_main_region(struct hw *w, uint64_t top, uint64_t *end)
+{
+    const struct heapwalk_map *m = find_map(w, top);
+    uint64_t tsize;
+
+    if (!m || m->kind != HEAPWALK_ANON || rd(w, top + 8, &tsize))
+        return 0;
+    tsize &= ~(uint64_t)7;
+    /* glibc maps the region page-aligned and starts its chunks there; the
+     * mapping may have merged with memory mapped before it */
+    for (uint64_t p = (m->lo + HW_PAGE - 1) & ~(uint64_t)(HW_PAGE - 1); p < top; p += HW_PAGE) {
+        uint64_t c = p, s;
+        if (rd(w, c + 8, &s) || !(s & PREV_INUSE))
+            continue;
+        while (c < top) {
+            uint64_t sz;
+            if (rd(w, c + 8, &s))
+                break;
+            sz = s & ~(uint64_t)7;
+            if ((s & (IS_MMAPPED | NON_MAIN_ARENA)) || sz < 16 || (sz & 15) || sz > top - c)
+                break;
+            c += sz;
+        }
+        if (c == top) {
+            *end = tsize <= m->hi - top ? top + tsize : m->hi;
+            return p;
+        }
+    }
+    return 0;
+}

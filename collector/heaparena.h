@@ -34,6 +34,14 @@ uint64_t heaparena_main_by_top(struct hw *w, uint64_t top);
  * of w->arenas; else HEAPWALK_ECORRUPT with the reason. */
 int heaparena_check_ring(struct hw *w, uint64_t main);
 
+/* When [heap] could not grow (sbrk failed: a mapping in the way, a data
+ * limit), glibc goes on with main_arena in memory it maps, a non-contiguous
+ * main heap: the start of the region that holds its top chunk (top), the
+ * lowest page of top's mapping from which main_arena's chunks lead exactly
+ * to top, with the region's end (top's end) in *end. 0 when there is none.
+ * A region that an earlier failure mapped is named by nothing: not found. */
+uint64_t heaparena_main_region(struct hw *w, uint64_t top, uint64_t *end);
+
 /* The index of arena a in w->arenas, or -1. */
 int heaparena_index(const struct hw *w, uint64_t a);
 

@@ -266,12 +266,18 @@ static uint64_t mmap_inner(struct hw *w, uint64_t c, uint64_t s)
     return 0;
 }
 
-static int in_thread_heap(const struct hw *w, uint64_t p, uint64_t *end)
+/* Whether p is in a heap outside [heap] (a thread heap's reservation, or
+ * main_arena's mapped region), whose end is then in *end. */
+static int in_heap(const struct hw *w, uint64_t p, uint64_t *end)
 {
     for (size_t i = 0; i < w->n_heaps; i++) {
         const struct hw_heap *h = &w->heaps[i];
         if (!h->main && p >= h->base && p - h->base < HW_HEAP_MAX) {
             *end = h->base + HW_HEAP_MAX;
+            return 1;
+        }
+        if (h->mapped && p >= h->start && p < h->end) {
+            *end = h->end;
             return 1;
         }
     }
@@ -313,7 +319,7 @@ void heapchunk_mmapped(struct hw *w, const struct heapwalk_map *m, heapwalk_bloc
 
     while (p + 16 <= m->hi) {
         uint64_t prev, s, sz, end, off;
-        if (in_thread_heap(w, p, &end) || (end = skipped(w, p)) != 0) {
+        if (in_heap(w, p, &end) || (end = skipped(w, p)) != 0) {
             p = (end + HW_PAGE - 1) & ~(uint64_t)(HW_PAGE - 1);
             continue;
         }

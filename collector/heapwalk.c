@@ -56,12 +56,24 @@ static int prepare(struct hw *w)
     if (w->n_arenas == HW_MAX_ARENAS)
         return fail(w, "heapwalk: more arenas than it can hold");
     w->arenas[w->n_arenas++] = main;
+    if (rd(w, main + HW_MS_TOP, &top))
+        top = 0;
+    if (top && !(brk && top >= brk->lo && top < brk->hi)) {
+        /* a non-contiguous main heap: its chunks go on in a region glibc
+         * mapped; [heap] ends at the fenceposts of its old top */
+        struct hw_heap r = {.arena = main, .top = top, .main = 1, .mapped = 1};
+        if ((r.start = heaparena_main_region(w, top, &r.end)) != 0 &&
+            (rc = heaparena_add_heap(w, &r)) != 0)
+            return rc;
+        if (!r.start)
+            top = 0;
+    }
     if (brk) {
         struct hw_heap mh = {
             .start = brk->lo, .end = brk->hi, .arena = main, .first = brk->lo, .main = 1};
-        if (rd(w, main + HW_MS_TOP, &mh.top) || mh.top < brk->lo || mh.top >= brk->hi)
-            mh.top = 0;
-        if (!mh.top) {
+        if (top >= brk->lo && top < brk->hi)
+            mh.top = top;
+        else if (!top) {
             mh.bad = 1;
             left_out(w, fail(w, "heapwalk: main_arena's top is not in [heap]"));
         }
@@ -119,7 +131,9 @@ static int emit(struct hw *w, heapwalk_block_fn *fn, void *arg)
         if (w->maps[i].kind == HEAPWALK_ANON)
             heapchunk_mmapped(w, &w->maps[i], fn, arg);
     w->st.arenas = w->n_arenas;
-    w->st.heaps = w->n_heaps - (heaparena_brk_map(w) ? 1 : 0);
+    w->st.heaps = 0;
+    for (size_t i = 0; i < w->n_heaps; i++)
+        w->st.heaps += !w->heaps[i].main;
     return 0;
 }
 

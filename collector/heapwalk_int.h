@@ -61,6 +61,7 @@ struct hw_heap {
     uint64_t first; /* the arena's first chunk (its tcache) when this is its first heap */
     uint64_t base;  /* a thread heap's HEAP_MAX_SIZE-aligned start; 0 for [heap] */
     int main;
+    int mapped; /* main_arena's, in memory glibc mapped when [heap] could not grow */
 };
 
 struct hw {

@@ -92,6 +92,10 @@ check python feed_none -- /usr/bin/python3 tests/backrefs/pyhold.py
 # one arena for every thread, the collector's too: main_arena found by its top chunk, not the ring
 check python-1-arena feed_none -- env MALLOC_ARENA_MAX=1 /usr/bin/python3 tests/backrefs/pyhold.py
 check sqlite3 feed_sql -- sqlite3 :memory:
+# a main heap that is not contiguous: [heap] could not grow past a page mapped in its way, and
+# glibc went on in a region it mapped (main_arena's top is there)
+cc -O1 -g -o "$OUT/brkwall" tests/backrefs/brkwall.c || exit 1
+check brkwall feed_none -- "$OUT/brkwall"
 
 # sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
 # finds the exact run's chain (tests/backrefs/check.py's "chain"), every block "not sampled"
