@@ -122,11 +122,13 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TUILIB) $(PROTOLIB)
 
 # --- per-test extra objects (append here) ---
 OWNMAPS_OBJ := $(BUILD)/pic/collector/ownmaps.o
+HEAPWALK_OBJS := $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/heaparena.o \
+                 $(BUILD)/pic/collector/heapchunk.o
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanblocks.o $(BUILD)/pic/collector/scanwords.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
              $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
-             $(BUILD)/pic/collector/scanheap.o $(BUILD)/pic/collector/heapwalk.o \
+             $(BUILD)/pic/collector/scanheap.o $(HEAPWALK_OBJS) \
              $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
@@ -148,13 +150,16 @@ TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
 $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 TEST_OBJS_untracked := $(BUILD)/pic/collector/untracked.o
 $(BUILD)/tests/test_untracked: $(BUILD)/pic/collector/untracked.o
-TEST_OBJS_heapwalk := $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/procmaps.o
+TEST_OBJS_heapwalk := $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o
 TEST_LIBS_heapwalk := -lpthread
-$(BUILD)/tests/test_heapwalk: $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/procmaps.o \
+$(BUILD)/tests/test_heapwalk: $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o \
                               tests/unit/heapimage.h
 CFITAB_OBJS := $(BUILD)/pic/collector/cfitab.o $(BUILD)/pic/collector/ehframe.o
 TEST_OBJS_cfitab := $(CFITAB_OBJS)
 $(BUILD)/tests/test_cfitab: $(CFITAB_OBJS)
+TEST_OBJS_sample := $(BUILD)/pic/collector/sample.o
+TEST_LIBS_sample := -lpthread
+$(BUILD)/tests/test_sample: $(BUILD)/pic/collector/sample.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
@@ -239,12 +244,14 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PROTO_SRC) $(TUI_SRC) collector/cfitab.
 	    $(PKGS_CFLAGS) -Iprotocol -Itui -o $@ $< $(PROTO_SRC) $(filter-out tui/main.c,$(TUI_SRC)) \
 	    $(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) $(UPTRACE_LIBS) -lm
 # the collector's reader of a snapshot's heap: alone (no TUI, no collector hooks)
-build-fuzz/fuzz_heapwalk: tests/fuzz/fuzz_heapwalk.c collector/heapwalk.c collector/heapwalk.h \
+HEAPWALK_SRC := collector/heapwalk.c collector/heaparena.c collector/heapchunk.c
+build-fuzz/fuzz_heapwalk: tests/fuzz/fuzz_heapwalk.c $(HEAPWALK_SRC) collector/heapwalk.h \
+                          collector/heapwalk_int.h collector/heaparena.h collector/heapchunk.h \
                           collector/procmaps.c tests/unit/heapimage.h
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -Icollector -o $@ $< collector/heapwalk.c collector/procmaps.c
+	    -Icollector -o $@ $< $(HEAPWALK_SRC) collector/procmaps.c
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \

@@ -5,7 +5,8 @@
  * extents from the live table: it never saw most blocks. This module walks
  * glibc 2.26+ ptmalloc (x86-64 layout, checked against 2.36) read-only and
  * yields (address, usable size) for every chunk in use: the main arena's
- * chunks in the [heap] mapping, every thread arena's heaps (a heap_info at
+ * chunks in the [heap] mapping (and in the region glibc mapped for them when
+ * [heap] could not grow), every thread arena's heaps (a heap_info at
  * the start of a HEAP_MAX_SIZE-aligned mapping), and every mmapped chunk
  * (IS_MMAPPED); not free chunks, nor chunks in a fastbin or a tcache, nor
  * the tcache_perthread_structs themselves, nor fenceposts and top chunks.

@@ -6,9 +6,11 @@
  * Invariants: a slot is written only by the thread that holds it (used = 1)
  * and its counters only grow, so the sum over every slot ever used is the
  * process's totals whoever held them; a filter entry is stored and cleared
- * only by the thread that allocates or frees its block, and
- * sample_homes[h] counts the entries whose home is h, so 0 there proves a
- * block unsampled.
+ * only by the thread that allocates or frees its block, and homes[h]
+ * counts the entries whose home is h. Bit h of sample_home_bits is set
+ * before an entry at home h is handed to the program and cleared only by
+ * the thread that removes the home's last entry, while no entry can come
+ * (home_give), so a clear bit proves a handed-out block unsampled.
  */
 #include "sample.h"
 
@@ -33,7 +35,8 @@ static atomic_int slot_key_ok;
 
 #define FILTER_SIZE (1u << SAMPLE_FILTER_BITS)
 #define FILTER_WINDOW 32u /* an entry lies at most this far past its home */
-_Atomic uint8_t sample_homes[FILTER_SIZE];
+_Atomic uint64_t sample_home_bits[FILTER_SIZE / 64];
+static _Atomic uint8_t homes[FILTER_SIZE]; /* at most FILTER_WINDOW each, or HOME_BUSY */
 static _Atomic uintptr_t filter[FILTER_SIZE];
 static _Atomic uint64_t dropped;
 
@@ -212,6 +215,48 @@ void sample_atfork_child(void)
 
 /* ---- filter ---- */
 
+#define HOME_BUSY 0xffu /* homes[h] while its last entry's bit is cleared */
+
+/* Counts an entry at home h and sets its bit. 0, or -1 when the home's last
+ * entry is being taken out this instant (the caller then drops the sample:
+ * waiting would be a lock on the program's thread). */
+static int home_take(uint32_t h)
+{
+    uint8_t v = atomic_load(&homes[h]);
+
+    do {
+        if (v == HOME_BUSY)
+            return -1;
+    } while (!atomic_compare_exchange_weak(&homes[h], &v, (uint8_t)(v + 1)));
+    atomic_fetch_or(&sample_home_bits[h / 64], UINT64_C(1) << (h % 64));
+    return 0;
+}
+
+/* Uncounts an entry at home h; the last one clears the bit, holding the
+ * count at HOME_BUSY meanwhile so that no entry comes in between (a bit
+ * cleared after another thread's entry set it would hide that entry from
+ * the free hook). */
+static void home_give(uint32_t h)
+{
+    uint8_t v = atomic_load(&homes[h]);
+
+    for (;;) {
+        if (v == HOME_BUSY) { /* not ours to see (our entry still counts): reread */
+            v = atomic_load(&homes[h]);
+            continue;
+        }
+        if (v == 1) {
+            if (atomic_compare_exchange_weak(&homes[h], &v, HOME_BUSY)) {
+                atomic_fetch_and(&sample_home_bits[h / 64], ~(UINT64_C(1) << (h % 64)));
+                atomic_store(&homes[h], 0);
+                return;
+            }
+        } else if (atomic_compare_exchange_weak(&homes[h], &v, (uint8_t)(v - 1))) {
+            return;
+        }
+    }
+}
+
 int sample_filter_add(const void *p)
 {
     uint32_t h = sample_home(p);
@@ -222,8 +267,10 @@ int sample_filter_add(const void *p)
 
         if (atomic_load_explicit(&filter[j], memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong(&filter[j], &expect, (uintptr_t)p)) {
-            atomic_fetch_add(&sample_homes[h], 1);
-            return 0;
+            if (home_take(h) == 0)
+                return 0;
+            atomic_store(&filter[j], 0);
+            break;
         }
     }
     atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
@@ -234,7 +281,7 @@ int sample_filter_del(const void *p)
 {
     uint32_t h = sample_home(p);
 
-    if (!atomic_load_explicit(&sample_homes[h], memory_order_relaxed))
+    if (!atomic_load_explicit(&homes[h], memory_order_relaxed))
         return 0;
     for (uint32_t i = 0; i < FILTER_WINDOW; i++) {
         uint32_t j = (h + i) & (FILTER_SIZE - 1);
@@ -242,7 +289,7 @@ int sample_filter_del(const void *p)
 
         if (atomic_load_explicit(&filter[j], memory_order_relaxed) == (uintptr_t)p &&
             atomic_compare_exchange_strong(&filter[j], &expect, 0)) {
-            atomic_fetch_sub(&sample_homes[h], 1);
+            home_give(h);
             return 1;
         }
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "json.h"
 
 int pychain_is_end(const struct scanmsg_node *n)
@@ -191,8 +192,12 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
                 rows[i].delta -= (int64_t)old[k].count;
     }
     pychain_census_sort(rows, n, before != NULL);
+    /* blocks from glibc's heap that heapline never saw allocated: their
+     * size asked is unknown, their usable size (up to 15 bytes more) counts */
+    int usable = (r->flags & SCANMSG_HEAPWALK) && !(r->flags & SCANMSG_HEAPWALK_FAILED);
     if (json)
-        fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"%s\": [", objects, bytes,
+        fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", %s\"%s\": [", objects,
+                bytes, usable ? "\"bytes_unseen_usable\": true, " : "",
                 before ? "growth" : "types");
     else if (before)
         fprintf(out, "%-32s %10s %10s\n", "type", "count", "growth");
@@ -223,6 +228,9 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
     else if (!before)
         fprintf(out, "%" PRIu64 " live Python objects of %zu types, %" PRIu64 " bytes\n", objects,
                 n, bytes);
+    if (!json && !before && usable)
+        fprintf(out, "bytes of an object %s: its block's usable size (up to 15 more than asked)\n",
+                chain_untracked(r->flags));
     free(rows);
     free(old);
     return ferror(out) ? -1 : 0;

@@ -92,6 +92,10 @@ check python feed_none -- /usr/bin/python3 tests/backrefs/pyhold.py
 # one arena for every thread, the collector's too: main_arena found by its top chunk, not the ring
 check python-1-arena feed_none -- env MALLOC_ARENA_MAX=1 /usr/bin/python3 tests/backrefs/pyhold.py
 check sqlite3 feed_sql -- sqlite3 :memory:
+# a main heap that is not contiguous: [heap] could not grow past a page mapped in its way, and
+# glibc went on in a region it mapped (main_arena's top is there)
+cc -O1 -g -o "$OUT/brkwall" tests/backrefs/brkwall.c || exit 1
+check brkwall feed_none -- "$OUT/brkwall"
 
 # sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
 # finds the exact run's chain (tests/backrefs/check.py's "chain"), every block "not sampled"
@@ -132,6 +136,51 @@ else
     echo "FAIL sampled: $(cat "$OUT/sampled.stderr")"; fails=$((fails + 1))
 fi
 kill "$pid" 2>/dev/null
+
+# a sampled census: the counts of the program's own gc.get_objects(), and bytes that say they
+# are at the usable size for the objects it did not sample (between sys.getsizeof's sum and
+# 15 more per object)
+if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    pyin=$OUT/census.in
+    rm -f "$pyin"; mkfifo "$pyin"
+    exec 8<>"$pyin"
+    HEAPLINE_SAMPLE=512K PYTHONMALLOC=malloc LD_PRELOAD=$LIB /usr/bin/python3 \
+        tests/backrefs/pyservice.py <"$pyin" >"$OUT/census.out" 2>"$OUT/census.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 200); do
+        grep -q '^ready ' "$OUT/census.out" &&
+            { [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] ||
+              [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$pid.sock" ]; } && break
+        sleep 0.05
+    done
+    ready=$(grep -m1 '^ready ' "$OUT/census.out")
+    if "$HL" backrefs "$pid" --types --json >"$OUT/census.json" 2>"$OUT/census.stderr" &&
+        "$HL" backrefs "$pid" --types --top 1 >"$OUT/census.txt" 2>>"$OUT/census.stderr"; then
+        python3 - "$ready" "$OUT/census.json" "$OUT/census.txt" <<'PY' || fails=$((fails + 1))
+import json, re, sys
+d = json.load(open(sys.argv[2]))
+text = open(sys.argv[3]).read()
+got = {t["type"]: (t["count"], t["bytes"]) for t in d["types"]}
+bad = []
+for name, n, size in re.findall(r"(\w+)=(\d+)/(\d+)", sys.argv[1]):
+    n, size = int(n), int(size)
+    c, b = got.get(name, (None, None))
+    if c != n or not size <= b <= size + 15 * n:
+        bad.append("%s: census %s/%s, gc.get_objects() %d/%d" % (name, c, b, n, size))
+line = "bytes of an object not sampled: its block's usable size (up to 15 more than asked)"
+if not d.get("bytes_unseen_usable") or line not in text or not re.findall(r"=\d+/", sys.argv[1]):
+    bad.append("no note: %r, %r" % (d.get("bytes_unseen_usable"), text[-200:]))
+print("%-4s sampled census: gc.get_objects() counts, usable sizes said" % ("FAIL" if bad else "ok"))
+if bad:
+    sys.exit("  " + "\n  ".join(bad))
+PY
+    else
+        echo "FAIL sampled census: $(cat "$OUT/census.stderr")"; fails=$((fails + 1))
+    fi
+    exec 8>&-
+    kill "$pid" 2>/dev/null
+fi
 
 [ $fails -eq 0 ] && echo "heapwalk: all passed" || echo "heapwalk: $fails failed"
 [ $fails -eq 0 ]
