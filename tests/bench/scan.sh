@@ -11,7 +11,7 @@ OUT=$BUILD/bench
 mkdir -p "$OUT"
 $CC -O2 -g -std=c11 -D_GNU_SOURCE -Iprotocol -Icollector -o "$OUT/scan_bench" \
     tests/bench/scan_bench.c collector/scan.c collector/scanbfs.c collector/scanblocks.c \
-    collector/scanwords.c collector/scanroots.c collector/procmaps.c \
+    collector/scanwords.c collector/scanroots.c \
     collector/scansp.c collector/scanpy.c collector/ownmaps.c collector/debugfile.c \
     collector/scanheap.c collector/heapwalk.c collector/heaparena.c collector/heapchunk.c \
     collector/procmaps.c collector/untracked.c \
