@@ -129,7 +129,8 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanroots.o \
              $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
              $(BUILD)/pic/collector/scanheap.o $(HEAPWALK_OBJS) \
-             $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o
+             $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o \
+             $(BUILD)/pic/collector/pymheap.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)

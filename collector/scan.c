@@ -63,7 +63,7 @@ struct scan_child_hdr {
     uint32_t n_nodes;
     uint32_t n_hops;
     uint32_t n_census;
-    uint32_t heap_flags; /* SCANMSG_HEAPWALK, SCANMSG_HEAPWALK_FAILED */
+    uint32_t heap_flags; /* SCANMSG_HEAPWALK*, SCANMSG_PYMALLOC_POOLS */
     struct scanbfs_stats st;
 };
 
@@ -108,13 +108,18 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
-/* The blocks from glibc's heap (scanheap.h) when src asks for them: *src
- * then points at hsrc. Scan child. */
+/* The blocks from glibc's heap (scanheap.h) when src asks for them, and
+ * pymalloc's (pymheap.h) when the program keeps Python objects there: *src
+ * then points at hsrc. Returns SCANMSG_HEAPWALK* and SCANMSG_PYMALLOC_POOLS
+ * flags. Scan child. */
 static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source **src,
                             struct scan_source *hsrc, struct scanheap *heap)
 {
     static uint64_t skip[2 * (OWNMAPS_MAX + 4)]; /* the child's own copy */
     size_t n_skip = ownmaps_copy(skip, OWNMAPS_MAX);
+    unsigned walk = ((*src)->heap_walk || (*src)->heap_check ? SCANHEAP_GLIBC : 0) |
+                    (job->pymalloc ? SCANHEAP_PYMALLOC : 0);
+    uint32_t flags = 0;
 
     for (uint32_t i = 0; i < job->params.n_own; i++) {
         skip[2 * n_skip] = job->params.own[i].lo;
@@ -129,20 +134,25 @@ static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source
             skip[2 * k - 2] = lo;
             skip[2 * k - 1] = hi;
         }
-    if (scanheap_build(heap, *src, skip, n_skip, untracked_kind) != 0)
+    if (scanheap_build(heap, *src, skip, n_skip, untracked_kind, walk) != 0)
         return SCANMSG_HEAPWALK_FAILED;
     if ((*src)->heap_check)
         scanheap_check(heap, 2, untracked_kind);
-    if (!(*src)->heap_walk)
-        return 0;
-    if (heap->rc)
-        return SCANMSG_HEAPWALK_FAILED;
+    if (heap->py_rc == 0)
+        flags |= SCANMSG_PYMALLOC_POOLS | (heap->py.bad ? SCANMSG_HEAPWALK_PARTIAL : 0);
+    if ((*src)->heap_walk) {
+        if (heap->rc)
+            return flags | SCANMSG_HEAPWALK_FAILED;
+        flags |= SCANMSG_HEAPWALK | (heap->st.partial ? SCANMSG_HEAPWALK_PARTIAL : 0);
+    } else if (heap->py_rc != 0) {
+        return flags; /* the table alone, as without the walk */
+    }
     *hsrc = **src;
     hsrc->for_each_block = scanheap_each;
     hsrc->ctx = heap;
     hsrc->n_blocks = heap->n_all;
     *src = hsrc;
-    return SCANMSG_HEAPWALK | (heap->st.partial ? SCANMSG_HEAPWALK_PARTIAL : 0);
+    return flags;
 }
 
 /* The scan child. Never returns. */
@@ -216,7 +226,7 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
             n_roots =
                 scanpy_frame_roots(&job->py, src->stacks, src->n_stacks, roots, n_roots, cap_roots);
         uint64_t walk_ns = mono_ns();
-        if (src->heap_walk || src->heap_check)
+        if (src->heap_walk || src->heap_check || job->pymalloc)
             hdr.heap_flags = heap_blocks(job, &src, &hsrc, &heap);
         walk_ns = mono_ns() - walk_ns;
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
@@ -297,18 +307,11 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
     }
     if (scanpy_detect(&job->py) == 0) {
         /* the allocator is chosen at start-up from this variable: with
-         * pymalloc (the default) small objects live in its arenas, not in
-         * heap blocks, and no chain or census can see them */
+         * pymalloc (the default) small objects live in its pools, not in
+         * heap blocks: the scan child reads them from the pools (pymheap.h) */
         const char *alloc = getenv("PYTHONMALLOC");
         job->pymalloc =
             !alloc || (strcmp(alloc, "malloc") != 0 && strcmp(alloc, "malloc_debug") != 0);
-        if (target == 0 && job->pymalloc) {
-            scanroots_free(&job->roots);
-            free(job);
-            *err = "census: the Python objects are in pymalloc's arenas, not heap blocks: run "
-                   "the program with PYTHONMALLOC=malloc";
-            return NULL;
-        }
         mark_interpreter(&job->roots, job->py.types[SCANPY_TYPE]);
         /* a Python hop is up to two blocks (a list and its items, a dict and
          * its keys, an instance and its values): the depth counts Python hops */
@@ -472,6 +475,10 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
         if (s->kind == SCANBFS_HEAP && s->id == SCAN_STACK_NONE) {
             d->untracked = 1; /* from glibc's heap: never seen allocated */
             d->id = 0;
+        } else if (s->kind == SCANBFS_HEAP && s->id == SCAN_STACK_PYMALLOC) {
+            d->untracked = 1; /* from pymalloc's pools: never a malloc call */
+            d->pymalloc = 1;
+            d->id = 0;
         }
         if (hops) {
             const struct scanpy_hop *h = &hops[i];
@@ -553,10 +560,16 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
         return encode_resp_error(b, job->req_id, -ENOMEM, "scan: out of memory");
     }
     name_nodes(job, in, hdr->n_hops ? hops : NULL, n, nodes, names);
-    if (job->py.lay)
-        res.flags |= SCANMSG_PYTHON | (job->pymalloc ? SCANMSG_PYMALLOC : 0);
-    res.target = job->params.target;
     res.flags |= hdr->st.flags | hdr->heap_flags;
+    if (job->py.lay)
+        res.flags |= SCANMSG_PYTHON | (job->pymalloc && !(res.flags & SCANMSG_PYMALLOC_POOLS)
+                                           ? SCANMSG_PYMALLOC
+                                           : 0);
+    /* blocks left unseen (pymalloc's, a heap that could not be walked or
+     * was changing): no holder found is no proof that none exists */
+    if (res.flags & (SCANMSG_PYMALLOC | SCANMSG_HEAPWALK_FAILED | SCANMSG_HEAPWALK_PARTIAL))
+        res.flags &= ~(SCANMSG_UNREACHABLE | SCANMSG_CYCLE);
+    res.target = job->params.target;
     res.flags |= (job->heap_walk & SCAN_SAMPLED ? SCANMSG_SAMPLED : 0) |
                  (job->heap_walk & SCAN_ATTACHED ? SCANMSG_ATTACHED : 0);
     res.levels = hdr->st.levels;

@@ -22,6 +22,9 @@
 /* The stack of a block the live table does not hold: found in glibc's heap
  * (scanheap.h), allocated before an attach or not sampled. */
 #define SCAN_STACK_NONE 0xffffffffu
+/* ... a block of pymalloc's pools (pymheap.h): a Python object that never
+ * was a malloc call (0xfffffffe marks a table entry seen, scanheap.c) */
+#define SCAN_STACK_PYMALLOC 0xfffffffdu
 
 #define SCAN_SAMPLED 1  /* scan_source.heap_walk: the run samples */
 #define SCAN_ATTACHED 2 /* ... the collector was attached to a running program */

@@ -87,6 +87,18 @@ struct build {
     int failed;
 };
 
+static void from_pools(void *arg, uint64_t addr, uint64_t size)
+{
+    struct build *b = arg;
+    struct scanheap *h = b->h;
+
+    if (grow(&h->all, h->n_all, &h->cap_all, h->n_all + 1)) {
+        b->failed = 1;
+        return;
+    }
+    h->all[h->n_all++] = (struct scanheap_block){addr, size, size, SCAN_STACK_PYMALLOC, 0};
+}
+
 static void from_table(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq)
 {
     struct build *b = arg;
@@ -109,17 +121,19 @@ static void from_walk(void *arg, uint64_t addr, uint64_t usable)
 }
 
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
-                   size_t n_skip, int (*untracked)(uint64_t))
+                   size_t n_skip, int (*untracked)(uint64_t), unsigned walk)
 {
     struct build b = {h, 0};
     size_t n_walk, kept = 0;
 
     memset(h, 0, sizeof(*h));
+    h->py_rc = -1;
     if (grow(&h->table, 0, &h->cap_table, src->n_blocks + 1))
         return -ENOMEM;
     src->for_each_block(src->ctx, from_table, &b);
     sort_blocks(h->table, h->n_table);
-    h->rc = heapwalk_self(skip, n_skip, from_walk, &b, &h->st, &h->why);
+    if (walk & SCANHEAP_GLIBC)
+        h->rc = heapwalk_self(skip, n_skip, from_walk, &b, &h->st, &h->why);
     if (b.failed)
         return -ENOMEM;
     if (h->rc)
@@ -151,6 +165,17 @@ int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint
             return -ENOMEM;
         h->all[h->n_all++] = h->table[i];
         h->n_table_only++;
+    }
+    if (walk & SCANHEAP_PYMALLOC) {
+        /* after the table's: scanheap_check() finds those at the end */
+        size_t before = h->n_all;
+        h->py_rc = pymheap_self(skip, n_skip, from_pools, &b, &h->py);
+        if (b.failed)
+            return -ENOMEM;
+        if (h->py_rc)
+            h->n_all = before;
+        /* the table's only ones now sit before the pools' blocks */
+        h->n_pools = h->n_all - before;
     }
     return 0;
 }
@@ -212,10 +237,12 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
         out(fd, &l);
         return 1;
     }
-    for (size_t i = 0; i < h->n_all; i++) {
+    size_t end = h->n_all - h->n_pools; /* the check is glibc's */
+
+    for (size_t i = 0; i < end; i++) {
         const struct scanheap_block *b = &h->all[i];
         const char *what = NULL;
-        if (i >= h->n_all - h->n_table_only) {
+        if (i >= end - h->n_table_only) {
             only_table++;
             what = "only in the table";
         } else if (b->stack == SCAN_STACK_NONE) {
@@ -248,7 +275,7 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
         }
     }
     put(&l, "heapline: heapwalk check: heap ");
-    put_u64(&l, h->n_all - h->n_table_only + h->n_own, 0);
+    put_u64(&l, end - h->n_table_only + h->n_own, 0);
     put(&l, " blocks, table ");
     put_u64(&l, h->n_table, 0);
     put(&l, ", same ");

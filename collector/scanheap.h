@@ -10,6 +10,10 @@
  * the stack SCAN_STACK_NONE ("allocated before attach" or "not sampled").
  * Blocks only the table holds (not from glibc's heap) are kept too.
  *
+ * A CPython program without PYTHONMALLOC=malloc keeps its small objects in
+ * pymalloc's pools (pymheap.h), which no table or glibc walk sees: with
+ * SCANHEAP_PYMALLOC their blocks join, with the stack SCAN_STACK_PYMALLOC.
+ *
  * Scan child only: no malloc, no lock; memory from mmap.
  */
 #ifndef HEAPLINE_SCANHEAP_H
@@ -19,7 +23,12 @@
 #include <stdint.h>
 
 #include "heapwalk.h"
+#include "pymheap.h"
 #include "scan.h"
+
+/* what scanheap_build() walks */
+#define SCANHEAP_GLIBC 1u    /* glibc's heap (heapwalk.h) */
+#define SCANHEAP_PYMALLOC 2u /* pymalloc's pools (pymheap.h) */
 
 struct scanheap_block {
     uint64_t addr, size; /* size: the table's (asked) when it has the block */
@@ -30,25 +39,29 @@ struct scanheap_block {
 struct scanheap {
     struct scanheap_block *table; /* the table's blocks, by address */
     size_t n_table, cap_table;
-    struct scanheap_block *all; /* the walk's blocks, then the table's only ones */
+    struct scanheap_block *all; /* the walk's blocks, the table's only ones, the pools' */
     size_t n_all, cap_all;
     size_t n_untracked; /* blocks of the walk the table lacks */
     size_t n_table_only;
+    size_t n_pools; /* pymalloc's blocks, last in all */
     size_t n_own; /* the collector's own blocks, left out */
     struct heapwalk_stats st;
-    int rc; /* heapwalk_self()'s */
+    struct pymheap_stats py;
+    int rc;    /* heapwalk_self()'s (0 when glibc's heap was not walked) */
+    int py_rc; /* pymheap_self()'s (-1 when pymalloc's pools were not walked) */
     const char *why;
 };
 
-/* Walks the heap (never taking the ranges skip[2i], skip[2i+1] for its
+/* Walks glibc's heap when walk has SCANHEAP_GLIBC (never taking the ranges skip[2i], skip[2i+1] for its
  * mmapped chunks: the collector's and the scan's own memory) and merges it
  * with src's blocks, leaving out the blocks the table lacks that
  * untracked(addr) (untracked.h) says the collector allocated for itself
  * (counted in n_own; untracked may be NULL). Returns 0, -ENOMEM, or 0 with h->rc < 0 and h->why
  * when the heap could not be walked (h then holds the table's blocks
- * only). */
+ * only). With SCANHEAP_PYMALLOC, pymalloc's pools outside the skipped
+ * ranges are walked too (h->py_rc 0) and their blocks added. */
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
-                   size_t n_skip, int (*untracked)(uint64_t));
+                   size_t n_skip, int (*untracked)(uint64_t), unsigned walk);
 
 /* A scan_source's for_each_block over h->all (ctx: h). */
 void scanheap_each(void *ctx, scan_block_fn *fn, void *arg);

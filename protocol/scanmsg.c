@@ -23,13 +23,13 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
                    const struct scanmsg_node *nodes, size_t n)
 {
     msgpack_packer pk;
-    size_t mark, live = 0, untracked = 0;
+    size_t mark, live = 0, untracked = 0, pymalloc = 0;
 
     if (n > SCANMSG_MAX_NODES)
         n = SCANMSG_MAX_NODES;
     if (r->n_enc_rows > SCANMSG_MAX_ROWS)
         return WIRE_ETOOBIG;
-    mark = encode_begin(b, &pk, 19, WIRE_RESPONSE);
+    mark = encode_begin(b, &pk, 20, WIRE_RESPONSE);
     msgpack_pack_uint32(&pk, req_id);
     msgpack_pack_int32(&pk, 0);
     msgpack_pack_int(&pk, WIRE_REQ_SCAN);
@@ -84,6 +84,12 @@ int scanmsg_encode(struct encode_buf *b, uint32_t req_id, const struct scanmsg_r
     msgpack_pack_array(&pk, untracked);
     for (size_t i = 0; i < n; i++)
         if (nodes[i].kind == SCANMSG_HEAP && nodes[i].untracked)
+            msgpack_pack_uint32(&pk, (uint32_t)i);
+    for (size_t i = 0; i < n; i++)
+        pymalloc += nodes[i].kind == SCANMSG_HEAP && nodes[i].pymalloc;
+    msgpack_pack_array(&pk, pymalloc);
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].kind == SCANMSG_HEAP && nodes[i].pymalloc)
             msgpack_pack_uint32(&pk, (uint32_t)i);
     return encode_finish(b, mark);
 }
@@ -214,6 +220,16 @@ int scanmsg_decode_object(const msgpack_object *raw, struct scanmsg_result *r)
         r->untracked.items = e[18].via.array.ptr;
         r->untracked.n = e[18].via.array.size;
     }
+    if (raw->via.array.size >= 20) { /* absent from older collectors: no pymalloc blocks */
+        uint32_t idx;
+        if (e[19].type != MSGPACK_OBJECT_ARRAY || e[19].via.array.size > n)
+            goto corrupt;
+        for (uint32_t i = 0; i < e[19].via.array.size; i++)
+            if (decode_u32(&e[19].via.array.ptr[i], n - 1, &idx))
+                goto corrupt;
+        r->pymalloc.items = e[19].via.array.ptr;
+        r->pymalloc.n = e[19].via.array.size;
+    }
     for (uint32_t i = 0; i < n; i++)
         if (node_read(&wire_items(&r->nodes)[i * SCANMSG_NODE_ITEMS], i, &nd))
             goto corrupt;
@@ -232,6 +248,7 @@ int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_n
     rc = node_read(&wire_items(&r->nodes)[i * SCANMSG_NODE_ITEMS], i, node);
     node->live_frame = 0;
     node->untracked = 0;
+    node->pymalloc = 0;
     node->py_flags = 0;
     memset(&node->py_type, 0, sizeof(node->py_type));
     node->py_via = node->py_owner = node->py_type;
@@ -248,6 +265,9 @@ int scanmsg_node_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_n
     for (uint32_t k = 0; rc == 0 && k < r->untracked.n; k++)
         if (wire_items(&r->untracked)[k].via.u64 == i) /* checked by the decoder */
             node->untracked = node->kind == SCANMSG_HEAP;
+    for (uint32_t k = 0; rc == 0 && k < r->pymalloc.n; k++)
+        if (wire_items(&r->pymalloc)[k].via.u64 == i) /* checked by the decoder */
+            node->pymalloc = node->kind == SCANMSG_HEAP;
     return rc;
 }
 
@@ -267,7 +287,8 @@ int scanmsg_row_at(const struct scanmsg_result *r, uint32_t i, struct scanmsg_ro
 /* ---- owned copies ------------------------------------------------------ */
 
 /* The room a list's objects and their bytes take (lists of a decoded result
- * hold scalars and strings only: node, py, row, live and untracked items). */
+ * hold scalars and strings only: node, py, row, live, untracked and pymalloc
+ * items). */
 static void copy_size(const struct wire_list *l, size_t *objs, size_t *bytes)
 {
     const msgpack_object *o = wire_items(l);
@@ -306,7 +327,8 @@ static void copy_list(struct wire_list *l, msgpack_object **objs, char **bytes)
 struct scanmsg_result *scanmsg_copy(const struct scanmsg_result *r)
 {
     size_t objs = 0, bytes = 0, head = (sizeof(*r) + 15) & ~(size_t)15;
-    const struct wire_list *lists[] = {&r->nodes, &r->live, &r->py, &r->rows, &r->untracked};
+    const struct wire_list *lists[] = {&r->nodes, &r->live,      &r->py,
+                                       &r->rows,  &r->untracked, &r->pymalloc};
     struct scanmsg_result *c;
     msgpack_object *o;
     char *b;
@@ -326,5 +348,6 @@ struct scanmsg_result *scanmsg_copy(const struct scanmsg_result *r)
     copy_list(&c->py, &o, &b);
     copy_list(&c->rows, &o, &b);
     copy_list(&c->untracked, &o, &b);
+    copy_list(&c->pymalloc, &o, &b);
     return c;
 }

@@ -3,7 +3,8 @@
  *
  *  RESPONSE [13, request_id, 0, 3, target, flags, levels, duration_ns, bytes_scanned,
  *            pause_ns, n_blocks, heap_bytes, [node, node, ...], prep_ns, chain_ns,
- *            [live, ...], [py, py, ...], [row, row, ...], [untracked, ...]]
+ *            [live, ...], [py, py, ...], [row, row, ...], [untracked, ...],
+ *            [pymalloc, ...]]
  *  node:    kind, address, size, offset, to, interior, id, inbound, level,
  *           symbol, module, module_offset                          (12 items each)
  *
@@ -54,6 +55,16 @@
  * usable size, their id 0 (no stack). SCANMSG_HEAPWALK_FAILED: the heap
  * could not be walked (not glibc, or it did not add up): the table's blocks
  * alone were scanned.
+ *
+ * pymalloc's blocks (trailing, absent from older collectors). A CPython
+ * program without PYTHONMALLOC=malloc keeps its small objects in pymalloc's
+ * pools; SCANMSG_PYMALLOC_POOLS says the collector read them from the pools
+ * and scanned them as blocks: `pymalloc` lists the indexes of the HEAP nodes
+ * that are such blocks (also in `untracked`: no allocation stack; their
+ * size is the size class). Without it, SCANMSG_PYMALLOC says they were not
+ * seen. A scan that left blocks unseen (SCANMSG_PYMALLOC,
+ * SCANMSG_HEAPWALK_FAILED, SCANMSG_HEAPWALK_PARTIAL) never sets
+ * SCANMSG_UNREACHABLE: finding no holder proves nothing then.
  */
 #ifndef HEAPLINE_SCANMSG_H
 #define HEAPLINE_SCANMSG_H
@@ -89,6 +100,9 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
     8192u /* with SCANMSG_HEAPWALK: a heap that a thread was changing during the                   \
              snapshot was left out (its blocks only from the table: chains may be cut) */
 #define SCANMSG_SAMPLED 4096u /* the run samples allocations */
+#define SCANMSG_PYMALLOC_POOLS                                                                     \
+    16384u /* the Python objects in pymalloc's pools were read from them and scanned            \
+              (nodes in `pymalloc` are such blocks) */
 
 /* py_flags */
 #define SCANMSG_PY_OBJECT 1u
@@ -121,6 +135,8 @@ struct scanmsg_result {
     struct wire_list rows;      /* decode side: validated census 4-tuples */
     struct wire_list untracked; /* decode side: node indexes (u32) of HEAP nodes the live
                                    table lacked; encode side: ignored (nodes[].untracked) */
+    struct wire_list pymalloc;  /* decode side: node indexes (u32) of HEAP nodes in pymalloc's
+                                   pools; encode side: ignored (nodes[].pymalloc) */
     const struct scanmsg_row *enc_rows; /* encode side: the census rows */
     size_t n_enc_rows;
 };
@@ -142,6 +158,7 @@ struct scanmsg_node {
     uint64_t module_offset;
     uint32_t live_frame; /* STACK: 1 in a live frame (sent in the result's `live`) */
     uint32_t untracked;  /* HEAP: 1 never seen allocated (sent in the result's `untracked`) */
+    uint32_t pymalloc;   /* HEAP: 1 a block of pymalloc's pools (sent in `pymalloc`) */
     uint32_t py_flags;   /* SCANMSG_PY_*; 0 with nil strings when no Python names */
     struct wire_str py_type, py_via, py_owner;
 };

@@ -78,8 +78,10 @@ static void text_site(FILE *out, const struct model *m, uint32_t stack)
         fprintf(out, " %s:%" PRIu32, base_name(s.file), s.line);
 }
 
-const char *chain_untracked(uint32_t flags)
+const char *chain_untracked(const struct scanmsg_node *n, uint32_t flags)
 {
+    if (n->pymalloc)
+        return "a Python object in pymalloc's pools";
     if ((flags & SCANMSG_ATTACHED) && (flags & SCANMSG_SAMPLED))
         return "allocated before the attach or not sampled";
     if (flags & SCANMSG_ATTACHED)
@@ -100,7 +102,7 @@ static void text_origin(FILE *out, const struct model *m, const struct scanmsg_n
                         uint32_t flags)
 {
     if (n->untracked) {
-        fputs(chain_untracked(flags), out);
+        fputs(chain_untracked(n, flags), out);
         return;
     }
     fputs("allocated at ", out);
@@ -162,8 +164,8 @@ static void json_site(FILE *out, const struct model *m, const struct scanmsg_nod
     if (n->untracked) {
         fprintf(out,
                 ", \"function\": null, \"file\": null, \"line\": 0, \"stack\": 0, "
-                "\"untracked\": true, \"allocated\": \"%s\"",
-                chain_untracked(flags));
+                "\"untracked\": true, \"allocated\": \"%s\", \"pymalloc\": %s",
+                chain_untracked(n, flags), n->pymalloc ? "true" : "false");
         return;
     }
     site_of(m, stack, &s);
@@ -178,8 +180,10 @@ static void json_site(FILE *out, const struct model *m, const struct scanmsg_nod
         json_write_stringn(out, s.file, strlen(s.file));
     else
         fputs("null", out);
-    fprintf(out, ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32 ", \"untracked\": false", s.line,
-            stack);
+    fprintf(out,
+            ", \"line\": %" PRIu32 ", \"stack\": %" PRIu32 ", \"untracked\": false, "
+            "\"pymalloc\": false",
+            s.line, stack);
 }
 
 /* A wire string as JSON, null when absent. */
@@ -304,7 +308,7 @@ int chain_take(struct chain *v, const struct scanmsg_result *r, uint32_t max)
         wcopy(c->symbol, sizeof c->symbol, nd.symbol);
         wcopy(c->module, sizeof c->module, nd.module);
         c->py_flags = nd.py_flags;
-        c->untracked = nd.untracked ? chain_untracked(r->flags) : NULL;
+        c->untracked = nd.untracked ? chain_untracked(&nd, r->flags) : NULL;
         pychain_label(&nd, c->py, sizeof c->py);
         c->depth = i && nd.to < i ? v->nodes[nd.to].depth + 1 : 0;
         first[i] = next[i] = UINT32_MAX;
@@ -582,7 +586,8 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
     }
     if (r->flags & SCANMSG_PYMALLOC)
         fputs("note: the program's small Python objects are in pymalloc's arenas, not heap "
-              "blocks, so chains through them are not seen: run it with PYTHONMALLOC=malloc\n",
+              "blocks, and its pools could not be read: chains through them are not seen (run it "
+              "with PYTHONMALLOC=malloc)\n",
               out);
     if (native)
         fprintf(out,
@@ -595,6 +600,10 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
                   out);
         else if (r->flags & SCANMSG_UNREACHABLE)
             fputs("unreachable: leaked (no root holds it)\n", out);
+        else if (r->flags & (SCANMSG_PYMALLOC | SCANMSG_HEAPWALK_FAILED | SCANMSG_HEAPWALK_PARTIAL))
+            fputs("no root found among the blocks scanned; some blocks were not seen (below), "
+                  "so this is no proof of a leak\n",
+                  out);
         else
             fputs("no root found within the limits\n", out);
         for (uint32_t i = 1; i < count; i++) {

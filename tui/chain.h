@@ -17,6 +17,7 @@
 
 struct model;
 struct scanmsg_result;
+struct scanmsg_node;
 
 enum chain_format { CHAIN_TEXT = 0, CHAIN_JSON, CHAIN_DOT };
 
@@ -55,10 +56,11 @@ struct chain {
  * Returns 0 or -1 (out of memory, malformed node; c is then cleared). */
 int chain_take(struct chain *c, const struct scanmsg_result *r, uint32_t max);
 
-/* What a block heapline never saw allocated is, from the result's flags
- * (SCANMSG_ATTACHED, SCANMSG_SAMPLED): "allocated before the attach", "not
- * sampled", "allocated before the attach or not sampled". Static. */
-const char *chain_untracked(uint32_t flags);
+/* What a block heapline never saw allocated is: a block of pymalloc's
+ * pools ("a Python object in pymalloc's pools"), else from the result's
+ * flags (SCANMSG_ATTACHED, SCANMSG_SAMPLED): "allocated before the attach",
+ * "not sampled", "allocated before the attach or not sampled". Static. */
+const char *chain_untracked(const struct scanmsg_node *n, uint32_t flags);
 
 /* Frees c's nodes and lines and zeroes it. */
 void chain_clear(struct chain *c);

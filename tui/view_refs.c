@@ -216,6 +216,11 @@ static void refs_draw(struct ui *ui, int y, int h)
             flag = "held only by a reference cycle (the Python gc would free it)";
         else if (v->chain.flags & SCANMSG_UNREACHABLE)
             flag = "no root holds it: unreachable, leaked";
+        else if (v->chain.flags & SCANMSG_PYMALLOC)
+            flag = "pymalloc's pools could not be read: chains through small Python objects are "
+                   "not seen (run with PYTHONMALLOC=malloc)";
+        else if (v->chain.flags & (SCANMSG_HEAPWALK_FAILED | SCANMSG_HEAPWALK_PARTIAL))
+            flag = "part of the heap could not be read: chains through it may be cut";
         else if (v->chain.flags & SCANMSG_DEPTH_LIMIT)
             flag = v->depth >= REFS_DEPTH_MAX ? "stopped at the depth limit (the most: 1000)"
                                               : "stopped at the depth limit: + scans deeper";
