@@ -158,6 +158,8 @@ $(BUILD)/tests/test_heapwalk: $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o
 CFITAB_OBJS := $(BUILD)/pic/collector/cfitab.o $(BUILD)/pic/collector/ehframe.o
 TEST_OBJS_cfitab := $(CFITAB_OBJS)
 $(BUILD)/tests/test_cfitab: $(CFITAB_OBJS)
+TEST_OBJS_pymheap := $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/collector/procmaps.o
+$(BUILD)/tests/test_pymheap: $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/collector/procmaps.o
 TEST_OBJS_sample := $(BUILD)/pic/collector/sample.o
 TEST_LIBS_sample := -lpthread
 $(BUILD)/tests/test_sample: $(BUILD)/pic/collector/sample.o
@@ -253,6 +255,13 @@ build-fuzz/fuzz_heapwalk: tests/fuzz/fuzz_heapwalk.c $(HEAPWALK_SRC) collector/h
 	@echo "  FUZZ    $@"
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -Icollector -o $@ $< $(HEAPWALK_SRC) collector/procmaps.c
+# the reader of pymalloc's pools in a snapshot: alone
+build-fuzz/fuzz_pymheap: tests/fuzz/fuzz_pymheap.c collector/pymheap.c collector/pymheap.h \
+                         collector/procmaps.c
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Icollector -o $@ $< collector/pymheap.c collector/procmaps.c
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "  RUN     $$f ($(FUZZ_TIME)s)"; \

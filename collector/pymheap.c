@@ -65,8 +65,7 @@ static int read_header(const unsigned char *b, struct header *h)
 
 /* Marks the free blocks in free[] (one bit a carved block). Returns 0 when
  * the chain visits exactly carved - count distinct carved blocks. */
-static int mark_free(const unsigned char *b, uint64_t addr, const struct header *h,
-                     uint64_t *free)
+static int mark_free(const unsigned char *b, uint64_t addr, const struct header *h, uint64_t *free)
 {
     uint32_t size = (h->szidx + 1) * 16u, carved = (h->nextoffset - POOL_OVERHEAD) / size;
     uint32_t want = carved - h->count, seen = 0;
@@ -244,7 +243,8 @@ static void walk_range(struct walk *w, uint64_t lo, uint64_t hi)
         if (n > 0) {
             w->st->pools++;
             w->st->blocks += (uint64_t)n;
-            w->st->bytes += (uint64_t)n * (rd32((const unsigned char *)(uintptr_t)a + 36) + 1) * 16u;
+            w->st->bytes +=
+                (uint64_t)n * (rd32((const unsigned char *)(uintptr_t)a + 36) + 1) * 16u;
         }
     }
     catching = NULL;

@@ -562,9 +562,9 @@ int scan_job_encode(struct scan_job *job, struct encode_buf *b)
     name_nodes(job, in, hdr->n_hops ? hops : NULL, n, nodes, names);
     res.flags |= hdr->st.flags | hdr->heap_flags;
     if (job->py.lay)
-        res.flags |= SCANMSG_PYTHON | (job->pymalloc && !(res.flags & SCANMSG_PYMALLOC_POOLS)
-                                           ? SCANMSG_PYMALLOC
-                                           : 0);
+        res.flags |=
+            SCANMSG_PYTHON |
+            (job->pymalloc && !(res.flags & SCANMSG_PYMALLOC_POOLS) ? SCANMSG_PYMALLOC : 0);
     /* blocks left unseen (pymalloc's, a heap that could not be walked or
      * was changing): no holder found is no proof that none exists */
     if (res.flags & (SCANMSG_PYMALLOC | SCANMSG_HEAPWALK_FAILED | SCANMSG_HEAPWALK_PARTIAL))

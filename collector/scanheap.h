@@ -44,7 +44,7 @@ struct scanheap {
     size_t n_untracked; /* blocks of the walk the table lacks */
     size_t n_table_only;
     size_t n_pools; /* pymalloc's blocks, last in all */
-    size_t n_own; /* the collector's own blocks, left out */
+    size_t n_own;   /* the collector's own blocks, left out */
     struct heapwalk_stats st;
     struct pymheap_stats py;
     int rc;    /* heapwalk_self()'s (0 when glibc's heap was not walked) */
@@ -52,14 +52,13 @@ struct scanheap {
     const char *why;
 };
 
-/* Walks glibc's heap when walk has SCANHEAP_GLIBC (never taking the ranges skip[2i], skip[2i+1] for its
- * mmapped chunks: the collector's and the scan's own memory) and merges it
- * with src's blocks, leaving out the blocks the table lacks that
- * untracked(addr) (untracked.h) says the collector allocated for itself
- * (counted in n_own; untracked may be NULL). Returns 0, -ENOMEM, or 0 with h->rc < 0 and h->why
- * when the heap could not be walked (h then holds the table's blocks
- * only). With SCANHEAP_PYMALLOC, pymalloc's pools outside the skipped
- * ranges are walked too (h->py_rc 0) and their blocks added. */
+/* Walks glibc's heap when walk has SCANHEAP_GLIBC (never taking the ranges skip[2i], skip[2i+1] for
+ * its mmapped chunks: the collector's and the scan's own memory) and merges it with src's blocks,
+ * leaving out the blocks the table lacks that untracked(addr) (untracked.h) says the collector
+ * allocated for itself (counted in n_own; untracked may be NULL). Returns 0, -ENOMEM, or 0 with
+ * h->rc < 0 and h->why when the heap could not be walked (h then holds the table's blocks only).
+ * With SCANHEAP_PYMALLOC, pymalloc's pools outside the skipped ranges are walked too (h->py_rc 0)
+ * and their blocks added. */
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
                    size_t n_skip, int (*untracked)(uint64_t), unsigned walk);
 

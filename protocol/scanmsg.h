@@ -101,7 +101,7 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
              snapshot was left out (its blocks only from the table: chains may be cut) */
 #define SCANMSG_SAMPLED 4096u /* the run samples allocations */
 #define SCANMSG_PYMALLOC_POOLS                                                                     \
-    16384u /* the Python objects in pymalloc's pools were read from them and scanned            \
+    16384u /* the Python objects in pymalloc's pools were read from them and scanned               \
               (nodes in `pymalloc` are such blocks) */
 
 /* py_flags */

@@ -195,9 +195,10 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
     /* blocks from glibc's heap that heapline never saw allocated: their
      * size asked is unknown, their usable size (up to 15 bytes more) counts */
     int usable = (r->flags & SCANMSG_HEAPWALK) && !(r->flags & SCANMSG_HEAPWALK_FAILED);
+    int pools = (r->flags & SCANMSG_PYMALLOC_POOLS) != 0;
     if (json)
         fprintf(out, "{\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", %s\"%s\": [", objects,
-                bytes, usable ? "\"bytes_unseen_usable\": true, " : "",
+                bytes, usable || pools ? "\"bytes_unseen_usable\": true, " : "",
                 before ? "growth" : "types");
     else if (before)
         fprintf(out, "%-32s %10s %10s\n", "type", "count", "growth");
@@ -228,9 +229,15 @@ int pychain_census_print(FILE *out, const struct scanmsg_result *r,
     else if (!before)
         fprintf(out, "%" PRIu64 " live Python objects of %zu types, %" PRIu64 " bytes\n", objects,
                 n, bytes);
-    if (!json && !before && usable)
+    if (!json && !before && usable) {
+        static const struct scanmsg_node seen_by_walk; /* not a pymalloc block */
         fprintf(out, "bytes of an object %s: its block's usable size (up to 15 more than asked)\n",
-                chain_untracked(r->flags));
+                chain_untracked(&seen_by_walk, r->flags));
+    }
+    if (!json && !before && (r->flags & SCANMSG_PYMALLOC_POOLS))
+        fputs("bytes of an object in pymalloc's pools: its size class (a multiple of 16, up to 15 "
+              "more than asked)\n",
+              out);
     free(rows);
     free(old);
     return ferror(out) ? -1 : 0;

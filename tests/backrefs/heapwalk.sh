@@ -182,5 +182,58 @@ PY
     kill "$pid" 2>/dev/null
 fi
 
+# pymalloc (no PYTHONMALLOC=malloc, as a service runs): the objects live in pymalloc's pools,
+# which the scan reads (collector/pymheap.c); the census counts the program's own
+# gc.get_objects() exactly, bytes at the size class (sys.getsizeof's sum to 15 more per
+# object), and a Processor's chain ends at the module global instance_map
+if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    pyin=$OUT/pym.in
+    rm -f "$pyin"; mkfifo "$pyin"
+    exec 8<>"$pyin"
+    env -u PYTHONMALLOC LD_PRELOAD=$LIB /usr/bin/python3 \
+        tests/backrefs/pyservice.py <"$pyin" >"$OUT/pym.out" 2>"$OUT/pym.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 200); do
+        grep -q '^ready ' "$OUT/pym.out" &&
+            { [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] ||
+              [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$pid.sock" ]; } && break
+        sleep 0.05
+    done
+    ready=$(grep -m1 '^ready ' "$OUT/pym.out")
+    if "$HL" backrefs "$pid" --types --json >"$OUT/pym.json" 2>"$OUT/pym.stderr" &&
+        "$HL" backrefs "$pid" --type Processor --json >"$OUT/pymchain.json" 2>>"$OUT/pym.stderr"; then
+        python3 - "$ready" "$OUT/pym.json" "$OUT/pymchain.json" <<'PY' || fails=$((fails + 1))
+import json, re, sys
+d = json.load(open(sys.argv[2]))
+c = json.load(open(sys.argv[3]))
+got = {t["type"]: (t["count"], t["bytes"]) for t in d["types"]}
+bad = []
+for name, n, size in re.findall(r"(\w+)=(\d+)/(\d+)", sys.argv[1]):
+    n, size = int(n), int(size)
+    cnt, b = got.get(name, (None, None))
+    if cnt != n or not size <= b <= size + 15 * n:
+        bad.append("%s: census %s/%s, gc.get_objects() %d/%d" % (name, cnt, b, n, size))
+if not re.findall(r"=\d+/", sys.argv[1]):
+    bad.append("no census in the ready line")
+chains = c.get("python_chains", [])
+if c.get("pymalloc") is not False or c.get("unreachable") or \
+        not any(ch.endswith("module __main__ global instance_map") for ch in chains):
+    bad.append("chain: pymalloc %r, unreachable %r, chains %r" %
+               (c.get("pymalloc"), c.get("unreachable"), chains))
+if not any(h.get("pymalloc") for ch in c.get("chains", []) for h in ch):
+    bad.append("no hop marked pymalloc")
+print("%-4s pymalloc: census = gc.get_objects(), chain to instance_map through its pools"
+      % ("FAIL" if bad else "ok"))
+if bad:
+    sys.exit("  " + "\n  ".join(bad))
+PY
+    else
+        echo "FAIL pymalloc: $(cat "$OUT/pym.stderr")"; fails=$((fails + 1))
+    fi
+    exec 8>&-
+    kill "$pid" 2>/dev/null
+fi
+
 [ $fails -eq 0 ] && echo "heapwalk: all passed" || echo "heapwalk: $fails failed"
 [ $fails -eq 0 ]
