@@ -135,7 +135,9 @@ static int got_snapshot(struct source *src, const struct model *m, const void *a
 {
     (void)src;
     (void)arg;
-    return model_summary(m)->attached;
+    /* the SNAPSHOT, history or not: a collector just loaded into the
+     * program (attach) has none, and waiting for some took 10 s */
+    return model_summary(m)->snapshot;
 }
 
 static int got_response(struct source *src, const struct model *m, const void *arg)

@@ -122,7 +122,8 @@ struct model_summary {
     uint64_t sample_rate;     /* sampling mode's mean interval in bytes, 0 exact: per-site
                                * figures are then estimates (model_estimate_error()),
                                * the totals exact with heap bytes in usable bytes */
-    int attached;             /* the stream started with a SNAPSHOT */
+    int attached;             /* the stream started with a SNAPSHOT with history */
+    int snapshot;             /* a SNAPSHOT came (a client joins a running collector) */
 
     uint32_t end_reason; /* enum wire_end, when state == MODEL_ENDED */
     int32_t end_status;

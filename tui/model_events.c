@@ -357,6 +357,7 @@ int model_events_state(struct model *m, const struct wire_msg *msg)
     int same = 0;
 
     model_see_time(m, t->time);
+    m->sum.snapshot |= snap;
     /* before any event, a snapshot says where the allocation sequence stands:
      * blocks numbered up to there were allocated before we joined */
     if (snap && !m->any_event)
