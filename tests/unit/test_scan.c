@@ -496,12 +496,13 @@ static void test_scanmsg_hostile(void **state)
         assert_int_equal(nd.live_frame, 0);
     }
     /* ... and an index past the nodes is corrupt (the list [2] comes before the
-     * empty Python, census and untracked lists that end the message) */
-    assert_int_equal((unsigned char)buf[b.len - 5], 0x91);
+     * empty Python, census, untracked and pymalloc lists that end the message) */
+    assert_int_equal((unsigned char)buf[b.len - 6], 0x91);
+    assert_int_equal((unsigned char)buf[b.len - 4], 0x90);
     assert_int_equal((unsigned char)buf[b.len - 3], 0x90);
     assert_int_equal((unsigned char)buf[b.len - 2], 0x90);
     assert_int_equal((unsigned char)buf[b.len - 1], 0x90);
-    buf[b.len - 4] = 3;
+    buf[b.len - 5] = 3;
     assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
     /* a block from glibc's heap the table lacked: its index in the last list */
     in[1].untracked = 1;
@@ -522,17 +523,48 @@ static void test_scanmsg_hostile(void **state)
         assert_int_equal(nd.untracked, 1);
         free(c);
     }
+    assert_int_equal((unsigned char)buf[b.len - 3], 0x91);
+    assert_int_equal((unsigned char)buf[b.len - 1], 0x90); /* no pymalloc block */
+    buf[b.len - 2] = 3; /* past the nodes */
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
+    buf[b.len - 2] = 1;
+    /* a collector before the pymalloc list (19 elements) still reads: no
+     * pymalloc block; one before the untracked list (18): nothing untracked */
+    assert_int_equal((unsigned char)buf[0], 0xdc);
+    assert_int_equal((unsigned char)buf[2], 20);
+    buf[2] = 19;
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len - 1, d.zone, &r), 0);
+    assert_int_equal(r.untracked.n, 1);
+    assert_int_equal(r.pymalloc.n, 0);
+    buf[2] = 18;
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len - 3, d.zone, &r), 0);
+    assert_int_equal(r.untracked.n, 0);
+    assert_int_equal(scanmsg_count(&r), 3);
+    /* a block of pymalloc's pools: its index in the pymalloc list */
+    in[1].pymalloc = 1;
+    encode_init(&b, buf, sizeof(buf));
+    assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), 0);
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), 0);
+    {
+        struct scanmsg_node nd;
+        struct scanmsg_result *c;
+        assert_int_equal(r.pymalloc.n, 1);
+        assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
+        assert_int_equal(nd.pymalloc, 1);
+        assert_int_equal(nd.untracked, 1);
+        assert_int_equal(scanmsg_node_at(&r, 2, &nd), 0);
+        assert_int_equal(nd.pymalloc, 0);
+        c = scanmsg_copy(&r);
+        assert_non_null(c);
+        assert_int_equal(scanmsg_node_at(c, 1, &nd), 0);
+        assert_int_equal(nd.pymalloc, 1);
+        free(c);
+    }
     assert_int_equal((unsigned char)buf[b.len - 2], 0x91);
     buf[b.len - 1] = 3; /* past the nodes */
     assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
-    /* a collector before the list (18 elements) still reads: nothing untracked */
-    assert_int_equal((unsigned char)buf[0], 0xdc);
-    assert_int_equal((unsigned char)buf[2], 19);
-    buf[2] = 18;
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len - 2, d.zone, &r), 0);
-    assert_int_equal(r.untracked.n, 0);
-    assert_int_equal(scanmsg_count(&r), 3);
     in[1].untracked = 0;
+    in[1].pymalloc = 0;
     /* too small a buffer: nothing written */
     encode_init(&b, buf, 20);
     assert_int_equal(scanmsg_encode(&b, 5, &r, in, 3), WIRE_ENOSPACE);
