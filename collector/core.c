@@ -40,6 +40,7 @@
 #include "recfile.h"
 #include "ring.h"
 #include "sample.h"
+#include "scanroots.h"
 #include "untracked.h"
 #include "server.h"
 #include "sites.h"
@@ -269,6 +270,7 @@ static void atfork_prepare(void)
 {
     if (atomic_load(&scan_forking))
         return;
+    scanroots_atfork_prepare(); /* first: it may take the others' locks under its own */
     unwind_atfork_prepare();
     symbols_atfork_prepare();
     tags_atfork_prepare();
@@ -285,6 +287,7 @@ static void atfork_parent(void)
     tags_atfork_parent();
     symbols_atfork_parent();
     unwind_atfork_parent();
+    scanroots_atfork_parent();
 }
 
 static void atfork_child(void)
@@ -300,6 +303,7 @@ static void atfork_child(void)
     atomic_store(&core_on, 0);
     track_guard = 1;
     unwind_atfork_child();
+    scanroots_atfork_child();
     ring_atfork_child();
     track_atfork_child();
     collect_atfork_child();

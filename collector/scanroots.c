@@ -9,6 +9,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdio.h>
@@ -319,12 +320,33 @@ static int collect_anon(struct collect_ctx *c)
     return rc;
 }
 
+static pthread_mutex_t phdr_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void scanroots_atfork_prepare(void)
+{
+    pthread_mutex_lock(&phdr_mu);
+}
+
+void scanroots_atfork_parent(void)
+{
+    pthread_mutex_unlock(&phdr_mu);
+}
+
+void scanroots_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    memcpy(&phdr_mu, &fresh, sizeof(fresh));
+}
+
 int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks)
 {
     struct collect_ctx c = {.r = r};
 
     memset(r, 0, sizeof(*r));
+    pthread_mutex_lock(&phdr_mu);
     dl_iterate_phdr(collect_module, &c);
+    pthread_mutex_unlock(&phdr_mu);
     for (size_t i = 0; i < n_stacks && !c.failed; i++) {
         struct scanbfs_root root;
         root.lo = stacks[i].lo;

@@ -37,6 +37,14 @@ struct scanroots {
  * engine is linked into an executable (tests, benchmarks) nothing is skipped. */
 int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks);
 
+/* fork()'s handlers (core.c; prepare first of all, parent last): a fork
+ * waits while scanroots_collect() is in dl_iterate_phdr(), whose loader
+ * lock glibc does not reset in the child (the child's first
+ * dl_iterate_phdr would wait for it forever). */
+void scanroots_atfork_prepare(void);
+void scanroots_atfork_parent(void);
+void scanroots_atfork_child(void);
+
 void scanroots_free(struct scanroots *r);
 
 /* In the scan child: copies roots to out (capacity cap), clipped to the
