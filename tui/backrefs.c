@@ -203,8 +203,17 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
     }
     if (n == 0) {
         free(ids);
-        return named ? fail("no live object of site %s", function)
-                     : fail("no allocation site named %s", function);
+        if (named)
+            return fail("no live object of site %s", function);
+        /* a collector just attached (or sampling) has seen few allocations:
+         * the blocks from before have no site, but --type and --address
+         * reach them through the heap walk */
+        if (model_summary(m)->sample_rate)
+            return fail("no allocation site named %s among the allocations sampled so far "
+                        "(blocks allocated before an attach have no site): wait, or try --type "
+                        "NAME or --address ADDR",
+                        function);
+        return fail("no allocation site named %s", function);
     }
     r = answer(src, m, source_request_objects(src, ids, n, BACKREFS_MAX_OBJECTS));
     free(ids);
