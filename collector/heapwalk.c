@@ -20,6 +20,7 @@
 #include "heaparena.h"
 #include "heapchunk.h"
 #include "heapwalk_int.h"
+#include "faultcatch.h"
 #include "procmaps.h"
 
 /* ---- the walk ---- */
@@ -352,26 +353,12 @@ int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, vo
         return HEAPWALK_ENOHEAP;
     }
     {
-        /* reads of a range that faults after all come back to the walk:
-         * SIGSEGV and SIGBUS caught (and unblocked: the scan child blocks
-         * every signal) for the walk only */
-        struct sigaction sa, old_segv, old_bus;
-        sigset_t both, old_mask;
+        /* reads of a range that faults after all come back to the walk */
+        struct faultcatch fc;
 
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_sigaction = on_fault;
-        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-        sigemptyset(&sa.sa_mask);
-        sigemptyset(&both);
-        sigaddset(&both, SIGSEGV);
-        sigaddset(&both, SIGBUS);
-        sigaction(SIGSEGV, &sa, &old_segv);
-        sigaction(SIGBUS, &sa, &old_bus);
-        sigprocmask(SIG_UNBLOCK, &both, &old_mask);
+        faultcatch_begin(&fc, on_fault);
         rc = image(maps, n, maps, skip, n_skip, fn, arg, st, why);
-        sigprocmask(SIG_SETMASK, &old_mask, NULL);
-        sigaction(SIGSEGV, &old_segv, NULL);
-        sigaction(SIGBUS, &old_bus, NULL);
+        faultcatch_end(&fc);
         catching = NULL;
     }
     munmap(maps, maps_bytes + BUF);

@@ -8,6 +8,7 @@
  */
 #include "pymheap.h"
 
+#include "faultcatch.h"
 #include "procmaps.h"
 
 #include <fcntl.h>
@@ -180,9 +181,11 @@ static int swapped(void)
 
 static sigjmp_buf *volatile catching;
 
-static void on_fault(int sig)
+static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
+    (void)si;
+    (void)uc;
     if (catching)
         siglongjmp(*catching, 1);
     _exit(5);
@@ -257,8 +260,7 @@ int pymheap_self(const uint64_t *skip, size_t n_skip, pymheap_block_fn *fn, void
     size_t bytes = MAX_RANGES * sizeof(uint64_t[2]) + BUF + VEC;
     struct ranges rs = {0};
     struct walk w = {skip, n_skip, fn, arg, st, NULL, 0};
-    struct sigaction sa, old_segv, old_bus;
-    sigset_t both, old_mask;
+    struct faultcatch fc;
     char *mem;
 
     memset(st, 0, sizeof(*st));
@@ -274,21 +276,10 @@ int pymheap_self(const uint64_t *skip, size_t n_skip, pymheap_block_fn *fn, void
         w.vec = (unsigned char *)mem + MAX_RANGES * sizeof(uint64_t[2]) + BUF;
         w.cap_vec = VEC;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_fault;
-    sa.sa_flags = SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&both);
-    sigaddset(&both, SIGSEGV);
-    sigaddset(&both, SIGBUS);
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
-    sigprocmask(SIG_UNBLOCK, &both, &old_mask);
+    faultcatch_begin(&fc, on_fault);
     for (size_t i = 0; i < rs.n; i++)
         walk_range(&w, rs.r[i][0], rs.r[i][1]);
-    sigprocmask(SIG_SETMASK, &old_mask, NULL);
-    sigaction(SIGSEGV, &old_segv, NULL);
-    sigaction(SIGBUS, &old_bus, NULL);
+    faultcatch_end(&fc);
     munmap(mem, bytes);
     return 0;
 }
