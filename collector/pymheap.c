@@ -120,6 +120,7 @@ int pymheap_pool(const unsigned char *bytes, uint64_t addr, pymheap_block_fn *fn
 struct ranges {
     uint64_t (*r)[2];
     size_t n;
+    uint64_t dropped;
 };
 
 /* "lo-hi rw-p offset dev inode [path]": private, writable, anonymous (no
@@ -149,11 +150,15 @@ static void take_line(char *line, size_t len, void *arg)
         p++;
     if (p < end && strncmp(p, "[anon:", 6) != 0)
         return;
-    if (hi > lo && rs->n < MAX_RANGES) {
-        rs->r[rs->n][0] = lo;
-        rs->r[rs->n][1] = hi;
-        rs->n++;
+    if (hi <= lo)
+        return;
+    if (rs->n == MAX_RANGES) {
+        rs->dropped++;
+        return;
     }
+    rs->r[rs->n][0] = lo;
+    rs->r[rs->n][1] = hi;
+    rs->n++;
 }
 
 /* VmSwap's answer: 1 when some of the process is swapped out (then
@@ -280,6 +285,7 @@ int pymheap_self(const uint64_t *skip, size_t n_skip, pymheap_block_fn *fn, void
     for (size_t i = 0; i < rs.n; i++)
         walk_range(&w, rs.r[i][0], rs.r[i][1]);
     faultcatch_end(&fc);
+    st->dropped = rs.dropped;
     munmap(mem, bytes);
     return 0;
 }

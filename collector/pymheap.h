@@ -37,12 +37,13 @@
 #define PYMHEAP_POOL 16384u
 
 struct pymheap_stats {
-    uint64_t pools;  /* pools that added up, with objects */
-    uint64_t blocks; /* allocated blocks yielded */
-    uint64_t bytes;  /* their bytes (size classes) */
-    uint64_t bad;    /* pool headers that did not add up */
-    uint64_t faults; /* mappings dropped: reading them faulted */
-    uint64_t mapped; /* bytes of the anonymous mappings looked at */
+    uint64_t pools;   /* pools that added up, with objects */
+    uint64_t blocks;  /* allocated blocks yielded */
+    uint64_t bytes;   /* their bytes (size classes) */
+    uint64_t bad;     /* pool headers that did not add up */
+    uint64_t faults;  /* mappings dropped: reading them faulted */
+    uint64_t dropped; /* mappings not looked at: more than the walk's table holds */
+    uint64_t mapped;  /* bytes of the anonymous mappings looked at */
 };
 
 /* addr: the block; size: its size class (16 to 512 bytes). */

@@ -284,8 +284,7 @@ static int scans_asked(void)
     for (int i = 0; i < clients_n; i++) {
         const struct requests_job *j = &clients_list[i]->job;
 
-        n += clients_list[i]->scan != NULL || j->kind == JOB_SCAN ||
-             (j->kind == JOB_FIND && j->kind_req == WIRE_REQ_SCAN);
+        n += clients_list[i]->scan != NULL || j->kind == JOB_SCAN;
     }
     return n;
 }
@@ -568,18 +567,11 @@ static void job_step(int i)
         if (j->kind == JOB_FIND && (j->found || j->cursor >= live_slots())) {
             struct live_entry *e = j->found ? live_find(j->found) : NULL;
 
-            if (!e && j->kind_req == WIRE_REQ_SCAN && (sample_on() || core_cfg.attached)) {
-                /* not in a partial table: the scan child looks in glibc's heap */
-                j->kind = JOB_SCAN;
-                break;
-            } else if (!e) {
+            /* only reads look (a scan's child finds its block itself) */
+            if (!e)
                 answer_error(i, j->req_id, -EFAULT, "not inside a live block");
-            } else if (j->kind_req == WIRE_REQ_READ) {
+            else
                 answer_read(i, j->req_id, e, j->len);
-            } else {
-                j->kind = JOB_SCAN;
-                break;
-            }
             if (i < clients_n && clients_list[i] == c) /* else dropped, job and all */
                 requests_end(j);
         } else if (j->kind == JOB_OBJECTS && j->cursor >= live_slots()) {

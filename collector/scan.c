@@ -139,7 +139,9 @@ static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source
     if ((*src)->heap_check)
         scanheap_check(heap, 2, untracked_kind);
     if (heap->py_rc == 0)
-        flags |= SCANMSG_PYMALLOC_POOLS | (heap->py.bad ? SCANMSG_HEAPWALK_PARTIAL : 0);
+        flags |=
+            SCANMSG_PYMALLOC_POOLS |
+            (heap->py.bad || heap->py.faults || heap->py.dropped ? SCANMSG_HEAPWALK_PARTIAL : 0);
     if ((*src)->heap_walk) {
         if (heap->rc)
             return flags | SCANMSG_HEAPWALK_FAILED;

@@ -98,7 +98,8 @@ enum scanmsg_kind { SCANMSG_HEAP = 1, SCANMSG_GLOBAL = 2, SCANMSG_STACK = 3 };
 #define SCANMSG_ATTACHED 2048u /* the collector was attached to the running program */
 #define SCANMSG_HEAPWALK_PARTIAL                                                                   \
     8192u /* with SCANMSG_HEAPWALK: a heap that a thread was changing during the                   \
-             snapshot was left out (its blocks only from the table: chains may be cut) */
+             snapshot was left out (its blocks only from the table: chains may be cut); with       \
+             PYMALLOC_POOLS: a pool or mapping of pymalloc's was left out */
 #define SCANMSG_SAMPLED 4096u /* the run samples allocations */
 #define SCANMSG_PYMALLOC_POOLS                                                                     \
     16384u /* the Python objects in pymalloc's pools were read from them and scanned               \

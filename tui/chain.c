@@ -626,8 +626,8 @@ static void print_text(FILE *out, const struct model *m, const struct scanmsg_re
     if (r->flags & SCANMSG_UNREADABLE)
         fputs("(some blocks could not be read: freed while the scan started)\n", out);
     if ((r->flags & SCANMSG_HEAPWALK_PARTIAL) && !(r->flags & SCANMSG_HEAPWALK_FAILED))
-        fputs("(part of glibc's heap was changing while the snapshot was taken and was left out: "
-              "chains through its older blocks may be cut)\n",
+        fputs("(part of the heap, glibc's or pymalloc's, was changing or unreadable while the "
+              "snapshot was taken and was left out: chains through it may be cut)\n",
               out);
     if (r->flags & SCANMSG_HEAPWALK_FAILED)
         fputs("(glibc's heap could not be walked: only the blocks heapline saw allocated were "

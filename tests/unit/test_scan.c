@@ -525,8 +525,8 @@ static void test_scanmsg_hostile(void **state)
     }
     assert_int_equal((unsigned char)buf[b.len - 3], 0x91);
     assert_int_equal((unsigned char)buf[b.len - 1], 0x90); /* no pymalloc block */
-    buf[b.len - 2] = 3; /* past the nodes */
-    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT);
+    buf[b.len - 2] = 3;
+    assert_int_equal(scanmsg_decode_bytes(buf, b.len, d.zone, &r), WIRE_ECORRUPT); /* past */
     buf[b.len - 2] = 1;
     /* a collector before the pymalloc list (19 elements) still reads: no
      * pymalloc block; one before the untracked list (18): nothing untracked */
