@@ -236,6 +236,8 @@ static int arena_heap_at(uint64_t a)
            w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
 }
 
+#define SCANROOTS_GUARD_MAX (1u << 20)
+
 /*
  * Writable private anonymous mappings as roots: memory the program mapped
  * itself (a pool, an arena of its own, pymalloc's) can hold the only pointer
@@ -292,8 +294,14 @@ static int collect_anon(struct collect_ctx *c)
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct map_line *m = &v[i];
+        /* a thread's guard is a page or a few (pthread_attr_setguardsize);
+         * a larger inaccessible region below is what is left of an aligned
+         * reservation (a 64 MiB-aligned mmap trimmed), and the program's own
+         * mapping placed above it (the backrefs test's pool, once in 4
+         * runs) is no stack */
         int guard_below = i > 0 && v[i - 1].hi == m->lo && v[i - 1].anon &&
-                          strncmp(v[i - 1].perms, "---p", 4) == 0;
+                          strncmp(v[i - 1].perms, "---p", 4) == 0 &&
+                          v[i - 1].hi - v[i - 1].lo <= SCANROOTS_GUARD_MAX;
         int reserve_above = i + 1 < n && v[i + 1].lo == m->hi && v[i + 1].anon &&
                             strncmp(v[i + 1].perms, "---p", 4) == 0;
 
