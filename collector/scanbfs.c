@@ -105,6 +105,22 @@ static int on_own_chain(const struct bfs *s, size_t b, uint32_t node)
     }
 }
 
+/* Whether byte `off` of the block at addr is a deque block's word that holds
+ * no item (a popped slot, an end link never written, a cached free block). */
+static int deque_stale(const struct bfs *s, uint64_t addr, uint64_t off)
+{
+    size_t a = 0, b = s->n_dq;
+
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (s->dq[mid].addr < addr)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a < s->n_dq && s->dq[a].addr == addr && (off < s->dq[a].vlo || off >= s->dq[a].vhi);
+}
+
 /* Python: whether the hit is no reference (a GC link, a dead object's stale
  * word); *end is set when the holder ends the chain (module, class). */
 static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind, size_t b,
@@ -118,8 +134,10 @@ static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind,
     if (kind != SCANBFS_HEAP)
         return 0;
     if (!scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
-        /* a values array's prefix: stale words of the chunk's earlier use */
-        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size, off);
+        /* a values array's prefix: stale words of the chunk's earlier use;
+         * a deque block's slot outside its items */
+        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size, off) ||
+               deque_stale(s, s->blocks[b].addr, off);
     if (o.refcnt == 0)
         return 1; /* dead: a free list's object keeps stale words */
     if (scanpy_is_data_word(s->py, &o, s->blocks[b].addr, off))
@@ -315,6 +333,74 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
     fault_jmp = NULL;
 }
 
+/* Sorts the deque table by address (heapsort: the child has no malloc). */
+static void dq_sort(struct scanpy_dqblock *a, size_t n)
+{
+    if (n < 2)
+        return;
+    for (size_t end = n, start = n / 2;;) {
+        size_t root, child;
+        struct scanpy_dqblock t;
+        if (start > 0)
+            start--;
+        else if (--end > 0) {
+            t = a[0], a[0] = a[end], a[end] = t;
+        } else
+            return;
+        for (root = start; (child = 2 * root + 1) < end; root = child) {
+            if (child + 1 < end && a[child].addr < a[child + 1].addr)
+                child++;
+            if (a[root].addr >= a[child].addr)
+                break;
+            t = a[root], a[root] = a[child], a[child] = t;
+        }
+    }
+}
+
+/* The deque table: every deque's blocks (an object of a deque's size whose
+ * type is deque), in one pass over the blocks; a fault skips the block being
+ * read, as scan_level() does. Room for as many entries as blocks (a block is
+ * in one deque), mapped without MAP_POPULATE: only what is written costs. */
+static void deque_table(struct bfs *s)
+{
+    uint64_t osize = scanpy_deque_object_bytes(s->py);
+    size_t bytes = s->n_blocks * sizeof(*s->dq);
+    volatile size_t n = 0;
+    sigjmp_buf jb;
+    void *m;
+
+    if (!osize || !s->n_blocks)
+        return;
+    m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+             0);
+    if (m == MAP_FAILED)
+        return;
+    s->dq = m;
+    s->dq_bytes = bytes;
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)m, (uint64_t)(uintptr_t)m + bytes);
+    s->cur = 0;
+    if (s->p->catch_faults) {
+        if (sigsetjmp(jb, 1)) {
+            s->faults++;
+            s->cur++;
+        }
+        fault_jmp = &jb;
+    }
+    for (; s->cur < s->n_blocks; s->cur++) {
+        const struct blk *b = &s->blocks[s->cur];
+        struct scanpy_obj o;
+        if (b->size < osize || b->size >= osize + 16 ||
+            !scanpy_object(s->py, &s->view, b->addr, b->size, &o) || o.kind != SCANPY_DEQUE)
+            continue;
+        n += scanpy_deque_blocks(s->py, &o, s->dq + n, s->n_blocks - n);
+        if (n > s->n_blocks)
+            n = s->n_blocks; /* a snapshot whose deques share blocks: no more than fit */
+    }
+    fault_jmp = NULL;
+    s->n_dq = n;
+    dq_sort(s->dq, s->n_dq);
+}
+
 /* The census: every block through scanpy_census_add(), faults skipped as
  * scan_level() skips them. */
 static void census(struct bfs *s, struct scanbfs_params *p)
@@ -414,6 +500,7 @@ static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
     bfs_unmap(s->pk, s->pk_bytes);
     bfs_unmap(s->pk_at, s->pk_at_bytes);
     bfs_unmap(s->fr, m->fr_bytes);
+    bfs_unmap(s->dq, s->dq_bytes);
     bfs_unmap(s, sizeof(*s));
     return rc;
 }
@@ -581,6 +668,8 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
     nodes[0].to = 0;
     nodes[0].level = 0;
     s->n_nodes = 1;
+    if (s->py)
+        deque_table(s);
     bfs_levels(s, roots, n_roots, st, t0);
     st->scan_ns = now_ns() - t1;
     if (!s->roots && !s->ends && !(s->flags & (SCANBFS_DEPTH_LIMIT | SCANBFS_FANOUT_LIMIT)))

@@ -40,7 +40,7 @@ struct frontier_range {
     uint32_t node;
 };
 
-#define BFS_OWN_MAX 14
+#define BFS_OWN_MAX 16
 
 struct bfs {
     const struct scanbfs_params *p;
@@ -95,6 +95,10 @@ struct bfs {
      * addresses land there (a target found held four times by itself) */
     uint64_t own_lo[BFS_OWN_MAX], own_hi[BFS_OWN_MAX];
     size_t n_own;
+    /* Python: every deque's blocks, sorted by address, with the bytes of
+     * each that hold references (scanpy_deque_blocks()); NULL: none */
+    struct scanpy_dqblock *dq;
+    size_t n_dq, dq_bytes;
 };
 
 #define RADIX_MAX_BITS 11 /* 2048 buckets: the scatter targets stay in L2 */

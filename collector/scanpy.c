@@ -22,32 +22,7 @@
 #include <unistd.h>
 
 #include "scanbfs.h"
-
-/* One CPython version's object layout (byte offsets). */
-struct scanpy_layout {
-    uint32_t min_version, max_version; /* Py_Version range, inclusive */
-    uint16_t ob_type;                  /* PyObject.ob_type */
-    uint16_t var_size;                 /* PyVarObject.ob_size */
-    uint16_t gc_head;                  /* sizeof(PyGC_Head), before a GC object */
-    uint16_t managed_pre;              /* values + dict pointers before the GC head */
-    uint8_t values_prefix;             /* values arrays have new_values()'s prefix */
-    uint64_t tpflag_managed_dict, tpflag_gc, tpflag_ready, tpflag_type_subclass;
-    uint16_t tp_name, tp_basicsize, tp_flags, tp_base, tp_dict, tp_bases, tp_mro;
-    uint16_t ht_cached_keys;
-    uint16_t list_items, tuple_items;
-    uint16_t dict_keys, dict_values;
-    uint16_t dk_log2_index_bytes, dk_kind, dk_nentries, dk_indices;
-    uint16_t module_dict, module_name;
-    uint16_t cell_ref;
-    uint16_t func_globals, func_closure; /* the function's other slots: func_slots */
-    uint16_t bytearray_bytes, bytearray_start;
-    uint16_t str_length, str_state, str_ascii_data, str_compact_data;
-    uint16_t long_digits;
-    /* live frames: _PyRuntime -> interpreter -> thread states -> frames */
-    uint16_t rt_interp_head, interp_threads_head, ts_next, ts_cframe, ts_native_tid;
-    uint16_t cframe_current, fr_code, fr_previous, fr_localsplus;
-    uint16_t co_nlocalsplus, co_localsplusnames, co_qualname;
-};
+#include "scanpy_layout.h"
 
 static const struct scanpy_layout layouts[] = {
     {
@@ -93,6 +68,16 @@ static const struct scanpy_layout layouts[] = {
         .str_ascii_data = 48,
         .str_compact_data = 72,
         .long_digits = 24,
+        /* Modules/_collectionsmodule.c (dequeobject, block) */
+        .deque_basic = 216,
+        .deque_leftblock = 24,
+        .deque_rightblock = 32,
+        .deque_leftindex = 40,
+        .deque_rightindex = 48,
+        .deque_numfree = 72,
+        .deque_freeblocks = 80,
+        .deque_maxfree = 16,
+        .deque_blocklen = 64,
         /* internal/pycore_runtime.h, pycore_interp.h, cpython/pystate.h,
          * internal/pycore_frame.h (_PyInterpreterFrame), cpython/code.h */
         .rt_interp_head = 40,
@@ -140,7 +125,8 @@ int scanpy_detect(struct scanpy *py)
         if (py->version >= layouts[i].min_version && py->version <= layouts[i].max_version)
             py->lay = &layouts[i];
     for (int k = 1; k < SCANPY_N_KINDS; k++)
-        py->types[k] = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, kind_symbols[k]);
+        if (kind_symbols[k]) /* a static type no symbol names (deque): by name, in validate() */
+            py->types[k] = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, kind_symbols[k]);
     py->runtime = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
     if (!py->lay || !py->types[SCANPY_TYPE]) {
         py->lay = NULL;
@@ -274,6 +260,9 @@ static int validate(const struct scanpy *py, const struct scanpy_view *v, uint64
     for (uint32_t k = 1; k < SCANPY_N_KINDS; k++)
         if (py->types[k] == t)
             e->kind = k;
+    if (e->kind == SCANPY_OTHER && !(e->flags & (1ul << 9)) && !strcmp(e->name, "deque") &&
+        e->basicsize == l->deque_basic)
+        e->kind = SCANPY_DEQUE;
     return 0;
 }
 
@@ -367,6 +356,10 @@ int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uin
     const struct scanpy_layout *l = py->lay;
     int64_t rel = (int64_t)(lo + offset) - (int64_t)o->ob;
 
+    if (o->kind == SCANPY_DEQUE) /* a cached free block's slot past numfreeblocks: stale */
+        return rel >= l->deque_freeblocks && rel < l->deque_freeblocks + 8 * l->deque_maxfree &&
+               (uint64_t)(rel - l->deque_freeblocks) / 8 >=
+                   *(const uint64_t *)(uintptr_t)(o->ob + l->deque_numfree);
     if (o->kind != SCANPY_STR && o->kind != SCANPY_BYTES && o->kind != SCANPY_INT &&
         o->kind != SCANPY_FLOAT)
         return 0;

@@ -39,6 +39,7 @@ enum scanpy_kind {
     SCANPY_BYTES,
     SCANPY_INT,
     SCANPY_FLOAT,
+    SCANPY_DEQUE, /* collections.deque: static, no symbol; known by name and size */
     SCANPY_N_KINDS
 };
 
@@ -94,7 +95,8 @@ int scanpy_is_gc_link(const struct scanpy *py, const struct scanpy_obj *o, uint6
 /* Whether the word at byte `offset` of o's block is data, never a reference:
  * anything but ob_type in a str, bytes, int or float (their lengths, hashes,
  * state bits and contents look like pointers: a str's state word is often a
- * heap address in a non-PIE python3), except a str's wstr and utf8 buffers. */
+ * heap address in a non-PIE python3), except a str's wstr and utf8 buffers;
+ * and a deque's free-block slot past its count (left from an earlier use). */
 int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uint64_t lo,
                         uint64_t offset);
 
@@ -105,6 +107,24 @@ int scanpy_is_data_word(const struct scanpy *py, const struct scanpy_obj *o, uin
  * whose other bytes are the insertion order or never written, so they keep
  * the words of the chunk's earlier use (a pointer to a live object). */
 int scanpy_in_values_prefix(const struct scanpy *py, uint64_t lo, uint64_t size, uint64_t offset);
+
+/* A deque's block and the bytes of it [vlo, vhi) that hold references
+ * (its live item slots and the links between its blocks). */
+struct scanpy_dqblock {
+    uint64_t addr;
+    uint32_t vlo, vhi;
+};
+
+/* Deque o's blocks (scanpydeque.c): the chain from its left block to its
+ * right one, then the free blocks it caches (vlo == vhi: nothing), the
+ * first `cap` of them in out. Returns how many it has, or 0 when its
+ * fields do not add up (then none is known). Reads the blocks directly: the caller catches
+ * faults. */
+size_t scanpy_deque_blocks(const struct scanpy *py, const struct scanpy_obj *o,
+                           struct scanpy_dqblock *out, size_t cap);
+/* A deque object's block's bytes (GC head included); 0 when the layout has
+ * no deque. */
+uint64_t scanpy_deque_object_bytes(const struct scanpy *py);
 
 /* Whether holder o ends a Python chain through the pointer at byte `offset`
  * of its block: a module's md_dict (module global) or a type's tp_dict

@@ -6,12 +6,15 @@ Cached class keeps one more Processor in a class attribute, and two Nodes hold
 only each other (the gc is off, so the cycle stays). A module-global Stale's
 values array keeps the address of app-3's table list in the unwritten part of
 its prefix, as a chunk's earlier use leaves it (no reference: the scan must
-not take it for one). Prints one line
+not take it for one); so does the slot of a module-global deque that a Job
+was popped from, the Job now held by a list in the module-global done.
+Prints one line
 "ready KEY=VALUE ..." with addresses, and the census of its own classes
 counted by gc.get_objects() and sys.getsizeof() (and its functions), while a
 thread adds a Tick to a list every 20 ms (the census's growth); then waits for
 stdin to close.
 """
+import collections
 import ctypes
 import gc
 import sys
@@ -48,6 +51,10 @@ class Stale:
     pass
 
 
+class Job:
+    pass
+
+
 def stale_prefix(obj, addr):
     """Writes addr in the first word of obj's values array's prefix (3.11:
     the values pointer is 4 words before the object; the prefix's last byte
@@ -81,6 +88,10 @@ def main():
     cycle = id(a)
     del a, b
     buf = instance_map["app-3"].loader.table[0]
+    for i in range(3):  # a work queue: the popped job's slot keeps its address
+        queue.append(Job())
+    done["all"].append(queue.popleft())
+    job = id(done["all"][0])
     stale.x = None
     stale_prefix(stale, id(instance_map["app-3"].loader.table))
     threading.Thread(target=tick, daemon=True).start()
@@ -92,12 +103,14 @@ def main():
             n, size = counts.get(t, (0, 0))
             counts[t] = (n + 1, size + sys.getsizeof(o))
     census = " ".join("%s=%d/%d" % (t, n, s) for t, (n, s) in sorted(counts.items()))
-    print("ready app3=0x%x cycle=0x%x cached=0x%x local=0x%x %s"
-          % (id(buf), cycle, cached, id(held), census), flush=True)
+    print("ready app3=0x%x cycle=0x%x cached=0x%x local=0x%x job=0x%x %s"
+          % (id(buf), cycle, cached, id(held), job, census), flush=True)
     del buf
     sys.stdin.read()
 
 
 instance_map = {}
 stale = Stale()
+queue = collections.deque()
+done = {"all": []}
 main()
