@@ -159,6 +159,8 @@ $(BUILD)/tests/test_heapwalk: $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o
 CFITAB_OBJS := $(BUILD)/pic/collector/cfitab.o $(BUILD)/pic/collector/ehframe.o
 TEST_OBJS_cfitab := $(CFITAB_OBJS)
 $(BUILD)/tests/test_cfitab: $(CFITAB_OBJS)
+TEST_OBJS_scanpydeque := $(BUILD)/pic/collector/scanpydeque.o
+$(BUILD)/tests/test_scanpydeque: $(BUILD)/pic/collector/scanpydeque.o
 TEST_OBJS_pymheap := $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/collector/procmaps.o
 $(BUILD)/tests/test_pymheap: $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/collector/procmaps.o
 TEST_OBJS_sample := $(BUILD)/pic/collector/sample.o
