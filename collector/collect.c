@@ -31,6 +31,7 @@
 #include "emit.h"
 #include "fds.h"
 #include "live.h"
+#include "ownmaps.h"
 #include "ring.h"
 #include "sample.h"
 #include "server.h"
@@ -225,11 +226,13 @@ extern void *__tls_get_addr(void *); /* ld.so's: new threads' TLS is allocated t
 static void *warm_main(void *arg)
 {
     track_guard = 1;
+    ownmaps_thread_stack(1);
     if (symbols_init() == 0) {
         symbols_warm((uint64_t)getauxval(AT_ENTRY) + 1);
         symbols_warm((uint64_t)(uintptr_t)getpid + 1);
         symbols_warm((uint64_t)(uintptr_t)__tls_get_addr + 1);
     }
+    ownmaps_thread_stack(0); /* glibc may give the stack to a program thread next */
     return arg;
 }
 
@@ -279,6 +282,7 @@ static void *collect_main(void *arg)
     int64_t last_busy = 0;
 
     track_guard = 1;
+    ownmaps_thread_stack(1);
     pthread_setname_np(pthread_self(), "heapline");
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     while (!atomic_load(&C.stop)) {
@@ -338,6 +342,7 @@ static void *collect_main(void *arg)
     C.rec_ok = 0;
     emit_record_off();
     symbols_fini();
+    ownmaps_thread_stack(0);
     atomic_store(&C.alive, 0);
     return NULL;
 }

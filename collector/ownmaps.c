@@ -7,6 +7,7 @@
  */
 #include "ownmaps.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 static _Atomic uint64_t slot_lo[OWNMAPS_MAX], slot_hi[OWNMAPS_MAX];
@@ -62,4 +63,21 @@ int ownmaps_overlap(uint64_t lo, uint64_t hi)
             return 1;
     }
     return 0;
+}
+
+void ownmaps_thread_stack(int add)
+{
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        if (add)
+            ownmaps_add(addr, size);
+        else
+            ownmaps_del(addr);
+    }
+    pthread_attr_destroy(&attr);
 }

@@ -236,17 +236,19 @@ static int arena_heap_at(uint64_t a)
            w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
 }
 
-#define SCANROOTS_GUARD_MAX (1u << 20)
-
 /*
  * Writable private anonymous mappings as roots: memory the program mapped
- * itself (a pool, an arena of its own, pymalloc's) can hold the only pointer
- * to a block, as valgrind's leak check counts it. Not: what is already a
- * root (module segments and their bss, stacks), a thread stack under its
- * guard page (another thread's, the collector's), a glibc arena heap, the
- * collector's own mappings (ownmaps.h), and, in the child, one that holds a
- * live block (malloc's, SCANBFS_ROOT_ANON). Each is named "[anon LO-HI]".
- * Returns -1 when out of memory.
+ * itself (a pool, an arena of its own, pymalloc's, a fiber's stack under
+ * its guard page) can hold the only pointer to a block, as valgrind's leak
+ * check counts it. Not: what is already a root (module segments and their
+ * bss, the stacks of the threads that allocate), a glibc arena heap, the
+ * collector's own mappings and its threads' stacks (ownmaps.h), and, in the
+ * child, one that holds a live block (malloc's, SCANBFS_ROOT_ANON). A
+ * mapping with a guard page below is no longer taken for a thread's stack
+ * and left out whole: a suspended fiber's stack held the only pointer to a
+ * block called leaked, and a program mapping the kernel merged into a
+ * thread stack's was never read. Each is named "[anon LO-HI]". Returns -1
+ * when out of memory.
  */
 static int collect_anon(struct collect_ctx *c)
 {
@@ -294,19 +296,11 @@ static int collect_anon(struct collect_ctx *c)
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct map_line *m = &v[i];
-        /* a thread's guard is a page or a few (pthread_attr_setguardsize);
-         * a larger inaccessible region below is what is left of an aligned
-         * reservation (a 64 MiB-aligned mmap trimmed), and the program's own
-         * mapping placed above it (the backrefs test's pool, once in 4
-         * runs) is no stack */
-        int guard_below = i > 0 && v[i - 1].hi == m->lo && v[i - 1].anon &&
-                          strncmp(v[i - 1].perms, "---p", 4) == 0 &&
-                          v[i - 1].hi - v[i - 1].lo <= SCANROOTS_GUARD_MAX;
         int reserve_above = i + 1 < n && v[i + 1].lo == m->hi && v[i + 1].anon &&
                             strncmp(v[i + 1].perms, "---p", 4) == 0;
 
-        if (!m->anon || strncmp(m->perms, "rw-p", 4) != 0 || guard_below)
-            continue; /* not anonymous, or a thread stack (the guard page below it) */
+        if (!m->anon || strncmp(m->perms, "rw-p", 4) != 0)
+            continue;
         if (m->lo % ARENA_HEAP_SIZE == 0 && reserve_above)
             continue; /* a glibc arena heap */
         {

@@ -23,6 +23,7 @@
 #include "encode.h"
 #include "fdid.h"
 #include "fds.h"
+#include "ownmaps.h"
 #include "recfile.h"
 #include "track.h"
 #include "wire.h"
@@ -106,6 +107,7 @@ static void writer_end_failed(void)
 static void *writer_main(void *arg)
 {
     track_guard = 1;
+    ownmaps_thread_stack(1);
     pthread_setname_np(pthread_self(), "heapline-write");
     pthread_mutex_lock(&W.mu);
     for (;;) {
@@ -135,6 +137,7 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&W.cv);
     }
     pthread_mutex_unlock(&W.mu);
+    ownmaps_thread_stack(0);
     return NULL;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -112,6 +113,18 @@ static void *thread_deadframe(void *arg)
         if (read(block_fd[0], &c, 1) <= 0)
             pause(); /* never written, never closed: read() blocks */
     return NULL;
+}
+
+static ucontext_t fiber_caller, fiber_ctx;
+
+/* A fiber (ucontext, as coroutine libraries switch stacks) that allocates
+ * into a local and switches back: only its suspended stack holds the block. */
+static void fiber_body(void)
+{
+    void *volatile mine = alloc_target(40);
+
+    s_keep[0] = mine;
+    swapcontext(&fiber_ctx, &fiber_caller);
 }
 
 static void *thread_churn(void *arg)
@@ -212,6 +225,20 @@ NOINLINE static int build(const char *scenario, const char *lib)
         pool[514] = alloc_target(120);
         s_keep[0] = pool[514];
         s_keep[1] = pool;
+    } else if (!strcmp(scenario, "fiber")) {
+        /* the fiber's stack: 256 KiB mapped by the program, its lowest page
+         * made a guard, as a thread's stack has one */
+        size_t size = 256 * 1024;
+        char *stk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (stk == MAP_FAILED || mprotect(stk, 4096, PROT_NONE))
+            return 1;
+        getcontext(&fiber_ctx);
+        fiber_ctx.uc_stack.ss_sp = stk + 4096;
+        fiber_ctx.uc_stack.ss_size = size - 4096;
+        fiber_ctx.uc_link = &fiber_caller;
+        makecontext(&fiber_ctx, fiber_body, 0);
+        swapcontext(&fiber_caller, &fiber_ctx);
+        s_keep[1] = stk + 4096;
     } else if (!strcmp(scenario, "big")) {
         /* LIB is a size in MB: blocks of 16..496 bytes holding random words
          * and a pointer to a random block each (one inbound reference a
