@@ -8,9 +8,9 @@
  * caller's frame out silently. A return address in other code ends the walk:
  * it is complete if the address is one of the thread's roots (libc calling
  * main() or the thread function), otherwise the call falls back to
- * unw_backtrace. The executable-range table is published as an immutable
- * array; old arrays are never freed, so a reader on any thread can keep using
- * the one it loaded.
+ * unw_backtrace. The executable ranges and the rules come from unwtable.c's
+ * table (unwind_int.h: published whole, never freed, so a walk on any thread
+ * can keep using the one it loaded).
  *
  * The table walk (code without frame pointers) steps each frame by its
  * module's compiled unwind rule (cfitab.h): CFA = SP or FP + offset, the
@@ -28,9 +28,7 @@
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
 
-#include <dlfcn.h>
 #include <libunwind.h>
-#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -41,32 +39,14 @@
 
 #include "cfitab.h"
 #include "core.h"
-#include "ehframe.h"
+#include "unwind_int.h"
 
-struct range {
-    uintptr_t lo, hi;
-    int fp;                   /* the module keeps frame pointers */
-    const struct cfitab *tab; /* its unwind rules (table walk), or NULL */
-};
-
-struct exec_table {
-    size_t n;
-    struct range r[];
-};
-
-static struct exec_table *_Atomic exec_tab;
 static struct range self_range, unw_range;
-static unsigned long long exec_adds, exec_subs;
 static int unwind_fp;
 static int unwind_cfi;   /* the table walk (CORE_UNWIND_CFI or CHECK) */
 static int unwind_check; /* both walks on every call, compared */
-static int cfi_pending;  /* the rules are compiled at the collector's next refresh */
-static int cfi_tables;   /* compile them: the table walk, or the frame-pointer walk's fallback */
-static int main_fp;
-/* % of a module's code with frame pointers for the walk to trust it: 70 when
- * choosing by itself (auto), 30 when frame pointers were asked for (small
- * programs are mostly start-up stubs, which have none). */
-static int fp_threshold = 70;
+static int
+    cfi_tables; /* the rules are compiled: the table walk, or the frame-pointer walk's fallback */
 static atomic_ullong fp_fallback, fp_to_table;
 /* table walks handed to libunwind (no rule, or off the stack) and, in check
  * mode only (a shared counter per walk would be a cache line bouncing
@@ -76,244 +56,42 @@ static atomic_ullong cfi_walks, cfi_no_rule, cfi_off_stack, cfi_equal, cfi_diffe
 /* check mode: walks replayed whole from a thread's trace, and replays that
  * met a word that differed (or the trace's end) and stepped on */
 static atomic_ullong cfi_replayed, cfi_diverged;
-static size_t cfi_bytes, cfi_rows, cfi_modules;
-static int64_t cfi_build_ns; /* CPU time of the collector thread compiling them */
-
-struct scan_ctx {
-    struct range *out;
-    size_t n, cap;
-    const struct exec_table *old; /* flags to reuse */
-    uintptr_t want;               /* find the module containing this address ... */
-    struct range found;           /* ... and return its executable range */
-    unsigned long long adds, subs;
-    int first_fp; /* the first module (the main executable) keeps frame pointers */
-    int first_seen;
-    int with_cfi; /* compile the modules' unwind rules */
-};
-
-static const struct range *find_exec(const struct exec_table *t, uintptr_t a)
-{
-    size_t lo = 0, hi = t->n;
-
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-
-        if (a < t->r[mid].lo)
-            hi = mid;
-        else if (a >= t->r[mid].hi)
-            lo = mid + 1;
-        else
-            return &t->r[mid];
-    }
-    return NULL;
-}
-
-static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    struct scan_ctx *c = arg;
-    int fp = -1;
-    const struct cfitab *tab = NULL;
-    uintptr_t mlo = UINTPTR_MAX, mhi = 0;
-
-    c->adds = info->dlpi_adds;
-    c->subs = info->dlpi_subs;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (lo < mlo)
-            mlo = lo;
-        if (hi > mhi)
-            mhi = hi;
-    }
-    if (c->out && mlo < mhi) {
-        const struct range *o = c->old ? find_exec(c->old, mlo) : NULL;
-
-        if (o && o->tab && o->tab->lo == mlo && o->tab->hi == mhi) {
-            tab = o->tab; /* compiled before (a fork child starts with its parent's) */
-        } else if (c->with_cfi) {
-            struct cfitab *t = cfitab_build(info, mlo, mhi);
-
-            if (t) {
-                cfi_bytes += t->map_bytes;
-                cfi_rows += t->n;
-                cfi_modules++;
-            }
-            tab = t;
-        }
-    }
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (c->out && c->n < c->cap) {
-            if (fp < 0) {
-                const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
-
-                fp = o && o->lo == lo && o->hi == hi ? o->fp
-                                                     : ehframe_fp_percent(info) >= fp_threshold;
-            }
-            c->out[c->n++] = (struct range){lo, hi, fp, tab};
-        }
-        if (c->want >= lo && c->want < hi)
-            c->found = (struct range){lo, hi, 0, NULL};
-    }
-    if (!c->first_seen) {
-        c->first_seen = 1;
-        c->first_fp = fp > 0;
-    }
-    return 0;
-}
-
-static struct range module_range(const void *addr)
-{
-    struct scan_ctx c = {0};
-
-    c.want = (uintptr_t)addr;
-    dl_iterate_phdr(collect_cb, &c);
-    return c.found;
-}
-
-static int range_cmp(const struct range *a, const struct range *b)
-{
-    return a->lo < b->lo ? -1 : a->lo > b->lo;
-}
-
-static void build_table(int with_cfi)
-{
-    size_t cap = 1024;
-    struct exec_table *t;
-    struct scan_ctx c = {0};
-
-    for (;;) {
-        size_t bytes = sizeof(*t) + cap * sizeof(struct range);
-
-        t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (t == MAP_FAILED)
-            return;
-        memset(&c, 0, sizeof(c));
-        c.out = t->r;
-        c.cap = cap;
-        c.old = atomic_load(&exec_tab);
-        c.with_cfi = with_cfi;
-        dl_iterate_phdr(collect_cb, &c);
-        if (c.n < cap)
-            break;
-        munmap(t, bytes);
-        cap *= 4;
-    }
-    t->n = c.n;
-    /* insertion sort: a few hundred ranges at most */
-    for (size_t i = 1; i < t->n; i++)
-        for (size_t j = i; j > 0 && range_cmp(&t->r[j - 1], &t->r[j]) > 0; j--) {
-            struct range tmp = t->r[j];
-            t->r[j] = t->r[j - 1];
-            t->r[j - 1] = tmp;
-        }
-    exec_adds = c.adds;
-    exec_subs = c.subs;
-    main_fp = c.first_fp;
-    atomic_store_explicit(&exec_tab, t, memory_order_release);
-}
-
-static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    struct scan_ctx *c = arg;
-
-    c->adds = info->dlpi_adds;
-    c->subs = info->dlpi_subs;
-    return 1;
-}
-
-/* Held around the collector thread's dl_iterate_phdr calls, and by fork()'s
- * prepare handler. dl_iterate_phdr holds glibc's dl_load_write_lock (for
- * milliseconds while the tables compile, in its callback), which glibc 2.36's
- * fork does not reset in the child: a program that forked then left its
- * child stuck at its first dl_iterate_phdr (libunwind's, or ours), as a
- * pyenv shim's bash did now and then under load (tests/collector's
- * python-wrapper timed out). */
-static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
-
-void unwind_atfork_prepare(void)
-{
-    pthread_mutex_lock(&refresh_mu);
-}
-
-void unwind_atfork_parent(void)
-{
-    pthread_mutex_unlock(&refresh_mu);
-}
-
-void unwind_atfork_child(void)
-{
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-    memcpy(&refresh_mu, &fresh, sizeof(fresh));
-}
-
-void unwind_refresh(void)
-{
-    struct scan_ctx c = {0};
-
-    if (!unwind_fp && !unwind_cfi)
-        return;
-    pthread_mutex_lock(&refresh_mu);
-    dl_iterate_phdr(count_cb, &c);
-    if (cfi_pending || c.adds != exec_adds || c.subs != exec_subs) {
-        struct timespec a, b;
-
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        build_table(cfi_tables);
-        cfi_pending = 0;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        if (cfi_tables)
-            cfi_build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
-    }
-    pthread_mutex_unlock(&refresh_mu);
-}
 
 static void cfi_key_init(void);
 
 int unwind_init(int mode)
 {
-    self_range = module_range((const void *)unwind_init);
-    unw_range = module_range((const void *)unw_backtrace);
+    int main_fp = 0;
+
+    self_range = unwtable_module((const void *)unwind_init);
+    unw_range = unwtable_module((const void *)unw_backtrace);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     if (mode == CORE_UNWIND_LIBUNWIND)
         return mode;
-    if (mode == CORE_UNWIND_FP)
-        fp_threshold = 30;
     cfi_key_init();
     /* the ranges now, the rules on the collector thread (unwind_refresh):
-     * until then every walk goes to libunwind */
-    build_table(0);
-    if (!atomic_load(&exec_tab))
+     * until then every walk goes to libunwind. % of a module's code with
+     * frame pointers for the walk to trust it: 70 when choosing by itself
+     * (auto), 30 when frame pointers were asked for (small programs are
+     * mostly start-up stubs, which have none). */
+    if (unwtable_init(mode == CORE_UNWIND_FP ? 30 : 70, &main_fp) < 0)
         return CORE_UNWIND_LIBUNWIND;
 #if defined(__x86_64__)
     cfi_tables = 1;
-    cfi_pending = 1;
 #endif
     if (mode == CORE_UNWIND_FP || (mode == CORE_UNWIND_AUTO && main_fp)) {
         unwind_fp = 1;
+        unwtable_start(cfi_tables);
         return CORE_UNWIND_FP;
     }
 #if defined(__x86_64__)
     unwind_cfi = 1;
     unwind_check = mode == CORE_UNWIND_CHECK;
-    cfi_pending = 1;
+    unwtable_start(cfi_tables);
     return unwind_check ? CORE_UNWIND_CHECK : CORE_UNWIND_CFI;
 #else
     return CORE_UNWIND_LIBUNWIND;
 #endif
-}
-
-static inline int in_range(const struct range *r, uintptr_t a)
-{
-    return a >= r->lo && a < r->hi;
 }
 
 static int capture_unw(uintptr_t *ips, int max)
@@ -433,7 +211,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
                                              uint64_t *hash)
 {
     uint64_t h = WALK_HASH_SEED;
-    const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
+    const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
     struct range last = {0, 0, 0, NULL};
     uintptr_t last_span = 0; /* last.hi - last.lo */
@@ -695,7 +473,7 @@ static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, 
                                               uintptr_t lo, uintptr_t hi, uint64_t *hash,
                                               atomic_ullong **why)
 {
-    const struct exec_table *t = atomic_load_explicit(&exec_tab, memory_order_acquire);
+    const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
     uintptr_t pc, sp, fp, sp0, fp0;
     intptr_t fp_at = CFI_FP_FIRST;
@@ -918,8 +696,8 @@ void unwind_describe(char *buf, size_t size)
                  "%llu frame-pointer fallbacks (%llu more finished by the table walk: %zu "
                  "modules, %zu rules, %zu KiB, compiled in %.1f ms)",
                  (unsigned long long)atomic_load(&fp_fallback),
-                 (unsigned long long)atomic_load(&fp_to_table), cfi_modules, cfi_rows,
-                 cfi_bytes / 1024, cfi_build_ns / 1e6);
+                 (unsigned long long)atomic_load(&fp_to_table), unwtable_stats.modules,
+                 unwtable_stats.rows, unwtable_stats.bytes / 1024, unwtable_stats.build_ns / 1e6);
         return;
     }
     int len =
@@ -928,8 +706,8 @@ void unwind_describe(char *buf, size_t size)
                  "stack; %zu modules, %zu rules, %zu KiB, compiled in %.1f ms)",
                  (unsigned long long)(atomic_load(&cfi_no_rule) + atomic_load(&cfi_off_stack)),
                  (unsigned long long)atomic_load(&cfi_no_rule),
-                 (unsigned long long)atomic_load(&cfi_off_stack), cfi_modules, cfi_rows,
-                 cfi_bytes / 1024, cfi_build_ns / 1e6);
+                 (unsigned long long)atomic_load(&cfi_off_stack), unwtable_stats.modules,
+                 unwtable_stats.rows, unwtable_stats.bytes / 1024, unwtable_stats.build_ns / 1e6);
     if (unwind_check && len > 0 && (size_t)len < size)
         snprintf(buf + len, size - (size_t)len,
                  ", %llu checked against unw_backtrace: %llu equal, %llu different"

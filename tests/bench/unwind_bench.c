@@ -4,8 +4,8 @@
  * frames.
  *
  * Built twice by tests/bench/run.sh (and tests/collector/run.sh):
- *  - with -DUNWIND_BENCH_LIB, together with collector/unwind.c, cfitab.c and
- *    ehframe.c, as a shared library: the collector's walk in a module of its
+ *  - with -DUNWIND_BENCH_LIB, together with collector/unwind.c, unwtable.c,
+ *    cfitab.c and ehframe.c, as a shared library: the collector's walk in a module of its
  *    own, as in libheapline.so (its frames are the ones the walk skips);
  *  - as the program, without frame pointers: stacks of 5 to 25 frames through
  *    three mutually recursive functions (as churn.c's), REPS rounds of the 21

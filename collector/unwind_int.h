@@ -1,0 +1,90 @@
+/*
+ * unwind_int.h - what the stack capture's two files share, and no one else
+ * (the rest of the collector includes unwind.h only).
+ *
+ *   unwind.c    the walks on the program's threads: frame pointers, the
+ *               table walk with its per-thread rule cache and traces, the
+ *               libunwind fallback
+ *   unwtable.c  the table of executable ranges with each module's frame
+ *               pointer verdict and compiled unwind rules, built and
+ *               refreshed on the collector thread; fork's wait for it
+ *
+ * Invariant: the table is published (unwtable_tab, release) only when
+ * complete and is never changed or freed after, nor are the rule tables it
+ * points to: a walk on any thread may keep using the one it loaded.
+ */
+#ifndef HEAPLINE_UNWIND_INT_H
+#define HEAPLINE_UNWIND_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfitab.h"
+
+struct range {
+    uintptr_t lo, hi;
+    int fp;                   /* the module keeps frame pointers */
+    const struct cfitab *tab; /* its unwind rules (table walk), or NULL */
+};
+
+struct exec_table {
+    size_t n;
+    struct range r[]; /* sorted by lo, not overlapping */
+};
+
+/* Shared between the two files only: hidden, so the walks read them
+ * PC-relative, without a GOT load, as they read their own statics. */
+#define UNWIND_INT __attribute__((visibility("hidden")))
+
+/* The published table, or NULL before unwtable_init() (or when it failed).
+ * Load it with acquire. */
+extern UNWIND_INT struct exec_table *_Atomic unwtable_tab;
+
+/* The rules compiled so far, for unwind_describe(): written by the collector
+ * thread, read by any (a figure a little stale at most). */
+struct unwtable_stats {
+    size_t bytes, rows, modules;
+    int64_t build_ns; /* CPU time of the collector thread compiling them */
+};
+extern UNWIND_INT struct unwtable_stats unwtable_stats;
+
+static inline int in_range(const struct range *r, uintptr_t a)
+{
+    return a >= r->lo && a < r->hi;
+}
+
+/* The range of t holding a, or NULL. */
+static inline const struct range *find_exec(const struct exec_table *t, uintptr_t a)
+{
+    size_t lo = 0, hi = t->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (a < t->r[mid].lo)
+            hi = mid;
+        else if (a >= t->r[mid].hi)
+            lo = mid + 1;
+        else
+            return &t->r[mid];
+    }
+    return NULL;
+}
+
+/* unwtable.c */
+
+/* The executable range of the module holding addr ({0} if none). */
+struct range unwtable_module(const void *addr);
+
+/* Builds and publishes the ranges (no rules yet); a module keeps frame
+ * pointers when at least fp_threshold % of its code has them. Returns 0 and
+ * sets *main_fp (the main executable keeps them), or -1. Once, at start. */
+int unwtable_init(int fp_threshold, int *main_fp);
+
+/* Makes unwind_refresh() keep the table current from now on; with rules,
+ * it compiles the modules' unwind rules, every module's at its next call.
+ * Once, at start, after unwtable_init(). */
+void unwtable_start(int rules);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * unwtable.c - the table of executable ranges the walks look return
+ * addresses up in: per module, its range, whether it keeps frame pointers
+ * (ehframe.h) and its unwind rules compiled (cfitab.h).
+ *
+ * Invariant: a table is built whole in a fresh mapping and published with
+ * one release store; it is never changed or freed after, nor are the rule
+ * tables it points to (a walk on any thread may still read one). A rebuild
+ * (a module loaded or unloaded, or the rules asked for) reuses the previous
+ * table's verdicts and compiled rules for the modules still at the same
+ * place, so each module's rules are compiled once. Only the collector thread
+ * builds (unwind_refresh), inside dl_iterate_phdr, under refresh_mu, which
+ * fork's prepare handler takes so that no fork happens while that call
+ * holds glibc's loader lock (glibc 2.36 does not reset it in the child).
+ */
+#include "unwind.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "cfitab.h"
+#include "ehframe.h"
+#include "unwind_int.h"
+
+struct exec_table *_Atomic unwtable_tab;
+struct unwtable_stats unwtable_stats;
+static unsigned long long exec_adds, exec_subs;
+static int refresh_on;  /* a walk uses the table: keep it current */
+static int cfi_pending; /* the rules are compiled at the collector's next refresh */
+static int cfi_tables;  /* compile them: the table walk, or the frame-pointer walk's fallback */
+static int main_fp;
+static int fp_threshold; /* unwtable_init's */
+
+struct scan_ctx {
+    struct range *out;
+    size_t n, cap;
+    const struct exec_table *old; /* flags to reuse */
+    uintptr_t want;               /* find the module containing this address ... */
+    struct range found;           /* ... and return its executable range */
+    unsigned long long adds, subs;
+    int first_fp; /* the first module (the main executable) keeps frame pointers */
+    int first_seen;
+    int with_cfi; /* compile the modules' unwind rules */
+};
+
+static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct scan_ctx *c = arg;
+    int fp = -1;
+    const struct cfitab *tab = NULL;
+    uintptr_t mlo = UINTPTR_MAX, mhi = 0;
+
+    c->adds = info->dlpi_adds;
+    c->subs = info->dlpi_subs;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (lo < mlo)
+            mlo = lo;
+        if (hi > mhi)
+            mhi = hi;
+    }
+    if (c->out && mlo < mhi) {
+        const struct range *o = c->old ? find_exec(c->old, mlo) : NULL;
+
+        if (o && o->tab && o->tab->lo == mlo && o->tab->hi == mhi) {
+            tab = o->tab; /* compiled before (a fork child starts with its parent's) */
+        } else if (c->with_cfi) {
+            struct cfitab *t = cfitab_build(info, mlo, mhi);
+
+            if (t) {
+                unwtable_stats.bytes += t->map_bytes;
+                unwtable_stats.rows += t->n;
+                unwtable_stats.modules++;
+            }
+            tab = t;
+        }
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (c->out && c->n < c->cap) {
+            if (fp < 0) {
+                const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
+
+                fp = o && o->lo == lo && o->hi == hi ? o->fp
+                                                     : ehframe_fp_percent(info) >= fp_threshold;
+            }
+            c->out[c->n++] = (struct range){lo, hi, fp, tab};
+        }
+        if (c->want >= lo && c->want < hi)
+            c->found = (struct range){lo, hi, 0, NULL};
+    }
+    if (!c->first_seen) {
+        c->first_seen = 1;
+        c->first_fp = fp > 0;
+    }
+    return 0;
+}
+
+struct range unwtable_module(const void *addr)
+{
+    struct scan_ctx c = {0};
+
+    c.want = (uintptr_t)addr;
+    dl_iterate_phdr(collect_cb, &c);
+    return c.found;
+}
+
+static int range_cmp(const struct range *a, const struct range *b)
+{
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+static void build_table(int with_cfi)
+{
+    size_t cap = 1024;
+    struct exec_table *t;
+    struct scan_ctx c = {0};
+
+    for (;;) {
+        size_t bytes = sizeof(*t) + cap * sizeof(struct range);
+
+        t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (t == MAP_FAILED)
+            return;
+        memset(&c, 0, sizeof(c));
+        c.out = t->r;
+        c.cap = cap;
+        c.old = atomic_load(&unwtable_tab);
+        c.with_cfi = with_cfi;
+        dl_iterate_phdr(collect_cb, &c);
+        if (c.n < cap)
+            break;
+        munmap(t, bytes);
+        cap *= 4;
+    }
+    t->n = c.n;
+    /* insertion sort: a few hundred ranges at most */
+    for (size_t i = 1; i < t->n; i++)
+        for (size_t j = i; j > 0 && range_cmp(&t->r[j - 1], &t->r[j]) > 0; j--) {
+            struct range tmp = t->r[j];
+            t->r[j] = t->r[j - 1];
+            t->r[j - 1] = tmp;
+        }
+    exec_adds = c.adds;
+    exec_subs = c.subs;
+    main_fp = c.first_fp;
+    atomic_store_explicit(&unwtable_tab, t, memory_order_release);
+}
+
+static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct scan_ctx *c = arg;
+
+    c->adds = info->dlpi_adds;
+    c->subs = info->dlpi_subs;
+    return 1;
+}
+
+/* Held around the collector thread's dl_iterate_phdr calls, and by fork()'s
+ * prepare handler. dl_iterate_phdr holds glibc's dl_load_write_lock (for
+ * milliseconds while the tables compile, in its callback), which glibc 2.36's
+ * fork does not reset in the child: a program that forked then left its
+ * child stuck at its first dl_iterate_phdr (libunwind's, or ours), as a
+ * pyenv shim's bash did now and then under load (tests/collector's
+ * python-wrapper timed out). */
+static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void unwind_atfork_prepare(void)
+{
+    pthread_mutex_lock(&refresh_mu);
+}
+
+void unwind_atfork_parent(void)
+{
+    pthread_mutex_unlock(&refresh_mu);
+}
+
+void unwind_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    memcpy(&refresh_mu, &fresh, sizeof(fresh));
+}
+
+void unwind_refresh(void)
+{
+    struct scan_ctx c = {0};
+
+    if (!refresh_on)
+        return;
+    pthread_mutex_lock(&refresh_mu);
+    dl_iterate_phdr(count_cb, &c);
+    if (cfi_pending || c.adds != exec_adds || c.subs != exec_subs) {
+        struct timespec a, b;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+        build_table(cfi_tables);
+        cfi_pending = 0;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        if (cfi_tables)
+            unwtable_stats.build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
+    }
+    pthread_mutex_unlock(&refresh_mu);
+}
+
+int unwtable_init(int threshold, int *main_fp_out)
+{
+    fp_threshold = threshold;
+    build_table(0);
+    if (!atomic_load(&unwtable_tab))
+        return -1;
+    *main_fp_out = main_fp;
+    return 0;
+}
+
+void unwtable_start(int rules)
+{
+    refresh_on = 1;
+    if (rules) {
+        cfi_tables = 1;
+        cfi_pending = 1;
+    }
+}
