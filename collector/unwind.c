@@ -101,7 +101,9 @@ static int capture_unw(uintptr_t *ips, int max)
 
     if (want > (int)(sizeof(buf) / sizeof(buf[0])))
         want = (int)(sizeof(buf) / sizeof(buf[0]));
+    unwtable_enter();
     n = unw_backtrace(buf, want);
+    unwtable_leave();
     while (skip < n && (in_range(&self_range, (uintptr_t)buf[skip]) ||
                         in_range(&unw_range, (uintptr_t)buf[skip])))
         skip++;
@@ -121,8 +123,13 @@ void unwind_roots(struct unwind_root roots[UNWIND_ROOTS])
     int n = 0;
 
     memset(roots, 0, UNWIND_ROOTS * sizeof(roots[0]));
-    if (!unwind_fp || unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
+    if (!unwind_fp)
         return; /* the table walk ends where the rules say, without roots */
+    unwtable_enter();
+    if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0) {
+        unwtable_leave();
+        return;
+    }
     while (n < CORE_MAX_DEPTH) {
         unw_word_t ip = 0, sp = 0;
 
@@ -132,6 +139,7 @@ void unwind_roots(struct unwind_root roots[UNWIND_ROOTS])
         if (unw_step(&cur) <= 0)
             break;
     }
+    unwtable_leave();
     if (n == CORE_MAX_DEPTH)
         return; /* too deep to see the top: the walk will fall back */
     for (int i = 0; i < UNWIND_ROOTS && i < n; i++)

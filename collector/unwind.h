@@ -80,7 +80,8 @@ static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
  * frame-pointer walk starts at (the caller's __builtin_frame_address(0), so
  * the frames of the capture itself are not walked; NULL: here). Returns the
  * count. No locks of ours, no allocation of ours (libunwind may allocate:
- * the caller holds the guard). */
+ * the caller holds the guard); a walk that needs libunwind while another
+ * thread is in fork() waits for the fork to be made (2 s at most). */
 int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
                    struct unwind_root *roots, uint64_t *hash);
 
@@ -91,8 +92,9 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
 void unwind_refresh(void);
 
 /* fork() handlers (core.c's): prepare waits until the collector thread is
- * out of dl_iterate_phdr (unwind_refresh) and keeps it out until parent or
- * child; child makes the lock fresh. */
+ * out of dl_iterate_phdr (unwind_refresh) and the program's threads are out
+ * of libunwind's walk (which calls it), 2 s at the most, and keeps them out
+ * until parent or child; child makes the lock fresh. */
 void unwind_atfork_prepare(void);
 void unwind_atfork_parent(void);
 void unwind_atfork_child(void);

@@ -7,7 +7,8 @@
  *               libunwind fallback
  *   unwtable.c  the table of executable ranges with each module's frame
  *               pointer verdict and compiled unwind rules, built and
- *               refreshed on the collector thread; fork's wait for it
+ *               refreshed on the collector thread; fork's wait for it and
+ *               for the walks inside libunwind (both in dl_iterate_phdr)
  *
  * Invariant: the table is published (unwtable_tab, release) only when
  * complete and is never changed or freed after, nor are the rule tables it
@@ -86,5 +87,30 @@ int unwtable_init(int fp_threshold, int *main_fp);
  * it compiles the modules' unwind rules, every module's at its next call.
  * Once, at start, after unwtable_init(). */
 void unwtable_start(int rules);
+
+/* The program's threads inside libunwind's walk, and whether a fork holds
+ * them out (unwind_atfork_prepare): libunwind looks frames up with
+ * dl_iterate_phdr, whose lock glibc 2.36 does not reset in a fork child, so
+ * a fork while a thread was inside left the child stuck at its first walk.
+ * Both sequentially consistent: a walk that counted itself then finds no
+ * hold, or the fork's count finds it. The only shared write of a libunwind
+ * walk; the other walks do not count. */
+extern UNWIND_INT atomic_int unwtable_inside, unwtable_held;
+
+/* A fork holds the walks: steps out until it is done (2 s at most). */
+void unwtable_wait(void);
+
+/* Around every call into libunwind's walk on a program's thread. */
+static inline void unwtable_enter(void)
+{
+    atomic_fetch_add(&unwtable_inside, 1);
+    if (__builtin_expect(atomic_load(&unwtable_held), 0))
+        unwtable_wait();
+}
+
+static inline void unwtable_leave(void)
+{
+    atomic_fetch_sub_explicit(&unwtable_inside, 1, memory_order_release);
+}
 
 #endif

@@ -9,9 +9,12 @@
  * (a module loaded or unloaded, or the rules asked for) reuses the previous
  * table's verdicts and compiled rules for the modules still at the same
  * place, so each module's rules are compiled once. Only the collector thread
- * builds (unwind_refresh), inside dl_iterate_phdr, under refresh_mu, which
- * fork's prepare handler takes so that no fork happens while that call
- * holds glibc's loader lock (glibc 2.36 does not reset it in the child).
+ * builds (unwind_refresh), inside dl_iterate_phdr, under refresh_mu.
+ *
+ * fork: glibc 2.36 does not reset dl_iterate_phdr's lock in the child, so
+ * no fork may happen while a thread is inside that call: the prepare handler
+ * takes refresh_mu (the collector thread's calls) and holds the program's
+ * threads out of libunwind's walk (its calls), 2 s at the most each.
  */
 #include "unwind.h"
 
@@ -178,13 +181,63 @@ static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
  * python-wrapper timed out). */
 static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* the program's threads inside libunwind's walk, and the fork's hold on
+ * them (unwind_int.h) */
+atomic_int unwtable_inside, unwtable_held;
+
+#define HOLD_NS 2000000000ll /* the longest either side waits */
+
+static int64_t hold_since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000ll + t.tv_nsec - t0->tv_nsec;
+}
+
+__attribute__((cold)) void unwtable_wait(void)
+{
+    const struct timespec nap = {0, 50000};
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        atomic_fetch_sub(&unwtable_inside, 1);
+        while (atomic_load(&unwtable_held) && hold_since(&t0) < HOLD_NS)
+            nanosleep(&nap, NULL);
+        atomic_fetch_add(&unwtable_inside, 1);
+    } while (atomic_load(&unwtable_held) && hold_since(&t0) < HOLD_NS);
+}
+
+/* Returns once no program thread is inside libunwind's walk (or after 2 s),
+ * and keeps new walks out until hold_end(). */
+static void hold_walks(void)
+{
+    const struct timespec nap = {0, 50000};
+    struct timespec t0;
+
+    atomic_store(&unwtable_held, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&unwtable_inside) > 0 && hold_since(&t0) < HOLD_NS)
+        nanosleep(&nap, NULL);
+}
+
+static void hold_end(int child)
+{
+    if (child)
+        atomic_store(&unwtable_inside, 0);
+    atomic_store(&unwtable_held, 0);
+}
+
 void unwind_atfork_prepare(void)
 {
     pthread_mutex_lock(&refresh_mu);
+    hold_walks();
 }
 
 void unwind_atfork_parent(void)
 {
+    hold_end(0);
     pthread_mutex_unlock(&refresh_mu);
 }
 
@@ -192,6 +245,7 @@ void unwind_atfork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
+    hold_end(1);
     memcpy(&refresh_mu, &fresh, sizeof(fresh));
 }
 

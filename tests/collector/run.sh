@@ -99,6 +99,7 @@ build ticktime cc -std=gnu11 -O2 -g -Wall -I"$PWD/protocol" "$SRC/ticktime.c" "$
     $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
 build t_fork cc $CFLAGS "$SRC/t_fork.c"
 build t_forkearly cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_forkearly.c"
+build t_forkwalk cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_forkwalk.c"
 build t_execd cc $CFLAGS "$SRC/t_execd.c"
 cp "$SRC/t_exec_wrapper.sh" "$T/t_exec_wrapper.sh"
 build libt_dlib.so cc $CFLAGS -shared -fPIC "$SRC/t_dlib.c"
@@ -589,6 +590,35 @@ if want fork-early; then
     done
     rm -f "$W"/fork-early.heapline*
     if [ -n "$bad" ]; then fail fork-early "${bad#; }"; else pass fork-early "8 runs, no child stuck"; fi
+fi
+
+# forks while two threads keep walking stacks through libunwind (frames of code with no
+# module, as a JIT's, so libunwind looks each one up with dl_iterate_phdr): no child may be
+# left stuck on glibc's lock (8 runs of 8 had one before fork() held the program's threads
+# out of libunwind's walk); 8 runs
+if want fork-walk; then
+    if [ "$(uname -m)" != x86_64 ]; then
+        skip fork-walk "t_forkwalk writes x86-64 code"
+    else
+        bad=""
+        kids=0
+        for i in $(seq 8); do
+            rm -f "$W"/fork-walk.heapline*
+            rec fork-walk -- "$T/t_forkwalk"
+            out=$(grep -v '^heapline:' "$W/fork-walk.log" | head -1)
+            case $out in
+            "0 children"*) bad="$bad; run $i: no fork made" ;;
+            *" children, 0 stuck, "*) kids=$((kids + ${out%% *})) ;;
+            *) bad="$bad; run $i: exit $RC, printed '$out'" ;;
+            esac
+        done
+        rm -f "$W"/fork-walk.heapline*
+        if [ -n "$bad" ]; then
+            fail fork-walk "${bad#; }"
+        else
+            pass fork-walk "8 runs, $kids children, none stuck"
+        fi
+    fi
 fi
 
 if want fork-storm; then

@@ -10,31 +10,17 @@
  * status 1 if any was stuck.
  */
 #define _GNU_SOURCE
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "t_common.h"
 
 int main(void)
 {
-    double t0 = now();
+    double t0 = t_now();
     int n = 0, stuck = 0;
 
-    while (now() - t0 < 1.5) {
+    while (t_now() - t0 < 1.5) {
         pid_t p = fork();
-        double w;
-        int st;
 
         if (p == 0) {
             for (int i = 0; i < 50; i++)
@@ -44,16 +30,7 @@ int main(void)
         if (p < 0)
             break;
         n++;
-        w = now();
-        while (waitpid(p, &st, WNOHANG) == 0) {
-            if (now() - w > 3) {
-                stuck++;
-                kill(p, SIGKILL);
-                waitpid(p, &st, 0);
-                break;
-            }
-            usleep(200);
-        }
+        stuck += t_reap(p, 3);
     }
     printf("%d children, %d stuck\n", n, stuck);
     return stuck != 0;
