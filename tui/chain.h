@@ -6,7 +6,8 @@
  * it as text, JSON or DOT (chain_print); the TUI copies it (chain_take: the
  * model's copy moves on with the stream), draws it as an indented tree
  * (chain_prefix, chain_hop_text) and writes the same DOT (chain_write_dot).
- * Every DOT of a chain comes from chain_write_dot.
+ * Every DOT of a chain comes from chain_write_dot. chain.c writes text, JSON
+ * and DOT; chaintree.c copies a result and lays out the tree.
  */
 #ifndef HEAPLINE_CHAIN_H
 #define HEAPLINE_CHAIN_H
