@@ -46,8 +46,9 @@ check() {
             "$HL" backrefs "$pid" --address "$addr" --depth 1 >/dev/null 2>&1 && break
         done
     fi
-    local before
+    local before tasks
     before=$(grep -ac 'heapwalk check: heap' "$err")
+    tasks=$(ls /proc/$pid/task | wc -l)
     "$HL" backrefs "$pid" --address "$addr" --depth 1 >"$OUT/$name.chains" 2>&1
     for _ in $(seq 1 200); do
         [ "$(grep -ac 'heapwalk check: heap' "$err")" -gt "$before" ] &&
@@ -61,9 +62,9 @@ check() {
         echo "FAIL $name: no comparison: $(cat "$OUT/$name.chains" "$err" | head -3)"
         fails=$((fails + 1)); return
     fi
-    python3 - "$name" "$line" <<'PY' || fails=$((fails + 1))
+    python3 - "$name" "$line" "$tasks" "$libc_dbg" <<'PY' || fails=$((fails + 1))
 import re, sys
-name, line = sys.argv[1], sys.argv[2]
+name, line, tasks, libc_dbg = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 m = re.search(r"heap (\d+) blocks, table (\d+), same (\d+) \(sizes agree (\d+)\), only in the heap "
               r"(\d+) \(untracked: the collector's (\d+), before it started (\d+)\), only in the "
               r"table (\d+), heaps left out (\d+)", line)
@@ -72,6 +73,15 @@ if not m:
 heap, table, same, sizes, only_heap, own, before, only_table, left_out = map(int, m.groups())
 ok = (only_heap == 0 and only_table == 0 and left_out == 0 and same == table == sizes and
       heap == same + own + before and table > 1000)
+# every thread's tcache_perthread_struct is glibc's, none of the blocks: with libc's debug
+# symbols each is named by its thread's TLS variable, one a thread of the process
+t = re.search(r"tcaches (\d+) (named by the TLS of (\d+) threads|by shape)", line)
+if not t:
+    sys.exit("FAIL %s: no tcache figures: %s" % (name, line))
+if libc_dbg:
+    ok = ok and t.group(3) is not None and int(t.group(1)) == int(t.group(3)) == tasks
+print("%-4s %s: tcaches %s %s (threads of the process: %d)" % (
+    "ok" if ok else "FAIL", name, t.group(1), t.group(2), tasks))
 print("%-4s %s: heap %d blocks = %d in the table (sizes agree %d) + %d the collector's + %d "
       "before it started; unexplained: %d only in the heap, %d only in the table; %d heaps left "
       "out" % ("ok" if ok else "FAIL", name, heap, same, sizes, own, before, only_heap,
@@ -81,6 +91,12 @@ if not ok:
     sys.exit(1)
 PY
 }
+
+# libc's debug symbols (libc6-dbg) name each thread's tcache; without them, by shape
+libc=$(ldd /bin/sh | awk '/libc\.so/ { print $3 }')
+bid=$(readelf -n "$libc" 2>/dev/null | awk '/Build ID/ { print $3 }')
+libc_dbg=0
+[ -n "$bid" ] && [ -f "/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug" ] && libc_dbg=1
 
 feed_none() { :; }
 feed_sql() {
