@@ -272,7 +272,8 @@ static uint64_t hex(const char **s)
 static int map_line(const char *s, const char *end, struct heapwalk_map *m,
                     const struct heapwalk_map *prev)
 {
-    const char *path, *base;
+    const char *path, *base, *o;
+    uint64_t offset;
     int field = 0;
 
     m->lo = hex(&s);
@@ -281,6 +282,8 @@ static int map_line(const char *s, const char *end, struct heapwalk_map *m,
     m->hi = hex(&s);
     if (end - s < 5 || s[1] != 'r' || s[2] != 'w' || s[4] != 'p')
         return -1;
+    o = s + 6; /* " rw-p OFFSET" */
+    offset = o < end ? hex(&o) : 0;
     for (path = s; path < end && field < 5; path++) /* perms offset dev inode path */
         if (*path == ' ' && path[1] != ' ')
             field++;
@@ -303,6 +306,12 @@ static int map_line(const char *s, const char *end, struct heapwalk_map *m,
         ;
     if ((end - base >= 7 && memcmp(base, "libc.so", 7) == 0) ||
         (end - base >= 5 && memcmp(base, "libc-", 5) == 0)) {
+        /* libc's data segment lies past its first page; a writable private
+         * map of the file from its start is a reader's copy (elfutils maps
+         * so): not libc's data, and the anonymous map after it (a thread
+         * heap, at times) not its bss */
+        if (offset == 0)
+            return -1;
         m->kind = HEAPWALK_LIBC;
         return 0;
     }

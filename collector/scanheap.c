@@ -235,6 +235,9 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
     if (h->rc) {
         put(&l, "heapline: heapwalk check: ");
         put(&l, h->why);
+        put(&l, " (faults ");
+        put_u64(&l, h->st.faults, 0);
+        put(&l, ")");
         out(fd, &l);
         return 1;
     }
@@ -317,6 +320,8 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
     } else {
         put(&l, " by shape");
     }
+    put(&l, ", faults ");
+    put_u64(&l, h->st.faults, 0);
     put(&l, ", snapshot ");
     put_u64(&l, h->attempt, 0);
     out(fd, &l);

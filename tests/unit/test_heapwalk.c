@@ -494,6 +494,62 @@ static void test_self_fault(void **state)
     close(uffd);
 }
 
+/* A reader's copy of libc (elfutils maps the file writable and private, from
+ * its start) right below a thread heap: neither is libc's data and bss, the
+ * heap's arena is found (it was not: the anonymous map after a libc mapping
+ * was taken for its bss, the heap missed, the ring did not match). */
+static void test_self_libc_copy(void **state)
+{
+    struct heapwalk_stats st0, st;
+    const char *why = NULL;
+    char line[512], libc[256] = "";
+    uint64_t heap = 0, prev_hi = 0;
+    size_t len = 1u << 20;
+    FILE *f = fopen("/proc/self/maps", "r");
+    void *copy;
+    int fd;
+
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip();
+#endif
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        char perms[8], path[256] = "";
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi, perms, path) < 3)
+            continue;
+        if (!libc[0] && strstr(path, "/libc.so"))
+            snprintf(libc, sizeof(libc), "%s", path);
+        if (!heap && !path[0] && strcmp(perms, "rw-p") == 0 && (lo & ((1ul << 26) - 1)) == 0 &&
+            lo - prev_hi >= len)
+            heap = lo; /* a thread heap with room below it */
+        prev_hi = hi;
+    }
+    fclose(f);
+    if (!heap || !libc[0]) {
+        printf("heapwalk: no thread heap with room below, or no libc: not tested\n");
+        skip();
+    }
+    before.n = after.n = 0;
+    assert_int_equal(heapwalk_self(NULL, 0, tls, note, &before, &st0, &why), 0);
+    fd = open(libc, O_RDONLY);
+    assert_true(fd >= 0);
+    copy = mmap((void *)(uintptr_t)(heap - len), len, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0);
+    close(fd);
+    assert_true(copy == (void *)(uintptr_t)(heap - len));
+    assert_int_equal(heapwalk_self(NULL, 0, tls, note, &after, &st, &why), 0);
+    printf("heapwalk: libc's file mapped at %p below the thread heap at %#llx: %llu arenas, %zu "
+           "blocks (%llu, %zu without)\n",
+           copy, (unsigned long long)heap, (unsigned long long)st.arenas, after.n,
+           (unsigned long long)st0.arenas, before.n);
+    munmap(copy, len);
+    assert_int_equal(st.partial, 0);
+    assert_int_equal(st.arenas, st0.arenas);
+    assert_int_equal(after.n, before.n);
+}
+
 /* ---- threads that share an arena ---- */
 
 static pthread_barrier_t bar_go, bar_ready, bar_done;
@@ -583,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_image_torn),
         cmocka_unit_test(test_self),
         cmocka_unit_test(test_self_fault),
+        cmocka_unit_test(test_self_libc_copy),
         cmocka_unit_test(test_self_shared_arena),
     };
 
