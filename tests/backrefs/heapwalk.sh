@@ -113,6 +113,50 @@ check sqlite3 feed_sql -- sqlite3 :memory:
 cc -O1 -g -o "$OUT/brkwall" tests/backrefs/brkwall.c || exit 1
 check brkwall feed_none -- "$OUT/brkwall"
 
+# badheap: 4 threads churning the heap (tests/attach/busy.c) while 10 scans run, sampled: a
+# snapshot whose walk does not add up is walked again on a new one (3 at most); every answer is
+# complete (no heap left out, heap_walk_partial false) or says partial after the third
+cc -O2 -g -pthread -o "$OUT/busy" tests/attach/busy.c || exit 1
+HEAPLINE_SAMPLE=512K HEAPLINE_HEAPWALK_CHECK=1 LD_PRELOAD=$LIB "$OUT/busy" 4 1000 \
+    >"$OUT/badheap.out" 2>"$OUT/badheap.err" &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 1 200); do
+    { [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] ||
+      [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$pid.sock" ]; } && break
+    sleep 0.05
+done
+read -r lo hi < <(awk '/\[heap\]/ { split($1, r, "-"); print r[1], r[2] }' /proc/$pid/maps)
+: >"$OUT/badheap.partial"
+for i in $(seq 1 10); do
+    "$HL" backrefs "$pid" --address "$(printf '0x%x' $(( 0x$lo + (0x$hi - 0x$lo) / 2 )))" --json \
+        >"$OUT/badheap.json" 2>/dev/null
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["heap_walk_partial"])' \
+        "$OUT/badheap.json" >>"$OUT/badheap.partial" 2>/dev/null || echo none >>"$OUT/badheap.partial"
+done
+kill "$pid" 2>/dev/null
+python3 - "$OUT/badheap.err" "$OUT/badheap.partial" <<'PY' || fails=$((fails + 1))
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+partial = open(sys.argv[2]).read().split()
+finals = re.findall(r"heapwalk check: heap .*heaps left out (\d+).*snapshot (\d+)", text)
+retries = re.findall(r"heapwalk check: snapshot (\d) did not add up \((.*?)\): a new one", text)
+bad = []
+if len(finals) != 10 or len(partial) != 10:
+    bad.append("%d answers, %d check lines" % (len(partial), len(finals)))
+for (left, snap), p in zip(finals, partial):
+    left, snap = int(left), int(snap)
+    if not ((left == 0 and p == "False" and snap <= 3) or (left > 0 and p == "True" and snap == 3)):
+        bad.append("heaps left out %d at snapshot %d, heap_walk_partial %s" % (left, snap, p))
+print("%-4s badheap: 10 scans of 4 churning threads: %d complete, %d partial after 3 snapshots; "
+      "%d snapshots walked again%s" % (
+          "FAIL" if bad else "ok", sum(1 for f in finals if f[0] == "0"),
+          sum(1 for f in finals if f[0] != "0"), len(retries),
+          " (%s)" % "; ".join(sorted(set(r[1] for r in retries))) if retries else ""))
+if bad:
+    sys.exit("  " + "\n  ".join(bad))
+PY
+
 # sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
 # finds the exact run's chain (tests/backrefs/check.py's "chain"), every block "not sampled"
 cc -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl -lpthread ||
