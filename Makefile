@@ -131,8 +131,9 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
              $(BUILD)/pic/collector/scanheap.o $(HEAPWALK_OBJS) \
              $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o \
-             $(BUILD)/pic/collector/pymheap.o
+             $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/collector/heaptls.o
 TEST_OBJS_scan := $(SCAN_OBJS)
+TEST_LIBS_scan := -lpthread
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
 $(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
@@ -152,9 +153,11 @@ TEST_OBJS_pylayout := $(BUILD)/pic/collector/pylayout.o
 $(BUILD)/tests/test_pylayout: $(BUILD)/pic/collector/pylayout.o
 TEST_OBJS_untracked := $(BUILD)/pic/collector/untracked.o
 $(BUILD)/tests/test_untracked: $(BUILD)/pic/collector/untracked.o
-TEST_OBJS_heapwalk := $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o
+HEAPTLS_OBJS := $(BUILD)/pic/collector/heaptls.o $(BUILD)/pic/collector/scanroots.o \
+                $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ)
+TEST_OBJS_heapwalk := $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o $(HEAPTLS_OBJS)
 TEST_LIBS_heapwalk := -lpthread
-$(BUILD)/tests/test_heapwalk: $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o \
+$(BUILD)/tests/test_heapwalk: $(HEAPWALK_OBJS) $(BUILD)/pic/collector/procmaps.o $(HEAPTLS_OBJS) \
                               tests/unit/heapimage.h
 CFITAB_OBJS := $(BUILD)/pic/collector/cfitab.o $(BUILD)/pic/collector/ehframe.o
 TEST_OBJS_cfitab := $(CFITAB_OBJS)

@@ -2,13 +2,18 @@
  * heapchunk.c - the chunks of glibc's heaps and what is free among them
  * (heapchunk.h): fastbins, tcaches, the chunks of a heap, mmapped chunks.
  *
- * Tcaches: the first chunk of an arena is the tcache of the thread that
- * made it (tcache_init() allocates it on the thread's first malloc, before
- * anything else, from the arena just made). A 0x290 chunk elsewhere (a
- * thread that took over an arena) counts as a tcache when its counts and
- * lists agree and at least one list holds a chunk whose key is the
- * process's tcache_key: an empty tcache there cannot be told from a block
- * of zeros and is reported as a block.
+ * Tcaches: each thread's TLS pointer `tcache` names its own (w->tls, found
+ * by heaptls.h in libc's symbol table: its debug file's, libc6-dbg's). A
+ * named one is one even when empty; when its counts and lists do not agree
+ * a thread was changing it at the snapshot: it is torn, and the walk says
+ * partial rather than trust it. Without the TLS (no symbols), by shape: the
+ * first chunk of an arena is the tcache of the thread that made it
+ * (tcache_init() allocates it on the thread's first malloc, before anything
+ * else, from the arena just made); a 0x290 or 0x2a0 chunk elsewhere (a
+ * thread that took over an arena) counts as one when its counts and lists
+ * agree and at least one list holds a chunk whose key is the process's
+ * tcache_key: an empty tcache there cannot be told from a block of zeros
+ * and is reported as a block.
  *
  * Invariant: a chunk is yielded only when it is in use (the next chunk's
  * PREV_INUSE), names its heap's arena, and is in no free list and no tcache
@@ -119,10 +124,18 @@ int heapchunk_fastbins(struct hw *w, uint64_t arena)
     return 0;
 }
 
+static int torn(struct hw *w, const char *why)
+{
+    fail(w, why);
+    w->st.torn++;
+    w->st.partial++;
+    return 1;
+}
+
 /* The tcache_perthread_struct in the chunk at c: 1 when it is one (its
  * entries and itself are then in excl), 0 when not (excl unchanged), or a
  * negative code. */
-int heapchunk_tcache(struct hw *w, uint64_t c, int first)
+int heapchunk_tcache(struct hw *w, uint64_t c, int how)
 {
     uint64_t mem = c + 16, counts[HW_TCACHE_BINS / 4], key = w->key;
     size_t mark = w->excl.n, used = 0;
@@ -130,7 +143,7 @@ int heapchunk_tcache(struct hw *w, uint64_t c, int first)
 
     for (unsigned k = 0; k < HW_TCACHE_BINS / 4; k++)
         if (rd(w, mem + 8 * k, &counts[k]))
-            return 0;
+            goto not_one;
     for (unsigned i = 0; i < HW_TCACHE_BINS; i++) {
         uint64_t cnt = (counts[i / 4] >> (16 * (i % 4))) & 0xffff, e;
         if (rd(w, mem + 0x80 + 8 * i, &e))
@@ -154,7 +167,7 @@ int heapchunk_tcache(struct hw *w, uint64_t c, int first)
             goto not_one;
         used += cnt;
     }
-    if (!first && used == 0)
+    if (how == HC_TC_OTHER && used == 0)
         goto not_one;
     if ((rc = vec_push(&w->excl, c)) != 0)
         return rc;
@@ -163,7 +176,60 @@ int heapchunk_tcache(struct hw *w, uint64_t c, int first)
     w->st.tcaches++;
     return 1;
 not_one:
+    if (how == HC_TC_NAMED) { /* it is one: a thread was changing it */
+        if ((rc = vec_push(&w->excl, c)) != 0)
+            return rc;
+        w->st.tcaches++;
+        return torn(w, "heapwalk: a tcache's counts do not match its lists (a thread was "
+                       "changing it)");
+    }
     w->excl.n = mark;
+    return 0;
+}
+
+/* The tcaches of the threads on the list at head: none when the list does
+ * not come back to its head (through readable nodes, HW_MAX_THREADS at
+ * most). */
+static int list_tcaches(struct hw *w, uint64_t head)
+{
+    const struct heapwalk_tls *t = w->tls;
+    uint64_t node = head;
+    size_t n = 0;
+
+    do {
+        if (++n > HW_MAX_THREADS || rd(w, node, &node)) {
+            torn(w, "heapwalk: a list of threads does not add up");
+            return 0;
+        }
+    } while (node != head);
+    for (rd(w, head, &node); node != head; rd(w, node, &node)) {
+        uint64_t tc;
+        int rc;
+        w->st.threads++;
+        if (rd(w, node - t->list_off + (uint64_t)t->tcache_off, &tc)) {
+            torn(w, "heapwalk: a thread's tcache pointer is unreadable");
+            continue;
+        }
+        if (!tc)
+            continue; /* no malloc yet, or its tcache is being freed */
+        if (!heapchunk_is(w, tc - 16, HW_TCACHE_CHUNK) &&
+            !heapchunk_is(w, tc - 16, HW_TCACHE_CHUNK2)) {
+            torn(w, "heapwalk: a thread's tcache is not a tcache's chunk");
+            continue;
+        }
+        if ((rc = heapchunk_tcache(w, tc - 16, HC_TC_NAMED)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int heapchunk_tls_tcaches(struct hw *w)
+{
+    for (int k = 0; k < 2; k++) {
+        int rc;
+        if (w->tls->heads[k] && (rc = list_tcaches(w, w->tls->heads[k])) < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -212,7 +278,8 @@ int heapchunk_walk_heap(struct hw *w, const struct hw_heap *h, int pass, heapwal
         } else if (!!(s & NON_MAIN_ARENA) != !h->main) {
             return fail(w, "heapwalk: a chunk in use names the wrong arena");
         } else if (pass == 1) {
-            if (sz == HW_TCACHE_CHUNK && c != h->first && (rc = vec_push(&w->cands, c)) != 0)
+            if ((sz == HW_TCACHE_CHUNK || sz == HW_TCACHE_CHUNK2) && c != h->first && !w->tls &&
+                (rc = vec_push(&w->cands, c)) != 0)
                 return rc;
         } else if (!vec_has(&w->excl, c)) {
             w->st.in_use++;

@@ -98,11 +98,16 @@ static int prepare(struct hw *w)
         if (k >= 0 && w->arena_bad[k])
             h->bad = 1;
     }
-    for (size_t i = 0; i < w->n_heaps; i++) /* the arenas' first chunks */
-        if (!w->heaps[i].bad && w->heaps[i].first &&
-            heapchunk_is(w, w->heaps[i].first, HW_TCACHE_CHUNK) &&
-            (rc = heapchunk_tcache(w, w->heaps[i].first, 1)) < 0)
+    w->st.tcache_how = w->tls ? HEAPWALK_TCACHE_TLS : HEAPWALK_TCACHE_SHAPE;
+    if (w->tls && (rc = heapchunk_tls_tcaches(w)) < 0)
+        return rc;
+    for (size_t i = 0; i < w->n_heaps && !w->tls; i++) { /* the arenas' first chunks */
+        uint64_t f = w->heaps[i].first;
+        if (!w->heaps[i].bad && f &&
+            (heapchunk_is(w, f, HW_TCACHE_CHUNK) || heapchunk_is(w, f, HW_TCACHE_CHUNK2)) &&
+            (rc = heapchunk_tcache(w, f, HC_TC_FIRST)) < 0)
             return rc;
+    }
     for (size_t i = 0; i < w->n_heaps; i++) {
         struct hw_heap *h = &w->heaps[i];
         if (h->bad)
@@ -113,7 +118,7 @@ static int prepare(struct hw *w)
             return rc;
     }
     for (size_t i = 0; i < w->cands.n; i++)
-        if ((rc = heapchunk_tcache(w, w->cands.v[i], 0)) < 0)
+        if ((rc = heapchunk_tcache(w, w->cands.v[i], HC_TC_OTHER)) < 0)
             return rc;
     heapchunk_vec_sort(&w->excl);
     return 0;
@@ -203,8 +208,8 @@ static int walk(struct hw *w, heapwalk_block_fn *fn, void *arg)
 }
 
 static int image(const struct heapwalk_map *maps, size_t n, struct heapwalk_map *own_maps,
-                 const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
-                 struct heapwalk_stats *st, const char **why)
+                 const uint64_t *skip, size_t n_skip, const struct heapwalk_tls *tls,
+                 heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why)
 {
     struct hw *w =
         mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -220,6 +225,7 @@ static int image(const struct heapwalk_map *maps, size_t n, struct heapwalk_map 
     w->skip = skip;
     w->n_skip = n_skip;
     w->own_maps = own_maps;
+    w->tls = tls;
     for (size_t i = 1; i < n; i++)
         if (maps[i].lo < maps[i - 1].hi || maps[i].hi < maps[i].lo) {
             munmap(w, sizeof(*w));
@@ -239,10 +245,10 @@ static int image(const struct heapwalk_map *maps, size_t n, struct heapwalk_map 
     return rc;
 }
 
-int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn *fn, void *arg,
-                   struct heapwalk_stats *st, const char **why)
+int heapwalk_image(const struct heapwalk_map *maps, size_t n, const struct heapwalk_tls *tls,
+                   heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why)
 {
-    return image(maps, n, NULL, NULL, 0, fn, arg, st, why);
+    return image(maps, n, NULL, NULL, 0, tls, fn, arg, st, why);
 }
 
 /* ---- this process ---- */
@@ -266,7 +272,8 @@ static uint64_t hex(const char **s)
 static int map_line(const char *s, const char *end, struct heapwalk_map *m,
                     const struct heapwalk_map *prev)
 {
-    const char *path, *base;
+    const char *path, *base, *o;
+    uint64_t offset;
     int field = 0;
 
     m->lo = hex(&s);
@@ -275,6 +282,8 @@ static int map_line(const char *s, const char *end, struct heapwalk_map *m,
     m->hi = hex(&s);
     if (end - s < 5 || s[1] != 'r' || s[2] != 'w' || s[4] != 'p')
         return -1;
+    o = s + 6; /* " rw-p OFFSET" */
+    offset = o < end ? hex(&o) : 0;
     for (path = s; path < end && field < 5; path++) /* perms offset dev inode path */
         if (*path == ' ' && path[1] != ' ')
             field++;
@@ -297,7 +306,17 @@ static int map_line(const char *s, const char *end, struct heapwalk_map *m,
         ;
     if ((end - base >= 7 && memcmp(base, "libc.so", 7) == 0) ||
         (end - base >= 5 && memcmp(base, "libc-", 5) == 0)) {
+        /* libc's data segment lies past its first page; a writable private
+         * map of the file from its start is a reader's copy (elfutils maps
+         * so): not libc's data, and the anonymous map after it (a thread
+         * heap, at times) not its bss */
+        if (offset == 0)
+            return -1;
         m->kind = HEAPWALK_LIBC;
+        return 0;
+    }
+    if (end - base >= 3 && memcmp(base, "ld-", 3) == 0) {
+        m->kind = HEAPWALK_OTHER; /* the loader's data: its lists of threads */
         return 0;
     }
     return -1; /* a file's data: never a heap */
@@ -326,8 +345,8 @@ static void maps_add(char *text, size_t len, void *arg)
     }
 }
 
-int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
-                  struct heapwalk_stats *st, const char **why)
+int heapwalk_self(const uint64_t *skip, size_t n_skip, const struct heapwalk_tls *tls,
+                  heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why)
 {
     enum { BUF = 1 << 16 };
     size_t maps_bytes = HW_MAX_MAPS * sizeof(struct heapwalk_map), n;
@@ -357,7 +376,7 @@ int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, vo
         struct faultcatch fc;
 
         faultcatch_begin(&fc, on_fault);
-        rc = image(maps, n, maps, skip, n_skip, fn, arg, st, why);
+        rc = image(maps, n, maps, skip, n_skip, tls, fn, arg, st, why);
         faultcatch_end(&fc);
         catching = NULL;
     }

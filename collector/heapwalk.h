@@ -49,9 +49,30 @@ struct heapwalk_stats {
     uint64_t fastbin;       /* chunks in fastbins */
     uint64_t tcache;        /* chunks in tcaches */
     uint64_t tcaches;       /* tcache_perthread_structs */
+    uint64_t tcache_how;    /* HEAPWALK_TCACHE_*: how they were told from blocks */
+    uint64_t threads;       /* threads read (HEAPWALK_TCACHE_TLS), with a tcache or not */
     uint64_t locked;        /* arenas whose lock was held at the snapshot */
-    uint64_t partial;       /* heaps left out: they did not add up (see below) */
+    uint64_t partial;       /* heaps left out, tcaches or thread lists torn (see below) */
+    uint64_t torn;          /* of them, tcaches or thread lists that did not add up */
     uint64_t faults;        /* ranges or pages dropped: reading them faulted */
+};
+
+/* stats.tcache_how */
+#define HEAPWALK_TCACHE_SHAPE                                                                      \
+    1                         /* by shape: an arena's first chunk, a 0x290 or 0x2a0 chunk          \
+                               * whose lists check out (an empty one elsewhere is missed) */
+#define HEAPWALK_TCACHE_TLS 2 /* by each thread's TLS variable `tcache`: exactly */
+
+/* Where each thread's `tcache` (glibc's static TLS pointer to its
+ * tcache_perthread_struct) lies, found by heaptls.h in the live process:
+ * the threads are the members of glibc's lists of thread descriptors
+ * (_rtld_global's dl_stack_used and dl_stack_user, list_head's linked
+ * through struct pthread's `list`), and a thread's tcache is the word at
+ * its descriptor (its thread pointer) + tcache_off. */
+struct heapwalk_tls {
+    uint64_t heads[2]; /* the two list heads' addresses (0: none) */
+    uint64_t list_off; /* offsetof(struct pthread, list) */
+    int64_t tcache_off;
 };
 
 /* Reasons (negative return values) */
@@ -63,7 +84,12 @@ struct heapwalk_stats {
 typedef void heapwalk_block_fn(void *arg, uint64_t addr, uint64_t usable);
 
 /* Walks the heap found in maps[0..n) (sorted by lo, not overlapping) and
- * calls fn for each block in use, in address order within each heap.
+ * calls fn for each block in use, in address order within each heap. With
+ * tls (may be NULL: tcaches told by shape), the tcaches are those the
+ * threads' TLS names; a thread list or a tcache that does not add up (a
+ * thread was changing it at the snapshot: counts that do not match the
+ * lists, a list that loops or leaves the heap) counts in st->partial and
+ * st->torn, and what it held may be yielded as blocks.
  * Returns 0, or a negative HEAPWALK_E* with *why set to a static sentence
  * (fn may have been called for some blocks already). st may be NULL.
  *
@@ -78,19 +104,20 @@ typedef void heapwalk_block_fn(void *arg, uint64_t addr, uint64_t usable);
  *
  * No malloc, no lock: async-signal-safe but for mmap and, for resident
  * maps, mincore. */
-int heapwalk_image(const struct heapwalk_map *maps, size_t n, heapwalk_block_fn *fn, void *arg,
-                   struct heapwalk_stats *st, const char **why);
+int heapwalk_image(const struct heapwalk_map *maps, size_t n, const struct heapwalk_tls *tls,
+                   heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why);
 
 /* The same on the calling process: maps are the writable private mappings
  * of /proc/self/maps; pages in [skip[2i], skip[2i+1]) for i < n_skip (the
  * caller's own memory, sorted by start) are never taken for mmapped chunks
  * (they are read when a heap holds them). Reads the maps with open/read
- * only. A writable private mapping can still fault (a guard region inside
- * it, userfaultfd, a sanitizer's shadow): SIGSEGV and SIGBUS are caught
- * for the walk (unblocked, their handlers replaced, then restored: one walk
- * at a time), the range dropped and the walk begun again (st->faults). */
-int heapwalk_self(const uint64_t *skip, size_t n_skip, heapwalk_block_fn *fn, void *arg,
-                  struct heapwalk_stats *st, const char **why);
+ * only (the dynamic loader's writable data is read too, for its lists of
+ * threads, never taken for a heap). A writable private mapping can still fault (a guard region
+ * inside it, userfaultfd, a sanitizer's shadow): SIGSEGV and SIGBUS are caught for the walk
+ * (unblocked, their handlers replaced, then restored: one walk at a time), the range dropped and
+ * the walk begun again (st->faults). */
+int heapwalk_self(const uint64_t *skip, size_t n_skip, const struct heapwalk_tls *tls,
+                  heapwalk_block_fn *fn, void *arg, struct heapwalk_stats *st, const char **why);
 
 /* A sentence for a HEAPWALK_E* code (static). */
 const char *heapwalk_strerror(int code);

@@ -17,7 +17,9 @@
  * binmap, next at 0x870, next_free, attached_threads, system_mem at 0x888);
  * heap_info is 0x30 bytes (ar_ptr, prev, size, mprotect_size, pagesize);
  * a tcache_perthread_struct is a 0x290 chunk (uint16 counts[64], then
- * entries[64] pointing at the user memory of the cached chunks); fastbin and
+ * entries[64] pointing at the user memory of the cached chunks; 0x2a0 when
+ * a free chunk 16 bytes larger was taken whole), named by each thread's
+ * static TLS pointer `tcache` (heapwalk_tls); fastbin and
  * tcache next pointers are safe-linked since 2.32: stored as (where >> 12) ^
  * next.
  */
@@ -37,8 +39,10 @@
 #define HW_MS_TOP 0x60u
 #define HW_MS_BINS 0x70u /* bins[0], bins[1]: the unsorted bin's fd, bk */
 #define HW_MS_NEXT 0x870u
-#define HW_HEAP_INFO 0x30u     /* sizeof(heap_info) */
-#define HW_TCACHE_CHUNK 0x290u /* the chunk of a tcache_perthread_struct */
+#define HW_HEAP_INFO 0x30u      /* sizeof(heap_info) */
+#define HW_TCACHE_CHUNK 0x290u  /* the chunk of a tcache_perthread_struct */
+#define HW_TCACHE_CHUNK2 0x2a0u /* ... taken whole from a free chunk 16 bytes larger */
+#define HW_MAX_THREADS (1u << 16)
 #define HW_TCACHE_BINS 64u
 #define HW_MINSIZE 32u
 #define HW_PAGE 4096u
@@ -72,10 +76,11 @@ struct hw {
     uint64_t arenas[HW_MAX_ARENAS];
     unsigned char arena_bad[HW_MAX_ARENAS]; /* its fastbins did not add up */
     size_t n_arenas;
-    struct hw_vec excl;   /* chunks never yielded: fastbin, tcache entries, tcaches */
-    struct hw_vec cands;  /* in-use 0x290 chunks: tcaches maybe */
-    uint64_t key;         /* tcache_key, once seen */
-    const uint64_t *skip; /* lo, hi pairs sorted by lo: never mmapped chunks */
+    struct hw_vec excl;             /* chunks never yielded: fastbin, tcache entries, tcaches */
+    struct hw_vec cands;            /* in-use 0x290 and 0x2a0 chunks: tcaches maybe (by shape) */
+    const struct heapwalk_tls *tls; /* NULL: tcaches by shape */
+    uint64_t key;                   /* tcache_key, once seen */
+    const uint64_t *skip;           /* lo, hi pairs sorted by lo: never mmapped chunks */
     size_t n_skip;
     /* this process (heapwalk_self): a read of a range that faults after all
      * (a guard region inside a mapping, userfaultfd, ASan's shadow) lands

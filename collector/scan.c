@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heaptls.h"
 #include "ownmaps.h"
 #include "scanbfs.h"
 #include "scanheap.h"
@@ -54,6 +55,7 @@ _Static_assert(SCANBFS_CYCLE == SCANMSG_CYCLE && SCANPY_HOP_OBJECT == SCANMSG_PY
 #define SCAN_FRAME_ROOTS 4096u /* live Python frames scanned as roots */
 
 #define SCAN_MAGIC 0x5343414eu /* "SCAN" */
+#define SCAN_RETRY (-100000)   /* scan_child_hdr.status: the heap walk did not add up */
 
 /* What the child writes: this header, then n_nodes struct scanbfs_node, then
  * n_hops (0 or n_nodes) struct scanpy_hop, then n_census rows. */
@@ -83,6 +85,11 @@ struct scan_job {
     struct scanpy py;  /* the interpreter, when the program is a known CPython */
     int pymalloc;      /* ... whose small objects are not heap blocks */
     int heap_walk;     /* scan_source.heap_walk */
+    /* a heap walk that does not add up (a thread was changing the heap at
+     * the snapshot) is tried on a new snapshot, SCAN_ATTEMPTS at most */
+    unsigned attempt;               /* the snapshot's, from 1 */
+    struct scan_source src;         /* the caller's, for a new snapshot; stacks: its own copy */
+    const struct heapwalk_tls *tls; /* where the threads' tcaches are (NULL: by shape) */
 };
 
 static uint64_t mono_ns(void)
@@ -107,6 +114,8 @@ static void write_all(int fd, const void *p, size_t n)
         n -= (size_t)w;
     }
 }
+
+#define SCAN_RETRY_FLAG 0x80000000u /* heap_blocks(): a new snapshot, please */
 
 /* The blocks from glibc's heap (scanheap.h) when src asks for them, and
  * pymalloc's (pymheap.h) when the program keeps Python objects there: *src
@@ -134,8 +143,15 @@ static uint32_t heap_blocks(const struct scan_job *job, const struct scan_source
             skip[2 * k - 2] = lo;
             skip[2 * k - 1] = hi;
         }
-    if (scanheap_build(heap, *src, skip, n_skip, untracked_kind, walk) != 0)
+    if (scanheap_build(heap, *src, skip, n_skip, job->tls, untracked_kind, walk) != 0)
         return SCANMSG_HEAPWALK_FAILED;
+    heap->attempt = job->attempt;
+    if ((walk & SCANHEAP_GLIBC) && job->attempt < SCAN_ATTEMPTS &&
+        (heap->rc == HEAPWALK_ECORRUPT || heap->st.partial)) {
+        if ((*src)->heap_check)
+            scanheap_retry_line(heap, 2);
+        return SCAN_RETRY_FLAG;
+    }
     if ((*src)->heap_check)
         scanheap_check(heap, 2, untracked_kind);
     if (heap->py_rc == 0)
@@ -231,6 +247,12 @@ static void scan_child(struct scan_job *job, const struct scan_source *src, int 
         if (src->heap_walk || src->heap_check || job->pymalloc)
             hdr.heap_flags = heap_blocks(job, &src, &hsrc, &heap);
         walk_ns = mono_ns() - walk_ns;
+        if (hdr.heap_flags & SCAN_RETRY_FLAG) {
+            hdr.heap_flags = 0;
+            hdr.status = SCAN_RETRY;
+            write_all(wfd, &hdr, sizeof(hdr));
+            _exit(0);
+        }
         hdr.status = scanbfs_run(src, roots, n_roots, &job->params, nodes, &n_nodes, &hdr.st);
         /* the heap walk is part of collecting the blocks */
         hdr.st.prep_ns += walk_ns;
@@ -266,14 +288,61 @@ static void mark_interpreter(struct scanroots *r, uint64_t type_type)
     }
 }
 
+/* A new snapshot: a child of this moment, its pipe on job->fd (the same
+ * number as the last one's). 0, or -1 with *err. */
+static int snapshot(struct scan_job *job, const char **err)
+{
+    int fds[2];
+    uint64_t t0, pause;
+    pid_t parent = getpid();
+    long pid;
+
+    if (pipe2(fds, O_CLOEXEC)) {
+        *err = "scan: pipe failed";
+        return -1;
+    }
+    if (job->fd >= 0) { /* the one the caller polls */
+        if (dup3(fds[0], job->fd, O_CLOEXEC) < 0) {
+            close(fds[0]);
+            close(fds[1]);
+            *err = "scan: pipe failed";
+            return -1;
+        }
+        close(fds[0]);
+        fds[0] = job->fd;
+    }
+    job->attempt++;
+    job->len = 0;
+    if (job->attempt > 1)
+        scansp_free(&job->sps);
+    /* right before the snapshot: the threads blocked now most likely still
+     * are at the clone; scansp_settle() checks that they were */
+    scansp_begin(&job->sps, job->src.stacks, job->src.n_stacks);
+    t0 = mono_ns();
+    pid = syscall(SYS_clone, 0L /* no exit signal */, NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        close(fds[0]);
+        scan_child(job, &job->src, fds[1], parent);
+    }
+    pause = mono_ns() - t0;
+    if (pause > job->pause_ns)
+        job->pause_ns = pause; /* the longest of the snapshots */
+    scansp_settle(&job->sps);  /* the child waits for it before it scans */
+    close(fds[1]);
+    job->fd = fds[0];
+    if (pid < 0) {
+        *err = "scan: fork failed";
+        return -1;
+    }
+    job->pid = (pid_t)pid;
+    fcntl(job->fd, F_SETFL, fcntl(job->fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
 struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
                             uint32_t max_depth, uint32_t max_fanout, const char **err)
 {
     struct scan_job *job;
-    int fds[2];
-    uint64_t t0;
-    pid_t parent = getpid();
-    long pid;
     char here;
 
     if (!src || !src->for_each_block) {
@@ -285,6 +354,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         *err = "scan: out of memory";
         return NULL;
     }
+    job->fd = -1;
     job->req_id = req_id;
     job->heap_walk = src->heap_walk;
     job->params.target = target;
@@ -326,35 +396,24 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
         free(job);
         return NULL;
     }
-    if (pipe2(fds, O_CLOEXEC)) {
-        scanroots_free(&job->roots);
-        free(job);
-        *err = "scan: pipe failed";
+    if (src->heap_walk || src->heap_check)
+        job->tls = heaptls_find(NULL);
+    job->src = *src;
+    job->src.stacks = NULL;
+    if (src->n_stacks) {
+        struct scan_range *copy = malloc(src->n_stacks * sizeof(*copy));
+        if (!copy) {
+            scan_job_free(job);
+            *err = "scan: out of memory";
+            return NULL;
+        }
+        memcpy(copy, src->stacks, src->n_stacks * sizeof(*copy));
+        job->src.stacks = copy;
+    }
+    if (snapshot(job, err) != 0) {
+        scan_job_free(job);
         return NULL;
     }
-    /* right before the snapshot: the threads blocked now most likely still
-     * are at the clone; scansp_settle() checks that they were */
-    scansp_begin(&job->sps, src->stacks, src->n_stacks);
-    t0 = mono_ns();
-    pid = syscall(SYS_clone, 0L /* no exit signal */, NULL, NULL, NULL, NULL);
-    if (pid == 0) {
-        close(fds[0]);
-        scan_child(job, src, fds[1], parent);
-    }
-    job->pause_ns = mono_ns() - t0;
-    scansp_settle(&job->sps); /* the child waits for it before it scans */
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        scansp_free(&job->sps);
-        scanroots_free(&job->roots);
-        free(job);
-        *err = "scan: fork failed";
-        return NULL;
-    }
-    job->pid = (pid_t)pid;
-    job->fd = fds[0];
-    fcntl(job->fd, F_SETFL, fcntl(job->fd, F_GETFL) | O_NONBLOCK);
     return job;
 }
 
@@ -419,6 +478,12 @@ int scan_job_read(struct scan_job *job)
         else
             snprintf(msg, sizeof(msg), "scan: the scan process failed");
         return fail(job, -EIO, msg);
+    }
+    if (hdr->status == SCAN_RETRY) { /* the walk did not add up: a new snapshot */
+        const char *err = NULL;
+        if (job->attempt >= SCAN_ATTEMPTS || snapshot(job, &err) != 0)
+            return fail(job, -EIO, err ? err : "scan: a retry past the last snapshot");
+        return 0;
     }
     if (hdr->status == -ENOENT) {
         char msg[96];
@@ -605,9 +670,15 @@ void scan_job_free(struct scan_job *job)
     if (job->fd >= 0)
         close(job->fd);
     free(job->buf);
+    free((void *)job->src.stacks);
     scanroots_free(&job->roots);
     scansp_free(&job->sps);
     free(job);
+}
+
+unsigned scan_job_attempts(const struct scan_job *job)
+{
+    return job->attempt;
 }
 
 int scan_job_wait(struct scan_job *job, int timeout_ms)

@@ -63,7 +63,18 @@ struct scan_job;
 struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint64_t target,
                             uint32_t max_depth, uint32_t max_fanout, const char **err);
 
-/* The pipe to poll for POLLIN while the job runs. */
+/* A heap walk (scan_source.heap_walk or heap_check) that does not add up on
+ * a snapshot (chunks that do not tile a heap, a top that does not end it,
+ * a tcache or a list of threads torn: a thread was changing the heap) is
+ * walked again on a new snapshot, this many in all; the last one's walk is
+ * used as it is, and says partial. */
+#define SCAN_ATTEMPTS 3u
+
+/* The snapshot the job is on (1 to SCAN_ATTEMPTS). */
+unsigned scan_job_attempts(const struct scan_job *job);
+
+/* The pipe to poll for POLLIN while the job runs (the same descriptor
+ * across its snapshots). */
 int scan_job_fd(const struct scan_job *job);
 
 /* Reads what the child has written. Returns 1 when the result is complete,

@@ -121,7 +121,8 @@ static void from_walk(void *arg, uint64_t addr, uint64_t usable)
 }
 
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
-                   size_t n_skip, int (*untracked)(uint64_t), unsigned walk)
+                   size_t n_skip, const struct heapwalk_tls *tls, int (*untracked)(uint64_t),
+                   unsigned walk)
 {
     struct build b = {h, 0};
     size_t n_walk, kept = 0;
@@ -133,7 +134,7 @@ int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint
     src->for_each_block(src->ctx, from_table, &b);
     sort_blocks(h->table, h->n_table);
     if (walk & SCANHEAP_GLIBC)
-        h->rc = heapwalk_self(skip, n_skip, from_walk, &b, &h->st, &h->why);
+        h->rc = heapwalk_self(skip, n_skip, tls, from_walk, &b, &h->st, &h->why);
     if (b.failed)
         return -ENOMEM;
     if (h->rc)
@@ -234,6 +235,9 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
     if (h->rc) {
         put(&l, "heapline: heapwalk check: ");
         put(&l, h->why);
+        put(&l, " (faults ");
+        put_u64(&l, h->st.faults, 0);
+        put(&l, ")");
         out(fd, &l);
         return 1;
     }
@@ -307,8 +311,33 @@ size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_
     put_u64(&l, h->st.fastbin, 0);
     put(&l, ", in tcaches ");
     put_u64(&l, h->st.tcache, 0);
+    put(&l, ", tcaches ");
+    put_u64(&l, h->st.tcaches, 0);
+    if (h->st.tcache_how == HEAPWALK_TCACHE_TLS) {
+        put(&l, " named by the TLS of ");
+        put_u64(&l, h->st.threads, 0);
+        put(&l, " threads");
+    } else {
+        put(&l, " by shape");
+    }
+    put(&l, ", faults ");
+    put_u64(&l, h->st.faults, 0);
+    put(&l, ", snapshot ");
+    put_u64(&l, h->attempt, 0);
     out(fd, &l);
     return only_walk + only_table + (same - sizes) + h->st.partial;
+}
+
+void scanheap_retry_line(const struct scanheap *h, int fd)
+{
+    struct line l = {.n = 0};
+
+    put(&l, "heapline: heapwalk check: snapshot ");
+    put_u64(&l, h->attempt, 0);
+    put(&l, " did not add up (");
+    put(&l, h->why ? h->why : heapwalk_strerror(h->rc));
+    put(&l, "): a new one");
+    out(fd, &l);
 }
 
 void scanheap_free(struct scanheap *h)

@@ -47,20 +47,23 @@ struct scanheap {
     size_t n_own;   /* the collector's own blocks, left out */
     struct heapwalk_stats st;
     struct pymheap_stats py;
-    int rc;    /* heapwalk_self()'s (0 when glibc's heap was not walked) */
-    int py_rc; /* pymheap_self()'s (-1 when pymalloc's pools were not walked) */
+    unsigned attempt; /* the caller's: which snapshot of the scan this is (1: the first) */
+    int rc;           /* heapwalk_self()'s (0 when glibc's heap was not walked) */
+    int py_rc;        /* pymheap_self()'s (-1 when pymalloc's pools were not walked) */
     const char *why;
 };
 
 /* Walks glibc's heap when walk has SCANHEAP_GLIBC (never taking the ranges skip[2i], skip[2i+1] for
- * its mmapped chunks: the collector's and the scan's own memory) and merges it with src's blocks,
+ * its mmapped chunks: the collector's and the scan's own memory; its tcaches named by tls, by shape
+ * when NULL: heapwalk.h) and merges it with src's blocks,
  * leaving out the blocks the table lacks that untracked(addr) (untracked.h) says the collector
  * allocated for itself (counted in n_own; untracked may be NULL). Returns 0, -ENOMEM, or 0 with
  * h->rc < 0 and h->why when the heap could not be walked (h then holds the table's blocks only).
  * With SCANHEAP_PYMALLOC, pymalloc's pools outside the skipped ranges are walked too (h->py_rc 0)
  * and their blocks added. */
 int scanheap_build(struct scanheap *h, const struct scan_source *src, const uint64_t *skip,
-                   size_t n_skip, int (*untracked)(uint64_t), unsigned walk);
+                   size_t n_skip, const struct heapwalk_tls *tls, int (*untracked)(uint64_t),
+                   unsigned walk);
 
 /* A scan_source's for_each_block over h->all (ctx: h). */
 void scanheap_each(void *ctx, scan_block_fn *fn, void *arg);
@@ -71,6 +74,10 @@ void scanheap_each(void *ctx, scan_block_fn *fn, void *arg);
  * says it was handed out untracked (untracked.h: 1 tracking off, 2 the
  * collector's own). Returns the number of differences left. */
 size_t scanheap_check(const struct scanheap *h, int fd, int (*untracked)(uint64_t));
+
+/* HEAPLINE_HEAPWALK_CHECK: the line that says snapshot h->attempt is not
+ * used (its walk did not add up: h->why) and a new one is taken. */
+void scanheap_retry_line(const struct scanheap *h, int fd);
 
 void scanheap_free(struct scanheap *h);
 

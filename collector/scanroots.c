@@ -606,6 +606,78 @@ static const char *elf_debuglink(const unsigned char *f, size_t size)
 static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start, int follow_debug);
 
+/* The ELF file at path mapped read-only (its size in *size), or NULL. */
+static unsigned char *map_file(const char *path, size_t *size)
+{
+    struct stat stt;
+    unsigned char *f;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || stt.st_size <= 0) {
+        close(fd);
+        return NULL;
+    }
+    f = mmap(NULL, (size_t)stt.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (f == MAP_FAILED)
+        return NULL;
+    *size = (size_t)stt.st_size;
+    return f;
+}
+
+/* The separate debug file of the stripped module mapped at f (debugfile.h),
+ * its path into dbg. 0 when there is one. */
+static int debug_path(const char *path, const unsigned char *f, size_t size, char *dbg, size_t cap)
+{
+    char id[160];
+    int has_id = elf_build_id(f, size, id, sizeof(id)) == 0;
+    int dfd = debugfile_open(path, has_id ? id : NULL, elf_debuglink(f, size), dbg, cap);
+
+    if (dfd < 0)
+        return -1;
+    close(dfd);
+    return 0;
+}
+
+int scanroots_symbol_values(const char *path, const char *const *names, uint64_t *values, size_t n,
+                            int follow_debug)
+{
+    const Elf64_Sym *syms;
+    const char *strs;
+    size_t nsyms, strs_size, size = 0;
+    unsigned char *f = map_file(path, &size);
+    int full = 0, rc = -1;
+
+    for (size_t k = 0; k < n; k++)
+        values[k] = 0;
+    if (!f)
+        return -1;
+    if (elf_symtab(f, size, &syms, &nsyms, &strs, &strs_size, &full) == 0) {
+        char dbg[4096 + 300];
+        if (!full && follow_debug && debug_path(path, f, size, dbg, sizeof(dbg)) == 0 &&
+            scanroots_symbol_values(dbg, names, values, n, 0) == 1) {
+            munmap(f, size);
+            return 1;
+        }
+        for (size_t i = 0; i < nsyms; i++) {
+            const Elf64_Sym *st = &syms[i];
+            if (st->st_shndx == SHN_UNDEF || st->st_name >= strs_size)
+                continue;
+            for (size_t k = 0; k < n; k++) {
+                size_t len = strlen(names[k]);
+                if (len < strs_size - st->st_name && !values[k] &&
+                    memcmp(strs + st->st_name, names[k], len + 1) == 0)
+                    values[k] = st->st_value;
+            }
+        }
+        rc = full;
+    }
+    munmap(f, size);
+    return rc;
+}
+
 int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start)
 {
@@ -618,43 +690,28 @@ int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t
 static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start, int follow_debug)
 {
-    struct stat stt;
     unsigned char *f;
     const Elf64_Sym *syms;
     const char *strs;
-    size_t n, strs_size;
+    size_t n, strs_size, size = 0;
     uint64_t best_size = UINT64_MAX;
-    int fd, found = -1, full = 0;
+    int found = -1, full = 0;
 
     sym[0] = 0;
     *sym_start = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    f = map_file(path, &size);
+    if (!f)
         return -1;
-    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode) || stt.st_size <= 0) {
-        close(fd);
-        return -1;
-    }
-    f = mmap(NULL, (size_t)stt.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (f == MAP_FAILED)
-        return -1;
-    if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size, &full) == 0 && !full &&
-        follow_debug) {
-        char id[160], dbg[4096 + 300];
-        int has_id = elf_build_id(f, (size_t)stt.st_size, id, sizeof(id)) == 0;
-        int dfd = debugfile_open(path, has_id ? id : NULL, elf_debuglink(f, (size_t)stt.st_size),
-                                 dbg, sizeof(dbg));
+    if (elf_symtab(f, size, &syms, &n, &strs, &strs_size, &full) == 0 && !full && follow_debug) {
+        char dbg[4096 + 300];
 
-        if (dfd >= 0) {
-            close(dfd);
-            if (symbol_in(dbg, module_offset, sym, cap, sym_start, 0) == 0) {
-                munmap(f, (size_t)stt.st_size);
-                return 0;
-            }
+        if (debug_path(path, f, size, dbg, sizeof(dbg)) == 0 &&
+            symbol_in(dbg, module_offset, sym, cap, sym_start, 0) == 0) {
+            munmap(f, size);
+            return 0;
         }
     }
-    if (elf_symtab(f, (size_t)stt.st_size, &syms, &n, &strs, &strs_size, &full) == 0) {
+    if (elf_symtab(f, size, &syms, &n, &strs, &strs_size, &full) == 0) {
         for (size_t i = 0; i < n; i++) {
             const Elf64_Sym *st = &syms[i];
             int type = ELF64_ST_TYPE(st->st_info);
@@ -676,6 +733,6 @@ static int symbol_in(const char *path, uint64_t module_offset, char *sym, size_t
             found = 0;
         }
     }
-    munmap(f, (size_t)stt.st_size);
+    munmap(f, size);
     return found;
 }

@@ -62,4 +62,13 @@ size_t scanroots_clip(const struct scanbfs_root *in, size_t n, struct scanbfs_ro
 int scanroots_symbol(const char *path, uint64_t module_offset, char *sym, size_t cap,
                      uint64_t *sym_start);
 
+/* The values of the symbols names[0..n) (any type: a TLS symbol's is its
+ * offset in the module's TLS block) into values[] (0: not found), from the
+ * module file at path: its .symtab, else (follow_debug) its separate debug
+ * file's (debugfile.h), else its .dynsym. Returns 1 when they came from a
+ * full symbol table, 0 from .dynsym alone, -1 when the file has none.
+ * Collector thread (opens and maps files). */
+int scanroots_symbol_values(const char *path, const char *const *names, uint64_t *values, size_t n,
+                            int follow_debug);
+
 #endif

@@ -46,8 +46,9 @@ check() {
             "$HL" backrefs "$pid" --address "$addr" --depth 1 >/dev/null 2>&1 && break
         done
     fi
-    local before
+    local before tasks
     before=$(grep -ac 'heapwalk check: heap' "$err")
+    tasks=$(ls /proc/$pid/task | wc -l)
     "$HL" backrefs "$pid" --address "$addr" --depth 1 >"$OUT/$name.chains" 2>&1
     for _ in $(seq 1 200); do
         [ "$(grep -ac 'heapwalk check: heap' "$err")" -gt "$before" ] &&
@@ -61,9 +62,9 @@ check() {
         echo "FAIL $name: no comparison: $(cat "$OUT/$name.chains" "$err" | head -3)"
         fails=$((fails + 1)); return
     fi
-    python3 - "$name" "$line" <<'PY' || fails=$((fails + 1))
+    python3 - "$name" "$line" "$tasks" "$libc_dbg" <<'PY' || fails=$((fails + 1))
 import re, sys
-name, line = sys.argv[1], sys.argv[2]
+name, line, tasks, libc_dbg = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 m = re.search(r"heap (\d+) blocks, table (\d+), same (\d+) \(sizes agree (\d+)\), only in the heap "
               r"(\d+) \(untracked: the collector's (\d+), before it started (\d+)\), only in the "
               r"table (\d+), heaps left out (\d+)", line)
@@ -72,6 +73,15 @@ if not m:
 heap, table, same, sizes, only_heap, own, before, only_table, left_out = map(int, m.groups())
 ok = (only_heap == 0 and only_table == 0 and left_out == 0 and same == table == sizes and
       heap == same + own + before and table > 1000)
+# every thread's tcache_perthread_struct is glibc's, none of the blocks: with libc's debug
+# symbols each is named by its thread's TLS variable, one a thread of the process
+t = re.search(r"tcaches (\d+) (named by the TLS of (\d+) threads|by shape)", line)
+if not t:
+    sys.exit("FAIL %s: no tcache figures: %s" % (name, line))
+if libc_dbg:
+    ok = ok and t.group(3) is not None and int(t.group(1)) == int(t.group(3)) == tasks
+print("%-4s %s: tcaches %s %s (threads of the process: %d)" % (
+    "ok" if ok else "FAIL", name, t.group(1), t.group(2), tasks))
 print("%-4s %s: heap %d blocks = %d in the table (sizes agree %d) + %d the collector's + %d "
       "before it started; unexplained: %d only in the heap, %d only in the table; %d heaps left "
       "out" % ("ok" if ok else "FAIL", name, heap, same, sizes, own, before, only_heap,
@@ -81,6 +91,12 @@ if not ok:
     sys.exit(1)
 PY
 }
+
+# libc's debug symbols (libc6-dbg) name each thread's tcache; without them, by shape
+libc=$(ldd /bin/sh | awk '/libc\.so/ { print $3 }')
+bid=$(readelf -n "$libc" 2>/dev/null | awk '/Build ID/ { print $3 }')
+libc_dbg=0
+[ -n "$bid" ] && [ -f "/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug" ] && libc_dbg=1
 
 feed_none() { :; }
 feed_sql() {
@@ -96,6 +112,55 @@ check sqlite3 feed_sql -- sqlite3 :memory:
 # glibc went on in a region it mapped (main_arena's top is there)
 cc -O1 -g -o "$OUT/brkwall" tests/backrefs/brkwall.c || exit 1
 check brkwall feed_none -- "$OUT/brkwall"
+
+# badheap: 4 threads churning the heap (tests/attach/busy.c) while 10 scans run, sampled: a
+# snapshot whose walk does not add up is walked again on a new one (3 at most); every answer is
+# complete (no heap left out, heap_walk_partial false) or says partial after the third
+cc -O2 -g -pthread -o "$OUT/busy" tests/attach/busy.c || exit 1
+HEAPLINE_SAMPLE=512K HEAPLINE_HEAPWALK_CHECK=1 LD_PRELOAD=$LIB "$OUT/busy" 4 1000 \
+    >"$OUT/badheap.out" 2>"$OUT/badheap.err" &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 1 200); do
+    { [ -S "/tmp/heapline-$(id -u)/$pid.sock" ] ||
+      [ -S "${XDG_RUNTIME_DIR:-/nonexistent}/heapline/$pid.sock" ]; } && break
+    sleep 0.05
+done
+read -r lo hi < <(awk '/\[heap\]/ { split($1, r, "-"); print r[1], r[2] }' /proc/$pid/maps)
+: >"$OUT/badheap.partial"
+for i in $(seq 1 10); do
+    # the middle of [heap]: a block, or between blocks as the threads churn ("no live block")
+    "$HL" backrefs "$pid" --address "$(printf '0x%x' $(( 0x$lo + (0x$hi - 0x$lo) / 2 )))" --json \
+        >"$OUT/badheap.json" 2>"$OUT/badheap.stderr"
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["heap_walk_partial"])' \
+        "$OUT/badheap.json" >>"$OUT/badheap.partial" 2>/dev/null ||
+        { grep -q "no live block at" "$OUT/badheap.stderr" && echo nonblock || echo none; } \
+            >>"$OUT/badheap.partial"
+done
+kill "$pid" 2>/dev/null
+python3 - "$OUT/badheap.err" "$OUT/badheap.partial" <<'PY' || fails=$((fails + 1))
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+partial = open(sys.argv[2]).read().split()
+finals = re.findall(r"heapwalk check: heap .*heaps left out (\d+).*snapshot (\d+)", text)
+retries = re.findall(r"heapwalk check: snapshot (\d) did not add up \((.*?)\): a new one", text)
+bad = []
+if len(finals) != 10 or len(partial) != 10:
+    bad.append("%d answers, %d check lines" % (len(partial), len(finals)))
+for (left, snap), p in zip(finals, partial):
+    left, snap = int(left), int(snap)
+    if p == "nonblock":  # an error answer: the walk's line alone says complete or partial
+        p = "False" if left == 0 else "True"
+    if not ((left == 0 and p == "False" and snap <= 3) or (left > 0 and p == "True" and snap == 3)):
+        bad.append("heaps left out %d at snapshot %d, heap_walk_partial %s" % (left, snap, p))
+print("%-4s badheap: 10 scans of 4 churning threads: %d complete, %d partial after 3 snapshots "
+      "(%d on no live block); %d snapshots walked again%s" % (
+          "FAIL" if bad else "ok", sum(1 for f in finals if f[0] == "0"),
+          sum(1 for f in finals if f[0] != "0"), partial.count("nonblock"), len(retries),
+          " (%s)" % "; ".join(sorted(set(r[1] for r in retries))) if retries else ""))
+if bad:
+    sys.exit("  " + "\n  ".join(bad))
+PY
 
 # sampling mode: the table holds none of graphs' small blocks, the scan walks glibc's heap and
 # finds the exact run's chain (tests/backrefs/check.py's "chain"), every block "not sampled"

@@ -74,6 +74,44 @@ static inline void heapimage_build(struct heapimage *im)
     hi_put(im->mm, HI_MMAP, HI_MMAP + 8, 0x2002);
 }
 
+/* The threads of the image (heapwalk_tls): glibc's two lists of thread
+ * descriptors in libc's data (the loader's in a process), the main thread
+ * on dl_stack_user with [heap]'s tcache, a thread on dl_stack_used with the
+ * thread heap's (empty) one. */
+#define HI_USED (HI_LIBC + 0x1000)
+#define HI_USER (HI_LIBC + 0x1010)
+#define HI_PD_MAIN (HI_LIBC + 0x1400)
+#define HI_PD_THREAD (HI_LIBC + 0x1800)
+#define HI_LIST_OFF 0x2c0u
+#define HI_TCACHE_OFF (-0x48)
+
+static inline void hi_thread(struct heapimage *im, uint64_t head, uint64_t pd, uint64_t tcache)
+{
+    uint64_t node = pd + HI_LIST_OFF, last;
+
+    memcpy(&last, im->libc + (head + 8 - HI_LIBC), 8);
+    if (!last)
+        last = head;
+    HI_LIBC_W(node, head);                 /* next */
+    HI_LIBC_W(node + 8, last);             /* prev */
+    HI_LIBC_W(last == head ? head : last, node); /* the last one's next */
+    HI_LIBC_W(head + 8, node);
+    HI_LIBC_W(pd + HI_TCACHE_OFF, tcache);
+}
+
+static inline struct heapwalk_tls heapimage_tls(struct heapimage *im)
+{
+    struct heapwalk_tls t = {{HI_USED, HI_USER}, HI_LIST_OFF, HI_TCACHE_OFF};
+
+    HI_LIBC_W(HI_USED, HI_USED);
+    HI_LIBC_W(HI_USED + 8, 0);
+    HI_LIBC_W(HI_USER, HI_USER);
+    HI_LIBC_W(HI_USER + 8, 0);
+    hi_thread(im, HI_USER, HI_PD_MAIN, HI_BRK + 0x10);
+    hi_thread(im, HI_USED, HI_PD_THREAD, HI_HEAP + 0x8d0 + 0x10);
+    return t;
+}
+
 /* The image's ranges, sorted. Returns 4. */
 static inline size_t heapimage_maps(const struct heapimage *im, struct heapwalk_map *m)
 {

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,98 @@ static void test_job_global(void **state)
     scan_test_holder = scan_test_static_holder = NULL;
 }
 
+/* ---- a heap walk that does not add up: a new snapshot ---- */
+
+static void *arena_blocks(void *arg)
+{
+    void **out = arg;
+
+    for (int i = 0; i < 3; i++)
+        out[i] = malloc(200);
+    return NULL;
+}
+
+/* One scan of a sampled run (the blocks from glibc's heap) for a, held by
+ * b (+40) held by scan_test_holder: the job, complete. */
+static struct scan_job *scan_sampled(void **a, volatile uint64_t *size_word, uint64_t bent,
+                                     uint64_t saved)
+{
+    struct scan_source src = source();
+    const char *err = NULL;
+    struct scan_job *job;
+
+    src.heap_walk = SCAN_SAMPLED;
+    *size_word = bent;
+    job = scan_start(&src, 42, (uint64_t)(uintptr_t)a, 10, 64, &err);
+    *size_word = saved; /* the first snapshot has it bent, a new one not (unless saved is) */
+    assert_non_null(job);
+    assert_int_equal(scan_job_wait(job, 20000), 1);
+    return job;
+}
+
+/* A block of a thread's arena whose size is bent (its heap's chunks no
+ * longer tile it) as a thread in the middle of malloc would leave it: bent
+ * at the first snapshot and put back right after, the scan walks a second
+ * snapshot and its answer is complete; bent for good, SCAN_ATTEMPTS
+ * snapshots and the answer says partial. The chain is found either way. */
+static void test_job_badheap(void **state)
+{
+    void **a = blk(0, 64), **b = blk(1, 128);
+    static void *tb[3];
+    pthread_t th;
+    volatile uint64_t *size_word;
+    uint64_t saved;
+    struct scan_job *job;
+    struct scanmsg_result r;
+    struct scanmsg_node nd;
+    struct wire_msg m;
+    struct decode zone;
+    static char buf[1 << 16];
+
+    (void)state;
+    b[5] = a;
+    scan_test_holder = b;
+    /* a thread's own arena: this thread never allocates from it */
+    assert_int_equal(pthread_create(&th, NULL, arena_blocks, tb), 0);
+    pthread_join(th, NULL);
+    size_word = (volatile uint64_t *)tb[1] - 1;
+    saved = *size_word;
+    decode_init(&zone);
+
+    job = scan_sampled(a, size_word, saved + 0x10, saved);
+    printf("scan: a heap bent at the first snapshot: %u snapshots\n", scan_job_attempts(job));
+    assert_int_equal(scan_job_attempts(job), 2);
+    decode_job(job, &r, &zone, &m, buf, sizeof(buf));
+    assert_true(r.flags & SCANMSG_HEAPWALK);
+    assert_false(r.flags & (SCANMSG_HEAPWALK_PARTIAL | SCANMSG_HEAPWALK_FAILED));
+    assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
+    assert_int_equal(nd.addr, (uint64_t)(uintptr_t)b);
+    assert_int_equal(nd.offset, 40);
+    scan_job_free(job);
+
+    job = scan_sampled(a, size_word, saved + 0x10, saved + 0x10);
+    *size_word = saved;
+    printf("scan: a heap bent for good: %u snapshots\n", scan_job_attempts(job));
+    assert_int_equal(scan_job_attempts(job), SCAN_ATTEMPTS);
+    decode_job(job, &r, &zone, &m, buf, sizeof(buf));
+    assert_true(r.flags & SCANMSG_HEAPWALK);
+    assert_true(r.flags & SCANMSG_HEAPWALK_PARTIAL);
+    assert_int_equal(scanmsg_node_at(&r, 1, &nd), 0);
+    assert_int_equal(nd.addr, (uint64_t)(uintptr_t)b);
+    scan_job_free(job);
+
+    job = scan_sampled(a, size_word, saved, saved); /* a heap that adds up: one */
+    assert_int_equal(scan_job_attempts(job), 1);
+    decode_job(job, &r, &zone, &m, buf, sizeof(buf));
+    assert_false(r.flags & SCANMSG_HEAPWALK_PARTIAL);
+    scan_job_free(job);
+
+    decode_free(&zone);
+    for (int i = 0; i < 3; i++)
+        free(tb[i]);
+    scan_test_holder = NULL;
+}
+
 /* ---- the message against hostile bytes ---- */
 
 static void test_scanmsg_hostile(void **state)
@@ -649,6 +742,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stack_root_and_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocator_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_global, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_badheap, setup, teardown),
         cmocka_unit_test(test_scanmsg_hostile),
         cmocka_unit_test(test_scanmsg_python),
     };
