@@ -7,6 +7,7 @@
  */
 #include "scanroots.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
@@ -236,6 +237,62 @@ static int arena_heap_at(uint64_t a)
            w[3] <= ARENA_HEAP_SIZE && w[3] % 4096 == 0;
 }
 
+/* The offset of struct pthread's tid, from the descriptor libthread_db
+ * reads (_thread_db_pthread_tid: uint32 {bits, count, offset}, among libc's
+ * dynamic symbols); 0 when there is none. Looked up once, under phdr_mu. */
+static uint32_t pthread_tid_off;
+
+static void find_pthread_tid_off(void)
+{
+    static int looked;
+    const uint32_t *d;
+
+    if (looked)
+        return;
+    looked = 1;
+    d = dlvsym(RTLD_DEFAULT, "_thread_db_pthread_tid", "GLIBC_PRIVATE");
+    if (d && d[0] == 32 && d[1] == 1 && d[2] >= 24 && d[2] < 4096)
+        pthread_tid_off = d[2];
+}
+
+#define SCANROOTS_TCB_SPAN 8192u
+
+/*
+ * 1 for the stack of a thread that has ended, which glibc keeps mapped in
+ * its stack cache for the next thread: the thread's descriptor (struct
+ * pthread) lies at the top of its stack mapping, found by its two pointers
+ * to itself (tcbhead_t's tcb and self, words 0 and 2), and its tid is 0
+ * (the kernel clears it when the thread exits) or -1 (pthread_join marks
+ * a joined thread's so). Its frames are a dead
+ * thread's, stale pointers every one: a collector thread that had served a
+ * backrefs request left the target's address there, a false holder. A live
+ * thread's stack (tid set) is read as any mapping; a fiber's has no such
+ * descriptor. Read with process_vm_readv (the mapping may be gone already).
+ */
+static int cached_thread_stack(uint64_t lo, uint64_t hi)
+{
+    static uint64_t w[SCANROOTS_TCB_SPAN / 8]; /* the collector thread's alone */
+    uint64_t from = hi - lo > SCANROOTS_TCB_SPAN ? hi - SCANROOTS_TCB_SPAN : lo;
+    struct iovec l = {w, hi - from}, r = {(void *)(uintptr_t)from, hi - from};
+    size_t n = (hi - from) / 8, tid_w = pthread_tid_off / 8;
+
+    if (!pthread_tid_off || process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)(hi - from))
+        return 0;
+    for (size_t i = n - 4; n >= 4; i -= 2) { /* descriptors are 16-byte aligned at least */
+        uint64_t at = from + 8 * i;
+        if (w[i] == at && w[i + 2] == at) {
+            int32_t tid;
+            if (i + tid_w >= n)
+                return 0;
+            memcpy(&tid, (const char *)&w[i] + pthread_tid_off, sizeof(tid));
+            return tid <= 0;
+        }
+        if (i < 2)
+            break;
+    }
+    return 0;
+}
+
 /*
  * Writable private anonymous mappings as roots: memory the program mapped
  * itself (a pool, an arena of its own, pymalloc's, a fiber's stack under
@@ -299,7 +356,7 @@ static int collect_anon(struct collect_ctx *c)
         int reserve_above = i + 1 < n && v[i + 1].lo == m->hi && v[i + 1].anon &&
                             strncmp(v[i + 1].perms, "---p", 4) == 0;
 
-        if (!m->anon || strncmp(m->perms, "rw-p", 4) != 0)
+        if (!m->anon || strncmp(m->perms, "rw-p", 4) != 0 || cached_thread_stack(m->lo, m->hi))
             continue;
         if (m->lo % ARENA_HEAP_SIZE == 0 && reserve_above)
             continue; /* a glibc arena heap */
@@ -348,6 +405,7 @@ int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size
     memset(r, 0, sizeof(*r));
     pthread_mutex_lock(&phdr_mu);
     dl_iterate_phdr(collect_module, &c);
+    find_pthread_tid_off();
     pthread_mutex_unlock(&phdr_mu);
     for (size_t i = 0; i < n_stacks && !c.failed; i++) {
         struct scanbfs_root root;

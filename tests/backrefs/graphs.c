@@ -82,6 +82,17 @@ static void *thread_holder(void *arg)
     return (void *)mine;
 }
 
+/* Allocates into a volatile local and ends: once joined, its stack stays
+ * mapped in glibc's cache of stacks, the pointer still in its frame. */
+static void *thread_exits(void *arg)
+{
+    void *volatile mine = alloc_target(56);
+
+    (void)arg;
+    s_keep[0] = mine;
+    return NULL;
+}
+
 /* Allocates into a volatile local depth frames down and returns: the
  * pointer stays in dead frames below the caller's stack pointer (nothing
  * overwrites them: the caller then only blocks in read(), a shallow call). */
@@ -165,6 +176,11 @@ NOINLINE static int build(const char *scenario, const char *lib)
         pthread_create(&t, NULL, thread_holder, NULL);
         while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST))
             usleep(1000);
+    } else if (!strcmp(scenario, "exited")) {
+        /* only the stack of a thread that has ended points at the target */
+        pthread_t t;
+        pthread_create(&t, NULL, thread_exits, NULL);
+        pthread_join(t, NULL);
     } else if (!strcmp(scenario, "deadframe")) {
         /* only dead frames of a thread blocked in read() point at the target */
         pthread_t t;

@@ -71,7 +71,7 @@ expect_error() {
     fi
 }
 
-for sc in global static stack deadframe chain interior cycle arena pool fiber; do
+for sc in global static stack deadframe exited chain interior cycle arena pool fiber; do
     start $sc || continue
     scan_check $sc "$PID" --address "$(p0)"
     kill "$PID"
