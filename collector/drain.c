@@ -223,6 +223,32 @@ static int backlog_layout(struct ring *r, size_t more, size_t at)
     return 0;
 }
 
+/* A backlog a burst made large is given back as it empties: halved while
+ * it is more than BACKLOG_KEEP events and its live part fits in a quarter
+ * of it (so a pass's carry-over, at most DRAIN_BUDGET, still fits at its
+ * front without growing it again). Without this a backlog that never
+ * emptied (a collector behind by a little for the rest of the run) held its
+ * peak, 25 MB a thread, to the end. */
+#define BACKLOG_KEEP (4 * RING_EVENTS)
+static void backlog_trim(struct ring *r)
+{
+    size_t len = backlog_len(r), cap = r->cap_backlog;
+    void *p;
+
+    while (cap > BACKLOG_KEEP && len <= cap / 4)
+        cap /= 2;
+    if (cap == r->cap_backlog)
+        return;
+    memmove(r->backlog, r->backlog + r->backlog_head, len * sizeof(*r->backlog));
+    r->backlog_head = 0;
+    r->n_backlog = len;
+    p = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), cap * sizeof(*r->backlog));
+    if (p) {
+        r->backlog = p;
+        r->cap_backlog = cap;
+    }
+}
+
 /* Room for more events at the end of the backlog. */
 static int backlog_reserve(struct ring *r, size_t more)
 {
@@ -239,7 +265,7 @@ static void backlog_consume(struct ring *r, size_t k)
     if (r->backlog_head < r->n_backlog)
         return;
     r->backlog_head = r->n_backlog = 0;
-    if (r->cap_backlog > 4 * RING_EVENTS) {
+    if (r->cap_backlog > BACKLOG_KEEP) {
         r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
         r->cap_backlog = 0;
     }
@@ -382,16 +408,17 @@ static void carry_over(void)
         size_t k = u->end - u->pos;
 
         r->applied_last = u->pos - u->begin;
-        if (!k)
-            continue;
-        if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
-            core_disable("out of memory on the collector thread");
-            continue;
+        if (k) {
+            if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
+                core_disable("out of memory on the collector thread");
+                continue;
+            }
+            r->backlog_head -= k;
+            for (size_t j = 0; j < k; j++)
+                r->backlog[r->backlog_head + j] = D.stage[u->pos + j].ev;
+            u->pos = u->end;
         }
-        r->backlog_head -= k;
-        for (size_t j = 0; j < k; j++)
-            r->backlog[r->backlog_head + j] = D.stage[u->pos + j].ev;
-        u->pos = u->end;
+        backlog_trim(r);
     }
 }
 
