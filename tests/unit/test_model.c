@@ -91,13 +91,27 @@ static void test_reset(void **state)
     model_free(m);
 }
 
+/* The definitions and one batch of two allocations (stacks 3 and 7), into
+ * m, which skips events: the batch is counted, nothing else. */
+static void defs_and_skipped_batch(struct model *m)
+{
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 7, 200)};
+
+    defs();
+    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->skipped_batches, 1);
+    assert_int_equal(model_summary(m)->events, 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 0);
+    assert_int_equal(model_summary(m)->events_exact, 0);
+}
+
 /* model_skip_events(): EVENTS batches are counted, not applied; the figures
  * come from ticks, and a stack has its site once a tick names it. It holds
  * across a reset. */
 static void test_skip_events(void **state)
 {
     struct model *m = model_new();
-    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 7, 200)};
     struct wire_totals t = {.time = 10 * MS,
                             .heap_bytes = 300,
                             .heap_blocks = 2,
@@ -112,13 +126,7 @@ static void test_skip_events(void **state)
     assert_non_null(m);
     assert_int_equal(model_skip_events(m), 0);
     encode_init(&B, mem, sizeof(mem));
-    defs();
-    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
-    assert_int_equal(flush_into(m), 0);
-    assert_int_equal(model_summary(m)->skipped_batches, 1);
-    assert_int_equal(model_summary(m)->events, 0);
-    assert_int_equal(model_summary(m)->heap_bytes, 0);
-    assert_int_equal(model_summary(m)->events_exact, 0);
+    defs_and_skipped_batch(m);
     assert_int_equal(model_stack_site(m, 3), MODEL_NONE); /* no event, no tick named it yet */
     assert_int_equal(encode_tick(&B, &t, d, 1), 0);
     assert_int_equal(flush_into(m), 0);
@@ -133,12 +141,7 @@ static void test_skip_events(void **state)
     model_view_free(&v);
 
     assert_int_equal(model_reset(m), 0);
-    defs();
-    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
-    assert_int_equal(flush_into(m), 0);
-    assert_int_equal(model_summary(m)->skipped_batches, 1);
-    assert_int_equal(model_summary(m)->events, 0);
-    assert_int_equal(model_summary(m)->heap_bytes, 0);
+    defs_and_skipped_batch(m);
     model_free(m);
 }
 
