@@ -32,6 +32,7 @@
 
 #include "collect.h"
 #include "debugfile.h"
+#include "drain.h"
 #include "env.h"
 #include "fds.h"
 #include "got.h"
@@ -304,6 +305,7 @@ static void atfork_child(void)
     track_guard = 1;
     unwind_atfork_child();
     scanroots_atfork_child();
+    drain_atfork_child(); /* before the rings go: their backlogs hang off them */
     ring_atfork_child();
     track_atfork_child();
     collect_atfork_child();

@@ -55,7 +55,16 @@ static struct {
  * when it cannot grow (p is then unchanged). Mapped and known as the
  * collector's (ownmaps.h): the events name live blocks, and a stale copy in
  * a large malloc'd buffer (an anonymous mapping of its own) was a root to
- * a backreference scan, a reference the program does not hold. */
+ * a backreference scan, a reference the program does not hold.
+ *
+ * Not inherited across fork (MADV_DONTFORK): a scan's snapshot child never
+ * reads them (its blocks come from the live table, its roots from the
+ * program's own mappings, and these are left out as the collector's), and
+ * each page of them the collector wrote while a snapshot child lived was a
+ * copy-on-write fault on the collector thread: up to 100 MB of them on a
+ * 2M-block program behind, 50 scans a second, and the program's threads
+ * waited on full rings meanwhile. A program's own fork child forgets them
+ * (drain_atfork_child). */
 static void *buf_resize(void *p, size_t old, size_t want)
 {
     void *q;
@@ -72,6 +81,7 @@ static void *buf_resize(void *p, size_t old, size_t want)
           : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (q == MAP_FAILED)
         return NULL;
+    (void)madvise(q, want, MADV_DONTFORK); /* kept by mremap: again in case */
     if (p)
         ownmaps_del(p);
     ownmaps_add(q, want);
@@ -85,6 +95,22 @@ void drain_start(void)
 {
     memset(&D, 0, sizeof(D)); /* a fork child's copy was the parent's */
     stamp_map_start(&D.map);
+}
+
+void drain_atfork_child(void)
+{
+    /* the parent's buffers were not copied (MADV_DONTFORK): forget them,
+     * and their entries among the collector's mappings, before the rings
+     * that point at them go (ring_atfork_child) */
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        if (r->backlog)
+            ownmaps_del(r->backlog);
+        r->backlog = NULL;
+        r->backlog_head = r->n_backlog = r->cap_backlog = 0;
+    }
+    if (D.stage)
+        ownmaps_del(D.stage);
+    memset(&D, 0, sizeof(D)); /* D.runs, malloc'd, is the parent's copy: left */
 }
 
 int64_t drain_applied_ns(void)
@@ -197,6 +223,32 @@ static int backlog_layout(struct ring *r, size_t more, size_t at)
     return 0;
 }
 
+/* A backlog a burst made large is given back as it empties: halved while
+ * it is more than BACKLOG_KEEP events and its live part fits in a quarter
+ * of it (so a pass's carry-over, at most DRAIN_BUDGET, still fits at its
+ * front without growing it again). Without this a backlog that never
+ * emptied (a collector behind by a little for the rest of the run) held its
+ * peak, 25 MB a thread, to the end. */
+#define BACKLOG_KEEP (4 * RING_EVENTS)
+static void backlog_trim(struct ring *r)
+{
+    size_t len = backlog_len(r), cap = r->cap_backlog;
+    void *p;
+
+    while (cap > BACKLOG_KEEP && len <= cap / 4)
+        cap /= 2;
+    if (cap == r->cap_backlog)
+        return;
+    memmove(r->backlog, r->backlog + r->backlog_head, len * sizeof(*r->backlog));
+    r->backlog_head = 0;
+    r->n_backlog = len;
+    p = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), cap * sizeof(*r->backlog));
+    if (p) {
+        r->backlog = p;
+        r->cap_backlog = cap;
+    }
+}
+
 /* Room for more events at the end of the backlog. */
 static int backlog_reserve(struct ring *r, size_t more)
 {
@@ -213,7 +265,7 @@ static void backlog_consume(struct ring *r, size_t k)
     if (r->backlog_head < r->n_backlog)
         return;
     r->backlog_head = r->n_backlog = 0;
-    if (r->cap_backlog > 4 * RING_EVENTS) {
+    if (r->cap_backlog > BACKLOG_KEEP) {
         r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
         r->cap_backlog = 0;
     }
@@ -356,16 +408,17 @@ static void carry_over(void)
         size_t k = u->end - u->pos;
 
         r->applied_last = u->pos - u->begin;
-        if (!k)
-            continue;
-        if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
-            core_disable("out of memory on the collector thread");
-            continue;
+        if (k) {
+            if (r->backlog_head < k && backlog_layout(r, 0, k) < 0) {
+                core_disable("out of memory on the collector thread");
+                continue;
+            }
+            r->backlog_head -= k;
+            for (size_t j = 0; j < k; j++)
+                r->backlog[r->backlog_head + j] = D.stage[u->pos + j].ev;
+            u->pos = u->end;
         }
-        r->backlog_head -= k;
-        for (size_t j = 0; j < k; j++)
-            r->backlog[r->backlog_head + j] = D.stage[u->pos + j].ev;
-        u->pos = u->end;
+        backlog_trim(r);
     }
 }
 

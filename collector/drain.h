@@ -37,6 +37,12 @@ size_t drain_buffers_peak(void);
  * something slow. */
 void drain_relieve(void);
 
+/* In a fork child of the program (not a scan's snapshot child): forgets the
+ * parent's stage and backlogs, which the child does not have (they are not
+ * inherited across fork), and their entries among the collector's mappings.
+ * Before ring_atfork_child(): the backlogs hang off the rings. */
+void drain_atfork_child(void);
+
 /* Gives back the staging memory (tracking is off for good). */
 void drain_release(void);
 

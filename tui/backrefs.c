@@ -4,7 +4,8 @@
  * The collector is reached as `attach` reaches it: source_open_socket() (the
  * socket directory's checks included), source_read() into the same model the
  * TUI uses (definitions name the allocation sites exactly as the site table
- * does), and the answers found by request id (source_response()). chain.c
+ * does) but for the events, counted and not applied (model_skip_events()),
+ * and the answers found by request id (source_response()). chain.c
  * prints the result. Everything the collector sends is hostile input: a
  * result this code cannot print cleanly is an error line, never a crash.
  */
@@ -262,8 +263,12 @@ static int run(const struct backrefs_args *a)
     const struct response *r;
     int rc = 1, id;
 
-    if (!m)
+    /* the definitions name what the scan finds; the blocks come from the
+     * collector's answers, never from the event stream */
+    if (!m || model_skip_events(m) != 0) {
+        model_free(m);
         return fail("out of memory");
+    }
     src = source_open_socket(a->target, NULL, err, sizeof(err));
     if (!src) {
         model_free(m);

@@ -196,9 +196,22 @@ static int bury(struct model *m)
     return 0;
 }
 
+int model_skip_events(struct model *m)
+{
+    m->skip_events = 1;
+    if (m->sum.events_exact) { /* ticks rule from here, as after MISSED */
+        m->sum.events_exact = 0;
+        if (m->bucket_open && model_log_bucket_close(m, m->bucket_last, m->rss))
+            return model_fail(m, "out of memory");
+        m->rebase_pending = 1;
+    }
+    return 0;
+}
+
 int model_reset(struct model *m)
 {
     uint64_t gen = m->gen;
+    int skip = m->skip_events;
     void **grave;
     size_t n_grave;
 
@@ -218,7 +231,7 @@ int model_reset(struct model *m)
     m->grave = grave;
     m->n_grave = n_grave;
     m->gen = gen + 1;
-    return 0;
+    return skip ? model_skip_events(m) : 0;
 }
 
 const char *model_error(const struct model *m)
@@ -489,7 +502,10 @@ int model_apply(struct model *m, const struct wire_msg *msg)
         r = apply_marker(m, msg);
         break;
     case WIRE_EVENTS:
-        r = model_events_apply(m, msg);
+        if (m->skip_events)
+            m->sum.skipped_batches++;
+        else
+            r = model_events_apply(m, msg);
         break;
     case WIRE_TICK:
     case WIRE_SNAPSHOT:

@@ -100,6 +100,7 @@ struct model {
     uint64_t gen;
     struct model_summary sum;
     int hello_seen, any_event, any_tick, rebase_pending;
+    int skip_events; /* model_skip_events(): batches counted, not applied */
 
     struct strpool strs; /* every string the model hands out */
 

@@ -98,6 +98,7 @@ build t_handoff cc $CFLAGS "$SRC/t_handoff.c"
 build ticktime cc -std=gnu11 -O2 -g -Wall -I"$PWD/protocol" "$SRC/ticktime.c" "$PWD/$BUILD/libhlproto.a" \
     $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
 build t_fork cc $CFLAGS "$SRC/t_fork.c"
+build t_forkbusy cc $CFLAGS "$SRC/t_forkbusy.c"
 build t_forkearly cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_forkearly.c"
 build t_forkwalk cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_forkwalk.c"
 build t_execd cc $CFLAGS "$SRC/t_execd.c"
@@ -569,6 +570,42 @@ if want fork; then
             fail fork-off-child "HEAPLINE_FORK=off, yet a child recording exists: $extra"
         else
             pass fork-off-child "no child recording"
+        fi
+    fi
+fi
+
+# ---- forks of a busy program: the collector's copies of events it has not applied (its stage
+# and backlogs) are not inherited, and each child's own collector starts clean without them ----
+if want fork-busy; then
+    rec fork-busy HEAPLINE_STATS=1 -- "$T/t_forkbusy" "$W/fork-busy.pids"
+    if recorded fork-busy 0; then
+        work=$(sed -n 's/^work //p' "$W/fork-busy.pids" 2>/dev/null)
+        held=$(sed -n 's/.*events waiting to be applied held at most \([0-9]*\) bytes.*/\1/p' \
+            "$W/fork-busy.log" | head -1)
+        if [ -z "$work" ]; then
+            fail fork-busy "the target did not write its figures"
+        else
+            reported fork-busy end && expect fork-busy "$W/fork-busy.end.json" \
+                site_work.allocations="$work" site_work.live_blocks=0 site_child! site_churn! \
+                nonneg consistent
+            n=0
+            for cpid in $(grep -v '^work' "$W/fork-busy.pids"); do
+                n=$((n + 1))
+                f="$W/fork-busy.heapline.$cpid"
+                if [ ! -s "$f" ]; then
+                    fail fork-busy-child "no recording of child $n at $f"
+                    continue
+                fi
+                reported fork-busy-$n end "$f" && expect fork-busy-child-$n \
+                    "$W/fork-busy-$n.end.json" site_child.allocations=3 site_child.live_blocks=3 \
+                    site_child.live_bytes=1500 site_churn.allocations=100000 \
+                    site_churn.live_blocks=0 site_work! nonneg consistent
+            done
+            if [ "$n" = 6 ]; then
+                pass fork-busy-children "6 children recorded (events waiting held at most ${held:-?} B)"
+            else
+                fail fork-busy-children "$n children of 6 listed"
+            fi
         fi
     fi
 fi

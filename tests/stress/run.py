@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tests/stress/run.py - misbehaving clients against a program under the collector.
 
-    BUILD=build tests/stress/run.py [--full]
+    BUILD=build tests/stress/run.py [--full] [--only GROUP,...]
 
 The short form (make test) holds 300k blocks and asserts what the design
 promises strictly (what the clients hold <= 64 MB, every request answered or
@@ -10,11 +10,18 @@ past 64 idle clients, answers ahead of the stream, the CPU time of a turn of
 request work) and the time figures with a margin for a loaded machine (throughput per CPU second of the program, best of
 two interleaved runs, >= 50%: one build's runs move by +-30% on a shared
 machine); --full (make stress) holds 2M blocks and asserts issue 12's figures
-exactly. Each figure is printed as measured.
+exactly. Each figure is printed as measured. --only runs the named groups of
+checks alone (mix, stalls, scans, priority, lockout, backrefs, address-space;
+mix and stalls with their runs without clients), to measure one
+figure again and again.
 """
-import os, subprocess, sys, time
+import os, resource, subprocess, sys, time
 
 FULL = "--full" in sys.argv
+GROUPS = ["mix", "stalls", "scans", "priority", "lockout", "backrefs", "address-space"]
+ONLY = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv[:-1] else GROUPS
+if set(ONLY) - set(GROUPS):
+    raise SystemExit(f"run.py: --only takes some of {','.join(GROUPS)}")
 BUILD = os.environ.get("BUILD", "build")
 ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
 os.chdir(ROOT)
@@ -194,80 +201,86 @@ def hv(r, key, i):
 
 build()
 print(f"stress ({'full' if FULL else 'short'}): {HOLD} live blocks, {SECS} s per run", flush=True)
-base = run("baseline", 4)
-check(not base["tracking_off"], "baseline", "tracking stays on")
+if "mix" in ONLY or "stalls" in ONLY:
+    base = run("baseline", 4)
+    check(not base["tracking_off"], "baseline", "tracking stays on")
 
-mix = run("mix", 4, "mix", 8)
-added = (mix["peak_kb"] - base["peak_kb"]) / 1024
-check(not mix["tracking_off"], "mix-tracking", "tracking stays on under 64 hostile clients")
-if not check(mix["wait_ms"] < WAIT_MS, "mix-wait",
-             f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < "
-             f"{WAIT_MS} ms"):
-    print("  " + "\n  ".join(sorted(mix["long_waits"])), flush=True)
-check(0 <= mix["held_mb"] <= MEM_MB and added <= MEM_MB, "mix-memory",
-      f"the clients held at most {mix['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no "
-      f"clients; both <= {MEM_MB} MB")
-check(0 <= mix["turn_ms"] < TURN_MS, "mix-turn",
-      f"request work took at most {mix['turn_ms']:.1f} ms of CPU in one collector turn < {TURN_MS} ms "
-      "(objects and scans wait for the collector to catch up with their time)")
-check(hv(mix, "objects", 9) == 8 and hv(mix, "objects", 5) == 0 and hv(mix, "scans", 1) > 0 and
-      hv(mix, "scans", 5) == 0, "mix-answers",
-      "objects asked %d answered %d failed %d, every reader answered (%d of 8); scans ok %d "
-      "busy %d failed %d" % (hv(mix, "objects", 1), hv(mix, "objects", 3), hv(mix, "objects", 5),
-                             hv(mix, "objects", 9), hv(mix, "scans", 1), hv(mix, "scans", 3),
-                             hv(mix, "scans", 5)))
-check(hv(mix, "connected", 0) == 64 and hv(mix, "connected", 2) == 0, "mix-connect",
-      "64 clients connected, none refused")
+if "mix" in ONLY:
+    mix = run("mix", 4, "mix", 8)
+    added = (mix["peak_kb"] - base["peak_kb"]) / 1024
+    check(not mix["tracking_off"], "mix-tracking", "tracking stays on under 64 hostile clients")
+    if not check(mix["wait_ms"] < WAIT_MS, "mix-wait",
+                 f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < "
+                 f"{WAIT_MS} ms"):
+        print("  " + "\n  ".join(sorted(mix["long_waits"])), flush=True)
+    check(0 <= mix["held_mb"] <= MEM_MB and added <= MEM_MB, "mix-memory",
+          f"the clients held at most {mix['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no "
+          f"clients; both <= {MEM_MB} MB")
+    check(0 <= mix["turn_ms"] < TURN_MS, "mix-turn",
+          f"request work took at most {mix['turn_ms']:.1f} ms of CPU in one collector turn < {TURN_MS} ms "
+          "(objects and scans wait for the collector to catch up with their time)")
+    check(hv(mix, "objects", 9) == 8 and hv(mix, "objects", 5) == 0 and hv(mix, "scans", 1) > 0 and
+          hv(mix, "scans", 5) == 0, "mix-answers",
+          "objects asked %d answered %d failed %d, every reader answered (%d of 8); scans ok %d "
+          "busy %d failed %d" % (hv(mix, "objects", 1), hv(mix, "objects", 3), hv(mix, "objects", 5),
+                                 hv(mix, "objects", 9), hv(mix, "scans", 1), hv(mix, "scans", 3),
+                                 hv(mix, "scans", 5)))
+    check(hv(mix, "connected", 0) == 64 and hv(mix, "connected", 2) == 0, "mix-connect",
+          "64 clients connected, none refused")
 
-stalls = run("stalls", 4, "stalls")
-if not FULL:
-    # best of two, interleaved: bursts of other work on a shared machine
-    # move either run by tens of percent
-    base2 = run("baseline2", 4)
-    stalls2 = run("stalls2", 4, "stalls")
-    base = max(base, base2, key=lambda r: r["ops"] / max(r["cpu_s"], 0.01))
-    stalls = max(stalls, stalls2, key=lambda r: r["ops"] / max(r["cpu_s"], 0.01))
-ratio = stalls["ops"] / base["ops"]
-# what the program gets done per CPU second (its threads and the collector's)
-# does not depend on how much of the machine others take: the short form
-# checks it; --full checks operations per second, the issue's figure
-cpu_ratio = (stalls["ops"] / stalls["cpu_s"]) / (base["ops"] / base["cpu_s"])
-check(not stalls["tracking_off"], "stalls-tracking", "tracking stays on")
-got = ratio if FULL else cpu_ratio
-check(got >= THROUGHPUT, "stalls-throughput",
-      f"{ratio * 100:.0f}% of the operations per second without clients, {cpu_ratio * 100:.0f}% "
-      f"per CPU second; {'per second' if FULL else 'per CPU second'} >= {THROUGHPUT * 100:.0f}%")
-# the peak RSS against no clients, less what the collector's own lag took
-# more in one run than in the other (the figure is the clients'; a run that
-# lagged more under the machine's load held more events waiting, with or
-# without clients: 114 and 162 MB peaks for two runs without clients)
-added = (stalls["peak_kb"] - base["peak_kb"]) / 1024
-lag = stalls["backlog_mb"] - base["backlog_mb"]
-check(0 <= stalls["held_mb"] <= MEM_MB and added - lag <= MEM_MB and stalls["backlog_mb"] >= 0,
-      "stalls-memory", f"60 stalled/trickling clients held at most {stalls['held_mb']:.1f} MB; "
-      f"peak RSS {added:+.1f} MB against no clients, {added - lag:+.1f} MB less the collector's "
-      f"own lag ({lag:+.1f} MB of events waiting); both <= {MEM_MB} MB")
+if "stalls" in ONLY:
+    stalls = run("stalls", 4, "stalls")
+    if not FULL:
+        # best of two, interleaved: bursts of other work on a shared machine
+        # move either run by tens of percent
+        base2 = run("baseline2", 4)
+        stalls2 = run("stalls2", 4, "stalls")
+        base = max(base, base2, key=lambda r: r["ops"] / max(r["cpu_s"], 0.01))
+        stalls = max(stalls, stalls2, key=lambda r: r["ops"] / max(r["cpu_s"], 0.01))
+    ratio = stalls["ops"] / base["ops"]
+    # what the program gets done per CPU second (its threads and the collector's)
+    # does not depend on how much of the machine others take: the short form
+    # checks it; --full checks operations per second, the issue's figure
+    cpu_ratio = (stalls["ops"] / stalls["cpu_s"]) / (base["ops"] / base["cpu_s"])
+    check(not stalls["tracking_off"], "stalls-tracking", "tracking stays on")
+    got = ratio if FULL else cpu_ratio
+    check(got >= THROUGHPUT, "stalls-throughput",
+          f"{ratio * 100:.0f}% of the operations per second without clients, {cpu_ratio * 100:.0f}% "
+          f"per CPU second; {'per second' if FULL else 'per CPU second'} >= {THROUGHPUT * 100:.0f}%")
+    # the peak RSS against no clients, less what the collector's own lag took
+    # more in one run than in the other (the figure is the clients'; a run that
+    # lagged more under the machine's load held more events waiting, with or
+    # without clients: 114 and 162 MB peaks for two runs without clients)
+    added = (stalls["peak_kb"] - base["peak_kb"]) / 1024
+    lag = stalls["backlog_mb"] - base["backlog_mb"]
+    check(0 <= stalls["held_mb"] <= MEM_MB and added - lag <= MEM_MB and stalls["backlog_mb"] >= 0,
+          "stalls-memory", f"60 stalled/trickling clients held at most {stalls['held_mb']:.1f} MB; "
+          f"peak RSS {added:+.1f} MB against no clients, {added - lag:+.1f} MB less the collector's "
+          f"own lag ({lag:+.1f} MB of events waiting); both <= {MEM_MB} MB")
 
-scans = run("scans", 4, "scans", 40 if FULL else 25)
-ok, busy, failed = hv(scans, "scans", 1), hv(scans, "scans", 3), hv(scans, "scans", 5)
-cap = 2 if os.cpu_count() >= 4 else 1  # the collector's cap: a scan takes a CPU
-check(scans["max_children"] <= cap, "scans-children",
-      f"{scans['max_children']} scan children at once <= {cap} ({os.cpu_count()} CPUs)")
-pending = hv(scans, "scans", 7)
-check(ok == cap + 30 and busy == 63 - cap - 30 and failed == 0 and pending == 0, "scans-answers",
-      f"63 scans: {ok} answered, {busy} refused busy ({cap} running + 30 waiting taken), "
-      f"{failed} failed, {pending} unanswered")
-check(scans["wait_ms"] < WAIT_MS, "scans-wait", f"longest malloc {scans['wait_ms']:.1f} ms < {WAIT_MS} ms")
+if "scans" in ONLY:
+    scans = run("scans", 4, "scans", 40 if FULL else 25)
+    ok, busy, failed = hv(scans, "scans", 1), hv(scans, "scans", 3), hv(scans, "scans", 5)
+    cap = 2 if os.cpu_count() >= 4 else 1  # the collector's cap: a scan takes a CPU
+    check(scans["max_children"] <= cap, "scans-children",
+          f"{scans['max_children']} scan children at once <= {cap} ({os.cpu_count()} CPUs)")
+    pending = hv(scans, "scans", 7)
+    check(ok == cap + 30 and busy == 63 - cap - 30 and failed == 0 and pending == 0, "scans-answers",
+          f"63 scans: {ok} answered, {busy} refused busy ({cap} running + 30 waiting taken), "
+          f"{failed} failed, {pending} unanswered")
+    check(scans["wait_ms"] < WAIT_MS, "scans-wait", f"longest malloc {scans['wait_ms']:.1f} ms < {WAIT_MS} ms")
 
-prio = run("priority", 4, "priority", 4)
-pr = prio["hammer"].get("priority", ["?", "?", "-1", "?", "-1"])
-check(pr[0] == "answered" and 0 <= int(pr[2]) < (1 << 20), "priority",
-      f"an answer to a client 1.5 s behind the stream came after {pr[2]} B of it "
-      f"(< 1 MB: what the socket holds and the message being sent), in {pr[4]} ms")
+if "priority" in ONLY:
+    prio = run("priority", 4, "priority", 4)
+    pr = prio["hammer"].get("priority", ["?", "?", "-1", "?", "-1"])
+    check(pr[0] == "answered" and 0 <= int(pr[2]) < (1 << 20), "priority",
+          f"an answer to a client 1.5 s behind the stream came after {pr[2]} B of it "
+          f"(< 1 MB: what the socket holds and the message being sent), in {pr[4]} ms")
 
-lock = run("lockout", 1, "lockout", 5)
-check(lock["hammer"].get("newcomer") == ["served"], "lockout",
-      f"after 64 idle clients a newcomer is {lock['hammer'].get('newcomer')}")
+if "lockout" in ONLY:
+    lock = run("lockout", 1, "lockout", 5)
+    check(lock["hammer"].get("newcomer") == ["served"], "lockout",
+          f"after 64 idle clients a newcomer is {lock['hammer'].get('newcomer')}")
 
 
 def backrefs(sock):
@@ -285,33 +298,33 @@ def backrefs(sock):
     return res
 
 
-br = run("backrefs", 8, during=backrefs, hold=100000)
-okn = sum(1 for rc, _, o, _ in br["extra"] if rc == 0 and "hold_block" in o)
-slow = max(t for _, t, _, _ in br["extra"])
-errs = sorted(set(e.strip() for rc, _, _, e in br["extra"] if rc != 0))
-check(okn == 20, "backrefs-answered", f"{okn} of 20 concurrent backrefs answered {errs if errs else ''}")
-check(slow < BACKREFS_S, "backrefs-time", f"slowest {slow:.2f} s < {BACKREFS_S} s")
-check(not br["tracking_off"], "backrefs-tracking", "tracking stays on")
+if "backrefs" in ONLY:
+    br = run("backrefs", 8, during=backrefs, hold=100000)
+    okn = sum(1 for rc, _, o, _ in br["extra"] if rc == 0 and "hold_block" in o)
+    slow = max(t for _, t, _, _ in br["extra"])
+    errs = sorted(set(e.strip() for rc, _, _, e in br["extra"] if rc != 0))
+    check(okn == 20, "backrefs-answered", f"{okn} of 20 concurrent backrefs answered {errs if errs else ''}")
+    check(slow < BACKREFS_S, "backrefs-time", f"slowest {slow:.2f} s < {BACKREFS_S} s")
+    check(not br["tracking_off"], "backrefs-tracking", "tracking stays on")
+
 
 # ---- address space: the collector starts in 250 MB (it needed 350-400 MB) ----
 # MALLOC_ARENA_MAX=1: glibc reserves 64 MB of address space for each thread
 # that allocates, in an order that varies from run to run (one run in three
 # then found no room for the new thread's ring at 300 MB)
-import resource
-
-
 def limit_as():
     resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
 
 
-q = subprocess.run([f"{OUT}/target", "1000", "1", "0.2"], input="go\n", capture_output=True,
-                   text=True, preexec_fn=limit_as, timeout=60,
-                   env=dict(os.environ, LD_PRELOAD=LIB, MALLOC_ARENA_MAX="1",
-                            HEAPLINE_SOCKET=f"{OUT}/as.sock",
-                            HEAPLINE_RECORD=f"{OUT}/as.heapline"))
-check(q.returncode == 0 and "tracking off" not in q.stderr and "ops" in q.stdout, "address-space",
-      f"under ulimit -v 250 MB the program runs tracked (exit {q.returncode}"
-      f"{', said: ' + q.stderr.strip() if q.stderr.strip() else ''})")
+if "address-space" in ONLY:
+    q = subprocess.run([f"{OUT}/target", "1000", "1", "0.2"], input="go\n", capture_output=True,
+                       text=True, preexec_fn=limit_as, timeout=60,
+                       env=dict(os.environ, LD_PRELOAD=LIB, MALLOC_ARENA_MAX="1",
+                                HEAPLINE_SOCKET=f"{OUT}/as.sock",
+                                HEAPLINE_RECORD=f"{OUT}/as.heapline"))
+    check(q.returncode == 0 and "tracking off" not in q.stderr and "ops" in q.stdout, "address-space",
+          f"under ulimit -v 250 MB the program runs tracked (exit {q.returncode}"
+          f"{', said: ' + q.stderr.strip() if q.stderr.strip() else ''})")
 
 print("stress: all passed" if not fails else f"stress: {fails} failed", flush=True)
 sys.exit(1 if fails else 0)

@@ -1,6 +1,6 @@
 /*
  * test_model.c - the model's life cycle: inconsistent input, DISABLED and responses, scan results,
- * reset.
+ * reset, events skipped.
  */
 #include "t_model_stream.h"
 
@@ -91,6 +91,60 @@ static void test_reset(void **state)
     model_free(m);
 }
 
+/* The definitions and one batch of two allocations (stacks 3 and 7), into
+ * m, which skips events: the batch is counted, nothing else. */
+static void defs_and_skipped_batch(struct model *m)
+{
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_ALLOC(2 * MS, 7, 200)};
+
+    defs();
+    assert_int_equal(encode_events(&B, 0, ev, 3), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->skipped_batches, 1);
+    assert_int_equal(model_summary(m)->events, 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 0);
+    assert_int_equal(model_summary(m)->events_exact, 0);
+}
+
+/* model_skip_events(): EVENTS batches are counted, not applied; the figures
+ * come from ticks, and a stack has its site once a tick names it. It holds
+ * across a reset. */
+static void test_skip_events(void **state)
+{
+    struct model *m = model_new();
+    struct wire_totals t = {.time = 10 * MS,
+                            .heap_bytes = 300,
+                            .heap_blocks = 2,
+                            .rss = 4096,
+                            .allocations = 2,
+                            .bytes_allocated = 300};
+    struct wire_site d[] = {{3, 100, 1, 1, 100}};
+    struct model_view v = {0};
+    uint32_t st[4];
+
+    (void)state;
+    assert_non_null(m);
+    assert_int_equal(model_skip_events(m), 0);
+    encode_init(&B, mem, sizeof(mem));
+    defs_and_skipped_batch(m);
+    assert_int_equal(model_stack_site(m, 3), MODEL_NONE); /* no event, no tick named it yet */
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(flush_into(m), 0);
+    assert_int_equal(model_summary(m)->heap_bytes, 300);
+    assert_int_equal(model_summary(m)->allocations, 2);
+    assert_int_equal(model_stack_site(m, 3), site_named(m, "load_config"));
+    assert_int_equal(model_stack_site(m, 7), MODEL_NONE);
+    assert_int_equal(model_site_stacks(m, site_named(m, "load_config"), st, 4), 1);
+    assert_int_equal(st[0], 3);
+    view_at(m, MODEL_AT_END, 0, &v);
+    assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 100);
+    model_view_free(&v);
+
+    assert_int_equal(model_reset(m), 0);
+    defs_and_skipped_batch(m);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_disabled_and_response),
         cmocka_unit_test(test_scan_and_site_stacks),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_skip_events),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
