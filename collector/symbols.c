@@ -200,30 +200,22 @@ static int modules_changed(void)
  * whose rules for sizeless symbols then apply as before. */
 struct fsyms {
     Dwfl_Module *m;
-    struct symfile_sym *v; /* names in libelf's string table (lives as long as the Dwfl) */
-    size_t n;
-    char *strings; /* or here: read from a names-only debug file (symfile.h) */
+    struct symfile_table s; /* from libdwfl: only s.v, names in libelf's string
+                               tables (they live as long as the Dwfl); from a
+                               names-only debug file: all of it (symfile.h) */
 };
 static struct fsyms *fsyms; /* one per module seen, in order of first use */
 static size_t n_fsyms, cap_fsyms;
 
-/* t's symbols from m's names-only debug file, sorted; -1 when it could not
- * be read (its .dynsym is used then). */
+/* t's symbols from m's names-only debug file; -1 when it could not be read
+ * (its .dynsym is used then). */
 static int fsyms_from_file(Dwfl_Module *m, struct fsyms *t)
 {
     Dwarf_Addr bias = 0;
-    long n;
 
     if (!dwfl_module_getelf(m, &bias))
         return -1;
-    n = symfile_read(names_only_path(m), bias, &t->v, &t->strings);
-    if (n < 0) {
-        t->v = NULL;
-        return -1;
-    }
-    t->n = (size_t)n;
-    symfile_sort(t->v, t->n);
-    return 0;
+    return symfile_read(names_only_path(m), bias, &t->s);
 }
 
 /* The module's sorted function symbols, read at first use (NULL: none or
@@ -235,7 +227,7 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
 
     for (size_t i = 0; i < n_fsyms; i++)
         if (fsyms[i].m == m)
-            return fsyms[i].v ? &fsyms[i] : NULL;
+            return fsyms[i].s.v ? &fsyms[i] : NULL;
     if (n_fsyms == cap_fsyms) {
         size_t cap = cap_fsyms ? cap_fsyms * 2 : 64;
         void *p = realloc(fsyms, cap * sizeof(*fsyms));
@@ -246,11 +238,11 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
         cap_fsyms = cap;
     }
     t = &fsyms[n_fsyms++];
-    *t = (struct fsyms){m, NULL, 0, NULL};
+    *t = (struct fsyms){m, {0}};
     n = dwfl_module_getsymtab(m); /* looks for the debug file first */
     if (names_only_path(m) && fsyms_from_file(m, t) == 0)
         return t;
-    if (n <= 1 || !(t->v = malloc((size_t)n * sizeof(*t->v))))
+    if (n <= 1 || !(t->s.v = malloc((size_t)n * sizeof(*t->s.v))))
         return NULL;
     for (int i = 1; i < n; i++) {
         GElf_Sym sym;
@@ -261,10 +253,10 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
         if (!name || !*name || sym.st_size == 0 || sym.st_shndx == SHN_UNDEF ||
             (type != STT_FUNC && type != STT_GNU_IFUNC))
             continue;
-        t->v[t->n++] = (struct symfile_sym){addr, addr + sym.st_size, name,
-                                            bind == STB_GLOBAL ? 2 : bind == STB_WEAK};
+        t->s.v[t->s.n++] = (struct symfile_sym){addr, addr + sym.st_size, name,
+                                                bind == STB_GLOBAL ? 2 : bind == STB_WEAK};
     }
-    symfile_sort(t->v, t->n);
+    symfile_sort(t->s.v, t->s.n);
     return t;
 }
 
@@ -375,10 +367,8 @@ static Dwarf_Die *module_cu(Dwfl_Module *m, Dwarf_Addr pc, Dwarf_Addr *bias)
 
 static void fsyms_free(void)
 {
-    for (size_t i = 0; i < n_fsyms; i++) {
-        free(fsyms[i].v);
-        free(fsyms[i].strings);
-    }
+    for (size_t i = 0; i < n_fsyms; i++)
+        symfile_free(&fsyms[i].s);
     free(fsyms);
     fsyms = NULL;
     n_fsyms = cap_fsyms = 0;
@@ -631,13 +621,17 @@ static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f,
 static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
 {
     const struct fsyms *fs = fsyms_of(m);
-    const struct symfile_sym *sym = fs ? symfile_find(fs->v, fs->n, pc) : NULL;
+    const struct symfile_sym *sym = fs ? symfile_find(fs->s.v, fs->s.n, pc) : NULL;
     const char *name = sym ? sym->name : NULL;
     Dwarf_Addr start = sym ? sym->lo : 0, bias = 0;
     Dwarf_Die *cu, path[SCOPES_MAX];
     int n = 0;
 
-    if (!sym) {
+    const struct symfile_sym *label = !sym && fs ? symfile_label(&fs->s, pc) : NULL;
+    if (label) { /* a names-only debug file's: libdwfl has only .dynsym */
+        name = label->name;
+        start = label->lo;
+    } else if (!sym) {
         GElf_Off off = 0;
         GElf_Sym gs;
 
@@ -694,7 +688,7 @@ static uint32_t symbols_source(Dwfl_Module *m, const char **debug_file)
     }
     dwfl_module_getsymtab(m);
     dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, &dbg);
-    if (!dbg && names_only_path(m) && fsyms_of(m) && fsyms_of(m)->strings)
+    if (!dbg && names_only_path(m) && fsyms_of(m) && fsyms_of(m)->s.strings)
         dbg = names_only_path(m);
     if (dbg) {
         *debug_file = dbg;

@@ -19,15 +19,31 @@ struct symfile_sym {
     int rank;         /* among aliases, as libdwfl: global 2, weak 1, local 0 */
 };
 
+struct symfile_table {
+    struct symfile_sym *v; /* sized function symbols, sorted (symfile_sort) */
+    size_t n;
+    struct symfile_sym *bare; /* sizeless symbols, sorted; hi: the end of their section */
+    size_t nbare;
+    char *strings; /* the names: one copy of the string table */
+};
+
 /*
- * Reads the sized, defined function symbols (STT_FUNC, STT_GNU_IFUNC) of the
- * .symtab of the ELF file at path, each st_value plus bias. On success returns
- * their number and sets *out (malloc'd, in table order) and *strings (the
- * names' storage: one malloc'd copy of the string table); the caller frees
- * both. The file is closed and unmapped before it returns. Returns -1 when the
- * file cannot be read, has no .symtab, or memory runs out (nothing to free).
+ * Reads the .symtab of the ELF file at path into *t, each st_value plus bias:
+ * the sized, defined function symbols (STT_FUNC, STT_GNU_IFUNC), and the
+ * sizeless defined ones libdwfl would fall back on (assembler labels such as
+ * ld.so's _dl_start_user). The file is closed and unmapped before it
+ * returns. Returns 0, or -1 when the file cannot be read, has no .symtab, or
+ * memory runs out (*t is then empty).
  */
-long symfile_read(const char *path, uint64_t bias, struct symfile_sym **out, char **strings);
+int symfile_read(const char *path, uint64_t bias, struct symfile_table *t);
+
+/* Frees what symfile_read() put in *t and empties it. */
+void symfile_free(struct symfile_table *t);
+
+/* For a pc no sized symbol of t covers: the nearest sizeless symbol at or
+ * below it in the same section, with no sized symbol ending between them
+ * (libdwfl's rule); NULL when there is none. */
+const struct symfile_sym *symfile_label(const struct symfile_table *t, uint64_t pc);
 
 /* Sorts v by address, the preferred alias (highest rank) first among those
  * that start at the same address. */
