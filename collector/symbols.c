@@ -24,6 +24,7 @@
 #include "core.h"
 #include "debugfile.h"
 #include "fds.h"
+#include "lines.h"
 #include "symfile.h"
 #include "wire.h"
 
@@ -411,6 +412,7 @@ void symbols_fini(void)
 {
     pthread_mutex_lock(&sym_mu);
     fsyms_free(); /* names point into the Dwfl's string tables */
+    lines_free(); /* reads through the Dwfl's Elf handles */
     if (dwfl)
         dwfl_end(dwfl);
     dwfl = NULL;
@@ -428,8 +430,14 @@ void symbols_warm(uint64_t ip)
     pthread_mutex_lock(&sym_mu);
     m = dwfl ? dwfl_addrmodule(dwfl, ip - 1) : NULL;
     if (m) {
+        Dwarf_Addr bias = 0, row;
+        Dwarf_Die *cu;
+        const char *file;
+        int line;
+
         fsyms_of(m);
-        dwfl_module_getsrc(m, ip - 1);
+        if ((cu = module_cu(m, ip - 1, &bias)) != NULL)
+            lines_find(cu, ip - 1 - bias, &file, &line, &row);
     }
     pthread_mutex_unlock(&sym_mu);
 }
@@ -578,12 +586,9 @@ static Dwarf_Addr die_start(Dwarf_Die *fn, Dwarf_Addr pc)
  * its call to the one before; the last is `outer`, the machine function. */
 static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f, const char *outer)
 {
-    Dwarf_Files *files = NULL;
-    size_t nfiles = 0;
     const char *fn = NULL;
     uint32_t k = 0;
 
-    dwarf_getsrcfiles(cu, &files, &nfiles);
     for (int i = n - 1; i >= 0 && k < WIRE_MAX_INLINED; i--) {
         if (dwarf_tag(&path[i]) != DW_TAG_inlined_subroutine)
             continue;
@@ -598,7 +603,7 @@ static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f,
         else
             inl[k - 1].function = name;
         /* the caller of this inlined body is the next enclosing function */
-        inl[k].file = files && cf < nfiles ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
+        inl[k].file = lines_file(cu, cf);
         inl[k].line = (uint32_t)cl;
         inl[k].function = outer; /* replaced if another inlined level follows */
         k++;
@@ -653,13 +658,11 @@ static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
     f->function = nice_name(name);
     if (!cu)
         return;
-    Dwarf_Line *line = dwarf_getsrc_die(cu, pc - bias);
+    const char *file = NULL;
+    int lineno = 0;
     Dwarf_Addr row = 0;
-    if (line && start && dwarf_lineaddr(line, &row) == 0 && row + bias >= start) {
-        int lineno = 0;
-
-        f->file = dwarf_linesrc(line, NULL, NULL);
-        dwarf_lineno(line, &lineno);
+    if (lines_find(cu, pc - bias, &file, &lineno, &row) == 0 && start && row + bias >= start) {
+        f->file = file;
         f->line = lineno > 0 ? (uint32_t)lineno : 0;
     }
     if (n > 0 && start)

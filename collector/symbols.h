@@ -6,7 +6,7 @@
  * functions are named), from its separate debug file when it is stripped
  * (debugfile.h), and DWARF line tables when present; a shared library's
  * debug file under /usr/lib/debug gives its .symtab only (symfile.h: libc's
- * DWARF cost 14 MB); C++ names are
+ * DWARF cost 14 MB); line tables are kept compact (lines.h); C++ names are
  * demangled with __cxa_demangle when libstdc++ is loaded. Ips are return
  * addresses, so lookups use ip - 1. Not thread-safe: collector thread only.
  */
