@@ -78,3 +78,13 @@ int debugfile_open(const char *module_path, const char *build_id, const char *de
                       cap);
     return fd;
 }
+
+int debugfile_is_system(const char *path)
+{
+    static const char dir[] = DEBUGFILE_SYSTEM_ROOT "/.build-id/";
+    size_t n = strlen(user_root);
+
+    if (n && strncmp(path, user_root, n) == 0 && path[n] == '/')
+        return 0;
+    return strncmp(path, dir, sizeof(dir) - 1) == 0;
+}

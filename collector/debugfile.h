@@ -32,4 +32,12 @@ void debugfile_init(void);
 int debugfile_open(const char *module_path, const char *build_id, const char *debuglink, char *path,
                    size_t cap);
 
+/*
+ * 1 when path, a candidate debugfile_open() returned, was found by build id
+ * under /usr/lib/debug, the distribution's debug packages (libc6-dbg), and
+ * not under HEAPLINE_DEBUG_DIR: a file the user did not point heapline at.
+ * Its name is then the build id, so it matches its module.
+ */
+int debugfile_is_system(const char *path);
+
 #endif

@@ -9,6 +9,7 @@
 #include "symbols.h"
 
 #include <dlfcn.h>
+#include <sys/auxv.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <link.h>
@@ -23,6 +24,8 @@
 #include "core.h"
 #include "debugfile.h"
 #include "fds.h"
+#include "lines.h"
+#include "symfile.h"
 #include "wire.h"
 
 /* A module's build id as lowercase hex into out (2 * 64 + 1 bytes); NULL
@@ -40,18 +43,80 @@ static const char *build_id_of(Dwfl_Module *mod, char *out)
     return out;
 }
 
+/* ---- names only ----
+ * A shared library's debug file from the distribution (/usr/lib/debug by
+ * build id: libc6-dbg's libc and ld.so) is read for its .symtab alone
+ * (symfile.h), never handed to libdw: libdw inflated all of libc's DWARF
+ * sections, 10 MB of the collector's 14.7 MB of libdw on a python3 run, and
+ * mapped the 4 MB file, for libc's file:line and inlined frames, which a user
+ * looking at their own code does not need. The program's executable, and any
+ * debug file under HEAPLINE_DEBUG_DIR or found by .gnu_debuglink, keep their
+ * DWARF (HEAPLINE_DEBUG_DIR=/usr/lib/debug brings libc's back). */
+struct names_only {
+    Dwfl_Module *m;
+    char *path; /* its debug file */
+};
+static struct names_only *names_only;
+static size_t n_names_only;
+
+static const char *names_only_path(Dwfl_Module *m)
+{
+    for (size_t i = 0; i < n_names_only; i++)
+        if (names_only[i].m == m)
+            return names_only[i].path;
+    return NULL;
+}
+
+/* Whether the debug file at path gives mod its names only (above); noted. */
+static int names_only_take(Dwfl_Module *mod, const char *path)
+{
+    Dwarf_Addr start = 0, end = 0;
+    uint64_t entry = (uint64_t)getauxval(AT_ENTRY);
+    void *p;
+
+    dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+    if (!debugfile_is_system(path) || (entry >= start && entry < end))
+        return 0;
+    p = realloc(names_only, (n_names_only + 1) * sizeof(*names_only));
+    if (!p)
+        return 0;
+    names_only = p;
+    if (!(names_only[n_names_only].path = strdup(path)))
+        return 0;
+    names_only[n_names_only++].m = mod;
+    return 1;
+}
+
+static void names_only_free(void)
+{
+    for (size_t i = 0; i < n_names_only; i++)
+        free(names_only[i].path);
+    free(names_only);
+    names_only = NULL;
+    n_names_only = 0;
+}
+
 /* Separate debug information: the candidates of debugfile.h (local files
  * only, never debuginfod), opened close-on-exec at a high number the
- * program's close() spares (fds.h). libdwfl checks that the file matches. */
+ * program's close() spares (fds.h). libdwfl checks that the file matches.
+ * A file that gives names only (above) is not handed over: libdwfl then asks
+ * again for the DWARF, and is told there is none. */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                           const char *file_name, const char *debuglink_file,
                           GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
     char id[2 * 64 + 1], path[4096 + 300];
-    int fd = debugfile_open(file_name, build_id_of(mod, id), debuglink_file, path, sizeof(path));
+    int fd;
 
+    if (names_only_path(mod))
+        return -1;
+    fd = debugfile_open(file_name, build_id_of(mod, id), debuglink_file, path, sizeof(path));
     if (fd < 0)
         return -1;
+    if (names_only_take(mod, path)) {
+        close(fd);
+        return -1;
+    }
     if (!(*debuginfo_file_name = strdup(path))) {
         close(fd);
         return -1;
@@ -134,26 +199,24 @@ static int modules_changed(void)
  * symbols are read once into an array sorted by address and searched; an
  * address no sized function symbol covers goes to dwfl_module_addrinfo(),
  * whose rules for sizeless symbols then apply as before. */
-struct fsym {
-    GElf_Addr lo, hi;
-    const char *name; /* libelf's string table: lives as long as the Dwfl */
-    int rank;         /* among aliases, as libdwfl: global 2, weak 1, local 0 */
-};
 struct fsyms {
     Dwfl_Module *m;
-    struct fsym *v;
-    size_t n;
+    struct symfile_table s; /* from libdwfl: only s.v, names in libelf's string
+                               tables (they live as long as the Dwfl); from a
+                               names-only debug file: all of it (symfile.h) */
 };
 static struct fsyms *fsyms; /* one per module seen, in order of first use */
 static size_t n_fsyms, cap_fsyms;
 
-static int fsym_cmp(const void *pa, const void *pb)
+/* t's symbols from m's names-only debug file; -1 when it could not be read
+ * (its .dynsym is used then). */
+static int fsyms_from_file(Dwfl_Module *m, struct fsyms *t)
 {
-    const struct fsym *a = pa, *b = pb;
+    Dwarf_Addr bias = 0;
 
-    if (a->lo != b->lo)
-        return a->lo < b->lo ? -1 : 1;
-    return b->rank - a->rank; /* the preferred alias first */
+    if (!dwfl_module_getelf(m, &bias))
+        return -1;
+    return symfile_read(names_only_path(m), bias, &t->s);
 }
 
 /* The module's sorted function symbols, read at first use (NULL: none or
@@ -165,7 +228,7 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
 
     for (size_t i = 0; i < n_fsyms; i++)
         if (fsyms[i].m == m)
-            return fsyms[i].v ? &fsyms[i] : NULL;
+            return fsyms[i].s.v ? &fsyms[i] : NULL;
     if (n_fsyms == cap_fsyms) {
         size_t cap = cap_fsyms ? cap_fsyms * 2 : 64;
         void *p = realloc(fsyms, cap * sizeof(*fsyms));
@@ -176,9 +239,11 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
         cap_fsyms = cap;
     }
     t = &fsyms[n_fsyms++];
-    *t = (struct fsyms){m, NULL, 0};
-    n = dwfl_module_getsymtab(m);
-    if (n <= 1 || !(t->v = malloc((size_t)n * sizeof(*t->v))))
+    *t = (struct fsyms){m, {0}};
+    n = dwfl_module_getsymtab(m); /* looks for the debug file first */
+    if (names_only_path(m) && fsyms_from_file(m, t) == 0)
+        return t;
+    if (n <= 1 || !(t->s.v = malloc((size_t)n * sizeof(*t->s.v))))
         return NULL;
     for (int i = 1; i < n; i++) {
         GElf_Sym sym;
@@ -189,36 +254,11 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
         if (!name || !*name || sym.st_size == 0 || sym.st_shndx == SHN_UNDEF ||
             (type != STT_FUNC && type != STT_GNU_IFUNC))
             continue;
-        t->v[t->n++] = (struct fsym){addr, addr + sym.st_size, name,
-                                     bind == STB_GLOBAL ? 2 : bind == STB_WEAK};
+        t->s.v[t->s.n++] = (struct symfile_sym){addr, addr + sym.st_size, name,
+                                                bind == STB_GLOBAL ? 2 : bind == STB_WEAK};
     }
-    qsort(t->v, t->n, sizeof(*t->v), fsym_cmp);
+    symfile_sort(t->s.v, t->s.n);
     return t;
-}
-
-/* The function symbol covering pc: of those starting at the greatest start
- * <= pc, the preferred alias; NULL when none covers it. */
-static const struct fsym *fsym_find(const struct fsyms *t, GElf_Addr pc)
-{
-    size_t lo = 0, hi = t->n;
-
-    while (lo < hi) { /* the first symbol starting after pc */
-        size_t mid = (lo + hi) / 2;
-
-        if (t->v[mid].lo <= pc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
-        return NULL;
-    size_t i = lo - 1; /* the last start <= pc; its aliases come before it, preferred first */
-    while (i > 0 && t->v[i - 1].lo == t->v[i].lo)
-        i--;
-    for (size_t k = i; k < lo; k++)
-        if (pc < t->v[k].hi)
-            return &t->v[k];
-    return NULL;
 }
 
 /* ---- compilation units ----
@@ -329,7 +369,7 @@ static Dwarf_Die *module_cu(Dwfl_Module *m, Dwarf_Addr pc, Dwarf_Addr *bias)
 static void fsyms_free(void)
 {
     for (size_t i = 0; i < n_fsyms; i++)
-        free(fsyms[i].v);
+        symfile_free(&fsyms[i].s);
     free(fsyms);
     fsyms = NULL;
     n_fsyms = cap_fsyms = 0;
@@ -372,9 +412,11 @@ void symbols_fini(void)
 {
     pthread_mutex_lock(&sym_mu);
     fsyms_free(); /* names point into the Dwfl's string tables */
+    lines_free(); /* reads through the Dwfl's Elf handles */
     if (dwfl)
         dwfl_end(dwfl);
     dwfl = NULL;
+    names_only_free();
     pthread_mutex_unlock(&sym_mu);
     free(seen);
     seen = NULL;
@@ -388,8 +430,14 @@ void symbols_warm(uint64_t ip)
     pthread_mutex_lock(&sym_mu);
     m = dwfl ? dwfl_addrmodule(dwfl, ip - 1) : NULL;
     if (m) {
+        Dwarf_Addr bias = 0, row;
+        Dwarf_Die *cu;
+        const char *file;
+        int line;
+
         fsyms_of(m);
-        dwfl_module_getsrc(m, ip - 1);
+        if ((cu = module_cu(m, ip - 1, &bias)) != NULL)
+            lines_find(cu, ip - 1 - bias, &file, &line, &row);
     }
     pthread_mutex_unlock(&sym_mu);
 }
@@ -538,12 +586,9 @@ static Dwarf_Addr die_start(Dwarf_Die *fn, Dwarf_Addr pc)
  * its call to the one before; the last is `outer`, the machine function. */
 static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f, const char *outer)
 {
-    Dwarf_Files *files = NULL;
-    size_t nfiles = 0;
     const char *fn = NULL;
     uint32_t k = 0;
 
-    dwarf_getsrcfiles(cu, &files, &nfiles);
     for (int i = n - 1; i >= 0 && k < WIRE_MAX_INLINED; i--) {
         if (dwarf_tag(&path[i]) != DW_TAG_inlined_subroutine)
             continue;
@@ -558,7 +603,7 @@ static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f,
         else
             inl[k - 1].function = name;
         /* the caller of this inlined body is the next enclosing function */
-        inl[k].file = files && cf < nfiles ? dwarf_filesrc(files, cf, NULL, NULL) : NULL;
+        inl[k].file = lines_file(cu, cf);
         inl[k].line = (uint32_t)cl;
         inl[k].function = outer; /* replaced if another inlined level follows */
         k++;
@@ -581,13 +626,17 @@ static void inlined(Dwarf_Die *cu, Dwarf_Die *path, int n, struct wire_frame *f,
 static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
 {
     const struct fsyms *fs = fsyms_of(m);
-    const struct fsym *sym = fs ? fsym_find(fs, pc) : NULL;
+    const struct symfile_sym *sym = fs ? symfile_find(fs->s.v, fs->s.n, pc) : NULL;
     const char *name = sym ? sym->name : NULL;
     Dwarf_Addr start = sym ? sym->lo : 0, bias = 0;
     Dwarf_Die *cu, path[SCOPES_MAX];
     int n = 0;
 
-    if (!sym) {
+    const struct symfile_sym *label = !sym && fs ? symfile_label(&fs->s, pc) : NULL;
+    if (label) { /* a names-only debug file's: libdwfl has only .dynsym */
+        name = label->name;
+        start = label->lo;
+    } else if (!sym) {
         GElf_Off off = 0;
         GElf_Sym gs;
 
@@ -609,13 +658,11 @@ static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
     f->function = nice_name(name);
     if (!cu)
         return;
-    Dwarf_Line *line = dwarf_getsrc_die(cu, pc - bias);
+    const char *file = NULL;
+    int lineno = 0;
     Dwarf_Addr row = 0;
-    if (line && start && dwarf_lineaddr(line, &row) == 0 && row + bias >= start) {
-        int lineno = 0;
-
-        f->file = dwarf_linesrc(line, NULL, NULL);
-        dwarf_lineno(line, &lineno);
+    if (lines_find(cu, pc - bias, &file, &lineno, &row) == 0 && start && row + bias >= start) {
+        f->file = file;
         f->line = lineno > 0 ? (uint32_t)lineno : 0;
     }
     if (n > 0 && start)
@@ -644,6 +691,8 @@ static uint32_t symbols_source(Dwfl_Module *m, const char **debug_file)
     }
     dwfl_module_getsymtab(m);
     dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, &dbg);
+    if (!dbg && names_only_path(m) && fsyms_of(m) && fsyms_of(m)->s.strings)
+        dbg = names_only_path(m);
     if (dbg) {
         *debug_file = dbg;
         return WIRE_SYMBOLS_DEBUG_FILE;

@@ -4,7 +4,9 @@
  *
  * Names come from the module's symbol tables (.symtab included, so static
  * functions are named), from its separate debug file when it is stripped
- * (debugfile.h), and DWARF line tables when present; C++ names are
+ * (debugfile.h), and DWARF line tables when present; a shared library's
+ * debug file under /usr/lib/debug gives its .symtab only (symfile.h: libc's
+ * DWARF cost 14 MB); line tables are kept compact (lines.h); C++ names are
  * demangled with __cxa_demangle when libstdc++ is loaded. Ips are return
  * addresses, so lookups use ip - 1. Not thread-safe: collector thread only.
  */
@@ -29,7 +31,7 @@ int symbols_init(void);
 void symbols_fini(void);
 
 /* Reads the symbol and line tables of ip's module now (a module's first
- * lookup reads them: 0.1-0.3 s for libc's debug information), describing
+ * lookup reads them: a large module's DWARF takes 0.1 s or more), describing
  * nothing: no MODULE or FRAME becomes due. Before the collector thread runs,
  * or on it. */
 void symbols_warm(uint64_t ip);

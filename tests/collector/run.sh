@@ -1200,6 +1200,25 @@ if want asmfn; then
         nonneg consistent
 fi
 
+# a shared library's debug file under /usr/lib/debug (libc6-dbg) gives names
+# only: libc's static functions are named from its symbol table, without a
+# line; HEAPLINE_DEBUG_DIR=/usr/lib/debug has libc's DWARF read, lines and all
+if want libc-names; then
+    LIBC=$(ldd "$T/t_asmfn" | awk '/libc\.so/ { print $3 }')
+    LIBC_BID=$(readelf -n "$LIBC" 2>/dev/null | awk '/Build ID/ { print $3 }')
+    if [ -z "$LIBC_BID" ] || [ ! -e "/usr/lib/debug/.build-id/${LIBC_BID:0:2}/${LIBC_BID:2}.debug" ]; then
+        skip libc-names "no debug file for libc $LIBC (apt-get install libc6-dbg)"
+    else
+        rec libc-names -- "$T/t_asmfn"
+        recorded libc-names 0 && reported libc-names end && expect libc-names \
+            "$W/libc-names.end.json" asm_alloc@0.allocations=3 \
+            'asm_alloc@0.stack~^asm_alloc@0>site_after@40>main@47>__libc_start_call_main@0>__libc_start_main\w*@0>_start@0$'
+        rec libc-lines HEAPLINE_DEBUG_DIR=/usr/lib/debug -- "$T/t_asmfn"
+        recorded libc-lines 0 && reported libc-lines end && expect libc-lines \
+            "$W/libc-lines.end.json" asm_alloc@0.allocations=3 \
+            'asm_alloc@0.stack~^asm_alloc@0>site_after@40>main@47>__libc_start_call_main@[1-9][0-9]*>__libc_start_main\w*@[1-9][0-9]*>_start@0$'
+    fi
+fi
 if want sqlite; then
     if ! command -v sqlite3 >/dev/null; then
         skip sqlite "sqlite3 is not installed (apt-get install -y sqlite3)"
