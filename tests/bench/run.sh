@@ -363,6 +363,7 @@ echo
 if [ -x tests/bench/scan.sh ] || [ -f tests/bench/scan.sh ]; then
     echo "backreference scan (tests/bench/scan.sh):"
     BUILD=$BUILD bash tests/bench/scan.sh 2>&1 | sed 's/^/  /'
+    [ "${PIPESTATUS[0]}" = 0 ] || BENCH_FAILED="$BENCH_FAILED scan.sh"
 elif [ -f tests/bench/scan_bench.c ]; then
     echo "backreference scan (tests/bench/scan_bench.c):"
     SCAN_SRC=$(ls collector/scan*.c 2>/dev/null | tr '\n' ' ')
@@ -618,3 +619,4 @@ fi
 echo
 echo "attach to a program started without heapline (tests/attach/bench.sh):"
 BUILD=$BUILD tests/attach/bench.sh 100
+[ -z "${BENCH_FAILED:-}" ] || { echo "bench: failed:$BENCH_FAILED" >&2; exit 1; }
