@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <malloc.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,7 +70,7 @@ static atomic_size_t arena_used;
 
 static inline int in_arena(const void *p)
 {
-    return (const char *)p >= arena && (const char *)p < arena + ARENA_SIZE;
+    return (uintptr_t)p - (uintptr_t)arena < ARENA_SIZE; /* one compare */
 }
 
 /* Each block is preceded by 16 bytes holding its size. */
@@ -199,26 +200,43 @@ static inline size_t usable(void *p, size_t size)
     return real.malloc_usable_size ? real.malloc_usable_size(p) : size;
 }
 
-/* A sampled allocation: noted in the filter, then recorded as in exact mode. */
-static __attribute__((noinline)) void sampled_hit(struct sample_thread *t, void *p, size_t size)
+/* A sampled allocation: noted in the filter, then recorded as in exact mode.
+ * Returns p (a tail call of the fast path below, which then keeps nothing
+ * across it). */
+static __attribute__((noinline)) void *sampled_hit(struct sample_thread *t, void *p, size_t size)
 {
     track_guard = 1;
     sample_next(t);
     if (sample_filter_add(p) == 0)
         track_alloc(p, size);
     track_guard = 0;
+    return p;
+}
+
+/* sampled_alloc() of a thread without its slot yet, or behind an allocator
+ * whose usable size is not glibc's header. p != NULL. */
+static __attribute__((noinline)) void *sampled_alloc_slow(void *p, size_t size)
+{
+    struct sample_thread *t = sample_self();
+
+    if (t && sample_alloc(t, size, usable(p, size)))
+        return sampled_hit(t, p, size);
+    return p;
 }
 
 /* Counts the allocation p of size bytes (NULL: failed) and records it when
- * the sample point falls in it. Returns p. */
+ * the sample point falls in it. Returns p. Every call that is not on the
+ * fast path is a tail call, so that the caller saves no register for it. */
 static inline void *sampled_alloc(void *p, size_t size)
 {
-    struct sample_thread *t;
+    struct sample_thread *t = sample_self_tls;
 
-    if (!p || !(t = sample_self()))
+    if (__builtin_expect(!p, 0))
         return p;
-    if (__builtin_expect(sample_alloc(t, size, usable(p, size)), 0))
-        sampled_hit(t, p, size);
+    if (__builtin_expect(!t || !usable_glibc, 0))
+        return sampled_alloc_slow(p, size);
+    if (__builtin_expect(sample_alloc(t, size, glibc_usable(p)), 0))
+        return sampled_hit(t, p, size);
     return p;
 }
 
@@ -231,14 +249,39 @@ static __attribute__((noinline)) void sampled_release(void *p)
     track_guard = 0;
 }
 
-static inline void sampled_free(void *p)
+/* sampled_free() of a thread without its slot yet, or behind another
+ * allocator. */
+static __attribute__((noinline)) void sampled_free_slow(void *p)
 {
     struct sample_thread *t = sample_self();
 
     if (t)
         sample_free(t, usable(p, 0));
-    if (__builtin_expect(sample_maybe(p), 0))
+    if (sample_maybe(p))
         sampled_release(p);
+    real.free(p);
+}
+
+static __attribute__((noinline)) void sampled_free_hit(void *p)
+{
+    sampled_release(p);
+    real.free(p);
+}
+
+/* Every call off the fast path is a tail call (as sampled_alloc()'s). */
+static inline void sampled_free(void *p)
+{
+    struct sample_thread *t = sample_self_tls;
+
+    if (__builtin_expect(!t || !usable_glibc, 0)) {
+        sampled_free_slow(p);
+        return;
+    }
+    sample_free(t, glibc_usable(p));
+    if (__builtin_expect(sample_maybe(p), 0)) {
+        sampled_free_hit(p);
+        return;
+    }
     real.free(p);
 }
 
@@ -261,17 +304,38 @@ static void *sampled_realloc(void *old, size_t size)
     return sampled_alloc(p, size);
 }
 
-/* Used by core.c during start-up. */
+/* Used by core.c during start-up: resolves the real functions, waiting a
+ * moment for another thread that is resolving them (core_start() turns
+ * tracking on only once they are: the hooks' fast paths call them without
+ * testing ready()). */
 void hooks_init(void);
 void hooks_init(void)
 {
+    for (int i = 0; !ready() && i < 100000; i++)
+        sched_yield();
     if (ready())
         usable_check();
 }
 
-/* malloc and free dispatch to one function per mode (tail calls), so the
- * sampling mode's path saves only the registers it uses: the push and pop
- * of the exact path's were a tenth of its instructions. */
+int hooks_resolved(void);
+int hooks_resolved(void)
+{
+    return real.free != NULL;
+}
+
+/* malloc and free dispatch to one function per mode (tail calls) on one
+ * load of core_on (its mode, core.h) and the guard, so that the path of
+ * either mode saves only the registers it uses and tests nothing twice: the
+ * push and pop of the exact path's were a tenth of its instructions, and the
+ * tests of ready(), tracking() and sample_on() a quarter of an unsampled
+ * call's. core_on != 0 implies ready(): hooks_init() precedes core_start(). */
+static inline int hook_mode(void)
+{
+    int on = atomic_load_explicit(&core_on, memory_order_relaxed);
+
+    return track_guard ? 0 : on;
+}
+
 static __attribute__((noinline)) void *malloc_untracked(size_t size)
 {
     return own_note(real.malloc(size), size);
@@ -294,7 +358,8 @@ static __attribute__((noinline)) void *malloc_exact(size_t size)
     return p;
 }
 
-EXPORT void *malloc(size_t size)
+/* Before start-up, with the guard set, or with tracking off. */
+static __attribute__((noinline)) void *malloc_other(size_t size)
 {
     if (!ready())
         return arena_alloc(size, 16);
@@ -303,6 +368,17 @@ EXPORT void *malloc(size_t size)
     if (sample_on())
         return malloc_sampled(size);
     return malloc_exact(size);
+}
+
+EXPORT void *malloc(size_t size)
+{
+    int mode = hook_mode();
+
+    if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
+        return malloc_sampled(size);
+    if (mode == CORE_ON_EXACT)
+        return malloc_exact(size);
+    return malloc_other(size);
 }
 
 static __attribute__((noinline)) void free_untracked(void *p)
@@ -319,10 +395,15 @@ static __attribute__((noinline)) void free_exact(void *p)
     track_guard = 0;
 }
 
-EXPORT void free(void *p)
+/* Sampling mode's free of a block that is neither NULL nor the arena's. */
+static __attribute__((noinline)) void free_sampled(void *p)
 {
-    if (!p || in_arena(p))
-        return;
+    sampled_free(p);
+}
+
+/* Before start-up, with the guard set, or with tracking off. */
+static __attribute__((noinline)) void free_other(void *p)
+{
     if (!ready())
         return;
     if (!tracking()) {
@@ -330,10 +411,27 @@ EXPORT void free(void *p)
         return;
     }
     if (sample_on()) {
-        sampled_free(p);
+        free_sampled(p);
         return;
     }
     free_exact(p);
+}
+
+EXPORT void free(void *p)
+{
+    int mode = hook_mode();
+
+    if (!p || in_arena(p))
+        return;
+    if (__builtin_expect(mode == CORE_ON_SAMPLED, 1)) {
+        free_sampled(p);
+        return;
+    }
+    if (mode == CORE_ON_EXACT) {
+        free_exact(p);
+        return;
+    }
+    free_other(p);
 }
 
 EXPORT void cfree(void *p)
