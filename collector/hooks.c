@@ -287,19 +287,19 @@ static inline void sampled_free(void *p)
 
 /* old != NULL, not from the arena. A sampled old block is a FREE, a sampled
  * new one an ALLOC (the two figures a REALLOC event would change). */
-static void *sampled_realloc(void *old, size_t size)
+static __attribute__((noinline)) void *sampled_realloc(void *old, size_t size)
 {
-    struct sample_thread *t = sample_self();
     size_t old_usable = usable(old, 0);
+    struct sample_thread *t;
     void *p;
 
     if (__builtin_expect(sample_maybe(old), 0))
         sampled_release(old);
     p = real.realloc(old, size);
-    if (!t)
-        return p;
     if (!p && size)
         return p; /* failed: old is still the program's */
+    if (!(t = sample_self()))
+        return p;
     sample_free(t, old_usable);
     return sampled_alloc(p, size);
 }
@@ -439,27 +439,49 @@ EXPORT void cfree(void *p)
     free(p);
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+static __attribute__((noinline)) void *calloc_sampled(size_t n, size_t size, size_t total)
 {
-    size_t total;
+    return sampled_alloc(real.calloc(n, size), total);
+}
+
+static __attribute__((noinline)) void *calloc_exact(size_t n, size_t size, size_t total)
+{
     void *p;
 
-    if (__builtin_mul_overflow(n, size, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (!ready())
-        return arena_alloc(total, 16);
-    if (!tracking())
-        return own_note(real.calloc(n, size), total);
-    if (sample_on())
-        return sampled_alloc(real.calloc(n, size), total);
     track_guard = 1;
     p = real.calloc(n, size);
     if (p)
         track_alloc(p, total);
     track_guard = 0;
     return p;
+}
+
+/* Before start-up, with the guard set, or with tracking off. */
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t size, size_t total)
+{
+    if (!ready())
+        return arena_alloc(total, 16);
+    if (!tracking())
+        return own_note(real.calloc(n, size), total);
+    if (sample_on())
+        return calloc_sampled(n, size, total);
+    return calloc_exact(n, size, total);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    int mode = hook_mode();
+    size_t total;
+
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
+        return calloc_sampled(n, size, total);
+    if (mode == CORE_ON_EXACT)
+        return calloc_exact(n, size, total);
+    return calloc_other(n, size, total);
 }
 
 /* realloc of a bootstrap block: copy out, never free the arena. */
@@ -473,26 +495,12 @@ static void *realloc_from_arena(void *old, size_t size)
     return p;
 }
 
-EXPORT void *realloc(void *old, size_t size)
+/* Exact mode's realloc of a block not from the arena. */
+static __attribute__((noinline)) void *realloc_exact(void *old, size_t size)
 {
     void *p;
     int64_t t0;
 
-    if (old && in_arena(old))
-        return realloc_from_arena(old, size);
-    if (!ready()) {
-        if (old)
-            return NULL;
-        return arena_alloc(size, 16);
-    }
-    if (!tracking()) {
-        own_forget(old);
-        return own_note(real.realloc(old, size), size);
-    }
-    if (!old)
-        return malloc(size);
-    if (sample_on())
-        return sampled_realloc(old, size);
     track_guard = 1;
     if (size == 0) {
         /* glibc frees and returns NULL: a FREE, recorded before the free */
@@ -509,6 +517,40 @@ EXPORT void *realloc(void *old, size_t size)
         track_realloc(old, p, size, t0);
     track_guard = 0;
     return p;
+}
+
+/* Before start-up, with the guard set, tracking off, NULL or the arena's. */
+static __attribute__((noinline)) void *realloc_other(void *old, size_t size)
+{
+    if (old && in_arena(old))
+        return realloc_from_arena(old, size);
+    if (!ready()) {
+        if (old)
+            return NULL;
+        return arena_alloc(size, 16);
+    }
+    if (!tracking()) {
+        own_forget(old);
+        return own_note(real.realloc(old, size), size);
+    }
+    if (!old)
+        return malloc(size);
+    if (sample_on())
+        return sampled_realloc(old, size);
+    return realloc_exact(old, size);
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+    int mode = hook_mode();
+
+    if (__builtin_expect(old && !in_arena(old), 1)) {
+        if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
+            return sampled_realloc(old, size);
+        if (mode == CORE_ON_EXACT)
+            return realloc_exact(old, size);
+    }
+    return realloc_other(old, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
