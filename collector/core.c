@@ -67,7 +67,8 @@ static pid_t core_pid; /* the process the collector runs in */
 static int late;       /* dlopened into a running program (heapline attach) */
 static int late_ready; /* heapline_attach() has set up the capture once */
 
-void hooks_init(void); /* hooks.c */
+void hooks_init(void);    /* hooks.c */
+int hooks_resolved(void); /* hooks.c */
 
 void core_say(const char *msg)
 {
@@ -209,6 +210,10 @@ static void core_start(void)
         core_disable("no output (HEAPLINE_RECORD unset and HEAPLINE_SOCKET=off)");
         return;
     }
+    if (!hooks_resolved()) { /* core_on's modes imply it (hooks.c) */
+        core_disable("the real allocator is not resolved");
+        return;
+    }
     if (late_ready) {
         /* a new run in the same process (heapline_attach again): stack ids
          * and tags stay valid, the block and site tables start empty */
@@ -228,7 +233,7 @@ static void core_start(void)
     }
     started = 1;
     core_pid = getpid();
-    atomic_store(&core_on, 1);
+    atomic_store(&core_on, sample_on() ? CORE_ON_SAMPLED : CORE_ON_EXACT);
 }
 
 /* Crash signals whose disposition is the default: finish the recording with

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <malloc.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,7 +70,7 @@ static atomic_size_t arena_used;
 
 static inline int in_arena(const void *p)
 {
-    return (const char *)p >= arena && (const char *)p < arena + ARENA_SIZE;
+    return (uintptr_t)p - (uintptr_t)arena < ARENA_SIZE; /* one compare */
 }
 
 /* Each block is preceded by 16 bytes holding its size. */
@@ -199,26 +200,43 @@ static inline size_t usable(void *p, size_t size)
     return real.malloc_usable_size ? real.malloc_usable_size(p) : size;
 }
 
-/* A sampled allocation: noted in the filter, then recorded as in exact mode. */
-static __attribute__((noinline)) void sampled_hit(struct sample_thread *t, void *p, size_t size)
+/* A sampled allocation: noted in the filter, then recorded as in exact mode.
+ * Returns p (a tail call of the fast path below, which then keeps nothing
+ * across it). */
+static __attribute__((noinline)) void *sampled_hit(struct sample_thread *t, void *p, size_t size)
 {
     track_guard = 1;
     sample_next(t);
     if (sample_filter_add(p) == 0)
         track_alloc(p, size);
     track_guard = 0;
+    return p;
+}
+
+/* sampled_alloc() of a thread without its slot yet, or behind an allocator
+ * whose usable size is not glibc's header. p != NULL. */
+static __attribute__((noinline)) void *sampled_alloc_slow(void *p, size_t size)
+{
+    struct sample_thread *t = sample_self();
+
+    if (t && sample_alloc(t, size, usable(p, size)))
+        return sampled_hit(t, p, size);
+    return p;
 }
 
 /* Counts the allocation p of size bytes (NULL: failed) and records it when
- * the sample point falls in it. Returns p. */
+ * the sample point falls in it. Returns p. Every call that is not on the
+ * fast path is a tail call, so that the caller saves no register for it. */
 static inline void *sampled_alloc(void *p, size_t size)
 {
-    struct sample_thread *t;
+    struct sample_thread *t = sample_self_tls;
 
-    if (!p || !(t = sample_self()))
+    if (__builtin_expect(!p, 0))
         return p;
-    if (__builtin_expect(sample_alloc(t, size, usable(p, size)), 0))
-        sampled_hit(t, p, size);
+    if (__builtin_expect(!t || !usable_glibc, 0))
+        return sampled_alloc_slow(p, size);
+    if (__builtin_expect(sample_alloc(t, size, glibc_usable(p)), 0))
+        return sampled_hit(t, p, size);
     return p;
 }
 
@@ -231,47 +249,93 @@ static __attribute__((noinline)) void sampled_release(void *p)
     track_guard = 0;
 }
 
-static inline void sampled_free(void *p)
+/* sampled_free() of a thread without its slot yet, or behind another
+ * allocator. */
+static __attribute__((noinline)) void sampled_free_slow(void *p)
 {
     struct sample_thread *t = sample_self();
 
     if (t)
         sample_free(t, usable(p, 0));
-    if (__builtin_expect(sample_maybe(p), 0))
+    if (sample_maybe(p))
         sampled_release(p);
+    real.free(p);
+}
+
+static __attribute__((noinline)) void sampled_free_hit(void *p)
+{
+    sampled_release(p);
+    real.free(p);
+}
+
+/* Every call off the fast path is a tail call (as sampled_alloc()'s). */
+static inline void sampled_free(void *p)
+{
+    struct sample_thread *t = sample_self_tls;
+
+    if (__builtin_expect(!t || !usable_glibc, 0)) {
+        sampled_free_slow(p);
+        return;
+    }
+    sample_free(t, glibc_usable(p));
+    if (__builtin_expect(sample_maybe(p), 0)) {
+        sampled_free_hit(p);
+        return;
+    }
     real.free(p);
 }
 
 /* old != NULL, not from the arena. A sampled old block is a FREE, a sampled
  * new one an ALLOC (the two figures a REALLOC event would change). */
-static void *sampled_realloc(void *old, size_t size)
+static __attribute__((noinline)) void *sampled_realloc(void *old, size_t size)
 {
-    struct sample_thread *t = sample_self();
     size_t old_usable = usable(old, 0);
+    struct sample_thread *t;
     void *p;
 
     if (__builtin_expect(sample_maybe(old), 0))
         sampled_release(old);
     p = real.realloc(old, size);
-    if (!t)
-        return p;
     if (!p && size)
         return p; /* failed: old is still the program's */
+    if (!(t = sample_self()))
+        return p;
     sample_free(t, old_usable);
     return sampled_alloc(p, size);
 }
 
-/* Used by core.c during start-up. */
+/* Used by core.c during start-up: resolves the real functions, waiting a
+ * moment for another thread that is resolving them (core_start() turns
+ * tracking on only once they are: the hooks' fast paths call them without
+ * testing ready()). */
 void hooks_init(void);
 void hooks_init(void)
 {
+    for (int i = 0; !ready() && i < 100000; i++)
+        sched_yield();
     if (ready())
         usable_check();
 }
 
-/* malloc and free dispatch to one function per mode (tail calls), so the
- * sampling mode's path saves only the registers it uses: the push and pop
- * of the exact path's were a tenth of its instructions. */
+int hooks_resolved(void);
+int hooks_resolved(void)
+{
+    return real.free != NULL;
+}
+
+/* malloc and free dispatch to one function per mode (tail calls) on one
+ * load of core_on (its mode, core.h) and the guard, so that the path of
+ * either mode saves only the registers it uses and tests nothing twice: the
+ * push and pop of the exact path's were a tenth of its instructions, and the
+ * tests of ready(), tracking() and sample_on() a quarter of an unsampled
+ * call's. core_on != 0 implies ready(): hooks_init() precedes core_start(). */
+static inline int hook_mode(void)
+{
+    int on = atomic_load_explicit(&core_on, memory_order_relaxed);
+
+    return track_guard ? 0 : on;
+}
+
 static __attribute__((noinline)) void *malloc_untracked(size_t size)
 {
     return own_note(real.malloc(size), size);
@@ -294,7 +358,8 @@ static __attribute__((noinline)) void *malloc_exact(size_t size)
     return p;
 }
 
-EXPORT void *malloc(size_t size)
+/* Before start-up, with the guard set, or with tracking off. */
+static __attribute__((noinline)) void *malloc_other(size_t size)
 {
     if (!ready())
         return arena_alloc(size, 16);
@@ -303,6 +368,17 @@ EXPORT void *malloc(size_t size)
     if (sample_on())
         return malloc_sampled(size);
     return malloc_exact(size);
+}
+
+EXPORT void *malloc(size_t size)
+{
+    int mode = hook_mode();
+
+    if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
+        return malloc_sampled(size);
+    if (mode == CORE_ON_EXACT)
+        return malloc_exact(size);
+    return malloc_other(size);
 }
 
 static __attribute__((noinline)) void free_untracked(void *p)
@@ -319,10 +395,15 @@ static __attribute__((noinline)) void free_exact(void *p)
     track_guard = 0;
 }
 
-EXPORT void free(void *p)
+/* Sampling mode's free of a block that is neither NULL nor the arena's. */
+static __attribute__((noinline)) void free_sampled(void *p)
 {
-    if (!p || in_arena(p))
-        return;
+    sampled_free(p);
+}
+
+/* Before start-up, with the guard set, or with tracking off. */
+static __attribute__((noinline)) void free_other(void *p)
+{
     if (!ready())
         return;
     if (!tracking()) {
@@ -330,10 +411,27 @@ EXPORT void free(void *p)
         return;
     }
     if (sample_on()) {
-        sampled_free(p);
+        free_sampled(p);
         return;
     }
     free_exact(p);
+}
+
+EXPORT void free(void *p)
+{
+    int mode = hook_mode();
+
+    if (!p || in_arena(p))
+        return;
+    if (__builtin_expect(mode == CORE_ON_SAMPLED, 1)) {
+        free_sampled(p);
+        return;
+    }
+    if (mode == CORE_ON_EXACT) {
+        free_exact(p);
+        return;
+    }
+    free_other(p);
 }
 
 EXPORT void cfree(void *p)
@@ -341,27 +439,49 @@ EXPORT void cfree(void *p)
     free(p);
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+static __attribute__((noinline)) void *calloc_sampled(size_t n, size_t size, size_t total)
 {
-    size_t total;
+    return sampled_alloc(real.calloc(n, size), total);
+}
+
+static __attribute__((noinline)) void *calloc_exact(size_t n, size_t size, size_t total)
+{
     void *p;
 
-    if (__builtin_mul_overflow(n, size, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (!ready())
-        return arena_alloc(total, 16);
-    if (!tracking())
-        return own_note(real.calloc(n, size), total);
-    if (sample_on())
-        return sampled_alloc(real.calloc(n, size), total);
     track_guard = 1;
     p = real.calloc(n, size);
     if (p)
         track_alloc(p, total);
     track_guard = 0;
     return p;
+}
+
+/* Before start-up, with the guard set, or with tracking off. */
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t size, size_t total)
+{
+    if (!ready())
+        return arena_alloc(total, 16);
+    if (!tracking())
+        return own_note(real.calloc(n, size), total);
+    if (sample_on())
+        return calloc_sampled(n, size, total);
+    return calloc_exact(n, size, total);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    int mode = hook_mode();
+    size_t total;
+
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
+        return calloc_sampled(n, size, total);
+    if (mode == CORE_ON_EXACT)
+        return calloc_exact(n, size, total);
+    return calloc_other(n, size, total);
 }
 
 /* realloc of a bootstrap block: copy out, never free the arena. */
@@ -375,26 +495,12 @@ static void *realloc_from_arena(void *old, size_t size)
     return p;
 }
 
-EXPORT void *realloc(void *old, size_t size)
+/* Exact mode's realloc of a block not from the arena. */
+static __attribute__((noinline)) void *realloc_exact(void *old, size_t size)
 {
     void *p;
     int64_t t0;
 
-    if (old && in_arena(old))
-        return realloc_from_arena(old, size);
-    if (!ready()) {
-        if (old)
-            return NULL;
-        return arena_alloc(size, 16);
-    }
-    if (!tracking()) {
-        own_forget(old);
-        return own_note(real.realloc(old, size), size);
-    }
-    if (!old)
-        return malloc(size);
-    if (sample_on())
-        return sampled_realloc(old, size);
     track_guard = 1;
     if (size == 0) {
         /* glibc frees and returns NULL: a FREE, recorded before the free */
@@ -411,6 +517,40 @@ EXPORT void *realloc(void *old, size_t size)
         track_realloc(old, p, size, t0);
     track_guard = 0;
     return p;
+}
+
+/* Before start-up, with the guard set, tracking off, NULL or the arena's. */
+static __attribute__((noinline)) void *realloc_other(void *old, size_t size)
+{
+    if (old && in_arena(old))
+        return realloc_from_arena(old, size);
+    if (!ready()) {
+        if (old)
+            return NULL;
+        return arena_alloc(size, 16);
+    }
+    if (!tracking()) {
+        own_forget(old);
+        return own_note(real.realloc(old, size), size);
+    }
+    if (!old)
+        return malloc(size);
+    if (sample_on())
+        return sampled_realloc(old, size);
+    return realloc_exact(old, size);
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+    int mode = hook_mode();
+
+    if (__builtin_expect(old && !in_arena(old), 1)) {
+        if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
+            return sampled_realloc(old, size);
+        if (mode == CORE_ON_EXACT)
+            return realloc_exact(old, size);
+    }
+    return realloc_other(old, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
