@@ -22,11 +22,11 @@
 
 #define NOINLINE __attribute__((noinline))
 
-void *g_holder;          /* a global of the executable */
+void *g_holder;                                       /* a global of the executable */
 static void *volatile s_holder __attribute__((used)); /* a static global */
-void **g_chain;          /* the root of a heap chain */
-void *g_interior;        /* points 40 bytes into its target */
-static void *s_keep[4];  /* scenario-private pointers, printed then cleared */
+void **g_chain;                                       /* the root of a heap chain */
+void *g_interior;                                     /* points 40 bytes into its target */
+static void *s_keep[4]; /* scenario-private pointers, printed then cleared */
 
 NOINLINE void *alloc_target(size_t n)
 {

@@ -22,9 +22,18 @@
 #define CHILDREN 6
 #define CHURN 100000
 
-SITE void *site_work(size_t n) { return sink(malloc(n)); }
-SITE void *site_churn(size_t n) { return sink(malloc(n)); }
-SITE void *site_child(size_t n) { return sink(malloc(n)); }
+SITE void *site_work(size_t n)
+{
+    return sink(malloc(n));
+}
+SITE void *site_churn(size_t n)
+{
+    return sink(malloc(n));
+}
+SITE void *site_child(size_t n)
+{
+    return sink(malloc(n));
+}
 
 static atomic_int running, stop;
 static atomic_ulong made;

@@ -49,16 +49,16 @@ static inline void heapimage_build(struct heapimage *im)
     HI_BRK_W(b + 0x8, 0x291);
     HI_BRK_W(b + 0x10, 1);
     HI_BRK_W(b + 0x90, b + 0x310);
-    HI_BRK_W(b + 0x290 + 0x8, 0x31);                        /* c1 in use */
-    HI_BRK_W(b + 0x2c0 + 0x8, 0x41);                        /* c2 free */
-    HI_BRK_W(b + 0x300, 0x40);                              /* c3's prev_size */
-    HI_BRK_W(b + 0x300 + 0x8, 0x20);                        /* c3 in a tcache */
-    HI_BRK_W(b + 0x310, (b + 0x310) >> 12);                 /* its next: NULL, safe-linked */
-    HI_BRK_W(b + 0x318, HI_KEY);                            /* its key */
-    HI_BRK_W(b + 0x320 + 0x8, 0x21);                        /* c4 in fastbin 0 */
-    HI_BRK_W(b + 0x330, (b + 0x330) >> 12);                 /* its fd: NULL */
-    HI_BRK_W(b + 0x340 + 0x8, 0x101);                       /* c5 in use */
-    HI_BRK_W(b + 0x440 + 0x8, (0x2000 - 0x440) | 1);        /* top */
+    HI_BRK_W(b + 0x290 + 0x8, 0x31);                 /* c1 in use */
+    HI_BRK_W(b + 0x2c0 + 0x8, 0x41);                 /* c2 free */
+    HI_BRK_W(b + 0x300, 0x40);                       /* c3's prev_size */
+    HI_BRK_W(b + 0x300 + 0x8, 0x20);                 /* c3 in a tcache */
+    HI_BRK_W(b + 0x310, (b + 0x310) >> 12);          /* its next: NULL, safe-linked */
+    HI_BRK_W(b + 0x318, HI_KEY);                     /* its key */
+    HI_BRK_W(b + 0x320 + 0x8, 0x21);                 /* c4 in fastbin 0 */
+    HI_BRK_W(b + 0x330, (b + 0x330) >> 12);          /* its fd: NULL */
+    HI_BRK_W(b + 0x340 + 0x8, 0x101);                /* c5 in use */
+    HI_BRK_W(b + 0x440 + 0x8, (0x2000 - 0x440) | 1); /* top */
     /* the thread heap: heap_info, its arena, an empty tcache, one block, top */
     HI_HEAP_W(h, HI_TARENA);
     HI_HEAP_W(h + 0x10, 0x2000);
@@ -92,8 +92,8 @@ static inline void hi_thread(struct heapimage *im, uint64_t head, uint64_t pd, u
     memcpy(&last, im->libc + (head + 8 - HI_LIBC), 8);
     if (!last)
         last = head;
-    HI_LIBC_W(node, head);                 /* next */
-    HI_LIBC_W(node + 8, last);             /* prev */
+    HI_LIBC_W(node, head);                       /* next */
+    HI_LIBC_W(node + 8, last);                   /* prev */
     HI_LIBC_W(last == head ? head : last, node); /* the last one's next */
     HI_LIBC_W(head + 8, node);
     HI_LIBC_W(pd + HI_TCACHE_OFF, tcache);

@@ -157,8 +157,8 @@ static void test_image_empty_tcache(void **state)
     (void)state;
     heapimage_build(&im);
     the_image_tls = heapimage_tls(&im);
-    hi_put(im.brk, HI_BRK, t + 0x8, 0x291);                                           /* the tcache */
-    hi_put(im.brk, HI_BRK, t + 0x290 + 0x8, (0x2000 - 0x440 - 0x290) | 1);           /* top after it */
+    hi_put(im.brk, HI_BRK, t + 0x8, 0x291);                                /* the tcache */
+    hi_put(im.brk, HI_BRK, t + 0x290 + 0x8, (0x2000 - 0x440 - 0x290) | 1); /* top after it */
     hi_put(im.libc, HI_LIBC, HI_MAIN + 0x60, t + 0x290);
     hi_thread(&im, HI_USED, HI_LIBC + 0x1c00, t + 0x10);
     assert_int_equal(walk_image(&after, &st, &why), 0);
@@ -601,8 +601,8 @@ static void test_self_shared_arena(void **state)
     pthread_barrier_destroy(&bar_ready);
     pthread_barrier_init(&bar_ready, NULL, 2);
     pthread_barrier_init(&bar_go, NULL, 2);
-    assert_int_equal(
-        pthread_create(&th[N_THREADS], NULL, hold_one_later, (void *)(uintptr_t)100), 0);
+    assert_int_equal(pthread_create(&th[N_THREADS], NULL, hold_one_later, (void *)(uintptr_t)100),
+                     0);
     before.n = 0;
     assert_int_equal(heapwalk_self(NULL, 0, tls, note, &before, &st, &why), 0);
     assert_int_equal(st.tcaches, 1 + N_THREADS);

@@ -148,10 +148,8 @@ static void test_skip_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inconsistent),
-        cmocka_unit_test(test_disabled_and_response),
-        cmocka_unit_test(test_scan_and_site_stacks),
-        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_inconsistent),         cmocka_unit_test(test_disabled_and_response),
+        cmocka_unit_test(test_scan_and_site_stacks), cmocka_unit_test(test_reset),
         cmocka_unit_test(test_skip_events),
     };
 
