@@ -78,7 +78,7 @@ static const char *locate(struct heapwalk_tls *t)
     return "heapwalk: tcaches by shape (not x86-64)";
 #endif
     memset(&m, 0, sizeof(m));
-    dl_iterate_phdr(module_cb, &m);
+    scanroots_iterate_phdr(module_cb, &m); /* fork waits meanwhile */
     if (!m.libc[0] || !m.ld[0] || !m.libc_tls)
         return "heapwalk: tcaches by shape (no libc.so or loader found)";
     if (scanroots_symbol_values(m.libc, names, v, 4, 1) != 1 || !v[0])

@@ -398,6 +398,16 @@ void scanroots_atfork_child(void)
     memcpy(&phdr_mu, &fresh, sizeof(fresh));
 }
 
+int scanroots_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    int rc;
+
+    pthread_mutex_lock(&phdr_mu);
+    rc = dl_iterate_phdr(cb, arg);
+    pthread_mutex_unlock(&phdr_mu);
+    return rc;
+}
+
 int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks)
 {
     struct collect_ctx c = {.r = r};

@@ -14,6 +14,7 @@
 #ifndef HEAPLINE_SCANROOTS_H
 #define HEAPLINE_SCANROOTS_H
 
+#include <link.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,10 +38,14 @@ struct scanroots {
  * engine is linked into an executable (tests, benchmarks) nothing is skipped. */
 int scanroots_collect(struct scanroots *r, const struct scan_range *stacks, size_t n_stacks);
 
+/* dl_iterate_phdr() for the collector thread's scan work: under the lock
+ * that fork()'s prepare handler takes (below). */
+int scanroots_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+
 /* fork()'s handlers (core.c; prepare first of all, parent last): a fork
- * waits while scanroots_collect() is in dl_iterate_phdr(), whose loader
- * lock glibc does not reset in the child (the child's first
- * dl_iterate_phdr would wait for it forever). */
+ * waits while scanroots_collect() or scanroots_iterate_phdr() is in
+ * dl_iterate_phdr(), whose loader lock glibc does not reset in the child
+ * (the child's first dl_iterate_phdr would wait for it forever). */
 void scanroots_atfork_prepare(void);
 void scanroots_atfork_parent(void);
 void scanroots_atfork_child(void);
