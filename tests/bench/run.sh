@@ -38,7 +38,8 @@
 #     longest stop of any thread on a busy 8-thread program; 100 attach/detach cycles.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
-# Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL (1; 0 skips section 7),
+# Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (5: rounds of section 7's
+# interleaved runs), REAL (1; 0 skips section 7),
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
 
@@ -49,6 +50,7 @@ LIB=$PWD/$BUILD/libheapline.so
 B=$PWD/$BUILD/tests/bench
 CALLS=${CALLS:-4000000}
 RUNS=${RUNS:-3}
+REAL_RUNS=${REAL_RUNS:-5}
 HT_MEM_KB=${HT_MEM_KB:-8000000}
 HT_TIMEOUT=${HT_TIMEOUT:-120}
 mkdir -p "$B"
@@ -414,43 +416,74 @@ ht_bytes() {
     awk -v v="$1" 'BEGIN { u = substr(v, length(v)); n = substr(v, 1, length(v) - 1)
         print (u == "K") ? n * 1e3 : (u == "M") ? n * 1e6 : (u == "G") ? n * 1e9 : n + 0 }'
 }
-real_row() { # real_row LABEL WALL BARE_WALL RSS_BYTES [FILE_BYTES ALLOCATIONS]
-    printf '  %-20s %8s %7s %8s %9s %12s\n' "$1" "$2" "$(ratio "$2" "$3")" "$(mb "$4")" \
-        "$(mb "${5:-}" 3)" "${6:--}"
+# real_row LABEL WALL BARE_WALL RSS_BYTES [FILE_BYTES ALLOCATIONS [RATIO]]: RATIO (a number)
+# replaces WALL / BARE_WALL in the "x bare" column
+real_row() {
+    local x
+    x=$(ratio "$2" "$3")
+    [ -n "${7:-}" ] && x=$(ratio "$7" 1)
+    printf '  %-20s %8s %7s %8s %9s %12s\n' "$1" "$2" "$x" "$(mb "$4")" "$(mb "${5:-}" 3)" "${6:--}"
 }
-# real NAME IN PREP CMD...: the rows of one program: bare, under heapline, under heaptrack
+# real_pick "W1 W2 ...": the median of the numbers, and its position (1..) in the list
+real_pick() {
+    tr ' ' '\n' <<<"$1" | awk 'NF { print $1, NR }' | sort -n |
+        awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+}
+# real NAME IN PREP CMD...: the rows of one program: bare, under heapline (default settings,
+# sampling, and for a Python program without its Python frames), under heaptrack. The bare and
+# heapline runs are interleaved: REAL_RUNS rounds of one run of each, so a slow spell of the
+# machine falls on all of them alike. wall s is the median run (RSS, file and count from that
+# run); x bare the median of the rounds' ratios to their own bare run.
 real() {
-    local name=$1 in=$2 prep=$3 t w kb n bw rec hl_n hl_all=- v label hl_w="" off_w="" extra ropt
+    local name=$1 in=$2 prep=$3 t w kb i v n bw label hl_w="" off_w="" extra ropt rec hl_n hl_all=-
     shift 3
-    local tag=$B/real.$name
-    t=$(real_median "$tag.bare" "$in" "$prep" "$@")
-    if [ "${t#fail}" != "$t" ]; then echo "  $name bare: $t"; return; fi
-    read -r bw kb n <<<"$t"
-    real_row "$name bare" "$bw" "$bw" "$((kb * 1024))"
-
-    # default settings: none of the user's HEAPLINE_* variables, this build's collector;
-    # with REAL_PYOFF=1 (a Python program) once more without its Python frames
-    # and in sampling mode, one sample every 512 KiB on average, exact totals (issue 14)
-    for v in heapline ${REAL_PYOFF:+pyoff} sampled; do
-        label="$name heapline"
-        extra=()
-        ropt=()
-        [ "$v" = pyoff ] && label="$name hl no-Py" && extra=(HEAPLINE_PYTHON=off)
-        [ "$v" = sampled ] && label="$name sampled 512K" && ropt=(--sample 512K)
-        # shellcheck disable=SC2046
-        t=$(real_median "$tag.$v" "$in" "$prep" \
-            env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
-            "${extra[@]}" "$HL" record "${ropt[@]}" -o "$tag.$v.{RUN}.heapline" -- "$@")
-        if [ "${t#fail}" != "$t" ]; then
-            echo "  $label: $t"
+    local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled)
+    local -A W KB FAIL
+    for i in $(seq "$REAL_RUNS"); do
+        for v in "${variants[@]}"; do
+            [ -n "${FAIL[$v]:-}" ] && continue
+            # default settings: none of the user's HEAPLINE_* variables, this build's collector;
+            # pyoff: without Python frames; sampled: one sample every 512 KiB on average (issue 14)
+            extra=()
+            ropt=()
+            [ "$v" = pyoff ] && extra=(HEAPLINE_PYTHON=off)
+            [ "$v" = sampled ] && ropt=(--sample 512K)
+            $prep
+            if [ "$v" = bare ]; then
+                t=$(real_once "$tag.bare.$i" "$in" "$@")
+            else
+                # shellcheck disable=SC2046
+                t=$(real_once "$tag.$v.$i" "$in" \
+                    env $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/-u \1/p') HEAPLINE_LIB="$LIB" \
+                    "${extra[@]}" "$HL" record "${ropt[@]}" -o "$tag.$v.$i.heapline" -- "$@")
+            fi
+            if [ "${t#fail}" != "$t" ]; then FAIL[$v]=$t; continue; fi
+            read -r w kb <<<"$t"
+            W[$v]="${W[$v]:-} $w"
+            KB[$v.$i]=$kb
+        done
+        [ -n "${FAIL[bare]:-}" ] && { echo "  $name bare: ${FAIL[bare]}"; return; }
+    done
+    read -r bw n <<<"$(real_pick "${W[bare]}")"
+    real_row "$name bare" "$bw" "$bw" "$((KB[bare.$n] * 1024))"
+    for v in "${variants[@]:1}"; do
+        case $v in
+        heapline) label="$name heapline" ;;
+        pyoff) label="$name hl no-Py" ;;
+        sampled) label="$name sampled 512K" ;;
+        esac
+        if [ -n "${FAIL[$v]:-}" ]; then
+            echo "  $label: ${FAIL[$v]}"
             continue
         fi
-        read -r w kb n <<<"$t"
+        read -r w n <<<"$(real_pick "${W[$v]}")"
         rec=$tag.$v.$n.heapline
         hl_n=-
         "$HL" report "$rec" --json --top 1 >"$B/rep.json" 2>"$B/rep.err" &&
             hl_n=$(json "$B/rep.json" allocations)
-        real_row "$label" "$w" "$bw" "$((kb * 1024))" "$(stat -c %s "$rec")" "$hl_n"
+        real_row "$label" "$w" "$bw" "$((KB[$v.$n] * 1024))" "$(stat -c %s "$rec")" "$hl_n" \
+            "$(real_pick "$(paste -d/ <(tr ' ' '\n' <<<"${W[$v]# }") <(tr ' ' '\n' <<<"${W[bare]# }") |
+                awk -F/ '$2 > 0 { print $1 / $2 }' | tr '\n' ' ')" | cut -d' ' -f1)"
         case $v in
         heapline) hl_w=$w hl_all=$hl_n ;;
         pyoff) off_w=$w ;;
@@ -541,8 +574,10 @@ PYEOF
 if [ "${REAL:-1}" = 0 ]; then
     echo "real programs: skipped (REAL=0)"
 else
-    echo "real programs: each bare, under \`heapline record\` (default settings) and under"
-    echo "heaptrack; median of $RUNS runs (RSS, file and count from that run). RSS: the program's"
+    echo "real programs: each bare, under \`heapline record\` (default settings, and sampling) and"
+    echo "under heaptrack. Bare and heapline runs interleaved, $REAL_RUNS rounds of one of each: wall s"
+    echo "is the median run (RSS, file and count from that run), x bare the median of each round's"
+    echo "ratio to its own bare run; heaptrack: median of $RUNS runs after them. RSS: the program's"
     echo "peak resident set, the collector or injected library included (for heapline,"
     echo "/usr/bin/time's largest process: the program, not the launcher). MB = 10^6 bytes."
     printf '  %-20s %8s %7s %8s %9s %12s\n' "run" "wall s" "x bare" "RSS MB" "file MB" "allocations"
