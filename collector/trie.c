@@ -54,6 +54,7 @@ static atomic_int trie_levels;                   /* the newest is trie_idx[trie_
 static atomic_int trie_migrated;                 /* every index below the newest is copied */
 static atomic_int trie_growing;
 static atomic_uint trie_next = 1;
+static atomic_uint trie_lost; /* ids handed out but never referenced: races' losers */
 static atomic_int trie_full_said;
 
 static void *trie_map(size_t bytes)
@@ -87,6 +88,7 @@ int trie_init(void)
     atomic_store(&trie_migrated, 1);
     atomic_store(&trie_growing, 0);
     atomic_store(&trie_next, 1);
+    atomic_store(&trie_lost, 0);
     atomic_store(&trie_full_said, 0);
     return 0;
 }
@@ -264,11 +266,11 @@ static void grow(int levels)
     atomic_store(&trie_growing, 0);
 }
 
-/* The child of parent for ip, inserting it if needed; 0 when full. */
-static uint32_t trie_child(uint32_t parent, uint64_t ip)
+/* The child of parent for ip, inserting it if needed; 0 when full. *mine:
+ * the id this call took for a node of its own (0: none yet). */
+static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
 {
     uint64_t h = trie_hash(parent, ip);
-    uint32_t mine = 0;
 
     for (;;) {
         int levels = atomic_load(&trie_levels);
@@ -293,10 +295,19 @@ static uint32_t trie_child(uint32_t parent, uint64_t ip)
             if ((size_t)n * 8 > ix->cap * 7 && !atomic_load(&trie_growing))
                 return 0;
         }
-        id = index_insert(ix, h, parent, ip, &mine);
+        id = index_insert(ix, h, parent, ip, mine);
         if (id != TRIE_CLOSED)
             return id;
     }
+}
+
+static uint32_t trie_child(uint32_t parent, uint64_t ip)
+{
+    uint32_t mine = 0, id = child_of(parent, ip, &mine);
+
+    if (__builtin_expect(mine != 0 && id != mine, 0))
+        atomic_fetch_add_explicit(&trie_lost, 1, memory_order_relaxed);
+    return id;
 }
 
 void trie_maintain(void)
@@ -335,6 +346,11 @@ int trie_node(uint32_t id, uint32_t *parent, uint64_t *ip)
     *parent = n->parent;
     *ip = n->ip;
     return 0;
+}
+
+uint32_t trie_lost_ids(void)
+{
+    return atomic_load_explicit(&trie_lost, memory_order_relaxed);
 }
 
 uint32_t trie_limit(void)

@@ -35,6 +35,9 @@ int trie_node(uint32_t id, uint32_t *parent, uint64_t *ip);
 /* One past the largest id handed out so far. */
 uint32_t trie_limit(void);
 
+/* How many of those ids lost an insertion race and are never referenced. */
+uint32_t trie_lost_ids(void);
+
 /* Doubles the index ahead of need (3/8 full), so that the application
  * thread that would find it half full seldom has to. The collector thread,
  * between passes. Lock-free like the rest. */
