@@ -163,13 +163,20 @@ static void tree_site_name(const struct model *m, uint32_t stack, char *buf, siz
 {
     uint32_t s = m ? model_stack_site(m, stack) : MODEL_NONE;
     const struct model_site *site = s == MODEL_NONE ? NULL : model_site(m, s);
-    if (!site)
+    char label[160];
+    const char *fn;
+
+    if (!site) {
         snprintf(buf, n, "stack %u", stack);
-    else if (site->file[0]) /* the file's base name, as backrefs prints it */
-        snprintf(buf, n, "%s %s:%u", site->function[0] ? site->function : "?",
+        return;
+    }
+    /* named as chain.c's text does: a function without a name by module and offset */
+    fn = model_site_label(site, label, sizeof label);
+    if (site->file[0]) /* the file's base name, as backrefs prints it */
+        snprintf(buf, n, "%s %s:%u", fn,
                  strrchr(site->file, '/') ? strrchr(site->file, '/') + 1 : site->file, site->line);
     else
-        snprintf(buf, n, "%s", site->function[0] ? site->function : "?");
+        snprintf(buf, n, "%s", fn);
 }
 
 /* One hop as text: the holder, where the pointer sits, the references to it. */
