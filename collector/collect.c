@@ -130,20 +130,21 @@ static uint64_t read_rss(void)
     return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* A tick is dated by the drain's watermark, not the clock: its totals are
- * those of the events applied, and a collector behind the program (reading
- * symbols, or slower than it) would otherwise date them later than the
- * events they count, which then arrive after it. */
-/* Notices libraries loaded since: the frame-pointer walk's table of
- * modules, and a libpython that a program dlopen()ed (Python frames are
- * captured from then on). Every tick. */
+/* Notices libraries loaded since: the walks' table of modules, and a
+ * libpython that a program dlopen()ed (Python frames are captured from then
+ * on). Every tick but the last (no walk follows it). */
 static void refresh(void)
 {
     unwind_refresh();
     pyframes_refresh();
 }
 
-static void tick(void)
+/* A tick is dated by the drain's watermark, not the clock: its totals are
+ * those of the events applied, and a collector behind the program (reading
+ * symbols, or slower than it) would otherwise date them later than the
+ * events they count, which then arrive after it. The last one (final) does
+ * not refresh the walks' table: the program's walks are over. */
+static void tick(int final)
 {
     int64_t now = drain_applied_ns();
     size_t n;
@@ -169,7 +170,8 @@ static void tick(void)
     if (emit_server_on())
         server_tick();
     emit_out_flush(1);
-    refresh();
+    if (!final)
+        refresh();
     C.ticks++;
 }
 
@@ -250,7 +252,7 @@ static void final_messages(void)
         C.disabled_sent = 1;
         EMIT(EMIT_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
     }
-    tick();
+    tick(1);
     EMIT(EMIT_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
     emit_out_flush(1);
     if (core_cfg.stats) {
@@ -301,7 +303,7 @@ static void *collect_main(void *arg)
             drain_pass(0, 1, 1);
             EMIT(EMIT_STREAM, 0,
                  encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
-            tick();
+            tick(0);
             /* nothing is tracked from here on: give the program back what
              * tracking held (the live table, 43-64 bytes a block; the
              * staging buffer), which under `ulimit -v` it may need */
@@ -310,7 +312,7 @@ static void *collect_main(void *arg)
             drain_release();
         }
         if (now >= C.next_tick) {
-            tick();
+            tick(0);
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
         /* Drain every millisecond while the program allocates; when it has
