@@ -293,6 +293,7 @@ static void *collect_main(void *arg)
          * watermark, whatever it takes */
         size_t n = drain_pass(C.ticks % 16 == 0, 0, sync != atomic_load(&C.sync_done));
         trie_maintain();
+        unwind_serve(); /* a module's rules a walk asked for */
 
         atomic_store(&C.sync_done, sync);
         int64_t now = core_now();
