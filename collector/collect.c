@@ -449,6 +449,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
 void collect_stop(uint32_t reason, int32_t status)
 {
     struct timespec ts;
+    uint64_t one = 1;
 
     if (!atomic_load(&C.alive))
         return;
@@ -459,6 +460,8 @@ void collect_stop(uint32_t reason, int32_t status)
         C.end_status = status;
         atomic_store(&C.stop, 1);
     }
+    if (ring_wake_fd >= 0) /* now, not when its poll times out (1 ms, or a tick period idle) */
+        (void)!write(ring_wake_fd, &one, sizeof(one));
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
     if (pthread_timedjoin_np(C.thread, NULL, &ts) != 0)
