@@ -460,7 +460,8 @@ void collect_stop(uint32_t reason, int32_t status)
         C.end_status = status;
         atomic_store(&C.stop, 1);
     }
-    if (ring_wake_fd >= 0) /* now, not when its poll times out (1 ms, or a tick period idle) */
+    unwind_stop_compiles(); /* nothing waits for a module no walk will use */
+    if (ring_wake_fd >= 0)  /* now, not when its poll times out (1 ms, or a tick period idle) */
         (void)!write(ring_wake_fd, &one, sizeof(one));
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
@@ -477,6 +478,7 @@ void collect_stop_async(uint32_t reason, int32_t status)
     C.end_reason = reason;
     C.end_status = status;
     atomic_store(&C.stop, 1);
+    unwind_stop_compiles();
     if (ring_wake_fd >= 0)
         (void)!write(ring_wake_fd, &one, sizeof(one));
 }
@@ -490,6 +492,7 @@ void collect_crash(int sig)
     C.end_reason = WIRE_END_SIGNAL;
     C.end_status = sig;
     atomic_store(&C.stop, 1);
+    unwind_stop_compiles();
     for (int i = 0; i < 2000 && atomic_load(&C.alive); i++)
         nanosleep(&ts, NULL);
 }

@@ -95,6 +95,11 @@ void unwind_refresh(void);
  * module's rules (one load otherwise). */
 void unwind_serve(void);
 
+/* Any thread, when the run ends: a compile the collector thread is in gives
+ * up within some 25 us (its module stays uncompiled) and no other starts,
+ * until unwind_init(). The program's last walks go to libunwind. */
+void unwind_stop_compiles(void);
+
 /* Compiles every loaded module's rules now, on the calling thread (the
  * bench, which times walks alone). */
 void unwind_rules_all(void);

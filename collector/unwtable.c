@@ -47,6 +47,7 @@ static int refresh_on;  /* a walk uses the table: keep it current */
 static int cfi_pending; /* every module's rules are compiled at the next refresh */
 static int cfi_tables;  /* compile them: the table walk, or the frame-pointer walk's fallback */
 static int survey_all;  /* every module's frame-pointer verdict (the frame-pointer walk) */
+static atomic_int compile_stop; /* unwind_stop_compiles(): the run ends */
 static int main_fp;
 static int fp_threshold; /* unwtable_init's */
 
@@ -80,8 +81,10 @@ static const struct cfitab *module_rules(struct scan_ctx *c, struct dl_phdr_info
     }
     if (c->compile != COMPILE_ALL && (c->compile < mlo || c->compile >= mhi))
         return NULL;
+    t = cfitab_build_until(info, mlo, mhi, &compile_stop);
+    if (!t && atomic_load(&compile_stop))
+        return NULL; /* given up: the run ends */
     *flags |= RANGE_TRIED;
-    t = cfitab_build(info, mlo, mhi);
     if (t) {
         unwtable_stats.bytes += t->map_bytes;
         unwtable_stats.rows += t->n;
@@ -318,9 +321,15 @@ void unwind_serve(void)
         unwind_refresh();
 }
 
+void unwind_stop_compiles(void)
+{
+    atomic_store(&compile_stop, 1);
+}
+
 int unwtable_init(int threshold, int *main_fp_out)
 {
     fp_threshold = threshold;
+    atomic_store(&compile_stop, 0); /* a new run (heapline attach again) */
     build_table(0);
     if (!atomic_load(&unwtable_tab))
         return -1;
