@@ -239,3 +239,51 @@ const struct symfile_sym *symfile_label(const struct symfile_table *t, uint64_t 
         return NULL; /* a function ends between the label and pc */
     return b;
 }
+
+int symfile_cover_build(struct symfile_cover *c, struct symfile_sym *v, size_t n)
+{
+    uint64_t top = 0;
+
+    *c = (struct symfile_cover){0};
+    if (!n)
+        return 0;
+    c->lo = malloc(n * sizeof(*c->lo));
+    c->max_hi = malloc(n * sizeof(*c->max_hi));
+    if (!c->lo || !c->max_hi) {
+        symfile_cover_free(c);
+        return -1;
+    }
+    symfile_sort(v, n);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].hi > top)
+            top = v[i].hi;
+        c->lo[i] = v[i].lo;
+        c->max_hi[i] = top;
+    }
+    c->n = n;
+    return 0;
+}
+
+int symfile_cover_may(const struct symfile_cover *c, uint64_t pc)
+{
+    size_t lo = 0, hi = c->n;
+
+    if (!c->lo)
+        return 1;
+    while (lo < hi) { /* the first start after pc */
+        size_t mid = (lo + hi) / 2;
+
+        if (c->lo[mid] <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && c->max_hi[lo - 1] > pc;
+}
+
+void symfile_cover_free(struct symfile_cover *c)
+{
+    free(c->lo);
+    free(c->max_hi);
+    *c = (struct symfile_cover){0};
+}

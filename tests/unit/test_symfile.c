@@ -2,7 +2,7 @@
  * test_symfile.c - symfile_sort orders function symbols as the lookups need
  * them: by start, the preferred alias (global, weak, local) first, aliases of
  * one rank in table order; and symfile_find then names the function covering
- * an address. Checked against a plain insertion sort on tables shaped like a
+ * an address; symfile_cover says where libdwfl may find a name at all. Checked against a plain insertion sort on tables shaped like a
  * library's (starts sharing their high bytes) and on starts that differ in
  * every byte.
  */
@@ -112,6 +112,35 @@ static void test_find(void **state)
     assert_null(symfile_find(v, 5, 0x0fff));
 }
 
+/* where libdwfl may name something: inside a sized symbol (one nested in
+ * another included), or at and above a sizeless one; nothing else */
+static void test_cover(void **state)
+{
+    struct symfile_sym v[] = {
+        {0x2100, 0x2200, NULL, 0},
+        {0x5000, UINT64_MAX, NULL, 0}, /* sizeless */
+        {0x1000, 0x1100, NULL, 0},
+        {0x2000, 0x3000, NULL, 0},
+    };
+    struct symfile_cover c, none = {0};
+
+    (void)state;
+    assert_int_equal(symfile_cover_build(&c, v, 4), 0);
+    assert_int_equal(symfile_cover_may(&c, 0x0fff), 0);
+    assert_int_equal(symfile_cover_may(&c, 0x1000), 1);
+    assert_int_equal(symfile_cover_may(&c, 0x10ff), 1);
+    assert_int_equal(symfile_cover_may(&c, 0x1100), 0);
+    assert_int_equal(symfile_cover_may(&c, 0x2500), 1); /* past the nested one, in the outer */
+    assert_int_equal(symfile_cover_may(&c, 0x3000), 0);
+    assert_int_equal(symfile_cover_may(&c, 0x4fff), 0);
+    assert_int_equal(symfile_cover_may(&c, 0x5000), 1);
+    assert_int_equal(symfile_cover_may(&c, 0x7fffffffffffull), 1);
+    symfile_cover_free(&c);
+    assert_int_equal(symfile_cover_may(&none, 0x1234), 1); /* not built: anywhere */
+    assert_int_equal(symfile_cover_build(&c, v, 0), 0);
+    assert_int_equal(symfile_cover_may(&c, 0x1234), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_small),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_cover),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
