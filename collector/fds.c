@@ -93,7 +93,7 @@ static int high_base(void)
 
 /* Which of [0, n) are open, in one poll() (POLLNVAL marks the closed ones;
  * n at most the descriptor limit). One fcntl per number was 4,000 system
- * calls of start-up. 0 when poll fails. */
+ * calls of start-up. -1 when poll fails. */
 static int open_fds(struct pollfd *p, unsigned char *open_now, int n)
 {
     for (int fd = 0; fd < n; fd++)
@@ -105,13 +105,32 @@ static int open_fds(struct pollfd *p, unsigned char *open_now, int n)
     return 0;
 }
 
+/* Registers the descriptors open now that were neither open before nor
+ * fillers; returns how many. */
+static int protect_new(struct pollfd *p, const unsigned char *before, const unsigned char *filled,
+                       unsigned char *now, int n)
+{
+    int k = 0;
+
+    if (!n || open_fds(p, now, n) < 0)
+        return 0;
+    for (int fd = 0; fd < n; fd++)
+        if (now[fd] && !before[fd] && !filled[fd]) {
+            fds_protect(fd);
+            k++;
+        }
+    return k;
+}
+
 void fds_protect_libunwind(void)
 {
     enum { N = 2048 };
-    static unsigned char before[N], now[N];
+    static unsigned char before[N], filled[N], now[N];
     static struct pollfd p[N];
     struct rlimit rl;
     int base = high_base(), n = N, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    unw_context_t uc;
+    unw_cursor_t cur;
     void *buf[4];
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)N)
@@ -121,17 +140,21 @@ void fds_protect_libunwind(void)
     if (null >= 0 && null < n)
         before[null] = 1;
     /* Occupy every free number below the base, so that the pipe libunwind
-     * opens on its first unwind lands high, away from the numbers scripts
-     * use (exec 3<file): libunwind reads from that pipe. Then free them, a
-     * run of numbers at a time. */
+     * opens for itself lands high, away from the numbers scripts use (exec
+     * 3<file): libunwind reads from that pipe. 1.6 opens it in its first
+     * unw_init_local() (a walk's first frames, another 100-150 us, are
+     * made only when that opened nothing: versions that open it later). */
     for (int fd = 0; fd < base && fd < n && null >= 0; fd++)
-        if (!before[fd])
-            (void)dup2(null, fd);
-    unw_backtrace(buf, 4);
-    for (int fd = 0; fd < base && fd < n && null >= 0; fd++) {
+        filled[fd] = !before[fd] && dup2(null, fd) == fd;
+    if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0 ||
+        protect_new(p, before, filled, now, n) == 0) {
+        unw_backtrace(buf, 4);
+        protect_new(p, before, filled, now, n);
+    }
+    for (int fd = 0; fd < n; fd++) { /* the fillers go, a run at a time */
         int end = fd;
 
-        while (end < base && end < n && !before[end])
+        while (end < n && filled[end])
             end++;
         if (end > fd && syscall(SYS_close_range, fd, end - 1, 0) < 0)
             for (int k = fd; k < end; k++)
@@ -140,16 +163,12 @@ void fds_protect_libunwind(void)
     }
     if (null >= 0)
         syscall(SYS_close, null);
-    if (n && open_fds(p, now, n) == 0)
-        for (int fd = 0; fd < n; fd++)
-            if (!before[fd] && now[fd])
-                fds_protect(fd);
     /* libunwind versions that open the pipe in their own constructor (before
      * ours): a pipe whose two ends are both open here, close-on-exec (so
      * made in this image, not inherited) and non-blocking. */
     struct stat a, b;
     for (int fd = 0; fd + 1 < n; fd++) {
-        if (!now[fd] || !now[fd + 1] || fstat(fd, &a) < 0 || !S_ISFIFO(a.st_mode) ||
+        if (!now[fd] || !now[fd + 1] || filled[fd] || fstat(fd, &a) < 0 || !S_ISFIFO(a.st_mode) ||
             !(fcntl(fd, F_GETFD) & FD_CLOEXEC) || !(fcntl(fd, F_GETFL) & O_NONBLOCK))
             continue;
         if (fstat(fd + 1, &b) == 0 && S_ISFIFO(b.st_mode) && b.st_ino == a.st_ino &&
