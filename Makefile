@@ -169,6 +169,9 @@ $(BUILD)/tests/test_pymheap: $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/colle
 TEST_OBJS_sample := $(BUILD)/pic/collector/sample.o
 TEST_LIBS_sample := -lpthread
 $(BUILD)/tests/test_sample: $(BUILD)/pic/collector/sample.o
+TEST_OBJS_symfile := $(BUILD)/pic/collector/symfile.o
+TEST_LIBS_symfile := $(DW_LIBS)
+$(BUILD)/tests/test_symfile: $(BUILD)/pic/collector/symfile.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \

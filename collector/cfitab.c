@@ -497,6 +497,12 @@ static int compile_fde(const uint8_t *fde, uintptr_t start, const struct cie_inf
 
 struct cfitab *cfitab_build(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi)
 {
+    return cfitab_build_until(info, lo, hi, NULL);
+}
+
+struct cfitab *cfitab_build_until(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
+                                  const atomic_int *stop)
+{
     const uint8_t *hdr = NULL;
     uintptr_t seg_lo, seg_hi;
     uint32_t count;
@@ -528,6 +534,8 @@ struct cfitab *cfitab_build(const struct dl_phdr_info *info, uintptr_t lo, uintp
         const uint8_t *fde, *cie_at;
         uint32_t len;
 
+        if ((i & 255) == 0 && stop && atomic_load_explicit(stop, memory_order_relaxed))
+            goto fail;
         memcpy(&loc_rel, hdr + 12 + 8 * (size_t)i, 4);
         memcpy(&fde_rel, hdr + 12 + 8 * (size_t)i + 4, 4);
         uintptr_t start = (uintptr_t)hdr + (intptr_t)loc_rel;

@@ -130,20 +130,21 @@ static uint64_t read_rss(void)
     return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* A tick is dated by the drain's watermark, not the clock: its totals are
- * those of the events applied, and a collector behind the program (reading
- * symbols, or slower than it) would otherwise date them later than the
- * events they count, which then arrive after it. */
-/* Notices libraries loaded since: the frame-pointer walk's table of
- * modules, and a libpython that a program dlopen()ed (Python frames are
- * captured from then on). Every tick. */
+/* Notices libraries loaded since: the walks' table of modules, and a
+ * libpython that a program dlopen()ed (Python frames are captured from then
+ * on). Every tick but the last (no walk follows it). */
 static void refresh(void)
 {
     unwind_refresh();
     pyframes_refresh();
 }
 
-static void tick(void)
+/* A tick is dated by the drain's watermark, not the clock: its totals are
+ * those of the events applied, and a collector behind the program (reading
+ * symbols, or slower than it) would otherwise date them later than the
+ * events they count, which then arrive after it. The last one (final) does
+ * not refresh the walks' table: the program's walks are over. */
+static void tick(int final)
 {
     int64_t now = drain_applied_ns();
     size_t n;
@@ -169,7 +170,8 @@ static void tick(void)
     if (emit_server_on())
         server_tick();
     emit_out_flush(1);
-    refresh();
+    if (!final)
+        refresh();
     C.ticks++;
 }
 
@@ -250,7 +252,7 @@ static void final_messages(void)
         C.disabled_sent = 1;
         EMIT(EMIT_STREAM, 0, encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
     }
-    tick();
+    tick(1);
     EMIT(EMIT_STREAM, 0, encode_end(b, now, C.end_reason, C.end_status));
     emit_out_flush(1);
     if (core_cfg.stats) {
@@ -291,6 +293,7 @@ static void *collect_main(void *arg)
          * watermark, whatever it takes */
         size_t n = drain_pass(C.ticks % 16 == 0, 0, sync != atomic_load(&C.sync_done));
         trie_maintain();
+        unwind_serve(); /* a module's rules a walk asked for */
 
         atomic_store(&C.sync_done, sync);
         int64_t now = core_now();
@@ -301,7 +304,7 @@ static void *collect_main(void *arg)
             drain_pass(0, 1, 1);
             EMIT(EMIT_STREAM, 0,
                  encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
-            tick();
+            tick(0);
             /* nothing is tracked from here on: give the program back what
              * tracking held (the live table, 43-64 bytes a block; the
              * staging buffer), which under `ulimit -v` it may need */
@@ -310,7 +313,7 @@ static void *collect_main(void *arg)
             drain_release();
         }
         if (now >= C.next_tick) {
-            tick();
+            tick(0);
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
         /* Drain every millisecond while the program allocates; when it has
@@ -446,6 +449,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
 void collect_stop(uint32_t reason, int32_t status)
 {
     struct timespec ts;
+    uint64_t one = 1;
 
     if (!atomic_load(&C.alive))
         return;
@@ -456,6 +460,9 @@ void collect_stop(uint32_t reason, int32_t status)
         C.end_status = status;
         atomic_store(&C.stop, 1);
     }
+    unwind_stop_compiles(); /* nothing waits for a module no walk will use */
+    if (ring_wake_fd >= 0)  /* now, not when its poll times out (1 ms, or a tick period idle) */
+        (void)!write(ring_wake_fd, &one, sizeof(one));
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 5;
     if (pthread_timedjoin_np(C.thread, NULL, &ts) != 0)
@@ -471,6 +478,7 @@ void collect_stop_async(uint32_t reason, int32_t status)
     C.end_reason = reason;
     C.end_status = status;
     atomic_store(&C.stop, 1);
+    unwind_stop_compiles();
     if (ring_wake_fd >= 0)
         (void)!write(ring_wake_fd, &one, sizeof(one));
 }
@@ -484,6 +492,7 @@ void collect_crash(int sig)
     C.end_reason = WIRE_END_SIGNAL;
     C.end_status = sig;
     atomic_store(&C.stop, 1);
+    unwind_stop_compiles();
     for (int i = 0; i < 2000 && atomic_load(&C.alive); i++)
         nanosleep(&ts, NULL);
 }

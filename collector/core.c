@@ -422,9 +422,9 @@ static void core_init(void)
         track_guard = guard;
         return;
     }
+    fds_protect_libunwind(); /* first: unwind_init() starts libunwind, which opens its pipe */
     core_cfg.unwind = unwind_init(core_cfg.unwind);
     pyframes_init();
-    fds_protect_libunwind();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     choose_paths(is_owner);
     /* Exact mode reads the program's symbols before main, so the first
@@ -514,9 +514,9 @@ const char *heapline_attach(const char *opts)
             track_guard = guard;
             return "cannot set up stack capture";
         }
+        fds_protect_libunwind(); /* before unwind_init(), which starts libunwind */
         core_cfg.unwind = unwind_init(core_cfg.unwind);
         pyframes_init();
-        fds_protect_libunwind();
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         on_exit(exit_status_cb, NULL);
     } else {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libunwind.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -90,39 +91,85 @@ static int high_base(void)
     return (int)base;
 }
 
+/* Which of [0, n) are open, in one poll() (POLLNVAL marks the closed ones;
+ * n at most the descriptor limit). One fcntl per number was 4,000 system
+ * calls of start-up. -1 when poll fails. */
+static int open_fds(struct pollfd *p, unsigned char *open_now, int n)
+{
+    for (int fd = 0; fd < n; fd++)
+        p[fd] = (struct pollfd){fd, 0, 0};
+    if (poll(p, (nfds_t)n, 0) < 0)
+        return -1;
+    for (int fd = 0; fd < n; fd++)
+        open_now[fd] = !(p[fd].revents & POLLNVAL);
+    return 0;
+}
+
+/* Registers the descriptors open now that were neither open before nor
+ * fillers; returns how many. */
+static int protect_new(struct pollfd *p, const unsigned char *before, const unsigned char *filled,
+                       unsigned char *now, int n)
+{
+    int k = 0;
+
+    if (!n || open_fds(p, now, n) < 0)
+        return 0;
+    for (int fd = 0; fd < n; fd++)
+        if (now[fd] && !before[fd] && !filled[fd]) {
+            fds_protect(fd);
+            k++;
+        }
+    return k;
+}
+
 void fds_protect_libunwind(void)
 {
     enum { N = 2048 };
-    static unsigned char before[N], filled[N];
-    int base = high_base(), null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    static unsigned char before[N], filled[N], now[N];
+    static struct pollfd p[N];
+    struct rlimit rl;
+    int base = high_base(), n = N, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    unw_context_t uc;
+    unw_cursor_t cur;
     void *buf[4];
 
-    for (int fd = 0; fd < N; fd++) {
-        before[fd] = fd == null || fcntl(fd, F_GETFD) >= 0;
-        filled[fd] = 0;
-    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)N)
+        n = (int)rl.rlim_cur;
+    if (open_fds(p, before, n) < 0)
+        n = 0;
+    if (null >= 0 && null < n)
+        before[null] = 1;
     /* Occupy every free number below the base, so that the pipe libunwind
-     * opens on its first unwind lands high, away from the numbers scripts
-     * use (exec 3<file): libunwind reads from that pipe. */
-    for (int fd = 0; fd < base && fd < N && null >= 0; fd++)
-        if (!before[fd] && dup2(null, fd) == fd)
-            filled[fd] = 1;
-    unw_backtrace(buf, 4);
-    for (int fd = 0; fd < N; fd++)
-        if (filled[fd])
-            syscall(SYS_close, fd);
+     * opens for itself lands high, away from the numbers scripts use (exec
+     * 3<file): libunwind reads from that pipe. 1.6 opens it in its first
+     * unw_init_local() (a walk's first frames, another 100-150 us, are
+     * made only when that opened nothing: versions that open it later). */
+    for (int fd = 0; fd < base && fd < n && null >= 0; fd++)
+        filled[fd] = !before[fd] && dup2(null, fd) == fd;
+    if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0 ||
+        protect_new(p, before, filled, now, n) == 0) {
+        unw_backtrace(buf, 4);
+        protect_new(p, before, filled, now, n);
+    }
+    for (int fd = 0; fd < n; fd++) { /* the fillers go, a run at a time */
+        int end = fd;
+
+        while (end < n && filled[end])
+            end++;
+        if (end > fd && syscall(SYS_close_range, fd, end - 1, 0) < 0)
+            for (int k = fd; k < end; k++)
+                syscall(SYS_close, k);
+        fd = end;
+    }
     if (null >= 0)
         syscall(SYS_close, null);
-    for (int fd = 0; fd < N; fd++)
-        if (!before[fd] && fcntl(fd, F_GETFD) >= 0)
-            fds_protect(fd);
     /* libunwind versions that open the pipe in their own constructor (before
      * ours): a pipe whose two ends are both open here, close-on-exec (so
      * made in this image, not inherited) and non-blocking. */
     struct stat a, b;
-    for (int fd = 0; fd + 1 < N; fd++) {
-        if (fstat(fd, &a) < 0 || !S_ISFIFO(a.st_mode) || !(fcntl(fd, F_GETFD) & FD_CLOEXEC) ||
-            !(fcntl(fd, F_GETFL) & O_NONBLOCK))
+    for (int fd = 0; fd + 1 < n; fd++) {
+        if (!now[fd] || !now[fd + 1] || filled[fd] || fstat(fd, &a) < 0 || !S_ISFIFO(a.st_mode) ||
+            !(fcntl(fd, F_GETFD) & FD_CLOEXEC) || !(fcntl(fd, F_GETFL) & O_NONBLOCK))
             continue;
         if (fstat(fd + 1, &b) == 0 && S_ISFIFO(b.st_mode) && b.st_ino == a.st_ino &&
             (fcntl(fd + 1, F_GETFD) & FD_CLOEXEC)) {

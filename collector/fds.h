@@ -23,9 +23,10 @@ int fds_adopt(int fd);
 /* Unregisters fd and really closes it. */
 void fds_close(int fd);
 
-/* Start-up: registers the pipe libunwind opens for itself (in its
- * constructor, or on its first unwind, which this call makes, then at a high
- * number). Guard held. */
+/* Start-up, before any other call into libunwind (unwind_init's
+ * unw_set_caching_policy starts it, and 1.6 opens its pipe then): registers
+ * the pipe libunwind opens for itself (in its constructor, or when it starts,
+ * which this call makes happen at a high number). Guard held. */
 void fds_protect_libunwind(void);
 
 /* Fork child: the registered descriptors are the parent's; forget them (the

@@ -198,12 +198,16 @@ static int modules_changed(void)
  * the collector thread's time on a python3 run. Each module's function
  * symbols are read once into an array sorted by address and searched; an
  * address no sized function symbol covers goes to dwfl_module_addrinfo(),
- * whose rules for sizeless symbols then apply as before. */
+ * whose rules for sizeless symbols then apply as before, unless no symbol
+ * of libdwfl's could name it (symfile_cover: a stripped library's own
+ * functions, which were most of its calls). */
 struct fsyms {
     Dwfl_Module *m;
-    struct symfile_table s; /* from libdwfl: only s.v, names in libelf's string
-                               tables (they live as long as the Dwfl); from a
-                               names-only debug file: all of it (symfile.h) */
+    struct symfile_table s;     /* from libdwfl: only s.v, names in libelf's string
+                                   tables (they live as long as the Dwfl); from a
+                                   names-only debug file: all of it (symfile.h) */
+    struct symfile_cover cover; /* from libdwfl: where dwfl_module_addrinfo() may
+                                   name something (else empty: anywhere) */
 };
 static struct fsyms *fsyms; /* one per module seen, in order of first use */
 static size_t n_fsyms, cap_fsyms;
@@ -239,18 +243,24 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
         cap_fsyms = cap;
     }
     t = &fsyms[n_fsyms++];
-    *t = (struct fsyms){m, {0}};
+    *t = (struct fsyms){m, {0}, {0}};
     n = dwfl_module_getsymtab(m); /* looks for the debug file first */
     if (names_only_path(m) && fsyms_from_file(m, t) == 0)
         return t;
     if (n <= 1 || !(t->s.v = malloc((size_t)n * sizeof(*t->s.v))))
         return NULL;
+    struct symfile_sym *cand = malloc((size_t)n * sizeof(*cand)); /* libdwfl's candidates */
+    size_t nc = 0;
     for (int i = 1; i < n; i++) {
         GElf_Sym sym;
         GElf_Addr addr;
         const char *name = dwfl_module_getsym_info(m, i, &sym, &addr, NULL, NULL, NULL);
         int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
 
+        if (cand && name && *name && sym.st_shndx != SHN_UNDEF && type != STT_SECTION &&
+            type != STT_FILE && type != STT_TLS)
+            cand[nc++] =
+                (struct symfile_sym){addr, sym.st_size ? addr + sym.st_size : UINT64_MAX, NULL, 0};
         if (!name || !*name || sym.st_size == 0 || sym.st_shndx == SHN_UNDEF ||
             (type != STT_FUNC && type != STT_GNU_IFUNC))
             continue;
@@ -258,6 +268,9 @@ static const struct fsyms *fsyms_of(Dwfl_Module *m)
                                                 bind == STB_GLOBAL ? 2 : bind == STB_WEAK};
     }
     symfile_sort(t->s.v, t->s.n);
+    if (cand)
+        symfile_cover_build(&t->cover, cand, nc);
+    free(cand);
     return t;
 }
 
@@ -368,8 +381,10 @@ static Dwarf_Die *module_cu(Dwfl_Module *m, Dwarf_Addr pc, Dwarf_Addr *bias)
 
 static void fsyms_free(void)
 {
-    for (size_t i = 0; i < n_fsyms; i++)
+    for (size_t i = 0; i < n_fsyms; i++) {
         symfile_free(&fsyms[i].s);
+        symfile_cover_free(&fsyms[i].cover);
+    }
     free(fsyms);
     fsyms = NULL;
     n_fsyms = cap_fsyms = 0;
@@ -636,7 +651,7 @@ static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
     if (label) { /* a names-only debug file's: libdwfl has only .dynsym */
         name = label->name;
         start = label->lo;
-    } else if (!sym) {
+    } else if (!sym && (!fs || symfile_cover_may(&fs->cover, pc))) {
         GElf_Off off = 0;
         GElf_Sym gs;
 

@@ -18,11 +18,12 @@
  * the thread's stack: a CFA that does not lie above the last one, inside the
  * stack, hands the walk to libunwind, as does a frame without a rule it can
  * follow (no FDE: JIT or unknown code; an expression; a signal frame) or in a
- * module whose table is not compiled yet. The rules and their end (the
- * outermost frame's return address undefined) are libunwind's own, so the
- * frames are unw_backtrace's. The tables are compiled on the collector thread
- * (unwind_refresh), reused across rebuilds of the range table, and never
- * freed (a walk may still read one). A frame-pointer walk that meets a
+ * module whose table is not compiled yet (the walk asks for it). The rules
+ * and their end (the outermost frame's return address undefined) are
+ * libunwind's own, so the frames are unw_backtrace's. The tables are
+ * compiled on the collector thread when a walk first asks (unwind_serve),
+ * reused across rebuilds of the range table, and never freed (a walk may
+ * still read one). A frame-pointer walk that meets a
  * module without frame pointers hands the stack to the table walk first.
  */
 #define UNW_LOCAL_ONLY
@@ -69,11 +70,12 @@ int unwind_init(int mode)
     if (mode == CORE_UNWIND_LIBUNWIND)
         return mode;
     cfi_key_init();
-    /* the ranges now, the rules on the collector thread (unwind_refresh):
-     * until then every walk goes to libunwind. % of a module's code with
-     * frame pointers for the walk to trust it: 70 when choosing by itself
-     * (auto), 30 when frame pointers were asked for (small programs are
-     * mostly start-up stubs, which have none). */
+    /* the ranges now, a module's rules on the collector thread when a walk
+     * first needs them (unwind_serve): until then that walk goes to
+     * libunwind. % of a module's code with frame pointers for the walk to
+     * trust it: 70 when choosing by itself (auto), 30 when frame pointers
+     * were asked for (small programs are mostly start-up stubs, which have
+     * none). */
     if (unwtable_init(mode == CORE_UNWIND_FP ? 30 : 70, &main_fp) < 0)
         return CORE_UNWIND_LIBUNWIND;
 #if defined(__x86_64__)
@@ -81,13 +83,13 @@ int unwind_init(int mode)
 #endif
     if (mode == CORE_UNWIND_FP || (mode == CORE_UNWIND_AUTO && main_fp)) {
         unwind_fp = 1;
-        unwtable_start(cfi_tables);
+        unwtable_start(1, cfi_tables);
         return CORE_UNWIND_FP;
     }
 #if defined(__x86_64__)
     unwind_cfi = 1;
     unwind_check = mode == CORE_UNWIND_CHECK;
-    unwtable_start(cfi_tables);
+    unwtable_start(0, cfi_tables);
     return unwind_check ? CORE_UNWIND_CHECK : CORE_UNWIND_CFI;
 #else
     return CORE_UNWIND_LIBUNWIND;
@@ -221,7 +223,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
     uint64_t h = WALK_HASH_SEED;
     const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
-    struct range last = {0, 0, 0, NULL};
+    struct range last = {0, 0, 0, 0, NULL};
     uintptr_t last_span = 0; /* last.hi - last.lo */
     int n = 0;
 
@@ -360,8 +362,13 @@ static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintpt
     uint32_t rule;
     unsigned kind;
 
-    if (!find_hot(t, pc - 1, &r) || !r.tab)
+    if (!find_hot(t, pc - 1, &r))
         return -1;
+    if (!r.tab) {
+        if (!(r.flags & RANGE_TRIED))
+            unwtable_ask(pc - 1); /* compiled soon: libunwind walks until then */
+        return -1;
+    }
     rule = cfitab_find(r.tab, pc - 1);
     kind = cfitab_kind(rule);
     if (kind == CFITAB_BAD)
@@ -689,6 +696,11 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
         learn_roots(roots, stop, ips, n, max);
     *hash = unwind_hash(ips, n > 0 ? n : 0);
     return n;
+}
+
+void unwind_rules_all(void)
+{
+    unwtable_compile_all();
 }
 
 uint64_t unwind_fallbacks(void)

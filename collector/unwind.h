@@ -23,9 +23,9 @@ struct unwind_root {
  * walks, the table of executable ranges with, per module, whether it keeps
  * frame pointers. mode is enum core_unwind; AUTO walks frame pointers when
  * the main executable keeps them (a stack it cannot finish goes to the
- * unwind rules, then libunwind), the unwind rules otherwise (their
- * compiling is left to the collector thread's first unwind_refresh(), at
- * the end of its first tick, after the first flush).
+ * unwind rules, then libunwind), the unwind rules otherwise (a module's
+ * are compiled by the collector thread when a walk first needs them:
+ * unwind_serve()).
  * Returns the mode in effect (FP, CFI, CHECK or LIBUNWIND). Call once before
  * tracking. */
 int unwind_init(int mode);
@@ -87,9 +87,22 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
  * or unloaded since the last call (cheap when nothing changed), and compiles
- * the unwind rules of modules not seen before (the first call: every loaded
- * module, about 1 ms per 10,000 functions). */
+ * the unwind rules a walk asked for (about 1 ms per 10,000 functions). Every
+ * tick. */
 void unwind_refresh(void);
+
+/* Collector thread, every pass: unwind_refresh() when a walk asked for a
+ * module's rules (one load otherwise). */
+void unwind_serve(void);
+
+/* Any thread, when the run ends: a compile the collector thread is in gives
+ * up within some 25 us (its module stays uncompiled) and no other starts,
+ * until unwind_init(). The program's last walks go to libunwind. */
+void unwind_stop_compiles(void);
+
+/* Compiles every loaded module's rules now, on the calling thread (the
+ * bench, which times walks alone). */
+void unwind_rules_all(void);
 
 /* fork() handlers (core.c's): prepare waits until the collector thread is
  * out of dl_iterate_phdr (unwind_refresh) and the program's threads are out

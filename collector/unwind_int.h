@@ -23,9 +23,13 @@
 
 #include "cfitab.h"
 
+#define RANGE_SURVEYED 1 /* fp is the module's verdict (else 0: not asked) */
+#define RANGE_TRIED 2    /* its rules were compiled: tab, or NULL when they cannot be */
+
 struct range {
     uintptr_t lo, hi;
     int fp;                   /* the module keeps frame pointers */
+    int flags;                /* RANGE_* */
     const struct cfitab *tab; /* its unwind rules (table walk), or NULL */
 };
 
@@ -41,6 +45,18 @@ struct exec_table {
 /* The published table, or NULL before unwtable_init() (or when it failed).
  * Load it with acquire. */
 extern UNWIND_INT struct exec_table *_Atomic unwtable_tab;
+
+/* An address in a module whose rules a walk needed and found not compiled
+ * (0: none asked): the collector thread compiles that module's next
+ * (unwind_serve). One slot: a walk asks only when it is empty, and a request
+ * that did not fit is made again by the next walk that needs it. */
+extern UNWIND_INT atomic_uintptr_t unwtable_want;
+
+static inline void unwtable_ask(uintptr_t addr)
+{
+    if (!atomic_load_explicit(&unwtable_want, memory_order_relaxed))
+        atomic_store_explicit(&unwtable_want, addr, memory_order_relaxed);
+}
 
 /* The rules compiled so far, for unwind_describe(): written by the collector
  * thread, read by any (a figure a little stale at most). */
@@ -78,15 +94,21 @@ static inline const struct range *find_exec(const struct exec_table *t, uintptr_
 /* The executable range of the module holding addr ({0} if none). */
 struct range unwtable_module(const void *addr);
 
-/* Builds and publishes the ranges (no rules yet); a module keeps frame
- * pointers when at least fp_threshold % of its code has them. Returns 0 and
- * sets *main_fp (the main executable keeps them), or -1. Once, at start. */
+/* Builds and publishes the ranges (no rules yet) with the main
+ * executable's frame-pointer verdict: a module keeps frame pointers when at
+ * least fp_threshold % of its code has them. Returns 0 and sets *main_fp
+ * (the main executable keeps them), or -1. Once, at start. */
 int unwtable_init(int fp_threshold, int *main_fp);
 
-/* Makes unwind_refresh() keep the table current from now on; with rules,
- * it compiles the modules' unwind rules, every module's at its next call.
- * Once, at start, after unwtable_init(). */
-void unwtable_start(int rules);
+/* Makes unwind_refresh() keep the table current from now on. survey: the
+ * frame-pointer walk is used: every module gets its verdict (those loaded
+ * now before this returns, on the calling thread; later ones as they are
+ * seen). rules: a module's unwind rules are compiled when a walk first
+ * needs them (unwtable_ask). Once, at start, after unwtable_init(). */
+void unwtable_start(int survey, int rules);
+
+/* Compiles every module's rules now (the bench, which times walks only). */
+void unwtable_compile_all(void);
 
 /* The program's threads inside libunwind's walk, and whether a fork holds
  * them out (unwind_atfork_prepare): libunwind looks frames up with

@@ -6,10 +6,19 @@
  * Invariant: a table is built whole in a fresh mapping and published with
  * one release store; it is never changed or freed after, nor are the rule
  * tables it points to (a walk on any thread may still read one). A rebuild
- * (a module loaded or unloaded, or the rules asked for) reuses the previous
- * table's verdicts and compiled rules for the modules still at the same
- * place, so each module's rules are compiled once. Only the collector thread
- * builds (unwind_refresh), inside dl_iterate_phdr, under refresh_mu.
+ * (a module loaded or unloaded, or a module's rules asked for) reuses the
+ * previous table's verdicts and compiled rules for the modules still at the
+ * same place, so each module's rules are compiled once. Only the collector
+ * thread builds (unwind_refresh), inside dl_iterate_phdr, under refresh_mu;
+ * unwtable_init() and unwtable_start() build on the program's thread once,
+ * before tracking starts.
+ *
+ * Nothing is worked out before a walk needs it: a module's rules are
+ * compiled when a walk first finds them missing (unwtable_ask: 3 or 4 of a
+ * program's 15-20 modules are ever on its stacks; compiling all 17 of
+ * sqlite3's took 5 ms), and the frame-pointer survey (ehframe.h, every FDE
+ * of a module) is made for every module only when the frame-pointer walk is
+ * chosen; else for the main executable alone, which chooses it.
  *
  * fork: glibc 2.36 does not reset dl_iterate_phdr's lock in the child, so
  * no fork may happen while a thread is inside that call: the prepare handler
@@ -33,11 +42,16 @@
 struct exec_table *_Atomic unwtable_tab;
 struct unwtable_stats unwtable_stats;
 static unsigned long long exec_adds, exec_subs;
+atomic_uintptr_t unwtable_want;
 static int refresh_on;  /* a walk uses the table: keep it current */
-static int cfi_pending; /* the rules are compiled at the collector's next refresh */
+static int cfi_pending; /* every module's rules are compiled at the next refresh */
 static int cfi_tables;  /* compile them: the table walk, or the frame-pointer walk's fallback */
+static int survey_all;  /* every module's frame-pointer verdict (the frame-pointer walk) */
+static atomic_int compile_stop; /* unwind_stop_compiles(): the run ends */
 static int main_fp;
 static int fp_threshold; /* unwtable_init's */
+
+#define COMPILE_ALL UINTPTR_MAX
 
 struct scan_ctx {
     struct range *out;
@@ -48,13 +62,60 @@ struct scan_ctx {
     unsigned long long adds, subs;
     int first_fp; /* the first module (the main executable) keeps frame pointers */
     int first_seen;
-    int with_cfi; /* compile the modules' unwind rules */
+    uintptr_t compile; /* compile the rules of the module holding this address
+                        * (COMPILE_ALL: every module's; 0: none) */
 };
+
+/* The module [mlo, mhi)'s rules: the previous table's, compiled now when c
+ * asks for them, or none yet. Sets *flags' RANGE_TRIED when compiled. */
+static const struct cfitab *module_rules(struct scan_ctx *c, struct dl_phdr_info *info,
+                                         uintptr_t mlo, uintptr_t mhi, int *flags)
+{
+    const struct range *o = c->old ? find_exec(c->old, mlo) : NULL;
+    struct cfitab *t;
+
+    if (o && (o->flags & RANGE_TRIED) &&
+        (o->tab ? o->tab->lo == mlo && o->tab->hi == mhi : o->lo == mlo)) {
+        *flags |= RANGE_TRIED;
+        return o->tab; /* compiled before (a fork child starts with its parent's) */
+    }
+    if (c->compile != COMPILE_ALL && (c->compile < mlo || c->compile >= mhi))
+        return NULL;
+    t = cfitab_build_until(info, mlo, mhi, &compile_stop);
+    if (!t && atomic_load(&compile_stop))
+        return NULL; /* given up: the run ends */
+    *flags |= RANGE_TRIED;
+    if (t) {
+        unwtable_stats.bytes += t->map_bytes;
+        unwtable_stats.rows += t->n;
+        unwtable_stats.modules++;
+    }
+    return t;
+}
+
+/* The frame-pointer verdict of the module whose first executable range is
+ * [lo, hi): the previous table's, or surveyed now when wanted (the main
+ * executable's always); 0 unasked. Sets *flags' RANGE_SURVEYED when known. */
+static int module_fp(struct scan_ctx *c, struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
+                     int *flags)
+{
+    const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
+    int want = survey_all || !c->first_seen;
+
+    if (o && o->lo == lo && o->hi == hi && ((o->flags & RANGE_SURVEYED) || !want)) {
+        *flags |= o->flags & RANGE_SURVEYED;
+        return o->fp;
+    }
+    if (!want)
+        return 0;
+    *flags |= RANGE_SURVEYED;
+    return ehframe_fp_percent(info) >= fp_threshold;
+}
 
 static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct scan_ctx *c = arg;
-    int fp = -1;
+    int fp = -1, flags = 0;
     const struct cfitab *tab = NULL;
     uintptr_t mlo = UINTPTR_MAX, mhi = 0;
 
@@ -71,22 +132,8 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (hi > mhi)
             mhi = hi;
     }
-    if (c->out && mlo < mhi) {
-        const struct range *o = c->old ? find_exec(c->old, mlo) : NULL;
-
-        if (o && o->tab && o->tab->lo == mlo && o->tab->hi == mhi) {
-            tab = o->tab; /* compiled before (a fork child starts with its parent's) */
-        } else if (c->with_cfi) {
-            struct cfitab *t = cfitab_build(info, mlo, mhi);
-
-            if (t) {
-                unwtable_stats.bytes += t->map_bytes;
-                unwtable_stats.rows += t->n;
-                unwtable_stats.modules++;
-            }
-            tab = t;
-        }
-    }
+    if (c->out && mlo < mhi)
+        tab = module_rules(c, info, mlo, mhi, &flags);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
@@ -94,16 +141,12 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
         if (c->out && c->n < c->cap) {
-            if (fp < 0) {
-                const struct range *o = c->old ? find_exec(c->old, lo) : NULL;
-
-                fp = o && o->lo == lo && o->hi == hi ? o->fp
-                                                     : ehframe_fp_percent(info) >= fp_threshold;
-            }
-            c->out[c->n++] = (struct range){lo, hi, fp, tab};
+            if (fp < 0)
+                fp = module_fp(c, info, lo, hi, &flags);
+            c->out[c->n++] = (struct range){lo, hi, fp, flags, tab};
         }
         if (c->want >= lo && c->want < hi)
-            c->found = (struct range){lo, hi, 0, NULL};
+            c->found = (struct range){lo, hi, 0, 0, NULL};
     }
     if (!c->first_seen) {
         c->first_seen = 1;
@@ -126,7 +169,7 @@ static int range_cmp(const struct range *a, const struct range *b)
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
-static void build_table(int with_cfi)
+static void build_table(uintptr_t compile)
 {
     size_t cap = 1024;
     struct exec_table *t;
@@ -142,7 +185,7 @@ static void build_table(int with_cfi)
         c.out = t->r;
         c.cap = cap;
         c.old = atomic_load(&unwtable_tab);
-        c.with_cfi = with_cfi;
+        c.compile = compile;
         dl_iterate_phdr(collect_cb, &c);
         if (c.n < cap)
             break;
@@ -252,27 +295,41 @@ void unwind_atfork_child(void)
 void unwind_refresh(void)
 {
     struct scan_ctx c = {0};
+    uintptr_t compile;
 
     if (!refresh_on)
         return;
     pthread_mutex_lock(&refresh_mu);
     dl_iterate_phdr(count_cb, &c);
-    if (cfi_pending || c.adds != exec_adds || c.subs != exec_subs) {
+    compile = cfi_pending ? COMPILE_ALL : cfi_tables ? atomic_exchange(&unwtable_want, 0) : 0;
+    if (compile || c.adds != exec_adds || c.subs != exec_subs) {
         struct timespec a, b;
 
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        build_table(cfi_tables);
+        build_table(compile);
         cfi_pending = 0;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        if (cfi_tables)
+        if (compile)
             unwtable_stats.build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
     pthread_mutex_unlock(&refresh_mu);
 }
 
+void unwind_serve(void)
+{
+    if (atomic_load_explicit(&unwtable_want, memory_order_relaxed))
+        unwind_refresh();
+}
+
+void unwind_stop_compiles(void)
+{
+    atomic_store(&compile_stop, 1);
+}
+
 int unwtable_init(int threshold, int *main_fp_out)
 {
     fp_threshold = threshold;
+    atomic_store(&compile_stop, 0); /* a new run (heapline attach again) */
     build_table(0);
     if (!atomic_load(&unwtable_tab))
         return -1;
@@ -280,11 +337,18 @@ int unwtable_init(int threshold, int *main_fp_out)
     return 0;
 }
 
-void unwtable_start(int rules)
+void unwtable_start(int survey, int rules)
 {
     refresh_on = 1;
-    if (rules) {
-        cfi_tables = 1;
-        cfi_pending = 1;
+    cfi_tables = rules;
+    if (survey) {
+        survey_all = 1;
+        build_table(0);
     }
+}
+
+void unwtable_compile_all(void)
+{
+    cfi_pending = cfi_tables;
+    unwind_refresh();
 }

@@ -48,7 +48,7 @@ int unwind_bench_mode(int mode)
 {
     int m = unwind_init(mode);
 
-    unwind_refresh();
+    unwind_rules_all();
     return m;
 }
 

@@ -611,8 +611,8 @@ if want fork-busy; then
 fi
 
 # ---- many forks: bash command substitutions (forked children that allocate and exec) ----
-# forks while the collector thread starts (its first tick compiles the unwind rules inside
-# dl_iterate_phdr): no child may be left stuck on glibc's lock (about 1 run in 7 had one
+# forks while the collector thread starts (it compiles the unwind rules the first walks ask for
+# inside dl_iterate_phdr): no child may be left stuck on glibc's lock (about 1 run in 7 had one
 # before fork() waited for the collector to leave dl_iterate_phdr); 8 runs
 if want fork-early; then
     bad=""
@@ -1282,8 +1282,8 @@ fi
 # HEAPLINE_UNWIND=check walks every allocation's stack both ways, the table walk and
 # unw_backtrace, and HEAPLINE_STATS counts the stacks that are equal and different: on
 # Debian's own binaries (built without frame pointers) every stack must be libunwind's,
-# and at least half must come from the table walk (the rest: before the tables are compiled
-# at the collector's first tick, or a frame it hands to libunwind), and among them both
+# and at least half must come from the table walk (the rest: before the collector compiled the
+# modules the first walks asked for, or a frame it hands to libunwind), and among them both
 # stacks replayed whole from a thread's traces and replays that met a different word
 # unwind_check NAME MIN_STACKS CMD...
 unwind_check() {
@@ -1353,7 +1353,7 @@ if not s or s["live_blocks"] != 0 or s["allocations"] < 100000:
     errs.append(f"site_asprintf: expected >= 100000 allocations, none live, got {s and (s['allocations'], s['live_blocks'])}")
 if not m:
     errs.append("no frame-pointer counts in the stats line")
-elif int(m.group(2)) < 100000:  # of 200000+: the rules are compiled at the first tick
+elif int(m.group(2)) < 100000:  # of 200000+: the rules are compiled when the first walks ask
     errs.append(f"only {m.group(2)} stacks finished by the table walk ({m.group(1)} to libunwind)")
 print(f"FAIL unwind-fp-libc: " + "; ".join(errs) if errs else
       f"PASS unwind-fp-libc: {len(a)} sites equal libunwind's; {m.group(2)} stacks finished by the table walk, {m.group(1)} to libunwind")

@@ -277,12 +277,32 @@ static void test_libc_malloc_entry(void **state)
     munmap(t, t->map_bytes);
 }
 
+/* a compile asked to stop gives up (the run ends), and is whole otherwise */
+static void test_build_until(void **state)
+{
+    struct find_ctx c = {0};
+    struct cfitab *t;
+    atomic_int stop = 1;
+
+    (void)state;
+    c.addr = (uintptr_t)dlsym(RTLD_DEFAULT, "malloc");
+    dl_iterate_phdr(find_cb, &c);
+    assert_true(c.found);
+    assert_null(cfitab_build_until(&c.info, c.lo, c.hi, &stop));
+    atomic_store(&stop, 0);
+    t = cfitab_build_until(&c.info, c.lo, c.hi, &stop);
+    assert_non_null(t);
+    assert_true(t->fdes > 1000);
+    munmap(t, t->map_bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_program_steps),
         cmocka_unit_test(test_state_stack_limits),
         cmocka_unit_test(test_libc_malloc_entry),
+        cmocka_unit_test(test_build_until),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
