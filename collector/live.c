@@ -465,6 +465,24 @@ static int stash_put(const struct live_entry *e, size_t ncap)
     return 0;
 }
 
+/* Moves the entry at slot i of the sweep (down: growing, from the top) to
+ * its slot of a table of ncap, or to the stash. 0, or -1 (stash_put). */
+static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap, int down)
+{
+    struct live_entry e = t[i];
+    size_t h = home_key(e.w[0] & LIVE_W0_ADDR, ncap), p;
+
+    memset(&t[i], 0, sizeof(t[i]));
+    if (down ? h < i : h > i)
+        return stash_put(&e, ncap);         /* its probe would cross slots not swept */
+    for (p = h; p < ncap && t[p].w[0]; p++) /* shrinking: stops at i at the latest */
+        ;
+    if (p == ncap)
+        return stash_put(&e, ncap); /* it would wrap */
+    t[p] = e;
+    return 0;
+}
+
 /* Moves every entry to its slot in a table of ncap slots, in place: homes
  * grow with the hash for any cap, so on growth each entry's new home is at
  * or past its old one, and a sweep from the top down places it among slots
@@ -489,24 +507,14 @@ static int resize(size_t ncap)
         return -1;
     live_tab = t;
     n_stash = 0;
-    for (size_t k = 0; k < cap; k++) {
-        size_t i = ncap > cap ? cap - 1 - k : k, h, p;
-        struct live_entry e = t[i];
-
-        if (!e.w[0])
-            continue;
-        memset(&t[i], 0, sizeof(t[i]));
-        h = home_key(e.w[0] & LIVE_W0_ADDR, ncap);
-        if (ncap > cap ? h < i : h > i) {
-            failed |= stash_put(&e, ncap); /* its probe would cross slots not swept */
-            continue;
-        }
-        for (p = h; p < ncap && t[p].w[0]; p++) /* shrinking: stops at i at the latest */
-            ;
-        if (p < ncap)
-            t[p] = e;
-        else
-            failed |= stash_put(&e, ncap); /* it would wrap */
+    if (ncap > cap) {
+        for (size_t i = cap; i-- > 0;)
+            if (t[i].w[0])
+                failed |= sweep_one(t, i, ncap, 1);
+    } else {
+        for (size_t i = 0; i < cap; i++)
+            if (t[i].w[0])
+                failed |= sweep_one(t, i, ncap, 0);
     }
     if (ncap < cap) {
         size_t keep = map_len(t, ncap), had = map_len(t, cap);
