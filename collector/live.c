@@ -336,7 +336,7 @@ void live_get(const struct live_entry *e, struct live_block *b)
 
 /* Packs b into *dst (three whole-word stores). -1 when a side table cannot
  * take what does not fit the entry. */
-static int pack(struct live_entry *dst, const struct live_block *b)
+static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const struct live_block *b)
 {
     int64_t pid = pair_id(b->thread, b->tag), dt;
     uint64_t size = b->size;
@@ -352,6 +352,25 @@ static int pack(struct live_entry *dst, const struct live_block *b)
         return -1;
     dst->w[0] = (b->addr >> 3) | (uint64_t)pid << 45;
     dst->w[1] = size | (uint64_t)dt << 32;
+    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    return 0;
+}
+
+/* pack_slow() without a call when the thread's last pair is cached, the
+ * size fits and the time fits the last epoch (nearly every block): the
+ * side tables' growth paths kept the whole of it behind a saved frame. */
+static inline int pack(struct live_entry *dst, const struct live_block *b)
+{
+    uint64_t key = (uint64_t)(b->thread & 0xffffff) << 16 | (b->tag & 0xffff);
+    size_t c = b->thread % PAIR_CACHE;
+    const struct epoch *e = n_epochs ? &epochs[n_epochs - 1] : NULL;
+
+    if (pair_cache[c].key != key || b->size >= UINT32_MAX || !e || b->time < e->base ||
+        (uint64_t)(b->time - e->base) > UINT32_MAX)
+        return pack_slow(dst, b);
+    last_seq = b->seq;
+    dst->w[0] = (b->addr >> 3) | (uint64_t)pair_cache[c].id << 45;
+    dst->w[1] = b->size | (uint64_t)(b->time - e->base) << 32;
     dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
     return 0;
 }
@@ -576,12 +595,26 @@ int live_insert_at(const struct live_block *b, struct live_entry *slot)
     return 0;
 }
 
+static __attribute__((noinline)) void shrink(void)
+{
+    size_t cap = live_cap / 2;
+
+    if (cap < LIVE_MIN_CAP)
+        cap = LIVE_MIN_CAP;
+    resize(cap); /* on failure keep the bigger table */
+}
+
+static __attribute__((noinline)) void big_del_of(const struct live_entry *e)
+{
+    big_del(live_addr(e));
+}
+
 void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
     if ((uint32_t)e->w[1] == UINT32_MAX)
-        big_del(live_addr(e));
+        big_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
         if (!live_tab[j].w[0])
@@ -602,13 +635,8 @@ void live_remove(struct live_entry *e)
     }
     memset(&live_tab[i], 0, sizeof(live_tab[i]));
     live_n--;
-    if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3) {
-        size_t cap = live_cap / 2;
-
-        if (cap < LIVE_MIN_CAP)
-            cap = LIVE_MIN_CAP;
-        resize(cap); /* on failure keep the bigger table */
-    }
+    if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3)
+        shrink();
 }
 
 size_t live_count(void)
