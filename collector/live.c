@@ -389,8 +389,19 @@ static inline size_t home_key(uint64_t key, size_t cap)
 
 void live_prefetch(uint64_t addr)
 {
-    if (live_tab)
-        __builtin_prefetch(&live_tab[home_key(addr >> 3, live_cap)], 1);
+    if (live_tab) {
+        const char *p = (const char *)&live_tab[home_key(addr >> 3, live_cap)];
+
+        /* the home's line and the two after it (8 slots): a probe runs on
+         * past the home's line for most allocations (to the empty slot
+         * ending the run, 4 to 13 slots on average at 0.64 to 0.8 full)
+         * and frees (the backward shift), and on python3's JSON bench
+         * three quarters of live_find_slot's time was waiting on those
+         * later slots. A prefetch does not fault past the table's end. */
+        __builtin_prefetch(p, 1);
+        __builtin_prefetch(p + 64, 1);
+        __builtin_prefetch(p + 128, 1);
+    }
 }
 
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
