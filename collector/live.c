@@ -7,11 +7,11 @@
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
  * 1.25x when 0.8 full (see full()), and it halves when under 0.3 full (to
  * 0.6), so a live block costs 30 to 37.5 bytes of a large table while the
- * heap grows or holds, at most 80 after it shrank. Each resize moves every
- * entry into fresh memory the kernel must zero: a program tearing down 2M
- * blocks (python3's JSON bench) made the former 3/4 steps at 0.45 full cost
- * 6% of its run (wall and CPU, interleaved runs); halving at 0.3 makes a
- * third of those moves.
+ * heap grows or holds, at most 80 after it shrank. A resize rehashes every
+ * entry in place (resize()): a program tearing down 2M blocks (python3's
+ * JSON bench) made the former 3/4 steps at 0.45 full cost 6% of its run
+ * (wall and CPU, interleaved runs); halving at 0.3 makes a third of those
+ * moves.
  *
  * Entry layout (live.h): w[0] = address / 8 (bits 0-44), pair id (45-63);
  * w[1] = size (0-31, UINT32_MAX: in the big-size table), time past the
@@ -111,12 +111,34 @@ struct big {
 static struct big *bigs;
 static size_t n_bigs, bigs_bytes;
 
+/* Entries a resize could not place in its sweep, put back after it. */
+static struct live_entry *stash;
+static size_t n_stash, stash_bytes;
+
 static void table_set(struct live_entry *t, size_t cap)
 {
     live_tab = t;
     live_cap = cap;
     live_gen++;
     live_prefetch_worth = cap * sizeof(struct live_entry) >= LIVE_PREFETCH_BYTES;
+}
+
+/* The length of the table's mapping at t for cap slots: whole pages, and
+ * from HUGE_FROM bytes up to a 2 MiB boundary of the address space, so that
+ * growing it in place never leaves a 2 MiB range it had started with small
+ * pages (the kernel gives a huge page only to a range all inside the
+ * mapping, and one faulted in small pages stays so). Past the table's end
+ * it is untouched, not resident (a huge page at most). */
+#define HUGE_BYTES ((size_t)2 << 20)
+#define HUGE_FROM ((size_t)4 << 20)
+static size_t map_len(const struct live_entry *t, size_t cap)
+{
+    size_t bytes = cap * sizeof(struct live_entry);
+    uintptr_t start = (uintptr_t)t, end = start + bytes;
+
+    if (bytes < HUGE_FROM)
+        return (bytes + 4095) & ~(size_t)4095;
+    return ((end + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) - start;
 }
 
 static struct live_entry *table_map(size_t cap)
@@ -127,12 +149,7 @@ static struct live_entry *table_map(size_t cap)
     if (m == MAP_FAILED)
         return NULL;
     ownmaps_add(m, bytes);
-    /* Every lookup lands on a random slot: in a table of many megabytes each
-     * was a TLB miss as well as a cache miss. Huge pages where the kernel
-     * gives them on request (transparent_hugepage=madvise, Debian's default). */
-    if (bytes >= (4u << 20))
-        madvise(m, bytes, MADV_HUGEPAGE);
-    return m;
+    return m; /* small: it grows in place (table_remap) */
 }
 
 int live_init(void)
@@ -149,7 +166,7 @@ void live_reset(void)
 {
     if (live_tab) {
         ownmaps_del(live_tab);
-        munmap(live_tab, live_cap * sizeof(struct live_entry));
+        munmap(live_tab, map_len(live_tab, live_cap));
     }
     table_set(NULL, 0);
     live_n = 0;
@@ -162,6 +179,8 @@ void live_reset(void)
     memset(pair_cache, 0xff, sizeof(pair_cache));
     side_free((void **)&bigs, &bigs_bytes);
     n_bigs = 0;
+    side_free((void **)&stash, &stash_bytes);
+    n_stash = 0;
 }
 
 /* ---- epochs ---- */
@@ -317,7 +336,7 @@ void live_get(const struct live_entry *e, struct live_block *b)
 
 /* Packs b into *dst (three whole-word stores). -1 when a side table cannot
  * take what does not fit the entry. */
-static int pack(struct live_entry *dst, const struct live_block *b)
+static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const struct live_block *b)
 {
     int64_t pid = pair_id(b->thread, b->tag), dt;
     uint64_t size = b->size;
@@ -337,6 +356,25 @@ static int pack(struct live_entry *dst, const struct live_block *b)
     return 0;
 }
 
+/* pack_slow() without a call when the thread's last pair is cached, the
+ * size fits and the time fits the last epoch (nearly every block): the
+ * side tables' growth paths kept the whole of it behind a saved frame. */
+static inline int pack(struct live_entry *dst, const struct live_block *b)
+{
+    uint64_t key = (uint64_t)(b->thread & 0xffffff) << 16 | (b->tag & 0xffff);
+    size_t c = b->thread % PAIR_CACHE;
+    const struct epoch *e = n_epochs ? &epochs[n_epochs - 1] : NULL;
+
+    if (pair_cache[c].key != key || b->size >= UINT32_MAX || !e || b->time < e->base ||
+        (uint64_t)(b->time - e->base) > UINT32_MAX)
+        return pack_slow(dst, b);
+    last_seq = b->seq;
+    dst->w[0] = (b->addr >> 3) | (uint64_t)pair_cache[c].id << 45;
+    dst->w[1] = b->size | (uint64_t)(b->time - e->base) << 32;
+    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    return 0;
+}
+
 /* Fibonacci hashing: the high bits of one multiply, scaled to cap. Blocks
  * at regular strides (16, 64, 4096, 2 MiB) land at spread-out homes (mean
  * displacement 0.0-0.15 slots at 0.6 load, against 0.7 for the former
@@ -351,8 +389,19 @@ static inline size_t home_key(uint64_t key, size_t cap)
 
 void live_prefetch(uint64_t addr)
 {
-    if (live_tab)
-        __builtin_prefetch(&live_tab[home_key(addr >> 3, live_cap)], 1);
+    if (live_tab) {
+        const char *p = (const char *)&live_tab[home_key(addr >> 3, live_cap)];
+
+        /* the home's line and the two after it (8 slots): a probe runs on
+         * past the home's line for most allocations (to the empty slot
+         * ending the run, 4 to 13 slots on average at 0.64 to 0.8 full)
+         * and frees (the backward shift), and on python3's JSON bench
+         * three quarters of live_find_slot's time was waiting on those
+         * later slots. A prefetch does not fault past the table's end. */
+        __builtin_prefetch(p, 1);
+        __builtin_prefetch(p + 64, 1);
+        __builtin_prefetch(p + 128, 1);
+    }
 }
 
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
@@ -390,29 +439,127 @@ static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
     tab[i] = *e;
 }
 
-/* Moves every entry to a table of cap slots. Homes grow with the hash for
- * any cap, and slots follow homes, so walking the old table in slot order
- * fills the new one front to back: each old chunk is given back as soon as
- * it has been moved, and the two tables do not both stay resident (on
- * python3's 1.1M blocks the old one was 97 MB extra at the peak). */
-#define RESIZE_CHUNK_SLOTS (1u << 17) /* slots of old table given back at a time (3 MiB) */
-static int resize(size_t cap)
+/* Grows the table's mapping to hold ncap slots, keeping its pages where
+ * they are: mremap grows it in place when the address space after it is
+ * free, else moves it to an address with the same offset in a 2 MiB page
+ * (from a reservation trimmed to fit), so its huge pages move whole rather
+ * than being split. Returns the mapping or NULL (unchanged). */
+static struct live_entry *table_remap(size_t ncap)
 {
-    struct live_entry *t = table_map(cap);
+    size_t ob = map_len(live_tab, live_cap), nb = map_len(live_tab, ncap);
+    void *q = mremap(live_tab, ob, nb, 0);
 
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < live_cap; i++) {
-        if (live_tab[i].w[0])
-            put(t, cap, &live_tab[i]);
-        if ((i + 1) % RESIZE_CHUNK_SLOTS == 0)
-            madvise(&live_tab[i + 1 - RESIZE_CHUNK_SLOTS],
-                    RESIZE_CHUNK_SLOTS * sizeof(struct live_entry), MADV_DONTNEED);
+    if (q == MAP_FAILED) {
+        size_t span = nb + 2 * HUGE_BYTES;
+        char *res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        uintptr_t off = (uintptr_t)live_tab & (HUGE_BYTES - 1), r = (uintptr_t)res, dst;
+
+        if (res == MAP_FAILED)
+            return NULL;
+        dst = ((r + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) + off;
+        nb = map_len((struct live_entry *)dst, ncap);
+        q = mremap(live_tab, ob, nb, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)dst);
+        if (q == MAP_FAILED) {
+            munmap(res, span);
+            return NULL;
+        }
+        if (dst > r)
+            munmap(res, dst - r);
+        if (r + span > dst + nb)
+            munmap((void *)(dst + nb), r + span - (dst + nb));
     }
     ownmaps_del(live_tab);
-    munmap(live_tab, live_cap * sizeof(struct live_entry));
-    table_set(t, cap);
+    ownmaps_add(q, nb);
+    if (ncap * sizeof(struct live_entry) >= HUGE_FROM &&
+        live_cap * sizeof(struct live_entry) < HUGE_FROM) {
+        /* from here on huge pages where the kernel gives them on request
+         * (transparent_hugepage=madvise, Debian's default): every lookup
+         * lands on a random slot, and in a table of many megabytes each
+         * was a TLB miss as well as a cache miss */
+        madvise(q, nb, MADV_HUGEPAGE);
+        madvise(q, nb, 25 /* MADV_COLLAPSE, Linux 6.1: the pages it has */);
+    }
+    return q;
+}
+
+/* Takes e out of the sweep, to be put back after it. 0, or -1 when the
+ * stash cannot grow (e is then put at once: the table stays a table, but
+ * it may not be found again; the caller turns tracking off). */
+static int stash_put(const struct live_entry *e, size_t ncap)
+{
+    if (side_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0) {
+        put(live_tab, ncap, e);
+        return -1;
+    }
+    stash[n_stash++] = *e;
     return 0;
+}
+
+/* Moves the entry at slot i of the sweep (down: growing, from the top) to
+ * its slot of a table of ncap, or to the stash. 0, or -1 (stash_put). */
+static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap, int down)
+{
+    struct live_entry e = t[i];
+    size_t h = home_key(e.w[0] & LIVE_W0_ADDR, ncap), p;
+
+    memset(&t[i], 0, sizeof(t[i]));
+    if (down ? h < i : h > i)
+        return stash_put(&e, ncap);         /* its probe would cross slots not swept */
+    for (p = h; p < ncap && t[p].w[0]; p++) /* shrinking: stops at i at the latest */
+        ;
+    if (p == ncap)
+        return stash_put(&e, ncap); /* it would wrap */
+    t[p] = e;
+    return 0;
+}
+
+/* Moves every entry to its slot in a table of ncap slots, in place: homes
+ * grow with the hash for any cap, so on growth each entry's new home is at
+ * or past its old one, and a sweep from the top down places it among slots
+ * already swept (probing up from its home, never past the end); on
+ * shrinking a sweep from the bottom up does the same the other way (its
+ * probe stops at the slot just emptied). The few entries that would probe
+ * into slots not yet swept (homes near the start of a growing table, runs
+ * that wrap) are stashed and put back after. Every placement fills a slot
+ * and the sweep empties only slots no placed entry's probe crossed, so no
+ * entry has an empty slot between its home and its slot. No fresh table:
+ * the kernel zeroes only what growth adds, and no page is given back and
+ * shot down from the other CPUs' TLBs while the program runs (python3's
+ * JSON bench: the former copy's page faults and zeroing were 8% of the
+ * collector thread). */
+static int resize(size_t ncap)
+{
+    size_t cap = live_cap;
+    struct live_entry *t = live_tab;
+    int failed = 0;
+
+    if (ncap > cap && !(t = table_remap(ncap)))
+        return -1;
+    live_tab = t;
+    n_stash = 0;
+    if (ncap > cap) {
+        for (size_t i = cap; i-- > 0;)
+            if (t[i].w[0])
+                failed |= sweep_one(t, i, ncap, 1);
+    } else {
+        for (size_t i = 0; i < cap; i++)
+            if (t[i].w[0])
+                failed |= sweep_one(t, i, ncap, 0);
+    }
+    if (ncap < cap) {
+        size_t keep = map_len(t, ncap), had = map_len(t, cap);
+
+        if (had > keep)
+            munmap((char *)t + keep, had - keep);
+        ownmaps_del(t);
+        ownmaps_add(t, keep);
+    }
+    for (size_t k = 0; k < n_stash; k++)
+        put(t, ncap, &stash[k]);
+    if (stash_bytes > (64u << 10))
+        side_free((void **)&stash, &stash_bytes);
+    table_set(t, ncap);
+    return failed ? -1 : 0;
 }
 
 /* A table of up to LIVE_SMALL_BYTES stays in the caches, and its probes
@@ -459,12 +606,26 @@ int live_insert_at(const struct live_block *b, struct live_entry *slot)
     return 0;
 }
 
+static __attribute__((noinline)) void shrink(void)
+{
+    size_t cap = live_cap / 2;
+
+    if (cap < LIVE_MIN_CAP)
+        cap = LIVE_MIN_CAP;
+    resize(cap); /* on failure keep the bigger table */
+}
+
+static __attribute__((noinline)) void big_del_of(const struct live_entry *e)
+{
+    big_del(live_addr(e));
+}
+
 void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
     if ((uint32_t)e->w[1] == UINT32_MAX)
-        big_del(live_addr(e));
+        big_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
         if (!live_tab[j].w[0])
@@ -485,13 +646,8 @@ void live_remove(struct live_entry *e)
     }
     memset(&live_tab[i], 0, sizeof(live_tab[i]));
     live_n--;
-    if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3) {
-        size_t cap = live_cap / 2;
-
-        if (cap < LIVE_MIN_CAP)
-            cap = LIVE_MIN_CAP;
-        resize(cap); /* on failure keep the bigger table */
-    }
+    if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3)
+        shrink();
 }
 
 size_t live_count(void)

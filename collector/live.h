@@ -94,8 +94,9 @@ void live_reset(void);
 /* The entry of a live block starting at addr, or NULL. */
 struct live_entry *live_find(uint64_t addr);
 
-/* Starts loading the slot where a lookup of addr begins (for a lookup soon
- * after: the table outgrows the caches). No effect on the table. Worth it
+/* Starts loading the slots where a lookup of addr begins, the home's cache
+ * line and the two after it (for a lookup soon after: the table outgrows
+ * the caches). No effect on the table. Worth it
  * only while live_prefetch_worth is set: the table is larger than a core's
  * L2 cache (below that, the call cost a churn run 5% of the collector's
  * time and saved nothing). */

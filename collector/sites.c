@@ -19,9 +19,9 @@
 
 #define SITES_START_CAP (1u << 16)
 
-static struct site *sites;
+struct site *sites_tab;
+size_t sites_cap;
 static uint32_t *dirty;
-static size_t cap;
 static size_t n_dirty;
 static uint32_t max_id;
 static struct site spare; /* handed out when the table cannot grow */
@@ -47,9 +47,9 @@ int sites_init(void)
             munmap(d, sizeof(uint32_t) * SITES_START_CAP);
         return -1;
     }
-    sites = s;
+    sites_tab = s;
     dirty = d;
-    cap = SITES_START_CAP;
+    sites_cap = SITES_START_CAP;
     n_dirty = 0;
     max_id = 0;
     return 0;
@@ -57,13 +57,13 @@ int sites_init(void)
 
 void sites_reset(void)
 {
-    if (sites)
-        munmap(sites, sizeof(struct site) * cap);
+    if (sites_tab)
+        munmap(sites_tab, sizeof(struct site) * sites_cap);
     if (dirty)
-        munmap(dirty, sizeof(uint32_t) * cap);
-    sites = NULL;
+        munmap(dirty, sizeof(uint32_t) * sites_cap);
+    sites_tab = NULL;
     dirty = NULL;
-    cap = 0;
+    sites_cap = 0;
     failed = 0;
 }
 
@@ -75,42 +75,43 @@ int sites_failed(void)
 /* Makes room for stack. Returns 0, or -1 (sites_failed() says so from then on). */
 static int grow(uint32_t stack)
 {
-    size_t want = cap ? cap : SITES_START_CAP;
+    size_t want = sites_cap ? sites_cap : SITES_START_CAP;
     void *s, *d;
 
     while (want <= stack)
         want *= 2;
     if (want > TRIE_MAX_NODES)
         want = TRIE_MAX_NODES;
-    if (!sites || stack >= want)
+    if (!sites_tab || stack >= want)
         return -1;
-    s = mremap(sites, sizeof(struct site) * cap, sizeof(struct site) * want, MREMAP_MAYMOVE);
+    s = mremap(sites_tab, sizeof(struct site) * sites_cap, sizeof(struct site) * want,
+               MREMAP_MAYMOVE);
     if (s == MAP_FAILED) {
         failed = 1;
         return -1;
     }
-    sites = s;
-    d = mremap(dirty, sizeof(uint32_t) * cap, sizeof(uint32_t) * want, MREMAP_MAYMOVE);
+    sites_tab = s;
+    d = mremap(dirty, sizeof(uint32_t) * sites_cap, sizeof(uint32_t) * want, MREMAP_MAYMOVE);
     if (d == MAP_FAILED) {
         /* sites already has want entries: shrink it back so cap is right for both */
-        s = mremap(sites, sizeof(struct site) * want, sizeof(struct site) * cap, 0);
+        s = mremap(sites_tab, sizeof(struct site) * want, sizeof(struct site) * sites_cap, 0);
         if (s != MAP_FAILED)
-            sites = s;
+            sites_tab = s;
         failed = 1;
         return -1;
     }
     dirty = d;
-    cap = want;
+    sites_cap = want;
     return 0;
 }
 
-struct site *sites_get(uint32_t stack)
+struct site *sites_get_grow(uint32_t stack)
 {
-    if (stack >= cap && grow(stack) < 0) {
+    if (stack >= sites_cap && grow(stack) < 0) {
         memset(&spare, 0, sizeof(spare));
         return &spare;
     }
-    return &sites[stack];
+    return &sites_tab[stack];
 }
 
 static inline struct site *touch(uint32_t stack)
@@ -202,7 +203,7 @@ size_t sites_take_deltas(struct wire_site *out, size_t max)
 
     while (n < max && n_dirty > 0) {
         uint32_t id = dirty[--n_dirty];
-        struct site *s = &sites[id];
+        struct site *s = &sites_tab[id];
 
         out[n++] = (struct wire_site){id, s->d_live_bytes, s->d_live_blocks, s->d_allocations,
                                       s->d_bytes_allocated};
@@ -219,7 +220,7 @@ size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor)
     uint32_t id = *cursor;
 
     for (; id <= max_id && n < max; id++) {
-        struct site *s = &sites[id];
+        struct site *s = &sites_tab[id];
 
         if (s->allocations - s->d_allocations)
             out[n++] = (struct wire_site){

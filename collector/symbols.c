@@ -23,6 +23,7 @@
 
 #include "core.h"
 #include "debugfile.h"
+#include "dwscopes.h"
 #include "fds.h"
 #include "lines.h"
 #include "symfile.h"
@@ -402,6 +403,7 @@ static void report(void)
     dl_iterate_phdr(count_cb, c);
     seen_adds = c[0];
     seen_subs = c[1];
+    dwscopes_forget(); /* modules gone are freed with their debug data */
     dwfl_report_begin_add(dwfl);
     dwfl_linux_proc_report(dwfl, getpid());
     dwfl_report_end(dwfl, NULL, NULL);
@@ -428,6 +430,7 @@ void symbols_fini(void)
     pthread_mutex_lock(&sym_mu);
     fsyms_free(); /* names point into the Dwfl's string tables */
     lines_free(); /* reads through the Dwfl's Elf handles */
+    dwscopes_forget();
     if (dwfl)
         dwfl_end(dwfl);
     dwfl = NULL;
@@ -542,44 +545,7 @@ static const char *die_name(Dwarf_Die *die)
     return nice_name(n);
 }
 
-/* The DIEs whose code contains pc, from the CU down, innermost last, at
- * most max: what dwarf_getscopes() returns (in the other order), found by
- * descending only into the child that contains pc at each level, where
- * dwarf_getscopes() visits every DIE of the CU (in CPython's ceval.c that
- * was a fifth of the collector thread on a python3 run). Namespaces and
- * modules have no ranges of their own: they are searched. */
 #define SCOPES_MAX 64
-static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out, int max)
-{
-    Dwarf_Die die = *cu;
-    int n = 0;
-
-    while (n < max) {
-        Dwarf_Die child;
-        int found = 0;
-
-        if (dwarf_child(&die, &child) != 0)
-            break;
-        do {
-            int tag = dwarf_tag(&child);
-
-            if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-                tag == DW_TAG_lexical_block || tag == DW_TAG_entry_point) {
-                found = dwarf_haspc(&child, pc) > 0;
-            } else if (tag == DW_TAG_namespace || tag == DW_TAG_module) {
-                int m = scopes_at(&child, pc, out + n, max - n);
-
-                if (m > 0)
-                    return n + m;
-            }
-        } while (!found && dwarf_siblingof(&child, &child) == 0);
-        if (!found)
-            break;
-        out[n++] = child;
-        die = child;
-    }
-    return n;
-}
 
 /* Where the function around pc starts, from its DIE: the start of the range
  * of the subprogram that holds pc (a function split in hot and cold parts has
@@ -660,7 +626,7 @@ static void describe(Dwfl_Module *m, Dwarf_Addr pc, struct wire_frame *f)
     }
     cu = module_cu(m, pc, &bias);
     if (cu)
-        n = scopes_at(cu, pc - bias, path, SCOPES_MAX);
+        n = dwscopes_at(cu, pc - bias, path, SCOPES_MAX);
     if (n > 0 && dwarf_tag(&path[0]) == DW_TAG_subprogram && !sym) {
         Dwarf_Addr lo = die_start(&path[0], pc - bias);
         const char *dn = die_name(&path[0]);

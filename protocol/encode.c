@@ -254,12 +254,86 @@ static inline int64_t free_ref(uint64_t back, uint64_t ref, int *op)
     return step;
 }
 
-/* flatten: every msgpack call and the write callback inlined and the
- * callback's indirect call resolved; the batch encoder was the collector
- * thread's largest item on churn (15 ns an event). */
-__attribute__((flatten)) int encode_events_counted(struct encode_buf *b, int64_t base_time,
-                                                   const struct wire_event *ev, size_t n,
-                                                   size_t items)
+/* msgpack's shortest form of u, as msgpack-c's packer writes it, at p
+ * (room for 9 bytes); returns the end. */
+static inline unsigned char *put_uint(unsigned char *p, uint64_t u)
+{
+    if (u < 128) {
+        *p = (unsigned char)u;
+        return p + 1;
+    }
+    if (u < 256) {
+        p[0] = 0xcc;
+        p[1] = (unsigned char)u;
+        return p + 2;
+    }
+    if (u < 65536) {
+        uint16_t v = __builtin_bswap16((uint16_t)u);
+
+        p[0] = 0xcd;
+        memcpy(p + 1, &v, 2);
+        return p + 3;
+    }
+    if (u <= UINT32_MAX) {
+        uint32_t v = __builtin_bswap32((uint32_t)u);
+
+        p[0] = 0xce;
+        memcpy(p + 1, &v, 4);
+        return p + 5;
+    }
+    uint64_t v = __builtin_bswap64(u);
+
+    p[0] = 0xcf;
+    memcpy(p + 1, &v, 8);
+    return p + 9;
+}
+
+/* The same for a signed d (msgpack-c: nonnegative values as unsigned). */
+static inline unsigned char *put_int(unsigned char *p, int64_t d)
+{
+    if (d >= -32) {
+        if (d < 128) {
+            *p = (unsigned char)d;
+            return p + 1;
+        }
+        return put_uint(p, (uint64_t)d);
+    }
+    if (d >= -128) {
+        p[0] = 0xd0;
+        p[1] = (unsigned char)d;
+        return p + 2;
+    }
+    if (d >= -32768) {
+        uint16_t v = __builtin_bswap16((uint16_t)d);
+
+        p[0] = 0xd1;
+        memcpy(p + 1, &v, 2);
+        return p + 3;
+    }
+    if (d >= INT32_MIN) {
+        uint32_t v = __builtin_bswap32((uint32_t)d);
+
+        p[0] = 0xd2;
+        memcpy(p + 1, &v, 4);
+        return p + 5;
+    }
+    uint64_t v = __builtin_bswap64((uint64_t)d);
+
+    p[0] = 0xd3;
+    memcpy(p + 1, &v, 8);
+    return p + 9;
+}
+
+/* The most bytes one event takes: REALLOC's op, time, stack, size, back. */
+#define EVENT_MAX_BYTES (1 + 9 + 5 + 9 + 9)
+
+/* The events' elements, each as msgpack-c's packer would write it: written
+ * straight into the buffer while an event's most bytes fit (one check an
+ * event, where the packer checked every element: the batch encoder was the
+ * collector thread's largest item on churn, 15 ns an event), else through
+ * the packer (which raises the overflow flag where it runs out). */
+int encode_events_counted(struct encode_buf *b, int64_t base_time, const struct wire_event *ev,
+                          size_t n, size_t items)
 {
     msgpack_packer pk;
     int64_t us = 0;   /* the previous event's time, microseconds from base_time */
@@ -269,15 +343,19 @@ __attribute__((flatten)) int encode_events_counted(struct encode_buf *b, int64_t
     mark = encode_begin(b, &pk, 3, WIRE_EVENTS);
     msgpack_pack_int64(&pk, base_time);
     msgpack_pack_array(&pk, items);
+    /* out: where the next event goes, b->len kept there only around the
+     * packer (stores through out may alias b's fields) */
+    unsigned char *out = (unsigned char *)b->data + b->len;
+    const unsigned char *room = b->cap - b->len >= EVENT_MAX_BYTES
+                                    ? (unsigned char *)b->data + b->cap - EVENT_MAX_BYTES
+                                    : NULL;
     for (size_t i = 0; i < n && !b->overflow; i++) {
         const struct wire_event *e = &ev[i];
         int op = e->op;
-        int64_t t, freed = 0;
+        int real = op == WIRE_OP_ALLOC || op == WIRE_OP_FREE || op == WIRE_OP_REALLOC;
+        int64_t t = 0, freed = 0;
 
-        switch (e->op) {
-        case WIRE_OP_ALLOC:
-        case WIRE_OP_FREE:
-        case WIRE_OP_REALLOC:
+        if (real) {
             if (e->op != WIRE_OP_ALLOC) {
                 uint64_t back = e->back & WIRE_SEQ_MASK;
 
@@ -285,23 +363,42 @@ __attribute__((flatten)) int encode_events_counted(struct encode_buf *b, int64_t
                 ref = back;
             }
             t = micros(e->time, base_time);
-            msgpack_pack_int(&pk, op);
-            msgpack_pack_int64(&pk, t - us);
-            us = t;
-            if (e->op != WIRE_OP_FREE) {
-                msgpack_pack_uint32(&pk, e->stack);
-                msgpack_pack_uint64(&pk, e->size);
+            if (e->op != WIRE_OP_FREE)
                 ref = (ref + 1) & WIRE_SEQ_MASK; /* the event's own allocation */
-            }
-            if (e->op != WIRE_OP_ALLOC)
-                msgpack_pack_int64(&pk, freed);
-            break;
-        default:
-            msgpack_pack_int(&pk, op);
-            msgpack_pack_uint32(&pk, e->id);
-            break;
         }
+        if (room && out <= room) {
+            out = put_int(out, op);
+            if (!real) {
+                out = put_uint(out, e->id);
+            } else {
+                out = put_int(out, t - us);
+                if (e->op != WIRE_OP_FREE) {
+                    out = put_uint(out, e->stack);
+                    out = put_uint(out, e->size);
+                }
+                if (e->op != WIRE_OP_ALLOC)
+                    out = put_int(out, freed);
+            }
+        } else {
+            b->len = (size_t)(out - (unsigned char *)b->data);
+            msgpack_pack_int(&pk, op);
+            if (!real) {
+                msgpack_pack_uint32(&pk, e->id);
+            } else {
+                msgpack_pack_int64(&pk, t - us);
+                if (e->op != WIRE_OP_FREE) {
+                    msgpack_pack_uint32(&pk, e->stack);
+                    msgpack_pack_uint64(&pk, e->size);
+                }
+                if (e->op != WIRE_OP_ALLOC)
+                    msgpack_pack_int64(&pk, freed);
+            }
+            out = (unsigned char *)b->data + b->len;
+        }
+        if (real)
+            us = t;
     }
+    b->len = (size_t)(out - (unsigned char *)b->data);
     return encode_finish(b, mark);
 }
 
