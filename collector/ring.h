@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core.h"
 #include "unwind.h"
 
 #define RING_EVENTS 32768u /* power of two */
@@ -64,6 +65,12 @@ struct ring {
     uint16_t tags[RING_TAG_DEPTH];
     int tag_depth;
     struct ring_cache_entry cache[RING_CACHE];
+    /* the stack interned last, outermost frame first, and the trie node of
+     * each of its prefixes: a new stack is interned below the outer frames
+     * it shares with it (track.c) */
+    int path_n;
+    uintptr_t path_ips[CORE_MAX_DEPTH];
+    uint32_t path_ids[CORE_MAX_DEPTH];
     /* collector-private */
     int announced;
     struct ring_event *backlog; /* events moved out while the collector was busy, */
