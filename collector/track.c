@@ -94,7 +94,7 @@ static uint32_t track_intern(struct ring *r, const uintptr_t *ips, int n)
  * set associative, most recently used first, so a few hot stacks that share
  * a set do not evict each other (two ways thrashed on churn's 84 stacks:
  * 2% of calls went to the trie). */
-static inline uint32_t track_stack(struct ring *r)
+static inline __attribute__((always_inline)) uint32_t track_stack(struct ring *r)
 {
     uintptr_t ips[CORE_MAX_DEPTH];
     uint64_t h;
