@@ -303,58 +303,169 @@ static uint32_t code_id(uintptr_t code, const struct py_fingerprint *fpp)
 
 /* ---- the walk ---- */
 
-/* The code objects this thread's walks met last, by address: their record
- * ids, without the shared table (the fingerprint is still compared, against
- * the entry, so a dead code object's address gets no stale name). Mapped on
- * a thread's first walk, not in TLS: the library's static TLS must stay
- * small enough for dlopen into a running program (heapline attach; glibc
- * keeps about 1.6 KB spare), and most threads never walk Python frames. */
+/* What a thread's walks keep, mapped on its first walk, not in TLS: the
+ * library's static TLS must stay small enough for dlopen into a running
+ * program (heapline attach; glibc keeps about 1.6 KB spare), and most
+ * threads never walk Python frames.
+ *
+ * memo: the code objects its walks met, by address: their record ids,
+ * without the shared table (the fingerprint is still compared, against the
+ * entry, so a dead code object's address gets no stale name).
+ *
+ * last: the last walk's entries, outermost first: what the frame read
+ * (code, 0 for a run's end, and instruction pointer), the ip made of them,
+ * the fingerprint the code had, and the hash of the entries up to this one.
+ * The outer frames of a stack seldom change from one allocation to the
+ * next: an entry whose frame reads the same code and instruction as the
+ * last walk's at the same depth from the outermost, and whose code still
+ * has that type and fingerprint, is the same ip, and the hash so far is
+ * the same: only the fingerprint is read again. */
 #define PY_MEMO 32
 struct py_memo {
     struct py_fingerprint fp;
     uint32_t id;
 };
-static __thread struct py_memo *memo;
+struct py_last_entry {
+    uintptr_t code, instr, ip;
+    uint64_t hash;
+    struct py_fingerprint fp;
+};
+struct py_thread {
+    struct py_memo memo[PY_MEMO];
+    int last_np; /* entries of last valid */
+    struct py_last_entry last[PYFRAMES_MAX];
+};
+static __thread struct py_thread *py_thr;
 static pthread_key_t memo_key;
 static atomic_int memo_key_ok;
 
 static void memo_drop(void *p)
 {
-    memo = NULL;
-    munmap(p, PY_MEMO * sizeof(struct py_memo));
+    py_thr = NULL;
+    munmap(p, sizeof(struct py_thread));
 }
 
-static struct py_memo *memo_get(void)
+static struct py_thread *thread_get(void)
 {
     void *p;
 
-    if (__builtin_expect(memo != NULL, 1))
-        return memo;
+    if (__builtin_expect(py_thr != NULL, 1))
+        return py_thr;
     if (!atomic_load_explicit(&memo_key_ok, memory_order_acquire))
         return NULL;
-    p = mmap(NULL, PY_MEMO * sizeof(struct py_memo), PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p = mmap(NULL, sizeof(struct py_thread), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    memo = p;
+    py_thr = p;
     pthread_setspecific(memo_key, p);
-    return memo;
+    return py_thr;
 }
 
-static inline uint32_t code_id_memo(uintptr_t code)
+static inline struct py_memo *memo_slot(struct py_memo *m, uintptr_t code)
 {
-    struct py_memo *m = memo_get(), *e;
-    struct py_fingerprint fp;
+    return &m[((code >> 4) ^ (code >> 10)) & (PY_MEMO - 1)];
+}
 
-    fingerprint(code, &fp);
+/* Whether the object at code (a pointer that can be read: it passed is_type
+ * when fp was taken) is still a code object with fingerprint fp. One branch
+ * for the seven compares: the loads do not wait on each other. */
+static inline int fp_holds(const struct py_fingerprint *fp, uintptr_t code)
+{
+    uint64_t d = (rd_ptr(code, 8) ^ py_code_type) | (rd_ptr(code, L->co_name) ^ fp->name) |
+                 (rd_ptr(code, L->co_qualname) ^ fp->qualname) |
+                 (rd_ptr(code, L->co_filename) ^ fp->filename) |
+                 (rd_ptr(code, L->co_linetable) ^ fp->linetable) |
+                 (uint64_t)(rd_i64(code, L->co_size) ^ fp->size) |
+                 (uint32_t)(rd_i32(code, L->co_firstlineno) ^ fp->firstlineno);
+
+    return d == 0;
+}
+
+/* The record id of a code object (is_type checked), through the thread's
+ * memo m when there is one; *fp its fingerprint. */
+static __attribute__((noinline)) uint32_t code_id_memo(struct py_memo *m, uintptr_t code,
+                                                       struct py_fingerprint *fp)
+{
+    struct py_memo *e;
+
+    fingerprint(code, fp);
     if (!m)
-        return code_id(code, &fp);
-    e = &m[((code >> 4) ^ (code >> 10)) & (PY_MEMO - 1)];
-    if (same_fp(&e->fp, &fp))
+        return code_id(code, fp);
+    e = memo_slot(m, code);
+    if (same_fp(&e->fp, fp))
         return e->id;
-    e->id = code_id(code, &fp);
-    e->fp = fp;
+    e->id = code_id(code, fp);
+    e->fp = *fp;
     return e->id;
+}
+
+#define PY_HASH_SEED 0x9E3779B97F4A7C15ull
+static inline uint64_t py_hash_step(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 31);
+}
+
+/* Turns the walk's entries k.. (k from the outermost; entry i = np - 1 - k
+ * innermost first) into ips, reading each code's record; h the hash of the
+ * entries before k. Keeps them in last (when not NULL) for the next walk.
+ * A code pointer that is not a code object ends the stack there (its
+ * frames and the outer ones are dropped): returns the entries kept. */
+static int walk_codes(struct pyframes_walk *w, int np, int k, uint64_t h, struct py_thread *t)
+{
+    uintptr_t *py = w->py, *codes = w->codes;
+    struct py_memo *m = t ? t->memo : NULL;
+    struct py_last_entry *last = t ? t->last : NULL;
+
+    for (; k < np; k++) {
+        int i = np - 1 - k;
+        uintptr_t code = codes[i], raw = py[i];
+        const struct py_memo *e;
+        struct py_fingerprint fp;
+        int64_t instr;
+        uint32_t id;
+
+        if (!code) {
+            h = py_hash_step(h, 1);
+        } else {
+            e = m ? memo_slot(m, code) : NULL;
+            if (e && e->fp.code == code && fp_holds(&e->fp, code)) {
+                id = e->id;
+                fp = e->fp;
+            } else if (is_type(code, py_code_type)) {
+                id = code_id_memo(m, code, &fp);
+            } else {
+                /* the entries outer than i go: start again from i - 1 */
+                np = i;
+                k = -1;
+                h = PY_HASH_SEED;
+                last = NULL;
+                if (t)
+                    t->last_np = 0;
+                continue;
+            }
+            instr = ((int64_t)raw - (int64_t)(code + L->co_code)) >> 1;
+            if (instr < -1 || instr >= fp.size || instr + 1 > (int64_t)PY_INSTR_MASK)
+                instr = -1; /* not started, or not trustworthy: the first line */
+            py[i] = (uintptr_t)(WIRE_PYTHON_IP_BASE + ((uint64_t)id << PY_ID_SHIFT) +
+                                (uint64_t)(instr + 1));
+            h = py_hash_step(h, py[i]);
+            if (last)
+                last[k].fp = fp;
+        }
+        if (last) {
+            last[k].code = code;
+            last[k].instr = raw;
+            last[k].ip = code ? py[i] : 0;
+            last[k].hash = h;
+        }
+    }
+    if (last)
+        t->last_np = np;
+    w->np = np;
+    w->hash = h ^ (uint64_t)np;
+    return np;
 }
 
 static inline int in_eval(uintptr_t ip)
@@ -366,8 +477,9 @@ int pyframes_walk(struct pyframes_walk *w)
 {
     uintptr_t *py = w->py, *codes = w->codes;
     uintptr_t rt = py_runtime, ts, cur, fr;
-    uint64_t h = 0x9E3779B97F4A7C15ull;
-    int np = 0, i;
+    uint64_t h = PY_HASH_SEED;
+    struct py_thread *t;
+    int np = 0, k = 0;
 
     w->np = 0;
     if (!atomic_load_explicit(&pyframes_on, memory_order_acquire))
@@ -416,28 +528,23 @@ int pyframes_walk(struct pyframes_walk *w)
         np++;
         fr = rd_ptr(fr, L->fr_previous);
     }
-    for (i = 0; i < np; i++) {
-        uintptr_t code = codes[i];
-        int64_t instr;
+    /* the outer entries the last walk had too, from the outermost */
+    t = thread_get();
+    if (t) {
+        int lnp = t->last_np;
+        const struct py_last_entry *e = t->last;
 
-        if (!code) {
-            h = (h ^ 1) * 0xff51afd7ed558ccdull;
-            continue;
+        for (k = 0; k < np && k < lnp; k++, e++) {
+            int i = np - 1 - k;
+            uintptr_t code = codes[i];
+
+            if (code != e->code || (code && (py[i] != e->instr || !fp_holds(&e->fp, code))))
+                break;
+            py[i] = e->ip;
+            h = e->hash;
         }
-        if (!is_type(code, py_code_type)) {
-            np = i;
-            break;
-        }
-        instr = ((int64_t)py[i] - (int64_t)(code + L->co_code)) >> 1;
-        if (instr < -1 || instr >= rd_i64(code, L->co_size) || instr + 1 > (int64_t)PY_INSTR_MASK)
-            instr = -1; /* not started, or not trustworthy: the first line */
-        py[i] = (uintptr_t)(WIRE_PYTHON_IP_BASE + ((uint64_t)code_id_memo(code) << PY_ID_SHIFT) +
-                            (uint64_t)(instr + 1));
-        h = (h ^ py[i]) * 0xff51afd7ed558ccdull;
-        h ^= h >> 31;
     }
-    w->np = np;
-    w->hash = h ^ (uint64_t)np;
+    np = walk_codes(w, np, k, h, t);
     return np > 0;
 }
 

@@ -86,7 +86,7 @@ void ring_release(struct ring *r)
     munmap(r, sizeof(*r));
 }
 
-struct ring_event *ring_slot(struct ring *r)
+struct ring_event *ring_slot_wait(struct ring *r)
 {
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     unsigned spins = 0;

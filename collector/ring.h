@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core.h"
 #include "unwind.h"
 
 #define RING_EVENTS 32768u /* power of two */
@@ -64,6 +65,12 @@ struct ring {
     uint16_t tags[RING_TAG_DEPTH];
     int tag_depth;
     struct ring_cache_entry cache[RING_CACHE];
+    /* the stack interned last, outermost frame first, and the trie node of
+     * each of its prefixes: a new stack is interned below the outer frames
+     * it shares with it (track.c) */
+    int path_n;
+    uintptr_t path_ips[CORE_MAX_DEPTH];
+    uint32_t path_ids[CORE_MAX_DEPTH];
     /* collector-private */
     int announced;
     struct ring_event *backlog; /* events moved out while the collector was busy, */
@@ -83,9 +90,22 @@ struct ring *ring_list(void);
 /* Unlinks a drained, dead ring and unmaps it. Collector thread only. */
 void ring_release(struct ring *r);
 
+/* The slot to fill when the ring is full or reaches half full (ring_slot's
+ * slow path). */
+struct ring_event *ring_slot_wait(struct ring *r);
+
 /* Producer: the slot to fill, waiting while the ring is full. Returns NULL
- * (without waiting) when tracking is off or the collector is not running. */
-struct ring_event *ring_slot(struct ring *r);
+ * (without waiting) when tracking is off or the collector is not running.
+ * Inline: the common case is two loads and a compare. */
+static inline struct ring_event *ring_slot(struct ring *r)
+{
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t used = h - atomic_load_explicit(&r->tail, memory_order_acquire);
+
+    if (__builtin_expect(used < RING_EVENTS && used != RING_EVENTS / 2, 1))
+        return &r->ev[h & (RING_EVENTS - 1)];
+    return ring_slot_wait(r);
+}
 
 /* An eventfd the collector polls: a producer writes to it when its ring
  * reaches half full, so a sleeping collector wakes before the ring fills.

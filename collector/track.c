@@ -69,11 +69,32 @@ static struct ring *track_get_ring(void)
     return r;
 }
 
+/* The trie node of ips[0..n) (innermost first), interned below the outer
+ * frames it shares with the thread's last interned stack: at start-up a
+ * Python program's stacks are a hundred frames deep and differ in a few
+ * inner ones, and each frame looked up was a hash and a probe. */
+static uint32_t track_intern(struct ring *r, const uintptr_t *ips, int n)
+{
+    uint32_t ids[CORE_MAX_DEPTH];
+    int j = 0, done;
+    uint32_t leaf;
+
+    while (j < n && j < r->path_n && r->path_ips[j] == ips[n - 1 - j])
+        j++;
+    leaf = trie_intern_below(j ? r->path_ids[j - 1] : 0, ips, n - j, ids, &done);
+    for (int k = 0; k < done; k++) {
+        r->path_ips[j + k] = ips[n - 1 - j - k];
+        r->path_ids[j + k] = ids[n - 1 - j - k];
+    }
+    r->path_n = j + done;
+    return leaf;
+}
+
 /* Captures and interns the caller's stack. The per-thread cache is four-way
  * set associative, most recently used first, so a few hot stacks that share
  * a set do not evict each other (two ways thrashed on churn's 84 stacks:
  * 2% of calls went to the trie). */
-static inline uint32_t track_stack(struct ring *r)
+static inline __attribute__((always_inline)) uint32_t track_stack(struct ring *r)
 {
     uintptr_t ips[CORE_MAX_DEPTH];
     uint64_t h;
@@ -108,7 +129,7 @@ static inline uint32_t track_stack(struct ring *r)
         hit = (struct ring_cache_entry){h, ips[0], (uint32_t)n, 0};
         if (pw.np)
             k = pyframes_merge(ips, n, CORE_MAX_DEPTH, &pw, &added);
-        hit.leaf = trie_intern(ips, k);
+        hit.leaf = track_intern(r, ips, k);
         w = RING_CACHE_WAYS - 1;
     }
     memmove(&set[1], &set[0], w * sizeof(set[0]));

@@ -318,13 +318,15 @@ void trie_maintain(void)
         grow(levels);
 }
 
-uint32_t trie_intern(const uintptr_t *ips, int n)
+uint32_t trie_intern_below(uint32_t parent, const uintptr_t *ips, int n, uint32_t *ids, int *done)
 {
-    uint32_t id = 0;
+    uint32_t id = parent;
+    int i;
 
+    *done = 0;
     if (atomic_load_explicit(&trie_levels, memory_order_acquire) == 0)
-        return 0;
-    for (int i = n - 1; i >= 0; i--) {
+        return parent;
+    for (i = n - 1; i >= 0; i--) {
         uint32_t c = trie_child(id, ips[i]);
 
         if (!c) {
@@ -333,8 +335,20 @@ uint32_t trie_intern(const uintptr_t *ips, int n)
             break;
         }
         id = c;
+        if (ids)
+            ids[i] = c;
     }
+    *done = n - 1 - i;
     return id;
+}
+
+uint32_t trie_intern(const uintptr_t *ips, int n)
+{
+    int done;
+
+    if (atomic_load_explicit(&trie_levels, memory_order_acquire) == 0)
+        return 0;
+    return trie_intern_below(0, ips, n, NULL, &done);
 }
 
 int trie_node(uint32_t id, uint32_t *parent, uint64_t *ip)

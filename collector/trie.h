@@ -28,6 +28,13 @@ void trie_reset(void);
  * index or a new segment of nodes calls mmap). */
 uint32_t trie_intern(const uintptr_t *ips, int n);
 
+/* As trie_intern, below node parent (the outer frames of the stack, already
+ * interned): interns ips[n-1] .. ips[0] under it. With ids, ids[i] is set to
+ * the node of ips[i] for each frame interned; *done says how many were (n,
+ * unless the tables are full: then the outermost *done). Returns the leaf
+ * (parent for n == 0, or 0 before trie_init). Same safety as trie_intern. */
+uint32_t trie_intern_below(uint32_t parent, const uintptr_t *ips, int n, uint32_t *ids, int *done);
+
 /* Collector side: the node of id. Returns 0, or -1 for an id never
  * published (ids lost to a lost insertion race are never referenced). */
 int trie_node(uint32_t id, uint32_t *parent, uint64_t *ip);

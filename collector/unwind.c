@@ -45,6 +45,7 @@
 static struct range self_range, unw_range;
 static int unwind_fp;
 static int unwind_cfi;   /* the table walk (CORE_UNWIND_CFI or CHECK) */
+int unwind_table_only;   /* the table walk, not in check mode (unwind.h) */
 static int unwind_check; /* both walks on every call, compared */
 static int
     cfi_tables; /* the rules are compiled: the table walk, or the frame-pointer walk's fallback */
@@ -64,6 +65,7 @@ int unwind_init(int mode)
 {
     int main_fp = 0;
 
+    unwind_table_only = 0;
     self_range = unwtable_module((const void *)unwind_init);
     unw_range = unwtable_module((const void *)unw_backtrace);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
@@ -89,6 +91,7 @@ int unwind_init(int mode)
 #if defined(__x86_64__)
     unwind_cfi = 1;
     unwind_check = mode == CORE_UNWIND_CHECK;
+    unwind_table_only = !unwind_check;
     unwtable_start(0, cfi_tables);
     return unwind_check ? CORE_UNWIND_CHECK : CORE_UNWIND_CFI;
 #else
@@ -484,9 +487,8 @@ static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_
  * saved FP). From there each frame is one rule lookup (at the return address
  * - 1: the call, not what follows it) and one or two loads from the stack,
  * or, for a stack seen before, the trace's replay. */
-static __attribute__((noinline)) int walk_cfi(uintptr_t *start, uintptr_t *ips, int max,
-                                              uintptr_t lo, uintptr_t hi, uint64_t *hash,
-                                              atomic_ullong **why)
+__attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
+                                              uint64_t hi, uint64_t *hash, atomic_ullong **why)
 {
     const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
     uintptr_t f = (uintptr_t)(start ? start : __builtin_frame_address(0));
@@ -645,33 +647,27 @@ static void check_walk(const uintptr_t *mine, int nm, const uintptr_t *unw, int 
     core_say(msg);
 }
 
-int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   struct unwind_root *roots, uint64_t *hash)
+int unwind_capture_other(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+                         struct unwind_root *roots, uint64_t *hash, atomic_ullong *failed)
 {
     uintptr_t stop = 0;
     int n = -1;
 
-    if (unwind_cfi && stack_hi) {
+    if (failed) {
+        atomic_fetch_add_explicit(failed, 1, memory_order_relaxed);
+    } else if (unwind_check && stack_hi) {
         atomic_ullong *why;
+        uintptr_t mine[CORE_MAX_DEPTH];
+        int nm = unwind_walk_cfi(start, mine, max, stack_lo, stack_hi, hash, &why);
 
-        if (__builtin_expect(unwind_check, 0)) {
-            uintptr_t mine[CORE_MAX_DEPTH];
-            int nm =
-                walk_cfi(start, mine, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
-
-            atomic_fetch_add_explicit(&cfi_walks, 1, memory_order_relaxed);
-            n = capture_unw(ips, max);
-            if (nm >= 0)
-                check_walk(mine, nm, ips, n);
-            else
-                atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
-            *hash = unwind_hash(ips, n > 0 ? n : 0);
-            return n;
-        }
-        n = walk_cfi(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
-        if (n >= 0)
-            return n;
-        atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&cfi_walks, 1, memory_order_relaxed);
+        n = capture_unw(ips, max);
+        if (nm >= 0)
+            check_walk(mine, nm, ips, n);
+        else
+            atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
+        *hash = unwind_hash(ips, n > 0 ? n : 0);
+        return n;
     } else if (unwind_fp && stack_hi) {
         atomic_ullong *why;
 
@@ -681,7 +677,7 @@ int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint
         /* a module without frame pointers (libc's wrappers of malloc, a
          * library built without them): its rules, when compiled */
         if (cfi_tables) {
-            n = walk_cfi(start, ips, max, (uintptr_t)stack_lo, (uintptr_t)stack_hi, hash, &why);
+            n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why);
             if (n >= 0) {
                 atomic_fetch_add_explicit(&fp_to_table, 1, memory_order_relaxed);
                 if (stop)

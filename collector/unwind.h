@@ -7,6 +7,7 @@
 #ifndef HEAPLINE_UNWIND_H
 #define HEAPLINE_UNWIND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,8 +83,38 @@ static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
  * count. No locks of ours, no allocation of ours (libunwind may allocate:
  * the caller holds the guard); a walk that needs libunwind while another
  * thread is in fork() waits for the fork to be made (2 s at most). */
-int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
-                   struct unwind_root *roots, uint64_t *hash);
+static inline int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
+                                 uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash);
+
+/* unwind_capture's parts. Nonzero when captures are the table walk alone
+ * (not in check mode; set by unwind_init). */
+extern int unwind_table_only;
+
+/* The table walk: the frames, or -1 when libunwind must walk this stack
+ * (*why: the counter to charge). */
+int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo, uint64_t hi, uint64_t *hash,
+                    atomic_ullong **why);
+
+/* The other captures: failed not NULL, the table walk failed (the counter
+ * is charged, libunwind walks); else check mode, the frame-pointer walk or
+ * libunwind. */
+int unwind_capture_other(void *start, uintptr_t *ips, int max, uint64_t stack_lo, uint64_t stack_hi,
+                         struct unwind_root *roots, uint64_t *hash, atomic_ullong *failed);
+
+/* Inline, so that the hot path calls the table walk itself. */
+static inline int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
+                                 uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash)
+{
+    atomic_ullong *why = NULL;
+
+    if (__builtin_expect(unwind_table_only && stack_hi, 1)) {
+        int n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why);
+
+        if (__builtin_expect(n >= 0, 1))
+            return n;
+    }
+    return unwind_capture_other(start, ips, max, stack_lo, stack_hi, roots, hash, why);
+}
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
  * or unloaded since the last call (cheap when nothing changed), and compiles

@@ -46,6 +46,32 @@ static void test_basic(void **state)
     trie_reset();
 }
 
+/* Interning below a known prefix gives the ids interning the whole stack
+ * gives, and the node of each prefix. */
+static void test_below(void **state)
+{
+    uintptr_t a[4] = {0x40, 0x30, 0x20, 0x10}; /* innermost first */
+    uintptr_t c[4] = {0x41, 0x31, 0x20, 0x10}; /* shares a's two outer frames */
+    uint32_t ids[4] = {0, 0, 0, 0}, ic, parent;
+    uint64_t ip;
+    int done;
+
+    (void)state;
+    assert_int_equal(trie_init(), 0);
+    assert_int_equal(trie_intern_below(0, a, 4, ids, &done), trie_intern(a, 4));
+    assert_int_equal(done, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ids[i], trie_intern(a + i, 4 - i));
+    ic = trie_intern(c, 4);
+    assert_int_equal(trie_intern_below(ids[2], c, 2, NULL, &done), ic);
+    assert_int_equal(done, 2);
+    assert_int_equal(trie_node(ic, &parent, &ip), 0);
+    assert_int_equal(ip, 0x41);
+    assert_int_equal(trie_intern_below(ids[0], a, 0, NULL, &done), ids[0]);
+    assert_int_equal(done, 0);
+    trie_reset();
+}
+
 #define THREADS 4
 #define STACKS 2000
 static uint32_t ids[THREADS][STACKS];
@@ -171,6 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_below),
         cmocka_unit_test(test_race),
         cmocka_unit_test(test_grow),
     };
