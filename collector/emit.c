@@ -36,8 +36,13 @@
  * fast program) applies a tick period of events in a pass, and the file,
  * which a failed write cuts back to its last flush, would otherwise hold
  * nothing of them. One flush costs a zstd block header; churn flushes about
- * every 70k events. */
+ * every 70k events. While the recording is young the bound is what was
+ * handed over so far (from FLUSH_MIN_BYTES): a file size limit or a disk
+ * that fills early still keeps the first events, not the header alone (16
+ * KiB of room held none of t_threads' when its first pass applied 30k
+ * events), for a few more block headers in all. */
 #define FLUSH_BYTES (256u << 10)
+#define FLUSH_MIN_BYTES (4u << 10)
 
 struct thread_info {
     uint32_t id;
@@ -50,6 +55,7 @@ static struct emit_state {
     int server_on;
     char *out;
     struct encode_buf eb;
+    size_t handed; /* stream bytes handed to the writer so far */
 
     size_t n_batch;
     size_t batch_items, batch_real; /* msgpack items; ALLOC/FREE/REALLOC entries */
@@ -129,6 +135,7 @@ const struct normalise_stats *emit_stats(void)
 void emit_out_flush(int flush)
 {
     if (E.rec_ok && (E.eb.len || flush)) {
+        E.handed += E.eb.len;
         E.out = writer_submit(E.eb.len, flush);
         encode_init(&E.eb, E.out, EMIT_OUT_CAP);
     }
@@ -368,7 +375,8 @@ void emit_batch_flush(void)
     E.n_batch = 0;
     E.batch_items = E.batch_real = 0;
     E.batch_thread = E.batch_tag = UINT32_MAX;
-    if (E.eb.len >= FLUSH_BYTES)
+    if (E.eb.len >= FLUSH_BYTES ||
+        (E.handed < FLUSH_BYTES && E.eb.len >= FLUSH_MIN_BYTES && E.eb.len >= E.handed))
         emit_out_flush(1);
 }
 

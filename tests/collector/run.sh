@@ -944,8 +944,8 @@ PY
 )"
 }
 if want file-limit; then
-    # 16 KiB: t_threads' whole recording takes 21 to 60 KB (fewer ticks when the collector
-    # lags the program on a busy machine), its definitions about 1 KB
+    # 16 KiB: t_threads' whole recording takes 300 to 780 KB, its definitions about 1 KB; the
+    # first flushes are small (collector/emit.c), so the file holds its first events
     (trap '' XFSZ; exec prlimit --fsize=16384 "$HL" record -o "$W/file-limit.heapline" -- \
         "$T/t_threads") >"$W/file-limit.log" 2>&1 </dev/null
     rc=$?
@@ -962,8 +962,7 @@ if want disk-full; then
     if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=128k heapline-full "$M" 2>/dev/null; then
         skip disk-full "needs root and a tmpfs mount"
     else
-        # 16 KiB left, under any whole recording of t_threads (21 to 60 KB; with 28 KiB
-        # left, one of 23 KB fitted under load and the disk never filled)
+        # 16 KiB left, under any whole recording of t_threads (300 to 780 KB)
         head -c 114688 /dev/zero >"$M/filler"
         "$HL" record -o "$M/full.heapline" -- "$T/t_threads" >"$W/disk-full.log" 2>&1 </dev/null
         rc=$?
