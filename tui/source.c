@@ -490,6 +490,24 @@ static void child_reap(struct source *s)
 
 /* ------------------------------------------------------------- generic */
 
+/* The child's stream ended before the child did (it exec'd, told is 1 when
+ * its END said so): connect to the socket path again, and start the model
+ * afresh when that succeeds. */
+static void follow_exec(struct source *src, int told)
+{
+    close(src->fd);
+    src->fd = -1;
+    decode_free(&src->dec);
+    decode_init(&src->dec);
+    src->pending = 0;
+    src->reset_on_connect = 1;
+    if (told)
+        set_msg(src, SOURCE_CONNECTING, "%s exec'd; following it", src->name);
+    else /* no END, or none received: an exec whose END did not reach us? */
+        set_msg(src, SOURCE_CONNECTING, "%s closed its stream while running; waiting for it",
+                src->name);
+}
+
 int source_read(struct source *src, struct model *m, int max_messages)
 {
     int total = 0, needmore, n, eof;
@@ -580,26 +598,30 @@ int source_read(struct source *src, struct model *m, int max_messages)
                         model_summary(m)->end_reason == WIRE_END_EXEC) {
                         /* a wrapper exec'd the real program: its collector
                          * opens the same socket path again */
-                        close(src->fd);
-                        src->fd = -1;
-                        decode_free(&src->dec);
-                        decode_init(&src->dec);
-                        src->pending = 0;
-                        src->reset_on_connect = 1;
-                        set_msg(src, SOURCE_CONNECTING, "%s exec'd; following it", src->name);
+                        follow_exec(src, 1);
                         return total;
                     }
                     /* a program that closed its collector's socket is
                      * exiting: its status (and output) a moment later, 300 ms
                      * at most, so the line says how it ended, not only that
-                     * the stream did */
+                     * the stream did; none received yet: an exec as soon as
+                     * we connected (a wrapper's wrapper: env, then bash) */
                     for (int i = 0; i < 60 && src->kind == SOURCE_CHILD && !src->child_done &&
-                                    model_summary(m)->state != MODEL_ENDED;
+                                    model_summary(m)->state == MODEL_RUNNING;
                          i++) {
                         struct timespec ts = {0, 5000000};
 
                         nanosleep(&ts, NULL);
                         child_reap(src);
+                    }
+                    if (src->kind == SOURCE_CHILD && !src->child_done &&
+                        (model_summary(m)->state == MODEL_WAITING ||
+                         model_summary(m)->state == MODEL_RUNNING)) {
+                        /* still running, and its stream ended without an
+                         * END: an exec whose END did not reach us; the new
+                         * image's collector opens the same path */
+                        follow_exec(src, 0);
+                        return total;
                     }
                     describe_end(src, m);
                     if (src->recording)

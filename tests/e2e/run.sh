@@ -585,6 +585,20 @@ e2e_keys q
 e2e_assert_restored 0
 pass "run: the collector's failure is on the status line"
 
+# ---- heapline run: a wrapper's wrapper, as pyenv's python3 shim is ----
+# env execs bash, whose collector the TUI reaches; bash forks a subshell, then execs the
+# program: that stream ended without an END, and the TUI said "connection closed"
+echo "e2e: run, a wrapper script (env, bash, a subshell) that execs the program"
+printf '#!/usr/bin/env bash\nv=$(echo 1)\nexec ./e2e_target slow\n' >"$TMP/wrapper.sh"
+chmod +x "$TMP/wrapper.sh"
+e2e_start wrap 80 24 "$HL run -- ./wrapper.sh"
+e2e_wait_for "heapline  live"
+e2e_wait_for "config_alloc" 20
+e2e_wait_re "running \./wrapper\.sh \(pid [0-9]+\)" 20
+e2e_keys q
+e2e_assert_restored 0
+pass "run: followed a wrapper script's exec to the program's sites"
+
 # ---- heapline attach: a running program, then its socket drops ----
 echo "e2e: attach"
 LD_PRELOAD=$PWD/$BUILD/libheapline.so "$TMP/e2e_target" slow &
