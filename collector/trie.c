@@ -313,6 +313,7 @@ static void grow(int levels)
 static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
 {
     uint64_t h = trie_hash(parent, ip);
+    int again = 1;
 
     for (;;) {
         int levels = atomic_load(&trie_levels);
@@ -338,9 +339,10 @@ static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
             if (atomic_load(&trie_levels) != levels)
                 continue;
             if ((size_t)n * 8 > ix->cap * 7) {
-                if (levels == atomic_load(&trie_copied))
+                if (levels > atomic_load(&trie_copied))
+                    copy_older(levels);
+                else if (!again--) /* once more: the copy may have ended after grow() looked */
                     return 0;
-                copy_older(levels);
                 continue;
             }
         }
