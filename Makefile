@@ -140,6 +140,8 @@ $(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 TEST_LIBS_trie := -lpthread
 $(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
+TEST_OBJS_triestall := $(OWNMAPS_OBJ)
+$(BUILD)/tests/test_triestall: collector/trie.c $(OWNMAPS_OBJ)
 NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
              $(BUILD)/pic/collector/sites.o $(OWNMAPS_OBJ)
 TEST_OBJS_normalise := $(NORM_OBJS)

@@ -12,14 +12,22 @@
  * a slot with a CAS, and slots only go from 0 to an id (or to closed), never
  * back; so a reader that finds an id (acquire) sees the node. Two threads
  * inserting the same key race on the slot: the loser reuses the winner's id
- * and its own id is simply never referenced. Growth is one thread's at a
- * time (a CAS on growing): it publishes a twice larger index, then closes
- * the older one slot by slot while copying its ids over (grow()). Until the
- * copy is done, a lookup that misses in the newest index looks in the older
- * one too, closing the end of the key's probe there, so the key cannot be
- * put in both. Older indexes stay mapped, unchanged from then on (4 bytes a
- * slot: together no larger than the newest). No lock anywhere: any thread
- * may intern from inside malloc; the rare growth maps memory (mmap).
+ * and its own id is simply never referenced. Growth: a thread maps a twice
+ * larger index and claims the level with a CAS of it into trie_idx[], then
+ * closes the older one slot by slot while copying its ids over (grow()).
+ * Any thread that finds a level claimed publishes it (trie_levels), and one
+ * that finds the copy unfinished with the newest index 7/8 full finishes it
+ * itself: a thread preempted in a growth holds nobody up. Until the copy is
+ * done (trie_copied), a lookup that misses in the newest index looks in the
+ * older one too, closing the end of the key's probe there, so the key
+ * cannot be put in both; the next level is claimed only after that. The
+ * newest index never fills: it holds distinct ids below trie_next and
+ * takes no insert past 7/8 (a full one made the copy drop ids, which came
+ * back as a second id for the same key; and a claimer preempted in mmap
+ * before publishing let the older index fill, which cut stacks short:
+ * test_grow's rare failure). Older indexes stay mapped, unchanged from then
+ * on (4 bytes a slot: together no larger than the newest). No lock
+ * anywhere: any thread may intern from inside malloc; growth maps memory.
  */
 #include "trie.h"
 #include "ownmaps.h"
@@ -33,9 +41,14 @@
 #define TRIE_SEG_BITS 14 /* 16384 nodes, 256 KiB a segment */
 #define TRIE_SEG_NODES (1u << TRIE_SEG_BITS)
 #define TRIE_SEGS (TRIE_MAX_NODES / TRIE_SEG_NODES)
+#ifndef TRIE_MIN_SLOTS            /* test_triestall.c sets it smaller */
 #define TRIE_MIN_SLOTS (1u << 15) /* power of two: 128 KiB */
+#endif
 #define TRIE_MAX_SLOTS (TRIE_MAX_NODES * 2u)
-#define TRIE_INDEXES 8 /* log2(TRIE_MAX_SLOTS / TRIE_MIN_SLOTS) + 1 */
+#define TRIE_INDEXES 16 /* at least log2(TRIE_MAX_SLOTS / TRIE_MIN_SLOTS) + 1 */
+#ifndef TRIE_RACE_POINT /* test_triestall.c runs other threads' interning here */
+#define TRIE_RACE_POINT(where) ((void)0)
+#endif
 
 struct trie_node {
     uint64_t ip;
@@ -44,15 +57,14 @@ struct trie_node {
 };
 
 struct trie_index {
-    size_t cap; /* slots, a power of two */
-    atomic_uint *slots;
+    size_t cap;                   /* slots, TRIE_MIN_SLOTS << level */
+    _Atomic(atomic_uint *) slots; /* set once, by the CAS that claims the level */
 };
 
 static _Atomic(struct trie_node *) trie_segs[TRIE_SEGS];
 static struct trie_index trie_idx[TRIE_INDEXES]; /* [0, trie_levels): oldest first */
 static atomic_int trie_levels;                   /* the newest is trie_idx[trie_levels - 1] */
-static atomic_int trie_migrated;                 /* every index below the newest is copied */
-static atomic_int trie_growing;
+static atomic_int trie_copied; /* trie_idx[trie_copied - 1] holds every id of the ones below */
 static atomic_uint trie_next = 1;
 static atomic_uint trie_lost; /* ids handed out but never referenced: races' losers */
 static atomic_int trie_full_said;
@@ -83,10 +95,12 @@ int trie_init(void)
         return -1;
     for (size_t i = 0; i < TRIE_SEGS; i++)
         atomic_store(&trie_segs[i], NULL);
-    trie_idx[0] = (struct trie_index){TRIE_MIN_SLOTS, s};
+    for (int l = 0; l < TRIE_INDEXES; l++) {
+        trie_idx[l].cap = (size_t)TRIE_MIN_SLOTS << l;
+        atomic_store(&trie_idx[l].slots, l ? NULL : s);
+    }
     atomic_store(&trie_levels, 1);
-    atomic_store(&trie_migrated, 1);
-    atomic_store(&trie_growing, 0);
+    atomic_store(&trie_copied, 1);
     atomic_store(&trie_next, 1);
     atomic_store(&trie_lost, 0);
     atomic_store(&trie_full_said, 0);
@@ -95,15 +109,13 @@ int trie_init(void)
 
 void trie_reset(void)
 {
-    int levels = atomic_load(&trie_levels);
-
     for (size_t i = 0; i < TRIE_SEGS; i++) {
         trie_unmap(atomic_load(&trie_segs[i]), sizeof(struct trie_node) * TRIE_SEG_NODES);
         atomic_store(&trie_segs[i], NULL);
     }
-    for (int l = 0; l < levels; l++) {
-        trie_unmap(trie_idx[l].slots, sizeof(atomic_uint) * trie_idx[l].cap);
-        trie_idx[l] = (struct trie_index){0, NULL};
+    for (int l = 0; l < TRIE_INDEXES; l++) {
+        trie_unmap(atomic_load(&trie_idx[l].slots), sizeof(atomic_uint) * trie_idx[l].cap);
+        atomic_store(&trie_idx[l].slots, NULL);
     }
     atomic_store(&trie_levels, 0);
 }
@@ -159,10 +171,12 @@ static inline int same_key(unsigned id, uint32_t parent, uint64_t ip)
 static uint32_t index_find(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip)
 {
     size_t mask = ix->cap - 1;
+    atomic_uint *slots = atomic_load_explicit(&ix->slots, memory_order_relaxed);
 
     for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
-        unsigned id = atomic_load_explicit(&ix->slots[i], memory_order_acquire);
+        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
 
+        TRIE_RACE_POINT(1);
         if (id == 0 || id == TRIE_CLOSED)
             return 0;
         if (same_key(id, parent, ip))
@@ -177,13 +191,14 @@ static uint32_t index_find(const struct trie_index *ix, uint64_t h, uint32_t par
 static uint32_t index_close(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip)
 {
     size_t mask = ix->cap - 1;
+    atomic_uint *slots = atomic_load_explicit(&ix->slots, memory_order_relaxed);
 
     for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
-        unsigned id = atomic_load_explicit(&ix->slots[i], memory_order_acquire);
+        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
 
-        if (id == 0 &&
-            atomic_compare_exchange_strong_explicit(&ix->slots[i], &id, TRIE_CLOSED,
-                                                    memory_order_acq_rel, memory_order_acquire))
+        TRIE_RACE_POINT(2);
+        if (id == 0 && atomic_compare_exchange_strong_explicit(
+                           &slots[i], &id, TRIE_CLOSED, memory_order_acq_rel, memory_order_acquire))
             return 0;
         if (id == TRIE_CLOSED)
             return 0;
@@ -200,10 +215,12 @@ static uint32_t index_insert(const struct trie_index *ix, uint64_t h, uint32_t p
                              uint32_t *mine)
 {
     size_t mask = ix->cap - 1;
+    atomic_uint *slots = atomic_load_explicit(&ix->slots, memory_order_relaxed);
 
     for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
-        unsigned id = atomic_load_explicit(&ix->slots[i], memory_order_acquire);
+        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
 
+        TRIE_RACE_POINT(3);
         if (id == 0) {
             if (!*mine) {
                 uint32_t fresh = atomic_fetch_add_explicit(&trie_next, 1, memory_order_relaxed);
@@ -216,8 +233,9 @@ static uint32_t index_insert(const struct trie_index *ix, uint64_t h, uint32_t p
                 atomic_store_explicit(&n->ready, 1, memory_order_release);
                 *mine = fresh;
             }
-            if (atomic_compare_exchange_strong_explicit(&ix->slots[i], &id, *mine,
-                                                        memory_order_acq_rel, memory_order_acquire))
+            TRIE_RACE_POINT(4);
+            if (atomic_compare_exchange_strong_explicit(&slots[i], &id, *mine, memory_order_acq_rel,
+                                                        memory_order_acquire))
                 return *mine;
         }
         if (id == TRIE_CLOSED)
@@ -228,42 +246,66 @@ static uint32_t index_insert(const struct trie_index *ix, uint64_t h, uint32_t p
     return 0;
 }
 
-/* Doubles the index, if no other thread is at it: maps the new one,
- * publishes it, then walks the older one, closing its empty slots and
- * copying its ids (an insert that won a slot before the walk reached it is
- * copied; one that comes later finds the slot closed and goes to the new
- * index). The older index stays as it is: a thread still probing it finds
- * what it found before. */
-static void grow(int levels)
+/* Publishes trie_idx[levels] once a thread has claimed it (any thread may:
+ * a claimer preempted before it does holds nobody up). */
+static void publish(int levels)
 {
-    const struct trie_index *old = &trie_idx[levels - 1];
-    size_t cap = old->cap * 2;
-    int expect = 0;
-    atomic_uint *s;
+    int expect = levels;
 
-    if (levels >= TRIE_INDEXES || cap > TRIE_MAX_SLOTS ||
-        !atomic_compare_exchange_strong(&trie_growing, &expect, 1))
-        return;
-    if (atomic_load(&trie_levels) != levels || !(s = trie_map(sizeof(atomic_uint) * cap))) {
-        atomic_store(&trie_growing, 0);
-        return;
-    }
-    trie_idx[levels] = (struct trie_index){cap, s};
-    atomic_store(&trie_migrated, 0);
-    atomic_store(&trie_levels, levels + 1);
+    atomic_compare_exchange_strong(&trie_levels, &expect, levels + 1);
+}
+
+/* Closes trie_idx[levels - 2] slot by slot while copying its ids into
+ * trie_idx[levels - 1] (an insert that won a slot before the walk reached
+ * it is copied; one that comes later finds the slot closed and goes to the
+ * newer index), then says the newer one is whole. Any thread may walk
+ * (each walk alone copies every id; walking again finds them there). */
+static void copy_older(int levels)
+{
+    const struct trie_index *old = &trie_idx[levels - 2], *nu = &trie_idx[levels - 1];
+    atomic_uint *slots = atomic_load(&old->slots);
+    int expect = levels - 1;
+
     for (size_t i = 0; i < old->cap; i++) {
-        unsigned id = atomic_load_explicit(&old->slots[i], memory_order_acquire);
+        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
         struct trie_node *n;
 
-        if (id == 0 &&
-            atomic_compare_exchange_strong_explicit(&old->slots[i], &id, TRIE_CLOSED,
-                                                    memory_order_acq_rel, memory_order_acquire))
+        TRIE_RACE_POINT(6);
+        if (id == 0 && atomic_compare_exchange_strong_explicit(
+                           &slots[i], &id, TRIE_CLOSED, memory_order_acq_rel, memory_order_acquire))
             continue;
         if (id != TRIE_CLOSED && (n = node_of(id)) != NULL)
-            index_insert(&trie_idx[levels], trie_hash(n->parent, n->ip), n->parent, n->ip, &id);
+            index_insert(nu, trie_hash(n->parent, n->ip), n->parent, n->ip, &id);
     }
-    atomic_store(&trie_migrated, 1);
-    atomic_store(&trie_growing, 0);
+    TRIE_RACE_POINT(7);
+    atomic_compare_exchange_strong(&trie_copied, &expect, levels);
+}
+
+/* Doubles the index once the last doubling's copy is done: the thread whose
+ * CAS puts its mapping into trie_idx[levels] claims the level, publishes it
+ * and copies the older index into it. The older index stays as it is: a
+ * thread still probing it finds what it found before. */
+static void grow(int levels)
+{
+    struct trie_index *nu = &trie_idx[levels];
+    atomic_uint *s, *expect = NULL;
+
+    if (levels >= TRIE_INDEXES || nu->cap > TRIE_MAX_SLOTS || atomic_load(&trie_copied) != levels)
+        return;
+    if (atomic_load(&nu->slots)) {
+        publish(levels);
+        return;
+    }
+    if (!(s = trie_map(sizeof(atomic_uint) * nu->cap)))
+        return;
+    if (!atomic_compare_exchange_strong(&nu->slots, &expect, s)) {
+        trie_unmap(s, sizeof(atomic_uint) * nu->cap);
+        publish(levels);
+        return;
+    }
+    TRIE_RACE_POINT(5);
+    publish(levels);
+    copy_older(levels + 1);
 }
 
 /* The child of parent for ip, inserting it if needed; 0 when full. *mine:
@@ -271,30 +313,40 @@ static void grow(int levels)
 static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
 {
     uint64_t h = trie_hash(parent, ip);
+    int again = 1;
 
     for (;;) {
         int levels = atomic_load(&trie_levels);
         const struct trie_index *ix = &trie_idx[levels - 1];
-        uint32_t id = index_find(ix, h, parent, ip), n;
+        uint32_t id, n;
 
+        TRIE_RACE_POINT(8);
+        id = index_find(ix, h, parent, ip);
         if (id)
             return id;
-        if (levels > 1 && !atomic_load(&trie_migrated) &&
+        TRIE_RACE_POINT(9);
+        if (levels > atomic_load(&trie_copied) &&
             (id = index_close(&trie_idx[levels - 2], h, parent, ip)))
             return id;
-        /* a new node: half full is when the index doubles, 7/8 when it
-         * refuses if it cannot (the largest index); while another thread
-         * is still growing or copying one, the insert goes on with longer
-         * probes (a grower preempted on a busy machine left 5000-10000
-         * stacks truncated in test_trie's race, 2 runs of 30) */
+        /* a new node: half full is when the index doubles. It cannot
+         * while the copy into it is under way; past 7/8 (the index holds
+         * distinct ids below trie_next, so it still has room for every id
+         * the copy has to put in it) this thread finishes the copy itself,
+         * and past 7/8 of the largest index (or when mmap fails) it refuses */
         n = atomic_load_explicit(&trie_next, memory_order_relaxed);
         if ((size_t)n * 2 > ix->cap) {
             grow(levels);
             if (atomic_load(&trie_levels) != levels)
                 continue;
-            if ((size_t)n * 8 > ix->cap * 7 && !atomic_load(&trie_growing))
-                return 0;
+            if ((size_t)n * 8 > ix->cap * 7) {
+                if (levels > atomic_load(&trie_copied))
+                    copy_older(levels);
+                else if (!again--) /* once more: the copy may have ended after grow() looked */
+                    return 0;
+                continue;
+            }
         }
+        TRIE_RACE_POINT(10);
         id = index_insert(ix, h, parent, ip, mine);
         if (id != TRIE_CLOSED)
             return id;
