@@ -426,7 +426,7 @@ real_row() {
 }
 # real_pick "W1 W2 ...": the median of the numbers, and its position (1..) in the list
 real_pick() {
-    tr ' ' '\n' <<<"$1" | awk 'NF { print $1, NR }' | sort -n |
+    tr ' ' '\n' <<<"$1" | awk 'NF { print $1, ++k }' | sort -n |
         awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 # real NAME IN PREP CMD...: the rows of one program: bare, under heapline (default settings,

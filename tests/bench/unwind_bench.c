@@ -52,12 +52,24 @@ int unwind_bench_mode(int mode)
     return m;
 }
 
+/* A capture from the library, as track_stack() makes one from libheapline.so:
+ * unwind_capture() is inline, its walks start at this frame, and libunwind's
+ * skips this module's frames; both begin at the return address into leaf(). */
+__attribute__((noinline)) int unwind_bench_capture(uintptr_t *ips, int max, uint64_t lo,
+                                                   uint64_t hi, struct unwind_root *roots,
+                                                   uint64_t *h)
+{
+    return unwind_capture(__builtin_frame_address(0), ips, max, lo, hi, roots, h);
+}
+
 #else
 
 #define NOINLINE __attribute__((noinline, noclone))
 #define MAXF 64
 
 int unwind_bench_mode(int mode);
+int unwind_bench_capture(uintptr_t *ips, int max, uint64_t lo, uint64_t hi,
+                         struct unwind_root *roots, uint64_t *h);
 
 static uintptr_t stack_lo, stack_hi;
 static struct unwind_root roots[UNWIND_ROOTS];
@@ -78,7 +90,7 @@ NOINLINE static int leaf(void)
 
     if (!walking)
         return 0;
-    n = unwind_capture(NULL, ips, MAXF, stack_lo, stack_hi, roots, &h);
+    n = unwind_bench_capture(ips, MAXF, stack_lo, stack_hi, roots, &h);
     frames += n;
     if (comparing) {
         /* all but main's return address from pass() (main may call it from
