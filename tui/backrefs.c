@@ -27,7 +27,8 @@
 #include "scanmsg.h"
 #include "source.h"
 
-#define BACKREFS_TIMEOUT_MS 10000 /* each wait (snapshot, objects, scan) */
+#define BACKREFS_TIMEOUT_MS 10000  /* each wait (snapshot, objects, scan) */
+#define BACKREFS_SITE_WAIT_MS 1000 /* for a tick after the snapshot, when no site has the name */
 #define BACKREFS_MAX_OBJECTS 64
 #define BACKREFS_MAX_LIMIT 1000 /* --depth and --fanout: what the scan engine accepts */
 #define BACKREFS_MAX_STACKS 65536u
@@ -184,6 +185,29 @@ static const struct response *answer(struct source *src, struct model *m, int id
     return r;
 }
 
+static int got_later(struct source *src, const struct model *m, const void *arg)
+{
+    (void)src;
+    return model_summary(m)->time_last > *(const int64_t *)arg;
+}
+
+/* The stacks of the sites named function, BACKREFS_MAX_STACKS at most, into
+ * ids; *named says whether any site has that name. */
+static uint32_t site_stacks(const struct model *m, const char *function, uint32_t *ids, int *named)
+{
+    uint32_t n = 0;
+
+    *named = 0;
+    for (uint32_t s = 0; s < model_site_count(m) && n < BACKREFS_MAX_STACKS; s++) {
+        if (!model_site_is(model_site(m, s), function))
+            continue;
+        *named = 1;
+        uint32_t k = model_site_stacks(m, s, ids + n, BACKREFS_MAX_STACKS - n);
+        n += k < BACKREFS_MAX_STACKS - n ? k : BACKREFS_MAX_STACKS - n;
+    }
+    return n;
+}
+
 /* The oldest live object of the site named function. Returns 0 with *addr. */
 static int pick_site_object(struct source *src, struct model *m, const char *function,
                             uint64_t *addr)
@@ -195,12 +219,15 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
 
     if (!ids)
         return fail("out of memory");
-    for (uint32_t s = 0; s < model_site_count(m) && n < BACKREFS_MAX_STACKS; s++) {
-        if (!model_site_is(model_site(m, s), function))
-            continue;
-        named = 1;
-        uint32_t k = model_site_stacks(m, s, ids + n, BACKREFS_MAX_STACKS - n);
-        n += k < BACKREFS_MAX_STACKS - n ? k : BACKREFS_MAX_STACKS - n;
+    n = site_stacks(m, function, ids, &named);
+    if (n == 0) {
+        /* the snapshot holds what the collector had applied: blocks still
+         * in the program's buffers (allocated just before we connected)
+         * come with its next tick, a tick period later */
+        int64_t t = model_summary(m)->time_last;
+
+        if (wait_for(src, m, got_later, &t, BACKREFS_SITE_WAIT_MS) == 0)
+            n = site_stacks(m, function, ids, &named);
     }
     if (n == 0) {
         free(ids);
