@@ -650,6 +650,24 @@ if [ -n "$s1" ] && [ -n "$b2" ]; then
     awk -v s="$s1" -v b="$b2" 'BEGIN { printf "  difference %.1f MB (target: 8 MB plus the rings, 1.5 MB a thread)\n", (s - b) * 1024 / 1e6 }'
 fi
 
+# the estimates against an exact run of the same program (tests/collector/t_sample.c: six sites;
+# sampled.py judges every site holding at least 400 sampling intervals live, whose estimator
+# has a standard error of 5% at most; 4 KiB, so that the program's sites hold that many)
+echo "per-site estimates against an exact run (tests/collector/t_sample.c, --sample 4K; target:"
+echo "  within 10% for every site holding at least 400 sampling intervals live)"
+if cc -std=gnu11 -O0 -g -fno-omit-frame-pointer -pthread -o "$B/t_sample" tests/collector/t_sample.c \
+    >"$B/t_sample.build.log" 2>&1 &&
+    "$HL" record -o "$B/sample-exact.heapline" -- "$B/t_sample" >"$B/sample-exact.log" 2>&1 </dev/null &&
+    "$HL" record --sample 4K -o "$B/sample.heapline" -- "$B/t_sample" >"$B/sample.log" 2>&1 </dev/null &&
+    "$HL" report "$B/sample-exact.heapline" --json --at end --top 100000 >"$B/sample-exact.json" &&
+    "$HL" report "$B/sample.heapline" --json --at end --top 100000 >"$B/sample.json"; then
+    python3 tests/collector/sampled.py t_sample "$B/sample-exact.json" "$B/sample.json" 4096 \
+        "$(sed -n 's/^usable //p' "$B/sample.log")" site_small site_mixed site_big site_churn \
+        site_grow site_thread | sed 's/^/  /'
+else
+    echo "  failed: $(tail -1 "$B/t_sample.build.log" "$B/sample.log" 2>/dev/null | tr '\n' ' ')"
+fi
+
 # ---- 9. attach to a running program ----
 echo
 echo "attach to a program started without heapline (tests/attach/bench.sh):"
