@@ -668,6 +668,14 @@ else
     echo "  failed: $(tail -1 "$B/t_sample.build.log" "$B/sample.log" 2>/dev/null | tr '\n' ' ')"
 fi
 
+# the heap walk (collector/heapwalk.c: what a scan reads after an attach or in sampling mode)
+# against the exact live table of the same process, block for block (tests/backrefs/heapwalk.sh)
+echo "glibc's heap walked against the exact live table, block for block (tests/backrefs/heapwalk.sh;"
+echo "  target: identical block sets on python3 and sqlite3)"
+BUILD=$BUILD bash tests/backrefs/heapwalk.sh 2>&1 |
+    sed -n 's/^\(ok\|FAIL\) *\(python\|sqlite3\): heap /  \1 \2: heap /p'
+echo
+
 # ---- 9. attach to a running program ----
 echo
 echo "attach to a program started without heapline (tests/attach/bench.sh):"
