@@ -2,9 +2,9 @@
  * test_symfile.c - symfile_sort orders function symbols as the lookups need
  * them: by start, the preferred alias (global, weak, local) first, aliases of
  * one rank in table order; and symfile_find then names the function covering
- * an address; symfile_cover says where libdwfl may find a name at all. Checked against a plain insertion sort on tables shaped like a
- * library's (starts sharing their high bytes) and on starts that differ in
- * every byte.
+ * an address; symfile_cover says where libdwfl may find a name at all. Checked against a plain
+ * insertion sort on tables shaped like a library's (starts sharing their high bytes) and on starts
+ * that differ in every byte.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,7 +91,7 @@ static void test_small(void **state)
 static void test_find(void **state)
 {
     struct symfile_sym v[] = {
-        {0x2000, 0x2100, "weak_b", 1}, {0x1000, 0x1080, "f", 2}, {0x2000, 0x2100, "b", 2},
+        {0x2000, 0x2100, "weak_b", 1},  {0x1000, 0x1080, "f", 2}, {0x2000, 0x2100, "b", 2},
         {0x2000, 0x2100, "local_b", 0}, {0x1100, 0x1200, "g", 0},
     };
     const struct symfile_sym *s;
@@ -144,10 +144,8 @@ static void test_cover(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_library_shaped),
-        cmocka_unit_test(test_every_byte),
-        cmocka_unit_test(test_small),
-        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_library_shaped), cmocka_unit_test(test_every_byte),
+        cmocka_unit_test(test_small),          cmocka_unit_test(test_find),
         cmocka_unit_test(test_cover),
     };
 
