@@ -376,7 +376,7 @@ void emit_batch_flush(void)
     E.batch_items = E.batch_real = 0;
     E.batch_thread = E.batch_tag = UINT32_MAX;
     if (E.eb.len >= FLUSH_BYTES ||
-        (E.handed < FLUSH_BYTES && E.eb.len >= FLUSH_MIN_BYTES && E.eb.len >= E.handed))
+        (E.rec_ok && E.handed < FLUSH_BYTES && E.eb.len >= FLUSH_MIN_BYTES && E.eb.len >= E.handed))
         emit_out_flush(1);
 }
 
