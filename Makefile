@@ -5,6 +5,7 @@
 #   make test       deps + build + every test CI runs
 #   make demo       deps + build + the leaky demo service under heapline
 #   make bench      overhead against the bare run and heaptrack, file size, scan speed
+#   make bench-ab A=DIR B=DIR   two builds' overhead, interleaved runs (python3, sqlite3, churn)
 #   make stress     misbehaving clients against a 2M-block program: issue 12's figures
 #   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (build-fuzz/)
@@ -69,7 +70,7 @@ TUILIB  := $(BUILD)/libhltui.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps format-check test unit integration backrefs attach cli tools stress stress-short e2e fuzz-smoke demo bench asan fuzz install uninstall \
+.PHONY: all deps format-check test unit integration backrefs attach cli tools stress stress-short e2e fuzz-smoke demo bench bench-ab asan fuzz install uninstall \
         clean format help
 all: $(LIB) $(BIN)
 
@@ -244,6 +245,10 @@ demo: deps
 
 bench: all
 	$(Q)BUILD=$(BUILD) tests/bench/run.sh
+
+# two builds against each other, interleaved: make bench-ab A=DIR B=DIR (each built with make BUILD=DIR)
+bench-ab:
+	$(Q)tests/bench/ab.sh $(A) $(B)
 
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZER=address,undefined OPT="-O1 -g" unit
