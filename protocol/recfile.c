@@ -19,9 +19,9 @@
 
 #include "wire.h"
 
-int recfile_create_safe(const char *path, int mode, const char **why)
+int recfile_create_own(const char *path, int mode, const struct recfile_own *own, const char **why)
 {
-    char magic[8];
+    char magic[RECFILE_OWN_MAGIC_MAX];
     struct stat before, st;
     ssize_t n;
     int fd;
@@ -41,7 +41,7 @@ int recfile_create_safe(const char *path, int mode, const char **why)
         return -1;
     }
     if (S_ISLNK(before.st_mode)) {
-        *why = "is a symbolic link (recordings are not written through links; name the target)";
+        *why = own->link;
         errno = ELOOP;
         return -1;
     }
@@ -50,16 +50,13 @@ int recfile_create_safe(const char *path, int mode, const char **why)
         return -1;
     }
     if (!S_ISREG(before.st_mode)) {
-        *why = "not a regular file (a device, FIFO or socket): refusing to write a recording "
-               "there";
+        *why = own->special;
         errno = EINVAL;
         return -1;
     }
     fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        *why = errno == ELOOP ? "is a symbolic link (recordings are not written through links; "
-                                "name the target)"
-                              : strerror(errno);
+        *why = errno == ELOOP ? own->link : strerror(errno);
         return -1;
     }
     if (fstat(fd, &st) != 0 || st.st_dev != before.st_dev || st.st_ino != before.st_ino ||
@@ -76,13 +73,12 @@ int recfile_create_safe(const char *path, int mode, const char **why)
         return -1;
     }
     do
-        n = pread(fd, magic, sizeof(magic), 0);
+        n = pread(fd, magic, own->magic_len, 0);
     while (n < 0 && errno == EINTR);
-    if (n != 0 && (n != (ssize_t)sizeof(magic) || memcmp(magic, WIRE_FILE_MAGIC, 8) != 0)) {
+    if (n != 0 &&
+        (n != (ssize_t)own->magic_len || memcmp(magic, own->magic, own->magic_len) != 0)) {
         close(fd);
-        *why = n < 0 ? strerror(errno)
-                     : "exists and is not a heapline recording: not overwritten (remove it, "
-                       "or choose another name)";
+        *why = n < 0 ? strerror(errno) : own->not_ours;
         errno = n < 0 ? errno : EEXIST;
         return -1;
     }
@@ -93,6 +89,20 @@ int recfile_create_safe(const char *path, int mode, const char **why)
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
+}
+
+static const struct recfile_own recording = {
+    .magic = WIRE_FILE_MAGIC,
+    .magic_len = 8,
+    .link = "is a symbolic link (recordings are not written through links; name the target)",
+    .special = "not a regular file (a device, FIFO or socket): refusing to write a recording there",
+    .not_ours = "exists and is not a heapline recording: not overwritten (remove it, or choose "
+                "another name)",
+};
+
+int recfile_create_safe(const char *path, int mode, const char **why)
+{
+    return recfile_create_own(path, mode, &recording, why);
 }
 
 int recfile_remove_if_empty(int fd, const char *path)

@@ -33,6 +33,20 @@
  * allocates nothing. */
 int recfile_create_safe(const char *path, int mode, const char **why);
 
+/* What makes an existing file heapline's own, for recfile_create_own(): its
+ * first magic_len bytes, and the phrases that complete "PATH: ..." when it is
+ * a symbolic link, not a regular file, or not one of ours. */
+#define RECFILE_OWN_MAGIC_MAX 256
+struct recfile_own {
+    const void *magic;
+    size_t magic_len; /* 1 to RECFILE_OWN_MAGIC_MAX */
+    const char *link, *special, *not_ours;
+};
+
+/* recfile_create_safe() for any file heapline writes and may write again
+ * (a report page): the same rules, with own's magic and phrases. */
+int recfile_create_own(const char *path, int mode, const struct recfile_own *own, const char **why);
+
 /* For a launcher that made the file with recfile_create_safe() for a program
  * to record into: closes fd and, when nothing was written into the file and
  * path still names it, removes it (an empty file must not pass for a

@@ -14,10 +14,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flame.h"
 #include "json.h"
 #include "model.h"
+#include "recfile.h"
 #include "report.h"
 
 /* the chart keeps at most this many points (the largest heap of each run
@@ -348,12 +350,26 @@ out:
 int html_write_file(const struct model *m, const struct report_options *o, const char *path,
                     FILE *errf)
 {
+    /* an existing file is overwritten only when it is a page of ours (its
+     * head, up to the title): never through a link, never someone's file */
+    const char *title_end = strstr(html_head, "</title>\n");
+    const struct recfile_own page = {
+        .magic = html_head,
+        .magic_len = (size_t)(title_end - html_head) + strlen("</title>\n"),
+        .link = "is a symbolic link (report pages are not written through links; name the target)",
+        .special = "not a regular file (a device, FIFO or socket): refusing to write a page there",
+        .not_ours = "exists and is not a heapline report page: not overwritten (remove it, or "
+                    "choose another name)",
+    };
     char err[1024];
-    FILE *f = fopen(path, "w");
-    int rc = 0;
+    const char *why = NULL;
+    int rc = 0, fd = recfile_create_own(path, 0644, &page, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
     if (!f) {
-        fprintf(errf, "heapline: %s: %s\n", path, strerror(errno));
+        fprintf(errf, "heapline: %s: %s\n", path, fd < 0 ? why : strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return 1;
     }
     if (html_write(m, o, f, err, sizeof(err)) != 0) {

@@ -248,6 +248,21 @@ check html-json 2 "heapline report: --json, --flamegraph and --html exclude each
     "$HL" report "$W/B.hl" --json --html "$W/x.html"
 check html-unwritable 1 "heapline: $W/nodir/x.html: No such file or directory" \
     "$HL" report "$W/B.hl" --html "$W/nodir/x.html"
+# the page's file: a page of ours is written again; anything else is left as it was
+"$HL" report "$W/A.hl" --html "$W/fresh.html"
+"$HL" report "$W/B.hl" --html "$W/again.html"
+check html-rewritten 0 "" "$HL" report "$W/A.hl" --html "$W/again.html"
+cmp -s "$W/fresh.html" "$W/again.html" && pass html-rewritten-same ||
+    fail html-rewritten-same "the page written over an older page differs from a fresh one"
+printf 'my notes\n' >"$W/notes.html"
+check html-not-ours 1 "heapline: $W/notes.html: exists and is not a heapline report page: not overwritten (remove it, or choose another name)" \
+    "$HL" report "$W/B.hl" --html "$W/notes.html"
+same html-not-ours-kept "my notes" "$(cat "$W/notes.html")"
+ln -s "$W/notes.html" "$W/link.html"
+check html-link 1 "heapline: $W/link.html: is a symbolic link (report pages are not written through links; name the target)" \
+    "$HL" report "$W/B.hl" --html "$W/link.html"
+check html-device 1 "heapline: /dev/null: not a regular file (a device, FIFO or socket): refusing to write a page there" \
+    "$HL" report "$W/B.hl" --html /dev/null
 
 # ---- check: exactly the limits broken, one line each ----
 # B: peak 9224, leaked 5000 (site_keep), live at the end 5000, site peaks:
