@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "complete.h"
+#include "estimate.h"
 #include "json.h"
 #include "load.h"
 #include "model.h"
@@ -162,23 +164,66 @@ static const char *at_name(const struct report_options *o)
     return o->at == REPORT_AT_PEAK ? "peak" : o->at == REPORT_AT_END ? "end" : "time";
 }
 
-static void json_triple(struct json *j, const char *name, int64_t a, int64_t b)
+/* name_a, name_b, name_delta; a side whose leaks are not known (known[s]
+ * 0) gives null for a leak figure, and so does the delta */
+static void json_triple(struct json *j, const char *name, int k, int64_t a, int64_t b,
+                        const int known[2])
 {
+    int leak = k == DIFF_LEAKED_BYTES;
     char key[64];
 
     snprintf(key, sizeof(key), "%s_a", name);
-    json_i64(j, key, a);
+    if (leak && !known[0])
+        json_str(j, key, NULL);
+    else
+        json_i64(j, key, a);
     snprintf(key, sizeof(key), "%s_b", name);
-    json_i64(j, key, b);
+    if (leak && !known[1])
+        json_str(j, key, NULL);
+    else
+        json_i64(j, key, b);
     snprintf(key, sizeof(key), "%s_delta", name);
-    json_i64(j, key, b - a);
+    if (leak && !(known[0] && known[1]))
+        json_str(j, key, NULL);
+    else
+        json_i64(j, key, b - a);
+}
+
+/* complete_a, incomplete_a (null, or reason, time and message),
+ * leaks_known_a, sampled_a, sample_rate_a; the same for b */
+static void json_side(struct json *j, const struct model *m, const struct complete *c, char side)
+{
+    uint64_t rate = model_summary(m)->sample_rate;
+    char key[32];
+
+    snprintf(key, sizeof(key), "complete_%c", side);
+    json_bool(j, key, c->complete);
+    snprintf(key, sizeof(key), "incomplete_%c", side);
+    if (c->complete) {
+        json_str(j, key, NULL);
+    } else {
+        json_object_begin(j, key);
+        json_str(j, "reason", c->reason);
+        json_f64(j, "time", (double)c->time / 1e9);
+        json_str(j, "message", c->message);
+        json_object_end(j);
+    }
+    snprintf(key, sizeof(key), "leaks_known_%c", side);
+    json_bool(j, key, c->leaks_known);
+    snprintf(key, sizeof(key), "sampled_%c", side);
+    json_bool(j, key, rate != 0);
+    snprintf(key, sizeof(key), "sample_rate_%c", side);
+    json_u64(j, key, rate);
 }
 
 static void write_json(const struct diff_options *o, const struct report_options *at[2],
+                       const struct model *m[2], const struct complete c[2],
                        const struct model_view v[2], const int64_t t[2][DIFF_NFIG],
                        const struct diff_row *r, uint32_t n, FILE *out)
 {
     uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
+    int known[2] = {c[0].leaks_known, c[1].leaks_known};
+    int sampled = model_summary(m[0])->sample_rate || model_summary(m[1])->sample_rate;
     struct json j;
 
     json_init(&j, out, 1);
@@ -189,8 +234,10 @@ static void write_json(const struct diff_options *o, const struct report_options
     json_str(&j, "at_b", at_name(at[1]));
     json_f64(&j, "time_a", (double)v[0].time / 1e9);
     json_f64(&j, "time_b", (double)v[1].time / 1e9);
+    json_side(&j, m[0], &c[0], 'a');
+    json_side(&j, m[1], &c[1], 'b');
     for (int k = 0; k < DIFF_NFIG; k++)
-        json_triple(&j, diff_fig_names[k], t[0][k], t[1][k]);
+        json_triple(&j, diff_fig_names[k], k, t[0][k], t[1][k], known);
     json_array_begin(&j, "sites");
     for (uint32_t i = 0; i < top; i++) {
         json_object_begin(&j, NULL);
@@ -199,7 +246,8 @@ static void write_json(const struct diff_options *o, const struct report_options
         json_u64(&j, "line", r[i].line);
         json_str(&j, "module", r[i].module);
         for (int k = 0; k < DIFF_NFIG; k++)
-            json_triple(&j, diff_fig_names[k], r[i].f[0][k], r[i].f[1][k]);
+            json_triple(&j, diff_fig_names[k], k, r[i].f[0][k], r[i].f[1][k], known);
+        json_bool(&j, "estimated", sampled);
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -220,15 +268,24 @@ static const char *signed_size(char *buf, size_t cap, int64_t d)
     return buf + 1;
 }
 
+/* "~" before a figure of a sampled side (an estimate), in place */
+static char *est(char *buf, size_t n, int sampled)
+{
+    if (sampled)
+        estimate_mark(buf, n);
+    return buf;
+}
+
 static void write_text(const struct diff_options *o, const struct report_options *at[2],
-                       const struct model *m[2], const struct model_view v[2],
-                       const int64_t t[2][DIFF_NFIG], const struct diff_row *r, uint32_t n,
-                       FILE *out)
+                       const struct model *m[2], const struct complete c[2],
+                       const struct model_view v[2], const int64_t t[2][DIFF_NFIG],
+                       const struct diff_row *r, uint32_t n, FILE *out)
 {
     static const char *const total_names[DIFF_NFIG] = {
         "live bytes", "live blocks", "allocations", "bytes allocated", "peak heap", "leaked"};
     uint32_t top = o->top < 0 ? 20 : (uint32_t)o->top, shown = 0, changed = 0;
-    char b1[32], b2[32], b3[32];
+    int smp[2] = {model_summary(m[0])->sample_rate != 0, model_summary(m[1])->sample_rate != 0};
+    char b1[32], b2[32], b3[32], chg[32], n1[32], n2[32];
 
     for (int s = 0; s < 2; s++) {
         const struct model_summary *sum = model_summary(m[s]);
@@ -240,9 +297,27 @@ static void write_text(const struct diff_options *o, const struct report_options
                                              : "time",
                 (double)v[s].time / 1e9);
     }
+    /* what a reader must know before any figure: a side cut short, a side
+     * sampled */
+    for (int s = 0; s < 2; s++) {
+        uint64_t rate = model_summary(m[s])->sample_rate;
+
+        if (!c[s].complete)
+            fprintf(out, "%s  INCOMPLETE recording: %s\n", s ? "B" : "A", c[s].message);
+        if (rate)
+            fprintf(out,
+                    "%s  sampled: one sample every %s on average: its figures by site are "
+                    "estimates (~); its totals are exact (heap bytes: usable sizes)\n",
+                    s ? "B" : "A", size_format(b1, sizeof(b1), (double)rate));
+    }
     fprintf(out, "\n  %-16s %14s %14s %14s\n", "", "A", "B", "change");
     for (int k = 0; k < DIFF_NFIG; k++) {
-        if (k != DIFF_LIVE_BLOCKS && k != DIFF_ALLOCATIONS)
+        if (k == DIFF_LEAKED_BYTES && !(c[0].leaks_known && c[1].leaks_known))
+            fprintf(out, "  %-16s %14s %14s %14s\n", total_names[k],
+                    c[0].leaks_known ? size_format(b1, sizeof(b1), (double)t[0][k]) : "not known",
+                    c[1].leaks_known ? size_format(b2, sizeof(b2), (double)t[1][k]) : "not known",
+                    "-");
+        else if (k != DIFF_LIVE_BLOCKS && k != DIFF_ALLOCATIONS)
             fprintf(out, "  %-16s %14s %14s %14s\n", total_names[k],
                     size_format(b1, sizeof(b1), (double)t[0][k]),
                     size_format(b2, sizeof(b2), (double)t[1][k]),
@@ -265,12 +340,17 @@ static void write_text(const struct diff_options *o, const struct report_options
         if (shown >= top)
             continue;
         shown++;
-        fprintf(out, "  %12s %12s %12s %+8lld %+8lld  %s",
-                size_format(b1, sizeof(b1), (double)r[i].f[0][DIFF_LIVE_BYTES]),
-                size_format(b2, sizeof(b2), (double)r[i].f[1][DIFF_LIVE_BYTES]),
-                signed_size(b3, sizeof(b3), delta(&r[i], DIFF_LIVE_BYTES)),
-                (long long)delta(&r[i], DIFF_LIVE_BLOCKS),
-                (long long)delta(&r[i], DIFF_ALLOCATIONS), r[i].function);
+        int either = smp[0] || smp[1];
+
+        size_format(b1, sizeof(b1), (double)r[i].f[0][DIFF_LIVE_BYTES]);
+        size_format(b2, sizeof(b2), (double)r[i].f[1][DIFF_LIVE_BYTES]);
+        snprintf(chg, sizeof(chg), "%s",
+                 signed_size(b3, sizeof(b3), delta(&r[i], DIFF_LIVE_BYTES)));
+        snprintf(n1, sizeof(n1), "%+lld", (long long)delta(&r[i], DIFF_LIVE_BLOCKS));
+        snprintf(n2, sizeof(n2), "%+lld", (long long)delta(&r[i], DIFF_ALLOCATIONS));
+        fprintf(out, "  %12s %12s %12s %8s %8s  %s", est(b1, sizeof(b1), smp[0]),
+                est(b2, sizeof(b2), smp[1]), est(chg, sizeof(chg), either),
+                est(n1, sizeof(n1), either), est(n2, sizeof(n2), either), r[i].function);
         if (*r[i].file)
             fprintf(out, "  %s:%u", r[i].file, r[i].line);
         if (*r[i].module)
@@ -351,6 +431,9 @@ int diff_write(const struct model *a, const struct report_options *at_a, const s
     const struct report_options *at[2] = {at_a, at_b};
     struct model_view v[2] = {{0}, {0}};
     int64_t t[2][DIFF_NFIG];
+    const struct complete_input whole = {0},
+                                *in[2] = {o->in_a ? o->in_a : &whole, o->in_b ? o->in_b : &whole};
+    struct complete c[2];
     struct diff_row *rows = NULL;
     uint32_t n = 0;
     int rc = -1;
@@ -358,6 +441,7 @@ int diff_write(const struct model *a, const struct report_options *at_a, const s
     for (int s = 0; s < 2; s++) {
         struct model_query q;
 
+        complete_judge(m[s], in[s], &c[s]);
         if (report_query(m[s], at[s], &q, err, errsz) != 0) {
             /* name the side: "B: --at 9: beyond the end ..." */
             char why[512];
@@ -376,9 +460,9 @@ int diff_write(const struct model *a, const struct report_options *at_a, const s
     n = merge(rows, n);
     qsort(rows, n, sizeof(*rows), row_change_cmp);
     if (o->json)
-        write_json(o, at, v, (const int64_t(*)[DIFF_NFIG])t, rows, n, out);
+        write_json(o, at, m, c, v, (const int64_t(*)[DIFF_NFIG])t, rows, n, out);
     else
-        write_text(o, at, m, v, (const int64_t(*)[DIFF_NFIG])t, rows, n, out);
+        write_text(o, at, m, c, v, (const int64_t(*)[DIFF_NFIG])t, rows, n, out);
     rc = 0;
 out:
     free(rows);
@@ -393,6 +477,7 @@ int diff_main(int argc, char **argv)
     struct diff_options o = {.top = -1};
     const char *file[2] = {NULL, NULL};
     struct model *m[2] = {NULL, NULL};
+    struct complete_input in[2];
     char err[1024];
     int rc = 1;
 
@@ -437,8 +522,10 @@ int diff_main(int argc, char **argv)
         return usage_error("diff", "diff needs two files, A and B");
     o.name_a = file[0];
     o.name_b = file[1];
+    o.in_a = &in[0];
+    o.in_b = &in[1];
     for (int s = 0; s < 2; s++) {
-        m[s] = load_recording(file[s], at[s].at == REPORT_AT_TIME, stderr, NULL);
+        m[s] = load_recording(file[s], at[s].at == REPORT_AT_TIME, stderr, &in[s]);
         if (!m[s])
             goto out;
     }

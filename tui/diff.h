@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct complete_input;
 struct model;
 struct report_options;
 
@@ -21,6 +22,9 @@ struct diff_options {
     int json;
     int top;                     /* sites listed; < 0: all in JSON, 20 changed ones in text */
     const char *name_a, *name_b; /* the files, for the output */
+    /* what reading each file found (complete.h): an incomplete side is said
+     * first, and its leaks are "not known"; NULL: read whole */
+    const struct complete_input *in_a, *in_b;
 };
 
 /* Writes the comparison of a (at at_a's time point) and b (at at_b's).

@@ -122,6 +122,38 @@ same diff-text-count "3 sites changed, 1 unchanged" "$(tail -1 "$W/diff.txt")"
 same diff-self "  (no site changed)
 0 sites changed, 3 unchanged" "$(tail -2 "$W/self.txt")"
 
+# a side cut short: said before any figure, and its leaks are not known (text and JSON)
+head -c "$(($(stat -c %s "$W/B.hl") / 2))" "$W/B.hl" >"$W/Bcut.hl"
+"$HL" diff "$W/A.hl" "$W/Bcut.hl" >"$W/cut.txt" 2>/dev/null
+same diff-incomplete-first "B  INCOMPLETE recording: recording truncated at" \
+    "$(sed -n 3p "$W/cut.txt" | cut -c1-47)"
+same diff-incomplete-leaks "leaked 2.93 KiB not known -" "$(grep '^  leaked' "$W/cut.txt" | tr -s ' ' | cut -c2-)"
+"$HL" diff "$W/A.hl" "$W/Bcut.hl" --json >"$W/cut.json" 2>/dev/null
+same diff-incomplete-json "True None False truncated None None" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+keep = [s for s in d["sites"] if s["function"] == "site_keep"][0]
+print(d["complete_a"], d["incomplete_a"], d["complete_b"], d["incomplete_b"]["reason"],
+      d["leaked_bytes_b"], keep["leaked_bytes_delta"])' "$W/cut.json")"
+# a sampled side: said first, and every figure by site marked as an estimate
+"$HL" record --sample 1K -o "$W/Bs.hl" -- "$W/b/t_tools" 5 4 >"$W/Bs.log" 2>&1 ||
+    fail diff-sampled "record --sample 1K: $(cat "$W/Bs.log")"
+"$HL" diff "$W/A.hl" "$W/Bs.hl" >"$W/smp.txt"
+same diff-sampled-said "B  sampled: one sample every 1.00 KiB on average: its figures by site are estimates (~); its totals are exact (heap bytes: usable sizes)" \
+    "$(sed -n 3p "$W/smp.txt")"
+# columns: live A (exact here), then live B, change, blocks, allocs (each from B: estimates)
+same diff-sampled-marked "" "$(grep -E '^ .*site_' "$W/smp.txt" | awk '{
+    a = substr($0, 3, 12); sub(/^ +/, "", a)
+    if (a ~ /^~/) { print; next }
+    split("16 12 29 12 42 8 51 8", c, " ")
+    for (i = 1; i < 8; i += 2) { f = substr($0, c[i], c[i + 1]); sub(/^ +/, "", f); if (f !~ /^~/) { print; next } } }')"
+"$HL" diff "$W/A.hl" "$W/Bs.hl" --json >"$W/smp.json"
+same diff-sampled-json "False 0 True 1024 True" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["sampled_a"], d["sample_rate_a"], d["sampled_b"], d["sample_rate_b"],
+      all(s["estimated"] for s in d["sites"]))' "$W/smp.json")"
+
 # diff's bad input
 check() { # check NAME STATUS STDERR CMD...
     local name=$1 want_rc=$2 want_err=$3 err rc
