@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "complete.h"
 #include "flame.h"
 #include "json.h"
 #include "model.h"
@@ -41,9 +42,11 @@ static const char html_head[] =
     "white-space:nowrap;text-overflow:ellipsis;padding:0 3px;box-sizing:border-box;"
     "border-right:1px solid #fff;border-bottom:1px solid #fff;cursor:pointer}\n"
     ".fr:hover{filter:brightness(.85)}.fr.dim{opacity:.35}.fr.hit{outline:2px solid #06c}\n"
-    "button,input{font:inherit}\n"
+    "button,input{font:inherit}.warn{color:#a00;font-weight:bold}.note{color:#555}\n"
     "</style></head>\n<body data-rendered=\"0\">\n"
     "<h1>heapline report: <span id=\"exe\"></span></h1>\n"
+    "<p id=\"verdict\" class=\"warn\" hidden></p>\n"
+    "<p id=\"sampled\" class=\"note\" hidden></p>\n"
     "<table id=\"summary\"></table>\n"
     "<h2>Memory over time</h2>\n"
     "<svg id=\"chart\"></svg>\n"
@@ -79,9 +82,22 @@ static const char html_script[] =
     "  ['allocations', 'allocations', D.allocations, String(D.allocations)],\n"
     "  ['frees', 'frees', D.frees, String(D.frees)],\n"
     "  ['allocated', 'bytes_allocated', D.bytes_allocated, fmt(D.bytes_allocated)],\n"
-    "  ['leaked', 'leaked_bytes', D.leaked_bytes,\n"
-    "   fmt(D.leaked_bytes) + ' in ' + D.leaked_blocks + ' blocks (live at the end)'],\n"
+    "  D.leaks_known ? ['leaked', 'leaked_bytes', D.leaked_bytes,\n"
+    "   fmt(D.leaked_bytes) + ' in ' + D.leaked_blocks + ' blocks (live at the end)']\n"
+    "   : ['leaked', 'leaked_bytes', '', 'not known: ' + D.leaks_why],\n"
     "];\n"
+    "/* before any figure: a recording that is not the whole run, a sampled one */\n"
+    "if (!D.complete) {\n"
+    "  $('verdict').hidden = false;\n"
+    "  $('verdict').textContent = 'INCOMPLETE recording: ' + D.incomplete;\n"
+    "}\n"
+    "const est = D.sample_rate ? '~' : '';\n"
+    "if (D.sample_rate) {\n"
+    "  $('sampled').hidden = false;\n"
+    "  $('sampled').textContent = 'Sampled: one sample every ' + fmt(D.sample_rate) +\n"
+    "    ' on average: the flame graph\\'s figures are estimates (~); the totals are exact' +\n"
+    "    ' (heap bytes: usable sizes).';\n"
+    "}\n"
     "for (const [label, id, value, text] of rows) {\n"
     "  const tr = document.createElement('tr'), th = document.createElement('th'),\n"
     "        td = document.createElement('td');\n"
@@ -155,7 +171,8 @@ static const char html_script[] =
     "    k.value += n; node = k;\n"
     "  }\n"
     "}\n"
-    "put($('flame-total'), root.value, fmt(root.value) + ' (' + root.value + ' bytes)');\n"
+    "put($('flame-total'), root.value, est + fmt(root.value) + ' (' + est + root.value + ' "
+    "bytes)');\n"
     "$('flame-at').textContent = D.at === 'time' ? D.time.toFixed(3) + ' s' :\n"
     "  D.at === 'peak' ? 'the peak (' + D.time.toFixed(3) + ' s)' : 'the end';\n"
     "function colour(name) {\n"
@@ -178,9 +195,12 @@ static const char html_script[] =
     "    e.style.background = n === root ? '#ddd' : colour(n.name);\n"
     "    e.textContent = n.name; e.dataset.value = n.value;\n"
     "    const pct = root.value ? (100 * n.value / root.value).toFixed(2) : '0';\n"
-    "    e.title = n.name + '\\n' + fmt(n.value) + ' (' + n.value + ' bytes, ' + pct + '%)';\n"
-    "    e.onmouseenter = () => { $('flame-tip').textContent = n.name + ': ' + fmt(n.value) +\n"
-    "      ' (' + n.value + ' bytes, ' + pct + '% of all)'; };\n"
+    "    e.title = n.name + '\\n' + est + fmt(n.value) + ' (' + est + n.value + ' bytes, ' + pct "
+    "+\n"
+    "      '%)';\n"
+    "    e.onmouseenter = () => { $('flame-tip').textContent = n.name + ': ' + est + fmt(n.value) "
+    "+\n"
+    "      ' (' + est + n.value + ' bytes, ' + pct + '% of all)'; };\n"
     "    e.onclick = () => { zoom = n; draw(); };\n"
     "    box.append(e); drawn++; depth = Math.max(depth, n.depth);\n"
     "  };\n"
@@ -277,8 +297,8 @@ static int json_folded(struct json *j, const struct model *m, const struct repor
     return rc;
 }
 
-int html_write(const struct model *m, const struct report_options *o, FILE *out, char *err,
-               size_t errsz)
+int html_write(const struct model *m, const struct report_options *o,
+               const struct complete_input *in, FILE *out, char *err, size_t errsz)
 {
     const struct model_summary *sum = model_summary(m);
     struct report_options at = *o;
@@ -289,6 +309,7 @@ int html_write(const struct model *m, const struct report_options *o, FILE *out,
     char *buf = NULL;
     size_t len = 0;
     FILE *mem;
+    struct complete c;
     struct json j;
     int rc = -1;
 
@@ -301,6 +322,7 @@ int html_write(const struct model *m, const struct report_options *o, FILE *out,
         snprintf(err, errsz, "out of memory");
         return -1;
     }
+    complete_judge(m, in, &c);
     json_init(&j, mem, 0);
     json_object_begin(&j, NULL);
     json_str(&j, "exe", sum->exe);
@@ -314,6 +336,11 @@ int html_write(const struct model *m, const struct report_options *o, FILE *out,
     json_u64(&j, "bytes_allocated", sum->bytes_allocated);
     json_u64(&j, "leaked_bytes", sum->leaked_bytes);
     json_u64(&j, "leaked_blocks", sum->leaked_blocks);
+    json_bool(&j, "complete", c.complete);
+    json_str(&j, "incomplete", c.complete ? NULL : c.message);
+    json_bool(&j, "leaks_known", c.leaks_known);
+    json_str(&j, "leaks_why", c.leaks_known ? NULL : c.leaks_why);
+    json_u64(&j, "sample_rate", sum->sample_rate);
     json_str(&j, "at", at.at == REPORT_AT_PEAK ? "peak" : at.at == REPORT_AT_END ? "end" : "time");
     json_f64(&j, "time", (double)v.time / 1e9);
     json_u64(&j, "live_bytes", v.totals.heap_bytes);
@@ -347,8 +374,8 @@ out:
     return rc;
 }
 
-int html_write_file(const struct model *m, const struct report_options *o, const char *path,
-                    FILE *errf)
+int html_write_file(const struct model *m, const struct report_options *o,
+                    const struct complete_input *in, const char *path, FILE *errf)
 {
     /* an existing file is overwritten only when it is a page of ours (its
      * head, up to the title): never through a link, never someone's file */
@@ -372,7 +399,7 @@ int html_write_file(const struct model *m, const struct report_options *o, const
             close(fd);
         return 1;
     }
-    if (html_write(m, o, f, err, sizeof(err)) != 0) {
+    if (html_write(m, o, in, f, err, sizeof(err)) != 0) {
         fprintf(errf, "heapline: %s\n", err);
         rc = 1;
     }

@@ -17,17 +17,21 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct complete_input;
 struct model;
 struct report_options;
 
 /* Writes the page of m to out; the flame graph is at o's time point (peak
- * unless --at was given). Returns 0, or -1 with one line in err. */
-int html_write(const struct model *m, const struct report_options *o, FILE *out, char *err,
-               size_t errsz);
+ * unless --at was given). in: what reading the file found (complete.h): an
+ * incomplete recording is said first on the page, and its leaks are "not
+ * known"; a sampled one says its flame graph's figures are estimates. Returns 0, or -1 with one
+ * line in err. */
+int html_write(const struct model *m, const struct report_options *o,
+               const struct complete_input *in, FILE *out, char *err, size_t errsz);
 
 /* The page to the file at path (created or truncated). Returns the exit
  * status: 0, or 1 after one "heapline: ..." line on errf. */
-int html_write_file(const struct model *m, const struct report_options *o, const char *path,
-                    FILE *errf);
+int html_write_file(const struct model *m, const struct report_options *o,
+                    const struct complete_input *in, const char *path, FILE *errf);
 
 #endif

@@ -680,9 +680,19 @@ int report_main(const char *path, const struct report_options *o, FILE *out, FIL
     if (!m)
         return 1;
     if (o->html) {
-        rc = html_write_file(m, o, o->html, errf);
+        rc = html_write_file(m, o, &in, o->html, errf);
         model_free(m);
         return rc;
+    }
+    if (o->flamegraph && model_summary(m)->sample_rate) {
+        /* folded stacks have no room for a mark: the estimate is said here */
+        char rate[32];
+
+        size_format(rate, sizeof(rate), (double)model_summary(m)->sample_rate);
+        fprintf(errf,
+                "heapline: %s: sampled (one sample every %s on average): the counts are "
+                "estimates\n",
+                path, rate);
     }
     if (o->flamegraph ? flame_write(m, o, out, err, sizeof(err)) != 0
                       : report_write(m, o, &in, out, err, sizeof(err)) != 0) {

@@ -199,6 +199,9 @@ flame_sums() {
     done
 }
 flame_sums flame-sum-t_tools "$W/B.hl"
+"$HL" report "$W/Bs.hl" --flamegraph >/dev/null 2>"$W/flame-s.err"
+same flame-sampled-said "heapline: $W/Bs.hl: sampled (one sample every 1.00 KiB on average): the counts are estimates" \
+    "$(cat "$W/flame-s.err")"
 # a real program: many stacks, inlined frames, libraries
 if command -v python3 >/dev/null; then
     "$HL" record -o "$W/py.hl" -- python3 -c 'x = [str(i) * 3 for i in range(20000)]; import json; json.dumps(x)' \
@@ -276,6 +279,31 @@ PY
 }
 html_check html-t_tools "$W/B.hl"
 [ -e "$W/py.hl" ] && html_check html-python3 "$W/py.hl"
+# html_says NAME RECORDING WANT: the rendered page's verdict, note and leaked row
+html_says() {
+    local name=$1 file=$2 want=$3
+    if [ -z "$CHROMIUM" ]; then
+        skip "$name" "no chromium (make deps installs it)"
+        return
+    fi
+    "$HL" report "$file" --html "$W/$name.html" 2>/dev/null
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$W/chromium" \
+        --dump-dom "file://$W/$name.html" 2>/dev/null >"$W/$name.dom"
+    same "$name" "$want" "$(python3 -c '
+import re, sys
+dom = open(sys.argv[1]).read()
+for id_ in ("verdict", "sampled"):
+    m = re.search(r"<p id=\"%s\"[^>]*>([^<]*)</p>" % id_, dom)
+    print(id_ + ":", m.group(1) if m and "hidden" not in m.group(0) else "(hidden)")
+m = re.search(r"id=\"leaked_bytes\"[^>]*>([^<]*)<", dom)
+print("leaked:", m and m.group(1))' "$W/$name.dom")"
+}
+html_says html-incomplete "$W/Bcut.hl" "verdict: INCOMPLETE recording: $(sed -n 3p "$W/cut.txt" | sed 's/^B  INCOMPLETE recording: //')
+sampled: (hidden)
+leaked: not known: the recording is incomplete"
+html_says html-sampled "$W/Bs.hl" "verdict: (hidden)
+sampled: Sampled: one sample every 1.00 KiB on average: the flame graph's figures are estimates (~); the totals are exact (heap bytes: usable sizes).
+leaked: $("$HL" report "$W/Bs.hl" | sed -n 's/^leaked *//p' | sed 's/(live at end)/(live at the end)/')"
 check html-json 2 "heapline report: --json, --flamegraph and --html exclude each other (see heapline report --help)" \
     "$HL" report "$W/B.hl" --json --html "$W/x.html"
 check html-unwritable 1 "heapline: $W/nodir/x.html: No such file or directory" \
