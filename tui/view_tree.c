@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "estimate.h"
 #include "keys.h"
 #include "model.h"
 #include "view_ctx.h"
@@ -247,6 +248,8 @@ void view_tree_draw(struct ui *ui, int y, int h)
     char incl[16], own[16], blocks[16], allocs[16];
     const struct model_site *s = model_site(ui->m, v->site);
     int fw = ui->cols >= 150 ? 40 : ui->cols >= 110 ? 30 : 20;
+    uint64_t rate = model_summary(ui->m)->sample_rate;
+    int cw = rate ? 7 : 6; /* a figure's column: room for an estimate's "~" */
 
     if (h < 3)
         return;
@@ -256,8 +259,8 @@ void view_tree_draw(struct ui *ui, int y, int h)
              v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
-        {"INCL", 6, WIDGET_RIGHT},   {"OWN", 6, WIDGET_RIGHT},   {"BLOCKS", 6, WIDGET_RIGHT},
-        {"ALLOCS", 6, WIDGET_RIGHT}, {"FRAME", -1, WIDGET_LEFT}, {"FILE:LINE", fw, WIDGET_LEFT},
+        {"INCL", cw, WIDGET_RIGHT},   {"OWN", cw, WIDGET_RIGHT},  {"BLOCKS", cw, WIDGET_RIGHT},
+        {"ALLOCS", cw, WIDGET_RIGHT}, {"FRAME", -1, WIDGET_LEFT}, {"FILE:LINE", fw, WIDGET_LEFT},
     };
     widget_row(line, sizeof line, hc, 6, ui->cols);
     view_ctx_put(y + 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
@@ -267,7 +270,7 @@ void view_tree_draw(struct ui *ui, int y, int h)
     /* deep stacks: the guides take at most half the frame column; beyond
      * that whole levels scroll off to the left, the same for every line
      * (a "+N" column says how many), following the cursor */
-    int frame_w = ui->cols - 4 * 7 - fw - 1;
+    int frame_w = ui->cols - 4 * (cw + 1) - fw - 1;
     int levels = (frame_w / 2 - 4) / 2;
     if (v->n_vis > 0)
         v->skip = view_tree_skip(v->skip, v->tree.nodes[v->vis[v->sel]].depth,
@@ -285,6 +288,12 @@ void view_tree_draw(struct ui *ui, int y, int h)
         widget_fmt_count(blocks, sizeof blocks,
                          (uint64_t)(nd->incl_blocks > 0 ? nd->incl_blocks : 0));
         widget_fmt_count(allocs, sizeof allocs, nd->allocations);
+        if (rate) { /* sampling mode: estimates, marked "~" as on the sites screen */
+            estimate_mark(incl, sizeof incl);
+            estimate_mark(own, sizeof own);
+            estimate_mark(blocks, sizeof blocks);
+            estimate_mark(allocs, sizeof allocs);
+        }
         view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, v->skip, pre,
                          sizeof pre);
         snprintf(text, sizeof text, "%s%s", pre, model_frame_label(nd->frame, name, sizeof name));
@@ -297,8 +306,8 @@ void view_tree_draw(struct ui *ui, int y, int h)
         if (widget_width(fl) > fw && strrchr(fl, '/'))
             flp = strrchr(fl, '/') + 1; /* the base name keeps the part that tells */
         struct widget_col c[] = {
-            {incl, 6, WIDGET_RIGHT},   {own, 6, WIDGET_RIGHT},  {blocks, 6, WIDGET_RIGHT},
-            {allocs, 6, WIDGET_RIGHT}, {text, -1, WIDGET_LEFT}, {flp, fw, WIDGET_LEFT_CUT_HEAD},
+            {incl, cw, WIDGET_RIGHT},   {own, cw, WIDGET_RIGHT}, {blocks, cw, WIDGET_RIGHT},
+            {allocs, cw, WIDGET_RIGHT}, {text, -1, WIDGET_LEFT}, {flp, fw, WIDGET_LEFT_CUT_HEAD},
         };
         widget_row(line, sizeof line, c, 6, ui->cols);
         view_ctx_put(y + 2 + i, 0, line, ui->cols,
@@ -307,15 +316,20 @@ void view_tree_draw(struct ui *ui, int y, int h)
     /* detail: the selected frame in full */
     if (v->n_vis > 0) {
         const struct model_tree_node *nd = &v->tree.nodes[v->vis[v->sel]];
-        char ib[32], ob[32];
+        char ib[32], ob[32], bound[48];
         widget_fmt_exact(ib, sizeof ib, nd->incl_bytes);
         widget_fmt_exact(ob, sizeof ob, nd->own_bytes);
+        if (rate) {
+            estimate_mark(ib, sizeof ib);
+            estimate_mark(ob, sizeof ob);
+        }
+        estimate_format(bound, sizeof bound, rate, nd->incl_bytes, nd->incl_blocks);
         char where2[600] = "";
         if (nd->frame && nd->frame->file[0])
             snprintf(where2, sizeof where2, "%s:%u ", nd->frame->file, nd->frame->line);
-        snprintf(line, sizeof line, "%s: inclusive %s B, own %s B  %s%s",
-                 model_frame_label(nd->frame, name, sizeof name), ib, ob, where2,
-                 nd->frame ? nd->frame->module : "");
+        snprintf(line, sizeof line, "%s: inclusive %s B%s%s, own %s B  %s%s",
+                 model_frame_label(nd->frame, name, sizeof name), ib, *bound ? " " : "", bound, ob,
+                 where2, nd->frame ? nd->frame->module : "");
         view_ctx_put(y + h - 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     } else {
         view_ctx_put(y + h - 1, 0, "", ui->cols, A_NORMAL);

@@ -457,6 +457,25 @@ e2e_keys q
 e2e_assert_restored 0
 pass "ASCII fallback (HEAPLINE_ASCII=1 and a non-UTF-8 locale), NO_COLOR"
 
+# ---- sampling mode: the tree's figures are estimates, marked as on the sites screen ----
+echo "e2e: sampled tree"
+"$HL" record --sample 1K -o "$TMP/sampled.heapline" -- "$TMP/e2e_target" >/dev/null \
+    2>"$TMP/record.err" || { cat "$TMP/record.err" >&2; e2e_fail "heapline record --sample failed"; }
+"$HL" report "$TMP/sampled.heapline" --json >"$TMP/sampled.json"
+S_LIVE=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print(next(s["live_bytes"] for s in d["sites"] if s["function"] == "config_alloc"))' "$TMP/sampled.json")
+e2e_start smp 80 24 "$HL" replay sampled.heapline
+e2e_wait_for "end of recording"
+e2e_wait_re "^config_alloc .* ~"
+e2e_keys g Enter
+e2e_wait_for "Stack tree of config_alloc"
+e2e_wait_re "^ +~[0-9.]+[KM] +~[0-9.]+[KMB]* +~[0-9]+ +~[0-9]+ . _start"
+e2e_assert_screen "_start: inclusive ~$(exact "$S_LIVE") B +-"
+e2e_save tree-sampled-80x24
+e2e_keys q
+e2e_assert_restored 0
+pass "sampled: the tree's figures carry ~, and the frame's line its 95% bound ($(exact "$S_LIVE") B)"
+
 # ---- issue 11: grouping by thread and by tag splits a site exactly ----
 echo "e2e: groups"
 ${CC:-cc} -O0 -g -fno-omit-frame-pointer -pthread -Icollector tests/e2e/e2e_threads.c \
