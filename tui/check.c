@@ -204,14 +204,19 @@ static int check_one(const struct model *m, const struct check_limit *l,
         sites++;
         site_where(m, r->site, where, sizeof(where));
         if (l->kind == CHECK_MAX_SITE && r->peak_bytes > l->bytes) {
-            broken(out, l, "site's peak", r->peak_bytes, "", "site", where);
+            broken(out, l, sum->sample_rate ? "site's peak, estimated," : "site's peak",
+                   r->peak_bytes, "", "site", where);
             n++;
         } else if (l->kind == CHECK_NO_LEAKS && (r->leaked_bytes || r->leaked_blocks)) {
+            /* sampled: a sampled block live at the end is a leak proven; its
+             * site's figures are estimates */
             fprintf(out,
-                    "broken: %s %s: %llu bytes in %llu blocks leaked (live at the end); "
+                    "broken: %s %s: %s%llu bytes in %s%llu blocks leaked (live at the end)%s; "
                     "site: %s\n",
-                    l->option, l->value, (unsigned long long)r->leaked_bytes,
-                    (unsigned long long)r->leaked_blocks, where);
+                    l->option, l->value, sum->sample_rate ? "~" : "",
+                    (unsigned long long)r->leaked_bytes, sum->sample_rate ? "~" : "",
+                    (unsigned long long)r->leaked_blocks,
+                    sum->sample_rate ? ", estimated from sampled blocks" : "", where);
             n++;
         }
     }
@@ -264,6 +269,20 @@ int check_run(const char *path, const struct check_spec *c, FILE *out)
     if (!nbroken)
         fprintf(out, "heapline check: %d limit%s hold%s in %s\n", c->n, c->n == 1 ? "" : "s",
                 c->n == 1 ? "s" : "", path);
+    for (int i = 0; i < c->n; i++) {
+        if (model_summary(m)->sample_rate &&
+            (c->limit[i].kind == CHECK_MAX_SITE || c->limit[i].kind == CHECK_NO_LEAKS)) {
+            char rate[32];
+
+            fflush(out);
+            fprintf(stderr,
+                    "heapline check: %s is sampled (one sample every %s on average): --max-site "
+                    "and --no-leaks-from were judged on estimates, and a site with no sampled "
+                    "block left may still have leaked\n",
+                    path, size_format(rate, sizeof(rate), (double)model_summary(m)->sample_rate));
+            break;
+        }
+    }
     rc = nbroken ? 1 : 0;
     goto out;
 oom:

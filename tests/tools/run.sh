@@ -324,6 +324,13 @@ check html-link 1 "heapline: $W/link.html: is a symbolic link (report pages are 
 check html-device 1 "heapline: /dev/null: not a regular file (a device, FIFO or socket): refusing to write a page there" \
     "$HL" report "$W/B.hl" --html /dev/null
 
+# check on a sampled recording: a site limit is judged on estimates, and said so
+out=$("$HL" check "$W/Bs.hl" --max-site site_keep=1G 2>"$W/check-s.err")
+same check-sampled "0 heapline check: 1 limit holds in $W/Bs.hl
+heapline check: $W/Bs.hl is sampled (one sample every 1.00 KiB on average): --max-site and --no-leaks-from were judged on estimates, and a site with no sampled block left may still have leaked" \
+    "$? $out
+$(cat "$W/check-s.err")"
+
 # ---- check: exactly the limits broken, one line each ----
 # B: peak 9224, leaked 5000 (site_keep), live at the end 5000, site peaks:
 # site_keep 5000, site_fixed 4096, site_extra 128, site_churn 100
