@@ -10,6 +10,7 @@
  */
 #include "model_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,25 @@ static void peak_check(struct model *m, int64_t time)
     m->peak_pt = model_events_totals(m, time);
 }
 
+/* Sampling mode: d, the change of one sampled block of size bytes, as the
+ * estimator's weight, as the collector weighs its sites (sample_weight():
+ * size / p bytes and 65536 / p blocks, p = 1 - e^(-size/rate), p = 1 from
+ * rate bytes up). Blocks and allocations are fixed point (1/65536): a
+ * party's figures are sums of these, rounded where they are read
+ * (model_group_rows), so a thread's estimate is its sampled blocks' weight. */
+static struct fig party_weight(uint64_t rate, uint64_t size, const struct fig *d)
+{
+    double p = size >= rate ? 1.0 : -expm1(-(double)(size ? size : 1) / (double)rate);
+    int64_t bytes = size >= rate ? (int64_t)size : (int64_t)llround((double)size / p);
+    int64_t blocks = size >= rate ? 65536 : (int64_t)llround(65536.0 / p);
+    int64_t sign = d->live_blocks < 0 ? -1 : 1;
+
+    return (struct fig){.live_bytes = sign * bytes,
+                        .live_blocks = sign * blocks,
+                        .allocations = d->allocations ? (uint64_t)blocks : 0,
+                        .bytes_allocated = d->bytes_allocated ? (uint64_t)bytes : 0};
+}
+
 /* A change from an event to block b's figures: authoritative in events mode. */
 static int event_change(struct model *m, uint32_t stack, const struct liveset_block *b,
                         const struct fig *d, int64_t time)
@@ -176,9 +196,12 @@ static int event_change(struct model *m, uint32_t stack, const struct liveset_bl
         m->ev_in_state = m->sum.events; /* ticks rule: a point holds what came before it */
         /* attached: a block allocated since is still known by thread and tag
          * (the next tick's point takes the change, apply_state) */
-        if (!m->sum.missed && m->nodes[stack].site != MODEL_NONE &&
-            party_change(m, m->nodes[stack].site, b, d))
-            return model_fail(m, "out of memory");
+        if (!m->sum.missed && m->nodes[stack].site != MODEL_NONE) {
+            struct fig w = m->sum.sample_rate ? party_weight(m->sum.sample_rate, b->size, d) : *d;
+
+            if (party_change(m, m->nodes[stack].site, b, &w))
+                return model_fail(m, "out of memory");
+        }
         return 0;
     }
     if (m->bucket_open && time >= m->bucket_start + MODEL_BUCKET_NS) {

@@ -361,6 +361,10 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
                                           x->live_blocks,
                                           x->allocations,
                                           x->bytes_allocated};
+        if (m->sum.sample_rate) { /* fixed point (party_weight), rounded as the sites are */
+            r[n - 1].live_blocks = (x->live_blocks + 32768) >> 16;
+            r[n - 1].allocations = (x->allocations + 32768) >> 16;
+        }
     }
     free(f);
     /* parties that differ only in the other dimension add up */
@@ -375,9 +379,11 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
             r[k++] = r[i];
         }
     }
-    if (!m->sum.events_exact) {
+    if (!m->sum.events_exact && !(m->sum.sample_rate && !m->sum.missed && !m->sum.attached)) {
         /* ticks rule: what the known rows leave of each site (blocks from
-         * before the attach, or everything after a miss) is not known */
+         * before the attach, or everything after a miss) is not known. A
+         * sampled run seen whole has no such blocks: every sample is an
+         * event, and the rows' weights are the sites' own up to rounding. */
         struct model_view v = {0};
         struct fig *acc = calloc(m->n_sites ? m->n_sites : 1, sizeof(*acc));
         uint32_t nk = k;

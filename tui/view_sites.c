@@ -560,10 +560,15 @@ static void draw_heading(struct ui *ui, int y, const struct view_line *l, int se
     const char *name = NULL;
     char tbuf[64];
     widget_fmt_bytes(bytes, sizeof bytes, l->bytes, 0);
+    if (model_summary(ui->m)->sample_rate) /* sampling mode: a sum of estimates */
+        estimate_mark(bytes, sizeof bytes);
     if (l->group == MODEL_NONE) {
-        snprintf(line, sizeof line, "%s not known (before the attach): %s live in %u site%s",
-                 state(ui)->group == VIEW_GROUP_TAG ? "tag" : "thread", bytes, l->count,
-                 l->count == 1 ? "" : "s");
+        /* blocks whose thread and tag no event gave: allocated before a
+         * client attached, or told of while events were missed */
+        snprintf(line, sizeof line, "%s not known (%s): %s live in %u site%s",
+                 state(ui)->group == VIEW_GROUP_TAG ? "tag" : "thread",
+                 model_summary(ui->m)->attached ? "before the attach" : "events missed", bytes,
+                 l->count, l->count == 1 ? "" : "s");
     } else if (state(ui)->group == VIEW_GROUP_TAG) {
         name = l->group ? model_tag_name(ui->m, l->group) : "(no tag)";
         if (!name)

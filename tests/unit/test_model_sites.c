@@ -15,8 +15,13 @@ static void test_sampled(void **state)
     struct model *m = model_new();
     struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100)};
     struct wire_site d[] = {{3, 4172, 41, 41, 4172}};
-    struct wire_totals t = {.time = 10 * MS, .heap_bytes = 5008, .heap_blocks = 50, .rss = 9000,
-                            .allocations = 60, .frees = 10, .bytes_allocated = 6000};
+    struct wire_totals t = {.time = 10 * MS,
+                            .heap_bytes = 5008,
+                            .heap_blocks = 50,
+                            .rss = 9000,
+                            .allocations = 60,
+                            .frees = 10,
+                            .bytes_allocated = 6000};
     struct model_view v = {0};
     const struct model_row *r;
 
@@ -47,6 +52,50 @@ static void test_sampled(void **state)
     m = new_model();
     assert_int_equal(model_summary(m)->sample_rate, 0);
     assert_int_equal(model_summary(m)->events_exact, 1);
+    model_free(m);
+}
+
+/* Sampling mode split by thread: each thread's figures are its samples'
+ * weights, as the site's are (4096 B rate: a 100 B sample weighs 4146 B and
+ * 41.46 blocks, one of 8192 B its own size and 1 block), and no share of
+ * the site is "not known": every sample is an event. */
+static void test_sampled_threads(void **state)
+{
+    struct model *m = model_new();
+    struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_THREAD(2),
+                              EV_ALLOC(2 * MS, 3, 100), EV_ALLOC(3 * MS, 3, 8192)};
+    /* the collector's estimate: 2 * 4146 + 8192 B, (2 * 2717256 + 65536) / 65536 blocks */
+    struct wire_site d[] = {{3, 16484, 84, 84, 16484}};
+    struct wire_totals t = {.time = 10 * MS,
+                            .heap_bytes = 8392,
+                            .heap_blocks = 3,
+                            .rss = 9000,
+                            .allocations = 3,
+                            .bytes_allocated = 8392};
+    struct model_query q = {.at = MODEL_AT_END};
+    struct model_group_row *r = NULL;
+    int n;
+
+    (void)state;
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    defs_rate(4096);
+    assert_int_equal(encode_events(&B, 0, ev, 5), 0);
+    assert_int_equal(encode_tick(&B, &t, d, 1), 0);
+    assert_int_equal(encode_end(&B, 20 * MS, WIRE_END_EXIT, 0), 0);
+    assert_int_equal(flush_into(m), 0);
+    n = model_group_rows(m, &q, 1, &r);
+    assert_int_equal(n, 2);
+    assert_int_equal(r[0].group, 1);
+    assert_int_equal(r[0].live_bytes, 4146);
+    assert_int_equal(r[0].live_blocks, 41);
+    assert_int_equal(r[0].allocations, 41);
+    assert_int_equal(r[0].bytes_allocated, 4146);
+    assert_int_equal(r[1].group, 2);
+    assert_int_equal(r[1].live_bytes, 4146 + 8192);
+    assert_int_equal(r[1].live_blocks, 42);
+    assert_int_equal(r[1].allocations, 42);
+    free(r);
     model_free(m);
 }
 
@@ -293,11 +342,9 @@ static void test_inlined(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_sampled),
-        cmocka_unit_test(test_attribution),
-        cmocka_unit_test(test_python_sites),
-        cmocka_unit_test(test_inlined),
+        cmocka_unit_test(test_labels),          cmocka_unit_test(test_sampled),
+        cmocka_unit_test(test_sampled_threads), cmocka_unit_test(test_attribution),
+        cmocka_unit_test(test_python_sites),    cmocka_unit_test(test_inlined),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
