@@ -205,9 +205,12 @@ void view_objects_draw(struct ui *ui, int y, int h)
     char shown[48] = "";
     if (v->total > (uint64_t)v->n)
         snprintf(shown, sizeof shown, " (%d shown)", v->n);
-    snprintf(title, sizeof title, "Live objects of %s (%s): %s%s, oldest first   Esc: back",
+    /* sampling mode: the blocks listed are the samples, each a real block
+     * of its exact size; the site's own figures are estimates */
+    snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
              model_site_label(s, name, sizeof name),
-             view_objects_base(view_ctx_site_where(s, where, sizeof where)), count, shown);
+             view_objects_base(view_ctx_site_where(s, where, sizeof where)), count,
+             model_summary(ui->m)->sample_rate ? " sampled" : "", shown);
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     /* a recording names blocks by allocation number (it keeps no addresses) */
     int addressed = v->n > 0 && v->objs[0].addr != 0;
