@@ -147,6 +147,10 @@ NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
              $(BUILD)/pic/collector/sites.o $(OWNMAPS_OBJ)
 TEST_OBJS_normalise := $(NORM_OBJS)
 $(BUILD)/tests/test_normalise: $(NORM_OBJS)
+TEST_OBJS_sites := $(BUILD)/pic/collector/sites.o
+$(BUILD)/tests/test_sites: $(BUILD)/pic/collector/sites.o
+TEST_OBJS_elfpages := $(BUILD)/pic/collector/elfpages.o
+$(BUILD)/tests/test_elfpages: $(BUILD)/pic/collector/elfpages.o
 TEST_OBJS_scansp := $(BUILD)/pic/collector/scansp.o
 TEST_LIBS_scansp := -lpthread
 $(BUILD)/tests/test_scansp: $(BUILD)/pic/collector/scansp.o

@@ -269,11 +269,13 @@ static void final_messages(void)
         snprintf(msg, sizeof(msg),
                  "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
                  "of unknown blocks, %s, %llu waits on a full "
-                 "buffer, live table %zu bytes for %zu blocks, collector thread %.0f ms CPU "
+                 "buffer, live table %zu bytes for %zu blocks, site table %zu bytes for %zu "
+                 "sites, %zu bytes of module files given back, collector thread %.0f ms CPU "
                  "(%.1f ns an event)",
                  (unsigned long long)ns->events, (unsigned long long)ns->evicted,
                  (unsigned long long)ns->stragglers, (unsigned long long)ns->unknown_frees, walks,
-                 (unsigned long long)ring_waits(), live_bytes_used(), live_count(), cpu_ms,
+                 (unsigned long long)ring_waits(), live_bytes_used(), live_count(),
+                 sites_mapped_bytes(), sites_count(), symbols_trimmed_bytes(), cpu_ms,
                  ns->events ? cpu_ms * 1e6 / (double)ns->events : 0.0);
         core_say(msg);
     }
@@ -316,6 +318,7 @@ static void *collect_main(void *arg)
             tick(0);
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
+        symbols_trim(now);
         /* Drain every millisecond while the program allocates; when it has
          * been quiet for 100 ms, sleep until the next tick (a producer whose
          * ring gets half full wakes us through ring_wake_fd). */

@@ -242,11 +242,9 @@ void emit_threads_rename(void)
 
 static void pending_add(uint32_t stack)
 {
-    struct site *s = sites_get(stack);
-
-    if (s->defined || stack == 0)
+    if (stack == 0 || sites_defined(stack) != SITES_UNSENT)
         return;
-    s->defined = 2; /* queued */
+    sites_set_defined(stack, SITES_QUEUED);
     if (E.n_pending == E.cap_pending) {
         size_t cap = E.cap_pending ? E.cap_pending * 2 : 4096;
         void *p = realloc(E.pending, cap * sizeof(*E.pending));
@@ -298,13 +296,12 @@ static void define_pending(void)
         uint32_t id = E.pending[i];
 
         while (id != 0) {
-            struct site *s = sites_get(id);
             uint32_t parent;
             uint64_t ip;
 
-            if (s->defined == 1 || trie_node(id, &parent, &ip) < 0)
+            if (sites_defined(id) == SITES_SENT || trie_node(id, &parent, &ip) < 0)
                 break;
-            s->defined = 1;
+            sites_set_defined(id, SITES_SENT);
             if (n == E.cap_nodes) {
                 size_t cap = E.cap_nodes ? E.cap_nodes * 2 : 4096;
                 void *p = realloc(E.nodes, cap * sizeof(*E.nodes));

@@ -1,5 +1,5 @@
 /*
- * lines.h - the line tables symbols.c needs, kept compact: 12 bytes a row
+ * lines.h - the line tables symbols.c needs, kept compact: 8 bytes a row
  * where libdw keeps 40 for as long as its Dwarf lives.
  *
  * A CU's table is read once, through a second Dwarf over the module's file

@@ -1,12 +1,21 @@
 /*
  * sites.c - per-stack figures.
  *
- * Invariant: a site is in the dirty list exactly when its dirty flag is set,
- * and only dirty sites have nonzero deltas. The tables are the collector
- * thread's alone: they start at SITES_START_CAP entries and double (mremap)
- * as stack ids grow, up to TRIE_MAX_NODES. Mapped whole at start-up they took
- * 152 MB of address space, most of what kept a program under `ulimit -v`
- * from starting with the collector (issue 12).
+ * Only stacks that allocate have a site: a python3 run interns ~325k stack
+ * ids (every trie node, callers included) of which a few thousand allocate,
+ * and a table indexed by stack id kept 88 bytes for each of them (27 MB
+ * resident of a 44 MB map, issue 13). So ids[] holds a word per stack id
+ * (the site's slot + 1 in its low bits, 0 for none, and whether its STACKS
+ * node was sent in the top two) and the sites are dense in tab[], in the
+ * order they were made.
+ *
+ * Invariants: ids[s] names slot k exactly when tab[k].stack == s; a site is
+ * in the dirty list exactly when its dirty flag is set, and only dirty sites
+ * have nonzero deltas. The tables are the collector thread's alone: they
+ * start small and double (mremap) as stack ids and sites grow, up to
+ * TRIE_MAX_NODES entries. (Mapped whole at start-up they took 152 MB of
+ * address space, most of what kept a program under `ulimit -v` from
+ * starting with the collector: issue 12.)
  */
 #include "sites.h"
 
@@ -17,14 +26,19 @@
 #include "sample.h"
 #include "trie.h"
 
-#define SITES_START_CAP (1u << 16)
+#define IDS_START (1u << 16)   /* stack ids: 256 KiB */
+#define SITES_START (1u << 12) /* sites: 352 KiB */
+#define SLOT_MASK 0x3fffffffu
+#define DEF_SHIFT 30
 
-struct site *sites_tab;
-size_t sites_cap;
-static uint32_t *dirty;
-static size_t n_dirty;
-static uint32_t max_id;
-static struct site spare; /* handed out when the table cannot grow */
+static uint32_t *ids;
+static size_t ids_cap;
+static struct site *tab;
+static size_t tab_cap, n_sites;
+static uint32_t *dirty; /* slots of dirty sites; dirty_cap >= tab_cap */
+static size_t dirty_cap, n_dirty;
+static uint32_t max_id;   /* the largest stack id with a site */
+static struct site spare; /* handed out when a table cannot grow */
 static int failed;
 static _Atomic uint64_t rate; /* sampling mode: figures are estimates */
 
@@ -33,38 +47,56 @@ void sites_set_sample_rate(uint64_t r)
     atomic_store_explicit(&rate, r, memory_order_relaxed);
 }
 
-int sites_init(void)
+static void *map(size_t bytes)
 {
-    void *s = mmap(NULL, sizeof(struct site) * SITES_START_CAP, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    void *d = mmap(NULL, sizeof(uint32_t) * SITES_START_CAP, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
 
-    if (s == MAP_FAILED || d == MAP_FAILED) {
-        if (s != MAP_FAILED)
-            munmap(s, sizeof(struct site) * SITES_START_CAP);
-        if (d != MAP_FAILED)
-            munmap(d, sizeof(uint32_t) * SITES_START_CAP);
-        return -1;
-    }
-    sites_tab = s;
-    dirty = d;
-    sites_cap = SITES_START_CAP;
-    n_dirty = 0;
-    max_id = 0;
-    return 0;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* p (old bytes) moved or grown to want bytes, or NULL (p stays as it was). */
+static void *remap(void *p, size_t old, size_t want)
+{
+    void *q = mremap(p, old, want, MREMAP_MAYMOVE);
+
+    return q == MAP_FAILED ? NULL : q;
+}
+
+static void unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
 }
 
 void sites_reset(void)
 {
-    if (sites_tab)
-        munmap(sites_tab, sizeof(struct site) * sites_cap);
-    if (dirty)
-        munmap(dirty, sizeof(uint32_t) * sites_cap);
-    sites_tab = NULL;
+    unmap(ids, ids_cap * sizeof(*ids));
+    unmap(tab, tab_cap * sizeof(*tab));
+    unmap(dirty, dirty_cap * sizeof(*dirty));
+    ids = NULL;
+    tab = NULL;
     dirty = NULL;
-    sites_cap = 0;
+    ids_cap = tab_cap = dirty_cap = 0;
+    n_sites = n_dirty = 0;
+    max_id = 0;
     failed = 0;
+}
+
+int sites_init(void)
+{
+    sites_reset();
+    ids = map(IDS_START * sizeof(*ids));
+    tab = map(SITES_START * sizeof(*tab));
+    dirty = map(SITES_START * sizeof(*dirty));
+    ids_cap = ids ? IDS_START : 0;
+    tab_cap = tab ? SITES_START : 0;
+    dirty_cap = dirty ? SITES_START : 0;
+    if (!ids || !tab || !dirty) {
+        sites_reset();
+        return -1;
+    }
+    return 0;
 }
 
 int sites_failed(void)
@@ -72,60 +104,107 @@ int sites_failed(void)
     return failed;
 }
 
-/* Makes room for stack. Returns 0, or -1 (sites_failed() says so from then on). */
-static int grow(uint32_t stack)
+size_t sites_count(void)
 {
-    size_t want = sites_cap ? sites_cap : SITES_START_CAP;
-    void *s, *d;
+    return n_sites;
+}
 
+size_t sites_mapped_bytes(void)
+{
+    return ids_cap * sizeof(*ids) + tab_cap * sizeof(*tab) + dirty_cap * sizeof(*dirty);
+}
+
+/* Makes ids[] reach stack. Returns 0, or -1 (stack is no stack id, or the
+ * map could not grow: sites_failed() says so from then on). */
+static int grow_ids(uint32_t stack)
+{
+    size_t want = ids_cap;
+    void *p;
+
+    if (!ids || stack >= TRIE_MAX_NODES)
+        return -1;
     while (want <= stack)
         want *= 2;
     if (want > TRIE_MAX_NODES)
         want = TRIE_MAX_NODES;
-    if (!sites_tab || stack >= want)
-        return -1;
-    s = mremap(sites_tab, sizeof(struct site) * sites_cap, sizeof(struct site) * want,
-               MREMAP_MAYMOVE);
-    if (s == MAP_FAILED) {
+    if (!(p = remap(ids, ids_cap * sizeof(*ids), want * sizeof(*ids)))) {
         failed = 1;
         return -1;
     }
-    sites_tab = s;
-    d = mremap(dirty, sizeof(uint32_t) * sites_cap, sizeof(uint32_t) * want, MREMAP_MAYMOVE);
-    if (d == MAP_FAILED) {
-        /* sites already has want entries: shrink it back so cap is right for both */
-        s = mremap(sites_tab, sizeof(struct site) * want, sizeof(struct site) * sites_cap, 0);
-        if (s != MAP_FAILED)
-            sites_tab = s;
-        failed = 1;
-        return -1;
-    }
-    dirty = d;
-    sites_cap = want;
+    ids = p;
+    ids_cap = want;
     return 0;
 }
 
-struct site *sites_get_grow(uint32_t stack)
+/* Room for one more site. Returns 0 or -1 (sites_failed()). The dirty list
+ * grows first: should tab[] then fail, it is only larger than needed. */
+static int grow_tab(void)
 {
-    if (stack >= sites_cap && grow(stack) < 0) {
-        memset(&spare, 0, sizeof(spare));
-        return &spare;
+    size_t want = tab_cap * 2;
+    void *p;
+
+    if (!tab || tab_cap >= TRIE_MAX_NODES)
+        return failed = 1, -1;
+    if (dirty_cap < want) {
+        if (!(p = remap(dirty, dirty_cap * sizeof(*dirty), want * sizeof(*dirty))))
+            return failed = 1, -1;
+        dirty = p;
+        dirty_cap = want;
     }
-    return &sites_tab[stack];
+    if (!(p = remap(tab, tab_cap * sizeof(*tab), want * sizeof(*tab))))
+        return failed = 1, -1;
+    tab = p;
+    tab_cap = want;
+    return 0;
 }
 
+static struct site *spare_site(void)
+{
+    memset(&spare, 0, sizeof(spare));
+    return &spare;
+}
+
+struct site *sites_get(uint32_t stack)
+{
+    uint32_t k;
+
+    if (stack >= ids_cap && grow_ids(stack) < 0)
+        return spare_site();
+    if ((k = ids[stack] & SLOT_MASK) != 0)
+        return &tab[k - 1];
+    if (n_sites == tab_cap && grow_tab() < 0)
+        return spare_site();
+    tab[n_sites].stack = stack; /* the rest is zero: fresh pages */
+    ids[stack] |= (uint32_t)++n_sites;
+    if (stack > max_id)
+        max_id = stack;
+    return &tab[n_sites - 1];
+}
+
+int sites_defined(uint32_t stack)
+{
+    return stack < ids_cap ? (int)(ids[stack] >> DEF_SHIFT) : SITES_UNSENT;
+}
+
+void sites_set_defined(uint32_t stack, int state)
+{
+    if (stack >= ids_cap && grow_ids(stack) < 0)
+        return;
+    ids[stack] = (ids[stack] & SLOT_MASK) | (uint32_t)state << DEF_SHIFT;
+}
+
+/* The site of an event: found inline, made by sites_get(). */
 static inline struct site *touch(uint32_t stack)
 {
-    struct site *s = sites_get(stack);
+    uint32_t k = stack < ids_cap ? ids[stack] & SLOT_MASK : 0;
+    struct site *s = k ? &tab[k - 1] : sites_get(stack);
 
     if (s == &spare)
         return s;
     if (!s->dirty) {
         s->dirty = 1;
-        dirty[n_dirty++] = stack;
+        dirty[n_dirty++] = (uint32_t)(s - tab);
     }
-    if (stack > max_id)
-        max_id = stack;
     return s;
 }
 
@@ -202,10 +281,9 @@ size_t sites_take_deltas(struct wire_site *out, size_t max)
     size_t n = 0;
 
     while (n < max && n_dirty > 0) {
-        uint32_t id = dirty[--n_dirty];
-        struct site *s = &sites_tab[id];
+        struct site *s = &tab[dirty[--n_dirty]];
 
-        out[n++] = (struct wire_site){id, s->d_live_bytes, s->d_live_blocks, s->d_allocations,
+        out[n++] = (struct wire_site){s->stack, s->d_live_bytes, s->d_live_blocks, s->d_allocations,
                                       s->d_bytes_allocated};
         s->d_live_bytes = s->d_live_blocks = 0;
         s->d_allocations = s->d_bytes_allocated = 0;
@@ -219,10 +297,11 @@ size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor)
     size_t n = 0;
     uint32_t id = *cursor;
 
-    for (; id <= max_id && n < max; id++) {
-        struct site *s = &sites_tab[id];
+    for (; n_sites && id <= max_id && n < max; id++) {
+        uint32_t k = ids[id] & SLOT_MASK;
+        struct site *s = k ? &tab[k - 1] : NULL;
 
-        if (s->allocations - s->d_allocations)
+        if (s && s->allocations - s->d_allocations)
             out[n++] = (struct wire_site){
                 id, s->live_bytes - s->d_live_bytes, s->live_blocks - s->d_live_blocks,
                 s->allocations - s->d_allocations, s->bytes_allocated - s->d_bytes_allocated};

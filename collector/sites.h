@@ -1,7 +1,7 @@
 /*
  * sites.h - per-stack figures (live bytes and blocks, allocations, bytes
  * allocated), their deltas since the last tick, and which stack nodes have
- * been sent. Indexed by stack id; collector thread only.
+ * been sent. Keyed by stack id; collector thread only.
  */
 #ifndef HEAPLINE_SITES_H
 #define HEAPLINE_SITES_H
@@ -20,27 +20,29 @@ struct site {
      * allocations above are these rounded */
     int64_t live_blocks_fp;
     uint64_t allocations_fp;
-    uint8_t dirty;   /* in the dirty list */
-    uint8_t defined; /* its STACKS node was sent */
+    uint32_t stack; /* its stack id */
+    uint8_t dirty;  /* in the dirty list */
 };
 
+/* 0, or -1 when the first tables cannot be mapped. */
 int sites_init(void);
 void sites_reset(void);
 
-/* The site of a stack id (< TRIE_MAX_NODES). Inline: every event looks one
- * up, and the call (its frame saved for the growth path) was 24 instructions
- * of churn's collector thread's ~800 an event. */
-extern struct site *sites_tab;
-extern size_t sites_cap;
-struct site *sites_get_grow(uint32_t stack);
-static inline struct site *sites_get(uint32_t stack)
-{
-    return stack < sites_cap ? &sites_tab[stack] : sites_get_grow(stack);
-}
+/* The site of a stack id (< TRIE_MAX_NODES), made (all zero) the first time:
+ * only stacks that allocate have one. Never NULL: a spare site when the
+ * tables cannot grow (sites_failed() says so). */
+struct site *sites_get(uint32_t stack);
 
-/* Nonzero once the table could not grow (the collector turns tracking off):
+/* Nonzero once a table could not grow (the collector turns tracking off):
  * figures of stacks past it went to a spare site. */
 int sites_failed(void);
+
+/* Whether stack's STACKS node was sent: SITES_UNSENT, SITES_QUEUED (the
+ * emitter has it in its pending list) or SITES_SENT. A stack id the table
+ * could not grow to reads SITES_UNSENT and takes no mark. */
+enum { SITES_UNSENT, SITES_SENT, SITES_QUEUED };
+int sites_defined(uint32_t stack);
+void sites_set_defined(uint32_t stack, int state);
 
 /* A block of size bytes allocated, freed. In sampling mode (a rate set) the
  * block is a sample and counts as its estimator's weight (sample.h). */
@@ -56,10 +58,14 @@ void sites_set_sample_rate(uint64_t rate);
 size_t sites_take_deltas(struct wire_site *out, size_t max);
 
 /* Absolute figures of every site with allocations as of the last
- * sites_take_deltas() (the last tick), starting at *cursor (start with 0):
- * a client that gets them in its SNAPSHOT then adds the next TICK's deltas,
- * so the deltas not yet taken must not be in them too. Returns the count; 0
- * when done. */
+ * sites_take_deltas() (the last tick), in stack id order, starting at
+ * *cursor (start with 0): a client that gets them in its SNAPSHOT then adds
+ * the next TICK's deltas, so the deltas not yet taken must not be in them
+ * too. Returns the count; 0 when done. */
 size_t sites_absolute(struct wire_site *out, size_t max, uint32_t *cursor);
+
+/* Sites made (stacks that allocated) and the bytes the tables map. */
+size_t sites_count(void);
+size_t sites_mapped_bytes(void);
 
 #endif

@@ -24,6 +24,7 @@
 #include "core.h"
 #include "debugfile.h"
 #include "dwscopes.h"
+#include "elfpages.h"
 #include "fds.h"
 #include "lines.h"
 #include "symfile.h"
@@ -153,6 +154,8 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, 
 }
 
 static Dwfl *dwfl;
+static int64_t used_ns, trimmed_ns; /* used_ns: the last use since a trim, 0 none */
+static size_t trimmed_bytes;        /* given back by symbols_trim() */
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = find_elf,
@@ -456,6 +459,7 @@ void symbols_warm(uint64_t ip)
         fsyms_of(m);
         if ((cu = module_cu(m, ip - 1, &bias)) != NULL)
             lines_find(cu, ip - 1 - bias, &file, &line, &row);
+        used_ns = core_now();
     }
     pthread_mutex_unlock(&sym_mu);
 }
@@ -683,10 +687,60 @@ static uint32_t symbols_source(Dwfl_Module *m, const char **debug_file)
 
 static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
 
+/* ---- the files' pages ----
+ * What libdw read of a module's file stays resident (elfpages.h): once the
+ * frames stop coming (TRIM_QUIET_NS without one), or every TRIM_MAX_NS while
+ * they keep coming, the pages of every loaded file are given back. */
+#define TRIM_QUIET_NS 200000000ll
+#define TRIM_MAX_NS 2000000000ll
+
+static void trim_image(Elf *elf)
+{
+    size_t size;
+    char *raw = elf ? elf_rawfile(elf, &size) : NULL;
+
+    if (raw)
+        trimmed_bytes += elfpages_drop(raw, size);
+}
+
+static int trim_module(Dwfl_Module *m, void **user, const char *name, Dwarf_Addr start, void *arg)
+{
+    const char *main_file = NULL, *debug_file = NULL;
+    Dwarf_Addr bias;
+    Elf *elf = NULL;
+    Dwarf *dw;
+
+    /* only files already open: the getters would open the others */
+    dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &main_file, &debug_file);
+    if (main_file)
+        trim_image(elf = dwfl_module_getelf(m, &bias));
+    if (debug_file && (dw = dwfl_module_getdwarf(m, &bias)) != NULL && dwarf_getelf(dw) != elf)
+        trim_image(dwarf_getelf(dw));
+    return DWARF_CB_OK;
+}
+
+void symbols_trim(int64_t now)
+{
+    if (!used_ns || (now - used_ns < TRIM_QUIET_NS && now - trimmed_ns < TRIM_MAX_NS))
+        return;
+    pthread_mutex_lock(&sym_mu);
+    used_ns = 0;
+    trimmed_ns = now;
+    if (dwfl)
+        dwfl_getmodules(dwfl, trim_module, NULL, 0);
+    pthread_mutex_unlock(&sym_mu);
+}
+
+size_t symbols_trimmed_bytes(void)
+{
+    return trimmed_bytes;
+}
+
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod)
 {
     pthread_mutex_lock(&sym_mu);
     frame_locked(ip, f, mod);
+    used_ns = core_now();
     pthread_mutex_unlock(&sym_mu);
 }
 

@@ -48,6 +48,13 @@ int symbols_first(uint64_t ip);
  * (send the MODULE first), else NULL. Strings stay valid until the next call. */
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod);
 
+/* Gives back the resident pages of the module files libdw read (elfpages.h)
+ * once a burst of symbols_frame() calls is over (200 ms without one), or
+ * every 2 s while they go on; a no-op otherwise. now: core_now(). The bytes
+ * given back so far (HEAPLINE_STATS). Collector thread. */
+void symbols_trim(int64_t now);
+size_t symbols_trimmed_bytes(void);
+
 /* fork: prepare waits for the symbolizer to be idle; the child keeps the
  * parsed debug information but forgets which frames and modules were sent
  * (its stream starts empty). */
