@@ -688,8 +688,12 @@ static int resize(size_t ncap)
  * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
  * instructions 2.4x). A larger one costs cache misses whatever the load,
  * and the program's memory: full at 0.8, it grows by 1.25x (0.64-0.8
- * full, 30 to 37.5 bytes a block). */
+ * full, 25 to 31.25 bytes a block), and from LIVE_FINE_BYTES by 1.125x
+ * (0.71-0.8 full, 25 to 28.1 bytes a block): there a step is megabytes
+ * (python3's JSON bench peaked just past one: a 63 MB table at 0.64 full,
+ * 52 MB with these steps, its collector's CPU an event unchanged). */
 #define LIVE_SMALL_BYTES (8u << 20)
+#define LIVE_FINE_BYTES (32u << 20)
 static int full(size_t n)
 {
     return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? n * 4 > live_cap * 3
@@ -698,8 +702,11 @@ static int full(size_t n)
 
 static size_t grown(void)
 {
-    return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? live_cap / 2 * 3
-                                                                   : live_cap / 4 * 5;
+    size_t bytes = live_cap * sizeof(struct live_entry);
+
+    return bytes < LIVE_SMALL_BYTES  ? live_cap / 2 * 3
+           : bytes < LIVE_FINE_BYTES ? live_cap / 4 * 5
+                                     : live_cap / 8 * 9;
 }
 
 int live_insert(const struct live_block *b)
