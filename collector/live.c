@@ -19,12 +19,13 @@
  * the big-size hash), the time's low 16 bits (16-31). An empty slot has a
  * zero word 0 (no block starts below 8). The words are unaligned loads.
  *
- * Side tables, each in its own growing mapping: the epochs (the first
- * sequence number and the earliest and latest time of each run of entries,
- * which with an entry's low bits give its time), the (thread, tag) pairs,
- * and the sizes from 65535 up.
+ * Side tables, each in its own growing mapping (liveside.h): the epochs
+ * (the first sequence number and the earliest and latest time of each run
+ * of entries, which with an entry's low bits give its time), the (thread,
+ * tag) pairs, and the sizes from 65535 up (liveside.c).
  */
 #include "live.h"
+#include "liveside.h"
 #include "ownmaps.h"
 
 #include <string.h>
@@ -44,41 +45,6 @@ int live_prefetch_worth;
 /* Tables from this size up outgrow a core's L2 cache (1-2 MB on current
  * x86-64 servers): lookups miss, and prefetching ahead pays. */
 #define LIVE_PREFETCH_BYTES (1u << 20)
-
-/* ---- side tables: arrays in mappings of their own ---- */
-
-/* Grows the mapping *p of *bytes to hold need bytes at least (doubling).
- * Returns 0 or -1 (*p unchanged). */
-static int side_grow(void **p, size_t *bytes, size_t need)
-{
-    size_t n = *bytes ? *bytes : 4096;
-    void *q;
-
-    while (n < need)
-        n *= 2;
-    if (n == *bytes)
-        return 0;
-    q = *p ? mremap(*p, *bytes, n, MREMAP_MAYMOVE)
-           : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (q == MAP_FAILED)
-        return -1;
-    if (*p)
-        ownmaps_del(*p);
-    ownmaps_add(q, n);
-    *p = q;
-    *bytes = n;
-    return 0;
-}
-
-static void side_free(void **p, size_t *bytes)
-{
-    if (*p) {
-        ownmaps_del(*p);
-        munmap(*p, *bytes);
-    }
-    *p = NULL;
-    *bytes = 0;
-}
 
 /* Epochs: runs of entries by sequence number, each with the earliest and
  * latest time of its blocks. An insert joins the last epoch when its span
@@ -111,14 +77,6 @@ static struct {
     uint64_t key; /* UINT64_MAX: none */
     uint32_t id;
 } pair_cache[PAIR_CACHE];
-
-/* Sizes from LIVE_SIZE_BIG up, in a hash by address (open addressing, at
- * most half full; addr 0: empty). */
-struct big {
-    uint64_t addr, size;
-};
-static struct big *bigs;
-static size_t n_bigs, bigs_cap, bigs_bytes;
 
 /* Entries a resize could not place in its sweep, put back after it. */
 static struct live_entry *stash;
@@ -179,17 +137,16 @@ void live_reset(void)
     }
     table_set(NULL, 0);
     live_n = 0;
-    side_free((void **)&epochs, &epochs_bytes);
+    liveside_free((void **)&epochs, &epochs_bytes);
     n_epochs = 0;
     last_seq = 0;
     time_hi = INT64_MIN;
-    side_free((void **)&pair_key, &pair_key_bytes);
-    side_free((void **)&pair_hash, &pair_hash_bytes);
+    liveside_free((void **)&pair_key, &pair_key_bytes);
+    liveside_free((void **)&pair_hash, &pair_hash_bytes);
     n_pairs = pair_hcap = 0;
     memset(pair_cache, 0xff, sizeof(pair_cache));
-    side_free((void **)&bigs, &bigs_bytes);
-    n_bigs = bigs_cap = 0;
-    side_free((void **)&stash, &stash_bytes);
+    liveside_big_reset();
+    liveside_free((void **)&stash, &stash_bytes);
     n_stash = 0;
 }
 
@@ -262,7 +219,7 @@ static int epoch_note(const struct live_block *b)
     if (!n_epochs || !epoch_take(&epochs[n_epochs - 1], b->time)) {
         if (n_epochs == 2 * LIVE_EXACT_EPOCHS)
             epoch_merge();
-        if (side_grow((void **)&epochs, &epochs_bytes, (n_epochs + 1) * sizeof(*epochs)) < 0)
+        if (liveside_grow((void **)&epochs, &epochs_bytes, (n_epochs + 1) * sizeof(*epochs)) < 0)
             return -1;
         epochs[n_epochs++] = (struct epoch){b->seq, b->time, b->time};
     }
@@ -313,12 +270,12 @@ static int pair_rehash(size_t hcap)
 
     pair_hash = NULL;
     pair_hash_bytes = 0;
-    if (side_grow((void **)&pair_hash, &pair_hash_bytes, hcap * sizeof(uint32_t)) < 0) {
+    if (liveside_grow((void **)&pair_hash, &pair_hash_bytes, hcap * sizeof(uint32_t)) < 0) {
         pair_hash = old;
         pair_hash_bytes = old_bytes;
         return -1;
     }
-    side_free((void **)&old, &old_bytes);
+    liveside_free((void **)&old, &old_bytes);
     pair_hcap = hcap;
     for (size_t id = 0; id < n_pairs; id++) {
         size_t i = pair_home(pair_key[id], hcap);
@@ -345,7 +302,7 @@ static int64_t pair_id(uint32_t thread, uint32_t tag)
         if (pair_key[pair_hash[i] - 1] == key)
             goto found;
     if (n_pairs == PAIR_MAX ||
-        side_grow((void **)&pair_key, &pair_key_bytes, (n_pairs + 1) * sizeof(uint64_t)) < 0)
+        liveside_grow((void **)&pair_key, &pair_key_bytes, (n_pairs + 1) * sizeof(uint64_t)) < 0)
         return -1;
     pair_key[n_pairs++] = key;
     pair_hash[i] = (uint32_t)n_pairs;
@@ -355,83 +312,14 @@ found:
     return pair_cache[c].id;
 }
 
-/* ---- sizes from LIVE_SIZE_BIG up ---- */
-
-static size_t big_home(uint64_t addr, size_t cap)
-{
-    return (size_t)(((addr >> 3) * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
-}
-
-/* The slot of addr, or of the empty slot where it would go. */
-static size_t big_slot(uint64_t addr)
-{
-    size_t i = big_home(addr, bigs_cap);
-
-    while (bigs[i].addr && bigs[i].addr != addr)
-        i = (i + 1) & (bigs_cap - 1);
-    return i;
-}
+/* ---- entries ---- */
 
 uint64_t live_size_big(const struct live_entry *e)
 {
-    uint64_t addr = live_addr(e);
-    size_t i;
+    uint64_t size;
 
-    if (!bigs_cap)
-        return LIVE_SIZE_BIG;
-    i = big_slot(addr);
-    return bigs[i].addr ? bigs[i].size : LIVE_SIZE_BIG;
+    return liveside_big_get(live_addr(e), &size) ? size : LIVE_SIZE_BIG;
 }
-
-static int big_rehash(size_t cap)
-{
-    struct big *old = bigs;
-    size_t old_cap = bigs_cap, old_bytes = bigs_bytes;
-
-    bigs = NULL;
-    bigs_bytes = 0;
-    if (side_grow((void **)&bigs, &bigs_bytes, cap * sizeof(*bigs)) < 0) {
-        bigs = old;
-        bigs_bytes = old_bytes;
-        return -1;
-    }
-    bigs_cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].addr)
-            bigs[big_slot(old[i].addr)] = old[i];
-    side_free((void **)&old, &old_bytes);
-    return 0;
-}
-
-static int big_put(uint64_t addr, uint64_t size)
-{
-    if ((n_bigs + 1) * 2 > bigs_cap && big_rehash(bigs_cap ? bigs_cap * 2 : 256) < 0)
-        return -1;
-    bigs[big_slot(addr)] = (struct big){addr, size};
-    n_bigs++;
-    return 0;
-}
-
-/* Removes addr's size (backward shift, as in the table). */
-static void big_del(uint64_t addr)
-{
-    size_t mask = bigs_cap - 1, i, j;
-
-    if (!bigs_cap || !bigs[i = big_slot(addr)].addr)
-        return;
-    for (j = (i + 1) & mask; bigs[j].addr; j = (j + 1) & mask) {
-        size_t h = big_home(bigs[j].addr, bigs_cap);
-
-        if (((j - h) & mask) >= ((j - i) & mask)) {
-            bigs[i] = bigs[j];
-            i = j;
-        }
-    }
-    bigs[i].addr = 0;
-    n_bigs--;
-}
-
-/* ---- entries ---- */
 
 void live_get(const struct live_entry *e, struct live_block *b)
 {
@@ -468,7 +356,7 @@ static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const str
     if (pid < 0)
         return -1;
     if (size >= LIVE_SIZE_BIG) {
-        if (big_put(b->addr, size) < 0)
+        if (liveside_big_put(b->addr, size) < 0)
             return -1;
         size = LIVE_SIZE_BIG;
     }
@@ -608,7 +496,7 @@ static struct live_entry *table_remap(size_t ncap)
  * it may not be found again; the caller turns tracking off). */
 static int stash_put(const struct live_entry *e, size_t ncap)
 {
-    if (side_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0) {
+    if (liveside_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0) {
         put(live_tab, ncap, e);
         return -1;
     }
@@ -678,7 +566,7 @@ static int resize(size_t ncap)
     for (size_t k = 0; k < n_stash; k++)
         put(t, ncap, &stash[k]);
     if (stash_bytes > (64u << 10))
-        side_free((void **)&stash, &stash_bytes);
+        liveside_free((void **)&stash, &stash_bytes);
     table_set(t, ncap);
     return failed ? -1 : 0;
 }
@@ -745,7 +633,7 @@ static __attribute__((noinline)) void shrink(void)
 
 static __attribute__((noinline)) void big_del_of(const struct live_entry *e)
 {
-    big_del(live_addr(e));
+    liveside_big_del(live_addr(e));
 }
 
 void live_remove(struct live_entry *e)
@@ -788,7 +676,7 @@ size_t live_count(void)
 size_t live_bytes_used(void)
 {
     return live_cap * sizeof(struct live_entry) + epochs_bytes + pair_key_bytes + pair_hash_bytes +
-           bigs_bytes;
+           liveside_big_bytes();
 }
 
 void live_foreach(live_fn *fn, void *arg)
