@@ -169,8 +169,11 @@ static void test_fields(void **state)
     n.addr = 0x3000;
     n.size = 0;
     n.seq++;
+    n.time = -70000; /* stamped before the collector's start: a new epoch */
     assert_int_equal(live_insert(&n), 0);
     assert_int_equal(got(0x3000).size, 0);
+    assert_int_equal(got(0x3000).time, -70000);
+    assert_int_equal(got(0x2000).time, 6);
     assert_null(live_find((1ull << 48) - 8));
     live_reset();
 }
