@@ -136,15 +136,15 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
 TEST_OBJS_scan := $(SCAN_OBJS)
 TEST_LIBS_scan := -lpthread
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
-TEST_OBJS_live := $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
-$(BUILD)/tests/test_live: $(BUILD)/pic/collector/live.o $(OWNMAPS_OBJ)
+LIVE_OBJS := $(BUILD)/pic/collector/live.o $(BUILD)/pic/collector/liveside.o $(OWNMAPS_OBJ)
+TEST_OBJS_live := $(LIVE_OBJS)
+$(BUILD)/tests/test_live: $(LIVE_OBJS)
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 TEST_LIBS_trie := -lpthread
 $(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 TEST_OBJS_triestall := $(OWNMAPS_OBJ)
 $(BUILD)/tests/test_triestall: collector/trie.c $(OWNMAPS_OBJ)
-NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(BUILD)/pic/collector/live.o \
-             $(BUILD)/pic/collector/sites.o $(OWNMAPS_OBJ)
+NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(LIVE_OBJS) $(BUILD)/pic/collector/sites.o
 TEST_OBJS_normalise := $(NORM_OBJS)
 $(BUILD)/tests/test_normalise: $(NORM_OBJS)
 TEST_OBJS_sites := $(BUILD)/pic/collector/sites.o

@@ -6,24 +6,26 @@
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
  * 1.25x when 0.8 full (see full()), and it halves when under 0.3 full (to
- * 0.6), so a live block costs 30 to 37.5 bytes of a large table while the
- * heap grows or holds, at most 80 after it shrank. A resize rehashes every
+ * 0.6), so a live block costs 25 to 31.25 bytes of a large table while the
+ * heap grows or holds, at most 67 after it shrank. A resize rehashes every
  * entry in place (resize()): a program tearing down 2M blocks (python3's
  * JSON bench) made the former 3/4 steps at 0.45 full cost 6% of its run
  * (wall and CPU, interleaved runs); halving at 0.3 makes a third of those
  * moves.
  *
- * Entry layout (live.h): w[0] = address / 8 (bits 0-44), pair id (45-63);
- * w[1] = size (0-31, UINT32_MAX: in the big-size table), time past the
- * epoch's start (32-63); w[2] = sequence number mod 2^40 (0-39), stack
- * (40-63). An empty slot is all zero (no block starts below 8).
+ * Entry layout (live.h), 20 bytes: word 0 (bytes 0-7) = address / 8 (bits
+ * 0-44), pair id (45-63); word 1 (bytes 8-15) = sequence number mod 2^40
+ * (0-39), stack (40-63); w[4] (bytes 16-19) = size (0-15, LIVE_SIZE_BIG: in
+ * the big-size hash), the time's low 16 bits (16-31). An empty slot has a
+ * zero word 0 (no block starts below 8). The words are unaligned loads.
  *
- * Side tables, each in its own growing mapping: the epochs (the first
- * sequence number and start time of each run of entries whose times are
- * kept from that start), the (thread, tag) pairs, and the sizes from
- * 4 GiB up.
+ * Side tables, each in its own growing mapping (liveside.h): the epochs
+ * (the first sequence number and the earliest and latest time of each run
+ * of entries, which with an entry's low bits give its time), the (thread,
+ * tag) pairs, and the sizes from 65535 up (liveside.c).
  */
 #include "live.h"
+#include "liveside.h"
 #include "ownmaps.h"
 
 #include <string.h>
@@ -31,6 +33,7 @@
 
 #define LIVE_MIN_CAP 4096u
 #define SEQ_MASK ((1ull << 40) - 1)
+#define TIME_LOW 0xffffu
 #define PAIR_BITS 19
 #define PAIR_MAX (1u << PAIR_BITS)
 
@@ -43,54 +46,25 @@ int live_prefetch_worth;
  * x86-64 servers): lookups miss, and prefetching ahead pays. */
 #define LIVE_PREFETCH_BYTES (1u << 20)
 
-/* ---- side tables: arrays in mappings of their own ---- */
-
-/* Grows the mapping *p of *bytes to hold need bytes at least (doubling).
- * Returns 0 or -1 (*p unchanged). */
-static int side_grow(void **p, size_t *bytes, size_t need)
-{
-    size_t n = *bytes ? *bytes : 4096;
-    void *q;
-
-    while (n < need)
-        n *= 2;
-    if (n == *bytes)
-        return 0;
-    q = *p ? mremap(*p, *bytes, n, MREMAP_MAYMOVE)
-           : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (q == MAP_FAILED)
-        return -1;
-    if (*p)
-        ownmaps_del(*p);
-    ownmaps_add(q, n);
-    *p = q;
-    *bytes = n;
-    return 0;
-}
-
-static void side_free(void **p, size_t *bytes)
-{
-    if (*p) {
-        ownmaps_del(*p);
-        munmap(*p, *bytes);
-    }
-    *p = NULL;
-    *bytes = 0;
-}
-
-/* Epochs: entries with sequence numbers from first_seq up to the next
- * epoch's keep their time as base + 32 bits of ns. A new epoch starts when
- * an insert's time does not fit the last one (4.3 s past its start, or
- * before it: an event that came late); its base is set EPOCH_SLACK before
- * that time, so the later events that still arrive late fit it. */
-#define EPOCH_SLACK (1ll << 28) /* 268 ms */
+/* Epochs: runs of entries by sequence number, each with the earliest and
+ * latest time of its blocks. An insert joins the last epoch when its span
+ * stays under LIVE_EPOCH_SPAN (a late event too: the span widens back),
+ * else it starts one; while an epoch's span is under LIVE_EPOCH_SPAN, the
+ * time of each of its blocks is the one in the span with the entry's low
+ * 16 bits. At 2 * LIVE_EXACT_EPOCHS epochs the older half is merged in
+ * pairs (epoch_merge): the epochs take 1 MiB at most however long the
+ * run, and an older block's time is kept to within a span that widens
+ * with its age. An epoch that merged two spans at least LIVE_EPOCH_SPAN
+ * (its second began because an insert did not fit the first), so a span
+ * under it is an epoch never merged. */
 struct epoch {
-    uint64_t first_seq; /* the whole count, not mod 2^40 */
-    int64_t base;
+    uint64_t first_seq;   /* the whole count, not mod 2^40 */
+    int64_t t_min, t_max; /* the earliest and latest of its blocks' times */
 };
 static struct epoch *epochs;
 static size_t n_epochs, epochs_bytes;
-static uint64_t last_seq; /* the whole count of the last insert */
+static uint64_t last_seq;           /* the whole count of the last insert */
+static int64_t time_hi = INT64_MIN; /* the latest time of every insert */
 
 /* Pairs: id -> thread << 16 | tag, and a hash of them to the id + 1. */
 static uint64_t *pair_key;
@@ -103,13 +77,6 @@ static struct {
     uint64_t key; /* UINT64_MAX: none */
     uint32_t id;
 } pair_cache[PAIR_CACHE];
-
-/* Sizes from UINT32_MAX up, by address (few: each block is 4 GiB or more). */
-struct big {
-    uint64_t addr, size;
-};
-static struct big *bigs;
-static size_t n_bigs, bigs_bytes;
 
 /* Entries a resize could not place in its sweep, put back after it. */
 static struct live_entry *stash;
@@ -170,16 +137,16 @@ void live_reset(void)
     }
     table_set(NULL, 0);
     live_n = 0;
-    side_free((void **)&epochs, &epochs_bytes);
+    liveside_free((void **)&epochs, &epochs_bytes);
     n_epochs = 0;
     last_seq = 0;
-    side_free((void **)&pair_key, &pair_key_bytes);
-    side_free((void **)&pair_hash, &pair_hash_bytes);
+    time_hi = INT64_MIN;
+    liveside_free((void **)&pair_key, &pair_key_bytes);
+    liveside_free((void **)&pair_hash, &pair_hash_bytes);
     n_pairs = pair_hcap = 0;
     memset(pair_cache, 0xff, sizeof(pair_cache));
-    side_free((void **)&bigs, &bigs_bytes);
-    n_bigs = 0;
-    side_free((void **)&stash, &stash_bytes);
+    liveside_big_reset();
+    liveside_free((void **)&stash, &stash_bytes);
     n_stash = 0;
 }
 
@@ -209,25 +176,84 @@ static const struct epoch *epoch_of(uint64_t seq)
     return &epochs[lo];
 }
 
-/* The time of b as 32 bits past the last epoch's start (a new epoch when it
- * does not fit). -1 when the epochs cannot grow. */
-static int64_t epoch_delta(const struct live_block *b)
+/* Whether time t joins epoch e (its span stays under LIVE_EPOCH_SPAN):
+ * then e's span takes it in. */
+static inline int epoch_take(struct epoch *e, int64_t t)
 {
-    const struct epoch *e = n_epochs ? &epochs[n_epochs - 1] : NULL;
+    if (t >= e->t_max) {
+        if ((uint64_t)(t - e->t_min) >= LIVE_EPOCH_SPAN)
+            return 0;
+        e->t_max = t;
+    } else if (t < e->t_min) {
+        if ((uint64_t)(e->t_max - t) >= LIVE_EPOCH_SPAN)
+            return 0;
+        e->t_min = t;
+    }
+    return 1;
+}
 
-    if (!e || b->time < e->base || (uint64_t)(b->time - e->base) > UINT32_MAX) {
-        if (side_grow((void **)&epochs, &epochs_bytes, (n_epochs + 1) * sizeof(*epochs)) < 0)
+/* Merges the epochs older than the latest LIVE_EXACT_EPOCHS in pairs. */
+static __attribute__((noinline)) void epoch_merge(void)
+{
+    size_t old = n_epochs - LIVE_EXACT_EPOCHS, k = 0;
+
+    for (size_t i = 0; i < old; i += 2) {
+        struct epoch m = epochs[i];
+
+        if (i + 1 < old) {
+            if (epochs[i + 1].t_min < m.t_min)
+                m.t_min = epochs[i + 1].t_min;
+            if (epochs[i + 1].t_max > m.t_max)
+                m.t_max = epochs[i + 1].t_max;
+        }
+        epochs[k++] = m;
+    }
+    memmove(&epochs[k], &epochs[old], LIVE_EXACT_EPOCHS * sizeof(*epochs));
+    n_epochs = k + LIVE_EXACT_EPOCHS;
+}
+
+/* Files b's time in the last epoch, or a new one when it does not fit.
+ * 0, or -1 when the epochs cannot grow. */
+static int epoch_note(const struct live_block *b)
+{
+    if (!n_epochs || !epoch_take(&epochs[n_epochs - 1], b->time)) {
+        if (n_epochs == 2 * LIVE_EXACT_EPOCHS)
+            epoch_merge();
+        if (liveside_grow((void **)&epochs, &epochs_bytes, (n_epochs + 1) * sizeof(*epochs)) < 0)
             return -1;
-        epochs[n_epochs++] = (struct epoch){b->seq, b->time - EPOCH_SLACK};
-        e = &epochs[n_epochs - 1];
+        epochs[n_epochs++] = (struct epoch){b->seq, b->time, b->time};
     }
     last_seq = b->seq;
-    return b->time - e->base;
+    if (b->time > time_hi)
+        time_hi = b->time;
+    return 0;
+}
+
+/* The time in e's span with the low bits low; e's earliest once merged. */
+static int64_t epoch_time(const struct epoch *e, uint32_t low)
+{
+    if ((uint64_t)(e->t_max - e->t_min) >= LIVE_EPOCH_SPAN)
+        return e->t_min;
+    return e->t_min + (int64_t)((low - (uint64_t)e->t_min) & TIME_LOW);
 }
 
 int64_t live_time(const struct live_entry *e)
 {
-    return epoch_of(seq_whole(live_seq(e)))->base + (int64_t)(e->w[1] >> 32);
+    return epoch_time(epoch_of(seq_whole(live_seq(e))), e->w[4] >> 16);
+}
+
+int live_newer(const struct live_entry *e, int64_t t)
+{
+    const struct epoch *ep;
+
+    if (t >= time_hi)
+        return 0;
+    ep = epoch_of(seq_whole(live_seq(e)));
+    if (t >= ep->t_max)
+        return 0;
+    if (t < ep->t_min)
+        return 1;
+    return epoch_time(ep, e->w[4] >> 16) > t;
 }
 
 /* ---- (thread, tag) pairs ---- */
@@ -244,12 +270,12 @@ static int pair_rehash(size_t hcap)
 
     pair_hash = NULL;
     pair_hash_bytes = 0;
-    if (side_grow((void **)&pair_hash, &pair_hash_bytes, hcap * sizeof(uint32_t)) < 0) {
+    if (liveside_grow((void **)&pair_hash, &pair_hash_bytes, hcap * sizeof(uint32_t)) < 0) {
         pair_hash = old;
         pair_hash_bytes = old_bytes;
         return -1;
     }
-    side_free((void **)&old, &old_bytes);
+    liveside_free((void **)&old, &old_bytes);
     pair_hcap = hcap;
     for (size_t id = 0; id < n_pairs; id++) {
         size_t i = pair_home(pair_key[id], hcap);
@@ -276,7 +302,7 @@ static int64_t pair_id(uint32_t thread, uint32_t tag)
         if (pair_key[pair_hash[i] - 1] == key)
             goto found;
     if (n_pairs == PAIR_MAX ||
-        side_grow((void **)&pair_key, &pair_key_bytes, (n_pairs + 1) * sizeof(uint64_t)) < 0)
+        liveside_grow((void **)&pair_key, &pair_key_bytes, (n_pairs + 1) * sizeof(uint64_t)) < 0)
         return -1;
     pair_key[n_pairs++] = key;
     pair_hash[i] = (uint32_t)n_pairs;
@@ -286,44 +312,18 @@ found:
     return pair_cache[c].id;
 }
 
-/* ---- sizes from 4 GiB up ---- */
-
-static struct big *big_find(uint64_t addr)
-{
-    for (size_t i = 0; i < n_bigs; i++)
-        if (bigs[i].addr == addr)
-            return &bigs[i];
-    return NULL;
-}
+/* ---- entries ---- */
 
 uint64_t live_size_big(const struct live_entry *e)
 {
-    const struct big *b = big_find(live_addr(e));
+    uint64_t size;
 
-    return b ? b->size : UINT32_MAX;
+    return liveside_big_get(live_addr(e), &size) ? size : LIVE_SIZE_BIG;
 }
-
-static int big_put(uint64_t addr, uint64_t size)
-{
-    if (side_grow((void **)&bigs, &bigs_bytes, (n_bigs + 1) * sizeof(*bigs)) < 0)
-        return -1;
-    bigs[n_bigs++] = (struct big){addr, size};
-    return 0;
-}
-
-static void big_del(uint64_t addr)
-{
-    struct big *b = big_find(addr);
-
-    if (b)
-        *b = bigs[--n_bigs];
-}
-
-/* ---- entries ---- */
 
 void live_get(const struct live_entry *e, struct live_block *b)
 {
-    uint64_t pair = pair_key[e->w[0] >> 45];
+    uint64_t pair = pair_key[live_word(e, 0) >> 45];
 
     b->addr = live_addr(e);
     b->size = live_size(e);
@@ -334,25 +334,35 @@ void live_get(const struct live_entry *e, struct live_block *b)
     b->tag = (uint32_t)(pair & 0xffff);
 }
 
-/* Packs b into *dst (three whole-word stores). -1 when a side table cannot
- * take what does not fit the entry. */
+/* Writes the entry's three parts. */
+static inline void store(struct live_entry *dst, const struct live_block *b, uint64_t pid,
+                         uint32_t size)
+{
+    uint64_t w0 = (b->addr >> 3) | pid << 45;
+    uint64_t w1 = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+
+    memcpy(&dst->w[0], &w0, sizeof(w0));
+    memcpy(&dst->w[2], &w1, sizeof(w1));
+    dst->w[4] = size | ((uint32_t)b->time & TIME_LOW) << 16;
+}
+
+/* Packs b into *dst. -1 when a side table cannot take what does not fit
+ * the entry. */
 static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const struct live_block *b)
 {
-    int64_t pid = pair_id(b->thread, b->tag), dt;
+    int64_t pid = pair_id(b->thread, b->tag);
     uint64_t size = b->size;
 
     if (pid < 0)
         return -1;
-    if (size >= UINT32_MAX) {
-        if (big_put(b->addr, size) < 0)
+    if (size >= LIVE_SIZE_BIG) {
+        if (liveside_big_put(b->addr, size) < 0)
             return -1;
-        size = UINT32_MAX;
+        size = LIVE_SIZE_BIG;
     }
-    if ((dt = epoch_delta(b)) < 0)
+    if (epoch_note(b) < 0)
         return -1;
-    dst->w[0] = (b->addr >> 3) | (uint64_t)pid << 45;
-    dst->w[1] = size | (uint64_t)dt << 32;
-    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    store(dst, b, (uint64_t)pid, (uint32_t)size);
     return 0;
 }
 
@@ -363,15 +373,14 @@ static inline int pack(struct live_entry *dst, const struct live_block *b)
 {
     uint64_t key = (uint64_t)(b->thread & 0xffffff) << 16 | (b->tag & 0xffff);
     size_t c = b->thread % PAIR_CACHE;
-    const struct epoch *e = n_epochs ? &epochs[n_epochs - 1] : NULL;
 
-    if (pair_cache[c].key != key || b->size >= UINT32_MAX || !e || b->time < e->base ||
-        (uint64_t)(b->time - e->base) > UINT32_MAX)
+    if (pair_cache[c].key != key || b->size >= LIVE_SIZE_BIG || !n_epochs ||
+        !epoch_take(&epochs[n_epochs - 1], b->time))
         return pack_slow(dst, b);
     last_seq = b->seq;
-    dst->w[0] = (b->addr >> 3) | (uint64_t)pair_cache[c].id << 45;
-    dst->w[1] = b->size | (uint64_t)(b->time - e->base) << 32;
-    dst->w[2] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
+    if (b->time > time_hi)
+        time_hi = b->time;
+    store(dst, b, pair_cache[c].id, (uint32_t)b->size);
     return 0;
 }
 
@@ -412,7 +421,7 @@ struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
     if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
         return NULL;
     for (size_t i = home_key(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        uint64_t k = live_tab[i].w[0] & LIVE_W0_ADDR;
+        uint64_t k = live_word(&live_tab[i], 0) & LIVE_W0_ADDR;
 
         if (k == key)
             return &live_tab[i];
@@ -432,9 +441,9 @@ struct live_entry *live_find(uint64_t addr)
 
 static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
 {
-    size_t i = home_key(e->w[0] & LIVE_W0_ADDR, cap);
+    size_t i = home_key(live_word(e, 0) & LIVE_W0_ADDR, cap);
 
-    while (tab[i].w[0])
+    while (live_word(&tab[i], 0))
         i = i + 1 == cap ? 0 : i + 1;
     tab[i] = *e;
 }
@@ -487,7 +496,7 @@ static struct live_entry *table_remap(size_t ncap)
  * it may not be found again; the caller turns tracking off). */
 static int stash_put(const struct live_entry *e, size_t ncap)
 {
-    if (side_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0) {
+    if (liveside_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0) {
         put(live_tab, ncap, e);
         return -1;
     }
@@ -500,12 +509,12 @@ static int stash_put(const struct live_entry *e, size_t ncap)
 static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap, int down)
 {
     struct live_entry e = t[i];
-    size_t h = home_key(e.w[0] & LIVE_W0_ADDR, ncap), p;
+    size_t h = home_key(live_word(&e, 0) & LIVE_W0_ADDR, ncap), p;
 
     memset(&t[i], 0, sizeof(t[i]));
     if (down ? h < i : h > i)
-        return stash_put(&e, ncap);         /* its probe would cross slots not swept */
-    for (p = h; p < ncap && t[p].w[0]; p++) /* shrinking: stops at i at the latest */
+        return stash_put(&e, ncap);                   /* its probe would cross slots not swept */
+    for (p = h; p < ncap && live_word(&t[p], 0); p++) /* shrinking: stops at i at the latest */
         ;
     if (p == ncap)
         return stash_put(&e, ncap); /* it would wrap */
@@ -539,11 +548,11 @@ static int resize(size_t ncap)
     n_stash = 0;
     if (ncap > cap) {
         for (size_t i = cap; i-- > 0;)
-            if (t[i].w[0])
+            if (live_word(&t[i], 0))
                 failed |= sweep_one(t, i, ncap, 1);
     } else {
         for (size_t i = 0; i < cap; i++)
-            if (t[i].w[0])
+            if (live_word(&t[i], 0))
                 failed |= sweep_one(t, i, ncap, 0);
     }
     if (ncap < cap) {
@@ -557,7 +566,7 @@ static int resize(size_t ncap)
     for (size_t k = 0; k < n_stash; k++)
         put(t, ncap, &stash[k]);
     if (stash_bytes > (64u << 10))
-        side_free((void **)&stash, &stash_bytes);
+        liveside_free((void **)&stash, &stash_bytes);
     table_set(t, ncap);
     return failed ? -1 : 0;
 }
@@ -567,8 +576,12 @@ static int resize(size_t ncap)
  * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
  * instructions 2.4x). A larger one costs cache misses whatever the load,
  * and the program's memory: full at 0.8, it grows by 1.25x (0.64-0.8
- * full, 30 to 37.5 bytes a block). */
+ * full, 25 to 31.25 bytes a block), and from LIVE_FINE_BYTES by 1.125x
+ * (0.71-0.8 full, 25 to 28.1 bytes a block): there a step is megabytes
+ * (python3's JSON bench peaked just past one: a 63 MB table at 0.64 full,
+ * 52 MB with these steps, its collector's CPU an event unchanged). */
 #define LIVE_SMALL_BYTES (8u << 20)
+#define LIVE_FINE_BYTES (32u << 20)
 static int full(size_t n)
 {
     return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? n * 4 > live_cap * 3
@@ -577,8 +590,11 @@ static int full(size_t n)
 
 static size_t grown(void)
 {
-    return live_cap * sizeof(struct live_entry) < LIVE_SMALL_BYTES ? live_cap / 2 * 3
-                                                                   : live_cap / 4 * 5;
+    size_t bytes = live_cap * sizeof(struct live_entry);
+
+    return bytes < LIVE_SMALL_BYTES  ? live_cap / 2 * 3
+           : bytes < LIVE_FINE_BYTES ? live_cap / 4 * 5
+                                     : live_cap / 8 * 9;
 }
 
 int live_insert(const struct live_block *b)
@@ -617,20 +633,22 @@ static __attribute__((noinline)) void shrink(void)
 
 static __attribute__((noinline)) void big_del_of(const struct live_entry *e)
 {
-    big_del(live_addr(e));
+    liveside_big_del(live_addr(e));
 }
 
 void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
-    if ((uint32_t)e->w[1] == UINT32_MAX)
+    if ((e->w[4] & 0xffff) == LIVE_SIZE_BIG)
         big_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
-        if (!live_tab[j].w[0])
+        uint64_t w0 = live_word(&live_tab[j], 0);
+
+        if (!w0)
             break;
-        size_t h = home_key(live_tab[j].w[0] & LIVE_W0_ADDR, live_cap);
+        size_t h = home_key(w0 & LIVE_W0_ADDR, live_cap);
         /* Can entry j move back to i? Only if its home is not in (i, j]
          * (cyclically), i.e. j is at least as far from its home as from i.
          * Whether it moves is a coin toss to the branch predictor: entry j
@@ -658,13 +676,13 @@ size_t live_count(void)
 size_t live_bytes_used(void)
 {
     return live_cap * sizeof(struct live_entry) + epochs_bytes + pair_key_bytes + pair_hash_bytes +
-           bigs_bytes;
+           liveside_big_bytes();
 }
 
 void live_foreach(live_fn *fn, void *arg)
 {
     for (size_t i = 0; i < live_cap; i++)
-        if (live_tab[i].w[0])
+        if (live_word(&live_tab[i], 0))
             fn(arg, &live_tab[i]);
 }
 
@@ -673,7 +691,7 @@ size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
     size_t end = from + n < live_cap ? from + n : live_cap;
 
     for (size_t i = from; i < end; i++)
-        if (live_tab[i].w[0])
+        if (live_word(&live_tab[i], 0))
             fn(arg, &live_tab[i]);
     return end;
 }
@@ -694,7 +712,7 @@ struct live_entry *live_find_containing(uint64_t addr)
         struct live_entry *e = &live_tab[i];
         uint64_t a = live_addr(e), size;
 
-        if (!e->w[0] || addr < a)
+        if (!live_word(e, 0) || addr < a)
             continue;
         size = live_size(e);
         if (addr - a < (size ? size : 1))

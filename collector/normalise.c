@@ -116,7 +116,7 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
             st->unknown_frees++;
             return 0;
         }
-        if (live_time(e) > ev->time) {
+        if (live_newer(e, ev->time)) {
             st->stragglers++;
             return 0;
         }
@@ -131,7 +131,7 @@ int normalise_apply(const struct ring_event *ev, uint32_t thread, const struct n
 
         ops->context(ops->arg, thread, ev->tag, 1, ev->time);
         e = live_find(ev->old_addr);
-        old_live = e && live_time(e) <= t0; /* else: unknown, or already evicted */
+        old_live = e && !live_newer(e, t0); /* else: unknown, or already evicted */
         if ((ev->addr != ev->old_addr || !old_live) &&
             evict_entry(live_find(ev->addr), ev->time, ops, t, st) && old_live)
             e = live_find(ev->old_addr); /* the eviction may have moved it */

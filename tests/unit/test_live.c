@@ -2,7 +2,9 @@
  * test_live.c - the live-allocation table against a reference model: random
  * inserts and removals keep exactly the right entries, growth and shrinking
  * keep them, the table stays within its memory bound per live block, and
- * every field (the time across epochs, sizes past 4 GiB) reads back exact.
+ * every field reads back exact at its limits (sizes from 65535 up beside the
+ * table, the time within and across epochs, early and late); the times of
+ * merged epochs keep the precision live.h states.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +35,12 @@ static void count_cb(void *arg, const struct live_entry *e)
     (*(size_t *)arg)++;
 }
 
+/* Mostly small sizes, one block in 1000 past the entry's 16 bits. */
+static uint64_t size_of(int i)
+{
+    return i % 1000 == 7 ? (uint64_t)i << 20 : (uint64_t)i % 65535;
+}
+
 static void test_model(void **state)
 {
     uint64_t s = 88172645463325252ull;
@@ -52,7 +60,7 @@ static void test_model(void **state)
             assert_non_null(e);
             live_get(e, &b);
             assert_int_equal(b.addr, addrs[i]);
-            assert_int_equal(b.size, (uint64_t)i);
+            assert_int_equal(b.size, size_of(i));
             assert_int_equal(b.stack, (uint32_t)i * 3);
             assert_int_equal(b.seq * 1000, b.time);
             assert_int_equal(b.tag, (uint32_t)i % 3);
@@ -63,7 +71,7 @@ static void test_model(void **state)
         } else {
             struct live_block n = {.addr = addrs[i],
                                    .tag = (uint32_t)i % 3,
-                                   .size = (uint64_t)i,
+                                   .size = size_of(i),
                                    .time = (int64_t)step * 1000,
                                    .seq = (uint64_t)step,
                                    .stack = (uint32_t)i * 3,
@@ -76,9 +84,9 @@ static void test_model(void **state)
         }
         if (live > max_live)
             max_live = live;
-        /* 24 bytes at least 0.3 full, and the side tables */
+        /* 20 bytes at least 0.3 full, and the side tables */
         if (live > 10000 && step % 9973 == 0)
-            assert_true(live_bytes_used() <= live * 80 + 65536);
+            assert_true(live_bytes_used() <= live * 67 + 65536 + 65536);
     }
     assert_int_equal(live_count(), live);
     size_t seen = 0;
@@ -97,23 +105,34 @@ static void test_model(void **state)
     live_reset();
 }
 
-/* Every field keeps its full range: sizes from 4 GiB up beside the table,
- * any thread and tag, times and sequence numbers at their widths. */
+static struct live_block got(uint64_t addr)
+{
+    struct live_entry *e = live_find(addr);
+    struct live_block b = {0};
+
+    assert_non_null(e);
+    live_get(e, &b);
+    assert_int_equal(b.time, live_time(e));
+    return b;
+}
+
+/* Every field keeps its full range: the address, stack, thread and tag at
+ * their limits, sizes on either side of the entry's 16 bits, times and
+ * sequence numbers at their widths. */
 static void test_fields(void **state)
 {
-    struct live_block n = {.addr = (1ull << 48) - 16,
+    struct live_block n = {.addr = (1ull << 48) - 8,
                            .tag = 0xffff,
                            .size = (1ull << 48) - 1,
                            .time = (1ll << 56) - 1,
                            .seq = (1ull << 40) - 1,
                            .stack = 0xffffff,
                            .thread = 0xffffff};
-    struct live_block m = {.addr = 8, .size = UINT32_MAX - 1, .time = 5, .seq = 1ull << 40};
+    struct live_block m = {.addr = 8, .size = 65534, .time = 5, .seq = 1ull << 40};
     struct live_block b;
-    struct live_entry *e;
 
     (void)state;
-    assert_int_equal(sizeof(struct live_entry), 24);
+    assert_int_equal(sizeof(struct live_entry), 20);
     assert_true(live_fits(n.addr, n.size));
     assert_false(live_fits(1ull << 48, 1));
     assert_false(live_fits(0x1000, 1ull << 48));
@@ -121,34 +140,107 @@ static void test_fields(void **state)
     assert_int_equal(live_init(), 0);
     assert_int_equal(live_insert(&n), 0);
     assert_int_equal(live_insert(&m), 0);
-    e = live_find((1ull << 48) - 16);
-    assert_non_null(e);
-    live_get(e, &b);
-    assert_int_equal(b.addr, (1ull << 48) - 16);
+    b = got((1ull << 48) - 8);
+    assert_int_equal(b.addr, (1ull << 48) - 8);
     assert_int_equal(b.size, (1ull << 48) - 1);
-    assert_int_equal(live_size(e), (1ull << 48) - 1);
+    assert_int_equal(live_size(live_find(n.addr)), (1ull << 48) - 1);
     assert_int_equal(b.time, (1ll << 56) - 1);
     assert_int_equal(b.seq, (1ull << 40) - 1);
     assert_int_equal(b.stack, 0xffffff);
     assert_int_equal(b.thread, 0xffffff);
     assert_int_equal(b.tag, 0xffff);
-    e = live_find(8);
-    assert_non_null(e);
-    live_get(e, &b);
-    assert_int_equal(b.size, UINT32_MAX - 1);
-    assert_int_equal(b.time, 5); /* an event from before the last epoch's start */
-    assert_int_equal(b.seq, 0);  /* 2^40 mod 2^40 */
+    b = got(8);
+    assert_int_equal(b.size, 65534); /* the largest size in the entry */
+    assert_int_equal(b.time, 5);     /* an event from long before the last */
+    assert_int_equal(b.seq, 0);      /* 2^40 mod 2^40 */
     assert_int_equal(b.thread, 0);
+    assert_int_equal(b.stack, 0);
     assert_null(live_find(1ull << 48));
     assert_null(live_find(0x1004));
     /* a big block's size goes with it */
-    live_remove(live_find((1ull << 48) - 16));
+    live_remove(live_find((1ull << 48) - 8));
     n.addr = 0x2000;
-    n.size = UINT32_MAX;
+    n.size = 65535; /* the smallest beside the table */
     n.seq = (1ull << 40) + 1;
+    n.time = 6;
     assert_int_equal(live_insert(&n), 0);
-    assert_int_equal(live_size(live_find(0x2000)), UINT32_MAX);
-    assert_int_equal(live_size(live_find(8)), UINT32_MAX - 1);
+    assert_int_equal(live_size(live_find(0x2000)), 65535);
+    assert_int_equal(live_size(live_find(8)), 65534);
+    n.addr = 0x3000;
+    n.size = 0;
+    n.seq++;
+    n.time = -70000; /* stamped before the collector's start: a new epoch */
+    assert_int_equal(live_insert(&n), 0);
+    assert_int_equal(got(0x3000).size, 0);
+    assert_int_equal(got(0x3000).time, -70000);
+    assert_int_equal(got(0x2000).time, 6);
+    assert_null(live_find((1ull << 48) - 8));
+    live_reset();
+}
+
+/* Sizes beside the table: thousands of big blocks inserted and removed at
+ * random (the hash's backward shift), each size exact, none left behind. */
+static void test_big_sizes(void **state)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ull, seq = 1;
+    static int in[20000];
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (int step = 0; step < 400000; step++) {
+        int i = (int)(rnd(&s) % 20000);
+        uint64_t addr = 0x7f0000000000ull + ((uint64_t)i << 16);
+        struct live_entry *e = live_find(addr);
+
+        if (in[i]) {
+            assert_non_null(e);
+            assert_int_equal(live_size(e), 65535 + (uint64_t)i * 4097);
+            live_remove(e);
+            in[i] = 0;
+        } else {
+            struct live_block b = {.addr = addr, .size = 65535 + (uint64_t)i * 4097, .seq = seq++};
+
+            b.time = (int64_t)b.seq;
+            assert_null(e);
+            assert_int_equal(live_insert(&b), 0);
+            in[i] = 1;
+        }
+    }
+    for (int i = 0; i < 20000; i++) {
+        struct live_entry *e = live_find(0x7f0000000000ull + ((uint64_t)i << 16));
+
+        assert_int_equal(e != NULL, in[i]);
+        if (e)
+            assert_int_equal(live_size(e), 65535 + (uint64_t)i * 4097);
+    }
+    live_reset();
+}
+
+/* Within an epoch the low 16 bits give the time exact: blocks at both ends
+ * of a span of 65535 ns, one stamped before the epoch's first (late), and
+ * the next that would widen it to 65536 ns starts an epoch of its own. */
+static void test_epoch_span(void **state)
+{
+    const int64_t t0 = 123456789012345;
+    const int64_t times[] = {t0,         t0 + 65535, t0 + 1, t0 + 30000, t0 + 65536,
+                             t0 + 65535, t0 + 65536, t0 - 1, t0 + 131070};
+    const size_t n = sizeof(times) / sizeof(times[0]);
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct live_block b = {.addr = 0x1000 + 16 * i, .size = 16, .time = times[i], .seq = i + 1};
+
+        assert_int_equal(live_insert(&b), 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct live_entry *e = live_find(0x1000 + 16 * i);
+
+        assert_int_equal(live_time(e), times[i]);
+        assert_false(live_newer(e, times[i]));
+        assert_true(live_newer(e, times[i] - 1));
+        assert_false(live_newer(e, t0 + 200000)); /* past every insert */
+    }
     live_reset();
 }
 
@@ -185,8 +277,80 @@ static void test_times(void **state)
     live_reset();
 }
 
+/* Many blocks an epoch: 10 ns apart on average, one in 5 stamped up to
+ * 50 us before the latest (late), every time exact. */
+static void test_dense(void **state)
+{
+    enum { D = 200000 };
+    static int64_t times[D];
+    uint64_t s = 0x1234567887654321ull;
+    int64_t t = 5000000000;
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (int i = 0; i < D; i++) {
+        struct live_block b = {.addr = 0x10000 + 16 * (uint64_t)i, .size = 8, .seq = i + 1ull};
+
+        t += (int64_t)(rnd(&s) % 20);
+        times[i] = i % 5 == 2 ? t - (int64_t)(rnd(&s) % 50000) : t;
+        b.time = times[i];
+        assert_int_equal(live_insert(&b), 0);
+    }
+    for (int i = 0; i < D; i++) {
+        struct live_entry *e = live_find(0x10000 + 16 * (uint64_t)i);
+
+        assert_int_equal(live_time(e), times[i]);
+        assert_true(live_newer(e, times[i] - 1));
+        assert_false(live_newer(e, times[i]));
+    }
+    /* 2M ns of stamps: about 31 spans of 65536 ns, a few more for the late */
+    assert_true(live_bytes_used() - live_slots() * sizeof(struct live_entry) <= 3 * 4096);
+    live_reset();
+}
+
+/* Past 2 * LIVE_EXACT_EPOCHS epochs the older ones are merged in pairs: the
+ * latest LIVE_EXACT_EPOCHS epochs stay exact; an older block reads its
+ * merged epoch's earliest time, at most a few epochs before its own and
+ * never after; live_newer() stays exact outside the merged span; the epochs
+ * take 1 MiB at most. */
+static void test_merged(void **state)
+{
+    enum { M = 3 * LIVE_EXACT_EPOCHS };
+    static int64_t times[M];
+    int64_t t = 1000000;
+    int coarse = 0;
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (int i = 0; i < M; i++) {
+        struct live_block b = {.addr = 0x10000 + 16 * (uint64_t)i, .size = 8, .seq = i + 1ull};
+
+        t += 100000; /* 100 us apart: an epoch each */
+        b.time = times[i] = t;
+        assert_int_equal(live_insert(&b), 0);
+    }
+    for (int i = 0; i < M; i++) {
+        struct live_entry *e = live_find(0x10000 + 16 * (uint64_t)i);
+        int64_t lt = live_time(e);
+
+        if (i >= M - (int)LIVE_EXACT_EPOCHS) {
+            assert_int_equal(lt, times[i]);
+            assert_true(live_newer(e, times[i] - 1));
+        } else {
+            assert_true(lt <= times[i] && times[i] - lt <= 3 * 100000);
+            assert_true(live_newer(e, lt - 1));
+            coarse += lt != times[i];
+        }
+        assert_false(live_newer(e, times[i]));
+    }
+    assert_true(coarse >= (int)LIVE_EXACT_EPOCHS / 2);
+    /* and the pairs: 4 KiB each of ids and hash */
+    assert_true(live_bytes_used() - live_slots() * sizeof(struct live_entry) <= (1u << 20) + 8192);
+    live_reset();
+}
+
 /* A table past 8 MB grows at 0.8 full by 1.25x: once it has (past 16 MB),
- * it stays 0.64 to 0.8 full while it grows, at most 37.5
+ * it stays 0.64 to 0.8 full while it grows, at most 31.25
  * bytes a live block (and the side tables); every block is found again. */
 static void test_large(void **state)
 {
@@ -197,7 +361,7 @@ static void test_large(void **state)
     assert_int_equal(live_init(), 0);
     for (size_t i = 0; i < n; i++) {
         struct live_block b = {.addr = 0x100000 + 32 * (uint64_t)i,
-                               .size = i,
+                               .size = i % 65535,
                                .time = (int64_t)i,
                                .seq = i + 1,
                                .stack = (uint32_t)i & 0xffffff,
@@ -205,7 +369,7 @@ static void test_large(void **state)
 
         assert_int_equal(live_insert(&b), 0);
         if (live_slots() * sizeof(struct live_entry) > (16u << 20) && i % 1000 == 0) {
-            assert_true(live_bytes_used() <= (i + 1) * 75 / 2 + 65536);
+            assert_true(live_bytes_used() <= (i + 1) * 125 / 4 + 65536);
             checked++;
         }
     }
@@ -220,7 +384,7 @@ static void test_large(void **state)
             assert_null(e);
         } else {
             assert_non_null(e);
-            assert_int_equal(live_size(e), i);
+            assert_int_equal(live_size(e), i % 65535);
             assert_int_equal(live_time(e), (int64_t)i);
         }
     }
@@ -230,10 +394,10 @@ static void test_large(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model),
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_times),
-        cmocka_unit_test(test_large),
+        cmocka_unit_test(test_model),     cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_big_sizes), cmocka_unit_test(test_epoch_span),
+        cmocka_unit_test(test_times),     cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_merged),    cmocka_unit_test(test_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 #include "normalise.h"
 #include "sites.h"
 
-#define MAXOUT 64
+#define MAXOUT 2048
 
 static struct wire_event out[MAXOUT];
 static int n_out;
@@ -217,6 +217,28 @@ static void test_realloc_straggler(void **state)
     assert_int_equal(tot.heap_blocks, 2);
 }
 
+/* Late frees against blocks in many epochs (live.h: a time's low 16 bits
+ * within a span under 65536 ns): told from their blocks to the ns. */
+static void test_straggler_epochs(void **state)
+{
+    for (int i = 0; i < 1000; i++) /* 100 us apart: an epoch each */
+        alloc(1, 0x10000 + 16 * (uint64_t)i, 8, 100000ll * i, 5);
+    alloc(2, 0x10000 + 16 * 500, 9, 100000ll * 1000 + 1, 6); /* evicts block 500 */
+    release(1, 0x10000 + 16 * 500, 100000ll * 1000);         /* its free, 1 ns before */
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.stragglers, 1);
+    release(1, 0x10000 + 16 * 20, 100000ll * 20 - 1); /* older than block 20 */
+    assert_int_equal(st.stragglers, 2);
+    release(1, 0x10000 + 16 * 10, 100000ll * 10); /* late, at block 10's own time */
+    release(1, 0x10000 + 16 * 30, 100000ll * 30 + 65535);
+    assert_int_equal(st.stragglers, 2);
+    assert_int_equal(tot.frees, 3);
+    assert_int_equal(tot.heap_blocks, 998);
+    assert_int_equal(live_size(live_find(0x10000 + 16 * 500)), 9);
+    assert_null(live_find(0x10000 + 16 * 10));
+    assert_non_null(live_find(0x10000 + 16 * 20));
+}
+
 /* realloc onto an address whose free has not arrived yet. */
 static void test_realloc_onto_live(void **state)
 {
@@ -238,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_straggler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reallocs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_realloc_straggler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_straggler_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_realloc_onto_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_high_address, setup, teardown),
