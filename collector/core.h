@@ -71,10 +71,12 @@ extern struct core_config core_cfg;
 /* Hot path: 0 pass through, else tracking on in the mode given, so that a
  * hook tells its path from one load (hooks.c). Set to a mode only by
  * core_start(), after the real functions are resolved and the sampling rate
- * is configured (sample_configure() is called only while it is 0). */
-extern atomic_int core_on;
-#define CORE_ON_EXACT 1       /* every call an event */
-#define CORE_ON_SAMPLED 2     /* sampling mode (sample.h) */
+ * is configured (sample_configure() is called only while it is 0). Hidden:
+ * the hooks read it with one load, not through the GOT. */
+extern atomic_int core_on __attribute__((visibility("hidden")));
+#define CORE_ON_EXACT 1   /* every call an event */
+#define CORE_ON_SAMPLED 2 /* sampling mode (sample.h) */
+
 extern int64_t core_start_ns; /* CLOCK_MONOTONIC at start */
 
 /* ns since the collector started. Async-signal-safe. */

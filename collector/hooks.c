@@ -17,9 +17,10 @@
  * own_give_back()).
  *
  * Sampling mode (sample.h) replaces the capture of a call that is not
- * sampled with a few counter updates in the thread's slot and one
- * malloc_usable_size, and a free's with one byte load from the sampled-block
- * filter: no walk, no clock, no ring event, no guard. A sampled block is
+ * sampled with a subtraction from the countdown and a few adds to the
+ * thread's slot, the usable size read from glibc's chunk header, and a
+ * free's with one bit of the sampled-block filter: no walk, no clock, no ring
+ * event, no call of ours, no frame (HOOK_NO_FRAME). A sampled block is
  * entered in the filter and recorded as above; its free is found there.
  *
  * Before dlsym has resolved the real functions (dlsym itself calls calloc),
@@ -76,7 +77,10 @@ static inline int in_arena(const void *p)
     return (uintptr_t)p - (uintptr_t)arena < ARENA_SIZE; /* one compare */
 }
 
-/* Each block is preceded by 16 bytes holding its size. */
+/* Each block is preceded by 16 bytes, the last 8 its size << 4 with bit 1
+ * set: glibc's IS_MMAPPED, which sends a free that reads the word as a chunk
+ * header (sampled_free()) off its fast path. */
+#define ARENA_WORD_MARK 2u
 static void *arena_alloc(size_t size, size_t align)
 {
     size_t need, off, start;
@@ -90,13 +94,13 @@ static void *arena_alloc(size_t size, size_t align)
     if (off + need > ARENA_SIZE)
         return NULL;
     start = ((uintptr_t)(arena + off + 16) + align - 1) & ~(uintptr_t)(align - 1);
-    ((size_t *)start)[-1] = size;
+    ((size_t *)start)[-1] = size << 4 | ARENA_WORD_MARK;
     return (void *)start; /* zero-filled: static storage, never reused */
 }
 
 static inline size_t arena_size(const void *p)
 {
-    return ((const size_t *)p)[-1];
+    return ((const size_t *)p)[-1] >> 4;
 }
 
 static void resolve(void)
@@ -167,17 +171,38 @@ static inline void own_forget(void *p)
 
 /* ---- sampling mode ---- */
 
-/* glibc's malloc_usable_size of a live block, read from its chunk header
- * (the size word before the block, IS_MMAPPED its bit 1): half the cost of a
- * pair of unsampled calls was the two calls. Used once hooks_init() saw it
- * agree with the real function, so another allocator behind us keeps its own. */
+/* The fast paths of an unsampled call keep no frame: they call only the real
+ * allocator, and everything that may walk the stack is a tail call, made
+ * with the stack as the program's call left it (the frame-pointer walk then
+ * misses nothing); the frame was 3 of an unsampled call's instructions. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define HOOK_NO_FRAME __attribute__((optimize("omit-frame-pointer")))
+#else
+#define HOOK_NO_FRAME
+#endif
+
+/* glibc's chunk header of a live block: the size word before it, IS_MMAPPED
+ * its bit 1; the chunk's size (word & ~7) is malloc_usable_size + 8 when the
+ * bit is clear. Bit 0 (the previous chunk in use) changes while the block
+ * lives; bits 1 and 2 and the size do not. */
+#define CHUNK_MMAPPED 2u
+
+static inline size_t chunk_word(const void *p)
+{
+    return ((const size_t *)p)[-1];
+}
+
+/* glibc's malloc_usable_size of a live block from its chunk header. Used
+ * once hooks_init() saw it agree with the real function, so another
+ * allocator behind us keeps its own: the two calls were half the cost of a
+ * pair of unsampled calls. */
 static int usable_glibc;
 
 static inline size_t glibc_usable(const void *p)
 {
-    size_t word = ((const size_t *)p)[-1];
+    size_t word = chunk_word(p);
 
-    return (word & ~(size_t)7) - 8 - ((word & 2) << 2); /* 16 when mmapped */
+    return (word & ~(size_t)7) - 8 - ((word & CHUNK_MMAPPED) << 2); /* 16 when mmapped */
 }
 
 static void usable_check(void)
@@ -216,8 +241,8 @@ static __attribute__((noinline)) void *sampled_hit(struct sample_thread *t, void
     return p;
 }
 
-/* sampled_alloc() of a thread without its slot yet, or behind an allocator
- * whose usable size is not glibc's header. p != NULL. */
+/* sampled_alloc() of a thread without its fast slot, of an mmapped chunk,
+ * or behind an allocator whose usable size is not glibc's header. p != NULL. */
 static __attribute__((noinline)) void *sampled_alloc_slow(void *p, size_t size)
 {
     struct sample_thread *t = sample_self();
@@ -227,19 +252,40 @@ static __attribute__((noinline)) void *sampled_alloc_slow(void *p, size_t size)
     return p;
 }
 
+/* sampled_alloc() when the countdown reached size: counted, then asked. */
+static __attribute__((noinline)) void *sampled_alloc_point(struct sample_thread *t, void *p,
+                                                           size_t size)
+{
+    sample_add(&t->allocs, 1);
+    sample_add(&t->bytes_asked, size);
+    sample_add(&t->usable8, chunk_word(p) & ~(size_t)7);
+    if (sample_point(t, size))
+        return sampled_hit(t, p, size);
+    return p;
+}
+
 /* Counts the allocation p of size bytes (NULL: failed) and records it when
- * the sample point falls in it. Returns p. Every call that is not on the
- * fast path is a tail call, so that the caller saves no register for it. */
+ * the sample point falls in it. Returns p. The fast path: a glibc chunk, not
+ * mmapped, size short of the countdown's left: three adds to the thread's
+ * slot. Every other call is a tail call, so that the caller saves no
+ * register for it. */
 static inline void *sampled_alloc(void *p, size_t size)
 {
-    struct sample_thread *t = sample_self_tls;
+    struct sample_thread *t = sample_fast_tls;
+    size_t word;
 
     if (__builtin_expect(!p, 0))
         return p;
-    if (__builtin_expect(!t || !usable_glibc, 0))
+    if (__builtin_expect(!t, 0))
         return sampled_alloc_slow(p, size);
-    if (__builtin_expect(sample_alloc(t, size, glibc_usable(p)), 0))
-        return sampled_hit(t, p, size);
+    word = chunk_word(p);
+    if (__builtin_expect(word & CHUNK_MMAPPED, 0))
+        return sampled_alloc_slow(p, size);
+    if (__builtin_expect(sample_countdown(t, size), 0))
+        return sampled_alloc_point(t, p, size);
+    sample_add(&t->allocs, 1);
+    sample_add(&t->bytes_asked, size);
+    sample_add(&t->usable8, word & ~(size_t)7);
     return p;
 }
 
@@ -252,13 +298,15 @@ static __attribute__((noinline)) void sampled_release(void *p)
     track_guard = 0;
 }
 
-/* sampled_free() of a thread without its slot yet, or behind another
- * allocator. */
+/* sampled_free() of a thread without its fast slot, of an mmapped chunk or
+ * a bootstrap block, or behind another allocator. */
 static __attribute__((noinline)) void sampled_free_slow(void *p)
 {
-    struct sample_thread *t = sample_self();
+    struct sample_thread *t;
 
-    if (t)
+    if (in_arena(p))
+        return;
+    if ((t = sample_self()))
         sample_free(t, usable(p, 0));
     if (sample_maybe(p))
         sampled_release(p);
@@ -271,16 +319,26 @@ static __attribute__((noinline)) void sampled_free_hit(void *p)
     real.free(p);
 }
 
-/* Every call off the fast path is a tail call (as sampled_alloc()'s). */
+/* Sampling mode's free of p != NULL. The fast path: a glibc chunk, not
+ * mmapped (a bootstrap block's word says mmapped), two adds to the thread's
+ * slot and one bit of the filter. Every call off it is a tail call (as
+ * sampled_alloc()'s). */
 static inline void sampled_free(void *p)
 {
-    struct sample_thread *t = sample_self_tls;
+    struct sample_thread *t = sample_fast_tls;
+    size_t word;
 
-    if (__builtin_expect(!t || !usable_glibc, 0)) {
+    if (__builtin_expect(!t, 0)) {
         sampled_free_slow(p);
         return;
     }
-    sample_free(t, glibc_usable(p));
+    word = chunk_word(p);
+    if (__builtin_expect(word & CHUNK_MMAPPED, 0)) {
+        sampled_free_slow(p);
+        return;
+    }
+    sample_add(&t->frees, 1);
+    sample_sub(&t->usable8, word & ~(size_t)7);
     if (__builtin_expect(sample_maybe(p), 0)) {
         sampled_free_hit(p);
         return;
@@ -318,6 +376,7 @@ void hooks_init(void)
         sched_yield();
     if (ready())
         usable_check();
+    sample_set_fast(usable_glibc);
 }
 
 int hooks_resolved(void);
@@ -326,12 +385,13 @@ int hooks_resolved(void)
     return real.free != NULL;
 }
 
-/* malloc and free dispatch to one function per mode (tail calls) on one
- * load of core_on (its mode, core.h) and the guard, so that the path of
- * either mode saves only the registers it uses and tests nothing twice: the
- * push and pop of the exact path's were a tenth of its instructions, and the
- * tests of ready(), tracking() and sample_on() a quarter of an unsampled
- * call's. core_on != 0 implies ready(): hooks_init() precedes core_start(). */
+/* malloc and free pick their path on one load of core_on (its mode, core.h)
+ * and the guard: sampling mode's fast path inline, every other a tail call
+ * to one function per mode, so that the path of either mode saves only the
+ * registers it uses and tests nothing twice: the push and pop of the exact
+ * path's were a tenth of its instructions, and the tests of ready(),
+ * tracking() and sample_on() a quarter of an unsampled call's. core_on != 0
+ * implies ready(): hooks_init() precedes core_start(). */
 static inline int hook_mode(void)
 {
     int on = atomic_load_explicit(&core_on, memory_order_relaxed);
@@ -344,7 +404,7 @@ static __attribute__((noinline)) void *malloc_untracked(size_t size)
     return own_note(real.malloc(size), size);
 }
 
-static __attribute__((noinline)) void *malloc_sampled(size_t size)
+static __attribute__((noinline)) HOOK_NO_FRAME void *malloc_sampled(size_t size)
 {
     return sampled_alloc(real.malloc(size), size);
 }
@@ -378,7 +438,7 @@ EXPORT void *malloc(size_t size)
     int mode = hook_mode();
 
     if (__builtin_expect(mode == CORE_ON_SAMPLED, 1))
-        return malloc_sampled(size);
+        return malloc_sampled(size); /* keeps the exact path's free of a push */
     if (mode == CORE_ON_EXACT)
         return malloc_exact(size);
     return malloc_other(size);
@@ -428,12 +488,6 @@ static __attribute__((noinline)) void free_exact(void *p)
     track_guard = 0;
 }
 
-/* Sampling mode's free of a block that is neither NULL nor the arena's. */
-static __attribute__((noinline)) void free_sampled(void *p)
-{
-    sampled_free(p);
-}
-
 /* Before start-up, with the guard set, or with tracking off. */
 static __attribute__((noinline)) void free_other(void *p)
 {
@@ -444,7 +498,7 @@ static __attribute__((noinline)) void free_other(void *p)
         return;
     }
     if (sample_on()) {
-        free_sampled(p);
+        sampled_free(p);
         return;
     }
     free_exact(p);
@@ -454,12 +508,14 @@ EXPORT void free(void *p)
 {
     int mode = hook_mode();
 
-    if (!p || in_arena(p))
+    if (!p)
         return;
     if (__builtin_expect(mode == CORE_ON_SAMPLED, 1)) {
-        free_sampled(p);
+        sampled_free(p); /* a bootstrap block goes off its fast path */
         return;
     }
+    if (in_arena(p))
+        return;
     if (mode == CORE_ON_EXACT) {
         free_exact(p);
         return;

@@ -27,6 +27,8 @@
 _Atomic uint64_t sample_rate_bytes;
 
 __thread struct sample_thread *sample_self_tls;
+__thread struct sample_thread *sample_fast_tls;
+static int fast_ok; /* sample_set_fast() */
 static struct sample_thread slots[SAMPLE_SLOTS];
 static atomic_uint slots_hi;   /* slots [0, slots_hi) have been used */
 static atomic_uint slots_hint; /* where the next search starts */
@@ -84,6 +86,7 @@ uint64_t sample_parse(const char *s)
 }
 
 static void slot_release(void *arg);
+static void countdown_clamp(uint64_t rate);
 
 int sample_configure(uint64_t rate)
 {
@@ -99,6 +102,7 @@ int sample_configure(uint64_t rate)
     }
     sites_set_sample_rate(rate);
     atomic_store(&sample_rate_bytes, rate);
+    countdown_clamp(rate);
     return 0;
 }
 
@@ -146,10 +150,51 @@ static int64_t draw(struct sample_thread *t)
     return x < 1.0 ? 1 : x > 9.0e18 ? INT64_MAX : (int64_t)x;
 }
 
+/* The countdown to total bytes, left at most the rate. */
+static void countdown_set(struct sample_thread *t, uint64_t total, uint64_t rate)
+{
+    t->left = total < rate ? total : rate;
+    t->reserve = total - t->left;
+}
+
+/* A slot's left drawn at another rate would prove unsampled a block of the
+ * new rate or more: moved into its reserve. Called with tracking off (no
+ * hook takes from a countdown then; core.h). */
+static void countdown_clamp(uint64_t rate)
+{
+    unsigned hi = atomic_load(&slots_hi);
+
+    for (unsigned i = 0; rate && i < hi; i++) {
+        struct sample_thread *t = &slots[i];
+        uint64_t left = __atomic_load_n(&t->left, __ATOMIC_RELAXED);
+
+        if (left > rate) {
+            __atomic_store_n(&t->reserve, t->reserve + (left - rate), __ATOMIC_RELAXED);
+            __atomic_store_n(&t->left, rate, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+int sample_point(struct sample_thread *t, size_t size)
+{
+    uint64_t rate = atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed);
+    uint64_t total = t->left + size + t->reserve; /* before sample_countdown() */
+    int hit = size >= total || size >= rate;
+
+    countdown_set(t, size < total ? total - size : 0, rate);
+    return hit;
+}
+
 void sample_next(struct sample_thread *t)
 {
-    if (t->left <= 0)
-        t->left = draw(t);
+    if (t->left == 0)
+        countdown_set(t, (uint64_t)draw(t),
+                      atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed));
+}
+
+void sample_set_fast(int on)
+{
+    fast_ok = on;
 }
 
 static void slot_release(void *arg)
@@ -158,6 +203,7 @@ static void slot_release(void *arg)
 
     if (t && t == sample_self_tls) {
         sample_self_tls = NULL;
+        sample_fast_tls = NULL;
         atomic_store_explicit(&t->used, 0, memory_order_release);
     }
 }
@@ -189,8 +235,10 @@ struct sample_thread *sample_self_slow(void)
                  (uint64_t)getpid();
         if (!t->rng)
             t->rng = 0x853c49e6748fea9bULL;
-        t->left = draw(t);
+        countdown_set(t, (uint64_t)draw(t),
+                      atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed));
         sample_self_tls = t;
+        sample_fast_tls = fast_ok ? t : NULL;
         if (atomic_load(&slot_key_ok)) {
             int guard = track_guard;
 
@@ -310,8 +358,9 @@ void sample_totals(struct sample_totals *out)
         out->allocations += atomic_load_explicit(&t->allocs, memory_order_relaxed);
         out->frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
         out->bytes_allocated += atomic_load_explicit(&t->bytes_asked, memory_order_relaxed);
-        net += atomic_load_explicit(&t->usable, memory_order_relaxed);
+        net += atomic_load_explicit(&t->usable8, memory_order_relaxed);
     }
+    net -= 8 * (out->allocations - out->frees); /* usable8's 8 a block (sample.h) */
     /* slots are read one after another: a block freed on a thread read
      * later than the one that allocated it can show for a moment as a
      * negative; never below 0 */

@@ -4,11 +4,13 @@
  * from per-thread counters.
  *
  * Off by default (exact mode: every call is an event). When on, a call of
- * the malloc family that is not sampled costs, on the program's thread: a
- * few counter updates in the thread's own slot (calls, bytes asked,
- * usable bytes), the block's usable size (glibc's chunk header, hooks.c),
- * and for a free one byte load from the sampled-block filter. No stack
- * walk, no clock, no ring event. A sampled block (and every block of R bytes
+ * the malloc family that is not sampled costs, on the program's thread: one
+ * subtraction from the countdown to the sample point and a few adds to the
+ * thread's own slot (calls, bytes asked, usable bytes, the last read from
+ * glibc's chunk header, hooks.c), and for a free one bit of the sampled-block
+ * filter: about 57 instructions a malloc/free pair of the collector's own,
+ * callgrind, from 100. No stack walk, no clock, no ring event, no call but
+ * the real allocator's. A sampled block (and every block of R bytes
  * or more: recorded exactly) goes through track.c as in exact mode and is
  * weighted on the collector thread by sample_weight() (size / (1 -
  * e^(-size/R))).
@@ -64,12 +66,17 @@ static inline int sample_on(void)
 
 /* ---- the program's threads (hooks.c) ---- */
 
+/* The countdown to the next sample point is left + reserve bytes, drawn
+ * whole; left is at most the rate, so that "size < left" alone proves an
+ * allocation unsampled (no load of the rate) and sample_point() moves the
+ * rest in once per rate bytes or so. */
 struct sample_thread {
-    int64_t left; /* bytes until the next sample point */
+    uint64_t left, reserve; /* owner only (and sample_configure(), tracking off) */
     uint64_t rng;
     _Atomic uint64_t allocs, frees, bytes_asked; /* calls, and bytes asked by allocations */
-    _Atomic uint64_t usable;                     /* usable bytes allocated minus freed, mod 2^64 */
-    atomic_int used;                             /* the slot is taken by a live thread */
+    _Atomic uint64_t usable8; /* usable + 8 bytes allocated minus freed, mod 2^64 (glibc's chunk
+                                 sizes: sample_totals() takes 8 a live block back off) */
+    atomic_int used;          /* the slot is taken by a live thread */
 } __attribute__((aligned(64)));
 
 #define SAMPLE_SLOTS 4096u /* threads alive at once in sampling mode */
@@ -78,6 +85,9 @@ struct sample_thread {
  * slot is taken (tracking is then turned off). No allocation, no lock. */
 struct sample_thread *sample_self_slow(void);
 extern __thread struct sample_thread *sample_self_tls;
+/* The thread's slot once it has one, when the hooks may count from glibc's
+ * chunk header (sample_set_fast()); else NULL. */
+extern __thread struct sample_thread *sample_fast_tls;
 
 static inline struct sample_thread *sample_self(void)
 {
@@ -86,26 +96,64 @@ static inline struct sample_thread *sample_self(void)
     return __builtin_expect(t != NULL, 1) ? t : sample_self_slow();
 }
 
-/* Owner-only counter add: a plain add (one writer), readable by the collector. */
-#define SAMPLE_ADD(field, v)                                                                       \
-    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (v),    \
-                          memory_order_relaxed)
+/* Whether slots taken from now on are also sample_fast_tls. Start-up
+ * (hooks_init()), before tracking is on. */
+void sample_set_fast(int on);
+
+/* Owner-only counter add: one writer, so a plain add, readable by the
+ * collector; on x86-64 one add to memory (a relaxed load and store are three
+ * instructions, a locked add twenty cycles). */
+static inline void sample_add(_Atomic uint64_t *field, uint64_t v)
+{
+#if defined(__x86_64__)
+    __asm__("addq %1, %0" : "+m"(*(uint64_t *)field) : "er"(v));
+#else
+    atomic_store_explicit(field, atomic_load_explicit(field, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+#endif
+}
+
+static inline void sample_sub(_Atomic uint64_t *field, uint64_t v)
+{
+#if defined(__x86_64__)
+    __asm__("subq %1, %0" : "+m"(*(uint64_t *)field) : "er"(v));
+#else
+    atomic_store_explicit(field, atomic_load_explicit(field, memory_order_relaxed) - v,
+                          memory_order_relaxed);
+#endif
+}
+
+/* Takes size bytes off the countdown's left. Zero when size < left (then
+ * the allocation is surely unsampled); nonzero otherwise, and the caller
+ * must ask sample_point(), which undoes the subtraction. */
+static inline int sample_countdown(struct sample_thread *t, size_t size)
+{
+#if defined(__x86_64__)
+    int below_or_equal;
+
+    __asm__("subq %2, %0" : "+m"(t->left), "=@ccbe"(below_or_equal) : "r"(size));
+    return below_or_equal;
+#else
+    int at_point = size >= t->left;
+
+    t->left -= size;
+    return at_point;
+#endif
+}
+
+/* After sample_countdown() said nonzero for size: whether the allocation is
+ * sampled (the sample point falls in it, or it is R bytes or more: always
+ * recorded), with the countdown moved past it. */
+int sample_point(struct sample_thread *t, size_t size);
 
 /* Counts one allocation of size bytes asked (usable bytes usable) and says
- * whether it is sampled: nonzero when the sample point falls in it, or when
- * it is R bytes or more (always recorded). */
+ * whether it is sampled, as sample_countdown() and sample_point() do. */
 static inline int sample_alloc(struct sample_thread *t, size_t size, size_t usable)
 {
-    int64_t left = t->left - (int64_t)size;
-
-    SAMPLE_ADD(t->allocs, 1);
-    SAMPLE_ADD(t->bytes_asked, size);
-    SAMPLE_ADD(t->usable, usable);
-    t->left = left;
-    if (__builtin_expect(left > 0, 1) &&
-        size < atomic_load_explicit(&sample_rate_bytes, memory_order_relaxed))
-        return 0;
-    return 1;
+    sample_add(&t->allocs, 1);
+    sample_add(&t->bytes_asked, size);
+    sample_add(&t->usable8, usable + 8);
+    return sample_countdown(t, size) && sample_point(t, size);
 }
 
 /* After sample_alloc() said yes: draws the next sample point (when this
@@ -115,8 +163,8 @@ void sample_next(struct sample_thread *t);
 /* Counts one free of a block of usable bytes. */
 static inline void sample_free(struct sample_thread *t, size_t usable)
 {
-    SAMPLE_ADD(t->frees, 1);
-    SAMPLE_ADD(t->usable, -(uint64_t)usable);
+    sample_add(&t->frees, 1);
+    sample_sub(&t->usable8, usable + 8);
 }
 
 /* ---- the sampled-block filter ---- */
@@ -129,8 +177,9 @@ extern _Atomic uint64_t sample_home_bits[(1u << SAMPLE_FILTER_BITS) / 64];
 
 static inline uint32_t sample_home(const void *p)
 {
-    return (uint32_t)(((uintptr_t)p >> 4) * UINT64_C(0x9e3779b97f4a7c15) >>
-                      (64 - SAMPLE_FILTER_BITS));
+    /* p is 16-aligned: p * K is (p >> 4) * K shifted up by 4, whose top
+     * bits spread neighbours as well, one shift fewer on the free hook */
+    return (uint32_t)(((uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - SAMPLE_FILTER_BITS));
 }
 
 /* Zero when p is surely not a sampled block: one word load and a bit test. */

@@ -3,6 +3,8 @@
  * it always tests "maybe", a block taken out of a home nobody else holds
  * tests "surely not", and that stays true while two threads add and remove
  * blocks of one home at once (the bit map follows the per-home counts).
+ * And the per-thread countdown and counters the hooks' fast path uses: the
+ * sampling rule, a rate change, the exact totals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdatomic.h>
@@ -126,11 +129,98 @@ static void test_two_threads_one_home(void **state)
     assert_int_equal(sample_maybe((void *)a[2]), 0);
 }
 
+#define RATE 4096u
+
+/* The countdown kept as left (at most the rate, all the hooks' fast path
+ * tests) and reserve samples exactly as the rule it replaced: an allocation
+ * is sampled when it reaches the sample point or is RATE bytes or more,
+ * and an unsampled one moves the point size bytes nearer. */
+static void test_countdown_rule(void **state)
+{
+    struct sample_thread *t;
+    uint64_t seed = 7, hits = 0, big = 0;
+    double expect = 0;
+
+    (void)state;
+    assert_int_equal(sample_configure(RATE), 0);
+    t = sample_self();
+    assert_non_null(t);
+    for (int i = 0; i < 200000; i++) {
+        size_t size;
+        uint64_t before = t->left + t->reserve;
+        int hit, want;
+
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size = (seed >> 60) == 0 ? RATE + (seed >> 40) % 3 - 1 : 1 + (seed >> 33) % 700;
+        want = size >= before || size >= RATE;
+        if (size < RATE)
+            expect += -expm1(-(double)size / RATE);
+        hit = sample_alloc(t, size, size);
+        assert_int_equal(hit, want);
+        assert_true(t->left >= 1 || hit);
+        assert_true(t->left <= RATE);
+        if (size < before)
+            assert_int_equal(t->left + t->reserve, before - size);
+        else
+            assert_int_equal(t->left + t->reserve, 0);
+        if (hit) {
+            sample_next(t);
+            assert_true(t->left >= 1 && t->left <= RATE);
+            hits++;
+            big += size >= RATE;
+        }
+        sample_free(t, size);
+    }
+    /* a block of s < RATE bytes holds a sample point with p = 1 - e^(-s/RATE)
+     * (exponential intervals): the hits within 5 standard deviations */
+    assert_true(fabs((double)(hits - big) - expect) < 5 * sqrt(expect));
+}
+
+/* A smaller rate configured (an attach) moves the excess of left into the
+ * reserve: the countdown is the same, the fast path's test is sound again. */
+static void test_rate_clamp(void **state)
+{
+    struct sample_thread *t = sample_self();
+    uint64_t total;
+
+    (void)state;
+    assert_int_equal(sample_configure(1u << 20), 0);
+    t->left = 300000;
+    t->reserve = 5;
+    total = t->left + t->reserve;
+    assert_int_equal(sample_configure(2048), 0);
+    assert_int_equal(t->left, 2048);
+    assert_int_equal(t->left + t->reserve, total);
+    assert_int_equal(sample_configure(RATE), 0);
+}
+
+/* The exact totals: usable bytes live from usable + 8 a block less 8 a
+ * live block (the hooks add glibc's chunk size, sample.h). */
+static void test_totals(void **state)
+{
+    struct sample_thread *t = sample_self();
+    struct sample_totals before, after;
+
+    (void)state;
+    sample_totals(&before);
+    sample_alloc(t, 20, 24);
+    sample_alloc(t, 100, 104);
+    sample_alloc(t, 1, 24);
+    sample_free(t, 104);
+    sample_totals(&after);
+    assert_int_equal(after.allocations - before.allocations, 3);
+    assert_int_equal(after.frees - before.frees, 1);
+    assert_int_equal(after.bytes_allocated - before.bytes_allocated, 121);
+    assert_int_equal(after.heap_blocks - before.heap_blocks, 2);
+    assert_int_equal(after.heap_bytes - before.heap_bytes, 48);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_del),
-        cmocka_unit_test(test_two_threads_one_home),
+        cmocka_unit_test(test_add_del),        cmocka_unit_test(test_two_threads_one_home),
+        cmocka_unit_test(test_countdown_rule), cmocka_unit_test(test_rate_clamp),
+        cmocka_unit_test(test_totals),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
