@@ -307,7 +307,8 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz $(BUILD)
 
-FORMAT_FILES = $(PROTO_SRC) $(COLL_SRC) $(TUI_SRC) protocol/*.h collector/*.h tui/*.h
+FORMAT_FILES = $(PROTO_SRC) $(COLL_SRC) $(TUI_SRC) protocol/*.h collector/*.h tui/*.h \
+	       tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
 format:
 	clang-format -i $(FORMAT_FILES)
 

@@ -19,12 +19,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void query(const struct model *m)
 {
     const struct model_summary *s = model_summary(m);
-    struct model_query q = {.at = MODEL_AT_TIME, .time = s->time_last / 2, .window = 1000,
-                            .spark_from = 0, .spark_to = s->time_last, .spark_points = 5};
+    struct model_query q = {.at = MODEL_AT_TIME,
+                            .time = s->time_last / 2,
+                            .window = 1000,
+                            .spark_from = 0,
+                            .spark_to = s->time_last,
+                            .spark_points = 5};
     struct model_view v = {0};
     struct model_tree t = {0};
-    struct model_filter f = {.text = "a", .tag = 1, .thread = MODEL_NONE,
-                             .flags = MODEL_FILTER_ACTIVE};
+    struct model_filter f = {
+        .text = "a", .tag = 1, .thread = MODEL_NONE, .flags = MODEL_FILTER_ACTIVE};
     struct model_object *o;
     uint64_t total, *b, *k;
     uint32_t n;

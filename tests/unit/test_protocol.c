@@ -34,8 +34,13 @@ static size_t build_stream(char *out, size_t cap)
         {.op = WIRE_OP_TAG, .id = 7},
         {.op = WIRE_OP_FREE, .time = 900, .back = WIRE_SEQ_MASK},
     };
-    struct wire_totals t = {.time = 10000000, .heap_bytes = 200, .heap_blocks = 1, .rss = 4096,
-                            .allocations = 2, .frees = 1, .bytes_allocated = 300};
+    struct wire_totals t = {.time = 10000000,
+                            .heap_bytes = 200,
+                            .heap_blocks = 1,
+                            .rss = 4096,
+                            .allocations = 2,
+                            .frees = 1,
+                            .bytes_allocated = 300};
     struct wire_site s[] = {{2, 200, 1, 2, 300}, {1, -5, -1, 0, 0}};
     struct wire_inline in[] = {{"inner", "a.c", 3}};
     struct wire_frame f = {0x401234, 1, "leaf", "x.c", 42, in, 1};
@@ -245,14 +250,12 @@ static void test_corrupt(void **state)
     /* a newer protocol version is refused with its own code */
     assert_int_equal(decode_bytes("\x98\x01\x63\x01\xc0\x00\x00\x00\x00", 9), WIRE_EVERSION);
     /* and version 1 (addresses in events) is refused rather than misread */
-    assert_int_equal(decode_bytes("\x98\x01\x01\x01\xc0\x00\x00\x00\x00", 9),
-                     WIRE_EOLDVERSION);
+    assert_int_equal(decode_bytes("\x98\x01\x01\x01\xc0\x00\x00\x00\x00", 9), WIRE_EOLDVERSION);
 }
 
 /* Decodes the one message in buf[0, len), which must be of this type, with
  * d (decode_free() it after using m). */
-static void decode_only(struct decode *d, const char *buf, size_t len, int type,
-                        struct wire_msg *m)
+static void decode_only(struct decode *d, const char *buf, size_t len, int type, struct wire_msg *m)
 {
     decode_init(d);
     assert_int_equal(decode_feed(d, buf, len), 0);
@@ -358,9 +361,9 @@ static void test_events_encodings_agree(void **state)
 {
     static struct wire_event ev[3000];
     static char fast[3000 * 40 + 64], slow[3000 * 40 + 64];
-    static const int64_t mags[] = {0,         1,          31,          32,          127,
-                                   128,       255,        256,         65535,       65536,
-                                   1ll << 31, 1ll << 32,  (1ll << 40), (1ll << 62)};
+    static const int64_t mags[] = {0,         1,         31,          32,         127,
+                                   128,       255,       256,         65535,      65536,
+                                   1ll << 31, 1ll << 32, (1ll << 40), (1ll << 62)};
     uint64_t x = 88172645463325252ull;
     const int nm = (int)(sizeof(mags) / sizeof(mags[0]));
 
@@ -406,7 +409,9 @@ static void test_events_encodings_agree(void **state)
         for (int64_t d = -1; d <= 1; d++) {
             uint64_t v = (1ull << k) + (uint64_t)d;
             struct wire_event e[4] = {
-                {.op = WIRE_OP_ALLOC, .time = (int64_t)(v >> 12) * 1000, .stack = (uint32_t)v,
+                {.op = WIRE_OP_ALLOC,
+                 .time = (int64_t)(v >> 12) * 1000,
+                 .stack = (uint32_t)v,
                  .size = v},
                 {.op = WIRE_OP_REALLOC, .time = (int64_t)(v >> 12) * 1000, .size = v, .back = v},
                 {.op = WIRE_OP_FREE, .time = (int64_t)(v >> 13) * 1000, .back = v},
@@ -491,8 +496,19 @@ static void test_events_steps(void **state)
     assert_int_equal(steps, 172);
 
     /* random batches: every magnitude of back, reallocs, wrap-around near 2^40 */
-    static const uint64_t mags[] = {0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536,
-                                    (1ull << 32) - 1, 1ull << 32, WIRE_SEQ_MASK - 1,
+    static const uint64_t mags[] = {0,
+                                    1,
+                                    31,
+                                    32,
+                                    127,
+                                    128,
+                                    255,
+                                    256,
+                                    65535,
+                                    65536,
+                                    (1ull << 32) - 1,
+                                    1ull << 32,
+                                    WIRE_SEQ_MASK - 1,
                                     WIRE_SEQ_MASK};
     const size_t nm = sizeof(mags) / sizeof(mags[0]);
     for (int round = 0; round < 40; round++) {
@@ -649,8 +665,8 @@ static void test_objects(void **state)
 static void test_module_symbols(void **state)
 {
     static const char old[] = {(char)0x96, 0x02, 0x01, 0xa2, '/', 'p', 0x00, 0x00, 0xc0};
-    static const char bad[] = {(char)0x98, 0x02, 0x01, 0xa2, '/', 'p', 0x00, 0x00, 0xc0,
-                                        0x09, 0xc0};
+    static const char bad[] = {(char)0x98, 0x02, 0x01, 0xa2, '/', 'p',
+                               0x00,       0x00, 0xc0, 0x09, 0xc0};
     struct encode_buf b;
     struct wire_msg m;
     msgpack_zone z;
@@ -715,22 +731,14 @@ static void test_trickle_resumes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_objects),
-        cmocka_unit_test(test_module_symbols),
-        cmocka_unit_test(test_every_truncation),
-        cmocka_unit_test(test_trickle_resumes),
-        cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_stack_parent_order),
-        cmocka_unit_test(test_stack_steps),
-        cmocka_unit_test(test_encoder_full_buffer),
-        cmocka_unit_test(test_events_encodings_agree),
-        cmocka_unit_test(test_events_steps),
-        cmocka_unit_test(test_events_bad_step),
-        cmocka_unit_test(test_recfile_zstd),
-        cmocka_unit_test(test_recfile_raw),
-        cmocka_unit_test(test_recfile_truncated),
-        cmocka_unit_test(test_recfile_not_a_recording),
+        cmocka_unit_test(test_roundtrip),           cmocka_unit_test(test_objects),
+        cmocka_unit_test(test_module_symbols),      cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_trickle_resumes),     cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_stack_parent_order),  cmocka_unit_test(test_stack_steps),
+        cmocka_unit_test(test_encoder_full_buffer), cmocka_unit_test(test_events_encodings_agree),
+        cmocka_unit_test(test_events_steps),        cmocka_unit_test(test_events_bad_step),
+        cmocka_unit_test(test_recfile_zstd),        cmocka_unit_test(test_recfile_raw),
+        cmocka_unit_test(test_recfile_truncated),   cmocka_unit_test(test_recfile_not_a_recording),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,9 +40,9 @@ static size_t build(char *out, size_t cap, int with_end)
     struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x200}, {3, 2, 0x900}, {4, 1, 0x900}};
     struct wire_event ev[] = {
         {.op = WIRE_OP_THREAD, .id = 1},
-        {.op = WIRE_OP_ALLOC, .time = 1 * MS, .stack = 3, .size = 1000}, /* seq 1 */
-        {.op = WIRE_OP_ALLOC, .time = 2 * MS, .stack = 4, .size = 24},   /* seq 2 */
-        {.op = WIRE_OP_FREE, .time = 3 * MS, .back = 0}, /* seq 2, temporary */
+        {.op = WIRE_OP_ALLOC, .time = 1 * MS, .stack = 3, .size = 1000},   /* seq 1 */
+        {.op = WIRE_OP_ALLOC, .time = 2 * MS, .stack = 4, .size = 24},     /* seq 2 */
+        {.op = WIRE_OP_FREE, .time = 3 * MS, .back = 0},                   /* seq 2, temporary */
         {.op = WIRE_OP_ALLOC, .time = 500 * MS, .stack = 3, .size = 3000}, /* seq 3 */
         {.op = WIRE_OP_FREE, .time = 1500 * MS, .back = 0}, /* seq 3, temporary too */
         {.op = WIRE_OP_ALLOC, .time = 1600 * MS, .stack = 4, .size = 7},
@@ -50,11 +50,12 @@ static size_t build(char *out, size_t cap, int with_end)
 
     encode_init(&b, out, cap);
     assert_int_equal(encode_hello(&b, 77, "/bin/app", 0, 4096, 64, 0), 0);
-    assert_int_equal(encode_module_symbols(&b, 1, "/lib/libc.so.6", 0, 0, NULL, WIRE_SYMBOLS_OWN,
-                                           NULL), 0);
+    assert_int_equal(
+        encode_module_symbols(&b, 1, "/lib/libc.so.6", 0, 0, NULL, WIRE_SYMBOLS_OWN, NULL), 0);
     /* stripped, no debug file found: the report says so, with the build id */
     assert_int_equal(encode_module_symbols(&b, 2, "/bin/app", 0x40, 0x1000, "4f1e2d3c",
-                                           WIRE_SYMBOLS_EXPORTED, NULL), 0);
+                                           WIRE_SYMBOLS_EXPORTED, NULL),
+                     0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(encode_frame(&b, &f[i]), 0);
     assert_int_equal(encode_stacks(&b, n, 4), 0);
@@ -185,7 +186,8 @@ static const char expected_end[] =
     "          \"inlined\": false\n"
     "        },\n"
     "        {\n"
-    "          \"function\": \"std::__new_allocator<char>::allocate(unsigned long, void const*)\",\n"
+    "          \"function\": \"std::__new_allocator<char>::allocate(unsigned long, void "
+    "const*)\",\n"
     "          \"file\": \"/usr/include/c++/12/bits/new_allocator.h\",\n"
     "          \"line\": 137,\n"
     "          \"module\": \"app\",\n"
@@ -659,16 +661,11 @@ static void test_corrupt_compressed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_end),
-        cmocka_unit_test(test_json_peak_and_time),
-        cmocka_unit_test(test_text),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_disabled_then_end),
-        cmocka_unit_test(test_disk_full),
-        cmocka_unit_test(test_leaks_need_an_exit),
-        cmocka_unit_test(test_corrupt_middle),
-        cmocka_unit_test(test_corrupt_compressed),
+        cmocka_unit_test(test_json_end),       cmocka_unit_test(test_json_peak_and_time),
+        cmocka_unit_test(test_text),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_truncated),      cmocka_unit_test(test_disabled_then_end),
+        cmocka_unit_test(test_disk_full),      cmocka_unit_test(test_leaks_need_an_exit),
+        cmocka_unit_test(test_corrupt_middle), cmocka_unit_test(test_corrupt_compressed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

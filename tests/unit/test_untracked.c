@@ -82,9 +82,9 @@ __attribute__((no_sanitize("address"))) static size_t bss_words_in(uint64_t lo, 
 static void test_no_pointers(void **state)
 {
     (void)state;
-    assert_int_equal(bss_words_in(0x7f0000000000ull + 16 * (1000000 - 1000),
-                                  0x7f0000000000ull + 16 * 1000000),
-                     0);
+    assert_int_equal(
+        bss_words_in(0x7f0000000000ull + 16 * (1000000 - 1000), 0x7f0000000000ull + 16 * 1000000),
+        0);
 }
 
 int main(void)

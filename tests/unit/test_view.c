@@ -56,8 +56,11 @@ static struct model *make_model(void)
     encode_hello(&buf, 42, "/bin/t", 0, 4096, 64, 0);
     encode_module(&buf, 1, "/bin/t", 0x400000, 0x10000, "");
     for (int i = 0; i < 6; i++) {
-        struct wire_frame f = {.ip = 0x401000 + 0x100 * (uint64_t)i, .module = 1,
-                               .function = names[i], .file = "t.c", .line = 10 + (uint32_t)i};
+        struct wire_frame f = {.ip = 0x401000 + 0x100 * (uint64_t)i,
+                               .module = 1,
+                               .function = names[i],
+                               .file = "t.c",
+                               .line = 10 + (uint32_t)i};
         encode_frame(&buf, &f);
     }
     struct wire_stack_node n[] = {{1, 0, 0x401000}, {2, 1, 0x401100}, {3, 2, 0x401200},
@@ -298,13 +301,29 @@ static void test_refs(void **state)
     struct scanmsg_result r = {.target = 0x10000, .levels = 3, .flags = 0};
     struct scanmsg_node n[5] = {
         {.kind = SCANMSG_HEAP, .addr = 0x10000, .size = 4096, .id = 3, .inbound = 2},
-        {.kind = SCANMSG_HEAP, .addr = 0x20000, .size = 64, .offset = 8, .to = 0, .id = 4,
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x20000,
+         .size = 64,
+         .offset = 8,
+         .to = 0,
+         .id = 4,
          .inbound = 1},
         {.kind = SCANMSG_STACK, .addr = 0x7ff0, .to = 0, .id = 1, .inbound = -1},
-        {.kind = SCANMSG_HEAP, .addr = 0x30000, .size = 256, .offset = 16, .to = 1, .id = 5,
-         .interior = 0, .inbound = 1},
-        {.kind = SCANMSG_GLOBAL, .addr = 0x404040, .offset = 0, .to = 3, .inbound = -1,
-         .symbol = {"instance_map", 12}, .module = {"/srv/leaky_service", 18}},
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x30000,
+         .size = 256,
+         .offset = 16,
+         .to = 1,
+         .id = 5,
+         .interior = 0,
+         .inbound = 1},
+        {.kind = SCANMSG_GLOBAL,
+         .addr = 0x404040,
+         .offset = 0,
+         .to = 3,
+         .inbound = -1,
+         .symbol = {"instance_map", 12},
+         .module = {"/srv/leaky_service", 18}},
     };
     char wbuf[4096];
     struct encode_buf eb;
@@ -380,16 +399,42 @@ static void test_refs_python(void **state)
 
     struct scanmsg_result r = {.target = 0x10000, .levels = 3, .flags = SCANMSG_PYTHON};
     struct scanmsg_node n[4] = {
-        {.kind = SCANMSG_HEAP, .addr = 0x10000, .size = 56, .id = 3, .inbound = 1,
-         .py_flags = SCANMSG_PY_OBJECT, .py_type = {"Processor", 9}},
-        {.kind = SCANMSG_HEAP, .addr = 0x20000, .size = 120, .offset = 48, .to = 0, .id = 4,
-         .inbound = 1, .py_flags = SCANMSG_PY_PART},
-        {.kind = SCANMSG_HEAP, .addr = 0x30000, .size = 64, .offset = 48, .to = 1, .id = 5,
-         .inbound = 1, .py_flags = SCANMSG_PY_OBJECT, .py_type = {"dict", 4},
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x10000,
+         .size = 56,
+         .id = 3,
+         .inbound = 1,
+         .py_flags = SCANMSG_PY_OBJECT,
+         .py_type = {"Processor", 9}},
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x20000,
+         .size = 120,
+         .offset = 48,
+         .to = 0,
+         .id = 4,
+         .inbound = 1,
+         .py_flags = SCANMSG_PY_PART},
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x30000,
+         .size = 64,
+         .offset = 48,
+         .to = 1,
+         .id = 5,
+         .inbound = 1,
+         .py_flags = SCANMSG_PY_OBJECT,
+         .py_type = {"dict", 4},
          .py_via = {"['app-0']", 9}},
-        {.kind = SCANMSG_HEAP, .addr = 0x40000, .size = 72, .offset = 32, .to = 2, .id = 5,
-         .inbound = -1, .py_flags = SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE,
-         .py_type = {"module", 6}, .py_via = {"instance_map", 12}, .py_owner = {"__main__", 8}},
+        {.kind = SCANMSG_HEAP,
+         .addr = 0x40000,
+         .size = 72,
+         .offset = 32,
+         .to = 2,
+         .id = 5,
+         .inbound = -1,
+         .py_flags = SCANMSG_PY_OBJECT | SCANMSG_PY_MODULE,
+         .py_type = {"module", 6},
+         .py_via = {"instance_map", 12},
+         .py_owner = {"__main__", 8}},
     };
     char wbuf[4096];
     struct encode_buf eb;
@@ -406,7 +451,8 @@ static void test_refs_python(void **state)
     chain_hop_text(ui.m, &ch.nodes[0], 1, text, sizeof text);
     assert_string_equal(text, "= Processor: object 0x10000 (56 B) from stack 3  [1 ref]");
     chain_hop_text(ui.m, &ch.nodes[1], 0, text, sizeof text);
-    assert_string_equal(text, "= owned by the next: heap 0x20000 +48 (120 B) from stack 4  [1 ref]");
+    assert_string_equal(text,
+                        "= owned by the next: heap 0x20000 +48 (120 B) from stack 4  [1 ref]");
     chain_hop_text(ui.m, &ch.nodes[2], 0, text, sizeof text);
     assert_string_equal(text, "= dict ['app-0']: heap 0x30000 +48 (64 B) from stack 5  [1 ref]");
     chain_hop_text(ui.m, &ch.nodes[3], 0, text, sizeof text);
@@ -456,13 +502,18 @@ static void test_tree_deep(void **state)
      * child of 4 (depth 5) and of 29 (depth 30) come after the chain */
     memset(nd, 0, sizeof nd);
     for (uint32_t i = 0; i < DEEP; i++)
-        nd[i] = (struct model_tree_node){.key = i + 1, .parent = i ? i - 1 : MODEL_NONE,
+        nd[i] = (struct model_tree_node){.key = i + 1,
+                                         .parent = i ? i - 1 : MODEL_NONE,
                                          .first_child = i + 1 < DEEP ? i + 1 : MODEL_NONE,
-                                         .next_sibling = MODEL_NONE, .depth = i};
-    nd[DEEP] = (struct model_tree_node){.key = 100, .parent = 29, .first_child = MODEL_NONE,
-                                        .next_sibling = MODEL_NONE, .depth = 30};
-    nd[DEEP + 1] = (struct model_tree_node){.key = 101, .parent = 4, .first_child = MODEL_NONE,
-                                            .next_sibling = MODEL_NONE, .depth = 5};
+                                         .next_sibling = MODEL_NONE,
+                                         .depth = i};
+    nd[DEEP] = (struct model_tree_node){.key = 100,
+                                        .parent = 29,
+                                        .first_child = MODEL_NONE,
+                                        .next_sibling = MODEL_NONE,
+                                        .depth = 30};
+    nd[DEEP + 1] = (struct model_tree_node){
+        .key = 101, .parent = 4, .first_child = MODEL_NONE, .next_sibling = MODEL_NONE, .depth = 5};
     nd[30].next_sibling = DEEP;
     nd[5].next_sibling = DEEP + 1;
     /* the drawing order: pre-order */
@@ -524,12 +575,16 @@ static void test_header(void **state)
     struct model *m = make_model();
     char b[64];
     (void)state;
-    alloc(m, 5000000, 3, 100, 0);   /* 1 allocation at 5 ms */
-    alloc(m, 6000000, 3, 100, 0);   /* and at 6 ms */
+    alloc(m, 5000000, 3, 100, 0); /* 1 allocation at 5 ms */
+    alloc(m, 6000000, 3, 100, 0); /* and at 6 ms */
     /* quiet: ticks at 300 (it closes the point at 6 ms), 400 and 450 ms */
     for (int64_t t = 300000000; t <= 450000000; t += t < 400000000 ? 100000000 : 50000000) {
-        struct wire_totals tot = {.time = t, .heap_bytes = 200, .heap_blocks = 2, .rss = 4096,
-                                  .allocations = 2, .bytes_allocated = 200};
+        struct wire_totals tot = {.time = t,
+                                  .heap_bytes = 200,
+                                  .heap_blocks = 2,
+                                  .rss = 4096,
+                                  .allocations = 2,
+                                  .bytes_allocated = 200};
         encode_tick(&buf, &tot, NULL, 0);
         flush(m);
     }
