@@ -145,21 +145,29 @@ static int writer_out(struct recfile_writer *w, const char *p, size_t n)
 
 /* Everything written so far is whole (a flush or a frame end): remember
  * where, and keep RECFILE_SALVAGE_ROOM allocated past it (without changing
- * the file's size), so ending the file there still works on a full disk. */
-static void writer_whole(struct recfile_writer *w, int frame_open)
+ * the file's size), so ending the file there still works on a full disk.
+ * When the disk has no room left to keep, the file is full now: WIRE_EIO
+ * (ENOSPC), and the caller ends it here, in the room still kept. Going on
+ * wrote into that room, and the end that followed found none: 1 full-disk
+ * run in 12 ended cut mid-frame ("truncated", not "disk_full"). */
+static int writer_whole(struct recfile_writer *w, int frame_open)
 {
     w->whole_bytes = w->file_bytes;
     w->frame_open = frame_open;
     if (w->reserve_off || w->whole_bytes + RECFILE_SALVAGE_ROOM <= w->reserved_to)
-        return;
+        return 0;
     if (fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes, RECFILE_SALVAGE_ROOM * 4) == 0)
         w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM * 4;
     else if (errno == ENOSPC && /* the disk is nearly full: the room itself, at least */
              fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->whole_bytes, RECFILE_SALVAGE_ROOM) ==
                  0)
         w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM;
-    else if (errno != ENOSPC && errno != EINTR)
+    else if (errno == ENOSPC) {
+        w->sys_errno = ENOSPC;
+        return WIRE_EIO;
+    } else if (errno != EINTR)
         w->reserve_off = 1; /* not supported here: the salvage may still fit */
+    return 0;
 }
 
 int recfile_writer_salvage(struct recfile_writer *w, const void *msg, size_t n)
@@ -246,7 +254,7 @@ int recfile_writer_open(struct recfile_writer *w, int fd, int level)
     }
     w->err = writer_out(w, (const char *)hdr, sizeof(hdr));
     if (!w->err)
-        writer_whole(w, 0);
+        w->err = writer_whole(w, 0);
     return w->err;
 }
 
@@ -264,9 +272,7 @@ static int compress_step(struct recfile_writer *w, ZSTD_inBuffer *in, ZSTD_EndDi
                 return r;
         }
         if (mode == ZSTD_e_continue ? in->pos == in->size : left == 0) {
-            if (mode != ZSTD_e_continue)
-                writer_whole(w, mode == ZSTD_e_flush);
-            return 0;
+            return mode != ZSTD_e_continue ? writer_whole(w, mode == ZSTD_e_flush) : 0;
         }
     }
 }
@@ -282,7 +288,7 @@ int recfile_write(struct recfile_writer *w, const void *buf, size_t n, int flush
     if (!w->cctx) {
         r = writer_out(w, buf, n);
         if (!r)
-            writer_whole(w, 0); /* whole messages */
+            r = writer_whole(w, 0); /* whole messages */
         return w->err = r;
     }
     w->in_frame += n;
