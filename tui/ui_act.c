@@ -268,6 +268,12 @@ int ui_act_leaks(struct ui *ui, int key)
 
 int ui_act_temporaries(struct ui *ui, int key)
 {
+    if (!ui->temporaries && model_summary(ui->m)->sample_rate) {
+        /* a sample is told temporary by the event after it, which sampling
+         * does not record: as report says, not counted */
+        view_ctx_message(ui, "temporaries: not counted in sampling mode");
+        return KEYS_REDRAW;
+    }
     ui->temporaries = !ui->temporaries;
     ui->leaks = 0;
     view_ctx_message(ui, ui->temporaries ? "temporaries: sites with short-lived allocations"

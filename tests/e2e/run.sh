@@ -467,6 +467,9 @@ print(next(s["live_bytes"] for s in d["sites"] if s["function"] == "config_alloc
 e2e_start smp 80 24 "$HL" replay sampled.heapline
 e2e_wait_for "end of recording"
 e2e_wait_re "^config_alloc .* ~"
+e2e_keys E
+e2e_wait_for "temporaries: not counted in sampling mode"
+e2e_assert_re "^FUNCTION .* GROWTH"
 e2e_keys g Enter
 e2e_wait_for "Stack tree of config_alloc"
 e2e_wait_re "^ +~[0-9.]+[KM] +~[0-9.]+[KMB]* +~[0-9]+ +~[0-9]+ . _start"
