@@ -288,6 +288,7 @@ static void *collect_main(void *arg)
     ownmaps_thread_stack(1);
     pthread_setname_np(pthread_self(), "heapline");
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+    unwind_serve_start();
     while (!atomic_load(&C.stop)) {
         uint64_t sync = atomic_load(&C.sync_req);
         /* a collect_sync() waits (dlclose): everything up to the
