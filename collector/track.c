@@ -97,14 +97,15 @@ static uint32_t track_intern(struct ring *r, const uintptr_t *ips, int n)
     }
     p = &r->paths[best];
     leaf = trie_intern_below(j ? p->ids[j - 1] : 0, ips, n - j, ids, &done);
+    v = best;
     if (2 * j < p->n) { /* a stack of another kind: in the oldest's place */
         at = RING_PATHS - 1;
         v = r->path_order[at];
-        memcpy(r->paths[v].ips, p->ips, (size_t)j * sizeof(p->ips[0]));
-        memcpy(r->paths[v].ids, p->ids, (size_t)j * sizeof(p->ids[0]));
-        p = &r->paths[v];
-    } else {
-        v = best;
+        if (v != best) {
+            memcpy(r->paths[v].ips, p->ips, (size_t)j * sizeof(p->ips[0]));
+            memcpy(r->paths[v].ids, p->ids, (size_t)j * sizeof(p->ids[0]));
+            p = &r->paths[v];
+        }
     }
     for (int k = 0; k < done; k++) {
         p->ips[j + k] = ips[n - 1 - j - k];
