@@ -24,6 +24,7 @@
 #include "server.h"
 #include "sites.h"
 #include "symbols.h"
+#include "unwind.h"
 #include "tags.h"
 #include "trie.h"
 #include "wire.h"
@@ -276,6 +277,7 @@ static void emit_frame(uint64_t ip)
         symbols_init();
     }
     drain_relieve();
+    unwind_serve(); /* the program's walks wait on libunwind until then */
     if (pyframes_is_ip(ip))
         pyframes_frame(ip, &f, &mod);
     else

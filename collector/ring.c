@@ -42,6 +42,8 @@ struct ring *ring_register(void)
     if (r == MAP_FAILED)
         return NULL;
     ownmaps_add(r, sizeof(*r));
+    for (int k = 0; k < RING_PATHS; k++)
+        r->path_order[k] = (uint8_t)k;
     r->tid = (pid_t)syscall(SYS_gettid);
     prctl(PR_GET_NAME, r->self_name, 0, 0, 0);
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {

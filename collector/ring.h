@@ -22,6 +22,7 @@
 #define RING_TAG_DEPTH 64
 #define RING_CACHE 512u /* power of two */
 #define RING_CACHE_WAYS 4u
+#define RING_PATHS 8
 
 enum ring_op {
     RING_ALLOC = 1,
@@ -40,6 +41,12 @@ struct ring_event {
     uint16_t tag;
     uint8_t op; /* enum ring_op */
     uint8_t pad[5];
+};
+
+struct ring_path {
+    int n;
+    uintptr_t ips[CORE_MAX_DEPTH];
+    uint32_t ids[CORE_MAX_DEPTH];
 };
 
 struct ring_cache_entry {
@@ -65,12 +72,11 @@ struct ring {
     uint16_t tags[RING_TAG_DEPTH];
     int tag_depth;
     struct ring_cache_entry cache[RING_CACHE];
-    /* the stack interned last, outermost frame first, and the trie node of
-     * each of its prefixes: a new stack is interned below the outer frames
-     * it shares with it (track.c) */
-    int path_n;
-    uintptr_t path_ips[CORE_MAX_DEPTH];
-    uint32_t path_ids[CORE_MAX_DEPTH];
+    /* stacks interned lately, outermost frame first, with the trie node of
+     * each of their prefixes: a new stack is interned below the outer frames
+     * it shares with the one of them it shares most with (track.c) */
+    struct ring_path paths[RING_PATHS];
+    uint8_t path_order[RING_PATHS]; /* most recently used first */
     /* collector-private */
     int announced;
     struct ring_event *backlog; /* events moved out while the collector was busy, */

@@ -28,6 +28,14 @@
  * test_grow's rare failure). Older indexes stay mapped, unchanged from then
  * on (4 bytes a slot: together no larger than the newest). No lock
  * anywhere: any thread may intern from inside malloc; growth maps memory.
+ *
+ * A slot holds the id in its low TRIE_ID_BITS and a tag of the key's hash
+ * above (never all ones: that is TRIE_CLOSED), so a probe reads a node only
+ * when the tag matches: a new stack's frames are misses, and each node read
+ * was a cache miss (a third of the interning's time at python3's start-up,
+ * 300,000 nodes). A lookup that misses remembers the empty slot that ended
+ * its probe, and the insertion starts there (slots before it hold other
+ * keys for good).
  */
 #include "trie.h"
 #include "ownmaps.h"
@@ -69,9 +77,15 @@ static atomic_uint trie_next = 1;
 static atomic_uint trie_lost; /* ids handed out but never referenced: races' losers */
 static atomic_int trie_full_said;
 
-static void *trie_map(size_t bytes)
+/* populate: an index, whose slots are probed (read) before they are set.
+ * Left to fault, each page was a fault to the shared zero page, then a
+ * copy-on-write fault whose TLB flush interrupted the program's other
+ * threads and the collector (a thousand pages at python3's start-up).
+ * Random keys touch every page of it anyway. */
+static void *trie_map(size_t bytes, int populate)
 {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
 
     if (p == MAP_FAILED)
         return NULL;
@@ -89,7 +103,7 @@ static void trie_unmap(void *p, size_t bytes)
 
 int trie_init(void)
 {
-    atomic_uint *s = trie_map(sizeof(atomic_uint) * TRIE_MIN_SLOTS);
+    atomic_uint *s = trie_map(sizeof(atomic_uint) * TRIE_MIN_SLOTS, 1);
 
     if (!s)
         return -1;
@@ -137,7 +151,7 @@ static struct trie_node *node_new(uint32_t id)
     struct trie_node *seg = atomic_load_explicit(slot, memory_order_acquire), *expect = NULL;
 
     if (!seg) {
-        seg = trie_map(sizeof(struct trie_node) * TRIE_SEG_NODES);
+        seg = trie_map(sizeof(struct trie_node) * TRIE_SEG_NODES, 0);
         if (!seg)
             return NULL;
         if (!atomic_compare_exchange_strong_explicit(slot, &expect, seg, memory_order_acq_rel,
@@ -167,21 +181,46 @@ static inline int same_key(unsigned id, uint32_t parent, uint64_t ip)
 /* A slot of an index that a newer one replaced: nothing more goes in. */
 #define TRIE_CLOSED 0xffffffffu
 
-/* Looks (parent, ip) up in ix without inserting: its id, or 0. */
-static uint32_t index_find(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip)
+/* A slot: the id and the tag of its key's hash (bits the index position
+ * does not use), never TRIE_CLOSED. */
+#define TRIE_ID_BITS 21 /* TRIE_MAX_NODES */
+#define TRIE_ID_MASK ((1u << TRIE_ID_BITS) - 1)
+_Static_assert(TRIE_MAX_NODES == 1u << TRIE_ID_BITS, "ids fill TRIE_ID_BITS");
+_Static_assert(TRIE_MAX_SLOTS <= 1ull << 53, "the tag is above the position's bits");
+
+static inline uint32_t slot_tag(uint64_t h)
+{
+    uint32_t t = (uint32_t)(h >> 53) << TRIE_ID_BITS;
+
+    return t == ~TRIE_ID_MASK ? t - (1u << TRIE_ID_BITS) : t; /* id | t never TRIE_CLOSED */
+}
+
+/* Whether slot v (not 0, not TRIE_CLOSED) holds key (parent, ip) of tag tag. */
+static inline int slot_holds(unsigned v, uint32_t tag, uint32_t parent, uint64_t ip)
+{
+    return (v & ~TRIE_ID_MASK) == tag && same_key(v & TRIE_ID_MASK, parent, ip);
+}
+
+/* Looks (parent, ip) up in ix without inserting: its id, or 0 with *end the
+ * slot that ended the probe (empty or closed). */
+static uint32_t index_find(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip,
+                           size_t *end)
 {
     size_t mask = ix->cap - 1;
     atomic_uint *slots = atomic_load_explicit(&ix->slots, memory_order_relaxed);
+    uint32_t tag = slot_tag(h);
+    size_t i = h & mask;
 
-    for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
-        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
+    for (size_t probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
+        unsigned v = atomic_load_explicit(&slots[i], memory_order_acquire);
 
         TRIE_RACE_POINT(1);
-        if (id == 0 || id == TRIE_CLOSED)
-            return 0;
-        if (same_key(id, parent, ip))
-            return id;
+        if (v == 0 || v == TRIE_CLOSED)
+            break;
+        if (slot_holds(v, tag, parent, ip))
+            return v & TRIE_ID_MASK;
     }
+    *end = i;
     return 0;
 }
 
@@ -192,36 +231,40 @@ static uint32_t index_close(const struct trie_index *ix, uint64_t h, uint32_t pa
 {
     size_t mask = ix->cap - 1;
     atomic_uint *slots = atomic_load_explicit(&ix->slots, memory_order_relaxed);
+    uint32_t tag = slot_tag(h);
 
     for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
-        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
+        unsigned v = atomic_load_explicit(&slots[i], memory_order_acquire);
 
         TRIE_RACE_POINT(2);
-        if (id == 0 && atomic_compare_exchange_strong_explicit(
-                           &slots[i], &id, TRIE_CLOSED, memory_order_acq_rel, memory_order_acquire))
+        if (v == 0 && atomic_compare_exchange_strong_explicit(
+                          &slots[i], &v, TRIE_CLOSED, memory_order_acq_rel, memory_order_acquire))
             return 0;
-        if (id == TRIE_CLOSED)
+        if (v == TRIE_CLOSED)
             return 0;
-        if (same_key(id, parent, ip))
-            return id;
+        if (slot_holds(v, tag, parent, ip))
+            return v & TRIE_ID_MASK;
     }
     return 0;
 }
 
 /* Finds (parent, ip) in ix or publishes *mine there (0: a fresh id, taken
- * when needed and kept in *mine). Returns the key's id, 0 when ids ran out
- * or the index is full, TRIE_CLOSED when a newer index replaced ix. */
-static uint32_t index_insert(const struct trie_index *ix, uint64_t h, uint32_t parent, uint64_t ip,
-                             uint32_t *mine)
+ * when needed and kept in *mine), probing from slot from (h's own, or where
+ * a lookup of the key in ix ended: the slots before hold other keys).
+ * Returns the key's id, 0 when ids ran out or the index is full,
+ * TRIE_CLOSED when a newer index replaced ix. */
+static uint32_t index_insert(const struct trie_index *ix, uint64_t h, size_t from, uint32_t parent,
+                             uint64_t ip, uint32_t *mine)
 {
     size_t mask = ix->cap - 1;
     atomic_uint *slots = atomic_load_explicit(&ix->slots, memory_order_relaxed);
+    uint32_t tag = slot_tag(h);
 
-    for (size_t i = h & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
-        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
+    for (size_t i = from & mask, probes = 0; probes < ix->cap; probes++, i = (i + 1) & mask) {
+        unsigned v = atomic_load_explicit(&slots[i], memory_order_acquire);
 
         TRIE_RACE_POINT(3);
-        if (id == 0) {
+        if (v == 0) {
             if (!*mine) {
                 uint32_t fresh = atomic_fetch_add_explicit(&trie_next, 1, memory_order_relaxed);
                 struct trie_node *n;
@@ -234,14 +277,14 @@ static uint32_t index_insert(const struct trie_index *ix, uint64_t h, uint32_t p
                 *mine = fresh;
             }
             TRIE_RACE_POINT(4);
-            if (atomic_compare_exchange_strong_explicit(&slots[i], &id, *mine, memory_order_acq_rel,
-                                                        memory_order_acquire))
+            if (atomic_compare_exchange_strong_explicit(&slots[i], &v, *mine | tag,
+                                                        memory_order_acq_rel, memory_order_acquire))
                 return *mine;
         }
-        if (id == TRIE_CLOSED)
+        if (v == TRIE_CLOSED)
             return TRIE_CLOSED;
-        if (same_key(id, parent, ip))
-            return id;
+        if (slot_holds(v, tag, parent, ip))
+            return v & TRIE_ID_MASK;
     }
     return 0;
 }
@@ -267,15 +310,19 @@ static void copy_older(int levels)
     int expect = levels - 1;
 
     for (size_t i = 0; i < old->cap; i++) {
-        unsigned id = atomic_load_explicit(&slots[i], memory_order_acquire);
+        unsigned v = atomic_load_explicit(&slots[i], memory_order_acquire);
+        uint32_t id = v & TRIE_ID_MASK;
         struct trie_node *n;
 
         TRIE_RACE_POINT(6);
-        if (id == 0 && atomic_compare_exchange_strong_explicit(
-                           &slots[i], &id, TRIE_CLOSED, memory_order_acq_rel, memory_order_acquire))
+        if (v == 0 && atomic_compare_exchange_strong_explicit(
+                          &slots[i], &v, TRIE_CLOSED, memory_order_acq_rel, memory_order_acquire))
             continue;
-        if (id != TRIE_CLOSED && (n = node_of(id)) != NULL)
-            index_insert(nu, trie_hash(n->parent, n->ip), n->parent, n->ip, &id);
+        if (v != TRIE_CLOSED && (n = node_of(id)) != NULL) {
+            uint64_t h = trie_hash(n->parent, n->ip);
+
+            index_insert(nu, h, h, n->parent, n->ip, &id);
+        }
     }
     TRIE_RACE_POINT(7);
     atomic_compare_exchange_strong(&trie_copied, &expect, levels);
@@ -296,7 +343,7 @@ static void grow(int levels)
         publish(levels);
         return;
     }
-    if (!(s = trie_map(sizeof(atomic_uint) * nu->cap)))
+    if (!(s = trie_map(sizeof(atomic_uint) * nu->cap, 1)))
         return;
     if (!atomic_compare_exchange_strong(&nu->slots, &expect, s)) {
         trie_unmap(s, sizeof(atomic_uint) * nu->cap);
@@ -319,9 +366,10 @@ static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
         int levels = atomic_load(&trie_levels);
         const struct trie_index *ix = &trie_idx[levels - 1];
         uint32_t id, n;
+        size_t end = h;
 
         TRIE_RACE_POINT(8);
-        id = index_find(ix, h, parent, ip);
+        id = index_find(ix, h, parent, ip, &end);
         if (id)
             return id;
         TRIE_RACE_POINT(9);
@@ -347,7 +395,7 @@ static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
             }
         }
         TRIE_RACE_POINT(10);
-        id = index_insert(ix, h, parent, ip, mine);
+        id = index_insert(ix, h, end, parent, ip, mine);
         if (id != TRIE_CLOSED)
             return id;
     }

@@ -126,6 +126,11 @@ void unwind_refresh(void);
  * module's rules (one load otherwise). */
 void unwind_serve(void);
 
+/* Collector thread, at its start: compiles (with any a walk asked for) the
+ * rules of the modules every stack ends in, the main program's and libc's,
+ * before the walks get there. The table walk only. */
+void unwind_serve_start(void);
+
 /* Any thread, when the run ends: a compile the collector thread is in gives
  * up within some 25 us (its module stays uncompiled) and no other starts,
  * until unwind_init(). The program's last walks go to libunwind. */

@@ -16,7 +16,9 @@
  * Nothing is worked out before a walk needs it: a module's rules are
  * compiled when a walk first finds them missing (unwtable_ask: 3 or 4 of a
  * program's 15-20 modules are ever on its stacks; compiling all 17 of
- * sqlite3's took 5 ms), and the frame-pointer survey (ehframe.h, every FDE
+ * sqlite3's took 5 ms), but for the two every stack ends in (the main
+ * program's and libc's, compiled when the collector thread starts), and
+ * the frame-pointer survey (ehframe.h, every FDE
  * of a module) is made for every module only when the frame-pointer walk is
  * chosen; else for the main executable alone, which chooses it.
  *
@@ -32,6 +34,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -64,7 +67,18 @@ struct scan_ctx {
     int first_seen;
     uintptr_t compile; /* compile the rules of the module holding this address
                         * (COMPILE_ALL: every module's; 0: none) */
+    uintptr_t also[2]; /* and of the modules holding these (0: none) */
 };
+
+static int compile_wanted(const struct scan_ctx *c, uintptr_t mlo, uintptr_t mhi)
+{
+    if (c->compile == COMPILE_ALL || (c->compile >= mlo && c->compile < mhi))
+        return 1;
+    for (int i = 0; i < 2; i++)
+        if (c->also[i] >= mlo && c->also[i] < mhi)
+            return 1;
+    return 0;
+}
 
 /* The module [mlo, mhi)'s rules: the previous table's, compiled now when c
  * asks for them, or none yet. Sets *flags' RANGE_TRIED when compiled. */
@@ -79,7 +93,7 @@ static const struct cfitab *module_rules(struct scan_ctx *c, struct dl_phdr_info
         *flags |= RANGE_TRIED;
         return o->tab; /* compiled before (a fork child starts with its parent's) */
     }
-    if (c->compile != COMPILE_ALL && (c->compile < mlo || c->compile >= mhi))
+    if (!compile_wanted(c, mlo, mhi))
         return NULL;
     t = cfitab_build_until(info, mlo, mhi, &compile_stop);
     if (!t && atomic_load(&compile_stop))
@@ -169,7 +183,7 @@ static int range_cmp(const struct range *a, const struct range *b)
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
-static void build_table(uintptr_t compile)
+static void build_table(uintptr_t compile, const uintptr_t also[2])
 {
     size_t cap = 1024;
     struct exec_table *t;
@@ -186,6 +200,8 @@ static void build_table(uintptr_t compile)
         c.cap = cap;
         c.old = atomic_load(&unwtable_tab);
         c.compile = compile;
+        if (also)
+            memcpy(c.also, also, sizeof(c.also));
         dl_iterate_phdr(collect_cb, &c);
         if (c.n < cap)
             break;
@@ -292,7 +308,28 @@ void unwind_atfork_child(void)
     memcpy(&refresh_mu, &fresh, sizeof(fresh));
 }
 
+static void refresh(const uintptr_t also[2]);
+
 void unwind_refresh(void)
+{
+    refresh(NULL);
+}
+
+/* The modules every stack ends in: the main program's (its entry point,
+ * _start) and libc's (__libc_start_call_main). A walk needs one module's
+ * rules at a time and asks for the next only once it gets there: python3's
+ * first stacks waited on three compiles in turn (libpython, libc, python3's
+ * _start), some 20 ms, and 8,000 to 20,000 of them went to libunwind (3,500
+ * instructions each) meanwhile. */
+void unwind_serve_start(void)
+{
+    const uintptr_t outer[2] = {(uintptr_t)getauxval(AT_ENTRY), (uintptr_t)getauxval};
+
+    if (refresh_on && cfi_tables && !survey_all)
+        refresh(outer);
+}
+
+static void refresh(const uintptr_t also[2])
 {
     struct scan_ctx c = {0};
     uintptr_t compile;
@@ -302,14 +339,14 @@ void unwind_refresh(void)
     pthread_mutex_lock(&refresh_mu);
     dl_iterate_phdr(count_cb, &c);
     compile = cfi_pending ? COMPILE_ALL : cfi_tables ? atomic_exchange(&unwtable_want, 0) : 0;
-    if (compile || c.adds != exec_adds || c.subs != exec_subs) {
+    if (compile || also || c.adds != exec_adds || c.subs != exec_subs) {
         struct timespec a, b;
 
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        build_table(compile);
+        build_table(compile, also);
         cfi_pending = 0;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        if (compile)
+        if (compile || also)
             unwtable_stats.build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
     pthread_mutex_unlock(&refresh_mu);
@@ -330,7 +367,7 @@ int unwtable_init(int threshold, int *main_fp_out)
 {
     fp_threshold = threshold;
     atomic_store(&compile_stop, 0); /* a new run (heapline attach again) */
-    build_table(0);
+    build_table(0, NULL);
     if (!atomic_load(&unwtable_tab))
         return -1;
     *main_fp_out = main_fp;
@@ -343,7 +380,7 @@ void unwtable_start(int survey, int rules)
     cfi_tables = rules;
     if (survey) {
         survey_all = 1;
-        build_table(0);
+        build_table(0, NULL);
     }
 }
 
