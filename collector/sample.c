@@ -14,6 +14,7 @@
  */
 #include "sample.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
  * callgrind, from 100. No stack walk, no clock, no ring event, no call but
  * the real allocator's. A sampled block (and every block of R bytes
  * or more: recorded exactly) goes through track.c as in exact mode and is
- * weighted on the collector thread by sample_weight() (size / (1 -
+ * weighted on the collector thread by weight_of() (protocol/weight.h: size / (1 -
  * e^(-size/R))).
  *
  * Per-thread slots: each thread takes one of SAMPLE_SLOTS static slots on its
@@ -31,7 +31,6 @@
 #ifndef HEAPLINE_SAMPLE_H
 #define HEAPLINE_SAMPLE_H
 
-#include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,25 +206,6 @@ struct sample_totals {
 
 /* The process's totals, summed over every slot. Collector thread. */
 void sample_totals(struct sample_totals *out);
-
-/* The estimator's weight of one sampled block of size bytes at rate:
- * *bytes = size / p, *blocks_fp = 65536 / p (fixed point), p = 1 -
- * e^(-size/rate); p = 1 for blocks of rate bytes or more (recorded exactly)
- * and in exact mode (rate 0). Any thread; inline so that sites.c needs no
- * more of this module. */
-static inline void sample_weight(uint64_t rate, uint64_t size, uint64_t *bytes, uint64_t *blocks_fp)
-{
-    double p;
-
-    if (!rate || size >= rate) {
-        *bytes = size;
-        *blocks_fp = 65536;
-        return;
-    }
-    p = -expm1(-(double)(size ? size : 1) / (double)rate);
-    *bytes = (uint64_t)llround((double)size / p);
-    *blocks_fp = (uint64_t)llround(65536.0 / p);
-}
 
 /* ---- threads and fork ---- */
 

@@ -25,6 +25,7 @@
 
 #include "sample.h"
 #include "trie.h"
+#include "weight.h"
 
 #define IDS_START (1u << 16)   /* stack ids: 256 KiB */
 #define SITES_START (1u << 12) /* sites: 352 KiB */
@@ -222,7 +223,7 @@ static void weigh(struct site *s, uint64_t r, uint64_t size, int sign)
     uint64_t bytes, blocks_fp;
     int64_t before = fp_round(s->live_blocks_fp), d;
 
-    sample_weight(r, size, &bytes, &blocks_fp);
+    weight_of(r, size, &bytes, &blocks_fp);
     s->live_blocks_fp += sign * (int64_t)blocks_fp;
     d = fp_round(s->live_blocks_fp) - before;
     s->live_blocks += d;

@@ -10,11 +10,11 @@
  */
 #include "model_int.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
+#include "weight.h"
 #include "wire.h"
 
 /* ------------------------------------------------------------- the state */
@@ -169,23 +169,21 @@ static void peak_check(struct model *m, int64_t time)
     m->peak_pt = model_events_totals(m, time);
 }
 
-/* Sampling mode: d, the change of one sampled block of size bytes, as the
- * estimator's weight, as the collector weighs its sites (sample_weight():
- * size / p bytes and 65536 / p blocks, p = 1 - e^(-size/rate), p = 1 from
- * rate bytes up). Blocks and allocations are fixed point (1/65536): a
- * party's figures are sums of these, rounded where they are read
- * (model_group_rows), so a thread's estimate is its sampled blocks' weight. */
+/* Sampling mode: d, the change of one sampled block of size bytes, as its
+ * estimator's weight, the collector's for its sites (weight.h). Blocks and
+ * allocations are fixed point (1/65536): a party's figures are sums of
+ * these, rounded where they are read (model_group_rows), so a thread's
+ * estimate is its sampled blocks' weight. */
 static struct fig party_weight(uint64_t rate, uint64_t size, const struct fig *d)
 {
-    double p = size >= rate ? 1.0 : -expm1(-(double)(size ? size : 1) / (double)rate);
-    int64_t bytes = size >= rate ? (int64_t)size : (int64_t)llround((double)size / p);
-    int64_t blocks = size >= rate ? 65536 : (int64_t)llround(65536.0 / p);
+    uint64_t bytes, blocks;
     int64_t sign = d->live_blocks < 0 ? -1 : 1;
 
-    return (struct fig){.live_bytes = sign * bytes,
-                        .live_blocks = sign * blocks,
-                        .allocations = d->allocations ? (uint64_t)blocks : 0,
-                        .bytes_allocated = d->bytes_allocated ? (uint64_t)bytes : 0};
+    weight_of(rate, size, &bytes, &blocks);
+    return (struct fig){.live_bytes = sign * (int64_t)bytes,
+                        .live_blocks = sign * (int64_t)blocks,
+                        .allocations = d->allocations ? blocks : 0,
+                        .bytes_allocated = d->bytes_allocated ? bytes : 0};
 }
 
 /* A change from an event to block b's figures: authoritative in events mode. */
