@@ -308,6 +308,21 @@ int model_events_apply(struct model *m, const struct wire_msg *msg)
 
 /* ----------------------------------------------------------------- ticks */
 
+/* A sampling-mode tick that repeats the peak tick's totals: no call came
+ * between them, so it is the same state, and it holds the samples the earlier
+ * one had not applied yet (a tick's exact totals are read when it is sent, its
+ * sites only reach the drain's watermark, a millisecond or two behind). The
+ * peak moves to it, or a run that ends within that lag of its peak would show
+ * no site at the peak. */
+static int same_as_peak(const struct model *m, const struct wire_totals *t)
+{
+    const struct model_point *pk = &m->peak_pt;
+
+    return m->sum.sample_rate && m->sum.peak_bytes && t->heap_bytes == m->sum.peak_bytes &&
+           t->allocations == pk->allocations && t->frees == pk->frees &&
+           t->heap_blocks == pk->heap_blocks;
+}
+
 static int tick_check_consistency(struct model *m, const struct wire_totals *t)
 {
     if (m->sum.heap_bytes != t->heap_bytes || m->sum.heap_blocks != t->heap_blocks ||
@@ -455,7 +470,8 @@ int model_events_state(struct model *m, const struct wire_msg *msg)
             m->sum.peak_bytes = t->peak_bytes;
             m->sum.peak_time = t->peak_time;
         }
-    } else if (t->heap_bytes > m->sum.peak_bytes) { /* an older collector */
+    } else if (t->heap_bytes > m->sum.peak_bytes || same_as_peak(m, t)) {
+        /* sampling mode, or an older collector: the highest tick */
         m->sum.peak_bytes = t->heap_bytes;
         m->sum.peak_time = t->time;
         m->peak_pt = m->points[m->n_points - 1];

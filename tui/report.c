@@ -392,10 +392,12 @@ static void text_site(FILE *out, const struct model *m, const struct model_row *
  * or more of them (an allocation wrapper: Perl_safesysmalloc, git's xmalloc),
  * at most 3, then how many more have live bytes; a site with one caller is
  * its own story. */
-static void text_callers(FILE *out, const struct model_callers *t, uint32_t site)
+static void text_callers(FILE *out, const struct model_callers *t, uint32_t site, uint64_t rate)
 {
     uint32_t n, live = 0, shown = 0;
     const struct model_caller *c = model_callers_of(t, site, &n);
+    const char *est = rate ? "~" : "";
+    int gap = rate ? 13 : 0; /* the 95% bound's column, left blank */
     char fig1[32], fig2[32], buf[160];
 
     while (live < n && c[live].live_bytes > 0) /* in order: live bytes first */
@@ -403,9 +405,10 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
     for (; live >= 2 && shown < live && shown < 3; shown++) {
         const struct model_frame *f = c[shown].frame;
 
-        size_format(fig1, sizeof(fig1), (double)c[shown].live_bytes);
-        snprintf(fig2, sizeof(fig2), "%lld", (long long)c[shown].live_blocks);
-        fprintf(out, "  %12s %9s    <- %s", fig1, fig2,
+        fig1[0] = '~';
+        size_format(fig1 + 1, sizeof(fig1) - 1, (double)c[shown].live_bytes);
+        snprintf(fig2, sizeof(fig2), "%s%lld", est, (long long)c[shown].live_blocks);
+        fprintf(out, "  %12s %9s %*s   <- %s", fig1 + !rate, fig2, gap, "",
                 f ? model_frame_label(f, buf, sizeof(buf)) : "(outermost frame)");
         if (f && *f->file)
             fprintf(out, "  %s:%u", f->file, f->line);
@@ -414,8 +417,8 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
         fputc('\n', out);
     }
     if (live > shown && shown)
-        fprintf(out, "  %12s %9s    <- %u more caller%s with live bytes\n", "", "", live - shown,
-                live - shown == 1 ? "" : "s");
+        fprintf(out, "  %12s %9s %*s   <- %u more caller%s with live bytes\n", "", "", gap, "",
+                live - shown, live - shown == 1 ? "" : "s");
 }
 
 /* "At the peak by site": each site's bytes when the heap peaked (what
@@ -558,7 +561,7 @@ static void write_text(const struct model *m, const struct report_options *o,
         size_format(b2, sizeof(b2), (double)rows[i].live_bytes);
         snprintf(b3, sizeof(b3), "%lld", (long long)rows[i].live_blocks);
         text_site_est(out, m, &rows[i], b2, b3, rows[i].live_bytes, rows[i].live_blocks);
-        text_callers(out, callers, rows[i].site);
+        text_callers(out, callers, rows[i].site, sum->sample_rate);
         shown++;
     }
     if (!shown)

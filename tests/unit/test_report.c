@@ -658,14 +658,66 @@ static void test_corrupt_compressed(void **state)
     free(err);
 }
 
+/* Sampling mode's text: a wrapper site's caller rows are estimates as the
+ * site is, so they carry the "~" and leave the 95% bound's column blank.
+ * main > caller_a (3 blocks) and main > caller_b (1 block) > wrap > malloc. */
+static void test_text_sampled_callers(void **state)
+{
+    struct encode_buf b;
+    struct wire_frame f[] = {{0x100, 1, "main", "app.c", 10, NULL, 0},
+                             {0x300, 1, "caller_a", "app.c", 30, NULL, 0},
+                             {0x500, 1, "caller_b", "app.c", 50, NULL, 0},
+                             {0x400, 1, "wrap", "app.c", 40, NULL, 0},
+                             {0x900, 2, "malloc", NULL, 0, NULL, 0}};
+    struct wire_stack_node n[] = {{1, 0, 0x100}, {2, 1, 0x300}, {3, 2, 0x400}, {4, 3, 0x900},
+                                  {5, 1, 0x500}, {6, 5, 0x400}, {7, 6, 0x900}};
+    struct wire_site d[] = {{4, 12288, 3, 3, 12288}, {7, 4096, 1, 1, 4096}};
+    struct wire_totals t = {.time = 10 * MS,
+                            .heap_bytes = 16384,
+                            .heap_blocks = 4,
+                            .allocations = 4,
+                            .bytes_allocated = 16384};
+    char p[300], *out, *err;
+
+    (void)state;
+    encode_init(&b, mem, sizeof(mem));
+    assert_int_equal(encode_hello_sampled(&b, 78, "/bin/app", 0, 4096, 64, 0, 4096), 0);
+    assert_int_equal(
+        encode_module_symbols(&b, 1, "/bin/app", 0, 0x1000, NULL, WIRE_SYMBOLS_OWN, NULL), 0);
+    assert_int_equal(encode_module_symbols(&b, 2, "/lib/libc.so.6", 0x10000, 0x1000, NULL,
+                                           WIRE_SYMBOLS_OWN, NULL),
+                     0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(encode_frame(&b, &f[i]), 0);
+    assert_int_equal(encode_stacks(&b, n, 7), 0);
+    assert_int_equal(encode_tick(&b, &t, d, 2), 0);
+    assert_int_equal(encode_end(&b, 20 * MS, WIRE_END_EXIT, 0), 0);
+    snprintf(p, sizeof(p), "%s/sampled.heapline", dir);
+    write_file(p, mem, b.len, 1);
+    assert_int_equal(run(p, NULL, 0, -1, &out, &err), 0);
+    assert_non_null(
+        strstr(out, "          live    blocks    95% bound  function  file:line  [module]\n"
+                    "    ~16.00 KiB        ~4  +-12.21 KiB  wrap  app.c:40  [app]\n"
+                    "    ~12.00 KiB        ~3                 <- caller_a  app.c:30  [app]\n"
+                    "     ~4.00 KiB        ~1                 <- caller_b  app.c:50  [app]\n"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_end),       cmocka_unit_test(test_json_peak_and_time),
-        cmocka_unit_test(test_text),           cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_truncated),      cmocka_unit_test(test_disabled_then_end),
-        cmocka_unit_test(test_disk_full),      cmocka_unit_test(test_leaks_need_an_exit),
-        cmocka_unit_test(test_corrupt_middle), cmocka_unit_test(test_corrupt_compressed),
+        cmocka_unit_test(test_json_end),
+        cmocka_unit_test(test_json_peak_and_time),
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_disabled_then_end),
+        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_leaks_need_an_exit),
+        cmocka_unit_test(test_corrupt_middle),
+        cmocka_unit_test(test_corrupt_compressed),
+        cmocka_unit_test(test_text_sampled_callers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
