@@ -27,6 +27,7 @@ static struct ring *_Atomic ring_head;
 static uint32_t ring_next_id = 1;
 static atomic_ullong ring_waited;
 int ring_wake_fd = -1;
+atomic_int ring_shared;
 
 uint64_t ring_waits(void)
 {
@@ -58,6 +59,8 @@ struct ring *ring_register(void)
     }
     unwind_roots(r->roots);
     pthread_mutex_lock(&ring_mutex);
+    if (ring_next_id > 1)
+        atomic_store(&ring_shared, 1);
     r->thread_id = ring_next_id++;
     r->next = atomic_load_explicit(&ring_head, memory_order_relaxed);
     atomic_store_explicit(&ring_head, r, memory_order_release);
@@ -161,4 +164,5 @@ void ring_atfork_child(void)
     memcpy(&ring_mutex, &fresh, sizeof(fresh));
     ring_forget_all();
     ring_next_id = 1;
+    atomic_store(&ring_shared, 0);
 }

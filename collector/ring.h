@@ -77,6 +77,7 @@ struct ring {
      * it shares with the one of them it shares most with (track.c) */
     struct ring_path paths[RING_PATHS];
     uint8_t path_order[RING_PATHS]; /* most recently used first */
+    int64_t last_stamp;             /* the latest stamp of an ALLOC or FREE of the ring */
     /* collector-private */
     int announced;
     struct ring_event *backlog; /* events moved out while the collector was busy, */
@@ -112,6 +113,13 @@ static inline struct ring_event *ring_slot(struct ring *r)
         return &r->ev[h & (RING_EVENTS - 1)];
     return ring_slot_wait(r);
 }
+
+/* Set for good (sequentially consistent) when a second thread registers a
+ * ring, before that thread stamps its first event; 0 again in a fork child
+ * (one thread). While it is 0, every block the calling thread frees was
+ * allocated by that thread, earlier in its ring (track.c: the FREE's stamp
+ * needs no fence then). Any thread reads it. */
+extern atomic_int ring_shared;
 
 /* An eventfd the collector polls: a producer writes to it when its ring
  * reaches half full, so a sleeping collector wakes before the ring fills.

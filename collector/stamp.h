@@ -20,7 +20,9 @@
  * over, and only a few instructions separate it from the load of that
  * pointer: stamp_now_ordered(), lfence first (the kernel's clock_gettime
  * does the same). A FREE's stamp is read before the real free(), whose
- * stores become visible only after it.
+ * stores become visible only after it. While the program has one thread
+ * (ring_shared), no pointer comes from another thread: a FREE takes a plain
+ * stamp, raised to its ring's last one (track.c).
  *
  * The collector thread converts stamps to nanoseconds since start: at every
  * drain it reads a (TSC, CLOCK_MONOTONIC) pair, and stamps are mapped on the
