@@ -1,6 +1,7 @@
 /*
  * fds.c - registered descriptors, and the libc names close, close_range and
- * closefrom that spare them.
+ * closefrom that spare them; pipe and pipe2, which move the pipe libunwind
+ * opens for itself to high numbers while fds_protect_libunwind() starts it.
  *
  * Invariant: a registered descriptor is closed only through fds_close().
  * The table is a small array of atomics, read without locks by any thread
@@ -9,6 +10,7 @@
 #define UNW_LOCAL_ONLY
 #include "fds.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libunwind.h>
@@ -122,17 +124,74 @@ static int protect_new(struct pollfd *p, const unsigned char *before, const unsi
     return k;
 }
 
+/* Set on the thread in fds_protect_libunwind() while libunwind starts: the
+ * pipe it opens then through pipe2() (ours, when we are preloaded) is moved
+ * to high numbers and registered, and moved is set. */
+static __thread int moving, moved;
+
+/* Moves both ends of a new pipe to high numbers (cloexec: with
+ * FD_CLOEXEC, as pipe2 made them) and registers them. */
+static void move_high(int p[2], int cloexec)
+{
+    int base = high_base();
+
+    for (int i = 0; i < 2; i++) {
+        int high = p[i] < base ? fcntl(p[i], cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, base) : -1;
+
+        if (high >= 0) {
+            syscall(SYS_close, p[i]);
+            p[i] = high;
+        }
+        fds_protect(p[i]);
+    }
+}
+
+/* Whether libunwind's calls of pipe2 reach ours: this library was preloaded
+ * (loaded after libc by heapline attach, libunwind calls libc's). */
+static int pipe2_is_ours(void)
+{
+    Dl_info a, b;
+    void *f = dlsym(RTLD_DEFAULT, "pipe2");
+
+    return f && dladdr(f, &a) && dladdr((void *)high_base, &b) && a.dli_fbase == b.dli_fbase;
+}
+
+/* Starts libunwind with its pipe moved high by pipe2 below: five system
+ * calls where filling every free number below the base took a thousand
+ * (0.25 ms of start-up). 0 when libunwind opened no pipe through our pipe2
+ * (not preloaded, or a version that opened it in its constructor). */
+static int start_moving(void)
+{
+    unw_context_t uc;
+    unw_cursor_t cur;
+    void *buf[4];
+
+    if (!pipe2_is_ours())
+        return 0;
+    moving = 1;
+    moved = 0;
+    /* 1.6 opens the pipe in its first unw_init_local(); later versions in
+     * a walk's first frames */
+    if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0 || !moved)
+        unw_backtrace(buf, 4);
+    moving = 0;
+    return moved;
+}
+
 void fds_protect_libunwind(void)
 {
     enum { N = 2048 };
     static unsigned char before[N], filled[N], now[N];
     static struct pollfd p[N];
     struct rlimit rl;
-    int base = high_base(), n = N, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int base = high_base(), n = N, null;
     unw_context_t uc;
     unw_cursor_t cur;
     void *buf[4];
 
+    if (start_moving())
+        return;
+    null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)N)
         n = (int)rl.rlim_cur;
     if (open_fds(p, before, n) < 0)
@@ -188,6 +247,24 @@ void fds_atfork_child(void)
 /* ---- libc names ---- */
 
 #define EXPORT __attribute__((visibility("default")))
+
+EXPORT int pipe2(int p[2], int flags);
+int pipe2(int p[2], int flags)
+{
+    int r = (int)syscall(SYS_pipe2, p, flags);
+
+    if (r == 0 && moving) {
+        move_high(p, flags & O_CLOEXEC);
+        moved = 1;
+    }
+    return r;
+}
+
+EXPORT int pipe(int p[2]);
+int pipe(int p[2])
+{
+    return pipe2(p, 0);
+}
 
 EXPORT int close(int fd);
 int close(int fd)

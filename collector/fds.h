@@ -7,6 +7,9 @@
  * interposed so that they skip the descriptors registered here and pretend
  * success for them; the program never owned them. dup2 onto one of them is
  * not prevented: the collector checks its descriptors before use (fdid.h).
+ * pipe and pipe2 are interposed too: the real call, and while
+ * fds_protect_libunwind() starts libunwind on this thread, the move of the
+ * new pipe to high numbers.
  */
 #ifndef HEAPLINE_FDS_H
 #define HEAPLINE_FDS_H
@@ -26,7 +29,9 @@ void fds_close(int fd);
 /* Start-up, before any other call into libunwind (unwind_init's
  * unw_set_caching_policy starts it, and 1.6 opens its pipe then): registers
  * the pipe libunwind opens for itself (in its constructor, or when it starts,
- * which this call makes happen at a high number). Guard held. */
+ * which this call makes happen at a high number: preloaded, our pipe2 moves
+ * it there; loaded late, every free number below is filled first). Guard
+ * held. */
 void fds_protect_libunwind(void);
 
 /* Fork child: the registered descriptors are the parent's; forget them (the

@@ -21,7 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <unistd.h>
+
 #include "cfitab.h"
+#include "ring.h"
 
 #define RANGE_SURVEYED 1 /* fp is the module's verdict (else 0: not asked) */
 #define RANGE_TRIED 2    /* its rules were compiled: tab, or NULL when they cannot be */
@@ -49,13 +52,20 @@ extern UNWIND_INT struct exec_table *_Atomic unwtable_tab;
 /* An address in a module whose rules a walk needed and found not compiled
  * (0: none asked): the collector thread compiles that module's next
  * (unwind_serve). One slot: a walk asks only when it is empty, and a request
- * that did not fit is made again by the next walk that needs it. */
+ * that did not fit is made again by the next walk that needs it. A request
+ * wakes the collector (ring_wake_fd), which in sampling mode sleeps a tick
+ * period between passes: a few writes per module, each a walk's first miss. */
 extern UNWIND_INT atomic_uintptr_t unwtable_want;
 
 static inline void unwtable_ask(uintptr_t addr)
 {
-    if (!atomic_load_explicit(&unwtable_want, memory_order_relaxed))
-        atomic_store_explicit(&unwtable_want, addr, memory_order_relaxed);
+    uint64_t one = 1;
+
+    if (atomic_load_explicit(&unwtable_want, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&unwtable_want, addr, memory_order_relaxed);
+    if (ring_wake_fd >= 0)
+        (void)!write(ring_wake_fd, &one, sizeof(one)); /* async-signal-safe */
 }
 
 /* The rules compiled so far, for unwind_describe(): written by the collector

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libunwind-ptrace.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "attach_elf.h"
+#include "attach_unw.h"
 #include "attach_proc.h"
 #include "sockpath.h"
 
@@ -49,10 +49,11 @@ struct inj {
     volatile sig_atomic_t *intr;
     struct attach_stats *st;
     struct timespec t0;
-    char lib[PATH_MAX];  /* the local libheapline.so */
-    uint64_t *stack;     /* scan buffer */
-    unw_addr_space_t as; /* remote unwinding of the threads' stacks */
-    pid_t tid;           /* the chosen thread, stopped; 0 when none */
+    char lib[PATH_MAX];           /* the local libheapline.so */
+    uint64_t *stack;              /* scan buffer */
+    const struct attach_unw *unw; /* libunwind-ptrace, or NULL */
+    unw_addr_space_t as;          /* remote unwinding of the threads' stacks */
+    pid_t tid;                    /* the chosen thread, stopped; 0 when none */
     struct user_regs_struct saved;
     struct timespec tid_since;
     uint64_t unknown_at; /* heapline_detach(): where the ignored frees are counted */
@@ -181,13 +182,13 @@ static enum thread_state classify(struct inj *in, pid_t tid, const struct user_r
 
     if (s != T_SAFE)
         return s;
-    if (!in->as || !(upt = _UPT_create(tid)))
+    if (!in->as || !(upt = in->unw->upt_create(tid)))
         return scan_stack(in, tid, r);
-    if (unw_init_remote(&c, in->as, upt) == 0) {
-        for (int depth = 0; depth < 256 && (k = unw_step(&c)) > 0; depth++) {
+    if (in->unw->init_remote(&c, in->as, upt) == 0) {
+        for (int depth = 0; depth < 256 && (k = in->unw->step(&c)) > 0; depth++) {
             unw_word_t ip;
 
-            if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0) {
+            if (in->unw->get_reg(&c, UNW_REG_IP, &ip) != 0) {
                 k = -1;
                 break;
             }
@@ -202,7 +203,7 @@ static enum thread_state classify(struct inj *in, pid_t tid, const struct user_r
                 s = T_ALLOC;
         }
     }
-    _UPT_destroy(upt);
+    in->unw->upt_destroy(upt);
     if (s == T_LOADER || k < 0)
         return s == T_LOADER ? s : scan_stack(in, tid, r);
     return s;
@@ -600,9 +601,10 @@ static int inj_open(struct inj *in, pid_t pid, int timeout_ms, volatile sig_atom
     clock_gettime(CLOCK_MONOTONIC, &in->t0);
     if (sockpath_lib(in->lib, sizeof(in->lib), err, errsz) != 0)
         return -1;
-    in->as = unw_create_addr_space(&_UPT_accessors, 0);
+    in->unw = attach_unw();
+    in->as = in->unw ? in->unw->create_addr_space(in->unw->upt_accessors, 0) : NULL;
     if (in->as)
-        unw_set_caching_policy(in->as, UNW_CACHE_GLOBAL);
+        in->unw->set_caching_policy(in->as, UNW_CACHE_GLOBAL);
     in->stack = malloc(ATTACH_STACK_SCAN);
     if (!in->stack) {
         snprintf(err, errsz, "out of memory");
@@ -619,7 +621,7 @@ static void inj_close(struct inj *in)
     attach_proc_close(&in->p);
     free(in->stack);
     if (in->as)
-        unw_destroy_addr_space(in->as);
+        in->unw->destroy_addr_space(in->as);
 }
 
 /* Calls the library's fn (heapline_attach or heapline_detach) with opts;

@@ -30,7 +30,9 @@
 #     also under `heapline record --sample 512K` (sampling mode, issue 14: targets 1.03x and 1.05x
 #     bare). REAL=0 skips it.
 #  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
-#     --sample 512K` (target 1.15x), beside gperftools' tcmalloc with and without its sampling
+#     --sample 512K` (target 1.15x), interleaved round by round (RUNS rounds of one run each; the
+#     ratio is the median of the rounds' ratios, as section 7's), beside gperftools' tcmalloc
+#     with and without its sampling
 #     (TCMALLOC_SAMPLE_PARAMETER=524288; libgoogle-perftools4): each sampler's added CPU per
 #     pair; the collector's memory in the program in sampling mode (churn --live 1M; target
 #     8 MB plus the rings).
@@ -103,15 +105,17 @@ header() {
         "wall/shim" "+cpu ns" "B/event" "lost"
 }
 header
-row() { # row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST [CALLS]
+# row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST [CALLS] [WALL_RATIO]
+# (WALL_RATIO: wall/bare as measured, a median of per-round ratios; else the two walls' ratio)
+row() {
     local w c bw bc sw extra
     read -r w c <<<"$2"
     read -r bw bc <<<"$3"
     read -r sw _ <<<"$4"
     extra=$(awk -v c="${c:-x}" -v b="$bc" -v n="${7:-$CALLS}" \
         'BEGIN { if (c + 0 == c && b + 0 == b) printf "%.0f", (c - b) * 1e9 / n; else print "-" }')
-    printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" "$(ratio "$w" "$bw")" \
-        "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$extra" "$5" "$6"
+    printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" \
+        "${8:-$(ratio "$w" "$bw")}" "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$extra" "$5" "$6"
 }
 # rec_stats FILE CALLS: "BYTES_PER_EVENT LOST" of a recording of churn making CALLS calls ("-" when
 # unknown); churn's own calls are exactly CALLS at its 4 sites
@@ -617,16 +621,51 @@ else
 fi
 
 # ---- 8. sampling mode (issue 14) ----
+# pair_sampled REC: RUNS rounds of churn_fp, each one run bare and one under heapline record
+# --sample 512K (recording into REC), in an order that alternates from round to round, so that
+# both see the same machine; sets PAIR_BARE and PAIR_SAMPLED ("WALL CPU" of each one's run with
+# the median wall time, as median() prints it, or fail(RC)) and PAIR_RATIO (the median of the
+# rounds' wall ratios, sampled / bare, as "1.12x"; "-" after a failure)
+pair_sampled() {
+    local rec=$1 i b s bs=() ss=() rs=()
+    PAIR_RATIO=-
+    for i in $(seq "$RUNS"); do
+        b=- s=-
+        if ((i % 2)); then
+            b=$(timed "$B/churn_fp" "$CALLS") &&
+                s=$(timed env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS")
+        else
+            s=$(timed env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS") &&
+                b=$(timed "$B/churn_fp" "$CALLS")
+        fi
+        if [ "${b#fail}" != "$b" ] || [ "${s#fail}" != "$s" ] || [ "$b" = - ] || [ "$s" = - ]; then
+            PAIR_BARE=$b PAIR_SAMPLED=$s
+            return 1
+        fi
+        bs+=("$b")
+        ss+=("$s")
+        rs+=("$(awk -v s="${s%% *}" -v b="${b%% *}" 'BEGIN { if (b > 0) print s / b }')")
+    done
+    PAIR_BARE=$(middle "${bs[@]}")
+    PAIR_SAMPLED=$(middle "${ss[@]}")
+    PAIR_RATIO=$(middle "${rs[@]}" | awk '{ printf "%.2fx", $1 }')
+}
+# middle LINE...: the median line by its first number (the lower of the two middle ones)
+middle() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 echo
-echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, median of $RUNS runs; each"
-echo "sampler's added CPU per allocation call (all threads) against its own allocator unsampled"
+echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, $RUNS rounds of one bare and one"
+echo "sampled run each (interleaved); wall/bare of the sampled row is the median of the rounds'"
+echo "ratios, the other figures are each one's median run. Each sampler's added CPU per allocation"
+echo "call (all threads) against its own allocator unsampled"
 header
-bare=$(median "$B/churn_fp" "$CALLS")
-row "churn_fp bare" "$bare" "$bare" "" "" ""
 rec=$B/churn_fp.sampled.heapline
-t=$(median env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS")
+pair_sampled "$rec"
+bare=$PAIR_BARE
+t=$PAIR_SAMPLED
+row "churn_fp bare" "$bare" "$bare" "" "" ""
 # shellcheck disable=SC2046
-row "churn_fp heapline --sample 512K" "$t" "$bare" "" $(rec_stats "$rec" "$CALLS" | awk '{ print $1, "-" }')
+row "churn_fp heapline --sample 512K" "$t" "$bare" "" $(rec_stats "$rec" "$CALLS" | awk '{ print $1, "-" }') \
+    "" "$PAIR_RATIO"
 SAMPLED_CPU_NS=$(awk -v a="${t#* }" -v b="${bare#* }" -v n="$CALLS" 'BEGIN { printf "%.0f", (a - b) * 1e9 / n }')
 TC=
 for f in /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 /usr/lib/libtcmalloc.so.4; do [ -e "$f" ] && TC=$f && break; done
