@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -107,8 +108,20 @@ static int open_fds(struct pollfd *p, unsigned char *open_now, int n)
     return 0;
 }
 
+/* Whether fd is a pipe end made as libunwind makes its own: close-on-exec
+ * and non-blocking. A file the program opens meanwhile (its threads run
+ * when heapline attach loads us) is not one, and stays the program's. */
+static int libunwind_like_pipe(int fd)
+{
+    struct stat st;
+    int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fdfl >= 0 && (fdfl & FD_CLOEXEC) &&
+           fl >= 0 && (fl & O_NONBLOCK);
+}
+
 /* Registers the descriptors open now that were neither open before nor
- * fillers; returns how many. */
+ * fillers, and are pipe ends like libunwind's; returns how many. */
 static int protect_new(struct pollfd *p, const unsigned char *before, const unsigned char *filled,
                        unsigned char *now, int n)
 {
@@ -117,7 +130,7 @@ static int protect_new(struct pollfd *p, const unsigned char *before, const unsi
     if (!n || open_fds(p, now, n) < 0)
         return 0;
     for (int fd = 0; fd < n; fd++)
-        if (now[fd] && !before[fd] && !filled[fd]) {
+        if (now[fd] && !before[fd] && !filled[fd] && libunwind_like_pipe(fd)) {
             fds_protect(fd);
             k++;
         }
@@ -198,13 +211,23 @@ void fds_protect_libunwind(void)
         n = 0;
     if (null >= 0 && null < n)
         before[null] = 1;
+    memset(filled, 0, sizeof(filled));
     /* Occupy every free number below the base, so that the pipe libunwind
      * opens for itself lands high, away from the numbers scripts use (exec
      * 3<file): libunwind reads from that pipe. 1.6 opens it in its first
      * unw_init_local() (a walk's first frames, another 100-150 us, are
      * made only when that opened nothing: versions that open it later). */
-    for (int fd = 0; fd < base && fd < n && null >= 0; fd++)
-        filled[fd] = !before[fd] && dup2(null, fd) == fd;
+    /* F_DUPFD takes the lowest free number from fd on, never one the
+     * program opened since the poll (dup2 would have closed its file) */
+    for (int fd = 0, r; null >= 0 && fd < base && fd < n; fd = r + 1) {
+        r = fcntl(null, F_DUPFD_CLOEXEC, fd);
+        if (r < 0 || r >= base || r >= n) {
+            if (r >= 0)
+                syscall(SYS_close, r);
+            break;
+        }
+        filled[r] = 1;
+    }
     if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0 ||
         protect_new(p, before, filled, now, n) == 0) {
         unw_backtrace(buf, 4);
