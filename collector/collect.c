@@ -29,6 +29,7 @@
 #include "core.h"
 #include "drain.h"
 #include "emit.h"
+#include "grace.h"
 #include "fds.h"
 #include "live.h"
 #include "ownmaps.h"
@@ -282,6 +283,22 @@ static void final_messages(void)
     }
 }
 
+/* Unmaps the trie's older indexes once no thread can be reading them: a
+ * grace period starts when some are retired, and they go when it ends. */
+static void trie_release(void)
+{
+    static int waiting;
+
+    if (waiting && grace_passed()) {
+        trie_free_retired();
+        waiting = 0;
+    }
+    if (!waiting && trie_retire()) {
+        grace_start();
+        waiting = 1;
+    }
+}
+
 static void *collect_main(void *arg)
 {
     int64_t last_busy = 0;
@@ -297,6 +314,7 @@ static void *collect_main(void *arg)
          * watermark, whatever it takes */
         size_t n = drain_pass(C.ticks % 16 == 0, 0, sync != atomic_load(&C.sync_done));
         trie_maintain();
+        trie_release();
         unwind_serve(); /* a module's rules a walk asked for */
 
         atomic_store(&C.sync_done, sync);
