@@ -454,11 +454,8 @@ EXPORT void *malloc(size_t size)
  * pointers into (glibc's layout: the size word before the block, bit 1
  * IS_MMAPPED); done while the block is still ours, so no other thread can
  * have been given that memory; the zero pages that come back on reuse are
- * what a fresh chunk holds. From 32 KiB (256 before): lines.c's tables of
- * CUs gone quiet are given back (lines_trim), most of them under 256 KiB,
- * and they were 1.7 MB of holes at the JSON bench's peak; about 500 more
- * madvise calls in its run, on the collector thread. */
-#define OWN_GIVE_BACK (32u << 10)
+ * what a fresh chunk holds. */
+#define OWN_GIVE_BACK (256u << 10)
 
 static inline void own_give_back(void *p)
 {

@@ -9,12 +9,6 @@
  * strings (comp_dir among them) without a search of its own; so is a CU
  * whose rows do not fit the 8-byte row (a line past 2^20 - 1 or a file index
  * past 2047): nothing is rounded.
- *
- * The rows of a CU not looked into since the last lines_trim() are given
- * back there and read again at its next use (the same rows: the answers do
- * not change); its file names stay, for frames hold them. python3's JSON
- * bench read 764k rows of libpython at start-up, 6 MB held to the end for
- * the few CUs its later frames were in.
  */
 #include "lines.h"
 
@@ -43,15 +37,11 @@ struct cu_lines {
     size_t n, nfiles;
     const char **files; /* dwarf_filesrc() of each, pointing into names */
     char *names;
-    int direct;     /* answered by libdw on dbg (dwz) */
-    int trimmed;    /* rows given back by lines_trim(): read again at next use */
-    unsigned round; /* the trim round of its last use */
+    int direct; /* answered by libdw on dbg (dwz) */
 };
 
 static struct cu_lines *cus; /* open addressing on (dbg, off); dbg NULL = empty */
 static size_t cap, n_cus;
-static unsigned round_now; /* lines_trim() calls */
-static size_t rows_held;
 
 /* The Dwarf the tables are read through, over the same Elf as main. */
 static Dwarf *aux, *aux_main;
@@ -147,8 +137,7 @@ static void read_cu(struct cu_lines *c)
         return;
     }
     aux_rows += n;
-    if ((!c->files && copy_files(c, files, nfiles) != 0) ||
-        (n && !(c->rows = malloc(n * sizeof(*c->rows)))))
+    if (copy_files(c, files, nfiles) != 0 || (n && !(c->rows = malloc(n * sizeof(*c->rows)))))
         goto fail;
     for (size_t i = 0; i < n; i++) {
         Dwarf_Line *l = dwarf_onesrcline(lines, i);
@@ -171,19 +160,15 @@ static void read_cu(struct cu_lines *c)
                          (uint32_t)ln | (uint32_t)idx << ROW_LINE_BITS | (end ? ROW_END : 0)};
     }
     c->n = n;
-    rows_held += n;
     return;
 fail:
     free(c->rows);
+    free(c->files);
+    free(c->names);
     c->rows = NULL;
-    c->n = 0;
-    if (!c->trimmed) { /* a table read again keeps the names given out before */
-        free(c->files);
-        free(c->names);
-        c->files = NULL;
-        c->names = NULL;
-        c->nfiles = 0;
-    }
+    c->files = NULL;
+    c->names = NULL;
+    c->nfiles = 0;
     c->direct = 1;
 }
 
@@ -199,15 +184,9 @@ static struct cu_lines *cu_of(Dwarf_Die *cudie)
     if ((n_cus + 1) * 2 > cap && grow() != 0)
         return NULL;
     for (j = home(dbg, off, cap); cus[j].dbg; j = (j + 1) & (cap - 1))
-        if (cus[j].dbg == dbg && cus[j].off == off) {
-            if (cus[j].trimmed) {
-                read_cu(&cus[j]);
-                cus[j].trimmed = 0;
-            }
-            cus[j].round = round_now;
+        if (cus[j].dbg == dbg && cus[j].off == off)
             return &cus[j];
-        }
-    cus[j] = (struct cu_lines){.dbg = dbg, .off = off, .round = round_now};
+    cus[j] = (struct cu_lines){.dbg = dbg, .off = off};
     n_cus++;
     const char *alt;
     const void *id;
@@ -267,35 +246,6 @@ const char *lines_file(Dwarf_Die *cudie, Dwarf_Word idx)
     return c && idx < c->nfiles ? c->files[idx] : NULL;
 }
 
-size_t lines_trim(void)
-{
-    size_t before = rows_held;
-
-    for (size_t i = 0; i < cap; i++) {
-        struct cu_lines *c = &cus[i];
-
-        if (!c->dbg || !c->rows || c->direct || c->round == round_now)
-            continue;
-        free(c->rows);
-        c->rows = NULL;
-        rows_held -= c->n;
-        c->n = 0;
-        c->trimmed = 1;
-    }
-    round_now++;
-    if (aux) { /* libdw's own copy of what it read: begun again when needed */
-        dwarf_end(aux);
-        aux = aux_main = NULL;
-        aux_rows = 0;
-    }
-    return (before - rows_held) * sizeof(struct row);
-}
-
-size_t lines_rows_held(void)
-{
-    return rows_held;
-}
-
 void lines_free(void)
 {
     for (size_t i = 0; i < cap; i++) {
@@ -306,7 +256,6 @@ void lines_free(void)
     free(cus);
     cus = NULL;
     cap = n_cus = 0;
-    rows_held = 0;
     if (aux)
         dwarf_end(aux);
     aux = aux_main = NULL;

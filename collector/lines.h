@@ -27,14 +27,6 @@ int lines_find(Dwarf_Die *cudie, Dwarf_Addr addr, const char **file, int *line, 
 /* dwarf_filesrc() of the CU's file idx (a DW_AT_call_file), or NULL. */
 const char *lines_file(Dwarf_Die *cudie, Dwarf_Word idx);
 
-/* Gives back the rows of every CU not looked into since the last call, and
- * the reading Dwarf; they are read again when needed. Returns the bytes
- * given back. */
-size_t lines_trim(void);
-
-/* Rows held now. */
-size_t lines_rows_held(void);
-
 /* Frees every table (symbolizer end). */
 void lines_free(void);
 

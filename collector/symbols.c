@@ -156,7 +156,6 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, 
 static Dwfl *dwfl;
 static int64_t used_ns, trimmed_ns; /* used_ns: the last use since a trim, 0 none */
 static size_t trimmed_bytes;        /* given back by symbols_trim() */
-static size_t trimmed_rows_bytes;   /* line-table rows it gave back (lines_trim) */
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = find_elf,
@@ -729,18 +728,12 @@ void symbols_trim(int64_t now)
     trimmed_ns = now;
     if (dwfl)
         dwfl_getmodules(dwfl, trim_module, NULL, 0);
-    trimmed_rows_bytes += lines_trim();
     pthread_mutex_unlock(&sym_mu);
 }
 
 size_t symbols_trimmed_bytes(void)
 {
     return trimmed_bytes;
-}
-
-size_t symbols_trimmed_rows_bytes(void)
-{
-    return trimmed_rows_bytes;
 }
 
 void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_module **mod)

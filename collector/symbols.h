@@ -55,10 +55,6 @@ void symbols_frame(uint64_t ip, struct wire_frame *f, const struct symbols_modul
 void symbols_trim(int64_t now);
 size_t symbols_trimmed_bytes(void);
 
-/* Bytes of line-table rows given back so far (lines_trim), each time they
- * were (a table read again may be given back again). */
-size_t symbols_trimmed_rows_bytes(void);
-
 /* fork: prepare waits for the symbolizer to be idle; the child keeps the
  * parsed debug information but forgets which frames and modules were sent
  * (its stream starts empty). */
