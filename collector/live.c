@@ -586,8 +586,9 @@ static int resize(size_t ncap)
  * by 1.125x (0.76-0.85 full, 23.5 to 26.5 bytes a block): there a step is
  * megabytes (python3's JSON bench peaked just past one: a 63 MB table at
  * 0.64 full, 57 MB with 1.125x steps at 0.8, 50 MB at 0.85; the live
- * table's instructions +1.3%, 2597M against 2564M in callgrind, resizes
- * fewer and probes a little longer). */
+ * table's instructions +1.3% and +7.9% in two callgrind pairs, 2564M to
+ * 2597M and 2594M to 2798M for 10M events: fewer resizes, longer probes,
+ * and probe lengths vary with where the heap lands). */
 #define LIVE_SMALL_BYTES (8u << 20)
 #define LIVE_FINE_BYTES (32u << 20)
 static int full(size_t n)
