@@ -150,6 +150,8 @@ $(BUILD)/tests/test_live: $(LIVE_OBJS)
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 TEST_LIBS_trie := -lpthread
 $(BUILD)/tests/test_trie: $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
+TEST_OBJS_defstore := $(BUILD)/pic/collector/defstore.o
+$(BUILD)/tests/test_defstore: $(BUILD)/pic/collector/defstore.o
 TEST_OBJS_triestall := $(OWNMAPS_OBJ)
 $(BUILD)/tests/test_triestall: collector/trie.c $(OWNMAPS_OBJ)
 NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(LIVE_OBJS) $(BUILD)/pic/collector/sites.o

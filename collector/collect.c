@@ -27,8 +27,10 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "defstore.h"
 #include "drain.h"
 #include "emit.h"
+#include "grace.h"
 #include "fds.h"
 #include "live.h"
 #include "ownmaps.h"
@@ -181,17 +183,14 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
 {
     struct encode_buf *b = collect_scratch();
     uint32_t cursor = 0;
-    size_t n, defs_len;
-    const char *defs;
+    size_t n;
 
     encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
                          (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
                          core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
                          atomic_load(&sample_rate_bytes));
     send(arg, b->data, b->len);
-    defs = emit_defs(&defs_len);
-    if (defs_len)
-        send(arg, defs, defs_len);
+    defstore_replay(send, arg, b->data, EMIT_OUT_CAP); /* the hello is sent: reused */
     for (size_t i = 0; i < C.hist_n; i += HISTORY_CHUNK) {
         struct wire_history_row rows[256];
         size_t k = C.hist_n - i < HISTORY_CHUNK ? C.hist_n - i : HISTORY_CHUNK;
@@ -282,6 +281,22 @@ static void final_messages(void)
     }
 }
 
+/* Unmaps the trie's older indexes once no thread can be reading them: a
+ * grace period starts when some are retired, and they go when it ends. */
+static void trie_release(void)
+{
+    static int waiting;
+
+    if (waiting && grace_passed()) {
+        trie_free_retired();
+        waiting = 0;
+    }
+    if (!waiting && trie_retire()) {
+        grace_start();
+        waiting = 1;
+    }
+}
+
 static void *collect_main(void *arg)
 {
     int64_t last_busy = 0;
@@ -297,6 +312,7 @@ static void *collect_main(void *arg)
          * watermark, whatever it takes */
         size_t n = drain_pass(C.ticks % 16 == 0, 0, sync != atomic_load(&C.sync_done));
         trie_maintain();
+        trie_release();
         unwind_serve(); /* a module's rules a walk asked for */
 
         atomic_store(&C.sync_done, sync);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "defstore.h"
 #include "drain.h"
 #include "pyframes.h"
 #include "server.h"
@@ -70,9 +71,6 @@ static struct emit_state {
     uint32_t tags_sent;
     int symbols_on;
 
-    char *defs; /* every definition message sent so far, for new clients */
-    size_t defs_len, defs_cap;
-
     struct thread_info *threads;
     size_t n_threads, cap_threads;
 
@@ -88,6 +86,7 @@ void emit_init(char *out, int rec, int server)
      * given back by then: start from nothing. Not the batch's 320 KiB, which
      * n_batch says are unused (zeroing them was 80 page faults before main) */
     memset(&E, 0, offsetof(struct emit_state, batch));
+    defstore_forget();
     E.batch_thread = E.batch_tag = UINT32_MAX;
     E.rec_ok = rec;
     E.server_on = server;
@@ -115,12 +114,6 @@ struct encode_buf *emit_buf(void)
     return &E.eb;
 }
 
-const char *emit_defs(size_t *len)
-{
-    *len = E.defs_len;
-    return E.defs;
-}
-
 const struct normalise_totals *emit_totals(void)
 {
     return &E.nt;
@@ -143,28 +136,10 @@ void emit_out_flush(int flush)
     E.eb.len = 0;
 }
 
-static void defs_append(const char *p, size_t n)
-{
-    if (E.defs_len + n > E.defs_cap) {
-        size_t cap = E.defs_cap ? E.defs_cap : 1 << 16;
-        char *d;
-
-        while (cap < E.defs_len + n)
-            cap *= 2;
-        d = realloc(E.defs, cap);
-        if (!d)
-            return;
-        E.defs = d;
-        E.defs_cap = cap;
-    }
-    memcpy(E.defs + E.defs_len, p, n);
-    E.defs_len += n;
-}
-
 void emit_publish(enum emit_kind kind, size_t mark, uint32_t n_events)
 {
     if (kind == EMIT_DEF)
-        defs_append(E.eb.data + mark, E.eb.len - mark);
+        (void)defstore_append(E.eb.data + mark, E.eb.len - mark);
     if (E.server_on)
         server_broadcast(E.eb.data + mark, E.eb.len - mark, n_events);
 }

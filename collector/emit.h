@@ -22,7 +22,7 @@
 #define EMIT_OUT_CAP (WIRE_MAX_MESSAGE + (1u << 20))
 
 /* What a message is: part of the stream, or a definition that a client
- * attaching later is sent first (emit_defs()). */
+ * attaching later is sent first (defstore.h). */
 enum emit_kind { EMIT_STREAM = 0, EMIT_DEF = 1 };
 
 /* Starts an empty stream into out (EMIT_OUT_CAP bytes: the writer's buffer
@@ -66,9 +66,6 @@ void emit_publish(enum emit_kind kind, size_t mark, uint32_t n_events);
         }                                                                                          \
         emit_publish((kind), mark_, (n_events));                                                   \
     } while (0)
-
-/* Every definition message sent so far, in order (len bytes). */
-const char *emit_defs(size_t *len);
 
 /* Defines the thread of ring r (THREAD: id, tid, name). */
 void emit_thread_announce(struct ring *r);

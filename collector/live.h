@@ -3,7 +3,7 @@
  * allocation sequence number, thread, tag), owned by the collector thread.
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
- * memory: 20-byte entries kept between 0.3 and 0.8 full (see live.c). Only
+ * memory: 20-byte entries kept between 0.3 and 0.85 full (see live.c). Only
  * the collector thread reads or writes it; a fork()ed scan child may walk it
  * with live_foreach (no allocation, no lock).
  *

@@ -65,6 +65,9 @@ struct ring *ring_register(void)
     r->next = atomic_load_explicit(&ring_head, memory_order_relaxed);
     atomic_store_explicit(&ring_head, r, memory_order_release);
     pthread_mutex_unlock(&ring_mutex);
+    /* the ring is listed before this thread reads anything shared: a grace
+     * period that starts later sees it (grace.c) */
+    atomic_thread_fence(memory_order_seq_cst);
     return r;
 }
 

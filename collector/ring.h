@@ -83,6 +83,8 @@ struct ring {
     struct ring_event *backlog; /* events moved out while the collector was busy, */
     size_t backlog_head, n_backlog, cap_backlog; /* in backlog[backlog_head, n_backlog) */
     size_t applied_last; /* events of the ring the last pass applied (drain.c) */
+    unsigned grace_gen;  /* the grace period that saw head at grace_head (grace.c) */
+    uint64_t grace_head;
     struct ring_event ev[RING_EVENTS];
 };
 

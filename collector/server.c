@@ -24,6 +24,7 @@
 
 #include "clients.h"
 #include "core.h"
+#include "defstore.h"
 #include "drain.h"
 #include "fdid.h"
 #include "fds.h"
@@ -286,6 +287,9 @@ void server_close(int timeout_ms)
         core_say(msg);
         snprintf(msg, sizeof(msg), "stats: events waiting to be applied held at most %zu bytes",
                  drain_buffers_peak());
+        core_say(msg);
+        snprintf(msg, sizeof(msg), "stats: definitions for later clients: %zu bytes kept in %zu",
+                 defstore_len(), defstore_bytes());
         core_say(msg);
     }
     for (int t = 0; t < timeout_ms && clients_n; t += 10) {

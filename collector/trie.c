@@ -25,9 +25,13 @@
  * takes no insert past 7/8 (a full one made the copy drop ids, which came
  * back as a second id for the same key; and a claimer preempted in mmap
  * before publishing let the older index fill, which cut stacks short:
- * test_grow's rare failure). Older indexes stay mapped, unchanged from then
- * on (4 bytes a slot: together no larger than the newest). No lock
- * anywhere: any thread may intern from inside malloc; growth maps memory.
+ * test_grow's rare failure). Older indexes stay unchanged from then on,
+ * mapped while a thread may still be probing one (4 bytes a slot: together
+ * no larger than the newest): the collector retires those whose copy is done
+ * (trie_retire) and unmaps them once every thread has passed a point where
+ * it reads none of them (trie_free_retired, after grace.c's grace period):
+ * 3.9 MB of python3's JSON bench's 12.5 MB. No lock anywhere: any thread
+ * may intern from inside malloc; growth maps memory.
  *
  * A slot holds the id in its low TRIE_ID_BITS and a tag of the key's hash
  * above (never all ones: that is TRIE_CLOSED), so a probe reads a node only
@@ -76,6 +80,9 @@ static atomic_int trie_copied; /* trie_idx[trie_copied - 1] holds every id of th
 static atomic_uint trie_next = 1;
 static atomic_uint trie_lost; /* ids handed out but never referenced: races' losers */
 static atomic_int trie_full_said;
+/* Collector thread: indexes [0, trie_freed) are unmapped, [trie_freed,
+ * trie_retiring) wait for a grace period to end (trie_retire). */
+static int trie_freed, trie_retiring;
 
 /* populate: an index, whose slots are probed (read) before they are set.
  * Left to fault, each page was a fault to the shared zero page, then a
@@ -118,6 +125,7 @@ int trie_init(void)
     atomic_store(&trie_next, 1);
     atomic_store(&trie_lost, 0);
     atomic_store(&trie_full_said, 0);
+    trie_freed = trie_retiring = 0;
     return 0;
 }
 
@@ -132,6 +140,7 @@ void trie_reset(void)
         atomic_store(&trie_idx[l].slots, NULL);
     }
     atomic_store(&trie_levels, 0);
+    trie_freed = trie_retiring = 0;
 }
 
 /* The node of id, or NULL when its segment is not mapped. */
@@ -474,6 +483,32 @@ uint32_t trie_limit(void)
     return n > TRIE_MAX_NODES ? TRIE_MAX_NODES : n;
 }
 
+int trie_retire(void)
+{
+    /* trie_idx[copied - 1] holds every id of the older ones, and no thread
+     * that reads trie_levels from now on looks below it */
+    int below = atomic_load(&trie_copied) - 1;
+
+    if (trie_retiring > trie_freed || below <= trie_freed)
+        return 0;
+    trie_retiring = below;
+    return 1;
+}
+
+size_t trie_free_retired(void)
+{
+    size_t bytes = 0;
+
+    for (; trie_freed < trie_retiring; trie_freed++) {
+        struct trie_index *ix = &trie_idx[trie_freed];
+        atomic_uint *s = atomic_exchange(&ix->slots, NULL);
+
+        trie_unmap(s, sizeof(atomic_uint) * ix->cap);
+        bytes += s ? sizeof(atomic_uint) * ix->cap : 0;
+    }
+    return bytes;
+}
+
 size_t trie_bytes(void)
 {
     size_t bytes = 0;
@@ -483,6 +518,7 @@ size_t trie_bytes(void)
         if (atomic_load(&trie_segs[i]))
             bytes += sizeof(struct trie_node) * TRIE_SEG_NODES;
     for (int l = 0; l < levels; l++)
-        bytes += sizeof(atomic_uint) * trie_idx[l].cap;
+        if (atomic_load(&trie_idx[l].slots))
+            bytes += sizeof(atomic_uint) * trie_idx[l].cap;
     return bytes;
 }

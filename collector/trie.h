@@ -50,7 +50,20 @@ uint32_t trie_lost_ids(void);
  * between passes. Lock-free like the rest. */
 void trie_maintain(void);
 
-/* Bytes mapped for the trie (nodes and the newest index). */
+/* Retires the older indexes whose ids a newer one holds (its copy is done):
+ * from now on no thread that starts an interning reads them, but one that
+ * started before may still. Returns 1 when it retired some: the caller waits
+ * until every thread that may have been interning has passed (grace.h),
+ * then calls trie_free_retired(). 0 while the last ones retired are not
+ * freed yet, or when there are none. Collector thread; trie_init() and
+ * trie_reset() forget what was retired. */
+int trie_retire(void);
+
+/* Unmaps the indexes the last trie_retire() retired; returns the bytes
+ * given back. Collector thread, after the grace period. */
+size_t trie_free_retired(void);
+
+/* Bytes mapped for the trie (nodes and the indexes still mapped). */
 size_t trie_bytes(void);
 
 #endif

@@ -193,13 +193,58 @@ static void test_grow(void **state)
     trie_reset();
 }
 
+/* Older indexes are unmapped once retired (after the grace period the
+ * collector waits for), and every stack is found as before: 60051 nodes grow
+ * the index through 2^15, 2^16 and 2^17 slots, so the first two go; 10000
+ * more reach 2^18, and then 2^17 goes too. */
+static void test_retire(void **state)
+{
+    uint32_t *rid = malloc(70000 * sizeof(*rid));
+    size_t before;
+
+    (void)state;
+    assert_non_null(rid);
+    assert_int_equal(trie_init(), 0);
+    assert_int_equal(trie_retire(), 0); /* one index: nothing to retire */
+    for (int k = 0; k < 60000; k++) {
+        uintptr_t ips[3];
+
+        grow_ips(k, ips);
+        rid[k] = trie_intern(ips, 3);
+    }
+    before = trie_bytes();
+    assert_int_equal(trie_retire(), 1);
+    assert_int_equal(trie_retire(), 0); /* not again until those are freed */
+    assert_int_equal(trie_free_retired(), 4u * ((1u << 15) + (1u << 16)));
+    assert_int_equal(trie_bytes(), before - 4u * ((1u << 15) + (1u << 16)));
+    assert_int_equal(trie_retire(), 0); /* nothing new */
+    for (int k = 0; k < 70000; k++) {
+        uintptr_t ips[3];
+
+        grow_ips(k, ips);
+        if (k < 60000)
+            assert_int_equal(trie_intern(ips, 3), rid[k]);
+        else
+            rid[k] = trie_intern(ips, 3);
+    }
+    assert_int_equal(trie_retire(), 1);
+    assert_int_equal(trie_free_retired(), 4u << 17);
+    for (int k = 0; k < 70000; k++) {
+        uintptr_t ips[3];
+
+        grow_ips(k, ips);
+        assert_int_equal(trie_intern(ips, 3), rid[k]);
+    }
+    assert_int_equal(trie_limit(), 1 + 1 + 50 + 70000);
+    trie_reset();
+    free(rid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_below),
-        cmocka_unit_test(test_race),
-        cmocka_unit_test(test_grow),
+        cmocka_unit_test(test_basic), cmocka_unit_test(test_below),  cmocka_unit_test(test_race),
+        cmocka_unit_test(test_grow),  cmocka_unit_test(test_retire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
