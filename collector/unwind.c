@@ -400,10 +400,27 @@ struct cfi_pos {
  * holds the word read there), or the last one recorded. */
 static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips)
 {
-    int k, n = e->n;
+    int k = 1, n = e->n;
 
     ips[0] = e->pc[0];
-    for (k = 1; k < n; k++) {
+    /* four frames a branch: the words past a difference are still inside
+     * the stack (the trace's sp0 and hi are this walk's); a group with a
+     * difference is left to the loop below, which finds the first and
+     * writes nothing past it (trace_start() may replay the other way
+     * after this one, and keeps the longer match's word in ips) */
+    for (; k + 4 <= n; k += 4) {
+        uintptr_t v0 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]),
+                  v1 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 1]),
+                  v2 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 2]),
+                  v3 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 3]);
+
+        if (__builtin_expect(((v0 ^ e->pc[k]) | (v1 ^ e->pc[k + 1]) | (v2 ^ e->pc[k + 2]) |
+                              (v3 ^ e->pc[k + 3])) != 0,
+                             0))
+            break;
+        ips[k] = v0, ips[k + 1] = v1, ips[k + 2] = v2, ips[k + 3] = v3;
+    }
+    for (; k < n; k++) {
         uintptr_t v = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]);
 
         ips[k] = v;
@@ -417,6 +434,35 @@ static inline int trace_key(const struct cfi_trace *e, const struct exec_table *
                             uintptr_t sp, uintptr_t hi, int max)
 {
     return e->tab == t && e->pc0 == pc && e->sp0 == sp && e->hi == hi && e->max == max;
+}
+
+/* From frame *f (16-aligned, its two words below hi), past the collector's
+ * own frames, which keep frame pointers: *f becomes the frame whose return
+ * address *pc is the program's first; -1 when the chain leaves the stack. */
+static inline int skip_own(uintptr_t *f, uintptr_t hi, uintptr_t *pc)
+{
+    uintptr_t at = *f;
+
+    for (;;) {
+        const uintptr_t *w = (const uintptr_t *)at;
+        uintptr_t next = w[0];
+
+        *pc = w[1];
+        if (!in_range(&self_range, *pc))
+            break;
+        /* next lies above, 16-aligned, with its two words below hi */
+        if (next - at - 1 >= hi - 16 - at || (next & 15))
+            return -1;
+        at = next;
+    }
+    *f = at;
+    return 0;
+}
+
+static inline unsigned trace_set(uintptr_t sp0, uintptr_t pc)
+{
+    return (unsigned)(((sp0 >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
+                      (64 - CFI_TRACE_SETS_LOG2));
 }
 
 /* Starts a walk whose first frame returns to pc with SP sp0 (FP fp0) from
@@ -435,8 +481,7 @@ static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_
                        uintptr_t fp0, uintptr_t hi, int max, uintptr_t *ips, struct cfi_pos *p,
                        struct cfi_trace **dest, int *matched, uint64_t *hash)
 {
-    unsigned set = (unsigned)(((sp0 >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
-                              (64 - CFI_TRACE_SETS_LOG2));
+    unsigned set = trace_set(sp0, pc);
     struct cfi_trace *e = &c->trace[2 * set];
     int mru = c->trace_mru[set], best = -1, k = 0, w;
 
@@ -490,7 +535,7 @@ static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_
  * saved FP). From there each frame is one rule lookup (at the return address
  * - 1: the call, not what follows it) and one or two loads from the stack,
  * or, for a stack seen before, the trace's replay. */
-__attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
+static __attribute__((noinline)) int walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
                                               uint64_t hi, uint64_t *hash, atomic_ullong **why)
 {
     const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
@@ -505,17 +550,8 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
     *why = &cfi_off_stack;
     if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
         return -1;
-    for (;;) {
-        const uintptr_t *w = (const uintptr_t *)f;
-        uintptr_t next = w[0];
-
-        pc = w[1];
-        if (!in_range(&self_range, pc))
-            break;
-        if (next - f - 1 >= hi - 16 - f || (next & 15))
-            return -1;
-        f = next;
-    }
+    if (skip_own(&f, hi, &pc) < 0)
+        return -1;
     sp0 = sp = f + 16;
     fp0 = fp = ((const uintptr_t *)f)[0];
     if (__builtin_expect(c->tab != t, 0)) {
@@ -602,6 +638,38 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
         e->pc0 = e->pc[0], e->sp0 = sp0, e->hi = hi, e->max = max, e->tab = t;
     }
     return n;
+}
+
+/* The table walk, with its common case first: the stack was walked from
+ * this start before and the most recently used trace there replays whole.
+ * That is what walk_cfi() would find first too, with the same frames and
+ * hash; anything else (no trace, a difference, a table or cache to set up,
+ * check mode's counts) is walk_cfi()'s, from the start. Apart, because
+ * walk_cfi()'s step loop keeps every register busy: its entry saved and
+ * spilled a dozen of them for the 97% of walks that are replays. */
+__attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
+                                              uint64_t hi, uint64_t *hash, atomic_ullong **why)
+{
+    const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
+    const struct cfi_cache *c = cfi_cache;
+    uintptr_t f = (uintptr_t)start, pc;
+
+    if (__builtin_expect(!t || !c || c->tab != t || !f || unwind_check, 0) || f < lo ||
+        f + 16 > hi || (f & 15) || max <= 0)
+        return walk_cfi(start, ips, max, lo, hi, hash, why);
+    if (skip_own(&f, hi, &pc) < 0)
+        return walk_cfi(start, ips, max, lo, hi, hash, why);
+    {
+        uintptr_t sp0 = f + 16;
+        unsigned set = trace_set(sp0, pc);
+        const struct cfi_trace *e = &c->trace[2 * set + c->trace_mru[set]];
+
+        if (trace_key(e, t, pc, sp0, hi, max) && trace_replay(e, sp0, ips) == e->n) {
+            *hash = e->hash;
+            return e->n;
+        }
+    }
+    return walk_cfi(start, ips, max, lo, hi, hash, why);
 }
 
 /* The walk stopped at stop, in code without frame pointers, and libunwind
