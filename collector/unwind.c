@@ -643,10 +643,11 @@ static __attribute__((noinline)) int walk_cfi(void *start, uintptr_t *ips, int m
 /* The table walk, with its common case first: the stack was walked from
  * this start before and the most recently used trace there replays whole.
  * That is what walk_cfi() would find first too, with the same frames and
- * hash; anything else (no trace, a difference, a table or cache to set up,
- * check mode's counts) is walk_cfi()'s, from the start. Apart, because
- * walk_cfi()'s step loop keeps every register busy: its entry saved and
- * spilled a dozen of them for the 97% of walks that are replays. */
+ * hash; anything else (no trace, a difference, a table or cache to set up)
+ * is walk_cfi()'s, from the start. Check mode compares these walks too.
+ * Apart, because walk_cfi()'s step loop keeps every register busy: its
+ * entry saved and spilled a dozen of them for every walk, and 92% of
+ * python3's walks end here. */
 __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
                                               uint64_t hi, uint64_t *hash, atomic_ullong **why)
 {
@@ -654,8 +655,8 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
     const struct cfi_cache *c = cfi_cache;
     uintptr_t f = (uintptr_t)start, pc;
 
-    if (__builtin_expect(!t || !c || c->tab != t || !f || unwind_check, 0) || f < lo ||
-        f + 16 > hi || (f & 15) || max <= 0)
+    if (__builtin_expect(!t || !c || c->tab != t || !f, 0) || f < lo || f + 16 > hi || (f & 15) ||
+        max <= 0)
         return walk_cfi(start, ips, max, lo, hi, hash, why);
     if (skip_own(&f, hi, &pc) < 0)
         return walk_cfi(start, ips, max, lo, hi, hash, why);
@@ -665,6 +666,8 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
         const struct cfi_trace *e = &c->trace[2 * set + c->trace_mru[set]];
 
         if (trace_key(e, t, pc, sp0, hi, max) && trace_replay(e, sp0, ips) == e->n) {
+            if (__builtin_expect(unwind_check, 0)) /* counted as walk_cfi() does */
+                atomic_fetch_add_explicit(&cfi_replayed, 1, memory_order_relaxed);
             *hash = e->hash;
             return e->n;
         }
