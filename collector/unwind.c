@@ -400,27 +400,10 @@ struct cfi_pos {
  * holds the word read there), or the last one recorded. */
 static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips)
 {
-    int k = 1, n = e->n;
+    int k, n = e->n;
 
     ips[0] = e->pc[0];
-    /* four frames a branch: the words past a difference are still inside
-     * the stack (the trace's sp0 and hi are this walk's); a group with a
-     * difference is left to the loop below, which finds the first and
-     * writes nothing past it (trace_start() may replay the other way
-     * after this one, and keeps the longer match's word in ips) */
-    for (; k + 4 <= n; k += 4) {
-        uintptr_t v0 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]),
-                  v1 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 1]),
-                  v2 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 2]),
-                  v3 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 3]);
-
-        if (__builtin_expect(((v0 ^ e->pc[k]) | (v1 ^ e->pc[k + 1]) | (v2 ^ e->pc[k + 2]) |
-                              (v3 ^ e->pc[k + 3])) != 0,
-                             0))
-            break;
-        ips[k] = v0, ips[k + 1] = v1, ips[k + 2] = v2, ips[k + 3] = v3;
-    }
-    for (; k < n; k++) {
+    for (k = 1; k < n; k++) {
         uintptr_t v = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]);
 
         ips[k] = v;
@@ -428,6 +411,39 @@ static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr
             return k;
     }
     return e->whole ? n : n - 1;
+}
+
+/* The fast path's replay (unwind_walk_cfi()): whether trace e is the whole
+ * walk, its words read into ips. Four frames a branch, the words stored
+ * before they are compared: the words past a difference are still inside
+ * the stack (the trace's sp0 and hi are this walk's), and a walk with a
+ * difference starts again in walk_cfi(), which writes ips anew. */
+static inline int trace_replay_whole(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips)
+{
+    int k = 1, n = e->n;
+
+    if (!e->whole)
+        return 0;
+    ips[0] = e->pc[0];
+    for (; k + 4 <= n; k += 4) {
+        uintptr_t v0 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]),
+                  v1 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 1]),
+                  v2 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 2]),
+                  v3 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 3]);
+
+        ips[k] = v0, ips[k + 1] = v1, ips[k + 2] = v2, ips[k + 3] = v3;
+        if (((v0 ^ e->pc[k]) | (v1 ^ e->pc[k + 1]) | (v2 ^ e->pc[k + 2]) | (v3 ^ e->pc[k + 3])) !=
+            0)
+            return 0;
+    }
+    for (; k < n; k++) {
+        uintptr_t v = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]);
+
+        ips[k] = v;
+        if (v != e->pc[k])
+            return 0;
+    }
+    return 1;
 }
 
 static inline int trace_key(const struct cfi_trace *e, const struct exec_table *t, uintptr_t pc,
@@ -665,7 +681,7 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
         unsigned set = trace_set(sp0, pc);
         const struct cfi_trace *e = &c->trace[2 * set + c->trace_mru[set]];
 
-        if (trace_key(e, t, pc, sp0, hi, max) && trace_replay(e, sp0, ips) == e->n) {
+        if (trace_key(e, t, pc, sp0, hi, max) && trace_replay_whole(e, sp0, ips)) {
             if (__builtin_expect(unwind_check, 0)) /* counted as walk_cfi() does */
                 atomic_fetch_add_explicit(&cfi_replayed, 1, memory_order_relaxed);
             *hash = e->hash;
