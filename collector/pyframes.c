@@ -475,6 +475,38 @@ static inline int in_eval(uintptr_t ip)
     return ip - eval_lo < eval_hi - eval_lo;
 }
 
+/* The frame chain from fr, innermost first, into codes and py (see
+ * pyframes_walk()); returns the entries. The layout's offsets are read
+ * once, as size_t: read in the loop, each was loaded (and widened) again
+ * for every frame. */
+static inline __attribute__((always_inline)) int walk_chain(uintptr_t fr, uintptr_t *codes,
+                                                            uintptr_t *py)
+{
+    const size_t o_owner = L->fr_owner, o_code = L->fr_code, o_instr = L->fr_prev_instr,
+                 o_entry = L->fr_is_entry, o_prev = L->fr_previous;
+    const uint8_t owner_max = L->fr_owner_max, owner_cstack = L->fr_owner_cstack;
+    size_t np = 0;
+
+    while (np < PYFRAMES_MAX && ptr_ok(fr)) { /* ptr_ok(0) is false */
+        uint8_t owner = *(const uint8_t *)(fr + o_owner);
+
+        if (owner > owner_max)
+            break;
+        if (__builtin_expect(owner == owner_cstack, 0)) {
+            codes[np] = 0;
+        } else {
+            codes[np] = *(const uintptr_t *)(fr + o_code);
+            py[np] = *(const uintptr_t *)(fr + o_instr);
+            if (o_entry != PYLAYOUT_NONE && *(const uint8_t *)(fr + o_entry) &&
+                np + 1 < PYFRAMES_MAX)
+                codes[++np] = 0;
+        }
+        np++;
+        fr = *(const uintptr_t *)(fr + o_prev);
+    }
+    return (int)np;
+}
+
 /* The thread state whose frames this thread's walk reads: the one in
  * CPython's TLS (autoTSSkey), of the main interpreter; 0 when there is none
  * to read (no Python state on this thread, or a subinterpreter's). 3.11:
@@ -539,26 +571,7 @@ int pyframes_walk(struct pyframes_walk *w)
      * objects, whose lookups do not depend on each other. codes[i] == 0
      * stands for the end of one eval call's run: after the frame marked
      * is_entry (3.11), or where a frame owned by the C stack is (3.12+). */
-    while (fr && np < PYFRAMES_MAX) {
-        uint8_t owner;
-
-        if (!ptr_ok(fr))
-            break;
-        owner = rd_u8(fr, L->fr_owner);
-        if (owner > L->fr_owner_max)
-            break;
-        if (owner == L->fr_owner_cstack) {
-            codes[np] = 0;
-        } else {
-            codes[np] = rd_ptr(fr, L->fr_code);
-            py[np] = rd_ptr(fr, L->fr_prev_instr);
-            if (L->fr_is_entry != PYLAYOUT_NONE && rd_u8(fr, L->fr_is_entry) &&
-                np + 1 < PYFRAMES_MAX)
-                codes[++np] = 0;
-        }
-        np++;
-        fr = rd_ptr(fr, L->fr_previous);
-    }
+    np = walk_chain(fr, codes, py);
     /* the outer entries the last walk had too, from the outermost */
     if (t) {
         int lnp = t->last_np;
