@@ -331,6 +331,7 @@ struct py_last_entry {
     struct py_fingerprint fp;
 };
 struct py_thread {
+    uintptr_t ts, self; /* see thread_state() */
     struct py_memo memo[PY_MEMO];
     int last_np; /* entries of last valid */
     struct py_last_entry last[PYFRAMES_MAX];
@@ -358,6 +359,7 @@ static struct py_thread *thread_get(void)
     if (p == MAP_FAILED)
         return NULL;
     py_thr = p;
+    py_thr->self = (uintptr_t)pthread_self();
     pthread_setspecific(memo_key, p);
     return py_thr;
 }
@@ -473,10 +475,78 @@ static inline int in_eval(uintptr_t ip)
     return ip - eval_lo < eval_hi - eval_lo;
 }
 
+/* The frame chain from fr, innermost first, into codes and py (see
+ * pyframes_walk()); returns the entries. The layout's offsets are read
+ * once, as size_t: read in the loop, each was loaded (and widened) again
+ * for every frame. */
+static inline __attribute__((always_inline)) int walk_chain(uintptr_t fr, uintptr_t *codes,
+                                                            uintptr_t *py)
+{
+    const size_t o_owner = L->fr_owner, o_code = L->fr_code, o_instr = L->fr_prev_instr,
+                 o_entry = L->fr_is_entry, o_prev = L->fr_previous;
+    const uint8_t owner_max = L->fr_owner_max, owner_cstack = L->fr_owner_cstack;
+    size_t np = 0;
+
+    while (np < PYFRAMES_MAX && ptr_ok(fr)) { /* ptr_ok(0) is false */
+        uint8_t owner = *(const uint8_t *)(fr + o_owner);
+
+        if (owner > owner_max)
+            break;
+        if (__builtin_expect(owner == owner_cstack, 0)) {
+            codes[np] = 0;
+        } else {
+            codes[np] = *(const uintptr_t *)(fr + o_code);
+            py[np] = *(const uintptr_t *)(fr + o_instr);
+            if (o_entry != PYLAYOUT_NONE && *(const uint8_t *)(fr + o_entry) &&
+                np + 1 < PYFRAMES_MAX)
+                codes[++np] = 0;
+        }
+        np++;
+        fr = *(const uintptr_t *)(fr + o_prev);
+    }
+    return (int)np;
+}
+
+/* The thread state whose frames this thread's walk reads: the one in
+ * CPython's TLS (autoTSSkey), of the main interpreter; 0 when there is none
+ * to read (no Python state on this thread, or a subinterpreter's). 3.11:
+ * the TLS keeps a thread's first state; a thread that runs a subinterpreter
+ * holds the GIL with another state of its own, and then none is read.
+ *
+ * In 3.11 the state that holds the GIL (tstate_current) is, while the
+ * thread runs Python, the TLS's: t->ts keeps the state the last full check
+ * found to be both, and while tstate_current is still that address and
+ * names this thread, the TLS holds it too, without pthread_getspecific (17
+ * instructions an allocation, of the walk's 408 on python3): a state leaves
+ * the TLS only when it is deleted, and a state made later at the same
+ * address for this thread goes into the TLS it finds empty
+ * (_PyGILState_NoteThreadState), whatever its interpreter (checked as
+ * before). */
+static inline uintptr_t thread_state(uintptr_t rt, struct py_thread *t)
+{
+    uintptr_t ts, cur = 0;
+
+    if (L->rt_tstate_current != PYLAYOUT_NONE) {
+        cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
+                                   memory_order_relaxed);
+        if (t && cur == t->ts && cur && rd_ptr(cur, L->ts_thread_id) == t->self)
+            return rd_ptr(cur, L->ts_interp) == rd_ptr(rt, L->rt_main_interp) ? cur : 0;
+    }
+    ts = (uintptr_t)pthread_getspecific((pthread_key_t)rd_i32(rt, L->rt_tss_key));
+    if (!ptr_ok(ts) || rd_ptr(ts, L->ts_interp) != rd_ptr(rt, L->rt_main_interp))
+        return 0;
+    if (L->rt_tstate_current != PYLAYOUT_NONE && cur != ts && ptr_ok(cur) &&
+        rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
+        return 0;
+    if (t && cur == ts)
+        t->ts = ts;
+    return ts;
+}
+
 int pyframes_walk(struct pyframes_walk *w)
 {
     uintptr_t *py = w->py, *codes = w->codes;
-    uintptr_t rt = py_runtime, ts, cur, fr;
+    uintptr_t rt = py_runtime, ts, fr;
     uint64_t h = PY_HASH_SEED;
     struct py_thread *t;
     int np = 0, k = 0;
@@ -487,17 +557,10 @@ int pyframes_walk(struct pyframes_walk *w)
     if (atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_finalizing), memory_order_relaxed) ||
         !rd_ptr(rt, L->rt_auto_interp) || !rd_i32(rt, L->rt_tss_init))
         return 0;
-    ts = (uintptr_t)pthread_getspecific((pthread_key_t)rd_i32(rt, L->rt_tss_key));
-    if (!ptr_ok(ts) || rd_ptr(ts, L->ts_interp) != rd_ptr(rt, L->rt_main_interp))
-        return 0; /* no Python state on this thread, or a subinterpreter's */
-    /* 3.11: the TLS keeps a thread's first state; a thread that runs a
-     * subinterpreter holds the GIL with another state of its own */
-    if (L->rt_tstate_current != PYLAYOUT_NONE) {
-        cur = atomic_load_explicit((_Atomic uintptr_t *)(rt + L->rt_tstate_current),
-                                   memory_order_relaxed);
-        if (cur != ts && ptr_ok(cur) && rd_ptr(cur, L->ts_thread_id) == (uintptr_t)pthread_self())
-            return 0;
-    }
+    t = thread_get();
+    ts = thread_state(rt, t);
+    if (!ts)
+        return 0;
     fr = rd_ptr(ts, L->ts_frame);
     if (L->cf_current != PYLAYOUT_NONE) {
         if (!ptr_ok(fr))
@@ -508,28 +571,8 @@ int pyframes_walk(struct pyframes_walk *w)
      * objects, whose lookups do not depend on each other. codes[i] == 0
      * stands for the end of one eval call's run: after the frame marked
      * is_entry (3.11), or where a frame owned by the C stack is (3.12+). */
-    while (fr && np < PYFRAMES_MAX) {
-        uint8_t owner;
-
-        if (!ptr_ok(fr))
-            break;
-        owner = rd_u8(fr, L->fr_owner);
-        if (owner > L->fr_owner_max)
-            break;
-        if (owner == L->fr_owner_cstack) {
-            codes[np] = 0;
-        } else {
-            codes[np] = rd_ptr(fr, L->fr_code);
-            py[np] = rd_ptr(fr, L->fr_prev_instr);
-            if (L->fr_is_entry != PYLAYOUT_NONE && rd_u8(fr, L->fr_is_entry) &&
-                np + 1 < PYFRAMES_MAX)
-                codes[++np] = 0;
-        }
-        np++;
-        fr = rd_ptr(fr, L->fr_previous);
-    }
+    np = walk_chain(fr, codes, py);
     /* the outer entries the last walk had too, from the outermost */
-    t = thread_get();
     if (t) {
         int lnp = t->last_np;
         const struct py_last_entry *e = t->last;

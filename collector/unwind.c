@@ -413,10 +413,72 @@ static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr
     return e->whole ? n : n - 1;
 }
 
+/* The fast path's replay (unwind_walk_cfi()): whether trace e is the whole
+ * walk, its words read into ips. Four frames a branch, the words stored
+ * before they are compared: the words past a difference are still inside
+ * the stack (the trace's sp0 and hi are this walk's), and a walk with a
+ * difference starts again in walk_cfi(), which writes ips anew. */
+static inline int trace_replay_whole(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips)
+{
+    int k = 1, n = e->n;
+
+    if (!e->whole)
+        return 0;
+    ips[0] = e->pc[0];
+    for (; k + 4 <= n; k += 4) {
+        uintptr_t v0 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]),
+                  v1 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 1]),
+                  v2 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 2]),
+                  v3 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 3]);
+
+        ips[k] = v0, ips[k + 1] = v1, ips[k + 2] = v2, ips[k + 3] = v3;
+        if (((v0 ^ e->pc[k]) | (v1 ^ e->pc[k + 1]) | (v2 ^ e->pc[k + 2]) | (v3 ^ e->pc[k + 3])) !=
+            0)
+            return 0;
+    }
+    for (; k < n; k++) {
+        uintptr_t v = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]);
+
+        ips[k] = v;
+        if (v != e->pc[k])
+            return 0;
+    }
+    return 1;
+}
+
 static inline int trace_key(const struct cfi_trace *e, const struct exec_table *t, uintptr_t pc,
                             uintptr_t sp, uintptr_t hi, int max)
 {
     return e->tab == t && e->pc0 == pc && e->sp0 == sp && e->hi == hi && e->max == max;
+}
+
+/* From frame *f (16-aligned, its two words below hi), past the collector's
+ * own frames, which keep frame pointers: *f becomes the frame whose return
+ * address *pc is the program's first; -1 when the chain leaves the stack. */
+static inline int skip_own(uintptr_t *f, uintptr_t hi, uintptr_t *pc)
+{
+    uintptr_t at = *f;
+
+    for (;;) {
+        const uintptr_t *w = (const uintptr_t *)at;
+        uintptr_t next = w[0];
+
+        *pc = w[1];
+        if (!in_range(&self_range, *pc))
+            break;
+        /* next lies above, 16-aligned, with its two words below hi */
+        if (next - at - 1 >= hi - 16 - at || (next & 15))
+            return -1;
+        at = next;
+    }
+    *f = at;
+    return 0;
+}
+
+static inline unsigned trace_set(uintptr_t sp0, uintptr_t pc)
+{
+    return (unsigned)(((sp0 >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
+                      (64 - CFI_TRACE_SETS_LOG2));
 }
 
 /* Starts a walk whose first frame returns to pc with SP sp0 (FP fp0) from
@@ -435,8 +497,7 @@ static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_
                        uintptr_t fp0, uintptr_t hi, int max, uintptr_t *ips, struct cfi_pos *p,
                        struct cfi_trace **dest, int *matched, uint64_t *hash)
 {
-    unsigned set = (unsigned)(((sp0 >> 4) * 0x9E3779B97F4A7C15ull + pc * 0xff51afd7ed558ccdull) >>
-                              (64 - CFI_TRACE_SETS_LOG2));
+    unsigned set = trace_set(sp0, pc);
     struct cfi_trace *e = &c->trace[2 * set];
     int mru = c->trace_mru[set], best = -1, k = 0, w;
 
@@ -490,7 +551,7 @@ static int trace_start(struct cfi_cache *c, const struct exec_table *t, uintptr_
  * saved FP). From there each frame is one rule lookup (at the return address
  * - 1: the call, not what follows it) and one or two loads from the stack,
  * or, for a stack seen before, the trace's replay. */
-__attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
+static __attribute__((noinline)) int walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
                                               uint64_t hi, uint64_t *hash, atomic_ullong **why)
 {
     const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
@@ -505,17 +566,8 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
     *why = &cfi_off_stack;
     if (!t || !c || f < lo || f + 16 > hi || (f & 15) || max <= 0)
         return -1;
-    for (;;) {
-        const uintptr_t *w = (const uintptr_t *)f;
-        uintptr_t next = w[0];
-
-        pc = w[1];
-        if (!in_range(&self_range, pc))
-            break;
-        if (next - f - 1 >= hi - 16 - f || (next & 15))
-            return -1;
-        f = next;
-    }
+    if (skip_own(&f, hi, &pc) < 0)
+        return -1;
     sp0 = sp = f + 16;
     fp0 = fp = ((const uintptr_t *)f)[0];
     if (__builtin_expect(c->tab != t, 0)) {
@@ -602,6 +654,41 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
         e->pc0 = e->pc[0], e->sp0 = sp0, e->hi = hi, e->max = max, e->tab = t;
     }
     return n;
+}
+
+/* The table walk, with its common case first: the stack was walked from
+ * this start before and the most recently used trace there replays whole.
+ * That is what walk_cfi() would find first too, with the same frames and
+ * hash; anything else (no trace, a difference, a table or cache to set up)
+ * is walk_cfi()'s, from the start. Check mode compares these walks too.
+ * Apart, because walk_cfi()'s step loop keeps every register busy: its
+ * entry saved and spilled a dozen of them for every walk, and 92% of
+ * python3's walks end here. */
+__attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
+                                              uint64_t hi, uint64_t *hash, atomic_ullong **why)
+{
+    const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
+    const struct cfi_cache *c = cfi_cache;
+    uintptr_t f = (uintptr_t)start, pc;
+
+    if (__builtin_expect(!t || !c || c->tab != t || !f, 0) || f < lo || f + 16 > hi || (f & 15) ||
+        max <= 0)
+        return walk_cfi(start, ips, max, lo, hi, hash, why);
+    if (skip_own(&f, hi, &pc) < 0)
+        return walk_cfi(start, ips, max, lo, hi, hash, why);
+    {
+        uintptr_t sp0 = f + 16;
+        unsigned set = trace_set(sp0, pc);
+        const struct cfi_trace *e = &c->trace[2 * set + c->trace_mru[set]];
+
+        if (trace_key(e, t, pc, sp0, hi, max) && trace_replay_whole(e, sp0, ips)) {
+            if (__builtin_expect(unwind_check, 0)) /* counted as walk_cfi() does */
+                atomic_fetch_add_explicit(&cfi_replayed, 1, memory_order_relaxed);
+            *hash = e->hash;
+            return e->n;
+        }
+    }
+    return walk_cfi(start, ips, max, lo, hi, hash, why);
 }
 
 /* The walk stopped at stop, in code without frame pointers, and libunwind
