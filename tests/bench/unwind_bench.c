@@ -36,11 +36,13 @@
 
 #ifdef UNWIND_BENCH_LIB
 
-/* what unwind.c needs of core.c */
+/* what unwind.c needs of core.c, and of ring.c: no collector to wake */
 void core_say(const char *msg)
 {
     fprintf(stderr, "heapline: %s\n", msg);
 }
+
+int ring_wake_fd = -1;
 
 /* The walk of mode (CORE_UNWIND_LIBUNWIND or CORE_UNWIND_CFI) in effect
  * from here on; the rules compiled now. */
