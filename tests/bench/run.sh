@@ -195,14 +195,7 @@ echo
 # ---- 2b. the table walk against unw_backtrace, per frame ----
 # the collector's walk built into a library of its own (as in libheapline.so), a program
 # without frame pointers that walks 21 stacks of 5-25 frames REPS times each both ways
-UB_CF="-std=gnu11 -D_GNU_SOURCE -O2 -g -Icollector -Iprotocol $(pkg-config --cflags libunwind 2>/dev/null)"
-# shellcheck disable=SC2086
-if cc $UB_CF -fno-omit-frame-pointer -ftls-model=initial-exec -fPIC -shared -DUNWIND_BENCH_LIB \
-    -o "$B/libunwind_bench.so" tests/bench/unwind_bench.c collector/unwind.c collector/unwtable.c \
-    collector/cfitab.c collector/ehframe.c $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread \
-    >"$B/unwind_bench_build.log" 2>&1 &&
-    cc $UB_CF -fomit-frame-pointer -o "$B/unwind_bench" tests/bench/unwind_bench.c \
-        -L"$B" -lunwind_bench -Wl,-rpath,"$B" -pthread >>"$B/unwind_bench_build.log" 2>&1; then
+if tests/bench/unwind_bench_build.sh "$B"; then
     ub=$("$B/unwind_bench" 2000)
     kv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$ub"; }
     echo "stack walk per frame, the same stacks both ways ($(kv stacks) stacks, $(kv frames) frames in"

@@ -442,5 +442,15 @@ else
     fail install "$(tail -3 "$W/install.log")"
 fi
 
+# ---- make bench's per-frame walk (tests/bench/unwind_bench.c) builds, and its 21 stacks
+# walked by the table walk equal unw_backtrace's, with no frame handed to libunwind ----
+if tests/bench/unwind_bench_build.sh "$W"; then
+    ub=$("$W/unwind_bench" 20 2>&1)
+    same unwind-bench "stacks 21 different 0 fallbacks 0" \
+        "$(awk '$1 == "stacks" || $1 == "different" || $1 == "fallbacks" { printf "%s%s %s", sep, $1, $2; sep = " " }' <<<"$ub")"
+else
+    fail unwind-bench "build: $(head -3 "$W/unwind_bench_build.log" | tr '\n' ' ')"
+fi
+
 echo "tools tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
