@@ -41,6 +41,7 @@
 
 #include "core.h"
 #include "ownmaps.h"
+#include "pygen.h"
 #include "sample.h"
 #include "stamp.h"
 #include "track.h"
@@ -513,6 +514,7 @@ EXPORT void free(void *p)
 
     if (!p)
         return;
+    pygen_freeing(p); /* before the block can be reused */
     if (__builtin_expect(mode == CORE_ON_SAMPLED, 1)) {
         sampled_free(p); /* a bootstrap block goes off its fast path */
         return;

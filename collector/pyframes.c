@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 
 #include "core.h"
+#include "pygen.h"
 #include "pylayout.h"
 
 #define PY_NAME_MAX 1024u             /* bytes kept of a name or file */
@@ -319,7 +320,8 @@ static uint32_t code_id(uintptr_t code, const struct py_fingerprint *fpp)
  * next: an entry whose frame reads the same code and instruction as the
  * last walk's at the same depth from the outermost, and whose code still
  * has that type and fingerprint, is the same ip, and the hash so far is
- * the same: only the fingerprint is read again. */
+ * the same: only the fingerprint is read again, and not even that while the
+ * code-object generation is the one gen recorded (pygen.h). */
 #define PY_MEMO 32
 struct py_memo {
     struct py_fingerprint fp;
@@ -333,7 +335,8 @@ struct py_last_entry {
 struct py_thread {
     uintptr_t ts, self; /* see thread_state() */
     struct py_memo memo[PY_MEMO];
-    int last_np; /* entries of last valid */
+    int last_np;  /* entries of last valid */
+    uint64_t gen; /* pygen_read() of the walk that validated last's codes */
     struct py_last_entry last[PYFRAMES_MAX];
 };
 static __thread struct py_thread *py_thr;
@@ -414,7 +417,8 @@ static inline uint64_t py_hash_step(uint64_t h, uint64_t v)
  * entries before k. Keeps them in last (when not NULL) for the next walk.
  * A code pointer that is not a code object ends the stack there (its
  * frames and the outer ones are dropped): returns the entries kept. */
-static int walk_codes(struct pyframes_walk *w, int np, int k, uint64_t h, struct py_thread *t)
+static int walk_codes(struct pyframes_walk *w, int np, int k, uint64_t h, struct py_thread *t,
+                      int gen_ok)
 {
     uintptr_t *py = w->py, *codes = w->codes;
     struct py_memo *m = t ? t->memo : NULL;
@@ -447,6 +451,8 @@ static int walk_codes(struct pyframes_walk *w, int np, int k, uint64_t h, struct
                     t->last_np = 0;
                 continue;
             }
+            if (gen_ok)
+                pygen_note(code);
             instr = ((int64_t)raw - (int64_t)(code + L->co_code)) >> 1;
             if (instr < -1 || instr >= fp.size || instr + 1 > (int64_t)PY_INSTR_MASK)
                 instr = -1; /* not started, or not trustworthy: the first line */
@@ -469,6 +475,19 @@ static int walk_codes(struct pyframes_walk *w, int np, int k, uint64_t h, struct
     w->hash = h ^ (uint64_t)np;
     return np;
 }
+
+/* Whether a frame reused from the last walk still runs the code whose
+ * fingerprint it kept; noted for the generation when gen_ok. */
+static inline int still_holds(const struct py_fingerprint *fp, uintptr_t code, int gen_ok)
+{
+    if (!fp_holds(fp, code))
+        return 0;
+    if (gen_ok)
+        pygen_note(code);
+    return 1;
+}
+
+static int allocator_is_malloc(void);
 
 static inline int in_eval(uintptr_t ip)
 {
@@ -547,9 +566,9 @@ int pyframes_walk(struct pyframes_walk *w)
 {
     uintptr_t *py = w->py, *codes = w->codes;
     uintptr_t rt = py_runtime, ts, fr;
-    uint64_t h = PY_HASH_SEED;
+    uint64_t h = PY_HASH_SEED, gen = 1;
     struct py_thread *t;
-    int np = 0, k = 0;
+    int np = 0, k = 0, gen_ok = 0;
 
     w->np = 0;
     if (!atomic_load_explicit(&pyframes_on, memory_order_acquire))
@@ -572,22 +591,30 @@ int pyframes_walk(struct pyframes_walk *w)
      * stands for the end of one eval call's run: after the frame marked
      * is_entry (3.11), or where a frame owned by the C stack is (3.12+). */
     np = walk_chain(fr, codes, py);
-    /* the outer entries the last walk had too, from the outermost */
+    /* the outer entries the last walk had too, from the outermost; their
+     * code objects as the last walk found them while no code object it
+     * validated was freed (an even generation, the same) */
     if (t) {
-        int lnp = t->last_np;
+        int lnp = t->last_np, trust;
         const struct py_last_entry *e = t->last;
+
+        gen = pygen_read(allocator_is_malloc, &gen_ok);
+        trust = !(gen & 1) && gen == t->gen;
 
         for (k = 0; k < np && k < lnp; k++, e++) {
             int i = np - 1 - k;
             uintptr_t code = codes[i];
 
-            if (code != e->code || (code && (py[i] != e->instr || !fp_holds(&e->fp, code))))
+            if (code != e->code ||
+                (code && (py[i] != e->instr || (!trust && !still_holds(&e->fp, code, gen_ok)))))
                 break;
             py[i] = e->ip;
             h = e->hash;
         }
     }
-    np = walk_codes(w, np, k, h, t);
+    np = walk_codes(w, np, k, h, t, gen_ok);
+    if (t)
+        t->gen = gen;
     return np > 0;
 }
 
@@ -674,6 +701,7 @@ void pyframes_atfork_child(void)
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
     memcpy(&py_mu, &fresh, sizeof(fresh));
+    pygen_atfork_child();
     py_module_sent = 0;
     py_module.id = 0;
 }
@@ -684,6 +712,17 @@ void pyframes_atfork_child(void)
 static int py_settled;
 static int py_off, py_env_malloc; /* HEAPLINE_PYTHON=off; PYTHONMALLOC=malloc, at start-up */
 static void *py_handle;           /* a libpython loaded with dlopen(), kept loaded */
+static const char *(*py_allocator_name)(void); /* 3.11's, which takes no lock */
+
+/* Whether every Python object goes through malloc() and free(): asked once
+ * the interpreter runs (pygen_read), PYTHONMALLOC=malloc being ignored
+ * under -E or -I, and tracemalloc's hooks showing as no name. */
+static int allocator_is_malloc(void)
+{
+    const char *n = py_allocator_name ? py_allocator_name() : NULL;
+
+    return n && strcmp(n, "malloc") == 0;
+}
 
 static void *py_sym(const char *name)
 {
@@ -762,6 +801,8 @@ static int py_start(void)
         core_say(msg);
         return 0;
     }
+    if (layout.version == 0x030b) /* 3.12's takes the allocators' lock */
+        py_allocator_name = (const char *(*)(void))py_sym("_PyMem_GetCurrentAllocatorName");
     eval_lo = (uintptr_t)info.dli_saddr;
     eval_hi = eval_lo + sym->st_size;
     if (!arena) {
@@ -793,6 +834,9 @@ int pyframes_init(void)
 
     py_off = off && strcmp(off, "off") == 0;
     py_env_malloc = pm && (strcmp(pm, "malloc") == 0 || strcmp(pm, "malloc_debug") == 0);
+    /* malloc_debug's blocks start before the object: its frees name other
+     * addresses; an attached collector missed the earlier frees */
+    pygen_init(!py_off && !core_cfg.attached && pm && strcmp(pm, "malloc") == 0);
     if (py_off || !py_sym("_PyEval_EvalFrameDefault"))
         return 0; /* not wanted, or not CPython (yet: pyframes_refresh) */
     return py_start();

@@ -161,6 +161,27 @@ PYEOF
 )"
     fi
 
+    # 4b'. new code objects at the address of the one just freed, with no walk in between
+    #     that would replace the last walk's frames (sampled: most allocations are not
+    #     walked): 300 functions, each block named by its own name, file and line
+    rec pyreplace HEAPLINE_SAMPLE=64K -- "$PY311" "$SRC/t_pyreplace.py" 300
+    if recorded pyreplace 0 && reported pyreplace end; then
+        judge "$(python3 - "$W/pyreplace.end.json" 300 <<'PYEOF'
+import json, re, sys
+n, got = int(sys.argv[2]), {}
+for s in json.load(open(sys.argv[1]))["sites"]:
+    m = re.fullmatch(r"f_(\d{5})", s["function"] or "")
+    if m:
+        got.setdefault(int(m.group(1)), []).append((s["file"], s["line"]))
+bad = [f"f_{i:05d}: {got.get(i)}" for i in range(n) if got.get(i) != [(f"<code-{i:05d}>", 2 + i % 7)]]
+print(f"FAIL pyreplace: {len(bad)} of {n} functions not one site at their own file and line: "
+      + "; ".join(bad[:3]) if bad else
+      f"PASS pyreplace: {n} code objects made at a freed one's address: each block at its own "
+      "function, file and line")
+PYEOF
+)"
+    fi
+
     # 4c. a plugin host that loads libpython with dlopen(RTLD_LOCAL) after start-up: Python
     #     frames start within a tick; 40 bytearray(777) and their list on one line
     LIBPY=/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0
