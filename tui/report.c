@@ -398,17 +398,17 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
     const struct model_caller *c = model_callers_of(t, site, &n);
     const char *est = rate ? "~" : "";
     int gap = rate ? 13 : 0; /* the 95% bound's column, left blank */
-    char fig1[32], fig2[32], buf[160];
+    char size[32], fig1[40], fig2[32], buf[160];
 
     while (live < n && c[live].live_bytes > 0) /* in order: live bytes first */
         live++;
     for (; live >= 2 && shown < live && shown < 3; shown++) {
         const struct model_frame *f = c[shown].frame;
 
-        fig1[0] = '~';
-        size_format(fig1 + 1, sizeof(fig1) - 1, (double)c[shown].live_bytes);
+        size_format(size, sizeof(size), (double)c[shown].live_bytes);
+        snprintf(fig1, sizeof(fig1), "%s%s", est, size);
         snprintf(fig2, sizeof(fig2), "%s%lld", est, (long long)c[shown].live_blocks);
-        fprintf(out, "  %12s %9s %*s   <- %s", fig1 + !rate, fig2, gap, "",
+        fprintf(out, "  %12s %9s %*s   <- %s", fig1, fig2, gap, "",
                 f ? model_frame_label(f, buf, sizeof(buf)) : "(outermost frame)");
         if (f && *f->file)
             fprintf(out, "  %s:%u", f->file, f->line);
