@@ -342,11 +342,19 @@ live() { # live N [h|s]: rss_kb of churn --live N, bare, under heapline record (
         "$B/churn_fp" --live "$1"
     fi | awk '/^rss_kb/ { print $2 }'
 }
-b1=$(live 100000)
-b2=$(live 1000000)
-h1=$(live 100000 h)
-h2=$(live 1000000 h)
-echo "collector memory per live allocation (RSS read by the program itself, 300 ms after allocating):"
+# live_med N [h|s]: the median of LIVE_RUNS runs of live (one run's RSS moves by a few MB with
+# where the heap and the collector's tables land: the slope moved 25-31 bytes between runs)
+LIVE_RUNS=${LIVE_RUNS:-3}
+live_med() {
+    local i
+    for i in $(seq "$LIVE_RUNS"); do live "$@"; done | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'
+}
+b1=$(live_med 100000)
+b2=$(live_med 1000000)
+h1=$(live_med 100000 h)
+h2=$(live_med 1000000 h)
+echo "collector memory per live allocation (RSS read by the program itself, 300 ms after allocating;"
+echo "the median of $LIVE_RUNS runs each):"
 if [ -n "$b1" ] && [ -n "$b2" ] && [ -n "$h1" ] && [ -n "$h2" ]; then
     echo "  bare: 100k blocks $b1 KB, 1M blocks $b2 KB; under heapline record: $h1 KB, $h2 KB"
     awk -v b1="$b1" -v b2="$b2" -v h1="$h1" -v h2="$h2" 'BEGIN {
@@ -436,6 +444,7 @@ real() {
     shift 3
     local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled)
     local -A W KB FAIL
+    echo "  (load average before its rounds: $(cut -d' ' -f1-3 /proc/loadavg))"
     for i in $(seq "$REAL_RUNS"); do
         for v in "${variants[@]}"; do
             [ -n "${FAIL[$v]:-}" ] && continue
@@ -675,7 +684,7 @@ else
 fi
 echo "  B/event here: file bytes / (allocations + frees), every call counted, few of them events."
 echo "  Targets (issue 14): --sample 512K <= 1.15x bare, and less added per call than tcmalloc's sampling."
-s1=$(live 1000000 s)
+s1=$(live_med 1000000 s)
 echo "collector memory in sampling mode (churn --live 1M, RSS read by the program): bare ${b2:-?} KB," \
     "--sample 512K ${s1:-?} KB"
 if [ -n "$s1" ] && [ -n "$b2" ]; then
