@@ -126,6 +126,7 @@ build t_asmfn cc $CFLAGS -fno-toplevel-reorder "$SRC/t_asmfn.c"
 build t_wrapper cc $CFLAGS "$SRC/t_wrapper.c"
 build t_busy cc $CFLAGS "$SRC/t_busy.c"
 build t_sample cc $CFLAGS "$SRC/t_sample.c"
+build t_mmapthr cc $CFLAGS "$SRC/t_mmapthr.c"
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -769,6 +770,22 @@ if want big; then
         site_big_grow.allocations=1 site_big_grow.bytes_allocated=3145728 site_big_grow.live_blocks=0 \
         site_big_shrink.allocations=1 site_big_shrink.live_blocks=1 site_big_shrink.live_bytes=100 \
         .peak_bytes=209715200 .live_bytes=67108964 .allocations=5 consistent
+fi
+# the program's big blocks are placed as without heapline: no free of the collector's
+# own moves glibc's mmap threshold (tests/collector/t_mmapthr.c), in either mode
+if want mmap-threshold; then
+    bare=$("$T/t_mmapthr" 2>&1)
+    for mode in exact 512K 4K; do
+        rec "mmap-threshold-$mode" HEAPLINE_SAMPLE="${mode/exact/off}" -- "$T/t_mmapthr"
+        got=$(head -1 "$W/mmap-threshold-$mode.log")
+        if [ "$RC" != 0 ]; then
+            fail "mmap-threshold-$mode" "heapline record exited $RC: $(tail -2 "$W/mmap-threshold-$mode.log" | tr '\n' ' ')"
+        elif [ "$bare" = "mmapped mmapped" ] && [ "$got" = "$bare" ]; then
+            pass "mmap-threshold-$mode" "200000 and 250000 bytes: $got, as bare"
+        else
+            fail "mmap-threshold-$mode" "bare: $bare, under heapline: $got (expected mmapped mmapped)"
+        fi
+    done
 fi
 
 # ---- a program that closes every descriptor it did not open, then opens its own ----
