@@ -834,12 +834,22 @@ int pyframes_init(void)
 
     py_off = off && strcmp(off, "off") == 0;
     py_env_malloc = pm && (strcmp(pm, "malloc") == 0 || strcmp(pm, "malloc_debug") == 0);
-    /* malloc_debug's blocks start before the object: its frees name other
-     * addresses; an attached collector missed the earlier frees */
-    pygen_init(!py_off && !core_cfg.attached && pm && strcmp(pm, "malloc") == 0);
-    if (py_off || !py_sym("_PyEval_EvalFrameDefault"))
+    int found = !py_off && py_sym("_PyEval_EvalFrameDefault") != NULL, r;
+
+    /* free() tests the code-object filter only in a CPython program found
+     * here (`heapline` sets PYTHONMALLOC=malloc for whatever it runs:
+     * sqlite3's frees paid the test for nothing); a libpython that comes
+     * later by dlopen() never trusts the generation (pygen_usable -1), so
+     * its walks recheck their code objects. malloc_debug's blocks start
+     * before the object: its frees name other addresses; an attached
+     * collector missed the earlier frees. */
+    pygen_init(found && !core_cfg.attached && pm && strcmp(pm, "malloc") == 0);
+    if (!found)
         return 0; /* not wanted, or not CPython (yet: pyframes_refresh) */
-    return py_start();
+    r = py_start();
+    if (!r)
+        pygen_init(0); /* no walk will read the generation */
+    return r;
 }
 
 struct py_scan {

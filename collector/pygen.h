@@ -4,7 +4,9 @@
  *
  * Only when every code object is freed through free() (PYTHONMALLOC=malloc
  * from the interpreter's start, checked once Python runs; never after
- * heapline attach, where pymalloc's arenas hold older code objects): free()
+ * heapline attach, where pymalloc's arenas hold older code objects, nor
+ * for a libpython dlopen()ed after start-up, nor in a program without
+ * one: its frees test nothing): free()
  * tests the freed address in a filter of the code objects walks have
  * validated (pygen_note) and, on a hit, bumps the generation before the
  * block goes back to the allocator. A walk that reads the same even
@@ -53,7 +55,8 @@ static inline void pygen_freeing(const void *p)
 }
 
 /* Start-up (pyframes_init): on when PYTHONMALLOC=malloc is in effect from
- * the start and the collector was not attached. */
+ * the start, the interpreter is in the program at start-up (not dlopen()ed
+ * later) and the collector was not attached. */
 void pygen_init(int from_start_malloc);
 
 /* Walks: the generation to record (acquire: read before any pygen_note of

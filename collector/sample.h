@@ -8,8 +8,8 @@
  * subtraction from the countdown to the sample point and a few adds to the
  * thread's own slot (calls, bytes asked, usable bytes, the last read from
  * glibc's chunk header, hooks.c), and for a free one bit of the sampled-block
- * filter: about 57 instructions a malloc/free pair of the collector's own,
- * callgrind, from 100. No stack walk, no clock, no ring event, no call but
+ * filter: 61 instructions a malloc/free pair of the collector's own
+ * (tests/bench/hookcost.sh), from 100. No stack walk, no clock, no ring event, no call but
  * the real allocator's. A sampled block (and every block of R bytes
  * or more: recorded exactly) goes through track.c as in exact mode and is
  * weighted on the collector thread by weight_of() (protocol/weight.h: size / (1 -
