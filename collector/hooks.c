@@ -299,6 +299,29 @@ static __attribute__((noinline)) void sampled_release(void *p)
     track_guard = 0;
 }
 
+/* A big block of the collector's own that glibc mmapped is shrunk to a page
+ * (realloc: mremap) before it is freed. glibc's free() of an mmapped chunk
+ * larger than its mmap threshold raises the threshold to that size, for the
+ * whole process: one 5.7 MB line table of libdw's freed on the collector
+ * thread put python3's blocks of 3.9 to 5.7 MB in the brk heap instead of
+ * mappings of their own, and the heap kept a 3.8 MB hole at the JSON
+ * bench's peak. A page-sized chunk's free changes no threshold; glibc's
+ * counts of mapped memory stay right (realloc and free keep them). */
+#define OWN_SHRINK (128u << 10) /* glibc's least mmap threshold */
+static inline void *own_quiet_unmap(void *p)
+{
+    size_t word;
+    void *q;
+
+    if (!track_guard || !usable_glibc)
+        return p;
+    word = ((const size_t *)p)[-1];
+    if (!(word & CHUNK_MMAPPED) || (word & ~(size_t)7) <= OWN_SHRINK)
+        return p;
+    q = real.realloc(p, 1); /* in place: a mapping shrinks where it is */
+    return q ? q : p;
+}
+
 /* sampled_free() of a thread without its fast slot, of an mmapped chunk or
  * a bootstrap block, or behind another allocator. */
 static __attribute__((noinline)) void sampled_free_slow(void *p)
@@ -311,7 +334,7 @@ static __attribute__((noinline)) void sampled_free_slow(void *p)
         sample_free(t, usable(p, 0));
     if (sample_maybe(p))
         sampled_release(p);
-    real.free(p);
+    real.free(own_quiet_unmap(p));
 }
 
 static __attribute__((noinline)) void sampled_free_hit(void *p)
@@ -481,7 +504,7 @@ static __attribute__((noinline)) void free_untracked(void *p)
 {
     own_forget(p);
     own_give_back(p);
-    real.free(p);
+    real.free(own_quiet_unmap(p));
 }
 
 static __attribute__((noinline)) void free_exact(void *p)
