@@ -137,7 +137,7 @@ static int copy_files(struct cu_lines *c, Dwarf_Files *files, size_t nfiles)
     return 0;
 }
 
-/* Appends v as a varint at p (NULL: counts only); returns its length. */
+/* Writes v as a varint at p; returns its length (at most 5). */
 static size_t put_varint(uint8_t *p, uint32_t v)
 {
     size_t k = 0;
@@ -146,9 +146,7 @@ static size_t put_varint(uint8_t *p, uint32_t v)
         uint8_t b = (uint8_t)(v & 0x7f);
 
         v >>= 7;
-        if (p)
-            p[k] = (uint8_t)(b | (v ? 0x80 : 0));
-        k++;
+        p[k++] = (uint8_t)(b | (v ? 0x80 : 0));
     } while (v);
     return k;
 }
@@ -167,22 +165,23 @@ static uint32_t get_varint(const uint8_t **p)
     return v;
 }
 
-/* Encodes row r after prev at p (NULL: counts only); returns the bytes. */
+/* Encodes row r after prev at p (at most ROW_CODE_MAX bytes); returns the
+ * bytes, 0 when r comes before prev. */
 static size_t put_row(uint8_t *p, struct row prev, struct row r)
 {
     uint32_t step = r.off - prev.off;
     int same = (r.lf & ~ROW_LINE_MAX) == (prev.lf & ~ROW_LINE_MAX);
     size_t k;
 
-    if (step > UINT32_MAX >> 1) /* not sorted, or too far: the whole word next */
+    if (step > UINT32_MAX >> 1) /* r before prev (or 2 GB past it) */
         return 0;
     k = put_varint(p, step << 1 | !same);
     if (same) {
         int32_t d = (int32_t)(r.lf & ROW_LINE_MAX) - (int32_t)(prev.lf & ROW_LINE_MAX);
 
-        return k + put_varint(p ? p + k : NULL, (uint32_t)d << 1 ^ (d < 0 ? UINT32_MAX : 0));
+        return k + put_varint(p + k, (uint32_t)d << 1 ^ (d < 0 ? UINT32_MAX : 0));
     }
-    return k + put_varint(p ? p + k : NULL, r.lf);
+    return k + put_varint(p + k, r.lf);
 }
 
 static struct row get_row(const uint8_t **p, struct row prev)
@@ -222,37 +221,37 @@ static int row_of(Dwarf_Lines *lines, size_t i, Dwarf_Files *files, Dwarf_Addr *
     return 0;
 }
 
-/* Encodes the n rows into c (groups and code in one block), in two passes
- * over libdw's table: the first sizes it. -1 when a row does not fit. */
+/* Encodes the n rows into c (groups and code in one block): into room for
+ * the longest code (10 bytes a row), given back by a realloc to what it took
+ * (two passes over libdw's table, one to size it, took a fifth more of the
+ * reading's instructions). -1 when a row does not fit. */
+#define ROW_CODE_MAX 10
 static int encode_rows(struct cu_lines *c, Dwarf_Lines *lines, size_t n, Dwarf_Files *files)
 {
-    size_t n_groups = (n + LINES_GROUP - 1) / LINES_GROUP, bytes = 0, k;
-    uint8_t *code = NULL;
+    size_t n_groups = (n + LINES_GROUP - 1) / LINES_GROUP, bytes = 0, k, head;
     struct row prev = {0, 0}, r;
+    uint8_t *code;
+    void *fit;
 
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            if (row_of(lines, i, files, &c->base, &r) != 0)
+    head = n_groups * sizeof(struct group);
+    if (n > (UINT32_MAX - head) / ROW_CODE_MAX || !(c->groups = malloc(head + n * ROW_CODE_MAX)))
+        return -1;
+    code = (uint8_t *)(c->groups + n_groups);
+    for (size_t i = 0; i < n; i++) {
+        if (row_of(lines, i, files, &c->base, &r) != 0)
+            return -1;
+        if (i % LINES_GROUP == 0) {
+            c->groups[i / LINES_GROUP] = (struct group){r, (uint32_t)bytes};
+        } else {
+            if (!(k = put_row(code + bytes, prev, r)))
                 return -1;
-            if (i % LINES_GROUP == 0) {
-                if (code)
-                    c->groups[i / LINES_GROUP] = (struct group){r, (uint32_t)bytes};
-            } else {
-                if (!(k = put_row(code ? code + bytes : NULL, prev, r)))
-                    return -1;
-                bytes += k;
-            }
-            prev = r;
+            bytes += k;
         }
-        if (pass == 0) {
-            if (bytes > UINT32_MAX ||
-                !(c->groups = malloc(n_groups * sizeof(struct group) + bytes + 1)))
-                return -1;
-            code = (uint8_t *)(c->groups + n_groups);
-            c->code = code;
-            bytes = 0;
-        }
+        prev = r;
     }
+    if ((fit = realloc(c->groups, head + bytes + 1)))
+        c->groups = fit;
+    c->code = (const uint8_t *)(c->groups + n_groups);
     return 0;
 }
 
