@@ -4,11 +4,8 @@
  * Nodes (parent, ip) live in segments of TRIE_SEG_NODES, mapped when the
  * first id in one is handed out; slots[] is an open-addressing index of
  * node ids keyed by hash(parent, ip), mapped at TRIE_MIN_SLOTS and doubled
- * when 3/4 full (11/16 by the collector, ahead of need: trie_maintain; at
- * 1/2 and 3/8 python3's JSON bench's 325k nodes took an index of 4 MiB, at
- * these 2 MiB: the slots' tags keep a longer probe from reading nodes, and
- * a lookup is made only for a stack the thread's cache misses). Nothing is reserved at start (the
- * fixed tables were 48 MB of address space, and a few thousand stacks touched most of the index's
+ * when half full. Nothing is reserved at start (the fixed tables were 48 MB
+ * of address space, and a few thousand stacks touched most of the index's
  * 16 MB, which landed in the program's resident set).
  *
  * Invariants: a node is written completely before its id is published into
@@ -408,13 +405,13 @@ static uint32_t child_of(uint32_t parent, uint64_t ip, uint32_t *mine)
         if (levels > atomic_load(&trie_copied) &&
             (id = index_close(&trie_idx[levels - 2], h, parent, ip)))
             return id;
-        /* a new node: 3/4 full is when the index doubles. It cannot
+        /* a new node: half full is when the index doubles. It cannot
          * while the copy into it is under way; past 7/8 (the index holds
          * distinct ids below trie_next, so it still has room for every id
          * the copy has to put in it) this thread finishes the copy itself,
          * and past 7/8 of the largest index (or when mmap fails) it refuses */
         n = atomic_load_explicit(&trie_next, memory_order_relaxed);
-        if ((size_t)n * 4 > ix->cap * 3) {
+        if ((size_t)n * 2 > ix->cap) {
             grow(levels);
             if (atomic_load(&trie_levels) != levels)
                 continue;
@@ -446,7 +443,7 @@ void trie_maintain(void)
 {
     int levels = atomic_load(&trie_levels);
 
-    if (levels > 0 && (size_t)atomic_load(&trie_next) * 16 > trie_idx[levels - 1].cap * 11)
+    if (levels > 0 && (size_t)atomic_load(&trie_next) * 8 > trie_idx[levels - 1].cap * 3)
         grow(levels);
 }
 

@@ -4,7 +4,7 @@
  * A node is (parent id, ip) -> id; id 0 is the root (empty stack). Ids come
  * from one atomic counter, so a parent's id is always smaller than its
  * children's. Inserting is lock-free and never calls malloc (mmap'd tables
- * that grow with the trie: 12 bytes a node and 5.3 to 11.6 of index), so
+ * that grow with the trie: 12 bytes a node and 11 to 21 of index), so
  * any application thread may intern from inside malloc.
  */
 #ifndef HEAPLINE_TRIE_H
@@ -45,8 +45,8 @@ uint32_t trie_limit(void);
 /* How many of those ids lost an insertion race and are never referenced. */
 uint32_t trie_lost_ids(void);
 
-/* Doubles the index ahead of need (11/16 full), so that the application
- * thread that would find it 3/4 full seldom has to. The collector thread,
+/* Doubles the index ahead of need (3/8 full), so that the application
+ * thread that would find it half full seldom has to. The collector thread,
  * between passes. Lock-free like the rest. */
 void trie_maintain(void);
 

@@ -195,11 +195,11 @@ static void test_grow(void **state)
 
 /* Older indexes are unmapped once retired (after the grace period the
  * collector waits for), and every stack is found as before: 60051 nodes grow
- * the index (doubled at 3/4 full) through 2^15, 2^16 and 2^17 slots, so the
- * first two go; 40000 more reach 2^18, and then 2^17 goes too. */
+ * the index through 2^15, 2^16 and 2^17 slots, so the first two go; 10000
+ * more reach 2^18, and then 2^17 goes too. */
 static void test_retire(void **state)
 {
-    uint32_t *rid = malloc(100000 * sizeof(*rid));
+    uint32_t *rid = malloc(70000 * sizeof(*rid));
     size_t before;
 
     (void)state;
@@ -218,7 +218,7 @@ static void test_retire(void **state)
     assert_int_equal(trie_free_retired(), 4u * ((1u << 15) + (1u << 16)));
     assert_int_equal(trie_bytes(), before - 4u * ((1u << 15) + (1u << 16)));
     assert_int_equal(trie_retire(), 0); /* nothing new */
-    for (int k = 0; k < 100000; k++) {
+    for (int k = 0; k < 70000; k++) {
         uintptr_t ips[3];
 
         grow_ips(k, ips);
@@ -229,13 +229,13 @@ static void test_retire(void **state)
     }
     assert_int_equal(trie_retire(), 1);
     assert_int_equal(trie_free_retired(), 4u << 17);
-    for (int k = 0; k < 100000; k++) {
+    for (int k = 0; k < 70000; k++) {
         uintptr_t ips[3];
 
         grow_ips(k, ips);
         assert_int_equal(trie_intern(ips, 3), rid[k]);
     }
-    assert_int_equal(trie_limit(), 1 + 1 + 50 + 100000);
+    assert_int_equal(trie_limit(), 1 + 1 + 50 + 70000);
     trie_reset();
     free(rid);
 }
