@@ -1,6 +1,6 @@
 /*
- * lines.h - the line tables symbols.c needs, kept compact: 8 bytes a row
- * where libdw keeps 40 for as long as its Dwarf lives.
+ * lines.h - the line tables symbols.c needs, kept compact: about 3 bytes a
+ * row where libdw keeps 40 for as long as its Dwarf lives.
  *
  * A CU's table is read once, through a second Dwarf over the module's file
  * (libdw keeps every table it reads until dwarf_end, and the Dwfl's Dwarf

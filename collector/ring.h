@@ -40,8 +40,11 @@ struct ring_event {
     uint32_t dt0; /* REALLOC: stamp units between the call's start and time */
     uint16_t tag;
     uint8_t op; /* enum ring_op */
-    uint8_t pad[5];
+    uint8_t pad;
+    uint32_t thread; /* set in the drain's copies (drain.c): the ring's thread id */
 };
+
+_Static_assert(sizeof(struct ring_event) == 48, "a ring event is 48 bytes");
 
 struct ring_path {
     int n;

@@ -16,10 +16,6 @@ struct site {
     uint64_t allocations, bytes_allocated;
     int64_t d_live_bytes, d_live_blocks;
     uint64_t d_allocations, d_bytes_allocated;
-    /* sampling mode: the estimated blocks in 1/65536ths; live_blocks and
-     * allocations above are these rounded */
-    int64_t live_blocks_fp;
-    uint64_t allocations_fp;
     uint32_t stack; /* its stack id */
     uint8_t dirty;  /* in the dirty list */
 };

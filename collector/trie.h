@@ -4,7 +4,7 @@
  * A node is (parent id, ip) -> id; id 0 is the root (empty stack). Ids come
  * from one atomic counter, so a parent's id is always smaller than its
  * children's. Inserting is lock-free and never calls malloc (mmap'd tables
- * that grow with the trie: about 16 bytes a node and 8 to 16 of index), so
+ * that grow with the trie: 12 bytes a node and 11 to 21 of index), so
  * any application thread may intern from inside malloc.
  */
 #ifndef HEAPLINE_TRIE_H
