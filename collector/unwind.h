@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define UNWIND_ROOTS 4
 
@@ -129,15 +130,12 @@ static inline int unwind_capture_lazy(void *start, uintptr_t *ips, int max, uint
 static inline int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
                                  uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash)
 {
-    atomic_ullong *why = NULL;
+    const uintptr_t *rest;
+    int n = unwind_capture_lazy(start, ips, max, stack_lo, stack_hi, roots, hash, &rest);
 
-    if (__builtin_expect(unwind_table_only && stack_hi, 1)) {
-        int n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why, NULL);
-
-        if (__builtin_expect(n >= 0, 1))
-            return n;
-    }
-    return unwind_capture_other(start, ips, max, stack_lo, stack_hi, roots, hash, why);
+    if (rest)
+        memcpy(ips + 1, rest + 1, (size_t)(n - 1) * sizeof(*ips));
+    return n;
 }
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
