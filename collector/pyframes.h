@@ -60,6 +60,7 @@ static inline int pyframes_is_ip(uint64_t ip)
  * sequence (with the native stack's hash, the key of the spliced stack). */
 struct pyframes_walk {
     int np;
+    int lazy; /* py and codes not written yet: pyframes_merge() does */
     uint64_t hash;
     uintptr_t py[PYFRAMES_MAX];
     uintptr_t codes[PYFRAMES_MAX];
@@ -79,7 +80,7 @@ int pyframes_walk(struct pyframes_walk *w);
  * not in ips (a stack cut at the depth limit) go at the outer end. At most
  * max frames in all; the outermost are dropped beyond. Returns the new count
  * and sets *added to the number of Python frames it put in. */
-int pyframes_merge(uintptr_t *ips, int n, int max, const struct pyframes_walk *w, int *added);
+int pyframes_merge(uintptr_t *ips, int n, int max, struct pyframes_walk *w, int *added);
 
 /* Collector thread: describes a Python ip (pyframes_is_ip) as a frame of the
  * synthetic module "python": function = the code's qualified name, file = its

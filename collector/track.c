@@ -125,10 +125,11 @@ static inline __attribute__((always_inline)) uint32_t track_stack(struct ring *r
 {
     uintptr_t ips[CORE_MAX_DEPTH];
     uint64_t h;
+    const uintptr_t *rest;
     /* the walk starts at this frame (ours, skipped like the ones below it):
      * walk_fp's and unwind_capture's frames are not walked */
-    int n = unwind_capture(__builtin_frame_address(0), ips, core_cfg.depth, r->stack_lo,
-                           r->stack_hi, r->roots, &h);
+    int n = unwind_capture_lazy(__builtin_frame_address(0), ips, core_cfg.depth, r->stack_lo,
+                                r->stack_hi, r->roots, &h, &rest);
     struct ring_cache_entry *set;
     struct pyframes_walk pw;
     unsigned w;
@@ -154,6 +155,8 @@ static inline __attribute__((always_inline)) uint32_t track_stack(struct ring *r
         int added, k = n;
 
         hit = (struct ring_cache_entry){h, ips[0], (uint32_t)n, 0};
+        if (rest) /* the frames past the first, from the walk's trace */
+            memcpy(ips + 1, rest + 1, (size_t)(n - 1) * sizeof(ips[0]));
         if (pw.np)
             k = pyframes_merge(ips, n, CORE_MAX_DEPTH, &pw, &added);
         hit.leaf = track_intern(r, ips, k);

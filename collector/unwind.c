@@ -292,8 +292,9 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
  * word that differs (or the end of the record) the step-by-step walk goes on
  * from that frame. A record stops at a frame whose CFA is FP-based (what
  * follows depends on FP, not on SP alone). Valid while tab is the published
- * table; two ways in each of 64 sets (churn's 84 stacks did not fit in
- * 32). 15 KiB + 128 x 568 bytes a thread,
+ * table; two ways in each of 128 sets (churn's 84 stacks did not fit in
+ * 32; with 64, python3's JSON bench replayed 86% of its walks whole, 96%
+ * with 128). 15 KiB + 256 x 568 bytes a thread,
  * mapped on its first table walk, not in TLS: the library's static TLS must
  * stay small enough for dlopen into a running program (heapline attach;
  * glibc keeps about 1.6 KB spare), as pyframes' memo does. */
@@ -301,7 +302,7 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
 #define CFI_FP_BASE 1  /* CFA = FP + offset (else SP + offset) */
 #define CFI_FP_SAVED 2 /* FP saved at CFA + fp_off */
 #define CFI_END 4      /* the outermost frame */
-#define CFI_TRACE_SETS_LOG2 6
+#define CFI_TRACE_SETS_LOG2 7
 #define CFI_TRACES (2 << CFI_TRACE_SETS_LOG2)
 #define CFI_TRACE_LEN 32
 #define CFI_FP_FIRST (-1) /* fp_at: FP is still the first frame's */
@@ -414,34 +415,37 @@ static inline int trace_replay(const struct cfi_trace *e, uintptr_t sp0, uintptr
 }
 
 /* The fast path's replay (unwind_walk_cfi()): whether trace e is the whole
- * walk, its words read into ips. Four frames a branch, the words stored
- * before they are compared: the words past a difference are still inside
- * the stack (the trace's sp0 and hi are this walk's), and a walk with a
- * difference starts again in walk_cfi(), which writes ips anew. */
-static inline int trace_replay_whole(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips)
+ * walk, then its words copied into ips (or only the first when rest: *rest
+ * the trace's words, for the caller to copy when it needs them: the stack
+ * cache's hits do not). Four frames a branch, the words compared before
+ * anything is stored: the words past a difference are still inside the
+ * stack (the trace's sp0 and hi are this walk's), and a walk with a
+ * difference starts again in walk_cfi(), which writes ips anew. Storing each
+ * word as it was read kept so many values live that the compiler spilled
+ * two of the four to the stack (33 instructions a group of four, 20 now). */
+static inline int trace_replay_whole(const struct cfi_trace *e, uintptr_t sp0, uintptr_t *ips,
+                                     const uintptr_t **rest)
 {
+    const int32_t *at = e->at;
+    const uintptr_t *pc = e->pc;
     int k = 1, n = e->n;
 
     if (!e->whole)
         return 0;
-    ips[0] = e->pc[0];
-    for (; k + 4 <= n; k += 4) {
-        uintptr_t v0 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]),
-                  v1 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 1]),
-                  v2 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 2]),
-                  v3 = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k + 3]);
-
-        ips[k] = v0, ips[k + 1] = v1, ips[k + 2] = v2, ips[k + 3] = v3;
-        if (((v0 ^ e->pc[k]) | (v1 ^ e->pc[k + 1]) | (v2 ^ e->pc[k + 2]) | (v3 ^ e->pc[k + 3])) !=
-            0)
+    for (; k + 4 <= n; k += 4)
+        if (((*(const uintptr_t *)(sp0 + (intptr_t)at[k]) ^ pc[k]) |
+             (*(const uintptr_t *)(sp0 + (intptr_t)at[k + 1]) ^ pc[k + 1]) |
+             (*(const uintptr_t *)(sp0 + (intptr_t)at[k + 2]) ^ pc[k + 2]) |
+             (*(const uintptr_t *)(sp0 + (intptr_t)at[k + 3]) ^ pc[k + 3])) != 0)
             return 0;
-    }
-    for (; k < n; k++) {
-        uintptr_t v = *(const uintptr_t *)(sp0 + (intptr_t)e->at[k]);
-
-        ips[k] = v;
-        if (v != e->pc[k])
+    for (; k < n; k++)
+        if (*(const uintptr_t *)(sp0 + (intptr_t)at[k]) != pc[k])
             return 0;
+    if (rest) {
+        ips[0] = pc[0];
+        *rest = pc;
+    } else {
+        memcpy(ips, pc, (size_t)n * sizeof(*ips));
     }
     return 1;
 }
@@ -665,7 +669,8 @@ static __attribute__((noinline)) int walk_cfi(void *start, uintptr_t *ips, int m
  * entry saved and spilled a dozen of them for every walk, and 92% of
  * python3's walks end here. */
 __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo,
-                                              uint64_t hi, uint64_t *hash, atomic_ullong **why)
+                                              uint64_t hi, uint64_t *hash, atomic_ullong **why,
+                                              const uintptr_t **rest)
 {
     const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_acquire);
     const struct cfi_cache *c = cfi_cache;
@@ -681,7 +686,7 @@ __attribute__((noinline)) int unwind_walk_cfi(void *start, uintptr_t *ips, int m
         unsigned set = trace_set(sp0, pc);
         const struct cfi_trace *e = &c->trace[2 * set + c->trace_mru[set]];
 
-        if (trace_key(e, t, pc, sp0, hi, max) && trace_replay_whole(e, sp0, ips)) {
+        if (trace_key(e, t, pc, sp0, hi, max) && trace_replay_whole(e, sp0, ips, rest)) {
             if (__builtin_expect(unwind_check, 0)) /* counted as walk_cfi() does */
                 atomic_fetch_add_explicit(&cfi_replayed, 1, memory_order_relaxed);
             *hash = e->hash;
@@ -748,7 +753,7 @@ int unwind_capture_other(void *start, uintptr_t *ips, int max, uint64_t stack_lo
     } else if (unwind_check && stack_hi) {
         atomic_ullong *why;
         uintptr_t mine[CORE_MAX_DEPTH];
-        int nm = unwind_walk_cfi(start, mine, max, stack_lo, stack_hi, hash, &why);
+        int nm = unwind_walk_cfi(start, mine, max, stack_lo, stack_hi, hash, &why, NULL);
 
         atomic_fetch_add_explicit(&cfi_walks, 1, memory_order_relaxed);
         n = capture_unw(ips, max);
@@ -767,7 +772,7 @@ int unwind_capture_other(void *start, uintptr_t *ips, int max, uint64_t stack_lo
         /* a module without frame pointers (libc's wrappers of malloc, a
          * library built without them): its rules, when compiled */
         if (cfi_tables) {
-            n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why);
+            n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why, NULL);
             if (n >= 0) {
                 atomic_fetch_add_explicit(&fp_to_table, 1, memory_order_relaxed);
                 if (stop)

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define UNWIND_ROOTS 4
 
@@ -86,14 +87,22 @@ static inline uint64_t unwind_hash(const uintptr_t *ips, int n)
 static inline int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
                                  uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash);
 
+/* unwind_capture(), but a walk the thread's traces replay whole may write
+ * only ips[0]: then *rest (else NULL) holds all the frames, rest[i] for
+ * ips[i], valid until the thread's next capture. */
+static inline int unwind_capture_lazy(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
+                                      uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash,
+                                      const uintptr_t **rest);
+
 /* unwind_capture's parts. Nonzero when captures are the table walk alone
  * (not in check mode; set by unwind_init). */
 extern int unwind_table_only;
 
 /* The table walk: the frames, or -1 when libunwind must walk this stack
- * (*why: the counter to charge). */
+ * (*why: the counter to charge). rest: see unwind_capture_lazy() (*rest is
+ * set only when ips holds the first frame alone). */
 int unwind_walk_cfi(void *start, uintptr_t *ips, int max, uint64_t lo, uint64_t hi, uint64_t *hash,
-                    atomic_ullong **why);
+                    atomic_ullong **why, const uintptr_t **rest);
 
 /* The other captures: failed not NULL, the table walk failed (the counter
  * is charged, libunwind walks); else check mode, the frame-pointer walk or
@@ -102,18 +111,31 @@ int unwind_capture_other(void *start, uintptr_t *ips, int max, uint64_t stack_lo
                          struct unwind_root *roots, uint64_t *hash, atomic_ullong *failed);
 
 /* Inline, so that the hot path calls the table walk itself. */
-static inline int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
-                                 uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash)
+static inline int unwind_capture_lazy(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
+                                      uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash,
+                                      const uintptr_t **rest)
 {
     atomic_ullong *why = NULL;
 
+    *rest = NULL;
     if (__builtin_expect(unwind_table_only && stack_hi, 1)) {
-        int n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why);
+        int n = unwind_walk_cfi(start, ips, max, stack_lo, stack_hi, hash, &why, rest);
 
         if (__builtin_expect(n >= 0, 1))
             return n;
     }
     return unwind_capture_other(start, ips, max, stack_lo, stack_hi, roots, hash, why);
+}
+
+static inline int unwind_capture(void *start, uintptr_t *ips, int max, uint64_t stack_lo,
+                                 uint64_t stack_hi, struct unwind_root *roots, uint64_t *hash)
+{
+    const uintptr_t *rest;
+    int n = unwind_capture_lazy(start, ips, max, stack_lo, stack_hi, roots, hash, &rest);
+
+    if (rest)
+        memcpy(ips + 1, rest + 1, (size_t)(n - 1) * sizeof(*ips));
+    return n;
 }
 
 /* Collector thread: re-reads the executable ranges when modules were loaded
