@@ -171,7 +171,7 @@ static void tick(int final)
         C.hist_head = (C.hist_head + 1) % HISTORY_MAX;
     if (emit_server_on())
         server_tick();
-    emit_out_flush(1);
+    emit_out_tick(final);
     if (!final)
         refresh();
     C.ticks++;
@@ -325,6 +325,7 @@ static void *collect_main(void *arg)
             EMIT(EMIT_STREAM, 0,
                  encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
             tick(0);
+            emit_out_flush(1); /* in the file now, whatever the tick's pace */
             /* nothing is tracked from here on: give the program back what
              * tracking held (the live table, 43-64 bytes a block; the
              * staging buffer), which under `ulimit -v` it may need */
