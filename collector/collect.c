@@ -5,7 +5,8 @@
  * Every millisecond while the program allocates it makes a drain pass
  * (drain.h: the rings' events applied in time order and encoded, emit.h);
  * every tick period it sends a TICK with the totals and per-site deltas,
- * dated by the drain's watermark, and flushes the record file. Its own
+ * dated by the drain's watermark, and flushes the record file (in sampling
+ * mode, the first tick 250 ms after the last flush: emit_out_tick). Its own
  * mallocs go to the real allocator: the thread's guard is set for its whole
  * life.
  */
