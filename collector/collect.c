@@ -5,7 +5,8 @@
  * Every millisecond while the program allocates it makes a drain pass
  * (drain.h: the rings' events applied in time order and encoded, emit.h);
  * every tick period it sends a TICK with the totals and per-site deltas,
- * dated by the drain's watermark, and flushes the record file. Its own
+ * dated by the drain's watermark, and flushes the record file (in sampling
+ * mode, the first tick 250 ms after the last flush: emit_out_tick). Its own
  * mallocs go to the real allocator: the thread's guard is set for its whole
  * life.
  */
@@ -171,7 +172,7 @@ static void tick(int final)
         C.hist_head = (C.hist_head + 1) % HISTORY_MAX;
     if (emit_server_on())
         server_tick();
-    emit_out_flush(1);
+    emit_out_tick(final);
     if (!final)
         refresh();
     C.ticks++;
@@ -325,6 +326,7 @@ static void *collect_main(void *arg)
             EMIT(EMIT_STREAM, 0,
                  encode_disabled(b, now, core_disabled_reason(), WIRE_OFF_COLLECTOR));
             tick(0);
+            emit_out_flush(1); /* in the file now, whatever the tick's pace */
             /* nothing is tracked from here on: give the program back what
              * tracking held (the live table, 43-64 bytes a block; the
              * staging buffer), which under `ulimit -v` it may need */

@@ -46,6 +46,10 @@ struct encode_buf *emit_buf(void);
  * the file) and empties it. */
 void emit_out_flush(int flush);
 
+/* A tick's flush: emit_out_flush(1); in sampling mode, with a record file,
+ * at most every 250 ms (the final tick always flushes). */
+void emit_out_tick(int final);
+
 /* The message at [mark, len) of the buffer is complete: sends it to the
  * clients (n_events: the ALLOC/FREE/REALLOC entries it holds) and, for an
  * EMIT_DEF, logs it. */
