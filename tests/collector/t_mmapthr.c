@@ -12,8 +12,14 @@
 
 #include "t_common.h"
 
-SITE void *site_thr_big(size_t n) { return sink(malloc(n)); }
-SITE void *site_thr_small(size_t n) { return sink(malloc(n)); }
+SITE void *site_thr_big(size_t n)
+{
+    return sink(malloc(n));
+}
+SITE void *site_thr_small(size_t n)
+{
+    return sink(malloc(n));
+}
 
 /* glibc's chunk header: bit 1 of the size word before the block, IS_MMAPPED */
 static const char *placed(const void *p)
