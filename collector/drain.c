@@ -27,6 +27,7 @@
 #include "ring.h"
 #include "sites.h"
 #include "stamp.h"
+#include "unwind.h"
 
 /* A staged event: its thread in ev.thread, so 48 bytes, not 56 (the
  * stage of 65536 events is 3.1 MB resident, not 3.7). */
@@ -525,10 +526,15 @@ static void release_dead(int check_gone)
 
 /* Nonzero once the pass has run past its deadline (looked at every 1024
  * events): the merge stops there, as if its watermark were the time reached,
- * and the rest is carried over to the next pass. */
+ * and the rest is carried over to the next pass. Every 1024 events it also
+ * serves a walk's ask for a module's rules (one load when there is none): a
+ * pass of a collector behind the program lasts a tick period. */
 static int merge_late(size_t *applied, int64_t deadline)
 {
-    return (++*applied & 1023) == 0 && core_now() > deadline;
+    if ((++*applied & 1023) != 0)
+        return 0;
+    unwind_serve(); /* a module's rules a walk asked for: libunwind walks until then */
+    return core_now() > deadline;
 }
 
 /* k-way merge of the runs by time (a binary heap of run indexes), applying

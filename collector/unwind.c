@@ -369,8 +369,14 @@ static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintpt
     uint32_t rule;
     unsigned kind;
 
-    if (!find_hot(t, pc - 1, &r))
+    if (!find_hot(t, pc - 1, &r)) {
+        /* a module dlopen()ed since the table was built: the next refresh
+         * adds it and compiles its rules at once, not a tick later and then
+         * on the next ask (python3's JSON bench sent 16,000 to 27,000
+         * walks through _json's C encoder to libunwind meanwhile) */
+        unwtable_ask(pc - 1);
         return -1;
+    }
     if (!r.tab) {
         if (!(r.flags & RANGE_TRIED))
             unwtable_ask(pc - 1); /* compiled soon: libunwind walks until then */

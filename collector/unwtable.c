@@ -339,6 +339,12 @@ static void refresh(const uintptr_t also[2])
     pthread_mutex_lock(&refresh_mu);
     dl_iterate_phdr(count_cb, &c);
     compile = cfi_pending ? COMPILE_ALL : cfi_tables ? atomic_exchange(&unwtable_want, 0) : 0;
+    if (compile && compile != COMPILE_ALL && c.adds == exec_adds && c.subs == exec_subs) {
+        const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_relaxed);
+
+        if (t && !find_exec(t, compile))
+            compile = 0; /* code in no module (JIT): no rebuild for nothing */
+    }
     if (compile || also || c.adds != exec_adds || c.subs != exec_subs) {
         struct timespec a, b;
 
