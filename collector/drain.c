@@ -45,12 +45,13 @@ static struct {
     size_t n_stage, cap_stage;
     struct run *runs;
     size_t n_runs, cap_runs;
-    struct stamp_map map; /* ring event stamps -> ns */
-    int64_t last_ns;      /* the time of the last event applied */
-    int64_t applied_ns;   /* every event up to this time is applied */
-    size_t buf_bytes;     /* mapped by buf_resize() now */
-    size_t buf_peak;      /* and at most (HEAPLINE_STATS) */
-    int64_t stage_big_ns; /* the last pass that staged past STAGE_KEEP, 0: none since */
+    struct stamp_map map;     /* ring event stamps -> ns */
+    int64_t last_ns;          /* the time of the last event applied */
+    int64_t applied_ns;       /* every event up to this time is applied */
+    size_t buf_bytes;         /* mapped by buf_resize() now */
+    size_t buf_peak;          /* and at most (HEAPLINE_STATS) */
+    int64_t stage_big_ns;     /* the last pass that staged past STAGE_KEEP, 0: none since */
+    int64_t backlog_given_ns; /* backlogs_give_back()'s last look */
 } D;
 
 /* Resizes a buffer of the collector's that holds copies of ring events
@@ -321,27 +322,39 @@ static void backlog_append(struct ring *r, uint64_t t, size_t n)
  * one larger than a ring is given back: trimmed to BACKLOG_KEEP and empty
  * for the rest of the run, python3's JSON bench's kept 6.3 MB resident to
  * its peak. One of a ring's size is kept (a pass's carry-over lands in it
- * most passes), but the pages a burst filled past its first
- * BACKLOG_RESIDENT bytes are given back (1.5 MB of python3's peak): one
- * madvise when a burst empties, none for the passes' small carry-overs. */
-#define BACKLOG_RESIDENT (64u << 10)
+ * most passes); backlogs_give_back() returns the pages passes filled. */
 static void backlog_consume(struct ring *r, size_t k)
 {
-    size_t used;
-
     r->n_backlog -= k;
     r->backlog_head = (r->backlog_head + k) & (r->cap_backlog - 1);
     if (r->n_backlog)
         return;
-    used = r->backlog_reach * sizeof(*r->backlog);
-    r->backlog_head = r->backlog_reach = 0;
+    r->backlog_head = 0;
     if (r->cap_backlog > RING_EVENTS) {
         r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
-        r->cap_backlog = 0;
-    } else if (used > BACKLOG_RESIDENT) {
-        (void)madvise((char *)r->backlog + BACKLOG_RESIDENT,
-                      r->cap_backlog * sizeof(*r->backlog) - BACKLOG_RESIDENT, MADV_DONTNEED);
+        r->cap_backlog = r->backlog_reach = 0;
     }
+}
+
+/* The pages past the first BACKLOG_RESIDENT bytes of each empty backlog
+ * that passes filled since, given back at most every BACKLOG_GIVE_NS (1.5 MB
+ * of python3's peak). Not each time one empties: a collector behind carries
+ * more than that over most passes, and python3's JSON bench made 455
+ * madvise calls a run, each page faulted in again by the next pass. */
+#define BACKLOG_RESIDENT (64u << 10)
+#define BACKLOG_GIVE_NS 100000000ll
+static void backlogs_give_back(int64_t now)
+{
+    if (now - D.backlog_given_ns < BACKLOG_GIVE_NS)
+        return;
+    D.backlog_given_ns = now;
+    for (struct ring *r = ring_list(); r; r = r->next)
+        if (!r->n_backlog && r->cap_backlog &&
+            r->backlog_reach * sizeof(*r->backlog) > BACKLOG_RESIDENT) {
+            (void)madvise((char *)r->backlog + BACKLOG_RESIDENT,
+                          r->cap_backlog * sizeof(*r->backlog) - BACKLOG_RESIDENT, MADV_DONTNEED);
+            r->backlog_reach = 0;
+        }
 }
 
 /* Puts k staged events back, in order, in front of the backlog's (room
@@ -671,6 +684,7 @@ size_t drain_pass(int check_gone, int final, int whole)
     if (sites_failed())
         core_disable("cannot grow the site table");
     stage_give_back(core_now());
+    backlogs_give_back(core_now());
     release_dead(check_gone);
     return n;
 }

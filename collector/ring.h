@@ -85,7 +85,7 @@ struct ring {
     int announced;
     struct ring_event *backlog; /* events moved out while the collector was busy: */
     size_t backlog_head, n_backlog, cap_backlog; /* n_backlog from backlog_head, circular */
-    size_t backlog_reach; /* backlog[0, reach) written since it was last empty */
+    size_t backlog_reach; /* backlog[0, reach) written since its pages were last given back */
     size_t applied_last;  /* events of the ring the last pass applied (drain.c) */
     unsigned grace_gen;   /* the grace period that saw head at grace_head (grace.c) */
     uint64_t grace_head;
