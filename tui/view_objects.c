@@ -34,7 +34,8 @@ struct view_objects {
     uint64_t total;
     int sel, top;
     int valid;
-    int reading; /* objects_state(answer) == OBJECTS_READING: polled for slices */
+    int reading;      /* objects_state(answer) == OBJECTS_READING: polled for slices */
+    int64_t asked_at; /* time_last when the collector was asked */
 };
 
 static struct view_objects *state(const struct ui *ui)
@@ -89,6 +90,15 @@ int view_objects_answer(struct ui *ui)
         return 0;
     take(ui);
     return 1;
+}
+
+/* Whether the program is gone (ended, or its stream is): a collector's list
+ * is then of the moment it was asked (the model cannot correct it: a live
+ * client joins a running program, so its events miss the blocks from before
+ * it joined), and the hint line says so. */
+static int program_gone(const struct ui *ui)
+{
+    return model_summary(ui->m)->state == MODEL_ENDED || !ui->src || ui->src_state != SOURCE_OPEN;
 }
 
 void view_objects_refresh(struct ui *ui)
@@ -202,9 +212,14 @@ void view_objects_draw(struct ui *ui, int y, int h)
         snprintf(count, sizeof count, "...");
     }
     snprintf(rw_error, sizeof rw_error, "  (%s)", error);
-    char shown[48] = "";
+    char shown[48] = "", ended[96] = "";
     if (v->total > (uint64_t)v->n)
         snprintf(shown, sizeof shown, " (%d shown)", v->n);
+    if (objects_from_collector(v->answer) && state == OBJECTS_READY && program_gone(ui)) {
+        char asked[32];
+        widget_fmt_time(asked, sizeof asked, v->asked_at);
+        snprintf(ended, sizeof ended, "The program has ended: these were live at %s.", asked);
+    }
     /* sampling mode: the blocks listed are the samples, each a real block
      * of its exact size; the site's own figures are estimates */
     snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
@@ -266,6 +281,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
     view_ctx_put(y + h - 2, 0, st, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     view_ctx_put(y + h - 1, 0,
                  !v->n       ? ""
+                 : ended[0]  ? ended
                  : addressed ? "Enter: what keeps the object alive"
                              : "#N: the program's Nth allocation (a recording keeps no "
                                "addresses)",
@@ -317,8 +333,10 @@ int ui_act_open_objects(struct ui *ui, int key)
         objects_drop_collector(v->answer);
         /* a running program: ask the collector (it knows objects from before an attach) */
         if (ui->src && ui->src_state == SOURCE_OPEN &&
-            objects_ask_collector(v->answer, ui->m, ui->src, site) >= 0)
+            objects_ask_collector(v->answer, ui->m, ui->src, site) >= 0) {
+            v->asked_at = model_summary(ui->m)->time_last;
             take(ui);
+        }
     }
     return KEYS_REQUERY;
 }

@@ -121,3 +121,11 @@ e2e_save() {
         e2e_screen >"$E2E_SAVE/$1.txt"
     fi
 }
+
+# program_pid: the program that the session's `heapline run` started
+program_pid() {
+    local shell tui
+    shell=$(T list-panes -t "$E2E_SESSION" -F '#{pane_pid}')
+    tui=$(pgrep -P "$shell" | head -1)
+    pgrep -P "$tui" | head -1
+}

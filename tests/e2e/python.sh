@@ -39,14 +39,6 @@ export E2E_CWD=$TMP
 
 pass() { echo "  ok    $*"; }
 
-# program_pid: the program that the session's `heapline run` started
-program_pid() {
-    local shell tui
-    shell=$(T list-panes -t "$E2E_SESSION" -F '#{pane_pid}')
-    tui=$(pgrep -P "$shell" | head -1)
-    pgrep -P "$tui" | head -1
-}
-
 # the story at one size: sites, backrefs from a shell, objects, the chain
 story() {
     local w=$1 h=$2 tag=$3 pid text

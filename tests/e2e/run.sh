@@ -674,6 +674,16 @@ e2e_wait_for "Python objects by type: census: not a Python program"
 e2e_keys Escape
 e2e_wait_re "^loader_load_table "
 pass "c on a C program: the census says it is not a Python program"
+# the program ends under its objects: the collector's list stays, said to be of its moment
+e2e_keys o
+e2e_wait_re "^0x[0-9a-f]+ +[0-9,]+ "
+e2e_assert_screen "Enter: what keeps the object alive"
+pid=$(program_pid)
+[ -n "$pid" ] || e2e_fail "no program under heapline run"
+kill -TERM "$pid"
+e2e_wait_re "^The program has ended: these were live at [0-9.]+m?s\.$" 20
+e2e_assert_re "^0x[0-9a-f]+ +[0-9,]+ "
+pass "the program ends under the objects view: the list is said to be of the moment it was asked"
 e2e_keys q
 e2e_assert_restored 0
 
