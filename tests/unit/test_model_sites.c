@@ -4,15 +4,37 @@
  */
 #include "t_model_stream.h"
 
-/* An unnamed frame is "module+0xOFFSET" (ip minus the module's load
- * address: what addr2line takes), "0xIP" without a module; a named one its
- * function. Sites carry the offset of their frame. */
+/* A model and an empty stream whose HELLO says sampling mode at 4096 B. */
+static struct model *sampled_model(void)
+{
+    struct model *m = model_new();
+
+    assert_non_null(m);
+    encode_init(&B, mem, sizeof(mem));
+    defs_rate(4096);
+    return m;
+}
+
+/* The site of `stack` at `at` holds these figures. */
+static void assert_site_at(struct model *m, int at, uint32_t stack, uint64_t bytes, uint64_t blocks)
+{
+    struct model_view v = {0};
+    const struct model_row *r;
+
+    view_at(m, at, 0, &v);
+    r = row_of(&v, model_stack_site(m, stack));
+    assert_non_null(r);
+    assert_int_equal(r->live_bytes, bytes);
+    assert_int_equal(r->live_blocks, blocks);
+    model_view_free(&v);
+}
+
 /* Sampling mode (HELLO's sample_rate): the events are samples, so the
  * figures come from the ticks, which carry the collector's estimates by site
  * and the exact totals; an exact stream keeps events authoritative. */
 static void test_sampled(void **state)
 {
-    struct model *m = model_new();
+    struct model *m = sampled_model();
     struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100)};
     struct wire_site d[] = {{3, 4172, 41, 41, 4172}};
     struct wire_totals t = {.time = 10 * MS,
@@ -22,13 +44,8 @@ static void test_sampled(void **state)
                             .allocations = 60,
                             .frees = 10,
                             .bytes_allocated = 6000};
-    struct model_view v = {0};
-    const struct model_row *r;
 
     (void)state;
-    assert_non_null(m);
-    encode_init(&B, mem, sizeof(mem));
-    defs_rate(4096);
     assert_int_equal(encode_events(&B, 0, ev, 2), 0);
     assert_int_equal(encode_tick(&B, &t, d, 1), 0);
     assert_int_equal(encode_end(&B, 20 * MS, WIRE_END_EXIT, 0), 0);
@@ -40,12 +57,7 @@ static void test_sampled(void **state)
     assert_int_equal(model_summary(m)->allocations, 60);
     assert_int_equal(model_summary(m)->frees, 10);
     assert_int_equal(model_summary(m)->bytes_allocated, 6000);
-    view_at(m, MODEL_AT_END, 0, &v);
-    r = row_of(&v, model_stack_site(m, 3));
-    assert_non_null(r);
-    assert_int_equal(r->live_bytes, 4172); /* the estimate, not the sample's 100 */
-    assert_int_equal(r->live_blocks, 41);
-    model_view_free(&v);
+    assert_site_at(m, MODEL_AT_END, 3, 4172, 41); /* the estimate, not the sample's 100 */
     model_free(m);
 
     /* the same HELLO without the field: exact, events rule */
@@ -63,20 +75,15 @@ static void test_sampled(void **state)
  * where it was. */
 static void test_sampled_peak_late_sites(void **state)
 {
-    struct model *m = model_new();
+    struct model *m = sampled_model();
     struct wire_site d[] = {{3, 4172, 41, 41, 4172}};
     struct wire_totals t = {.time = 10 * MS,
                             .heap_bytes = 5008,
                             .heap_blocks = 50,
                             .allocations = 60,
                             .bytes_allocated = 6000};
-    struct model_view v = {0};
-    const struct model_row *r;
 
     (void)state;
-    assert_non_null(m);
-    encode_init(&B, mem, sizeof(mem));
-    defs_rate(4096);
     assert_int_equal(encode_tick(&B, &t, NULL, 0), 0);
     t.time = 12 * MS;
     assert_int_equal(encode_tick(&B, &t, d, 1), 0);
@@ -89,12 +96,7 @@ static void test_sampled_peak_late_sites(void **state)
     assert_int_equal(flush_into(m), 0);
     assert_int_equal(model_summary(m)->peak_bytes, 5008);
     assert_int_equal(model_summary(m)->peak_time, 12 * MS);
-    view_at(m, MODEL_AT_PEAK, 0, &v);
-    r = row_of(&v, model_stack_site(m, 3));
-    assert_non_null(r);
-    assert_int_equal(r->live_bytes, 4172);
-    assert_int_equal(r->live_blocks, 41);
-    model_view_free(&v);
+    assert_site_at(m, MODEL_AT_PEAK, 3, 4172, 41);
     model_free(m);
 }
 
@@ -104,7 +106,7 @@ static void test_sampled_peak_late_sites(void **state)
  * the site is "not known": every sample is an event. */
 static void test_sampled_threads(void **state)
 {
-    struct model *m = model_new();
+    struct model *m = sampled_model();
     struct wire_event ev[] = {EV_THREAD(1), EV_ALLOC(1 * MS, 3, 100), EV_THREAD(2),
                               EV_ALLOC(2 * MS, 3, 100), EV_ALLOC(3 * MS, 3, 8192)};
     /* the collector's estimate: 2 * 4146 + 8192 B, (2 * 2717256 + 65536) / 65536 blocks */
@@ -120,9 +122,6 @@ static void test_sampled_threads(void **state)
     int n;
 
     (void)state;
-    assert_non_null(m);
-    encode_init(&B, mem, sizeof(mem));
-    defs_rate(4096);
     assert_int_equal(encode_events(&B, 0, ev, 5), 0);
     assert_int_equal(encode_tick(&B, &t, d, 1), 0);
     assert_int_equal(encode_end(&B, 20 * MS, WIRE_END_EXIT, 0), 0);
@@ -142,6 +141,9 @@ static void test_sampled_threads(void **state)
     model_free(m);
 }
 
+/* An unnamed frame is "module+0xOFFSET" (ip minus the module's load
+ * address: what addr2line takes), "0xIP" without a module; a named one its
+ * function. Sites carry the offset of their frame. */
 static void test_labels(void **state)
 {
     struct model *m = model_new();
