@@ -6,8 +6,8 @@
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
  * 1.25x when 0.8 full, past 32 MB by 1.125x when 0.85 full (see full()),
- * and it halves when under 0.3 full (to 0.6), so a live block costs 23.5 to
- * 31.25 bytes of a large table while the heap grows or holds, at most 67
+ * and it halves when under 0.3 full (to 0.6), so a live block costs 18.8 to
+ * 25 bytes of a large table while the heap grows or holds, at most 53.3
  * after it shrank. A resize rehashes every
  * entry in place (resize()): a program tearing down 2M blocks (python3's
  * JSON bench) made the former 3/4 steps at 0.45 full cost 6% of its run
@@ -35,7 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* The smallest table: 320 KB, at most 0.3 full below 4915 blocks. A
+/* The smallest table: 256 KB, at most 0.3 full below 4915 blocks. A
  * program that holds a few thousand blocks (churn's 1-thread run: 1000 to
  * 3000) kept a 4096-slot table 0.25 to 0.75 full, and its frees' backward
  * shifts moved 4.5 entries each: 230 instructions a free on the collector
@@ -558,9 +558,9 @@ static int resize(size_t ncap)
  * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
  * instructions 2.4x). A larger one costs cache misses whatever the load,
  * and the program's memory: full at 0.8, it grows by 1.25x (0.64-0.8
- * full, 25 to 31.25 bytes a block), and from LIVE_FINE_BYTES, full at 0.85,
- * by 1.125x (0.76-0.85 full, 23.5 to 26.5 bytes a block): there a step is
- * megabytes (python3's JSON bench peaked just past one: a 63 MB table at
+ * full, 20 to 25 bytes a block), and from LIVE_FINE_BYTES, full at 0.85,
+ * by 1.125x (0.76-0.85 full, 18.8 to 21 bytes a block): there a step is
+ * megabytes (python3's JSON bench, at 20 bytes an entry, peaked just past one: a 63 MB table at
  * 0.64 full, 57 MB with 1.125x steps at 0.8, 50 MB at 0.85; the live
  * table's instructions +1.3% and +7.9% in two callgrind pairs, 2564M to
  * 2597M and 2594M to 2798M for 10M events: fewer resizes, longer probes,

@@ -3,8 +3,9 @@
  * inserts and removals keep exactly the right entries, growth and shrinking
  * keep them, the table stays within its memory bound per live block, and
  * every field reads back exact at its limits (sizes from 65535 up beside the
- * table, the time within and across epochs, early and late); the times of
- * merged epochs keep the precision live.h states.
+ * table, the time within and across epochs, early and late, the (thread,
+ * tag) pairs however many a stack has); the times of blocks past the time
+ * ring and of merged epochs keep the precision live.h states.
  */
 #include <setjmp.h>
 #include <stdarg.h>
