@@ -354,7 +354,8 @@ static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const str
  * its stack's first, the size fits and the time fits the last epoch (nearly
  * every block): the side tables' growth paths kept the whole of it behind
  * a saved frame. */
-static inline int pack(struct live_entry *dst, const struct live_block *b)
+static inline __attribute__((always_inline)) int pack(struct live_entry *dst,
+                                                      const struct live_block *b)
 {
     if (!livepair_is_first(b->thread, b->tag, b->stack) || b->size >= LIVE_SIZE_BIG || !n_epochs ||
         !epoch_take(&epochs[n_epochs - 1], b->time))
@@ -632,7 +633,9 @@ void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
-    if (((e->w[0] >> 44) & 0xffff) == LIVE_SIZE_BIG || pair_idx(e) == LIVEPAIR_ESCAPE)
+    /* a big size (bits 44-59 all ones) or maybe an escaped pair (60-63
+     * all ones: indices from 120 up), told from word 0 alone */
+    if ((~e->w[0] >> 44 & 0xffff) == 0 || ~e->w[0] >> 60 == 0)
         side_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;

@@ -2,14 +2,16 @@
  * livepair.c - the (thread, tag) pairs of live blocks, by stack.
  *
  * Invariants: a pair's id is its place in pair_key, never reused until
- * livepair_reset(); livepair_first[s] is the id + 1 of stack s's index 0
- * pair (0: s not seen yet); for each further pair p of stack s with index
+ * livepair_reset(); while livepair_single, n_pairs <= 1 and every entry's
+ * index is 0 (pair 0); once not, livepair_first[s] is the id + 1 of stack
+ * s's index 0 pair (0: no live block of s had one); for each further pair p of stack s with index
  * i (1 <= i < LIVEPAIR_ESCAPE) the stack map holds both (s, p) -> i and
  * (s, i) -> p, and (s) -> the number of such indices; a block whose stack
  * had every index taken when it came keeps its pair id by its address in
  * the escape map until it is removed.
  */
 #include "livepair.h"
+#include "live.h"
 #include "liveside.h"
 
 #include <string.h>
@@ -19,6 +21,7 @@
 
 struct livepair_cached livepair_cache[LIVEPAIR_CACHE] = {
     [0 ... LIVEPAIR_CACHE - 1] = {UINT64_MAX, 0}};
+int livepair_single = 1;
 uint32_t *livepair_first;
 size_t livepair_n_first;
 static size_t first_bytes;
@@ -112,12 +115,9 @@ static int64_t further_idx(uint32_t stack, uint32_t pid)
     return (int64_t)(n + 1);
 }
 
-int livepair_idx(uint32_t thread, uint32_t tag, uint32_t stack, uint64_t addr)
+/* Makes room in livepair_first for stack. 0 or -1. */
+static int first_room(uint32_t stack)
 {
-    int64_t pid = pair_id(thread, tag), idx;
-
-    if (pid < 0)
-        return -1;
     if (stack >= livepair_n_first) {
         size_t n = (size_t)stack + 1;
 
@@ -125,6 +125,38 @@ int livepair_idx(uint32_t thread, uint32_t tag, uint32_t stack, uint64_t addr)
             return -1;
         livepair_n_first = first_bytes / sizeof(uint32_t); /* fresh pages: zero */
     }
+    return 0;
+}
+
+static void first_of_entry(void *arg, const struct live_entry *e)
+{
+    uint32_t stack = live_stack(e);
+
+    if (first_room(stack) < 0)
+        *(int *)arg = -1;
+    else
+        livepair_first[stack] = 1; /* pair 0, the one pair so far */
+}
+
+int livepair_idx(uint32_t thread, uint32_t tag, uint32_t stack, uint64_t addr)
+{
+    int64_t pid = pair_id(thread, tag), idx;
+    int failed = 0;
+
+    if (pid < 0)
+        return -1;
+    if (livepair_single) {
+        if (pid == 0)
+            return 0;
+        /* a second pair: the stacks of the blocks so far get pair 0 as
+         * their first (one walk of the table, once a run) */
+        livepair_single = 0;
+        live_foreach(first_of_entry, &failed);
+        if (failed)
+            return -1;
+    }
+    if (first_room(stack) < 0)
+        return -1;
     if (!livepair_first[stack])
         livepair_first[stack] = (uint32_t)pid + 1;
     if (livepair_first[stack] == (uint32_t)pid + 1)
@@ -140,7 +172,7 @@ uint64_t livepair_get(uint32_t stack, unsigned idx, uint64_t addr)
     uint64_t pid = 0;
 
     if (idx == 0)
-        pid = livepair_first[stack] - 1;
+        pid = livepair_single ? 0 : livepair_first[stack] - 1;
     else if (idx == LIVEPAIR_ESCAPE)
         liveside_get(&escaped, addr, &pid);
     else
@@ -162,6 +194,7 @@ void livepair_reset(void)
 {
     liveside_free((void **)&livepair_first, &first_bytes);
     livepair_n_first = 0;
+    livepair_single = 1;
     liveside_free((void **)&pair_key, &pair_key_bytes);
     liveside_free((void **)&pair_hash, &pair_hash_bytes);
     n_pairs = pair_hcap = 0;

@@ -24,6 +24,9 @@ struct livepair_cached {
     uint32_t id;
 };
 extern struct livepair_cached livepair_cache[LIVEPAIR_CACHE];
+/* While one pair alone was seen (most programs: one thread, no tags), every
+ * block's is index 0 and livepair_first is not kept. */
+extern int livepair_single;
 extern uint32_t *livepair_first; /* by stack: the id of its index 0 pair + 1, 0: none */
 extern size_t livepair_n_first;
 
@@ -38,8 +41,8 @@ static inline int livepair_is_first(uint32_t thread, uint32_t tag, uint32_t stac
 {
     const struct livepair_cached *c = &livepair_cache[thread % LIVEPAIR_CACHE];
 
-    return c->key == livepair_key(thread, tag) && stack < livepair_n_first &&
-           livepair_first[stack] == c->id + 1;
+    return c->key == livepair_key(thread, tag) &&
+           (livepair_single || (stack < livepair_n_first && livepair_first[stack] == c->id + 1));
 }
 
 /* The index of (thread, tag) at stack for a new block at addr, the pair
