@@ -14,10 +14,10 @@
  * (wall and CPU, interleaved runs); halving at 0.3 makes a third of those
  * moves.
  *
- * Entry layout (live.h), 16 bytes: word 0 = address / 8 (bits 0-43), size
- * (44-59, LIVE_SIZE_BIG: in the big-size hash), the pair index's bits 3-6
- * (60-63); word 1 = sequence number mod 2^40 (0-39), stack (40-60), the
- * pair index's bits 0-2 (61-63). An empty slot has a zero word 0 (no block
+ * Entry layout (live.h), 16 bytes: word 0 = address / 8 (bits 0-43), the
+ * pair index's bits 3-6 (44-47), size (48-63, LIVE_SIZE_BIG: in the
+ * big-size hash); word 1 = sequence number mod 2^40 (0-39), the pair
+ * index's bits 0-2 (40-42), stack (43-63). An empty slot has a zero word 0 (no block
  * starts below 8).
  *
  * Side tables, each in its own mapping (liveside.h): the epochs (the first
@@ -303,7 +303,7 @@ uint64_t live_size_big(const struct live_entry *e)
 /* The entry's pair index (livepair.h). */
 static inline unsigned pair_idx(const struct live_entry *e)
 {
-    return (unsigned)(e->w[0] >> 60) << 3 | (unsigned)(e->w[1] >> 61);
+    return (unsigned)(e->w[0] >> 44 & 0xf) << 3 | (unsigned)(e->w[1] >> 40 & 7);
 }
 
 void live_get(const struct live_entry *e, struct live_block *b)
@@ -323,10 +323,10 @@ void live_get(const struct live_entry *e, struct live_block *b)
 static inline void store(struct live_entry *dst, const struct live_block *b, uint64_t idx,
                          uint64_t size)
 {
-    dst->w[0] = (b->addr >> 3) | size << 44 | (idx >> 3) << 60;
-    /* stacks are trie ids, below TRIE_MAX_NODES: the mask keeps the index */
-    dst->w[1] = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & ((1u << LIVE_STACK_BITS) - 1)) << 40 |
-                (idx & 7) << 61;
+    dst->w[0] = (b->addr >> 3) | (idx >> 3) << 44 | size << 48;
+    /* stacks are trie ids, below TRIE_MAX_NODES: the top bits hold them */
+    dst->w[1] =
+        (b->seq & SEQ_MASK) | (idx & 7) << 40 | (uint64_t)b->stack << (64 - LIVE_STACK_BITS);
     ring[b->seq % LIVE_TIME_RING] = (uint16_t)b->time;
 }
 
@@ -623,7 +623,7 @@ static __attribute__((noinline)) void shrink(void)
 /* Forgets what the side tables keep by e's address. */
 static __attribute__((noinline)) void side_del_of(const struct live_entry *e)
 {
-    if (((e->w[0] >> 44) & 0xffff) == LIVE_SIZE_BIG)
+    if (e->w[0] >> 48 == LIVE_SIZE_BIG)
         liveside_del(&bigs, live_addr(e));
     if (pair_idx(e) == LIVEPAIR_ESCAPE)
         livepair_forget(live_addr(e));
@@ -633,9 +633,9 @@ void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
-    /* a big size (bits 44-59 all ones) or maybe an escaped pair (60-63
+    /* a big size (bits 48-63 all ones) or maybe an escaped pair (44-47
      * all ones: indices from 120 up), told from word 0 alone */
-    if ((~e->w[0] >> 44 & 0xffff) == 0 || ~e->w[0] >> 60 == 0)
+    if (~e->w[0] >> 48 == 0 || (~e->w[0] >> 44 & 0xf) == 0)
         side_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;

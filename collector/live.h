@@ -45,9 +45,10 @@
 #define LIVE_STACK_BITS 21
 
 /* One slot of the table: read it through the functions below. Word 0 is
- * the address / 8 (bits 0-43), the size (44-59) and the pair index's high
- * bits (60-63); word 1 the sequence number (0-39), the stack (40-60) and
- * the pair index's low bits (61-63). */
+ * the address / 8 (bits 0-43), the pair index's high bits (44-47) and the
+ * size (48-63); word 1 the sequence number (0-39), the pair index's low
+ * bits (40-42) and the stack (43-63): a free reads the size and the stack
+ * with one shift each. */
 struct live_entry {
     uint64_t w[2];
 };
@@ -92,14 +93,14 @@ uint64_t live_size_big(const struct live_entry *e);
 
 static inline uint64_t live_size(const struct live_entry *e)
 {
-    uint32_t s = (uint32_t)(e->w[0] >> 44) & 0xffff;
+    uint32_t s = (uint32_t)(e->w[0] >> 48);
 
     return s != LIVE_SIZE_BIG ? s : live_size_big(e);
 }
 
 static inline uint32_t live_stack(const struct live_entry *e)
 {
-    return (uint32_t)(e->w[1] >> 40) & ((1u << LIVE_STACK_BITS) - 1);
+    return (uint32_t)(e->w[1] >> (64 - LIVE_STACK_BITS));
 }
 
 /* The sequence number, mod 2^40. */

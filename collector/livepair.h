@@ -23,12 +23,15 @@ struct livepair_cached {
     uint64_t key; /* thread << 16 | tag; UINT64_MAX: none */
     uint32_t id;
 };
-extern struct livepair_cached livepair_cache[LIVEPAIR_CACHE];
+/* Hidden: the collector's inline readers load them without the GOT. */
+#define LIVEPAIR_HIDDEN __attribute__((visibility("hidden")))
+extern struct livepair_cached livepair_cache[LIVEPAIR_CACHE] LIVEPAIR_HIDDEN;
 /* While one pair alone was seen (most programs: one thread, no tags), every
  * block's is index 0 and livepair_first is not kept. */
-extern int livepair_single;
-extern uint32_t *livepair_first; /* by stack: the id of its index 0 pair + 1, 0: none */
-extern size_t livepair_n_first;
+extern int livepair_single LIVEPAIR_HIDDEN;
+extern uint32_t *livepair_first
+    LIVEPAIR_HIDDEN; /* by stack: the id of its index 0 pair + 1, 0: none */
+extern size_t livepair_n_first LIVEPAIR_HIDDEN;
 
 static inline uint64_t livepair_key(uint32_t thread, uint32_t tag)
 {
