@@ -144,7 +144,8 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
 TEST_OBJS_scan := $(SCAN_OBJS)
 TEST_LIBS_scan := -lpthread
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
-LIVE_OBJS := $(BUILD)/pic/collector/live.o $(BUILD)/pic/collector/liveside.o $(OWNMAPS_OBJ)
+LIVE_OBJS := $(BUILD)/pic/collector/live.o $(BUILD)/pic/collector/liveside.o \
+             $(BUILD)/pic/collector/livepair.o $(OWNMAPS_OBJ)
 TEST_OBJS_live := $(LIVE_OBJS)
 $(BUILD)/tests/test_live: $(LIVE_OBJS)
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)

@@ -6,33 +6,36 @@
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
  * 1.25x when 0.8 full, past 32 MB by 1.125x when 0.85 full (see full()),
- * and it halves when under 0.3 full (to 0.6), so a live block costs 23.5 to
- * 31.25 bytes of a large table while the heap grows or holds, at most 67
+ * and it halves when under 0.3 full (to 0.6), so a live block costs 18.8 to
+ * 25 bytes of a large table while the heap grows or holds, at most 53.3
  * after it shrank. A resize rehashes every
  * entry in place (resize()): a program tearing down 2M blocks (python3's
  * JSON bench) made the former 3/4 steps at 0.45 full cost 6% of its run
  * (wall and CPU, interleaved runs); halving at 0.3 makes a third of those
  * moves.
  *
- * Entry layout (live.h), 20 bytes: word 0 (bytes 0-7) = address / 8 (bits
- * 0-44), pair id (45-63); word 1 (bytes 8-15) = sequence number mod 2^40
- * (0-39), stack (40-63); w[4] (bytes 16-19) = size (0-15, LIVE_SIZE_BIG: in
- * the big-size hash), the time's low 16 bits (16-31). An empty slot has a
- * zero word 0 (no block starts below 8). The words are unaligned loads.
+ * Entry layout (live.h), 16 bytes: word 0 = address / 8 (bits 0-43), the
+ * pair index's bits 3-6 (44-47), size (48-63, LIVE_SIZE_BIG: in the
+ * big-size hash); word 1 = sequence number mod 2^40 (0-39), the pair
+ * index's bits 0-2 (40-42), stack (43-63). An empty slot has a zero word 0 (no block
+ * starts below 8).
  *
- * Side tables, each in its own growing mapping (liveside.h): the epochs
- * (the first sequence number and the earliest and latest time of each run
- * of entries, which with an entry's low bits give its time), the (thread,
- * tag) pairs, and the sizes from 65535 up (liveside.c).
+ * Side tables, each in its own mapping (liveside.h): the epochs (the first
+ * sequence number and the earliest and latest time of each run of entries),
+ * the ring of the latest inserts' low time bits by sequence number (which
+ * with the epoch give the time), the (thread, tag) pairs by stack
+ * (livepair.c), and the sizes from 65535 up.
  */
 #include "live.h"
+#include "livepair.h"
 #include "liveside.h"
 #include "ownmaps.h"
+#include "trie.h"
 
 #include <string.h>
 #include <sys/mman.h>
 
-/* The smallest table: 320 KB, at most 0.3 full below 4915 blocks. A
+/* The smallest table: 256 KB, at most 0.3 full below 4915 blocks. A
  * program that holds a few thousand blocks (churn's 1-thread run: 1000 to
  * 3000) kept a 4096-slot table 0.25 to 0.75 full, and its frees' backward
  * shifts moved 4.5 entries each: 230 instructions a free on the collector
@@ -40,8 +43,8 @@
 #define LIVE_MIN_CAP 16384u
 #define SEQ_MASK ((1ull << 40) - 1)
 #define TIME_LOW 0xffffu
-#define PAIR_BITS 19
-#define PAIR_MAX (1u << PAIR_BITS)
+
+_Static_assert(TRIE_MAX_NODES <= 1u << LIVE_STACK_BITS, "every stack id fits an entry");
 
 static struct live_entry *live_tab;
 static size_t live_cap, live_n;
@@ -72,17 +75,15 @@ static size_t n_epochs, epochs_bytes;
 static uint64_t last_seq;           /* the whole count of the last insert */
 static int64_t time_hi = INT64_MIN; /* the latest time of every insert */
 
-/* Pairs: id -> thread << 16 | tag, and a hash of them to the id + 1. */
-static uint64_t *pair_key;
-static uint32_t *pair_hash;
-static size_t n_pairs, pair_key_bytes, pair_hash_bytes, pair_hcap;
-/* The last pair of each thread (by thread id mod PAIR_CACHE): threads that
- * take turns (churn's two) each find theirs without a probe. */
-#define PAIR_CACHE 64
-static struct {
-    uint64_t key; /* UINT64_MAX: none */
-    uint32_t id;
-} pair_cache[PAIR_CACHE];
+/* The low 16 bits of the time of insert seq at ring[seq % LIVE_TIME_RING],
+ * for the inserts since ring_seq0 (the first since live_init) and at most
+ * LIVE_TIME_RING before the last. Mapped whole, touched as it fills. */
+static uint16_t *ring;
+static uint64_t ring_seq0;
+#define RING_BYTES (LIVE_TIME_RING * sizeof(uint16_t))
+
+/* The sizes from LIVE_SIZE_BIG up, by address. */
+static struct liveside_map bigs;
 
 /* Entries a resize could not place in its sweep, put back after it. */
 static struct live_entry *stash;
@@ -127,12 +128,29 @@ static struct live_entry *table_map(size_t cap)
 
 int live_init(void)
 {
-    memset(pair_cache, 0xff, sizeof(pair_cache));
     struct live_entry *t = table_map(LIVE_MIN_CAP);
+    void *r = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-    table_set(t, t ? LIVE_MIN_CAP : 0);
+    livepair_reset();
+    if (r == MAP_FAILED) {
+        r = NULL;
+    } else {
+        ownmaps_add(r, RING_BYTES);
+        ring = r;
+    }
+    table_set(t, t && r ? LIVE_MIN_CAP : 0);
     live_n = 0;
-    return t ? 0 : -1;
+    if (t && !r) {
+        ownmaps_del(t);
+        munmap(t, map_len(t, LIVE_MIN_CAP));
+    }
+    if (!t && r) {
+        ownmaps_del(r);
+        munmap(r, RING_BYTES);
+        ring = NULL;
+    }
+    return t && r ? 0 : -1;
 }
 
 void live_reset(void)
@@ -147,11 +165,14 @@ void live_reset(void)
     n_epochs = 0;
     last_seq = 0;
     time_hi = INT64_MIN;
-    liveside_free((void **)&pair_key, &pair_key_bytes);
-    liveside_free((void **)&pair_hash, &pair_hash_bytes);
-    n_pairs = pair_hcap = 0;
-    memset(pair_cache, 0xff, sizeof(pair_cache));
-    liveside_big_reset();
+    if (ring) {
+        ownmaps_del(ring);
+        munmap(ring, RING_BYTES);
+    }
+    ring = NULL;
+    ring_seq0 = 0;
+    livepair_reset();
+    liveside_reset(&bigs);
     liveside_free((void **)&stash, &stash_bytes);
     n_stash = 0;
 }
@@ -222,6 +243,8 @@ static __attribute__((noinline)) void epoch_merge(void)
  * 0, or -1 when the epochs cannot grow. */
 static int epoch_note(const struct live_block *b)
 {
+    if (!n_epochs)
+        ring_seq0 = b->seq;
     if (!n_epochs || !epoch_take(&epochs[n_epochs - 1], b->time)) {
         if (n_epochs == 2 * LIVE_EXACT_EPOCHS)
             epoch_merge();
@@ -235,87 +258,37 @@ static int epoch_note(const struct live_block *b)
     return 0;
 }
 
-/* The time in e's span with the low bits low; e's earliest once merged. */
-static int64_t epoch_time(const struct epoch *e, uint32_t low)
+/* The time of insert seq (whole) of epoch e: the one in e's span with the
+ * low bits the ring keeps; e's earliest once merged or past the ring. */
+static int64_t epoch_time(const struct epoch *e, uint64_t seq)
 {
-    if ((uint64_t)(e->t_max - e->t_min) >= LIVE_EPOCH_SPAN)
+    if ((uint64_t)(e->t_max - e->t_min) >= LIVE_EPOCH_SPAN || seq < ring_seq0 ||
+        last_seq - seq >= LIVE_TIME_RING)
         return e->t_min;
-    return e->t_min + (int64_t)((low - (uint64_t)e->t_min) & TIME_LOW);
+    return e->t_min + (int64_t)((ring[seq % LIVE_TIME_RING] - (uint64_t)e->t_min) & TIME_LOW);
 }
 
 int64_t live_time(const struct live_entry *e)
 {
-    return epoch_time(epoch_of(seq_whole(live_seq(e))), e->w[4] >> 16);
+    uint64_t seq = seq_whole(live_seq(e));
+
+    return epoch_time(epoch_of(seq), seq);
 }
 
 int live_newer(const struct live_entry *e, int64_t t)
 {
     const struct epoch *ep;
+    uint64_t seq;
 
     if (t >= time_hi)
         return 0;
-    ep = epoch_of(seq_whole(live_seq(e)));
+    seq = seq_whole(live_seq(e));
+    ep = epoch_of(seq);
     if (t >= ep->t_max)
         return 0;
     if (t < ep->t_min)
         return 1;
-    return epoch_time(ep, e->w[4] >> 16) > t;
-}
-
-/* ---- (thread, tag) pairs ---- */
-
-static size_t pair_home(uint64_t key, size_t hcap)
-{
-    return (size_t)(((key + 1) * 0x9E3779B97F4A7C15ull) >> 32) & (hcap - 1);
-}
-
-static int pair_rehash(size_t hcap)
-{
-    uint32_t *old = pair_hash;
-    size_t old_bytes = pair_hash_bytes;
-
-    pair_hash = NULL;
-    pair_hash_bytes = 0;
-    if (liveside_grow((void **)&pair_hash, &pair_hash_bytes, hcap * sizeof(uint32_t)) < 0) {
-        pair_hash = old;
-        pair_hash_bytes = old_bytes;
-        return -1;
-    }
-    liveside_free((void **)&old, &old_bytes);
-    pair_hcap = hcap;
-    for (size_t id = 0; id < n_pairs; id++) {
-        size_t i = pair_home(pair_key[id], hcap);
-
-        while (pair_hash[i])
-            i = (i + 1) & (hcap - 1);
-        pair_hash[i] = (uint32_t)id + 1;
-    }
-    return 0;
-}
-
-/* The id of (thread, tag), a new one when first seen; -1 when there is no
- * room for it. */
-static int64_t pair_id(uint32_t thread, uint32_t tag)
-{
-    uint64_t key = (uint64_t)(thread & 0xffffff) << 16 | (tag & 0xffff);
-    size_t i, c = thread % PAIR_CACHE;
-
-    if (pair_cache[c].key == key)
-        return pair_cache[c].id;
-    if ((n_pairs + 1) * 2 > pair_hcap && pair_rehash(pair_hcap ? pair_hcap * 2 : 1024) < 0)
-        return -1;
-    for (i = pair_home(key, pair_hcap); pair_hash[i]; i = (i + 1) & (pair_hcap - 1))
-        if (pair_key[pair_hash[i] - 1] == key)
-            goto found;
-    if (n_pairs == PAIR_MAX ||
-        liveside_grow((void **)&pair_key, &pair_key_bytes, (n_pairs + 1) * sizeof(uint64_t)) < 0)
-        return -1;
-    pair_key[n_pairs++] = key;
-    pair_hash[i] = (uint32_t)n_pairs;
-found:
-    pair_cache[c].key = key;
-    pair_cache[c].id = pair_hash[i] - 1;
-    return pair_cache[c].id;
+    return epoch_time(ep, seq) > t;
 }
 
 /* ---- entries ---- */
@@ -324,12 +297,18 @@ uint64_t live_size_big(const struct live_entry *e)
 {
     uint64_t size;
 
-    return liveside_big_get(live_addr(e), &size) ? size : LIVE_SIZE_BIG;
+    return liveside_get(&bigs, live_addr(e), &size) ? size : LIVE_SIZE_BIG;
+}
+
+/* The entry's pair index (livepair.h). */
+static inline unsigned pair_idx(const struct live_entry *e)
+{
+    return (unsigned)(e->w[0] >> 44 & 0xf) << 3 | (unsigned)(e->w[1] >> 40 & 7);
 }
 
 void live_get(const struct live_entry *e, struct live_block *b)
 {
-    uint64_t pair = pair_key[live_word(e, 0) >> 45];
+    uint64_t pair = livepair_get(live_stack(e), pair_idx(e), live_addr(e));
 
     b->addr = live_addr(e);
     b->size = live_size(e);
@@ -340,53 +319,51 @@ void live_get(const struct live_entry *e, struct live_block *b)
     b->tag = (uint32_t)(pair & 0xffff);
 }
 
-/* Writes the entry's three parts. */
-static inline void store(struct live_entry *dst, const struct live_block *b, uint64_t pid,
-                         uint32_t size)
+/* Writes the entry's two words and the time's low bits in the ring. */
+static inline void store(struct live_entry *dst, const struct live_block *b, uint64_t idx,
+                         uint64_t size)
 {
-    uint64_t w0 = (b->addr >> 3) | pid << 45;
-    uint64_t w1 = (b->seq & SEQ_MASK) | (uint64_t)(b->stack & 0xffffff) << 40;
-
-    memcpy(&dst->w[0], &w0, sizeof(w0));
-    memcpy(&dst->w[2], &w1, sizeof(w1));
-    dst->w[4] = size | ((uint32_t)b->time & TIME_LOW) << 16;
+    dst->w[0] = (b->addr >> 3) | (idx >> 3) << 44 | size << 48;
+    /* stacks are trie ids, below TRIE_MAX_NODES: the top bits hold them */
+    dst->w[1] =
+        (b->seq & SEQ_MASK) | (idx & 7) << 40 | (uint64_t)b->stack << (64 - LIVE_STACK_BITS);
+    ring[b->seq % LIVE_TIME_RING] = (uint16_t)b->time;
 }
 
 /* Packs b into *dst. -1 when a side table cannot take what does not fit
  * the entry. */
 static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const struct live_block *b)
 {
-    int64_t pid = pair_id(b->thread, b->tag);
+    int idx = livepair_idx(b->thread, b->tag, b->stack, b->addr);
     uint64_t size = b->size;
 
-    if (pid < 0)
+    if (idx < 0)
         return -1;
     if (size >= LIVE_SIZE_BIG) {
-        if (liveside_big_put(b->addr, size) < 0)
+        if (liveside_put(&bigs, b->addr, size) < 0)
             return -1;
         size = LIVE_SIZE_BIG;
     }
     if (epoch_note(b) < 0)
         return -1;
-    store(dst, b, (uint64_t)pid, (uint32_t)size);
+    store(dst, b, (uint64_t)idx, size);
     return 0;
 }
 
-/* pack_slow() without a call when the thread's last pair is cached, the
- * size fits and the time fits the last epoch (nearly every block): the
- * side tables' growth paths kept the whole of it behind a saved frame. */
-static inline int pack(struct live_entry *dst, const struct live_block *b)
+/* pack_slow() without a call when the thread's last pair is cached and is
+ * its stack's first, the size fits and the time fits the last epoch (nearly
+ * every block): the side tables' growth paths kept the whole of it behind
+ * a saved frame. */
+static inline __attribute__((always_inline)) int pack(struct live_entry *dst,
+                                                      const struct live_block *b)
 {
-    uint64_t key = (uint64_t)(b->thread & 0xffffff) << 16 | (b->tag & 0xffff);
-    size_t c = b->thread % PAIR_CACHE;
-
-    if (pair_cache[c].key != key || b->size >= LIVE_SIZE_BIG || !n_epochs ||
+    if (!livepair_is_first(b->thread, b->tag, b->stack) || b->size >= LIVE_SIZE_BIG || !n_epochs ||
         !epoch_take(&epochs[n_epochs - 1], b->time))
         return pack_slow(dst, b);
     last_seq = b->seq;
     if (b->time > time_hi)
         time_hi = b->time;
-    store(dst, b, pair_cache[c].id, (uint32_t)b->size);
+    store(dst, b, 0, b->size);
     return 0;
 }
 
@@ -427,7 +404,7 @@ struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
     if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
         return NULL;
     for (size_t i = home_key(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        uint64_t k = live_word(&live_tab[i], 0) & LIVE_W0_ADDR;
+        uint64_t k = live_tab[i].w[0] & LIVE_W0_ADDR;
 
         if (k == key)
             return &live_tab[i];
@@ -447,9 +424,9 @@ struct live_entry *live_find(uint64_t addr)
 
 static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
 {
-    size_t i = home_key(live_word(e, 0) & LIVE_W0_ADDR, cap);
+    size_t i = home_key(e->w[0] & LIVE_W0_ADDR, cap);
 
-    while (live_word(&tab[i], 0))
+    while (tab[i].w[0])
         i = i + 1 == cap ? 0 : i + 1;
     tab[i] = *e;
 }
@@ -515,12 +492,12 @@ static int stash_put(const struct live_entry *e, size_t ncap)
 static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap, int down)
 {
     struct live_entry e = t[i];
-    size_t h = home_key(live_word(&e, 0) & LIVE_W0_ADDR, ncap), p;
+    size_t h = home_key(e.w[0] & LIVE_W0_ADDR, ncap), p;
 
     memset(&t[i], 0, sizeof(t[i]));
     if (down ? h < i : h > i)
-        return stash_put(&e, ncap);                   /* its probe would cross slots not swept */
-    for (p = h; p < ncap && live_word(&t[p], 0); p++) /* shrinking: stops at i at the latest */
+        return stash_put(&e, ncap);         /* its probe would cross slots not swept */
+    for (p = h; p < ncap && t[p].w[0]; p++) /* shrinking: stops at i at the latest */
         ;
     if (p == ncap)
         return stash_put(&e, ncap); /* it would wrap */
@@ -554,11 +531,11 @@ static int resize(size_t ncap)
     n_stash = 0;
     if (ncap > cap) {
         for (size_t i = cap; i-- > 0;)
-            if (live_word(&t[i], 0))
+            if (t[i].w[0])
                 failed |= sweep_one(t, i, ncap, 1);
     } else {
         for (size_t i = 0; i < cap; i++)
-            if (live_word(&t[i], 0))
+            if (t[i].w[0])
                 failed |= sweep_one(t, i, ncap, 0);
     }
     if (ncap < cap) {
@@ -582,9 +559,9 @@ static int resize(size_t ncap)
  * 1.5x (0.5-0.75 full; on churn's 4096 slots, 0.85 full made the table's
  * instructions 2.4x). A larger one costs cache misses whatever the load,
  * and the program's memory: full at 0.8, it grows by 1.25x (0.64-0.8
- * full, 25 to 31.25 bytes a block), and from LIVE_FINE_BYTES, full at 0.85,
- * by 1.125x (0.76-0.85 full, 23.5 to 26.5 bytes a block): there a step is
- * megabytes (python3's JSON bench peaked just past one: a 63 MB table at
+ * full, 20 to 25 bytes a block), and from LIVE_FINE_BYTES, full at 0.85,
+ * by 1.125x (0.76-0.85 full, 18.8 to 21 bytes a block): there a step is
+ * megabytes (python3's JSON bench, at 20 bytes an entry, peaked just past one: a 63 MB table at
  * 0.64 full, 57 MB with 1.125x steps at 0.8, 50 MB at 0.85; the live
  * table's instructions +1.3% and +7.9% in two callgrind pairs, 2564M to
  * 2597M and 2594M to 2798M for 10M events: fewer resizes, longer probes,
@@ -643,20 +620,26 @@ static __attribute__((noinline)) void shrink(void)
     resize(cap); /* on failure keep the bigger table */
 }
 
-static __attribute__((noinline)) void big_del_of(const struct live_entry *e)
+/* Forgets what the side tables keep by e's address. */
+static __attribute__((noinline)) void side_del_of(const struct live_entry *e)
 {
-    liveside_big_del(live_addr(e));
+    if (e->w[0] >> 48 == LIVE_SIZE_BIG)
+        liveside_del(&bigs, live_addr(e));
+    if (pair_idx(e) == LIVEPAIR_ESCAPE)
+        livepair_forget(live_addr(e));
 }
 
 void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
-    if ((e->w[4] & 0xffff) == LIVE_SIZE_BIG)
-        big_del_of(e);
+    /* a big size (bits 48-63 all ones) or maybe an escaped pair (44-47
+     * all ones: indices from 120 up), told from word 0 alone */
+    if (~e->w[0] >> 48 == 0 || (~e->w[0] >> 44 & 0xf) == 0)
+        side_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
-        uint64_t w0 = live_word(&live_tab[j], 0);
+        uint64_t w0 = live_tab[j].w[0];
 
         if (!w0)
             break;
@@ -687,14 +670,20 @@ size_t live_count(void)
 
 size_t live_bytes_used(void)
 {
-    return live_cap * sizeof(struct live_entry) + epochs_bytes + pair_key_bytes + pair_hash_bytes +
-           liveside_big_bytes();
+    uint64_t ring_used = last_seq - ring_seq0 + 1;
+
+    if (!n_epochs)
+        ring_used = 0;
+    else if (ring_used > LIVE_TIME_RING)
+        ring_used = LIVE_TIME_RING;
+    return live_cap * sizeof(struct live_entry) + epochs_bytes + livepair_bytes() + bigs.bytes +
+           (ring_used * sizeof(uint16_t) + 4095) / 4096 * 4096;
 }
 
 void live_foreach(live_fn *fn, void *arg)
 {
     for (size_t i = 0; i < live_cap; i++)
-        if (live_word(&live_tab[i], 0))
+        if (live_tab[i].w[0])
             fn(arg, &live_tab[i]);
 }
 
@@ -703,7 +692,7 @@ size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
     size_t end = from + n < live_cap ? from + n : live_cap;
 
     for (size_t i = from; i < end; i++)
-        if (live_word(&live_tab[i], 0))
+        if (live_tab[i].w[0])
             fn(arg, &live_tab[i]);
     return end;
 }
@@ -724,7 +713,7 @@ struct live_entry *live_find_containing(uint64_t addr)
         struct live_entry *e = &live_tab[i];
         uint64_t a = live_addr(e), size;
 
-        if (!live_word(e, 0) || addr < a)
+        if (!e->w[0] || addr < a)
             continue;
         size = live_size(e);
         if (addr - a < (size ? size : 1))

@@ -3,56 +3,64 @@
  * allocation sequence number, thread, tag), owned by the collector thread.
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
- * memory: 20-byte entries kept between 0.3 and 0.85 full (see live.c). Only
- * the collector thread reads or writes it; a fork()ed scan child may walk it
- * with live_foreach (no allocation, no lock).
+ * memory: 16-byte entries, 16-byte aligned (a free touches one cache line),
+ * kept between 0.3 and 0.85 full (see live.c). Only the collector thread
+ * reads or writes it; a fork()ed scan child may walk it with live_foreach
+ * (no allocation, no lock).
  *
- * An entry packs 160 bits, each field read where it is needed:
- * - the address divided by 8 (45 bits): blocks lie below 2^48 (Linux hands a
- *   program addresses above that only when it asks for them with an mmap
- *   hint) and are 8-byte aligned (every malloc is); other blocks are refused
- *   and tracking stops (normalise.c);
- * - the thread and tag as one id into a table of the (thread, tag) pairs
- *   seen (19 bits);
- * - the allocation sequence number (its 40 wire bits, wire.h) and the stack
- *   (24 bits);
+ * An entry packs 128 bits, each field read where it is needed:
+ * - the address divided by 8 (44 bits): blocks lie below 2^47 (x86-64's
+ *   user space: Linux hands a program addresses above it only when it asks
+ *   with an mmap hint) and are 8-byte aligned (every malloc is: glibc's
+ *   16, jemalloc's and tcmalloc's smallest classes 8); other blocks are
+ *   refused and tracking stops (normalise.c);
  * - the size (16 bits; sizes from 65535 up are kept beside the table, in a
  *   hash by address: each such block is 64 KiB or more, so they cost at
  *   most 1/2048 of the bytes they hold);
- * - the time as its low 16 bits (ns): epochs, runs of sequence numbers found
- *   from the entry's, keep the earliest and latest time of their blocks, and
- *   a new one starts when an insert's time would make that span 65536 ns or
- *   more, so the low bits give the whole time. Only the latest
- *   LIVE_EXACT_EPOCHS epochs are kept so; older ones are merged in pairs
- *   (live.c), and a block of a merged epoch reads the earliest time of its
- *   epoch (the epoch spans its true time).
+ * - the allocation sequence number (its 40 wire bits, wire.h) and the stack
+ *   (21 bits: the trie's ids, TRIE_MAX_NODES);
+ * - the thread and tag as an index among the (thread, tag) pairs seen with
+ *   the block's stack (7 bits, livepair.h: past 126 pairs a stack's further
+ *   blocks keep theirs by address).
+ * The time is not in the entry: it comes from the sequence number. Epochs,
+ * runs of sequence numbers, keep the earliest and latest time of their
+ * blocks, a new one when an insert's time would make that span 65536 ns
+ * or more; a ring of the time's low 16 bits by sequence number for the
+ * latest LIVE_TIME_RING inserts gives those blocks' times exact. An older
+ * block reads the earliest time of its epoch (at most 65535 ns early).
+ * Only the latest LIVE_EXACT_EPOCHS epochs are kept so; older ones are
+ * merged in pairs (live.c), and a block of a merged epoch reads the
+ * earliest time of its epoch (the epoch spans its true time).
  * A free reads the address, size, stack and sequence number, all in the
- * entry (one cache line, or two for the quarter of the slots that cross one);
- * whether the entry is newer than the free (live_newer) needs no more
- * unless the free is older than the latest insert.
+ * entry; whether the entry is newer than the free (live_newer) needs no
+ * more unless the free is older than the latest insert.
  */
 #ifndef HEAPLINE_LIVE_H
 #define HEAPLINE_LIVE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
-#define LIVE_ADDR_BITS 48
+#define LIVE_ADDR_BITS 47
+#define LIVE_STACK_BITS 21
 
-/* One slot of the table: read it through the functions below. Bytes 0-7
- * are the key word (address / 8, pair id), 8-15 the sequence number and
- * stack, 16-19 the size and the time's low bits (live.c). */
+/* One slot of the table: read it through the functions below. Word 0 is
+ * the address / 8 (bits 0-43), the pair index's high bits (44-47) and the
+ * size (48-63); word 1 the sequence number (0-39), the pair index's low
+ * bits (40-42) and the stack (43-63): a free reads the size and the stack
+ * with one shift each. */
 struct live_entry {
-    uint32_t w[5];
+    uint64_t w[2];
 };
 
-_Static_assert(sizeof(struct live_entry) == 20, "a live entry is 20 bytes");
+_Static_assert(sizeof(struct live_entry) == 16, "a live entry is 16 bytes");
 
 /* Epochs whose blocks' times read back exact (live.h's comment). */
 #define LIVE_EXACT_EPOCHS 16384u
 /* An epoch spans less than this many ns while it is exact. */
 #define LIVE_EPOCH_SPAN 65536
+/* The latest inserts whose times read back exact (2 bytes each). */
+#define LIVE_TIME_RING (1u << 20)
 
 /* A live block, unpacked. */
 struct live_block {
@@ -61,22 +69,13 @@ struct live_block {
     uint64_t seq;    /* allocation sequence number: live_insert takes the whole
                       * count (each insert a larger one than the last), the
                       * table gives it back mod 2^WIRE_SEQ_BITS */
-    uint32_t stack;  /* < 2^24 */
+    uint32_t stack;  /* < 2^LIVE_STACK_BITS */
     uint32_t thread; /* <= WIRE_MAX_THREAD_ID */
     uint32_t tag;    /* <= WIRE_MAX_TAG_ID */
 };
 
-#define LIVE_W0_ADDR ((1ull << 45) - 1)
+#define LIVE_W0_ADDR ((1ull << 44) - 1)
 #define LIVE_SIZE_BIG 0xffffu /* the size is beside the table */
-
-/* The entry's 64-bit word i (0 or 1), an unaligned load. */
-static inline uint64_t live_word(const struct live_entry *e, int i)
-{
-    uint64_t v;
-
-    memcpy(&v, &e->w[2 * i], sizeof(v));
-    return v;
-}
 
 /* Whether a block fits an entry (below 2^LIVE_ADDR_BITS, 8-byte aligned, its
  * size below 2^LIVE_ADDR_BITS). */
@@ -87,38 +86,39 @@ static inline int live_fits(uint64_t addr, uint64_t size)
 
 static inline uint64_t live_addr(const struct live_entry *e)
 {
-    return (live_word(e, 0) & LIVE_W0_ADDR) << 3;
+    return (e->w[0] & LIVE_W0_ADDR) << 3;
 }
 
 uint64_t live_size_big(const struct live_entry *e);
 
 static inline uint64_t live_size(const struct live_entry *e)
 {
-    uint32_t s = e->w[4] & 0xffff;
+    uint32_t s = (uint32_t)(e->w[0] >> 48);
 
     return s != LIVE_SIZE_BIG ? s : live_size_big(e);
 }
 
 static inline uint32_t live_stack(const struct live_entry *e)
 {
-    return (uint32_t)(live_word(e, 1) >> 40);
+    return (uint32_t)(e->w[1] >> (64 - LIVE_STACK_BITS));
 }
 
 /* The sequence number, mod 2^40. */
 static inline uint64_t live_seq(const struct live_entry *e)
 {
-    return live_word(e, 1) & ((1ull << 40) - 1);
+    return e->w[1] & ((1ull << 40) - 1);
 }
 
-/* The time: exact in the latest LIVE_EXACT_EPOCHS epochs, else the earliest
- * of its epoch's (live.h's comment). Finds the epoch (a binary search). */
+/* The time: exact for the latest LIVE_TIME_RING inserts in the latest
+ * LIVE_EXACT_EPOCHS epochs, else the earliest of its epoch's (live.h's
+ * comment). Finds the epoch (a binary search). */
 int64_t live_time(const struct live_entry *e);
 
 /* Whether e's block was allocated later than t (live_time(e) > t), for the
  * normaliser's stragglers: no epoch looked up when t is at or past every
- * insert's time (the common free). Exact while the epoch is; an epoch merged
- * since (older than LIVE_EXACT_EPOCHS epochs) answers exactly when t lies
- * outside its span, else as live_time() does. */
+ * insert's time (the common free). Exact while its time is; otherwise
+ * (older than LIVE_TIME_RING inserts, or its epoch merged) exact when t
+ * lies outside its epoch's span, else as live_time() does. */
 int live_newer(const struct live_entry *e, int64_t t);
 /* All fields (seq mod 2^40). */
 void live_get(const struct live_entry *e, struct live_block *b);

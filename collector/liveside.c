@@ -1,11 +1,10 @@
 /*
  * liveside.c - the live table's side tables: arrays in mappings of their
- * own (known as the collector's, ownmaps.h), and the hash of the sizes too
- * large for an entry.
+ * own (known as the collector's, ownmaps.h), and hashes of 64-bit keys.
  *
- * Invariant of the hash (open addressing, linear probing, backward-shift
- * deletion, a power of two slots at most half full, address 0: empty): no
- * empty slot lies between a size's home slot and its slot.
+ * Invariant of a hash (open addressing, linear probing, backward-shift
+ * deletion, a power of two slots at most half full, key 0: empty): no
+ * empty slot lies between a key's home slot and its slot.
  */
 #include "liveside.h"
 #include "ownmaps.h"
@@ -43,92 +42,79 @@ void liveside_free(void **p, size_t *bytes)
     *bytes = 0;
 }
 
-struct big {
-    uint64_t addr, size;
-};
-static struct big *bigs;
-static size_t n_bigs, bigs_cap, bigs_bytes;
-
-static size_t big_home(uint64_t addr, size_t cap)
+static size_t home(uint64_t key, size_t cap)
 {
-    return (size_t)(((addr >> 3) * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
 }
 
-/* The slot of addr, or of the empty slot where it would go. */
-static size_t big_slot(uint64_t addr)
+/* The slot of key, or of the empty slot where it would go. */
+static size_t slot_of(const struct liveside_map *m, uint64_t key)
 {
-    size_t i = big_home(addr, bigs_cap);
+    size_t i = home(key, m->cap);
 
-    while (bigs[i].addr && bigs[i].addr != addr)
-        i = (i + 1) & (bigs_cap - 1);
+    while (m->kv[i].key && m->kv[i].key != key)
+        i = (i + 1) & (m->cap - 1);
     return i;
 }
 
-int liveside_big_get(uint64_t addr, uint64_t *size)
+int liveside_get(const struct liveside_map *m, uint64_t key, uint64_t *val)
 {
     size_t i;
 
-    if (!bigs_cap || !bigs[i = big_slot(addr)].addr)
+    if (!m->cap || !m->kv[i = slot_of(m, key)].key)
         return 0;
-    *size = bigs[i].size;
+    *val = m->kv[i].val;
     return 1;
 }
 
-static int big_rehash(size_t cap)
+static int rehash(struct liveside_map *m, size_t cap)
 {
-    struct big *old = bigs;
-    size_t old_cap = bigs_cap, old_bytes = bigs_bytes;
+    struct liveside_map old = *m;
 
-    bigs = NULL;
-    bigs_bytes = 0;
-    if (liveside_grow((void **)&bigs, &bigs_bytes, cap * sizeof(*bigs)) < 0) {
-        bigs = old;
-        bigs_bytes = old_bytes;
+    m->kv = NULL;
+    m->bytes = 0;
+    if (liveside_grow((void **)&m->kv, &m->bytes, cap * sizeof(*m->kv)) < 0) {
+        *m = old;
         return -1;
     }
-    bigs_cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].addr)
-            bigs[big_slot(old[i].addr)] = old[i];
-    liveside_free((void **)&old, &old_bytes);
+    m->cap = cap;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.kv[i].key)
+            m->kv[slot_of(m, old.kv[i].key)] = old.kv[i];
+    liveside_free((void **)&old.kv, &old.bytes);
     return 0;
 }
 
-int liveside_big_put(uint64_t addr, uint64_t size)
+int liveside_put(struct liveside_map *m, uint64_t key, uint64_t val)
 {
-    if ((n_bigs + 1) * 2 > bigs_cap && big_rehash(bigs_cap ? bigs_cap * 2 : 256) < 0)
+    if ((m->n + 1) * 2 > m->cap && rehash(m, m->cap ? m->cap * 2 : 256) < 0)
         return -1;
-    bigs[big_slot(addr)] = (struct big){addr, size};
-    n_bigs++;
+    m->kv[slot_of(m, key)] = (struct liveside_kv){key, val};
+    m->n++;
     return 0;
 }
 
-/* Removes addr's size (backward shift, as in the table). */
-void liveside_big_del(uint64_t addr)
+/* Removes key (backward shift, as in the table). */
+void liveside_del(struct liveside_map *m, uint64_t key)
 {
-    size_t mask = bigs_cap - 1, i, j;
+    size_t mask = m->cap - 1, i, j;
 
-    if (!bigs_cap || !bigs[i = big_slot(addr)].addr)
+    if (!m->cap || !m->kv[i = slot_of(m, key)].key)
         return;
-    for (j = (i + 1) & mask; bigs[j].addr; j = (j + 1) & mask) {
-        size_t h = big_home(bigs[j].addr, bigs_cap);
+    for (j = (i + 1) & mask; m->kv[j].key; j = (j + 1) & mask) {
+        size_t h = home(m->kv[j].key, m->cap);
 
         if (((j - h) & mask) >= ((j - i) & mask)) {
-            bigs[i] = bigs[j];
+            m->kv[i] = m->kv[j];
             i = j;
         }
     }
-    bigs[i].addr = 0;
-    n_bigs--;
+    m->kv[i].key = 0;
+    m->n--;
 }
 
-size_t liveside_big_bytes(void)
+void liveside_reset(struct liveside_map *m)
 {
-    return bigs_bytes;
-}
-
-void liveside_big_reset(void)
-{
-    liveside_free((void **)&bigs, &bigs_bytes);
-    n_bigs = bigs_cap = 0;
+    liveside_free((void **)&m->kv, &m->bytes);
+    m->n = m->cap = 0;
 }

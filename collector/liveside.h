@@ -1,8 +1,10 @@
 /*
- * liveside.h - the live table's side tables (live.c): growing arrays in
- * mappings of their own, and the sizes too large for an entry, by address.
- * Only the collector thread calls these; a fork()ed scan child may read
- * (liveside_big_get: no allocation, no lock).
+ * liveside.h - the live table's side tables (live.c, livepair.c): growing
+ * arrays in mappings of their own, and small hashes from a nonzero 64-bit
+ * key to a 64-bit value (the sizes too large for an entry by address, a
+ * stack's extra (thread, tag) pairs). Only the collector thread changes
+ * them; a fork()ed scan child may read (liveside_get: no allocation, no
+ * lock).
  */
 #ifndef HEAPLINE_LIVESIDE_H
 #define HEAPLINE_LIVESIDE_H
@@ -16,14 +18,23 @@ int liveside_grow(void **p, size_t *bytes, size_t need);
 /* Unmaps *p and sets it to NULL, *bytes to 0. */
 void liveside_free(void **p, size_t *bytes);
 
-/* Keeps the size of the block at addr (not kept yet). 0, or -1 when the
- * hash cannot grow. */
-int liveside_big_put(uint64_t addr, uint64_t size);
-/* 1 and *size when addr's size is kept, else 0. */
-int liveside_big_get(uint64_t addr, uint64_t *size);
-/* Forgets addr's size (none: no effect). */
-void liveside_big_del(uint64_t addr);
-size_t liveside_big_bytes(void); /* the hash's mapping */
-void liveside_big_reset(void);   /* forgets every size, unmaps the hash */
+/* A hash of key -> value (all zero: empty). */
+struct liveside_kv {
+    uint64_t key, val;
+};
+struct liveside_map {
+    struct liveside_kv *kv;
+    size_t n, cap, bytes;
+};
+
+/* Keeps key -> val (key nonzero, not kept yet). 0, or -1 when the hash
+ * cannot grow. */
+int liveside_put(struct liveside_map *m, uint64_t key, uint64_t val);
+/* 1 and *val when key is kept, else 0. */
+int liveside_get(const struct liveside_map *m, uint64_t key, uint64_t *val);
+/* Forgets key (none: no effect). */
+void liveside_del(struct liveside_map *m, uint64_t key);
+/* Forgets every key, unmaps the hash (m->bytes: its mapping). */
+void liveside_reset(struct liveside_map *m);
 
 #endif

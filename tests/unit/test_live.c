@@ -3,8 +3,9 @@
  * inserts and removals keep exactly the right entries, growth and shrinking
  * keep them, the table stays within its memory bound per live block, and
  * every field reads back exact at its limits (sizes from 65535 up beside the
- * table, the time within and across epochs, early and late); the times of
- * merged epochs keep the precision live.h states.
+ * table, the time within and across epochs, early and late, the (thread,
+ * tag) pairs however many a stack has); the times of blocks past the time
+ * ring and of merged epochs keep the precision live.h states.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +20,7 @@
 
 #define N 200000
 
-static uint64_t addrs[N];
+static uint64_t addrs[N], seqs[N];
 static int present[N];
 
 static uint64_t rnd(uint64_t *s)
@@ -43,8 +44,8 @@ static uint64_t size_of(int i)
 
 static void test_model(void **state)
 {
-    uint64_t s = 88172645463325252ull;
-    size_t live = 0, max_live = 0;
+    uint64_t s = 88172645463325252ull, last_seq = 0;
+    size_t live = 0, max_live = 0, old = 0;
 
     (void)state;
     assert_int_equal(live_init(), 0);
@@ -62,7 +63,15 @@ static void test_model(void **state)
             assert_int_equal(b.addr, addrs[i]);
             assert_int_equal(b.size, size_of(i));
             assert_int_equal(b.stack, (uint32_t)i * 3);
-            assert_int_equal(b.seq * 1000, b.time);
+            /* exact among the latest LIVE_TIME_RING inserts, else its
+             * epoch's earliest time (epochs span under LIVE_EPOCH_SPAN) */
+            if (last_seq - b.seq < LIVE_TIME_RING) {
+                assert_int_equal(b.seq * 1000, b.time);
+            } else {
+                assert_true(b.time <= (int64_t)b.seq * 1000);
+                assert_true((int64_t)b.seq * 1000 - b.time < LIVE_EPOCH_SPAN);
+                old++;
+            }
             assert_int_equal(b.tag, (uint32_t)i % 3);
             assert_int_equal(b.thread, 1 + (uint32_t)i % 5);
             live_remove(e);
@@ -79,21 +88,38 @@ static void test_model(void **state)
 
             assert_null(e);
             assert_int_equal(live_insert(&n), 0);
+            last_seq = seqs[i] = n.seq;
             present[i] = 1;
             live++;
         }
         if (live > max_live)
             max_live = live;
-        /* 20 bytes at least 0.3 full, and the side tables */
+        /* 16 bytes at least 0.3 full, and the side tables: the time ring
+         * (2 bytes an insert, LIVE_TIME_RING at most), the stacks' first
+         * pairs (4 bytes a stack id up to the largest, 3 * N, doubling) */
         if (live > 10000 && step % 9973 == 0)
-            assert_true(live_bytes_used() <= live * 67 + 65536 + 65536);
+            assert_true(live_bytes_used() <=
+                        live * 54 + LIVE_TIME_RING * 2 + (4u << 20) + 65536 + 65536);
     }
     assert_int_equal(live_count(), live);
     size_t seen = 0;
     live_foreach(count_cb, &seen);
     assert_int_equal(seen, live);
-    for (int i = 0; i < N; i++)
-        assert_int_equal(live_find(addrs[i]) != NULL, present[i]);
+    for (int i = 0; i < N; i++) {
+        struct live_entry *e = live_find(addrs[i]);
+
+        assert_int_equal(e != NULL, present[i]);
+        if (!e)
+            continue;
+        if (last_seq - seqs[i] < LIVE_TIME_RING) {
+            assert_int_equal(live_time(e), (int64_t)seqs[i] * 1000);
+        } else {
+            assert_true(live_time(e) <= (int64_t)seqs[i] * 1000);
+            assert_true((int64_t)seqs[i] * 1000 - live_time(e) < LIVE_EPOCH_SPAN);
+            old++;
+        }
+    }
+    assert_true(old > 10000); /* blocks past the ring were read */
     /* interior lookups */
     for (int i = 0; i < N; i++)
         if (present[i] && i > 4) {
@@ -121,32 +147,33 @@ static struct live_block got(uint64_t addr)
  * sequence numbers at their widths. */
 static void test_fields(void **state)
 {
-    struct live_block n = {.addr = (1ull << 48) - 8,
+    struct live_block n = {.addr = (1ull << 47) - 8,
                            .tag = 0xffff,
-                           .size = (1ull << 48) - 1,
+                           .size = (1ull << 47) - 1,
                            .time = (1ll << 56) - 1,
                            .seq = (1ull << 40) - 1,
-                           .stack = 0xffffff,
+                           .stack = (1u << LIVE_STACK_BITS) - 1,
                            .thread = 0xffffff};
     struct live_block m = {.addr = 8, .size = 65534, .time = 5, .seq = 1ull << 40};
     struct live_block b;
 
     (void)state;
-    assert_int_equal(sizeof(struct live_entry), 20);
+    assert_int_equal(sizeof(struct live_entry), 16);
     assert_true(live_fits(n.addr, n.size));
-    assert_false(live_fits(1ull << 48, 1));
-    assert_false(live_fits(0x1000, 1ull << 48));
+    assert_true(live_fits(0x1008, 16)); /* 8-aligned: jemalloc's 8-byte class */
+    assert_false(live_fits(1ull << 47, 1));
+    assert_false(live_fits(0x1000, 1ull << 47));
     assert_false(live_fits(0x1004, 16));
     assert_int_equal(live_init(), 0);
     assert_int_equal(live_insert(&n), 0);
     assert_int_equal(live_insert(&m), 0);
-    b = got((1ull << 48) - 8);
-    assert_int_equal(b.addr, (1ull << 48) - 8);
-    assert_int_equal(b.size, (1ull << 48) - 1);
-    assert_int_equal(live_size(live_find(n.addr)), (1ull << 48) - 1);
+    b = got((1ull << 47) - 8);
+    assert_int_equal(b.addr, (1ull << 47) - 8);
+    assert_int_equal(b.size, (1ull << 47) - 1);
+    assert_int_equal(live_size(live_find(n.addr)), (1ull << 47) - 1);
     assert_int_equal(b.time, (1ll << 56) - 1);
     assert_int_equal(b.seq, (1ull << 40) - 1);
-    assert_int_equal(b.stack, 0xffffff);
+    assert_int_equal(b.stack, (1u << LIVE_STACK_BITS) - 1);
     assert_int_equal(b.thread, 0xffffff);
     assert_int_equal(b.tag, 0xffff);
     b = got(8);
@@ -155,10 +182,10 @@ static void test_fields(void **state)
     assert_int_equal(b.seq, 0);      /* 2^40 mod 2^40 */
     assert_int_equal(b.thread, 0);
     assert_int_equal(b.stack, 0);
-    assert_null(live_find(1ull << 48));
+    assert_null(live_find(1ull << 47));
     assert_null(live_find(0x1004));
     /* a big block's size goes with it */
-    live_remove(live_find((1ull << 48) - 8));
+    live_remove(live_find((1ull << 47) - 8));
     n.addr = 0x2000;
     n.size = 65535; /* the smallest beside the table */
     n.seq = (1ull << 40) + 1;
@@ -174,7 +201,7 @@ static void test_fields(void **state)
     assert_int_equal(got(0x3000).size, 0);
     assert_int_equal(got(0x3000).time, -70000);
     assert_int_equal(got(0x2000).time, 6);
-    assert_null(live_find((1ull << 48) - 8));
+    assert_null(live_find((1ull << 47) - 8));
     live_reset();
 }
 
@@ -303,8 +330,11 @@ static void test_dense(void **state)
         assert_true(live_newer(e, times[i] - 1));
         assert_false(live_newer(e, times[i]));
     }
-    /* 2M ns of stamps: about 31 spans of 65536 ns, a few more for the late */
-    assert_true(live_bytes_used() - live_slots() * sizeof(struct live_entry) <= 3 * 4096);
+    /* 2M ns of stamps: about 31 spans of 65536 ns, a few more for the late
+     * (a page); a page each of pair ids and their hash (one pair: no
+     * stack's first pair kept); the time ring, 2 bytes an insert */
+    assert_true(live_bytes_used() - live_slots() * sizeof(struct live_entry) <=
+                3 * 4096 + (D * 2 + 4095) / 4096 * 4096);
     live_reset();
 }
 
@@ -344,14 +374,16 @@ static void test_merged(void **state)
         assert_false(live_newer(e, times[i]));
     }
     assert_true(coarse >= (int)LIVE_EXACT_EPOCHS / 2);
-    /* and the pairs: 4 KiB each of ids and hash */
-    assert_true(live_bytes_used() - live_slots() * sizeof(struct live_entry) <= (1u << 20) + 8192);
+    /* and the pairs: 4 KiB each of ids and hash; the time ring, 2 bytes an
+     * insert */
+    assert_true(live_bytes_used() - live_slots() * sizeof(struct live_entry) <=
+                (1u << 20) + 8192 + (M * 2 + 4095) / 4096 * 4096);
     live_reset();
 }
 
 /* A table past 8 MB grows at 0.8 full by 1.25x: once it has (past 16 MB),
- * it stays 0.64 to 0.8 full while it grows, at most 31.25
- * bytes a live block (and the side tables); every block is found again. */
+ * it stays 0.64 to 0.8 full while it grows, at most 25 bytes a live
+ * block (and the side tables); every block is found again. */
 static void test_large(void **state)
 {
     const size_t n = 1500000;
@@ -364,12 +396,14 @@ static void test_large(void **state)
                                .size = i % 65535,
                                .time = (int64_t)i,
                                .seq = i + 1,
-                               .stack = (uint32_t)i & 0xffffff,
+                               .stack = (uint32_t)i & ((1u << LIVE_STACK_BITS) - 1),
                                .thread = 1};
 
         assert_int_equal(live_insert(&b), 0);
+        /* 25 bytes a block in the table; beside it the time ring (one
+         * pair: no stack's first pair kept) */
         if (live_slots() * sizeof(struct live_entry) > (16u << 20) && i % 1000 == 0) {
-            assert_true(live_bytes_used() <= (i + 1) * 125 / 4 + 65536);
+            assert_true(live_bytes_used() <= (i + 1) * 25 + LIVE_TIME_RING * 2 + 65536);
             checked++;
         }
     }
@@ -385,9 +419,107 @@ static void test_large(void **state)
         } else {
             assert_non_null(e);
             assert_int_equal(live_size(e), i % 65535);
-            assert_int_equal(live_time(e), (int64_t)i);
+            if (n - 1 - i < LIVE_TIME_RING)
+                assert_int_equal(live_time(e), (int64_t)i);
+            else /* past the time ring: its epoch's earliest */
+                assert_true(live_time(e) <= (int64_t)i &&
+                            (int64_t)i - live_time(e) < LIVE_EPOCH_SPAN);
         }
     }
+    live_reset();
+}
+
+/* Blocks past the time ring read their epoch's earliest time, at most
+ * LIVE_EPOCH_SPAN - 1 early; live_newer() stays exact outside the epoch's
+ * span; the latest LIVE_TIME_RING inserts read exact. */
+static void test_ring(void **state)
+{
+    const uint64_t n = LIVE_TIME_RING + 5000;
+    int64_t t = 1000;
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        struct live_block b = {.addr = 0x100000 + 16 * i, .size = 8, .seq = i + 1};
+
+        t += 7 + (int64_t)(i % 13); /* 13 ns apart on average: about 5000 an epoch */
+        b.time = t;
+        assert_int_equal(live_insert(&b), 0);
+    }
+    t = 1000;
+    for (uint64_t i = 0; i < n; i++) {
+        struct live_entry *e = live_find(0x100000 + 16 * i);
+        int64_t lt = live_time(e);
+
+        t += 7 + (int64_t)(i % 13);
+        if (i < 5000) { /* past the ring */
+            assert_true(lt <= t && t - lt < LIVE_EPOCH_SPAN);
+            assert_true(live_newer(e, lt - 1));
+            assert_false(live_newer(e, lt + LIVE_EPOCH_SPAN));
+        } else {
+            assert_int_equal(lt, t);
+            assert_true(live_newer(e, t - 1));
+            assert_false(live_newer(e, t));
+        }
+    }
+    assert_int_equal(live_time(live_find(0x100000)), 1007); /* the first epoch's first */
+    live_reset();
+}
+
+/* The (thread, tag) pairs by stack: one pair alone at first (no stack's
+ * first pair kept), then 300 pairs at one stack (126 further indices, then
+ * pairs kept by address), 3 at others, inserted, removed and inserted
+ * again at random; every block reads its own thread and tag. */
+static void test_pairs(void **state)
+{
+    enum { P = 40000 };
+    static uint32_t thr[P], tag[P], stk[P];
+    static int in[P];
+    uint64_t s = 0xDEADBEEFCAFEull, seq = 1;
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (int step = 0; step < 400000; step++) {
+        int i = (int)(rnd(&s) % P);
+        uint64_t addr = 0x200000 + 16 * (uint64_t)i;
+        struct live_entry *e = live_find(addr);
+
+        if (in[i]) {
+            struct live_block b;
+
+            assert_non_null(e);
+            live_get(e, &b);
+            assert_int_equal(b.thread, thr[i]);
+            assert_int_equal(b.tag, tag[i]);
+            assert_int_equal(b.stack, stk[i]);
+            live_remove(e);
+            in[i] = 0;
+        } else {
+            uint64_t r = rnd(&s);
+            struct live_block b = {.addr = addr, .size = 16, .seq = seq, .time = (int64_t)seq};
+
+            seq++;
+            stk[i] = b.stack = r % 4 == 0 ? 7 : 100 + (uint32_t)(r % 1000);
+            thr[i] = b.thread = step < 30000 ? 1 : 1 + (uint32_t)(b.stack == 7 ? r % 100 : r % 3);
+            tag[i] = b.tag = b.stack == 7 && step >= 30000 ? (uint32_t)(r >> 32) % 3 : 0;
+            assert_null(e);
+            assert_int_equal(live_insert(&b), 0);
+            in[i] = 1;
+        }
+    }
+    for (int i = 0; i < P; i++) {
+        struct live_entry *e = live_find(0x200000 + 16 * (uint64_t)i);
+        struct live_block b;
+
+        assert_int_equal(e != NULL, in[i]);
+        if (!e)
+            continue;
+        live_get(e, &b);
+        assert_int_equal(b.thread, thr[i]);
+        assert_int_equal(b.tag, tag[i]);
+        live_remove(e);
+    }
+    assert_int_equal(live_count(), 0);
     live_reset();
 }
 
@@ -398,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_big_sizes), cmocka_unit_test(test_epoch_span),
         cmocka_unit_test(test_times),     cmocka_unit_test(test_dense),
         cmocka_unit_test(test_merged),    cmocka_unit_test(test_large),
+        cmocka_unit_test(test_ring),      cmocka_unit_test(test_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
