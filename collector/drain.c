@@ -52,6 +52,7 @@ static struct {
     size_t buf_peak;          /* and at most (HEAPLINE_STATS) */
     int64_t stage_big_ns;     /* the last pass that staged past STAGE_KEEP, 0: none since */
     int64_t backlog_given_ns; /* backlogs_give_back()'s last look */
+    struct drain_stats st;    /* HEAPLINE_STATS */
 } D;
 
 /* Resizes a buffer of the collector's that holds copies of ring events
@@ -120,6 +121,11 @@ void drain_atfork_child(void)
 int64_t drain_applied_ns(void)
 {
     return D.applied_ns;
+}
+
+const struct drain_stats *drain_stats(void)
+{
+    return &D.st;
 }
 
 size_t drain_buffers_peak(void)
@@ -311,6 +317,7 @@ static void backlog_trim(struct ring *r)
 /* Appends the ring's events [t, t + n) (room reserved). */
 static void backlog_append(struct ring *r, uint64_t t, size_t n)
 {
+    D.st.to_backlog += n;
     for (uint64_t i = t; i < t + n; i++) {
         *backlog_at(r, r->n_backlog) = r->ev[i & (RING_EVENTS - 1)];
         r->n_backlog++;
@@ -361,6 +368,7 @@ static void backlogs_give_back(int64_t now)
  * reserved). An empty backlog takes them at its start. */
 static void backlog_prepend(struct ring *r, const struct staged *s, size_t k)
 {
+    D.st.carried += k;
     r->backlog_head = r->n_backlog ? (r->backlog_head - k) & (r->cap_backlog - 1) : 0;
     r->n_backlog += k;
     for (size_t j = 0; j < k; j++)
@@ -672,10 +680,14 @@ size_t drain_pass(int check_gone, int final, int whole)
         k = drain_copy(&limit);
         n += k;
         bound = watermark < limit ? watermark : limit;
-        if (merge_apply(bound, deadline))
+        D.st.staged += k;
+        D.st.merges++;
+        if (merge_apply(bound, deadline)) {
             reached = D.last_ns; /* applied in time order up to there */
-        else
+            D.st.late++;
+        } else {
             reached = bound == INT64_MAX ? core_now() : stamp_ns(&D.map, bound);
+        }
         if (reached > D.applied_ns)
             D.applied_ns = reached;
         carry_over();
