@@ -279,6 +279,15 @@ static void final_messages(void)
                  sites_count(), symbols_trimmed_bytes(), cpu_ms,
                  ns->events ? cpu_ms * 1e6 / (double)ns->events : 0.0);
         core_say(msg);
+        const struct drain_stats *ds = drain_stats();
+        snprintf(msg, sizeof(msg),
+                 "stats: drain: %llu events staged in %llu merges (%llu stopped at their "
+                 "deadline), %llu carried over, %llu moved to a backlog; the program waited "
+                 "%.1f ms on full buffers",
+                 (unsigned long long)ds->staged, (unsigned long long)ds->merges,
+                 (unsigned long long)ds->late, (unsigned long long)ds->carried,
+                 (unsigned long long)ds->to_backlog, (double)ring_waited_ns_total() / 1e6);
+        core_say(msg);
     }
 }
 

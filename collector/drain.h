@@ -32,6 +32,15 @@ int64_t drain_applied_ns(void);
  * holds (HEAPLINE_STATS). */
 size_t drain_buffers_peak(void);
 
+/* What the passes moved (HEAPLINE_STATS): events staged (an event carried
+ * over is staged again by a later pass), put back in a backlog by a merge
+ * that stopped short of them, moved from a ring to its backlog; merges and
+ * merges stopped at their deadline. Collector thread only. */
+struct drain_stats {
+    uint64_t staged, carried, to_backlog, merges, late;
+};
+const struct drain_stats *drain_stats(void);
+
 /* Moves every ring's pending events into its backlog (rate-limited: at most
  * every 0.5 ms), so producers do not wait while the collector is busy with
  * something slow. */

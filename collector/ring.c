@@ -26,12 +26,18 @@ static pthread_mutex_t ring_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *_Atomic ring_head;
 static uint32_t ring_next_id = 1;
 static atomic_ullong ring_waited;
+static atomic_ullong ring_waited_ns;
 int ring_wake_fd = -1;
 atomic_int ring_shared;
 
 uint64_t ring_waits(void)
 {
     return atomic_load(&ring_waited);
+}
+
+uint64_t ring_waited_ns_total(void)
+{
+    return atomic_load(&ring_waited_ns);
 }
 
 struct ring *ring_register(void)
@@ -98,11 +104,13 @@ struct ring_event *ring_slot_wait(struct ring *r)
 {
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     unsigned spins = 0;
-    int64_t waited_from = 0;
+    int64_t waited_from = 0, began = 0;
 
     while (h - atomic_load_explicit(&r->tail, memory_order_acquire) >= RING_EVENTS) {
-        if (spins == 0)
+        if (spins == 0) {
             atomic_fetch_add_explicit(&ring_waited, 1, memory_order_relaxed);
+            began = core_now();
+        }
         /* Full: wait for the collector, but never for a collector that is not
          * there, and never forever. */
         if (!atomic_load_explicit(&core_on, memory_order_relaxed))
@@ -128,6 +136,9 @@ struct ring_event *ring_slot_wait(struct ring *r)
             nanosleep(&ts, NULL);
         }
     }
+    if (spins)
+        atomic_fetch_add_explicit(&ring_waited_ns, (uint64_t)(core_now() - began),
+                                  memory_order_relaxed);
     if (h - atomic_load_explicit(&r->tail, memory_order_relaxed) == RING_EVENTS / 2 &&
         ring_wake_fd >= 0) {
         uint64_t one = 1;

@@ -134,6 +134,8 @@ extern int ring_wake_fd;
 
 /* How many times a producer found its ring full and waited. */
 uint64_t ring_waits(void);
+/* And how long those waits took in all, in ns (HEAPLINE_STATS). */
+uint64_t ring_waited_ns_total(void);
 
 /* Producer: publishes the slot returned by ring_slot(). */
 static inline void ring_commit(struct ring *r)
