@@ -53,7 +53,8 @@ static int refresh_on;  /* a walk uses the table: keep it current */
 static int cfi_pending; /* every module's rules are compiled at the next refresh */
 static int cfi_tables;  /* compile them: the table walk, or the frame-pointer walk's fallback */
 static int survey_all;  /* every module's frame-pointer verdict (the frame-pointer walk) */
-static atomic_int compile_stop; /* unwind_stop_compiles(): the run ends */
+static atomic_int compile_stop;  /* unwind_stop_compiles(): the run ends */
+static atomic_int compile_apart; /* unwind_compile_apart(): outside the loader's lock */
 static int main_fp;
 static int fp_threshold; /* unwtable_init's */
 
@@ -89,7 +90,8 @@ struct pending {
         uintptr_t mlo, mhi;
         struct cfitab *tab; /* PEND_DONE's (NULL: tried, none) */
         int state;
-        int main; /* the program: never unloaded */
+        int main;   /* the program: never unloaded */
+        void *held; /* its dlopen() handle, closed by pending_release() */
     } m[PENDING_MAX];
 };
 
@@ -245,16 +247,12 @@ static void compile_pending(struct pending *p)
         p->m[i].state = PEND_INLINE;
         if (!p->m[i].main) {
             h = name && name[0] ? dlopen(name, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+            p->m[i].held = h;
             if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm ||
-                lm->l_addr != p->m[i].info.dlpi_addr) {
-                if (h)
-                    dlclose(h);
+                lm->l_addr != p->m[i].info.dlpi_addr)
                 continue;
-            }
         }
         p->m[i].tab = cfitab_build_until(&p->m[i].info, p->m[i].mlo, p->m[i].mhi, &compile_stop);
-        if (h)
-            dlclose(h);
         if (!p->m[i].tab && atomic_load(&compile_stop))
             continue; /* given up: the run ends */
         p->m[i].state = PEND_DONE;
@@ -266,25 +264,39 @@ static void compile_pending(struct pending *p)
     }
 }
 
+/* Closes the handles compile_pending() held, once refresh_mu is let go: a
+ * close that unloads (the program closed the module meanwhile) takes glibc's
+ * fork-handler lock, which a fork holds while its prepare handler waits for
+ * refresh_mu. */
+static void pending_release(struct pending *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->m[i].held)
+            dlclose(p->m[i].held);
+    p->n = 0;
+}
+
 static struct exec_table *build_pass(uintptr_t compile, const uintptr_t also[2],
                                      struct pending *pend, size_t *bytes_out);
 
 /* Builds and publishes a table. The modules it must compile are compiled
  * between two passes over the loaded modules, outside the loader's lock;
- * the first pass's table is dropped. */
-static void build_table(uintptr_t compile, const uintptr_t also[2])
+ * the first pass's table is dropped. pend: where the modules compiled are
+ * held open (pending_release() after), or NULL to compile inside the lock. */
+static void build_table(uintptr_t compile, const uintptr_t also[2], struct pending *pend)
 {
-    struct pending pend = {0};
     struct exec_table *t;
     size_t bytes;
 
-    pend.noting = 1;
-    t = build_pass(compile, also, (compile || also) ? &pend : NULL, &bytes);
-    pend.noting = 0;
-    if (t && pend.n) {
-        compile_pending(&pend);
+    if (pend)
+        pend->noting = 1;
+    t = build_pass(compile, also, (compile || also) ? pend : NULL, &bytes);
+    if (pend)
+        pend->noting = 0;
+    if (t && pend && pend->n) {
+        compile_pending(pend);
         munmap(t, bytes);
-        t = build_pass(compile, also, &pend, &bytes);
+        t = build_pass(compile, also, pend, &bytes);
     }
     if (t)
         atomic_store_explicit(&unwtable_tab, t, memory_order_release);
@@ -443,6 +455,7 @@ void unwind_serve_start(void)
 
 static void refresh(const uintptr_t also[2])
 {
+    struct pending pend = {0};
     struct scan_ctx c = {0};
     uintptr_t compile;
 
@@ -461,13 +474,19 @@ static void refresh(const uintptr_t also[2])
         struct timespec a, b;
 
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        build_table(compile, also);
+        build_table(compile, also, atomic_load(&compile_apart) ? &pend : NULL);
         cfi_pending = 0;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
         if (compile || also)
             unwtable_stats.build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
     pthread_mutex_unlock(&refresh_mu);
+    pending_release(&pend);
+}
+
+void unwind_compile_apart(int on)
+{
+    atomic_store(&compile_apart, on);
 }
 
 void unwind_serve(void)
@@ -485,7 +504,7 @@ int unwtable_init(int threshold, int *main_fp_out)
 {
     fp_threshold = threshold;
     atomic_store(&compile_stop, 0); /* a new run (heapline attach again) */
-    build_table(0, NULL);
+    build_table(0, NULL, NULL);
     if (!atomic_load(&unwtable_tab))
         return -1;
     *main_fp_out = main_fp;
@@ -498,7 +517,7 @@ void unwtable_start(int survey, int rules)
     cfi_tables = rules;
     if (survey) {
         survey_all = 1;
-        build_table(0, NULL);
+        build_table(0, NULL, NULL);
     }
 }
 
