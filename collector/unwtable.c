@@ -9,11 +9,12 @@
  * (a module loaded or unloaded, or a module's rules asked for) reuses the
  * previous table's verdicts and compiled rules for the modules still at the
  * same place, so each module's rules are compiled once. Only the collector
- * thread builds (unwind_refresh), under refresh_mu, listing the modules
- * inside dl_iterate_phdr and compiling their rules after it returned, each
- * module held open meanwhile (the loader's lock is not held for the
- * milliseconds a compile takes); unwtable_init() and unwtable_start() build
- * on the program's thread once, before tracking starts.
+ * thread builds (unwind_refresh), under refresh_mu, inside dl_iterate_phdr;
+ * in sampling mode it compiles the rules after that returned, each module
+ * held open meanwhile, so that the loader's lock is not held for the
+ * milliseconds a compile takes (unwind_compile_apart()). unwtable_init()
+ * and unwtable_start() build on the program's thread once, before tracking
+ * starts.
  *
  * Nothing is worked out before a walk needs it: a module's rules are
  * compiled when a walk first finds them missing (unwtable_ask: 3 or 4 of a
