@@ -113,7 +113,7 @@ $(TUILIB): $(TUI_LIBOBJ)
 $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
-	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(DW_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
+	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
 	    -lpthread -ldl -lm
 
 $(BIN): $(BUILD)/tui/main.o $(TUILIB) $(PROTOLIB)
@@ -187,9 +187,9 @@ $(BUILD)/tests/test_pymheap: $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/colle
 TEST_OBJS_sample := $(BUILD)/pic/collector/sample.o
 TEST_LIBS_sample := -lpthread
 $(BUILD)/tests/test_sample: $(BUILD)/pic/collector/sample.o
-TEST_OBJS_symfile := $(BUILD)/pic/collector/symfile.o
-TEST_LIBS_symfile := $(DW_LIBS)
-$(BUILD)/tests/test_symfile: $(BUILD)/pic/collector/symfile.o
+TEST_OBJS_symfile := $(BUILD)/pic/collector/symfile.o $(BUILD)/pic/collector/dwlib.o
+TEST_LIBS_symfile := -ldl -lpthread
+$(BUILD)/tests/test_symfile: $(BUILD)/pic/collector/symfile.o $(BUILD)/pic/collector/dwlib.o
 # --- end per-test ---
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \

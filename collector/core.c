@@ -227,6 +227,7 @@ static void core_start(void)
         core_disable(why);
         return;
     }
+    unwind_compile_apart(sample_on());
     if (collect_start(core_cfg.record, core_cfg.socket, &why) < 0) {
         core_disable(why);
         return;

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "dwlib.h"
+
 struct kid {
     Dwarf_Addr lo, hi;
     Dwarf_Die die;

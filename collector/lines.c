@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dwlib.h"
+
 #define AUX_ROWS (64u << 10) /* rows the reading Dwarf may hold: about 2.5 MB */
 #define ROW_LINE_BITS 20
 #define ROW_LINE_MAX ((1u << ROW_LINE_BITS) - 1)

@@ -10,7 +10,11 @@
  */
 #include "scanbfs_impl.h"
 
+#include <stdatomic.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 /* Scans words [lo, hi) (lo 8-byte aligned). The hot loop: eight words at a
  * time are tested against the frontier span with branch-free compares. A
@@ -103,10 +107,35 @@ __attribute__((no_sanitize_address)) static int bfs_scan_mark(struct bfs *s, uin
     return holds;
 }
 
+#if defined(__x86_64__)
+/* Whether AVX2 may run: the CPU has it and the kernel saves the ymm
+ * registers. Asked on the first scan, not at load: __builtin_cpu_supports()
+ * links libgcc's constructor, which ran a dozen cpuid instructions in every
+ * program before its main (each a trap to the hypervisor in a VM, 15 us
+ * here: 72 us of every start). */
+static int has_avx2(void)
+{
+    static atomic_int known; /* 0: not asked yet, 1: no, 2: yes */
+    unsigned a, b, c, d, lo, hi;
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+
+    if (v)
+        return v == 2;
+    v = 1;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_OSXSAVE) && (c & bit_AVX)) {
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & 6) == 6 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2))
+            v = 2;
+    }
+    atomic_store_explicit(&known, v, memory_order_relaxed);
+    return v == 2;
+}
+#endif
+
 scan_words_fn *bfs_pick_scan_words(const struct scanbfs_params *p)
 {
 #if defined(__x86_64__)
-    if (!p->no_simd && __builtin_cpu_supports("avx2"))
+    if (!p->no_simd && has_avx2())
         return scan_words_avx2;
 #endif
     return scan_words;

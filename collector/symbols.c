@@ -23,6 +23,7 @@
 
 #include "core.h"
 #include "debugfile.h"
+#include "dwlib.h"
 #include "dwscopes.h"
 #include "elfpages.h"
 #include "fds.h"
@@ -420,6 +421,8 @@ int symbols_init(void)
 {
     if (dwfl)
         return 0; /* inherited through fork: its parsed tables stay useful */
+    if (dwlib_load() != 0)
+        return -1; /* said: frames go without names */
     pthread_mutex_lock(&sym_mu);
     dwfl = dwfl_begin(&callbacks);
     if (dwfl)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dwlib.h"
+
 static int sym_cmp(const void *pa, const void *pb)
 {
     const struct symfile_sym *a = pa, *b = pb;
@@ -196,12 +198,12 @@ static int read_elf(Elf *elf, uint64_t bias, struct symfile_table *t)
 
 int symfile_read(const char *path, uint64_t bias, struct symfile_table *t)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
     Elf *elf;
     int rc = -1;
 
     *t = (struct symfile_table){0};
-    if (fd < 0)
+    if (dwlib_load() != 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return -1;
     elf_version(EV_CURRENT);
     elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);

@@ -148,6 +148,15 @@ void unwind_refresh(void);
  * module's rules (one load otherwise). */
 void unwind_serve(void);
 
+/* Whether the collector thread compiles a module's rules outside the
+ * loader's lock (on: sampling mode, where walks are rare and sqlite3's
+ * first one waited 1-2 ms on libc's compile, where it now goes on with
+ * libunwind) or inside it, as before (off: exact mode, where a walk of
+ * libunwind's that meets the compile waits for it and the walks after it
+ * find the rules, rather than thousands going to libunwind meanwhile).
+ * Before the collector thread starts. */
+void unwind_compile_apart(int on);
+
 /* Collector thread, at its start: compiles (with any a walk asked for) the
  * rules of the modules every stack ends in, the main program's and libc's,
  * before the walks get there. The table walk only. */

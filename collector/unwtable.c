@@ -9,9 +9,12 @@
  * (a module loaded or unloaded, or a module's rules asked for) reuses the
  * previous table's verdicts and compiled rules for the modules still at the
  * same place, so each module's rules are compiled once. Only the collector
- * thread builds (unwind_refresh), inside dl_iterate_phdr, under refresh_mu;
- * unwtable_init() and unwtable_start() build on the program's thread once,
- * before tracking starts.
+ * thread builds (unwind_refresh), under refresh_mu, inside dl_iterate_phdr;
+ * in sampling mode it compiles the rules after that returned, each module
+ * held open meanwhile, so that the loader's lock is not held for the
+ * milliseconds a compile takes (unwind_compile_apart()). unwtable_init()
+ * and unwtable_start() build on the program's thread once, before tracking
+ * starts.
  *
  * Nothing is worked out before a walk needs it: a module's rules are
  * compiled when a walk first finds them missing (unwtable_ask: 3 or 4 of a
@@ -29,6 +32,7 @@
  */
 #include "unwind.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -50,7 +54,8 @@ static int refresh_on;  /* a walk uses the table: keep it current */
 static int cfi_pending; /* every module's rules are compiled at the next refresh */
 static int cfi_tables;  /* compile them: the table walk, or the frame-pointer walk's fallback */
 static int survey_all;  /* every module's frame-pointer verdict (the frame-pointer walk) */
-static atomic_int compile_stop; /* unwind_stop_compiles(): the run ends */
+static atomic_int compile_stop;  /* unwind_stop_compiles(): the run ends */
+static atomic_int compile_apart; /* unwind_compile_apart(): outside the loader's lock */
 static int main_fp;
 static int fp_threshold; /* unwtable_init's */
 
@@ -65,9 +70,30 @@ struct scan_ctx {
     unsigned long long adds, subs;
     int first_fp; /* the first module (the main executable) keeps frame pointers */
     int first_seen;
-    uintptr_t compile; /* compile the rules of the module holding this address
-                        * (COMPILE_ALL: every module's; 0: none) */
-    uintptr_t also[2]; /* and of the modules holding these (0: none) */
+    uintptr_t compile;    /* compile the rules of the module holding this address
+                           * (COMPILE_ALL: every module's; 0: none) */
+    uintptr_t also[2];    /* and of the modules holding these (0: none) */
+    struct pending *pend; /* compiles put off until the loader's lock is let go, or NULL */
+};
+
+/* A module whose rules a build wants: compiled after dl_iterate_phdr has
+ * returned, with the module held open (dlopen RTLD_NOLOAD), so that the
+ * loader's lock, which every walk of libunwind's and every dlopen of the
+ * program takes, is not held while they compile (libc's 2-4 ms: sqlite3's
+ * first sampled walk waited that long at the collector thread's start). */
+#define PENDING_MAX 8
+enum { PEND_WAITING, PEND_DONE, PEND_INLINE };
+struct pending {
+    int noting; /* the first pass: note, compile nothing */
+    int n;
+    struct {
+        struct dl_phdr_info info;
+        uintptr_t mlo, mhi;
+        struct cfitab *tab; /* PEND_DONE's (NULL: tried, none) */
+        int state;
+        int main;   /* the program: never unloaded */
+        void *held; /* its dlopen() handle, closed by pending_release() */
+    } m[PENDING_MAX];
 };
 
 static int compile_wanted(const struct scan_ctx *c, uintptr_t mlo, uintptr_t mhi)
@@ -95,6 +121,29 @@ static const struct cfitab *module_rules(struct scan_ctx *c, struct dl_phdr_info
     }
     if (!compile_wanted(c, mlo, mhi))
         return NULL;
+    if (c->pend) {
+        struct pending *p = c->pend;
+        int i = 0;
+
+        while (i < p->n && (p->m[i].mlo != mlo || p->m[i].mhi != mhi))
+            i++;
+        if (i < p->n && p->m[i].state == PEND_DONE) {
+            *flags |= RANGE_TRIED;
+            return p->m[i].tab;
+        }
+        if (p->noting) { /* the first pass, whose table is not published */
+            if (i == p->n && i < PENDING_MAX) {
+                p->m[i].info = *info;
+                p->m[i].main = !c->first_seen;
+                p->m[i].mlo = mlo;
+                p->m[i].mhi = mhi;
+                p->m[i].state = PEND_WAITING;
+                p->n++;
+            }
+            return NULL; /* no room: compiled on the second pass, here */
+        }
+        /* PEND_INLINE (it could not be held open), or no room: here, as before */
+    }
     t = cfitab_build_until(info, mlo, mhi, &compile_stop);
     if (!t && atomic_load(&compile_stop))
         return NULL; /* given up: the run ends */
@@ -183,19 +232,94 @@ static int range_cmp(const struct range *a, const struct range *b)
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
-static void build_table(uintptr_t compile, const uintptr_t also[2])
+/* Compiles p's waiting modules, each held open so that it cannot be
+ * unloaded meanwhile (the main program and its start-up libraries never
+ * are). One that cannot be held (gone, or not dlopen()able: the vDSO) is
+ * left to the next pass, inside the lock. */
+static void compile_pending(struct pending *p)
 {
-    size_t cap = 1024;
+    for (int i = 0; i < p->n; i++) {
+        const char *name = p->m[i].info.dlpi_name;
+        struct link_map *lm = NULL;
+        void *h = NULL;
+
+        if (p->m[i].state != PEND_WAITING)
+            continue;
+        p->m[i].state = PEND_INLINE;
+        if (!p->m[i].main) {
+            h = name && name[0] ? dlopen(name, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+            p->m[i].held = h;
+            if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm ||
+                lm->l_addr != p->m[i].info.dlpi_addr)
+                continue;
+        }
+        p->m[i].tab = cfitab_build_until(&p->m[i].info, p->m[i].mlo, p->m[i].mhi, &compile_stop);
+        if (!p->m[i].tab && atomic_load(&compile_stop))
+            continue; /* given up: the run ends */
+        p->m[i].state = PEND_DONE;
+        if (p->m[i].tab) {
+            unwtable_stats.bytes += p->m[i].tab->map_bytes;
+            unwtable_stats.rows += p->m[i].tab->n;
+            unwtable_stats.modules++;
+        }
+    }
+}
+
+/* Closes the handles compile_pending() held, once refresh_mu is let go: a
+ * close that unloads (the program closed the module meanwhile) takes glibc's
+ * fork-handler lock, which a fork holds while its prepare handler waits for
+ * refresh_mu. */
+static void pending_release(struct pending *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->m[i].held)
+            dlclose(p->m[i].held);
+    p->n = 0;
+}
+
+static struct exec_table *build_pass(uintptr_t compile, const uintptr_t also[2],
+                                     struct pending *pend, size_t *bytes_out);
+
+/* Builds and publishes a table. The modules it must compile are compiled
+ * between two passes over the loaded modules, outside the loader's lock;
+ * the first pass's table is dropped. pend: where the modules compiled are
+ * held open (pending_release() after), or NULL to compile inside the lock. */
+static void build_table(uintptr_t compile, const uintptr_t also[2], struct pending *pend)
+{
+    struct exec_table *t;
+    size_t bytes;
+
+    if (pend)
+        pend->noting = 1;
+    t = build_pass(compile, also, (compile || also) ? pend : NULL, &bytes);
+    if (pend)
+        pend->noting = 0;
+    if (t && pend && pend->n) {
+        compile_pending(pend);
+        munmap(t, bytes);
+        t = build_pass(compile, also, pend, &bytes);
+    }
+    if (t)
+        atomic_store_explicit(&unwtable_tab, t, memory_order_release);
+}
+
+/* One pass: a table of the loaded modules, sorted; rules already compiled
+ * reused, the modules wanted compiled here, or noted in pend (not NULL)
+ * when waiting there. NULL when out of memory. */
+static struct exec_table *build_pass(uintptr_t compile, const uintptr_t also[2],
+                                     struct pending *pend, size_t *bytes_out)
+{
+    size_t cap = 1024, bytes;
     struct exec_table *t;
     struct scan_ctx c = {0};
 
     for (;;) {
-        size_t bytes = sizeof(*t) + cap * sizeof(struct range);
-
+        bytes = sizeof(*t) + cap * sizeof(struct range);
         t = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (t == MAP_FAILED)
-            return;
+            return NULL;
         memset(&c, 0, sizeof(c));
+        c.pend = pend;
         c.out = t->r;
         c.cap = cap;
         c.old = atomic_load(&unwtable_tab);
@@ -219,7 +343,8 @@ static void build_table(uintptr_t compile, const uintptr_t also[2])
     exec_adds = c.adds;
     exec_subs = c.subs;
     main_fp = c.first_fp;
-    atomic_store_explicit(&unwtable_tab, t, memory_order_release);
+    *bytes_out = bytes;
+    return t;
 }
 
 static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -232,8 +357,8 @@ static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* Held around the collector thread's dl_iterate_phdr calls, and by fork()'s
- * prepare handler. dl_iterate_phdr holds glibc's dl_load_write_lock (for
- * milliseconds while the tables compile, in its callback), which glibc 2.36's
+ * prepare handler. dl_iterate_phdr holds glibc's dl_load_write_lock (while
+ * its callback lists the modules and surveys them), which glibc 2.36's
  * fork does not reset in the child: a program that forked then left its
  * child stuck at its first dl_iterate_phdr (libunwind's, or ours), as a
  * pyenv shim's bash did now and then under load (tests/collector's
@@ -331,6 +456,7 @@ void unwind_serve_start(void)
 
 static void refresh(const uintptr_t also[2])
 {
+    struct pending pend = {0};
     struct scan_ctx c = {0};
     uintptr_t compile;
 
@@ -349,13 +475,19 @@ static void refresh(const uintptr_t also[2])
         struct timespec a, b;
 
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        build_table(compile, also);
+        build_table(compile, also, atomic_load(&compile_apart) ? &pend : NULL);
         cfi_pending = 0;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
         if (compile || also)
             unwtable_stats.build_ns += (b.tv_sec - a.tv_sec) * 1000000000ll + b.tv_nsec - a.tv_nsec;
     }
     pthread_mutex_unlock(&refresh_mu);
+    pending_release(&pend);
+}
+
+void unwind_compile_apart(int on)
+{
+    atomic_store(&compile_apart, on);
 }
 
 void unwind_serve(void)
@@ -373,7 +505,7 @@ int unwtable_init(int threshold, int *main_fp_out)
 {
     fp_threshold = threshold;
     atomic_store(&compile_stop, 0); /* a new run (heapline attach again) */
-    build_table(0, NULL);
+    build_table(0, NULL, NULL);
     if (!atomic_load(&unwtable_tab))
         return -1;
     *main_fp_out = main_fp;
@@ -386,7 +518,7 @@ void unwtable_start(int survey, int rules)
     cfi_tables = rules;
     if (survey) {
         survey_all = 1;
-        build_table(0, NULL);
+        build_table(0, NULL, NULL);
     }
 }
 

@@ -387,6 +387,27 @@ if want alloc-preload; then
         expect alloc-preload "$W/alloc-preload.end.json" "${ALLOC_EXPECT[@]}"
 fi
 
+# without libdw (the collector loads it when it first names a frame): one line, and tracking
+# goes on with the same figures, frames without names. A libdw.so.1 of no functions found
+# first through LD_LIBRARY_PATH stands for a missing or broken one
+if want alloc-nolibdw; then
+    mkdir -p "$W/nolibdw"
+    if echo 'int heapline_not_libdw;' | cc -shared -fPIC -x c -o "$W/nolibdw/libdw.so.1" - \
+        2>"$W/nolibdw/build.log"; then
+        rec alloc-nolibdw LD_LIBRARY_PATH="$W/nolibdw" -- "$T/t_alloc"
+        said=$(grep -c '^heapline: libdw.so.1: no dwarf_attr; native frames go without names$' \
+            "$W/alloc-nolibdw.log")
+        if [ "$said" != 1 ]; then
+            fail alloc-nolibdw "said $said times, not once: $(head -3 "$W/alloc-nolibdw.log")"
+        elif recorded alloc-nolibdw 0 && reported alloc-nolibdw end; then
+            expect alloc-nolibdw "$W/alloc-nolibdw.end.json" .live_bytes=22038 \
+                site_malloc.allocations=0 consistent
+        fi
+    else
+        fail alloc-nolibdw "cannot build a stand-in libdw: $(head -2 "$W/nolibdw/build.log")"
+    fi
+fi
+
 # nowhere to send the data: the collector turns itself off, the program runs unchanged
 if want no-output; then
     env -u HEAPLINE_RECORD HEAPLINE_SOCKET=off LD_PRELOAD="$LIB" "$T/t_alloc" >"$W/no-output.log" 2>&1
