@@ -33,6 +33,7 @@
 #include "collect.h"
 #include "debugfile.h"
 #include "drain.h"
+#include "dwlib.h"
 #include "env.h"
 #include "fds.h"
 #include "got.h"
@@ -520,7 +521,16 @@ const char *heapline_attach(const char *opts)
         pyframes_init();
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         on_exit(exit_status_cb, NULL);
-    } else {
+    }
+    /* Exact mode: libdw is loaded here, on a thread outside the loader,
+     * not later by the collector thread: a program thread inside dlopen()
+     * holds the loader's lock, and if its malloc then waited on a full ring
+     * the collector's own dlopen() would wait for it (the rings fill in
+     * milliseconds in exact mode; a sampled run's hardly ever do). Once per
+     * process; a missing libdw is said once, and tracking goes on. */
+    if (!sample_on())
+        dwlib_load();
+    if (late_ready) {
         for (struct ring *r = ring_list(); r; r = r->next)
             r->announced = 0; /* a new stream names every thread again */
         unwind_init(core_cfg.unwind);
