@@ -580,8 +580,9 @@ static __attribute__((noinline)) int sweep_steps(size_t n)
  *   no empty slot from there to its slot, no wrap past the end;
  * - the old region, slots [0, sw_at): its old home (for sw_cap slots) at
  *   or before its slot, no empty slot from there to its slot, no wrap;
- * - the stash: the old table's run at slot 0 when a run wrapped into it
- *   (taken out first), and what fitted neither region.
+ * - the stash: what fitted neither region (the old table's run at slot 0
+ *   when a run wrapped into it is taken out first and put back by this
+ *   rule, into the stash past its first 64 entries).
  * The sweep takes the old region's top slot into the new region and puts
  * its entry back by that rule (place_mixed): no other entry's probe
  * crossed that slot. A lookup tries each region whose home lies in it,
@@ -606,11 +607,20 @@ static __attribute__((noinline)) int grow(size_t ncap)
     live_plain = NULL;
     insert_at_max = 0;
     sw_step = cap / (full_at > live_n ? full_at - live_n : 1) + 2;
-    if (t[cap - 1].w[0]) /* a run wraps: slot 0's is in the stash */
+    if (t[cap - 1].w[0]) { /* a run wraps: slot 0's is taken out, put back */
+        struct live_entry run[64];
+        size_t k = 0;
+
         for (; t[r].w[0]; r++) {
-            failed |= stash_put(&t[r]);
+            if (k < 64)
+                run[k++] = t[r];
+            else
+                failed |= stash_put(&t[r]);
             memset(&t[r], 0, sizeof(t[r]));
         }
+        while (k) /* an empty stash spares lookups its search */
+            failed |= place_mixed(&run[--k]);
+    }
     return failed ? -1 : 0;
 }
 

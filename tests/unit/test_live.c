@@ -694,6 +694,101 @@ static void test_grow_sweep(void **state)
     free(g_seen);
 }
 
+/* Blocks whose homes all lie in the top 1/1024 of any table: their run
+ * wraps into slot 0 at every size, so each growth takes that run out, puts
+ * back what fits and stashes the rest; finds, fields, removals and the
+ * walks stay exact through the sweeps. */
+static void test_grow_wrap(void **state)
+{
+    enum { NW = 3000, NR = 70000 };
+    static uint64_t wrap[NW];
+    uint64_t s = 0x9E3779B97F4A7C15ull, seq = 0;
+    size_t nw = 0, checks = 0;
+    unsigned gen = live_generation();
+
+    (void)state;
+    for (uint64_t k = 1; nw < NW; k++)
+        if ((k * 0x9E3779B97F4A7C15ull) >> 54 == 0x3ff)
+            wrap[nw++] = k << 3;
+    assert_int_equal(live_init(), 0);
+    g_seq = calloc(GM, sizeof(*g_seq));
+    g_list = calloc(GM, sizeof(*g_list));
+    g_pos = calloc(GM, sizeof(*g_pos));
+    g_seen = calloc(GM, sizeof(*g_seen));
+    assert_true(g_seq && g_list && g_pos && g_seen);
+    g_n = 0;
+    for (uint32_t i = 0; i < NW + NR; i++) {
+        /* the wrapping blocks first, then random ones; every 5th op
+         * removes a wrapping block inserted earlier (often stashed) */
+        uint32_t idx = i < NW ? i : (uint32_t)(rnd(&s) % (GM - NW)) + NW;
+        struct live_block b;
+
+        if (g_seq[idx])
+            continue;
+        g_block(idx, ++seq, &b);
+        if (idx < NW)
+            b.addr = wrap[idx];
+        assert_null(live_find(b.addr));
+        assert_int_equal(live_insert(&b), 0);
+        g_seq[idx] = seq;
+        g_pos[idx] = g_n;
+        g_list[g_n++] = idx;
+        if (i % 5 == 4 && i > NW) {
+            uint32_t w = (uint32_t)(rnd(&s) % NW);
+            struct live_entry *e = live_find(wrap[w]);
+
+            if (g_seq[w]) {
+                struct live_block got;
+
+                assert_non_null(e);
+                live_get(e, &got);
+                assert_int_equal(got.seq, g_seq[w]);
+                assert_int_equal(got.stack, (w * 3) & ((1u << LIVE_STACK_BITS) - 1));
+                live_remove(e);
+                g_seq[w] = 0;
+                g_list[g_pos[w]] = g_list[--g_n];
+                g_pos[g_list[g_pos[w]]] = g_pos[w];
+            } else {
+                assert_null(e);
+            }
+        }
+        if (live_generation() != gen) {
+            gen = live_generation();
+            if (i % 64 == 0) { /* every live block found, as it was stored */
+                for (uint32_t w = 0; w < NW; w++) {
+                    struct live_entry *e = live_find(wrap[w]);
+
+                    if (g_seq[w]) {
+                        struct live_block got;
+
+                        assert_non_null(e);
+                        live_get(e, &got);
+                        assert_int_equal(got.addr, wrap[w]);
+                        assert_int_equal(got.seq, g_seq[w]);
+                        assert_int_equal(got.size, size_of((int)w));
+                    } else {
+                        assert_null(e);
+                    }
+                }
+                checks++;
+            }
+        }
+    }
+    {
+        size_t seen = 0;
+
+        live_foreach(count_cb, &seen);
+        assert_int_equal(seen, g_n);
+    }
+    assert_int_equal(live_count(), g_n);
+    assert_true(checks > 10);
+    live_reset();
+    free(g_seq);
+    free(g_list);
+    free(g_pos);
+    free(g_seen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,7 +797,7 @@ int main(void)
         cmocka_unit_test(test_times),      cmocka_unit_test(test_dense),
         cmocka_unit_test(test_merged),     cmocka_unit_test(test_large),
         cmocka_unit_test(test_ring),       cmocka_unit_test(test_pairs),
-        cmocka_unit_test(test_grow_sweep),
+        cmocka_unit_test(test_grow_sweep), cmocka_unit_test(test_grow_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
