@@ -2,17 +2,19 @@
  * live.c - the live-allocation table.
  *
  * Invariant: for every entry, no empty slot lies between its home slot and
- * its slot (linear probing, backward-shift deletion, no tombstones). The home
+ * its slot (linear probing, backward-shift deletion, no tombstones; while
+ * a growth's sweep runs, within its region, grow()). The home
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
  * 1.25x when 0.8 full, past 32 MB by 1.125x when 0.85 full (see full()),
  * and it halves when under 0.3 full (to 0.6), so a live block costs 18.8 to
  * 25 bytes of a large table while the heap grows or holds, at most 53.3
- * after it shrank. A resize rehashes every
- * entry in place (resize()): a program tearing down 2M blocks (python3's
- * JSON bench) made the former 3/4 steps at 0.45 full cost 6% of its run
- * (wall and CPU, interleaved runs); halving at 0.3 makes a third of those
- * moves.
+ * after it shrank. A growth rehashes in place a few slots at each later
+ * insert and removal (grow(): meanwhile lookups read two layouts and a
+ * small stash); halving rehashes every entry in place at
+ * once (shrink_to()): a program tearing down 2M blocks (python3's JSON
+ * bench) made the former 3/4 steps at 0.45 full cost 6% of its run (wall
+ * and CPU, interleaved runs); halving at 0.3 makes a third of those moves.
  *
  * Entry layout (live.h), 16 bytes: word 0 = address / 8 (bits 0-43), the
  * pair index's bits 3-6 (44-47), size (48-63, LIVE_SIZE_BIG: in the
@@ -48,6 +50,12 @@ _Static_assert(TRIE_MAX_NODES <= 1u << LIVE_STACK_BITS, "every stack id fits an 
 
 static struct live_entry *live_tab;
 static size_t live_cap, live_n;
+/* live_tab while no growth's sweep is under way, else NULL; the counts at
+ * which the table is full (full_limit), at which live_insert_at() defers
+ * to live_insert() (0 during a sweep), under which it shrinks: one test
+ * each on the common paths */
+static struct live_entry *live_plain;
+static size_t full_at, insert_at_max, shrink_below;
 static unsigned live_gen; /* table_set() calls: slot numbers change */
 int live_prefetch_worth;
 
@@ -85,50 +93,37 @@ static uint64_t ring_seq0;
 /* The sizes from LIVE_SIZE_BIG up, by address. */
 static struct liveside_map bigs;
 
-/* Entries a resize could not place in its sweep, put back after it. */
+/* Entries a growth's or a shrink's sweep could not place yet (grow()). */
 static struct live_entry *stash;
 static size_t n_stash, stash_bytes;
 
+/* A growth's sweep under way (sw_cap, the old cap, nonzero): see grow().
+ * It moves on sw_step slots at each insert and removal, as few as let it
+ * end before the next growth is due: python3's JSON bench waited on full
+ * rings as long with 16 slots an event (sweeps of 25-46 ms at the
+ * collector's full load) as with the whole sweep at once. */
+static size_t sw_cap, sw_at, sw_step;
+
+static size_t full_limit(size_t cap);
+
 static void table_set(struct live_entry *t, size_t cap)
 {
-    live_tab = t;
+    live_tab = live_plain = t;
     live_cap = cap;
+    full_at = insert_at_max = full_limit(cap);
+    shrink_below = cap > LIVE_MIN_CAP ? (cap * 3 + 9) / 10 : 0; /* under 0.3 full */
     live_gen++;
     live_prefetch_worth = cap * sizeof(struct live_entry) >= LIVE_PREFETCH_BYTES;
 }
 
-/* The length of the table's mapping at t for cap slots: whole pages, and
- * from HUGE_FROM bytes up to a 2 MiB boundary of the address space, so that
- * growing it in place never leaves a 2 MiB range it had started with small
- * pages (the kernel gives a huge page only to a range all inside the
- * mapping, and one faulted in small pages stays so). Past the table's end
- * it is untouched, not resident (a huge page at most). */
-#define HUGE_BYTES ((size_t)2 << 20)
-#define HUGE_FROM ((size_t)4 << 20)
 static size_t map_len(const struct live_entry *t, size_t cap)
 {
-    size_t bytes = cap * sizeof(struct live_entry);
-    uintptr_t start = (uintptr_t)t, end = start + bytes;
-
-    if (bytes < HUGE_FROM)
-        return (bytes + 4095) & ~(size_t)4095;
-    return ((end + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) - start;
-}
-
-static struct live_entry *table_map(size_t cap)
-{
-    size_t bytes = cap * sizeof(struct live_entry);
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-    if (m == MAP_FAILED)
-        return NULL;
-    ownmaps_add(m, bytes);
-    return m; /* small: it grows in place (table_remap) */
+    return liveside_table_len(t, cap * sizeof(struct live_entry));
 }
 
 int live_init(void)
 {
-    struct live_entry *t = table_map(LIVE_MIN_CAP);
+    struct live_entry *t = liveside_table_map(LIVE_MIN_CAP * sizeof(struct live_entry));
     void *r = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
@@ -175,6 +170,7 @@ void live_reset(void)
     liveside_reset(&bigs);
     liveside_free((void **)&stash, &stash_bytes);
     n_stash = 0;
+    sw_cap = sw_at = 0;
 }
 
 /* ---- epochs ---- */
@@ -396,20 +392,96 @@ void live_prefetch(uint64_t addr)
     }
 }
 
+/* Where key is or would go in the stash, kept sorted by key: up to a few
+ * hundred entries, and every lookup of a sweep reads it. */
+static size_t stash_at(uint64_t key)
+{
+    size_t lo = 0, hi = n_stash;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if ((stash[mid].w[0] & LIVE_W0_ADDR) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The stash's entry for key, or NULL. */
+static struct live_entry *stash_find(uint64_t key)
+{
+    size_t k = stash_at(key);
+
+    return k < n_stash && (stash[k].w[0] & LIVE_W0_ADDR) == key ? &stash[k] : NULL;
+}
+
+/* live_find_slot() off its common path: no table, an address no entry
+ * can hold, or a growth's sweep under way (grow()): then the new region
+ * from the new home, the old region from the old home, the stash. The
+ * slot for an insert is the new region's empty slot, else the old's. */
+static __attribute__((noinline)) struct live_entry *find_mixed(uint64_t addr,
+                                                               struct live_entry **slot)
+{
+    uint64_t key = addr >> 3;
+    size_t h, p;
+
+    if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
+        return NULL;
+    h = home_key(key, live_cap);
+
+    if (h >= sw_at)
+        for (p = h; p < live_cap; p++) {
+            uint64_t k = live_tab[p].w[0] & LIVE_W0_ADDR;
+
+            if (k == key)
+                return &live_tab[p];
+            if (!k) {
+                *slot = &live_tab[p];
+                break;
+            }
+        }
+    h = home_key(key, sw_cap);
+    if (h < sw_at)
+        for (p = h; p < sw_at; p++) {
+            uint64_t k = live_tab[p].w[0] & LIVE_W0_ADDR;
+
+            if (k == key) {
+                *slot = NULL;
+                return &live_tab[p];
+            }
+            if (!k) {
+                if (!*slot)
+                    *slot = &live_tab[p];
+                break;
+            }
+        }
+    if (n_stash) {
+        struct live_entry *e = stash_find(key);
+
+        if (e)
+            *slot = NULL;
+        return e;
+    }
+    return NULL;
+}
+
 struct live_entry *live_find_slot(uint64_t addr, struct live_entry **slot)
 {
     uint64_t key = addr >> 3;
+    struct live_entry *t = live_plain;
 
     *slot = NULL;
-    if (!live_tab || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
-        return NULL;
+    if (!t || !key || addr >> LIVE_ADDR_BITS || (addr & 7))
+        return find_mixed(addr, slot);
     for (size_t i = home_key(key, live_cap);; i = i + 1 == live_cap ? 0 : i + 1) {
-        uint64_t k = live_tab[i].w[0] & LIVE_W0_ADDR;
+        uint64_t k = t[i].w[0] & LIVE_W0_ADDR;
 
         if (k == key)
-            return &live_tab[i];
+            return &t[i];
         if (k == 0) {
-            *slot = &live_tab[i];
+            *slot = &t[i];
             return NULL;
         }
     }
@@ -431,123 +503,173 @@ static void put(struct live_entry *tab, size_t cap, const struct live_entry *e)
     tab[i] = *e;
 }
 
-/* Grows the table's mapping to hold ncap slots, keeping its pages where
- * they are: mremap grows it in place when the address space after it is
- * free, else moves it to an address with the same offset in a 2 MiB page
- * (from a reservation trimmed to fit), so its huge pages move whole rather
- * than being split. Returns the mapping or NULL (unchanged). */
-static struct live_entry *table_remap(size_t ncap)
+/* Adds e to the stash. 0, or -1 when the stash cannot grow (the caller
+ * puts e or loses it: tracking turns off). */
+static int stash_put(const struct live_entry *e)
 {
-    size_t ob = map_len(live_tab, live_cap), nb = map_len(live_tab, ncap);
-    void *q = mremap(live_tab, ob, nb, 0);
+    size_t k;
 
-    if (q == MAP_FAILED) {
-        size_t span = nb + 2 * HUGE_BYTES;
-        char *res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        uintptr_t off = (uintptr_t)live_tab & (HUGE_BYTES - 1), r = (uintptr_t)res, dst;
-
-        if (res == MAP_FAILED)
-            return NULL;
-        dst = ((r + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) + off;
-        nb = map_len((struct live_entry *)dst, ncap);
-        q = mremap(live_tab, ob, nb, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)dst);
-        if (q == MAP_FAILED) {
-            munmap(res, span);
-            return NULL;
-        }
-        if (dst > r)
-            munmap(res, dst - r);
-        if (r + span > dst + nb)
-            munmap((void *)(dst + nb), r + span - (dst + nb));
-    }
-    ownmaps_del(live_tab);
-    ownmaps_add(q, nb);
-    if (ncap * sizeof(struct live_entry) >= HUGE_FROM &&
-        live_cap * sizeof(struct live_entry) < HUGE_FROM) {
-        /* from here on huge pages where the kernel gives them on request
-         * (transparent_hugepage=madvise, Debian's default): every lookup
-         * lands on a random slot, and in a table of many megabytes each
-         * was a TLB miss as well as a cache miss */
-        madvise(q, nb, MADV_HUGEPAGE);
-        madvise(q, nb, 25 /* MADV_COLLAPSE, Linux 6.1: the pages it has */);
-    }
-    return q;
-}
-
-/* Takes e out of the sweep, to be put back after it. 0, or -1 when the
- * stash cannot grow (e is then put at once: the table stays a table, but
- * it may not be found again; the caller turns tracking off). */
-static int stash_put(const struct live_entry *e, size_t ncap)
-{
-    if (liveside_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0) {
-        put(live_tab, ncap, e);
+    if (liveside_grow((void **)&stash, &stash_bytes, (n_stash + 1) * sizeof(*stash)) < 0)
         return -1;
-    }
-    stash[n_stash++] = *e;
+    k = stash_at(e->w[0] & LIVE_W0_ADDR);
+    memmove(&stash[k + 1], &stash[k], (n_stash++ - k) * sizeof(*stash));
+    stash[k] = *e;
     return 0;
 }
 
-/* Moves the entry at slot i of the sweep (down: growing, from the top) to
- * its slot of a table of ncap, or to the stash. 0, or -1 (stash_put). */
-static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap, int down)
+/* Puts e where a growth's sweep keeps it (grow()): in the new region from
+ * its new home, else in the old region from its old home, else in the
+ * stash. 0, or -1 (stash_put). */
+static int place_mixed(const struct live_entry *e)
+{
+    uint64_t key = e->w[0] & LIVE_W0_ADDR;
+    size_t h = home_key(key, live_cap), p;
+
+    if (h >= sw_at)
+        for (p = h; p < live_cap; p++)
+            if (!live_tab[p].w[0]) {
+                live_tab[p] = *e;
+                return 0;
+            }
+    h = home_key(key, sw_cap);
+    if (h < sw_at)
+        for (p = h; p < sw_at; p++)
+            if (!live_tab[p].w[0]) {
+                live_tab[p] = *e;
+                return 0;
+            }
+    return stash_put(e);
+}
+
+/* Moves the growth's sweep down by up to n slots; at slot 0 the stash
+ * goes back and the table is plain. Slot numbers change (live_gen). 0, or
+ * -1 (stash_put). */
+static __attribute__((noinline)) int sweep_steps(size_t n)
+{
+    int failed = 0;
+
+    for (; n && sw_at; n--) {
+        struct live_entry e = live_tab[--sw_at];
+
+        if (!e.w[0])
+            continue;
+        memset(&live_tab[sw_at], 0, sizeof(e));
+        failed |= place_mixed(&e);
+    }
+    if (!sw_at) {
+        sw_cap = 0;
+        live_plain = live_tab;
+        insert_at_max = full_at;
+        for (size_t k = 0; k < n_stash; k++)
+            put(live_tab, live_cap, &stash[k]);
+        n_stash = 0;
+        if (stash_bytes > (64u << 10))
+            liveside_free((void **)&stash, &stash_bytes);
+    }
+    live_gen++;
+    return failed ? -1 : 0;
+}
+
+/* Grows the table to ncap slots in place, then moves its entries to their
+ * new places a few slots at each later insert and removal (sweep_steps)
+ * rather than all at once: one sweep of a 32 MB table took 28-32 ms, and
+ * nothing drained the program's rings meanwhile. Homes grow with the cap
+ * (home_key), so each entry's new home is at or past its old one. While
+ * the sweep is at sw_at, an entry is in exactly one of:
+ * - the new region, slots [sw_at, ncap): its new home at or past sw_at,
+ *   no empty slot from there to its slot, no wrap past the end;
+ * - the old region, slots [0, sw_at): its old home (for sw_cap slots) at
+ *   or before its slot, no empty slot from there to its slot, no wrap;
+ * - the stash: what fitted neither region (the old table's run at slot 0
+ *   when a run wrapped into it is taken out first and put back by this
+ *   rule, into the stash past its first 64 entries).
+ * The sweep takes the old region's top slot into the new region and puts
+ * its entry back by that rule (place_mixed): no other entry's probe
+ * crossed that slot. A lookup tries each region whose home lies in it,
+ * then the stash; a removal shifts back within its region. At slot 0 the
+ * new region is the whole table, a plain one, and the stash goes back. No
+ * fresh table: the kernel zeroes only what growth adds (the former copy's
+ * page faults and zeroing were 8% of the collector thread on python3's
+ * JSON bench). 0, or -1 (the table is as it was, or stash_put failed). */
+static __attribute__((noinline)) int grow(size_t ncap)
+{
+    size_t cap = live_cap, r = 0;
+    struct live_entry *t;
+    int failed = 0;
+
+    if (sw_cap && sweep_steps(SIZE_MAX) < 0) /* a growth due during a sweep */
+        return -1;
+    if (!(t = liveside_table_remap(live_tab, cap * sizeof(*t), ncap * sizeof(*t))))
+        return -1;
+    table_set(t, ncap);
+    n_stash = 0;
+    sw_cap = sw_at = cap;
+    live_plain = NULL;
+    insert_at_max = 0;
+    sw_step = cap / (full_at > live_n ? full_at - live_n : 1) + 2;
+    if (t[cap - 1].w[0]) { /* a run wraps: slot 0's is taken out, put back */
+        struct live_entry run[64];
+        size_t k = 0;
+
+        for (; t[r].w[0]; r++) {
+            if (k < 64)
+                run[k++] = t[r];
+            else
+                failed |= stash_put(&t[r]);
+            memset(&t[r], 0, sizeof(t[r]));
+        }
+        while (k) /* an empty stash spares lookups its search */
+            failed |= place_mixed(&run[--k]);
+    }
+    return failed ? -1 : 0;
+}
+
+/* Moves the entry at slot i of the shrinking sweep to its slot of a table
+ * of ncap, or to the stash. 0, or -1 when the stash cannot grow (e is then
+ * put at once: the table stays a table, but it may not be found again). */
+static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap)
 {
     struct live_entry e = t[i];
     size_t h = home_key(e.w[0] & LIVE_W0_ADDR, ncap), p;
 
     memset(&t[i], 0, sizeof(t[i]));
-    if (down ? h < i : h > i)
-        return stash_put(&e, ncap);         /* its probe would cross slots not swept */
-    for (p = h; p < ncap && t[p].w[0]; p++) /* shrinking: stops at i at the latest */
+    for (p = h; h <= i && p < ncap && t[p].w[0]; p++) /* stops at i at the latest */
         ;
-    if (p == ncap)
-        return stash_put(&e, ncap); /* it would wrap */
-    t[p] = e;
-    return 0;
+    if (h <= i && p < ncap) {
+        t[p] = e;
+        return 0;
+    }
+    if (stash_put(&e) == 0) /* its probe would cross slots not swept, or wrap */
+        return 0;
+    put(t, ncap, &e);
+    return -1;
 }
 
-/* Moves every entry to its slot in a table of ncap slots, in place: homes
- * grow with the hash for any cap, so on growth each entry's new home is at
- * or past its old one, and a sweep from the top down places it among slots
- * already swept (probing up from its home, never past the end); on
- * shrinking a sweep from the bottom up does the same the other way (its
- * probe stops at the slot just emptied). The few entries that would probe
- * into slots not yet swept (homes near the start of a growing table, runs
- * that wrap) are stashed and put back after. Every placement fills a slot
- * and the sweep empties only slots no placed entry's probe crossed, so no
- * entry has an empty slot between its home and its slot. No fresh table:
- * the kernel zeroes only what growth adds, and no page is given back and
- * shot down from the other CPUs' TLBs while the program runs (python3's
- * JSON bench: the former copy's page faults and zeroing were 8% of the
- * collector thread). */
-static int resize(size_t ncap)
+/* Halves the table in place, at once (a growth's sweep ends first): homes
+ * shrink with the cap, so a sweep from the bottom up places each entry
+ * among slots already swept (its probe stops at the slot just emptied at
+ * the latest); the entries that would wrap are stashed and put back. */
+static int shrink_to(size_t ncap)
 {
-    size_t cap = live_cap;
+    size_t cap = live_cap, keep, had;
     struct live_entry *t = live_tab;
     int failed = 0;
 
-    if (ncap > cap && !(t = table_remap(ncap)))
+    if (sw_cap && sweep_steps(SIZE_MAX) < 0)
         return -1;
-    live_tab = t;
     n_stash = 0;
-    if (ncap > cap) {
-        for (size_t i = cap; i-- > 0;)
-            if (t[i].w[0])
-                failed |= sweep_one(t, i, ncap, 1);
-    } else {
-        for (size_t i = 0; i < cap; i++)
-            if (t[i].w[0])
-                failed |= sweep_one(t, i, ncap, 0);
-    }
-    if (ncap < cap) {
-        size_t keep = map_len(t, ncap), had = map_len(t, cap);
-
-        if (had > keep)
-            munmap((char *)t + keep, had - keep);
-        ownmaps_del(t);
-        ownmaps_add(t, keep);
-    }
+    for (size_t i = 0; i < cap; i++)
+        if (t[i].w[0])
+            failed |= sweep_one(t, i, ncap);
+    keep = map_len(t, ncap);
+    had = map_len(t, cap);
+    if (had > keep)
+        munmap((char *)t + keep, had - keep);
+    ownmaps_del(t);
+    ownmaps_add(t, keep);
     for (size_t k = 0; k < n_stash; k++)
         put(t, ncap, &stash[k]);
+    n_stash = 0;
     if (stash_bytes > (64u << 10))
         liveside_free((void **)&stash, &stash_bytes);
     table_set(t, ncap);
@@ -568,13 +690,13 @@ static int resize(size_t ncap)
  * and probe lengths vary with where the heap lands). */
 #define LIVE_SMALL_BYTES (8u << 20)
 #define LIVE_FINE_BYTES (32u << 20)
-static int full(size_t n)
+static size_t full_limit(size_t cap)
 {
-    size_t bytes = live_cap * sizeof(struct live_entry);
+    size_t bytes = cap * sizeof(struct live_entry);
 
-    return bytes < LIVE_SMALL_BYTES  ? n * 4 > live_cap * 3
-           : bytes < LIVE_FINE_BYTES ? n * 5 > live_cap * 4
-                                     : n * 20 > live_cap * 17;
+    return bytes < LIVE_SMALL_BYTES  ? cap * 3 / 4
+           : bytes < LIVE_FINE_BYTES ? cap * 4 / 5
+                                     : cap * 17 / 20; /* more blocks than this: full */
 }
 
 static size_t grown(void)
@@ -586,25 +708,35 @@ static size_t grown(void)
                                      : live_cap / 8 * 9;
 }
 
+/* live_insert()'s placing while a growth's sweep is under way. */
+static __attribute__((noinline)) int insert_mixed(const struct live_entry *e)
+{
+    return place_mixed(e) | sweep_steps(sw_step);
+}
+
 int live_insert(const struct live_block *b)
 {
     struct live_entry e;
 
     if (!live_tab)
         return -1;
-    if (full(live_n + 1) && resize(grown()) < 0)
+    if (live_n >= full_at && grow(grown()) < 0)
         return -1;
     if (pack(&e, b) < 0)
         return -1;
-    put(live_tab, live_cap, &e);
     live_n++;
+    if (sw_cap)
+        return insert_mixed(&e);
+    put(live_tab, live_cap, &e);
     return 0;
 }
 
 int live_insert_at(const struct live_block *b, struct live_entry *slot)
 {
-    if (!slot || full(live_n + 1))
-        return live_insert(b); /* it grows first: the slot moves */
+    /* it grows first: the slot moves; during a growth's sweep,
+     * place_mixed() takes the slot find_mixed() gave */
+    if (!slot || live_n >= insert_at_max)
+        return live_insert(b);
     if (pack(slot, b) < 0)
         return -1;
     live_n++;
@@ -617,7 +749,7 @@ static __attribute__((noinline)) void shrink(void)
 
     if (cap < LIVE_MIN_CAP)
         cap = LIVE_MIN_CAP;
-    resize(cap); /* on failure keep the bigger table */
+    shrink_to(cap); /* on failure keep the bigger table */
 }
 
 /* Forgets what the side tables keep by e's address. */
@@ -629,13 +761,51 @@ static __attribute__((noinline)) void side_del_of(const struct live_entry *e)
         livepair_forget(live_addr(e));
 }
 
+/* Whether side tables keep something by e's address: a big size (bits
+ * 48-63 all ones) or maybe an escaped pair (44-47 all ones: indices from
+ * 120 up), told from word 0 alone. */
+static inline int side_kept(const struct live_entry *e)
+{
+    return ~e->w[0] >> 48 == 0 || (~e->w[0] >> 44 & 0xf) == 0;
+}
+
+/* live_remove() while a growth's sweep is under way (grow()): out of the
+ * stash, or a backward shift within e's region, which neither wraps nor
+ * crosses sw_at. */
+static __attribute__((noinline)) void remove_mixed(struct live_entry *e)
+{
+    uintptr_t at = (uintptr_t)e, st = (uintptr_t)stash;
+
+    if (side_kept(e))
+        side_del_of(e);
+    if (at >= st && at < st + n_stash * sizeof(*stash)) {
+        memmove(e, e + 1, (size_t)(&stash[--n_stash] - e) * sizeof(*e));
+    } else {
+        size_t i = (size_t)(e - live_tab), end = i >= sw_at ? live_cap : sw_at;
+        size_t cap = i >= sw_at ? live_cap : sw_cap;
+
+        for (size_t j = i + 1; j < end && live_tab[j].w[0]; j++)
+            if (home_key(live_tab[j].w[0] & LIVE_W0_ADDR, cap) <= i) {
+                live_tab[i] = live_tab[j];
+                i = j;
+            }
+        memset(&live_tab[i], 0, sizeof(live_tab[i]));
+    }
+    live_n--;
+    sweep_steps(sw_step);
+    if (live_n < shrink_below)
+        shrink();
+}
+
 void live_remove(struct live_entry *e)
 {
     size_t i = (size_t)(e - live_tab), j = i;
 
-    /* a big size (bits 48-63 all ones) or maybe an escaped pair (44-47
-     * all ones: indices from 120 up), told from word 0 alone */
-    if (~e->w[0] >> 48 == 0 || (~e->w[0] >> 44 & 0xf) == 0)
+    if (!live_plain) {
+        remove_mixed(e);
+        return;
+    }
+    if (side_kept(e))
         side_del_of(e);
     for (;;) {
         j = j + 1 == live_cap ? 0 : j + 1;
@@ -659,7 +829,7 @@ void live_remove(struct live_entry *e)
     }
     memset(&live_tab[i], 0, sizeof(live_tab[i]));
     live_n--;
-    if (live_cap > LIVE_MIN_CAP && live_n * 10 < live_cap * 3)
+    if (live_n < shrink_below)
         shrink();
 }
 
@@ -680,26 +850,38 @@ size_t live_bytes_used(void)
            (ring_used * sizeof(uint16_t) + 4095) / 4096 * 4096;
 }
 
+/* Slots from live_cap up are the stash's entries (a growth's sweep). */
+static size_t walk(size_t from, size_t n, live_fn *fn, void *arg)
+{
+    size_t all = live_cap + n_stash, end = from < all && n < all - from ? from + n : all;
+
+    for (size_t i = from; i < end; i++) {
+        struct live_entry *e = i < live_cap ? &live_tab[i] : &stash[i - live_cap];
+
+        if (e->w[0])
+            fn(arg, e);
+    }
+    return end;
+}
+
 void live_foreach(live_fn *fn, void *arg)
 {
-    for (size_t i = 0; i < live_cap; i++)
-        if (live_tab[i].w[0])
-            fn(arg, &live_tab[i]);
+    walk(0, SIZE_MAX, fn, arg);
 }
 
 size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg)
 {
-    size_t end = from + n < live_cap ? from + n : live_cap;
-
-    for (size_t i = from; i < end; i++)
-        if (live_tab[i].w[0])
-            fn(arg, &live_tab[i]);
-    return end;
+    /* a walk in steps needs slots that stay put: a growth's sweep ends
+     * first (it renumbers slots at every event; a client's walk during a
+     * program's growth would start again at each of its steps) */
+    if (sw_cap)
+        sweep_steps(SIZE_MAX);
+    return walk(from, n, fn, arg);
 }
 
 size_t live_slots(void)
 {
-    return live_cap;
+    return live_cap + n_stash;
 }
 
 unsigned live_generation(void)
@@ -709,8 +891,8 @@ unsigned live_generation(void)
 
 struct live_entry *live_find_containing(uint64_t addr)
 {
-    for (size_t i = 0; i < live_cap; i++) {
-        struct live_entry *e = &live_tab[i];
+    for (size_t i = 0; i < live_cap + n_stash; i++) {
+        struct live_entry *e = i < live_cap ? &live_tab[i] : &stash[i - live_cap];
         uint64_t a = live_addr(e), size;
 
         if (!e->w[0] || addr < a)

@@ -4,9 +4,10 @@
  *
  * Open addressing with linear probing and backward-shift deletion in mmap'd
  * memory: 16-byte entries, 16-byte aligned (a free touches one cache line),
- * kept between 0.3 and 0.85 full (see live.c). Only the collector thread
- * reads or writes it; a fork()ed scan child may walk it with live_foreach
- * (no allocation, no lock).
+ * kept between 0.3 and 0.85 full (see live.c), rehashed after a growth a
+ * few slots an event. Only the collector thread reads or writes it; a
+ * fork()ed scan child may walk it with live_foreach (no allocation, no
+ * lock).
  *
  * An entry packs 128 bits, each field read where it is needed:
  * - the address divided by 8 (44 bits): blocks lie below 2^47 (x86-64's
@@ -159,7 +160,8 @@ size_t live_count(void);
 size_t live_bytes_used(void); /* bytes of table memory, the side tables included */
 
 typedef void live_fn(void *arg, const struct live_entry *e);
-/* Calls fn for every live entry. No allocation, no lock. */
+/* Calls fn for every live entry. No allocation, no lock, no change to the
+ * table (during a growth's sweep too). */
 void live_foreach(live_fn *fn, void *arg);
 
 /* A walk in steps, for work spread over the collector's turns: calls fn for
@@ -167,7 +169,9 @@ void live_foreach(live_fn *fn, void *arg);
  * starts (live_slots() at the end). Slots are renumbered when the table is
  * resized (live_generation() changes: start again); between steps a removal
  * may shift an entry from after the walk's position to before it (it is
- * then not seen) or, at the table's wrap, the other way (seen twice). */
+ * then not seen) or, at the table's wrap, the other way (seen twice).
+ * A growth's sweep under way (live.c's grow()) ends first: the stop it
+ * would have cost at once, only while a client walks. */
 size_t live_walk(size_t from, size_t n, live_fn *fn, void *arg);
 size_t live_slots(void);
 unsigned live_generation(void);

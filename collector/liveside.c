@@ -118,3 +118,71 @@ void liveside_reset(struct liveside_map *m)
     liveside_free((void **)&m->kv, &m->bytes);
     m->n = m->cap = 0;
 }
+
+/* The table's mapping: whole pages, and from HUGE_FROM bytes up to a 2 MiB
+ * boundary of the address space, so that growing it in place never leaves
+ * a 2 MiB range it had started with small pages (the kernel gives a huge
+ * page only to a range all inside the mapping, and one faulted in small
+ * pages stays so). Past the table's end it is untouched, not resident (a
+ * huge page at most). */
+#define HUGE_BYTES ((size_t)2 << 20)
+#define HUGE_FROM ((size_t)4 << 20)
+size_t liveside_table_len(const void *t, size_t bytes)
+{
+    uintptr_t start = (uintptr_t)t, end = start + bytes;
+
+    if (bytes < HUGE_FROM)
+        return (bytes + 4095) & ~(size_t)4095;
+    return ((end + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) - start;
+}
+
+void *liveside_table_map(size_t bytes)
+{
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (m == MAP_FAILED)
+        return NULL;
+    ownmaps_add(m, bytes);
+    return m; /* small: it grows in place (liveside_table_remap) */
+}
+
+/* mremap grows the mapping in place when the address space after it is
+ * free, else moves it to an address with the same offset in a 2 MiB page
+ * (from a reservation trimmed to fit), so its huge pages move whole rather
+ * than being split. */
+void *liveside_table_remap(void *t, size_t bytes, size_t nbytes)
+{
+    size_t ob = liveside_table_len(t, bytes), nb = liveside_table_len(t, nbytes);
+    void *q = mremap(t, ob, nb, 0);
+
+    if (q == MAP_FAILED) {
+        size_t span = nb + 2 * HUGE_BYTES;
+        char *res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        uintptr_t off = (uintptr_t)t & (HUGE_BYTES - 1), r = (uintptr_t)res, dst;
+
+        if (res == MAP_FAILED)
+            return NULL;
+        dst = ((r + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) + off;
+        nb = liveside_table_len((void *)dst, nbytes);
+        q = mremap(t, ob, nb, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)dst);
+        if (q == MAP_FAILED) {
+            munmap(res, span);
+            return NULL;
+        }
+        if (dst > r)
+            munmap(res, dst - r);
+        if (r + span > dst + nb)
+            munmap((void *)(dst + nb), r + span - (dst + nb));
+    }
+    ownmaps_del(t);
+    ownmaps_add(q, nb);
+    if (nbytes >= HUGE_FROM && bytes < HUGE_FROM) {
+        /* from here on huge pages where the kernel gives them on request
+         * (transparent_hugepage=madvise, Debian's default): every lookup
+         * lands on a random slot, and in a table of many megabytes each
+         * was a TLB miss as well as a cache miss */
+        madvise(q, nb, MADV_HUGEPAGE);
+        madvise(q, nb, 25 /* MADV_COLLAPSE, Linux 6.1: the pages it has */);
+    }
+    return q;
+}

@@ -1,6 +1,6 @@
 /*
- * liveside.h - the live table's side tables (live.c, livepair.c): growing
- * arrays in mappings of their own, and small hashes from a nonzero 64-bit
+ * liveside.h - the live table's mapping and side tables (live.c,
+ * livepair.c): growing arrays in mappings of their own, and small hashes from a nonzero 64-bit
  * key to a 64-bit value (the sizes too large for an entry by address, a
  * stack's extra (thread, tag) pairs). Only the collector thread changes
  * them; a fork()ed scan child may read (liveside_get: no allocation, no
@@ -17,6 +17,14 @@
 int liveside_grow(void **p, size_t *bytes, size_t need);
 /* Unmaps *p and sets it to NULL, *bytes to 0. */
 void liveside_free(void **p, size_t *bytes);
+
+/* The live table's mapping of bytes at t: its length (whole pages, from 4
+ * MiB up to a 2 MiB boundary: live.c's huge pages), a new one (known as the
+ * collector's), and one grown to nbytes keeping its pages (NULL: t
+ * unchanged). */
+size_t liveside_table_len(const void *t, size_t bytes);
+void *liveside_table_map(size_t bytes);
+void *liveside_table_remap(void *t, size_t bytes, size_t nbytes);
 
 /* A hash of key -> value (all zero: empty). */
 struct liveside_kv {

@@ -523,14 +523,281 @@ static void test_pairs(void **state)
     live_reset();
 }
 
+/* ---- growth's sweep (live.c's grow()): the table against a reference
+ * through growths past 32 MB and shrinks, mid-sweep above all ---- */
+
+#define GM 4000000u            /* blocks, by index */
+#define GK 0x9E3779B97F4Bull   /* odd: i -> address is one-to-one */
+#define GKINV 0x93dee219263ull /* GK's inverse mod 2^44 (checked) */
+#define G44 ((1ull << 44) - 1)
+static uint64_t *g_seq;                   /* 0: not live, else its seq */
+static uint32_t *g_list, *g_pos, *g_seen; /* live indices; index in g_list; stamps */
+static uint32_t g_n, g_stamp;
+
+static uint64_t g_addr(uint32_t i)
+{
+    return (((uint64_t)i + 1) * GK & G44) << 3;
+}
+
+static uint32_t g_index(uint64_t addr)
+{
+    return (uint32_t)(((addr >> 3) * GKINV & G44) - 1);
+}
+
+static void g_block(uint32_t i, uint64_t seq, struct live_block *b)
+{
+    *b = (struct live_block){.addr = g_addr(i),
+                             .size = size_of((int)i),
+                             .time = (int64_t)seq * 100,
+                             .seq = seq,
+                             .stack = (i * 3) & ((1u << LIVE_STACK_BITS) - 1),
+                             .thread = 1 + i % 5,
+                             .tag = i % 3};
+}
+
+/* Every field of e as live.h states it, against block i inserted as seq. */
+static void g_check(const struct live_entry *e, uint32_t i, uint64_t last)
+{
+    struct live_block b, want;
+
+    g_block(i, g_seq[i], &want);
+    live_get(e, &b);
+    assert_int_equal(b.addr, want.addr);
+    assert_int_equal(b.size, want.size);
+    assert_int_equal(b.seq, want.seq);
+    assert_int_equal(b.stack, want.stack);
+    assert_int_equal(b.thread, want.thread);
+    assert_int_equal(b.tag, want.tag);
+    if (last - want.seq < LIVE_TIME_RING)
+        assert_int_equal(b.time, want.time);
+    else
+        assert_true(b.time <= want.time && want.time - b.time < LIVE_EPOCH_SPAN);
+}
+
+static void g_seen_cb(void *arg, const struct live_entry *e)
+{
+    uint32_t i = g_index(live_addr(e));
+
+    assert_true(i < GM);
+    assert_true(g_seq[i] != 0);        /* live in the reference */
+    assert_true(g_seen[i] != g_stamp); /* seen once */
+    g_seen[i] = g_stamp;
+    (*(size_t *)arg)++;
+}
+
+/* live_foreach (leaving the table as it is: the generation stays) and a
+ * stepped live_walk (which ends a growth's sweep at its first step: the
+ * generation stays from there on) each see exactly the live set. With
+ * walk, only the walk in steps. */
+static void g_check_all(int walk)
+{
+    size_t seen = 0, at;
+    unsigned gen = live_generation();
+
+    g_stamp++;
+    live_foreach(g_seen_cb, &seen);
+    assert_int_equal(seen, g_n);
+    assert_int_equal(live_generation(), gen);
+    if (!walk)
+        return;
+    g_stamp++;
+    seen = 0;
+    at = live_walk(0, 4096, g_seen_cb, &seen);
+    gen = live_generation();
+    while (at < live_slots())
+        at = live_walk(at, 4096, g_seen_cb, &seen);
+    assert_int_equal(live_generation(), gen);
+    assert_int_equal(seen, g_n);
+}
+
+static void test_grow_sweep(void **state)
+{
+    /* live targets: up past 2M blocks (a 32 MB table and three growths
+     * past it), down through shrinks, up again, down to nothing */
+    static const uint32_t target[] = {2400000, 300000, 1200000, 20000, 900000, 0};
+    uint64_t s = 0x2545F4914F6CDD1Dull, seq = 0;
+    size_t mid_checks = 0, grew_big = 0, ops = 0;
+    unsigned gen = live_generation(), prev_gen_change = 0;
+
+    (void)state;
+    assert_int_equal((uint64_t)(GK * GKINV & G44), 1);
+    g_seq = calloc(GM, sizeof(*g_seq));
+    g_list = calloc(GM, sizeof(*g_list));
+    g_pos = calloc(GM, sizeof(*g_pos));
+    g_seen = calloc(GM, sizeof(*g_seen));
+    assert_true(g_seq && g_list && g_pos && g_seen);
+    g_n = 0;
+    assert_int_equal(live_init(), 0);
+    for (size_t ph = 0; ph < sizeof(target) / sizeof(*target); ph++) {
+        int up = g_n < target[ph];
+
+        while (up ? g_n < target[ph] : g_n > target[ph]) {
+            uint64_t r = rnd(&s);
+            uint32_t i = (uint32_t)(r % GM);
+            int add = (r >> 40) % 8 < (up ? 7u : 1u);
+            struct live_entry *slot, *e;
+
+            if (!add && g_n) /* a live block, at random */
+                i = g_list[(r >> 20) % g_n];
+            e = (r >> 62) ? live_find(g_addr(i)) : live_find_slot(g_addr(i), &slot);
+            if (g_seq[i]) {
+                assert_non_null(e);
+                if (!(r >> 62))
+                    assert_null(slot);
+                g_check(e, i, seq);
+                if (!add) {
+                    live_remove(e);
+                    g_seq[i] = 0;
+                    g_list[g_pos[i]] = g_list[--g_n];
+                    g_pos[g_list[g_pos[i]]] = g_pos[i];
+                }
+            } else {
+                struct live_block b;
+
+                assert_null(e);
+                g_block(i, ++seq, &b);
+                if (add && (r >> 62))
+                    assert_int_equal(live_insert(&b), 0);
+                else if (add)
+                    assert_int_equal(live_insert_at(&b, slot), 0);
+                if (add) {
+                    g_seq[i] = seq;
+                    g_pos[i] = g_n;
+                    g_list[g_n++] = i;
+                }
+            }
+            ops++;
+            assert_int_equal(live_count(), g_n);
+            if (live_slots() * sizeof(struct live_entry) > (32u << 20))
+                grew_big++;
+            /* the generation moves at every event of a sweep: check the
+             * whole set now and then while one is under way */
+            if (live_generation() != gen) {
+                if (prev_gen_change + 1 == ops && (r & 0x3ffff) < 8 && mid_checks < 60) {
+                    g_check_all(mid_checks % 4 == 3);
+                    mid_checks++;
+                }
+                prev_gen_change = (unsigned)ops;
+                gen = live_generation();
+            }
+        }
+        g_check_all(1);
+    }
+    assert_true(ops > 5000000);
+    assert_true(mid_checks >= 10);
+    assert_true(grew_big > 0);
+    assert_int_equal(live_count(), 0);
+    live_reset();
+    free(g_seq);
+    free(g_list);
+    free(g_pos);
+    free(g_seen);
+}
+
+/* Blocks whose homes all lie in the top 1/1024 of any table: their run
+ * wraps into slot 0 at every size, so each growth takes that run out, puts
+ * back what fits and stashes the rest; finds, fields, removals and the
+ * walks stay exact through the sweeps. */
+static void test_grow_wrap(void **state)
+{
+    enum { NW = 3000, NR = 70000 };
+    static uint64_t wrap[NW];
+    uint64_t s = 0x9E3779B97F4A7C15ull, seq = 0;
+    size_t nw = 0, checks = 0;
+    unsigned gen = live_generation();
+
+    (void)state;
+    for (uint64_t k = 1; nw < NW; k++)
+        if ((k * 0x9E3779B97F4A7C15ull) >> 54 == 0x3ff)
+            wrap[nw++] = k << 3;
+    assert_int_equal(live_init(), 0);
+    g_seq = calloc(GM, sizeof(*g_seq));
+    g_list = calloc(GM, sizeof(*g_list));
+    g_pos = calloc(GM, sizeof(*g_pos));
+    g_seen = calloc(GM, sizeof(*g_seen));
+    assert_true(g_seq && g_list && g_pos && g_seen);
+    g_n = 0;
+    for (uint32_t i = 0; i < NW + NR; i++) {
+        /* the wrapping blocks first, then random ones; every 5th op
+         * removes a wrapping block inserted earlier (often stashed) */
+        uint32_t idx = i < NW ? i : (uint32_t)(rnd(&s) % (GM - NW)) + NW;
+        struct live_block b;
+
+        if (g_seq[idx])
+            continue;
+        g_block(idx, ++seq, &b);
+        if (idx < NW)
+            b.addr = wrap[idx];
+        assert_null(live_find(b.addr));
+        assert_int_equal(live_insert(&b), 0);
+        g_seq[idx] = seq;
+        g_pos[idx] = g_n;
+        g_list[g_n++] = idx;
+        if (i % 5 == 4 && i > NW) {
+            uint32_t w = (uint32_t)(rnd(&s) % NW);
+            struct live_entry *e = live_find(wrap[w]);
+
+            if (g_seq[w]) {
+                struct live_block got;
+
+                assert_non_null(e);
+                live_get(e, &got);
+                assert_int_equal(got.seq, g_seq[w]);
+                assert_int_equal(got.stack, (w * 3) & ((1u << LIVE_STACK_BITS) - 1));
+                live_remove(e);
+                g_seq[w] = 0;
+                g_list[g_pos[w]] = g_list[--g_n];
+                g_pos[g_list[g_pos[w]]] = g_pos[w];
+            } else {
+                assert_null(e);
+            }
+        }
+        if (live_generation() != gen) {
+            gen = live_generation();
+            if (i % 64 == 0) { /* every live block found, as it was stored */
+                for (uint32_t w = 0; w < NW; w++) {
+                    struct live_entry *e = live_find(wrap[w]);
+
+                    if (g_seq[w]) {
+                        struct live_block got;
+
+                        assert_non_null(e);
+                        live_get(e, &got);
+                        assert_int_equal(got.addr, wrap[w]);
+                        assert_int_equal(got.seq, g_seq[w]);
+                        assert_int_equal(got.size, size_of((int)w));
+                    } else {
+                        assert_null(e);
+                    }
+                }
+                checks++;
+            }
+        }
+    }
+    {
+        size_t seen = 0;
+
+        live_foreach(count_cb, &seen);
+        assert_int_equal(seen, g_n);
+    }
+    assert_int_equal(live_count(), g_n);
+    assert_true(checks > 10);
+    live_reset();
+    free(g_seq);
+    free(g_list);
+    free(g_pos);
+    free(g_seen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model),     cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_big_sizes), cmocka_unit_test(test_epoch_span),
-        cmocka_unit_test(test_times),     cmocka_unit_test(test_dense),
-        cmocka_unit_test(test_merged),    cmocka_unit_test(test_large),
-        cmocka_unit_test(test_ring),      cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_model),      cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_big_sizes),  cmocka_unit_test(test_epoch_span),
+        cmocka_unit_test(test_times),      cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_merged),     cmocka_unit_test(test_large),
+        cmocka_unit_test(test_ring),       cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_grow_sweep), cmocka_unit_test(test_grow_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
