@@ -145,7 +145,8 @@ TEST_OBJS_scan := $(SCAN_OBJS)
 TEST_LIBS_scan := -lpthread
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 LIVE_OBJS := $(BUILD)/pic/collector/live.o $(BUILD)/pic/collector/liveside.o \
-             $(BUILD)/pic/collector/livepair.o $(OWNMAPS_OBJ)
+             $(BUILD)/pic/collector/livepair.o $(BUILD)/pic/collector/liveepoch.o \
+             $(OWNMAPS_OBJ)
 TEST_OBJS_live := $(LIVE_OBJS)
 $(BUILD)/tests/test_live: $(LIVE_OBJS)
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)

@@ -22,13 +22,13 @@
  * index's bits 0-2 (40-42), stack (43-63). An empty slot has a zero word 0 (no block
  * starts below 8).
  *
- * Side tables, each in its own mapping (liveside.h): the epochs (the first
- * sequence number and the earliest and latest time of each run of entries),
- * the ring of the latest inserts' low time bits by sequence number (which
- * with the epoch give the time), the (thread, tag) pairs by stack
- * (livepair.c), and the sizes from 65535 up.
+ * Side tables, each in its own mapping: the blocks' times by sequence
+ * number (liveepoch.c: the epochs and the ring of the latest inserts' low
+ * time bits), the (thread, tag) pairs by stack (livepair.c), and the sizes
+ * from 65535 up (liveside.h).
  */
 #include "live.h"
+#include "liveepoch.h"
 #include "livepair.h"
 #include "liveside.h"
 #include "ownmaps.h"
@@ -44,7 +44,6 @@
  * thread, 59 at this size (callgrind, churn_nofp 100k calls). */
 #define LIVE_MIN_CAP 16384u
 #define SEQ_MASK ((1ull << 40) - 1)
-#define TIME_LOW 0xffffu
 
 _Static_assert(TRIE_MAX_NODES <= 1u << LIVE_STACK_BITS, "every stack id fits an entry");
 
@@ -62,33 +61,6 @@ int live_prefetch_worth;
 /* Tables from this size up outgrow a core's L2 cache (1-2 MB on current
  * x86-64 servers): lookups miss, and prefetching ahead pays. */
 #define LIVE_PREFETCH_BYTES (1u << 20)
-
-/* Epochs: runs of entries by sequence number, each with the earliest and
- * latest time of its blocks. An insert joins the last epoch when its span
- * stays under LIVE_EPOCH_SPAN (a late event too: the span widens back),
- * else it starts one; while an epoch's span is under LIVE_EPOCH_SPAN, the
- * time of each of its blocks is the one in the span with the entry's low
- * 16 bits. At 2 * LIVE_EXACT_EPOCHS epochs the older half is merged in
- * pairs (epoch_merge): the epochs take 1 MiB at most however long the
- * run, and an older block's time is kept to within a span that widens
- * with its age. An epoch that merged two spans at least LIVE_EPOCH_SPAN
- * (its second began because an insert did not fit the first), so a span
- * under it is an epoch never merged. */
-struct epoch {
-    uint64_t first_seq;   /* the whole count, not mod 2^40 */
-    int64_t t_min, t_max; /* the earliest and latest of its blocks' times */
-};
-static struct epoch *epochs;
-static size_t n_epochs, epochs_bytes;
-static uint64_t last_seq;           /* the whole count of the last insert */
-static int64_t time_hi = INT64_MIN; /* the latest time of every insert */
-
-/* The low 16 bits of the time of insert seq at ring[seq % LIVE_TIME_RING],
- * for the inserts since ring_seq0 (the first since live_init) and at most
- * LIVE_TIME_RING before the last. Mapped whole, touched as it fills. */
-static uint16_t *ring;
-static uint64_t ring_seq0;
-#define RING_BYTES (LIVE_TIME_RING * sizeof(uint16_t))
 
 /* The sizes from LIVE_SIZE_BIG up, by address. */
 static struct liveside_map bigs;
@@ -124,28 +96,16 @@ static size_t map_len(const struct live_entry *t, size_t cap)
 int live_init(void)
 {
     struct live_entry *t = liveside_table_map(LIVE_MIN_CAP * sizeof(struct live_entry));
-    void *r = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
     livepair_reset();
-    if (r == MAP_FAILED) {
-        r = NULL;
-    } else {
-        ownmaps_add(r, RING_BYTES);
-        ring = r;
-    }
-    table_set(t, t && r ? LIVE_MIN_CAP : 0);
-    live_n = 0;
-    if (t && !r) {
+    if (t && liveepoch_init() < 0) {
         ownmaps_del(t);
         munmap(t, map_len(t, LIVE_MIN_CAP));
+        t = NULL;
     }
-    if (!t && r) {
-        ownmaps_del(r);
-        munmap(r, RING_BYTES);
-        ring = NULL;
-    }
-    return t && r ? 0 : -1;
+    table_set(t, t ? LIVE_MIN_CAP : 0);
+    live_n = 0;
+    return t ? 0 : -1;
 }
 
 void live_reset(void)
@@ -156,135 +116,12 @@ void live_reset(void)
     }
     table_set(NULL, 0);
     live_n = 0;
-    liveside_free((void **)&epochs, &epochs_bytes);
-    n_epochs = 0;
-    last_seq = 0;
-    time_hi = INT64_MIN;
-    if (ring) {
-        ownmaps_del(ring);
-        munmap(ring, RING_BYTES);
-    }
-    ring = NULL;
-    ring_seq0 = 0;
+    liveepoch_reset();
     livepair_reset();
     liveside_reset(&bigs);
     liveside_free((void **)&stash, &stash_bytes);
     n_stash = 0;
     sw_cap = sw_at = 0;
-}
-
-/* ---- epochs ---- */
-
-/* The whole sequence number of an entry's (mod 2^40), the most recent
- * that is not past the last insert's. */
-static uint64_t seq_whole(uint64_t seq40)
-{
-    return last_seq - ((last_seq - seq40) & SEQ_MASK);
-}
-
-static const struct epoch *epoch_of(uint64_t seq)
-{
-    size_t lo = 0, hi = n_epochs;
-
-    if (n_epochs && epochs[n_epochs - 1].first_seq <= seq)
-        return &epochs[n_epochs - 1];
-    while (hi - lo > 1) { /* epochs[lo].first_seq <= seq < epochs[hi].first_seq */
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (epochs[mid].first_seq <= seq)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return &epochs[lo];
-}
-
-/* Whether time t joins epoch e (its span stays under LIVE_EPOCH_SPAN):
- * then e's span takes it in. */
-static inline int epoch_take(struct epoch *e, int64_t t)
-{
-    if (t >= e->t_max) {
-        if ((uint64_t)(t - e->t_min) >= LIVE_EPOCH_SPAN)
-            return 0;
-        e->t_max = t;
-    } else if (t < e->t_min) {
-        if ((uint64_t)(e->t_max - t) >= LIVE_EPOCH_SPAN)
-            return 0;
-        e->t_min = t;
-    }
-    return 1;
-}
-
-/* Merges the epochs older than the latest LIVE_EXACT_EPOCHS in pairs. */
-static __attribute__((noinline)) void epoch_merge(void)
-{
-    size_t old = n_epochs - LIVE_EXACT_EPOCHS, k = 0;
-
-    for (size_t i = 0; i < old; i += 2) {
-        struct epoch m = epochs[i];
-
-        if (i + 1 < old) {
-            if (epochs[i + 1].t_min < m.t_min)
-                m.t_min = epochs[i + 1].t_min;
-            if (epochs[i + 1].t_max > m.t_max)
-                m.t_max = epochs[i + 1].t_max;
-        }
-        epochs[k++] = m;
-    }
-    memmove(&epochs[k], &epochs[old], LIVE_EXACT_EPOCHS * sizeof(*epochs));
-    n_epochs = k + LIVE_EXACT_EPOCHS;
-}
-
-/* Files b's time in the last epoch, or a new one when it does not fit.
- * 0, or -1 when the epochs cannot grow. */
-static int epoch_note(const struct live_block *b)
-{
-    if (!n_epochs)
-        ring_seq0 = b->seq;
-    if (!n_epochs || !epoch_take(&epochs[n_epochs - 1], b->time)) {
-        if (n_epochs == 2 * LIVE_EXACT_EPOCHS)
-            epoch_merge();
-        if (liveside_grow((void **)&epochs, &epochs_bytes, (n_epochs + 1) * sizeof(*epochs)) < 0)
-            return -1;
-        epochs[n_epochs++] = (struct epoch){b->seq, b->time, b->time};
-    }
-    last_seq = b->seq;
-    if (b->time > time_hi)
-        time_hi = b->time;
-    return 0;
-}
-
-/* The time of insert seq (whole) of epoch e: the one in e's span with the
- * low bits the ring keeps; e's earliest once merged or past the ring. */
-static int64_t epoch_time(const struct epoch *e, uint64_t seq)
-{
-    if ((uint64_t)(e->t_max - e->t_min) >= LIVE_EPOCH_SPAN || seq < ring_seq0 ||
-        last_seq - seq >= LIVE_TIME_RING)
-        return e->t_min;
-    return e->t_min + (int64_t)((ring[seq % LIVE_TIME_RING] - (uint64_t)e->t_min) & TIME_LOW);
-}
-
-int64_t live_time(const struct live_entry *e)
-{
-    uint64_t seq = seq_whole(live_seq(e));
-
-    return epoch_time(epoch_of(seq), seq);
-}
-
-int live_newer(const struct live_entry *e, int64_t t)
-{
-    const struct epoch *ep;
-    uint64_t seq;
-
-    if (t >= time_hi)
-        return 0;
-    seq = seq_whole(live_seq(e));
-    ep = epoch_of(seq);
-    if (t >= ep->t_max)
-        return 0;
-    if (t < ep->t_min)
-        return 1;
-    return epoch_time(ep, seq) > t;
 }
 
 /* ---- entries ---- */
@@ -323,7 +160,7 @@ static inline void store(struct live_entry *dst, const struct live_block *b, uin
     /* stacks are trie ids, below TRIE_MAX_NODES: the top bits hold them */
     dst->w[1] =
         (b->seq & SEQ_MASK) | (idx & 7) << 40 | (uint64_t)b->stack << (64 - LIVE_STACK_BITS);
-    ring[b->seq % LIVE_TIME_RING] = (uint16_t)b->time;
+    liveepoch_ring_put(b->seq, b->time);
 }
 
 /* Packs b into *dst. -1 when a side table cannot take what does not fit
@@ -340,7 +177,7 @@ static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const str
             return -1;
         size = LIVE_SIZE_BIG;
     }
-    if (epoch_note(b) < 0)
+    if (liveepoch_note(b->seq, b->time) < 0)
         return -1;
     store(dst, b, (uint64_t)idx, size);
     return 0;
@@ -353,12 +190,9 @@ static __attribute__((noinline)) int pack_slow(struct live_entry *dst, const str
 static inline __attribute__((always_inline)) int pack(struct live_entry *dst,
                                                       const struct live_block *b)
 {
-    if (!livepair_is_first(b->thread, b->tag, b->stack) || b->size >= LIVE_SIZE_BIG || !n_epochs ||
-        !epoch_take(&epochs[n_epochs - 1], b->time))
+    if (!livepair_is_first(b->thread, b->tag, b->stack) || b->size >= LIVE_SIZE_BIG ||
+        !liveepoch_join(b->seq, b->time))
         return pack_slow(dst, b);
-    last_seq = b->seq;
-    if (b->time > time_hi)
-        time_hi = b->time;
     store(dst, b, 0, b->size);
     return 0;
 }
@@ -840,14 +674,7 @@ size_t live_count(void)
 
 size_t live_bytes_used(void)
 {
-    uint64_t ring_used = last_seq - ring_seq0 + 1;
-
-    if (!n_epochs)
-        ring_used = 0;
-    else if (ring_used > LIVE_TIME_RING)
-        ring_used = LIVE_TIME_RING;
-    return live_cap * sizeof(struct live_entry) + epochs_bytes + livepair_bytes() + bigs.bytes +
-           (ring_used * sizeof(uint16_t) + 4095) / 4096 * 4096;
+    return live_cap * sizeof(struct live_entry) + liveepoch_bytes() + livepair_bytes() + bigs.bytes;
 }
 
 /* Slots from live_cap up are the stash's entries (a growth's sweep). */
