@@ -40,8 +40,8 @@
 #     longest stop of any thread on a busy 8-thread program; 100 attach/detach cycles.
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
-# Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (5: rounds of section 7's
-# interleaved runs), REAL (1; 0 skips section 7),
+# Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (7: rounds of section 7's
+# interleaved runs; sqlite3 three times as many), REAL (1; 0 skips section 7),
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
 
@@ -52,7 +52,7 @@ LIB=$PWD/$BUILD/libheapline.so
 B=$PWD/$BUILD/tests/bench
 CALLS=${CALLS:-4000000}
 RUNS=${RUNS:-3}
-REAL_RUNS=${REAL_RUNS:-5}
+REAL_RUNS=${REAL_RUNS:-7}
 HT_MEM_KB=${HT_MEM_KB:-8000000}
 HT_TIMEOUT=${HT_TIMEOUT:-120}
 mkdir -p "$B"
@@ -442,11 +442,19 @@ real_pick() {
 real() {
     local name=$1 in=$2 prep=$3 t w kb i v n bw label hl_w="" off_w="" extra ropt rec hl_n hl_all=-
     shift 3
-    local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled)
+    local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled) order
+    local rounds=${REAL_ROUNDS:-$REAL_RUNS}
     local -A W KB FAIL
-    echo "  (load average before its rounds: $(cut -d' ' -f1-3 /proc/loadavg))"
-    for i in $(seq "$REAL_RUNS"); do
-        for v in "${variants[@]}"; do
+    echo "  ($rounds rounds; load average before them: $(cut -d' ' -f1-3 /proc/loadavg))"
+    for i in $(seq "$rounds"); do
+        # odd rounds in the list's order, even ones reversed: no variant always runs right
+        # after another (an exact run's exit and its file's writeback) or first
+        order=("${variants[@]}")
+        if [ $((i % 2)) = 0 ]; then
+            order=()
+            for v in "${variants[@]}"; do order=("$v" "${order[@]}"); done
+        fi
+        for v in "${order[@]}"; do
             [ -n "${FAIL[$v]:-}" ] && continue
             # default settings: none of the user's HEAPLINE_* variables, this build's collector;
             # pyoff: without Python frames; sampled: one sample every 512 KiB on average (issue 14)
@@ -581,7 +589,8 @@ if [ "${REAL:-1}" = 0 ]; then
     echo "real programs: skipped (REAL=0)"
 else
     echo "real programs: each bare, under \`heapline record\` (default settings, and sampling) and"
-    echo "under heaptrack. Bare and heapline runs interleaved, $REAL_RUNS rounds of one of each: wall s"
+    echo "under heaptrack. Bare and heapline runs interleaved, rounds of one of each (python3"
+    echo "$REAL_RUNS, sqlite3 $((3 * REAL_RUNS)); every other round in reverse order): wall s"
     echo "is the median run (RSS, file and count from that run), x bare the median of each round's"
     echo "ratio to its own bare run; heaptrack: median of $RUNS runs after them. RSS: the program's"
     echo "peak resident set, the collector or injected library included (for heapline,"
@@ -594,7 +603,8 @@ else
         echo "  sqlite3 $("$SQLITE" --version | cut -d' ' -f1) ($SQLITE): tests/bench/real.sql on stdin," \
             "a fresh database each run"
         real_fresh_db() { rm -f "$B/real.db" "$B/real.db-journal" "$B/real.db-wal"; }
-        real sqlite3 tests/bench/real.sql real_fresh_db "$SQLITE" "$B/real.db"
+        # three times the rounds: a 0.34 s run's ratio moves by a percent on a few ms of noise
+        REAL_ROUNDS=$((3 * REAL_RUNS)) real sqlite3 tests/bench/real.sql real_fresh_db "$SQLITE" "$B/real.db"
         rm -f "$B/real.db"
     fi
     # python3 may be a shim (pyenv's is a shell script that forks helpers): time the interpreter
