@@ -28,7 +28,8 @@
 #     with HEAPLINE_PYTHON=off (the cost of its Python frames, and heapline's against heaptrack's),
 #     then live bytes per Python line against tracemalloc's (tests/collector/t_pyalloc.py); both
 #     also under `heapline record --sample 512K` (sampling mode, issue 14: targets 1.03x and 1.05x
-#     bare). REAL=0 skips it.
+#     bare), and with tests/bench/onethread.c preloaded (one sleeping thread: the floor of any
+#     collector thread, glibc's single-thread fast paths off). REAL=0 skips it.
 #  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
 #     --sample 512K` (target 1.15x), interleaved round by round (RUNS rounds of one run each; the
 #     ratio is the median of the rounds' ratios, as section 7's), beside gperftools' tcmalloc
@@ -98,6 +99,7 @@ echo "(the collector thread shares the $(nproc) CPUs with the 2 program threads;
 echo
 
 # ---- 1. churn under heapline ----
+cc -std=gnu11 -O2 -shared -fPIC -o "$B/onethread.so" tests/bench/onethread.c -lpthread || exit 1
 cc -std=gnu11 -O2 -g -fno-omit-frame-pointer -shared -fPIC -o "$B/unw_shim.so" tests/bench/unw_shim.c \
     $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread || exit 1
 header() {
@@ -441,8 +443,9 @@ real_pick() {
 # run); x bare the median of the rounds' ratios to their own bare run.
 real() {
     local name=$1 in=$2 prep=$3 t w kb i v n bw label hl_w="" off_w="" extra ropt rec hl_n hl_all=-
+    local x thread_x="" samp_x=""
     shift 3
-    local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled) order
+    local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled thread) order
     local rounds=${REAL_ROUNDS:-$REAL_RUNS}
     local -A W KB FAIL
     echo "  ($rounds rounds; load average before them: $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -465,6 +468,8 @@ real() {
             $prep
             if [ "$v" = bare ]; then
                 t=$(real_once "$tag.bare.$i" "$in" "$@")
+            elif [ "$v" = thread ]; then
+                t=$(real_once "$tag.thread.$i" "$in" env LD_PRELOAD="$B/onethread.so" "$@")
             else
                 # shellcheck disable=SC2046
                 t=$(real_once "$tag.$v.$i" "$in" \
@@ -485,24 +490,35 @@ real() {
         heapline) label="$name heapline" ;;
         pyoff) label="$name hl no-Py" ;;
         sampled) label="$name sampled 512K" ;;
+        thread) label="$name +1 thread" ;;
         esac
         if [ -n "${FAIL[$v]:-}" ]; then
             echo "  $label: ${FAIL[$v]}"
             continue
         fi
         read -r w n <<<"$(real_pick "${W[$v]}")"
+        x=$(real_pick "$(paste -d/ <(tr ' ' '\n' <<<"${W[$v]# }") <(tr ' ' '\n' <<<"${W[bare]# }") |
+            awk -F/ '$2 > 0 { print $1 / $2 }' | tr '\n' ' ')" | cut -d' ' -f1)
+        if [ "$v" = thread ]; then
+            real_row "$label" "$w" "$bw" "$((KB[$v.$n] * 1024))" "" - "$x"
+            thread_x=$x
+            continue
+        fi
         rec=$tag.$v.$n.heapline
         hl_n=-
         "$HL" report "$rec" --json --top 1 >"$B/rep.json" 2>"$B/rep.err" &&
             hl_n=$(json "$B/rep.json" allocations)
-        real_row "$label" "$w" "$bw" "$((KB[$v.$n] * 1024))" "$(stat -c %s "$rec")" "$hl_n" \
-            "$(real_pick "$(paste -d/ <(tr ' ' '\n' <<<"${W[$v]# }") <(tr ' ' '\n' <<<"${W[bare]# }") |
-                awk -F/ '$2 > 0 { print $1 / $2 }' | tr '\n' ' ')" | cut -d' ' -f1)"
+        real_row "$label" "$w" "$bw" "$((KB[$v.$n] * 1024))" "$(stat -c %s "$rec")" "$hl_n" "$x"
         case $v in
         heapline) hl_w=$w hl_all=$hl_n ;;
         pyoff) off_w=$w ;;
+        sampled) samp_x=$x ;;
         esac
     done
+    if [ -n "$thread_x" ] && [ -n "$samp_x" ]; then
+        echo "    +1 thread: one sleeping thread and nothing else (tests/bench/onethread.c), $(ratio "$thread_x" 1)" \
+            "bare; sampled 512K over it: $(ratio "$samp_x" "$thread_x")"
+    fi
 
     REAL_HT_W=""
     real_heaptrack "$name" "$in" "$prep" "$tag" "$bw" "$hl_all" "$@"
@@ -623,6 +639,9 @@ else
         (export PYTHONMALLOC=malloc REAL_PYOFF=1; real python3 /dev/null true "$PY" tests/bench/real_json.py 100000)
     fi
     echo "  hl no-Py: heapline with HEAPLINE_PYTHON=off (native frames only), the same run."
+    echo "  +1 thread: the floor of any collector that runs a thread in the program: glibc keeps"
+    echo "  its single-thread fast paths (pthread_mutex_lock without a locked cmpxchg, malloc"
+    echo "  without its arena lock) only while the process has never had a second thread."
     echo "  heaptrack's RSS is the program's peak as heaptrack samples it (every 10 ms); its"
     echo "  interpreter runs beside it: \"largest process\" is /usr/bin/time's largest of the program,"
     echo "  heaptrack_interpret and zstd. file: heapline's .heapline, heaptrack's .zst. allocations:"
