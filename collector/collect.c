@@ -39,6 +39,7 @@
 #include "sample.h"
 #include "server.h"
 #include "sites.h"
+#include "procfd.h"
 #include "pyframes.h"
 #include "symbols.h"
 #include "track.h"
@@ -64,7 +65,8 @@ static struct {
     char *scratch;
     struct encode_buf sb;
 
-    uint64_t rss; /* at the last tick */
+    uint64_t rss;        /* at the last tick */
+    struct procfd statm; /* /proc/self/statm, kept open */
     struct wire_history_row *history;
     size_t hist_head, hist_n;
     struct wire_site *sites_buf;
@@ -117,14 +119,9 @@ static struct wire_totals totals(int64_t time)
 static uint64_t read_rss(void)
 {
     char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ssize_t n;
+    ssize_t n = procfd_read(&C.statm, "/proc/self/statm", buf, sizeof(buf) - 1, 1);
     unsigned long long size = 0, res = 0;
 
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
     if (n <= 0)
         return 0;
     buf[n] = 0;
@@ -382,6 +379,8 @@ static void *collect_main(void *arg)
         writer_stop();
     C.rec_ok = 0;
     emit_record_off();
+    procfd_close(&C.statm);
+    emit_threads_close();
     /* The process is exiting and waits for this thread (collect_stop): the
      * symbol tables are not given back (0.1-0.15 ms of that wait, sqlite3) */
     if (C.end_reason != WIRE_END_EXIT)
@@ -418,6 +417,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     int server_on = 0;
 
     memset(&C, 0, sizeof(C));
+    C.statm = (struct procfd)PROCFD_INIT;
     drain_start(); /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -566,6 +566,8 @@ void collect_atfork_child(void)
     atomic_store(&C.alive, 0);
     C.rec_ok = 0;
     emit_record_off();
+    procfd_close(&C.statm); /* /proc/self was the parent */
+    emit_threads_close();
     if (ring_wake_fd >= 0)
         fds_close(ring_wake_fd);
     ring_wake_fd = -1;

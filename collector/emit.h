@@ -80,6 +80,10 @@ void emit_threads_rename(void);
 /* Ring r's thread has exited: its name as it left, when it changed. */
 void emit_thread_gone(struct ring *r);
 
+/* Closes the threads' comm files kept open (the run ends, or a fork child
+ * drops its parent's). */
+void emit_threads_close(void);
+
 /* Defines what the next messages need: new tags, then queued stacks (their
  * nodes, frames and modules). */
 void emit_define(void);
