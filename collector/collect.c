@@ -62,6 +62,7 @@ static struct {
     char exe[PATH_MAX];
 
     int rec_ok;
+    int hello_waits; /* the HELLO is flushed by the collector thread (collect_start) */
     char *scratch;
     struct encode_buf sb;
 
@@ -311,6 +312,8 @@ static void *collect_main(void *arg)
     track_guard = 1;
     ownmaps_thread_stack(1);
     pthread_setname_np(pthread_self(), "heapline");
+    if (C.hello_waits)
+        emit_out_flush(1);
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     unwind_serve_start();
     while (!atomic_load(&C.stop)) {
@@ -431,7 +434,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
         return -1;
     }
     if (record_path[0]) {
-        if (writer_start(record_path, core_cfg.compress, EMIT_OUT_CAP, why) < 0)
+        if (writer_start(record_path, core_cfg.compress, EMIT_OUT_CAP, sample_on(), why) < 0)
             return -1;
         C.rec_ok = 1;
         out = writer_buffer();
@@ -467,7 +470,12 @@ int collect_start(const char *record_path, const char *socket_path, const char *
                               (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
                               core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
                               atomic_load(&sample_rate_bytes)));
-    emit_out_flush(1);
+    /* in the file now; but an inline writer (sampling mode) compresses on
+     * the thread that hands over, and zstd's first frame (its tables' page
+     * faults) is the collector thread's first act, not the program's */
+    C.hello_waits = C.rec_ok && sample_on();
+    if (!C.hello_waits)
+        emit_out_flush(1);
 
     if (ring_wake_fd < 0) {
         ring_wake_fd = fds_adopt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -481,6 +489,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         atomic_store(&C.alive, 0);
+        if (C.hello_waits)
+            emit_out_flush(1);
         *why = "cannot start the collector thread";
         return -1;
     }
