@@ -314,6 +314,7 @@ static void *collect_main(void *arg)
     pthread_setname_np(pthread_self(), "heapline");
     if (C.hello_waits)
         emit_out_flush(1);
+    trie_prefault();
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     unwind_serve_start();
     while (!atomic_load(&C.stop)) {
