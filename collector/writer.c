@@ -47,6 +47,8 @@ static struct {
     int stop;
     int running;
     int inline_mode; /* no thread: writer_submit() writes (writer_start's inline) */
+    int level;       /* inline: the zstd level of recfile_writer_open(), at the first write */
+    int unopened;    /* inline: rec is not open yet (header, zstd context) */
     atomic_int failed;
     char path[4096];
     struct fdid id; /* what rec.fd names */
@@ -117,6 +119,14 @@ static void write_job(const char *data, size_t n, int flush)
 {
     if (atomic_load(&W.failed))
         return;
+    if (W.unopened && writer_check_fd() == 0) {
+        W.unopened = 0;
+        if (recfile_writer_open(&W.rec, W.rec.fd, W.level) < 0) {
+            atomic_store(&W.failed, 1);
+            writer_end_failed();
+            return;
+        }
+    }
     if (writer_check_fd() < 0) {
         atomic_store(&W.failed, 1);
         writer_said("record file %s: closed or replaced by the program: recording "
@@ -179,15 +189,21 @@ int writer_start(const char *path, int level, size_t cap, int inline_mode, const
     fd = fds_adopt(fd);
     W.buf[0] = malloc(cap);
     W.buf[1] = inline_mode ? W.buf[0] : malloc(cap);
+    if (inline_mode && W.buf[0]) {
+        /* the header, the room kept past it and the zstd context at the
+         * first handover, on the collector thread: 90 us of the program's
+         * start-up (fallocate, write, the context's page faults) */
+        W.rec.fd = fd;
+        W.level = level;
+        W.unopened = 1;
+        W.inline_mode = 1;
+        W.running = 1;
+        return 0;
+    }
     if (!W.buf[0] || !W.buf[1] || recfile_writer_open(&W.rec, fd, level) < 0) {
         *why = "cannot write the record file";
         fds_close(fd);
         return -1;
-    }
-    if (inline_mode) {
-        W.inline_mode = 1;
-        W.running = 1;
-        return 0;
     }
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -238,6 +254,8 @@ void writer_stop(void)
 {
     if (!W.running)
         return;
+    if (W.unopened)
+        write_job(W.buf[0], 0, 1); /* nothing was handed over: the header at least */
     if (!W.inline_mode) {
         pthread_mutex_lock(&W.mu);
         W.stop = 1;
