@@ -62,7 +62,8 @@ static struct {
     char exe[PATH_MAX];
 
     int rec_ok;
-    int hello_waits; /* the HELLO is flushed by the collector thread (collect_start) */
+    int later;            /* HELLO and socket on the collector thread (collect_start) */
+    char sock_later[108]; /* the socket it opens then, "" none */
     char *scratch;
     struct encode_buf sb;
 
@@ -236,6 +237,36 @@ static void *warm_main(void *arg)
     return arg;
 }
 
+/* ---- outputs ---- */
+
+/* The stream's first message, in the file at once. */
+static void hello(void)
+{
+    ssize_t n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
+
+    C.exe[n > 0 ? n : 0] = 0;
+    EMIT(EMIT_STREAM, 0,
+         encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
+                              (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
+                              core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
+                              atomic_load(&sample_rate_bytes)));
+    emit_out_flush(1);
+}
+
+/* Opens the live socket; 1 when it listens, else 0 (said on stderr). */
+static int open_socket(const char *path)
+{
+    const char *swhy = NULL;
+    char def[108], msg[200];
+    int is_default = server_default_path(def, sizeof(def)) == 0 && strcmp(def, path) == 0;
+
+    if (server_open(path, is_default, &swhy) == 0)
+        return 1;
+    snprintf(msg, sizeof(msg), "socket off: %s", swhy);
+    core_say(msg);
+    return 0;
+}
+
 /* ---- thread ---- */
 
 static void final_messages(void)
@@ -312,8 +343,11 @@ static void *collect_main(void *arg)
     track_guard = 1;
     ownmaps_thread_stack(1);
     pthread_setname_np(pthread_self(), "heapline");
-    if (C.hello_waits)
-        emit_out_flush(1);
+    if (C.later) {
+        hello();
+        if (C.sock_later[0] && open_socket(C.sock_later))
+            emit_server_opened();
+    }
     trie_prefault();
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     unwind_serve_start();
@@ -415,7 +449,6 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     struct timespec ts;
     sigset_t all, old;
     pthread_attr_t attr;
-    ssize_t n;
 
     char *out;
     int server_on = 0;
@@ -425,8 +458,6 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     drain_start(); /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
-    C.exe[n > 0 ? n : 0] = 0;
     C.scratch = malloc(EMIT_OUT_CAP);
     C.history = malloc(HISTORY_MAX * sizeof(*C.history));
     C.sites_buf = malloc(SITES_CHUNK * sizeof(*C.sites_buf));
@@ -446,37 +477,24 @@ int collect_start(const char *record_path, const char *socket_path, const char *
             return -1;
         }
     }
-    if (socket_path[0]) {
-        const char *swhy = NULL;
-        char def[108];
-        int is_default =
-            server_default_path(def, sizeof(def)) == 0 && strcmp(def, socket_path) == 0;
-
-        if (server_open(socket_path, is_default, &swhy) == 0) {
-            server_on = 1;
-        } else {
-            char msg[200];
-
-            snprintf(msg, sizeof(msg), "socket off: %s", swhy);
-            core_say(msg);
-        }
-    }
+    /* A sampled recording's HELLO, its first flush and an absolute socket
+     * path are the collector thread's first acts, not the program's: the
+     * inline writer (writer.h) compresses on the thread that hands over,
+     * and the socket's bind and directory checks took 85 us of the
+     * program's start-up. With no file, the socket is the output and its
+     * failure stops the run here, as before. */
+    C.later = C.rec_ok && sample_on();
+    if (socket_path[0] && C.later && socket_path[0] == '/')
+        snprintf(C.sock_later, sizeof(C.sock_later), "%s", socket_path);
+    else if (socket_path[0])
+        server_on = open_socket(socket_path);
     if (!C.rec_ok && !server_on) {
         *why = "no output";
         return -1;
     }
     emit_init(out, C.rec_ok, server_on);
-    EMIT(EMIT_STREAM, 0,
-         encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
-                              (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
-                              core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
-                              atomic_load(&sample_rate_bytes)));
-    /* in the file now; but an inline writer (sampling mode) compresses on
-     * the thread that hands over, and zstd's first frame (its tables' page
-     * faults) is the collector thread's first act, not the program's */
-    C.hello_waits = C.rec_ok && sample_on();
-    if (!C.hello_waits)
-        emit_out_flush(1);
+    if (!C.later)
+        hello();
 
     if (ring_wake_fd < 0) {
         ring_wake_fd = fds_adopt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -490,8 +508,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         atomic_store(&C.alive, 0);
-        if (C.hello_waits)
-            emit_out_flush(1);
+        if (C.later)
+            hello();
         *why = "cannot start the collector thread";
         return -1;
     }

@@ -119,6 +119,11 @@ void emit_server_off(void)
     E.server_on = 0;
 }
 
+void emit_server_opened(void)
+{
+    E.server_on = 1;
+}
+
 void emit_record_off(void)
 {
     E.rec_ok = 0;

@@ -36,6 +36,10 @@ void emit_init(char *out, int rec, int server);
 int emit_server_on(void);
 void emit_server_off(void);
 
+/* The socket opened after emit_init() (collect_start's later one): messages
+ * are broadcast from now on. Collector thread. */
+void emit_server_opened(void);
+
 /* No more record file (stopped, or a fork child): bytes only go to clients. */
 void emit_record_off(void);
 
