@@ -49,7 +49,6 @@ static struct {
     int inline_mode; /* no thread: writer_submit() writes (writer_start's inline) */
     int level;       /* inline: the zstd level of recfile_writer_open(), at the first write */
     int unopened;    /* inline: rec is not open yet (header, zstd context) */
-    int stale;       /* inline: the earlier recording replaced, closed at the first write, or -1 */
     atomic_int failed;
     char path[4096];
     struct fdid id; /* what rec.fd names */
@@ -118,10 +117,6 @@ static void writer_end_failed(void)
  * the writer thread's job, or the collector thread's when inline. */
 static void write_job(const char *data, size_t n, int flush)
 {
-    if (W.stale >= 0) { /* its blocks are freed here, not in the program's start-up */
-        fds_close(W.stale);
-        W.stale = -1;
-    }
     if (atomic_load(&W.failed))
         return;
     if (W.unopened && writer_check_fd() == 0) {
@@ -181,15 +176,7 @@ int writer_start(const char *path, int level, size_t cap, int inline_mode, const
     pthread_mutex_init(&W.mu, NULL);
     pthread_cond_init(&W.cv, NULL);
     snprintf(W.path, sizeof(W.path), "%s", path);
-    W.stale = -1;
-    fd = inline_mode ? recfile_create_fresh(path, 0644, &W.stale, &err)
-                     : recfile_create_safe(path, 0644, &err);
-    if (W.stale >= 0)
-        W.stale = fds_adopt(W.stale);
-    if (fd < 0 && W.stale >= 0) {
-        fds_close(W.stale);
-        W.stale = -1;
-    }
+    fd = recfile_create_safe(path, 0644, &err);
     if (fd < 0 || fdid_take(fd, &W.id) < 0) {
         /* the reason outlives this call: core_disable() keeps the pointer */
         snprintf(start_why, sizeof(start_why), "cannot create the record file %s: %s", path,
@@ -197,8 +184,6 @@ int writer_start(const char *path, int level, size_t cap, int inline_mode, const
         *why = start_why;
         if (fd >= 0)
             close(fd);
-        if (W.stale >= 0)
-            fds_close(W.stale);
         return -1;
     }
     fd = fds_adopt(fd);
@@ -218,8 +203,6 @@ int writer_start(const char *path, int level, size_t cap, int inline_mode, const
     if (!W.buf[0] || !W.buf[1] || recfile_writer_open(&W.rec, fd, level) < 0) {
         *why = "cannot write the record file";
         fds_close(fd);
-        if (W.stale >= 0)
-            fds_close(W.stale);
         return -1;
     }
     sigfillset(&all);
@@ -290,8 +273,6 @@ void writer_stop(void)
 
 void writer_atfork_child(void)
 {
-    if (W.running && W.stale >= 0) /* the parent's to close (W is zeroed until a start) */
-        fds_close(W.stale);
     if (W.running && fdid_same(W.rec.fd, &W.id))
         fds_close(W.rec.fd);
     memset(&W, 0, sizeof(W)); /* the parent's buffers stay in its memory */
