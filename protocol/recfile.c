@@ -19,10 +19,7 @@
 
 #include "wire.h"
 
-/* recfile_create_own(); stale not NULL: a file that is not empty is
- * replaced rather than truncated (see recfile_create_fresh()). */
-static int create_own(const char *path, int mode, const struct recfile_own *own, const char **why,
-                      int *stale)
+int recfile_create_own(const char *path, int mode, const struct recfile_own *own, const char **why)
 {
     char magic[RECFILE_OWN_MAGIC_MAX];
     struct stat before, st;
@@ -88,22 +85,6 @@ static int create_own(const char *path, int mode, const struct recfile_own *own,
     /* n == 0: empty already (heapline record emptied it; the collector then
      * opens it): no truncation, whose inode update cost 70 us of a
      * preloaded program's start-up */
-    if (n != 0 && stale) {
-        /* a new file in its place; the old one's blocks are freed when
-         * *stale is closed (with discard, 0.1-0.25 ms: after the program
-         * has started). A file created there meanwhile is not ours. */
-        if (unlink(path) != 0) {
-            *why = strerror(errno);
-            close(fd);
-            return -1;
-        }
-        *stale = fd;
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0)
-            *why =
-                errno == EEXIST ? "changed while heapline opened it: not written" : strerror(errno);
-        return fd;
-    }
     if (n != 0 && ftruncate(fd, 0) != 0) {
         *why = strerror(errno);
         close(fd);
@@ -111,11 +92,6 @@ static int create_own(const char *path, int mode, const struct recfile_own *own,
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
-}
-
-int recfile_create_own(const char *path, int mode, const struct recfile_own *own, const char **why)
-{
-    return create_own(path, mode, own, why, NULL);
 }
 
 static const struct recfile_own recording = {
@@ -129,13 +105,7 @@ static const struct recfile_own recording = {
 
 int recfile_create_safe(const char *path, int mode, const char **why)
 {
-    return create_own(path, mode, &recording, why, NULL);
-}
-
-int recfile_create_fresh(const char *path, int mode, int *stale, const char **why)
-{
-    *stale = -1;
-    return create_own(path, mode, &recording, why, stale);
+    return recfile_create_own(path, mode, &recording, why);
 }
 
 int recfile_remove_if_empty(int fd, const char *path)

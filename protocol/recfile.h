@@ -33,14 +33,6 @@
  * allocates nothing. */
 int recfile_create_safe(const char *path, int mode, const char **why);
 
-/* recfile_create_safe(), but an earlier recording that is not empty is
- * unlinked and a new file created in its place (O_EXCL, with mode) instead
- * of truncated: *stale gets a descriptor of the old one, whose blocks the
- * file system frees when it is closed (a truncation on a file system with
- * discard waited 0.1-0.25 ms for it), else -1. The caller closes *stale
- * when that wait is off its critical path, also on failure. */
-int recfile_create_fresh(const char *path, int mode, int *stale, const char **why);
-
 /* What makes an existing file heapline's own, for recfile_create_own(): its
  * first magic_len bytes, and the phrases that complete "PATH: ..." when it is
  * a symbolic link, not a regular file, or not one of ours. */

@@ -192,7 +192,7 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
                 (int)pid, (int)pid, out);
         return 1;
     }
-    fd = record_prepare(out, abs_out, sizeof(abs_out), NULL, err, sizeof(err));
+    fd = record_prepare(out, abs_out, sizeof(abs_out), err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "heapline: %s\n", err);
         return 1;

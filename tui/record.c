@@ -109,18 +109,14 @@ static void forward(int sig)
         kill((pid_t)child_pid, sig);
 }
 
-/* Runs argv with the collector recording into abs_out, then closes stale
- * (-1: none); *st gets its wait status. Returns 0, or the exit status of a
- * failure already said. */
-static int run_recorded(const char *abs_out, char *const argv[], int stale, int *st)
+/* Runs argv with the collector recording into abs_out; *st gets its wait
+ * status. Returns 0, or the exit status of a failure already said. */
+static int run_recorded(const char *abs_out, char *const argv[], int *st)
 {
     char err[PATH_MAX + 64];
     struct launch l = {.argv = argv, .record = abs_out, .log_fd = -1, .hold_signals = 1};
-    int started = launch_start(&l, err, sizeof(err));
 
-    if (stale >= 0) /* the old recording's blocks freed while the program starts */
-        close(stale);
-    if (started != 0) {
+    if (launch_start(&l, err, sizeof(err)) != 0) {
         launch_release_signals(&l);
         fprintf(stderr, "heapline: %s\n", err);
         if (l.exec_errno)
@@ -145,7 +141,7 @@ static int run_recorded(const char *abs_out, char *const argv[], int stale, int 
     return 0;
 }
 
-int record_prepare(const char *out, char *abs, size_t cap, int *stale, char *err, size_t errsz)
+int record_prepare(const char *out, char *abs, size_t cap, char *err, size_t errsz)
 {
     char cwd[PATH_MAX];
     const char *why;
@@ -163,8 +159,7 @@ int record_prepare(const char *out, char *abs, size_t cap, int *stale, char *err
     /* Checked and emptied before the program starts, so a path that is
      * refused fails here with one line and a stale recording cannot pass for
      * this run's; the collector then opens it the same way. */
-    fd =
-        stale ? recfile_create_fresh(abs, 0644, stale, &why) : recfile_create_safe(abs, 0644, &why);
+    fd = recfile_create_safe(abs, 0644, &why);
     if (fd < 0)
         snprintf(err, errsz, "%s: %s", out, why);
     return fd;
@@ -174,16 +169,14 @@ int record_main(const char *out, char *const argv[])
 {
     char abs_out[2 * PATH_MAX + 2], err[PATH_MAX + 64];
     time_t start = time(NULL);
-    int st = 0, rc, out_fd, stale;
+    int st = 0, rc, out_fd;
 
-    out_fd = record_prepare(out, abs_out, sizeof(abs_out), &stale, err, sizeof(err));
+    out_fd = record_prepare(out, abs_out, sizeof(abs_out), err, sizeof(err));
     if (out_fd < 0) {
-        if (stale >= 0)
-            close(stale);
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
-    rc = run_recorded(abs_out, argv, stale, &st);
+    rc = run_recorded(abs_out, argv, &st);
     if (recfile_remove_if_empty(out_fd, abs_out) && rc == 0)
         fprintf(stderr,
                 "heapline: %s: no recording was written (the program never loaded "

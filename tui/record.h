@@ -19,9 +19,7 @@ int record_main(const char *out, char *const argv[]);
  * symlink followed, nothing truncated that is not a recording of ours).
  * Returns its descriptor, which the caller passes to recfile_remove_if_empty()
  * once the program ended, or -1 with one line in err ("/nonexistent_dir/x: No
- * such file or directory"). stale not NULL: an earlier recording is replaced
- * by a new file, not truncated (recfile_create_fresh()), and *stale is the
- * old one's descriptor (or -1), to close once the program has started. */
-int record_prepare(const char *out, char *abs, size_t cap, int *stale, char *err, size_t errsz);
+ * such file or directory"). */
+int record_prepare(const char *out, char *abs, size_t cap, char *err, size_t errsz);
 
 #endif

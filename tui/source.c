@@ -401,7 +401,7 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
     /* refused here, before the program starts: the collector could only say
      * so in the log, and the program would run untracked */
     if (record_path) {
-        s->out_fd = record_prepare(record_path, rec_abs, sizeof(rec_abs), NULL, err, errsz);
+        s->out_fd = record_prepare(record_path, rec_abs, sizeof(rec_abs), err, errsz);
         snprintf(s->rec_path, sizeof(s->rec_path), "%s", rec_abs);
         if (s->out_fd < 0) {
             source_close(s);
