@@ -39,6 +39,7 @@
 #include "sample.h"
 #include "server.h"
 #include "sites.h"
+#include "procfd.h"
 #include "pyframes.h"
 #include "symbols.h"
 #include "track.h"
@@ -61,10 +62,13 @@ static struct {
     char exe[PATH_MAX];
 
     int rec_ok;
+    int later;            /* HELLO and socket on the collector thread (collect_start) */
+    char sock_later[108]; /* the socket it opens then, "" none */
     char *scratch;
     struct encode_buf sb;
 
-    uint64_t rss; /* at the last tick */
+    uint64_t rss;        /* at the last tick */
+    struct procfd statm; /* /proc/self/statm, kept open */
     struct wire_history_row *history;
     size_t hist_head, hist_n;
     struct wire_site *sites_buf;
@@ -117,14 +121,9 @@ static struct wire_totals totals(int64_t time)
 static uint64_t read_rss(void)
 {
     char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ssize_t n;
+    ssize_t n = procfd_read(&C.statm, "/proc/self/statm", buf, sizeof(buf) - 1, 1);
     unsigned long long size = 0, res = 0;
 
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
     if (n <= 0)
         return 0;
     buf[n] = 0;
@@ -238,6 +237,36 @@ static void *warm_main(void *arg)
     return arg;
 }
 
+/* ---- outputs ---- */
+
+/* The stream's first message, in the file at once. */
+static void hello(void)
+{
+    ssize_t n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
+
+    C.exe[n > 0 ? n : 0] = 0;
+    EMIT(EMIT_STREAM, 0,
+         encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
+                              (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
+                              core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
+                              atomic_load(&sample_rate_bytes)));
+    emit_out_flush(1);
+}
+
+/* Opens the live socket; 1 when it listens, else 0 (said on stderr). */
+static int open_socket(const char *path)
+{
+    const char *swhy = NULL;
+    char def[108], msg[200];
+    int is_default = server_default_path(def, sizeof(def)) == 0 && strcmp(def, path) == 0;
+
+    if (server_open(path, is_default, &swhy) == 0)
+        return 1;
+    snprintf(msg, sizeof(msg), "socket off: %s", swhy);
+    core_say(msg);
+    return 0;
+}
+
 /* ---- thread ---- */
 
 static void final_messages(void)
@@ -314,6 +343,12 @@ static void *collect_main(void *arg)
     track_guard = 1;
     ownmaps_thread_stack(1);
     pthread_setname_np(pthread_self(), "heapline");
+    if (C.later) {
+        hello();
+        if (C.sock_later[0] && open_socket(C.sock_later))
+            emit_server_opened();
+    }
+    trie_prefault();
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     unwind_serve_start();
     while (!atomic_load(&C.stop)) {
@@ -382,6 +417,8 @@ static void *collect_main(void *arg)
         writer_stop();
     C.rec_ok = 0;
     emit_record_off();
+    procfd_close(&C.statm);
+    emit_threads_close();
     /* The process is exiting and waits for this thread (collect_stop): the
      * symbol tables are not given back (0.1-0.15 ms of that wait, sqlite3) */
     if (C.end_reason != WIRE_END_EXIT)
@@ -412,17 +449,15 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     struct timespec ts;
     sigset_t all, old;
     pthread_attr_t attr;
-    ssize_t n;
 
     char *out;
     int server_on = 0;
 
     memset(&C, 0, sizeof(C));
+    C.statm = (struct procfd)PROCFD_INIT;
     drain_start(); /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    n = readlink("/proc/self/exe", C.exe, sizeof(C.exe) - 1);
-    C.exe[n > 0 ? n : 0] = 0;
     C.scratch = malloc(EMIT_OUT_CAP);
     C.history = malloc(HISTORY_MAX * sizeof(*C.history));
     C.sites_buf = malloc(SITES_CHUNK * sizeof(*C.sites_buf));
@@ -431,7 +466,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
         return -1;
     }
     if (record_path[0]) {
-        if (writer_start(record_path, core_cfg.compress, EMIT_OUT_CAP, why) < 0)
+        if (writer_start(record_path, core_cfg.compress, EMIT_OUT_CAP, sample_on(), why) < 0)
             return -1;
         C.rec_ok = 1;
         out = writer_buffer();
@@ -442,32 +477,24 @@ int collect_start(const char *record_path, const char *socket_path, const char *
             return -1;
         }
     }
-    if (socket_path[0]) {
-        const char *swhy = NULL;
-        char def[108];
-        int is_default =
-            server_default_path(def, sizeof(def)) == 0 && strcmp(def, socket_path) == 0;
-
-        if (server_open(socket_path, is_default, &swhy) == 0) {
-            server_on = 1;
-        } else {
-            char msg[200];
-
-            snprintf(msg, sizeof(msg), "socket off: %s", swhy);
-            core_say(msg);
-        }
-    }
+    /* A sampled recording's HELLO, its first flush and an absolute socket
+     * path are the collector thread's first acts, not the program's: the
+     * inline writer (writer.h) compresses on the thread that hands over,
+     * and the socket's bind and directory checks took 85 us of the
+     * program's start-up. With no file, the socket is the output and its
+     * failure stops the run here, as before. */
+    C.later = C.rec_ok && sample_on();
+    if (socket_path[0] && C.later && socket_path[0] == '/')
+        snprintf(C.sock_later, sizeof(C.sock_later), "%s", socket_path);
+    else if (socket_path[0])
+        server_on = open_socket(socket_path);
     if (!C.rec_ok && !server_on) {
         *why = "no output";
         return -1;
     }
     emit_init(out, C.rec_ok, server_on);
-    EMIT(EMIT_STREAM, 0,
-         encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
-                              (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
-                              core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
-                              atomic_load(&sample_rate_bytes)));
-    emit_out_flush(1);
+    if (!C.later)
+        hello();
 
     if (ring_wake_fd < 0) {
         ring_wake_fd = fds_adopt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -481,6 +508,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         atomic_store(&C.alive, 0);
+        if (C.later)
+            hello();
         *why = "cannot start the collector thread";
         return -1;
     }
@@ -566,6 +595,8 @@ void collect_atfork_child(void)
     atomic_store(&C.alive, 0);
     C.rec_ok = 0;
     emit_record_off();
+    procfd_close(&C.statm); /* /proc/self was the parent */
+    emit_threads_close();
     if (ring_wake_fd >= 0)
         fds_close(ring_wake_fd);
     ring_wake_fd = -1;

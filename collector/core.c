@@ -224,7 +224,8 @@ static void core_start(void)
             core_disable(why);
             return;
         }
-    } else if (trie_init() < 0 || tags_init() < 0 || live_init() < 0 || sites_init() < 0) {
+    } else if ((sample_on() ? trie_init_unpopulated() : trie_init()) < 0 || tags_init() < 0 ||
+               live_init() < 0 || sites_init() < 0) {
         core_disable(why);
         return;
     }

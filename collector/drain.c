@@ -53,6 +53,7 @@ static struct {
     int64_t stage_big_ns;     /* the last pass that staged past STAGE_KEEP, 0: none since */
     int64_t backlog_given_ns; /* backlogs_give_back()'s last look */
     struct drain_stats st;    /* HEAPLINE_STATS */
+    pid_t pid;                /* getpid() at drain_start(): release_dead's, every pass */
 } D;
 
 /* Resizes a buffer of the collector's that holds copies of ring events
@@ -99,6 +100,7 @@ static void *buf_resize(void *p, size_t old, size_t want)
 void drain_start(void)
 {
     memset(&D, 0, sizeof(D)); /* a fork child's copy was the parent's */
+    D.pid = getpid();
     stamp_map_start(&D.map);
 }
 
@@ -533,7 +535,7 @@ static void carry_over(void)
 /* Unmaps the rings of threads that have exited, once everything is applied. */
 static void release_dead(int check_gone)
 {
-    pid_t pid = getpid();
+    pid_t pid = D.pid;
     struct ring *next;
 
     for (struct ring *r = ring_list(); r; r = next) {

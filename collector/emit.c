@@ -21,6 +21,7 @@
 #include "core.h"
 #include "defstore.h"
 #include "drain.h"
+#include "procfd.h"
 #include "pyframes.h"
 #include "sample.h"
 #include "server.h"
@@ -53,10 +54,16 @@
  * clients' messages are not delayed: they are broadcast as encoded. */
 #define SAMPLED_TICK_FLUSH_NS 250000000ll
 
+/* Threads whose comm stays open between ticks (procfd.h): the first few
+ * (the collector's descriptors are a table of 64, fds.h); the others' is
+ * opened at each look, as before. */
+#define COMM_KEPT 8u
+
 struct thread_info {
     uint32_t id;
     pid_t tid;
     char name[64];
+    struct procfd comm; /* /proc/self/task/<tid>/comm */
 };
 
 static struct emit_state {
@@ -112,6 +119,11 @@ void emit_server_off(void)
     E.server_on = 0;
 }
 
+void emit_server_opened(void)
+{
+    E.server_on = 1;
+}
+
 void emit_record_off(void)
 {
     E.rec_ok = 0;
@@ -164,18 +176,13 @@ void emit_publish(enum emit_kind kind, size_t mark, uint32_t n_events)
 
 /* ---- definitions ---- */
 
-static void thread_name(pid_t tid, char *name, size_t cap)
+static void thread_name(struct thread_info *t, char *name, size_t cap)
 {
     char path[64];
-    int fd;
-    ssize_t n = -1;
+    ssize_t n;
 
-    snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, name, cap - 1);
-        close(fd);
-    }
+    snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)t->tid);
+    n = procfd_read(&t->comm, path, name, cap - 1, t->id < COMM_KEPT);
     if (n < 0)
         n = 0;
     while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
@@ -204,15 +211,18 @@ void emit_thread_announce(struct ring *r)
             return;
         memset((struct thread_info *)p + E.cap_threads, 0,
                (cap - E.cap_threads) * sizeof(*E.threads));
+        for (size_t i = E.cap_threads; i < cap; i++)
+            ((struct thread_info *)p)[i].comm = (struct procfd)PROCFD_INIT;
         E.threads = p;
         E.cap_threads = cap;
     }
     if (r->thread_id >= E.n_threads)
         E.n_threads = r->thread_id + 1;
     t = &E.threads[r->thread_id];
+    procfd_close(&t->comm); /* a thread id is announced once; not open, then */
     t->id = r->thread_id;
     t->tid = r->tid;
-    thread_name(r->tid, t->name, sizeof(t->name));
+    thread_name(t, t->name, sizeof(t->name));
     if (!t->name[0])
         memcpy(t->name, r->self_name, sizeof(r->self_name)); /* the thread is gone */
     EMIT(EMIT_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
@@ -226,7 +236,7 @@ void emit_threads_rename(void)
 
         if (!t || atomic_load(&r->dead))
             continue;
-        thread_name(r->tid, name, sizeof(name));
+        thread_name(t, name, sizeof(name));
         if (name[0] && strcmp(name, t->name) != 0) {
             memcpy(t->name, name, sizeof(name));
             EMIT(EMIT_DEF, 0, encode_thread(b, t->id, (uint32_t)t->tid, t->name));
@@ -331,9 +341,18 @@ void emit_define(void)
     define_pending();
 }
 
+void emit_threads_close(void)
+{
+    for (size_t i = 0; i < E.n_threads; i++)
+        procfd_close(&E.threads[i].comm);
+}
+
 void emit_thread_gone(struct ring *r)
 {
     struct thread_info *ti = thread_get(r->thread_id);
+
+    if (ti)
+        procfd_close(&ti->comm);
 
     if (ti && r->self_name[0] && strncmp(ti->name, r->self_name, 15) != 0) {
         memcpy(ti->name, r->self_name, sizeof(r->self_name));

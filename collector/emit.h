@@ -36,6 +36,10 @@ void emit_init(char *out, int rec, int server);
 int emit_server_on(void);
 void emit_server_off(void);
 
+/* The socket opened after emit_init() (collect_start's later one): messages
+ * are broadcast from now on. Collector thread. */
+void emit_server_opened(void);
+
 /* No more record file (stopped, or a fork child): bytes only go to clients. */
 void emit_record_off(void);
 
@@ -79,6 +83,10 @@ void emit_threads_rename(void);
 
 /* Ring r's thread has exited: its name as it left, when it changed. */
 void emit_thread_gone(struct ring *r);
+
+/* Closes the threads' comm files kept open (the run ends, or a fork child
+ * drops its parent's). */
+void emit_threads_close(void);
 
 /* Defines what the next messages need: new tags, then queued stacks (their
  * nodes, frames and modules). */

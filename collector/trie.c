@@ -129,9 +129,11 @@ static void trie_unmap(void *p, size_t bytes)
     }
 }
 
-int trie_init(void)
+static int unpopulated; /* trie_idx[0] waits for trie_prefault() */
+
+static int init(int populate)
 {
-    atomic_uint *s = trie_map(sizeof(atomic_uint) * TRIE_MIN_SLOTS, 1);
+    atomic_uint *s = trie_map(sizeof(atomic_uint) * TRIE_MIN_SLOTS, populate);
 
     if (!s)
         return -1;
@@ -147,7 +149,30 @@ int trie_init(void)
     atomic_store(&trie_lost, 0);
     atomic_store(&trie_full_said, 0);
     trie_freed = trie_retiring = 0;
+    unpopulated = !populate;
     return 0;
+}
+
+int trie_init(void)
+{
+    return init(1);
+}
+
+int trie_init_unpopulated(void)
+{
+    return init(0);
+}
+
+void trie_prefault(void)
+{
+    atomic_uint *s = atomic_load(&trie_idx[0].slots);
+    size_t step = 4096 / sizeof(*s);
+
+    if (!unpopulated || !s)
+        return;
+    unpopulated = 0;
+    for (size_t i = 0; i < trie_idx[0].cap; i += step)
+        atomic_fetch_or_explicit(&s[i], 0, memory_order_relaxed);
 }
 
 void trie_reset(void)

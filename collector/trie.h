@@ -21,6 +21,17 @@
 int trie_init(void);
 void trie_reset(void);
 
+/* trie_init() whose index's pages are left to trie_prefault(), on the
+ * collector thread: sampling mode, where the program's thread would wait
+ * for the 32 pages' faults before main (85 us) and looks up few stacks. */
+int trie_init_unpopulated(void);
+
+/* Writes each page of an index trie_init_unpopulated() mapped (an atomic OR
+ * of 0: concurrent lookups and inserts are unaffected), so that its first
+ * lookups do not map the zero page, whose copy-on-write on the first insert
+ * then flushed every CPU's TLB. A no-op after trie_init(). Collector thread. */
+void trie_prefault(void);
+
 /* Interns a stack given innermost frame first (ips[0] is the allocation's
  * caller) and returns its leaf id. When the tables are full the stack is cut
  * at the deepest known prefix and a message is written once to stderr.

@@ -15,20 +15,24 @@
 /* Creates the record file at path (recfile_create_safe(): no link is
  * followed, nothing but an empty file or an earlier recording of this user's
  * is truncated), writes its header, allocates two buffers of cap bytes and
- * starts the thread. Returns 0, or -1 with *why set (a static string naming
+ * starts the thread; inline_mode: one buffer and no thread, writer_submit()
+ * compresses and writes on its caller's thread (sampling mode's few bytes:
+ * the collector thread, which makes every handover then). Returns 0, or -1
+ * with *why set (a static string naming
  * the path and the reason). The file is the writer's: before each write it
  * checks that its descriptor still names the file (fdid.h) and, if the
  * program closed or replaced the descriptor, reopens the path for appending
  * only if it still names that same file; the program's files are never
  * written. */
-int writer_start(const char *path, int level, size_t cap, const char **why);
+int writer_start(const char *path, int level, size_t cap, int inline_mode, const char **why);
 
 /* The buffer to fill next (cap bytes). */
 char *writer_buffer(void);
 
 /* Hands over the buffer returned by writer_buffer() holding n bytes of whole
  * messages; flush != 0 pushes everything to the file once written. Returns
- * the next buffer to fill (waiting until it is free). */
+ * the next buffer to fill (waiting until it is free; inline, once written:
+ * the same buffer). */
 char *writer_submit(size_t n, int flush);
 
 /* Nonzero after a write error (said once on stderr); the file stops there. */

@@ -6,8 +6,8 @@
  * preloads), HEAPLINE_RECORD and HEAPLINE_SOCKET as asked, and is a new
  * owner of its outputs (HEAPLINE_OWNER_PID removed: it is not a fork child of
  * a tracked program). An exec failure is known before launch_start()
- * returns, through a close-on-exec pipe, so the caller never mistakes a
- * program that could not start for one that ran and recorded nothing.
+ * returns (posix_spawn's result), so the caller never mistakes a program
+ * that could not start for one that ran and recorded nothing.
  */
 #ifndef HEAPLINE_LAUNCH_H
 #define HEAPLINE_LAUNCH_H
@@ -31,12 +31,13 @@ struct launch {
     struct sigaction old_int, old_quit;
 };
 
-/* Starts l->argv. Returns 0 with l->pid set, or -1 with a one-line message in
- * err ("cannot find libheapline.so (set HEAPLINE_LIB)", "prog: No such file
- * or directory"); when exec failed, l->exec_errno is its errno and the child
- * has been reaped. With hold_signals the dispositions stay changed until
- * launch_release_signals(), also after a failure. Not thread-safe (fork,
- * signal dispositions). */
+/* Starts l->argv (PATH searched; a file of no executable format run by
+ * /bin/sh, as execvp does). Returns 0 with l->pid set, or -1 with a one-line
+ * message in err ("cannot find libheapline.so (set HEAPLINE_LIB)", "prog:
+ * No such file or directory"); when exec failed, l->exec_errno is its errno
+ * and no child is left. With hold_signals the dispositions stay changed
+ * until launch_release_signals(), also after a failure. Not thread-safe
+ * (signal dispositions). */
 int launch_start(struct launch *l, char *err, size_t errsz);
 
 /* Puts back the SIGINT and SIGQUIT dispositions launch_start() changed (a

@@ -99,6 +99,23 @@ esac
 "$HL" --help | grep -q -- '--fanout N' && pass help-fanout ||
     fail help-fanout "heapline --help does not list backrefs --fanout"
 
+# ---- the program heapline record starts (posix_spawn) ----
+check record-no-program 127 "heapline: nosuchprogram-hl: No such file or directory" \
+    "$HL" record -o "$W/np.heapline" -- nosuchprogram-hl
+printf 'echo "script ran with $1"\n' >"$W/noshebang"
+chmod +x "$W/noshebang"
+out=$("$HL" record -o "$W/ns.heapline" -- "$W/noshebang" arg1 2>/dev/null)
+[ "$out" = "script ran with arg1" ] && pass record-script-without-shebang ||
+    fail record-script-without-shebang "expected 'script ran with arg1' (run by /bin/sh, as execvp does), got '$out'"
+# a second recording into the same file replaces the first: the report names the second run
+"$HL" record --sample 512K -o "$W/again.heapline" -- sh -c 'echo $$' >"$W/pid1" 2>/dev/null
+"$HL" record --sample 512K -o "$W/again.heapline" -- sh -c 'echo $$' >"$W/pid2" 2>/dev/null
+out=$("$HL" report "$W/again.heapline" 2>&1 | head -1)
+case $out in
+*"(pid $(cat "$W/pid2"))") pass record-again-replaces ;;
+*) fail record-again-replaces "expected the second run's pid $(cat "$W/pid2") (first $(cat "$W/pid1")), got '$out'" ;;
+esac
+
 # ---- a file is not a socket ----
 : >"$W/x.heapline"
 check attach-file 1 "heapline: $W/x.heapline: a file, not a socket (to open a recording: heapline replay $W/x.heapline)" \

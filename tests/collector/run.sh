@@ -97,6 +97,9 @@ build t_libcdup cc $CFLAGS "$SRC/t_libcdup.c"
 build t_handoff cc $CFLAGS "$SRC/t_handoff.c"
 build ticktime cc -std=gnu11 -O2 -g -Wall -I"$PWD/protocol" "$SRC/ticktime.c" "$PWD/$BUILD/libhlproto.a" \
     $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
+build threadnames cc -std=gnu11 -O2 -g -Wall -I"$PWD/protocol" "$SRC/threadnames.c" \
+    "$PWD/$BUILD/libhlproto.a" $(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
+build t_rename cc $CFLAGS "$SRC/t_rename.c"
 build t_fork cc $CFLAGS "$SRC/t_fork.c"
 build t_forkbusy cc $CFLAGS "$SRC/t_forkbusy.c"
 build t_forkearly cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_forkearly.c"
@@ -495,6 +498,16 @@ if want threads; then
         site_thread_alloc.live_blocks=8000 site_thread_alloc.live_bytes=128000 .frees'>='792000 \
         .unmatched_frees=0 .missed_events=0 nonneg consistent
 fi
+# ---- a thread renamed while it runs: defined again under its new name, at a tick ----
+if want rename; then
+    rec rename -- "$T/t_rename"
+    if recorded rename 0; then
+        out=$("$T/threadnames" "$W/rename.heapline" | tr '\n' '|')
+        exp="THREAD 1 main-old|THREAD 1 main-new|THREAD 2 main-new|THREAD 2 second-new|"
+        [ "$out" = "$exp" ] && pass rename "$exp" || fail rename "expected '$exp', got '$out'"
+    fi
+fi
+
 # ticks dated by the drain's watermark: 8 threads keep the collector behind, and a tick
 # dated by the clock came before events stamped earlier than it (tests/collector/ticktime.c)
 if want tick-order && [ -s "$W/threads.heapline" ]; then
