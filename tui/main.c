@@ -181,12 +181,16 @@ static int cmd_run(int argc, char **argv)
     char err[1024];
     int i = parse_cmd_opts("run", argc, argv, &out, NULL);
     struct source *src;
+    int exec_errno = 0;
 
     if (i < 0)
         return 2;
-    src = source_open_child(argv + i, out, err, sizeof(err));
+    src = source_open_child(argv + i, out, &exec_errno, err, sizeof(err));
     if (!src) {
         fprintf(stderr, "heapline: %s\n", err);
+        /* as a shell and heapline record say it: not found, not runnable */
+        if (exec_errno)
+            return exec_errno == ENOENT ? 127 : 126;
         return 1;
     }
     /* an interpreter's title names its script: "python3 leaky_service.py",

@@ -383,8 +383,8 @@ static int sock_fill(struct source *s, int *eof)
 
 /* --------------------------------------------------------------- child */
 
-struct source *source_open_child(char *const argv[], const char *record_path, char *err,
-                                 size_t errsz)
+struct source *source_open_child(char *const argv[], const char *record_path, int *exec_errno,
+                                 char *err, size_t errsz)
 {
     struct source *s = source_alloc(SOURCE_CHILD);
     char dir[PATH_MAX], rec_abs[2 * PATH_MAX + 2] = "";
@@ -427,7 +427,9 @@ struct source *source_open_child(char *const argv[], const char *record_path, ch
     l.record = rec_abs[0] ? rec_abs : NULL;
     l.socket = s->sock_path;
     l.log_fd = s->log_fd;
+    *exec_errno = 0;
     if (launch_start(&l, err, errsz) != 0) {
+        *exec_errno = l.exec_errno;
         if (s->log_named)
             unlink(s->log_path); /* nothing ran: no output to keep */
         source_close(s);

@@ -47,9 +47,11 @@ struct source *source_open_socket(const char *target, const char *record_path, c
 
 /* Starts argv[0..] with the collector preloaded and a private socket, and
  * connects when the socket appears. record_path (may be NULL) is passed to
- * the collector as HEAPLINE_RECORD. Returns NULL with a message in err. */
-struct source *source_open_child(char *const argv[], const char *record_path, char *err,
-                                 size_t errsz);
+ * the collector as HEAPLINE_RECORD. Returns NULL with a message in err, and
+ * *exec_errno the errno of a program that could not be started (0: another
+ * failure). */
+struct source *source_open_child(char *const argv[], const char *record_path, int *exec_errno,
+                                 char *err, size_t errsz);
 
 void source_close(struct source *src);
 

@@ -102,6 +102,11 @@ esac
 # ---- the program heapline record starts (posix_spawn) ----
 check record-no-program 127 "heapline: nosuchprogram-hl: No such file or directory" \
     "$HL" record -o "$W/np.heapline" -- nosuchprogram-hl
+check run-no-program 127 "heapline: nosuchprogram-hl: No such file or directory" \
+    "$HL" run -- nosuchprogram-hl
+printf 'x\n' >"$W/notexec"
+chmod -x "$W/notexec"
+check run-not-executable 126 "heapline: $W/notexec: Permission denied" "$HL" run -- "$W/notexec"
 printf 'echo "script ran with $1"\n' >"$W/noshebang"
 chmod +x "$W/noshebang"
 out=$("$HL" record -o "$W/ns.heapline" -- "$W/noshebang" arg1 2>/dev/null)
