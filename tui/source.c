@@ -390,6 +390,7 @@ struct source *source_open_child(char *const argv[], const char *record_path, in
     char dir[PATH_MAX], rec_abs[2 * PATH_MAX + 2] = "";
     struct launch l = {.argv = argv, .log_fd = -1};
 
+    *exec_errno = 0;
     if (!s) {
         snprintf(err, errsz, "out of memory");
         return NULL;
@@ -427,7 +428,6 @@ struct source *source_open_child(char *const argv[], const char *record_path, in
     l.record = rec_abs[0] ? rec_abs : NULL;
     l.socket = s->sock_path;
     l.log_fd = s->log_fd;
-    *exec_errno = 0;
     if (launch_start(&l, err, errsz) != 0) {
         *exec_errno = l.exec_errno;
         if (s->log_named)

@@ -211,8 +211,11 @@ static void test_errors(void **state)
     {
         char *argv[] = {"/bin/true", NULL};
         setenv("HEAPLINE_LIB", "/nonexistent/libheapline.so", 1);
-        assert_null(source_open_child(argv, NULL, err, sizeof(err)));
+        int exec_errno = -1;
+
+        assert_null(source_open_child(argv, NULL, &exec_errno, err, sizeof(err)));
         assert_non_null(strstr(err, "HEAPLINE_LIB=/nonexistent/libheapline.so"));
+        assert_int_equal(exec_errno, 0); /* not the program's failure: heapline exits 1 */
         unsetenv("HEAPLINE_LIB");
     }
 }
