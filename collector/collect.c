@@ -155,6 +155,7 @@ static void tick(int final)
 
     C.rss = read_rss();
     tot = totals(now);
+    emit_batch_flush(); /* the events it counts go before it (the batch is empty after a pass) */
     emit_threads_rename();
     emit_define();
     do {
@@ -163,6 +164,7 @@ static void tick(int final)
             EMIT(EMIT_STREAM, 0, encode_tick(b, &tot, C.sites_buf, n));
         first = 0;
     } while (n == SITES_CHUNK);
+    emit_time_floor(now);
     C.history[(C.hist_head + C.hist_n) % HISTORY_MAX] =
         (struct wire_history_row){now, tot.heap_bytes, tot.heap_blocks, tot.rss};
     if (C.hist_n < HISTORY_MAX)
@@ -311,11 +313,13 @@ static void final_messages(void)
         const struct drain_stats *ds = drain_stats();
         snprintf(msg, sizeof(msg),
                  "stats: drain: %llu events staged in %llu merges (%llu stopped at their "
-                 "deadline), %llu carried over, %llu moved to a backlog; the program waited "
+                 "deadline), %llu carried over, %llu moved to a backlog, %llu committed "
+                 "after a tick dated past their stamp (dated at that tick); the program waited "
                  "%.1f ms on full buffers",
                  (unsigned long long)ds->staged, (unsigned long long)ds->merges,
                  (unsigned long long)ds->late, (unsigned long long)ds->carried,
-                 (unsigned long long)ds->to_backlog, (double)ring_waited_ns_total() / 1e6);
+                 (unsigned long long)ds->to_backlog, (unsigned long long)emit_dated_late(),
+                 (double)ring_waited_ns_total() / 1e6);
         core_say(msg);
     }
 }

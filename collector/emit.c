@@ -78,6 +78,8 @@ static struct emit_state {
     size_t batch_items, batch_real; /* msgpack items; ALLOC/FREE/REALLOC entries */
     uint32_t batch_thread, batch_tag;
     int64_t batch_base;
+    int64_t floor;       /* no event goes out dated earlier (emit_time_floor) */
+    uint64_t dated_late; /* events that went out at the floor, not their stamp */
 
     uint32_t *pending; /* stack ids to define before the batch */
     size_t n_pending, cap_pending;
@@ -395,9 +397,32 @@ void emit_batch_flush(void)
  * a batch never splits between an event and the THREAD/TAG entries it
  * relies on. */
 
+/* An event's time on the wire: in whole EMIT_QUANTUM_NS, and not before
+ * the last tick sent (emit_time_floor). */
+static inline int64_t wire_time(int64_t t)
+{
+    t = emit_event_time(t);
+    return t < E.floor ? E.floor : t;
+}
+
+void emit_time_floor(int64_t ns)
+{
+    int64_t t = emit_event_time(ns);
+
+    if (t > E.floor)
+        E.floor = t;
+}
+
+uint64_t emit_dated_late(void)
+{
+    return E.dated_late;
+}
+
 static void batch_push(const struct wire_event *e)
 {
-    int64_t t = emit_event_time(e->time);
+    int64_t t = wire_time(e->time);
+
+    E.dated_late += t != emit_event_time(e->time);
 
     if (E.n_batch == 0)
         E.batch_base = t;
@@ -419,7 +444,7 @@ static void batch_push(const struct wire_event *e)
 static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
 {
     if (E.n_batch == 0)
-        E.batch_base = emit_event_time(time);
+        E.batch_base = wire_time(time);
     if (thread != E.batch_thread) {
         E.batch[E.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         E.batch_items += 2;

@@ -97,6 +97,18 @@ void emit_define(void);
  * tracking off when the live table cannot take it. */
 void emit_apply(const struct ring_event *ev, uint32_t thread);
 
+/* Events applied from now on go out dated ns (rounded down to
+ * EMIT_QUANTUM_NS) or later: ns is the date of the tick just sent, which
+ * counts every event applied before it. An event stamped earlier but
+ * committed late (its thread was preempted between its stamp and its ring
+ * write, and the drain's watermark passed the stamp meanwhile) is applied
+ * after that tick, so the stream dates it there; its block keeps its own
+ * stamp in the live table. */
+void emit_time_floor(int64_t ns);
+
+/* The events dated at the floor so far (HEAPLINE_STATS). */
+uint64_t emit_dated_late(void);
+
 /* Sends the batched events (after the definitions they need). */
 void emit_batch_flush(void);
 
