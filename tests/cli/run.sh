@@ -145,6 +145,14 @@ check attach-file 1 "heapline: $W/x.heapline: a file, not a socket (to open a re
 check backrefs-file 1 "heapline backrefs: $W/x.heapline: a file, not a socket (to open a recording: heapline replay $W/x.heapline)" \
     "$HL" backrefs "$W/x.heapline" --address 0x10
 
+# ---- a program's name where a pid goes ----
+check attach-name 1 \
+    "heapline: nosuchprogram-hl: not a pid, and no socket of that name (a program's pid: pidof nosuchprogram-hl)" \
+    env -C "$W" "$HL" attach nosuchprogram-hl
+check backrefs-name 1 \
+    "heapline backrefs: nosuchprogram-hl: not a pid, and no socket of that name (a program's pid: pidof nosuchprogram-hl)" \
+    env -C "$W" "$HL" backrefs nosuchprogram-hl --site main
+
 # under DIR PROG ARGS...: runs PROG under the collector with its sockets in DIR
 # (as XDG_RUNTIME_DIR); sets PID and SOCK once the socket is there
 under() {
