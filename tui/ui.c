@@ -246,10 +246,13 @@ static void draw_status(struct ui *ui)
     const char *right = " ?:help q:quit ";
     int lw = widget_width(line);
     if (ui->msg[0] && now < ui->msg_until_ms) {
-        /* a fresh message wins its width over the state on the left */
+        /* a fresh message wins its width over the state on the left, two
+         * blanks apart ("end of ra recording..." ran them together) */
         right = ui->msg;
-        if (lw > ui->cols - widget_width(right) - 2)
-            lw = ui->cols - widget_width(right) - 2 > 0 ? ui->cols - widget_width(right) - 2 : 0;
+        if (lw > ui->cols - widget_width(right) - 3) {
+            lw = ui->cols - widget_width(right) - 3 > 0 ? ui->cols - widget_width(right) - 3 : 0;
+            view_ctx_put(y, lw, "", ui->cols - lw, attr);
+        }
     }
     int rw = widget_width(right) + 1;
     if (rw > ui->cols - lw - 1)

@@ -203,6 +203,8 @@ e2e_wait_for "[end]"
 e2e_keys Enter
 e2e_wait_for "Stack tree of config_alloc"
 e2e_wait_for "load_config"
+# the site's file by its name, as the site table shows it, and the keys whole at 80 columns
+e2e_assert_re "^Stack tree of config_alloc \(e2e_target\.c:[0-9]+\), top-down   b: flip  Esc: back$"
 e2e_assert_screen "run_phases"
 e2e_assert_screen "main"
 e2e_save tree-80x24
@@ -212,7 +214,7 @@ e2e_keys Space
 e2e_wait_for "load_config"
 pass "Enter opens the tree; collapse hides and expand shows the callers"
 e2e_keys b
-e2e_wait_for "bottom-up"
+e2e_wait_re "^Stack tree of config_alloc \(e2e_target\.c:[0-9]+\), bottom-up   b: flip  Esc: back$"
 e2e_keys Escape
 e2e_wait_for "FUNCTION"
 e2e_wait_gone "Stack tree"
@@ -297,6 +299,10 @@ e2e_assert_screen "#N: the program's Nth allocation"
 ROWS=$(e2e_screen | grep -cE "^#[0-9]+ +16,384 ")
 [ "$ROWS" = 14 ] || e2e_fail "$ROWS rows of 16,384 B shown, want a full page of 14 (the allocation stack takes a line)"
 e2e_save objects-replay-past-80x24
+# Enter on a recorded block: the status line says why not, two blanks apart from the state it cuts
+e2e_keys Enter
+e2e_wait_re "^ replay \|.*[^ ]  a recording keeps no addresses: attach to the running program$"
+pass "replay: Enter on a block says a recording keeps no addresses, set apart from the state"
 e2e_keys Escape End
 e2e_wait_for "[end]"
 e2e_keys o
