@@ -811,6 +811,10 @@ grep -qx "hello from the program" "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ||
 e2e_keys q
 e2e_assert_restored 0
 [ -e "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ] || e2e_fail "run-$tui.log was removed at quit"
-pass "the output of a program that ended is kept in run-PID.log, as the status line says"
+# the status line is gone with the TUI: the shell is told the whole path
+e2e_wait_for "heapline: the program's output is in"
+T capture-pane -p -J -t told | grep -qxF "heapline: the program's output is in $XDG_RUNTIME_DIR/heapline/run-$tui.log" ||
+    e2e_fail "quit does not say where the program's output is"
+pass "the output of a program that ended is kept in run-PID.log, as the status line says, and the path is said at quit"
 
 echo "e2e: all passed"
