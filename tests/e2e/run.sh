@@ -563,6 +563,13 @@ e2e_keys S
 e2e_wait_for "sorted by change"
 e2e_keys q
 e2e_assert_restored 0
+# recordings named by long paths at 80 columns: the title names B by its file, as it names A,
+# so "against A.hl" is not cut off by the time on the right
+e2e_start against3 80 24 "$HL" replay "$TMP/B.hl" --against "$TMP/A.hl"
+e2e_wait_for "end of recording"
+e2e_assert_re "^ heapline  replay  B\.hl  against A\.hl +t=[0-9.]+s of [0-9.]+s \[end\]$"
+e2e_keys q
+e2e_assert_restored 0
 # wider: TOTAL and PEAK as well, the change in its place, and room for the whole path
 e2e_start against2 140 30 "$HL" replay B.hl --against A.hl
 e2e_wait_for "end of recording"
