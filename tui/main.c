@@ -131,6 +131,12 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
             i += 2;
             continue;
         }
+        if (strcmp(a, "--exact") == 0) { /* the default, said as attach says it */
+            if (sample_opt(cmd, "off") < 0)
+                return -2;
+            i++;
+            continue;
+        }
         if (strcmp(a, "--sample") == 0 || strncmp(a, "--sample=", 9) == 0) {
             if (!a[8] && i + 1 >= argc)
                 return bad(cmd, "--sample needs a size, e.g. --sample 512K"), -2;
@@ -153,6 +159,8 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
             return bad(cmd, "unknown option %s", a), -2;
         break;
     }
+    if (*out && !**out)
+        return bad(cmd, "-o '': an empty file name"), -2;
     if (i >= argc)
         return bad(cmd, "no command to run"), -2;
     return i;
@@ -231,6 +239,8 @@ static int cmd_record_pid(int argc, char **argv)
         else
             out = argv[++i];
     }
+    if (out && !*out)
+        return bad("record", "-o '': an empty file name");
     if (strspn(pid_s, "0123456789") != strlen(pid_s) || !*pid_s || strlen(pid_s) > 10 ||
         (pid = atol(pid_s)) <= 0 || pid > 0x7fffffff)
         return bad("record", "--pid %s: not a process id", pid_s);
@@ -289,6 +299,8 @@ static int cmd_attach(int argc, char **argv)
             return bad("attach", "attach takes one PID or socket");
         }
     }
+    if (out && !*out)
+        return bad("attach", "-o '': an empty file name");
     if (!target)
         return bad("attach", "attach needs a PID or a socket path");
     client_set_attach(attach_cmd_connect); /* a PID without a collector gets one */
@@ -420,6 +432,8 @@ static int cmd_report(int argc, char **argv)
     }
     if (!file)
         return bad("report", "report needs a FILE");
+    if (o.html && !*o.html)
+        return bad("report", "--html '': an empty file name");
     if (o.flamegraph + o.json + !!o.html > 1)
         return bad("report", "--json, --flamegraph and --html exclude each other");
     if (by && !o.flamegraph)
@@ -434,6 +448,7 @@ static const struct cmd_entry cmd_table[] = {
      "  --sample SIZE|off        sample allocations, one every SIZE bytes on average\n"
      "                           (512K, 2M): little cost, figures by site estimated;\n"
      "                           default off (every allocation recorded)\n"
+     "  --exact                  every allocation recorded (the default: --sample off)\n"
      "  --                       ends heapline's options; CMD and its arguments follow\n",
      cmd_run},
     {"record",
@@ -452,8 +467,8 @@ static const struct cmd_entry cmd_table[] = {
      "                           loads it (ptrace; see README.md) and detaches at the end\n"
      "  --for SECONDS            with --pid: stop after SECONDS (default: Ctrl-C, or the\n"
      "                           program's end)\n"
-     "  --exact                  with --pid: record every allocation (default: --sample\n"
-     "                           512K)\n",
+     "  --exact                  record every allocation: CMD's default (--sample off);\n"
+     "                           with --pid, instead of its default --sample 512K\n",
      cmd_record},
     {"attach", "PID|SOCKET [-o FILE] [--sample SIZE|--exact]",
      "watch a running program (with or without the collector)",

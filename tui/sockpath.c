@@ -152,6 +152,13 @@ int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t 
                      target);
             return -1;
         }
+        /* a bare word that names nothing: a program's name, most likely */
+        if (!strchr(target, '/') && stat(target, &st) != 0 && errno == ENOENT) {
+            snprintf(err, errsz,
+                     "%s: not a pid, and no socket of that name (a program's pid: pidof %s)",
+                     target, target);
+            return -1;
+        }
         if (stat(target, &st) == 0 && !S_ISSOCK(st.st_mode)) {
             snprintf(err, errsz, "%s: not a socket", target);
             return -1;

@@ -666,8 +666,11 @@ void source_close(struct source *s)
             }
         }
         unlink(s->sock_path);
-        /* keep the program's output only if there is some */
-        if (!log_keep(s) && s->log_named)
+        /* keep the program's output only if there is some, and say where:
+         * the status line that named it is gone with the TUI */
+        if (log_keep(s))
+            fprintf(stderr, "heapline: the program's output is in %s\n", s->log_path);
+        else if (s->log_named)
             unlink(s->log_path);
     }
     if (s->log_fd >= 0) {

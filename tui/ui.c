@@ -116,6 +116,15 @@ static const char *kind_name(const struct ui *ui)
     }
 }
 
+static void title_left(const struct ui *ui, char *left, size_t n, const char *name)
+{
+    if (ui->opt && ui->opt->against)
+        snprintf(left, n, " heapline  %s  %s  against %s", kind_name(ui), name,
+                 view_ctx_base(ui->opt->against_name));
+    else
+        snprintf(left, n, " heapline  %s  %s", kind_name(ui), name);
+}
+
 static void draw_title(struct ui *ui)
 {
     char left[512], right[256], t[32], d[32], extra[160] = "";
@@ -123,12 +132,7 @@ static void draw_title(struct ui *ui)
     const char *name = ui->opt && ui->opt->title ? ui->opt->title
                        : ui->src                 ? source_name(ui->src)
                                                  : "";
-    if (ui->opt && ui->opt->against)
-        snprintf(left, sizeof left, " heapline  %s  %s  against %s", kind_name(ui), name,
-                 strrchr(ui->opt->against_name, '/') ? strrchr(ui->opt->against_name, '/') + 1
-                                                     : ui->opt->against_name);
-    else
-        snprintf(left, sizeof left, " heapline  %s  %s", kind_name(ui), name);
+    title_left(ui, left, sizeof left, name);
     /* shown rounded up to the millisecond: `report --at` with the time shown
      * answers the state shown (the next point is at least a tick later) */
     int64_t ct = view_ctx_cursor_time(ui);
@@ -158,6 +162,10 @@ static void draw_title(struct ui *ui)
         e += (size_t)snprintf(extra + e, sizeof extra - e, " /%s", filter);
     snprintf(right, sizeof right, "%s t=%s of %s [%s] ", extra, t, d, mode);
     int rw = widget_width(right);
+    /* a recording's path that leaves no room for the rest: its file name, as
+     * the recording it is compared against is named */
+    if (ui->opt && ui->opt->source_kind == UI_SRC_REPLAY && widget_width(left) + rw > ui->cols)
+        title_left(ui, left, sizeof left, view_ctx_base(name));
     int attr = view_ctx_attr(ui, VIEW_PAIR_TITLE);
     view_ctx_put(0, 0, left, ui->cols, attr);
     if (rw < ui->cols)
@@ -246,10 +254,13 @@ static void draw_status(struct ui *ui)
     const char *right = " ?:help q:quit ";
     int lw = widget_width(line);
     if (ui->msg[0] && now < ui->msg_until_ms) {
-        /* a fresh message wins its width over the state on the left */
+        /* a fresh message wins its width over the state on the left, two
+         * blanks apart ("end of ra recording..." ran them together) */
         right = ui->msg;
-        if (lw > ui->cols - widget_width(right) - 2)
-            lw = ui->cols - widget_width(right) - 2 > 0 ? ui->cols - widget_width(right) - 2 : 0;
+        if (lw > ui->cols - widget_width(right) - 3) {
+            lw = ui->cols - widget_width(right) - 3 > 0 ? ui->cols - widget_width(right) - 3 : 0;
+            view_ctx_put(y, lw, "", ui->cols - lw, attr);
+        }
     }
     int rw = widget_width(right) + 1;
     if (rw > ui->cols - lw - 1)

@@ -122,6 +122,27 @@ void view_ctx_put(int y, int x, const char *text, int w, int attr)
     attrset(A_NORMAL);
 }
 
+void view_ctx_title(int y, int cols, const char *text, const char *keys, int attr)
+{
+    int kw = widget_width(keys);
+
+    if (widget_width(text) + 3 + kw <= cols || kw + 20 > cols) {
+        char line[1024];
+        snprintf(line, sizeof line, "%s   %s", text, keys);
+        view_ctx_put(y, 0, line, cols, attr);
+        return;
+    }
+    view_ctx_put(y, 0, text, cols - kw - 3, attr);
+    view_ctx_put(y, cols - kw - 3, "~  ", 3, attr);
+    view_ctx_put(y, cols - kw, keys, kw, attr);
+}
+
+const char *view_ctx_base(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b && b[1] ? b + 1 : path;
+}
+
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n)
 {
     if (!s) {

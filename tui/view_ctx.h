@@ -167,6 +167,15 @@ int view_ctx_attr(const struct ui *ui, int pair);
 /* Draws text at (y, x), cut at w cells, padded with spaces to w. */
 void view_ctx_put(int y, int x, const char *text, int w, int attr);
 
+/* Draws a screen's title line: text, three spaces, then the keys that act on
+ * the screen. When both do not fit, text is cut (ending in "~") so that the
+ * keys stay whole at the right edge; a terminal too narrow even for that gets
+ * the line cut as view_ctx_put() cuts it. */
+void view_ctx_title(int y, int cols, const char *text, const char *keys, int attr);
+
+/* The last component of a path ("prog.cpp:6" of "/src/prog.cpp:6"). */
+const char *view_ctx_base(const char *path);
+
 /* "file:line", "module" when no file. */
 const char *view_ctx_site_where(const struct model_site *s, char *buf, size_t n);
 

@@ -181,13 +181,6 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
     return buf;
 }
 
-/* A path's last component: the title keeps to one line. */
-static const char *view_objects_base(const char *path)
-{
-    const char *b = strrchr(path, '/');
-    return b && b[1] ? b + 1 : path;
-}
-
 void view_objects_draw(struct ui *ui, int y, int h)
 {
     struct view_objects *v = state(ui);
@@ -224,7 +217,7 @@ void view_objects_draw(struct ui *ui, int y, int h)
      * of its exact size; the site's own figures are estimates */
     snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
              model_site_label(s, name, sizeof name),
-             view_objects_base(view_ctx_site_where(s, where, sizeof where)), count,
+             view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
              model_summary(ui->m)->sample_rate ? " sampled" : "", shown);
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     /* a recording names blocks by allocation number (it keeps no addresses) */

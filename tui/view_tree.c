@@ -254,10 +254,10 @@ void view_tree_draw(struct ui *ui, int y, int h)
     if (h < 3)
         return;
     view_ctx_site_where(s, where, sizeof where);
-    snprintf(title, sizeof title, "Stack tree of %s (%s), %s   b: flip  Esc: back",
-             model_site_label(s, name, sizeof name), where,
+    snprintf(title, sizeof title, "Stack tree of %s (%s), %s",
+             model_site_label(s, name, sizeof name), view_ctx_base(where),
              v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
-    view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+    view_ctx_title(y, ui->cols, title, "b: flip  Esc: back", view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
         {"INCL", cw, WIDGET_RIGHT},   {"OWN", cw, WIDGET_RIGHT},  {"BLOCKS", cw, WIDGET_RIGHT},
         {"ALLOCS", cw, WIDGET_RIGHT}, {"FRAME", -1, WIDGET_LEFT}, {"FILE:LINE", fw, WIDGET_LEFT},

@@ -70,6 +70,23 @@ check run-bad-output 1 "heapline: /nonexistent_dir/x: No such file or directory"
 check record-bad-output 1 "heapline: /nonexistent_dir/x: No such file or directory" \
     "$HL" record -o /nonexistent_dir/x -- touch "$W/ran"
 
+# an empty file name is a usage error, not "heapline: : Is a directory"
+check record-empty-output 2 "heapline record: -o '': an empty file name (see heapline record --help)" \
+    "$HL" record -o "" -- touch "$W/ran"
+check run-empty-output 2 "heapline run: -o '': an empty file name (see heapline run --help)" \
+    "$HL" run --output= -- touch "$W/ran"
+[ -e "$W/ran" ] && fail empty-output-started "the program ran" || pass empty-output-not-started
+check record-pid-empty-output 2 "heapline record: -o '': an empty file name (see heapline record --help)" \
+    "$HL" record --pid 2147483647 -o ""
+check attach-empty-output 2 "heapline attach: -o '': an empty file name (see heapline attach --help)" \
+    "$HL" attach -o "" 2147483647
+check report-empty-html 2 "heapline report: --html '': an empty file name (see heapline report --help)" \
+    "$HL" report x.heapline --html ""
+# --exact, attach's word for every allocation, is record's default too
+check record-exact 0 "" "$HL" record --exact -o "$W/exact.heapline" -- true
+out=$("$HL" report "$W/exact.heapline" --json 2>&1 | grep -c '"sampled": false')
+[ "$out" = 1 ] && pass record-exact-not-sampled || fail record-exact-not-sampled "expected \"sampled\": false in report --json"
+
 check attach-bad-pid 1 "heapline: bad pid: 0" "$HL" attach 0
 check backrefs-bad-pid 1 "heapline backrefs: bad pid: 99999999999" "$HL" backrefs 99999999999 --address 0x10
 
@@ -127,6 +144,14 @@ check attach-file 1 "heapline: $W/x.heapline: a file, not a socket (to open a re
     "$HL" attach "$W/x.heapline"
 check backrefs-file 1 "heapline backrefs: $W/x.heapline: a file, not a socket (to open a recording: heapline replay $W/x.heapline)" \
     "$HL" backrefs "$W/x.heapline" --address 0x10
+
+# ---- a program's name where a pid goes ----
+check attach-name 1 \
+    "heapline: nosuchprogram-hl: not a pid, and no socket of that name (a program's pid: pidof nosuchprogram-hl)" \
+    env -C "$W" "$HL" attach nosuchprogram-hl
+check backrefs-name 1 \
+    "heapline backrefs: nosuchprogram-hl: not a pid, and no socket of that name (a program's pid: pidof nosuchprogram-hl)" \
+    env -C "$W" "$HL" backrefs nosuchprogram-hl --site main
 
 # under DIR PROG ARGS...: runs PROG under the collector with its sockets in DIR
 # (as XDG_RUNTIME_DIR); sets PID and SOCK once the socket is there

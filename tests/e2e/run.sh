@@ -203,6 +203,8 @@ e2e_wait_for "[end]"
 e2e_keys Enter
 e2e_wait_for "Stack tree of config_alloc"
 e2e_wait_for "load_config"
+# the site's file by its name, as the site table shows it, and the keys whole at 80 columns
+e2e_assert_re "^Stack tree of config_alloc \(e2e_target\.c:[0-9]+\), top-down   b: flip  Esc: back$"
 e2e_assert_screen "run_phases"
 e2e_assert_screen "main"
 e2e_save tree-80x24
@@ -212,7 +214,7 @@ e2e_keys Space
 e2e_wait_for "load_config"
 pass "Enter opens the tree; collapse hides and expand shows the callers"
 e2e_keys b
-e2e_wait_for "bottom-up"
+e2e_wait_re "^Stack tree of config_alloc \(e2e_target\.c:[0-9]+\), bottom-up   b: flip  Esc: back$"
 e2e_keys Escape
 e2e_wait_for "FUNCTION"
 e2e_wait_gone "Stack tree"
@@ -297,6 +299,10 @@ e2e_assert_screen "#N: the program's Nth allocation"
 ROWS=$(e2e_screen | grep -cE "^#[0-9]+ +16,384 ")
 [ "$ROWS" = 14 ] || e2e_fail "$ROWS rows of 16,384 B shown, want a full page of 14 (the allocation stack takes a line)"
 e2e_save objects-replay-past-80x24
+# Enter on a recorded block: the status line says why not, two blanks apart from the state it cuts
+e2e_keys Enter
+e2e_wait_re "^ replay \|.*[^ ]  a recording keeps no addresses: attach to the running program$"
+pass "replay: Enter on a block says a recording keeps no addresses, set apart from the state"
 e2e_keys Escape End
 e2e_wait_for "[end]"
 e2e_keys o
@@ -557,6 +563,13 @@ e2e_keys S
 e2e_wait_for "sorted by change"
 e2e_keys q
 e2e_assert_restored 0
+# recordings named by long paths at 80 columns: the title names B by its file, as it names A,
+# so "against A.hl" is not cut off by the time on the right
+e2e_start against3 80 24 "$HL" replay "$TMP/B.hl" --against "$TMP/A.hl"
+e2e_wait_for "end of recording"
+e2e_assert_re "^ heapline  replay  B\.hl  against A\.hl +t=[0-9.]+s of [0-9.]+s \[end\]$"
+e2e_keys q
+e2e_assert_restored 0
 # wider: TOTAL and PEAK as well, the change in its place, and room for the whole path
 e2e_start against2 140 30 "$HL" replay B.hl --against A.hl
 e2e_wait_for "end of recording"
@@ -805,6 +818,10 @@ grep -qx "hello from the program" "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ||
 e2e_keys q
 e2e_assert_restored 0
 [ -e "$XDG_RUNTIME_DIR/heapline/run-$tui.log" ] || e2e_fail "run-$tui.log was removed at quit"
-pass "the output of a program that ended is kept in run-PID.log, as the status line says"
+# the status line is gone with the TUI: the shell is told the whole path
+e2e_wait_for "heapline: the program's output is in"
+T capture-pane -p -J -t told | grep -qxF "heapline: the program's output is in $XDG_RUNTIME_DIR/heapline/run-$tui.log" ||
+    e2e_fail "quit does not say where the program's output is"
+pass "the output of a program that ended is kept in run-PID.log, as the status line says, and the path is said at quit"
 
 echo "e2e: all passed"
