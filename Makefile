@@ -195,7 +195,7 @@ $(BUILD)/tests/test_symfile: $(BUILD)/pic/collector/symfile.o $(BUILD)/pic/colle
 
 DEB_PKGS := build-essential pkg-config libncurses-dev libunwind-dev libmsgpack-dev libcmocka-dev \
             libdw-dev libelf-dev libzstd-dev tmux clang libclang-rt-14-dev gdb sqlite3 \
-            util-linux procps file zstd python3 time heaptrack chromium clang-format \
+            util-linux procps file zstd python3 time heaptrack valgrind chromium clang-format \
             libgoogle-perftools4
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

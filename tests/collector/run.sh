@@ -172,6 +172,43 @@ reported() { # reported NAME AT
     return 0
 }
 
+# compare_valgrind NAME OURS_JSON RESET_CMD CMD...: our allocations, frees, bytes allocated and
+# the bytes and blocks live at the end against valgrind's (memcheck's "total heap usage" and "in
+# use at exit") for the same command, exactly. --run-libc-freeres=no and --run-cxx-freeres=no:
+# valgrind would otherwise free glibc's and libstdc++'s own memory at exit, which no run does.
+compare_valgrind() {
+    local name=$1 json=$2 reset=$3
+    shift 3
+    if ! command -v valgrind >/dev/null; then
+        skip "$name-vs-valgrind" "valgrind is not installed (apt-get install -y valgrind)"
+        return
+    fi
+    eval "$reset"
+    timeout "$TMO" valgrind --run-libc-freeres=no --run-cxx-freeres=no "$@" \
+        >"$W/vg-$name.out" 2>"$W/vg-$name.log" </dev/null
+    judge "$(python3 - "$name-vs-valgrind" "$json" "$W/vg-$name.log" <<'PYEOF'
+import json, re, sys
+name, ours, log = sys.argv[1:4]
+r = json.load(open(ours))
+text = open(log).read().replace(",", "")
+use = re.search(r"in use at exit: (\d+) bytes in (\d+) blocks", text)
+tot = re.search(r"total heap usage: (\d+) allocs (\d+) frees (\d+) bytes allocated", text)
+if not use or not tot:
+    print(f"FAIL {name}: no heap summary from valgrind: {' '.join(text.split()[-12:])}")
+    sys.exit()
+vg = {"allocations": int(tot[1]), "frees": int(tot[2]), "bytes_allocated": int(tot[3]),
+      "live_bytes": int(use[1]), "live_blocks": int(use[2])}
+diff = [f"{k} {r.get(k)} (valgrind {v})" for k, v in vg.items() if r.get(k) != v]
+if diff:
+    print(f"FAIL {name}: " + ", ".join(diff))
+else:
+    print(f"PASS {name}: {vg['allocations']} allocations, {vg['frees']} frees, "
+          f"{vg['bytes_allocated']} bytes allocated, {vg['live_bytes']} bytes in "
+          f"{vg['live_blocks']} blocks live at the end, as valgrind counts them")
+PYEOF
+)"
+}
+
 # ---- the malloc family, exact per site and in total ----
 ALLOC_EXPECT=(
     site_malloc.allocations=10 site_malloc.bytes_allocated=5500 site_malloc.live_blocks=6
@@ -488,7 +525,8 @@ if want cxx; then
         site_new_aligned.allocations=2 site_new_aligned.bytes_allocated=256 \
         site_new_aligned.live_blocks=1 site_new_aligned.live_bytes=128 \
         site_new_nothrow.allocations=1 site_new_nothrow.bytes_allocated=77 \
-        site_new_nothrow.live_blocks=1 site_new_nothrow.live_bytes=77 nonneg consistent
+        site_new_nothrow.live_blocks=1 site_new_nothrow.live_bytes=77 nonneg consistent &&
+        compare_valgrind cxx "$W/cxx.end.json" ":" "$T/t_cxx"
 fi
 
 # ---- threads ----
@@ -1316,6 +1354,7 @@ EOF
             frames_named sqlite-names "$W/sqlite.heapline" 'sqlite3Malloc|sqlite3_malloc'
             unnamed_note sqlite "$W/sqlite.end.json"
             compare_heaptrack sqlite "$W/sqlite.end.json" "rm -f $W/db.sqlite" 0 "" "${SQL[@]}"
+            compare_valgrind sqlite "$W/sqlite.end.json" "rm -f $W/db.sqlite" "${SQL[@]}"
         fi
     fi
 fi
