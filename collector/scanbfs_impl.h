@@ -17,11 +17,20 @@
 
 #include "scanbfs.h"
 
+/* A live block in 16 bytes (the child's array of them is fresh memory: in
+ * a VM each page of it can cost a fault in the host too, 2.6 ms a MB when
+ * the guest's free memory was given back). */
 struct blk {
     uint64_t addr;
-    uint64_t size;
-    uint32_t stack;
-    uint32_t seq; /* low 32 bits of the allocation's sequence number */
+    uint32_t size; /* BLK_SIZE_BIG: 4 GiB or more, in s->big (blk_size()) */
+    uint32_t aux;  /* the stack; in a census, the low 32 bits of the allocation's
+                      sequence number (a census names no node) */
+};
+
+#define BLK_SIZE_BIG 0xffffffffu
+
+struct blk_big {
+    uint64_t addr, size;
 };
 
 /* kind bits passed down the scan loop: roots of the allocator's module, a
@@ -47,7 +56,10 @@ struct bfs {
     struct scanpy *py; /* NULL: not Python */
     struct scanpy_view view;
     struct blk *blocks;
-    size_t n_blocks, cap_blocks;
+    size_t n_blocks, blocks_bytes;
+    struct blk_big *big; /* the blocks of BLK_SIZE_BIG, sorted by address */
+    size_t n_big, big_bytes;
+    uint64_t *hist;    /* bfs_collect_sorted()'s counters (BFS_HIST_BYTES) */
     uint64_t *visited; /* bit per block: already a node */
     /* bit per block: it holds a word that may point into a block (inside
      * the blocks' span, in a 1 MiB region a block covers), set while level
@@ -101,7 +113,12 @@ struct bfs {
     size_t n_dq, dq_bytes;
 };
 
-#define RADIX_MAX_BITS 11 /* 2048 buckets: the scatter targets stay in L2 */
+#define RADIX_MAX_BITS 11 /* the sort's digits below the top one: 2048 buckets at most */
+#define RADIX_TOP_BITS 11 /* its top digit (scattered from the source): the scatter stays in L2 */
+/* counters and cursors of the top digit and of each one below it (a digit
+ * below is 6 bits or more: it splits more than 32 blocks) */
+#define BFS_HIST_BYTES                                                                             \
+    (2 * sizeof(uint64_t) * ((1u << RADIX_TOP_BITS) + ((64 / 6 + 1) << RADIX_MAX_BITS)))
 
 typedef void scan_words_fn(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, uint32_t kind,
                            uint32_t id, size_t b, uint64_t holder_lo);
@@ -109,8 +126,8 @@ typedef void scan_words_fn(struct bfs *s, uint64_t lo_addr, uint64_t hi_addr, ui
 /* scanblocks.c */
 void *bfs_map(size_t bytes);
 void bfs_unmap(void *p, size_t bytes);
-void bfs_collect_block(void *arg, uint64_t addr, uint64_t size, uint32_t stack, uint32_t seq);
-struct blk *bfs_radix_sort(struct blk *a, struct blk *tmp, size_t n, uint64_t *hist);
+int bfs_collect_sorted(struct bfs *s, const struct scan_source *src, int seq);
+uint64_t bfs_big_size(const struct bfs *s, uint64_t addr);
 long bfs_find_block(const struct bfs *s, uint64_t addr);
 int bfs_any_block_in(const struct bfs *s, uint64_t lo, uint64_t hi);
 int bfs_view_find(const void *ctx, uint64_t addr, uint64_t *lo, uint64_t *size);
@@ -127,6 +144,14 @@ void bfs_packed_block(struct bfs *s, uint64_t word_addr, size_t *b, uint64_t *ho
  * HEAP) holds v, which points into frontier range fi */
 void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t holder_lo,
                 uint64_t word_addr, uint64_t v, long fi);
+
+/* Block b's size. */
+static inline uint64_t blk_size(const struct bfs *s, size_t b)
+{
+    uint32_t z = s->blocks[b].size;
+
+    return __builtin_expect(z != BLK_SIZE_BIG, 1) ? z : bfs_big_size(s, s->blocks[b].addr);
+}
 
 /* Frontier range index containing v, or -1. */
 static inline long frontier_find(const struct bfs *s, uint64_t v)

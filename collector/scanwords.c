@@ -156,7 +156,7 @@ static void bfs_scan_marked(struct bfs *s, scan_words_fn *scan)
         if (b >= s->n_blocks)
             break;
         scan(s, (s->blocks[b].addr + 7) & ~(uint64_t)7,
-             (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7, SCANBFS_HEAP, 0, b,
+             (s->blocks[b].addr + blk_size(s, b)) & ~(uint64_t)7, SCANBFS_HEAP, 0, b,
              s->blocks[b].addr);
         s->cur = b + 1;
     }
@@ -221,7 +221,7 @@ void bfs_pack_refs(struct bfs *s, uint64_t heap_bytes)
     }
     for (size_t b = next_ref(s, 0); b < s->n_blocks; b = next_ref(s, b + 1)) {
         uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
-        uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
+        uint64_t hi = (s->blocks[b].addr + blk_size(s, b)) & ~(uint64_t)7;
         size_t n = (size_t)((hi - lo) / 8);
 
         s->pk_at[k].pos = w;
@@ -245,7 +245,7 @@ void bfs_scan_blocks(struct bfs *s, scan_words_fn *scan)
         for (; s->cur < s->n_blocks; s->cur++) {
             size_t b = s->cur;
             uint64_t lo = (s->blocks[b].addr + 7) & ~(uint64_t)7;
-            uint64_t hi = (s->blocks[b].addr + s->blocks[b].size) & ~(uint64_t)7;
+            uint64_t hi = (s->blocks[b].addr + blk_size(s, b)) & ~(uint64_t)7;
             if (hi <= lo)
                 continue;
             if (s->level != 0) {
