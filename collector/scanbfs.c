@@ -162,6 +162,11 @@ void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t ho
         kind &= ~SCANBFS_KIND_PACKED;
         bfs_packed_block(s, word_addr, &b, &holder_lo);
     }
+    if (kind & SCANBFS_KIND_WORDS) {
+        kind &= ~SCANBFS_KIND_WORDS;
+        if (bfs_listed_word(s, &word_addr, &b, &holder_lo) != 0)
+            return;
+    }
     if (kind & SCANBFS_KIND_FRAME) {
         kind &= ~SCANBFS_KIND_FRAME;
         end = SCANBFS_NODE_END_FRAME;
@@ -304,7 +309,9 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
     if (p->catch_faults) {
         if (sigsetjmp(jb, 1)) {
             s->faults++;
-            s->cur = s->phase == 2 ? s->pk_next : s->cur + 1;
+            if (s->phase == 1 && s->level == 0)
+                s->wl_n = s->wl_block; /* the block is skipped: its words too */
+            s->cur = s->phase >= 2 ? s->pk_next : s->cur + 1;
         }
         fault_jmp = &jb;
     }
@@ -326,7 +333,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         scan_root(s, scan, r, lo, hi);
     }
     if (s->phase == 0) {
-        s->phase = s->pk ? 2 : 1;
+        s->phase = s->level && wl_used(s) ? 3 : s->pk ? 2 : 1;
         s->cur = 0;
     }
     bfs_scan_blocks(s, scan);
@@ -496,6 +503,8 @@ static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
     bfs_unmap(s->visited, m->visited_bytes);
     bfs_unmap(s->refs, m->visited_bytes);
     bfs_unmap(s->pk, s->pk_bytes);
+    bfs_unmap(s->wl, s->wl_bytes);
+    bfs_unmap(s->wl_at, s->wl_at_bytes);
     bfs_unmap(s->pk_at, s->pk_at_bytes);
     bfs_unmap(s->fr, m->fr_bytes);
     bfs_unmap(s->dq, s->dq_bytes);
@@ -572,6 +581,12 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     bfs_exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
     bfs_exclude_range(s, (uint64_t)(uintptr_t)nodes,
                       (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
+    bfs_words_list_map(s, st->heap_bytes);
+    if (s->wl) {
+        bfs_exclude_range(s, (uint64_t)(uintptr_t)s->wl, (uint64_t)(uintptr_t)s->wl + s->wl_bytes);
+        bfs_exclude_range(s, (uint64_t)(uintptr_t)s->wl_at,
+                          (uint64_t)(uintptr_t)s->wl_at + s->wl_at_bytes);
+    }
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
         bfs_exclude_range(s, p->own[i].lo, p->own[i].hi);
     bfs_regions_build(s);
@@ -608,6 +623,8 @@ static void bfs_levels(struct bfs *s, const struct scanbfs_root *roots, size_t n
             (s->level && !p->no_filter ? s->ref_bytes : st->heap_bytes) + s->level_bytes;
         if (s->level == 0 && !p->no_filter)
             bfs_pack_refs(s, st->heap_bytes);
+        if (s->level == 0 && wl_used(s))
+            st->words_listed = s->wl_n;
         /* Python: native roots (C stack words, stale words in buffers) do not
          * end the search; a module global or a class attribute does */
         if (!root_level && (s->py ? s->ends : s->roots)) {

@@ -38,6 +38,7 @@ struct blk_big {
 #define SCANBFS_KIND_ALLOCATOR 0x100u
 #define SCANBFS_KIND_FRAME 0x200u
 #define SCANBFS_KIND_PACKED 0x400u /* a word of the packed copy (scan_packed) */
+#define SCANBFS_KIND_WORDS 0x800u  /* a word of level 0's list (bfs_scan_words_list) */
 
 #define FILTER_BITS 16 /* page filter: 2^16 bits = 8 KiB */
 #define FILTER_WORDS ((1u << FILTER_BITS) / 64)
@@ -49,7 +50,7 @@ struct frontier_range {
     uint32_t node;
 };
 
-#define BFS_OWN_MAX 16
+#define BFS_OWN_MAX 20
 
 struct bfs {
     const struct scanbfs_params *p;
@@ -68,7 +69,7 @@ struct bfs {
      * that points into a frontier block points into a block, so its
      * holder's bit is set. */
     uint64_t *refs;
-    uint64_t hmin, hspan;
+    uint64_t hmin, hspan, hmin2, hspan2; /* the blocks lie in [hmin, +hspan) and [hmin2, +hspan2) */
     uint64_t regions[FILTER_WORDS];
     uint64_t ref_bytes; /* bytes of the blocks whose bit is set */
     size_t n_ref;       /* blocks whose bit is set */
@@ -81,7 +82,16 @@ struct bfs {
         uint64_t pos, b;
     } * pk_at;
     size_t pk_words, pk_bytes, pk_at_bytes;
-    uint64_t level_bytes; /* root bytes the level scanned */
+    /* the words level 0 read that may point into a block (may_ref), in the
+     * order read: their values in wl, their addresses in wl_at; later
+     * levels read wl alone as one stream, a word a reference (a heap of
+     * blocks that each hold a pointer: 36 MB a level, not 1 GiB). Not used
+     * when level 0 found more than wl_cap (wl_n past it) */
+    uint64_t *wl;
+    uint64_t *wl_at;
+    size_t wl_n, wl_cap, wl_bytes, wl_at_bytes;
+    volatile size_t wl_block; /* level 0: wl_n where the block being read began */
+    uint64_t level_bytes;     /* root bytes the level scanned */
     struct scanbfs_node *nodes;
     size_t n_nodes;
     /* frontier of the level being scanned, sorted by lo */
@@ -97,7 +107,7 @@ struct bfs {
     uint32_t max_fanout, max_roots;
     uint32_t flags;
     /* scan_level()'s cursor: survives a fault's siglongjmp */
-    volatile int phase; /* 0 roots, 1 blocks, 2 the packed copy */
+    volatile int phase; /* 0 roots, 1 blocks, 2 the packed copy, 3 level 0's list */
     volatile size_t cur;
     volatile uint64_t faults;
     volatile size_t pk_next; /* phase 2: the next block's header in pk */
@@ -139,6 +149,8 @@ scan_words_fn *bfs_pick_scan_words(const struct scanbfs_params *p);
 void bfs_scan_blocks(struct bfs *s, scan_words_fn *scan);
 void bfs_pack_refs(struct bfs *s, uint64_t heap_bytes);
 void bfs_packed_block(struct bfs *s, uint64_t word_addr, size_t *b, uint64_t *holder_lo);
+void bfs_words_list_map(struct bfs *s, uint64_t heap_bytes);
+int bfs_listed_word(struct bfs *s, uint64_t *word_addr, size_t *b, uint64_t *holder_lo);
 
 /* scanbfs.c: a word at word_addr (inside a root, or block b when kind is
  * HEAP) holds v, which points into frontier range fi */
@@ -189,7 +201,14 @@ static inline int may_ref(const struct bfs *s, uint64_t v)
 {
     uint64_t rg = v >> 20;
 
-    return v - s->hmin < s->hspan && (s->regions[(rg & FILTER_MASK) >> 6] & (1ull << (rg & 63)));
+    return (v - s->hmin < s->hspan || v - s->hmin2 < s->hspan2) &&
+           (s->regions[(rg & FILTER_MASK) >> 6] & (1ull << (rg & 63)));
+}
+
+/* Whether later levels read level 0's list. */
+static inline int wl_used(const struct bfs *s)
+{
+    return s->wl_cap && s->wl_n <= s->wl_cap;
 }
 
 /* The first marked block at or after b (n_blocks: none). */

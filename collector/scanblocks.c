@@ -425,18 +425,25 @@ void bfs_exclude_range(struct bfs *s, uint64_t lo, uint64_t hi)
         s->blocks[a].size = 0;
 }
 
-/* The blocks' span and the 1 MiB regions they cover (for may_ref). */
+/* The blocks' span, cut in two at its widest gap (a heap and a mapping
+ * far from it: graphs' 1 GiB heap at 0x5589... and its blocks at 0x7f24...
+ * spanned 42 bits, and 16% of random words fell in that span), and the
+ * 1 MiB regions they cover (for may_ref). */
 void bfs_regions_build(struct bfs *s)
 {
+    uint64_t end = 0, gap_lo = 0, gap_hi = 0;
+
     memset(s->regions, 0, sizeof(s->regions));
     s->hmin = s->n_blocks ? s->blocks[0].addr : 0;
-    s->hspan = 0;
     for (size_t b = 0; b < s->n_blocks; b++) {
         const struct blk *k = &s->blocks[b];
         uint64_t size = blk_size(s, b), hi = k->addr + (size ? size : 1);
 
-        if (hi - s->hmin > s->hspan)
-            s->hspan = hi - s->hmin;
+        if (b && k->addr > end && k->addr - end > gap_hi - gap_lo) {
+            gap_lo = end;
+            gap_hi = k->addr;
+        }
+        end = hi > end ? hi : end;
         if (((hi - 1) >> 20) - (k->addr >> 20) >= FILTER_MASK) {
             memset(s->regions, 0xff, sizeof(s->regions));
             continue;
@@ -444,4 +451,7 @@ void bfs_regions_build(struct bfs *s)
         for (uint64_t rg = k->addr >> 20; rg <= (hi - 1) >> 20; rg++)
             s->regions[(rg & FILTER_MASK) >> 6] |= 1ull << (rg & 63);
     }
+    s->hspan = (gap_hi ? gap_lo : end) - s->hmin;
+    s->hmin2 = gap_hi;
+    s->hspan2 = gap_hi ? end - gap_hi : 0;
 }
