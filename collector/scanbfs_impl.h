@@ -2,12 +2,14 @@
  * scanbfs_impl.h - the search's own state, shared by its three files:
  * scanbfs.c (the levels, the frontier, what a hit makes), scanblocks.c (the
  * snapshot's blocks: collected, sorted by address, looked up) and
- * scanwords.c (the word loops, level 0's mark and the packed copy).
+ * scanwords.c (the word loops, level 0's mark, its list of words and the
+ * packed copy).
  *
  * Invariant: s->blocks is sorted by address; a block of size 0 is never
  * read (an excluded one: the scan's own mappings); s->refs has a bit only
- * for a block level 0 read whole, and s->pk holds exactly those blocks'
- * words, in block order.
+ * for a block level 0 read whole, s->pk holds exactly those blocks' words,
+ * in block order, and s->wl (while wl_used()) exactly their words that may
+ * point into a block, in the order read.
  */
 #ifndef HEAPLINE_SCANBFS_IMPL_H
 #define HEAPLINE_SCANBFS_IMPL_H

@@ -1,12 +1,14 @@
 /*
  * scanwords.c - the search's word loops: a range of words against the
  * frontier (portable and AVX2), level 0's scan that marks the blocks which
- * may hold a reference, and the packed copy of those blocks that later
- * levels read as one stream.
+ * may hold a reference and lists the words that may be one, and the packed
+ * copy of those blocks: later levels read the list, or else the copy, as
+ * one stream.
  *
  * Invariant: a word goes on to bfs_on_hit() only when it points into the
  * frontier's span and page filter; a block without a mark holds no word
- * that points into any block, so later levels lose nothing by skipping it.
+ * that points into any block, and a word not listed points into none, so
+ * later levels lose nothing by skipping them.
  */
 #include "scanbfs_impl.h"
 
