@@ -88,10 +88,13 @@ struct bfs {
      * order read: their values in wl, their addresses in wl_at; later
      * levels read wl alone as one stream, a word a reference (a heap of
      * blocks that each hold a pointer: 36 MB a level, not 1 GiB). Not used
-     * when level 0 found more than wl_cap (wl_n past it) */
+     * when level 0 found more than wl_cap (wl_n past it), or when it grew
+     * past a quarter of the bytes read (wl_cap 0 then) */
     uint64_t *wl;
     uint64_t *wl_at;
     size_t wl_n, wl_cap, wl_bytes, wl_at_bytes;
+    uint64_t
+        wl_read; /* level 0: bytes of blocks read (wl_cap is 0 once the list outgrows a quarter) */
     volatile size_t wl_block; /* level 0: wl_n where the block being read began */
     uint64_t level_bytes;     /* root bytes the level scanned */
     struct scanbfs_node *nodes;

@@ -244,8 +244,8 @@ int bfs_listed_word(struct bfs *s, uint64_t *word_addr, size_t *b, uint64_t *hol
     return 0;
 }
 
-/* Room for level 0's list: as many words as 1/64 of the heap's bytes, 8M at
- * most (128 MB), reserved, not populated: a page costs only once written.
+/* Room for level 0's list: as many words as 1/64 of the heap's bytes, 16M
+ * at most (256 MB), reserved, not populated: a page costs only once written.
  * Before the scan's own mappings are excluded (the list is one). */
 void bfs_words_list_map(struct bfs *s, uint64_t heap_bytes)
 {
@@ -254,7 +254,7 @@ void bfs_words_list_map(struct bfs *s, uint64_t heap_bytes)
 
     if (s->p->no_filter || s->p->no_list || cap == 0)
         return;
-    cap = cap < (1u << 23) ? cap : (1u << 23);
+    cap = cap < (1u << 24) ? cap : (1u << 24);
     v = mmap(NULL, cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
              0);
     a = mmap(NULL, cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
@@ -331,10 +331,17 @@ void bfs_scan_blocks(struct bfs *s, scan_words_fn *scan)
                 continue;
             if (s->level != 0) {
                 scan(s, lo, hi, SCANBFS_HEAP, 0, b, s->blocks[b].addr);
-            } else if (bfs_scan_mark(s, lo, hi, b)) {
-                s->refs[b >> 6] |= 1ull << (b & 63);
-                s->ref_bytes += hi - lo;
-                s->n_ref++;
+            } else {
+                if (bfs_scan_mark(s, lo, hi, b)) {
+                    s->refs[b >> 6] |= 1ull << (b & 63);
+                    s->ref_bytes += hi - lo;
+                    s->n_ref++;
+                }
+                /* the list's pages are fresh memory: kept while it takes a
+                 * quarter of the bytes read at most (past the first MiB) */
+                s->wl_read += hi - lo;
+                if (s->wl_cap && s->wl_n * 64 > s->wl_read + (1u << 20))
+                    s->wl_cap = 0;
             }
         }
         return;

@@ -251,6 +251,45 @@ static void test_fault_drops_listed(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A heap whose first 2 MiB are a pointer in 32 bytes, then 40 MiB of text:
+ * the list would fit its room (a word per 64 bytes of heap), but it grows
+ * past a quarter of the bytes read, so level 0 drops it (its pages are
+ * fresh memory) and later levels read the marked blocks. The blocks are
+ * parts of one mapping, in address order. */
+static void test_list_dropped(void **state)
+{
+    size_t bytes = 44u << 20;
+    char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    assert_true(m != MAP_FAILED);
+    tab->addr[0] = (uint64_t)(uintptr_t)m;
+    tab->size[0] = 64;
+    for (uint32_t k = 1; k <= 8; k++) { /* 256 KiB each, from 256 KiB on */
+        void **w = (void **)(void *)(m + ((size_t)k << 18));
+        tab->addr[k] = (uint64_t)(uintptr_t)w;
+        tab->size[k] = 1u << 18;
+        for (size_t i = 0; i < (1u << 18) / 8; i += 4)
+            w[i] = m;
+    }
+    for (uint32_t k = 9; k < 49; k++) { /* 1 MiB each, from 3 MiB on */
+        tab->addr[k] = (uint64_t)(uintptr_t)m + ((uint64_t)(k - 6) << 20);
+        tab->size[k] = 1u << 20;
+        memset((void *)(uintptr_t)tab->addr[k], 'a', 1u << 20);
+    }
+    tab->n = 49;
+    assert_int_equal(run((uint64_t)(uintptr_t)m, NULL, 0, 3, 64, &n, &st), 0);
+    tab->n = 0; /* not malloc's: teardown must not free them */
+    assert_int_equal(n, 9);
+    assert_int_equal(nodes[0].inbound, 8 * 8192);
+    for (size_t i = 1; i < n; i++)
+        assert_int_equal(nodes[i].addr, (uint64_t)(uintptr_t)m + ((uint64_t)i << 18));
+    assert_int_equal(st.words_listed, 0);
+    munmap(m, bytes);
+}
+
 /* A <-> B, nothing else: leaked */
 static void test_cycle_unreachable(void **state)
 {
@@ -789,6 +828,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_marked_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_drops_listed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_and_inbound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_root_and_not_found, setup, teardown),
