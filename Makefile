@@ -141,6 +141,8 @@ SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanheap.o $(HEAPWALK_OBJS) \
              $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o \
              $(BUILD)/pic/collector/pymheap.o $(BUILD)/pic/collector/heaptls.o
+TEST_OBJS_scanblocks := $(BUILD)/pic/collector/scanblocks.o
+$(BUILD)/tests/test_scanblocks: $(BUILD)/pic/collector/scanblocks.o
 TEST_OBJS_scan := $(SCAN_OBJS)
 TEST_LIBS_scan := -lpthread
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)

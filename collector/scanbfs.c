@@ -133,10 +133,10 @@ static int py_skip(struct bfs *s, const struct frontier_range *r, uint32_t kind,
         return 1; /* into its GC head (the GC's lists) or its middle: not a reference */
     if (kind != SCANBFS_HEAP)
         return 0;
-    if (!scanpy_object(s->py, &s->view, s->blocks[b].addr, s->blocks[b].size, &o))
+    if (!scanpy_object(s->py, &s->view, s->blocks[b].addr, blk_size(s, b), &o))
         /* a values array's prefix: stale words of the chunk's earlier use;
          * a deque block's slot outside its items */
-        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, s->blocks[b].size, off) ||
+        return scanpy_in_values_prefix(s->py, s->blocks[b].addr, blk_size(s, b), off) ||
                deque_stale(s, s->blocks[b].addr, off);
     if (o.refcnt == 0)
         return 1; /* dead: a free list's object keeps stale words */
@@ -161,6 +161,11 @@ void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t ho
     if (kind & SCANBFS_KIND_PACKED) {
         kind &= ~SCANBFS_KIND_PACKED;
         bfs_packed_block(s, word_addr, &b, &holder_lo);
+    }
+    if (kind & SCANBFS_KIND_WORDS) {
+        kind &= ~SCANBFS_KIND_WORDS;
+        if (bfs_listed_word(s, &word_addr, &b, &holder_lo) != 0)
+            return;
     }
     if (kind & SCANBFS_KIND_FRAME) {
         kind &= ~SCANBFS_KIND_FRAME;
@@ -198,8 +203,8 @@ void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t ho
         s->added++;
         nd = &s->nodes[s->n_nodes++];
         nd->addr = s->blocks[b].addr;
-        nd->size = s->blocks[b].size;
-        nd->id = s->blocks[b].stack;
+        nd->size = blk_size(s, b);
+        nd->id = s->blocks[b].aux;
         nd->inbound = 0;
         nd->flags = 0;
     } else if (end == SCANBFS_NODE_END_FRAME) { /* a live frame's local */
@@ -225,8 +230,8 @@ void bfs_on_hit(struct bfs *s, uint32_t kind, uint32_t id, size_t b, uint64_t ho
         s->ends++;
         nd = &s->nodes[s->n_nodes++];
         nd->addr = s->blocks[b].addr;
-        nd->size = s->blocks[b].size;
-        nd->id = s->blocks[b].stack;
+        nd->size = blk_size(s, b);
+        nd->id = s->blocks[b].aux;
         nd->inbound = -1;
         nd->flags = end == SCANPY_END_MODULE ? SCANBFS_NODE_END_MODULE : SCANBFS_NODE_END_CLASS;
     } else {
@@ -304,7 +309,9 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
     if (p->catch_faults) {
         if (sigsetjmp(jb, 1)) {
             s->faults++;
-            s->cur = s->phase == 2 ? s->pk_next : s->cur + 1;
+            if (s->phase == 1 && s->level == 0)
+                s->wl_n = s->wl_block; /* the block is skipped: its words too */
+            s->cur = s->phase >= 2 ? s->pk_next : s->cur + 1;
         }
         fault_jmp = &jb;
     }
@@ -326,7 +333,7 @@ static void scan_level(struct bfs *s, const struct scanbfs_root *roots, size_t n
         scan_root(s, scan, r, lo, hi);
     }
     if (s->phase == 0) {
-        s->phase = s->pk ? 2 : 1;
+        s->phase = s->level && wl_used(s) ? 3 : s->pk ? 2 : 1;
         s->cur = 0;
     }
     bfs_scan_blocks(s, scan);
@@ -417,8 +424,8 @@ static void census(struct bfs *s, struct scanbfs_params *p)
     }
     for (; s->cur < s->n_blocks; s->cur++) {
         const struct blk *b = &s->blocks[s->cur];
-        if (b->size && scanpy_census_add(s->py, &s->view, b->addr, b->size, b->seq, p->census,
-                                         p->cap_census, &p->n_census))
+        if (b->size && scanpy_census_add(s->py, &s->view, b->addr, blk_size(s, s->cur), b->aux,
+                                         p->census, p->cap_census, &p->n_census))
             s->flags |= SCANBFS_FANOUT_LIMIT; /* more types than rows */
     }
     fault_jmp = NULL;
@@ -485,19 +492,19 @@ static void name_python(struct bfs *s, const struct scanbfs_params *p)
 
 /* The search's own mappings, released together. */
 struct bfs_maps {
-    struct blk *a, *tmp;
-    uint64_t *hist;
-    size_t blocks_bytes, visited_bytes, hist_bytes, fr_bytes;
+    size_t visited_bytes, fr_bytes;
 };
 
 static int bfs_release(struct bfs *s, struct bfs_maps *m, int rc)
 {
-    bfs_unmap(m->a, m->blocks_bytes);
-    bfs_unmap(m->tmp, m->blocks_bytes);
-    bfs_unmap(m->hist, m->hist_bytes);
+    bfs_unmap(s->blocks, s->blocks_bytes);
+    bfs_unmap(s->big, s->big_bytes);
+    bfs_unmap(s->hist, BFS_HIST_BYTES);
     bfs_unmap(s->visited, m->visited_bytes);
     bfs_unmap(s->refs, m->visited_bytes);
     bfs_unmap(s->pk, s->pk_bytes);
+    bfs_unmap(s->wl, s->wl_bytes);
+    bfs_unmap(s->wl_at, s->wl_at_bytes);
     bfs_unmap(s->pk_at, s->pk_at_bytes);
     bfs_unmap(s->fr, m->fr_bytes);
     bfs_unmap(s->dq, s->dq_bytes);
@@ -511,7 +518,6 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
                                size_t n_roots, struct scanbfs_params *p, struct scanbfs_node *nodes,
                                struct scanbfs_stats *st, struct bfs_maps *m, int *err)
 {
-    size_t cap = src->n_blocks;
     struct bfs *s = bfs_map(sizeof(*s));
 
     *err = -ENOMEM;
@@ -527,17 +533,13 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     s->nodes = nodes;
     s->max_fanout = p->max_fanout ? p->max_fanout : 64;
     s->max_roots = p->max_roots ? p->max_roots : s->max_fanout;
-    m->blocks_bytes = cap * sizeof(struct blk);
-    m->visited_bytes = (cap / 64 + 1) * 8;
-    m->hist_bytes = sizeof(uint64_t) << RADIX_MAX_BITS;
+    m->visited_bytes = (src->n_blocks / 64 + 1) * 8;
     m->fr_bytes = (s->max_fanout + 1) * sizeof(struct frontier_range);
-    m->a = bfs_map(m->blocks_bytes);
-    m->tmp = bfs_map(m->blocks_bytes);
-    m->hist = bfs_map(m->hist_bytes);
+    s->hist = bfs_map(BFS_HIST_BYTES);
     s->visited = bfs_map(m->visited_bytes);
     s->refs = bfs_map(m->visited_bytes);
     s->fr = bfs_map(m->fr_bytes);
-    if (!m->a || !m->tmp || !m->hist || !s->visited || !s->refs || !s->fr) {
+    if (!s->hist || !s->visited || !s->refs || !s->fr) {
         bfs_release(s, m, 0);
         return NULL;
     }
@@ -554,22 +556,23 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
         sigaddset(&faults, SIGBUS);
         sigprocmask(SIG_UNBLOCK, &faults, NULL);
     }
-    s->blocks = m->a;
-    s->cap_blocks = cap;
-    src->for_each_block(src->ctx, bfs_collect_block, s);
-    s->blocks = bfs_radix_sort(m->a, m->tmp, s->n_blocks, m->hist);
+    /* a census names no node: its blocks keep the sequence number instead */
+    if (bfs_collect_sorted(s, src, p->target == 0 && s->py && p->census) != 0) {
+        bfs_release(s, m, 0);
+        return NULL;
+    }
     st->n_blocks = s->n_blocks;
     for (size_t b = 0; b < s->n_blocks; b++)
-        st->heap_bytes += s->blocks[b].size;
+        st->heap_bytes += blk_size(s, b);
     for (size_t i = 0; i < n_roots; i++)
         if (roots[i].hi > roots[i].lo)
             st->root_bytes += roots[i].hi - roots[i].lo;
 
-    bfs_exclude_range(s, (uint64_t)(uintptr_t)m->a, (uint64_t)(uintptr_t)m->a + m->blocks_bytes);
-    bfs_exclude_range(s, (uint64_t)(uintptr_t)m->tmp,
-                      (uint64_t)(uintptr_t)m->tmp + m->blocks_bytes);
-    bfs_exclude_range(s, (uint64_t)(uintptr_t)m->hist,
-                      (uint64_t)(uintptr_t)m->hist + m->hist_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s->blocks,
+                      (uint64_t)(uintptr_t)s->blocks + s->blocks_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s->big, (uint64_t)(uintptr_t)s->big + s->big_bytes);
+    bfs_exclude_range(s, (uint64_t)(uintptr_t)s->hist,
+                      (uint64_t)(uintptr_t)s->hist + BFS_HIST_BYTES);
     bfs_exclude_range(s, (uint64_t)(uintptr_t)s->visited,
                       (uint64_t)(uintptr_t)s->visited + m->visited_bytes);
     bfs_exclude_range(s, (uint64_t)(uintptr_t)s->refs,
@@ -578,6 +581,12 @@ static struct bfs *bfs_prepare(const struct scan_source *src, const struct scanb
     bfs_exclude_range(s, (uint64_t)(uintptr_t)s, (uint64_t)(uintptr_t)s + sizeof(*s));
     bfs_exclude_range(s, (uint64_t)(uintptr_t)nodes,
                       (uint64_t)(uintptr_t)(nodes + scanbfs_max_nodes(p)));
+    bfs_words_list_map(s, st->heap_bytes);
+    if (s->wl) {
+        bfs_exclude_range(s, (uint64_t)(uintptr_t)s->wl, (uint64_t)(uintptr_t)s->wl + s->wl_bytes);
+        bfs_exclude_range(s, (uint64_t)(uintptr_t)s->wl_at,
+                          (uint64_t)(uintptr_t)s->wl_at + s->wl_at_bytes);
+    }
     for (uint32_t i = 0; i < p->n_own && i < 4; i++)
         bfs_exclude_range(s, p->own[i].lo, p->own[i].hi);
     bfs_regions_build(s);
@@ -614,6 +623,8 @@ static void bfs_levels(struct bfs *s, const struct scanbfs_root *roots, size_t n
             (s->level && !p->no_filter ? s->ref_bytes : st->heap_bytes) + s->level_bytes;
         if (s->level == 0 && !p->no_filter)
             bfs_pack_refs(s, st->heap_bytes);
+        if (s->level == 0 && wl_used(s))
+            st->words_listed = s->wl_n;
         /* Python: native roots (C stack words, stale words in buffers) do not
          * end the search; a module global or a class attribute does */
         if (!root_level && (s->py ? s->ends : s->roots)) {
@@ -659,12 +670,12 @@ int scanbfs_run(const struct scan_source *src, const struct scanbfs_root *roots,
         return bfs_release(s, &m, -ENOENT);
     s->visited[(size_t)tb >> 6] |= 1ull << ((size_t)tb & 63);
     nodes[0].addr = s->blocks[tb].addr;
-    nodes[0].size = s->blocks[tb].size;
+    nodes[0].size = blk_size(s, (size_t)tb);
     nodes[0].offset = 0;
     nodes[0].interior = p->target - s->blocks[tb].addr;
     nodes[0].inbound = 0;
     nodes[0].kind = SCANBFS_HEAP;
-    nodes[0].id = s->blocks[tb].stack;
+    nodes[0].id = s->blocks[tb].aux;
     nodes[0].to = 0;
     nodes[0].level = 0;
     s->n_nodes = 1;

@@ -92,6 +92,8 @@ struct scanbfs_params {
     uint64_t skip_lo, skip_hi; /* a root range overlapping this is not scanned (own stack) */
     uint32_t no_simd;          /* tests: the portable loop even where AVX2 is there */
     uint32_t no_filter;        /* tests: every level scans every block (no level-0 mark) */
+    uint32_t no_list;          /* tests: later levels read the marked blocks (or their copy),
+                                  not level 0's list of words */
     uint32_t catch_faults;     /* scan child only: skip ranges that fault (installs
                                   SIGSEGV/SIGBUS handlers for good) */
     struct {
@@ -122,6 +124,7 @@ struct scanbfs_stats {
     uint64_t first_root_ns; /* from start to the level that found the first root; 0: none */
     uint64_t duration_ns;   /* everything */
     uint64_t faults;        /* ranges skipped because reading them faulted */
+    uint64_t words_listed;  /* words in level 0's list, which later levels read (0: not used) */
 };
 
 /* Upper bound on the nodes scanbfs_run() writes for these parameters. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "decode.h"
@@ -85,9 +86,10 @@ static struct scan_source source(void)
 static struct scanbfs_node nodes[4096];
 static struct scanbfs_node nodes_scalar[4096];
 
-/* Runs the search three times, with and without SIMD, and with every level
+/* Runs the search four times, with and without SIMD, with every level
  * scanning every block (no level-0 mark of the blocks that hold no heap
- * word): all must agree exactly. */
+ * word), and with later levels reading the marked blocks rather than level
+ * 0's list of words: all must agree exactly. */
 static int run(uint64_t target, const struct scanbfs_root *roots, size_t n_roots, uint32_t depth,
                uint32_t fanout, size_t *n, struct scanbfs_stats *st)
 {
@@ -99,9 +101,10 @@ static int run(uint64_t target, const struct scanbfs_root *roots, size_t n_roots
 
     assert_true(scanbfs_max_nodes(&p) <= 4096);
     rc = scanbfs_run(&src, roots, n_roots, &p, nodes, n, st);
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
         p.no_simd = pass == 0;
         p.no_filter = pass == 1;
+        p.no_list = pass == 2;
         rc2 = scanbfs_run(&src, roots, n_roots, &p, nodes_scalar, &n2, &st2);
         assert_int_equal(rc, rc2);
         if (rc == 0) {
@@ -152,16 +155,16 @@ static void test_chain_to_root(void **state)
     assert_int_equal(nodes[3].to, 2);
     assert_int_equal(nodes[3].level, 3);
     assert_int_equal(st.flags & SCANBFS_UNREACHABLE, 0);
+    assert_int_equal(st.words_listed, 2); /* b[3] and c[1]: later levels read those alone */
     assert_int_equal(st.n_blocks, 3);
     assert_int_equal(st.heap_bytes, 64 + 48 + 32);
 }
 
 /* A heap mostly of data (text, small integers): later levels scan only the
- * blocks level 0 found holding a word that may point into a block, from the
- * copy made of them. root -> E -> D -> C -> B -> A, each pointer in a
- * different place: the first word, the last word of an odd-sized block,
- * the tail after eight-word strides, an interior pointer; 40 text blocks;
- * E also holds a small integer. */
+ * words level 0 found that may point into a block (or the blocks that hold
+ * them, from the copy made of them: run()'s no_list pass). root -> E -> D -> C -> B -> A, each
+ * pointer in a different place: the first word, the last word of an odd-sized block, the tail after
+ * eight-word strides, an interior pointer; 40 text blocks; E also holds a small integer. */
 static void test_marked_levels(void **state)
 {
     void **a = blk(0, 40), **b = blk(1, 8), **c = blk(2, 77), **d = blk(3, 96), **e = blk(4, 24);
@@ -199,8 +202,92 @@ static void test_marked_levels(void **state)
     assert_int_equal(nodes[5].to, 4);
     assert_int_equal(st.levels, 5);
     assert_int_equal(st.heap_bytes, 40 + refs + text + 5);
-    /* level 0 every block (A holds no heap word), levels 1-4 the 4 holders */
+    /* level 0 every block (A holds no heap word), levels 1-4 the 4 holders
+     * (by their 4 words that point into a block; 12345 is not one) */
     assert_int_equal(st.bytes_scanned, st.heap_bytes + 4 * refs + 5 * sizeof(rootmem));
+    assert_int_equal(st.words_listed, 4);
+}
+
+/* A block that faults halfway at level 0 (its second page unreadable) is
+ * skipped whole: the word of its first page that points into B, read
+ * before the fault, is not in level 0's list either, so B's holder is
+ * found by no level, with the list or without (a forked child: catching
+ * faults installs its handlers for good). */
+static void test_fault_drops_listed(void **state)
+{
+    void **a = blk(0, 32), **b = blk(1, 32);
+    char *f = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int status;
+    pid_t pid;
+
+    (void)state;
+    assert_true(f != MAP_FAILED);
+    b[0] = a;
+    ((void **)(void *)f)[0] = b;
+    assert_int_equal(mprotect(f + 4096, 4096, PROT_NONE), 0);
+    tab->addr[2] = (uint64_t)(uintptr_t)f;
+    tab->size[2] = 8192;
+    tab->n = 3;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct scan_source src = source();
+        struct scanbfs_params p = {.target = (uint64_t)(uintptr_t)a, .catch_faults = 1};
+        struct scanbfs_stats st;
+        size_t n;
+        int bad = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            p.no_list = pass == 1;
+            bad |= scanbfs_run(&src, NULL, 0, &p, nodes, &n, &st) != 0 || n != 2 ||
+                   nodes[1].addr != (uint64_t)(uintptr_t)b || st.faults != 1 ||
+                   !(st.flags & SCANBFS_UNREACHABLE) || st.words_listed != (pass ? 0 : 1);
+        }
+        _exit(bad);
+    }
+    tab->n = 2; /* f is not malloc's: teardown must not free it */
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    munmap(f, 8192);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A heap whose first 2 MiB are a pointer in 32 bytes, then 40 MiB of text:
+ * the list would fit its room (a word per 64 bytes of heap), but it grows
+ * past a quarter of the bytes read, so level 0 drops it (its pages are
+ * fresh memory) and later levels read the marked blocks. The blocks are
+ * parts of one mapping, in address order. */
+static void test_list_dropped(void **state)
+{
+    size_t bytes = 44u << 20;
+    char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct scanbfs_stats st;
+    size_t n;
+
+    (void)state;
+    assert_true(m != MAP_FAILED);
+    tab->addr[0] = (uint64_t)(uintptr_t)m;
+    tab->size[0] = 64;
+    for (uint32_t k = 1; k <= 8; k++) { /* 256 KiB each, from 256 KiB on */
+        void **w = (void **)(void *)(m + ((size_t)k << 18));
+        tab->addr[k] = (uint64_t)(uintptr_t)w;
+        tab->size[k] = 1u << 18;
+        for (size_t i = 0; i < (1u << 18) / 8; i += 4)
+            w[i] = m;
+    }
+    for (uint32_t k = 9; k < 49; k++) { /* 1 MiB each, from 3 MiB on */
+        tab->addr[k] = (uint64_t)(uintptr_t)m + ((uint64_t)(k - 6) << 20);
+        tab->size[k] = 1u << 20;
+        memset((void *)(uintptr_t)tab->addr[k], 'a', 1u << 20);
+    }
+    tab->n = 49;
+    assert_int_equal(run((uint64_t)(uintptr_t)m, NULL, 0, 3, 64, &n, &st), 0);
+    tab->n = 0; /* not malloc's: teardown must not free them */
+    assert_int_equal(n, 9);
+    assert_int_equal(nodes[0].inbound, 8 * 8192);
+    for (size_t i = 1; i < n; i++)
+        assert_int_equal(nodes[i].addr, (uint64_t)(uintptr_t)m + ((uint64_t)i << 18));
+    assert_int_equal(st.words_listed, 0);
+    munmap(m, bytes);
 }
 
 /* A <-> B, nothing else: leaked */
@@ -236,6 +323,9 @@ static void test_fanout_and_inbound(void **state)
     t[0] = t; /* a self reference counts too */
     assert_int_equal(run((uint64_t)(uintptr_t)t, NULL, 0, 10, 4, &n, &st), 0);
     assert_int_equal(nodes[0].inbound, 11);
+    /* 11 words that point into a block in 176 bytes: more than the list
+     * holds (a word in 64 bytes): later levels read the blocks */
+    assert_int_equal(st.words_listed, 0);
     assert_true(st.flags & SCANBFS_FANOUT_LIMIT);
     assert_false(st.flags & SCANBFS_UNREACHABLE);
     assert_int_equal(n, 5);
@@ -737,6 +827,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chain_to_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marked_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_drops_listed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_and_inbound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_root_and_not_found, setup, teardown),
