@@ -402,7 +402,11 @@ void emit_batch_flush(void)
 static inline int64_t wire_time(int64_t t)
 {
     t = emit_event_time(t);
-    return t < E.floor ? E.floor : t;
+    if (__builtin_expect(t < E.floor, 0)) {
+        E.dated_late++;
+        return E.floor;
+    }
+    return t;
 }
 
 void emit_time_floor(int64_t ns)
@@ -421,8 +425,6 @@ uint64_t emit_dated_late(void)
 static void batch_push(const struct wire_event *e)
 {
     int64_t t = wire_time(e->time);
-
-    E.dated_late += t != emit_event_time(e->time);
 
     if (E.n_batch == 0)
         E.batch_base = t;
@@ -443,8 +445,11 @@ static void batch_push(const struct wire_event *e)
 
 static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
 {
-    if (E.n_batch == 0)
-        E.batch_base = wire_time(time);
+    if (E.n_batch == 0) { /* the event after it is counted, if late */
+        int64_t q = emit_event_time(time);
+
+        E.batch_base = q < E.floor ? E.floor : q;
+    }
     if (thread != E.batch_thread) {
         E.batch[E.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         E.batch_items += 2;
