@@ -516,8 +516,10 @@ static void text_summary(const struct model *m, const struct complete *c, FILE *
         if (!stripped(mod))
             continue;
         build_id_path(mod, path, sizeof(path));
-        fprintf(out, "no symbols    %s is stripped: its functions show as %s+0xOFFSET", mod->path,
-                mod->name);
+        fprintf(out,
+                "no symbols    %s is stripped: functions it does not export show as "
+                "%s+0xOFFSET",
+                mod->path, mod->name);
         if (*path)
             fprintf(out, "; a debug file with build id %s would name them (%s)", mod->build_id,
                     path);

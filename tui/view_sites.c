@@ -625,12 +625,15 @@ static void draw_detail(struct ui *ui, int y)
         size_format(eb, sizeof eb, (double)estimate_error(rate, r->live_bytes, r->live_blocks));
         snprintf(err, sizeof err, "+-%s", eb);
         snprintf(line, sizeof line,
-                 "%s: estimated (sampled): live ~%s B %s (95%%), ~%s blocks, ~%s allocs  %s%s",
-                 model_site_label(s, name, sizeof name), lb, err, blocks, allocs, where, s->module);
+                 "%s: estimated (sampled): live ~%s B %s (95%%), ~%s block%s, ~%s alloc%s  %s%s",
+                 model_site_label(s, name, sizeof name), lb, err, blocks,
+                 r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s", where,
+                 s->module);
     } else {
-        snprintf(line, sizeof line, "%s: live %s B, %s blocks, %s allocs  %s%s  total %s, peak %s",
-                 model_site_label(s, name, sizeof name), lb, blocks, allocs, where, s->module,
-                 total, peak);
+        snprintf(line, sizeof line,
+                 "%s: live %s B, %s block%s, %s alloc%s  %s%s  total %s, peak %s",
+                 model_site_label(s, name, sizeof name), lb, blocks, r->live_blocks == 1 ? "" : "s",
+                 allocs, r->allocations == 1 ? "" : "s", where, s->module, total, peak);
     }
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }

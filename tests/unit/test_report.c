@@ -381,9 +381,10 @@ static void test_text(void **state)
                                 "\nLeaked"));
     assert_non_null(strstr(out, "Temporary allocations by site:"));
     assert_non_null(strstr(out, "             1         2  main  app.c:10  [app]\n"));
-    assert_non_null(strstr(out, "no symbols    /bin/app is stripped: its functions show as "
-                                "app+0xOFFSET; a debug file with build id 4f1e2d3c would name "
-                                "them (/usr/lib/debug/.build-id/4f/1e2d3c.debug)\n"));
+    assert_non_null(strstr(out,
+                           "no symbols    /bin/app is stripped: functions it does not export "
+                           "show as app+0xOFFSET; a debug file with build id 4f1e2d3c would name "
+                           "them (/usr/lib/debug/.build-id/4f/1e2d3c.debug)\n"));
     assert_null(strstr(out, "no symbols    /lib/libc.so.6"));
     free(out);
     free(err);
