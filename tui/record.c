@@ -185,7 +185,13 @@ int record_main(const char *out, char *const argv[])
     if (rc)
         return rc;
     say_children(abs_out, out, start);
-    if (WIFSIGNALED(st))
+    if (WIFSIGNALED(st)) {
+        /* the collector ends the file for the signals it catches (a crash);
+         * for the others (Ctrl-C's SIGINT, SIGKILL) the file stops at its last
+         * flush and `report` can only guess why: say it here */
+        fprintf(stderr, "heapline: %s was killed by signal %d (%s); %s holds what was recorded\n",
+                argv[0], WTERMSIG(st), strsignal(WTERMSIG(st)), out);
         return 128 + WTERMSIG(st);
+    }
     return WEXITSTATUS(st);
 }

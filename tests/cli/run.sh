@@ -121,6 +121,9 @@ check record-no-program 127 "heapline: nosuchprogram-hl: No such file or directo
     "$HL" record -o "$W/np.heapline" -- nosuchprogram-hl
 check run-no-program 127 "heapline: nosuchprogram-hl: No such file or directory" \
     "$HL" run -- nosuchprogram-hl
+# a program killed by a signal the collector does not catch: its status, and a line that says so
+check record-killed 143 "heapline: sh was killed by signal 15 (Terminated); $W/kd.heapline holds what was recorded" \
+    "$HL" record -o "$W/kd.heapline" -- sh -c 'kill -TERM $$'
 printf 'x\n' >"$W/notexec"
 chmod -x "$W/notexec"
 check run-not-executable 126 "heapline: $W/notexec: Permission denied" "$HL" run -- "$W/notexec"
