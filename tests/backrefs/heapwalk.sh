@@ -31,7 +31,8 @@ check() {
     pids+=("$pid")
     exec 7>"$fifo"
     $feed
-    for _ in $(seq 1 600); do grep -q ready "$out" && break; sleep 0.05; done
+    # the whole line: read while the program writes it, it can stop inside the address
+    for _ in $(seq 1 600); do grep -q ready "$out" && [ -z "$(tail -c 1 "$out")" ] && break; sleep 0.05; done
     if ! grep -q ready "$out"; then
         echo "FAIL $name: the program did not get ready: $(head -3 "$err")"
         fails=$((fails + 1)); exec 7>&-; return

@@ -17,7 +17,11 @@ exec 7<>"$OUT/in"
 LD_PRELOAD=$LIB PYTHONMALLOC=malloc /usr/bin/python3 tests/bench/pyheap.py "$APPS" \
     <"$OUT/in" >"$OUT/out" 2>"$OUT/err" &
 PID=$!
-for _ in $(seq 1 1200); do grep -q '^ready' "$OUT/out" && break; sleep 0.1; done
+# the whole line: read while the program writes it, it can stop inside the address
+for _ in $(seq 1 1200); do
+    grep -q '^ready' "$OUT/out" && [ -z "$(tail -c 1 "$OUT/out")" ] && break
+    sleep 0.1
+done
 ADDR=$(sed -n 's/^ready app=\(0x[0-9a-f]*\)$/\1/p' "$OUT/out")
 [ -n "$ADDR" ] || { echo "pyscan: the program did not get ready"; cat "$OUT/err"; exit 1; }
 rss=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)

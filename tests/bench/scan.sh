@@ -28,7 +28,11 @@ for mb in 100 1024; do
     log="$OUT/graphs-$mb.out"
     LD_PRELOAD=$(realpath "$BUILD/libheapline.so") "$OUT/graphs" big "$mb" >"$log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 1200); do grep -q '^ready ' "$log" && break; sleep 0.1; done
+    # the whole line: read while the program writes it, it can stop inside an address
+    for _ in $(seq 1 1200); do
+        grep -q '^ready ' "$log" && [ -z "$(tail -c 1 "$log")" ] && break
+        sleep 0.1
+    done
     target=$(sed -n 's/.* p0=\(0x[0-9a-f]*\).*/\1/p' "$log")
     if [ -z "$target" ]; then
         echo "  $mb MB: the program was not ready after 120 s"
