@@ -25,7 +25,10 @@
 #define KEEP 64
 #define STALLS 400
 
-SITE void *site_stall_alloc(size_t n) { return sink(malloc(n)); }
+SITE void *site_stall_alloc(size_t n)
+{
+    return sink(malloc(n));
+}
 
 static atomic_int stop, stalled_tid;
 static atomic_ulong allocations;
