@@ -614,26 +614,42 @@ static void draw_detail(struct ui *ui, int y)
     widget_fmt_exact(allocs, sizeof allocs, (int64_t)r->allocations);
     widget_fmt_bytes(total, sizeof total, (int64_t)r->bytes_allocated, 0);
     widget_fmt_bytes(peak, sizeof peak, (int64_t)r->peak_bytes, 0);
-    if (s->file[0])
-        snprintf(where, sizeof where, "%s:%u ", s->file, s->line);
-    else
-        where[0] = '\0'; /* no debug information: the module says enough */
     uint64_t rate = model_summary(ui->m)->sample_rate;
-    if (rate) {
-        char err[40], eb[32];
+    /* the file by its whole path, else by its name, then without the module,
+     * then without either (the table's row above shows them), then without
+     * the bytes allocated, when the line would be cut: at 80 columns a path
+     * pushed "total" and "peak" off */
+    for (int pass = 0; pass < 5; pass++) {
+        const char *mod = (pass == 2 && s->file[0]) || pass >= 3 ? "" : s->module;
 
-        size_format(eb, sizeof eb, (double)estimate_error(rate, r->live_bytes, r->live_blocks));
-        snprintf(err, sizeof err, "+-%s", eb);
-        snprintf(line, sizeof line,
-                 "%s: estimated (sampled): live ~%s B %s (95%%), ~%s block%s, ~%s alloc%s  %s%s",
-                 model_site_label(s, name, sizeof name), lb, err, blocks,
-                 r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s", where,
-                 s->module);
-    } else {
-        snprintf(line, sizeof line,
-                 "%s: live %s B, %s block%s, %s alloc%s  %s%s  total %s, peak %s",
-                 model_site_label(s, name, sizeof name), lb, blocks, r->live_blocks == 1 ? "" : "s",
-                 allocs, r->allocations == 1 ? "" : "s", where, s->module, total, peak);
+        if (s->file[0] && pass < 3)
+            snprintf(where, sizeof where, "  %s:%u%s%s", pass ? view_ctx_base(s->file) : s->file,
+                     s->line, *mod ? " " : "", mod);
+        else /* no debug information: the module says enough */
+            snprintf(where, sizeof where, "%s%s", *mod ? "  " : "", mod);
+        if (rate) {
+            char err[40], eb[32];
+
+            size_format(eb, sizeof eb, (double)estimate_error(rate, r->live_bytes, r->live_blocks));
+            snprintf(err, sizeof err, "+-%s", eb);
+            snprintf(line, sizeof line,
+                     "%s: estimated (sampled): live ~%s B %s (95%%), ~%s block%s, ~%s alloc%s%s",
+                     model_site_label(s, name, sizeof name), lb, err, blocks,
+                     r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s", where);
+        } else {
+            char tp[48];
+
+            if (pass < 4)
+                snprintf(tp, sizeof tp, "total %s, peak %s", total, peak);
+            else
+                snprintf(tp, sizeof tp, "peak %s", peak);
+            snprintf(line, sizeof line, "%s: live %s B, %s block%s, %s alloc%s%s  %s",
+                     model_site_label(s, name, sizeof name), lb, blocks,
+                     r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s", where,
+                     tp);
+        }
+        if (widget_width(line) <= ui->cols)
+            break;
     }
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }

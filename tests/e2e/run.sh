@@ -146,6 +146,8 @@ e2e_wait_for "config_alloc"
 e2e_assert_screen "FUNCTION"
 e2e_assert_screen "[end]"
 e2e_assert_screen "config_alloc: live $(exact "$CONFIG_END") B"
+# the selected site's line whole at 80 columns, its total and peak with their units
+e2e_wait_re "^config_alloc: live [0-9,]+ B, [0-9,]+ blocks?, [0-9,]+ allocs?(  .*)?  total [0-9.]+[BKMG]?, peak [0-9.]+[BKMG]? *$"
 e2e_assert_screen "heap $(human "$END_LIVE") "
 has_braille 1 || e2e_fail "no braille sparkline in the heap row"
 has_braille 2 || e2e_fail "no braille sparkline in the rss row"
