@@ -213,9 +213,16 @@ if "mix" in ONLY:
                  f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < "
                  f"{WAIT_MS} ms"):
         print("  " + "\n  ".join(sorted(mix["long_waits"])), flush=True)
-    check(0 <= mix["held_mb"] <= MEM_MB and added <= MEM_MB, "mix-memory",
+    # less what the collector's own lag took more in one run than in the
+    # other, as stalls-memory does: the baseline's peak moved from 84 to 133 MB
+    # over three runs on one build (its events waiting with it), the mix's
+    # stayed at 148-150 MB, and +65.8 MB against the lowest failed the check
+    lag = mix["backlog_mb"] - base["backlog_mb"]
+    check(0 <= mix["held_mb"] <= MEM_MB and added - lag <= MEM_MB and mix["backlog_mb"] >= 0,
+          "mix-memory",
           f"the clients held at most {mix['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no "
-          f"clients; both <= {MEM_MB} MB")
+          f"clients, {added - lag:+.1f} MB less the collector's own lag ({lag:+.1f} MB of events "
+          f"waiting); both <= {MEM_MB} MB")
     check(0 <= mix["turn_ms"] < TURN_MS, "mix-turn",
           f"request work took at most {mix['turn_ms']:.1f} ms of CPU in one collector turn < {TURN_MS} ms "
           "(objects and scans wait for the collector to catch up with their time)")
