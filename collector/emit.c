@@ -445,11 +445,8 @@ static void batch_push(const struct wire_event *e)
 
 static void batch_context(uint32_t thread, uint32_t tag, int with_tag, int64_t time)
 {
-    if (E.n_batch == 0) { /* the event after it is counted, if late */
-        int64_t q = emit_event_time(time);
-
-        E.batch_base = q < E.floor ? E.floor : q;
-    }
+    if (E.n_batch == 0) /* events go out as deltas from it: one raised to the floor is later */
+        E.batch_base = emit_event_time(time);
     if (thread != E.batch_thread) {
         E.batch[E.n_batch++] = (struct wire_event){.op = WIRE_OP_THREAD, .id = thread};
         E.batch_items += 2;
