@@ -199,6 +199,20 @@ def hv(r, key, i):
         return -1
 
 
+def memory_check(name, r, base, who):
+    """The clients' memory in run r against base, the run without clients: what they held, and
+    the peak RSS less what the collector's own lag took more in one run than in the other (a run
+    that lagged more under the machine's load held more events waiting, with or without clients:
+    114 and 162 MB peaks for two runs without clients; 84 to 133 MB over four, against a mix
+    steady at 148-150 MB)."""
+    added = (r["peak_kb"] - base["peak_kb"]) / 1024
+    lag = r["backlog_mb"] - base["backlog_mb"]
+    check(0 <= r["held_mb"] <= MEM_MB and added - lag <= MEM_MB and r["backlog_mb"] >= 0, name,
+          f"{who} held at most {r['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no clients, "
+          f"{added - lag:+.1f} MB less the collector's own lag ({lag:+.1f} MB of events waiting); "
+          f"both <= {MEM_MB} MB")
+
+
 build()
 print(f"stress ({'full' if FULL else 'short'}): {HOLD} live blocks, {SECS} s per run", flush=True)
 if "mix" in ONLY or "stalls" in ONLY:
@@ -207,22 +221,12 @@ if "mix" in ONLY or "stalls" in ONLY:
 
 if "mix" in ONLY:
     mix = run("mix", 4, "mix", 8)
-    added = (mix["peak_kb"] - base["peak_kb"]) / 1024
     check(not mix["tracking_off"], "mix-tracking", "tracking stays on under 64 hostile clients")
     if not check(mix["wait_ms"] < WAIT_MS, "mix-wait",
                  f"longest malloc {mix['wait_ms']:.1f} ms (no clients {base['wait_ms']:.1f} ms) < "
                  f"{WAIT_MS} ms"):
         print("  " + "\n  ".join(sorted(mix["long_waits"])), flush=True)
-    # less what the collector's own lag took more in one run than in the
-    # other, as stalls-memory does: the baseline's peak moved from 84 to 133 MB
-    # over three runs on one build (its events waiting with it), the mix's
-    # stayed at 148-150 MB, and +65.8 MB against the lowest failed the check
-    lag = mix["backlog_mb"] - base["backlog_mb"]
-    check(0 <= mix["held_mb"] <= MEM_MB and added - lag <= MEM_MB and mix["backlog_mb"] >= 0,
-          "mix-memory",
-          f"the clients held at most {mix['held_mb']:.1f} MB; peak RSS {added:+.1f} MB against no "
-          f"clients, {added - lag:+.1f} MB less the collector's own lag ({lag:+.1f} MB of events "
-          f"waiting); both <= {MEM_MB} MB")
+    memory_check("mix-memory", mix, base, "the clients")
     check(0 <= mix["turn_ms"] < TURN_MS, "mix-turn",
           f"request work took at most {mix['turn_ms']:.1f} ms of CPU in one collector turn < {TURN_MS} ms "
           "(objects and scans wait for the collector to catch up with their time)")
@@ -255,16 +259,7 @@ if "stalls" in ONLY:
     check(got >= THROUGHPUT, "stalls-throughput",
           f"{ratio * 100:.0f}% of the operations per second without clients, {cpu_ratio * 100:.0f}% "
           f"per CPU second; {'per second' if FULL else 'per CPU second'} >= {THROUGHPUT * 100:.0f}%")
-    # the peak RSS against no clients, less what the collector's own lag took
-    # more in one run than in the other (the figure is the clients'; a run that
-    # lagged more under the machine's load held more events waiting, with or
-    # without clients: 114 and 162 MB peaks for two runs without clients)
-    added = (stalls["peak_kb"] - base["peak_kb"]) / 1024
-    lag = stalls["backlog_mb"] - base["backlog_mb"]
-    check(0 <= stalls["held_mb"] <= MEM_MB and added - lag <= MEM_MB and stalls["backlog_mb"] >= 0,
-          "stalls-memory", f"60 stalled/trickling clients held at most {stalls['held_mb']:.1f} MB; "
-          f"peak RSS {added:+.1f} MB against no clients, {added - lag:+.1f} MB less the collector's "
-          f"own lag ({lag:+.1f} MB of events waiting); both <= {MEM_MB} MB")
+    memory_check("stalls-memory", stalls, base, "60 stalled/trickling clients")
 
 if "scans" in ONLY:
     scans = run("scans", 4, "scans", 40 if FULL else 25)
