@@ -356,11 +356,16 @@ static void write_json(const struct model *m, const struct report_options *o,
     fputc('\n', out);
 }
 
-/* fig1 and fig2 as given, or in sampling mode marked as estimates ("~"),
- * with the 95% bound of bytes (fig1's, when fig1 is bytes, else < 0) after
- * them. */
-static void text_site_est(FILE *out, const struct model *m, const struct model_row *r,
-                          const char *fig1, const char *fig2, int64_t bytes, int64_t blocks)
+/* The second column's width: a count (blocks, allocations), or bytes (the
+ * at-peak table's "site max": "1023.99 KiB", and "~" before it when sampled). */
+#define COL_COUNT 9
+#define COL_BYTES 12
+
+/* fig1 and fig2 as given (fig2 in a column of width w2), or in sampling mode
+ * marked as estimates ("~"), with the 95% bound of bytes (fig1's, when fig1
+ * is bytes, else < 0) after them. */
+static void text_site_w(FILE *out, const struct model *m, const struct model_row *r,
+                        const char *fig1, const char *fig2, int w2, int64_t bytes, int64_t blocks)
 {
     const struct model_site *s = model_site(m, r->site);
     uint64_t rate = model_summary(m)->sample_rate;
@@ -370,16 +375,22 @@ static void text_site_est(FILE *out, const struct model *m, const struct model_r
         snprintf(e1, sizeof(e1), "~%s", fig1);
         snprintf(e2, sizeof(e2), "~%s", fig2);
         estimate_format(err, sizeof(err), rate, bytes, blocks);
-        fprintf(out, "  %12s %9s %12s  %s", e1, e2, bytes >= 0 ? err : "",
+        fprintf(out, "  %12s %*s %12s  %s", e1, w2, e2, bytes >= 0 ? err : "",
                 model_site_label(s, buf, sizeof(buf)));
     } else {
-        fprintf(out, "  %12s %9s  %s", fig1, fig2, model_site_label(s, buf, sizeof(buf)));
+        fprintf(out, "  %12s %*s  %s", fig1, w2, fig2, model_site_label(s, buf, sizeof(buf)));
     }
     if (*s->file)
         fprintf(out, "  %s:%u", s->file, s->line);
     if (*s->module)
         fprintf(out, "  [%s]", s->module);
     fputc('\n', out);
+}
+
+static void text_site_est(FILE *out, const struct model *m, const struct model_row *r,
+                          const char *fig1, const char *fig2, int64_t bytes, int64_t blocks)
+{
+    text_site_w(out, m, r, fig1, fig2, COL_COUNT, bytes, blocks);
 }
 
 static void text_site(FILE *out, const struct model *m, const struct model_row *r, const char *fig1,
@@ -432,8 +443,13 @@ static void text_at_peak(FILE *out, const struct model *m, const struct model_ro
     uint32_t k = 0, shown = 0;
     char b2[32], b3[32];
 
-    fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %9s  %s\n", secs(sum->peak_time),
-            "at peak", "site max", "function  file:line  [module]");
+    if (sum->sample_rate) /* the bound is the bytes at the peak's */
+        fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %*s %12s  %s\n",
+                secs(sum->peak_time), "at peak", COL_BYTES, "site max", "95% bound",
+                "function  file:line  [module]");
+    else
+        fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %*s  %s\n", secs(sum->peak_time),
+                "at peak", COL_BYTES, "site max", "function  file:line  [module]");
     if (!t) {
         fprintf(out, "  (out of memory)\n");
         return;
@@ -448,7 +464,7 @@ static void text_at_peak(FILE *out, const struct model *m, const struct model_ro
     for (uint32_t i = 0; i < k && shown < top; i++, shown++) {
         size_format(b2, sizeof(b2), (double)t[i].live_bytes);
         size_format(b3, sizeof(b3), (double)t[i].peak_bytes);
-        text_site_est(out, m, &t[i], b2, b3, t[i].live_bytes, t[i].live_blocks);
+        text_site_w(out, m, &t[i], b2, b3, COL_BYTES, t[i].live_bytes, t[i].live_blocks);
     }
     if (!shown)
         fprintf(out, "  (nothing live)\n");
