@@ -30,6 +30,7 @@
 #include "pygen.h"
 #include "pylast.h"
 #include "pylayout.h"
+#include "sample.h"
 #include "pyframes_int.h"
 
 atomic_int pyframes_on;
@@ -544,8 +545,11 @@ int pyframes_init(void)
      * later by dlopen() never trusts the generation (pygen_usable -1), so
      * its walks recheck their code objects. malloc_debug's blocks start
      * before the object: its frees name other addresses; an attached
-     * collector missed the earlier frees. */
-    pygen_init(found && !core_cfg.attached && pm && strcmp(pm, "malloc") == 0);
+     * collector missed the earlier frees. Nor in sampling mode: its walks
+     * are one per sample point, and each free of python3's JSON bench
+     * paid 31 instructions of the filter's test for them (2% of the
+     * program thread's, callgrind); they recheck their code objects. */
+    pygen_init(found && !core_cfg.attached && !sample_on() && pm && strcmp(pm, "malloc") == 0);
     if (!found)
         return 0; /* not wanted, or not CPython (yet: pyframes_refresh) */
     r = py_start();
