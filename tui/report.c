@@ -444,9 +444,8 @@ static void text_at_peak(FILE *out, const struct model *m, const struct model_ro
     char b2[32], b3[32];
 
     if (sum->sample_rate) /* the bound is the bytes at the peak's */
-        fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %*s %12s  %s\n",
-                secs(sum->peak_time), "at peak", COL_BYTES, "site max", "95% bound",
-                "function  file:line  [module]");
+        fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %*s %12s  %s\n", secs(sum->peak_time),
+                "at peak", COL_BYTES, "site max", "95% bound", "function  file:line  [module]");
     else
         fprintf(out, "\nAt the peak (%.3f s) by site:\n  %12s %*s  %s\n", secs(sum->peak_time),
                 "at peak", COL_BYTES, "site max", "function  file:line  [module]");

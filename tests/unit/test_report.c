@@ -703,10 +703,11 @@ static void test_text_sampled_callers(void **state)
                     "     ~4.00 KiB        ~1                 <- caller_b  app.c:50  [app]\n"));
     /* the at-peak table: the bound under its own header, site max in a
      * column of bytes (a "~" and 10 characters pushed it out of one) */
-    assert_non_null(strstr(out, "\nAt the peak (0.010 s) by site:\n"
-                                "       at peak     site max    95% bound  function  file:line  "
-                                "[module]\n"
-                                "    ~16.00 KiB   ~16.00 KiB  +-12.21 KiB  wrap  app.c:40  [app]\n"));
+    assert_non_null(strstr(out,
+                           "\nAt the peak (0.010 s) by site:\n"
+                           "       at peak     site max    95% bound  function  file:line  "
+                           "[module]\n"
+                           "    ~16.00 KiB   ~16.00 KiB  +-12.21 KiB  wrap  app.c:40  [app]\n"));
     free(out);
     free(err);
 }
