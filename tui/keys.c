@@ -150,6 +150,7 @@ static const struct keys_binding table[] = {
      ui_act_census_chain},
     {{'c', 0}, "c", "another census: growth since the first", KEYS_CENSUS, ui_act_census_again},
     {{'s', 0}, "s", "sort by count / by growth", KEYS_CENSUS, ui_act_census_sort},
+    {{'/', 0}, "/", "filter by type name; empty clears it", KEYS_CENSUS, ui_act_filter},
     /* back */
     {{ESC, KEY_BACKSPACE, 127, CTRL('h'), 0},
      "Esc Bksp",

@@ -337,17 +337,23 @@ static int prompt_key(struct ui *ui, int r, wint_t wc)
         wc = '\n';
         r = OK;
     }
+    const struct view_ops *v = view_ctx_current(ui);
+
     if (r != OK)
         return KEYS_NONE;
+    if (!v->filter || !v->set_filter) { /* no screen without one opens the prompt */
+        ui->prompt = 0;
+        return KEYS_REDRAW;
+    }
     if (wc == 27) {
         ui->prompt = 0;
-        view_sites_set_filter(ui, ui->prompt_save);
+        v->set_filter(ui, ui->prompt_save);
         return KEYS_REQUERY;
     }
     if (wc == '\n' || wc == '\r') {
         ui->prompt = 0;
-        if (view_sites_filter(ui)[0])
-            view_ctx_message(ui, "filter: %s", view_sites_filter(ui));
+        if (v->filter(ui)[0])
+            view_ctx_message(ui, "filter: %s", v->filter(ui));
         return KEYS_REQUERY;
     }
     if (wc == 127 || wc == 8) {
@@ -372,7 +378,7 @@ static int prompt_key(struct ui *ui, int r, wint_t wc)
         }
     }
     /* the table filters as you type */
-    view_sites_set_filter(ui, ui->prompt_buf);
+    v->set_filter(ui, ui->prompt_buf);
     return KEYS_REQUERY;
 }
 

@@ -3,7 +3,9 @@
  * `heapline backrefs PID --types [--growth S]` answers (objgraph's
  * show_most_common_types and show_growth): count and bytes per type, and
  * the growth in count since the first census this screen took. Enter opens
- * the chain of the type's oldest live instance (the refs screen).
+ * the chain of the type's oldest live instance (the refs screen). "/"
+ * filters the types by name (a case-insensitive substring, as the sites'
+ * filter): the rows shown are indexes into the census, kept in its order.
  *
  * A census is a scan request for address 0 (protocol/scanmsg.h: flag
  * SCANMSG_CENSUS, rows of type, count, bytes, oldest). Its rows are copied
@@ -14,9 +16,11 @@
 
 #include <curses.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "keys.h"
 #include "model.h"
@@ -41,6 +45,9 @@ struct view_census {
     int64_t first_ms, last_ms; /* when they came (view_ctx_now_ms) */
     uint64_t objects, bytes;   /* the latest census's totals */
     int by_growth;             /* sorted by growth, else by count */
+    char filter[128];          /* "/": the types whose name contains it, "" all */
+    size_t *shown;             /* indexes into types[] of the rows shown */
+    size_t n_shown;
     int sel, top;
 };
 
@@ -59,8 +66,36 @@ static void census_clear(struct view_census *v)
 {
     free(v->types);
     free(v->first);
+    free(v->shown);
     v->types = v->first = NULL;
-    v->n = v->n_first = 0;
+    v->shown = NULL;
+    v->n = v->n_first = v->n_shown = 0;
+}
+
+/* Whether s contains text, ignoring case (ASCII). */
+static int icontains(const char *s, const char *text)
+{
+    size_t n = strlen(text);
+
+    for (; *s; s++)
+        if (strncasecmp(s, text, n) == 0)
+            return 1;
+    return n == 0;
+}
+
+/* The rows shown: the census's types whose name matches the filter, in
+ * its order. -1 when out of memory (nothing is shown). */
+static int refilter(struct view_census *v)
+{
+    free(v->shown);
+    v->n_shown = 0;
+    v->shown = malloc((v->n ? v->n : 1) * sizeof *v->shown);
+    if (!v->shown)
+        return -1;
+    for (size_t i = 0; i < v->n; i++)
+        if (icontains(v->types[i].name, v->filter))
+            v->shown[v->n_shown++] = i;
+    return 0;
 }
 
 static void census_free(struct ui *ui)
@@ -142,7 +177,7 @@ static int take(struct view_census *v, const struct scanmsg_result *r)
     for (size_t i = 0; i < n; i++)
         t[i].delta = growth_of(v, &t[i]);
     sort_types(v);
-    return 0;
+    return refilter(v);
 }
 
 static int census_poll(struct ui *ui, int64_t deadline_ms)
@@ -172,14 +207,17 @@ static int census_poll(struct ui *ui, int64_t deadline_ms)
 static void census_move(struct ui *ui, int delta, int how)
 {
     struct view_census *v = state(ui);
-    view_ctx_move(ui, &v->sel, &v->top, (int)v->n, delta, how);
+    view_ctx_move(ui, &v->sel, &v->top, (int)v->n_shown, delta, how);
 }
 
-/* The first line: what the table is, or why there is none. */
+/* The first line: what the table is, or why there is none; the keys
+ * after the figures when the line has room for them. */
 static void head_line(const struct ui *ui, char *line, size_t n)
 {
     const struct view_census *v = state(ui);
-    char b[16], span[32];
+    static const char keys[] = "   c: again  s: sort  /: filter  Enter: chain";
+    char b[16], span[32], match[160] = "", growth[64] = "";
+    int len;
 
     if (v->state == CENSUS_ASKING && !v->types) {
         snprintf(line, n, "Python objects by type: taking a census...   Esc: back");
@@ -190,18 +228,16 @@ static void head_line(const struct ui *ui, char *line, size_t n)
         return;
     }
     widget_fmt_bytes(b, sizeof b, (int64_t)v->bytes, 0);
-    if (v->last_ms == v->first_ms) {
-        snprintf(line, n,
-                 "%" PRIu64 " live Python objects of %zu types, %s   c: again  s: sort  "
-                 "Enter: chain",
-                 v->objects, v->n, b);
-        return;
+    if (v->filter[0])
+        snprintf(match, sizeof match, "; %zu match /%s", v->n_shown, v->filter);
+    if (v->last_ms != v->first_ms) {
+        widget_fmt_time(span, sizeof span, (v->last_ms - v->first_ms) * 1000000);
+        snprintf(growth, sizeof growth, "; growth over %s", span);
     }
-    widget_fmt_time(span, sizeof span, (v->last_ms - v->first_ms) * 1000000);
-    snprintf(line, n,
-             "%" PRIu64 " live Python objects of %zu types, %s; growth over %s   c: again  "
-             "s: sort  Enter: chain",
-             v->objects, v->n, b, span);
+    len = snprintf(line, n, "%" PRIu64 " live Python objects of %zu types, %s%s%s", v->objects,
+                   v->n, b, growth, match);
+    if (len > 0 && (size_t)len < n && widget_width(line) + widget_width(keys) <= ui->cols)
+        snprintf(line + len, n - (size_t)len, "%s", keys);
 }
 
 static void draw_table(struct ui *ui, int y)
@@ -222,11 +258,15 @@ static void draw_table(struct ui *ui, int y)
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
     for (int i = 0; i < ui->table_h; i++) {
         int li = v->top + i;
-        if (li >= (int)v->n) {
-            view_ctx_put(y + 1 + i, 0, "", ui->cols, A_NORMAL);
+        if (li >= (int)v->n_shown) {
+            view_ctx_put(y + 1 + i, 0,
+                         i == 0 && v->filter[0] && v->state != CENSUS_ASKING
+                             ? "no type matches the filter"
+                             : "",
+                         ui->cols, A_NORMAL);
             continue;
         }
-        const struct pychain_type *t = &v->types[li];
+        const struct pychain_type *t = &v->types[v->shown[li]];
         snprintf(count, sizeof count, "%" PRIu64, t->count);
         widget_fmt_bytes(bytes, sizeof bytes, (int64_t)t->bytes, 0);
         snprintf(growth, sizeof growth, "%+" PRId64, t->delta);
@@ -268,6 +308,7 @@ int ui_act_open_census(struct ui *ui, int key)
     census_clear(v);
     v->sel = v->top = 0;
     v->by_growth = 0;
+    v->filter[0] = '\0';
     r = ask(ui);
     if (v->state == CENSUS_ASKING)
         view_ctx_show(ui, VIEW_CENSUS);
@@ -286,6 +327,7 @@ int ui_act_census_sort(struct ui *ui, int key)
     struct view_census *v = state(ui);
     v->by_growth = !v->by_growth;
     sort_types(v);
+    refilter(v);
     view_ctx_message(ui, "sorted by %s", v->by_growth ? "growth" : "count");
     return KEYS_REDRAW;
 }
@@ -293,13 +335,35 @@ int ui_act_census_sort(struct ui *ui, int key)
 int ui_act_census_chain(struct ui *ui, int key)
 {
     struct view_census *v = state(ui);
-    if (v->sel < 0 || (size_t)v->sel >= v->n)
+    if (v->sel < 0 || (size_t)v->sel >= v->n_shown)
         return KEYS_NONE;
-    if (!v->types[v->sel].oldest) {
-        view_ctx_message(ui, "no live instance of %s", v->types[v->sel].name);
+    const struct pychain_type *t = &v->types[v->shown[v->sel]];
+    if (!t->oldest) {
+        view_ctx_message(ui, "no live instance of %s", t->name);
         return KEYS_REDRAW;
     }
-    return view_refs_open(ui, v->types[v->sel].oldest, 0);
+    return view_refs_open(ui, t->oldest, 0);
+}
+
+static const char *census_filter(const struct ui *ui)
+{
+    return state(ui)->filter;
+}
+
+/* The selected type stays selected when the new filter shows it (so
+ * clearing the filter leaves the cursor on the type it found), else the
+ * first row is. */
+static void census_set_filter(struct ui *ui, const char *text)
+{
+    struct view_census *v = state(ui);
+    size_t had = v->sel >= 0 && (size_t)v->sel < v->n_shown ? v->shown[v->sel] : SIZE_MAX;
+
+    snprintf(v->filter, sizeof v->filter, "%s", text);
+    refilter(v);
+    v->sel = v->top = 0;
+    for (size_t i = 0; i < v->n_shown; i++)
+        if (v->shown[i] == had)
+            v->sel = (int)i;
 }
 
 const struct view_ops view_census_ops = {
@@ -311,4 +375,6 @@ const struct view_ops view_census_ops = {
     .poll = census_poll,
     .reset = census_reset,
     .free = census_free,
+    .filter = census_filter,
+    .set_filter = census_set_filter,
 };

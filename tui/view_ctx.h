@@ -52,6 +52,10 @@ struct view_ops {
     void (*reset)(struct ui *ui);
     /* Releases the view's state. */
     void (*free)(struct ui *ui);
+    /* The text its list is filtered by ("": none) and its setter, which the
+     * "/" prompt calls as the user types; NULL: the screen has no filter. */
+    const char *(*filter)(const struct ui *ui);
+    void (*set_filter)(struct ui *ui, const char *text);
 };
 
 /* The table of screens, indexed by enum view_id. */

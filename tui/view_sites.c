@@ -722,6 +722,8 @@ void view_sites_set_group(struct ui *ui, int group)
 const struct view_ops view_sites_ops = {
     .name = "sites",
     .keys = KEYS_SITES,
+    .filter = view_sites_filter,
+    .set_filter = view_sites_set_filter,
     .open = sites_open,
     .draw = view_sites_draw,
     .move = view_sites_move,
@@ -760,9 +762,13 @@ int ui_act_sort_reverse(struct ui *ui, int key)
 
 int ui_act_filter(struct ui *ui, int key)
 {
+    const struct view_ops *v = view_ctx_current(ui);
+
+    if (!v->filter || !v->set_filter)
+        return KEYS_NONE;
     ui->prompt = 1;
-    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", state(ui)->filter);
-    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", state(ui)->filter);
+    snprintf(ui->prompt_save, sizeof ui->prompt_save, "%s", v->filter(ui));
+    snprintf(ui->prompt_buf, sizeof ui->prompt_buf, "%s", v->filter(ui));
     ui->prompt_len = strlen(ui->prompt_buf);
     curs_set(1);
     return KEYS_REDRAW;

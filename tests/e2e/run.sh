@@ -738,10 +738,17 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     echo "$first" | grep -qE '^Tick ' || e2e_fail "sorted by growth, the first type is not Tick: $first"
     e2e_keys s
     e2e_wait_for "COUNT▾"
+    # / filters the types by name: nothing matches zzz; "process" leaves Processor alone
+    e2e_keys / z z z Enter
+    e2e_wait_re "^[0-9]+ live Python objects of [0-9]+ types, .*; 0 match /zzz"
+    e2e_assert_re "^no type matches the filter"
+    e2e_keys / C-u p r o c e s s Enter
+    e2e_wait_re "; 1 match /process"
+    [ "$(e2e_screen | grep -A1 '^TYPE' | tail -1 | cut -d' ' -f1)" = Processor ] ||
+        e2e_fail "filtered by /process, the only row is not Processor"
+    [ "$(e2e_screen | grep -A2 '^TYPE' | tail -1 | tr -d ' ')" = "" ] ||
+        e2e_fail "filtered by /process, more than one row is shown"
     # Enter on Processor: the chain of its oldest instance (app-0's) to instance_map
-    row=$(e2e_screen | sed -n '/^TYPE/,$p' | grep -n '^Processor ' | cut -d: -f1)
-    [ -n "$row" ] || e2e_fail "no Processor row on the screen"
-    for _ in $(seq $((row - 2))); do e2e_keys j; done
     e2e_keys Enter
     e2e_wait_re "What keeps 0x[0-9a-f]+ alive" 20
     e2e_wait_for "= dict ['app-0']" 20
@@ -750,6 +757,8 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     e2e_save census-chain-160x60
     e2e_keys Escape
     e2e_wait_re "^[0-9]+ live Python objects of"
+    e2e_keys / C-u Enter
+    e2e_wait_gone "match /process"
     # at 80x24: the same table in the columns left
     T resize-window -t census -x 80 -y 24
     e2e_wait_re "^TYPE +COUNT▾ +BYTES +GROWTH +OLDEST$"
@@ -760,7 +769,7 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     exec 8>&-
     kill "$PYPID" 2>/dev/null # the tmux server holds the fifo open too: no EOF to wait for
     wait "$PYPID" 2>/dev/null || true
-    pass "c: Processor ${want% *} objects ${want#* } B as gc and getsizeof count; Tick grows; Enter: app-0's chain"
+    pass "c: Processor ${want% *} objects ${want#* } B as gc and getsizeof count; Tick grows; / filters the types; Enter: app-0's chain"
 else
     echo "  skip  Python census: needs Debian's CPython 3.11 at $PY"
 fi
