@@ -48,6 +48,21 @@ static int64_t delta(const struct diff_row *r, int k)
     return r->f[1][k] - r->f[0][k];
 }
 
+/* The 95% bound of the row's change of live bytes, its sides sampled at
+ * rate[] (0 when neither is: then every change is beyond it). */
+static uint64_t live_bound(const struct diff_row *r, const uint64_t rate[2])
+{
+    return estimate_change_error(rate[0], r->f[0][DIFF_LIVE_BYTES], r->f[0][DIFF_LIVE_BLOCKS],
+                                 rate[1], r->f[1][DIFF_LIVE_BYTES], r->f[1][DIFF_LIVE_BLOCKS]);
+}
+
+static int beyond_bound(const struct diff_row *r, const uint64_t rate[2])
+{
+    int64_t d = delta(r, DIFF_LIVE_BYTES);
+
+    return (uint64_t)(d < 0 ? -d : d) > live_bound(r, rate);
+}
+
 static int key_cmp(const struct diff_row *a, const struct diff_row *b)
 {
     int c = strcmp(a->function, b->function);
@@ -223,7 +238,8 @@ static void write_json(const struct diff_options *o, const struct report_options
 {
     uint32_t top = o->top < 0 || (uint32_t)o->top > n ? n : (uint32_t)o->top;
     int known[2] = {c[0].leaks_known, c[1].leaks_known};
-    int sampled = model_summary(m[0])->sample_rate || model_summary(m[1])->sample_rate;
+    uint64_t rate[2] = {model_summary(m[0])->sample_rate, model_summary(m[1])->sample_rate};
+    int sampled = rate[0] || rate[1];
     struct json j;
 
     json_init(&j, out, 1);
@@ -248,6 +264,8 @@ static void write_json(const struct diff_options *o, const struct report_options
         for (int k = 0; k < DIFF_NFIG; k++)
             json_triple(&j, diff_fig_names[k], k, r[i].f[0][k], r[i].f[1][k], known);
         json_bool(&j, "estimated", sampled);
+        json_u64(&j, "live_bytes_delta_bound", live_bound(&r[i], rate));
+        json_bool(&j, "beyond_bound", beyond_bound(&r[i], rate));
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -283,9 +301,10 @@ static void write_text(const struct diff_options *o, const struct report_options
 {
     static const char *const total_names[DIFF_NFIG] = {
         "live bytes", "live blocks", "allocations", "bytes allocated", "peak heap", "leaked"};
-    uint32_t top = o->top < 0 ? 20 : (uint32_t)o->top, shown = 0, changed = 0;
-    int smp[2] = {model_summary(m[0])->sample_rate != 0, model_summary(m[1])->sample_rate != 0};
-    char b1[32], b2[32], b3[32], chg[32], n1[32], n2[32];
+    uint32_t top = o->top < 0 ? 20 : (uint32_t)o->top, shown = 0, changed = 0, beyond = 0;
+    uint64_t rate[2] = {model_summary(m[0])->sample_rate, model_summary(m[1])->sample_rate};
+    int smp[2] = {rate[0] != 0, rate[1] != 0}, either = smp[0] || smp[1];
+    char b1[32], b2[32], b3[32], chg[32], n1[32], n2[32], bound[40];
 
     for (int s = 0; s < 2; s++) {
         const struct model_summary *sum = model_summary(m[s]);
@@ -300,15 +319,13 @@ static void write_text(const struct diff_options *o, const struct report_options
     /* what a reader must know before any figure: a side cut short, a side
      * sampled */
     for (int s = 0; s < 2; s++) {
-        uint64_t rate = model_summary(m[s])->sample_rate;
-
         if (!c[s].complete)
             fprintf(out, "%s  INCOMPLETE recording: %s\n", s ? "B" : "A", c[s].message);
-        if (rate)
+        if (rate[s])
             fprintf(out,
                     "%s  sampled: one sample every %s on average: its figures by site are "
                     "estimates (~); its totals are exact (heap bytes: usable sizes)\n",
-                    s ? "B" : "A", size_format(b1, sizeof(b1), (double)rate));
+                    s ? "B" : "A", size_format(b1, sizeof(b1), (double)rate[s]));
     }
     fprintf(out, "\n  %-16s %14s %14s %14s\n", "", "A", "B", "change");
     for (int k = 0; k < DIFF_NFIG; k++) {
@@ -327,8 +344,12 @@ static void write_text(const struct diff_options *o, const struct report_options
                     (long long)t[1][k], (long long)(t[1][k] - t[0][k]));
     }
     fprintf(out, "\nSites by change (live bytes, then allocations):\n");
-    fprintf(out, "  %12s %12s %12s %8s %8s  %s\n", "live A", "live B", "change", "blocks", "allocs",
-            "function  file:line  [module]");
+    if (either) /* what the sampled estimates may differ by with no change */
+        fprintf(out, "  %12s %12s %12s %12s %8s %8s  %s\n", "live A", "live B", "change",
+                "95% bound", "blocks", "allocs", "function  file:line  [module]");
+    else
+        fprintf(out, "  %12s %12s %12s %8s %8s  %s\n", "live A", "live B", "change", "blocks",
+                "allocs", "function  file:line  [module]");
     for (uint32_t i = 0; i < n; i++) {
         int any = 0;
 
@@ -337,10 +358,10 @@ static void write_text(const struct diff_options *o, const struct report_options
         if (!any)
             continue;
         changed++;
+        beyond += either && beyond_bound(&r[i], rate);
         if (shown >= top)
             continue;
         shown++;
-        int either = smp[0] || smp[1];
 
         size_format(b1, sizeof(b1), (double)r[i].f[0][DIFF_LIVE_BYTES]);
         size_format(b2, sizeof(b2), (double)r[i].f[1][DIFF_LIVE_BYTES]);
@@ -348,9 +369,15 @@ static void write_text(const struct diff_options *o, const struct report_options
                  signed_size(b3, sizeof(b3), delta(&r[i], DIFF_LIVE_BYTES)));
         snprintf(n1, sizeof(n1), "%+lld", (long long)delta(&r[i], DIFF_LIVE_BLOCKS));
         snprintf(n2, sizeof(n2), "%+lld", (long long)delta(&r[i], DIFF_ALLOCATIONS));
-        fprintf(out, "  %12s %12s %12s %8s %8s  %s", est(b1, sizeof(b1), smp[0]),
-                est(b2, sizeof(b2), smp[1]), est(chg, sizeof(chg), either),
-                est(n1, sizeof(n1), either), est(n2, sizeof(n2), either), r[i].function);
+        fprintf(out, "  %12s %12s %12s", est(b1, sizeof(b1), smp[0]), est(b2, sizeof(b2), smp[1]),
+                est(chg, sizeof(chg), either));
+        if (either) {
+            snprintf(bound, sizeof(bound), "+-%s",
+                     size_format(b3, sizeof(b3), (double)live_bound(&r[i], rate)));
+            fprintf(out, " %12s", bound);
+        }
+        fprintf(out, " %8s %8s  %s", est(n1, sizeof(n1), either), est(n2, sizeof(n2), either),
+                r[i].function);
         if (*r[i].file)
             fprintf(out, "  %s:%u", r[i].file, r[i].line);
         if (*r[i].module)
@@ -362,8 +389,10 @@ static void write_text(const struct diff_options *o, const struct report_options
     else if (changed > shown)
         fprintf(out, "  ... %u more changed site%s (--top N)\n", changed - shown,
                 changed - shown == 1 ? "" : "s");
-    fprintf(out, "%u site%s changed, %u unchanged\n", changed, changed == 1 ? "" : "s",
-            n - changed);
+    fprintf(out, "%u site%s changed, %u unchanged", changed, changed == 1 ? "" : "s", n - changed);
+    if (either) /* the rest: what sampling alone may have moved */
+        fprintf(out, "; live bytes beyond sampling's 95%% bound at %u", beyond);
+    fputc('\n', out);
 }
 
 /* ---- a base to compare against, site by site (replay --against) ---- */

@@ -10,7 +10,8 @@
 
 #include "size.h"
 
-uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks)
+/* The variance of an estimate of bytes in blocks at rate (0: exact). */
+static double variance(uint64_t rate, int64_t bytes, int64_t blocks)
 {
     double x, f;
 
@@ -18,7 +19,22 @@ uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks)
         return 0;
     x = blocks > 0 ? (double)bytes / (double)blocks / (double)rate : 0;
     f = x < 1e-9 ? 1.0 : x > 700 ? 0.0 : x / expm1(x);
-    return (uint64_t)llround(2.0 * sqrt((double)bytes * (double)rate * f));
+    return (double)bytes * (double)rate * f;
+}
+
+uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks)
+{
+    return (uint64_t)llround(2.0 * sqrt(variance(rate, bytes, blocks)));
+}
+
+uint64_t estimate_change_error(uint64_t rate_a, int64_t bytes_a, int64_t blocks_a, uint64_t rate_b,
+                               int64_t bytes_b, int64_t blocks_b)
+{
+    int a_larger = bytes_a >= bytes_b;
+    int64_t bytes = a_larger ? bytes_a : bytes_b, blocks = a_larger ? blocks_a : blocks_b;
+
+    return (uint64_t)llround(
+        2.0 * sqrt(variance(rate_a, bytes, blocks) + variance(rate_b, bytes, blocks)));
 }
 
 const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks)

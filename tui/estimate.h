@@ -21,6 +21,16 @@
  * returned). */
 uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks);
 
+/* The 95% bound of a change from A to B of a site's bytes, either side
+ * sampled (rate 0: exact): what the two estimates may differ by when the
+ * site did not change. Each sampled side's variance is taken at the larger
+ * of the two figures (in blocks of that side's mean size): a side that
+ * reads 0 of a site holding less than its rate says little (a site of 4 KiB
+ * at 512 KiB is sampled once in 128 runs), and the bound says so. 0 when
+ * neither side is sampled. */
+uint64_t estimate_change_error(uint64_t rate_a, int64_t bytes_a, int64_t blocks_a, uint64_t rate_b,
+                               int64_t bytes_b, int64_t blocks_b);
+
 /* "+-1.20 MiB" (estimate_error) into buf; "" when rate is 0. Returns buf. */
 const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks);
 

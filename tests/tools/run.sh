@@ -141,18 +141,42 @@ print(d["complete_a"], d["incomplete_a"], d["complete_b"], d["incomplete_b"]["re
 "$HL" diff "$W/A.hl" "$W/Bs.hl" >"$W/smp.txt"
 same diff-sampled-said "B  sampled: one sample every 1.00 KiB on average: its figures by site are estimates (~); its totals are exact (heap bytes: usable sizes)" \
     "$(sed -n 3p "$W/smp.txt")"
-# columns: live A (exact here), then live B, change, blocks, allocs (each from B: estimates)
+# columns: live A (exact here), then live B, change, 95% bound, blocks, allocs (each from B:
+# estimates; the bound: what the two may differ by with no change)
 same diff-sampled-marked "" "$(grep -E '^ .*site_' "$W/smp.txt" | awk '{
     a = substr($0, 3, 12); sub(/^ +/, "", a)
     if (a ~ /^~/) { print; next }
-    split("16 12 29 12 42 8 51 8", c, " ")
+    b = substr($0, 42, 12); sub(/^ +/, "", b)
+    if (b !~ /^\+-[0-9]/) { print; next }
+    split("16 12 29 12 55 8 64 8", c, " ")
     for (i = 1; i < 8; i += 2) { f = substr($0, c[i], c[i + 1]); sub(/^ +/, "", f); if (f !~ /^~/) { print; next } } }')"
+same diff-sampled-header "live A live B change 95% bound blocks allocs function file:line [module]" \
+    "$(grep -A1 '^Sites by change' "$W/smp.txt" | tail -1 | tr -s ' ' | cut -c2-)"
 "$HL" diff "$W/A.hl" "$W/Bs.hl" --json >"$W/smp.json"
 same diff-sampled-json "False 0 True 1024 True" "$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(d["sampled_a"], d["sample_rate_a"], d["sampled_b"], d["sample_rate_b"],
       all(s["estimated"] for s in d["sites"]))' "$W/smp.json")"
+# each site's bound: 2 sqrt(the larger figure x rate x f) (tui/estimate.h), and beyond_bound
+# where the change exceeds it; the text's last line counts those sites
+same diff-sampled-bound "" "$(python3 - "$W/smp.json" <<'PY'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+R = d["sample_rate_b"]
+for s in d["sites"]:
+    a, b = s["live_bytes_a"], s["live_bytes_b"]
+    big, blocks = (a, s["live_blocks_a"]) if a >= b else (b, s["live_blocks_b"])
+    x = big / blocks / R if blocks > 0 and big > 0 else 0
+    f = 1.0 if x < 1e-9 else (0.0 if x > 700 else x / math.expm1(x))
+    want = round(2 * math.sqrt(big * R * f)) if big > 0 else 0
+    if s["live_bytes_delta_bound"] != want or s["beyond_bound"] != (abs(s["live_bytes_delta"]) > want):
+        print(s["function"], s["live_bytes_delta"], s["live_bytes_delta_bound"], want, s["beyond_bound"])
+PY
+)"
+beyond=$(python3 -c 'import json, sys; print(sum(1 for s in json.load(open(sys.argv[1]))["sites"] if s["beyond_bound"]))' "$W/smp.json")
+same diff-sampled-count "; live bytes beyond sampling's 95% bound at $beyond" \
+    "$(tail -1 "$W/smp.txt" | sed 's/^[^;]*//')"
 
 # diff's bad input
 check() { # check NAME STATUS STDERR CMD...
