@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "complete.h"
+#include "estimate.h"
 #include "load.h"
 #include "model.h"
 #include "record.h"
@@ -204,8 +205,14 @@ static int check_one(const struct model *m, const struct check_limit *l,
         sites++;
         site_where(m, r->site, where, sizeof(where));
         if (l->kind == CHECK_MAX_SITE && r->peak_bytes > l->bytes) {
+            /* sampled: the bound of the estimate (blocks at the peak not
+             * known: taken as small ones, the widest bound) */
+            if (sum->sample_rate)
+                snprintf(when, sizeof(when), ", 95%% bound %s",
+                         estimate_format(label, sizeof(label), sum->sample_rate,
+                                         (int64_t)r->peak_bytes, 0));
             broken(out, l, sum->sample_rate ? "site's peak, estimated," : "site's peak",
-                   r->peak_bytes, "", "site", where);
+                   r->peak_bytes, sum->sample_rate ? when : "", "site", where);
             n++;
         } else if (l->kind == CHECK_NO_LEAKS && (r->leaked_bytes || r->leaked_blocks)) {
             /* sampled: a sampled block live at the end is a leak proven; its
