@@ -503,6 +503,9 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     int k = 5;
     if (against(ui)) {
         widget_fmt_bytes(change, sizeof change, change_of(state(ui), r->site), 1);
+        /* an estimate when either side is (replay of a sampled B, or against a sampled A) */
+        if (model_summary(ui->m)->sample_rate || model_summary(ui->opt->against)->sample_rate)
+            estimate_mark(change, sizeof change);
         c[k++].text = change;
     }
     int third_col = k;

@@ -586,9 +586,17 @@ e2e_wait_for "end of recording"
 e2e_assert_not_screen "CHANGE"
 e2e_keys q
 e2e_assert_restored 0
+# a sampled side: the change is an estimate too, marked "~" as B's own figures are
+"$HL" record --sample 1K -o "$TMP/Bs.hl" -- "$TMP/tb/t_tools" 5 4 >/dev/null 2>&1 ||
+    e2e_fail "record --sample 1K failed"
+e2e_start againsts 80 24 "$HL" replay Bs.hl --against A.hl
+e2e_wait_for "end of recording"
+e2e_assert_re "^site_keep +t_tools\.c:20 +~\S+ +~\S+ +~\S+ +~\S+ "
+e2e_keys q
+e2e_assert_restored 0
 err=$(cd "$TMP" && "$HL" replay B.hl --against nosuch.hl 2>&1 >/dev/null) && e2e_fail "a missing base was accepted"
 [ "$(echo "$err" | wc -l)" = 1 ] && echo "$err" | grep -q "nosuch.hl" || e2e_fail "missing base: '$err'"
-pass "replay B --against A: CHANGE is heapline diff's live_bytes_delta ($keep), largest first"
+pass "replay B --against A: CHANGE is heapline diff's live_bytes_delta ($keep), largest first; ~ when sampled"
 
 # ---- heapline run: live ----
 echo "e2e: run"
