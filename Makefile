@@ -219,6 +219,7 @@ integration: all
 e2e: all
 	$(Q)BUILD=$(BUILD) tests/e2e/run.sh
 	$(Q)BUILD=$(BUILD) tests/e2e/python.sh
+	$(Q)BUILD=$(BUILD) tests/e2e/cxx.sh
 
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh

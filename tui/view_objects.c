@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "keys.h"
 #include "model.h"
 #include "objects.h"
@@ -133,25 +134,6 @@ void view_objects_move(struct ui *ui, int delta, int to)
 
 #define STACK_LINE_FRAMES 64
 
-/* A function's name without its C++ parameter list (and const): the line has
- * room for the path, not for signatures. */
-static int short_name_len(const char *fn)
-{
-    size_t n = strlen(fn);
-    int depth = 0;
-
-    if (n > 6 && !strcmp(fn + n - 6, " const"))
-        n -= 6;
-    if (n == 0 || fn[n - 1] != ')')
-        return (int)n;
-    for (size_t i = n; i > 0; i--) {
-        depth += fn[i - 1] == ')' ? 1 : fn[i - 1] == '(' ? -1 : 0;
-        if (depth == 0)
-            return i > 1 ? (int)(i - 1) : (int)n;
-    }
-    return (int)n;
-}
-
 const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n)
 {
     const struct model_frame *f[STACK_LINE_FRAMES];
@@ -169,8 +151,8 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
         char name[160];
         const char *file = strrchr(f[i]->file, '/') ? strrchr(f[i]->file, '/') + 1 : f[i]->file;
         const char *label = model_frame_label(f[i], name, sizeof name);
-        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "", short_name_len(label),
-                         label);
+        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "",
+                         (int)cxxname_base_len(label), label);
 
         len += w > 0 ? (size_t)w : 0;
         if (*file && len + 1 < n) {
@@ -215,10 +197,17 @@ void view_objects_draw(struct ui *ui, int y, int h)
     }
     /* sampling mode: the blocks listed are the samples, each a real block
      * of its exact size; the site's own figures are estimates */
-    snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
-             model_site_label(s, name, sizeof name),
-             view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
-             model_summary(ui->m)->sample_rate ? " sampled" : "", shown);
+    const char *label = model_site_label(s, name, sizeof name);
+    char fit[256];
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
+                 label, view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
+                 model_summary(ui->m)->sample_rate ? " sampled" : "", shown);
+        int over = widget_width(title) - ui->cols;
+        if (over <= 0)
+            break; /* else a C++ name as the table shows it: the count and keys kept */
+        label = cxxname_fit(label, widget_width(label) - over, ui->ascii, fit, sizeof fit);
+    }
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     /* a recording names blocks by allocation number (it keeps no addresses) */
     int addressed = v->n > 0 && v->objs[0].addr != 0;
