@@ -264,7 +264,9 @@ struct model_site {
 /* model_frame_label() for a site (its attributed frame). */
 const char *model_site_label(const struct model_site *s, char *buf, size_t n);
 
-/* 1 when spec names site s: its function exactly, or FILE:LINE, where FILE
+/* 1 when spec names site s: its function exactly, or without its C++
+ * parameters and leading scopes (cxxname_matches: "Registry::add" names
+ * "jobs::Registry::add(int) [clone .isra.0]"), or FILE:LINE, where FILE
  * is the site's file or its last path components ("leaky_service.py:76",
  * "assets/leaky_service.py:76", "t_alloc.c:40"). Native and Python sites
  * alike. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "wire.h"
 
 /* ---------------------------------------------------------------- frames */
@@ -95,7 +96,7 @@ int model_site_is(const struct model_site *s, const char *spec)
 
     if (!s)
         return 0;
-    if (strcmp(s->function, spec) == 0)
+    if (cxxname_matches(s->function, spec)) /* Registry::add: jobs::Registry::add(int) */
         return 1;
     if (!colon || colon == spec || !colon[1] || colon[-1] == ':')
         return 0;

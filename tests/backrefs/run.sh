@@ -130,6 +130,14 @@ PROG=cxxhold start cxxhold && {
     echo "$text" | grep -qx '  <- global jobs::g_done (cxxhold) +0' &&
         echo "$text" | grep -q '^  <- 0x[0-9a-f]* (64 bytes, allocated at jobs::Registry::add(int) .*cxxhold.cpp:23) +0, 1 reference$' &&
         echo "ok   cxx global" || { echo "FAIL cxx global:"; echo "$text"; fails=$((fails + 1)); }
+    # --site takes the function as the source names it: the report's name is
+    # "jobs::Registry::add(int) [clone .isra.0]"
+    for spec in jobs::Registry::add Registry::add add; do
+        text=$("$HL" backrefs "$PID" --site "$spec")
+        echo "$text" | head -1 | grep -q "^$(p0): 64 bytes allocated at jobs::Registry::add(int) .*cxxhold.cpp:22, 1 reference$" &&
+            echo "ok   cxx --site $spec" || { echo "FAIL cxx --site $spec:"; echo "$text"; fails=$((fails + 1)); }
+    done
+    expect_error "no allocation site named Registry::ad" "$PID" --site Registry::ad
     kill "$PID"
 }
 
