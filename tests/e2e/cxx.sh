@@ -56,11 +56,8 @@ e2e_assert_re "^Polygon<…>::Polygon +e2e_cxx\.cpp:$CTOR "
 e2e_assert_re "^operator\(\) +e2e_cxx\.cpp:$LAMBDA "
 e2e_assert_not_screen "std::__c~"
 pass "sites: geo::Cache<…>::get, Polygon<…>::Polygon, operator() in 20 cells"
-for _ in 1 2 3 4 5 6; do
-    e2e_screen | grep -q "^geo::Cache<…>::get: live " && break
-    e2e_keys Down
-    e2e_wait_re "^[^ ]+: live "
-done
+e2e_keys / C a c h e Enter
+e2e_wait_re "1 of [0-9]+ sites +filter: Cache"
 e2e_wait_re "^geo::Cache<…>::get: live $CACHE_BYTES B, $CACHE_BLOCKS blocks, $CACHE_BLOCKS allocs "
 pass "detail: geo::Cache<…>::get: live $CACHE_BYTES B, its figures on the line"
 e2e_keys Enter
@@ -69,8 +66,10 @@ e2e_assert_re "└─▾ geo::Cache<…>::get +e2e_cxx\.cpp:$EMPLACE$"
 pass "tree: title with FILE:LINE and direction, the frame named"
 e2e_keys Escape
 e2e_wait_re "^FUNCTION +FILE:LINE"
-e2e_keys Down o
-e2e_wait_for "Live objects of operator() (e2e_cxx.cpp:$LAMBDA): 40, oldest first"
+e2e_keys / BSpace BSpace BSpace BSpace BSpace o p e r a t o r Enter
+e2e_wait_re "^operator\(\): live "
+e2e_keys o
+e2e_wait_for "Live objects of operator() (e2e_cxx.cpp:$LAMBDA): $(figure "operator()" live_blocks), oldest first"
 e2e_wait_re "^allocated at operator\(\) e2e_cxx\.cpp:$LAMBDA < "
 pass "objects of the lambda: allocated at operator() e2e_cxx.cpp:$LAMBDA"
 
