@@ -199,14 +199,18 @@ void view_objects_draw(struct ui *ui, int y, int h)
      * of its exact size; the site's own figures are estimates */
     const char *label = model_site_label(s, name, sizeof name);
     char fit[256];
-    for (int pass = 0; pass < 2; pass++) {
-        snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
-                 label, view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
-                 model_summary(ui->m)->sample_rate ? " sampled" : "", shown);
+    /* too long: a C++ name as the table shows it, then without "oldest
+     * first" (the AGE column says it), so the count and the keys stay */
+    for (int pass = 0; pass < 3; pass++) {
+        snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s%s   Esc: back", label,
+                 view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
+                 model_summary(ui->m)->sample_rate ? " sampled" : "", shown,
+                 pass < 2 ? ", oldest first" : "");
         int over = widget_width(title) - ui->cols;
         if (over <= 0)
-            break; /* else a C++ name as the table shows it: the count and keys kept */
-        label = cxxname_fit(label, widget_width(label) - over, ui->ascii, fit, sizeof fit);
+            break;
+        if (pass == 0)
+            label = cxxname_fit(label, widget_width(label) - over, ui->ascii, fit, sizeof fit);
     }
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     /* a recording names blocks by allocation number (it keeps no addresses) */

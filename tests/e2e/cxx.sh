@@ -6,8 +6,8 @@
 #     table's 20 cells it reads "geo::Cache<…>::get" (parameters, then
 #     template arguments, then leading scopes dropped), not the first 19
 #     characters "geo::Cache<std::__c~"; the stack tree's title keeps its
-#     FILE:LINE and direction; a lambda's objects are "allocated at
-#     operator()", not "operator".
+#     FILE:LINE and direction, the objects' title its count and keys; a
+#     lambda's objects are "allocated at operator()", not "operator".
 #  2. 160x50: room for "geo::Cache<std::string, geo::Shape>::get".
 #
 #   BUILD=build tests/e2e/cxx.sh          (make e2e)
@@ -64,6 +64,11 @@ e2e_keys Enter
 e2e_wait_for "Stack tree of geo::Cache<…>::get (e2e_cxx.cpp:$EMPLACE), top-down   b: flip  Esc: back"
 e2e_assert_re "└─▾ geo::Cache<…>::get +e2e_cxx\.cpp:$EMPLACE$"
 pass "tree: title with FILE:LINE and direction, the frame named"
+e2e_keys Escape
+e2e_wait_re "^FUNCTION +FILE:LINE"
+e2e_keys o
+e2e_wait_for "Live objects of Cache<…>::get (e2e_cxx.cpp:$EMPLACE): $CACHE_BLOCKS, oldest first   Esc: back"
+pass "objects: the title keeps its count and keys, the name as short as it must be"
 e2e_keys Escape
 e2e_wait_re "^FUNCTION +FILE:LINE"
 e2e_keys / BSpace BSpace BSpace BSpace BSpace o p e r a t o r Enter

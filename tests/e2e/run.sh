@@ -382,7 +382,8 @@ e2e_keys Escape / C-u m a n y Enter
 e2e_wait_re "^many_alloc "
 e2e_keys g o
 e2e_wait_for "Live objects of many_alloc"
-e2e_wait_re "\\(e2e_target\\.c:[0-9]+\\): 10050 \\(10000 shown\\), oldest"
+# 80 columns: the count and the keys, without "oldest first" (the AGE column says it)
+e2e_wait_re "\\(e2e_target\\.c:[0-9]+\\): 10050 \\(10000 shown\\)   Esc: back"
 e2e_wait_re "^#[0-9]+ +16 +[0-9.]+s +[0-9.]+s +e2e_target \($DPID\)"
 pass "objects: 10050 live, 10000 shown, said so; the thread with its tid"
 e2e_keys q
