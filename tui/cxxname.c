@@ -156,35 +156,67 @@ static void replace_all(char *buf, const char *from, const char *to)
     }
 }
 
-/* Collapses every template argument list at depth 0 to "<…>". */
-static void collapse_templates(char *buf, const char *dots)
+/* The end of the template argument list opening at buf[k] (one past its
+ * '>'), or 0 when it does not close. */
+static size_t list_end(const char *buf, size_t k, size_t len)
 {
-    size_t d = strlen(dots), len = strlen(buf), k = 0;
+    size_t e = k + 1;
+    int depth = 1;
 
-    while ((k = scan0(buf, k, len, is_angle, NULL)) < len) {
-        size_t e = k + 1;
-        int depth = 1;
-
-        while (e < len && depth > 0) {
-            size_t op = skip_operator(buf, e, len);
-            if (op != e) {
-                e = op;
-                continue;
-            }
-            depth += strchr("<([{", buf[e]) ? 1 : strchr(">)]}", buf[e]) ? -1 : 0;
-            e++;
+    while (e < len && depth > 0) {
+        size_t op = skip_operator(buf, e, len);
+        if (op != e) {
+            e = op;
+            continue;
         }
-        if (depth == 0 && e - k - 2 > d) { /* buf[k+1..e-1) is the list */
-            memmove(buf + k + 1 + d, buf + e - 1, len - (e - 1) + 1);
-            memcpy(buf + k + 1, dots, d);
-            len = strlen(buf);
-        }
-        k = k + 1 + d + 1 <= len ? k + 1 + d + 1 : len;
+        depth += strchr("<([{", buf[e]) ? 1 : strchr(">)]}", buf[e]) ? -1 : 0;
+        e++;
     }
+    return depth == 0 ? e : 0;
 }
 
-/* The steps of cxxname_fit() in buf[0..n), which holds base of fn. */
-static void shorten(const char *fn, size_t base, int width, int ascii, char *buf, size_t n)
+/* Collapses the longest template argument list at depth 0 that is longer
+ * than dots to "<dots>". Returns 0 when there is none. */
+static int collapse_longest(char *buf, const char *dots)
+{
+    size_t d = strlen(dots), len = strlen(buf), best = 0, best_e = 0;
+
+    for (size_t k = 0; (k = scan0(buf, k, len, is_angle, NULL)) < len; k++) {
+        size_t e = list_end(buf, k, len);
+
+        if (e && e - k - 2 > d && (!best_e || e - k > best_e - best)) {
+            best = k;
+            best_e = e;
+        }
+    }
+    if (!best_e)
+        return 0;
+    memmove(buf + best + 1 + d, buf + best_e - 1, len - (best_e - 1) + 1);
+    memcpy(buf + best + 1, dots, d);
+    return 1;
+}
+
+/* Drops leading scopes of buf, down to two ("Cache<…>::get"), until it fits:
+ * into out[0..n). Returns whether it fits. */
+static int drop_scopes(const char *buf, int width, char *out, size_t n)
+{
+    snprintf(out, n, "%s", buf);
+    while (widget_width(out) > width) {
+        size_t len = strlen(out), k = scan0(out, 0, len, is_scope, NULL);
+
+        if (k + 2 >= len || scan0(out, k + 2, len, is_scope, NULL) >= len)
+            return 0;
+        memmove(out, out + k + 2, len - (k + 2) + 1);
+    }
+    return 1;
+}
+
+/* The steps of cxxname_fit() into out[0..n), with buf[0..n) to work in:
+ * template arguments tell instantiations (sites) apart, leading namespaces
+ * seldom do, so the scopes go before each template argument list, the
+ * longest list first. */
+static void shorten(const char *fn, size_t base, int width, int ascii, char *buf, char *out,
+                    size_t n)
 {
     size_t start = 0; /* after a template function's return type: "void std::__invoke_impl<" */
     for (size_t k = 0; (k = scan0(fn, k, base, is_space, NULL)) < base; k++)
@@ -195,25 +227,18 @@ static void shorten(const char *fn, size_t base, int width, int ascii, char *buf
                 "std::allocator<char> >",
                 "std::string");
     replace_all(buf, "std::__cxx11::", "std::");
-    if (widget_width(buf) <= width)
-        return;
-    collapse_templates(buf, ascii ? "..." : "\u2026");
-    while (widget_width(buf) > width) { /* the leading scopes, down to "Cache<…>::get" */
-        size_t len = strlen(buf), k = scan0(buf, 0, len, is_scope, NULL);
-
-        if (k + 2 >= len || scan0(buf, k + 2, len, is_scope, NULL) >= len)
-            break;
-        memmove(buf, buf + k + 2, len - (k + 2) + 1);
-    }
+    while (!drop_scopes(buf, width, out, n) && collapse_longest(buf, ascii ? "..." : "\u2026"))
+        ;
 }
 
 const char *cxxname_fit(const char *fn, int width, int ascii, char *buf, size_t n)
 {
-    char w[4096]; /* a whole std::map<...>::emplace<...> before its steps, not cut mid-list */
+    /* a whole std::map<...>::emplace<...> before its steps, not cut mid-list */
+    char w[4096], out[4096];
 
     if (!fn || widget_width(fn) <= width || n == 0)
         return fn;
-    shorten(fn, cxxname_base_len(fn), width, ascii, w, sizeof w);
-    snprintf(buf, n, "%s", w);
+    shorten(fn, cxxname_base_len(fn), width, ascii, w, out, sizeof w);
+    snprintf(buf, n, "%s", out);
     return buf;
 }

@@ -77,6 +77,17 @@ static void test_fit(void **state)
          "Polygon<\u2026>::Polygon");
     fits("geo::Polygon<double>::Polygon(geo::Polygon<double> const&)", 30, 0,
          "geo::Polygon<double>::Polygon");
+    /* the namespace goes before the template arguments that tell sites apart */
+    fits("geo::Polygon<float>::Polygon(int)", 24, 0, "Polygon<float>::Polygon");
+    fits("std::map<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> "
+         ">, long, std::less<std::__cxx11::basic_string<char, std::char_traits<char>, "
+         "std::allocator<char> > > >::operator[](std::__cxx11::basic_string<char, "
+         "std::char_traits<char>, std::allocator<char> > const&)",
+         30, 0, "std::map<\u2026>::operator[]");
+    /* the longest list first: emplace's arguments, then the map's */
+    fits("std::pair<std::_Rb_tree_iterator<int>, bool> std::map<int, long>::emplace<std::pair<int, "
+         "long>&>(std::pair<int, long>&)",
+         30, 0, "map<int, long>::emplace<\u2026>");
     fits("void std::__invoke_impl<void, ThreadPool::ThreadPool(int)::{lambda()#1}>(std::__invoke_"
          "other, ThreadPool::ThreadPool(int)::{lambda()#1}&&)",
          20, 0, "std::__invoke_impl<\u2026>");
