@@ -8,9 +8,10 @@
  * template argument, never the function. A name is shortened step by step
  * until it fits, each step dropping what tells least: the parameter list,
  * qualifiers and clone suffix, and the return type of a template function;
- * std::string for libstdc++'s basic_string<char, ...>; template arguments
- * (<…>); then the leading namespaces and classes, down to the function and
- * its class. Only then is it cut.
+ * std::string for libstdc++'s basic_string<char, ...>; then the leading
+ * namespaces and classes (down to the function and its class) before each
+ * template argument list (<…>), the longest first: the arguments tell a
+ * template's sites apart. Only then is it cut.
  * Names without C++ syntax (C functions, Python lines) come back as they
  * are.
  */
