@@ -215,6 +215,11 @@ struct model_frame {
  * else "0xIP". Returns function, or buf filled. */
 const char *model_frame_label(const struct model_frame *f, char *buf, size_t n);
 
+/* 1 when a site looks through f: allocator plumbing (the runtimes' modules,
+ * operator new and malloc's wrappers, the C++ standard library's functions
+ * and headers). */
+int model_frame_is_plumbing(const struct model_frame *f);
+
 /* The frame of an instruction pointer, or a frame with empty names. */
 const struct model_frame *model_frame(const struct model *m, uint64_t ip);
 

@@ -133,8 +133,12 @@ void view_objects_move(struct ui *ui, int delta, int to)
 }
 
 #define STACK_LINE_FRAMES 64
+#define STACK_LINE_NAME                                                                            \
+    40 /* cells a C++ name may take: geo::Cache<std::string, geo::Shape>::get                      \
+        */
 
-const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n)
+const char *view_objects_stack_line(const struct model *m, uint32_t stack, int name_w, int ascii,
+                                    char *buf, size_t n)
 {
     const struct model_frame *f[STACK_LINE_FRAMES];
     const struct model_site *s = model_site(m, model_stack_site(m, stack));
@@ -147,19 +151,29 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
             from = i;
             break;
         }
+    int skipped = 0; /* plumbing frames since the last one shown */
     for (uint32_t i = from; i < depth && len + 1 < n; i++) {
-        char name[160];
+        char name[160], base[1024], fit[256];
         const char *file = strrchr(f[i]->file, '/') ? strrchr(f[i]->file, '/') + 1 : f[i]->file;
         const char *label = model_frame_label(f[i], name, sizeof name);
-        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "",
-                         (int)cxxname_base_len(label), label);
 
+        if (i > from && model_frame_is_plumbing(f[i])) {
+            skipped = 1; /* std::function's and std::thread's invokers, libc's start */
+            continue;
+        }
+        snprintf(base, sizeof base, "%.*s", (int)cxxname_base_len(label), label);
+        int w = snprintf(buf + len, n - len, "%s%s%s", skipped ? " < ..." : "",
+                         i > from ? " < " : "", cxxname_fit(base, name_w, ascii, fit, sizeof fit));
+
+        skipped = 0;
         len += w > 0 ? (size_t)w : 0;
         if (*file && len + 1 < n) {
             w = snprintf(buf + len, n - len, " %s:%u", file, f[i]->line);
             len += w > 0 ? (size_t)w : 0;
         }
     }
+    if (skipped && len + 1 < n)
+        snprintf(buf + len, n - len, " < ...");
     return buf;
 }
 
@@ -262,7 +276,9 @@ void view_objects_draw(struct ui *ui, int y, int h)
     if (v->n > 0 && v->sel < v->n) {
         char frames[1000];
         snprintf(st, sizeof st, "allocated at %s",
-                 view_objects_stack_line(ui->m, v->objs[v->sel].stack, frames, sizeof frames));
+                 view_objects_stack_line(ui->m, v->objs[v->sel].stack,
+                                         ui->cols / 4 > 20 ? ui->cols / 4 : 20, ui->ascii, frames,
+                                         sizeof frames));
     }
     view_ctx_put(y + h - 2, 0, st, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     view_ctx_put(y + h - 1, 0,

@@ -7,7 +7,8 @@
 #     template arguments, then leading scopes dropped), not the first 19
 #     characters "geo::Cache<std::__c~"; the stack tree's title keeps its
 #     FILE:LINE and direction, the objects' title its count and keys; a
-#     lambda's objects are "allocated at operator()", not "operator".
+#     lambda's objects are "allocated at operator()", not "operator", and
+#     std::function's frames above it one "...".
 #  2. 160x50: room for "geo::Cache<std::string, geo::Shape>::get".
 #
 #   BUILD=build tests/e2e/cxx.sh          (make e2e)
@@ -39,6 +40,7 @@ line_of() { grep -n -F "$1" tests/e2e/e2e_cxx.cpp | head -1 | cut -d: -f1; }
 EMPLACE=$(line_of 'map_.emplace(k, v);')
 LAMBDA=$(line_of 'std::make_shared<geo::Polygon<float>>')
 CTOR=$(line_of 'explicit Polygon(int n)')
+MAKE=$(line_of 'auto v = make();')
 # the report's figures of the site whose function starts with $1
 figure() {
     "$HL" report "$TMP/cxx.heapline" --json | python3 -c '
@@ -75,8 +77,9 @@ e2e_keys / BSpace BSpace BSpace BSpace BSpace o p e r a t o r Enter
 e2e_wait_re "^operator\(\): live "
 e2e_keys o
 e2e_wait_for "Live objects of operator() (e2e_cxx.cpp:$LAMBDA): $(figure "operator()" live_blocks), oldest first"
-e2e_wait_re "^allocated at operator\(\) e2e_cxx\.cpp:$LAMBDA < "
-pass "objects of the lambda: allocated at operator() e2e_cxx.cpp:$LAMBDA"
+# std::function's invoker between the lambda and Cache::get is one "..."
+e2e_wait_re "^allocated at operator\(\) e2e_cxx\.cpp:$LAMBDA < \.\.\. < geo::Cache<…>::get e2e_cxx\.cpp:$MAKE"
+pass "objects of the lambda: allocated at operator() e2e_cxx.cpp:$LAMBDA < ... < geo::Cache<…>::get e2e_cxx.cpp:$MAKE"
 
 echo "e2e cxx: 160x50"
 e2e_start cxx160 160 50 "$HL" replay cxx.heapline
