@@ -117,9 +117,10 @@ size_t cxxname_base_len(const char *fn)
 int cxxname_matches(const char *fn, const char *spec)
 {
     size_t b = cxxname_base_len(fn), s = strlen(spec);
+    const char *clone = strstr(fn, " [clone ");
 
-    if (!strcmp(fn, spec))
-        return 1;
+    if (!strcmp(fn, spec) || (clone && (size_t)(clone - fn) == s && !memcmp(fn, spec, s)))
+        return 1; /* whole, or without GCC's clone suffix: "add(int)" */
     if (s == 0 || s > b || memcmp(fn + b - s, spec, s))
         return 0;
     return s == b || (b - s >= 2 && fn[b - s - 1] == ':' && fn[b - s - 2] == ':');

@@ -26,9 +26,10 @@
  * whole. */
 size_t cxxname_base_len(const char *fn);
 
-/* Whether fn names the function spec: fn itself, or fn without its
- * parameters (cxxname_base_len) equal to spec or ending in "::" spec
- * ("Registry::add" names "jobs::Registry::add(int)"). */
+/* Whether fn names the function spec: fn itself, fn without GCC's clone
+ * suffix, or fn without its parameters (cxxname_base_len) equal to spec or
+ * ending in "::" spec ("jobs::Registry::add(int)" and "Registry::add" name
+ * "jobs::Registry::add(int) [clone .isra.0]"). */
 int cxxname_matches(const char *fn, const char *spec);
 
 /* fn when it fits in width cells, else its shortest needed form (above)

@@ -132,7 +132,7 @@ PROG=cxxhold start cxxhold && {
         echo "ok   cxx global" || { echo "FAIL cxx global:"; echo "$text"; fails=$((fails + 1)); }
     # --site takes the function as the source names it: the report's name is
     # "jobs::Registry::add(int) [clone .isra.0]"
-    for spec in jobs::Registry::add Registry::add add; do
+    for spec in jobs::Registry::add Registry::add add 'jobs::Registry::add(int)'; do
         text=$("$HL" backrefs "$PID" --site "$spec")
         echo "$text" | head -1 | grep -q "^$(p0): 64 bytes allocated at jobs::Registry::add(int) .*cxxhold.cpp:22, 1 reference$" &&
             echo "ok   cxx --site $spec" || { echo "FAIL cxx --site $spec:"; echo "$text"; fails=$((fails + 1)); }

@@ -49,6 +49,10 @@ static void test_matches(void **state)
     assert_true(cxxname_matches("jobs::Registry::add(int) [clone .isra.0]", "Registry::add"));
     assert_true(cxxname_matches("jobs::Registry::add(int) [clone .isra.0]", "add"));
     assert_true(cxxname_matches("jobs::Registry::add(int)", "jobs::Registry::add(int)"));
+    assert_true(
+        cxxname_matches("jobs::Registry::add(int) [clone .isra.0]", "jobs::Registry::add(int)"));
+    assert_false(
+        cxxname_matches("jobs::Registry::add(int) [clone .isra.0]", "jobs::Registry::add(long)"));
     assert_true(cxxname_matches("process_job", "process_job"));
     assert_false(cxxname_matches("jobs::Registry::add(int)", "dd"));
     assert_false(cxxname_matches("jobs::Registry::add(int)", "Registry::ad"));
