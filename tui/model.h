@@ -382,6 +382,11 @@ struct model_filter {
     unsigned flags;   /* MODEL_FILTER_* */
 };
 
+/* How many sites rows[0..n) hold: grouped by thread or tag (model_group_rows)
+ * a site has a row in each of its groups, so a pool's site in four workers
+ * is four rows and one site. n when out of memory. */
+uint32_t model_rows_sites(const struct model *m, const struct model_row *rows, uint32_t n);
+
 /* Keeps the rows that pass f, in order, compacted to the front. Returns the
  * new count. */
 uint32_t model_rows_filter(const struct model *m, struct model_row *rows, uint32_t n,

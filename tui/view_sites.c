@@ -376,30 +376,13 @@ void view_sites_move(struct ui *ui, int delta, int to)
     }
 }
 
-/* The sites among the rows: grouped by thread or tag, a site has a row in
- * each of its groups (a pool's site in four workers is four rows, and the
- * status read "19 of 9 sites"). */
-static uint32_t rows_sites(const struct model_view *mv, uint32_t all)
-{
-    unsigned char *seen = calloc(all ? all : 1, 1);
-    uint32_t n = 0;
-
-    if (!seen)
-        return mv->n_rows;
-    for (uint32_t i = 0; i < mv->n_rows; i++)
-        if (mv->rows[i].site < all && !seen[mv->rows[i].site]) {
-            seen[mv->rows[i].site] = 1;
-            n++;
-        }
-    free(seen);
-    return n;
-}
-
 void view_sites_count(const struct ui *ui, char *buf, size_t n)
 {
     uint32_t all = model_site_count(ui->m);
     int grouped = state(ui) && state(ui)->group != VIEW_GROUP_NONE;
-    uint32_t shown = !ui->mv_valid ? all : grouped ? rows_sites(&ui->mv, all) : ui->mv.n_rows;
+    uint32_t shown = !ui->mv_valid ? all
+                     : grouped     ? model_rows_sites(ui->m, ui->mv.rows, ui->mv.n_rows)
+                                   : ui->mv.n_rows;
     if (shown == all)
         snprintf(buf, n, "%u site%s", all, all == 1 ? "" : "s");
     else
