@@ -136,7 +136,7 @@ HEAPWALK_OBJS := $(BUILD)/pic/collector/heapwalk.o $(BUILD)/pic/collector/heapar
 SCAN_OBJS := $(BUILD)/pic/collector/scan.o $(BUILD)/pic/collector/scanbfs.o \
              $(BUILD)/pic/collector/scanblocks.o $(BUILD)/pic/collector/scanwords.o \
              $(BUILD)/pic/collector/scanpy.o $(BUILD)/pic/collector/scanpydeque.o \
-             $(BUILD)/pic/collector/scanroots.o \
+             $(BUILD)/pic/collector/scanroots.o $(BUILD)/pic/collector/demangle.o \
              $(BUILD)/pic/collector/scansp.o $(BUILD)/pic/collector/debugfile.o $(OWNMAPS_OBJ) \
              $(BUILD)/pic/collector/scanheap.o $(HEAPWALK_OBJS) \
              $(BUILD)/pic/collector/procmaps.o $(BUILD)/pic/collector/untracked.o \
@@ -219,6 +219,7 @@ integration: all
 e2e: all
 	$(Q)BUILD=$(BUILD) tests/e2e/run.sh
 	$(Q)BUILD=$(BUILD) tests/e2e/python.sh
+	$(Q)BUILD=$(BUILD) tests/e2e/cxx.sh
 
 backrefs: all
 	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh

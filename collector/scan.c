@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "demangle.h"
 #include "heaptls.h"
 #include "ownmaps.h"
 #include "scanbfs.h"
@@ -563,6 +564,7 @@ static void name_nodes(const struct scan_job *job, const struct scanbfs_node *in
             d->module_offset = s->addr - m->base;
             d->offset = d->module_offset;
             if (scanroots_symbol(m->path, d->module_offset, sym, 256, &start) == 0) {
+                demangle_in_place(sym, 256); /* _ZL9g_results: g_results */
                 d->symbol.ptr = sym;
                 d->symbol.len = (uint32_t)strlen(sym);
                 d->offset = d->module_offset - start;

@@ -23,6 +23,7 @@
 
 #include "core.h"
 #include "debugfile.h"
+#include "demangle.h"
 #include "dwlib.h"
 #include "dwscopes.h"
 #include "elfpages.h"
@@ -168,7 +169,6 @@ static uint32_t next_module = 1;
 static uint64_t *seen; /* open addressing set of ips, 0 = empty */
 static size_t seen_cap, seen_n;
 
-static char *(*demangle)(const char *, char *, size_t *, int *);
 static char *names[WIRE_MAX_INLINED + 2]; /* demangled strings of the last call */
 static int n_names;
 static struct wire_inline inl[WIRE_MAX_INLINED];
@@ -524,20 +524,9 @@ static const char *nice_name(const char *name)
 
     if (at && at > name) /* symbol version: "foo@@GLIBC_2.34" */
         name = keep(strndup(name, (size_t)(at - name)));
-    if (!name || name[0] != '_' || name[1] != 'Z')
-        return name;
-    if (!demangle)
-        demangle =
-            (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
-    if (demangle) {
-        int status = -1;
-        char *d = demangle(name, NULL, NULL, &status);
+    char *d = demangle_cxx(name);
 
-        if (d && status == 0)
-            return keep(d);
-        free(d);
-    }
-    return name;
+    return d ? keep(d) : name;
 }
 
 static const char *die_name(Dwarf_Die *die)

@@ -215,6 +215,11 @@ struct model_frame {
  * else "0xIP". Returns function, or buf filled. */
 const char *model_frame_label(const struct model_frame *f, char *buf, size_t n);
 
+/* 1 when a site looks through f: allocator plumbing (the runtimes' modules,
+ * operator new and malloc's wrappers, the C++ standard library's functions
+ * and headers). */
+int model_frame_is_plumbing(const struct model_frame *f);
+
 /* The frame of an instruction pointer, or a frame with empty names. */
 const struct model_frame *model_frame(const struct model *m, uint64_t ip);
 
@@ -264,7 +269,9 @@ struct model_site {
 /* model_frame_label() for a site (its attributed frame). */
 const char *model_site_label(const struct model_site *s, char *buf, size_t n);
 
-/* 1 when spec names site s: its function exactly, or FILE:LINE, where FILE
+/* 1 when spec names site s: its function exactly, or without its C++
+ * parameters and leading scopes (cxxname_matches: "Registry::add" names
+ * "jobs::Registry::add(int) [clone .isra.0]"), or FILE:LINE, where FILE
  * is the site's file or its last path components ("leaky_service.py:76",
  * "assets/leaky_service.py:76", "t_alloc.c:40"). Native and Python sites
  * alike. */
@@ -374,6 +381,11 @@ struct model_filter {
     uint32_t thread;  /* MODEL_NONE: any */
     unsigned flags;   /* MODEL_FILTER_* */
 };
+
+/* How many sites rows[0..n) hold: grouped by thread or tag (model_group_rows)
+ * a site has a row in each of its groups, so a pool's site in four workers
+ * is four rows and one site. n when out of memory. */
+uint32_t model_rows_sites(const struct model *m, const struct model_row *rows, uint32_t n);
 
 /* Keeps the rows that pass f, in order, compacted to the front. Returns the
  * new count. */

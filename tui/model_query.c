@@ -419,3 +419,19 @@ int model_group_rows(const struct model *m, const struct model_query *q, int by_
     *out = r;
     return (int)k;
 }
+
+uint32_t model_rows_sites(const struct model *m, const struct model_row *rows, uint32_t n)
+{
+    uint32_t all = model_site_count(m), k = 0;
+    unsigned char *seen = calloc(all ? all : 1, 1);
+
+    if (!seen)
+        return n;
+    for (uint32_t i = 0; i < n; i++)
+        if (rows[i].site < all && !seen[rows[i].site]) {
+            seen[rows[i].site] = 1;
+            k++;
+        }
+    free(seen);
+    return k;
+}

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "wire.h"
 
 /* ---------------------------------------------------------------- frames */
@@ -95,7 +96,7 @@ int model_site_is(const struct model_site *s, const char *spec)
 
     if (!s)
         return 0;
-    if (strcmp(s->function, spec) == 0)
+    if (cxxname_matches(s->function, spec)) /* Registry::add: jobs::Registry::add(int) */
         return 1;
     if (!colon || colon == spec || !colon[1] || colon[-1] == ':')
         return 0;
@@ -231,7 +232,7 @@ static int (*const plumbing_rules[])(const struct model_frame *) = {
 };
 
 /* 1 when a frame is allocator plumbing that a site should look through. */
-static int frame_is_plumbing(const struct model_frame *f)
+int model_frame_is_plumbing(const struct model_frame *f)
 {
     for (size_t i = 0; i < sizeof(plumbing_rules) / sizeof(plumbing_rules[0]); i++)
         if (plumbing_rules[i](f))
@@ -353,7 +354,7 @@ struct fwalk model_sites_site_frame(const struct model *m, uint32_t stack)
     for (struct fwalk w = leaf; w.node != 0; w = fwalk_next(m, w)) {
         if (frame_is_python(w.f))
             return own.node ? own : w;
-        if (frame_is_plumbing(w.f))
+        if (model_frame_is_plumbing(w.f))
             continue;
         if (!*w.f->function) {
             if (!unnamed.node)
@@ -382,7 +383,7 @@ const struct model_frame *model_sites_caller_frame(const struct model *m, struct
     for (struct fwalk x = up; x.node != 0; x = fwalk_next(m, x)) {
         if (frame_is_python(x.f))
             return x.f;
-        if (!frame_is_interpreter(x.f) && !frame_is_plumbing(x.f))
+        if (!frame_is_interpreter(x.f) && !model_frame_is_plumbing(x.f))
             break;
     }
     return up.f;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "keys.h"
 #include "model.h"
 #include "objects.h"
@@ -132,27 +133,12 @@ void view_objects_move(struct ui *ui, int delta, int to)
 }
 
 #define STACK_LINE_FRAMES 64
+#define STACK_LINE_NAME                                                                            \
+    40 /* cells a C++ name may take: geo::Cache<std::string, geo::Shape>::get                      \
+        */
 
-/* A function's name without its C++ parameter list (and const): the line has
- * room for the path, not for signatures. */
-static int short_name_len(const char *fn)
-{
-    size_t n = strlen(fn);
-    int depth = 0;
-
-    if (n > 6 && !strcmp(fn + n - 6, " const"))
-        n -= 6;
-    if (n == 0 || fn[n - 1] != ')')
-        return (int)n;
-    for (size_t i = n; i > 0; i--) {
-        depth += fn[i - 1] == ')' ? 1 : fn[i - 1] == '(' ? -1 : 0;
-        if (depth == 0)
-            return i > 1 ? (int)(i - 1) : (int)n;
-    }
-    return (int)n;
-}
-
-const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n)
+const char *view_objects_stack_line(const struct model *m, uint32_t stack, int name_w, int ascii,
+                                    char *buf, size_t n)
 {
     const struct model_frame *f[STACK_LINE_FRAMES];
     const struct model_site *s = model_site(m, model_stack_site(m, stack));
@@ -165,19 +151,29 @@ const char *view_objects_stack_line(const struct model *m, uint32_t stack, char 
             from = i;
             break;
         }
+    int skipped = 0; /* plumbing frames since the last one shown */
     for (uint32_t i = from; i < depth && len + 1 < n; i++) {
-        char name[160];
+        char name[160], base[1024], fit[256];
         const char *file = strrchr(f[i]->file, '/') ? strrchr(f[i]->file, '/') + 1 : f[i]->file;
         const char *label = model_frame_label(f[i], name, sizeof name);
-        int w = snprintf(buf + len, n - len, "%s%.*s", i > from ? " < " : "", short_name_len(label),
-                         label);
 
+        if (i > from && model_frame_is_plumbing(f[i])) {
+            skipped = 1; /* std::function's and std::thread's invokers, libc's start */
+            continue;
+        }
+        snprintf(base, sizeof base, "%.*s", (int)cxxname_base_len(label), label);
+        int w = snprintf(buf + len, n - len, "%s%s%s", skipped ? " < ..." : "",
+                         i > from ? " < " : "", cxxname_fit(base, name_w, ascii, fit, sizeof fit));
+
+        skipped = 0;
         len += w > 0 ? (size_t)w : 0;
         if (*file && len + 1 < n) {
             w = snprintf(buf + len, n - len, " %s:%u", file, f[i]->line);
             len += w > 0 ? (size_t)w : 0;
         }
     }
+    if (skipped && len + 1 < n)
+        snprintf(buf + len, n - len, " < ...");
     return buf;
 }
 
@@ -215,10 +211,21 @@ void view_objects_draw(struct ui *ui, int y, int h)
     }
     /* sampling mode: the blocks listed are the samples, each a real block
      * of its exact size; the site's own figures are estimates */
-    snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s, oldest first   Esc: back",
-             model_site_label(s, name, sizeof name),
-             view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
-             model_summary(ui->m)->sample_rate ? " sampled" : "", shown);
+    const char *label = model_site_label(s, name, sizeof name);
+    char fit[256];
+    /* too long: a C++ name as the table shows it, then without "oldest
+     * first" (the AGE column says it), so the count and the keys stay */
+    for (int pass = 0; pass < 3; pass++) {
+        snprintf(title, sizeof title, "Live objects of %s (%s): %s%s%s%s   Esc: back", label,
+                 view_ctx_base(view_ctx_site_where(s, where, sizeof where)), count,
+                 model_summary(ui->m)->sample_rate ? " sampled" : "", shown,
+                 pass < 2 ? ", oldest first" : "");
+        int over = widget_width(title) - ui->cols;
+        if (over <= 0)
+            break;
+        if (pass == 0)
+            label = cxxname_fit(label, widget_width(label) - over, ui->ascii, fit, sizeof fit);
+    }
     view_ctx_put(y, 0, title, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     /* a recording names blocks by allocation number (it keeps no addresses) */
     int addressed = v->n > 0 && v->objs[0].addr != 0;
@@ -269,7 +276,9 @@ void view_objects_draw(struct ui *ui, int y, int h)
     if (v->n > 0 && v->sel < v->n) {
         char frames[1000];
         snprintf(st, sizeof st, "allocated at %s",
-                 view_objects_stack_line(ui->m, v->objs[v->sel].stack, frames, sizeof frames));
+                 view_objects_stack_line(ui->m, v->objs[v->sel].stack,
+                                         ui->cols / 4 > 20 ? ui->cols / 4 : 20, ui->ascii, frames,
+                                         sizeof frames));
     }
     view_ctx_put(y + h - 2, 0, st, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     view_ctx_put(y + h - 1, 0,

@@ -33,9 +33,14 @@ struct model;
 
 /* The allocation stack of an object, for its detail line: from its site's
  * frame outward (the plumbing below the site is the stack tree's to show),
- * every inlined level a frame of its own, "fn file:line < fn file:line < ..."
- * with base file names, cut to n - 1 bytes. Returns buf. */
-const char *view_objects_stack_line(const struct model *m, uint32_t stack, char *buf, size_t n);
+ * every inlined level a frame of its own, "fn file:line < fn file:line"
+ * with base file names and C++ names without parameters, shortened to
+ * name_w cells as cxxname_fit() does (ascii: "<...>"); each run of
+ * plumbing above the site (std::function's invokers, libc's thread start)
+ * is one "...", so the program's next frame fits at 80 columns. Cut to
+ * n - 1 bytes. Returns buf. */
+const char *view_objects_stack_line(const struct model *m, uint32_t stack, int name_w, int ascii,
+                                    char *buf, size_t n);
 
 /* Pure helper (tested): a block's thread for the THREAD column, its name
  * and its OS tid: "w0 (4242)", "(4242)" unnamed, "#id" when the thread was

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "diff.h"
 #include "estimate.h"
 #include "keys.h"
@@ -377,7 +378,11 @@ void view_sites_move(struct ui *ui, int delta, int to)
 
 void view_sites_count(const struct ui *ui, char *buf, size_t n)
 {
-    uint32_t all = model_site_count(ui->m), shown = ui->mv_valid ? ui->mv.n_rows : all;
+    uint32_t all = model_site_count(ui->m);
+    int grouped = state(ui) && state(ui)->group != VIEW_GROUP_NONE;
+    uint32_t shown = !ui->mv_valid ? all
+                     : grouped     ? model_rows_sites(ui->m, ui->mv.rows, ui->mv.n_rows)
+                                   : ui->mv.n_rows;
     if (shown == all)
         snprintf(buf, n, "%u site%s", all, all == 1 ? "" : "s");
     else
@@ -466,14 +471,17 @@ static void draw_row(struct ui *ui, int y, const struct model_row *r, int select
     struct widget_col c[MAX_COLS];
     char hb[MAX_COLS][24];
     char name[160], where[512], live[16], blocks[16], allocs[16], third[16], total[16], peak[16];
-    char change[16];
+    char change[16], fit[256];
     char spark[256], line[2048];
     int n = heads(ui, c, hb);
     const struct model_site *s = model_site(ui->m, r->site);
     if (!s)
         return; /* the model was reset since the rows were made: redrawn at once */
 
-    c[0].text = model_site_label(s, name, sizeof name);
+    int fw = ui->cols - (n - 1); /* FUNCTION's cells: what the other columns leave */
+    for (int i = 1; i < n; i++)
+        fw -= c[i].width;
+    c[0].text = cxxname_fit(model_site_label(s, name, sizeof name), fw, ui->ascii, fit, sizeof fit);
     c[1].text = view_ctx_site_where(s, where, sizeof where);
     c[1].align = WIDGET_LEFT_CUT_HEAD;
     if (widget_width(c[1].text) > c[1].width) {
@@ -622,8 +630,17 @@ static void draw_detail(struct ui *ui, int y)
      * then without either (the table's row above shows them), then without
      * the bytes allocated, when the line would be cut: at 80 columns a path
      * pushed "total" and "peak" off */
-    for (int pass = 0; pass < 5; pass++) {
+    const char *label = model_site_label(s, name, sizeof name);
+    char fit[256];
+    int over = 0, over0 = 0;
+    for (int step = 0; step < 10; step++) {
+        int pass = step % 5;
         const char *mod = (pass == 2 && s->file[0]) || pass >= 3 ? "" : s->module;
+
+        if (step == 5) { /* still too long: a C++ name as the table shows it, then again */
+            int w = widget_width(label) - over0;
+            label = cxxname_fit(label, w > 20 ? w : 20, ui->ascii, fit, sizeof fit);
+        }
 
         if (s->file[0] && pass < 3)
             snprintf(where, sizeof where, "  %s:%u%s%s", pass ? view_ctx_base(s->file) : s->file,
@@ -637,8 +654,8 @@ static void draw_detail(struct ui *ui, int y)
             snprintf(err, sizeof err, "+-%s", eb);
             snprintf(line, sizeof line,
                      "%s: estimated (sampled): live ~%s B %s (95%%), ~%s block%s, ~%s alloc%s%s",
-                     model_site_label(s, name, sizeof name), lb, err, blocks,
-                     r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s", where);
+                     label, lb, err, blocks, r->live_blocks == 1 ? "" : "s", allocs,
+                     r->allocations == 1 ? "" : "s", where);
         } else {
             char tp[48];
 
@@ -646,13 +663,15 @@ static void draw_detail(struct ui *ui, int y)
                 snprintf(tp, sizeof tp, "total %s, peak %s", total, peak);
             else
                 snprintf(tp, sizeof tp, "peak %s", peak);
-            snprintf(line, sizeof line, "%s: live %s B, %s block%s, %s alloc%s%s  %s",
-                     model_site_label(s, name, sizeof name), lb, blocks,
-                     r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s", where,
-                     tp);
+            snprintf(line, sizeof line, "%s: live %s B, %s block%s, %s alloc%s%s  %s", label, lb,
+                     blocks, r->live_blocks == 1 ? "" : "s", allocs, r->allocations == 1 ? "" : "s",
+                     where, tp);
         }
-        if (widget_width(line) <= ui->cols)
+        over = widget_width(line) - ui->cols;
+        if (over <= 0)
             break;
+        if (step == 0)
+            over0 = over;
     }
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "estimate.h"
 #include "keys.h"
 #include "model.h"
@@ -244,7 +245,7 @@ uint32_t view_tree_skip(uint32_t skip, uint32_t depth, uint32_t levels)
 void view_tree_draw(struct ui *ui, int y, int h)
 {
     struct view_tree *v = state(ui);
-    char line[4096], title[1200], name[160], where[512], pre[2048], text[2304];
+    char line[4096], title[1200], name[160], where[512], pre[2048], text[2304], fit[256];
     char incl[16], own[16], blocks[16], allocs[16];
     const struct model_site *s = model_site(ui->m, v->site);
     int fw = ui->cols >= 150 ? 40 : ui->cols >= 110 ? 30 : 20;
@@ -254,10 +255,16 @@ void view_tree_draw(struct ui *ui, int y, int h)
     if (h < 3)
         return;
     view_ctx_site_where(s, where, sizeof where);
-    snprintf(title, sizeof title, "Stack tree of %s (%s), %s",
-             model_site_label(s, name, sizeof name), view_ctx_base(where),
-             v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
-    view_ctx_title(y, ui->cols, title, "b: flip  Esc: back", view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
+    const char *label = model_site_label(s, name, sizeof name), *keys = "b: flip  Esc: back";
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(title, sizeof title, "Stack tree of %s (%s), %s", label, view_ctx_base(where),
+                 v->dir == MODEL_TREE_TOP_DOWN ? "top-down" : "bottom-up");
+        int over = widget_width(title) + 3 + widget_width(keys) - ui->cols;
+        if (over <= 0)
+            break; /* else a C++ name as the table shows it: the line, the keys kept */
+        label = cxxname_fit(label, widget_width(label) - over, ui->ascii, fit, sizeof fit);
+    }
+    view_ctx_title(y, ui->cols, title, keys, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     struct widget_col hc[] = {
         {"INCL", cw, WIDGET_RIGHT},   {"OWN", cw, WIDGET_RIGHT},  {"BLOCKS", cw, WIDGET_RIGHT},
         {"ALLOCS", cw, WIDGET_RIGHT}, {"FRAME", -1, WIDGET_LEFT}, {"FILE:LINE", fw, WIDGET_LEFT},
@@ -296,7 +303,9 @@ void view_tree_draw(struct ui *ui, int y, int h)
         }
         view_tree_prefix(&v->tree, v->vis[li], is_collapsed(v, nd->key), ui->ascii, v->skip, pre,
                          sizeof pre);
-        snprintf(text, sizeof text, "%s%s", pre, model_frame_label(nd->frame, name, sizeof name));
+        snprintf(text, sizeof text, "%s%s", pre,
+                 cxxname_fit(model_frame_label(nd->frame, name, sizeof name),
+                             frame_w - widget_width(pre), ui->ascii, fit, sizeof fit));
         char fl[512];
         if (nd->frame && nd->frame->file && nd->frame->file[0])
             snprintf(fl, sizeof fl, "%s:%u", nd->frame->file, nd->frame->line);
@@ -327,9 +336,15 @@ void view_tree_draw(struct ui *ui, int y, int h)
         char where2[600] = "";
         if (nd->frame && nd->frame->file[0])
             snprintf(where2, sizeof where2, "%s:%u ", nd->frame->file, nd->frame->line);
-        snprintf(line, sizeof line, "%s: inclusive %s B%s%s, own %s B  %s%s",
-                 model_frame_label(nd->frame, name, sizeof name), ib, *bound ? " " : "", bound, ob,
-                 where2, nd->frame ? nd->frame->module : "");
+        const char *fn = model_frame_label(nd->frame, name, sizeof name);
+        for (int pass = 0; pass < 2; pass++) {
+            snprintf(line, sizeof line, "%s: inclusive %s B%s%s, own %s B  %s%s", fn, ib,
+                     *bound ? " " : "", bound, ob, where2, nd->frame ? nd->frame->module : "");
+            int over = widget_width(line) - ui->cols;
+            if (over <= 0)
+                break; /* else the figures before a C++ name's parameters */
+            fn = cxxname_fit(fn, widget_width(fn) - over, ui->ascii, fit, sizeof fit);
+        }
         view_ctx_put(y + h - 1, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_DIM) | A_BOLD);
     } else {
         view_ctx_put(y + h - 1, 0, "", ui->cols, A_NORMAL);

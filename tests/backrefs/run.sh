@@ -14,6 +14,7 @@ CC=${CC:-cc}
 # bind now: a lazy PLT resolution saves registers (holding graph pointers) in dead stack
 $CC -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl -lpthread || exit 1
 $CC -O1 -g -shared -fPIC -o "$OUT/libbrlib.so" tests/backrefs/brlib.c || exit 1
+g++ -O2 -g -o "$OUT/cxxhold" tests/backrefs/cxxhold.cpp || exit 1
 
 fails=0
 pids=()
@@ -24,7 +25,7 @@ trap cleanup EXIT
 start() {
     local log="$OUT/$1.out"
     : >"$log"
-    LD_PRELOAD=$LIB "$OUT/graphs" "$@" >"$log" 2>"$OUT/$1.err" &
+    LD_PRELOAD=$LIB "$OUT/${PROG:-graphs}" "$@" >"$log" 2>"$OUT/$1.err" &
     PID=$!
     pids+=("$PID")
     READY=""
@@ -122,6 +123,24 @@ start chain && {
 }
 
 # a socket that never answers (timeout) and one that sends garbage
+# a C++ program's global is named as in its source (jobs::g_done), not as
+# its symbol is spelt (_ZN4jobsL6g_doneE)
+PROG=cxxhold start cxxhold && {
+    text=$("$HL" backrefs "$PID" --address "$(p0)")
+    echo "$text" | grep -qx '  <- global jobs::g_done (cxxhold) +0' &&
+        echo "$text" | grep -q '^  <- 0x[0-9a-f]* (64 bytes, allocated at jobs::Registry::add(int) .*cxxhold.cpp:23) +0, 1 reference$' &&
+        echo "ok   cxx global" || { echo "FAIL cxx global:"; echo "$text"; fails=$((fails + 1)); }
+    # --site takes the function as the source names it: the report's name is
+    # "jobs::Registry::add(int) [clone .isra.0]"
+    for spec in jobs::Registry::add Registry::add add 'jobs::Registry::add(int)'; do
+        text=$("$HL" backrefs "$PID" --site "$spec")
+        echo "$text" | head -1 | grep -q "^$(p0): 64 bytes allocated at jobs::Registry::add(int) .*cxxhold.cpp:22, 1 reference$" &&
+            echo "ok   cxx --site $spec" || { echo "FAIL cxx --site $spec:"; echo "$text"; fails=$((fails + 1)); }
+    done
+    expect_error "no allocation site named Registry::ad" "$PID" --site Registry::ad
+    kill "$PID"
+}
+
 fake=$OUT/fake.sock
 for mode in silent garbage; do
     rm -f "$fake"

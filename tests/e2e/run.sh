@@ -382,7 +382,8 @@ e2e_keys Escape / C-u m a n y Enter
 e2e_wait_re "^many_alloc "
 e2e_keys g o
 e2e_wait_for "Live objects of many_alloc"
-e2e_wait_re "\\(e2e_target\\.c:[0-9]+\\): 10050 \\(10000 shown\\), oldest"
+# 80 columns: the count and the keys, without "oldest first" (the AGE column says it)
+e2e_wait_re "\\(e2e_target\\.c:[0-9]+\\): 10050 \\(10000 shown\\)   Esc: back"
 e2e_wait_re "^#[0-9]+ +16 +[0-9.]+s +[0-9.]+s +e2e_target \($DPID\)"
 pass "objects: 10050 live, 10000 shown, said so; the thread with its tid"
 e2e_keys q
@@ -496,8 +497,11 @@ ${CC:-cc} -O0 -g -fno-omit-frame-pointer -pthread -Icollector tests/e2e/e2e_thre
 e2e_start grp 80 24 "$HL" replay threads.heapline
 e2e_wait_for "end of recording"
 e2e_wait_re "^thread_alloc .* 977K "
+sites=$(e2e_screen | sed -n 's/.*missed 0 | \([0-9]*\) sites .*/\1/p')
 e2e_keys T
 e2e_wait_re "thread w0 \(tid [0-9]+\): 97\.7K live in 1 site"
+# the status counts sites, not rows: thread_alloc's four threads are one site
+e2e_assert_re "missed 0 \| $sites sites "
 e2e_assert_re "thread w1 \(tid [0-9]+\): 195K live in 1 site"
 e2e_assert_re "thread w2 \(tid [0-9]+\): 293K live in 1 site"
 e2e_assert_re "thread w3 \(tid [0-9]+\): 391K live in 1 site"

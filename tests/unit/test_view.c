@@ -279,10 +279,51 @@ static void test_objects_stack_line(void **state)
     encode_thread(&buf, 1, 100, "main");
     flush(m);
     alloc(m, 1000, 3, 64, 0);
-    assert_string_equal(view_objects_stack_line(m, 3, line, sizeof line),
+    assert_string_equal(view_objects_stack_line(m, 3, 40, 0, line, sizeof line),
                         "fill app.c:20 < run app.c:25 < main app.c:30");
     /* cut to the buffer, never past it */
-    assert_int_equal(strlen(view_objects_stack_line(m, 3, line, 16)), 15);
+    assert_int_equal(strlen(view_objects_stack_line(m, 3, 40, 0, line, 16)), 15);
+    model_free(m);
+}
+
+/* A task's object in a g++ -O2 -g thread pool: process_job and the lambda
+ * are inlined into std::function's invoker, which ThreadPool::loop calls
+ * from a thread libc started. The library's frames between the program's
+ * own, and libc's after them, are each one "...". */
+static void test_objects_stack_line_cxx(void **state)
+{
+    static const struct wire_inline chain[] = {
+        {"operator()", "/src/pool.cpp", 98},
+        {"__invoke_impl<void, main(int, char**)::<lambda()>&>", "/usr/include/c++/12/bits/invoke.h",
+         61},
+        {"std::_Function_handler<void (), main::{lambda()#1}>::_M_invoke(std::_Any_data const&)",
+         "/usr/include/c++/12/bits/std_function.h", 290}};
+    struct wire_frame f[] = {
+        {0x503000, 2, "start_thread", NULL, 0, NULL, 0},
+        {0x402000, 1, "ThreadPool::loop()", "/src/pool.cpp", 66, NULL, 0},
+        {0x401000, 1, "process_job", "/src/pool.cpp", 78, chain, 3},
+        {0x504000, 3, "operator new(unsigned long)", NULL, 0, NULL, 0},
+    };
+    struct wire_stack_node n[] = {
+        {1, 0, 0x503000}, {2, 1, 0x402000}, {3, 2, 0x401000}, {4, 3, 0x504000}};
+    struct model *m = model_new();
+    char line[256];
+
+    (void)state;
+    encode_init(&buf, mem, sizeof mem);
+    encode_hello(&buf, 42, "/src/pool", 0, 4096, 64, 0);
+    encode_module(&buf, 1, "/src/pool", 0x400000, 0x10000, "");
+    encode_module(&buf, 2, "/lib/x86_64-linux-gnu/libc.so.6", 0x500000, 0x3000, "");
+    encode_module(&buf, 3, "/lib/x86_64-linux-gnu/libstdc++.so.6", 0x504000, 0x1000, "");
+    for (int i = 0; i < 4; i++)
+        encode_frame(&buf, &f[i]);
+    encode_stacks(&buf, n, 4);
+    encode_thread(&buf, 1, 100, "worker-0");
+    flush(m);
+    alloc(m, 1000, 4, 32, 0);
+    assert_string_equal(view_objects_stack_line(m, 4, 40, 0, line, sizeof line),
+                        "process_job pool.cpp:78 < operator() pool.cpp:98 < ... < "
+                        "ThreadPool::loop pool.cpp:66 < ...");
     model_free(m);
 }
 
@@ -672,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_sites),
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_objects_stack_line),
+        cmocka_unit_test(test_objects_stack_line_cxx),
         cmocka_unit_test(test_refs),
         cmocka_unit_test(test_refs_python),
         cmocka_unit_test(test_tree_deep),
