@@ -251,8 +251,11 @@ static void draw_status(struct ui *ui)
     }
     int attr = view_ctx_attr(ui, warn ? VIEW_PAIR_WARN : VIEW_PAIR_STATUS);
     view_ctx_put(y, 0, line, ui->cols, attr);
-    const char *right = " ?:help q:quit ";
     int lw = widget_width(line);
+    /* the keys whole or not at all ("?:help q:q" at 80 columns) */
+    const char *right = lw + 16 <= ui->cols  ? " ?:help q:quit "
+                        : lw + 9 <= ui->cols ? " ?:help "
+                                             : "";
     if (ui->msg[0] && now < ui->msg_until_ms) {
         /* a fresh message wins its width over the state on the left, two
          * blanks apart ("end of ra recording..." ran them together) */

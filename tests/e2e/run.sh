@@ -775,6 +775,9 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     T resize-window -t census -x 80 -y 24
     e2e_wait_re "^TYPE +COUNT▾ +BYTES +GROWTH +OLDEST$"
     e2e_wait_re "^Processor +${want% *} +${want#* }B +\+0 +0x[0-9a-f]+$"
+    # the status line's keys whole or not at all: "?:help" where "q:quit" has no room
+    ! e2e_screen | tail -1 | grep -qE '(\?|\?:|\?:h|\?:he|\?:hel|q|q:|q:q|q:qu|q:qui)$' ||
+        e2e_fail "the status line's keys are cut: $(e2e_screen | tail -1)"
     e2e_save census-80x24
     e2e_keys q
     e2e_assert_restored 0
