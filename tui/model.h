@@ -407,7 +407,8 @@ struct model_tree_node {
     uint32_t next_sibling; /* index, MODEL_NONE */
     uint32_t depth;        /* 0 for roots */
     const struct model_frame *frame;
-    int64_t own_bytes, own_blocks;   /* of stacks that end here */
+    int64_t own_bytes, own_blocks;   /* allocated by this frame itself: of stacks that end
+                                      * here top-down, that start here (a root) bottom-up */
     int64_t incl_bytes, incl_blocks; /* this node and below */
     uint64_t allocations;            /* inclusive, up to the time */
     uint64_t bytes_allocated;        /* inclusive, up to the time */

@@ -323,8 +323,13 @@ static int tree_collect(const struct model *m, uint32_t site, int dir, const str
             if (cur == MODEL_NONE)
                 goto out;
             fig_add(&b->n[cur].incl, &st[s]);
+            /* own: allocated by the frame itself, the leaf: a bottom-up
+             * tree's root (at its outermost frame, _start held every byte
+             * a site's bottom-up tree showed, and operator new 0) */
+            if (i == 0 && dir != MODEL_TREE_TOP_DOWN)
+                fig_add(&b->n[cur].own, &st[s]);
         }
-        if (cur != MODEL_NONE)
+        if (cur != MODEL_NONE && dir == MODEL_TREE_TOP_DOWN)
             fig_add(&b->n[cur].own, &st[s]);
     }
     rc = 0;

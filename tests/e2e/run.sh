@@ -217,6 +217,10 @@ e2e_wait_for "load_config"
 pass "Enter opens the tree; collapse hides and expand shows the callers"
 e2e_keys b
 e2e_wait_re "^Stack tree of config_alloc \(e2e_target\.c:[0-9]+\), bottom-up   b: flip  Esc: back$"
+# bottom-up, OWN is what a frame allocated itself: the root's, all of its inclusive bytes
+root=$(e2e_screen | grep -E -A1 '^ *INCL +OWN' | tail -1 || true)
+[ -n "$root" ] && [ "$(echo "$root" | awk '{print $1}')" = "$(echo "$root" | awk '{print $2}')" ] ||
+    e2e_fail "bottom-up, the root's OWN is not its INCL: $root"
 e2e_keys Escape
 e2e_wait_for "FUNCTION"
 e2e_wait_gone "Stack tree"

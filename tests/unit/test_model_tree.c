@@ -50,7 +50,13 @@ static void test_tree(void **state)
     i = t.first_root;
     assert_string_equal(t.nodes[i].frame->function, "malloc");
     assert_int_equal(t.nodes[i].incl_bytes, 200);
+    /* own: what the frame allocated itself, the root's, none of its callers' */
+    assert_int_equal(t.nodes[i].own_bytes, 200);
     assert_string_equal(t.nodes[t.nodes[i].first_child].frame->function, "xmalloc");
+    assert_int_equal(t.nodes[t.nodes[i].first_child].own_bytes, 0);
+    for (c = 0; c < t.n; c++)
+        if (t.nodes[c].parent != MODEL_NONE)
+            assert_int_equal(t.nodes[c].own_bytes, 0);
     i = t.nodes[i].next_sibling;
     assert_string_equal(t.nodes[i].frame->function, "strdup");
     assert_int_equal(t.nodes[i].next_sibling, MODEL_NONE);
