@@ -201,11 +201,27 @@ static void refs_draw(struct ui *ui, int y, int h)
     default: {
         char mb[16];
         widget_fmt_bytes(mb, sizeof mb, (int64_t)v->chain.bytes_scanned, 0);
-        snprintf(line, sizeof line,
-                 "What keeps 0x%" PRIx64 " alive: %u levels (limit %u), %s scanned in %.1f ms "
-                 "(pause %.1f ms)   +: deeper  D: DOT  Esc: back",
-                 v->addr, v->chain.levels, v->depth, mb, (double)v->chain.duration_ns / 1e6,
-                 (double)v->chain.pause_ns / 1e6);
+        /* the keys stay: the scan's figures go first, then D's key (at 80
+         * columns the title ran out in its figures, the keys unseen) */
+        for (int form = 0; form < 4; form++) {
+            int n =
+                snprintf(line, sizeof line, "What keeps 0x%" PRIx64 " alive: %u levels (limit %u)",
+                         v->addr, v->chain.levels, v->depth);
+            if (n < 0 || (size_t)n >= sizeof line)
+                break;
+            if (form == 0)
+                snprintf(line + n, sizeof line - (size_t)n,
+                         ", %s scanned in %.1f ms (pause %.1f ms)", mb,
+                         (double)v->chain.duration_ns / 1e6, (double)v->chain.pause_ns / 1e6);
+            else if (form == 1)
+                snprintf(line + n, sizeof line - (size_t)n, ", %s scanned in %.0f ms", mb,
+                         (double)v->chain.duration_ns / 1e6);
+            n = (int)strlen(line);
+            snprintf(line + n, sizeof line - (size_t)n, "%s",
+                     form < 3 ? "   +: deeper  D: DOT  Esc: back" : "   +: deeper  Esc: back");
+            if (widget_width(line) <= ui->cols)
+                break;
+        }
         break;
     }
     }

@@ -694,6 +694,10 @@ e2e_wait_for "wrote heapline-0x"
 ls "$TMP"/heapline-0x*.dot >/dev/null 2>&1 || e2e_fail "no DOT file written"
 grep -q "instance_map" "$TMP"/heapline-0x*.dot || e2e_fail "the DOT file lacks the root"
 grep -q "rankdir=RL" "$TMP"/heapline-0x*.dot || e2e_fail "the DOT file is not backrefs --dot's"
+# at 80 columns the title keeps its keys, leaving out the scan's figures
+T resize-window -t "$E2E_SESSION" -x 80 -y 24
+e2e_wait_re "^What keeps 0x[0-9a-f]+ alive: [0-9]+ levels \(limit [0-9]+\).*   \+: deeper  (D: DOT  )?Esc: back$"
+T resize-window -t "$E2E_SESSION" -x 110 -y 30
 e2e_keys Escape
 e2e_wait_for "Live objects of"
 pass "objects oldest first; Enter: the chain to the global instance_map; D writes DOT"
