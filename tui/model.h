@@ -158,6 +158,9 @@ const struct model_summary *model_summary(const struct model *m);
 struct model_point {
     int64_t time;
     uint64_t heap_bytes, heap_blocks, rss;
+    uint64_t heap_max; /* from events: the most heap_bytes reached since the point before (a
+                        * 12 ms program's 1.10M peak inside a 10 ms bucket); 0 for a tick's
+                        * point, which knows only its own state */
     uint64_t allocations, frees, bytes_allocated; /* cumulative; 0 in HISTORY points */
     uint64_t events; /* ALLOC/FREE/REALLOC events of the stream, in stream order, whose
                       * changes this state holds (a prefix of the stream: where a second
@@ -178,7 +181,11 @@ uint32_t model_point_at(const struct model *m, int64_t t);
 void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t k, int64_t *heap,
                          int64_t *rss);
 
-/* Largest heap bytes and rss over points [i, j) (one sparkline cell). */
+/* The most heap bytes from point i's time to point j's (one sparkline
+ * cell): point i's state, the states of the points between, and the most
+ * reached in the events of points i+1 .. j (heap_max: those events lie in
+ * that span; point j's too when it exists). i MODEL_NONE: from the start.
+ * rss: the largest over points [i, j). */
 void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap, uint64_t *rss);
 
 struct model_marker {

@@ -210,6 +210,11 @@ static int event_change(struct model *m, uint32_t stack, const struct liveset_bl
     if (!m->bucket_open) {
         m->bucket_open = 1;
         m->bucket_start = time;
+        m->bucket_max = m->sum.heap_bytes;
+        if (!m->n_points && !m->first_before_set) {
+            m->first_before = model_events_totals(m, time);
+            m->first_before_set = 1;
+        }
     }
     if (time > m->bucket_last)
         m->bucket_last = time;
@@ -227,6 +232,8 @@ static int event_change(struct model *m, uint32_t stack, const struct liveset_bl
     }
     m->sum.heap_bytes += (uint64_t)d->live_bytes;
     m->sum.heap_blocks += (uint64_t)d->live_blocks;
+    if (m->sum.heap_bytes > m->bucket_max)
+        m->bucket_max = m->sum.heap_bytes;
     peak_check(m, time);
     return 0;
 }

@@ -216,8 +216,11 @@ static int compact(struct model *m)
             m->log[wr++] = tmp[i];
         }
         tmp_n = 0;
-        if (p > 0 && p <= half && (p & 1)) /* the later of a merged pair */
+        if (p > 0 && p <= half && (p & 1)) { /* the later of a merged pair */
             m->points[p].flags |= m->points[p - 1].flags;
+            if (m->points[p - 1].heap_max > m->points[p].heap_max)
+                m->points[p].heap_max = m->points[p - 1].heap_max;
+        }
         m->points[np] = m->points[p];
         m->delta_end[np] = wr;
         np++;
@@ -287,6 +290,15 @@ int model_log_bucket_close(struct model *m, int64_t time, uint64_t rss)
 
     if (!m->bucket_open)
         return 0;
+    if (m->first_before_set == 1 && !m->n_points) {
+        /* the timeline begins at the first event, in the state before it:
+         * the first bucket's peak (a 12 ms program's whole run) is drawn
+         * from there, not before the graph's first column */
+        m->first_before.rss = rss;
+        m->first_before_set = 2;
+        if (model_log_point(m, &m->first_before))
+            return -1;
+    }
     for (uint32_t i = 0; i < m->n_pend; i++) {
         m->pend_idx[m->pend[i].stack] = 0;
         if (model_log_push(m, m->pend[i].stack, &m->pend[i].d))
@@ -304,6 +316,7 @@ int model_log_bucket_close(struct model *m, int64_t time, uint64_t rss)
         return -1;
     p = model_events_totals(m, time);
     p.rss = rss;
+    p.heap_max = m->bucket_max;
     return model_log_point(m, &p);
 }
 
@@ -410,14 +423,19 @@ void model_sample_totals(const struct model *m, int64_t t0, int64_t t1, uint32_t
 void model_range_max(const struct model *m, uint32_t i, uint32_t j, uint64_t *heap, uint64_t *rss)
 {
     uint64_t h = 0, r = 0;
+    uint32_t k;
 
     if (j > m->n_points)
         j = m->n_points;
-    for (; i < j; i++) {
-        if (m->points[i].heap_bytes > h)
-            h = m->points[i].heap_bytes;
-        if (m->points[i].rss > r)
-            r = m->points[i].rss;
+    if (i != MODEL_NONE && i < j) /* the state the span starts in */
+        h = m->points[i].heap_bytes, r = m->points[i].rss;
+    for (k = i == MODEL_NONE ? 0 : i + 1; k <= j && k < m->n_points; k++) {
+        if (m->points[k].heap_max > h)
+            h = m->points[k].heap_max;
+        if (k < j && m->points[k].heap_bytes > h)
+            h = m->points[k].heap_bytes;
+        if (k < j && m->points[k].rss > r)
+            r = m->points[k].rss;
     }
     if (heap)
         *heap = h;

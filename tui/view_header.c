@@ -109,13 +109,13 @@ static void sample_max(const struct ui *ui, int64_t t0, int64_t t1, int k, int64
         uint32_t i0 = model_point_at(ui->m, a);
         uint32_t i1 = model_point_at(ui->m, i + 1 == k ? t1 : b - 1);
         uint64_t h = 0, r = 0;
-        if (i1 == MODEL_NONE) {
-            heap[i] = rss[i] = 0;
+        if (i1 == MODEL_NONE) { /* before the first point: the most its events reached */
+            model_range_max(ui->m, MODEL_NONE, 0, &h, NULL);
+            heap[i] = (int64_t)h;
+            rss[i] = 0;
             continue;
         }
-        if (i0 == MODEL_NONE)
-            i0 = 0;
-        model_range_max(ui->m, i0, i1 + 1, &h, &r);
+        model_range_max(ui->m, i0, i1 + 1, &h, &r); /* i0 MODEL_NONE: before the first point */
         heap[i] = (int64_t)h;
         rss[i] = (int64_t)r;
     }

@@ -19,17 +19,24 @@ static void test_timeline_and_growth(void **state)
     int64_t heap[3];
 
     (void)state;
-    assert_int_equal(n, 3);
+    /* the timeline begins at the first event (1 ms) in the state before
+     * it, then a point per 10 ms bucket, at its last event */
+    assert_int_equal(n, 4);
+    assert_int_equal(p[0].time, 1 * MS);
+    assert_int_equal(p[0].heap_bytes, 0);
+    assert_int_equal(p[0].events, 0);
+    p++;
     assert_int_equal(p[0].time, 3 * MS);
     assert_int_equal(p[0].heap_bytes, 50);
     assert_int_equal(p[1].time, 15 * MS);
     assert_int_equal(p[1].heap_bytes, 250);
     assert_int_equal(p[2].time, 29 * MS);
     assert_int_equal(p[2].heap_bytes, 350);
-    assert_int_equal(model_point_at(m, 2 * MS), MODEL_NONE);
-    assert_int_equal(model_point_at(m, 3 * MS), 0);
-    assert_int_equal(model_point_at(m, 16 * MS), 1);
-    assert_int_equal(model_point_at(m, 99 * MS), 2);
+    assert_int_equal(model_point_at(m, 0 * MS), MODEL_NONE);
+    assert_int_equal(model_point_at(m, 2 * MS), 0);
+    assert_int_equal(model_point_at(m, 3 * MS), 1);
+    assert_int_equal(model_point_at(m, 16 * MS), 2);
+    assert_int_equal(model_point_at(m, 99 * MS), 3);
 
     model_sample_totals(m, 0, 20 * MS, 3, heap, NULL);
     assert_int_equal(heap[0], 0);
@@ -47,8 +54,23 @@ static void test_timeline_and_growth(void **state)
     assert_int_equal(row_of(&v, pa)->spark[3], 50);
     {
         uint64_t h, r;
-        model_range_max(m, 0, 3, &h, &r);
+        /* a cell of the graph shows the most heap in it: the peak, 560 at
+         * 26 ms (a temporary block, freed at 27), which no point's state
+         * holds (350 at 29 ms) */
+        assert_int_equal(p[2].heap_max, 560);
+        assert_int_equal(p[1].heap_max, 250);
+        assert_int_equal(p[0].heap_max, 150); /* 100 + 50, then the free at 3 ms */
+        assert_int_equal(p[-1].heap_max, 0);  /* the state before any event */
+        model_range_max(m, 1, 4, &h, &r);
+        assert_int_equal(h, 560);
+        model_range_max(m, 1, 3, &h, &r); /* 3 to 29 ms: the peak's bucket ends at 29 */
+        assert_int_equal(h, 560);
+        model_range_max(m, 1, 2, &h, &r); /* 3 to 15 ms */
+        assert_int_equal(h, 250);
+        model_range_max(m, 3, 4, &h, &r); /* from 29 ms on: the state then */
         assert_int_equal(h, 350);
+        model_range_max(m, 0, 1, &h, &r); /* 1 to 3 ms: the first bucket's 150 */
+        assert_int_equal(h, 150);
     }
     model_view_free(&v);
     model_free(m);
@@ -204,7 +226,10 @@ static void test_late_tick(void **state)
     assert_int_equal(v.totals.heap_bytes, 150);
     assert_int_equal(v.totals.rss, 4096);
     p = model_timeline(m, &n);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
+    assert_int_equal(p[0].time, 1 * MS); /* the state before the first event */
+    assert_int_equal(p[0].heap_bytes, 0);
+    p++;
     assert_int_equal(p[0].time, 2 * MS);
     assert_int_equal(p[1].time, 270 * MS);
     assert_int_equal(p[2].time, 270 * MS); /* the event of 150 ms: not before a point */

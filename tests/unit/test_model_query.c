@@ -169,10 +169,13 @@ static void test_events_and_ticks_agree(void **state)
     assert_int_equal(model_summary(m)->events_exact, 1);
     assert_int_equal(model_summary(m)->rss, 9000);
     model_timeline(m, &n);
-    assert_int_equal(n, 2);
-    assert_int_equal(model_timeline(m, &n)[0].rss, 8192);
+    assert_int_equal(n, 3);
+    /* the first point: the state before the first event (1 ms) */
+    assert_int_equal(model_timeline(m, &n)[0].time, 1 * MS);
+    assert_int_equal(model_timeline(m, &n)[0].heap_bytes, 0);
+    assert_int_equal(model_timeline(m, &n)[1].rss, 8192);
     /* the point the tick closes is the state after its last event, at 2 ms */
-    assert_int_equal(model_timeline(m, &n)[0].time, 2 * MS);
+    assert_int_equal(model_timeline(m, &n)[1].time, 2 * MS);
     view_at(m, MODEL_AT_TIME, 10 * MS, &v);
     assert_int_equal(row_of(&v, site_named(m, "load_config"))->live_bytes, 100);
     /* the free at 11 ms is in the state at 15 ms, though its tick came at 20 */
