@@ -218,8 +218,12 @@ static int compact(struct model *m)
         tmp_n = 0;
         if (p > 0 && p <= half && (p & 1)) { /* the later of a merged pair */
             m->points[p].flags |= m->points[p - 1].flags;
-            if (m->points[p - 1].heap_max > m->points[p].heap_max)
-                m->points[p].heap_max = m->points[p - 1].heap_max;
+            /* the dropped point's state was reached in the span too */
+            uint64_t before = m->points[p - 1].heap_max > m->points[p - 1].heap_bytes
+                                  ? m->points[p - 1].heap_max
+                                  : m->points[p - 1].heap_bytes;
+            if (before > m->points[p].heap_max)
+                m->points[p].heap_max = before;
         }
         m->points[np] = m->points[p];
         m->delta_end[np] = wr;

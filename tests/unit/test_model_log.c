@@ -343,7 +343,7 @@ static void test_compaction(void **state)
         for (int s = 0; s < STACKS; s++)
             d[s] = (struct wire_site){ids[s], (k * 7 + s * 13) % 50 - 20, 0, 1, 1};
         t.time = (int64_t)(k + 1) * 10 * MS;
-        t.heap_bytes = (uint64_t)k;
+        t.heap_bytes = (uint64_t)(k % 2 ? 100000 + k : k); /* a spike every other tick */
         assert_int_equal(encode_tick(&B, &t, d, STACKS), 0);
         assert_int_equal(flush_into(m), 0);
         for (int s = 0; s < STACKS; s++)
@@ -354,6 +354,20 @@ static void test_compaction(void **state)
     assert_true(n <= 100);
     assert_int_equal(pts[n - 1].time, (int64_t)TICKS * 10 * MS); /* the latest tick kept */
     assert_int_equal(pts[n - 2].time, (int64_t)(TICKS - 1) * 10 * MS);
+    /* merged points keep what the dropped ones reached: the graph's cell from
+     * one kept point to the next shows the highest tick between them */
+    for (uint32_t i = 1; i < n; i++) {
+        uint64_t want = 0, h;
+
+        for (int k = 0; k < TICKS; k++) {
+            int64_t tk = (int64_t)(k + 1) * 10 * MS;
+            uint64_t hk = (uint64_t)(k % 2 ? 100000 + k : k);
+            if (tk >= pts[i - 1].time && tk < pts[i].time && hk > want)
+                want = hk;
+        }
+        model_range_max(m, i - 1, i, &h, NULL);
+        assert_int_equal(h, want);
+    }
     for (int k = 0; k < TICKS; k += 37) {
         int64_t at = (int64_t)(k + 1) * 10 * MS + 5;
         uint32_t p = model_point_at(m, at);
