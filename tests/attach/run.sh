@@ -334,6 +334,30 @@ say loader "leak 1 1" "leaked 1"
 exec 7>&-
 pass "ctrl-c: $(cat "$TMP/int.err")"
 
+# a thread that enters the loader for good while recorded: the detach, which takes no loader
+# lock, does not wait for it (it waited 3 s and left the collector running, as it did for the
+# collector's own thread after its dlopen of libdw)
+start_target stuckrec cmd
+"$HL" record --pid $T_PID --exact -o "$TMP/stuckrec.heapline" 2>"$TMP/stuckrec.err" &
+REC=$!
+until [ -n "$(collector_thread $T_PID)" ]; do
+    kill -0 $REC 2>/dev/null || fail "stuck-detach: record --pid ended: $(cat "$TMP/stuckrec.err")"
+    sleep 0.02
+done
+say stuckrec "leak 2 300" "leaked 2"
+say stuckrec "stuck $TMP/libstuck.so" "stuck"
+kill -INT $REC
+wait $REC || fail "stuck-detach: exit $?: $(cat "$TMP/stuckrec.err")"
+grep -q "recorded pid $T_PID for .*: " "$TMP/stuckrec.err" && ! grep -q "detach:" "$TMP/stuckrec.err" ||
+    fail "stuck-detach: $(cat "$TMP/stuckrec.err")"
+[ -z "$(collector_thread $T_PID)" ] || fail "stuck-detach: the collector still runs"
+"$HL" report "$TMP/stuckrec.heapline" --json >"$TMP/stuckrec.json"
+[ "$(site "$TMP/stuckrec.json" leak_site live_bytes)" = 600 ] ||
+    fail "stuck-detach: leak_site $(site "$TMP/stuckrec.json" leak_site live_bytes) bytes"
+say stuckrec "leak 1 1" "leaked 1"
+exec 7>&-
+pass "stuck-detach: a thread stuck in dlopen does not hold up the detach: $(grep 'recorded pid' "$TMP/stuckrec.err")"
+
 if "$HL" attach 999999999 2>"$TMP/nopid.err"; then fail "no pid: attach succeeded"; fi
 grep -q "no process with pid 999999999" "$TMP/nopid.err" || fail "no pid: $(cat "$TMP/nopid.err")"
 pass "no-process: $(cat "$TMP/nopid.err")"
