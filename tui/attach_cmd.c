@@ -123,7 +123,10 @@ int attach_cmd_connect(const char *target, char *err, size_t errsz)
         snprintf(err, errsz, "bad pid: %s", target);
         return -1;
     }
-    if (sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0)
+    /* root attaching to another user's program: a directory that user's
+     * collector may bind in */
+    int other = sockpath_dir_of(pid, dir, sizeof(dir), 1, err, errsz);
+    if (other < 0 || (other == 0 && sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0))
         return -1;
     if (snprintf(sock, sizeof(sock), "%s/%d.sock", dir, (int)pid) >= 108) {
         snprintf(err, errsz, "%s: socket path too long", dir);

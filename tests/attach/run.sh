@@ -390,6 +390,31 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     exec 7>&-
     pass "not-dumpable: $(cat "$TMP/nd.err")"
 
+    # root attaching to a service of another user (sudo heapline backrefs PID): that user's
+    # collector binds in /tmp/heapline-65534, serves root, and the chain comes back
+    mkfifo "$TMP/nb.in"
+    $NOBODY "$TMP/target" cmd <"$TMP/nb.in" >"$TMP/nb.out" &
+    P=$!
+    PIDS+=("$P")
+    exec 7>"$TMP/nb.in"
+    wait_line "$TMP/nb.out" "ready $P"
+    say nb "chain" "chain "
+    read -r A D < <(grep '^chain ' "$TMP/nb.out" | tail -1 | cut -d' ' -f2-)
+    B=$(printf '0x%x' $((A + D)))
+    "$HL" backrefs $P --address "$B" >"$TMP/nb.txt" 2>"$TMP/nb.err" ||
+        fail "root on uid 65534: $(cat "$TMP/nb.err")"
+    grep -q "<- global pre_chain (target) +0" "$TMP/nb.txt" ||
+        fail "root on uid 65534: $(cat "$TMP/nb.txt" "$TMP/nb.err")"
+    [ "$(stat -c '%U %a' /tmp/heapline-65534)" = "nobody 700" ] ||
+        fail "root on uid 65534: $(stat -c '%U %a' /tmp/heapline-65534)"
+    [ -z "$(collector_thread $P)" ] ||
+        fail "root on uid 65534: the collector still runs after backrefs: $(cat "$TMP/nb.err"; ls /proc/$P/task; cat /proc/$P/task/*/comm)"
+    [ ! -e /tmp/heapline-65534/$P.sock ] || fail "root on uid 65534: its socket is left after backrefs"
+    runs_on $P "root on uid 65534"
+    say nb "leak 1 1" "leaked 1"
+    exec 7>&-
+    pass "root-on-other-uid: backrefs as root of a block of uid 65534's program: <- global pre_chain, through /tmp/heapline-65534 (nobody, 700)"
+
     SCOPE=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo none)
     if [ "$SCOPE" = 1 ] || [ "$SCOPE" = 2 ]; then
         # a process of nobody that did not allow tracing; heapline as nobody
