@@ -236,6 +236,13 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
                  (int)p->pid, exe);
         return -1;
     }
+    if (p->n_maps == 0) { /* every user process maps something */
+        snprintf(err, errsz,
+                 "pid %d (%s) is a kernel thread: it has no heap, nothing to attach to (a "
+                 "program's pid: pidof NAME)",
+                 (int)p->pid, exe);
+        return -1;
+    }
     if (!libc[0]) {
         snprintf(err, errsz,
                  musl ? "pid %d (%s) uses musl, not glibc: the collector cannot be loaded into it"

@@ -358,6 +358,21 @@ say stuckrec "leak 1 1" "leaked 1"
 exec 7>&-
 pass "stuck-detach: a thread stuck in dlopen does not hold up the detach: $(grep 'recorded pid' "$TMP/stuckrec.err")"
 
+# a kernel thread (kthreadd, pid 2 outside a pid namespace): one line that says so, where it
+# said "statically linked (no libc.so.6)"
+if [ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ]; then
+    for cmd in "attach 2" "record --pid 2 -o $TMP/kthread.heapline" "backrefs 2 --types"; do
+        if "$HL" $cmd 2>"$TMP/kthread.err"; then fail "kernel thread: $cmd succeeded"; fi
+        one_line "$TMP/kthread.err"
+        grep -q "pid 2 (kthreadd) is a kernel thread: it has no heap, nothing to attach to" "$TMP/kthread.err" ||
+            fail "kernel thread: $cmd: $(cat "$TMP/kthread.err")"
+    done
+    [ ! -e "$TMP/kthread.heapline" ] || fail "kernel thread: record --pid left $TMP/kthread.heapline"
+    pass "kernel-thread: $(cat "$TMP/kthread.err")"
+else
+    echo "SKIP kernel-thread: pid 2 is not kthreadd here"
+fi
+
 if "$HL" attach 999999999 2>"$TMP/nopid.err"; then fail "no pid: attach succeeded"; fi
 grep -q "no process with pid 999999999" "$TMP/nopid.err" || fail "no pid: $(cat "$TMP/nopid.err")"
 pass "no-process: $(cat "$TMP/nopid.err")"
