@@ -200,9 +200,22 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
+    /* root recording another user's program: its collector opens the file
+     * as that user, and writes only a file of its own */
+    long uid, gid;
+    int other = sockpath_other_user(pid, &uid, &gid);
+    if (other && fchown(fd, (uid_t)uid, (gid_t)gid) != 0) {
+        recfile_remove_if_empty(fd, abs_out);
+        fprintf(stderr, "heapline: %s: cannot give it to uid %ld, whose pid %d writes it: %s\n",
+                out, uid, (int)pid, strerror(errno));
+        return 1;
+    }
     if (attach_with(pid, NULL, abs_out, err, sizeof(err)) != 0) {
         recfile_remove_if_empty(fd, abs_out);
-        fprintf(stderr, "heapline: %s\n", err);
+        fprintf(stderr, "heapline: %s%s\n", err,
+                other && strstr(err, "cannot create the record file")
+                    ? " (the program writes it as its own user: -o a path that user can write)"
+                    : "");
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &start);

@@ -153,6 +153,11 @@ static int proc_ids(long pid, long *uid, long *gid)
     return *uid >= 0 && *gid >= 0 ? 0 : -1;
 }
 
+int sockpath_other_user(pid_t pid, long *uid, long *gid)
+{
+    return geteuid() == 0 && proc_ids(pid, uid, gid) == 0 && *uid != (long)getuid();
+}
+
 int sockpath_dir_of(pid_t pid, char *buf, size_t n, int create, char *err, size_t errsz)
 {
     const char *override = getenv("HEAPLINE_SOCKET_DIR");
@@ -160,8 +165,7 @@ int sockpath_dir_of(pid_t pid, char *buf, size_t n, int create, char *err, size_
     struct stat st;
     int r;
 
-    if (geteuid() != 0 || (override && *override) || proc_ids(pid, &uid, &gid) != 0 ||
-        uid == (long)getuid())
+    if ((override && *override) || !sockpath_other_user(pid, &uid, &gid))
         return 0;
     if ((size_t)snprintf(buf, n, "/tmp/heapline-%ld", uid) >= n)
         return 0;

@@ -19,6 +19,10 @@
  * user, refusing it"). */
 int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz);
 
+/* 1 when heapline runs as root and pid's real uid is not ours: *uid and
+ * *gid are pid's (its collector creates files and sockets as them). */
+int sockpath_other_user(pid_t pid, long *uid, long *gid);
+
 /* Run by root for a pid of another user (real uid U): that user's own
  * /tmp/heapline-U, where U's collector can bind its socket and root can
  * connect (create != 0 makes it 0700 for U when missing). Returns 1 with

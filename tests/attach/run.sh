@@ -425,10 +425,30 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     [ -z "$(collector_thread $P)" ] ||
         fail "root on uid 65534: the collector still runs after backrefs: $(cat "$TMP/nb.err"; ls /proc/$P/task; cat /proc/$P/task/*/comm)"
     [ ! -e /tmp/heapline-65534/$P.sock ] || fail "root on uid 65534: its socket is left after backrefs"
+    # record --pid as root: the file is given to uid 65534, whose collector writes it
+    "$HL" record --pid $P --exact -o "$TMP/nb.heapline" 2>"$TMP/nbrec.err" &
+    REC=$!
+    until [ -n "$(collector_thread $P)" ]; do
+        kill -0 $REC 2>/dev/null || fail "root record --pid on uid 65534: $(cat "$TMP/nbrec.err")"
+        sleep 0.02
+    done
+    say nb "leak 3 100" "leaked 3"
+    kill -INT $REC
+    wait $REC || fail "root record --pid on uid 65534: exit $?: $(cat "$TMP/nbrec.err")"
+    "$HL" report "$TMP/nb.heapline" --json >"$TMP/nb.json"
+    [ "$(site "$TMP/nb.json" leak_site live_bytes) $(stat -c %U "$TMP/nb.heapline")" = "300 nobody" ] ||
+        fail "root record --pid on uid 65534: $(site "$TMP/nb.json" leak_site live_bytes) $(stat -c %U "$TMP/nb.heapline")"
+    mkdir -m 700 "$TMP/rootonly"
+    if "$HL" record --pid $P -o "$TMP/rootonly/x.heapline" 2>"$TMP/nbrec.err"; then
+        fail "root record --pid on uid 65534 into a directory it cannot enter: succeeded"
+    fi
+    one_line "$TMP/nbrec.err"
+    grep -q "Permission denied (the program writes it as its own user: -o a path that user can write)$" "$TMP/nbrec.err" ||
+        fail "root record --pid on uid 65534: $(cat "$TMP/nbrec.err")"
     runs_on $P "root on uid 65534"
     say nb "leak 1 1" "leaked 1"
     exec 7>&-
-    pass "root-on-other-uid: backrefs as root of a block of uid 65534's program: <- global pre_chain, through /tmp/heapline-65534 (nobody, 700)"
+    pass "root-on-other-uid: backrefs as root of a block of uid 65534's program: <- global pre_chain, through /tmp/heapline-65534 (nobody, 700); record --pid: leak_site 300 bytes in a file of nobody's; into a root-only directory: $(cat "$TMP/nbrec.err")"
 
     SCOPE=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo none)
     if [ "$SCOPE" = 1 ] || [ "$SCOPE" = 2 ]; then
