@@ -180,7 +180,21 @@ wait $REC || fail "sampled record --pid: exit $?: $(cat "$TMP/smp.err")"
 got="$(json "$TMP/smp.json" "(d['sampled'], d['sample_rate'])") $(site "$TMP/smp.json" leak_site live_blocks) $(site "$TMP/smp.json" leak_site live_bytes)"
 [ "$got" = "(True, 524288) 4 4194304" ] || fail "sampled record --pid: sampled, rate, blocks, bytes: $got"
 "$HL" report "$TMP/smp.heapline" | grep -q "sampled" || fail "sampled record --pid: the text report does not say it is sampled"
-pass "record-pid-sampled: --sample 12 refused in one line; by default sampled at 524288 B, leak_site's 4 blocks of 1 MiB exact (4194304 bytes)"
+# a second sampled attach counts its own calls: its totals were the first one's plus its own
+"$HL" record --pid $T_PID -o "$TMP/smp2.heapline" 2>"$TMP/smp2.err" &
+REC=$!
+until [ -n "$(collector_thread $T_PID)" ]; do
+    kill -0 $REC 2>/dev/null || fail "second sampled record --pid ended: $(cat "$TMP/smp2.err")"
+    sleep 0.02
+done
+say rec "leak 3 1000" "leaked 3"
+kill -INT $REC
+wait $REC || fail "second sampled record --pid: exit $?: $(cat "$TMP/smp2.err")"
+"$HL" report "$TMP/smp2.heapline" --json >"$TMP/smp2.json"
+got=$(json "$TMP/smp2.json" "d['allocations'], d['frees'], d['bytes_allocated'], d['live_blocks'], d['live_bytes']")
+[ "$got" = "(3, 0, 3000, 3, 3000)" ] && grep -q "recorded pid $T_PID for .*: 3 allocations, 0 frees" "$TMP/smp2.err" ||
+    fail "second sampled record --pid: allocations, frees, bytes, blocks, live bytes: $got; $(cat "$TMP/smp2.err")"
+pass "record-pid-sampled: --sample 12 refused in one line; by default sampled at 524288 B, leak_site's 4 blocks of 1 MiB exact (4194304 bytes); a second sampled attach's totals are its own: 3 allocations, 3000 bytes"
 
 # ---- backrefs PID: bad arguments load nothing; good ones attach, answer, detach ----
 if "$HL" backrefs $T_PID --site leak_site --depth 0 2>"$TMP/br.err"; then fail "backrefs: --depth 0 accepted"; fi
