@@ -7,6 +7,7 @@
  */
 #include "attach_cmd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -162,14 +163,65 @@ static int detach(pid_t pid, int quiet)
     return 0;
 }
 
+/* Another heapline of this build (not us) whose command is attach, record
+ * or backrefs on pid: its pid, else 0. Its session would end with a
+ * detach of ours. */
+static pid_t other_heapline(pid_t pid)
+{
+    char self[PATH_MAX], exe[PATH_MAX], path[64], args[4096], want[16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    struct dirent *e;
+    pid_t found = 0;
+    DIR *d;
+
+    if (n <= 0 || !(d = opendir("/proc")))
+        return 0;
+    self[n] = 0;
+    snprintf(want, sizeof(want), "%d", (int)pid);
+    while (!found && (e = readdir(d))) {
+        long q = strtol(e->d_name, NULL, 10);
+        FILE *f;
+
+        if (q <= 0 || q == (long)getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/exe", q);
+        if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+            continue;
+        exe[n] = 0;
+        snprintf(path, sizeof(path), "/proc/%ld/cmdline", q);
+        if (strcmp(exe, self) != 0 || !(f = fopen(path, "re")))
+            continue;
+        n = (ssize_t)fread(args, 1, sizeof(args) - 1, f);
+        fclose(f);
+        args[n > 0 ? n : 0] = 0;
+        /* argv[0] NUL argv[1] NUL ...: the command, then its pid argument */
+        const char *cmd = args + strlen(args) + 1, *end = args + (n > 0 ? n : 0);
+        if (cmd >= end ||
+            (strcmp(cmd, "attach") && strcmp(cmd, "record") && strcmp(cmd, "backrefs")))
+            continue;
+        for (const char *a = cmd + strlen(cmd) + 1; a < end; a += strlen(a) + 1)
+            if (!strcmp(a, want))
+                found = (pid_t)q;
+    }
+    closedir(d);
+    return found;
+}
+
 void attach_cmd_finish(const char *target, int also_loaded)
 {
-    pid_t pid;
+    pid_t pid, other;
 
     if (parse_pid(target, &pid) != 0)
         return;
-    if (pid == attached || (also_loaded && attach_loaded(pid) == 1))
-        detach(pid, 0);
+    if (pid == attached || (also_loaded && attach_loaded(pid) == 1)) {
+        /* two terminals on one program: the last one out detaches */
+        if ((other = other_heapline(pid)) > 0)
+            fprintf(stderr,
+                    "heapline: pid %d stays attached for heapline pid %d (q there detaches)\n",
+                    (int)pid, (int)other);
+        else
+            detach(pid, 0);
+    }
     attached = 0;
 }
 

@@ -268,6 +268,28 @@ if command -v tmux >/dev/null; then
     runs_on $T_PID tui
     say tui "leak 1 10" "leaked 1"
     pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on; q leaves the collector idle"
+
+    # two terminals on one program: q in the second one used to detach, ending the first one's
+    # session ("the collector closed the stream"); now the last one out detaches
+    e2e_start one 100 30 "$HL attach --exact $T_PID"
+    until [ -n "$(collector_thread $T_PID)" ]; do sleep 0.02; done
+    e2e_wait_for FUNCTION
+    e2e_start two 100 30 "$HL attach $T_PID"
+    e2e_wait_for FUNCTION
+    e2e_keys q
+    e2e_wait_for "heapline-exit=0"
+    e2e_wait_re "^heapline: pid $T_PID stays attached for heapline pid [0-9]+ \\(q there detaches\\)"
+    [ -n "$(collector_thread $T_PID)" ] || fail "two terminals: q in the second one detached"
+    E2E_SESSION=one
+    say tui "leak 2 5000" "leaked 2"
+    e2e_wait_re '9[.,]77K|10000'
+    e2e_keys q
+    e2e_wait_for "heapline-exit=0"
+    e2e_cleanup
+    for i in $(seq 1 200); do [ -z "$(collector_thread $T_PID)" ] && break; sleep 0.02; done
+    [ -z "$(collector_thread $T_PID)" ] || fail "two terminals: the last q did not detach"
+    runs_on $T_PID "two terminals"
+    pass "two-terminals: q in the second says 'stays attached for heapline pid N', the first goes on (leak_site 10000 bytes), its q detaches"
     exec 7>&- # its stdin ends: it exits
 else
     echo "SKIP tui: tmux is not installed"
@@ -422,7 +444,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     # root attaching to a service of another user (sudo heapline backrefs PID): that user's
     # collector binds in /tmp/heapline-65534, serves root, and the chain comes back
     mkfifo "$TMP/nb.in"
-    $NOBODY "$TMP/target" cmd <"$TMP/nb.in" >"$TMP/nb.out" &
+    $NOBODY "$TMP/target" cmd <"$TMP/nb.in" >"$TMP/nb.out" 2>"$TMP/nb.stderr" &
     P=$!
     PIDS+=("$P")
     exec 7>"$TMP/nb.in"
