@@ -294,8 +294,8 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
         return 1;
     sum = model_summary(m);
     if (sum->allocations == 0)
-        fprintf(stderr, "heapline: pid %d made no allocation in the %.1f s recorded (%s)\n",
-                (int)pid, took, out);
+        fprintf(stderr, "heapline: pid %d made no allocation in the %.1f s recorded%s (%s)\n",
+                (int)pid, took, ended ? " (until it ended)" : "", out);
     else
         fprintf(stderr,
                 "heapline: recorded pid %d for %.1f s%s: %llu allocations, %llu frees "

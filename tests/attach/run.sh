@@ -394,6 +394,29 @@ say stuckrec "leak 1 1" "leaked 1"
 exec 7>&-
 pass "stuck-detach: a thread stuck in dlopen does not hold up the detach: $(grep 'recorded pid' "$TMP/stuckrec.err")"
 
+# a program that ends while heapline attaches: whenever it ends, one line that says so (it was
+# "ptrace refused for pid N (prog): heapline may run under a seccomp filter ..." when the exiting
+# process refused ptrace, or "/proc/N/root/.../libc.so.6: No such file or directory")
+ends=""
+for i in $(seq 0 11); do
+    "$TMP/busy" 2 20000 >/dev/null 2>&1 &
+    P=$!
+    PIDS+=("$P")
+    wait_line /proc/$P/maps libc.so.6
+    { sleep "0.00$i"; kill -TERM $P; } &
+    K=$!
+    rc=0
+    "$HL" record --pid $P -o "$TMP/ending.heapline" --for 5 2>"$TMP/ending.err" || rc=$?
+    wait $P || true
+    wait $K || true
+    one_line "$TMP/ending.err"
+    grep -qE "^heapline: (recorded pid $P for .* \(until it ended\)|pid $P made no allocation in the .* \(until it ended\) |pid $P( \(busy\))? has ended|pid $P \(busy\) ended during the attach: nothing was done|no process with pid $P)" "$TMP/ending.err" ||
+        fail "ending: rc $rc: $(cat "$TMP/ending.err")"
+    ends="$ends$(sed -E "s/$P/N/g; s/ (for|in the) [0-9.]+ s.*/ .../" "$TMP/ending.err" | cut -c11-)|"
+    rm -f "$TMP/ending.heapline"
+done
+pass "ending: 12 programs that end during record --pid, each one line: $(echo "$ends" | tr '|' '\n' | grep . | sort | uniq -c | sed 's/^ *//' | paste -sd';')"
+
 # a kernel thread (kthreadd, pid 2 outside a pid namespace): one line that says so, where it
 # said "statically linked (no libc.so.6)"
 if [ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ]; then
