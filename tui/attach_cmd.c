@@ -207,6 +207,13 @@ static pid_t other_heapline(pid_t pid)
     return found;
 }
 
+int attach_cmd_detaches(const char *target)
+{
+    pid_t pid;
+
+    return parse_pid(target, &pid) == 0 && (pid == attached || attach_loaded(pid) == 1);
+}
+
 void attach_cmd_finish(const char *target, int also_loaded)
 {
     pid_t pid, other;

@@ -251,7 +251,8 @@ static void draw_status(struct ui *ui)
     }
     int attr = view_ctx_attr(ui, warn ? VIEW_PAIR_WARN : VIEW_PAIR_STATUS);
     view_ctx_put(y, 0, line, ui->cols, attr);
-    const char *right = " ?:help q:quit ";
+    /* q on a program heapline attached to: it runs on, the collector idle */
+    const char *right = ui->opt && ui->opt->q_detaches ? " ?:help q:detach " : " ?:help q:quit ";
     int lw = widget_width(line);
     if (ui->msg[0] && now < ui->msg_until_ms) {
         /* a fresh message wins its width over the state on the left, two

@@ -260,6 +260,7 @@ if command -v tmux >/dev/null; then
     say tui "leak 7 3000" "leaked 7"
     e2e_wait_re 'leak_site'
     e2e_wait_re '20[.,]5K|21000'
+    e2e_wait_for '?:help q:detach' # not q:quit: the program runs on
     e2e_keys q
     e2e_wait_for "heapline-exit=0"
     e2e_cleanup
@@ -267,7 +268,7 @@ if command -v tmux >/dev/null; then
     [ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "tui: q did not leave the collector idle"
     runs_on $T_PID tui
     say tui "leak 1 10" "leaked 1"
-    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on; q leaves the collector idle"
+    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on, '?:help q:detach'; q leaves the collector idle"
 
     # two terminals on one program: q in the second one used to detach, ending the first one's
     # session ("the collector closed the stream"); now the last one out detaches
