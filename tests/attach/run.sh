@@ -86,6 +86,24 @@ runs_on() {
 }
 # one_line FILE: heapline said exactly one line
 one_line() { [ "$(wc -l <"$1")" = 1 ] || fail "expected one line, got: $(cat "$1")"; }
+# rec_start PID NAME [OPTION...]: record --pid PID -o $TMP/NAME.heapline (its stderr in
+# $TMP/NAME.err) in the background (REC), returning once the collector runs in PID;
+# rec_stop NAME: Ctrl-C to that record, then its report --json in $TMP/NAME.json
+rec_start() {
+    local pid=$1 name=$2
+    shift 2
+    "$HL" record --pid "$pid" "$@" -o "$TMP/$name.heapline" 2>"$TMP/$name.err" &
+    REC=$!
+    until [ -n "$(collector_thread "$pid")" ]; do
+        kill -0 $REC 2>/dev/null || fail "$name: record --pid ended: $(cat "$TMP/$name.err")"
+        sleep 0.02
+    done
+}
+rec_stop() {
+    kill -INT $REC
+    wait $REC || fail "$1: record --pid: exit $?: $(cat "$TMP/$1.err")"
+    "$HL" report "$TMP/$1.heapline" --json >"$TMP/$1.json"
+}
 
 # ---- attach/detach cycles: the program's output is unchanged ----
 cycles() {
@@ -120,17 +138,10 @@ fi
 
 # ---- record --pid --exact: exact figures from the attach on ----
 start_target rec cmd
-"$HL" record --pid $T_PID --exact -o "$TMP/rec.heapline" 2>"$TMP/rec.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "record --pid ended: $(cat "$TMP/rec.err")"
-    sleep 0.02
-done
+rec_start $T_PID rec --exact
 say rec "leak 40 1000" "leaked 40"
 say rec "free-old 10" "freed 10"
-kill -INT $REC
-wait $REC || fail "record --pid: exit $?: $(cat "$TMP/rec.err")"
-"$HL" report "$TMP/rec.heapline" --json >"$TMP/rec.json"
+rec_stop rec
 [ "$(site "$TMP/rec.json" leak_site live_blocks)" = 40 ] &&
     [ "$(site "$TMP/rec.json" leak_site live_bytes)" = 40000 ] &&
     [ "$(site "$TMP/rec.json" pre_site allocations)" = 0 ] ||
@@ -145,16 +156,9 @@ say rec "fork" "forked" # a child and a grandchild of a detached program (its fo
 pass "record-pid: leak_site 40 blocks 40000 bytes after the attach, pre_site none, 10 frees from before ignored and counted; detached, idle, the program answers"
 
 # ---- a second attach re-activates the idle collector: a fresh run ----
-"$HL" record --pid $T_PID --exact -o "$TMP/rec2.heapline" 2>"$TMP/rec2.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "second record --pid ended: $(cat "$TMP/rec2.err")"
-    sleep 0.02
-done
+rec_start $T_PID rec2 --exact
 say rec "leak 5 500" "leaked 5"
-kill -INT $REC
-wait $REC || fail "second record --pid: exit $?: $(cat "$TMP/rec2.err")"
-"$HL" report "$TMP/rec2.heapline" --json >"$TMP/rec2.json"
+rec_stop rec2
 [ "$(site "$TMP/rec2.json" leak_site live_blocks)" = 5 ] &&
     [ "$(site "$TMP/rec2.json" leak_site live_bytes)" = 2500 ] ||
     fail "re-attach: leak_site $(site "$TMP/rec2.json" leak_site live_blocks) blocks"
@@ -167,30 +171,16 @@ pass "reattach: the same library, a fresh run: leak_site 5 blocks 2500 bytes"
 if "$HL" record --pid $T_PID --sample 12 -o "$TMP/bad.heapline" 2>"$TMP/bad.err"; then fail "--sample 12 accepted"; fi
 grep -q "expected a size from 1K to 1T" "$TMP/bad.err" && one_line "$TMP/bad.err" ||
     fail "record --pid --sample 12: $(cat "$TMP/bad.err")"
-"$HL" record --pid $T_PID -o "$TMP/smp.heapline" 2>"$TMP/smp.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "sampled record --pid ended: $(cat "$TMP/smp.err")"
-    sleep 0.02
-done
+rec_start $T_PID smp
 say rec "leak 4 1048576" "leaked 4"
-kill -INT $REC
-wait $REC || fail "sampled record --pid: exit $?: $(cat "$TMP/smp.err")"
-"$HL" report "$TMP/smp.heapline" --json >"$TMP/smp.json"
+rec_stop smp
 got="$(json "$TMP/smp.json" "(d['sampled'], d['sample_rate'])") $(site "$TMP/smp.json" leak_site live_blocks) $(site "$TMP/smp.json" leak_site live_bytes)"
 [ "$got" = "(True, 524288) 4 4194304" ] || fail "sampled record --pid: sampled, rate, blocks, bytes: $got"
 "$HL" report "$TMP/smp.heapline" | grep -q "sampled" || fail "sampled record --pid: the text report does not say it is sampled"
 # a second sampled attach counts its own calls: its totals were the first one's plus its own
-"$HL" record --pid $T_PID -o "$TMP/smp2.heapline" 2>"$TMP/smp2.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "second sampled record --pid ended: $(cat "$TMP/smp2.err")"
-    sleep 0.02
-done
+rec_start $T_PID smp2
 say rec "leak 3 1000" "leaked 3"
-kill -INT $REC
-wait $REC || fail "second sampled record --pid: exit $?: $(cat "$TMP/smp2.err")"
-"$HL" report "$TMP/smp2.heapline" --json >"$TMP/smp2.json"
+rec_stop smp2
 got=$(json "$TMP/smp2.json" "d['allocations'], d['frees'], d['bytes_allocated'], d['live_blocks'], d['live_bytes']")
 [ "$got" = "(3, 0, 3000, 3, 3000)" ] && grep -q "recorded pid $T_PID for .*: 3 allocations, 0 frees" "$TMP/smp2.err" ||
     fail "second sampled record --pid: allocations, frees, bytes, blocks, live bytes: $got; $(cat "$TMP/smp2.err")"
@@ -375,20 +365,13 @@ pass "ctrl-c: $(cat "$TMP/int.err")"
 # lock, does not wait for it (it waited 3 s and left the collector running, as it did for the
 # collector's own thread after its dlopen of libdw)
 start_target stuckrec cmd
-"$HL" record --pid $T_PID --exact -o "$TMP/stuckrec.heapline" 2>"$TMP/stuckrec.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "stuck-detach: record --pid ended: $(cat "$TMP/stuckrec.err")"
-    sleep 0.02
-done
+rec_start $T_PID stuckrec --exact
 say stuckrec "leak 2 300" "leaked 2"
 say stuckrec "stuck $TMP/libstuck.so" "stuck"
-kill -INT $REC
-wait $REC || fail "stuck-detach: exit $?: $(cat "$TMP/stuckrec.err")"
+rec_stop stuckrec
 grep -q "recorded pid $T_PID for .*: " "$TMP/stuckrec.err" && ! grep -q "detach:" "$TMP/stuckrec.err" ||
     fail "stuck-detach: $(cat "$TMP/stuckrec.err")"
 [ -z "$(collector_thread $T_PID)" ] || fail "stuck-detach: the collector still runs"
-"$HL" report "$TMP/stuckrec.heapline" --json >"$TMP/stuckrec.json"
 [ "$(site "$TMP/stuckrec.json" leak_site live_bytes)" = 600 ] ||
     fail "stuck-detach: leak_site $(site "$TMP/stuckrec.json" leak_site live_bytes) bytes"
 say stuckrec "leak 1 1" "leaked 1"
@@ -486,18 +469,11 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         fail "root on uid 65534: the collector still runs after backrefs: $(cat "$TMP/nb.err"; ls /proc/$P/task; cat /proc/$P/task/*/comm)"
     [ ! -e /tmp/heapline-65534/$P.sock ] || fail "root on uid 65534: its socket is left after backrefs"
     # record --pid as root: the file is given to uid 65534, whose collector writes it
-    "$HL" record --pid $P --exact -o "$TMP/nb.heapline" 2>"$TMP/nbrec.err" &
-    REC=$!
-    until [ -n "$(collector_thread $P)" ]; do
-        kill -0 $REC 2>/dev/null || fail "root record --pid on uid 65534: $(cat "$TMP/nbrec.err")"
-        sleep 0.02
-    done
+    rec_start $P nbrec --exact
     say nb "leak 3 100" "leaked 3"
-    kill -INT $REC
-    wait $REC || fail "root record --pid on uid 65534: exit $?: $(cat "$TMP/nbrec.err")"
-    "$HL" report "$TMP/nb.heapline" --json >"$TMP/nb.json"
-    [ "$(site "$TMP/nb.json" leak_site live_bytes) $(stat -c %U "$TMP/nb.heapline")" = "300 nobody" ] ||
-        fail "root record --pid on uid 65534: $(site "$TMP/nb.json" leak_site live_bytes) $(stat -c %U "$TMP/nb.heapline")"
+    rec_stop nbrec
+    [ "$(site "$TMP/nbrec.json" leak_site live_bytes) $(stat -c %U "$TMP/nbrec.heapline")" = "300 nobody" ] ||
+        fail "root record --pid on uid 65534: $(site "$TMP/nbrec.json" leak_site live_bytes) $(stat -c %U "$TMP/nbrec.heapline")"
     mkdir -m 700 "$TMP/rootonly"
     if "$HL" record --pid $P -o "$TMP/rootonly/x.heapline" 2>"$TMP/nbrec.err"; then
         fail "root record --pid on uid 65534 into a directory it cannot enter: succeeded"
