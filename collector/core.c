@@ -230,6 +230,7 @@ static void core_start(void)
         return;
     }
     unwind_compile_apart(sample_on());
+    sample_totals_restart();
     if (collect_start(core_cfg.record, core_cfg.socket, &why) < 0) {
         core_disable(why);
         return;

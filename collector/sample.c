@@ -5,7 +5,8 @@
  *
  * Invariants: a slot is written only by the thread that holds it (used = 1)
  * and its counters only grow, so the sum over every slot ever used is the
- * process's totals whoever held them; a filter entry is stored and cleared
+ * process's totals whoever held them, and a run's totals are the sums less
+ * those its start took (a second attach counts from 0); a filter entry is stored and cleared
  * only by the thread that allocates or frees its block, and homes[h]
  * counts the entries whose home is h. Bit h of sample_home_bits is set
  * before an entry at home h is handed to the program and cleared only by
@@ -347,20 +348,42 @@ int sample_filter_del(const void *p)
 
 /* ---- collector side ---- */
 
-void sample_totals(struct sample_totals *out)
+/* The sums over every slot ever used; all wrap mod 2^64 alike. */
+struct sums {
+    uint64_t allocs, frees, asked, usable8;
+};
+static struct sums run_base; /* at the start of this run: sample_totals_restart() */
+
+static struct sums sum_slots(void)
 {
     unsigned hi = atomic_load(&slots_hi);
-    uint64_t net = 0;
+    struct sums s = {0, 0, 0, 0};
 
-    memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < hi; i++) {
         const struct sample_thread *t = &slots[i];
 
-        out->allocations += atomic_load_explicit(&t->allocs, memory_order_relaxed);
-        out->frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
-        out->bytes_allocated += atomic_load_explicit(&t->bytes_asked, memory_order_relaxed);
-        net += atomic_load_explicit(&t->usable8, memory_order_relaxed);
+        s.allocs += atomic_load_explicit(&t->allocs, memory_order_relaxed);
+        s.frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
+        s.asked += atomic_load_explicit(&t->bytes_asked, memory_order_relaxed);
+        s.usable8 += atomic_load_explicit(&t->usable8, memory_order_relaxed);
     }
+    return s;
+}
+
+void sample_totals_restart(void)
+{
+    run_base = sum_slots();
+}
+
+void sample_totals(struct sample_totals *out)
+{
+    struct sums s = sum_slots();
+    uint64_t net = s.usable8 - run_base.usable8;
+
+    memset(out, 0, sizeof(*out));
+    out->allocations = s.allocs - run_base.allocs;
+    out->frees = s.frees - run_base.frees;
+    out->bytes_allocated = s.asked - run_base.asked;
     net -= 8 * (out->allocations - out->frees); /* usable8's 8 a block (sample.h) */
     /* slots are read one after another: a block freed on a thread read
      * later than the one that allocated it can show for a moment as a

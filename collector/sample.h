@@ -204,8 +204,14 @@ struct sample_totals {
     uint64_t dropped; /* sampled blocks the filter had no room for */
 };
 
-/* The process's totals, summed over every slot. Collector thread. */
+/* The run's totals: summed over every slot, less the sums when the run
+ * started. Collector thread. */
 void sample_totals(struct sample_totals *out);
+
+/* A run starts (core_start(), before the collector thread): its totals
+ * count from here. A second attach's heap was its first attach's plus its
+ * own, though the calls between the two were not counted. */
+void sample_totals_restart(void);
 
 /* ---- threads and fork ---- */
 

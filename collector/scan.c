@@ -392,7 +392,7 @@ struct scan_job *scan_start(const struct scan_source *src, uint32_t req_id, uint
     } else if (target == 0) {
         *err = job->py.version
                    ? "census: this CPython version has no layout in heapline (3.11 has)"
-                   : "census: not a Python program (CPython 3.11 with PYTHONMALLOC=malloc)";
+                   : "census: not a Python program (the census reads CPython 3.11's objects)";
         scanroots_free(&job->roots);
         free(job);
         return NULL;

@@ -66,11 +66,16 @@ int sockdir_check(const char *dir, int create)
             return SOCKDIR_ENOENT;
         return errno == ENOENT ? SOCKDIR_ECREATE : SOCKDIR_ENOENT;
     }
-    if (!S_ISDIR(st.st_mode))
+    return sockdir_check_stat(&st, getuid());
+}
+
+int sockdir_check_stat(const struct stat *st, unsigned uid)
+{
+    if (!S_ISDIR(st->st_mode))
         return SOCKDIR_ENOTDIR;
-    if (st.st_uid != getuid())
+    if (st->st_uid != uid)
         return SOCKDIR_EOWNER;
-    if (st.st_mode & 022)
+    if (st->st_mode & 022)
         return SOCKDIR_EOPEN;
     return 0;
 }

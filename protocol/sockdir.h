@@ -51,6 +51,12 @@ int sockdir_candidate(int i, const char *override, char *buf, size_t cap);
  * SOCKDIR_ECREATE. */
 int sockdir_check(const char *dir, int create);
 
+/* sockdir_check()'s test of a directory's lstat: a real directory owned by
+ * uid, not writable by group or others. (heapline run by root checks the
+ * directory of the user whose program it attaches to.) */
+struct stat;
+int sockdir_check_stat(const struct stat *st, unsigned uid);
+
 /* A static, lowercase phrase for an enum sockdir_error ("owned by another
  * user"). */
 const char *sockdir_strerror(int err);

@@ -59,6 +59,8 @@ struct inj {
     uint64_t unknown_at; /* heapline_detach(): where the ignored frees are counted */
     int pending[8];      /* signals that arrived during a call, raised again after */
     int n_pending;
+    int loader_ok; /* the calls take no loader lock (heapline_detach): a thread
+                    * inside the loader need not be waited for */
 };
 
 static double ms_since(const struct timespec *a)
@@ -331,7 +333,7 @@ static int callable(pid_t pid, pid_t tid)
  * stops the best safe one again (a thread blocked in a system call first:
  * it was not running anyway) and keeps it stopped (in->tid, registers in
  * in->saved). Returns 1 when a thread is chosen and no thread is inside the
- * loader, 0 to try again, -1 with err. */
+ * loader (unless in->loader_ok), 0 to try again, -1 with err. */
 static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
 {
     pid_t tids[4096], cand = 0;
@@ -364,7 +366,7 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
             cand_sys = (long long)r.orig_rax >= 0;
         }
     }
-    if (!cand || loader)
+    if (!cand || (loader && !in->loader_ok))
         return 0;
     s = inspect(in, cand, &r, &since, &sig, err, errsz);
     if ((int)s < 0)
@@ -749,6 +751,11 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
     int rc = -1;
 
     if (inj_open(&in, pid, timeout_ms, interrupted, st, err, errsz) == 0) {
+        /* heapline_detach() only stores a flag and writes to an eventfd:
+         * the collector's own thread, whose stack keeps the loader's return
+         * addresses of its dlopen of libdw (the scan cannot tell them
+         * stale), or a thread really inside dlopen, does not hold it up */
+        in.loader_ok = 1;
         if (!in.p.lib_base)
             snprintf(err, errsz, "pid %d has no attached collector", (int)pid);
         else if (choose(&in, err, errsz) == 0) {

@@ -7,6 +7,7 @@
  */
 #include "attach_cmd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -123,7 +124,10 @@ int attach_cmd_connect(const char *target, char *err, size_t errsz)
         snprintf(err, errsz, "bad pid: %s", target);
         return -1;
     }
-    if (sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0)
+    /* root attaching to another user's program: a directory that user's
+     * collector may bind in */
+    int other = sockpath_dir_of(pid, dir, sizeof(dir), 1, err, errsz);
+    if (other < 0 || (other == 0 && sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0))
         return -1;
     if (snprintf(sock, sizeof(sock), "%s/%d.sock", dir, (int)pid) >= 108) {
         snprintf(err, errsz, "%s: socket path too long", dir);
@@ -159,14 +163,72 @@ static int detach(pid_t pid, int quiet)
     return 0;
 }
 
-void attach_cmd_finish(const char *target, int also_loaded)
+/* Another heapline of this build (not us) whose command is attach, record
+ * or backrefs on pid: its pid, else 0. Its session would end with a
+ * detach of ours. */
+static pid_t other_heapline(pid_t pid)
+{
+    char self[PATH_MAX], exe[PATH_MAX], path[64], args[4096], want[16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    struct dirent *e;
+    pid_t found = 0;
+    DIR *d;
+
+    if (n <= 0 || !(d = opendir("/proc")))
+        return 0;
+    self[n] = 0;
+    snprintf(want, sizeof(want), "%d", (int)pid);
+    while (!found && (e = readdir(d))) {
+        long q = strtol(e->d_name, NULL, 10);
+        FILE *f;
+
+        if (q <= 0 || q == (long)getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/exe", q);
+        if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+            continue;
+        exe[n] = 0;
+        snprintf(path, sizeof(path), "/proc/%ld/cmdline", q);
+        if (strcmp(exe, self) != 0 || !(f = fopen(path, "re")))
+            continue;
+        n = (ssize_t)fread(args, 1, sizeof(args) - 1, f);
+        fclose(f);
+        args[n > 0 ? n : 0] = 0;
+        /* argv[0] NUL argv[1] NUL ...: the command, then its pid argument */
+        const char *cmd = args + strlen(args) + 1, *end = args + (n > 0 ? n : 0);
+        if (cmd >= end ||
+            (strcmp(cmd, "attach") && strcmp(cmd, "record") && strcmp(cmd, "backrefs")))
+            continue;
+        for (const char *a = cmd + strlen(cmd) + 1; a < end; a += strlen(a) + 1)
+            if (!strcmp(a, want))
+                found = (pid_t)q;
+    }
+    closedir(d);
+    return found;
+}
+
+int attach_cmd_detaches(const char *target)
 {
     pid_t pid;
 
+    return parse_pid(target, &pid) == 0 && (pid == attached || attach_loaded(pid) == 1);
+}
+
+void attach_cmd_finish(const char *target, int also_loaded)
+{
+    pid_t pid, other;
+
     if (parse_pid(target, &pid) != 0)
         return;
-    if (pid == attached || (also_loaded && attach_loaded(pid) == 1))
-        detach(pid, 0);
+    if (pid == attached || (also_loaded && attach_loaded(pid) == 1)) {
+        /* two terminals on one program: the last one out detaches */
+        if ((other = other_heapline(pid)) > 0)
+            fprintf(stderr,
+                    "heapline: pid %d stays attached for heapline pid %d (q there detaches)\n",
+                    (int)pid, (int)other);
+        else
+            detach(pid, 0);
+    }
     attached = 0;
 }
 
@@ -197,9 +259,22 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
+    /* root recording another user's program: its collector opens the file
+     * as that user, and writes only a file of its own */
+    long uid, gid;
+    int other = sockpath_other_user(pid, &uid, &gid);
+    if (other && fchown(fd, (uid_t)uid, (gid_t)gid) != 0) {
+        recfile_remove_if_empty(fd, abs_out);
+        fprintf(stderr, "heapline: %s: cannot give it to uid %ld, whose pid %d writes it: %s\n",
+                out, uid, (int)pid, strerror(errno));
+        return 1;
+    }
     if (attach_with(pid, NULL, abs_out, err, sizeof(err)) != 0) {
         recfile_remove_if_empty(fd, abs_out);
-        fprintf(stderr, "heapline: %s\n", err);
+        fprintf(stderr, "heapline: %s%s\n", err,
+                other && strstr(err, "cannot create the record file")
+                    ? " (the program writes it as its own user: -o a path that user can write)"
+                    : "");
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -226,8 +301,8 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
         return 1;
     sum = model_summary(m);
     if (sum->allocations == 0)
-        fprintf(stderr, "heapline: pid %d made no allocation in the %.1f s recorded (%s)\n",
-                (int)pid, took, out);
+        fprintf(stderr, "heapline: pid %d made no allocation in the %.1f s recorded%s (%s)\n",
+                (int)pid, took, ended ? " (until it ended)" : "", out);
     else
         fprintf(stderr,
                 "heapline: recorded pid %d for %.1f s%s: %llu allocations, %llu frees "

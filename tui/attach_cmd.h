@@ -32,6 +32,11 @@ int attach_cmd_connect(const char *target, char *err, size_t errsz);
  * the attach were ignored. */
 void attach_cmd_finish(const char *target, int also_loaded);
 
+/* 1 when attach_cmd_finish(target, 1) would detach the collector (heapline
+ * attach loaded it: q detaches, the program runs on), 0 when q only
+ * disconnects (a program started with the collector, a socket path). */
+int attach_cmd_detaches(const char *target);
+
 /* heapline record --pid PID -o FILE [--for SECONDS]: records pid into out
  * from now until SECONDS have passed (seconds <= 0: until Ctrl-C, SIGTERM or
  * the program's end), then detaches. Returns the exit status. */

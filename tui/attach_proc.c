@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach_elf.h"
@@ -236,6 +237,13 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
                  (int)p->pid, exe);
         return -1;
     }
+    if (p->n_maps == 0) { /* every user process maps something */
+        snprintf(err, errsz,
+                 "pid %d (%s) is a kernel thread: it has no heap, nothing to attach to (a "
+                 "program's pid: pidof NAME)",
+                 (int)p->pid, exe);
+        return -1;
+    }
     if (!libc[0]) {
         snprintf(err, errsz,
                  musl ? "pid %d (%s) uses musl, not glibc: the collector cannot be loaded into it"
@@ -255,8 +263,12 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
         syms[i].name = danger_names[i];
     for (size_t i = 0; i < ATTACH_FN_COUNT; i++)
         syms[N_DANGER + i].name = call_names[i];
-    if (attach_elf_symbols(rooted, syms, N_DANGER + ATTACH_FN_COUNT, &first, err, errsz) != 0)
+    if (attach_elf_symbols(rooted, syms, N_DANGER + ATTACH_FN_COUNT, &first, err, errsz) != 0) {
+        if (read_status(p->pid, &state, &uid, &tracer) != 0 || state == 'Z' || state == 'X')
+            snprintf(err, errsz, "pid %d (%s) ended during the attach: nothing was done",
+                     (int)p->pid, exe); /* its /proc/PID/root went with it */
         return -1;
+    }
     for (size_t i = 0; i < N_DANGER; i++)
         if (syms[i].value)
             p->danger[p->n_danger++] = (struct attach_range){bias - first + syms[i].value,
@@ -293,7 +305,20 @@ void attach_proc_refused(const struct attach_proc *p, int e, char *err, size_t e
         scope[strcspn(scope, "\n")] = 0;
     }
     snprintf(path, sizeof(path), "/proc/%d", (int)p->pid);
-    read_status(p->pid, &state, &uid, &tracer);
+    /* a process on its way out refuses ptrace with EPERM (or ESRCH) too:
+     * give it a moment to show as ended before another reason is named */
+    for (int i = 0; i < 10; i++) {
+        struct timespec nap = {0, 10000000};
+
+        if (read_status(p->pid, &state, &uid, &tracer) != 0 || state == 'Z' || state == 'X') {
+            snprintf(err, errsz, "pid %d (%s) ended during the attach: nothing was done",
+                     (int)p->pid, exe);
+            return;
+        }
+        if (e != EPERM && e != ESRCH)
+            break;
+        nanosleep(&nap, NULL);
+    }
     if (e != EPERM) {
         snprintf(err, errsz, "cannot ptrace pid %d (%s): %s", (int)p->pid, exe, strerror(e));
     } else if (atoi(scope) >= 3) {

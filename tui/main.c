@@ -169,7 +169,9 @@ static int parse_cmd_opts(const char *cmd, int argc, char **argv, const char **o
 static int run_ui(struct source *src, int kind, const char *title)
 {
     struct model *m = model_new();
-    struct ui_options opt = {.source_kind = kind, .title = title};
+    struct ui_options opt = {.source_kind = kind,
+                             .title = title,
+                             .q_detaches = kind == UI_SRC_ATTACH && attach_cmd_detaches(title)};
     int rc;
 
     if (!m) {

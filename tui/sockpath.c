@@ -133,6 +133,61 @@ static long parent_pid(long pid)
     return ppid;
 }
 
+/* The real uid and gid pid runs as, from /proc/PID/status. */
+static int proc_ids(long pid, long *uid, long *gid)
+{
+    char path[64], line[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    if (!(f = fopen(path, "re")))
+        return -1;
+    *uid = *gid = -1;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "Uid:", 4))
+            *uid = strtol(line + 4, NULL, 10);
+        else if (!strncmp(line, "Gid:", 4))
+            *gid = strtol(line + 4, NULL, 10);
+    }
+    fclose(f);
+    return *uid >= 0 && *gid >= 0 ? 0 : -1;
+}
+
+int sockpath_other_user(pid_t pid, long *uid, long *gid)
+{
+    return geteuid() == 0 && proc_ids(pid, uid, gid) == 0 && *uid != (long)getuid();
+}
+
+int sockpath_dir_of(pid_t pid, char *buf, size_t n, int create, char *err, size_t errsz)
+{
+    const char *override = getenv("HEAPLINE_SOCKET_DIR");
+    long uid, gid;
+    struct stat st;
+    int r;
+
+    if ((override && *override) || !sockpath_other_user(pid, &uid, &gid))
+        return 0;
+    if ((size_t)snprintf(buf, n, "/tmp/heapline-%ld", uid) >= n)
+        return 0;
+    if (create && mkdir(buf, 0700) == 0 && lchown(buf, (uid_t)uid, (gid_t)gid) != 0) {
+        snprintf(err, errsz, "%s: cannot give it to uid %ld: %s", buf, uid, strerror(errno));
+        rmdir(buf);
+        return -1;
+    }
+    if (lstat(buf, &st) != 0) {
+        if (!create)
+            return 0;
+        snprintf(err, errsz, "%s: %s", buf, strerror(errno));
+        return -1;
+    }
+    if ((r = sockdir_check_stat(&st, (unsigned)uid)) != 0) {
+        snprintf(err, errsz, "%s: %s, refusing it (the socket directory of uid %ld, for pid %d)",
+                 buf, sockdir_strerror(r), uid, (int)pid);
+        return -1;
+    }
+    return 1;
+}
+
 int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t errsz)
 {
     const char *override = getenv("HEAPLINE_SOCKET_DIR");
@@ -200,6 +255,13 @@ int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t 
         }
         return 0;
     }
+    /* root: the socket of a program of another user is in that user's
+     * directory (a collector heapline attached there, or one it started) */
+    char other[64];
+    if (!dead && sockpath_dir_of((pid_t)atol(target), other, sizeof(other), 0, err, errsz) == 1 &&
+        (size_t)snprintf(buf, n, "%s/%s.sock", other, target) < n && lstat(buf, &st) == 0 &&
+        S_ISSOCK(st.st_mode))
+        return 0;
     if (*firsterr)
         snprintf(err, errsz, "%s", firsterr);
     else if (dead)

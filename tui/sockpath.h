@@ -19,13 +19,26 @@
  * user, refusing it"). */
 int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz);
 
+/* 1 when heapline runs as root and pid's real uid is not ours: *uid and
+ * *gid are pid's (its collector creates files and sockets as them). */
+int sockpath_other_user(pid_t pid, long *uid, long *gid);
+
+/* Run by root for a pid of another user (real uid U): that user's own
+ * /tmp/heapline-U, where U's collector can bind its socket and root can
+ * connect (create != 0 makes it 0700 for U when missing). Returns 1 with
+ * buf set, 0 when it does not apply (not root, pid is ours or gone,
+ * HEAPLINE_SOCKET_DIR set; create == 0 and the directory is missing), -1 with
+ * a message in err when the directory is not U's alone. */
+int sockpath_dir_of(pid_t pid, char *buf, size_t n, int create, char *err, size_t errsz);
+
 /* Resolves a PID or a socket path given on the command line to a socket
  * path. A PID is looked up in every candidate directory; a socket found in a
  * directory that fails the checks is refused with the reason, as sockpath_dir
  * says it. A dead PID's socket that refuses connections is removed. A path
  * that names a regular file is refused ("a file, not a socket", with the
  * replay hint). A PID without a socket of its own whose parent is a `heapline
- * run` resolves to that run's run-<ppid>.sock (the program it started).
+ * run` resolves to that run's run-<ppid>.sock (the program it started). Run by
+ * root, a PID of another user is also looked up in sockpath_dir_of's directory.
  * Returns 0 or -1 with a one-line message in err. */
 int sockpath_resolve(const char *target, char *buf, size_t n, char *err, size_t errsz);
 

@@ -252,10 +252,12 @@ static void draw_status(struct ui *ui)
     int attr = view_ctx_attr(ui, warn ? VIEW_PAIR_WARN : VIEW_PAIR_STATUS);
     view_ctx_put(y, 0, line, ui->cols, attr);
     int lw = widget_width(line);
-    /* the keys whole or not at all ("?:help q:q" at 80 columns) */
-    const char *right = lw + 16 <= ui->cols  ? " ?:help q:quit "
-                        : lw + 9 <= ui->cols ? " ?:help "
-                                             : "";
+    /* the keys whole or not at all ("?:help q:q" at 80 columns); q on a
+     * program heapline attached to detaches: it runs on, the collector idle */
+    const char *keys = ui->opt && ui->opt->q_detaches ? " ?:help q:detach " : " ?:help q:quit ";
+    const char *right = lw + widget_width(keys) + 1 <= ui->cols ? keys
+                        : lw + 9 <= ui->cols                    ? " ?:help "
+                                                                : "";
     if (ui->msg[0] && now < ui->msg_until_ms) {
         /* a fresh message wins its width over the state on the left, two
          * blanks apart ("end of ra recording..." ran them together) */

@@ -28,6 +28,7 @@ struct ui_options {
      * its end, its peak, or as long after its start as the cursor is. */
     const struct model *against;
     const char *against_name;
+    int q_detaches; /* heapline attach loaded the collector: q detaches it */
 };
 
 /* Runs the TUI until the user quits. The model is fed from src (which may be

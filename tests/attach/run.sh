@@ -86,6 +86,24 @@ runs_on() {
 }
 # one_line FILE: heapline said exactly one line
 one_line() { [ "$(wc -l <"$1")" = 1 ] || fail "expected one line, got: $(cat "$1")"; }
+# rec_start PID NAME [OPTION...]: record --pid PID -o $TMP/NAME.heapline (its stderr in
+# $TMP/NAME.err) in the background (REC), returning once the collector runs in PID;
+# rec_stop NAME: Ctrl-C to that record, then its report --json in $TMP/NAME.json
+rec_start() {
+    local pid=$1 name=$2
+    shift 2
+    "$HL" record --pid "$pid" "$@" -o "$TMP/$name.heapline" 2>"$TMP/$name.err" &
+    REC=$!
+    until [ -n "$(collector_thread "$pid")" ]; do
+        kill -0 $REC 2>/dev/null || fail "$name: record --pid ended: $(cat "$TMP/$name.err")"
+        sleep 0.02
+    done
+}
+rec_stop() {
+    kill -INT $REC
+    wait $REC || fail "$1: record --pid: exit $?: $(cat "$TMP/$1.err")"
+    "$HL" report "$TMP/$1.heapline" --json >"$TMP/$1.json"
+}
 
 # ---- attach/detach cycles: the program's output is unchanged ----
 cycles() {
@@ -120,17 +138,10 @@ fi
 
 # ---- record --pid --exact: exact figures from the attach on ----
 start_target rec cmd
-"$HL" record --pid $T_PID --exact -o "$TMP/rec.heapline" 2>"$TMP/rec.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "record --pid ended: $(cat "$TMP/rec.err")"
-    sleep 0.02
-done
+rec_start $T_PID rec --exact
 say rec "leak 40 1000" "leaked 40"
 say rec "free-old 10" "freed 10"
-kill -INT $REC
-wait $REC || fail "record --pid: exit $?: $(cat "$TMP/rec.err")"
-"$HL" report "$TMP/rec.heapline" --json >"$TMP/rec.json"
+rec_stop rec
 [ "$(site "$TMP/rec.json" leak_site live_blocks)" = 40 ] &&
     [ "$(site "$TMP/rec.json" leak_site live_bytes)" = 40000 ] &&
     [ "$(site "$TMP/rec.json" pre_site allocations)" = 0 ] ||
@@ -145,16 +156,9 @@ say rec "fork" "forked" # a child and a grandchild of a detached program (its fo
 pass "record-pid: leak_site 40 blocks 40000 bytes after the attach, pre_site none, 10 frees from before ignored and counted; detached, idle, the program answers"
 
 # ---- a second attach re-activates the idle collector: a fresh run ----
-"$HL" record --pid $T_PID --exact -o "$TMP/rec2.heapline" 2>"$TMP/rec2.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "second record --pid ended: $(cat "$TMP/rec2.err")"
-    sleep 0.02
-done
+rec_start $T_PID rec2 --exact
 say rec "leak 5 500" "leaked 5"
-kill -INT $REC
-wait $REC || fail "second record --pid: exit $?: $(cat "$TMP/rec2.err")"
-"$HL" report "$TMP/rec2.heapline" --json >"$TMP/rec2.json"
+rec_stop rec2
 [ "$(site "$TMP/rec2.json" leak_site live_blocks)" = 5 ] &&
     [ "$(site "$TMP/rec2.json" leak_site live_bytes)" = 2500 ] ||
     fail "re-attach: leak_site $(site "$TMP/rec2.json" leak_site live_blocks) blocks"
@@ -167,20 +171,20 @@ pass "reattach: the same library, a fresh run: leak_site 5 blocks 2500 bytes"
 if "$HL" record --pid $T_PID --sample 12 -o "$TMP/bad.heapline" 2>"$TMP/bad.err"; then fail "--sample 12 accepted"; fi
 grep -q "expected a size from 1K to 1T" "$TMP/bad.err" && one_line "$TMP/bad.err" ||
     fail "record --pid --sample 12: $(cat "$TMP/bad.err")"
-"$HL" record --pid $T_PID -o "$TMP/smp.heapline" 2>"$TMP/smp.err" &
-REC=$!
-until [ -n "$(collector_thread $T_PID)" ]; do
-    kill -0 $REC 2>/dev/null || fail "sampled record --pid ended: $(cat "$TMP/smp.err")"
-    sleep 0.02
-done
+rec_start $T_PID smp
 say rec "leak 4 1048576" "leaked 4"
-kill -INT $REC
-wait $REC || fail "sampled record --pid: exit $?: $(cat "$TMP/smp.err")"
-"$HL" report "$TMP/smp.heapline" --json >"$TMP/smp.json"
+rec_stop smp
 got="$(json "$TMP/smp.json" "(d['sampled'], d['sample_rate'])") $(site "$TMP/smp.json" leak_site live_blocks) $(site "$TMP/smp.json" leak_site live_bytes)"
 [ "$got" = "(True, 524288) 4 4194304" ] || fail "sampled record --pid: sampled, rate, blocks, bytes: $got"
 "$HL" report "$TMP/smp.heapline" | grep -q "sampled" || fail "sampled record --pid: the text report does not say it is sampled"
-pass "record-pid-sampled: --sample 12 refused in one line; by default sampled at 524288 B, leak_site's 4 blocks of 1 MiB exact (4194304 bytes)"
+# a second sampled attach counts its own calls: its totals were the first one's plus its own
+rec_start $T_PID smp2
+say rec "leak 3 1000" "leaked 3"
+rec_stop smp2
+got=$(json "$TMP/smp2.json" "d['allocations'], d['frees'], d['bytes_allocated'], d['live_blocks'], d['live_bytes']")
+[ "$got" = "(3, 0, 3000, 3, 3000)" ] && grep -q "recorded pid $T_PID for .*: 3 allocations, 0 frees" "$TMP/smp2.err" ||
+    fail "second sampled record --pid: allocations, frees, bytes, blocks, live bytes: $got; $(cat "$TMP/smp2.err")"
+pass "record-pid-sampled: --sample 12 refused in one line; by default sampled at 524288 B, leak_site's 4 blocks of 1 MiB exact (4194304 bytes); a second sampled attach's totals are its own: 3 allocations, 3000 bytes"
 
 # ---- backrefs PID: bad arguments load nothing; good ones attach, answer, detach ----
 if "$HL" backrefs $T_PID --site leak_site --depth 0 2>"$TMP/br.err"; then fail "backrefs: --depth 0 accepted"; fi
@@ -246,6 +250,7 @@ if command -v tmux >/dev/null; then
     say tui "leak 7 3000" "leaked 7"
     e2e_wait_re 'leak_site'
     e2e_wait_re '20[.,]5K|21000'
+    e2e_wait_for '?:help q:detach' # not q:quit: the program runs on
     e2e_keys q
     e2e_wait_for "heapline-exit=0"
     e2e_cleanup
@@ -253,7 +258,29 @@ if command -v tmux >/dev/null; then
     [ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "tui: q did not leave the collector idle"
     runs_on $T_PID tui
     say tui "leak 1 10" "leaked 1"
-    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on; q leaves the collector idle"
+    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on, '?:help q:detach'; q leaves the collector idle"
+
+    # two terminals on one program: q in the second one used to detach, ending the first one's
+    # session ("the collector closed the stream"); now the last one out detaches
+    e2e_start one 100 30 "$HL attach --exact $T_PID"
+    until [ -n "$(collector_thread $T_PID)" ]; do sleep 0.02; done
+    e2e_wait_for FUNCTION
+    e2e_start two 100 30 "$HL attach $T_PID"
+    e2e_wait_for FUNCTION
+    e2e_keys q
+    e2e_wait_for "heapline-exit=0"
+    e2e_wait_re "^heapline: pid $T_PID stays attached for heapline pid [0-9]+ \\(q there detaches\\)"
+    [ -n "$(collector_thread $T_PID)" ] || fail "two terminals: q in the second one detached"
+    E2E_SESSION=one
+    say tui "leak 2 5000" "leaked 2"
+    e2e_wait_re '9[.,]77K|10000'
+    e2e_keys q
+    e2e_wait_for "heapline-exit=0"
+    e2e_cleanup
+    for i in $(seq 1 200); do [ -z "$(collector_thread $T_PID)" ] && break; sleep 0.02; done
+    [ -z "$(collector_thread $T_PID)" ] || fail "two terminals: the last q did not detach"
+    runs_on $T_PID "two terminals"
+    pass "two-terminals: q in the second says 'stays attached for heapline pid N', the first goes on (leak_site 10000 bytes), its q detaches"
     exec 7>&- # its stdin ends: it exits
 else
     echo "SKIP tui: tmux is not installed"
@@ -334,6 +361,61 @@ say loader "leak 1 1" "leaked 1"
 exec 7>&-
 pass "ctrl-c: $(cat "$TMP/int.err")"
 
+# a thread that enters the loader for good while recorded: the detach, which takes no loader
+# lock, does not wait for it (it waited 3 s and left the collector running, as it did for the
+# collector's own thread after its dlopen of libdw)
+start_target stuckrec cmd
+rec_start $T_PID stuckrec --exact
+say stuckrec "leak 2 300" "leaked 2"
+say stuckrec "stuck $TMP/libstuck.so" "stuck"
+rec_stop stuckrec
+grep -q "recorded pid $T_PID for .*: " "$TMP/stuckrec.err" && ! grep -q "detach:" "$TMP/stuckrec.err" ||
+    fail "stuck-detach: $(cat "$TMP/stuckrec.err")"
+[ -z "$(collector_thread $T_PID)" ] || fail "stuck-detach: the collector still runs"
+[ "$(site "$TMP/stuckrec.json" leak_site live_bytes)" = 600 ] ||
+    fail "stuck-detach: leak_site $(site "$TMP/stuckrec.json" leak_site live_bytes) bytes"
+say stuckrec "leak 1 1" "leaked 1"
+exec 7>&-
+pass "stuck-detach: a thread stuck in dlopen does not hold up the detach: $(grep 'recorded pid' "$TMP/stuckrec.err")"
+
+# a program that ends while heapline attaches: whenever it ends, one line that says so (it was
+# "ptrace refused for pid N (prog): heapline may run under a seccomp filter ..." when the exiting
+# process refused ptrace, or "/proc/N/root/.../libc.so.6: No such file or directory")
+ends=""
+for i in $(seq 0 11); do
+    "$TMP/busy" 2 20000 >/dev/null 2>&1 &
+    P=$!
+    PIDS+=("$P")
+    wait_line /proc/$P/maps libc.so.6
+    { sleep "0.00$i"; kill -TERM $P; } &
+    K=$!
+    rc=0
+    "$HL" record --pid $P -o "$TMP/ending.heapline" --for 5 2>"$TMP/ending.err" || rc=$?
+    wait $P || true
+    wait $K || true
+    one_line "$TMP/ending.err"
+    grep -qE "^heapline: (recorded pid $P for .* \(until it ended\)|pid $P made no allocation in the .* \(until it ended\) |pid $P( \(busy\))? has ended|pid $P \(busy\) ended during the attach: nothing was done|no process with pid $P)" "$TMP/ending.err" ||
+        fail "ending: rc $rc: $(cat "$TMP/ending.err")"
+    ends="$ends$(sed -E "s/$P/N/g; s/ (for|in the) [0-9.]+ s.*/ .../" "$TMP/ending.err" | cut -c11-)|"
+    rm -f "$TMP/ending.heapline"
+done
+pass "ending: 12 programs that end during record --pid, each one line: $(echo "$ends" | tr '|' '\n' | grep . | sort | uniq -c | sed 's/^ *//' | paste -sd';')"
+
+# a kernel thread (kthreadd, pid 2 outside a pid namespace): one line that says so, where it
+# said "statically linked (no libc.so.6)"
+if [ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ]; then
+    for cmd in "attach 2" "record --pid 2 -o $TMP/kthread.heapline" "backrefs 2 --types"; do
+        if "$HL" $cmd 2>"$TMP/kthread.err"; then fail "kernel thread: $cmd succeeded"; fi
+        one_line "$TMP/kthread.err"
+        grep -q "pid 2 (kthreadd) is a kernel thread: it has no heap, nothing to attach to" "$TMP/kthread.err" ||
+            fail "kernel thread: $cmd: $(cat "$TMP/kthread.err")"
+    done
+    [ ! -e "$TMP/kthread.heapline" ] || fail "kernel thread: record --pid left $TMP/kthread.heapline"
+    pass "kernel-thread: $(cat "$TMP/kthread.err")"
+else
+    echo "SKIP kernel-thread: pid 2 is not kthreadd here"
+fi
+
 if "$HL" attach 999999999 2>"$TMP/nopid.err"; then fail "no pid: attach succeeded"; fi
 grep -q "no process with pid 999999999" "$TMP/nopid.err" || fail "no pid: $(cat "$TMP/nopid.err")"
 pass "no-process: $(cat "$TMP/nopid.err")"
@@ -365,6 +447,44 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     say nd "leak 1 1" "leaked 1"
     exec 7>&-
     pass "not-dumpable: $(cat "$TMP/nd.err")"
+
+    # root attaching to a service of another user (sudo heapline backrefs PID): that user's
+    # collector binds in /tmp/heapline-65534, serves root, and the chain comes back
+    mkfifo "$TMP/nb.in"
+    $NOBODY "$TMP/target" cmd <"$TMP/nb.in" >"$TMP/nb.out" 2>"$TMP/nb.stderr" &
+    P=$!
+    PIDS+=("$P")
+    exec 7>"$TMP/nb.in"
+    wait_line "$TMP/nb.out" "ready $P"
+    say nb "chain" "chain "
+    read -r A D < <(grep '^chain ' "$TMP/nb.out" | tail -1 | cut -d' ' -f2-)
+    B=$(printf '0x%x' $((A + D)))
+    "$HL" backrefs $P --address "$B" >"$TMP/nb.txt" 2>"$TMP/nb.err" ||
+        fail "root on uid 65534: $(cat "$TMP/nb.err")"
+    grep -q "<- global pre_chain (target) +0" "$TMP/nb.txt" ||
+        fail "root on uid 65534: $(cat "$TMP/nb.txt" "$TMP/nb.err")"
+    [ "$(stat -c '%U %a' /tmp/heapline-65534)" = "nobody 700" ] ||
+        fail "root on uid 65534: $(stat -c '%U %a' /tmp/heapline-65534)"
+    [ -z "$(collector_thread $P)" ] ||
+        fail "root on uid 65534: the collector still runs after backrefs: $(cat "$TMP/nb.err"; ls /proc/$P/task; cat /proc/$P/task/*/comm)"
+    [ ! -e /tmp/heapline-65534/$P.sock ] || fail "root on uid 65534: its socket is left after backrefs"
+    # record --pid as root: the file is given to uid 65534, whose collector writes it
+    rec_start $P nbrec --exact
+    say nb "leak 3 100" "leaked 3"
+    rec_stop nbrec
+    [ "$(site "$TMP/nbrec.json" leak_site live_bytes) $(stat -c %U "$TMP/nbrec.heapline")" = "300 nobody" ] ||
+        fail "root record --pid on uid 65534: $(site "$TMP/nbrec.json" leak_site live_bytes) $(stat -c %U "$TMP/nbrec.heapline")"
+    mkdir -m 700 "$TMP/rootonly"
+    if "$HL" record --pid $P -o "$TMP/rootonly/x.heapline" 2>"$TMP/nbrec.err"; then
+        fail "root record --pid on uid 65534 into a directory it cannot enter: succeeded"
+    fi
+    one_line "$TMP/nbrec.err"
+    grep -q "Permission denied (the program writes it as its own user: -o a path that user can write)$" "$TMP/nbrec.err" ||
+        fail "root record --pid on uid 65534: $(cat "$TMP/nbrec.err")"
+    runs_on $P "root on uid 65534"
+    say nb "leak 1 1" "leaked 1"
+    exec 7>&-
+    pass "root-on-other-uid: backrefs as root of a block of uid 65534's program: <- global pre_chain, through /tmp/heapline-65534 (nobody, 700); record --pid: leak_site 300 bytes in a file of nobody's; into a root-only directory: $(cat "$TMP/nbrec.err")"
 
     SCOPE=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo none)
     if [ "$SCOPE" = 1 ] || [ "$SCOPE" = 2 ]; then

@@ -11,8 +11,9 @@
  *                    D": the global pre_chain holds block A, allocated
  *                    before any attach, whose first word holds block B =
  *                    A + D; B itself is never printed, so no stale word of
- *                    printf's on the stack holds it),
- *                    "quit"
+ *                    printf's on the stack holds it), "stuck LIB" (a
+ *                    thread that stays inside dlopen() of LIB, as target
+ *                    loader's), "quit"
  *   target seccomp   cmd, after a seccomp filter that fails memfd_create
  *                    with EPERM
  *   target nodump    cmd, after prctl(PR_SET_DUMPABLE, 0)
@@ -118,6 +119,14 @@ static int commands(void)
             printf("forked\n");
         } else if (!strncmp(line, "chain", 5)) {
             printf("chain %p %td\n", pre_chain, (char *)*(void **)pre_chain - (char *)pre_chain);
+        } else if (!strncmp(line, "stuck ", 6)) {
+            static char lib[128];
+            pthread_t t;
+
+            snprintf(lib, sizeof(lib), "%.*s", (int)strcspn(line + 6, "\n"), line + 6);
+            pthread_create(&t, NULL, stuck, lib);
+            usleep(100000); /* inside the constructor by now (it says so on stderr) */
+            printf("stuck\n");
         } else if (!strncmp(line, "quit", 4)) {
             printf("bye\n");
             return 0;
