@@ -372,7 +372,7 @@ echo
 if [ -x tests/bench/scan.sh ] || [ -f tests/bench/scan.sh ]; then
     echo "backreference scan (tests/bench/scan.sh):"
     BUILD=$BUILD bash tests/bench/scan.sh 2>&1 | sed 's/^/  /'
-    [ "${PIPESTATUS[0]}" = 0 ] || BENCH_FAILED="$BENCH_FAILED scan.sh"
+    [ "${PIPESTATUS[0]}" = 0 ] || BENCH_FAILED="${BENCH_FAILED:-} scan.sh"
 elif [ -f tests/bench/scan_bench.c ]; then
     echo "backreference scan (tests/bench/scan_bench.c):"
     SCAN_SRC=$(ls collector/scan*.c 2>/dev/null | tr '\n' ' ')
