@@ -19,8 +19,13 @@ e2e_fail() {
     exit 1
 }
 
+# E2E_PIDS: programs a test started in the background, killed on the way out
+# however the test ends (a failed census step left a pyservice.py running,
+# a Tick every 20 ms, five of them by the end of a day's runs)
+E2E_PIDS=""
 e2e_cleanup() {
     T kill-server 2>/dev/null || true
+    for p in $E2E_PIDS; do kill "$p" 2>/dev/null || true; done
 }
 
 # start NAME WIDTH HEIGHT COMMAND...: a new session running COMMAND in a

@@ -657,6 +657,7 @@ pass "run: followed a wrapper script's exec to the program's sites"
 echo "e2e: attach"
 LD_PRELOAD=$PWD/$BUILD/libheapline.so "$TMP/e2e_target" slow &
 TPID=$!
+E2E_PIDS="$E2E_PIDS $TPID"
 for _ in $(seq 1 100); do [ -S "$XDG_RUNTIME_DIR/heapline/$TPID.sock" ] && break; sleep 0.05; done
 [ -S "$XDG_RUNTIME_DIR/heapline/$TPID.sock" ] || e2e_fail "no socket for the target"
 e2e_start att 80 24 XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$HL" attach "$TPID"
@@ -734,6 +735,7 @@ if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null;
     LD_PRELOAD=$(realpath "$BUILD/libheapline.so") PYTHONMALLOC=malloc "$PY" \
         tests/backrefs/pyservice.py <"$TMP/py.in" >"$TMP/py.out" 2>"$TMP/py.err" &
     PYPID=$!
+    E2E_PIDS="$E2E_PIDS $PYPID"
     for _ in $(seq 200); do
         grep -q '^ready ' "$TMP/py.out" 2>/dev/null && [ -S "$XDG_RUNTIME_DIR/heapline/$PYPID.sock" ] && break
         sleep 0.05
