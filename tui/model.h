@@ -396,6 +396,10 @@ uint32_t model_rows_sites(const struct model *m, const struct model_row *rows, u
 
 /* Keeps the rows that pass f, in order, compacted to the front. Returns the
  * new count. */
+/* Whether hay contains needle, ignoring ASCII case (an empty needle: yes):
+ * the "/" filters' test, of sites and of the census's types. */
+int model_text_matches(const char *hay, const char *needle);
+
 uint32_t model_rows_filter(const struct model *m, struct model_row *rows, uint32_t n,
                            const struct model_filter *f);
 

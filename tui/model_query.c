@@ -268,7 +268,7 @@ void model_rows_sort(const struct model *m, struct model_row *rows, uint32_t n, 
     qsort_r(rows, n, sizeof(*rows), row_cmp, &o);
 }
 
-static int icontains(const char *hay, const char *needle)
+int model_text_matches(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
 
@@ -303,8 +303,8 @@ uint32_t model_rows_filter(const struct model *m, struct model_row *rows, uint32
             continue;
         if (f->thread != MODEL_NONE && !model_site_has_thread(m, r->site, f->thread))
             continue;
-        if (f->text && *f->text && !icontains(s->function, f->text) &&
-            !icontains(s->file, f->text) && !icontains(s->module, f->text))
+        if (f->text && *f->text && !model_text_matches(s->function, f->text) &&
+            !model_text_matches(s->file, f->text) && !model_text_matches(s->module, f->text))
             continue;
         rows[k++] = *r;
     }

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "keys.h"
 #include "model.h"
@@ -72,17 +71,6 @@ static void census_clear(struct view_census *v)
     v->n = v->n_first = v->n_shown = 0;
 }
 
-/* Whether s contains text, ignoring case (ASCII). */
-static int icontains(const char *s, const char *text)
-{
-    size_t n = strlen(text);
-
-    for (; *s; s++)
-        if (strncasecmp(s, text, n) == 0)
-            return 1;
-    return n == 0;
-}
-
 /* The rows shown: the census's types whose name matches the filter, in
  * its order. -1 when out of memory (nothing is shown). */
 static int refilter(struct view_census *v)
@@ -93,7 +81,7 @@ static int refilter(struct view_census *v)
     if (!v->shown)
         return -1;
     for (size_t i = 0; i < v->n; i++)
-        if (icontains(v->types[i].name, v->filter))
+        if (model_text_matches(v->types[i].name, v->filter))
             v->shown[v->n_shown++] = i;
     return 0;
 }
