@@ -23,11 +23,7 @@ command -v g++ >/dev/null || { echo "e2e cxx: SKIP (no g++)"; exit 0; }
 
 . tests/e2e/lib.sh
 
-TMP=$(mktemp -d /tmp/heapline-e2e-cxx.XXXXXX)
-trap 'e2e_cleanup; rm -rf "$TMP"' EXIT
-export XDG_RUNTIME_DIR=$TMP/run
-mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-unset NO_COLOR HEAPLINE_ASCII HEAPLINE_SPARK
+e2e_private_tmp e2e-cxx
 # built in $TMP, so the sites' files are e2e_cxx.cpp
 cp tests/e2e/e2e_cxx.cpp "$TMP/"
 (cd "$TMP" && g++ -O2 -g -o e2e_cxx e2e_cxx.cpp)

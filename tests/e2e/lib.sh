@@ -28,6 +28,17 @@ e2e_cleanup() {
     for p in $E2E_PIDS; do kill "$p" 2>/dev/null || true; done
 }
 
+# e2e_private_tmp NAME: TMP, a fresh directory removed on exit (the tmux
+# server and E2E_PIDS cleaned up first), and an environment in which the
+# TUIs find none of a user's sockets or settings.
+e2e_private_tmp() {
+    TMP=$(mktemp -d "/tmp/heapline-$1.XXXXXX")
+    trap 'e2e_cleanup; rm -rf "$TMP"' EXIT
+    export XDG_RUNTIME_DIR=$TMP/run
+    mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+    unset NO_COLOR HEAPLINE_ASCII HEAPLINE_SPARK
+}
+
 # start NAME WIDTH HEIGHT COMMAND...: a new session running COMMAND in a
 # shell that reports the exit status and stays, so the restored screen can
 # be read after the program ends.

@@ -28,11 +28,7 @@ fi
 
 . tests/e2e/lib.sh
 
-TMP=$(mktemp -d /tmp/heapline-e2e-py.XXXXXX)
-trap 'e2e_cleanup; rm -rf "$TMP"' EXIT
-export XDG_RUNTIME_DIR=$TMP/run
-mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-unset NO_COLOR HEAPLINE_ASCII HEAPLINE_SPARK
+e2e_private_tmp e2e-py
 # the TUIs run in $TMP with the services copied there, so titles and paths are short
 cp assets/leaky_service.py assets/fixed_service.py "$TMP/"
 export E2E_CWD=$TMP

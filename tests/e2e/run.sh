@@ -22,12 +22,7 @@ command -v python3 >/dev/null || { echo "e2e: python3 is not installed (make dep
 
 . tests/e2e/lib.sh
 
-TMP=$(mktemp -d /tmp/heapline-e2e.XXXXXX)
-trap 'e2e_cleanup; rm -rf "$TMP"' EXIT
-# the TUIs must not find a user's sockets or settings
-export XDG_RUNTIME_DIR=$TMP/run
-mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-unset NO_COLOR HEAPLINE_ASCII HEAPLINE_SPARK
+e2e_private_tmp e2e
 
 pass() { echo "  ok    $*"; }
 

@@ -11,10 +11,9 @@ BUILD=${BUILD:-build}
 HL=$PWD/$BUILD/heapline
 OUT=$PWD/assets/screens
 . tests/e2e/lib.sh
-TMP=$(mktemp -d /tmp/heapline-screens.XXXXXX)
-trap 'e2e_cleanup; rm -rf "$TMP"' EXIT
-export XDG_RUNTIME_DIR=$TMP/run E2E_CWD=$TMP E2E_SAVE=$OUT
-mkdir -p -m 700 "$XDG_RUNTIME_DIR" "$OUT"
+e2e_private_tmp screens
+export E2E_CWD=$TMP E2E_SAVE=$OUT
+mkdir -p "$OUT"
 for s in leaky_service fixed_service; do
     ${CC:-cc} -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -o "$TMP/$s" "assets/$s.c"
 done
