@@ -211,10 +211,8 @@ static int event_change(struct model *m, uint32_t stack, const struct liveset_bl
         m->bucket_open = 1;
         m->bucket_start = time;
         m->bucket_max = m->sum.heap_bytes;
-        if (!m->n_points && !m->first_before_set) {
+        if (!m->n_points)
             m->first_before = model_events_totals(m, time);
-            m->first_before_set = 1;
-        }
     }
     if (time > m->bucket_last)
         m->bucket_last = time;

@@ -152,10 +152,10 @@ struct model {
     int bucket_open;
     int64_t bucket_start, bucket_last;
     uint64_t bucket_max; /* the most heap bytes since the last point (its heap_max) */
-    /* the state before the first event, when events begin the timeline: its
-     * first point, so that the first bucket's events are on the graph */
+    /* the state before the first event, when events begin the timeline (the
+     * bucket opened with no point yet): its first point, logged as that
+     * bucket closes, so that the first bucket's events are on the graph */
     struct model_point first_before;
-    int first_before_set; /* 1 taken, 2 logged */
 
     /* peak totals (exact) */
     struct model_point peak_pt;

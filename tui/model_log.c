@@ -294,12 +294,11 @@ int model_log_bucket_close(struct model *m, int64_t time, uint64_t rss)
 
     if (!m->bucket_open)
         return 0;
-    if (m->first_before_set == 1 && !m->n_points) {
+    if (!m->n_points) {
         /* the timeline begins at the first event, in the state before it:
          * the first bucket's peak (a 12 ms program's whole run) is drawn
          * from there, not before the graph's first column */
         m->first_before.rss = rss;
-        m->first_before_set = 2;
         if (model_log_point(m, &m->first_before))
             return -1;
     }
