@@ -371,11 +371,9 @@ static void write_text(const struct diff_options *o, const struct report_options
         snprintf(n2, sizeof(n2), "%+lld", (long long)delta(&r[i], DIFF_ALLOCATIONS));
         fprintf(out, "  %12s %12s %12s", est(b1, sizeof(b1), smp[0]), est(b2, sizeof(b2), smp[1]),
                 est(chg, sizeof(chg), either));
-        if (either) {
-            snprintf(bound, sizeof(bound), "+-%s",
-                     size_format(b3, sizeof(b3), (double)live_bound(&r[i], rate)));
-            fprintf(out, " %12s", bound);
-        }
+        if (either)
+            fprintf(out, " %12s",
+                    estimate_format_bound(bound, sizeof(bound), live_bound(&r[i], rate)));
         fprintf(out, " %8s %8s  %s", est(n1, sizeof(n1), either), est(n2, sizeof(n2), either),
                 r[i].function);
         if (*r[i].file)

@@ -37,18 +37,23 @@ uint64_t estimate_change_error(uint64_t rate_a, int64_t bytes_a, int64_t blocks_
         2.0 * sqrt(variance(rate_a, bytes, blocks) + variance(rate_b, bytes, blocks)));
 }
 
-const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks)
+const char *estimate_format_bound(char *buf, size_t n, uint64_t bound)
 {
     char s[32];
 
+    size_format(s, sizeof(s), (double)bound);
+    snprintf(buf, n, "+-%s", s);
+    return buf;
+}
+
+const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks)
+{
     if (!rate) {
         if (n)
             buf[0] = 0;
         return buf;
     }
-    size_format(s, sizeof(s), (double)estimate_error(rate, bytes, blocks));
-    snprintf(buf, n, "+-%s", s);
-    return buf;
+    return estimate_format_bound(buf, n, estimate_error(rate, bytes, blocks));
 }
 
 void estimate_mark(char *buf, size_t n)

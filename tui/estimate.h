@@ -31,6 +31,9 @@ uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks);
 uint64_t estimate_change_error(uint64_t rate_a, int64_t bytes_a, int64_t blocks_a, uint64_t rate_b,
                                int64_t bytes_b, int64_t blocks_b);
 
+/* "+-1.20 MiB" for a bound of bytes into buf. Returns buf. */
+const char *estimate_format_bound(char *buf, size_t n, uint64_t bound);
+
 /* "+-1.20 MiB" (estimate_error) into buf; "" when rate is 0. Returns buf. */
 const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks);
 
