@@ -169,7 +169,7 @@ static int check_one(const struct model *m, const struct check_limit *l,
                      const struct model_view *at, FILE *out)
 {
     const struct model_summary *sum = model_summary(m);
-    char where[512], when[64], label[160];
+    char where[512], when[64], label[160], bound[40];
     int n = 0, sites = 0;
 
     switch (l->kind) {
@@ -209,7 +209,7 @@ static int check_one(const struct model *m, const struct check_limit *l,
              * known: taken as small ones, the widest bound) */
             if (sum->sample_rate)
                 snprintf(when, sizeof(when), ", 95%% bound %s",
-                         estimate_format(label, sizeof(label), sum->sample_rate,
+                         estimate_format(bound, sizeof(bound), sum->sample_rate,
                                          (int64_t)r->peak_bytes, 0));
             broken(out, l, sum->sample_rate ? "site's peak, estimated," : "site's peak",
                    r->peak_bytes, sum->sample_rate ? when : "", "site", where);
