@@ -76,6 +76,7 @@ static struct {
     int64_t next_tick;
     int ticks;
     int disabled_sent;
+    unsigned notes_sent;               /* core_note()s sent */
     atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C;
 
@@ -271,11 +272,25 @@ static int open_socket(const char *path)
 
 /* ---- thread ---- */
 
+/* Sends the notes core_say() kept since the last call (definitions: a
+ * client that connects later gets them too). */
+static void send_notes(void)
+{
+    char text[400];
+    int64_t t;
+
+    while (core_note(C.notes_sent, text, sizeof(text), &t)) {
+        EMIT(EMIT_DEF, 0, encode_note(b, t, text));
+        C.notes_sent++;
+    }
+}
+
 static void final_messages(void)
 {
     int64_t now;
 
     drain_pass(1, 1, 1);
+    send_notes();
     atomic_store(&core_on, 0);
     drain_pass(1, 1, 1);
     now = core_now();
@@ -309,7 +324,7 @@ static void final_messages(void)
                  trie_bytes() / 1024, live_bytes_used(), live_count(), sites_mapped_bytes(),
                  sites_count(), symbols_trimmed_bytes(), cpu_ms,
                  ns->events ? cpu_ms * 1e6 / (double)ns->events : 0.0);
-        core_say(msg);
+        core_say_stderr(msg);
         const struct drain_stats *ds = drain_stats();
         snprintf(msg, sizeof(msg),
                  "stats: drain: %llu events staged in %llu merges (%llu stopped at their "
@@ -320,7 +335,7 @@ static void final_messages(void)
                  (unsigned long long)ds->late, (unsigned long long)ds->carried,
                  (unsigned long long)ds->to_backlog, (unsigned long long)emit_dated_late(),
                  (double)ring_waited_ns_total() / 1e6);
-        core_say(msg);
+        core_say_stderr(msg);
     }
 }
 
@@ -363,6 +378,7 @@ static void *collect_main(void *arg)
         trie_maintain();
         trie_release();
         unwind_serve(); /* a module's rules a walk asked for */
+        send_notes();
 
         atomic_store(&C.sync_done, sync);
         int64_t now = core_now();

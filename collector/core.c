@@ -71,7 +71,15 @@ static int late_ready; /* heapline_attach() has set up the capture once */
 void hooks_init(void);    /* hooks.c */
 int hooks_resolved(void); /* hooks.c */
 
-void core_say(const char *msg)
+/* The notes core_say() keeps for the stream: each slot written once, by the
+ * thread that took its number, then marked done. */
+#define NOTE_BYTES 400
+static char notes[CORE_NOTES][NOTE_BYTES];
+static int64_t note_time[CORE_NOTES];
+static atomic_uint notes_taken;
+static atomic_int note_done[CORE_NOTES];
+
+void core_say_stderr(const char *msg)
 {
     char line[512];
     size_t n = 0, m = strlen(msg);
@@ -86,6 +94,40 @@ void core_say(const char *msg)
     (void)!write(2, line, n);
 }
 
+/* The line on stderr, unless attached (late). */
+static void say_line(const char *msg)
+{
+    if (!late)
+        core_say_stderr(msg);
+}
+
+void core_say(const char *msg)
+{
+    unsigned k = atomic_fetch_add(&notes_taken, 1);
+
+    say_line(msg);
+    if (k < CORE_NOTES) {
+        size_t m = strlen(msg);
+
+        if (m > NOTE_BYTES - 1)
+            m = NOTE_BYTES - 1;
+        memcpy(notes[k], msg, m);
+        notes[k][m] = 0;
+        note_time[k] = core_now() + core_start_ns; /* CLOCK_MONOTONIC: a note may come
+                                                    * before the start's time is set */
+        atomic_store_explicit(&note_done[k], 1, memory_order_release);
+    }
+}
+
+int core_note(unsigned k, char *text, size_t cap, int64_t *time)
+{
+    if (k >= CORE_NOTES || !atomic_load_explicit(&note_done[k], memory_order_acquire))
+        return 0;
+    snprintf(text, cap, "%s", notes[k]);
+    *time = note_time[k] > core_start_ns ? note_time[k] - core_start_ns : 0;
+    return 1;
+}
+
 void core_disable(const char *reason)
 {
     const char *expect = NULL;
@@ -95,7 +137,7 @@ void core_disable(const char *reason)
         char msg[300];
 
         snprintf(msg, sizeof(msg), "tracking off: %s", reason);
-        core_say(msg);
+        say_line(msg); /* DISABLED tells the stream */
     }
 }
 

@@ -101,8 +101,19 @@ const char *core_disabled_reason(void);
  * on the hot path (only until start-up has run). */
 int core_early_start(void);
 
-/* One line on stderr ("heapline: <msg>\n") with write(2). Any thread. */
+/* Tells the user msg: one line on stderr ("heapline: <msg>\n", write(2)),
+ * except in a program heapline attached to (that stderr is the service's:
+ * its logs), and a NOTE on the stream (core_note). Any thread. */
 void core_say(const char *msg);
+
+/* The line on stderr alone (HEAPLINE_STATS' figures), attached or not. */
+void core_say_stderr(const char *msg);
+
+/* Note k (from 0) of those core_say() kept for the stream: its text (cut to
+ * cap - 1) and time (core_now()), and 1; 0 while it is not there (yet). The
+ * first CORE_NOTES are kept. Collector thread. */
+#define CORE_NOTES 16
+int core_note(unsigned k, char *text, size_t cap, int64_t *time);
 
 /* The collector thread's state: nonzero while it runs and drains rings. */
 int core_collector_alive(void);

@@ -228,7 +228,7 @@ static const uint8_t min_elems[WIRE_TYPE_MAX + 1] = {
     [WIRE_THREAD] = 4,      [WIRE_TAG] = 3,      [WIRE_MARKER] = 3,  [WIRE_EVENTS] = 3,
     [WIRE_TICK] = 9,        [WIRE_SNAPSHOT] = 9, [WIRE_HISTORY] = 2, [WIRE_REQUEST] = 3,
     [WIRE_RESPONSE] = 4,    [WIRE_MISSED] = 2,   [WIRE_END] = 4,     [WIRE_DISABLED] = 3,
-    [WIRE_STACK_STEPS] = 2,
+    [WIRE_STACK_STEPS] = 2, [WIRE_NOTE] = 3,
 };
 
 static int parse_request(const msgpack_object *e, uint32_t n, struct wire_msg *m)
@@ -441,6 +441,10 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         m->u.disabled.cause = 0;
         if (n >= 4)
             r |= decode_u32(&e[3], UINT32_MAX, &m->u.disabled.cause);
+        break;
+    case WIRE_NOTE:
+        r |= decode_i64(&e[1], &m->u.note.time);
+        r |= decode_str(&e[2], &m->u.note.text);
         break;
     }
     if (r == WIRE_EVERSION || r == WIRE_EOLDVERSION)

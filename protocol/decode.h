@@ -111,6 +111,10 @@ struct wire_msg {
             struct wire_str reason;
             uint32_t cause; /* enum wire_off; 0 when absent */
         } disabled;
+        struct {
+            int64_t time;
+            struct wire_str text;
+        } note;
     } u;
 };
 

@@ -492,6 +492,16 @@ int encode_disabled(struct encode_buf *b, int64_t time, const char *reason, uint
     return encode_finish(b, mark);
 }
 
+int encode_note(struct encode_buf *b, int64_t time, const char *text)
+{
+    msgpack_packer pk;
+    size_t mark = encode_begin(b, &pk, 3, WIRE_NOTE);
+
+    msgpack_pack_int64(&pk, time);
+    pack_str(&pk, text);
+    return encode_finish(b, mark);
+}
+
 int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,
                        uint32_t max)
 {

@@ -131,6 +131,9 @@ int encode_missed(struct encode_buf *b, uint64_t missed);
 int encode_end(struct encode_buf *b, int64_t time, uint32_t reason, int32_t status);
 /* cause: enum wire_off */
 int encode_disabled(struct encode_buf *b, int64_t time, const char *reason, uint32_t cause);
+/* NOTE: what the collector has to tell the user (a line it would have
+ * written to the program's stderr), at time. */
+int encode_note(struct encode_buf *b, int64_t time, const char *text);
 
 /* For modules that define further messages (scanmsg.c): encode_begin(),
  * encode_finish() and encode_str() in encode_msgpack.h. */

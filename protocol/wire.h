@@ -143,7 +143,8 @@ enum wire_type {
     WIRE_END = 15,
     WIRE_DISABLED = 16,
     WIRE_STACK_STEPS = 17,
-    WIRE_TYPE_MAX = 17
+    WIRE_NOTE = 18,
+    WIRE_TYPE_MAX = 18
 };
 
 /* MODULE's symbols field: where a module's function names come from. A

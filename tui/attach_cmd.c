@@ -309,6 +309,9 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
                 "into %s\n",
                 (int)pid, took, ended ? " (until it ended)" : "",
                 (unsigned long long)sum->allocations, (unsigned long long)sum->frees, out);
+    /* what the collector would have written to the program's stderr */
+    for (uint32_t i = 0; i < sum->n_notes && i < MODEL_NOTES; i++)
+        fprintf(stderr, "heapline: pid %d: %s\n", (int)pid, sum->notes[i]);
     model_free(m);
     return 0;
 }

@@ -458,6 +458,27 @@ static int apply_marker(struct model *m, const struct wire_msg *msg)
     return marker_point(m, msg->u.marker.time);
 }
 
+/* Keeps a NOTE (model.h): -1 out of memory, else 0. A later client gets
+ * the notes again with the definitions: one of the same time and text is
+ * the one already kept. */
+static int model_take_note(struct model *m, int64_t time, const struct wire_str *text)
+{
+    struct model_summary *s = &m->sum;
+    const char *t = model_intern_w(m, text);
+
+    if (!t)
+        return -1;
+    for (uint32_t i = 0; i < s->n_notes && i < MODEL_NOTES; i++)
+        if (s->note_time[i] == time && strcmp(s->notes[i], t) == 0)
+            return 0;
+    if (s->n_notes < MODEL_NOTES) {
+        s->notes[s->n_notes] = t;
+        s->note_time[s->n_notes] = time;
+    }
+    s->n_notes++;
+    return 0;
+}
+
 int model_apply(struct model *m, const struct wire_msg *msg)
 {
     int r = 0;
@@ -552,6 +573,10 @@ int model_apply(struct model *m, const struct wire_msg *msg)
             if (!m->sum.disabled_reason)
                 m->sum.disabled_reason = "";
         }
+        break;
+    case WIRE_NOTE:
+        if (model_take_note(m, msg->u.note.time, &msg->u.note.text) < 0)
+            return model_fail(m, "out of memory");
         break;
     default: /* REQUEST, unknown newer types */
         break;

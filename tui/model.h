@@ -103,6 +103,8 @@ enum model_state {
     MODEL_DISABLED = 3 /* DISABLED seen: the collector stopped, figures stop */
 };
 
+#define MODEL_NOTES 16
+
 struct model_summary {
     int state; /* enum model_state */
     uint32_t pid;
@@ -146,6 +148,12 @@ struct model_summary {
     int64_t disabled_time;       /* the collector off: its time; the record file failed:
                                   * the last time the file holds (its last flush) */
     uint32_t disabled_cause;
+    /* NOTEs: what the collector had to tell the user, in order (the first
+     * MODEL_NOTES kept; the same note sent again to a later client is
+     * counted once) */
+    uint32_t n_notes;
+    const char *notes[MODEL_NOTES];
+    int64_t note_time[MODEL_NOTES];
 };
 
 /* Always valid (never NULL). */

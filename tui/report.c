@@ -288,6 +288,15 @@ static void write_json(const struct model *m, const struct report_options *o,
     }
     if (sum->disabled)
         json_str(&j, "disabled", sum->disabled_reason);
+    /* what the collector told the user, in order (at most MODEL_NOTES) */
+    json_array_begin(&j, "notes");
+    for (uint32_t i = 0; i < sum->n_notes && i < MODEL_NOTES; i++) {
+        json_object_begin(&j, NULL);
+        json_f64(&j, "time", secs(sum->note_time[i]));
+        json_str(&j, "text", sum->notes[i]);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
     json_array_begin(&j, "sites");
     for (uint32_t i = 0; i < top; i++) {
         const struct model_row *r = &rows[i];
@@ -524,6 +533,8 @@ static void text_summary(const struct model *m, const struct complete *c, FILE *
     if (sum->disabled)
         fprintf(out, "disabled      at %.3f s: %s\n", secs(sum->disabled_time),
                 sum->disabled_reason);
+    for (uint32_t i = 0; i < sum->n_notes && i < MODEL_NOTES; i++)
+        fprintf(out, "collector     at %.3f s: %s\n", secs(sum->note_time[i]), sum->notes[i]);
     for (uint32_t id = 0; id < model_module_limit(m); id++) {
         const struct model_module *mod = model_module(m, id);
         char path[300];

@@ -277,12 +277,58 @@ static void draw_status(struct ui *ui)
     }
 }
 
+/* Line i of the help overlay past the keys: the collector's notes, each
+ * wrapped at spaces to width columns. 0 past them. */
+static int note_line(const struct ui *ui, size_t i, char *buf, size_t n, int width)
+{
+    const struct model_summary *s = model_summary(ui->m);
+    uint32_t k = s->n_notes < MODEL_NOTES ? s->n_notes : MODEL_NOTES;
+    int room = width - 12 > 20 ? width - 12 : 20; /* past "  12.345s  " */
+
+    if (!k)
+        return 0;
+    if (i < 2) {
+        snprintf(buf, n, "%s", i ? "From the collector" : " ");
+        return 1;
+    }
+    i -= 2;
+    for (uint32_t j = 0; j < k; j++) {
+        const char *t = s->notes[j];
+
+        for (int first = 1; *t; first = 0, i--) {
+            int len = (int)strlen(t), cut = len;
+
+            if (len > room) { /* the last blank that fits, else a hard cut */
+                for (cut = room; cut > 0 && t[cut] != ' '; cut--)
+                    ;
+                if (cut == 0)
+                    cut = room;
+            }
+            if (i == 0) {
+                char when[32] = "";
+
+                if (first)
+                    snprintf(when, sizeof when, "%.3fs", (double)s->note_time[j] / 1e9);
+                snprintf(buf, n, "  %9s  %.*s", when, cut, t);
+                return 1;
+            }
+            t += cut;
+            while (*t == ' ')
+                t++;
+        }
+    }
+    return 0;
+}
+
 static void draw_help(struct ui *ui)
 {
     int y0 = 1, h = ui->rows - 2;
     int w = ui->cols;
     char line[512];
-    size_t total = keys_help_count();
+    size_t keys = keys_help_count(), total = keys;
+
+    while (note_line(ui, total - keys, line, sizeof line, w - 1))
+        total++;
     if (ui->help_top > (int)total - (h - 1))
         ui->help_top = (int)total - (h - 1);
     if (ui->help_top < 0)
@@ -291,12 +337,27 @@ static void draw_help(struct ui *ui)
                  view_ctx_attr(ui, VIEW_PAIR_COLHEAD) | A_UNDERLINE);
     for (int i = 1; i < h; i++) {
         size_t li = (size_t)(ui->help_top + i - 1);
-        if (!keys_help_line(li, line, sizeof line, w - 1))
+        if (li < keys ? !keys_help_line(li, line, sizeof line, w - 1)
+                      : !note_line(ui, li - keys, line, sizeof line, w - 1))
             line[0] = '\0';
         int title = line[0] && line[0] != ' ';
         view_ctx_put(y0 + i, 1, line, w - 1,
                      title ? view_ctx_attr(ui, VIEW_PAIR_COLHEAD) : (int)A_NORMAL);
         view_ctx_put(y0 + i, 0, "", 1, A_NORMAL);
+    }
+}
+
+/* The collector's latest note, when one came since the last frame: on the
+ * status line for a while (they all stay on the help overlay). */
+static void note_news(struct ui *ui)
+{
+    const struct model_summary *s = model_summary(ui->m);
+
+    if (s->n_notes > ui->notes_seen) {
+        uint32_t k = s->n_notes <= MODEL_NOTES ? s->n_notes - 1 : MODEL_NOTES - 1;
+
+        view_ctx_message(ui, "note (on ?): %s", s->notes[k]);
+        ui->notes_seen = s->n_notes;
     }
 }
 
@@ -319,6 +380,7 @@ static void draw(struct ui *ui)
         draw_help(ui);
     else
         view_ctx_current(ui)->draw(ui, y, h);
+    note_news(ui);
     draw_status(ui);
     curs_set(ui->prompt ? 1 : 0);
     wnoutrefresh(stdscr);

@@ -99,6 +99,7 @@ struct ui {
     void *data[VIEW_COUNT]; /* each view's private state (its open/free) */
     int help;               /* the help overlay is up */
     int help_top;
+    uint32_t notes_seen; /* the collector's notes shown on the status line */
 
     int at;                 /* enum view_at */
     int64_t cursor;         /* VIEW_AT_TIME */

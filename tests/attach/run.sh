@@ -506,5 +506,33 @@ else
     echo "SKIP other-uid, not-dumpable, yama: need root and setpriv"
 fi
 
+# ---- the collector's notes: to the user, never into the service's own stderr ----
+# Debian's python3 with pymalloc on: the collector notes that pymalloc keeps small
+# objects from malloc. Started under heapline it says so on the program's stderr; attached
+# to a running service it says nothing there (the service's logs) and tells record --pid,
+# the report and the TUI instead (a NOTE on the stream).
+if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    env -u PYTHONMALLOC /usr/bin/python3 assets/leaky_service.py --forever --pause 50 \
+        >"$TMP/svc.out" 2>"$TMP/svc.err" &
+    P=$!
+    PIDS+=("$P")
+    wait_line "$TMP/svc.out" "loaded and unloaded" 60
+    "$HL" record --pid $P -o "$TMP/svc.heapline" --for 0.5 2>"$TMP/svcrec.err" ||
+        fail "notes: record --pid: $(cat "$TMP/svcrec.err")"
+    note="Python 3.11: pymalloc keeps small objects from malloc; set PYTHONMALLOC=malloc to see every object"
+    grep -qxF "heapline: pid $P: $note" "$TMP/svcrec.err" || fail "notes: record --pid said: $(cat "$TMP/svcrec.err")"
+    "$HL" report "$TMP/svc.heapline" --json >"$TMP/svc.json"
+    [ "$(json "$TMP/svc.json" "[n['text'] for n in d['notes']]")" = "['$note']" ] ||
+        fail "notes: report --json: $(json "$TMP/svc.json" "d['notes']")"
+    "$HL" report "$TMP/svc.heapline" | grep -qE "^collector     at [0-9.]+ s: $note$" ||
+        fail "notes: report: $("$HL" report "$TMP/svc.heapline" | head -12)"
+    runs_on $P notes
+    [ ! -s "$TMP/svc.err" ] || fail "notes: the service's stderr got: $(cat "$TMP/svc.err")"
+    kill $P
+    pass "notes: attached to Debian's python3, the pymalloc note went to record --pid and the report, none to the service's stderr"
+else
+    echo "SKIP notes: /usr/bin/python3 is not CPython 3.11"
+fi
+
 cycles 10
 echo "attach: all passed"

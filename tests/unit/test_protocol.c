@@ -61,6 +61,7 @@ static size_t build_stream(char *out, size_t cap)
     assert_int_equal(encode_snapshot(&b, &t, s, 1, 12345), 0);
     assert_int_equal(encode_history(&b, h, 2), 0);
     assert_int_equal(encode_missed(&b, 77), 0);
+    assert_int_equal(encode_note(&b, 456, "pymalloc keeps small objects"), 0);
     assert_int_equal(encode_end(&b, 123, WIRE_END_EXIT, 3), 0);
     return b.len;
 }
@@ -170,6 +171,11 @@ static void test_roundtrip(void **state)
     assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.u.missed, 77);
     assert_int_equal(decode_next(&d, &m), 1);
+    assert_int_equal(m.type, WIRE_NOTE);
+    assert_int_equal(m.u.note.time, 456);
+    assert_int_equal(m.u.note.text.len, 28);
+    assert_memory_equal(m.u.note.text.ptr, "pymalloc keeps small objects", 28);
+    assert_int_equal(decode_next(&d, &m), 1);
     assert_int_equal(m.type, WIRE_END);
     assert_int_equal(m.u.end.status, 3);
     assert_int_equal(decode_next(&d, &m), WIRE_ENEEDMORE);
@@ -190,7 +196,7 @@ static void test_every_truncation(void **state)
     while (decode_next(&d, &m) == 1)
         full++;
     decode_free(&d);
-    assert_int_equal(full, 13);
+    assert_int_equal(full, 14);
 
     for (size_t cut = 0; cut < n; cut++) {
         size_t got = 0;

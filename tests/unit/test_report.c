@@ -146,6 +146,7 @@ static const char expected_end[] =
     "  \"truncated\": false,\n"
     "  \"end\": \"exit\",\n"
     "  \"end_status\": 0,\n"
+    "  \"notes\": [],\n"
     "  \"sites\": [\n"
     "    {\n"
     "      \"function\": \"work\",\n"
