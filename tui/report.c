@@ -275,6 +275,7 @@ static void write_json(const struct model *m, const struct report_options *o,
      * its 95% bound); totals stay exact, live and peak bytes in usable bytes */
     json_bool(&j, "sampled", sum->sample_rate != 0);
     json_u64(&j, "sample_rate", sum->sample_rate);
+    json_bool(&j, "since_attach", sum->since_attach);
     json_bool(&j, "truncated", in->truncated);
     if (sum->state == MODEL_ENDED) {
         json_str(&j, "end",
@@ -518,6 +519,12 @@ static void text_summary(const struct model *m, const struct complete *c, FILE *
                 "(~), +- their 95%% bound; totals are exact (heap bytes: usable sizes)\n",
                 b1);
     }
+    if (sum->since_attach) /* a service's heap of 200M can read 0B here */
+        fprintf(out,
+                "since attach  the collector was loaded into the running program (attach, record "
+                "--pid): figures count from then (live: %s)\n",
+                sum->sample_rate ? "the net change of heap bytes since, never below 0"
+                                 : "the blocks allocated since that are live");
     if (sum->missed)
         fprintf(out, "missed        %llu events (figures from ticks)\n",
                 (unsigned long long)sum->missed);

@@ -143,6 +143,7 @@ static const char expected_end[] =
     "  \"tick_mismatches\": 0,\n"
     "  \"sampled\": false,\n"
     "  \"sample_rate\": 0,\n"
+    "  \"since_attach\": false,\n"
     "  \"truncated\": false,\n"
     "  \"end\": \"exit\",\n"
     "  \"end_status\": 0,\n"
