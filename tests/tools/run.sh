@@ -495,5 +495,14 @@ else
     fail unwind-bench "build: $(head -3 "$W/unwind_bench_build.log" | tr '\n' ' ')"
 fi
 
+# ---- make bench's other programs that compile collector or protocol sources build (built,
+# not run: tests/bench/build.sh holds the bench scripts' own compile lines) ----
+if BUILD=$BUILD tests/bench/build.sh "$W/bench" >"$W/bench_build.log" 2>&1; then
+    same bench-build "scan_bench graphs zfloor" \
+        "$(cd "$W/bench" && for p in scan_bench graphs zfloor; do [ -x "$p" ] && echo "$p"; done | tr '\n' ' ' | sed 's/ $//')"
+else
+    fail bench-build "$({ grep -m3 -E "error|undefined" "$W/bench_build.log" || head -3 "$W/bench_build.log"; } | tr "\n" " ")"
+fi
+
 echo "tools tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
