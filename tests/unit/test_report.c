@@ -163,6 +163,7 @@ static const char expected_end[] =
     "      \"temporary\": 1,\n"
     "      \"estimated\": false,\n"
     "      \"live_bytes_error\": 0,\n"
+    "      \"live_blocks_error\": 0,\n"
     "      \"offset\": 448,\n"
     "      \"callers\": [\n"
     "        {\n"
@@ -228,6 +229,7 @@ static const char expected_end[] =
     "      \"temporary\": 1,\n"
     "      \"estimated\": false,\n"
     "      \"live_bytes_error\": 0,\n"
+    "      \"live_blocks_error\": 0,\n"
     "      \"offset\": 192,\n"
     "      \"callers\": [\n"
     "        {\n"
@@ -661,7 +663,8 @@ static void test_corrupt_compressed(void **state)
 }
 
 /* Sampling mode's text: a wrapper site's caller rows are estimates as the
- * site is, so they carry the "~" and leave the 95% bound's column blank.
+ * site is, so they carry the "~" and leave the 95% bounds' columns blank.
+ * The site's 4 blocks of 4 KiB at 4 KiB: 2 sqrt(4 / (e - 1)) = 3.05 blocks.
  * main > caller_a (3 blocks) and main > caller_b (1 block) > wrap > malloc. */
 static void test_text_sampled_callers(void **state)
 {
@@ -697,11 +700,11 @@ static void test_text_sampled_callers(void **state)
     snprintf(p, sizeof(p), "%s/sampled.heapline", dir);
     write_file(p, mem, b.len, 1);
     assert_int_equal(run(p, NULL, 0, -1, &out, &err), 0);
-    assert_non_null(
-        strstr(out, "          live    blocks    95% bound  function  file:line  [module]\n"
-                    "    ~16.00 KiB        ~4  +-12.21 KiB  wrap  app.c:40  [app]\n"
-                    "    ~12.00 KiB        ~3                 <- caller_a  app.c:30  [app]\n"
-                    "     ~4.00 KiB        ~1                 <- caller_b  app.c:50  [app]\n"));
+    assert_non_null(strstr(
+        out, "          live    blocks    95% bound  (blocks)  function  file:line  [module]\n"
+             "    ~16.00 KiB        ~4  +-12.21 KiB       +-3  wrap  app.c:40  [app]\n"
+             "    ~12.00 KiB        ~3                           <- caller_a  app.c:30  [app]\n"
+             "     ~4.00 KiB        ~1                           <- caller_b  app.c:50  [app]\n"));
     /* the at-peak table: the bound under its own header, site max in a
      * column of bytes (a "~" and 10 characters pushed it out of one) */
     assert_non_null(strstr(out,
