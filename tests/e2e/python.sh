@@ -84,18 +84,8 @@ story 100 30 demo-py
 
 # a census's oldest instance freed before Enter: the chain screen says what to do
 echo "e2e python: a census instance freed since the census, 80x24"
-rm -f "$TMP/drop.in"
-mkfifo "$TMP/drop.in"
-exec 8<>"$TMP/drop.in"
-LD_PRELOAD=$(realpath "$BUILD/libheapline.so") PYTHONMALLOC=malloc "$PY" tests/e2e/pydrop.py \
-    <"$TMP/drop.in" >"$TMP/drop.out" 2>"$TMP/drop.err" &
-DROPPID=$!
-E2E_PIDS="$E2E_PIDS $DROPPID"
-for _ in $(seq 200); do
-    grep -q '^ready ' "$TMP/drop.out" 2>/dev/null && [ -S "$XDG_RUNTIME_DIR/heapline/$DROPPID.sock" ] && break
-    sleep 0.05
-done
-grep -q '^ready ' "$TMP/drop.out" || e2e_fail "pydrop.py did not start: $(cat "$TMP/drop.err")"
+e2e_py_service drop "$PWD/tests/e2e/pydrop.py"
+DROPPID=$E2E_PY_PID
 e2e_start drop 80 24 "$HL" attach "$DROPPID"
 e2e_wait_re "attached to .*$DROPPID\.sock"
 e2e_keys c
