@@ -662,7 +662,7 @@ static void test_corrupt_compressed(void **state)
     free(err);
 }
 
-/* Sampling mode's text: a wrapper site's caller rows are estimates as the
+/* Sampling mode's text (attached): a wrapper site's caller rows are estimates as the
  * site is, so they carry the "~" and leave the 95% bounds' columns blank.
  * The site's 4 blocks of 4 KiB at 4 KiB: 2 sqrt(4 / (e - 1)) = 3.05 blocks.
  * main > caller_a (3 blocks) and main > caller_b (1 block) > wrap > malloc. */
@@ -686,7 +686,9 @@ static void test_text_sampled_callers(void **state)
 
     (void)state;
     encode_init(&b, mem, sizeof(mem));
-    assert_int_equal(encode_hello_sampled(&b, 78, "/bin/app", 0, 4096, 64, 0, 4096), 0);
+    /* as heapline attach records by default: sampled, the collector loaded into the program */
+    assert_int_equal(
+        encode_hello_sampled(&b, 78, "/bin/app", 0, 4096, 64, WIRE_HELLO_ATTACHED, 4096), 0);
     assert_int_equal(
         encode_module_symbols(&b, 1, "/bin/app", 0, 0x1000, NULL, WIRE_SYMBOLS_OWN, NULL), 0);
     assert_int_equal(encode_module_symbols(&b, 2, "/lib/libc.so.6", 0x10000, 0x1000, NULL,
@@ -705,6 +707,10 @@ static void test_text_sampled_callers(void **state)
              "    ~16.00 KiB        ~4  +-12.21 KiB       +-3  wrap  app.c:40  [app]\n"
              "    ~12.00 KiB        ~3                           <- caller_a  app.c:30  [app]\n"
              "     ~4.00 KiB        ~1                           <- caller_b  app.c:50  [app]\n"));
+    /* its figures count from the attach, and in sampling mode live is a net change */
+    assert_non_null(strstr(out, "\nsince attach  the collector was loaded into the running "
+                                "program (attach, record --pid): figures count from then (live: "
+                                "the net change of heap bytes since, never below 0)\n"));
     /* the at-peak table: the bound under its own header, site max in a
      * column of bytes (a "~" and 10 characters pushed it out of one) */
     assert_non_null(strstr(out,
