@@ -180,6 +180,14 @@ static void tick(int final)
     C.ticks++;
 }
 
+/* HELLO's flags: the unwinder, and whether heapline_attach() loaded this
+ * collector into a running program (its totals then count from the attach). */
+static uint32_t hello_flags(void)
+{
+    return (core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0) |
+           (core_cfg.attached ? WIRE_HELLO_ATTACHED : 0);
+}
+
 /* ---- attach ---- */
 
 void collect_attach_burst(collect_send_fn *send, void *arg)
@@ -189,8 +197,7 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
     size_t n;
 
     encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
-                         (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
-                         core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
+                         (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth, hello_flags(),
                          atomic_load(&sample_rate_bytes));
     send(arg, b->data, b->len);
     defstore_replay(send, arg, b->data, EMIT_OUT_CAP); /* the hello is sent: reused */
@@ -251,8 +258,7 @@ static void hello(void)
     EMIT(EMIT_STREAM, 0,
          encode_hello_sampled(b, (uint32_t)getpid(), C.exe, C.start_unix_ns,
                               (uint32_t)sysconf(_SC_PAGESIZE), (uint32_t)core_cfg.depth,
-                              core_cfg.unwind == CORE_UNWIND_FP ? WIRE_HELLO_FP : 0,
-                              atomic_load(&sample_rate_bytes)));
+                              hello_flags(), atomic_load(&sample_rate_bytes)));
     emit_out_flush(1);
 }
 

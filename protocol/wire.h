@@ -191,6 +191,10 @@ enum wire_op {
 
 /* HELLO flags */
 #define WIRE_HELLO_FP 1u /* frame-pointer walk in use */
+/* loaded into a running program (heapline attach, record --pid): the totals
+ * count from the attach (sampling: the net change of heap bytes since, never
+ * below 0; exact: the blocks allocated since that are live) */
+#define WIRE_HELLO_ATTACHED 2u
 
 /* END reasons */
 enum wire_end {

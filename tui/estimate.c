@@ -27,6 +27,24 @@ uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks)
     return (uint64_t)llround(2.0 * sqrt(variance(rate, bytes, blocks)));
 }
 
+/* The variance of an estimate of blocks at rate: blocks / (e^x - 1) at the
+ * mean block size x = bytes / blocks / rate (estimate.h); a mean under one
+ * byte is taken as one byte (weight_of() samples a 0-byte block as 1). */
+static double blocks_variance(uint64_t rate, int64_t bytes, int64_t blocks)
+{
+    double x;
+
+    if (!rate || blocks <= 0)
+        return 0;
+    x = bytes > blocks ? (double)bytes / (double)blocks / (double)rate : 1.0 / (double)rate;
+    return x > 700 ? 0.0 : (double)blocks / expm1(x);
+}
+
+uint64_t estimate_blocks_error(uint64_t rate, int64_t bytes, int64_t blocks)
+{
+    return (uint64_t)llround(2.0 * sqrt(blocks_variance(rate, bytes, blocks)));
+}
+
 uint64_t estimate_change_error(uint64_t rate_a, int64_t bytes_a, int64_t blocks_a, uint64_t rate_b,
                                int64_t bytes_b, int64_t blocks_b)
 {
@@ -43,6 +61,12 @@ const char *estimate_format_bound(char *buf, size_t n, uint64_t bound)
 
     size_format(s, sizeof(s), (double)bound);
     snprintf(buf, n, "+-%s", s);
+    return buf;
+}
+
+const char *estimate_format_count(char *buf, size_t n, uint64_t bound)
+{
+    snprintf(buf, n, "+-%llu", (unsigned long long)bound);
     return buf;
 }
 

@@ -10,6 +10,21 @@
  * site holds 400 intervals (B = 400 R). x is taken at the site's mean block
  * size (B / blocks), which the ticks carry (the sizes of single blocks they
  * do not); the bound shown is two standard errors (about 95%).
+ *
+ * Blocks. A block of s bytes is picked with p = 1 - e^(-s/R) and stands for
+ * w = 1 / p blocks, so its count adds I / p (I: picked or not, mean p) whose
+ * variance is (1 - p) / p = 1 / (e^(s/R) - 1). That is estimated without bias
+ * from the picked blocks alone by summing (1 - p) / p^2 = w (w - 1) over them
+ * (its mean is the sum of p (1 - p) / p^2 over every block). With every block
+ * of the site at its mean size, x = B / (N R) for N estimated blocks, the sum
+ * is N (w - 1) = N / (e^x - 1) = N g(x): about N R / s for blocks much
+ * smaller than R (so 2 sqrt(N R / s) blocks for the 95% bound), the bytes'
+ * variance over s^2 (the two bounds agree: blocks bound = bytes bound / mean
+ * size). The mean size is the one approximation, the same as the bytes':
+ * g is convex, so for a site whose blocks differ widely in size (a few large
+ * ones beside many small ones) the bound is too narrow; for blocks of R or
+ * more, recorded exactly, it is too wide (g(1) = 0.58, not 0; g(20) ~ 2e-9);
+ * for blocks of one size under R it is the estimator's own.
  */
 #ifndef HEAPLINE_ESTIMATE_H
 #define HEAPLINE_ESTIMATE_H
@@ -20,6 +35,10 @@
 /* The 95% bound of an estimate of bytes in blocks at rate (0: exact, 0
  * returned). */
 uint64_t estimate_error(uint64_t rate, int64_t bytes, int64_t blocks);
+
+/* The 95% bound of an estimate of blocks (bytes in them, their estimated
+ * bytes) at rate (0: exact, 0 returned). */
+uint64_t estimate_blocks_error(uint64_t rate, int64_t bytes, int64_t blocks);
 
 /* The 95% bound of a change from A to B of a site's bytes, either side
  * sampled (rate 0: exact): what the two estimates may differ by when the
@@ -33,6 +52,9 @@ uint64_t estimate_change_error(uint64_t rate_a, int64_t bytes_a, int64_t blocks_
 
 /* "+-1.20 MiB" for a bound of bytes into buf. Returns buf. */
 const char *estimate_format_bound(char *buf, size_t n, uint64_t bound);
+
+/* "+-1234" for a bound of blocks (or any count) into buf. Returns buf. */
+const char *estimate_format_count(char *buf, size_t n, uint64_t bound);
 
 /* "+-1.20 MiB" (estimate_error) into buf; "" when rate is 0. Returns buf. */
 const char *estimate_format(char *buf, size_t n, uint64_t rate, int64_t bytes, int64_t blocks);

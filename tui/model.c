@@ -496,6 +496,7 @@ int model_apply(struct model *m, const struct wire_msg *msg)
         m->sum.page_size = msg->u.hello.page_size;
         m->sum.max_depth = msg->u.hello.max_depth;
         m->sum.hello_flags = msg->u.hello.flags;
+        m->sum.since_attach = (msg->u.hello.flags & WIRE_HELLO_ATTACHED) != 0;
         /* sampling mode: the events are samples, the ticks carry the
          * estimates and the exact totals, so ticks rule (as when attached) */
         m->sum.sample_rate = msg->u.hello.sample_rate;

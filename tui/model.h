@@ -135,6 +135,10 @@ struct model_summary {
                                * figures are then estimates (model_estimate_error()),
                                * the totals exact with heap bytes in usable bytes */
     int attached;             /* the stream started with a SNAPSHOT with history */
+    int since_attach;         /* HELLO's WIRE_HELLO_ATTACHED: heapline attach loaded the
+                               * collector into the running program, so the totals count
+                               * from then (sampling: heap bytes are the net change since,
+                               * never below 0; exact: the blocks allocated since, live) */
     int snapshot;             /* a SNAPSHOT came (a client joins a running collector) */
 
     uint32_t end_reason; /* enum wire_end, when state == MODEL_ENDED */

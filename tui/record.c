@@ -8,99 +8,20 @@
  */
 #include "record.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "decode.h"
+#include "childrec.h"
 #include "launch.h"
 #include "recfile.h"
 
 static volatile sig_atomic_t child_pid;
-
-/* The program named in a recording's HELLO, into exe (basename; "?" when
- * the file does not start with one). */
-static void recorded_exe(const char *path, char *exe, size_t cap)
-{
-    struct recfile_reader r;
-    struct decode d;
-    struct wire_msg m;
-    char buf[4096];
-    ssize_t n;
-
-    snprintf(exe, cap, "?");
-    if (recfile_open(&r, path) != 0)
-        return;
-    decode_init(&d);
-    while ((n = recfile_read(&r, buf, sizeof(buf))) > 0 && decode_feed(&d, buf, (size_t)n) == 0) {
-        int k = decode_next(&d, &m);
-
-        if (k == WIRE_ENEEDMORE)
-            continue;
-        if (k == 1 && m.type == WIRE_HELLO) {
-            const char *p = m.u.hello.exe.ptr, *slash;
-            size_t len = m.u.hello.exe.len;
-
-            slash = p ? memrchr(p, '/', len) : NULL;
-            if (slash) {
-                len -= (size_t)(slash + 1 - p);
-                p = slash + 1;
-            }
-            if (p)
-                snprintf(exe, cap, "%.*s", (int)len, p);
-        }
-        break;
-    }
-    decode_free(&d);
-    recfile_close(&r);
-}
-
-/* Says where the recordings of the program's fork children went: the
- * collector writes each to FILE.<pid> (HEAPLINE_FORK=off: none), and a user
- * who recorded `gcc` wants cc1's. Lists those written since start. */
-static void say_children(const char *abs_out, const char *out, time_t start)
-{
-    const char *slash = strrchr(abs_out, '/'), *base = slash + 1;
-    char dir[PATH_MAX], path[2 * PATH_MAX + 2], exe[64], list[600] = "";
-    size_t blen = strlen(base), used = 0;
-    unsigned count = 0;
-    struct dirent *e;
-    struct stat sb;
-    DIR *dp;
-
-    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - abs_out), abs_out);
-    if (!(dp = opendir(dir[0] ? dir : "/")))
-        return;
-    while ((e = readdir(dp))) {
-        const char *pid = e->d_name + blen + 1;
-
-        if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.' || !*pid ||
-            strspn(pid, "0123456789") != strlen(pid))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        /* lstat: a planted link or FIFO is not one of ours (and would hang) */
-        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_mtime < start)
-            continue;
-        if (count++ < 4) {
-            recorded_exe(path, exe, sizeof(exe));
-            used += (size_t)snprintf(list + used, used < sizeof(list) ? sizeof(list) - used : 0,
-                                     "%s %s.%s (%s)", count > 1 ? "," : "", out, pid, exe);
-        }
-    }
-    closedir(dp);
-    if (count)
-        fprintf(stderr, "heapline: %u child process%s recorded too:%s%s\n", count,
-                count == 1 ? "" : "es", list, count > 4 ? ", ..." : "");
-}
 
 /* SIGTERM/SIGHUP to heapline go on to the program: we only wait for it. */
 static void forward(int sig)
@@ -168,7 +89,7 @@ int record_prepare(const char *out, char *abs, size_t cap, char *err, size_t err
 int record_main(const char *out, char *const argv[])
 {
     char abs_out[2 * PATH_MAX + 2], err[PATH_MAX + 64];
-    time_t start = time(NULL);
+    struct childrec children;
     int st = 0, rc, out_fd;
 
     out_fd = record_prepare(out, abs_out, sizeof(abs_out), err, sizeof(err));
@@ -176,15 +97,18 @@ int record_main(const char *out, char *const argv[])
         fprintf(stderr, "heapline: %s\n", err);
         return 1;
     }
+    childrec_before(&children, abs_out); /* an earlier run's FILE.<pid>, to tell apart */
     rc = run_recorded(abs_out, argv, &st);
     if (recfile_remove_if_empty(out_fd, abs_out) && rc == 0)
         fprintf(stderr,
                 "heapline: %s: no recording was written (the program never loaded "
                 "the collector: a static binary, or setuid?)\n",
                 out);
+    if (rc == 0)
+        childrec_say(&children, abs_out, out);
+    childrec_free(&children);
     if (rc)
         return rc;
-    say_children(abs_out, out, start);
     if (WIFSIGNALED(st)) {
         /* the collector ends the file for the signals it catches (a crash);
          * for the others (Ctrl-C's SIGINT, SIGKILL) the file stops at its last

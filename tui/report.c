@@ -275,6 +275,7 @@ static void write_json(const struct model *m, const struct report_options *o,
      * its 95% bound); totals stay exact, live and peak bytes in usable bytes */
     json_bool(&j, "sampled", sum->sample_rate != 0);
     json_u64(&j, "sample_rate", sum->sample_rate);
+    json_bool(&j, "since_attach", sum->since_attach);
     json_bool(&j, "truncated", in->truncated);
     if (sum->state == MODEL_ENDED) {
         json_str(&j, "end",
@@ -313,6 +314,8 @@ static void write_json(const struct model *m, const struct report_options *o,
         json_bool(&j, "estimated", sum->sample_rate != 0);
         json_u64(&j, "live_bytes_error",
                  estimate_error(sum->sample_rate, r->live_bytes, r->live_blocks));
+        json_u64(&j, "live_blocks_error",
+                 estimate_blocks_error(sum->sample_rate, r->live_bytes, r->live_blocks));
         json_u64(&j, "offset", model_site(m, r->site) ? model_site(m, r->site)->offset : 0);
         json_callers(&j, callers, r->site);
         json_stack(&j, m, callers, r->site);
@@ -370,21 +373,32 @@ static void write_json(const struct model *m, const struct report_options *o,
 #define COL_COUNT 9
 #define COL_BYTES 12
 
+/* The sampled site tables' bound columns: bytes', then blocks' when the
+ * table has a column of blocks. */
+#define COL_BOUND 12
+#define COL_BLOCKS_BOUND 9
+
 /* fig1 and fig2 as given (fig2 in a column of width w2), or in sampling mode
  * marked as estimates ("~"), with the 95% bound of bytes (fig1's, when fig1
- * is bytes, else < 0) after them. */
+ * is bytes, else < 0) after them, and when fig2 is the blocks (w2 is
+ * COL_COUNT) the 95% bound of blocks after that. */
 static void text_site_w(FILE *out, const struct model *m, const struct model_row *r,
                         const char *fig1, const char *fig2, int w2, int64_t bytes, int64_t blocks)
 {
     const struct model_site *s = model_site(m, r->site);
     uint64_t rate = model_summary(m)->sample_rate;
-    char buf[160], e1[40], e2[40], err[40];
+    char buf[160], e1[40], e2[40], err[40], berr[40] = "";
 
     if (rate) {
         snprintf(e1, sizeof(e1), "~%s", fig1);
         snprintf(e2, sizeof(e2), "~%s", fig2);
         estimate_format(err, sizeof(err), rate, bytes, blocks);
-        fprintf(out, "  %12s %*s %12s  %s", e1, w2, e2, bytes >= 0 ? err : "",
+        if (w2 == COL_COUNT)
+            snprintf(berr, sizeof(berr), " %*s", COL_BLOCKS_BOUND,
+                     bytes < 0 ? ""
+                               : estimate_format_count(buf, sizeof(buf),
+                                                       estimate_blocks_error(rate, bytes, blocks)));
+        fprintf(out, "  %12s %*s %*s%s  %s", e1, w2, e2, COL_BOUND, bytes >= 0 ? err : "", berr,
                 model_site_label(s, buf, sizeof(buf)));
     } else {
         fprintf(out, "  %12s %*s  %s", fig1, w2, fig2, model_site_label(s, buf, sizeof(buf)));
@@ -417,7 +431,7 @@ static void text_callers(FILE *out, const struct model_callers *t, uint32_t site
     uint32_t n, live = 0, shown = 0;
     const struct model_caller *c = model_callers_of(t, site, &n);
     const char *est = rate ? "~" : "";
-    int gap = rate ? 13 : 0; /* the 95% bound's column, left blank */
+    int gap = rate ? 1 + COL_BOUND + 1 + COL_BLOCKS_BOUND : 0; /* the 95% bounds' columns, blank */
     char size[32], fig1[40], fig2[32], buf[160];
 
     while (live < n && c[live].live_bytes > 0) /* in order: live bytes first */
@@ -527,6 +541,12 @@ static void text_summary(const struct model *m, const struct complete *c, FILE *
                 "(~), +- their 95%% bound; totals are exact (heap bytes: usable sizes)\n",
                 b1);
     }
+    if (sum->since_attach) /* a service's heap of 200M can read 0B here */
+        fprintf(out,
+                "since attach  the collector was loaded into the running program (attach, record "
+                "--pid): figures count from then (live: %s)\n",
+                sum->sample_rate ? "the net change of heap bytes since, never below 0"
+                                 : "the blocks allocated since that are live");
     if (sum->missed)
         fprintf(out, "missed        %llu events (figures from ticks)\n",
                 (unsigned long long)sum->missed);
@@ -578,8 +598,9 @@ static void write_text(const struct model *m, const struct report_options *o,
             secs(v->time), b1, (unsigned long long)v->totals.heap_blocks,
             (unsigned long long)v->totals.allocations, (unsigned long long)v->totals.frees);
     if (sum->sample_rate)
-        fprintf(out, "\nTop sites by live bytes:\n  %12s %9s %12s  %s\n", "live", "blocks",
-                "95% bound", "function  file:line  [module]");
+        fprintf(out, "\nTop sites by live bytes:\n  %12s %9s %*s %*s  %s\n", "live", "blocks",
+                COL_BOUND, "95% bound", COL_BLOCKS_BOUND, "(blocks)",
+                "function  file:line  [module]");
     else
         fprintf(out, "\nTop sites by live bytes:\n  %12s %9s  %s\n", "live", "blocks",
                 "function  file:line  [module]");
@@ -599,6 +620,9 @@ static void write_text(const struct model *m, const struct report_options *o,
     qsort(rows, n, sizeof(*rows), cmp_leak);
     if (!c->leaks_known)
         fprintf(out, "\nLeaked: not known (%s): nothing is called a leak\n", c->leaks_why);
+    else if (sum->sample_rate)
+        fprintf(out, "\nLeaked (live at end) by site:\n  %12s %9s %*s %*s\n", "bytes", "blocks",
+                COL_BOUND, "95% bound", COL_BLOCKS_BOUND, "(blocks)");
     else
         fprintf(out, "\nLeaked (live at end) by site:\n  %12s %9s\n", "bytes", "blocks");
     shown = 0;

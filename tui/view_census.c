@@ -330,7 +330,7 @@ int ui_act_census_chain(struct ui *ui, int key)
         view_ctx_message(ui, "no live instance of %s", t->name);
         return KEYS_REDRAW;
     }
-    return view_refs_open(ui, t->oldest, 0);
+    return view_refs_open_census(ui, t->oldest);
 }
 
 static const char *census_filter(const struct ui *ui)

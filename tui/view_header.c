@@ -265,25 +265,28 @@ static void draw_figures(struct ui *ui, int y)
     char over[32];
     widget_fmt_time(over, sizeof over, span);
 
+    /* after heapline attach loaded the collector, heap (and blocks, peak)
+     * count from the attach: "heap 0B" beside 200M of rss is the net change
+     * since, and the label says so */
+    const char *hl = s->since_attach ? "heap since attach" : "heap";
+
     /* two spaces between figures; one where the terminal is narrow; then
      * without the rate's span, so the peak's time keeps its unit at 80
-     * columns ("peak 5.43M at 0.107" lost its "s") */
-    for (int pass = 0; pass < 3; pass++) {
+     * columns ("peak 5.43M at 0.107" lost its "s"); then without the rate */
+    for (int pass = 0; pass < 4; pass++) {
         const char *sp = pass ? " " : "  ";
-        char per[48] = "";
+        char per[48] = "", ra[64] = "";
 
         if (pass < 2)
             snprintf(per, sizeof per, " over %s", over);
+        if (pass < 3)
+            snprintf(ra, sizeof ra, "allocs/s %s%s%s", rate, per, sp);
         if (ui->cols >= 120)
-            snprintf(line, sizeof line,
-                     "heap %s (%s B)%srss %s%sblocks %s%sallocs/s %s%s%s"
-                     "peak %s at %s",
-                     heap, exact, sp, rss, sp, blocks, sp, rate, per, sp, peak, pt);
+            snprintf(line, sizeof line, "%s %s (%s B)%srss %s%sblocks %s%s%speak %s at %s", hl,
+                     heap, exact, sp, rss, sp, blocks, sp, ra, peak, pt);
         else
-            snprintf(line, sizeof line,
-                     "heap %s%srss %s%sblocks %s%sallocs/s %s%s%s"
-                     "peak %s at %s",
-                     heap, sp, rss, sp, blocks, sp, rate, per, sp, peak, pt);
+            snprintf(line, sizeof line, "%s %s%srss %s%sblocks %s%s%speak %s at %s", hl, heap, sp,
+                     rss, sp, blocks, sp, ra, peak, pt);
         if (widget_width(line) <= ui->cols)
             break;
     }

@@ -9,6 +9,7 @@
 #include "view_refs.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ struct view_refs {
     int sel, top;
     uint32_t depth; /* the scan's depth limit (hops); `+` deepens it */
     uint32_t skip;  /* chain levels scrolled off to the left */
+    int census;     /* the object is a census's oldest instance (view_refs_open_census) */
+    int gone;       /* the scan found no live block at addr (-ENOENT) */
 };
 
 static struct view_refs *state(const struct ui *ui)
@@ -84,6 +87,7 @@ static int scan(struct ui *ui, uint64_t addr, uint64_t size, uint32_t depth)
     v->read_req = 0;
     v->n_peek = 0;
     v->state = REFS_SCANNING;
+    v->gone = 0;
     v->sel = v->top = 0;
     view_ctx_show(ui, VIEW_REFS);
     return KEYS_REQUERY;
@@ -91,7 +95,14 @@ static int scan(struct ui *ui, uint64_t addr, uint64_t size, uint32_t depth)
 
 int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size)
 {
+    state(ui)->census = 0;
     return scan(ui, addr, size, REFS_DEPTH);
+}
+
+int view_refs_open_census(struct ui *ui, uint64_t addr)
+{
+    state(ui)->census = 1;
+    return scan(ui, addr, 0, REFS_DEPTH);
 }
 
 uint32_t view_refs_deeper(uint32_t depth)
@@ -122,6 +133,7 @@ static int refs_poll(struct ui *ui, int64_t deadline_ms)
         const struct response *resp = source_response(ui->src, v->scan_req);
         if (resp && resp->status) {
             v->state = REFS_FAILED;
+            v->gone = resp->status == -ENOENT;
             snprintf(v->error, sizeof v->error, "%s",
                      resp->message ? resp->message : "the scan failed");
             source_response_done(ui->src, v->scan_req);
@@ -227,6 +239,10 @@ static void refs_draw(struct ui *ui, int y, int h)
     }
     view_ctx_put(y, 0, line, ui->cols, view_ctx_attr(ui, VIEW_PAIR_COLHEAD));
     const char *flag = "";
+    /* a census's instance freed since: what to do, not only what happened
+     * (Esc goes back to the census, whose c asks the program again) */
+    if (v->state == REFS_FAILED && v->gone && v->census)
+        flag = "the census is older than the heap: Esc, then c takes a new census";
     if (v->state == REFS_DONE) {
         if ((v->chain.flags & SCANMSG_UNREACHABLE) && (v->chain.flags & SCANMSG_CYCLE))
             flag = "held only by a reference cycle (the Python gc would free it)";

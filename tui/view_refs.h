@@ -22,6 +22,10 @@ extern const struct view_ops view_refs_ops;
  * cannot. */
 int view_refs_open(struct ui *ui, uint64_t addr, uint64_t size);
 
+/* view_refs_open() of the oldest instance a census named: when the program
+ * has freed it since, the screen says to take a new census. */
+int view_refs_open_census(struct ui *ui, uint64_t addr);
+
 /* The depth limit `+` asks for after `depth`: four times as deep, at most
  * the 1000 a request may ask (12, 48, 192, 768, 1000). */
 uint32_t view_refs_deeper(uint32_t depth);

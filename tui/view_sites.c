@@ -648,13 +648,20 @@ static void draw_detail(struct ui *ui, int y)
         else /* no debug information: the module says enough */
             snprintf(where, sizeof where, "%s%s", *mod ? "  " : "", mod);
         if (rate) {
-            char err[40], eb[32];
+            char err[40], berr[48] = "", eb[32];
 
-            size_format(eb, sizeof eb, (double)estimate_error(rate, r->live_bytes, r->live_blocks));
-            snprintf(err, sizeof err, "+-%s", eb);
+            estimate_format_bound(err, sizeof err,
+                                  estimate_error(rate, r->live_bytes, r->live_blocks));
+            /* the blocks' bound while there is room: it goes last of all but the name */
+            if (pass < 4) {
+                widget_fmt_exact(
+                    eb, sizeof eb,
+                    (int64_t)estimate_blocks_error(rate, r->live_bytes, r->live_blocks));
+                snprintf(berr, sizeof berr, " +-%s", eb);
+            }
             snprintf(line, sizeof line,
-                     "%s: estimated (sampled): live ~%s B %s (95%%), ~%s block%s, ~%s alloc%s%s",
-                     label, lb, err, blocks, r->live_blocks == 1 ? "" : "s", allocs,
+                     "%s: estimated (sampled): live ~%s B %s (95%%), ~%s block%s%s, ~%s alloc%s%s",
+                     label, lb, err, blocks, r->live_blocks == 1 ? "" : "s", berr, allocs,
                      r->allocations == 1 ? "" : "s", where);
         } else {
             char tp[48];

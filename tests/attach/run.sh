@@ -237,8 +237,13 @@ wait $REC || fail "record --pid of an ending program: exit $?: $(cat "$TMP/end.e
 grep -q "until it ended" "$TMP/end.err" || fail "end: $(cat "$TMP/end.err")"
 "$HL" report "$TMP/end.heapline" --json >"$TMP/end.json"
 [ "$(site "$TMP/end.json" leak_site live_blocks)" = 3 ] || fail "end: leak_site $(site "$TMP/end.json" leak_site live_blocks)"
+# its figures count from the attach, and the report says so
+[ "$(json "$TMP/end.json" "d['since_attach']")" = True ] || fail "end: since_attach is not true"
+"$HL" report "$TMP/end.heapline" >"$TMP/end.txt"
+grep -qx "since attach  the collector was loaded into the running program (attach, record --pid): figures count from then (live: the blocks allocated since that are live)" "$TMP/end.txt" ||
+    fail "end: no 'since attach' line: $(head -12 "$TMP/end.txt")"
 exec 7>&-
-pass "ended: the recording ends with the program: leak_site 3 blocks"
+pass "ended: the recording ends with the program: leak_site 3 blocks, 'since attach' in the report"
 
 # ---- the TUI: heapline attach PID, q detaches to idle ----
 if command -v tmux >/dev/null; then
@@ -250,7 +255,8 @@ if command -v tmux >/dev/null; then
     say tui "leak 7 3000" "leaked 7"
     e2e_wait_re 'leak_site'
     e2e_wait_re '20[.,]5K|21000'
-    e2e_wait_for '?:help q:detach' # not q:quit: the program runs on
+    e2e_wait_re '^heap since attach 20[.,]5K ' # the figure counts from the attach, and says so
+    e2e_wait_for '?:help q:detach'              # not q:quit: the program runs on
     e2e_keys q
     e2e_wait_for "heapline-exit=0"
     e2e_cleanup
@@ -258,15 +264,16 @@ if command -v tmux >/dev/null; then
     [ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "tui: q did not leave the collector idle"
     runs_on $T_PID tui
     say tui "leak 1 10" "leaked 1"
-    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on, '?:help q:detach'; q leaves the collector idle"
+    pass "tui: heapline attach PID shows leak_site (7 blocks, 21000 bytes) from the attach on, 'heap since attach 20.5K', '?:help q:detach'; q leaves the collector idle"
 
     # two terminals on one program: q in the second one used to detach, ending the first one's
     # session ("the collector closed the stream"); now the last one out detaches
     e2e_start one 100 30 "$HL attach --exact $T_PID"
     until [ -n "$(collector_thread $T_PID)" ]; do sleep 0.02; done
     e2e_wait_for FUNCTION
-    e2e_start two 100 30 "$HL attach $T_PID"
+    e2e_start two 80 24 "$HL attach $T_PID"
     e2e_wait_for FUNCTION
+    e2e_wait_re '^heap since attach [0-9.]+[BKMG]? .* peak [0-9.]+[BKMG]? at [0-9.]+s$' # sampled, 80 columns
     e2e_keys q
     e2e_wait_for "heapline-exit=0"
     e2e_wait_re "^heapline: pid $T_PID stays attached for heapline pid [0-9]+ \\(q there detaches\\)"

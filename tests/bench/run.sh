@@ -20,7 +20,7 @@
 #     timeout, and said so when it does not), else on the largest run it
 #     survives; its compressed trace size per call.
 #  5. collector memory per live allocation (churn --live: 100k and 1M blocks).
-#  6. the backreference scan: tests/bench/scan.sh (its engineer's), else scan_bench.c.
+#  6. the backreference scan: tests/bench/scan.sh.
 #  7. real programs: sqlite3 (tests/bench/real.sql, a fresh database each run) and the python3
 #     interpreter itself (tests/bench/real_json.py, PYTHONMALLOC=malloc), each bare, under
 #     `heapline record` and under heaptrack: wall, the program's peak RSS, the output file's
@@ -57,8 +57,6 @@ REAL_RUNS=${REAL_RUNS:-7}
 HT_MEM_KB=${HT_MEM_KB:-8000000}
 HT_TIMEOUT=${HT_TIMEOUT:-120}
 mkdir -p "$B"
-# what a bench program linking $BUILD/libhlproto.a needs
-PROTO_LIBS=$(pkg-config --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd)
 
 for f in "$HL" "$LIB"; do
     [ -e "$f" ] || { echo "bench: $f is missing (make BUILD=$BUILD)" >&2; exit 1; }
@@ -219,9 +217,7 @@ echo
 # cheapest timestamp, two per call. The 2-thread floor spreads the extra CPU over all CPUs,
 # which assumes the program's 2 threads fill them (true on a 2-CPU machine).
 echo "floor: what no collector can avoid on this machine (parts measured in this run)"
-# shellcheck disable=SC2086
-if ! cc -std=gnu11 -O2 -g -Wall -Wextra -Iprotocol -o "$B/zfloor" tests/bench/zfloor.c \
-    "$BUILD/libhlproto.a" $PROTO_LIBS >"$B/zfloor_build.log" 2>&1; then
+if ! BUILD=$BUILD tests/bench/build.sh "$B" zfloor >"$B/zfloor_build.log" 2>&1; then
     echo "  zfloor build failed: $(head -3 "$B/zfloor_build.log" | tr '\n' ' ')"
 elif ! st=$("$B/zfloor" --stamps) || ! z2=$("$B/zfloor" "$B/churn_fp.default.heapline" "$CALLS") ||
     ! z1=$("$B/zfloor" "$rec1" "$HALF"); then
@@ -369,22 +365,11 @@ fi
 echo
 
 # ---- 6. backreference scan ----
-if [ -x tests/bench/scan.sh ] || [ -f tests/bench/scan.sh ]; then
-    echo "backreference scan (tests/bench/scan.sh):"
-    BUILD=$BUILD bash tests/bench/scan.sh 2>&1 | sed 's/^/  /'
-    [ "${PIPESTATUS[0]}" = 0 ] || BENCH_FAILED="${BENCH_FAILED:-} scan.sh"
-elif [ -f tests/bench/scan_bench.c ]; then
-    echo "backreference scan (tests/bench/scan_bench.c):"
-    SCAN_SRC=$(ls collector/scan*.c 2>/dev/null | tr '\n' ' ')
-    # shellcheck disable=SC2086
-    if cc -std=gnu11 -D_GNU_SOURCE -O2 -g -pthread -Icollector -Iprotocol -o "$B/scan_bench" \
-        tests/bench/scan_bench.c $SCAN_SRC "$BUILD/libhlproto.a" $PROTO_LIBS \
-        >"$B/scan_build.log" 2>&1; then
-        "$B/scan_bench" 2>&1 | sed 's/^/  /'
-    else
-        echo "  build failed: $(head -3 "$B/scan_build.log" | tr '\n' ' ')"
-    fi
-fi
+# (scan_bench is built by tests/bench/build.sh, as make tools builds it: the fallback that
+# compiled collector/scan*.c alone here had lost the scan's other sources)
+echo "backreference scan (tests/bench/scan.sh):"
+BUILD=$BUILD bash tests/bench/scan.sh 2>&1 | sed 's/^/  /'
+[ "${PIPESTATUS[0]}" = 0 ] || BENCH_FAILED="${BENCH_FAILED:-} scan.sh"
 echo
 
 # ---- 7. real programs ----

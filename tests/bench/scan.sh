@@ -9,17 +9,7 @@ BUILD=${BUILD:-build}
 CC=${CC:-cc}
 OUT=$BUILD/bench
 mkdir -p "$OUT"
-$CC -O2 -g -std=c11 -D_GNU_SOURCE -Iprotocol -Icollector -o "$OUT/scan_bench" \
-    tests/bench/scan_bench.c collector/scan.c collector/scanbfs.c collector/scanblocks.c \
-    collector/scanwords.c collector/scanroots.c \
-    collector/scansp.c collector/scanpy.c collector/ownmaps.c collector/debugfile.c \
-    collector/scanheap.c collector/heapwalk.c collector/heaparena.c collector/heapchunk.c \
-    collector/procmaps.c collector/untracked.c collector/pymheap.c collector/scanpydeque.c \
-    collector/heaptls.c collector/demangle.c \
-    protocol/*.c $(pkg-config --cflags --libs msgpack libzstd 2>/dev/null || echo -lmsgpackc -lzstd) \
-    || exit 1
-$CC -O1 -g -fno-omit-frame-pointer -Wl,-z,now -o "$OUT/graphs" tests/backrefs/graphs.c -ldl \
-    -lpthread || exit 1
+BUILD=$BUILD CC=$CC tests/bench/build.sh "$OUT" scan_bench graphs || exit 1
 
 "$OUT/scan_bench" 100 1024
 

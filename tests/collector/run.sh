@@ -659,6 +659,27 @@ if want fork; then
             else
                 fail fork-told "record did not say: $want_line (it said: $(tail -2 "$W/fork.log"))"
             fi
+            # recorded again into the same file, within the same second or not: the earlier run's
+            # child recording is said to be left, not counted as this run's; a file that is not a
+            # recording, a link to a recording and a FIFO beside it are neither named nor touched
+            echo "not a recording" >"$W/fork.heapline.999998"
+            ln -s "fork.heapline.$cpid" "$W/fork.heapline.999999"
+            mkfifo "$W/fork.heapline.999997"
+            rec fork -- "$T/t_fork" "$W/fork-again.childpid"
+            cpid2=$(cat "$W/fork-again.childpid" 2>/dev/null)
+            want_new="heapline: 1 child process recorded too: $W/fork.heapline.$cpid2 (t_fork)"
+            want_old="heapline: 1 child recording of an earlier run left as it was: $W/fork.heapline.$cpid"
+            if [ "$RC" != 0 ] || [ -z "$cpid2" ]; then
+                fail fork-again "the second record exited $RC (child pid '$cpid2')"
+            elif [ "$(grep '^heapline: ' "$W/fork.log")" != "$want_new"$'\n'"$want_old" ]; then
+                fail fork-again "record did not say '$want_new' then '$want_old' alone: $(grep '^heapline: ' "$W/fork.log" | tr '\n' '|')"
+            elif [ "$(cat "$W/fork.heapline.999998")" != "not a recording" ] ||
+                [ "$(readlink "$W/fork.heapline.999999")" != "fork.heapline.$cpid" ] ||
+                [ ! -p "$W/fork.heapline.999997" ] || [ ! -s "$W/fork.heapline.$cpid" ]; then
+                fail fork-again "a file beside the recording changed: $(cd "$W" && ls -l fork.heapline.* | tr '\n' '|')"
+            else
+                pass fork-again "$want_old"
+            fi
         fi
     fi
     rec fork-off HEAPLINE_FORK=off -- "$T/t_fork" "$W/fork-off.childpid"

@@ -138,6 +138,25 @@ e2e_save() {
     fi
 }
 
+# e2e_py_service NAME SCRIPT: SCRIPT run by $PY under the collector (PYTHONMALLOC=malloc, so its
+# objects are heap blocks), its stdin the fifo $TMP/NAME.in held open on fd 8 (echo >&8 talks
+# to it, exec 8>&- ends it), its output in $TMP/NAME.out and .err; returns once it printed
+# "ready" and its socket is there, its pid in E2E_PY_PID (killed on the way out)
+e2e_py_service() {
+    rm -f "$TMP/$1.in"
+    mkfifo "$TMP/$1.in"
+    exec 8<>"$TMP/$1.in"
+    LD_PRELOAD=$(realpath "$BUILD/libheapline.so") PYTHONMALLOC=malloc "$PY" "$2" \
+        <"$TMP/$1.in" >"$TMP/$1.out" 2>"$TMP/$1.err" &
+    E2E_PY_PID=$!
+    E2E_PIDS="$E2E_PIDS $E2E_PY_PID"
+    for _ in $(seq 200); do
+        grep -q '^ready ' "$TMP/$1.out" 2>/dev/null && [ -S "$XDG_RUNTIME_DIR/heapline/$E2E_PY_PID.sock" ] && break
+        sleep 0.05
+    done
+    grep -q '^ready ' "$TMP/$1.out" || e2e_fail "$2 did not start: $(cat "$TMP/$1.err")"
+}
+
 # program_pid: the program that the session's `heapline run` started
 program_pid() {
     local shell tui

@@ -8,7 +8,9 @@
 #     from another shell; o lists the line's objects, Enter names the chain to
 #     instance_map as objgraph does, on a "python:" line and on every hop.
 #  2. 100x30: the same screens, saved for the README (E2E_SAVE).
-#  3. the fixed twin: its heap comes back down after every unload (the peak
+#  3. a census's oldest instance freed before Enter: the chain screen says to
+#     take a new census (tests/e2e/pydrop.py), at 80x24.
+#  4. the fixed twin: its heap comes back down after every unload (the peak
 #     is one app's tables, far below what it allocated).
 #
 #   BUILD=build tests/e2e/python.sh          (make e2e)
@@ -79,6 +81,32 @@ story() {
 
 story 80 24 py
 story 100 30 demo-py
+
+# a census's oldest instance freed before Enter: the chain screen says what to do
+echo "e2e python: a census instance freed since the census, 80x24"
+e2e_py_service drop "$PWD/tests/e2e/pydrop.py"
+DROPPID=$E2E_PY_PID
+e2e_start drop 80 24 "$HL" attach "$DROPPID"
+e2e_wait_re "attached to .*$DROPPID\.sock"
+e2e_keys c
+e2e_wait_re "^[0-9]+ live Python objects of [0-9]+ types"
+e2e_keys / D o o m e d Enter
+e2e_wait_for "; 1 match /Doomed"
+e2e_assert_re "^Doomed +3 +[0-9.]+K +\+0 +0x[0-9a-f]+$"
+echo drop >&8
+for _ in $(seq 200); do grep -q '^dropped' "$TMP/drop.out" && break; sleep 0.05; done
+grep -q '^dropped' "$TMP/drop.out" || e2e_fail "pydrop.py did not drop its Doomed"
+e2e_keys Enter
+e2e_wait_re "^What keeps 0x[0-9a-f]+ alive: no live block at 0x[0-9a-f]+   Esc: back$" 20
+e2e_assert_re "^the census is older than the heap: Esc, then c takes a new census$"
+e2e_keys Escape c
+e2e_wait_re "; growth over [0-9.]+m?s; 0 match /Doomed$"
+e2e_keys q
+e2e_assert_restored 0
+exec 8>&-
+kill "$DROPPID" 2>/dev/null || true
+wait "$DROPPID" 2>/dev/null || true
+pass "Enter on a census type whose instances were freed: 'the census is older than the heap: Esc, then c takes a new census'; c: Doomed is gone"
 
 echo "e2e python: the fixed service"
 e2e_start pyfixed 100 30 "$HL" run -o fixed.heapline -- "$PY" fixed_service.py --apps 6 --pause 300 --quiet

@@ -727,18 +727,8 @@ PY=/usr/bin/python3
 if "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
     # tests/backrefs/pyservice.py: 7 Processors (392 B by sys.getsizeof), a Tick every 20 ms,
     # held alive by a fifo on its stdin; attached by pid
-    rm -f "$TMP/py.in"
-    mkfifo "$TMP/py.in"
-    exec 8<>"$TMP/py.in"
-    LD_PRELOAD=$(realpath "$BUILD/libheapline.so") PYTHONMALLOC=malloc "$PY" \
-        tests/backrefs/pyservice.py <"$TMP/py.in" >"$TMP/py.out" 2>"$TMP/py.err" &
-    PYPID=$!
-    E2E_PIDS="$E2E_PIDS $PYPID"
-    for _ in $(seq 200); do
-        grep -q '^ready ' "$TMP/py.out" 2>/dev/null && [ -S "$XDG_RUNTIME_DIR/heapline/$PYPID.sock" ] && break
-        sleep 0.05
-    done
-    grep -q '^ready ' "$TMP/py.out" || e2e_fail "pyservice.py did not start: $(cat "$TMP/py.err")"
+    e2e_py_service py tests/backrefs/pyservice.py
+    PYPID=$E2E_PY_PID
     want=$(sed -n 's/.* Processor=\([0-9]*\)\/\([0-9]*\) .*/\1 \2/p' "$TMP/py.out")
     e2e_start census 160 60 "$HL" attach "$PYPID"
     e2e_wait_re "attached to .*$PYPID\.sock"

@@ -178,6 +178,29 @@ beyond=$(python3 -c 'import json, sys; print(sum(1 for s in json.load(open(sys.a
 same diff-sampled-count "; live bytes beyond sampling's 95% bound at $beyond" \
     "$(tail -1 "$W/smp.txt" | sed 's/^[^;]*//')"
 
+# report of the sampled side: each site's blocks have a 95% bound, 2 sqrt(N / (e^x - 1)) at the
+# mean size x = bytes / blocks / rate (tui/estimate.h), as live_blocks_error and in the text
+# after the bytes' bound
+"$HL" report "$W/Bs.hl" --json --top 100000 >"$W/Bs.json" 2>&1
+"$HL" report "$W/Bs.hl" --top 100000 >"$W/Bs.txt" 2>&1
+same report-sampled-blocks-bound "" "$(python3 - "$W/Bs.json" "$W/Bs.txt" <<'PY'
+import json, math, re, sys
+d = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+R = d["sample_rate"]
+if "          live    blocks    95% bound  (blocks)  function  file:line  [module]\n" not in text:
+    print("no (blocks) column in the text report")
+for s in d["sites"]:
+    b, n = s["live_bytes"], s["live_blocks"]
+    x = max(b / n, 1) / R if n > 0 else 0
+    want = round(2 * math.sqrt(n / math.expm1(x))) if n > 0 and x <= 700 else 0
+    if s.get("live_blocks_error") != want:
+        print(s["function"], n, s.get("live_blocks_error"), want)
+    elif b > 0 and not re.search(r"~%d +\+-\S+ [KMG]?i?B +\+-%d  %s  " % (n, want, s["function"]), text):
+        print(s["function"], "no '~%d ... +-%d' line in the text" % (n, want))
+PY
+)"
+
 # diff's bad input
 check() { # check NAME STATUS STDERR CMD...
     local name=$1 want_rc=$2 want_err=$3 err rc
@@ -493,6 +516,15 @@ if tests/bench/unwind_bench_build.sh "$W"; then
         "$(awk '$1 == "stacks" || $1 == "different" || $1 == "fallbacks" { printf "%s%s %s", sep, $1, $2; sep = " " }' <<<"$ub")"
 else
     fail unwind-bench "build: $(head -3 "$W/unwind_bench_build.log" | tr '\n' ' ')"
+fi
+
+# ---- make bench's other programs that compile collector or protocol sources build (built,
+# not run: tests/bench/build.sh holds the bench scripts' own compile lines) ----
+if BUILD=$BUILD tests/bench/build.sh "$W/bench" >"$W/bench_build.log" 2>&1; then
+    same bench-build "scan_bench graphs zfloor" \
+        "$(cd "$W/bench" && for p in scan_bench graphs zfloor; do [ -x "$p" ] && echo "$p"; done | tr '\n' ' ' | sed 's/ $//')"
+else
+    fail bench-build "$({ grep -m3 -E "error|undefined" "$W/bench_build.log" || head -3 "$W/bench_build.log"; } | tr "\n" " ")"
 fi
 
 echo "tools tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"

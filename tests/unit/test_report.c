@@ -143,6 +143,7 @@ static const char expected_end[] =
     "  \"tick_mismatches\": 0,\n"
     "  \"sampled\": false,\n"
     "  \"sample_rate\": 0,\n"
+    "  \"since_attach\": false,\n"
     "  \"truncated\": false,\n"
     "  \"end\": \"exit\",\n"
     "  \"end_status\": 0,\n"
@@ -163,6 +164,7 @@ static const char expected_end[] =
     "      \"temporary\": 1,\n"
     "      \"estimated\": false,\n"
     "      \"live_bytes_error\": 0,\n"
+    "      \"live_blocks_error\": 0,\n"
     "      \"offset\": 448,\n"
     "      \"callers\": [\n"
     "        {\n"
@@ -228,6 +230,7 @@ static const char expected_end[] =
     "      \"temporary\": 1,\n"
     "      \"estimated\": false,\n"
     "      \"live_bytes_error\": 0,\n"
+    "      \"live_blocks_error\": 0,\n"
     "      \"offset\": 192,\n"
     "      \"callers\": [\n"
     "        {\n"
@@ -660,8 +663,9 @@ static void test_corrupt_compressed(void **state)
     free(err);
 }
 
-/* Sampling mode's text: a wrapper site's caller rows are estimates as the
- * site is, so they carry the "~" and leave the 95% bound's column blank.
+/* Sampling mode's text (attached): a wrapper site's caller rows are estimates as the
+ * site is, so they carry the "~" and leave the 95% bounds' columns blank.
+ * The site's 4 blocks of 4 KiB at 4 KiB: 2 sqrt(4 / (e - 1)) = 3.05 blocks.
  * main > caller_a (3 blocks) and main > caller_b (1 block) > wrap > malloc. */
 static void test_text_sampled_callers(void **state)
 {
@@ -683,7 +687,9 @@ static void test_text_sampled_callers(void **state)
 
     (void)state;
     encode_init(&b, mem, sizeof(mem));
-    assert_int_equal(encode_hello_sampled(&b, 78, "/bin/app", 0, 4096, 64, 0, 4096), 0);
+    /* as heapline attach records by default: sampled, the collector loaded into the program */
+    assert_int_equal(
+        encode_hello_sampled(&b, 78, "/bin/app", 0, 4096, 64, WIRE_HELLO_ATTACHED, 4096), 0);
     assert_int_equal(
         encode_module_symbols(&b, 1, "/bin/app", 0, 0x1000, NULL, WIRE_SYMBOLS_OWN, NULL), 0);
     assert_int_equal(encode_module_symbols(&b, 2, "/lib/libc.so.6", 0x10000, 0x1000, NULL,
@@ -697,11 +703,15 @@ static void test_text_sampled_callers(void **state)
     snprintf(p, sizeof(p), "%s/sampled.heapline", dir);
     write_file(p, mem, b.len, 1);
     assert_int_equal(run(p, NULL, 0, -1, &out, &err), 0);
-    assert_non_null(
-        strstr(out, "          live    blocks    95% bound  function  file:line  [module]\n"
-                    "    ~16.00 KiB        ~4  +-12.21 KiB  wrap  app.c:40  [app]\n"
-                    "    ~12.00 KiB        ~3                 <- caller_a  app.c:30  [app]\n"
-                    "     ~4.00 KiB        ~1                 <- caller_b  app.c:50  [app]\n"));
+    assert_non_null(strstr(
+        out, "          live    blocks    95% bound  (blocks)  function  file:line  [module]\n"
+             "    ~16.00 KiB        ~4  +-12.21 KiB       +-3  wrap  app.c:40  [app]\n"
+             "    ~12.00 KiB        ~3                           <- caller_a  app.c:30  [app]\n"
+             "     ~4.00 KiB        ~1                           <- caller_b  app.c:50  [app]\n"));
+    /* its figures count from the attach, and in sampling mode live is a net change */
+    assert_non_null(strstr(out, "\nsince attach  the collector was loaded into the running "
+                                "program (attach, record --pid): figures count from then (live: "
+                                "the net change of heap bytes since, never below 0)\n"));
     /* the at-peak table: the bound under its own header, site max in a
      * column of bytes (a "~" and 10 characters pushed it out of one) */
     assert_non_null(strstr(out,
