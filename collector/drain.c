@@ -380,34 +380,38 @@ static void backlog_prepend(struct ring *r, const struct staged *s, size_t k)
 
 /* Moves every ring's pending events into its backlog, so producers do not
  * wait while the collector is busy with something slow (symbolizing a
- * module with large debug information). Called between such steps. A
- * backlog takes at most BACKLOG_MAX events (25 MB, 150 ms of python3 at
- * full speed): past that, the program waits on its full ring as it would
+ * module with large debug information). Called between such steps. The
+ * backlogs take at most BACKLOG_MAX events in all (25 MB, 150 ms of python3
+ * at full speed): past that, the program waits on its full rings as it would
  * without relief. A collector that stays slower than the program (python3,
  * whose new frames kept it symbolizing) otherwise grew one to 8M events,
- * 400 MB. */
+ * 400 MB; and with the cap by ring, a busy 8-thread program recorded exactly
+ * after an attach grew its memory by 228 MB (the bound must not grow with
+ * the threads). */
 #define BACKLOG_MAX (1u << 19)
 void drain_relieve(void)
 {
     static int64_t last;
     int64_t now = core_now();
+    size_t all = 0;
 
     if (now - last < 500000)
         return;
     last = now;
-    for (struct ring *r = ring_list(); r; r = r->next) {
+    for (struct ring *r = ring_list(); r; r = r->next)
+        all += backlog_len(r);
+    for (struct ring *r = ring_list(); r && all < BACKLOG_MAX; r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-        size_t n = (size_t)(h - t), len = backlog_len(r);
+        size_t n = (size_t)(h - t);
 
-        if (len >= BACKLOG_MAX)
-            continue;
-        if (n > BACKLOG_MAX - len)
-            n = BACKLOG_MAX - len;
+        if (n > BACKLOG_MAX - all)
+            n = BACKLOG_MAX - all;
         if (!n || backlog_reserve(r, n) < 0)
             continue;
         backlog_append(r, t, n);
         atomic_store_explicit(&r->tail, t + n, memory_order_release);
+        all += n;
     }
 }
 
@@ -424,12 +428,14 @@ void drain_relieve(void)
 #define DRAIN_MIN_ROOM 1024u
 static size_t drain_copy(int64_t *limit)
 {
-    size_t total = 0, rings = 0, quota;
+    size_t total = 0, rings = 0, quota, all = 0; /* all: the backlogs' events */
 
     D.n_stage = 0;
     D.n_runs = 0;
-    for (struct ring *r = ring_list(); r; r = r->next)
+    for (struct ring *r = ring_list(); r; r = r->next) {
         rings++;
+        all += backlog_len(r);
+    }
     quota = rings ? DRAIN_BUDGET / rings : DRAIN_BUDGET;
     if (quota < DRAIN_MIN_QUOTA)
         quota = DRAIN_MIN_QUOTA;
@@ -470,8 +476,10 @@ static size_t drain_copy(int64_t *limit)
                 room = r->applied_last;
             if (room < DRAIN_MIN_ROOM)
                 room = DRAIN_MIN_ROOM;
-            if (room > BACKLOG_MAX - from_log)
-                room = from_log < BACKLOG_MAX ? BACKLOG_MAX - from_log : 0;
+            if (all >= BACKLOG_MAX) /* the bound is for every backlog at once */
+                room = 0;
+            else if (room > BACKLOG_MAX - all)
+                room = BACKLOG_MAX - all;
             if (room > from_ring)
                 room = from_ring;
             moved = room > take_ring ? room - take_ring : 0;
@@ -480,6 +488,7 @@ static size_t drain_copy(int64_t *limit)
                 backlog_append(r, t + take_ring, moved);
             else
                 moved = 0;
+            all += moved;
         }
         for (size_t i = 0; i < take_log; i++) {
             D.stage[D.n_stage].ev = *backlog_at(r, i);
@@ -487,6 +496,7 @@ static size_t drain_copy(int64_t *limit)
             D.n_stage++;
         }
         backlog_consume(r, take_log);
+        all -= take_log;
         for (uint64_t i = t; i < t + take_ring; i++) {
             D.stage[D.n_stage].ev = r->ev[i & (RING_EVENTS - 1)];
             D.stage[D.n_stage].ev.thread = r->thread_id;

@@ -283,16 +283,16 @@ void server_close(int timeout_ms)
         char msg[120];
 
         snprintf(msg, sizeof(msg), "stats: clients held at most %zu bytes", clients_held_peak());
-        core_say(msg);
+        core_say_stderr(msg);
         snprintf(msg, sizeof(msg), "stats: request work took at most %lld us of CPU in one turn",
                  (long long)(requests_longest_ns() / 1000));
-        core_say(msg);
+        core_say_stderr(msg);
         snprintf(msg, sizeof(msg), "stats: events waiting to be applied held at most %zu bytes",
                  drain_buffers_peak());
-        core_say(msg);
+        core_say_stderr(msg);
         snprintf(msg, sizeof(msg), "stats: definitions for later clients: %zu bytes kept in %zu",
                  defstore_len(), defstore_bytes());
-        core_say(msg);
+        core_say_stderr(msg);
     }
     for (int t = 0; t < timeout_ms && clients_n; t += 10) {
         int pending = 0;

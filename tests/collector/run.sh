@@ -694,6 +694,30 @@ if want fork; then
     fi
 fi
 
+# ---- eight busy threads and an exact record: the events the collector holds and has not
+# applied yet (backlogs, stage) are bounded for the whole program, not by thread (the bound
+# by thread let this run hold 206 MB, and the program's RSS grew by as much) ----
+if want backlog-threads; then
+    cc -O2 -g -pthread "$PWD/tests/attach/busy.c" -o "$T/busy"
+    HEAPLINE_STATS=1 timeout "$TMO" "$HL" record --exact -o "$W/backlog.heapline" -- "$T/busy" 8 200 \
+        >"$W/backlog.out" 2>"$W/backlog.log" </dev/null &
+    rpid=$!
+    for _ in $(seq 1 400); do grep -q '^ready ' "$W/backlog.out" 2>/dev/null && break; sleep 0.05; done
+    sleep 2
+    kill -TERM "$(awk '/^ready /{print $2}' "$W/backlog.out")" 2>/dev/null
+    wait $rpid
+    RC=$?
+    held=$(sed -n 's/.*events waiting to be applied held at most \([0-9]*\) bytes.*/\1/p' \
+        "$W/backlog.log" | head -1)
+    if [ "$RC" != 0 ] || [ -z "$held" ]; then
+        fail backlog-threads "record exited $RC: $(tail -3 "$W/backlog.log" | tr '\n' ' ')"
+    elif [ "$held" -gt $((96 << 20)) ]; then
+        fail backlog-threads "8 threads: events waiting held $held bytes, more than 96 MiB"
+    else
+        pass backlog-threads "8 busy threads: events waiting held at most $held bytes"
+    fi
+fi
+
 # ---- forks of a busy program: the collector's copies of events it has not applied (its stage
 # and backlogs) are not inherited, and each child's own collector starts clean without them ----
 if want fork-busy; then
