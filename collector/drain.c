@@ -411,6 +411,7 @@ void drain_relieve(void)
             continue;
         backlog_append(r, t, n);
         atomic_store_explicit(&r->tail, t + n, memory_order_release);
+        ring_tail_moved(r);
         all += n;
     }
 }
@@ -511,6 +512,7 @@ static size_t drain_copy(int64_t *limit)
         if (left && left->time < *limit)
             *limit = left->time;
         atomic_store_explicit(&r->tail, t, memory_order_release);
+        ring_tail_moved(r);
         total += D.n_stage - start;
         if (D.n_stage > start)
             run_push(start, D.n_stage, r);

@@ -10,6 +10,8 @@
 #include "ownmaps.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -100,6 +102,18 @@ void ring_release(struct ring *r)
     munmap(r, sizeof(*r));
 }
 
+void ring_tail_moved(struct ring *r)
+{
+    /* the store to tail before the look at waiters; the producer sets
+     * waiters before it looks at tail: one of the two sees the other's */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&r->waiters, memory_order_relaxed)) {
+        atomic_store_explicit(&r->waiters, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->wake_seq, 1, memory_order_release);
+        syscall(SYS_futex, &r->wake_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    }
+}
+
 struct ring_event *ring_slot_wait(struct ring *r)
 {
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -124,8 +138,12 @@ struct ring_event *ring_slot_wait(struct ring *r)
         } else if (spins < 128) {
             sched_yield();
         } else {
-            struct timespec ts = {0, 50000};
+            /* asleep until the collector moves tail (ring_tail_moved), 10 ms
+             * at most: eight threads waking every 50 us to look took a
+             * quarter of the CPU the collector they waited for needed */
+            struct timespec ts = {0, 10000000};
             int64_t now = core_now();
+            unsigned seq = atomic_load_explicit(&r->wake_seq, memory_order_acquire);
 
             if (!waited_from)
                 waited_from = now;
@@ -133,7 +151,10 @@ struct ring_event *ring_slot_wait(struct ring *r)
                 core_disable("collector thread stalled for 10 s");
                 return NULL;
             }
-            nanosleep(&ts, NULL);
+            atomic_store_explicit(&r->waiters, 1, memory_order_relaxed);
+            atomic_thread_fence(memory_order_seq_cst); /* against ring_tail_moved's */
+            if (h - atomic_load_explicit(&r->tail, memory_order_relaxed) >= RING_EVENTS)
+                syscall(SYS_futex, &r->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
         }
     }
     if (spins)

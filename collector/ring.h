@@ -64,7 +64,11 @@ struct ring {
     char pad0[56];
     _Atomic uint64_t tail; /* consumer */
     char pad1[56];
-    atomic_int dead;    /* the thread has exited (set by the thread itself) */
+    atomic_int dead; /* the thread has exited (set by the thread itself) */
+    /* A full ring's producer sleeps on wake_seq (a futex) with waiters set;
+     * the collector, having moved tail, bumps wake_seq and wakes it
+     * (ring_tail_moved) */
+    atomic_uint waiters, wake_seq;
     uint32_t thread_id; /* heapline thread id, 1.. */
     pid_t tid;
     uint64_t stack_lo, stack_hi;            /* the thread's stack, [lo, hi) */
@@ -99,6 +103,10 @@ struct ring *ring_register(void);
 
 /* Head of the registry list (acquire). Collector thread. */
 struct ring *ring_list(void);
+
+/* The collector moved r's tail: wakes its producer if it sleeps on a full
+ * ring. Collector thread, after the store to tail. */
+void ring_tail_moved(struct ring *r);
 
 /* Unlinks a drained, dead ring and unmaps it. Collector thread only. */
 void ring_release(struct ring *r);
