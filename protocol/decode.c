@@ -452,8 +452,18 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
     return r ? WIRE_ECORRUPT : 1;
 }
 
+/* The type of the message at b (ext bytes, whole), from its first bytes:
+ * an array whose first element is a positive fixint. 0 when it is not so
+ * (the full decode then says what is wrong). */
+static unsigned peek_type(const unsigned char *b, long ext)
+{
+    long at = (b[0] & 0xf0) == 0x90 ? 1 : b[0] == 0xdc ? 3 : b[0] == 0xdd ? 5 : -1;
+
+    return at > 0 && at < ext && b[at] < 0x80 ? b[at] : 0;
+}
+
 static int decode_from(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m,
-                       size_t *used, struct decode_extent *st)
+                       size_t *used, struct decode_extent *st, uint32_t skip)
 {
     long ext = msg_extent((const unsigned char *)buf, len, st);
     msgpack_object obj, *objp;
@@ -462,6 +472,15 @@ static int decode_from(const char *buf, size_t len, msgpack_zone *zone, struct w
 
     if (ext < 0)
         return (int)ext;
+    if (skip) {
+        unsigned type = peek_type((const unsigned char *)buf, ext);
+
+        if (type && type < 32 && (skip >> type & 1)) {
+            *used = (size_t)ext;
+            m->type = 0; /* stepped over: the caller goes on */
+            return 1;
+        }
+    }
     msgpack_zone_clear(zone);
     if (msgpack_unpack(buf, (size_t)ext, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
         off != (size_t)ext)
@@ -483,7 +502,7 @@ int decode_one(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg 
 {
     struct decode_extent st = {0, 0};
 
-    return decode_from(buf, len, zone, m, used, &st);
+    return decode_from(buf, len, zone, m, used, &st, 0);
 }
 
 void decode_init(struct decode *d)
@@ -540,7 +559,7 @@ int decode_next(struct decode *d, struct wire_msg *m)
             return WIRE_ENEEDMORE;
         if (!d->zone)
             return WIRE_ENOMEM;
-        r = decode_from(d->buf + d->off, d->len - d->off, d->zone, m, &used, &d->ext);
+        r = decode_from(d->buf + d->off, d->len - d->off, d->zone, m, &used, &d->ext, d->skip);
         if (r == WIRE_ENEEDMORE)
             return r;
         d->ext = (struct decode_extent){0, 0};

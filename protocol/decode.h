@@ -132,6 +132,7 @@ struct decode {
     int dead;                 /* a corrupt message was seen: the stream is over */
     uint64_t consumed;        /* total bytes of complete messages taken out */
     struct decode_extent ext; /* the pending message's walk so far */
+    uint32_t skip;            /* bit t set: messages of type t are stepped over unread */
 };
 
 void decode_init(struct decode *d);

@@ -10,7 +10,7 @@
 #include "model.h"
 #include "source.h"
 
-struct model *load_recording(const char *path, int fine, FILE *errf, struct complete_input *in)
+struct model *load_recording(const char *path, int flags, FILE *errf, struct complete_input *in)
 {
     char err[1024];
     struct source *src = source_open_file(path, err, sizeof(err));
@@ -30,8 +30,17 @@ struct model *load_recording(const char *path, int fine, FILE *errf, struct comp
         fprintf(errf, "heapline: out of memory\n");
         return NULL;
     }
-    if (fine)
+    if (flags & LOAD_FINE)
         model_set_budget(m, UINT64_MAX / 2, UINT32_MAX / 2);
+    if (flags & LOAD_TOTALS) { /* ticks rule, as after MISSED */
+        source_skip_events(src);
+        if (model_skip_events(m) < 0) {
+            model_free(m);
+            source_close(src);
+            fprintf(errf, "heapline: out of memory\n");
+            return NULL;
+        }
+    }
     while (source_state(src) == SOURCE_OPEN)
         if (source_read(src, m, 1 << 16) < 0)
             break;

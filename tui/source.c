@@ -86,6 +86,11 @@ static void set_msg(struct source *s, int state, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ file */
 
+void source_skip_events(struct source *s)
+{
+    s->dec.skip |= 1u << WIRE_EVENTS;
+}
+
 struct source *source_open_file(const char *path, char *err, size_t errsz)
 {
     struct source *s;

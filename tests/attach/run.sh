@@ -148,7 +148,10 @@ rec_stop rec
     fail "record --pid: leak_site $(site "$TMP/rec.json" leak_site live_blocks) blocks $(site "$TMP/rec.json" leak_site live_bytes) bytes"
 grep -q "10 frees of blocks allocated before the attach were ignored" "$TMP/rec.err" ||
     fail "record --pid: the ignored frees are not counted: $(cat "$TMP/rec.err")"
-grep -q "recorded pid $T_PID for" "$TMP/rec.err" || fail "record --pid: $(cat "$TMP/rec.err")"
+# its closing line reads the totals from the ticks alone: the report's, read whole
+counts="$(json "$TMP/rec.json" "d['total_allocations']") allocations, $(json "$TMP/rec.json" "d['total_frees']") frees"
+grep -q "recorded pid $T_PID for .*: $counts into " "$TMP/rec.err" ||
+    fail "record --pid: not '$counts': $(cat "$TMP/rec.err")"
 runs_on $T_PID "record --pid"
 [ -z "$(collector_thread $T_PID)" ] && loaded $T_PID || fail "record --pid: the collector is not idle"
 say rec "leak 1 10" "leaked 1"

@@ -182,6 +182,41 @@ static void test_roundtrip(void **state)
     decode_free(&d);
 }
 
+/* With EVENTS skipped (load.h's LOAD_TOTALS), every other message comes
+ * out as it was, whole or fed byte by byte. */
+static void test_skip_events(void **state)
+{
+    size_t n = build_stream(mem, sizeof(mem));
+    int want[] = {WIRE_HELLO,  WIRE_MODULE, WIRE_FRAME, WIRE_STACKS,   WIRE_THREAD,
+                  WIRE_TAG,    WIRE_MARKER, WIRE_TICK,  WIRE_SNAPSHOT, WIRE_HISTORY,
+                  WIRE_MISSED, WIRE_NOTE,   WIRE_END};
+    size_t nwant = sizeof(want) / sizeof(want[0]);
+
+    (void)state;
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        struct decode d;
+        struct wire_msg m;
+        size_t got = 0;
+        int r = 0;
+
+        decode_init(&d);
+        d.skip = 1u << WIRE_EVENTS;
+        for (size_t i = 0; i < n; i += bytewise ? 1 : n) {
+            decode_feed(&d, mem + i, bytewise ? 1 : n);
+            while ((r = decode_next(&d, &m)) == 1) {
+                assert_true(got < nwant);
+                assert_int_equal(m.type, want[got]);
+                if (m.type == WIRE_NOTE)
+                    assert_int_equal(m.u.note.time, 456);
+                got++;
+            }
+            assert_int_equal(r, WIRE_ENEEDMORE);
+        }
+        assert_int_equal(got, nwant);
+        decode_free(&d);
+    }
+}
+
 /* Every cut of a valid stream is "need more", never an error; the messages
  * before the cut all come out. */
 static void test_every_truncation(void **state)
@@ -737,14 +772,23 @@ static void test_trickle_resumes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),           cmocka_unit_test(test_objects),
-        cmocka_unit_test(test_module_symbols),      cmocka_unit_test(test_every_truncation),
-        cmocka_unit_test(test_trickle_resumes),     cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_stack_parent_order),  cmocka_unit_test(test_stack_steps),
-        cmocka_unit_test(test_encoder_full_buffer), cmocka_unit_test(test_events_encodings_agree),
-        cmocka_unit_test(test_events_steps),        cmocka_unit_test(test_events_bad_step),
-        cmocka_unit_test(test_recfile_zstd),        cmocka_unit_test(test_recfile_raw),
-        cmocka_unit_test(test_recfile_truncated),   cmocka_unit_test(test_recfile_not_a_recording),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_objects),
+        cmocka_unit_test(test_module_symbols),
+        cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_skip_events),
+        cmocka_unit_test(test_trickle_resumes),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_stack_parent_order),
+        cmocka_unit_test(test_stack_steps),
+        cmocka_unit_test(test_encoder_full_buffer),
+        cmocka_unit_test(test_events_encodings_agree),
+        cmocka_unit_test(test_events_steps),
+        cmocka_unit_test(test_events_bad_step),
+        cmocka_unit_test(test_recfile_zstd),
+        cmocka_unit_test(test_recfile_raw),
+        cmocka_unit_test(test_recfile_truncated),
+        cmocka_unit_test(test_recfile_not_a_recording),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
