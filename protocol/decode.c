@@ -410,10 +410,8 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
         r |= decode_i64(&e[1], &m->u.marker.time);
         r |= decode_str(&e[2], &m->u.marker.label);
         break;
-    case WIRE_EVENTS:
-        r |= decode_i64(&e[1], &m->u.events.base_time);
-        r |= decode_list(&e[2], 1, &m->u.events.ops);
-        break;
+    case WIRE_EVENTS: /* parse_events(): here only when its type was not a fixint */
+        return WIRE_ECORRUPT;
     case WIRE_TICK:
     case WIRE_SNAPSHOT:
         r |= parse_state(e, n, m);
@@ -462,6 +460,104 @@ static unsigned peek_type(const unsigned char *b, long ext)
     return at > 0 && at < ext && b[at] < 0x80 ? b[at] : 0;
 }
 
+/* One msgpack integer at *p (before end) as a msgpack object (its type
+ * MSGPACK_OBJECT_NIL when it is not an integer, or is cut short); *p moves
+ * past it. */
+static void raw_int(const unsigned char **p, const unsigned char *end, msgpack_object *o)
+{
+    const unsigned char *q = *p;
+    unsigned c, size;
+    uint64_t v = 0;
+
+    o->type = MSGPACK_OBJECT_NIL;
+    if (q >= end)
+        return;
+    c = *q++;
+    if (c < 0x80 || c >= 0xe0) { /* a fixint */
+        *p = q;
+        if (c < 0x80) {
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = c;
+        } else {
+            o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+            o->via.i64 = (int8_t)c;
+        }
+        return;
+    }
+    if (c < 0xcc || c > 0xd3)
+        return;
+    size = 1u << ((c - 0xcc) & 3); /* cc-cf: uint 8-64, d0-d3: int 8-64 */
+    if ((size_t)(end - q) < size)
+        return;
+    for (unsigned k = 0; k < size; k++)
+        v = v << 8 | q[k];
+    *p = q + size;
+    if (c <= 0xcf) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = v;
+        return;
+    }
+    /* a signed one, sign-extended from its size */
+    int64_t s = size == 8 ? (int64_t)v : (int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size);
+    if (s >= 0) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = (uint64_t)s;
+    } else {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = s;
+    }
+}
+
+/* An array's length at *p, *p moved past its header; -1 when it is not an
+ * array. */
+static long raw_array(const unsigned char **p, const unsigned char *end)
+{
+    const unsigned char *q = *p;
+    long n;
+
+    if (q >= end)
+        return -1;
+    if ((*q & 0xf0) == 0x90) {
+        n = *q & 0x0f;
+        q += 1;
+    } else if (*q == 0xdc && end - q >= 3) {
+        n = (long)q[1] << 8 | q[2];
+        q += 3;
+    } else if (*q == 0xdd && end - q >= 5) {
+        n = (long)((uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 8 | q[4]);
+        q += 5;
+    } else {
+        return -1;
+    }
+    *p = q;
+    return n;
+}
+
+/* EVENTS (ext bytes at b, whole and well formed: msg_extent walked it):
+ * its header read, its items left in place for decode_events_next(). */
+static int parse_events(const unsigned char *b, long ext, struct wire_msg *m)
+{
+    const unsigned char *p = b, *end = b + ext;
+    msgpack_object o;
+    long n = raw_array(&p, end), items;
+
+    memset(m, 0, sizeof(*m));
+    if (n < 3)
+        return WIRE_ECORRUPT;
+    raw_int(&p, end, &o); /* the type, EVENTS */
+    raw_int(&p, end, &o);
+    if (decode_i64(&o, &m->u.events.base_time))
+        return WIRE_ECORRUPT;
+    items = raw_array(&p, end);
+    if (items < 0 || items > end - p) /* an item takes a byte at least */
+        return WIRE_ECORRUPT;
+    m->type = WIRE_EVENTS;
+    m->u.events.items = p;
+    m->u.events.end = end;
+    m->u.events.n = (uint32_t)items;
+    return 1;
+}
+
 static int decode_from(const char *buf, size_t len, msgpack_zone *zone, struct wire_msg *m,
                        size_t *used, struct decode_extent *st, uint32_t skip)
 {
@@ -472,14 +568,16 @@ static int decode_from(const char *buf, size_t len, msgpack_zone *zone, struct w
 
     if (ext < 0)
         return (int)ext;
-    if (skip) {
-        unsigned type = peek_type((const unsigned char *)buf, ext);
+    unsigned type = peek_type((const unsigned char *)buf, ext);
 
-        if (type && type < 32 && (skip >> type & 1)) {
-            *used = (size_t)ext;
-            m->type = 0; /* stepped over: the caller goes on */
-            return 1;
-        }
+    if (type && type < 32 && (skip >> type & 1)) {
+        *used = (size_t)ext;
+        m->type = 0; /* stepped over: the caller goes on */
+        return 1;
+    }
+    if (type == WIRE_EVENTS) { /* read in place, not through msgpack objects */
+        *used = (size_t)ext;
+        return parse_events((const unsigned char *)buf, ext, m);
     }
     msgpack_zone_clear(zone);
     if (msgpack_unpack(buf, (size_t)ext, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
@@ -576,7 +674,9 @@ int decode_next(struct decode *d, struct wire_msg *m)
 
 void decode_events_begin(struct events_iter *it, const struct wire_msg *m)
 {
-    it->ops = m->u.events.ops;
+    it->p = m->u.events.items;
+    it->end = m->u.events.end;
+    it->n = m->u.events.n;
     it->i = 0;
     it->base = m->u.events.base_time;
     it->us = 0;
@@ -614,18 +714,27 @@ static int freed_back(struct events_iter *it, const msgpack_object *x, int step,
     return 0;
 }
 
+/* The items an event of op takes, op's own included. */
+static const uint8_t op_items[WIRE_OP_MAX + 1] = {
+    [WIRE_OP_ALLOC] = 4, [WIRE_OP_FREE] = 3,      [WIRE_OP_REALLOC] = 5,      [WIRE_OP_THREAD] = 2,
+    [WIRE_OP_TAG] = 2,   [WIRE_OP_FREE_STEP] = 3, [WIRE_OP_REALLOC_STEP] = 5,
+};
+
 int decode_events_next(struct events_iter *it, struct wire_event *ev)
 {
-    const msgpack_object *x = wire_items(&it->ops) + it->i;
-    uint32_t left = it->ops.n - it->i;
+    msgpack_object x[5];
+    uint32_t left = it->n - it->i;
     uint32_t op;
     int64_t dt;
     int step;
 
     if (left == 0)
         return 0;
-    if (decode_u32(&x[0], WIRE_OP_MAX, &op) || op == 0)
+    raw_int(&it->p, it->end, &x[0]);
+    if (decode_u32(&x[0], WIRE_OP_MAX, &op) || op == 0 || left < op_items[op])
         return WIRE_ECORRUPT;
+    for (unsigned k = 1; k < op_items[op]; k++)
+        raw_int(&it->p, it->end, &x[k]); /* a NIL where it is not an integer: corrupt below */
     memset(ev, 0, sizeof(*ev));
     step = op == WIRE_OP_FREE_STEP || op == WIRE_OP_REALLOC_STEP;
     if (step)

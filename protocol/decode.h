@@ -75,7 +75,10 @@ struct wire_msg {
         } marker;
         struct {
             int64_t base_time;
-            struct wire_list ops;
+            /* the items, still msgpack: decode_events_next() reads them in
+             * place (a msgpack object each cost most of a report's time) */
+            const unsigned char *items, *end;
+            uint32_t n;
         } events;
         struct {
             struct wire_totals totals;
@@ -152,8 +155,8 @@ int decode_next(struct decode *d, struct wire_msg *m);
  * (< 2^WIRE_SEQ_BITS): FREE_STEP and REALLOC_STEP come out as FREE and
  * REALLOC with their back. Numbering the allocations is the reader's job. */
 struct events_iter {
-    struct wire_list ops;
-    uint32_t i;
+    const unsigned char *p, *end; /* the next item, the message's end */
+    uint32_t n, i;                /* items, items read */
     int64_t base;
     int64_t us;   /* microseconds from base of the last event */
     uint64_t ref; /* the back, as of now, of the block freed last (wire.h) */

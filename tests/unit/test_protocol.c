@@ -484,12 +484,11 @@ static size_t decode_batch(const char *buf, size_t len, struct wire_event *out, 
     *steps = 0;
     decode_events_begin(&it, &m);
     for (;;) {
-        uint32_t at = it.i;
+        uint64_t op = it.p < it.end ? *it.p : 0; /* the op, a positive fixint */
 
         r = decode_events_next(&it, &out[n]);
         if (r <= 0)
             break;
-        uint64_t op = wire_items(&m.u.events.ops)[at].via.u64;
         *steps += op == WIRE_OP_FREE_STEP || op == WIRE_OP_REALLOC_STEP;
         assert_true(++n <= cap);
     }
