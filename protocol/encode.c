@@ -189,14 +189,20 @@ int encode_tag(struct encode_buf *b, uint32_t id, const char *name)
     return encode_finish(b, mark);
 }
 
-int encode_marker(struct encode_buf *b, int64_t time, const char *label)
+/* [type, time, text]: MARKER and NOTE. */
+static int encode_timed_text(struct encode_buf *b, int type, int64_t time, const char *text)
 {
     msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, 3, WIRE_MARKER);
+    size_t mark = encode_begin(b, &pk, 3, type);
 
     msgpack_pack_int64(&pk, time);
-    pack_str(&pk, label);
+    pack_str(&pk, text);
     return encode_finish(b, mark);
+}
+
+int encode_marker(struct encode_buf *b, int64_t time, const char *label)
+{
+    return encode_timed_text(b, WIRE_MARKER, time, label);
 }
 
 static size_t op_items(int op)
@@ -494,12 +500,7 @@ int encode_disabled(struct encode_buf *b, int64_t time, const char *reason, uint
 
 int encode_note(struct encode_buf *b, int64_t time, const char *text)
 {
-    msgpack_packer pk;
-    size_t mark = encode_begin(b, &pk, 3, WIRE_NOTE);
-
-    msgpack_pack_int64(&pk, time);
-    pack_str(&pk, text);
-    return encode_finish(b, mark);
+    return encode_timed_text(b, WIRE_NOTE, time, text);
 }
 
 int encode_req_objects(struct encode_buf *b, uint32_t req_id, const uint32_t *stacks, size_t n,
