@@ -41,6 +41,15 @@ CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 static_of = $(foreach f,$(1),$(if $(filter -l%,$(f)),$(or $(wildcard $(shell \
               $(CC) -print-file-name=lib$(f:-l%=%).a)),$(f)),$(f)))
 BIN_LIBS     := $(call static_of,$(CURSES_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS))
+# The collector takes msgpack and zstd from their archives too when those link into a shared
+# object without text relocations (position-independent code, as Debian builds them); its
+# version script keeps their names local, so a program's own libzstd or msgpack-c is never
+# interposed. ld.so then maps and relocates two libraries fewer before every recorded
+# program's main (a program that returns at once, preloaded in sampling mode: 1.57 -> 1.37 ms
+# over its bare run, 500 rounds), and an attach needs only libunwind in the program's root.
+# When the archives do not link, the collector uses the shared libraries, as before, and
+# $(BUILD)/libheapline.ar.log says why.
+COLL_AR_LIBS := $(call static_of,$(MSGPACK_LIBS) $(ZSTD_LIBS))
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wvla -Wpointer-arith
@@ -113,6 +122,9 @@ $(TUILIB): $(TUI_LIBOBJ)
 $(LIB): $(COLL_OBJ) $(PROTO_PIC) collector/heapline.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
+	    -Wl,-z,nodelete -Wl,-z,text $(LDFLAGS) $(UNWIND_LIBS) $(COLL_AR_LIBS) -lpthread -ldl -lm \
+	    2>$(BUILD)/libheapline.ar.log || \
+	$(CC) -shared -o $@ $(COLL_OBJ) $(PROTO_PIC) -Wl,--version-script=collector/heapline.map \
 	    -Wl,-z,nodelete $(LDFLAGS) $(UNWIND_LIBS) $(MSGPACK_LIBS) $(ZSTD_LIBS) \
 	    -lpthread -ldl -lm
 

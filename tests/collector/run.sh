@@ -131,6 +131,7 @@ build t_wrapper cc $CFLAGS "$SRC/t_wrapper.c"
 build t_busy cc $CFLAGS "$SRC/t_busy.c"
 build t_sample cc $CFLAGS "$SRC/t_sample.c"
 build t_mmapthr cc $CFLAGS "$SRC/t_mmapthr.c"
+build t_ownzstd cc $CFLAGS "$SRC/t_ownzstd.c" $(pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
 
 # rec NAME [ENV=VAL...] -- CMD...: `heapline record -o $W/NAME.heapline -- CMD`;
 # sets RC (its exit status; 124 on timeout) and leaves its output in $W/NAME.log
@@ -899,6 +900,38 @@ if want environ; then
         fail environ-fork-off "HEAPLINE_FORK=off, yet child recordings exist: $extra"
     else
         pass environ-fork-off "the same lines, no child recorded"
+    fi
+fi
+
+# ---- the collector's own zstd and msgpack-c ----
+# Taken from their archives when those link into a shared object (Makefile: COLL_AR_LIBS; the
+# link's complaint is in $BUILD/libheapline.ar.log when they did not), their names kept local:
+# a program with a libzstd of its own still calls that one, and is recorded exactly.
+if want own-zstd; then
+    rec own-zstd -- "$T/t_ownzstd"
+    if recorded own-zstd 0 && reported own-zstd end; then
+        if ! grep -qx 'ZSTD_compress from libzstd.so.1' "$W/own-zstd.log"; then
+            fail own-zstd "the program's ZSTD_compress is not its libzstd.so.1: $(head -2 "$W/own-zstd.log" | tr '\n' ' ')"
+        else
+            expect own-zstd "$W/own-zstd.end.json" site_own.allocations=10 site_own.live_blocks=5 \
+                site_own.live_bytes=20480
+        fi
+    fi
+    defined=$(nm -D --defined-only "$LIB" | awk '$3 ~ /^(ZSTD_|ZDICT_|ZSTDv|msgpack_)/ { print $3 }' |
+        head -3 | tr '\n' ' ')
+    needed=$(readelf -d "$LIB" | grep -Eo 'lib(zstd|msgpackc)\.so[.0-9]*' | tr '\n' ' ')
+    ars=""
+    for a in libzstd.a libmsgpackc.a; do [ -f "$(cc -print-file-name=$a)" ] && ars="$ars $a"; done
+    if [ -n "$defined" ]; then
+        fail own-zstd-local "libheapline.so exports the names of its zstd or msgpack-c: $defined"
+    elif [ -z "$ars" ]; then
+        skip own-zstd-archives "neither libzstd.a nor libmsgpackc.a is installed: the shared libraries are used"
+    elif [ -s "$BUILD/libheapline.ar.log" ]; then
+        skip own-zstd-archives "${ars# } did not link into a shared object: $(head -1 "$BUILD/libheapline.ar.log")"
+    elif [ -n "$needed" ]; then
+        fail own-zstd-archives "${ars# } installed and linked, yet libheapline.so needs ${needed% }"
+    else
+        pass own-zstd-archives "no libzstd or libmsgpackc needed (${ars# } linked in), no zstd or msgpack name exported"
     fi
 fi
 
