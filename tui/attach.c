@@ -9,7 +9,6 @@
  */
 #include "attach.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -239,23 +238,6 @@ static int stop_thread(pid_t tid, int *sig)
     }
 }
 
-static int list_threads(pid_t pid, pid_t *tids, int cap)
-{
-    char path[64];
-    struct dirent *e;
-    DIR *d;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    if (!(d = opendir(path)))
-        return -1;
-    while ((e = readdir(d)) && n < cap)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            tids[n++] = (pid_t)atoi(e->d_name);
-    closedir(d);
-    return n;
-}
-
 static void let_go(struct inj *in)
 {
     if (!in->tid)
@@ -337,7 +319,7 @@ static int callable(pid_t pid, pid_t tid)
 static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
 {
     pid_t tids[4096], cand = 0;
-    int n = list_threads(in->pid, tids, 4096), loader = 0, cand_sys = 0, sig;
+    int n = attach_proc_threads(in->pid, tids, 4096), loader = 0, cand_sys = 0, sig;
     struct user_regs_struct r;
     struct timespec since;
     enum thread_state s;
@@ -719,31 +701,6 @@ int attach_start(const struct attach_options *o, struct attach_stats *st, char *
     return rc;
 }
 
-/* 1 while pid has a thread named "heapline" (the collector's), 0 when not,
- * -1 when pid is gone. */
-static int collector_thread(pid_t pid)
-{
-    pid_t tids[4096];
-    int n = list_threads(pid, tids, 4096);
-
-    if (n <= 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        char path[64], comm[32] = "";
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tids[i]);
-        if ((f = fopen(path, "re"))) {
-            if (!fgets(comm, sizeof(comm), f))
-                comm[0] = 0;
-            fclose(f);
-        }
-        if (!strcmp(comm, "heapline\n"))
-            return 1;
-    }
-    return 0;
-}
-
 int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
                 struct attach_stats *st, char *err, size_t errsz)
 {
@@ -775,7 +732,7 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
         int k;
 
         clock_gettime(CLOCK_MONOTONIC, &t);
-        while ((k = collector_thread(pid)) == 1 && ms_since(&t) < 4.0 * in.timeout_ms)
+        while ((k = attach_proc_collector(pid)) == 1 && ms_since(&t) < 4.0 * in.timeout_ms)
             nanosleep(&nap, NULL);
         if (k == 1) {
             snprintf(err, errsz, "the collector in pid %d did not end its run within %.1f s",

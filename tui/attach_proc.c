@@ -1,10 +1,11 @@
 /*
  * attach_proc.c - what heapline attach reads of a program before touching it
- * (attach_proc.h): /proc/PID/status and maps, and libc's symbols through
+ * (attach_proc.h): /proc/PID/status, maps and task/, and libc's symbols through
  * /proc/PID/root (its libc, even in a container).
  */
 #include "attach_proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -380,6 +381,46 @@ uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp)
     for (size_t i = 0; i < p->n_maps; i++)
         if (sp >= p->maps[i].lo && sp < p->maps[i].hi)
             return p->maps[i].hi;
+    return 0;
+}
+
+int attach_proc_threads(pid_t pid, pid_t *tids, int cap)
+{
+    char path[64];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if (!(d = opendir(path)))
+        return -1;
+    while ((e = readdir(d)) && n < cap)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            tids[n++] = (pid_t)atoi(e->d_name);
+    closedir(d);
+    return n;
+}
+
+int attach_proc_collector(pid_t pid)
+{
+    pid_t tids[4096];
+    int n = attach_proc_threads(pid, tids, 4096);
+
+    if (n <= 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char path[64], comm[32] = "";
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tids[i]);
+        if ((f = fopen(path, "re"))) {
+            if (!fgets(comm, sizeof(comm), f))
+                comm[0] = 0;
+            fclose(f);
+        }
+        if (!strcmp(comm, "heapline\n"))
+            return 1;
+    }
     return 0;
 }
 

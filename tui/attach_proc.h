@@ -60,6 +60,14 @@ enum attach_where attach_proc_where(const struct attach_proc *p, uint64_t ip);
 /* The end of the mapping that holds sp (a stack's top), 0 when unknown. */
 uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp);
 
+/* The ids of pid's threads (up to cap) into tids: how many, -1 when pid is
+ * gone. */
+int attach_proc_threads(pid_t pid, pid_t *tids, int cap);
+
+/* 1 while pid has a thread named "heapline" (the collector's), 0 when not,
+ * -1 when pid is gone. */
+int attach_proc_collector(pid_t pid);
+
 /* The program's name, for messages ("?" when it cannot be read). */
 void attach_proc_name(pid_t pid, char *buf, size_t cap);
 
