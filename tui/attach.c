@@ -5,7 +5,9 @@
  * it or while the one chosen thread runs a call; every path out of
  * attach_start()/attach_stop() puts the chosen thread's registers back
  * (including orig_rax, so an interrupted system call restarts as it would
- * have) and detaches every thread it seized.
+ * have) and detaches every thread it seized. No call is made before the
+ * program's maps are read again with that thread stopped: the addresses
+ * called are those of the program that runs (it may have run execve).
  */
 #include "attach.h"
 
@@ -366,11 +368,36 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
     return 1;
 }
 
-/* Stops one thread at a safe point, waiting up to the timeout. */
+/* After a thread of pid was stopped: the program ran execve since its maps
+ * were read (so the addresses read, and the safe points found with them, are
+ * the old program's: a call there jumped to an address the new one does not
+ * map). Lets the thread go and reads the new program. 0, or -1 with err. */
+static int reopen(struct inj *in, int execs, char *err, size_t errsz)
+{
+    char exe[256];
+
+    let_go(in);
+    attach_proc_close(&in->p);
+    if (in->as)
+        in->unw->flush_cache(in->as, 0, 0);
+    if (execs > 8) {
+        attach_proc_name(in->pid, exe, sizeof(exe));
+        snprintf(err, errsz,
+                 "pid %d (%s) ran %d new programs (execve) during the attach: "
+                 "nothing was done",
+                 (int)in->pid, exe, execs);
+        return -1;
+    }
+    return attach_proc_open(&in->p, in->pid, err, errsz);
+}
+
+/* Stops one thread at a safe point of the program that runs, waiting up to
+ * the timeout. */
 static int choose(struct inj *in, char *err, size_t errsz)
 {
     struct timespec start, pause = {0, 200000};
     pid_t stuck = 0;
+    int execs = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -378,8 +405,15 @@ static int choose(struct inj *in, char *err, size_t errsz)
 
         if (in->st)
             in->st->rounds++;
-        if (k != 0)
-            return k > 0 ? 0 : -1;
+        if (k > 0 && (k = attach_proc_changed(&in->p, err, errsz)) != 0) {
+            if (k < 0 || reopen(in, ++execs, err, errsz) != 0) {
+                let_go(in);
+                return -1;
+            }
+            continue;
+        }
+        if (k != 0 || in->tid)
+            return k == 0 ? 0 : -1;
         if (in->intr && *in->intr) {
             snprintf(err, errsz, "interrupted: nothing was loaded, pid %d runs on as before",
                      (int)in->pid);
@@ -713,9 +747,9 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
          * addresses of its dlopen of libdw (the scan cannot tell them
          * stale), or a thread really inside dlopen, does not hold it up */
         in.loader_ok = 1;
-        if (!in.p.lib_base)
+        if (!in.p.lib_base || (choose(&in, err, errsz) == 0 && !in.p.lib_base))
             snprintf(err, errsz, "pid %d has no attached collector", (int)pid);
-        else if (choose(&in, err, errsz) == 0) {
+        else if (in.tid) {
             struct timespec t;
 
             clock_gettime(CLOCK_MONOTONIC, &t);

@@ -8,6 +8,7 @@
 #ifndef HEAPLINE_ATTACH_PROC_H
 #define HEAPLINE_ATTACH_PROC_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,8 @@ struct attach_range {
 
 struct attach_proc {
     pid_t pid;
+    char libc[PATH_MAX]; /* its path in the program's root, and where it is mapped */
+    uint64_t libc_bias;
     uint64_t lib_base;            /* where our library is mapped, 0 when not loaded */
     int preloaded;                /* a libheapline.so file is mapped: started under it */
     uint64_t fn[ATTACH_FN_COUNT]; /* in the program */
@@ -53,6 +56,12 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz);
 
 /* Reads the mappings again (our library after a dlopen). 0 or -1 with err. */
 int attach_proc_reread(struct attach_proc *p, char *err, size_t errsz);
+
+/* Reads the mappings again and says whether pid runs another program than
+ * the one p was read from (it called execve since: libc, the loader or our
+ * library moved, so the addresses in p are not its own): 1 when it does, 0
+ * when not, -1 with err (it has ended). */
+int attach_proc_changed(struct attach_proc *p, char *err, size_t errsz);
 
 /* Where an instruction address lies (a call site: a return address - 1). */
 enum attach_where attach_proc_where(const struct attach_proc *p, uint64_t ip);
