@@ -410,7 +410,8 @@ say stuckrec "leak 1 1" "leaked 1"
 exec 7>&-
 pass "stuck-detach: a thread stuck in dlopen does not hold up the detach: $(grep 'recorded pid' "$TMP/stuckrec.err")"
 
-# a program that ends while heapline attaches: whenever it ends, one line that says so (it was
+# a program that ends while heapline attaches: whenever it ends, one line that says so, with
+# the name it had then ("bash" before its exec, "?" once it is gone) (it was
 # "ptrace refused for pid N (prog): heapline may run under a seccomp filter ..." when the exiting
 # process refused ptrace, or "/proc/N/root/.../libc.so.6: No such file or directory")
 ends=""
@@ -426,7 +427,7 @@ for i in $(seq 0 11); do
     wait $P || true
     wait $K || true
     one_line "$TMP/ending.err"
-    grep -qE "^heapline: (recorded pid $P for .* \(until it ended\)|pid $P made no allocation in the .* \(until it ended\) |pid $P( \(busy\))? has ended|pid $P \(busy\) ended during the attach: nothing was done|no process with pid $P)" "$TMP/ending.err" ||
+    grep -qE "^heapline: (recorded pid $P for .* \(until it ended\)|pid $P made no allocation in the .* \(until it ended\) |pid $P( \([^)]*\))? has ended|pid $P \([^)]*\) ended during the attach: nothing was done|no process with pid $P)" "$TMP/ending.err" ||
         fail "ending: rc $rc: $(cat "$TMP/ending.err")"
     ends="$ends$(sed -E "s/$P/N/g; s/ (for|in the) [0-9.]+ s.*/ .../" "$TMP/ending.err" | cut -c11-)|"
     rm -f "$TMP/ending.heapline"
