@@ -212,6 +212,29 @@ static enum thread_state classify(struct inj *in, pid_t tid, const struct user_r
     return s;
 }
 
+/* Reaps a seized thread that died (a SIGKILL: exit_group, or another
+ * thread's execve, which waits until its tracer reaps it), waiting up to 1 s. */
+static void reap(pid_t tid)
+{
+    struct timespec nap = {0, 1000000};
+    int st;
+
+    for (int i = 0; i < 1000; i++) {
+        pid_t w = waitpid(tid, &st, __WALL | WNOHANG);
+
+        if (w == tid ? !WIFSTOPPED(st) : w < 0 && errno != EINTR)
+            return;
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Lets a seized thread go, delivering sig; reaps it when it died. */
+static void release(pid_t tid, int sig)
+{
+    if (ptrace(PTRACE_DETACH, tid, 0, sig) != 0 && errno == ESRCH)
+        reap(tid);
+}
+
 /* Stops tid (seized) and waits for it. Returns 0, 1 when it stopped for a
  * signal (*sig), -1 when it is gone. */
 static int stop_thread(pid_t tid, int *sig)
@@ -219,8 +242,10 @@ static int stop_thread(pid_t tid, int *sig)
     int st;
 
     *sig = 0;
-    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0)
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
+        reap(tid);
         return -1;
+    }
     for (;;) {
         pid_t w = waitpid(tid, &st, __WALL);
 
@@ -245,7 +270,7 @@ static void let_go(struct inj *in)
     if (!in->tid)
         return;
     ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved);
-    ptrace(PTRACE_DETACH, in->tid, 0, 0);
+    release(in->tid, 0);
     note_stop(in, &in->tid_since);
     for (int i = 0; i < in->n_pending; i++)
         syscall(SYS_tgkill, in->pid, in->tid, in->pending[i]);
@@ -261,9 +286,11 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     int k;
 
     if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) {
-        if (errno == ESRCH)
-            return T_GONE; /* it just ended */
-        attach_proc_refused(&in->p, errno, err, errsz);
+        int e = errno;
+
+        if (e == ESRCH || attach_proc_thread_ended(in->pid, tid))
+            return T_GONE; /* it just ended (EPERM while it exits) */
+        attach_proc_refused(&in->p, e, err, errsz);
         return (enum thread_state) - 1;
     }
     clock_gettime(CLOCK_MONOTONIC, since);
@@ -271,7 +298,7 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     if (k < 0)
         return T_GONE;
     if (*sig < 0) {
-        ptrace(PTRACE_DETACH, tid, 0, 0);
+        release(tid, 0);
         snprintf(err, errsz,
                  "pid %d was stopped (%s) during the attach: nothing was done; resume it "
                  "with kill -CONT %d",
@@ -281,36 +308,10 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     if (k)
         return T_SIGNAL;
     if (ptrace(PTRACE_GETREGS, tid, 0, r) != 0) {
-        ptrace(PTRACE_DETACH, tid, 0, 0);
+        release(tid, 0);
         return T_GONE;
     }
     return classify(in, tid, r);
-}
-
-/* 1 when tid may run our calls: not a collector's thread (named
- * "heapline"), and SIGSEGV neither blocked nor ignored (a call returns to
- * address 0, and that fault must reach us without changing the thread's
- * signal mask or dispositions). */
-static int callable(pid_t pid, pid_t tid)
-{
-    char path[64], line[256];
-    unsigned long long blk = 0, ign = 0, bit = 1ull << (SIGSEGV - 1);
-    int named = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-    if (!(f = fopen(path, "re")))
-        return 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "Name:", 5))
-            named = strstr(line, "heapline") != NULL;
-        else if (!strncmp(line, "SigBlk:", 7))
-            blk = strtoull(line + 7, NULL, 16);
-        else if (!strncmp(line, "SigIgn:", 7))
-            ign = strtoull(line + 7, NULL, 16);
-    }
-    fclose(f);
-    return !named && !(blk & bit) && !(ign & bit);
 }
 
 /* One pass: reads every thread, each stopped only while it is read, then
@@ -338,13 +339,13 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
             return -1;
         if (s == T_GONE)
             continue;
-        ptrace(PTRACE_DETACH, tids[i], 0, s == T_SIGNAL ? sig : 0);
+        release(tids[i], s == T_SIGNAL ? sig : 0);
         note_stop(in, &since);
         if (s == T_LOADER) {
             loader = 1;
             *in_loader = tids[i];
         }
-        if (s == T_SAFE && callable(in->pid, tids[i]) &&
+        if (s == T_SAFE && attach_proc_callable(in->pid, tids[i]) &&
             (!cand || (!cand_sys && (long long)r.orig_rax >= 0))) {
             cand = tids[i];
             cand_sys = (long long)r.orig_rax >= 0;
@@ -357,7 +358,7 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
         return -1;
     if (s != T_SAFE) {
         if (s != T_GONE) {
-            ptrace(PTRACE_DETACH, cand, 0, s == T_SIGNAL ? sig : 0);
+            release(cand, s == T_SIGNAL ? sig : 0);
             note_stop(in, &since);
         }
         return 0;

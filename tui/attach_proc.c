@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +452,43 @@ int attach_proc_collector(pid_t pid)
             return 1;
     }
     return 0;
+}
+
+int attach_proc_thread_ended(pid_t pid, pid_t tid)
+{
+    char path[64], line[128], state = 'X';
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    if ((f = fopen(path, "re"))) {
+        while (fgets(line, sizeof(line), f))
+            if (!strncmp(line, "State:", 6))
+                sscanf(line + 6, " %c", &state);
+        fclose(f);
+    }
+    return state == 'Z' || state == 'X';
+}
+
+int attach_proc_callable(pid_t pid, pid_t tid)
+{
+    char path[64], line[256];
+    unsigned long long blk = 0, ign = 0, bit = 1ull << (SIGSEGV - 1);
+    int named = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "Name:", 5))
+            named = strstr(line, "heapline") != NULL;
+        else if (!strncmp(line, "SigBlk:", 7))
+            blk = strtoull(line + 7, NULL, 16);
+        else if (!strncmp(line, "SigIgn:", 7))
+            ign = strtoull(line + 7, NULL, 16);
+    }
+    fclose(f);
+    return !named && !(blk & bit) && !(ign & bit);
 }
 
 void attach_proc_close(struct attach_proc *p)

@@ -77,6 +77,15 @@ int attach_proc_threads(pid_t pid, pid_t *tids, int cap);
  * -1 when pid is gone. */
 int attach_proc_collector(pid_t pid);
 
+/* 1 when thread tid of pid has ended or is ending (a zombie, or gone). */
+int attach_proc_thread_ended(pid_t pid, pid_t tid);
+
+/* 1 when tid may run our calls: not a collector's thread (named
+ * "heapline"), and SIGSEGV neither blocked nor ignored (a call returns to
+ * address 0, and that fault must reach us without changing the thread's
+ * signal mask or dispositions). */
+int attach_proc_callable(pid_t pid, pid_t tid);
+
 /* The program's name, for messages ("?" when it cannot be read). */
 void attach_proc_name(pid_t pid, char *buf, size_t cap);
 
