@@ -5,11 +5,12 @@
  * it or while the one chosen thread runs a call; every path out of
  * attach_start()/attach_stop() puts the chosen thread's registers back
  * (including orig_rax, so an interrupted system call restarts as it would
- * have) and detaches every thread it seized.
+ * have) and detaches every thread it seized. No call is made before the
+ * program's maps are read again with that thread stopped: the addresses
+ * called are those of the program that runs (it may have run execve).
  */
 #include "attach.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -211,6 +212,29 @@ static enum thread_state classify(struct inj *in, pid_t tid, const struct user_r
     return s;
 }
 
+/* Reaps a seized thread that died (a SIGKILL: exit_group, or another
+ * thread's execve, which waits until its tracer reaps it), waiting up to 1 s. */
+static void reap(pid_t tid)
+{
+    struct timespec nap = {0, 1000000};
+    int st;
+
+    for (int i = 0; i < 1000; i++) {
+        pid_t w = waitpid(tid, &st, __WALL | WNOHANG);
+
+        if (w == tid ? !WIFSTOPPED(st) : w < 0 && errno != EINTR)
+            return;
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Lets a seized thread go, delivering sig; reaps it when it died. */
+static void release(pid_t tid, int sig)
+{
+    if (ptrace(PTRACE_DETACH, tid, 0, sig) != 0 && errno == ESRCH)
+        reap(tid);
+}
+
 /* Stops tid (seized) and waits for it. Returns 0, 1 when it stopped for a
  * signal (*sig), -1 when it is gone. */
 static int stop_thread(pid_t tid, int *sig)
@@ -218,8 +242,10 @@ static int stop_thread(pid_t tid, int *sig)
     int st;
 
     *sig = 0;
-    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0)
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) {
+        reap(tid);
         return -1;
+    }
     for (;;) {
         pid_t w = waitpid(tid, &st, __WALL);
 
@@ -239,29 +265,12 @@ static int stop_thread(pid_t tid, int *sig)
     }
 }
 
-static int list_threads(pid_t pid, pid_t *tids, int cap)
-{
-    char path[64];
-    struct dirent *e;
-    DIR *d;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    if (!(d = opendir(path)))
-        return -1;
-    while ((e = readdir(d)) && n < cap)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            tids[n++] = (pid_t)atoi(e->d_name);
-    closedir(d);
-    return n;
-}
-
 static void let_go(struct inj *in)
 {
     if (!in->tid)
         return;
     ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved);
-    ptrace(PTRACE_DETACH, in->tid, 0, 0);
+    release(in->tid, 0);
     note_stop(in, &in->tid_since);
     for (int i = 0; i < in->n_pending; i++)
         syscall(SYS_tgkill, in->pid, in->tid, in->pending[i]);
@@ -277,9 +286,11 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     int k;
 
     if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) {
-        if (errno == ESRCH)
-            return T_GONE; /* it just ended */
-        attach_proc_refused(&in->p, errno, err, errsz);
+        int e = errno;
+
+        if (e == ESRCH || attach_proc_thread_ended(in->pid, tid))
+            return T_GONE; /* it just ended (EPERM while it exits) */
+        attach_proc_refused(&in->p, e, err, errsz);
         return (enum thread_state) - 1;
     }
     clock_gettime(CLOCK_MONOTONIC, since);
@@ -287,7 +298,7 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     if (k < 0)
         return T_GONE;
     if (*sig < 0) {
-        ptrace(PTRACE_DETACH, tid, 0, 0);
+        release(tid, 0);
         snprintf(err, errsz,
                  "pid %d was stopped (%s) during the attach: nothing was done; resume it "
                  "with kill -CONT %d",
@@ -297,36 +308,10 @@ static enum thread_state inspect(struct inj *in, pid_t tid, struct user_regs_str
     if (k)
         return T_SIGNAL;
     if (ptrace(PTRACE_GETREGS, tid, 0, r) != 0) {
-        ptrace(PTRACE_DETACH, tid, 0, 0);
+        release(tid, 0);
         return T_GONE;
     }
     return classify(in, tid, r);
-}
-
-/* 1 when tid may run our calls: not a collector's thread (named
- * "heapline"), and SIGSEGV neither blocked nor ignored (a call returns to
- * address 0, and that fault must reach us without changing the thread's
- * signal mask or dispositions). */
-static int callable(pid_t pid, pid_t tid)
-{
-    char path[64], line[256];
-    unsigned long long blk = 0, ign = 0, bit = 1ull << (SIGSEGV - 1);
-    int named = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-    if (!(f = fopen(path, "re")))
-        return 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "Name:", 5))
-            named = strstr(line, "heapline") != NULL;
-        else if (!strncmp(line, "SigBlk:", 7))
-            blk = strtoull(line + 7, NULL, 16);
-        else if (!strncmp(line, "SigIgn:", 7))
-            ign = strtoull(line + 7, NULL, 16);
-    }
-    fclose(f);
-    return !named && !(blk & bit) && !(ign & bit);
 }
 
 /* One pass: reads every thread, each stopped only while it is read, then
@@ -337,7 +322,7 @@ static int callable(pid_t pid, pid_t tid)
 static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
 {
     pid_t tids[4096], cand = 0;
-    int n = list_threads(in->pid, tids, 4096), loader = 0, cand_sys = 0, sig;
+    int n = attach_proc_threads(in->pid, tids, 4096), loader = 0, cand_sys = 0, sig;
     struct user_regs_struct r;
     struct timespec since;
     enum thread_state s;
@@ -354,13 +339,13 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
             return -1;
         if (s == T_GONE)
             continue;
-        ptrace(PTRACE_DETACH, tids[i], 0, s == T_SIGNAL ? sig : 0);
+        release(tids[i], s == T_SIGNAL ? sig : 0);
         note_stop(in, &since);
         if (s == T_LOADER) {
             loader = 1;
             *in_loader = tids[i];
         }
-        if (s == T_SAFE && callable(in->pid, tids[i]) &&
+        if (s == T_SAFE && attach_proc_callable(in->pid, tids[i]) &&
             (!cand || (!cand_sys && (long long)r.orig_rax >= 0))) {
             cand = tids[i];
             cand_sys = (long long)r.orig_rax >= 0;
@@ -373,7 +358,7 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
         return -1;
     if (s != T_SAFE) {
         if (s != T_GONE) {
-            ptrace(PTRACE_DETACH, cand, 0, s == T_SIGNAL ? sig : 0);
+            release(cand, s == T_SIGNAL ? sig : 0);
             note_stop(in, &since);
         }
         return 0;
@@ -384,11 +369,36 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
     return 1;
 }
 
-/* Stops one thread at a safe point, waiting up to the timeout. */
+/* After a thread of pid was stopped: the program ran execve since its maps
+ * were read (so the addresses read, and the safe points found with them, are
+ * the old program's: a call there jumped to an address the new one does not
+ * map). Lets the thread go and reads the new program. 0, or -1 with err. */
+static int reopen(struct inj *in, int execs, char *err, size_t errsz)
+{
+    char exe[256];
+
+    let_go(in);
+    attach_proc_close(&in->p);
+    if (in->as)
+        in->unw->flush_cache(in->as, 0, 0);
+    if (execs > 8) {
+        attach_proc_name(in->pid, exe, sizeof(exe));
+        snprintf(err, errsz,
+                 "pid %d (%s) ran %d new programs (execve) during the attach: "
+                 "nothing was done",
+                 (int)in->pid, exe, execs);
+        return -1;
+    }
+    return attach_proc_open(&in->p, in->pid, err, errsz);
+}
+
+/* Stops one thread at a safe point of the program that runs, waiting up to
+ * the timeout. */
 static int choose(struct inj *in, char *err, size_t errsz)
 {
     struct timespec start, pause = {0, 200000};
     pid_t stuck = 0;
+    int execs = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -396,8 +406,15 @@ static int choose(struct inj *in, char *err, size_t errsz)
 
         if (in->st)
             in->st->rounds++;
-        if (k != 0)
-            return k > 0 ? 0 : -1;
+        if (k > 0 && (k = attach_proc_changed(&in->p, err, errsz)) != 0) {
+            if (k < 0 || reopen(in, ++execs, err, errsz) != 0) {
+                let_go(in);
+                return -1;
+            }
+            continue;
+        }
+        if (k != 0 || in->tid)
+            return k == 0 ? 0 : -1;
         if (in->intr && *in->intr) {
             snprintf(err, errsz, "interrupted: nothing was loaded, pid %d runs on as before",
                      (int)in->pid);
@@ -719,31 +736,6 @@ int attach_start(const struct attach_options *o, struct attach_stats *st, char *
     return rc;
 }
 
-/* 1 while pid has a thread named "heapline" (the collector's), 0 when not,
- * -1 when pid is gone. */
-static int collector_thread(pid_t pid)
-{
-    pid_t tids[4096];
-    int n = list_threads(pid, tids, 4096);
-
-    if (n <= 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        char path[64], comm[32] = "";
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tids[i]);
-        if ((f = fopen(path, "re"))) {
-            if (!fgets(comm, sizeof(comm), f))
-                comm[0] = 0;
-            fclose(f);
-        }
-        if (!strcmp(comm, "heapline\n"))
-            return 1;
-    }
-    return 0;
-}
-
 int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
                 struct attach_stats *st, char *err, size_t errsz)
 {
@@ -756,9 +748,9 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
          * addresses of its dlopen of libdw (the scan cannot tell them
          * stale), or a thread really inside dlopen, does not hold it up */
         in.loader_ok = 1;
-        if (!in.p.lib_base)
+        if (!in.p.lib_base || (choose(&in, err, errsz) == 0 && !in.p.lib_base))
             snprintf(err, errsz, "pid %d has no attached collector", (int)pid);
-        else if (choose(&in, err, errsz) == 0) {
+        else if (in.tid) {
             struct timespec t;
 
             clock_gettime(CLOCK_MONOTONIC, &t);
@@ -775,7 +767,7 @@ int attach_stop(pid_t pid, int timeout_ms, volatile sig_atomic_t *interrupted,
         int k;
 
         clock_gettime(CLOCK_MONOTONIC, &t);
-        while ((k = collector_thread(pid)) == 1 && ms_since(&t) < 4.0 * in.timeout_ms)
+        while ((k = attach_proc_collector(pid)) == 1 && ms_since(&t) < 4.0 * in.timeout_ms)
             nanosleep(&nap, NULL);
         if (k == 1) {
             snprintf(err, errsz, "the collector in pid %d did not end its run within %.1f s",

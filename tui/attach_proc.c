@@ -1,11 +1,13 @@
 /*
  * attach_proc.c - what heapline attach reads of a program before touching it
- * (attach_proc.h): /proc/PID/status and maps, and libc's symbols through
+ * (attach_proc.h): /proc/PID/status, maps and task/, and libc's symbols through
  * /proc/PID/root (its libc, even in a container).
  */
 #include "attach_proc.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +116,7 @@ void attach_proc_name(pid_t pid, char *buf, size_t cap)
 
 /* Reads the program's mappings: libc's path and load bias, the loader's and
  * our library's code, every range (for the stacks). */
-static int read_maps(struct attach_proc *p, char *libc, size_t cap, uint64_t *libc_bias, int *musl,
-                     char *err, size_t errsz)
+static int read_maps(struct attach_proc *p, int *musl, char *err, size_t errsz)
 {
     char path[64], line[PATH_MAX + 128];
     size_t cap_maps = 256;
@@ -131,13 +132,15 @@ static int read_maps(struct attach_proc *p, char *libc, size_t cap, uint64_t *li
                      "pid %d (%s) is not dumpable (setuid, or it called "
                      "prctl(PR_SET_DUMPABLE, 0)): only root can attach to it",
                      (int)p->pid, exe);
+        } else if (errno == ENOENT || errno == ESRCH) {
+            snprintf(err, errsz, "pid %d has ended", (int)p->pid);
         } else {
             snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
         }
         return -1;
     }
-    libc[0] = 0;
-    *libc_bias = 0;
+    p->libc[0] = 0;
+    p->libc_bias = 0;
     *musl = 0;
     p->n_maps = p->n_loader = p->n_ours = 0;
     p->lib_base = 0;
@@ -172,9 +175,9 @@ static int read_maps(struct attach_proc *p, char *libc, size_t cap, uint64_t *li
                 p->ours[p->n_ours++] = (struct attach_range){lo, hi};
         }
         if ((!strcmp(b, "libc.so.6") || (!strncmp(b, "libc-2.", 7) && strstr(b, ".so"))) &&
-            off == 0 && !libc[0]) {
-            snprintf(libc, cap, "%s", file);
-            *libc_bias = lo;
+            off == 0 && !p->libc[0]) {
+            snprintf(p->libc, sizeof(p->libc), "%s", file);
+            p->libc_bias = lo;
         }
     }
     fclose(f);
@@ -187,7 +190,7 @@ static int read_maps(struct attach_proc *p, char *libc, size_t cap, uint64_t *li
 
 int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
 {
-    char state, libc[PATH_MAX], rooted[PATH_MAX + 64], exe[256];
+    char state, rooted[PATH_MAX + 64], exe[256];
     struct attach_elf_sym syms[N_DANGER + ATTACH_FN_COUNT];
     uint64_t bias, first;
     long uid, tracer;
@@ -228,8 +231,23 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
     snprintf(err, errsz, "attaching to a running process works on x86-64 only");
     return -1;
 #endif
-    if (read_maps(p, libc, sizeof(libc), &bias, &musl, err, errsz) != 0)
+    if (read_maps(p, &musl, err, errsz) != 0)
         return -1;
+    /* just started, or it just ran execve: the dynamic loader maps libc in a moment */
+    for (int i = 0; !p->libc[0] && p->n_loader && !musl && i < 200; i++) {
+        struct timespec nap = {0, 5000000};
+
+        nanosleep(&nap, NULL);
+        if (attach_proc_reread(p, err, errsz) != 0)
+            return -1;
+    }
+    /* no mappings, or no libc: it may have ended meanwhile (a zombie maps nothing) */
+    if ((!p->n_maps || !p->libc[0]) &&
+        (read_status(p->pid, &state, &uid, &tracer) != 0 || state == 'Z' || state == 'X')) {
+        snprintf(err, errsz, "pid %d (%s) has ended", (int)p->pid, exe);
+        return -1;
+    }
+    bias = p->libc_bias;
     if (p->preloaded) {
         snprintf(err, errsz,
                  "pid %d (%s) runs under the collector already (preloaded), but its socket is not "
@@ -244,7 +262,7 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
                  (int)p->pid, exe);
         return -1;
     }
-    if (!libc[0]) {
+    if (!p->libc[0]) {
         snprintf(err, errsz,
                  musl ? "pid %d (%s) uses musl, not glibc: the collector cannot be loaded into it"
                       : "pid %d (%s) is statically linked (no libc.so.6): the collector cannot "
@@ -252,13 +270,13 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz)
                  (int)p->pid, exe);
         return -1;
     }
-    if (strstr(libc, " (deleted)")) {
+    if (strstr(p->libc, " (deleted)")) {
         snprintf(err, errsz, "pid %d (%s) runs a libc that was since replaced on disk (%s)",
-                 (int)p->pid, exe, libc);
+                 (int)p->pid, exe, p->libc);
         return -1;
     }
     /* through the program's root: its libc, even in a container */
-    snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)p->pid, libc);
+    snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", (int)p->pid, p->libc);
     for (size_t i = 0; i < N_DANGER; i++)
         syms[i].name = danger_names[i];
     for (size_t i = 0; i < ATTACH_FN_COUNT; i++)
@@ -349,13 +367,26 @@ void attach_proc_refused(const struct attach_proc *p, int e, char *err, size_t e
 
 int attach_proc_reread(struct attach_proc *p, char *err, size_t errsz)
 {
-    char libc[PATH_MAX];
-    uint64_t bias;
     int musl;
 
     free(p->maps);
     p->maps = NULL;
-    return read_maps(p, libc, sizeof(libc), &bias, &musl, err, errsz);
+    return read_maps(p, &musl, err, errsz);
+}
+
+int attach_proc_changed(struct attach_proc *p, char *err, size_t errsz)
+{
+    struct attach_range loader[ATTACH_PROC_RANGES];
+    size_t n_loader = p->n_loader;
+    uint64_t bias = p->libc_bias, lib_base = p->lib_base;
+    char libc[PATH_MAX];
+
+    memcpy(loader, p->loader, sizeof(loader));
+    snprintf(libc, sizeof(libc), "%s", p->libc);
+    if (attach_proc_reread(p, err, errsz) != 0)
+        return -1;
+    return bias != p->libc_bias || lib_base != p->lib_base || strcmp(libc, p->libc) != 0 ||
+           n_loader != p->n_loader || memcmp(loader, p->loader, n_loader * sizeof(*loader)) != 0;
 }
 
 static int in_ranges(const struct attach_range *r, size_t n, uint64_t a)
@@ -381,6 +412,83 @@ uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp)
         if (sp >= p->maps[i].lo && sp < p->maps[i].hi)
             return p->maps[i].hi;
     return 0;
+}
+
+int attach_proc_threads(pid_t pid, pid_t *tids, int cap)
+{
+    char path[64];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if (!(d = opendir(path)))
+        return -1;
+    while ((e = readdir(d)) && n < cap)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            tids[n++] = (pid_t)atoi(e->d_name);
+    closedir(d);
+    return n;
+}
+
+int attach_proc_collector(pid_t pid)
+{
+    pid_t tids[4096];
+    int n = attach_proc_threads(pid, tids, 4096);
+
+    if (n <= 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char path[64], comm[32] = "";
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tids[i]);
+        if ((f = fopen(path, "re"))) {
+            if (!fgets(comm, sizeof(comm), f))
+                comm[0] = 0;
+            fclose(f);
+        }
+        if (!strcmp(comm, "heapline\n"))
+            return 1;
+    }
+    return 0;
+}
+
+int attach_proc_thread_ended(pid_t pid, pid_t tid)
+{
+    char path[64], line[128], state = 'X';
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    if ((f = fopen(path, "re"))) {
+        while (fgets(line, sizeof(line), f))
+            if (!strncmp(line, "State:", 6))
+                sscanf(line + 6, " %c", &state);
+        fclose(f);
+    }
+    return state == 'Z' || state == 'X';
+}
+
+int attach_proc_callable(pid_t pid, pid_t tid)
+{
+    char path[64], line[256];
+    unsigned long long blk = 0, ign = 0, bit = 1ull << (SIGSEGV - 1);
+    int named = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "Name:", 5))
+            named = strstr(line, "heapline") != NULL;
+        else if (!strncmp(line, "SigBlk:", 7))
+            blk = strtoull(line + 7, NULL, 16);
+        else if (!strncmp(line, "SigIgn:", 7))
+            ign = strtoull(line + 7, NULL, 16);
+    }
+    fclose(f);
+    return !named && !(blk & bit) && !(ign & bit);
 }
 
 void attach_proc_close(struct attach_proc *p)

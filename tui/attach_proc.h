@@ -8,6 +8,7 @@
 #ifndef HEAPLINE_ATTACH_PROC_H
 #define HEAPLINE_ATTACH_PROC_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,8 @@ struct attach_range {
 
 struct attach_proc {
     pid_t pid;
+    char libc[PATH_MAX]; /* its path in the program's root, and where it is mapped */
+    uint64_t libc_bias;
     uint64_t lib_base;            /* where our library is mapped, 0 when not loaded */
     int preloaded;                /* a libheapline.so file is mapped: started under it */
     uint64_t fn[ATTACH_FN_COUNT]; /* in the program */
@@ -54,11 +57,34 @@ int attach_proc_open(struct attach_proc *p, pid_t pid, char *err, size_t errsz);
 /* Reads the mappings again (our library after a dlopen). 0 or -1 with err. */
 int attach_proc_reread(struct attach_proc *p, char *err, size_t errsz);
 
+/* Reads the mappings again and says whether pid runs another program than
+ * the one p was read from (it called execve since: libc, the loader or our
+ * library moved, so the addresses in p are not its own): 1 when it does, 0
+ * when not, -1 with err (it has ended). */
+int attach_proc_changed(struct attach_proc *p, char *err, size_t errsz);
+
 /* Where an instruction address lies (a call site: a return address - 1). */
 enum attach_where attach_proc_where(const struct attach_proc *p, uint64_t ip);
 
 /* The end of the mapping that holds sp (a stack's top), 0 when unknown. */
 uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp);
+
+/* The ids of pid's threads (up to cap) into tids: how many, -1 when pid is
+ * gone. */
+int attach_proc_threads(pid_t pid, pid_t *tids, int cap);
+
+/* 1 while pid has a thread named "heapline" (the collector's), 0 when not,
+ * -1 when pid is gone. */
+int attach_proc_collector(pid_t pid);
+
+/* 1 when thread tid of pid has ended or is ending (a zombie, or gone). */
+int attach_proc_thread_ended(pid_t pid, pid_t tid);
+
+/* 1 when tid may run our calls: not a collector's thread (named
+ * "heapline"), and SIGSEGV neither blocked nor ignored (a call returns to
+ * address 0, and that fault must reach us without changing the thread's
+ * signal mask or dispositions). */
+int attach_proc_callable(pid_t pid, pid_t tid);
 
 /* The program's name, for messages ("?" when it cannot be read). */
 void attach_proc_name(pid_t pid, char *buf, size_t cap);

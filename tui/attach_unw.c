@@ -42,6 +42,7 @@ const struct attach_unw *attach_unw(void)
     ok = find(generic, STR(UNW_OBJ(create_addr_space)), &unw.create_addr_space) == 0 &&
          find(generic, STR(UNW_OBJ(set_caching_policy)), &unw.set_caching_policy) == 0 &&
          find(generic, STR(UNW_OBJ(destroy_addr_space)), &unw.destroy_addr_space) == 0 &&
+         find(generic, STR(UNW_OBJ(flush_cache)), &unw.flush_cache) == 0 &&
          find(generic, STR(UNW_OBJ(init_remote)), &unw.init_remote) == 0 &&
          find(generic, STR(UNW_OBJ(step)), &unw.step) == 0 &&
          find(generic, STR(UNW_OBJ(get_reg)), &unw.get_reg) == 0 &&

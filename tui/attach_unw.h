@@ -17,6 +17,7 @@ struct attach_unw {
     unw_addr_space_t (*create_addr_space)(unw_accessors_t *, int);
     int (*set_caching_policy)(unw_addr_space_t, unw_caching_policy_t);
     void (*destroy_addr_space)(unw_addr_space_t);
+    void (*flush_cache)(unw_addr_space_t, unw_word_t, unw_word_t);
     int (*init_remote)(unw_cursor_t *, unw_addr_space_t, void *);
     int (*step)(unw_cursor_t *);
     int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);

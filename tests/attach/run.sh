@@ -342,7 +342,9 @@ PIDS+=("$P")
 sleep 0.2
 "$HL" record --pid $P -o "$TMP/spin.heapline" --for 0.5 2>"$TMP/spin.err" ||
     fail "never allocates: exit $?: $(cat "$TMP/spin.err")"
-grep -q "made no allocation in the 0.5 s recorded" "$TMP/spin.err" || fail "spin: $(cat "$TMP/spin.err")"
+# --for 0.5 records 0.5 s or, on a loaded machine, a little more (it said 0.6 s at load 20)
+grep -qE "made no allocation in the (0\.[5-9]|[1-9][0-9]*\.[0-9]) s recorded" "$TMP/spin.err" ||
+    fail "spin: $(cat "$TMP/spin.err")"
 runs_on $P spin
 kill $P
 pass "never-allocates: $(grep 'made no' "$TMP/spin.err")"
@@ -371,6 +373,38 @@ say loader "leak 1 1" "leaked 1"
 exec 7>&-
 pass "ctrl-c: $(cat "$TMP/int.err")"
 
+# a program that runs another (execve) while heapline waits for its loader's thread: the
+# addresses heapline read (libc's, the loader's) are the old program's, so it reads the new one
+# before any call. It was "memfd_create crashed in pid N at 0x7f... (its registers are
+# restored)": a call to the old libc's memfd_create, which the new program does not map (1 in
+# 180 record --pid of a program just started from a shell, before its exec, at load 13)
+start_target execs loader "$TMP/libstuck.so"
+HEAPLINE_ATTACH_TIMEOUT_MS=20000 "$HL" record --pid $T_PID --exact -o "$TMP/execs.heapline" 2>"$TMP/execs.err" &
+REC=$!
+# heapline stops the program's threads only after it read its maps
+until grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$T_PID/task/*/status 2>/dev/null; do
+    kill -0 $REC 2>/dev/null || fail "execs: record --pid ended: $(cat "$TMP/execs.err")"
+    sleep 0.002
+done
+say execs "exec" "ready $T_PID"
+until [ -n "$(collector_thread $T_PID)" ]; do
+    kill -0 $REC 2>/dev/null || fail "execs: record --pid ended: $(cat "$TMP/execs.err")"
+    sleep 0.02
+done
+say execs "leak 6 700" "leaked 6"
+rec_stop execs
+one_line "$TMP/execs.err"
+grep -q "^heapline: recorded pid $T_PID for .*: 6 allocations, 0 frees" "$TMP/execs.err" ||
+    fail "execs: $(cat "$TMP/execs.err")"
+[ "$(site "$TMP/execs.json" leak_site live_blocks) $(site "$TMP/execs.json" leak_site live_bytes)" = "6 4200" ] ||
+    fail "execs: leak_site $(site "$TMP/execs.json" leak_site live_blocks) blocks $(site "$TMP/execs.json" leak_site live_bytes) bytes"
+[ "$(cat "$TMP/execs.out")" = "$(printf 'ready %s\nready %s\nleaked 6' $T_PID $T_PID)" ] ||
+    fail "execs: the program's output: $(cat "$TMP/execs.out")"
+runs_on $T_PID execs
+say execs "leak 1 1" "leaked 1"
+exec 7>&-
+pass "execs: a program that ran execve during the attach: $(cat "$TMP/execs.err"); leak_site 6 blocks 4200 bytes; its output unchanged"
+
 # a thread that enters the loader for good while recorded: the detach, which takes no loader
 # lock, does not wait for it (it waited 3 s and left the collector running, as it did for the
 # collector's own thread after its dlopen of libdw)
@@ -388,7 +422,8 @@ say stuckrec "leak 1 1" "leaked 1"
 exec 7>&-
 pass "stuck-detach: a thread stuck in dlopen does not hold up the detach: $(grep 'recorded pid' "$TMP/stuckrec.err")"
 
-# a program that ends while heapline attaches: whenever it ends, one line that says so (it was
+# a program that ends while heapline attaches: whenever it ends, one line that says so, with
+# the name it had then ("bash" before its exec, "?" once it is gone) (it was
 # "ptrace refused for pid N (prog): heapline may run under a seccomp filter ..." when the exiting
 # process refused ptrace, or "/proc/N/root/.../libc.so.6: No such file or directory")
 ends=""
@@ -404,7 +439,7 @@ for i in $(seq 0 11); do
     wait $P || true
     wait $K || true
     one_line "$TMP/ending.err"
-    grep -qE "^heapline: (recorded pid $P for .* \(until it ended\)|pid $P made no allocation in the .* \(until it ended\) |pid $P( \(busy\))? has ended|pid $P \(busy\) ended during the attach: nothing was done|no process with pid $P)" "$TMP/ending.err" ||
+    grep -qE "^heapline: (recorded pid $P for .* \(until it ended\)|pid $P made no allocation in the .* \(until it ended\) |pid $P( \([^)]*\))? has ended|pid $P \([^)]*\) ended during the attach: nothing was done|no process with pid $P)" "$TMP/ending.err" ||
         fail "ending: rc $rc: $(cat "$TMP/ending.err")"
     ends="$ends$(sed -E "s/$P/N/g; s/ (for|in the) [0-9.]+ s.*/ .../" "$TMP/ending.err" | cut -c11-)|"
     rm -f "$TMP/ending.heapline"

@@ -13,7 +13,8 @@
  *                    A + D; B itself is never printed, so no stale word of
  *                    printf's on the stack holds it), "stuck LIB" (a
  *                    thread that stays inside dlopen() of LIB, as target
- *                    loader's), "quit"
+ *                    loader's), "exec" (runs target cmd anew: execve, the
+ *                    same pid, a new address space), "quit"
  *   target seccomp   cmd, after a seccomp filter that fails memfd_create
  *                    with EPERM
  *   target nodump    cmd, after prctl(PR_SET_DUMPABLE, 0)
@@ -127,6 +128,9 @@ static int commands(void)
             pthread_create(&t, NULL, stuck, lib);
             usleep(100000); /* inside the constructor by now (it says so on stderr) */
             printf("stuck\n");
+        } else if (!strncmp(line, "exec", 4)) {
+            execl("/proc/self/exe", "target", "cmd", (char *)NULL);
+            perror("exec");
         } else if (!strncmp(line, "quit", 4)) {
             printf("bye\n");
             return 0;
