@@ -282,7 +282,7 @@ static int open_socket(const char *path)
  * client that connects later gets them too). */
 static void send_notes(void)
 {
-    char text[400];
+    char text[CORE_NOTE_BYTES];
     int64_t t;
 
     while (core_note(C.notes_sent, text, sizeof(text), &t)) {

@@ -73,8 +73,7 @@ int hooks_resolved(void); /* hooks.c */
 
 /* The notes core_say() keeps for the stream: each slot written once, by the
  * thread that took its number, then marked done. */
-#define NOTE_BYTES 400
-static char notes[CORE_NOTES][NOTE_BYTES];
+static char notes[CORE_NOTES][CORE_NOTE_BYTES];
 static int64_t note_time[CORE_NOTES];
 static atomic_uint notes_taken;
 static atomic_int note_done[CORE_NOTES];
@@ -109,8 +108,8 @@ void core_say(const char *msg)
     if (k < CORE_NOTES) {
         size_t m = strlen(msg);
 
-        if (m > NOTE_BYTES - 1)
-            m = NOTE_BYTES - 1;
+        if (m > CORE_NOTE_BYTES - 1)
+            m = CORE_NOTE_BYTES - 1;
         memcpy(notes[k], msg, m);
         notes[k][m] = 0;
         note_time[k] = core_now() + core_start_ns; /* CLOCK_MONOTONIC: a note may come

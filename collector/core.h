@@ -113,6 +113,7 @@ void core_say_stderr(const char *msg);
  * cap - 1) and time (core_now()), and 1; 0 while it is not there (yet). The
  * first CORE_NOTES are kept. Collector thread. */
 #define CORE_NOTES 16
+#define CORE_NOTE_BYTES 400 /* a note's text, its NUL included (longer: cut) */
 int core_note(unsigned k, char *text, size_t cap, int64_t *time);
 
 /* The collector thread's state: nonzero while it runs and drains rings. */

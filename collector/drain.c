@@ -389,24 +389,40 @@ static void backlog_prepend(struct ring *r, const struct staged *s, size_t k)
  * after an attach grew its memory by 228 MB (the bound must not grow with
  * the threads). */
 #define BACKLOG_MAX (1u << 19)
+
+/* The events every backlog holds. */
+static size_t backlogs_len(void)
+{
+    size_t all = 0;
+
+    for (struct ring *r = ring_list(); r; r = r->next)
+        all += backlog_len(r);
+    return all;
+}
+
+/* What the backlogs may still take when they hold all events. */
+static size_t backlogs_room(size_t all)
+{
+    return all < BACKLOG_MAX ? BACKLOG_MAX - all : 0;
+}
+
 void drain_relieve(void)
 {
     static int64_t last;
     int64_t now = core_now();
-    size_t all = 0;
+    size_t all;
 
     if (now - last < 500000)
         return;
     last = now;
-    for (struct ring *r = ring_list(); r; r = r->next)
-        all += backlog_len(r);
-    for (struct ring *r = ring_list(); r && all < BACKLOG_MAX; r = r->next) {
+    all = backlogs_len();
+    for (struct ring *r = ring_list(); r && backlogs_room(all); r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
         size_t n = (size_t)(h - t);
 
-        if (n > BACKLOG_MAX - all)
-            n = BACKLOG_MAX - all;
+        if (n > backlogs_room(all))
+            n = backlogs_room(all);
         if (!n || backlog_reserve(r, n) < 0)
             continue;
         backlog_append(r, t, n);
@@ -429,14 +445,12 @@ void drain_relieve(void)
 #define DRAIN_MIN_ROOM 1024u
 static size_t drain_copy(int64_t *limit)
 {
-    size_t total = 0, rings = 0, quota, all = 0; /* all: the backlogs' events */
+    size_t total = 0, rings = 0, quota, all = backlogs_len(); /* all: the backlogs' events */
 
     D.n_stage = 0;
     D.n_runs = 0;
-    for (struct ring *r = ring_list(); r; r = r->next) {
+    for (struct ring *r = ring_list(); r; r = r->next)
         rings++;
-        all += backlog_len(r);
-    }
     quota = rings ? DRAIN_BUDGET / rings : DRAIN_BUDGET;
     if (quota < DRAIN_MIN_QUOTA)
         quota = DRAIN_MIN_QUOTA;
@@ -477,10 +491,8 @@ static size_t drain_copy(int64_t *limit)
                 room = r->applied_last;
             if (room < DRAIN_MIN_ROOM)
                 room = DRAIN_MIN_ROOM;
-            if (all >= BACKLOG_MAX) /* the bound is for every backlog at once */
-                room = 0;
-            else if (room > BACKLOG_MAX - all)
-                room = BACKLOG_MAX - all;
+            if (room > backlogs_room(all)) /* the bound is for every backlog at once */
+                room = backlogs_room(all);
             if (room > from_ring)
                 room = from_ring;
             moved = room > take_ring ? room - take_ring : 0;

@@ -450,16 +450,6 @@ static int parse(const msgpack_object *o, struct wire_msg *m)
     return r ? WIRE_ECORRUPT : 1;
 }
 
-/* The type of the message at b (ext bytes, whole), from its first bytes:
- * an array whose first element is a positive fixint. 0 when it is not so
- * (the full decode then says what is wrong). */
-static unsigned peek_type(const unsigned char *b, long ext)
-{
-    long at = (b[0] & 0xf0) == 0x90 ? 1 : b[0] == 0xdc ? 3 : b[0] == 0xdd ? 5 : -1;
-
-    return at > 0 && at < ext && b[at] < 0x80 ? b[at] : 0;
-}
-
 /* One msgpack integer at *p (before end) as a msgpack object (its type
  * MSGPACK_OBJECT_NIL when it is not an integer, or is cut short); *p moves
  * past it. */
@@ -531,6 +521,16 @@ static long raw_array(const unsigned char **p, const unsigned char *end)
     }
     *p = q;
     return n;
+}
+
+/* The type of the message at b (ext bytes, whole), from its first bytes:
+ * an array whose first element is a positive fixint. 0 when it is not so
+ * (the full decode then says what is wrong). */
+static unsigned peek_type(const unsigned char *b, long ext)
+{
+    const unsigned char *p = b, *end = b + ext;
+
+    return raw_array(&p, end) >= 1 && p < end && *p < 0x80 ? *p : 0;
 }
 
 /* EVENTS (ext bytes at b, whole and well formed: msg_extent walked it):

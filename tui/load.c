@@ -32,8 +32,7 @@ struct model *load_recording(const char *path, int flags, FILE *errf, struct com
     }
     if (flags & LOAD_FINE)
         model_set_budget(m, UINT64_MAX / 2, UINT32_MAX / 2);
-    if (flags & LOAD_TOTALS) { /* ticks rule, as after MISSED */
-        source_skip_events(src);
+    if (flags & LOAD_TOTALS) { /* ticks rule, as after MISSED; source_read skips them */
         if (model_skip_events(m) < 0) {
             model_free(m);
             source_close(src);

@@ -196,6 +196,11 @@ static int bury(struct model *m)
     return 0;
 }
 
+int model_skipping_events(const struct model *m)
+{
+    return m->skip_events;
+}
+
 int model_skip_events(struct model *m)
 {
     m->skip_events = 1;

@@ -79,13 +79,18 @@ void model_set_budget(struct model *m, uint64_t log_entries, uint32_t points);
 int model_reset(struct model *m);
 
 /* From now on (and across model_reset()) EVENTS batches are counted in
- * summary.skipped_batches and not applied: for a client that needs the
+ * summary.skipped_batches and not applied (a source's reads do not even
+ * decode them, so they reach the model, and that count, only when it is
+ * fed otherwise): for a client that needs the
  * definitions (stacks, sites, threads) and the summary, never the blocks
  * (heapline backrefs). Figures then come from ticks, as after MISSED
  * (summary.events_exact is 0); objects, temporaries and the per-event peak
  * are not kept. A stack's site is known once a SNAPSHOT or TICK names the
  * stack. Returns 0, or -1 (out of memory, model_error()). */
 int model_skip_events(struct model *m);
+/* Whether model_skip_events() was called: a source then has its decoder step
+ * over EVENTS unread (source_read). */
+int model_skipping_events(const struct model *m);
 
 /* The last error of model_apply(), "" when none. */
 const char *model_error(const struct model *m);
@@ -127,7 +132,7 @@ struct model_summary {
     uint64_t unmatched_frees; /* FREE/REALLOC naming no live block (blocks allocated
                                * before an attach excepted) */
     uint64_t missed;          /* events the collector says this client missed */
-    uint64_t skipped_batches; /* EVENTS batches not applied (model_skip_events) */
+    uint64_t skipped_batches; /* EVENTS batches seen, not applied (model_skip_events) */
     int64_t missed_time;      /* time_last when the first MISSED came */
     uint64_t tick_mismatches; /* ticks whose totals disagreed with the events */
     int events_exact;         /* 1: figures from events; 0: from ticks */

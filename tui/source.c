@@ -86,11 +86,6 @@ static void set_msg(struct source *s, int state, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ file */
 
-void source_skip_events(struct source *s)
-{
-    s->dec.skip |= 1u << WIRE_EVENTS;
-}
-
 struct source *source_open_file(const char *path, char *err, size_t errsz)
 {
     struct source *s;
@@ -521,6 +516,9 @@ int source_read(struct source *src, struct model *m, int max_messages)
 
     if (src->state == SOURCE_FAILED)
         return -1;
+    /* a model that does not apply events: they are not decoded either (the
+     * decoder steps over them; msgpack's unpacking was most of a read) */
+    src->dec.skip = model_skipping_events(m) ? 1u << WIRE_EVENTS : 0;
     if (src->kind == SOURCE_CHILD) {
         child_reap(src);
         collector_said(src, src->child_done);

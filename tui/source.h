@@ -38,10 +38,6 @@ enum source_state {
  * "x.txt: not a heapline recording". */
 struct source *source_open_file(const char *path, char *err, size_t errsz);
 
-/* Steps over the EVENTS messages still to come unread (decode.h's skip):
- * the model gets its totals from the ticks. */
-void source_skip_events(struct source *s);
-
 /* Connects to a collector: target is a PID (looked up as
  * $XDG_RUNTIME_DIR/heapline/<pid>.sock, else /tmp/heapline-<uid>/<pid>.sock)
  * or a socket path. record_path (may be NULL) gets everything received, as a
