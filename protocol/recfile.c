@@ -155,6 +155,9 @@ static int writer_out(struct recfile_writer *w, const char *p, size_t n)
  * run in 12 ended cut mid-frame ("truncated", not "disk_full"). */
 static int writer_whole(struct recfile_writer *w, int frame_open)
 {
+    uint64_t was = w->whole_bytes;
+    int was_open = w->frame_open;
+
     w->whole_bytes = w->file_bytes;
     w->frame_open = frame_open;
     if (w->reserve_off || w->whole_bytes + RECFILE_SALVAGE_ROOM <= w->reserved_to)
@@ -167,6 +170,14 @@ static int writer_whole(struct recfile_writer *w, int frame_open)
         w->reserved_to = w->whole_bytes + RECFILE_SALVAGE_ROOM;
     else if (errno == ENOSPC) {
         w->sys_errno = ENOSPC;
+        if (w->whole_bytes + RECFILE_SALVAGE_ROOM > w->reserved_to) {
+            /* the room kept is behind: the file ends at the whole point
+             * before, which has it, and loses what was written since (the
+             * end written here ran past the room and was cut by the full
+             * disk: 1 run in 20 ended "truncated", not "disk_full") */
+            w->whole_bytes = was;
+            w->frame_open = was_open;
+        }
         return WIRE_EIO;
     } else if (errno != EINTR)
         w->reserve_off = 1; /* not supported here: the salvage may still fit */
