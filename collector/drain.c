@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -700,8 +701,20 @@ size_t drain_pass(int check_gone, int final, int whole)
         final || whole ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     size_t n = 0, k;
 
-    if (!stamp_map_advance(&D.map, &watermark) && !final)
-        return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
+    if (!stamp_map_advance(&D.map, &watermark) && !final) {
+        if (!whole)
+            return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
+        /* a collect_sync() waits for every event stamped before it (a
+         * dlclose: its module's frames are named before it is unmapped),
+         * and this watermark is older: the map moves on within
+         * STAMP_MIN_SEGMENT_NS. Returning here let the dlclose go on with
+         * nothing applied, and 1 t_dlopen run in 20 lost its library's
+         * frames. */
+        struct timespec ts = {0, 20000};
+
+        while (!stamp_map_advance(&D.map, &watermark))
+            nanosleep(&ts, NULL);
+    }
     if (final)
         watermark = INT64_MAX;
     do { /* in budgets: until no ring was cut short before the watermark */
