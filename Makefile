@@ -160,8 +160,9 @@ TEST_LIBS_scan := -lpthread
 $(BUILD)/tests/test_scan: $(SCAN_OBJS)
 LIVE_OBJS := $(BUILD)/pic/collector/live.o $(BUILD)/pic/collector/liveside.o \
              $(BUILD)/pic/collector/livepair.o $(BUILD)/pic/collector/liveepoch.o \
-             $(OWNMAPS_OBJ)
+             $(BUILD)/pic/collector/prefault.o $(OWNMAPS_OBJ)
 TEST_OBJS_live := $(LIVE_OBJS)
+TEST_LIBS_live := -lpthread
 $(BUILD)/tests/test_live: $(LIVE_OBJS)
 TEST_OBJS_trie := $(BUILD)/pic/collector/trie.o $(OWNMAPS_OBJ)
 TEST_LIBS_trie := -lpthread
@@ -172,6 +173,7 @@ TEST_OBJS_triestall := $(OWNMAPS_OBJ)
 $(BUILD)/tests/test_triestall: collector/trie.c $(OWNMAPS_OBJ)
 NORM_OBJS := $(BUILD)/pic/collector/normalise.o $(LIVE_OBJS) $(BUILD)/pic/collector/sites.o
 TEST_OBJS_normalise := $(NORM_OBJS)
+TEST_LIBS_normalise := -lpthread
 $(BUILD)/tests/test_normalise: $(NORM_OBJS)
 TEST_OBJS_sites := $(BUILD)/pic/collector/sites.o
 $(BUILD)/tests/test_sites: $(BUILD)/pic/collector/sites.o

@@ -39,6 +39,7 @@
 #include "sample.h"
 #include "server.h"
 #include "sites.h"
+#include "prefault.h"
 #include "procfd.h"
 #include "pyframes.h"
 #include "symbols.h"
@@ -321,14 +322,15 @@ static void final_messages(void)
         snprintf(msg, sizeof(msg),
                  "stats: %llu events, %llu implicit frees, %llu straggling frees, %llu frees "
                  "of unknown blocks, %s, %llu waits on a full "
-                 "buffer, stack trie %u nodes (%zu KiB), live table %zu bytes for %zu blocks, "
+                 "buffer, stack trie %u nodes (%zu KiB), live table %zu bytes for %zu blocks "
+                 "(%zu KiB of its growths' pages faulted in ahead), "
                  "site table %zu bytes for %zu sites, %zu bytes of module files given back, "
                  "collector thread %.0f ms CPU (%.1f ns an event)",
                  (unsigned long long)ns->events, (unsigned long long)ns->evicted,
                  (unsigned long long)ns->stragglers, (unsigned long long)ns->unknown_frees, walks,
                  (unsigned long long)ring_waits(), trie_limit() - 1 - trie_lost_ids(),
-                 trie_bytes() / 1024, live_bytes_used(), live_count(), sites_mapped_bytes(),
-                 sites_count(), symbols_trimmed_bytes(), cpu_ms,
+                 trie_bytes() / 1024, live_bytes_used(), live_count(), prefault_done_bytes() / 1024,
+                 sites_mapped_bytes(), sites_count(), symbols_trimmed_bytes(), cpu_ms,
                  ns->events ? cpu_ms * 1e6 / (double)ns->events : 0.0);
         core_say_stderr(msg);
         const struct drain_stats *ds = drain_stats();

@@ -38,6 +38,7 @@
 #include "fds.h"
 #include "got.h"
 #include "live.h"
+#include "prefault.h"
 #include "pyframes.h"
 #include "recfile.h"
 #include "ring.h"
@@ -363,6 +364,7 @@ static void atfork_child(void)
     tags_atfork_parent(); /* the prepare handler's lock: no collector may take it
                            * again here (HEAPLINE_FORK=off, an attached program) */
     tags_reset();
+    prefault_atfork_child(); /* before live_reset(): its locks may be held */
     live_reset();
     sites_reset();
     started = 0;

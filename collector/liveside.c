@@ -150,9 +150,9 @@ void *liveside_table_map(size_t bytes)
  * free, else moves it to an address with the same offset in a 2 MiB page
  * (from a reservation trimmed to fit), so its huge pages move whole rather
  * than being split. */
-void *liveside_table_remap(void *t, size_t bytes, size_t nbytes)
+void *liveside_table_remap(void *t, size_t *mapped, size_t nbytes)
 {
-    size_t ob = liveside_table_len(t, bytes), nb = liveside_table_len(t, nbytes);
+    size_t ob = *mapped, nb = liveside_table_len(t, nbytes);
     void *q = mremap(t, ob, nb, 0);
 
     if (q == MAP_FAILED) {
@@ -176,7 +176,8 @@ void *liveside_table_remap(void *t, size_t bytes, size_t nbytes)
     }
     ownmaps_del(t);
     ownmaps_add(q, nb);
-    if (nbytes >= HUGE_FROM && bytes < HUGE_FROM) {
+    *mapped = nb;
+    if (nbytes >= HUGE_FROM && ob < HUGE_FROM) {
         /* from here on huge pages where the kernel gives them on request
          * (transparent_hugepage=madvise, Debian's default): every lookup
          * lands on a random slot, and in a table of many megabytes each

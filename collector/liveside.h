@@ -20,11 +20,11 @@ void liveside_free(void **p, size_t *bytes);
 
 /* The live table's mapping of bytes at t: its length (whole pages, from 4
  * MiB up to a 2 MiB boundary: live.c's huge pages), a new one (known as the
- * collector's), and one grown to nbytes keeping its pages (NULL: t
- * unchanged). */
+ * collector's), and one of *mapped bytes grown to hold nbytes, keeping its
+ * pages (*mapped set to its new length; NULL: t and *mapped unchanged). */
 size_t liveside_table_len(const void *t, size_t bytes);
 void *liveside_table_map(size_t bytes);
-void *liveside_table_remap(void *t, size_t bytes, size_t nbytes);
+void *liveside_table_remap(void *t, size_t *mapped, size_t nbytes);
 
 /* A hash of key -> value (all zero: empty). */
 struct liveside_kv {

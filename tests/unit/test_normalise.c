@@ -16,6 +16,8 @@
 #include "normalise.h"
 #include "sites.h"
 
+__thread int track_guard; /* prefault.c's thread sets it (track.c is not linked) */
+
 #define MAXOUT 2048
 
 static struct wire_event out[MAXOUT];
