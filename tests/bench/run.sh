@@ -31,7 +31,7 @@
 #     bare), and with tests/bench/onethread.c preloaded (one sleeping thread: the floor of any
 #     collector thread, glibc's single-thread fast paths off). REAL=0 skips it.
 #  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
-#     --sample 512K` (target 1.15x), interleaved round by round (RUNS rounds of one run each; the
+#     --sample 512K` (target 1.15x), interleaved round by round (3 x RUNS rounds of one run each; the
 #     ratio is the median of the rounds' ratios, as section 7's), beside gperftools' tcmalloc
 #     with and without its sampling
 #     (TCMALLOC_SAMPLE_PARAMETER=524288; libgoogle-perftools4): each sampler's added CPU per
@@ -42,7 +42,8 @@
 # Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (7: rounds of section 7's
-# interleaved runs; sqlite3 three times as many), REAL (1; 0 skips section 7),
+# interleaved runs; sqlite3 three times as many), SAMPLED_ROUNDS (3 x RUNS: section 8's rounds),
+# REAL (1; 0 skips section 7),
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
 
@@ -640,7 +641,7 @@ else
 fi
 
 # ---- 8. sampling mode (issue 14) ----
-# pair_sampled REC: RUNS rounds of churn_fp, each one run bare and one under heapline record
+# pair_sampled REC: SAMPLED_ROUNDS rounds of churn_fp, each one run bare and one under heapline record
 # --sample 512K (recording into REC), in an order that alternates from round to round, so that
 # both see the same machine; sets PAIR_BARE and PAIR_SAMPLED ("WALL CPU" of each one's run with
 # the median wall time, as median() prints it, or fail(RC)) and PAIR_RATIO (the median of the
@@ -648,7 +649,7 @@ fi
 pair_sampled() {
     local rec=$1 i b s bs=() ss=() rs=()
     PAIR_RATIO=-
-    for i in $(seq "$RUNS"); do
+    for i in $(seq "$SAMPLED_ROUNDS"); do
         b=- s=-
         if ((i % 2)); then
             b=$(timed "$B/churn_fp" "$CALLS") &&
@@ -672,7 +673,11 @@ pair_sampled() {
 # middle LINE...: the median line by its first number (the lower of the two middle ones)
 middle() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 echo
-echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, $RUNS rounds of one bare and one"
+# three times the rounds, as sqlite3's in section 7: a 0.3 s run's ratio moves by a percent on a
+# few ms of noise (3 rounds read 1.16-1.17x in one session's bench runs, 10 rounds of the same
+# code in an A/B 1.11x)
+SAMPLED_ROUNDS=${SAMPLED_ROUNDS:-$((3 * RUNS))}
+echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, $SAMPLED_ROUNDS rounds of one bare and one"
 echo "sampled run each (interleaved); wall/bare of the sampled row is the median of the rounds'"
 echo "ratios, the other figures are each one's median run. Each sampler's added CPU per allocation"
 echo "call (all threads) against its own allocator unsampled"
