@@ -90,6 +90,35 @@ median() {
     printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a + 0 == a) printf "%.2fx", a / b; else print "-" }'; }
+# middle LINE...: the median line by its first number (the lower of the two middle ones)
+middle() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+# pair ROUNDS FA FB: ROUNDS rounds of one run of each of the shell functions FA and FB (each runs
+# its command through timed), in an order that alternates from round to round, so that both see
+# the same machine; sets PAIR_A and PAIR_B ("WALL CPU" of each one's run with the median wall
+# time, or fail(RC)) and PAIR_RATIO (the median of the rounds' wall ratios B / A, as "1.12x";
+# "-" after a failure, and 1 returned)
+pair() {
+    local rounds=$1 fa=$2 fb=$3 i a b as=() bs=() rs=()
+    PAIR_RATIO=-
+    for i in $(seq "$rounds"); do
+        a=- b=-
+        if ((i % 2)); then
+            a=$($fa) && b=$($fb)
+        else
+            b=$($fb) && a=$($fa)
+        fi
+        if [ "${a#fail}" != "$a" ] || [ "${b#fail}" != "$b" ] || [ "$a" = - ] || [ "$b" = - ]; then
+            PAIR_A=$a PAIR_B=$b
+            return 1
+        fi
+        as+=("$a")
+        bs+=("$b")
+        rs+=("$(awk -v b="${b%% *}" -v a="${a%% *}" 'BEGIN { if (a > 0) print b / a }')")
+    done
+    PAIR_A=$(middle "${as[@]}")
+    PAIR_B=$(middle "${bs[@]}")
+    PAIR_RATIO=$(middle "${rs[@]}" | awk '{ printf "%.2fx", $1 }')
+}
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$@"; }
 
 echo "heapline bench - $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null)"
@@ -107,7 +136,9 @@ header() {
 }
 header
 # row LABEL "WALL CPU" "BARE_WALL BARE_CPU" "SHIM_WALL SHIM_CPU" BPE LOST [CALLS] [WALL_RATIO]
-# (WALL_RATIO: wall/bare as measured, a median of per-round ratios; else the two walls' ratio)
+#     [SHIM_RATIO]
+# (WALL_RATIO, SHIM_RATIO: wall/bare, wall/shim as measured, a median of per-round ratios; else
+# the two walls' ratio)
 row() {
     local w c bw bc sw extra
     read -r w c <<<"$2"
@@ -116,7 +147,7 @@ row() {
     extra=$(awk -v c="${c:-x}" -v b="$bc" -v n="${7:-$CALLS}" \
         'BEGIN { if (c + 0 == c && b + 0 == b) printf "%.0f", (c - b) * 1e9 / n; else print "-" }')
     printf '%-36s %7s %7s %8s %8s %8s %8s %8s %6s\n' "$1" "$w" "${c:--}" \
-        "${8:-$(ratio "$w" "$bw")}" "$(ratio "${c:-x}" "$bc")" "$(ratio "$w" "$sw")" "$extra" "$5" "$6"
+        "${8:-$(ratio "$w" "$bw")}" "$(ratio "${c:-x}" "$bc")" "${9:-$(ratio "$w" "$sw")}" "$extra" "$5" "$6"
 }
 # rec_stats FILE CALLS: "BYTES_PER_EVENT LOST" of a recording of churn making CALLS calls ("-" when
 # unknown); churn's own calls are exactly CALLS at its 4 sites
@@ -181,12 +212,18 @@ row "churn_fp 1 thread heapline (default)" "$t" "$bare1" "$shim1" $(rec_stats "$
 HL_FP1=${t%% *}
 bare1n=$(median "$B/churn_nofp" "$HALF" 1)
 row "churn_nofp 1 thread bare" "$bare1n" "$bare1n" "" "" "" "$HALF"
-shim1n=$(median env LD_PRELOAD="$B/unw_shim.so" UNW_SHIM=libunwind "$B/churn_nofp" "$HALF" 1)
-row "churn_nofp 1 thread shim: libunwind" "$shim1n" "$bare1n" "$shim1n" "" "" "$HALF"
+# heapline against the shim: 3 x RUNS rounds of one run each, interleaved (a 0.3 s run; the two
+# read 0.89x and 1.04x apart in one session's bench runs, 3 runs each one after the other)
 rec1n=$B/churn_nofp1.default.heapline
-t=$(median env -u HEAPLINE_UNWIND "$HL" record -o "$rec1n" -- "$B/churn_nofp" "$HALF" 1)
+nofp_shim() { timed env LD_PRELOAD="$B/unw_shim.so" UNW_SHIM=libunwind "$B/churn_nofp" "$HALF" 1; }
+nofp_heapline() { timed env -u HEAPLINE_UNWIND "$HL" record -o "$rec1n" -- "$B/churn_nofp" "$HALF" 1; }
+pair $((3 * RUNS)) nofp_shim nofp_heapline
+shim1n=$PAIR_A
+t=$PAIR_B
+row "churn_nofp 1 thread shim: libunwind" "$shim1n" "$bare1n" "$shim1n" "" "" "$HALF"
 # shellcheck disable=SC2046
-row "churn_nofp 1 thread heapline (default)" "$t" "$bare1n" "$shim1n" $(rec_stats "$rec1n" "$HALF") "$HALF"
+row "churn_nofp 1 thread heapline (default)" "$t" "$bare1n" "$shim1n" $(rec_stats "$rec1n" "$HALF") "$HALF" \
+    "" "$PAIR_RATIO"
 echo "  wall/shim: against the fp shim on the same single thread (churn_fp), against the bare"
 echo "  unw_backtrace shim (churn_nofp: heapline's table walk and everything else against"
 echo "  libunwind's walk alone; issue 13's target <= 1.00x). cpu s and +cpu ns include the"
@@ -641,37 +678,6 @@ else
 fi
 
 # ---- 8. sampling mode (issue 14) ----
-# pair_sampled REC: SAMPLED_ROUNDS rounds of churn_fp, each one run bare and one under heapline record
-# --sample 512K (recording into REC), in an order that alternates from round to round, so that
-# both see the same machine; sets PAIR_BARE and PAIR_SAMPLED ("WALL CPU" of each one's run with
-# the median wall time, as median() prints it, or fail(RC)) and PAIR_RATIO (the median of the
-# rounds' wall ratios, sampled / bare, as "1.12x"; "-" after a failure)
-pair_sampled() {
-    local rec=$1 i b s bs=() ss=() rs=()
-    PAIR_RATIO=-
-    for i in $(seq "$SAMPLED_ROUNDS"); do
-        b=- s=-
-        if ((i % 2)); then
-            b=$(timed "$B/churn_fp" "$CALLS") &&
-                s=$(timed env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS")
-        else
-            s=$(timed env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS") &&
-                b=$(timed "$B/churn_fp" "$CALLS")
-        fi
-        if [ "${b#fail}" != "$b" ] || [ "${s#fail}" != "$s" ] || [ "$b" = - ] || [ "$s" = - ]; then
-            PAIR_BARE=$b PAIR_SAMPLED=$s
-            return 1
-        fi
-        bs+=("$b")
-        ss+=("$s")
-        rs+=("$(awk -v s="${s%% *}" -v b="${b%% *}" 'BEGIN { if (b > 0) print s / b }')")
-    done
-    PAIR_BARE=$(middle "${bs[@]}")
-    PAIR_SAMPLED=$(middle "${ss[@]}")
-    PAIR_RATIO=$(middle "${rs[@]}" | awk '{ printf "%.2fx", $1 }')
-}
-# middle LINE...: the median line by its first number (the lower of the two middle ones)
-middle() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 echo
 # three times the rounds, as sqlite3's in section 7: a 0.3 s run's ratio moves by a percent on a
 # few ms of noise (3 rounds read 1.16-1.17x in one session's bench runs, 10 rounds of the same
@@ -683,9 +689,11 @@ echo "ratios, the other figures are each one's median run. Each sampler's added 
 echo "call (all threads) against its own allocator unsampled"
 header
 rec=$B/churn_fp.sampled.heapline
-pair_sampled "$rec"
-bare=$PAIR_BARE
-t=$PAIR_SAMPLED
+churn_bare() { timed "$B/churn_fp" "$CALLS"; }
+churn_sampled() { timed env -u HEAPLINE_UNWIND "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS"; }
+pair "$SAMPLED_ROUNDS" churn_bare churn_sampled
+bare=$PAIR_A
+t=$PAIR_B
 row "churn_fp bare" "$bare" "$bare" "" "" ""
 # shellcheck disable=SC2046
 row "churn_fp heapline --sample 512K" "$t" "$bare" "" $(rec_stats "$rec" "$CALLS" | awk '{ print $1, "-" }') \
