@@ -9,7 +9,7 @@
  * 1.25x when 0.8 full, past 32 MB by 1.125x when 0.85 full (see full()),
  * and it halves when under 0.3 full (to 0.6), so a live block costs 18.8 to
  * 25 bytes of a large table while the heap grows or holds, at most 53.3
- * after it shrank. A growth of a table past 8 MB first waits, up to 0.9
+ * after it shrank. A growth of a table past 4 MB first waits, up to 0.9
  * full, for the pages it adds to be faulted in on another thread
  * (grow_due()). A growth rehashes in place a few slots at each later
  * insert and removal (grow(): meanwhile lookups read two layouts and a
@@ -569,9 +569,10 @@ static size_t grown(void)
 }
 
 /* The growth due now (the table is full), or a little later: from
- * LIVE_SMALL_BYTES up, the range it adds is mapped first and populated in
- * the background (prefault.h), and the table takes more blocks until that is
- * done, a third of the way from full to cap at most (0.85 to 0.9 full), so
+ * LIVESIDE_HUGE_FROM up (huge pages), the range it adds is mapped first and
+ * populated in the background (prefault.h), and the table takes more blocks
+ * until that is done, a third of the way from full to cap at most (0.85 to
+ * 0.9 full, 0.75 to 0.83 below 8 MB), so
  * that the growth's writes land on pages that are there. In this VM each 2
  * MiB of fresh pages took 10-25 ms to fault in, a growth's first writes reach
  * every page of the range it adds within a few ms, and the collector thread
@@ -584,7 +585,7 @@ static int grow_due(void)
     size_t ncap = grown(), now = map_len(live_tab, live_cap), next;
     size_t hard = full_limit(live_cap) + (live_cap - full_limit(live_cap)) / 3;
 
-    if (!grow_waiting && !sw_cap && live_cap * sizeof(struct live_entry) >= LIVE_SMALL_BYTES) {
+    if (!grow_waiting && !sw_cap && live_cap * sizeof(struct live_entry) >= LIVESIDE_HUGE_FROM) {
         struct live_entry *t = live_tab;
 
         next = map_len(t, ncap);

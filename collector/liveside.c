@@ -119,19 +119,18 @@ void liveside_reset(struct liveside_map *m)
     m->n = m->cap = 0;
 }
 
-/* The table's mapping: whole pages, and from HUGE_FROM bytes up to a 2 MiB
+/* The table's mapping: whole pages, and from LIVESIDE_HUGE_FROM bytes up to a 2 MiB
  * boundary of the address space, so that growing it in place never leaves
  * a 2 MiB range it had started with small pages (the kernel gives a huge
  * page only to a range all inside the mapping, and one faulted in small
  * pages stays so). Past the table's end it is untouched, not resident (a
  * huge page at most). */
 #define HUGE_BYTES ((size_t)2 << 20)
-#define HUGE_FROM ((size_t)4 << 20)
 size_t liveside_table_len(const void *t, size_t bytes)
 {
     uintptr_t start = (uintptr_t)t, end = start + bytes;
 
-    if (bytes < HUGE_FROM)
+    if (bytes < LIVESIDE_HUGE_FROM)
         return (bytes + 4095) & ~(size_t)4095;
     return ((end + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1)) - start;
 }
@@ -177,7 +176,7 @@ void *liveside_table_remap(void *t, size_t *mapped, size_t nbytes)
     ownmaps_del(t);
     ownmaps_add(q, nb);
     *mapped = nb;
-    if (nbytes >= HUGE_FROM && ob < HUGE_FROM) {
+    if (nbytes >= LIVESIDE_HUGE_FROM && ob < LIVESIDE_HUGE_FROM) {
         /* from here on huge pages where the kernel gives them on request
          * (transparent_hugepage=madvise, Debian's default): every lookup
          * lands on a random slot, and in a table of many megabytes each

@@ -22,6 +22,7 @@ void liveside_free(void **p, size_t *bytes);
  * MiB up to a 2 MiB boundary: live.c's huge pages), a new one (known as the
  * collector's), and one of *mapped bytes grown to hold nbytes, keeping its
  * pages (*mapped set to its new length; NULL: t and *mapped unchanged). */
+#define LIVESIDE_HUGE_FROM ((size_t)4 << 20) /* the table's huge pages from here up */
 size_t liveside_table_len(const void *t, size_t bytes);
 void *liveside_table_map(size_t bytes);
 void *liveside_table_remap(void *t, size_t *mapped, size_t nbytes);
