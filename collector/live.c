@@ -569,17 +569,12 @@ static size_t grown(void)
 }
 
 /* The growth due now (the table is full), or a little later: from
- * LIVESIDE_HUGE_FROM up (huge pages), the range it adds is mapped first and
- * populated in the background (prefault.h), and the table takes more blocks
- * until that is done, a third of the way from full to cap at most (0.85 to
- * 0.9 full, 0.75 to 0.83 below 8 MB), so
- * that the growth's writes land on pages that are there. In this VM each 2
- * MiB of fresh pages took 10-25 ms to fault in, a growth's first writes reach
- * every page of the range it adds within a few ms, and the collector thread
- * stayed in the kernel for 14-53 ms after each of python3's JSON bench's
- * last six growths while the program waited on its full ring. Populated no
- * sooner than the growth would have touched them, the pages cost the program
- * no more memory at any time. 0, or -1 (grow()). */
+ * LIVESIDE_HUGE_FROM up, the range it adds is mapped and populated in the
+ * background first (prefault.h; collector/README.md, "A growth's fresh
+ * pages"), the table taking more blocks meanwhile, a third of the way from
+ * full to cap at most (0.85 to 0.9 full; 0.75 to 0.83 below 8 MB). Its
+ * writes then land on pages that are there: no sooner than the growth would
+ * have touched them, so the program's memory is what it was. 0, or -1. */
 static int grow_due(void)
 {
     size_t ncap = grown(), now = map_len(live_tab, live_cap), next;
