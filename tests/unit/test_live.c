@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -387,6 +388,19 @@ static void test_merged(void **state)
 /* A table past 8 MB grows at 0.8 full by 1.25x: once it has (past 16 MB),
  * it stays 0.64 to 0.8 full while it grows, at most 25 bytes a live
  * block (and the side tables); every block is found again. */
+/* Whether this kernel populates a mapping on MADV_POPULATE_WRITE (5.14). */
+static int populate_write_works(void)
+{
+    void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int ok;
+
+    if (m == MAP_FAILED)
+        return 0;
+    ok = madvise(m, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+    munmap(m, 4096);
+    return ok;
+}
+
 static void test_large(void **state)
 {
     const size_t n = 1500000;
@@ -411,9 +425,11 @@ static void test_large(void **state)
         }
     }
     assert_true(checked > 100);
-    /* past 8 MB each growth's pages were faulted in ahead (prefault.h), and
-     * the table waited for them: every block is still found below */
-    assert_true(prefault_done_bytes() >= (4u << 20));
+    /* past 4 MB each growth's pages were faulted in ahead (prefault.h), and
+     * the table waited for them: every block is still found below (a kernel
+     * before 5.14 has no MADV_POPULATE_WRITE: the table faults its own) */
+    if (populate_write_works())
+        assert_true(prefault_done_bytes() >= (4u << 20));
     for (size_t i = 0; i < n; i += 2)
         live_remove(live_find(0x100000 + 32 * (uint64_t)i));
     assert_int_equal(live_count(), n / 2);
