@@ -554,18 +554,13 @@ static size_t full_limit(size_t cap)
                                      : cap * 17 / 20; /* more blocks than this: full */
 }
 
-static size_t grown_from(size_t cap)
-{
-    size_t bytes = cap * sizeof(struct live_entry);
-
-    return bytes < LIVE_SMALL_BYTES  ? cap / 2 * 3
-           : bytes < LIVE_FINE_BYTES ? cap / 4 * 5
-                                     : cap / 8 * 9;
-}
-
 static size_t grown(void)
 {
-    return grown_from(live_cap);
+    size_t bytes = live_cap * sizeof(struct live_entry);
+
+    return bytes < LIVE_SMALL_BYTES  ? live_cap / 2 * 3
+           : bytes < LIVE_FINE_BYTES ? live_cap / 4 * 5
+                                     : live_cap / 8 * 9;
 }
 
 /* The growth due now (the table is full), or a little later: from

@@ -176,7 +176,10 @@ void *liveside_table_remap(void *t, size_t *mapped, size_t nbytes)
     ownmaps_del(t);
     ownmaps_add(q, nb);
     *mapped = nb;
-    if (nbytes >= LIVESIDE_HUGE_FROM && ob < LIVESIDE_HUGE_FROM) {
+    /* the table was smaller: its length was bytes in whole pages, at most
+     * LIVESIDE_HUGE_FROM (equal only for a table within a page of it, or of
+     * exactly that size, already marked: marking again changes nothing) */
+    if (nbytes >= LIVESIDE_HUGE_FROM && ob <= LIVESIDE_HUGE_FROM) {
         /* from here on huge pages where the kernel gives them on request
          * (transparent_hugepage=madvise, Debian's default): every lookup
          * lands on a random slot, and in a table of many megabytes each

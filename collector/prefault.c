@@ -32,7 +32,6 @@
 static struct {
     pthread_mutex_t req, busy;
     pthread_cond_t cv;
-    pthread_t thread;
     uintptr_t addr;
     size_t len;
     unsigned gen; /* bumped by every change of the request */
@@ -99,6 +98,7 @@ static void *prefault_main(void *arg)
 static void start(void)
 {
     pthread_attr_t attr;
+    pthread_t thread;
     sigset_t all, old;
 
     P.started = 1;
@@ -110,7 +110,7 @@ static void start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (pthread_create(&P.thread, &attr, prefault_main, NULL) != 0)
+    if (pthread_create(&thread, &attr, prefault_main, NULL) != 0)
         P.failed = 1;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
@@ -170,4 +170,5 @@ void prefault_atfork_child(void)
     P.addr = 0;
     P.len = 0;
     P.started = P.failed = 0;
+    atomic_store(&P.done, 0);
 }
