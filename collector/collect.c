@@ -411,6 +411,7 @@ static void *collect_main(void *arg)
             C.next_tick = now + (int64_t)core_cfg.tick_ms * 1000000;
         }
         symbols_trim(now);
+        live_maintain(now);
         /* Drain every millisecond while the program allocates; when it has
          * been quiet for 100 ms, sleep until the next tick (a producer whose
          * ring gets half full wakes us through ring_wake_fd, and so does a

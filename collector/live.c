@@ -7,16 +7,20 @@
  * slot is a multiply-shift of the hash into [0, cap), so cap need not be a
  * power of two. Up to 8 MB it grows by 1.5x when 3/4 full, past that by
  * 1.25x when 0.8 full, past 32 MB by 1.125x when 0.85 full (see full()),
- * and it halves when under 0.3 full (to 0.6), so a live block costs 18.8 to
- * 25 bytes of a large table while the heap grows or holds, at most 53.3
- * after it shrank. A growth of a table past 4 MB first waits, up to 0.9
+ * and once it has stayed under 0.3 full for a second it shrinks (by halves,
+ * to 0.3-0.6 full: live_maintain()), so a live block costs 18.8 to 25 bytes
+ * of a large table while the heap grows or holds, at most 53.3 a second
+ * after it dropped. A growth of a table past 4 MB first waits, up to 0.9
  * full, for the pages it adds to be faulted in on another thread
  * (grow_due()). A growth rehashes in place a few slots at each later
  * insert and removal (grow(): meanwhile lookups read two layouts and a
- * small stash); halving rehashes every entry in place at
+ * small stash); a shrink rehashes every entry in place at
  * once (shrink_to()): a program tearing down 2M blocks (python3's JSON
  * bench) made the former 3/4 steps at 0.45 full cost 6% of its run (wall
- * and CPU, interleaved runs); halving at 0.3 makes a third of those moves.
+ * and CPU, interleaved runs); halving at 0.3 makes a third of those moves,
+ * and waiting a second makes none in a teardown that ends the program
+ * (python3's waits on its full ring in its last 0.5 s, medians of 5 runs:
+ * 103 ms halving at once, 75 ms with no shrink).
  *
  * Entry layout (live.h), 16 bytes: word 0 = address / 8 (bits 0-43), the
  * pair index's bits 3-6 (44-47), size (48-63, LIVE_SIZE_BIG: in the
@@ -57,6 +61,10 @@ static size_t live_cap, live_n;
 static size_t live_mapped;
 /* A growth waits for its pages (grow_due()). */
 static int grow_waiting;
+/* The table went under 0.3 full (shrink_below), and when live_maintain()
+ * first saw it so. */
+static int shrink_due;
+static int64_t shrink_seen;
 /* live_tab while no growth's sweep is under way, else NULL; the counts at
  * which the table is full (full_limit), at which live_insert_at() defers
  * to live_insert() (0 during a sweep), under which it shrinks: one test
@@ -114,6 +122,8 @@ int live_init(void)
     table_set(t, t ? LIVE_MIN_CAP : 0);
     live_mapped = t ? map_len(t, LIVE_MIN_CAP) : 0;
     grow_waiting = 0;
+    shrink_due = 0;
+    shrink_seen = 0;
     live_n = 0;
     return t ? 0 : -1;
 }
@@ -128,6 +138,8 @@ void live_reset(void)
     table_set(NULL, 0);
     live_mapped = 0;
     grow_waiting = 0;
+    shrink_due = 0;
+    shrink_seen = 0;
     live_n = 0;
     liveepoch_reset();
     livepair_reset();
@@ -496,8 +508,8 @@ static inline int sweep_one(struct live_entry *t, size_t i, size_t ncap)
     return -1;
 }
 
-/* Halves the table in place, at once (a growth's sweep ends first): homes
- * shrink with the cap, so a sweep from the bottom up places each entry
+/* Shrinks the table in place to ncap, at once (a growth's sweep ends
+ * first): homes shrink with the cap, so a sweep from the bottom up places each entry
  * among slots already swept (its probe stops at the slot just emptied at
  * the latest); the entries that would wrap are stashed and put back. */
 static int shrink_to(size_t ncap)
@@ -637,13 +649,31 @@ int live_insert_at(const struct live_block *b, struct live_entry *slot)
     return 0;
 }
 
-static __attribute__((noinline)) void shrink(void)
+void live_maintain(int64_t now)
 {
-    size_t cap = live_cap / 2;
+    size_t cap = live_cap;
 
-    if (cap < LIVE_MIN_CAP)
-        cap = LIVE_MIN_CAP;
-    shrink_to(cap); /* on failure keep the bigger table */
+    if (!shrink_due)
+        return;
+    if (live_n >= shrink_below) { /* it filled up again */
+        shrink_due = 0;
+        shrink_seen = 0;
+        return;
+    }
+    if (!shrink_seen) {
+        shrink_seen = now;
+        return;
+    }
+    if (now - shrink_seen < LIVE_SHRINK_AFTER_NS)
+        return;
+    shrink_due = 0;
+    shrink_seen = 0;
+    /* halves until 0.3 full or more: homes of a smaller cap are no higher,
+     * whatever the ratio (shrink_to()) */
+    while (cap / 2 >= LIVE_MIN_CAP && live_n < (cap * 3 + 9) / 10)
+        cap /= 2;
+    if (cap < live_cap)
+        shrink_to(cap); /* on failure keep the bigger table */
 }
 
 /* Forgets what the side tables keep by e's address. */
@@ -688,7 +718,7 @@ static __attribute__((noinline)) void remove_mixed(struct live_entry *e)
     live_n--;
     sweep_steps(sw_step);
     if (live_n < shrink_below)
-        shrink();
+        shrink_due = 1; /* live_maintain() */
 }
 
 void live_remove(struct live_entry *e)
@@ -724,7 +754,7 @@ void live_remove(struct live_entry *e)
     memset(&live_tab[i], 0, sizeof(live_tab[i]));
     live_n--;
     if (live_n < shrink_below)
-        shrink();
+        shrink_due = 1; /* live_maintain() */
 }
 
 size_t live_count(void)

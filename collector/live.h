@@ -156,6 +156,12 @@ int live_insert_at(const struct live_block *b, struct live_entry *slot);
 /* Removes the entry returned by live_find(). Invalidates entry pointers. */
 void live_remove(struct live_entry *e);
 
+/* The collector's loop, every turn: a table that has stayed under 0.3 full
+ * for LIVE_SHRINK_AFTER_NS (by now's clock, ns) shrinks. Not sooner: a
+ * teardown that ends the program would pay for shrinks it never uses. */
+#define LIVE_SHRINK_AFTER_NS 1000000000LL
+void live_maintain(int64_t now);
+
 size_t live_count(void);
 size_t live_bytes_used(void); /* bytes of table memory, the side tables included */
 

@@ -545,6 +545,72 @@ static void test_pairs(void **state)
     live_reset();
 }
 
+/* A table under 0.3 full shrinks only once it stayed so for
+ * LIVE_SHRINK_AFTER_NS of the collector's turns (a teardown that ends the
+ * program pays for no shrink), then at once to 0.3-0.6 full; going over 0.3
+ * again calls it off. Every block is found after. */
+static void test_shrink_later(void **state)
+{
+    const size_t n = 400000;
+    size_t big, left = 0;
+
+    (void)state;
+    assert_int_equal(live_init(), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct live_block b = {.addr = 0x100000 + 48 * (uint64_t)i, .size = 48, .seq = i + 1};
+
+        assert_int_equal(live_insert(&b), 0);
+    }
+    big = live_slots();
+    /* down to 0.2 full: nothing moves yet */
+    for (size_t i = 0; live_count() * 5 > big; i++)
+        live_remove(live_find(0x100000 + 48 * (uint64_t)(i * 2 % n + (i * 2 >= n))));
+    assert_int_equal(live_slots(), big);
+    live_maintain(5000000000LL); /* first seen under 0.3 */
+    live_maintain(5000000000LL + LIVE_SHRINK_AFTER_NS - 1);
+    assert_int_equal(live_slots(), big);
+    /* back over 0.3 full: called off, however long after */
+    for (size_t i = 0; live_count() * 10 < big * 4; i++) {
+        struct live_block b = {
+            .addr = 0x9000000000 + 48 * (uint64_t)i, .size = 48, .seq = n + i + 1};
+
+        assert_int_equal(live_insert(&b), 0);
+    }
+    live_maintain(9000000000LL);
+    live_maintain(19000000000LL);
+    assert_int_equal(live_slots(), big);
+    /* under 0.3 again, for a second: 0.3 to 0.6 full at once */
+    for (size_t i = 0; live_count() * 10 >= big; i++) {
+        struct live_entry *e = live_find(0x9000000000 + 48 * (uint64_t)i);
+
+        if (e)
+            live_remove(e);
+        else
+            break;
+    }
+    while (live_count() * 10 >= big) { /* and of the first blocks, to 0.1 full */
+        struct live_entry *e = NULL;
+
+        for (; !e && left < n; left++)
+            e = live_find(0x100000 + 48 * (uint64_t)left);
+        assert_non_null(e);
+        live_remove(e);
+    }
+    live_maintain(20000000000LL);
+    assert_int_equal(live_slots(), big);
+    live_maintain(20000000000LL + LIVE_SHRINK_AFTER_NS);
+    assert_true(live_slots() < big / 2);
+    assert_true(live_count() * 10 >= live_slots() * 3 && live_count() * 10 < live_slots() * 6);
+    size_t found = 0;
+
+    for (size_t i = 0; i < n; i++)
+        found += live_find(0x100000 + 48 * (uint64_t)i) != NULL;
+    for (size_t i = 0; i < n; i++)
+        found += live_find(0x9000000000 + 48 * (uint64_t)i) != NULL;
+    assert_int_equal(found, live_count());
+    live_reset();
+}
+
 /* ---- growth's sweep (live.c's grow()): the table against a reference
  * through growths past 32 MB and shrinks, mid-sweep above all ---- */
 
@@ -638,7 +704,7 @@ static void test_grow_sweep(void **state)
      * past it), down through shrinks, up again, down to nothing */
     static const uint32_t target[] = {2400000, 300000, 1200000, 20000, 900000, 0};
     uint64_t s = 0x2545F4914F6CDD1Dull, seq = 0;
-    size_t mid_checks = 0, grew_big = 0, ops = 0;
+    size_t mid_checks = 0, grew_big = 0, ops = 0, shrinks = 0;
     unsigned gen = live_generation(), prev_gen_change = 0;
 
     (void)state;
@@ -692,6 +758,14 @@ static void test_grow_sweep(void **state)
             assert_int_equal(live_count(), g_n);
             if (live_slots() * sizeof(struct live_entry) > (32u << 20))
                 grew_big++;
+            /* the collector's loop, 100 ms of a fake clock every 1024
+             * events: a table under 0.3 full shrinks 10 turns on */
+            if (ops % 1024 == 0) {
+                size_t before = live_slots();
+
+                live_maintain((int64_t)(ops / 1024) * 100000000);
+                shrinks += live_slots() < before;
+            }
             /* the generation moves at every event of a sweep: check the
              * whole set now and then while one is under way */
             if (live_generation() != gen) {
@@ -708,6 +782,7 @@ static void test_grow_sweep(void **state)
     assert_true(ops > 5000000);
     assert_true(mid_checks >= 10);
     assert_true(grew_big > 0);
+    assert_true(shrinks >= 3); /* down to 300k, 20k and 0 */
     assert_int_equal(live_count(), 0);
     live_reset();
     free(g_seq);
@@ -814,12 +889,13 @@ static void test_grow_wrap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model),      cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_big_sizes),  cmocka_unit_test(test_epoch_span),
-        cmocka_unit_test(test_times),      cmocka_unit_test(test_dense),
-        cmocka_unit_test(test_merged),     cmocka_unit_test(test_large),
-        cmocka_unit_test(test_ring),       cmocka_unit_test(test_pairs),
-        cmocka_unit_test(test_grow_sweep), cmocka_unit_test(test_grow_wrap),
+        cmocka_unit_test(test_model),        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_big_sizes),    cmocka_unit_test(test_epoch_span),
+        cmocka_unit_test(test_times),        cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_merged),       cmocka_unit_test(test_large),
+        cmocka_unit_test(test_ring),         cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_grow_sweep),   cmocka_unit_test(test_grow_wrap),
+        cmocka_unit_test(test_shrink_later),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
