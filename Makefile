@@ -224,39 +224,45 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all present"; fi
 
+# Each suite script runs under a time limit (tests/limit.sh): a hang fails its
+# suite with one line, where it held CI until CI's own limit. The suites take
+# 0.5-3 minutes each here.
+SUITE_TIMEOUT ?= 900
+SUITE = tests/limit.sh $(SUITE_TIMEOUT)
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  RUN     $$t"; $$t; done
 
 integration: all
-	$(Q)BUILD=$(BUILD) tests/collector/run.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/collector/run.sh
 
 e2e: all
-	$(Q)BUILD=$(BUILD) tests/e2e/run.sh
-	$(Q)BUILD=$(BUILD) tests/e2e/python.sh
-	$(Q)BUILD=$(BUILD) tests/e2e/cxx.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/e2e/run.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/e2e/python.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/e2e/cxx.sh
 
 backrefs: all
-	$(Q)BUILD=$(BUILD) tests/backrefs/run.sh
-	$(Q)BUILD=$(BUILD) tests/backrefs/heapwalk.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/backrefs/run.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/backrefs/heapwalk.sh
 
 # heapline attach / record --pid on programs started without heapline
 attach: all
-	$(Q)BUILD=$(BUILD) tests/attach/run.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/attach/run.sh
 
 # misbehaving clients against a program under the collector (tests/stress/run.py):
 # the short form in make test, issue 12's figures exactly in make stress
 stress-short: all
-	$(Q)BUILD=$(BUILD) tests/stress/run.py
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/stress/run.py
 
 stress: all
 	$(Q)BUILD=$(BUILD) tests/stress/run.py --full
 	$(Q)BUILD=$(BUILD) tests/attach/run.sh --cycles 100
 
 cli: all
-	$(Q)BUILD=$(BUILD) tests/cli/run.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/cli/run.sh
 
 tools: all
-	$(Q)BUILD=$(BUILD) tests/tools/run.sh
+	$(Q)BUILD=$(BUILD) $(SUITE) tests/tools/run.sh
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory format-check
