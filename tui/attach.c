@@ -60,9 +60,33 @@ struct inj {
     uint64_t unknown_at; /* heapline_detach(): where the ignored frees are counted */
     int pending[8];      /* signals that arrived during a call, raised again after */
     int n_pending;
-    int loader_ok; /* the calls take no loader lock (heapline_detach): a thread
-                    * inside the loader need not be waited for */
+    int loader_ok;     /* the calls take no loader lock (heapline_detach): a thread
+                        * inside the loader need not be waited for */
+    pid_t low_stack;   /* a thread at a safe point passed over for its stack room */
+    uint64_t low_room; /* its room, bytes */
 };
+
+/* Stack a chosen thread must have free below its stack pointer: our calls
+ * run there (dlopen of the library and its constructors), and a fault in
+ * them could leave the loader's lock held. ATTACH_CALL_MAPPED of it must be
+ * mapped already: ptrace writes the calls' data there, and only the
+ * thread's own faults grow the main thread's stack. */
+#define ATTACH_CALL_STACK (64u << 10)
+#define ATTACH_CALL_MAPPED (8u << 10)
+
+static int room_for_calls(struct inj *in, pid_t tid, uint64_t sp)
+{
+    uint64_t mapped, room = attach_proc_stack_room(&in->p, sp, &mapped);
+
+    if (room >= ATTACH_CALL_STACK && mapped >= ATTACH_CALL_MAPPED)
+        return 1;
+    if (!attach_proc_stack_end(&in->p, sp))
+        return 1; /* in none of the mappings read: the program ran execve since, which
+                   * choose() finds out before any call, and reads it again */
+    in->low_stack = tid;
+    in->low_room = room < ATTACH_CALL_STACK ? room : mapped;
+    return 0;
+}
 
 static double ms_since(const struct timespec *a)
 {
@@ -363,7 +387,8 @@ static int pass(struct inj *in, char *err, size_t errsz, pid_t *in_loader)
             *in_loader = tids[i];
         }
         if (s == T_SAFE && attach_proc_callable(in->pid, tids[i]) &&
-            (!cand || (!cand_sys && (long long)r.orig_rax >= 0))) {
+            (!cand || (!cand_sys && (long long)r.orig_rax >= 0)) &&
+            room_for_calls(in, tids[i], r.rsp)) {
             cand = tids[i];
             cand_sys = (long long)r.orig_rax >= 0;
         }
@@ -443,6 +468,12 @@ static int choose(struct inj *in, char *err, size_t errsz)
                          "thread %d of pid %d stayed inside the dynamic loader for %.1f s (a "
                          "library constructor that does not return?): nothing was done",
                          (int)stuck, (int)in->pid, in->timeout_ms / 1e3);
+            else if (in->low_stack)
+                snprintf(err, errsz,
+                         "no thread of pid %d at a safe point had %u KiB of stack free within "
+                         "%.1f s (thread %d: %llu KiB): nothing was done",
+                         (int)in->pid, ATTACH_CALL_STACK >> 10, in->timeout_ms / 1e3,
+                         (int)in->low_stack, (unsigned long long)(in->low_room >> 10));
             else
                 snprintf(err, errsz,
                          "no thread of pid %d left the allocator within %.1f s: nothing was "

@@ -116,6 +116,8 @@ void attach_proc_name(pid_t pid, char *buf, size_t cap)
 
 /* Reads the program's mappings: libc's path and load bias, the loader's and
  * our library's code, every range (for the stacks). */
+static uint64_t stack_limit(pid_t pid);
+
 static int read_maps(struct attach_proc *p, int *musl, char *err, size_t errsz)
 {
     char path[64], line[PATH_MAX + 128];
@@ -143,6 +145,8 @@ static int read_maps(struct attach_proc *p, int *musl, char *err, size_t errsz)
     p->libc_bias = 0;
     *musl = 0;
     p->n_maps = p->n_loader = p->n_ours = 0;
+    p->main_stack = (struct attach_range){0, 0};
+    p->stack_limit = stack_limit(p->pid);
     p->lib_base = 0;
     p->maps = malloc(cap_maps * sizeof(*p->maps));
     while (p->maps && fgets(line, sizeof(line), f)) {
@@ -160,6 +164,8 @@ static int read_maps(struct attach_proc *p, int *musl, char *err, size_t errsz)
             cap_maps *= 2;
         }
         p->maps[p->n_maps++] = (struct attach_range){lo, hi};
+        if (!strcmp(file, "[stack]"))
+            p->main_stack = (struct attach_range){lo, hi};
         const char *b = base_name(file);
 
         if (!strncmp(b, "ld-musl", 7) || !strncmp(b, "libc.musl", 9))
@@ -404,6 +410,51 @@ enum attach_where attach_proc_where(const struct attach_proc *p, uint64_t ip)
     if (in_ranges(p->danger, p->n_danger, ip) || in_ranges(p->ours, p->n_ours, ip))
         return ATTACH_IN_ALLOC;
     return ATTACH_SAFE;
+}
+
+/* RLIMIT_STACK's soft limit of pid (/proc/PID/limits), 0 when unlimited
+ * or unknown. */
+static uint64_t stack_limit(pid_t pid)
+{
+    char path[64], line[256];
+    unsigned long long v = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "Max stack size", 14) && sscanf(line + 14, "%llu", &v) != 1)
+            v = 0; /* "unlimited" */
+    fclose(f);
+    return v;
+}
+
+/* The kernel's stack_guard_gap (256 pages): a stack grows no closer than
+ * this to the mapping below it. */
+#define STACK_GUARD_GAP (256u << 12)
+
+uint64_t attach_proc_stack_room(const struct attach_proc *p, uint64_t sp, uint64_t *mapped)
+{
+    *mapped = 0;
+    for (size_t i = 0; i < p->n_maps; i++) {
+        uint64_t lo = p->maps[i].lo, hi = p->maps[i].hi, floor = lo;
+
+        if (sp < lo || sp >= hi)
+            continue;
+        *mapped = sp - lo;
+        if (lo == p->main_stack.lo && hi == p->main_stack.hi) {
+            uint64_t below = i ? p->maps[i - 1].hi + STACK_GUARD_GAP : STACK_GUARD_GAP;
+
+            floor = p->stack_limit && p->stack_limit < hi ? hi - p->stack_limit : 0;
+            if (floor < below)
+                floor = below;
+            if (floor > lo)
+                floor = lo; /* it grew past the limit (raised, then lowered) */
+        }
+        return sp - floor;
+    }
+    return 0;
 }
 
 uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp)

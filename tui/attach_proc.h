@@ -44,6 +44,8 @@ struct attach_proc {
     size_t n_loader, n_danger, n_ours;
     struct attach_range *maps; /* every mapping (the stacks' bounds) */
     size_t n_maps;
+    struct attach_range main_stack; /* "[stack]": it grows down, up to stack_limit */
+    uint64_t stack_limit;           /* RLIMIT_STACK's soft limit, 0 when none */
 };
 
 /* Reads pid: refuses (-1 with one line in err) a process that does not
@@ -68,6 +70,13 @@ enum attach_where attach_proc_where(const struct attach_proc *p, uint64_t ip);
 
 /* The end of the mapping that holds sp (a stack's top), 0 when unknown. */
 uint64_t attach_proc_stack_end(const struct attach_proc *p, uint64_t sp);
+
+/* Bytes of stack below sp a call may use: to the start of sp's mapping,
+ * or for the main thread's stack, which the kernel grows on the thread's
+ * own faults, to RLIMIT_STACK or the guard gap above the mapping below.
+ * *mapped gets the part mapped now (what ptrace can write). 0 when sp is in
+ * no mapping. */
+uint64_t attach_proc_stack_room(const struct attach_proc *p, uint64_t sp, uint64_t *mapped);
 
 /* The ids of pid's threads (up to cap) into tids: how many, -1 when pid is
  * gone. */

@@ -469,6 +469,30 @@ for i in $(seq 0 11); do
 done
 pass "ending: 12 programs that end during record --pid, each one line: $(echo "$ends" | tr '|' '\n' | grep . | sort | uniq -c | sed 's/^ *//' | paste -sd';')"
 
+# a program whose only thread has its stack used up (24 KiB short of a 256 KiB ulimit -s):
+# heapline's calls would run below it, where dlopen faulted (it said "cannot write into pid N:
+# Bad address" when the area for the call's data was not mapped, and with a few KiB more, a
+# fault inside dlopen could leave the loader's lock held). One line, nothing done, it runs on.
+rm -f "$TMP/deep.in"
+mkfifo "$TMP/deep.in"
+(ulimit -s 256 && exec "$TMP/target" deep <"$TMP/deep.in" >"$TMP/deep.out" 2>"$TMP/deep.err") &
+T_PID=$!
+PIDS+=("$T_PID")
+exec 7>"$TMP/deep.in"
+wait_line "$TMP/deep.out" "ready $T_PID"
+if HEAPLINE_ATTACH_TIMEOUT_MS=600 "$HL" record --pid $T_PID -o "$TMP/deep.heapline" 2>"$TMP/deep-rec.err"; then
+    fail "deep stack: record --pid succeeded"
+fi
+one_line "$TMP/deep-rec.err"
+grep -qE "^heapline: no thread of pid $T_PID at a safe point had 64 KiB of stack free within 0.6 s \(thread $T_PID: [0-9]+ KiB\): nothing was done$" "$TMP/deep-rec.err" ||
+    fail "deep stack: $(cat "$TMP/deep-rec.err")"
+[ ! -e "$TMP/deep.heapline" ] || fail "deep stack: an empty recording was left"
+loaded $T_PID && fail "deep stack: the library was loaded"
+runs_on $T_PID deep
+say deep "leak 1 1" "leaked 1"
+exec 7>&-
+pass "deep-stack: $(cat "$TMP/deep-rec.err")"
+
 # a kernel thread (kthreadd, pid 2 outside a pid namespace): one line that says so, where it
 # said "statically linked (no libc.so.6)"
 if [ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ]; then

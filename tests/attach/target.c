@@ -20,6 +20,9 @@
  *   target nodump    cmd, after prctl(PR_SET_DUMPABLE, 0)
  *   target loader    cmd, while a thread is inside dlopen() of STUCK_LIB
  *                    (argv[2]), whose constructor never returns
+ *   target deep      cmd, run by the only thread with its stack used up to
+ *                    DEEP_LEFT bytes short of RLIMIT_STACK (run it under a
+ *                    small ulimit -s): no room below it for dlopen's frames
  *   target spin      computes forever, never allocates, never sleeps
  */
 #define _GNU_SOURCE
@@ -29,10 +32,12 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,6 +144,19 @@ static int commands(void)
     return 0;
 }
 
+/* Recurses until about left bytes of the stack's limit remain, then runs
+ * the commands there. */
+#define DEEP_LEFT (24 << 10)
+static __attribute__((noinline)) int deep(uintptr_t top, size_t limit)
+{
+    volatile char pad[1024];
+
+    pad[0] = 0;
+    if (top - (uintptr_t)pad + DEEP_LEFT + sizeof(pad) < limit)
+        return deep(top, limit) + pad[0];
+    return commands();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "cmd";
@@ -157,6 +175,22 @@ int main(int argc, char **argv)
         deny_memfd();
     if (!strcmp(mode, "nodump"))
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (!strcmp(mode, "deep")) {
+        struct rlimit rl;
+        unsigned long lo, hi, top = 0;
+        char line[256];
+        FILE *f = fopen("/proc/self/maps", "r");
+
+        while (f && fgets(line, sizeof(line), f))
+            if (strstr(line, "[stack]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+                top = hi; /* the limit counts from the stack's top */
+        if (f)
+            fclose(f);
+        if (!top || getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur > (64u << 20))
+            return fprintf(stderr, "deep: run under a small ulimit -s\n"), 2;
+        return deep(top, (size_t)rl.rlim_cur);
+    }
     if (!strcmp(mode, "loader")) {
         pthread_create(&t, NULL, stuck, argv[2]);
         usleep(100000); /* inside the constructor by now (it says so on stderr) */
