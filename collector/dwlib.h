@@ -64,6 +64,7 @@
     X(dwfl_module_getsymtab)                                                                       \
     X(dwfl_module_info)                                                                            \
     X(dwfl_module_nextcu)                                                                          \
+    X(dwfl_report_begin)                                                                           \
     X(dwfl_report_begin_add)                                                                       \
     X(dwfl_report_end)                                                                             \
     X(elf_begin)                                                                                   \
@@ -139,6 +140,7 @@ int dwlib_load(void);
 #define dwfl_module_getsymtab(...) DWLIB_CALL(dwfl_module_getsymtab, __VA_ARGS__)
 #define dwfl_module_info(...) DWLIB_CALL(dwfl_module_info, __VA_ARGS__)
 #define dwfl_module_nextcu(...) DWLIB_CALL(dwfl_module_nextcu, __VA_ARGS__)
+#define dwfl_report_begin(...) DWLIB_CALL(dwfl_report_begin, __VA_ARGS__)
 #define dwfl_report_begin_add(...) DWLIB_CALL(dwfl_report_begin_add, __VA_ARGS__)
 #define dwfl_report_end(...) DWLIB_CALL(dwfl_report_end, __VA_ARGS__)
 #define elf_begin(...) DWLIB_CALL(elf_begin, __VA_ARGS__)

@@ -186,6 +186,22 @@ static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* The loader's counts at the last report from scratch: one per change of
+ * the modules at most, whatever the addresses asked. */
+static unsigned long long anew_adds, anew_subs;
+
+static int modules_changed_since_anew(void)
+{
+    unsigned long long c[2] = {0, 0};
+
+    dl_iterate_phdr(count_cb, c);
+    if (c[0] == anew_adds && c[1] == anew_subs)
+        return 0;
+    anew_adds = c[0];
+    anew_subs = c[1];
+    return 1;
+}
+
 /* Whether modules were loaded or unloaded since the last report (an address
  * in no known module is then worth a new report; else it is JIT code or
  * garbage and a report would only cost time). */
@@ -400,7 +416,10 @@ static void fsyms_free(void)
     n_curanges = cap_curanges = 0;
 }
 
-static void report(void)
+/* Reports the modules mapped now: added to those known (anew = 0), or
+ * replacing them (1: a module reported again with the same range keeps its
+ * Dwfl_Module, and with it its id). */
+static void report_modules(int anew)
 {
     unsigned long long c[2] = {0, 0};
 
@@ -408,9 +427,43 @@ static void report(void)
     seen_adds = c[0];
     seen_subs = c[1];
     dwscopes_forget(); /* modules gone are freed with their debug data */
-    dwfl_report_begin_add(dwfl);
+    if (anew)
+        dwfl_report_begin(dwfl);
+    else
+        dwfl_report_begin_add(dwfl);
     dwfl_linux_proc_report(dwfl, getpid());
     dwfl_report_end(dwfl, NULL, NULL);
+}
+
+static void report(void)
+{
+    report_modules(0);
+}
+
+/* Whether the dynamic loader places pc in the module m that the Dwfl gives
+ * for it. A module's range in the Dwfl can outlast what is mapped there:
+ * a library dlopen()ed in the pages just past libdw's, after libdw was
+ * reported, had its frames named libdw-0.188.so+0xae16f (t_dlopen, 1 run in
+ * 20 with a second recording running beside it), and a re-report that only
+ * adds modules kept that range. _dl_find_object (glibc 2.35) takes no lock:
+ * the program may hold the loader's while it waits for the collector. An
+ * address in no loaded object (the vDSO, JIT code, a library unloaded
+ * since) keeps the Dwfl's answer. */
+static int loader_agrees(Dwfl_Module *m, Dwarf_Addr pc)
+{
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 35)
+    struct dl_find_object o;
+    Dwarf_Addr start = 0;
+
+    if (_dl_find_object((void *)(uintptr_t)pc, &o) != 0)
+        return 1;
+    dwfl_module_info(m, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+    return (uintptr_t)o.dlfo_map_start == start;
+#else
+    (void)m;
+    (void)pc;
+    return 1;
+#endif
 }
 
 /* Held by the collector around every use of the Dwfl, and by fork() (atfork
@@ -755,6 +808,10 @@ static void frame_locked(uint64_t ip, struct wire_frame *f, const struct symbols
     m = dwfl_addrmodule(dwfl, pc);
     if (!m && modules_changed()) {
         report(); /* a module loaded since: dlopen */
+        m = dwfl_addrmodule(dwfl, pc);
+    }
+    if (m && !loader_agrees(m, pc) && modules_changed_since_anew()) {
+        report_modules(1); /* the loader's view, from scratch */
         m = dwfl_addrmodule(dwfl, pc);
     }
     if (!m)

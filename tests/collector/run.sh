@@ -839,6 +839,27 @@ if want dlopen; then
         lib_site_ctor.live_bytes=55 lib_site_ctor.module~libt_dlib.so nonneg consistent
 fi
 
+# two recordings of t_dlopen side by side, 20 rounds: a library dlopen()ed just past libdw's
+# pages, after the collector had reported libdw, got its frames named libdw-0.188.so+0xae16f
+# (1 run in 20 this way; the Dwfl kept a range past libdw's end): the loader's word decides
+# now (symbols.c, loader_agrees)
+if want dlopen-beside; then
+    bad=""
+    for i in $(seq 1 20); do
+        for k in a b; do
+            timeout "$TMO" "$HL" record -o "$W/dlb-$k.heapline" -- "$T/t_dlopen" "$T/libt_dlib.so" \
+                >/dev/null 2>&1 </dev/null &
+        done
+        wait
+        for k in a b; do
+            "$HL" report "$W/dlb-$k.heapline" --json 2>/dev/null |
+                python3 -c 'import json,sys; d=json.load(sys.stdin); s=[x for x in d["sites"] if x["function"]=="lib_site_alloc" and "libt_dlib.so" in (x.get("module") or "")]; sys.exit(0 if s and s[0]["allocations"]==5 else 1)' ||
+                bad="$bad $i$k"
+        done
+    done
+    if [ -n "$bad" ]; then fail dlopen-beside "lib_site_alloc not named in runs$bad of 40"; else pass dlopen-beside "40 recordings, two at a time: lib_site_alloc named in libt_dlib.so in each"; fi
+fi
+
 # ---- constructors before main (the executable's and a linked library's) ----
 if want ctor; then
     rec ctor -- "$T/t_ctor"
