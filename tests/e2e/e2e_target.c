@@ -75,16 +75,21 @@ __attribute__((noinline)) static void fill_cache(void **cache)
 
 __attribute__((noinline)) static void *temp_alloc(size_t n)
 {
-    void *p = malloc(n);
-    memset(p, 3, n);
-    return p;
+    return malloc(n);
 }
 
+/* The 8 allocations first, their pages after: the allocations fall within
+ * microseconds, so a replay's cursor (whole milliseconds on the screen) is
+ * before or after all of them. Each written as it came, page faults spread
+ * them over 1-2 ms on a loaded machine, and the screen's state at a cursor
+ * in that millisecond was neither report --at T's nor --at T + 1 ms's. */
 __attribute__((noinline)) static void spike(void)
 {
     void *t[8];
     for (int i = 0; i < 8; i++)
         t[i] = temp_alloc(262144);
+    for (int i = 0; i < 8; i++)
+        memset(t[i], 3, 262144);
     pause_ms(100);
     for (int i = 0; i < 8; i++)
         free(t[i]);
