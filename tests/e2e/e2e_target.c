@@ -38,7 +38,8 @@ static void pause_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     if (slow)
-        ts = (struct timespec){.tv_sec = ms * 8 / 1000, .tv_nsec = (long)(ms * 8 % 1000) * 1000000L};
+        ts =
+            (struct timespec){.tv_sec = ms * 8 / 1000, .tv_nsec = (long)(ms * 8 % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
