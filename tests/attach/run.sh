@@ -469,6 +469,26 @@ for i in $(seq 0 11); do
 done
 pass "ending: 12 programs that end during record --pid, each one line: $(echo "$ends" | tr '|' '\n' | grep . | sort | uniq -c | sed 's/^ *//' | paste -sd';')"
 
+# a thread that does not stop: in vfork() while its child sleeps 4 s (a killable sleep, which
+# no ptrace interrupt ends; the state D). heapline gives up after 2 s with one line, where it
+# waited for the stop for good, and the program goes on as it was
+start_target vfork cmd
+echo "vfork 4000" >&7
+for _ in $(seq 500); do [ "$(state $T_PID)" = D ] && break; sleep 0.01; done
+if "$HL" record --pid $T_PID -o "$TMP/vfork.heapline" 2>"$TMP/vfork-rec.err"; then
+    fail "no stop: record --pid succeeded"
+fi
+one_line "$TMP/vfork-rec.err"
+grep -qx "heapline: thread $T_PID of pid $T_PID did not stop within 2 s (in uninterruptible sleep?): nothing was done" "$TMP/vfork-rec.err" ||
+    fail "no stop: $(cat "$TMP/vfork-rec.err")"
+[ ! -e "$TMP/vfork.heapline" ] || fail "no stop: an empty recording was left"
+wait_line "$TMP/vfork.out" vforked
+loaded $T_PID && fail "no stop: the library was loaded"
+runs_on $T_PID vfork
+say vfork "leak 1 1" "leaked 1"
+exec 7>&-
+pass "no-stop: $(cat "$TMP/vfork-rec.err")"
+
 # a program whose only thread has its stack used up (24 KiB short of a 256 KiB ulimit -s):
 # heapline's calls would run below it, where dlopen faulted (it said "cannot write into pid N:
 # Bad address" when the area for the call's data was not mapped, and with a few KiB more, a

@@ -14,7 +14,8 @@
  *                    printf's on the stack holds it), "stuck LIB" (a
  *                    thread that stays inside dlopen() of LIB, as target
  *                    loader's), "exec" (runs target cmd anew: execve, the
- *                    same pid, a new address space), "quit"
+ *                    same pid, a new address space), "vfork MS" (waits
+ *                    in vfork() while the child sleeps MS ms), "quit"
  *   target seccomp   cmd, after a seccomp filter that fails memfd_create
  *                    with EPERM
  *   target nodump    cmd, after prctl(PR_SET_DUMPABLE, 0)
@@ -40,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PR_SET_PTRACER
@@ -104,6 +106,19 @@ static int commands(void)
             for (unsigned long i = 0; i < n && n_kept < 100000; i++)
                 kept[n_kept++] = leak_site(size);
             printf("leaked %lu\n", n);
+        } else if (sscanf(line, "vfork %lu", &n) == 1) {
+            /* the thread waits in vfork() while the child sleeps n ms: a
+             * killable sleep, which no ptrace interrupt ends */
+            pid_t c = vfork();
+
+            if (c == 0) {
+                struct timespec ts = {(time_t)(n / 1000), (long)(n % 1000) * 1000000L};
+
+                nanosleep(&ts, NULL);
+                _exit(0);
+            }
+            waitpid(c, NULL, 0);
+            printf("vforked\n");
         } else if (sscanf(line, "free-old %lu", &n) == 1) {
             for (unsigned long i = 0; i < n && n_freed < 64; i++) {
                 free(old[n_freed]);
