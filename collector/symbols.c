@@ -186,15 +186,22 @@ static int count_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* The loader's counts of modules loaded and unloaded so far, into c. */
+static void loader_counts(unsigned long long c[2])
+{
+    c[0] = c[1] = 0;
+    dl_iterate_phdr(count_cb, c);
+}
+
 /* The loader's counts at the last report from scratch: one per change of
  * the modules at most, whatever the addresses asked. */
 static unsigned long long anew_adds, anew_subs;
 
 static int modules_changed_since_anew(void)
 {
-    unsigned long long c[2] = {0, 0};
+    unsigned long long c[2];
 
-    dl_iterate_phdr(count_cb, c);
+    loader_counts(c);
     if (c[0] == anew_adds && c[1] == anew_subs)
         return 0;
     anew_adds = c[0];
@@ -207,9 +214,9 @@ static int modules_changed_since_anew(void)
  * garbage and a report would only cost time). */
 static int modules_changed(void)
 {
-    unsigned long long c[2] = {0, 0};
+    unsigned long long c[2];
 
-    dl_iterate_phdr(count_cb, c);
+    loader_counts(c);
     return c[0] != seen_adds || c[1] != seen_subs;
 }
 
@@ -418,19 +425,24 @@ static void fsyms_free(void)
 
 /* Reports the modules mapped now: added to those known (anew = 0), or
  * replacing them (1: a module reported again with the same range keeps its
- * Dwfl_Module, and with it its id). */
+ * Dwfl_Module, and with it its id; the others are freed, so the caches
+ * kept by Dwfl_Module and by CU go first: a later module could be given a
+ * freed one's address). */
 static void report_modules(int anew)
 {
-    unsigned long long c[2] = {0, 0};
+    unsigned long long c[2];
 
-    dl_iterate_phdr(count_cb, c);
+    loader_counts(c);
     seen_adds = c[0];
     seen_subs = c[1];
     dwscopes_forget(); /* modules gone are freed with their debug data */
-    if (anew)
+    if (anew) {
+        fsyms_free();
+        lines_free();
         dwfl_report_begin(dwfl);
-    else
+    } else {
         dwfl_report_begin_add(dwfl);
+    }
     dwfl_linux_proc_report(dwfl, getpid());
     dwfl_report_end(dwfl, NULL, NULL);
 }
