@@ -53,12 +53,13 @@ wait_line() {
 }
 
 # A command target: T_PID, its stdin on fd 7, its stdout in $TMP/NAME.out
-start_target() { # NAME MODE [ARG]
-    local name=$1
+start_target() { # NAME MODE [ARG]   (STACK_KB=N: its stack limited to N KiB)
+    local name=$1 limit=()
     shift
+    [ -z "${STACK_KB:-}" ] || limit=(prlimit --stack=$((STACK_KB * 1024)))
     rm -f "$TMP/$name.in"
     mkfifo "$TMP/$name.in"
-    "$TMP/target" "$@" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    ${limit[@]+"${limit[@]}"} "$TMP/target" "$@" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
     T_PID=$!
     PIDS+=("$T_PID")
     exec 7>"$TMP/$name.in"
@@ -493,13 +494,7 @@ pass "no-stop: $(cat "$TMP/vfork-rec.err")"
 # heapline's calls would run below it, where dlopen faulted (it said "cannot write into pid N:
 # Bad address" when the area for the call's data was not mapped, and with a few KiB more, a
 # fault inside dlopen could leave the loader's lock held). One line, nothing done, it runs on.
-rm -f "$TMP/deep.in"
-mkfifo "$TMP/deep.in"
-(ulimit -s 256 && exec "$TMP/target" deep <"$TMP/deep.in" >"$TMP/deep.out" 2>"$TMP/deep.err") &
-T_PID=$!
-PIDS+=("$T_PID")
-exec 7>"$TMP/deep.in"
-wait_line "$TMP/deep.out" "ready $T_PID"
+STACK_KB=256 start_target deep deep
 if HEAPLINE_ATTACH_TIMEOUT_MS=600 "$HL" record --pid $T_PID -o "$TMP/deep.heapline" 2>"$TMP/deep-rec.err"; then
     fail "deep stack: record --pid succeeded"
 fi
