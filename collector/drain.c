@@ -27,6 +27,7 @@
 #include "ownmaps.h"
 #include "ring.h"
 #include "sites.h"
+#include "spill.h"
 #include "stamp.h"
 #include "unwind.h"
 
@@ -118,6 +119,7 @@ void drain_atfork_child(void)
     }
     if (D.stage)
         ownmaps_del(D.stage);
+    spill_atfork_child();
     memset(&D, 0, sizeof(D)); /* D.runs, malloc'd, is the parent's copy: left */
 }
 
@@ -140,6 +142,7 @@ void drain_release(void)
 {
     D.stage = buf_resize(D.stage, D.cap_stage * sizeof(*D.stage), 0);
     D.n_stage = D.cap_stage = 0;
+    spill_close();
 }
 
 /* Applies one staged event, its stamps converted to ns first (in place:
@@ -407,6 +410,17 @@ static size_t backlogs_room(size_t all)
     return all < BACKLOG_MAX ? BACKLOG_MAX - all : 0;
 }
 
+/* Moves a ring's n pending events from slot t to the spill file. Returns
+ * whether they went. */
+static int spill_ring(struct ring *r, uint64_t t, size_t n)
+{
+    if (!n || spill_append(r, t, n) < 0)
+        return 0;
+    atomic_store_explicit(&r->tail, t + n, memory_order_release);
+    ring_tail_moved(r);
+    return 1;
+}
+
 void drain_relieve(void)
 {
     static int64_t last;
@@ -417,11 +431,16 @@ void drain_relieve(void)
         return;
     last = now;
     all = backlogs_len();
-    for (struct ring *r = ring_list(); r && backlogs_room(all); r = r->next) {
+    for (struct ring *r = ring_list(); r; r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
         size_t n = (size_t)(h - t);
 
+        /* behind the ring's chunks in the file, if any: its order */
+        if (r->n_spill || !backlogs_room(all)) {
+            spill_ring(r, t, n);
+            continue;
+        }
         if (n > backlogs_room(all))
             n = backlogs_room(all);
         if (!n || backlog_reserve(r, n) < 0)
@@ -431,6 +450,46 @@ void drain_relieve(void)
         ring_tail_moved(r);
         all += n;
     }
+}
+
+/* During a long merge, every 1024 events applied: a ring half full goes to
+ * the spill file, not the backlogs (they would grow the program's memory),
+ * so that its thread does not wait on the collector. On python3's JSON
+ * bench the program waited 80-150 ms on its full ring in its teardown,
+ * whose 2M frees the collector applies three times slower than glibc makes
+ * them, though the teardown's last 130 ms (malloc_consolidate) make none:
+ * spilled, the collector applies them then. */
+#define SPILL_AT (RING_EVENTS / 2)
+static void relieve_to_file(void)
+{
+    for (struct ring *r = ring_list(); r; r = r->next) {
+        uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+
+        if (h - t >= SPILL_AT)
+            spill_ring(r, t, (size_t)(h - t));
+    }
+}
+
+/* An empty backlog of a ring with events in the spill file takes its
+ * oldest chunks back (RING_EVENTS at least). Returns the events taken, or
+ * -1: they could not be read, tracking is off. */
+static long refill(struct ring *r)
+{
+    long got;
+
+    if (!r->n_spill || backlog_len(r) || backlog_reserve(r, RING_EVENTS) < 0)
+        return 0;
+    got = spill_take(r, r->backlog, r->cap_backlog); /* empty: from slot 0 */
+    if (got < 0) {
+        core_disable("cannot read back the events spilled beside the record file");
+        return -1;
+    }
+    r->backlog_head = 0;
+    r->n_backlog = (size_t)got;
+    D.st.from_spill += (uint64_t)got;
+    backlog_touch(r);
+    return got;
 }
 
 /* Copies pending events into stage[], one time-sorted run per ring, its
@@ -459,12 +518,18 @@ static size_t drain_copy(int64_t *limit)
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
         size_t from_log = backlog_len(r), from_ring = (size_t)(h - t), start = D.n_stage;
-        const struct ring_event *left = NULL; /* the first event left behind */
+        int64_t left = INT64_MAX; /* the stamp of the first event left behind */
 
         if (!r->announced) {
             r->announced = 1;
             emit_thread_announce(r);
         }
+        long got = refill(r);
+
+        if (got < 0)
+            continue;
+        all += (size_t)got;
+        from_log = backlog_len(r);
         /* a backlog (events carried over, or moved out while the collector
          * symbolized) fills the pass first, and the ring's events are staged
          * straight behind it when all of it fits the quota (not through
@@ -472,7 +537,8 @@ static size_t drain_copy(int64_t *limit)
          * the next moved the whole ring through it, a second copy of 24-45%
          * of python3's JSON bench's events, and pages faulted in again) */
         size_t take_log = from_log < quota ? from_log : quota, moved = 0;
-        size_t take_ring = take_log < from_log ? 0 : quota - take_log;
+        /* the ring's events come after its chunks in the spill file */
+        size_t take_ring = take_log < from_log || r->n_spill ? 0 : quota - take_log;
 
         if (take_ring > from_ring)
             take_ring = from_ring;
@@ -480,7 +546,13 @@ static size_t drain_copy(int64_t *limit)
             core_disable("out of memory on the collector thread");
             continue;
         }
-        if (from_log && from_ring) {
+        if (r->n_spill) {
+            /* behind its chunks in the file: the rest of the ring joins them */
+            if (spill_ring(r, t, from_ring)) {
+                t += from_ring;
+                h = t;
+            }
+        } else if (from_log && from_ring) {
             /* the rest of the ring goes behind the backlog, so its producer
              * gets room on every pass (up to DRAIN_BACKLOG_MAX, or as much
              * as the last pass took of this ring past that), never waits
@@ -519,11 +591,13 @@ static size_t drain_copy(int64_t *limit)
         t += take_ring + moved;
         /* read before the slots are handed back to the producer */
         if (backlog_len(r))
-            left = backlog_at(r, 0);
+            left = backlog_at(r, 0)->time;
+        else if (r->n_spill)
+            left = spill_first_stamp(r);
         else if (t < h)
-            left = &r->ev[t & (RING_EVENTS - 1)];
-        if (left && left->time < *limit)
-            *limit = left->time;
+            left = r->ev[t & (RING_EVENTS - 1)].time;
+        if (left < *limit)
+            *limit = left;
         atomic_store_explicit(&r->tail, t, memory_order_release);
         ring_tail_moved(r);
         total += D.n_stage - start;
@@ -569,7 +643,8 @@ static void release_dead(int check_gone)
         next = r->next;
         if (!dead && check_gone && syscall(SYS_tgkill, pid, r->tid, 0) < 0 && errno == ESRCH)
             dead = 1;
-        if (dead && !backlog_len(r) && atomic_load(&r->head) == atomic_load(&r->tail)) {
+        if (dead && !backlog_len(r) && !r->n_spill &&
+            atomic_load(&r->head) == atomic_load(&r->tail)) {
             emit_thread_gone(r);
             r->backlog = buf_resize(r->backlog, r->cap_backlog * sizeof(*r->backlog), 0);
             ring_release(r);
@@ -587,6 +662,7 @@ static int merge_late(size_t *applied, int64_t deadline)
     if ((++*applied & 1023) != 0)
         return 0;
     unwind_serve(); /* a module's rules a walk asked for: libunwind walks until then */
+    relieve_to_file();
     return core_now() > deadline;
 }
 
@@ -741,6 +817,7 @@ size_t drain_pass(int check_gone, int final, int whole)
         core_disable("cannot grow the site table");
     stage_give_back(core_now());
     backlogs_give_back(core_now());
+    spill_maintain(core_now());
     release_dead(check_gone);
     return n;
 }

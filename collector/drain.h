@@ -34,16 +34,18 @@ size_t drain_buffers_peak(void);
 
 /* What the passes moved (HEAPLINE_STATS): events staged (an event carried
  * over is staged again by a later pass), put back in a backlog by a merge
- * that stopped short of them, moved from a ring to its backlog; merges and
- * merges stopped at their deadline. Collector thread only. */
+ * that stopped short of them, moved from a ring to its backlog, read back
+ * from the spill file (spill.h); merges and merges stopped at their
+ * deadline. Collector thread only. */
 struct drain_stats {
-    uint64_t staged, carried, to_backlog, merges, late;
+    uint64_t staged, carried, to_backlog, from_spill, merges, late;
 };
 const struct drain_stats *drain_stats(void);
 
-/* Moves every ring's pending events into its backlog (rate-limited: at most
- * every 0.5 ms), so producers do not wait while the collector is busy with
- * something slow. */
+/* Moves every ring's pending events into its backlog, or the spill file
+ * when the backlogs are full or the ring has events there (rate-limited: at
+ * most every 0.5 ms), so producers do not wait while the collector is busy
+ * with something slow. */
 void drain_relieve(void);
 
 /* In a fork child of the program (not a scan's snapshot child): forgets the

@@ -59,6 +59,8 @@ struct ring_cache_entry {
     uint32_t leaf;
 };
 
+struct spill_chunk;
+
 struct ring {
     _Atomic uint64_t head; /* producer */
     char pad0[56];
@@ -91,7 +93,11 @@ struct ring {
     size_t backlog_head, n_backlog, cap_backlog; /* n_backlog from backlog_head, circular */
     size_t backlog_reach; /* backlog[0, reach) written since its pages were last given back */
     size_t applied_last;  /* events of the ring the last pass applied (drain.c) */
-    unsigned grace_gen;   /* the grace period that saw head at grace_head (grace.c) */
+    /* events in the spill file, oldest first, newer than the backlog's
+     * (spill.h) */
+    struct spill_chunk *spill_head, *spill_tail;
+    size_t n_spill;
+    unsigned grace_gen; /* the grace period that saw head at grace_head (grace.c) */
     uint64_t grace_head;
     struct ring_event ev[RING_EVENTS];
 };

@@ -91,6 +91,7 @@ build() { # build OUT CC ARGS...: compile, or report the failure and exit
 build t_alloc cc $CFLAGS "$SRC/t_alloc.c"
 build t_alloc_O2 cc ${CFLAGS/-O0 -g -fno-omit-frame-pointer/-O2 -g -fomit-frame-pointer} "$SRC/t_alloc.c"
 build t_peak cc $CFLAGS "$SRC/t_peak.c"
+build t_teardown cc $CFLAGS "$SRC/t_teardown.c"
 build t_cxx g++ -std=c++17 -O0 -g -fno-omit-frame-pointer -Wall "$SRC/t_cxx.cpp"
 build t_threads cc $CFLAGS "$SRC/t_threads.c"
 build t_tickstall cc $CFLAGS "$SRC/t_tickstall.c"
@@ -716,6 +717,46 @@ if want backlog-threads; then
         fail backlog-threads "8 threads: events waiting held $held bytes, more than 96 MiB"
     else
         pass backlog-threads "8 busy threads: events waiting held at most $held bytes"
+    fi
+fi
+
+# ---- a teardown faster than the collector: its ring's events go to an unnamed file beside the
+# record file (spill.h) rather than making the program wait or growing its memory, and come back
+# in order: the same figures; on tmpfs there is no such file (its pages would be memory) ----
+if want spill; then
+    rec spill HEAPLINE_STATS=1 -- "$T/t_teardown"
+    if recorded spill 0; then
+        n=$(sed -n 's/.* \([0-9]*\) events spilled to a file.*/\1/p' "$W/spill.log" | head -1)
+        back=$(sed -n 's/.* \([0-9]*\) read back).*/\1/p' "$W/spill.log" | head -1)
+        reported spill end && expect spill "$W/spill.end.json" site_many.allocations=1500000 \
+            site_many.live_blocks=0 site_after.allocations=1000 site_after.live_blocks=1000 \
+            site_after.live_bytes=100000 nonneg consistent
+        if [ -z "$n" ]; then
+            fail spill-file "no spill figures in HEAPLINE_STATS: $(grep drain "$W/spill.log")"
+        elif [ "$n" -gt 0 ] && [ "$n" = "$back" ]; then
+            pass spill-file "$n events went through the file and all came back"
+        else
+            fail spill-file "$n events spilled, ${back:-?} read back: $(grep drain "$W/spill.log")"
+        fi
+    fi
+    shm=/dev/shm/heapline-spill-$$.heapline
+    if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
+        HEAPLINE_STATS=1 timeout "$TMO" "$HL" record -o "$shm" -- "$T/t_teardown" \
+            >"$W/spill-shm.log" 2>&1 </dev/null
+        RC=$?
+        if [ "$RC" != 0 ] || [ ! -s "$shm" ]; then
+            fail spill-shm "heapline record exited $RC: $(tail -3 "$W/spill-shm.log" | tr '\n' ' ')"
+        elif ! grep -q ' 0 events spilled to a file.*spilling off: the record file is on tmpfs' \
+            "$W/spill-shm.log"; then
+            fail spill-shm "spilled on tmpfs: $(grep drain "$W/spill-shm.log")"
+        else
+            reported spill-shm end "$shm" && expect spill-shm "$W/spill-shm.end.json" \
+                site_many.allocations=1500000 site_many.live_blocks=0 site_after.live_blocks=1000 \
+                site_after.live_bytes=100000 nonneg consistent
+        fi
+        rm -f "$shm"
+    else
+        skip spill-shm "/dev/shm is not a writable tmpfs here"
     fi
 fi
 

@@ -1,0 +1,60 @@
+/*
+ * spill.h - ring events the collector cannot apply yet, in an unnamed file.
+ *
+ * When the program makes events faster than the collector applies them (a
+ * teardown freeing millions of blocks, at about 30 ns each in glibc and 90
+ * in the collector), its ring fills and it waits. The backlogs in memory
+ * relieve it only so far: they are the program's memory too. Past that, a
+ * ring's pending events go to a file beside the record file, opened with
+ * O_TMPFILE (no name, mode 0600, gone with the process), written and read
+ * back with pwrite and pread: the pages are the kernel's page cache, which
+ * it may write back and drop, not the program's memory. Not on tmpfs or
+ * ramfs (their pages would be memory all the same), not without a record
+ * file, and not past SPILL_MAX: then the program waits, as before.
+ *
+ * Per ring, oldest first: its backlog in memory, then its chunks in the
+ * file, then the ring. While a ring has chunks in the file, its newer events
+ * go there too (never to its backlog), and the backlog is refilled from the
+ * file when it is empty. Collector thread only.
+ */
+#ifndef HEAPLINE_SPILL_H
+#define HEAPLINE_SPILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+/* The most bytes the file holds at once (5.6M events of 48 bytes: a few
+ * seconds of the collector's work, which is how far it may lag). */
+#define SPILL_MAX ((uint64_t)256 << 20)
+
+/* Writes r->ev[t, t + n) (ring slots, modulo RING_EVENTS) to the file as
+ * r's newest chunk. 0; -1 when they cannot go there (no file, full, an
+ * error): they stay in the ring. The caller moves the ring's tail. */
+int spill_append(struct ring *r, uint64_t t, size_t n);
+
+/* Reads r's oldest chunks, whole, into dst, at most max events (max >=
+ * RING_EVENTS takes at least one). Returns the events read; -1 when the
+ * file cannot be read (they are lost: the caller turns tracking off). */
+long spill_take(struct ring *r, struct ring_event *dst, size_t max);
+
+/* The stamp of r's oldest event in the file (r->n_spill > 0). */
+int64_t spill_first_stamp(const struct ring *r);
+
+/* Once the file has been empty for a second, its pages are given back
+ * (truncated): until then, writes reuse them. Every pass. */
+void spill_maintain(int64_t now);
+
+/* HEAPLINE_STATS: events written in all, the most bytes held at once, and
+ * why spilling stopped, or NULL. */
+void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **off);
+
+/* A fork child: the file and the chunks are the parent's; forgets them.
+ * Before ring_atfork_child(). */
+void spill_atfork_child(void);
+
+/* Closes the file (the collector stops; every chunk was read back). */
+void spill_close(void);
+
+#endif
