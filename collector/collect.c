@@ -456,6 +456,7 @@ static void *collect_main(void *arg)
     emit_record_off();
     procfd_close(&C.statm);
     emit_threads_close();
+    spill_close(); /* the final pass read every chunk back */
     /* The process is exiting and waits for this thread (collect_stop): the
      * symbol tables are not given back (0.1-0.15 ms of that wait, sqlite3) */
     if (C.end_reason != WIRE_END_EXIT)

@@ -210,6 +210,9 @@ void spill_close(void)
     if (S.fd >= 0)
         fds_close(S.fd);
     S.fd = -1;
+    S.off = 0; /* a collector started again (attach) tries again */
+    S.why_off = NULL;
     S.end = S.size = 0;
     S.held = 0;
+    S.empty_since = 0;
 }

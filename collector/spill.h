@@ -54,7 +54,9 @@ void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **off);
  * Before ring_atfork_child(). */
 void spill_atfork_child(void);
 
-/* Closes the file (the collector stops; every chunk was read back). */
+/* Closes the file, whose pages go with it (the collector stops, or tracking
+ * is off: every chunk was read back, or is dropped with the rest). The
+ * counts of spill_stats() stay. */
 void spill_close(void);
 
 #endif
