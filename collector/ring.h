@@ -97,7 +97,9 @@ struct ring {
      * (spill.h) */
     struct spill_chunk *spill_head, *spill_tail;
     size_t n_spill;
-    unsigned grace_gen; /* the grace period that saw head at grace_head (grace.c) */
+    uint64_t seen_head;   /* head at the last drain (drain.c) */
+    int64_t producing_ns; /* when that pass saw it move */
+    unsigned grace_gen;   /* the grace period that saw head at grace_head (grace.c) */
     uint64_t grace_head;
     struct ring_event ev[RING_EVENTS];
 };

@@ -8,9 +8,12 @@
  * ring's pending events go to a file beside the record file, opened with
  * O_TMPFILE (no name, mode 0600, gone with the process), written and read
  * back with pwrite and pread: the pages are the kernel's page cache, which
- * it may write back and drop, not the program's memory. Not on tmpfs or
- * ramfs (their pages would be memory all the same), not without a record
- * file, and not past SPILL_MAX: then the program waits, as before.
+ * it may write back and drop, not the program's memory. Only while the
+ * threads making events leave the collector a CPU (drain.c's
+ * spill_worth()): otherwise its copies are work added to a machine with
+ * none to spare. Not on tmpfs or ramfs (their pages would be memory all the
+ * same), not without a record file, and not past SPILL_MAX: then the
+ * program waits, as before.
  *
  * Per ring, oldest first: its backlog in memory, then its chunks in the
  * file, then the ring. While a ring has chunks in the file, its newer events

@@ -722,7 +722,8 @@ fi
 
 # ---- a teardown faster than the collector: its ring's events go to an unnamed file beside the
 # record file (spill.h) rather than making the program wait or growing its memory, and come back
-# in order: the same figures; on tmpfs there is no such file (its pages would be memory) ----
+# in order: the same figures; on tmpfs there is no such file (its pages would be memory), nor
+# while the threads making events take every CPU ----
 if want spill; then
     rec spill HEAPLINE_STATS=1 -- "$T/t_teardown"
     if recorded spill 0; then
@@ -731,7 +732,9 @@ if want spill; then
         reported spill end && expect spill "$W/spill.end.json" site_many.allocations=1500000 \
             site_many.live_blocks=0 site_after.allocations=1000 site_after.live_blocks=1000 \
             site_after.live_bytes=100000 nonneg consistent
-        if [ -z "$n" ]; then
+        if [ "$(nproc)" -lt 2 ]; then
+            skip spill-file "one CPU: the thread leaves none to the collector, which spills nothing then"
+        elif [ -z "$n" ]; then
             fail spill-file "no spill figures in HEAPLINE_STATS: $(grep drain "$W/spill.log")"
         elif [ "$n" -gt 0 ] && [ "$n" = "$back" ]; then
             pass spill-file "$n events went through the file and all came back"
