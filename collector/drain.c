@@ -426,9 +426,14 @@ static size_t backlogs_room(size_t all)
  * collector adds to a machine with none to spare: churn's two threads on
  * two CPUs spilled 6-7M of 8M events and ran 6% slower. */
 #define PRODUCING_NS 10000000ll
+/* And while what the collector has applied is less than half a second old
+ * (python3's teardown spilled at most 170 ms of its work): a client's
+ * request waits for the events up to its time a second at most
+ * (requests.c), and the program's exit for all of them. */
+#define SPILL_LAG_NS 500000000ll
 static int spill_worth(void)
 {
-    return D.producing < (size_t)D.cpus;
+    return D.producing < (size_t)D.cpus && core_now() - D.last_ns < SPILL_LAG_NS;
 }
 
 /* Moves a ring's n pending events from slot t to the spill file. Returns

@@ -9,11 +9,12 @@
  * O_TMPFILE (no name, mode 0600, gone with the process), written and read
  * back with pwrite and pread: the pages are the kernel's page cache, which
  * it may write back and drop, not the program's memory. Only while the
- * threads making events leave the collector a CPU (drain.c's
- * spill_worth()): otherwise its copies are work added to a machine with
- * none to spare. Not on tmpfs or ramfs (their pages would be memory all the
- * same), not without a record file, and not past SPILL_MAX: then the
- * program waits, as before.
+ * threads making events leave the collector a CPU, and while what it has
+ * applied is less than half a second old (drain.c's spill_worth()):
+ * otherwise its copies are work added to a machine with none to spare, and
+ * a client's request would wait on a collector seconds behind. Not on
+ * tmpfs or ramfs (their pages would be memory all the same), not without a
+ * record file, and not past SPILL_MAX: then the program waits, as before.
  *
  * Per ring, oldest first: its backlog in memory, then its chunks in the
  * file, then the ring. While a ring has chunks in the file, its newer events
