@@ -545,7 +545,7 @@ static size_t drain_copy(int64_t *limit)
     for (struct ring *r = ring_list(); r; r = r->next) {
         uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-        size_t from_log = backlog_len(r), from_ring = (size_t)(h - t), start = D.n_stage;
+        size_t from_log, from_ring = (size_t)(h - t), start = D.n_stage;
         int64_t left = INT64_MAX; /* the stamp of the first event left behind */
 
         if (h != r->seen_head) {
@@ -558,7 +558,7 @@ static size_t drain_copy(int64_t *limit)
             r->announced = 1;
             emit_thread_announce(r);
         }
-        long got = refill(r);
+        long got = refill(r); /* the file's oldest chunks, when the backlog is empty */
 
         if (got < 0)
             continue;

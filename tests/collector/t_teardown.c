@@ -11,8 +11,14 @@
 
 #include "t_common.h"
 
-SITE void *site_many(size_t n) { return sink(malloc(n)); }
-SITE void *site_after(size_t n) { return sink(malloc(n)); }
+SITE void *site_many(size_t n)
+{
+    return sink(malloc(n));
+}
+SITE void *site_after(size_t n)
+{
+    return sink(malloc(n));
+}
 
 int main(int argc, char **argv)
 {
