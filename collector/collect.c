@@ -204,12 +204,10 @@ void collect_attach_burst(collect_send_fn *send, void *arg)
     send(arg, b->data, b->len);
     defstore_replay(send, arg, b->data, EMIT_OUT_CAP); /* the hello is sent: reused */
     for (size_t i = 0; i < C.hist_n; i += HISTORY_CHUNK) {
-        struct wire_history_row rows[256];
         size_t k = C.hist_n - i < HISTORY_CHUNK ? C.hist_n - i : HISTORY_CHUNK;
-        /* rows are in a ring: copy them out in order through the scratch */
+        /* rows are in a ring: copy them out in order */
         struct wire_history_row *tmp = malloc(k * sizeof(*tmp));
 
-        (void)rows;
         if (!tmp)
             break;
         for (size_t j = 0; j < k; j++)
