@@ -454,6 +454,22 @@ real_row() {
     [ -n "${7:-}" ] && x=$(ratio "$7" 1)
     printf '  %-20s %8s %7s %8s %9s %12s\n' "$1" "$2" "$x" "$(mb "$4")" "$(mb "${5:-}" 3)" "${6:--}"
 }
+# median_interval "R1 R2 ...": a 90% bootstrap interval of the median of the numbers (2000
+# resamples, a fixed seed): how far the median of that many rounds moves with the machine's noise
+median_interval() {
+    tr ' ' '\n' <<<"$1" | awk 'NF { v[++n] = $1 }
+        END {
+            if (n < 3) { print "-"; exit }
+            srand(14)
+            for (b = 1; b <= 2000; b++) {
+                for (i = 1; i <= n; i++) s[i] = v[int(rand() * n) + 1]
+                for (i = 2; i <= n; i++) { x = s[i]; for (j = i - 1; j >= 1 && s[j] > x; j--) s[j + 1] = s[j]; s[j + 1] = x }
+                m[b] = (n % 2) ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+            }
+            for (i = 2; i <= 2000; i++) { x = m[i]; for (j = i - 1; j >= 1 && m[j] > x; j--) m[j + 1] = m[j]; m[j + 1] = x }
+            printf "%.3f-%.3fx\n", m[100], m[1901]
+        }'
+}
 # real_pick "W1 W2 ...": the median of the numbers, and its position (1..) in the list
 real_pick() {
     tr ' ' '\n' <<<"$1" | awk 'NF { print $1, ++k }' | sort -n |
@@ -466,11 +482,11 @@ real_pick() {
 # run); x bare the median of the rounds' ratios to their own bare run.
 real() {
     local name=$1 in=$2 prep=$3 t w kb i v n bw label hl_w="" off_w="" extra ropt rec hl_n hl_all=-
-    local x thread_x="" samp_x=""
+    local x thread_x="" samp_x="" rs
     shift 3
     local tag=$B/real.$name variants=(bare heapline ${REAL_PYOFF:+pyoff} sampled thread) order
     local rounds=${REAL_ROUNDS:-$REAL_RUNS}
-    local -A W KB FAIL
+    local -A W KB FAIL RS
     echo "  ($rounds rounds; load average before them: $(cut -d' ' -f1-3 /proc/loadavg))"
     for i in $(seq "$rounds"); do
         # odd rounds in the list's order, even ones reversed: no variant always runs right
@@ -523,8 +539,10 @@ real() {
             continue
         fi
         read -r w n <<<"$(real_pick "${W[$v]}")"
-        x=$(real_pick "$(paste -d/ <(tr ' ' '\n' <<<"${W[$v]# }") <(tr ' ' '\n' <<<"${W[bare]# }") |
-            awk -F/ '$2 > 0 { print $1 / $2 }' | tr '\n' ' ')" | cut -d' ' -f1)
+        rs=$(paste -d/ <(tr ' ' '\n' <<<"${W[$v]# }") <(tr ' ' '\n' <<<"${W[bare]# }") |
+            awk -F/ '$2 > 0 { print $1 / $2 }' | tr '\n' ' ')
+        x=$(real_pick "$rs" | cut -d' ' -f1)
+        RS[$v]=$rs
         if [ "$v" = thread ]; then
             real_row "$label" "$w" "$bw" "$((KB[$v.$n] * 1024))" "" - "$x"
             thread_x=$x
@@ -545,6 +563,12 @@ real() {
         echo "    +1 thread: one sleeping thread and nothing else (tests/bench/onethread.c), $(ratio "$thread_x" 1)" \
             "bare; sampled 512K over it: $(ratio "$samp_x" "$thread_x")"
     fi
+    # the noise under the medians: a 90% bootstrap interval of each median ratio
+    for v in "${variants[@]:1}"; do
+        [ -n "${RS[$v]:-}" ] && printf '%s %s' "$v" "$(median_interval "${RS[$v]}")"
+        [ -n "${RS[$v]:-}" ] && echo
+    done | awk 'BEGIN { printf "    x bare, 90%% interval of the median (bootstrap of the rounds):" }
+        { printf " %s %s", $1, $2 } END { print "" }'
 
     REAL_HT_W=""
     real_heaptrack "$name" "$in" "$prep" "$tag" "$bw" "$hl_all" "$@"
