@@ -81,7 +81,7 @@ static atomic_int note_done[CORE_NOTES];
 
 void core_say_stderr(const char *msg)
 {
-    char line[512];
+    char line[1024]; /* HEAPLINE_STATS's lines are built in 800 bytes (collect.c) */
     size_t n = 0, m = strlen(msg);
 
     memcpy(line, "heapline: ", 10);
