@@ -334,21 +334,22 @@ static void final_messages(void)
         core_say_stderr(msg);
         const struct drain_stats *ds = drain_stats();
         uint64_t sp_events, sp_peak;
-        const char *sp_off;
+        const char *sp_where, *sp_off;
 
-        spill_stats(&sp_events, &sp_peak, &sp_off);
+        spill_stats(&sp_events, &sp_peak, &sp_where, &sp_off);
         snprintf(msg, sizeof(msg),
                  "stats: drain: %llu events staged in %llu merges (%llu stopped at their "
                  "deadline), %llu carried over, %llu moved to a backlog, %llu committed "
                  "after a tick dated past their stamp (dated at that tick); the program waited "
-                 "%.1f ms on full buffers; %llu events spilled to a file (at most %.1f MB held, "
-                 "%llu read back)%s%s",
+                 "%.1f ms on full buffers; %llu events spilled to a file%s%s (at most %.1f MB "
+                 "held, %llu read back)%s%s",
                  (unsigned long long)ds->staged, (unsigned long long)ds->merges,
                  (unsigned long long)ds->late, (unsigned long long)ds->carried,
                  (unsigned long long)ds->to_backlog, (unsigned long long)emit_dated_late(),
                  (double)ring_waited_ns_total() / 1e6, (unsigned long long)sp_events,
-                 (double)sp_peak / 1e6, (unsigned long long)ds->from_spill,
-                 sp_off ? ", spilling off: " : "", sp_off ? sp_off : "");
+                 sp_where ? " " : "", sp_where ? sp_where : "", (double)sp_peak / 1e6,
+                 (unsigned long long)ds->from_spill, sp_off ? ", spilling off: " : "",
+                 sp_off ? sp_off : "");
         core_say_stderr(msg);
     }
 }

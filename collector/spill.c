@@ -31,6 +31,7 @@ static struct {
     int fd;              /* -1 until the first spill */
     int off;             /* no more writes (why_off says why); reads go on */
     const char *why_off; /* HEAPLINE_STATS */
+    const char *where;   /* HEAPLINE_STATS: which directory holds it */
     struct fdid id;      /* what fd names */
     uint64_t end;        /* where the next chunk goes: 0 again whenever it empties */
     uint64_t size;       /* the file's size: the most end reached since a truncation */
@@ -48,34 +49,53 @@ static void stop(const char *why)
     }
 }
 
-/* The unnamed file beside the record file, once. 0, or -1 (stop() says
- * why). */
-static int spill_open(void)
+/* An unnamed file in the directory of path (a name without a slash: "."),
+ * or -1: 1 when that directory is on tmpfs or ramfs, whose pages would be
+ * memory all the same. */
+static int open_beside(const char *path, int *on_tmpfs)
 {
     char dir[sizeof(core_cfg.record)];
-    const char *slash = strrchr(core_cfg.record, '/');
+    const char *slash = strrchr(path, '/');
     struct statfs fs;
     int fd;
 
-    if (S.fd >= 0)
-        return 0;
-    if (!core_cfg.record[0]) {
-        stop("no record file");
-        return -1;
-    }
+    *on_tmpfs = 0;
     if (!slash)
         snprintf(dir, sizeof(dir), ".");
     else
-        snprintf(dir, sizeof(dir), "%.*s",
-                 slash == core_cfg.record ? 1 : (int)(slash - core_cfg.record), core_cfg.record);
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
     fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        stop("cannot open an unnamed file beside the record file");
+    if (fd >= 0 && fstatfs(fd, &fs) == 0 &&
+        (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+        close(fd);
+        *on_tmpfs = 1;
         return -1;
     }
-    if (fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
-        close(fd);
-        stop("the record file is on tmpfs: its pages would be memory");
+    return fd;
+}
+
+/* The unnamed file, once: beside the record file, else (none, or on tmpfs)
+ * in the socket's directory, heapline's own. 0, or -1 (stop() says why). */
+static int spill_open(void)
+{
+    int fd = -1, rec_tmpfs = 0, sock_tmpfs = 0;
+
+    if (S.fd >= 0)
+        return 0;
+    if (core_cfg.record[0]) {
+        fd = open_beside(core_cfg.record, &rec_tmpfs);
+        S.where = "beside the record file";
+    }
+    if (fd < 0 && core_cfg.socket[0]) {
+        fd = open_beside(core_cfg.socket, &sock_tmpfs);
+        S.where = "in the socket's directory";
+    }
+    if (fd < 0) {
+        stop(!core_cfg.record[0] && !core_cfg.socket[0] ? "no record file and no socket"
+             : rec_tmpfs && (!core_cfg.socket[0] || sock_tmpfs)
+                 ? "the record file is on tmpfs: its pages would be memory"
+             : sock_tmpfs ? "the socket's directory is on tmpfs: its pages would be memory"
+                          : "cannot open an unnamed file beside the record file or the socket");
         return -1;
     }
     fd = fds_adopt(fd);
@@ -124,7 +144,7 @@ int spill_append(struct ring *r, uint64_t t, size_t n)
     if (io_all(1, &r->ev[i], first * sz, S.end) < 0 ||
         (n > first && io_all(1, &r->ev[0], (n - first) * sz, S.end + first * sz) < 0)) {
         free(c);
-        stop(errno == ENOSPC ? "no space left beside the record file"
+        stop(errno == ENOSPC ? "no space left on the unnamed file's disk"
                              : "cannot write the unnamed file");
         return -1;
     }
@@ -186,8 +206,9 @@ void spill_maintain(int64_t now)
     }
 }
 
-void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **off)
+void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **where, const char **off)
 {
+    *where = S.fd >= 0 || S.spilled ? S.where : NULL;
     *events = S.spilled;
     *peak_bytes = S.peak;
     *off = S.off ? S.why_off : NULL;

@@ -13,8 +13,10 @@
  * applied is less than half a second old (drain.c's spill_worth()):
  * otherwise its copies are work added to a machine with none to spare, and
  * a client's request would wait on a collector seconds behind. Not on
- * tmpfs or ramfs (their pages would be memory all the same), not without a
- * record file, and not past SPILL_MAX: then the program waits, as before.
+ * tmpfs or ramfs (their pages would be memory all the same; with no record
+ * file, or one on tmpfs, the file goes in the socket's directory, heapline's
+ * own, if that is not on tmpfs), and not past SPILL_MAX: then the program
+ * waits, as before.
  *
  * Per ring, oldest first: its backlog in memory, then its chunks in the
  * file, then the ring. While a ring has chunks in the file, its newer events
@@ -50,9 +52,10 @@ int64_t spill_first_stamp(const struct ring *r);
  * (truncated): until then, writes reuse them. Every pass. */
 void spill_maintain(int64_t now);
 
-/* HEAPLINE_STATS: events written in all, the most bytes held at once, and
- * why spilling stopped, or NULL. */
-void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **off);
+/* HEAPLINE_STATS: events written in all, the most bytes held at once,
+ * where the file is ("beside the record file", "in the socket's directory";
+ * NULL before it is opened), and why spilling stopped, or NULL. */
+void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **where, const char **off);
 
 /* A fork child: the file and the chunks are the parent's; forgets them.
  * Before ring_atfork_child(). */

@@ -723,7 +723,8 @@ fi
 # ---- a teardown faster than the collector: its ring's events go to an unnamed file beside the
 # record file (spill.h) rather than making the program wait or growing its memory, and come back
 # in order: the same figures; on tmpfs there is no such file (its pages would be memory), nor
-# while the threads making events take every CPU ----
+# while the threads making events take every CPU; with no record file, or one on tmpfs, the file
+# goes in the socket's directory ----
 if want spill; then
     rec spill HEAPLINE_STATS=1 -- "$T/t_teardown"
     if recorded spill 0; then
@@ -744,7 +745,7 @@ if want spill; then
     fi
     shm=/dev/shm/heapline-spill-$$.heapline
     if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
-        HEAPLINE_STATS=1 timeout "$TMO" "$HL" record -o "$shm" -- "$T/t_teardown" \
+        HEAPLINE_STATS=1 HEAPLINE_SOCKET=off timeout "$TMO" "$HL" record -o "$shm" -- "$T/t_teardown" \
             >"$W/spill-shm.log" 2>&1 </dev/null
         RC=$?
         if [ "$RC" != 0 ] || [ ! -s "$shm" ]; then
@@ -761,6 +762,48 @@ if want spill; then
     else
         skip spill-shm "/dev/shm is not a writable tmpfs here"
     fi
+    # spill_events LOG: "N BACK WHERE" from the drain line of HEAPLINE_STATS
+    spill_events() {
+        sed -n 's/.* \([0-9]*\) events spilled to a file \?\(.*\) (at most .* MB held, \([0-9]*\) read back).*/\1 \3 \2/p' "$1" | head -1
+    }
+    sd=$W/spill-sockdir
+    rm -rf "$sd" && mkdir -m 700 "$sd"
+    if [ "$(nproc)" -lt 2 ]; then
+        skip spill-sock "one CPU: the collector spills nothing then"
+    elif [ "$(stat -f -c %T "$sd")" = tmpfs ]; then
+        skip spill-sock "$sd is on tmpfs"
+    else
+        # no record file: the socket's directory holds the file
+        timeout "$TMO" env -u HEAPLINE_RECORD LD_PRELOAD="$LIB" HEAPLINE_SOCKET_DIR="$sd" \
+            HEAPLINE_STATS=1 "$T/t_teardown" >"$W/spill-sock.log" 2>&1 </dev/null
+        RC=$?
+        read -r n back where <<<"$(spill_events "$W/spill-sock.log")"
+        if [ "$RC" != 0 ]; then
+            fail spill-sock "exited $RC: $(tail -3 "$W/spill-sock.log" | tr '\n' ' ')"
+        elif [ "${n:-0}" -gt 0 ] && [ "$n" = "$back" ] && [ "$where" = "in the socket's directory" ]; then
+            pass spill-sock "no record file: $n events went through a file in the socket's directory and came back"
+        else
+            fail spill-sock "spilled ${n:-?}, read back ${back:-?}, ${where:-nowhere}: $(grep drain "$W/spill-sock.log")"
+        fi
+        # a record file on tmpfs: the socket's directory holds the file, and the figures are exact
+        if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
+            HEAPLINE_STATS=1 HEAPLINE_SOCKET_DIR="$sd" timeout "$TMO" "$HL" record -o "$shm" -- \
+                "$T/t_teardown" >"$W/spill-shm-sock.log" 2>&1 </dev/null
+            RC=$?
+            read -r n back where <<<"$(spill_events "$W/spill-shm-sock.log")"
+            if [ "$RC" != 0 ] || [ ! -s "$shm" ]; then
+                fail spill-shm-sock "heapline record exited $RC: $(tail -3 "$W/spill-shm-sock.log" | tr '\n' ' ')"
+            elif ! [ "${n:-0}" -gt 0 ] || [ "$n" != "$back" ] || [ "$where" != "in the socket's directory" ]; then
+                fail spill-shm-sock "spilled ${n:-?}, read back ${back:-?}, ${where:-nowhere}: $(grep drain "$W/spill-shm-sock.log")"
+            else
+                reported spill-shm-sock end "$shm" && expect spill-shm-sock "$W/spill-shm-sock.end.json" \
+                    site_many.allocations=1500000 site_many.live_blocks=0 site_after.live_blocks=1000 \
+                    site_after.live_bytes=100000 nonneg consistent
+            fi
+            rm -f "$shm"
+        fi
+    fi
+    rm -rf "$sd"
 fi
 
 # ---- forks of a busy program: the collector's copies of events it has not applied (its stage
