@@ -47,6 +47,11 @@ void server_set_dir(const char *dir)
     snprintf(sock_dir_override, sizeof(sock_dir_override), "%s", dir && *dir ? dir : "");
 }
 
+int server_dir_candidate(int i, char *buf, size_t cap)
+{
+    return sockdir_candidate(i, sock_dir_override, buf, cap);
+}
+
 int server_default_path(char *buf, size_t cap)
 {
     char dir[108], first[108] = "";
@@ -55,7 +60,7 @@ int server_default_path(char *buf, size_t cap)
     /* the first usable candidate (sockdir.h), created when missing; when
      * none is usable, the first one, so that server_open() says why */
     for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
-        if (sockdir_candidate(i, sock_dir_override, dir, sizeof(dir)) != 1)
+        if (server_dir_candidate(i, dir, sizeof(dir)) != 1)
             continue;
         if (!first[0])
             memcpy(first, dir, sizeof(dir));

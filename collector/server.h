@@ -16,6 +16,12 @@
  * server_default_path(). */
 void server_set_dir(const char *dir);
 
+/* Candidate i of the socket directory (protocol/sockdir.h's
+ * sockdir_candidate() with HEAPLINE_SOCKET_DIR as the user set it): 1 and
+ * buf written, or 0 (or below) when it does not apply. Reads the
+ * environment: start-up. */
+int server_dir_candidate(int i, char *buf, size_t cap);
+
 /* The default socket path for this process, <dir>/<pid>.sock, into buf: dir
  * is the first usable candidate of protocol/sockdir.h (created 0700 when
  * missing), or when none is usable the first candidate (server_open() then

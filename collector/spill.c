@@ -16,6 +16,8 @@
 #include "core.h"
 #include "fdid.h"
 #include "fds.h"
+#include "server.h"
+#include "sockdir.h"
 
 /* A run of one ring's events in the file, in ring order. */
 struct spill_chunk {
@@ -31,7 +33,7 @@ static struct {
     int fd;              /* -1 until the first spill */
     int off;             /* no more writes (why_off says why); reads go on */
     const char *why_off; /* HEAPLINE_STATS */
-    const char *where;   /* HEAPLINE_STATS: which directory holds it */
+    char where[120];     /* HEAPLINE_STATS: which directory holds it */
     struct fdid id;      /* what fd names */
     uint64_t end;        /* where the next chunk goes: 0 again whenever it empties */
     uint64_t size;       /* the file's size: the most end reached since a truncation */
@@ -49,53 +51,79 @@ static void stop(const char *why)
     }
 }
 
-/* An unnamed file in the directory of path (a name without a slash: "."),
- * or -1: 1 when that directory is on tmpfs or ramfs, whose pages would be
- * memory all the same. */
-static int open_beside(const char *path, int *on_tmpfs)
-{
-    char dir[sizeof(core_cfg.record)];
-    const char *slash = strrchr(path, '/');
-    struct statfs fs;
-    int fd;
+/* Where the file may go when the record file's directory cannot hold it:
+ * the socket's directory, then the candidates of heapline's socket
+ * directory (sockdir.h), taken at start-up (they read the environment). */
+static char fallback[1 + SOCKDIR_CANDIDATES][108];
 
-    *on_tmpfs = 0;
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+void spill_prepare(void)
+{
+    const char *slash = strrchr(core_cfg.socket, '/');
+
+    memset(fallback, 0, sizeof(fallback));
+    if (slash)
+        snprintf(fallback[0], sizeof(fallback[0]), "%.*s",
+                 slash == core_cfg.socket ? 1 : (int)(slash - core_cfg.socket), core_cfg.socket);
+    else if (core_cfg.socket[0])
+        snprintf(fallback[0], sizeof(fallback[0]), ".");
+    for (int i = 0; i < SOCKDIR_CANDIDATES; i++)
+        if (server_dir_candidate(i, fallback[1 + i], sizeof(fallback[1 + i])) != 1 ||
+            !strcmp(fallback[1 + i], fallback[0]))
+            fallback[1 + i][0] = 0;
+}
+
+/* An unnamed file in dir, or -1: *on_tmpfs counts the directories found on
+ * tmpfs or ramfs, whose pages would be memory all the same. */
+static int open_in(const char *dir, int *on_tmpfs)
+{
+    struct statfs fs;
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
     if (fd >= 0 && fstatfs(fd, &fs) == 0 &&
         (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
         close(fd);
-        *on_tmpfs = 1;
+        ++*on_tmpfs;
         return -1;
     }
     return fd;
 }
 
 /* The unnamed file, once: beside the record file, else (none, or on tmpfs)
- * in the socket's directory, heapline's own. 0, or -1 (stop() says why). */
+ * in the socket's directory or another of heapline's own (sockdir.h), the
+ * first off tmpfs. 0, or -1 (stop() says why). */
 static int spill_open(void)
 {
-    int fd = -1, rec_tmpfs = 0, sock_tmpfs = 0;
+    char dir[sizeof(core_cfg.record)];
+    const char *slash = strrchr(core_cfg.record, '/');
+    int fd = -1, tmpfs = 0, tried = 0; /* directories tried, and how many on tmpfs */
 
     if (S.fd >= 0)
         return 0;
     if (core_cfg.record[0]) {
-        fd = open_beside(core_cfg.record, &rec_tmpfs);
-        S.where = "beside the record file";
+        if (!slash)
+            snprintf(dir, sizeof(dir), ".");
+        else
+            snprintf(dir, sizeof(dir), "%.*s",
+                     slash == core_cfg.record ? 1 : (int)(slash - core_cfg.record),
+                     core_cfg.record);
+        tried++;
+        if ((fd = open_in(dir, &tmpfs)) >= 0)
+            snprintf(S.where, sizeof(S.where), "beside the record file");
     }
-    if (fd < 0 && core_cfg.socket[0]) {
-        fd = open_beside(core_cfg.socket, &sock_tmpfs);
-        S.where = "in the socket's directory";
+    for (int i = 0; fd < 0 && i < 1 + SOCKDIR_CANDIDATES; i++) {
+        /* a candidate is heapline's to create (0700), as the socket's was */
+        if (!fallback[i][0] ||
+            (i && sockdir_check(fallback[i],
+                                i - 1 == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR) != 0))
+            continue;
+        tried++;
+        if ((fd = open_in(fallback[i], &tmpfs)) >= 0)
+            snprintf(S.where, sizeof(S.where), "in %.*s", (int)sizeof(fallback[i]), fallback[i]);
     }
     if (fd < 0) {
-        stop(!core_cfg.record[0] && !core_cfg.socket[0] ? "no record file and no socket"
-             : rec_tmpfs && (!core_cfg.socket[0] || sock_tmpfs)
-                 ? "the record file is on tmpfs: its pages would be memory"
-             : sock_tmpfs ? "the socket's directory is on tmpfs: its pages would be memory"
-                          : "cannot open an unnamed file beside the record file or the socket");
+        stop(tried && tmpfs == tried
+                 ? "every directory it may use is on tmpfs: its pages would be memory"
+                 : "no directory it may use takes an unnamed file (on tmpfs, or refused)");
         return -1;
     }
     fd = fds_adopt(fd);
@@ -208,7 +236,7 @@ void spill_maintain(int64_t now)
 
 void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **where, const char **off)
 {
-    *where = S.fd >= 0 || S.spilled ? S.where : NULL;
+    *where = S.where[0] ? S.where : NULL; /* set when the file opened */
     *events = S.spilled;
     *peak_bytes = S.peak;
     *off = S.off ? S.why_off : NULL;

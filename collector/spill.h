@@ -13,9 +13,10 @@
  * applied is less than half a second old (drain.c's spill_worth()):
  * otherwise its copies are work added to a machine with none to spare, and
  * a client's request would wait on a collector seconds behind. Not on
- * tmpfs or ramfs (their pages would be memory all the same; with no record
- * file, or one on tmpfs, the file goes in the socket's directory, heapline's
- * own, if that is not on tmpfs), and not past SPILL_MAX: then the program
+ * tmpfs or ramfs (their pages would be memory all the same: with no record
+ * file, or one on tmpfs, the file goes in the socket's directory, or else in
+ * the first of heapline's socket directories that is not on tmpfs, created
+ * 0700 as the socket's would be), and not past SPILL_MAX: then the program
  * waits, as before.
  *
  * Per ring, oldest first: its backlog in memory, then its chunks in the
@@ -52,9 +53,14 @@ int64_t spill_first_stamp(const struct ring *r);
  * (truncated): until then, writes reuse them. Every pass. */
 void spill_maintain(int64_t now);
 
+/* Takes the directories the file may go to when the record file's cannot
+ * hold it (the socket's, heapline's socket directories): at start-up, on the
+ * thread that starts the collector, after the socket's path is chosen. */
+void spill_prepare(void);
+
 /* HEAPLINE_STATS: events written in all, the most bytes held at once,
- * where the file is ("beside the record file", "in the socket's directory";
- * NULL before it is opened), and why spilling stopped, or NULL. */
+ * where the file is ("beside the record file", "in DIR"; NULL until it
+ * opened), and why spilling stopped, or NULL. */
 void spill_stats(uint64_t *events, uint64_t *peak_bytes, const char **where, const char **off);
 
 /* A fork child: the file and the chunks are the parent's; forgets them.

@@ -724,7 +724,7 @@ fi
 # record file (spill.h) rather than making the program wait or growing its memory, and come back
 # in order: the same figures; on tmpfs there is no such file (its pages would be memory), nor
 # while the threads making events take every CPU; with no record file, or one on tmpfs, the file
-# goes in the socket's directory ----
+# goes in the socket's directory, or the next of heapline's socket directories off tmpfs ----
 if want spill; then
     rec spill HEAPLINE_STATS=1 -- "$T/t_teardown"
     if recorded spill 0; then
@@ -745,12 +745,15 @@ if want spill; then
     fi
     shm=/dev/shm/heapline-spill-$$.heapline
     if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
-        HEAPLINE_STATS=1 HEAPLINE_SOCKET=off timeout "$TMO" "$HL" record -o "$shm" -- "$T/t_teardown" \
-            >"$W/spill-shm.log" 2>&1 </dev/null
+        # every directory the file may use on tmpfs: the record file's, and the only socket
+        # directory (HEAPLINE_SOCKET_DIR excludes the other candidates)
+        rm -rf "$shm.dir"
+        HEAPLINE_STATS=1 HEAPLINE_SOCKET=off HEAPLINE_SOCKET_DIR="$shm.dir" timeout "$TMO" \
+            "$HL" record -o "$shm" -- "$T/t_teardown" >"$W/spill-shm.log" 2>&1 </dev/null
         RC=$?
         if [ "$RC" != 0 ] || [ ! -s "$shm" ]; then
             fail spill-shm "heapline record exited $RC: $(tail -3 "$W/spill-shm.log" | tr '\n' ' ')"
-        elif ! grep -q ' 0 events spilled to a file.*spilling off: the record file is on tmpfs' \
+        elif ! grep -q ' 0 events spilled to a file (.*spilling off: every directory it may use is on tmpfs' \
             "$W/spill-shm.log"; then
             fail spill-shm "spilled on tmpfs: $(grep drain "$W/spill-shm.log")"
         else
@@ -758,13 +761,22 @@ if want spill; then
                 site_many.allocations=1500000 site_many.live_blocks=0 site_after.live_blocks=1000 \
                 site_after.live_bytes=100000 nonneg consistent
         fi
-        rm -f "$shm"
+        rm -rf "$shm" "$shm.dir"
     else
         skip spill-shm "/dev/shm is not a writable tmpfs here"
     fi
     # spill_events LOG: "N BACK WHERE" from the drain line of HEAPLINE_STATS
     spill_events() {
         sed -n 's/.* \([0-9]*\) events spilled to a file \?\(.*\) (at most .* MB held, \([0-9]*\) read back).*/\1 \3 \2/p' "$1" | head -1
+    }
+    # spill_check NAME LOG WHERE: PASS when events went through the file WHERE and all came back
+    spill_check() {
+        read -r n back where <<<"$(spill_events "$2")"
+        if [ "${n:-0}" -gt 0 ] && [ "$n" = "$back" ] && [ "$where" = "$3" ]; then
+            pass "$1" "$n events went through a file $where and came back"
+        else
+            fail "$1" "spilled ${n:-?}, read back ${back:-?}, ${where:-nowhere} (expected $3): $(grep drain "$2")"
+        fi
     }
     sd=$W/spill-sockdir
     rm -rf "$sd" && mkdir -m 700 "$sd"
@@ -777,13 +789,32 @@ if want spill; then
         timeout "$TMO" env -u HEAPLINE_RECORD LD_PRELOAD="$LIB" HEAPLINE_SOCKET_DIR="$sd" \
             HEAPLINE_STATS=1 "$T/t_teardown" >"$W/spill-sock.log" 2>&1 </dev/null
         RC=$?
-        read -r n back where <<<"$(spill_events "$W/spill-sock.log")"
         if [ "$RC" != 0 ]; then
             fail spill-sock "exited $RC: $(tail -3 "$W/spill-sock.log" | tr '\n' ' ')"
-        elif [ "${n:-0}" -gt 0 ] && [ "$n" = "$back" ] && [ "$where" = "in the socket's directory" ]; then
-            pass spill-sock "no record file: $n events went through a file in the socket's directory and came back"
         else
-            fail spill-sock "spilled ${n:-?}, read back ${back:-?}, ${where:-nowhere}: $(grep drain "$W/spill-sock.log")"
+            spill_check spill-sock "$W/spill-sock.log" "in $sd"
+        fi
+        # the socket's directory on tmpfs too ($XDG_RUNTIME_DIR/heapline, as on a systemd login):
+        # the next of heapline's socket directories off tmpfs, /tmp/heapline-<uid> or
+        # $HOME/.cache/heapline
+        if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
+            xdg=/dev/shm/heapline-xdg-$$
+            rm -rf "$xdg" "$W/spill-home" && mkdir -m 700 "$xdg" "$W/spill-home"
+            want_dir=/tmp/heapline-$(id -u)
+            if [ "$(stat -f -c %T /tmp)" = tmpfs ] || [ -L "$want_dir" ] ||
+                { [ -e "$want_dir" ] && [ "$(stat -c %u:%a "$want_dir")" != "$(id -u):700" ]; }; then
+                want_dir=$W/spill-home/.cache/heapline
+            fi
+            timeout "$TMO" env -u HEAPLINE_RECORD -u HEAPLINE_SOCKET_DIR LD_PRELOAD="$LIB" \
+                XDG_RUNTIME_DIR="$xdg" HOME="$W/spill-home" HEAPLINE_STATS=1 "$T/t_teardown" \
+                >"$W/spill-xdg.log" 2>&1 </dev/null
+            RC=$?
+            if [ "$RC" != 0 ]; then
+                fail spill-xdg "exited $RC: $(tail -3 "$W/spill-xdg.log" | tr '\n' ' ')"
+            else
+                spill_check spill-xdg "$W/spill-xdg.log" "in $want_dir"
+            fi
+            rm -rf "$xdg" "$W/spill-home"
         fi
         # a record file on tmpfs: the socket's directory holds the file, and the figures are exact
         if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
@@ -793,7 +824,7 @@ if want spill; then
             read -r n back where <<<"$(spill_events "$W/spill-shm-sock.log")"
             if [ "$RC" != 0 ] || [ ! -s "$shm" ]; then
                 fail spill-shm-sock "heapline record exited $RC: $(tail -3 "$W/spill-shm-sock.log" | tr '\n' ' ')"
-            elif ! [ "${n:-0}" -gt 0 ] || [ "$n" != "$back" ] || [ "$where" != "in the socket's directory" ]; then
+            elif ! [ "${n:-0}" -gt 0 ] || [ "$n" != "$back" ] || [ "$where" != "in $sd" ]; then
                 fail spill-shm-sock "spilled ${n:-?}, read back ${back:-?}, ${where:-nowhere}: $(grep drain "$W/spill-shm-sock.log")"
             else
                 reported spill-shm-sock end "$shm" && expect spill-shm-sock "$W/spill-shm-sock.end.json" \
