@@ -493,7 +493,7 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     memset(&C, 0, sizeof(C));
     C.statm = (struct procfd)PROCFD_INIT;
     spill_prepare(); /* the environment is read here, not on the collector thread */
-    drain_start(); /* before tracking starts: every stamp is later */
+    drain_start();   /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
     C.start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     C.scratch = malloc(EMIT_OUT_CAP);

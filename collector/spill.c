@@ -56,16 +56,22 @@ static void stop(const char *why)
  * directory (sockdir.h), taken at start-up (they read the environment). */
 static char fallback[1 + SOCKDIR_CANDIDATES][108];
 
+/* The directory of path into buf ("." for a name without a slash). */
+static void dir_of(const char *path, char *buf, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        snprintf(buf, cap, ".");
+    else
+        snprintf(buf, cap, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+}
+
 void spill_prepare(void)
 {
-    const char *slash = strrchr(core_cfg.socket, '/');
-
     memset(fallback, 0, sizeof(fallback));
-    if (slash)
-        snprintf(fallback[0], sizeof(fallback[0]), "%.*s",
-                 slash == core_cfg.socket ? 1 : (int)(slash - core_cfg.socket), core_cfg.socket);
-    else if (core_cfg.socket[0])
-        snprintf(fallback[0], sizeof(fallback[0]), ".");
+    if (core_cfg.socket[0])
+        dir_of(core_cfg.socket, fallback[0], sizeof(fallback[0]));
     for (int i = 0; i < SOCKDIR_CANDIDATES; i++)
         if (server_dir_candidate(i, fallback[1 + i], sizeof(fallback[1 + i])) != 1 ||
             !strcmp(fallback[1 + i], fallback[0]))
@@ -94,18 +100,12 @@ static int open_in(const char *dir, int *on_tmpfs)
 static int spill_open(void)
 {
     char dir[sizeof(core_cfg.record)];
-    const char *slash = strrchr(core_cfg.record, '/');
     int fd = -1, tmpfs = 0, tried = 0; /* directories tried, and how many on tmpfs */
 
     if (S.fd >= 0)
         return 0;
     if (core_cfg.record[0]) {
-        if (!slash)
-            snprintf(dir, sizeof(dir), ".");
-        else
-            snprintf(dir, sizeof(dir), "%.*s",
-                     slash == core_cfg.record ? 1 : (int)(slash - core_cfg.record),
-                     core_cfg.record);
+        dir_of(core_cfg.record, dir, sizeof(dir));
         tried++;
         if ((fd = open_in(dir, &tmpfs)) >= 0)
             snprintf(S.where, sizeof(S.where), "beside the record file");
