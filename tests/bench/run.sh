@@ -39,8 +39,7 @@
 #     8 MB plus the rings).
 #  9. attach to a running program (tests/attach/bench.sh): time to the first screen and the
 #     longest stop of any thread on a busy 8-thread program; 100 attach/detach cycles.
-# Times are the median of RUNS runs (default 3), wall clock from date +%s.%N. Sections 7 and 8
-# start once the 1-minute load average is below 0.5 (60 s at most; the wait is printed).
+# Times are the median of RUNS runs (default 3), wall clock from date +%s.%N.
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (7: rounds of section 7's
 # interleaved runs; sqlite3 three times as many), SAMPLED_ROUNDS (3 x RUNS: section 8's rounds),
@@ -652,22 +651,9 @@ print("  %d of %d lines equal (target: all, exact)" % (equal, len(measured)))
 PYEOF
 }
 
-# settle: wait (60 s at most) for the 1-minute load average to fall below 0.5, so the timed rounds
-# that follow do not run beside the kernel's reclaim of the scan section's gigabyte heaps; says
-# how long it waited
-settle() {
-    local i
-    for i in $(seq 0 60); do
-        awk '{ exit !($1 < 0.5) }' /proc/loadavg && break
-        sleep 1
-    done
-    echo "(waited $i s for the load to settle: $(cut -d' ' -f1-3 /proc/loadavg))"
-}
-
 if [ "${REAL:-1}" = 0 ]; then
     echo "real programs: skipped (REAL=0)"
 else
-    settle
     echo "real programs: each bare, under \`heapline record\` (default settings, and sampling) and"
     echo "under heaptrack. Bare and heapline runs interleaved, rounds of one of each (python3"
     echo "$REAL_RUNS, sqlite3 $((3 * REAL_RUNS)); every other round in reverse order): wall s"
@@ -721,7 +707,6 @@ echo
 # few ms of noise (3 rounds read 1.16-1.17x in one session's bench runs, 10 rounds of the same
 # code in an A/B 1.11x)
 SAMPLED_ROUNDS=${SAMPLED_ROUNDS:-$((3 * RUNS))}
-settle
 echo "sampling mode at 512 KiB: churn_fp, $CALLS calls in 2 threads, $SAMPLED_ROUNDS rounds of one bare and one"
 echo "sampled run each (interleaved); wall/bare of the sampled row is the median of the rounds'"
 echo "ratios, the other figures are each one's median run. Each sampler's added CPU per allocation"
