@@ -801,8 +801,11 @@ if want spill; then
             xdg=/dev/shm/heapline-xdg-$$
             rm -rf "$xdg" "$W/spill-home" && mkdir -m 700 "$xdg" "$W/spill-home"
             want_dir=/tmp/heapline-$(id -u)
+            # sockdir.h refuses a directory that is a symlink, someone else's, or open to
+            # writes by group or others
             if [ "$(stat -f -c %T /tmp)" = tmpfs ] || [ -L "$want_dir" ] ||
-                { [ -e "$want_dir" ] && [ "$(stat -c %u:%a "$want_dir")" != "$(id -u):700" ]; }; then
+                { [ -e "$want_dir" ] && { [ "$(stat -c %u "$want_dir")" != "$(id -u)" ] ||
+                    [ $((0$(stat -c %a "$want_dir") & 022)) != 0 ]; }; }; then
                 want_dir=$W/spill-home/.cache/heapline
             fi
             timeout "$TMO" env -u HEAPLINE_RECORD -u HEAPLINE_SOCKET_DIR LD_PRELOAD="$LIB" \
@@ -815,6 +818,8 @@ if want spill; then
                 spill_check spill-xdg "$W/spill-xdg.log" "in $want_dir"
             fi
             rm -rf "$xdg" "$W/spill-home"
+        else
+            skip spill-xdg "/dev/shm is not a writable tmpfs here"
         fi
         # a record file on tmpfs: the socket's directory holds the file, and the figures are exact
         if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
