@@ -64,7 +64,7 @@ int server_default_path(char *buf, size_t cap)
             continue;
         if (!first[0])
             memcpy(first, dir, sizeof(dir));
-        if (sockdir_check(dir, i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR) == 0) {
+        if (sockdir_check(dir, sockdir_create_mode(i)) == 0) {
             memcpy(first, dir, sizeof(dir));
             break;
         }

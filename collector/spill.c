@@ -112,9 +112,7 @@ static int spill_open(void)
     }
     for (int i = 0; fd < 0 && i < 1 + SOCKDIR_CANDIDATES; i++) {
         /* a candidate is heapline's to create (0700), as the socket's was */
-        if (!fallback[i][0] ||
-            (i && sockdir_check(fallback[i],
-                                i - 1 == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR) != 0))
+        if (!fallback[i][0] || (i && sockdir_check(fallback[i], sockdir_create_mode(i - 1)) != 0))
             continue;
         tried++;
         if ((fd = open_in(fallback[i], &tmpfs)) >= 0)

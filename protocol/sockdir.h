@@ -37,6 +37,13 @@ enum sockdir_error {
     SOCKDIR_ETOOLONG = -6 /* a socket path in it would not fit sun_path */
 };
 
+/* sockdir_check()'s create argument for candidate i: only
+ * $HOME/.cache/heapline may have its parent created too. */
+static inline int sockdir_create_mode(int i)
+{
+    return i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR;
+}
+
 /* Writes candidate i (0 <= i < SOCKDIR_CANDIDATES) to buf. override is the
  * value of HEAPLINE_SOCKET_DIR (NULL or "" when unset; the collector reads it
  * once, before it leaves the environment). Returns 1 when candidate i

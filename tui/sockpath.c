@@ -41,7 +41,7 @@ int sockpath_dir(char *buf, size_t n, int create, char *err, size_t errsz)
 
     for (int i = 0; i < SOCKDIR_CANDIDATES; i++) {
         int r = sockdir_candidate(i, override, dir, sizeof(dir));
-        int mk = i == SOCKDIR_HOME ? SOCKDIR_MKDIR_PARENT : SOCKDIR_MKDIR;
+        int mk = sockdir_create_mode(i);
 
         if (r == 0)
             continue;
