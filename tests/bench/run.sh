@@ -29,10 +29,13 @@
 #     then live bytes per Python line against tracemalloc's (tests/collector/t_pyalloc.py); both
 #     also under `heapline record --sample 512K` (sampling mode, issue 14: targets 1.03x and 1.05x
 #     bare), and with tests/bench/onethread.c preloaded (one sleeping thread: the floor of any
-#     collector thread, glibc's single-thread fast paths off). REAL=0 skips it.
+#     collector thread, glibc's single-thread fast paths off); then sqlite3's sampled figure
+#     again, measured apart: PRECISE_ROUNDS rounds of bare and sampled alone (precise()). REAL=0
+#     skips it.
 #  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
 #     --sample 512K` (target 1.15x), interleaved round by round (3 x RUNS rounds of one run each; the
-#     ratio is the median of the rounds' ratios, as section 7's), beside gperftools' tcmalloc
+#     ratio is the median of the rounds' ratios, as section 7's; then measured apart in
+#     PRECISE_ROUNDS / 2 rounds, as sqlite3's), beside gperftools' tcmalloc
 #     with and without its sampling
 #     (TCMALLOC_SAMPLE_PARAMETER=524288; libgoogle-perftools4): each sampler's added CPU per
 #     pair; the collector's memory in the program in sampling mode (churn --live 1M; target
@@ -43,6 +46,7 @@
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (7: rounds of section 7's
 # interleaved runs; sqlite3 three times as many), SAMPLED_ROUNDS (3 x RUNS: section 8's rounds),
+# PRECISE_ROUNDS (101: rounds of issue 14's sqlite3 figure measured apart; churn's take half),
 # REAL (1; 0 skips section 7),
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
@@ -55,6 +59,7 @@ B=$PWD/$BUILD/tests/bench
 CALLS=${CALLS:-4000000}
 RUNS=${RUNS:-3}
 REAL_RUNS=${REAL_RUNS:-7}
+PRECISE_ROUNDS=${PRECISE_ROUNDS:-101}
 HT_MEM_KB=${HT_MEM_KB:-8000000}
 HT_TIMEOUT=${HT_TIMEOUT:-120}
 mkdir -p "$B"
@@ -120,6 +125,26 @@ pair() {
     PAIR_RATIO=$(middle "${rs[@]}" | awk '{ printf "%.2fx", $1 }')
 }
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$@"; }
+# precise LABEL ROUNDS STDIN RMFILE BARE_CMD... ';;' CMD...: issue 14's run-time figures measured
+# apart from the other variants: ROUNDS rounds of only these two commands, in alternating order,
+# spawned from one process with no shell or date(1) between the clock reads (tests/bench/spawnab.c;
+# RMFILE, when not empty, removed before each run). Prints the median of the rounds' ratios, its
+# 90% bootstrap interval, and the mean ratio with its standard error.
+precise() {
+    local label=$1 rounds=$2 line
+    shift 2
+    if ! "$B/spawnab" "$rounds" "$@" >"$B/spawnab.out" 2>"$B/spawnab.err"; then
+        echo "    $label: failed: $(tail -1 "$B/spawnab.err")"
+        return 1
+    fi
+    line=$(sed -n 's/^2: wall \([0-9.]*\) ms, x\([0-9.]*\) (90% interval \([0-9.]*\)-\([0-9.]*\); mean x\([0-9.]*\) +- \([0-9.]*\)).*/\1 \2 \3 \4 \5 \6/p' "$B/spawnab.out")
+    [ -n "$line" ] || { echo "    $label: no figures from spawnab"; return 1; }
+    # shellcheck disable=SC2086
+    set -- $line
+    awk -v l="$label" -v r="$rounds" -v w="$1" -v x="$2" -v lo="$3" -v hi="$4" -v m="$5" -v se="$6" \
+        'BEGIN { printf "    %s: %.3fx bare over %d rounds of these two alone (90%% interval %.3f-%.3fx;" \
+            " mean %.3fx +- %.3f), %.3f s a sampled run\n", l, x, r, lo, hi, m, se, w / 1000 }'
+}
 
 echo "heapline bench - $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "churn: $CALLS allocation calls in 2 threads, call depths 5-25, 4 sites; median of $RUNS runs"
@@ -128,6 +153,7 @@ echo
 
 # ---- 1. churn under heapline ----
 cc -std=gnu11 -O2 -shared -fPIC -o "$B/onethread.so" tests/bench/onethread.c -lpthread || exit 1
+cc -std=gnu11 -O2 -o "$B/spawnab" tests/bench/spawnab.c -lm || exit 1
 cc -std=gnu11 -O2 -g -fno-omit-frame-pointer -shared -fPIC -o "$B/unw_shim.so" tests/bench/unw_shim.c \
     $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) -ldl -lpthread || exit 1
 header() {
@@ -671,6 +697,15 @@ else
         real_fresh_db() { rm -f "$B/real.db" "$B/real.db-journal" "$B/real.db-wal"; }
         # three times the rounds: a 0.34 s run's ratio moves by a percent on a few ms of noise
         REAL_ROUNDS=$((3 * REAL_RUNS)) real sqlite3 tests/bench/real.sql real_fresh_db "$SQLITE" "$B/real.db"
+        # issue 14's figure on its own, in enough rounds to tell 1.03x from 1.05x (the 21 above
+        # leave an interval 10 points wide on this kind of VM)
+        (
+            for e in $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/\1/p'); do unset "$e"; done
+            export HEAPLINE_LIB="$LIB"
+            precise "sqlite3 sampled 512K, measured apart" "$PRECISE_ROUNDS" tests/bench/real.sql \
+                "$B/real.db" -- "$SQLITE" "$B/real.db" ';;' \
+                "$HL" record --sample 512K -o "$B/real.precise.heapline" -- "$SQLITE" "$B/real.db"
+        )
         rm -f "$B/real.db"
     fi
     # python3 may be a shim (pyenv's is a shell script that forks helpers): time the interpreter
@@ -722,6 +757,11 @@ row "churn_fp bare" "$bare" "$bare" "" "" ""
 # shellcheck disable=SC2046
 row "churn_fp heapline --sample 512K" "$t" "$bare" "" $(rec_stats "$rec" "$CALLS" | awk '{ print $1, "-" }') \
     "" "$PAIR_RATIO"
+(
+    unset HEAPLINE_UNWIND
+    precise "churn_fp --sample 512K, measured apart" "$((PRECISE_ROUNDS / 2))" /dev/null "" -- \
+        "$B/churn_fp" "$CALLS" ';;' "$HL" record --sample 512K -o "$rec" -- "$B/churn_fp" "$CALLS"
+)
 SAMPLED_CPU_NS=$(awk -v a="${t#* }" -v b="${bare#* }" -v n="$CALLS" 'BEGIN { printf "%.0f", (a - b) * 1e9 / n }')
 TC=
 for f in /usr/lib/x86_64-linux-gnu/libtcmalloc.so.4 /usr/lib/libtcmalloc.so.4; do [ -e "$f" ] && TC=$f && break; done

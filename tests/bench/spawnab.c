@@ -14,9 +14,13 @@
  * -journal and -wal), when not empty, is removed before each run (a fresh
  * sqlite3 database); stdout and stderr go to /dev/null. Per command: the
  * median wall and CPU, and the median over rounds of its wall's ratio to the
- * first command's and of the difference (both paired by round).
+ * first command's and of the difference (both paired by round), with how far
+ * that median ratio moves with the machine's noise: a 90% bootstrap interval
+ * (2000 resamples of the rounds, a fixed seed) and the mean ratio with its
+ * standard error.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +52,34 @@ static double median(const double *v, int n, double *tmp)
     memcpy(tmp, v, (size_t)n * sizeof(*v));
     qsort(tmp, (size_t)n, sizeof(*tmp), cmp_double);
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+/* A 90% bootstrap interval of the median of v[0..n) into lo, hi (2000
+ * resamples, a fixed seed: the same rounds give the same interval). */
+static void median_interval(const double *v, int n, double *lo, double *hi)
+{
+    enum { RESAMPLES = 2000 };
+    double *s = calloc((size_t)n, sizeof(*s)), *m = calloc(RESAMPLES, sizeof(*m));
+    double *tmp = calloc((size_t)n, sizeof(*tmp));
+    unsigned long long x = 14;
+
+    *lo = *hi = NAN;
+    if (!s || !m || !tmp || n < 3)
+        goto out;
+    for (int b = 0; b < RESAMPLES; b++) {
+        for (int i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+            s[i] = v[x % (unsigned)n];
+        }
+        m[b] = median(s, n, tmp);
+    }
+    qsort(m, RESAMPLES, sizeof(*m), cmp_double);
+    *lo = m[RESAMPLES / 20];
+    *hi = m[RESAMPLES - 1 - RESAMPLES / 20];
+out:
+    free(s);
+    free(m);
+    free(tmp);
 }
 
 static double ms_between(const struct timespec *a, const struct timespec *b)
@@ -162,9 +194,18 @@ int main(int argc, char **argv)
             x[r] = c[k].wall[r] / c[0].wall[r];
             d[r] = c[k].wall[r] - c[0].wall[r];
         }
-        printf("%d: wall %.3f ms, x%.4f, %+.3f ms paired; cpu %.3f ms: %s\n", k + 1,
-               median(c[k].wall, rounds, tmp), median(x, rounds, tmp), median(d, rounds, tmp),
-               median(c[k].cpu, rounds, tmp), c[k].argv[0]);
+        double lo, hi, mean = 0, var = 0;
+
+        median_interval(x, rounds, &lo, &hi);
+        for (int r = 0; r < rounds; r++)
+            mean += x[r] / rounds;
+        for (int r = 0; r < rounds && rounds > 1; r++)
+            var += (x[r] - mean) * (x[r] - mean) / (rounds - 1);
+        printf("%d: wall %.3f ms, x%.4f (90%% interval %.4f-%.4f; mean x%.4f +- %.4f), %+.3f ms "
+               "paired; cpu %.3f ms: %s\n",
+               k + 1, median(c[k].wall, rounds, tmp), median(x, rounds, tmp), lo, hi, mean,
+               sqrt(var / rounds), median(d, rounds, tmp), median(c[k].cpu, rounds, tmp),
+               c[k].argv[0]);
     }
     return 0;
 }
