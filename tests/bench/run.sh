@@ -29,9 +29,9 @@
 #     then live bytes per Python line against tracemalloc's (tests/collector/t_pyalloc.py); both
 #     also under `heapline record --sample 512K` (sampling mode, issue 14: targets 1.03x and 1.05x
 #     bare), and with tests/bench/onethread.c preloaded (one sleeping thread: the floor of any
-#     collector thread, glibc's single-thread fast paths off); then sqlite3's sampled figure
-#     again, measured apart: PRECISE_ROUNDS rounds of bare and sampled alone (precise()). REAL=0
-#     skips it.
+#     collector thread, glibc's single-thread fast paths off); then both sampled figures again,
+#     measured apart: PRECISE_ROUNDS rounds (python3 a quarter as many) of bare and sampled
+#     alone (precise()). REAL=0 skips it.
 #  8. sampling mode at 512 KiB (issue 14): churn_fp's 2 threads bare and under `heapline record
 #     --sample 512K` (target 1.15x), interleaved round by round (3 x RUNS rounds of one run each; the
 #     ratio is the median of the rounds' ratios, as section 7's; then measured apart in
@@ -46,7 +46,8 @@
 #
 # Environment: BUILD (default build), CALLS (4000000), RUNS (3), REAL_RUNS (7: rounds of section 7's
 # interleaved runs; sqlite3 three times as many), SAMPLED_ROUNDS (3 x RUNS: section 8's rounds),
-# PRECISE_ROUNDS (101: rounds of issue 14's sqlite3 figure measured apart; churn's take half),
+# PRECISE_ROUNDS (101: rounds of issue 14's sqlite3 figure measured apart; churn's take half,
+# python3's a quarter),
 # REAL (1; 0 skips section 7),
 # HT_MEM_KB (8000000: heaptrack's ulimit -v), HT_TIMEOUT (120 s).
 set -u
@@ -133,6 +134,7 @@ json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval
 precise() {
     local label=$1 rounds=$2 line
     shift 2
+    [ "$rounds" -ge 3 ] || rounds=3 # an interval needs three
     if ! "$B/spawnab" "$rounds" "$@" >"$B/spawnab.out" 2>"$B/spawnab.err"; then
         echo "    $label: failed: $(tail -1 "$B/spawnab.err")"
         return 1
@@ -722,6 +724,13 @@ else
         echo "  $PY$py_on_path"
         # in the environment of heaptrack's script, not through env(1): heaptrack would trace env
         (export PYTHONMALLOC=malloc REAL_PYOFF=1; real python3 /dev/null true "$PY" tests/bench/real_json.py 100000)
+        (
+            for e in $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/\1/p'); do unset "$e"; done
+            export HEAPLINE_LIB="$LIB" PYTHONMALLOC=malloc
+            precise "python3 sampled 512K, measured apart" "$((PRECISE_ROUNDS / 4))" /dev/null "" -- \
+                "$PY" tests/bench/real_json.py 100000 ';;' \
+                "$HL" record --sample 512K -o "$B/real.precise.heapline" -- "$PY" tests/bench/real_json.py 100000
+        )
     fi
     echo "  hl no-Py: heapline with HEAPLINE_PYTHON=off (native frames only), the same run."
     echo "  +1 thread: the floor of any collector that runs a thread in the program: glibc keeps"
