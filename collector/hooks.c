@@ -432,11 +432,13 @@ void hooks_pass_update(void)
     atomic_store(&hooks_pass, real.free != NULL && atomic_load(&untracked_on) != UNTRACKED_ALL);
 }
 
-/* In an *_other path (the mode was neither sampled nor exact): the real
- * function alone will do. */
+/* In an *_other path, which other paths call too (realloc's of NULL, the
+ * aligned ones, pygen's), whatever the mode: the real function alone will
+ * do when tracking is off and the guard clear. */
 static inline int pass(void)
 {
-    return atomic_load_explicit(&hooks_pass, memory_order_relaxed) && !track_guard;
+    return atomic_load_explicit(&hooks_pass, memory_order_relaxed) && !track_guard &&
+           !atomic_load_explicit(&core_on, memory_order_relaxed);
 }
 
 /* malloc and free pick their path on one load of core_on (its mode, core.h)
