@@ -421,9 +421,10 @@ int hooks_resolved(void)
  * program (which keeps the hooks and this collector until it exits), the
  * image a fork child exec'd with HEAPLINE_FORK=off. Such a call went through
  * the start-up test, the untracked table's and the guard's, three calls deep:
- * the idle library cost sqlite3 1.028x its bare run, and costs 1.009x now
- * (medians of 100 interleaved rounds' ratios; one load and the guard's past
- * the mode's, and the real function). */
+ * the idle library cost sqlite3 1.024x-1.028x its bare run, and costs
+ * 1.009x-1.013x now (medians of the rounds' ratios, two series of 100 and
+ * 80 interleaved rounds; three loads past the mode's, and the real
+ * function). */
 static atomic_int hooks_pass;
 
 void hooks_pass_update(void);
