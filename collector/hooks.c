@@ -433,9 +433,9 @@ void hooks_pass_update(void)
     atomic_store(&hooks_pass, real.free != NULL && atomic_load(&untracked_on) != UNTRACKED_ALL);
 }
 
-/* In an *_other path, which other paths call too (realloc's of NULL, the
- * aligned ones, pygen's), whatever the mode: the real function alone will
- * do when tracking is off and the guard clear. */
+/* In an *_other path: the real function alone will do when tracking is off
+ * and the guard clear. The mode is tested again: realloc() of NULL takes
+ * realloc_other() in every mode. */
 static inline int pass(void)
 {
     return atomic_load_explicit(&hooks_pass, memory_order_relaxed) && !track_guard &&
