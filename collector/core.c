@@ -69,9 +69,8 @@ static pid_t core_pid; /* the process the collector runs in */
 static int late;       /* dlopened into a running program (heapline attach) */
 static int late_ready; /* heapline_attach() has set up the capture once */
 
-void hooks_init(void);        /* hooks.c */
-int hooks_resolved(void);     /* hooks.c */
-void hooks_pass_update(void); /* hooks.c */
+void hooks_init(void);    /* hooks.c */
+int hooks_resolved(void); /* hooks.c */
 
 /* The notes core_say() keeps for the stream: each slot written once, by the
  * thread that took its number, then marked done. */
@@ -212,7 +211,6 @@ static void read_config(void)
     /* the check tells every untracked block apart; a sampled run's scans
      * leave the collector's own out */
     untracked_set(core_cfg.heap_check ? UNTRACKED_ALL : sample_on() ? UNTRACKED_GUARDED : 0);
-    hooks_pass_update(); /* after hooks_init(): what tracking off costs a call from here on */
 }
 
 /* Output paths for this process: the owner (the first process of the run, or
@@ -569,7 +567,6 @@ const char *heapline_attach(const char *opts)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         on_exit(exit_status_cb, NULL);
     }
-    hooks_pass_update(); /* late_config() set untracked_on; the real functions are resolved */
     /* Exact mode: libdw is loaded here, on a thread outside the loader,
      * not later by the collector thread: a program thread inside dlopen()
      * holds the loader's lock, and if its malloc then waited on a full ring

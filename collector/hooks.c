@@ -413,33 +413,23 @@ int hooks_resolved(void)
     return real.free != NULL;
 }
 
-/* Set while a call with tracking off is the real function's alone: once
- * start-up has resolved the real functions and read the configuration, and
- * while nothing allocated untracked is noted but the collector's own
- * (untracked_on not UNTRACKED_ALL; a guarded call still takes the full
- * path). That is tracking off after start-up: a run turned off, a detached
- * program (which keeps the hooks and this collector until it exits), the
- * image a fork child exec'd with HEAPLINE_FORK=off. Such a call went through
- * the start-up test, the untracked table's and the guard's, three calls deep:
+/* In an *_other path: whether the real function alone will do. That is
+ * tracking off after start-up (a run turned off, a detached program, which
+ * keeps the hooks and this collector until it exits, the image a fork child
+ * exec'd with HEAPLINE_FORK=off), the guard clear, the real functions
+ * resolved, and nothing allocated untracked to note but the collector's own
+ * (untracked_on is UNTRACKED_ALL from the first call until start-up has
+ * read the configuration, and in check mode). The mode is tested again:
+ * realloc() of NULL takes realloc_other() in every mode. Such a call went
+ * through the start-up test and the untracked table's, three calls deep:
  * the idle library cost sqlite3 1.024x-1.028x its bare run, and costs
  * 1.009x-1.013x now (medians of the rounds' ratios, two series of 100 and
- * 80 interleaved rounds; three loads past the mode's, and the real
- * function). */
-static atomic_int hooks_pass;
-
-void hooks_pass_update(void);
-void hooks_pass_update(void)
-{
-    atomic_store(&hooks_pass, real.free != NULL && atomic_load(&untracked_on) != UNTRACKED_ALL);
-}
-
-/* In an *_other path: the real function alone will do when tracking is off
- * and the guard clear. The mode is tested again: realloc() of NULL takes
- * realloc_other() in every mode. */
+ * 80 interleaved rounds). */
 static inline int pass(void)
 {
-    return atomic_load_explicit(&hooks_pass, memory_order_relaxed) && !track_guard &&
-           !atomic_load_explicit(&core_on, memory_order_relaxed);
+    return !track_guard && !atomic_load_explicit(&core_on, memory_order_relaxed) &&
+           atomic_load_explicit(&untracked_on, memory_order_relaxed) != UNTRACKED_ALL &&
+           real.free != NULL;
 }
 
 /* malloc and free pick their path on one load of core_on (its mode, core.h)
