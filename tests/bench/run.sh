@@ -126,6 +126,12 @@ pair() {
     PAIR_RATIO=$(middle "${rs[@]}" | awk '{ printf "%.2fx", $1 }')
 }
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$@"; }
+# hl_defaults: in a subshell, heapline's default settings: none of the user's HEAPLINE_* variables,
+# and this build's collector
+hl_defaults() {
+    for e in $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/\1/p'); do unset "$e"; done
+    export HEAPLINE_LIB="$LIB"
+}
 # precise LABEL ROUNDS STDIN RMFILE BARE_CMD... ';;' CMD...: issue 14's run-time figures measured
 # apart from the other variants: ROUNDS rounds of only these two commands, in alternating order,
 # spawned from one process with no shell or date(1) between the clock reads (tests/bench/spawnab.c;
@@ -541,8 +547,8 @@ real() {
                 # the environment set in the subshell, not through env(1): a user's run pays no
                 # exec of env (0.5-1 ms: 0.2% of sqlite3's run)
                 t=$(
-                    for e in $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/\1/p'); do unset "$e"; done
-                    export HEAPLINE_LIB="$LIB" "${extra[@]}"
+                    hl_defaults
+                    [ ${#extra[@]} = 0 ] || export "${extra[@]}"
                     real_once "$tag.$v.$i" "$in" "$HL" record "${ropt[@]}" -o "$tag.$v.$i.heapline" -- "$@"
                 )
             fi
@@ -702,8 +708,7 @@ else
         # issue 14's figure on its own, in enough rounds to tell 1.03x from 1.05x (the 21 above
         # leave an interval 10 points wide on this kind of VM)
         (
-            for e in $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/\1/p'); do unset "$e"; done
-            export HEAPLINE_LIB="$LIB"
+            hl_defaults
             precise "sqlite3 sampled 512K, measured apart" "$PRECISE_ROUNDS" tests/bench/real.sql \
                 "$B/real.db" -- "$SQLITE" "$B/real.db" ';;' \
                 "$HL" record --sample 512K -o "$B/real.precise.heapline" -- "$SQLITE" "$B/real.db"
@@ -725,8 +730,8 @@ else
         # in the environment of heaptrack's script, not through env(1): heaptrack would trace env
         (export PYTHONMALLOC=malloc REAL_PYOFF=1; real python3 /dev/null true "$PY" tests/bench/real_json.py 100000)
         (
-            for e in $(env | sed -n 's/^\(HEAPLINE_[A-Z_]*\)=.*/\1/p'); do unset "$e"; done
-            export HEAPLINE_LIB="$LIB" PYTHONMALLOC=malloc
+            hl_defaults
+            export PYTHONMALLOC=malloc
             precise "python3 sampled 512K, measured apart" "$((PRECISE_ROUNDS / 4))" /dev/null "" -- \
                 "$PY" tests/bench/real_json.py 100000 ';;' \
                 "$HL" record --sample 512K -o "$B/real.precise.heapline" -- "$PY" tests/bench/real_json.py 100000
