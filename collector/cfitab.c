@@ -59,10 +59,13 @@ struct cie_info {
 struct rows {
     uint32_t *pc, *rule;
     size_t n, cap;
+    int fixed; /* pc and rule are the caller's arrays of cap rows: no growing */
 };
 
 static int rows_grow(struct rows *w)
 {
+    if (w->fixed)
+        return -1;
     size_t cap = w->cap ? w->cap * 2 : ROWS_ROOM;
     uint32_t *pc = mmap(NULL, cap * 8, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -93,6 +96,13 @@ static int rows_put(struct rows *w, uint32_t off, uint32_t rule)
         w->n--;
     if (w->n && w->rule[w->n - 1] == rule)
         return 0;
+    if (w->n == w->cap && w->fixed) {
+        /* one FDE's rows come in address order: only the last can still
+         * hold at a later address, or be replaced at its own */
+        w->pc[0] = w->pc[w->n - 1];
+        w->rule[0] = w->rule[w->n - 1];
+        w->n = 1;
+    }
     if (w->n == w->cap && rows_grow(w) < 0)
         return -1;
     w->pc[w->n] = off;
@@ -515,52 +525,114 @@ struct cfitab *cfitab_build(const struct dl_phdr_info *info, uintptr_t lo, uintp
     return cfitab_build_until(info, lo, hi, NULL);
 }
 
-struct cfitab *cfitab_build_until(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
-                                  const atomic_int *stop)
+int cfitab_src_of(const struct dl_phdr_info *info, struct cfitab_src *s)
 {
     const uint8_t *hdr = NULL;
     uintptr_t seg_lo, seg_hi;
     uint32_t count;
+
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            hdr = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (!hdr || ehframe_segment_of(info, (uintptr_t)hdr, &seg_lo, &seg_hi) < 0 ||
+        seg_hi - (uintptr_t)hdr < 12)
+        return -1;
+    /* version 1, eh_frame_ptr pcrel|sdata4, count udata4, table datarel|sdata4 */
+    if (hdr[0] != 1 || hdr[1] != 0x1b || hdr[2] != 0x03 || hdr[3] != 0x3b)
+        return -1;
+    memcpy(&count, hdr + 8, 4);
+    if (count == 0 || (seg_hi - (uintptr_t)hdr - 12) / 8 < count)
+        return -1;
+    *s = (struct cfitab_src){hdr, seg_lo, seg_hi, count};
+    return 0;
+}
+
+/* Search table entry i: the address its FDE starts to cover, and the FDE
+ * (checked to lie in the segment with its length and CIE pointer). 0, or -1
+ * when the FDE does not. */
+static int src_entry(const struct cfitab_src *s, uint32_t i, uintptr_t *start, const uint8_t **fde)
+{
+    int32_t loc_rel, fde_rel;
+    uint32_t len;
+    const uint8_t *seg_end = (const uint8_t *)s->seg_hi;
+
+    memcpy(&loc_rel, s->hdr + 12 + 8 * (size_t)i, 4);
+    memcpy(&fde_rel, s->hdr + 12 + 8 * (size_t)i + 4, 4);
+    *start = (uintptr_t)s->hdr + (intptr_t)loc_rel;
+    *fde = s->hdr + fde_rel;
+    if (*fde < (const uint8_t *)s->seg_lo || *fde + 8 > seg_end)
+        return -1;
+    memcpy(&len, *fde, 4);
+    if (len < 8 || len == 0xffffffffu || len > (size_t)(seg_end - *fde) - 4)
+        return -1;
+    return 0;
+}
+
+uint32_t cfitab_rule_at(const struct cfitab_src *s, uintptr_t lo, uintptr_t pc)
+{
+    uint32_t pcs[CFITAB_AT_ROWS], rules[CFITAB_AT_ROWS];
+    struct rows w = {pcs, rules, 0, CFITAB_AT_ROWS, 1};
+    struct run u = {&w, lo, lo, pc + 1};
+    struct cie_info cie;
+    uint32_t a = 0, b, j;
+    uintptr_t start;
+    const uint8_t *fde;
+    int32_t cie_rel;
+
+    if (!s->hdr || pc < lo || pc - lo >= (1ull << 32) || pc == UINTPTR_MAX)
+        return CFITAB_BAD;
+    /* the last entry that starts at or before pc: a later FDE's rows replace
+     * an earlier one's from its start on, in the table as here */
+    b = s->count;
+    while (a < b) {
+        uint32_t m = a + (b - a) / 2;
+        int32_t loc_rel;
+
+        memcpy(&loc_rel, s->hdr + 12 + 8 * (size_t)m, 4);
+        if ((uintptr_t)s->hdr + (intptr_t)loc_rel <= pc)
+            a = m + 1;
+        else
+            b = m;
+    }
+    if (a == 0)
+        return CFITAB_BAD;
+    j = a - 1;
+    if (src_entry(s, j, &start, &fde) < 0)
+        return CFITAB_BAD;
+    memcpy(&cie_rel, fde + 4, 4);
+    cfi_parse_cie(fde + 4 - cie_rel, (const uint8_t *)s->seg_lo, (const uint8_t *)s->seg_hi, &cie);
+    if (!cie.ok || compile_fde(fde, start, &cie, &u) < 0 || w.n == 0)
+        return CFITAB_BAD;
+    /* the rows stop at pc (the run's end is pc + 1): the last one holds */
+    return w.pc[w.n - 1] <= (uint32_t)(pc - lo) ? w.rule[w.n - 1] : CFITAB_BAD;
+}
+
+struct cfitab *cfitab_build_until(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
+                                  const atomic_int *stop)
+{
+    struct cfitab_src src;
     struct rows w = {0};
     struct run u = {&w, lo, lo, hi};
     struct cie_info cie = {0};
     struct cfitab *t = NULL;
     uint32_t fdes = 0;
 
-    if (hi <= lo || hi - lo >= (1ull << 32))
+    if (hi <= lo || hi - lo >= (1ull << 32) || cfitab_src_of(info, &src) < 0)
         return NULL;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
-            hdr = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-    if (!hdr || ehframe_segment_of(info, (uintptr_t)hdr, &seg_lo, &seg_hi) < 0 ||
-        seg_hi - (uintptr_t)hdr < 12)
-        return NULL;
-    /* version 1, eh_frame_ptr pcrel|sdata4, count udata4, table datarel|sdata4 */
-    if (hdr[0] != 1 || hdr[1] != 0x1b || hdr[2] != 0x03 || hdr[3] != 0x3b)
-        return NULL;
-    memcpy(&count, hdr + 8, 4);
-    if (count == 0 || (seg_hi - (uintptr_t)hdr - 12) / 8 < count)
-        return NULL;
-    const uint8_t *seg_end = (const uint8_t *)seg_hi, *seg_start = (const uint8_t *)seg_lo;
+    const uint8_t *seg_end = (const uint8_t *)src.seg_hi, *seg_start = (const uint8_t *)src.seg_lo;
     if (put_at(&u, lo, CFITAB_BAD) < 0)
         goto fail;
-    for (uint32_t i = 0; i < count; i++) {
-        int32_t loc_rel, fde_rel, cie_rel;
+    for (uint32_t i = 0; i < src.count; i++) {
+        int32_t cie_rel;
         const uint8_t *fde, *cie_at;
-        uint32_t len;
+        uintptr_t start;
 
         if ((i & 255) == 0 && stop && atomic_load_explicit(stop, memory_order_relaxed))
             goto fail;
-        memcpy(&loc_rel, hdr + 12 + 8 * (size_t)i, 4);
-        memcpy(&fde_rel, hdr + 12 + 8 * (size_t)i + 4, 4);
-        uintptr_t start = (uintptr_t)hdr + (intptr_t)loc_rel;
-        fde = hdr + fde_rel;
-        if (fde < seg_start || fde + 8 > seg_end)
+        if (src_entry(&src, i, &start, &fde) < 0)
             goto fail;
-        memcpy(&len, fde, 4);
         memcpy(&cie_rel, fde + 4, 4);
-        if (len < 8 || len == 0xffffffffu || len > (size_t)(seg_end - fde) - 4)
-            goto fail;
         cie_at = fde + 4 - cie_rel;
         if (cie.at != cie_at)
             cfi_parse_cie(cie_at, seg_start, seg_end, &cie);

@@ -68,6 +68,33 @@ struct cfitab *cfitab_build(const struct dl_phdr_info *info, uintptr_t lo, uintp
 struct cfitab *cfitab_build_until(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
                                   const atomic_int *stop);
 
+/* Where a module's .eh_frame_hdr is, for cfitab_rule_at(): its search
+ * table of count entries, in the loaded segment [seg_lo, seg_hi) that holds
+ * it and the FDEs. */
+struct cfitab_src {
+    const uint8_t *hdr; /* NULL: the module has no table this reader knows */
+    uintptr_t seg_lo, seg_hi;
+    uint32_t count;
+};
+
+/* Finds a loaded module's .eh_frame_hdr and checks its header. 0, or -1
+ * (s->hdr NULL) when it has none this reader knows. No allocation. */
+int cfitab_src_of(const struct dl_phdr_info *info, struct cfitab_src *s);
+
+#define CFITAB_AT_ROWS 16 /* cfitab_rule_at()'s rows, on the caller's stack */
+
+/* The rule for the instruction at pc (lo <= pc, lo the start of the module's
+ * code) without a compiled table: the FDE that covers pc found by a binary
+ * search of the search table, and only it run up to pc. The rule
+ * cfitab_find() gives on cfitab_build()'s table of the module, or BAD where
+ * overlapping FDEs would take a table to say (tests/fuzz/fuzz_cfitab.c
+ * checks both ways of reading). For a walk on the program's thread that
+ * finds its module not compiled yet: no allocation, no lock, a few
+ * microseconds, about 3 KB of stack (a libunwind step takes as much). The module must stay loaded
+ * meanwhile (a return address on the walking thread's stack is in code
+ * that is). */
+uint32_t cfitab_rule_at(const struct cfitab_src *s, uintptr_t lo, uintptr_t pc);
+
 /* The rule for the instruction at pc (lo <= pc < hi). Any thread, no locks. */
 static inline uint32_t cfitab_find(const struct cfitab *t, uintptr_t pc)
 {

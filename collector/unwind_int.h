@@ -34,6 +34,7 @@ struct range {
     int fp;                   /* the module keeps frame pointers */
     int flags;                /* RANGE_* */
     const struct cfitab *tab; /* its unwind rules (table walk), or NULL */
+    struct cfitab_src src;    /* its .eh_frame_hdr: one pc's rule while tab is not compiled */
 };
 
 struct exec_table {

@@ -180,6 +180,7 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
     struct scan_ctx *c = arg;
     int fp = -1, flags = 0;
     const struct cfitab *tab = NULL;
+    struct cfitab_src src = {0};
     uintptr_t mlo = UINTPTR_MAX, mhi = 0;
 
     c->adds = info->dlpi_adds;
@@ -195,8 +196,11 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (hi > mhi)
             mhi = hi;
     }
-    if (c->out && mlo < mhi)
+    if (c->out && mlo < mhi) {
         tab = module_rules(c, info, mlo, mhi, &flags);
+        if (!tab)
+            cfitab_src_of(info, &src);
+    }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
@@ -206,10 +210,10 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (c->out && c->n < c->cap) {
             if (fp < 0)
                 fp = module_fp(c, info, lo, hi, &flags);
-            c->out[c->n++] = (struct range){lo, hi, fp, flags, tab};
+            c->out[c->n++] = (struct range){lo, hi, fp, flags, tab, src};
         }
         if (c->want >= lo && c->want < hi)
-            c->found = (struct range){lo, hi, 0, 0, NULL};
+            c->found = (struct range){.lo = lo, .hi = hi};
     }
     if (!c->first_seen) {
         c->first_seen = 1;

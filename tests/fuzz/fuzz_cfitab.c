@@ -1,10 +1,11 @@
 /*
  * fuzz_cfitab.c - libFuzzer target: arbitrary bytes as a loaded module's
  * .eh_frame_hdr followed by its .eh_frame (one read-only segment), compiled
- * by the collector's cfitab_build() (collector/cfitab.c: it reads every
- * module the program loads, so a malformed table must cost only its rules,
- * never a read outside the segment), then looked up across the code range;
- * and read by ehframe_fp_percent() (collector/ehframe.c).
+ * by the collector's cfitab_build() and read one pc at a time by
+ * cfitab_rule_at() (collector/cfitab.c: it reads every module the program
+ * loads, so a malformed table must cost only its rules, never a read outside
+ * the segment), both looked up across the code range and compared; and read
+ * by ehframe_fp_percent() (collector/ehframe.c).
  */
 #include <link.h>
 #include <stddef.h>
@@ -51,9 +52,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t = cfitab_build(&info, lo, hi);
     if (t) {
         uint32_t sum = 0;
+        struct cfitab_src src;
+        int sorted = cfitab_src_of(&info, &src) == 0;
 
-        for (uintptr_t pc = lo; pc < hi; pc += 61)
-            sum += cfitab_find(t, pc);
+        /* one FDE read alone (cfitab_rule_at) says what the table says, or
+         * BAD; where the search table is out of order (no linker writes
+         * that) only the bounds are checked, by ASan */
+        for (uint32_t i = 1; sorted && i < src.count; i++) {
+            int32_t a, b;
+
+            memcpy(&a, src.hdr + 12 + 8 * (size_t)(i - 1), 4);
+            memcpy(&b, src.hdr + 12 + 8 * (size_t)i, 4);
+            sorted = a <= b;
+        }
+        for (uintptr_t pc = lo; pc < hi; pc += 61) {
+            uint32_t want = cfitab_find(t, pc), got = cfitab_rule_at(&src, lo, pc);
+
+            if (sorted && got != want && cfitab_kind(got) != CFITAB_BAD)
+                abort();
+            sum += want;
+        }
         for (uint32_t i = 0; i < t->n; i++)
             sum += cfitab_find(t, lo + t->pc[i]);
         if (sum == 0x12345678u && t->n == 0)

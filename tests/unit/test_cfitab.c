@@ -296,6 +296,70 @@ static void test_build_until(void **state)
     munmap(t, t->map_bytes);
 }
 
+/* The rule of one pc read from the FDE alone equals the compiled table's,
+ * at every row's first address and the one past it, and across each row in
+ * steps, in every loaded module that has a table (libc, libm, libcmocka,
+ * this program); a pc below the module's code, and one past its last FDE
+ * (its .eh_frame_hdr itself), read BAD. */
+static int same_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    size_t *counts = arg; /* modules, pcs compared, mismatches */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    struct cfitab_src src;
+    struct cfitab *t;
+
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (lo >= hi || cfitab_src_of(info, &src) < 0)
+        return 0;
+    t = cfitab_build(info, lo, hi);
+    if (!t)
+        return 0;
+    counts[0]++;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uintptr_t at = lo + t->pc[i], end = i + 1 < t->n ? lo + t->pc[i + 1] : hi;
+        uintptr_t step = (end - at) / 7 + 1;
+
+        for (uintptr_t pc = at; pc < end; pc = pc == at ? pc + 1 : pc + step) {
+            uint32_t want = cfitab_find(t, pc), got = cfitab_rule_at(&src, lo, pc);
+
+            counts[1]++;
+            if (got != want) {
+                if (counts[2]++ < 5)
+                    print_message("%s +0x%lx: table 0x%x, one FDE 0x%x\n", info->dlpi_name,
+                                  (unsigned long)(pc - lo), want, got);
+            }
+        }
+    }
+    assert_int_equal(cfitab_kind(cfitab_rule_at(&src, lo, lo - 1)), CFITAB_BAD);
+    if ((uintptr_t)src.hdr > hi)
+        assert_int_equal(cfitab_kind(cfitab_rule_at(&src, lo, (uintptr_t)src.hdr)), CFITAB_BAD);
+    munmap(t, t->map_bytes);
+    return 0;
+}
+
+static void test_rule_at_equals_table(void **state)
+{
+    size_t counts[3] = {0, 0, 0};
+
+    (void)state;
+    dl_iterate_phdr(same_cb, counts);
+    print_message("%zu modules, %zu pcs compared, %zu differ\n", counts[0], counts[1], counts[2]);
+    assert_true(counts[0] >= 2);
+    assert_true(counts[1] > 100000);
+    assert_int_equal(counts[2], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_state_stack_limits),
         cmocka_unit_test(test_libc_malloc_entry),
         cmocka_unit_test(test_build_until),
+        cmocka_unit_test(test_rule_at_equals_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
