@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sys/auxv.h>
 #include <sys/eventfd.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@
 #include "server.h"
 #include "sites.h"
 #include "spill.h"
+#include "stamp.h"
 #include "prefault.h"
 #include "procfd.h"
 #include "pyframes.h"
@@ -82,6 +84,38 @@ static struct {
     atomic_ullong sync_req, sync_done; /* collect_sync() */
 } C;
 
+static long page_size = 4096; /* sysconf's, read at collect_start() */
+
+/* ---- a deferred start ----
+ *
+ * A sampled recording of a program with one thread starts no thread of
+ * ours with it: the program keeps glibc's single-thread paths (its mutexes
+ * and malloc's arena lock without atomics; a second thread, even asleep,
+ * cost sqlite3's shell 1-2% of its run). The samples wait in the ring, and
+ * at each sample point at least a tick period after the last one the
+ * program's thread notes a tick: the stamp, the exact totals and the
+ * resident size (collect_point()). The thread starts when there is work
+ * that cannot wait: the exit, a fatal signal, a dlclose, a second thread in
+ * the program (the single-thread paths are gone then), the ring half full,
+ * the tick log full, or a client at the socket (looked at on each noted
+ * tick). It then applies the events tick by tick, each tick dated and
+ * counted as the program noted it, and goes on as if it had always run. */
+#define DEFER_TICKS 4096u
+
+struct defer_tick {
+    int64_t stamp;
+    uint64_t rss;
+    struct sample_totals tot;
+};
+
+static struct {
+    atomic_int on;       /* the thread waits to start */
+    atomic_uint n;       /* ticks noted (release: the entry is written) */
+    int64_t next_ns;     /* core_now() of the next one */
+    struct procfd statm; /* the program's own, apart from the thread's */
+    struct defer_tick log[DEFER_TICKS];
+} DF = {.statm = PROCFD_INIT};
+
 int collect_alive(void)
 {
     return atomic_load_explicit(&C.alive, memory_order_relaxed);
@@ -121,18 +155,29 @@ static struct wire_totals totals(int64_t time)
                                 emit_event_time(nt->peak_time)};
 }
 
-static uint64_t read_rss(void)
+/* The resident size from statm's second field; 0 when unreadable. Parsed
+ * by hand: a deferred tick reads it on the program's thread (no stdio). */
+static uint64_t read_rss_from(struct procfd *f)
 {
     char buf[128];
-    ssize_t n = procfd_read(&C.statm, "/proc/self/statm", buf, sizeof(buf) - 1, 1);
-    unsigned long long size = 0, res = 0;
+    ssize_t n = procfd_read(f, "/proc/self/statm", buf, sizeof(buf) - 1, 1);
+    uint64_t res = 0;
+    ssize_t i = 0;
 
     if (n <= 0)
         return 0;
-    buf[n] = 0;
-    if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+    while (i < n && buf[i] >= '0' && buf[i] <= '9')
+        i++;
+    if (i == 0 || i >= n || buf[i] != ' ')
         return 0;
-    return res * (uint64_t)sysconf(_SC_PAGESIZE);
+    for (i++; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+        res = res * 10 + (uint64_t)(buf[i] - '0');
+    return res * (uint64_t)page_size;
+}
+
+static uint64_t read_rss(void)
+{
+    return read_rss_from(&C.statm);
 }
 
 /* Notices libraries loaded since: the walks' table of modules, and a
@@ -149,15 +194,23 @@ static void refresh(void)
  * symbols, or slower than it) would otherwise date them later than the
  * events they count, which then arrive after it. The last one (final) does
  * not refresh the walks' table: the program's walks are over. */
+static void tick_with(int final, int64_t now, const struct wire_totals *given);
+
 static void tick(int final)
 {
-    int64_t now = drain_applied_ns();
+    C.rss = read_rss();
+    tick_with(final, drain_applied_ns(), NULL);
+}
+
+/* A tick at now with the totals given (a deferred tick's, taken by the
+ * program at the time: collect_point()), or read now (NULL). */
+static void tick_with(int final, int64_t now, const struct wire_totals *given)
+{
     size_t n;
     int first = 1;
     struct wire_totals tot;
 
-    C.rss = read_rss();
-    tot = totals(now);
+    tot = given ? *given : totals(now);
     emit_batch_flush(); /* the events it counts go before it (the batch is empty after a pass) */
     emit_threads_rename();
     emit_define();
@@ -370,6 +423,8 @@ static void trie_release(void)
     }
 }
 
+static void catch_up(void);
+
 static void *collect_main(void *arg)
 {
     int64_t last_busy = 0;
@@ -383,6 +438,7 @@ static void *collect_main(void *arg)
             emit_server_opened();
     }
     trie_prefault();
+    catch_up();
     C.next_tick = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     unwind_serve_start();
     while (!atomic_load(&C.stop)) {
@@ -454,6 +510,7 @@ static void *collect_main(void *arg)
     C.rec_ok = 0;
     emit_record_off();
     procfd_close(&C.statm);
+    procfd_close(&DF.statm); /* the program's threads note no more ticks */
     emit_threads_close();
     spill_close(); /* the final pass read every chunk back */
     /* The process is exiting and waits for this thread (collect_stop): the
@@ -481,17 +538,114 @@ void collect_warm(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Starts the collector thread with every signal blocked on it. 0, or an
+ * error number. */
+static int start_thread(void)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+    int r;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    r = pthread_create(&C.thread, &attr, collect_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+/* A deferred collector's start, by whichever thread needs it first (the
+ * exchange lets one through). A thread that cannot start turns tracking
+ * off: nothing would drain the ring. */
+static void undefer(void)
+{
+    if (!atomic_load_explicit(&DF.on, memory_order_acquire) || !atomic_exchange(&DF.on, 0))
+        return;
+    if (start_thread() != 0) {
+        atomic_store(&C.alive, 0);
+        core_disable("cannot start the collector thread");
+    }
+}
+
+int collect_deferred(void)
+{
+    return atomic_load_explicit(&DF.on, memory_order_relaxed);
+}
+
+void collect_undefer(void)
+{
+    undefer();
+}
+
+void collect_point(void)
+{
+    int64_t now;
+    unsigned n;
+    struct defer_tick *d;
+
+    if (!atomic_load_explicit(&DF.on, memory_order_relaxed))
+        return;
+    if (!__libc_single_threaded) { /* the program has threads now: ours costs nothing more */
+        undefer();
+        return;
+    }
+    now = core_now();
+    if (now < DF.next_ns)
+        return;
+    DF.next_ns = now + (int64_t)core_cfg.tick_ms * 1000000;
+    n = atomic_load_explicit(&DF.n, memory_order_relaxed);
+    if (n == DEFER_TICKS || (emit_server_on() && server_pending())) {
+        undefer();
+        return;
+    }
+    d = &DF.log[n];
+    d->rss = read_rss_from(&DF.statm);
+    sample_totals(&d->tot);
+    d->stamp = stamp_now_ordered(); /* after the totals: every event they count is stamped before */
+    atomic_store_explicit(&DF.n, n + 1, memory_order_release);
+}
+
+/* The deferred ticks, in order: the events up to each applied, then the tick
+ * as the program noted it. Collector thread, as it starts. */
+static void catch_up(void)
+{
+    unsigned n = atomic_load_explicit(&DF.n, memory_order_acquire);
+
+    for (unsigned i = 0; i < n; i++) {
+        const struct defer_tick *d = &DF.log[i];
+        struct wire_totals tot;
+
+        drain_pass_until(d->stamp);
+        C.rss = d->rss;
+        tot = (struct wire_totals){drain_applied_ns(),
+                                   d->tot.heap_bytes,
+                                   d->tot.heap_blocks,
+                                   d->rss,
+                                   d->tot.allocations,
+                                   d->tot.frees,
+                                   d->tot.bytes_allocated,
+                                   0,
+                                   0};
+        tick_with(0, tot.time, &tot);
+    }
+    if (n)
+        drain_pass_until(INT64_MAX - 1); /* the rest of the segment: no stamp converted off it */
+    atomic_store_explicit(&DF.n, 0, memory_order_relaxed);
+}
+
 int collect_start(const char *record_path, const char *socket_path, const char **why)
 {
     struct timespec ts;
-    sigset_t all, old;
-    pthread_attr_t attr;
 
     char *out;
     int server_on = 0;
 
     memset(&C, 0, sizeof(C));
     C.statm = (struct procfd)PROCFD_INIT;
+    page_size = sysconf(_SC_PAGESIZE);
+    atomic_store(&DF.on, 0);
+    atomic_store(&DF.n, 0);
     spill_prepare(); /* the environment is read here, not on the collector thread */
     drain_start();   /* before tracking starts: every stamp is later */
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -522,7 +676,10 @@ int collect_start(const char *record_path, const char *socket_path, const char *
      * program's start-up. With no file, the socket is the output and its
      * failure stops the run here, as before. */
     C.later = C.rec_ok && sample_on();
-    if (socket_path[0] && C.later && socket_path[0] == '/')
+    /* deferred: the socket listens from the start, and a client waiting
+     * there starts the thread (collect_point) */
+    int defer = C.later && !core_cfg.defer_off && !core_cfg.attached && __libc_single_threaded;
+    if (socket_path[0] && C.later && !defer && socket_path[0] == '/')
         snprintf(C.sock_later, sizeof(C.sock_later), "%s", socket_path);
     else if (socket_path[0])
         server_on = open_socket(socket_path);
@@ -538,13 +695,12 @@ int collect_start(const char *record_path, const char *socket_path, const char *
         ring_wake_fd = fds_adopt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     }
     atomic_store(&C.alive, 1);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    int r = pthread_create(&C.thread, &attr, collect_main, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
+    if (defer) {
+        DF.next_ns = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+        atomic_store_explicit(&DF.on, 1, memory_order_release);
+        return 0;
+    }
+    if (start_thread() != 0) {
         atomic_store(&C.alive, 0);
         if (C.later)
             hello();
@@ -559,6 +715,7 @@ void collect_stop(uint32_t reason, int32_t status)
     struct timespec ts;
     uint64_t one = 1;
 
+    undefer(); /* the run's work, all of it now */
     if (!atomic_load(&C.alive))
         return;
     if (pthread_equal(pthread_self(), C.thread))
@@ -581,6 +738,7 @@ void collect_stop_async(uint32_t reason, int32_t status)
 {
     uint64_t one = 1;
 
+    undefer();
     if (!atomic_load(&C.alive) || atomic_load(&C.stop))
         return;
     C.end_reason = reason;
@@ -595,6 +753,9 @@ void collect_crash(int sig)
 {
     struct timespec ts = {0, 1000000};
 
+    /* a thread started in a signal handler: the program is dying, and the
+     * recording is otherwise only its header */
+    undefer();
     if (!atomic_load(&C.alive) || pthread_equal(pthread_self(), C.thread))
         return;
     C.end_reason = WIRE_END_SIGNAL;
@@ -617,6 +778,7 @@ void collect_sync(void)
     struct timespec ts = {0, 200000};
     uint64_t want, one = 1;
 
+    undefer(); /* a dlclose: its frames are named while it is mapped */
     if (!atomic_load(&C.alive) || pthread_equal(pthread_self(), C.thread))
         return;
     want = atomic_fetch_add(&C.sync_req, 1) + 1;
@@ -631,9 +793,12 @@ void collect_atfork_child(void)
     /* The parent's collector thread does not exist here. Close its outputs
      * without flushing or unlinking; drop its memory (it is the parent's). */
     atomic_store(&C.alive, 0);
+    atomic_store(&DF.on, 0);
+    atomic_store(&DF.n, 0);
     C.rec_ok = 0;
     emit_record_off();
     procfd_close(&C.statm); /* /proc/self was the parent */
+    procfd_close(&DF.statm);
     emit_threads_close();
     if (ring_wake_fd >= 0)
         fds_close(ring_wake_fd);

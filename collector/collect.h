@@ -40,8 +40,22 @@ void collect_crash(int sig);
  * thread but the collector; no-op when the collector is not running. */
 void collect_sync(void);
 
-/* Nonzero while the collector thread runs. Async-signal-safe. */
+/* Nonzero while the collector thread runs (or, deferred, waits to start:
+ * collect_deferred()). Async-signal-safe. */
 int collect_alive(void);
+
+/* A sampled recording of a one-thread program defers its thread (collect.c
+ * says why and until when; HEAPLINE_DEFER=off does not). Nonzero while it
+ * waits to start. Any thread. */
+int collect_deferred(void);
+
+/* At a sample point, on the program's thread, guard held, while deferred:
+ * notes a tick when one is due, or starts the thread when it has work that
+ * cannot wait. */
+void collect_point(void);
+
+/* Starts a deferred thread now (the ring half full). Any program thread. */
+void collect_undefer(void);
 
 /* Fork child: forgets the parent's outputs (closes their fds without
  * touching the files or the socket path) and all collector state. */

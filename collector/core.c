@@ -151,6 +151,16 @@ int core_collector_alive(void)
     return collect_alive();
 }
 
+int core_collector_deferred(void)
+{
+    return collect_deferred();
+}
+
+void core_collector_undefer(void)
+{
+    collect_undefer();
+}
+
 void core_scan_fork_enter(void)
 {
     atomic_store(&scan_forking, 1);
@@ -204,6 +214,8 @@ static void read_config(void)
                                                           : CORE_UNWIND_LIBUNWIND;
     v = getenv("HEAPLINE_FORK");
     core_cfg.fork_off = v && strcmp(v, "off") == 0;
+    v = getenv("HEAPLINE_DEFER");
+    core_cfg.defer_off = v && strcmp(v, "off") == 0;
     debugfile_init(); /* HEAPLINE_DEBUG_DIR */
     core_cfg.stats = getenv("HEAPLINE_STATS") != NULL;
     core_cfg.heap_check = getenv("HEAPLINE_HEAPWALK_CHECK") != NULL;

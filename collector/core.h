@@ -25,6 +25,9 @@
  *                           cfi and libunwind on every call, compared (the
  *                           stacks are libunwind's; HEAPLINE_STATS counts)
  *   HEAPLINE_TICK_MS=n      tick period, default 10
+ *   HEAPLINE_DEFER=off      a sampled recording of a one-thread program
+ *                           starts its collector thread with the program, not
+ *                           when it has work that cannot wait (collect.h)
  *   HEAPLINE_FORK=off       fork children (and what they exec) run untracked
  *   HEAPLINE_STATS=1        the collector's counters on stderr at exit
  *   HEAPLINE_PYTHON=off     no Python frames in a CPython program (pyframes.h)
@@ -65,6 +68,7 @@ struct core_config {
     int heap_check; /* HEAPLINE_HEAPWALK_CHECK set: each scan compares glibc's heap
                        with the live table on stderr (scanheap.h) */
     int attached;   /* started by heapline_attach(): the table misses older blocks */
+    int defer_off;  /* HEAPLINE_DEFER=off: a sampled recording starts its thread at once */
 };
 
 extern struct core_config core_cfg;
@@ -118,6 +122,10 @@ int core_note(unsigned k, char *text, size_t cap, int64_t *time);
 
 /* The collector thread's state: nonzero while it runs and drains rings. */
 int core_collector_alive(void);
+/* Nonzero while a deferred collector waits to start (collect.h), and its
+ * start: a producer whose ring is half full. */
+int core_collector_deferred(void);
+void core_collector_undefer(void);
 
 /* The scan engine fork()s from the collector thread. Between enter and leave,
  * the atfork handlers do nothing in the parent, and the child turns tracking

@@ -803,7 +803,19 @@ static int merge_apply(int64_t watermark, int64_t deadline)
  * flushes the record file, so the file is flushed every tick period
  * (HEAPLINE_TICK_MS) however far behind the collector is; what it holds lags
  * the program by the backlog not applied yet. */
+static size_t pass_until(int check_gone, int final, int whole, int64_t cap);
+
 size_t drain_pass(int check_gone, int final, int whole)
+{
+    return pass_until(check_gone, final, whole, INT64_MAX);
+}
+
+size_t drain_pass_until(int64_t cap)
+{
+    return pass_until(0, 0, 1, cap);
+}
+
+static size_t pass_until(int check_gone, int final, int whole, int64_t cap)
 {
     int64_t watermark, limit;
     /* final, or a collect_sync() waiting (dlclose): everything up to the
@@ -812,7 +824,13 @@ size_t drain_pass(int check_gone, int final, int whole)
         final || whole ? INT64_MAX : core_now() + (int64_t)core_cfg.tick_ms * 1000000;
     size_t n = 0, k;
 
-    if (!stamp_map_advance(&D.map, &watermark) && !final) {
+    if (cap != INT64_MAX && stamp_tsc && D.map.mult) {
+        /* a catch-up (drain_pass_until): the segment the first of its passes
+         * drew from the start up to now converts every stamp it applies; a
+         * new pair would extrapolate older stamps from a newer segment, and
+         * times of events applied apart could step back */
+        watermark = cap < D.map.tsc1 ? cap : D.map.tsc1;
+    } else if (!stamp_map_advance(&D.map, &watermark) && !final) {
         if (!whole)
             return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */
         /* a collect_sync() waits for every event stamped before it (a
@@ -828,6 +846,8 @@ size_t drain_pass(int check_gone, int final, int whole)
     }
     if (final)
         watermark = INT64_MAX;
+    if (cap < watermark)
+        watermark = cap;
     do { /* in budgets: until no ring was cut short before the watermark */
         int64_t bound, reached;
 

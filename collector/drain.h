@@ -23,6 +23,13 @@ void drain_start(void);
  * rings. */
 size_t drain_pass(int check_gone, int final, int whole);
 
+/* A whole pass that applies only the events stamped at or before cap (a
+ * stamp): a deferred collector's catch-up, tick by tick (collect.c). Only
+ * the first pass of a catch-up reads a new (stamp, time) pair; the others
+ * stay on its segment, and apply at most up to its end (cap INT64_MAX - 1:
+ * all of it, the catch-up's last pass). */
+size_t drain_pass_until(int64_t cap);
+
 /* Every event up to this time (ns since start) has been applied: a tick's
  * time, never ahead of the events it counts. */
 int64_t drain_applied_ns(void);

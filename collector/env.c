@@ -40,11 +40,23 @@ extern char **environ;
 
 /* The collector's variables: read by read_config() in core.c, all before
  * env_take(). A new one goes here too. */
-static const char *const own_vars[] = {
-    "HEAPLINE_RECORD",     "HEAPLINE_SOCKET",       "HEAPLINE_FORK",           "HEAPLINE_UNWIND",
-    "HEAPLINE_DEPTH",      "HEAPLINE_TICK_MS",      "HEAPLINE_COMPRESS",       "HEAPLINE_STATS",
-    "HEAPLINE_SAMPLE",     "HEAPLINE_OWNER_PID",    "HEAPLINE_DEBUG_DIR",      "HEAPLINE_PYTHON",
-    "HEAPLINE_SOCKET_DIR", "HEAPLINE_PYTHONMALLOC", "HEAPLINE_HEAPWALK_CHECK", NULL};
+static const char *const own_vars[] = {"HEAPLINE_RECORD",
+                                       "HEAPLINE_SOCKET",
+                                       "HEAPLINE_FORK",
+                                       "HEAPLINE_UNWIND",
+                                       "HEAPLINE_DEPTH",
+                                       "HEAPLINE_TICK_MS",
+                                       "HEAPLINE_COMPRESS",
+                                       "HEAPLINE_STATS",
+                                       "HEAPLINE_SAMPLE",
+                                       "HEAPLINE_OWNER_PID",
+                                       "HEAPLINE_DEBUG_DIR",
+                                       "HEAPLINE_PYTHON",
+                                       "HEAPLINE_SOCKET_DIR",
+                                       "HEAPLINE_PYTHONMALLOC",
+                                       "HEAPLINE_HEAPWALK_CHECK",
+                                       "HEAPLINE_DEFER",
+                                       NULL};
 
 /* PYTHONMALLOC=malloc that the launcher set (HEAPLINE_PYTHONMALLOC=1) is
  * heapline's too: a child gets it back, and a program that is not CPython

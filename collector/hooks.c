@@ -42,6 +42,7 @@
 #include "core.h"
 #include "ownmaps.h"
 #include "pygen.h"
+#include "collect.h"
 #include "sample.h"
 #include "stamp.h"
 #include "track.h"
@@ -265,6 +266,8 @@ static __attribute__((noinline)) void *sampled_hit(struct sample_thread *t, void
     sample_next(t);
     if (sample_filter_add(p) == 0)
         track_alloc(p, size);
+    if (__builtin_expect(collect_deferred(), 0))
+        collect_point();
     track_guard = 0;
     return p;
 }
@@ -321,8 +324,11 @@ static inline void *sampled_alloc(void *p, size_t size)
 static __attribute__((noinline)) void sampled_release(void *p)
 {
     track_guard = 1;
-    if (sample_filter_del(p))
+    if (sample_filter_del(p)) {
         track_free(p);
+        if (__builtin_expect(collect_deferred(), 0))
+            collect_point();
+    }
     track_guard = 0;
 }
 

@@ -202,6 +202,13 @@ void server_tick(void)
     clients_tick();
 }
 
+int server_pending(void)
+{
+    struct pollfd p = {listen_fd, POLLIN, 0};
+
+    return listen_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 void server_poll(int timeout_ms, int wake_fd)
 {
     struct pollfd pfd[2 + 2 * SERVER_MAX_CLIENTS];

@@ -46,6 +46,11 @@ void server_tick(void);
  * requests, writes, scan results). */
 void server_poll(int timeout_ms, int wake_fd);
 
+/* Nonzero when a client waits at the listening socket to be accepted: one
+ * poll() that does not wait. Any thread (a deferred collector's program
+ * thread asks, collect_point()). */
+int server_pending(void);
+
 /* Shutdown: tries for up to timeout_ms to deliver what is queued, closes
  * every connection and the listener, unlinks the socket path. */
 void server_close(int timeout_ms);

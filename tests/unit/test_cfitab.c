@@ -363,10 +363,8 @@ static void test_rule_at_equals_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_program_steps),
-        cmocka_unit_test(test_state_stack_limits),
-        cmocka_unit_test(test_libc_malloc_entry),
-        cmocka_unit_test(test_build_until),
+        cmocka_unit_test(test_program_steps),        cmocka_unit_test(test_state_stack_limits),
+        cmocka_unit_test(test_libc_malloc_entry),    cmocka_unit_test(test_build_until),
         cmocka_unit_test(test_rule_at_equals_table),
     };
 
