@@ -502,6 +502,43 @@ for v in "peak:" "peak-held:1000"; do
         site_peak_a.live_blocks=10 site_peak_a.live_bytes=10485760 site_peak_b.live_blocks=0 \
         site_peak_b.live_bytes=0 .live_blocks=10 .live_bytes=10485760
 done
+# ---- a sampled recording of a one-thread program defers its collector thread (collect.c):
+# none of ours while t_peak holds its peak (one task in /proc, two with HEAPLINE_DEFER=off),
+# and the recording is whole: the same counts, no frees out of order, ticks that agree ----
+if want sample-defer; then
+    for mode in defer:on nodefer:off; do
+        IFS=: read -r name dv <<<"$mode"
+        HEAPLINE_DEFER=$dv timeout "$TMO" "$HL" record --sample 512K -o "$W/$name.heapline" -- \
+            "$T/t_peak" 600 >"$W/$name.log" 2>&1 </dev/null &
+        lp=$!
+        tasks=
+        for _ in $(seq 100); do
+            sleep 0.02
+            hp=$(pgrep -P "$lp") # timeout's child, heapline, spawns t_peak
+            cp=$([ -n "$hp" ] && pgrep -P "$hp")
+            [ -n "$cp" ] && break
+        done
+        sleep 0.3
+        [ -n "$cp" ] && tasks=$(ls "/proc/$cp/task" 2>/dev/null | wc -l)
+        wait "$lp"
+        RC=$?
+        want_tasks=1
+        [ "$dv" = off ] && want_tasks=2
+        if [ "$tasks" != "$want_tasks" ]; then
+            fail "$name-threads" "HEAPLINE_DEFER=$dv: $tasks threads while the peak is held, expected $want_tasks"
+        else
+            pass "$name-threads" "HEAPLINE_DEFER=$dv: $tasks thread(s) while the program sleeps"
+        fi
+        # a sampled peak is its highest tick; deferred, a tick is noted at a sample point, after
+        # its event, so the 10 MiB held while the program sleeps shows as 9 (the first free's)
+        peak=10485760
+        [ "$dv" = on ] && peak=9437184
+        recorded "$name" 0 && reported "$name" end && expect "$name" "$W/$name.end.json" \
+            .allocations=15 .frees=10 .bytes_allocated=15728640 .unmatched_frees=0 \
+            .missed_events=0 .tick_mismatches=0 site_peak_a.peak_bytes=$peak \
+            site_peak_a.live_bytes=0 site_peak_b.live_bytes=5242880 site_peak_b.live_blocks=5
+    done
+fi
 # --at SECONDS: 0.8 s into the 1 s the program holds its peak: the state there is the
 # peak's. Measured from the recorded peak time, not from the start: the
 # model's state at a time is its last tick's, and a loaded machine delays the
