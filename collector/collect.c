@@ -362,7 +362,7 @@ static void final_messages(void)
     emit_out_flush(1);
     if (core_cfg.stats) {
         const struct normalise_stats *ns = emit_stats();
-        char msg[800], walks[300];
+        char msg[1200], walks[600];
         struct timespec cpu = {0, 0};
         double cpu_ms;
 
