@@ -230,23 +230,30 @@ struct find_ctx {
     int found;
 };
 
-static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
+/* The span [lo, hi) of a module's executable segments (lo >= hi: none). */
+static void exec_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
-    struct find_ctx *c = arg;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-
-    (void)size;
+    *lo = UINTPTR_MAX, *hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t a = info->dlpi_addr + ph->p_vaddr;
 
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
-        if (a < lo)
-            lo = a;
-        if (a + ph->p_memsz > hi)
-            hi = a + ph->p_memsz;
+        if (a < *lo)
+            *lo = a;
+        if (a + ph->p_memsz > *hi)
+            *hi = a + ph->p_memsz;
     }
+}
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct find_ctx *c = arg;
+    uintptr_t lo, hi;
+
+    (void)size;
+    exec_span(info, &lo, &hi);
     if (c->addr >= lo && c->addr < hi) {
         c->lo = lo, c->hi = hi, c->info = *info, c->found = 1;
         return 1;
@@ -304,22 +311,12 @@ static void test_build_until(void **state)
 static int same_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     size_t *counts = arg; /* modules, pcs compared, mismatches */
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    uintptr_t lo, hi;
     struct cfitab_src src;
     struct cfitab *t;
 
     (void)size;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        if (a < lo)
-            lo = a;
-        if (a + ph->p_memsz > hi)
-            hi = a + ph->p_memsz;
-    }
+    exec_span(info, &lo, &hi);
     if (lo >= hi || cfitab_src_of(info, &src) < 0)
         return 0;
     t = cfitab_build(info, lo, hi);
