@@ -257,6 +257,18 @@ static inline size_t usable(void *p, size_t size)
     return real.malloc_usable_size ? real.malloc_usable_size(p) : size;
 }
 
+/* A deferred collector's tick at a sample point, before the point's own
+ * counts and event: the totals it notes are the ones that held until then
+ * (a level held while the program made no sample point). */
+static inline void point_before(void)
+{
+    if (__builtin_expect(collect_deferred(), 0)) {
+        track_guard = 1;
+        collect_point();
+        track_guard = 0;
+    }
+}
+
 /* A sampled allocation: noted in the filter, then recorded as in exact mode.
  * Returns p (a tail call of the fast path below, which then keeps nothing
  * across it). */
@@ -267,7 +279,7 @@ static __attribute__((noinline)) void *sampled_hit(struct sample_thread *t, void
     if (sample_filter_add(p) == 0)
         track_alloc(p, size);
     if (__builtin_expect(collect_deferred(), 0))
-        collect_point();
+        collect_point(); /* after: sampled_alloc_slow() counted it already */
     track_guard = 0;
     return p;
 }
@@ -287,6 +299,7 @@ static __attribute__((noinline)) void *sampled_alloc_slow(void *p, size_t size)
 static __attribute__((noinline)) void *sampled_alloc_point(struct sample_thread *t, void *p,
                                                            size_t size)
 {
+    point_before();
     sample_add(&t->allocs, 1);
     sample_add(&t->bytes_asked, size);
     sample_add(&t->usable8, chunk_word(p) & ~(size_t)7);
@@ -324,11 +337,8 @@ static inline void *sampled_alloc(void *p, size_t size)
 static __attribute__((noinline)) void sampled_release(void *p)
 {
     track_guard = 1;
-    if (sample_filter_del(p)) {
-        track_free(p);
-        if (__builtin_expect(collect_deferred(), 0))
-            collect_point();
-    }
+    if (sample_filter_del(p))
+        track_free(p); /* its caller noted a deferred tick before (point_before) */
     track_guard = 0;
 }
 
@@ -340,15 +350,25 @@ static __attribute__((noinline)) void sampled_free_slow(void *p)
 
     if (in_arena(p))
         return;
+    int maybe = sample_maybe(p);
+
+    if (maybe)
+        point_before();
     if ((t = sample_self()))
         sample_free(t, usable(p, 0));
-    if (sample_maybe(p))
+    if (maybe)
         sampled_release(p);
     real.free(p);
 }
 
-static __attribute__((noinline)) void sampled_free_hit(void *p)
+/* sampled_free() of a block the filter may hold: counted after a deferred
+ * tick (point_before), then released. */
+static __attribute__((noinline)) void sampled_free_hit(struct sample_thread *t, void *p,
+                                                       size_t word)
 {
+    point_before();
+    sample_add(&t->frees, 1);
+    sample_sub(&t->usable8, word & ~(size_t)7);
     sampled_release(p);
     real.free(p);
 }
@@ -371,12 +391,12 @@ static inline void sampled_free(void *p)
         sampled_free_slow(p);
         return;
     }
-    sample_add(&t->frees, 1);
-    sample_sub(&t->usable8, word & ~(size_t)7);
     if (__builtin_expect(sample_maybe(p), 0)) {
-        sampled_free_hit(p);
+        sampled_free_hit(t, p, word);
         return;
     }
+    sample_add(&t->frees, 1);
+    sample_sub(&t->usable8, word & ~(size_t)7);
     real.free(p);
 }
 
@@ -388,8 +408,10 @@ static __attribute__((noinline)) void *sampled_realloc(void *old, size_t size)
     struct sample_thread *t;
     void *p;
 
-    if (__builtin_expect(sample_maybe(old), 0))
+    if (__builtin_expect(sample_maybe(old), 0)) {
+        point_before();
         sampled_release(old);
+    }
     p = real.realloc(old, size);
     if (!p && size)
         return p; /* failed: old is still the program's */
