@@ -98,8 +98,8 @@ static long page_size = 4096; /* sysconf's, read at collect_start() */
  * that cannot wait: the exit, a fatal signal, a dlclose, a second thread in
  * the program (the single-thread paths are gone then), more stacks than
  * DEFER_MAX_NODES to name, the ring half full, the tick log full, or a
- * client at the socket (looked at on each noted tick). It then applies the events tick by tick, each tick dated and
- * counted as the program noted it, and goes on as if it had always run. */
+ * client at the socket (looked at on each noted tick). It then applies the events tick by tick,
+ * each tick dated and counted as the program noted it, and goes on as if it had always run. */
 #define DEFER_TICKS 4096u
 /* Stack nodes to name past which the thread starts: naming is most of the
  * deferred work (sqlite3's 64 nodes, 3 ms at the exit; python3's JSON bench
