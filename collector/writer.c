@@ -126,6 +126,8 @@ static void write_job(const char *data, size_t n, int flush)
             writer_end_failed();
             return;
         }
+        if (W.level == RECFILE_LEVEL_DEFAULT) /* inline: a sampled run's few KB a second */
+            recfile_writer_light(&W.rec);
     }
     if (writer_check_fd() < 0) {
         atomic_store(&W.failed, 1);
