@@ -98,8 +98,9 @@ static long page_size = 4096; /* sysconf's, read at collect_start() */
  * that cannot wait: the exit, a fatal signal, a dlclose, a second thread in
  * the program (the single-thread paths are gone then), more stacks than
  * DEFER_MAX_NODES to name, the ring half full, the tick log full, or a
- * client at the socket (looked at on each noted tick). It then applies the events tick by tick,
- * each tick dated and counted as the program noted it, and goes on as if it had always run. */
+ * client at the socket (looked at on each noted tick). It then applies the
+ * events tick by tick, each tick dated and counted as the program noted it,
+ * and goes on as if it had always run. */
 #define DEFER_TICKS 4096u
 /* Stack nodes to name past which the thread starts: naming is most of the
  * deferred work (sqlite3's 64 nodes, 3 ms at the exit; python3's JSON bench
@@ -117,6 +118,7 @@ struct defer_tick {
 
 static struct {
     atomic_int on;       /* the thread waits to start */
+    atomic_int noting;   /* a program thread is in collect_point() */
     atomic_uint n;       /* ticks noted (release: the entry is written) */
     int64_t next_ns;     /* core_now() of the next one */
     struct procfd statm; /* the program's own, apart from the thread's */
@@ -599,20 +601,27 @@ void collect_point(void)
         undefer();
         return;
     }
-    now = core_now();
-    if (now < DF.next_ns)
+    /* one at a time: threads that glibc does not know of (a raw clone()
+     * leaves __libc_single_threaded set) must not write one entry twice */
+    if (atomic_exchange_explicit(&DF.noting, 1, memory_order_acquire))
         return;
-    DF.next_ns = now + (int64_t)core_cfg.tick_ms * 1000000;
+    now = core_now();
     n = atomic_load_explicit(&DF.n, memory_order_relaxed);
-    if (n == DEFER_TICKS || (emit_server_on() && server_pending())) {
+    if (now < DF.next_ns) {
+        /* not due */
+    } else if (n == DEFER_TICKS || (emit_server_on() && server_pending())) {
+        atomic_store_explicit(&DF.noting, 0, memory_order_release);
         undefer();
         return;
+    } else {
+        DF.next_ns = now + (int64_t)core_cfg.tick_ms * 1000000;
+        d = &DF.log[n];
+        d->rss = read_rss_from(&DF.statm);
+        sample_totals(&d->tot);
+        d->stamp = stamp_now_ordered(); /* after the totals: the events they count are older */
+        atomic_store_explicit(&DF.n, n + 1, memory_order_release);
     }
-    d = &DF.log[n];
-    d->rss = read_rss_from(&DF.statm);
-    sample_totals(&d->tot);
-    d->stamp = stamp_now_ordered(); /* after the totals: every event they count is stamped before */
-    atomic_store_explicit(&DF.n, n + 1, memory_order_release);
+    atomic_store_explicit(&DF.noting, 0, memory_order_release);
 }
 
 /* The deferred ticks, in order: the events up to each applied, then the tick

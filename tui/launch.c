@@ -44,7 +44,8 @@ static int env_is(const char *entry, const char *name)
 }
 
 /* The child's environment: heapline's, with libheapline.so first in
- * LD_PRELOAD, HEAPLINE_RECORD and HEAPLINE_SOCKET as asked, no
+ * LD_PRELOAD, HEAPLINE_RECORD and HEAPLINE_SOCKET as asked (with a socket,
+ * HEAPLINE_DEFER=off: its client is already waiting), no
  * HEAPLINE_OWNER_PID (the program is a new owner, not a fork child), and
  * PYTHONMALLOC=malloc unless the user chose one: CPython then takes every
  * object from malloc, so each is a block we see (pymalloc serves small
@@ -61,11 +62,12 @@ static char **child_env(const struct launch *l, const char *preload, int *added)
 
     while (environ[n])
         n++;
-    env = malloc((n + 6) * sizeof(*env));
+    env = malloc((n + 7) * sizeof(*env));
     if (!env)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        int skip = (l->socket && env_is(environ[i], "HEAPLINE_SOCKET")) ||
+        int skip = (l->socket && (env_is(environ[i], "HEAPLINE_SOCKET") ||
+                                  env_is(environ[i], "HEAPLINE_DEFER"))) ||
                    (python && env_is(environ[i], "HEAPLINE_PYTHONMALLOC"));
 
         for (size_t j = 0; j < sizeof(replaced) / sizeof(replaced[0]); j++)
@@ -75,8 +77,12 @@ static char **child_env(const struct launch *l, const char *preload, int *added)
     }
     *added = 0;
     env[k + (*added)++] = env_pair("LD_PRELOAD", preload);
-    if (l->socket)
+    if (l->socket) {
         env[k + (*added)++] = env_pair("HEAPLINE_SOCKET", l->socket);
+        /* heapline run's screen connects at once: a collector thread that
+         * waited for the program's next sample point would keep it waiting */
+        env[k + (*added)++] = env_pair("HEAPLINE_DEFER", "off");
+    }
     if (python) {
         env[k + (*added)++] = env_pair("PYTHONMALLOC", "malloc");
         env[k + (*added)++] = env_pair("HEAPLINE_PYTHONMALLOC", "1");
