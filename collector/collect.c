@@ -97,11 +97,11 @@ static long page_size = 4096; /* sysconf's, read at collect_start() */
  * resident size (collect_point()). The thread starts when there is work
  * that cannot wait: the exit, a fatal signal, a dlclose, a second thread in
  * the program (the single-thread paths are gone then), more stacks than
- * DEFER_MAX_NODES to name, the ring half full, the tick log full, or a
- * client at the socket (looked at on each noted tick). It then applies the
- * events tick by tick, each tick dated and counted as the program noted it,
- * and goes on as if it had always run. */
-#define DEFER_TICKS 4096u
+ * DEFER_MAX_NODES to name, the ring half full, the tick log full, a
+ * second of deferral (DEFER_MAX_NS), or a client at the socket (looked at on
+ * each noted tick). It then applies the events tick by tick, each tick dated
+ * and counted as the program noted it, and goes on as if it had always run. */
+#define DEFER_TICKS 1024u /* a second's at HEAPLINE_TICK_MS=1 */
 /* Stack nodes to name past which the thread starts: naming is most of the
  * deferred work (sqlite3's 64 nodes, 3 ms at the exit; python3's JSON bench
  * 1800, 71 ms, which with the thread from the start ran beside the program
@@ -109,6 +109,11 @@ static long page_size = 4096; /* sysconf's, read at collect_start() */
  * wait for is worth more than the single-thread paths for the rest of the
  * run. */
 #define DEFER_MAX_NODES 256u
+/* How long the thread may wait at most: what a program killed outright
+ * (SIGKILL, the OOM killer) takes with it is what the ring held, the first
+ * second of its samples at most; a run as long as that pays the thread's
+ * 1-2% from then on. */
+#define DEFER_MAX_NS 1000000000LL
 
 struct defer_tick {
     int64_t stamp;
@@ -121,6 +126,7 @@ static struct {
     atomic_int noting;   /* a program thread is in collect_point() */
     atomic_uint n;       /* ticks noted (release: the entry is written) */
     int64_t next_ns;     /* core_now() of the next one */
+    int64_t since_ns;    /* core_now() when it was deferred */
     struct procfd statm; /* the program's own, apart from the thread's */
     struct defer_tick log[DEFER_TICKS];
 } DF = {.statm = PROCFD_INIT};
@@ -609,7 +615,8 @@ void collect_point(void)
     n = atomic_load_explicit(&DF.n, memory_order_relaxed);
     if (now < DF.next_ns) {
         /* not due */
-    } else if (n == DEFER_TICKS || (emit_server_on() && server_pending())) {
+    } else if (n == DEFER_TICKS || now - DF.since_ns > DEFER_MAX_NS ||
+               (emit_server_on() && server_pending())) {
         atomic_store_explicit(&DF.noting, 0, memory_order_release);
         undefer();
         return;
@@ -693,11 +700,14 @@ int collect_start(const char *record_path, const char *socket_path, const char *
      * and the socket's bind and directory checks took 85 us of the
      * program's start-up. With no file, the socket is the output and its
      * failure stops the run here, as before. */
-    C.later = C.rec_ok && sample_on();
-    /* deferred: the socket listens from the start, and a client waiting
-     * there starts the thread (collect_point) */
-    int defer = C.later && !core_cfg.defer_off && !core_cfg.attached && __libc_single_threaded;
-    if (socket_path[0] && C.later && !defer && socket_path[0] == '/')
+    /* deferred: HELLO is in the file from the start (a program killed
+     * before its thread ran leaves a recording that says it was cut short,
+     * not an empty file), and the socket listens from the start (a client
+     * waiting there starts the thread, collect_point) */
+    int defer = C.rec_ok && sample_on() && !core_cfg.defer_off && !core_cfg.attached &&
+                __libc_single_threaded;
+    C.later = C.rec_ok && sample_on() && !defer;
+    if (socket_path[0] && C.later && socket_path[0] == '/')
         snprintf(C.sock_later, sizeof(C.sock_later), "%s", socket_path);
     else if (socket_path[0])
         server_on = open_socket(socket_path);
@@ -714,7 +724,8 @@ int collect_start(const char *record_path, const char *socket_path, const char *
     }
     atomic_store(&C.alive, 1);
     if (defer) {
-        DF.next_ns = core_now() + (int64_t)core_cfg.tick_ms * 1000000;
+        DF.since_ns = core_now();
+        DF.next_ns = DF.since_ns + (int64_t)core_cfg.tick_ms * 1000000;
         atomic_store_explicit(&DF.on, 1, memory_order_release);
         return 0;
     }
