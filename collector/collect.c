@@ -597,38 +597,36 @@ void collect_point(void)
 {
     int64_t now;
     unsigned n;
-    struct defer_tick *d;
+    int due, go;
 
     if (!atomic_load_explicit(&DF.on, memory_order_relaxed))
         return;
-    if (!__libc_single_threaded || trie_limit() > DEFER_MAX_NODES) {
-        /* the program has threads now (ours costs nothing more), or so
-         * many stacks that their names are worth naming beside it */
-        undefer();
-        return;
-    }
     /* one at a time: threads that glibc does not know of (a raw clone()
      * leaves __libc_single_threaded set) must not write one entry twice */
     if (atomic_exchange_explicit(&DF.noting, 1, memory_order_acquire))
         return;
     now = core_now();
     n = atomic_load_explicit(&DF.n, memory_order_relaxed);
-    if (now < DF.next_ns) {
-        /* not due */
-    } else if (n == DEFER_TICKS || now - DF.since_ns > DEFER_MAX_NS ||
-               (emit_server_on() && server_pending())) {
-        atomic_store_explicit(&DF.noting, 0, memory_order_release);
-        undefer();
-        return;
-    } else {
+    due = now >= DF.next_ns && n < DEFER_TICKS;
+    if (due) {
+        /* noted even when the thread starts now: the level held until this
+         * point (a program that slept holding its peak) is this tick's */
+        struct defer_tick *d = &DF.log[n];
+
         DF.next_ns = now + (int64_t)core_cfg.tick_ms * 1000000;
-        d = &DF.log[n];
         d->rss = read_rss_from(&DF.statm);
         sample_totals(&d->tot);
         d->stamp = stamp_now_ordered(); /* after the totals: the events they count are older */
-        atomic_store_explicit(&DF.n, n + 1, memory_order_release);
+        atomic_store_explicit(&DF.n, ++n, memory_order_release);
     }
+    /* the program has threads now (ours costs nothing more), so many stacks
+     * that naming them beside it is worth more, the log full, a second
+     * gone, or a client waiting (looked at with each tick) */
+    go = !__libc_single_threaded || trie_limit() > DEFER_MAX_NODES || n == DEFER_TICKS ||
+         now - DF.since_ns > DEFER_MAX_NS || (due && emit_server_on() && server_pending());
     atomic_store_explicit(&DF.noting, 0, memory_order_release);
+    if (go)
+        undefer();
 }
 
 /* The deferred ticks, in order: the events up to each applied, then the tick

@@ -509,7 +509,7 @@ if want sample-defer; then
     for mode in defer:on nodefer:off; do
         IFS=: read -r name dv <<<"$mode"
         HEAPLINE_DEFER=$dv timeout "$TMO" "$HL" record --sample 512K -o "$W/$name.heapline" -- \
-            "$T/t_peak" 600 >"$W/$name.log" 2>&1 </dev/null &
+            "$T/t_peak" 1500 >"$W/$name.log" 2>&1 </dev/null &
         lp=$!
         tasks=
         for _ in $(seq 100); do
@@ -537,6 +537,28 @@ if want sample-defer; then
             .missed_events=0 .tick_mismatches=0 site_peak_a.peak_bytes=$peak \
             site_peak_a.live_bytes=0 site_peak_b.live_bytes=5242880 site_peak_b.live_blocks=5
     done
+    # killed outright before its thread ran: a recording that says it was cut short, not an
+    # empty file that heapline record would call a program that never loaded the collector
+    timeout "$TMO" "$HL" record --sample 512K -o "$W/defer-kill.heapline" -- "$T/t_peak" 3000 \
+        >"$W/defer-kill.log" 2>&1 </dev/null &
+    lp=$!
+    cp=
+    for _ in $(seq 100); do
+        sleep 0.02
+        hp=$(pgrep -P "$lp")
+        cp=$([ -n "$hp" ] && pgrep -P "$hp")
+        [ -n "$cp" ] && break
+    done
+    sleep 0.3
+    [ -n "$cp" ] && kill -KILL "$cp"
+    wait "$lp"
+    out=$("$HL" report "$W/defer-kill.heapline" --json 2>/dev/null |
+        python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["complete"], (d["incomplete"] or {}).get("reason"))')
+    if [ "$out" = "False truncated" ] && grep -q "killed by signal 9" "$W/defer-kill.log"; then
+        pass defer-kill "SIGKILL before the thread ran: complete False, reason truncated"
+    else
+        fail defer-kill "report says '$out'; heapline record said: $(tail -2 "$W/defer-kill.log" | tr '\n' ' ')"
+    fi
 fi
 # --at SECONDS: 0.8 s into the 1 s the program holds its peak: the state there is the
 # peak's. Measured from the recorded peak time, not from the start: the
