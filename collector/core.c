@@ -151,16 +151,6 @@ int core_collector_alive(void)
     return collect_alive();
 }
 
-int core_collector_deferred(void)
-{
-    return collect_deferred();
-}
-
-void core_collector_undefer(void)
-{
-    collect_undefer();
-}
-
 void core_scan_fork_enter(void)
 {
     atomic_store(&scan_forking, 1);

@@ -122,10 +122,6 @@ int core_note(unsigned k, char *text, size_t cap, int64_t *time);
 
 /* The collector thread's state: nonzero while it runs and drains rings. */
 int core_collector_alive(void);
-/* Nonzero while a deferred collector waits to start (collect.h), and its
- * start: a producer whose ring is half full. */
-int core_collector_deferred(void);
-void core_collector_undefer(void);
 
 /* The scan engine fork()s from the collector thread. Between enter and leave,
  * the atfork handlers do nothing in the parent, and the child turns tracking

@@ -829,7 +829,7 @@ static size_t pass_until(int check_gone, int final, int whole, int64_t cap)
          * drew from the start up to now converts every stamp it applies; a
          * new pair would extrapolate older stamps from a newer segment, and
          * times of events applied apart could step back */
-        watermark = cap < D.map.tsc1 ? cap : D.map.tsc1;
+        watermark = D.map.tsc1; /* and cap, below */
     } else if (!stamp_map_advance(&D.map, &watermark) && !final) {
         if (!whole)
             return 0; /* no new segment yet: nothing new to apply (the loop sleeps 1 ms) */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "core.h"
 #include "unwind.h"
 
@@ -129,8 +130,8 @@ struct ring_event *ring_slot_wait(struct ring *r)
          * there, and never forever. */
         if (!atomic_load_explicit(&core_on, memory_order_relaxed))
             return NULL;
-        if (core_collector_deferred())
-            core_collector_undefer();
+        if (collect_deferred())
+            collect_undefer();
         if (!core_collector_alive()) {
             core_disable("collector thread not running");
             return NULL;
@@ -166,8 +167,8 @@ struct ring_event *ring_slot_wait(struct ring *r)
         ring_wake_fd >= 0) {
         uint64_t one = 1;
 
-        if (core_collector_deferred()) /* the drain cannot wait any longer */
-            core_collector_undefer();
+        if (collect_deferred()) /* the drain cannot wait any longer */
+            collect_undefer();
         (void)!write(ring_wake_fd, &one, sizeof(one)); /* async-signal-safe */
     }
     return &r->ev[h & (RING_EVENTS - 1)];

@@ -383,19 +383,20 @@ static __attribute__((noinline)) int cfi_fill(const struct exec_table *t, uintpt
     }
     if (r.tab) {
         rule = cfitab_find(r.tab, pc - 1);
-    } else if (r.src.hdr && !(r.flags & RANGE_TRIED)) {
+    } else {
         /* compiled soon; until then this pc's FDE alone, once a thread (a
          * sampled sqlite3 run's 150 walks took 57 us each in libunwind,
          * 2% of the run, where the collector does not compile) */
         struct dl_find_object o;
 
+        if (r.flags & RANGE_TRIED)
+            return -1; /* tried: the module has no rules this reader knows */
         unwtable_ask(pc - 1);
-        if (_dl_find_object((void *)(pc - 1), &o) != 0 || o.dlfo_eh_frame != r.src.hdr)
-            return -1; /* not the module the table saw there */
+        if (!r.src.hdr || _dl_find_object((void *)(pc - 1), &o) != 0 ||
+            o.dlfo_eh_frame != r.src.hdr)
+            return -1; /* no table, or not the module the table saw there */
         rule = cfitab_rule_at(&r.src, r.lo, pc - 1);
         atomic_fetch_add_explicit(&cfi_one_fde, 1, memory_order_relaxed);
-    } else {
-        return -1;
     }
     kind = cfitab_kind(rule);
     if (kind == CFITAB_BAD)

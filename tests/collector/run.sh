@@ -505,6 +505,18 @@ done
 # ---- a sampled recording of a one-thread program defers its collector thread (collect.c):
 # none of ours while t_peak holds its peak (one task in /proc, two with HEAPLINE_DEFER=off),
 # and the recording is whole: the same counts, no frees out of order, ticks that agree ----
+# launched_pid PID: the program `timeout ... heapline record -- PROGRAM` started as PID runs
+# (timeout's child is heapline, whose child is the program); waits 2 s at most, "" if none
+launched_pid() {
+    local hp cp
+    for _ in $(seq 100); do
+        sleep 0.02
+        hp=$(pgrep -P "$1")
+        cp=$([ -n "$hp" ] && pgrep -P "$hp")
+        [ -n "$cp" ] && break
+    done
+    echo "$cp"
+}
 if want sample-defer; then
     for mode in defer:on nodefer:off; do
         IFS=: read -r name dv <<<"$mode"
@@ -512,12 +524,7 @@ if want sample-defer; then
             "$T/t_peak" 1500 >"$W/$name.log" 2>&1 </dev/null &
         lp=$!
         tasks=
-        for _ in $(seq 100); do
-            sleep 0.02
-            hp=$(pgrep -P "$lp") # timeout's child, heapline, spawns t_peak
-            cp=$([ -n "$hp" ] && pgrep -P "$hp")
-            [ -n "$cp" ] && break
-        done
+        cp=$(launched_pid "$lp")
         sleep 0.3
         [ -n "$cp" ] && tasks=$(ls "/proc/$cp/task" 2>/dev/null | wc -l)
         wait "$lp"
@@ -542,13 +549,7 @@ if want sample-defer; then
     timeout "$TMO" "$HL" record --sample 512K -o "$W/defer-kill.heapline" -- "$T/t_peak" 3000 \
         >"$W/defer-kill.log" 2>&1 </dev/null &
     lp=$!
-    cp=
-    for _ in $(seq 100); do
-        sleep 0.02
-        hp=$(pgrep -P "$lp")
-        cp=$([ -n "$hp" ] && pgrep -P "$hp")
-        [ -n "$cp" ] && break
-    done
+    cp=$(launched_pid "$lp")
     sleep 0.3
     [ -n "$cp" ] && kill -KILL "$cp"
     wait "$lp"
