@@ -275,9 +275,11 @@ static inline void point_before(void)
 static __attribute__((noinline)) void *sampled_hit(struct sample_thread *t, void *p, size_t size)
 {
     track_guard = 1;
+    /* the filter's lines and the ring's come in while the stack is walked */
+    sample_filter_prefetch(p);
+    track_prefetch();
     sample_next(t);
-    if (sample_filter_add(p) == 0)
-        track_alloc(p, size);
+    track_alloc_sampled(p, size);
     if (__builtin_expect(collect_deferred(), 0))
         collect_point(); /* after: sampled_alloc_slow() counted it already */
     track_guard = 0;
@@ -366,6 +368,8 @@ static __attribute__((noinline)) void sampled_free_slow(void *p)
 static __attribute__((noinline)) void sampled_free_hit(struct sample_thread *t, void *p,
                                                        size_t word)
 {
+    sample_filter_prefetch(p); /* the misses of the filter's lines and the ring's at once */
+    track_prefetch();
     point_before();
     sample_add(&t->frees, 1);
     sample_sub(&t->usable8, word & ~(size_t)7);

@@ -307,6 +307,15 @@ static void home_give(uint32_t h)
     }
 }
 
+void sample_filter_prefetch(const void *p)
+{
+    uint32_t h = sample_home(p);
+
+    __builtin_prefetch(&filter[h], 1);
+    __builtin_prefetch(&homes[h], 1);
+    __builtin_prefetch(&sample_home_bits[h / 64], 1);
+}
+
 int sample_filter_add(const void *p)
 {
     uint32_t h = sample_home(p);

@@ -195,6 +195,43 @@ void track_alloc(void *p, size_t size)
     ring_commit(r);
 }
 
+void track_prefetch(void)
+{
+    struct ring *r = track_ring;
+
+    if (__builtin_expect(r != NULL, 1)) {
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+        __builtin_prefetch(&r->ev[h & (RING_EVENTS - 1)], 1);
+        __builtin_prefetch(&r->tail, 0);
+    }
+}
+
+void track_alloc_sampled(void *p, size_t size)
+{
+    struct ring *r = track_get_ring();
+    struct ring_event *e;
+    uint32_t stack;
+
+    if (!r) {
+        (void)sample_filter_add(p);
+        return;
+    }
+    stack = track_stack(r);
+    if (sample_filter_add(p) != 0)
+        return;
+    e = ring_slot(r);
+    if (!e)
+        return;
+    e->op = RING_ALLOC;
+    e->time = r->last_stamp = stamp_now();
+    e->addr = (uintptr_t)p;
+    e->size = size;
+    e->stack = stack;
+    e->tag = track_tag(r);
+    ring_commit(r);
+}
+
 /* A FREE's stamp: no older than the allocation of the block it names
  * (normalise.c drops a FREE older than the block's ALLOC as a straggler of an
  * earlier incarnation). While no second thread registered (ring_shared), the

@@ -18,6 +18,15 @@ extern __thread int track_guard;
 
 void track_alloc(void *p, size_t size);
 void track_free(void *p);
+/* Sampling mode: the allocation p the sample point fell in. Its stack is
+ * walked first, then p goes into the sampled-block filter and, if it found
+ * room there, out as an ALLOC (a block the filter could not hold is left
+ * unsampled: its FREE would never go out). */
+void track_alloc_sampled(void *p, size_t size);
+/* Asks for the cache lines of the thread's next ring event (and the ring's
+ * tail, which the collector writes) before a sampled event, whose misses
+ * otherwise come one after the other. */
+void track_prefetch(void);
 /* old != NULL, new != NULL; t0 = stamp_now_ordered() taken before the real realloc. */
 void track_realloc(void *old_p, void *new_p, size_t size, int64_t t0);
 
