@@ -245,12 +245,18 @@ static __attribute__((noinline)) int walk_fp(uintptr_t *start, uintptr_t *ips, i
                 return -1;
             last_span = last.hi - last.lo;
         }
-        /* the collector's own frames come first, and are skipped */
-        if (__builtin_expect(n > 0, 1) || !in_range(&self_range, ret)) {
+        /* the collector's own frames come first, and are skipped; they
+         * keep frame pointers (the Makefile builds them so) whatever the
+         * share of the module that does (its bundled libraries' code does
+         * not: under 70%, and every walk from a program built with frame
+         * pointers went to the table walk from its first frame) */
+        int own = __builtin_expect(n == 0, 0) && in_range(&self_range, ret);
+
+        if (__builtin_expect(!own, 1)) {
             ips[n++] = ret;
             h = walk_hash_step(h, ret);
         }
-        if (__builtin_expect(!last.fp,
+        if (__builtin_expect(!last.fp && !own,
                              0)) { /* code without frame pointers: its caller is unknown */
             int m = end_at_root(roots, ret, f + 16, ips, n, max);
 

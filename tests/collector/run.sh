@@ -1757,6 +1757,43 @@ PY
 )"
     fi
 fi
+# a program built with frame pointers, left to choose its walk (auto): the frame-pointer walk
+# from the collector's own frames (built with frame pointers, in a module whose bundled code
+# mostly is not) to the thread's start, with the table only where a thread's roots are learned.
+# Every walk of t_threads went to the table walk from its first frame (800,008 of 800,008)
+# while the collector's module was not trusted for its own frames.
+if want unwind-fp-own; then
+    rec unwind-fp-own HEAPLINE_STATS=1 -- "$T/t_threads"
+    rec unwind-fp-own-cfi HEAPLINE_UNWIND=cfi -- "$T/t_threads"
+    if recorded unwind-fp-own 0 && reported unwind-fp-own end &&
+        recorded unwind-fp-own-cfi 0 && reported unwind-fp-own-cfi end; then
+        judge "$(python3 - "$W/unwind-fp-own.end.json" "$W/unwind-fp-own-cfi.end.json" \
+            "$W/unwind-fp-own.log" <<'PY'
+import json, re, sys
+def sites(path):
+    d = json.load(open(path))
+    return sorted((s["function"], s.get("stack"), s["allocations"], s["bytes_allocated"],
+                   s["live_blocks"], s["live_bytes"]) for s in d["sites"]), d
+a, da = sites(sys.argv[1])
+b, _ = sites(sys.argv[2])
+log = open(sys.argv[3]).read()
+m = re.search(r"(\d+) frame-pointer fallbacks \((\d+) more finished by the table walk", log)
+errs = []
+if a != b:
+    errs.append(f"sites differ from the table walk's: {[x for x in a if x not in b][:2]}")
+s = {x["function"]: x for x in da["sites"]}.get("site_thread_alloc")
+if not s or s["allocations"] != 800000:
+    errs.append(f"site_thread_alloc: expected 800000 allocations, got {s and s['allocations']}")
+if not m:
+    errs.append("no frame-pointer counts in the stats line (the walk chosen was not the frame-pointer walk)")
+elif int(m.group(1)) or int(m.group(2)) > 100:
+    errs.append(f"{m.group(2)} stacks finished by the table walk, {m.group(1)} by libunwind (expected 0 and a few)")
+print("FAIL unwind-fp-own: " + "; ".join(errs) if errs else
+      f"PASS unwind-fp-own: {len(a)} sites equal the table walk's; {m.group(2)} of 800000+ stacks finished by the table walk")
+PY
+)"
+    fi
+fi
 if want unwind-check; then
     if ! command -v sqlite3 >/dev/null; then
         skip unwind-check-sqlite3 "sqlite3 is not installed"
