@@ -560,6 +560,22 @@ if want sample-defer; then
     else
         fail defer-kill "report says '$out'; heapline record said: $(tail -2 "$W/defer-kill.log" | tr '\n' ' ')"
     fi
+    # a fatal signal before the thread ran: the crash handler starts it, and the recording
+    # ends with the signal and the blocks allocated until then (t_peak holds 10 MiB by 0.3 s)
+    timeout "$TMO" "$HL" record --sample 512K -o "$W/defer-crash.heapline" -- "$T/t_peak" 3000 \
+        >"$W/defer-crash.log" 2>&1 </dev/null &
+    lp=$!
+    cp=$(launched_pid "$lp")
+    sleep 0.3
+    [ -n "$cp" ] && kill -SEGV "$cp"
+    wait "$lp"
+    out=$("$HL" report "$W/defer-crash.heapline" --json 2>/dev/null |
+        python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["end"], d["end_status"], d["live_bytes"] >= 10485760, d["truncated"])')
+    if [ "$out" = "signal 11 True False" ]; then
+        pass defer-crash "SIGSEGV before the thread ran: end signal 11, 10 MiB live or more, not truncated"
+    else
+        fail defer-crash "report says '$out' (expected 'signal 11 True False': end, status, 10 MiB live, truncated); heapline record said: $(tail -2 "$W/defer-crash.log" | tr '\n' ' ')"
+    fi
 fi
 # --at SECONDS: 0.8 s into the 1 s the program holds its peak: the state there is the
 # peak's. Measured from the recorded peak time, not from the start: the
