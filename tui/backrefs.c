@@ -29,6 +29,10 @@
 
 #define BACKREFS_TIMEOUT_MS 10000  /* each wait (snapshot, objects, scan) */
 #define BACKREFS_SITE_WAIT_MS 1000 /* for a tick after the snapshot, when no site has the name */
+/* a collector attached to a running program knows only the allocations
+ * sampled since: a site of a service that keeps growing shows up within a
+ * few sample intervals, and this command's own attach ends with it */
+#define BACKREFS_ATTACHED_SITE_WAIT_MS 5000
 #define BACKREFS_MAX_OBJECTS 64
 #define BACKREFS_MAX_LIMIT 1000 /* --depth and --fanout: what the scan engine accepts */
 #define BACKREFS_MAX_STACKS 65536u
@@ -191,6 +195,21 @@ static int got_later(struct source *src, const struct model *m, const void *arg)
     return model_summary(m)->time_last > *(const int64_t *)arg;
 }
 
+static uint32_t site_stacks(const struct model *m, const char *function, uint32_t *ids, int *named);
+
+/* A site named arg has a live block (its stacks into the model). */
+static int got_site(struct source *src, const struct model *m, const void *arg)
+{
+    uint32_t id;
+
+    (void)src;
+    /* one id is enough to know: the caller collects them all after */
+    for (uint32_t s = 0; s < model_site_count(m); s++)
+        if (model_site_is(model_site(m, s), arg) && model_site_stacks(m, s, &id, 1))
+            return 1;
+    return 0;
+}
+
 /* The stacks of the sites named function, BACKREFS_MAX_STACKS at most, into
  * ids; *named says whether any site has that name. */
 static uint32_t site_stacks(const struct model *m, const char *function, uint32_t *ids, int *named)
@@ -229,6 +248,14 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
         if (wait_for(src, m, got_later, &t, BACKREFS_SITE_WAIT_MS) == 0)
             n = site_stacks(m, function, ids, &named);
     }
+    if (n == 0 && model_summary(m)->since_attach && model_summary(m)->sample_rate) {
+        fprintf(stderr,
+                "heapline backrefs: no sampled allocation at %s yet (the collector sees what is "
+                "allocated since its attach); waiting up to %d s for one\n",
+                function, BACKREFS_ATTACHED_SITE_WAIT_MS / 1000);
+        if (wait_for(src, m, got_site, function, BACKREFS_ATTACHED_SITE_WAIT_MS) == 0)
+            n = site_stacks(m, function, ids, &named);
+    }
     if (n == 0) {
         free(ids);
         if (named)
@@ -236,10 +263,14 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
         /* a collector just attached (or sampling) has seen few allocations:
          * the blocks from before have no site, but --type and --address
          * reach them through the heap walk */
+        if (model_summary(m)->since_attach && model_summary(m)->sample_rate)
+            return fail("no allocation site named %s among the allocations sampled since the "
+                        "attach (%d s; blocks allocated before it have no site): try --type NAME "
+                        "or --address ADDR",
+                        function, BACKREFS_ATTACHED_SITE_WAIT_MS / 1000);
         if (model_summary(m)->sample_rate)
-            return fail("no allocation site named %s among the allocations sampled so far "
-                        "(blocks allocated before an attach have no site): wait, or try --type "
-                        "NAME or --address ADDR",
+            return fail("no allocation site named %s among the allocations sampled so far: "
+                        "wait, or try --type NAME or --address ADDR",
                         function);
         return fail("no allocation site named %s", function);
     }

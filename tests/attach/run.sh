@@ -223,6 +223,21 @@ rc=0
 say rec "leak 1 10" "leaked 1"
 pass "backrefs: --depth 0 refused before any attach; --site pre_site attached, said it has no live block since the attach, detached"
 
+# ---- backrefs PID --site of a site that allocates only after the attach: it waits for a sampled
+# block there (5 s at most; a 1 MiB block is always sampled at 512K) and prints its chain ----
+"$HL" backrefs $T_PID --site leak_site >"$TMP/brw.out" 2>"$TMP/brw.err" &
+BRW=$!
+end=$((SECONDS + 30))
+until grep -q "waiting up to 5 s" "$TMP/brw.err" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.02; done
+say rec "leak 1 1048576" "leaked 1"
+rc=0
+wait $BRW || rc=$?
+[ $rc = 0 ] && grep -q "^0x[0-9a-f]*: 1048576 bytes allocated at leak_site" "$TMP/brw.out" &&
+    grep -q "<- global kept (target) +" "$TMP/brw.out" ||
+    fail "backrefs-wait: exit $rc: $(cat "$TMP/brw.err" "$TMP/brw.out" | head -8)"
+[ -z "$(collector_thread $T_PID)" ] || fail "backrefs-wait: the collector still runs after it"
+pass "backrefs-wait: --site leak_site waited for the block allocated after its attach, chain to global kept, detached"
+
 # ---- backrefs PID --address of a block allocated before the attach: its chain to the global,
 # through another such block, both found in glibc's heap (collector/heapwalk.c) ----
 say rec "chain" "chain "
