@@ -174,16 +174,11 @@ static inline uint16_t track_tag(const struct ring *r)
     return d > 0 ? r->tags[d - 1] : 0;
 }
 
-void track_alloc(void *p, size_t size)
+/* The ALLOC of p, size bytes, at stack into r. */
+static inline void put_alloc(struct ring *r, void *p, size_t size, uint32_t stack)
 {
-    struct ring *r = track_get_ring();
-    struct ring_event *e;
-    uint32_t stack;
+    struct ring_event *e = ring_slot(r);
 
-    if (!r)
-        return;
-    stack = track_stack(r);
-    e = ring_slot(r);
     if (!e)
         return;
     e->op = RING_ALLOC;
@@ -193,6 +188,14 @@ void track_alloc(void *p, size_t size)
     e->stack = stack;
     e->tag = track_tag(r);
     ring_commit(r);
+}
+
+void track_alloc(void *p, size_t size)
+{
+    struct ring *r = track_get_ring();
+
+    if (r)
+        put_alloc(r, p, size, track_stack(r));
 }
 
 void track_prefetch(void)
@@ -210,7 +213,6 @@ void track_prefetch(void)
 void track_alloc_sampled(void *p, size_t size)
 {
     struct ring *r = track_get_ring();
-    struct ring_event *e;
     uint32_t stack;
 
     if (!r) {
@@ -218,18 +220,8 @@ void track_alloc_sampled(void *p, size_t size)
         return;
     }
     stack = track_stack(r);
-    if (sample_filter_add(p) != 0)
-        return;
-    e = ring_slot(r);
-    if (!e)
-        return;
-    e->op = RING_ALLOC;
-    e->time = r->last_stamp = stamp_now();
-    e->addr = (uintptr_t)p;
-    e->size = size;
-    e->stack = stack;
-    e->tag = track_tag(r);
-    ring_commit(r);
+    if (sample_filter_add(p) == 0)
+        put_alloc(r, p, size, stack);
 }
 
 /* A FREE's stamp: no older than the allocation of the block it names
