@@ -195,36 +195,33 @@ static int got_later(struct source *src, const struct model *m, const void *arg)
     return model_summary(m)->time_last > *(const int64_t *)arg;
 }
 
-static uint32_t site_stacks(const struct model *m, const char *function, uint32_t *ids, int *named);
-
-/* A site named arg has a live block (its stacks into the model). */
-static int got_site(struct source *src, const struct model *m, const void *arg)
-{
-    uint32_t id;
-
-    (void)src;
-    /* one id is enough to know: the caller collects them all after */
-    for (uint32_t s = 0; s < model_site_count(m); s++)
-        if (model_site_is(model_site(m, s), arg) && model_site_stacks(m, s, &id, 1))
-            return 1;
-    return 0;
-}
-
-/* The stacks of the sites named function, BACKREFS_MAX_STACKS at most, into
- * ids; *named says whether any site has that name. */
-static uint32_t site_stacks(const struct model *m, const char *function, uint32_t *ids, int *named)
+/* The stacks of the sites named function, max at most, into ids; *named
+ * says whether any site has that name. */
+static uint32_t site_stacks(const struct model *m, const char *function, uint32_t *ids,
+                            uint32_t max, int *named)
 {
     uint32_t n = 0;
 
     *named = 0;
-    for (uint32_t s = 0; s < model_site_count(m) && n < BACKREFS_MAX_STACKS; s++) {
+    for (uint32_t s = 0; s < model_site_count(m) && n < max; s++) {
         if (!model_site_is(model_site(m, s), function))
             continue;
         *named = 1;
-        uint32_t k = model_site_stacks(m, s, ids + n, BACKREFS_MAX_STACKS - n);
-        n += k < BACKREFS_MAX_STACKS - n ? k : BACKREFS_MAX_STACKS - n;
+        uint32_t k = model_site_stacks(m, s, ids + n, max - n);
+        n += k < max - n ? k : max - n;
     }
     return n;
+}
+
+/* A site named arg has a live block's stack: one is enough to know, the
+ * caller collects them all after. */
+static int got_site(struct source *src, const struct model *m, const void *arg)
+{
+    uint32_t id;
+    int named;
+
+    (void)src;
+    return site_stacks(m, arg, &id, 1, &named) > 0;
 }
 
 /* The oldest live object of the site named function. Returns 0 with *addr. */
@@ -238,7 +235,7 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
 
     if (!ids)
         return fail("out of memory");
-    n = site_stacks(m, function, ids, &named);
+    n = site_stacks(m, function, ids, BACKREFS_MAX_STACKS, &named);
     if (n == 0) {
         /* the snapshot holds what the collector had applied: blocks still
          * in the program's buffers (allocated just before we connected)
@@ -246,15 +243,17 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
         int64_t t = model_summary(m)->time_last;
 
         if (wait_for(src, m, got_later, &t, BACKREFS_SITE_WAIT_MS) == 0)
-            n = site_stacks(m, function, ids, &named);
+            n = site_stacks(m, function, ids, BACKREFS_MAX_STACKS, &named);
     }
-    if (n == 0 && model_summary(m)->since_attach && model_summary(m)->sample_rate) {
+    int attached_sampled = model_summary(m)->since_attach && model_summary(m)->sample_rate;
+
+    if (n == 0 && attached_sampled) {
         fprintf(stderr,
                 "heapline backrefs: no sampled allocation at %s yet (the collector sees what is "
                 "allocated since its attach); waiting up to %d s for one\n",
                 function, BACKREFS_ATTACHED_SITE_WAIT_MS / 1000);
         if (wait_for(src, m, got_site, function, BACKREFS_ATTACHED_SITE_WAIT_MS) == 0)
-            n = site_stacks(m, function, ids, &named);
+            n = site_stacks(m, function, ids, BACKREFS_MAX_STACKS, &named);
     }
     if (n == 0) {
         free(ids);
@@ -263,7 +262,7 @@ static int pick_site_object(struct source *src, struct model *m, const char *fun
         /* a collector just attached (or sampling) has seen few allocations:
          * the blocks from before have no site, but --type and --address
          * reach them through the heap walk */
-        if (model_summary(m)->since_attach && model_summary(m)->sample_rate)
+        if (attached_sampled)
             return fail("no allocation site named %s among the allocations sampled since the "
                         "attach (%d s; blocks allocated before it have no site): try --type NAME "
                         "or --address ADDR",
