@@ -133,10 +133,11 @@ static void draw_title(struct ui *ui)
                        : ui->src                 ? source_name(ui->src)
                                                  : "";
     title_left(ui, left, sizeof left, name);
-    /* shown rounded up to the millisecond: `report --at` with the time shown
-     * answers the state shown (the next point is at least a tick later) */
     int64_t ct = view_ctx_cursor_time(ui);
-    widget_fmt_time(t, sizeof t, ui->at == VIEW_AT_TIME ? (ct + 999999) / 1000000 * 1000000 : ct);
+    if (ui->at == VIEW_AT_TIME)
+        view_header_cursor_label(ui->m, ct, t, sizeof t);
+    else
+        widget_fmt_time(t, sizeof t, ct);
     widget_fmt_time(d, sizeof d, s->time_last);
     const char *mode = ui->at == VIEW_AT_FOLLOW
                            ? (ui->src && ui->src_state <= SOURCE_OPEN ? "follow" : "end")

@@ -9,6 +9,7 @@
 #include "view_header.h"
 
 #include <curses.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,4 +372,36 @@ void view_header_draw(struct ui *ui, int y)
     draw_figures(ui, y + hr + 2);
     free(heap);
     free(rss);
+}
+
+/* The cursor's time as `report --at` takes it, so that the report at the time
+ * shown is the state shown: rounded up to the millisecond, or to the
+ * microsecond or the nanosecond when the next timeline point comes within
+ * that millisecond (a tick and a bucket's last event can be microseconds
+ * apart, and the report at the rounded time would be the next point's). */
+void view_header_cursor_label(const struct model *m, int64_t ct, char *buf, size_t n)
+{
+    static const struct {
+        int64_t step;
+        int places;
+    } grain[] = {{1000000, 3}, {1000, 6}, {1, 9}};
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(m, &np);
+    uint32_t i = np ? model_point_at(m, ct) : MODEL_NONE;
+    int64_t next = i != MODEL_NONE && i + 1 < np ? tl[i + 1].time : INT64_MAX;
+    int64_t up = ct, step = 1;
+    int places = 9;
+
+    if (ct < 0) {
+        widget_fmt_time(buf, n, ct);
+        return;
+    }
+    for (size_t g = 0; g < sizeof grain / sizeof grain[0]; g++) {
+        up = (ct + grain[g].step - 1) / grain[g].step * grain[g].step;
+        step = grain[g].step;
+        places = grain[g].places;
+        if (up < next)
+            break;
+    }
+    snprintf(buf, n, "%" PRId64 ".%0*" PRId64 "s", up / 1000000000, places, up % 1000000000 / step);
 }

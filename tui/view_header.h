@@ -40,4 +40,8 @@ double view_header_rate(const struct model *m, int64_t c0, int64_t c1, int64_t *
  * or a zoomed graph's range " 48.1M-64.3M" (base to max). */
 void view_header_scale(char *buf, size_t n, int zoomed, int64_t base, int64_t max);
 
+/* The cursor's time (at point time ct) as `report --at` takes it, in seconds:
+ * the report at the time shown is the state shown. */
+void view_header_cursor_label(const struct model *m, int64_t ct, char *buf, size_t n);
+
 #endif

@@ -17,6 +17,7 @@
 #include "encode.h"
 #include "keys.h"
 #include "model.h"
+#include "report.h"
 #include "scanmsg.h"
 #include "chain.h"
 #include "view_ctx.h"
@@ -81,6 +82,19 @@ static void alloc(struct model *m, int64_t t, uint32_t stack, uint64_t size, uin
         {.op = WIRE_OP_ALLOC, .stack = stack, .time = t, .size = size},
     };
     encode_events(&buf, t, ev, 3);
+    flush(m);
+}
+
+/* a tick at time t with the heap the events left: heap bytes and blocks */
+static void tick(struct model *m, int64_t t, uint64_t heap, uint64_t blocks)
+{
+    struct wire_totals tot = {.time = t,
+                              .heap_bytes = heap,
+                              .heap_blocks = blocks,
+                              .rss = 4096,
+                              .allocations = blocks,
+                              .bytes_allocated = heap};
+    encode_tick(&buf, &tot, NULL, 0);
     flush(m);
 }
 
@@ -707,6 +721,43 @@ static void test_labels(void **state)
     assert_string_equal(pre + 99 * 3, "|- ");
 }
 
+/* The cursor's time in the header is one `report --at` answers with the
+ * state shown: whole milliseconds, finer where the next point lies within
+ * the millisecond (a tick 0.3 ms after a bucket's last event once made the
+ * report at the rounded time the next point's). */
+static void test_cursor_label(void **state)
+{
+    struct model *m = make_model();
+    char b[32];
+    struct report_options o = {0};
+    (void)state;
+    alloc(m, 1200000, 3, 100, 0);  /* 1.2 ms */
+    tick(m, 1500000, 100, 1);      /* closes the point at 1.2 ms */
+    alloc(m, 1700001, 3, 100, 0);  /* 1.700001 ms: within the same millisecond */
+    tick(m, 1700002, 200, 2);      /* the point at 1.700001 ms */
+    alloc(m, 1700003, 3, 100, 0);  /* 2 ns after it */
+    tick(m, 30000000, 300, 3);     /* the point at 1.700401 ms */
+    alloc(m, 45000000, 3, 100, 0); /* the last point, at 45 ms */
+    tick(m, 50000000, 400, 4);
+    uint32_t np = 0;
+    const struct model_point *tl = model_timeline(m, &np);
+    const char *want[] = {"0.001200s", "0.001700001s", "0.002s", "0.045s"};
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < np; i++) {
+        if (i + 1 < np && tl[i + 1].time == tl[i].time)
+            continue; /* the cursor lands on the last point of a time (here the
+                         state before the first event, at its time) */
+        assert_true(k < 4);
+        view_header_cursor_label(m, tl[i].time, b, sizeof b);
+        assert_string_equal(b, want[k++]);
+        b[strlen(b) - 1] = '\0';
+        assert_int_equal(report_parse_at(b, &o), 0);
+        assert_int_equal(model_point_at(m, o.time), i);
+    }
+    assert_int_equal(k, 4);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_refs_python),
         cmocka_unit_test(test_tree_deep),
         cmocka_unit_test(test_header),
+        cmocka_unit_test(test_cursor_label),
         cmocka_unit_test(test_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
