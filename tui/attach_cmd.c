@@ -115,24 +115,35 @@ static int attach_with(pid_t pid, const char *socket, const char *record, char *
 
 static pid_t attached; /* by attach_cmd_connect() */
 
+/* The socket the collector attached to pid listens on, where `heapline
+ * attach` and `backrefs` look for it. Returns 0, or -1 with err. */
+static int socket_of(pid_t pid, char *sock, size_t n, char *err, size_t errsz)
+{
+    char dir[PATH_MAX];
+    /* root attaching to another user's program: a directory that user's
+     * collector may bind in */
+    int other = sockpath_dir_of(pid, dir, sizeof(dir), 1, err, errsz);
+
+    if (other < 0 || (other == 0 && sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0))
+        return -1;
+    if (snprintf(sock, n, "%s/%d.sock", dir, (int)pid) >= 108) {
+        snprintf(err, errsz, "%s: socket path too long", dir);
+        return -1;
+    }
+    return 0;
+}
+
 int attach_cmd_connect(const char *target, char *err, size_t errsz)
 {
-    char sock[PATH_MAX], dir[PATH_MAX];
+    char sock[PATH_MAX];
     pid_t pid;
 
     if (parse_pid(target, &pid) != 0) {
         snprintf(err, errsz, "bad pid: %s", target);
         return -1;
     }
-    /* root attaching to another user's program: a directory that user's
-     * collector may bind in */
-    int other = sockpath_dir_of(pid, dir, sizeof(dir), 1, err, errsz);
-    if (other < 0 || (other == 0 && sockpath_dir(dir, sizeof(dir), 1, err, errsz) != 0))
+    if (socket_of(pid, sock, sizeof(sock), err, errsz) != 0)
         return -1;
-    if (snprintf(sock, sizeof(sock), "%s/%d.sock", dir, (int)pid) >= 108) {
-        snprintf(err, errsz, "%s: socket path too long", dir);
-        return -1;
-    }
     if (attach_with(pid, sock, NULL, err, errsz) != 0)
         return -1;
     attached = pid;
@@ -164,9 +175,9 @@ static int detach(pid_t pid, int quiet)
 }
 
 /* Another heapline of this build (not us) whose command is attach, record
- * or backrefs on pid: its pid, else 0. Its session would end with a
- * detach of ours. */
-static pid_t other_heapline(pid_t pid)
+ * or backrefs on pid: its pid, else 0; *recording says it is a record. Its
+ * session would end with a detach of ours. */
+static pid_t other_heapline(pid_t pid, int *recording)
 {
     char self[PATH_MAX], exe[PATH_MAX], path[64], args[4096], want[16];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -200,8 +211,10 @@ static pid_t other_heapline(pid_t pid)
             (strcmp(cmd, "attach") && strcmp(cmd, "record") && strcmp(cmd, "backrefs")))
             continue;
         for (const char *a = cmd + strlen(cmd) + 1; a < end; a += strlen(a) + 1)
-            if (!strcmp(a, want))
+            if (!strcmp(a, want)) {
                 found = (pid_t)q;
+                *recording = !strcmp(cmd, "record");
+            }
     }
     closedir(d);
     return found;
@@ -217,15 +230,15 @@ int attach_cmd_detaches(const char *target)
 void attach_cmd_finish(const char *target, int also_loaded)
 {
     pid_t pid, other;
+    int recording = 0;
 
     if (parse_pid(target, &pid) != 0)
         return;
     if (pid == attached || (also_loaded && attach_loaded(pid) == 1)) {
         /* two terminals on one program: the last one out detaches */
-        if ((other = other_heapline(pid)) > 0)
-            fprintf(stderr,
-                    "heapline: pid %d stays attached for heapline pid %d (q there detaches)\n",
-                    (int)pid, (int)other);
+        if ((other = other_heapline(pid, &recording)) > 0)
+            fprintf(stderr, "heapline: pid %d stays attached for heapline pid %d (%s)\n", (int)pid,
+                    (int)other, recording ? "it records: its end detaches" : "q there detaches");
         else
             detach(pid, 0);
     }
@@ -269,7 +282,10 @@ int attach_cmd_record(pid_t pid, const char *out, double seconds)
                 out, uid, (int)pid, strerror(errno));
         return 1;
     }
-    if (attach_with(pid, NULL, abs_out, err, sizeof(err)) != 0) {
+    /* it listens too: `heapline backrefs PID` and `heapline attach PID` use
+     * this run's collector while it records (the end of the record detaches) */
+    if (socket_of(pid, sock, sizeof(sock), err, sizeof(err)) != 0 ||
+        attach_with(pid, sock, abs_out, err, sizeof(err)) != 0) {
         recfile_remove_if_empty(fd, abs_out);
         fprintf(stderr, "heapline: %s%s\n", err,
                 other && strstr(err, "cannot create the record file")

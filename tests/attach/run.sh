@@ -238,6 +238,24 @@ wait $BRW || rc=$?
 [ -z "$(collector_thread $T_PID)" ] || fail "backrefs-wait: the collector still runs after it"
 pass "backrefs-wait: --site leak_site waited for the block allocated after its attach, chain to global kept, detached"
 
+# ---- backrefs PID while record --pid records it: it asks that run's collector (record --pid
+# listens too) and leaves it attached; the recording goes on and ends whole ----
+rec_start $T_PID brrec --exact
+say rec "leak 2 3000" "leaked 2"
+"$HL" backrefs $T_PID --site leak_site >"$TMP/brrec.out" 2>"$TMP/brrec.err" ||
+    fail "backrefs beside record --pid: $(cat "$TMP/brrec.err")"
+grep -q "^0x[0-9a-f]*: 3000 bytes allocated at leak_site" "$TMP/brrec.out" &&
+    grep -q "<- global kept (target) +" "$TMP/brrec.out" ||
+    fail "backrefs beside record --pid: $(head -5 "$TMP/brrec.out")"
+[ -n "$(collector_thread $T_PID)" ] && kill -0 $REC || fail "backrefs beside record --pid: it detached"
+say rec "leak 1 700" "leaked 1"
+rec_stop brrec
+[ "$(json "$TMP/brrec.json" "d['live_blocks'], d['live_bytes'], d['allocations']")" = "(3, 6700, 3)" ] ||
+    fail "record --pid beside backrefs: $(json "$TMP/brrec.json" "d['live_blocks'], d['live_bytes'], d['allocations']")"
+[ -z "$(collector_thread $T_PID)" ] && [ ! -e "$XDG_RUNTIME_DIR/heapline/$T_PID.sock" ] ||
+    fail "record --pid beside backrefs: its end did not detach: $(ls "$XDG_RUNTIME_DIR/heapline")"
+pass "backrefs-beside-record: backrefs PID during record --pid: chain to global kept from the record's collector, still attached; the recording has all 3 blocks (6700 bytes), its end detached"
+
 # ---- backrefs PID --address of a block allocated before the attach: its chain to the global,
 # through another such block, both found in glibc's heap (collector/heapwalk.c) ----
 say rec "chain" "chain "
