@@ -495,7 +495,8 @@ static const struct cmd_entry cmd_table[] = {
      "summarise a recording: peak, totals, top sites, leaks",
      "  --json                   one JSON object (fields in README.md)\n"
      "  --top N                  the N largest sites (1 to 1000000000)\n"
-     "  --at peak|end|SECONDS    the state at the peak, the end (default) or a time\n"
+     "  --at peak|end|SECONDS    the state at the peak, the end (default) or a time:\n"
+     "                           seconds, or as the TUI's title shows it (1m02.3s)\n"
      "  --flamegraph             folded stacks ('main;f;g COUNT', root first) for\n"
      "                           flamegraph.pl, inferno or speedscope\n"
      "  --by live|allocated|allocations\n"

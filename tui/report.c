@@ -7,6 +7,7 @@
  */
 #include "report.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,11 +23,55 @@
 #include "size.h"
 #include "wire.h"
 
+/* A time as the TUI prints it, its "s" optional: seconds (0.404, 0.404s,
+ * 62.5), minutes and seconds (1m02.3s) or hours and minutes (1h02m). *ns
+ * gets it. Returns 0, or -1 when s is none of these or beyond 1e9 s. */
+static int parse_seconds(const char *s, int64_t *ns)
+{
+    static const struct {
+        char unit;
+        double secs;
+    } big[] = {{'h', 3600}, {'m', 60}};
+    double total = 0, v;
+    const char *p = s;
+    char *end;
+    int parts = 0;
+
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        unsigned long long n;
+
+        if (!isdigit((unsigned char)*p))
+            break;
+        errno = 0;
+        n = strtoull(p, &end, 10);
+        if (*end != big[i].unit || errno)
+            continue;
+        total += (double)n * big[i].secs;
+        p = end + 1;
+        parts++;
+    }
+    if (*p) {
+        if (!isdigit((unsigned char)*p) && *p != '.')
+            return -1;
+        errno = 0;
+        v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v))
+            return -1;
+        end += *end == 's';
+        if (*end)
+            return -1;
+        total += v;
+    } else if (!parts) {
+        return -1;
+    }
+    if (total > 1e9)
+        return -1;
+    *ns = (int64_t)llround(total * 1e9);
+    return 0;
+}
+
 int report_parse_at(const char *s, struct report_options *o)
 {
-    char *end;
-    double v;
-
     o->at_text = s;
     if (strcmp(s, "peak") == 0) {
         o->at = REPORT_AT_PEAK;
@@ -36,12 +81,9 @@ int report_parse_at(const char *s, struct report_options *o)
         o->at = REPORT_AT_END;
         return 0;
     }
-    errno = 0;
-    v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 1e9)
+    if (parse_seconds(s, &o->time) != 0)
         return -1;
     o->at = REPORT_AT_TIME;
-    o->time = (int64_t)llround(v * 1e9);
     return 0;
 }
 

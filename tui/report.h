@@ -27,7 +27,8 @@ struct report_options {
     const char *html;    /* write the page (html.h) to this file instead */
 };
 
-/* Parses an --at argument ("peak", "end", seconds >= 0). Returns 0 or -1. */
+/* Parses an --at argument: "peak", "end", or a time as the TUI prints it
+ * (seconds with or without "s", 1m02.3s, 1h02m). Returns 0 or -1. */
 int report_parse_at(const char *s, struct report_options *o);
 
 struct model_query;

@@ -440,6 +440,21 @@ static void test_errors(void **state)
     assert_int_equal(o.time, 2500 * MS);
     assert_int_equal(report_parse_at("-1", &o), -1);
     assert_int_equal(report_parse_at("soon", &o), -1);
+    /* the times the TUI's title prints */
+    static const struct {
+        const char *text;
+        int64_t ns;
+    } shown[] = {{"0.404s", 404 * MS},    {"0.001700001s", 1700001}, {"1m02.3s", 62300 * MS},
+                 {"1h02m", 3720000 * MS}, {"2m", 120000 * MS},       {"1h00m30s", 3630000 * MS}};
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+        assert_int_equal(report_parse_at(shown[i].text, &o), 0);
+        assert_int_equal(o.at, REPORT_AT_TIME);
+        assert_int_equal(o.time, shown[i].ns);
+    }
+    static const char *const bad[] = {"s",  "m",   "1m-3", "1h1h", "0.1.2", "1ss",
+                                      " 5", "inf", "1x",   "2e9",  ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(report_parse_at(bad[i], &o), -1);
 }
 
 /* A recording cut short: reported up to its last complete message. */
