@@ -210,10 +210,13 @@ static pid_t other_heapline(pid_t pid, int *recording)
         if (cmd >= end ||
             (strcmp(cmd, "attach") && strcmp(cmd, "record") && strcmp(cmd, "backrefs")))
             continue;
-        for (const char *a = cmd + strlen(cmd) + 1; a < end; a += strlen(a) + 1)
-            if (!strcmp(a, want)) {
+        /* record's pid follows --pid (`record -o F -- sleep PID` runs a program) */
+        int rec = !strcmp(cmd, "record");
+        const char *prev = cmd;
+        for (const char *a = cmd + strlen(cmd) + 1; a < end; prev = a, a += strlen(a) + 1)
+            if (!strcmp(a, want) && (!rec || !strcmp(prev, "--pid"))) {
                 found = (pid_t)q;
-                *recording = !strcmp(cmd, "record");
+                *recording = rec;
             }
     }
     closedir(d);
