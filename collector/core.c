@@ -563,6 +563,7 @@ const char *heapline_attach(const char *opts)
             track_guard = guard;
             return "cannot set up stack capture";
         }
+        fds_fit_table();
         fds_protect_libunwind(); /* before unwind_init(), which starts libunwind */
         core_cfg.unwind = unwind_init(core_cfg.unwind);
         pyframes_init();

@@ -18,9 +18,12 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "track.h"
 
 #define FDS_MAX 64
 
@@ -40,7 +43,42 @@ void fds_protect(int fd)
     }
 }
 
+/* Of the registered descriptors, those a library of the collector's closes
+ * with close() (libdw its ELF files at dwfl_end): 0 = free slot, else fd + 1 */
+static atomic_int closable[FDS_MAX];
+
 static int high_base(void);
+
+void fds_protect_closable(int fd)
+{
+    fds_protect(fd);
+    for (int i = 0; fd >= 0 && i < FDS_MAX; i++) {
+        int expect = 0;
+
+        if (atomic_load(&closable[i]) == fd + 1 ||
+            atomic_compare_exchange_strong(&closable[i], &expect, fd + 1))
+            return;
+    }
+}
+
+int fds_adopt_closable(int fd)
+{
+    fd = fds_adopt(fd);
+    fds_protect_closable(fd);
+    return fd;
+}
+
+/* Unmarks fd as closable; whether it was. */
+static int take_closable(int fd)
+{
+    for (int i = 0; i < FDS_MAX; i++) {
+        int expect = fd + 1;
+
+        if (atomic_compare_exchange_strong(&closable[i], &expect, 0))
+            return 1;
+    }
+    return 0;
+}
 
 int fds_adopt(int fd)
 {
@@ -78,15 +116,44 @@ void fds_close(int fd)
 {
     if (fd < 0)
         return;
+    take_closable(fd);
     unprotect(fd);
     syscall(SYS_close, fd);
+}
+
+/* fds_fit_table()'s base, 0 when none */
+static int table_base;
+
+/* A number "Name:\tN" of /proc/self/status's text, or -1. */
+static long status_field(const char *text, const char *name)
+{
+    const char *p = strstr(text, name);
+
+    return p ? strtol(p + strlen(name), NULL, 10) : -1;
+}
+
+void fds_fit_table(void)
+{
+    char text[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+    long size;
+
+    if (fd >= 0)
+        syscall(SYS_close, fd);
+    if (n <= 0)
+        return;
+    text[n] = 0;
+    size = status_field(text, "\nFDSize:");
+    if (size >= 64)
+        table_base = (int)(size / 2);
 }
 
 /* The base of high descriptor numbers (see fds_adopt). */
 static int high_base(void)
 {
     struct rlimit rl;
-    long base = 512;
+    long base = table_base && table_base < 512 ? table_base : 512;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (long)rl.rlim_cur / 2 < base)
@@ -197,7 +264,7 @@ void fds_protect_libunwind(void)
     static unsigned char before[N], filled[N], now[N];
     static struct pollfd p[N];
     struct rlimit rl;
-    int base = high_base(), n = N, null;
+    int base = high_base(), n = N, null, r0;
     unw_context_t uc;
     unw_cursor_t cur;
     void *buf[4];
@@ -212,6 +279,10 @@ void fds_protect_libunwind(void)
     if (null >= 0 && null < n)
         before[null] = 1;
     memset(filled, 0, sizeof(filled));
+    /* the table grown to the base once, not once per doubling on the way
+     * (in a program with threads each growth waits for an RCU grace period) */
+    if (null >= 0 && (r0 = fcntl(null, F_DUPFD_CLOEXEC, base)) >= 0)
+        syscall(SYS_close, r0);
     /* Occupy every free number below the base, so that the pipe libunwind
      * opens for itself lands high, away from the numbers scripts use (exec
      * 3<file): libunwind reads from that pipe. 1.6 opens it in its first
@@ -292,8 +363,14 @@ int pipe(int p[2])
 EXPORT int close(int fd);
 int close(int fd)
 {
-    if (fd >= 0 && is_protected(fd))
-        return 0; /* the program never owned it */
+    if (fd >= 0 && is_protected(fd)) {
+        /* the collector's own libraries close theirs (the GOT of an
+         * attached collector's libdw leads here too); the program never
+         * owned any */
+        if (!track_guard || !take_closable(fd))
+            return 0;
+        unprotect(fd);
+    }
     return (int)syscall(SYS_close, fd);
 }
 

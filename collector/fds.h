@@ -18,13 +18,29 @@
 void fds_protect(int fd);
 
 /* Moves a new descriptor of the collector's to a high number (at least 512,
- * or half the descriptor limit), away from the small numbers programs and
+ * or half the descriptor limit, or fds_fit_table()'s), away from the small numbers programs and
  * shell scripts pick for themselves (exec 3>file), registers it and returns
  * it (fd itself if it cannot be moved). */
 int fds_adopt(int fd);
 
+/* fds_adopt() for a descriptor a library of the collector's (libdw) closes
+ * with close(): a close() of it from a thread holding track_guard really
+ * closes it, the program's close() still skips it. */
+int fds_adopt_closable(int fd);
+
+/* fds_protect() for such a descriptor, at the number it has. */
+void fds_protect_closable(int fd);
+
 /* Unregisters fd and really closes it. */
 void fds_close(int fd);
+
+/* heapline attach, before fds_protect_libunwind(): the high numbers start
+ * half way up the program's descriptor table as it is (32 in the usual table
+ * of 64, numbers programs leave to the lowest free one anyway), not at 512. In a program with
+ * threads each growth of the table waits for an RCU grace period (8 ms here; 3 of them to reach
+ * 512) on the thread heapline stopped, and its threads may be between two epochs of work when it
+ * comes. */
+void fds_fit_table(void);
 
 /* Start-up, before any other call into libunwind (unwind_init's
  * unw_set_caching_policy starts it, and 1.6 opens its pipe then): registers
