@@ -104,6 +104,10 @@ static void *buf_resize(void *p, size_t old, size_t want)
 
 void drain_start(void)
 {
+    if (D.pid == getpid()) { /* heapline attach again: the last run's buffers */
+        D.stage = buf_resize(D.stage, D.cap_stage * sizeof(*D.stage), 0);
+        free(D.runs);
+    }
     memset(&D, 0, sizeof(D)); /* a fork child's copy was the parent's */
     D.pid = getpid();
     stamp_map_start(&D.map);

@@ -125,7 +125,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
         close(fd);
         return -1;
     }
-    return fds_adopt(fd);
+    return fds_adopt_closable(fd);
 }
 
 /* The module's file, opened close-on-exec (libdwfl's own lookup would leave
@@ -141,16 +141,16 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, 
         if (fd >= 0) {
             *file_name = strdup(module_name);
             if (*file_name)
-                return fds_adopt(fd);
+                return fds_adopt_closable(fd);
             close(fd);
         }
     }
     fd = dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp);
     if (fd >= 0 && !*elfp)
-        return fds_adopt(fd);
+        return fds_adopt_closable(fd);
     if (fd >= 0) { /* an Elf already reads it: keep the number */
         fcntl(fd, F_SETFD, FD_CLOEXEC);
-        fds_protect(fd);
+        fds_protect_closable(fd);
     }
     return fd;
 }

@@ -57,7 +57,8 @@ static int survey_all;  /* every module's frame-pointer verdict (the frame-point
 static atomic_int compile_stop;  /* unwind_stop_compiles(): the run ends */
 static atomic_int compile_apart; /* unwind_compile_apart(): outside the loader's lock */
 static int main_fp;
-static int fp_threshold; /* unwtable_init's */
+static int fp_threshold;         /* unwtable_init's */
+static int built_threshold = -1; /* fp_threshold when the table was built */
 
 #define COMPILE_ALL UINTPTR_MAX
 
@@ -346,6 +347,7 @@ static struct exec_table *build_pass(uintptr_t compile, const uintptr_t also[2],
         }
     exec_adds = c.adds;
     exec_subs = c.subs;
+    built_threshold = fp_threshold;
     main_fp = c.first_fp;
     *bytes_out = bytes;
     return t;
@@ -475,6 +477,15 @@ static void refresh(const uintptr_t also[2])
         if (t && !find_exec(t, compile))
             compile = 0; /* code in no module (JIT): no rebuild for nothing */
     }
+    if (also && c.adds == exec_adds && c.subs == exec_subs) {
+        const struct exec_table *t = atomic_load_explicit(&unwtable_tab, memory_order_relaxed);
+        const struct range *a = t ? find_exec(t, also[0]) : NULL,
+                           *b = t ? find_exec(t, also[1]) : NULL;
+
+        /* compiled in an earlier run (heapline attach again): no table for nothing */
+        if (a && b && (a->flags & RANGE_TRIED) && (b->flags & RANGE_TRIED))
+            also = NULL;
+    }
     if (compile || also || c.adds != exec_adds || c.subs != exec_subs) {
         struct timespec a, b;
 
@@ -505,11 +516,28 @@ void unwind_stop_compiles(void)
     atomic_store(&compile_stop, 1);
 }
 
+static int count_cb(struct dl_phdr_info *info, size_t size, void *arg);
+
+/* Whether the published table is what a build would make now: no module
+ * loaded or unloaded since, built with this threshold. A table is never
+ * freed, so heapline attach again on an unchanged program keeps its own
+ * (building two each run left 128 KB behind at every attach). */
+static int table_current(void)
+{
+    struct scan_ctx c = {0};
+
+    if (!atomic_load(&unwtable_tab) || built_threshold != fp_threshold)
+        return 0;
+    dl_iterate_phdr(count_cb, &c);
+    return c.adds == exec_adds && c.subs == exec_subs;
+}
+
 int unwtable_init(int threshold, int *main_fp_out)
 {
     fp_threshold = threshold;
     atomic_store(&compile_stop, 0); /* a new run (heapline attach again) */
-    build_table(0, NULL, NULL);
+    if (!table_current())
+        build_table(0, NULL, NULL);
     if (!atomic_load(&unwtable_tab))
         return -1;
     *main_fp_out = main_fp;
@@ -520,7 +548,7 @@ void unwtable_start(int survey, int rules)
 {
     refresh_on = 1;
     cfi_tables = rules;
-    if (survey) {
+    if (survey && !(survey_all && table_current())) {
         survey_all = 1;
         build_table(0, NULL, NULL);
     }

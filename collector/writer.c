@@ -173,7 +173,14 @@ int writer_start(const char *path, int level, size_t cap, int inline_mode, const
     const char *err;
     sigset_t all, old;
     int r, fd;
+    static pid_t buf_pid; /* the process W.buf was taken in */
 
+    if (buf_pid == getpid() && !W.running) { /* heapline attach again: 5 MB each */
+        if (W.buf[1] != W.buf[0])
+            free(W.buf[1]);
+        free(W.buf[0]);
+    }
+    buf_pid = getpid();
     memset(&W, 0, sizeof(W));
     pthread_mutex_init(&W.mu, NULL);
     pthread_cond_init(&W.cv, NULL);
