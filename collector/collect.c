@@ -58,8 +58,9 @@
 
 static struct {
     pthread_t thread;
-    int joinable;  /* thread was started and not joined yet */
-    char *own_out; /* the output buffer when there is no file (the writer's else) */
+    int joinable;     /* thread was started and not joined yet */
+    pid_t thread_pid; /* by this process (a fork child's C is its parent's) */
+    char *own_out;    /* the output buffer when there is no file (the writer's else) */
     atomic_int alive;
     atomic_int stop;
     uint32_t end_reason;
@@ -574,6 +575,7 @@ static int start_thread(void)
     pthread_attr_init(&attr);
     r = pthread_create(&C.thread, &attr, collect_main, NULL);
     C.joinable = r == 0;
+    C.thread_pid = getpid();
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return r;
@@ -584,7 +586,8 @@ static int start_thread(void)
  * (8 MB more of the program's address space at every heapline attach). */
 static void join_ended(void)
 {
-    if (C.joinable && !atomic_load(&C.alive) && !pthread_equal(pthread_self(), C.thread)) {
+    if (C.joinable && C.thread_pid == getpid() && !atomic_load(&C.alive) &&
+        !pthread_equal(pthread_self(), C.thread)) {
         pthread_join(C.thread, NULL);
         C.joinable = 0;
     }
@@ -886,6 +889,7 @@ void collect_atfork_child(void)
     /* The parent's collector thread does not exist here. Close its outputs
      * without flushing or unlinking; drop its memory (it is the parent's). */
     atomic_store(&C.alive, 0);
+    C.joinable = 0; /* the parent's thread: joining it here would wait for good */
     atomic_store(&DF.on, 0);
     atomic_store(&DF.n, 0);
     C.rec_ok = 0;
