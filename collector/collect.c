@@ -681,7 +681,7 @@ static void catch_up(void)
 }
 
 /* heapline attach again: the last run's thread joined and its buffers
- * freed (2 MB of the program's memory at every attach). Not in a fork
+ * freed, the writer's too (7 MB of the program's memory at every attach). Not in a fork
  * child, whose C is its parent's, thread included. */
 static void reclaim_last_run(void)
 {
@@ -694,6 +694,7 @@ static void reclaim_last_run(void)
             free(C.history);
             free(C.sites_buf);
             free(C.own_out);
+            writer_release();
         }
     }
     run_pid = getpid();

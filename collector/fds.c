@@ -29,36 +29,47 @@
 
 static atomic_int fds[FDS_MAX]; /* 0 = free slot, else fd + 1 */
 
-void fds_protect(int fd)
+/* Of the registered descriptors, those a library of the collector's closes
+ * with close() (libdw its ELF files at dwfl_end), kept the same way */
+static atomic_int closable[FDS_MAX];
+
+/* Puts fd in a free slot of t unless it is there already. Lock-free, like
+ * every reader of t. */
+static void slot_put(atomic_int *t, int fd)
 {
-    if (fd < 0)
-        return;
-    for (int i = 0; i < FDS_MAX; i++) {
+    for (int i = 0; fd >= 0 && i < FDS_MAX; i++) {
         int expect = 0;
 
-        if (atomic_load(&fds[i]) == fd + 1)
-            return;
-        if (atomic_compare_exchange_strong(&fds[i], &expect, fd + 1))
+        if (atomic_load(&t[i]) == fd + 1 || atomic_compare_exchange_strong(&t[i], &expect, fd + 1))
             return;
     }
 }
 
-/* Of the registered descriptors, those a library of the collector's closes
- * with close() (libdw its ELF files at dwfl_end): 0 = free slot, else fd + 1 */
-static atomic_int closable[FDS_MAX];
+/* Clears every slot of t holding fd (two threads may have put it at once);
+ * whether one did. */
+static int slot_take(atomic_int *t, int fd)
+{
+    int found = 0;
+
+    for (int i = 0; i < FDS_MAX; i++) {
+        int expect = fd + 1;
+
+        found |= atomic_compare_exchange_strong(&t[i], &expect, 0);
+    }
+    return found;
+}
+
+void fds_protect(int fd)
+{
+    slot_put(fds, fd);
+}
 
 static int high_base(void);
 
 void fds_protect_closable(int fd)
 {
-    fds_protect(fd);
-    for (int i = 0; fd >= 0 && i < FDS_MAX; i++) {
-        int expect = 0;
-
-        if (atomic_load(&closable[i]) == fd + 1 ||
-            atomic_compare_exchange_strong(&closable[i], &expect, fd + 1))
-            return;
-    }
+    slot_put(fds, fd);
+    slot_put(closable, fd);
 }
 
 int fds_adopt_closable(int fd)
@@ -66,18 +77,6 @@ int fds_adopt_closable(int fd)
     fd = fds_adopt(fd);
     fds_protect_closable(fd);
     return fd;
-}
-
-/* Unmarks fd as closable; whether it was. */
-static int take_closable(int fd)
-{
-    for (int i = 0; i < FDS_MAX; i++) {
-        int expect = fd + 1;
-
-        if (atomic_compare_exchange_strong(&closable[i], &expect, 0))
-            return 1;
-    }
-    return 0;
 }
 
 int fds_adopt(int fd)
@@ -103,21 +102,12 @@ static int is_protected(int fd)
     return 0;
 }
 
-static void unprotect(int fd)
-{
-    for (int i = 0; i < FDS_MAX; i++) {
-        int expect = fd + 1;
-
-        atomic_compare_exchange_strong(&fds[i], &expect, 0);
-    }
-}
-
 void fds_close(int fd)
 {
     if (fd < 0)
         return;
-    take_closable(fd);
-    unprotect(fd);
+    slot_take(closable, fd);
+    slot_take(fds, fd);
     syscall(SYS_close, fd);
 }
 
@@ -367,9 +357,9 @@ int close(int fd)
         /* the collector's own libraries close theirs (the GOT of an
          * attached collector's libdw leads here too); the program never
          * owned any */
-        if (!track_guard || !take_closable(fd))
+        if (!track_guard || !slot_take(closable, fd))
             return 0;
-        unprotect(fd);
+        slot_take(fds, fd);
     }
     return (int)syscall(SYS_close, fd);
 }

@@ -173,14 +173,6 @@ int writer_start(const char *path, int level, size_t cap, int inline_mode, const
     const char *err;
     sigset_t all, old;
     int r, fd;
-    static pid_t buf_pid; /* the process W.buf was taken in */
-
-    if (buf_pid == getpid() && !W.running) { /* heapline attach again: 5 MB each */
-        if (W.buf[1] != W.buf[0])
-            free(W.buf[1]);
-        free(W.buf[0]);
-    }
-    buf_pid = getpid();
     memset(&W, 0, sizeof(W));
     pthread_mutex_init(&W.mu, NULL);
     pthread_cond_init(&W.cv, NULL);
@@ -278,6 +270,16 @@ void writer_stop(void)
     recfile_writer_close(&W.rec); /* ends the last zstd frame */
     if (fdid_same(W.rec.fd, &W.id))
         fds_close(W.rec.fd);
+}
+
+void writer_release(void)
+{
+    if (W.running)
+        return;
+    if (W.buf[1] != W.buf[0])
+        free(W.buf[1]);
+    free(W.buf[0]);
+    W.buf[0] = W.buf[1] = NULL;
 }
 
 void writer_atfork_child(void)

@@ -42,6 +42,10 @@ int writer_failed(void);
  * and closes the file. */
 void writer_stop(void);
 
+/* Frees the buffers of a run that has stopped (heapline attach again: 5 MB
+ * each). The process's own run only: a fork child's W is cleared. */
+void writer_release(void);
+
 /* Fork child: forgets the parent's writer (its thread does not exist here);
  * closes the descriptor if it is still the parent's file. */
 void writer_atfork_child(void);
